@@ -1,0 +1,38 @@
+# Fresh clone -> working install: every target creates .venv and builds the C core when needed.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.tessera-installed
+
+.PHONY: all venv build test lint demo bench clean
+
+all: build
+
+$(STAMP): pyproject.toml setup.py
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip "setuptools>=68" wheel "Cython>=3.0"
+	$(PY) -m pip install -q --no-build-isolation -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Rebuild the compiled core in place after a change under csrc/ or mpc/_core/*.pyx.
+build: $(STAMP)
+	$(PY) setup.py -q build_ext --inplace
+
+lint: build
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check mpc tests bench protocols examples
+
+test: lint
+	$(PY) -m pytest -q
+
+demo: build
+	$(PY) -m mpc selfcheck
+
+bench: build
+	$(PY) -m pip install -q "matplotlib>=3.8"  # the bench extra: plots only
+	$(PY) -m bench all
+
+clean:
+	rm -rf build $(VENV) mpc/_core/*.so mpc/_core/_ring.c mpc/_core/_matmul.c mpc/_core/_bits.c

@@ -1,0 +1,93 @@
+"""Argument checks shared by the NumPy reference and the Cython wrappers.
+
+One place decides what a kernel accepts, so the compiled and the reference backends reject the
+same inputs with the same message. Inputs must be ``uint64`` (``uint8`` for unpacked bits);
+non-contiguous inputs are copied to C order, never rejected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mpc.errors import KernelError
+
+
+def as_u64(name: str, a: object) -> np.ndarray:
+    """Return ``a`` as a C-contiguous uint64 array, or raise naming the argument."""
+    if not isinstance(a, np.ndarray):
+        raise KernelError(f"{name}: expected a numpy uint64 array, got {type(a).__name__}")
+    if a.dtype != np.uint64:
+        raise KernelError(f"{name}: expected dtype uint64, got {a.dtype}")
+    return np.asarray(a, order="C")  # ascontiguousarray would promote 0-d arrays to shape (1,)
+
+
+def as_u8(name: str, a: object) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise KernelError(f"{name}: expected a numpy uint8 array, got {type(a).__name__}")
+    if a.dtype != np.uint8:
+        raise KernelError(f"{name}: expected dtype uint8, got {a.dtype}")
+    return np.asarray(a, order="C")  # ascontiguousarray would promote 0-d arrays to shape (1,)
+
+
+def same_shape(names: str, *arrays: np.ndarray) -> None:
+    shapes = [a.shape for a in arrays]
+    if any(s != shapes[0] for s in shapes):
+        raise KernelError(f"{names}: shapes must be equal, got {', '.join(map(str, shapes))}")
+
+
+def out_array(out: object, shape: tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
+    """Validate a caller-supplied ``out=`` (C-contiguous, exact shape and dtype) or allocate one."""
+    if out is None:
+        return np.empty(shape, dtype=dtype)
+    if not isinstance(out, np.ndarray) or out.dtype != dtype:
+        raise KernelError(f"out: expected a numpy {np.dtype(dtype)} array")
+    if out.shape != tuple(shape):
+        raise KernelError(f"out: expected shape {tuple(shape)}, got {out.shape}")
+    if not out.flags.c_contiguous or not out.flags.writeable:
+        raise KernelError("out: must be a writeable C-contiguous array")
+    return out
+
+
+def ring128(name: str, a: object) -> np.ndarray:
+    """A Z_2^128 array: uint64 with a trailing axis of 2 holding (lo, hi)."""
+    a = as_u64(name, a)
+    if a.ndim == 0 or a.shape[-1] != 2:
+        raise KernelError(f"{name}: a Z_2^128 array needs a trailing axis of length 2 (lo, hi), got shape {a.shape}")
+    return a
+
+
+def shift(k: object) -> int:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or not 0 <= int(k) <= 63:
+        raise KernelError(f"k: shift must be an integer in [0, 63], got {k!r}")
+    return int(k)
+
+
+def public_u64(c: object) -> int:
+    """A public ring constant: any Python/NumPy integer, reduced mod 2^64."""
+    if isinstance(c, bool) or not isinstance(c, (int, np.integer)):
+        raise KernelError(f"c: expected an integer constant, got {type(c).__name__}")
+    return int(c) % (1 << 64)
+
+
+def axis(a: np.ndarray, ax: object) -> int:
+    if isinstance(ax, bool) or not isinstance(ax, (int, np.integer)):
+        raise KernelError(f"axis: expected an integer, got {ax!r}")
+    ax = int(ax)
+    if not -a.ndim <= ax < a.ndim:
+        raise KernelError(f"axis: {ax} is out of range for an array of {a.ndim} dimensions")
+    return ax % a.ndim
+
+
+def matmul_shapes(a: np.ndarray, b: np.ndarray, batched: bool) -> tuple[int, ...]:
+    nd = 3 if batched else 2
+    if a.ndim != nd or b.ndim != nd:
+        raise KernelError(f"a, b: expected {nd}-d arrays, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[-2] or (batched and a.shape[0] != b.shape[0]):
+        raise KernelError(f"a, b: shapes {a.shape} and {b.shape} do not align for a matrix product")
+    return (*a.shape[:-1], b.shape[-1])
+
+
+def bits_count(n: object, words: int) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= int(n) <= 64 * words:
+        raise KernelError(f"n: expected an integer in [0, {64 * words}] for {words} words, got {n!r}")
+    return int(n)

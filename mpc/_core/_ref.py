@@ -1,0 +1,317 @@
+"""NumPy reference of every compiled kernel: the test oracle and the ``MPC_KERNELS=ref`` fallback.
+
+This module *is* the kernel contract. Every function here has a compiled twin of the same name
+and signature (``mpc._core._ring``, ``_matmul``, ``_bits``) that must agree bit for bit, and
+both validate through :mod:`mpc._core._checks`, so they reject the same inputs.
+
+Conventions
+- Ring Z_2^64 elements are ``uint64``; arithmetic wraps mod 2^64.
+- Ring Z_2^128 elements are ``uint64`` arrays with a trailing axis of 2: ``[..., 0]`` is the low
+  word, ``[..., 1]`` the high word.
+- Packed bits: bit ``j`` of word ``w`` is element ``64*w + j`` (little-endian), unused high
+  bits of the last word are zero on output.
+- Inputs that are not C-contiguous are copied. ``out=``, where offered, may alias an input of
+  the same shape (elementwise kernels only).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mpc._core import _checks as ck
+
+_M32 = np.uint64(0xFFFFFFFF)
+_S32 = np.uint64(32)
+
+# ----------------------------------------------------------------------------- ring Z_2^64
+
+
+def _binary(a, b, out, op):
+    a = ck.as_u64("a", a)
+    b = ck.as_u64("b", b)
+    ck.same_shape("a, b", a, b)
+    out = ck.out_array(out, a.shape)
+    op(a, b, out=out)
+    return out
+
+
+def add(a, b, out=None):
+    """a + b mod 2^64."""
+    return _binary(a, b, out, np.add)
+
+
+def sub(a, b, out=None):
+    """a - b mod 2^64."""
+    return _binary(a, b, out, np.subtract)
+
+
+def mul(a, b, out=None):
+    """a * b mod 2^64."""
+    return _binary(a, b, out, np.multiply)
+
+
+def neg(a, out=None):
+    """-a mod 2^64."""
+    a = ck.as_u64("a", a)
+    out = ck.out_array(out, a.shape)
+    np.subtract(np.uint64(0), a, out=out)
+    return out
+
+
+def mul_public(a, c, out=None):
+    """a * c mod 2^64 for a public integer constant c (any sign; reduced mod 2^64)."""
+    a = ck.as_u64("a", a)
+    c = ck.public_u64(c)
+    out = ck.out_array(out, a.shape)
+    np.multiply(a, np.uint64(c), out=out)
+    return out
+
+
+def sum(a, axis):  # noqa: A001 - the kernel's name is part of the contract
+    """Sum mod 2^64 along one axis (the axis is removed)."""
+    a = ck.as_u64("a", a)
+    ax = ck.axis(a, axis)
+    return np.asarray(np.sum(a, axis=ax, dtype=np.uint64), order="C")
+
+
+def sar(a, k, out=None):
+    """Arithmetic shift right by k in [0, 63] of the two's-complement (int64) reading of a."""
+    a = ck.as_u64("a", a)
+    k = ck.shift(k)
+    out = ck.out_array(out, a.shape)
+    np.right_shift(a.view(np.int64), k, out=out.view(np.int64))
+    return out
+
+
+# ----------------------------------------------------------------------------- ring Z_2^128
+
+
+def _mulhi64(x, y):
+    """High 64 bits of the 128-bit product of two uint64 arrays (schoolbook on 32-bit halves)."""
+    x0, x1 = x & _M32, x >> _S32
+    y0, y1 = y & _M32, y >> _S32
+    p00, p01, p10, p11 = x0 * y0, x0 * y1, x1 * y0, x1 * y1
+    mid = (p00 >> _S32) + (p01 & _M32) + (p10 & _M32)
+    return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
+
+
+def _binary128(a, b, out):
+    a = ck.ring128("a", a)
+    b = ck.ring128("b", b)
+    ck.same_shape("a, b", a, b)
+    return a, b, ck.out_array(out, a.shape)
+
+
+def add128(a, b, out=None):
+    """a + b mod 2^128."""
+    a, b, out = _binary128(a, b, out)
+    lo = a[..., 0] + b[..., 0]
+    carry = (lo < a[..., 0]).astype(np.uint64)
+    out[..., 1] = a[..., 1] + b[..., 1] + carry
+    out[..., 0] = lo
+    return out
+
+
+def sub128(a, b, out=None):
+    """a - b mod 2^128."""
+    a, b, out = _binary128(a, b, out)
+    borrow = (a[..., 0] < b[..., 0]).astype(np.uint64)
+    lo = a[..., 0] - b[..., 0]
+    out[..., 1] = a[..., 1] - b[..., 1] - borrow
+    out[..., 0] = lo
+    return out
+
+
+def neg128(a, out=None):
+    """-a mod 2^128."""
+    a = ck.ring128("a", a)
+    return sub128(np.zeros_like(a), a, out=out)
+
+
+def mul128(a, b, out=None):
+    """a * b mod 2^128 (the low 128 bits of the full product)."""
+    a, b, out = _binary128(a, b, out)
+    alo, ahi, blo, bhi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
+    hi = _mulhi64(alo, blo) + alo * bhi + ahi * blo
+    out[..., 0] = alo * blo
+    out[..., 1] = hi
+    return out
+
+
+def mul128_64(a, b, out=None):
+    """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
+    a = ck.ring128("a", a)
+    b = ck.as_u64("b", b)
+    if b.shape != a.shape[:-1]:
+        raise ck.KernelError(f"b: expected shape {a.shape[:-1]} to match a {a.shape}, got {b.shape}")
+    out = ck.out_array(out, a.shape)
+    alo, ahi = a[..., 0], a[..., 1]
+    hi = _mulhi64(alo, b) + ahi * b
+    out[..., 0] = alo * b
+    out[..., 1] = hi
+    return out
+
+
+# ----------------------------------------------------------------------------- matrix products
+
+
+def matmul(a, b):
+    """(m, k) @ (k, n) mod 2^64."""
+    a = ck.as_u64("a", a)
+    b = ck.as_u64("b", b)
+    shape = ck.matmul_shapes(a, b, batched=False)
+    if a.shape[1] == 0:
+        return np.zeros(shape, dtype=np.uint64)
+    return np.ascontiguousarray(a @ b)
+
+
+def matmul_batched(a, b):
+    """(B, m, k) @ (B, k, n) mod 2^64, one product per batch entry."""
+    a = ck.as_u64("a", a)
+    b = ck.as_u64("b", b)
+    shape = ck.matmul_shapes(a, b, batched=True)
+    if a.shape[2] == 0:
+        return np.zeros(shape, dtype=np.uint64)
+    return np.ascontiguousarray(np.matmul(a, b))
+
+
+# ----------------------------------------------------------------------------- Beaver, fused
+
+
+def beaver_mask(x, a, y, b):
+    """The values a party opens in Beaver multiplication: (d, e) = (x - a, y - b).
+
+    Shapes pair up: x with a, y with b (the matrix variant masks (m, k) and (k, n) operands).
+    """
+    x, a, y, b = (ck.as_u64(n, v) for n, v in (("x", x), ("a", a), ("y", y), ("b", b)))
+    ck.same_shape("x, a", x, a)
+    ck.same_shape("y, b", y, b)
+    return np.asarray(x - a), np.asarray(y - b)
+
+
+def beaver_combine(c, d, e, a, b, first):
+    """One party's share of x*y: c + d*b + e*a, plus d*e on the ``first`` party only.
+
+    d = x - a and e = y - b are the opened (public) masks; a, b, c are this party's triple shares.
+    """
+    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
+    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
+    z = np.asarray(c + d * b + e * a)
+    if first:
+        z = np.asarray(z + d * e)
+    return z
+
+
+def beaver_matmul_combine(c, d, e, a, b, first):
+    """One party's share of X @ Y: c + d@b + a@e, plus d@e on the ``first`` party only.
+
+    Shapes: c (m, n), d and a (m, k), e and b (k, n); d = X - A and e = Y - B are public.
+    """
+    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
+    ck.same_shape("d, a", d, a)
+    ck.same_shape("e, b", e, b)
+    shape = ck.matmul_shapes(d, e, batched=False)
+    if c.shape != shape:
+        raise ck.KernelError(f"c: expected shape {shape}, got {c.shape}")
+    z = c + matmul(d, b) + matmul(a, e)
+    if first:
+        z += matmul(d, e)
+    return z
+
+
+# ----------------------------------------------------------------------------- packed bits
+
+
+def pack_bits(bits):
+    """(..., n) uint8 -> (..., ceil(n/64)) uint64; element j's bit is ``bits[..., j] & 1``."""
+    bits = ck.as_u8("bits", bits)
+    if bits.ndim == 0:
+        raise ck.KernelError("bits: expected at least one dimension")
+    n = bits.shape[-1]
+    words = -(-n // 64)
+    padded = np.zeros((*bits.shape[:-1], words * 64), dtype=np.uint8)
+    padded[..., :n] = bits & 1
+    packed = np.packbits(padded, axis=-1, bitorder="little")
+    return np.ascontiguousarray(packed).view("<u8").astype(np.uint64, copy=False)
+
+
+def unpack_bits(words, n):
+    """(..., w) uint64 -> (..., n) uint8 of 0/1, with n <= 64*w."""
+    words = ck.as_u64("words", words)
+    if words.ndim == 0:
+        raise ck.KernelError("words: expected at least one dimension")
+    n = ck.bits_count(n, words.shape[-1])
+    as_bytes = words.astype("<u8", copy=False).view(np.uint8)
+    return np.ascontiguousarray(np.unpackbits(as_bytes, axis=-1, count=n, bitorder="little"))
+
+
+def band(a, b, out=None):
+    """Bitwise AND of packed words."""
+    return _binary(a, b, out, np.bitwise_and)
+
+
+def bxor(a, b, out=None):
+    """Bitwise XOR of packed words."""
+    return _binary(a, b, out, np.bitwise_xor)
+
+
+def bnot(a, out=None):
+    """Bitwise NOT of packed words (all 64 bits; callers mask a partial last word)."""
+    a = ck.as_u64("a", a)
+    out = ck.out_array(out, a.shape)
+    np.invert(a, out=out)
+    return out
+
+
+def transpose64(a):
+    """Transpose each 64x64 bit block: out[..., i] bit j == a[..., j] bit i. Shape (..., 64)."""
+    a = ck.as_u64("a", a)
+    if a.ndim == 0 or a.shape[-1] != 64:
+        raise ck.KernelError(f"a: expected a trailing axis of 64 words, got shape {a.shape}")
+    m = unpack_bits(a[..., None], 64)  # m[..., j, i] = bit i of a[..., j]
+    return pack_bits(np.ascontiguousarray(np.swapaxes(m, -1, -2)))[..., 0]
+
+
+def bitslice(values):
+    """(n,) uint64 -> (64, ceil(n/64)) bit planes: planes[i] packs bit i of every value."""
+    values = ck.as_u64("values", values)
+    if values.ndim != 1:
+        raise ck.KernelError(f"values: expected a 1-d array, got shape {values.shape}")
+    n = values.shape[0]
+    w = -(-n // 64)
+    blocks = np.zeros(w * 64, dtype=np.uint64)
+    blocks[:n] = values
+    t = transpose64(blocks.reshape(w, 64))  # t[b, i] = bit i of values in block b
+    return np.ascontiguousarray(t.T)
+
+
+def unbitslice(planes, n):
+    """(k, w) bit planes with k <= 64 -> (n,) uint64 values; missing high planes read as 0."""
+    planes = ck.as_u64("planes", planes)
+    if planes.ndim != 2 or planes.shape[0] > 64:
+        raise ck.KernelError(f"planes: expected shape (k <= 64, w), got {planes.shape}")
+    k, w = planes.shape
+    n = ck.bits_count(n, w)
+    full = np.zeros((w, 64), dtype=np.uint64)
+    full[:, :k] = planes.T
+    return np.ascontiguousarray(transpose64(full).reshape(w * 64)[:n])
+
+
+def gmw_and_combine(c, d, e, a, b, first):
+    """One party's share of x AND y from a bit triple: c ^ (d&b) ^ (e&a), ^ (d&e) on ``first``."""
+    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
+    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
+    z = np.asarray(c ^ (d & b) ^ (e & a))
+    if first:
+        z = np.asarray(z ^ (d & e))
+    return z
+
+
+KERNELS = (
+    "add", "sub", "mul", "neg", "mul_public", "sum", "sar",
+    "add128", "sub128", "neg128", "mul128", "mul128_64",
+    "matmul", "matmul_batched",
+    "beaver_mask", "beaver_combine", "beaver_matmul_combine",
+    "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
+    "gmw_and_combine",
+)

@@ -1,0 +1,57 @@
+"""The Tessera exception hierarchy.
+
+Every error the framework raises on purpose is an :class:`MPCError`. Messages name the argument
+and the offending sizes, and never contain a share, a mask, a seed or any other secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "MPCError",
+    "ConfigError",
+    "ShareTypeError",
+    "ProtocolError",
+    "CheatingDetected",
+    "PeerTimeout",
+    "PreprocessingExhausted",
+    "KernelError",
+]
+
+
+class MPCError(Exception):
+    """Base class of every error Tessera raises on purpose."""
+
+
+class ConfigError(MPCError, ValueError):
+    """Invalid configuration: hosts file, environment variables, CLI flags, engine options."""
+
+
+class ShareTypeError(MPCError, TypeError):
+    """Operands that cannot be combined: different parties, engines, dtypes or share kinds."""
+
+
+class ProtocolError(MPCError):
+    """A malformed, unexpected or out-of-order message: the run is desynchronised."""
+
+
+class CheatingDetected(ProtocolError):
+    """A MAC or consistency check failed: some party deviated. No further output is released."""
+
+
+class PeerTimeout(MPCError):
+    """A peer did not answer within the deadline (dead, silent or unreachable).
+
+    ``peer`` is the party id that was waited for (``None`` when unknown, e.g. the dealer).
+    """
+
+    def __init__(self, message: str, peer: int | str | None = None) -> None:
+        super().__init__(message)
+        self.peer = peer
+
+
+class PreprocessingExhausted(MPCError):
+    """The preprocessing source has no more material of the requested kind."""
+
+
+class KernelError(MPCError, ValueError):
+    """A compiled kernel was called with wrong shapes, dtypes or arguments."""
