@@ -1,0 +1,35 @@
+/* Elementwise arithmetic in the ring Z_2^128 (SPDZ2k shares and MACs).
+ *
+ * An element is two uint64 words, interleaved: word 2i is the low half of element i, word
+ * 2i+1 the high half (the (..., 2) layout of the Python side). n counts elements, so every
+ * array argument spans 2n words, except the 64-bit multiplier of mpc_ring128_mul64 (n words).
+ *
+ * Aliasing: `out` may be the same pointer as an input (in-place) but must not otherwise overlap
+ * one; each kernel reads both words of an element before writing either.
+ */
+#ifndef MPC_RING128_H
+#define MPC_RING128_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* out[i] = a[i] + b[i] mod 2^128 */
+void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+/* out[i] = a[i] - b[i] mod 2^128 */
+void mpc_ring128_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+/* out[i] = -a[i] mod 2^128 */
+void mpc_ring128_neg(uint64_t *out, const uint64_t *a, size_t n);
+/* out[i] = a[i] * b[i] mod 2^128 (low 128 bits of the 256-bit product) */
+void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+/* out[i] = a[i] * b[i] mod 2^128 with b[i] a 64-bit value (b spans n words, not 2n) */
+void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPC_RING128_H */

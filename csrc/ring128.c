@@ -1,0 +1,62 @@
+/* Z_2^128 elementwise kernels on interleaved (lo, hi) words. See mpc/ring128.h.
+ *
+ * unsigned __int128 gives the compiler the carry chain (add/adc, sub/sbb) and the 64x64->128
+ * multiply (mul/mulx) directly. Elements are assembled from two 64-bit loads rather than read
+ * through an __int128 pointer, because NumPy only guarantees 8-byte alignment.
+ */
+#include "mpc/ring128.h"
+
+__extension__ typedef unsigned __int128 u128; /* GCC/Clang extension; silences -pedantic */
+
+static inline u128 load128(const uint64_t *p, size_t i)
+{
+    return ((u128)p[2 * i + 1] << 64) | p[2 * i];
+}
+
+static inline void store128(uint64_t *p, size_t i, u128 v)
+{
+    p[2 * i] = (uint64_t)v;
+    p[2 * i + 1] = (uint64_t)(v >> 64);
+}
+
+void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store128(out, i, load128(a, i) + load128(b, i));
+}
+
+void mpc_ring128_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store128(out, i, load128(a, i) - load128(b, i));
+}
+
+void mpc_ring128_neg(uint64_t *out, const uint64_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        store128(out, i, (u128)0 - load128(a, i));
+}
+
+void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+{
+    /* Low 128 bits of (ah*2^64 + al)(bh*2^64 + bl) = al*bl + 2^64 (al*bh + ah*bl): one full
+     * 64x64->128 product and two low products; ah*bh only affects bits >= 128. */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t al = a[2 * i], ah = a[2 * i + 1], bl = b[2 * i], bh = b[2 * i + 1];
+        u128 p = (u128)al * bl;
+        uint64_t hi = (uint64_t)(p >> 64) + al * bh + ah * bl;
+        out[2 * i] = (uint64_t)p;
+        out[2 * i + 1] = hi;
+    }
+}
+
+void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint64_t al = a[2 * i], ah = a[2 * i + 1], m = b[i];
+        u128 p = (u128)al * m;
+        uint64_t hi = (uint64_t)(p >> 64) + ah * m;
+        out[2 * i] = (uint64_t)p;
+        out[2 * i + 1] = hi;
+    }
+}

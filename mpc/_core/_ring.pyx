@@ -1,0 +1,213 @@
+# cython: language_level=3, boundscheck=False, wraparound=True, initializedcheck=False
+"""Compiled Z_2^64 and Z_2^128 elementwise kernels (C in csrc/ring64.c and csrc/ring128.c).
+
+Same names, signatures, ``out=`` semantics and results as :mod:`mpc._core._ref`, which is the
+contract; arguments are validated by :mod:`mpc._core._checks` with the GIL held, so both backends
+reject the same inputs with the same message. The C loops run without the GIL.
+
+Arrays are flattened with ``reshape(-1)`` (a view: ``_checks`` makes inputs C-contiguous) before
+a typed memoryview is taken, so 0-d and empty arrays need no special case beyond skipping the
+call when there is nothing to compute. ``out=`` may be an input itself (in place); an input that
+overlaps ``out`` only partly is copied first, as NumPy (the reference) does.
+"""
+
+import numpy as np
+
+from libc.stdint cimport uint64_t
+
+from mpc._core import _checks as ck
+
+
+cdef extern from "mpc/ring64.h" nogil:
+    void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring64_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring64_neg(uint64_t *out, const uint64_t *a, size_t n)
+    void mpc_ring64_mul_public(uint64_t *out, const uint64_t *a, uint64_t c, size_t n)
+    void mpc_ring64_sum(uint64_t *out, const uint64_t *a, size_t outer, size_t len, size_t inner)
+    void mpc_ring64_sar(uint64_t *out, const uint64_t *a, unsigned k, size_t n)
+
+cdef extern from "mpc/ring128.h" nogil:
+    void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring128_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring128_neg(uint64_t *out, const uint64_t *a, size_t n)
+    void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+
+ctypedef void (*binary_fn)(uint64_t *, const uint64_t *, const uint64_t *, size_t) noexcept nogil
+ctypedef void (*unary_fn)(uint64_t *, const uint64_t *, size_t) noexcept nogil
+
+
+cdef inline bint _clashes(const uint64_t[::1] x, uint64_t[::1] out, bint exact_ok):
+    """True when x shares memory with out other than (if exact_ok) being exactly out's buffer.
+
+    The C loops allow out == input but not a partial overlap; NumPy (the reference) gives
+    partial overlaps copy-first semantics, so the wrapper copies such an input to match.
+    """
+    cdef size_t nx = x.shape[0], no = out.shape[0]
+    if nx == 0 or no == 0:
+        return False
+    cdef size_t px = <size_t>&x[0], po = <size_t>&out[0]  # addresses as integers: ordered compare
+    if exact_ok and px == po and nx == no:
+        return False
+    return px < po + 8 * no and po < px + 8 * nx
+
+
+cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
+    """Validate like the reference, then out[i] = fn(a[i], b[i]) over n = a.size // width elements."""
+    if width == 1:
+        a = ck.as_u64("a", a)
+        b = ck.as_u64("b", b)
+    else:
+        a = ck.ring128("a", a)
+        b = ck.ring128("b", b)
+    ck.same_shape("a, b", a, b)
+    out = ck.out_array(out, a.shape)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef const uint64_t[::1] vb = b.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if _clashes(va, vo, True):
+        va = a.reshape(-1).copy()
+    if _clashes(vb, vo, True):
+        vb = b.reshape(-1).copy()
+    cdef size_t n = <size_t>va.shape[0] // width
+    if n:
+        with nogil:
+            fn(&vo[0], &va[0], &vb[0], n)
+    return out
+
+
+cdef object _unary(object a, object out, unary_fn fn, size_t width):
+    """Validate like the reference, then out[i] = fn(a[i]) over n = a.size // width elements."""
+    a = ck.as_u64("a", a) if width == 1 else ck.ring128("a", a)
+    out = ck.out_array(out, a.shape)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if _clashes(va, vo, True):
+        va = a.reshape(-1).copy()
+    cdef size_t n = <size_t>va.shape[0] // width
+    if n:
+        with nogil:
+            fn(&vo[0], &va[0], n)
+    return out
+
+
+# ----------------------------------------------------------------------------- ring Z_2^64
+
+
+def add(a, b, out=None):
+    """a + b mod 2^64, elementwise over equal-shape uint64 arrays."""
+    return _binary(a, b, out, mpc_ring64_add, 1)
+
+
+def sub(a, b, out=None):
+    """a - b mod 2^64, elementwise over equal-shape uint64 arrays."""
+    return _binary(a, b, out, mpc_ring64_sub, 1)
+
+
+def mul(a, b, out=None):
+    """a * b mod 2^64, elementwise over equal-shape uint64 arrays."""
+    return _binary(a, b, out, mpc_ring64_mul, 1)
+
+
+def neg(a, out=None):
+    """-a mod 2^64, elementwise."""
+    return _unary(a, out, mpc_ring64_neg, 1)
+
+
+def mul_public(a, c, out=None):
+    """a * c mod 2^64 for a public integer constant c (any sign; reduced mod 2^64)."""
+    a = ck.as_u64("a", a)
+    cdef uint64_t cc = ck.public_u64(c)
+    out = ck.out_array(out, a.shape)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if _clashes(va, vo, True):
+        va = a.reshape(-1).copy()
+    cdef size_t n = va.shape[0]
+    if n:
+        with nogil:
+            mpc_ring64_mul_public(&vo[0], &va[0], cc, n)
+    return out
+
+
+def sum(a, axis):  # noqa: A001 - the kernel's name is part of the contract
+    """Sum mod 2^64 along one axis (negative axes count from the end); the axis is removed."""
+    a = ck.as_u64("a", a)
+    cdef Py_ssize_t ax = ck.axis(a, axis)
+    shape = a.shape
+    cdef size_t outer = 1, inner = 1, length = shape[ax]
+    for d in shape[:ax]:
+        outer *= <size_t>d
+    for d in shape[ax + 1:]:
+        inner *= <size_t>d
+    out = np.empty(shape[:ax] + shape[ax + 1:], dtype=np.uint64)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if outer and inner:
+        if length:
+            with nogil:
+                mpc_ring64_sum(&vo[0], &va[0], outer, length, inner)
+        else:
+            out.fill(0)
+    return out
+
+
+def sar(a, k, out=None):
+    """Arithmetic shift right by k in [0, 63] of the two's-complement (int64) reading of a."""
+    a = ck.as_u64("a", a)
+    cdef unsigned kk = ck.shift(k)
+    out = ck.out_array(out, a.shape)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if _clashes(va, vo, True):
+        va = a.reshape(-1).copy()
+    cdef size_t n = va.shape[0]
+    if n:
+        with nogil:
+            mpc_ring64_sar(&vo[0], &va[0], kk, n)
+    return out
+
+
+# ----------------------------------------------------------------------------- ring Z_2^128
+
+
+def add128(a, b, out=None):
+    """a + b mod 2^128 on (..., 2) uint64 arrays holding (lo, hi)."""
+    return _binary(a, b, out, mpc_ring128_add, 2)
+
+
+def sub128(a, b, out=None):
+    """a - b mod 2^128 on (..., 2) uint64 arrays holding (lo, hi)."""
+    return _binary(a, b, out, mpc_ring128_sub, 2)
+
+
+def neg128(a, out=None):
+    """-a mod 2^128 on a (..., 2) uint64 array holding (lo, hi)."""
+    return _unary(a, out, mpc_ring128_neg, 2)
+
+
+def mul128(a, b, out=None):
+    """a * b mod 2^128 (the low 128 bits of the full product) on (..., 2) (lo, hi) arrays."""
+    return _binary(a, b, out, mpc_ring128_mul, 2)
+
+
+def mul128_64(a, b, out=None):
+    """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
+    a = ck.ring128("a", a)
+    b = ck.as_u64("b", b)
+    if b.shape != a.shape[:-1]:
+        raise ck.KernelError(f"b: expected shape {a.shape[:-1]} to match a {a.shape}, got {b.shape}")
+    out = ck.out_array(out, a.shape)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef const uint64_t[::1] vb = b.reshape(-1)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    if _clashes(va, vo, True):
+        va = a.reshape(-1).copy()
+    if _clashes(vb, vo, False):  # b is half out's length: it can never be out's buffer exactly
+        vb = b.reshape(-1).copy()
+    cdef size_t n = vb.shape[0]
+    if n:
+        with nogil:
+            mpc_ring128_mul64(&vo[0], &va[0], &vb[0], n)
+    return out

@@ -1,0 +1,473 @@
+"""Compiled Z_2^64 / Z_2^128 kernels (mpc._core._ring) against the NumPy reference, bit for bit.
+
+The reference (mpc._core._ref) is the contract, so it is itself checked against Python integers
+first; then every compiled kernel must equal it on random and edge inputs, any memory layout,
+in-place ``out=``, and reject the same bad arguments with the same KernelError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mpc._core import get_kernels
+from mpc.errors import KernelError
+
+# Not a skip: a missing extension must fail the suite (get_kernels("c") raises KernelError).
+C = get_kernels("c")
+REF = get_kernels("ref")
+BACKENDS = [pytest.param(REF, id="ref"), pytest.param(C, id="c")]
+# The reference computes single elements with NumPy scalars, which warn on the wrap-around
+# that is the ring's arithmetic; the compiled kernels never warn.
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
+M64 = (1 << 64) - 1
+M128 = (1 << 128) - 1
+EDGES64 = [0, 1, 2, 3, (1 << 32) - 1, 1 << 32, (1 << 63) - 1, 1 << 63, (1 << 63) + 1, M64 - 1, M64]
+WORD = st.one_of(st.sampled_from(EDGES64), st.integers(0, M64))
+CONST = st.one_of(st.sampled_from([0, 1, -1, M64, 1 << 63, 1 << 64]), st.integers(-(1 << 80), 1 << 80))
+SHAPES = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=7)
+GAP = np.uint64(0xA5A5_5A5A_DEAD_BEEF)  # fills the holes of strided views; must never be read
+
+
+def test_compiled_backend_is_compiled():
+    assert C.backend == "c"
+    assert C.add.__module__ == "mpc._core._ring"
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+@st.composite
+def laid_out(draw, shape, elements=WORD):
+    """A uint64 array of ``shape`` in a drawn memory layout: C order, strided, F order or reversed."""
+    values = draw(hnp.arrays(np.uint64, shape, elements=elements))
+    kind = draw(st.sampled_from(["c", "step", "fortran", "reversed"]))
+    if values.ndim == 0 or kind == "c":
+        return values
+    if kind == "step":
+        big = np.full((*shape[:-1], 2 * shape[-1]), GAP, dtype=np.uint64)
+        big[..., ::2] = values
+        return big[..., ::2]
+    if kind == "fortran":
+        return np.asfortranarray(values)
+    rev = np.ascontiguousarray(values[::-1])
+    return rev[::-1]
+
+
+# Z_2^128 arrays: any leading shape (incl. none) and the trailing (lo, hi) axis.
+SHAPES128 = hnp.array_shapes(min_dims=0, max_dims=2, min_side=0, max_side=6).map(lambda s: (*s, 2))
+WORD128 = st.one_of(st.sampled_from([0, 1, M64, 1 << 64, (1 << 127), M128, M128 - 1, (M64 << 64) | 1]),
+                    st.integers(0, M128))
+
+
+def to128(values, shape) -> np.ndarray:
+    """Python ints mod 2^128 -> a (..., 2) uint64 (lo, hi) array."""
+    flat = [[v & M64, (v >> 64) & M64] for v in values]
+    return np.array(flat, dtype=np.uint64).reshape((*shape, 2))
+
+
+def from128(arr: np.ndarray) -> list[int]:
+    flat = np.asarray(arr).reshape(-1, 2)
+    return [int(lo) | (int(hi) << 64) for lo, hi in flat]
+
+
+def same(got, want):
+    """Bit-for-bit equality including dtype and shape; the compiled side must return an ndarray."""
+    want = want if isinstance(want, np.ndarray | np.generic) else np.array(want, dtype=np.uint64)
+    assert isinstance(got, np.ndarray)
+    assert got.dtype == want.dtype == np.uint64
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+def signed(v: int) -> int:
+    return v - (1 << 64) if v >> 63 else v
+
+
+# ----------------------------------------------------------------------------- the oracle itself
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_z64_ops_match_python_ints(k, data):
+    xs = data.draw(st.lists(WORD, min_size=1, max_size=20))
+    ys = data.draw(st.lists(WORD, min_size=len(xs), max_size=len(xs)))
+    c = data.draw(st.integers(-(1 << 70), 1 << 70))
+    a, b = np.array(xs, dtype=np.uint64), np.array(ys, dtype=np.uint64)
+    assert k.add(a, b).tolist() == [(x + y) & M64 for x, y in zip(xs, ys, strict=True)]
+    assert k.sub(a, b).tolist() == [(x - y) & M64 for x, y in zip(xs, ys, strict=True)]
+    assert k.mul(a, b).tolist() == [(x * y) & M64 for x, y in zip(xs, ys, strict=True)]
+    assert k.neg(a).tolist() == [-x & M64 for x in xs]
+    assert k.mul_public(a, c).tolist() == [(x * c) & M64 for x in xs]
+    assert int(k.sum(a, 0)) == sum(xs) & M64
+    for s in (0, 1, 31, 62, 63):
+        assert k.sar(a, s).tolist() == [(signed(x) >> s) & M64 for x in xs]
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_z128_ops_match_python_ints(k, data):
+    xs = data.draw(st.lists(WORD128, min_size=1, max_size=12))
+    ys = data.draw(st.lists(WORD128, min_size=len(xs), max_size=len(xs)))
+    ms = data.draw(st.lists(WORD, min_size=len(xs), max_size=len(xs)))
+    n = (len(xs),)
+    a, b, m = to128(xs, n), to128(ys, n), np.array(ms, dtype=np.uint64)
+    pairs = list(zip(xs, ys, strict=True))
+    assert from128(k.add128(a, b)) == [(x + y) & M128 for x, y in pairs]
+    assert from128(k.sub128(a, b)) == [(x - y) & M128 for x, y in pairs]
+    assert from128(k.neg128(a)) == [-x & M128 for x in xs]
+    assert from128(k.mul128(a, b)) == [(x * y) & M128 for x, y in pairs]
+    assert from128(k.mul128_64(a, m)) == [(x * y) & M128 for x, y in zip(xs, ms, strict=True)]
+
+
+# Known answers, written out (and re-derived from Python ints below, so a typo cannot hide).
+MUL128_KAT = [
+    # (a, b, a*b mod 2^128)
+    (M128, M128, 1),
+    (M64, M64, 0xFFFFFFFFFFFFFFFE_0000000000000001),
+    (1 << 64, 1 << 64, 0),
+    (0x0123456789ABCDEF_FEDCBA9876543210, 0x0F1E2D3C4B5A6978_8796A5B4C3D2E1F0,
+     0x3B18E5A14BE56DE5_5EF9A562300EFF00),
+    (0x8000000000000001_0000000000000003, 0xFFFFFFFF00000001_7FFFFFFFFFFFFFFF,
+     0xFFFFFFFD00000003_7FFFFFFFFFFFFFFD),
+]
+MUL128_64_KAT = [
+    (M128, M64, 0xFFFFFFFFFFFFFFFF_0000000000000001),
+    (0x0123456789ABCDEF_FEDCBA9876543210, 0xDEADBEEFCAFEBABE, 0x5C66ED05C6909801_A29BB71B4ABCC7E0),
+]
+ADD128_KAT = [(M64, 1, 1 << 64), (M128, 1, 0), (1 << 127, 1 << 127, 0)]
+SUB128_KAT = [(0, 1, M128), (1 << 64, 1, M64), (5, 5, 0)]
+
+
+def test_known_answers_are_right():
+    for x, y, z in MUL128_KAT + MUL128_64_KAT:
+        assert (x * y) % (1 << 128) == z
+    for x, y, z in ADD128_KAT:
+        assert (x + y) % (1 << 128) == z
+    for x, y, z in SUB128_KAT:
+        assert (x - y) % (1 << 128) == z
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+def test_known_answers(k):
+    def run(fn, kat, b128=True):
+        xs, ys, zs = zip(*kat, strict=True)
+        b = to128(ys, (len(ys),)) if b128 else np.array(ys, dtype=np.uint64)
+        assert from128(fn(to128(xs, (len(xs),)), b)) == list(zs)
+
+    run(k.mul128, MUL128_KAT)
+    run(k.mul128_64, MUL128_64_KAT, b128=False)
+    run(k.add128, ADD128_KAT)
+    run(k.sub128, SUB128_KAT)
+    a = np.array([1 << 63, 1 << 63, M64, 5, (1 << 63) - 1], dtype=np.uint64)
+    assert k.sar(a[:1], 63).tolist() == [M64]
+    assert k.sar(a[:1], 1).tolist() == [0xC000000000000000]
+    assert k.sar(a, 0).tolist() == a.tolist()
+    assert k.sar(a, 2).tolist() == [0xE000000000000000, 0xE000000000000000, M64, 1, (1 << 61) - 1]
+    assert k.mul_public(a, -1).tolist() == k.neg(a).tolist()
+    assert k.mul_public(a, (1 << 64) + 3).tolist() == [(int(v) * 3) & M64 for v in a]
+    assert k.sum(np.full((3, 4), M64, dtype=np.uint64), 1).tolist() == [M64 - 3] * 3
+
+
+# ----------------------------------------------------------------------------- compiled == reference
+
+BINARY64 = ["add", "sub", "mul"]
+BINARY128 = ["add128", "sub128", "mul128"]
+
+
+@pytest.mark.parametrize("name", BINARY64)
+@given(data=st.data())
+def test_binary64_matches_reference(name, data):
+    shape = data.draw(SHAPES)
+    a, b = data.draw(laid_out(shape)), data.draw(laid_out(shape))
+    same(getattr(C, name)(a, b), getattr(REF, name)(a, b))
+
+
+@given(data=st.data())
+def test_unary64_matches_reference(data):
+    shape = data.draw(SHAPES)
+    a = data.draw(laid_out(shape))
+    c = data.draw(CONST)
+    k = data.draw(st.integers(0, 63))
+    same(C.neg(a), REF.neg(a))
+    same(C.mul_public(a, c), REF.mul_public(a, c))
+    same(C.mul_public(a, np.int64(-7)), REF.mul_public(a, np.int64(-7)))
+    same(C.sar(a, k), REF.sar(a, k))
+    same(C.sar(a, np.uint8(k)), REF.sar(a, k))
+
+
+def test_sar_every_shift():
+    values = np.array(EDGES64 + [0x8000_0000_0000_1234, 0xFFFF_0000_FFFF_0000, 0x7FFF_FFFF_0000_0001],
+                      dtype=np.uint64)
+    for k in range(64):
+        want = [(signed(int(v)) >> k) & M64 for v in values]
+        assert REF.sar(values, k).tolist() == want
+        same(C.sar(values, k), want)
+
+
+@given(data=st.data())
+def test_sum_matches_reference(data):
+    shape = data.draw(hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=7))
+    a = data.draw(laid_out(shape))
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    same(C.sum(a, axis), REF.sum(a, axis))
+
+
+@pytest.mark.parametrize(
+    "shape",
+    [
+        (1,), (1000,), (2, 1000), (1000, 3), (5, 130, 7), (3, 4, 1030), (600, 2, 3), (67, 64), (300, 256),
+        (9, 257), (5, 2100), (0, 5), (5, 0), (4, 0, 3), (2, 3, 0),
+    ],
+)
+def test_sum_every_axis_larger_shapes(shape):
+    # Exercises every C path: last-axis reduction, the lane accumulator for inner <= 256 (with
+    # row counts that do not fill a lane group), and strip-mined rows (strips of 2048, 4 rows
+    # per pass plus leftovers).
+    rng = np.random.default_rng(sum(shape))
+    a = rng.integers(0, M64, size=shape, dtype=np.uint64, endpoint=True)
+    for axis in range(-len(shape), len(shape)):
+        same(C.sum(a, axis), REF.sum(a, axis))
+
+
+def test_sum_removes_the_axis():
+    a = np.array([M64, 2], dtype=np.uint64)
+    for k in (REF, C):
+        r = k.sum(a, 0)
+        assert r.shape == () and int(r) == 1
+        assert k.sum(np.zeros((2, 3, 4), np.uint64), -2).shape == (2, 4)
+
+
+@pytest.mark.parametrize("name", BINARY128)
+@given(data=st.data())
+def test_binary128_matches_reference(name, data):
+    shape = data.draw(SHAPES128)
+    a, b = data.draw(laid_out(shape, WORD)), data.draw(laid_out(shape, WORD))
+    same(getattr(C, name)(a, b), getattr(REF, name)(a, b))
+
+
+@given(data=st.data())
+def test_neg128_mul128_64_match_reference(data):
+    shape = data.draw(SHAPES128)
+    a = data.draw(laid_out(shape))
+    b = data.draw(laid_out(shape[:-1]))
+    same(C.neg128(a), REF.neg128(a))
+    same(C.mul128_64(a, b), REF.mul128_64(a, b))
+
+
+def test_128bit_columns_as_noncontiguous_views():
+    # (2, n).T is the natural non-contiguous (n, 2) view: strides (8, 8n).
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 5, 33):
+        a = rng.integers(0, M64, size=(2, n), dtype=np.uint64, endpoint=True).T
+        b = rng.integers(0, M64, size=(2, n), dtype=np.uint64, endpoint=True).T
+        for name in BINARY128:
+            same(getattr(C, name)(a, b), getattr(REF, name)(a, b))
+        same(C.mul128_64(a, b[:, 0]), REF.mul128_64(a, b[:, 0]))
+
+
+# ----------------------------------------------------------------------------- out=, aliasing
+
+
+def _inputs(data, name):
+    shape = data.draw(SHAPES128 if name.endswith(("128", "128_64")) else SHAPES)
+    a = data.draw(hnp.arrays(np.uint64, shape, elements=WORD))
+    b = data.draw(hnp.arrays(np.uint64, shape, elements=WORD))
+    return a, b
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@pytest.mark.parametrize("name", BINARY64 + BINARY128)
+@given(data=st.data())
+def test_binary_out_aliasing(k, name, data):
+    a, b = _inputs(data, name)
+    want = getattr(REF, name)(a.copy(), b.copy())
+    fn = getattr(k, name)
+    x, y = a.copy(), b.copy()
+    assert fn(x, y, out=x) is x
+    same(x, want)
+    assert np.array_equal(y, b)
+    x, y = a.copy(), b.copy()
+    assert fn(x, y, out=y) is y
+    same(y, want)
+    x = a.copy()
+    assert fn(x, x, out=x) is x
+    same(x, getattr(REF, name)(a, a))
+    out = np.full(a.shape, GAP, dtype=np.uint64)
+    assert fn(a, b, out=out) is out
+    same(out, want)
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_unary_out_aliasing(k, data):
+    a, _ = _inputs(data, "neg")
+    a128, b128 = _inputs(data, "neg128")
+    m = b128[..., 0].copy()
+    s = data.draw(st.integers(0, 63))
+    cases = [
+        ("neg", a, ()),
+        ("mul_public", a, (-12345,)),
+        ("sar", a, (s,)),
+        ("neg128", a128, ()),
+        ("mul128_64", a128, (m,)),
+    ]
+    for name, x0, extra in cases:
+        want = getattr(REF, name)(x0.copy(), *extra)
+        x = x0.copy()
+        assert getattr(k, name)(x, *extra, out=x) is x
+        same(x, want)
+
+
+OVERLAP_CALLS = {
+    # name: (words per element of out, call(k, x, y, out)) with x overlapping out, y separate
+    "add": (1, lambda k, x, y, out: k.add(x, y, out=out)),
+    "sub b": (1, lambda k, x, y, out: k.sub(y, x, out=out)),
+    "mul": (1, lambda k, x, y, out: k.mul(x, y, out=out)),
+    "neg": (1, lambda k, x, y, out: k.neg(x, out=out)),
+    "mul_public": (1, lambda k, x, y, out: k.mul_public(x, 0x1234_5678_9ABC, out=out)),
+    "sar": (1, lambda k, x, y, out: k.sar(x, 7, out=out)),
+    "add128": (2, lambda k, x, y, out: k.add128(x, y, out=out)),
+    "sub128 b": (2, lambda k, x, y, out: k.sub128(y, x, out=out)),
+    "mul128": (2, lambda k, x, y, out: k.mul128(x, y, out=out)),
+    "neg128": (2, lambda k, x, y, out: k.neg128(x, out=out)),
+    "mul128_64 a": (2, lambda k, x, y, out: k.mul128_64(x, y[..., 0].copy(), out=out)),
+}
+
+
+@pytest.mark.parametrize("name", list(OVERLAP_CALLS))
+@pytest.mark.parametrize("shift", [-3, -1, 1, 2, 5])
+def test_partial_overlap_with_out_reads_inputs_first(name, shift):
+    # out and an input share one buffer at an offset: NumPy (the reference) reads as if the
+    # input were copied first; the compiled wrapper must copy it rather than run a C loop
+    # whose stores feed its own later loads.
+    width, call = OVERLAP_CALLS[name]
+    n = 37
+    rng = np.random.default_rng(abs(shift))
+    start = rng.integers(0, M64, size=width * n + abs(shift), dtype=np.uint64, endpoint=True)
+    y = rng.integers(0, M64, size=width * n, dtype=np.uint64, endpoint=True).reshape(n, width).squeeze()
+    finals = []
+    for k in (REF, C):
+        buf = start.copy()
+        lo, hi = (0, shift) if shift > 0 else (-shift, 0)
+        x = buf[lo : lo + width * n].reshape(n, width).squeeze()
+        out = buf[hi : hi + width * n].reshape(n, width).squeeze()
+        assert call(k, x, y, out) is out
+        finals.append(buf)
+    same(finals[1], finals[0])
+
+
+@pytest.mark.parametrize("shift", [0, 1, 2, 7])
+def test_mul128_64_multiplier_overlapping_out(shift):
+    n = 9
+    rng = np.random.default_rng(shift)
+    start = rng.integers(0, M64, size=2 * n + 8, dtype=np.uint64, endpoint=True)
+    a = rng.integers(0, M64, size=(n, 2), dtype=np.uint64, endpoint=True)
+    finals = []
+    for k in (REF, C):
+        buf = start.copy()
+        out = buf[: 2 * n].reshape(n, 2)
+        assert k.mul128_64(a, buf[shift : shift + n], out=out) is out
+        finals.append(buf)
+    same(finals[1], finals[0])
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+def test_zero_d_and_empty(k):
+    z = np.array(M64, dtype=np.uint64)
+    one = np.array(1, dtype=np.uint64)
+    r = k.add(z, one)
+    assert r.shape == () and int(r) == 0
+    out = np.empty((), dtype=np.uint64)
+    assert k.mul(z, z, out=out) is out and int(out) == 1
+    assert k.sar(z, 5).shape == () and int(k.sar(z, 5)) == M64
+    assert k.mul128_64(np.array([M64, 0], dtype=np.uint64), z).tolist() == [1, M64 - 1]
+    for shape in [(0,), (3, 0), (0, 4, 2)]:
+        e = np.empty(shape, dtype=np.uint64)
+        same(k.add(e, e), e)
+        same(k.neg(e), e)
+        same(k.mul_public(e, 3), e)
+        same(k.sar(e, 3), e)
+    e128 = np.empty((0, 2), dtype=np.uint64)
+    same(k.mul128(e128, e128), e128)
+    same(k.mul128_64(e128, np.empty(0, dtype=np.uint64)), e128)
+
+
+def test_readonly_inputs_are_accepted():
+    a = np.arange(10, dtype=np.uint64)
+    a.flags.writeable = False
+    same(C.add(a, a), REF.add(a, a))
+    same(C.sum(a, 0), REF.sum(a, 0))
+    a2 = np.arange(10, dtype=np.uint64).reshape(5, 2)
+    a2.flags.writeable = False
+    same(C.mul128(a2, a2), REF.mul128(a2, a2))
+
+
+# ----------------------------------------------------------------------------- rejections
+
+
+
+def _readonly(a):
+    a.flags.writeable = False
+    return a
+
+
+U = np.arange(6, dtype=np.uint64)
+U128 = np.arange(6, dtype=np.uint64).reshape(3, 2)
+BAD_CALLS = {
+    "add int64": lambda k: k.add(U.astype(np.int64), U),
+    "add float": lambda k: k.sub(U, U.astype(np.float64)),
+    "add uint32": lambda k: k.mul(U.astype(np.uint32), U),
+    "add list": lambda k: k.add([1, 2, 3], U[:3]),
+    "add big-endian": lambda k: k.add(U.astype(">u8"), U),
+    "add shapes": lambda k: k.add(U, U[:5]),
+    "add shapes 2d": lambda k: k.add(U.reshape(2, 3), U.reshape(3, 2)),
+    "add out shape": lambda k: k.add(U, U, out=np.empty(5, np.uint64)),
+    "add out dtype": lambda k: k.add(U, U, out=np.empty(6, np.int64)),
+    "add out strided": lambda k: k.add(U, U, out=np.empty(12, np.uint64)[::2]),
+    "add out broadcast": lambda k: k.add(U, U, out=np.broadcast_to(np.uint64(0), (6,))),
+    "add out readonly": lambda k: k.add(U, U, out=_readonly(np.zeros(6, np.uint64))),
+    "add out list": lambda k: k.add(U, U, out=[0] * 6),
+    "neg dtype": lambda k: k.neg(U.astype(np.int32)),
+    "mul_public float": lambda k: k.mul_public(U, 2.0),
+    "mul_public bool": lambda k: k.mul_public(U, True),
+    "mul_public array": lambda k: k.mul_public(U, U),
+    "sum axis too big": lambda k: k.sum(U, 1),
+    "sum axis too small": lambda k: k.sum(U.reshape(2, 3), -3),
+    "sum axis bool": lambda k: k.sum(U, False),
+    "sum axis float": lambda k: k.sum(U, 0.0),
+    "sum axis none": lambda k: k.sum(U, None),
+    "sum 0-d": lambda k: k.sum(np.array(1, np.uint64), 0),
+    "sum dtype": lambda k: k.sum(U.astype(np.int64), 0),
+    "sar k 64": lambda k: k.sar(U, 64),
+    "sar k -1": lambda k: k.sar(U, -1),
+    "sar k float": lambda k: k.sar(U, 1.0),
+    "sar k bool": lambda k: k.sar(U, True),
+    "sar dtype": lambda k: k.sar(U.astype(np.int64), 1),
+    "add128 trailing 3": lambda k: k.add128(U.reshape(2, 3), U.reshape(2, 3)),
+    "add128 1-d odd": lambda k: k.sub128(U[:3], U[:3]),
+    "mul128 0-d": lambda k: k.mul128(np.array(1, np.uint64), np.array(1, np.uint64)),
+    "mul128 shapes": lambda k: k.mul128(U128, U128[:2]),
+    "mul128 dtype": lambda k: k.mul128(U128.astype(np.int64), U128),
+    "neg128 trailing 1": lambda k: k.neg128(U.reshape(6, 1)),
+    "neg128 out shape": lambda k: k.neg128(U128, out=np.empty(6, np.uint64)),
+    "mul128_64 b shape": lambda k: k.mul128_64(U128, U[:2]),
+    "mul128_64 b 2-d": lambda k: k.mul128_64(U128, U[:3].reshape(3, 1)),
+    "mul128_64 b dtype": lambda k: k.mul128_64(U128, U[:3].astype(np.int64)),
+    "mul128_64 out": lambda k: k.mul128_64(U128, U[:3], out=np.empty((3,), np.uint64)),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CALLS))
+def test_both_backends_reject_alike(case):
+    messages = []
+    for k in (REF, C):
+        with pytest.raises(KernelError) as info:
+            BAD_CALLS[case](k)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert messages[0]
