@@ -1,0 +1,1 @@
+"""Party-to-party communication: wire format, the Channel interface and its transports."""

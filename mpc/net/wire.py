@@ -1,0 +1,105 @@
+"""The wire format: a fixed header followed by one raw array buffer. Never pickle.
+
+Layout (little-endian), 32 bytes plus 8 per dimension::
+
+    offset size field
+    0      3    magic b"TSR"
+    3      1    version (1)
+    4      8    session id (u64): both ends must belong to the same run
+    12     2    sender party id (u16; 0xFFFF is the dealer)
+    14     1    dtype code (see DTYPES)
+    15     1    ndim (0..8)
+    16     8    tag (u64): the operation counter all parties advance identically
+    24     8    payload length in bytes (u64)
+    32     8*ndim shape
+
+The payload is the array's C-order bytes; its length must equal prod(shape) * itemsize. Any
+mismatch, an unknown dtype, a wrong magic/version or a truncated header is a ProtocolError.
+Checking session, sender and tag against what the receiver expects is the channel's job.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+from mpc.errors import ProtocolError
+
+MAGIC = b"TSR"
+VERSION = 1
+MAX_NDIM = 8
+DEALER_ID = 0xFFFF
+_FIXED = struct.Struct("<3sBQHBBQQ")
+HEADER_BYTES = _FIXED.size  # 32
+
+DTYPES: dict[int, np.dtype] = {
+    1: np.dtype(np.uint64),
+    2: np.dtype(np.uint8),
+    3: np.dtype(np.int64),
+    4: np.dtype(np.float64),
+}
+_CODES = {dt: code for code, dt in DTYPES.items()}
+
+
+@dataclass(frozen=True)
+class Header:
+    session: int
+    sender: int
+    tag: int
+    dtype: np.dtype
+    shape: tuple[int, ...]
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+
+
+def encode_header(session: int, sender: int, tag: int, arr: np.ndarray) -> bytes:
+    """Header bytes for sending ``arr`` (which must be C-contiguous)."""
+    code = _CODES.get(arr.dtype)
+    if code is None:
+        raise ProtocolError(f"cannot send arrays of dtype {arr.dtype}; supported: {sorted(map(str, _CODES))}")
+    if arr.ndim > MAX_NDIM:
+        raise ProtocolError(f"cannot send arrays of more than {MAX_NDIM} dimensions (got {arr.ndim})")
+    fixed = _FIXED.pack(MAGIC, VERSION, session, sender, code, arr.ndim, tag, arr.nbytes)
+    return fixed + struct.pack(f"<{arr.ndim}Q", *arr.shape)
+
+
+def decode_header(buf: bytes | memoryview) -> Header:
+    """Parse and validate header bytes; raises ProtocolError on anything malformed."""
+    buf = memoryview(buf).cast("B")
+    if len(buf) < HEADER_BYTES:
+        raise ProtocolError(f"truncated frame header: {len(buf)} bytes, need at least {HEADER_BYTES}")
+    magic, version, session, sender, code, ndim, tag, nbytes = _FIXED.unpack_from(buf)
+    if magic != MAGIC:
+        raise ProtocolError("frame does not start with the Tessera magic bytes")
+    if version != VERSION:
+        raise ProtocolError(f"wire version {version} is not supported (this build speaks {VERSION})")
+    if code not in DTYPES:
+        raise ProtocolError(f"unknown dtype code {code} in frame header")
+    if ndim > MAX_NDIM:
+        raise ProtocolError(f"frame header claims {ndim} dimensions (at most {MAX_NDIM})")
+    if len(buf) != HEADER_BYTES + 8 * ndim:
+        raise ProtocolError(f"frame header is {len(buf)} bytes, expected {HEADER_BYTES + 8 * ndim} for {ndim} dims")
+    shape = struct.unpack_from(f"<{ndim}Q", buf, HEADER_BYTES)
+    header = Header(session, sender, tag, DTYPES[code], tuple(shape))
+    try:
+        expected = header.nbytes
+    except OverflowError:
+        expected = -1
+    if expected != nbytes or any(s >= 1 << 62 for s in shape):
+        raise ProtocolError(f"frame header shape {shape} does not match its declared payload of {nbytes} bytes")
+    return header
+
+
+def decode_payload(header: Header, payload) -> np.ndarray:
+    """The array a frame carries, checked against its header (read-only view, no copy)."""
+    view = memoryview(payload).cast("B")
+    if len(view) != header.nbytes:
+        raise ProtocolError(
+            f"frame payload is {len(view)} bytes but its header says {header.nbytes} "
+            f"({header.shape} of {header.dtype})"
+        )
+    return np.frombuffer(view, dtype=header.dtype).reshape(header.shape)
