@@ -138,7 +138,7 @@ class Channel(ABC):
     def send(self, to: int, arr: np.ndarray, tag: int) -> None:
         """Send ``arr`` to party ``to`` under ``tag``."""
         self._check_peer(to, "send to")
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")
         header = wire.encode_header(self.session, self.pid, tag, arr)
         self._transmit(int(to), header, arr)
         self._count(tag, len(header) + arr.nbytes, sent=True)
@@ -180,7 +180,7 @@ class Channel(ABC):
         Returns a list indexed by party id (this party's entry is ``arr``). One round.
         """
         tag = self.next_tag() if tag is None else tag
-        arr = np.ascontiguousarray(arr)
+        arr = np.asarray(arr, order="C")
         for p in self.peers:
             self.send(p, arr, tag)
         out: list[np.ndarray] = [arr] * self.n
@@ -204,7 +204,7 @@ class Channel(ABC):
         """``root`` sends ``arr`` to all; everyone returns it. Non-roots pass ``arr=None``."""
         tag = self.next_tag() if tag is None else tag
         if self.pid == root:
-            arr = np.ascontiguousarray(arr)
+            arr = np.asarray(arr, order="C")
             for p in self.peers:
                 self.send(p, arr, tag)
             return arr

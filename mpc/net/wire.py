@@ -20,6 +20,7 @@ Checking session, sender and tag against what the receiver expects is the channe
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass
 
@@ -53,7 +54,7 @@ class Header:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * self.dtype.itemsize
+        return math.prod(self.shape) * self.dtype.itemsize
 
 
 def encode_header(session: int, sender: int, tag: int, arr: np.ndarray) -> bytes:
@@ -85,11 +86,8 @@ def decode_header(buf: bytes | memoryview) -> Header:
         raise ProtocolError(f"frame header is {len(buf)} bytes, expected {HEADER_BYTES + 8 * ndim} for {ndim} dims")
     shape = struct.unpack_from(f"<{ndim}Q", buf, HEADER_BYTES)
     header = Header(session, sender, tag, DTYPES[code], tuple(shape))
-    try:
-        expected = header.nbytes
-    except OverflowError:
-        expected = -1
-    if expected != nbytes or any(s >= 1 << 62 for s in shape):
+    itemsize = header.dtype.itemsize
+    if math.prod(shape) * itemsize != nbytes or math.prod(max(s, 1) for s in shape) * itemsize >= 1 << 62:
         raise ProtocolError(f"frame header shape {shape} does not match its declared payload of {nbytes} bytes")
     return header
 

@@ -1,0 +1,576 @@
+"""ZmqChannel over real loopback TCP sockets; each party is a thread with its own channel."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+import zmq
+
+from mpc.errors import ConfigError, PeerTimeout, ProtocolError
+from mpc.net import wire
+from mpc.net.zmq_channel import _HELLO, _WELCOME, CurveKeys, ZmqChannel, _control, _identity
+
+SESSION = 0x7E55E8A
+
+
+def free_ports(k: int) -> list[int]:
+    """k distinct free TCP ports on 127.0.0.1 (bound to port 0, then released)."""
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(k)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def endpoints(n: int) -> list[str | None]:
+    """One address per party; the last party never listens, so it gets None."""
+    return [f"tcp://127.0.0.1:{p}" for p in free_ports(n - 1)] + [None]
+
+
+def run_parties(n: int, body: Callable[[int], Any], join: float = 30.0) -> list[Any]:
+    """Run body(pid) in n threads; each slot holds the result or the exception raised."""
+    out: list[Any] = [None] * n
+
+    def target(pid: int) -> None:
+        try:
+            out[pid] = body(pid)
+        except BaseException as e:  # collected and checked by the test
+            out[pid] = e
+
+    threads = [threading.Thread(target=target, args=(pid,), daemon=True) for pid in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(join)
+        assert not t.is_alive(), "a party thread is still running"
+    return out
+
+
+def check_ok(results: list[Any]) -> list[Any]:
+    for r in results:
+        if isinstance(r, BaseException):
+            raise r
+    return results
+
+
+def make_keys(n: int) -> list[tuple[bytes, bytes]]:
+    return [zmq.curve_keypair() for _ in range(n)]
+
+
+def curve_for(pid: int, keys: list[tuple[bytes, bytes]]) -> CurveKeys:
+    pub, sec = keys[pid]
+    return CurveKeys(pub, sec, {j: k[0] for j, k in enumerate(keys) if j != pid})
+
+
+# ---------------------------------------------------------------------- exchange
+
+
+ARRAYS = [
+    np.arange(2 * 1024 * 1024, dtype=np.uint64),  # 16 MiB
+    np.array([7], dtype=np.int64),
+    np.zeros(0, dtype=np.uint8),  # empty
+    np.zeros((3, 0, 2), dtype=np.float64),  # empty, 3-d
+    np.arange(12, dtype=np.float64).reshape(3, 4) / 7,
+]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_exchange_all_shapes(n):
+    eps = endpoints(n)
+
+    def party(pid):
+        with ZmqChannel(pid, n, SESSION, eps, timeout=20) as ch:
+            got = []
+            for base in ARRAYS:
+                got.append(ch.exchange(base + pid))
+            return got
+
+    results = check_ok(run_parties(n, party))
+    for pid in range(n):
+        for k, base in enumerate(ARRAYS):
+            for src in range(n):
+                arr = results[pid][k][src]
+                assert arr.dtype == base.dtype and arr.shape == base.shape
+                np.testing.assert_array_equal(arr, base + src)
+
+
+@pytest.mark.timeout(30)
+def test_zero_dim_arrays_keep_their_shape():
+    # Fails until Channel.send/exchange stop using np.ascontiguousarray, which makes 0-d arrays
+    # 1-d (mpc/net/channel.py: np.asarray(arr, order="C") keeps the shape).
+    eps = endpoints(2)
+
+    def party(pid):
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=10) as ch:
+            return ch.exchange(np.array(7 + pid, dtype=np.int64))
+
+    for got in check_ok(run_parties(2, party)):
+        assert [a.shape for a in got] == [(), ()]
+        assert [int(a) for a in got] == [7, 8]
+
+
+@pytest.mark.timeout(30)
+def test_fifo_per_peer_with_interleaving():
+    # Party 0 receives everything from party 2 before anything from party 1: both arrive on
+    # its single listening socket, so party 1's messages must be buffered in order.
+    n, count = 3, 40
+    eps = endpoints(n)
+
+    def party(pid):
+        with ZmqChannel(pid, n, SESSION, eps, timeout=10) as ch:
+            for tag in range(1, count + 1):
+                for p in ch.peers:
+                    ch.send(p, np.full(tag % 7, tag * 10 + pid, dtype=np.uint64), tag)
+            seen = {}
+            for p in sorted(ch.peers, reverse=True):
+                seen[p] = [ch.recv(p, tag, dtype=np.uint64, shape=(tag % 7,)) for tag in range(1, count + 1)]
+            ch.exchange(np.zeros(1))  # keep every channel open until all have received
+            return seen
+
+    results = check_ok(run_parties(n, party))
+    for pid in range(n):
+        for p, arrays in results[pid].items():
+            for tag, arr in enumerate(arrays, start=1):
+                assert np.all(arr == tag * 10 + p)
+
+
+@pytest.mark.timeout(30)
+def test_stats_count_bytes_messages_rounds():
+    eps = endpoints(2)
+    a = np.arange(100, dtype=np.uint64)
+    b = np.zeros((2, 3), dtype=np.uint8)
+
+    def party(pid):
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=10) as ch:
+            ch.exchange(a)
+            with ch.section("second"):
+                ch.exchange(b)
+                ch.exchange(b)
+            return ch.stats()
+
+    s0, s1 = check_ok(run_parties(2, party))
+    per_a = wire.HEADER_BYTES + 8 + a.nbytes
+    per_b = wire.HEADER_BYTES + 16 + b.nbytes
+    for s in (s0, s1):
+        tot = s["total"]
+        assert tot["bytes_sent"] == tot["bytes_received"] == per_a + 2 * per_b
+        assert tot["messages_sent"] == tot["messages_received"] == 3
+        assert tot["rounds"] == 3
+        sec = s["sections"]["second"]
+        assert sec["bytes_sent"] == 2 * per_b and sec["messages_received"] == 2 and sec["rounds"] == 2
+
+
+@pytest.mark.timeout(30)
+def test_last_party_needs_no_endpoint_and_messages_arrive_both_ways():
+    eps = endpoints(2)
+    assert eps[1] is None
+
+    def party(pid):
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=10) as ch:
+            other = 1 - pid
+            ch.send(other, np.array([pid, 42], dtype=np.int64), tag=5)
+            return ch.recv(other, 5, dtype=np.int64, shape=(2,))
+
+    r0, r1 = check_ok(run_parties(2, party))
+    assert r0.tolist() == [1, 42] and r1.tolist() == [0, 42]
+    assert not r0.flags.writeable
+
+
+# ---------------------------------------------------------------------- deadlines
+
+
+@pytest.mark.timeout(30)
+def test_silent_party_gives_peer_timeout_naming_it():
+    n = 3
+    eps = endpoints(n)
+    finished = threading.Barrier(n, timeout=15)
+
+    def party(pid):
+        with ZmqChannel(pid, n, SESSION, eps, timeout=10) as ch:
+            result = None
+            if pid != 2:  # party 2 is connected but never sends
+                t0 = time.monotonic()
+                try:
+                    ch.recv(2, tag=1, timeout=0.5)
+                except PeerTimeout as e:
+                    result = e, time.monotonic() - t0
+            finished.wait()
+            return result
+
+    results = check_ok(run_parties(n, party))
+    for pid in (0, 1):
+        err, elapsed = results[pid]
+        assert err.peer == 2
+        assert str(err) == f"party {pid}: no message from party 2 within 0.5 s"
+        assert 0.45 <= elapsed < 2.0
+
+
+@pytest.mark.timeout(30)
+def test_send_to_a_departed_peer_is_a_peer_timeout():
+    eps = endpoints(2)
+
+    def party(pid):
+        ch = ZmqChannel(pid, 2, SESSION, eps, timeout=5)
+        ch.exchange(np.ones(1))
+        if pid == 1:
+            ch.close()
+            return None
+        try:
+            for tag in range(100):  # until party 0 notices the closed connection
+                ch.send(1, np.ones(1), tag)
+                time.sleep(0.05)
+        except PeerTimeout as e:
+            return e
+        finally:
+            ch.close()
+        return None
+
+    err, none = run_parties(2, party)
+    assert none is None
+    assert isinstance(err, PeerTimeout) and err.peer == 1
+    assert str(err) == "party 0: party 1 has disconnected"
+
+
+@pytest.mark.timeout(30)
+def test_missing_party_at_connect_is_named():
+    n = 3
+    eps = endpoints(n)
+
+    def party(pid):
+        if pid == 2:
+            return None  # never starts
+        t0 = time.monotonic()
+        try:
+            ZmqChannel(pid, n, SESSION, eps, timeout=5, connect_timeout=1.0)
+        except PeerTimeout as e:
+            return e, time.monotonic() - t0
+        return None
+
+    results = run_parties(n, party)
+    for pid in (0, 1):
+        err, elapsed = results[pid]
+        assert isinstance(err, PeerTimeout) and err.peer == 2
+        assert "party 2 did not connect within 1 s" in str(err)
+        assert elapsed < 3.0
+
+
+@pytest.mark.timeout(30)
+def test_party_starting_late_still_connects():
+    eps = endpoints(2)
+
+    def party(pid):
+        if pid == 1:
+            time.sleep(3.0)
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=10) as ch:
+            return ch.exchange(np.array([pid], dtype=np.uint64))
+
+    r0, r1 = check_ok(run_parties(2, party))
+    assert [int(x[0]) for x in r0] == [0, 1] == [int(x[0]) for x in r1]
+
+
+# ---------------------------------------------------------------------- protocol errors
+
+
+@pytest.mark.timeout(30)
+def test_wrong_session_is_a_protocol_error_on_both_sides():
+    eps = endpoints(2)
+
+    def party(pid):
+        ZmqChannel(pid, 2, SESSION + pid, eps, timeout=5).close()
+
+    results = run_parties(2, party)
+    for r in results:
+        assert isinstance(r, ProtocolError), r
+        assert "another session" in str(r)
+
+
+@pytest.mark.timeout(30)
+def test_wrong_party_count_is_a_protocol_error():
+    eps = endpoints(3)
+
+    def party(pid):
+        n = 2 if pid == 0 else 3
+        ZmqChannel(pid, n, SESSION, eps[:n], timeout=3).close()
+
+    r0, r1 = run_parties(2, party)
+    assert isinstance(r0, ProtocolError) and "n = 3" in str(r0)
+    assert isinstance(r1, ProtocolError) and "n = 2" in str(r1)
+
+
+def _listener_result(eps, **kw):
+    out = {}
+
+    def target():
+        try:
+            ZmqChannel(0, 2, SESSION, eps, timeout=5, connect_timeout=3, **kw).close()
+        except BaseException as e:
+            out["err"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    return t, out
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "identity, frames, expect",
+    [
+        (None, [b"junk", b"x"], "unknown connection"),  # not a party of this session
+        (_identity(1), [b"a", b"b", b"c"], "malformed message with 3 frames"),
+        (_identity(1), [b"a", b"b", b"c", b"d"], "malformed message with 4 frames"),
+        (_identity(1), [b"one frame is a header || payload message"], "sent data before its hello"),
+        (_identity(1), [_control(_WELCOME, SESSION, 1, 2), b""], "handshake message kind"),
+        (_identity(1), [b"TSR\x01" + bytes(40), b""], "sent data before its hello"),
+    ],
+)
+def test_garbage_at_the_listener_is_a_protocol_error(identity, frames, expect):
+    eps = endpoints(2)
+    t, out = _listener_result(eps)
+    ctx = zmq.Context()
+    raw = ctx.socket(zmq.DEALER)
+    raw.linger = 0
+    if identity is not None:
+        raw.routing_id = identity
+    raw.connect(eps[0])
+    raw.send_multipart(frames)
+    t.join(10)
+    raw.close()
+    ctx.term()
+    assert isinstance(out.get("err"), ProtocolError), out
+    assert expect in str(out["err"])
+
+
+@pytest.mark.timeout(30)
+def test_garbage_in_the_data_stream_is_a_protocol_error():
+    # A raw ROUTER plays party 0: it answers the hello correctly, then sends bad frames.
+    eps = endpoints(2)
+    ctx = zmq.Context()
+    raw = ctx.socket(zmq.ROUTER)
+    raw.linger = 0
+    raw.bind(eps[0])
+    errors = []
+
+    def party1():
+        with ZmqChannel(1, 2, SESSION, eps, timeout=5) as ch:
+            good = ch.recv(0, 1, dtype=np.uint64, shape=(2,))
+            errors.append(good.tolist())
+            for _ in range(5):
+                try:
+                    ch.recv(0, 2)
+                except ProtocolError as e:
+                    errors.append(str(e))
+
+    t = threading.Thread(target=party1, daemon=True)
+    t.start()
+    assert raw.poll(5000)
+    ident, hello, _ = raw.recv_multipart()
+    assert ident == _identity(1) and hello == _control(_HELLO, SESSION, 1, 2)
+    welcome = _control(_WELCOME, SESSION, 0, 2)
+    arr = np.array([3, 4], dtype=np.uint64)
+    raw.send_multipart([ident, welcome, b""])
+    raw.send_multipart([ident, wire.encode_header(SESSION, 0, 1, arr), arr.tobytes()])
+    raw.send_multipart([ident, b"not a header at all", b""])
+    raw.send_multipart([ident, wire.encode_header(SESSION, 0, 2, arr), b"short"])
+    raw.send_multipart([ident, wire.encode_header(SESSION, 0, 2, arr), arr.tobytes(), b"extra"])
+    raw.send_multipart([ident, wire.encode_header(SESSION + 1, 0, 2, arr), arr.tobytes()])
+    raw.send_multipart([ident, wire.encode_header(SESSION, 0, 9, arr), arr.tobytes()])
+    t.join(15)
+    raw.close()
+    ctx.term()
+    assert errors[0] == [3, 4]
+    assert len(errors) == 6, errors
+    assert "truncated frame header" in errors[1]
+    assert "payload is 5 bytes" in errors[2]
+    assert "3 frames" in errors[3]
+    assert "another session" in errors[4]
+    assert "expected tag 2, got tag 9" in errors[5]
+
+
+# ---------------------------------------------------------------------- configuration errors
+
+
+@pytest.mark.timeout(30)
+def test_port_in_use_is_a_config_error():
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    ep = f"tcp://127.0.0.1:{blocker.getsockname()[1]}"
+    try:
+        with pytest.raises(ConfigError) as info:
+            ZmqChannel(0, 2, SESSION, [ep, None], timeout=1)
+    finally:
+        blocker.close()
+    assert str(info.value) == f"party 0 cannot listen on {ep}: address already in use"
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "eps, pid, expect",
+    [
+        (["tcp://127.0.0.1:notaport", None], 0, "cannot listen on tcp://127.0.0.1:notaport"),
+        (["bogus://x:1", None], 0, "cannot listen on bogus://x:1"),
+        (["127.0.0.1:5555", None], 0, "endpoints[0]"),
+        ([None, None], 1, "endpoints[0]"),
+        ([None, None], 0, "endpoints[0]"),
+        (["tcp://127.0.0.1:1"], 0, "expected 2 addresses"),
+        ("tcp://127.0.0.1:1", 0, "one address per party"),
+        (["tcp://127.0.0.1:", None], 1, "cannot connect to party 0"),
+    ],
+)
+def test_bad_endpoints_are_config_errors(eps, pid, expect):
+    with pytest.raises(ConfigError) as info:
+        ZmqChannel(pid, 2, SESSION, eps, timeout=1)
+    assert expect in str(info.value)
+    assert info.value.__cause__ is None
+
+
+def test_bad_arguments_are_config_errors():
+    with pytest.raises(ConfigError, match="connect_timeout"):
+        ZmqChannel(0, 2, SESSION, ["tcp://127.0.0.1:1", None], connect_timeout=0)
+    with pytest.raises(ConfigError, match="pid"):
+        ZmqChannel(2, 2, SESSION, ["tcp://127.0.0.1:1", None])
+    pub, sec = zmq.curve_keypair()
+    with pytest.raises(ConfigError, match="curve.peers: no public key for party 1"):
+        ZmqChannel(0, 2, SESSION, ["tcp://127.0.0.1:1", None], curve=CurveKeys(pub, sec, {}))
+
+
+def test_curve_keys_validation_and_repr():
+    pub, sec = zmq.curve_keypair()
+    other_pub, _ = zmq.curve_keypair()
+    keys = CurveKeys(pub, sec, {1: other_pub.decode()})
+    assert keys.peers == {1: other_pub}
+    assert sec.decode() not in repr(keys)
+    with pytest.raises(ConfigError, match="does not belong"):
+        CurveKeys(other_pub, sec, {})
+    with pytest.raises(ConfigError, match="curve.peers\\[1\\]"):
+        CurveKeys(pub, sec, {1: b"short"})
+    with pytest.raises(ConfigError, match="two keys are equal"):
+        CurveKeys(pub, sec, {1: other_pub, 2: other_pub})
+    with pytest.raises(ConfigError, match="two keys are equal"):
+        CurveKeys(pub, sec, {1: pub})
+    with pytest.raises(ConfigError, match="curve.secret") as info:
+        CurveKeys(pub, b"~" * 40, {})
+    assert "~" not in str(info.value)
+
+
+@pytest.mark.timeout(30)
+def test_close_is_idempotent_and_keeps_a_given_context():
+    eps = endpoints(2)
+    ctx = zmq.Context()
+
+    def party(pid):
+        ch = ZmqChannel(pid, 2, SESSION, eps, timeout=5, context=ctx if pid == 0 else None)
+        ch.exchange(np.ones(3))
+        ch.close()
+        ch.close()
+        with pytest.raises(ProtocolError, match="closed"):
+            ch.send(1 - pid, np.ones(1), 9)
+        return True
+
+    check_ok(run_parties(2, party))
+    sock = ctx.socket(zmq.PAIR)  # still usable: the channel did not terminate it
+    sock.close()
+    ctx.term()
+
+
+# ---------------------------------------------------------------------- CURVE
+
+
+@pytest.mark.timeout(30)
+def test_curve_exchange_three_parties():
+    n = 3
+    eps = endpoints(n)
+    keys = make_keys(n)
+
+    def party(pid):
+        with ZmqChannel(pid, n, SESSION, eps, timeout=10, curve=curve_for(pid, keys)) as ch:
+            big = ch.exchange(np.full(100_000, pid, dtype=np.uint64))
+            small = ch.exchange(np.array([pid], dtype=np.int64))
+            return [int(a[0]) for a in big], [int(a[0]) for a in small]
+
+    for big, small in check_ok(run_parties(n, party)):
+        assert big == small == [0, 1, 2]
+
+
+@pytest.mark.timeout(30)
+def test_curve_refuses_an_unknown_client_key():
+    eps = endpoints(2)
+    keys = make_keys(2)
+    intruder = zmq.curve_keypair()
+
+    def party(pid):
+        t0 = time.monotonic()
+        if pid == 0:
+            curve = curve_for(0, keys)
+        else:  # party 1 uses a key pair party 0 does not know
+            curve = CurveKeys(intruder[0], intruder[1], {0: keys[0][0]})
+        try:
+            ZmqChannel(
+                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
+            ).close()
+        except (ConfigError, PeerTimeout) as e:
+            return e, time.monotonic() - t0
+        return None
+
+    (e0, t0), (e1, t1) = run_parties(2, party)
+    assert isinstance(e1, ConfigError) and "refused this party's CURVE key" in str(e1)
+    assert t1 < 1.5  # refused at once, not at the deadline
+    assert isinstance(e0, PeerTimeout) and e0.peer == 1
+    assert "party 1 did not connect" in str(e0) and "refused" in str(e0)
+    assert intruder[0].decode() not in str(e0) + str(e1)
+
+
+@pytest.mark.timeout(30)
+def test_curve_wrong_server_key_fails_clearly():
+    eps = endpoints(2)
+    keys = make_keys(2)
+    impostor_pub, _ = zmq.curve_keypair()
+
+    def party(pid):
+        curve = curve_for(pid, keys)
+        if pid == 1:
+            curve = CurveKeys(keys[1][0], keys[1][1], {0: impostor_pub})
+        try:
+            ZmqChannel(
+                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
+            ).close()
+        except (ConfigError, PeerTimeout) as e:
+            return e
+        return None
+
+    e0, e1 = run_parties(2, party)
+    assert isinstance(e1, ConfigError) and "secure handshake with party 0" in str(e1)
+    assert isinstance(e0, PeerTimeout) and e0.peer == 1
+
+
+@pytest.mark.timeout(30)
+def test_curve_on_one_side_only_fails_clearly():
+    eps = endpoints(2)
+    keys = make_keys(2)
+
+    def party(pid):
+        curve = curve_for(0, keys) if pid == 0 else None
+        try:
+            ZmqChannel(
+                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
+            ).close()
+        except (ConfigError, PeerTimeout) as e:
+            return e
+        return None
+
+    t0 = time.monotonic()
+    e0, e1 = run_parties(2, party)
+    assert isinstance(e1, ConfigError) and "requires CURVE" in str(e1)
+    assert time.monotonic() - t0 < 4.0
+    assert isinstance(e0, PeerTimeout)
