@@ -1,0 +1,250 @@
+"""``mpcrun``: start the parties of a Tessera session (also ``python -m mpc run``).
+
+Three ways to run, chosen by the flags:
+
+``mpcrun -n N [options] script.py args...``
+    Every party on this machine: N processes (plus the dealer unless ``--no-dealer`` or a
+    non-dealer ``--preprocessing``), on free loopback ports, CURVE-encrypted with ephemeral keys
+    unless ``--insecure-plaintext``. Output is prefixed ``[P0]``..., each process has a log, and
+    the first failure stops the run (see :mod:`mpc.launch.local`).
+``mpcrun --pid I --hosts hosts.toml [options] script.py args...``
+    One party of a multi-host session, in the foreground (``--pid dealer`` for the dealer, whose
+    script arguments are ignored). ``MPC_PID``/``MPC_HOSTS`` work in place of the flags.
+``mpcrun [options] script.py args...`` with ``RANK``/``WORLD_SIZE`` set (torchrun, clusters)
+    One party, its id from ``RANK`` (see :mod:`mpc.config` for how addresses are derived).
+
+``mpcrun keygen hosts.toml [--force]`` writes CURVE keys (:mod:`mpc.launch.keygen`).
+
+In every script argument, ``{pid}`` is replaced by the party id. Options reach the processes as
+``MPC_*`` variables, which override the defaults the script passes to ``mpc.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from mpc.config import DEALER, from_env, is_launched
+from mpc.errors import ConfigError
+from mpc.launch import keygen
+from mpc.launch.local import (
+    DEFAULT_GRACE,
+    ProcSpec,
+    Supervisor,
+    child_env,
+    default_log_dir,
+    local_session,
+)
+
+_PASS_THROUGH = (
+    "timeout",
+    "connect_timeout",
+    "engine",
+    "preprocessing",
+    "kernels",
+    "insecure_plaintext",
+    "stats",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="mpcrun",
+        usage="mpcrun (-n N | --pid I --hosts hosts.toml) [options] script.py [args...]\n"
+        "       mpcrun keygen hosts.toml [--force]",
+        description="Launch the parties of a Tessera secure multi-party computation. "
+        "'{pid}' in script arguments is replaced by each party's id.",
+    )
+    p.add_argument("-n", type=int, metavar="N", help="run N parties on this machine")
+    p.add_argument("--pid", help="run only this party (an id, or 'dealer') of a multi-host session")
+    p.add_argument("--hosts", metavar="FILE", help="hosts file (TOML) listing every party's address and key")
+    p.add_argument("--engine", help="semi2k | spdz2k | gmw (overrides the script's default)")
+    p.add_argument("--preprocessing", help="preprocessing source (overrides the script's default)")
+    p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
+    p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
+    p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")
+    p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")
+    p.add_argument(
+        "--insecure-plaintext",
+        action="store_true",
+        default=None,
+        help="no CURVE encryption (loopback benchmarks; never across untrusted networks)",
+    )
+    p.add_argument(
+        "--log-dir", metavar="DIR", help="where the per-process logs go (default ./logs/mpcrun-<time>)"
+    )
+    p.add_argument("--no-dealer", action="store_true", help="with -n: do not start a dealer process")
+    p.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="S",
+        help=f"seconds between SIGTERM and SIGKILL when stopping a run (default {DEFAULT_GRACE:g})",
+    )
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="script.py [args...]")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The ``mpcrun`` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["keygen"]:
+        return keygen.main(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.n is not None:
+            return _run_local(args)
+        if args.pid is not None or is_launched(os.environ):
+            return _run_one(args)
+        parser.print_usage(sys.stderr)
+        print(
+            "mpcrun: pass -n N to run every party on this machine, or --pid I --hosts hosts.toml to run one "
+            "party of a multi-host session",
+            file=sys.stderr,
+        )
+        return 2
+    except ConfigError as exc:
+        print(f"mpcrun: {exc}", file=sys.stderr)
+        return 2
+
+
+def _script(args: argparse.Namespace, required: bool = True) -> tuple[str | None, list[str]]:
+    if not args.command:
+        if required:
+            raise ConfigError("script: missing; usage: mpcrun -n N script.py [args...]")
+        return None, []
+    script, rest = args.command[0], list(args.command[1:])
+    if script.startswith("-"):
+        raise ConfigError(
+            f"script: expected a script path, got option {script!r} (options go before the script)"
+        )
+    if not Path(script).is_file():
+        raise ConfigError(f"script: no such file {script!r}")
+    return script, rest
+
+
+def _substitute(args: Sequence[str], pid: int | str) -> list[str]:
+    return [a.replace("{pid}", str(pid)) for a in args]
+
+
+def _options(args: argparse.Namespace) -> dict[str, object]:
+    return {k: getattr(args, k) for k in _PASS_THROUGH}
+
+
+def _run_local(args: argparse.Namespace) -> int:
+    if args.n < 2:
+        raise ConfigError(f"-n: a session needs at least 2 parties, got {args.n}")
+    if args.pid is not None or args.hosts is not None:
+        raise ConfigError(
+            "-n runs every party here on fresh loopback ports; to run one party of a multi-host "
+            "session pass --pid I --hosts hosts.toml instead"
+        )
+    script, rest = _script(args)
+    dealer = not args.no_dealer and args.preprocessing in (None, "dealer")
+    log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
+    session = local_session(args.n, dealer=dealer, encrypted=not args.insecure_plaintext)
+    try:
+        common = dict(_options(args), n=args.n, hosts=session.hosts, log_dir=log_dir.resolve())
+        from_env({}, {}, child_env(pid=0, **common))  # fail here, once, rather than in N processes
+        specs = [
+            ProcSpec(
+                f"party {i}",
+                f"P{i}",
+                [sys.executable, script, *_substitute(rest, i)],
+                child_env(pid=i, **common),
+                log_dir / f"party{i}.log",
+            )
+            for i in range(args.n)
+        ]
+        if dealer:
+            specs.append(
+                ProcSpec(
+                    "dealer",
+                    "D",
+                    [sys.executable, "-m", "mpc", "dealer"],
+                    child_env(pid=DEALER, **common),
+                    log_dir / "dealer.log",
+                    helper=True,
+                )
+            )
+        mode = "plaintext" if args.insecure_plaintext else "CURVE-encrypted"
+        print(
+            f"mpcrun: {args.n} parties{' + dealer' if dealer else ''} on loopback ({mode}); "
+            f"logs in {log_dir}",
+            file=sys.stderr,
+            flush=True,
+        )
+        sup = Supervisor(specs, grace=args.grace)
+        status = sup.run()
+        if args.stats or sup.stats:
+            for line in stats_table(sup.stats, [s.name for s in specs if not s.helper]):
+                print(line, flush=True)
+        return status
+    finally:
+        session.cleanup()
+
+
+def _run_one(args: argparse.Namespace) -> int:
+    hosts = Path(args.hosts).resolve() if args.hosts else None
+    flags = dict(_options(args), pid=args.pid, n=args.n, hosts=hosts, log_dir=args.log_dir)
+    cfg = from_env({}, flags, os.environ)  # validate before starting anything
+    log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
+    env = child_env(**dict(flags, pid=cfg.pid, log_dir=log_dir.resolve()))
+    if cfg.is_dealer:
+        spec = ProcSpec("dealer", "D", [sys.executable, "-m", "mpc", "dealer"], env, log_dir / "dealer.log")
+    else:
+        script, rest = _script(args)
+        spec = ProcSpec(
+            f"party {cfg.pid}",
+            f"P{cfg.pid}",
+            [sys.executable, script, *_substitute(rest, cfg.pid)],
+            env,
+            log_dir / f"party{cfg.pid}.log",
+        )
+    sup = Supervisor([spec], grace=args.grace, show_tails=False)
+    status = sup.run()
+    if args.stats or sup.stats:
+        for line in stats_table(sup.stats, [spec.name]):
+            print(line, flush=True)
+    return status
+
+
+def stats_table(stats: dict[str, dict], names: Sequence[str]) -> list[str]:
+    """The ``--stats`` table: traffic of each party after set-up (seed agreement excluded), and
+    what it received from the dealer when it had a dealer link."""
+    cols = ["bytes sent", "bytes received", "messages sent", "messages received", "rounds"]
+    keys = ["bytes_sent", "bytes_received", "messages_sent", "messages_received", "rounds"]
+    with_dealer = any("dealer" in stats.get(name, {}) for name in names)
+    if with_dealer:
+        cols.append("from dealer")
+    rows = []
+    for name in names:
+        record = stats.get(name, {})
+        total = record.get("total")
+        if total is None:
+            rows.append([name, *(["-"] * len(cols))])
+            continue
+        row = [name, *(f"{total[k]:,}" for k in keys)]
+        if with_dealer:
+            dealer = record.get("dealer")
+            row.append(f"{dealer['bytes_received']:,}" if dealer else "-")
+        rows.append(row)
+    header = ["party", *cols]
+    widths = [max(len(r[c]) for r in [header, *rows]) for c in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = zip(row, widths, strict=True)
+        return "  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(cells))
+
+    lines = ["mpcrun: traffic per party (protocol only; set-up excluded)", fmt(header)]
+    lines += [fmt(r) for r in rows]
+    missing = [n for n in names if n not in stats]
+    if missing:
+        lines.append(
+            f"mpcrun: no stats from {', '.join(missing)} (it failed, or the script does not call mpc.run)"
+        )
+    return lines

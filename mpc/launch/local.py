@@ -1,0 +1,381 @@
+"""Starting and supervising the processes of a run: the machinery behind ``mpcrun``.
+
+:class:`Supervisor` runs a set of processes (the parties, plus *helpers* such as the dealer)
+and does four things a person running N terminals by hand would otherwise do:
+
+1. **Output.** Every line a process prints is echoed with a prefix (``[P0] ``, ``[D] ``) on the
+   launcher's stdout or stderr, and written unprefixed to that process's log file.
+   ``MPC-STATS`` lines are collected for the ``--stats`` table instead of being echoed.
+2. **Failure.** When a party exits non-zero (or is killed), the others are stopped at once:
+   SIGTERM, then SIGKILL after a grace period. Waiting for them to notice on their own would
+   take a full receive deadline, and their PeerTimeouts would only repeat the root cause.
+   Exits are observed by one waiter thread per process, so "failed first" is the true order.
+3. **Report.** After a failure: the last lines of every log, and a final line naming the party
+   that failed first, e.g. ``mpcrun: party 1 failed first (exit code 1)``. A ``PeerTimeout``
+   exit (status 3) is usually the echo of another party's failure, so after one the launcher
+   waits a moment (:data:`SETTLE`) for a root cause before naming the timed-out party.
+4. **Helpers.** A helper's exit never fails the run; helpers are stopped when the parties finish.
+
+Each process gets its own process group (``start_new_session``) so signals reach anything it
+started, and a terminal's Ctrl-C reaches the launcher only, which then stops everyone in order.
+
+:func:`local_session` prepares a single-machine run: free loopback ports, a temporary hosts
+file and (unless plaintext was requested) ephemeral CURVE keys, so even a local run is
+encrypted by default.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import site
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from mpc.launch.keygen import generate_keys, write_hosts
+from mpc.launch.run import EXIT_CODES, STATS_PREFIX
+
+TAIL_LINES = 20
+DEFAULT_GRACE = 3.0
+SETTLE = 1.0  # seconds to look for a root cause after a PeerTimeout exit
+PEER_TIMEOUT_EXIT = EXIT_CODES["peer_timeout"]
+
+
+@dataclass
+class ProcSpec:
+    """One process to start: ``name`` for messages (``party 0``), ``label`` for the prefix (``P0``)."""
+
+    name: str
+    label: str
+    argv: list[str]
+    env: dict[str, str]
+    log: Path
+    helper: bool = False
+
+
+@dataclass
+class _Proc:
+    spec: ProcSpec
+    popen: subprocess.Popen
+    log: TextIO
+    log_lock: threading.Lock = field(default_factory=threading.Lock)
+    readers: list[threading.Thread] = field(default_factory=list)
+    returncode: int | None = None
+
+
+def describe_exit(code: int) -> str:
+    """``exit code 3`` or ``killed by SIGKILL``."""
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def status_of(code: int) -> int:
+    """The launcher's own exit status for a child's return code (signals as 128 + signum)."""
+    return 128 - code if code < 0 else code
+
+
+class Supervisor:
+    """Run processes, prefix and log their output, stop all on the first failure (module docstring)."""
+
+    def __init__(
+        self,
+        specs: Sequence[ProcSpec],
+        *,
+        grace: float = DEFAULT_GRACE,
+        show_tails: bool = True,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.specs = list(specs)
+        self.grace = grace
+        self.show_tails = show_tails
+        self.out = sys.stdout if stdout is None else stdout
+        self.err = sys.stderr if stderr is None else stderr
+        self.stats: dict[str, dict] = {}
+        self.first_failure: tuple[str, int] | None = None
+        self._console = threading.Lock()
+        self._events: queue.Queue[tuple[int, int]] = queue.Queue()
+        self._procs: list[_Proc] = []
+
+    # ------------------------------------------------------------------ output
+
+    def say(self, text: str, *, err: bool = True) -> None:
+        stream = self.err if err else self.out
+        with self._console:
+            stream.write(text + "\n")
+            stream.flush()
+
+    def _pump(self, proc: _Proc, pipe, to_err: bool) -> None:
+        prefix = f"[{proc.spec.label}] "
+        stream = self.err if to_err else self.out
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            with proc.log_lock:
+                if not proc.log.closed:  # closed when a grandchild kept the pipe open past the end
+                    proc.log.write(line + "\n")
+                    proc.log.flush()
+            if not to_err and line.startswith(STATS_PREFIX):
+                try:
+                    self.stats[proc.spec.name] = json.loads(line[len(STATS_PREFIX) :])
+                    continue
+                except ValueError:
+                    pass
+            with self._console:
+                stream.write(prefix + line + "\n")
+                stream.flush()
+        pipe.close()
+
+    # ------------------------------------------------------------------ processes
+
+    def _start(self, index: int, spec: ProcSpec) -> _Proc:
+        spec.log.parent.mkdir(parents=True, exist_ok=True)
+        log = open(spec.log, "w", encoding="utf-8")  # closed in _finish()
+        popen = subprocess.Popen(
+            spec.argv,
+            env=spec.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        proc = _Proc(spec, popen, log)
+        for pipe, to_err in ((popen.stdout, False), (popen.stderr, True)):
+            t = threading.Thread(
+                target=self._pump,
+                args=(proc, pipe, to_err),
+                daemon=True,
+                name=f"mpcrun-{spec.label}-{'err' if to_err else 'out'}",
+            )
+            t.start()
+            proc.readers.append(t)
+        waiter = threading.Thread(
+            target=lambda: self._events.put((index, popen.wait())),
+            daemon=True,
+            name=f"mpcrun-{spec.label}-wait",
+        )
+        waiter.start()
+        return proc
+
+    def _signal(self, proc: _Proc, sig: int) -> None:
+        if proc.returncode is not None or proc.popen.poll() is not None:
+            return
+        try:
+            os.killpg(proc.popen.pid, sig)  # its own group: reaches whatever the process started too
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def _stop(self, procs: Sequence[_Proc]) -> None:
+        """SIGTERM, then SIGKILL whatever is still running after the grace period."""
+        for p in procs:
+            self._signal(p, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace
+        for p in procs:
+            try:
+                p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal(p, signal.SIGKILL)
+        for p in procs:
+            p.popen.wait()
+
+    def run(self) -> int:
+        """Start everything, wait, report; returns the launcher's exit status."""
+        try:
+            for i, spec in enumerate(self.specs):
+                self._procs.append(self._start(i, spec))
+        except OSError as exc:
+            self.say(f"mpcrun: cannot start {self.specs[len(self._procs)].name}: {exc}")
+            self._stop(self._procs)
+            self._finish()
+            return 1
+        parties = {i for i, p in enumerate(self._procs) if not p.spec.helper}
+        status = 0
+        try:
+            while parties:
+                try:
+                    index, code = self._events.get(timeout=0.5)
+                except queue.Empty:
+                    continue
+                proc = self._procs[index]
+                proc.returncode = code
+                if proc.spec.helper:
+                    if code != 0:
+                        self.say(
+                            f"mpcrun: {proc.spec.name} exited ({describe_exit(code)}); see {proc.spec.log}"
+                        )
+                    continue
+                parties.discard(index)
+                if code != 0:
+                    self.first_failure = (proc.spec.name, code)
+                    if code == PEER_TIMEOUT_EXIT:
+                        self._settle(parties)
+                    status = status_of(self.first_failure[1]) or 1
+                    break
+        except KeyboardInterrupt:
+            self.say("mpcrun: interrupted; stopping every process")
+            status = 130
+        self._stop([p for p in self._procs if p.popen.poll() is None])
+        self._finish()
+        if self.first_failure is not None:
+            name, code = self.first_failure
+            if self.show_tails:
+                self._print_tails()
+            verb = "failed first" if len([p for p in self._procs if not p.spec.helper]) > 1 else "failed"
+            self.say(f"mpcrun: {name} {verb} ({describe_exit(code)})")
+        return status
+
+    def _settle(self, parties: set[int]) -> None:
+        """A PeerTimeout is usually the echo of another party's failure that is still exiting
+        (closing its sockets takes a moment): wait briefly for a root cause before blaming it."""
+        deadline = time.monotonic() + SETTLE
+        while parties:
+            try:
+                index, code = self._events.get(timeout=max(0.0, deadline - time.monotonic()) or 1e-3)
+            except queue.Empty:
+                return
+            proc = self._procs[index]
+            proc.returncode = code
+            if proc.spec.helper:
+                continue
+            parties.discard(index)
+            if code not in (0, PEER_TIMEOUT_EXIT):
+                self.first_failure = (proc.spec.name, code)
+                return
+            if time.monotonic() >= deadline:
+                return
+
+    def _finish(self) -> None:
+        for p in self._procs:
+            for t in p.readers:
+                t.join(timeout=2.0)
+            with p.log_lock:
+                p.log.close()
+
+    def _print_tails(self) -> None:
+        for p in self._procs:
+            try:
+                lines = p.spec.log.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError:
+                lines = []
+            code = p.popen.returncode
+            state = describe_exit(code) if code is not None else "still running"
+            self.say(
+                f"mpcrun: ---- {p.spec.name} ({state}): last {min(len(lines), TAIL_LINES)} lines "
+                f"of {p.spec.log} ----"
+            )
+            for line in lines[-TAIL_LINES:]:
+                self.say(f"[{p.spec.label}] {line}")
+
+
+# ------------------------------------------------------------------------- environment helpers
+
+
+def child_env(base: dict[str, str] | None = None, **mpc_vars: object) -> dict[str, str]:
+    """The environment of a launched process: ``base`` plus ``MPC_*`` variables (None = unset).
+
+    Output must not sit in a pipe buffer (the prefixing and the ordering depend on it), and the
+    child must import the same ``mpc`` as the launcher even when it is not installed.
+    """
+    env = dict(os.environ if base is None else base)
+    for key, value in mpc_vars.items():
+        name = "MPC_" + key.upper()
+        if value is None:
+            continue
+        env[name] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    env["PYTHONUNBUFFERED"] = "1"
+    root = str(Path(__file__).resolve().parents[2])
+    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    if root not in installed:
+        parts = [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if root not in parts:
+            env["PYTHONPATH"] = os.pathsep.join([root, *parts])
+    return env
+
+
+def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 100) -> int:
+    """The first of ``count`` consecutive ports that are all free now (bound together to check).
+
+    Consecutive because the dealer listens on its port plus each party id
+    (:mod:`mpc.preprocessing.dealer_service`), so its ports must follow each other.
+    """
+    for _ in range(attempts):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind((host, 0))
+            base = probe.getsockname()[1]
+        if base + count > 65536:
+            continue
+        socks = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                socks.append(s)
+                s.bind((host, port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise OSError(f"no block of {count} consecutive free ports on {host}")
+
+
+def default_log_dir() -> Path:
+    """``./logs/mpcrun-<timestamp>`` (with a suffix if two runs start in the same second)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = Path("logs") / f"mpcrun-{stamp}"
+    path, k = base, 1
+    while path.exists():
+        k += 1
+        path = base.with_name(f"{base.name}-{k}")
+    return path
+
+
+@dataclass
+class LocalSession:
+    """A temporary hosts file (and keys) for a single-machine run; ``cleanup()`` removes it."""
+
+    directory: Path
+    hosts: Path
+    dealer: bool
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def local_session(n: int, *, dealer: bool, encrypted: bool) -> LocalSession:
+    """Pick free loopback ports and write hosts.toml (+ CURVE keys when ``encrypted``) in a 0700 dir.
+
+    The ports are free when picked; another program could still take one before a party binds
+    it, in which case that party fails with a clear "port already in use" and the run stops.
+    """
+    directory = Path(tempfile.mkdtemp(prefix="mpcrun-"))
+    try:
+        base = free_port_block(2 * n if dealer else n)  # parties, then the dealer's n link ports
+        session = f"mpcrun-{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}"
+        hosts = write_hosts(
+            directory / "hosts.toml",
+            session,
+            [f"127.0.0.1:{base + i}" for i in range(n)],
+            f"127.0.0.1:{base + n}" if dealer else None,
+        )
+        if encrypted:
+            generate_keys(hosts)
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
+    return LocalSession(directory, hosts, dealer)

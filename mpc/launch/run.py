@@ -1,0 +1,243 @@
+"""``mpc.run(main, **defaults)``: the entry point of every protocol script.
+
+A script is one program for all parties; the launcher (``mpcrun``, ``torchrun`` or a cluster
+manager) starts it once per party and tells each process who it is through flags and
+environment variables. ``run`` turns those into a :class:`~mpc.config.SessionConfig`
+(:func:`mpc.config.from_env`), opens the ZeroMQ channel, builds the
+:class:`~mpc.runtime.Party`, calls ``main(party)`` and closes everything.
+
+Failure reporting is part of the contract with ``mpcrun``:
+
+- an expected error (any :class:`~mpc.errors.MPCError`, or ZeroMQ refusing an address) prints
+  one line ``party <pid>: <ExcType>: <message>`` to stderr, no traceback: the message already
+  says what went wrong, and a traceback through the channel would only bury it;
+- anything else is a bug: full traceback, then the same one-line summary;
+- the exit status tells the launcher what kind of failure it was (see :data:`EXIT_CODES`):
+  a ``PeerTimeout`` (3) is usually the *consequence* of another party's failure.
+
+With stats enabled (``mpcrun --stats``, ``MPC_STATS=1``) one line ``MPC-STATS <json>`` goes to
+stdout at exit; ``mpcrun`` collects these into its table.
+
+SIGTERM (how ``mpcrun`` stops the survivors of a failed run) keeps its default action on
+purpose: a Python handler runs only when the main thread next executes bytecode, and when the
+signal lands on a helper thread (ZeroMQ's authenticator) a blocking receive would delay it until
+the deadline. The sockets die with the process either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, TextIO
+
+from mpc.config import DEALER, SessionConfig, from_env, is_launched, key_path
+from mpc.errors import CheatingDetected, ConfigError, MPCError, PeerTimeout
+
+STATS_PREFIX = "MPC-STATS "
+EXIT_CODES = {
+    "ok": 0,
+    "error": 1,
+    "config": 2,
+    "peer_timeout": 3,
+    "cheating": 4,
+    "bug": 1,
+    "interrupted": 130,
+    "terminated": 143,  # SIGTERM's default action, as the shell reports it
+}
+
+
+def run(main: Callable[..., Any], **defaults: Any) -> None:
+    """Run ``main(party)`` as the party this process was launched as; see the module docstring.
+
+    ``defaults`` (``engine``, ``preprocessing``, ``kernels``, ``timeout``, ``connect_timeout``,
+    ``stats``, ``log_dir``) apply unless the launcher's flags or ``MPC_*`` variables say
+    otherwise. Exits the process with a non-zero status on failure; returns normally on success.
+    """
+    script = sys.argv[0] if sys.argv and sys.argv[0] else "script.py"
+    if not is_launched():
+        print(
+            f"{script}: this is a multi-party program: launch this script with `mpcrun -n N {script} ...` "
+            f"(all parties on this machine) or `mpcrun --pid I --hosts hosts.toml {script} ...` "
+            "(one per host)",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CODES["config"])
+    try:
+        cfg = from_env(defaults)
+    except ConfigError as exc:
+        print(f"party ?: ConfigError: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_CODES["config"]) from None
+    if cfg.is_dealer:
+        print(
+            f"dealer: ConfigError: {script} is a party program; start the dealer with `python -m mpc dealer`",
+            file=sys.stderr,
+        )
+        raise SystemExit(EXIT_CODES["config"])
+    code = run_party(main, cfg, sys.argv[1:])
+    if code:
+        raise SystemExit(code)
+
+
+def exit_code(exc: BaseException) -> int:
+    if isinstance(exc, ConfigError):
+        return EXIT_CODES["config"]
+    if isinstance(exc, PeerTimeout):
+        return EXIT_CODES["peer_timeout"]
+    if isinstance(exc, CheatingDetected):
+        return EXIT_CODES["cheating"]
+    return EXIT_CODES["error"]
+
+
+def check_curve_keys(cfg: SessionConfig) -> None:
+    """Refuse a secret key that does not belong to the public key the hosts file lists for us."""
+    import zmq
+
+    if cfg.curve is None:
+        return
+    try:
+        derived = zmq.curve_public(cfg.curve.secret)
+    except zmq.ZMQError:
+        derived = None
+    if derived != cfg.curve.public:
+        where = key_path(cfg.hosts, cfg.pid) if cfg.hosts else "the configured secret key"
+        raise ConfigError(
+            f"{cfg.who}: the secret key in {where} does not match the public key listed for "
+            f"{cfg.who}; run `mpcrun keygen --force` again and copy the new files"
+        )
+
+
+def open_channel(cfg: SessionConfig):
+    """The ZeroMQ channel of a party; ZeroMQ's own errors become ConfigError naming the address."""
+    import zmq
+
+    from mpc.net.zmq_channel import CurveKeys, ZmqChannel
+
+    check_curve_keys(cfg)
+    curve = None
+    if cfg.curve is not None:
+        peers = {p: key for p, key in cfg.curve.peers().items() if p != cfg.pid}
+        curve = CurveKeys(public=cfg.curve.public, secret=cfg.curve.secret, peers=peers)
+    try:
+        return ZmqChannel(
+            cfg.pid,
+            cfg.n,
+            cfg.session,
+            list(cfg.endpoints),
+            timeout=cfg.timeout,
+            connect_timeout=cfg.connect_timeout,
+            curve=curve,
+        )
+    except zmq.ZMQError as exc:
+        own = cfg.endpoints[cfg.pid]
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(
+                f"{cfg.who}: cannot listen on {own}: the port is already in use "
+                "(another process holds it; pick another port in the hosts file)"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            raise ConfigError(
+                f"{cfg.who}: cannot listen on {own}: that address is not one of this host's "
+                "interfaces (check this party's address in the hosts file)"
+            ) from None
+        raise ConfigError(
+            f"{cfg.who}: cannot set up the channel (own address {own}): {exc.strerror}"
+        ) from None
+
+
+def open_dealer_link(cfg: SessionConfig):
+    """This party's link to the dealer process when the preprocessing is "dealer" and the session
+    has one; None otherwise (the Party then reports a missing dealer when material is needed)."""
+    import zmq
+
+    if cfg.preprocessing != "dealer" or cfg.dealer_endpoint is None:
+        return None
+    from mpc.preprocessing.dealer_service import party_link
+
+    try:
+        return party_link(cfg)
+    except zmq.ZMQError as exc:
+        raise ConfigError(
+            f"{cfg.who}: cannot connect to the dealer at {cfg.dealer_endpoint}: {exc.strerror}"
+        ) from None
+
+
+def run_party(
+    main: Callable[..., Any],
+    cfg: SessionConfig,
+    argv: Sequence[str],
+    *,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Connect, build the Party, run ``main(party)``, close; return the exit status."""
+    from mpc.runtime.party import ENGINES, Party
+
+    out = sys.stdout if stdout is None else stdout
+    err = sys.stderr if stderr is None else stderr
+    who = DEALER if cfg.is_dealer else f"party {cfg.pid}"
+    channel = None
+    dealer = None
+    party = None
+
+    def report(exc: BaseException) -> None:
+        print(f"{who}: {type(exc).__name__}: {exc}", file=err, flush=True)
+
+    try:
+        if cfg.engine not in ENGINES:  # before connecting: every party would fail the same way
+            raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {cfg.engine!r}")
+        channel = open_channel(cfg)
+        dealer = open_dealer_link(cfg)
+        party = Party(
+            channel,
+            argv=list(argv),
+            engine=cfg.engine,
+            preprocessing=cfg.preprocessing,
+            kernels=cfg.kernels,
+            dealer=dealer,
+        )
+        main(party)
+        return EXIT_CODES["ok"]
+    except MPCError as exc:
+        report(exc)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print(f"{who}: interrupted", file=err, flush=True)
+        return EXIT_CODES["interrupted"]
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if _is_zmq_error(exc):
+            report(exc)
+            return EXIT_CODES["error"]
+        traceback.print_exc(file=err)
+        print(
+            f"{who}: {type(exc).__name__}: {exc} (unexpected error: traceback above)",
+            file=err,
+            flush=True,
+        )
+        return EXIT_CODES["bug"]
+    finally:
+        if party is not None and cfg.stats:
+            with contextlib.suppress(Exception):
+                _print_stats(cfg, party.stats(), out)
+        if party is not None:  # closes the preprocessing (and its dealer link) and the channel
+            with contextlib.suppress(Exception):
+                party.close()
+        for link in (dealer, channel):
+            if link is not None:
+                with contextlib.suppress(Exception):
+                    link.close()
+
+
+def _is_zmq_error(exc: BaseException) -> bool:
+    zmq = sys.modules.get("zmq")
+    return zmq is not None and isinstance(exc, zmq.ZMQError)
+
+
+def _print_stats(cfg: SessionConfig, stats: dict, out: TextIO) -> None:
+    record = {"pid": cfg.pid, "n": cfg.n, "engine": cfg.engine, **stats}
+    print(STATS_PREFIX + json.dumps(record, sort_keys=True), file=out, flush=True)
