@@ -1,0 +1,192 @@
+"""The preprocessing interface: correlated randomness consumed once by the online phase.
+
+Material kinds (all additive shares over Z_2^64, one per party):
+
+- ``triple``: Beaver triples (a, b, c = a*b) of a given shape (Beaver, CRYPTO 1991);
+- ``square``: square pairs (a, c = a^2);
+- ``matmul``: matrix triples (A (m,k), B (k,n), C = A@B), optionally batched with a leading
+  axis (Mohassel and Zhang, "SecureML", IEEE S&P 2017);
+- ``trunc``: truncation triples (r, r >> f, msb(r)) with r uniform over Z_2^64 and ``>>`` the
+  logical shift, for truncation that never wraps (see :mod:`mpc.engines.semi2k`);
+- ``div``: division triples (r, floor(r / d), msb(r)), the same for a public divisor d >= 2.
+
+A request is a :class:`Request` ``(kind, params)``: a *plan* is a list of requests. Every item
+is single use: :meth:`Preprocessing.take` removes it from the source and advances a consumed
+counter; material is drawn from streams that only move forward, so the same randomness can
+never be handed out twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from mpc.errors import ConfigError
+
+KINDS = ("triple", "square", "matmul", "trunc", "div")
+# Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
+# before anything is allocated.
+MAX_ELEMENTS = 1 << 30
+
+
+class Request(NamedTuple):
+    """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
+    batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape)."""
+
+    kind: str
+    params: tuple[int, ...]
+
+
+class Triple(NamedTuple):
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+
+
+class SquarePair(NamedTuple):
+    a: np.ndarray
+    c: np.ndarray
+
+
+class TruncTriple(NamedTuple):
+    r: np.ndarray  # share of r, uniform in Z_2^64
+    r_high: np.ndarray  # share of r >> f (logical shift), or of floor(r / d) for a division triple
+    r_msb: np.ndarray  # share of the top bit of r, as a ring element 0/1
+
+
+def _shape(shape: object, what: str) -> tuple[int, ...]:
+    if isinstance(shape, (int, np.integer)):
+        shape = (int(shape),)
+    try:
+        dims = tuple(int(d) for d in shape)  # type: ignore[union-attr]
+    except TypeError:
+        raise ConfigError(f"{what}: expected a shape (tuple of ints), got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ConfigError(f"{what}: negative dimension in shape {dims}")
+    return dims
+
+
+def triple_request(shape) -> Request:
+    return Request("triple", _shape(shape, "triples(shape)"))
+
+
+def square_request(shape) -> Request:
+    return Request("square", _shape(shape, "square_pairs(shape)"))
+
+
+def matmul_request(m: int, k: int, n: int, batch: int | None = None) -> Request:
+    dims = _shape((m, k, n), "matmul_triples(m, k, n)")
+    b = 0 if batch is None else _shape((batch,), "matmul_triples(batch)")[0]
+    return Request("matmul", (b, *dims))
+
+
+def trunc_request(shape, f: int) -> Request:
+    if isinstance(f, bool) or not isinstance(f, (int, np.integer)) or not 1 <= int(f) <= 62:
+        raise ConfigError(f"trunc_triples(f): expected a shift in [1, 62], got {f!r}")
+    return Request("trunc", (int(f), *_shape(shape, "trunc_triples(shape)")))
+
+
+def div_request(shape, d: int) -> Request:
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 2 <= int(d) <= 1 << 62:
+        raise ConfigError(f"div_triples(d): expected a divisor in [2, 2^62], got {d!r}")
+    return Request("div", (int(d), *_shape(shape, "div_triples(shape)")))
+
+
+def normalize(req: object) -> Request:
+    """Validate a plan entry: a Request or a ``(kind, params)`` pair."""
+    if not isinstance(req, tuple) or len(req) != 2:
+        raise ConfigError(f"plan: expected (kind, params) entries, got {req!r}")
+    kind, params = req
+    if kind not in KINDS:
+        raise ConfigError(f"plan: unknown material kind {kind!r}; expected one of {', '.join(KINDS)}")
+    params = _shape(params, f"plan entry {kind!r}")
+    if kind == "matmul" and len(params) != 4:
+        raise ConfigError(f"plan: matmul params are (batch, m, k, n), got {params}")
+    if kind == "trunc" and (not params or not 1 <= params[0] <= 62):
+        raise ConfigError(f"plan: trunc params are (f, *shape) with f in [1, 62], got {params}")
+    if kind == "div" and (not params or not 2 <= params[0] <= 1 << 62):
+        raise ConfigError(f"plan: div params are (d, *shape) with d in [2, 2^62], got {params}")
+    req = Request(kind, params)
+    if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
+        raise ConfigError(f"plan: request {kind}{params} is larger than {MAX_ELEMENTS} ring elements")
+    return req
+
+
+def component_shapes(req: Request) -> list[tuple[int, ...]]:
+    """Shapes of the arrays of one item, in stream order (for triple: a, b, c)."""
+    p = req.params
+    if req.kind == "triple":
+        return [p, p, p]
+    if req.kind == "square":
+        return [p, p]
+    if req.kind == "matmul":
+        lead = (p[0],) if p[0] else ()
+        return [(*lead, p[1], p[2]), (*lead, p[2], p[3]), (*lead, p[1], p[3])]
+    return [p[1:], p[1:], p[1:]]  # trunc, div
+
+
+def correction_count(req: Request) -> int:
+    """How many arrays of an item are dealer corrections (the rest every party expands itself)."""
+    return 2 if req.kind in ("trunc", "div") else 1
+
+
+class Preprocessing(ABC):
+    """A source of single-use correlated randomness for one party."""
+
+    def __init__(self) -> None:
+        self.consumed = 0  # items handed out so far: each one exactly once
+        self._recordings: list[list[Request]] = []
+
+    # the typed accessors every engine uses
+    def triples(self, shape) -> Triple:
+        return Triple(*self.take(triple_request(shape)))
+
+    def square_pairs(self, shape) -> SquarePair:
+        return SquarePair(*self.take(square_request(shape)))
+
+    def matmul_triples(self, m: int, k: int, n: int, batch: int | None = None) -> Triple:
+        return Triple(*self.take(matmul_request(m, k, n, batch)))
+
+    def trunc_triples(self, shape, f: int) -> TruncTriple:
+        return TruncTriple(*self.take(trunc_request(shape, f)))
+
+    def div_triples(self, shape, d: int) -> TruncTriple:
+        return TruncTriple(*self.take(div_request(shape, d)))
+
+    def take(self, req: Request) -> tuple[np.ndarray, ...]:
+        """Hand out one item of material (removed from the source: it is never handed out again)."""
+        req = normalize(req)
+        for log in self._recordings:
+            log.append(req)
+        item = self._take(req)
+        self.consumed += 1
+        return item
+
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[Request]]:
+        """Record the requests made inside the block: the plan of that part of the protocol."""
+        log: list[Request] = []
+        self._recordings.append(log)
+        try:
+            yield log
+        finally:
+            self._recordings.remove(log)
+
+    def prefetch(self, plan: Iterable[object]) -> None:
+        """Offline phase: obtain the material of ``plan`` now; the online phase then consumes it
+        with no further preprocessing traffic. Default: nothing ahead (on-demand only)."""
+        self._prefetch([normalize(r) for r in plan])
+
+    def _prefetch(self, plan: Sequence[Request]) -> None:  # noqa: B027 - optional hook
+        """Hook for sources that can fetch ahead."""
+
+    @abstractmethod
+    def _take(self, req: Request) -> tuple[np.ndarray, ...]:
+        """One item, exactly once."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources (idempotent)."""

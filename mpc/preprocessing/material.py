@@ -1,0 +1,112 @@
+"""Seed-compressed material: what each party expands itself and what the dealer corrects.
+
+Seed compression (as in the SPDZ-family dealers and CrypTen's trusted third party): the dealer
+and party i share a seed k_i. Every item of material has *base* components (uniform shares:
+a and b of a triple, r of a truncation triple) and *derived* components (c = a*b; r >> f and
+msb(r)). Each party expands all its base shares from PRG(k_i); parties 0..n-2 also expand
+their derived shares; only party n-1 receives its derived shares from the dealer as
+*corrections* c_{n-1} = c - sum_{i<n-1} c_i. So the only preprocessing traffic is party n-1's
+request and the corrections (one ring element per element of each derived component).
+
+Streams only move forward: item t is drawn after item t-1 from the same generator, on both the
+dealer and the party, so they stay aligned as long as both see the same sequence of requests.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.preprocessing.base import Request, component_shapes, correction_count
+from mpc.prg import PRG
+
+_U63 = np.uint64(63)
+
+
+def expand_own(req: Request, prg: PRG, last: bool) -> list[np.ndarray]:
+    """The components a party draws itself, in stream order (base, then derived unless ``last``)."""
+    shapes = component_shapes(req)
+    k = len(shapes) - correction_count(req)
+    drawn = shapes if not last else shapes[:k]
+    return [prg.uint64(s) for s in drawn]
+
+
+def derive(req: Request, base: Sequence[np.ndarray], kernels: types.SimpleNamespace) -> list[np.ndarray]:
+    """The plaintext derived components from the plaintext base components."""
+    if req.kind == "triple":
+        return [kernels.mul(base[0], base[1])]
+    if req.kind == "square":
+        return [kernels.mul(base[0], base[0])]
+    if req.kind == "matmul":
+        a, b = base
+        if req.params[0]:
+            return [kernels.matmul_batched(a, b)]
+        return [kernels.matmul(a, b)]
+    r = base[0]
+    if req.kind == "div":
+        return [r // np.uint64(req.params[0]), r >> _U63]
+    return [r >> np.uint64(req.params[0]), r >> _U63]  # logical shifts on uint64: r >> f and the top bit
+
+
+class DealerCore:
+    """The dealer's arithmetic for one session: all n seed streams, kept in step with the parties.
+
+    Used by :class:`~mpc.preprocessing.dealer.TrustedDealer` (a separate trusted process) and by
+    the insecure in-process dealer of the tests.
+    """
+
+    def __init__(self, seeds: Sequence[bytes], kernels: types.SimpleNamespace) -> None:
+        if len(seeds) < 2:
+            raise ValueError(f"seeds: a session needs at least 2 parties, got {len(seeds)}")
+        self.n = len(seeds)
+        self._prgs = [PRG(s) for s in seeds]
+        self._kernels = kernels
+        self.items = 0
+
+    def corrections(self, req: Request) -> list[np.ndarray]:
+        """Party n-1's derived shares for one item (advancing every party's stream)."""
+        per_party = [expand_own(req, prg, last=(i == self.n - 1)) for i, prg in enumerate(self._prgs)]
+        k = len(per_party[-1])  # number of base components
+        base = []
+        for j in range(k):
+            total = per_party[0][j]  # fresh from the PRG and not needed again: sum in place
+            for i in range(1, self.n):
+                total += per_party[i][j]
+            base.append(total)
+        out = []
+        for j, value in enumerate(derive(req, base, self._kernels)):
+            corr = np.asarray(value, dtype=np.uint64)  # a fresh array: corrected in place
+            for i in range(self.n - 1):
+                corr -= per_party[i][k + j]
+            out.append(corr)
+        self.items += 1
+        return out
+
+    def batch(self, reqs: Sequence[Request]) -> np.ndarray:
+        """The corrections of a batch, flattened and concatenated in request order."""
+        parts = [c.ravel() for r in reqs for c in self.corrections(r)]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+
+
+def correction_sizes(req: Request) -> list[tuple[int, ...]]:
+    shapes = component_shapes(req)
+    return shapes[len(shapes) - correction_count(req) :]
+
+
+def split_corrections(reqs: Sequence[Request], flat: np.ndarray) -> list[list[np.ndarray]]:
+    """Cut a flat correction buffer back into per-item arrays (the inverse of DealerCore.batch)."""
+    out, pos = [], 0
+    for r in reqs:
+        arrs = []
+        for shape in correction_sizes(r):
+            size = int(np.prod(shape, dtype=np.int64))
+            arrs.append(flat[pos : pos + size].reshape(shape))
+            pos += size
+        out.append(arrs)
+    return out
+
+
+def total_corrections(reqs: Sequence[Request]) -> int:
+    return sum(int(np.prod(s, dtype=np.int64)) for r in reqs for s in correction_sizes(r))

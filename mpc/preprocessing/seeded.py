@@ -1,0 +1,133 @@
+"""Party-side seed-compressed preprocessing: :class:`DealerClient` and :class:`InsecureLocalDealer`.
+
+Protocol (party i of n, per batch of requests; see :mod:`mpc.preprocessing.material`):
+
+1. Parties 0..n-2 expand every share of every item from PRG(k_i): no communication at all.
+2. Party n-1 expands its base shares (a, b; r) from PRG(k_{n-1}), sends the batch of requests
+   to the dealer and receives its derived shares as corrections: one request and one answer
+   per batch (one round trip, on the dealer link only).
+
+Offline/online: :meth:`prefetch` (``party.preprocess(plan)``) obtains a whole plan as one batch
+and keeps it in a store keyed by request; the online phase then takes items from the store with
+no dealer traffic. A request with nothing in store is fetched on demand as a batch of one.
+Every party consults the store at the same program points with the same requests, so streams
+stay aligned and every item is handed out exactly once (it is removed from the store).
+"""
+
+from __future__ import annotations
+
+import types
+from abc import abstractmethod
+from collections import deque
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.errors import PeerTimeout
+from mpc.net.channel import Channel
+from mpc.preprocessing import protocol
+from mpc.preprocessing.base import Preprocessing, Request
+from mpc.preprocessing.material import DealerCore, expand_own, split_corrections, total_corrections
+from mpc.prg import PRG, SEED_BYTES
+
+DEALER = "dealer"
+
+
+class SeedCompressed(Preprocessing):
+    """Common logic: expand own shares from a seed; party n-1 obtains corrections (subclass hook)."""
+
+    def __init__(self, pid: int, n: int, seed: bytes) -> None:
+        super().__init__()
+        self.pid = pid
+        self.n = n
+        self._last = pid == n - 1
+        self._prg = PRG(seed)
+        self._store: dict[Request, deque[tuple[np.ndarray, ...]]] = {}
+
+    @property
+    def pending(self) -> int:
+        """Items fetched ahead and not consumed yet."""
+        return sum(len(q) for q in self._store.values())
+
+    def _generate(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
+        own = [expand_own(r, self._prg, self._last) for r in reqs]
+        if self._last and reqs:
+            corr = split_corrections(reqs, self._corrections(reqs))
+            own = [o + c for o, c in zip(own, corr, strict=True)]
+        return [tuple(o) for o in own]
+
+    def _prefetch(self, plan: Sequence[Request]) -> None:
+        for req, item in zip(plan, self._generate(plan), strict=True):
+            self._store.setdefault(req, deque()).append(item)
+
+    def _take(self, req: Request) -> tuple[np.ndarray, ...]:
+        queue = self._store.get(req)
+        if queue:
+            item = queue.popleft()  # removed: it can never be handed out again
+            if not queue:
+                del self._store[req]
+            return item
+        return self._generate([req])[0]
+
+    @abstractmethod
+    def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:
+        """Party n-1 only: the flat corrections of a batch."""
+
+
+class DealerClient(SeedCompressed):
+    """Material from a :class:`~mpc.preprocessing.dealer.TrustedDealer` over ``link``.
+
+    ``link`` is this party's 2-party channel to the dealer (dealer = pid 0, this party = pid 1).
+    Construction waits for the seed; a dealer that does not answer gives ``PeerTimeout`` with
+    ``peer == "dealer"``.
+    """
+
+    def __init__(self, link: Channel, pid: int, n: int) -> None:
+        self.link = link
+        self._closed = False
+        tag = link.next_tag()
+        seed = self._recv(tag, np.uint8, (SEED_BYTES,), pid, "its preprocessing seed").tobytes()
+        super().__init__(pid, n, seed)
+
+    def _recv(self, tag: int, dtype, shape, pid: int, what: str) -> np.ndarray:
+        try:
+            return self.link.recv(0, tag, dtype=dtype, shape=shape)
+        except PeerTimeout:
+            raise PeerTimeout(
+                f"party {pid}: the dealer did not send {what} within {self.link.timeout:g} s "
+                "(dealer dead, unreachable or overloaded)",
+                peer=DEALER,
+            ) from None
+
+    def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:
+        tag = self.link.next_tag()
+        self.link.send(0, protocol.encode_batch(reqs), tag)
+        size = total_corrections(reqs)
+        return self._recv(tag, np.uint64, (size,), self.pid, f"corrections for {len(reqs)} item(s)")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._last:
+                self.link.send(0, protocol.encode_bye(), self.link.next_tag())
+        finally:
+            self.link.close()
+
+
+class InsecureLocalDealer(SeedCompressed):
+    """INSECURE, for tests and examples only: every party can compute every share.
+
+    All seeds are derived from the session's common seed, which every party knows; party n-1
+    runs the dealer's arithmetic itself. The material and the message pattern between parties
+    are exactly those of a real dealer, without a dealer process; the privacy is none.
+    """
+
+    def __init__(self, pid: int, n: int, common_prg: PRG, kernels: types.SimpleNamespace) -> None:
+        seeds = [common_prg.derive(f"insecure-local-dealer/{i}").random_bytes(SEED_BYTES) for i in range(n)]
+        super().__init__(pid, n, seeds[pid])
+        self._core = DealerCore(seeds, kernels) if pid == n - 1 else None
+
+    def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:
+        return self._core.batch(reqs)  # type: ignore[union-attr]

@@ -1,0 +1,129 @@
+"""Party: the per-process (or per-thread) state of one participant in a session.
+
+A Party owns everything stateful about a run: its channel, its PRGs (private, pairwise with
+each peer, and common to all, agreed at start by :func:`mpc.runtime.seeds.agree_seeds`), the
+operation counter (through the channel), the kernels backend, and the traffic counters. There is
+no global state, so several parties can run as threads of one process (how most tests run).
+
+Engines and preprocessing are built by the Party and handed what they need (channel,
+preprocessing source, PRGs); they never import the runtime.
+
+Inputs and outputs (:meth:`Party.input`, :meth:`Party.reveal`):
+- ``input`` first checks that all parties agree on the shape, dtype and owner (one round of
+  12 words per party: a mismatch would otherwise desynchronise the streams silently), then
+  shares the value with no further message (pairwise-PRG input, see :mod:`mpc.engines.semi2k`).
+- ``reveal(*tensors)`` opens all of them in one round and decodes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+
+from mpc._core import get_kernels
+from mpc.engines.semi2k import Semi2k
+from mpc.errors import ConfigError
+from mpc.net.channel import Channel
+from mpc.prg import PRG
+from mpc.runtime import dryrun
+from mpc.runtime import inout as io
+from mpc.runtime.seeds import agree_seeds
+from mpc.tensor.secret_tensor import SecretTensor
+
+ENGINES = ("semi2k", "spdz2k", "gmw")
+IMPLEMENTED = ("semi2k",)
+
+
+class Party:
+    """One participant. Construct it with a connected channel; it agrees seeds with the peers."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        *,
+        argv: Sequence[str] = (),
+        engine: str = "semi2k",
+        preprocessing: object = "dealer",
+        kernels: str | None = None,
+        dealer: Channel | None = None,
+    ) -> None:
+        """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
+        dealer process), "local" (InsecureLocalDealer: tests only) or a Preprocessing instance."""
+        if engine not in ENGINES:
+            raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
+        if engine not in IMPLEMENTED:
+            raise ConfigError(f"engine: {engine!r} is not implemented yet (available: {', '.join(IMPLEMENTED)})")
+        io.check_preprocessing_spec(preprocessing)  # before any message, like the engine name
+        self.channel = channel
+        self.pid = channel.pid
+        self.n = channel.n
+        self.argv = list(argv)
+        self.engine_name = engine
+        self.preprocessing_spec = preprocessing
+        self.kernels = get_kernels(kernels)
+        common, pairwise = agree_seeds(channel)
+        self.prg = PRG.fresh()  # private randomness: never shared
+        self.common_prg = PRG(common)
+        self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
+        self.preprocessing = io.build_preprocessing(preprocessing, dealer, self.pid, self.n, self.common_prg,
+                                                    self.kernels)
+        self.engine = Semi2k(channel, self.preprocessing, pair_prgs=self.pair_prgs, kernels=self.kernels)
+        self.channel.reset_stats()  # report the user's protocol, not the set-up
+
+    def __repr__(self) -> str:
+        return f"Party(pid={self.pid}, n={self.n}, engine={self.engine_name!r})"
+
+    def section(self, label: str) -> contextlib.AbstractContextManager[None]:
+        """Count the traffic of a block separately: ``with party.section("matmul"): ...``."""
+        return self.channel.section(label)
+
+    def stats(self) -> dict:
+        """Bytes, messages and rounds of this party, total and per section; with a dealer link,
+        ``"dealer"`` holds that link's totals (preprocessing traffic, party n-1 only after set-up)."""
+        out = self.channel.stats()
+        link = getattr(self.preprocessing, "link", None)
+        if link is not None:
+            out["dealer"] = link.stats()["total"]
+        return out
+
+    # ------------------------------------------------------------------ secrets in and out
+
+    def input(self, value: object = None, owner: int | None = None, *, dtype=None, shape=None, check: bool = True):
+        """Secret-share an input.
+
+        - ``party.input(value, owner=i)``: party i's value; the others call
+          ``party.input(owner=i, shape=...)`` (same dtype). Returns one SecretTensor.
+        - ``party.input(value)``: every party contributes a value of the same shape; returns
+          the list of n SecretTensors, entry i holding party i's value.
+
+        Values: numbers, lists, numpy arrays or torch tensors; ``dtype`` defaults to Fixed(16)
+        (``mpc.Int64()`` for integers mod 2^64). Cost: no shares are sent; one small agreement
+        round (12 words per party) checks that every party passed the same shape, dtype and
+        owner. ``check=False`` skips it (0 rounds) when the program guarantees agreement.
+        """
+        return io.share_input(self, value, owner, dtype, shape, check)
+
+    def reveal(self, *tensors: SecretTensor, to: int | None = None):
+        """Open ``tensors`` in one round; decoded NumPy values (a tuple when several), or
+        ``None`` at every party but ``to`` when ``to`` is given."""
+        return io.reveal(self, tensors, to)
+
+    def preprocess(self, plan) -> None:
+        """Offline phase: fetch the material of ``plan`` (a list of ``(kind, params)``, e.g. from
+        :meth:`recording`) now, so that the online phase needs no preprocessing traffic."""
+        self.preprocessing.prefetch(plan)
+
+    def dry_run(self, fn, *tensors: SecretTensor) -> list:
+        """The preprocessing plan of ``fn(*tensors)``, found without any communication (on
+        shadow tensors; see :mod:`mpc.runtime.dryrun`). Feed it to :meth:`preprocess`."""
+        return dryrun.dry_run(self, fn, *tensors)
+
+    def recording(self):
+        """``with party.recording() as plan: ...`` records the material the block consumes."""
+        return self.preprocessing.recording()
+
+    def close(self) -> None:
+        try:
+            self.preprocessing.close()
+        finally:
+            self.channel.close()

@@ -1,0 +1,423 @@
+"""SecretTensor: a secret-shared array with NumPy semantics over an arithmetic engine.
+
+A SecretTensor holds this party's share (a ``uint64`` array), the engine that computes on it,
+the user's dtype (:class:`~mpc.dtypes.Int64` or :class:`~mpc.dtypes.Fixed`) and the *scale*:
+the number of fractional bits the share currently carries. Shapes, broadcasting, 0-d arrays,
+indexing and reductions follow NumPy; ring arithmetic wraps mod 2^64 like int64 overflow.
+
+Fixed point and deferred truncation. A Fixed(f) value v is the ring element round(v * 2^f).
+The product of two such values carries 2f fractional bits; it is *not* truncated at once:
+the result has scale 2f and is truncated (one round, see :mod:`mpc.engines.semi2k`) only when it
+feeds another multiplication or matrix product, or on ``.truncate()``. Revealing a scale-2f
+tensor decodes it exactly (``reveal(x * y)`` is one round for the product and one for the
+opening). Adding a scale-f and a scale-2f operand first multiplies the scale-f one by 2^f
+(local). Range limits: a value at scale s must satisfy |v| * 2^s < 2^62 for truncation to be
+exact (|v| < 2^30 at scale 2f with f = 16); additions wrap silently past 2^63 like int64.
+
+Costs: linear operations (+, -, negation, public products, sums, reshapes, indexing) send
+nothing; ``*``, ``@``, ``square`` cost one round each (plus one round when an operand must be
+truncated first, batched for both operands). Operands of different parties, engines or dtypes
+raise ShareTypeError; shape mismatches raise ValueError naming the shapes, before any message.
+``repr`` never communicates and never shows a share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from mpc.dtypes import DType, Fixed, Int64
+from mpc.errors import ShareTypeError
+from mpc.tensor import shapes as sh
+from mpc.tensor.encoding import encode_fixed, encode_int, encode_public, is_integral, to_numpy
+
+DEFAULT_FIXED = Fixed(16)
+
+
+class SecretTensor:
+    """A secret-shared array. Built by ``party.input(...)`` and by operations on SecretTensors."""
+
+    __slots__ = ("_engine", "_share", "_dtype", "_scale")
+    __array_ufunc__ = None  # numpy defers to our reflected operators: arr * x -> x.__rmul__(arr)
+
+    def __init__(self, engine: Any, share: np.ndarray, dtype: DType, scale: int | None = None) -> None:
+        if not isinstance(share, np.ndarray) or share.dtype != np.uint64:
+            raise ShareTypeError("share: expected a uint64 ring array")
+        if not isinstance(dtype, (Int64, Fixed)):
+            raise ShareTypeError(f"dtype: expected Int64() or Fixed(f), got {dtype!r}")
+        self._engine = engine
+        self._share = share
+        self._dtype = dtype
+        self._scale = dtype.frac_bits if scale is None else int(scale)
+
+    # ------------------------------------------------------------------ metadata (never communicates)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._share.shape
+
+    @property
+    def ndim(self) -> int:
+        return self._share.ndim
+
+    @property
+    def size(self) -> int:
+        return self._share.size
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def scale(self) -> int:
+        """Fractional bits the share carries now (f, or 2f after an untruncated product)."""
+        return self._scale
+
+    @property
+    def engine(self) -> Any:
+        return self._engine
+
+    @property
+    def share(self) -> np.ndarray:
+        """This party's share (read-only view). Alone it reveals nothing about the value."""
+        view = self._share.view()
+        view.flags.writeable = False
+        return view
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d SecretTensor")
+        return self.shape[0]
+
+    def __iter__(self) -> Iterator[SecretTensor]:
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self) -> str:
+        scale = f", scale={self._scale}" if self._scale != self._dtype.frac_bits else ""
+        return f"SecretTensor(shape={self.shape}, dtype={self._dtype}{scale}, engine={self._engine.name}, party={self._engine.pid})"
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth value of a SecretTensor is secret; reveal it first")
+
+    def __array__(self, *args, **kwargs):
+        raise TypeError("a SecretTensor cannot be converted to a numpy array; use party.reveal(...)")
+
+    # ------------------------------------------------------------------ internal helpers
+
+    def _new(self, share: np.ndarray, scale: int | None = None) -> SecretTensor:
+        return SecretTensor(self._engine, share, self._dtype, self._scale if scale is None else scale)
+
+    def _local(self, fn) -> SecretTensor:
+        """Apply a local rearrangement (reshape, index, im2col...) to the share."""
+        return self._new(np.asarray(fn(self._share), dtype=np.uint64, order="C"))
+
+    def _check(self, other: SecretTensor) -> None:
+        if other._engine is not self._engine:
+            raise ShareTypeError("operands belong to different parties or engines")
+        if other._dtype != self._dtype:
+            raise ShareTypeError(f"operands have different dtypes: {self._dtype} and {other._dtype}")
+
+    def _coerce(self, other: object, what: str) -> SecretTensor | np.ndarray:
+        if isinstance(other, SecretTensor):
+            self._check(other)
+            return other
+        return to_numpy(other, what)
+
+    def _at_scale(self, scale: int) -> np.ndarray:
+        """The share at a higher scale (local: multiply by 2^(scale - self.scale))."""
+        if scale == self._scale:
+            return self._share
+        return self._engine.mul_public(self._share, 1 << (scale - self._scale))
+
+    def _base(self) -> int:
+        return self._dtype.frac_bits
+
+    def _truncated(self, *tensors: SecretTensor) -> list[SecretTensor]:
+        """The tensors at base scale; all the truncations needed are batched into one round."""
+        todo: dict[int, SecretTensor] = {}  # by identity: x @ x truncates x once
+        for t in tensors:
+            if t._scale > t._base():
+                todo.setdefault(id(t), t)
+        if not todo:
+            return list(tensors)
+        first = next(iter(todo.values()))
+        shares = self._engine.truncate_many([t._share for t in todo.values()], first._scale - first._base())
+        done = {key: t._new(s, t._base()) for (key, t), s in zip(todo.items(), shares, strict=True)}
+        return [done.get(id(t), t) for t in tensors]
+
+    def truncate(self) -> SecretTensor:
+        """Bring a scale-2f product back to scale f (one round; no-op when already at f)."""
+        return self._truncated(self)[0]
+
+    def astype(self, dtype: DType) -> SecretTensor:
+        """Int64 -> Fixed(f) (local, multiplies by 2^f); same dtype returns self."""
+        if dtype == self._dtype:
+            return self
+        if isinstance(self._dtype, Int64) and isinstance(dtype, Fixed):
+            return SecretTensor(self._engine, self._engine.mul_public(self._share, 1 << dtype.f), dtype, dtype.f)
+        raise ShareTypeError(f"astype: cannot convert {self._dtype} to {dtype} locally")
+
+    # ------------------------------------------------------------------ addition and subtraction
+
+    def _linear(self, other: object, op: str) -> SecretTensor:
+        eng = self._engine
+        o = self._coerce(other, f"operand of {op}")
+        if isinstance(o, SecretTensor):
+            shape = sh.broadcast(op, self.shape, o.shape)
+            scale = max(self._scale, o._scale)
+            a, b = sh.expand(self._at_scale(scale), shape), sh.expand(o._at_scale(scale), shape)
+            return self._new(eng.add(a, b) if op == "+" else eng.sub(a, b), scale)
+        shape = sh.broadcast(op, self.shape, o.shape)
+        c = sh.expand(encode_public(o, self._dtype, self._scale), shape)
+        x = sh.expand(self._share, shape)
+        if op == "+":
+            return self._new(eng.add_public(x, c))
+        if op == "-":
+            return self._new(eng.sub_public(x, c))
+        return self._new(eng.public_sub(c, x))  # reflected: public - self
+
+    def __add__(self, other: object) -> SecretTensor:
+        return self._linear(other, "+")
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> SecretTensor:
+        return self._linear(other, "-")
+
+    def __rsub__(self, other: object) -> SecretTensor:
+        return self._linear(other, "r-")
+
+    def __neg__(self) -> SecretTensor:
+        return self._new(self._engine.neg(self._share))
+
+    def __pos__(self) -> SecretTensor:
+        return self
+
+    # ------------------------------------------------------------------ products
+
+    def _mul_public(self, c: np.ndarray) -> SecretTensor:
+        shape = sh.broadcast("*", self.shape, c.shape)
+        if is_integral(c):  # exact, keeps the scale: no truncation ever needed
+            x, enc, scale = self, encode_int(c if c.dtype.kind != "f" else c.astype(np.int64)), self._scale
+        elif isinstance(self._dtype, Int64):
+            raise ShareTypeError("an Int64 tensor times a non-integral public value; use .astype(Fixed()) first")
+        else:
+            (x,) = self._truncated(self)
+            enc, scale = encode_fixed(c, x._base()), x._scale + x._base()
+        share = sh.expand(x._share, shape)
+        if enc.ndim == 0:
+            return self._new(self._engine.mul_public(share, int(enc)), scale)
+        return self._new(self._engine.mul_public(share, sh.expand(enc, shape)), scale)
+
+    def __mul__(self, other: object) -> SecretTensor:
+        o = self._coerce(other, "operand of *")
+        if not isinstance(o, SecretTensor):
+            return self._mul_public(o)
+        shape = sh.broadcast("*", self.shape, o.shape)
+        if o is self:
+            return self.square()
+        x, y = self._truncated(self, o)
+        z = self._engine.mul(sh.expand(x._share, shape), sh.expand(y._share, shape))
+        return self._new(z, x._scale + y._scale)
+
+    __rmul__ = __mul__
+
+    def square(self) -> SecretTensor:
+        """x * x from a square pair: one round (plus one if x must be truncated first)."""
+        (x,) = self._truncated(self)
+        return self._new(self._engine.square(x._share), 2 * x._scale)
+
+    def __pow__(self, exponent: object) -> SecretTensor:
+        if exponent == 1:
+            return self
+        if exponent == 2:
+            return self.square()
+        raise ValueError(f"**: only the exponents 1 and 2 are supported, got {exponent!r}")
+
+    def __truediv__(self, other: object) -> SecretTensor:
+        """Division by a public value (a Fixed result; Int64 is converted to Fixed(16) first).
+
+        - By a public integer scalar d: the division protocol of
+          :meth:`mpc.engines.semi2k.Semi2k.divide_many` at the tensor's current scale, one
+          round, error below 2 units in the last place (|value| * 2^scale < 2^62 required).
+        - By anything else: multiplication by the reciprocal encoded with f fractional bits
+          (relative error up to d * 2^-(f+1)); the result has scale 2f (deferred truncation).
+        """
+        if isinstance(other, SecretTensor):
+            raise TypeError("division by a secret needs a reciprocal protocol (mpc.functions), not '/'")
+        c = to_numpy(other, "divisor")
+        if np.any(c == 0):
+            raise ZeroDivisionError("division of a SecretTensor by zero")
+        x = self if isinstance(self._dtype, Fixed) else self.astype(DEFAULT_FIXED)
+        if c.ndim == 0 and is_integral(c) and abs(int(c)) < 1 << 62:
+            d = int(c)
+            y = x if abs(d) == 1 else x._new(x._engine.divide_many([x._share], abs(d))[0])
+            return -y if d < 0 else y
+        return x._mul_public(1.0 / c.astype(np.float64))
+
+    def _matmul(self, other: object, reflected: bool) -> SecretTensor:
+        o = self._coerce(other, "operand of @")
+        xs, ys = (o.shape, self.shape) if reflected else (self.shape, o.shape)
+        plan = sh.MatmulPlan(tuple(xs), tuple(ys))
+        eng = self._engine
+        if isinstance(o, SecretTensor):
+            x, y = self._truncated(self, o)
+            a, b = plan.operands(x._share, y._share)
+            return self._new(plan.result(eng.matmul(a, b)), x._scale + y._scale)
+        if is_integral(o):
+            x, enc, scale = self, encode_int(o if o.dtype.kind != "f" else o.astype(np.int64)), self._scale
+        elif isinstance(self._dtype, Int64):
+            raise ShareTypeError("an Int64 tensor times a non-integral public matrix; use .astype(Fixed()) first")
+        else:
+            (x,) = self._truncated(self)
+            enc, scale = encode_fixed(o, x._base()), x._scale + x._base()
+        a, b = plan.operands(enc, x._share) if reflected else plan.operands(x._share, enc)
+        mm = eng.kernels.matmul if a.ndim == 2 else eng.kernels.matmul_batched
+        return self._new(plan.result(mm(a, b)), scale)  # public operand: local
+
+    def __matmul__(self, other: object) -> SecretTensor:
+        return self._matmul(other, reflected=False)
+
+    def __rmatmul__(self, other: object) -> SecretTensor:
+        return self._matmul(other, reflected=True)
+
+    def dot(self, other: object) -> SecretTensor:
+        """NumPy ``dot`` for operands of at most 2 dimensions (0-d operands multiply)."""
+        o_ndim = other.ndim if isinstance(other, SecretTensor) else np.ndim(other)
+        if self.ndim == 0 or o_ndim == 0:
+            return self * other
+        if self.ndim > 2 or o_ndim > 2:
+            raise ValueError(f"dot: operands of at most 2 dimensions (use @ for stacks), got {self.ndim}-d and {o_ndim}-d")
+        return self @ other
+
+    def outer(self, other: object) -> SecretTensor:
+        """Outer product of the flattened operands, as an (m,1)@(1,n) matrix product: one round
+        with m + n opened elements instead of 2mn."""
+        o = other if isinstance(other, SecretTensor) else to_numpy(other, "operand of outer")
+        return self.reshape(-1, 1) @ o.reshape(1, -1)
+
+    # ------------------------------------------------------------------ reductions (local)
+
+    def _axes(self, axis: object) -> tuple[int, ...]:
+        if axis is None:
+            return tuple(range(self.ndim))
+        axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)  # type: ignore[arg-type]
+        out = set()
+        for a in axes:
+            if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -self.ndim <= a < self.ndim:
+                raise ValueError(f"axis {axis!r} is out of range for shape {self.shape}")
+            out.add(int(a) % self.ndim)
+        if len(out) != len(axes):
+            raise ValueError(f"axis {axis!r} repeats an axis")
+        return tuple(sorted(out))
+
+    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
+        axes = self._axes(axis)
+        return self._local(lambda s: np.sum(s, axis=axes, dtype=np.uint64, keepdims=keepdims))
+
+    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
+        """Sum (local), then division by the public count (one round; a Fixed result, see
+        ``__truediv__``)."""
+        axes = self._axes(axis)
+        count = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
+        if count == 0:
+            raise ValueError(f"mean: empty reduction over axes {axes} of shape {self.shape}")
+        return self.sum(axes, keepdims) / count
+
+    def cumsum(self, axis: int | None = None) -> SecretTensor:
+        if axis is None:
+            return self._local(lambda s: np.cumsum(s.reshape(-1), dtype=np.uint64))
+        (ax,) = self._axes(axis)
+        return self._local(lambda s: np.cumsum(s, axis=ax, dtype=np.uint64))
+
+    # ------------------------------------------------------------------ shape and indexing (local)
+
+    def reshape(self, *shape: int | tuple[int, ...]) -> SecretTensor:
+        target = shape[0] if len(shape) == 1 and not isinstance(shape[0], (int, np.integer)) else shape
+        try:
+            return self._local(lambda s: s.reshape(target))
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape {self.shape} into {tuple(target)}") from None
+
+    def flatten(self) -> SecretTensor:
+        return self.reshape(-1)
+
+    def transpose(self, *axes: int) -> SecretTensor:
+        order = axes[0] if len(axes) == 1 and not isinstance(axes[0], (int, np.integer)) else (axes or None)
+        try:
+            return self._local(lambda s: np.transpose(s, order))
+        except ValueError:
+            raise ValueError(f"transpose: axes {order} do not match shape {self.shape}") from None
+
+    @property
+    def T(self) -> SecretTensor:  # noqa: N802 - NumPy's name
+        return self.transpose()
+
+    @staticmethod
+    def _index(key: object) -> object:
+        parts = key if isinstance(key, tuple) else (key,)
+        if any(isinstance(p, SecretTensor) for p in parts):
+            raise TypeError("indexing with a secret index is not supported (indices must be public)")
+        return key
+
+    def __getitem__(self, key: object) -> SecretTensor:
+        key = self._index(key)
+        return self._local(lambda s: s[key])
+
+    def __setitem__(self, key: object, value: object) -> None:
+        key = self._index(key)
+        v = self._coerce(value, "assigned value")
+        target_shape = np.empty(self.shape, dtype=np.bool_)[key].shape
+        if isinstance(v, SecretTensor):
+            sh.broadcast("setitem", v.shape, target_shape)
+            scale = max(self._scale, v._scale)
+            new = np.array(self._at_scale(scale), copy=True)  # copy: never write into a shared buffer
+            new[key] = v._at_scale(scale)
+        else:
+            sh.broadcast("setitem", v.shape, target_shape)
+            scale = self._scale
+            enc = encode_public(v, self._dtype, scale)
+            new = np.array(self._share, copy=True)
+            new[key] = enc if self._engine.pid == 0 else np.uint64(0)
+        self._share, self._scale = new, scale
+
+    # ------------------------------------------------------------------ convolution and pooling
+
+    def conv2d(self, weight: object, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> SecretTensor:
+        """2-d convolution (cross-correlation, as in PyTorch) of x (N,C,H,W) with weight (O,C,kh,kw):
+        im2col (local) then one matrix product (O, C*kh*kw) @ (C*kh*kw, N*OH*OW): one round when
+        both are secret, none when the weight is public."""
+        w = self._coerce(weight, "weight")
+        k, cols_fn = conv_plan(self.shape, w.shape, stride, padding)
+        cols = self._local(cols_fn)
+        out = w.reshape(w.shape[0], -1) @ cols
+        return out.reshape(w.shape[0], self.shape[0], *k).transpose(1, 0, 2, 3)
+
+    def avg_pool2d(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int] | None = None,
+                   padding: int | tuple[int, int] = 0) -> SecretTensor:
+        """Average pooling of (N,C,H,W) (zero padding counted, as PyTorch's default): local sums,
+        then division by the public window size."""
+        if self.ndim != 4:
+            raise ValueError(f"avg_pool2d: expected input of shape (N, C, H, W), got {self.shape}")
+        k = sh.pair(kernel_size, "kernel_size")
+        st = sh.pair(stride if stride is not None else k, "stride")
+        pad = sh.pair(padding, "padding")
+        n, c, h, w = self.shape
+        oh, ow = sh.window_shape((h, w), k, st, pad, "avg_pool2d")
+        cols = self._local(lambda s: sh.im2col(s.reshape(n * c, 1, h, w), k, st, pad))
+        return (cols.sum(axis=0) / (k[0] * k[1])).reshape(n, c, oh, ow)
+
+
+def conv_plan(xs: tuple[int, ...], ws: tuple[int, ...], stride, padding):
+    """Validate conv2d shapes; return the output (OH, OW) and the im2col function of the input."""
+    if len(xs) != 4 or len(ws) != 4:
+        raise ValueError(f"conv2d: expected input (N,C,H,W) and weight (O,C,kh,kw), got {xs} and {ws}")
+    if xs[1] != ws[1]:
+        raise ValueError(f"conv2d: input has {xs[1]} channels but weight {ws} expects {ws[1]}")
+    k = (ws[2], ws[3])
+    st, pad = sh.pair(stride, "stride"), sh.pair(padding, "padding")
+    out = sh.window_shape((xs[2], xs[3]), k, st, pad, "conv2d")
+    return out, (lambda s: sh.im2col(s, k, st, pad))

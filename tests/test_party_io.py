@@ -1,0 +1,199 @@
+"""Party.input / Party.reveal, input validation before any message, type and shape errors."""
+
+import numpy as np
+import pytest
+
+import mpc
+from mpc.errors import ConfigError, PeerTimeout, ShareTypeError
+from mpc.runtime.inout import _NoDealer
+from mpc.testing import run_local
+
+
+class FakeTorchTensor:
+    """Quacks like a CPU torch tensor (torch itself is not installed in the test venv)."""
+
+    __module__ = "torch"
+
+    def __init__(self, arr):
+        self._arr = np.asarray(arr)
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self._arr
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_every_party_inputs_and_reveal_to_one(n):
+    def main(p):
+        xs = p.input([p.pid + 0.5, -p.pid])  # list input, every party contributes
+        ys = p.input(FakeTorchTensor(np.full(2, p.pid, dtype=np.int64)), dtype=mpc.Int64())
+        total = mpc.stack(xs).sum(axis=0)
+        only1 = p.reveal(total, ys[n - 1], to=1)
+        everyone = p.reveal(total)
+        return only1, everyone, [repr(x) for x in xs]
+
+    got = run_local(main, n)
+    want = np.array([sum(i + 0.5 for i in range(n)), -sum(range(n))])
+    for pid, (only1, everyone, reprs) in enumerate(got):
+        np.testing.assert_array_equal(everyone, want)
+        if pid == 1:
+            np.testing.assert_array_equal(only1[0], want)
+            np.testing.assert_array_equal(only1[1], [n - 1, n - 1])
+        else:
+            assert only1 == (None, None)
+        assert all("SecretTensor(shape=(2,)" in r and "Fixed" in r for r in reprs)
+
+
+def test_scalars_reveal_as_numpy_scalars():
+    def main(p):
+        x = p.input(3.25 if p.pid == 0 else None, owner=0, shape=())
+        return p.reveal(x), p.reveal(x, x * x)
+
+    one, two = run_local(main, 2)[0]
+    assert one == 3.25 and np.ndim(one) == 0 and two == (3.25, 3.25**2)
+
+
+def test_input_disagreement_is_detected():
+    def main(p):
+        return p.input(np.zeros(3 if p.pid == 0 else 4))
+
+    with pytest.raises(ValueError, match="disagree"):
+        run_local(main, 2)
+
+
+def test_bad_inputs_are_rejected_before_sending():
+    def main(p):
+        errors = []
+        for fn in [
+            lambda: p.input(2.0**60),  # out of the Fixed(16) range
+            lambda: p.input(None, owner=0) if p.pid == 0 else p.input(owner=0),  # missing value / shape
+            lambda: p.input(1.0, owner=5),
+            lambda: p.input("text"),
+            lambda: p.input(1.5, dtype=mpc.Int64()),  # non-integral Int64
+        ]:
+            try:
+                fn()
+            except (ValueError, TypeError, ConfigError) as exc:
+                errors.append(type(exc).__name__)
+        return errors, p.stats()["total"]["bytes_sent"]
+
+    for errors, sent in run_local(main, 2):
+        assert len(errors) == 5 and sent == 0
+
+
+def test_mixing_dtypes_parties_and_shapes_is_rejected_before_sending():
+    def main(p):
+        a = p.input(np.ones((2, 3)) if p.pid == 0 else None, owner=0, shape=(2, 3))
+        i = p.input(np.ones((2, 3), np.int64) if p.pid == 0 else None, owner=0, shape=(2, 3), dtype=mpc.Int64())
+        before = p.stats()["total"]["bytes_sent"]
+        caught = []
+        for fn, exc in [
+            (lambda: a + i, ShareTypeError), (lambda: a * i, ShareTypeError), (lambda: a @ a, ValueError),
+            (lambda: a * a[:, :2], ValueError), (lambda: a + np.ones(4), ValueError), (lambda: i * 0.5, ShareTypeError),
+            (lambda: a / a, TypeError), (lambda: a / 0, ZeroDivisionError), (lambda: bool(a), TypeError),
+            (lambda: np.asarray(a) + 1, TypeError), (lambda: a[a], TypeError), (lambda: a.reshape(4), ValueError),
+            (lambda: a.conv2d(np.ones((1, 1, 1, 1))), ValueError), (lambda: mpc.stack([a, i]), ShareTypeError),
+            (lambda: a.sum(axis=3), ValueError), (lambda: a + "x", TypeError), (lambda: p.reveal(np.ones(2)), ShareTypeError),
+        ]:
+            with pytest.raises(exc):
+                fn()
+            caught.append(exc)
+        return len(caught), p.stats()["total"]["bytes_sent"] - before, a
+
+    res = run_local(main, 2)
+    assert all(c == 17 and sent == 0 for c, sent, _ in res)
+    with pytest.raises(ShareTypeError, match="different parties"):
+        res[0][2] + res[1][2]
+
+
+def test_engine_and_preprocessing_options():
+    with pytest.raises(ConfigError, match="not implemented"):
+        run_local(lambda p: None, 2, engine="spdz2k")
+    with pytest.raises(ConfigError, match="preprocessing"):
+        run_local(lambda p: None, 2, preprocessing="nope")
+
+    def needs_dealer(p):
+        x = p.input(np.ones(2) if p.pid == 0 else None, owner=0, shape=(2,))
+        y = x + 1  # linear: fine without a dealer
+        return p.reveal(y * y)
+
+    with pytest.raises(ConfigError, match="dealer link"):
+        run_local(needs_dealer, 2, preprocessing=_NoDealer())
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_dealer_preprocessing_end_to_end_and_offline_phase(n):
+    x = np.arange(6.0).reshape(2, 3)
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+
+        def step(v):
+            return (v * v) @ v.T
+
+        with p.recording() as plan:
+            first = step(a)
+        p.preprocess(plan * 2)
+        d0 = p.stats()["dealer"]["messages_sent"]
+        second, third = step(a), step(a + 1)
+        d1 = p.stats()["dealer"]["messages_sent"]
+        return p.reveal(first, second, third), d1 - d0
+
+    out = run_local(main, n, preprocessing="dealer")
+    for vals, dealer_msgs in out:
+        np.testing.assert_allclose(vals[0], (x * x) @ x.T, atol=1e-3)
+        np.testing.assert_allclose(vals[2], ((x + 1) ** 2) @ (x + 1).T, atol=1e-3)
+        assert dealer_msgs == 0  # the online phase after preprocess() does not talk to the dealer
+
+
+def test_dealer_thread_failure_is_peer_timeout_naming_dealer():
+    def hook(dealer, links):
+        raise RuntimeError("dealer crashed")
+
+    def main(p):
+        return p.reveal(p.input(1.0 if p.pid == 0 else None, owner=0, shape=()) ** 2)
+
+    out = run_local(main, 2, preprocessing="dealer", dealer_hook=hook, timeout=5, return_exceptions=True)
+    assert all(isinstance(e, PeerTimeout) and e.peer == "dealer" and "dealer" in str(e) for e in out)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_dry_run_plan_is_exact_and_silent(n):
+    def step(a, b):
+        return ((a * b) @ b.T).truncate().mean(axis=0) + a.square().sum()
+
+    def main(p):
+        a = p.input(np.ones((3, 4)) if p.pid == 0 else None, owner=0, shape=(3, 4))
+        b = p.input(np.ones((3, 4)) if p.pid == 1 else None, owner=1, shape=(3, 4))
+        before = p.stats()["total"]["bytes_sent"], p.preprocessing.consumed
+        plan = p.dry_run(step, a, b)
+        after = p.stats()["total"]["bytes_sent"], p.preprocessing.consumed
+        with p.recording() as real:
+            p.preprocess(plan)
+            out = p.reveal(step(a, b))
+        return plan, real, before == after, out
+
+    for plan, real, silent, out in run_local(main, n, preprocessing="dealer"):
+        assert silent and plan == real and len(plan) == 6  # triple, trunc, matmul, trunc, div, square
+        np.testing.assert_allclose(out, np.full(3, 4.0 + 12.0), atol=1e-3)
+
+
+def test_metadata_and_repr_do_not_communicate():
+    def main(p):
+        x = p.input(np.zeros((2, 3, 4)) if p.pid == 0 else None, owner=0, shape=(2, 3, 4))
+        i = p.input(np.zeros(5, np.int64) if p.pid == 0 else None, owner=0, shape=(5,), dtype=mpc.Int64)
+        before = p.stats()["total"]["messages_sent"]
+        meta = (x.shape, x.ndim, x.size, x.dtype, len(x), i.dtype, len(list(x)), repr(x * 1), str(i))
+        assert p.stats()["total"]["messages_sent"] == before
+        with pytest.raises(TypeError):
+            len(x.sum())
+        return meta, repr(x)
+
+    (meta, r), _ = run_local(main, 2)
+    assert meta[:6] == ((2, 3, 4), 3, 24, mpc.Fixed(16), 2, mpc.Int64()) and meta[6] == 2
+    assert r == "SecretTensor(shape=(2, 3, 4), dtype=Fixed(f=16), engine=semi2k, party=0)"

@@ -1,0 +1,187 @@
+"""Preprocessing: seed-compressed dealer material is correct, single use, prefetchable; dealer failures
+are reported as PeerTimeout naming the dealer."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from mpc._core import get_kernels
+from mpc.errors import ConfigError, PeerTimeout, ProtocolError
+from mpc.net.local import LocalHub
+from mpc.preprocessing import DealerClient, InsecureLocalDealer, TrustedDealer, protocol
+from mpc.preprocessing.base import Request
+from mpc.prg import PRG
+from mpc.sharing import reconstruct
+
+K = get_kernels("ref")
+
+
+def local_sources(n):
+    seed = PRG.fresh().random_bytes(16)
+    return [InsecureLocalDealer(i, n, PRG(seed), K) for i in range(n)]
+
+
+def with_dealer(n, fn, timeout=10.0):
+    """Run fn(client, pid) for n DealerClients served by a TrustedDealer thread; returns results."""
+    hubs = [LocalHub(2, session=7, timeout=timeout) for _ in range(n)]
+    dealer = TrustedDealer([h.channels()[0] for h in hubs], kernels=K, idle_timeout=timeout)
+    errors = []
+    dthread = threading.Thread(target=lambda: _guard(dealer.serve, errors), daemon=True)
+    dthread.start()
+    out = [None] * n
+
+    def body(i):
+        c = DealerClient(hubs[i].channels()[1], i, n)
+        try:
+            out[i] = fn(c, i)
+        finally:
+            c.close()
+
+    threads = [threading.Thread(target=lambda i=i: _guard(lambda: body(i), errors), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in [*threads, dthread]:
+        t.join(30)
+    if errors:
+        raise errors[0]
+    return out, dealer
+
+
+def _guard(fn, errors):
+    try:
+        fn()
+    except BaseException as exc:  # noqa: BLE001
+        errors.append(exc)
+
+
+def _all_kinds(src):
+    return [
+        src.triples((3, 2)),
+        src.square_pairs((4,)),
+        src.matmul_triples(2, 3, 4),
+        src.matmul_triples(2, 3, 1, batch=2),
+        src.trunc_triples((5,), 16),
+        src.div_triples((5,), 7),
+    ]
+
+
+def _check_material(per_party):
+    # reconstruct every component of every kind
+    comps = [[reconstruct([p[j][c] for p in per_party]) for c in range(len(per_party[0][j]))] for j in range(6)]
+    a, b, c = comps[0]
+    np.testing.assert_array_equal(c, a * b)
+    a, c = comps[1]
+    np.testing.assert_array_equal(c, a * a)
+    a, b, c = comps[2]
+    np.testing.assert_array_equal(c, K.matmul(a, b))
+    a, b, c = comps[3]
+    np.testing.assert_array_equal(c, K.matmul_batched(a, b))
+    r, hi, msb = comps[4]
+    np.testing.assert_array_equal(hi, r >> np.uint64(16))
+    np.testing.assert_array_equal(msb, r >> np.uint64(63))
+    r, q, msb = comps[5]
+    np.testing.assert_array_equal(q, r // np.uint64(7))
+    np.testing.assert_array_equal(msb, r >> np.uint64(63))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_insecure_local_dealer_material(n):
+    srcs = local_sources(n)
+    _check_material([_all_kinds(s) for s in srcs])
+    assert all(s.consumed == 6 for s in srcs)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_trusted_dealer_material_and_traffic(n):
+    out, dealer = with_dealer(n, lambda c, i: (_all_kinds(c), c.link.stats()["total"]))
+    _check_material([o[0] for o in out])
+    assert dealer.batches == 6 and dealer.items == 6
+    for i, (_, stats) in enumerate(out):
+        if i < n - 1:  # only the seed: parties 0..n-2 never talk to the dealer online
+            assert stats["messages_received"] == 1 and stats["messages_sent"] == 0
+        else:
+            assert stats["messages_sent"] == 6  # one request per on-demand batch (BYE comes at close)
+
+
+def test_items_are_single_use():
+    srcs = local_sources(2)
+    first = [s.triples((16,)) for s in srcs]
+    second = [s.triples((16,)) for s in srcs]
+    a1 = reconstruct([t.a for t in first])
+    a2 = reconstruct([t.a for t in second])
+    assert not np.array_equal(a1, a2)
+    assert srcs[0].consumed == 2
+    # prefetched items are removed when consumed: the store never hands one out twice
+    for s in srcs:
+        s.prefetch([("triple", (4,))])
+    assert srcs[1].pending == 1
+    t = [s.triples((4,)) for s in srcs]
+    assert srcs[1].pending == 0 and srcs[0].pending == 0
+    u = [s.triples((4,)) for s in srcs]  # on demand now: fresh material, still correct
+    assert not np.array_equal(reconstruct([x.a for x in t]), reconstruct([x.a for x in u]))
+    np.testing.assert_array_equal(reconstruct([x.c for x in u]), reconstruct([x.a for x in u]) * reconstruct([x.b for x in u]))
+
+
+def test_prefetch_then_online_has_no_dealer_traffic():
+    def fn(c, i):
+        plan = [Request("triple", (8,)), Request("matmul", (0, 2, 2, 2)), Request("triple", (8,))]
+        c.prefetch(plan)
+        before = c.link.stats()["total"]["messages_sent"]
+        got = [c.triples(8), c.matmul_triples(2, 2, 2), c.triples(8)]
+        after = c.link.stats()["total"]["messages_sent"]
+        return got, before, after
+
+    out, dealer = with_dealer(3, fn)
+    assert out[2][1] == out[2][2] == 1  # one request for the whole plan, none online
+    assert dealer.batches == 1 and dealer.items == 3
+    tri = [reconstruct([o[0][j][c] for o in out]) for j in (0, 2) for c in range(3)]
+    np.testing.assert_array_equal(tri[2], tri[0] * tri[1])
+    np.testing.assert_array_equal(tri[5], tri[3] * tri[4])
+
+
+def test_recording_gives_a_plan():
+    s = local_sources(2)[0]
+    with s.recording() as plan:
+        s.triples((2, 2))
+        s.trunc_triples(3, 16)
+    assert plan == [Request("triple", (2, 2)), Request("trunc", (16, 3))]
+
+
+def test_bad_requests_rejected():
+    s = local_sources(2)[0]
+    with pytest.raises(ConfigError):
+        s.trunc_triples(3, 0)
+    with pytest.raises(ConfigError):
+        s.prefetch([("nope", (1,))])
+    with pytest.raises(ConfigError):
+        s.triples((2, -1))
+    with pytest.raises(ProtocolError):
+        protocol.decode(np.array([1, 1, 99, 1, 3], dtype=np.uint64))
+    with pytest.raises(ProtocolError):
+        protocol.decode(np.array([1, 2, 1, 1, 3], dtype=np.uint64))
+    reqs = [Request("triple", (2, 3)), Request("div", (7, 4))]
+    assert protocol.decode(protocol.encode_batch(reqs)) == reqs
+    assert protocol.decode(protocol.encode_bye()) is None
+
+
+def test_absent_dealer_gives_peer_timeout_naming_the_dealer():
+    hub = LocalHub(2, timeout=0.3)
+    t = time.monotonic()
+    with pytest.raises(PeerTimeout, match="dealer") as info:
+        DealerClient(hub.channels()[1], 0, 2)
+    assert info.value.peer == "dealer" and time.monotonic() - t < 3
+
+
+def test_dealer_dying_mid_session_gives_peer_timeout():
+    hubs = [LocalHub(2, timeout=5) for _ in range(2)]
+    ends = [h.channels()[0] for h in hubs]
+    for e in ends:  # deliver seeds by hand, then die
+        e.send(1, np.zeros(16, np.uint8), e.next_tag())
+    client = DealerClient(hubs[1].channels()[1], 1, 2)
+    hubs[1].fail(0, "killed")
+    t = time.monotonic()
+    with pytest.raises(PeerTimeout, match="dealer") as info:
+        client.triples(3)
+    assert info.value.peer == "dealer" and time.monotonic() - t < 2

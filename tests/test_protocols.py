@@ -1,0 +1,70 @@
+"""The protocol scripts' main(party), run in-process (threads) against the plaintext answers."""
+
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+from mpc.testing import run_local
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+DATA = ROOT / "protocols" / "data"
+
+
+def script(name):
+    spec = importlib.util.spec_from_file_location(f"protocol_{name}", ROOT / "protocols" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("preprocessing", ["local", "dealer"])
+def test_salaries(preprocessing):
+    out = run_local(script("salaries").main, 3, argv=[str(DATA / "salary_{pid}.txt")], preprocessing=preprocessing)
+    salaries = [float((DATA / f"salary_{i}.txt").read_text()) for i in range(3)]
+    for total, mean in out:
+        assert total == pytest.approx(sum(salaries), abs=1e-4)
+        assert mean == pytest.approx(np.mean(salaries), abs=2 * 2.0**-16)
+
+
+def test_fedavg():
+    out = run_local(script("fedavg").main, 3, argv=[str(DATA / "update_{pid}.txt")], preprocessing="dealer")
+    want = np.mean([np.loadtxt(DATA / f"update_{i}.txt") for i in range(3)], axis=0)
+    for avg in out:
+        np.testing.assert_allclose(avg, want, atol=1e-4)
+
+
+def test_histogram():
+    out = run_local(script("histogram").main, 3, argv=[str(DATA / "votes_{pid}.txt"), "5"])
+    votes = np.concatenate([np.loadtxt(DATA / f"votes_{i}.txt", dtype=np.int64) for i in range(3)])
+    for h in out:
+        np.testing.assert_array_equal(h, np.bincount(votes, minlength=5))
+
+
+def test_linreg_matches_plaintext_gradient_descent():
+    mod = script("linreg")
+    out = run_local(mod.main, 3, argv=[str(DATA / "regression_{pid}.csv")], preprocessing="dealer")
+    rows = np.concatenate([np.loadtxt(DATA / f"regression_{i}.csv", delimiter=",", skiprows=1) for i in range(3)])
+    x = np.column_stack([rows[:, :-1], np.ones(len(rows))])
+    want = mod.gradient_descent(x, rows[:, -1])
+    for w in out:
+        np.testing.assert_allclose(w, want, atol=1e-3)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("name, args, expect", [
+    ("salaries", ["salary_{pid}.txt"], "total=162150.75 mean=54050.25"),
+    ("histogram", ["votes_{pid}.txt", "5"], "histogram = [11, 10, 10, 18, 11]"),
+])
+def test_scripts_through_mpcrun(tmp_path, name, args, expect):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", str(ROOT / "protocols" / f"{name}.py"),
+           *[str(DATA / a) if "{pid}" in a else a for a in args]]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(expect) == 3, out.stdout

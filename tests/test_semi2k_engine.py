@@ -1,0 +1,70 @@
+"""semi2k engine protocols on raw ring shares: truncation and division bounds, inputs, openings."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mpc.testing import run_local
+
+LIMIT = 2**62
+
+
+def ring(values):
+    return np.array([v % 2**64 for v in values], dtype=np.uint64)
+
+
+def signed(u):
+    return [int(v) for v in np.asarray(u, dtype=np.uint64).view(np.int64)]
+
+
+@given(st.sampled_from([2, 3]), st.lists(st.integers(-LIMIT + 1, LIMIT - 1), min_size=1, max_size=30),
+       st.integers(1, 62), st.integers(2, 2**40))
+def test_truncation_and_division_error_bounds(n, xs, k, d):
+    xs = [*xs, LIMIT - 1, -LIMIT + 1, 0, -1]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        t, q = e.truncate(x, k), e.divide_many([x], d)[0]
+        return e.open([t, q])
+
+    t, q = run_local(main, n)[0]
+    for x, tv, qv in zip(xs, signed(t), signed(q), strict=True):
+        assert tv - (x >> k) in (0, 1)  # floor(x / 2^k) or one more: never a wrap
+        assert abs(qv * d - x) < 2 * d  # |q - x/d| < 2
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_input_costs_no_share_traffic_and_open_to_one(n):
+    def main(p):
+        e = p.engine
+        before = p.stats()["total"]["bytes_sent"]
+        shares = [e.input(ring([o, -o]) if p.pid == o else None, o, (2,)) for o in range(n)]
+        sent_input = p.stats()["total"]["bytes_sent"] - before
+        total = shares[0]
+        for s in shares[1:]:
+            total = e.add(total, s)
+        return sent_input, e.open([total], to=n - 1), e.open([e.mul(shares[0], shares[-1])])
+
+    out = run_local(main, n)
+    for pid, (sent, to_last, prod) in enumerate(out):
+        assert sent == 0
+        want = sum(range(n))
+        if pid == n - 1:
+            assert signed(to_last[0]) == [want, -want]
+        else:
+            assert to_last is None
+        assert signed(prod[0]) == [0, 0]  # party 0's input is (0, 0)
+
+
+def test_input_without_agreement_check_is_zero_rounds():
+    def main(p):
+        x = p.input(np.arange(3.0) if p.pid == 0 else None, owner=0, shape=(3,), check=False)
+        ys = p.input(np.ones(3), check=False)
+        val = p.reveal(x + ys[1])
+        return p.stats()["total"]["messages_sent"], val
+
+    for sent, val in run_local(main, 3):
+        assert sent == 3 - 1  # only the reveal
+        np.testing.assert_array_equal(val, np.arange(3.0) + 1)
