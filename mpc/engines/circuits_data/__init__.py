@@ -1,0 +1,1 @@
+"""Bristol Fashion circuits shipped with Tessera (``*.txt``), written by ``generate.py``."""

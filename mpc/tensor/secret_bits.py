@@ -1,0 +1,367 @@
+"""SecretBits: a vector of XOR-shared ``width``-bit values (1 <= width <= 64), bit-sliced.
+
+Layout: ``planes`` is this party's share, a ``(width, W)`` uint64 array with W = ceil(n / 64);
+plane i packs bit i of every element (element j at bit j % 64 of word j // 64), so a circuit
+gate on a plane runs on all n elements word-parallel (:mod:`mpc.engines.circuits`). Bits of the
+last word past n are padding: they carry no meaning, and shares are masked to zero there before
+anything is opened, so padding never leaks.
+
+Operations (all parties call them in the same order; cost per element, GMW engine):
+- ``^``, ``~``, ``<<``, ``>>``, :meth:`sar`, :meth:`bit`, :meth:`bits`, :meth:`concat_bits`,
+  :meth:`zero_extend`, :meth:`sign_extend`, and ``& | ^`` with public values: local, 0 rounds.
+- ``&``, ``|`` between secrets: 1 round, width ANDs.
+- ``+``, ``-``, unary ``-``: Sklansky adder mod 2^width, 1 + ceil(log2(width-1)) rounds.
+- ``<``, ``<=``, ``>``, ``>=`` (unsigned) and :meth:`lt` & co. with ``signed=True``:
+  comparison tree, 1 + ceil(log2 width) rounds; :meth:`eq`/:meth:`ne`: ceil(log2 width) rounds.
+  They return 1-bit SecretBits. ``==`` is deliberately NOT overloaded (it stays identity-based
+  equality so a SecretBits can be hashed and compared in tests); use :meth:`eq`.
+- :func:`where` (multiplexer): 1 round. :func:`sum_bits`: carry-save reduction, then one adder.
+- :meth:`reveal` / :func:`reveal_bits`: 1 round; returns uint64 arrays.
+Public operands are Python ints or integer arrays of length n, reduced mod 2^width (negative
+values in two's complement); every party must pass the same public values.
+
+Security: semi-honest (the GMW engine); protocols in :mod:`mpc.engines.gmw` and
+:mod:`mpc.engines.circuits`. ``repr`` shows sizes only and never communicates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.engines import circuits
+from mpc.engines.gmw import GMWEngine
+from mpc.errors import ShareTypeError
+
+__all__ = ["SecretBits", "where", "sum_bits", "reveal_bits"]
+
+
+
+def _nwords(n: int) -> int:
+    return -(-n // 64)
+
+
+def _mask(width: int) -> int:
+    return (1 << width) - 1
+
+
+def _check_width(width: object) -> int:
+    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 64:
+        raise ValueError(f"width: expected an integer in [1, 64], got {width!r}")
+    return int(width)
+
+
+def _as_values(name: str, values: object, n: int | None, fit: int | None = None) -> np.ndarray:
+    """Integer values as a 1-d uint64 array (two's complement for negatives), length-checked.
+
+    Integer ndarrays keep their dtype's reading; sequences are read as Python ints one by one
+    (NumPy would turn a list mixing values above 2^63 with small ones into floats). With ``fit``
+    the values must fit in that many bits (unsigned dtypes: [0, 2^fit); signed dtypes:
+    [-2^(fit-1), 2^(fit-1)); Python ints: either). Messages never contain a value.
+    """
+    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
+        if n is None:
+            raise ValueError(f"{name}: a scalar needs the element count n")
+        values = [int(values)] * n
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind not in "ui":
+            raise ShareTypeError(f"{name}: expected integer values, got dtype {values.dtype}")
+        if values.ndim != 1:
+            raise ShareTypeError(f"{name}: expected a 1-d array of values, got shape {values.shape}")
+        if fit is not None and values.size:
+            signed = values.dtype.kind == "i"
+            lo, hi = (-(1 << (fit - 1)), 1 << (fit - 1)) if signed else (0, 1 << fit)
+            if int(values.min()) < lo or int(values.max()) >= hi:
+                raise ValueError(f"{name}: some entries do not fit in {fit} bits")
+        arr = values.astype(np.uint64)  # signed values wrap to two's complement
+    else:
+        try:
+            items = list(values)
+        except TypeError:
+            raise ShareTypeError(f"{name}: expected integers, got {type(values).__name__}") from None
+        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
+            raise ShareTypeError(f"{name}: expected integer values")
+        items = [int(v) for v in items]
+        if fit is not None and any(not -(1 << (fit - 1)) <= v < 1 << fit for v in items):
+            raise ValueError(f"{name}: some entries do not fit in {fit} bits")
+        arr = np.array([v % (1 << 64) for v in items], dtype=np.uint64)
+    if n is not None and arr.shape[0] != n:
+        raise ShareTypeError(f"{name}: expected {n} values, got {arr.shape[0]}")
+    return arr
+
+
+class SecretBits:
+    """XOR-shared vector of ``n`` values of ``width`` bits, stored as bit planes (see the module)."""
+
+    __slots__ = ("engine", "planes", "n")
+
+    def __init__(self, engine: GMWEngine, planes: np.ndarray, n: int) -> None:
+        if not isinstance(engine, GMWEngine):
+            raise ShareTypeError(f"engine: SecretBits needs a GMWEngine, got {type(engine).__name__}")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"n: expected a non-negative element count, got {n!r}")
+        n = int(n)
+        if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 2:
+            raise ShareTypeError("planes: expected a 2-d uint64 array of bit planes")
+        if not 1 <= planes.shape[0] <= 64 or planes.shape[1] != _nwords(n):
+            raise ShareTypeError(f"planes: expected shape (1..64, {_nwords(n)}) for n = {n}, got {planes.shape}")
+        self.engine = engine
+        self.planes = planes
+        self.n = n
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def input(
+        cls, engine: GMWEngine, values: object | None, owner: int, n: int | None = None, width: int = 64
+    ) -> SecretBits:
+        """Secret-share the owner's ``width``-bit values; other parties pass ``values=None`` and ``n``.
+
+        Values must fit in ``width`` bits (see :func:`_as_values`); negatives are two's complement.
+        Cost: that of :meth:`GMWEngine.input` on width * ceil(n/64) words.
+        """
+        width = _check_width(width)
+        if engine.pid == owner:
+            if values is None or isinstance(values, (int, np.integer)):
+                raise ShareTypeError("values: the owner must pass a sequence or 1-d array of integers")
+            vals = _as_values("values", values, n, fit=width)
+            n = vals.shape[0]
+            words = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
+        else:
+            if values is not None:
+                raise ShareTypeError(f"values: party {engine.pid} is not the owner (party {owner}) and must pass None")
+            if n is None:
+                raise ValueError("n: parties other than the owner must pass the element count")
+            words = None
+        return cls(engine, engine.input(words, owner, (width, _nwords(int(n)))), int(n))
+
+    @classmethod
+    def public(cls, engine: GMWEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
+        """A sharing of public values (party 0 holds them). Local; all parties pass the same values."""
+        width = _check_width(width)
+        vals = _as_values("values", values, n)
+        planes = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
+        return cls(engine, engine.public(planes), vals.shape[0])
+
+    @classmethod
+    def zeros(cls, engine: GMWEngine, n: int, width: int = 64) -> SecretBits:
+        return cls(engine, engine.zeros((_check_width(width), _nwords(n))), n)
+
+    @classmethod
+    def concat_bits(cls, parts: Sequence[SecretBits]) -> SecretBits:
+        """Stack bit fields, least significant part first: width = sum of the parts' widths. Local."""
+        parts = list(parts)
+        if not parts:
+            raise ShareTypeError("concat_bits: expected at least one part")
+        for p in parts[1:]:
+            parts[0]._same_vector(p, "concat_bits")
+        width = sum(p.width for p in parts)
+        if width > 64:
+            raise ShareTypeError(f"concat_bits: total width {width} exceeds 64")
+        return cls(parts[0].engine, np.concatenate([p.planes for p in parts]), parts[0].n)
+
+    # ------------------------------------------------------------------ basics
+
+    @property
+    def width(self) -> int:
+        return int(self.planes.shape[0])
+
+    @property
+    def nwords(self) -> int:
+        return int(self.planes.shape[1])
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __repr__(self) -> str:  # sizes only: never a share, never a protocol
+        return f"SecretBits(n={self.n}, width={self.width}, party={self.engine.pid})"
+
+    def _new(self, planes: np.ndarray) -> SecretBits:
+        return SecretBits(self.engine, np.ascontiguousarray(planes), self.n)
+
+    def _same_vector(self, other: SecretBits, what: str) -> None:
+        if other.engine is not self.engine:
+            raise ShareTypeError(f"{what}: operands belong to different engines or parties")
+        if other.n != self.n:
+            raise ShareTypeError(f"{what}: element counts differ: {self.n} and {other.n}")
+
+    def _operand(self, other: object, what: str) -> SecretBits:
+        """``other`` as a SecretBits of this width: secrets are checked, public values shared."""
+        if isinstance(other, SecretBits):
+            self._same_vector(other, what)
+            if other.width != self.width:
+                raise ShareTypeError(f"{what}: widths differ: {self.width} and {other.width} bits")
+            return other
+        return SecretBits.public(self.engine, other, self.n, self.width)
+
+    def _public_planes(self, other: object) -> np.ndarray:
+        vals = _as_values("public operand", other, self.n)
+        return np.ascontiguousarray(self.engine.k.bitslice(vals & np.uint64(_mask(self.width)))[: self.width])
+
+    # ------------------------------------------------------------------ bitwise
+
+    def __xor__(self, other: object) -> SecretBits:
+        if isinstance(other, SecretBits):
+            return self._new(self.engine.xor(self.planes, self._operand(other, "^").planes))
+        return self._new(self.engine.xor_public(self.planes, self._public_planes(other)))
+
+    __rxor__ = __xor__
+
+    def __and__(self, other: object) -> SecretBits:
+        if isinstance(other, SecretBits):
+            return self._new(self.engine.and_(self.planes, self._operand(other, "&").planes))
+        return self._new(self.engine.and_public(self.planes, self._public_planes(other)))
+
+    __rand__ = __and__
+
+    def __or__(self, other: object) -> SecretBits:
+        """a | b = a ^ b ^ (a & b): 1 round with a secret operand, local with a public one."""
+        return self ^ other ^ (self & other)
+
+    __ror__ = __or__
+
+    def __invert__(self) -> SecretBits:
+        return self._new(self.engine.invert(self.planes))
+
+    # ------------------------------------------------------------------ bit movement (local)
+
+    def _check_shift(self, k: object) -> int:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise ValueError(f"shift: expected a non-negative integer, got {k!r}")
+        return min(int(k), self.width)
+
+    def __lshift__(self, k: int) -> SecretBits:
+        """Logical shift left within the width (high bits fall off)."""
+        k = self._check_shift(k)
+        zeros = self.engine.zero_bits(k, self.planes)
+        return self._new(np.concatenate([zeros, self.planes[: self.width - k]]))
+
+    def __rshift__(self, k: int) -> SecretBits:
+        """Logical shift right (zeros enter at the top)."""
+        k = self._check_shift(k)
+        zeros = self.engine.zero_bits(k, self.planes)
+        return self._new(np.concatenate([self.planes[k:], zeros]))
+
+    def sar(self, k: int) -> SecretBits:
+        """Arithmetic shift right of the two's-complement reading (the sign bit is replicated)."""
+        k = self._check_shift(k)
+        top = np.repeat(self.planes[-1:], k, axis=0)
+        return self._new(np.concatenate([self.planes[k:], top]))
+
+    def bit(self, i: int) -> SecretBits:
+        """Bit i of every element, as a 1-bit SecretBits."""
+        return self.bits(i, i + 1)
+
+    def bits(self, lo: int, hi: int) -> SecretBits:
+        """Bits lo..hi-1 of every element (value shifted down by lo), width hi - lo."""
+        if not (isinstance(lo, (int, np.integer)) and isinstance(hi, (int, np.integer)) and 0 <= lo < hi <= self.width):
+            raise ValueError(f"bits: expected 0 <= lo < hi <= {self.width}, got lo={lo!r}, hi={hi!r}")
+        return self._new(self.planes[lo:hi])
+
+    def zero_extend(self, width: int) -> SecretBits:
+        width = _check_width(width)
+        if width < self.width:
+            raise ValueError(f"zero_extend: cannot extend {self.width} bits down to {width}")
+        return self._new(np.concatenate([self.planes, self.engine.zero_bits(width - self.width, self.planes)]))
+
+    def sign_extend(self, width: int) -> SecretBits:
+        width = _check_width(width)
+        if width < self.width:
+            raise ValueError(f"sign_extend: cannot extend {self.width} bits down to {width}")
+        return self._new(np.concatenate([self.planes, np.repeat(self.planes[-1:], width - self.width, axis=0)]))
+
+    # ------------------------------------------------------------------ arithmetic mod 2^width
+
+    def __add__(self, other: object) -> SecretBits:
+        return self._new(circuits.add(self.engine, self.planes, self._operand(other, "+").planes))
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> SecretBits:
+        return self._new(circuits.sub(self.engine, self.planes, self._operand(other, "-").planes))
+
+    def __rsub__(self, other: object) -> SecretBits:
+        return self._new(circuits.sub(self.engine, self._operand(other, "-").planes, self.planes))
+
+    def __neg__(self) -> SecretBits:
+        return self._new(circuits.neg(self.engine, self.planes))
+
+    # ------------------------------------------------------------------ comparisons (1-bit results)
+
+    def lt(self, other: object, signed: bool = False) -> SecretBits:
+        return self._new(circuits.lt(self.engine, self.planes, self._operand(other, "lt").planes, signed))
+
+    def gt(self, other: object, signed: bool = False) -> SecretBits:
+        return self._new(circuits.lt(self.engine, self._operand(other, "gt").planes, self.planes, signed))
+
+    def le(self, other: object, signed: bool = False) -> SecretBits:
+        return ~self.gt(other, signed)
+
+    def ge(self, other: object, signed: bool = False) -> SecretBits:
+        return ~self.lt(other, signed)
+
+    def eq(self, other: object) -> SecretBits:
+        return self._new(circuits.eq(self.engine, self.planes, self._operand(other, "eq").planes))
+
+    def ne(self, other: object) -> SecretBits:
+        return ~self.eq(other)
+
+    def __lt__(self, other: object) -> SecretBits:
+        return self.lt(other)
+
+    def __le__(self, other: object) -> SecretBits:
+        return self.le(other)
+
+    def __gt__(self, other: object) -> SecretBits:
+        return self.gt(other)
+
+    def __ge__(self, other: object) -> SecretBits:
+        return self.ge(other)
+
+    # ------------------------------------------------------------------ output
+
+    def _masked_planes(self) -> np.ndarray:
+        """This party's share with the padding bits past n cleared: padding is never opened."""
+        planes = self.planes
+        if self.n % 64 and planes.size:
+            planes = planes.copy()
+            planes[:, -1] &= np.uint64(_mask(self.n % 64))
+        return planes
+
+    def reveal(self, to: int | None = None) -> np.ndarray | None:
+        """Open the values to all parties (``to=None``) or to party ``to``; uint64 array of length n."""
+        return reveal_bits(self, to=to)[0]
+
+
+def where(cond: SecretBits, a: object, b: object) -> SecretBits:
+    """Elementwise ``a if cond else b`` (cond: 1 bit per element). One round, width ANDs."""
+    if not isinstance(cond, SecretBits) or cond.width != 1:
+        raise ShareTypeError("where: cond must be a 1-bit SecretBits")
+    ref = a if isinstance(a, SecretBits) else b
+    if not isinstance(ref, SecretBits):
+        raise ShareTypeError("where: at least one of a and b must be a SecretBits")
+    cond._same_vector(ref, "where")
+    sa, sb = ref._operand(a, "where"), ref._operand(b, "where")
+    return ref._new(circuits.mux(ref.engine, cond.planes, sa.planes, sb.planes))
+
+
+def sum_bits(addends: Sequence[SecretBits]) -> SecretBits:
+    """Sum mod 2^width of N same-width SecretBits: carry-save layers then one adder."""
+    addends = list(addends)
+    if not addends or not all(isinstance(x, SecretBits) for x in addends):
+        raise ShareTypeError("sum_bits: expected a non-empty sequence of SecretBits")
+    first = addends[0]
+    planes = [first._operand(x, "sum_bits").planes for x in addends]
+    return first._new(circuits.csa_sum(first.engine, planes))
+
+
+def reveal_bits(*xs: SecretBits, to: int | None = None) -> list[np.ndarray | None]:
+    """Open several SecretBits in ONE round; uint64 arrays (``None`` on non-recipients)."""
+    if not xs or not all(isinstance(x, SecretBits) for x in xs):
+        raise ShareTypeError("reveal_bits: expected SecretBits arguments")
+    engine = xs[0].engine
+    if any(x.engine is not engine for x in xs):
+        raise ShareTypeError("reveal_bits: operands belong to different engines or parties")
+    opened = engine.reveal_many([x._masked_planes() for x in xs], to=to)
+    return [None if p is None else engine.k.unbitslice(p, x.n) for x, p in zip(xs, opened, strict=True)]
