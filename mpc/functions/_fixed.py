@@ -1,0 +1,140 @@
+"""Raw fixed-point building blocks shared by the functions: polynomials, secret powers of two.
+
+Internal values are semi2k shares with an explicit scale (fractional bits), independent of the
+tensor's dtype, so that normalised quantities can use more precision than the user's f.
+
+- :func:`cheb_coeffs`: the degree-d Chebyshev interpolant of a function on [lo, hi] (near
+  minimax; Trefethen, "Approximation Theory and Approximation Practice", SIAM 2013), in the
+  power basis of the raw variable. Computed once per (function, interval, degree) and cached.
+- :func:`poly_eval`: p(v) for a secret v (|v| <= 1) at scale P. Powers by doubling: level L
+  multiplies v^(2^L) by v^1..v^(2^L) in one batched product and one batched truncation, so
+  degree d costs 2 ceil(log2 d) rounds and d-1 products; the public combination sum c_i v^i is
+  local at scale 2P and truncated once (1 round) to the requested scale. Error: about
+  (degree + sum |c_i|) units of 2^-P plus the interpolation error.
+- :func:`pow2_weights` / :func:`apply_pow2`: multiply Y (scale P) by 2^(e_j) where j is a secret
+  one-hot index (arithmetic 0/1 shares H_j) and e_j public integers: weights D1_j = 2^e_j for
+  e_j >= 0 (exact product) and D2_j = 2^(e_j + P) for e_j < 0 (product then one truncation by
+  P); the two products share one round, the truncation one more.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from numpy.polynomial import Chebyshev, Polynomial
+
+from mpc.dtypes import Fixed
+from mpc.engines.convert import Converter
+from mpc.errors import ShareTypeError
+from mpc.tensor.compare import converter_of
+from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
+
+P = 28  # internal scale of normalised values and polynomial variables
+MAXV = (1 << 62) - 1  # largest ring value whose truncation is exact: the saturation value
+
+
+def fixed_input(x: SecretTensor, what: str) -> SecretTensor:
+    """x as a Fixed tensor (Int64 is converted locally to Fixed(16))."""
+    if not isinstance(x, SecretTensor):
+        raise ShareTypeError(f"{what}: expected a SecretTensor, got {type(x).__name__}")
+    if not isinstance(x.dtype, Fixed):
+        x = x.astype(DEFAULT_FIXED)
+    if x.dtype.f > P - 4:
+        raise ShareTypeError(f"{what}: Fixed(f={x.dtype.f}) has more fractional bits than supported ({P - 4})")
+    return x
+
+
+def context(x: SecretTensor) -> Converter:
+    return converter_of(x)
+
+
+def flat_share(x: SecretTensor) -> np.ndarray:
+    return np.ascontiguousarray(x.share, dtype=np.uint64).reshape(-1)
+
+
+def result(x: SecretTensor, share: np.ndarray, scale: int) -> SecretTensor:
+    """A tensor of x's dtype and shape from a flat share at ``scale``."""
+    return SecretTensor(x.engine, share.reshape(x.shape), x.dtype, scale)
+
+
+def const(value: float, scale: int) -> int:
+    """round(value * 2^scale) as a Python int (public constant)."""
+    return int(round(value * (1 << scale))) if scale >= 0 else int(round(value / (1 << -scale)))
+
+
+def ring(v: int | Sequence[int] | np.ndarray) -> np.ndarray:
+    """Python ints (any sign) as ring elements."""
+    arr = np.atleast_1d(np.asarray(v, dtype=object))
+    return np.array([int(a) % (1 << 64) for a in arr], dtype=np.uint64).reshape(arr.shape)
+
+
+def add_const(conv: Converter, share: np.ndarray, value: int) -> np.ndarray:
+    """share + value (a public ring integer) at party 0."""
+    return conv.arith.add_public(share, np.full(share.shape, int(value) % (1 << 64), dtype=np.uint64))
+
+
+@functools.cache
+def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, degree: int) -> tuple[float, ...]:
+    """Power-basis coefficients (constant first) of fn's Chebyshev interpolant on [lo, hi].
+
+    ``fn`` must be a module-level function (the cache is keyed by it): a pure memo of public
+    constants, computed on first use, never at import."""
+    series = Chebyshev.interpolate(fn, int(degree), domain=[float(lo), float(hi)])
+    return tuple(float(c) for c in series.convert(kind=Polynomial).coef)
+
+
+def poly_eval(conv: Converter, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P) -> np.ndarray:
+    """Shares of sum_i coeffs[i] v^i at ``out_scale`` (<= 2 scale) for v at ``scale`` (<= 29), |v| <= 1
+    and sum_i |coeffs[i] v^i| < 2^(62 - 2 scale)."""
+    eng = conv.arith
+    d = len(coeffs) - 1
+    powers = {1: v}
+    have = 1
+    while have < d:
+        top = min(2 * have, d)
+        targets = list(range(have + 1, top + 1))
+        left = np.concatenate([powers[have]] * len(targets))
+        right = np.concatenate([powers[t - have] for t in targets])
+        (prod,) = eng.truncate_many([eng.mul(left, right)], scale)
+        m = v.shape[0]
+        for i, t in enumerate(targets):
+            powers[t] = prod[i * m : (i + 1) * m]
+        have = top
+    acc = np.zeros(v.shape, dtype=np.uint64)
+    for i in range(1, d + 1):
+        acc = eng.add(acc, eng.mul_public(powers[i], const(coeffs[i], scale) % (1 << 64)))
+    acc = add_const(conv, acc, const(coeffs[0], 2 * scale))
+    if out_scale == 2 * scale:
+        return acc
+    return eng.truncate_many([acc], 2 * scale - out_scale)[0]
+
+
+def pow2_weights(exps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """(D1, D2) ring weight vectors for multipliers 2^e_j (see the module docstring)."""
+    d1 = [1 << e if e >= 0 else 0 for e in exps]
+    d2 = [1 << (e + P) if -P <= e < 0 else 0 for e in exps]
+    return ring(d1), ring(d2)
+
+
+def weighted(conv: Converter, weights: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """sum_j weights[j] * H_j for public ring weights (k,) and shares H (k, N): local."""
+    k = conv.arith.kernels
+    return np.ascontiguousarray(k.matmul(weights.reshape(1, -1), np.ascontiguousarray(onehot))[0])
+
+
+def apply_pow2(conv: Converter, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """y * D1 + trunc(y * D2, P) for secret weights D1, D2 (already weighted sums): 2 rounds."""
+    eng = conv.arith
+    m = y.shape[0]
+    prod = eng.mul(np.concatenate([y, y]), np.concatenate([d1, d2]))
+    (low,) = eng.truncate_many([prod[m:]], P)
+    return eng.add(prod[:m], low)
+
+
+def lift(conv: Converter, share: np.ndarray, frm: int, to: int) -> np.ndarray:
+    """A share at scale ``frm`` brought to scale ``to``: exact upwards, one truncation down."""
+    if to >= frm:
+        return conv.arith.mul_public(share, 1 << (to - frm)) if to > frm else share
+    return conv.arith.truncate_many([share], frm - to)[0]

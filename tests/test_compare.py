@@ -1,0 +1,197 @@
+"""mpc.tensor.compare against NumPy: comparisons, sign/abs/relu, where, min/max, argmax, sort, clip.
+
+2 and 3 parties, Fixed(16) and Int64, hypothesis inputs with ties, zeros, the extremes of the
+Fixed range and values differing in the last bit. Every operation of one example runs in one
+run_local.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mpc
+from mpc.engines.convert import Converter
+from mpc.engines.gmw import GMWEngine
+from mpc.errors import ConfigError
+from mpc.preprocessing.bit_triples import LocalBitTriples
+from mpc.preprocessing.dabits import LocalDaBits
+from mpc.tensor import compare as C
+from mpc.testing import run_local
+
+F = 16
+ULP = 2.0**-F
+FIXED = mpc.Fixed(F)
+TOP = 2.0**(62 - F) - 1.0  # |x|, |y| < 2^(62-f): x - y cannot wrap (2^46 - ULP would round to 2^46)
+
+
+def attach(party):
+    """GMW engine + Converter on the party's semi2k engine; with 3 parties also daBits (so both
+    B2A paths run)."""
+    seed = party.common_prg.derive("test/compare-bit-triples").random_bytes(16)
+    gmw = GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels,
+                    prg=party.prg, pair_prgs=party.pair_prgs)
+    dabits = None
+    if party.n == 3:
+        dabits = LocalDaBits(party.common_prg.derive("test/compare-dabits").random_bytes(16), party.pid, party.n)
+    party.engine.converter = Converter(party.engine, gmw, dabits=dabits)
+
+
+def q(a):
+    return np.rint(np.asarray(a, dtype=np.float64) * 2.0**F) / 2.0**F
+
+
+special = st.sampled_from([0.0, ULP, -ULP, 1.0, -1.0, 1.0 + ULP, TOP, -TOP, 3.5, -3.5])
+element = st.one_of(special, st.floats(-1000, 1000, allow_nan=False, width=32))
+
+
+@settings(max_examples=10)
+@given(n=st.sampled_from([2, 3]), data=st.data())
+def test_fixed_comparisons_and_selections(n, data):
+    rows, cols = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 6))
+    x = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    y = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    y[0, 0] = x[0, 0]  # a tie
+    y.flat[-1] = x.flat[-1] + ULP  # a last-bit difference
+    x, y = q(x), q(y)
+    small_x = np.clip(x, -1e6, 1e6)  # for differences with public constants
+    small_y = np.clip(y, -1e3, 1e3)  # products (where, masks) need |value| < 2^(62-2f)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
+        sy = p.input(y if p.pid == n - 1 else None, owner=n - 1, shape=y.shape, dtype=FIXED)
+        ss = p.input(small_x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
+        sm = p.input(small_y if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
+        out = {
+            "lt": C.lt(sx, sy), "le": C.le(sx, sy), "gt": C.gt(sx, sy), "ge": C.ge(sx, sy),
+            "eq": C.eq(sx, sy), "ne": C.ne(sx, sy), "lt_pub": C.lt(ss, 0.5), "gt_rpub": C.gt(1.0, ss),
+            "sign": C.sign(sx), "abs": C.abs(sx), "relu": C.relu(sx),
+            "min": C.minimum(sx, sy), "max": C.maximum(sx, sy), "max_pub": C.maximum(ss, -2.0),
+            "where": C.where(C.lt(sx, sy), sm, 1.5), "clip": C.clip(ss, -1.0, 2.5),
+            "clip_lo": C.clip(ss, lo=0.0), "prod_mask": sm * C.ge(sx, sy),
+        }
+        return dict(zip(out, p.reveal(*out.values()), strict=True))
+
+    want = {
+        "lt": x < y, "le": x <= y, "gt": x > y, "ge": x >= y, "eq": x == y, "ne": x != y,
+        "lt_pub": small_x < 0.5, "gt_rpub": 1.0 > small_x, "sign": np.sign(x), "abs": np.abs(x),
+        "relu": np.maximum(x, 0), "min": np.minimum(x, y), "max": np.maximum(x, y),
+        "max_pub": np.maximum(small_x, -2.0), "where": np.where(x < y, small_y, 1.5),
+        "clip": np.clip(small_x, -1.0, 2.5), "clip_lo": np.maximum(small_x, 0.0), "prod_mask": small_y * (x >= y),
+    }
+    for got in run_local(main, n):
+        for k, w in want.items():
+            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+
+
+@settings(max_examples=6)
+@given(n=st.sampled_from([2, 3]), data=st.data())
+def test_reductions_argmax_sort(n, data):
+    rows, cols = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 9))
+    pool = st.sampled_from([0.0, 1.0, -1.0, 2.5, ULP, -7.25])  # many ties
+    x = np.array(data.draw(st.lists(st.one_of(pool, element), min_size=rows * cols, max_size=rows * cols)))
+    x = q(x.reshape(rows, cols))
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
+        out = {
+            "max1": C.max(sx, axis=1), "min0": C.min(sx, axis=0), "max": C.max(sx), "min": C.min(sx, axis=-1),
+            "argmax1": C.argmax(sx, axis=1), "argmin0": C.argmin(sx, axis=0), "argmax": C.argmax(sx),
+            "sort": C.sort(sx), "sort0": C.sort(sx, axis=0),
+        }
+        return dict(zip(out, p.reveal(*out.values()), strict=True))
+
+    want = {
+        "max1": x.max(1), "min0": x.min(0), "max": x.max(), "min": x.min(-1), "argmax1": x.argmax(1),
+        "argmin0": x.argmin(0), "argmax": x.argmax(), "sort": np.sort(x), "sort0": np.sort(x, axis=0),
+    }
+    for got in run_local(main, n):
+        for k, w in want.items():
+            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_int64_comparisons(n):
+    x = np.array([0, -1, 5, -(2**62), 2**62 - 1, 7, 2**40, -(2**40) - 1], dtype=np.int64)
+    y = np.array([0, 0, 5, -(2**62) + 1, 2**62 - 2, -7, 2**40 + 1, -(2**40)], dtype=np.int64)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Int64())
+        sy = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape, dtype=mpc.Int64())
+        return p.reveal(C.lt(sx, sy), C.eq(sx, sy), C.maximum(sx, sy), C.relu(sx), C.argmax(sx))
+
+    lt, eq, mx, relu, am = run_local(main, n)[0]
+    np.testing.assert_array_equal(lt, x < y)
+    np.testing.assert_array_equal(eq, x == y)
+    np.testing.assert_array_equal(mx, np.maximum(x, y))
+    np.testing.assert_array_equal(relu, np.maximum(x, 0))
+    assert am == x.argmax() and lt.dtype == np.int64
+
+
+def test_equality_is_exact_at_the_ring_extremes():
+    x = np.array([-(2**63), 2**63 - 1, -(2**63), 0], dtype=np.int64)
+    y = np.array([2**63 - 1, 2**63 - 1, -(2**63), -(2**63)], dtype=np.int64)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Int64())
+        sy = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape, dtype=mpc.Int64())
+        return p.reveal(C.eq(sx, sy), C.ne(sx, sy))
+
+    eq, ne = run_local(main, 3)[0]
+    np.testing.assert_array_equal(eq, x == y)
+    np.testing.assert_array_equal(ne, x != y)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_w3_w4_rounds(n):
+    size = 2000
+
+    def main(p):
+        attach(p)
+        g = np.linspace(-8, 8, size)
+        x = p.input(g if p.pid == 0 else None, owner=0, shape=(size,))
+        y = p.input(-g if p.pid == 1 else None, owner=1, shape=(size,))
+        with p.section("w3"):
+            C.lt(x, y)
+        with p.section("w4"):
+            C.relu(x)
+        with p.section("sort"):
+            C.sort(x[:10])
+        return p.stats()["sections"]
+
+    for s in run_local(main, n):
+        if n == 2:  # CrypTen 0.4.1: 8 rounds (W3), 9 rounds (W4)
+            assert s["w3"]["rounds"] == 8 and s["w4"]["rounds"] == 8
+            assert s["w3"]["bytes_sent"] < 64 * size and s["w4"]["bytes_sent"] < 80 * size
+            assert s["sort"]["rounds"] == 10 * 8  # Batcher, 16 wires: 10 layers
+        else:  # 3 parties with daBits: one carry-save layer, then B2A in one round
+            assert s["w3"]["rounds"] == 9 and s["w4"]["rounds"] == 10
+
+
+def test_zero_dim_and_empty_shapes():
+    def main(p):
+        attach(p)
+        s = p.input(2.5 if p.pid == 0 else None, owner=0, shape=())
+        e = p.input(np.zeros((0, 3)) if p.pid == 0 else None, owner=0, shape=(0, 3))
+        one = p.input(np.array([4.0]) if p.pid == 0 else None, owner=0, shape=(1,))
+        return p.reveal(C.lt(s, 3), C.relu(s), C.sign(s), C.max(one), C.argmax(one), C.sort(one),
+                        C.lt(e, 0), C.relu(e), C.maximum(s, one))
+
+    lt, relu, sign, mx, am, srt, elt, erelu, mxb = run_local(main, 2)[0]
+    assert np.shape(lt) == () and lt == 1.0 and relu == 2.5 and sign == 1.0
+    assert mx == 4.0 and am == 0.0 and srt.tolist() == [4.0]
+    assert elt.shape == (0, 3) and erelu.shape == (0, 3) and mxb.tolist() == [4.0]
+
+
+def test_missing_converter_is_a_config_error():
+    def main(p):
+        x = p.input(np.zeros(3) if p.pid == 0 else None, owner=0, shape=(3,))
+        with pytest.raises(ConfigError, match="Converter"):
+            C.lt(x, 0)
+        return True
+
+    assert all(run_local(main, 2))

@@ -1,0 +1,194 @@
+"""A2B / B2A / MSB / zero test / bit injection (mpc.engines.convert) against NumPy, 2 and 3 parties."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpc.engines.convert import Converter
+from mpc.engines.gmw import GMWEngine
+from mpc.errors import PreprocessingExhausted, ShareTypeError
+from mpc.preprocessing.bit_triples import LocalBitTriples
+from mpc.preprocessing.dabits import LocalDaBits, dealer_dabits, expand_dabit_share, unpack_bits
+from mpc.prg import PRG
+from mpc.testing import run_local
+
+U64 = np.uint64
+EDGES = [0, 1, 2**64 - 1, 2**63, 2**63 - 1, 2**62, 2**62 - 1, 2**47, 2**64 - 2**47, 2**16, 2**64 - 2**16,
+         2**16 + 1, 2**64 - 2**16 - 1, 12345, 2**64 - 12345]
+
+
+def converter(party):
+    seed = party.common_prg.derive("test/convert-bit-triples").random_bytes(16)
+    gmw = GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels,
+                    prg=party.prg, pair_prgs=party.pair_prgs)
+    return Converter(party.engine, gmw)
+
+
+def values(draw_list):
+    return np.array([v % 2**64 for v in draw_list], dtype=U64)
+
+
+word = st.one_of(st.sampled_from(EDGES), st.integers(0, 2**64 - 1))
+
+
+@settings(max_examples=12)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(word, min_size=1, max_size=90))
+def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs):
+    x = values(xs)
+    y = x.copy()
+    y[::2] = 0  # zero test on a mix of zeros and values
+    m = x.size
+
+    def main(p):
+        c = converter(p)
+        e = p.engine
+        sx = e.input(x if p.pid == 0 else None, 0, (m,))
+        sy = e.input(y if p.pid == n - 1 else None, n - 1, (m,))
+        planes, shapes = c.a2b([sx])
+        bits = c.unpack_planes(planes, m)  # (64, m) XOR shares
+        arith_bits = c.b2a([bits])[0]  # (64, m) arithmetic 0/1
+        back = np.zeros(m, dtype=U64)
+        for i in range(64):
+            back = e.add(back, e.mul_public(arith_bits[i], 1 << i))  # A2B then B2A: the identity
+        (msb,) = c.msb([sx])
+        (z,) = c.eqz([sy])
+        (prod,), (z_a,) = c.bit_mul([(msb, sy)], [z])
+        (msb_a,) = c.b2a([msb])
+        opened = e.open([back, msb_a, z_a, prod])
+        return c.boolean.reveal(planes), opened, shapes
+
+    want_msb = x >> U64(63)
+    for planes, (back, msb_a, z_a, prod), shapes in run_local(main, n):
+        assert shapes == [(m,)]
+        np.testing.assert_array_equal(planes.shape, (64, -(-m // 64)))
+        np.testing.assert_array_equal(back, x)
+        np.testing.assert_array_equal(msb_a, want_msb)
+        np.testing.assert_array_equal(z_a, (y == 0).astype(U64))
+        np.testing.assert_array_equal(prod, want_msb * y)
+
+
+def test_bit_decomposition_planes_are_the_bits():
+    x = values(EDGES)
+
+    def main(p):
+        c = converter(p)
+        sx = p.engine.input(x if p.pid == 0 else None, 0, x.shape)
+        planes, _ = c.a2b([sx])
+        return p.kernels.unbitslice(c.boolean.reveal(planes), x.size)
+
+    for got in run_local(main, 2):
+        np.testing.assert_array_equal(got, x)
+
+
+def test_last_bit_differences_and_extremes_of_the_fixed_range():
+    f = 16
+    top = 2**(63 - f) * 2**f  # Fixed(16) range is [-2^47, 2^47) -> ring values +-2^63 at the edges
+    vals = [top - 1, (2**64 - top) % 2**64, 1, 2**64 - 1, 0]
+    x = values(vals)
+    y = values([v + 1 for v in vals])  # differ in the last bit
+
+    def main(p):
+        c = converter(p)
+        sx = p.engine.input(x if p.pid == 0 else None, 0, x.shape)
+        sy = p.engine.input(y if p.pid == 1 else None, 1, y.shape)
+        d = p.engine.sub(sx, sy)  # x - y = -1 everywhere
+        (m,), (z,) = c.msb([d]), c.eqz([d])
+        return p.engine.open(c.b2a([m, z]))
+
+    for m, z in run_local(main, 2):
+        np.testing.assert_array_equal(m, np.ones(len(vals), dtype=U64))
+        np.testing.assert_array_equal(z, np.zeros(len(vals), dtype=U64))
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_rounds_and_bytes(n):
+    size = 1000
+    x = np.arange(size, dtype=U64) * U64(0x9E3779B97F4A7C15)
+
+    def main(p):
+        c = converter(p)
+        sx = p.engine.input(x if p.pid == 0 else None, 0, (size,))
+        with p.section("w3"):
+            (m,) = c.msb([sx])
+            c.b2a([m])
+        with p.section("relu"):
+            (m,) = c.msb([sx])
+            c.bit_mul([(m, sx)])
+        with p.section("eqz"):
+            c.eqz([sx])
+        with p.section("a2b"):
+            c.a2b([sx])
+        return p.stats()["sections"]
+
+    for s in run_local(main, n):
+        if n == 2:
+            assert s["w3"]["rounds"] == 8 and s["relu"]["rounds"] == 8
+            assert s["eqz"]["rounds"] == 6 and s["a2b"]["rounds"] == 7
+            assert s["w3"]["bytes_sent"] < 64 * size  # ~45 bytes of ANDs + 16 of B2A per element
+            assert s["relu"]["bytes_sent"] < 80 * size
+        else:
+            assert s["w3"]["rounds"] == 10 and s["relu"]["rounds"] == 11
+            assert s["eqz"]["rounds"] == 7 and s["a2b"]["rounds"] == 8
+
+
+def test_converter_checks_its_engines():
+    def main(p):
+        c = converter(p)
+        with pytest.raises(ShareTypeError):
+            Converter(p.engine, object())
+        with pytest.raises(ShareTypeError):
+            c.msb([np.zeros(3, dtype=np.int64)])
+        return repr(c)
+
+    assert run_local(main, 2)[0].startswith("Converter(")
+
+
+# ----------------------------------------------------------------------------- daBits
+
+
+def converter_with_dabits(party):
+    c = converter(party)
+    seed = party.common_prg.derive("test/convert-dabits").random_bytes(16)
+    return Converter(c.arith, c.boolean, dabits=LocalDaBits(seed, party.pid, party.n))
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_dabits_are_consistent_and_dealer_matches(n):
+    seeds = [PRG.fresh().random_bytes(16) for _ in range(n)]
+    dealer, parties = [PRG(s) for s in seeds], [PRG(s) for s in seeds]
+    for count in (1, 64, 130):
+        corr = dealer_dabits(dealer, count)
+        shares = [expand_dabit_share(p, count, last=i == n - 1) for i, p in enumerate(parties)]
+        bits = np.bitwise_xor.reduce(np.stack([w for w, _ in shares]), axis=0)
+        arith = sum((s for _, s in shares[:-1]), np.zeros(count, dtype=U64)) + corr
+        np.testing.assert_array_equal(arith, unpack_bits(bits, count))
+        assert set(np.unique(arith)) <= {U64(0), U64(1)}
+    local = [LocalDaBits(bytes(16), p, n, budget=10) for p in range(n)]
+    got = [s.dabits(10) for s in local]
+    bits = np.bitwise_xor.reduce(np.stack([w for w, _ in got]), axis=0)
+    np.testing.assert_array_equal(sum((a for _, a in got), np.zeros(10, dtype=U64)), unpack_bits(bits, 10))
+    with pytest.raises(PreprocessingExhausted):
+        local[0].dabits(1)
+    assert "insecure" in repr(local[0])
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_b2a_with_dabits_is_one_round(n):
+    size = 300
+    x = np.arange(size, dtype=U64) * U64(0x9E3779B97F4A7C15)
+
+    def main(p):
+        c = converter_with_dabits(p)
+        sx = p.engine.input(x if p.pid == 0 else None, 0, (size,))
+        (m,) = c.msb([sx])
+        with p.section("b2a"):
+            (ma,) = c.b2a([m])
+        (prod,), _ = c.bit_mul([(m, sx)])
+        return p.engine.open([ma, prod]), p.stats()["sections"]["b2a"]
+
+    want = x >> U64(63)
+    for (ma, prod), s in run_local(main, n):
+        np.testing.assert_array_equal(ma, want)
+        np.testing.assert_array_equal(prod, want * x)
+        assert s["rounds"] == 1 and s["bytes_sent"] < (n - 1) * (64 + size // 8 + 8)

@@ -1,0 +1,190 @@
+"""mpc.functions against NumPy on dense grids plus random points, 2 and 3 parties.
+
+Accuracy targets (issue 5) and where they are asserted:
+- sigmoid, tanh: max abs error <= 1e-3 on [-20, 20], saturation beyond (f = 16);
+- exp: relative error <= 1e-3 on [-16, 10] at f = 20. At f = 16 the output (scale 32) cannot
+  hold exp(-16) = 1.1e-7 to 1e-3 relative (484 units): asserted there is relative <= 1e-3 on
+  [-15, 10] and absolute <= 2^-31 on [-16, -15] (the documented behaviour);
+- log: relative error <= 1e-3 on [1e-3, 1e4] (f = 16; log(1) = 0 checked absolutely);
+- reciprocal: relative <= 1e-3 for |x| in [1e-2, 1e4], both signs (f = 16);
+- sqrt, rsqrt: relative <= 1e-3 on [1e-2, 1e4] (f = 16);
+- softmax, log_softmax: max abs error <= 1e-3 on vectors of 10 logits in [-20, 20] (f = 16).
+References are NumPy on the decoded (quantised) inputs. One tensor per function per party count.
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mpc
+import mpc.functions as F
+from mpc.engines.convert import Converter
+from mpc.engines.gmw import GMWEngine
+from mpc.preprocessing.bit_triples import LocalBitTriples
+from mpc.preprocessing.dabits import LocalDaBits
+from mpc.testing import run_local
+
+RNG_SEED = 20261123
+
+
+def attach(party):
+    """GMW engine + Converter on the party's semi2k engine; with 3 parties also daBits (so both
+    B2A paths run)."""
+    seed = party.common_prg.derive("test/functions-bit-triples").random_bytes(16)
+    gmw = GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels,
+                    prg=party.prg, pair_prgs=party.pair_prgs)
+    dabits = None
+    if party.n == 3:
+        dabits = LocalDaBits(party.common_prg.derive("test/functions-dabits").random_bytes(16), party.pid, party.n)
+    party.engine.converter = Converter(party.engine, gmw, dabits=dabits)
+
+
+def q(a, f):
+    return np.rint(np.asarray(a, dtype=np.float64) * 2.0**f) / 2.0**f
+
+
+def grids():
+    rng = np.random.default_rng(RNG_SEED)
+    pos = np.concatenate([np.geomspace(1e-2, 1e4, 1500), 10 ** rng.uniform(-2, 4, 300)])
+    return {
+        "sig": np.concatenate([np.linspace(-20, 20, 2001), rng.uniform(-20, 20, 300), [-1e6, -50, -21, 21, 50, 1e6]]),
+        "exp": np.concatenate([np.linspace(-16, 10, 2001), rng.uniform(-16, 10, 300)]),
+        "log": np.concatenate([np.geomspace(1e-3, 1e4, 1500), 10 ** rng.uniform(-3, 4, 300),
+                               1 + np.arange(-8, 9) * 2.0**-16]),  # around log(1) = 0
+        "pos": pos,
+        "rec": np.concatenate([pos, -pos[::3]]),
+        "soft": rng.uniform(-20, 20, (40, 10)),
+    }
+
+
+def run_all(n, f):
+    g = grids()
+    dtype = mpc.Fixed(f)
+
+    def main(p):
+        attach(p)
+        xs = {k: p.input(v if p.pid == 0 else None, owner=0, shape=v.shape, dtype=dtype) for k, v in g.items()}
+        out, rounds = {}, {}
+        calls = [("sigmoid", F.sigmoid, "sig"), ("tanh", F.tanh, "sig"), ("exp", F.exp, "exp"), ("log", F.log, "log"),
+                 ("reciprocal", F.reciprocal, "rec"), ("sqrt", F.sqrt, "pos"), ("rsqrt", F.rsqrt, "pos"),
+                 ("softmax", F.softmax, "soft"), ("log_softmax", F.log_softmax, "soft")]
+        for name, fn, key in calls:
+            with p.section(name):
+                out[name] = fn(xs[key])
+        out["divide"] = F.divide(xs["pos"][:50], xs["rec"][:50])
+        stats = p.stats()["sections"]
+        rounds = {k: stats[k]["rounds"] for k, *_ in calls}
+        return dict(zip(out, p.reveal(*out.values()), strict=True)), rounds
+
+    got, rounds = run_local(main, n, timeout=120)[0]
+    return {k: q(v, f) for k, v in g.items()}, got, rounds
+
+
+@pytest.fixture(scope="module", params=[2, 3])
+def at16(request):
+    return request.param, run_all(request.param, 16)
+
+
+def sigmoid(s):
+    return 1 / (1 + np.exp(-np.clip(s, -700, 700)))
+
+
+def rel(a, b):
+    return np.abs(a - b) / np.abs(b)
+
+
+def test_sigmoid_tanh(at16):
+    _, (x, got, _) = at16
+    s = x["sig"]
+    assert np.abs(got["sigmoid"] - sigmoid(s)).max() <= 1e-3
+    assert np.abs(got["tanh"] - np.tanh(s)).max() <= 1e-3
+    assert np.abs(got["sigmoid"][s >= 20] - 1).max() <= 1e-3 and np.abs(got["sigmoid"][s <= -20]).max() <= 1e-3
+    assert np.abs(got["tanh"][s >= 20] - 1).max() <= 1e-3 and np.abs(got["tanh"][s <= -20] + 1).max() <= 1e-3
+
+
+def test_exp_at_f16_documented_bounds(at16):
+    _, (x, got, _) = at16
+    e, want = got["exp"], np.exp(x["exp"])
+    hi = x["exp"] >= -15
+    assert rel(e[hi], want[hi]).max() <= 1e-3
+    assert np.abs(e[~hi] - want[~hi]).max() <= 2.0**-31
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_exp_meets_the_target_at_f20(n):
+    f = 20
+    x = q(np.concatenate([np.linspace(-16, 10, 1500), np.random.default_rng(1).uniform(-16, 10, 200)]), f)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Fixed(f))
+        return p.reveal(F.exp(sx))
+
+    assert rel(run_local(main, n)[0], np.exp(x)).max() <= 1e-3
+
+
+def test_log_reciprocal_roots(at16):
+    _, (x, got, _) = at16
+    lx = x["log"]
+    one = lx == 1.0
+    assert rel(got["log"][~one], np.log(lx[~one])).max() <= 1e-3
+    assert np.abs(got["log"][one]).max() <= 1e-8
+    assert rel(got["reciprocal"], 1 / x["rec"]).max() <= 1e-3
+    assert rel(got["sqrt"], np.sqrt(x["pos"])).max() <= 1e-3
+    assert rel(got["rsqrt"], 1 / np.sqrt(x["pos"])).max() <= 1e-3
+    assert rel(got["divide"], x["pos"][:50] / x["rec"][:50]).max() <= 1e-3
+
+
+def test_softmax(at16):
+    _, (x, got, _) = at16
+    s = x["soft"]
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    want = e / e.sum(axis=-1, keepdims=True)
+    assert np.abs(got["softmax"] - want).max() <= 1e-3
+    assert np.abs(got["log_softmax"] - np.log(want)).max() <= 1e-3
+
+
+def test_documented_rounds(at16):
+    n, (_, _, rounds) = at16
+    if n == 2:
+        assert rounds == {"sigmoid": 18, "tanh": 18, "exp": 29, "log": 30, "reciprocal": 27, "sqrt": 29,
+                          "rsqrt": 29, "softmax": 90, "log_softmax": 91}
+
+
+def test_out_of_domain_behaviour():
+    f = 16
+    x = np.array([0.0, -4.0, -0.25, 2.0**-f, -(2.0**-f), 1e5])
+    big = (2**62 - 1) / 2.0 ** (2 * f)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        return p.reveal(F.reciprocal(sx), F.log(sx), F.sqrt(sx), F.rsqrt(sx))
+
+    rec, lg, sq, rs = run_local(main, 2)[0]
+    assert rec[0] == big  # 1/0: the largest value whose truncation is exact, sign +
+    np.testing.assert_allclose(rec[1:], 1 / x[1:], rtol=1e-4)
+    assert lg[0] == -big  # log 0
+    np.testing.assert_allclose(lg[1:], np.log(np.abs(x[1:])), rtol=1e-4)  # log|x| for x < 0
+    np.testing.assert_allclose(sq, np.sqrt(np.abs(x)), rtol=1e-4)
+    assert rs[0] == big
+    np.testing.assert_allclose(rs[1:], 1 / np.sqrt(np.abs(x[1:])), rtol=1e-4)
+
+
+@settings(max_examples=5)
+@given(n=st.sampled_from([2, 3]), pts=st.lists(st.floats(0.01, 1e4, allow_nan=False), min_size=1, max_size=20),
+       neg=st.booleans())
+def test_random_points_hypothesis(n, pts, neg):
+    f = 16
+    x = q(np.array(pts) * (-1 if neg else 1), f)
+
+    def main(p):
+        attach(p)
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        return p.reveal(F.reciprocal(sx), F.sigmoid(sx), F.sqrt(sx))
+
+    rec, sig, sq = run_local(main, n)[0]
+    assert rel(rec, 1 / x).max() <= 1e-3
+    assert np.abs(sig - sigmoid(x)).max() <= 1e-3
+    assert rel(sq, np.sqrt(np.abs(x))).max() <= 1e-3
