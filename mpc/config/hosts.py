@@ -1,0 +1,242 @@
+"""The hosts file (``hosts.toml``): parties' and the dealer's addresses and public keys."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from mpc.config.addresses import DEALER, Z85, check_key, key_path, parse_address, session_id
+from mpc.config.session import CurveConfig
+from mpc.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Node:
+    """One ``[[party]]`` or ``[dealer]`` table of a hosts file."""
+
+    address: str  # "host:port" as written
+    host: str
+    port: int
+    public_key: bytes | None
+    line: int | None  # line of the table header, for messages
+
+    @property
+    def endpoint(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"tcp://{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class HostsFile:
+    """A parsed, validated hosts file."""
+
+    path: Path
+    session_name: str
+    parties: tuple[Node, ...]
+    dealer: Node | None
+
+    @property
+    def session(self) -> int:
+        return session_id(self.session_name)
+
+    def nodes(self) -> list[tuple[int | str, Node]]:
+        return [*enumerate(self.parties), *([(DEALER, self.dealer)] if self.dealer else [])]
+
+    def key_path(self, who: int | str) -> Path:
+        return key_path(self.path, who)
+
+
+# --------------------------------------------------------------------------------------- hosts file
+
+
+class _Lines:
+    """Line numbers of the tables and keys of a TOML file, for error messages (tomllib has none)."""
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"']+)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+
+    def __init__(self, text: str) -> None:
+        self.tables: dict[str, list[int]] = {}  # table name -> header line of each occurrence
+        self.keys: dict[tuple[str, int], dict[str, int]] = {}  # (table, occurrence) -> key -> line
+        current: tuple[str, int] = ("", 0)
+        for lineno, line in enumerate(text.splitlines(), start=1):
+            h = self._HEADER.match(line)
+            if h:
+                name = h.group(2).strip("\"'")
+                self.tables.setdefault(name, []).append(lineno)
+                current = (name, len(self.tables[name]) - 1)
+                continue
+            k = self._KEY.match(line)
+            if k:
+                self.keys.setdefault(current, {}).setdefault(k.group(1), lineno)
+
+    def table(self, name: str, index: int = 0) -> int | None:
+        lines = self.tables.get(name, [])
+        return lines[index] if index < len(lines) else None
+
+    def key(self, table: str, index: int, key: str) -> int | None:
+        return self.keys.get((table, index), {}).get(key) or self.table(table, index)
+
+
+def load_hosts(path: str | os.PathLike) -> HostsFile:
+    """Parse and validate a hosts file; every error names the file, the line and the key."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"hosts file {p}: not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"hosts file {p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"hosts file {p}: not valid TOML: {exc}") from None
+    lines = _Lines(text)
+
+    def at(line: int | None) -> str:
+        return f"hosts file {p}, line {line}" if line else f"hosts file {p}"
+
+    unknown = sorted(set(data) - {"session", "party", "dealer"})
+    if unknown:
+        key = unknown[0]
+        where = lines.key("", 0, key) or lines.table(key)
+        raise ConfigError(f"{at(where)}: unknown key {key!r} (expected session, [[party]], [dealer])")
+    session = data.get("session", None)
+    if session is None:
+        # every copy of the file lists the same addresses, so they agree on this default
+        parties_raw = data.get("party", [])
+        session = "addresses:" + ",".join(str(t.get("address")) for t in parties_raw if isinstance(t, dict))
+    elif not isinstance(session, str) or not session:
+        raise ConfigError(f"{at(lines.key('', 0, 'session'))}: session: expected a non-empty string")
+
+    tables = data.get("party")
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(f"hosts file {p}: no [[party]] tables; list one per party, in pid order")
+    if len(tables) < 2:
+        raise ConfigError(f"{at(lines.table('party'))}: a session needs at least 2 [[party]] tables, got 1")
+
+    def node(table: object, name: str, index: int, label: str, allowed: set[str]) -> Node:
+        header = lines.table(name, index)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{at(header)}: {label}: expected a table")
+        for key in table:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{at(lines.key(name, index, key))}: {label}: unknown key {key!r} "
+                    f"(expected {', '.join(sorted(allowed))})"
+                )
+        if "address" not in table:
+            raise ConfigError(f"{at(header)}: {label}: missing key 'address' (\"host:port\")")
+        host, port = parse_address(
+            table["address"], f"{at(lines.key(name, index, 'address'))}: {label}: address"
+        )
+        key = table.get("public_key")
+        if key is not None:
+            try:
+                key = check_key(key, "public_key")
+            except ConfigError:
+                raise ConfigError(
+                    f"{at(lines.key(name, index, 'public_key'))}: {label}: public_key is not a "
+                    "40-character Z85 CURVE key; run `mpcrun keygen --force` to rewrite it"
+                ) from None
+        return Node(str(table["address"]).strip(), host, port, key, header)
+
+    parties = []
+    for i, table in enumerate(tables):
+        nd = node(table, "party", i, f"party {i}", {"address", "public_key", "pid"})
+        declared = table.get("pid", i)
+        if isinstance(declared, bool) or not isinstance(declared, int) or declared != i:
+            line = lines.key("party", i, "pid")
+            raise ConfigError(
+                f"{at(line)}: party {i}: pid = {declared!r}, but the [[party]] tables must be listed "
+                f"in pid order (this is table {i}: pid {i}); remove or fix the pid keys"
+            )
+        parties.append(nd)
+    dealer = None
+    if "dealer" in data:
+        dealer = node(data["dealer"], "dealer", 0, "dealer", {"address", "public_key"})
+
+    seen: dict[tuple[str, int], str] = {}
+    for who, nd in [
+        *((f"party {i}", n) for i, n in enumerate(parties)),
+        *((("dealer", dealer),) if dealer else ()),
+    ]:
+        k = (nd.host.lower(), nd.port)
+        if k in seen:
+            raise ConfigError(f"{at(nd.line)}: {who}: address {nd.address} is already used by {seen[k]}")
+        seen[k] = who
+    if dealer is not None:
+        # the dealer listens on its port plus each party id (mpc.preprocessing.dealer_service)
+        last = dealer.port + len(parties) - 1
+        if last > 65535:
+            raise ConfigError(
+                f"{at(dealer.line)}: dealer: it listens on ports {dealer.port}..{last} (its port "
+                "plus each party id), past 65535; pick a lower port"
+            )
+        for i, nd in enumerate(parties):
+            if nd.host.lower() == dealer.host.lower() and dealer.port <= nd.port <= last:
+                raise ConfigError(
+                    f"{at(dealer.line)}: dealer: it listens on ports {dealer.port}..{last} (its port "
+                    f"plus each party id), which includes party {i}'s address {nd.address}"
+                )
+    return HostsFile(p, session, tuple(parties), dealer)
+
+
+def read_secret_key(path: Path, who: str) -> bytes:
+    """Read a secret key side file; refuse files other users can read (like ssh does)."""
+    try:
+        st = path.stat()
+        if os.name == "posix" and st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise ConfigError(
+                f"{who}: secret key file {path} is accessible by other users "
+                f"(mode {stat.S_IMODE(st.st_mode):04o}); run `chmod 600 {path}`"
+            )
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{who}: secret key file {path} not found; `mpcrun keygen` writes it next to the "
+            "hosts file (copy each party's key to that party's host only)"
+        ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{who}: cannot read secret key file {path} ({exc.__class__.__name__})") from None
+    if not Z85.match(text):
+        raise ConfigError(f"{who}: secret key file {path} does not hold a 40-character Z85 key")
+    return text.encode()
+
+
+def curve_for(hosts: HostsFile, pid: int | str) -> CurveConfig | None:
+    """The CURVE keys of ``pid`` from a hosts file, or None when the file has no keys at all."""
+    nodes = hosts.nodes()
+    missing = [who for who, nd in nodes if nd.public_key is None]
+    if len(missing) == len(nodes):
+        return None
+    if missing:
+        names = ", ".join(DEALER if w == DEALER else f"party {w}" for w in missing)
+        raise ConfigError(
+            f"hosts file {hosts.path}: some entries have a public_key and some do not ({names} missing); "
+            f"run `mpcrun keygen --force {hosts.path}` to give every party a key pair"
+        )
+    owners: dict[bytes, str] = {}
+    for w, nd in nodes:
+        name = DEALER if w == DEALER else f"party {w}"
+        if nd.public_key in owners:
+            raise ConfigError(
+                f"hosts file {hosts.path}, line {nd.line}: {name} has the same public_key as {owners[nd.public_key]}; "
+                f"every party needs its own key pair (run `mpcrun keygen --force {hosts.path}`)"
+            )
+        owners[nd.public_key] = name
+    who = DEALER if pid == DEALER else f"party {pid}"
+    own = hosts.dealer if pid == DEALER else hosts.parties[pid]
+    secret = read_secret_key(hosts.key_path(pid), who)
+    return CurveConfig(
+        public=own.public_key,
+        secret=secret,
+        parties=tuple(nd.public_key for nd in hosts.parties),
+        dealer=hosts.dealer.public_key if hosts.dealer else None,
+    )
+
+
