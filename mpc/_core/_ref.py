@@ -20,6 +20,10 @@ import numpy as np
 
 from mpc._core import _checks as ck
 
+# Wrap-around is the ring's arithmetic, not an error: 0-d inputs become NumPy scalars, whose
+# arithmetic would otherwise warn on overflow.
+_wrap = np.errstate(over="ignore")
+
 _M32 = np.uint64(0xFFFFFFFF)
 _S32 = np.uint64(32)
 
@@ -86,6 +90,7 @@ def sar(a, k, out=None):
 # ----------------------------------------------------------------------------- ring Z_2^128
 
 
+@_wrap
 def _mulhi64(x, y):
     """High 64 bits of the 128-bit product of two uint64 arrays (schoolbook on 32-bit halves)."""
     x0, x1 = x & _M32, x >> _S32
@@ -102,6 +107,7 @@ def _binary128(a, b, out):
     return a, b, ck.out_array(out, a.shape)
 
 
+@_wrap
 def add128(a, b, out=None):
     """a + b mod 2^128."""
     a, b, out = _binary128(a, b, out)
@@ -112,6 +118,7 @@ def add128(a, b, out=None):
     return out
 
 
+@_wrap
 def sub128(a, b, out=None):
     """a - b mod 2^128."""
     a, b, out = _binary128(a, b, out)
@@ -128,6 +135,7 @@ def neg128(a, out=None):
     return sub128(np.zeros_like(a), a, out=out)
 
 
+@_wrap
 def mul128(a, b, out=None):
     """a * b mod 2^128 (the low 128 bits of the full product)."""
     a, b, out = _binary128(a, b, out)
@@ -138,6 +146,7 @@ def mul128(a, b, out=None):
     return out
 
 
+@_wrap
 def mul128_64(a, b, out=None):
     """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
     a = ck.ring128("a", a)
@@ -178,6 +187,7 @@ def matmul_batched(a, b):
 # ----------------------------------------------------------------------------- Beaver, fused
 
 
+@_wrap
 def beaver_mask(x, a, y, b):
     """The values a party opens in Beaver multiplication: (d, e) = (x - a, y - b).
 
@@ -189,6 +199,7 @@ def beaver_mask(x, a, y, b):
     return np.asarray(x - a), np.asarray(y - b)
 
 
+@_wrap
 def beaver_combine(c, d, e, a, b, first):
     """One party's share of x*y: c + d*b + e*a, plus d*e on the ``first`` party only.
 
@@ -202,6 +213,7 @@ def beaver_combine(c, d, e, a, b, first):
     return z
 
 
+@_wrap
 def beaver_matmul_combine(c, d, e, a, b, first):
     """One party's share of X @ Y: c + d@b + a@e, plus d@e on the ``first`` party only.
 
@@ -297,6 +309,7 @@ def unbitslice(planes, n):
     return np.ascontiguousarray(transpose64(full).reshape(w * 64)[:n])
 
 
+@_wrap
 def gmw_and_combine(c, d, e, a, b, first):
     """One party's share of x AND y from a bit triple: c ^ (d&b) ^ (e&a), ^ (d&e) on ``first``."""
     c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))

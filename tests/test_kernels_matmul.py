@@ -1,0 +1,424 @@
+"""Compiled matrix-product and Beaver kernels (mpc._core._matmul) against the NumPy reference.
+
+The compiled module is imported directly, never skipped: `make test` builds first, so a missing
+extension is a failure. Test data comes from numpy.random with hypothesis-drawn seeds (it is
+test data, not secrets); special values (0, 1, 2^32 +- 1, 2^63, 2^64 - 1) are mixed in.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mpc._core import _matmul, _ref, get_kernels
+from mpc.errors import KernelError
+
+U64 = np.uint64
+SPECIAL = np.array([0, 1, 2, 2**32 - 1, 2**32, 2**32 + 1, 2**63 - 1, 2**63, 2**64 - 2, 2**64 - 1], dtype=U64)
+BACKENDS = pytest.mark.parametrize("mod", [_matmul, _ref], ids=["c", "ref"])
+# These properties are cheap (the whole file runs in a few seconds), so they run well above the CI
+# profile's example count; a larger profile ("thorough") still wins.
+HYP = settings(
+    max_examples=max(150, settings.default.max_examples),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+# The AVX2 kernel's blocking (csrc/matmul.c): register tile MR x NR, k-slice KC, column slice NC;
+# when m <= MR the packed block is KC_SHORT x NC_SHORT instead.
+MR, NR, KC, NC = 6, 4, 256, 16
+KC_SHORT, NC_SHORT = 8, 256 * 16 // 8
+
+seeds = st.integers(0, 2**32 - 1)
+layouts = st.sampled_from(["c", "transposed", "step", "reversed"])
+
+
+def rand_u64(rng: np.random.Generator, shape: tuple[int, ...], special: float = 0.2) -> np.ndarray:
+    """Uniform uint64 values with a fraction of edge values."""
+    x = np.array(rng.integers(0, 2**64, size=shape, dtype=U64), dtype=U64)
+    mask = np.asarray(rng.random(shape) < special)
+    x[mask] = rng.choice(SPECIAL, size=int(mask.sum()))
+    return x
+
+
+def layout(x: np.ndarray, how: str) -> np.ndarray:
+    """The same values as x (2-d or more) in a non-contiguous memory layout."""
+    if how == "transposed":
+        y = np.ascontiguousarray(np.swapaxes(x, -1, -2))
+        out = np.swapaxes(y, -1, -2)
+    elif how == "step":
+        y = np.zeros((*x.shape[:-1], 2 * x.shape[-1]), dtype=U64)
+        y[..., ::2] = x
+        out = y[..., ::2]
+    elif how == "reversed":
+        out = np.ascontiguousarray(x[..., ::-1])[..., ::-1]
+    else:
+        out = x
+    assert np.array_equal(out, x)
+    return out
+
+
+def exact_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(m, k) @ (k, n) mod 2^64 with Python integers, independent of NumPy's wrap-around."""
+    m, k = a.shape
+    n = b.shape[1]
+    al, bl = a.tolist(), b.tolist()
+    rows = [[sum(al[i][p] * bl[p][j] for p in range(k)) % 2**64 for j in range(n)] for i in range(m)]
+    return np.array(rows, dtype=U64).reshape(m, n)
+
+
+def check_result(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.dtype == U64
+    assert got.flags.c_contiguous
+    assert got.shape == want.shape
+    assert np.array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------- wiring
+
+
+def test_backend_switch_serves_this_module():
+    kernels = get_kernels("c")
+    assert kernels.backend == "c"
+    for name in ("matmul", "matmul_batched", "beaver_mask", "beaver_combine", "beaver_matmul_combine"):
+        assert getattr(kernels, name) is getattr(_matmul, name)
+
+
+# ----------------------------------------------------------------------------- matmul
+
+
+def test_matmul_known_answer():
+    # Computed by hand: row 0, col 0 = (2^64-1)^2 + 2(2^63+5) + 2^63 * odd = 1 + 10 + 2^63;
+    # row 0, col 1 = -2^32 + 6 + 2^63 * even. The other two entries from Python integers.
+    a = np.array([[2**64 - 1, 2, 2**63], [2**32 + 1, 0xDEADBEEFCAFEBABE, 1]], dtype=U64)
+    b = np.array([[2**64 - 1, 2**32], [2**63 + 5, 3], [0x0123456789ABCDEF, 2**64 - 2]], dtype=U64)
+    want = np.array(
+        [[0x800000000000000B, 0xFFFFFFFF00000006], [0x5A88001580A573A4, 0x9C093CD060FC3038]], dtype=U64
+    )
+    check_result(_matmul.matmul(a, b), want)
+    check_result(_ref.matmul(a, b), want)
+
+
+@pytest.mark.parametrize(
+    "m, k, n", [(0, 0, 0), (0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 5), (5, 0, 0), (1, 1, 1)]
+)
+def test_matmul_empty_and_tiny(m, k, n):
+    rng = np.random.default_rng(m * 100 + k * 10 + n)
+    a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
+    got = _matmul.matmul(a, b)
+    check_result(got, _ref.matmul(a, b))
+    check_result(got, exact_matmul(a, b))
+
+
+@HYP
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=seeds, la=layouts, lb=layouts)
+def test_matmul_matches_reference(m, k, n, seed, la, lb):
+    rng = np.random.default_rng(seed)
+    a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
+    check_result(_matmul.matmul(layout(a, la), layout(b, lb)), _ref.matmul(a, b))
+
+
+@HYP
+@given(m=st.integers(1, 9), k=st.integers(1, 9), n=st.integers(1, 9), seed=seeds)
+def test_matmul_matches_python_integers(m, k, n, seed):
+    rng = np.random.default_rng(seed)
+    a, b = rand_u64(rng, (m, k), 0.5), rand_u64(rng, (k, n), 0.5)
+    check_result(_matmul.matmul(a, b), exact_matmul(a, b))
+
+
+@pytest.mark.parametrize(
+    "m, k, n",
+    [
+        (MR - 1, KC - 1, NR - 1),
+        (MR, KC, NR),
+        (MR + 1, KC + 1, NR + 1),
+        (2 * MR + 1, 2 * KC + 3, NC + 1),
+        (3 * MR - 1, KC + 7, 2 * NC + NR - 1),
+        (4 * MR, 3 * KC, 3 * NC),
+        (1, 2 * KC + 1, 2 * NC + 3),
+        (2 * MR + 5, 1, 1),
+        (37, 600, 70),
+        (1, KC_SHORT - 1, NC_SHORT + 1),
+        (1, 2 * KC_SHORT + 1, 2 * NC_SHORT + 3),
+        (MR, KC_SHORT, NC_SHORT),
+        (MR - 1, 3 * KC_SHORT + 5, NC_SHORT - 1),
+        (2, 300, 2),
+    ],
+)
+def test_matmul_block_edges(m, k, n):
+    rng = np.random.default_rng(m * 1_000_000 + k * 1000 + n)
+    a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
+    check_result(_matmul.matmul(a, b), _ref.matmul(a, b))
+
+
+def test_matmul_all_ones_wraps():
+    # Every product is (2^64-1)^2 = 1 mod 2^64, so each entry is k mod 2^64: stresses both the
+    # 64-bit low-product accumulators and the 32-bit cross accumulators wrapping many times.
+    k = 3 * KC + 5
+    a = np.full((MR + 1, k), 2**64 - 1, dtype=U64)
+    b = np.full((k, NR + 3), 2**64 - 1, dtype=U64)
+    check_result(_matmul.matmul(a, b), np.full((MR + 1, NR + 3), k, dtype=U64))
+    a[:] = 2**32 + 2**31 + 7  # cross term k * 2 * (2^31+7) * 1 overflows 32 bits
+    b[:] = 2**63 + 2**32 + 3
+    check_result(_matmul.matmul(a, b), _ref.matmul(a, b))
+
+
+def test_matmul_readonly_inputs_and_fresh_output():
+    rng = np.random.default_rng(7)
+    a, b = rand_u64(rng, (9, 11)), rand_u64(rng, (11, 5))
+    a.flags.writeable = False
+    b.flags.writeable = False
+    got = _matmul.matmul(a, b)
+    assert got.flags.owndata and got.flags.writeable
+    check_result(got, _ref.matmul(a, b))
+
+
+def test_matmul_runs_in_threads():
+    rng = np.random.default_rng(11)
+    pairs = [(rand_u64(rng, (60, 300)), rand_u64(rng, (300, 40))) for _ in range(4)]
+    results: list[np.ndarray | None] = [None] * len(pairs)
+
+    def work(i):
+        results[i] = _matmul.matmul(*pairs[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(pairs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for (a, b), got in zip(pairs, results, strict=True):
+        check_result(got, _ref.matmul(a, b))
+
+
+@HYP
+@given(
+    batch=st.integers(0, 4),
+    m=st.integers(0, 13),
+    k=st.integers(0, 40),
+    n=st.integers(0, 13),
+    seed=seeds,
+    la=layouts,
+    lb=layouts,
+)
+def test_matmul_batched_matches_reference(batch, m, k, n, seed, la, lb):
+    rng = np.random.default_rng(seed)
+    a, b = rand_u64(rng, (batch, m, k)), rand_u64(rng, (batch, k, n))
+    if a.size and b.size:
+        a, b = layout(a, la), layout(b, lb)
+    check_result(_matmul.matmul_batched(a, b), _ref.matmul_batched(a, b))
+
+
+def test_matmul_batched_block_edges():
+    rng = np.random.default_rng(3)
+    a, b = rand_u64(rng, (3, MR + 1, KC + 1)), rand_u64(rng, (3, KC + 1, NC + 1))
+    got = _matmul.matmul_batched(a, b)
+    check_result(got, _ref.matmul_batched(a, b))
+    for i in range(3):
+        check_result(got[i], _matmul.matmul(a[i], b[i]))
+
+
+# ----------------------------------------------------------------------------- rejected inputs
+
+BAD_MATMUL = [
+    (np.zeros((2, 3), dtype=np.int64), np.zeros((3, 2), dtype=U64), "dtype"),
+    (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=np.float64), "dtype"),
+    (np.zeros((2, 3), dtype=np.uint32), np.zeros((3, 2), dtype=U64), "dtype"),
+    (np.zeros((2, 3), dtype=np.dtype(">u8")), np.zeros((3, 2), dtype=U64), "dtype"),
+    ([[1, 2]], np.zeros((2, 1), dtype=U64), "numpy"),
+    (np.zeros((2, 3), dtype=U64), np.zeros((4, 2), dtype=U64), "align"),
+    (np.zeros(3, dtype=U64), np.zeros((3, 2), dtype=U64), "2-d"),
+    (np.zeros((1, 2, 3), dtype=U64), np.zeros((1, 3, 2), dtype=U64), "2-d"),
+]
+
+
+@BACKENDS
+@pytest.mark.parametrize("a, b, words", BAD_MATMUL)
+def test_matmul_rejects(mod, a, b, words):
+    with pytest.raises(KernelError, match=words):
+        mod.matmul(a, b)
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        (np.zeros((2, 2, 3), dtype=U64), np.zeros((3, 3, 2), dtype=U64)),
+        (np.zeros((2, 2, 3), dtype=U64), np.zeros((2, 4, 2), dtype=U64)),
+        (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=U64)),
+        (np.zeros((2, 2, 3), dtype=np.int64), np.zeros((2, 3, 2), dtype=U64)),
+    ],
+)
+def test_matmul_batched_rejects_same_as_reference(a, b):
+    with pytest.raises(KernelError) as want:
+        _ref.matmul_batched(a, b)
+    with pytest.raises(KernelError) as got:
+        _matmul.matmul_batched(a, b)
+    assert str(got.value) == str(want.value)
+
+
+def _beaver_bad_cases():
+    z23, z32, z22 = (np.zeros(s, dtype=U64) for s in ((2, 3), (3, 2), (2, 2)))
+    return [
+        ("beaver_mask", (z23, z23, z32, np.zeros((3, 3), dtype=U64))),
+        ("beaver_mask", (z23, z32, z32, z32)),
+        ("beaver_mask", (z23.astype(np.int64), z23, z32, z32)),
+        ("beaver_combine", (z23, z23, z23, z23, z32, True)),
+        ("beaver_combine", (z23, z23, z23, z23, z23.astype(np.float64), False)),
+        ("beaver_combine", (z23, z23, [0, 0], z23, z23, False)),
+        ("beaver_matmul_combine", (z23, z22, z32, z22, z32, True)),  # c wrong shape
+        ("beaver_matmul_combine", (z22, z23, z32, z22, z32, False)),  # d, a differ
+        ("beaver_matmul_combine", (z22, z23, z23, z23, z23, False)),  # d, e do not align
+        ("beaver_matmul_combine", (z22, z23, z32, z23, z32.astype(np.uint32), False)),
+    ]
+
+
+@pytest.mark.parametrize("name, args", _beaver_bad_cases())
+def test_beaver_rejects_same_as_reference(name, args):
+    with pytest.raises(KernelError) as want:
+        getattr(_ref, name)(*args)
+    with pytest.raises(KernelError) as got:
+        getattr(_matmul, name)(*args)
+    assert str(got.value) == str(want.value)
+
+
+# ----------------------------------------------------------------------------- Beaver kernels
+
+shapes = st.sampled_from([(0,), (1,), (3,), (4,), (5,), (17,), (64,), (1001,), (3, 5), (2, 0), (4, 4, 3), ()])
+
+
+@HYP
+@given(sx=shapes, sy=shapes, seed=seeds, la=layouts)
+def test_beaver_mask_matches_reference(sx, sy, seed, la):
+    rng = np.random.default_rng(seed)
+    x, a, y, b = rand_u64(rng, sx), rand_u64(rng, sx), rand_u64(rng, sy), rand_u64(rng, sy)
+    if x.ndim >= 2 and x.size:
+        x = layout(x, la)
+    d, e = _matmul.beaver_mask(x, a, y, b)
+    wd, we = _ref.beaver_mask(x, a, y, b)
+    check_result(d, wd)
+    check_result(e, we)
+
+
+# 0-d operands make the reference compute on NumPy scalars, which warn on (intended) wrap-around.
+@HYP
+@given(shape=shapes, seed=seeds, first=st.booleans(), la=layouts)
+def test_beaver_combine_matches_reference(shape, seed, first, la):
+    rng = np.random.default_rng(seed)
+    c, d, e, a, b = (rand_u64(rng, shape) for _ in range(5))
+    if len(shape) >= 2 and c.size:
+        d, a = layout(d, la), layout(a, la)
+    check_result(_matmul.beaver_combine(c, d, e, a, b, first), _ref.beaver_combine(c, d, e, a, b, first))
+
+
+@pytest.mark.parametrize("first", [True, False, 1, 0])
+def test_beaver_combine_special_values(first):
+    # every (d, e, a, b) combination of edge values, at a length that also exercises the tail
+    g = np.array(np.meshgrid(SPECIAL, SPECIAL, SPECIAL, SPECIAL, indexing="ij")).reshape(4, -1)
+    d, e, a, b = (np.ascontiguousarray(v) for v in g)
+    c = np.roll(d, 3)
+    got = _matmul.beaver_combine(c, d, e, a, b, first)
+    check_result(got, _ref.beaver_combine(c, d, e, a, b, first))
+    want = [
+        (ci + di * bi + ei * ai + (di * ei if first else 0)) % 2**64
+        for ci, di, ei, ai, bi in zip(*(v.tolist() for v in (c, d, e, a, b)), strict=True)
+    ]
+    assert got.tolist() == want
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_beaver_combine_large_streaming_path(first):
+    # from 2^19 elements the C kernel switches to aligned non-temporal stores (prologue + tail)
+    rng = np.random.default_rng(17)
+    n = (1 << 19) + 7
+    c, d, e, a, b = (rand_u64(rng, (n,), 0.01) for _ in range(5))
+    check_result(_matmul.beaver_combine(c, d, e, a, b, first), _ref.beaver_combine(c, d, e, a, b, first))
+    # an odd offset for the inputs, so loads and the output alignment differ
+    args = [v[1:] for v in (c, d, e, a, b)]
+    check_result(_matmul.beaver_combine(*args, first), _ref.beaver_combine(*args, first))
+
+
+@HYP
+@given(
+    m=st.integers(0, 20),
+    k=st.integers(0, 40),
+    n=st.integers(0, 20),
+    seed=seeds,
+    first=st.booleans(),
+    la=layouts,
+    lb=layouts,
+)
+def test_beaver_matmul_combine_matches_reference(m, k, n, seed, first, la, lb):
+    rng = np.random.default_rng(seed)
+    c = rand_u64(rng, (m, n))
+    d, a = rand_u64(rng, (m, k)), rand_u64(rng, (m, k))
+    e, b = rand_u64(rng, (k, n)), rand_u64(rng, (k, n))
+    if d.size and e.size:
+        d, e = layout(d, la), layout(e, lb)
+    got = _matmul.beaver_matmul_combine(c, d, e, a, b, first)
+    check_result(got, _ref.beaver_matmul_combine(c, d, e, a, b, first))
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_beaver_matmul_combine_block_edges(first):
+    rng = np.random.default_rng(5)
+    m, k, n = 2 * MR + 1, KC + 9, NC + NR + 1
+    c = rand_u64(rng, (m, n))
+    d, a = rand_u64(rng, (m, k)), rand_u64(rng, (m, k))
+    e, b = rand_u64(rng, (k, n)), rand_u64(rng, (k, n))
+    got = _matmul.beaver_matmul_combine(c, d, e, a, b, first)
+    check_result(got, _ref.beaver_matmul_combine(c, d, e, a, b, first))
+
+
+# ----------------------------------------------------------------------------- reconstruction
+
+
+def split(rng: np.random.Generator, x: np.ndarray, parties: int) -> list[np.ndarray]:
+    """Additive shares of x mod 2^64."""
+    shares = [rand_u64(rng, x.shape) for _ in range(parties - 1)]
+    last = x.copy()
+    for s in shares:
+        last -= s
+    return [*shares, last]
+
+
+def total(shares: list[np.ndarray]) -> np.ndarray:
+    out = np.zeros_like(shares[0])
+    for s in shares:
+        out += s
+    return out
+
+
+@HYP
+@given(parties=st.sampled_from([2, 3]), size=st.integers(0, 300), seed=seeds)
+def test_beaver_combine_reconstructs_product(parties, size, seed):
+    rng = np.random.default_rng(seed)
+    x, y, a, b = (rand_u64(rng, (size,)) for _ in range(4))
+    xs, ys, as_, bs, cs = (split(rng, v, parties) for v in (x, y, a, b, a * b))
+    opened = [_matmul.beaver_mask(xs[i], as_[i], ys[i], bs[i]) for i in range(parties)]
+    d = total([o[0] for o in opened])
+    e = total([o[1] for o in opened])
+    z = [_matmul.beaver_combine(cs[i], d, e, as_[i], bs[i], i == 0) for i in range(parties)]
+    assert np.array_equal(total(z), x * y)
+
+
+@HYP
+@given(
+    parties=st.sampled_from([2, 3]),
+    m=st.integers(1, 12),
+    k=st.integers(1, 30),
+    n=st.integers(1, 12),
+    seed=seeds,
+)
+def test_beaver_matmul_combine_reconstructs_product(parties, m, k, n, seed):
+    rng = np.random.default_rng(seed)
+    x, a = rand_u64(rng, (m, k)), rand_u64(rng, (m, k))
+    y, b = rand_u64(rng, (k, n)), rand_u64(rng, (k, n))
+    xs, ys, as_, bs, cs = (split(rng, v, parties) for v in (x, y, a, b, _ref.matmul(a, b)))
+    opened = [_matmul.beaver_mask(xs[i], as_[i], ys[i], bs[i]) for i in range(parties)]
+    d = total([o[0] for o in opened])
+    e = total([o[1] for o in opened])
+    z = [_matmul.beaver_matmul_combine(cs[i], d, e, as_[i], bs[i], i == 0) for i in range(parties)]
+    assert np.array_equal(total(z), exact_matmul(x, y))
