@@ -22,7 +22,7 @@ build: $(STAMP)
 
 lint: build
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/ruff check mpc tests bench protocols examples
+	$(VENV)/bin/ruff check .
 
 test: lint
 	$(PY) -m pytest -q

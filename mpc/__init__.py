@@ -2,8 +2,18 @@
 
 Importing this package has no side effects: no argv parsing, no sockets, no threads.
 ``mpc.run`` imports the launcher only when called.
+
+The user types are :class:`SecretTensor` (arithmetic: ``+ - * @``, reductions, and the
+comparisons ``< <= > >=``, ``abs``, ``.relu()``, ``.max()``, ``.argmax()``, ``.sort()``...) and
+:class:`SecretBits` (boolean, from ``party.input_bits``). Module functions: ``mpc.stack``,
+``mpc.concatenate``, ``mpc.dot``, ``mpc.outer``, ``mpc.conv2d``, ``mpc.avg_pool2d``,
+``mpc.where``, ``mpc.minimum``, ``mpc.maximum``. The non-linear functions live in the
+``mpc.functions`` module (``import mpc.functions as F``; ``F.sigmoid(x)``, ``F.exp``, ``F.log``,
+``F.reciprocal``, ``F.divide``, ``F.sqrt``, ``F.rsqrt``, ``F.tanh``, ``F.softmax``,
+``F.log_softmax``; also reachable as ``mpc.functions``).
 """
 
+from mpc import functions
 from mpc.dtypes import Fixed, Int64
 from mpc.errors import (
     CheatingDetected,
@@ -16,7 +26,9 @@ from mpc.errors import (
     ShareTypeError,
 )
 from mpc.runtime.party import Party
+from mpc.tensor.compare import maximum, minimum, where
 from mpc.tensor.functions import avg_pool2d, concatenate, conv2d, dot, outer, stack
+from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
 __version__ = "0.1.0"
@@ -41,13 +53,18 @@ __all__ = [
     "PeerTimeout",
     "PreprocessingExhausted",
     "ProtocolError",
+    "SecretBits",
     "SecretTensor",
     "ShareTypeError",
     "avg_pool2d",
     "concatenate",
     "conv2d",
     "dot",
+    "functions",
+    "maximum",
+    "minimum",
     "outer",
     "run",
     "stack",
+    "where",
 ]

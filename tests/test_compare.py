@@ -2,7 +2,8 @@
 
 2 and 3 parties, Fixed(16) and Int64, hypothesis inputs with ties, zeros, the extremes of the
 Fixed range and values differing in the last bit. Every operation of one example runs in one
-run_local.
+run_local, through the Party's own boolean side (GMW engine, Converter with daBits), with the
+in-process dealer (preprocessing="local") and with the TrustedDealer thread ("dealer").
 """
 
 import numpy as np
@@ -11,11 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mpc
-from mpc.engines.convert import Converter
-from mpc.engines.gmw import GMWEngine
 from mpc.errors import ConfigError
-from mpc.preprocessing.bit_triples import LocalBitTriples
-from mpc.preprocessing.dabits import LocalDaBits
 from mpc.tensor import compare as C
 from mpc.testing import run_local
 
@@ -23,18 +20,8 @@ F = 16
 ULP = 2.0**-F
 FIXED = mpc.Fixed(F)
 TOP = 2.0**(62 - F) - 1.0  # |x|, |y| < 2^(62-f): x - y cannot wrap (2^46 - ULP would round to 2^46)
-
-
-def attach(party):
-    """GMW engine + Converter on the party's semi2k engine; with 3 parties also daBits (so both
-    B2A paths run)."""
-    seed = party.common_prg.derive("test/compare-bit-triples").random_bytes(16)
-    gmw = GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels,
-                    prg=party.prg, pair_prgs=party.pair_prgs)
-    dabits = None
-    if party.n == 3:
-        dabits = LocalDaBits(party.common_prg.derive("test/compare-dabits").random_bytes(16), party.pid, party.n)
-    party.engine.converter = Converter(party.engine, gmw, dabits=dabits)
+PARTIES = pytest.mark.parametrize("n", [2, 3])
+SOURCES = pytest.mark.parametrize("pre", ["local", "dealer"])
 
 
 def q(a):
@@ -45,9 +32,11 @@ special = st.sampled_from([0.0, ULP, -ULP, 1.0, -1.0, 1.0 + ULP, TOP, -TOP, 3.5,
 element = st.one_of(special, st.floats(-1000, 1000, allow_nan=False, width=32))
 
 
-@settings(max_examples=10)
-@given(n=st.sampled_from([2, 3]), data=st.data())
-def test_fixed_comparisons_and_selections(n, data):
+@PARTIES
+@SOURCES
+@settings(max_examples=4, deadline=None)
+@given(data=st.data())
+def test_fixed_comparisons_and_selections(n, pre, data):
     rows, cols = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 6))
     x = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
     y = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
@@ -58,7 +47,6 @@ def test_fixed_comparisons_and_selections(n, data):
     small_y = np.clip(y, -1e3, 1e3)  # products (where, masks) need |value| < 2^(62-2f)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
         sy = p.input(y if p.pid == n - 1 else None, owner=n - 1, shape=y.shape, dtype=FIXED)
         ss = p.input(small_x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
@@ -80,21 +68,22 @@ def test_fixed_comparisons_and_selections(n, data):
         "max_pub": np.maximum(small_x, -2.0), "where": np.where(x < y, small_y, 1.5),
         "clip": np.clip(small_x, -1.0, 2.5), "clip_lo": np.maximum(small_x, 0.0), "prod_mask": small_y * (x >= y),
     }
-    for got in run_local(main, n):
+    for got in run_local(main, n, preprocessing=pre):
         for k, w in want.items():
             np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
 
 
-@settings(max_examples=6)
-@given(n=st.sampled_from([2, 3]), data=st.data())
-def test_reductions_argmax_sort(n, data):
+@PARTIES
+@SOURCES
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_reductions_argmax_sort(n, pre, data):
     rows, cols = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 9))
     pool = st.sampled_from([0.0, 1.0, -1.0, 2.5, ULP, -7.25])  # many ties
     x = np.array(data.draw(st.lists(st.one_of(pool, element), min_size=rows * cols, max_size=rows * cols)))
     x = q(x.reshape(rows, cols))
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
         out = {
             "max1": C.max(sx, axis=1), "min0": C.min(sx, axis=0), "max": C.max(sx), "min": C.min(sx, axis=-1),
@@ -107,23 +96,23 @@ def test_reductions_argmax_sort(n, data):
         "max1": x.max(1), "min0": x.min(0), "max": x.max(), "min": x.min(-1), "argmax1": x.argmax(1),
         "argmin0": x.argmin(0), "argmax": x.argmax(), "sort": np.sort(x), "sort0": np.sort(x, axis=0),
     }
-    for got in run_local(main, n):
+    for got in run_local(main, n, preprocessing=pre):
         for k, w in want.items():
             np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
 
 
-@pytest.mark.parametrize("n", [2, 3])
-def test_int64_comparisons(n):
+@PARTIES
+@SOURCES
+def test_int64_comparisons(n, pre):
     x = np.array([0, -1, 5, -(2**62), 2**62 - 1, 7, 2**40, -(2**40) - 1], dtype=np.int64)
     y = np.array([0, 0, 5, -(2**62) + 1, 2**62 - 2, -7, 2**40 + 1, -(2**40)], dtype=np.int64)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Int64())
         sy = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape, dtype=mpc.Int64())
         return p.reveal(C.lt(sx, sy), C.eq(sx, sy), C.maximum(sx, sy), C.relu(sx), C.argmax(sx))
 
-    lt, eq, mx, relu, am = run_local(main, n)[0]
+    lt, eq, mx, relu, am = run_local(main, n, preprocessing=pre)[0]
     np.testing.assert_array_equal(lt, x < y)
     np.testing.assert_array_equal(eq, x == y)
     np.testing.assert_array_equal(mx, np.maximum(x, y))
@@ -131,27 +120,27 @@ def test_int64_comparisons(n):
     assert am == x.argmax() and lt.dtype == np.int64
 
 
-def test_equality_is_exact_at_the_ring_extremes():
+@SOURCES
+def test_equality_is_exact_at_the_ring_extremes(pre):
     x = np.array([-(2**63), 2**63 - 1, -(2**63), 0], dtype=np.int64)
     y = np.array([2**63 - 1, 2**63 - 1, -(2**63), -(2**63)], dtype=np.int64)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Int64())
         sy = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape, dtype=mpc.Int64())
         return p.reveal(C.eq(sx, sy), C.ne(sx, sy))
 
-    eq, ne = run_local(main, 3)[0]
+    eq, ne = run_local(main, 3, preprocessing=pre)[0]
     np.testing.assert_array_equal(eq, x == y)
     np.testing.assert_array_equal(ne, x != y)
 
 
-@pytest.mark.parametrize("n", [2, 3])
-def test_w3_w4_rounds(n):
+@PARTIES
+@SOURCES
+def test_w3_w4_rounds(n, pre):
     size = 2000
 
     def main(p):
-        attach(p)
         g = np.linspace(-8, 8, size)
         x = p.input(g if p.pid == 0 else None, owner=0, shape=(size,))
         y = p.input(-g if p.pid == 1 else None, owner=1, shape=(size,))
@@ -163,7 +152,7 @@ def test_w3_w4_rounds(n):
             C.sort(x[:10])
         return p.stats()["sections"]
 
-    for s in run_local(main, n):
+    for s in run_local(main, n, preprocessing=pre):
         if n == 2:  # CrypTen 0.4.1: 8 rounds (W3), 9 rounds (W4)
             assert s["w3"]["rounds"] == 8 and s["w4"]["rounds"] == 8
             assert s["w3"]["bytes_sent"] < 64 * size and s["w4"]["bytes_sent"] < 80 * size
@@ -172,16 +161,16 @@ def test_w3_w4_rounds(n):
             assert s["w3"]["rounds"] == 9 and s["w4"]["rounds"] == 10
 
 
-def test_zero_dim_and_empty_shapes():
+@SOURCES
+def test_zero_dim_and_empty_shapes(pre):
     def main(p):
-        attach(p)
         s = p.input(2.5 if p.pid == 0 else None, owner=0, shape=())
         e = p.input(np.zeros((0, 3)) if p.pid == 0 else None, owner=0, shape=(0, 3))
         one = p.input(np.array([4.0]) if p.pid == 0 else None, owner=0, shape=(1,))
         return p.reveal(C.lt(s, 3), C.relu(s), C.sign(s), C.max(one), C.argmax(one), C.sort(one),
                         C.lt(e, 0), C.relu(e), C.maximum(s, one))
 
-    lt, relu, sign, mx, am, srt, elt, erelu, mxb = run_local(main, 2)[0]
+    lt, relu, sign, mx, am, srt, elt, erelu, mxb = run_local(main, 2, preprocessing=pre)[0]
     assert np.shape(lt) == () and lt == 1.0 and relu == 2.5 and sign == 1.0
     assert mx == 4.0 and am == 0.0 and srt.tolist() == [4.0]
     assert elt.shape == (0, 3) and erelu.shape == (0, 3) and mxb.tolist() == [4.0]
@@ -190,8 +179,45 @@ def test_zero_dim_and_empty_shapes():
 def test_missing_converter_is_a_config_error():
     def main(p):
         x = p.input(np.zeros(3) if p.pid == 0 else None, owner=0, shape=(3,))
+        p.engine.converter = None  # an arithmetic engine without its boolean side
         with pytest.raises(ConfigError, match="Converter"):
             C.lt(x, 0)
+        with pytest.raises(ConfigError, match="Converter"):
+            x.max()
         return True
 
     assert all(run_local(main, 2))
+
+
+@PARTIES
+@SOURCES
+def test_secret_tensor_operators_and_methods(n, pre):
+    """The SecretTensor operators/methods and mpc.where/minimum/maximum are the compare functions."""
+    x = np.array([[1.5, -2.0, 0.0], [3.25, 3.25, -0.5]])
+    y = np.array([[1.5, 2.0, -1.0], [0.0, 4.0, -0.5]])
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        sy = p.input(y if p.pid == n - 1 else None, owner=n - 1, shape=y.shape)
+        out = {
+            "lt": sx < sy, "le": sx <= sy, "gt": sx > sy, "ge": sx >= sy, "rlt": 1.0 > sx, "arr": y < sx,
+            "eq": sx.eq(sy), "ne": sx.ne(sy), "abs": abs(sx), "relu": sx.relu(), "sign": sx.sign(),
+            "clip": sx.clip(-1.0, 2.0), "max": sx.max(), "max0": sx.max(axis=0), "min1": sx.min(axis=1),
+            "argmax": sx.argmax(), "argmin1": sx.argmin(axis=1), "sort": sx.sort(), "sort0": sx.sort(axis=0),
+            "maximum": sx.maximum(sy), "minimum": sx.minimum(0.5), "where": sx.where(sx < sy, sy),
+            "mpc_where": mpc.where(sx < sy, sx, 0.0), "mpc_max": mpc.maximum(sx, sy), "mpc_min": mpc.minimum(sx, sy),
+        }
+        assert (sx == sx) is True and (sx == sy) is False  # identity, never a protocol
+        return dict(zip(out, p.reveal(*out.values()), strict=True))
+
+    want = {
+        "lt": x < y, "le": x <= y, "gt": x > y, "ge": x >= y, "rlt": 1.0 > x, "arr": y < x, "eq": x == y,
+        "ne": x != y, "abs": np.abs(x), "relu": np.maximum(x, 0), "sign": np.sign(x), "clip": np.clip(x, -1, 2),
+        "max": x.max(), "max0": x.max(0), "min1": x.min(1), "argmax": x.argmax(), "argmin1": x.argmin(1),
+        "sort": np.sort(x), "sort0": np.sort(x, axis=0), "maximum": np.maximum(x, y), "minimum": np.minimum(x, 0.5),
+        "where": np.where(x < y, x, y), "mpc_where": np.where(x < y, x, 0.0), "mpc_max": np.maximum(x, y),
+        "mpc_min": np.minimum(x, y),
+    }
+    for got in run_local(main, n, preprocessing=pre):
+        for k, w in want.items():
+            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)

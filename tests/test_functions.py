@@ -9,7 +9,9 @@ Accuracy targets (issue 5) and where they are asserted:
 - reciprocal: relative <= 1e-3 for |x| in [1e-2, 1e4], both signs (f = 16);
 - sqrt, rsqrt: relative <= 1e-3 on [1e-2, 1e4] (f = 16);
 - softmax, log_softmax: max abs error <= 1e-3 on vectors of 10 logits in [-20, 20] (f = 16).
-References are NumPy on the decoded (quantised) inputs. One tensor per function per party count.
+References are NumPy on the decoded (quantised) inputs. One tensor per function per party count
+and preprocessing source: the Party's own boolean side (GMW engine, Converter with daBits) fed
+by the in-process dealer ("local") and by the TrustedDealer thread ("dealer").
 """
 
 import numpy as np
@@ -19,25 +21,10 @@ from hypothesis import strategies as st
 
 import mpc
 import mpc.functions as F
-from mpc.engines.convert import Converter
-from mpc.engines.gmw import GMWEngine
-from mpc.preprocessing.bit_triples import LocalBitTriples
-from mpc.preprocessing.dabits import LocalDaBits
 from mpc.testing import run_local
 
 RNG_SEED = 20261123
-
-
-def attach(party):
-    """GMW engine + Converter on the party's semi2k engine; with 3 parties also daBits (so both
-    B2A paths run)."""
-    seed = party.common_prg.derive("test/functions-bit-triples").random_bytes(16)
-    gmw = GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels,
-                    prg=party.prg, pair_prgs=party.pair_prgs)
-    dabits = None
-    if party.n == 3:
-        dabits = LocalDaBits(party.common_prg.derive("test/functions-dabits").random_bytes(16), party.pid, party.n)
-    party.engine.converter = Converter(party.engine, gmw, dabits=dabits)
+SOURCES = pytest.mark.parametrize("pre", ["local", "dealer"])
 
 
 def q(a, f):
@@ -58,12 +45,11 @@ def grids():
     }
 
 
-def run_all(n, f):
+def run_all(n, f, pre):
     g = grids()
     dtype = mpc.Fixed(f)
 
     def main(p):
-        attach(p)
         xs = {k: p.input(v if p.pid == 0 else None, owner=0, shape=v.shape, dtype=dtype) for k, v in g.items()}
         out, rounds = {}, {}
         calls = [("sigmoid", F.sigmoid, "sig"), ("tanh", F.tanh, "sig"), ("exp", F.exp, "exp"), ("log", F.log, "log"),
@@ -77,13 +63,15 @@ def run_all(n, f):
         rounds = {k: stats[k]["rounds"] for k, *_ in calls}
         return dict(zip(out, p.reveal(*out.values()), strict=True)), rounds
 
-    got, rounds = run_local(main, n, timeout=120)[0]
+    got, rounds = run_local(main, n, timeout=120, preprocessing=pre)[0]
     return {k: q(v, f) for k, v in g.items()}, got, rounds
 
 
-@pytest.fixture(scope="module", params=[2, 3])
+@pytest.fixture(scope="module", params=[(2, "local"), (3, "local"), (2, "dealer"), (3, "dealer")],
+                ids=lambda p: f"{p[1]}-{p[0]}")
 def at16(request):
-    return request.param, run_all(request.param, 16)
+    n, pre = request.param
+    return n, run_all(n, 16, pre)
 
 
 def sigmoid(s):
@@ -112,16 +100,16 @@ def test_exp_at_f16_documented_bounds(at16):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_exp_meets_the_target_at_f20(n):
+@SOURCES
+def test_exp_meets_the_target_at_f20(n, pre):
     f = 20
     x = q(np.concatenate([np.linspace(-16, 10, 1500), np.random.default_rng(1).uniform(-16, 10, 200)]), f)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=mpc.Fixed(f))
         return p.reveal(F.exp(sx))
 
-    assert rel(run_local(main, n)[0], np.exp(x)).max() <= 1e-3
+    assert rel(run_local(main, n, preprocessing=pre)[0], np.exp(x)).max() <= 1e-3
 
 
 def test_log_reciprocal_roots(at16):
@@ -152,17 +140,17 @@ def test_documented_rounds(at16):
                           "rsqrt": 29, "softmax": 90, "log_softmax": 91}
 
 
-def test_out_of_domain_behaviour():
+@SOURCES
+def test_out_of_domain_behaviour(pre):
     f = 16
     x = np.array([0.0, -4.0, -0.25, 2.0**-f, -(2.0**-f), 1e5])
     big = (2**62 - 1) / 2.0 ** (2 * f)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
         return p.reveal(F.reciprocal(sx), F.log(sx), F.sqrt(sx), F.rsqrt(sx))
 
-    rec, lg, sq, rs = run_local(main, 2)[0]
+    rec, lg, sq, rs = run_local(main, 2, preprocessing=pre)[0]
     assert rec[0] == big  # 1/0: the largest value whose truncation is exact, sign +
     np.testing.assert_allclose(rec[1:], 1 / x[1:], rtol=1e-4)
     assert lg[0] == -big  # log 0
@@ -172,19 +160,19 @@ def test_out_of_domain_behaviour():
     np.testing.assert_allclose(rs[1:], 1 / np.sqrt(np.abs(x[1:])), rtol=1e-4)
 
 
-@settings(max_examples=5)
-@given(n=st.sampled_from([2, 3]), pts=st.lists(st.floats(0.01, 1e4, allow_nan=False), min_size=1, max_size=20),
-       neg=st.booleans())
-def test_random_points_hypothesis(n, pts, neg):
+@pytest.mark.parametrize("n", [2, 3])
+@SOURCES
+@settings(max_examples=2, deadline=None)
+@given(pts=st.lists(st.floats(0.01, 1e4, allow_nan=False), min_size=1, max_size=20), neg=st.booleans())
+def test_random_points_hypothesis(n, pre, pts, neg):
     f = 16
     x = q(np.array(pts) * (-1 if neg else 1), f)
 
     def main(p):
-        attach(p)
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
         return p.reveal(F.reciprocal(sx), F.sigmoid(sx), F.sqrt(sx))
 
-    rec, sig, sq = run_local(main, n)[0]
+    rec, sig, sq = run_local(main, n, preprocessing=pre)[0]
     assert rel(rec, 1 / x).max() <= 1e-3
     assert np.abs(sig - sigmoid(x)).max() <= 1e-3
     assert rel(sq, np.sqrt(np.abs(x))).max() <= 1e-3

@@ -1,5 +1,5 @@
-"""Preprocessing: seed-compressed dealer material is correct, single use, prefetchable; dealer failures
-are reported as PeerTimeout naming the dealer."""
+"""Preprocessing: seed-compressed dealer material (arithmetic, AND triples, daBits) is correct, single
+use, prefetchable; dealer failures are reported as PeerTimeout naming the dealer."""
 
 import threading
 import time
@@ -12,6 +12,7 @@ from mpc.errors import ConfigError, PeerTimeout, ProtocolError
 from mpc.net.local import LocalHub
 from mpc.preprocessing import DealerClient, InsecureLocalDealer, TrustedDealer, protocol
 from mpc.preprocessing.base import Request
+from mpc.preprocessing.dabits import unpack_bits
 from mpc.prg import PRG
 from mpc.sharing import reconstruct
 
@@ -64,7 +65,13 @@ def _all_kinds(src):
         src.matmul_triples(2, 3, 1, batch=2),
         src.trunc_triples((5,), 16),
         src.div_triples((5,), 7),
+        src.bit_triples(3),
+        src.dabits(70),
     ]
+
+
+def xor(arrays):
+    return np.bitwise_xor.reduce(np.stack(arrays), axis=0)
 
 
 def _check_material(per_party):
@@ -84,25 +91,33 @@ def _check_material(per_party):
     r, q, msb = comps[5]
     np.testing.assert_array_equal(q, r // np.uint64(7))
     np.testing.assert_array_equal(msb, r >> np.uint64(63))
+    a, b, c = (xor([p[6][i] for p in per_party]) for i in range(3))  # AND triples: XOR shares
+    assert a.shape == (3,) and a.dtype == np.uint64
+    np.testing.assert_array_equal(c, a & b)
+    bits = xor([p[7][0] for p in per_party])  # daBits: XOR words, additive ring shares of the same bits
+    arith = reconstruct([p[7][1] for p in per_party])
+    assert bits.shape == (2,) and arith.shape == (70,)
+    np.testing.assert_array_equal(arith, unpack_bits(bits, 70))
+    assert 0 < arith.sum() < 70
 
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_insecure_local_dealer_material(n):
     srcs = local_sources(n)
     _check_material([_all_kinds(s) for s in srcs])
-    assert all(s.consumed == 6 for s in srcs)
+    assert all(s.consumed == 8 for s in srcs)
 
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_trusted_dealer_material_and_traffic(n):
     out, dealer = with_dealer(n, lambda c, i: (_all_kinds(c), c.link.stats()["total"]))
     _check_material([o[0] for o in out])
-    assert dealer.batches == 6 and dealer.items == 6
+    assert dealer.batches == 8 and dealer.items == 8
     for i, (_, stats) in enumerate(out):
         if i < n - 1:  # only the seed: parties 0..n-2 never talk to the dealer online
             assert stats["messages_received"] == 1 and stats["messages_sent"] == 0
         else:
-            assert stats["messages_sent"] == 6  # one request per on-demand batch (BYE comes at close)
+            assert stats["messages_sent"] == 8  # one request per on-demand batch (BYE comes at close)
 
 
 def test_items_are_single_use():
@@ -141,12 +156,45 @@ def test_prefetch_then_online_has_no_dealer_traffic():
     np.testing.assert_array_equal(tri[5], tri[3] * tri[4])
 
 
+@pytest.mark.parametrize("dealer", [False, True])
+def test_bit_triples_and_dabits_are_single_use_and_prefetchable(dealer):
+    n = 3
+    plan = [Request("bit_triple", (5,)), Request("dabit", (100,)), Request("bit_triple", (5,))]
+
+    def fn(c, i):
+        first = [c.bit_triples(5), c.dabits(100)]  # on demand
+        c.prefetch(plan)
+        sent = c.link.stats()["total"]["messages_sent"] if dealer else 0
+        pending = c.pending
+        got = [c.bit_triples(5), c.dabits(100), c.bit_triples(5)]
+        online = (c.link.stats()["total"]["messages_sent"] if dealer else 0) - sent
+        return first, got, pending, c.pending, online
+
+    if dealer:
+        out, served = with_dealer(n, fn)
+        assert served.batches == 3 and served.items == 5  # two on demand, one batch for the plan
+    else:
+        out = [fn(s, i) for i, s in enumerate(local_sources(n))]
+    assert all(o[2] == 3 and o[3] == 0 and o[4] == 0 for o in out)  # no dealer traffic online
+    triples = [[xor([o[k][j][t] for o in out]) for t in range(3)] for k, j in ((0, 0), (1, 0), (1, 2))]
+    for a, b, c in triples:
+        np.testing.assert_array_equal(c, a & b)
+    assert not np.array_equal(triples[0][0], triples[1][0]) and not np.array_equal(triples[1][0], triples[2][0])
+    for k in (0, 1):
+        bits = xor([o[k][1][0] for o in out])
+        np.testing.assert_array_equal(reconstruct([o[k][1][1] for o in out]), unpack_bits(bits, 100))
+    assert not np.array_equal(xor([o[0][1][0] for o in out]), xor([o[1][1][0] for o in out]))
+
+
 def test_recording_gives_a_plan():
     s = local_sources(2)[0]
     with s.recording() as plan:
         s.triples((2, 2))
         s.trunc_triples(3, 16)
-    assert plan == [Request("triple", (2, 2)), Request("trunc", (16, 3))]
+        s.bit_triples(4)
+        s.dabits(9)
+    assert plan == [Request("triple", (2, 2)), Request("trunc", (16, 3)), Request("bit_triple", (4,)),
+                    Request("dabit", (9,))]
 
 
 def test_bad_requests_rejected():
@@ -161,7 +209,13 @@ def test_bad_requests_rejected():
         protocol.decode(np.array([1, 1, 99, 1, 3], dtype=np.uint64))
     with pytest.raises(ProtocolError):
         protocol.decode(np.array([1, 2, 1, 1, 3], dtype=np.uint64))
-    reqs = [Request("triple", (2, 3)), Request("div", (7, 4))]
+    with pytest.raises(ConfigError):
+        s.prefetch([("bit_triple", (2, 3))])  # one count, not a shape
+    with pytest.raises(ConfigError):
+        s.dabits(-1)
+    with pytest.raises(ProtocolError):
+        protocol.decode(np.array([1, 1, 7, 2, 3, 4], dtype=np.uint64))  # a dabit with two params
+    reqs = [Request("triple", (2, 3)), Request("div", (7, 4)), Request("bit_triple", (3,)), Request("dabit", (65,))]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
     assert protocol.decode(protocol.encode_bye()) is None
 

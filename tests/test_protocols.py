@@ -23,9 +23,10 @@ def script(name):
 def test_salaries(preprocessing):
     out = run_local(script("salaries").main, 3, argv=[str(DATA / "salary_{pid}.txt")], preprocessing=preprocessing)
     salaries = [float((DATA / f"salary_{i}.txt").read_text()) for i in range(3)]
-    for total, mean in out:
+    for total, mean, top in out:
         assert total == pytest.approx(sum(salaries), abs=1e-4)
         assert mean == pytest.approx(np.mean(salaries), abs=2 * 2.0**-16)
+        assert top == max(salaries)  # exact: a comparison selects one of the inputs
 
 
 def test_fedavg():
@@ -54,7 +55,7 @@ def test_linreg_matches_plaintext_gradient_descent():
 
 @pytest.mark.processes
 @pytest.mark.parametrize("name, args, expect", [
-    ("salaries", ["salary_{pid}.txt"], "total=162150.75 mean=54050.25"),
+    ("salaries", ["salary_{pid}.txt"], "total=162150.75 mean=54050.25 max=61250.00"),
     ("histogram", ["votes_{pid}.txt", "5"], "histogram = [11, 10, 10, 18, 11]"),
 ])
 def test_scripts_through_mpcrun(tmp_path, name, args, expect):

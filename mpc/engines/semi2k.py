@@ -84,6 +84,9 @@ class Semi2k:
         # separate streams per purpose, so the use of one never shifts another
         self._input_prgs = {j: p.derive("semi2k/input") for j, p in pair_prgs.items()}
         self._zero_prgs = {j: p.derive("semi2k/zero") for j, p in pair_prgs.items()}
+        # the boolean side (a mpc.engines.convert.Converter over this engine and a GMW engine):
+        # attached by whoever builds both engines (the runtime); comparisons read it
+        self.converter = None
 
     def __repr__(self) -> str:
         return f"Semi2k(pid={self.pid}, n={self.n})"

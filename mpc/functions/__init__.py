@@ -4,8 +4,12 @@ tanh, softmax, log_softmax.
 Each function documents its method, its cost in rounds and bytes, its accuracy (measured in
 tests/test_functions.py) and its behaviour outside its domain. Results are Fixed tensors at
 scale 2f, like an untruncated product (exact to reveal; the next product truncates them).
-They need the boolean engine: ``x.engine.converter`` (see :func:`mpc.tensor.compare.converter_of`).
-Comparisons, max/argmax and sort live in :mod:`mpc.tensor.compare`.
+They need the boolean engine: ``x.engine.converter`` (see :func:`mpc.tensor.compare.converter_of`;
+every Party with ``engine="semi2k"`` attaches it). Comparisons, max/argmax and sort live in
+:mod:`mpc.tensor.compare` (and are SecretTensor methods).
+
+Use: ``import mpc.functions as F`` then ``F.sigmoid(x)``, or ``mpc.functions.sigmoid(x)`` after
+``import mpc`` (the package imports this module).
 """
 
 from mpc.functions.activations import log_softmax, sigmoid, softmax, tanh

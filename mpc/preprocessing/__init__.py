@@ -1,4 +1,5 @@
-"""Correlated randomness for the online phase: Beaver triples, matrix triples, truncation triples.
+"""Correlated randomness for the online phase: Beaver triples, matrix triples, truncation triples,
+AND (bit) triples and daBits.
 
 Sources: :class:`DealerClient` (from a :class:`TrustedDealer` process, seed-compressed) and
 :class:`InsecureLocalDealer` (in-process, tests only). ``dealer_service.serve`` runs the dealer.

@@ -10,6 +10,18 @@ Material kinds (all additive shares over Z_2^64, one per party):
   logical shift, for truncation that never wraps (see :mod:`mpc.engines.semi2k`);
 - ``div``: division triples (r, floor(r / d), msb(r)), the same for a public divisor d >= 2.
 
+Boolean kinds (XOR shares, combined with XOR rather than added):
+
+- ``bit_triple``: AND triples for the GMW engine, ``nwords`` packed words (a, b, c = a AND b),
+  64 triples per word (:mod:`mpc.preprocessing.bit_triples`);
+- ``dabit``: daBits, ``count`` random bits shared both ways: packed XOR words and additive
+  ring elements 0/1 (:mod:`mpc.preprocessing.dabits`).
+
+Every :class:`Preprocessing` is also a :class:`~mpc.preprocessing.bit_triples.BitTripleSource`
+and a :class:`~mpc.preprocessing.dabits.DaBitSource`: ``bit_triples`` and ``dabits`` go through
+the same :meth:`Preprocessing.take` as everything else, so recording, dry runs and prefetching
+cover the boolean side too.
+
 A request is a :class:`Request` ``(kind, params)``: a *plan* is a list of requests. Every item
 is single use: :meth:`Preprocessing.take` removes it from the source and advances a consumed
 counter; material is drawn from streams that only move forward, so the same randomness can
@@ -26,8 +38,11 @@ from typing import NamedTuple
 import numpy as np
 
 from mpc.errors import ConfigError
+from mpc.preprocessing.bit_triples import BitTriple, BitTripleSource
+from mpc.preprocessing.dabits import DaBits, DaBitSource
 
-KINDS = ("triple", "square", "matmul", "trunc", "div")
+KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit")
+BOOLEAN_KINDS = ("bit_triple", "dabit")  # XOR-shared (in part): combined with XOR, not addition
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
 MAX_ELEMENTS = 1 << 30
@@ -35,7 +50,8 @@ MAX_ELEMENTS = 1 << 30
 
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
-    batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape)."""
+    batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
+    bit_triple -> (nwords,); dabit -> (count,)."""
 
     kind: str
     params: tuple[int, ...]
@@ -96,6 +112,20 @@ def div_request(shape, d: int) -> Request:
     return Request("div", (int(d), *_shape(shape, "div_triples(shape)")))
 
 
+def bit_triple_request(nwords: int) -> Request:
+    return Request("bit_triple", _count(nwords, "bit_triples(nwords)"))
+
+
+def dabit_request(count: int) -> Request:
+    return Request("dabit", _count(count, "dabits(count)"))
+
+
+def _count(value: object, what: str) -> tuple[int]:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 0:
+        raise ConfigError(f"{what}: expected a non-negative integer, got {value!r}")
+    return (int(value),)
+
+
 def normalize(req: object) -> Request:
     """Validate a plan entry: a Request or a ``(kind, params)`` pair."""
     if not isinstance(req, tuple) or len(req) != 2:
@@ -110,6 +140,8 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: trunc params are (f, *shape) with f in [1, 62], got {params}")
     if kind == "div" and (not params or not 2 <= params[0] <= 1 << 62):
         raise ConfigError(f"plan: div params are (d, *shape) with d in [2, 2^62], got {params}")
+    if kind in BOOLEAN_KINDS and len(params) != 1:
+        raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     req = Request(kind, params)
     if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
         raise ConfigError(f"plan: request {kind}{params} is larger than {MAX_ELEMENTS} ring elements")
@@ -117,10 +149,13 @@ def normalize(req: object) -> Request:
 
 
 def component_shapes(req: Request) -> list[tuple[int, ...]]:
-    """Shapes of the arrays of one item, in stream order (for triple: a, b, c)."""
+    """Shapes of the arrays of one item, in stream order (for triple: a, b, c; for dabit: the
+    packed bit words, then the ring elements)."""
     p = req.params
-    if req.kind == "triple":
+    if req.kind in ("triple", "bit_triple"):
         return [p, p, p]
+    if req.kind == "dabit":
+        return [(-(-p[0] // 64),), p]
     if req.kind == "square":
         return [p, p]
     if req.kind == "matmul":
@@ -134,8 +169,10 @@ def correction_count(req: Request) -> int:
     return 2 if req.kind in ("trunc", "div") else 1
 
 
-class Preprocessing(ABC):
-    """A source of single-use correlated randomness for one party."""
+class Preprocessing(BitTripleSource, DaBitSource, ABC):
+    """A source of single-use correlated randomness for one party (arithmetic and boolean).
+
+    Subclasses implement :meth:`_take` for every kind of :data:`KINDS`."""
 
     def __init__(self) -> None:
         self.consumed = 0  # items handed out so far: each one exactly once
@@ -156,6 +193,16 @@ class Preprocessing(ABC):
 
     def div_triples(self, shape, d: int) -> TruncTriple:
         return TruncTriple(*self.take(div_request(shape, d)))
+
+    def bit_triples(self, nwords: int) -> BitTriple:
+        """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``."""
+        a, b, c = self.take(bit_triple_request(nwords))
+        return a, b, c
+
+    def dabits(self, count: int) -> DaBits:
+        """This party's shares of ``count`` daBits: packed XOR words and ring elements 0/1."""
+        words, arith = self.take(dabit_request(count))
+        return words, arith
 
     def take(self, req: Request) -> tuple[np.ndarray, ...]:
         """Hand out one item of material (removed from the source: it is never handed out again)."""

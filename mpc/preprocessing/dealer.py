@@ -14,7 +14,8 @@ Protocol (see :mod:`mpc.preprocessing.protocol` for the messages):
    dealer with ``PeerTimeout``.
 
 Cost per item: the request (a few words) and one ring element per element of each derived
-component (c of a triple; r >> f and msb(r) of a truncation triple), to party n-1 only.
+component (c of a triple; r >> f and msb(r) of a truncation triple; one word per 64 AND triples;
+one ring element per daBit), to party n-1 only.
 """
 
 from __future__ import annotations

@@ -8,6 +8,11 @@ their derived shares; only party n-1 receives its derived shares from the dealer
 *corrections* c_{n-1} = c - sum_{i<n-1} c_i. So the only preprocessing traffic is party n-1's
 request and the corrections (one ring element per element of each derived component).
 
+Boolean material (``bit_triple``, ``dabit``) follows the same pattern with XOR in place of the
+sum for the bit components (:func:`~mpc.preprocessing.bit_triples.dealer_bit_triples`,
+:func:`~mpc.preprocessing.dabits.dealer_dabits`), each in a stream of its own derived from k_i
+(``PRG(k_i).derive("bit-triples")``, ``PRG(k_i).derive("dabits")``; :class:`Streams`).
+
 Streams only move forward: item t is drawn after item t-1 from the same generator, on both the
 dealer and the party, so they stay aligned as long as both see the same sequence of requests.
 """
@@ -20,17 +25,37 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.preprocessing.base import Request, component_shapes, correction_count
+from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
+from mpc.preprocessing.dabits import dealer_dabits, expand_dabit_share
 from mpc.prg import PRG
 
 _U63 = np.uint64(63)
 
 
-def expand_own(req: Request, prg: PRG, last: bool) -> list[np.ndarray]:
+class Streams:
+    """The generators of one party's seed k_i: ring material, bit triples, daBits (independent)."""
+
+    __slots__ = ("ring", "bits", "dabits")
+
+    def __init__(self, seed: bytes) -> None:
+        root = PRG(seed)
+        self.bits = root.derive("bit-triples")  # derive() does not advance root
+        self.dabits = root.derive("dabits")
+        self.ring = root
+
+
+def expand_own(req: Request, streams: Streams, last: bool) -> list[np.ndarray]:
     """The components a party draws itself, in stream order (base, then derived unless ``last``)."""
+    if req.kind == "bit_triple":
+        a, b, c = expand_bit_triple_share(streams.bits, req.params[0], last)
+        return [a, b] if c is None else [a, b, c]
+    if req.kind == "dabit":
+        words, arith = expand_dabit_share(streams.dabits, req.params[0], last)
+        return [words] if arith is None else [words, arith]
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
-    return [prg.uint64(s) for s in drawn]
+    return [streams.ring.uint64(s) for s in drawn]
 
 
 def derive(req: Request, base: Sequence[np.ndarray], kernels: types.SimpleNamespace) -> list[np.ndarray]:
@@ -61,13 +86,19 @@ class DealerCore:
         if len(seeds) < 2:
             raise ValueError(f"seeds: a session needs at least 2 parties, got {len(seeds)}")
         self.n = len(seeds)
-        self._prgs = [PRG(s) for s in seeds]
+        self._streams = [Streams(s) for s in seeds]
         self._kernels = kernels
         self.items = 0
 
     def corrections(self, req: Request) -> list[np.ndarray]:
         """Party n-1's derived shares for one item (advancing every party's stream)."""
-        per_party = [expand_own(req, prg, last=(i == self.n - 1)) for i, prg in enumerate(self._prgs)]
+        if req.kind == "bit_triple":  # XOR-combined: c_{n-1} = (XOR a_i) AND (XOR b_i) XOR c_0 ... c_{n-2}
+            self.items += 1
+            return [dealer_bit_triples([s.bits for s in self._streams], req.params[0])]
+        if req.kind == "dabit":  # bits XOR-combined, ring shares summed: s_{n-1} = r - sum s_i
+            self.items += 1
+            return [dealer_dabits([s.dabits for s in self._streams], req.params[0])]
+        per_party = [expand_own(req, st, last=(i == self.n - 1)) for i, st in enumerate(self._streams)]
         k = len(per_party[-1])  # number of base components
         base = []
         for j in range(k):

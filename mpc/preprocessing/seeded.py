@@ -7,6 +7,12 @@ Protocol (party i of n, per batch of requests; see :mod:`mpc.preprocessing.mater
    to the dealer and receives its derived shares as corrections: one request and one answer
    per batch (one round trip, on the dealer link only).
 
+The boolean material is served the same way: AND triples (``bit_triples(nwords)``, for the GMW
+engine; correction c_{n-1}, 8 bytes per word of 64 triples) and daBits (``dabits(count)``, for
+B2A; correction: party n-1's ring share, 8 bytes per daBit), each from a stream of its own
+(:class:`~mpc.preprocessing.material.Streams`), XOR-combined by the dealer. Both sources are
+therefore the single preprocessing of a Party: its semi2k engine, GMW engine and Converter.
+
 Offline/online: :meth:`prefetch` (``party.preprocess(plan)``) obtains a whole plan as one batch
 and keeps it in a store keyed by request; the online phase then takes items from the store with
 no dealer traffic. A request with nothing in store is fetched on demand as a batch of one.
@@ -27,7 +33,7 @@ from mpc.errors import PeerTimeout
 from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
 from mpc.preprocessing.base import Preprocessing, Request
-from mpc.preprocessing.material import DealerCore, expand_own, split_corrections, total_corrections
+from mpc.preprocessing.material import DealerCore, Streams, expand_own, split_corrections, total_corrections
 from mpc.prg import PRG, SEED_BYTES
 
 DEALER = "dealer"
@@ -41,7 +47,7 @@ class SeedCompressed(Preprocessing):
         self.pid = pid
         self.n = n
         self._last = pid == n - 1
-        self._prg = PRG(seed)
+        self._streams = Streams(seed)
         self._store: dict[Request, deque[tuple[np.ndarray, ...]]] = {}
 
     @property
@@ -50,7 +56,7 @@ class SeedCompressed(Preprocessing):
         return sum(len(q) for q in self._store.values())
 
     def _generate(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
-        own = [expand_own(r, self._prg, self._last) for r in reqs]
+        own = [expand_own(r, self._streams, self._last) for r in reqs]
         if self._last and reqs:
             corr = split_corrections(reqs, self._corrections(reqs))
             own = [o + c for o, c in zip(own, corr, strict=True)]

@@ -1,11 +1,13 @@
 """Dry runs: the preprocessing plan of a computation, found without communicating.
 
-Every semi2k protocol's control flow and its material requests depend only on public data
-(shapes, dtypes, scales), never on shares or opened values. So running a computation on
-*shadow* tensors (zero shares) bound to a shadow engine, whose channel returns zeros and whose
-preprocessing hands out zeros and records each request, yields exactly the requests the real
-run will make, in order, with no message sent and no real stream advanced. The plan then
-feeds ``party.preprocess(plan)`` (the offline phase).
+Every semi2k, GMW and conversion protocol's control flow and its material requests depend
+only on public data (shapes, dtypes, scales, widths), never on shares or opened values. So
+running a computation on *shadow* values (zero shares) bound to shadow engines, whose channel
+returns zeros and whose preprocessing hands out zeros and records each request, yields exactly
+the requests the real run will make, in order, with no message sent and no real stream
+advanced. The shadow engines mirror the party's: a semi2k engine with a Converter (daBits
+included) when the party has one, and a GMW engine, so comparisons and SecretBits circuits are
+planned too. The plan then feeds ``party.preprocess(plan)`` (the offline phase).
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ from collections.abc import Callable
 
 import numpy as np
 
+from mpc.engines.convert import Converter
+from mpc.engines.gmw import GMWEngine
 from mpc.engines.semi2k import Semi2k
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.prg import PRG
+from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
 
@@ -52,14 +57,26 @@ class _Recorder(Preprocessing):
         return tuple(np.zeros(s, dtype=np.uint64) for s in component_shapes(req))
 
 
-def dry_run(party, fn: Callable[..., object], *tensors: SecretTensor) -> list[Request]:
-    """The plan of ``fn(*tensors)`` (see the module docstring); ``tensors`` are not modified."""
+def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
+    """The plan of ``fn(*values)`` (see the module docstring); SecretTensor and SecretBits
+    arguments are replaced by shadows, other arguments passed as they are; nothing is modified."""
     recorder = _Recorder()
-    engine = Semi2k(_NullChannel(party.pid, party.n), recorder,  # type: ignore[arg-type]
-                    pair_prgs={j: PRG.fresh() for j in party.pair_prgs}, kernels=party.kernels)
-    shadows = [
-        SecretTensor(engine, np.zeros(t.shape, dtype=np.uint64), t.dtype, t.scale) if isinstance(t, SecretTensor) else t
-        for t in tensors
-    ]
-    fn(*shadows)
+    channel = _NullChannel(party.pid, party.n)
+    fresh = {j: PRG.fresh() for j in party.pair_prgs}
+    gmw = GMWEngine(channel, recorder, party.kernels, prg=PRG.fresh(), pair_prgs=fresh)  # type: ignore[arg-type]
+    engine = None
+    if isinstance(party.engine, Semi2k):
+        engine = Semi2k(channel, recorder, pair_prgs=fresh, kernels=party.kernels)  # type: ignore[arg-type]
+        real = party.engine.converter
+        if isinstance(real, Converter):
+            engine.converter = Converter(engine, gmw, dabits=recorder if real.dabits is not None else None)
+
+    def shadow(v: object) -> object:
+        if isinstance(v, SecretTensor):
+            return SecretTensor(engine, np.zeros(v.shape, dtype=np.uint64), v.dtype, v.scale)
+        if isinstance(v, SecretBits):
+            return SecretBits(gmw, np.zeros(v.planes.shape, dtype=np.uint64), v.n)
+        return v
+
+    fn(*[shadow(v) for v in values])
     return recorder.plan

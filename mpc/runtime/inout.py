@@ -6,8 +6,13 @@ Input (``Party.input``), n parties:
    a mismatch would shift the pairwise streams and corrupt every later result silently.
 3. Sharing: no message; see :meth:`mpc.engines.semi2k.Semi2k.input`.
 
-Reveal (``Party.reveal``): all tensors in one opening (one round), then decoding by dtype and
-scale (a scale-2f product decodes exactly).
+Bit input (``Party.input_bits``): the same three steps with (owner, width, count) agreed and the
+values shared by the GMW engine (:meth:`mpc.engines.gmw.GMWEngine.input`, pairwise-PRG
+sharing: no message).
+
+Reveal (``Party.reveal``): all SecretTensors in one opening (one round), then decoding by dtype
+and scale (a scale-2f product decodes exactly); all SecretBits in one GMW opening (one round,
+padding bits cleared first). A call mixing both kinds costs two rounds.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from mpc.preprocessing.base import Preprocessing, Request
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.tensor.encoding import decode, to_numpy
+from mpc.tensor.secret_bits import SecretBits, as_values, check_width, reveal_bits
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
 
 _ALL = 1 << 32  # owner code for "every party contributes"
+_BITS = 3  # dtype code of SecretBits in the agreement words (Int64 = 1, Fixed = 2)
 
 
 class _NoDealer(Preprocessing):
@@ -68,26 +75,44 @@ def _dtype(dtype: object) -> DType:
     return dtype
 
 
-def _meta(owner: int, dtype: DType, shape: tuple[int, ...]) -> np.ndarray:
+def _meta(owner: int, code: int, param: int, shape: tuple[int, ...]) -> np.ndarray:
     words = np.zeros(4 + MAX_NDIM, dtype=np.uint64)
-    words[0], words[1], words[2], words[3] = owner, 1 if isinstance(dtype, Int64) else 2, dtype.frac_bits, len(shape)
+    words[0], words[1], words[2], words[3] = owner, code, param, len(shape)
     words[4 : 4 + len(shape)] = shape
     return words
 
 
 def _describe(meta: np.ndarray) -> str:
     nd = int(meta[3])
-    kind = "Int64" if meta[1] == 1 else f"Fixed(f={int(meta[2])})"
+    names = {1: "Int64", 2: f"Fixed(f={int(meta[2])})", _BITS: f"bits(width={int(meta[2])})"}
+    kind = names.get(int(meta[1]), "?")
     return f"{kind} {tuple(int(d) for d in meta[4 : 4 + nd])}"
+
+
+def _check_owner(party, owner: object) -> bool:
+    """Validate ``owner``; True when every party contributes (owner None)."""
+    if owner is None:
+        return True
+    if isinstance(owner, bool) or not isinstance(owner, (int, np.integer)) or not 0 <= owner < party.n:
+        raise ConfigError(f"owner: expected a party id in [0, {party.n}) or None, got {owner!r}")
+    return False
+
+
+def _agree(party, meta: np.ndarray, check: bool, what: str) -> None:
+    """Step 2: one exchange of the public description; a mismatch fails on every party."""
+    metas = party.channel.exchange(meta) if check else []
+    if any(not np.array_equal(m, metas[0]) for m in metas):
+        seen = "; ".join(f"party {p}: {_describe(m)} owner={'all' if m[0] == _ALL else int(m[0])}"
+                         for p, m in enumerate(metas))
+        raise ValueError(f"{what}: the parties disagree on the input ({seen})")
 
 
 def share_input(party, value: object, owner: int | None, dtype: object, shape: object,
                 check: bool = True) -> SecretTensor | list:
+    if party.engine_name == "gmw":
+        raise ConfigError("input: engine='gmw' computes on bits only; share values with party.input_bits(...)")
     dt = _dtype(dtype)
-    everyone = owner is None
-    if not everyone and (isinstance(owner, bool) or not isinstance(owner, (int, np.integer))
-                         or not 0 <= owner < party.n):
-        raise ConfigError(f"owner: expected a party id in [0, {party.n}) or None, got {owner!r}")
+    everyone = _check_owner(party, owner)
     mine = everyone or owner == party.pid
     encoded = None
     if mine:
@@ -104,32 +129,68 @@ def share_input(party, value: object, owner: int | None, dtype: object, shape: o
         shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
     if len(shp) > MAX_NDIM:
         raise ValueError(f"input: at most {MAX_NDIM} dimensions, got shape {shp}")
-    metas = party.channel.exchange(_meta(_ALL if everyone else int(owner), dt, shp)) if check else []
-    if any(not np.array_equal(m, metas[0]) for m in metas):
-        seen = "; ".join(f"party {p}: {_describe(m)} owner={'all' if m[0] == _ALL else int(m[0])}"
-                         for p, m in enumerate(metas))
-        raise ValueError(f"input: the parties disagree on the input ({seen})")
+    code = 1 if isinstance(dt, Int64) else 2
+    _agree(party, _meta(_ALL if everyone else int(owner), code, dt.frac_bits, shp), check, "input")
     eng = party.engine
     if everyone:
         return [SecretTensor(eng, eng.input(encoded if o == party.pid else None, o, shp), dt) for o in range(party.n)]
     return SecretTensor(eng, eng.input(encoded, int(owner), shp), dt)
 
 
-def reveal(party, tensors: tuple, to: int | None):
-    if not tensors:
-        raise ValueError("reveal: pass at least one SecretTensor")
-    for i, t in enumerate(tensors):
-        if not isinstance(t, SecretTensor):
-            raise ShareTypeError(f"reveal: argument {i} is a {type(t).__name__}, not a SecretTensor")
-        if t.engine is not party.engine:
-            raise ShareTypeError(f"reveal: argument {i} belongs to another party or engine")
+def share_bits(party, value: object, owner: int | None, n: object, width: object,
+               check: bool = True) -> SecretBits | list:
+    """``Party.input_bits``: values of ``width`` bits, XOR-shared by the GMW engine."""
+    width = check_width(width)
+    everyone = _check_owner(party, owner)
+    mine = everyone or owner == party.pid
+    if mine:
+        if value is None:
+            raise ValueError(f"input_bits: party {party.pid} must pass a value"
+                             + ("" if everyone else f" (it is the owner, owner={owner})"))
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            value = [value]  # one element
+        count = as_values("input_bits value", value, None, fit=width).shape[0]  # range checks: before any message
+        if n is not None and int(n) != count:
+            raise ValueError(f"input_bits: n={n} does not match the number of values {count}")
+    else:
+        if n is None:
+            raise ValueError(f"input_bits: party {party.pid} is not the owner (owner={owner}) and must pass n=")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"input_bits: n: expected a non-negative element count, got {n!r}")
+        count = int(n)
+    _agree(party, _meta(_ALL if everyone else int(owner), _BITS, width, (count,)), check, "input_bits")
+    gmw = party.gmw
+    if everyone:
+        return [SecretBits.input(gmw, value if o == party.pid else None, o, count, width) for o in range(party.n)]
+    return SecretBits.input(gmw, value if mine else None, int(owner), count, width)
+
+
+def reveal(party, values: tuple, to: int | None):
+    if not values:
+        raise ValueError("reveal: pass at least one SecretTensor or SecretBits")
+    arith, bits = [], []
+    for i, t in enumerate(values):
+        if isinstance(t, SecretTensor):
+            if t.engine is not party.engine:
+                raise ShareTypeError(f"reveal: argument {i} belongs to another party or engine")
+            arith.append(i)
+        elif isinstance(t, SecretBits):
+            if t.engine is not party.gmw:
+                raise ShareTypeError(f"reveal: argument {i} belongs to another party or engine")
+            bits.append(i)
+        else:
+            raise ShareTypeError(f"reveal: argument {i} is a {type(t).__name__}, not a SecretTensor or SecretBits")
     if to is not None and (isinstance(to, bool) or not isinstance(to, (int, np.integer)) or not 0 <= to < party.n):
         raise ConfigError(f"to: expected a party id in [0, {party.n}) or None, got {to!r}")
-    opened = party.engine.open([t._share for t in tensors], to=None if to is None else int(to))
-    if opened is None:
-        return None if len(tensors) == 1 else (None,) * len(tensors)
-    out = []
-    for t, v in zip(tensors, opened, strict=True):
-        d = decode(v, t.dtype, t.scale)
-        out.append(d[()] if d.ndim == 0 else d)
+    dest = None if to is None else int(to)
+    out: list = [None] * len(values)
+    if arith:
+        opened = party.engine.open([values[i]._share for i in arith], to=dest)
+        for i, v in zip(arith, opened or [None] * len(arith), strict=True):
+            if v is not None:
+                d = decode(v, values[i].dtype, values[i].scale)
+                out[i] = d[()] if d.ndim == 0 else d
+    if bits:
+        for i, v in zip(bits, reveal_bits(*[values[i] for i in bits], to=dest), strict=True):
+            out[i] = v
     return out[0] if len(out) == 1 else tuple(out)

@@ -2,17 +2,39 @@
 
 A Party owns everything stateful about a run: its channel, its PRGs (private, pairwise with
 each peer, and common to all, agreed at start by :func:`mpc.runtime.seeds.agree_seeds`), the
-operation counter (through the channel), the kernels backend, and the traffic counters. There is
-no global state, so several parties can run as threads of one process (how most tests run).
+operation counter (through the channel), the kernels backend, the preprocessing source, the
+engines and the traffic counters. There is no global state, so several parties can run as
+threads of one process (how most tests run).
 
 Engines and preprocessing are built by the Party and handed what they need (channel,
-preprocessing source, PRGs); they never import the runtime.
+preprocessing source, PRGs); they never import the runtime. One preprocessing source serves
+everything (Beaver, matrix and truncation triples, AND triples, daBits): the trusted dealer's
+:class:`~mpc.preprocessing.DealerClient`, or the insecure in-process dealer for tests.
 
-Inputs and outputs (:meth:`Party.input`, :meth:`Party.reveal`):
+Engines (``engine=``):
+- ``"semi2k"`` (default): ``party.engine`` is the arithmetic :class:`~mpc.engines.semi2k.Semi2k`
+  engine (SecretTensor); ``party.gmw`` is a :class:`~mpc.engines.gmw.GMWEngine` over the same
+  channel and preprocessing, and ``party.engine.converter`` a
+  :class:`~mpc.engines.convert.Converter` between the two (with daBits): comparisons, ReLU,
+  max/argmax, sort and the functions of :mod:`mpc.functions` work on SecretTensors, and
+  :meth:`input_bits` gives SecretBits as well.
+- ``"gmw"``: boolean only. ``party.engine is party.gmw``; no arithmetic engine is built, so
+  :meth:`input` raises ConfigError: values enter with :meth:`input_bits` as
+  :class:`~mpc.tensor.secret_bits.SecretBits` (XOR-shared, bit-sliced; see that module for the
+  operations and their cost) and leave with :meth:`reveal`. The preprocessing serves only AND
+  triples.
+- ``"spdz2k"``: not implemented yet (ConfigError).
+
+Inputs and outputs (:meth:`Party.input`, :meth:`Party.input_bits`, :meth:`Party.reveal`):
 - ``input`` first checks that all parties agree on the shape, dtype and owner (one round of
   12 words per party: a mismatch would otherwise desynchronise the streams silently), then
   shares the value with no further message (pairwise-PRG input, see :mod:`mpc.engines.semi2k`).
-- ``reveal(*tensors)`` opens all of them in one round and decodes them.
+- ``input_bits`` likewise (agreement on owner, width and count; pairwise-PRG XOR sharing).
+- ``reveal(*values)`` opens all SecretTensors in one round and decodes them, and all
+  SecretBits in one round (a call with both kinds costs two rounds).
+
+Construction order matters: building a GMW engine draws a sub-seed from each pairwise PRG, so
+every party builds its engines at the same point (here, in ``__init__``, after seed agreement).
 """
 
 from __future__ import annotations
@@ -21,6 +43,8 @@ import contextlib
 from collections.abc import Sequence
 
 from mpc._core import get_kernels
+from mpc.engines.convert import Converter
+from mpc.engines.gmw import GMWEngine
 from mpc.engines.semi2k import Semi2k
 from mpc.errors import ConfigError
 from mpc.net.channel import Channel
@@ -28,10 +52,11 @@ from mpc.prg import PRG
 from mpc.runtime import dryrun
 from mpc.runtime import inout as io
 from mpc.runtime.seeds import agree_seeds
+from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
 ENGINES = ("semi2k", "spdz2k", "gmw")
-IMPLEMENTED = ("semi2k",)
+IMPLEMENTED = ("semi2k", "gmw")
 
 
 class Party:
@@ -67,7 +92,14 @@ class Party:
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
         self.preprocessing = io.build_preprocessing(preprocessing, dealer, self.pid, self.n, self.common_prg,
                                                     self.kernels)
-        self.engine = Semi2k(channel, self.preprocessing, pair_prgs=self.pair_prgs, kernels=self.kernels)
+        arith = None
+        if engine == "semi2k":
+            arith = Semi2k(channel, self.preprocessing, pair_prgs=self.pair_prgs, kernels=self.kernels)
+        # draws a sub-seed from each pairwise PRG: the same point of the program on every party
+        self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
+        if arith is not None:
+            arith.converter = Converter(arith, self.gmw, dabits=self.preprocessing)
+        self.engine: Semi2k | GMWEngine = arith if arith is not None else self.gmw
         self.channel.reset_stats()  # report the user's protocol, not the set-up
 
     def __repr__(self) -> str:
@@ -100,22 +132,42 @@ class Party:
         (``mpc.Int64()`` for integers mod 2^64). Cost: no shares are sent; one small agreement
         round (12 words per party) checks that every party passed the same shape, dtype and
         owner. ``check=False`` skips it (0 rounds) when the program guarantees agreement.
+        Under ``engine="gmw"`` there is no arithmetic sharing: ConfigError (use :meth:`input_bits`).
         """
         return io.share_input(self, value, owner, dtype, shape, check)
 
-    def reveal(self, *tensors: SecretTensor, to: int | None = None):
-        """Open ``tensors`` in one round; decoded NumPy values (a tuple when several), or
-        ``None`` at every party but ``to`` when ``to`` is given."""
-        return io.reveal(self, tensors, to)
+    def input_bits(self, value: object = None, owner: int | None = None, *, n: int | None = None,
+                   width: int = 64, check: bool = True):
+        """Secret-share integers as XOR-shared bits: a :class:`~mpc.tensor.secret_bits.SecretBits`.
+
+        - ``party.input_bits(values, owner=i, width=w)``: party i's values (a 1-d sequence or
+          array of integers, or one integer); the others call ``party.input_bits(owner=i, n=...,
+          width=w)``. Returns one SecretBits of n elements of w bits.
+        - ``party.input_bits(values, width=w)``: every party contributes n values; returns the
+          list of n SecretBits, entry i holding party i's values.
+
+        Values must fit in ``width`` bits (negatives as two's complement; checked before any
+        message). Works under every engine (the GMW engine is always built). Cost: the agreement
+        round of :meth:`input` (skipped with ``check=False``); the sharing sends nothing.
+        """
+        return io.share_bits(self, value, owner, n, width, check)
+
+    def reveal(self, *values: SecretTensor | SecretBits, to: int | None = None):
+        """Open ``values`` (SecretTensors and SecretBits); decoded NumPy values (a tuple when
+        several), or ``None`` at every party but ``to`` when ``to`` is given. SecretTensors open
+        in one round (Fixed values decode to floats, Int64 to int64), SecretBits in one round
+        (uint64 arrays of length n); both kinds in one call: two rounds."""
+        return io.reveal(self, values, to)
 
     def preprocess(self, plan) -> None:
         """Offline phase: fetch the material of ``plan`` (a list of ``(kind, params)``, e.g. from
         :meth:`recording`) now, so that the online phase needs no preprocessing traffic."""
         self.preprocessing.prefetch(plan)
 
-    def dry_run(self, fn, *tensors: SecretTensor) -> list:
+    def dry_run(self, fn, *tensors: SecretTensor | SecretBits) -> list:
         """The preprocessing plan of ``fn(*tensors)``, found without any communication (on
-        shadow tensors; see :mod:`mpc.runtime.dryrun`). Feed it to :meth:`preprocess`."""
+        shadow SecretTensors and SecretBits; see :mod:`mpc.runtime.dryrun`), comparisons and
+        boolean circuits included (AND triples, daBits). Feed it to :meth:`preprocess`."""
         return dryrun.dry_run(self, fn, *tensors)
 
     def recording(self):

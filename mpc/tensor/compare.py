@@ -4,8 +4,10 @@ sort, clip.
 Every function takes SecretTensors (any operand may also be a public value where NumPy would
 accept one, at least one must be secret) and returns a SecretTensor. The boolean side is reached
 through the tensor's engine: ``x.engine.converter`` must be a :class:`mpc.engines.convert.Converter`
-built over the same party's semi2k and GMW engines (the runtime attaches it; see
-:func:`converter_of`).
+built over the same party's semi2k and GMW engines (the runtime attaches it, with daBits from
+the party's preprocessing; see :func:`converter_of`). The same functions are the SecretTensor
+operators and methods (``x < y``, ``abs(x)``, ``x.relu()``, ``x.max(axis)``, ``x.sort()``...)
+and ``mpc.where``, ``mpc.minimum``, ``mpc.maximum``.
 
 Result types: comparison results and masks are SecretTensors of the operands' dtype holding 0
 or 1 (Int64: the integers 0/1; Fixed(f): the values 0.0/1.0, i.e. ring elements 0 or 2^f at

@@ -34,8 +34,7 @@ from mpc.engines import circuits
 from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
 
-__all__ = ["SecretBits", "where", "sum_bits", "reveal_bits"]
-
+__all__ = ["SecretBits", "as_values", "check_width", "reveal_bits", "sum_bits", "where"]
 
 
 def _nwords(n: int) -> int:
@@ -46,13 +45,13 @@ def _mask(width: int) -> int:
     return (1 << width) - 1
 
 
-def _check_width(width: object) -> int:
+def check_width(width: object) -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 64:
         raise ValueError(f"width: expected an integer in [1, 64], got {width!r}")
     return int(width)
 
 
-def _as_values(name: str, values: object, n: int | None, fit: int | None = None) -> np.ndarray:
+def as_values(name: str, values: object, n: int | None, fit: int | None = None) -> np.ndarray:
     """Integer values as a 1-d uint64 array (two's complement for negatives), length-checked.
 
     Integer ndarrays keep their dtype's reading; sequences are read as Python ints one by one
@@ -118,14 +117,14 @@ class SecretBits:
     ) -> SecretBits:
         """Secret-share the owner's ``width``-bit values; other parties pass ``values=None`` and ``n``.
 
-        Values must fit in ``width`` bits (see :func:`_as_values`); negatives are two's complement.
+        Values must fit in ``width`` bits (see :func:`as_values`); negatives are two's complement.
         Cost: that of :meth:`GMWEngine.input` on width * ceil(n/64) words.
         """
-        width = _check_width(width)
+        width = check_width(width)
         if engine.pid == owner:
             if values is None or isinstance(values, (int, np.integer)):
                 raise ShareTypeError("values: the owner must pass a sequence or 1-d array of integers")
-            vals = _as_values("values", values, n, fit=width)
+            vals = as_values("values", values, n, fit=width)
             n = vals.shape[0]
             words = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
         else:
@@ -139,14 +138,14 @@ class SecretBits:
     @classmethod
     def public(cls, engine: GMWEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
         """A sharing of public values (party 0 holds them). Local; all parties pass the same values."""
-        width = _check_width(width)
-        vals = _as_values("values", values, n)
+        width = check_width(width)
+        vals = as_values("values", values, n)
         planes = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
         return cls(engine, engine.public(planes), vals.shape[0])
 
     @classmethod
     def zeros(cls, engine: GMWEngine, n: int, width: int = 64) -> SecretBits:
-        return cls(engine, engine.zeros((_check_width(width), _nwords(n))), n)
+        return cls(engine, engine.zeros((check_width(width), _nwords(n))), n)
 
     @classmethod
     def concat_bits(cls, parts: Sequence[SecretBits]) -> SecretBits:
@@ -196,7 +195,7 @@ class SecretBits:
         return SecretBits.public(self.engine, other, self.n, self.width)
 
     def _public_planes(self, other: object) -> np.ndarray:
-        vals = _as_values("public operand", other, self.n)
+        vals = as_values("public operand", other, self.n)
         return np.ascontiguousarray(self.engine.k.bitslice(vals & np.uint64(_mask(self.width)))[: self.width])
 
     # ------------------------------------------------------------------ bitwise
@@ -260,13 +259,13 @@ class SecretBits:
         return self._new(self.planes[lo:hi])
 
     def zero_extend(self, width: int) -> SecretBits:
-        width = _check_width(width)
+        width = check_width(width)
         if width < self.width:
             raise ValueError(f"zero_extend: cannot extend {self.width} bits down to {width}")
         return self._new(np.concatenate([self.planes, self.engine.zero_bits(width - self.width, self.planes)]))
 
     def sign_extend(self, width: int) -> SecretBits:
-        width = _check_width(width)
+        width = check_width(width)
         if width < self.width:
             raise ValueError(f"sign_extend: cannot extend {self.width} bits down to {width}")
         return self._new(np.concatenate([self.planes, np.repeat(self.planes[-1:], width - self.width, axis=0)]))

@@ -19,6 +19,15 @@ nothing; ``*``, ``@``, ``square`` cost one round each (plus one round when an op
 truncated first, batched for both operands). Operands of different parties, engines or dtypes
 raise ShareTypeError; shape mismatches raise ValueError naming the shapes, before any message.
 ``repr`` never communicates and never shows a share.
+
+Comparisons and selections (``<``, ``<=``, ``>``, ``>=``, ``abs()``, :meth:`relu`, :meth:`sign`,
+:meth:`clip`, :meth:`max`, :meth:`min`, :meth:`argmax`, :meth:`argmin`, :meth:`sort`,
+:meth:`eq`, :meth:`ne`, :meth:`where`, :meth:`maximum`, :meth:`minimum`) delegate to
+:mod:`mpc.tensor.compare`, where their protocols and costs are documented (2 parties: 8 rounds
+per comparison; ``max`` of m elements ceil(log2 m) x 8 rounds). They need the engine's boolean
+side (``engine.converter``, which a Party attaches). Results are 0/1 tensors of the operand's
+dtype. ``==`` and ``!=`` are NOT overloaded: they keep Python's identity semantics (so tensors
+stay hashable and ``x == y`` never starts a protocol); use :meth:`eq` / :meth:`ne`.
 """
 
 from __future__ import annotations
@@ -384,6 +393,76 @@ class SecretTensor:
             new[key] = enc if self._engine.pid == 0 else np.uint64(0)
         self._share, self._scale = new, scale
 
+    # ------------------------------------------------------------------ comparisons (mpc.tensor.compare)
+
+    def __lt__(self, other: object) -> SecretTensor:
+        return _compare().lt(self, other)
+
+    def __le__(self, other: object) -> SecretTensor:
+        return _compare().le(self, other)
+
+    def __gt__(self, other: object) -> SecretTensor:
+        return _compare().gt(self, other)
+
+    def __ge__(self, other: object) -> SecretTensor:
+        return _compare().ge(self, other)
+
+    def eq(self, other: object) -> SecretTensor:
+        """[self == other] elementwise, 0/1 (``==`` itself stays identity; see the module)."""
+        return _compare().eq(self, other)
+
+    def ne(self, other: object) -> SecretTensor:
+        """[self != other] elementwise, 0/1."""
+        return _compare().ne(self, other)
+
+    def __abs__(self) -> SecretTensor:
+        return _compare().abs(self)
+
+    def relu(self) -> SecretTensor:
+        """max(x, 0) elementwise (no truncation)."""
+        return _compare().relu(self)
+
+    def sign(self) -> SecretTensor:
+        """-1, 0 or 1 elementwise (NumPy's sign)."""
+        return _compare().sign(self)
+
+    def clip(self, lo: object = None, hi: object = None) -> SecretTensor:
+        """min(max(x, lo), hi); ``None`` leaves that side open."""
+        return _compare().clip(self, lo, hi)
+
+    def maximum(self, other: object) -> SecretTensor:
+        """Elementwise maximum with ``other`` (broadcasting)."""
+        return _compare().maximum(self, other)
+
+    def minimum(self, other: object) -> SecretTensor:
+        """Elementwise minimum with ``other`` (broadcasting)."""
+        return _compare().minimum(self, other)
+
+    def max(self, axis: int | None = None) -> SecretTensor:
+        """Maximum along ``axis`` (of all elements when None)."""
+        return _compare().max(self, axis)
+
+    def min(self, axis: int | None = None) -> SecretTensor:
+        """Minimum along ``axis`` (of all elements when None)."""
+        return _compare().min(self, axis)
+
+    def argmax(self, axis: int | None = None) -> SecretTensor:
+        """Index of the maximum along ``axis`` (of the flattened tensor when None); ties: first."""
+        return _compare().argmax(self, axis)
+
+    def argmin(self, axis: int | None = None) -> SecretTensor:
+        """Index of the minimum along ``axis``; ties: first."""
+        return _compare().argmin(self, axis)
+
+    def sort(self, axis: int = -1) -> SecretTensor:
+        """A sorted copy along ``axis`` (ascending; Batcher's network). ``self`` is not modified."""
+        return _compare().sort(self, axis)
+
+    def where(self, cond: SecretTensor, other: object) -> SecretTensor:
+        """``self`` where ``cond`` (0/1) is 1, ``other`` where it is 0 (PyTorch's
+        ``x.where(cond, y)``; the same as ``mpc.where(cond, self, other)``)."""
+        return _compare().where(cond, self, other)
+
     # ------------------------------------------------------------------ convolution and pooling
 
     def conv2d(self, weight: object, stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0) -> SecretTensor:
@@ -409,6 +488,13 @@ class SecretTensor:
         oh, ow = sh.window_shape((h, w), k, st, pad, "avg_pool2d")
         cols = self._local(lambda s: sh.im2col(s.reshape(n * c, 1, h, w), k, st, pad))
         return (cols.sum(axis=0) / (k[0] * k[1])).reshape(n, c, oh, ow)
+
+
+def _compare():
+    """mpc.tensor.compare, imported on first use (it imports this module)."""
+    from mpc.tensor import compare
+
+    return compare
 
 
 def conv_plan(xs: tuple[int, ...], ws: tuple[int, ...], stride, padding):

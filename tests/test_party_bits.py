@@ -1,0 +1,163 @@
+"""The Party's boolean side: engine="gmw" parties, input_bits, reveal of SecretBits, and dry runs /
+prefetching that cover AND triples and daBits (zero dealer traffic online)."""
+
+import numpy as np
+import pytest
+
+import mpc
+from mpc.errors import ConfigError, ShareTypeError
+from mpc.tensor.secret_bits import SecretBits, where
+from mpc.testing import run_local
+
+PARTIES = pytest.mark.parametrize("n", [2, 3])
+SOURCES = pytest.mark.parametrize("pre", ["local", "dealer"])
+W = 16
+MASK = (1 << W) - 1
+
+
+@PARTIES
+@SOURCES
+def test_gmw_engine_party(n, pre):
+    a = np.array([0, 1, 65535, 1234, 40000, 7, 300], dtype=np.uint64)
+    b = np.array([0, 65535, 1, 1234, 39999, 9, 3], dtype=np.uint64)
+    mine = [np.array([p, 10 * p + 1], dtype=np.uint64) for p in range(n)]
+
+    def main(p):
+        assert p.engine is p.gmw and "gmw" in repr(p)
+        with pytest.raises(ConfigError, match="input_bits"):
+            p.input(1.0)
+        sa = p.input_bits(a if p.pid == 0 else None, owner=0, n=a.size, width=W)
+        sb = p.input_bits(b if p.pid == n - 1 else None, owner=n - 1, n=b.size, width=W)
+        each = p.input_bits(mine[p.pid], width=W)  # every party contributes
+        lt = sa < sb
+        out = p.reveal(sa + sb, sa & sb, sa ^ sb, lt, sa.eq(sb), where(lt, sa, sb), *each)
+        one = p.reveal(sa - sb, to=n - 1)
+        return out, one
+
+    results = run_local(main, n, engine="gmw", preprocessing=pre)
+    for pid, (out, one) in enumerate(results):
+        add, band, bxor, lt, eq, mn, *each = out
+        np.testing.assert_array_equal(add, (a + b) & MASK)
+        np.testing.assert_array_equal(band, a & b)
+        np.testing.assert_array_equal(bxor, a ^ b)
+        np.testing.assert_array_equal(lt, (a < b).astype(np.uint64))
+        np.testing.assert_array_equal(eq, (a == b).astype(np.uint64))
+        np.testing.assert_array_equal(mn, np.minimum(a, b))
+        for got, want in zip(each, mine, strict=True):
+            np.testing.assert_array_equal(got, want)
+        if pid == n - 1:
+            np.testing.assert_array_equal(one, (a - b) & MASK)
+        else:
+            assert one is None
+
+
+def test_gmw_party_dry_run_and_prefetch():
+    def compute(b):
+        return (b + b).lt(5)
+
+    def main(p):
+        b = p.input_bits([1, 2, 3] if p.pid == 0 else None, owner=0, n=3, width=8)
+        plan = p.dry_run(compute, b)
+        p.preprocess(plan)
+        before = p.stats()["dealer"]["messages_sent"]
+        r = compute(b)
+        return {r.kind for r in plan}, p.stats()["dealer"]["messages_sent"] - before, p.reveal(r)
+
+    for kinds, online, r in run_local(main, 3, engine="gmw", preprocessing="dealer"):
+        assert kinds == {"bit_triple"} and online == 0 and r.tolist() == [1, 1, 0]
+
+
+def test_input_bits_checks_before_any_message():
+    def main(p):
+        before = p.stats()["total"]["bytes_sent"]
+        with pytest.raises(ValueError, match="fit in 4 bits"):
+            p.input_bits([16], width=4)  # every party contributes: every party fails locally
+        with pytest.raises(ValueError, match="width"):
+            p.input_bits([1], owner=0, n=1, width=65)
+        with pytest.raises(ValueError, match="n="):
+            p.input_bits(owner=1 - p.pid)
+        with pytest.raises(ValueError, match="n=3 does not match"):
+            p.input_bits([1, 2], owner=p.pid, n=3)
+        with pytest.raises(ConfigError, match="owner"):
+            p.input_bits([1], owner=5)
+        sent = p.stats()["total"]["bytes_sent"] - before
+        with pytest.raises(ValueError, match="disagree"):  # one agreement round, then every party fails
+            p.input_bits([1, 2] if p.pid == 0 else None, owner=0, n=2, width=8 + p.pid)
+        x = p.input_bits(-1, owner=0, n=1, width=8)  # one value; negatives are two's complement
+        return sent, p.reveal(x)
+
+    for sent, x in run_local(main, 2):
+        assert sent == 0 and x.tolist() == [255]
+
+
+@SOURCES
+def test_semi2k_party_reveals_tensors_and_bits_together(pre):
+    def main(p):
+        t = p.input(np.array([1.5, -2.0]) if p.pid == 0 else None, owner=0, shape=(2,))
+        b = p.input_bits([5, 6, 7] if p.pid == 1 else None, owner=1, n=3, width=3)
+        t2, b1 = t * 2, b + 1
+        with p.section("mixed"):
+            both = p.reveal(t2, b1)
+        to0 = p.reveal(b, t, to=0)
+        with pytest.raises(ShareTypeError, match="SecretBits"):
+            p.reveal(np.ones(2))
+        return both, to0, p.stats()["sections"]["mixed"]["rounds"]
+
+    for pid, (both, to0, rounds) in enumerate(run_local(main, 2, preprocessing=pre)):
+        np.testing.assert_array_equal(both[0], [3.0, -4.0])
+        np.testing.assert_array_equal(both[1], [6, 7, 0])
+        assert rounds == 2  # one opening per kind
+        if pid == 0:
+            assert to0[0].tolist() == [5, 6, 7] and to0[1].tolist() == [1.5, -2.0]
+        else:
+            assert to0 == (None, None)
+
+
+@PARTIES
+def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n):
+    x = np.array([[3.0, -1.0, 2.5, 0.25], [-4.0, 8.0, 8.0, 1.0]])
+
+    def compute(sx, sb):
+        return sx.max(axis=1), ((sx < 0.5) * sx).truncate(), sx.relu().sum(), sb + sb, sb.lt(3)
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        sb = p.input_bits([1, 2, 3, 4, 5] if p.pid == 0 else None, owner=0, n=5, width=8)
+        plan = p.dry_run(compute, sx, sb)
+        kinds = {r.kind for r in plan}
+        p.preprocess(plan)
+        before = p.stats()["dealer"]["messages_sent"]
+        with p.recording() as used:
+            out = compute(sx, sb)
+        after = p.stats()["dealer"]["messages_sent"]
+        pending = p.preprocessing.pending
+        return kinds, used == plan, after - before, pending, p.reveal(*out)
+
+    for kinds, same, online, pending, out in run_local(main, n, preprocessing="dealer"):
+        assert {"bit_triple", "dabit", "triple", "trunc"} <= kinds
+        assert same and online == 0 and pending == 0
+        mx, masked, relu, dbl, lt = out
+        np.testing.assert_array_equal(mx, x.max(axis=1))
+        np.testing.assert_array_equal(masked, (x < 0.5) * x)
+        assert relu == np.maximum(x, 0).sum()
+        assert dbl.tolist() == [2, 4, 6, 8, 10] and lt.tolist() == [1, 1, 0, 0, 0]
+
+
+def test_design_snippet_mean_and_max():
+    """DESIGN.md section 1, verbatim apart from reading the salary."""
+    salaries = [51000.5, 72000.25, 39000.0]
+
+    def main(party: mpc.Party):
+        salary = salaries[party.pid]
+        s = mpc.stack(party.input(salary))
+        mean, top = party.reveal(s.mean(), s.max())
+        return mean, top
+
+    for mean, top in run_local(main, 3, preprocessing="dealer"):
+        assert mean == pytest.approx(np.mean(salaries), abs=2 * 2.0**-16) and top == max(salaries)
+
+
+def test_spdz2k_is_not_implemented():
+    with pytest.raises(ConfigError, match="not implemented"):
+        run_local(lambda p: None, 2, engine="spdz2k")
+    assert isinstance(mpc.SecretBits, type) and mpc.SecretBits is SecretBits
