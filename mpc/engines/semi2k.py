@@ -160,9 +160,14 @@ class Semi2k:
     def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of x * y (elementwise, equal shapes): Beaver, 1 round."""
         a, b, c = self.preprocessing.triples(x.shape)
-        d, e = self.kernels.beaver_mask(x, a, y, b)
-        d, e = self._open_internal([d, e])
-        return self.kernels.beaver_combine(c, d, e, a, b, self.pid == 0).reshape(x.shape)
+        k, n = self.kernels, x.size
+        # d = x - a and e = y - b go straight into the one buffer that is exchanged (no concatenate)
+        masked = np.empty(2 * n, dtype=np.uint64)
+        k.sub(x.reshape(-1), a.reshape(-1), out=masked[:n])
+        k.sub(y.reshape(-1), b.reshape(-1), out=masked[n:])
+        opened = self._sum(self.channel.exchange(masked))
+        z = k.beaver_combine(c.reshape(-1), opened[:n], opened[n:], a.reshape(-1), b.reshape(-1), self.pid == 0)
+        return z.reshape(x.shape)
 
     def square(self, x: np.ndarray) -> np.ndarray:
         """Share of x * x from a square pair (a, a^2): 1 round, n-1 elements."""
@@ -234,9 +239,12 @@ class Semi2k:
         return self._unflatten(self._sum(self.channel.exchange(flat)), arrays)
 
     def _sum(self, parts: Sequence[np.ndarray]) -> np.ndarray:
-        total = np.array(parts[0], dtype=np.uint64, copy=True)
-        for p in parts[1:]:
-            total += p
+        """Sum of the parties' arrays mod 2^64, into a new array (one pass for two parties)."""
+        if len(parts) == 1:
+            return np.array(parts[0], dtype=np.uint64, copy=True)
+        total = self.kernels.add(parts[0], parts[1])
+        for p in parts[2:]:
+            self.kernels.add(total, p, out=total)
         return total
 
     @staticmethod
