@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py
 
 venv: $(STAMP)
 
-# Rebuild the compiled core in place after a change under csrc/ or mpc/_core/*.pyx.
+# Rebuild the compiled core in place after a change under csrc/ or mpc/_core/*.pyx, *.pxd.
 build: $(STAMP)
 	$(PY) setup.py -q build_ext --inplace
 

@@ -32,14 +32,32 @@ special = st.sampled_from([0.0, ULP, -ULP, 1.0, -1.0, 1.0 + ULP, TOP, -TOP, 3.5,
 element = st.one_of(special, st.floats(-1000, 1000, allow_nan=False, width=32))
 
 
+def draw_matrix(data, rows, cols, elements=element):
+    """A (rows, cols) float array of drawn elements (not yet rounded to the Fixed grid)."""
+    drawn = data.draw(st.lists(elements, min_size=rows * cols, max_size=rows * cols))
+    return np.array(drawn).reshape(rows, cols)
+
+
+def reveal_all(p, out):
+    """The dict ``out`` of secret results, revealed: name -> value."""
+    return dict(zip(out, p.reveal(*out.values()), strict=True))
+
+
+def check_all(main, n, pre, want):
+    """Every party's revealed dict matches ``want`` exactly, name by name (as float64)."""
+    for got in run_local(main, n, preprocessing=pre):
+        for k, w in want.items():
+            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+
+
 @PARTIES
 @SOURCES
 @settings(max_examples=4, deadline=None)
 @given(data=st.data())
 def test_fixed_comparisons_and_selections(n, pre, data):
     rows, cols = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 6))
-    x = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
-    y = np.array(data.draw(st.lists(element, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    x = draw_matrix(data, rows, cols)
+    y = draw_matrix(data, rows, cols)
     y[0, 0] = x[0, 0]  # a tie
     y.flat[-1] = x.flat[-1] + ULP  # a last-bit difference
     x, y = q(x), q(y)
@@ -59,7 +77,7 @@ def test_fixed_comparisons_and_selections(n, pre, data):
             "where": C.where(C.lt(sx, sy), sm, 1.5), "clip": C.clip(ss, -1.0, 2.5),
             "clip_lo": C.clip(ss, lo=0.0), "prod_mask": sm * C.ge(sx, sy),
         }
-        return dict(zip(out, p.reveal(*out.values()), strict=True))
+        return reveal_all(p, out)
 
     want = {
         "lt": x < y, "le": x <= y, "gt": x > y, "ge": x >= y, "eq": x == y, "ne": x != y,
@@ -68,9 +86,7 @@ def test_fixed_comparisons_and_selections(n, pre, data):
         "max_pub": np.maximum(small_x, -2.0), "where": np.where(x < y, small_y, 1.5),
         "clip": np.clip(small_x, -1.0, 2.5), "clip_lo": np.maximum(small_x, 0.0), "prod_mask": small_y * (x >= y),
     }
-    for got in run_local(main, n, preprocessing=pre):
-        for k, w in want.items():
-            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+    check_all(main, n, pre, want)
 
 
 @PARTIES
@@ -80,8 +96,7 @@ def test_fixed_comparisons_and_selections(n, pre, data):
 def test_reductions_argmax_sort(n, pre, data):
     rows, cols = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 9))
     pool = st.sampled_from([0.0, 1.0, -1.0, 2.5, ULP, -7.25])  # many ties
-    x = np.array(data.draw(st.lists(st.one_of(pool, element), min_size=rows * cols, max_size=rows * cols)))
-    x = q(x.reshape(rows, cols))
+    x = q(draw_matrix(data, rows, cols, st.one_of(pool, element)))
 
     def main(p):
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
@@ -90,15 +105,13 @@ def test_reductions_argmax_sort(n, pre, data):
             "argmax1": C.argmax(sx, axis=1), "argmin0": C.argmin(sx, axis=0), "argmax": C.argmax(sx),
             "sort": C.sort(sx), "sort0": C.sort(sx, axis=0),
         }
-        return dict(zip(out, p.reveal(*out.values()), strict=True))
+        return reveal_all(p, out)
 
     want = {
         "max1": x.max(1), "min0": x.min(0), "max": x.max(), "min": x.min(-1), "argmax1": x.argmax(1),
         "argmin0": x.argmin(0), "argmax": x.argmax(), "sort": np.sort(x), "sort0": np.sort(x, axis=0),
     }
-    for got in run_local(main, n, preprocessing=pre):
-        for k, w in want.items():
-            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+    check_all(main, n, pre, want)
 
 
 @PARTIES
@@ -208,7 +221,7 @@ def test_secret_tensor_operators_and_methods(n, pre):
             "mpc_where": mpc.where(sx < sy, sx, 0.0), "mpc_max": mpc.maximum(sx, sy), "mpc_min": mpc.minimum(sx, sy),
         }
         assert (sx == sx) is True and (sx == sy) is False  # identity, never a protocol
-        return dict(zip(out, p.reveal(*out.values()), strict=True))
+        return reveal_all(p, out)
 
     want = {
         "lt": x < y, "le": x <= y, "gt": x > y, "ge": x >= y, "rlt": 1.0 > x, "arr": y < x, "eq": x == y,
@@ -218,6 +231,4 @@ def test_secret_tensor_operators_and_methods(n, pre):
         "where": np.where(x < y, x, y), "mpc_where": np.where(x < y, x, 0.0), "mpc_max": np.maximum(x, y),
         "mpc_min": np.minimum(x, y),
     }
-    for got in run_local(main, n, preprocessing=pre):
-        for k, w in want.items():
-            np.testing.assert_array_equal(got[k], np.asarray(w, dtype=np.float64), err_msg=k)
+    check_all(main, n, pre, want)

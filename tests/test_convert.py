@@ -29,6 +29,16 @@ def values(draw_list):
     return np.array([v % 2**64 for v in draw_list], dtype=U64)
 
 
+def spread(size):
+    """size distinct ring values spread over the whole ring (multiples of an odd 64-bit constant)."""
+    return np.arange(size, dtype=U64) * U64(0x9E3779B97F4A7C15)
+
+
+def shared(p, x, owner=0):
+    """Party p's arithmetic share of the array x that ``owner`` inputs."""
+    return p.engine.input(x if p.pid == owner else None, owner, x.shape)
+
+
 word = st.one_of(st.sampled_from(EDGES), st.integers(0, 2**64 - 1))
 
 
@@ -43,8 +53,7 @@ def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs):
     def main(p):
         c = converter(p)
         e = p.engine
-        sx = e.input(x if p.pid == 0 else None, 0, (m,))
-        sy = e.input(y if p.pid == n - 1 else None, n - 1, (m,))
+        sx, sy = shared(p, x), shared(p, y, owner=n - 1)
         planes, shapes = c.a2b([sx])
         bits = c.unpack_planes(planes, m)  # (64, m) XOR shares
         arith_bits = c.b2a([bits])[0]  # (64, m) arithmetic 0/1
@@ -73,7 +82,7 @@ def test_bit_decomposition_planes_are_the_bits():
 
     def main(p):
         c = converter(p)
-        sx = p.engine.input(x if p.pid == 0 else None, 0, x.shape)
+        sx = shared(p, x)
         planes, _ = c.a2b([sx])
         return p.kernels.unbitslice(c.boolean.reveal(planes), x.size)
 
@@ -90,8 +99,7 @@ def test_last_bit_differences_and_extremes_of_the_fixed_range():
 
     def main(p):
         c = converter(p)
-        sx = p.engine.input(x if p.pid == 0 else None, 0, x.shape)
-        sy = p.engine.input(y if p.pid == 1 else None, 1, y.shape)
+        sx, sy = shared(p, x), shared(p, y, owner=1)
         d = p.engine.sub(sx, sy)  # x - y = -1 everywhere
         (m,), (z,) = c.msb([d]), c.eqz([d])
         return p.engine.open(c.b2a([m, z]))
@@ -104,11 +112,11 @@ def test_last_bit_differences_and_extremes_of_the_fixed_range():
 @pytest.mark.parametrize("n", [2, 3])
 def test_rounds_and_bytes(n):
     size = 1000
-    x = np.arange(size, dtype=U64) * U64(0x9E3779B97F4A7C15)
+    x = spread(size)
 
     def main(p):
         c = converter(p)
-        sx = p.engine.input(x if p.pid == 0 else None, 0, (size,))
+        sx = shared(p, x)
         with p.section("w3"):
             (m,) = c.msb([sx])
             c.b2a([m])
@@ -176,11 +184,11 @@ def test_dabits_are_consistent_and_dealer_matches(n):
 @pytest.mark.parametrize("n", [2, 3])
 def test_b2a_with_dabits_is_one_round(n):
     size = 300
-    x = np.arange(size, dtype=U64) * U64(0x9E3779B97F4A7C15)
+    x = spread(size)
 
     def main(p):
         c = converter_with_dabits(p)
-        sx = p.engine.input(x if p.pid == 0 else None, 0, (size,))
+        sx = shared(p, x)
         (m,) = c.msb([sx])
         with p.section("b2a"):
             (ma,) = c.b2a([m])

@@ -33,18 +33,33 @@ def _values(tmp_path, values=VALUES):
         (tmp_path / f"value_{i}.txt").write_text(f"{v}\n")
 
 
+def _mpc(*args):
+    """The argv of ``python -m mpc ARGS``."""
+    return [sys.executable, "-m", "mpc", *map(str, args)]
+
+
+def _run(argv, timeout, cwd=None, env=None):
+    return subprocess.run(argv, cwd=cwd, env=env or _env(), capture_output=True, text=True, timeout=timeout)
+
+
 def mpcrun(tmp_path, *args, timeout=40, env=None):
     """Run ``python -m mpc run ...`` in tmp_path; returns (completed process, seconds)."""
     start = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "mpc", "run", *map(str, args)],
-        cwd=tmp_path,
-        env=env or _env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    proc = _run(_mpc("run", *args), timeout, cwd=tmp_path, env=env)
     return proc, time.monotonic() - start
+
+
+def spawn(tmp_path, *args, env):
+    """Start ``python -m mpc run ...`` in tmp_path (as on a host of its own), output piped."""
+    return subprocess.Popen(
+        _mpc("run", *args), cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def sum_args(*options, fail=None):
+    """mpcrun arguments: ``options``, logs in ./logs, the secure-sum script on value_{pid}.txt,
+    and its ``--fail`` injection when given."""
+    return [*options, "--log-dir", "logs", SCRIPT, "value_{pid}.txt", *(("--fail", fail) if fail else ())]
 
 
 def _lines(text, prefix):
@@ -54,7 +69,7 @@ def _lines(text, prefix):
 @pytest.mark.timeout(60)
 def test_secure_sum_three_parties_curve_with_dealer(tmp_path):
     _values(tmp_path)
-    proc, _ = mpcrun(tmp_path, "-n", 3, "--log-dir", "logs", SCRIPT, "value_{pid}.txt")
+    proc, _ = mpcrun(tmp_path, *sum_args("-n", 3))
     assert proc.returncode == 0, proc.stderr
     assert "CURVE-encrypted" in proc.stderr
     for i in range(3):
@@ -70,18 +85,7 @@ def test_secure_sum_three_parties_curve_with_dealer(tmp_path):
 @pytest.mark.timeout(60)
 def test_plaintext_with_stats_table(tmp_path):
     _values(tmp_path)
-    proc, _ = mpcrun(
-        tmp_path,
-        "-n",
-        2,
-        "--insecure-plaintext",
-        "--no-dealer",
-        "--stats",
-        "--log-dir",
-        "logs",
-        SCRIPT,
-        "value_{pid}.txt",
-    )
+    proc, _ = mpcrun(tmp_path, *sum_args("-n", 2, "--insecure-plaintext", "--no-dealer", "--stats"))
     assert proc.returncode == 0, proc.stderr
     assert "plaintext" in proc.stderr
     assert f"[P1] party 1: sum = {VALUES[0] + VALUES[1]}" in proc.stdout
@@ -99,20 +103,7 @@ def test_plaintext_with_stats_table(tmp_path):
 @pytest.mark.timeout(60)
 def test_party_error_stops_the_run_and_names_the_party(tmp_path):
     _values(tmp_path)
-    proc, took = mpcrun(
-        tmp_path,
-        "-n",
-        3,
-        "--no-dealer",
-        "--timeout",
-        20,
-        "--log-dir",
-        "logs",
-        SCRIPT,
-        "value_{pid}.txt",
-        "--fail",
-        "1:error",
-    )
+    proc, took = mpcrun(tmp_path, *sum_args("-n", 3, "--no-dealer", "--timeout", 20, fail="1:error"))
     assert proc.returncode == 1
     assert "[P1] party 1: ProtocolError: injected failure for the launcher test" in proc.stderr
     assert "Traceback" not in proc.stderr  # an expected error is one line
@@ -130,9 +121,7 @@ def test_party_error_stops_the_run_and_names_the_party(tmp_path):
 @pytest.mark.timeout(60)
 def test_bug_prints_a_traceback(tmp_path):
     _values(tmp_path)
-    proc, _ = mpcrun(
-        tmp_path, "-n", 3, "--no-dealer", "--log-dir", "logs", SCRIPT, "value_{pid}.txt", "--fail", "2:bug"
-    )
+    proc, _ = mpcrun(tmp_path, *sum_args("-n", 3, "--no-dealer", fail="2:bug"))
     assert proc.returncode == 1
     assert "[P2] Traceback (most recent call last):" in proc.stderr
     assert "[P2] party 2: RuntimeError: injected bug for the launcher test (unexpected error" in proc.stderr
@@ -142,20 +131,7 @@ def test_bug_prints_a_traceback(tmp_path):
 @pytest.mark.timeout(60)
 def test_killed_party_fails_the_run_quickly(tmp_path):
     _values(tmp_path)
-    proc, took = mpcrun(
-        tmp_path,
-        "-n",
-        3,
-        "--no-dealer",
-        "--timeout",
-        20,
-        "--log-dir",
-        "logs",
-        SCRIPT,
-        "value_{pid}.txt",
-        "--fail",
-        "1:kill",
-    )
+    proc, took = mpcrun(tmp_path, *sum_args("-n", 3, "--no-dealer", "--timeout", 20, fail="1:kill"))
     assert proc.returncode == 128 + 9
     assert proc.stderr.rstrip().endswith("mpcrun: party 1 failed first (killed by SIGKILL)")
     assert took < 15
@@ -164,24 +140,9 @@ def test_killed_party_fails_the_run_quickly(tmp_path):
 @pytest.mark.timeout(60)
 def test_silent_party_gives_peer_timeout_within_the_deadline(tmp_path):
     _values(tmp_path)
-    proc, took = mpcrun(
-        tmp_path,
-        "-n",
-        3,
-        "--no-dealer",
-        "--timeout",
-        2,
-        "--connect-timeout",  # start-up under load may be slow; the deadline under test is the receive
-        30,
-        "--grace",
-        1,
-        "--log-dir",
-        "logs",
-        SCRIPT,
-        "value_{pid}.txt",
-        "--fail",
-        "1:hang",
-    )
+    # --connect-timeout: start-up under load may be slow; the deadline under test is the receive
+    options = ("-n", 3, "--no-dealer", "--timeout", 2, "--connect-timeout", 30, "--grace", 1)
+    proc, took = mpcrun(tmp_path, *sum_args(*options, fail="1:hang"))
     assert proc.returncode == 3  # the exit status of a PeerTimeout
     first = proc.stderr.rstrip().splitlines()[-1]
     assert first in (
@@ -206,36 +167,8 @@ def test_multi_host_mode_peer_timeout_names_the_dead_party(tmp_path):
     )
     generate_keys(hosts)
     start = time.monotonic()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mpc",
-                "run",
-                "--pid",
-                str(i),
-                "--hosts",
-                "hosts.toml",
-                "--timeout",
-                "3",
-                "--connect-timeout",
-                "30",
-                "--log-dir",
-                "logs",
-                str(SCRIPT),
-                "value_{pid}.txt",
-                "--fail",
-                "1:kill",
-            ],
-            cwd=tmp_path,
-            env=_env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(3)
-    ]
+    options = ("--hosts", "hosts.toml", "--timeout", 3, "--connect-timeout", 30)
+    procs = [spawn(tmp_path, *sum_args("--pid", i, *options, fail="1:kill"), env=_env()) for i in range(3)]
     results = [p.communicate(timeout=40) for p in procs]
     took = time.monotonic() - start
     assert procs[1].returncode == 128 + 9
@@ -253,23 +186,9 @@ def test_torchrun_variables(tmp_path):
     _values(tmp_path)
     base = free_port_block(5)
     procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mpc",
-                "run",
-                "--log-dir",
-                "logs",
-                "--preprocessing",
-                "local",
-                str(SCRIPT),
-                "value_{pid}.txt",
-            ],
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        spawn(
+            tmp_path,
+            *sum_args("--preprocessing", "local"),
             env=_env(RANK=str(r), WORLD_SIZE="2", MASTER_ADDR="127.0.0.1", MASTER_PORT=str(base - 1)),
         )
         for r in range(2)
@@ -282,14 +201,7 @@ def test_torchrun_variables(tmp_path):
 
 @pytest.mark.timeout(30)
 def test_script_without_launcher_explains_how_to_launch(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "x"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+    proc = _run([sys.executable, str(SCRIPT), "x"], 20, cwd=tmp_path)
     assert proc.returncode == 2
     assert "launch this script with `mpcrun -n N" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -314,19 +226,7 @@ def test_port_in_use_is_a_clear_error(tmp_path):
         held.listen()
         port = held.getsockname()[1]
         write_hosts(tmp_path / "hosts.toml", "busy", [f"127.0.0.1:{port}", f"127.0.0.1:{free_port_block(1)}"])
-        proc, _ = mpcrun(
-            tmp_path,
-            "--pid",
-            0,
-            "--hosts",
-            "hosts.toml",
-            "--timeout",
-            2,
-            "--log-dir",
-            "logs",
-            SCRIPT,
-            "value_{pid}.txt",
-        )
+        proc, _ = mpcrun(tmp_path, *sum_args("--pid", 0, "--hosts", "hosts.toml", "--timeout", 2))
     assert proc.returncode == 2, proc.stderr
     line = [x for x in proc.stderr.splitlines() if x.startswith("[P0] party 0: ConfigError:")]
     assert line and f"cannot listen on tcp://127.0.0.1:{port}" in line[0] and "already in use" in line[0]
@@ -335,22 +235,9 @@ def test_port_in_use_is_a_clear_error(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_selfcheck_passes():
-    env = _env()
-    ref = subprocess.run(
-        [sys.executable, "-m", "mpc", "selfcheck", "--backend", "ref", "--cases", "5"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
+    ref = _run(_mpc("selfcheck", "--backend", "ref", "--cases", 5), 50)
     assert ref.returncode == 0, ref.stdout + ref.stderr  # the checker's own argument generators are valid
-    proc = subprocess.run(
-        [sys.executable, "-m", "mpc", "selfcheck", "--cases", "10"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=50,
-    )
+    proc = _run(_mpc("selfcheck", "--cases", 10), 50)
     if "not built" in proc.stderr:
         pytest.skip("compiled kernels are not built (make build)")
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -487,6 +487,16 @@ def test_close_is_idempotent_and_keeps_a_given_context():
 # ---------------------------------------------------------------------- CURVE
 
 
+def curve_failure(pid: int, eps: list[str | None], curve: CurveKeys | None) -> Exception | None:
+    """Open and close party pid's channel of 2 with ``curve`` (party 0 waits 1 s for its peer,
+    party 1 5 s); the ConfigError or PeerTimeout raised, None when it connected."""
+    try:
+        ZmqChannel(pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve).close()
+    except (ConfigError, PeerTimeout) as e:
+        return e
+    return None
+
+
 @pytest.mark.timeout(30)
 def test_curve_exchange_three_parties():
     n = 3
@@ -515,13 +525,7 @@ def test_curve_refuses_an_unknown_client_key():
             curve = curve_for(0, keys)
         else:  # party 1 uses a key pair party 0 does not know
             curve = CurveKeys(intruder[0], intruder[1], {0: keys[0][0]})
-        try:
-            ZmqChannel(
-                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
-            ).close()
-        except (ConfigError, PeerTimeout) as e:
-            return e, time.monotonic() - t0
-        return None
+        return curve_failure(pid, eps, curve), time.monotonic() - t0
 
     (e0, t0), (e1, t1) = run_parties(2, party)
     assert isinstance(e1, ConfigError) and "refused this party's CURVE key" in str(e1)
@@ -541,13 +545,7 @@ def test_curve_wrong_server_key_fails_clearly():
         curve = curve_for(pid, keys)
         if pid == 1:
             curve = CurveKeys(keys[1][0], keys[1][1], {0: impostor_pub})
-        try:
-            ZmqChannel(
-                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
-            ).close()
-        except (ConfigError, PeerTimeout) as e:
-            return e
-        return None
+        return curve_failure(pid, eps, curve)
 
     e0, e1 = run_parties(2, party)
     assert isinstance(e1, ConfigError) and "secure handshake with party 0" in str(e1)
@@ -560,14 +558,7 @@ def test_curve_on_one_side_only_fails_clearly():
     keys = make_keys(2)
 
     def party(pid):
-        curve = curve_for(0, keys) if pid == 0 else None
-        try:
-            ZmqChannel(
-                pid, 2, SESSION, eps, timeout=5, connect_timeout=1 if pid == 0 else 5, curve=curve
-            ).close()
-        except (ConfigError, PeerTimeout) as e:
-            return e
-        return None
+        return curve_failure(pid, eps, curve_for(0, keys) if pid == 0 else None)
 
     t0 = time.monotonic()
     e0, e1 = run_parties(2, party)

@@ -16,6 +16,8 @@ from libc.stdint cimport uint8_t, uint64_t
 
 from mpc._core import _checks as ck
 
+from mpc._core._wrap cimport binary_fn, in_ptr, out_ptr, run_binary, run_unary
+
 
 cdef extern from "mpc/bits.h" nogil:
     void mpc_bits_pack(uint64_t *out, const uint8_t *bits, size_t rows, size_t n)
@@ -29,41 +31,10 @@ cdef extern from "mpc/bits.h" nogil:
     void mpc_bits_gmw_and_combine(uint64_t *out, const uint64_t *c, const uint64_t *d, const uint64_t *e,
                                   const uint64_t *a, const uint64_t *b, int first, size_t n)
 
-ctypedef void (*binary_fn)(uint64_t *, const uint64_t *, const uint64_t *, size_t) noexcept nogil
-
-
-cdef inline bint _clashes(const uint64_t[::1] x, uint64_t[::1] out, bint exact_ok):
-    """True when x shares memory with out other than (if exact_ok) being exactly out's buffer.
-
-    The C loops allow out == input but not a partial overlap; NumPy (the reference) gives
-    partial overlaps copy-first semantics, so the wrapper copies such an input to match.
-    """
-    cdef size_t nx = x.shape[0], no = out.shape[0]
-    if nx == 0 or no == 0:
-        return False
-    cdef size_t px = <size_t>&x[0], po = <size_t>&out[0]  # addresses as integers: ordered compare
-    if exact_ok and px == po and nx == no:
-        return False
-    return px < po + 8 * no and po < px + 8 * nx
-
 
 cdef object _binary(object a, object b, object out, binary_fn fn):
-    a = ck.as_u64("a", a)
-    b = ck.as_u64("b", b)
-    ck.same_shape("a, b", a, b)
-    out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef const uint64_t[::1] vb = b.reshape(-1)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
-    if _clashes(vb, vo, True):
-        vb = b.reshape(-1).copy()
-    cdef size_t n = va.shape[0]
-    if n:
-        with nogil:
-            fn(&vo[0], &va[0], &vb[0], n)
-    return out
+    a, b, out = ck.elementwise_args(a, b, out)
+    return run_binary(a, b, out, fn, 1)
 
 
 def pack_bits(bits):
@@ -113,16 +84,7 @@ def bxor(a, b, out=None):
 def bnot(a, out=None):
     """Bitwise NOT of packed words (all 64 bits; callers mask a partial last word)."""
     a = ck.as_u64("a", a)
-    out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
-    cdef size_t n = va.shape[0]
-    if n:
-        with nogil:
-            mpc_bits_not(&vo[0], &va[0], n)
-    return out
+    return run_unary(a, ck.out_array(out, a.shape), mpc_bits_not, 1)
 
 
 def transpose64(a):
@@ -178,22 +140,17 @@ def unbitslice(planes, n):
 
 def gmw_and_combine(c, d, e, a, b, first):
     """One party's share of x AND y from a bit triple: c ^ (d&b) ^ (e&a), ^ (d&e) on ``first``."""
-    c = ck.as_u64("c", c)
-    d = ck.as_u64("d", d)
-    e = ck.as_u64("e", e)
-    a = ck.as_u64("a", a)
-    b = ck.as_u64("b", b)
-    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
+    c, d, e, a, b = ck.same_u64s("c, d, e, a, b", c, d, e, a, b)
     cdef int is_first = 1 if first else 0
     out = np.empty(c.shape, dtype=np.uint64)
-    cdef const uint64_t[::1] vc = c.reshape(-1)
-    cdef const uint64_t[::1] vd = d.reshape(-1)
-    cdef const uint64_t[::1] ve = e.reshape(-1)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef const uint64_t[::1] vb = b.reshape(-1)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    cdef size_t n = vc.shape[0]
+    cdef size_t n = c.size
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
     if n:
         with nogil:
-            mpc_bits_gmw_and_combine(&vo[0], &vc[0], &vd[0], &ve[0], &va[0], &vb[0], is_first, n)
+            mpc_bits_gmw_and_combine(po, pc, pd, pe, pa, pb, is_first, n)
     return out

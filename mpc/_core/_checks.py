@@ -12,27 +12,39 @@ import numpy as np
 from mpc.errors import KernelError
 
 
+def _array(name: str, a: object, dtype: type) -> np.ndarray:
+    if not isinstance(a, np.ndarray):
+        raise KernelError(f"{name}: expected a numpy {np.dtype(dtype)} array, got {type(a).__name__}")
+    if a.dtype != dtype:
+        raise KernelError(f"{name}: expected dtype {np.dtype(dtype)}, got {a.dtype}")
+    return np.asarray(a, order="C")  # ascontiguousarray would promote 0-d arrays to shape (1,)
+
+
 def as_u64(name: str, a: object) -> np.ndarray:
     """Return ``a`` as a C-contiguous uint64 array, or raise naming the argument."""
-    if not isinstance(a, np.ndarray):
-        raise KernelError(f"{name}: expected a numpy uint64 array, got {type(a).__name__}")
-    if a.dtype != np.uint64:
-        raise KernelError(f"{name}: expected dtype uint64, got {a.dtype}")
-    return np.asarray(a, order="C")  # ascontiguousarray would promote 0-d arrays to shape (1,)
+    return _array(name, a, np.uint64)
 
 
 def as_u8(name: str, a: object) -> np.ndarray:
-    if not isinstance(a, np.ndarray):
-        raise KernelError(f"{name}: expected a numpy uint8 array, got {type(a).__name__}")
-    if a.dtype != np.uint8:
-        raise KernelError(f"{name}: expected dtype uint8, got {a.dtype}")
-    return np.asarray(a, order="C")  # ascontiguousarray would promote 0-d arrays to shape (1,)
+    return _array(name, a, np.uint8)
+
+
+def as_u64s(names: str, *arrays: object) -> list[np.ndarray]:
+    """:func:`as_u64` of each array in turn, named by the comma-separated ``names``."""
+    return list(map(as_u64, names.split(", "), arrays))
 
 
 def same_shape(names: str, *arrays: np.ndarray) -> None:
     shapes = [a.shape for a in arrays]
     if any(s != shapes[0] for s in shapes):
         raise KernelError(f"{names}: shapes must be equal, got {', '.join(map(str, shapes))}")
+
+
+def same_u64s(names: str, *arrays: object) -> list[np.ndarray]:
+    """:func:`as_u64s`, then :func:`same_shape`: uint64 arrays of one shape."""
+    checked = as_u64s(names, *arrays)
+    same_shape(names, *checked)
+    return checked
 
 
 def out_array(out: object, shape: tuple[int, ...], dtype: type = np.uint64) -> np.ndarray:
@@ -54,6 +66,25 @@ def ring128(name: str, a: object) -> np.ndarray:
     if a.ndim == 0 or a.shape[-1] != 2:
         raise KernelError(f"{name}: a Z_2^128 array needs a trailing axis of length 2 (lo, hi), got shape {a.shape}")
     return a
+
+
+def elementwise_args(a: object, b: object, out: object, width: int = 1) -> tuple[np.ndarray, ...]:
+    """(a, b, out) of an elementwise binary kernel: a and b uint64 (width 1) or Z_2^128 (width 2)
+    arrays of one shape, and ``out=`` validated or allocated for that shape."""
+    check = as_u64 if width == 1 else ring128
+    a = check("a", a)
+    b = check("b", b)
+    same_shape("a, b", a, b)
+    return a, b, out_array(out, a.shape)
+
+
+def mul128_64_args(a: object, b: object, out: object) -> tuple[np.ndarray, ...]:
+    """(a, b, out) of ``mul128_64``: a Z_2^128 array, b uint64 of shape a.shape[:-1], out for a."""
+    a = ring128("a", a)
+    b = as_u64("b", b)
+    if b.shape != a.shape[:-1]:
+        raise KernelError(f"b: expected shape {a.shape[:-1]} to match a {a.shape}, got {b.shape}")
+    return a, b, out_array(out, a.shape)
 
 
 def shift(k: object) -> int:
@@ -85,6 +116,17 @@ def matmul_shapes(a: np.ndarray, b: np.ndarray, batched: bool) -> tuple[int, ...
     if a.shape[-1] != b.shape[-2] or (batched and a.shape[0] != b.shape[0]):
         raise KernelError(f"a, b: shapes {a.shape} and {b.shape} do not align for a matrix product")
     return (*a.shape[:-1], b.shape[-1])
+
+
+def matmul_combine_args(c: object, d: object, e: object, a: object, b: object) -> list[np.ndarray]:
+    """(c, d, e, a, b) of ``beaver_matmul_combine``: d and a (m, k), e and b (k, n), c (m, n)."""
+    c, d, e, a, b = as_u64s("c, d, e, a, b", c, d, e, a, b)
+    same_shape("d, a", d, a)
+    same_shape("e, b", e, b)
+    shape = matmul_shapes(d, e, batched=False)
+    if c.shape != shape:
+        raise KernelError(f"c: expected shape {shape}, got {c.shape}")
+    return [c, d, e, a, b]
 
 
 def bits_count(n: object, words: int) -> int:

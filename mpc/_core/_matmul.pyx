@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: language_level=3, boundscheck=False, wraparound=True, initializedcheck=False
 """Compiled uint64 matrix products and fused Beaver steps (C in csrc/matmul.c and csrc/beaver.c).
 
 Same names, signatures and results as :mod:`mpc._core._ref`, which is the contract; arguments
@@ -16,6 +16,8 @@ import numpy as np
 from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
+
+from mpc._core._wrap cimport in_ptr, out_ptr
 
 
 cdef extern from "mpc/matmul.h" nogil:
@@ -35,19 +37,28 @@ cdef extern from "mpc/beaver.h" nogil:
                                        size_t m, size_t k, size_t n, int first)
 
 
-cdef const uint64_t *_in(object arr) except? NULL:
-    """Data pointer of a validated C-contiguous uint64 input; NULL when it is empty."""
-    cdef const uint64_t[::1] v = arr.reshape(-1)
-    return &v[0] if v.shape[0] else NULL
-
-
-cdef uint64_t *_out(object arr) except? NULL:
-    """Data pointer of an array this module allocated; NULL when it is empty."""
-    cdef uint64_t[::1] v = arr.reshape(-1)
-    return &v[0] if v.shape[0] else NULL
-
-
 # ----------------------------------------------------------------------------- matrix products
+
+
+cdef object _product(object a, object b, bint batched):
+    """Validate like the reference, then a @ b (one product per batch entry when ``batched``)."""
+    a = ck.as_u64("a", a)
+    b = ck.as_u64("b", b)
+    shape = ck.matmul_shapes(a, b, batched=batched)
+    cdef size_t batch = shape[0] if batched else 1
+    cdef size_t m = shape[-2], k = a.shape[-1], n = shape[-1]
+    if batch == 0 or m == 0 or n == 0 or k == 0:
+        return np.zeros(shape, dtype=np.uint64)
+    out = np.empty(shape, dtype=np.uint64)
+    cdef uint64_t *pc = out_ptr(out)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    with nogil:
+        if batched:
+            mpc_matmul_batched_u64(pc, pa, pb, batch, m, k, n)
+        else:
+            mpc_matmul_u64(pc, pa, pb, m, k, n)
+    return out
 
 
 def matmul(a, b):
@@ -57,19 +68,7 @@ def matmul(a, b):
     per cycle (two 32-bit-lane multiplies per 4 products, register tile 6x4, packed B); NumPy's
     integer ``@`` has no BLAS and does ~0.1. k == 0 gives zeros.
     """
-    a = ck.as_u64("a", a)
-    b = ck.as_u64("b", b)
-    shape = ck.matmul_shapes(a, b, batched=False)
-    cdef size_t m = shape[0], k = a.shape[1], n = shape[1]
-    if m == 0 or n == 0 or k == 0:
-        return np.zeros(shape, dtype=np.uint64)
-    out = np.empty(shape, dtype=np.uint64)
-    cdef uint64_t *pc = _out(out)
-    cdef const uint64_t *pa = _in(a)
-    cdef const uint64_t *pb = _in(b)
-    with nogil:
-        mpc_matmul_u64(pc, pa, pb, m, k, n)
-    return out
+    return _product(a, b, False)
 
 
 def matmul_batched(a, b):
@@ -77,22 +76,33 @@ def matmul_batched(a, b):
 
     Cost: B*m*k*n multiply-adds, the same kernel as :func:`matmul` once per entry.
     """
-    a = ck.as_u64("a", a)
-    b = ck.as_u64("b", b)
-    shape = ck.matmul_shapes(a, b, batched=True)
-    cdef size_t batch = shape[0], m = shape[1], k = a.shape[2], n = shape[2]
-    if batch == 0 or m == 0 or n == 0 or k == 0:
-        return np.zeros(shape, dtype=np.uint64)
-    out = np.empty(shape, dtype=np.uint64)
-    cdef uint64_t *pc = _out(out)
-    cdef const uint64_t *pa = _in(a)
-    cdef const uint64_t *pb = _in(b)
-    with nogil:
-        mpc_matmul_batched_u64(pc, pa, pb, batch, m, k, n)
-    return out
+    return _product(a, b, True)
 
 
 # ----------------------------------------------------------------------------- Beaver, fused
+
+
+cdef object _combine(object c, object d, object e, object a, object b, object first, bint matrix):
+    """A new array c + d*b + e*a, plus d*e when ``first``: elementwise, or with matrix products
+    (d@b + a@e + d@e) when ``matrix``. The operands are validated by the caller."""
+    cdef int f = 1 if first else 0
+    cdef size_t m = 1, k = 0, n = c.size
+    if matrix:
+        m, k, n = c.shape[0], d.shape[1], c.shape[1]
+    z = np.empty(c.shape, dtype=np.uint64)
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    if m and n:
+        with nogil:
+            if matrix:
+                mpc_beaver_matmul_combine_u64(pz, pc, pd, pe, pa, pb, m, k, n, f)
+            else:
+                mpc_beaver_combine_u64(pz, pc, pd, pe, pa, pb, n, f)
+    return z
 
 
 def beaver_mask(x, a, y, b):
@@ -101,18 +111,18 @@ def beaver_mask(x, a, y, b):
     Shapes pair up: x with a, y with b (the matrix variant masks (m, k) and (k, n) operands).
     Cost: one pass over the four inputs, writing two new arrays.
     """
-    x, a, y, b = (ck.as_u64(n, v) for n, v in (("x", x), ("a", a), ("y", y), ("b", b)))
+    x, a, y, b = ck.as_u64s("x, a, y, b", x, a, y, b)
     ck.same_shape("x, a", x, a)
     ck.same_shape("y, b", y, b)
     d = np.empty(x.shape, dtype=np.uint64)
     e = np.empty(y.shape, dtype=np.uint64)
     cdef size_t nd = x.size, ne = y.size
-    cdef uint64_t *pd = _out(d)
-    cdef uint64_t *pe = _out(e)
-    cdef const uint64_t *px = _in(x)
-    cdef const uint64_t *pa = _in(a)
-    cdef const uint64_t *py = _in(y)
-    cdef const uint64_t *pb = _in(b)
+    cdef uint64_t *pd = out_ptr(d)
+    cdef uint64_t *pe = out_ptr(e)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *py = in_ptr(y)
+    cdef const uint64_t *pb = in_ptr(b)
     if nd or ne:
         with nogil:
             mpc_beaver_mask_u64(pd, pe, px, pa, py, pb, nd, ne)
@@ -126,21 +136,8 @@ def beaver_combine(c, d, e, a, b, first):
     Cost: one pass over the five inputs, two 64-bit multiplies per element (the first party
     computes d*(b + e) + e*a), writing one new array.
     """
-    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
-    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
-    cdef int f = 1 if first else 0
-    z = np.empty(c.shape, dtype=np.uint64)
-    cdef size_t n = c.size
-    cdef uint64_t *pz = _out(z)
-    cdef const uint64_t *pc = _in(c)
-    cdef const uint64_t *pd = _in(d)
-    cdef const uint64_t *pe = _in(e)
-    cdef const uint64_t *pa = _in(a)
-    cdef const uint64_t *pb = _in(b)
-    if n:
-        with nogil:
-            mpc_beaver_combine_u64(pz, pc, pd, pe, pa, pb, n, f)
-    return z
+    c, d, e, a, b = ck.same_u64s("c, d, e, a, b", c, d, e, a, b)
+    return _combine(c, d, e, a, b, first, False)
 
 
 def beaver_matmul_combine(c, d, e, a, b, first):
@@ -150,22 +147,5 @@ def beaver_matmul_combine(c, d, e, a, b, first):
     Cost: two (m, k) @ (k, n) products for every party (the first computes d@(b + e) + a@e,
     the sum formed while packing), plus one pass over c.
     """
-    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
-    ck.same_shape("d, a", d, a)
-    ck.same_shape("e, b", e, b)
-    shape = ck.matmul_shapes(d, e, batched=False)
-    if c.shape != shape:
-        raise ck.KernelError(f"c: expected shape {shape}, got {c.shape}")
-    cdef int f = 1 if first else 0
-    cdef size_t m = shape[0], k = d.shape[1], n = shape[1]
-    z = np.empty(shape, dtype=np.uint64)
-    cdef uint64_t *pz = _out(z)
-    cdef const uint64_t *pc = _in(c)
-    cdef const uint64_t *pd = _in(d)
-    cdef const uint64_t *pe = _in(e)
-    cdef const uint64_t *pa = _in(a)
-    cdef const uint64_t *pb = _in(b)
-    if m and n:
-        with nogil:
-            mpc_beaver_matmul_combine_u64(pz, pc, pd, pe, pa, pb, m, k, n, f)
-    return z
+    c, d, e, a, b = ck.matmul_combine_args(c, d, e, a, b)
+    return _combine(c, d, e, a, b, first, True)

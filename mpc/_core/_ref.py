@@ -31,10 +31,7 @@ _S32 = np.uint64(32)
 
 
 def _binary(a, b, out, op):
-    a = ck.as_u64("a", a)
-    b = ck.as_u64("b", b)
-    ck.same_shape("a, b", a, b)
-    out = ck.out_array(out, a.shape)
+    a, b, out = ck.elementwise_args(a, b, out)
     op(a, b, out=out)
     return out
 
@@ -100,17 +97,10 @@ def _mulhi64(x, y):
     return p11 + (p01 >> _S32) + (p10 >> _S32) + (mid >> _S32)
 
 
-def _binary128(a, b, out):
-    a = ck.ring128("a", a)
-    b = ck.ring128("b", b)
-    ck.same_shape("a, b", a, b)
-    return a, b, ck.out_array(out, a.shape)
-
-
 @_wrap
 def add128(a, b, out=None):
     """a + b mod 2^128."""
-    a, b, out = _binary128(a, b, out)
+    a, b, out = ck.elementwise_args(a, b, out, width=2)
     lo = a[..., 0] + b[..., 0]
     carry = (lo < a[..., 0]).astype(np.uint64)
     out[..., 1] = a[..., 1] + b[..., 1] + carry
@@ -121,7 +111,7 @@ def add128(a, b, out=None):
 @_wrap
 def sub128(a, b, out=None):
     """a - b mod 2^128."""
-    a, b, out = _binary128(a, b, out)
+    a, b, out = ck.elementwise_args(a, b, out, width=2)
     borrow = (a[..., 0] < b[..., 0]).astype(np.uint64)
     lo = a[..., 0] - b[..., 0]
     out[..., 1] = a[..., 1] - b[..., 1] - borrow
@@ -138,7 +128,7 @@ def neg128(a, out=None):
 @_wrap
 def mul128(a, b, out=None):
     """a * b mod 2^128 (the low 128 bits of the full product)."""
-    a, b, out = _binary128(a, b, out)
+    a, b, out = ck.elementwise_args(a, b, out, width=2)
     alo, ahi, blo, bhi = a[..., 0], a[..., 1], b[..., 0], b[..., 1]
     hi = _mulhi64(alo, blo) + alo * bhi + ahi * blo
     out[..., 0] = alo * blo
@@ -149,11 +139,7 @@ def mul128(a, b, out=None):
 @_wrap
 def mul128_64(a, b, out=None):
     """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
-    a = ck.ring128("a", a)
-    b = ck.as_u64("b", b)
-    if b.shape != a.shape[:-1]:
-        raise ck.KernelError(f"b: expected shape {a.shape[:-1]} to match a {a.shape}, got {b.shape}")
-    out = ck.out_array(out, a.shape)
+    a, b, out = ck.mul128_64_args(a, b, out)
     alo, ahi = a[..., 0], a[..., 1]
     hi = _mulhi64(alo, b) + ahi * b
     out[..., 0] = alo * b
@@ -193,7 +179,7 @@ def beaver_mask(x, a, y, b):
 
     Shapes pair up: x with a, y with b (the matrix variant masks (m, k) and (k, n) operands).
     """
-    x, a, y, b = (ck.as_u64(n, v) for n, v in (("x", x), ("a", a), ("y", y), ("b", b)))
+    x, a, y, b = ck.as_u64s("x, a, y, b", x, a, y, b)
     ck.same_shape("x, a", x, a)
     ck.same_shape("y, b", y, b)
     return np.asarray(x - a), np.asarray(y - b)
@@ -205,8 +191,7 @@ def beaver_combine(c, d, e, a, b, first):
 
     d = x - a and e = y - b are the opened (public) masks; a, b, c are this party's triple shares.
     """
-    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
-    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
+    c, d, e, a, b = ck.same_u64s("c, d, e, a, b", c, d, e, a, b)
     z = np.asarray(c + d * b + e * a)
     if first:
         z = np.asarray(z + d * e)
@@ -219,12 +204,7 @@ def beaver_matmul_combine(c, d, e, a, b, first):
 
     Shapes: c (m, n), d and a (m, k), e and b (k, n); d = X - A and e = Y - B are public.
     """
-    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
-    ck.same_shape("d, a", d, a)
-    ck.same_shape("e, b", e, b)
-    shape = ck.matmul_shapes(d, e, batched=False)
-    if c.shape != shape:
-        raise ck.KernelError(f"c: expected shape {shape}, got {c.shape}")
+    c, d, e, a, b = ck.matmul_combine_args(c, d, e, a, b)
     z = c + matmul(d, b) + matmul(a, e)
     if first:
         z += matmul(d, e)
@@ -312,8 +292,7 @@ def unbitslice(planes, n):
 @_wrap
 def gmw_and_combine(c, d, e, a, b, first):
     """One party's share of x AND y from a bit triple: c ^ (d&b) ^ (e&a), ^ (d&e) on ``first``."""
-    c, d, e, a, b = (ck.as_u64(n, v) for n, v in (("c", c), ("d", d), ("e", e), ("a", a), ("b", b)))
-    ck.same_shape("c, d, e, a, b", c, d, e, a, b)
+    c, d, e, a, b = ck.same_u64s("c, d, e, a, b", c, d, e, a, b)
     z = np.asarray(c ^ (d & b) ^ (e & a))
     if first:
         z = np.asarray(z ^ (d & e))

@@ -17,6 +17,8 @@ from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
 
+from mpc._core._wrap cimport binary_fn, input_view, run_binary, run_unary, unary_fn
+
 
 cdef extern from "mpc/ring64.h" nogil:
     void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -34,62 +36,17 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
 
-ctypedef void (*binary_fn)(uint64_t *, const uint64_t *, const uint64_t *, size_t) noexcept nogil
-ctypedef void (*unary_fn)(uint64_t *, const uint64_t *, size_t) noexcept nogil
-
-
-cdef inline bint _clashes(const uint64_t[::1] x, uint64_t[::1] out, bint exact_ok):
-    """True when x shares memory with out other than (if exact_ok) being exactly out's buffer.
-
-    The C loops allow out == input but not a partial overlap; NumPy (the reference) gives
-    partial overlaps copy-first semantics, so the wrapper copies such an input to match.
-    """
-    cdef size_t nx = x.shape[0], no = out.shape[0]
-    if nx == 0 or no == 0:
-        return False
-    cdef size_t px = <size_t>&x[0], po = <size_t>&out[0]  # addresses as integers: ordered compare
-    if exact_ok and px == po and nx == no:
-        return False
-    return px < po + 8 * no and po < px + 8 * nx
-
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
     """Validate like the reference, then out[i] = fn(a[i], b[i]) over n = a.size // width elements."""
-    if width == 1:
-        a = ck.as_u64("a", a)
-        b = ck.as_u64("b", b)
-    else:
-        a = ck.ring128("a", a)
-        b = ck.ring128("b", b)
-    ck.same_shape("a, b", a, b)
-    out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef const uint64_t[::1] vb = b.reshape(-1)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
-    if _clashes(vb, vo, True):
-        vb = b.reshape(-1).copy()
-    cdef size_t n = <size_t>va.shape[0] // width
-    if n:
-        with nogil:
-            fn(&vo[0], &va[0], &vb[0], n)
-    return out
+    a, b, out = ck.elementwise_args(a, b, out, width)
+    return run_binary(a, b, out, fn, width)
 
 
 cdef object _unary(object a, object out, unary_fn fn, size_t width):
     """Validate like the reference, then out[i] = fn(a[i]) over n = a.size // width elements."""
     a = ck.as_u64("a", a) if width == 1 else ck.ring128("a", a)
-    out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
-    cdef size_t n = <size_t>va.shape[0] // width
-    if n:
-        with nogil:
-            fn(&vo[0], &va[0], n)
-    return out
+    return run_unary(a, ck.out_array(out, a.shape), fn, width)
 
 
 # ----------------------------------------------------------------------------- ring Z_2^64
@@ -120,10 +77,8 @@ def mul_public(a, c, out=None):
     a = ck.as_u64("a", a)
     cdef uint64_t cc = ck.public_u64(c)
     out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
     cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
+    cdef const uint64_t[::1] va = input_view(a, vo, True)
     cdef size_t n = va.shape[0]
     if n:
         with nogil:
@@ -158,10 +113,8 @@ def sar(a, k, out=None):
     a = ck.as_u64("a", a)
     cdef unsigned kk = ck.shift(k)
     out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
     cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
+    cdef const uint64_t[::1] va = input_view(a, vo, True)
     cdef size_t n = va.shape[0]
     if n:
         with nogil:
@@ -194,18 +147,10 @@ def mul128(a, b, out=None):
 
 def mul128_64(a, b, out=None):
     """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
-    a = ck.ring128("a", a)
-    b = ck.as_u64("b", b)
-    if b.shape != a.shape[:-1]:
-        raise ck.KernelError(f"b: expected shape {a.shape[:-1]} to match a {a.shape}, got {b.shape}")
-    out = ck.out_array(out, a.shape)
-    cdef const uint64_t[::1] va = a.reshape(-1)
-    cdef const uint64_t[::1] vb = b.reshape(-1)
+    a, b, out = ck.mul128_64_args(a, b, out)
     cdef uint64_t[::1] vo = out.reshape(-1)
-    if _clashes(va, vo, True):
-        va = a.reshape(-1).copy()
-    if _clashes(vb, vo, False):  # b is half out's length: it can never be out's buffer exactly
-        vb = b.reshape(-1).copy()
+    cdef const uint64_t[::1] va = input_view(a, vo, True)
+    cdef const uint64_t[::1] vb = input_view(b, vo, False)  # b is half out's length: never out's buffer exactly
     cdef size_t n = vb.shape[0]
     if n:
         with nogil:

@@ -25,7 +25,8 @@ AND depth. Costs below are per element for width w (``*_cost`` functions give ex
 - :func:`csa_sum` of N addends: layers of 3:2 compressors (carry-save adders, Wallace, IEEE
   Trans. Electronic Computers 1964), each compressor one AND per bit for the majority
   ``maj(x, y, z) = ((x ^ z) & (y ^ z)) ^ z``, all compressors of a layer in one round; then one
-  adder. Depth: (layers to reach 2 addends, about log_{3/2}(N/2)) + adder depth.
+  adder. Depth: (layers to reach 2 addends, about log_{3/2}(N/2)) + adder depth. The layers
+  alone are :func:`csa_reduce`.
 
 Security: whatever the backend provides (GMW: semi-honest). The circuits are data-oblivious:
 the gate sequence depends on widths and counts only, never on values.
@@ -43,7 +44,7 @@ from mpc.errors import ShareTypeError
 
 __all__ = [
     "BitOps",
-    "add", "sub", "neg", "lt", "le", "eq", "mux", "csa_sum",
+    "add", "sub", "neg", "lt", "le", "eq", "mux", "csa_reduce", "csa_sum",
     "adder_cost", "lt_cost", "eq_cost", "csa_layers",
 ]
 
@@ -248,12 +249,33 @@ def csa_layers(count: int) -> int:
     return layers
 
 
+def csa_reduce(ops: BitOps, addends: Sequence) -> list:
+    """Carry-save layers until at most two bundles of the same sum mod 2^w remain.
+
+    Each layer groups the bundles in threes; each (x, y, z) becomes s = x ^ y ^ z and
+    c = maj(x, y, z) << 1 (the top bit of the majority falls off, so w-1 ANDs). All compressors
+    of a layer share one round (:func:`csa_layers` rounds in all). Bundles are not validated.
+    """
+    xs = list(addends)
+    while len(xs) > 2:
+        w = int(xs[0].shape[0])
+        t = len(xs) // 3
+        groups = [xs[3 * i : 3 * i + 3] for i in range(t)]
+        pairs = [(ops.xor(x[: w - 1], z[: w - 1]), ops.xor(y[: w - 1], z[: w - 1])) for x, y, z in groups]
+        res = ops.and_many(pairs)
+        nxt = []
+        for (x, y, z), r in zip(groups, res, strict=True):
+            nxt.append(ops.xor(ops.xor(x, y), z))
+            # maj(x, y, z) = ((x ^ z) & (y ^ z)) ^ z, shifted up one bit (the top carry falls off)
+            nxt.append(np.concatenate([ops.zero_bits(1, x), ops.xor(r, z[: w - 1])]))
+        xs = nxt + xs[3 * t :]
+    return xs
+
+
 def csa_sum(ops: BitOps, addends: Sequence):
     """The sum mod 2^w of N >= 1 bundles of equal width: carry-save layers, then one adder.
 
-    1. While more than two addends remain, group them in threes; each (x, y, z) becomes
-       s = x ^ y ^ z and c = maj(x, y, z) << 1 (the top bit of the majority falls off, so w-1
-       ANDs). All compressors of a layer share one round.
+    1. :func:`csa_reduce`: carry-save layers down to two addends, one round each.
     2. Add the last two with :func:`add`.
     """
     xs = list(addends)
@@ -267,18 +289,7 @@ def csa_sum(ops: BitOps, addends: Sequence):
         for x in xs[1:]:
             acc = ops.xor(acc, x)
         return acc
-    while len(xs) > 2:
-        t = len(xs) // 3
-        groups = [xs[3 * i : 3 * i + 3] for i in range(t)]
-        pairs = []
-        for x, y, z in groups:
-            pairs.append((ops.xor(x[: w - 1], z[: w - 1]), ops.xor(y[: w - 1], z[: w - 1])))
-        res = ops.and_many(pairs)
-        nxt = []
-        for (x, y, z), r in zip(groups, res, strict=True):
-            nxt.append(ops.xor(ops.xor(x, y), z))
-            nxt.append(np.concatenate([ops.zero_bits(1, x), ops.xor(r, z[: w - 1])]))
-        xs = nxt + xs[3 * t :]
+    xs = csa_reduce(ops, xs)
     if len(xs) == 1:
         return xs[0]
     return add(ops, xs[0], xs[1])

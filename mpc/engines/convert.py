@@ -148,21 +148,7 @@ class Converter:
 
     def reduce_to_two(self, addends: list[np.ndarray]) -> list[np.ndarray]:
         """Carry-save layers (one round each) until at most two addends remain (same sum mod 2^w)."""
-        eng = self.boolean
-        xs = list(addends)
-        while len(xs) > 2:
-            t = len(xs) // 3
-            groups = [xs[3 * i : 3 * i + 3] for i in range(t)]
-            w = xs[0].shape[0]
-            pairs = [(eng.xor(a[: w - 1], c[: w - 1]), eng.xor(b[: w - 1], c[: w - 1])) for a, b, c in groups]
-            res = eng.and_many(pairs)
-            nxt = []
-            for (a, b, c), r in zip(groups, res, strict=True):
-                nxt.append(eng.xor(eng.xor(a, b), c))
-                # maj(a, b, c) = ((a ^ c) & (b ^ c)) ^ c, shifted up one bit (the top carry falls off)
-                nxt.append(np.concatenate([eng.zero_bits(1, a), eng.xor(r, c[: w - 1])]))
-            xs = nxt + xs[3 * t :]
-        return xs
+        return circuits.csa_reduce(self.boolean, addends)
 
     def _two(self, flat: np.ndarray, trivial: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
         xs = self.reduce_to_two(self.addends(flat, trivial=trivial))

@@ -54,6 +54,12 @@ def flat_share(x: SecretTensor) -> np.ndarray:
     return np.ascontiguousarray(x.share, dtype=np.uint64).reshape(-1)
 
 
+def prepare(x: SecretTensor, what: str) -> tuple[SecretTensor, Converter, np.ndarray]:
+    """x as a Fixed tensor (:func:`fixed_input`), its converter and its flat share."""
+    x = fixed_input(x, what)
+    return x, context(x), flat_share(x)
+
+
 def result(x: SecretTensor, share: np.ndarray, scale: int) -> SecretTensor:
     """A tensor of x's dtype and shape from a flat share at ``scale``."""
     return SecretTensor(x.engine, share.reshape(x.shape), x.dtype, scale)

@@ -9,6 +9,9 @@ shares of
 - s = [X < 0] and z = [X == 0] (then every H_j is 0);
 - optionally q, the bit below the leading one of the same word (for log: m >= 1.5).
 
+:func:`normalise` adds what the functions need to form the mantissa M = X (1 - 2s) 2^(60 - k_j)
+with one product: the public-weighted sum of the one-hot and the sign factor 1 - 2s.
+
 Protocol (2 parties; n parties add the converter's carry-save and B2A rounds):
 1. A2B of X (7 rounds, :meth:`Converter.a2b`); y = bits 0..60 XOR the sign bit (local: ~X for
    negative X).
@@ -27,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mpc.engines.convert import Converter
+from mpc.functions import _fixed as fx
 
 BITS = 61  # positions 0..60
 _ONE = np.uint64(1)
@@ -39,9 +43,29 @@ class Normalised(NamedTuple):
     second: np.ndarray  # (N,) arithmetic q (zeros when not requested)
 
 
+class Normalisation(NamedTuple):
+    nz: Normalised
+    ks: list[int]  # the exponent k_j of each position j (row order of nz.onehot)
+    w: np.ndarray  # (N,) arithmetic sum_j 2^(60 - k_j) H_j
+    sgn: np.ndarray  # (N,) arithmetic 1 - 2s: +1 for X >= 0, -1 for X < 0
+
+
 def positions() -> np.ndarray:
     """The positions j = -1..60 of the one-hot rows."""
     return np.arange(-1, BITS, dtype=np.int64)
+
+
+def normalise(conv: Converter, x: np.ndarray, even: bool = False) -> Normalisation:
+    """:func:`leading_one` of the flat share ``x`` and the local weights of the mantissa:
+    k_j = j, or with ``even`` k_j = max(2 floor(j/2), 0) (an even exponent, for square roots).
+    |X| 2^(60 - k_j) is then in [2^60, 2^61] (k_j = j) or [2^60, 2^62) (even)."""
+    nz = leading_one(conv, x)
+    js = positions()
+    ks = [max(2 * (int(j) // 2), 0) for j in js] if even else [int(j) for j in js]
+    w = fx.weighted(conv, fx.ring([1 << (60 - k) for k in ks]), nz.onehot)
+    ar = conv.arith
+    sgn = ar.sub(ar.public_share(np.ones(x.shape[0], dtype=np.uint64)), ar.mul_public(nz.sign, 2))
+    return Normalisation(nz, ks, w, sgn)
 
 
 def leading_one(conv: Converter, x: np.ndarray) -> Normalised:

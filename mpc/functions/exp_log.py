@@ -47,7 +47,7 @@ import math
 import numpy as np
 
 from mpc.functions import _fixed as fx
-from mpc.functions._normalize import leading_one, positions
+from mpc.functions._normalize import normalise
 from mpc.tensor.compare import clip
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -116,18 +116,12 @@ def exp(x: SecretTensor) -> SecretTensor:
 
 def log(x: SecretTensor) -> SecretTensor:
     """Natural logarithm of |x| (see the module docstring): 30 rounds for 2 parties, scale 2f."""
-    x = fx.fixed_input(x, "log")
-    conv = fx.context(x)
-    ar = conv.arith
+    x, conv, flat = fx.prepare(x, "log")
     sigma, f = x.scale, x.dtype.f
-    flat = fx.flat_share(x)
     if flat.size == 0:
         return fx.result(x, flat, 2 * f)
-    n = flat.shape[0]
-    nz = leading_one(conv, flat)
-    js = positions()
-    w = fx.weighted(conv, fx.ring([1 << (60 - int(j)) for j in js]), nz.onehot)
-    sgn = ar.sub(ar.public_share(np.ones(n, dtype=np.uint64)), ar.mul_public(nz.sign, 2))
+    ar = conv.arith
+    nz, js, w, sgn = normalise(conv, flat)
     mant = ar.mul(flat, ar.mul(w, sgn))
     (m,) = ar.truncate_many([mant], 60 - fx.P)  # [1, 2] at scale P
     m = ar.add(m, ar.mul_public(nz.zero, 1 << fx.P))
@@ -135,7 +129,7 @@ def log(x: SecretTensor) -> SecretTensor:
     u = fx.add_const(conv, ar.sub(ar.mul_public(m, 2), qm), -(1 << (fx.P + 1)))  # m' - 1 at scale P + 1
     g = fx.poly_eval(conv, u, fx.cheb_coeffs(_log_fn, -0.25, 1.0, 12), fx.P + 1, scale=fx.P + 1)
     (ln_m,) = ar.truncate_many([ar.mul(u, g)], 2 * fx.P + 2 - 2 * f)  # u g = ln(m') at scale 2P + 2
-    expo = fx.weighted(conv, fx.ring([fx.const((int(j) - sigma) * LN2, 2 * f) for j in js]), nz.onehot)
+    expo = fx.weighted(conv, fx.ring([fx.const((j - sigma) * LN2, 2 * f) for j in js]), nz.onehot)
     expo = ar.add(expo, ar.mul_public(nz.second, fx.const(LN2, 2 * f)))
     r = ar.add(ln_m, expo)
     r = ar.sub(r, ar.mul_public(nz.zero, fx.MAXV))

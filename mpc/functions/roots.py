@@ -36,7 +36,7 @@ from __future__ import annotations
 import numpy as np
 
 from mpc.functions import _fixed as fx
-from mpc.functions._normalize import leading_one, positions
+from mpc.functions._normalize import normalise
 from mpc.tensor.secret_tensor import SecretTensor
 
 __all__ = ["reciprocal", "divide", "sqrt", "rsqrt"]
@@ -53,20 +53,15 @@ def _saturating(exps: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def reciprocal(x: SecretTensor) -> SecretTensor:
     """1/x elementwise (see the module docstring): 27 rounds for 2 parties, output scale 2f."""
-    x = fx.fixed_input(x, "reciprocal")
-    conv = fx.context(x)
-    ar = conv.arith
+    x, conv, flat = fx.prepare(x, "reciprocal")
     sigma, f = x.scale, x.dtype.f
-    flat = fx.flat_share(x)
     if flat.size == 0:
         return fx.result(x, flat, 2 * f)
-    nz = leading_one(conv, flat)
-    js = positions()
-    w = fx.weighted(conv, fx.ring([1 << (60 - int(j)) for j in js]), nz.onehot)
+    ar = conv.arith
+    nz, js, w, sgn = normalise(conv, flat)
     # 1/|x| = (1/m) 2^(sigma - j); at scale 2f from Y at scale P: exponent sigma - j + 2f - P
-    d1, d2, dsat = (fx.weighted(conv, wt, nz.onehot) for wt in _saturating([sigma - int(j) + 2 * f - fx.P for j in js]))
+    d1, d2, dsat = (fx.weighted(conv, wt, nz.onehot) for wt in _saturating([sigma - j + 2 * f - fx.P for j in js]))
     n = flat.shape[0]
-    sgn = ar.sub(ar.public_share(np.ones(n, dtype=np.uint64)), ar.mul_public(nz.sign, 2))
     signed = ar.mul(np.concatenate([sgn] * 4), np.concatenate([w, d1, d2, dsat]))
     w, d1, d2, dsat = (signed[i * n : (i + 1) * n] for i in range(4))
     mant = ar.mul(flat, w)  # |X| 2^(60 - j) in [2^60, 2^61]
@@ -107,20 +102,12 @@ def _rsqrt_odd_fn(v: np.ndarray) -> np.ndarray:
 
 
 def _root(x: SecretTensor, inverse: bool) -> SecretTensor:
-    name = "rsqrt" if inverse else "sqrt"
-    x = fx.fixed_input(x, name)
-    conv = fx.context(x)
-    ar = conv.arith
+    x, conv, flat = fx.prepare(x, "rsqrt" if inverse else "sqrt")
     sigma, f = x.scale, x.dtype.f
-    flat = fx.flat_share(x)
     if flat.size == 0:
         return fx.result(x, flat, 2 * f)
-    nz = leading_one(conv, flat)
-    js = positions()
-    ks = [max(2 * (int(j) // 2), 0) for j in js]
-    n = flat.shape[0]
-    sgn = ar.sub(ar.public_share(np.ones(n, dtype=np.uint64)), ar.mul_public(nz.sign, 2))
-    w = fx.weighted(conv, fx.ring([1 << (60 - k) for k in ks]), nz.onehot)
+    ar = conv.arith
+    nz, ks, w, sgn = normalise(conv, flat, even=True)
     odd = sigma % 2
     if inverse:  # 1/sqrt|x| = (1/sqrt m) 2^((sigma - k)/2)
         exps = [(sigma - odd - k) // 2 + 2 * f - fx.P for k in ks]
