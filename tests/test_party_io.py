@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import torch  # installed by `make test` (the torch extra: the CPU build pinned in pyproject)
 
 import mpc
 from mpc.errors import ConfigError, PeerTimeout, ShareTypeError
@@ -9,29 +10,11 @@ from mpc.runtime.inout import _NoDealer
 from mpc.testing import run_local
 
 
-class FakeTorchTensor:
-    """Quacks like a CPU torch tensor (torch itself is not installed in the test venv)."""
-
-    __module__ = "torch"
-
-    def __init__(self, arr):
-        self._arr = np.asarray(arr)
-
-    def detach(self):
-        return self
-
-    def cpu(self):
-        return self
-
-    def numpy(self):
-        return self._arr
-
-
 @pytest.mark.parametrize("n", [2, 3])
 def test_every_party_inputs_and_reveal_to_one(n):
     def main(p):
         xs = p.input([p.pid + 0.5, -p.pid])  # list input, every party contributes
-        ys = p.input(FakeTorchTensor(np.full(2, p.pid, dtype=np.int64)), dtype=mpc.Int64())
+        ys = p.input(torch.full((2,), p.pid, dtype=torch.int64), dtype=mpc.Int64())
         total = mpc.stack(xs).sum(axis=0)
         only1 = p.reveal(total, ys[n - 1], to=1)
         everyone = p.reveal(total)
@@ -197,3 +180,21 @@ def test_metadata_and_repr_do_not_communicate():
     (meta, r), _ = run_local(main, 2)
     assert meta[:6] == ((2, 3, 4), 3, 24, mpc.Fixed(16), 2, mpc.Int64()) and meta[6] == 2
     assert r == "SecretTensor(shape=(2, 3, 4), dtype=Fixed(f=16), engine=semi2k, party=0)"
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_torch_tensors_as_inputs_and_operands(n):
+    """Float tensors (even ones that require grad) become Fixed shares; int tensors Int64."""
+    w = torch.linspace(-3.0, 3.0, 6, dtype=torch.float64).reshape(2, 3).requires_grad_(True)
+    x = torch.tensor([[1.5, -2.0], [0.25, 4.0], [-1.0, 0.0]], dtype=torch.float32)
+
+    def main(p):
+        sw = p.input(w if p.pid == 0 else None, owner=0, shape=(2, 3))
+        sx = p.input(x if p.pid == n - 1 else None, owner=n - 1, shape=(3, 2))
+        counts = mpc.stack(p.input(torch.arange(3) * (p.pid + 1), dtype=mpc.Int64()))
+        return p.reveal(sw @ sx, counts.sum(axis=0))
+
+    want = w.detach().numpy() @ x.numpy().astype(np.float64)
+    for prod, counts in run_local(main, n):
+        np.testing.assert_allclose(prod, want, atol=2.0**-14)
+        np.testing.assert_array_equal(counts, np.arange(3) * sum(range(1, n + 1)))
