@@ -1,0 +1,203 @@
+"""Local kernel benchmarks: the compiled core against the best NumPy can do on one machine.
+
+    python bench/kernels.py [--quick]
+
+Prints one JSON line per measurement (DESIGN.md section 8). ``seconds`` is the median of several
+timed repeats (``min_seconds`` the fastest) after a warm-up call, so output buffers are already
+faulted in; the contenders of a group are timed round-robin, so their ratio holds up on a shared
+machine whose load drifts during the run. ``ratio`` is how
+many times faster than the NumPy baseline of the same group (``ratio_to`` names it); for the
+elementwise ring ops it is instead the speed as a fraction of ``np.copyto`` on the same bytes
+(1.0 = memory speed).
+
+Groups:
+- matmul: uint64 (m, k) @ (k, n), compiled vs NumPy's integer ``@`` (no BLAS) vs float64 ``@``
+  (BLAS, with whatever threads it is configured for; the compiled kernel is single-threaded).
+- beaver_combine: the fused c + d*b + e*a (+ d*e) vs NumPy in-place ops with preallocated out=.
+- ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mpc._core import _matmul, get_kernels  # noqa: E402
+
+U64 = np.uint64
+
+
+def time_group(fns: dict[str, Callable[[], object]], repeats: int, few: tuple[str, ...] = ()) -> dict:
+    """Median and minimum wall time of each function, timed round-robin after one warm-up call each.
+
+    Interleaving the contenders makes their ratio robust to load that drifts during the run (the
+    machine may be shared); functions named in ``few`` are timed only 3 times (slow baselines).
+    """
+    for fn in fns.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for r in range(repeats):
+        for name, fn in fns.items():
+            if name in few and r >= 3:
+                continue
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: (statistics.median(ts), min(ts)) for name, ts in times.items()}
+
+
+def emit(op: str, backend: str, shape: tuple[int, ...], seconds: float | None, **extra: object) -> None:
+    """One JSON line; ``n`` is the side of a square product, else the element count; seconds None = not run."""
+    n = shape[0] if op == "matmul" else int(np.prod(shape))
+    record = {
+        "op": op,
+        "engine": "kernel",
+        "backend": backend,
+        "parties": 1,
+        "n": n,
+        "shape": list(shape),
+        "seconds": seconds,
+        "bytes": 0,
+        "rounds": 0,
+        "phase": "local",
+        **extra,
+    }
+    print(json.dumps(record), flush=True)
+
+
+def random_u64(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    return rng.integers(0, 2**64, size=shape, dtype=U64)
+
+
+def bench_matmul(rng: np.random.Generator, size: int, repeats: int) -> None:
+    m = k = n = size
+    a, b = random_u64(rng, (m, k)), random_u64(rng, (k, n))
+    fa, fb = a.astype(np.float64), b.astype(np.float64)
+    assert np.array_equal(_matmul.matmul(a, b), a @ b)
+    shape = (m, k, n)
+    t = time_group(
+        {"numpy": lambda: a @ b, "c": lambda: _matmul.matmul(a, b), "f64": lambda: fa @ fb},
+        repeats,
+        few=("numpy",),  # ~0.4 s a call at 512
+    )
+    (t_numpy, min_numpy), (t_c, min_c), (t_f64, min_f64) = t["numpy"], t["c"], t["f64"]
+    macs = m * k * n
+    common = {"ratio_to": "numpy-uint64"}
+    emit(
+        "matmul",
+        "numpy-uint64",
+        shape,
+        t_numpy,
+        min_seconds=min_numpy,
+        ratio=1.0,
+        gmacs=macs / t_numpy / 1e9,
+        **common,
+    )
+    emit(
+        "matmul",
+        "c",
+        shape,
+        t_c,
+        min_seconds=min_c,
+        ratio=t_numpy / t_c,
+        vs_float64=t_c / t_f64,
+        gmacs=macs / t_c / 1e9,
+        threads=1,
+        **common,
+    )
+    emit(
+        "matmul",
+        "numpy-float64-blas",
+        shape,
+        t_f64,
+        min_seconds=min_f64,
+        ratio=t_numpy / t_f64,
+        gmacs=macs / t_f64 / 1e9,
+        **common,
+    )
+
+
+def bench_beaver_combine(rng: np.random.Generator, size: int, repeats: int) -> None:
+    c, d, e, a, b = (random_u64(rng, (size,)) for _ in range(5))
+    z = np.ones(size, dtype=U64)  # preallocated and faulted in: NumPy's best case
+    tmp = np.ones(size, dtype=U64)
+
+    def numpy_combine(first: bool) -> np.ndarray:
+        if first:  # d*b + d*e = d*(b + e)
+            np.add(b, e, out=tmp)
+            np.multiply(d, tmp, out=z)
+        else:
+            np.multiply(d, b, out=z)
+        np.multiply(e, a, out=tmp)
+        np.add(z, tmp, out=z)
+        np.add(z, c, out=z)
+        return z
+
+    for first in (False, True):
+        assert np.array_equal(_matmul.beaver_combine(c, d, e, a, b, first), numpy_combine(first).copy())
+        t = time_group(
+            {
+                "numpy": lambda first=first: numpy_combine(first),
+                "c": lambda first=first: _matmul.beaver_combine(c, d, e, a, b, first),
+            },
+            repeats,
+        )
+        (t_np, min_np), (t_c, min_c) = t["numpy"], t["c"]
+        common = {"first": first, "ratio_to": "numpy-inplace"}
+        emit("beaver_combine", "numpy-inplace", (size,), t_np, min_seconds=min_np, ratio=1.0, **common)
+        emit("beaver_combine", "c", (size,), t_c, min_seconds=min_c, ratio=t_np / t_c, **common)
+
+
+def bench_ring(rng: np.random.Generator, size: int, repeats: int) -> None:
+    a, b = random_u64(rng, (size,)), random_u64(rng, (size,))
+    out = np.ones(size, dtype=U64)  # faulted in once, reused by every contender
+    try:
+        ring = get_kernels("c")
+    except Exception as exc:  # the ring extension is another helper's and may not be built yet
+        ring = None
+        for name in ("add", "mul"):
+            emit(name, "c", (size,), None, error=str(exc))
+    fns: dict[str, Callable[[], object]] = {"copyto": lambda: np.copyto(out, a)}
+    for name, ufunc in (("add", np.add), ("mul", np.multiply)):
+        fns[f"numpy-{name}"] = lambda ufunc=ufunc: ufunc(a, b, out=out)
+        if ring is not None:
+            kernel = getattr(ring, name)
+            assert np.array_equal(kernel(a, b, out=out), ufunc(a, b))
+            fns[f"c-{name}"] = lambda kernel=kernel: kernel(a, b, out=out)
+    t = time_group(fns, repeats)
+    t_copy, min_copy = t["copyto"]
+    common = {"ratio_to": "numpy-copyto"}
+    emit("copyto", "numpy", (size,), t_copy, min_seconds=min_copy, ratio=1.0, **common)
+    for name in ("add", "mul"):
+        t_np, min_np = t[f"numpy-{name}"]
+        emit(name, "numpy-inplace", (size,), t_np, min_seconds=min_np, ratio=t_copy / t_np, **common)
+        if f"c-{name}" in t:
+            t_c, min_c = t[f"c-{name}"]
+            emit(
+                name, "c", (size,), t_c, min_seconds=min_c, ratio=t_copy / t_c, vs_numpy=t_np / t_c, **common
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (same sizes)")
+    args = parser.parse_args(argv)
+    repeats = 3 if args.quick else 9
+    rng = np.random.default_rng(2024)  # benchmark data, not secrets
+    bench_matmul(rng, 512, repeats)
+    bench_beaver_combine(rng, 10**6, repeats)
+    bench_ring(rng, 10**7, repeats)
+
+
+if __name__ == "__main__":
+    main()

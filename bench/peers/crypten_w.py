@@ -1,0 +1,271 @@
+"""CrypTen 0.4.1 runner for workloads W1-W6 (run with bench/.peers/crypten/bin/python).
+
+    bench/.peers/crypten/bin/python bench/peers/crypten_w.py --workloads W1,W2 --parties 2 --dealer ttp
+
+The launcher (this script without ``--worker``) starts one process per computing party, plus the
+separate dealer process in TTP mode, over torch.distributed (gloo, file rendezvous), waits for
+them and prints one JSON line per measurement: the same fields as Tessera's runners. With
+``--profile lan|wan`` (root only) each process runs in its own network namespace made by
+``bench/netns.py`` and shaped by that profile, gloo talking over the namespaces' ``eth0``.
+
+Per workload instance and repeat, three measurements:
+
+* ``total``: the operation with triples made on demand (TTP: requested from the dealer process;
+  TFP: made by party 0, which is also a computing party), while ``crypten.trace()`` records the
+  requests;
+* ``offline``: ``crypten.fill_cache()`` making the recorded triples in advance;
+* ``online``: the same operation again, served from the filled cache.
+
+Time is wall time from a barrier to the end of the operation, the maximum over the parties.
+Bytes and rounds come from CrypTen's own counters with ``communicator.verbose`` on: each party
+counts the elements it sends and receives (x 8 bytes), so counts are halved, as CrypTen's docs
+say: ``bytes`` is half the busiest party's count (like Tessera's "bytes sent by the busiest
+party"), ``bytes_total`` half the sum over the parties. In TTP mode the dealer's traffic is seen
+by party 0 only. ``rounds`` is the largest per-party count of communication calls. Accuracy is
+the revealed result against float64 plaintext on the same inputs (CrypTen decodes negative values
+dividing by 65535 rather than 65536, so some results are off by one unit: they are counted, not
+corrected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+import traceback
+import types
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads as wl  # noqa: E402  (this folder, importable from the peer's venv)
+from launch import run_parties  # noqa: E402
+
+SECURITY = "semi-honest, dishonest majority (additive sharing over Z_2^64, 16 fractional bits)"
+PREPROCESSING = {
+    "ttp": "TTP: a separate dealer process (not a computing party) makes the triples",
+    "tfp": "TFP (CrypTen's default): party 0 is the dealer and also a computing party, insecure by CrypTen's own docs",
+}
+
+
+def _import_crypten():
+    # torch 2.13 dropped this private module; CrypTen's ONNX converter imports ``registry`` from it
+    # at import time. Register a stand-in first (only that converter becomes unusable).
+    name = "torch.onnx._internal.registration"
+    if name not in sys.modules:
+        shim = types.ModuleType(name)
+        shim.registry = None
+        sys.modules[name] = shim
+    import crypten
+    import torch
+
+    return crypten, torch
+
+
+# ---------------------------------------------------------------------------------------------
+# worker: one party (or the TTP dealer)
+
+
+def _share(crypten, torch, arr, owner, rank):
+    """Secret-share ``arr`` from party ``owner``; the other parties pass zeros of the same shape."""
+    t = torch.from_numpy(arr) if rank == owner else torch.zeros(arr.shape, dtype=torch.float64)
+    return crypten.cryptensor(t.to(torch.float64), src=owner)
+
+
+def _build(crypten, torch, workload, inp, rank, world):
+    """Share the inputs and return the secure computation as a zero-argument function."""
+    p1 = 1 % world
+    if workload in ("W1", "W2", "W3"):
+        x = _share(crypten, torch, inp["x"], 0, rank)
+        y = _share(crypten, torch, inp["y"], p1, rank)
+        if workload == "W1":
+            return lambda: x * y
+        if workload == "W2":
+            return lambda: x.matmul(y)
+        return lambda: x < y
+    if workload == "W4":
+        x = _share(crypten, torch, inp["x"], 0, rank)
+        return lambda: x.relu()
+    if workload == "W5":
+        w = {k: _share(crypten, torch, inp[k], 0, rank) for k in ("w1", "b1", "w2", "b2", "w3", "b3")}
+        x = _share(crypten, torch, inp["x"], p1, rank)
+
+        def mlp():
+            h = (x.matmul(w["w1"]) + w["b1"]).relu()
+            h = (h.matmul(w["w2"]) + w["b2"]).relu()
+            return h.matmul(w["w3"]) + w["b3"]
+
+        return mlp
+    if workload == "W6":
+        X = _share(crypten, torch, inp["x"], 0, rank)
+        labels = _share(crypten, torch, inp["y"], p1, rank)
+        d = inp["x"].shape[1]
+
+        def epoch():
+            w = crypten.cryptensor(torch.zeros(d, dtype=torch.float64), src=0)
+            b = crypten.cryptensor(torch.zeros(1, dtype=torch.float64), src=0)
+            for s in range(0, X.size(0), wl.BATCH):
+                xb, yb = X[s : s + wl.BATCH], labels[s : s + wl.BATCH]
+                m = xb.size(0)
+                err = (xb.matmul(w) + b).sigmoid() - yb
+                w = w - xb.t().matmul(err) * (wl.LR / m)
+                b = b - err.sum() * (wl.LR / m)
+            return crypten.cat([w, b])
+
+        return epoch
+    raise ValueError(workload)
+
+
+def worker(args) -> int:
+    crypten, torch = _import_crypten()
+    torch.set_num_threads(1)
+    crypten.cfg.mpc.provider = args.dealer.upper()
+    crypten.cfg.communicator.verbose = True
+    rank, world = args.rank, args.parties
+    if args.dealer == "ttp" and rank == world:
+        crypten.mpc.provider.TTPServer()  # serves requests until party 0 says terminate
+        return 0
+    crypten.init()
+    comm = crypten.communicator.get()
+    provider = crypten.mpc.get_default_provider()
+    out = []
+
+    def measure(fn):
+        comm.barrier()
+        comm.reset_communication_stats()
+        t0 = time.perf_counter()
+        res = fn()
+        dt = time.perf_counter() - t0
+        st = comm.get_communication_stats()
+        return res, {"seconds": dt, "bytes": float(st["bytes"]), "rounds": int(st["rounds"])}
+
+    for workload in args.workloads:
+        for n in args.sizes[workload]:
+            inp = wl.make_inputs(workload, n)
+            fn = _build(crypten, torch, workload, inp, rank, world)
+            if workload != "W6":  # warm-up (first-call costs); W6 amortises them over its batches
+                fn()
+            for rep in range(args.repeats):
+                provider.request_cache = []
+                provider.tuple_cache = {}
+                crypten.trace(True)
+                res, total = measure(fn)
+                crypten.trace(False)
+                _, offline = measure(crypten.fill_cache)
+                res2, online = measure(fn)
+                leftover = sum(len(v) for v in provider.tuple_cache.values())
+                provider.request_cache = []
+                provider.tuple_cache = {}
+                plain = res2.get_plain_text().double().numpy()
+                acc = wl.accuracy(plain, wl.reference(workload, inp)) if rank == 0 else {}
+                for phase, m in (("total", total), ("offline", offline), ("online", online)):
+                    rec = {"workload": workload, "n": n, "repeat": rep, "phase": phase, **m}
+                    if phase != "offline":
+                        rec.update(acc)
+                    if phase == "online":
+                        rec["cache_leftover"] = leftover
+                    out.append(rec)
+            del fn
+    (Path(args.outdir) / f"rank{rank}.json").write_text(json.dumps(out))
+    crypten.uninit()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# launcher
+
+
+def _merge(per_rank: list[list[dict]]) -> list[dict]:
+    merged = []
+    for recs in zip(*per_rank, strict=True):
+        r0 = dict(recs[0])
+        r0["seconds"] = max(r["seconds"] for r in recs)
+        # Each party counts what it sends and what it receives (CrypTen's docs): halve it. ``bytes``
+        # is the busiest party's half (what Tessera reports: bytes sent by the busiest party),
+        # ``bytes_total`` the halved sum over the parties (everything on the wire).
+        r0["bytes"] = int(round(max(r["bytes"] for r in recs) / 2))
+        r0["bytes_total"] = int(round(sum(r["bytes"] for r in recs) / 2))
+        r0["bytes_counted_per_party"] = [int(r["bytes"]) for r in recs]
+        r0["rounds"] = max(r["rounds"] for r in recs)
+        merged.append(r0)
+    return merged
+
+
+def launch(args) -> int:
+    crypten, torch = _import_crypten()
+    versions = {"crypten": crypten.__version__, "torch": torch.__version__}
+    del crypten, torch
+    base = {
+        "system": "crypten",
+        "engine": args.dealer,
+        "parties": args.parties,
+        "security": SECURITY,
+        "preprocessing": PREPROCESSING[args.dealer],
+        "peer_versions": versions,
+        "threads_per_party": 1,
+    }
+    with tempfile.TemporaryDirectory(prefix="crypten-bench-") as tmp:
+        nproc = args.parties + (1 if args.dealer == "ttp" else 0)
+        base_env = dict(os.environ, DISTRIBUTED_BACKEND="gloo", RENDEZVOUS=f"file://{tmp}/rendezvous",
+                        WORLD_SIZE=str(args.parties), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        if args.profile != "loopback":
+            base_env["GLOO_SOCKET_IFNAME"] = "eth0"  # each process's interface in its namespace
+
+        def command(r, address_of):
+            argv = [sys.executable, __file__, "--worker", "--rank", str(r), "--outdir", tmp,
+                    "--parties", str(args.parties), "--dealer", args.dealer, "--repeats", str(args.repeats),
+                    "--workloads", ",".join(args.workloads), "--sizes", json.dumps(args.sizes)]
+            return argv, dict(base_env, RANK=str(r))
+
+        failed, netinfo = run_parties(nproc, command, tmp, args.timeout, args.profile, prefix="tbc")
+        base.update(netinfo)
+        if failed:
+            for workload in args.workloads:
+                print(json.dumps({**base, "workload": workload, "status": "failed",
+                                  "reason": f"CrypTen run failed: {failed}"}), flush=True)
+            return 1
+        per_rank = [json.loads((Path(tmp) / f"rank{r}.json").read_text()) for r in range(args.parties)]
+    for rec in _merge(per_rank):
+        rec = {**base, **rec}
+        if rec["phase"] == "online":
+            rec["notes"] = "online only: triples from the cache filled by crypten.trace()/fill_cache()"
+        elif rec["phase"] == "offline":
+            rec["notes"] = "crypten.fill_cache() for the traced requests"
+        else:
+            rec["notes"] = "triples made on demand during the run"
+        if args.dealer == "tfp":
+            rec["notes"] += "; TFP: the dealer is computing party 0"
+        print(json.dumps(rec), flush=True)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
+    ap.add_argument("--parties", type=int, default=2)
+    ap.add_argument("--dealer", choices=["ttp", "tfp"], default="ttp")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--timeout", type=float, default=1800.0)
+    ap.add_argument("--profile", choices=["loopback", "lan", "wan"], default="loopback",
+                    help="lan/wan: each process in its own namespace (bench/netns.py), root only")
+    ap.add_argument("--sizes", default=None, help="JSON {workload: [n, ...]} (default: workloads.SIZES)")
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--outdir", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    args.sizes = json.loads(args.sizes) if args.sizes else {w: wl.sizes(w, args.quick) for w in args.workloads}
+    if args.worker:
+        try:
+            return worker(args)
+        except Exception:
+            traceback.print_exc()
+            return 1
+    return launch(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,568 @@
+"""Regenerate ``bench/README.md`` and ``bench/plots/*.png`` from benchmark JSON lines.
+
+    python -m bench render [bench/results/*.jsonl]
+
+For each suite the newest run found in the files is used (lines carry ``run_id`` and
+``timestamp`` from :mod:`bench.stamp`). One table per suite and workload with: system, engine,
+parties, n, median seconds over the lines of the same measurement (and how many there were),
+bytes (the busiest party's), rounds, phase, max abs error vs plaintext, the count of results off
+by more than 2^-10, the ratio of the time to Tessera's on the same workload, size, party count
+and phase, and notes. Runners that were not available or failed are listed under their suite,
+never dropped. Plots: time and bytes against the input size, one line per system.
+
+Field aliases accepted from the runners: ``workload`` or ``op`` (Tessera's ``mul``/``mul_trunc``
+are W1, ``matmul`` is W2), ``n`` or ``size``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+README = BENCH / "README.md"
+PLOTS = BENCH / "plots"
+
+TOL_LABEL = "off by > 2^-10"
+SUITE_ORDER = ["kernels", "net", "arith", "compare", "functions", "ml"]
+SUITE_TITLES = {
+    "kernels": "compiled kernels vs NumPy (one machine, no parties)",
+    "net": "channels and network profiles",
+    "arith": "W1 elementwise product, W2 matrix product",
+    "compare": "W3 comparison x < y, W4 ReLU, sigmoid, softmax",
+    "functions": "mpc.functions: exp, log, reciprocal, sqrt, sigmoid, softmax",
+    "ml": "W5 MLP inference, W6 logistic regression epoch",
+}
+WORKLOAD_TITLES = {
+    "W1": "W1: elementwise product of secret Fixed vectors",
+    "W2": "W2: matrix product n x n @ n x n",
+    "W3": "W3: comparison x < y",
+    "W4": "W4: ReLU",
+    "W5": "W5: MLP 784-128-128-10 ReLU inference, batch n (weights from P0, input from P1)",
+    "W6": "W6: logistic regression, one SGD epoch over n samples, batch 64, 100 features",
+}
+LOCAL_SUITES = {"kernels", "net"}  # their ops are not the W-workloads, even when named mul/matmul
+OP_TO_WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "lt": "W3", "less": "W3", "relu": "W4",
+                  "mlp": "W5", "logreg": "W6"}
+# Tessera's variant that is the fair reference for the ratio (CrypTen truncates every product).
+PREFERRED_VARIANT = {"W1": "mul_trunc"}
+PEER_WORKLOADS = {"W1", "W2", "W3", "W4", "W5", "W6"}
+
+SYSTEM_COLORS = {"tessera": "#2ca02c", "crypten": "#1f77b4", "mpyc": "#ff7f0e"}
+TESSERA_ENGINES = {  # DESIGN.md section 4
+    "semi2k": ("semi-honest, dishonest majority (additive over Z_2^64, fixed point)",
+               "TrustedDealer process (seed-compressed), or OT-based; the runner's lines say which"),
+    "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)", "authenticated dealer, or OT-based"),
+    "gmw": ("semi-honest (XOR sharing of bits)", "dealer, or OT-based AND triples"),
+}
+STAMP_KEYS = {"machine", "commit", "versions", "settings", "run_id", "timestamp"}
+KNOWN_KEYS = STAMP_KEYS | {
+    "suite", "runner", "round", "system", "workload", "op", "engine", "backend", "parties", "n", "size", "phase",
+    "seconds", "bytes", "rounds", "max_abs_err", "n_off", "n_results", "notes", "security", "preprocessing",
+    "peer_versions", "status", "reason", "repeat", "bytes_total", "bytes_per_party", "bytes_counted_per_party",
+    "cache_leftover", "threads_per_party", "number_type", "workloads", "notes_parties", "transport", "dtype",
+    "kind", "peer", "venv", "detail", "step", "log", "shape", "seconds_wall", "profile", "delay_ms", "rate",
+    "shaping",
+}
+NOTE_KEYS = ("transport", "dtype", "number_type", "shaping", "notes_parties")
+
+
+# ----------------------------------------------------------------------------------------------
+# loading
+
+
+def load(paths) -> list[dict]:
+    recs = []
+    for p in paths:
+        p = Path(p)
+        if not p.exists():
+            continue
+        for line in p.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if not line.startswith("{"):
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(rec, dict):
+                recs.append(rec)
+    return recs
+
+
+def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
+    """suite -> the lines of the newest run that has lines for that suite."""
+    by_suite: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    for r in recs:
+        by_suite[r.get("suite") or "?"][r.get("run_id") or "?"].append(r)
+    out = {}
+    for suite, runs in by_suite.items():
+        newest = max(runs, key=lambda rid: (max(x.get("timestamp") or "" for x in runs[rid]), rid))
+        out[suite] = runs[newest]
+    return out
+
+
+def workload_of(r: dict) -> tuple[str, str]:
+    """(workload, variant): Tessera's ops map to the W-numbers, the op name stays as the variant."""
+    wl = r.get("workload")
+    op = r.get("op")
+    if wl:
+        return str(wl), (str(op) if op and op != wl else "")
+    if op:
+        w = OP_TO_WORKLOAD.get(str(op)) if r.get("suite") not in LOCAL_SUITES else None
+        return (w, str(op)) if w else (str(op), "")
+    for k in ("kernel", "name", "group", "bench"):
+        if r.get(k):
+            return str(r[k]), ""
+    return "?", ""
+
+
+def _is_problem(r: dict) -> bool:
+    """A not-available or failed line (a runner may also write status 'ok' on its results)."""
+    return r.get("status") not in (None, "ok")
+
+
+def _num(x):
+    return x if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def _median(xs):
+    xs = [x for x in (_num(v) for v in xs) if x is not None]
+    return statistics.median(xs) if xs else None
+
+
+def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
+    """workload -> aggregated rows (one per system/engine/parties/n/phase)."""
+    ok = [r for r in recs if not _is_problem(r)]
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    backends: dict[str, set] = defaultdict(set)
+    for r in ok:
+        wl, _ = workload_of(r)
+        if r.get("backend"):
+            backends[wl].add(r["backend"])
+    for r in ok:
+        wl, variant = workload_of(r)
+        system = r.get("system") or "tessera"
+        engine = str(r.get("engine") or "")
+        if len(backends[wl]) > 1 and r.get("backend"):
+            engine = f"{engine}/{r['backend']}" if engine else str(r["backend"])
+        if variant:
+            engine = f"{engine} [{variant}]" if engine else variant
+        n = r.get("n", r.get("size"))
+        key = (wl, system, engine, r.get("parties"), n if not isinstance(n, list) else str(n), r.get("phase") or "",
+               (r.get("settings") or {}).get("profile", r.get("profile", "")))
+        groups[key].append(r)
+    out: dict[str, list[dict]] = defaultdict(list)
+    for key, rs in groups.items():
+        wl, system, engine, parties, n, phase, profile = key
+        notes = []
+        for r in rs:
+            for txt in [r.get("notes")] + [f"{k}={r[k]}" for k in NOTE_KEYS if r.get(k) is not None and k != "notes_parties"] + [r.get("notes_parties")]:
+                if txt and txt not in notes:
+                    notes.append(str(txt))
+        extras = {}
+        for r in rs:
+            for k, v in r.items():
+                if k in KNOWN_KEYS or k in extras:
+                    continue
+                if isinstance(v, (int, float, str)) and not isinstance(v, bool):
+                    extras[k] = _median([x.get(k) for x in rs]) if _num(v) is not None else v
+        errs = [_num(r.get("max_abs_err")) for r in rs]
+        offs = [_num(r.get("n_off")) for r in rs]
+        out[wl].append({
+            "workload": wl, "system": system, "engine": engine, "parties": parties, "n": n, "phase": phase,
+            "profile": profile, "seconds": _median(r.get("seconds") for r in rs), "samples": len(rs),
+            "bytes": _median(r.get("bytes") for r in rs), "rounds": _median(r.get("rounds") for r in rs),
+            "max_abs_err": max((e for e in errs if e is not None), default=None),
+            "n_off": max((o for o in offs if o is not None), default=None),
+            "n_results": max((_num(r.get("n_results")) or 0 for r in rs), default=0) or None,
+            "notes": notes, "extras": extras,
+            "security": rs[0].get("security"), "preprocessing": rs[0].get("preprocessing"),
+            "peer_versions": rs[0].get("peer_versions"),
+        })
+    for wl, rows in out.items():
+        _add_tessera_totals(rows)
+        _add_ratios(wl, rows)
+        rows.sort(key=_row_order)
+    return out
+
+
+def _row_order(row):
+    sys_rank = {"tessera": 0, "crypten": 1, "mpyc": 2}.get(row["system"], 3)
+    phase_rank = {"online": 0, "total": 1, "offline": 2}.get(row["phase"], 3)
+    n = row["n"] if isinstance(row["n"], (int, float)) else 0
+    return (n, row["parties"] or 0, sys_rank, row["engine"], phase_rank)
+
+
+def _add_tessera_totals(rows: list[dict]) -> None:
+    """Tessera reports offline and online; add their sum as phase 'total' to compare with peers."""
+    idx = {(r["system"], r["engine"], r["parties"], r["n"], r["phase"]): r for r in rows}
+    for (system, engine, parties, n, phase), r in list(idx.items()):
+        if system != "tessera" or phase != "offline":
+            continue
+        on = idx.get((system, engine, parties, n, "online"))
+        if on is None or (system, engine, parties, n, "total") in idx:
+            continue
+        if r["seconds"] is None or on["seconds"] is None:
+            continue
+        tot = dict(on)
+        tot.update(phase="total", seconds=r["seconds"] + on["seconds"], samples=min(r["samples"], on["samples"]),
+                   bytes=(r["bytes"] or 0) + (on["bytes"] or 0) if r["bytes"] is not None or on["bytes"] is not None else None,
+                   rounds=(r["rounds"] or 0) + (on["rounds"] or 0) if r["rounds"] is not None or on["rounds"] is not None else None,
+                   notes=["sum of the offline and online medians"] + [x for x in on["notes"] if x])
+        rows.append(tot)
+
+
+def _add_ratios(wl: str, rows: list[dict]) -> None:
+    has_peers = any(r["system"] != "tessera" for r in rows)
+    pref = PREFERRED_VARIANT.get(wl)
+    for r in rows:
+        r["ratio"] = None
+        r["ratio_ref"] = None
+        if not has_peers or r["seconds"] is None:
+            continue
+        cands = [t for t in rows if t["system"] == "tessera" and t["n"] == r["n"] and t["parties"] == r["parties"]
+                 and t["phase"] == r["phase"] and t["seconds"]]
+        if not cands:
+            continue
+        cands.sort(key=lambda t: (pref is not None and not t["engine"].endswith(f"[{pref}]"),
+                                  not t["engine"].startswith("semi2k"), t["engine"]))
+        ref = cands[0]
+        r["ratio"] = r["seconds"] / ref["seconds"]
+        r["ratio_ref"] = ref["engine"]
+
+
+# ----------------------------------------------------------------------------------------------
+# formatting
+
+
+def fmt_n(n) -> str:
+    if isinstance(n, (int, float)) and not isinstance(n, bool):
+        return f"{int(n):,}" if float(n).is_integer() else f"{n:g}"
+    return "–" if n is None else str(n)
+
+
+def fmt_s(x) -> str:
+    if x is None:
+        return "–"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 1:
+        return f"{x:.2f}"
+    return f"{x:.3g}"
+
+
+def fmt_bytes(b) -> str:
+    if b is None:
+        return "–"
+    b = float(b)
+    for unit, k in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if b >= k:
+            return f"{b / k:.3g} {unit}"
+    return f"{b:.0f} B"
+
+
+def fmt_err(e) -> str:
+    if e is None:
+        return "–"
+    return "0" if e == 0 else f"{e:.2g}"
+
+
+def fmt_ratio(r) -> str:
+    if r is None:
+        return "–"
+    return f"{r:,.0f}x" if r >= 100 else f"{r:.3g}x"
+
+
+def fmt_num(x) -> str:
+    if x is None:
+        return "–"
+    if isinstance(x, float):
+        return f"{x:.3g}" if not x.is_integer() else f"{int(x)}"
+    return str(x)
+
+
+def _md(s) -> str:
+    return str(s).replace("|", "\\|").replace("\n", " ")
+
+
+def table(rows: list[dict], with_ratio: bool) -> list[str]:
+    extra_keys: list[str] = []
+    for r in rows:
+        for k in r["extras"]:
+            if k not in extra_keys and len(extra_keys) < 4:
+                extra_keys.append(k)
+    head = ["system", "engine", "parties", "n", "seconds (median)", "samples", "bytes", "rounds", "phase",
+            "max abs error", TOL_LABEL]
+    if with_ratio:
+        head.append("ratio vs Tessera")
+    head += extra_keys + ["notes"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        off = "–" if r["n_off"] is None else (f"{int(r['n_off'])}" + (f" / {int(r['n_results']):,}" if r["n_results"] else ""))
+        cells = [r["system"], r["engine"] or "–", fmt_num(r["parties"]), fmt_n(r["n"]), fmt_s(r["seconds"]),
+                 str(r["samples"]), fmt_bytes(r["bytes"]), fmt_num(r["rounds"]), r["phase"] or "–",
+                 fmt_err(r["max_abs_err"]), off]
+        if with_ratio:
+            cells.append(fmt_ratio(r["ratio"]))
+        cells += [fmt_num(r["extras"].get(k)) for k in extra_keys]
+        cells.append("; ".join(r["notes"]) or "")
+        lines.append("| " + " | ".join(_md(c) for c in cells) + " |")
+    return lines
+
+
+# ----------------------------------------------------------------------------------------------
+# plots
+
+
+def plot(suite: str, wl: str, rows: list[dict], outdir: Path) -> Path | None:
+    pts = [r for r in rows if r["phase"] != "offline" and isinstance(r["n"], (int, float)) and r["seconds"]]
+    if not pts:
+        return None
+    # one line per system/engine/party count: its online time where it has one, else its total;
+    # for Tessera only the variant that is the ratio reference (e.g. mul_trunc for W1)
+    pref = PREFERRED_VARIANT.get(wl)
+    if pref and any(r["engine"].endswith(f"[{pref}]") for r in pts if r["system"] == "tessera"):
+        pts = [r for r in pts if r["system"] != "tessera" or r["engine"].endswith(f"[{pref}]")]
+    has_online = {(r["system"], r["engine"], r["parties"]) for r in pts if r["phase"] == "online"}
+    pts = [r for r in pts if r["phase"] == "online" or (r["system"], r["engine"], r["parties"]) not in has_online]
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    series: dict[tuple, list[dict]] = defaultdict(list)
+    for r in pts:
+        series[(r["system"], r["engine"], r["parties"] or 0, r["phase"])].append(r)
+    if len({r["n"] for r in pts}) == 1:
+        return _bars(suite, wl, series, outdir, plt)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
+    colors = {}
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    party_styles = ["-", "--", ":", "-."]
+    parties_seen = sorted({k[2] for k in series})
+    for key, rs in sorted(series.items()):
+        system, engine, parties, phase = key
+        color = colors.setdefault((system, engine), palette[len(colors) % len(palette)])
+        style = party_styles[parties_seen.index(parties) % len(party_styles)]
+        label = f"{system} {engine} {parties}p ({phase})".replace("  ", " ")
+        rs.sort(key=lambda r: r["n"])
+        ns = [r["n"] for r in rs]
+        axes[0].plot(ns, [r["seconds"] for r in rs], marker="o", color=color, linestyle=style, label=label)
+        bs = [(r["n"], r["bytes"]) for r in rs if r["bytes"]]
+        if bs:
+            axes[1].plot([b[0] for b in bs], [b[1] for b in bs], marker="o", color=color, linestyle=style, label=label)
+    title = WORKLOAD_TITLES.get(wl, wl)
+    for ax, ylabel in ((axes[0], "seconds (median)"), (axes[1], "bytes (busiest party)")):
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("n (input size)")
+        ax.set_ylabel(ylabel)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].set_title(f"{suite}: {title}"[:90], fontsize=9)
+    axes[1].set_title("bytes sent", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.12 + 0.03 * (len(labels) // 3), 1, 1))
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / f"{suite}_{wl}.png".replace("/", "_")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def _bars(suite: str, wl: str, series: dict, outdir: Path, plt) -> Path:
+    """One input size only: horizontal bars of time and bytes, one bar per system line."""
+    keys = sorted(series, key=lambda k: ({"tessera": 0, "crypten": 1, "mpyc": 2}.get(k[0], 3), k))
+    labels = [f"{s} {e} {p}p ({ph})".replace("  ", " ") for s, e, p, ph in keys]
+    secs = [series[k][0]["seconds"] for k in keys]
+    byts = [series[k][0]["bytes"] or 0 for k in keys]
+    fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.32 * len(keys)), layout="constrained")
+    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    systems = sorted({k[0] for k in keys})
+    colors = [SYSTEM_COLORS.get(k[0], palette[systems.index(k[0]) % len(palette)]) for k in keys]
+    axes[0].barh(range(len(keys)), secs, color=colors)
+    axes[1].barh(range(len(keys)), byts, color=colors)
+    axes[0].set_yticks(range(len(keys)), labels, fontsize=7)
+    axes[1].set_yticks(range(len(keys)), [""] * len(keys))
+    n = series[keys[0]][0]["n"]
+    axes[0].set_title(f"{suite}: {WORKLOAD_TITLES.get(wl, wl)}, n={fmt_n(n)}"[:90], fontsize=9)
+    axes[0].set_xlabel("seconds (median, log scale)")
+    axes[1].set_xlabel("bytes sent by the busiest party (log scale)")
+    axes[1].set_title("bytes", fontsize=9)
+    from matplotlib.ticker import NullFormatter
+
+    for ax, vals in zip(axes, (secs, byts), strict=True):
+        ax.invert_yaxis()
+        if not any(v and v > 0 for v in vals):
+            ax.set_xlabel("(no bytes: local measurement)" if ax is axes[1] else "")
+            continue
+        ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.grid(True, axis="x", which="both", alpha=0.3)
+    outdir.mkdir(parents=True, exist_ok=True)
+    path = outdir / f"{suite}_{wl}.png".replace("/", "_")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+# ----------------------------------------------------------------------------------------------
+# README
+
+
+def _commit_text(c: dict | None) -> str:
+    if not c:
+        return "unknown"
+    return f"`{c.get('sha')}`" + (" with uncommitted changes" if c.get("uncommitted") else "")
+
+
+def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
+    recs = sorted(recs, key=lambda r: r.get("timestamp") or "", reverse=True)  # the newest run first
+    m = next((r["machine"] for r in recs if r.get("machine")), None)
+    c = next((r["commit"] for r in recs if r.get("commit")), None)
+    v = next((r["versions"] for r in recs if r.get("versions")), None)
+    mline = f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}" if m else "unknown"
+    cline = _commit_text(c) + " (the newest run; each run's own below)"
+    vline = ", ".join(f"{k} {val}" for k, val in v.items()) if v else "unknown"
+    return mline, cline, vline
+
+
+def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
+    recs = load(paths)
+    per_suite = latest_per_suite(recs)
+    installs = per_suite.pop("peers", [])
+    used = [r for rs in per_suite.values() for r in rs]
+    mline, cline, vline = _machine_line(used or installs)
+    out = [
+        "# Tessera benchmarks",
+        "",
+        "<!-- Generated by bench/render.py from bench/results/*.jsonl: do not edit by hand. -->",
+        "",
+        "Reproduce everything with one command from the repository root:",
+        "",
+        "    make bench          # = .venv/bin/python -m bench all (installs the peers into bench/.peers/ first)",
+        "",
+        "A smoke run: `python -m bench all --quick`; one suite: `python -m bench arith --parties 2,3 "
+        "--peers crypten,mpyc --repeats 3`; emulated networks (root): `--profile lan` or `wan`; redraw this "
+        "page: `python -m bench render`. A full run takes about an hour on a 2-core machine, most of it MPyC "
+        "(pure Python, W1 at 10^6 takes minutes per run); `--peers crypten` leaves it out.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| machine | {_md(mline)} |",
+        f"| commit | {_md(cline)} |",
+        f"| driver | {_md(vline)} |",
+    ]
+    for suite in _suites_sorted(per_suite):
+        rs = per_suite[suite]
+        st = next((r.get("settings") for r in rs if r.get("settings")), {}) or {}
+        ts = sorted(r.get("timestamp") or "" for r in rs)
+        desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
+        commit = _commit_text(next((r.get("commit") for r in rs if r.get("commit")), None))
+        out.append(f"| run `{suite}` | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
+                   f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
+    out += [
+        "",
+        "**Read the times with care.** The machine has 2 cores and is shared: other work ran during these",
+        "measurements, so every time is the median over interleaved rounds (the runners of a suite run one",
+        "after the other in each round, so load bursts hit every system alike) and differences under ~30% are",
+        "noise. `bytes` is what the busiest party sent; `rounds` are each system's own count (CrypTen counts",
+        "communication calls, MPyC counts none). Accuracy is against float64 plaintext on the same inputs.",
+        "`ratio vs Tessera` is the time divided by Tessera's on the same workload, size, party count and phase",
+        "(Tessera's `total` is its offline plus online median; for W1 the reference is its `mul_trunc`, which",
+        "truncates every product as CrypTen does; Tessera's `[mul]` and `[matmul]` defer the truncation, so they",
+        "do one round less than a truncating product).",
+        "",
+    ]
+    if any(r.get("transport") == "local-threads" for r in used):
+        out += [
+            "Setting: Tessera lines marked `transport=local-threads` run all parties as threads of one process",
+            "over in-process channels (no sockets); the peers run one process per party over TCP (CrypTen: gloo,",
+            "MPyC: asyncio), one thread per party. Tessera lines without an accuracy value come from runners that",
+            "do not report one yet.",
+            "",
+        ]
+    # systems legend
+    systems: dict[tuple, dict] = {}
+    for rs in per_suite.values():
+        for r in rs:
+            if r.get("system") and r.get("system") != "tessera" and r.get("security") and not _is_problem(r):
+                systems.setdefault((r["system"], r.get("engine")), r)
+    if systems:
+        out += ["## Systems", "", "| system | engine | security | preprocessing | versions |", "|---|---|---|---|---|"]
+        engines = sorted({str(r.get("engine")) for rs in per_suite.values() for r in rs
+                          if (r.get("system") or "tessera") == "tessera" and r.get("engine") in TESSERA_ENGINES})
+        for e in engines or ["semi2k"]:
+            sec, pre = TESSERA_ENGINES[e]
+            out.append(f"| tessera | {e} | {sec} | {pre} | this commit |")
+        for (s, e), r in sorted(systems.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+            vers = ", ".join(f"{k} {v}" for k, v in (r.get("peer_versions") or {}).items())
+            out.append(f"| {s} | {e} | {_md(r.get('security') or '–')} | {_md(r.get('preprocessing') or '–')} | {_md(vers)} |")
+        out.append("")
+    if installs:
+        out += ["## Peer installation (`python -m bench peers install`)", "", "| peer | status | detail |", "|---|---|---|"]
+        for r in installs:
+            detail = r.get("reason") if r.get("status") != "ok" else r.get("detail")
+            out.append(f"| {r.get('peer')} | {r.get('status')} | {_md(detail or '')} |")
+        out.append("")
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    made: set[Path] = set()
+    for suite in _suites_sorted(per_suite):
+        rs = per_suite[suite]
+        out += [f"## Suite `{suite}`: {SUITE_TITLES.get(suite, '')}".rstrip(": "), ""]
+        st = next((r.get("settings") for r in rs if r.get("settings")), {}) or {}
+        if st.get("quick"):
+            out += ["Quick run (`--quick`): small sizes and few repeats; see the notes column.", ""]
+        rows = rows_for(rs)
+        for wl in sorted(rows, key=lambda w: (w not in WORKLOAD_TITLES, w)):
+            out += [f"### {WORKLOAD_TITLES.get(wl, wl)}", ""]
+            with_ratio = any(r["system"] != "tessera" for r in rows[wl])
+            out += table(rows[wl], with_ratio)
+            out.append("")
+            png = plot(suite, wl, rows[wl], plots_dir)
+            if png is not None:
+                made.add(png)
+                rel = png.relative_to(readme.parent) if png.is_relative_to(readme.parent) else png
+                out += [f"![{suite} {wl}: time and bytes against n]({rel.as_posix()})", ""]
+        bad = [r for r in rs if _is_problem(r)]
+        if bad:
+            out += ["### Not available or failed", "", "| system | runner | status | workloads | reason |", "|---|---|---|---|---|"]
+            seen = set()
+            for r in bad:
+                key = (r.get("runner"), r.get("status"), r.get("reason"), r.get("workload"))
+                if key in seen:
+                    continue
+                seen.add(key)
+                wls = r.get("workload") or ",".join(r.get("workloads") or []) or "–"
+                out.append(f"| {r.get('system') or '?'} | {_md(r.get('runner') or '–')} | {r.get('status')} | {wls} | "
+                           f"{_md(r.get('reason') or '')} |")
+            out.append("")
+        if not rows and not bad:
+            out += ["No results.", ""]
+    for stale in plots_dir.glob("*.png"):  # plots of workloads no longer in the results
+        if stale not in made:
+            stale.unlink()
+    readme.write_text("\n".join(out).rstrip() + "\n")
+    return readme
+
+
+def _suites_sorted(per_suite: dict) -> list[str]:
+    return sorted(per_suite, key=lambda s: (SUITE_ORDER.index(s) if s in SUITE_ORDER else 99, s))
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    paths = [Path(a) for a in argv] or sorted((BENCH / "results").glob("*.jsonl"))
+    print(render(paths))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The stamp every benchmark JSON line carries: machine, commit, versions, settings, time.
+
+Fields added to each line (existing fields of the same name are kept, never overwritten):
+
+- ``machine``: ``{"cpu": model name, "cores": logical CPUs, "memory_gb": total RAM}``
+- ``commit``: ``{"sha": git rev-parse HEAD (or "none" before the first commit),
+  "uncommitted": whether the work tree differs from it (changed or new files, not counting the
+  benchmark's own outputs under bench/results/, bench/plots/ and bench/README.md)}``
+- ``versions``: ``{"python", "numpy", "pyzmq"}`` of the interpreter that drives the run
+- ``settings``: the command-line settings of the run (suite, engines, parties, profile, ...)
+- ``run_id`` (one per ``python -m bench`` invocation) and ``timestamp`` (UTC, ISO 8601)
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import subprocess
+from functools import lru_cache
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+STAMP_KEYS = ("machine", "commit", "versions", "settings", "run_id", "timestamp")
+OUTPUTS = ("bench/results/", "bench/plots/", "bench/README.md")  # written by the run itself
+
+
+@lru_cache(maxsize=1)
+def machine() -> dict:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_gb = round(int(line.split()[1]) / 2**20, 1)
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform()}
+
+
+def _git(*args: str) -> tuple[int, str]:
+    try:
+        proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return 1, str(exc)
+    return proc.returncode, proc.stdout.strip()
+
+
+@lru_cache(maxsize=1)
+def commit() -> dict:
+    rc, sha = _git("rev-parse", "HEAD")
+    if rc != 0 or not sha:
+        sha = "none"
+    # changed or new files count, except the benchmark's own outputs
+    rc, status = _git("status", "--porcelain", "--untracked-files=normal")
+    changed = [ln[3:] for ln in status.splitlines() if ln.strip()]
+    changed = [p for p in changed if not p.startswith(OUTPUTS)]
+    dirty = rc != 0 or bool(changed) or sha == "none"
+    return {"sha": sha, "uncommitted": dirty}
+
+
+@lru_cache(maxsize=1)
+def versions() -> dict:
+    out = {"python": platform.python_version()}
+    for mod, key in (("numpy", "numpy"), ("zmq", "pyzmq")):
+        try:
+            out[key] = __import__(mod).__version__
+        except Exception:  # a missing module is a fact to record, not an error
+            out[key] = None
+    return out
+
+
+def now() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_run_id() -> str:
+    return _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{os.getpid()}"
+
+
+def stamp(record: dict, settings: dict, run_id: str) -> dict:
+    """``record`` with the stamp fields added (its own fields win)."""
+    base = {"machine": machine(), "commit": commit(), "versions": versions(), "settings": settings,
+            "run_id": run_id, "timestamp": now()}
+    return {**base, **record}

@@ -1,0 +1,158 @@
+"""The benchmark driver (bench/): rendering, the CLI, the stamp. Fast, no timing asserts."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import sys
+import textwrap
+
+import pytest
+
+# bench/ is a folder of the repository, not part of the installed package
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from bench import __main__ as cli  # noqa: E402
+from bench import render, stamp, suites  # noqa: E402
+
+STAMP = {"machine": {"cpu": "Test CPU", "cores": 2, "memory_gb": 4.0}, "commit": {"sha": "abc123", "uncommitted": False},
+         "versions": {"python": "3.11", "numpy": "2", "pyzmq": "27"}, "run_id": "r1", "timestamp": "2026-01-01T00:00:00Z"}
+
+
+def _line(suite, **kw):
+    return json.dumps({**STAMP, "settings": {"suite": suite, "quick": True, "profile": "loopback"}, "suite": suite, **kw})
+
+
+@pytest.fixture
+def synthetic(tmp_path):
+    lines = [
+        _line("arith", system="tessera", op="mul_trunc", engine="semi2k", parties=2, n=10000, phase="offline",
+              seconds=0.002, bytes=1000, rounds=1),
+        _line("arith", system="tessera", op="mul_trunc", engine="semi2k", parties=2, n=10000, phase="online",
+              seconds=0.001, bytes=2000, rounds=2, round=0),
+        _line("arith", system="tessera", op="mul_trunc", engine="semi2k", parties=2, n=10000, phase="online",
+              seconds=0.003, bytes=2000, rounds=2, round=1),
+        _line("arith", system="crypten", workload="W1", engine="ttp", parties=2, n=10000, phase="online",
+              seconds=0.004, bytes=160000, rounds=1, max_abs_err=1.0, n_off=2, n_results=10000,
+              security="semi-honest", preprocessing="TTP dealer"),
+        _line("arith", system="mpyc", workload="W1", engine="shamir", parties=3, n=1000, phase="total",
+              seconds=0.15, bytes=438000, rounds=None, max_abs_err=1e-4, n_off=0, n_results=1000),
+        _line("arith", system="mpyc", workload="W2", status="failed", runner="mpyc:3p", reason="party 1 exited 1"),
+        _line("kernels", op="matmul", engine="kernel", backend="c", parties=1, n=64, phase="local", seconds=0.01,
+              status="ok"),
+        _line("compare", system="tessera", runner="tessera:bench/compare.py", status="not-available",
+              reason="bench/compare.py does not exist yet"),
+    ]
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(lines) + "\nnot json\n")
+    return path
+
+
+def test_render_lists_every_system_and_the_unavailable(synthetic, tmp_path):
+    readme = render.render([synthetic], readme=tmp_path / "README.md", plots_dir=tmp_path / "plots")
+    text = readme.read_text()
+    assert "make bench" in text
+    assert "Test CPU, 2 cores" in text and "`abc123`" in text
+    for system in ("| tessera |", "| crypten |", "| mpyc |"):
+        assert system in text
+    assert "bench/compare.py does not exist yet" in text and "not-available" in text
+    assert "party 1 exited 1" in text and "failed" in text
+    assert "ratio vs Tessera" in text and "off by > 2^-10" in text
+    # the median of the two Tessera online lines (0.001, 0.003) and CrypTen's ratio against it
+    w1 = text.split("### W1")[1].split("###")[0]
+    assert "| 0.002 | 2 |" in w1
+    assert "| 2x |" in w1
+    assert "2 / 10,000" in w1
+    # a kernel's matmul stays a kernel op (not W2), and a result line with status "ok" is a result
+    kernels = text.split("## Suite `kernels`")[1].split("## Suite")[0]
+    assert "### matmul" in kernels and "| 0.01 |" in kernels
+
+
+def test_render_keeps_the_newest_run_per_suite(tmp_path):
+    old = _line("arith", system="crypten", workload="W1", engine="ttp", parties=2, n=10, phase="online", seconds=9.0)
+    new = json.loads(_line("arith", system="crypten", workload="W1", engine="ttp", parties=2, n=10, phase="online",
+                           seconds=1.0))
+    new.update(run_id="r2", timestamp="2026-02-01T00:00:00Z")
+    path = tmp_path / "r.jsonl"
+    path.write_text(old + "\n" + json.dumps(new) + "\n")
+    rows = render.rows_for(render.latest_per_suite(render.load([path]))["arith"])
+    assert [r["seconds"] for r in rows["W1"]] == [1.0]
+
+
+def test_cli_rejects_unknown_suite(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["nosuch"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown suite 'nosuch'" in err
+    for suite in ("kernels", "net", "arith", "compare", "functions", "ml", "all"):
+        assert suite in err
+
+
+def test_cli_rejects_unknown_peer(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["arith", "--peers", "spdz"])
+    assert "unknown peer" in capsys.readouterr().err
+
+
+def test_stamp_fields_present():
+    rec = stamp.stamp({"op": "mul", "seconds": 0.5, "timestamp": "mine"}, {"suite": "arith", "quick": True}, "run-1")
+    assert {"cpu", "cores", "memory_gb"} <= set(rec["machine"])
+    assert rec["machine"]["cores"] >= 1
+    assert {"sha", "uncommitted"} <= set(rec["commit"])
+    assert {"python", "numpy", "pyzmq"} <= set(rec["versions"])
+    assert rec["settings"] == {"suite": "arith", "quick": True}
+    assert rec["run_id"] == "run-1"
+    assert rec["timestamp"] == "mine"  # the runner's own fields are kept
+    assert rec["op"] == "mul"
+
+
+def test_missing_runners_become_not_available_lines(monkeypatch):
+    monkeypatch.setitem(suites.SUITES, "fake", suites.SuiteSpec("bench/does_not_exist.py", ("W1",), "fake"))
+    st = suites.Settings(suite="fake", peers=["crypten", "mpyc"], parties=[2], repeats=1)
+    runners = suites.build_runners(st, lambda peer: (False, f"{peer} is not installed"))
+    lines: list[dict] = []
+    suites.execute(runners, st, lines.append)
+    assert {r["system"] for r in lines} == {"tessera", "crypten", "mpyc"}
+    assert all(r["status"] == "not-available" for r in lines)
+    assert any("bench/does_not_exist.py does not exist yet" in r["reason"] for r in lines)
+    assert any("crypten is not installed" in r["reason"] for r in lines)
+
+
+def test_run_stamps_every_line(tmp_path, monkeypatch):
+    script = tmp_path / "fake_runner.py"
+    script.write_text(textwrap.dedent("""
+        import argparse, json
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--quick", action="store_true")
+        ap.add_argument("--parties", type=int, nargs="+", default=[2])
+        a = ap.parse_args()
+        for p in a.parties:
+            print(json.dumps({"op": "mul", "engine": "semi2k", "parties": p, "n": 10, "phase": "online",
+                              "seconds": 0.1, "quick": a.quick}))
+        print("a line that is not JSON")
+    """))
+    monkeypatch.setitem(suites.SUITES, "fake", suites.SuiteSpec(str(script), (), "fake"))
+    monkeypatch.setattr(suites, "SUITE_CHOICES", (*suites.SUITE_CHOICES, "fake"))
+    out = tmp_path / "fake.jsonl"
+    assert cli.main(["fake", "--quick", "--parties", "2,3", "--peers", "none", "--no-render", "--out", str(out)]) == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["parties"] for r in recs] == [2, 3]
+    for r in recs:
+        assert set(stamp.STAMP_KEYS) <= set(r)
+        assert r["settings"]["quick"] is True and r["settings"]["parties"] == [2, 3]
+        assert r["suite"] == "fake" and r["system"] == "tessera" and r["quick"] is True
+
+
+def test_workloads_are_deterministic_and_scored():
+    sys.path.insert(0, str(suites.BENCH / "peers"))
+    try:
+        import workloads as wl
+    finally:
+        sys.path.pop(0)
+    a, b = wl.make_inputs("W1", 100), wl.make_inputs("W1", 100)
+    assert (a["x"] == b["x"]).all()
+    ref = wl.reference("W1", a)
+    acc = wl.accuracy(ref + 2.0**-9, ref)
+    assert acc["n_off"] == 100 and acc["max_abs_err"] == pytest.approx(2.0**-9)
+    assert wl.accuracy(ref, ref)["n_off"] == 0
