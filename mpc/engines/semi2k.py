@@ -216,18 +216,26 @@ class Semi2k:
         offset = np.uint64(1 << TRUNC_BOUND_BITS)
         masked = []
         for x, t in zip(xs, triples, strict=True):
-            xp = kern.add(x, np.full(x.shape, offset, dtype=np.uint64)) if self.pid == 0 else x
-            masked.append(kern.add(xp, t.r))
+            m = kern.add(x, t.r)
+            if self.pid == 0:
+                np.add(m, offset, out=m)  # x' = x + 2^62 on one party
+            masked.append(m)
         opened = self._open_internal(masked)
         wrap_weight = np.uint64(((1 << 64) // d) % (1 << 64))  # Q = floor(2^64 / d)
+        shift = d.bit_length() - 1
         out = []
         for x, c, t in zip(xs, opened, triples, strict=True):
-            # public values on 1-d views: NumPy would turn 0-d results into (warning) scalars
+            # in place on fresh 1-d arrays: temporaries of this size cost more than the arithmetic
             c = c.reshape(-1)
-            wrap = (np.uint64(1) - (c >> _MSB)) * wrap_weight  # (1 - msb(c)) * Q
-            y = kern.sub(kern.mul(t.r_msb.reshape(-1), wrap), t.r_high.reshape(-1))
+            y = np.invert(c)
+            np.right_shift(y, _MSB, out=y)  # 1 - msb(c)
+            np.multiply(y, wrap_weight, out=y)
+            kern.mul(t.r_msb.reshape(-1), y, out=y)
+            kern.sub(y, t.r_high.reshape(-1), out=y)
             if self.pid == 0:
-                y = kern.add(y, c // np.uint64(d) - np.uint64((1 << TRUNC_BOUND_BITS) // d))
+                q = np.right_shift(c, np.uint64(shift)) if pow2 else c // np.uint64(d)
+                np.subtract(q, np.uint64((1 << TRUNC_BOUND_BITS) // d), out=q)
+                kern.add(y, q, out=y)
             out.append(y.reshape(x.shape))
         return out
 
