@@ -95,14 +95,24 @@ def load(paths) -> list[dict]:
 
 
 def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
-    """suite -> the lines of the newest run that has lines for that suite."""
+    """suite -> the lines of the newest run that has lines for that suite, plus, for each system
+    that run left out (e.g. a slow peer skipped with --peers), that system's lines from the newest
+    earlier run that measured it, each noted with the date it was measured."""
     by_suite: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         by_suite[r.get("suite") or "?"][r.get("run_id") or "?"].append(r)
     out = {}
     for suite, runs in by_suite.items():
-        newest = max(runs, key=lambda rid: (max(x.get("timestamp") or "" for x in runs[rid]), rid))
-        out[suite] = runs[newest]
+        order = sorted(runs, key=lambda rid: (max(x.get("timestamp") or "" for x in runs[rid]), rid), reverse=True)
+        lines = list(runs[order[0]])
+        seen = {r.get("system") for r in lines if r.get("status") != "not-available"}
+        for rid in order[1:]:
+            older = [r for r in runs[rid] if r.get("system") not in seen and r.get("status") != "not-available"]
+            when = max((r.get("timestamp") or "")[:10] for r in runs[rid])
+            lines += [{**r, "notes": "; ".join(x for x in (r.get("notes"), f"measured in an earlier run ({when})") if x)}
+                      for r in older]
+            seen |= {r.get("system") for r in older}
+        out[suite] = lines
     return out
 
 
@@ -483,10 +493,12 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     ]
     if any(r.get("transport") == "local-threads" for r in used):
         out += [
-            "Setting: Tessera lines marked `transport=local-threads` run all parties as threads of one process",
-            "over in-process channels (no sockets); the peers run one process per party over TCP (CrypTen: gloo,",
-            "MPyC: asyncio), one thread per party. Tessera lines without an accuracy value come from runners that",
-            "do not report one yet.",
+            "Setting: Tessera lines marked `transport=processes-zmq-loopback` run one process per party plus the",
+            "dealer process, started by `mpcrun` over ZeroMQ on loopback TCP (plaintext), as the peers run (one",
+            "process per party over TCP; CrypTen: gloo, MPyC: asyncio); lines marked `transport=local-threads`",
+            "(from earlier runs or `--transport local`) run all parties as threads over in-process channels, the",
+            "engine's cost without sockets. Tessera lines without an accuracy value come from runners that did",
+            "not report one.",
             "",
         ]
     # systems legend
