@@ -33,7 +33,6 @@ import json
 import multiprocessing as mp
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -45,6 +44,7 @@ import zmq
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from mpc.launch.local import free_port_block  # noqa: E402
 from mpc.net.zmq_channel import CurveKeys, ZmqChannel  # noqa: E402
 
 MiB = 1 << 20
@@ -54,14 +54,9 @@ MODE = "processes (multiprocessing spawn), tcp 127.0.0.1, systems interleaved"
 
 
 def free_ports(k: int) -> list[int]:
-    socks = [socket.socket() for _ in range(k)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """k free TCP ports on 127.0.0.1 (the launcher's helper: consecutive, checked together)."""
+    base = free_port_block(k)
+    return list(range(base, base + k))
 
 
 # ---------------------------------------------------------------------- one party's end of a system

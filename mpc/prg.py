@@ -8,7 +8,7 @@ secret sharing). :meth:`PRG.derive` gives independent sub-streams for named purp
 (SHA-256 of seed and label, truncated to a fresh AES key).
 
 Security: AES-CTR is a PRF-based PRG; the stream is indistinguishable from uniform as long as
-fewer than 2^64 blocks are drawn per key. Never replace this with ``random``/``numpy.random``.
+fewer than 2^64 blocks are drawn per key. Never replace it with a non-cryptographic generator.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ import pytest
 import zmq
 
 from mpc.errors import ConfigError, PeerTimeout, ProtocolError
+from mpc.launch.local import free_port_block
 from mpc.net import wire
 from mpc.net.zmq_channel import _HELLO, _WELCOME, CurveKeys, ZmqChannel, _control, _identity
 
@@ -20,15 +21,9 @@ SESSION = 0x7E55E8A
 
 
 def free_ports(k: int) -> list[int]:
-    """k distinct free TCP ports on 127.0.0.1 (bound to port 0, then released)."""
-    socks = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(k)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+    """k free TCP ports on 127.0.0.1 (the launcher's helper: consecutive, checked together)."""
+    base = free_port_block(k)
+    return list(range(base, base + k))
 
 
 def endpoints(n: int) -> list[str | None]:

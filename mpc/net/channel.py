@@ -156,17 +156,19 @@ class Channel(ABC):
         self._check_peer(frm, "receive from")
         raw_header, payload = self._receive(int(frm), self.timeout if timeout is None else timeout)
         header = wire.decode_header(raw_header)
-        where = f"party {self.pid} receiving from party {frm}"
+        problem = None  # the checks run on every message; the message is built only on failure
         if header.session != self.session:
-            raise ProtocolError(f"{where}: frame belongs to another session")
-        if header.sender != frm:
-            raise ProtocolError(f"{where}: frame claims sender {header.sender}")
-        if header.tag != tag:
-            raise ProtocolError(f"{where}: expected tag {tag}, got tag {header.tag} (the parties are out of step)")
-        if dtype is not None and header.dtype != np.dtype(dtype):
-            raise ProtocolError(f"{where}: expected dtype {np.dtype(dtype)}, got {header.dtype} (tag {tag})")
-        if shape is not None and header.shape != tuple(shape):
-            raise ProtocolError(f"{where}: expected shape {tuple(shape)}, got {header.shape} (tag {tag})")
+            problem = "frame belongs to another session"
+        elif header.sender != frm:
+            problem = f"frame claims sender {header.sender}"
+        elif header.tag != tag:
+            problem = f"expected tag {tag}, got tag {header.tag} (the parties are out of step)"
+        elif dtype is not None and header.dtype != dtype:
+            problem = f"expected dtype {np.dtype(dtype)}, got {header.dtype} (tag {tag})"
+        elif shape is not None and header.shape != tuple(shape):
+            problem = f"expected shape {tuple(shape)}, got {header.shape} (tag {tag})"
+        if problem is not None:
+            raise ProtocolError(f"party {self.pid} receiving from party {frm}: {problem}")
         arr = wire.decode_payload(header, payload)
         arr.flags.writeable = False
         self._count(tag, len(raw_header) + arr.nbytes, sent=False)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,8 +44,7 @@ DTYPES: dict[int, np.dtype] = {
 _CODES = {dt: code for code, dt in DTYPES.items()}
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):  # a tuple: built on every receive, so cheap to construct
     session: int
     sender: int
     tag: int
@@ -70,7 +69,8 @@ def encode_header(session: int, sender: int, tag: int, arr: np.ndarray) -> bytes
 
 def decode_header(buf: bytes | memoryview) -> Header:
     """Parse and validate header bytes; raises ProtocolError on anything malformed."""
-    buf = memoryview(buf).cast("B")
+    if not isinstance(buf, bytes):
+        buf = memoryview(buf).cast("B")
     if len(buf) < HEADER_BYTES:
         raise ProtocolError(f"truncated frame header: {len(buf)} bytes, need at least {HEADER_BYTES}")
     magic, version, session, sender, code, ndim, tag, nbytes = _FIXED.unpack_from(buf)
