@@ -7,6 +7,7 @@
  * every 2j x 2j sub-block, on AVX2 registers when available, else in plain C.
  */
 #include "mpc/bits.h"
+#include "mpc/compiler.h"
 
 #include <string.h>
 
@@ -18,13 +19,6 @@
 #error "bits.c assumes a little-endian host (the uint64 <-> byte views of the packed layout)"
 #endif
 
-#if defined(__clang__)
-#define MPC_IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define MPC_IVDEP _Pragma("GCC ivdep")
-#else
-#define MPC_IVDEP
-#endif
 
 #define LOW_BITS 0x0101010101010101ULL
 

@@ -7,14 +7,8 @@
  * element is touched).
  */
 #include "mpc/ring64.h"
+#include "mpc/compiler.h"
 
-#if defined(__clang__)
-#define MPC_IVDEP _Pragma("clang loop vectorize(assume_safety)")
-#elif defined(__GNUC__)
-#define MPC_IVDEP _Pragma("GCC ivdep")
-#else
-#define MPC_IVDEP
-#endif
 
 void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
 {

@@ -147,9 +147,8 @@ class Semi2k:
         if to is None:
             total = self._sum(self.channel.exchange(flat, tag))
         elif to == self.pid:
-            total = flat.copy()
-            for p in self.channel.peers:
-                total += self.channel.recv(p, tag, dtype=np.uint64, shape=flat.shape)
+            total = self._sum([flat] + [self.channel.recv(p, tag, dtype=np.uint64, shape=flat.shape)
+                                        for p in self.channel.peers])
         else:
             self.channel.send(to, flat, tag)
             return None
@@ -185,9 +184,9 @@ class Semi2k:
         d, e = self._open_internal([d, e])
         if not batched:
             return self.kernels.beaver_matmul_combine(c, d, e, a, b, self.pid == 0)
-        mm = self.kernels.matmul_batched
-        z = self.kernels.add(c, self.kernels.add(mm(d, b), mm(a, e)))
-        return self.kernels.add(z, mm(d, e)) if self.pid == 0 else z
+        # as in the 2-D kernel, the first party folds d@b + d@e into d@(b + e): two products, not three
+        kern, mm = self.kernels, self.kernels.matmul_batched
+        return kern.add(c, kern.add(mm(d, kern.add(b, e) if self.pid == 0 else b), mm(a, e)))
 
     def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         """Shares of floor(x / 2^k) or that +1, for each x with |x| < 2^62: 1 round in all."""
