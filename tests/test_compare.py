@@ -168,10 +168,13 @@ def test_w3_w4_rounds(n, pre):
     for s in run_local(main, n, preprocessing=pre):
         if n == 2:  # CrypTen 0.4.1: 8 rounds (W3), 9 rounds (W4)
             assert s["w3"]["rounds"] == 8 and s["w4"]["rounds"] == 8
-            assert s["w3"]["bytes_sent"] < 64 * size and s["w4"]["bytes_sent"] < 80 * size
+            assert s["w3"]["bytes_sent"] < 48 * size and s["w4"]["bytes_sent"] < 56 * size
             assert s["sort"]["rounds"] == 10 * 8  # Batcher, 16 wires: 10 layers
-        else:  # 3 parties with daBits: one carry-save layer, then B2A in one round
-            assert s["w3"]["rounds"] == 9 and s["w4"]["rounds"] == 10
+        else:  # 3 parties: one carry-save layer, then B2A (or bit times value) in one round
+            assert s["w3"]["rounds"] == 9 and s["w4"]["rounds"] == 9
+        # W4 = W3's MSB, then bit times value where W3 has B2A: both open one bit per element
+        # (a daBit or bit-injection mask), bit times value also one ring element d = x - a
+        assert s["w4"]["bytes_sent"] - s["w3"]["bytes_sent"] == 8 * size * (n - 1)
 
 
 @SOURCES

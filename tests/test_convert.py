@@ -9,7 +9,14 @@ from mpc.engines.convert import Converter
 from mpc.engines.gmw import GMWEngine
 from mpc.errors import PreprocessingExhausted, ShareTypeError
 from mpc.preprocessing.bit_triples import LocalBitTriples
-from mpc.preprocessing.dabits import LocalDaBits, dealer_dabits, expand_dabit_share, unpack_bits
+from mpc.preprocessing.dabits import (
+    LocalDaBits,
+    dealer_bitmul,
+    dealer_dabits,
+    expand_bitmul_share,
+    expand_dabit_share,
+    unpack_bits,
+)
 from mpc.prg import PRG
 from mpc.testing import run_local
 
@@ -42,16 +49,18 @@ def shared(p, x, owner=0):
 word = st.one_of(st.sampled_from(EDGES), st.integers(0, 2**64 - 1))
 
 
-@settings(max_examples=12)
-@given(n=st.sampled_from([2, 3]), xs=st.lists(word, min_size=1, max_size=90))
-def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs):
+@settings(max_examples=16)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(word, min_size=1, max_size=90), dabits=st.booleans())
+def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs, dabits):
+    """With ``dabits`` the converter has daBits and bit-injection triples (one-round B2A and bit
+    times value for any n); without, the Beaver-only paths."""
     x = values(xs)
     y = x.copy()
     y[::2] = 0  # zero test on a mix of zeros and values
     m = x.size
 
     def main(p):
-        c = converter(p)
+        c = converter_with_dabits(p) if dabits else converter(p)
         e = p.engine
         sx, sy = shared(p, x), shared(p, y, owner=n - 1)
         planes, shapes = c.a2b([sx])
@@ -181,6 +190,31 @@ def test_dabits_are_consistent_and_dealer_matches(n):
     assert "insecure" in repr(local[0])
 
 
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_bit_injection_triples_are_consistent_and_dealer_matches(n):
+    seeds = [PRG.fresh().random_bytes(16) for _ in range(n)]
+    dealer, parties = [PRG(s) for s in seeds], [PRG(s) for s in seeds]
+    for count in (1, 64, 130):
+        r_corr, ra_corr = dealer_bitmul(dealer, count)
+        shares = [expand_bitmul_share(p, count, last=i == n - 1) for i, p in enumerate(parties)]
+        assert [len(s) for s in shares] == [4] * (n - 1) + [2]
+        bits = unpack_bits(np.bitwise_xor.reduce(np.stack([s[0] for s in shares]), axis=0), count)
+        a = sum((s[1] for s in shares), np.zeros(count, dtype=U64))
+        r = sum((s[2] for s in shares[:-1]), np.zeros(count, dtype=U64)) + r_corr
+        ra = sum((s[3] for s in shares[:-1]), np.zeros(count, dtype=U64)) + ra_corr
+        np.testing.assert_array_equal(r, bits)
+        np.testing.assert_array_equal(ra, bits * a)
+        assert 0 < bits.sum() < count or count == 1  # random bits, not constant
+    local = [LocalDaBits(bytes(16), p, n, budget=10) for p in range(n)]
+    got = [s.bit_mul_triples(10) for s in local]
+    bits = unpack_bits(np.bitwise_xor.reduce(np.stack([t.words for t in got]), axis=0), 10)
+    total = [sum((getattr(t, f) for t in got), np.zeros(10, dtype=U64)) for f in ("a", "r", "ra")]
+    np.testing.assert_array_equal(total[1], bits)
+    np.testing.assert_array_equal(total[2], bits * total[0])
+    with pytest.raises(PreprocessingExhausted):
+        local[0].bit_mul_triples(1)
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_b2a_with_dabits_is_one_round(n):
     size = 300
@@ -192,11 +226,16 @@ def test_b2a_with_dabits_is_one_round(n):
         (m,) = c.msb([sx])
         with p.section("b2a"):
             (ma,) = c.b2a([m])
-        (prod,), _ = c.bit_mul([(m, sx)])
-        return p.engine.open([ma, prod]), p.stats()["sections"]["b2a"]
+        with p.section("bit_mul"):
+            (prod,), (mb,) = c.bit_mul([(m, sx)], [m])
+        sections = p.stats()["sections"]
+        return p.engine.open([ma, prod, mb]), sections["b2a"], sections["bit_mul"]
 
     want = x >> U64(63)
-    for (ma, prod), s in run_local(main, n):
+    for (ma, prod, mb), s, sm in run_local(main, n):
         np.testing.assert_array_equal(ma, want)
+        np.testing.assert_array_equal(mb, want)
         np.testing.assert_array_equal(prod, want * x)
         assert s["rounds"] == 1 and s["bytes_sent"] < (n - 1) * (64 + size // 8 + 8)
+        # bit times value and the extra B2A: one message of 2 bits + 1 ring element per element
+        assert sm["rounds"] == 1 and sm["bytes_sent"] < (n - 1) * (64 + 2 * (size // 8 + 8) + 8 * size)

@@ -186,6 +186,32 @@ def test_bit_triples_and_dabits_are_single_use_and_prefetchable(dealer):
     assert not np.array_equal(xor([o[0][1][0] for o in out]), xor([o[1][1][0] for o in out]))
 
 
+@pytest.mark.parametrize("dealer", [False, True])
+def test_bit_injection_triples_are_single_use_and_prefetchable(dealer):
+    n = 3
+    plan = [Request("bitmul", (70,)), Request("dabit", (9,)), Request("bitmul", (70,))]
+
+    def fn(c, i):
+        first = c.bit_mul_triples(70)  # on demand
+        c.prefetch(plan)
+        sent = c.link.stats()["total"]["messages_sent"] if dealer else 0
+        got = [c.bit_mul_triples(70), c.dabits(9), c.bit_mul_triples(70)]
+        online = (c.link.stats()["total"]["messages_sent"] if dealer else 0) - sent
+        return [first, got[0], got[2]], online, c.pending
+
+    out = with_dealer(n, fn)[0] if dealer else [fn(s, i) for i, s in enumerate(local_sources(n))]
+    assert all(o[1] == 0 and o[2] == 0 for o in out)  # prefetched: no dealer traffic online
+    seen = []
+    for k in range(3):
+        t = [o[0][k] for o in out]
+        bits = unpack_bits(xor([x.words for x in t]), 70)
+        a, r, ra = (reconstruct([getattr(x, f) for x in t]) for f in ("a", "r", "ra"))
+        np.testing.assert_array_equal(r, bits)
+        np.testing.assert_array_equal(ra, bits * a)
+        seen.append(a)
+    assert not np.array_equal(seen[0], seen[1]) and not np.array_equal(seen[1], seen[2])  # single use
+
+
 def test_recording_gives_a_plan():
     s = local_sources(2)[0]
     with s.recording() as plan:
@@ -215,7 +241,8 @@ def test_bad_requests_rejected():
         s.dabits(-1)
     with pytest.raises(ProtocolError):
         protocol.decode(np.array([1, 1, 7, 2, 3, 4], dtype=np.uint64))  # a dabit with two params
-    reqs = [Request("triple", (2, 3)), Request("div", (7, 4)), Request("bit_triple", (3,)), Request("dabit", (65,))]
+    reqs = [Request("triple", (2, 3)), Request("div", (7, 4)), Request("bit_triple", (3,)), Request("dabit", (65,)),
+            Request("bitmul", (65,))]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
     assert protocol.decode(protocol.encode_bye()) is None
 

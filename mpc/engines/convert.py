@@ -6,8 +6,9 @@ shares: arithmetic shares are ``uint64`` arrays; boolean shares are either bit p
 (``(width, W)`` words, the :class:`~mpc.tensor.secret_bits.SecretBits` layout, W = ceil(N/64))
 or, for single bits, *unpacked* ``uint64`` arrays of 0/1 (this party's XOR share of one bit per
 element, the shape of the arithmetic operand). No preprocessing beyond Beaver triples (for the
-arithmetic side) and AND triples (for the boolean side) is needed; daBits
-(:mod:`mpc.preprocessing.dabits`), when given, make B2A one round for any number of parties.
+arithmetic side) and AND triples (for the boolean side) is needed; daBits and bit-injection
+triples (:mod:`mpc.preprocessing.dabits`), when given, make B2A and bit times value one round
+for any number of parties.
 
 Protocols (n parties; costs per element and per party; "AND" = one GMW AND gate = 2 bits sent
 to each peer; a Beaver product = 2 ring elements = 16 bytes to each peer):
@@ -38,15 +39,21 @@ to each peer; a Beaver product = 2 ring elements = 16 bytes to each peer):
    peer online, one daBit (8 bytes from the dealer to party n-1) offline. Without: u_j as a
    trivially shared ring element (0 rounds); x ^ y = x + y - 2xy pairwise in a tree:
    ceil(log2 n) rounds of Beaver products (2 parties: 1 round, 16 bytes).
-7. **Bit times value** (:meth:`Converter.bit_mul`, the multiplexer/bit injection). 2 parties,
-   b = u_0 ^ u_1 and x = x_0 + x_1:
+7. **Bit times value** (:meth:`Converter.bit_mul`, the multiplexer/bit injection).
+   With bit-injection triples (the Converter's material source offers them; the dealer does):
+   a daBit r plus [a] and [r*a] (:mod:`mpc.preprocessing.dabits`). Open c = b ^ r_B and
+   d = x - a in one message; then, as b = c + r - 2cr and x = d + a,
+   b*x = c*d + c*[a] + (1 - 2c)(d*[r] + [r*a]) locally. Any n: 1 round, 1 ring element plus
+   1 bit per element to each peer (8.125 bytes); offline 16 bytes from the dealer to party n-1.
+   Extra bits to convert (``b2a=``) ride in the same message with their daBits.
+   Without them (Beaver triples only), 2 parties: b = u_0 ^ u_1 and x = x_0 + x_1,
    b*x = u_0 x_0 + u_1 x_1 + u_0 * (x_1 (1 - 2u_1)) + u_1 * (x_0 (1 - 2u_0));
-   the first two terms are local, the last two are products of a value party 0 knows with one
-   party 1 knows: both in one Beaver round (32 bytes). The B2A of b (the product u_0 u_1) can
-   ride in the same round. n > 2 parties: B2A (step 6) then one product (2 rounds with daBits).
+   the last two terms are products of a value party 0 knows with one party 1 knows: both in one
+   Beaver round (32 bytes); n > 2: B2A (step 6) then one product (2 rounds).
 
-Costs of the 10^5-element workloads (2 parties): ``x < y`` = MSB + B2A = 8 rounds, ~61 bytes per
-element per party (~46 with daBits); ReLU = MSB + bit_mul = 8 rounds, ~77 bytes.
+Costs of the 10^5-element workloads (2 parties, dealer material): ``x < y`` = MSB + B2A =
+8 rounds, ~46.6 bytes per element per party; ReLU = MSB + bit times value = 8 rounds,
+~54.6 bytes (3 parties: 9 rounds each).
 
 Ranges: :meth:`msb` reads x as a 64-bit two's-complement value; a comparison x < y computed as
 msb(x - y) is exact when |x - y| < 2^63. :meth:`eqz` is exact for every x.
@@ -54,7 +61,8 @@ msb(x - y) is exact when |x - y| < 2^63. :meth:`eqz` is exact for every x.
 Security: semi-honest, dishonest majority (any n-1 parties), as the two engines: every opened
 value is one-time padded by a Beaver or AND triple or by a daBit; a trivially shared input is
 never opened except under such a pad, and every output share handed back is a fresh sharing
-(an AND/Beaver output or a daBit-masked value). References: Demmler, Schneider, Zohner, "ABY", NDSS 2015 (A2B by inputting
+(an AND/Beaver output or a daBit-masked value). References: Rotaru, Wood, "MArBled circuits",
+INDOCRYPT 2019 (daBits); Demmler, Schneider, Zohner, "ABY", NDSS 2015 (A2B by inputting
 shares into a boolean adder, B2A of bits); Goldreich-Micali-Wigderson, STOC 1987; Beaver,
 CRYPTO 1991.
 """
@@ -257,12 +265,18 @@ class Converter:
         words, r_a = self.dabits.dabits(m)
         if words.shape != (nwords(m),) or r_a.shape != (m,):
             raise ShareTypeError(f"daBit source returned malformed material for {m} daBits")
-        mine = self.k.pack_bits(np.ascontiguousarray(flat & _ONE, dtype=np.uint8))
-        c = self.boolean.reveal(self.k.bxor(mine, words))
-        cbits = self.k.unbitslice(c.reshape(1, -1), m)
+        c = self.boolean.reveal(self.k.bxor(self._packed(flat), words))
+        return self._inject(self.k.unbitslice(c.reshape(1, -1), m), r_a)
+
+    def _packed(self, flat: np.ndarray) -> np.ndarray:
+        """Unpacked 0/1 XOR shares -> packed words (the layout daBits and openings use)."""
+        return self.k.pack_bits(np.ascontiguousarray(flat & _ONE, dtype=np.uint8))
+
+    def _inject(self, c: np.ndarray, r_a: np.ndarray) -> np.ndarray:
+        """[b]_A from the opened c = b XOR r (0/1 ring elements) and [r]_A: c + r - 2cr."""
         eng = self.arith
-        out = eng.sub(r_a, eng.mul_public(self.k.mul(r_a, cbits), 2))  # r (1 - 2c)
-        return eng.add_public(out, cbits)
+        out = eng.sub(r_a, eng.mul_public(self.k.mul(r_a, c), 2))  # r (1 - 2c)
+        return eng.add_public(out, c)
 
     def bit_mul(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
                 b2a: Sequence[np.ndarray] = ()) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -276,6 +290,9 @@ class Converter:
         if bshapes != xshapes:
             raise ShareTypeError(f"bit_mul: bit and value shapes differ: {bshapes} and {xshapes}")
         eflat, eshapes = _flat(b2a, "bit_mul b2a")
+        if self.dabits is not None and self.dabits.offers_bit_mul:
+            prod, ext = self._bit_mul_injected(bflat, xflat, eflat)
+            return _split(prod, xshapes), _split(ext, eshapes)
         if self.n != 2:
             conv = self._b2a_flat(np.concatenate([bflat, eflat]))
             m = bflat.shape[0]
@@ -299,3 +316,39 @@ class Converter:
         out = eng.add(eng.add(prod[:m], prod[m : 2 * m]), np.where(u.astype(bool), xflat, np.uint64(0)))
         ext = eng.sub(ue, eng.mul_public(prod[2 * m :], 2))  # ue_0 + ue_1 - 2 ue_0 ue_1
         return _split(out, xshapes), _split(ext, eshapes)
+
+    def _bit_mul_injected(self, bflat: np.ndarray, xflat: np.ndarray,
+                          eflat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Step 7 with bit-injection triples (r_B, [r], [a], [ra]), any n, one round: open
+        c = b ^ r_B (packed bits), d = x - a and, for the extra bits, their daBit openings, all in
+        one message; then b*x = c*d + c*[a] + (1 - 2c)(d*[r] + [ra]) and [e] = c_e + (1-2c_e)[r_e]."""
+        k, m, me = self.k, bflat.shape[0], eflat.shape[0]
+        wb, we = nwords(m), nwords(me)
+        t = self.dabits.bit_mul_triples(m) if m else None
+        ew, er = self.dabits.dabits(me) if me else (None, None)
+        if t is not None and (t.words.shape != (wb,) or any(v.shape != (m,) for v in t[1:])):
+            raise ShareTypeError(f"daBit source returned malformed material for {m} bit-injection triples")
+        if me and (ew.shape != (we,) or er.shape != (me,)):
+            raise ShareTypeError(f"daBit source returned malformed material for {me} daBits")
+        if m + me == 0:
+            return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.uint64)
+        msg = np.empty(wb + we + m, dtype=np.uint64)
+        if m:
+            k.bxor(self._packed(bflat), t.words, out=msg[:wb])
+            k.sub(xflat, t.a, out=msg[wb + we :])
+        if me:
+            k.bxor(self._packed(eflat), ew, out=msg[wb : wb + we])
+        opened = msg.copy()
+        parts = self.arith.channel.exchange(msg)
+        for peer in parts[: self.pid] + parts[self.pid + 1 :]:
+            np.bitwise_xor(opened[: wb + we], peer[: wb + we], out=opened[: wb + we])
+            k.add(opened[wb + we :], peer[wb + we :], out=opened[wb + we :])
+        ext = self._inject(k.unbitslice(opened[wb : wb + we].reshape(1, -1), me), er) if me else eflat[:0]
+        if not m:
+            return xflat[:0], ext
+        c, d = k.unbitslice(opened[:wb].reshape(1, -1), m), opened[wb + we :]
+        u = k.add(k.mul(d, t.r), t.ra)  # d*[r] + [ra]
+        out = k.add(u, k.mul(c, k.sub(t.a, k.mul_public(u, 2))))  # (1 - 2c) u + c [a]
+        if self.pid == 0:
+            k.add(out, k.mul(c, d), out=out)  # the public c*d, once
+        return out, ext

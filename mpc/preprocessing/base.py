@@ -39,10 +39,10 @@ import numpy as np
 
 from mpc.errors import ConfigError
 from mpc.preprocessing.bit_triples import BitTriple, BitTripleSource
-from mpc.preprocessing.dabits import DaBits, DaBitSource
+from mpc.preprocessing.dabits import BitMulTriple, DaBits, DaBitSource
 
-KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit")
-BOOLEAN_KINDS = ("bit_triple", "dabit")  # XOR-shared (in part): combined with XOR, not addition
+KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul")
+BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
 MAX_ELEMENTS = 1 << 30
@@ -51,7 +51,7 @@ MAX_ELEMENTS = 1 << 30
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
-    bit_triple -> (nwords,); dabit -> (count,)."""
+    bit_triple -> (nwords,); dabit and bitmul -> (count,)."""
 
     kind: str
     params: tuple[int, ...]
@@ -120,6 +120,10 @@ def dabit_request(count: int) -> Request:
     return Request("dabit", _count(count, "dabits(count)"))
 
 
+def bitmul_request(count: int) -> Request:
+    return Request("bitmul", _count(count, "bit_mul_triples(count)"))
+
+
 def _count(value: object, what: str) -> tuple[int]:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < 0:
         raise ConfigError(f"{what}: expected a non-negative integer, got {value!r}")
@@ -156,6 +160,8 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
         return [p, p, p]
     if req.kind == "dabit":
         return [(-(-p[0] // 64),), p]
+    if req.kind == "bitmul":  # bit words and a (base), r and r*a (derived)
+        return [(-(-p[0] // 64),), p, p, p]
     if req.kind == "square":
         return [p, p]
     if req.kind == "matmul":
@@ -166,7 +172,7 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
 
 def correction_count(req: Request) -> int:
     """How many arrays of an item are dealer corrections (the rest every party expands itself)."""
-    return 2 if req.kind in ("trunc", "div") else 1
+    return 2 if req.kind in ("trunc", "div", "bitmul") else 1
 
 
 class Preprocessing(BitTripleSource, DaBitSource, ABC):
@@ -203,6 +209,12 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's shares of ``count`` daBits: packed XOR words and ring elements 0/1."""
         words, arith = self.take(dabit_request(count))
         return words, arith
+
+    offers_bit_mul = True
+
+    def bit_mul_triples(self, count: int) -> BitMulTriple:
+        """This party's shares of ``count`` bit-injection triples (daBit r, a, r*a)."""
+        return BitMulTriple(*self.take(bitmul_request(count)))
 
     def take(self, req: Request) -> tuple[np.ndarray, ...]:
         """Hand out one item of material (removed from the source: it is never handed out again)."""

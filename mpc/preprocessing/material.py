@@ -8,7 +8,7 @@ their derived shares; only party n-1 receives its derived shares from the dealer
 *corrections* c_{n-1} = c - sum_{i<n-1} c_i. So the only preprocessing traffic is party n-1's
 request and the corrections (one ring element per element of each derived component).
 
-Boolean material (``bit_triple``, ``dabit``) follows the same pattern with XOR in place of the
+Boolean material (``bit_triple``, ``dabit``, ``bitmul``) follows the same pattern with XOR in place of the
 sum for the bit components (:func:`~mpc.preprocessing.bit_triples.dealer_bit_triples`,
 :func:`~mpc.preprocessing.dabits.dealer_dabits`), each in a stream of its own derived from k_i
 (``PRG(k_i).derive("bit-triples")``, ``PRG(k_i).derive("dabits")``; :class:`Streams`).
@@ -26,7 +26,7 @@ import numpy as np
 
 from mpc.preprocessing.base import Request, component_shapes, correction_count
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
-from mpc.preprocessing.dabits import dealer_dabits, expand_dabit_share
+from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
 from mpc.prg import PRG
 
 _U63 = np.uint64(63)
@@ -52,6 +52,8 @@ def expand_own(req: Request, streams: Streams, last: bool) -> list[np.ndarray]:
     if req.kind == "dabit":
         words, arith = expand_dabit_share(streams.dabits, req.params[0], last)
         return [words] if arith is None else [words, arith]
+    if req.kind == "bitmul":  # in the daBit stream: a daBit extended by a and r*a
+        return expand_bitmul_share(streams.dabits, req.params[0], last)
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
@@ -98,6 +100,9 @@ class DealerCore:
         if req.kind == "dabit":  # bits XOR-combined, ring shares summed: s_{n-1} = r - sum s_i
             self.items += 1
             return [dealer_dabits([s.dabits for s in self._streams], req.params[0])]
+        if req.kind == "bitmul":  # as daBits, plus r*a - sum of the others' shares of it
+            self.items += 1
+            return list(dealer_bitmul([s.dabits for s in self._streams], req.params[0]))
         per_party = [expand_own(req, st, last=(i == self.n - 1)) for i, st in enumerate(self._streams)]
         k = len(per_party[-1])  # number of base components
         base = []
