@@ -1,6 +1,6 @@
 """semi2k arithmetic benchmarks: fixed-point products and matrix products, offline vs online.
 
-    python bench/arith.py [--quick] [--parties 2 3]
+    python bench/arith.py [--quick] [--parties 2 3] [--profile loopback|lan|wan]
 
 Workloads (DESIGN.md section 8):
 - W1: elementwise product of two secret Fixed(16) vectors of 10^5 and 10^6 elements, as
@@ -12,7 +12,9 @@ Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 "processes-zmq-loopback"): one process per party plus the dealer process, started by ``mpcrun``
 over ZeroMQ on loopback TCP, plaintext, as the peers run; ``local`` ("local-threads"): parties
 and dealer as threads of this process over in-process channels (the engine's own cost, no
-sockets). The offline phase is
+sockets). ``--profile lan|wan`` (root only): every process in its own network namespace shaped by
+that profile, joined by a hosts file (bench/parties.py; transport "processes-zmq-netns"). The
+offline phase is
 ``party.preprocess(plan)`` (the plan recorded from one warm-up run); the online phase then runs
 with no dealer traffic. ``seconds`` is the median over repeats of the slowest party; ``bytes``
 is per party: for the online phase what the busiest party sent to its peers, for the offline
@@ -31,7 +33,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.parties import TRANSPORTS, time_and_check  # noqa: E402
+from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
@@ -55,8 +57,10 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, workload(op), (x, y), repeats, barrier, wl.reference(WORKLOAD[op], inp))
 
 
-def measure(op: str, size: int, parties: int, repeats: int, transport: str) -> list[dict]:
-    return parties_measure("arith", party_main, op, size, parties, repeats, transport, engine="semi2k", dtype="Fixed(16)")
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
+            **kw) -> list[dict]:
+    return parties_measure("arith", party_main, op, size, parties, repeats, transport, profile, **kw,
+                           engine="semi2k", dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -64,16 +68,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
     ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
+    add_profile_argument(ap)
     args = ap.parse_args(argv)
+    if args.profile != "loopback" and args.transport != "procs":
+        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    if report_unavailable(args.profile, engine="semi2k", workloads=sorted(set(WORKLOAD.values()))):
+        return
     if args.quick:
         cases = [("mul", 10**4, 1), ("mul_trunc", 10**4, 1), ("matmul", 32, 1)]
     else:
         cases = [("mul", 10**5, 5), ("mul", 10**6, 3), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 3),
                  ("matmul", 256, 3)]
     for parties in args.parties:
-        measure("mul", 10**4, parties, 1, args.transport)  # warm-up: imports, allocator, threads
+        measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
         for op, size, repeats in cases:
-            for record in measure(op, size, parties, repeats, args.transport):
+            for record in measure(op, size, parties, repeats, args.transport, args.profile):
                 print(json.dumps(record), flush=True)
 
 

@@ -1,6 +1,6 @@
 """Comparison and non-linear function benchmarks: W3 (x < y), W4 (ReLU), sigmoid, softmax.
 
-    python bench/compare.py [--quick] [--parties 2 3] [--repeats 5]
+    python bench/compare.py [--quick] [--parties 2 3] [--repeats 5] [--profile loopback|lan|wan]
 
 Workloads (bench/peers/workloads.py inputs for W3/W4):
 - W3: ``lt`` on two secret Fixed(16) vectors of 10^5 elements (x from party 0, y from party 1);
@@ -10,7 +10,8 @@ Workloads (bench/peers/workloads.py inputs for W3/W4):
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 "processes-zmq-loopback"): one process per party plus the dealer process via ``mpcrun``, over
 ZeroMQ on loopback TCP, plaintext, as the peers run; ``local`` ("local-threads"): threads over
-in-process channels. All material (Beaver and truncation triples, AND triples, daBits) comes
+in-process channels. ``--profile lan|wan`` (root only): every process in its own network
+namespace shaped by that profile (bench/parties.py). All material (Beaver and truncation triples, AND triples, daBits) comes
 from the TrustedDealer and is prefetched in the offline phase exactly as bench/arith.py does;
 offline ``bytes`` is what the dealer sent to party n-1. ``seconds``: median over repeats of the slowest party; online ``bytes``: what the busiest party
 sent; ``rounds``: communication rounds of the phase. One JSON line per measurement.
@@ -30,7 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 
 import mpc.functions as F  # noqa: E402
-from bench.parties import TRANSPORTS, time_and_check  # noqa: E402
+from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 from mpc.tensor import compare as C  # noqa: E402
@@ -59,8 +60,9 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, fn, (x, y), repeats, barrier, ref)
 
 
-def measure(op: str, size: int, parties: int, repeats: int, transport: str) -> list[dict]:
-    return parties_measure("compare", party_main, op, size, parties, repeats, transport,
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
+            **kw) -> list[dict]:
+    return parties_measure("compare", party_main, op, size, parties, repeats, transport, profile, **kw,
                            engine="semi2k+gmw+dabits", dtype="Fixed(16)")
 
 
@@ -70,7 +72,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
+    add_profile_argument(ap)
     args = ap.parse_args(argv)
+    if args.profile != "loopback" and args.transport != "procs":
+        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    if report_unavailable(args.profile, engine="semi2k+gmw+dabits", workloads=["W3", "W4", "sigmoid", "softmax"]):
+        return
     sizes = {"W3": 10**5, "W4": 10**5, "sigmoid": 10**4, "softmax": 1000}
     repeats = args.repeats
     if args.quick:
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
         repeats = 1
     for parties in args.parties:
         for op, size in sizes.items():
-            for line in measure(op, size, parties, repeats, args.transport):
+            for line in measure(op, size, parties, repeats, args.transport, args.profile):
                 print(json.dumps(line), flush=True)
 
 

@@ -1,6 +1,7 @@
 """Machine-learning workloads on SecretTensor: W5 MLP inference, W6 logistic regression.
 
     python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|local]
+                       [--profile loopback|lan|wan]
 
 - W5: inference of an MLP 784-128-128-10 with ReLU on a batch of 64; weights and biases are
   party 0's, the input party 1's (party n-1 with 3 parties); the logits stay secret.
@@ -10,7 +11,8 @@
 Inputs, learning rate and the plaintext reference are those every peer uses
 (bench/peers/workloads.py); ``max_abs_err`` and ``n_off`` (results off by more than 2^-10)
 compare the revealed result with float64 plaintext. Setting and phases: bench/parties.py (the
-offline phase prefetches every triple the run needs; the online phase has no dealer traffic).
+offline phase prefetches every triple the run needs; the online phase has no dealer traffic);
+``--profile lan|wan`` (root only) runs every process in its own network namespace.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
-from bench.parties import TRANSPORTS, time_and_check  # noqa: E402
+from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
@@ -64,8 +66,9 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, fn, (), repeats, barrier, wl.reference(op, inp))
 
 
-def measure(op: str, size: int, parties: int, repeats: int, transport: str) -> list[dict]:
-    return parties_measure("ml", party_main, op, size, parties, repeats, transport, workload=op,
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
+            **kw) -> list[dict]:
+    return parties_measure("ml", party_main, op, size, parties, repeats, transport, profile, **kw, workload=op,
                            engine="semi2k+gmw+dabits", dtype="Fixed(16)")
 
 
@@ -75,12 +78,17 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
+    add_profile_argument(ap)
     args = ap.parse_args(argv)
+    if args.profile != "loopback" and args.transport != "procs":
+        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    if report_unavailable(args.profile, engine="semi2k+gmw+dabits", workloads=["W5", "W6"]):
+        return
     repeats = 1 if args.quick else args.repeats
     for parties in args.parties:
         for op in ("W5", "W6"):
             for size in wl.sizes(op, args.quick):
-                for line in measure(op, size, parties, repeats, args.transport):
+                for line in measure(op, size, parties, repeats, args.transport, args.profile):
                     print(json.dumps(line), flush=True)
 
 

@@ -1,6 +1,6 @@
 """Network benchmark: ZmqChannel against raw pyzmq sockets doing the same transfers.
 
-    python bench/net.py [--quick] [--curve]
+    python bench/net.py [--quick] [--curve] [--profile loopback|lan|wan]
 
 Measurements (one JSON line each on stdout; a summary against the targets on stderr):
 
@@ -16,13 +16,18 @@ socket per pair of parties sending the bare payload (zero-copy from 64 KiB, like
 with no header and no checks. ``--curve`` adds ``tessera-curve`` (ZmqChannel with CurveZMQ
 encryption) to the 2-party measurements.
 
-Setting: every party is a separate process (multiprocessing, spawn: no shared GIL) holding one
-end of every system at once; all talk over TCP on 127.0.0.1. Each repeat runs every system once,
-in an order rotated from repeat to repeat, so load from elsewhere on the machine hits the systems
-alike. ``seconds`` is the median over the repeats (>= 5) of the slowest party's time for one
-operation, after a warm-up; ``cpu_seconds`` the same for the CPU time of that party's process
-(its Python thread and ZeroMQ's I/O thread): on a loaded machine it shows the overhead more
-steadily than wall time. ``bytes`` is what one party sends per operation, headers included;
+Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
+end of every system at once. On ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan``
+and ``wan`` (root only) every party process runs in its own network namespace (bench/netns.py),
+shaped by that profile, so both systems cross the same emulated link. The processes are started
+by bench/peers/launch.py's ``run_parties``, as the peers' and the other Tessera runners' are, and
+every line records ``profile``, ``shaping``, ``delay_ms`` and ``rate`` (bench/parties.py). On
+``wan`` the round trip is timed over fewer iterations (each costs at least twice the delay).
+Each repeat runs every system once, in an order rotated from repeat to repeat, so load from
+elsewhere on the machine hits the systems alike. ``seconds`` is the median over the repeats
+(>= 5) of the slowest party's time for one operation, after a warm-up; ``cpu_seconds`` the same
+for the CPU time of that party's process (its Python thread and ZeroMQ's I/O thread): on a
+loaded machine it shows the overhead more steadily than wall time. ``bytes`` is what one party sends per operation, headers included;
 ``rounds`` counts sequential message latencies.
 """
 
@@ -30,12 +35,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -44,17 +50,31 @@ import zmq
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.parties import NETNS_PREFIX, add_profile_argument, net_fields, report_unavailable  # noqa: E402
+from bench.peers.launch import run_parties  # noqa: E402
 from mpc.launch.local import free_port_block  # noqa: E402
 from mpc.net.zmq_channel import CurveKeys, ZmqChannel  # noqa: E402
 
 MiB = 1 << 20
 SESSION = 0xBE7C4
 ZERO_COPY_MIN = 1 << 16
-MODE = "processes (multiprocessing spawn), tcp 127.0.0.1, systems interleaved"
+MODES = {
+    "loopback": "processes, tcp 127.0.0.1, systems interleaved",
+    "netns": "processes, each in its own network namespace (tcp over a veth bridge), systems interleaved",
+}
+RESULT_TAG = "NET-RESULT "
+RUN_TIMEOUT = 1800.0
+# round trips per timed ping-pong (full, --quick): on wan each costs >= 2 x 40 ms of delay
+PINGPONG_ITERS = {"loopback": (1000, 300), "lan": (1000, 300), "wan": (25, 10)}
+
+
+def mode(profile: str) -> str:
+    return MODES["loopback" if profile == "loopback" else "netns"]
 
 
 def free_ports(k: int) -> list[int]:
-    """k free TCP ports on 127.0.0.1 (the launcher's helper: consecutive, checked together)."""
+    """k free TCP ports on 127.0.0.1 (the launcher's helper: consecutive, checked together).
+    A fresh namespace has no port in use, so the same numbers serve there too."""
     base = free_port_block(k)
     return list(range(base, base + k))
 
@@ -90,9 +110,10 @@ class TesseraEnd:
 
 
 class RawEnd:
-    """One PAIR socket per pair: the lower party binds ports[i-j], the higher one connects."""
+    """One PAIR socket per pair: the lower party binds eps["i-j"] (its own address), the higher
+    one connects to it."""
 
-    def __init__(self, pid: int, n: int, ports: dict[str, int]) -> None:
+    def __init__(self, pid: int, n: int, eps: dict[str, str]) -> None:
         self.pid = pid
         self.ctx = zmq.Context()
         self.socks: dict[int, zmq.Socket] = {}
@@ -103,11 +124,11 @@ class RawEnd:
             s = self.socks[j] = self.ctx.socket(zmq.PAIR)
             s.linger = 1000
             s.sndhwm = s.rcvhwm = 0
-            port = ports[f"{min(pid, j)}-{max(pid, j)}"]
+            ep = eps[f"{min(pid, j)}-{max(pid, j)}"]
             if pid < j:
-                s.bind(f"tcp://127.0.0.1:{port}")
+                s.bind(ep)
             else:
-                s.connect(f"tcp://127.0.0.1:{port}")
+                s.connect(ep)
 
     def exchange(self, arr: np.ndarray) -> None:
         for s in self.socks.values():
@@ -139,81 +160,115 @@ class RawEnd:
         self.ctx.term()
 
 
-def _party(pid, n, op, size, repeats, iters, wiring, queue):
-    try:
-        ends = {}
-        for system, how in wiring.items():
-            if system == "raw-pyzmq":
-                ends[system] = RawEnd(pid, n, how)
-            else:
-                eps, keys = how
-                curve = None
-                if keys is not None:
-                    peers = {j: k[0] for j, k in enumerate(keys) if j != pid}
-                    curve = CurveKeys(keys[pid][0], keys[pid][1], peers)
-                ends[system] = TesseraEnd(pid, n, eps, curve)
-        arr = np.full(size // 8, pid, dtype=np.uint64)
-
-        def once(end):
-            if op == "exchange":
-                end.exchange(arr)
-            else:
-                end.pingpong(arr, iters)
-
-        for end in ends.values():
-            once(end)  # warm-up: connections, buffers, caches
-        per = iters if op == "pingpong" else 1
-        times: dict[str, list[float]] = {system: [] for system in ends}
-        cpu: dict[str, list[float]] = {system: [] for system in ends}
-        sent = {}
-        names = list(ends)
-        for r in range(repeats):
-            for system in names[r % len(names) :] + names[: r % len(names)]:
-                end = ends[system]
-                before = end.sent()
-                c0, t0 = time.process_time(), time.perf_counter()
-                once(end)
-                times[system].append((time.perf_counter() - t0) / per)
-                cpu[system].append((time.process_time() - c0) / per)
-                sent[system] = (end.sent() - before) // per
-        for end in ends.values():
-            end.close()
-        queue.put((pid, (times, cpu, sent), None))
-    except BaseException as e:  # reported by the parent
-        queue.put((pid, None, f"{type(e).__name__}: {e}"))
-
-
-def measure(systems: list[str], op: str, parties: int, size: int, repeats: int, iters: int = 1) -> list[dict]:
-    """Run ``op`` for every system in one set of party processes; one result row per system."""
-    wiring: dict[str, object] = {}
-    for system in systems:
+def _party(pid, n, op, size, repeats, iters, wiring) -> tuple[dict, dict, dict]:
+    """One party process's (times, cpu, sent) per system (``python bench/net.py --worker SPEC``)."""
+    ends = {}
+    for system, how in wiring.items():
         if system == "raw-pyzmq":
-            pairs = [f"{i}-{j}" for i in range(parties) for j in range(i + 1, parties)]
-            wiring[system] = dict(zip(pairs, free_ports(len(pairs)), strict=True))
+            ends[system] = RawEnd(pid, n, how)
         else:
-            eps = [f"tcp://127.0.0.1:{p}" for p in free_ports(parties - 1)] + [None]
-            keys = [zmq.curve_keypair() for _ in range(parties)] if system == "tessera-curve" else None
-            wiring[system] = (eps, keys)
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    procs = [
-        ctx.Process(target=_party, args=(pid, parties, op, size, repeats, iters, wiring, queue))
-        for pid in range(parties)
-    ]
-    for p in procs:
-        p.start()
-    results: dict[int, tuple] = {}
-    try:
-        for _ in range(parties):
-            pid, result, error = queue.get(timeout=600)
-            if error is not None:
-                raise RuntimeError(f"{op} with {parties} parties, party {pid}: {error}")
-            results[pid] = result
-    finally:
-        for p in procs:
-            p.join(10)
-            if p.is_alive():
-                p.terminate()
+            eps, keys = how["endpoints"], how["keys"]
+            curve = None
+            if keys is not None:  # z85 text in the JSON spec, bytes for zmq
+                keys = [(pub.encode(), sec.encode()) for pub, sec in keys]
+                peers = {j: k[0] for j, k in enumerate(keys) if j != pid}
+                curve = CurveKeys(keys[pid][0], keys[pid][1], peers)
+            ends[system] = TesseraEnd(pid, n, eps, curve)
+    arr = np.full(size // 8, pid, dtype=np.uint64)
+
+    def once(end):
+        if op == "exchange":
+            end.exchange(arr)
+        else:
+            end.pingpong(arr, iters)
+
+    for end in ends.values():
+        once(end)  # warm-up: connections, buffers, caches
+    per = iters if op == "pingpong" else 1
+    times: dict[str, list[float]] = {system: [] for system in ends}
+    cpu: dict[str, list[float]] = {system: [] for system in ends}
+    sent = {}
+    names = list(ends)
+    for r in range(repeats):
+        for system in names[r % len(names) :] + names[: r % len(names)]:
+            end = ends[system]
+            before = end.sent()
+            c0, t0 = time.process_time(), time.perf_counter()
+            once(end)
+            times[system].append((time.perf_counter() - t0) / per)
+            cpu[system].append((time.process_time() - c0) / per)
+            sent[system] = (end.sent() - before) // per
+    for end in ends.values():
+        end.close()
+    return times, cpu, sent
+
+
+def measure(
+    systems: list[str],
+    op: str,
+    parties: int,
+    size: int,
+    repeats: int,
+    iters: int = 1,
+    profile: str = "loopback",
+    prefix: str = NETNS_PREFIX,
+) -> list[dict]:
+    """Run ``op`` for every system in one set of party processes; one result row per system.
+
+    The ports and keys are picked here; each process's endpoints are built from the addresses
+    ``run_parties`` hands out (127.0.0.1, or the namespaces' on lan/wan), so the same code wires
+    both settings.
+    """
+    ports = {
+        system: free_ports(parties * (parties - 1) // 2 if system == "raw-pyzmq" else parties - 1)
+        for system in systems
+    }
+    keys = {
+        system: [[k.decode() for k in zmq.curve_keypair()] for _ in range(parties)]
+        for system in systems
+        if system == "tessera-curve"
+    }
+
+    def wiring(address_of) -> dict:
+        out: dict[str, object] = {}
+        for system in systems:
+            if system == "raw-pyzmq":
+                pairs = [(i, j) for i in range(parties) for j in range(i + 1, parties)]
+                # the lower party of a pair binds, on its own address
+                out[system] = {
+                    f"{i}-{j}": f"tcp://{address_of(i)}:{port}"
+                    for (i, j), port in zip(pairs, ports[system], strict=True)
+                }
+            else:
+                eps = [f"tcp://{address_of(i)}:{port}" for i, port in enumerate(ports[system])] + [None]
+                out[system] = {"endpoints": eps, "keys": keys.get(system)}
+        return out
+
+    def command(pid: int, address_of) -> tuple[list[str], dict]:
+        spec = {
+            "pid": pid,
+            "n": parties,
+            "op": op,
+            "size": size,
+            "repeats": repeats,
+            "iters": iters,
+            "wiring": wiring(address_of),
+        }
+        return [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)], dict(os.environ)
+
+    with tempfile.TemporaryDirectory(prefix="tessera-net-") as tmp:
+        failed, info = run_parties(parties, command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
+        if failed:
+            raise RuntimeError(f"{op} with {parties} parties on the {profile} profile: {failed}")
+        results: dict[int, tuple] = {}
+        for pid in range(parties):  # run_parties sends process i's output to log<i>.txt
+            text = (Path(tmp) / f"log{pid}.txt").read_text(errors="replace")
+            found = [line.split(RESULT_TAG, 1)[1] for line in text.splitlines() if RESULT_TAG in line]
+            if not found:
+                raise RuntimeError(
+                    f"{op} with {parties} parties, party {pid} printed no result: {text[-2000:]}"
+                )
+            results[pid] = json.loads(found[-1])
     rows = []
     timed = [0] if op == "pingpong" else list(results)  # a round trip is timed by party 0
     for system in systems:
@@ -232,19 +287,41 @@ def measure(systems: list[str], op: str, parties: int, size: int, repeats: int, 
                 "rounds": 2 if op == "pingpong" else 1,
                 "phase": "online",
                 "repeats": repeats,
-                "mode": MODE,
+                "mode": mode(profile),
+                **net_fields(info),
             }
         )
     return rows
+
+
+def worker(spec_json: str) -> int:
+    """A party process: run the spec, print its result as one ``NET-RESULT`` JSON line."""
+    spec = json.loads(spec_json)
+    try:
+        result = _party(
+            spec["pid"], spec["n"], spec["op"], spec["size"], spec["repeats"], spec["iters"], spec["wiring"]
+        )
+    except BaseException:  # the traceback lands in the log, whose tail the launcher reports
+        traceback.print_exc()
+        return 1
+    print(RESULT_TAG + json.dumps(result), flush=True)
+    return 0
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="ZmqChannel vs raw pyzmq (see the module docstring)")
     parser.add_argument("--quick", action="store_true", help="fewer repeats and round trips")
     parser.add_argument("--curve", action="store_true", help="also measure the 2-party cases with CURVE")
+    add_profile_argument(parser)
+    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # one party process
     args = parser.parse_args(argv)
+    if args.worker is not None:
+        return worker(args.worker)
+    if report_unavailable(args.profile, engine="net"):
+        return 0
     repeats = 7 if args.quick else 15
-    iters = 300 if args.quick else 1000
+    iters = PINGPONG_ITERS[args.profile][1 if args.quick else 0]
+    where = {"profile": args.profile}
     two = ["tessera", *(["tessera-curve"] if args.curve else []), "raw-pyzmq"]
     rows: dict[tuple, dict] = {}
 
@@ -253,10 +330,10 @@ def main(argv=None) -> int:
             rows[(row["system"], row["op"], row["parties"])] = row
             print(json.dumps(row), flush=True)
 
-    emit(measure(two, "exchange", 2, 16 * MiB, repeats))
-    emit(measure(two, "pingpong", 2, 8, repeats, iters))
+    emit(measure(two, "exchange", 2, 16 * MiB, repeats, **where))
+    emit(measure(two, "pingpong", 2, 8, repeats, iters, **where))
     for parties in (3, 5):
-        emit(measure(["tessera", "raw-pyzmq"], "exchange", parties, 8 * MiB, repeats))
+        emit(measure(["tessera", "raw-pyzmq"], "exchange", parties, 8 * MiB, repeats, **where))
 
     ex = rows[("raw-pyzmq", "exchange", 2)]["seconds"] / rows[("tessera", "exchange", 2)]["seconds"]
     pp = rows[("tessera", "pingpong", 2)]["seconds"] / rows[("raw-pyzmq", "pingpong", 2)]["seconds"]
@@ -266,7 +343,9 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"# {platform.machine()}, {os.cpu_count()} cpus (load {load:.1f}), "
-        f"python {platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}; {MODE}",
+        f"python {platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}; "
+        f"profile {args.profile} (shaping: {rows[('tessera', 'exchange', 2)]['shaping'] or 'none'}); "
+        f"{mode(args.profile)}",
         file=sys.stderr,
     )
     print(

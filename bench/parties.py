@@ -2,17 +2,29 @@
 
 A runner (bench/arith.py, bench/compare.py, bench/ml.py) defines ``party_main(p, op, size, repeats, barrier)``
 returning that party's timings (:func:`time_phases` does the usual offline/online loop). Then
-- ``transport="procs"``: ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE
-  REPEATS`` starts every party (and the dealer) as its own process over ZeroMQ loopback TCP, as
-  the peers run; each party prints one ``BENCH-RESULT {json}`` line;
+- ``transport="procs"``: every party (and the dealer) is its own process talking ZeroMQ over
+  TCP, as the peers run; each party prints one ``BENCH-RESULT {json}`` line. On the
+  ``loopback`` profile ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE
+  REPEATS`` starts them all on loopback ports. On ``lan``/``wan`` each process runs in its own
+  network namespace (bench/netns.py, shaped by the profile), started the multi-host way: a
+  hosts file lists one namespace address per party and the dealer's, and process i runs
+  ``mpcrun --pid i --hosts hosts.toml --insecure-plaintext bench/party_script.py ...`` (the
+  dealer ``mpcrun --pid dealer --hosts hosts.toml`` in namespace P). The processes are started,
+  awaited and cleaned up by bench/peers/launch.py's ``run_parties``, the code the peers use, so
+  every system gets the same namespaces and shaping;
 - ``transport="local"``: :func:`mpc.testing.run_local` (threads, in-process channels, a dealer
-  thread): the engine's own cost without sockets.
+  thread): the engine's own cost without sockets (loopback only).
 :func:`summarize` turns the per-party results into the median over repeats of the slowest party.
+
+Every record carries the network facts, under the names the peers use: ``profile``,
+``shaping`` (the tc qdisc applied, None on loopback), ``delay_ms`` (the one-way delay actually
+emulated) and ``rate`` (the rate actually enforced, None when unshaped).
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import statistics
 import subprocess
 import sys
@@ -29,6 +41,13 @@ REPO = Path(__file__).resolve().parents[1]
 PARTY_SCRIPT = Path(__file__).resolve().with_name("party_script.py")
 RESULT_TAG = "BENCH-RESULT "
 TRANSPORTS = {"procs": "processes-zmq-loopback", "local": "local-threads"}
+NETNS_TRANSPORT = "processes-zmq-netns"  # transport label of procs runs on lan/wan
+PROFILES = ("loopback", "lan", "wan")
+NETNS_PREFIX = "tsb"  # namespace names tsb0..tsbP: apart from the peers' (tbc, tbm) and netns.py's (tsr)
+# Every process has a namespace (and so a port space) of its own: fixed ports cannot clash.
+PARTY_PORT = 5000
+DEALER_PORT = 5100  # the dealer listens on DEALER_PORT + pid, one port per party
+RUN_TIMEOUT = 1800.0
 
 
 def time_phases(p, fn, args, repeats: int, barrier) -> dict:
@@ -68,41 +87,136 @@ def channel_barrier(p):
     return lambda: p.channel.exchange(np.zeros(1, dtype=np.uint64))
 
 
-def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str) -> list[dict]:
+# ----------------------------------------------------------------------------------------------
+# network profiles
+
+
+def profile_unavailable(profile: str) -> str:
+    """'' when ``profile`` can run here, else why not (lan/wan need network namespaces)."""
+    if profile == "loopback":
+        return ""
+    from bench import netns
+
+    ok, why = netns.available()
+    return "" if ok else f"the {profile} profile puts every process in its own network namespace: {why}"
+
+
+def net_fields(info: dict) -> dict:
+    """The network facts every record carries, from ``run_parties``' info (which on loopback
+    holds the profile only): no shaping there, so shaping/rate None and no delay."""
+    return {"profile": info.get("profile", "loopback"), "shaping": info.get("shaping"),
+            "delay_ms": info.get("delay_ms", 0.0), "rate": info.get("rate")}
+
+
+def add_profile_argument(ap) -> None:
+    ap.add_argument("--profile", choices=PROFILES, default="loopback",
+                    help="network: lan/wan run every process in its own namespace shaped by that profile "
+                         "(bench/netns.py; root only)")
+
+
+def report_unavailable(profile: str, **fields) -> bool:
+    """If ``profile`` cannot run here, print the ``not-available`` line (with the reason) and
+    return True: a runner never falls back to loopback silently."""
+    why = profile_unavailable(profile)
+    if why:
+        print(json.dumps({"system": "tessera", "status": "not-available", "reason": why,
+                          **net_fields({"profile": profile}), **fields}), flush=True)
+        print(f"not available: {why}", file=sys.stderr)
+    return bool(why)
+
+
+def transport_label(transport: str, profile: str) -> str:
+    return NETNS_TRANSPORT if transport == "procs" and profile != "loopback" else TRANSPORTS[transport]
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+
+
+def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str,
+        profile: str = "loopback", prefix: str = NETNS_PREFIX) -> tuple[list[dict], dict]:
+    """Every party's result dict, and the network facts (see :func:`net_fields`)."""
     if transport == "procs":
-        return _processes(suite, op, size, parties, repeats)
+        if profile == "loopback":
+            return _processes(suite, op, size, parties, repeats), net_fields({})
+        return _namespaced(suite, op, size, parties, repeats, profile, prefix)
+    if profile != "loopback":
+        raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
     from mpc.testing import run_local
 
     barrier = threading.Barrier(parties)
-    return run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties,
-                     preprocessing="dealer", timeout=600)
+    res = run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties,
+                    preprocessing="dealer", timeout=600)
+    return res, net_fields({})
+
+
+def _party_args(suite: str, op: str, size: int, repeats: int) -> list[str]:
+    return [str(PARTY_SCRIPT), suite, op, str(size), str(repeats)]
+
+
+def _results(text: str, parties: int, where: str) -> list[dict]:
+    found = [json.loads(line.split(RESULT_TAG, 1)[1]) for line in text.splitlines() if RESULT_TAG in line]
+    if len(found) != parties:
+        raise RuntimeError(f"expected {parties} result lines from {where}, got {len(found)}: {text[-2000:]}")
+    return found
 
 
 def _processes(suite: str, op: str, size: int, parties: int, repeats: int) -> list[dict]:
     with tempfile.TemporaryDirectory() as logs:
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--timeout", "600",
-               "--log-dir", logs, str(PARTY_SCRIPT), suite, op, str(size), str(repeats)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=REPO)
+               "--log-dir", logs, *_party_args(suite, op, size, repeats)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
-    found = [json.loads(line.split(RESULT_TAG, 1)[1]) for line in done.stdout.splitlines() if RESULT_TAG in line]
-    if len(found) != parties:
-        raise RuntimeError(f"expected {parties} result lines from mpcrun, got {len(found)}: {done.stdout[-2000:]}")
-    return found
+    return _results(done.stdout, parties, "mpcrun")
+
+
+def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, profile: str,
+                prefix: str) -> tuple[list[dict], dict]:
+    """Parties 0..P-1 and the dealer (process P), each in its own namespace, joined through one
+    hosts file as on separate hosts; ``run_parties`` makes, shapes and removes the namespaces."""
+    from bench.peers.launch import run_parties
+    from mpc.launch.keygen import write_hosts
+    from mpc.launch.local import child_env
+
+    with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
+        hosts = Path(tmp) / "hosts.toml"
+        # child_env: PYTHONPATH reaches this checkout's mpc, unbuffered output for the logs
+        env = child_env()
+        # a fresh session name per run: a straggler of another run is rejected by the wire checks
+        session = f"bench-{suite}-{op}-{secrets.token_hex(4)}"
+
+        def command(i: int, address_of) -> tuple[list[str], dict]:
+            if not hosts.exists():  # the addresses are known once the namespaces exist
+                write_hosts(hosts, session, [f"{address_of(j)}:{PARTY_PORT}" for j in range(parties)],
+                            f"{address_of(parties)}:{DEALER_PORT}")
+            pid = "dealer" if i == parties else str(i)
+            argv = [sys.executable, "-m", "mpc", "run", "--pid", pid, "--hosts", str(hosts), "--insecure-plaintext",
+                    "--timeout", "600", "--log-dir", str(Path(tmp) / "mpcrun-logs")]
+            if i < parties:  # the dealer runs no script
+                argv += _party_args(suite, op, size, repeats)
+            return argv, env
+
+        failed, info = run_parties(parties + 1, command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
+        if failed:
+            raise RuntimeError(f"{suite} {op} on the {profile} profile failed: {failed}")
+        # run_parties sends process i's output to log<i>.txt; each party prints its result line
+        text = "\n".join((Path(tmp) / f"log{i}.txt").read_text(errors="replace") for i in range(parties))
+    return _results(text, parties, f"the parties on the {profile} profile"), net_fields(info)
 
 
 def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str,
-            **fields) -> list[dict]:
+            profile: str = "loopback", prefix: str = NETNS_PREFIX, **fields) -> list[dict]:
     """Run ``party_main`` on every party and return the offline and online JSON records.
 
     ``fields`` go into both records (engine, dtype, ...); accuracy keys that party 0's result
-    carries (max_abs_err, n_off, n_results) are copied too.
+    carries (max_abs_err, n_off, n_results) are copied too, and the network facts.
     """
     from mpc._core import get_kernels
 
-    res = run(suite, party_main, op, size, parties, repeats, transport)
-    common = {"op": op, "parties": parties, "n": size, "system": "tessera", "transport": TRANSPORTS[transport],
-              "backend": get_kernels().backend, **fields,
+    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix)
+    common = {"op": op, "parties": parties, "n": size, "system": "tessera",
+              "transport": transport_label(transport, profile), "backend": get_kernels().backend, **net, **fields,
               **{k: res[0][k] for k in ("max_abs_err", "n_off", "n_results") if k in res[0]}}
     off, on = summarize(res, repeats)
     return [

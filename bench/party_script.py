@@ -2,6 +2,11 @@
 
     python -m mpc run -n 2 --insecure-plaintext bench/party_script.py arith mul 1000000 3
 
+On the lan/wan profiles each party is started alone in its network namespace, the multi-host
+way (bench/parties.py writes the hosts file):
+
+    mpcrun --pid 0 --hosts hosts.toml --insecure-plaintext bench/party_script.py arith mul 1000000 3
+
 Calls ``bench.<suite>.party_main`` and prints this party's timings as one ``BENCH-RESULT``
 JSON line (see bench/parties.py).
 """
