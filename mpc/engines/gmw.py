@@ -166,17 +166,23 @@ class GMWEngine:
         total = int(sum(sizes))
         if total == 0:
             return [np.zeros(x.shape, dtype=np.uint64) for x, _ in pairs]
-        x = np.concatenate([x.reshape(-1) for x, _ in pairs])
-        y = np.concatenate([y.reshape(-1) for _, y in pairs])
         a, b, c = self.triples.bit_triples(total)
         for name, t in (("a", a), ("b", b), ("c", c)):
             if not isinstance(t, np.ndarray) or t.dtype != np.uint64 or t.shape != (total,):
                 raise ProtocolError(f"bit triple source returned a malformed {name}: expected ({total},) uint64")
         k = self.k
-        masked = np.concatenate([k.bxor(x, a), k.bxor(y, b)])  # (d_i, e_i) in one frame
+        # (d_i, e_i) written straight into the one frame sent (no concatenated copies of x and y)
+        masked = np.empty(2 * total, dtype=np.uint64)
+        start = 0
+        for (x, y), size in zip(pairs, sizes, strict=True):
+            end = start + size
+            k.bxor(x.reshape(-1), a[start:end], out=masked[start:end])
+            k.bxor(y.reshape(-1), b[start:end], out=masked[total + start : total + end])
+            start = end
         opened = self.channel.exchange(masked)
-        de = masked.copy()
-        for p in self.channel.peers:
+        peers = self.channel.peers
+        de = k.bxor(masked, opened[peers[0]])
+        for p in peers[1:]:
             k.bxor(de, opened[p], out=de)
         z = k.gmw_and_combine(c, de[:total], de[total:], a, b, self.pid == 0)
         out, start = [], 0
