@@ -14,20 +14,45 @@ reaches every other one through the bridge. Everything is created inside these n
 party namespaces): no interface, address or route of the host's own namespace is touched, and
 only the 10.77.0.0/24 addresses inside the namespaces are ever used.
 
-Profiles shape the egress of each party's ``eth0`` (``tc qdisc ... root``):
+Profiles give each link a rate and a one-way delay:
 
     loopback   no shaping
-    lan        netem delay 0.1ms rate 1gbit
-    wan        netem delay 40ms rate 100mbit
+    lan        1 Gbit/s, 0.1 ms
+    wan        100 Mbit/s, 40 ms
 
-The delay is one-way per direction (each party delays what it sends), so a round trip between
-two parties takes at least twice the delay. When the kernel has no ``sch_netem`` (some VM and
-container kernels), the rate is enforced with ``tbf`` instead and the delay cannot be emulated:
-:attr:`Network.shaping` says which was applied and :attr:`Network.delay_ms` is then 0.
+The delay is one-way per direction (every packet from one party to another is delayed once),
+so a round trip between two parties takes at least twice the delay. How it is applied depends
+on the kernel, best first (:func:`shaping_support` probes it; :attr:`Network.shaping` says what
+was applied and :attr:`Network.delay_ms` is the delay actually emulated):
+
+1. ``sch_netem``: ``tc qdisc add dev eth0 root netem delay 40ms rate 100mbit`` on each party's
+   egress.
+2. No netem (some VM kernels, e.g. Firecracker's, which have no modules either), but netfilter
+   queues and ``iptables``: ``tbf`` enforces the rate on each party's egress, and the delay
+   comes from ``bench/netdelay.py``, a small stdlib-only daemon in each party namespace that
+   holds every packet queued to it by ``iptables -A INPUT -i eth0 -j NFQUEUE --queue-num 0``
+   for the delay and then accepts it. The rule is on *ingress* (each party delays what it
+   receives) rather than egress on purpose: packets parked on the sender's egress keep their
+   socket's send-buffer charge, and TCP Small Queues then throttles a stream to ~1 ms worth
+   of data per delay period (measured: 1.1 Mbit/s instead of 88 Mbit/s through the wan
+   profile); on ingress the sender's socket has already let go of them. The one-way delay per
+   packet is the same either way (rate limit, then delay). The daemon is started, and has
+   bound its queue, before the rule exists, and the rule has no ``--queue-bypass``: if the
+   daemon dies the party's traffic stops (visible) rather than flowing undelayed (silently
+   wrong benchmark figures); ``status`` reports a missing daemon. See bench/netdelay.py for
+   its precision and cost.
+3. Neither: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
+   :attr:`Network.note` says why (e.g. iptables is not installed).
+
+:func:`teardown` stops every process left in the namespaces (the delay daemons, and anything
+a benchmark left running) before deleting them: deleting a namespace does not kill its
+processes.
 
 Requirements: Linux, root (CAP_NET_ADMIN and CAP_SYS_ADMIN), iproute2 (``ip``, ``tc``; on
-Debian/Ubuntu ``apt-get install -y iproute2``). :func:`available` checks them by creating and
-deleting a probe namespace.
+Debian/Ubuntu ``apt-get install -y iproute2``); for the delay without netem, ``iptables``
+(``apt-get install -y iptables``; ``iptables-legacy`` is tried too) and a kernel with
+``CONFIG_NETFILTER_NETLINK_QUEUE`` and the xtables ``NFQUEUE`` target. :func:`available`
+checks the namespaces by creating and deleting a probe namespace.
 """
 
 from __future__ import annotations
@@ -36,15 +61,30 @@ import argparse
 import contextlib
 import os
 import re
+import select
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+import tempfile
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 SUBNET = "10.77.0"
 DEFAULT_PREFIX = "tsr"
 MAX_PARTIES = 250
+
+NETDELAY = Path(__file__).resolve().with_name("netdelay.py")
+IPTABLES = ("iptables", "iptables-legacy")  # Debian's default is the nft-based one
+QUEUE_NUM = 0  # NFQUEUE numbers are per namespace: every party can use 0
+# Ingress, not egress: see the module docstring (TCP Small Queues).
+DELAY_RULE = ("INPUT", "-i", "eth0", "-j", "NFQUEUE", "--queue-num", str(QUEUE_NUM))
+PROBE_DELAY_MS = 20.0
+
+# Delay daemons started by this process, by namespace, so teardown can reap them (no zombies).
+_DAEMONS: dict[str, subprocess.Popen] = {}
 
 
 class NetnsError(RuntimeError):
@@ -72,10 +112,12 @@ class Network:
     n: int
     profile: Profile
     prefix: str = DEFAULT_PREFIX
-    shaping: str = "none"  # the qdisc applied to each eth0, as passed to tc
-    delay_ms: float = 0.0  # the one-way delay actually emulated (0 without netem)
+    shaping: str = "none"  # what shapes each eth0: tc qdisc args [+ nfqueue delay]
+    delay_ms: float = 0.0  # the one-way delay actually emulated (0 if it cannot be)
     rate: str | None = None  # the rate actually enforced
     namespaces: list[str] = field(default_factory=list)
+    delay_pids: list[int] = field(default_factory=list)  # bench/netdelay.py daemons, if any
+    note: str = ""  # how the delay is emulated without netem, or why it is not
 
     def address(self, i: int) -> str:
         return address(i)
@@ -150,13 +192,176 @@ def available() -> tuple[bool, str]:
     return True, ""
 
 
-def shaping_support() -> dict[str, bool]:
-    """Which qdiscs the kernel offers: ``{"netem": bool, "tbf": bool}`` (probed in a namespace)."""
+def _iptables(ns: str, binary: str, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    # -w: several namespaces may be configured at once, and xtables takes a host-wide lock
+    return _run(["ip", "netns", "exec", ns, binary, "-w", "5", *args], check=check)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` is a process that has not exited (a zombie counts as exited)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2 :].split(maxsplit=1)[0] not in ("Z", "X")
+
+
+def _reap() -> None:
+    """Collect the exit status of delay daemons this process started that have exited."""
+    for ns, proc in list(_DAEMONS.items()):
+        if proc.poll() is not None:
+            if proc.stdout is not None:
+                proc.stdout.close()
+            del _DAEMONS[ns]
+
+
+def namespace_pids(ns: str) -> list[int]:
+    """The processes running in namespace ``ns``."""
+    out = _run(["ip", "netns", "pids", ns], check=False).stdout
+    return sorted(int(p) for p in out.split() if p.isdigit())
+
+
+def stop_processes(names: Iterable[str], grace: float = 2.0) -> list[int]:
+    """SIGTERM every process in the namespaces ``names``, SIGKILL those left after ``grace`` s.
+
+    Returns the pids that were found. ``ip netns del`` only removes a namespace's name: the
+    processes inside keep running (and keep the namespace alive, unreachable), hence this first.
+    """
+    pids = sorted({pid for ns in names for pid in namespace_pids(ns)})
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in pids:
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while True:
+            _reap()
+            if not any(_alive(pid) for pid in pids) or time.monotonic() > deadline:
+                break
+            time.sleep(0.01)
+        if not any(_alive(pid) for pid in pids):
+            break
+    return pids
+
+
+def _netdelay_log(ns: str) -> Path:
+    return Path(tempfile.gettempdir()) / f"tessera-netdelay-{ns}.log"
+
+
+def _start_netdelay(ns: str, delay_ms: float) -> subprocess.Popen:
+    """Start bench/netdelay.py in ``ns`` (its stderr goes to a log file; see :func:`_await_ready`)."""
+    # --netns: should the namespace be deleted without teardown(), the daemon exits by itself
+    argv = [
+        sys.executable,
+        str(NETDELAY),
+        "--queue",
+        str(QUEUE_NUM),
+        "--delay-ms",
+        f"{delay_ms:g}",
+        "--netns",
+        ns,
+    ]
+    with open(_netdelay_log(ns), "w") as log:
+        # Its own session: a Ctrl-C meant for the caller must not kill the daemon behind the
+        # caller's back (the link would stop); teardown() stops it.
+        proc = popen_in(
+            ns,
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            start_new_session=True,
+        )
+    _DAEMONS[ns] = proc
+    return proc
+
+
+def _await_ready(ns: str, proc: subprocess.Popen, timeout: float = 10.0) -> None:
+    """Wait until the daemon has bound its queue (it prints "ready"), or raise with its log."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline() if ready else ""
+    if line.strip() == "ready":
+        proc.stdout.close()  # it writes nothing more there
+        return
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait()
+    proc.stdout.close()
+    _DAEMONS.pop(ns, None)
+    log = _netdelay_log(ns).read_text(errors="replace").strip()
+    why = log.splitlines()[-1] if log else f"no 'ready' within {timeout:g} s"
+    raise NetnsError(f"bench/netdelay.py did not start in {ns}: {why}")
+
+
+_PROBE_SEND = """
+import socket, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+s.settimeout(5)
+t = time.monotonic()
+s.sendto(b"x", s.getsockname())
+try:
+    s.recv(1)
+    print(time.monotonic() - t)
+except OSError:
+    print(-1)
+"""
+
+
+def _probe_nfqueue(probe: str) -> tuple[str, str]:
+    """In namespace ``probe`` (lo up): does an NFQUEUE rule + bench/netdelay.py delay packets?
+
+    Returns ``(iptables binary, "")`` or ``("", reason)``. It checks the whole path: the
+    daemon binds, the rule is accepted, and a UDP datagram over lo arrives no sooner than
+    the delay (and does arrive).
+    """
+    binaries = [b for b in IPTABLES if shutil.which(b)]
+    if not binaries:
+        return "", "iptables is not installed (apt-get install -y iptables)"
+    rule = ("INPUT", "-i", "lo", "-j", "NFQUEUE", "--queue-num", str(QUEUE_NUM))
+    try:
+        _await_ready(probe, _start_netdelay(probe, PROBE_DELAY_MS))
+        reasons = []
+        for binary in binaries:
+            added = _iptables(probe, binary, "-A", *rule, check=False)
+            if added.returncode != 0:
+                reasons.append(f"`{binary} -j NFQUEUE` fails: {added.stderr.strip()}")
+                continue
+            sent = run_in(
+                probe, [sys.executable, "-c", _PROBE_SEND], capture_output=True, text=True, timeout=30
+            )
+            _iptables(probe, binary, "-D", *rule, check=False)
+            took = float(sent.stdout.strip() or -1)
+            if took >= PROBE_DELAY_MS / 1000:
+                return binary, ""
+            reasons.append(
+                f"with `{binary} -j NFQUEUE` a packet "
+                + (
+                    "was never delivered"
+                    if took < 0
+                    else f"took {took * 1e3:.1f} ms, not >= {PROBE_DELAY_MS:g} ms"
+                )
+            )
+        return "", "; ".join(reasons)
+    except (NetnsError, OSError, subprocess.SubprocessError) as e:
+        return "", str(e)
+    finally:
+        stop_processes([probe])
+
+
+def shaping_support() -> dict[str, bool | str]:
+    """What can shape links here, probed in a namespace.
+
+    ``{"netem": bool, "tbf": bool, "nfqueue": bool, "iptables": binary or "",
+    "nfqueue_reason": why not or ""}``; the NFQUEUE delay is only probed without netem.
+    """
     probe = f"tsrprobe{os.getpid()}"
     _run(["ip", "netns", "add", probe])
     try:
         _ip("link", "set", "lo", "up", ns=probe)
-        support = {}
+        support: dict[str, bool | str] = {}
         for kind, args in (
             ("netem", ["delay", "1ms"]),
             ("tbf", ["rate", "1gbit", "burst", "64kb", "latency", "50ms"]),
@@ -165,8 +370,14 @@ def shaping_support() -> dict[str, bool]:
                 _tc(probe, "qdisc", "add", "dev", "lo", "root", kind, *args, check=False).returncode == 0
             )
             _tc(probe, "qdisc", "del", "dev", "lo", "root", check=False)
+        if support["netem"]:
+            binary, why = "", "not needed (the kernel has netem)"
+        else:
+            binary, why = _probe_nfqueue(probe)
+        support.update(nfqueue=bool(binary), iptables=binary, nfqueue_reason=why)
         return support
     finally:
+        stop_processes([probe])
         _run(["ip", "netns", "del", probe], check=False)
 
 
@@ -177,32 +388,47 @@ def _rate_bytes(rate: str) -> float:
     return float(m.group(1)) * {"": 1, "k": 1e3, "m": 1e6, "g": 1e9}[m.group(2)] / 8
 
 
-def _shape(ns: str, profile: Profile, support: dict[str, bool]) -> tuple[list[str], float, str | None]:
-    """Apply the profile to ``ns``'s eth0; returns (tc qdisc args, delay emulated, rate enforced)."""
+def _shape(
+    ns: str, profile: Profile, support: dict
+) -> tuple[str, float, str | None, subprocess.Popen | None]:
+    """Apply the profile to ``ns``'s eth0.
+
+    Returns (description, delay emulated, rate enforced, delay daemon to await). The daemon is
+    only started here; :func:`setup` waits for all of them at once, then adds their rules.
+    """
     if profile.rate is None and profile.delay_ms == 0:
-        return [], 0.0, None
+        return "none", 0.0, None, None
     if support["netem"]:
         args = ["netem", "delay", f"{profile.delay_ms:g}ms"]
         if profile.rate:
             args += ["rate", profile.rate]
         # netem's default queue (1000 packets) overflows at WAN bandwidth-delay products
         args += ["limit", "100000"]
-        delay = profile.delay_ms
-    elif support["tbf"] and profile.rate:
+        _tc(ns, "qdisc", "add", "dev", "eth0", "root", *args)
+        return " ".join(args), profile.delay_ms, profile.rate, None
+    parts, daemon = [], None
+    if profile.rate:
+        if not support["tbf"]:
+            raise NetnsError(f"profile {profile.name}: the kernel offers neither netem nor tbf")
         burst = max(int(_rate_bytes(profile.rate) * 0.002), 64 * 1024)  # 2 ms of traffic, >= a GSO packet
+        # latency bounds the backlog: 100 ms at the rate (1.25 MB at 100mbit) holds a window
+        # of the 500 KB bandwidth-delay product of wan and then some.
         args = ["tbf", "rate", profile.rate, "burst", str(burst), "latency", "100ms"]
-        delay = 0.0
-    else:
-        raise NetnsError(f"profile {profile.name}: the kernel offers neither netem nor tbf")
-    _tc(ns, "qdisc", "add", "dev", "eth0", "root", *args)
-    return args, delay, profile.rate
+        _tc(ns, "qdisc", "add", "dev", "eth0", "root", *args)
+        parts.append(" ".join(args))
+    delay = 0.0
+    if profile.delay_ms and support["nfqueue"]:
+        daemon = _start_netdelay(ns, profile.delay_ms)
+        parts.append(f"nfqueue delay {profile.delay_ms:g}ms on ingress (bench/netdelay.py)")
+        delay = profile.delay_ms
+    return " + ".join(parts) or "none", delay, profile.rate, daemon
 
 
 def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_PREFIX) -> Network:
     """Create namespaces ``<prefix>0..n-1`` joined by a bridge, shaped by ``profile``.
 
     Namespaces left over under the same prefix are removed first. On any failure everything
-    created is removed again before the error propagates.
+    created is removed again (processes included) before the error propagates.
     """
     if not 1 <= n <= MAX_PARTIES:
         raise ValueError(f"n: expected 1..{MAX_PARTIES} parties, got {n}")
@@ -210,10 +436,21 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
     ok, reason = available()
     if not ok:
         raise NetnsError(f"network namespaces are not available: {reason}")
-    support = shaping_support() if prof.rate or prof.delay_ms else {"netem": False, "tbf": False}
+    support = (
+        shaping_support() if prof.rate or prof.delay_ms else {"netem": False, "tbf": False, "nfqueue": False}
+    )
     teardown(prefix)
     hub = f"{prefix}hub"
     net = Network(n=n, profile=prof, prefix=prefix)
+    if prof.delay_ms and not support["netem"]:
+        net.note = (
+            f"no sch_netem in this kernel: the {prof.delay_ms:g} ms delay is emulated by "
+            f"bench/netdelay.py (NFQUEUE, {support['iptables']}) in each party namespace"
+            if support["nfqueue"]
+            else f"the {prof.delay_ms:g} ms delay is not emulated: no sch_netem in this kernel, "
+            f"and no NFQUEUE delay either: {support['nfqueue_reason']}"
+        )
+    daemons: list[tuple[str, subprocess.Popen]] = []
     try:
         _run(["ip", "netns", "add", hub])
         _ip("link", "set", "lo", "up", ns=hub)
@@ -229,8 +466,15 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
             _ip("link", "set", f"p{i}", "up", ns=hub)
             _ip("addr", "add", f"{address(i)}/24", "dev", "eth0", ns=ns)
             _ip("link", "set", "eth0", "up", ns=ns)
-            args, net.delay_ms, net.rate = _shape(ns, prof, support)
-            net.shaping = " ".join(args) or "none"
+            net.shaping, net.delay_ms, net.rate, daemon = _shape(ns, prof, support)
+            if daemon is not None:
+                daemons.append((ns, daemon))
+        # The daemons start in parallel; each rule goes in only once its daemon has bound the
+        # queue, so no packet ever meets a queue nobody listens to (it would be dropped).
+        for ns, daemon in daemons:
+            _await_ready(ns, daemon)
+            _iptables(ns, str(support["iptables"]), "-A", *DELAY_RULE)
+            net.delay_pids.append(daemon.pid)
     except BaseException:
         teardown(prefix)
         raise
@@ -238,11 +482,38 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
 
 
 def teardown(prefix: str = DEFAULT_PREFIX) -> list[str]:
-    """Delete every namespace this module made under ``prefix`` (idempotent); returns their names."""
+    """Stop every process in, then delete, each namespace made under ``prefix`` (idempotent).
+
+    Returns the namespaces' names.
+    """
     names = list_namespaces(prefix)
+    stop_processes(names)
     for name in names:
         _run(["ip", "netns", "del", name], check=False)
     return names
+
+
+def delay_status(ns: str) -> str:
+    """The NFQUEUE delay in ``ns`` as found now: daemon(s) and rule, or a warning."""
+    daemons = []
+    for pid in namespace_pids(ns):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if any(a.endswith(b"netdelay.py") for a in argv) and _alive(pid):
+            delay = argv[argv.index(b"--delay-ms") + 1].decode() if b"--delay-ms" in argv else "?"
+            daemons.append(f"{delay}ms (bench/netdelay.py pid {pid})")
+    rule = any(
+        "NFQUEUE" in _iptables(ns, b, "-S", "INPUT", check=False).stdout for b in IPTABLES if shutil.which(b)
+    )
+    if daemons and rule:
+        return "nfqueue delay " + ", ".join(daemons)
+    if rule:
+        return "NFQUEUE rule but no bench/netdelay.py daemon: every packet to eth0 is dropped"
+    if daemons:
+        return "bench/netdelay.py running but no NFQUEUE rule: no delay"
+    return ""
 
 
 @contextlib.contextmanager
@@ -297,14 +568,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.cmd == "available":
             ok, reason = available()
             print("available" if ok else f"not available: {reason}")
+            if ok:
+                support = shaping_support()
+                if support["netem"]:
+                    print("shaping: netem (rate and delay)")
+                elif support["nfqueue"]:
+                    print(
+                        f"shaping: tbf (rate) + bench/netdelay.py over NFQUEUE with {support['iptables']} (delay)"
+                    )
+                else:
+                    rate = "tbf (rate)" if support["tbf"] else "nothing (neither netem nor tbf)"
+                    print(f"shaping: {rate}; the delay cannot be emulated: {support['nfqueue_reason']}")
             return 0 if ok else 1
         if args.cmd == "setup":
             net = setup(args.n, args.profile, prefix=args.prefix)
             for i, ns in enumerate(net.namespaces):
                 print(f"{ns}\t{address(i)}\t{net.shaping}")
-            if net.profile.delay_ms and not net.delay_ms:
+            if net.note:
+                print(f"note: {net.note}", file=sys.stderr)
+            if net.delay_pids:
                 print(
-                    f"note: this kernel has no netem; {net.profile.name} delay is not emulated",
+                    f"note: delay daemons (pids {' '.join(map(str, net.delay_pids))}) run until "
+                    f"`python bench/netns.py --prefix {args.prefix} teardown`; their logs: "
+                    f"{_netdelay_log(args.prefix + '*')}",
                     file=sys.stderr,
                 )
             return 0
@@ -313,12 +599,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.cmd == "status":
             for ns in list_namespaces(args.prefix):
-                qdisc = (
-                    _tc(ns, "qdisc", "show", "dev", "eth0", check=False).stdout.strip()
-                    if ns[-1].isdigit()
-                    else ""
-                )
-                print(f"{ns}\t{qdisc}")
+                shaping = []
+                if ns[-1].isdigit():
+                    shaping.append(_tc(ns, "qdisc", "show", "dev", "eth0", check=False).stdout.strip())
+                    shaping.append(delay_status(ns))
+                print("\t".join([ns, *filter(None, shaping)]))
             return 0
         party = int(args.party) if args.party.isdigit() else args.party
         cmd = args.argv[1:] if args.argv[:1] == ["--"] else args.argv

@@ -3,6 +3,11 @@
 Each party is a subprocess started with ``ip netns exec tsrtest<i> python -c PARTY``; it listens
 on its namespace's 10.77.0.<i+1> address. Skipped, with the reason, where namespaces cannot be
 created (not root, no iproute2, not Linux). The namespaces are always removed afterwards.
+
+The lan/wan tests check that the profile's rate and delay are really there: with netem, or
+without it through tbf + bench/netdelay.py (NFQUEUE); they are skipped, with the reason, only
+where neither can emulate the delay. The netlink encoding of bench/netdelay.py is checked
+without root.
 """
 
 from __future__ import annotations
@@ -10,8 +15,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import signal
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -19,18 +27,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_netns():
-    """bench/netns.py as a module, without putting bench/ on sys.path."""
-    name = "tessera_bench_netns"
+def _load(stem: str):
+    """bench/<stem>.py as a module, without putting bench/ on sys.path."""
+    name = f"tessera_bench_{stem}"
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "netns.py")
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / f"{stem}.py")
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module  # dataclasses look their module up while the class is built
         spec.loader.exec_module(module)
     return sys.modules[name]
 
 
-netns = _load_netns()
+netns = _load("netns")
+netdelay = _load("netdelay")
 
 PREFIX = "tsrtest"  # not the CLI's default, so a test run never removes a benchmark's network
 PORT = 5555
@@ -132,17 +141,104 @@ def test_lan_rate_is_enforced(make_net):
     assert max(r["seconds"] for r in results) >= 0.9 * floor, (results, net.shaping)
 
 
-@pytest.mark.timeout(60)
-def test_lan_round_trip_includes_the_delay(make_net):
-    net = make_net(2, "lan")
+def _delay_or_skip(net: netns.Network) -> float:
+    """The emulated one-way delay in seconds, or skip with the reason it is not emulated."""
     if net.delay_ms == 0:
-        pytest.skip(f"this kernel has no sch_netem, so delay cannot be emulated (applied: {net.shaping})")
-    results = run_parties(net, size=8, pings=20)
-    assert results[0]["rtt_min"] >= 2 * net.delay_ms / 1000, (results, net.shaping)
+        pytest.skip(f"the delay cannot be emulated here: {net.note} (applied: {net.shaping})")
+    return net.delay_ms / 1000
 
 
-def test_teardown_removes_everything(make_net):
-    make_net(2, "loopback")
-    assert netns.list_namespaces(PREFIX) == [f"{PREFIX}0", f"{PREFIX}1", f"{PREFIX}hub"]
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("profile", ["lan", "wan"])
+def test_round_trip_includes_the_delay(make_net, profile):
+    net = make_net(2, profile)
+    delay = _delay_or_skip(net)
+    results = run_parties(net, size=8, pings=20 if profile == "lan" else 4)
+    rtt = results[0]["rtt_min"]
+    # A request and its reply each cross the link once: at least twice the one-way delay...
+    assert rtt >= 2 * delay, (results, net.shaping)
+    # ...and not much more. The rest is ZeroMQ's round trip on loopback (~0.1 ms) plus, with
+    # bench/netdelay.py, its wake-ups (~0.1 ms per crossing); 2 ms leaves room for a busy machine.
+    assert rtt <= 2 * delay + max(2e-3, 0.1 * delay), (results, net.shaping)
+
+
+@pytest.mark.timeout(60)
+def test_wan_rate_is_enforced_and_tcp_fills_the_delay(make_net):
+    net = make_net(2, "wan")
+    _delay_or_skip(net)
+    size = 4 * MB
+    floor = size * 8 / 100e6  # 100 mbit/s
+    results = run_parties(net, size=size)
+    assert all(r["ok"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    assert seconds >= 0.9 * floor, (results, net.shaping)
+    # TCP needs a 500 KB window in flight to fill 100 mbit/s over 80 ms: if the shaping held it
+    # back (queue limits, or TCP Small Queues with packets parked on the sender) 4 MB would
+    # take tens of seconds. ~1 s is slow start plus the transfer.
+    assert seconds < 10 * floor, (results, net.shaping)
+
+
+@pytest.mark.timeout(60)
+def test_teardown_stops_the_delay_daemons(make_net):
+    net = make_net(2, "lan")
+    if not net.delay_pids:
+        pytest.skip(f"no delay daemon here (applied: {net.shaping}; {net.note or 'netem'})")
+    assert len(net.delay_pids) == 2 and all(netns._alive(pid) for pid in net.delay_pids)
+    assert "nfqueue delay 0.1ms" in netns.delay_status(net.namespaces[0])
+    # A dead daemon shows, and its rule (no --queue-bypass) stops the traffic instead of
+    # letting it through undelayed; status says so.
+    os.kill(net.delay_pids[0], signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while netns._alive(net.delay_pids[0]) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert "no bench/netdelay.py daemon" in netns.delay_status(net.namespaces[0])
     netns.teardown(PREFIX)
+    assert not any(netns._alive(pid) for pid in net.delay_pids)
     assert netns.list_namespaces(PREFIX) == []
+
+
+@pytest.mark.timeout(60)
+def test_teardown_removes_everything(make_net):
+    net = make_net(2, "loopback")
+    assert netns.list_namespaces(PREFIX) == [f"{PREFIX}0", f"{PREFIX}1", f"{PREFIX}hub"]
+    # Deleting a namespace does not end its processes: teardown must.
+    stray = net.popen_in(1, ["sleep", "60"])
+    assert netns.namespace_pids(f"{PREFIX}1") == [stray.pid]
+    netns.teardown(PREFIX)
+    assert stray.wait(timeout=5) == -signal.SIGTERM
+    assert netns.list_namespaces(PREFIX) == []
+
+
+@pytest.mark.timeout(60)
+def test_without_iptables_the_rate_alone_is_applied(make_net, monkeypatch):
+    monkeypatch.setattr(netns, "IPTABLES", ("tessera-no-such-iptables",))
+    net = make_net(2, "lan")
+    if net.shaping.startswith("netem"):
+        pytest.skip("the kernel has netem: the NFQUEUE fallback is not used")
+    assert net.rate == "1gbit" and net.shaping.startswith("tbf") and net.delay_ms == 0
+    assert not net.delay_pids and "apt-get install -y iptables" in net.note
+
+
+def test_nfqueue_probe_names_the_missing_iptables(monkeypatch):
+    monkeypatch.setattr(netns, "IPTABLES", ("tessera-no-such-iptables",))
+    binary, why = netns._probe_nfqueue("unused")  # returns before touching any namespace
+    assert binary == "" and "apt-get install -y iptables" in why
+
+
+def test_netdelay_netlink_encoding():
+    """The bytes bench/netdelay.py sends and parses, laid out by hand from the kernel UAPI."""
+    msg = netdelay._message(netdelay.NFQNL_MSG_CONFIG, 7, netdelay._attr(1, bytes([1, 0, 0, 0])), seq=5)
+    length, kind, flags, seq, portid = struct.unpack_from("=IHHII", msg)
+    assert (length, kind, flags, seq, portid) == (len(msg), (3 << 8) | 2, 1, 5, 0) and len(msg) == 28
+    assert msg[16:20] == bytes([0, 0, 0, 7])  # nfgenmsg: AF_UNSPEC, version 0, res_id = queue (be16)
+    assert msg[20:] == struct.pack("=HH", 8, 1) + bytes([1, 0, 0, 0])  # NFQA_CFG_CMD: BIND, pf 0
+    assert len(netdelay._attr(2, b"12345")) == 12  # 4 + 5, padded to 4
+    # A packet message as the kernel sends it: NFQA_PACKET_HDR (id 0x01020304, be) first.
+    hdr = struct.pack("=HH", 11, 1) + bytes([1, 2, 3, 4, 8, 0, 3]) + b"\0"
+    other = struct.pack("=HH", 8, 5) + b"\0\0\0\2"
+    body = bytes([2, 0, 0, 0]) + hdr + other
+    packet = struct.pack("=IHHII", 16 + len(body), 3 << 8, 0, 0, 0) + body
+    assert netdelay._packet_id(bytearray(packet), 0, len(packet)) == 0x01020304
+    body = bytes([2, 0, 0, 0]) + other + hdr  # found wherever it is
+    packet = struct.pack("=IHHII", 16 + len(body), 3 << 8, 0, 0, 0) + body
+    assert netdelay._packet_id(bytearray(packet), 0, len(packet)) == 0x01020304
