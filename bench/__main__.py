@@ -7,7 +7,8 @@
     python -m bench render [RESULTS.jsonl ...]
 
 SUITE is one of kernels, net, arith, compare, functions, ml, all. Every line written to the
-results file (default ``bench/results/<suite>.jsonl``, rewritten by each run) is stamped with the
+results file (default ``bench/results/<suite>.jsonl``, or ``<suite>-lan.jsonl``/``-wan.jsonl`` for
+those profiles; rewritten by each run) is stamped with the
 machine, the commit, the versions, the settings and the time (see :mod:`bench.stamp`); runners
 that cannot run yet leave a ``not-available`` line with the reason. After the run,
 ``bench/README.md`` and ``bench/plots/`` are regenerated from every results file
@@ -116,7 +117,8 @@ def cmd_run(argv: list[str]) -> int:
                          quick=args.quick, peers=args.peers,
                          repeats=args.repeats if args.repeats is not None else (1 if args.quick else 3),
                          timeout=args.timeout if args.timeout is not None else (900.0 if args.quick else 3600.0))
-    out = args.out or RESULTS / f"{args.suite}.jsonl"
+    # one file per suite and profile: a lan or wan run never replaces the loopback results
+    out = args.out or RESULTS / (f"{args.suite}.jsonl" if st.profile == "loopback" else f"{args.suite}-{st.profile}.jsonl")
     out.parent.mkdir(parents=True, exist_ok=True)
     run_id = stamp.new_run_id()
     settings = st.as_dict()

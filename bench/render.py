@@ -2,7 +2,7 @@
 
     python -m bench render [bench/results/*.jsonl]
 
-For each suite the newest run found in the files is used (lines carry ``run_id`` and
+For each suite and network profile the newest run found in the files is used (lines carry ``run_id`` and
 ``timestamp`` from :mod:`bench.stamp`). One table per suite and workload with: system, engine,
 parties, n, median seconds over the lines of the same measurement (and how many there were),
 bytes (the busiest party's), rounds, phase, max abs error vs plaintext, the count of results off
@@ -94,15 +94,19 @@ def load(paths) -> list[dict]:
     return recs
 
 
+def _profile_of(r: dict) -> str:
+    return (r.get("settings") or {}).get("profile") or r.get("profile") or "loopback"
+
+
 def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
-    """suite -> the lines of the newest run that has lines for that suite, plus, for each system
-    that run left out (e.g. a slow peer skipped with --peers), that system's lines from the newest
-    earlier run that measured it, each noted with the date it was measured."""
-    by_suite: dict[str, dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
+    """suite -> for each network profile, the lines of the newest run of that suite on it, plus,
+    for each system that run left out (e.g. a slow peer skipped with --peers), that system's
+    lines from the newest earlier run that measured it, each noted with the date it was measured."""
+    by_suite: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
-        by_suite[r.get("suite") or "?"][r.get("run_id") or "?"].append(r)
-    out = {}
-    for suite, runs in by_suite.items():
+        by_suite[(r.get("suite") or "?", _profile_of(r))][r.get("run_id") or "?"].append(r)
+    out: dict[str, list[dict]] = defaultdict(list)
+    for (suite, _profile), runs in sorted(by_suite.items(), key=lambda kv: (kv[0][0], kv[0][1] != "loopback", kv[0][1])):
         order = sorted(runs, key=lambda rid: (max(x.get("timestamp") or "" for x in runs[rid]), rid), reverse=True)
         lines = list(runs[order[0]])
         seen = {r.get("system") for r in lines if r.get("status") != "not-available"}
@@ -112,8 +116,8 @@ def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
             lines += [{**r, "notes": "; ".join(x for x in (r.get("notes"), f"measured in an earlier run ({when})") if x)}
                       for r in older]
             seen |= {r.get("system") for r in older}
-        out[suite] = lines
-    return out
+        out[suite] += lines
+    return dict(out)
 
 
 def workload_of(r: dict) -> tuple[str, str]:
@@ -156,9 +160,12 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
             backends[wl].add(r["backend"])
     for r in ok:
         wl, variant = workload_of(r)
+        profile = (r.get("settings") or {}).get("profile", r.get("profile", "")) or "loopback"
+        if profile != "loopback":  # a table of its own: ratios and totals never mix networks
+            wl = f"{wl}@{profile}"
         system = r.get("system") or "tessera"
         engine = str(r.get("engine") or "")
-        if len(backends[wl]) > 1 and r.get("backend"):
+        if len(backends[_base(wl)]) > 1 and r.get("backend"):
             engine = f"{engine}/{r['backend']}" if engine else str(r["backend"])
         if variant:
             engine = f"{engine} [{variant}]" if engine else variant
@@ -201,6 +208,22 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
     return out
 
 
+def _base(wl: str) -> str:
+    """The workload of a table key (``W1@lan`` -> ``W1``)."""
+    return wl.split("@", 1)[0]
+
+
+def _title(wl: str) -> str:
+    base, _, profile = wl.partition("@")
+    title = WORKLOAD_TITLES.get(base, base)
+    return f"{title} ({profile} profile)" if profile else title
+
+
+def _wl_order(wl: str) -> tuple:
+    base, _, profile = wl.partition("@")
+    return (base not in WORKLOAD_TITLES, base, ["", "lan", "wan"].index(profile) if profile in ("", "lan", "wan") else 3, profile)
+
+
 def _row_order(row):
     sys_rank = {"tessera": 0, "crypten": 1, "mpyc": 2}.get(row["system"], 3)
     phase_rank = {"online": 0, "total": 1, "offline": 2}.get(row["phase"], 3)
@@ -229,7 +252,7 @@ def _add_tessera_totals(rows: list[dict]) -> None:
 
 def _add_ratios(wl: str, rows: list[dict]) -> None:
     has_peers = any(r["system"] != "tessera" for r in rows)
-    pref = PREFERRED_VARIANT.get(wl)
+    pref = PREFERRED_VARIANT.get(_base(wl))
     for r in rows:
         r["ratio"] = None
         r["ratio_ref"] = None
@@ -335,7 +358,7 @@ def plot(suite: str, wl: str, rows: list[dict], outdir: Path) -> Path | None:
         return None
     # one line per system/engine/party count: its online time where it has one, else its total;
     # for Tessera only the variant that is the ratio reference (e.g. mul_trunc for W1)
-    pref = PREFERRED_VARIANT.get(wl)
+    pref = PREFERRED_VARIANT.get(_base(wl))
     if pref and any(r["engine"].endswith(f"[{pref}]") for r in pts if r["system"] == "tessera"):
         pts = [r for r in pts if r["system"] != "tessera" or r["engine"].endswith(f"[{pref}]")]
     has_online = {(r["system"], r["engine"], r["parties"]) for r in pts if r["phase"] == "online"}
@@ -368,7 +391,7 @@ def plot(suite: str, wl: str, rows: list[dict], outdir: Path) -> Path | None:
         bs = [(r["n"], r["bytes"]) for r in rs if r["bytes"]]
         if bs:
             axes[1].plot([b[0] for b in bs], [b[1] for b in bs], marker="o", color=color, linestyle=style, label=label)
-    title = WORKLOAD_TITLES.get(wl, wl)
+    title = _title(wl)
     for ax, ylabel in ((axes[0], "seconds (median)"), (axes[1], "bytes (busiest party)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -381,7 +404,7 @@ def plot(suite: str, wl: str, rows: list[dict], outdir: Path) -> Path | None:
     fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=7, frameon=False)
     fig.tight_layout(rect=(0, 0.12 + 0.03 * (len(labels) // 3), 1, 1))
     outdir.mkdir(parents=True, exist_ok=True)
-    path = outdir / f"{suite}_{wl}.png".replace("/", "_")
+    path = outdir / f"{suite}_{wl}.png".replace("/", "_").replace("@", "_")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -402,7 +425,7 @@ def _bars(suite: str, wl: str, series: dict, outdir: Path, plt) -> Path:
     axes[0].set_yticks(range(len(keys)), labels, fontsize=7)
     axes[1].set_yticks(range(len(keys)), [""] * len(keys))
     n = series[keys[0]][0]["n"]
-    axes[0].set_title(f"{suite}: {WORKLOAD_TITLES.get(wl, wl)}, n={fmt_n(n)}"[:90], fontsize=9)
+    axes[0].set_title(f"{suite}: {_title(wl)}, n={fmt_n(n)}"[:90], fontsize=9)
     axes[0].set_xlabel("seconds (median, log scale)")
     axes[1].set_xlabel("bytes sent by the busiest party (log scale)")
     axes[1].set_title("bytes", fontsize=9)
@@ -417,7 +440,7 @@ def _bars(suite: str, wl: str, series: dict, outdir: Path, plt) -> Path:
         ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, axis="x", which="both", alpha=0.3)
     outdir.mkdir(parents=True, exist_ok=True)
-    path = outdir / f"{suite}_{wl}.png".replace("/", "_")
+    path = outdir / f"{suite}_{wl}.png".replace("/", "_").replace("@", "_")
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
@@ -471,13 +494,17 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         f"| driver | {_md(vline)} |",
     ]
     for suite in _suites_sorted(per_suite):
-        rs = per_suite[suite]
-        st = next((r.get("settings") for r in rs if r.get("settings")), {}) or {}
-        ts = sorted(r.get("timestamp") or "" for r in rs)
-        desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
-        commit = _commit_text(next((r.get("commit") for r in rs if r.get("commit")), None))
-        out.append(f"| run `{suite}` | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
-                   f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
+        by_profile: dict[str, list[dict]] = defaultdict(list)
+        for r in per_suite[suite]:
+            by_profile[_profile_of(r)].append(r)
+        for profile, rs in by_profile.items():
+            st = next((r.get("settings") for r in rs if r.get("settings")), {}) or {}
+            ts = sorted(r.get("timestamp") or "" for r in rs)
+            desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
+            commit = _commit_text(next((r.get("commit") for r in rs if r.get("commit")), None))
+            label = suite if profile == "loopback" else f"{suite}` on `{profile}"
+            out.append(f"| run `{label}` | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
+                       f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
     out += [
         "",
         "**Read the times with care.** The machine has 2 cores and is shared: other work ran during these",
@@ -533,8 +560,8 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         if st.get("quick"):
             out += ["Quick run (`--quick`): small sizes and few repeats; see the notes column.", ""]
         rows = rows_for(rs)
-        for wl in sorted(rows, key=lambda w: (w not in WORKLOAD_TITLES, w)):
-            out += [f"### {WORKLOAD_TITLES.get(wl, wl)}", ""]
+        for wl in sorted(rows, key=_wl_order):
+            out += [f"### {_title(wl)}", ""]
             with_ratio = any(r["system"] != "tessera" for r in rows[wl])
             out += table(rows[wl], with_ratio)
             out.append("")
