@@ -42,6 +42,8 @@ DTYPES: dict[int, np.dtype] = {
     4: np.dtype(np.float64),
 }
 _CODES = {dt: code for code, dt in DTYPES.items()}
+# the whole header for each ndim, packed and unpacked in one call
+_STRUCTS = [struct.Struct(f"<3sBQHBBQQ{ndim}Q") for ndim in range(MAX_NDIM + 1)]
 
 
 class Header(NamedTuple):  # a tuple: built on every receive, so cheap to construct
@@ -63,8 +65,7 @@ def encode_header(session: int, sender: int, tag: int, arr: np.ndarray) -> bytes
         raise ProtocolError(f"cannot send arrays of dtype {arr.dtype}; supported: {sorted(map(str, _CODES))}")
     if arr.ndim > MAX_NDIM:
         raise ProtocolError(f"cannot send arrays of more than {MAX_NDIM} dimensions (got {arr.ndim})")
-    fixed = _FIXED.pack(MAGIC, VERSION, session, sender, code, arr.ndim, tag, arr.nbytes)
-    return fixed + struct.pack(f"<{arr.ndim}Q", *arr.shape)
+    return _STRUCTS[arr.ndim].pack(MAGIC, VERSION, session, sender, code, arr.ndim, tag, arr.nbytes, *arr.shape)
 
 
 def decode_header(buf: bytes | memoryview) -> Header:
@@ -74,6 +75,13 @@ def decode_header(buf: bytes | memoryview) -> Header:
     if len(buf) < HEADER_BYTES:
         raise ProtocolError(f"truncated frame header: {len(buf)} bytes, need at least {HEADER_BYTES}")
     magic, version, session, sender, code, ndim, tag, nbytes = _FIXED.unpack_from(buf)
+    if len(buf) == HEADER_BYTES + 8 * ndim and ndim <= MAX_NDIM and magic == MAGIC and version == VERSION:
+        # the common case in one unpack; every check of the slow path below still applies
+        dtype = DTYPES.get(code)
+        shape = _STRUCTS[ndim].unpack(buf)[8:]
+        count = math.prod(shape)
+        if dtype is not None and count * dtype.itemsize == nbytes and 0 < nbytes < 1 << 62:
+            return Header(session, sender, tag, dtype, shape)
     if magic != MAGIC:
         raise ProtocolError("frame does not start with the Tessera magic bytes")
     if version != VERSION:
