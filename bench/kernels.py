@@ -14,6 +14,12 @@ Groups:
 - matmul: uint64 (m, k) @ (k, n), compiled vs NumPy's integer ``@`` (no BLAS) vs float64 ``@``
   (BLAS, with whatever threads it is configured for; the compiled kernel is single-threaded).
 - beaver_combine: the fused c + d*b + e*a (+ d*e) vs NumPy in-place ops with preallocated out=.
+- beaver_combine_open: the opening fused into the combine, as Semi2k.mul runs it for two parties
+  (own masked d|e and the peer's, one 2n buffer each): ``beaver_combine(..., d2, e2)`` vs the
+  former ``add`` of the two buffers (a fresh 2n array) followed by the combine.
+- trunc_finish: the fused truncation finish (opening sum included) vs the former ``add`` plus
+  seven NumPy/kernel passes of Semi2k.divide_many; both allocate their results fresh, as the
+  engine does.
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 """
 
@@ -158,6 +164,59 @@ def bench_beaver_combine(rng: np.random.Generator, size: int, repeats: int) -> N
         emit("beaver_combine", "c", (size,), t_c, min_seconds=min_c, ratio=t_np / t_c, **common)
 
 
+def bench_combine_open(rng: np.random.Generator, size: int, repeats: int) -> None:
+    kern = get_kernels("c")
+    c, a, b = (random_u64(rng, (size,)) for _ in range(3))
+    own, peer = random_u64(rng, (2 * size,)), random_u64(rng, (2 * size,))  # d|e as sent, as received
+
+    def separate(first: bool) -> np.ndarray:
+        opened = kern.add(own, peer)
+        return kern.beaver_combine(c, opened[:size], opened[size:], a, b, first)
+
+    def fused(first: bool) -> np.ndarray:
+        return kern.beaver_combine(c, own[:size], own[size:], a, b, first, peer[:size], peer[size:])
+
+    for first in (False, True):
+        assert np.array_equal(fused(first), separate(first))
+        t = time_group({"c-add+combine": lambda f=first: separate(f), "c-fused": lambda f=first: fused(f)}, repeats)
+        (t_sep, min_sep), (t_fused, min_fused) = t["c-add+combine"], t["c-fused"]
+        common = {"first": first, "ratio_to": "c-add+combine"}
+        emit("beaver_combine_open", "c-add+combine", (size,), t_sep, min_seconds=min_sep, ratio=1.0, **common)
+        emit("beaver_combine_open", "c-fused", (size,), t_fused, min_seconds=min_fused, ratio=t_sep / t_fused,
+             **common)
+
+
+def bench_trunc_finish(rng: np.random.Generator, size: int, repeats: int, k: int = 16) -> None:
+    kern = get_kernels("c")
+    own, peer, r_high = (random_u64(rng, (size,)) for _ in range(3))
+    r_msb = random_u64(rng, (size,)) >> U64(63)
+    weight, shift, offset = U64(1 << (64 - k)), U64(k), U64(1 << (62 - k))
+
+    def separate(first: bool) -> np.ndarray:  # the former Semi2k.divide_many, power-of-two path
+        opened = kern.add(own, peer)
+        y = np.invert(opened)
+        np.right_shift(y, U64(63), out=y)
+        np.multiply(y, weight, out=y)
+        kern.mul(r_msb, y, out=y)
+        kern.sub(y, r_high, out=y)
+        if first:
+            q = np.right_shift(opened, shift)
+            np.subtract(q, offset, out=q)
+            kern.add(y, q, out=y)
+        return y
+
+    def fused(first: bool) -> np.ndarray:
+        return kern.trunc_finish(own, r_high, r_msb, 1 << k, first, peer)
+
+    for first in (False, True):
+        assert np.array_equal(fused(first), separate(first))
+        t = time_group({"c-add+numpy": lambda f=first: separate(f), "c-fused": lambda f=first: fused(f)}, repeats)
+        (t_sep, min_sep), (t_fused, min_fused) = t["c-add+numpy"], t["c-fused"]
+        common = {"first": first, "k": k, "ratio_to": "c-add+numpy"}
+        emit("trunc_finish", "c-add+numpy", (size,), t_sep, min_seconds=min_sep, ratio=1.0, **common)
+        emit("trunc_finish", "c-fused", (size,), t_fused, min_seconds=min_fused, ratio=t_sep / t_fused, **common)
+
+
 def bench_ring(rng: np.random.Generator, size: int, repeats: int) -> None:
     a, b = random_u64(rng, (size,)), random_u64(rng, (size,))
     out = np.ones(size, dtype=U64)  # faulted in once, reused by every contender
@@ -196,6 +255,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(2024)  # benchmark data, not secrets
     bench_matmul(rng, 512, repeats)
     bench_beaver_combine(rng, 10**6, repeats)
+    bench_combine_open(rng, 10**6, repeats)
+    bench_trunc_finish(rng, 10**6, repeats)
     bench_ring(rng, 10**7, repeats)
 
 

@@ -24,20 +24,40 @@ void mpc_beaver_mask_u64(uint64_t *d, uint64_t *e, const uint64_t *x, const uint
         e[i] = y[i] - b[i];
 }
 
+/* The opened masks arrive in two parts, own + rest (the peers' sum), or already summed
+ * (rest == 0). `rest` is loop-invariant: the branch is predicted every time and costs nothing
+ * measurable next to the memory traffic, so one loop serves both forms. */
+static inline uint64_t opened1(const uint64_t *p, const uint64_t *p2, size_t i, int rest)
+{
+    return rest ? p[i] + p2[i] : p[i];
+}
+
 #ifdef __AVX2__
+static inline __m256i load4(const uint64_t *p, size_t i)
+{
+    return _mm256_loadu_si256((const __m256i *)(p + i));
+}
+
+static inline __m256i load_opened(const uint64_t *p, const uint64_t *p2, size_t i, int rest)
+{
+    return rest ? _mm256_add_epi64(load4(p, i), load4(p2, i)) : load4(p, i);
+}
+
 /* AVX2 has no 64-bit multiply. With u = d, v = b (+ e) and s = e, t = a:
  *   u*v + s*t = ul*vl + sl*tl + ((ul*vh + uh*vl + sl*th + sh*tl) mod 2^32) << 32.
  * The four cross products come from two vpmulld against half-swapped v and t, summed in 32-bit
- * lanes, so the shift-and-fold runs once per element rather than once per product. */
+ * lanes, so the shift-and-fold runs once per element rather than once per product. d and e are
+ * the full opened masks (own + rest), so the first party's d*e uses them too. */
 static inline __m256i combine4(const uint64_t *c, const uint64_t *d, const uint64_t *e,
-                               const uint64_t *a, const uint64_t *b, int first)
+                               const uint64_t *a, const uint64_t *b, const uint64_t *d2,
+                               const uint64_t *e2, size_t i, int first, int rest)
 {
     const __m256i hi = _mm256_set1_epi64x(~0xFFFFFFFFLL);
-    const __m256i vc = _mm256_loadu_si256((const __m256i *)c);
-    const __m256i vd = _mm256_loadu_si256((const __m256i *)d);
-    const __m256i ve = _mm256_loadu_si256((const __m256i *)e);
-    const __m256i va = _mm256_loadu_si256((const __m256i *)a);
-    __m256i vb = _mm256_loadu_si256((const __m256i *)b);
+    const __m256i vc = load4(c, i);
+    const __m256i vd = load_opened(d, d2, i, rest);
+    const __m256i ve = load_opened(e, e2, i, rest);
+    const __m256i va = load4(a, i);
+    __m256i vb = load4(b, i);
     if (first)
         vb = _mm256_add_epi64(vb, ve);
     __m256i lo = _mm256_add_epi64(_mm256_mul_epu32(vd, vb), _mm256_mul_epu32(ve, va));
@@ -47,37 +67,42 @@ static inline __m256i combine4(const uint64_t *c, const uint64_t *d, const uint6
     return _mm256_add_epi64(vc, _mm256_add_epi64(lo, x));
 }
 
-/* From this many elements on (6 arrays, >= 24 MiB streamed) the operands cannot stay in cache,
- * so z is written with non-temporal stores: no read-for-ownership of z, no eviction of the
- * inputs. Measured ~15-20% faster at 10^6 elements; below it, z is better left in cache for
+/* From this many elements on (6 to 8 arrays, >= 24 MiB streamed) the operands cannot stay in
+ * cache, so z is written with non-temporal stores: no read-for-ownership of z, no eviction of
+ * the inputs. Measured ~15-20% faster at 10^6 elements; below it, z is better left in cache for
  * whatever reads it next. */
 #define MPC_STREAM_MIN ((size_t)1 << 19)
 #endif
 
-static inline uint64_t combine1(uint64_t c, uint64_t d, uint64_t e, uint64_t a, uint64_t b, int first)
+static inline uint64_t combine1(const uint64_t *c, const uint64_t *d, const uint64_t *e,
+                                const uint64_t *a, const uint64_t *b, const uint64_t *d2,
+                                const uint64_t *e2, size_t i, int first, int rest)
 {
-    return c + d * (first ? b + e : b) + e * a;
+    uint64_t dd = opened1(d, d2, i, rest), ee = opened1(e, e2, i, rest);
+    return c[i] + dd * (first ? b[i] + ee : b[i]) + ee * a[i];
 }
 
 void mpc_beaver_combine_u64(uint64_t *z, const uint64_t *c, const uint64_t *d, const uint64_t *e,
-                            const uint64_t *a, const uint64_t *b, size_t n, int first)
+                            const uint64_t *a, const uint64_t *b, const uint64_t *d2,
+                            const uint64_t *e2, size_t n, int first)
 {
     size_t i = 0;
+    const int rest = d2 != NULL;
     first = first != 0;
 #ifdef __AVX2__
     if (n >= MPC_STREAM_MIN) {
         for (; i < n && ((uintptr_t)(z + i) & 31) != 0; i++) /* streaming stores need alignment */
-            z[i] = combine1(c[i], d[i], e[i], a[i], b[i], first);
+            z[i] = combine1(c, d, e, a, b, d2, e2, i, first, rest);
         for (; i + 4 <= n; i += 4)
-            _mm256_stream_si256((__m256i *)(z + i), combine4(c + i, d + i, e + i, a + i, b + i, first));
+            _mm256_stream_si256((__m256i *)(z + i), combine4(c, d, e, a, b, d2, e2, i, first, rest));
         _mm_sfence(); /* order the weakly-ordered stores before z is handed back */
     } else {
         for (; i + 4 <= n; i += 4)
-            _mm256_storeu_si256((__m256i *)(z + i), combine4(c + i, d + i, e + i, a + i, b + i, first));
+            _mm256_storeu_si256((__m256i *)(z + i), combine4(c, d, e, a, b, d2, e2, i, first, rest));
     }
 #endif
     for (; i < n; i++)
-        z[i] = combine1(c[i], d[i], e[i], a[i], b[i], first);
+        z[i] = combine1(c, d, e, a, b, d2, e2, i, first, rest);
 }
 
 void mpc_beaver_matmul_combine_u64(uint64_t *z, const uint64_t *c, const uint64_t *d,

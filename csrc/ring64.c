@@ -10,11 +10,12 @@
 #include "mpc/compiler.h"
 
 
-void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, uint64_t c, size_t n)
 {
+    /* The extra add of c (0 for most callers) is free: the loop is bound by memory traffic. */
     MPC_IVDEP
     for (size_t i = 0; i < n; i++)
-        out[i] = a[i] + b[i];
+        out[i] = a[i] + b[i] + c;
 }
 
 void mpc_ring64_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -57,6 +58,45 @@ void mpc_ring64_sar(uint64_t *out, const uint64_t *a, unsigned k, size_t n)
         uint64_t sign = (uint64_t)0 - (a[i] >> 63); /* all ones when negative */
         out[i] = ((a[i] ^ sign) >> k) ^ sign;
     }
+}
+
+/* One loop body for every form of the truncation finish. Inlined with constant `rest` and
+ * `pow2`, each combination becomes its own loop: the power-of-two ones vectorise (shifts, adds
+ * and masks only), and none tests a flag per element. `first` stays a runtime loop-invariant
+ * flag (the compiler unswitches it): it spares the non-first parties the divisions. */
+static inline __attribute__((always_inline)) void
+trunc_finish_span(uint64_t *out, const uint64_t *c, const uint64_t *c2, const uint64_t *r_high,
+                  const uint64_t *r_msb, uint64_t d, int first, size_t n, int rest, int pow2)
+{
+    /* floor((2^64 - 1) / d) is floor(2^64 / d) unless d divides 2^64, i.e. is a power of two */
+    const unsigned k = pow2 ? (unsigned)__builtin_ctzll(d) : 0;
+    const uint64_t q = UINT64_MAX / d + (pow2 ? 1 : 0);
+    const uint64_t offset = ((uint64_t)1 << 62) / d;
+    MPC_IVDEP
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cc = rest ? c[i] + c2[i] : c[i];
+        uint64_t keep = (cc >> 63) - 1; /* all ones when msb(C) = 0: the mask form of 1 - msb(C) */
+        /* r_msb * 2^(64-k) as a shift (k >= 1): exact mod 2^64 for any share of the bit */
+        uint64_t y = (keep & (pow2 ? r_msb[i] << (64 - k) : r_msb[i] * q)) - r_high[i];
+        if (first)
+            y += (pow2 ? cc >> k : cc / d) - offset;
+        out[i] = y;
+    }
+}
+
+void mpc_ring64_trunc_finish(uint64_t *out, const uint64_t *c, const uint64_t *c2,
+                             const uint64_t *r_high, const uint64_t *r_msb, uint64_t d, int first,
+                             size_t n)
+{
+    const int pow2 = (d & (d - 1)) == 0;
+    if (pow2 && c2)
+        trunc_finish_span(out, c, c2, r_high, r_msb, d, first, n, 1, 1);
+    else if (pow2)
+        trunc_finish_span(out, c, c2, r_high, r_msb, d, first, n, 0, 1);
+    else if (c2)
+        trunc_finish_span(out, c, c2, r_high, r_msb, d, first, n, 1, 0);
+    else
+        trunc_finish_span(out, c, c2, r_high, r_msb, d, first, n, 0, 0);
 }
 
 /* Width of the column strip summed at a time when the kept inner axis is long: 2048

@@ -265,6 +265,13 @@ def _beaver_bad_cases():
         ("beaver_combine", (z23, z23, z23, z23, z32, True)),
         ("beaver_combine", (z23, z23, z23, z23, z23.astype(np.float64), False)),
         ("beaver_combine", (z23, z23, [0, 0], z23, z23, False)),
+        ("beaver_combine", (z23, z23, z23, z23, z23, True, z23, None)),  # one rest part only
+        ("beaver_combine", (z23, z23, z23, z23, z23, True, None, z23)),
+        ("beaver_combine", (z23, z23, z23, z23, z23, False, z23, z32)),  # e2 wrong shape
+        ("beaver_combine", (z23, z23, z23, z23, z23, False, z32, z23)),  # d2 wrong shape
+        ("beaver_combine", (z23, z23, z23, z23, z23, True, z23.astype(np.int64), z23)),
+        ("beaver_combine", (z23, z23, z23, z23, z23, True, z23, z23.astype(np.uint32))),
+        ("beaver_combine", (z23, z23, z23, z23, z23, True, [[0] * 3] * 2, z23)),
         ("beaver_matmul_combine", (z23, z22, z32, z22, z32, True)),  # c wrong shape
         ("beaver_matmul_combine", (z22, z23, z32, z22, z32, False)),  # d, a differ
         ("beaver_matmul_combine", (z22, z23, z23, z23, z23, False)),  # d, e do not align
@@ -333,6 +340,41 @@ def test_beaver_combine_large_streaming_path(first):
     check_result(_matmul.beaver_combine(*args, first), _ref.beaver_combine(*args, first))
 
 
+# the AVX2 loop does 4 lanes at a time: every tail length, and short inputs with no full lane
+tail_shapes = st.one_of(shapes, st.integers(0, 40).map(lambda n: (n,)))
+
+
+@HYP
+@given(shape=tail_shapes, seed=seeds, first=st.booleans(), la=layouts, lb=layouts)
+def test_beaver_combine_rest_parts_match_reference(shape, seed, first, la, lb):
+    # the opened masks in two parts (own masked values + the peers' sum), as Semi2k.mul passes them
+    rng = np.random.default_rng(seed)
+    c, d, e, a, b, d2, e2 = (rand_u64(rng, shape) for _ in range(7))
+    if len(shape) >= 2 and c.size:
+        d2, e = layout(d2, la), layout(e, lb)
+    got = _matmul.beaver_combine(c, d, e, a, b, first, d2, e2)
+    check_result(got, _ref.beaver_combine(c, d, e, a, b, first, d2, e2))
+    # ... which is the one-part combine of the sums, the first party's d*e included
+    check_result(got, _ref.beaver_combine(c, _ref.add(d, d2), _ref.add(e, e2), a, b, first))
+    check_result(_matmul.beaver_combine(c, d, e, a, b, first, None, None), _ref.beaver_combine(c, d, e, a, b, first))
+
+
+@pytest.mark.parametrize("first", [True, False])
+@pytest.mark.parametrize("n", [(1 << 19) - 5, 1 << 19, (1 << 19) + 3])
+def test_beaver_combine_rest_parts_streaming_path(first, n):
+    # both sides of the streaming threshold, with inputs at odd offsets (misaligned loads, and an
+    # output whose alignment prologue differs) and a strided rest part (copied by the checks)
+    rng = np.random.default_rng(n)
+    c, d, e, a, b, d2 = (rand_u64(rng, (n + 1,), 0.01) for _ in range(6))
+    e2 = np.zeros(2 * (n + 1), dtype=U64)
+    e2[::2] = rand_u64(rng, (n + 1,), 0.01)
+    args = [v[1:] for v in (c, d, e, a, b)]
+    rest = [d2[1:], e2[2::2]]
+    want = _ref.beaver_combine(*args, first, *rest)
+    check_result(_matmul.beaver_combine(*args, first, *rest), want)
+    check_result(want, _ref.beaver_combine(args[0], args[1] + rest[0], args[2] + rest[1], *args[3:], first))
+
+
 @HYP
 @given(
     m=st.integers(0, 20),
@@ -394,6 +436,22 @@ def test_beaver_combine_reconstructs_product(parties, size, seed):
     d = total([o[0] for o in opened])
     e = total([o[1] for o in opened])
     z = [_matmul.beaver_combine(cs[i], d, e, as_[i], bs[i], i == 0) for i in range(parties)]
+    assert np.array_equal(total(z), x * y)
+
+
+@HYP
+@given(parties=st.sampled_from([2, 3, 4]), size=st.integers(0, 300), seed=seeds)
+def test_beaver_combine_rest_parts_reconstruct_product(parties, size, seed):
+    # the engine's form: each party passes its own masked values and the sum of the others'
+    rng = np.random.default_rng(seed)
+    x, y, a, b = (rand_u64(rng, (size,)) for _ in range(4))
+    xs, ys, as_, bs, cs = (split(rng, v, parties) for v in (x, y, a, b, a * b))
+    opened = [_matmul.beaver_mask(xs[i], as_[i], ys[i], bs[i]) for i in range(parties)]
+    z = []
+    for i in range(parties):
+        d2 = total([o[0] for j, o in enumerate(opened) if j != i])
+        e2 = total([o[1] for j, o in enumerate(opened) if j != i])
+        z.append(_matmul.beaver_combine(cs[i], opened[i][0], opened[i][1], as_[i], bs[i], i == 0, d2, e2))
     assert np.array_equal(total(z), x * y)
 
 

@@ -199,6 +199,123 @@ def test_unary64_matches_reference(data):
     same(C.sar(a, np.uint8(k)), REF.sar(a, k))
 
 
+# ----------------------------------------------------------------------------- add with a constant, trunc_finish
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_add_public_constant_matches_python_ints(k, data):
+    xs = data.draw(st.lists(WORD, min_size=1, max_size=20))
+    ys = data.draw(st.lists(WORD, min_size=len(xs), max_size=len(xs)))
+    c = data.draw(CONST)
+    a, b = np.array(xs, dtype=np.uint64), np.array(ys, dtype=np.uint64)
+    assert k.add(a, b, c=c).tolist() == [(x + y + c) & M64 for x, y in zip(xs, ys, strict=True)]
+
+
+@given(data=st.data())
+def test_add_public_constant_matches_reference(data):
+    shape = data.draw(SHAPES)
+    a, b = data.draw(laid_out(shape)), data.draw(laid_out(shape))
+    c = data.draw(CONST)
+    same(C.add(a, b, c=c), REF.add(a, b, c=c))
+    same(C.add(a, b, c=np.uint64(1 << 62)), REF.add(a, b, c=1 << 62))
+    for k in (REF, C):  # in place, as Semi2k.divide_many masks into its send buffer
+        x = np.array(a, copy=True, order="C")
+        assert k.add(x, b, out=x, c=c) is x
+        same(x, REF.add(a, b, c=c))
+
+
+def trunc_finish_ints(cs, c2s, highs, msbs, d, first):
+    """The contract of trunc_finish in Python integers."""
+    out = []
+    for i, (c, h, m) in enumerate(zip(cs, highs, msbs, strict=True)):
+        opened = (c + (c2s[i] if c2s is not None else 0)) & M64
+        y = (1 - (opened >> 63)) * ((1 << 64) // d) * m - h
+        if first:
+            y += opened // d - (1 << 62) // d
+        out.append(y & M64)
+    return out
+
+
+DIVISORS = st.one_of(st.integers(1, 62).map(lambda k: 1 << k), st.sampled_from([3, 10, (1 << 62) - 1]),
+                     st.integers(2, 1 << 62))
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_trunc_finish_matches_python_ints(k, data):
+    cs = data.draw(st.lists(WORD, min_size=1, max_size=20))
+    n = len(cs)
+    c2s = data.draw(st.none() | st.lists(WORD, min_size=n, max_size=n))
+    highs = data.draw(st.lists(WORD, min_size=n, max_size=n))
+    msbs = data.draw(st.lists(WORD, min_size=n, max_size=n))
+    d, first = data.draw(DIVISORS), data.draw(st.booleans())
+    arr = lambda v: None if v is None else np.array(v, dtype=np.uint64)  # noqa: E731
+    got = k.trunc_finish(arr(cs), arr(highs), arr(msbs), d, first, arr(c2s))
+    assert got.tolist() == trunc_finish_ints(cs, c2s, highs, msbs, d, first)
+
+
+@given(data=st.data())
+def test_trunc_finish_matches_reference(data):
+    shape = data.draw(st.one_of(SHAPES, st.integers(0, 40).map(lambda n: (n,))))  # every SIMD tail
+    c, high, msb = (data.draw(laid_out(shape)) for _ in range(3))
+    c2 = data.draw(st.none() | laid_out(shape))
+    d, first = data.draw(DIVISORS), data.draw(st.booleans())
+    same(C.trunc_finish(c, high, msb, d, first, c2), REF.trunc_finish(c, high, msb, d, first, c2))
+    same(C.trunc_finish(c, high, msb, np.int64(d), first), REF.trunc_finish(c, high, msb, d, first, None))
+    if c2 is not None:  # the two-part form is the one-part form of the sum
+        same(C.trunc_finish(c, high, msb, d, first, c2), REF.trunc_finish(REF.add(c, c2), high, msb, d, first))
+
+
+@pytest.mark.parametrize("d", [2, 1 << 16, 1 << 62, 12345, (1 << 62) - 1])
+@pytest.mark.parametrize("n", [(1 << 19) - 1, (1 << 19) + 5])
+def test_trunc_finish_large_and_misaligned(n, d):
+    rng = np.random.default_rng(n + d)
+    c, c2, high, msb = (rng.integers(0, M64, size=n + 1, dtype=np.uint64, endpoint=True) for _ in range(4))
+    msb &= np.uint64(1)  # as in a real triple (a share of the bit need not be 0/1, but here it is)
+    for first in (False, True):
+        args = (c[1:], high[:-1], msb[1:], d, first, c2[1:])
+        same(C.trunc_finish(*args), REF.trunc_finish(*args))
+
+
+@pytest.mark.parametrize("parties", [2, 3])
+@pytest.mark.parametrize("d", [2, 1 << 16, 1 << 40, 3, 1000, (1 << 40) + 1])
+def test_trunc_finish_reconstructs_quotient(parties, d):
+    # the protocol of Semi2k.divide_many on simulated shares: within 2 of x/d, floor(x/d) + {0, 1} for 2^k
+    rng = np.random.default_rng(d * parties)
+    x = rng.integers(-(1 << 62) + 1, 1 << 62, size=500, dtype=np.int64)
+    x[:4] = [(1 << 62) - 1, -(1 << 62) + 1, 0, -1]
+    r = rng.integers(0, M64, size=x.size, dtype=np.uint64, endpoint=True)
+
+    def split(v):
+        shares = [rng.integers(0, M64, size=v.size, dtype=np.uint64, endpoint=True) for _ in range(parties - 1)]
+        return [*shares, v - np.sum(shares, axis=0, dtype=np.uint64)]
+
+    xs, rs, hs, ms = (split(v) for v in (x.view(np.uint64), r, r // np.uint64(d), r >> np.uint64(63)))
+    masked = [C.add(xs[i], rs[i], c=(1 << 62) if i == 0 else 0) for i in range(parties)]
+    ys = []
+    for i in range(parties):
+        rest = REF.sum(np.stack([m for j, m in enumerate(masked) if j != i]), 0)
+        ys.append(C.trunc_finish(masked[i], hs[i], ms[i], d, i == 0, rest))
+    y = np.sum(ys, axis=0, dtype=np.uint64).view(np.int64)
+    for xv, yv in zip(x.tolist(), y.tolist(), strict=True):
+        if d & (d - 1) == 0:
+            assert yv - xv // d in (0, 1)
+        else:
+            assert abs(yv * d - xv) < 2 * d
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+def test_trunc_finish_zero_d_and_empty(k):
+    z = np.array(5 << 20, dtype=np.uint64)
+    y = k.trunc_finish(z, np.array(1, np.uint64), np.array(0, np.uint64), 1 << 20, True, z)
+    assert y.shape == () and int(y) == ((10 << 20 >> 20) - 1 - (1 << 42)) & M64
+    for shape in [(0,), (3, 0)]:
+        e = np.empty(shape, dtype=np.uint64)
+        same(k.trunc_finish(e, e, e, 3, True), e)
+        same(k.trunc_finish(e, e, e, 4, False, e), e)
+
+
 def test_sar_every_shift():
     values = np.array(EDGES64 + [0x8000_0000_0000_1234, 0xFFFF_0000_FFFF_0000, 0x7FFF_FFFF_0000_0001],
                       dtype=np.uint64)
@@ -447,6 +564,19 @@ BAD_CALLS = {
     "sar k float": lambda k: k.sar(U, 1.0),
     "sar k bool": lambda k: k.sar(U, True),
     "sar dtype": lambda k: k.sar(U.astype(np.int64), 1),
+    "add c float": lambda k: k.add(U, U, c=1.0),
+    "add c bool": lambda k: k.add(U, U, c=True),
+    "add c array": lambda k: k.add(U, U, c=U),
+    "trunc_finish d 1": lambda k: k.trunc_finish(U, U, U, 1, True),
+    "trunc_finish d 0": lambda k: k.trunc_finish(U, U, U, 0, False),
+    "trunc_finish d big": lambda k: k.trunc_finish(U, U, U, (1 << 62) + 1, True),
+    "trunc_finish d float": lambda k: k.trunc_finish(U, U, U, 4.0, True),
+    "trunc_finish d bool": lambda k: k.trunc_finish(U, U, U, True, True),
+    "trunc_finish dtype": lambda k: k.trunc_finish(U, U.astype(np.int64), U, 4, True),
+    "trunc_finish shapes": lambda k: k.trunc_finish(U, U[:5], U, 4, True),
+    "trunc_finish c2 shape": lambda k: k.trunc_finish(U, U, U, 4, True, U[:5]),
+    "trunc_finish c2 dtype": lambda k: k.trunc_finish(U, U, U, 4, True, U.astype(np.uint32)),
+    "trunc_finish c2 list": lambda k: k.trunc_finish(U, U, U, 4, True, [0] * 6),
     "add128 trailing 3": lambda k: k.add128(U.reshape(2, 3), U.reshape(2, 3)),
     "add128 1-d odd": lambda k: k.sub128(U[:3], U[:3]),
     "mul128 0-d": lambda k: k.mul128(np.array(1, np.uint64), np.array(1, np.uint64)),

@@ -68,3 +68,62 @@ def test_input_without_agreement_check_is_zero_rounds():
     for sent, val in run_local(main, 3):
         assert sent == 3 - 1  # only the reveal
         np.testing.assert_array_equal(val, np.arange(3.0) + 1)
+
+
+SHAPES = [(), (0,), (1,), (7,), (3, 5), (2, 0, 3)]
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_products_on_ring_values_any_shape(n):
+    # Semi2k.mul passes the combine its own masked values and the peers' sum (the received array
+    # itself for two parties, n - 2 adds beyond): every party count and shape, wrap-around included
+    rng = np.random.default_rng(n)
+    vals = [(rng.integers(0, 2**64, size=s, dtype=np.uint64, endpoint=False),
+             rng.integers(0, 2**64, size=s, dtype=np.uint64, endpoint=False)) for s in SHAPES]
+
+    def main(p):
+        e = p.engine
+        out = []
+        for (x, y), s in zip(vals, SHAPES, strict=True):
+            sx = e.input(x if p.pid == 0 else None, 0, s)
+            sy = e.input(y if p.pid == n - 1 else None, n - 1, s)
+            out.append(e.open([e.mul(sx, sy)])[0])
+        return out
+
+    for got in run_local(main, n):
+        for (x, y), z in zip(vals, got, strict=True):
+            assert z.shape == x.shape
+            assert np.array_equal(z, x * y)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("d", [2**16, 1000])
+def test_divide_many_mixed_shapes_one_round_same_bytes(n, d):
+    # several arrays of different shapes (0-d, empty, 2-d) share one exchange of exactly the
+    # masked values: n - 1 messages of 8 bytes per element plus the channel's header
+    rng = np.random.default_rng(d + n)
+    xs = [rng.integers(-LIMIT + 1, LIMIT, size=s, dtype=np.int64) for s in SHAPES]
+    count = sum(x.size for x in xs)
+
+    def main(p):
+        e = p.engine
+        shares = [e.input(x.view(np.uint64) if p.pid == 0 else None, 0, x.shape) for x in xs]
+        with p.section("probe"):
+            e.open([shares[2]])  # one element: learns the per-message header
+        with p.section("div"):
+            qs = e.divide_many(shares, d)
+        stats = p.stats()["sections"]
+        return stats["probe"], stats["div"], e.open(qs), e.divide_many([], d)
+
+    for probe, div, qs, none in run_local(main, n):
+        header = probe["bytes_sent"] // (n - 1) - 8
+        assert div["rounds"] == 1 and div["messages_sent"] == n - 1
+        assert div["bytes_sent"] == (n - 1) * (8 * count + header)
+        assert none == []
+        for x, q in zip(xs, qs, strict=True):
+            assert q.shape == x.shape
+            for xv, qv in zip(x.reshape(-1).tolist(), signed(q.reshape(-1)), strict=True):
+                if d & (d - 1) == 0:
+                    assert qv - (xv // d) in (0, 1)
+                else:
+                    assert abs(qv * d - xv) < 2 * d

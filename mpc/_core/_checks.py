@@ -129,6 +129,31 @@ def matmul_combine_args(c: object, d: object, e: object, a: object, b: object) -
     return [c, d, e, a, b]
 
 
+def beaver_combine_args(c: object, d: object, e: object, a: object, b: object, d2: object,
+                        e2: object) -> list[np.ndarray | None]:
+    """(c, d, e, a, b, d2, e2) of ``beaver_combine``: uint64 arrays of one shape, where the rest
+    parts d2 and e2 are both None or both given."""
+    if (d2 is None) != (e2 is None):
+        raise KernelError("d2, e2: give both rest parts of the opened masks or neither")
+    if d2 is None:
+        return [*same_u64s("c, d, e, a, b", c, d, e, a, b), None, None]
+    return same_u64s("c, d, e, a, b, d2, e2", c, d, e, a, b, d2, e2)
+
+
+def trunc_finish_args(c: object, r_high: object, r_msb: object, c2: object) -> list[np.ndarray | None]:
+    """(c, r_high, r_msb, c2) of ``trunc_finish``: uint64 arrays of one shape, c2 optional."""
+    if c2 is None:
+        return [*same_u64s("c, r_high, r_msb", c, r_high, r_msb), None]
+    return same_u64s("c, r_high, r_msb, c2", c, r_high, r_msb, c2)
+
+
+def divisor(d: object) -> int:
+    """A public divisor of the truncation / division finish: an integer in [2, 2^62]."""
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 2 <= int(d) <= 1 << 62:
+        raise KernelError(f"d: expected an integer divisor in [2, 2^62], got {d!r}")
+    return int(d)
+
+
 def bits_count(n: object, words: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= int(n) <= 64 * words:
         raise KernelError(f"n: expected an integer in [0, {64 * words}] for {words} words, got {n!r}")

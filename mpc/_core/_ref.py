@@ -36,9 +36,14 @@ def _binary(a, b, out, op):
     return out
 
 
-def add(a, b, out=None):
-    """a + b mod 2^64."""
-    return _binary(a, b, out, np.add)
+def add(a, b, out=None, *, c=0):
+    """a + b (+ c, a public integer constant reduced mod 2^64) mod 2^64."""
+    a, b, out = ck.elementwise_args(a, b, out)
+    c = ck.public_u64(c)
+    np.add(a, b, out=out)
+    if c:
+        np.add(out, np.uint64(c), out=out)
+    return out
 
 
 def sub(a, b, out=None):
@@ -82,6 +87,21 @@ def sar(a, k, out=None):
     out = ck.out_array(out, a.shape)
     np.right_shift(a.view(np.int64), k, out=out.view(np.int64))
     return out
+
+
+@_wrap
+def trunc_finish(c, r_high, r_msb, d, first, c2=None):
+    """One party's share of x / d from the opened C = c + c2 (or c) and a truncation or division
+    triple: (1 - msb(C)) * floor(2^64 / d) * r_msb - r_high, plus floor(C / d) - floor(2^62 / d)
+    on the ``first`` party; d an integer in [2, 2^62] (mpc.engines.semi2k.Semi2k.divide_many)."""
+    c, r_high, r_msb, c2 = ck.trunc_finish_args(c, r_high, r_msb, c2)
+    d = ck.divisor(d)
+    opened = c if c2 is None else c + c2
+    not_msb = (~opened) >> np.uint64(63)
+    y = not_msb * np.uint64((1 << 64) // d) * r_msb - r_high
+    if first:
+        y = y + (opened // np.uint64(d) - np.uint64((1 << 62) // d))
+    return np.array(y, dtype=np.uint64)
 
 
 # ----------------------------------------------------------------------------- ring Z_2^128
@@ -186,12 +206,16 @@ def beaver_mask(x, a, y, b):
 
 
 @_wrap
-def beaver_combine(c, d, e, a, b, first):
+def beaver_combine(c, d, e, a, b, first, d2=None, e2=None):
     """One party's share of x*y: c + d*b + e*a, plus d*e on the ``first`` party only.
 
     d = x - a and e = y - b are the opened (public) masks; a, b, c are this party's triple shares.
+    When the rest parts d2 and e2 are given (both or neither) the opened masks are d + d2 and
+    e + e2 (own masked values plus the peers' sum), everywhere, including the first party's d*e.
     """
-    c, d, e, a, b = ck.same_u64s("c, d, e, a, b", c, d, e, a, b)
+    c, d, e, a, b, d2, e2 = ck.beaver_combine_args(c, d, e, a, b, d2, e2)
+    if d2 is not None:
+        d, e = d + d2, e + e2
     z = np.asarray(c + d * b + e * a)
     if first:
         z = np.asarray(z + d * e)
@@ -300,7 +324,7 @@ def gmw_and_combine(c, d, e, a, b, first):
 
 
 KERNELS = (
-    "add", "sub", "mul", "neg", "mul_public", "sum", "sar",
+    "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine",

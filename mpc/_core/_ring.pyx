@@ -17,17 +17,20 @@ from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
 
-from mpc._core._wrap cimport binary_fn, input_view, run_binary, run_unary, unary_fn
+from mpc._core._wrap cimport binary_fn, in_ptr, input_view, out_ptr, run_binary, run_unary, unary_fn
 
 
 cdef extern from "mpc/ring64.h" nogil:
-    void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, uint64_t c, size_t n)
     void mpc_ring64_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring64_neg(uint64_t *out, const uint64_t *a, size_t n)
     void mpc_ring64_mul_public(uint64_t *out, const uint64_t *a, uint64_t c, size_t n)
     void mpc_ring64_sum(uint64_t *out, const uint64_t *a, size_t outer, size_t len, size_t inner)
     void mpc_ring64_sar(uint64_t *out, const uint64_t *a, unsigned k, size_t n)
+    void mpc_ring64_trunc_finish(uint64_t *out, const uint64_t *c, const uint64_t *c2,
+                                 const uint64_t *r_high, const uint64_t *r_msb, uint64_t d,
+                                 int first, size_t n)
 
 cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -52,9 +55,19 @@ cdef object _unary(object a, object out, unary_fn fn, size_t width):
 # ----------------------------------------------------------------------------- ring Z_2^64
 
 
-def add(a, b, out=None):
-    """a + b mod 2^64, elementwise over equal-shape uint64 arrays."""
-    return _binary(a, b, out, mpc_ring64_add, 1)
+def add(a, b, out=None, *, c=0):
+    """a + b (+ c, a public integer constant, reduced mod 2^64) mod 2^64, elementwise over
+    equal-shape uint64 arrays. The constant costs nothing: still one pass over a and b."""
+    a, b, out = ck.elementwise_args(a, b, out)
+    cdef uint64_t cc = ck.public_u64(c)
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    cdef const uint64_t[::1] va = input_view(a, vo, True)
+    cdef const uint64_t[::1] vb = input_view(b, vo, True)
+    cdef size_t n = va.shape[0]
+    if n:
+        with nogil:
+            mpc_ring64_add(&vo[0], &va[0], &vb[0], cc, n)
+    return out
 
 
 def sub(a, b, out=None):
@@ -120,6 +133,32 @@ def sar(a, k, out=None):
         with nogil:
             mpc_ring64_sar(&vo[0], &va[0], kk, n)
     return out
+
+
+def trunc_finish(c, r_high, r_msb, d, first, c2=None):
+    """One party's share of x / d after the masked opening of truncation (d = 2^k) or division.
+
+    With C = c + c2 (or c) the opened value x + 2^62 + r, Q = floor(2^64 / d), a new array
+    (1 - msb(C)) * Q * r_msb - r_high, plus floor(C / d) - floor(2^62 / d) on the ``first``
+    party (mod 2^64); d is an integer in [2, 2^62]. c is this party's masked share as sent and c2
+    the sum of the peers' (for two parties the received array as is), so the opening's sum
+    needs no pass of its own. Cost: one pass reading 3 or 4 arrays and writing one; for d = 2^k
+    it vectorises (shifts and masks only), other d divide once per element on the first party.
+    """
+    c, r_high, r_msb, c2 = ck.trunc_finish_args(c, r_high, r_msb, c2)
+    cdef uint64_t dd = ck.divisor(d)
+    cdef int f = 1 if first else 0
+    y = np.empty(c.shape, dtype=np.uint64)
+    cdef uint64_t *py = out_ptr(y)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pc2 = in_ptr(c2) if c2 is not None else NULL
+    cdef const uint64_t *ph = in_ptr(r_high)
+    cdef const uint64_t *pm = in_ptr(r_msb)
+    cdef size_t n = c.size
+    if n:
+        with nogil:
+            mpc_ring64_trunc_finish(py, pc, pc2, ph, pm, dd, f, n)
+    return y
 
 
 # ----------------------------------------------------------------------------- ring Z_2^128

@@ -73,6 +73,21 @@ def _combine(g: _Gen) -> tuple:
     return (*_same(g, 5), g.flag())
 
 
+def _beaver_combine(g: _Gen) -> tuple:
+    """The combine with or without the rest parts d2, e2 of the opened masks."""
+    s = g.shape()
+    args = (*(g.u64(s) for _ in range(5)), g.flag())
+    return (*args, g.u64(s), g.u64(s)) if g.flag() else args
+
+
+def _trunc_finish(g: _Gen) -> tuple:
+    """A power of two 2^k (k in [1, 62]) or any divisor up to 2^62, with or without c2."""
+    d = 1 << g.dim(1, 63) if g.flag() else [3, 5, 7, 1000, 2**62 - 1][g.dim(0, 5)]
+    s = g.shape()
+    args = (g.u64(s), g.u64(s), g.u64(s), d, g.flag())
+    return (*args, g.u64(s)) if g.flag() else args
+
+
 def _matmul_combine(g: _Gen) -> tuple:
     m, k, n = g.dim(), g.dim(), g.dim()
     return g.u64((m, n)), g.u64((m, k)), g.u64((k, n)), g.u64((m, k)), g.u64((k, n)), g.flag()
@@ -121,6 +136,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "mul_public": _mul_public,
     "sum": _sum,
     "sar": lambda g: (g.u64(g.shape()), g.dim(0, 64)),
+    "trunc_finish": _trunc_finish,
     "add128": lambda g: _same(g, 2, trailing=(2,)),
     "sub128": lambda g: _same(g, 2, trailing=(2,)),
     "neg128": lambda g: _same(g, 1, trailing=(2,)),
@@ -129,7 +145,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,
     "beaver_mask": _beaver_mask,
-    "beaver_combine": _combine,
+    "beaver_combine": _beaver_combine,
     "beaver_matmul_combine": _matmul_combine,
     "pack_bits": lambda g: (g.u8((*g.shape(0)[:1], g.dim(1, 200))),),
     "unpack_bits": _unpack,

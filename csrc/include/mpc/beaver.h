@@ -21,10 +21,19 @@ extern "C" {
 void mpc_beaver_mask_u64(uint64_t *d, uint64_t *e, const uint64_t *x, const uint64_t *a,
                          const uint64_t *y, const uint64_t *b, size_t nd, size_t ne);
 
-/* z[i] = c[i] + d[i]*b[i] + e[i]*a[i], plus d[i]*e[i] when first != 0. The first party computes
- * d*(b + e) + e*a, so both variants cost two 64-bit multiplies per element. */
+/* z[i] = c[i] + D*b[i] + E*a[i], plus D*E when first != 0, where the opened masks are
+ * D = d[i] + d2[i] and E = e[i] + e2[i] when d2 and e2 are given, else D = d[i] and E = e[i].
+ * d2 and e2 are both NULL or both non-NULL.
+ *
+ * The two-part form exists because the opened masks arrive as this party's own masked values
+ * and the peers' (for two parties: the one received buffer): summing them here, in registers,
+ * saves the separate opening pass that would read 2 x 16 bytes and write 16 bytes per element
+ * (plus a fresh, page-faulted array) only for this kernel to read the sum back.
+ * The first party computes D*(b + E) + E*a, so every variant costs two 64-bit multiplies per
+ * element; one pass reads 5 (or 7) arrays and writes z. */
 void mpc_beaver_combine_u64(uint64_t *z, const uint64_t *c, const uint64_t *d, const uint64_t *e,
-                            const uint64_t *a, const uint64_t *b, size_t n, int first);
+                            const uint64_t *a, const uint64_t *b, const uint64_t *d2,
+                            const uint64_t *e2, size_t n, int first);
 
 /* z = c + d@b + a@e, plus d@e when first != 0, with d and a (m, k), e and b (k, n), c and z
  * (m, n). The first party computes d@(b + e) + a@e: two matrix products either way, the sum

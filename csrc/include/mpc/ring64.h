@@ -18,8 +18,9 @@
 extern "C" {
 #endif
 
-/* out[i] = a[i] + b[i] mod 2^64 */
-void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+/* out[i] = a[i] + b[i] + c mod 2^64, c a public constant (0 for a plain sum). The constant lets a
+ * masking step that also shifts by a public offset (x + r + 2^62 in truncation) stay one pass. */
+void mpc_ring64_add(uint64_t *out, const uint64_t *a, const uint64_t *b, uint64_t c, size_t n);
 /* out[i] = a[i] - b[i] mod 2^64 */
 void mpc_ring64_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
 /* out[i] = a[i] * b[i] mod 2^64 */
@@ -33,6 +34,21 @@ void mpc_ring64_mul_public(uint64_t *out, const uint64_t *a, uint64_t c, size_t 
 void mpc_ring64_sum(uint64_t *out, const uint64_t *a, size_t outer, size_t len, size_t inner);
 /* out[i] = (uint64_t)((int64_t)a[i] >> k), arithmetic (sign-filling) shift, k in [0, 63] */
 void mpc_ring64_sar(uint64_t *out, const uint64_t *a, unsigned k, size_t n);
+
+/* The local finish of the masked-opening truncation / division by a public d (protocol and proof
+ * in mpc/engines/semi2k.py, Semi2k.divide_many), in one pass. With C = c[i] + c2[i] (or c[i] when
+ * c2 is NULL) the opened value, Q = floor(2^64 / d) and msb the top bit:
+ *   out[i] = (1 - msb(C)) * Q * r_msb[i] - r_high[i], plus floor(C / d) - floor(2^62 / d)
+ * when first != 0. d is in [2, 2^62]; out must not overlap the inputs.
+ *
+ * c is this party's own masked share and c2 the peers' (the received buffer, for two parties),
+ * so the opening's sum never goes through memory. For d = 2^k every product is a shift and the
+ * loop vectorises: one pass reading 4 arrays (3 without c2), writing 1, where NumPy takes ~7
+ * passes plus the opening's sum. Other d cost one scalar 64-bit division per element on the
+ * first party. */
+void mpc_ring64_trunc_finish(uint64_t *out, const uint64_t *c, const uint64_t *c2,
+                             const uint64_t *r_high, const uint64_t *r_msb, uint64_t d, int first,
+                             size_t n);
 
 #ifdef __cplusplus
 }
