@@ -25,7 +25,6 @@ One JSON line per measurement.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,8 +32,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2"}
@@ -64,15 +63,9 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
-    ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
-    ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
-    add_profile_argument(ap)
-    args = ap.parse_args(argv)
-    if args.profile != "loopback" and args.transport != "procs":
-        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
-    if report_unavailable(args.profile, engine="semi2k", workloads=sorted(set(WORKLOAD.values()))):
+    ap = runner_parser(__doc__, repeats=None)
+    args = parse_runner_args(ap, argv, "semi2k", sorted(set(WORKLOAD.values())))
+    if args is None:
         return
     if args.quick:
         cases = [("mul", 10**4, 1), ("mul_trunc", 10**4, 1), ("matmul", 32, 1)]

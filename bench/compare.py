@@ -19,7 +19,6 @@ sent; ``rounds``: communication rounds of the phase. One JSON line per measureme
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -31,8 +30,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 
 import mpc.functions as F  # noqa: E402
-from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 from mpc.tensor import compare as C  # noqa: E402
 
@@ -67,16 +66,9 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
-    ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
-    ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
-    add_profile_argument(ap)
-    args = ap.parse_args(argv)
-    if args.profile != "loopback" and args.transport != "procs":
-        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
-    if report_unavailable(args.profile, engine="semi2k+gmw+dabits", workloads=["W3", "W4", "sigmoid", "softmax"]):
+    ap = runner_parser(__doc__, repeats=5)
+    args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W3", "W4", "sigmoid", "softmax"])
+    if args is None:
         return
     sizes = {"W3": 10**5, "W4": 10**5, "sigmoid": 10**4, "softmax": 1000}
     repeats = args.repeats

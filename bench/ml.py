@@ -17,7 +17,6 @@ offline phase prefetches every triple the run needs; the online phase has no dea
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -29,8 +28,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
-from bench.parties import TRANSPORTS, add_profile_argument, report_unavailable, time_and_check  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 
@@ -73,16 +72,9 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="W6 on 640 samples, one repeat (a smoke test)")
-    ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
-    add_profile_argument(ap)
-    args = ap.parse_args(argv)
-    if args.profile != "loopback" and args.transport != "procs":
-        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
-    if report_unavailable(args.profile, engine="semi2k+gmw+dabits", workloads=["W5", "W6"]):
+    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)")
+    args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W5", "W6"])
+    if args is None:
         return
     repeats = 1 if args.quick else args.repeats
     for parties in args.parties:

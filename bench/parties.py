@@ -114,6 +114,28 @@ def add_profile_argument(ap) -> None:
                          "(bench/netns.py; root only)")
 
 
+def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small sizes, one repeat (a smoke test)"):
+    """The command line every runner shares (--quick, --parties, --repeats, --transport, --profile)."""
+    import argparse
+
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick_help)
+    ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
+    if repeats is not None:
+        ap.add_argument("--repeats", type=int, default=repeats)
+    ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
+    add_profile_argument(ap)
+    return ap
+
+
+def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
+    """Parsed arguments, or None when the profile cannot run here (its not-available line printed)."""
+    args = ap.parse_args(argv)
+    if args.profile != "loopback" and args.transport != "procs":
+        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    return None if report_unavailable(args.profile, engine=engine, workloads=workloads) else args
+
+
 def report_unavailable(profile: str, **fields) -> bool:
     """If ``profile`` cannot run here, print the ``not-available`` line (with the reason) and
     return True: a runner never falls back to loopback silently."""
@@ -210,14 +232,14 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
     """Run ``party_main`` on every party and return the offline and online JSON records.
 
     ``fields`` go into both records (engine, dtype, ...); accuracy keys that party 0's result
-    carries (max_abs_err, n_off, n_results) are copied too, and the network facts.
+    carries (max_abs_err, max_rel_err, n_off, n_results) are copied too, and the network facts.
     """
     from mpc._core import get_kernels
 
     res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix)
     common = {"op": op, "parties": parties, "n": size, "system": "tessera",
               "transport": transport_label(transport, profile), "backend": get_kernels().backend, **net, **fields,
-              **{k: res[0][k] for k in ("max_abs_err", "n_off", "n_results") if k in res[0]}}
+              **{k: res[0][k] for k in ("max_abs_err", "max_rel_err", "n_off", "n_results") if k in res[0]}}
     off, on = summarize(res, repeats)
     return [
         {**common, "phase": "offline", "seconds": off, "bytes": max(r["dealer_bytes"] for r in res),

@@ -34,7 +34,7 @@ SUITE_TITLES = {
     "net": "channels and network profiles",
     "arith": "W1 elementwise product, W2 matrix product",
     "compare": "W3 comparison x < y, W4 ReLU, sigmoid, softmax",
-    "functions": "mpc.functions: exp, log, reciprocal, sqrt, sigmoid, softmax",
+    "functions": "mpc.functions: exp, log, reciprocal, sqrt, rsqrt, tanh (sigmoid and softmax: suite compare)",
     "ml": "W5 MLP inference, W6 logistic regression epoch",
 }
 WORKLOAD_TITLES = {
@@ -44,6 +44,12 @@ WORKLOAD_TITLES = {
     "W4": "W4: ReLU",
     "W5": "W5: MLP 784-128-128-10 ReLU inference, batch n (weights from P0, input from P1)",
     "W6": "W6: logistic regression, one SGD epoch over n samples, batch 64, 100 features",
+    "exp": "exp on [-16, 10]",
+    "log": "log on [1e-3, 1e4]",
+    "reciprocal": "reciprocal on +-[1e-2, 1e4]",
+    "sqrt": "sqrt on [1e-2, 1e4]",
+    "rsqrt": "rsqrt on [1e-2, 1e4]",
+    "tanh": "tanh on [-20, 20]",
 }
 LOCAL_SUITES = {"kernels", "net"}  # their ops are not the W-workloads, even when named mul/matmul
 OP_TO_WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "lt": "W3", "less": "W3", "relu": "W4",
@@ -55,14 +61,14 @@ PEER_WORKLOADS = {"W1", "W2", "W3", "W4", "W5", "W6"}
 SYSTEM_COLORS = {"tessera": "#2ca02c", "crypten": "#1f77b4", "mpyc": "#ff7f0e"}
 TESSERA_ENGINES = {  # DESIGN.md section 4
     "semi2k": ("semi-honest, dishonest majority (additive over Z_2^64, fixed point)",
-               "TrustedDealer process (seed-compressed), or OT-based; the runner's lines say which"),
+               "TrustedDealer process (seed-compressed: party n-1 receives corrections, the others expand seeds)"),
     "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)", "authenticated dealer, or OT-based"),
-    "gmw": ("semi-honest (XOR sharing of bits)", "dealer, or OT-based AND triples"),
+    "gmw": ("semi-honest (XOR sharing of bits)", "TrustedDealer process: AND triples, daBits, bit-injection triples"),
 }
 STAMP_KEYS = {"machine", "commit", "versions", "settings", "run_id", "timestamp"}
 KNOWN_KEYS = STAMP_KEYS | {
     "suite", "runner", "round", "system", "workload", "op", "engine", "backend", "parties", "n", "size", "phase",
-    "seconds", "bytes", "rounds", "max_abs_err", "n_off", "n_results", "notes", "security", "preprocessing",
+    "seconds", "bytes", "rounds", "max_abs_err", "max_rel_err", "n_off", "n_results", "notes", "security", "preprocessing",
     "peer_versions", "status", "reason", "repeat", "bytes_total", "bytes_per_party", "bytes_counted_per_party",
     "cache_leftover", "threads_per_party", "number_type", "workloads", "notes_parties", "transport", "dtype",
     "kind", "peer", "venv", "detail", "step", "log", "shape", "seconds_wall", "profile", "delay_ms", "rate",
@@ -195,6 +201,7 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
             "profile": profile, "seconds": _median(r.get("seconds") for r in rs), "samples": len(rs),
             "bytes": _median(r.get("bytes") for r in rs), "rounds": _median(r.get("rounds") for r in rs),
             "max_abs_err": max((e for e in errs if e is not None), default=None),
+            "max_rel_err": max((e for e in (_num(r.get("max_rel_err")) for r in rs) if e is not None), default=None),
             "n_off": max((o for o in offs if o is not None), default=None),
             "n_results": max((_num(r.get("n_results")) or 0 for r in rs), default=0) or None,
             "notes": notes, "extras": extras,
@@ -331,6 +338,9 @@ def table(rows: list[dict], with_ratio: bool) -> list[str]:
                 extra_keys.append(k)
     head = ["system", "engine", "parties", "n", "seconds (median)", "samples", "bytes", "rounds", "phase",
             "max abs error", TOL_LABEL]
+    rel = any(r.get("max_rel_err") is not None for r in rows)
+    if rel:
+        head.append("max rel error")
     if with_ratio:
         head.append("ratio vs Tessera")
     head += extra_keys + ["notes"]
@@ -340,6 +350,8 @@ def table(rows: list[dict], with_ratio: bool) -> list[str]:
         cells = [r["system"], r["engine"] or "–", fmt_num(r["parties"]), fmt_n(r["n"]), fmt_s(r["seconds"]),
                  str(r["samples"]), fmt_bytes(r["bytes"]), fmt_num(r["rounds"]), r["phase"] or "–",
                  fmt_err(r["max_abs_err"]), off]
+        if rel:
+            cells.append(fmt_err(r.get("max_rel_err")))
         if with_ratio:
             cells.append(fmt_ratio(r["ratio"]))
         cells += [fmt_num(r["extras"].get(k)) for k in extra_keys]

@@ -49,7 +49,8 @@ SUITES: dict[str, SuiteSpec] = {
     "net": SuiteSpec("bench/net.py", (), "channel throughput and latency per network profile"),
     "arith": SuiteSpec("bench/arith.py", ("W1", "W2"), "W1 elementwise product, W2 matrix product"),
     "compare": SuiteSpec("bench/compare.py", ("W3", "W4"), "W3 comparison x < y, W4 ReLU, sigmoid, softmax"),
-    "functions": SuiteSpec("bench/functions.py", (), "exp, log, reciprocal, sqrt, sigmoid, softmax (mpc.functions)"),
+    "functions": SuiteSpec("bench/functions.py", ("exp", "log", "reciprocal", "sqrt", "rsqrt", "tanh"),
+                           "exp, log, reciprocal, sqrt, rsqrt, tanh (mpc.functions)"),
     "ml": SuiteSpec("bench/ml.py", ("W5", "W6"), "W5 MLP inference, W6 logistic regression epoch"),
 }
 ALL_SUITES = tuple(SUITES)

@@ -1,6 +1,7 @@
-"""CrypTen 0.4.1 runner for workloads W1-W6 (run with bench/.peers/crypten/bin/python).
+"""CrypTen 0.4.1 runner for workloads W1-W6 and the functions (run with bench/.peers/crypten/bin/python).
 
     bench/.peers/crypten/bin/python bench/peers/crypten_w.py --workloads W1,W2 --parties 2 --dealer ttp
+    bench/.peers/crypten/bin/python bench/peers/crypten_w.py --workloads exp,log,reciprocal,sqrt,rsqrt,tanh
 
 The launcher (this script without ``--worker``) starts one process per computing party, plus the
 separate dealer process in TTP mode, over torch.distributed (gloo, file rendezvous), waits for
@@ -25,6 +26,20 @@ by party 0 only. ``rounds`` is the largest per-party count of communication call
 the revealed result against float64 plaintext on the same inputs (CrypTen decodes negative values
 dividing by 65535 rather than 65536, so some results are off by one unit: they are counted, not
 corrected).
+
+The functions (suite ``functions``, inputs in workloads.FUNCTIONS) are CrypTen's own MPCTensor
+methods with its default configuration (``crypten.cfg.functions``): ``exp`` is the limit
+(1 + x/2^8)^(2^8) (8 squarings), ``log`` 2 rounds of 8th-order Householder iterations from the
+guess x/120 - 20 e^(-2x-1) + 3 (documented accurate to 2% on [1e-4, 250]), ``reciprocal`` the
+sign times 10 Newton iterations from 3 e^(1-2|x|) + 0.003, ``rsqrt`` is ``inv_sqrt``: 3 Newton
+iterations from 2.2 e^(-x/2-0.2) + 0.2 - x/1024, ``sqrt`` = x inv_sqrt(x), ``tanh`` =
+2 sigmoid(2x) - 1 with sigmoid by a reciprocal. Their domains are narrower than the benchmark's
+inputs (the documented domains of mpc.functions), and the error columns, including
+``max_rel_err`` (max |result - f(x)| / |f(x)|), show it. Measured on these inputs: the exp limit
+grows again for arguments below -512, so log and reciprocal, whose guesses take e^(-2x), return
+garbage (wrapped ring values, errors ~1e10) beyond x ~ 256; inv_sqrt's guess turns negative
+beyond x ~ 205 (garbage too); exp is 3-18% off on [-8, 10] and, with 16 fractional bits, up to
+100% off below -8 (e^-12 is 0.4 units).
 """
 
 from __future__ import annotations
@@ -44,6 +59,17 @@ import workloads as wl  # noqa: E402  (this folder, importable from the peer's v
 from launch import run_parties  # noqa: E402
 
 SECURITY = "semi-honest, dishonest majority (additive sharing over Z_2^64, 16 fractional bits)"
+# workloads.FUNCTIONS -> the MPCTensor method computing it (CrypTen calls 1/sqrt "inv_sqrt")
+CRYPTEN_FUNCTIONS = {"exp": "exp", "log": "log", "reciprocal": "reciprocal", "sqrt": "sqrt",
+                     "rsqrt": "inv_sqrt", "tanh": "tanh"}
+FUNCTION_NOTES = {  # where CrypTen's method is not meant for the whole input domain (measured)
+    "exp": "CrypTen exp: (1 + x/256)^256 with 16 fractional bits: 3-18% off on [-8, 10], up to 100% below -8",
+    "log": "CrypTen log: documented to 2% on [1e-4, 250]; its e^(-2x) guess overflows beyond x ~ 256",
+    "reciprocal": "CrypTen reciprocal: its 3e^(1-2|x|) + 0.003 guess overflows beyond |x| ~ 256",
+    "sqrt": "CrypTen sqrt: x inv_sqrt(x); inv_sqrt's guess is negative beyond x ~ 205",
+    "rsqrt": "CrypTen inv_sqrt: its guess 2.2e^(-x/2-0.2) + 0.2 - x/1024 is negative beyond x ~ 205",
+    "tanh": "CrypTen tanh: 2 sigmoid(2x) - 1; relative error large only where tanh(x) ~ 0",
+}
 PREPROCESSING = {
     "ttp": "TTP: a separate dealer process (not a computing party) makes the triples",
     "tfp": "TFP (CrypTen's default): party 0 is the dealer and also a computing party, insecure by CrypTen's own docs",
@@ -115,6 +141,10 @@ def _build(crypten, torch, workload, inp, rank, world):
             return crypten.cat([w, b])
 
         return epoch
+    if workload in CRYPTEN_FUNCTIONS:
+        x = _share(crypten, torch, inp["x"], 0, rank)
+        method = getattr(x, CRYPTEN_FUNCTIONS[workload])
+        return lambda: method()
     raise ValueError(workload)
 
 
@@ -159,7 +189,7 @@ def worker(args) -> int:
                 provider.request_cache = []
                 provider.tuple_cache = {}
                 plain = res2.get_plain_text().double().numpy()
-                acc = wl.accuracy(plain, wl.reference(workload, inp)) if rank == 0 else {}
+                acc = wl.score(workload, plain, wl.reference(workload, inp)) if rank == 0 else {}
                 for phase, m in (("total", total), ("offline", offline), ("online", online)):
                     rec = {"workload": workload, "n": n, "repeat": rep, "phase": phase, **m}
                     if phase != "offline":
@@ -237,6 +267,8 @@ def launch(args) -> int:
             rec["notes"] = "triples made on demand during the run"
         if args.dealer == "tfp":
             rec["notes"] += "; TFP: the dealer is computing party 0"
+        if rec.get("workload") in FUNCTION_NOTES:
+            rec["notes"] += "; " + FUNCTION_NOTES[rec["workload"]]
         print(json.dumps(rec), flush=True)
     return 0
 
@@ -256,7 +288,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rank", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--outdir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    args.workloads = [wl.canonical(w) for w in args.workloads.split(",") if w.strip()]
     args.sizes = json.loads(args.sizes) if args.sizes else {w: wl.sizes(w, args.quick) for w in args.workloads}
     if args.worker:
         try:

@@ -1,4 +1,4 @@
-"""MPyC 0.11 runner for workloads W1-W6 (run with bench/.peers/mpyc/bin/python).
+"""MPyC 0.11 runner for workloads W1-W6 and the functions (run with bench/.peers/mpyc/bin/python).
 
     bench/.peers/mpyc/bin/python bench/peers/mpyc_w.py --workloads W1,W2 --quick
 
@@ -23,6 +23,18 @@ sum over the parties. MPyC has no round counter.
 MPyC has no sigmoid: W6 uses the 3-piece linear approximation clip(0.5 + z/4, 0, 1), and its line
 says so. In ``--quick`` mode MPyC runs much smaller sizes than the other systems
 (``workloads.MPYC_QUICK_SIZES``), and each line says so too.
+
+Functions (suite ``functions``, inputs in workloads.FUNCTIONS): MPyC 0.11 has secure fixed-point
+division, so ``reciprocal`` is ``1 / x`` (``np_divide`` -> ``_rec``: normalisation by a bit
+decomposition, then Newton iterations), and a fixed-point square root only as the private helper
+``mpyc.statistics._fsqrt`` (what ``stdev`` uses): the bitwise method, one secure comparison per
+output bit (24 for SecFxp(32, 16)). That helper accepts scalars only (it reads
+``sectype.bit_length``) and takes 29 s for 100 elements one by one, so ``sqrt`` runs its loop
+unchanged on the SecFxp array (``fsqrt_array``), as MPyC's vectorised comparisons allow. It
+has no exp, log, 1/sqrt or tanh for secure fixed point: those
+workloads print a ``not-available`` line with that reason (composing them from other primitives
+would be our algorithm, not MPyC's). SecFxp(32, 16) holds |x| < 2^15, enough for the inputs;
+results keep 16 fractional bits (1/1e4 = 6.6 units, so the relative error there is ~8%).
 """
 
 from __future__ import annotations
@@ -47,6 +59,18 @@ PARTIES = 3
 SECURITY = "semi-honest, honest majority (Shamir over a prime field, 3 parties, t=1)"
 PREPROCESSING = "none separate: randomness made on the fly by PRSS during the run"
 FXP = (32, 16)
+# the functions MPyC 0.11 has for secure fixed point; the others are not-available, for this reason
+MPYC_FUNCTIONS = ("reciprocal", "sqrt")
+MISSING_FUNCTION = {
+    "exp": "MPyC 0.11 has no secure fixed-point exp",
+    "log": "MPyC 0.11 has no secure fixed-point log",
+    "rsqrt": "MPyC 0.11 has no secure fixed-point 1/sqrt (only statistics._fsqrt, a private sqrt helper)",
+    "tanh": "MPyC 0.11 has no secure fixed-point tanh (nor sigmoid)",
+}
+FUNCTION_NOTES = {
+    "reciprocal": "MPyC 1 / x: np_divide, _rec (bit-decomposition normalisation + Newton)",
+    "sqrt": "MPyC's private statistics._fsqrt (stdev's helper), its loop run on arrays: a comparison per output bit",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -77,7 +101,27 @@ async def _run_worker(opts) -> list[dict]:
         s = s * (s >= 0)
         return s + (s > 1) * (1 - s)
 
+    def fsqrt_array(a):
+        # mpyc.statistics._fsqrt line for line, on a SecFxp array: that helper reads
+        # sectype.bit_length, which array types lack, and scalar by scalar it takes 29 s for 100
+        # elements. The bitwise square root: one secure comparison per output bit, MSB first.
+        f = FXP[1]
+        e = (FXP[0] + f - 1) // 2  # (l+f)/2 - f = (l-f)/2 in [0..l/2]
+        r = secfxp.array(np.zeros(a.shape))
+        j = 2 ** (e - f)
+        for _ in range(e + 1):
+            h = r + j
+            r = mpc.if_else(h * h <= a, h, r)
+            j /= 2
+        return r
+
     def build(workload, inp):
+        if workload == "reciprocal":
+            x = share(inp["x"], 0)
+            return lambda: 1 / x  # SecureArray.__rtruediv__ -> mpc.np_divide -> mpc._rec
+        if workload == "sqrt":
+            x = share(inp["x"], 0)
+            return lambda: fsqrt_array(x)
         if workload in ("W1", "W2", "W3"):
             x, y = share(inp["x"], 0), share(inp["y"], 1)
             if workload == "W1":
@@ -135,7 +179,7 @@ async def _run_worker(opts) -> list[dict]:
                 rec = {"workload": workload, "n": n, "repeat": rep, "phase": "total", "seconds": dt,
                        "bytes": b1 - b0}
                 if pid == 0:  # W6: vs the exact-sigmoid plaintext epoch (MPyC approximates it)
-                    rec.update(wl.accuracy(plain, wl.reference(workload, inp)))
+                    rec.update(wl.score(workload, plain, wl.reference(workload, inp)))
                 out.append(rec)
     await mpc.shutdown()
     return out
@@ -188,6 +232,13 @@ def launch(args) -> int:
     }
     if args.parties_requested and PARTIES not in args.parties_requested:
         base["notes_parties"] = f"asked for {args.parties_requested} parties; MPyC runs 3 (t=1) for any privacy"
+    for workload in args.workloads:
+        if workload in MISSING_FUNCTION:  # reported, not run (see the module docstring)
+            print(json.dumps({**base, "workload": workload, "status": "not-available",
+                              "reason": MISSING_FUNCTION[workload]}), flush=True)
+    args.workloads = [w for w in args.workloads if w not in MISSING_FUNCTION]
+    if not args.workloads:
+        return 0
     with tempfile.TemporaryDirectory(prefix="mpyc-bench-") as tmp:
         opts = {"workloads": args.workloads, "sizes": args.sizes, "repeats": args.repeats, "outdir": tmp}
         env = dict(os.environ, **{ENV_OPTS: json.dumps(opts)})
@@ -222,6 +273,8 @@ def launch(args) -> int:
             notes.append(f"--quick: MPyC at n={rec['n']}, smaller than the other systems (pure Python, slow)")
         if rec["workload"] == "W6":
             notes.append("MPyC has no sigmoid: clip(0.5 + z/4, 0, 1) used, error is vs the exact sigmoid")
+        if rec["workload"] in FUNCTION_NOTES:
+            notes.append(FUNCTION_NOTES[rec["workload"]])
         rec["notes"] = "; ".join(notes)
         print(json.dumps(rec), flush=True)
     return 0
@@ -245,7 +298,7 @@ def main(argv=None) -> int:
                     help="lan/wan: each party in its own namespace (bench/netns.py), root only")
     ap.add_argument("--sizes", default=None, help="JSON {workload: [n, ...]}")
     args = ap.parse_args(argv)
-    args.workloads = [w.strip().upper() for w in args.workloads.split(",") if w.strip()]
+    args.workloads = [wl.canonical(w) for w in args.workloads.split(",") if w.strip()]
     args.parties_requested = [int(p) for p in args.parties.split(",") if p.strip()]
     if args.sizes:
         args.sizes = json.loads(args.sizes)
