@@ -102,6 +102,12 @@ def decode_header(buf: bytes | memoryview) -> Header:
 
 def decode_payload(header: Header, payload) -> np.ndarray:
     """The array a frame carries, checked against its header (read-only view, no copy)."""
+    try:  # the common case: a byte buffer of exactly the declared size
+        arr = np.frombuffer(payload, dtype=header.dtype)
+        if arr.size * header.dtype.itemsize == len(payload):  # not a 'B' view of another format
+            return arr.reshape(header.shape)
+    except (ValueError, TypeError):
+        pass  # wrong length (or an odd buffer): the checks below say what is wrong
     view = memoryview(payload).cast("B")
     if len(view) != header.nbytes:
         raise ProtocolError(

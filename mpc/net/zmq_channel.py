@@ -110,6 +110,7 @@ _SNDMORE = zmq.SNDMORE
 _RCVTIMEO = zmq.RCVTIMEO
 _ZERO_COPY_MIN = 1 << 16
 _MAX_MS = 2**31 - 1  # RCVTIMEO is a C int
+_RCVTIMEO_SLACK_MS = 100
 
 
 def _read(sock: zmq.Socket, flags: int = 0) -> list[zmq.Frame]:
@@ -534,12 +535,16 @@ class ZmqChannel(Channel):
         sock = self._router if via_router else self._dealers[frm]
         while True:
             ms = min(int(1000 * deadline_left(deadline)), _MAX_MS)
-            if self._rcvtimeo.get(sock) != ms:
+            # RCVTIMEO is reset only when it is longer than what is left or much shorter (a
+            # socket option per message costs latency); a wait cut short just goes round again
+            if not ms - _RCVTIMEO_SLACK_MS <= self._rcvtimeo.get(sock, -1) <= ms:
                 sock.setsockopt(_RCVTIMEO, ms)
                 self._rcvtimeo[sock] = ms
             try:
                 frames = _read(sock)
             except zmq.Again:
+                if deadline_left(deadline) > 0:
+                    continue
                 raise PeerTimeout(
                     f"party {self.pid}: no message from party {frm} within {timeout:g} s", peer=frm
                 ) from None
