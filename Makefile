@@ -34,7 +34,7 @@ demo: build
 
 bench: build
 	$(PY) -m pip install -q "matplotlib>=3.8"  # the bench extra: plots only
-	$(PY) -m bench all
+	$(PY) -m bench all --profile all  # lan/wan need root; elsewhere they leave a line saying why
 
 clean:
 	rm -rf build $(VENV) mpc/_core/*.so mpc/_core/_ring.c mpc/_core/_matmul.c mpc/_core/_bits.c

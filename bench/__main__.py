@@ -1,6 +1,6 @@
 """``python -m bench``: run a benchmark suite side by side with the peers, then render the table.
 
-    python -m bench SUITE [--engines semi2k,spdz2k] [--parties 2,3] [--profile loopback|lan|wan]
+    python -m bench SUITE [--engines semi2k,spdz2k] [--parties 2,3] [--profile loopback|lan|wan|all]
                           [--quick] [--out bench/results/<name>.jsonl] [--peers crypten,mpyc|none]
                           [--repeats K] [--no-render]
     python -m bench peers install [crypten mpyc] [--force]
@@ -63,7 +63,8 @@ def run_parser() -> argparse.ArgumentParser:
     ap.add_argument("suite", help=f"one of: {', '.join(suites.SUITE_CHOICES)} (or 'peers install', 'render')")
     ap.add_argument("--engines", type=_csv, default=None, help="Tessera engines, e.g. semi2k,spdz2k (default: the runner's)")
     ap.add_argument("--parties", type=_parties, default=[2, 3], help="party counts, e.g. 2,3 (default 2,3)")
-    ap.add_argument("--profile", choices=suites.PROFILES, default="loopback", help="network profile (default loopback)")
+    ap.add_argument("--profile", choices=(*suites.PROFILES, "all"), default="loopback",
+                    help="network profile (default loopback); 'all' runs loopback, then lan and wan")
     ap.add_argument("--quick", action="store_true", help="small sizes / fewer repeats: a smoke run")
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<suite>.jsonl)")
     ap.add_argument("--peers", type=_peers, default=list(suites.PEERS), help="crypten,mpyc or none (default both)")
@@ -108,6 +109,17 @@ def cmd_render(argv: list[str]) -> int:
 def cmd_run(argv: list[str]) -> int:
     ap = run_parser()
     args = ap.parse_args(argv)
+    if args.profile == "all":  # one run per profile (each writes its own files), one render at the end
+        if args.out is not None:
+            ap.error("--out names one results file: give one --profile with it, not 'all'")
+        base = [a for i, a in enumerate(argv) if a != "--no-render" and not (
+            a.startswith("--profile") or (i > 0 and argv[i - 1] == "--profile"))]
+        for profile in suites.PROFILES:
+            print(f"[bench] profile {profile}", file=sys.stderr, flush=True)
+            cmd_run([*base, "--profile", profile, "--no-render"])
+        if not args.no_render:
+            print(f"[bench] rendered {render.render(sorted(RESULTS.glob('*.jsonl')))}", file=sys.stderr)
+        return 0
     if args.suite not in suites.SUITE_CHOICES:
         ap.error(f"unknown suite {args.suite!r}: choose one of {', '.join(suites.SUITE_CHOICES)}, "
                  "or 'peers install', 'render'")

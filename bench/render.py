@@ -492,15 +492,16 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         "",
         "Reproduce everything with one command from the repository root:",
         "",
-        "    make bench          # = .venv/bin/python -m bench all (installs the peers into bench/.peers/ first)",
+        "    make bench          # = .venv/bin/python -m bench all --profile all (installs the peers into bench/.peers/ first)",
         "",
         "A smoke run: `python -m bench all --quick`; one suite: `python -m bench arith --parties 2,3 "
         "--peers crypten,mpyc --repeats 3`; emulated networks (root): `--profile lan` (1 Gbit/s, 0.1 ms) or "
         "`wan` (100 Mbit/s, 40 ms), every process in its own network namespace, the rate by `tc tbf`, the "
         "delay by netem or, where the kernel has none, by `bench/netdelay.py` over NFQUEUE (needs `iptables`); "
         "their results go to `bench/results/<suite>-<profile>.jsonl` and get tables of their own; redraw this "
-        "page: `python -m bench render`. A full run takes about an hour on a 2-core machine, most of it MPyC "
-        "(pure Python, W1 at 10^6 takes minutes per run); `--peers crypten` leaves it out.",
+        "page: `python -m bench render`. A full loopback run takes about an hour on a 2-core machine, most of "
+        "it MPyC (pure Python, W1 at 10^6 takes minutes per run; `--peers crypten` leaves it out); lan and wan "
+        "add about 40 minutes with CrypTen (the lan/wan tables here: 2 parties, MPyC left out).",
         "",
         "| | |",
         "|---|---|",

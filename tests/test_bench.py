@@ -79,6 +79,43 @@ def test_render_keeps_the_newest_run_per_suite(tmp_path):
     assert [r["seconds"] for r in rows["W1"]] == [1.0]
 
 
+def test_render_gives_each_profile_its_own_table_and_ratios(tmp_path):
+    """A lan run neither replaces the loopback run nor mixes into its ratios."""
+    def line(profile, system, seconds, run):
+        rec = json.loads(_line("arith", system=system, workload="W3", op="lt" if system == "tessera" else None,
+                               engine="semi2k" if system == "tessera" else "ttp", parties=2, n=10,
+                               phase="online", seconds=seconds))
+        rec.update(run_id=run, settings={"suite": "arith", "profile": profile})
+        return json.dumps(rec)
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([line("loopback", "tessera", 1.0, "a"), line("loopback", "crypten", 4.0, "a"),
+                               line("lan", "tessera", 10.0, "b"), line("lan", "crypten", 20.0, "b")]) + "\n")
+    rows = render.rows_for(render.latest_per_suite(render.load([path]))["arith"])
+    assert sorted(rows) == ["W3", "W3@lan"]
+    ratio = {(wl, r["system"]): r["ratio"] for wl, rs in rows.items() for r in rs}
+    assert ratio[("W3", "crypten")] == 4.0 and ratio[("W3@lan", "crypten")] == 2.0
+    text = render.render([path], readme=tmp_path / "README.md", plots_dir=tmp_path / "plots").read_text()
+    assert "### W3: comparison x < y (lan profile)" in text and "run `arith` on `lan`" in text
+
+
+def test_profile_all_runs_every_profile_then_renders_once(monkeypatch):
+    runs, renders = [], []
+    real = cli.cmd_run
+
+    def fake(argv):
+        if argv[argv.index("--profile") + 1] == "all":
+            return real(argv)
+        runs.append(argv)
+        return 0
+
+    monkeypatch.setattr(cli, "cmd_run", fake)
+    monkeypatch.setattr(render, "render", lambda paths: renders.append(paths) or "README.md")
+    assert real(["arith", "--profile", "all", "--quick"]) == 0
+    assert [r[r.index("--profile") + 1] for r in runs] == list(suites.PROFILES)
+    assert all("--no-render" in r and "--quick" in r for r in runs) and len(renders) == 1
+
+
 def test_cli_rejects_unknown_suite(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["nosuch"])
