@@ -162,6 +162,8 @@ def test_session_defaults_to_the_addresses(tmp_path):
         ({"MPC_PID": "0", "MPC_STATS": "maybe"}, {}, "MPC_STATS: expected 1/0"),
         ({"MPC_PID": "0", "MPC_INSECURE_PLAINTEXT": "perhaps"}, {}, "MPC_INSECURE_PLAINTEXT"),
         ({"MPC_PID": "0", "MPC_KERNELS": "gpu"}, {}, "MPC_KERNELS: expected one of c, ref, auto"),
+        ({"MPC_PID": "0", "MPC_SPIN_US": "fast"}, {}, "MPC_SPIN_US: expected microseconds"),
+        ({"MPC_PID": "0"}, {"spin_us": -5.0}, "--spin-us: expected microseconds in [0, 1e6]"),
     ],
 )
 def test_from_env_errors_name_the_source(tmp_path, env, flags, fragment):
@@ -228,6 +230,9 @@ def test_precedence_flags_over_env_over_torch_over_defaults(tmp_path):
     assert (cfg.pid, cfg.engine, cfg.timeout, cfg.preprocessing, cfg.stats) == (0, "semi2k", 3.0, "he", False)
     cfg = from_env({}, {}, dict(env, MPC_KERNELS="REF", MPC_LOG_DIR="/tmp/x", MPC_CONNECT_TIMEOUT="2"))
     assert (cfg.kernels, cfg.log_dir, cfg.connect_timeout) == ("ref", "/tmp/x", 2.0)
+    assert cfg.spin_us is None  # not set: the channel's default
+    assert from_env({}, {}, dict(env, MPC_SPIN_US="0")).spin_us == 0.0
+    assert from_env({}, {"spin_us": 250.0}, dict(env, MPC_SPIN_US="0")).spin_us == 250.0  # the flag wins
 
 
 def test_empty_env_values_count_as_unset(tmp_path):

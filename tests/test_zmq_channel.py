@@ -395,6 +395,36 @@ def test_garbage_in_the_data_stream_is_a_protocol_error():
 
 
 @pytest.mark.timeout(30)
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("spin_us", [0, 100, 5000])
+def test_receive_with_and_without_spinning(spin_us):
+    """Polling before blocking changes latency only: every message arrives, a silent peer still
+    times out (spin_us is out of range -> ConfigError before anything is opened)."""
+    with pytest.raises(ConfigError, match="spin_us"):
+        ZmqChannel(0, 2, 1, ["tcp://127.0.0.1:1", "tcp://127.0.0.1:2"], spin_us=-1)
+    port = free_port_block(2)
+    eps = [f"tcp://127.0.0.1:{port + i}" for i in range(2)]
+    chans = [None, None]
+
+    def open_(i):
+        chans[i] = ZmqChannel(i, 2, 9, eps, timeout=0.5, connect_timeout=20, spin_us=spin_us)
+
+    threads = [threading.Thread(target=open_, args=(i,)) for i in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    try:
+        for k in range(20):
+            tag = chans[0].next_tag()
+            chans[1].next_tag()
+            chans[1].send(0, np.full(k + 1, k, dtype=np.uint64), tag)
+            np.testing.assert_array_equal(chans[0].recv(1, tag, shape=(k + 1,)), np.full(k + 1, k))
+        with pytest.raises(PeerTimeout):
+            chans[0].recv(1, chans[0].next_tag())
+    finally:
+        for c in chans:
+            c.close()
+
+
 def test_port_in_use_is_a_config_error():
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     blocker.bind(("127.0.0.1", 0))

@@ -21,6 +21,7 @@ _ENV = {
     "hosts": "MPC_HOSTS",
     "timeout": "MPC_TIMEOUT",
     "connect_timeout": "MPC_CONNECT_TIMEOUT",
+    "spin_us": "MPC_SPIN_US",
     "engine": "MPC_ENGINE",
     "preprocessing": "MPC_PREPROCESSING",
     "kernels": "MPC_KERNELS",
@@ -29,7 +30,7 @@ _ENV = {
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
-SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "stats", "log_dir")
+SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "spin_us", "stats", "log_dir")
 """What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses or encryption: those
 belong to whoever launches the parties, so a script cannot weaken them."""
 
@@ -146,6 +147,8 @@ def from_env(
     timeout = DEFAULT_TIMEOUT if timeout_raw is None else _parse_seconds(timeout_raw, timeout_src)
     ct_raw, ct_src = pick("connect_timeout")
     connect_timeout = None if ct_raw is None else _parse_seconds(ct_raw, ct_src)
+    spin_raw, spin_src = pick("spin_us")
+    spin_us = None if spin_raw is None else _parse_spin(spin_raw, spin_src)
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
     kernels_raw, kernels_src = pick("kernels")
@@ -166,6 +169,7 @@ def from_env(
             dealer_endpoint=dealer_endpoint,
             timeout=timeout,
             connect_timeout=connect_timeout,
+            spin_us=spin_us,
             curve=curve,
             insecure_plaintext=insecure,
             engine=str(engine) if engine is not None else "semi2k",
@@ -208,6 +212,16 @@ def _parse_seconds(raw: object, src: str | None) -> float:
     except ValueError:
         raise ConfigError(f"{src}: expected a positive number of seconds, got {raw!r}") from None
     return positive_seconds(src or "timeout", value)
+
+
+def _parse_spin(raw: object, src: str | None) -> float:
+    try:
+        value = float(raw.strip()) if isinstance(raw, str) else float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{src}: expected microseconds (a number >= 0), got {raw!r}") from None
+    if not 0 <= value <= 1e6:
+        raise ConfigError(f"{src}: expected microseconds in [0, 1e6], got {raw!r}")
+    return value
 
 
 def _parse_bool(raw: object, src: str | None) -> bool | None:

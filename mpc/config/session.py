@@ -45,6 +45,7 @@ class SessionConfig:
     dealer_endpoint: str | None = None
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float | None = None
+    spin_us: float | None = None  # receive polling before blocking; None: the channel's default
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
     engine: str = "semi2k"
@@ -79,6 +80,10 @@ class SessionConfig:
         positive_seconds("timeout", self.timeout)
         if self.connect_timeout is not None:
             positive_seconds("connect_timeout", self.connect_timeout)
+        if self.spin_us is not None and (
+            isinstance(self.spin_us, bool) or not isinstance(self.spin_us, (int, float)) or not 0 <= self.spin_us <= 1e6
+        ):
+            raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {self.spin_us!r}")
         if self.kernels is not None and self.kernels not in BACKENDS:
             raise ConfigError(f"kernels: expected one of {', '.join(BACKENDS)}, got {self.kernels!r}")
         if not isinstance(self.engine, str) or not self.engine:

@@ -42,6 +42,7 @@ from mpc.launch.local import (
 _PASS_THROUGH = (
     "timeout",
     "connect_timeout",
+    "spin_us",
     "engine",
     "preprocessing",
     "kernels",
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")
+    p.add_argument("--spin-us", type=float, metavar="US",
+                   help="microseconds a receive polls before it sleeps (default 100; 0 saves CPU)")
     p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")
     p.add_argument(
         "--insecure-plaintext",

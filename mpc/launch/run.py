@@ -130,6 +130,7 @@ def open_channel(cfg: SessionConfig):
             timeout=cfg.timeout,
             connect_timeout=cfg.connect_timeout,
             curve=curve,
+            **({} if cfg.spin_us is None else {"spin_us": cfg.spin_us}),
         )
     except zmq.ZMQError as exc:
         own = cfg.endpoints[cfg.pid]

@@ -111,15 +111,30 @@ _RCVTIMEO = zmq.RCVTIMEO
 _ZERO_COPY_MIN = 1 << 16
 _MAX_MS = 2**31 - 1  # RCVTIMEO is a C int
 _RCVTIMEO_SLACK_MS = 100
+# Default wait, in microseconds, a receive polls before it blocks (ZmqChannel(spin_us=...),
+# MPC_SPIN_US). Measured on 2 cores over loopback: a small message's round trip 0.25 -> 0.20 ms
+# (raw pyzmq 0.18), the 16 MB exchange no slower; the price is up to this much CPU per receive.
+SPIN_US = 100.0
 
 
-def _read(sock: zmq.Socket, flags: int = 0) -> list[zmq.Frame]:
+def _read(sock: zmq.Socket, flags: int = 0, spin: float = 0.0) -> list[zmq.Frame]:
     """All frames of the next message (the first receive waits up to the socket's RCVTIMEO).
 
     Frames, not bytes: payloads stay in ZeroMQ's buffers (zero-copy), and ``Frame.more`` is
-    cheaper than asking the socket for RCVMORE.
+    cheaper than asking the socket for RCVMORE. With ``spin`` > 0 (seconds), poll without
+    blocking that long first: an answer that comes back within it is read without the thread
+    going to sleep and waking up cold, which is most of a small message's round trip in Python.
     """
-    frames = [sock.recv(flags, copy=False)]
+    first = None
+    if spin > 0.0:
+        end = time.perf_counter() + spin
+        while time.perf_counter() < end:
+            try:
+                first = sock.recv(zmq.NOBLOCK, copy=False)
+                break
+            except zmq.Again:
+                pass
+    frames = [first if first is not None else sock.recv(flags, copy=False)]
     while frames[-1].more:
         frames.append(sock.recv(copy=False))
     return frames
@@ -216,8 +231,12 @@ class ZmqChannel(Channel):
         connect_timeout: float | None = None,
         curve: CurveKeys | None = None,
         context: zmq.Context | None = None,
+        spin_us: float = SPIN_US,
     ) -> None:
         super().__init__(pid, n, session, timeout)
+        if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not 0 <= spin_us <= 1e6:
+            raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {spin_us!r}")
+        self._spin = float(spin_us) * 1e-6
         connect_timeout = self.timeout if connect_timeout is None else float(connect_timeout)
         if not connect_timeout > 0:
             raise ConfigError(
@@ -541,7 +560,7 @@ class ZmqChannel(Channel):
                 sock.setsockopt(_RCVTIMEO, ms)
                 self._rcvtimeo[sock] = ms
             try:
-                frames = _read(sock)
+                frames = _read(sock, 0, self._spin)
             except zmq.Again:
                 if deadline_left(deadline) > 0:
                     continue
