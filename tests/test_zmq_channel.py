@@ -425,6 +425,59 @@ def test_receive_with_and_without_spinning(spin_us):
             c.close()
 
 
+@pytest.mark.timeout(60)
+def test_polling_only_for_small_messages_that_come_back_fast(monkeypatch):
+    """The receive polls (spins) only when a small message is expected and the previous wait was
+    short: large messages and slow peers get a plain blocking read (no CPU taken from them)."""
+    import mpc.net.zmq_channel as zc
+
+    spins = []
+    real = zc._read
+
+    def spy(sock, flags=0, spin=0.0):
+        if not flags:
+            spins.append(spin)
+        return real(sock, flags, spin)
+
+    port = free_port_block(2)
+    eps = [f"tcp://127.0.0.1:{port + i}" for i in range(2)]
+    chans = [None, None]
+
+    def open_(i):
+        chans[i] = ZmqChannel(i, 2, 9, eps, timeout=10, connect_timeout=20, spin_us=100)
+
+    threads = [threading.Thread(target=open_, args=(i,)) for i in range(2)]
+    [t.start() for t in threads]
+    [t.join() for t in threads]
+    monkeypatch.setattr(zc, "_read", spy)
+    try:
+        def one(arr, delay=None):
+            tag = chans[0].next_tag()
+            chans[1].next_tag()
+            if delay is None:  # already there when the receive starts: a short wait
+                chans[1].send(0, arr, tag)
+                time.sleep(0.05)
+            timer = threading.Timer(delay or 0, chans[1].send, (0, arr, tag)) if delay else None
+            if timer:
+                timer.start()
+            got = chans[0].recv(1, tag, dtype=arr.dtype, shape=arr.shape)
+            if timer:
+                timer.join()
+            np.testing.assert_array_equal(got, arr)
+
+        small = np.arange(4, dtype=np.uint64)
+        one(small)  # small and fast: polls
+        one(np.arange(1 << 14, dtype=np.uint64))  # 128 KiB: never polls
+        one(small)
+        one(small)  # small, the previous wait short: polls
+        one(small, delay=0.05)  # polls, then waits 50 ms
+        one(small)  # after a long wait: does not poll
+        assert spins[0] > 0 and spins[1] == 0 and spins[3] > 0 and spins[4] > 0 and spins[5] == 0, spins
+    finally:
+        for c in chans:
+            c.close()
+
+
 def test_port_in_use_is_a_config_error():
     blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     blocker.bind(("127.0.0.1", 0))

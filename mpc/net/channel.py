@@ -22,6 +22,7 @@ modify an array after sending it. Received arrays are read-only views of the fra
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,6 +32,8 @@ import numpy as np
 
 from mpc.errors import ConfigError, ProtocolError
 from mpc.net import wire
+
+SMALL_BYTES = 1 << 16  # a message below this is latency-bound (the wire's one-frame size too)
 
 
 @dataclass
@@ -71,8 +74,10 @@ class Channel(ABC):
         """Queue one frame for party ``to``; must not block on the receiver."""
 
     @abstractmethod
-    def _receive(self, frm: int, timeout: float) -> tuple[bytes, object]:
-        """The next frame from ``frm`` as (header bytes, payload buffer); PeerTimeout after ``timeout``."""
+    def _receive(self, frm: int, timeout: float, small: bool = False) -> tuple[bytes, object]:
+        """The next frame from ``frm`` as (header bytes, payload buffer); PeerTimeout after ``timeout``.
+
+        ``small``: the caller expects a small message (a hint: latency matters more than CPU)."""
 
     def close(self) -> None:  # noqa: B027 - transports without resources need no override
         """Release transport resources (idempotent)."""
@@ -154,7 +159,8 @@ class Channel(ABC):
     ) -> np.ndarray:
         """Receive the next frame from ``frm``; it must carry ``tag`` (and dtype/shape if given)."""
         self._check_peer(frm, "receive from")
-        raw_header, payload = self._receive(int(frm), self.timeout if timeout is None else timeout)
+        small = shape is not None and dtype is not None and math.prod(shape) * np.dtype(dtype).itemsize < SMALL_BYTES
+        raw_header, payload = self._receive(int(frm), self.timeout if timeout is None else timeout, small)
         header = wire.decode_header(raw_header)
         if (
             header.session == self.session

@@ -53,7 +53,7 @@ class LocalChannel(Channel):
     def _transmit(self, to: int, header: bytes, payload: np.ndarray) -> None:
         self._hub._queues[(self.pid, to)].put((header, payload))
 
-    def _receive(self, frm: int, timeout: float) -> tuple[bytes, object]:
+    def _receive(self, frm: int, timeout: float, small: bool = False) -> tuple[bytes, object]:
         q = self._hub._queues[(frm, self.pid)]
         deadline = time.monotonic() + timeout
         while True:
