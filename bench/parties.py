@@ -73,12 +73,13 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
             "online_rounds": s["rounds"], "offline_rounds": 1 if p.pid == p.n - 1 else 0}
 
 
-def time_and_check(p, fn, args, repeats: int, barrier, reference) -> dict:
+def time_and_check(p, fn, args, repeats: int, barrier, reference, workload: str = "") -> dict:
     """:func:`time_phases`, then reveal the last online result and score it against the float64
-    plaintext ``reference`` (max_abs_err, n_off: results off by more than 2^-10, n_results)."""
+    plaintext ``reference`` (max_abs_err, n_off: results off by more than 2^-10, n_results; and
+    max_rel_err for the function workloads: :func:`bench.peers.workloads.score`)."""
     results = []
     out = time_phases(p, lambda *a: results.append(fn(*a)), args, repeats, barrier)
-    out.update(wl.accuracy(p.reveal(results[-1]), reference))
+    out.update(wl.score(workload, p.reveal(results[-1]), reference))
     return out
 
 

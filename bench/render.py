@@ -166,7 +166,7 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
             backends[wl].add(r["backend"])
     for r in ok:
         wl, variant = workload_of(r)
-        profile = (r.get("settings") or {}).get("profile", r.get("profile", "")) or "loopback"
+        profile = _profile_of(r)
         if profile != "loopback":  # a table of its own: ratios and totals never mix networks
             wl = f"{wl}@{profile}"
         system = r.get("system") or "tessera"
@@ -176,12 +176,11 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
         if variant:
             engine = f"{engine} [{variant}]" if engine else variant
         n = r.get("n", r.get("size"))
-        key = (wl, system, engine, r.get("parties"), n if not isinstance(n, list) else str(n), r.get("phase") or "",
-               (r.get("settings") or {}).get("profile", r.get("profile", "")))
+        key = (wl, system, engine, r.get("parties"), n if not isinstance(n, list) else str(n), r.get("phase") or "")
         groups[key].append(r)
     out: dict[str, list[dict]] = defaultdict(list)
     for key, rs in groups.items():
-        wl, system, engine, parties, n, phase, profile = key
+        wl, system, engine, parties, n, phase = key  # wl carries the profile (W1@lan)
         notes = []
         for r in rs:
             for txt in [r.get("notes")] + [f"{k}={r[k]}" for k in NOTE_KEYS if r.get(k) is not None and k != "notes_parties"] + [r.get("notes_parties")]:
@@ -198,7 +197,7 @@ def rows_for(recs: list[dict]) -> dict[str, list[dict]]:
         offs = [_num(r.get("n_off")) for r in rs]
         out[wl].append({
             "workload": wl, "system": system, "engine": engine, "parties": parties, "n": n, "phase": phase,
-            "profile": profile, "seconds": _median(r.get("seconds") for r in rs), "samples": len(rs),
+            "seconds": _median(r.get("seconds") for r in rs), "samples": len(rs),
             "bytes": _median(r.get("bytes") for r in rs), "rounds": _median(r.get("rounds") for r in rs),
             "max_abs_err": max((e for e in errs if e is not None), default=None),
             "max_rel_err": max((e for e in (_num(r.get("max_rel_err")) for r in rs) if e is not None), default=None),

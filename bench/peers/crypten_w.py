@@ -56,7 +56,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads as wl  # noqa: E402  (this folder, importable from the peer's venv)
-from launch import run_parties  # noqa: E402
+from launch import report_failed, run_parties  # noqa: E402
 
 SECURITY = "semi-honest, dishonest majority (additive sharing over Z_2^64, 16 fractional bits)"
 # workloads.FUNCTIONS -> the MPCTensor method computing it (CrypTen calls 1/sqrt "inv_sqrt")
@@ -252,10 +252,7 @@ def launch(args) -> int:
         failed, netinfo = run_parties(nproc, command, tmp, args.timeout, args.profile, prefix="tbc")
         base.update(netinfo)
         if failed:
-            for workload in args.workloads:
-                print(json.dumps({**base, "workload": workload, "status": "failed",
-                                  "reason": f"CrypTen run failed: {failed}"}), flush=True)
-            return 1
+            return report_failed(base, args.workloads, f"CrypTen run failed: {failed}")
         per_rank = [json.loads((Path(tmp) / f"rank{r}.json").read_text()) for r in range(args.parties)]
     for rec in _merge(per_rank):
         rec = {**base, **rec}

@@ -8,6 +8,7 @@ from the addresses it is given.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -81,3 +82,10 @@ def run_parties(nproc: int, command: Callable[[int, Callable[[int], str]], tuple
             tails.append(f"process {i}: " + " | ".join(lines[-3:]))
         return f"{failed}; " + "; ".join(tails), info
     return None, info
+
+
+def report_failed(base: dict, workloads, reason: str) -> int:
+    """One ``failed`` line per workload (the run produced none of them); returns exit code 1."""
+    for workload in workloads:
+        print(json.dumps({**base, "workload": workload, "status": "failed", "reason": reason}), flush=True)
+    return 1

@@ -52,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import workloads as wl  # noqa: E402
-from launch import run_parties  # noqa: E402
+from launch import report_failed, run_parties  # noqa: E402
 
 ENV_OPTS = "TESSERA_BENCH_MPYC_OPTS"
 PARTIES = 3
@@ -256,10 +256,7 @@ def launch(args) -> int:
         failed, netinfo = run_parties(PARTIES, command, tmp, args.timeout, args.profile, prefix="tbm")
         base.update(netinfo)
         if failed:
-            for workload in args.workloads:
-                print(json.dumps({**base, "workload": workload, "status": "failed",
-                                  "reason": f"MPyC run failed: {failed}"}), flush=True)
-            return 1
+            return report_failed(base, args.workloads, f"MPyC run failed: {failed}")
         per_party = [json.loads((Path(tmp) / f"party{i}.json").read_text()) for i in range(PARTIES)]
     for recs in zip(*per_party, strict=True):
         rec = {**base, **recs[0]}

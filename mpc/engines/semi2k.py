@@ -261,17 +261,13 @@ class Semi2k:
         """The sum of the peers' entries of an exchange (``parts`` indexed by party), or None
         with no peers: the received array itself for two parties (no pass), n - 2 adds for n."""
         peers = [p for i, p in enumerate(parts) if i != self.pid]
-        if len(peers) <= 1:
-            return peers[0] if peers else None
-        total = self.kernels.add(peers[0], peers[1])
-        for p in peers[2:]:
-            self.kernels.add(total, p, out=total)
-        return total
+        return self._sum(peers, fresh=False) if peers else None
 
-    def _sum(self, parts: Sequence[np.ndarray]) -> np.ndarray:
-        """Sum of the parties' arrays mod 2^64, into a new array (one pass for two parties)."""
+    def _sum(self, parts: Sequence[np.ndarray], fresh: bool = True) -> np.ndarray:
+        """Sum of the arrays mod 2^64 (one pass for two). A single array comes back as a copy,
+        or itself when ``fresh`` is False (the caller only reads it)."""
         if len(parts) == 1:
-            return np.array(parts[0], dtype=np.uint64, copy=True)
+            return np.array(parts[0], dtype=np.uint64, copy=True) if fresh else parts[0]
         total = self.kernels.add(parts[0], parts[1])
         for p in parts[2:]:
             self.kernels.add(total, p, out=total)

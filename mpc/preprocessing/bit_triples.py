@@ -35,8 +35,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc.errors import ConfigError, PreprocessingExhausted
-from mpc.prg import PRG, SEED_BYTES
+from mpc.errors import ConfigError
+from mpc.preprocessing.local_source import LocalSource
+from mpc.prg import PRG
 
 __all__ = ["BitTripleSource", "LocalBitTriples", "dealer_bit_triples", "expand_bit_triple_share"]
 
@@ -96,7 +97,7 @@ def dealer_bit_triples(party_prgs: Sequence[PRG], nwords: int) -> np.ndarray:
     return (a & b) ^ c_others
 
 
-class LocalBitTriples(BitTripleSource):
+class LocalBitTriples(LocalSource, BitTripleSource):
     """INSECURE in-process bit triples for tests: every party derives from one shared seed.
 
     Construct one per party with the same ``seed`` (e.g. ``party.common_prg.random_bytes(16)``)
@@ -110,22 +111,7 @@ class LocalBitTriples(BitTripleSource):
     """
 
     def __init__(self, seed: bytes, pid: int, n: int, *, budget_words: int | None = None) -> None:
-        if not isinstance(seed, (bytes, bytearray)) or len(seed) != SEED_BYTES:
-            raise ConfigError(f"seed: expected {SEED_BYTES} bytes")
-        if not isinstance(n, int) or n < 2:
-            raise ConfigError(f"n: bit triples need at least 2 parties, got {n!r}")
-        if not isinstance(pid, int) or not 0 <= pid < n:
-            raise ConfigError(f"pid: expected a party id in [0, {n}), got {pid!r}")
-        if budget_words is not None and (not isinstance(budget_words, int) or budget_words < 0):
-            raise ConfigError(f"budget_words: expected a non-negative integer or None, got {budget_words!r}")
-        root = PRG(bytes(seed))
-        streams = [root.derive(f"bit-triples/party-{p}") for p in range(n)]
-        self.pid = pid
-        self.n = n
-        self._last = pid == n - 1
-        self._own = root.derive(f"bit-triples/party-{pid}")
-        self._dealer = streams if self._last else None
-        self._left = budget_words
+        super().__init__(seed, pid, n, "bit-triples", "bit triples", budget_words)
         self.words_served = 0
 
     def __repr__(self) -> str:
@@ -133,12 +119,7 @@ class LocalBitTriples(BitTripleSource):
 
     def bit_triples(self, nwords: int) -> BitTriple:
         nwords = _check_nwords(nwords)
-        if self._left is not None:
-            if nwords > self._left:
-                raise PreprocessingExhausted(
-                    f"bit triples: {nwords} words requested, {self._left} left of the local budget"
-                )
-            self._left -= nwords
+        self._spend(nwords, "bit triple words")
         a, b, c = expand_bit_triple_share(self._own, nwords, last=self._last)
         if self._dealer is not None:
             c = dealer_bit_triples(self._dealer, nwords)

@@ -45,8 +45,9 @@ from typing import NamedTuple
 
 import numpy as np
 
-from mpc.errors import ConfigError, PreprocessingExhausted
-from mpc.prg import PRG, SEED_BYTES
+from mpc.errors import ConfigError
+from mpc.preprocessing.local_source import LocalSource
+from mpc.prg import PRG
 
 __all__ = [
     "BitMulTriple",
@@ -153,7 +154,7 @@ def dealer_bitmul(party_prgs: Sequence[PRG], count: int) -> tuple[np.ndarray, np
     return r - r_rest, r * a - ra_rest
 
 
-class LocalDaBits(DaBitSource):
+class LocalDaBits(LocalSource, DaBitSource):
     """INSECURE in-process daBits for tests: every party derives from one shared seed.
 
     Construct one per party with the same ``seed`` and that party's ``pid``; calls must happen
@@ -162,18 +163,7 @@ class LocalDaBits(DaBitSource):
     """
 
     def __init__(self, seed: bytes, pid: int, n: int, *, budget: int | None = None) -> None:
-        if not isinstance(seed, (bytes, bytearray)) or len(seed) != SEED_BYTES:
-            raise ConfigError(f"seed: expected {SEED_BYTES} bytes")
-        if not isinstance(n, int) or n < 2:
-            raise ConfigError(f"n: daBits need at least 2 parties, got {n!r}")
-        if not isinstance(pid, int) or not 0 <= pid < n:
-            raise ConfigError(f"pid: expected a party id in [0, {n}), got {pid!r}")
-        root = PRG(bytes(seed))
-        self.pid, self.n = pid, n
-        self._last = pid == n - 1
-        self._own = root.derive(f"dabits/party-{pid}")
-        self._dealer = [root.derive(f"dabits/party-{p}") for p in range(n)] if self._last else None
-        self._left = budget
+        super().__init__(seed, pid, n, "dabits", "daBits", budget)
         self.served = 0
 
     def __repr__(self) -> str:
@@ -181,10 +171,7 @@ class LocalDaBits(DaBitSource):
 
     def dabits(self, count: int) -> DaBits:
         count = _check_count(count)
-        if self._left is not None:
-            if count > self._left:
-                raise PreprocessingExhausted(f"daBits: {count} requested, {self._left} left of the local budget")
-            self._left -= count
+        self._spend(count, "daBits")
         words, arith = expand_dabit_share(self._own, count, last=self._last)
         if self._dealer is not None:
             arith = dealer_dabits(self._dealer, count)
@@ -195,11 +182,7 @@ class LocalDaBits(DaBitSource):
 
     def bit_mul_triples(self, count: int) -> BitMulTriple:
         count = _check_count(count)
-        if self._left is not None:
-            if count > self._left:
-                raise PreprocessingExhausted(
-                    f"bit-injection triples: {count} requested, {self._left} left of the local budget")
-            self._left -= count
+        self._spend(count, "bit-injection triples")
         share = expand_bitmul_share(self._own, count, last=self._last)
         if self._dealer is not None:
             share += list(dealer_bitmul(self._dealer, count))
