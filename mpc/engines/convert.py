@@ -338,15 +338,17 @@ class Converter:
             k.sub(xflat, t.a, out=msg[wb + we :])
         if me:
             k.bxor(self._packed(eflat), ew, out=msg[wb : wb + we])
-        opened = msg.copy()
         parts = self.arith.channel.exchange(msg)
-        for peer in parts[: self.pid] + parts[self.pid + 1 :]:
-            np.bitwise_xor(opened[: wb + we], peer[: wb + we], out=opened[: wb + we])
-            k.add(opened[wb + we :], peer[wb + we :], out=opened[wb + we :])
-        ext = self._inject(k.unbitslice(opened[wb : wb + we].reshape(1, -1), me), er) if me else eflat[:0]
+        peers = parts[: self.pid] + parts[self.pid + 1 :]
+        nb = wb + we  # the packed bits open by XOR, the ring part d by addition
+        bits, d = k.bxor(msg[:nb], peers[0][:nb]), k.add(msg[nb:], peers[0][nb:])
+        for peer in peers[1:]:
+            k.bxor(bits, peer[:nb], out=bits)
+            k.add(d, peer[nb:], out=d)
+        ext = self._inject(k.unbitslice(bits[wb:].reshape(1, -1), me), er) if me else eflat[:0]
         if not m:
             return xflat[:0], ext
-        c, d = k.unbitslice(opened[:wb].reshape(1, -1), m), opened[wb + we :]
+        c = k.unbitslice(bits[:wb].reshape(1, -1), m)
         u = k.add(k.mul(d, t.r), t.ra)  # d*[r] + [ra]
         out = k.add(u, k.mul(c, k.sub(t.a, k.mul_public(u, 2))))  # (1 - 2c) u + c [a]
         if self.pid == 0:
