@@ -41,7 +41,10 @@ def _dealer(argv: Sequence[str]) -> int:
     except ConfigError as exc:
         print(f"dealer: ConfigError: {exc}", file=sys.stderr)
         return 2
+    from mpc.launch.allocator import tune_allocator
+
     try:
+        tune_allocator(cfg.malloc)
         module.serve(cfg)
     except MPCError as exc:
         print(f"dealer: {type(exc).__name__}: {exc}", file=sys.stderr)

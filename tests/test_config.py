@@ -164,6 +164,7 @@ def test_session_defaults_to_the_addresses(tmp_path):
         ({"MPC_PID": "0", "MPC_KERNELS": "gpu"}, {}, "MPC_KERNELS: expected one of c, ref, auto"),
         ({"MPC_PID": "0", "MPC_SPIN_US": "fast"}, {}, "MPC_SPIN_US: expected microseconds"),
         ({"MPC_PID": "0"}, {"spin_us": -5.0}, "--spin-us: expected microseconds in [0, 1e6]"),
+        ({"MPC_PID": "0", "MPC_MALLOC": "jemalloc"}, {}, "MPC_MALLOC: expected one of tuned, system"),
     ],
 )
 def test_from_env_errors_name_the_source(tmp_path, env, flags, fragment):
@@ -233,6 +234,9 @@ def test_precedence_flags_over_env_over_torch_over_defaults(tmp_path):
     assert cfg.spin_us is None  # not set: the channel's default
     assert from_env({}, {}, dict(env, MPC_SPIN_US="0")).spin_us == 0.0
     assert from_env({}, {"spin_us": 250.0}, dict(env, MPC_SPIN_US="0")).spin_us == 250.0  # the flag wins
+    assert cfg.malloc == "tuned"  # the default: large buffers are reused (mpc.launch.allocator)
+    assert from_env({}, {}, dict(env, MPC_MALLOC="System")).malloc == "system"
+    assert from_env({"malloc": "system"}, {"malloc": "tuned"}, env).malloc == "tuned"  # the flag wins
 
 
 def test_empty_env_values_count_as_unset(tmp_path):

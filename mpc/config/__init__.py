@@ -7,7 +7,7 @@ this order of precedence (first wins):
 
 1. command-line flags of ``mpcrun`` (``argv_flags``: ``pid``, ``n``, ``hosts``, ``timeout``, ...);
 2. ``MPC_*`` environment variables (``MPC_PID``, ``MPC_N``, ``MPC_HOSTS``, ``MPC_TIMEOUT``,
-   ``MPC_CONNECT_TIMEOUT``, ``MPC_SPIN_US``, ``MPC_ENGINE``, ``MPC_PREPROCESSING``, ``MPC_KERNELS``,
+   ``MPC_CONNECT_TIMEOUT``, ``MPC_SPIN_US``, ``MPC_MALLOC``, ``MPC_ENGINE``, ``MPC_PREPROCESSING``, ``MPC_KERNELS``,
    ``MPC_INSECURE_PLAINTEXT``, ``MPC_STATS``, ``MPC_LOG_DIR``, ``MPC_ADDRS``, ``MPC_DEALER_ADDR``);
    this is how ``mpcrun`` hands the configuration to the processes it starts;
 3. the variables ``torchrun`` and cluster launchers set: ``RANK`` is the party id,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from mpc._core import BACKENDS
 from mpc.config.addresses import DEALER, endpoint, parse_address, positive_seconds, session_id
 from mpc.config.hosts import curve_for, load_hosts
-from mpc.config.session import DEFAULT_TIMEOUT, SessionConfig
+from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, SessionConfig
 from mpc.errors import ConfigError
 
 TORCH_DEFAULT_PORT = 29500
@@ -22,6 +22,7 @@ _ENV = {
     "timeout": "MPC_TIMEOUT",
     "connect_timeout": "MPC_CONNECT_TIMEOUT",
     "spin_us": "MPC_SPIN_US",
+    "malloc": "MPC_MALLOC",
     "engine": "MPC_ENGINE",
     "preprocessing": "MPC_PREPROCESSING",
     "kernels": "MPC_KERNELS",
@@ -30,7 +31,8 @@ _ENV = {
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
-SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "spin_us", "stats", "log_dir")
+SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "spin_us", "malloc", "stats",
+                   "log_dir")
 """What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses or encryption: those
 belong to whoever launches the parties, so a script cannot weaken them."""
 
@@ -149,6 +151,10 @@ def from_env(
     connect_timeout = None if ct_raw is None else _parse_seconds(ct_raw, ct_src)
     spin_raw, spin_src = pick("spin_us")
     spin_us = None if spin_raw is None else _parse_spin(spin_raw, spin_src)
+    malloc_raw, malloc_src = pick("malloc")
+    malloc = "tuned" if malloc_raw is None else str(malloc_raw).strip().lower()
+    if malloc not in MALLOC_MODES:
+        raise ConfigError(f"{malloc_src}: expected one of {', '.join(MALLOC_MODES)}, got {malloc_raw!r}")
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
     kernels_raw, kernels_src = pick("kernels")
@@ -170,6 +176,7 @@ def from_env(
             timeout=timeout,
             connect_timeout=connect_timeout,
             spin_us=spin_us,
+            malloc=malloc,
             curve=curve,
             insecure_plaintext=insecure,
             engine=str(engine) if engine is not None else "semi2k",

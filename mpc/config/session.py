@@ -9,6 +9,7 @@ from mpc.config.addresses import DEALER, check_key, is_loopback, parse_address, 
 from mpc.errors import ConfigError
 
 DEFAULT_TIMEOUT = 60.0
+MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class SessionConfig:
     timeout: float = DEFAULT_TIMEOUT
     connect_timeout: float | None = None
     spin_us: float | None = None  # receive polling before blocking; None: the channel's default
+    malloc: str = "tuned"  # the process's C heap: "tuned" (mpc.launch.allocator) or "system"
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
     engine: str = "semi2k"
@@ -84,6 +86,8 @@ class SessionConfig:
             isinstance(self.spin_us, bool) or not isinstance(self.spin_us, (int, float)) or not 0 <= self.spin_us <= 1e6
         ):
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {self.spin_us!r}")
+        if self.malloc not in MALLOC_MODES:
+            raise ConfigError(f"malloc: expected one of {', '.join(MALLOC_MODES)}, got {self.malloc!r}")
         if self.kernels is not None and self.kernels not in BACKENDS:
             raise ConfigError(f"kernels: expected one of {', '.join(BACKENDS)}, got {self.kernels!r}")
         if not isinstance(self.engine, str) or not self.engine:

@@ -43,6 +43,7 @@ _PASS_THROUGH = (
     "timeout",
     "connect_timeout",
     "spin_us",
+    "malloc",
     "engine",
     "preprocessing",
     "kernels",
@@ -69,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")
     p.add_argument("--spin-us", type=float, metavar="US",
                    help="microseconds a receive polls before it sleeps (default 100; 0 saves CPU)")
+    p.add_argument("--malloc", choices=("tuned", "system"),
+                   help="the processes' C heap: tuned (default: large buffers are reused, no page faults per "
+                        "step) or system (glibc's defaults)")
     p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")
     p.add_argument(
         "--insecure-plaintext",

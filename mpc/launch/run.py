@@ -36,6 +36,7 @@ from typing import Any, TextIO
 
 from mpc.config import DEALER, SessionConfig, from_env, is_launched, key_path
 from mpc.errors import CheatingDetected, ConfigError, MPCError, PeerTimeout
+from mpc.launch.allocator import tune_allocator
 
 STATS_PREFIX = "MPC-STATS "
 EXIT_CODES = {
@@ -190,6 +191,7 @@ def run_party(
     try:
         if cfg.engine not in ENGINES:  # before connecting: every party would fail the same way
             raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {cfg.engine!r}")
+        tune_allocator(cfg.malloc)  # this process is one party's: reuse its large buffers
         channel = open_channel(cfg)
         dealer = open_dealer_link(cfg)
         party = Party(
