@@ -77,9 +77,14 @@ def time_and_check(p, fn, args, repeats: int, barrier, reference, workload: str 
     """:func:`time_phases`, then reveal the last online result and score it against the float64
     plaintext ``reference`` (max_abs_err, n_off: results off by more than 2^-10, n_results; and
     max_rel_err for the function workloads: :func:`bench.peers.workloads.score`)."""
-    results = []
-    out = time_phases(p, lambda *a: results.append(fn(*a)), args, repeats, barrier)
-    out.update(wl.score(workload, p.reveal(results[-1]), reference))
+    last = [None]  # only the newest result stays alive, as in the peers' runners: keeping every
+    # repeat's result would grow the heap by one result per repeat (fresh pages to fault in)
+
+    def run(*a):
+        last[0] = fn(*a)
+
+    out = time_phases(p, run, args, repeats, barrier)
+    out.update(wl.score(workload, p.reveal(last[0]), reference))
     return out
 
 
