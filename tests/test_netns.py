@@ -203,6 +203,10 @@ def test_teardown_removes_everything(make_net):
     assert netns.list_namespaces(PREFIX) == [f"{PREFIX}0", f"{PREFIX}1", f"{PREFIX}hub"]
     # Deleting a namespace does not end its processes: teardown must.
     stray = net.popen_in(1, ["sleep", "60"])
+    # `ip netns exec` joins the namespace after it starts: under load that takes a moment
+    deadline = time.monotonic() + 5
+    while netns.namespace_pids(f"{PREFIX}1") != [stray.pid] and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert netns.namespace_pids(f"{PREFIX}1") == [stray.pid]
     netns.teardown(PREFIX)
     assert stray.wait(timeout=5) == -signal.SIGTERM
