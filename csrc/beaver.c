@@ -117,3 +117,68 @@ void mpc_beaver_matmul_combine_u64(uint64_t *z, const uint64_t *c, const uint64_
     mpc_matmul_acc_u64(z, d, b, first ? e : NULL, m, k, n);
     mpc_matmul_acc_u64(z, a, e, NULL, m, k, n);
 }
+
+/* T * x for T = (1 - msb(C)) * 2^s: `keep` is all ones when msb(C) = 0 (the mask form of
+ * 1 - msb(C)), and the product by 2^s a shift, exact mod 2^64 for any share x. */
+static inline uint64_t masked_shift(uint64_t keep, uint64_t x, unsigned s)
+{
+    return keep & (x << s);
+}
+
+void mpc_beaver_tmul_finish_u64(uint64_t *z, const uint64_t *c1, const uint64_t *c2,
+                                const uint64_t *c1r, const uint64_t *c2r, const uint64_t *a1,
+                                const uint64_t *m1, const uint64_t *a2, const uint64_t *m2,
+                                const uint64_t *a1a2, const uint64_t *m1a2, const uint64_t *a1m2,
+                                const uint64_t *m1m2, unsigned k1, unsigned k2, int first,
+                                size_t n)
+{
+    /* loop-invariant flags: predicted every time, next to 8-12 streamed arrays they cost nothing */
+    const int rest = c1r != NULL, both = k2 > 0, cross = both && k1 + k2 > 64;
+    const unsigned s1 = 64 - k1, s2 = both ? 64 - k2 : 0, s12 = cross ? 128 - k1 - k2 : 0;
+    const uint64_t off1 = (uint64_t)1 << (62 - k1), off2 = both ? (uint64_t)1 << (62 - k2) : 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cc1 = rest ? c1[i] + c1r[i] : c1[i];
+        uint64_t cc2 = rest ? c2[i] + c2r[i] : c2[i];
+        uint64_t keep1 = (cc1 >> 63) - 1;
+        uint64_t p1 = (cc1 >> k1) - off1;
+        uint64_t l1 = a1[i] - masked_shift(keep1, m1[i], s1);
+        uint64_t acc = a1a2[i] - masked_shift(keep1, m1a2[i], s1);
+        uint64_t p2, l2;
+        if (both) {
+            uint64_t keep2 = (cc2 >> 63) - 1;
+            p2 = (cc2 >> k2) - off2;
+            l2 = a2[i] - masked_shift(keep2, m2[i], s2);
+            acc -= masked_shift(keep2, a1m2[i], s2);
+            if (cross)
+                acc += masked_shift(keep1 & keep2, m1m2[i], s12);
+        } else {
+            p2 = cc2;
+            l2 = a2[i];
+        }
+        acc -= p1 * l2 + p2 * l1;
+        if (first)
+            acc += p1 * p2;
+        z[i] = acc;
+    }
+}
+
+void mpc_beaver_tsquare_finish_u64(uint64_t *z, const uint64_t *c, const uint64_t *cr,
+                                   const uint64_t *a, const uint64_t *m, const uint64_t *aa,
+                                   const uint64_t *am, unsigned k, int first, size_t n)
+{
+    const int rest = cr != NULL, tt = k > 32;
+    const unsigned s = 64 - k, s2 = tt ? 128 - 2 * k : 0;
+    const uint64_t off = (uint64_t)1 << (62 - k);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t cc = rest ? c[i] + cr[i] : c[i];
+        uint64_t keep = (cc >> 63) - 1;
+        uint64_t p = (cc >> k) - off;
+        uint64_t l = a[i] - masked_shift(keep, m[i], s);
+        uint64_t acc = aa[i] - 2 * masked_shift(keep, am[i], s) - 2 * p * l;
+        if (tt)
+            acc += masked_shift(keep, m[i], s2);
+        if (first)
+            acc += p * p;
+        z[i] = acc;
+    }
+}

@@ -85,7 +85,8 @@ def check_result(got: np.ndarray, want: np.ndarray) -> None:
 def test_backend_switch_serves_this_module():
     kernels = get_kernels("c")
     assert kernels.backend == "c"
-    for name in ("matmul", "matmul_batched", "beaver_mask", "beaver_combine", "beaver_matmul_combine"):
+    for name in ("matmul", "matmul_batched", "beaver_mask", "beaver_combine", "beaver_matmul_combine",
+                 "tmul_finish", "tsquare_finish"):
         assert getattr(kernels, name) is getattr(_matmul, name)
 
 
@@ -473,3 +474,103 @@ def test_beaver_matmul_combine_reconstructs_product(parties, m, k, n, seed):
     e = total([o[1] for o in opened])
     z = [_matmul.beaver_matmul_combine(cs[i], d, e, as_[i], bs[i], i == 0) for i in range(parties)]
     assert np.array_equal(total(z), exact_matmul(x, y))
+
+
+# ----------------------------------------------------------------------------- truncating product / square finish
+
+
+def _tmul_args(rng, shape, k1, k2, rest):
+    """Random tmul_finish arguments: the optional components present exactly when the contract
+    asks for them."""
+    c1, c2, a1, m1, a2, a1a2, m1a2 = (rand_u64(rng, shape) for _ in range(7))
+    m2 = a1m2 = m1m2 = None
+    if k2:
+        m2, a1m2 = rand_u64(rng, shape), rand_u64(rng, shape)
+        if k1 + k2 > 64:
+            m1m2 = rand_u64(rng, shape)
+    rests = (rand_u64(rng, shape), rand_u64(rng, shape)) if rest else (None, None)
+    return (c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2), rests
+
+
+def _tmul_ints(args, rests, k1, k2, first):
+    """The tmul_finish contract in Python integers (mpc/beaver.h)."""
+    M = 2**64
+    c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2 = (None if a is None else a.reshape(-1).tolist() for a in args)
+    r1, r2 = (None if r is None else r.reshape(-1).tolist() for r in rests)
+    out = []
+    for i in range(len(c1)):
+        C1 = (c1[i] + (r1[i] if r1 else 0)) % M
+        C2 = (c2[i] + (r2[i] if r2 else 0)) % M
+        P1, T1 = (C1 >> k1) - 2 ** (62 - k1), (1 - (C1 >> 63)) * 2 ** (64 - k1)
+        L1 = a1[i] - T1 * m1[i]
+        z = a1a2[i] - T1 * m1a2[i]
+        if k2:
+            P2, T2 = (C2 >> k2) - 2 ** (62 - k2), (1 - (C2 >> 63)) * 2 ** (64 - k2)
+            L2 = a2[i] - T2 * m2[i]
+            z -= T2 * a1m2[i]
+            if m1m2 is not None:
+                z += T1 * T2 * m1m2[i]
+        else:
+            P2, L2 = C2, a2[i]
+        z -= P1 * L2 + P2 * L1
+        if first:
+            z += P1 * P2
+        out.append(z % M)
+    return out
+
+
+@HYP
+@given(shape=shapes, seed=seeds, k1=st.integers(1, 62), k2=st.integers(0, 62), first=st.booleans(),
+       rest=st.booleans())
+def test_tmul_finish_matches_reference_and_python_ints(shape, seed, k1, k2, first, rest):
+    rng = np.random.default_rng(seed)
+    args, rests = _tmul_args(rng, shape, k1, k2, rest)
+    got = _matmul.tmul_finish(*args, k1, k2, first, *rests)
+    check_result(got, _ref.tmul_finish(*args, k1, k2, first, *rests))
+    if got.size <= 64:
+        assert got.reshape(-1).tolist() == _tmul_ints(args, rests, k1, k2, first)
+
+
+@HYP
+@given(shape=shapes, seed=seeds, k=st.integers(1, 62), first=st.booleans(), rest=st.booleans())
+def test_tsquare_finish_matches_reference_and_python_ints(shape, seed, k, first, rest):
+    rng = np.random.default_rng(seed)
+    c, a, m, aa, am = (rand_u64(rng, shape) for _ in range(5))
+    cr = rand_u64(rng, shape) if rest else None
+    got = _matmul.tsquare_finish(c, a, m, aa, am, k, first, cr)
+    check_result(got, _ref.tsquare_finish(c, a, m, aa, am, k, first, cr))
+    if got.size <= 64:
+        M = 2**64
+        want = []
+        for ci, ai, mi, aai, ami, cri in zip(*(v.reshape(-1).tolist() for v in (c, a, m, aa, am)),
+                                              (cr.reshape(-1).tolist() if rest else [0] * c.size), strict=True):
+            C = (ci + cri) % M
+            P, T = (C >> k) - 2 ** (62 - k), (1 - (C >> 63)) * 2 ** (64 - k)
+            z = aai - 2 * T * ami - 2 * P * (ai - T * mi) + T * T * mi + (P * P if first else 0)
+            want.append(z % M)
+        assert got.reshape(-1).tolist() == want
+
+
+def _tfinish_bad_cases():
+    z, z3 = np.zeros(4, dtype=U64), np.zeros(3, dtype=U64)
+    seven = (z, z, z, z, z, None, z, z, None, None)  # k2 = 0: no m2, a1m2, m1m2
+    return [
+        ("tmul_finish", (*seven, 0, 0, True)),  # k1 must be >= 1
+        ("tmul_finish", (*seven, 63, 0, True)),
+        ("tmul_finish", (*seven, 16, 63, True)),
+        ("tmul_finish", (*seven, 16, 16, True)),  # k2 > 0 needs m2 and a1m2
+        ("tmul_finish", (z, z, z, z, z, z, z, z, z, None, 16, 0, True)),  # k2 = 0 takes no m2
+        ("tmul_finish", (z, z, z, z, z, z, z, z, z, None, 40, 30, True)),  # k1 + k2 > 64 needs m1m2
+        ("tmul_finish", (z, z, z, z, z, z, z, z, z, z, 16, 16, True)),  # ... and only then
+        ("tmul_finish", (*seven, 16, 0, True, z, None)),  # one rest part only
+        ("tmul_finish", (z3, z, z, z, z, None, z, z, None, None, 16, 0, False)),  # shapes differ
+        ("tmul_finish", (z.astype(np.int64), z, z, z, z, None, z, z, None, None, 16, 0, False)),
+        ("tsquare_finish", (z, z, z, z, z, 0, True)),
+        ("tsquare_finish", (z, z, z, z, z3, 16, True)),
+        ("tsquare_finish", (z, z, z, z, z, 16, True, z3)),
+    ]
+
+
+@pytest.mark.parametrize("name, args", _tfinish_bad_cases())
+def test_truncating_finish_rejects_same_as_reference(name, args):
+    assert rejection(getattr(_matmul, name), *args) == rejection(getattr(_ref, name), *args)

@@ -67,6 +67,10 @@ def _all_kinds(src):
         src.div_triples((5,), 7),
         src.bit_triples(3),
         src.dabits(70),
+        src.trunc_products((5,), 16, 0),
+        src.trunc_products((5,), 16, 20),
+        src.trunc_products((5,), 40, 30),
+        src.trunc_squares((5,), 16),
     ]
 
 
@@ -99,25 +103,48 @@ def _check_material(per_party):
     assert bits.shape == (2,) and arith.shape == (70,)
     np.testing.assert_array_equal(arith, unpack_bits(bits, 70))
     assert 0 < arith.sum() < 70
+    # truncating products: every component as named, for k2 = 0, both truncated, k1 + k2 > 64
+    for j, (k1, k2) in zip((8, 9, 10), ((16, 0), (16, 20), (40, 30)), strict=True):
+        t = {f: None if per_party[0][j][i] is None else reconstruct([p[j][i] for p in per_party])
+             for i, f in enumerate(per_party[0][j]._fields)}
+        hi = lambda r, k: r >> np.uint64(k)  # noqa: E731
+        np.testing.assert_array_equal(t["a1"], hi(t["r1"], k1))
+        np.testing.assert_array_equal(t["m1"], t["r1"] >> np.uint64(63))
+        np.testing.assert_array_equal(t["a2"], hi(t["r2"], k2) if k2 else t["r2"])
+        np.testing.assert_array_equal(t["a1a2"], t["a1"] * t["a2"])
+        np.testing.assert_array_equal(t["m1a2"], t["m1"] * t["a2"])
+        if k2:
+            np.testing.assert_array_equal(t["m2"], t["r2"] >> np.uint64(63))
+            np.testing.assert_array_equal(t["a1m2"], t["a1"] * t["m2"])
+        else:
+            assert t["m2"] is None and t["a1m2"] is None
+        assert (t["m1m2"] is None) == (k1 + k2 <= 64)
+        if t["m1m2"] is not None:
+            np.testing.assert_array_equal(t["m1m2"], t["m1"] * t["m2"])
+    r, a, m, aa, am = (reconstruct([p[11][i] for p in per_party]) for i in range(5))
+    np.testing.assert_array_equal(a, r >> np.uint64(16))
+    np.testing.assert_array_equal(m, r >> np.uint64(63))
+    np.testing.assert_array_equal(aa, a * a)
+    np.testing.assert_array_equal(am, a * m)
 
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_insecure_local_dealer_material(n):
     srcs = local_sources(n)
     _check_material([_all_kinds(s) for s in srcs])
-    assert all(s.consumed == 8 for s in srcs)
+    assert all(s.consumed == 12 for s in srcs)
 
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_trusted_dealer_material_and_traffic(n):
     out, dealer = with_dealer(n, lambda c, i: (_all_kinds(c), c.link.stats()["total"]))
     _check_material([o[0] for o in out])
-    assert dealer.batches == 8 and dealer.items == 8
+    assert dealer.batches == 12 and dealer.items == 12
     for i, (_, stats) in enumerate(out):
         if i < n - 1:  # only the seed: parties 0..n-2 never talk to the dealer online
             assert stats["messages_received"] == 1 and stats["messages_sent"] == 0
         else:
-            assert stats["messages_sent"] == 8  # one request per on-demand batch (BYE comes at close)
+            assert stats["messages_sent"] == 12  # one request per on-demand batch (BYE comes at close)
 
 
 def test_items_are_single_use():
@@ -239,10 +266,18 @@ def test_bad_requests_rejected():
         s.prefetch([("bit_triple", (2, 3))])  # one count, not a shape
     with pytest.raises(ConfigError):
         s.dabits(-1)
+    with pytest.raises(ConfigError, match="k1"):
+        s.trunc_products((2,), 0, 16)  # the first operand is the truncated one
+    with pytest.raises(ConfigError, match="k2"):
+        s.trunc_products((2,), 16, 63)
+    with pytest.raises(ConfigError, match="trunc_squares"):
+        s.trunc_squares((2,), 0)
+    with pytest.raises(ConfigError, match="tmul params"):
+        s.prefetch([("tmul", (16,))])
     with pytest.raises(ProtocolError):
         protocol.decode(np.array([1, 1, 7, 2, 3, 4], dtype=np.uint64))  # a dabit with two params
     reqs = [Request("triple", (2, 3)), Request("div", (7, 4)), Request("bit_triple", (3,)), Request("dabit", (65,)),
-            Request("bitmul", (65,))]
+            Request("bitmul", (65,)), Request("tmul", (16, 0, 4)), Request("tsquare", (16, 2, 3))]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
     assert protocol.decode(protocol.encode_bye()) is None
 

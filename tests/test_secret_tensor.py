@@ -217,6 +217,63 @@ def test_rounds_and_bytes_of_products(n):
 
 
 @pytest.mark.parametrize("n", [2, 3])
+def test_product_chains_cost_one_round_per_layer(n):
+    """A pending truncation feeding an elementwise product or a square is folded into that
+    product's round: (a*c)*a, (a*c)*(c*a) and (a*c)^2 cost exactly one round more than their
+    operands and exactly the bytes of a plain product (a square: half), where truncating first
+    cost one round and (n-1) elements more per pending operand."""
+    def main(p):
+        a = p.input(np.full((4, 5), 1.5) if p.pid == 0 else None, owner=0, shape=(4, 5))
+        c = p.input(np.full((4, 5), -2.25) if p.pid == 1 else None, owner=1, shape=(4, 5))
+        stats, out = {}, {}
+        for name, fn in [("chain", lambda: (a * c) * a), ("both", lambda: (a * c) * (c * a)),
+                         ("square", lambda: (a * c).square()), ("deep", lambda: ((a * c) * a) * c)]:
+            with p.section(name):
+                out[name] = fn()
+            stats[name] = p.stats()["sections"][name]
+        return stats, p.reveal(*out.values())
+
+    header = 32 + 8
+    mul_bytes = (n - 1) * (2 * 20 * 8 + header)
+    for s, vals in run_local(main, n):
+        assert s["chain"]["rounds"] == 2 and s["chain"]["bytes_sent"] == 2 * mul_bytes
+        # two products (one after the other: 2 rounds), then their product with both pending
+        assert s["both"]["rounds"] == 3 and s["both"]["bytes_sent"] == 3 * mul_bytes
+        assert s["square"]["rounds"] == 2 and s["square"]["bytes_sent"] == mul_bytes + (n - 1) * (20 * 8 + header)
+        assert s["deep"]["rounds"] == 3 and s["deep"]["bytes_sent"] == 3 * mul_bytes
+        want = {"chain": -2.25 * 1.5 * 1.5, "both": (1.5 * -2.25) ** 2, "square": (1.5 * -2.25) ** 2,
+                "deep": 1.5 * -2.25 * 1.5 * -2.25}
+        for got, (name, w) in zip(vals, want.items(), strict=True):
+            np.testing.assert_allclose(got, np.full((4, 5), w), atol=8 * ULP, err_msg=name)
+
+
+@given(parties, st.data())
+def test_truncation_folded_into_products_matches_numpy(n, data):
+    """Chains of elementwise products and squares (both operands pending, one, broadcasting;
+    edge values 0, +-32, +-one ulp) against float64 on the encoded inputs. Each truncation is
+    floor or floor + 1 ulp, so T(a)*b is off from a*b by less than |b| ulp (checked per element,
+    plus one ulp of slack for the decoding)."""
+    shape = data.draw(shapes)
+    vals = hnp.arrays(np.float64, shape, elements=st.floats(-32, 32, allow_nan=False, width=32))
+    x, y, w = (data.draw(vals) for _ in range(3))
+    edges = np.array([0.0, 32.0, -32.0, ULP, -ULP, 1.0])
+    x.reshape(-1)[: min(x.size, 6)] = edges[: min(x.size, 6)]
+
+    def main(p):
+        sx, sy = share_pair(p, x, y, FIXED)
+        sw = p.input(w if p.pid == 0 else None, owner=0, dtype=FIXED, shape=w.shape)
+        xy, wx = sx * sy, sw * sx  # pending: scale 2f
+        return p.reveal(xy * sw, sw * xy, xy * wx, xy.square(), xy * sw[..., :1])
+
+    qx, qy, qw = q(x), q(y), q(w)
+    xy, wx, w1 = qx * qy, qw * qx, qw[..., :1]
+    want = [(xy * qw, abs(qw)), (xy * qw, abs(qw)), (xy * wx, abs(xy) + abs(wx) + ULP),
+            (xy * xy, 2 * abs(xy) + ULP), (xy * w1, abs(w1) + 0 * xy)]
+    for got, (exp, factor) in zip(run_local(main, n)[0], want, strict=True):
+        assert np.all(np.abs(got - exp) <= ULP * (factor + 1)), (got, exp)
+
+
+@pytest.mark.parametrize("n", [2, 3])
 def test_conv2d_and_avg_pool_match_numpy(n):
     gen = np.random.default_rng(5)
     x = np.round(gen.uniform(-4, 4, (2, 3, 6, 5)), 3)

@@ -127,3 +127,35 @@ def test_divide_many_mixed_shapes_one_round_same_bytes(n, d):
                     assert qv - (xv // d) in (0, 1)
                 else:
                     assert abs(qv * d - xv) < 2 * d
+
+
+def _candidates(x, kx, y, ky):
+    """The values floor(x/2^kx) * floor(y/2^ky) may take mod 2^64: each floor may be one more
+    (a shift of 0 is exact)."""
+    xs = {x >> kx, (x >> kx) + 1} if kx else {x}
+    ys = {y >> ky, (y >> ky) + 1} if ky else {y}
+    return {(a * b) % 2**64 for a in xs for b in ys}
+
+
+@given(st.sampled_from([2, 3]), st.lists(st.tuples(st.integers(-LIMIT + 1, LIMIT - 1), st.integers(-LIMIT + 1, LIMIT - 1)),
+                                         min_size=1, max_size=20),
+       st.integers(1, 62), st.integers(0, 62))
+def test_truncating_product_and_square_match_truncate_then_multiply(n, pairs, kx, ky):
+    """mul_truncating / square_truncating against plaintext, edge values included (0, -1, the
+    largest magnitudes below 2^62), shifts from 1 to 62 (and 0 for the second operand, both
+    orders), with the one-ulp freedom of each truncation and nothing more."""
+    pairs = [*pairs, (LIMIT - 1, -LIMIT + 1), (-LIMIT + 1, LIMIT - 1), (0, 0), (-1, -1), (1 << 40, -(1 << 40))]
+    xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        y = e.input(ring(ys) if p.pid == p.n - 1 else None, p.n - 1, (len(ys),))
+        return e.open([e.mul_truncating(x, kx, y, ky), e.mul_truncating(y, ky, x, kx), e.square_truncating(x, kx)])
+
+    z, z_swapped, sq = run_local(main, n)[0]
+    for i, (x, y) in enumerate(pairs):
+        assert int(z[i]) in _candidates(x, kx, y, ky)
+        assert int(z_swapped[i]) in _candidates(x, kx, y, ky)
+        fx = x >> kx
+        assert int(sq[i]) in {fx * fx % 2**64, (fx + 1) * (fx + 1) % 2**64}

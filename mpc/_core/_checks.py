@@ -147,6 +147,40 @@ def trunc_finish_args(c: object, r_high: object, r_msb: object, c2: object) -> l
     return same_u64s("c, r_high, r_msb, c2", c, r_high, r_msb, c2)
 
 
+def trunc_shift(k: object, name: str, low: int) -> int:
+    """A truncation shift of the truncating product/square finish: an integer in [low, 62]."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not low <= int(k) <= 62:
+        raise KernelError(f"{name}: expected a shift in [{low}, 62], got {k!r}")
+    return int(k)
+
+
+def tmul_finish_args(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r) -> tuple:
+    """The arguments of ``tmul_finish``: uint64 arrays of one shape; m2 and a1m2 given exactly
+    when k2 > 0, m1m2 exactly when k2 > 0 and k1 + k2 > 64; c1r, c2r both or neither. Returns
+    (arrays in signature order with None kept, k1, k2)."""
+    k1, k2 = trunc_shift(k1, "k1", 1), trunc_shift(k2, "k2", 0)
+    if (m2 is None or a1m2 is None) != (k2 == 0):
+        raise KernelError("m2, a1m2: give them exactly when k2 > 0 (y truncated too)")
+    if (m1m2 is None) != (k2 == 0 or k1 + k2 <= 64):
+        raise KernelError("m1m2: give it exactly when k2 > 0 and k1 + k2 > 64")
+    if (c1r is None) != (c2r is None):
+        raise KernelError("c1r, c2r: give both rest parts of the opened values or neither")
+    names = ("c1", "c2", "a1", "m1", "a2", "m2", "a1a2", "m1a2", "a1m2", "m1m2", "c1r", "c2r")
+    values = (c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, c1r, c2r)
+    given = [(nm, v) for nm, v in zip(names, values, strict=True) if v is not None]
+    checked = dict(zip([nm for nm, _ in given], same_u64s(", ".join(nm for nm, _ in given), *[v for _, v in given]),
+                       strict=True))
+    return tuple(checked.get(nm) for nm in names), k1, k2
+
+
+def tsquare_finish_args(c, a, m, aa, am, k, cr) -> tuple:
+    """The arguments of ``tsquare_finish``: uint64 arrays of one shape (cr optional), k in [1, 62]."""
+    k = trunc_shift(k, "k", 1)
+    if cr is None:
+        return (*same_u64s("c, a, m, aa, am", c, a, m, aa, am), None), k
+    return tuple(same_u64s("c, a, m, aa, am, cr", c, a, m, aa, am, cr)), k
+
+
 def divisor(d: object) -> int:
     """A public divisor of the truncation / division finish: an integer in [2, 2^62]."""
     if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 2 <= int(d) <= 1 << 62:

@@ -35,6 +35,15 @@ cdef extern from "mpc/beaver.h" nogil:
     void mpc_beaver_matmul_combine_u64(uint64_t *z, const uint64_t *c, const uint64_t *d,
                                        const uint64_t *e, const uint64_t *a, const uint64_t *b,
                                        size_t m, size_t k, size_t n, int first)
+    void mpc_beaver_tmul_finish_u64(uint64_t *z, const uint64_t *c1, const uint64_t *c2,
+                                    const uint64_t *c1r, const uint64_t *c2r, const uint64_t *a1,
+                                    const uint64_t *m1, const uint64_t *a2, const uint64_t *m2,
+                                    const uint64_t *a1a2, const uint64_t *m1a2, const uint64_t *a1m2,
+                                    const uint64_t *m1m2, unsigned k1, unsigned k2, int first,
+                                    size_t n)
+    void mpc_beaver_tsquare_finish_u64(uint64_t *z, const uint64_t *c, const uint64_t *cr,
+                                       const uint64_t *a, const uint64_t *m, const uint64_t *aa,
+                                       const uint64_t *am, unsigned k, int first, size_t n)
 
 
 # ----------------------------------------------------------------------------- matrix products
@@ -157,3 +166,63 @@ def beaver_matmul_combine(c, d, e, a, b, first):
     """
     c, d, e, a, b = ck.matmul_combine_args(c, d, e, a, b)
     return _combine(c, d, e, a, b, first, True)
+
+
+cdef const uint64_t *_opt(object a):
+    return in_ptr(a) if a is not None else NULL
+
+
+def tmul_finish(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, first, c1r=None, c2r=None):
+    """One party's share of floor(x / 2^k1) * floor(y / 2^k2) (k2 = 0: y as is) after the one
+    opening of the truncating product (mpc.engines.semi2k.Semi2k.mul_truncating); the formula
+    is the reference's (:func:`mpc._core._ref.tmul_finish`). c1, c2 are this party's masked
+    values as sent and c1r, c2r the peers' sum (both or neither), so the opening's sum is never
+    stored. Cost: one pass reading 8 to 12 arrays, writing one new array; every product by the
+    public T is a mask and a shift.
+    """
+    (c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, c1r, c2r), k1, k2 = ck.tmul_finish_args(
+        c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r)
+    z = np.empty(c1.shape, dtype=np.uint64)
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *p1 = in_ptr(c1)
+    cdef const uint64_t *p2 = in_ptr(c2)
+    cdef const uint64_t *p1r = _opt(c1r)
+    cdef const uint64_t *p2r = _opt(c2r)
+    cdef const uint64_t *pa1 = in_ptr(a1)
+    cdef const uint64_t *pm1 = in_ptr(m1)
+    cdef const uint64_t *pa2 = in_ptr(a2)
+    cdef const uint64_t *pm2 = _opt(m2)
+    cdef const uint64_t *paa = in_ptr(a1a2)
+    cdef const uint64_t *pma = in_ptr(m1a2)
+    cdef const uint64_t *pam = _opt(a1m2)
+    cdef const uint64_t *pmm = _opt(m1m2)
+    cdef unsigned kk1 = k1, kk2 = k2
+    cdef int f = 1 if first else 0
+    cdef size_t n = c1.size
+    if n:
+        with nogil:
+            mpc_beaver_tmul_finish_u64(pz, p1, p2, p1r, p2r, pa1, pm1, pa2, pm2, paa, pma, pam, pmm,
+                                       kk1, kk2, f, n)
+    return z
+
+
+def tsquare_finish(c, a, m, aa, am, k, first, cr=None):
+    """One party's share of floor(x / 2^k)^2 after the opening of the truncating square
+    (:func:`mpc._core._ref.tsquare_finish` is the formula). Cost: one pass reading 5 or 6 arrays,
+    writing one new array."""
+    (c, a, m, aa, am, cr), k = ck.tsquare_finish_args(c, a, m, aa, am, k, cr)
+    z = np.empty(c.shape, dtype=np.uint64)
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pcr = _opt(cr)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pm = in_ptr(m)
+    cdef const uint64_t *paa = in_ptr(aa)
+    cdef const uint64_t *pam = in_ptr(am)
+    cdef unsigned kk = k
+    cdef int f = 1 if first else 0
+    cdef size_t n = c.size
+    if n:
+        with nogil:
+            mpc_beaver_tsquare_finish_u64(pz, pc, pcr, pa, pm, paa, pam, kk, f, n)
+    return z

@@ -222,6 +222,57 @@ def beaver_combine(c, d, e, a, b, first, d2=None, e2=None):
     return z
 
 
+def _trunc_public(c, k):
+    """P = (C >> k) - 2^(62-k) and T = (1 - msb(C)) * 2^(64-k) of an opened C = x + 2^62 + r."""
+    return c >> np.uint64(k), ((~c) >> np.uint64(63)) << np.uint64(64 - k), np.uint64(1 << (62 - k))
+
+
+@_wrap
+def tmul_finish(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, first, c1r=None, c2r=None):
+    """One party's share of floor(x / 2^k1) * floor(y / 2^k2) (k2 = 0: y as is) from the opened
+    C1 = c1 (+ c1r) = x + 2^62 + r1 and C2 = c2 (+ c2r) = y + r2 (+ 2^62 when k2 > 0) and a
+    ``tmul`` tuple: z = a1a2 - T1*m1a2 - T2*a1m2 + T1*T2*m1m2 - P1*L2 - P2*L1 (+ P1*P2 on the
+    ``first`` party) with P_j = (C_j >> k_j) - 2^(62-k_j), T_j = (1 - msb(C_j)) * 2^(64-k_j),
+    L1 = a1 - T1*m1, L2 = a2 - T2*m2, or P2 = C2 and L2 = a2 when k2 = 0
+    (mpc.engines.semi2k.Semi2k.mul_truncating)."""
+    (c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, c1r, c2r), k1, k2 = ck.tmul_finish_args(
+        c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r)
+    if c1r is not None:
+        c1, c2 = c1 + c1r, c2 + c2r
+    p1, t1, off1 = _trunc_public(c1, k1)
+    p1 = p1 - off1
+    z = a1a2 - t1 * m1a2
+    if k2:
+        p2, t2, off2 = _trunc_public(c2, k2)
+        p2 = p2 - off2
+        l2 = a2 - t2 * m2
+        z = z - t2 * a1m2
+        if m1m2 is not None:
+            z = z + t1 * t2 * m1m2
+    else:
+        p2, l2 = c2, a2
+    z = z - p1 * l2 - p2 * (a1 - t1 * m1)
+    if first:
+        z = z + p1 * p2
+    return np.array(z, dtype=np.uint64)
+
+
+@_wrap
+def tsquare_finish(c, a, m, aa, am, k, first, cr=None):
+    """One party's share of floor(x / 2^k)^2 from the opened C = c (+ cr) = x + 2^62 + r and a
+    ``tsquare`` tuple: z = aa - 2T*am - 2P*(a - T*m) + T^2*m (+ P^2 on the ``first`` party)."""
+    (c, a, m, aa, am, cr), k = ck.tsquare_finish_args(c, a, m, aa, am, k, cr)
+    if cr is not None:
+        c = c + cr
+    p, t, off = _trunc_public(c, k)
+    p = p - off
+    two = np.uint64(2)
+    z = aa - two * t * am - two * p * (a - t * m) + t * t * m
+    if first:
+        z = z + p * p
+    return np.array(z, dtype=np.uint64)
+
+
 @_wrap
 def beaver_matmul_combine(c, d, e, a, b, first):
     """One party's share of X @ Y: c + d@b + a@e, plus d@e on the ``first`` party only.
@@ -327,7 +378,7 @@ KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64",
     "matmul", "matmul_batched",
-    "beaver_mask", "beaver_combine", "beaver_matmul_combine",
+    "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
 )

@@ -16,7 +16,8 @@ within 5e-5 of the true one).
 
 softmax(x, axis=-1) = e / sum(e) with e = exp(x - max(x)) (so that e in (0, 1] and the sum in
 [1, m]): the max by the comparison tree (ceil(log2 m) x 8 rounds), :func:`exp` (29),
-:func:`reciprocal` of the sum (27) and one product (2). m = 10: 90 rounds. Absolute error
+:func:`reciprocal` of the sum (27) and one product (1: e's pending truncation is folded into
+it, see :meth:`mpc.engines.semi2k.Semi2k.mul_truncating`). m = 10: 89 rounds. Absolute error
 <= 1e-4 (exp and reciprocal are accurate to 1e-5 relative, the product to 2^-f).
 log_softmax(x) = (x - max) - log(sum(exp(x - max))): 4 x 8 + 29 + 30 rounds for m = 10.
 

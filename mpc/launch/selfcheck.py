@@ -88,6 +88,22 @@ def _trunc_finish(g: _Gen) -> tuple:
     return (*args, g.u64(s)) if g.flag() else args
 
 
+def _tmul_finish(g: _Gen) -> tuple:
+    """k1 in [1, 62], k2 in [0, 62], the optional components exactly where the contract asks."""
+    k1, k2 = g.dim(1, 63), g.dim(0, 63) if g.flag() else 0
+    s = g.shape()
+    opt = lambda cond: g.u64(s) if cond else None  # noqa: E731
+    args = (*(g.u64(s) for _ in range(5)), opt(k2), g.u64(s), g.u64(s), opt(k2), opt(k2 and k1 + k2 > 64),
+            k1, k2, g.flag())
+    return (*args, g.u64(s), g.u64(s)) if g.flag() else args
+
+
+def _tsquare_finish(g: _Gen) -> tuple:
+    s = g.shape()
+    args = (*(g.u64(s) for _ in range(5)), g.dim(1, 63), g.flag())
+    return (*args, g.u64(s)) if g.flag() else args
+
+
 def _matmul_combine(g: _Gen) -> tuple:
     m, k, n = g.dim(), g.dim(), g.dim()
     return g.u64((m, n)), g.u64((m, k)), g.u64((k, n)), g.u64((m, k)), g.u64((k, n)), g.flag()
@@ -137,6 +153,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "sum": _sum,
     "sar": lambda g: (g.u64(g.shape()), g.dim(0, 64)),
     "trunc_finish": _trunc_finish,
+    "tmul_finish": _tmul_finish,
+    "tsquare_finish": _tsquare_finish,
     "add128": lambda g: _same(g, 2, trailing=(2,)),
     "sub128": lambda g: _same(g, 2, trailing=(2,)),
     "neg128": lambda g: _same(g, 1, trailing=(2,)),

@@ -8,7 +8,13 @@ Material kinds (all additive shares over Z_2^64, one per party):
   axis (Mohassel and Zhang, "SecureML", IEEE S&P 2017);
 - ``trunc``: truncation triples (r, r >> f, msb(r)) with r uniform over Z_2^64 and ``>>`` the
   logical shift, for truncation that never wraps (see :mod:`mpc.engines.semi2k`);
-- ``div``: division triples (r, floor(r / d), msb(r)), the same for a public divisor d >= 2.
+- ``div``: division triples (r, floor(r / d), msb(r)), the same for a public divisor d >= 2;
+- ``tmul``: truncating-product tuples for floor(x / 2^k1) * floor(y / 2^k2) in the one round of
+  the product (k2 = 0: y is not truncated): masks r1, r2 uniform, A_j = r_j >> k_j and
+  M_j = msb(r_j) for each truncated operand (A2 = r2 when k2 = 0), and the products A1*A2,
+  M1*A2, plus A1*M2 and (when k1 + k2 > 64) M1*M2 when both are truncated
+  (:meth:`mpc.engines.semi2k.Semi2k.mul_truncating`);
+- ``tsquare``: the same for the square of floor(x / 2^k): r; A = r >> k, M = msb(r), A*A, A*M.
 
 Boolean kinds (XOR shares, combined with XOR rather than added):
 
@@ -41,7 +47,8 @@ from mpc.errors import ConfigError
 from mpc.preprocessing.bit_triples import BitTriple, BitTripleSource
 from mpc.preprocessing.dabits import BitMulTriple, DaBits, DaBitSource
 
-KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul")
+# the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
+KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare")
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
@@ -51,6 +58,7 @@ MAX_ELEMENTS = 1 << 30
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
+    tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
     bit_triple -> (nwords,); dabit and bitmul -> (count,)."""
 
     kind: str
@@ -72,6 +80,44 @@ class TruncTriple(NamedTuple):
     r: np.ndarray  # share of r, uniform in Z_2^64
     r_high: np.ndarray  # share of r >> f (logical shift), or of floor(r / d) for a division triple
     r_msb: np.ndarray  # share of the top bit of r, as a ring element 0/1
+
+
+class TruncProduct(NamedTuple):
+    """Shares of one ``tmul`` item; the components a case does not use are None."""
+
+    r1: np.ndarray  # mask of x (uniform)
+    r2: np.ndarray  # mask of y (uniform)
+    a1: np.ndarray  # r1 >> k1
+    m1: np.ndarray  # msb(r1), 0/1
+    a2: np.ndarray  # r2 >> k2, or r2 itself when k2 = 0
+    m2: np.ndarray | None  # msb(r2) (k2 > 0)
+    a1a2: np.ndarray
+    m1a2: np.ndarray
+    a1m2: np.ndarray | None  # (k2 > 0)
+    m1m2: np.ndarray | None  # (k2 > 0 and k1 + k2 > 64; else its coefficient is 0 mod 2^64)
+
+
+class TruncSquare(NamedTuple):
+    """Shares of one ``tsquare`` item."""
+
+    r: np.ndarray
+    a: np.ndarray  # r >> k
+    m: np.ndarray  # msb(r)
+    aa: np.ndarray  # (r >> k)^2
+    am: np.ndarray  # (r >> k) * msb(r)
+
+
+def tmul_components(k1: int, k2: int) -> tuple[str, ...]:
+    """The component names of a ``tmul`` item, base (r1, r2) first, then derived, in stream order."""
+    names = ["r1", "r2", "a1", "m1"]
+    if k2:
+        names += ["a2", "m2"]
+    names += ["a1a2", "m1a2"]
+    if k2:
+        names.append("a1m2")
+        if k1 + k2 > 64:
+            names.append("m1m2")
+    return tuple(names)
 
 
 def _shape(shape: object, what: str) -> tuple[int, ...]:
@@ -112,6 +158,21 @@ def div_request(shape, d: int) -> Request:
     return Request("div", (int(d), *_shape(shape, "div_triples(shape)")))
 
 
+def _shift(k: object, what: str, low: int) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not low <= int(k) <= 62:
+        raise ConfigError(f"{what}: expected a shift in [{low}, 62], got {k!r}")
+    return int(k)
+
+
+def tmul_request(shape, k1: int, k2: int) -> Request:
+    k1, k2 = _shift(k1, "trunc_products(k1)", 1), _shift(k2, "trunc_products(k2)", 0)
+    return Request("tmul", (k1, k2, *_shape(shape, "trunc_products(shape)")))
+
+
+def tsquare_request(shape, k: int) -> Request:
+    return Request("tsquare", (_shift(k, "trunc_squares(k)", 1), *_shape(shape, "trunc_squares(shape)")))
+
+
 def bit_triple_request(nwords: int) -> Request:
     return Request("bit_triple", _count(nwords, "bit_triples(nwords)"))
 
@@ -144,6 +205,10 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: trunc params are (f, *shape) with f in [1, 62], got {params}")
     if kind == "div" and (not params or not 2 <= params[0] <= 1 << 62):
         raise ConfigError(f"plan: div params are (d, *shape) with d in [2, 2^62], got {params}")
+    if kind == "tmul" and (len(params) < 2 or not 1 <= params[0] <= 62 or not 0 <= params[1] <= 62):
+        raise ConfigError(f"plan: tmul params are (k1, k2, *shape) with k1 in [1, 62] and k2 in [0, 62], got {params}")
+    if kind == "tsquare" and (not params or not 1 <= params[0] <= 62):
+        raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind in BOOLEAN_KINDS and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     req = Request(kind, params)
@@ -167,11 +232,19 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     if req.kind == "matmul":
         lead = (p[0],) if p[0] else ()
         return [(*lead, p[1], p[2]), (*lead, p[2], p[3]), (*lead, p[1], p[3])]
+    if req.kind == "tmul":
+        return [p[2:]] * len(tmul_components(p[0], p[1]))
+    if req.kind == "tsquare":
+        return [p[1:]] * 5
     return [p[1:], p[1:], p[1:]]  # trunc, div
 
 
 def correction_count(req: Request) -> int:
     """How many arrays of an item are dealer corrections (the rest every party expands itself)."""
+    if req.kind == "tmul":
+        return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
+    if req.kind == "tsquare":
+        return 4  # all but r
     return 2 if req.kind in ("trunc", "div", "bitmul") else 1
 
 
@@ -199,6 +272,18 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
 
     def div_triples(self, shape, d: int) -> TruncTriple:
         return TruncTriple(*self.take(div_request(shape, d)))
+
+    def trunc_products(self, shape, k1: int, k2: int) -> TruncProduct:
+        """A ``tmul`` item for floor(x / 2^k1) * floor(y / 2^k2) of ``shape`` (k2 = 0: y as is)."""
+        req = tmul_request(shape, k1, k2)
+        parts = dict(zip(tmul_components(k1, k2), self.take(req), strict=True))
+        if not k2:
+            parts["a2"] = parts["r2"]
+        return TruncProduct(**{f: parts.get(f) for f in TruncProduct._fields})
+
+    def trunc_squares(self, shape, k: int) -> TruncSquare:
+        """A ``tsquare`` item for floor(x / 2^k)^2 of ``shape``."""
+        return TruncSquare(*self.take(tsquare_request(shape, k)))
 
     def bit_triples(self, nwords: int) -> BitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``."""

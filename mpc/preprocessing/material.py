@@ -71,10 +71,28 @@ def derive(req: Request, base: Sequence[np.ndarray], kernels: types.SimpleNamesp
         if req.params[0]:
             return [kernels.matmul_batched(a, b)]
         return [kernels.matmul(a, b)]
+    if req.kind == "tmul":
+        return _derive_tmul(req.params[0], req.params[1], base[0], base[1], kernels)
+    if req.kind == "tsquare":
+        r = base[0]
+        a, m = r >> np.uint64(req.params[0]), r >> _U63
+        return [a, m, kernels.mul(a, a), kernels.mul(a, m)]
     r = base[0]
     if req.kind == "div":
         return [r // np.uint64(req.params[0]), r >> _U63]
     return [r >> np.uint64(req.params[0]), r >> _U63]  # logical shifts on uint64: r >> f and the top bit
+
+
+def _derive_tmul(k1: int, k2: int, r1: np.ndarray, r2: np.ndarray, kernels) -> list[np.ndarray]:
+    """The derived components of a ``tmul`` item, in :func:`tmul_components` order."""
+    a1, m1 = r1 >> np.uint64(k1), r1 >> _U63
+    a2, m2 = (r2 >> np.uint64(k2), r2 >> _U63) if k2 else (r2, None)
+    out = [a1, m1] + ([a2, m2] if k2 else []) + [kernels.mul(a1, a2), kernels.mul(m1, a2)]
+    if k2:
+        out.append(kernels.mul(a1, m2))
+        if k1 + k2 > 64:
+            out.append(kernels.mul(m1, m2))
+    return out
 
 
 class DealerCore:

@@ -7,16 +7,20 @@ indexing and reductions follow NumPy; ring arithmetic wraps mod 2^64 like int64 
 
 Fixed point and deferred truncation. A Fixed(f) value v is the ring element round(v * 2^f).
 The product of two such values carries 2f fractional bits; it is *not* truncated at once:
-the result has scale 2f and is truncated (one round, see :mod:`mpc.engines.semi2k`) only when it
-feeds another multiplication or matrix product, or on ``.truncate()``. Revealing a scale-2f
+the result has scale 2f and is truncated only when it feeds another product, or on
+``.truncate()`` (one round of its own, see :mod:`mpc.engines.semi2k`). Feeding an elementwise
+product or a square, the truncation costs nothing: it is folded into that product's round
+(:meth:`~mpc.engines.semi2k.Semi2k.mul_truncating`), so a chain of L elementwise products is L
+rounds of 2(n-1) elements each, exact (truncation error below one ulp per product, never a
+wrap). A matrix product truncates its operands in a round before its own. Revealing a scale-2f
 tensor decodes it exactly (``reveal(x * y)`` is one round for the product and one for the
 opening). Adding a scale-f and a scale-2f operand first multiplies the scale-f one by 2^f
 (local). Range limits: a value at scale s must satisfy |v| * 2^s < 2^62 for truncation to be
 exact (|v| < 2^30 at scale 2f with f = 16); additions wrap silently past 2^63 like int64.
 
 Costs: linear operations (+, -, negation, public products, sums, reshapes, indexing) send
-nothing; ``*``, ``@``, ``square`` cost one round each (plus one round when an operand must be
-truncated first, batched for both operands). Operands of different parties, engines or dtypes
+nothing; ``*``, ``@``, ``square`` cost one round each (``@`` plus one round when an operand must
+be truncated first, batched for both operands). Operands of different parties, engines or dtypes
 raise ShareTypeError; shape mismatches raise ValueError naming the shapes, before any message.
 ``repr`` never communicates and never shows a share.
 
@@ -144,6 +148,10 @@ class SecretTensor:
     def _base(self) -> int:
         return self._dtype.frac_bits
 
+    def _pending(self) -> int:
+        """The bits of a deferred truncation: scale - f (0 at base scale)."""
+        return max(self._scale - self._base(), 0)
+
     def _truncated(self, *tensors: SecretTensor) -> list[SecretTensor]:
         """The tensors at base scale; all the truncations needed are batched into one round."""
         todo: dict[int, SecretTensor] = {}  # by identity: x @ x truncates x once
@@ -228,16 +236,19 @@ class SecretTensor:
         shape = sh.broadcast("*", self.shape, o.shape)
         if o is self:
             return self.square()
-        x, y = self._truncated(self, o)
-        z = self._engine.mul(sh.expand(x._share, shape), sh.expand(y._share, shape))
-        return self._new(z, x._scale + y._scale)
+        # a pending truncation is folded into the product's own round (Semi2k.mul_truncating)
+        kx, ky = self._pending(), o._pending()
+        z = self._engine.mul_truncating(sh.expand(self._share, shape), kx, sh.expand(o._share, shape), ky)
+        return self._new(z, self._scale - kx + o._scale - ky)
 
     __rmul__ = __mul__
 
     def square(self) -> SecretTensor:
-        """x * x from a square pair: one round (plus one if x must be truncated first)."""
-        (x,) = self._truncated(self)
-        return self._new(self._engine.square(x._share), 2 * x._scale)
+        """x * x: one round, n-1 elements, also when x's truncation is pending (folded in)."""
+        k = self._pending()
+        if k:
+            return self._new(self._engine.square_truncating(self._share, k), 2 * self._base())
+        return self._new(self._engine.square(self._share), 2 * self._scale)
 
     def __pow__(self, exponent: object) -> SecretTensor:
         if exponent == 1:

@@ -42,6 +42,32 @@ void mpc_beaver_matmul_combine_u64(uint64_t *z, const uint64_t *c, const uint64_
                                    const uint64_t *e, const uint64_t *a, const uint64_t *b,
                                    size_t m, size_t k, size_t n, int first);
 
+/* The truncating product (mpc.engines.semi2k.Semi2k.mul_truncating): one party's share of
+ * floor(x / 2^k1) * floor(y / 2^k2) after the opening of C1 = x + 2^62 + r1 and C2 = y + r2
+ * (+ 2^62 when k2 > 0). The opened values are c1 + c1r and c2 + c2r (c1r, c2r both NULL: c1 and
+ * c2 are already the opened values). With P_j = (C_j >> k_j) - 2^(62-k_j),
+ * T_j = (1 - msb(C_j)) * 2^(64-k_j), L1 = a1 - T1*m1 and L2 = a2 - T2*m2 (k2 > 0) or P2 = C2,
+ * L2 = a2 (k2 == 0):
+ *   z = a1a2 - T1*m1a2 - T2*a1m2 + T1*T2*m1m2 - P1*L2 - P2*L1, plus P1*P2 when first != 0.
+ * m2 and a1m2 are read only when k2 > 0, m1m2 only when k2 > 0 and k1 + k2 > 64 (otherwise
+ * T1*T2 = 0 mod 2^64). 1 <= k1 <= 62, 0 <= k2 <= 62. Every T*X is a mask and a shift.
+ * One pass reads 8 to 12 arrays and writes z: the truncation finish and the Beaver combine of
+ * the separate protocol (two passes and a round apart) in one. */
+void mpc_beaver_tmul_finish_u64(uint64_t *z, const uint64_t *c1, const uint64_t *c2,
+                                const uint64_t *c1r, const uint64_t *c2r, const uint64_t *a1,
+                                const uint64_t *m1, const uint64_t *a2, const uint64_t *m2,
+                                const uint64_t *a1a2, const uint64_t *m1a2, const uint64_t *a1m2,
+                                const uint64_t *m1m2, unsigned k1, unsigned k2, int first,
+                                size_t n);
+
+/* The truncating square: one party's share of floor(x / 2^k)^2 from C = c + cr (or c) =
+ * x + 2^62 + r and shares a = r >> k, m = msb(r), aa = a^2, am = a*m: with P, T as above,
+ *   z = aa - 2T*am - 2P*(a - T*m) + T^2*m, plus P^2 when first != 0 (T^2 = 0 unless k > 32).
+ * 1 <= k <= 62. One pass reads 5 or 6 arrays and writes z. */
+void mpc_beaver_tsquare_finish_u64(uint64_t *z, const uint64_t *c, const uint64_t *cr,
+                                   const uint64_t *a, const uint64_t *m, const uint64_t *aa,
+                                   const uint64_t *am, unsigned k, int first, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
