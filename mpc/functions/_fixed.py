@@ -7,10 +7,11 @@ tensor's dtype, so that normalised quantities can use more precision than the us
   minimax; Trefethen, "Approximation Theory and Approximation Practice", SIAM 2013), in the
   power basis of the raw variable. Computed once per (function, interval, degree) and cached.
 - :func:`poly_eval`: p(v) for a secret v (|v| <= 1) at scale P. Powers by doubling: level L
-  multiplies v^(2^L) by v^1..v^(2^L) in one batched product and one batched truncation, so
-  degree d costs 2 ceil(log2 d) rounds and d-1 products; the public combination sum c_i v^i is
-  local at scale 2P and truncated once (1 round) to the requested scale. Error: about
-  (degree + sum |c_i|) units of 2^-P plus the interpolation error.
+  multiplies v^(2^L) by v^1..v^(2^L) in one batched product whose operands' truncations are
+  folded into its round (the powers stay at scale 2P until the end), then all powers are
+  truncated in one batch, so degree d costs ceil(log2 d) + 1 rounds and d-1 products; the public
+  combination sum c_i v^i is local at scale 2P and truncated once (1 round) to the requested
+  scale. Error: about (2 degree + sum |c_i|) units of 2^-P plus the interpolation error.
 - :func:`pow2_weights` / :func:`apply_pow2`: multiply Y (scale P) by 2^(e_j) where j is a secret
   one-hot index (arithmetic 0/1 shares H_j) and e_j public integers: weights D1_j = 2^e_j for
   e_j >= 0 (exact product) and D2_j = 2^(e_j + P) for e_j < 0 (product then one truncation by
@@ -93,28 +94,44 @@ def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, de
 
 def poly_eval(conv: Converter, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P) -> np.ndarray:
     """Shares of sum_i coeffs[i] v^i at ``out_scale`` (<= 2 scale) for v at ``scale`` (<= 29), |v| <= 1
-    and sum_i |coeffs[i] v^i| < 2^(62 - 2 scale)."""
+    and sum_i |coeffs[i] v^i| < 2^(62 - 2 scale).
+
+    Every power above v is kept at scale 2 scale with its truncation pending, so the next level's
+    products fold it into their own round (:meth:`~mpc.engines.semi2k.Semi2k.mul_truncating`): one
+    round per level, then one batched truncation of all powers and the final one."""
     eng = conv.arith
     d = len(coeffs) - 1
-    powers = {1: v}
+    m = v.shape[0]
+    powers = {1: (v, 0)}  # power -> (share, pending truncation in bits)
     have = 1
     while have < d:
         top = min(2 * have, d)
         targets = list(range(have + 1, top + 1))
-        left = np.concatenate([powers[have]] * len(targets))
-        right = np.concatenate([powers[t - have] for t in targets])
-        (prod,) = eng.truncate_many([eng.mul(left, right)], scale)
-        m = v.shape[0]
+        left = _operand(eng, [powers[have]] * len(targets), scale)
+        right = _operand(eng, [powers[t - have] for t in targets], scale)
+        prod = eng.mul_truncating(left[0], left[1], right[0], right[1])
         for i, t in enumerate(targets):
-            powers[t] = prod[i * m : (i + 1) * m]
+            powers[t] = (prod[i * m : (i + 1) * m], scale)
         have = top
+    at_scale = {1: v}
+    if d >= 2:
+        (flat,) = eng.truncate_many([np.concatenate([powers[i][0] for i in range(2, d + 1)])], scale)
+        at_scale.update({i: flat[(i - 2) * m : (i - 1) * m] for i in range(2, d + 1)})
     acc = np.zeros(v.shape, dtype=np.uint64)
     for i in range(1, d + 1):
-        acc = eng.add(acc, eng.mul_public(powers[i], const(coeffs[i], scale) % (1 << 64)))
+        acc = eng.add(acc, eng.mul_public(at_scale[i], const(coeffs[i], scale) % (1 << 64)))
     acc = add_const(conv, acc, const(coeffs[0], 2 * scale))
     if out_scale == 2 * scale:
         return acc
     return eng.truncate_many([acc], 2 * scale - out_scale)[0]
+
+
+def _operand(eng, parts: Sequence[tuple[np.ndarray, int]], scale: int) -> tuple[np.ndarray, int]:
+    """One product operand from (share, pending bits) parts: concatenated, with one pending shift
+    for all; a part at its final scale joins pending ones lifted exactly (times 2^scale)."""
+    if all(k == parts[0][1] for _, k in parts):
+        return np.concatenate([sh for sh, _ in parts]), parts[0][1]
+    return np.concatenate([sh if k else eng.mul_public(sh, 1 << scale) for sh, k in parts]), scale
 
 
 def pow2_weights(exps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

@@ -5,21 +5,21 @@ sigmoid(x) and tanh(x) (output at scale 2f):
    g1 = [x >= T], g2 = [x < -T].
 2. One fused round (:meth:`mpc.engines.convert.Converter.bit_mul`): s x, g1 x, g2 x and the B2A
    of s, g1, g2; then a = x - 2 s x - g1 x + g2 x + T (g1 + g2) = min(|x|, T), locally.
-3. A degree-16 Chebyshev polynomial of a on [0, T] (9 rounds): sigmoid with T = 10 (error
+3. A degree-16 Chebyshev polynomial of a on [0, T] (6 rounds, :func:`poly_eval`): sigmoid with T = 10 (error
    4e-7; the saturation error 1 - sigmoid(10) = 4.5e-5), tanh with T = 6 (error 6e-6;
    1 - tanh(6) = 1.2e-5).
 4. By symmetry: sigmoid(x) = 1/2 + (1 - 2s)(p(a) - 1/2), tanh(x) = (1 - 2s) p(a): 1 round.
-Cost (2 parties): 18 rounds; ~545 bytes per element per party (measured: the three MSB
+Cost (2 parties): 15 rounds; ~545 bytes per element per party (measured: the three MSB
 circuits ~140, the rest mostly the polynomial's products and truncations). Accuracy: absolute error
 <= 1e-4 everywhere (any x in the Fixed range; beyond +-T the result is the saturated value,
 within 5e-5 of the true one).
 
 softmax(x, axis=-1) = e / sum(e) with e = exp(x - max(x)) (so that e in (0, 1] and the sum in
-[1, m]): the max by the comparison tree (ceil(log2 m) x 8 rounds), :func:`exp` (29),
-:func:`reciprocal` of the sum (27) and one product (1: e's pending truncation is folded into
-it, see :meth:`mpc.engines.semi2k.Semi2k.mul_truncating`). m = 10: 89 rounds. Absolute error
+[1, m]): the max by the comparison tree (ceil(log2 m) x 8 rounds), :func:`exp` (27),
+:func:`reciprocal` of the sum (25) and one product (1: e's pending truncation is folded into
+it, see :meth:`mpc.engines.semi2k.Semi2k.mul_truncating`). m = 10: 85 rounds. Absolute error
 <= 1e-4 (exp and reciprocal are accurate to 1e-5 relative, the product to 2^-f).
-log_softmax(x) = (x - max) - log(sum(exp(x - max))): 4 x 8 + 29 + 30 rounds for m = 10.
+log_softmax(x) = (x - max) - log(sum(exp(x - max))): 4 x 8 + 27 + 27 rounds for m = 10.
 
 Security: semi-honest (the engines'). Method: the clamp-and-polynomial approach of
 Mohassel and Zhang, SecureML (S&P 2017) with a high-degree Chebyshev fit instead of a
@@ -78,12 +78,12 @@ def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
 
 
 def sigmoid(x: SecretTensor) -> SecretTensor:
-    """1 / (1 + e^-x) elementwise (see the module docstring): 18 rounds for 2 parties."""
+    """1 / (1 + e^-x) elementwise (see the module docstring): 15 rounds for 2 parties."""
     return _saturated(x, odd=False)
 
 
 def tanh(x: SecretTensor) -> SecretTensor:
-    """tanh(x) elementwise (see the module docstring): 18 rounds for 2 parties."""
+    """tanh(x) elementwise (see the module docstring): 15 rounds for 2 parties."""
     return _saturated(x, odd=True)
 
 

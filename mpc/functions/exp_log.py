@@ -9,10 +9,10 @@ exp(x) (output at scale 2f):
 4. One-hot decoder of k (3 rounds, 164 ANDs), B2A of the 65 rows k in [-(2f+3), 61-2f] that
    can occur (1 round).
 5. r = t - k (local, exact, in [0, 1)), truncated to scale 28 (1 round).
-6. 2^r by a degree-8 Chebyshev polynomial (error 1e-12; 7 rounds).
+6. 2^r by a degree-8 Chebyshev polynomial (error 1e-12; 5 rounds, :func:`poly_eval`).
 7. 2^r * 2^k by the exact secret power of two of :func:`mpc.functions._fixed.apply_pow2`
    (2 rounds).
-Cost (2 parties): 29 rounds, about 1.3 KB per element per party (the B2A is 16 bytes per bit
+Cost (2 parties): 27 rounds, about 1.3 KB per element per party (the B2A is 16 bytes per bit
 without daBits, 1 bit with them).
 Accuracy: relative error <= 2e-6 wherever exp(x) 2^(2f) >= 2^20, otherwise absolute error
 <= 2^-(2f) (one unit at scale 2f): at f = 16 the relative error stays below 1e-3 for
@@ -27,7 +27,7 @@ log(x) (output at scale 2f):
 3. ln(m') = u g(u) with u = m' - 1 in [-0.25, 1] at scale 29 and g(u) = ln(1+u)/u by a
    degree-12 polynomial (error 2e-9),
    so the relative error stays small near x = 1; plus (j' - sigma) ln 2, linear in the one-hot.
-Cost (2 parties): 30 rounds, about 1.3 KB per element per party.
+Cost (2 parties): 27 rounds, about 1.3 KB per element per party.
 Accuracy: absolute error <= 1e-8 + 2^-(2f) and relative error <= 1e-5 on [1e-3, 1e4] at f = 16
 (near x = 1 the relative error is that of the mantissa: 2^-28 / |ln x| <= 3e-4 for the closest
 representable x = 1 +- 2^-16).
@@ -87,7 +87,7 @@ def _decode(eng, bits: np.ndarray) -> np.ndarray:
 
 
 def exp(x: SecretTensor) -> SecretTensor:
-    """e^x elementwise (see the module docstring): 29 rounds for 2 parties, output scale 2f."""
+    """e^x elementwise (see the module docstring): 27 rounds for 2 parties, output scale 2f."""
     x = fx.fixed_input(x, "exp").truncate()
     f = x.dtype.f
     lo, hi = exp_bounds(f)
@@ -115,7 +115,7 @@ def exp(x: SecretTensor) -> SecretTensor:
 
 
 def log(x: SecretTensor) -> SecretTensor:
-    """Natural logarithm of |x| (see the module docstring): 30 rounds for 2 parties, scale 2f."""
+    """Natural logarithm of |x| (see the module docstring): 27 rounds for 2 parties, scale 2f."""
     x, conv, flat = fx.prepare(x, "log")
     sigma, f = x.scale, x.dtype.f
     if flat.size == 0:

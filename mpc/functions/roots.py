@@ -17,7 +17,7 @@ Outputs are at scale 2f (like an untruncated product: revealing is exact, the ne
 truncates it), which is what makes the small results representable: 1/1e4 = 1e-4 is 4.3e5 units
 at scale 32.
 
-Cost (2 parties): reciprocal 27 rounds, sqrt/rsqrt 29 rounds; about 1.3 KB per element per
+Cost (2 parties): reciprocal 25 rounds, sqrt/rsqrt 26 rounds; about 1.3 KB per element per
 party (mostly the B2A of the normalisation). Security: semi-honest (the engines').
 
 Domain (documented behaviour, never garbage): |X| < 2^60 (|x| < 2^(60 - sigma)).
@@ -52,7 +52,7 @@ def _saturating(exps: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def reciprocal(x: SecretTensor) -> SecretTensor:
-    """1/x elementwise (see the module docstring): 27 rounds for 2 parties, output scale 2f."""
+    """1/x elementwise (see the module docstring): 25 rounds for 2 parties, output scale 2f."""
     x, conv, flat = fx.prepare(x, "reciprocal")
     sigma, f = x.scale, x.dtype.f
     if flat.size == 0:
@@ -129,10 +129,10 @@ def _root(x: SecretTensor, inverse: bool) -> SecretTensor:
 
 
 def sqrt(x: SecretTensor) -> SecretTensor:
-    """sqrt(|x|) elementwise (see the module docstring): 29 rounds for 2 parties, scale 2f."""
+    """sqrt(|x|) elementwise (see the module docstring): 26 rounds for 2 parties, scale 2f."""
     return _root(x, inverse=False)
 
 
 def rsqrt(x: SecretTensor) -> SecretTensor:
-    """1/sqrt(|x|) elementwise (see the module docstring): 29 rounds for 2 parties, scale 2f."""
+    """1/sqrt(|x|) elementwise (see the module docstring): 26 rounds for 2 parties, scale 2f."""
     return _root(x, inverse=True)
