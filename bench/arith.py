@@ -4,8 +4,11 @@
 
 Workloads (DESIGN.md section 8):
 - W1: elementwise product of two secret Fixed(16) vectors of 10^5 and 10^6 elements, as
-  ``mul`` (x*y with deferred truncation: the product stays at scale 2f, one round) and
-  ``mul_trunc`` ((x*y).truncate(): two rounds, comparable to CrypTen's mul);
+  ``mul`` (x*y with deferred truncation: the product stays at scale 2f, one round; fed to
+  another elementwise product its truncation rides in that product's round, so this is the
+  cost of a product layer, the ratio reference) and ``mul_trunc`` ((x*y).truncate(): a
+  stand-alone exact truncation round on top, what a product pays when a matrix product or an
+  explicit truncate consumes it);
 - W2: a secret 256x256 @ 256x256 Fixed(16) matrix product (``matmul``, deferred truncation).
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,

@@ -166,6 +166,32 @@ def test_dry_run_plan_is_exact_and_silent(n):
         np.testing.assert_allclose(out, np.full(3, 4.0 + 12.0), atol=1e-3)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_dry_run_plans_truncating_products(n):
+    """The folded truncations (tmul, tsquare tuples) are planned like any other material: the
+    dry run's plan equals what the run consumes, and the prefetched run needs no dealer."""
+    def step(a, b):
+        ab = a * b
+        return (ab * a).sum() + ab.square().sum() + (ab * (b * a)).sum()
+
+    def main(p):
+        a = p.input(np.full((3, 4), 1.5) if p.pid == 0 else None, owner=0, shape=(3, 4))
+        b = p.input(np.full((3, 4), -2.0) if p.pid == 1 else None, owner=1, shape=(3, 4))
+        plan = p.dry_run(step, a, b)
+        p.preprocess(plan)
+        dealer0 = p.stats().get("dealer", {}).get("messages_sent", 0)
+        with p.recording() as real:
+            out = p.reveal(step(a, b))
+        return plan, real, p.stats().get("dealer", {}).get("messages_sent", 0) - dealer0, out
+
+    for plan, real, dealer_msgs, out in run_local(main, n, preprocessing="dealer"):
+        assert plan == real and dealer_msgs == 0
+        assert [r.kind for r in plan] == ["triple", "tmul", "tsquare", "triple", "tmul"]
+        assert plan[1].params == (16, 0, 3, 4) and plan[4].params == (16, 16, 3, 4)
+        ab = 1.5 * -2.0
+        np.testing.assert_allclose(out, 12 * (ab * 1.5 + ab * ab + ab * ab), atol=1e-2)
+
+
 def test_metadata_and_repr_do_not_communicate():
     def main(p):
         x = p.input(np.zeros((2, 3, 4)) if p.pid == 0 else None, owner=0, shape=(2, 3, 4))
