@@ -12,8 +12,11 @@ Workloads (DESIGN.md section 8):
 - W2: a secret 256x256 @ 256x256 Fixed(16) matrix product (``matmul``, deferred truncation).
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
-"processes-zmq-loopback"): one process per party plus the dealer process, started by ``mpcrun``
-over ZeroMQ on loopback TCP, plaintext, as the peers run; ``local`` ("local-threads"): parties
+"processes-zmq+shm-loopback"): one process per party plus the dealer process, started by
+``mpcrun`` over ZeroMQ on loopback, plaintext, with mpcrun's default for one host (payloads of
+1 MiB and more through shared memory); on loopback the default run also measures every case
+with ``--shm off`` ("processes-zmq-loopback", engine ``semi2k tcp``): every byte over TCP, as
+the peers run, the like-for-like line; ``procs-tcp`` measures that one alone; ``local`` ("local-threads"): parties
 and dealer as threads of this process over in-process channels (the engine's own cost, no
 sockets). ``--profile lan|wan`` (root only): every process in its own network namespace shaped by
 that profile, joined by a hosts file (bench/parties.py; transport "processes-zmq-netns"). The
@@ -75,11 +78,15 @@ def main(argv: list[str] | None = None) -> None:
     else:
         cases = [("mul", 10**5, 5), ("mul", 10**6, 3), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 3),
                  ("matmul", 256, 3)]
+    transports = [args.transport]
+    if args.transport == "procs" and args.profile == "loopback":
+        transports.append("procs-tcp")  # the like-for-like TCP line beside mpcrun's default
     for parties in args.parties:
         measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
         for op, size, repeats in cases:
-            for record in measure(op, size, parties, repeats, args.transport, args.profile):
-                print(json.dumps(record), flush=True)
+            for transport in transports:
+                for record in measure(op, size, parties, repeats, transport, args.profile):
+                    print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,13 @@
 
 A runner (bench/arith.py, bench/compare.py, bench/ml.py) defines ``party_main(p, op, size, repeats, barrier)``
 returning that party's timings (:func:`time_phases` does the usual offline/online loop). Then
-- ``transport="procs"``: every party (and the dealer) is its own process talking ZeroMQ over
-  TCP, as the peers run; each party prints one ``BENCH-RESULT {json}`` line. On the
-  ``loopback`` profile ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE
-  REPEATS`` starts them all on loopback ports. On ``lan``/``wan`` each process runs in its own
+- ``transport="procs"``: every party (and the dealer) is its own process talking ZeroMQ, as
+  the peers run; each party prints one ``BENCH-RESULT {json}`` line. On the ``loopback``
+  profile ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE REPEATS``
+  starts them all on loopback ports, with mpcrun's default for one host: payloads of 1 MiB and
+  more go through shared-memory rings (mpc.net.shm_ring), the rest over TCP;
+- ``transport="procs-tcp"``: the same with ``--shm off``, every byte over loopback TCP as the
+  peers send theirs (the like-for-like line; its records carry engine ``<engine> tcp``); On ``lan``/``wan`` each process runs in its own
   network namespace (bench/netns.py, shaped by the profile), started the multi-host way: a
   hosts file lists one namespace address per party and the dealer's, and process i runs
   ``mpcrun --pid i --hosts hosts.toml --insecure-plaintext bench/party_script.py ...`` (the
@@ -40,7 +43,7 @@ from bench.peers import workloads as wl
 REPO = Path(__file__).resolve().parents[1]
 PARTY_SCRIPT = Path(__file__).resolve().with_name("party_script.py")
 RESULT_TAG = "BENCH-RESULT "
-TRANSPORTS = {"procs": "processes-zmq-loopback", "local": "local-threads"}
+TRANSPORTS = {"procs": "processes-zmq+shm-loopback", "procs-tcp": "processes-zmq-loopback", "local": "local-threads"}
 NETNS_TRANSPORT = "processes-zmq-netns"  # transport label of procs runs on lan/wan
 PROFILES = ("loopback", "lan", "wan")
 NETNS_PREFIX = "tsb"  # namespace names tsb0..tsbP: apart from the peers' (tbc, tbm) and netns.py's (tsr)
@@ -137,7 +140,7 @@ def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small siz
 def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
     """Parsed arguments, or None when the profile cannot run here (its not-available line printed)."""
     args = ap.parse_args(argv)
-    if args.profile != "loopback" and args.transport != "procs":
+    if args.profile != "loopback" and not args.transport.startswith("procs"):
         ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
     return None if report_unavailable(args.profile, engine=engine, workloads=workloads) else args
 
@@ -154,7 +157,7 @@ def report_unavailable(profile: str, **fields) -> bool:
 
 
 def transport_label(transport: str, profile: str) -> str:
-    return NETNS_TRANSPORT if transport == "procs" and profile != "loopback" else TRANSPORTS[transport]
+    return NETNS_TRANSPORT if transport.startswith("procs") and profile != "loopback" else TRANSPORTS[transport]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -164,9 +167,10 @@ def transport_label(transport: str, profile: str) -> str:
 def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str,
         profile: str = "loopback", prefix: str = NETNS_PREFIX) -> tuple[list[dict], dict]:
     """Every party's result dict, and the network facts (see :func:`net_fields`)."""
-    if transport == "procs":
+    if transport.startswith("procs"):
         if profile == "loopback":
-            return _processes(suite, op, size, parties, repeats), net_fields({})
+            shm = "off" if transport == "procs-tcp" else "auto"
+            return _processes(suite, op, size, parties, repeats, shm), net_fields({})
         return _namespaced(suite, op, size, parties, repeats, profile, prefix)
     if profile != "loopback":
         raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
@@ -189,10 +193,10 @@ def _results(text: str, parties: int, where: str) -> list[dict]:
     return found
 
 
-def _processes(suite: str, op: str, size: int, parties: int, repeats: int) -> list[dict]:
+def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: str = "auto") -> list[dict]:
     with tempfile.TemporaryDirectory() as logs:
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--timeout", "600",
-               "--log-dir", logs, *_party_args(suite, op, size, repeats)]
+               "--shm", shm, "--log-dir", logs, *_party_args(suite, op, size, repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
@@ -243,6 +247,8 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
     from mpc._core import get_kernels
 
     res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix)
+    if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
+        fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
     common = {"op": op, "parties": parties, "n": size, "system": "tessera",
               "transport": transport_label(transport, profile), "backend": get_kernels().backend, **net, **fields,
               **{k: res[0][k] for k in ("max_abs_err", "max_rel_err", "n_off", "n_results") if k in res[0]}}

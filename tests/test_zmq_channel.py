@@ -373,6 +373,9 @@ def test_garbage_in_the_data_stream_is_a_protocol_error():
     welcome = _control(_WELCOME, SESSION, 0, 2)
     arr = np.array([3, 4], dtype=np.uint64)
     raw.send_multipart([ident, welcome, b""])
+    # the shared-memory offer and answer that follow every handshake: no ring, declined
+    for tag0 in (np.frombuffer(b"-", dtype=np.uint8), np.zeros(1, dtype=np.uint8)):
+        raw.send_multipart([ident, wire.encode_header(SESSION, 0, 0, tag0), tag0.tobytes()])
     raw.send_multipart([ident, wire.encode_header(SESSION, 0, 1, arr), arr.tobytes()])
     raw.send_multipart([ident, b"not a header at all", b""])
     raw.send_multipart([ident, wire.encode_header(SESSION, 0, 2, arr), b"short"])

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from mpc._core import BACKENDS
 from mpc.config.addresses import DEALER, endpoint, parse_address, positive_seconds, session_id
 from mpc.config.hosts import curve_for, load_hosts
-from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, SessionConfig
+from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, SHM_MODES, SessionConfig
 from mpc.errors import ConfigError
 
 TORCH_DEFAULT_PORT = 29500
@@ -23,6 +23,7 @@ _ENV = {
     "connect_timeout": "MPC_CONNECT_TIMEOUT",
     "spin_us": "MPC_SPIN_US",
     "malloc": "MPC_MALLOC",
+    "shm": "MPC_SHM",
     "engine": "MPC_ENGINE",
     "preprocessing": "MPC_PREPROCESSING",
     "kernels": "MPC_KERNELS",
@@ -155,6 +156,10 @@ def from_env(
     malloc = "tuned" if malloc_raw is None else str(malloc_raw).strip().lower()
     if malloc not in MALLOC_MODES:
         raise ConfigError(f"{malloc_src}: expected one of {', '.join(MALLOC_MODES)}, got {malloc_raw!r}")
+    shm_raw, shm_src = pick("shm")
+    shm = "auto" if shm_raw is None else str(shm_raw).strip().lower()
+    if shm not in SHM_MODES:
+        raise ConfigError(f"{shm_src}: expected one of {', '.join(SHM_MODES)}, got {shm_raw!r}")
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
     kernels_raw, kernels_src = pick("kernels")
@@ -177,6 +182,7 @@ def from_env(
             connect_timeout=connect_timeout,
             spin_us=spin_us,
             malloc=malloc,
+            shm=shm,
             curve=curve,
             insecure_plaintext=insecure,
             engine=str(engine) if engine is not None else "semi2k",

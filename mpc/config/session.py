@@ -10,6 +10,7 @@ from mpc.errors import ConfigError
 
 DEFAULT_TIMEOUT = 60.0
 MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator)
+SHM_MODES = ("auto", "on", "off")  # same-host payloads through shared memory (mpc.net.shm_ring)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class SessionConfig:
     connect_timeout: float | None = None
     spin_us: float | None = None  # receive polling before blocking; None: the channel's default
     malloc: str = "tuned"  # the process's C heap: "tuned" (mpc.launch.allocator) or "system"
+    shm: str = "auto"  # shared-memory rings to same-host peers: auto (plaintext links only), on, off
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
     engine: str = "semi2k"
@@ -88,6 +90,8 @@ class SessionConfig:
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {self.spin_us!r}")
         if self.malloc not in MALLOC_MODES:
             raise ConfigError(f"malloc: expected one of {', '.join(MALLOC_MODES)}, got {self.malloc!r}")
+        if self.shm not in SHM_MODES:
+            raise ConfigError(f"shm: expected one of {', '.join(SHM_MODES)}, got {self.shm!r}")
         if self.kernels is not None and self.kernels not in BACKENDS:
             raise ConfigError(f"kernels: expected one of {', '.join(BACKENDS)}, got {self.kernels!r}")
         if not isinstance(self.engine, str) or not self.engine:
@@ -129,6 +133,12 @@ class SessionConfig:
     @property
     def encrypted(self) -> bool:
         return self.curve is not None
+
+    @property
+    def use_shm(self) -> bool:
+        """Whether the party links may carry payloads through shared-memory rings to peers on this
+        host: ``on``, or ``auto`` on plaintext links (a ring's bytes are not CURVE-encrypted)."""
+        return self.shm == "on" or (self.shm == "auto" and self.curve is None)
 
     def all_endpoints(self) -> list[str]:
         return [*self.endpoints, *([self.dealer_endpoint] if self.dealer_endpoint else [])]

@@ -44,6 +44,7 @@ _PASS_THROUGH = (
     "connect_timeout",
     "spin_us",
     "malloc",
+    "shm",
     "engine",
     "preprocessing",
     "kernels",
@@ -73,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--malloc", choices=("tuned", "system"),
                    help="the processes' C heap: tuned (default: large buffers are reused, no page faults per "
                         "step) or system (glibc's defaults)")
+    p.add_argument("--shm", choices=("auto", "on", "off"),
+                   help="large payloads to parties on this host through shared memory instead of loopback TCP: "
+                        "auto (default: on plaintext links), on (also with CURVE: ring bytes are not encrypted), off")
     p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")
     p.add_argument(
         "--insecure-plaintext",

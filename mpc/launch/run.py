@@ -132,6 +132,7 @@ def open_channel(cfg: SessionConfig):
             connect_timeout=cfg.connect_timeout,
             curve=curve,
             **({} if cfg.spin_us is None else {"spin_us": cfg.spin_us}),
+            shm=cfg.use_shm,
         )
     except zmq.ZMQError as exc:
         own = cfg.endpoints[cfg.pid]

@@ -43,6 +43,15 @@ Frames
     Every payload is received zero-copy: the array a receive returns is a read-only view of the
     ZeroMQ frame.
 
+Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
+    Right after the handshake every channel exchanges shared-memory offers with each peer (tag
+    0, even with ``shm=False``, so the two settings pair up). To a peer whose link stays on this
+    host (a loopback or ipc address, see :func:`same_host`) that accepted the offer, a payload
+    of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
+    (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
+    are the same as inline. A ring without room sends the payload inline: a send never waits.
+    The byte counters count the payload either way.
+
 Security
     Without ``curve`` the links are plaintext and unauthenticated: for loopback and benchmarks
     only. With ``curve`` (:class:`CurveKeys`) every link runs CurveZMQ: a Curve25519 key
@@ -85,14 +94,14 @@ from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
 from mpc.errors import ConfigError, PeerTimeout, ProtocolError
-from mpc.net import wire
+from mpc.net import shm_ring, wire
 from mpc.net.channel import SMALL_BYTES, Channel, deadline_left
 
 __all__ = ["CurveKeys", "ZmqChannel"]
 
 _CTRL = struct.Struct("<3sBBQHH")  # magic, version, kind, session, pid, n
 _CTRL_MAGIC = b"TSC"
-_CTRL_VERSION = 1
+_CTRL_VERSION = 2  # 2: the shared-memory offers follow the handshake (mpc.net.shm_ring)
 _HELLO, _WELCOME = 1, 2
 _LINGER_MS = 1000
 _ZAP_DOMAIN = "tessera"
@@ -155,6 +164,19 @@ def _message(frames: list[zmq.Frame]) -> tuple[bytes, memoryview]:
         raise ProtocolError(f"truncated frame: {len(buf)} bytes, need at least {wire.HEADER_BYTES}")
     cut = wire.HEADER_BYTES + 8 * buf[15]
     return bytes(buf[:cut]), buf[cut:]
+
+
+def same_host(endpoint: str | None) -> bool:
+    """Whether a link to ``endpoint`` stays on this host: a loopback TCP address or ipc/inproc."""
+    if not endpoint:
+        return False
+    scheme, _, rest = endpoint.partition("://")
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp":
+        return False
+    host = rest.rsplit(":", 1)[0].strip("[]").lower()
+    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _identity(pid: int) -> bytes:
@@ -234,6 +256,7 @@ class ZmqChannel(Channel):
         curve: CurveKeys | None = None,
         context: zmq.Context | None = None,
         spin_us: float = SPIN_US,
+        shm: bool = False,
     ) -> None:
         super().__init__(pid, n, session, timeout)
         if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not 0 <= spin_us <= 1e6:
@@ -266,9 +289,16 @@ class ZmqChannel(Channel):
         self._rcvtimeo: dict[zmq.Socket, int] = {}
         self._refused = 0  # listener: handshakes refused (unknown CURVE key)
         self._failed_in = 0  # listener: other failed handshakes
+        self._rings_out: dict[int, shm_ring.Outgoing] = {}
+        self._rings_in: dict[int, shm_ring.Incoming] = {}
         try:
             self._open_sockets()
             self._handshake(time.monotonic() + connect_timeout, connect_timeout)
+            wanted = set()
+            if shm and shm_ring.available():
+                wanted = {p for p in self.peers if same_host(self._endpoints[min(p, pid)])}
+            self._rings_out, self._rings_in = shm_ring.negotiate(self, wanted)
+            self.reset_stats()  # the offers are set-up traffic, not the session's
         except BaseException:
             self.close()
             raise
@@ -525,16 +555,31 @@ class ZmqChannel(Channel):
 
     # ------------------------------------------------------------------ transport
 
+    @property
+    def shm_peers(self) -> list[int]:
+        """The peers this party sends large payloads to through a shared-memory ring."""
+        return sorted(self._rings_out)
+
+    @property
+    def shm_sent(self) -> int:
+        """How many payloads went through the shared-memory rings so far."""
+        return sum(ring.sent for ring in self._rings_out.values())
+
     def _transmit(self, to: int, header: bytes, payload: np.ndarray) -> None:
         if self._closed:
             raise ProtocolError(f"party {self.pid}: send to party {to} on a closed channel")
+        ring = self._rings_out.get(to) if payload.nbytes >= shm_ring.MIN_BYTES else None
+        ref = None if ring is None else ring.put(payload)  # None: no room yet, so inline
         try:
             if to < self.pid:
                 sock = self._dealers[to]
             else:
                 sock = self._router
                 sock.send(self._identities[to], _SNDMORE)
-            if payload.nbytes < _ZERO_COPY_MIN:
+            if ref is not None:
+                sock.send(header, _SNDMORE)
+                sock.send(ref)
+            elif payload.nbytes < _ZERO_COPY_MIN:
                 # one frame: a copy is cheaper than a second send call and zero-copy bookkeeping
                 sock.send(header + payload.tobytes())
             else:
@@ -549,7 +594,7 @@ class ZmqChannel(Channel):
     def _receive(self, frm: int, timeout: float, small: bool = False) -> tuple[bytes, object]:
         pending = self._pending[frm]
         if pending:
-            return pending.popleft()
+            return self._payload(frm, *pending.popleft())
         if self._closed:
             raise ProtocolError(f"party {self.pid}: receive from party {frm} on a closed channel")
         deadline = time.monotonic() + timeout
@@ -589,8 +634,20 @@ class ZmqChannel(Channel):
                     self._check_control(j, head, _WELCOME)
                 continue
             if j == frm:
-                return head, body
+                return self._payload(frm, head, body)
             self._pending[j].append((head, body))
+
+    def _payload(self, frm: int, head: bytes, body) -> tuple[bytes, object]:
+        """(header, payload) with a shared-memory reference replaced by the bytes it points at.
+
+        A reference is the only 16-byte body a header of at least MIN_BYTES can come with (an
+        inline payload has exactly the declared size), so the two never get confused; anything
+        else is left for the wire checks."""
+        if len(body) == shm_ring.REF_BYTES and frm in self._rings_in:
+            declared = int.from_bytes(head[24:32], "little")
+            if declared >= shm_ring.MIN_BYTES:
+                return head, self._rings_in[frm].take(body, declared)
+        return head, body
 
     def _dealer_frames(self, k: int, frames: list[zmq.Frame]) -> int:
         if len(frames) not in (1, 2):
@@ -606,6 +663,9 @@ class ZmqChannel(Channel):
             return
         self._closed = True
         self._stop_monitors()
+        for ring in (*self._rings_out.values(), *self._rings_in.values()):
+            ring.close()
+        self._rings_out, self._rings_in = {}, {}
         for sock in (self._router, *self._dealers.values()):
             if sock is not None:
                 sock.close(linger=_LINGER_MS)

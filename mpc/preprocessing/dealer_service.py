@@ -50,6 +50,7 @@ def _link(config, pid: int, dealer_side: bool) -> Channel:
         timeout=config.timeout,
         connect_timeout=config.connect_timeout,
         curve=curve,
+        shm=config.use_shm,  # the offline phase's corrections are the largest messages of a run
     )
 
 
