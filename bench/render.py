@@ -482,6 +482,26 @@ def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     return mline, cline, vline
 
 
+TRANSPORT_NOTES = {
+    "local-threads": [
+        "Setting: Tessera lines marked `transport=processes-zmq-loopback` run one process per party plus the",
+        "dealer process, started by `mpcrun` over ZeroMQ on loopback TCP (plaintext), as the peers run (one",
+        "process per party over TCP; CrypTen: gloo, MPyC: asyncio); lines marked `transport=local-threads`",
+        "(from earlier runs or `--transport local`) run all parties as threads over in-process channels, the",
+        "engine's cost without sockets. Tessera lines without an accuracy value come from runners that did",
+        "not report one.",
+    ],
+    "processes-zmq+shm-loopback": [
+        "Transports on one host: Tessera lines marked `transport=processes-zmq+shm-loopback` run as `mpcrun -n`",
+        "does by default on one host: payloads of 1 MiB and more go through a shared-memory ring per pair of",
+        "parties (`mpc/net/shm_ring.py`), headers and small messages over loopback TCP. Engines ending in",
+        "` tcp` (`transport=processes-zmq-loopback`) are the same runs with `--shm off`: every byte over",
+        "loopback TCP, as the peers send theirs. The ratio column uses the default line; compare the `tcp`",
+        "row for the like-for-like figure.",
+    ],
+}
+
+
 def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     recs = load(paths)
     per_suite = latest_per_suite(recs)
@@ -539,16 +559,9 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         "matrix product or an explicit `.truncate()` consumes it; `[matmul]` defers its truncation the same way.",
         "",
     ]
-    if any(r.get("transport") == "local-threads" for r in used):
-        out += [
-            "Setting: Tessera lines marked `transport=processes-zmq-loopback` run one process per party plus the",
-            "dealer process, started by `mpcrun` over ZeroMQ on loopback TCP (plaintext), as the peers run (one",
-            "process per party over TCP; CrypTen: gloo, MPyC: asyncio); lines marked `transport=local-threads`",
-            "(from earlier runs or `--transport local`) run all parties as threads over in-process channels, the",
-            "engine's cost without sockets. Tessera lines without an accuracy value come from runners that did",
-            "not report one.",
-            "",
-        ]
+    for transport, text in TRANSPORT_NOTES.items():  # what a transport label means, when a table has it
+        if any(r.get("transport") == transport for r in used):
+            out += [*text, ""]
     # systems legend
     systems: dict[tuple, dict] = {}
     for rs in per_suite.values():

@@ -85,6 +85,24 @@ def test_ring_refuses_when_full_and_wraps_without_straddling():
         assert out.put(np.zeros(2049, np.uint8)) is None  # more than half the ring never fits
 
 
+def test_full_tmpfs_sends_inline_instead_of_faulting(monkeypatch):
+    """A ring page tmpfs cannot supply is refused up front (ENOSPC from posix_fallocate), so the
+    payload goes inline; pages already reserved keep working."""
+    with ring_pair(1 << 16) as (out, inn):
+        first = np.arange(1000, dtype=np.uint8)
+        ref = out.put(first)  # reserves the ring's first 1000 bytes
+        assert np.array_equal(np.frombuffer(inn.take(ref, 1000), np.uint8), first)
+
+        def full(fd, offset, length):
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(shm_ring.os, "posix_fallocate", full)
+        assert out.put(np.zeros(5000, np.uint8)) is None  # would reach unreserved pages
+        assert out.sent == 1
+        monkeypatch.undo()
+        assert out.put(np.zeros(5000, np.uint8)) is not None
+
+
 @pytest.mark.parametrize(
     "ref, nbytes, what",
     [

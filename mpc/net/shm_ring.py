@@ -57,9 +57,10 @@ Security model
 
 Cost
     Per message: one copy in (sender) and one copy out (receiver), a 16-byte reference on the
-    ZeroMQ link, no system call for the payload. Memory: ``capacity`` bytes of tmpfs per
-    ordered pair, touched only as the stream reaches them. Payloads larger than ``capacity/2``
-    always go inline.
+    ZeroMQ link, no system call for the payload (one ``posix_fallocate`` while the stream first
+    reaches new pages). Memory: up to ``capacity`` bytes of tmpfs per ordered pair, reserved
+    only as the stream reaches them (a run of small messages reserves none); when tmpfs is full
+    the payload goes inline. Payloads larger than ``capacity/2`` always go inline.
 """
 
 from __future__ import annotations
@@ -118,14 +119,18 @@ class Outgoing(_Mapped):
         path = os.path.join(SHM_DIR, name)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         try:
-            os.ftruncate(fd, CONTROL_BYTES + capacity)  # sparse: pages appear as the stream reaches them
+            # sparse beyond the control page: ring pages are reserved as the stream first reaches
+            # them (put), so a run of small messages costs no memory
+            os.posix_fallocate(fd, 0, CONTROL_BYTES)
+            os.ftruncate(fd, CONTROL_BYTES + capacity)
             mm = _map(fd, CONTROL_BYTES + capacity)
         except BaseException:
+            os.close(fd)
             os.unlink(path)
             raise
-        finally:
-            os.close(fd)
         super().__init__(mm, capacity)
+        self._fd = fd  # kept to reserve ring pages (posix_fallocate) as the stream grows
+        self._reserved = 0  # ring bytes [0, _reserved) are backed by tmpfs pages
         self.name = name
         self.path = path
         self._write = 0  # absolute stream position of the next payload
@@ -153,6 +158,15 @@ class Outgoing(_Mapped):
             at = 0
         if pos + nbytes - int(self.consumed[0]) > self.capacity:
             return None
+        if at + nbytes > self._reserved:
+            # A write to a page tmpfs cannot supply would kill this process with SIGBUS (a full
+            # /dev/shm, e.g. a container's 64 MB); reserving first turns that into ENOSPC, and
+            # the payload goes inline instead.
+            try:
+                os.posix_fallocate(self._fd, CONTROL_BYTES + self._reserved, at + nbytes - self._reserved)
+            except OSError:
+                return None
+            self._reserved = at + nbytes
         np.copyto(self.ring[at : at + nbytes], payload.reshape(-1).view(np.uint8))
         self._write = pos + nbytes
         self.sent += 1
@@ -160,6 +174,9 @@ class Outgoing(_Mapped):
 
     def close(self) -> None:
         self.unlink()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
         super().close()
 
 
