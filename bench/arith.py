@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         cases = [("mul", 10**4, 1), ("mul_trunc", 10**4, 1), ("matmul", 32, 1)]
     else:
-        cases = [("mul", 10**5, 5), ("mul", 10**6, 3), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 3),
+        cases = [("mul", 10**5, 5), ("mul", 10**6, 5), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 5),
                  ("matmul", 256, 3)]
     transports = [args.transport]
     if args.transport == "procs" and args.profile == "loopback":

@@ -71,6 +71,18 @@ def test_ring_stream_matches_what_was_put(steps):
         assert int(inn.consumed[0]) <= out._write
 
 
+def test_rounds_reuse_the_lap_start_once_everything_is_read():
+    """One exchange per round: each payload lands at ring offset 0, on pages already mapped."""
+    with ring_pair(1 << 16) as (out, inn):
+        for k in range(5):
+            payload = np.full(3000 + k, k, dtype=np.uint8)
+            ref = out.put(payload)
+            assert shm_ring.REF.unpack(ref)[0] % (1 << 16) == 0
+            assert np.array_equal(np.frombuffer(inn.take(ref, payload.nbytes), np.uint8), payload)
+        unread = out.put(np.ones(100, np.uint8))  # not read yet: the next one goes behind it
+        assert shm_ring.REF.unpack(out.put(np.ones(100, np.uint8)))[0] == shm_ring.REF.unpack(unread)[0] + 100
+
+
 def test_ring_refuses_when_full_and_wraps_without_straddling():
     with ring_pair(1 << 12) as (out, inn):
         a, b, c = (np.full(1500, v, dtype=np.uint8) for v in (1, 2, 3))
