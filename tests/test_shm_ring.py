@@ -154,6 +154,24 @@ def test_incoming_refuses_a_file_of_the_wrong_size(tmp_path):
     assert not os.path.exists(os.path.join(shm_ring.SHM_DIR, out.name))
 
 
+def test_launcher_removes_rings_a_dead_party_left():
+    from mpc.config.addresses import session_id
+    from mpc.launch.local import local_session
+
+    session = local_session(2, dealer=False, encrypted=False)
+    sid = session_id(session.session)
+    left = shm_ring.Outgoing(sid, 0, 1, 1 << 12)  # as if its party died before set-up ended
+    other = shm_ring.Outgoing(SESSION, 0, 1, 1 << 12)  # another session's: kept
+    try:
+        assert os.path.exists(left.path)
+        session.cleanup()
+        assert not os.path.exists(left.path) and os.path.exists(other.path)
+        assert shm_ring.remove_leftovers(sid) == 0
+    finally:
+        left.close()
+        other.close()
+
+
 @pytest.mark.parametrize(
     "endpoint, expected",
     [

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from mpc.config.addresses import session_id
 from mpc.launch.keygen import generate_keys, write_hosts
 from mpc.launch.run import EXIT_CODES, STATS_PREFIX
 
@@ -352,9 +353,14 @@ class LocalSession:
     directory: Path
     hosts: Path
     dealer: bool
+    session: str = ""
 
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
+        if self.session:  # shared-memory rings a killed party left before its set-up ended
+            from mpc.net.shm_ring import remove_leftovers
+
+            remove_leftovers(session_id(self.session))
 
 
 def local_session(n: int, *, dealer: bool, encrypted: bool) -> LocalSession:
@@ -378,4 +384,4 @@ def local_session(n: int, *, dealer: bool, encrypted: bool) -> LocalSession:
     except BaseException:
         shutil.rmtree(directory, ignore_errors=True)
         raise
-    return LocalSession(directory, hosts, dealer)
+    return LocalSession(directory, hosts, dealer, session)

@@ -12,7 +12,8 @@ Why
 Layout
     A ring is one file in ``/dev/shm`` (tmpfs), created by the sending party with mode 0600,
     ``O_EXCL`` and a random name, mapped by the sender and by the one receiving party, and
-    unlinked as soon as both have it mapped (so a crash afterwards leaves nothing behind)::
+    unlinked as soon as both have it mapped (so a crash afterwards leaves nothing behind; what
+    a crash during set-up leaves, ``mpcrun -n`` removes at the end of the run)::
 
         [0, 8)              consumed: bytes of the stream the receiver is done with (u64),
                             written by the receiver only
@@ -222,6 +223,25 @@ class Incoming(_Mapped):
 
 _NONE = "-"
 _MAX_NAME = 128
+
+
+def remove_leftovers(session: int) -> int:
+    """Unlink this user's ring files of ``session`` that are still in /dev/shm (a party that died
+    between creating a ring and the end of set-up leaves its file); the number removed. The
+    launcher calls it when a run ends."""
+    if not os.path.isdir(SHM_DIR):
+        return 0
+    removed = 0
+    prefix = f"{_PREFIX}{session:016x}-"
+    for name in os.listdir(SHM_DIR):
+        path = os.path.join(SHM_DIR, name)
+        try:
+            if name.startswith(prefix) and os.lstat(path).st_uid == os.getuid():
+                os.unlink(path)
+                removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
 
 
 def negotiate(channel, wanted: set[int]) -> tuple[dict[int, Outgoing], dict[int, Incoming]]:
