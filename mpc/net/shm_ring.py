@@ -54,7 +54,10 @@ Security model
     (ptrace, /proc), so a ring gives away nothing a co-located party could not take anyway.
     Another user cannot open a 0600 file, and then the link simply stays on TCP. A malicious
     peer can write anything into its own ring: that is the same as sending those bytes, and the
-    receiver copies the bytes out once, so it sees one fixed message. The ring carries payloads
+    receiver copies the bytes out once, so it sees one fixed message (which is why payloads are
+    not handed out as views of the ring: spdz2k checks MACs on opened values after using them).
+    It could also truncate the file under the receiver's mapping, which kills the receiver with
+    SIGBUS: no more than the signal a process of the same user can send it anyway. The ring carries payloads
     unencrypted; with CURVE the channel uses rings only when asked explicitly (``shm = "on"``).
 
 Cost
