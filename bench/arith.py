@@ -13,19 +13,19 @@ Workloads (DESIGN.md section 8):
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 "processes-zmq+shm-loopback"): one process per party plus the dealer process, started by
-``mpcrun`` over ZeroMQ on loopback, plaintext, with mpcrun's default for one host (payloads of
-1 MiB and more through shared memory); on loopback the default run also measures every case
-with ``--shm off`` ("processes-zmq-loopback", engine ``semi2k tcp``): every byte over TCP, as
-the peers run, the like-for-like line; ``procs-tcp`` measures that one alone; ``local`` ("local-threads"): parties
-and dealer as threads of this process over in-process channels (the engine's own cost, no
-sockets). ``--profile lan|wan`` (root only): every process in its own network namespace shaped by
-that profile, joined by a hosts file (bench/parties.py; transport "processes-zmq-netns"). The
-offline phase is
-``party.preprocess(plan)`` (the plan recorded from one warm-up run); the online phase then runs
-with no dealer traffic. ``seconds`` is the median over repeats of the slowest party; ``bytes``
-is per party: for the online phase what the busiest party sent to its peers, for the offline
-phase what the dealer sent to party n-1 (the only party that talks to the dealer; the others
-expand their material from seeds). ``rounds`` counts communication rounds of the phase.
+``mpcrun`` over ZeroMQ on loopback, plaintext, with mpcrun's default for one host (payloads of 1
+MiB and more through shared memory); on loopback the default run also measures every case with
+``--shm off`` ("processes-zmq-loopback", engine ``semi2k tcp``): every byte over TCP, as the
+peers run, the like-for-like line; ``procs-tcp`` measures that one alone; ``local``
+("local-threads"): parties and dealer as threads of this process over in-process channels (the
+engine's own cost, no sockets). ``--profile lan|wan`` (root only): every process in its own
+network namespace shaped by that profile, joined by a hosts file (bench/parties.py; transport
+"processes-zmq-netns"). The offline phase is ``party.preprocess(plan)`` (the plan recorded from
+one warm-up run); the online phase then runs with no dealer traffic. ``seconds`` is the median
+over repeats of the slowest party; ``bytes`` is per party: for the online phase what the busiest
+party sent to its peers, for the offline phase what the dealer sent to party n-1 (the only party
+that talks to the dealer; the others expand their material from seeds). ``rounds`` counts
+communication rounds of the phase.
 One JSON line per measurement.
 """
 

@@ -6,15 +6,15 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
   the peers run; each party prints one ``BENCH-RESULT {json}`` line. On the ``loopback``
   profile ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE REPEATS``
   starts them all on loopback ports, with mpcrun's default for one host: payloads of 1 MiB and
-  more go through shared-memory rings (mpc.net.shm_ring), the rest over TCP;
-- ``transport="procs-tcp"``: the same with ``--shm off``, every byte over loopback TCP as the
-  peers send theirs (the like-for-like line; its records carry engine ``<engine> tcp``); On ``lan``/``wan`` each process runs in its own
-  network namespace (bench/netns.py, shaped by the profile), started the multi-host way: a
-  hosts file lists one namespace address per party and the dealer's, and process i runs
+  more go through shared-memory rings (mpc.net.shm_ring), the rest over TCP. On ``lan``/``wan``
+  each process runs in its own network namespace (bench/netns.py, shaped by the profile),
+  started the multi-host way: a hosts file lists one namespace address per party and the dealer's, and process i runs
   ``mpcrun --pid i --hosts hosts.toml --insecure-plaintext bench/party_script.py ...`` (the
   dealer ``mpcrun --pid dealer --hosts hosts.toml`` in namespace P). The processes are started,
   awaited and cleaned up by bench/peers/launch.py's ``run_parties``, the code the peers use, so
   every system gets the same namespaces and shaping;
+- ``transport="procs-tcp"``: as ``procs`` on loopback with ``--shm off``, every byte over TCP
+  as the peers send theirs (the like-for-like line; its records carry engine ``<engine> tcp``);
 - ``transport="local"``: :func:`mpc.testing.run_local` (threads, in-process channels, a dealer
   thread): the engine's own cost without sockets (loopback only).
 :func:`summarize` turns the per-party results into the median over repeats of the slowest party.
@@ -64,12 +64,8 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
     medians of every system alike."""
     with p.recording() as plan:
         fn(*args)
-    barrier()
-    p.preprocess(plan)
-    barrier()
-    fn(*args)
     offline, online = [], []
-    for r in range(repeats):
+    for r in range(repeats + 1):  # round 0 is the untimed one
         barrier()
         dealer0 = p.stats().get("dealer", {}).get("bytes_received", 0)
         t0 = time.perf_counter()
@@ -81,8 +77,8 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
             t0 = time.perf_counter()
             fn(*args)
             online.append(time.perf_counter() - t0)
-    s = p.stats()["sections"][f"on{repeats - 1}"]
-    return {"offline": offline, "online": online, "dealer_bytes": dealer_bytes, "online_bytes": s["bytes_sent"],
+    s = p.stats()["sections"][f"on{repeats}"]
+    return {"offline": offline[1:], "online": online[1:], "dealer_bytes": dealer_bytes, "online_bytes": s["bytes_sent"],
             "online_rounds": s["rounds"], "offline_rounds": 1 if p.pid == p.n - 1 else 0}
 
 

@@ -152,14 +152,8 @@ def from_env(
     connect_timeout = None if ct_raw is None else _parse_seconds(ct_raw, ct_src)
     spin_raw, spin_src = pick("spin_us")
     spin_us = None if spin_raw is None else _parse_spin(spin_raw, spin_src)
-    malloc_raw, malloc_src = pick("malloc")
-    malloc = "tuned" if malloc_raw is None else str(malloc_raw).strip().lower()
-    if malloc not in MALLOC_MODES:
-        raise ConfigError(f"{malloc_src}: expected one of {', '.join(MALLOC_MODES)}, got {malloc_raw!r}")
-    shm_raw, shm_src = pick("shm")
-    shm = "auto" if shm_raw is None else str(shm_raw).strip().lower()
-    if shm not in SHM_MODES:
-        raise ConfigError(f"{shm_src}: expected one of {', '.join(SHM_MODES)}, got {shm_raw!r}")
+    malloc = _parse_choice(*pick("malloc"), MALLOC_MODES)
+    shm = _parse_choice(*pick("shm"), SHM_MODES)
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
     kernels_raw, kernels_src = pick("kernels")
@@ -225,6 +219,16 @@ def _parse_seconds(raw: object, src: str | None) -> float:
     except ValueError:
         raise ConfigError(f"{src}: expected a positive number of seconds, got {raw!r}") from None
     return positive_seconds(src or "timeout", value)
+
+
+def _parse_choice(raw: object, src: str | None, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); the first is the default when unset."""
+    if raw is None:
+        return choices[0]
+    value = str(raw).strip().lower()
+    if value not in choices:
+        raise ConfigError(f"{src}: expected one of {', '.join(choices)}, got {raw!r}")
+    return value
 
 
 def _parse_spin(raw: object, src: str | None) -> float:

@@ -9,8 +9,8 @@ from mpc.config.addresses import DEALER, check_key, is_loopback, parse_address, 
 from mpc.errors import ConfigError
 
 DEFAULT_TIMEOUT = 60.0
-MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator)
-SHM_MODES = ("auto", "on", "off")  # same-host payloads through shared memory (mpc.net.shm_ring)
+MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator); the first is the default
+SHM_MODES = ("auto", "on", "off")  # same-host payloads through shared memory (mpc.net.shm_ring); the first is the default
 
 
 @dataclass(frozen=True)
@@ -88,10 +88,9 @@ class SessionConfig:
             isinstance(self.spin_us, bool) or not isinstance(self.spin_us, (int, float)) or not 0 <= self.spin_us <= 1e6
         ):
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {self.spin_us!r}")
-        if self.malloc not in MALLOC_MODES:
-            raise ConfigError(f"malloc: expected one of {', '.join(MALLOC_MODES)}, got {self.malloc!r}")
-        if self.shm not in SHM_MODES:
-            raise ConfigError(f"shm: expected one of {', '.join(SHM_MODES)}, got {self.shm!r}")
+        for name, choices in (("malloc", MALLOC_MODES), ("shm", SHM_MODES)):
+            if getattr(self, name) not in choices:
+                raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {getattr(self, name)!r}")
         if self.kernels is not None and self.kernels not in BACKENDS:
             raise ConfigError(f"kernels: expected one of {', '.join(BACKENDS)}, got {self.kernels!r}")
         if not isinstance(self.engine, str) or not self.engine:

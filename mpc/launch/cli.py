@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mpc.config import DEALER, from_env, is_launched
+from mpc.config.session import MALLOC_MODES, SHM_MODES
 from mpc.errors import ConfigError
 from mpc.launch import keygen
 from mpc.launch.local import (
@@ -71,10 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")
     p.add_argument("--spin-us", type=float, metavar="US",
                    help="microseconds a receive polls before it sleeps (default 100; 0 saves CPU)")
-    p.add_argument("--malloc", choices=("tuned", "system"),
+    p.add_argument("--malloc", choices=MALLOC_MODES,
                    help="the processes' C heap: tuned (default: large buffers are reused, no page faults per "
                         "step) or system (glibc's defaults)")
-    p.add_argument("--shm", choices=("auto", "on", "off"),
+    p.add_argument("--shm", choices=SHM_MODES,
                    help="large payloads to parties on this host through shared memory instead of loopback TCP: "
                         "auto (default: on plaintext links), on (also with CURVE: ring bytes are not encrypted), off")
     p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")

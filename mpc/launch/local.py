@@ -47,6 +47,7 @@ from typing import TextIO
 from mpc.config.addresses import session_id
 from mpc.launch.keygen import generate_keys, write_hosts
 from mpc.launch.run import EXIT_CODES, STATS_PREFIX
+from mpc.net.shm_ring import remove_leftovers
 
 TAIL_LINES = 20
 DEFAULT_GRACE = 3.0
@@ -358,8 +359,6 @@ class LocalSession:
     def cleanup(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
         if self.session:  # shared-memory rings a killed party left before its set-up ended
-            from mpc.net.shm_ring import remove_leftovers
-
             remove_leftovers(session_id(self.session))
 
 

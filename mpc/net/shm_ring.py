@@ -50,15 +50,16 @@ whether or not it wants rings, so a party with rings off still pairs with one th
     Cost: two small all-to-all exchanges under tag 0 (never used by operations) at setup.
 
 Security model
-    The parties share the host and the user: each could already read the other's memory
-    (ptrace, /proc), so a ring gives away nothing a co-located party could not take anyway.
-    Another user cannot open a 0600 file, and then the link simply stays on TCP. A malicious
-    peer can write anything into its own ring: that is the same as sending those bytes, and the
-    receiver copies the bytes out once, so it sees one fixed message (which is why payloads are
-    not handed out as views of the ring: spdz2k checks MACs on opened values after using them).
-    It could also truncate the file under the receiver's mapping, which kills the receiver with
-    SIGBUS: no more than the signal a process of the same user can send it anyway. The ring carries payloads
-    unencrypted; with CURVE the channel uses rings only when asked explicitly (``shm = "on"``).
+    The parties share the host and the user: each could already read the other's memory (ptrace,
+    /proc), so a ring gives away nothing a co-located party could not take anyway. Another user
+    cannot open a 0600 file, and then the link simply stays on TCP. A malicious peer can write
+    anything into its own ring: that is the same as sending those bytes, and the receiver copies
+    the bytes out once, so it sees one fixed message (which is why payloads are not handed out
+    as views of the ring: spdz2k checks MACs on opened values after using them). It could also
+    truncate the file under the receiver's mapping, which kills the receiver with SIGBUS: no
+    more than the signal a process of the same user can send it anyway. The ring carries
+    payloads unencrypted; with CURVE the channel uses rings only when asked explicitly (``shm =
+    "on"``).
 
 Cost
     Per message: one copy in (sender) and one copy out (receiver), a 16-byte reference on the
@@ -217,8 +218,7 @@ class Incoming(_Mapped):
                 f"shared-memory reference out of order or out of range ({size} bytes at stream "
                 f"position {pos}; header declares {nbytes} bytes, stream is at {self._read})"
             )
-        out = np.empty(size, dtype=np.uint8)
-        np.copyto(out, self.ring[at : at + size])
+        out = self.ring[at : at + size].copy()
         self._read = pos + size
         self.consumed[0] = self._read  # after the copy: the sender may now reuse the span
         return out.data

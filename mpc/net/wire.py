@@ -68,6 +68,12 @@ def encode_header(session: int, sender: int, tag: int, arr: np.ndarray) -> bytes
     return _STRUCTS[arr.ndim].pack(MAGIC, VERSION, session, sender, code, arr.ndim, tag, arr.nbytes, *arr.shape)
 
 
+def declared_nbytes(buf: bytes) -> int:
+    """The payload length a header claims, unchecked (0 for a buffer too short to say); the
+    full checks are :func:`decode_header`'s."""
+    return _FIXED.unpack_from(buf)[-1] if len(buf) >= HEADER_BYTES else 0
+
+
 def decode_header(buf: bytes | memoryview) -> Header:
     """Parse and validate header bytes; raises ProtocolError on anything malformed."""
     if not isinstance(buf, bytes):

@@ -93,6 +93,7 @@ from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 from zmq.utils.monitor import parse_monitor_message
 
+from mpc.config.addresses import is_loopback
 from mpc.errors import ConfigError, PeerTimeout, ProtocolError
 from mpc.net import shm_ring, wire
 from mpc.net.channel import SMALL_BYTES, Channel, deadline_left
@@ -173,10 +174,7 @@ def same_host(endpoint: str | None) -> bool:
     scheme, _, rest = endpoint.partition("://")
     if scheme in ("ipc", "inproc"):
         return True
-    if scheme != "tcp":
-        return False
-    host = rest.rsplit(":", 1)[0].strip("[]").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
+    return scheme == "tcp" and is_loopback(rest.rsplit(":", 1)[0].strip("[]"))
 
 
 def _identity(pid: int) -> bytes:
@@ -644,7 +642,7 @@ class ZmqChannel(Channel):
         inline payload has exactly the declared size), so the two never get confused; anything
         else is left for the wire checks."""
         if len(body) == shm_ring.REF_BYTES and frm in self._rings_in:
-            declared = int.from_bytes(head[24:32], "little")
+            declared = wire.declared_nbytes(head)
             if declared >= shm_ring.MIN_BYTES:
                 return head, self._rings_in[frm].take(body, declared)
         return head, body
