@@ -296,7 +296,10 @@ class ZmqChannel(Channel):
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(self._endpoints[min(p, pid)])}
             self._rings_out, self._rings_in = shm_ring.negotiate(self, wanted)
-            self.reset_stats()  # the offers are set-up traffic, not the session's
+            # the offers are set-up traffic: neither the counters nor the polling heuristic
+            # (how long the last receive waited) carry them into the session
+            self.reset_stats()
+            self._last_wait = 0.0
         except BaseException:
             self.close()
             raise
