@@ -61,7 +61,9 @@ def expand_own(req: Request, streams: Streams, last: bool) -> list[np.ndarray]:
 
 
 def derive(req: Request, base: Sequence[np.ndarray], kernels: types.SimpleNamespace) -> list[np.ndarray]:
-    """The plaintext derived components from the plaintext base components."""
+    """The plaintext derived components from the plaintext base components (flat for 0-d items:
+    NumPy turns a shift of a 0-d array into a scalar, which the kernels do not take)."""
+    base = [b.reshape(1) if b.ndim == 0 else b for b in base]
     if req.kind == "triple":
         return [kernels.mul(base[0], base[1])]
     if req.kind == "square":

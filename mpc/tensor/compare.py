@@ -90,7 +90,7 @@ def _shares(t: SecretTensor) -> np.ndarray:
 
 def _flip(conv: Converter, bit: np.ndarray) -> np.ndarray:
     """XOR share of NOT b: party 0 flips its share. Local."""
-    return bit ^ _ONE if conv.pid == 0 else bit
+    return np.bitwise_xor(bit, _ONE, out=np.empty_like(bit)) if conv.pid == 0 else bit  # an array also when 0-d
 
 
 def _bit_tensor(ref: SecretTensor, arith_bit: np.ndarray) -> SecretTensor:
