@@ -64,6 +64,7 @@ def run_local(
                 options["dealer"] = links[channel.pid].channels()[1]
             party = Party(channel, **options)
             results[channel.pid] = main(party, *args)
+            party.finish()  # the engine's closing checks (spdz2k: the final MAC check)
         except BaseException as exc:  # noqa: BLE001 - reported to the caller below
             failures[channel.pid] = (time.monotonic(), exc)
             hub.fail(channel.pid, type(exc).__name__)

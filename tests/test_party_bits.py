@@ -118,7 +118,7 @@ def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n):
     x = np.array([[3.0, -1.0, 2.5, 0.25], [-4.0, 8.0, 8.0, 1.0]])
 
     def compute(sx, sb):
-        return sx.max(axis=1), ((sx < 0.5) * sx).truncate(), sx.relu().sum(), sb + sb, sb.lt(3)
+        return sx.max(axis=1), ((sx < 0.5) * sx), (sx * sx).truncate(), sx.relu().sum(), sb + sb, sb.lt(3)
 
     def main(p):
         sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
@@ -136,7 +136,8 @@ def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n):
     for kinds, same, online, pending, out in run_local(main, n, preprocessing="dealer"):
         assert {"bit_triple", "dabit", "triple", "trunc"} <= kinds
         assert same and online == 0 and pending == 0
-        mx, masked, relu, dbl, lt = out
+        mx, masked, sq, relu, dbl, lt = out
+        np.testing.assert_array_equal(sq, x * x)
         np.testing.assert_array_equal(mx, x.max(axis=1))
         np.testing.assert_array_equal(masked, (x < 0.5) * x)
         assert relu == np.maximum(x, 0).sum()

@@ -301,3 +301,21 @@ def test_dealer_dying_mid_session_gives_peer_timeout():
     with pytest.raises(PeerTimeout, match="dealer") as info:
         client.triples(3)
     assert info.value.peer == "dealer" and time.monotonic() - t < 2
+
+
+def test_requests_name_their_ring_and_authentication():
+    from mpc.preprocessing.base import normalize
+
+    plain = normalize(("triple", (3,)))
+    assert plain == Request("triple", (3,), 64, False) and plain.ring == 64 and not plain.auth
+    assert normalize(Request("trunc", (16, 2, 2))) == Request("trunc", (16, 2, 2), 64, False)
+    with pytest.raises(ConfigError, match="ring"):
+        normalize(("triple", (3,), 32, False))
+    with pytest.raises(ConfigError, match="authenticated"):
+        normalize(("triple", (3,), 64, True))
+    reqs = [plain, Request("matmul", (0, 2, 3, 4)), Request("dabit", (70,))]
+    assert protocol.decode(protocol.encode_batch(reqs)) == reqs
+    msg = protocol.encode_batch([plain])
+    msg[2] |= np.uint64(1 << 20)  # an undefined flag bit in the kind word
+    with pytest.raises(ProtocolError, match="malformed"):
+        protocol.decode(msg)

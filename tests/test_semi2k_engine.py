@@ -26,7 +26,7 @@ def test_truncation_and_division_error_bounds(n, xs, k, d):
     def main(p):
         e = p.engine
         x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
-        t, q = e.truncate(x, k), e.divide_many([x], d)[0]
+        t, q = e.truncate_many([x], k)[0], e.divide_many([x], d)[0]
         return e.open([t, q])
 
     t, q = run_local(main, n)[0]

@@ -74,10 +74,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.engines import circuits
+from mpc.engines.base import ArithmeticEngine
 from mpc.engines.gmw import GMWEngine
-from mpc.engines.semi2k import Semi2k
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.dabits import DaBitSource
+from mpc.sharing.flat import concat_flat, split_flat
 
 __all__ = ["Converter", "nwords"]
 
@@ -93,20 +94,7 @@ def _flat(xs: Sequence[np.ndarray], what: str) -> tuple[np.ndarray, list[tuple[i
     for x in xs:
         if not isinstance(x, np.ndarray) or x.dtype != np.uint64:
             raise ShareTypeError(f"{what}: expected uint64 share arrays")
-    shapes = [x.shape for x in xs]
-    if len(xs) == 1:
-        return np.ascontiguousarray(xs[0]).reshape(-1), shapes
-    flat = np.concatenate([x.reshape(-1) for x in xs]) if xs else np.zeros(0, dtype=np.uint64)
-    return flat, shapes
-
-
-def _split(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
-    out, pos = [], 0
-    for s in shapes:
-        size = int(np.prod(s, dtype=np.int64))
-        out.append(flat[pos : pos + size].reshape(s))
-        pos += size
-    return out
+    return (concat_flat(xs) if xs else np.zeros(0, dtype=np.uint64)), [x.shape for x in xs]
 
 
 class Converter:
@@ -116,7 +104,7 @@ class Converter:
     parties call the methods in the same order with the same shapes. See the module docstring.
     """
 
-    def __init__(self, arith: Semi2k, boolean: GMWEngine, dabits: DaBitSource | None = None) -> None:
+    def __init__(self, arith: ArithmeticEngine, boolean: GMWEngine, dabits: DaBitSource | None = None) -> None:
         if not isinstance(boolean, GMWEngine):
             raise ShareTypeError(f"boolean: expected a GMWEngine, got {type(boolean).__name__}")
         if dabits is not None and not isinstance(dabits, DaBitSource):
@@ -209,13 +197,19 @@ class Converter:
             bit = circuits.eq(eng, eng.xor(eng.xor(a, b), nc), eng.invert(maj_shift))
         return self.unpack(bit, shapes)
 
+    def bit_not(self, bit: np.ndarray) -> np.ndarray:
+        """XOR share of NOT b for unpacked bit shares: party 0 flips its share. Local."""
+        if self.pid != 0:
+            return bit
+        return np.bitwise_xor(bit, _ONE, out=np.empty_like(bit))  # an array also when 0-d
+
     # ------------------------------------------------------------------ packing helpers (local)
 
     def unpack(self, plane: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """A (1, W) plane of XOR shares -> unpacked 0/1 share arrays of the given shapes. Local."""
         total = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
         flat = self.k.unbitslice(plane, total) if total else np.zeros(0, dtype=np.uint64)
-        return _split(np.ascontiguousarray(flat, dtype=np.uint64), shapes)
+        return split_flat(np.ascontiguousarray(flat, dtype=np.uint64), shapes)
 
     def unpack_planes(self, planes: np.ndarray, n_el: int) -> np.ndarray:
         """(k, W) planes -> (k, n_el) unpacked 0/1 XOR shares. Local."""
@@ -236,7 +230,7 @@ class Converter:
     def b2a(self, bits: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Arithmetic shares of the bits whose XOR shares (0/1 arrays) are given. Step 6."""
         flat, shapes = _flat(bits, "b2a")
-        return _split(self._b2a_flat(flat), shapes)
+        return split_flat(self._b2a_flat(flat), shapes)
 
     def _b2a_flat(self, flat: np.ndarray) -> np.ndarray:
         if self.dabits is not None:
@@ -292,12 +286,12 @@ class Converter:
         eflat, eshapes = _flat(b2a, "bit_mul b2a")
         if self.dabits is not None and self.dabits.offers_bit_mul:
             prod, ext = self._bit_mul_injected(bflat, xflat, eflat)
-            return _split(prod, xshapes), _split(ext, eshapes)
+            return split_flat(prod, xshapes), split_flat(ext, eshapes)
         if self.n != 2:
             conv = self._b2a_flat(np.concatenate([bflat, eflat]))
             m = bflat.shape[0]
             prod = self.arith.mul(conv[:m], xflat) if m else conv[:0]
-            return _split(prod, xshapes), _split(conv[m:], eshapes)
+            return split_flat(prod, xshapes), split_flat(conv[m:], eshapes)
         eng, k = self.arith, self.k
         m, me = bflat.shape[0], eflat.shape[0]
         u = bflat & _ONE
@@ -315,7 +309,7 @@ class Converter:
         prod = eng.mul(left, right) if left.size else left
         out = eng.add(eng.add(prod[:m], prod[m : 2 * m]), np.where(u.astype(bool), xflat, np.uint64(0)))
         ext = eng.sub(ue, eng.mul_public(prod[2 * m :], 2))  # ue_0 + ue_1 - 2 ue_0 ue_1
-        return _split(out, xshapes), _split(ext, eshapes)
+        return split_flat(out, xshapes), split_flat(ext, eshapes)
 
     def _bit_mul_injected(self, bflat: np.ndarray, xflat: np.ndarray,
                           eflat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -85,11 +85,14 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mpc.engines.base import BooleanEngine
+from mpc.engines.convert import Converter
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
 from mpc.prg import PRG
 from mpc.sharing.additive import zero_sharing
+from mpc.sharing.flat import concat_flat, split_flat
 
 TRUNC_BOUND_BITS = 62  # truncation is exact (up to one ulp) for |x| < 2^62
 
@@ -98,6 +101,8 @@ class Semi2k:
     """The semi2k engine of one party; see the module docstring for protocols and costs."""
 
     name = "semi2k"
+    share_dtype = np.dtype(np.uint64)
+    trunc_bound_bits = TRUNC_BOUND_BITS
 
     def __init__(
         self,
@@ -106,7 +111,10 @@ class Semi2k:
         *,
         pair_prgs: Mapping[int, PRG],
         kernels: types.SimpleNamespace,
+        boolean: BooleanEngine | None = None,
     ) -> None:
+        """``boolean``: the party's GMW engine over the same channel; with it the engine has its
+        boolean side, ``converter`` (comparisons, functions), with daBits from ``preprocessing``."""
         self.channel = channel
         self.pid = channel.pid
         self.n = channel.n
@@ -115,9 +123,7 @@ class Semi2k:
         # separate streams per purpose, so the use of one never shifts another
         self._input_prgs = {j: p.derive("semi2k/input") for j, p in pair_prgs.items()}
         self._zero_prgs = {j: p.derive("semi2k/zero") for j, p in pair_prgs.items()}
-        # the boolean side (a mpc.engines.convert.Converter over this engine and a GMW engine):
-        # attached by whoever builds both engines (the runtime); comparisons read it
-        self.converter = None
+        self.converter = Converter(self, boolean, dabits=preprocessing) if boolean is not None else None
 
     def __repr__(self) -> str:
         return f"Semi2k(pid={self.pid}, n={self.n})"
@@ -157,6 +163,29 @@ class Semi2k:
         """A sharing of the public value c: c at party 0, zero elsewhere."""
         return np.array(c, dtype=np.uint64, copy=True) if self.pid == 0 else np.zeros(c.shape, dtype=np.uint64)
 
+    def zeros(self, shape: Sequence[int]) -> np.ndarray:
+        """A sharing of zeros (every party holds zeros)."""
+        return np.zeros(tuple(shape), dtype=np.uint64)
+
+    def matmul_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x @ c for a public ring matrix c: (m,k)@(k,n) or batched (B,m,k)@(B,k,n). Local."""
+        return self.kernels.matmul(x, c) if x.ndim == 2 else self.kernels.matmul_batched(x, c)
+
+    def public_matmul(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Share of c @ x for a public ring matrix c (2-d or batched 3-d). Local."""
+        return self.kernels.matmul(c, x) if c.ndim == 2 else self.kernels.matmul_batched(c, x)
+
+    def sum(self, x: np.ndarray, axis: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+        """Share of the sum over ``axis`` (mod 2^64, as shares add). Local."""
+        return np.asarray(np.sum(x, axis=axis, dtype=np.uint64, keepdims=keepdims))
+
+    def cumsum(self, x: np.ndarray, axis: int) -> np.ndarray:
+        """Share of the cumulative sum along ``axis``. Local."""
+        return np.cumsum(x, axis=axis, dtype=np.uint64)
+
+    def finish(self) -> None:
+        """Nothing to check at the end of a semi-honest session."""
+
     # ------------------------------------------------------------------ input and output
 
     def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -172,7 +201,7 @@ class Semi2k:
 
     def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
         """Open several shared arrays in one round; ``None`` at the parties other than ``to``."""
-        flat = self._flatten(shares)
+        flat = concat_flat(shares)
         flat = self.kernels.add(flat, zero_sharing(self.pid, self._zero_prgs, flat.shape))
         tag = self.channel.next_tag()
         if to is None:
@@ -183,7 +212,7 @@ class Semi2k:
         else:
             self.channel.send(to, flat, tag)
             return None
-        return self._unflatten(total, shares)
+        return split_flat(total, [a.shape for a in shares])
 
     # ------------------------------------------------------------------ multiplications
 
@@ -261,9 +290,6 @@ class Semi2k:
         """Shares of floor(x / 2^k) or that +1, for each x with |x| < 2^62: 1 round in all."""
         return self.divide_many(xs, 1 << k)
 
-    def truncate(self, x: np.ndarray, k: int) -> np.ndarray:
-        return self.truncate_many([x], k)[0]
-
     def divide_many(self, xs: Sequence[np.ndarray], d: int) -> list[np.ndarray]:
         """Shares of x / d for a public integer 2 <= d <= 2^62 and each x with |x| < 2^62: 1 round.
 
@@ -309,8 +335,8 @@ class Semi2k:
 
     def _open_internal(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Open masked values (uniformly random by construction) to everyone: one exchange."""
-        flat = self._flatten(arrays)
-        return self._unflatten(self._sum(self.channel.exchange(flat)), arrays)
+        flat = concat_flat(arrays)
+        return split_flat(self._sum(self.channel.exchange(flat)), [a.shape for a in arrays])
 
     def _peers_sum(self, parts: Sequence[np.ndarray]) -> np.ndarray | None:
         """The sum of the peers' entries of an exchange (``parts`` indexed by party), or None
@@ -328,16 +354,7 @@ class Semi2k:
             self.kernels.add(total, p, out=total)
         return total
 
-    @staticmethod
-    def _flatten(arrays: Sequence[np.ndarray]) -> np.ndarray:
-        if len(arrays) == 1:
-            return np.ascontiguousarray(arrays[0], dtype=np.uint64).reshape(-1)
-        return np.concatenate([np.asarray(a, dtype=np.uint64).reshape(-1) for a in arrays])
 
-    @staticmethod
-    def _unflatten(flat: np.ndarray, like: Sequence[np.ndarray]) -> list[np.ndarray]:
-        out, pos = [], 0
-        for a in like:
-            out.append(flat[pos : pos + a.size].reshape(a.shape))
-            pos += a.size
-        return out
+def build(ctx: EngineContext) -> Semi2k:
+    """The runtime's builder (:mod:`mpc.runtime.engines`): semi2k with its GMW side."""
+    return Semi2k(ctx.channel, ctx.preprocessing, pair_prgs=ctx.pair_prgs, kernels=ctx.kernels, boolean=ctx.boolean)

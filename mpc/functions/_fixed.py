@@ -1,7 +1,10 @@
 """Raw fixed-point building blocks shared by the functions: polynomials, secret powers of two.
 
-Internal values are semi2k shares with an explicit scale (fractional bits), independent of the
-tensor's dtype, so that normalised quantities can use more precision than the user's f.
+Internal values are raw shares of the tensor's arithmetic engine with an explicit scale
+(fractional bits), independent of the tensor's dtype, so that normalised quantities can use more
+precision than the user's f. Everything arithmetic goes through the engine protocols of
+:mod:`mpc.engines.base` (``conv.arith``, ``conv.boolean``, the converter ``conv`` itself), so the
+functions run on every engine that offers them.
 
 - :func:`cheb_coeffs`: the degree-d Chebyshev interpolant of a function on [lo, hi] (near
   minimax; Trefethen, "Approximation Theory and Approximation Practice", SIAM 2013), in the
@@ -27,9 +30,8 @@ import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 
 from mpc.dtypes import Fixed
-from mpc.engines.convert import Converter
+from mpc.engines.base import MixedProtocols
 from mpc.errors import ShareTypeError
-from mpc.tensor.compare import converter_of
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
 
 P = 28  # internal scale of normalised values and polynomial variables
@@ -47,15 +49,16 @@ def fixed_input(x: SecretTensor, what: str) -> SecretTensor:
     return x
 
 
-def context(x: SecretTensor) -> Converter:
-    return converter_of(x)
+def context(x: SecretTensor) -> MixedProtocols:
+    """The engine's bit protocols (ConfigError when the engine has no boolean side)."""
+    return x._converter()
 
 
 def flat_share(x: SecretTensor) -> np.ndarray:
-    return np.ascontiguousarray(x.share, dtype=np.uint64).reshape(-1)
+    return np.ascontiguousarray(x.share).reshape(-1)
 
 
-def prepare(x: SecretTensor, what: str) -> tuple[SecretTensor, Converter, np.ndarray]:
+def prepare(x: SecretTensor, what: str) -> tuple[SecretTensor, MixedProtocols, np.ndarray]:
     """x as a Fixed tensor (:func:`fixed_input`), its converter and its flat share."""
     x = fixed_input(x, what)
     return x, context(x), flat_share(x)
@@ -77,8 +80,8 @@ def ring(v: int | Sequence[int] | np.ndarray) -> np.ndarray:
     return np.array([int(a) % (1 << 64) for a in arr], dtype=np.uint64).reshape(arr.shape)
 
 
-def add_const(conv: Converter, share: np.ndarray, value: int) -> np.ndarray:
-    """share + value (a public ring integer) at party 0."""
+def add_const(conv: MixedProtocols, share: np.ndarray, value: int) -> np.ndarray:
+    """share + value (a public ring integer)."""
     return conv.arith.add_public(share, np.full(share.shape, int(value) % (1 << 64), dtype=np.uint64))
 
 
@@ -92,7 +95,7 @@ def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, de
     return tuple(float(c) for c in series.convert(kind=Polynomial).coef)
 
 
-def poly_eval(conv: Converter, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P) -> np.ndarray:
+def poly_eval(conv: MixedProtocols, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P) -> np.ndarray:
     """Shares of sum_i coeffs[i] v^i at ``out_scale`` (<= 2 scale) for v at ``scale`` (<= 29), |v| <= 1
     and sum_i |coeffs[i] v^i| < 2^(62 - 2 scale).
 
@@ -117,7 +120,7 @@ def poly_eval(conv: Converter, v: np.ndarray, coeffs: Sequence[float], out_scale
     if d >= 2:
         (flat,) = eng.truncate_many([np.concatenate([powers[i][0] for i in range(2, d + 1)])], scale)
         at_scale.update({i: flat[(i - 2) * m : (i - 1) * m] for i in range(2, d + 1)})
-    acc = np.zeros(v.shape, dtype=np.uint64)
+    acc = eng.zeros(v.shape)
     for i in range(1, d + 1):
         acc = eng.add(acc, eng.mul_public(at_scale[i], const(coeffs[i], scale) % (1 << 64)))
     acc = add_const(conv, acc, const(coeffs[0], 2 * scale))
@@ -141,13 +144,12 @@ def pow2_weights(exps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     return ring(d1), ring(d2)
 
 
-def weighted(conv: Converter, weights: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+def weighted(conv: MixedProtocols, weights: np.ndarray, onehot: np.ndarray) -> np.ndarray:
     """sum_j weights[j] * H_j for public ring weights (k,) and shares H (k, N): local."""
-    k = conv.arith.kernels
-    return np.ascontiguousarray(k.matmul(weights.reshape(1, -1), np.ascontiguousarray(onehot))[0])
+    return np.ascontiguousarray(conv.arith.public_matmul(weights.reshape(1, -1), np.ascontiguousarray(onehot))[0])
 
 
-def apply_pow2(conv: Converter, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+def apply_pow2(conv: MixedProtocols, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
     """y * D1 + trunc(y * D2, P) for secret weights D1, D2 (already weighted sums): 2 rounds."""
     eng = conv.arith
     m = y.shape[0]
@@ -156,7 +158,7 @@ def apply_pow2(conv: Converter, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -
     return eng.add(prod[:m], low)
 
 
-def lift(conv: Converter, share: np.ndarray, frm: int, to: int) -> np.ndarray:
+def lift(conv: MixedProtocols, share: np.ndarray, frm: int, to: int) -> np.ndarray:
     """A share at scale ``frm`` brought to scale ``to``: exact upwards, one truncation down."""
     if to >= frm:
         return conv.arith.mul_public(share, 1 << (to - frm)) if to > frm else share

@@ -13,7 +13,7 @@ shares of
 with one product: the public-weighted sum of the one-hot and the sign factor 1 - 2s.
 
 Protocol (2 parties; n parties add the converter's carry-save and B2A rounds):
-1. A2B of X (7 rounds, :meth:`Converter.a2b`); y = bits 0..60 XOR the sign bit (local: ~X for
+1. A2B of X (7 rounds, :meth:`mpc.engines.convert.Converter.a2b`); y = bits 0..60 XOR the sign bit (local: ~X for
    negative X).
 2. Suffix OR t_j = OR_{i >= j} y_i by doubling (t_j |= t_{j+2^k}), 6 rounds, ~303 ANDs.
 3. One round: e = NOT t_0 AND sign (X == -1) and q = XOR_j (t_j ^ t_{j+1}) & y_{j-1}.
@@ -25,15 +25,15 @@ Security: semi-honest, as the engines.
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import numpy as np
 
-from mpc.engines.convert import Converter
+from mpc.engines.base import MixedProtocols
 from mpc.functions import _fixed as fx
 
 BITS = 61  # positions 0..60
-_ONE = np.uint64(1)
 
 
 class Normalised(NamedTuple):
@@ -55,7 +55,7 @@ def positions() -> np.ndarray:
     return np.arange(-1, BITS, dtype=np.int64)
 
 
-def normalise(conv: Converter, x: np.ndarray, even: bool = False) -> Normalisation:
+def normalise(conv: MixedProtocols, x: np.ndarray, even: bool = False) -> Normalisation:
     """:func:`leading_one` of the flat share ``x`` and the local weights of the mantissa:
     k_j = j, or with ``even`` k_j = max(2 floor(j/2), 0) (an even exponent, for square roots).
     |X| 2^(60 - k_j) is then in [2^60, 2^61] (k_j = j) or [2^60, 2^62) (even)."""
@@ -68,7 +68,7 @@ def normalise(conv: Converter, x: np.ndarray, even: bool = False) -> Normalisati
     return Normalisation(nz, ks, w, sgn)
 
 
-def leading_one(conv: Converter, x: np.ndarray) -> Normalised:
+def leading_one(conv: MixedProtocols, x: np.ndarray) -> Normalised:
     """See the module docstring; ``x`` is a flat share array."""
     eng = conv.boolean
     n_el = x.shape[0]
@@ -84,14 +84,14 @@ def leading_one(conv: Converter, x: np.ndarray) -> Normalised:
         step *= 2
     h = eng.xor(t, np.concatenate([t[1:], eng.zero_bits(1, t)]))  # one-hot of the leading bit
     e, hq = eng.and_many([(eng.invert(t[0:1]), sign), (h[1:], y[:-1])])
-    q = np.bitwise_xor.reduce(hq, axis=0, keepdims=True)
+    q = functools.reduce(eng.xor, [hq[i : i + 1] for i in range(hq.shape[0])])  # XOR of the rows
     allbits = np.concatenate([t, sign, e, q])
     unpacked = conv.unpack_planes(allbits, n_el)
     arith = conv.b2a([unpacked])[0]
     ar = conv.arith
     tt = arith[:BITS]
     s_a, e_a, q_a = arith[BITS], arith[BITS + 1], arith[BITS + 2]
-    onehot = np.empty((BITS + 1, n_el), dtype=np.uint64)
+    onehot = np.empty((BITS + 1, n_el), dtype=ar.share_dtype)
     onehot[0] = e_a
     onehot[1:BITS] = ar.sub(tt[:-1], tt[1:])
     onehot[BITS] = tt[-1]

@@ -33,7 +33,6 @@ import numpy as np
 from mpc.functions import _fixed as fx
 from mpc.functions.exp_log import exp, log
 from mpc.functions.roots import reciprocal
-from mpc.tensor import compare
 from mpc.tensor.secret_tensor import SecretTensor
 
 __all__ = ["sigmoid", "tanh", "softmax", "log_softmax"]
@@ -61,7 +60,7 @@ def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
     center, half_log2, fn = (5.0, 3, _sigmoid_fn) if not odd else (3.0, 2, _tanh_fn)
     tb = fx.const(big, f)
     s, m1, g2 = conv.msb([flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
-    g1 = m1 ^ np.uint64(1) if conv.pid == 0 else m1
+    g1 = conv.bit_not(m1)
     (sx, g1x, g2x), (s_a, g1_a, g2_a) = conv.bit_mul([(s, flat), (g1, flat), (g2, flat)], [s, g1, g2])
     a = ar.add(ar.sub(ar.sub(flat, ar.mul_public(sx, 2)), g1x), g2x)
     a = ar.add(a, ar.mul_public(ar.add(g1_a, g2_a), tb))  # min(|x|, T) at scale f
@@ -94,7 +93,7 @@ def _shifted(x: SecretTensor, axis: int) -> tuple[SecretTensor, int]:
     ax = axis % x.ndim if -x.ndim <= axis < x.ndim else None
     if ax is None:
         raise ValueError(f"softmax: axis {axis} is out of range for shape {x.shape}")
-    m = compare.max(x, axis=ax)
+    m = x.max(axis=ax)
     keep = list(x.shape)
     keep[ax] = 1
     return x - m.reshape(tuple(keep)), ax

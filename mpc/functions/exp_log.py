@@ -48,7 +48,6 @@ import numpy as np
 
 from mpc.functions import _fixed as fx
 from mpc.functions._normalize import normalise
-from mpc.tensor.compare import clip
 from mpc.tensor.secret_tensor import SecretTensor
 
 __all__ = ["exp", "log", "exp_bounds"]
@@ -91,7 +90,7 @@ def exp(x: SecretTensor) -> SecretTensor:
     x = fx.fixed_input(x, "exp").truncate()
     f = x.dtype.f
     lo, hi = exp_bounds(f)
-    x = clip(x, lo, hi)
+    x = x.clip(lo, hi)
     conv = fx.context(x)
     ar = conv.arith
     flat = fx.flat_share(x)

@@ -204,6 +204,7 @@ def run_party(
             dealer=dealer,
         )
         main(party)
+        party.finish()  # the engine's closing checks (spdz2k: the final MAC check)
         return EXIT_CODES["ok"]
     except MPCError as exc:
         report(exc)

@@ -28,8 +28,11 @@ and a :class:`~mpc.preprocessing.dabits.DaBitSource`: ``bit_triples`` and ``dabi
 the same :meth:`Preprocessing.take` as everything else, so recording, dry runs and prefetching
 cover the boolean side too.
 
-A request is a :class:`Request` ``(kind, params)``: a *plan* is a list of requests. Every item
-is single use: :meth:`Preprocessing.take` removes it from the source and advances a consumed
+A request is a :class:`Request` ``(kind, params, ring, auth)``: a *plan* is a list of requests.
+``ring`` is the bit length of the sharing ring (64: Z_2^64, the only ring served today) and
+``auth`` whether the shares carry MACs (SPDZ-style authenticated material; no source serves it
+yet). How a source produces an item (a dealer's seeds and corrections, OT, HE) is the source's
+business and stays out of this interface. Every item is single use: :meth:`Preprocessing.take` removes it from the source and advances a consumed
 counter; material is drawn from streams that only move forward, so the same randomness can
 never be handed out twice.
 """
@@ -55,14 +58,20 @@ BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combi
 MAX_ELEMENTS = 1 << 30
 
 
+RINGS = (64,)  # bit lengths of the sharing rings a request may name
+
+
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,); dabit and bitmul -> (count,)."""
+    bit_triple -> (nwords,); dabit and bitmul -> (count,). ``ring``: shares in Z_2^ring;
+    ``auth``: shares with MACs (see the module docstring)."""
 
     kind: str
     params: tuple[int, ...]
+    ring: int = 64
+    auth: bool = False
 
 
 class Triple(NamedTuple):
@@ -192,10 +201,14 @@ def _count(value: object, what: str) -> tuple[int]:
 
 
 def normalize(req: object) -> Request:
-    """Validate a plan entry: a Request or a ``(kind, params)`` pair."""
-    if not isinstance(req, tuple) or len(req) != 2:
+    """Validate a plan entry: a Request, or a ``(kind, params)`` pair (Z_2^64, unauthenticated)."""
+    if not isinstance(req, tuple) or len(req) not in (2, 4):
         raise ConfigError(f"plan: expected (kind, params) entries, got {req!r}")
-    kind, params = req
+    kind, params, ring, auth = req if len(req) == 4 else (*req, 64, False)
+    if ring not in RINGS or isinstance(ring, bool):
+        raise ConfigError(f"plan: ring must be one of {RINGS} (bits), got {ring!r}")
+    if auth is not False:
+        raise ConfigError("plan: authenticated material is not served by any preprocessing source yet")
     if kind not in KINDS:
         raise ConfigError(f"plan: unknown material kind {kind!r}; expected one of {', '.join(KINDS)}")
     params = _shape(params, f"plan entry {kind!r}")
@@ -211,7 +224,7 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind in BOOLEAN_KINDS and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
-    req = Request(kind, params)
+    req = Request(kind, params, int(ring), bool(auth))
     if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
         raise ConfigError(f"plan: request {kind}{params} is larger than {MAX_ELEMENTS} ring elements")
     return req
@@ -237,15 +250,6 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     if req.kind == "tsquare":
         return [p[1:]] * 5
     return [p[1:], p[1:], p[1:]]  # trunc, div
-
-
-def correction_count(req: Request) -> int:
-    """How many arrays of an item are dealer corrections (the rest every party expands itself)."""
-    if req.kind == "tmul":
-        return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
-    if req.kind == "tsquare":
-        return 4  # all but r
-    return 2 if req.kind in ("trunc", "div", "bitmul") else 1
 
 
 class Preprocessing(BitTripleSource, DaBitSource, ABC):

@@ -24,12 +24,23 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc.preprocessing.base import Request, component_shapes, correction_count
+from mpc.preprocessing.base import Request, component_shapes, tmul_components
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
 from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
 from mpc.prg import PRG
+from mpc.sharing.flat import split_flat
 
 _U63 = np.uint64(63)
+
+
+def correction_count(req: Request) -> int:
+    """How many arrays of an item are derived, i.e. dealer corrections for party n-1 (the first
+    ones, the base, every party expands itself)."""
+    if req.kind == "tmul":
+        return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
+    if req.kind == "tsquare":
+        return 4  # all but r
+    return 2 if req.kind in ("trunc", "div", "bitmul") else 1
 
 
 class Streams:
@@ -153,15 +164,9 @@ def correction_sizes(req: Request) -> list[tuple[int, ...]]:
 
 def split_corrections(reqs: Sequence[Request], flat: np.ndarray) -> list[list[np.ndarray]]:
     """Cut a flat correction buffer back into per-item arrays (the inverse of DealerCore.batch)."""
-    out, pos = [], 0
-    for r in reqs:
-        arrs = []
-        for shape in correction_sizes(r):
-            size = int(np.prod(shape, dtype=np.int64))
-            arrs.append(flat[pos : pos + size].reshape(shape))
-            pos += size
-        out.append(arrs)
-    return out
+    sizes = [correction_sizes(r) for r in reqs]
+    parts = iter(split_flat(flat, [s for item in sizes for s in item]))
+    return [[next(parts) for _ in item] for item in sizes]
 
 
 def total_corrections(reqs: Sequence[Request]) -> int:

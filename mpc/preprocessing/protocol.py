@@ -5,11 +5,14 @@ party as pid 1). Messages are uint64 arrays in the Tessera wire format (never pi
 
 1. At start, on every link: dealer -> party, a uint8 array of 16 bytes: the seed k_i.
 2. Online, on party n-1's link only, one exchange per batch (same tag both ways):
-   party -> dealer ``[REQUEST, count, (kind_code, nparams, *params) * count]``;
+   party -> dealer ``[REQUEST, count, (kind_code, nparams, *params) * count]``, where the
+   kind code word also carries the ring (bits 8..15) and the auth flag (bit 16) of the request;
    dealer -> party the flat uint64 corrections of the batch, in request order.
-   Kind codes: 1 triple, 2 square, 3 matmul, 4 trunc, 5 div, 6 bit_triple (params (nwords,),
-   correction nwords words), 7 dabit (params (count,), correction count ring elements), 8 bitmul
-   (params (count,), corrections 2 * count ring elements: r, then r*a).
+   Kind codes (the order of ``KINDS`` in :mod:`mpc.preprocessing.base`, from 1): 1 triple,
+   2 square, 3 matmul, 4 trunc, 5 div, 6 bit_triple (params (nwords,), correction nwords
+   words), 7 dabit (params (count,), correction count ring elements), 8 bitmul (params
+   (count,), corrections 2 * count ring elements: r, then r*a), 9 tmul (params (k1, k2,
+   *shape)), 10 tsquare (params (k, *shape)).
 3. At the end, party n-1 -> dealer ``[BYE]``.
 """
 
@@ -32,7 +35,7 @@ MAX_ITEMS = 1 << 20
 def encode_batch(reqs: Sequence[Request]) -> np.ndarray:
     words = [REQUEST, len(reqs)]
     for r in reqs:
-        words += [_CODES[r.kind], len(r.params), *r.params]
+        words += [_CODES[r.kind] | r.ring << 8 | int(r.auth) << 16, len(r.params), *r.params]
     return np.array(words, dtype=np.uint64)
 
 
@@ -53,12 +56,13 @@ def decode(msg: np.ndarray) -> list[Request] | None:
     for _ in range(words[1]):
         if pos + 2 > len(words):
             raise ProtocolError("dealer: truncated request")
-        code, count = words[pos], words[pos + 1]
+        word, count = words[pos], words[pos + 1]
+        code, ring, auth = word & 0xFF, (word >> 8) & 0xFF, (word >> 16) & 1
         params = words[pos + 2 : pos + 2 + count]
-        if code not in _KINDS or len(params) != count or count > 16:
+        if code not in _KINDS or word >> 17 or len(params) != count or count > 16:
             raise ProtocolError("dealer: malformed request item")
         try:
-            reqs.append(normalize((_KINDS[code], tuple(params))))
+            reqs.append(normalize((_KINDS[code], tuple(params), ring, bool(auth))))
         except ConfigError as exc:
             raise ProtocolError(f"dealer: invalid request item ({exc})") from None
         pos += 2 + count

@@ -5,9 +5,9 @@ only on public data (shapes, dtypes, scales, widths), never on shares or opened 
 running a computation on *shadow* values (zero shares) bound to shadow engines, whose channel
 returns zeros and whose preprocessing hands out zeros and records each request, yields exactly
 the requests the real run will make, in order, with no message sent and no real stream
-advanced. The shadow engines mirror the party's: a semi2k engine with a Converter (daBits
-included) when the party has one, and a GMW engine, so comparisons and SecretBits circuits are
-planned too. The plan then feeds ``party.preprocess(plan)`` (the offline phase).
+advanced. The shadow engines mirror the party's: its arithmetic engine, built by name through
+the registry (:mod:`mpc.runtime.engines`) with its boolean side, and a GMW engine, so
+comparisons and SecretBits circuits are planned too. The plan then feeds ``party.preprocess(plan)`` (the offline phase).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mpc.engines.convert import Converter
+from mpc.engines.base import EngineContext
 from mpc.engines.gmw import GMWEngine
-from mpc.engines.semi2k import Semi2k
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.prg import PRG
+from mpc.runtime.engines import build_arithmetic
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -64,16 +64,13 @@ def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     channel = _NullChannel(party.pid, party.n)
     fresh = {j: PRG.fresh() for j in party.pair_prgs}
     gmw = GMWEngine(channel, recorder, party.kernels, prg=PRG.fresh(), pair_prgs=fresh)  # type: ignore[arg-type]
-    engine = None
-    if isinstance(party.engine, Semi2k):
-        engine = Semi2k(channel, recorder, pair_prgs=fresh, kernels=party.kernels)  # type: ignore[arg-type]
-        real = party.engine.converter
-        if isinstance(real, Converter):
-            engine.converter = Converter(engine, gmw, dabits=recorder if real.dabits is not None else None)
+    ctx = EngineContext(channel, recorder, party.kernels, PRG.fresh(), fresh, PRG.fresh(),  # type: ignore[arg-type]
+                        boolean=gmw, dry=True)
+    engine = build_arithmetic(party.engine_name, ctx)
 
     def shadow(v: object) -> object:
         if isinstance(v, SecretTensor):
-            return SecretTensor(engine, np.zeros(v.shape, dtype=np.uint64), v.dtype, v.scale)
+            return SecretTensor(engine, engine.zeros(v.shape), v.dtype, v.scale)
         if isinstance(v, SecretBits):
             return SecretBits(gmw, np.zeros(v.planes.shape, dtype=np.uint64), v.n)
         return v

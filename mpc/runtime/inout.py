@@ -185,7 +185,7 @@ def reveal(party, values: tuple, to: int | None):
     dest = None if to is None else int(to)
     out: list = [None] * len(values)
     if arith:
-        opened = party.engine.open([values[i]._share for i in arith], to=dest)
+        opened = party.engine.open([values[i].share for i in arith], to=dest)
         for i, v in zip(arith, opened or [None] * len(arith), strict=True):
             if v is not None:
                 d = decode(v, values[i].dtype, values[i].scale)

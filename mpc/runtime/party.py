@@ -11,11 +11,11 @@ preprocessing source, PRGs); they never import the runtime. One preprocessing so
 everything (Beaver, matrix and truncation triples, AND triples, daBits): the trusted dealer's
 :class:`~mpc.preprocessing.DealerClient`, or the insecure in-process dealer for tests.
 
-Engines (``engine=``):
+Engines (``engine=``), built by name through the registry :mod:`mpc.runtime.engines`:
 - ``"semi2k"`` (default): ``party.engine`` is the arithmetic :class:`~mpc.engines.semi2k.Semi2k`
   engine (SecretTensor); ``party.gmw`` is a :class:`~mpc.engines.gmw.GMWEngine` over the same
-  channel and preprocessing, and ``party.engine.converter`` a
-  :class:`~mpc.engines.convert.Converter` between the two (with daBits): comparisons, ReLU,
+  channel and preprocessing, and ``party.engine.converter`` its boolean side (a
+  :class:`~mpc.engines.convert.Converter` with daBits, built with the engine): comparisons, ReLU,
   max/argmax, sort and the functions of :mod:`mpc.functions` work on SecretTensors, and
   :meth:`input_bits` gives SecretBits as well.
 - ``"gmw"``: boolean only. ``party.engine is party.gmw``; no arithmetic engine is built, so
@@ -43,20 +43,18 @@ import contextlib
 from collections.abc import Sequence
 
 from mpc._core import get_kernels
-from mpc.engines.convert import Converter
+from mpc.engines.base import ArithmeticEngine, EngineContext
 from mpc.engines.gmw import GMWEngine
-from mpc.engines.semi2k import Semi2k
-from mpc.errors import ConfigError
 from mpc.net.channel import Channel
 from mpc.prg import PRG
 from mpc.runtime import dryrun
 from mpc.runtime import inout as io
+from mpc.runtime.engines import ENGINES, build_arithmetic, check_engine
 from mpc.runtime.seeds import agree_seeds
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
-ENGINES = ("semi2k", "spdz2k", "gmw")
-IMPLEMENTED = ("semi2k", "gmw")
+__all__ = ["ENGINES", "Party"]
 
 
 class Party:
@@ -74,10 +72,7 @@ class Party:
     ) -> None:
         """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
         dealer process), "local" (InsecureLocalDealer: tests only) or a Preprocessing instance."""
-        if engine not in ENGINES:
-            raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {engine!r}")
-        if engine not in IMPLEMENTED:
-            raise ConfigError(f"engine: {engine!r} is not implemented yet (available: {', '.join(IMPLEMENTED)})")
+        engine = check_engine(engine)
         io.check_preprocessing_spec(preprocessing)  # before any message, like the engine name
         self.channel = channel
         self.pid = channel.pid
@@ -92,14 +87,12 @@ class Party:
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
         self.preprocessing = io.build_preprocessing(preprocessing, dealer, self.pid, self.n, self.common_prg,
                                                     self.kernels)
-        arith = None
-        if engine == "semi2k":
-            arith = Semi2k(channel, self.preprocessing, pair_prgs=self.pair_prgs, kernels=self.kernels)
         # draws a sub-seed from each pairwise PRG: the same point of the program on every party
         self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
-        if arith is not None:
-            arith.converter = Converter(arith, self.gmw, dabits=self.preprocessing)
-        self.engine: Semi2k | GMWEngine = arith if arith is not None else self.gmw
+        ctx = EngineContext(channel, self.preprocessing, self.kernels, self.prg, self.pair_prgs, self.common_prg,
+                            boolean=self.gmw)
+        arith = build_arithmetic(engine, ctx)
+        self.engine: ArithmeticEngine | GMWEngine = arith if arith is not None else self.gmw
         self.channel.reset_stats()  # report the user's protocol, not the set-up
 
     def __repr__(self) -> str:
@@ -174,7 +167,15 @@ class Party:
         """``with party.recording() as plan: ...`` records the material the block consumes."""
         return self.preprocessing.recording()
 
+    def finish(self) -> None:
+        """End of a successful session: the engine's closing checks (spdz2k: the final MAC check
+        of every value opened since the last one). Called by the launcher and ``run_local`` after
+        the protocol returns; communicates, so every party calls it."""
+        if self.engine is not self.gmw:
+            self.engine.finish()
+
     def close(self) -> None:
+        """Release the preprocessing source and the channel (never communicates)."""
         try:
             self.preprocessing.close()
         finally:

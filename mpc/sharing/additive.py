@@ -12,11 +12,9 @@ TCC 2005), from the pairwise PRGs that parties i and j hold in common (seed k_ij
   i < j and -1 when i > j. Each pairwise stream is added once and subtracted once, so the
   shares sum to zero; any coalition missing some party i sees shares that are masked by the
   streams of the pairs (i, j) with j outside the coalition.
-- :func:`random_sharing`: a sharing of a uniformly random value nobody knows: each party's share
-  is drawn from its private PRG.
-
-Both functions draw from the generators they are given, so every party must call them at the
-same point of the program with the same shapes (the streams then stay aligned).
+It draws from the generators it is given, so every party must call it at the same point of the
+program with the same shapes (the streams then stay aligned). :func:`reconstruct` sums shares
+(the tests' oracle).
 This module does no I/O.
 """
 
@@ -27,20 +25,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from mpc.prg import PRG
-
-
-def split(value: np.ndarray, n: int, prg: PRG) -> list[np.ndarray]:
-    """Split a uint64 array into ``n`` additive shares; the first n-1 are uniform from ``prg``."""
-    value = np.asarray(value)
-    if value.dtype != np.uint64:
-        raise TypeError(f"value: expected a uint64 ring array, got dtype {value.dtype}")
-    if not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected a positive number of shares, got {n!r}")
-    shares = [prg.uint64(value.shape) for _ in range(n - 1)]
-    last = value.copy()
-    for s in shares:
-        last -= s  # uint64 arithmetic wraps mod 2^64, as the ring requires
-    return [*shares, last]
 
 
 def reconstruct(shares: Sequence[np.ndarray]) -> np.ndarray:
@@ -66,8 +50,3 @@ def zero_sharing(pid: int, pair_prgs: Mapping[int, PRG], shape: tuple[int, ...])
         else:
             out -= stream
     return out
-
-
-def random_sharing(prg: PRG, shape: tuple[int, ...]) -> np.ndarray:
-    """This party's share of a uniformly random secret nobody knows (its private stream)."""
-    return prg.uint64(shape)

@@ -24,8 +24,10 @@ def _join(tensors: Sequence[object], axis: int, op: str, fn) -> SecretTensor:
     if not secret:
         raise ShareTypeError(f"{op}: at least one operand must be a SecretTensor")
     first = secret[0]
+    dtype = first.dtype
     for t in secret[1:]:
         first._check(t)
+        dtype = t._promote(first) if t.dtype != dtype else dtype
     scale = max(t.scale for t in secret)
     eng = first.engine
     shares = []
@@ -33,12 +35,12 @@ def _join(tensors: Sequence[object], axis: int, op: str, fn) -> SecretTensor:
         if isinstance(t, SecretTensor):
             shares.append(t._at_scale(scale))
         else:
-            shares.append(eng.public_share(encode_public(to_numpy(t, f"{op} operand"), first.dtype, scale)))
+            shares.append(eng.public_share(encode_public(to_numpy(t, f"{op} operand"), dtype, scale)))
     try:
         joined = fn(shares, axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
         raise ValueError(f"{op}: shapes {[s.shape for s in shares]} along axis {axis}: {exc}") from None
-    return SecretTensor(eng, np.asarray(joined, order="C"), first.dtype, scale)
+    return SecretTensor(eng, np.asarray(joined, order="C"), dtype, scale)
 
 
 def stack(tensors: Sequence[object], axis: int = 0) -> SecretTensor:

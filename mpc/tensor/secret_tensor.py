@@ -1,9 +1,17 @@
 """SecretTensor: a secret-shared array with NumPy semantics over an arithmetic engine.
 
-A SecretTensor holds this party's share (a ``uint64`` array), the engine that computes on it,
-the user's dtype (:class:`~mpc.dtypes.Int64` or :class:`~mpc.dtypes.Fixed`) and the *scale*:
-the number of fractional bits the share currently carries. Shapes, broadcasting, 0-d arrays,
+A SecretTensor holds this party's share (a NumPy array of the engine's share dtype, which the
+tensor never looks inside: see :mod:`mpc.engines.base`), the engine that computes on it, the
+user's dtype (:class:`~mpc.dtypes.Int64` or :class:`~mpc.dtypes.Fixed`) and the *scale*: the
+number of fractional bits the share currently carries. Shapes, broadcasting, 0-d arrays,
 indexing and reductions follow NumPy; ring arithmetic wraps mod 2^64 like int64 overflow.
+Structural operations (reshape, indexing, transpose, stack, im2col) are NumPy's own on the
+share array; everything arithmetic is a call to the engine.
+
+Dtypes mix as in NumPy: Int64 with Fixed(f) gives Fixed(f) (the integer operand is lifted to
+the other's scale, locally; a product with an integer operand needs no truncation), and Int64
+with a non-integral public value gives Fixed(16). Two Fixed dtypes with different f do not mix
+(ShareTypeError).
 
 Fixed point and deferred truncation. A Fixed(f) value v is the ring element round(v * 2^f).
 The product of two such values carries 2f fractional bits; it is *not* truncated at once:
@@ -24,14 +32,15 @@ be truncated first, batched for both operands). Operands of different parties, e
 raise ShareTypeError; shape mismatches raise ValueError naming the shapes, before any message.
 ``repr`` never communicates and never shows a share.
 
-Comparisons and selections (``<``, ``<=``, ``>``, ``>=``, ``abs()``, :meth:`relu`, :meth:`sign`,
-:meth:`clip`, :meth:`max`, :meth:`min`, :meth:`argmax`, :meth:`argmin`, :meth:`sort`,
-:meth:`eq`, :meth:`ne`, :meth:`where`, :meth:`maximum`, :meth:`minimum`) delegate to
-:mod:`mpc.tensor.compare`, where their protocols and costs are documented (2 parties: 8 rounds
-per comparison; ``max`` of m elements ceil(log2 m) x 8 rounds). They need the engine's boolean
-side (``engine.converter``, which a Party attaches). Results are 0/1 tensors of the operand's
-dtype. ``==`` and ``!=`` are NOT overloaded: they keep Python's identity semantics (so tensors
-stay hashable and ``x == y`` never starts a protocol); use :meth:`eq` / :meth:`ne`.
+Comparisons and selections (``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=`` (also :meth:`eq`,
+:meth:`ne`), ``abs()``, :meth:`relu`, :meth:`sign`, :meth:`clip`, :meth:`max`, :meth:`min`,
+:meth:`argmax`, :meth:`argmin`, :meth:`sort`, :meth:`where`, :meth:`maximum`, :meth:`minimum`)
+run the protocols of :mod:`mpc.engines.compare`, where their costs are documented (2 parties: 8
+rounds per comparison; ``max`` of m elements ceil(log2 m) x 8 rounds), through the engine's
+boolean side (``engine.converter``). Comparison results and ``argmax``/``argmin`` are Int64
+tensors (0/1, indices): they reveal as integers and multiply Fixed tensors without truncation
+(``x * (x < y)``). ``==`` is elementwise, as in NumPy and PyTorch, so ``if x == y:`` raises
+(the truth value of a secret); tensors stay hashable (by identity).
 """
 
 from __future__ import annotations
@@ -42,7 +51,8 @@ from typing import Any
 import numpy as np
 
 from mpc.dtypes import DType, Fixed, Int64
-from mpc.errors import ShareTypeError
+from mpc.engines import compare as cmp
+from mpc.errors import ConfigError, ShareTypeError
 from mpc.tensor import shapes as sh
 from mpc.tensor.encoding import encode_fixed, encode_int, encode_public, is_integral, to_numpy
 
@@ -56,8 +66,8 @@ class SecretTensor:
     __array_ufunc__ = None  # numpy defers to our reflected operators: arr * x -> x.__rmul__(arr)
 
     def __init__(self, engine: Any, share: np.ndarray, dtype: DType, scale: int | None = None) -> None:
-        if not isinstance(share, np.ndarray) or share.dtype != np.uint64:
-            raise ShareTypeError("share: expected a uint64 ring array")
+        if not isinstance(share, np.ndarray) or share.dtype != engine.share_dtype:
+            raise ShareTypeError(f"share: expected an array of the {engine.name} engine's share dtype")
         if not isinstance(dtype, (Int64, Fixed)):
             raise ShareTypeError(f"dtype: expected Int64() or Fixed(f), got {dtype!r}")
         self._engine = engine
@@ -120,18 +130,43 @@ class SecretTensor:
 
     # ------------------------------------------------------------------ internal helpers
 
-    def _new(self, share: np.ndarray, scale: int | None = None) -> SecretTensor:
-        return SecretTensor(self._engine, share, self._dtype, self._scale if scale is None else scale)
+    def _new(self, share: np.ndarray, scale: int | None = None, dtype: DType | None = None) -> SecretTensor:
+        return SecretTensor(self._engine, share, self._dtype if dtype is None else dtype,
+                            self._scale if scale is None else scale)
 
     def _local(self, fn) -> SecretTensor:
-        """Apply a local rearrangement (reshape, index, im2col...) to the share."""
-        return self._new(np.asarray(fn(self._share), dtype=np.uint64, order="C"))
+        """Apply a local rearrangement (reshape, index, im2col...) to the share: NumPy's own
+        structural operation on the share array (an element is never looked inside)."""
+        return self._new(np.asarray(fn(self._share), order="C"))
 
     def _check(self, other: SecretTensor) -> None:
         if other._engine is not self._engine:
             raise ShareTypeError("operands belong to different parties or engines")
-        if other._dtype != self._dtype:
-            raise ShareTypeError(f"operands have different dtypes: {self._dtype} and {other._dtype}")
+        self._promote(other)
+
+    def _promote(self, other: SecretTensor) -> DType:
+        """The result dtype of combining the two (NumPy-like: Int64 with Fixed gives Fixed)."""
+        a, b = self._dtype, other._dtype
+        if a == b:
+            return a
+        if isinstance(a, Int64) and isinstance(b, Fixed):
+            return b
+        if isinstance(b, Int64) and isinstance(a, Fixed):
+            return a
+        raise ShareTypeError(f"operands have different dtypes: {a} and {b}")
+
+    def _fixed_for(self, public: np.ndarray) -> SecretTensor:
+        """self, or self as Fixed(16) when an Int64 tensor meets a non-integral public value."""
+        if isinstance(self._dtype, Int64) and not is_integral(public):
+            return self.astype(DEFAULT_FIXED)
+        return self
+
+    def _converter(self):
+        conv = getattr(self._engine, "converter", None)
+        if conv is None:
+            raise ConfigError(f"comparisons need a boolean engine: the {self._engine.name} engine has none "
+                              "(use a Party, which builds its engines with their boolean side)")
+        return conv
 
     def _coerce(self, other: object, what: str) -> SecretTensor | np.ndarray:
         if isinstance(other, SecretTensor):
@@ -186,7 +221,10 @@ class SecretTensor:
             shape = sh.broadcast(op, self.shape, o.shape)
             scale = max(self._scale, o._scale)
             a, b = sh.expand(self._at_scale(scale), shape), sh.expand(o._at_scale(scale), shape)
-            return self._new(eng.add(a, b) if op == "+" else eng.sub(a, b), scale)
+            z = eng.add(a, b) if op == "+" else eng.sub(a, b) if op == "-" else eng.sub(b, a)
+            return self._new(z, scale, self._promote(o))
+        if isinstance(self._dtype, Int64) and not is_integral(o):
+            return self.astype(DEFAULT_FIXED)._linear(o, op)
         shape = sh.broadcast(op, self.shape, o.shape)
         c = sh.expand(encode_public(o, self._dtype, self._scale), shape)
         x = sh.expand(self._share, shape)
@@ -220,7 +258,7 @@ class SecretTensor:
         if is_integral(c):  # exact, keeps the scale: no truncation ever needed
             x, enc, scale = self, encode_int(c if c.dtype.kind != "f" else c.astype(np.int64)), self._scale
         elif isinstance(self._dtype, Int64):
-            raise ShareTypeError("an Int64 tensor times a non-integral public value; use .astype(Fixed()) first")
+            return self.astype(DEFAULT_FIXED)._mul_public(c)  # NumPy: int * float is float
         else:
             (x,) = self._truncated(self)
             enc, scale = encode_fixed(c, x._base()), x._scale + x._base()
@@ -234,12 +272,15 @@ class SecretTensor:
         if not isinstance(o, SecretTensor):
             return self._mul_public(o)
         shape = sh.broadcast("*", self.shape, o.shape)
+        dtype = self._promote(o)
         if o is self:
             return self.square()
-        # a pending truncation is folded into the product's own round (Semi2k.mul_truncating)
-        kx, ky = self._pending(), o._pending()
+        # a pending truncation is folded into the product's own round (Semi2k.mul_truncating); an
+        # integer operand does not grow the scale, so the other keeps its own (no truncation at all)
+        mixed = self._dtype != o._dtype
+        kx, ky = (0, 0) if mixed else (self._pending(), o._pending())
         z = self._engine.mul_truncating(sh.expand(self._share, shape), kx, sh.expand(o._share, shape), ky)
-        return self._new(z, self._scale - kx + o._scale - ky)
+        return self._new(z, self._scale - kx + o._scale - ky, dtype)
 
     __rmul__ = __mul__
 
@@ -284,19 +325,23 @@ class SecretTensor:
         plan = sh.MatmulPlan(tuple(xs), tuple(ys))
         eng = self._engine
         if isinstance(o, SecretTensor):
-            x, y = self._truncated(self, o)
+            dtype = self._promote(o)
+            first, second = (o, self) if reflected else (self, o)
+            x, y = (first, second) if self._dtype != o._dtype else self._truncated(first, second)
             a, b = plan.operands(x._share, y._share)
-            return self._new(plan.result(eng.matmul(a, b)), x._scale + y._scale)
+            return self._new(plan.result(eng.matmul(a, b)), x._scale + y._scale, dtype)
         if is_integral(o):
             x, enc, scale = self, encode_int(o if o.dtype.kind != "f" else o.astype(np.int64)), self._scale
         elif isinstance(self._dtype, Int64):
-            raise ShareTypeError("an Int64 tensor times a non-integral public matrix; use .astype(Fixed()) first")
+            return self.astype(DEFAULT_FIXED)._matmul(o, reflected)
         else:
             (x,) = self._truncated(self)
             enc, scale = encode_fixed(o, x._base()), x._scale + x._base()
-        a, b = plan.operands(enc, x._share) if reflected else plan.operands(x._share, enc)
-        mm = eng.kernels.matmul if a.ndim == 2 else eng.kernels.matmul_batched
-        return self._new(plan.result(mm(a, b)), scale)  # public operand: local
+        if reflected:
+            a, b = plan.operands(enc, x._share)
+            return self._new(plan.result(eng.public_matmul(a, b)), scale)  # public operand: local
+        a, b = plan.operands(x._share, enc)
+        return self._new(plan.result(eng.matmul_public(a, b)), scale)
 
     def __matmul__(self, other: object) -> SecretTensor:
         return self._matmul(other, reflected=False)
@@ -336,7 +381,7 @@ class SecretTensor:
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
         axes = self._axes(axis)
-        return self._local(lambda s: np.sum(s, axis=axes, dtype=np.uint64, keepdims=keepdims))
+        return self._new(self._engine.sum(self._share, axes, keepdims))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
         """Sum (local), then division by the public count (one round; a Fixed result, see
@@ -349,9 +394,9 @@ class SecretTensor:
 
     def cumsum(self, axis: int | None = None) -> SecretTensor:
         if axis is None:
-            return self._local(lambda s: np.cumsum(s.reshape(-1), dtype=np.uint64))
+            return self._new(self._engine.cumsum(self._share.reshape(-1), 0))
         (ax,) = self._axes(axis)
-        return self._local(lambda s: np.cumsum(s, axis=ax, dtype=np.uint64))
+        return self._new(self._engine.cumsum(self._share, ax))
 
     # ------------------------------------------------------------------ shape and indexing (local)
 
@@ -391,88 +436,151 @@ class SecretTensor:
         key = self._index(key)
         v = self._coerce(value, "assigned value")
         target_shape = np.empty(self.shape, dtype=np.bool_)[key].shape
+        sh.broadcast("setitem", v.shape, target_shape)
         if isinstance(v, SecretTensor):
-            sh.broadcast("setitem", v.shape, target_shape)
+            if self._promote(v) != self._dtype:
+                raise ShareTypeError(f"setitem: cannot assign {v.dtype} values into a {self._dtype} tensor")
             scale = max(self._scale, v._scale)
             new = np.array(self._at_scale(scale), copy=True)  # copy: never write into a shared buffer
             new[key] = v._at_scale(scale)
         else:
-            sh.broadcast("setitem", v.shape, target_shape)
             scale = self._scale
-            enc = encode_public(v, self._dtype, scale)
+            enc = np.broadcast_to(encode_public(v, self._dtype, scale), target_shape)
             new = np.array(self._share, copy=True)
-            new[key] = enc if self._engine.pid == 0 else np.uint64(0)
+            new[key] = self._engine.public_share(np.ascontiguousarray(enc))
         self._share, self._scale = new, scale
 
-    # ------------------------------------------------------------------ comparisons (mpc.tensor.compare)
+    # ------------------------------------------------------------------ comparisons (mpc.engines.compare)
+
+    def _indicator(self, d: SecretTensor, kind: str) -> SecretTensor:
+        """[d < 0] & co. of a difference as an Int64 0/1 tensor."""
+        return SecretTensor(self._engine, cmp.indicator(self._converter(), d._share, kind), Int64(), 0)
+
+    def _order(self, other: object, kind: str, reflected: bool = False) -> SecretTensor:
+        d = self._linear(other, "r-" if reflected else "-")  # self - other (other - self when reflected)
+        return self._indicator(d, kind)
 
     def __lt__(self, other: object) -> SecretTensor:
-        return _compare().lt(self, other)
+        return self._order(other, "lt0")  # [x - y < 0]
 
     def __le__(self, other: object) -> SecretTensor:
-        return _compare().le(self, other)
+        return self._order(other, "ge0", reflected=True)  # [y - x >= 0]
 
     def __gt__(self, other: object) -> SecretTensor:
-        return _compare().gt(self, other)
+        return self._order(other, "lt0", reflected=True)  # [y - x < 0]
 
     def __ge__(self, other: object) -> SecretTensor:
-        return _compare().ge(self, other)
+        return self._order(other, "ge0")  # [x - y >= 0]
 
     def eq(self, other: object) -> SecretTensor:
-        """[self == other] elementwise, 0/1 (``==`` itself stays identity; see the module)."""
-        return _compare().eq(self, other)
+        """[self == other] elementwise, 0/1 (Int64); the same as ``self == other``."""
+        return self._order(other, "eq0")
 
     def ne(self, other: object) -> SecretTensor:
-        """[self != other] elementwise, 0/1."""
-        return _compare().ne(self, other)
+        """[self != other] elementwise, 0/1 (Int64); the same as ``self != other``."""
+        return self._order(other, "ne0")
+
+    __eq__ = eq  # type: ignore[assignment] - elementwise, as NumPy and PyTorch
+    __ne__ = ne  # type: ignore[assignment]
+    __hash__ = object.__hash__  # hashable by identity: == no longer is
+
+    def _negative_parts(self, *ds: SecretTensor) -> list[SecretTensor]:
+        """min(d, 0) for each d (one MSB circuit, one product round); each keeps its scale."""
+        parts = cmp.negative_parts(self._converter(), [d._share for d in ds])
+        return [d._new(p) for d, p in zip(ds, parts, strict=True)]
 
     def __abs__(self) -> SecretTensor:
-        return _compare().abs(self)
+        """|x| = x - 2 min(x, 0): 8 rounds for 2 parties, no truncation."""
+        (m,) = self._negative_parts(self)
+        return self - m * 2
 
     def relu(self) -> SecretTensor:
-        """max(x, 0) elementwise (no truncation)."""
-        return _compare().relu(self)
+        """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties, no truncation."""
+        (m,) = self._negative_parts(self)
+        return self - m
 
     def sign(self) -> SecretTensor:
-        """-1, 0 or 1 elementwise (NumPy's sign)."""
-        return _compare().sign(self)
+        """-1, 0 or 1 elementwise (NumPy's sign), in x's dtype: 8 rounds for 2 parties."""
+        s = cmp.sign(self._converter(), self._share)
+        f = self._dtype.frac_bits
+        return self._new(self._engine.mul_public(s, 1 << f) if f else s, f)
 
     def clip(self, lo: object = None, hi: object = None) -> SecretTensor:
-        """min(max(x, lo), hi); ``None`` leaves that side open."""
-        return _compare().clip(self, lo, hi)
+        """min(max(x, lo), hi) for public or secret bounds (``None``: open on that side); both
+        sides in one MSB circuit and one product round: 8 rounds for 2 parties. Needs lo <= hi."""
+        diffs = []
+        if lo is not None:
+            diffs.append(self - lo)  # min(x - lo, 0): x - that = max(x, lo)
+        if hi is not None:
+            diffs.append(self._linear(hi, "r-"))  # min(hi - x, 0): x + that = min(x, hi)
+        if not diffs:
+            return self
+        parts = self._negative_parts(*diffs)
+        out = self - parts[0] if lo is not None else self + parts[0]
+        return out + parts[1] if len(parts) == 2 else out
 
     def maximum(self, other: object) -> SecretTensor:
-        """Elementwise maximum with ``other`` (broadcasting)."""
-        return _compare().maximum(self, other)
+        """Elementwise maximum with ``other`` (broadcasting): x - min(x - y, 0); 8 rounds."""
+        (m,) = self._negative_parts(self - other)
+        return -m + self
 
     def minimum(self, other: object) -> SecretTensor:
-        """Elementwise minimum with ``other`` (broadcasting)."""
-        return _compare().minimum(self, other)
+        """Elementwise minimum with ``other`` (broadcasting): y + min(x - y, 0); 8 rounds."""
+        (m,) = self._negative_parts(self - other)
+        return m + other
+
+    def _front(self, axis: int | None) -> tuple[SecretTensor, int]:
+        """The tensor with ``axis`` moved to the front (flattened when None)."""
+        if axis is None:
+            return self.reshape(-1), 0
+        if self.ndim == 0:
+            raise ValueError("axis given for a 0-d SecretTensor")
+        (ax,) = self._axes(axis)
+        return self.transpose([ax, *[i for i in range(self.ndim) if i != ax]]), ax
+
+    def _reduce(self, axis: int | None, take_max: bool, want_index: bool) -> SecretTensor:
+        v, _ = self._front(axis)
+        if v.shape[0] == 0:
+            raise ValueError("max/min/argmax/argmin of an empty axis")
+        idx = None
+        if want_index:
+            ranks = np.arange(v.shape[0], dtype=np.uint64).reshape((-1,) + (1,) * (v.ndim - 1))
+            idx = self._engine.public_share(np.ascontiguousarray(np.broadcast_to(ranks, v.shape)))
+        best, where = cmp.reduce(self._converter(), v._share, take_max, idx)
+        if want_index:
+            return SecretTensor(self._engine, np.asarray(where), Int64(), 0)
+        return v._new(np.asarray(best))
 
     def max(self, axis: int | None = None) -> SecretTensor:
-        """Maximum along ``axis`` (of all elements when None)."""
-        return _compare().max(self, axis)
+        """Maximum along ``axis`` (of all elements when None): ceil(log2 m) levels of 8 rounds."""
+        return self._reduce(axis, True, False)
 
     def min(self, axis: int | None = None) -> SecretTensor:
         """Minimum along ``axis`` (of all elements when None)."""
-        return _compare().min(self, axis)
+        return self._reduce(axis, False, False)
 
     def argmax(self, axis: int | None = None) -> SecretTensor:
-        """Index of the maximum along ``axis`` (of the flattened tensor when None); ties: first."""
-        return _compare().argmax(self, axis)
+        """Index (Int64) of the maximum along ``axis`` (of the flattened tensor when None); ties
+        give the first index. Same rounds as :meth:`max` (the index rides in the same products)."""
+        return self._reduce(axis, True, True)
 
     def argmin(self, axis: int | None = None) -> SecretTensor:
-        """Index of the minimum along ``axis``; ties: first."""
-        return _compare().argmin(self, axis)
+        """Index (Int64) of the minimum along ``axis``; ties give the first index."""
+        return self._reduce(axis, False, True)
 
     def sort(self, axis: int = -1) -> SecretTensor:
-        """A sorted copy along ``axis`` (ascending; Batcher's network). ``self`` is not modified."""
-        return _compare().sort(self, axis)
+        """A sorted copy along ``axis`` (ascending; Batcher's network). ``self`` is not modified.
+        m = 2^k elements: k(k+1)/2 layers of 8 rounds (m = 10: 10 layers, 80 rounds)."""
+        if self.ndim == 0:
+            raise ValueError("sort: cannot sort a 0-d SecretTensor")
+        v, ax = self._front(axis)
+        out = v._new(cmp.sort(self._converter(), v._share))
+        return out.transpose(list(np.argsort([ax, *[i for i in range(self.ndim) if i != ax]])))
 
     def where(self, cond: SecretTensor, other: object) -> SecretTensor:
         """``self`` where ``cond`` (0/1) is 1, ``other`` where it is 0 (PyTorch's
         ``x.where(cond, y)``; the same as ``mpc.where(cond, self, other)``)."""
-        return _compare().where(cond, self, other)
+        return where(cond, self, other)
 
     # ------------------------------------------------------------------ convolution and pooling
 
@@ -501,11 +609,18 @@ class SecretTensor:
         return (cols.sum(axis=0) / (k[0] * k[1])).reshape(n, c, oh, ow)
 
 
-def _compare():
-    """mpc.tensor.compare, imported on first use (it imports this module)."""
-    from mpc.tensor import compare
-
-    return compare
+def where(cond: SecretTensor, a: object, b: object) -> SecretTensor:
+    """``a`` where cond is 1, ``b`` where it is 0: b + cond * (a - b), one product. ``cond`` holds
+    0/1: an Int64 comparison result (the product then needs no truncation and keeps the scale of
+    a - b), or a Fixed 0/1 tensor (a product of two Fixed values: deferred truncation, so
+    |a - b| < 2^(62 - 2f)). For selections between large values use minimum/maximum/clip."""
+    if not isinstance(cond, SecretTensor):
+        raise ShareTypeError("where: cond must be a SecretTensor of 0/1 values")
+    if isinstance(a, SecretTensor) or isinstance(b, SecretTensor):
+        d = a - b if isinstance(a, SecretTensor) else (-b) + a  # type: ignore[operator]
+        return cond * d + b
+    pa, pb = to_numpy(a, "where a"), to_numpy(b, "where b")
+    return cond * (pa - pb) + pb
 
 
 def conv_plan(xs: tuple[int, ...], ws: tuple[int, ...], stride, padding):

@@ -1,0 +1,141 @@
+"""Comparison protocols on raw arithmetic shares: indicators, sign, negative parts, min/max
+trees with their argument, and Batcher's sorting network.
+
+Every function takes the engine's :class:`~mpc.engines.base.MixedProtocols` (``engine.converter``)
+and share arrays of the engine's share dtype, and returns share arrays; the tensor layer
+(:class:`~mpc.tensor.secret_tensor.SecretTensor`) does broadcasting, scales and dtypes and calls
+these. Nothing here depends on the fixed-point scale: an indicator is the ring element 0 or 1,
+and ``[d < 0] * d`` keeps d's scale (a product with a bit needs no truncation).
+
+Protocols and cost (2 parties, per element; n parties add the carry-save and B2A rounds of
+:mod:`mpc.engines.convert`: 3 parties with daBits, an indicator 9 rounds and a negative part
+10):
+- :func:`indicator` [d < 0] = msb(d): MSB circuit (7 rounds, 181 ANDs) + B2A (1 round): 8
+  rounds, ~61 bytes per element per party. [d >= 0] is NOT msb (free on the XOR share before
+  the B2A). [d == 0] and [d != 0]: zero test (6 rounds, 63 ANDs) + B2A: 7 rounds, ~32 bytes.
+- :func:`negative_parts` min(d, 0) = [d < 0] d for several d at once: one MSB circuit over all
+  + one fused bit-times-value round (:meth:`~mpc.engines.convert.Converter.bit_mul`): 8 rounds.
+  The tensor layer builds relu (x - min(x, 0)), abs (x - 2 min(x, 0)), minimum, maximum and clip
+  from it.
+- :func:`sign` = msb(-x) - msb(x), both in one circuit, one B2A: 8 rounds.
+- :func:`reduce` (max/min and argmax/argmin along axis 0 of m rows): a tree of pairwise
+  comparisons of ADJACENT groups (so ties resolve to the first index), ceil(log2 m) levels of
+  8 rounds; the index rides in the same bit products (same round).
+- :func:`sort`: Batcher's odd-even merge sort network (Batcher, "Sorting networks and their
+  applications", AFIPS 1968) on the next power of two 2^k >= m, comparators touching the
+  padding dropped (padding would hold +infinity, which never moves): k(k+1)/2 layers of
+  compare-exchange, each layer 8 rounds.
+
+Range: order comparisons read d as a 64-bit two's-complement value: exact when the difference
+of the compared values does not wrap, |x - y| < 2^63 in the ring (always for Fixed values in
+their range |v| < 2^(62-f); for Int64, when x - y does not overflow int64). Equality is exact
+for every value. Security: that of the engines (semi-honest for semi2k with GMW).
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.engines.base import MixedProtocols
+
+__all__ = ["INDICATORS", "batcher_layers", "indicator", "negative_parts", "reduce", "sign", "sort"]
+
+INDICATORS = ("lt0", "ge0", "eq0", "ne0")
+
+
+def indicator(conv: MixedProtocols, d: np.ndarray, kind: str) -> np.ndarray:
+    """Arithmetic 0/1 share of [d < 0] ("lt0"), [d >= 0] ("ge0"), [d == 0] ("eq0") or
+    [d != 0] ("ne0")."""
+    if kind not in INDICATORS:
+        raise ValueError(f"indicator: kind must be one of {INDICATORS}, got {kind!r}")
+    (bit,) = conv.eqz([d]) if kind in ("eq0", "ne0") else conv.msb([d])
+    if kind in ("ge0", "ne0"):
+        bit = conv.bit_not(bit)
+    (arith,) = conv.b2a([bit])
+    return arith
+
+
+def negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Shares of min(d, 0) = [d < 0] d for each d: one MSB circuit, one product round."""
+    bits = conv.msb(list(ds))
+    prods, _ = conv.bit_mul(list(zip(bits, ds, strict=True)))
+    return prods
+
+
+def sign(conv: MixedProtocols, x: np.ndarray) -> np.ndarray:
+    """Share of -1, 0 or 1 (NumPy's sign) as msb(-x) - msb(x): one MSB circuit, one B2A."""
+    ar = conv.arith
+    m_neg, m_pos = conv.msb([ar.neg(x), x])
+    a_neg, a_pos = conv.b2a([m_neg, m_pos])
+    return ar.sub(a_neg, a_pos)
+
+
+def reduce(conv: MixedProtocols, v: np.ndarray, take_max: bool,
+           index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The max (or min) over axis 0 of the share array ``v`` (m, ...), and with ``index`` (shares
+    of each row's index, v's shape) the index of the first extreme row. See the module docstring."""
+    ar = conv.arith
+    while v.shape[0] > 1:
+        m = v.shape[0]
+        a, b = v[0 : m - 1 : 2], v[1:m:2]
+        d = ar.sub(b, a)
+        # take b iff it is strictly better (ties keep a, the lower indices): max -> msb(a - b); min -> msb(b - a)
+        (bit,) = conv.msb([ar.neg(d) if take_max else d])
+        vals = [d]
+        if index is not None:
+            ia, ib = index[0 : m - 1 : 2], index[1:m:2]
+            vals.append(ar.sub(ib, ia))
+        prods, _ = conv.bit_mul([(bit, p) for p in vals])
+        nv = ar.add(a, prods[0])
+        if index is not None:
+            ni = ar.add(ia, prods[1])
+        if m % 2:
+            nv = np.concatenate([nv, v[m - 1 : m]], axis=0)
+            if index is not None:
+                ni = np.concatenate([ni, index[m - 1 : m]], axis=0)
+        v = nv
+        if index is not None:
+            index = ni
+    return v[0], (None if index is None else index[0])
+
+
+@functools.cache
+def batcher_layers(m: int) -> tuple[tuple[tuple[int, ...], tuple[int, ...]], ...]:
+    """Comparator layers (lows, highs) of Batcher's odd-even merge sort for m wires (padded to a
+    power of two; comparators touching wires >= m dropped). Each layer's comparators are disjoint."""
+    size = 1
+    while size < m:
+        size *= 2
+    comps: list[list[tuple[int, int]]] = []
+    p = 1
+    while p < size:
+        k = p
+        while k >= 1:
+            layer = []
+            for j in range(k % p, size - k, 2 * k):
+                for i in range(builtins.min(k, size - j - k)):
+                    a, b = i + j, i + j + k
+                    if a // (2 * p) == b // (2 * p) and b < m:
+                        layer.append((a, b))
+            if layer:
+                comps.append(layer)
+            k //= 2
+        p *= 2
+    return tuple((tuple(a for a, _ in lay), tuple(b for _, b in lay)) for lay in comps)
+
+
+def sort(conv: MixedProtocols, v: np.ndarray) -> np.ndarray:
+    """Shares of the rows of ``v`` (m, ...) sorted ascending along axis 0 (elementwise for the
+    trailing axes), by :func:`batcher_layers`: each layer one MSB circuit and one product round."""
+    ar = conv.arith
+    rows = v.copy()
+    for lows, highs in batcher_layers(v.shape[0]):
+        lo_idx, hi_idx = list(lows), list(highs)
+        a, b = rows[lo_idx], rows[hi_idx]
+        (pd,) = negative_parts(conv, [ar.sub(b, a)])  # b < a: swap, by moving min(b - a, 0)
+        rows[lo_idx], rows[hi_idx] = ar.add(a, pd), ar.sub(b, pd)
+    return rows
