@@ -60,3 +60,28 @@ void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size
         out[2 * i + 1] = hi;
     }
 }
+
+static inline u128 load_any(const uint64_t *p, size_t i, int wide)
+{
+    return wide ? load128(p, i) : (u128)p[i];
+}
+
+void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
+                        int a_wide, int b_wide)
+{
+    /* Row by row, i-p-j order: row i of c accumulates a[i,p] * b[p,:] (contiguous in j). The
+     * 128-bit multiply-add wraps mod 2^128 as the ring requires. */
+    for (size_t i = 0; i < m; i++) {
+        uint64_t *ci = c + 2 * i * n;
+        for (size_t j = 0; j < 2 * n; j++)
+            ci[j] = 0;
+        for (size_t p = 0; p < k; p++) {
+            u128 x = load_any(a, i * k + p, a_wide);
+            if (!x)
+                continue;
+            const size_t row = p * n;
+            for (size_t j = 0; j < n; j++)
+                store128(ci, j, load128(ci, j) + x * load_any(b, row + j, b_wide));
+        }
+    }
+}

@@ -158,7 +158,7 @@ def test_design_snippet_mean_and_max():
         assert mean == pytest.approx(np.mean(salaries), abs=2 * 2.0**-16) and top == max(salaries)
 
 
-def test_spdz2k_is_not_implemented():
-    with pytest.raises(ConfigError, match="not implemented"):
-        run_local(lambda p: None, 2, engine="spdz2k")
+def test_unknown_engine_is_a_config_error():
+    with pytest.raises(ConfigError, match="engine"):
+        run_local(lambda p: None, 2, engine="spdz")
     assert isinstance(mpc.SecretBits, type) and mpc.SecretBits is SecretBits

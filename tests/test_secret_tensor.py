@@ -1,4 +1,4 @@
-"""SecretTensor on semi2k against NumPy: 2 and 3 parties, Int64 and Fixed, hypothesis inputs.
+"""SecretTensor on semi2k and spdz2k against NumPy: 2 and 3 parties, Int64 and Fixed, hypothesis inputs.
 
 One run_local per example computes every operation at once; results are compared with NumPy on
 the decoded inputs (so encoding rounding is not counted). Products are exact at scale 2f; each
@@ -21,6 +21,8 @@ INT = mpc.Int64()
 
 shapes = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4)
 parties = st.sampled_from([2, 3])
+ENGINES = ["semi2k", "spdz2k"]  # every arithmetic engine: each test below runs under both
+engines = st.sampled_from(ENGINES)
 
 
 def fixed_values(shape):
@@ -44,8 +46,8 @@ def share_pair(p, x, y, dtype):
     return sx, sy
 
 
-@given(parties, st.data())
-def test_fixed_ops_match_numpy(n, data):
+@given(parties, engines, st.data())
+def test_fixed_ops_match_numpy(n, engine, data):
     shape = data.draw(shapes)
     x = data.draw(fixed_values(shape))
     y = data.draw(fixed_values(shape))
@@ -64,7 +66,7 @@ def test_fixed_ops_match_numpy(n, data):
         }
         return dict(zip(out, p.reveal(*out.values()), strict=True))
 
-    got = run_local(main, n)
+    got = run_local(main, n, engine=engine)
     qx, qy, qc, qcol = q(x), q(y), q(c), q(col)
     want = {
         "add": qx + qy, "sub": qx - qy, "neg": -qx, "mul": qx * qy, "sq": qx * qx,
@@ -89,8 +91,8 @@ def test_fixed_ops_match_numpy(n, data):
                 np.testing.assert_allclose(r[k], w, rtol=0, atol=2 * ULP, err_msg=k)
 
 
-@given(parties, st.data())
-def test_int64_ops_wrap_like_numpy(n, data):
+@given(parties, engines, st.data())
+def test_int64_ops_wrap_like_numpy(n, engine, data):
     shape = data.draw(shapes)
     x = data.draw(int_values(shape))
     y = data.draw(int_values(shape))
@@ -102,7 +104,7 @@ def test_int64_ops_wrap_like_numpy(n, data):
                "rsub": k - sx, "matmul": sx @ sy.T, "sum": sx.sum(axis=-1), "cumsum": sx.cumsum(), "sq": sx * sx}
         return dict(zip(out, p.reveal(*out.values()), strict=True))
 
-    got = run_local(main, n)
+    got = run_local(main, n, engine=engine)
     with np.errstate(over="ignore"):
         kk = np.int64(k)
         want = {"add": x + y, "sub": x - y, "mul": x * y, "neg": -x, "pmul": x * kk, "padd": x + kk, "rsub": kk - x,
@@ -113,8 +115,9 @@ def test_int64_ops_wrap_like_numpy(n, data):
             np.testing.assert_array_equal(r[key], w, err_msg=key)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("n", [2, 3])
-def test_edge_values(n):
+def test_edge_values(n, engine):
     big = 2.0 ** (63 - F) - 1  # the largest Fixed magnitude the encoding takes
     ints = np.array([0, -1, 2**63 - 1, -(2**63), 12345], dtype=np.int64)
     fx = np.array([0.0, -0.0, -1.5, big, -big, ULP, -ULP])
@@ -126,7 +129,7 @@ def test_edge_values(n):
         return p.reveal(a + a, a * a, -a, b, b - b, a[2:4] + 1, e.sum(axis=0), e.sum(axis=1), e @ np.ones((3, 2)),
                         e.T @ e)
 
-    r = run_local(main, n)[0]
+    r = run_local(main, n, engine=engine)[0]
     with np.errstate(over="ignore"):
         np.testing.assert_array_equal(r[0], ints + ints)
         np.testing.assert_array_equal(r[1], ints * ints)
@@ -138,8 +141,8 @@ def test_edge_values(n):
     np.testing.assert_array_equal(r[9], np.zeros((3, 3)))
 
 
-@given(parties, st.data())
-def test_shape_ops_indexing_and_joins(n, data):
+@given(parties, engines, st.data())
+def test_shape_ops_indexing_and_joins(n, engine, data):
     shape = data.draw(hnp.array_shapes(min_dims=2, max_dims=3, min_side=1, max_side=4))
     x = data.draw(fixed_values(shape))
     idx = data.draw(st.integers(0, shape[0] - 1))
@@ -159,7 +162,7 @@ def test_shape_ops_indexing_and_joins(n, data):
         sent = p.stats()["total"]["bytes_sent"] - before
         return sent, p.reveal(*out)
 
-    got = run_local(main, n)
+    got = run_local(main, n, engine=engine)
     qx, qp = q(x), q(pub)
     u = qx.copy()
     u[idx] = qx[0] * 2
@@ -173,8 +176,9 @@ def test_shape_ops_indexing_and_joins(n, data):
             np.testing.assert_array_equal(a, w)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("n", [2, 3])
-def test_linear_ops_send_nothing(n):
+def test_linear_ops_send_nothing(n, engine):
     x = np.arange(12.0).reshape(3, 4)
 
     def main(p):
@@ -189,7 +193,7 @@ def test_linear_ops_send_nothing(n):
             r = repr(r) and r
         return p.stats()["sections"]["linear"]
 
-    for s in run_local(main, n):
+    for s in run_local(main, n, engine=engine):
         assert s["bytes_sent"] == 0 and s["messages_sent"] == 0 and s["rounds"] == 0
 
 
@@ -247,8 +251,8 @@ def test_product_chains_cost_one_round_per_layer(n):
             np.testing.assert_allclose(got, np.full((4, 5), w), atol=8 * ULP, err_msg=name)
 
 
-@given(parties, st.data())
-def test_truncation_folded_into_products_matches_numpy(n, data):
+@given(parties, engines, st.data())
+def test_truncation_folded_into_products_matches_numpy(n, engine, data):
     """Chains of elementwise products and squares (both operands pending, one, broadcasting;
     edge values 0, +-32, +-one ulp) against float64 on the encoded inputs. Each truncation is
     floor or floor + 1 ulp, so T(a)*b is off from a*b by less than |b| ulp (checked per element,
@@ -269,12 +273,13 @@ def test_truncation_folded_into_products_matches_numpy(n, data):
     xy, wx, w1 = qx * qy, qw * qx, qw[..., :1]
     want = [(xy * qw, abs(qw)), (xy * qw, abs(qw)), (xy * wx, abs(xy) + abs(wx) + ULP),
             (xy * xy, 2 * abs(xy) + ULP), (xy * w1, abs(w1) + 0 * xy)]
-    for got, (exp, factor) in zip(run_local(main, n)[0], want, strict=True):
+    for got, (exp, factor) in zip(run_local(main, n, engine=engine)[0], want, strict=True):
         assert np.all(np.abs(got - exp) <= ULP * (factor + 1)), (got, exp)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("n", [2, 3])
-def test_conv2d_and_avg_pool_match_numpy(n):
+def test_conv2d_and_avg_pool_match_numpy(n, engine):
     gen = np.random.default_rng(5)
     x = np.round(gen.uniform(-4, 4, (2, 3, 6, 5)), 3)
     w = np.round(gen.uniform(-1, 1, (4, 3, 3, 2)), 3)
@@ -297,7 +302,7 @@ def test_conv2d_and_avg_pool_match_numpy(n):
         return p.reveal(mpc.conv2d(sx, sw), sx.conv2d(sw, stride=2, padding=1), mpc.conv2d(x, sw), sx.conv2d(w),
                         sx.avg_pool2d(2), mpc.avg_pool2d(sx, (3, 2), stride=1, padding=1))
 
-    r = run_local(main, n)[0]
+    r = run_local(main, n, engine=engine)[0]
     qx, qw = q(x), q(w)
     np.testing.assert_allclose(r[0], ref_conv(qx, qw, 1, 0), atol=1e-9)
     np.testing.assert_allclose(r[1], ref_conv(qx, qw, 2, 1), atol=1e-9)
@@ -310,8 +315,9 @@ def test_conv2d_and_avg_pool_match_numpy(n):
     np.testing.assert_allclose(r[5], pool2, atol=2 * ULP)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("n", [2, 3])
-def test_dot_outer_and_vector_matmul(n):
+def test_dot_outer_and_vector_matmul(n, engine):
     a = np.array([1.5, -2.0, 3.25])
     b = np.array([0.5, 4.0, -1.0])
     m = np.arange(6.0).reshape(3, 2)
@@ -323,7 +329,7 @@ def test_dot_outer_and_vector_matmul(n):
         return p.reveal(sa.dot(sb), mpc.dot(sa, sb), mpc.outer(sa, sb), sa.outer(b), sa @ sm, sm.T @ sa,
                         st3.transpose(0, 2, 1) @ st3, st3 @ sm.T, mpc.dot(a, sb), mpc.outer(a, sb))
 
-    r = run_local(main, n)[0]
+    r = run_local(main, n, engine=engine)[0]
     want = [a @ b, a @ b, np.outer(a, b), np.outer(a, b), a @ m, m.T @ a,
             np.stack([m, m]).transpose(0, 2, 1) @ np.stack([m, m]), np.stack([m, m]) @ m.T, a @ b, np.outer(a, b)]
     for got, w in zip(r, want, strict=True):

@@ -192,3 +192,20 @@ def bits_count(n: object, words: int) -> int:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 0 <= int(n) <= 64 * words:
         raise KernelError(f"n: expected an integer in [0, {64 * words}] for {words} words, got {n!r}")
     return int(n)
+
+
+def matmul128_args(a: object, b: object) -> tuple[np.ndarray, np.ndarray, bool, bool, int, int, int]:
+    """(a, b, a_wide, b_wide, m, k, n) of ``matmul128``: each operand a 2-d uint64 matrix of
+    64-bit values, or a (rows, cols, 2) Z_2^128 matrix; inner dimensions equal."""
+    a, b = as_u64("a", a), as_u64("b", b)
+    wide = []
+    for name, x in (("a", a), ("b", b)):
+        if x.ndim == 3 and x.shape[-1] == 2:
+            wide.append(True)
+        elif x.ndim == 2:
+            wide.append(False)
+        else:
+            raise KernelError(f"{name}: expected a (rows, cols) uint64 or (rows, cols, 2) Z_2^128 matrix, got {x.shape}")
+    if a.shape[1] != b.shape[0]:
+        raise KernelError(f"matmul128: inner dimensions differ: {a.shape} and {b.shape}")
+    return a, b, wide[0], wide[1], a.shape[0], a.shape[1], b.shape[1]

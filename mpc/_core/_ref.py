@@ -167,6 +167,25 @@ def mul128_64(a, b, out=None):
     return out
 
 
+def _ints128(x, wide):
+    """A uint64 or (..., 2) Z_2^128 array as an object array of Python ints."""
+    if not wide:
+        return x.astype(object)
+    return x[..., 0].astype(object) + (x[..., 1].astype(object) << 64)
+
+
+def matmul128(a, b):
+    """a @ b mod 2^128 for 2-d operands, each 64-bit (uint64 (r, c)) or Z_2^128 ((r, c, 2)); the
+    result is (m, n, 2). Exact with Python integers (slow: the oracle)."""
+    a, b, aw, bw, m, _, n = ck.matmul128_args(a, b)
+    prod = (_ints128(a, aw) @ _ints128(b, bw)) if m and n else np.zeros((m, n), dtype=object)
+    flat = [int(v) % (1 << 128) for v in np.asarray(prod, dtype=object).reshape(-1)]
+    out = np.empty((m, n, 2), dtype=np.uint64)
+    out[..., 0].reshape(-1)[:] = [v & 0xFFFFFFFFFFFFFFFF for v in flat]
+    out[..., 1].reshape(-1)[:] = [v >> 64 for v in flat]
+    return out
+
+
 # ----------------------------------------------------------------------------- matrix products
 
 
@@ -376,7 +395,7 @@ def gmw_and_combine(c, d, e, a, b, first):
 
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
-    "add128", "sub128", "neg128", "mul128", "mul128_64",
+    "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

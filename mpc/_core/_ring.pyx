@@ -38,6 +38,8 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_neg(uint64_t *out, const uint64_t *a, size_t n)
     void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
+                            int a_wide, int b_wide)
 
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
@@ -194,4 +196,24 @@ def mul128_64(a, b, out=None):
     if n:
         with nogil:
             mpc_ring128_mul64(&vo[0], &va[0], &vb[0], n)
+    return out
+
+
+def matmul128(a, b):
+    """a @ b mod 2^128 for 2-d operands, each 64-bit (uint64 (r, c)) or Z_2^128 ((r, c, 2));
+    returns a new (m, n, 2) array."""
+    a, b, aw, bw, m, k, n = ck.matmul128_args(a, b)
+    out = np.empty((m, n, 2), dtype=np.uint64)
+    if m == 0 or n == 0:
+        return out
+    if k == 0:
+        out[...] = 0
+        return out
+    cdef uint64_t[::1] vo = out.reshape(-1)
+    cdef const uint64_t[::1] va = a.reshape(-1)
+    cdef const uint64_t[::1] vb = b.reshape(-1)
+    cdef size_t mm = m, kk = k, nn = n
+    cdef int iaw = aw, ibw = bw
+    with nogil:
+        mpc_ring128_matmul(&vo[0], &va[0], &vb[0], mm, kk, nn, iaw, ibw)
     return out

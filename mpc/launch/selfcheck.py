@@ -144,6 +144,12 @@ def _matmul_batched(g: _Gen) -> tuple:
     return g.u64((b, m, k)), g.u64((b, k, n))
 
 
+def _matmul128(g: _Gen) -> tuple:
+    m, k, n = g.dim(), g.dim(), g.dim()
+    wide = g.dim(0, 4)  # which operands are Z_2^128 (bit 0: a, bit 1: b)
+    return g.u64((m, k, 2) if wide & 1 else (m, k)), g.u64((k, n, 2) if wide & 2 else (k, n))
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "add": lambda g: _same(g, 2),
     "sub": lambda g: _same(g, 2),
@@ -160,6 +166,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "neg128": lambda g: _same(g, 1, trailing=(2,)),
     "mul128": lambda g: _same(g, 2, trailing=(2,)),
     "mul128_64": lambda g: (lambda s: (g.u64((*s, 2)), g.u64(s)))(g.shape()),
+    "matmul128": _matmul128,
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,
     "beaver_mask": _beaver_mask,

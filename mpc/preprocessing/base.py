@@ -16,6 +16,14 @@ Material kinds (all additive shares over Z_2^64, one per party):
   (:meth:`mpc.engines.semi2k.Semi2k.mul_truncating`);
 - ``tsquare``: the same for the square of floor(x / 2^k): r; A = r >> k, M = msb(r), A*A, A*M.
 
+Authenticated kinds (SPDZ2k, ring 128 with MACs; :mod:`mpc.preprocessing.authenticated`): each
+kind above in Z_2^128 with a MAC share per value share (arrays of the
+:data:`~mpc.sharing.authenticated.AUTH` record dtype), and two kinds of their own:
+
+- ``rand``: an authenticated uniformly random r (masks the upper bits of a revealed value);
+- ``input``: params (owner, *shape), an authenticated random mask r that the owner also gets in
+  the clear (one more array in its item), for inputs and outputs to one party.
+
 Boolean kinds (XOR shares, combined with XOR rather than added):
 
 - ``bit_triple``: AND triples for the GMW engine, ``nwords`` packed words (a, b, c = a AND b),
@@ -29,9 +37,8 @@ the same :meth:`Preprocessing.take` as everything else, so recording, dry runs a
 cover the boolean side too.
 
 A request is a :class:`Request` ``(kind, params, ring, auth)``: a *plan* is a list of requests.
-``ring`` is the bit length of the sharing ring (64: Z_2^64, the only ring served today) and
-``auth`` whether the shares carry MACs (SPDZ-style authenticated material; no source serves it
-yet). How a source produces an item (a dealer's seeds and corrections, OT, HE) is the source's
+``ring`` is the bit length of the sharing ring (64: Z_2^64; 128: Z_2^128, authenticated only)
+and ``auth`` whether the shares carry MACs (SPDZ2k). How a source produces an item (a dealer's seeds and corrections, OT, HE) is the source's
 business and stays out of this interface. Every item is single use: :meth:`Preprocessing.take` removes it from the source and advances a consumed
 counter; material is drawn from streams that only move forward, so the same randomness can
 never be handed out twice.
@@ -51,22 +58,25 @@ from mpc.preprocessing.bit_triples import BitTriple, BitTripleSource
 from mpc.preprocessing.dabits import BitMulTriple, DaBits, DaBitSource
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
-KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare")
+KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
+         "rand", "input")
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
+AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input")
+AUTH_ONLY_KINDS = ("rand", "input")
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
 MAX_ELEMENTS = 1 << 30
 
 
-RINGS = (64,)  # bit lengths of the sharing rings a request may name
+RINGS = (64, 128)  # bit lengths of the sharing rings a request may name (128: authenticated only)
 
 
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,); dabit and bitmul -> (count,). ``ring``: shares in Z_2^ring;
-    ``auth``: shares with MACs (see the module docstring)."""
+    bit_triple -> (nwords,); dabit and bitmul -> (count,); rand -> shape; input -> (owner, *shape).
+    ``ring``: shares in Z_2^ring; ``auth``: shares with MACs (see the module docstring)."""
 
     kind: str
     params: tuple[int, ...]
@@ -182,6 +192,11 @@ def tsquare_request(shape, k: int) -> Request:
     return Request("tsquare", (_shift(k, "trunc_squares(k)", 1), *_shape(shape, "trunc_squares(shape)")))
 
 
+def _auth(req: Request, auth: bool) -> Request:
+    """The request itself, or its authenticated Z_2^128 twin."""
+    return req._replace(ring=128, auth=True) if auth else req
+
+
 def bit_triple_request(nwords: int) -> Request:
     return Request("bit_triple", _count(nwords, "bit_triples(nwords)"))
 
@@ -205,10 +220,11 @@ def normalize(req: object) -> Request:
     if not isinstance(req, tuple) or len(req) not in (2, 4):
         raise ConfigError(f"plan: expected (kind, params) entries, got {req!r}")
     kind, params, ring, auth = req if len(req) == 4 else (*req, 64, False)
-    if ring not in RINGS or isinstance(ring, bool):
-        raise ConfigError(f"plan: ring must be one of {RINGS} (bits), got {ring!r}")
-    if auth is not False:
-        raise ConfigError("plan: authenticated material is not served by any preprocessing source yet")
+    if ring not in RINGS or isinstance(ring, bool) or not isinstance(auth, bool):
+        raise ConfigError(f"plan: ring must be one of {RINGS} (bits) and auth a bool, got {ring!r}, {auth!r}")
+    if auth != (ring == 128) or (auth and kind not in AUTH_KINDS) or (not auth and kind in AUTH_ONLY_KINDS):
+        raise ConfigError(f"plan: no {kind!r} material with ring={ring}, auth={auth} (authenticated material "
+                          f"is Z_2^128: {', '.join(AUTH_KINDS)})")
     if kind not in KINDS:
         raise ConfigError(f"plan: unknown material kind {kind!r}; expected one of {', '.join(KINDS)}")
     params = _shape(params, f"plan entry {kind!r}")
@@ -222,6 +238,8 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tmul params are (k1, k2, *shape) with k1 in [1, 62] and k2 in [0, 62], got {params}")
     if kind == "tsquare" and (not params or not 1 <= params[0] <= 62):
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
+    if kind == "input" and not params:
+        raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
     if kind in BOOLEAN_KINDS and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     req = Request(kind, params, int(ring), bool(auth))
@@ -249,6 +267,10 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
         return [p[2:]] * len(tmul_components(p[0], p[1]))
     if req.kind == "tsquare":
         return [p[1:]] * 5
+    if req.kind == "rand":
+        return [p]
+    if req.kind == "input":
+        return [p[1:]]
     return [p[1:], p[1:], p[1:]]  # trunc, div
 
 
@@ -261,33 +283,48 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         self.consumed = 0  # items handed out so far: each one exactly once
         self._recordings: list[list[Request]] = []
 
-    # the typed accessors every engine uses
-    def triples(self, shape) -> Triple:
-        return Triple(*self.take(triple_request(shape)))
+    # the typed accessors every engine uses; ``auth=True``: the authenticated (SPDZ2k) twin
+    def triples(self, shape, auth: bool = False) -> Triple:
+        return Triple(*self.take(_auth(triple_request(shape), auth)))
 
-    def square_pairs(self, shape) -> SquarePair:
-        return SquarePair(*self.take(square_request(shape)))
+    def square_pairs(self, shape, auth: bool = False) -> SquarePair:
+        return SquarePair(*self.take(_auth(square_request(shape), auth)))
 
-    def matmul_triples(self, m: int, k: int, n: int, batch: int | None = None) -> Triple:
-        return Triple(*self.take(matmul_request(m, k, n, batch)))
+    def matmul_triples(self, m: int, k: int, n: int, batch: int | None = None, auth: bool = False) -> Triple:
+        return Triple(*self.take(_auth(matmul_request(m, k, n, batch), auth)))
 
-    def trunc_triples(self, shape, f: int) -> TruncTriple:
-        return TruncTriple(*self.take(trunc_request(shape, f)))
+    def trunc_triples(self, shape, f: int, auth: bool = False) -> TruncTriple:
+        return TruncTriple(*self.take(_auth(trunc_request(shape, f), auth)))
 
-    def div_triples(self, shape, d: int) -> TruncTriple:
-        return TruncTriple(*self.take(div_request(shape, d)))
+    def div_triples(self, shape, d: int, auth: bool = False) -> TruncTriple:
+        return TruncTriple(*self.take(_auth(div_request(shape, d), auth)))
 
-    def trunc_products(self, shape, k1: int, k2: int) -> TruncProduct:
+    def trunc_products(self, shape, k1: int, k2: int, auth: bool = False) -> TruncProduct:
         """A ``tmul`` item for floor(x / 2^k1) * floor(y / 2^k2) of ``shape`` (k2 = 0: y as is)."""
-        req = tmul_request(shape, k1, k2)
+        req = _auth(tmul_request(shape, k1, k2), auth)
         parts = dict(zip(tmul_components(k1, k2), self.take(req), strict=True))
         if not k2:
             parts["a2"] = parts["r2"]
         return TruncProduct(**{f: parts.get(f) for f in TruncProduct._fields})
 
-    def trunc_squares(self, shape, k: int) -> TruncSquare:
+    def trunc_squares(self, shape, k: int, auth: bool = False) -> TruncSquare:
         """A ``tsquare`` item for floor(x / 2^k)^2 of ``shape``."""
-        return TruncSquare(*self.take(tsquare_request(shape, k)))
+        return TruncSquare(*self.take(_auth(tsquare_request(shape, k), auth)))
+
+    def random(self, shape) -> np.ndarray:
+        """An authenticated uniformly random value of ``shape`` (a ``rand`` item)."""
+        (r,) = self.take(Request("rand", _shape(shape, "random(shape)"), 128, True))
+        return r
+
+    def input_masks(self, owner: int, shape) -> tuple[np.ndarray, np.ndarray | None]:
+        """An authenticated mask of ``shape`` for ``owner``, and its value (Z_2^128 words,
+        ``(*shape, 2)``) at the owner, None elsewhere (an ``input`` item)."""
+        item = self.take(Request("input", (int(owner), *_shape(shape, "input_masks(shape)")), 128, True))
+        return item[0], (item[1] if len(item) > 1 else None)
+
+    def mac_key_share(self) -> int:
+        """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""
+        raise ConfigError(f"{type(self).__name__} serves no authenticated material (no MAC key)")
 
     def bit_triples(self, nwords: int) -> BitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``."""

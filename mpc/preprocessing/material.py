@@ -24,6 +24,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.errors import ProtocolError
+from mpc.preprocessing import authenticated as am
 from mpc.preprocessing.base import Request, component_shapes, tmul_components
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
 from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
@@ -44,19 +46,28 @@ def correction_count(req: Request) -> int:
 
 
 class Streams:
-    """The generators of one party's seed k_i: ring material, bit triples, daBits (independent)."""
+    """The generators of one party's seed k_i: ring material, bit triples, daBits, authenticated
+    material and the party's own input masks (independent), and its MAC key share."""
 
-    __slots__ = ("ring", "bits", "dabits")
+    __slots__ = ("ring", "bits", "dabits", "auth", "inputs", "root")
 
     def __init__(self, seed: bytes) -> None:
         root = PRG(seed)
         self.bits = root.derive("bit-triples")  # derive() does not advance root
         self.dabits = root.derive("dabits")
+        self.auth = root.derive("authenticated")
+        self.inputs = root.derive("input-masks")
+        self.root = PRG(seed)  # never drawn from: only derived (the MAC key share)
         self.ring = root
 
+    def mac_key_share(self, pid: int) -> int:
+        return am.mac_key_share(self.root, pid)
 
-def expand_own(req: Request, streams: Streams, last: bool) -> list[np.ndarray]:
+
+def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.ndarray]:
     """The components a party draws itself, in stream order (base, then derived unless ``last``)."""
+    if req.auth:
+        return am.expand_auth(req, streams.auth, streams.inputs, pid, last)
     if req.kind == "bit_triple":
         a, b, c = expand_bit_triple_share(streams.bits, req.params[0], last)
         return [a, b] if c is None else [a, b, c]
@@ -121,6 +132,7 @@ class DealerCore:
         self.n = len(seeds)
         self._streams = [Streams(s) for s in seeds]
         self._kernels = kernels
+        self._alpha = sum(st.mac_key_share(i) for i, st in enumerate(self._streams))  # the MAC key
         self.items = 0
 
     def corrections(self, req: Request) -> list[np.ndarray]:
@@ -134,7 +146,9 @@ class DealerCore:
         if req.kind == "bitmul":  # as daBits, plus r*a - sum of the others' shares of it
             self.items += 1
             return list(dealer_bitmul([s.dabits for s in self._streams], req.params[0]))
-        per_party = [expand_own(req, st, last=(i == self.n - 1)) for i, st in enumerate(self._streams)]
+        per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
+        if req.auth:
+            return self._authenticated(req, per_party)
         k = len(per_party[-1])  # number of base components
         base = []
         for j in range(k):
@@ -151,6 +165,16 @@ class DealerCore:
         self.items += 1
         return out
 
+    def _authenticated(self, req: Request, per_party: list[list[np.ndarray]]) -> list[np.ndarray]:
+        mask = None
+        if req.kind == "input":
+            owner = req.params[0]
+            if not 0 <= owner < self.n:
+                raise ProtocolError(f"dealer: input mask for party {owner} of a {self.n}-party session")
+            mask = per_party[owner].pop()  # the owner's mask value, drawn from its input stream
+        self.items += 1
+        return am.dealer_corrections(req, per_party, self._alpha, mask, self._kernels, derive)
+
     def batch(self, reqs: Sequence[Request]) -> np.ndarray:
         """The corrections of a batch, flattened and concatenated in request order."""
         parts = [c.ravel() for r in reqs for c in self.corrections(r)]
@@ -158,6 +182,8 @@ class DealerCore:
 
 
 def correction_sizes(req: Request) -> list[tuple[int, ...]]:
+    if req.auth:
+        return am.correction_shapes(req)
     shapes = component_shapes(req)
     return shapes[len(shapes) - correction_count(req) :]
 

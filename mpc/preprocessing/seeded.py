@@ -32,6 +32,7 @@ import numpy as np
 from mpc.errors import PeerTimeout
 from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
+from mpc.preprocessing.authenticated import assemble
 from mpc.preprocessing.base import Preprocessing, Request
 from mpc.preprocessing.material import DealerCore, Streams, expand_own, split_corrections, total_corrections
 from mpc.prg import PRG, SEED_BYTES
@@ -56,11 +57,16 @@ class SeedCompressed(Preprocessing):
         return sum(len(q) for q in self._store.values())
 
     def _generate(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
-        own = [expand_own(r, self._streams, self._last) for r in reqs]
+        own = [expand_own(r, self._streams, self._last, self.pid) for r in reqs]
+        corr: list = [None] * len(reqs)
         if self._last and reqs:
             corr = split_corrections(reqs, self._corrections(reqs))
-            own = [o + c for o, c in zip(own, corr, strict=True)]
-        return [tuple(o) for o in own]
+        return [assemble(r, o, c, self.pid) if r.auth else tuple(o if c is None else o + c)
+                for r, o, c in zip(reqs, own, corr, strict=True)]
+
+    def mac_key_share(self) -> int:
+        """alpha_i, from this party's seed (the dealer knows it: see :mod:`mpc.preprocessing.authenticated`)."""
+        return self._streams.mac_key_share(self.pid)
 
     def _prefetch(self, plan: Sequence[Request]) -> None:
         for req, item in zip(plan, self._generate(plan), strict=True):

@@ -21,6 +21,7 @@ from mpc.engines.gmw import GMWEngine
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.prg import PRG
 from mpc.runtime.engines import build_arithmetic
+from mpc.sharing.authenticated import AUTH
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -46,21 +47,30 @@ class _NullChannel:
 
 
 class _Recorder(Preprocessing):
-    """Zero material; the requests are the plan."""
+    """Zero material (authenticated records for authenticated requests, and the mask value of an
+    input mask at its owner); the requests are the plan."""
 
-    def __init__(self) -> None:
+    def __init__(self, pid: int) -> None:
         super().__init__()
+        self.pid = pid
         self.plan: list[Request] = []
 
     def _take(self, req: Request) -> tuple[np.ndarray, ...]:
         self.plan.append(req)
-        return tuple(np.zeros(s, dtype=np.uint64) for s in component_shapes(req))
+        dtype = AUTH if req.auth else np.uint64
+        item = [np.zeros(s, dtype=dtype) for s in component_shapes(req)]
+        if req.kind == "input" and req.params[0] == self.pid:
+            item.append(np.zeros((*req.params[1:], 2), dtype=np.uint64))
+        return tuple(item)
+
+    def mac_key_share(self) -> int:
+        return 0
 
 
 def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     """The plan of ``fn(*values)`` (see the module docstring); SecretTensor and SecretBits
     arguments are replaced by shadows, other arguments passed as they are; nothing is modified."""
-    recorder = _Recorder()
+    recorder = _Recorder(party.pid)
     channel = _NullChannel(party.pid, party.n)
     fresh = {j: PRG.fresh() for j in party.pair_prgs}
     gmw = GMWEngine(channel, recorder, party.kernels, prg=PRG.fresh(), pair_prgs=fresh)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mpc.engines import semi2k
+from mpc.engines import semi2k, spdz2k
 from mpc.engines.base import ArithmeticEngine, EngineContext
 from mpc.errors import ConfigError
 
@@ -19,9 +19,10 @@ Builder = Callable[[EngineContext], ArithmeticEngine]
 
 BUILDERS: dict[str, Builder] = {
     "semi2k": semi2k.build,
+    "spdz2k": spdz2k.build,
 }
 BOOLEAN_ONLY = ("gmw",)
-PLANNED = ("spdz2k",)  # accepted names that are not built yet
+PLANNED: tuple[str, ...] = ()  # accepted names that are not built yet
 ENGINES = tuple(BUILDERS) + BOOLEAN_ONLY + PLANNED
 
 

@@ -28,6 +28,12 @@ void mpc_ring128_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t
 /* out[i] = a[i] * b[i] mod 2^128 with b[i] a 64-bit value (b spans n words, not 2n) */
 void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
 
+/* c (m, n) = a (m, k) @ b (k, n) mod 2^128. a and b are 128-bit (2 words per element) when
+ * a_wide / b_wide is nonzero, else 64-bit values (1 word, zero-extended); c is always 128-bit and
+ * must not overlap a or b. */
+void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
+                        int a_wide, int b_wide);
+
 #ifdef __cplusplus
 }
 #endif

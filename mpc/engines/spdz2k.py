@@ -1,0 +1,326 @@
+"""spdz2k: actively secure additive sharing with MACs over Z_2^(k+s), k = s = 64, N >= 2 parties.
+
+Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k: Efficient MPC mod 2^k for Dishonest Majority",
+CRYPTO 2018. Security model: malicious (active) adversary corrupting any n-1 of the n parties,
+security with abort: a deviation that would change any value mod 2^64 makes every honest party
+raise :class:`~mpc.errors.CheatingDetected` before any affected value is revealed, except with
+probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.mac_check`). Not
+protected: fairness (a cheater may see an output the others then refuse) and denial of service
+(any party can make the run abort). Preprocessing: authenticated material from the trusted
+dealer (which knows the MAC key: it is trusted with everything it makes, as for semi2k;
+:mod:`mpc.preprocessing.authenticated`).
+
+Shares (:mod:`mpc.sharing.authenticated`): a value x in Z_2^64 is shared as x' in Z_2^128 with
+x' = x mod 2^64 (the upper bits carry no meaning), together with MAC shares m_i, sum m_i =
+alpha x' mod 2^128; one 32-byte :data:`~mpc.sharing.authenticated.AUTH` record per element.
+Opened values are reduced mod 2^64 before they leave the engine, so the encodings and the
+tensor layer are those of semi2k.
+
+Operations and costs (n parties; "elements" are Z_2^128 elements of 16 bytes sent by each party
+to each peer, per element of the result; every opening is recorded for the next MAC check):
+- add/sub/neg, public add (party 0 adds c to its value share, every party adds alpha_i c to its
+  MAC share), public multiplication and public matrix products (value and MAC alike): local,
+  0 rounds, 0 bytes.
+- input by party j: an ``input`` mask [r] whose value r the owner received from the dealer; the
+  owner sends e = x - r (uniform) to every peer, and [x] = [r] + e. 1 round, 1 element from the
+  owner. That every party received the same e is verified by the MAC check (a broadcast
+  consistency check). Same cost as semi2k's dealer-free input plus the round.
+- mul (Beaver, as semi2k): open d = x - a and e = y - b (one exchange, 2 elements), then
+  z = c + d b + e a + d e (d e added by party 0 to its value, alpha_i d e to every MAC share).
+  1 round, 2(n-1) elements per party: twice semi2k's bytes. square: (a, a^2), 1 element.
+- matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
+- truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
+  (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
+  |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
+  authenticated (r, r64 >> k (or floor(r64/d)), msb(r64)) with r uniform in Z_2^128 and r64 its
+  low word, so c is uniform and the rest is linear in the tuple. 1 round, 1 element.
+- truncating products (:meth:`Spdz2k.mul_truncating`, :meth:`Spdz2k.square_truncating`): the
+  operands' truncations in one round, then the product: 2 rounds (semi2k folds them into one;
+  the authenticated tmul/tsquare tuples the dealer can make would do the same here: future work).
+- open (reveal) to everyone: [x + 2^64 r] is opened with a ``rand`` r (so the upper 64 bits of
+  x', which could tell how products overflowed, stay hidden), then the MAC check of everything
+  opened so far (3 rounds, :mod:`mpc.engines.mac_check`), then the low 64 bits are returned:
+  4 rounds, 1 element. Open to party j only: [x - r] with an ``input`` mask of j's is opened to
+  everyone and checked, and j adds r: 4 rounds.
+- A MAC check also runs when more than :data:`CHECK_EVERY` opened elements are pending (memory),
+  and at the end of the session (:meth:`Spdz2k.finish`).
+
+Comparisons, conversions and the functions of :mod:`mpc.functions` need an actively secure
+boolean side, which this engine does not have yet (``converter`` is None: they raise a clear
+ConfigError rather than fall back to the semi-honest GMW engine).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.engines.base import BooleanEngine, EngineContext
+from mpc.engines.mac_check import MacCheck
+from mpc.errors import ShareTypeError
+from mpc.net.channel import Channel
+from mpc.preprocessing.base import Preprocessing
+from mpc.sharing.authenticated import AUTH, cumsum128, from_pairs, lift64, low64, pack, pairs, sum128
+from mpc.sharing.flat import concat_flat, split_flat
+
+__all__ = ["CHECK_EVERY", "Spdz2k", "build"]
+
+TRUNC_BOUND_BITS = 62
+CHECK_EVERY = 1 << 22  # opened elements (32 bytes each kept) before a MAC check is forced
+_OFFSET = np.uint64(1 << TRUNC_BOUND_BITS)
+
+
+class Spdz2k:
+    """The spdz2k engine of one party; see the module docstring for protocols and costs."""
+
+    name = "spdz2k"
+    share_dtype = AUTH
+    trunc_bound_bits = TRUNC_BOUND_BITS
+
+    def __init__(self, channel: Channel, preprocessing: Preprocessing, *, kernels: types.SimpleNamespace,
+                 boolean: BooleanEngine | None = None, dry: bool = False) -> None:
+        self.channel = channel
+        self.pid = channel.pid
+        self.n = channel.n
+        self.preprocessing = preprocessing
+        self.kernels = kernels
+        self.alpha = int(preprocessing.mac_key_share())  # alpha_i in [0, 2^64)
+        self.mac = MacCheck(channel, self.alpha, kernels, dry=dry)
+        self.converter = None  # no actively secure boolean side yet (see the module docstring)
+
+    def __repr__(self) -> str:
+        return f"Spdz2k(pid={self.pid}, n={self.n})"
+
+    # ------------------------------------------------------------------ local (linear) operations
+
+    def _map2(self, fn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """fn on value and MAC shares alike (an elementwise Z_2^128 kernel on both)."""
+        return from_pairs(fn(pairs(x), pairs(y))).reshape(x.shape)
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._map2(self.kernels.add128, x, y)
+
+    def sub(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._map2(self.kernels.sub128, x, y)
+
+    def neg(self, x: np.ndarray) -> np.ndarray:
+        return from_pairs(self.kernels.neg128(pairs(x))).reshape(x.shape)
+
+    def zeros(self, shape: Sequence[int]) -> np.ndarray:
+        return np.zeros(tuple(shape), dtype=AUTH)
+
+    def _add_public128(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x + c for a public Z_2^128 array c ((*x.shape, 2) words): party 0 adds c to
+        its value share, every party alpha_i c to its MAC share."""
+        k = self.kernels
+        w = pairs(x)
+        c = np.ascontiguousarray(c, dtype=np.uint64)
+        value = np.ascontiguousarray(w[..., 0, :])
+        if self.pid == 0:
+            value = k.add128(value, c)
+        mac = k.add128(np.ascontiguousarray(w[..., 1, :]),
+                       k.mul128_64(c, np.full(c.shape[:-1], self.alpha, dtype=np.uint64)))
+        return pack(value, mac)
+
+    def add_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x + c for a public uint64 ring array c of x's shape."""
+        return self._add_public128(x, lift64(c))
+
+    def sub_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        return self._add_public128(x, self.kernels.neg128(lift64(c)))
+
+    def public_sub(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return self.add_public(self.neg(x), c)
+
+    def public_share(self, c: np.ndarray) -> np.ndarray:
+        """A sharing of the public value c (party 0 holds c; every MAC share alpha_i c)."""
+        return self.add_public(self.zeros(np.shape(c)), np.asarray(c, dtype=np.uint64))
+
+    def _scale(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x * c for a public Z_2^128 array c ((*x.shape, 2) words): value and MAC alike."""
+        both = np.ascontiguousarray(np.broadcast_to(c[..., None, :], (*c.shape[:-1], 2, 2)))
+        return from_pairs(self.kernels.mul128(pairs(x), both)).reshape(x.shape)
+
+    def mul_public(self, x: np.ndarray, c: np.ndarray | int) -> np.ndarray:
+        """Share of x * c for a public ring array of x's shape, or a public integer (mod 2^64)."""
+        if isinstance(c, np.ndarray):
+            m = np.ascontiguousarray(np.broadcast_to(np.asarray(c, dtype=np.uint64)[..., None], (*x.shape, 2)))
+        else:
+            m = np.full((*x.shape, 2), int(c) % (1 << 64), dtype=np.uint64)
+        return from_pairs(self.kernels.mul128_64(pairs(x), m)).reshape(x.shape)
+
+    def _matmul_left(self, d: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """d @ x for a public 2-d d (uint64 (m,k), or Z_2^128 (m,k,2)) and shares x (k,n)."""
+        k, n = x.shape
+        both = pairs(x).reshape(k, 2 * n, 2)  # columns: value, MAC, value, MAC...
+        return from_pairs(self.kernels.matmul128(d, both).reshape(d.shape[0], n, 2, 2))
+
+    def _matmul_right(self, x: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """x @ d for shares x (m,k) and a public 2-d d (uint64 or Z_2^128)."""
+        m, k = x.shape
+        rows = np.ascontiguousarray(pairs(x).transpose(0, 2, 1, 3)).reshape(2 * m, k, 2)  # value row, MAC row
+        prod = self.kernels.matmul128(rows, d)  # (2m, n, 2)
+        return from_pairs(np.ascontiguousarray(prod.reshape(m, 2, d.shape[1], 2).transpose(0, 2, 1, 3)))
+
+    def matmul_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x @ c for a public ring matrix c: 2-d, or batched 3-d. Local."""
+        if x.ndim == 2:
+            return self._matmul_right(x, c)
+        return np.stack([self._matmul_right(x[i], c[i]) for i in range(x.shape[0])])
+
+    def public_matmul(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Share of c @ x for a public ring matrix c: 2-d, or batched 3-d. Local."""
+        if c.ndim == 2:
+            return self._matmul_left(c, x)
+        return np.stack([self._matmul_left(c[i], x[i]) for i in range(c.shape[0])])
+
+    def sum(self, x: np.ndarray, axis: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+        return from_pairs(sum128(pairs(x), axis, keepdims))
+
+    def cumsum(self, x: np.ndarray, axis: int) -> np.ndarray:
+        return from_pairs(cumsum128(pairs(x), axis))
+
+    # ------------------------------------------------------------------ openings
+
+    def _open(self, x: np.ndarray) -> np.ndarray:
+        """Open the flat AUTH array x to everyone (one exchange) and record it for the MAC check:
+        the opened values, (N, 2) words."""
+        w = pairs(x.reshape(-1))
+        parts = self.channel.exchange(np.ascontiguousarray(w[:, 0, :]))
+        total = parts[0].copy()
+        for p in parts[1:]:
+            self.kernels.add128(total, p, out=total)
+        self.mac.record(total, w[:, 1, :])
+        if self.mac.pending > CHECK_EVERY:
+            self.mac.check("pending openings")
+        return total
+
+    def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
+        """This party's share of the owner's ``value`` (a ring array; ``None`` at non-owners). 1 round."""
+        shape = tuple(shape)
+        mask, r = self.preprocessing.input_masks(owner, shape)
+        tag = self.channel.next_tag()
+        if self.pid == owner:
+            if value is None or value.shape != shape or value.dtype != np.uint64:
+                raise ShareTypeError(f"input: the owner must pass a uint64 ring array of shape {shape}")
+            e = self.kernels.sub128(lift64(value), r)  # uniform: r is
+            for p in self.channel.peers:
+                self.channel.send(p, e, tag)
+        else:
+            e = self.channel.recv(owner, tag, dtype=np.uint64, shape=(*shape, 2))
+        self.mac.record_public(e)
+        return self._add_public128(mask, e)
+
+    def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
+        """Open several shared arrays, MAC-checked, in 4 rounds; ``None`` at the parties other than ``to``."""
+        flat = concat_flat(shares) if shares else self.zeros((0,))
+        shapes = [s.shape for s in shares]
+        k = self.kernels
+        if to is None:
+            r = pairs(self.preprocessing.random(flat.shape))
+            high = np.zeros_like(r)
+            high[..., 1] = r[..., 0]  # 2^64 r, for value and MAC shares alike
+            opened = self._open(self.add(flat, from_pairs(high)))
+            self.mac.check("reveal")
+            return split_flat(low64(opened), shapes)
+        mask, r = self.preprocessing.input_masks(to, flat.shape)
+        opened = self._open(self.sub(flat, mask))
+        self.mac.check("reveal")
+        if self.pid != to:
+            return None
+        return split_flat(low64(k.add128(opened, r)), shapes)
+
+    def finish(self) -> None:
+        """The final MAC check of every opening not checked yet (3 rounds, none when there is none)."""
+        self.mac.check("session end")
+
+    # ------------------------------------------------------------------ multiplications
+
+    def _beaver(self, x: np.ndarray, a: np.ndarray, c: np.ndarray, d: np.ndarray, e: np.ndarray,
+                b: np.ndarray) -> np.ndarray:
+        """z = c + d b + e a + d e for opened d, e (Z_2^128 words of x's shape)."""
+        z = self.add(c, self.add(self._scale(b, d), self._scale(a, e)))
+        return self._add_public128(z, self.kernels.mul128(d, e))
+
+    def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round."""
+        a, b, c = self.preprocessing.triples(x.shape, auth=True)
+        n = x.size
+        opened = self._open(np.concatenate([self.sub(x, a).reshape(-1), self.sub(y, b).reshape(-1)]))
+        d, e = opened[:n].reshape(*x.shape, 2), opened[n:].reshape(*x.shape, 2)
+        return self._beaver(x, a, c, d, e, b)
+
+    def square(self, x: np.ndarray) -> np.ndarray:
+        """Share of x * x from an authenticated square pair (a, a^2): 1 round, 1 element."""
+        a, c = self.preprocessing.square_pairs(x.shape, auth=True)
+        d = self._open(self.sub(x, a)).reshape(*x.shape, 2)
+        z = self.add(c, self._scale(a, self.kernels.add128(d, d)))
+        return self._add_public128(z, self.kernels.mul128(d, d))
+
+    def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of x @ y for (m,k)@(k,n), or batched (B,m,k)@(B,k,n): 1 round."""
+        batched = x.ndim == 3
+        m, kk, n = x.shape[-2], x.shape[-1], y.shape[-1]
+        a, b, c = self.preprocessing.matmul_triples(m, kk, n, batch=x.shape[0] if batched else None, auth=True)
+        dx, ey = self.sub(x, a), self.sub(y, b)
+        opened = self._open(np.concatenate([dx.reshape(-1), ey.reshape(-1)]))
+        d, e = opened[: dx.size].reshape(*x.shape, 2), opened[dx.size :].reshape(*y.shape, 2)
+        if not batched:
+            return self._matmul_combine(a, b, c, d, e)
+        return np.stack([self._matmul_combine(a[i], b[i], c[i], d[i], e[i]) for i in range(x.shape[0])])
+
+    def _matmul_combine(self, a, b, c, d, e) -> np.ndarray:
+        z = self.add(c, self.add(self._matmul_left(d, b), self._matmul_right(a, e)))
+        return self._add_public128(z, self.kernels.matmul128(d, e))
+
+    # ------------------------------------------------------------------ truncation and division
+
+    def _divide_each(self, items: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+        """floor(x / d) (up to the documented error) for each (x, d), all in one opening."""
+        if not items:
+            return []
+        tuples = []
+        for x, d in items:
+            if d & (d - 1) == 0:
+                tuples.append(self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True))
+            else:
+                tuples.append(self.preprocessing.div_triples(x.shape, d, auth=True))
+        masked = [self.add(self.add_public(x, np.full(x.shape, _OFFSET, dtype=np.uint64)), t.r).reshape(-1)
+                  for (x, _), t in zip(items, tuples, strict=True)]
+        opened = self._open(np.concatenate(masked) if len(masked) > 1 else masked[0])
+        out, pos = [], 0
+        for (x, d), t in zip(items, tuples, strict=True):
+            c64 = low64(opened[pos : pos + x.size]).reshape(x.shape)
+            pos += x.size
+            coef = ((~c64) >> np.uint64(63)) * np.uint64((1 << 64) // d)  # (1 - msb(c)) floor(2^64 / d)
+            y = self.sub(self.mul_public(t.r_msb, coef), t.r_high)
+            with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
+                public = np.asarray(c64 // np.uint64(d) - np.uint64((1 << TRUNC_BOUND_BITS) // d), dtype=np.uint64)
+            out.append(self.add_public(y, public))
+        return out
+
+    def divide_many(self, xs: Sequence[np.ndarray], d: int) -> list[np.ndarray]:
+        """Shares of x / d for a public integer 2 <= d <= 2^62 and each |x| < 2^62: 1 round in all."""
+        return self._divide_each([(x, int(d)) for x in xs])
+
+    def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        """Shares of floor(x / 2^k) or that + 1, for each |x| < 2^62: 1 round in all."""
+        return self.divide_many(xs, 1 << k)
+
+    def mul_truncating(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> np.ndarray:
+        """floor(x / 2^kx) * floor(y / 2^ky) (a shift of 0 leaves that operand as is): the
+        truncations in one round, then the product: 2 rounds (1 with no shift)."""
+        todo = [(v, 1 << s) for v, s in ((x, kx), (y, ky)) if s]
+        done = iter(self._divide_each(todo))
+        return self.mul(next(done) if kx else x, next(done) if ky else y)
+
+    def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
+        """floor(x / 2^k)^2: the truncation, then the square: 2 rounds."""
+        return self.square(self.truncate_many([x], k)[0])
+
+
+def build(ctx: EngineContext) -> Spdz2k:
+    """The runtime's builder (:mod:`mpc.runtime.engines`)."""
+    return Spdz2k(ctx.channel, ctx.preprocessing, kernels=ctx.kernels, boolean=ctx.boolean, dry=ctx.dry)

@@ -1,0 +1,149 @@
+"""Authenticated (SPDZ2k) material from a dealer: value and MAC shares in Z_2^128.
+
+Every kind of Z_2^64 material has an authenticated twin (``Request(kind, params, 128, True)``):
+each component is shared in Z_2^128 with MACs (:mod:`mpc.sharing.authenticated`), and the kinds
+``rand`` (a uniformly random authenticated r, to mask the upper bits of a revealed value) and
+``input`` (params (owner, *shape): an authenticated mask r whose value the owner also receives in
+the clear, for inputs and private outputs) exist only authenticated. Values of the truncation
+kinds (trunc, div, tmul, tsquare) are those of their Z_2^64 twins computed from the low 64 bits
+of the uniform masks (SPDZ2k values live mod 2^64), zero-extended; the Beaver kinds' products
+are exact mod 2^128.
+
+Seed compression, as for Z_2^64 (:mod:`mpc.preprocessing.material`), in a stream of its own
+(``auth``): party i < n-1 expands every value share and every MAC share itself; party n-1
+expands its base value shares and receives, as corrections, its derived value shares and all
+its MAC shares (alpha * v - sum of the others' MAC shares). The MAC key share alpha_i comes from
+``PRG(k_i).derive("mac-key")`` (the dealer knows every alpha_i, hence alpha: the dealer is trusted
+with everything it makes, as for semi2k); party 0's is odd and the others' even, so alpha =
+sum alpha_i is odd: an odd alpha times a nonzero error is nonzero mod 2^128, which is what lets
+the MAC check catch every single-element error (:mod:`mpc.engines.mac_check`). The mask value of
+an ``input`` item comes from the owner's ``input-masks`` stream, which the dealer mirrors: no
+extra message. Correction traffic to party n-1: 16 bytes per element per MAC and per derived
+value (a triple: 64 bytes per element, against 8 for a Z_2^64 triple).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from mpc.preprocessing.base import Request, component_shapes
+from mpc.prg import PRG
+from mpc.sharing.authenticated import lift64, low64, pack, ring128
+
+__all__ = ["AUTH_ONLY", "assemble", "base_count", "correction_shapes", "dealer_corrections", "expand_auth",
+           "mac_key_share"]
+
+AUTH_ONLY = ("rand", "input")
+_BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 1, "input": 0}
+
+
+def base_count(req: Request) -> int:
+    """How many components of an authenticated item are uniform (the rest are derived)."""
+    return _BASE[req.kind]
+
+
+def mac_key_share(root: PRG, pid: int) -> int:
+    """Party ``pid``'s MAC key share alpha_i in [0, 2^64): odd for party 0, even for the others."""
+    v = int(root.derive("mac-key").uint64(1)[0])
+    return (v & ~1) | (1 if pid == 0 else 0)
+
+
+def _wide(shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
+    return [(*s, 2) for s in shapes]
+
+
+def _shapes(req: Request) -> list[tuple[int, ...]]:
+    shapes = component_shapes(req)
+    return shapes if req.kind != "input" else [tuple(req.params[1:])]
+
+
+def expand_auth(req: Request, auth: PRG, inputs: PRG, pid: int, last: bool) -> list[np.ndarray]:
+    """The arrays a party draws itself, in stream order: base values, then (unless ``last``) the
+    derived values and every MAC share; and, for an ``input`` item it owns, the mask value."""
+    shapes = _wide(_shapes(req))
+    b = base_count(req)
+    drawn = shapes[:b] if last else shapes + shapes  # values (base, derived), then MACs
+    out = [auth.uint64(s) for s in drawn]
+    if req.kind == "input" and req.params[0] == pid:
+        out.append(inputs.uint64(shapes[0]))
+    return out
+
+
+def correction_shapes(req: Request) -> list[tuple[int, ...]]:
+    """uint64 shapes of party n-1's corrections: derived values, then every MAC share."""
+    shapes = _wide(_shapes(req))
+    return shapes[base_count(req):] + shapes
+
+
+Derive64 = Callable[[Request, Sequence[np.ndarray], types.SimpleNamespace], list[np.ndarray]]
+
+
+def _derive(req: Request, base: list[np.ndarray], owner_mask: np.ndarray | None,
+            kernels: types.SimpleNamespace, derive64: Derive64) -> list[np.ndarray]:
+    """The plaintext Z_2^128 derived values from the plaintext base values."""
+    if req.kind == "triple":
+        return [kernels.mul128(base[0], base[1])]
+    if req.kind == "square":
+        return [kernels.mul128(base[0], base[0])]
+    if req.kind == "matmul":
+        a, b = base
+        if not req.params[0]:
+            return [kernels.matmul128(a, b)]
+        return [np.stack([kernels.matmul128(a[i], b[i]) for i in range(a.shape[0])])]
+    if req.kind == "input":
+        return [owner_mask]
+    if req.kind == "rand":
+        return []
+    plain = Request(req.kind, req.params)  # the Z_2^64 twin, on the low words
+    return [lift64(v.reshape(base[0].shape[:-1])) for v in derive64(plain, [low64(x) for x in base], kernels)]
+
+
+def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], alpha: int,
+                       owner_mask: np.ndarray | None, kernels: types.SimpleNamespace,
+                       derive64: Derive64) -> list[np.ndarray]:
+    """Party n-1's corrections for one item from every party's expansion (:func:`expand_auth`);
+    ``derive64`` derives the Z_2^64 twin's values (:func:`mpc.preprocessing.material.derive`)."""
+    n = len(per_party)
+    b = base_count(req)
+    shapes = _wide(_shapes(req))
+    base = []
+    for j in range(b):
+        total = per_party[0][j].copy()
+        for i in range(1, n):
+            kernels.add128(total, per_party[i][j], out=total)
+        base.append(total)
+    derived = _derive(req, base, owner_mask, kernels, derive64)
+    values = base + derived
+    out = []
+    for j, v in enumerate(derived):  # party n-1's derived value shares
+        corr = v.copy()
+        for i in range(n - 1):
+            kernels.sub128(corr, per_party[i][b + j], out=corr)
+        out.append(corr)
+    c = len(shapes)
+    for j, v in enumerate(values):  # MACs: alpha * v - sum of the others' MAC shares
+        corr = kernels.mul128(v, ring128(alpha, v.shape[:-1]))
+        for i in range(n - 1):
+            kernels.sub128(corr, per_party[i][c + j], out=corr)
+        out.append(corr)
+    return out
+
+
+def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] | None,
+             pid: int) -> tuple[np.ndarray, ...]:
+    """One party's item: an AUTH array per component (value and MAC share), then, for an
+    ``input`` item it owns, the mask value (a Z_2^128 array)."""
+    c = len(_shapes(req))
+    b = base_count(req)
+    mask = own[-1] if req.kind == "input" and req.params[0] == pid else None
+    parts = own[:-1] if mask is not None else own
+    if corrections is not None:  # party n-1: base values drawn, the rest corrected
+        values = parts[:b] + corrections[: c - b]
+        macs = corrections[c - b :]
+    else:
+        values, macs = parts[:c], parts[c:]
+    items = [pack(v, m) for v, m in zip(values, macs, strict=True)]
+    return (*items, mask) if mask is not None else tuple(items)
