@@ -40,6 +40,9 @@ from __future__ import annotations
 
 import pathlib
 
+import numpy as np
+
+from mpc.engines.bitplanes import nwords
 from mpc.engines.bristol import (
     SHIPPED,
     BristolFormatError,
@@ -77,9 +80,11 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
 
     Every argument is a :class:`SecretBits` whose width equals the circuit's input size, all
     with the same element count n (each element is one independent evaluation; they run
-    together, 64 per word). An argument may also be a public value (an int, ``bytes``, or one
-    per element), which every party passes identically; at least one argument must be secret.
-    All parties call this with the same circuit. Cost: see the module docstring.
+    together, 64 per word), except that an input of one element is used for all n (NumPy
+    broadcasting: one key, n blocks; local, no message). An argument may also be a public
+    value (an int, ``bytes``, or one per element), which every party passes identically; at
+    least one argument must be secret. All parties call this with the same circuit. Cost: see
+    the module docstring.
     """
     if not isinstance(circuit, Circuit):
         raise ShareTypeError(f"circuit: expected a Circuit (from mpc.bristol.load), got {type(circuit).__name__}")
@@ -89,20 +94,29 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
     secret = [x for x in inputs if isinstance(x, SecretBits)]
     if not secret:
         raise ShareTypeError("inputs: at least one input must be a SecretBits (use evaluate_clear for public values)")
-    ref = secret[0]
+    engine = secret[0].engine
+    n = max(x.n for x in secret)
     planes = []
     for i, (x, size) in enumerate(zip(inputs, circuit.input_sizes, strict=True)):
         if isinstance(x, SecretBits):
-            if x.engine is not ref.engine:
+            if x.engine is not engine:
                 raise ShareTypeError(f"inputs[{i}]: belongs to another party or engine")
-            if x.n != ref.n:
-                raise ShareTypeError(f"inputs[{i}]: element counts differ: {ref.n} and {x.n}")
+            if x.n not in (1, n):
+                raise ShareTypeError(f"inputs[{i}]: element counts differ: {n} and {x.n} (only 1 broadcasts)")
             if x.width != size:
                 raise ShareTypeError(f"inputs[{i}]: the circuit's input {i} has {size} bits, got width {x.width}")
+            planes.append(x.planes if x.n == n else _broadcast(x.planes, n))
         else:
-            x = SecretBits.public(ref.engine, x, ref.n, size)
-        planes.append(x.planes)
-    return [SecretBits(ref.engine, o, ref.n) for o in _evaluate_planes(circuit, ref.engine, planes)]
+            planes.append(SecretBits.public(engine, x, n, size).planes)
+    return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes)]
+
+
+def _broadcast(planes: np.ndarray, n: int) -> np.ndarray:
+    """Shares of one element repeated n times. XOR sharing is linear, so each party spreads its
+    own share bit of element 0 over every position (bit 0 of each plane, 0 -> 0, 1 -> all ones).
+    Local. The padding bits past n get copies too; they are cleared before any opening."""
+    spread = np.uint64(0) - (planes[:, :1] & np.uint64(1))
+    return np.ascontiguousarray(np.repeat(spread, nwords(n), axis=1))
 
 
 def evaluate_clear(circuit: Circuit, *values: object, as_bytes: bool = False) -> list:

@@ -83,3 +83,21 @@ def test_aes_under_mpc_key_from_one_party_plaintext_from_another(n, pre):
         # 40 rounds (the AND depth); per peer, 2 words per AND gate and word of 64 blocks
         assert rounds == 40 and sent == (n - 1) * (40 * HEADER + 7200 * 16 * 2)
         assert online_dealer == 0
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_one_key_many_blocks(n):
+    """A key of one element is broadcast to every block (local); ciphertexts as ints and bytes."""
+    key = bytes.fromhex(FIPS197[0][0])
+    blocks = [bytes([i]) * 16 for i in range(70)] + [bytes.fromhex(FIPS197[0][1])]
+
+    def main(party):
+        k = party.input_bits(key if party.pid == n - 1 else None, owner=n - 1, n=1, width=128)
+        b = party.input_bits(blocks if party.pid == 0 else None, owner=0, n=len(blocks), width=128)
+        (ct,) = mpc.bristol.evaluate(mpc.bristol.load("aes128"), k, b)
+        return party.reveal(ct), ct.reveal(as_bytes=True)
+
+    want = [aes_ecb(key, p) for p in blocks]
+    assert want[-1] == bytes.fromhex(FIPS197[0][2])
+    for ints, as_bytes in run_local(main, n, engine="gmw"):
+        assert as_bytes == want and list(ints) == [int.from_bytes(c, "big") for c in want]

@@ -288,16 +288,17 @@ def test_evaluate_with_a_public_input_and_the_argument_errors(n):
             mpc.bristol.evaluate(adder, x)
         with pytest.raises(ShareTypeError, match=r"inputs\[1\]: the circuit's input 1 has 64 bits, got width 8"):
             mpc.bristol.evaluate(adder, x, narrow)
-        with pytest.raises(ShareTypeError, match=r"inputs\[1\]: element counts differ: 3 and 1"):
-            mpc.bristol.evaluate(adder, x, short)
+        (u,) = mpc.bristol.evaluate(adder, x, short)  # one element broadcasts to all 3
+        with pytest.raises(ShareTypeError, match=r"inputs\[1\]: element counts differ: 3 and 2"):
+            mpc.bristol.evaluate(adder, x, party.input_bits([1, 2] if party.pid == 0 else None, owner=0, n=2))
         with pytest.raises(ShareTypeError, match="at least one input must be a SecretBits"):
             mpc.bristol.evaluate(adder, 1, 2)
         with pytest.raises(ShareTypeError, match="circuit: expected a Circuit"):
             mpc.bristol.evaluate("adder64", x, x)
-        return party.reveal(s, t)
+        return party.reveal(s, t, u)
 
-    for s, t in run_local(main, n, engine="gmw"):
-        assert s.tolist() == [7, 12, 6] and t.tolist() == [1, 7, 2]
+    for s, t, u in run_local(main, n, engine="gmw"):
+        assert s.tolist() == [7, 12, 6] and t.tolist() == [1, 7, 2] and u.tolist() == [1, 6, 0]
     with pytest.raises(ShareTypeError, match="same number of elements"):
         mpc.bristol.evaluate_clear(load_shipped("adder64"), [1, 2], [3])
     with pytest.raises(ShareTypeError, match="takes 2 input values, got 3"):
