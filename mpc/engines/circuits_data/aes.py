@@ -3,11 +3,11 @@
 Bit and byte order (the convention of Tessera's ``aes128`` Bristol circuit): the key and the
 block are 128-bit values ``int.from_bytes(sixteen_bytes, "big")``, so the FIPS-197 hex strings
 read as integers (key ``0x000102...0f``); wire / bit i of a value is bit i of that integer,
-least significant first. Hence byte k of the block (k = 0..15 in FIPS order, byte 0 first on
-the wire of a hex string) is bits 8(15-k) .. 8(15-k)+7, and bit b of that byte (b = 0 its least
+least significant first. Hence byte k of the block (k = 0..15 in FIPS order: byte 0 is the
+first two hex digits) is bits 8(15-k) .. 8(15-k)+7, and bit b of that byte (b = 0 its least
 significant bit, the coefficient of x^0) is bit 8(15-k)+b. The ciphertext has the same layout.
-This is the layout of the published Bristol Fashion ``aes_128`` circuit as MP-SPDZ reads it
-(key first, then the block).
+The published Bristol Fashion ``aes_128`` circuit is fed the same way (key first, then the
+block).
 
 The S-box (SubBytes) is inversion in GF(2^8) followed by the affine map. Inversion runs in the
 isomorphic tower field GF(((2^2)^2)^2) (Rijmen; Satoh, Morioka, Takano, Munetoh, "A compact
