@@ -62,34 +62,14 @@ def ints(bundle, n):
 
 widths = st.one_of(st.integers(1, 64), st.sampled_from(WIDE), st.integers(65, 520))
 
-values_and_width = widths.flatmap(
-    lambda w: st.tuples(
-        st.just(w),
-        st.lists(
-            st.tuples(
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-            ),
-            min_size=1,
-            max_size=90,
-        ),
-    )
-)
+def width_and_pairs(w, max_size):
+    """(w, pairs of w-bit values), the values edges or uniform in [0, 2^w)."""
+    value = st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1))
+    return st.tuples(st.just(w), st.lists(st.tuples(value, value), min_size=1, max_size=max_size))
 
 
-wide_values = st.sampled_from(WIDE).flatmap(
-    lambda w: st.tuples(
-        st.just(w),
-        st.lists(
-            st.tuples(
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-            ),
-            min_size=1,
-            max_size=70,
-        ),
-    )
-)
+values_and_width = widths.flatmap(lambda w: width_and_pairs(w, 90))
+wide_values = st.sampled_from(WIDE).flatmap(lambda w: width_and_pairs(w, 70))
 
 
 # ----------------------------------------------------------------------------- cleartext backend
