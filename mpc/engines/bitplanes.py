@@ -39,7 +39,7 @@ _M64 = (1 << 64) - 1
 
 def nwords(n: int) -> int:
     """Words per plane for n elements: ceil(n / 64)."""
-    return -(-int(n) // 64)
+    return -(-n // 64)
 
 
 def nbytes(width: int) -> int:

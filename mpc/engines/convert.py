@@ -74,7 +74,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.engines import circuits
-from mpc.engines.bitplanes import nwords  # re-exported: words per bit plane
 from mpc.engines.gmw import GMWEngine
 from mpc.engines.semi2k import Semi2k
 from mpc.errors import ShareTypeError
@@ -83,6 +82,11 @@ from mpc.preprocessing.dabits import DaBitSource
 __all__ = ["Converter", "nwords"]
 
 _ONE = np.uint64(1)
+
+
+def nwords(n: int) -> int:
+    """Words per bit plane for n elements."""
+    return -(-int(n) // 64)
 
 
 def _flat(xs: Sequence[np.ndarray], what: str) -> tuple[np.ndarray, list[tuple[int, ...]]]:
