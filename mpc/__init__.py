@@ -10,10 +10,11 @@ comparisons ``< <= > >=``, ``abs``, ``.relu()``, ``.max()``, ``.argmax()``, ``.s
 ``mpc.where``, ``mpc.minimum``, ``mpc.maximum``. The non-linear functions live in the
 ``mpc.functions`` module (``import mpc.functions as F``; ``F.sigmoid(x)``, ``F.exp``, ``F.log``,
 ``F.reciprocal``, ``F.divide``, ``F.sqrt``, ``F.rsqrt``, ``F.tanh``, ``F.softmax``,
-``F.log_softmax``; also reachable as ``mpc.functions``).
+``F.log_softmax``; also reachable as ``mpc.functions``). Bristol Fashion circuits (AES-128
+shipped) on SecretBits of any width: ``mpc.bristol.load``, ``mpc.bristol.evaluate``.
 """
 
-from mpc import functions
+from mpc import bristol, functions
 from mpc.dtypes import Fixed, Int64
 from mpc.errors import (
     CheatingDetected,
@@ -57,6 +58,7 @@ __all__ = [
     "SecretTensor",
     "ShareTypeError",
     "avg_pool2d",
+    "bristol",
     "concatenate",
     "conv2d",
     "dot",

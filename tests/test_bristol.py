@@ -1,10 +1,15 @@
-"""Bristol Fashion: parser errors, a hand-written circuit, the shipped adder64/lt64 (cleartext and GMW)."""
+"""Bristol Fashion: parser errors, a hand-written circuit, the shipped adder64/lt64 (cleartext and GMW),
+and the public API ``mpc.bristol`` (load, evaluate on SecretBits of any width, evaluate_clear, bit
+and byte order). AES-128 has its own file, tests/test_aes.py."""
+
+import functools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mpc
 from mpc._core import get_kernels
 from mpc.engines import bristol, circuits
 from mpc.engines.bristol import BristolFormatError, evaluate, evaluate_clear, load_shipped, parse_bristol
@@ -133,7 +138,7 @@ def test_shipped_files_are_up_to_date_and_match_the_builder():
     assert adder.and_depth == circuits.adder_cost(64)["rounds"] and adder.and_count == circuits.adder_cost(64)["ands"]
     assert lt.and_depth == circuits.lt_cost(64)["rounds"] and lt.and_count == circuits.lt_cost(64)["ands"]
     with pytest.raises(ValueError, match="name"):
-        load_shipped("aes128")
+        load_shipped("aes256")
 
 
 @given(st.lists(st.tuples(st.integers(0, M64), st.integers(0, M64)), min_size=1, max_size=100))
@@ -182,3 +187,119 @@ def test_builder_copies_outputs_that_are_inputs_or_repeated():
     (xo, yo, z) = evaluate_clear(c, [[0, 1, 2, 3]])
     assert list(xo) == [0, 1, 2, 3] and list(yo) == [0, 3, 3, 0] and list(z) == [0, 0, 0, 0]
     assert sum(g.op == "EQW" for g in c.gates) == 3  # two input wires and the repeated y
+
+
+# ----------------------------------------------------------------------------- public API: mpc.bristol
+
+
+@functools.cache
+def wide_circuit(w):
+    """Built here: inputs x, y of w bits; outputs x + y mod 2^w, [x < y], x ^ y, and bits 8..w-1 of x."""
+    b = bristol.CircuitBuilder()
+    x, y = b.input(w), b.input(w)
+    return b.build([circuits.add(b, x, y), circuits.lt(b, x, y), b.xor(x, y), x[8:]])
+
+
+def wide_oracle(w, xs, ys):
+    m = (1 << w) - 1
+    return [[(a + b) & m for a, b in zip(xs, ys, strict=True)], [int(a < b) for a, b in zip(xs, ys, strict=True)],
+            [a ^ b for a, b in zip(xs, ys, strict=True)], [a >> 8 for a in xs]]
+
+
+def test_load_by_name_and_path_and_its_errors(tmp_path):
+    assert mpc.bristol.load("adder64") is load_shipped("adder64")
+    assert mpc.bristol.SHIPPED == ("adder64", "lt64", "aes128")
+    path = tmp_path / "full_adder.txt"
+    path.write_text(FULL_ADDER)
+    for source in (path, str(path)):
+        c = mpc.bristol.load(source)
+        assert (c.input_sizes, c.output_sizes, c.and_count) == ((1, 1, 1), (1, 1, 2), 2)
+    assert mpc.bristol.parse(FULL_ADDER).gates == c.gates
+    with pytest.raises(FileNotFoundError, match="shipped circuits: adder64, lt64, aes128"):
+        mpc.bristol.load("aes-128")
+    (tmp_path / "bad.txt").write_text(FULL_ADDER.replace("MAND", "NAND"))
+    with pytest.raises(mpc.bristol.BristolFormatError, match="bad.txt: line 6: unknown gate type 'NAND'"):
+        mpc.bristol.load(tmp_path / "bad.txt")
+    with pytest.raises(TypeError, match="source"):
+        mpc.bristol.load(42)
+
+
+@given(st.sampled_from([65, 128, 130, 256, 512]), st.lists(st.integers(0, 2**512 - 1), min_size=2, max_size=40))
+def test_evaluate_clear_at_any_width(w, raw):
+    m = (1 << w) - 1
+    xs = [v & m for v in raw[: len(raw) // 2]] + [0, m, 1 << (w - 1)]
+    ys = [(v >> 3) & m for v in raw[len(raw) // 2 : 2 * (len(raw) // 2)]] + [m, m, (1 << (w - 1)) - 1]
+    c = wide_circuit(w)
+    got = mpc.bristol.evaluate_clear(c, xs, ys)
+    assert [[int(v) for v in g] for g in got] == wide_oracle(w, xs, ys)
+    assert got[0].dtype == object and got[1].dtype == np.uint64
+    as_bytes = mpc.bristol.evaluate_clear(c, [x.to_bytes(-(-w // 8), "big") for x in xs], ys, as_bytes=True)
+    assert as_bytes[0] == [v.to_bytes(-(-w // 8), "big") for v in wide_oracle(w, xs, ys)[0]]
+
+
+def test_wire_bit_and_byte_order():
+    """Wire i of a value is bit i of the integer; bytes are big-endian: byte 0 sits on the top wires."""
+    b = bristol.CircuitBuilder()
+    x = b.input(128)
+    c = b.build([x[120:128], x[0:8], x[0:1], x[127:128]])  # key byte 0, byte 15, bit 0, bit 127
+    key = bytes.fromhex("80000000000000000000000000000003")
+    for value in (key, int.from_bytes(key, "big"), 0x80000000000000000000000000000003):
+        byte0, byte15, bit0, bit127 = mpc.bristol.evaluate_clear(c, value)
+        assert (int(byte0[0]), int(byte15[0]), int(bit0[0]), int(bit127[0])) == (0x80, 0x03, 1, 1)
+    assert mpc.bristol.evaluate_clear(c, key, as_bytes=True) == [[b"\x80"], [b"\x03"], [b"\x01"], [b"\x01"]]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@settings(max_examples=6)
+@given(w=st.sampled_from([65, 128, 256]), seed=st.integers(0, 2**32))
+def test_evaluate_on_wide_secret_bits(n, w, seed):
+    rng = np.random.default_rng(seed)
+    m = (1 << w) - 1
+    rand = [int.from_bytes(rng.bytes(w // 8 + 1), "big") & m for _ in range(40)]
+    xs = rand[:20] + [0, m, m, 1 << (w - 1)]
+    ys = rand[20:] + [m, 0, m, (1 << (w - 1)) - 1]
+    c = wide_circuit(w)
+
+    def main(party):
+        x = party.input_bits(xs if party.pid == 0 else None, owner=0, n=len(xs), width=w)
+        y = party.input_bits(ys if party.pid == n - 1 else None, owner=n - 1, n=len(ys), width=w)
+        with party.section("circuit"):
+            outs = mpc.bristol.evaluate(c, x, y)
+        rounds = party.stats()["sections"]["circuit"]["rounds"]
+        return [o.width for o in outs], party.reveal(*outs), rounds
+
+    for widths, got, rounds in run_local(main, n, engine="gmw"):
+        assert widths == [w, 1, w, w - 8] and rounds == c.and_depth
+        assert [[int(v) for v in g] for g in got] == wide_oracle(w, xs, ys)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_evaluate_with_a_public_input_and_the_argument_errors(n):
+    adder = mpc.bristol.load("adder64")
+    xs = [0, 5, 2**64 - 1]
+
+    def main(party):
+        x = party.input_bits(xs if party.pid == 0 else None, owner=0, n=3)
+        (s,) = mpc.bristol.evaluate(adder, x, 7)  # a public operand: the same on every party
+        (t,) = mpc.bristol.evaluate(adder, [1, 2, 3], x)
+        narrow = party.input_bits([1, 2, 3] if party.pid == 0 else None, owner=0, n=3, width=8)
+        short = party.input_bits([1] if party.pid == 0 else None, owner=0, n=1)
+        with pytest.raises(ShareTypeError, match="takes 2 input values of sizes \\(64, 64\\), got 1"):
+            mpc.bristol.evaluate(adder, x)
+        with pytest.raises(ShareTypeError, match=r"inputs\[1\]: the circuit's input 1 has 64 bits, got width 8"):
+            mpc.bristol.evaluate(adder, x, narrow)
+        (u,) = mpc.bristol.evaluate(adder, x, short)  # one element broadcasts to all 3
+        with pytest.raises(ShareTypeError, match=r"inputs\[1\]: element counts differ: 3 and 2"):
+            mpc.bristol.evaluate(adder, x, party.input_bits([1, 2] if party.pid == 0 else None, owner=0, n=2))
+        with pytest.raises(ShareTypeError, match="at least one input must be a SecretBits"):
+            mpc.bristol.evaluate(adder, 1, 2)
+        with pytest.raises(ShareTypeError, match="circuit: expected a Circuit"):
+            mpc.bristol.evaluate("adder64", x, x)
+        return party.reveal(s, t, u)
+
+    for s, t, u in run_local(main, n, engine="gmw"):
+        assert s.tolist() == [7, 12, 6] and t.tolist() == [1, 7, 2] and u.tolist() == [1, 6, 0]
+    with pytest.raises(ShareTypeError, match="same number of elements"):
+        mpc.bristol.evaluate_clear(load_shipped("adder64"), [1, 2], [3])
+    with pytest.raises(ShareTypeError, match="takes 2 input values, got 3"):
+        mpc.bristol.evaluate_clear(load_shipped("adder64"), 1, 2, 3)

@@ -1,12 +1,13 @@
-"""Boolean circuits and SecretBits against plaintext integers (cleartext backend and 2/3-party GMW)."""
+"""Boolean circuits and SecretBits against plaintext integers (cleartext backend and 2/3-party GMW),
+at widths from 1 bit to 512 bits."""
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mpc._core import get_kernels
-from mpc.engines import circuits
+from mpc.engines import bitplanes, circuits
 from mpc.engines.bristol import PlainBits
 from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
@@ -16,6 +17,7 @@ from mpc.testing import run_local
 
 K = get_kernels()
 PLAIN = PlainBits()
+WIDE = [65, 100, 127, 128, 129, 192, 256, 512]
 
 
 def engine(party):
@@ -28,13 +30,19 @@ def edges(w):
     return sorted({v & m for v in (0, 1, 2, m, m - 1, top, top - 1, top + 1)})
 
 
+def random_ints(w, count, seed):
+    """``count`` pseudo-random w-bit values (test data, not secrets), from 64-bit limbs."""
+    rng = np.random.default_rng(seed)
+    limbs = rng.integers(0, 2**64, size=(count, -(-w // 64)), dtype=np.uint64)
+    return [sum(int(v) << (64 * j) for j, v in enumerate(row)) % (1 << w) for row in limbs]
+
+
 def edge_pairs(w, count, seed):
     """Every edge against every edge, equal values, last-bit neighbours, then random values."""
     e = edges(w)
     xs = [a for a in e for _ in e]
     ys = [b for _ in e for b in e]
-    rng = np.random.default_rng(seed)
-    r = [int(v) % (1 << w) for v in rng.integers(0, 2**64, size=count, dtype=np.uint64)]
+    r = random_ints(w, count, seed)
     xs += r + r + [v ^ 1 for v in r]
     ys += r[::-1] + r + r
     return xs, ys
@@ -45,26 +53,23 @@ def signed(v, w):
 
 
 def planes(values, w):
-    return np.ascontiguousarray(K.bitslice(np.array(values, dtype=np.uint64))[:w])
+    return bitplanes.encode(K, "values", list(values), w, fit=False)[0]
 
 
 def ints(bundle, n):
-    return [int(v) for v in K.unbitslice(np.ascontiguousarray(bundle), n)]
+    return [int(v) for v in bitplanes.decode(K, np.ascontiguousarray(bundle), n)]
 
 
-values_and_width = st.integers(1, 64).flatmap(
-    lambda w: st.tuples(
-        st.just(w),
-        st.lists(
-            st.tuples(
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-                st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1)),
-            ),
-            min_size=1,
-            max_size=90,
-        ),
-    )
-)
+widths = st.one_of(st.integers(1, 64), st.sampled_from(WIDE), st.integers(65, 520))
+
+def width_and_pairs(w, max_size):
+    """(w, pairs of w-bit values), the values edges or uniform in [0, 2^w)."""
+    value = st.one_of(st.sampled_from(edges(w)), st.integers(0, (1 << w) - 1))
+    return st.tuples(st.just(w), st.lists(st.tuples(value, value), min_size=1, max_size=max_size))
+
+
+values_and_width = widths.flatmap(lambda w: width_and_pairs(w, 90))
+wide_values = st.sampled_from(WIDE).flatmap(lambda w: width_and_pairs(w, 70))
 
 
 # ----------------------------------------------------------------------------- cleartext backend
@@ -90,10 +95,9 @@ def test_circuits_match_integers_in_cleartext(case):
     assert ints(circuits.mux(PLAIN, s, x, y), n) == [min(a, b) for a, b in zip(xs, ys, strict=True)]
 
 
-@given(st.integers(1, 64), st.integers(1, 12), st.integers(0, 2**32))
+@given(widths, st.integers(1, 12), st.integers(0, 2**32))
 def test_carry_save_sum_in_cleartext(w, count, seed):
-    rng = np.random.default_rng(seed)
-    vals = [[int(v) % (1 << w) for v in rng.integers(0, 2**64, size=20, dtype=np.uint64)] for _ in range(count)]
+    vals = [random_ints(w, 20, seed + i) for i in range(count)]
     vals[0][:3] = [(1 << w) - 1, 0, 1 << (w - 1)]
     got = ints(circuits.csa_sum(PLAIN, [planes(v, w) for v in vals]), 20)
     assert got == [sum(col) % (1 << w) for col in zip(*vals, strict=True)]
@@ -121,7 +125,7 @@ class CountingOps(PlainBits):
         return super().and_many(pairs)
 
 
-@pytest.mark.parametrize("w", [1, 2, 3, 7, 8, 31, 33, 64])
+@pytest.mark.parametrize("w", [1, 2, 3, 7, 8, 31, 33, 64, 65, 128, 256])
 def test_cost_functions_count_what_the_circuits_do(w):
     x = planes([3], w)
     for fn, cost in ((circuits.add, circuits.adder_cost), (circuits.lt, circuits.lt_cost), (circuits.eq, circuits.eq_cost)):
@@ -143,7 +147,7 @@ def test_circuit_argument_errors():
 
 
 @pytest.mark.parametrize("n", [2, 3])
-@pytest.mark.parametrize("w", [64, 13])
+@pytest.mark.parametrize("w", [64, 13, 128, 200])
 def test_secret_bits_ops_match_plaintext(n, w):
     xs, ys = edge_pairs(w, 40, seed=w + n)
     count, m = len(xs), (1 << w) - 1
@@ -251,9 +255,8 @@ def test_secret_bits_validation_and_repr():
         with pytest.raises(ShareTypeError, match="element counts differ: 3 and 4"):
             x ^ z
         with pytest.raises(ValueError, match="width"):
-            SecretBits.zeros(eng, 3, width=65)
-        with pytest.raises(ShareTypeError, match="total width 72"):
-            SecretBits.concat_bits([x] * 8)
+            SecretBits.zeros(eng, 3, width=0)
+        wide = SecretBits.concat_bits([x] * 8)  # 72 bits: any width is allowed
         with pytest.raises(ShareTypeError, match="integer values"):
             x ^ np.array([1.5, 2.0, 3.0])
         if party.pid == 0:
@@ -261,10 +264,13 @@ def test_secret_bits_validation_and_repr():
                 SecretBits.input(eng, [3, 99, 5], 0, 3, width=4)
             assert "99" not in str(info.value)  # secrets never appear in messages
         assert repr(x) == f"SecretBits(n=3, width=9, party={party.pid})"
-        return x.reveal(to=1), party.stats()["total"]["rounds"]
+        assert repr(wide) == f"SecretBits(n=3, width=72, party={party.pid})"
+        return x.reveal(to=1), party.stats()["total"]["rounds"], wide.reveal()
 
-    (r0, rounds0), (r1, _) = run_local(main, 2)
+    (r0, rounds0, w0), (r1, _, w1) = run_local(main, 2)
     assert r0 is None and list(r1) == [1, 2, 300] and rounds0 == 1
+    want = [sum(v << (9 * i) for i in range(8)) for v in (1, 2, 300)]
+    assert w0.dtype == object and list(w0) == list(w1) == want
 
 
 @pytest.mark.parametrize("n", [2, 3])
@@ -279,3 +285,31 @@ def test_padding_bits_never_leak(n):
     for words_open, vals in run_local(main, n):
         assert (words_open == np.uint64(0b11111)).all()
         assert list(vals) == [7] * 5
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@settings(max_examples=8)
+@given(case=wide_values)
+def test_wide_secret_bits_through_the_party_match_python_ints(n, case):
+    """Widths beyond 64 bits: values in and out as Python ints, adders, comparisons, where, sums."""
+    w, pairs = case
+    xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
+    count, m = len(xs), (1 << w) - 1
+
+    def main(party):
+        x = party.input_bits(xs if party.pid == 0 else None, owner=0, n=count, width=w)
+        y = party.input_bits(ys if party.pid == n - 1 else None, owner=n - 1, n=count, width=w)
+        return party.reveal(x + y, x - y, -x, x.lt(y), x.lt(y, signed=True), x.ge(y), x.eq(y),
+                            where(x > y, x, y), sum_bits([x, y, x]), x ^ y, x >> (w - 3))
+
+    pairs = list(zip(xs, ys, strict=True))
+    want = [
+        [(a + b) & m for a, b in pairs], [(a - b) & m for a, b in pairs], [(-a) & m for a in xs],
+        [int(a < b) for a, b in pairs], [int(signed(a, w) < signed(b, w)) for a, b in pairs],
+        [int(a >= b) for a, b in pairs], [int(a == b) for a, b in pairs], [max(a, b) for a, b in pairs],
+        [(2 * a + b) & m for a, b in pairs], [a ^ b for a, b in pairs], [a >> (w - 3) for a in xs],
+    ]
+    for got in run_local(main, n, engine="gmw"):
+        for i, (g, wv) in enumerate(zip(got, want, strict=True)):
+            assert [int(v) for v in g] == wv, f"output {i}"
+        assert got[0].dtype == object and got[3].dtype == np.uint64  # w > 64 bits: Python ints; 1 bit: uint64

@@ -73,7 +73,17 @@ def test_input_bits_checks_before_any_message():
         with pytest.raises(ValueError, match="fit in 4 bits"):
             p.input_bits([16], width=4)  # every party contributes: every party fails locally
         with pytest.raises(ValueError, match="width"):
-            p.input_bits([1], owner=0, n=1, width=65)
+            p.input_bits([1], owner=0, n=1, width=0)
+        with pytest.raises(ValueError, match="exactly 16 bytes"):
+            p.input_bits(bytes(15), owner=p.pid, width=128)
+        with pytest.raises(ValueError, match="fit in 128 bits"):
+            p.input_bits([1 << 128], owner=p.pid, width=128)
+        with pytest.raises(ValueError, match="fit in 12 bits"):
+            p.input_bits(b"\x10\x00", owner=p.pid, width=12)  # 2 bytes, but bit 12 is set
+        with pytest.raises(ShareTypeError, match="one kind"):
+            p.input_bits([1, b"\x01"], owner=p.pid, width=8)
+        with pytest.raises(ShareTypeError, match="got str"):
+            p.input_bits("0x01", owner=p.pid, width=8)
         with pytest.raises(ValueError, match="n="):
             p.input_bits(owner=1 - p.pid)
         with pytest.raises(ValueError, match="n=3 does not match"):
@@ -162,3 +172,35 @@ def test_unknown_engine_is_a_config_error():
     with pytest.raises(ConfigError, match="engine"):
         run_local(lambda p: None, 2, engine="spdz")
     assert isinstance(mpc.SecretBits, type) and mpc.SecretBits is SecretBits
+
+
+KEY = bytes.fromhex("000102030405060708090a0b0c0d0e0f")
+BIG = [0, 1, 2**128 - 1, 2**127, 0x0123456789ABCDEF_FEDCBA9876543210]
+
+
+@PARTIES
+def test_input_bits_beyond_64_bits_as_ints_and_bytes(n):
+    """128/256-bit values in as Python ints, bytes (big-endian) and signed arrays; out as ints or bytes."""
+    signed = np.array([-1, 5, -(2**63)], dtype=np.int64)
+    mine = [bytes([p]) * 32 for p in range(n)]
+
+    def main(p):
+        a = p.input_bits(BIG if p.pid == 0 else None, owner=0, n=len(BIG), width=128)
+        k = p.input_bits(KEY if p.pid == n - 1 else None, owner=n - 1, n=1, width=128)
+        s = p.input_bits(signed if p.pid == 0 else None, owner=0, n=3, width=200)
+        each = p.input_bits(mine[p.pid], width=256)  # every party contributes one 32-byte value
+        ints = p.reveal(a, k, s, *each)
+        as_bytes = k.reveal(as_bytes=True), a.reveal(to=n - 1, as_bytes=True)
+        return ints, as_bytes
+
+    for pid, (ints, (kb, ab)) in enumerate(run_local(main, n, engine="gmw")):
+        a, k, s, *each = ints
+        assert a.dtype == object and list(a) == BIG
+        assert list(k) == [int.from_bytes(KEY, "big")] == [0x000102030405060708090A0B0C0D0E0F]
+        assert list(s) == [int(v) % 2**200 for v in signed]  # sign-extended to 200 bits
+        assert [list(e) for e in each] == [[int.from_bytes(m, "big")] for m in mine]
+        assert kb == [KEY]
+        if pid == n - 1:
+            assert ab == [v.to_bytes(16, "big") for v in BIG]
+        else:
+            assert ab is None

@@ -14,8 +14,11 @@ Mertens, Sijacic, Smart) and read by SCALE-MAMBA and MP-SPDZ:
 
 Wires 0..n_1-1 carry input value 1, the next n_2 input value 2, and so on; the last
 m_1 + ... + m_nov wires are the outputs, value by value. Within a value, bits are least
-significant first (wire 0 of ``adder64`` is bit 0 of the first summand). Blank lines are
-ignored. Every wire is written at most once and read only after it is written.
+significant first (wire 0 of ``adder64`` is bit 0 of the first summand): the value is the
+integer sum of wire_i * 2^i, at any width. As bytes, values are big-endian
+(:mod:`mpc.engines.bitplanes`): for ``aes128`` the key ``bytes.fromhex("000102...0f")`` is the
+integer ``0x000102...0f``, its byte 0 on wires 120..127. Blank lines are ignored. Every wire is
+written at most once and read only after it is written.
 
 Evaluation (:func:`evaluate`) on any gate backend of :mod:`mpc.engines.circuits` (GMW shares,
 or :class:`PlainBits` for cleartext): every wire holds a bundle row (for GMW, one row of a
@@ -40,14 +43,17 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mpc._core import get_kernels
+from mpc.engines import bitplanes
 from mpc.errors import MPCError, ShareTypeError
 
 __all__ = [
-    "BristolFormatError", "Gate", "Circuit", "parse_bristol", "load_bristol", "load_shipped",
+    "BristolFormatError", "Gate", "Circuit", "parse_bristol", "load_bristol", "load_shipped", "SHIPPED",
     "evaluate", "evaluate_clear", "PlainBits", "CircuitBuilder",
 ]
 
 DATA_DIR = pathlib.Path(__file__).resolve().parent / "circuits_data"
+# the circuits shipped in circuits_data (written by circuits_data/generate.py)
+SHIPPED = ("adder64", "lt64", "aes128")
 _LINEAR = ("XOR", "INV", "EQ", "EQW")
 _ARITY = {"XOR": (2, 1), "AND": (2, 1), "INV": (1, 1), "EQW": (1, 1), "EQ": (1, 1)}
 
@@ -207,9 +213,9 @@ def load_bristol(path: str | pathlib.Path) -> Circuit:
 
 @functools.cache
 def load_shipped(name: str) -> Circuit:
-    """A circuit shipped with Tessera (``adder64``, ``lt64``), from ``mpc/engines/circuits_data``."""
-    if name not in ("adder64", "lt64"):
-        raise ValueError(f"name: expected 'adder64' or 'lt64', got {name!r}")
+    """A circuit shipped with Tessera (one of :data:`SHIPPED`), from ``mpc/engines/circuits_data``."""
+    if name not in SHIPPED:
+        raise ValueError(f"name: expected one of {', '.join(SHIPPED)}, got {name!r}")
     return load_bristol(DATA_DIR / f"{name}.txt")
 
 
@@ -307,18 +313,26 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.nda
     return bundles
 
 
-def evaluate_clear(circuit: Circuit, values: Sequence[Sequence[int]]) -> list[np.ndarray]:
-    """Cleartext evaluation on integer values (one array per input value); uint64 results.
-
-    Values wider than 64 bits are not supported here (the shipped circuits are 64-bit).
+def evaluate_clear(circuit: Circuit, values: Sequence[object], as_bytes: bool = False) -> list:
+    """Cleartext evaluation, any width: ``values[i]`` is input value i for n elements (one int or
+    bytes for n = 1, or a sequence / integer array; the forms of :mod:`mpc.engines.bitplanes`),
+    every input with the same n. Returns one array per output value: uint64 for outputs of at
+    most 64 bits, Python ints (object dtype) above; with ``as_bytes`` one list of n big-endian
+    ``bytes`` per output.
     """
-    if any(s > 64 for s in (*circuit.input_sizes, *circuit.output_sizes)):
-        raise ValueError("evaluate_clear: values of more than 64 bits are not supported")
+    if len(values) != len(circuit.input_sizes):
+        raise ShareTypeError(f"values: the circuit takes {len(circuit.input_sizes)} input values, got {len(values)}")
     k = get_kernels()
-    arrays = [np.asarray(v, dtype=np.uint64).reshape(-1) for v in values]
-    n = arrays[0].size if arrays else 0
-    planes = [np.ascontiguousarray(k.bitslice(v)[:size]) for v, size in zip(arrays, circuit.input_sizes, strict=True)]
-    return [k.unbitslice(np.ascontiguousarray(p), n) for p in evaluate(circuit, PlainBits(), planes)]
+    planes, counts = [], []
+    for i, (v, size) in enumerate(zip(values, circuit.input_sizes, strict=True)):
+        p, count = bitplanes.encode(k, f"values[{i}]", v, size)
+        planes.append(p)
+        counts.append(count)
+    if len(set(counts)) > 1:
+        raise ShareTypeError(f"values: every input must have the same number of elements, got {counts}")
+    n = counts[0] if counts else 0
+    decode = bitplanes.decode_bytes if as_bytes else bitplanes.decode
+    return [decode(k, p, n) for p in evaluate(circuit, PlainBits(), planes)]
 
 
 # ----------------------------------------------------------------------------- building

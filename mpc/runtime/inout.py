@@ -22,6 +22,7 @@ import types
 import numpy as np
 
 from mpc.dtypes import DType, Fixed, Int64
+from mpc.engines import bitplanes
 from mpc.errors import ConfigError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.net.wire import MAX_NDIM
@@ -29,7 +30,7 @@ from mpc.preprocessing.base import Preprocessing, Request
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.tensor.encoding import decode, to_numpy
-from mpc.tensor.secret_bits import SecretBits, as_values, check_width, reveal_bits
+from mpc.tensor.secret_bits import SecretBits, check_width, reveal_bits
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
 
 _ALL = 1 << 32  # owner code for "every party contributes"
@@ -147,9 +148,8 @@ def share_bits(party, value: object, owner: int | None, n: object, width: object
         if value is None:
             raise ValueError(f"input_bits: party {party.pid} must pass a value"
                              + ("" if everyone else f" (it is the owner, owner={owner})"))
-        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-            value = [value]  # one element
-        count = as_values("input_bits value", value, None, fit=width).shape[0]  # range checks: before any message
+        # range checks before any message; one int or bytes is one element
+        count = bitplanes.encode(party.kernels, "input_bits value", value, width)[1]
         if n is not None and int(n) != count:
             raise ValueError(f"input_bits: n={n} does not match the number of values {count}")
     else:

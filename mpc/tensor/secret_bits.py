@@ -1,12 +1,19 @@
-"""SecretBits: a vector of XOR-shared ``width``-bit values (1 <= width <= 64), bit-sliced.
+"""SecretBits: a vector of XOR-shared ``width``-bit values (any width >= 1), bit-sliced.
 
 Layout: ``planes`` is this party's share, a ``(width, W)`` uint64 array with W = ceil(n / 64);
 plane i packs bit i of every element (element j at bit j % 64 of word j // 64), so a circuit
-gate on a plane runs on all n elements word-parallel (:mod:`mpc.engines.circuits`). Bits of the
-last word past n are padding: they carry no meaning, and shares are masked to zero there before
-anything is opened, so padding never leaks.
+gate on a plane runs on all n elements word-parallel (:mod:`mpc.engines.circuits`). Bit 0 is
+the least significant bit. Bits of the last word past n are padding: they carry no meaning, and
+shares are masked to zero there before anything is opened, so padding never leaks.
 
-Operations (all parties call them in the same order; cost per element, GMW engine):
+Values in and out (:mod:`mpc.engines.bitplanes`): Python ints of any size, NumPy integer
+arrays, or ``bytes`` of ceil(width / 8) bytes read big-endian (the first byte holds the most
+significant bits, as hex strings of AES keys and blocks are written). :meth:`SecretBits.reveal`
+gives a uint64 array for width <= 64 and an object array of Python ints above;
+``reveal(as_bytes=True)`` gives one big-endian ``bytes`` per element.
+
+Operations (all parties call them in the same order; cost per element, GMW engine; every
+operation works at any width, e.g. 128- or 256-bit adders and comparisons):
 - ``^``, ``~``, ``<<``, ``>>``, :meth:`sar`, :meth:`bit`, :meth:`bits`, :meth:`concat_bits`,
   :meth:`zero_extend`, :meth:`sign_extend`, and ``& | ^`` with public values: local, 0 rounds.
 - ``&``, ``|`` between secrets: 1 round, width ANDs.
@@ -16,9 +23,10 @@ Operations (all parties call them in the same order; cost per element, GMW engin
   They return 1-bit SecretBits. ``==`` is deliberately NOT overloaded (it stays identity-based
   equality so a SecretBits can be hashed and compared in tests); use :meth:`eq`.
 - :func:`where` (multiplexer): 1 round. :func:`sum_bits`: carry-save reduction, then one adder.
-- :meth:`reveal` / :func:`reveal_bits`: 1 round; returns uint64 arrays.
-Public operands are Python ints or integer arrays of length n, reduced mod 2^width (negative
-values in two's complement); every party must pass the same public values.
+- :meth:`reveal` / :func:`reveal_bits`: 1 round.
+- Bristol Fashion circuits on SecretBits: :func:`mpc.bristol.evaluate`.
+Public operands are Python ints, bytes or integer arrays of length n, reduced mod 2^width
+(negative values in two's complement); every party must pass the same public values.
 
 Security: semi-honest (the GMW engine); protocols in :mod:`mpc.engines.gmw` and
 :mod:`mpc.engines.circuits`. ``repr`` shows sizes only and never communicates.
@@ -31,63 +39,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.engines import circuits
+from mpc.engines.bitplanes import check_width, decode, decode_bytes, encode, nwords
 from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
 
-__all__ = ["SecretBits", "as_values", "check_width", "reveal_bits", "sum_bits", "where"]
-
-
-def _nwords(n: int) -> int:
-    return -(-n // 64)
-
-
-def _mask(width: int) -> int:
-    return (1 << width) - 1
-
-
-def check_width(width: object) -> int:
-    if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or not 1 <= width <= 64:
-        raise ValueError(f"width: expected an integer in [1, 64], got {width!r}")
-    return int(width)
-
-
-def as_values(name: str, values: object, n: int | None, fit: int | None = None) -> np.ndarray:
-    """Integer values as a 1-d uint64 array (two's complement for negatives), length-checked.
-
-    Integer ndarrays keep their dtype's reading; sequences are read as Python ints one by one
-    (NumPy would turn a list mixing values above 2^63 with small ones into floats). With ``fit``
-    the values must fit in that many bits (unsigned dtypes: [0, 2^fit); signed dtypes:
-    [-2^(fit-1), 2^(fit-1)); Python ints: either). Messages never contain a value.
-    """
-    if isinstance(values, (int, np.integer)) and not isinstance(values, bool):
-        if n is None:
-            raise ValueError(f"{name}: a scalar needs the element count n")
-        values = [int(values)] * n
-    if isinstance(values, np.ndarray):
-        if values.dtype.kind not in "ui":
-            raise ShareTypeError(f"{name}: expected integer values, got dtype {values.dtype}")
-        if values.ndim != 1:
-            raise ShareTypeError(f"{name}: expected a 1-d array of values, got shape {values.shape}")
-        if fit is not None and values.size:
-            signed = values.dtype.kind == "i"
-            lo, hi = (-(1 << (fit - 1)), 1 << (fit - 1)) if signed else (0, 1 << fit)
-            if int(values.min()) < lo or int(values.max()) >= hi:
-                raise ValueError(f"{name}: some entries do not fit in {fit} bits")
-        arr = values.astype(np.uint64)  # signed values wrap to two's complement
-    else:
-        try:
-            items = list(values)
-        except TypeError:
-            raise ShareTypeError(f"{name}: expected integers, got {type(values).__name__}") from None
-        if not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in items):
-            raise ShareTypeError(f"{name}: expected integer values")
-        items = [int(v) for v in items]
-        if fit is not None and any(not -(1 << (fit - 1)) <= v < 1 << fit for v in items):
-            raise ValueError(f"{name}: some entries do not fit in {fit} bits")
-        arr = np.array([v % (1 << 64) for v in items], dtype=np.uint64)
-    if n is not None and arr.shape[0] != n:
-        raise ShareTypeError(f"{name}: expected {n} values, got {arr.shape[0]}")
-    return arr
+__all__ = ["SecretBits", "check_width", "reveal_bits", "sum_bits", "where"]
 
 
 class SecretBits:
@@ -103,8 +59,8 @@ class SecretBits:
         n = int(n)
         if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 2:
             raise ShareTypeError("planes: expected a 2-d uint64 array of bit planes")
-        if not 1 <= planes.shape[0] <= 64 or planes.shape[1] != _nwords(n):
-            raise ShareTypeError(f"planes: expected shape (1..64, {_nwords(n)}) for n = {n}, got {planes.shape}")
+        if planes.shape[0] < 1 or planes.shape[1] != nwords(n):
+            raise ShareTypeError(f"planes: expected shape (width >= 1, {nwords(n)}) for n = {n}, got {planes.shape}")
         self.engine = engine
         self.planes = planes
         self.n = n
@@ -117,35 +73,33 @@ class SecretBits:
     ) -> SecretBits:
         """Secret-share the owner's ``width``-bit values; other parties pass ``values=None`` and ``n``.
 
-        Values must fit in ``width`` bits (see :func:`as_values`); negatives are two's complement.
-        Cost: that of :meth:`GMWEngine.input` on width * ceil(n/64) words.
+        Values: one int or ``bytes`` (one element), or a sequence / 1-d integer array of them
+        (see :mod:`mpc.engines.bitplanes`); they must fit in ``width`` bits, negatives are two's
+        complement. Cost: that of :meth:`GMWEngine.input` on width * ceil(n/64) words.
         """
         width = check_width(width)
         if engine.pid == owner:
-            if values is None or isinstance(values, (int, np.integer)):
-                raise ShareTypeError("values: the owner must pass a sequence or 1-d array of integers")
-            vals = as_values("values", values, n, fit=width)
-            n = vals.shape[0]
-            words = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
+            if values is None:
+                raise ShareTypeError("values: the owner must pass its values")
+            words, n = encode(engine.k, "values", values, width, n)
         else:
             if values is not None:
                 raise ShareTypeError(f"values: party {engine.pid} is not the owner (party {owner}) and must pass None")
             if n is None:
                 raise ValueError("n: parties other than the owner must pass the element count")
             words = None
-        return cls(engine, engine.input(words, owner, (width, _nwords(int(n)))), int(n))
+        return cls(engine, engine.input(words, owner, (width, nwords(int(n)))), int(n))
 
     @classmethod
     def public(cls, engine: GMWEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
-        """A sharing of public values (party 0 holds them). Local; all parties pass the same values."""
-        width = check_width(width)
-        vals = as_values("values", values, n)
-        planes = np.ascontiguousarray(engine.k.bitslice(vals & np.uint64(_mask(width)))[:width])
-        return cls(engine, engine.public(planes), vals.shape[0])
+        """A sharing of public values (party 0 holds them), reduced mod 2^width; one value is
+        repeated n times. Local; all parties pass the same values."""
+        planes, count = encode(engine.k, "values", values, width, n, fit=False, broadcast=True)
+        return cls(engine, engine.public(planes), count)
 
     @classmethod
     def zeros(cls, engine: GMWEngine, n: int, width: int = 64) -> SecretBits:
-        return cls(engine, engine.zeros((check_width(width), _nwords(n))), n)
+        return cls(engine, engine.zeros((check_width(width), nwords(n))), n)
 
     @classmethod
     def concat_bits(cls, parts: Sequence[SecretBits]) -> SecretBits:
@@ -155,9 +109,6 @@ class SecretBits:
             raise ShareTypeError("concat_bits: expected at least one part")
         for p in parts[1:]:
             parts[0]._same_vector(p, "concat_bits")
-        width = sum(p.width for p in parts)
-        if width > 64:
-            raise ShareTypeError(f"concat_bits: total width {width} exceeds 64")
         return cls(parts[0].engine, np.concatenate([p.planes for p in parts]), parts[0].n)
 
     # ------------------------------------------------------------------ basics
@@ -195,8 +146,7 @@ class SecretBits:
         return SecretBits.public(self.engine, other, self.n, self.width)
 
     def _public_planes(self, other: object) -> np.ndarray:
-        vals = as_values("public operand", other, self.n)
-        return np.ascontiguousarray(self.engine.k.bitslice(vals & np.uint64(_mask(self.width)))[: self.width])
+        return encode(self.engine.k, "public operand", other, self.width, self.n, fit=False, broadcast=True)[0]
 
     # ------------------------------------------------------------------ bitwise
 
@@ -325,12 +275,16 @@ class SecretBits:
         planes = self.planes
         if self.n % 64 and planes.size:
             planes = planes.copy()
-            planes[:, -1] &= np.uint64(_mask(self.n % 64))
+            planes[:, -1] &= np.uint64((1 << (self.n % 64)) - 1)
         return planes
 
-    def reveal(self, to: int | None = None) -> np.ndarray | None:
-        """Open the values to all parties (``to=None``) or to party ``to``; uint64 array of length n."""
-        return reveal_bits(self, to=to)[0]
+    def reveal(self, to: int | None = None, *, as_bytes: bool = False) -> np.ndarray | list[bytes] | None:
+        """Open the values to all parties (``to=None``) or to party ``to`` (``None`` elsewhere).
+
+        Returns an array of length n: uint64 for width <= 64, Python ints (object dtype) above;
+        with ``as_bytes=True`` a list of n big-endian ``bytes`` of ceil(width / 8) bytes each.
+        """
+        return reveal_bits(self, to=to, as_bytes=as_bytes)[0]
 
 
 def where(cond: SecretBits, a: object, b: object) -> SecretBits:
@@ -355,12 +309,14 @@ def sum_bits(addends: Sequence[SecretBits]) -> SecretBits:
     return first._new(circuits.csa_sum(first.engine, planes))
 
 
-def reveal_bits(*xs: SecretBits, to: int | None = None) -> list[np.ndarray | None]:
-    """Open several SecretBits in ONE round; uint64 arrays (``None`` on non-recipients)."""
+def reveal_bits(*xs: SecretBits, to: int | None = None, as_bytes: bool = False) -> list:
+    """Open several SecretBits in ONE round; values as :meth:`SecretBits.reveal` gives them
+    (``None`` on non-recipients)."""
     if not xs or not all(isinstance(x, SecretBits) for x in xs):
         raise ShareTypeError("reveal_bits: expected SecretBits arguments")
     engine = xs[0].engine
     if any(x.engine is not engine for x in xs):
         raise ShareTypeError("reveal_bits: operands belong to different engines or parties")
     opened = engine.reveal_many([x._masked_planes() for x in xs], to=to)
-    return [None if p is None else engine.k.unbitslice(p, x.n) for x, p in zip(xs, opened, strict=True)]
+    dec = decode_bytes if as_bytes else decode
+    return [None if p is None else dec(engine.k, p, x.n) for x, p in zip(xs, opened, strict=True)]

@@ -1,0 +1,91 @@
+"""The walkthroughs in examples/: each script's main(party) in-process (threads) against the plaintext
+answers, for 2 and 3 parties, and through real mpcrun processes over ZeroMQ."""
+
+import importlib.util
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mpc.engines.circuits_data.generate import aes_ecb
+from mpc.testing import run_local
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+DATA = EXAMPLES / "data"
+AES_ARGS = [str(DATA / "aes_key.txt"), str(DATA / "aes_plaintext.txt")]
+
+
+def example(name):
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_line(name):
+    """The `mpcrun ...` line of an example's docstring, as an argv."""
+    lines = [ln.strip() for ln in example(name).__doc__.splitlines() if ln.strip().startswith("mpcrun ")]
+    return lines[0].split()
+
+
+def test_every_example_has_a_run_line_and_is_listed_in_the_readme():
+    readme = (EXAMPLES / "README.md").read_text()
+    names = sorted(p.stem for p in EXAMPLES.glob("*.py"))
+    assert names == ["bristol_aes", "first_protocol", "secure_aggregation"]
+    for name in names:
+        argv = run_line(name)
+        assert argv[:3] == ["mpcrun", "-n", argv[2]] and argv[3] == f"examples/{name}.py"
+        assert " ".join(argv) in readme or (name == "secure_aggregation" and " ".join(argv[:-1]) in readme)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_first_protocol(n):
+    out = run_local(example("first_protocol").main, n, argv=[str(DATA / "bid_{pid}.txt")], preprocessing="dealer")
+    bids = np.array([float((DATA / f"bid_{i}.txt").read_text()) for i in range(n)])
+    for pid, (winner, top, mean, var, above) in enumerate(out):
+        assert winner == int(np.argmax(bids)) and top == bids.max()
+        assert mean == pytest.approx(bids.mean(), abs=1e-3)
+        assert var == pytest.approx(bids.var(), rel=1e-4)
+        assert above == bool(bids[pid] > bids.mean())  # each party learns only its own comparison
+
+
+@pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("clip", [None, 0.5])
+def test_secure_aggregation(n, clip):
+    argv = [str(DATA / "update_{pid}.txt")] + ([] if clip is None else [str(clip)])
+    out = run_local(example("secure_aggregation").main, n, argv=argv, preprocessing="dealer")
+    updates = np.array([np.loadtxt(DATA / f"update_{i}.txt") for i in range(n)])
+    want = (updates if clip is None else np.clip(updates, -clip, clip)).mean(axis=0)
+    if n == 3 and clip is not None:
+        assert np.abs(updates.mean(axis=0) - want).max() > 1  # the data has outliers that clipping removes
+    for avg in out:
+        np.testing.assert_allclose(avg, want, atol=1e-4)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_bristol_aes(n):
+    key = bytes.fromhex((DATA / "aes_key.txt").read_text())
+    block = bytes.fromhex((DATA / "aes_plaintext.txt").read_text())
+    out = run_local(example("bristol_aes").main, n, argv=AES_ARGS, engine="gmw", preprocessing="dealer")
+    want = aes_ecb(key, block)
+    assert want.hex() == "69c4e0d86a7b0430d8cdb78070b4c55a"  # FIPS-197 C.1
+    assert out == [want if pid == 1 else None for pid in range(n)]  # only the plaintext owner learns it
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(("name", "args", "expect", "count"), [
+    ("first_protocol", [str(DATA / "bid_{pid}.txt")], "winner = party 1 with 310.00; mean bid 235.25", 3),
+    ("bristol_aes", AES_ARGS, "party 1: ciphertext = 69c4e0d86a7b0430d8cdb78070b4c55a", 1),
+])
+def test_examples_through_mpcrun(tmp_path, name, args, expect, count):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
+    env["PYTHONPATH"] = str(ROOT)
+    n = run_line(name)[2]
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", n, str(EXAMPLES / f"{name}.py"), *args]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.count(expect) == count, out.stdout
