@@ -31,15 +31,11 @@ import types
 import numpy as np
 
 from mpc.errors import ShareTypeError
+from mpc.sharing.packing import nwords
 
 __all__ = ["check_width", "nwords", "nbytes", "encode", "decode", "decode_bytes"]
 
 _M64 = (1 << 64) - 1
-
-
-def nwords(n: int) -> int:
-    """Words per plane for n elements: ceil(n / 64)."""
-    return -(-n // 64)
 
 
 def nbytes(width: int) -> int:
@@ -65,7 +61,7 @@ def _limbs_of_ints(name: str, items: list[int], width: int, fit: bool) -> np.nda
     """(n, L) uint64 limbs of Python ints, least significant limb first."""
     if fit and any(not -(1 << (width - 1)) <= v < 1 << width for v in items):
         raise ValueError(f"{name}: some entries do not fit in {width} bits")
-    limbs = -(-width // 64)
+    limbs = nwords(width)
     mod = 1 << width
     raw = b"".join((v % mod).to_bytes(8 * limbs, "little") for v in items)
     return np.frombuffer(raw, dtype="<u8").reshape(len(items), limbs).astype(np.uint64)
@@ -73,7 +69,7 @@ def _limbs_of_ints(name: str, items: list[int], width: int, fit: bool) -> np.nda
 
 def _limbs_of_bytes(name: str, items: list, width: int, fit: bool) -> np.ndarray:
     """(n, L) uint64 limbs of big-endian byte strings of exactly nbytes(width) bytes each."""
-    size, limbs = nbytes(width), -(-width // 64)
+    size, limbs = nbytes(width), nwords(width)
     if any(len(b) != size for b in items):
         raise ValueError(f"{name}: a {width}-bit value takes exactly {size} bytes; "
                          f"got lengths {sorted({len(b) for b in items})}")
@@ -96,7 +92,7 @@ def _limbs_of_array(name: str, values: np.ndarray, width: int, fit: bool) -> np.
         lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if signed else (0, 1 << width)
         if int(values.min()) < lo or int(values.max()) >= hi:
             raise ValueError(f"{name}: some entries do not fit in {width} bits")
-    limbs = np.zeros((values.shape[0], -(-width // 64)), dtype=np.uint64)
+    limbs = np.zeros((values.shape[0], nwords(width)), dtype=np.uint64)
     limbs[:, 0] = values.astype(np.uint64)  # signed values wrap to two's complement
     if signed and limbs.shape[1] > 1:
         limbs[values < 0, 1:] = np.uint64(_M64)

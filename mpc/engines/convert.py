@@ -79,15 +79,11 @@ from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.dabits import DaBitSource
 from mpc.sharing.flat import concat_flat, split_flat
+from mpc.sharing.packing import nwords
 
 __all__ = ["Converter", "nwords"]
 
 _ONE = np.uint64(1)
-
-
-def nwords(n: int) -> int:
-    """Words per bit plane for n elements."""
-    return -(-int(n) // 64)
 
 
 def _flat(xs: Sequence[np.ndarray], what: str) -> tuple[np.ndarray, list[tuple[int, ...]]]:

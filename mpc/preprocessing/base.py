@@ -56,6 +56,7 @@ import numpy as np
 from mpc.errors import ConfigError
 from mpc.preprocessing.bit_triples import BitTriple, BitTripleSource
 from mpc.preprocessing.dabits import BitMulTriple, DaBits, DaBitSource
+from mpc.sharing.packing import nwords
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
@@ -255,9 +256,9 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     if req.kind in ("triple", "bit_triple"):
         return [p, p, p]
     if req.kind == "dabit":
-        return [(-(-p[0] // 64),), p]
+        return [(nwords(p[0]),), p]
     if req.kind == "bitmul":  # bit words and a (base), r and r*a (derived)
-        return [(-(-p[0] // 64),), p, p, p]
+        return [(nwords(p[0]),), p, p, p]
     if req.kind == "square":
         return [p, p]
     if req.kind == "matmul":

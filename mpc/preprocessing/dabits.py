@@ -48,6 +48,7 @@ import numpy as np
 from mpc.errors import ConfigError
 from mpc.preprocessing.local_source import LocalSource
 from mpc.prg import PRG
+from mpc.sharing.packing import nwords
 
 __all__ = [
     "BitMulTriple",
@@ -107,7 +108,7 @@ class DaBitSource(ABC):
 def expand_dabit_share(prg: PRG, count: int, last: bool) -> tuple[np.ndarray, np.ndarray | None]:
     """Step 1: a party's (bit words r_i, arithmetic shares s_i); ``None`` for the last party's s."""
     count = _check_count(count)
-    words = prg.uint64(-(-count // 64))
+    words = prg.uint64(nwords(count))
     if count % 64:
         words[-1] &= np.uint64((1 << (count % 64)) - 1)  # padding bits are zero in every share
     return words, None if last else prg.uint64(count)
