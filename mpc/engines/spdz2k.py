@@ -37,8 +37,9 @@ to each peer, per element of the result; every opening is recorded for the next 
 - truncating products (:meth:`Spdz2k.mul_truncating`, :meth:`Spdz2k.square_truncating`): the
   operands' truncations in one round, then the product: 2 rounds (semi2k folds them into one;
   the authenticated tmul/tsquare tuples the dealer can make would do the same here: future work).
-- open (reveal) to everyone: [x + 2^64 r] is opened with a ``rand`` r (so the upper 64 bits of
-  x', which could tell how products overflowed, stay hidden), then the MAC check of everything
+- open (reveal) to everyone: [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as
+  shares of its own, u uniform: the upper 64 bits of x', which could tell how products
+  overflowed, stay hidden), then the MAC check of everything
   opened so far (3 rounds, :mod:`mpc.engines.mac_check`), then the low 64 bits are returned:
   4 rounds, 1 element. Open to party j only: [x - r] with an ``input`` mask of j's is opened to
   everyone and checked, and j adds r: 4 rounds.
@@ -219,10 +220,7 @@ class Spdz2k:
         shapes = [s.shape for s in shares]
         k = self.kernels
         if to is None:
-            r = pairs(self.preprocessing.random(flat.shape))
-            high = np.zeros_like(r)
-            high[..., 1] = r[..., 0]  # 2^64 r, for value and MAC shares alike
-            opened = self._open(self.add(flat, from_pairs(high)))
+            opened = self._open(self.add(flat, self.preprocessing.random_high(flat.shape)))
             self.mac.check("reveal")
             return split_flat(low64(opened), shapes)
         mask, r = self.preprocessing.input_masks(to, flat.shape)

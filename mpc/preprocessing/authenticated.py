@@ -2,7 +2,8 @@
 
 Every kind of Z_2^64 material has an authenticated twin (``Request(kind, params, 128, True)``):
 each component is shared in Z_2^128 with MACs (:mod:`mpc.sharing.authenticated`), and the kinds
-``rand`` (a uniformly random authenticated r, to mask the upper bits of a revealed value) and
+``rand`` (2^64 u for a u uniform in Z_2^64 that only the dealer draws, from its private PRG: the
+mask of the upper bits of a revealed value) and
 ``input`` (params (owner, *shape): an authenticated mask r whose value the owner also receives in
 the clear, for inputs and private outputs) exist only authenticated. Values of the truncation
 kinds (trunc, div, tmul, tsquare) are those of their Z_2^64 twins computed from the low 64 bits
@@ -37,7 +38,7 @@ __all__ = ["AUTH_ONLY", "assemble", "base_count", "correction_shapes", "dealer_c
            "mac_key_share"]
 
 AUTH_ONLY = ("rand", "input")
-_BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 1, "input": 0}
+_BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 0, "input": 0}
 
 
 def base_count(req: Request) -> int:
@@ -81,7 +82,7 @@ def correction_shapes(req: Request) -> list[tuple[int, ...]]:
 Derive64 = Callable[[Request, Sequence[np.ndarray], types.SimpleNamespace], list[np.ndarray]]
 
 
-def _derive(req: Request, base: list[np.ndarray], owner_mask: np.ndarray | None,
+def _derive(req: Request, base: list[np.ndarray], given: np.ndarray | None,
             kernels: types.SimpleNamespace, derive64: Derive64) -> list[np.ndarray]:
     """The plaintext Z_2^128 derived values from the plaintext base values."""
     if req.kind == "triple":
@@ -93,19 +94,18 @@ def _derive(req: Request, base: list[np.ndarray], owner_mask: np.ndarray | None,
         if not req.params[0]:
             return [kernels.matmul128(a, b)]
         return [np.stack([kernels.matmul128(a[i], b[i]) for i in range(a.shape[0])])]
-    if req.kind == "input":
-        return [owner_mask]
-    if req.kind == "rand":
-        return []
+    if req.kind in AUTH_ONLY:  # the value itself comes from the dealer (input: the owner's mask)
+        return [given]
     plain = Request(req.kind, req.params)  # the Z_2^64 twin, on the low words
     return [lift64(v.reshape(base[0].shape[:-1])) for v in derive64(plain, [low64(x) for x in base], kernels)]
 
 
 def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], alpha: int,
-                       owner_mask: np.ndarray | None, kernels: types.SimpleNamespace,
+                       given: np.ndarray | None, kernels: types.SimpleNamespace,
                        derive64: Derive64) -> list[np.ndarray]:
     """Party n-1's corrections for one item from every party's expansion (:func:`expand_auth`);
-    ``derive64`` derives the Z_2^64 twin's values (:func:`mpc.preprocessing.material.derive`)."""
+    ``given`` is the value of an ``input`` or ``rand`` item; ``derive64`` derives the Z_2^64
+    twin's values (:func:`mpc.preprocessing.material.derive`)."""
     n = len(per_party)
     b = base_count(req)
     shapes = _wide(_shapes(req))
@@ -115,7 +115,7 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], alph
         for i in range(1, n):
             kernels.add128(total, per_party[i][j], out=total)
         base.append(total)
-    derived = _derive(req, base, owner_mask, kernels, derive64)
+    derived = _derive(req, base, given, kernels, derive64)
     values = base + derived
     out = []
     for j, v in enumerate(derived):  # party n-1's derived value shares
@@ -147,3 +147,10 @@ def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] 
         values, macs = parts[:c], parts[c:]
     items = [pack(v, m) for v, m in zip(values, macs, strict=True)]
     return (*items, mask) if mask is not None else tuple(items)
+
+
+def high_mask(prg: PRG, shape: tuple[int, ...]) -> np.ndarray:
+    """2^64 u for u uniform from ``prg`` (the dealer's private generator): a ``rand`` value."""
+    out = np.zeros((*shape, 2), dtype=np.uint64)
+    out[..., 1] = prg.uint64(shape)
+    return out

@@ -20,7 +20,8 @@ Authenticated kinds (SPDZ2k, ring 128 with MACs; :mod:`mpc.preprocessing.authent
 kind above in Z_2^128 with a MAC share per value share (arrays of the
 :data:`~mpc.sharing.authenticated.AUTH` record dtype), and two kinds of their own:
 
-- ``rand``: an authenticated uniformly random r (masks the upper bits of a revealed value);
+- ``rand``: an authenticated 2^64 u, u uniform in Z_2^64 (the mask of the upper 64 bits of a
+  revealed value; dealt as shares of its own, so that every bit of every share of it is used);
 - ``input``: params (owner, *shape), an authenticated random mask r that the owner also gets in
   the clear (one more array in its item), for inputs and outputs to one party.
 
@@ -312,10 +313,10 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """A ``tsquare`` item for floor(x / 2^k)^2 of ``shape``."""
         return TruncSquare(*self.take(_auth(tsquare_request(shape, k), auth)))
 
-    def random(self, shape) -> np.ndarray:
-        """An authenticated uniformly random value of ``shape`` (a ``rand`` item)."""
-        (r,) = self.take(Request("rand", _shape(shape, "random(shape)"), 128, True))
-        return r
+    def random_high(self, shape) -> np.ndarray:
+        """An authenticated 2^64 u of ``shape``, u uniform (a ``rand`` item)."""
+        (mask,) = self.take(Request("rand", _shape(shape, "random_high(shape)"), 128, True))
+        return mask
 
     def input_masks(self, owner: int, shape) -> tuple[np.ndarray, np.ndarray | None]:
         """An authenticated mask of ``shape`` for ``owner``, and its value (Z_2^128 words,

@@ -126,13 +126,15 @@ class DealerCore:
     the insecure in-process dealer of the tests.
     """
 
-    def __init__(self, seeds: Sequence[bytes], kernels: types.SimpleNamespace) -> None:
+    def __init__(self, seeds: Sequence[bytes], kernels: types.SimpleNamespace, private: PRG | None = None) -> None:
+        """``private``: the dealer's own generator (the value of ``rand`` items); fresh by default."""
         if len(seeds) < 2:
             raise ValueError(f"seeds: a session needs at least 2 parties, got {len(seeds)}")
         self.n = len(seeds)
         self._streams = [Streams(s) for s in seeds]
         self._kernels = kernels
         self._alpha = sum(st.mac_key_share(i) for i, st in enumerate(self._streams))  # the MAC key
+        self._private = private if private is not None else PRG.fresh()
         self.items = 0
 
     def corrections(self, req: Request) -> list[np.ndarray]:
@@ -166,7 +168,7 @@ class DealerCore:
         return out
 
     def _authenticated(self, req: Request, per_party: list[list[np.ndarray]]) -> list[np.ndarray]:
-        mask = None
+        mask = am.high_mask(self._private, req.params) if req.kind == "rand" else None
         if req.kind == "input":
             owner = req.params[0]
             if not 0 <= owner < self.n:

@@ -1,0 +1,183 @@
+"""The spdz2k engine beyond the shared SecretTensor tests (tests/test_secret_tensor.py runs every
+arithmetic operation under it): costs, the MAC check's schedule, authenticated dealer material,
+the offline phase, 4 parties, and what it does not offer yet."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mpc
+from mpc._core import get_kernels
+from mpc.engines import spdz2k
+from mpc.errors import ConfigError
+from mpc.preprocessing.seeded import InsecureLocalDealer
+from mpc.prg import PRG
+from mpc.sharing.authenticated import pairs
+from mpc.testing import run_local
+
+HEADER = 32 + 8  # wire header of a 1-d frame; 128-bit arrays are 2-d: one more dimension word
+HEADER2 = 32 + 16
+HEADER3 = 32 + 24
+M128 = 1 << 128
+
+
+def ints(words: np.ndarray) -> list[int]:
+    flat = np.asarray(words).reshape(-1, 2)
+    return [int(lo) | int(hi) << 64 for lo, hi in flat]
+
+
+def reconstruct(items):
+    """Sum of the parties' AUTH shares: (values, MACs) as Python ints mod 2^128."""
+    vals = [sum(v) % M128 for v in zip(*(ints(pairs(a)[..., 0, :]) for a in items), strict=True)]
+    macs = [sum(m) % M128 for m in zip(*(ints(pairs(a)[..., 1, :]) for a in items), strict=True)]
+    return vals, macs
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_authenticated_dealer_material_is_consistent(n):
+    """Every authenticated kind: values as their definitions, every MAC alpha * value."""
+    k = get_kernels()
+    common_seed = PRG.fresh().random_bytes(16)
+    srcs = [InsecureLocalDealer(i, n, PRG(common_seed), k) for i in range(n)]
+    alpha = sum(s.mac_key_share() for s in srcs)
+    assert alpha % 2 == 1  # odd: see mpc.preprocessing.authenticated
+    items = {
+        "triple": [s.triples((3, 2), auth=True) for s in srcs],
+        "square": [s.square_pairs((4,), auth=True) for s in srcs],
+        "matmul": [s.matmul_triples(2, 3, 2, auth=True) for s in srcs],
+        "trunc": [s.trunc_triples((5,), 16, auth=True) for s in srcs],
+        "div": [s.div_triples((5,), 7, auth=True) for s in srcs],
+        "rand": [(s.random_high((6,)),) for s in srcs],
+        "input": [s.input_masks(1, (3,)) for s in srcs],
+    }
+    for kind, per_party in items.items():
+        comps = [reconstruct([it[j] for it in per_party]) for j in range(len(per_party[0]))
+                 if per_party[0][j] is not None and per_party[0][j].dtype.names]
+        for vals, macs in comps:
+            assert macs == [alpha * v % M128 for v in vals], kind
+        v = [c[0] for c in comps]
+        if kind == "triple":
+            assert v[2] == [a * b % M128 for a, b in zip(v[0], v[1], strict=True)]
+        if kind == "square":
+            assert v[1] == [a * a % M128 for a in v[0]]
+        if kind == "matmul":
+            a, b = np.array(v[0], dtype=object).reshape(2, 3), np.array(v[1], dtype=object).reshape(3, 2)
+            assert v[2] == [x % M128 for x in (a @ b).reshape(-1)]
+        if kind in ("trunc", "div"):
+            d = 1 << 16 if kind == "trunc" else 7
+            low = [r % (1 << 64) for r in v[0]]
+            assert v[1] == [r // d for r in low] and v[2] == [r >> 63 for r in low]
+        if kind == "rand":
+            assert all(x % (1 << 64) == 0 for x in v[0])
+        if kind == "input":
+            assert ints(per_party[1][1]) == v[0]  # the owner holds the mask's value
+            assert all(it[1] is None for i, it in enumerate(per_party) if i != 1)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_costs_of_products_inputs_and_reveals(n):
+    def main(p):
+        stats = {}
+        with p.section("input"):
+            a = p.input(np.ones((4, 5)) if p.pid == 0 else None, owner=0, shape=(4, 5), check=False)
+        b = p.input(np.ones((5, 6)) if p.pid == 1 else None, owner=1, shape=(5, 6))
+        c = p.input(np.ones((4, 5)) if p.pid == 1 else None, owner=1, shape=(4, 5))
+        stats["input"] = p.stats()["sections"]["input"]
+        for name, fn in [("mul", lambda: a * c), ("matmul", lambda: a @ b), ("square", lambda: a.square()),
+                         ("trunc", lambda: (a * c).truncate()), ("reveal", lambda: p.reveal(a)),
+                         ("linear", lambda: (a + c) * 3 - a.sum() + (a @ np.ones((5, 2))).sum())]:
+            with p.section(name):
+                fn()
+            stats[name] = p.stats()["sections"][name]
+        return stats
+
+    check = 3 * HEADER + 4 * 8 + 4 * 8 + 16 * 8  # the MAC check's three small messages
+    for pid, s in enumerate(run_local(main, n, engine="spdz2k")):
+        owner_bytes = (n - 1) * (20 * 16 + HEADER3)  # 16 bytes per element to each peer
+        assert s["input"]["rounds"] == 1 and s["input"]["bytes_sent"] == (owner_bytes if pid == 0 else 0)
+        assert s["mul"]["rounds"] == 1 and s["mul"]["bytes_sent"] == (n - 1) * (2 * 20 * 16 + HEADER2)
+        assert s["matmul"]["rounds"] == 1 and s["matmul"]["bytes_sent"] == (n - 1) * ((20 + 30) * 16 + HEADER2)
+        assert s["square"]["rounds"] == 1 and s["square"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2)
+        assert s["trunc"]["rounds"] == 2
+        # the opening, then the MAC check of every opening so far (3 rounds)
+        assert s["reveal"]["rounds"] == 4
+        assert s["reveal"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2 + check)
+        assert s["linear"]["rounds"] == 0 and s["linear"]["bytes_sent"] == 0
+
+
+def test_mac_check_runs_when_too_much_is_pending_and_at_the_end(monkeypatch):
+    monkeypatch.setattr(spdz2k, "CHECK_EVERY", 50)
+
+    def main(p):
+        a = p.input(np.arange(40.0) if p.pid == 0 else None, owner=0, shape=(40,))
+        with p.section("products"):
+            b = a * (a + 1)  # 80 opened elements > 50: a check follows the opening (1 + 3 rounds)
+            c = b * 2
+        with p.section("next"):
+            d = c * b  # both truncated first (80 opened: a check), then the product (80: another)
+        return p.stats()["sections"], p.engine.mac.checks, p.engine.mac.pending, d.shape
+
+    for sections, checks, pending, shape in run_local(main, 2, engine="spdz2k"):
+        assert sections["products"]["rounds"] == 4 and sections["next"]["rounds"] == 8
+        assert checks == 3 and pending == 0 and shape == (40,)
+
+    def ending(p):
+        a = p.input(np.arange(4.0) if p.pid == 0 else None, owner=0, shape=(4,))
+        a * (a - 1)  # opened, never revealed: the session's end checks it
+        return p.engine.mac
+
+    for mac in run_local(ending, 2, engine="spdz2k"):
+        assert mac.checks == 1 and mac.pending == 0 and mac.opened == 8
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_dry_run_and_offline_phase_then_no_dealer_traffic(n):
+    x = np.arange(6.0).reshape(2, 3)
+
+    def compute(a):
+        return (a * a).truncate() @ a.T, a / 3, a.square().sum()
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        plan = p.dry_run(compute, a)
+        p.preprocess(plan)
+        before = p.stats()["dealer"]["messages_sent"]
+        with p.recording() as used:
+            out = compute(a)
+        after = p.stats()["dealer"]["messages_sent"]
+        return {r.auth for r in plan}, used == plan, after - before, p.reveal(*out)
+
+    for auth, same, online, out in run_local(main, n, engine="spdz2k", preprocessing="dealer"):
+        assert auth == {True} and same and online == 0
+        np.testing.assert_allclose(out[0], (x * x) @ x.T, atol=1e-3)
+        np.testing.assert_allclose(out[1], x / 3, atol=1e-4)
+        assert out[2] == (x * x).sum()
+
+
+@settings(max_examples=6)
+@given(values=st.lists(st.floats(-1e4, 1e4, allow_nan=False, width=32), min_size=1, max_size=8))
+def test_four_parties(values):
+    x = np.array(values)
+
+    def main(p):
+        parts = p.input(x * (p.pid + 1))  # every party contributes
+        total = mpc.stack(parts).sum(axis=0)
+        return p.reveal(total, (parts[0] * parts[3]).truncate(), parts[2] / 5, to=None)
+
+    qx = [np.rint(x * (i + 1) * 2**16) / 2**16 for i in range(4)]
+    for tot, prod, div in run_local(main, 4, engine="spdz2k"):
+        np.testing.assert_array_equal(tot, sum(qx))
+        np.testing.assert_allclose(prod, qx[0] * qx[3], atol=2**-16)
+        np.testing.assert_allclose(div, qx[2] / 5, atol=2 * 2**-16)
+
+
+def test_comparisons_are_refused_rather_than_done_semi_honestly():
+    def main(p):
+        a = p.input(np.arange(3.0) if p.pid == 0 else None, owner=0, shape=(3,))
+        for fn in (lambda: a < 1, lambda: a.relu(), lambda: a.max(), lambda: mpc.functions.exp(a)):
+            with pytest.raises(ConfigError, match="spdz2k"):
+                fn()
+        return True
+
+    assert all(run_local(main, 2, engine="spdz2k"))

@@ -1,0 +1,271 @@
+"""spdz2k against a cheating party: every kind of tampering, 1,000 randomised trials each.
+
+A trial is a whole session (2 or 3 parties, in-process, insecure local dealer): inputs, a product
+(or a truncation), a reveal. One party, chosen at random, tampers once: it adds an offset (1,
+2^63, 2^64 - 1, 2^127 or a random nonzero 128-bit value) to one random element of
+(a) a value share it opens, (b) a MAC share, (c) the masked input it broadcasts (the same to
+every peer, while it keeps the honest one), (d) the masked input it broadcasts, differently to
+two peers, (e) its seed opening, commitment or check values in the MAC check, (f) a dealer
+correction it received, (g) truncation material. Every trial: every party, honest or not, raises
+CheatingDetected from the reveal, so no value is ever returned (the cheater may fail otherwise:
+it is not bound to run the checks). Zero misses (a single tampered
+element is caught with certainty: alpha and every chi are odd, see mpc.engines.mac_check).
+And an honest run never raises.
+"""
+
+import numpy as np
+import pytest
+
+import mpc
+from mpc.errors import CheatingDetected
+from mpc.testing import run_local
+
+TRIALS = 1000
+OFFSETS = [1, 1 << 63, (1 << 64) - 1, 1 << 127]
+M64 = (1 << 64) - 1
+
+
+def high_only(offset: int) -> bool:
+    """True when the offset changes no value mod 2^64 (see the module docstring)."""
+    return offset % (1 << 64) == 0
+
+
+def draw_offset(rng) -> int:
+    if rng.random() < 0.6:
+        return OFFSETS[rng.integers(len(OFFSETS))]
+    return int(rng.integers(1, 1 << 63)) << int(rng.integers(0, 65))  # nonzero, up to 2^127 scale
+
+
+def add128(words: np.ndarray, index: int, offset: int) -> None:
+    """Add ``offset`` mod 2^128 to element ``index`` of a (..., 2) uint64 array, in place."""
+    flat = words.reshape(-1, 2)
+    if not np.shares_memory(flat, words):
+        raise AssertionError("the tampered array must be changed in place")
+    v = (int(flat[index, 0]) | int(flat[index, 1]) << 64) + offset
+    flat[index, 0], flat[index, 1] = v & M64, (v >> 64) & M64
+
+
+def one_shot(obj, name: str, change, skip: int = 0):
+    """Replace ``obj.name`` so that its (skip+1)-th call passes its first argument through
+    ``change`` (a copy of it); every other call goes through untouched."""
+    orig = getattr(obj, name)
+    calls = [0]
+
+    def wrapper(arr, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == skip + 1:
+            arr = np.array(arr, copy=True)
+            change(arr)
+        return orig(arr, *args, **kwargs)
+
+    setattr(obj, name, wrapper)
+
+
+X = np.rint(np.linspace(-3, 4, 5) * 2**16) / 2**16  # the inputs, as encoded
+
+
+def exactly(want):
+    return lambda result: isinstance(result, np.ndarray) and np.array_equal(result, want)
+
+
+def inputs(p, shape=(5,)):
+    x = np.linspace(-3, 4, int(np.prod(shape))).reshape(shape)
+    a = p.input(x if p.pid == 0 else None, owner=0, shape=shape)
+    b = p.input(x[::-1].copy() if p.pid == p.n - 1 else None, owner=p.n - 1, shape=shape)
+    return a, b
+
+
+def run_trials(make_main, harmless, parties=(2, 3)):
+    """Run TRIALS sessions; in each, every honest party must raise CheatingDetected.
+    ``make_main(rng, n)`` returns (main, cheater, may_vanish). A trial marked ``may_vanish`` may
+    instead end with every honest party's result satisfying ``harmless`` (the honest result);
+    those are counted in ``vanished``. Returns (misses, vanished)."""
+    rng = np.random.default_rng(20261204)
+    misses, vanished = [], 0
+    for t in range(TRIALS):
+        n = int(rng.choice(parties))
+        main, cheater, may_vanish = make_main(rng, n)
+        out = run_local(main, n, engine="spdz2k", timeout=20, return_exceptions=True)
+        honest = [o for i, o in enumerate(out) if i != cheater]
+        if all(isinstance(o, CheatingDetected) for o in honest):
+            continue
+        if may_vanish and all(not isinstance(o, Exception) and harmless(o) for o in honest):
+            vanished += 1
+            continue
+        misses.append((t, n, [type(o).__name__ for o in out]))
+    return misses, vanished
+
+
+def test_a_value_share_it_opens():  # the product's opening of (d, e)
+    def make(rng, n):
+        cheater, index, offset = int(rng.integers(n)), int(rng.integers(10)), draw_offset(rng)
+
+        def main(p):
+            a, b = inputs(p)
+            if p.pid == cheater:  # the next exchange is the product's opening of (d, e): 10 elements
+                one_shot(p.channel, "exchange", lambda arr: add128(arr, index, offset))
+            return p.reveal(a * b)
+        return main, cheater, high_only(offset)
+
+    misses, _ = run_trials(make, exactly(X * X[::-1]))
+    assert misses == []
+
+
+def test_b_a_mac_share():
+    def make(rng, n):
+        cheater, index, offset = int(rng.integers(n)), int(rng.integers(5)), draw_offset(rng)
+
+        def main(p):
+            a, b = inputs(p)
+            if p.pid == cheater:
+                target = a if rng.random() < 0.5 else b
+                add128(target._share["m"], index, offset)
+            return p.reveal(a * b)
+        return main, cheater, high_only(offset)
+
+    misses, _ = run_trials(make, exactly(X * X[::-1]))
+    assert misses == []
+
+
+def test_c_the_masked_input_it_broadcasts():
+    def make(rng, n):
+        index, offset = int(rng.integers(5)), draw_offset(rng)
+
+        def main(p):
+            if p.pid == 0:  # the owner sends e + offset to every peer and keeps e itself
+                orig = p.channel.send
+
+                def send(to, arr, tag):
+                    if arr.shape == (5, 2):  # the masked input, not the input agreement's words
+                        arr = np.array(arr, copy=True)
+                        add128(arr, index, offset)
+                    return orig(to, arr, tag)
+                p.channel.send = send
+            a = p.input(np.arange(5.0) if p.pid == 0 else None, owner=0, shape=(5,))
+            if p.pid == 0:
+                del p.channel.send  # back to the class's method
+            return p.reveal(a * a)
+        return main, 0, high_only(offset)
+
+    misses, _ = run_trials(make, exactly(np.arange(5.0) ** 2))
+    assert misses == []
+
+
+def test_d_a_broadcast_input_sent_differently_to_two_peers():
+    def make(rng, n):
+        index, offset, victim = int(rng.integers(5)), draw_offset(rng), int(rng.integers(1, 3))
+
+        def main(p):
+            if p.pid == 0:  # party `victim` gets e + offset, the other peer e
+                orig = p.channel.send
+
+                def send(to, arr, tag):
+                    if to == victim and arr.shape == (5, 2):
+                        arr = np.array(arr, copy=True)
+                        add128(arr, index, offset)
+                    return orig(to, arr, tag)
+                p.channel.send = send
+            a = p.input(np.arange(5.0) if p.pid == 0 else None, owner=0, shape=(5,))
+            if p.pid == 0:
+                del p.channel.send
+            return p.reveal(a + 1)
+        return main, 0, high_only(offset)
+
+    misses, _ = run_trials(make, exactly(np.arange(5.0) + 1), parties=(3,))
+    assert misses == []
+
+
+def test_e_its_messages_in_the_mac_check():
+    # round 1: nonce, seed share (4 words); round 2: commitment (4); round 3: nonce, z, y, p,
+    # commitment hash (12 words that this check relies on; the next seed's commitment follows)
+    words = {1: 4, 2: 4, 3: 12}
+
+    def make(rng, n):
+        cheater, rnd, offset = int(rng.integers(n)), int(rng.integers(1, 4)), draw_offset(rng)
+        word = int(rng.integers(words[rnd]))
+
+        def tamper(arr):
+            arr[word] = np.uint64((int(arr[word]) + (offset & M64 or 1)) & M64)  # the offset's low word (never 0)
+
+        def main(p):
+            a, b = inputs(p)
+            c = a * b
+            if p.pid == cheater:  # the reveal's opening, then the check's three rounds
+                one_shot(p.channel, "exchange", tamper, skip=rnd)
+            return p.reveal(c)
+        return main, cheater, False  # a hash: any change is a different message
+
+    misses, vanished = run_trials(make, exactly(X * X[::-1]))
+    assert misses == [] and vanished == 0
+
+
+def test_f_a_dealer_correction():
+    def make(rng, n):
+        offset = draw_offset(rng)
+        which = int(rng.integers(3))  # the correction batch of the first input mask, the triple, the reveal mask
+
+        def main(p):
+            if p.pid == n - 1:  # party n-1 receives the corrections
+                def change(corr):
+                    add128(corr, int(rng.integers(corr.size // 2)), offset)
+                orig = p.preprocessing._corrections
+                calls = [0]
+
+                def corrections(reqs):
+                    flat = np.array(orig(reqs), copy=True)
+                    calls[0] += 1
+                    if calls[0] == (1, 3, 4)[which]:
+                        change(flat)
+                    return flat
+                p.preprocessing._corrections = corrections
+            a, b = inputs(p)
+            return p.reveal(a * b)
+        return main, n - 1, high_only(offset)
+
+    misses, _ = run_trials(make, exactly(X * X[::-1]))
+    assert misses == []
+
+
+@pytest.mark.parametrize("field", ["r", "r_high", "r_msb"])
+def test_g_truncation_material(field):
+    def correct(result):  # the honest truncation: floor or floor + 1 ulp of the exact product
+        return isinstance(result, np.ndarray) and bool(np.all(np.abs(result - X * X[::-1]) <= 2.0**-16))
+
+    def make(rng, n):
+        cheater, offset = int(rng.integers(n)), draw_offset(rng)
+        part, index = ("v", "m")[int(rng.integers(2))], int(rng.integers(5))
+
+        def main(p):
+            a, b = inputs(p)
+            if p.pid == cheater:
+                orig = p.preprocessing.trunc_triples
+
+                def trunc_triples(*args, **kwargs):
+                    t = orig(*args, **kwargs)
+                    add128(getattr(t, field)[part], index, offset)
+                    return t
+                p.preprocessing.trunc_triples = trunc_triples
+            return p.reveal((a * b).truncate())
+        return main, cheater, field == "r_msb" or high_only(offset)
+
+    misses, _ = run_trials(make, correct)
+    assert misses == []
+
+
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_honest_runs_never_raise(n):
+    rng = np.random.default_rng(n)
+    for _ in range(30):
+        x = rng.uniform(-100, 100, 6)
+
+        def main(p, x=x):
+            a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+            b = p.input(x if p.pid == p.n - 1 else None, owner=p.n - 1, shape=x.shape)
+            return p.reveal((a * b).truncate() + a @ b, to=p.n - 1), p.reveal(a / 3)
+
+        out = run_local(main, n, engine="spdz2k")
+        qx = np.rint(x * 2**16) / 2**16
+        np.testing.assert_allclose(out[-1][0], qx * qx + qx @ qx, atol=1e-3)
+        np.testing.assert_allclose(out[0][1], qx / 3, atol=1e-4)
+        assert all(o[0] is None for o in out[:-1])
+    assert isinstance(mpc.CheatingDetected, type)
