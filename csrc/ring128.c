@@ -85,3 +85,54 @@ void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_
         }
     }
 }
+
+/* ---- SPDZ2k authenticated records: 4 words each, value (lo, hi) then MAC (lo, hi) ---- */
+
+void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        store128(val, i, load128(x, 2 * i) - load128(a, 2 * i));
+        store128(mac, i, load128(x, 2 * i + 1) - load128(a, 2 * i + 1));
+    }
+}
+
+void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        u128 di = load128(d, i), ei = load128(e, i), de = di * ei;
+        u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
+        u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
+        store128(z, 2 * i, first ? v + de : v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
+void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
+                             int first, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        u128 di = load128(d, i), d2 = di * di, twice = di + di;
+        u128 v = load128(c, 2 * i) + twice * load128(a, 2 * i);
+        u128 m = load128(c, 2 * i + 1) + twice * load128(a, 2 * i + 1) + (u128)alpha * d2;
+        store128(z, 2 * i, first ? v + d2 : v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
+void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        u128 pi = load128(p, i), v = load128(x, 2 * i);
+        store128(z, 2 * i, first ? v + pi : v);
+        store128(z, 2 * i + 1, load128(x, 2 * i + 1) + (u128)alpha * pi);
+    }
+}
+
+void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
+{
+    u128 acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += (u128)chi[i] * load128(v, i);
+    store128(out, 0, acc);
+}

@@ -615,3 +615,41 @@ def test_matmul128_matches_python_ints(k, data):
     want = [sum(xs[i][p] * ys[p][j] for p in range(kk)) & M128 for i in range(m) for j in range(n)]
     assert from128(got.reshape(-1, 2)) == want
     np.testing.assert_array_equal(got, REF.matmul128(a, b))
+
+
+def _records(vals, macs, shape):
+    out = np.empty((*shape, 4), dtype=np.uint64)
+    out[..., 0:2] = to128(vals, shape)
+    out[..., 2:4] = to128(macs, shape)
+    return out
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_spdz2k_record_kernels_match_python_ints(k, data):
+    """The fused spdz2k steps on (value, MAC) records against their formulas on Python ints."""
+    size = data.draw(st.integers(0, 9))
+    draw = lambda: data.draw(st.lists(WORD128, min_size=size, max_size=size))  # noqa: E731
+    (cv, cm, av, am, bv, bm, xv, xm, d, e) = (draw() for _ in range(10))
+    alpha, first = data.draw(WORD), data.draw(st.booleans())
+    shape = (size,)
+    c, a, b, x = _records(cv, cm, shape), _records(av, am, shape), _records(bv, bm, shape), _records(xv, xm, shape)
+    D, E = to128(d, shape), to128(e, shape)
+    val, mac = k.auth_sub_split(x, a)
+    assert from128(val) == [(p - q) & M128 for p, q in zip(xv, av, strict=True)]
+    assert from128(mac) == [(p - q) & M128 for p, q in zip(xm, am, strict=True)]
+    z = k.auth_beaver_combine(c, a, b, D, E, alpha, first)
+    de = [di * ei for di, ei in zip(d, e, strict=True)]
+    assert from128(z[..., 0:2]) == [(cv[i] + d[i] * bv[i] + e[i] * av[i] + (de[i] if first else 0)) & M128
+                                    for i in range(size)]
+    assert from128(z[..., 2:4]) == [(cm[i] + d[i] * bm[i] + e[i] * am[i] + alpha * de[i]) & M128 for i in range(size)]
+    s = k.auth_square_combine(c, a, D, alpha, first)
+    assert from128(s[..., 0:2]) == [(cv[i] + 2 * d[i] * av[i] + (d[i] ** 2 if first else 0)) & M128 for i in range(size)]
+    assert from128(s[..., 2:4]) == [(cm[i] + 2 * d[i] * am[i] + alpha * d[i] ** 2) & M128 for i in range(size)]
+    p = k.auth_add_public(x, D, alpha, first)
+    assert from128(p[..., 0:2]) == [(xv[i] + (d[i] if first else 0)) & M128 for i in range(size)]
+    assert from128(p[..., 2:4]) == [(xm[i] + alpha * d[i]) & M128 for i in range(size)]
+    chi = np.array([data.draw(WORD) for _ in range(size)], dtype=np.uint64)
+    assert from128(k.dot128_64(D, chi)) == [sum(int(ci) * di for ci, di in zip(chi, d, strict=True)) & M128]
+    for got, want in [(z, REF.auth_beaver_combine(c, a, b, D, E, alpha, first)), (p, REF.auth_add_public(x, D, alpha, first))]:
+        np.testing.assert_array_equal(got, want)

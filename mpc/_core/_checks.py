@@ -209,3 +209,23 @@ def matmul128_args(a: object, b: object) -> tuple[np.ndarray, np.ndarray, bool, 
     if a.shape[1] != b.shape[0]:
         raise KernelError(f"matmul128: inner dimensions differ: {a.shape} and {b.shape}")
     return a, b, wide[0], wide[1], a.shape[0], a.shape[1], b.shape[1]
+
+
+def records(name: str, a: object) -> np.ndarray:
+    """SPDZ2k authenticated shares as uint64 words: a trailing axis of 4 (value lo, hi, MAC lo, hi)."""
+    a = as_u64(name, a)
+    if a.ndim == 0 or a.shape[-1] != 4:
+        raise KernelError(f"{name}: authenticated shares need a trailing axis of 4 words, got shape {a.shape}")
+    return a
+
+
+def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], list[np.ndarray], tuple[int, ...]]:
+    """Record arrays (trailing 4) and Z_2^128 arrays (trailing 2) of one element shape."""
+    parts = names.split(", ")
+    recs = [records(nm, a) for nm, a in zip(parts, rec, strict=False)]
+    wides = [ring128(nm, a) for nm, a in zip(parts[len(rec):], wide, strict=True)]
+    shape = recs[0].shape[:-1]
+    for nm, a in zip(parts, recs + wides, strict=True):
+        if a.shape[:-1] != shape:
+            raise KernelError(f"{nm}: element shape {a.shape[:-1]} differs from {shape}")
+    return recs, wides, shape

@@ -186,6 +186,70 @@ def matmul128(a, b):
     return out
 
 
+# ----------------------------------------------------------------------------- SPDZ2k records
+
+
+def _vm(r):
+    """Value and MAC halves of (..., 4) records, as (..., 2) Z_2^128 arrays (copies)."""
+    return np.ascontiguousarray(r[..., 0:2]), np.ascontiguousarray(r[..., 2:4])
+
+
+def _record(v, m):
+    return np.concatenate([v, m], axis=-1)
+
+
+def _alpha(alpha, shape):
+    return np.full(shape, ck.public_u64(alpha), dtype=np.uint64)
+
+
+def auth_sub_split(x, a, vals=None, macs=None):
+    """(x.v - a.v, x.m - a.m) of record arrays: the masked values to open and their MAC shares
+    (into ``vals``/``macs`` when given: C-contiguous (..., 2) arrays)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    vals, macs = ck.out_array(vals, (*shape, 2)), ck.out_array(macs, (*shape, 2))
+    (xv, xm), (av, am) = _vm(x), _vm(a)
+    sub128(xv, av, out=vals)
+    sub128(xm, am, out=macs)
+    return vals, macs
+
+
+def auth_beaver_combine(c, a, b, d, e, alpha, first):
+    """z = c + d b + e a + d e (d e in party 0's value, alpha d e in every MAC) for opened d, e."""
+    (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
+    de = mul128(d, e)
+    v = add128(cv, add128(mul128(d, bv), mul128(e, av)))
+    m = add128(add128(cm, add128(mul128(d, bm), mul128(e, am))), mul128_64(de, _alpha(alpha, shape)))
+    return _record(add128(v, de) if first else v, m)
+
+
+def auth_square_combine(c, a, d, alpha, first):
+    """z = c + 2 d a + d^2 (d^2 in party 0's value, alpha d^2 in every MAC)."""
+    (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
+    (cv, cm), (av, am) = _vm(c), _vm(a)
+    twice, d2 = add128(d, d), mul128(d, d)
+    v = add128(cv, mul128(twice, av))
+    m = add128(add128(cm, mul128(twice, am)), mul128_64(d2, _alpha(alpha, shape)))
+    return _record(add128(v, d2) if first else v, m)
+
+
+def auth_add_public(x, p, alpha, first):
+    """x + p for a public Z_2^128 p: party 0's value, and alpha p in every MAC."""
+    (x,), (p,), shape = ck.auth_args("x, p", (x,), (p,))
+    xv, xm = _vm(x)
+    return _record(add128(xv, p) if first else xv, add128(xm, mul128_64(p, _alpha(alpha, shape))))
+
+
+def dot128_64(v, chi):
+    """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v (n, 2) and uint64 chi (n,): a (2,) array."""
+    v, chi, _ = ck.mul128_64_args(v, chi, None)
+    total = 0  # (this module's ``sum`` is the ring kernel)
+    for (lo, hi), c in zip(v.reshape(-1, 2), chi.reshape(-1), strict=True):
+        total += int(c) * (int(lo) | int(hi) << 64)
+    total %= 1 << 128
+    return np.array([total & 0xFFFFFFFFFFFFFFFF, total >> 64], dtype=np.uint64)
+
+
 # ----------------------------------------------------------------------------- matrix products
 
 
@@ -396,6 +460,7 @@ def gmw_and_combine(c, d, e, a, b, first):
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
+    "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

@@ -40,6 +40,13 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                             int a_wide, int b_wide)
+    void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
+    void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                                 const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+    void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
+                                 uint64_t alpha, int first, size_t n)
+    void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
+    void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
 
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
@@ -216,4 +223,90 @@ def matmul128(a, b):
     cdef int iaw = aw, ibw = bw
     with nogil:
         mpc_ring128_matmul(&vo[0], &va[0], &vb[0], mm, kk, nn, iaw, ibw)
+    return out
+
+
+# ----------------------------------------------------------------------------- SPDZ2k records
+
+
+def auth_sub_split(x, a, vals=None, macs=None):
+    """(x.v - a.v, x.m - a.m) of (..., 4) record arrays, as (..., 2) Z_2^128 arrays (into ``vals``
+    and ``macs`` when given; they must not overlap the inputs)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    val = ck.out_array(vals, (*shape, 2))
+    mac = ck.out_array(macs, (*shape, 2))
+    cdef uint64_t *pv = out_ptr(val)
+    cdef uint64_t *pm = out_ptr(mac)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef size_t n = val.size // 2
+    if n:
+        with nogil:
+            mpc_auth_sub_split(pv, pm, px, pa, n)
+    return val, mac
+
+
+def auth_beaver_combine(c, a, b, d, e, alpha, first):
+    """z = c + d b + e a + d e for records c, a, b and opened Z_2^128 d, e (see ring128.h)."""
+    (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, al, f, n)
+    return z
+
+
+def auth_square_combine(c, a, d, alpha, first):
+    """z = c + 2 d a + d^2 for records c, a and an opened Z_2^128 d."""
+    (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_square_combine(pz, pc, pa, pd, al, f, n)
+    return z
+
+
+def auth_add_public(x, p, alpha, first):
+    """x + p for records x and a public Z_2^128 p."""
+    (x,), (p,), shape = ck.auth_args("x, p", (x,), (p,))
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pp = in_ptr(p)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_add_public(pz, px, pp, al, f, n)
+    return z
+
+
+def dot128_64(v, chi):
+    """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v and uint64 chi of v's element shape: a (2,) array."""
+    v, chi, _ = ck.mul128_64_args(v, chi, None)
+    out = np.zeros(2, dtype=np.uint64)
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pv = in_ptr(v)
+    cdef const uint64_t *pc = in_ptr(chi)
+    cdef size_t n = chi.size
+    if n:
+        with nogil:
+            mpc_ring128_dot64(po, pv, pc, n)
     return out

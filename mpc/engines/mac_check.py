@@ -52,7 +52,7 @@ import numpy as np
 from mpc.errors import CheatingDetected
 from mpc.net.channel import Channel
 from mpc.prg import PRG, SEED_BYTES
-from mpc.sharing.authenticated import ring128, sum128
+from mpc.sharing.authenticated import ring128
 
 __all__ = ["MacCheck"]
 
@@ -169,15 +169,14 @@ class MacCheck:
         """(y, z_i) = (sum chi_j x~_j, sum chi_j m_j - alpha_i y) mod 2^128, as (2,) words."""
         k = self.kernels
         chi = self._chi(prg, vals.shape[0])
-        y = sum128(k.mul128_64(vals, chi), 0) if vals.shape[0] else np.zeros(2, dtype=np.uint64)
-        m = sum128(k.mul128_64(macs, chi), 0) if macs.shape[0] else np.zeros(2, dtype=np.uint64)
+        y, m = k.dot128_64(vals, chi), k.dot128_64(macs, chi)
         z = k.sub128(m.reshape(1, 2), k.mul128(y.reshape(1, 2), self.alpha.reshape(1, 2)))
         return y, z.reshape(2)
 
     def _combine_public(self, prg: PRG, public: np.ndarray) -> np.ndarray:
         if not public.shape[0]:
             return np.zeros(2, dtype=np.uint64)
-        return sum128(self.kernels.mul128_64(public, self._chi(prg, public.shape[0])), 0)
+        return self.kernels.dot128_64(public, self._chi(prg, public.shape[0]))
 
     def _exchange(self, arr: np.ndarray) -> list[np.ndarray]:
         return self.channel.exchange(np.ascontiguousarray(arr, dtype=np.uint64))

@@ -63,7 +63,7 @@ from mpc.engines.mac_check import MacCheck
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.authenticated import AUTH, cumsum128, from_pairs, lift64, low64, pack, pairs, sum128
+from mpc.sharing.authenticated import AUTH, cumsum128, from_pairs, lift64, low64, pairs, sum128
 from mpc.sharing.flat import concat_flat, split_flat
 
 __all__ = ["CHECK_EVERY", "Spdz2k", "build"]
@@ -71,6 +71,15 @@ __all__ = ["CHECK_EVERY", "Spdz2k", "build"]
 TRUNC_BOUND_BITS = 62
 CHECK_EVERY = 1 << 22  # opened elements (32 bytes each kept) before a MAC check is forced
 _OFFSET = np.uint64(1 << TRUNC_BOUND_BITS)
+
+
+def _words(x: np.ndarray) -> np.ndarray:
+    """AUTH records as (..., 4) uint64 words (value lo, hi, MAC lo, hi): the kernels' layout."""
+    return pairs(x).reshape(*x.shape, 4)
+
+
+def _records(w: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return from_pairs(w.reshape(*shape, 2, 2))
 
 
 class Spdz2k:
@@ -115,15 +124,9 @@ class Spdz2k:
     def _add_public128(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Share of x + c for a public Z_2^128 array c ((*x.shape, 2) words): party 0 adds c to
         its value share, every party alpha_i c to its MAC share."""
-        k = self.kernels
-        w = pairs(x)
-        c = np.ascontiguousarray(c, dtype=np.uint64)
-        value = np.ascontiguousarray(w[..., 0, :])
-        if self.pid == 0:
-            value = k.add128(value, c)
-        mac = k.add128(np.ascontiguousarray(w[..., 1, :]),
-                       k.mul128_64(c, np.full(c.shape[:-1], self.alpha, dtype=np.uint64)))
-        return pack(value, mac)
+        z = self.kernels.auth_add_public(_words(x), np.ascontiguousarray(c, dtype=np.uint64), self.alpha,
+                                         self.pid == 0)
+        return _records(z, x.shape)
 
     def add_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Share of x + c for a public uint64 ring array c of x's shape."""
@@ -138,11 +141,6 @@ class Spdz2k:
     def public_share(self, c: np.ndarray) -> np.ndarray:
         """A sharing of the public value c (party 0 holds c; every MAC share alpha_i c)."""
         return self.add_public(self.zeros(np.shape(c)), np.asarray(c, dtype=np.uint64))
-
-    def _scale(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """Share of x * c for a public Z_2^128 array c ((*x.shape, 2) words): value and MAC alike."""
-        both = np.ascontiguousarray(np.broadcast_to(c[..., None, :], (*c.shape[:-1], 2, 2)))
-        return from_pairs(self.kernels.mul128(pairs(x), both)).reshape(x.shape)
 
     def mul_public(self, x: np.ndarray, c: np.ndarray | int) -> np.ndarray:
         """Share of x * c for a public ring array of x's shape, or a public integer (mod 2^64)."""
@@ -189,14 +187,31 @@ class Spdz2k:
         """Open the flat AUTH array x to everyone (one exchange) and record it for the MAC check:
         the opened values, (N, 2) words."""
         w = pairs(x.reshape(-1))
-        parts = self.channel.exchange(np.ascontiguousarray(w[:, 0, :]))
-        total = parts[0].copy()
-        for p in parts[1:]:
+        return self._open_split(np.ascontiguousarray(w[:, 0, :]), w[:, 1, :])
+
+    def _open_split(self, values: np.ndarray, macs: np.ndarray) -> np.ndarray:
+        """Open value shares (N, 2) whose MAC shares are ``macs``: one exchange, then recorded."""
+        parts = self.channel.exchange(values)
+        total = self.kernels.add128(parts[0], parts[1])
+        for p in parts[2:]:
             self.kernels.add128(total, p, out=total)
-        self.mac.record(total, w[:, 1, :])
+        self.mac.record(total, macs)
         if self.mac.pending > CHECK_EVERY:
             self.mac.check("pending openings")
         return total
+
+    def _masked(self, pairs_: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+        """x - a for each (x, a), value shares into one buffer to send and MAC shares into another
+        (one pass per pair: the Beaver masking)."""
+        total = sum(x.size for x, _ in pairs_)
+        vals = np.empty((total, 2), dtype=np.uint64)
+        macs = np.empty((total, 2), dtype=np.uint64)
+        pos = 0
+        for x, a in pairs_:
+            self.kernels.auth_sub_split(_words(x).reshape(-1, 4), _words(a).reshape(-1, 4),
+                                        vals[pos : pos + x.size], macs[pos : pos + x.size])
+            pos += x.size
+        return vals, macs
 
     def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
         """This party's share of the owner's ``value`` (a ring array; ``None`` at non-owners). 1 round."""
@@ -236,26 +251,25 @@ class Spdz2k:
 
     # ------------------------------------------------------------------ multiplications
 
-    def _beaver(self, x: np.ndarray, a: np.ndarray, c: np.ndarray, d: np.ndarray, e: np.ndarray,
-                b: np.ndarray) -> np.ndarray:
-        """z = c + d b + e a + d e for opened d, e (Z_2^128 words of x's shape)."""
-        z = self.add(c, self.add(self._scale(b, d), self._scale(a, e)))
-        return self._add_public128(z, self.kernels.mul128(d, e))
-
     def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round."""
+        """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round.
+        Local work: one masking pass per operand (value shares straight into the buffer sent,
+        MAC shares into the check's record) and one fused combine (``auth_beaver_combine``)."""
         a, b, c = self.preprocessing.triples(x.shape, auth=True)
         n = x.size
-        opened = self._open(np.concatenate([self.sub(x, a).reshape(-1), self.sub(y, b).reshape(-1)]))
-        d, e = opened[:n].reshape(*x.shape, 2), opened[n:].reshape(*x.shape, 2)
-        return self._beaver(x, a, c, d, e, b)
+        opened = self._open_split(*self._masked([(x, a), (y, b)]))
+        z = self.kernels.auth_beaver_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4),
+                                             _words(b).reshape(-1, 4), opened[:n], opened[n:], self.alpha,
+                                             self.pid == 0)
+        return _records(z, x.shape)
 
     def square(self, x: np.ndarray) -> np.ndarray:
         """Share of x * x from an authenticated square pair (a, a^2): 1 round, 1 element."""
         a, c = self.preprocessing.square_pairs(x.shape, auth=True)
-        d = self._open(self.sub(x, a)).reshape(*x.shape, 2)
-        z = self.add(c, self._scale(a, self.kernels.add128(d, d)))
-        return self._add_public128(z, self.kernels.mul128(d, d))
+        d = self._open_split(*self._masked([(x, a)]))
+        z = self.kernels.auth_square_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4), d, self.alpha,
+                                             self.pid == 0)
+        return _records(z, x.shape)
 
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of x @ y for (m,k)@(k,n), or batched (B,m,k)@(B,k,n): 1 round."""

@@ -150,6 +150,12 @@ def _matmul128(g: _Gen) -> tuple:
     return g.u64((m, k, 2) if wide & 1 else (m, k)), g.u64((k, n, 2) if wide & 2 else (k, n))
 
 
+def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
+    s = g.shape()
+    out = [g.u64((*s, 4)) for _ in range(records)] + [g.u64((*s, 2)) for _ in range(wide)]
+    return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "add": lambda g: _same(g, 2),
     "sub": lambda g: _same(g, 2),
@@ -167,6 +173,11 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "mul128": lambda g: _same(g, 2, trailing=(2,)),
     "mul128_64": lambda g: (lambda s: (g.u64((*s, 2)), g.u64(s)))(g.shape()),
     "matmul128": _matmul128,
+    "auth_sub_split": lambda g: _auth(g, 2, 0, False),
+    "auth_beaver_combine": lambda g: _auth(g, 3, 2, True),
+    "auth_square_combine": lambda g: _auth(g, 2, 1, True),
+    "auth_add_public": lambda g: _auth(g, 1, 1, True),
+    "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,
     "beaver_mask": _beaver_mask,

@@ -34,6 +34,24 @@ void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size
 void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                         int a_wide, int b_wide);
 
+/* SPDZ2k authenticated shares (mpc.sharing.authenticated): one record of 4 words per element,
+ * value share (lo, hi) then MAC share (lo, hi). Opened values d, e and public values c are
+ * 128-bit (2 words per element); alpha is this party's 64-bit MAC key share; `first` is nonzero
+ * at party 0, which alone adds public values to its value share. */
+
+/* val[i] = x[i].v - a[i].v, mac[i] = x[i].m - a[i].m: the masked value to send, its MAC share */
+void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n);
+/* z = c + d b + e a + d e: value (d e at party 0 only) and MAC (alpha d e at every party) */
+void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n);
+/* z = c + 2 d a + d^2: the square of a pair (a, c = a^2) */
+void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
+                             int first, size_t n);
+/* z = x + p for public 128-bit p: value (party 0) and MAC (alpha p) */
+void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n);
+/* out = sum_i chi[i] v[i] mod 2^128 (chi 64-bit): the MAC check's random combination */
+void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
