@@ -69,3 +69,34 @@ def test_scripts_through_mpcrun(tmp_path, name, args, expect):
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count(expect) == 3, out.stdout
+
+
+@pytest.mark.parametrize("name", ["fedavg", "linreg"])
+def test_arithmetic_scripts_under_spdz2k(name):
+    """The scripts that need no comparison run under spdz2k unchanged (its comparisons are not built
+    yet), with the same results as under semi2k."""
+    data = {"fedavg": "update_{pid}.txt", "linreg": "regression_{pid}.csv"}[name]
+    semi = run_local(script(name).main, 3, argv=[str(DATA / data)], preprocessing="dealer")
+    spdz = run_local(script(name).main, 3, argv=[str(DATA / data)], preprocessing="dealer", engine="spdz2k")
+    for a, b in zip(semi, spdz, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-3)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("cheat", [False, True])
+def test_spdz2k_through_mpcrun_and_a_cheater_is_exit_code_4(tmp_path, cheat):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", str(ROOT / "tests" / "scripts" / "spdz2k_cheat.py")]
+    out = subprocess.run(cmd + (["--cheat"] if cheat else []), cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=120)
+    if not cheat:
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert out.stdout.count("x*y = [ 2.5  5.   7.5 10. ]") == 3, out.stdout
+    else:
+        assert out.returncode == 4, out.stdout + out.stderr
+        assert "x*y" not in out.stdout  # nothing was revealed
+        assert "MAC check" in out.stdout + out.stderr
