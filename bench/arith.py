@@ -1,6 +1,7 @@
-"""semi2k arithmetic benchmarks: fixed-point products and matrix products, offline vs online.
+"""Arithmetic benchmarks: fixed-point products and matrix products, offline vs online, for semi2k
+and spdz2k (``--engines``).
 
-    python bench/arith.py [--quick] [--parties 2 3] [--profile loopback|lan|wan]
+    python bench/arith.py [--quick] [--parties 2 3] [--engines semi2k spdz2k] [--profile loopback|lan|wan]
 
 Workloads (DESIGN.md section 8):
 - W1: elementwise product of two secret Fixed(16) vectors of 10^5 and 10^6 elements, as
@@ -10,6 +11,9 @@ Workloads (DESIGN.md section 8):
   stand-alone exact truncation round on top, what a product pays when a matrix product or an
   explicit truncate consumes it);
 - W2: a secret 256x256 @ 256x256 Fixed(16) matrix product (``matmul``, deferred truncation).
+- spdz2k only, ``mul_check``: W1's product followed by the MAC check of its openings (what
+  verifying a product layer costs: the check itself is ``mul_check`` minus ``mul``; the check
+  otherwise runs when a value is revealed, outside the timed ``mul``).
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 "processes-zmq+shm-loopback"): one process per party plus the dealer process, started by
@@ -42,7 +46,14 @@ from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
-WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2"}
+WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "mul_check": "W1"}
+ENGINES = ("semi2k", "spdz2k")
+
+
+def _checked(x, y):
+    z = x * y
+    x.engine.mac.check("bench")  # spdz2k: verify the product's openings now (3 rounds)
+    return z
 
 
 def workload(op: str):
@@ -51,6 +62,8 @@ def workload(op: str):
         return lambda x, y: x @ y
     if op == "mul":
         return lambda x, y: x * y
+    if op == "mul_check":
+        return _checked
     return lambda x, y: (x * y).truncate()
 
 
@@ -63,13 +76,14 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
 
 
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
-            **kw) -> list[dict]:
+            engine: str = "semi2k", **kw) -> list[dict]:
     return parties_measure("arith", party_main, op, size, parties, repeats, transport, profile, **kw,
-                           engine="semi2k", dtype="Fixed(16)")
+                           engine=engine, dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = runner_parser(__doc__, repeats=None)
+    ap.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     args = parse_runner_args(ap, argv, "semi2k", sorted(set(WORKLOAD.values())))
     if args is None:
         return
@@ -84,9 +98,12 @@ def main(argv: list[str] | None = None) -> None:
     for parties in args.parties:
         measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
         for op, size, repeats in cases:
-            for transport in transports:
-                for record in measure(op, size, parties, repeats, transport, args.profile):
-                    print(json.dumps(record), flush=True)
+            for engine in args.engines:  # engines take turns within each case: load hits both alike
+                ops = [op, "mul_check"] if engine == "spdz2k" and op == "mul" else [op]
+                for one in ops:
+                    for transport in transports:
+                        for record in measure(one, size, parties, repeats, transport, args.profile, engine):
+                            print(json.dumps(record), flush=True)
 
 
 if __name__ == "__main__":

@@ -171,20 +171,20 @@ def transport_label(transport: str, profile: str) -> str:
 
 
 def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str,
-        profile: str = "loopback", prefix: str = NETNS_PREFIX) -> tuple[list[dict], dict]:
+        profile: str = "loopback", prefix: str = NETNS_PREFIX, engine: str = "semi2k") -> tuple[list[dict], dict]:
     """Every party's result dict, and the network facts (see :func:`net_fields`)."""
     if transport.startswith("procs"):
         if profile == "loopback":
             shm = "off" if transport == "procs-tcp" else "auto"
-            return _processes(suite, op, size, parties, repeats, shm), net_fields({})
-        return _namespaced(suite, op, size, parties, repeats, profile, prefix)
+            return _processes(suite, op, size, parties, repeats, shm, engine), net_fields({})
+        return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine)
     if profile != "loopback":
         raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
     from mpc.testing import run_local
 
     barrier = threading.Barrier(parties)
     res = run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties,
-                    preprocessing="dealer", timeout=600)
+                    preprocessing="dealer", timeout=600, engine=engine)
     return res, net_fields({})
 
 
@@ -199,10 +199,11 @@ def _results(text: str, parties: int, where: str) -> list[dict]:
     return found
 
 
-def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: str = "auto") -> list[dict]:
+def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: str = "auto",
+               engine: str = "semi2k") -> list[dict]:
     with tempfile.TemporaryDirectory() as logs:
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--timeout", "600",
-               "--shm", shm, "--log-dir", logs, *_party_args(suite, op, size, repeats)]
+               "--shm", shm, "--engine", engine, "--log-dir", logs, *_party_args(suite, op, size, repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
@@ -210,7 +211,7 @@ def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: 
 
 
 def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, profile: str,
-                prefix: str) -> tuple[list[dict], dict]:
+                prefix: str, engine: str = "semi2k") -> tuple[list[dict], dict]:
     """Parties 0..P-1 and the dealer (process P), each in its own namespace, joined through one
     hosts file as on separate hosts; ``run_parties`` makes, shapes and removes the namespaces."""
     from bench.peers.launch import run_parties
@@ -230,7 +231,7 @@ def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, prof
                             f"{address_of(parties)}:{DEALER_PORT}")
             pid = "dealer" if i == parties else str(i)
             argv = [sys.executable, "-m", "mpc", "run", "--pid", pid, "--hosts", str(hosts), "--insecure-plaintext",
-                    "--timeout", "600", "--log-dir", str(Path(tmp) / "mpcrun-logs")]
+                    "--timeout", "600", "--engine", engine, "--log-dir", str(Path(tmp) / "mpcrun-logs")]
             if i < parties:  # the dealer runs no script
                 argv += _party_args(suite, op, size, repeats)
             return argv, env
@@ -247,12 +248,14 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
             profile: str = "loopback", prefix: str = NETNS_PREFIX, **fields) -> list[dict]:
     """Run ``party_main`` on every party and return the offline and online JSON records.
 
-    ``fields`` go into both records (engine, dtype, ...); accuracy keys that party 0's result
-    carries (max_abs_err, max_rel_err, n_off, n_results) are copied too, and the network facts.
+    ``fields`` go into both records (engine, dtype, ...); ``fields["engine"]`` is the engine the
+    parties run (semi2k when absent); accuracy keys that party 0's result carries (max_abs_err,
+    max_rel_err, n_off, n_results) are copied too, and the network facts.
     """
     from mpc._core import get_kernels
 
-    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix)
+    engine = fields.get("engine", "semi2k")
+    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, engine)
     if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
         fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
     common = {"op": op, "parties": parties, "n": size, "system": "tessera",

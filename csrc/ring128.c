@@ -66,22 +66,46 @@ static inline u128 load_any(const uint64_t *p, size_t i, int wide)
     return wide ? load128(p, i) : (u128)p[i];
 }
 
+#define MM128_J 4 /* output columns kept in registers: 4 u128 accumulators */
+
 void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                         int a_wide, int b_wide)
 {
-    /* Row by row, i-p-j order: row i of c accumulates a[i,p] * b[p,:] (contiguous in j). The
-     * 128-bit multiply-add wraps mod 2^128 as the ring requires. */
-    for (size_t i = 0; i < m; i++) {
-        uint64_t *ci = c + 2 * i * n;
-        for (size_t j = 0; j < 2 * n; j++)
-            ci[j] = 0;
-        for (size_t p = 0; p < k; p++) {
-            u128 x = load_any(a, i * k + p, a_wide);
-            if (!x)
-                continue;
-            const size_t row = p * n;
-            for (size_t j = 0; j < n; j++)
-                store128(ci, j, load128(ci, j) + x * load_any(b, row + j, b_wide));
+    /* Blocks of MM128_J columns: the block's k x J panel of b is packed contiguous (16 KB for
+     * k = 256: it stays in L1 across every row of a), then each row of c accumulates its J
+     * entries in registers over p. A 128-bit product mod 2^128 is one 64x64->128 multiply and
+     * two low multiplies (al*bh + ah*bl only reach bits >= 64). */
+    uint64_t panel[2 * MM128_J * 256];
+    for (size_t j0 = 0; j0 < n; j0 += MM128_J) {
+        size_t jn = n - j0 < MM128_J ? n - j0 : MM128_J;
+        for (size_t p0 = 0; p0 < k; p0 += 256) {
+            size_t pn = k - p0 < 256 ? k - p0 : 256;
+            for (size_t p = 0; p < pn; p++)
+                for (size_t jj = 0; jj < MM128_J; jj++)
+                    store128(panel, p * MM128_J + jj, jj < jn ? load_any(b, (p0 + p) * n + j0 + jj, b_wide) : 0);
+            for (size_t i = 0; i < m; i++) {
+                u128 acc[MM128_J];
+                if (p0 == 0) {
+                    for (size_t jj = 0; jj < MM128_J; jj++)
+                        acc[jj] = 0;
+                } else {
+                    for (size_t jj = 0; jj < jn; jj++)
+                        acc[jj] = load128(c, i * n + j0 + jj);
+                    for (size_t jj = jn; jj < MM128_J; jj++)
+                        acc[jj] = 0;
+                }
+                for (size_t p = 0; p < pn; p++) {
+                    u128 x = load_any(a, i * k + p0 + p, a_wide);
+                    uint64_t xl = (uint64_t)x, xh = (uint64_t)(x >> 64);
+                    const uint64_t *row = panel + 2 * p * MM128_J;
+                    for (size_t jj = 0; jj < MM128_J; jj++) {
+                        uint64_t bl = row[2 * jj], bh = row[2 * jj + 1];
+                        acc[jj] += (u128)xl * bl + ((u128)(xl * bh + xh * bl) << 64);
+                    }
+                }
+                for (size_t jj = 0; jj < jn; jj++)
+                    store128(c, i * n + j0 + jj, acc[jj]);
+            }
         }
     }
 }

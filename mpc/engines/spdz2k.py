@@ -284,8 +284,16 @@ class Spdz2k:
         return np.stack([self._matmul_combine(a[i], b[i], c[i], d[i], e[i]) for i in range(x.shape[0])])
 
     def _matmul_combine(self, a, b, c, d, e) -> np.ndarray:
-        z = self.add(c, self.add(self._matmul_left(d, b), self._matmul_right(a, e)))
-        return self._add_public128(z, self.kernels.matmul128(d, e))
+        """Z = C + D B + A E + D E with D E folded into the first product, as semi2k does: the
+        value share is C + D (B + [party 0] E) + A E and the MAC share C + D (B_m + alpha_i E) + A_m E,
+        so D multiplies one (k, 2n) matrix and E one (2m, k): two 128-bit products, not five."""
+        k = self.kernels
+        w = pairs(b)  # (k, n, 2, 2): value, MAC
+        bv = k.add128(np.ascontiguousarray(w[..., 0, :]), e) if self.pid == 0 else w[..., 0, :]
+        bm = k.add128(np.ascontiguousarray(w[..., 1, :]), k.mul128_64(e, np.full(e.shape[:-1], self.alpha,
+                                                                                   dtype=np.uint64)))
+        folded = from_pairs(np.stack([bv, bm], axis=-2))
+        return self.add(c, self.add(self._matmul_left(d, folded), self._matmul_right(a, e)))
 
     # ------------------------------------------------------------------ truncation and division
 
