@@ -224,3 +224,19 @@ def test_torch_tensors_as_inputs_and_operands(n):
     for prod, counts in run_local(main, n):
         np.testing.assert_allclose(prod, want, atol=2.0**-14)
         np.testing.assert_array_equal(counts, np.arange(3) * sum(range(1, n + 1)))
+
+
+def test_reveal_as_torch_and_torch_inputs():
+    import torch  # installed by `make test` (the [torch] extra)
+
+    x = torch.tensor([[1.5, -2.0], [0.25, 3.0]])
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=(2, 2))
+        return p.reveal(a * 2, a.argmax(), a < 1, as_torch=True), p.reveal(a.sum(), as_torch=True, to=1)
+
+    for pid, ((y, am, lt), s) in enumerate(run_local(main, 2)):
+        assert isinstance(y, torch.Tensor) and y.dtype == torch.float64 and torch.equal(y, x.double() * 2)
+        assert am.dtype == torch.int64 and int(am) == 3 and lt.dtype == torch.int64
+        assert torch.equal(lt, (x < 1).long())
+        assert (s is None) if pid == 0 else (isinstance(s, torch.Tensor) and float(s) == 2.75)

@@ -165,7 +165,7 @@ def share_bits(party, value: object, owner: int | None, n: object, width: object
     return SecretBits.input(gmw, value if mine else None, int(owner), count, width)
 
 
-def reveal(party, values: tuple, to: int | None):
+def reveal(party, values: tuple, to: int | None, as_torch: bool = False):
     if not values:
         raise ValueError("reveal: pass at least one SecretTensor or SecretBits")
     arith, bits = [], []
@@ -183,14 +183,23 @@ def reveal(party, values: tuple, to: int | None):
     if to is not None and (isinstance(to, bool) or not isinstance(to, (int, np.integer)) or not 0 <= to < party.n):
         raise ConfigError(f"to: expected a party id in [0, {party.n}) or None, got {to!r}")
     dest = None if to is None else int(to)
+    torch = _torch() if as_torch else None  # before any message: a missing torch fails cleanly
     out: list = [None] * len(values)
     if arith:
         opened = party.engine.open([values[i].share for i in arith], to=dest)
         for i, v in zip(arith, opened or [None] * len(arith), strict=True):
             if v is not None:
                 d = decode(v, values[i].dtype, values[i].scale)
-                out[i] = d[()] if d.ndim == 0 else d
+                out[i] = torch.from_numpy(np.asarray(d)) if torch is not None else d[()] if d.ndim == 0 else d
     if bits:
         for i, v in zip(bits, reveal_bits(*[values[i] for i in bits], to=dest), strict=True):
             out[i] = v
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        raise ConfigError("reveal(as_torch=True) needs torch: pip install torch (the CPU build)") from None
+    return torch

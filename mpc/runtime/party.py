@@ -145,12 +145,14 @@ class Party:
         """
         return io.share_bits(self, value, owner, n, width, check)
 
-    def reveal(self, *values: SecretTensor | SecretBits, to: int | None = None):
+    def reveal(self, *values: SecretTensor | SecretBits, to: int | None = None, as_torch: bool = False):
         """Open ``values`` (SecretTensors and SecretBits); decoded NumPy values (a tuple when
         several), or ``None`` at every party but ``to`` when ``to`` is given. SecretTensors open
-        in one round (Fixed values decode to floats, Int64 to int64), SecretBits in one round
-        (uint64 arrays of length n); both kinds in one call: two rounds."""
-        return io.reveal(self, values, to)
+        in one round (Fixed values decode to floats, Int64 to int64: comparison results and
+        argmax come out as integers), SecretBits in one round (uint64 arrays of length n); both
+        kinds in one call: two rounds. ``as_torch=True`` returns the SecretTensors' values as
+        torch tensors (float64 / int64; torch is imported then, and only then)."""
+        return io.reveal(self, values, to, as_torch)
 
     def preprocess(self, plan) -> None:
         """Offline phase: fetch the material of ``plan`` (a list of ``(kind, params)``, e.g. from
