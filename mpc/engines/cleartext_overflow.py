@@ -184,9 +184,9 @@ class Monitor:
         size = ""
         if magnitude is not None:
             value = float(np.asarray(magnitude())[first])
-            size = f" (|value| ~ 2^{math.log2(max(value, 1.0)):.1f} ring units)"
-        text = (f"cleartext: {op} of shape {bad.shape}: {count} of {bad.size} {problem} (first at index "
-                f"{first}{size}); the real engines compute a wrong value here without notice")
+            size = f", |value| ~ 2^{math.log2(max(value, 1.0)):.1f} in ring units"
+        text = (f"cleartext: {op} of shape {bad.shape}: {count} of {bad.size} {problem}; first at index "
+                f"{first}{size}. The real engines compute a wrong value here without notice.")
         if self.policy == "raise":
             raise RangeError(text)
         if self.pid == 0:  # every party sees the same values: one report, not n

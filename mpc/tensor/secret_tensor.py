@@ -54,6 +54,7 @@ from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import compare as cmp
 from mpc.errors import ConfigError, ShareTypeError
 from mpc.tensor import shapes as sh
+from mpc.tensor.debug import debug_value
 from mpc.tensor.encoding import encode_fixed, encode_int, encode_public, is_integral, to_numpy
 
 DEFAULT_FIXED = Fixed(16)
@@ -108,6 +109,12 @@ class SecretTensor:
         view = self._share.view()
         view.flags.writeable = False
         return view
+
+    def debug_value(self) -> Any:
+        """The value, decoded as ``party.reveal`` would, at this party without any message: under
+        ``engine="cleartext"`` only (a debugging aid; ConfigError under a real engine). See
+        :mod:`mpc.tensor.debug` and docs/debugging.md."""
+        return debug_value(self)
 
     def __len__(self) -> int:
         if self.ndim == 0:
