@@ -85,7 +85,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from mpc.engines.base import BooleanEngine
+from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.convert import Converter
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
