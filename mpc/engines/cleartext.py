@@ -9,11 +9,12 @@ protocols before running them for real:
   the same wrap-around, the same deferred truncation and the same function approximations (the
   code above the engine is the same code). Truncation and division by a public d are semi2k's
   own protocol evaluated by one party that holds the whole mask (:meth:`Cleartext.divide_many`),
-  so the result is floor(x/d) or floor(x/d) + 1 with semi2k's probabilities: +1 with probability
-  (x mod d)/d, i.e. stochastic rounding, unbiased (for d = 2^k this is exactly semi2k's law;
-  for other d semi2k's error bound, below 2 ulp, holds). The masks come from a PRG with a fixed
-  public seed, so a run is reproducible: the same inputs give the same outputs, run after run.
-  Outside semi2k's exact range (|x| >= 2^62) the result is the wrong value semi2k would compute.
+  so the results follow semi2k's distribution exactly: truncation by 2^k gives floor(x/2^k) or
+  floor(x/2^k) + 1, the +1 with probability (x mod 2^k)/2^k (stochastic rounding, unbiased);
+  division by another d gives floor(x/d) + {0, 1, 2} (semi2k's error below 2 ulp). The masks come
+  from a PRG with a fixed public seed, so a run is reproducible: the same inputs give the same
+  outputs, run after run. Outside semi2k's exact range [-2^62, 2^62) the result is the wrong
+  value semi2k would compute there (and the input is reported).
 - **Values to print.** ``x.debug_value()`` (:mod:`mpc.tensor.debug`) decodes a tensor at any
   party, any time, without communicating (under a real engine it raises ConfigError).
 - **Overflow found.** Every result is tested against the true integer result
@@ -260,9 +261,10 @@ class Cleartext:
 
         The value is semi2k's protocol (:meth:`mpc.engines.semi2k.Semi2k.divide_many`) run by one
         party holding the whole mask r (uniform, from the engine's public-seed PRG): c = x + 2^62
-        + r and the finish kernel on (c, floor(r/d), msb(r)). So for -2^62 <= x < 2^62 the result
-        is floor(x/d) + [u < x mod d] with u uniform in [0, d): floor(x/d) or floor(x/d) + 1, and
-        for d = 2^k with exactly semi2k's probabilities; outside, semi2k's wrong value.
+        + r and the finish kernel on (c, floor(r/d), msb(r)), so it has semi2k's distribution. For
+        -2^62 <= x < 2^62 and d = 2^k: floor(x/d) + [u < x mod d] with u uniform in [0, d) (the
+        +1 with probability (x mod d)/d); other d: floor(x/d) + {0, 1, 2}. Outside, semi2k's
+        wrong value (reported).
         """
         d = divisor(d)
         if not xs:

@@ -94,16 +94,15 @@ def _exact_fits(values) -> bool:
 def product_wraps(x: np.ndarray, y: np.ndarray | int) -> np.ndarray:
     """Where the integer product x * y (elementwise, broadcast; y may be a Python int read as two's
     complement) is outside [-2^63, 2^63)."""
-    sx = signed(x)
     sy = np.int64(signed_int(y)) if isinstance(y, (int, np.integer)) else signed(y)
-    est = np.abs(sx.astype(np.float64) * np.asarray(sy, dtype=np.float64))
+    sx, sy = np.broadcast_arrays(signed(x), sy)
+    shape = sx.shape
+    sx, sy = sx.reshape(-1), sy.reshape(-1)
+    est = np.abs(sx.astype(np.float64) * sy.astype(np.float64))
     bad = est > _TWO63 * (1 + 2.0**-40)
-    unsure = np.asarray((est >= _TWO63 * (1 - 2.0**-40)) & ~bad)
-    if unsure.any():  # near the boundary: decide with Python integers
-        bx, by = np.broadcast_arrays(sx, sy)
-        for idx in zip(*np.nonzero(unsure), strict=True):
-            bad[idx] = not _exact_fits(int(bx[idx]) * int(by[idx]))
-    return np.asarray(bad)
+    for i in np.flatnonzero((est >= _TWO63 * (1 - 2.0**-40)) & ~bad):  # near 2^63: Python integers decide
+        bad[i] = not _exact_fits(int(sx[i]) * int(sy[i]))
+    return bad.reshape(shape)
 
 
 def _split_sum(x: np.ndarray, fn) -> np.ndarray:
