@@ -27,7 +27,7 @@ from mpc.engines.cleartext import Cleartext, build
 from mpc.errors import ConfigError, RangeError, RangeWarning
 from mpc.net.channel import Channel
 from mpc.prg import PRG
-from mpc.tensor.secret_bits import SecretBits, reveal_bits, sum_bits
+from mpc.tensor.secret_bits import reveal_bits, sum_bits
 from mpc.tensor.secret_bits import where as bits_where
 from mpc.testing import run_local
 

@@ -27,10 +27,11 @@ engine: it must never see real secrets).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,16 @@ class Monitor:
             registry = frame.f_globals.setdefault("__warningregistry__", {})
             warnings.warn_explicit(text, RangeWarning, frame.f_code.co_filename, frame.f_lineno,
                                    module=frame.f_globals.get("__name__"), registry=registry)
+
+
+    @contextlib.contextmanager
+    def suspended(self) -> Iterator[None]:
+        """No reports inside the block: for ring arithmetic that wraps on purpose."""
+        saved, self.policy = self.policy, "ignore"
+        try:
+            yield
+        finally:
+            self.policy = saved
 
 
 def check_policy(policy: object) -> str:
