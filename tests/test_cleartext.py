@@ -7,7 +7,6 @@ fails the test; every overflow test asserts a report on one side of the boundary
 other.
 """
 
-import math
 import subprocess
 import sys
 import textwrap
@@ -592,4 +591,4 @@ def test_mpcrun_emulate_reports_a_failure_with_the_exit_code(tmp_path):
     out = _mpcrun("--emulate", "-n", "2", "fail.py", cwd=tmp_path)
     assert out.returncode == 1
     assert "emulation: RangeError: cleartext: addition of shape ()" in out.stderr
-    assert math.isfinite(len(out.stderr)) and "Traceback" not in out.stderr
+    assert "Traceback" not in out.stderr  # an expected error: one line, no traceback
