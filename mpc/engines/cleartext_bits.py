@@ -112,13 +112,7 @@ class CleartextConverter(Converter):
     """semi2k's MixedProtocols evaluated in the clear (see the module docstring)."""
 
     def __init__(self, arith: ArithmeticEngine, boolean: CleartextBits, monitor: Monitor) -> None:
-        # Converter.__init__ is not called: it wants GMW shares of a real sharing and a daBit source
-        self.arith = arith
-        self.boolean = boolean
-        self.dabits = None
-        self.pid = boolean.pid
-        self.n = boolean.n
-        self.k = boolean.k
+        super().__init__(arith, boolean, dabits=None)  # no daBits: B2A and bit_mul are overridden
         self.monitor = monitor
 
     def __repr__(self) -> str:

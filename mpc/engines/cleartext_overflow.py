@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -47,7 +48,7 @@ POLICIES = ("warn", "raise", "ignore")
 _TWO63 = 2.0**63
 _MIN = np.int64(-(2**63))
 _LOW32 = np.int64(0xFFFFFFFF)
-_PACKAGE = str(Path(__file__).resolve().parents[1])  # the mpc package: frames inside it are not the user's
+_PACKAGE = str(Path(__file__).resolve().parents[1]) + os.sep  # frames inside the mpc package are not the user's
 
 
 def signed(x: np.ndarray) -> np.ndarray:
