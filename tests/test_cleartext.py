@@ -11,7 +11,6 @@ import subprocess
 import sys
 import textwrap
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -30,9 +29,7 @@ from mpc.tensor.secret_bits import reveal_bits, sum_bits
 from mpc.tensor.secret_bits import where as bits_where
 from mpc.testing import run_local
 
-ROOT = Path(__file__).resolve().parents[1]
 ULP = 2.0**-16
-TWO63 = 1 << 63
 
 
 def q(a, f=16):
@@ -147,6 +144,8 @@ def battery_main(p, x, y, m, w, fn_inputs, soft):
     out += [F.softmax(share(p, soft)), F.log_softmax(share(p, soft), axis=0), F.divide(sx, share(p, fn_inputs["sqrt"][:1]))]
     ints = share(p, np.arange(-3, 3), dtype=mpc.Int64())
     out += [ints * ints - 7, (ints < 0), ints.sum(), ints * sx[:1]]
+    x0, y0 = sx[0], sy[-1]  # 0-d tensors
+    out += [x0 * y0 * x0, x0 < y0, x0 / 3, F.exp(x0 * 0.1)]
     return p.reveal(*out)
 
 
@@ -181,9 +180,15 @@ def test_every_op_and_function_agrees_with_semi2k_and_numpy(n, case):
     ints = np.arange(-3, 3)
     tail = [ints * ints - 7, (ints < 0).astype(np.int64), ints.sum(), ints * x[:1]]
     for k, ref in enumerate(tail):
-        got_s, got_c = semi[-4 + k], clear[-4 + k]
+        got_s, got_c = semi[-8 + k], clear[-8 + k]
         np.testing.assert_array_equal(got_s, got_c)
         np.testing.assert_allclose(got_c, ref, atol=1e-12)
+    x0, y0 = x[0], y[-1]
+    zero_d = [(x0 * y0 * x0, 4 * ULP * (1 + abs(x0))), (float(x0 < y0), 0), (x0 / 3, 2 * ULP),
+              (np.exp(x0 * q(0.1)), 1e-3 * np.exp(x0 * q(0.1)) + 1e-3 * ULP * abs(x0))]
+    for k, (ref, tol) in enumerate(zero_d):
+        for got in (semi[-4 + k], clear[-4 + k]):
+            assert np.ndim(got) == 0 and abs(got - ref) <= tol + 1e-12, (k, got, ref)
 
 
 def bits_main(p, a, b, w):
