@@ -21,9 +21,11 @@ Protocol (all parties; tensors at scale s hold X = round(x 2^s); L = ceil(B 2^s)
 5. If the bit is 1, every party raises :class:`~mpc.errors.RangeError`, which names the bound,
    the tensors' shapes and the scales, never a value or an index.
 
-Cost (2 parties, N elements in all): 16 rounds (MSB 7, B2A 1, zero test 6, B2A 1, opening 1);
-per element about 2 x 45 bytes of MSB circuit and 2 bits of B2A, then a constant. 3 parties:
-the carry-save round of each circuit more (18 rounds). Security: that of the engine (semi2k:
+Cost (N elements in all): 2 parties, 16 rounds (MSB 7, B2A 1, zero test 6, B2A 1, opening 1)
+and 91 bytes per element per party (two MSB circuits and two B2A bits each) plus 7.5 KB; 3
+parties, 18 rounds (a carry-save round per circuit) and 245 bytes per element per party plus
+21 KB (measured: ``party.section`` around calls on 64 and 6400 elements, in-process channel).
+Security: that of the engine (semi2k:
 semi-honest); the opened bit is the only output; every other opening is masked by the engines'
 protocols (:mod:`mpc.engines.convert`).
 
