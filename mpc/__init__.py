@@ -7,8 +7,9 @@ The user types are :class:`SecretTensor` (arithmetic: ``+ - * @``, reductions, a
 comparisons ``< <= > >=``, ``abs``, ``.relu()``, ``.max()``, ``.argmax()``, ``.sort()``...) and
 :class:`SecretBits` (boolean, from ``party.input_bits``). Module functions: ``mpc.stack``,
 ``mpc.concatenate``, ``mpc.dot``, ``mpc.outer``, ``mpc.conv2d``, ``mpc.avg_pool2d``,
-``mpc.where``, ``mpc.minimum``, ``mpc.maximum``. The non-linear functions live in the
-``mpc.functions`` module (``import mpc.functions as F``; ``F.sigmoid(x)``, ``F.exp``, ``F.log``,
+``mpc.where``, ``mpc.minimum``, ``mpc.maximum``; ``mpc.check_range`` (a secure range check that
+reveals one bit) and ``mpc.debug_value`` (values under the cleartext debug engine only). The
+non-linear functions live in the ``mpc.functions`` module (``import mpc.functions as F``; ``F.sigmoid(x)``, ``F.exp``, ``F.log``,
 ``F.reciprocal``, ``F.divide``, ``F.sqrt``, ``F.rsqrt``, ``F.tanh``, ``F.softmax``,
 ``F.log_softmax``; also reachable as ``mpc.functions``). Bristol Fashion circuits (AES-128
 shipped) on SecretBits of any width: ``mpc.bristol.load``, ``mpc.bristol.evaluate``.
@@ -24,11 +25,15 @@ from mpc.errors import (
     PeerTimeout,
     PreprocessingExhausted,
     ProtocolError,
+    RangeError,
+    RangeWarning,
     ShareTypeError,
 )
 from mpc.runtime.party import Party
 from mpc.tensor.compare import maximum, minimum, where
+from mpc.tensor.debug import debug_value
 from mpc.tensor.functions import avg_pool2d, concatenate, conv2d, dot, outer, stack
+from mpc.tensor.range_check import check_range
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -54,13 +59,17 @@ __all__ = [
     "PeerTimeout",
     "PreprocessingExhausted",
     "ProtocolError",
+    "RangeError",
+    "RangeWarning",
     "SecretBits",
     "SecretTensor",
     "ShareTypeError",
     "avg_pool2d",
     "bristol",
+    "check_range",
     "concatenate",
     "conv2d",
+    "debug_value",
     "dot",
     "functions",
     "maximum",

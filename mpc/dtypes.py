@@ -3,11 +3,31 @@
 - :class:`Int64`: two's complement integers in [-2^63, 2^63).
 - :class:`Fixed`: fixed point with ``f`` fractional bits (default 16): x -> round(x * 2^f) in
   two's complement, so the representable range is [-2^(63-f), 2^(63-f)) with resolution 2^-f.
-  A product of two Fixed values carries 2f fractional bits until it is truncated; it stays exact
-  while |x*y| < 2^(63-2f) (2^31 for f = 16). Truncation protocols state their own bounds.
+  A product of two Fixed values carries 2f fractional bits (scale s = 2f) until it is truncated.
 
 Encoding never wraps silently: a value outside the range, or a NaN/inf, is a ``ValueError``
-naming the range.
+naming the range. Computing can leave it: every operation is exact in the ring, and a result
+whose true value leaves the range *wraps* mod 2^64 with no error (semi2k cannot see its
+values). Where each operation is exact, for a value v at scale s (ring integer v 2^s; s = 0 for
+Int64, f for Fixed, 2f for an untruncated product), with f = 16 in parentheses:
+
+- input, public operands: |v| < 2^(63-s) (2^47): ValueError outside;
+- ``+ - neg``, ``sum``, ``mean``'s sum, ``cumsum``, a scale-f operand lifted to 2f to meet a
+  product: result |v| < 2^(63-s) (2^47 at f, 2^31 at 2f);
+- ``*``, ``square``, ``@``, ``dot``, ``outer``, ``conv2d`` of Fixed values (scale 2f): the exact
+  product or dot product |v| < 2^(63-2f) (2^31); Int64: the integer result in [-2^63, 2^63);
+- truncation and division, exact for ring values in [-2^62, 2^62): a product fed to the next
+  product or to ``.truncate()``, |v| < 2^(62-2f) (2^30); ``x / d`` and ``mean`` at scale s,
+  |v| < 2^(62-s) (2^46 at f);
+- comparisons and everything built on them (``< <= > >= == !=``, ``max``, ``min``, ``argmax``,
+  ``sort``, ``relu``, ``abs``, ``clip``, ``maximum``, ``where``): |x - y| < 2^(63-s) (2^47 at f);
+- ``reciprocal``, ``divide``, ``sqrt``, ``rsqrt``, ``log`` (:mod:`mpc.functions`): |x| < 2^(60-s)
+  (2^44 at f; 2^28 for an untruncated product); ``exp``, ``sigmoid``, ``tanh``, ``softmax``:
+  any value (they clamp or saturate).
+
+Finding a wrap: run the protocol on the cleartext debug engine (``engine="cleartext"``,
+``mpcrun --emulate``), which reports each of these cases at the user's line, or assert a bound
+under any engine with ``mpc.check_range(x, bound=...)`` (one opened bit). See docs/debugging.md.
 """
 
 from __future__ import annotations
@@ -33,7 +53,8 @@ class DType:
 
 @dataclass(frozen=True)
 class Int64(DType):
-    """Integers in [-2^63, 2^63) as ring elements (two's complement)."""
+    """Integers in [-2^63, 2^63) as ring elements (two's complement). Sums, differences and
+    products past that range wrap mod 2^64, like NumPy's int64 (see the module docstring)."""
 
     frac_bits = 0
 
@@ -64,7 +85,8 @@ class Int64(DType):
 
 @dataclass(frozen=True)
 class Fixed(DType):
-    """Fixed point with ``f`` fractional bits over Z_2^64."""
+    """Fixed point with ``f`` fractional bits over Z_2^64: |v| < 2^(63-f) (:attr:`max_abs`);
+    a product |v| < 2^(62-2f) to be truncated exactly (2^30 at f = 16; module docstring)."""
 
     f: int = 16
 

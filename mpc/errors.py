@@ -15,6 +15,8 @@ __all__ = [
     "PeerTimeout",
     "PreprocessingExhausted",
     "KernelError",
+    "RangeError",
+    "RangeWarning",
 ]
 
 
@@ -55,3 +57,19 @@ class PreprocessingExhausted(MPCError):
 
 class KernelError(MPCError, ValueError):
     """A compiled kernel was called with wrong shapes, dtypes or arguments."""
+
+
+class RangeError(MPCError, ArithmeticError):
+    """A value is outside the range its encoding or protocol is exact in (see :mod:`mpc.dtypes`).
+
+    Raised on every party by the secure range check (``mpc.check_range``: one opened bit says that
+    some element is out of range, never which one), and by the cleartext debug engine under
+    ``overflow="raise"``. An ``ArithmeticError``, like Python's own ``OverflowError``.
+    """
+
+
+class RangeWarning(UserWarning):
+    """The cleartext debug engine's report of a value leaving the range (its default policy).
+
+    A warnings filter turns it into an error: ``warnings.simplefilter("error", RangeWarning)``.
+    """

@@ -11,20 +11,19 @@ Preprocessing: ``preprocessing="local"`` (the default here) uses the insecure in
 of its own, linked to each party by a 2-party LocalHub, exactly as the dealer process is over
 ZeroMQ. ``dealer_hook(dealer, links)``, if given, runs in the dealer thread instead of
 ``dealer.serve()`` (tests use it to make the dealer misbehave).
+
+``engine="cleartext"`` runs the protocol on the debug engine (:mod:`mpc.engines.cleartext`):
+same results as semi2k, values readable with ``x.debug_value()``, overflow reported, and the
+costs semi2k would pay in ``party.stats()``. The threads are :func:`mpc.runtime.threads.
+run_parties`, which ``mpcrun --emulate`` uses too.
 """
 
 from __future__ import annotations
 
-import secrets
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from mpc.errors import PeerTimeout
-from mpc.net.local import LocalHub
-from mpc.preprocessing.dealer import TrustedDealer
-from mpc.runtime.party import Party
+from mpc.runtime.threads import run_parties
 
 
 def run_local(
@@ -36,57 +35,5 @@ def run_local(
     **party_options: Any,
 ) -> list[Any]:
     """Run ``main(party, *args)`` for ``n`` parties as threads; see the module docstring."""
-    session = secrets.randbits(64)
-    hub = LocalHub(n, session=session, timeout=timeout)
-    results: list[Any] = [None] * n
-    failures: dict[int | str, tuple[float, BaseException]] = {}
     party_options.setdefault("preprocessing", "local")
-    dealer_hook = party_options.pop("dealer_hook", None)
-    links: list[LocalHub] = []
-    if party_options["preprocessing"] == "dealer":
-        links = [LocalHub(2, session=session, timeout=timeout) for _ in range(n)]
-
-    def dealer_body() -> None:
-        ends = [h.channels()[0] for h in links]
-        try:
-            dealer = TrustedDealer(ends, kernels=party_options.get("kernels"), idle_timeout=timeout)
-            dealer_hook(dealer, ends) if dealer_hook else dealer.serve()
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
-            failures["dealer"] = (time.monotonic(), exc)
-            for h in links:
-                h.fail(0, type(exc).__name__)
-
-    def body(channel) -> None:
-        party = None
-        try:
-            options = dict(party_options)
-            if links:
-                options["dealer"] = links[channel.pid].channels()[1]
-            party = Party(channel, **options)
-            results[channel.pid] = main(party, *args)
-            party.finish()  # the engine's closing checks (spdz2k: the final MAC check)
-        except BaseException as exc:  # noqa: BLE001 - reported to the caller below
-            failures[channel.pid] = (time.monotonic(), exc)
-            hub.fail(channel.pid, type(exc).__name__)
-            if links:
-                links[channel.pid].fail(1, type(exc).__name__)
-        finally:
-            if party is not None:
-                party.close()
-
-    threads = [threading.Thread(target=body, args=(ch,), name=f"party-{ch.pid}", daemon=True) for ch in hub.channels()]
-    if links:
-        threads.append(threading.Thread(target=dealer_body, name="dealer", daemon=True))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if return_exceptions:
-        return [failures[p][1] if p in failures else results[p] for p in range(n)]
-    if set(failures) == {"dealer"}:  # the parties finished; the dealer's failure is still a failure
-        raise failures["dealer"][1]
-    if failures:
-        # the root cause is the first failure that is not a consequence of another party's failure
-        ordered = sorted(failures.items(), key=lambda kv: (isinstance(kv[1][1], PeerTimeout), kv[1][0]))
-        raise ordered[0][1][1]
-    return results
+    return run_parties(main, n, *args, timeout=timeout, return_exceptions=return_exceptions, **party_options)

@@ -22,7 +22,9 @@ In every script argument, ``{pid}`` is replaced by the party id. Options reach t
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +40,9 @@ from mpc.launch.local import (
     child_env,
     default_log_dir,
     local_session,
+    status_of,
 )
+from mpc.launch.run import STATS_PREFIX
 
 _PASS_THROUGH = (
     "timeout",
@@ -65,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, metavar="N", help="run N parties on this machine")
     p.add_argument("--pid", help="run only this party (an id, or 'dealer') of a multi-host session")
     p.add_argument("--hosts", metavar="FILE", help="hosts file (TOML) listing every party's address and key")
-    p.add_argument("--engine", help="semi2k | spdz2k | gmw (overrides the script's default)")
+    p.add_argument("--engine", help="semi2k | spdz2k | gmw | cleartext (overrides the script's default)")
     p.add_argument("--preprocessing", help="preprocessing source (overrides the script's default)")
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
@@ -89,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-dir", metavar="DIR", help="where the per-process logs go (default ./logs/mpcrun-<time>)"
     )
     p.add_argument("--no-dealer", action="store_true", help="with -n: do not start a dealer process")
+    p.add_argument("--emulate", action="store_true",
+                   help="with -n: every party as a thread of ONE process on the cleartext debug engine (same "
+                        "results as semi2k, overflow reported, semi2k's costs counted; no security: never with "
+                        "real secrets; see docs/debugging.md)")
     p.add_argument(
         "--grace",
         type=float,
@@ -108,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.emulate:
+            return _run_emulated(args)
         if args.n is not None:
             return _run_local(args)
         if args.pid is not None or is_launched(os.environ):
@@ -198,6 +208,29 @@ def _run_local(args: argparse.Namespace) -> int:
         return status
     finally:
         session.cleanup()
+
+
+def _run_emulated(args: argparse.Namespace) -> int:
+    """``--emulate``: ONE process runs the script; its ``mpc.run`` starts every party as a thread
+    on the cleartext engine (``MPC_EMULATE=N``, :func:`mpc.launch.run.run`). No dealer, no sockets."""
+    if args.n is None or args.n < 2 or args.pid is not None or args.hosts is not None:
+        raise ConfigError("--emulate: pass -n N (N >= 2) and no --pid/--hosts: every party runs in this process")
+    if args.engine not in (None, "cleartext"):
+        raise ConfigError(f"--emulate runs the cleartext engine; drop --engine {args.engine}")
+    script, rest = _script(args)
+    env = child_env(**dict(_options(args), emulate=args.n))
+    stats: dict[str, dict] = {}
+    with subprocess.Popen([sys.executable, script, *rest], env=env, stdout=subprocess.PIPE, text=True) as proc:
+        for line in proc.stdout:  # the parties' stats lines go into the table, the rest through
+            if line.startswith(STATS_PREFIX):
+                record = json.loads(line[len(STATS_PREFIX) :])
+                stats[f"party {record['pid']}"] = record
+            else:
+                print(line, end="", flush=True)
+    if args.stats:
+        for line in stats_table(stats, [f"party {i}" for i in range(args.n)]):
+            print(line, flush=True)
+    return status_of(proc.returncode)
 
 
 def _run_one(args: argparse.Namespace) -> int:

@@ -29,12 +29,14 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, TextIO
 
 from mpc.config import DEALER, SessionConfig, from_env, is_launched, key_path
+from mpc.config.session import DEFAULT_TIMEOUT
 from mpc.errors import CheatingDetected, ConfigError, MPCError, PeerTimeout
 from mpc.launch.allocator import tune_allocator
 
@@ -59,6 +61,11 @@ def run(main: Callable[..., Any], **defaults: Any) -> None:
     otherwise. Exits the process with a non-zero status on failure; returns normally on success.
     """
     script = sys.argv[0] if sys.argv and sys.argv[0] else "script.py"
+    if os.environ.get("MPC_EMULATE"):  # mpcrun --emulate: every party here, as threads
+        code = run_emulated(main, defaults, sys.argv[1:])
+        if code:
+            raise SystemExit(code)
+        return
     if not is_launched():
         print(
             f"{script}: this is a multi-party program: launch this script with `mpcrun -n N {script} ...` "
@@ -81,6 +88,37 @@ def run(main: Callable[..., Any], **defaults: Any) -> None:
     code = run_party(main, cfg, sys.argv[1:])
     if code:
         raise SystemExit(code)
+
+
+def run_emulated(main: Callable[..., Any], defaults: dict[str, Any], argv: Sequence[str]) -> int:
+    """``mpcrun --emulate -n N``: ``main`` for every party as a thread of this process on the
+    cleartext debug engine (:mod:`mpc.engines.cleartext`; ``{pid}`` in ``argv`` replaced per
+    party); the parties' stats lines when stats are on. Returns the exit status."""
+    from mpc.runtime.threads import run_parties
+
+    n = int(os.environ["MPC_EMULATE"])
+    stats = os.environ.get("MPC_STATS", "") == "1" or bool(defaults.get("stats"))
+    timeout = float(os.environ.get("MPC_TIMEOUT") or defaults.get("timeout") or DEFAULT_TIMEOUT)
+
+    def party_main(party: Any) -> dict:
+        main(party)
+        return party.stats()
+
+    try:
+        results = run_parties(party_main, n, timeout=timeout, engine="cleartext", preprocessing="local",
+                              kernels=os.environ.get("MPC_KERNELS") or defaults.get("kernels"), argv=list(argv))
+    except MPCError as exc:
+        print(f"emulation: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+        return exit_code(exc)
+    except Exception as exc:
+        traceback.print_exc()
+        print(f"emulation: {type(exc).__name__}: {exc} (unexpected error: traceback above)", file=sys.stderr)
+        return EXIT_CODES["bug"]
+    if stats:
+        for pid, record in enumerate(results):
+            print(STATS_PREFIX + json.dumps({"pid": pid, "n": n, "engine": "cleartext", **record}, sort_keys=True),
+                  flush=True)
+    return EXIT_CODES["ok"]
 
 
 def exit_code(exc: BaseException) -> int:

@@ -93,6 +93,8 @@ class Party:
                             boolean=self.gmw)
         arith = build_arithmetic(engine, ctx)
         self.engine: ArithmeticEngine | GMWEngine = arith if arith is not None else self.gmw
+        if arith is not None and arith.converter is not None:  # SecretBits use the engine's boolean side
+            self.gmw = arith.converter.boolean  # (semi2k: the GMW engine above; cleartext: its own)
         self.channel.reset_stats()  # report the user's protocol, not the set-up
 
     def __repr__(self) -> str:

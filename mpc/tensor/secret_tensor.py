@@ -23,8 +23,10 @@ rounds of 2(n-1) elements each, exact (truncation error below one ulp per produc
 wrap). A matrix product truncates its operands in a round before its own. Revealing a scale-2f
 tensor decodes it exactly (``reveal(x * y)`` is one round for the product and one for the
 opening). Adding a scale-f and a scale-2f operand first multiplies the scale-f one by 2^f
-(local). Range limits: a value at scale s must satisfy |v| * 2^s < 2^62 for truncation to be
-exact (|v| < 2^30 at scale 2f with f = 16); additions wrap silently past 2^63 like int64.
+(local). Range limits (:mod:`mpc.dtypes` lists every operation's): a result wraps silently mod
+2^64 when its value v at scale s leaves |v| 2^s < 2^63 (|v| < 2^47 at f = 16, 2^31 at 2f), and a
+truncation is exact for |v| 2^s < 2^62 (2^30 for a product at f = 16). The cleartext engine
+(``engine="cleartext"``) reports every such case; ``mpc.check_range`` tests a bound securely.
 
 Costs: linear operations (+, -, negation, public products, sums, reshapes, indexing) send
 nothing; ``*``, ``@``, ``square`` cost one round each (``@`` plus one round when an operand must
@@ -54,6 +56,7 @@ from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import compare as cmp
 from mpc.errors import ConfigError, ShareTypeError
 from mpc.tensor import shapes as sh
+from mpc.tensor.debug import debug_value
 from mpc.tensor.encoding import encode_fixed, encode_int, encode_public, is_integral, to_numpy
 
 DEFAULT_FIXED = Fixed(16)
@@ -108,6 +111,12 @@ class SecretTensor:
         view = self._share.view()
         view.flags.writeable = False
         return view
+
+    def debug_value(self) -> Any:
+        """The value, decoded as ``party.reveal`` would, at this party without any message: under
+        ``engine="cleartext"`` only (a debugging aid; ConfigError under a real engine). See
+        :mod:`mpc.tensor.debug` and docs/debugging.md."""
+        return debug_value(self)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -201,11 +210,13 @@ class SecretTensor:
         return [done.get(id(t), t) for t in tensors]
 
     def truncate(self) -> SecretTensor:
-        """Bring a scale-2f product back to scale f (one round; no-op when already at f)."""
+        """Bring a scale-2f product back to scale f (one round; no-op when already at f).
+        Range: |v| 2^(2f) < 2^62 (|v| < 2^30 at f = 16), else a wrong value."""
         return self._truncated(self)[0]
 
     def astype(self, dtype: DType) -> SecretTensor:
-        """Int64 -> Fixed(f) (local, multiplies by 2^f); same dtype returns self."""
+        """Int64 -> Fixed(f) (local, multiplies by 2^f); same dtype returns self. Range:
+        |v| < 2^(63-f), else it wraps."""
         if dtype == self._dtype:
             return self
         if isinstance(self._dtype, Int64) and isinstance(dtype, Fixed):
@@ -235,11 +246,13 @@ class SecretTensor:
         return self._new(eng.public_sub(c, x))  # reflected: public - self
 
     def __add__(self, other: object) -> SecretTensor:
+        """Elementwise sum (local). Range: the result |v| 2^s < 2^63, else it wraps."""
         return self._linear(other, "+")
 
     __radd__ = __add__
 
     def __sub__(self, other: object) -> SecretTensor:
+        """Elementwise difference (local). Range: the result |v| 2^s < 2^63, else it wraps."""
         return self._linear(other, "-")
 
     def __rsub__(self, other: object) -> SecretTensor:
@@ -268,6 +281,9 @@ class SecretTensor:
         return self._new(self._engine.mul_public(share, sh.expand(enc, shape)), scale)
 
     def __mul__(self, other: object) -> SecretTensor:
+        """Elementwise product, one round (a pending truncation folded in). Range: Fixed(f) values
+        |x y| < 2^(63-2f) (2^31 at f = 16), and < 2^(62-2f) when the product is truncated later;
+        Int64 results in [-2^63, 2^63). Else it wraps."""
         o = self._coerce(other, "operand of *")
         if not isinstance(o, SecretTensor):
             return self._mul_public(o)
@@ -285,7 +301,8 @@ class SecretTensor:
     __rmul__ = __mul__
 
     def square(self) -> SecretTensor:
-        """x * x: one round, n-1 elements, also when x's truncation is pending (folded in)."""
+        """x * x: one round, n-1 elements, also when x's truncation is pending (folded in).
+        Range: as ``*``: |x|^2 < 2^(63-2f) for Fixed(f), 2^(62-2f) to be truncated later."""
         k = self._pending()
         if k:
             return self._new(self._engine.square_truncating(self._share, k), 2 * self._base())
@@ -303,7 +320,8 @@ class SecretTensor:
 
         - By a public integer scalar d: the division protocol of
           :meth:`mpc.engines.semi2k.Semi2k.divide_many` at the tensor's current scale, one
-          round, error below 2 units in the last place (|value| * 2^scale < 2^62 required).
+          round, error below 2 units in the last place. Range: |value| * 2^scale < 2^62
+          (2^46 at f = 16), else a wrong value.
         - By anything else: multiplication by the reciprocal encoded with f fractional bits
           (relative error up to d * 2^-(f+1)); the result has scale 2f (deferred truncation).
         """
@@ -344,6 +362,9 @@ class SecretTensor:
         return self._new(plan.result(eng.matmul_public(a, b)), scale)
 
     def __matmul__(self, other: object) -> SecretTensor:
+        """Matrix product (NumPy ``@``), one round (plus one to truncate pending operands). Range:
+        each exact dot product of Fixed(f) values below 2^(63-2f) (2^31 at f = 16), and below
+        2^(62-2f) when truncated later; Int64 in [-2^63, 2^63). Else it wraps."""
         return self._matmul(other, reflected=False)
 
     def __rmatmul__(self, other: object) -> SecretTensor:
@@ -380,12 +401,13 @@ class SecretTensor:
         return tuple(sorted(out))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
+        """Sum along ``axis`` (all when None), local. Range: the sum |v| 2^s < 2^63, else it wraps."""
         axes = self._axes(axis)
         return self._new(self._engine.sum(self._share, axes, keepdims))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
         """Sum (local), then division by the public count (one round; a Fixed result, see
-        ``__truediv__``)."""
+        ``__truediv__``). Range: the sum |v| 2^s < 2^62 (2^46 at f = 16)."""
         axes = self._axes(axis)
         count = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
         if count == 0:
@@ -393,6 +415,7 @@ class SecretTensor:
         return self.sum(axes, keepdims) / count
 
     def cumsum(self, axis: int | None = None) -> SecretTensor:
+        """Cumulative sum (local). Range: every prefix sum |v| 2^s < 2^63, else it wraps."""
         if axis is None:
             return self._new(self._engine.cumsum(self._share.reshape(-1), 0))
         (ax,) = self._axes(axis)
@@ -461,6 +484,8 @@ class SecretTensor:
         return self._indicator(d, kind)
 
     def __lt__(self, other: object) -> SecretTensor:
+        """[x < y] as the sign of x - y (8 rounds for 2 parties). Range, for every comparison and
+        selection: |x - y| 2^s < 2^63 (2^47 at f = 16), else the answer is wrong."""
         return self._order(other, "lt0")  # [x - y < 0]
 
     def __le__(self, other: object) -> SecretTensor:
