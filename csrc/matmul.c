@@ -17,7 +17,7 @@
  *   shares the vector pipes with the adds). An odd k gets a zero partner, which changes nothing.
  *   Blocking (GotoBLAS-style, single-threaded): for each NC-column and KC-deep block, B (+ B2) is
  *   packed into NR-column micro-panels of row pairs, with eta; each MR-row strip of A is packed
- *   into row pairs, with xi; then the MR x NR register tile (6 x 32: 24 zmm accumulators) runs
+ *   transposed (8 x 8 register transposes), with xi; then the MR x NR register tile (6 x 32: 24 zmm accumulators) runs
  *   over every micro-panel. Edges are zero-padded in the packed buffers and written back with
  *   masked stores; a narrow last panel runs a tile of fewer vectors.
  * - Below Z_WINO_M rows the correction sum over B would cost as much as it saves, and packing B
@@ -268,25 +268,33 @@ static MPC_ALWAYS_INLINE void z_tile(const int mr, const int nv, uint64_t *restr
 {
     __mmask8 mk[Z_NV];
     __m512i acc[Z_PR][Z_NV];
+    MPC_UNROLL
     for (int v = 0; v < nv; v++)
         mk[v] = z_lanes(w, v);
+    MPC_UNROLL
     for (int r = 0; r < mr; r++)
+        MPC_UNROLL
         for (int v = 0; v < nv; v++)
             acc[r][v] = _mm512_setzero_si512();
     for (size_t p = 0; p < kc; p++) {
         __m512i bv[Z_NV];
+        MPC_UNROLL
         for (int v = 0; v < nv; v++) {
             bv[v] = _mm512_maskz_loadu_epi64(mk[v], b + p * ldb + 8 * v);
             if (b2)
                 bv[v] = _mm512_add_epi64(bv[v], _mm512_maskz_loadu_epi64(mk[v], b2 + p * ldb + 8 * v));
         }
+        MPC_UNROLL
         for (int r = 0; r < mr; r++) {
             const __m512i x = _mm512_set1_epi64((long long)a[r * lda + p]);
+            MPC_UNROLL
             for (int v = 0; v < nv; v++)
                 acc[r][v] = _mm512_add_epi64(acc[r][v], _mm512_mullo_epi64(x, bv[v]));
         }
     }
+    MPC_UNROLL
     for (int r = 0; r < mr; r++)
+        MPC_UNROLL
         for (int v = 0; v < nv; v++) {
             uint64_t *cp = c + r * ldc + 8 * v;
             _mm512_mask_storeu_epi64(cp, mk[v],
@@ -329,36 +337,55 @@ static void z_plain(uint64_t *c, const uint64_t *a, const uint64_t *b, const uin
     }
 }
 
-/* Pack A[0:mr, 0:kc] (row stride lda) as row pairs: for pair j, ap[j*2MR + r] = A[r][2j] and
- * ap[j*2MR + MR + r] = A[r][2j+1]. Rows past mr, and the partner of an odd last column, are zero.
- * xi[r] = sum_j A[r][2j] * A[r][2j+1], the row correction of Winograd's identity. */
+/* Pack A[0:mr, 0:kc] (row stride lda) transposed: ap[p*MR + r] = A[r][p], so pair j holds
+ * A[.][2j] then A[.][2j+1], MR words each. Rows past mr, and the partner of an odd last column,
+ * are zero. Each 8-column block of the strip is one 8 x 8 transpose in registers (rows 6 and 7
+ * zero) whose columns are stored 8 words wide in increasing order, each store's last 2 words
+ * overwritten by the next (ap has 8 words of slack). xi[r] = sum_j A[r][2j] * A[r][2j+1], the
+ * row correction of Winograd's identity. */
 MPC_TARGET_AVX512
 static void z_pack_a(uint64_t *restrict ap, uint64_t *restrict xi, const uint64_t *restrict a,
                      size_t lda, size_t mr, size_t kc)
 {
-    const size_t kp = (kc + 1) / 2;
-    for (size_t r = 0; r < Z_MR; r++) {
-        uint64_t *dst = ap + r;
-        if (r >= mr) {
-            for (size_t j = 0; j < kp; j++)
-                dst[j * 2 * Z_MR] = dst[j * 2 * Z_MR + Z_MR] = 0;
-            continue;
-        }
-        const uint64_t *src = a + r * lda;
-        for (size_t j = 0; j < kc / 2; j++) {
-            dst[j * 2 * Z_MR] = src[2 * j];
-            dst[j * 2 * Z_MR + Z_MR] = src[2 * j + 1];
-        }
-        if (kc & 1) {
-            dst[(kp - 1) * 2 * Z_MR] = src[kc - 1];
-            dst[(kp - 1) * 2 * Z_MR + Z_MR] = 0;
-        }
+    const size_t kk = kc + (kc & 1); /* columns written: an odd kc gets a zero partner */
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t p0 = 0; p0 < kk; p0 += 8) {
+        const size_t w = kc - p0 < 8 ? kc - p0 : 8;
+        const __mmask8 mk = (__mmask8)(w == 8 ? 0xFF : (1u << w) - 1);
+        __m512i x[Z_MR];
+        MPC_UNROLL
+        for (int r = 0; r < Z_MR; r++)
+            x[r] = (size_t)r < mr ? _mm512_maskz_loadu_epi64(mk, a + (size_t)r * lda + p0) : zero;
+        /* pairs of rows interleaved: t0 = (x0[0], x1[0], x0[2], x1[2], ...), t1 the odd columns */
+        const __m512i t0 = _mm512_unpacklo_epi64(x[0], x[1]), t1 = _mm512_unpackhi_epi64(x[0], x[1]);
+        const __m512i t2 = _mm512_unpacklo_epi64(x[2], x[3]), t3 = _mm512_unpackhi_epi64(x[2], x[3]);
+        const __m512i t4 = _mm512_unpacklo_epi64(x[4], x[5]), t5 = _mm512_unpackhi_epi64(x[4], x[5]);
+        /* 128-bit lanes regrouped: s0 = (col 0 of rows 0-1, col 4 of rows 0-1, col 0 of rows 2-3,
+         * col 4 of rows 2-3), and likewise for columns 2/6 (s1), 1/5 (s2), 3/7 (s3), rows 4-5 */
+        const __m512i s0 = _mm512_shuffle_i64x2(t0, t2, 0x88), s1 = _mm512_shuffle_i64x2(t0, t2, 0xDD);
+        const __m512i s2 = _mm512_shuffle_i64x2(t1, t3, 0x88), s3 = _mm512_shuffle_i64x2(t1, t3, 0xDD);
+        const __m512i s4 = _mm512_shuffle_i64x2(t4, zero, 0x88), s5 = _mm512_shuffle_i64x2(t4, zero, 0xDD);
+        const __m512i s6 = _mm512_shuffle_i64x2(t5, zero, 0x88), s7 = _mm512_shuffle_i64x2(t5, zero, 0xDD);
+        __m512i col[8];
+        col[0] = _mm512_shuffle_i64x2(s0, s4, 0x88);
+        col[4] = _mm512_shuffle_i64x2(s0, s4, 0xDD);
+        col[2] = _mm512_shuffle_i64x2(s1, s5, 0x88);
+        col[6] = _mm512_shuffle_i64x2(s1, s5, 0xDD);
+        col[1] = _mm512_shuffle_i64x2(s2, s6, 0x88);
+        col[5] = _mm512_shuffle_i64x2(s2, s6, 0xDD);
+        col[3] = _mm512_shuffle_i64x2(s3, s7, 0x88);
+        col[7] = _mm512_shuffle_i64x2(s3, s7, 0xDD);
+        const size_t nq = kk - p0 < 8 ? kk - p0 : 8;
+        MPC_UNROLL
+        for (int q = 0; q < 8; q++)
+            if ((size_t)q < nq)
+                _mm512_storeu_si512(ap + (p0 + (size_t)q) * Z_MR, col[q]);
     }
     const __mmask8 rows = (__mmask8)((1u << Z_MR) - 1);
-    __m512i s = _mm512_setzero_si512();
-    for (size_t j = 0; j < kp; j++)
-        s = _mm512_add_epi64(s, _mm512_mullo_epi64(_mm512_maskz_loadu_epi64(rows, ap + j * 2 * Z_MR),
-                                                   _mm512_maskz_loadu_epi64(rows, ap + j * 2 * Z_MR + Z_MR)));
+    __m512i s = zero;
+    for (size_t p = 0; p < kk; p += 2)
+        s = _mm512_add_epi64(s, _mm512_mullo_epi64(_mm512_loadu_si512(ap + p * Z_MR),
+                                                   _mm512_loadu_si512(ap + (p + 1) * Z_MR)));
     _mm512_mask_storeu_epi64(xi, rows, s);
 }
 
@@ -409,18 +436,23 @@ static MPC_ALWAYS_INLINE void z_wino(const int nv, uint64_t *restrict c, size_t 
                                      size_t kp, size_t mr, size_t w)
 {
     __m512i acc[Z_MR][Z_NV];
+    MPC_UNROLL
     for (int r = 0; r < Z_MR; r++)
+        MPC_UNROLL
         for (int v = 0; v < nv; v++)
             acc[r][v] = _mm512_setzero_si512();
     for (size_t j = 0; j < kp; j++) {
         __m512i b1[Z_NV], b0[Z_NV];
+        MPC_UNROLL
         for (int v = 0; v < nv; v++) {
             b1[v] = _mm512_load_si512(bp + 8 * v);
             b0[v] = _mm512_load_si512(bp + Z_NR + 8 * v);
         }
+        MPC_UNROLL
         for (int r = 0; r < Z_MR; r++) {
             const __m512i x0 = _mm512_set1_epi64((long long)ap[r]);
             const __m512i x1 = _mm512_set1_epi64((long long)ap[Z_MR + r]);
+            MPC_UNROLL
             for (int v = 0; v < nv; v++)
                 acc[r][v] = _mm512_add_epi64(
                     acc[r][v], _mm512_mullo_epi64(_mm512_add_epi64(x0, b1[v]), _mm512_add_epi64(x1, b0[v])));
@@ -428,9 +460,11 @@ static MPC_ALWAYS_INLINE void z_wino(const int nv, uint64_t *restrict c, size_t 
         ap += 2 * Z_MR;
         bp += 2 * Z_NR;
     }
+    MPC_UNROLL
     for (int v = 0; v < nv; v++) {
         const __mmask8 mk = z_lanes(w, v);
         const __m512i ev = _mm512_load_si512(eta + 8 * v);
+        MPC_UNROLL
         for (int r = 0; r < Z_MR; r++) { /* constant bounds keep acc[][] in registers */
             if ((size_t)r >= mr)
                 break;
@@ -446,7 +480,7 @@ static void z_winograd(uint64_t *c, const uint64_t *a, const uint64_t *b, const 
                        size_t m, size_t k, size_t n)
 {
     _Alignas(64) uint64_t bbuf[Z_KC * Z_NC]; /* KC/2 pairs x 2 rows x NC columns */
-    _Alignas(64) uint64_t abuf[Z_KC * Z_MR];
+    _Alignas(64) uint64_t abuf[Z_KC * Z_MR + 8]; /* + slack: see z_pack_a */
     _Alignas(64) uint64_t eta[Z_NC];
     _Alignas(64) uint64_t xi[8];
     for (size_t jc = 0; jc < n; jc += Z_NC) {

@@ -12,6 +12,17 @@
 #define MPC_IVDEP
 #endif
 
+/* Fully unroll the next loop (a constant trip count of at most 8): a register tile indexed by
+ * its loop counters stays in registers only when the loops over it vanish, which -O3 does by
+ * itself and -O2 does not. */
+#if defined(__clang__)
+#define MPC_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define MPC_UNROLL _Pragma("GCC unroll 8")
+#else
+#define MPC_UNROLL
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define MPC_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
