@@ -17,13 +17,15 @@
  *   shares the vector pipes with the adds). An odd k gets a zero partner, which changes nothing.
  *   Blocking (GotoBLAS-style, single-threaded): for each NC-column and KC-deep block, B (+ B2) is
  *   packed into NR-column micro-panels of row pairs, with eta; each MR-row strip of A is packed
- *   transposed (8 x 8 register transposes), with xi; then the MR x NR register tile (6 x 32: 24 zmm accumulators) runs
- *   over every micro-panel. Edges are zero-padded in the packed buffers and written back with
- *   masked stores; a narrow last panel runs a tile of fewer vectors.
- * - Below Z_WINO_M rows the correction sum over B would cost as much as it saves, and packing B
- *   does not pay for so few uses of it: a plain tile (up to 6 x 32) reads A and B in place,
- *   KP rows of B at a time so they are read in long row runs, one vpmullq + vpaddq per 8
- *   products. A vector-matrix product (m = 1, as in mpc.functions) streams B once.
+ *   transposed (8 x 8 register transposes), with xi; then the MR x NR register tile (6 x 32: 24
+ *   zmm accumulators) runs over every micro-panel. Edges are zero-padded in the packed buffers
+ *   and written back with masked stores; a narrow last panel runs a tile of fewer vectors.
+ * - Below Z_WINO_M rows the packed B block and its correction sums serve too few row strips to
+ *   pay for themselves (measured: m x 512 x 512 and 32 x 288 x 4608 are faster plain up to
+ *   m = 20): a plain tile (up to 6 x 32, one vpmullq + vpaddq per 8 products) reads A and B in
+ *   place, KP rows of B at a time, so the B chunk stays in L1 across the row strips and B is read
+ *   from memory once, in long row runs. A vector-matrix product (m = 1, as in mpc.functions)
+ *   streams B once.
  *
  * AVX2. No 64-bit multiply. With x = xh*2^32 + xl and y = yh*2^32 + yl the low 64 bits of x*y are
  *     xl*yl + ((xl*yh + xh*yl) mod 2^32) * 2^32,
@@ -246,7 +248,7 @@ enum {
     Z_NC = 2 * Z_NR,  /* column block: 2 micro-panels; a packed A strip serves both */
     Z_PR = 6,         /* rows per plain tile */
     Z_KP = 16,        /* plain tile: rows of B per pass (16 rows x 256 bytes stay in L1) */
-    Z_WINO_M = 16,    /* Winograd from this many rows of A (measured crossover, 16 x 512 x 512) */
+    Z_WINO_M = 24,    /* Winograd from this many rows (measured: m x 512 x 512 is faster plain up to m = 20) */
 };
 
 /* The lanes of vector v (8 columns from 8v) that fall inside a w-column strip. */

@@ -36,7 +36,7 @@ MR, NR, KC, NC = 6, 4, 256, 16
 KC_SHORT, NC_SHORT = 8, 256 * 16 // 8
 # AVX-512: Winograd tile Z_MR x Z_NR (vectors of 8) from Z_WINO_M rows on, k-block Z_KC, column
 # block Z_NC; below Z_WINO_M rows a plain tile of up to Z_PR rows, Z_KP rows of B per pass.
-Z_MR, Z_NR, Z_KC, Z_NC, Z_WINO_M, Z_PR, Z_KP = 6, 32, 128, 64, 16, 6, 16
+Z_MR, Z_NR, Z_KC, Z_NC, Z_WINO_M, Z_PR, Z_KP = 6, 32, 128, 64, 24, 6, 16
 
 # Every instruction set this machine can run, each forced through matmul_with: the portable one
 # always, AVX2 and AVX-512 where the CPU has them (matmul_isas() asks the CPU, and
@@ -193,7 +193,7 @@ def test_matmul_empty_and_tiny(isa, m, k, n):
 @HYP
 @given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=seeds, la=layouts, lb=layouts)
 def test_matmul_matches_reference(m, k, n, seed, la, lb):
-    # the automatic choice: Winograd from 16 rows on, the plain tile below (with AVX-512)
+    # the automatic choice: Winograd from 24 rows on, the plain tile below (with AVX-512)
     rng = np.random.default_rng(seed)
     a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
     check_result(_matmul.matmul(layout(a, la), layout(b, lb)), _ref.matmul(a, b))

@@ -114,7 +114,7 @@ cdef object _product(object a, object b, bint batched, int isa, object c=None, o
 def matmul(a, b):
     """(m, k) @ (k, n) mod 2^64, returned as a new C-contiguous (m, n) uint64 array.
 
-    Cost: m*k*n multiply-adds, single-threaded, on :func:`matmul_isa`. With AVX-512 and m >= 16
+    Cost: m*k*n multiply-adds, single-threaded, on :func:`matmul_isa`. With AVX-512 and m >= 24
     Winograd's inner-product algorithm does them with half the multiplies, ~22 GMAC/s on this
     project's Zen 4 runner (bench/kernels.py); with AVX2 ~2.5-3 per cycle; NumPy's integer ``@``
     has no BLAS and does ~0.1 per cycle. k == 0 gives zeros.
