@@ -343,6 +343,15 @@ def test_record_and_key_limits(ab, monkeypatch):
     assert_fails(ob, header(3), forged, "limit")
 
 
+def test_record_size_limit(ab, monkeypatch):
+    sa, ob = ab
+    record = sa.seal(header(0), bytes(11))
+    monkeypatch.setattr(aead, "MAX_RECORD_PAYLOAD", 10)
+    with pytest.raises(ConfigError, match="split it"):
+        sa.seal(header(1), bytes(11))
+    assert_fails(ob, header(0), record, "more than a record carries")
+
+
 def test_block_limit(monkeypatch):
     monkeypatch.setattr(aead, "MAX_BLOCKS", 10)
     sealer = RecordSealer(os.urandom(32), sender=0, receiver=1)

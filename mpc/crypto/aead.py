@@ -227,7 +227,9 @@ class _Direction:
 
 
 class RecordSealer(_Direction):
-    """The sending end of one direction: seals payloads into records, counter by counter."""
+    """The sending end of one direction: seals payloads into records, counter by counter.
+
+    One thread at a time: the counter is not locked (the channel owns one sealer per peer)."""
 
     __slots__ = ("_blocks",)
 
@@ -266,7 +268,9 @@ class RecordSealer(_Direction):
 
 
 class RecordOpener(_Direction):
-    """The receiving end of one direction: opens records in order, once each."""
+    """The receiving end of one direction: opens records in order, once each.
+
+    One thread at a time, like :class:`RecordSealer`."""
 
     __slots__ = ("_failed",)
 
@@ -293,6 +297,9 @@ class RecordOpener(_Direction):
         if n < 0:
             raise ProtocolError(f"record {want} from party {self.sender}: {rec.nbytes} bytes, shorter than "
                                 f"the {OVERHEAD}-byte overhead (truncated)")
+        if n > MAX_RECORD_PAYLOAD:
+            raise ProtocolError(f"record {want} from party {self.sender}: {n} payload bytes, more than a record "
+                                f"carries ({MAX_RECORD_PAYLOAD})")
         got = _U64.unpack_from(rec)[0]
         if got != want:
             raise ProtocolError(f"record from party {self.sender} to party {self.receiver}: counter {got}, "
