@@ -138,10 +138,11 @@ def bench_matmul(rng: np.random.Generator, size: int, repeats: int) -> None:
     t_torch = t["torch"] if "torch" in t else None
 
     def line(backend: str, key: str, **extra: object) -> None:
+        # key order matters: bench/render.py shows the first four extra fields as columns
         med, best = t[key]
         vs = {"vs_torch": t_torch[0] / med, "vs_torch_best": t_torch[1] / best} if t_torch else {}
-        emit("matmul", backend, shape, med, min_seconds=best, ratio=t_numpy / med, gmacs=macs / med / 1e9,
-             ratio_to="numpy-uint64", **vs, **extra)
+        emit("matmul", backend, shape, med, min_seconds=best, **vs, gmacs=macs / med / 1e9, ratio=t_numpy / med,
+             ratio_to="numpy-uint64", **extra)
 
     line("numpy-uint64", "numpy")
     line("c", "c", isa=_matmul.matmul_isa(), threads=1)
