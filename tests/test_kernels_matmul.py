@@ -549,9 +549,9 @@ def test_beaver_matmul_combine_matches_reference(m, k, n, seed, first, la, lb):
 
 
 @pytest.mark.parametrize("first", [True, False])
-def test_beaver_matmul_combine_block_edges(first):
+@pytest.mark.parametrize("m, k, n", [(2 * MR + 1, KC + 9, NC + NR + 1), (Z_WINO_M + 1, Z_KC + 9, Z_NR + 3)])
+def test_beaver_matmul_combine_block_edges(first, m, k, n):
     rng = np.random.default_rng(5)
-    m, k, n = 2 * MR + 1, KC + 9, NC + NR + 1
     c = rand_u64(rng, (m, n))
     d, a = rand_u64(rng, (m, k)), rand_u64(rng, (m, k))
     e, b = rand_u64(rng, (k, n)), rand_u64(rng, (k, n))
