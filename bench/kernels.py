@@ -11,8 +11,11 @@ elementwise ring ops it is instead the speed as a fraction of ``np.copyto`` on t
 (1.0 = memory speed).
 
 Groups:
-- matmul: uint64 (m, k) @ (k, n), compiled vs NumPy's integer ``@`` (no BLAS) vs float64 ``@``
-  (BLAS, with whatever threads it is configured for; the compiled kernel is single-threaded).
+- matmul: uint64 n x n @ n x n for n = 128, 256, 512: the compiled kernel (``c``: the instruction
+  set it picks on this CPU, named in ``isa``; ``c-avx512``, ``c-avx2``, ``c-portable``: each path
+  this CPU has, forced) vs torch's int64 ``@`` on one thread (``torch.set_num_threads(1)``; the
+  compiled kernel is single-threaded too; ``vs_torch`` > 1 means faster than torch) vs NumPy's
+  integer ``@`` (no BLAS) vs float64 ``@`` (BLAS, with whatever threads it is configured for).
 - beaver_combine: the fused c + d*b + e*a (+ d*e) vs NumPy in-place ops with preallocated out=.
 - beaver_combine_open: the opening fused into the combine, as Semi2k.mul runs it for two parties
   (own masked d|e and the peer's, one 2n buffer each): ``beaver_combine(..., d2, e2)`` vs the
@@ -21,6 +24,8 @@ Groups:
   seven NumPy/kernel passes of Semi2k.divide_many; both allocate their results fresh, as the
   engine does.
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
+- aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
+  1 MiB and 16 MiB payloads, into preallocated buffers or fresh ones (bench/aead.py).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.aead import run as bench_aead  # noqa: E402
 from mpc._core import _matmul, get_kernels  # noqa: E402
 
 U64 = np.uint64
@@ -85,52 +91,70 @@ def random_u64(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return rng.integers(0, 2**64, size=shape, dtype=U64)
 
 
+def _torch_int64_matmul(a: np.ndarray, b: np.ndarray) -> tuple[Callable[[], object] | None, str | None]:
+    """torch's int64 ``@`` on one thread over the same bits (int64 wraps like uint64), checked equal
+    to ours; (None, reason) when torch is not installed (it is an extra: ``.[torch]``)."""
+    try:
+        import torch
+    except ImportError as exc:
+        return None, f"torch not installed: {exc}"
+    ta, tb = torch.from_numpy(a.view(np.int64)), torch.from_numpy(b.view(np.int64))
+    assert np.array_equal((ta @ tb).numpy().view(U64), _matmul.matmul(a, b))
+    return (lambda: ta @ tb), None
+
+
 def bench_matmul(rng: np.random.Generator, size: int, repeats: int) -> None:
+    """One group per size: the compiled kernel (automatic choice, and each instruction set this
+    CPU has, forced) beside torch's int64 matmul on one thread, NumPy's uint64 ``@`` and float64
+    BLAS. ``vs_torch`` is torch's time over ours from the medians (> 1: we are faster),
+    ``vs_torch_best`` the same from the fastest repeats."""
     m = k = n = size
     a, b = random_u64(rng, (m, k)), random_u64(rng, (k, n))
     fa, fb = a.astype(np.float64), b.astype(np.float64)
-    assert np.array_equal(_matmul.matmul(a, b), a @ b)
+    want = a @ b
+    assert np.array_equal(_matmul.matmul(a, b), want)
+    fns: dict[str, Callable[[], object]] = {"numpy": lambda: a @ b, "c": lambda: _matmul.matmul(a, b)}
+    for isa in _matmul.matmul_isas():
+        assert np.array_equal(_matmul.matmul_with(isa, a, b), want)
+        fns[f"c-{isa}"] = lambda isa=isa: _matmul.matmul_with(isa, a, b)
+    torch_fn, torch_missing = _torch_int64_matmul(a, b)
+    threads_before = None
+    if torch_fn is not None:
+        import torch
+
+        threads_before = torch.get_num_threads()
+        torch.set_num_threads(1)
+        fns["torch"] = torch_fn
+    try:
+        # NumPy's uint64 @ (~0.4 s a call at 512) and the portable C path run 3 times only
+        t = time_group(fns, repeats, few=("numpy", "c-portable"))
+    finally:
+        if threads_before is not None:
+            torch.set_num_threads(threads_before)
+    # float64 BLAS apart: its worker threads keep spinning after a call and would slow whichever
+    # contender came next in the round-robin
+    t.update(time_group({"f64": lambda: fa @ fb}, repeats))
     shape = (m, k, n)
-    t = time_group(
-        {"numpy": lambda: a @ b, "c": lambda: _matmul.matmul(a, b), "f64": lambda: fa @ fb},
-        repeats,
-        few=("numpy",),  # ~0.4 s a call at 512
-    )
-    (t_numpy, min_numpy), (t_c, min_c), (t_f64, min_f64) = t["numpy"], t["c"], t["f64"]
     macs = m * k * n
-    common = {"ratio_to": "numpy-uint64"}
-    emit(
-        "matmul",
-        "numpy-uint64",
-        shape,
-        t_numpy,
-        min_seconds=min_numpy,
-        ratio=1.0,
-        gmacs=macs / t_numpy / 1e9,
-        **common,
-    )
-    emit(
-        "matmul",
-        "c",
-        shape,
-        t_c,
-        min_seconds=min_c,
-        ratio=t_numpy / t_c,
-        vs_float64=t_c / t_f64,
-        gmacs=macs / t_c / 1e9,
-        threads=1,
-        **common,
-    )
-    emit(
-        "matmul",
-        "numpy-float64-blas",
-        shape,
-        t_f64,
-        min_seconds=min_f64,
-        ratio=t_numpy / t_f64,
-        gmacs=macs / t_f64 / 1e9,
-        **common,
-    )
+    t_numpy = t["numpy"][0]
+    t_torch = t["torch"] if "torch" in t else None
+
+    def line(backend: str, key: str, **extra: object) -> None:
+        # key order matters: bench/render.py shows the first four extra fields as columns
+        med, best = t[key]
+        vs = {"vs_torch": t_torch[0] / med, "vs_torch_best": t_torch[1] / best} if t_torch else {}
+        emit("matmul", backend, shape, med, min_seconds=best, **vs, gmacs=macs / med / 1e9, ratio=t_numpy / med,
+             ratio_to="numpy-uint64", **extra)
+
+    line("numpy-uint64", "numpy")
+    line("c", "c", isa=_matmul.matmul_isa(), threads=1)
+    for isa in _matmul.matmul_isas():
+        line(f"c-{isa}", f"c-{isa}", isa=isa, threads=1)
+    if t_torch:
+        line("torch-int64", "torch", threads=1, torch_version=__import__("torch").__version__)
+    else:
+        emit("matmul", "torch-int64", shape, None, error=torch_missing)
+    line("numpy-float64-blas", "f64")
 
 
 def bench_beaver_combine(rng: np.random.Generator, size: int, repeats: int) -> None:
@@ -253,11 +277,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     repeats = 3 if args.quick else 9
     rng = np.random.default_rng(2024)  # benchmark data, not secrets
-    bench_matmul(rng, 512, repeats)
+    for size in (128, 256, 512):  # more repeats: the ratio to torch is the figure issue 18 asks for
+        bench_matmul(rng, size, 3 if args.quick else 21)
     bench_beaver_combine(rng, 10**6, repeats)
     bench_combine_open(rng, 10**6, repeats)
     bench_trunc_finish(rng, 10**6, repeats)
     bench_ring(rng, 10**7, repeats)
+    bench_aead(3 if args.quick else 15)
 
 
 if __name__ == "__main__":

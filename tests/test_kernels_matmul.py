@@ -7,6 +7,7 @@ test data, not secrets); special values (0, 1, 2^32 +- 1, 2^63, 2^64 - 1) are mi
 
 from __future__ import annotations
 
+import platform
 import threading
 
 import numpy as np
@@ -29,10 +30,19 @@ HYP = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 
-# The AVX2 kernel's blocking (csrc/matmul.c): register tile MR x NR, k-slice KC, column slice NC;
-# when m <= MR the packed block is KC_SHORT x NC_SHORT instead.
+# The blocking of each path (csrc/matmul.c), for the edge cases below. AVX2: register tile MR x NR,
+# k-slice KC, column slice NC; when m <= MR the packed block is KC_SHORT x NC_SHORT instead.
 MR, NR, KC, NC = 6, 4, 256, 16
 KC_SHORT, NC_SHORT = 8, 256 * 16 // 8
+# AVX-512: Winograd tile Z_MR x Z_NR (vectors of 8) from Z_WINO_M rows on, k-block Z_KC, column
+# block Z_NC; below Z_WINO_M rows a plain tile of up to Z_PR rows, Z_KP rows of B per pass.
+Z_MR, Z_NR, Z_KC, Z_NC, Z_WINO_M, Z_PR, Z_KP = 6, 32, 128, 64, 24, 6, 16
+
+# Every instruction set this machine can run, each forced through matmul_with: the portable one
+# always, AVX2 and AVX-512 where the CPU has them (matmul_isas() asks the CPU, and
+# test_isas_match_the_cpu checks that answer against the kernel's own view on Linux).
+ISAS_HERE = _matmul.matmul_isas()
+EVERY_ISA = pytest.mark.parametrize("isa", ISAS_HERE)
 
 seeds = st.integers(0, 2**32 - 1)
 layouts = st.sampled_from(["c", "transposed", "step", "reversed"])
@@ -103,70 +113,200 @@ def test_matmul_known_answer():
     )
     check_result(_matmul.matmul(a, b), want)
     check_result(_ref.matmul(a, b), want)
+    for isa in ISAS_HERE:
+        check_result(_matmul.matmul_with(isa, a, b), want)
+
+
+# ----------------------------------------------------------------------------- instruction sets
+
+
+def _cpu_flags() -> set[str] | None:
+    """The CPU flags Linux reports, or None where there is no /proc/cpuinfo."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        return None
+    return None
+
+
+def test_isas_match_the_cpu():
+    isas = _matmul.matmul_isas()
+    assert isas[-1] == "portable"
+    assert list(isas) == sorted(isas, key=_matmul.ISAS.index, reverse=True)  # widest first
+    assert _matmul.matmul_isa() == isas[0]
+    flags = _cpu_flags()
+    if flags is not None and platform.machine() == "x86_64":
+        assert ("avx2" in isas) == ("avx2" in flags)
+        assert ("avx512" in isas) == ({"avx512f", "avx512dq"} <= flags)
+
+
+@pytest.mark.parametrize("isa", ["sse2", "AVX512", "", None, 3])
+def test_matmul_with_rejects_unknown_isa(isa):
+    a = np.zeros((2, 2), dtype=U64)
+    with pytest.raises(KernelError, match="isa"):
+        _matmul.matmul_with(isa, a, a)
+
+
+def test_matmul_with_rejects_isa_this_cpu_lacks():
+    missing = [isa for isa in _matmul.ISAS if isa not in ISAS_HERE]
+    a = np.zeros((2, 2), dtype=U64)
+    for isa in missing:  # none on an AVX-512 machine; then the loop asserts nothing, by design
+        with pytest.raises(KernelError, match="cannot run"):
+            _matmul.matmul_with(isa, a, a)
 
 
 @pytest.mark.parametrize(
-    "m, k, n", [(0, 0, 0), (0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 5), (5, 0, 0), (1, 1, 1)]
+    "a, b, c, b2, words",
+    [
+        (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=U64), np.zeros((2, 3), dtype=U64), None, "c: expected"),
+        (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=U64), None, np.zeros((2, 3), dtype=U64), "b, b2"),
+        (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=U64), np.zeros((2, 2), dtype=np.int64), None, "dtype"),
+        (np.zeros((2, 3), dtype=U64), np.zeros((3, 2), dtype=U64), None, np.zeros((3, 2), dtype=np.float64), "dtype"),
+        (np.zeros((2, 3), dtype=U64), np.zeros((2, 3), dtype=U64), None, None, "align"),
+    ],
 )
-def test_matmul_empty_and_tiny(m, k, n):
+def test_matmul_with_rejects_bad_operands(a, b, c, b2, words):
+    with pytest.raises(KernelError, match=words):
+        _matmul.matmul_with("portable", a, b, c, b2)
+
+
+# ----------------------------------------------------------------------------- matmul
+
+
+@EVERY_ISA
+@pytest.mark.parametrize(
+    "m, k, n", [(0, 0, 0), (0, 3, 4), (3, 0, 4), (3, 4, 0), (0, 0, 5), (5, 0, 0), (1, 1, 1), (20, 0, 3)]
+)
+def test_matmul_empty_and_tiny(isa, m, k, n):
     rng = np.random.default_rng(m * 100 + k * 10 + n)
     a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
-    got = _matmul.matmul(a, b)
+    got = _matmul.matmul_with(isa, a, b)
     check_result(got, _ref.matmul(a, b))
     check_result(got, exact_matmul(a, b))
+    c = rand_u64(rng, (m, n))
+    check_result(_matmul.matmul_with(isa, a, b, c, b), _ref.add(c, _ref.matmul(a, _ref.add(b, b))))
 
 
 @HYP
 @given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=seeds, la=layouts, lb=layouts)
 def test_matmul_matches_reference(m, k, n, seed, la, lb):
+    # the automatic choice: Winograd from 24 rows on, the plain tile below (with AVX-512)
     rng = np.random.default_rng(seed)
     a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
     check_result(_matmul.matmul(layout(a, la), layout(b, lb)), _ref.matmul(a, b))
 
 
+@EVERY_ISA
+@HYP
+@given(m=st.integers(1, 70), k=st.integers(1, 70), n=st.integers(1, 70), seed=seeds, la=layouts, lb=layouts)
+def test_matmul_on_each_isa_matches_reference(isa, m, k, n, seed, la, lb):
+    rng = np.random.default_rng(seed)
+    a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
+    check_result(_matmul.matmul_with(isa, layout(a, la), layout(b, lb)), _ref.matmul(a, b))
+
+
+@EVERY_ISA
+@HYP
+@given(m=st.integers(1, 40), k=st.integers(1, 40), n=st.integers(1, 40), seed=seeds, with_b2=st.booleans())
+def test_matmul_accumulate_on_each_isa_matches_reference(isa, m, k, n, seed, with_b2):
+    # c + a @ (b + b2): the form the Beaver matrix combine runs (b2 summed while packing)
+    rng = np.random.default_rng(seed)
+    a, b, c = rand_u64(rng, (m, k)), rand_u64(rng, (k, n)), rand_u64(rng, (m, n))
+    b2 = rand_u64(rng, (k, n)) if with_b2 else None
+    want = _ref.add(c, _ref.matmul(a, b if b2 is None else _ref.add(b, b2)))
+    check_result(_matmul.matmul_with(isa, a, b, c, b2), want)
+
+
+@EVERY_ISA
 @HYP
 @given(m=st.integers(1, 9), k=st.integers(1, 9), n=st.integers(1, 9), seed=seeds)
-def test_matmul_matches_python_integers(m, k, n, seed):
+def test_matmul_matches_python_integers(isa, m, k, n, seed):
     rng = np.random.default_rng(seed)
     a, b = rand_u64(rng, (m, k), 0.5), rand_u64(rng, (k, n), 0.5)
-    check_result(_matmul.matmul(a, b), exact_matmul(a, b))
+    check_result(_matmul.matmul_with(isa, a, b), exact_matmul(a, b))
 
 
-@pytest.mark.parametrize(
-    "m, k, n",
-    [
-        (MR - 1, KC - 1, NR - 1),
-        (MR, KC, NR),
-        (MR + 1, KC + 1, NR + 1),
-        (2 * MR + 1, 2 * KC + 3, NC + 1),
-        (3 * MR - 1, KC + 7, 2 * NC + NR - 1),
-        (4 * MR, 3 * KC, 3 * NC),
-        (1, 2 * KC + 1, 2 * NC + 3),
-        (2 * MR + 5, 1, 1),
-        (37, 600, 70),
-        (1, KC_SHORT - 1, NC_SHORT + 1),
-        (1, 2 * KC_SHORT + 1, 2 * NC_SHORT + 3),
-        (MR, KC_SHORT, NC_SHORT),
-        (MR - 1, 3 * KC_SHORT + 5, NC_SHORT - 1),
-        (2, 300, 2),
-    ],
+@EVERY_ISA
+@HYP
+@given(
+    m=st.integers(Z_WINO_M, Z_WINO_M + 2 * Z_MR),
+    k=st.integers(1, 12),
+    n=st.integers(1, 12),
+    seed=seeds,
 )
-def test_matmul_block_edges(m, k, n):
+def test_matmul_winograd_rows_match_python_integers(isa, m, k, n, seed):
+    # enough rows for the Winograd tile, with half the entries edge values: the correction sums
+    # xi and eta wrap around, and an odd k has a zero partner
+    rng = np.random.default_rng(seed)
+    a, b = rand_u64(rng, (m, k), 0.5), rand_u64(rng, (k, n), 0.5)
+    check_result(_matmul.matmul_with(isa, a, b), exact_matmul(a, b))
+
+
+BLOCK_EDGES = [
+    # AVX2
+    (MR - 1, KC - 1, NR - 1),
+    (MR, KC, NR),
+    (MR + 1, KC + 1, NR + 1),
+    (2 * MR + 1, 2 * KC + 3, NC + 1),
+    (3 * MR - 1, KC + 7, 2 * NC + NR - 1),
+    (4 * MR, 3 * KC, 3 * NC),
+    (1, 2 * KC + 1, 2 * NC + 3),
+    (2 * MR + 5, 1, 1),
+    (37, 600, 70),
+    (1, KC_SHORT - 1, NC_SHORT + 1),
+    (1, 2 * KC_SHORT + 1, 2 * NC_SHORT + 3),
+    (MR, KC_SHORT, NC_SHORT),
+    (MR - 1, 3 * KC_SHORT + 5, NC_SHORT - 1),
+    (2, 300, 2),
+    # AVX-512, Winograd: rows around the switch and the tile, k around the block (odd: a zero
+    # partner), columns around a vector, a micro-panel and the column block
+    (Z_WINO_M, 1, 1),
+    (Z_WINO_M, 2, 8),
+    (Z_WINO_M + 1, Z_KC, Z_NR),
+    (Z_WINO_M + Z_MR - 1, Z_KC - 1, Z_NR - 1),
+    (2 * Z_WINO_M + 1, Z_KC + 1, Z_NR + 1),
+    (3 * Z_MR, 2 * Z_KC + 3, Z_NC + 9),
+    (Z_WINO_M + 3, 3 * Z_KC, 2 * Z_NC - 1),
+    (64, 64, 64),
+    (50, 129, 7),
+    (Z_WINO_M, 5, 2 * Z_NC + 17),
+    # AVX-512, plain tile: rows below the switch, k around its pass, every lane count
+    (Z_WINO_M - 1, Z_KP + 1, Z_NR + 1),
+    (Z_PR, Z_KP, Z_NR),
+    (Z_PR + 1, Z_KP - 1, 9),
+    (1, 3 * Z_KP + 5, 3 * Z_NR - 1),
+    (3, 7, 5),
+    (2, 33, 15),
+]
+
+
+@EVERY_ISA
+@pytest.mark.parametrize("m, k, n", BLOCK_EDGES)
+def test_matmul_block_edges(isa, m, k, n):
     rng = np.random.default_rng(m * 1_000_000 + k * 1000 + n)
     a, b = rand_u64(rng, (m, k)), rand_u64(rng, (k, n))
-    check_result(_matmul.matmul(a, b), _ref.matmul(a, b))
+    want = _ref.matmul(a, b)
+    check_result(_matmul.matmul_with(isa, a, b), want)
+    c, b2 = rand_u64(rng, (m, n)), rand_u64(rng, (k, n))
+    check_result(_matmul.matmul_with(isa, a, b, c, b2), _ref.add(c, _ref.matmul(a, _ref.add(b, b2))))
 
 
-def test_matmul_all_ones_wraps():
-    # Every product is (2^64-1)^2 = 1 mod 2^64, so each entry is k mod 2^64: stresses both the
-    # 64-bit low-product accumulators and the 32-bit cross accumulators wrapping many times.
+@EVERY_ISA
+@pytest.mark.parametrize("m", [MR + 1, Z_WINO_M + 1])
+def test_matmul_all_ones_wraps(isa, m):
+    # Every product is (2^64-1)^2 = 1 mod 2^64, so each entry is k mod 2^64: stresses the 64-bit
+    # low-product and 32-bit cross accumulators (AVX2) and the Winograd sums, each pair
+    # (-2)(-2) = 4 less the corrections xi = eta = 1 per pair, wrapping many times.
     k = 3 * KC + 5
-    a = np.full((MR + 1, k), 2**64 - 1, dtype=U64)
+    a = np.full((m, k), 2**64 - 1, dtype=U64)
     b = np.full((k, NR + 3), 2**64 - 1, dtype=U64)
-    check_result(_matmul.matmul(a, b), np.full((MR + 1, NR + 3), k, dtype=U64))
+    check_result(_matmul.matmul_with(isa, a, b), np.full((m, NR + 3), k, dtype=U64))
     a[:] = 2**32 + 2**31 + 7  # cross term k * 2 * (2^31+7) * 1 overflows 32 bits
     b[:] = 2**63 + 2**32 + 3
-    check_result(_matmul.matmul(a, b), _ref.matmul(a, b))
+    check_result(_matmul.matmul_with(isa, a, b), _ref.matmul(a, b))
 
 
 def test_matmul_readonly_inputs_and_fresh_output():
@@ -177,6 +317,11 @@ def test_matmul_readonly_inputs_and_fresh_output():
     got = _matmul.matmul(a, b)
     assert got.flags.owndata and got.flags.writeable
     check_result(got, _ref.matmul(a, b))
+    c = rand_u64(rng, (9, 5))
+    c.flags.writeable = False
+    got = _matmul.matmul_with("portable", a, b, c)
+    assert got.flags.owndata and got is not c
+    check_result(got, _ref.add(c, _ref.matmul(a, b)))
 
 
 def test_matmul_runs_in_threads():
@@ -199,28 +344,34 @@ def test_matmul_runs_in_threads():
 @HYP
 @given(
     batch=st.integers(0, 4),
-    m=st.integers(0, 13),
+    m=st.integers(0, 20),
     k=st.integers(0, 40),
     n=st.integers(0, 13),
     seed=seeds,
     la=layouts,
     lb=layouts,
+    isa=st.sampled_from(("auto", *ISAS_HERE)),
 )
-def test_matmul_batched_matches_reference(batch, m, k, n, seed, la, lb):
+def test_matmul_batched_matches_reference(batch, m, k, n, seed, la, lb, isa):
     rng = np.random.default_rng(seed)
     a, b = rand_u64(rng, (batch, m, k)), rand_u64(rng, (batch, k, n))
     if a.size and b.size:
         a, b = layout(a, la), layout(b, lb)
-    check_result(_matmul.matmul_batched(a, b), _ref.matmul_batched(a, b))
-
-
-def test_matmul_batched_block_edges():
-    rng = np.random.default_rng(3)
-    a, b = rand_u64(rng, (3, MR + 1, KC + 1)), rand_u64(rng, (3, KC + 1, NC + 1))
-    got = _matmul.matmul_batched(a, b)
+    got = _matmul.matmul_batched(a, b) if isa == "auto" else _matmul.matmul_with(isa, a, b)
     check_result(got, _ref.matmul_batched(a, b))
-    for i in range(3):
-        check_result(got[i], _matmul.matmul(a[i], b[i]))
+
+
+@EVERY_ISA
+def test_matmul_batched_block_edges(isa):
+    rng = np.random.default_rng(3)
+    for m, k, n in ((MR + 1, KC + 1, NC + 1), (Z_WINO_M + 1, Z_KC + 1, Z_NR + 1)):
+        a, b = rand_u64(rng, (3, m, k)), rand_u64(rng, (3, k, n))
+        got = _matmul.matmul_with(isa, a, b)
+        check_result(got, _ref.matmul_batched(a, b))
+        for i in range(3):
+            check_result(got[i], _matmul.matmul(a[i], b[i]))
+        c, b2 = rand_u64(rng, (3, m, n)), rand_u64(rng, (3, k, n))
+        check_result(_matmul.matmul_with(isa, a, b, c, b2), _ref.add(c, _ref.matmul_batched(a, _ref.add(b, b2))))
 
 
 # ----------------------------------------------------------------------------- rejected inputs
@@ -398,9 +549,9 @@ def test_beaver_matmul_combine_matches_reference(m, k, n, seed, first, la, lb):
 
 
 @pytest.mark.parametrize("first", [True, False])
-def test_beaver_matmul_combine_block_edges(first):
+@pytest.mark.parametrize("m, k, n", [(2 * MR + 1, KC + 9, NC + NR + 1), (Z_WINO_M + 1, Z_KC + 9, Z_NR + 3)])
+def test_beaver_matmul_combine_block_edges(first, m, k, n):
     rng = np.random.default_rng(5)
-    m, k, n = 2 * MR + 1, KC + 9, NC + NR + 1
     c = rand_u64(rng, (m, n))
     d, a = rand_u64(rng, (m, k)), rand_u64(rng, (m, k))
     e, b = rand_u64(rng, (k, n)), rand_u64(rng, (k, n))

@@ -6,6 +6,12 @@ are validated by :mod:`mpc._core._checks` with the GIL held (non-contiguous inpu
 so both backends reject the same inputs with the same message. The C kernels run without the
 GIL and are single-threaded, so parties simulated in threads run their products in parallel.
 
+The products pick their instruction set per call from what the CPU has (:func:`matmul_isa`:
+AVX-512, else AVX2, else portable C); :func:`matmul_with` runs them on a named one, which is how
+the tests check every path this machine has against the reference and the benchmark compares
+them. Beyond the reference's contract, this module has :data:`ISAS`, :func:`matmul_isas`,
+:func:`matmul_isa` and :func:`matmul_with`.
+
 Arrays are flattened with ``reshape(-1)`` (a view, since the checks make inputs C-contiguous)
 before a typed memoryview is taken; empty operands become NULL pointers, which the C kernels
 never read.
@@ -16,15 +22,17 @@ import numpy as np
 from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
+from mpc.errors import KernelError
 
 from mpc._core._wrap cimport in_ptr, out_ptr
 
 
 cdef extern from "mpc/matmul.h" nogil:
-    void mpc_matmul_u64(uint64_t *c, const uint64_t *a, const uint64_t *b,
-                        size_t m, size_t k, size_t n)
-    void mpc_matmul_batched_u64(uint64_t *c, const uint64_t *a, const uint64_t *b,
-                                size_t batch, size_t m, size_t k, size_t n)
+    enum: MPC_MATMUL_AUTO
+    int mpc_matmul_isa_supported(int isa)
+    int mpc_matmul_isa_best()
+    int mpc_matmul_isa_u64(uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *b2,
+                           size_t batch, size_t m, size_t k, size_t n, int acc, int isa)
 
 cdef extern from "mpc/beaver.h" nogil:
     void mpc_beaver_mask_u64(uint64_t *d, uint64_t *e, const uint64_t *x, const uint64_t *a,
@@ -48,36 +56,70 @@ cdef extern from "mpc/beaver.h" nogil:
 
 # ----------------------------------------------------------------------------- matrix products
 
+ISAS = ("portable", "avx2", "avx512")
+"""Instruction sets of the product kernels, narrowest first (C codes 1, 2, 3 in mpc/matmul.h)."""
 
-cdef object _product(object a, object b, bint batched):
-    """Validate like the reference, then a @ b (one product per batch entry when ``batched``)."""
+
+def matmul_isas():
+    """The instruction sets the product kernels can run on with this CPU and build, widest first;
+    ``"portable"`` is always there."""
+    return tuple(name for code, name in reversed(list(enumerate(ISAS, 1))) if mpc_matmul_isa_supported(code))
+
+
+def matmul_isa():
+    """The instruction set :func:`matmul`, :func:`matmul_batched` and the Beaver matrix combine use
+    on this CPU: the widest of :func:`matmul_isas`."""
+    return ISAS[mpc_matmul_isa_best() - 1]
+
+
+cdef int _isa_code(object isa) except -1:
+    if isa not in ISAS:
+        raise KernelError(f"isa: expected one of {', '.join(ISAS)}, got {isa!r}")
+    cdef int code = ISAS.index(isa) + 1
+    if not mpc_matmul_isa_supported(code):
+        raise KernelError(f"isa: this CPU cannot run {isa!r}; it has {', '.join(matmul_isas())}")
+    return code
+
+
+cdef object _product(object a, object b, bint batched, int isa, object c=None, object b2=None):
+    """Validate like the reference, then a @ (b + b2) (+ c when given), one product per batch
+    entry when ``batched``, on instruction set ``isa`` (a C code; MPC_MATMUL_AUTO picks)."""
     a = ck.as_u64("a", a)
     b = ck.as_u64("b", b)
     shape = ck.matmul_shapes(a, b, batched=batched)
+    if b2 is not None:
+        b2 = ck.as_u64("b2", b2)
+        ck.same_shape("b, b2", b, b2)
+    if c is not None:
+        c = ck.as_u64("c", c)
+        if c.shape != shape:
+            raise KernelError(f"c: expected shape {shape} for a @ b, got {c.shape}")
     cdef size_t batch = shape[0] if batched else 1
     cdef size_t m = shape[-2], k = a.shape[-1], n = shape[-1]
     if batch == 0 or m == 0 or n == 0 or k == 0:
-        return np.zeros(shape, dtype=np.uint64)
-    out = np.empty(shape, dtype=np.uint64)
+        return np.zeros(shape, dtype=np.uint64) if c is None else c.copy()
+    out = np.empty(shape, dtype=np.uint64) if c is None else c.copy()
     cdef uint64_t *pc = out_ptr(out)
     cdef const uint64_t *pa = in_ptr(a)
     cdef const uint64_t *pb = in_ptr(b)
+    cdef const uint64_t *pb2 = in_ptr(b2) if b2 is not None else NULL
+    cdef int acc = c is not None, status
     with nogil:
-        if batched:
-            mpc_matmul_batched_u64(pc, pa, pb, batch, m, k, n)
-        else:
-            mpc_matmul_u64(pc, pa, pb, m, k, n)
+        status = mpc_matmul_isa_u64(pc, pa, pb, pb2, batch, m, k, n, acc, isa)
+    if status:  # unreachable: every code is validated before the call
+        raise KernelError(f"isa: instruction set {isa} is not available")
     return out
 
 
 def matmul(a, b):
     """(m, k) @ (k, n) mod 2^64, returned as a new C-contiguous (m, n) uint64 array.
 
-    Cost: m*k*n multiply-adds, single-threaded. With AVX2 the kernel does about 2.5-3 of them
-    per cycle (two 32-bit-lane multiplies per 4 products, register tile 6x4, packed B); NumPy's
-    integer ``@`` has no BLAS and does ~0.1. k == 0 gives zeros.
+    Cost: m*k*n multiply-adds, single-threaded, on :func:`matmul_isa`. With AVX-512 and m >= 24
+    Winograd's inner-product algorithm does them with half the multiplies, ~22 GMAC/s on this
+    project's Zen 4 runner (bench/kernels.py); with AVX2 ~2.5-3 per cycle; NumPy's integer ``@``
+    has no BLAS and does ~0.1 per cycle. k == 0 gives zeros.
     """
-    return _product(a, b, False)
+    return _product(a, b, False, MPC_MATMUL_AUTO)
 
 
 def matmul_batched(a, b):
@@ -85,7 +127,20 @@ def matmul_batched(a, b):
 
     Cost: B*m*k*n multiply-adds, the same kernel as :func:`matmul` once per entry.
     """
-    return _product(a, b, True)
+    return _product(a, b, True, MPC_MATMUL_AUTO)
+
+
+def matmul_with(isa, a, b, c=None, b2=None):
+    """c + a @ (b + b2) mod 2^64 on the named instruction set (one of :func:`matmul_isas`).
+
+    a, b are (m, k), (k, n), or (B, m, k), (B, k, n) for one product per batch entry; b2 (b's
+    shape) and c (the product's shape) are optional. Returns a new array. This is the C entry
+    that :func:`matmul`, :func:`matmul_batched` and the Beaver matrix combine (c += d @ (b + e))
+    reach through the automatic choice, forced to one path: raises KernelError for an unknown
+    name or one this CPU cannot run.
+    """
+    a = ck.as_u64("a", a)
+    return _product(a, b, a.ndim == 3, _isa_code(isa), c, b2)
 
 
 # ----------------------------------------------------------------------------- Beaver, fused
