@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 import tempfile
 import tomllib
@@ -28,10 +27,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mpc.config import DEALER, HostsFile, load_hosts
+from mpc.config.toml_layout import Layout
 from mpc.errors import ConfigError
-
-_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"']+)\s*\]\]?\s*(#.*)?$")
-_KEY = re.compile(r"^(\s*)([A-Za-z0-9_\-]+)\s*=")
 
 
 def toml_string(s: str) -> str:
@@ -82,35 +79,21 @@ def write_secret(path: Path, secret: bytes) -> None:
 
 def _set_keys_by_lines(text: str, keys: dict[tuple[str, int], bytes]) -> str:
     """Put ``public_key = "..."`` into each (table, occurrence) of ``keys``, keeping everything else."""
-    lines = text.splitlines(keepends=True)
-    counts: dict[str, int] = {}
-    current: tuple[str, int] | None = None
-    where: dict[tuple[str, int], dict[str, int]] = {}
-    for i, line in enumerate(lines):
-        h = _HEADER.match(line)
-        if h:
-            name = h.group(2).strip("\"'")
-            counts[name] = counts.get(name, -1) + 1
-            current = (name, counts[name])
-            where[current] = {"header": i}
-            continue
-        k = _KEY.match(line)
-        if k and current is not None and k.group(2) in ("public_key", "address"):
-            where[current].setdefault(k.group(2), i)
+    layout = Layout(text)
+    lines = list(layout.lines)
     inserts: list[tuple[int, str]] = []
-    for table, key in keys.items():
-        spots = where.get(table)
-        if spots is None:
+    for (table, index), key in keys.items():
+        header = layout.table(table, index)
+        if header is None:
             return text  # not a layout we can edit line-wise; the caller falls back
         entry = f"public_key = {toml_string(key.decode())}\n"
-        if "public_key" in spots:
-            i = spots["public_key"]
-            indent = _KEY.match(lines[i]).group(1)
-            lines[i] = indent + entry
+        line = layout.key(table, index, "public_key")
+        if line is not None:
+            lines[line] = layout.indent(line) + entry
         else:
-            after = spots.get("address", spots["header"])
-            indent = _KEY.match(lines[after]).group(1) if "address" in spots else ""
-            inserts.append((after + 1, indent + entry))
+            after = layout.key(table, index, "address")
+            after = header if after is None else after
+            inserts.append((after + 1, layout.indent(after) + entry))
     for i, entry in sorted(inserts, reverse=True):
         if i > 0 and not lines[i - 1].endswith("\n"):
             lines[i - 1] += "\n"
