@@ -4,7 +4,9 @@
 its own :class:`~mpc.runtime.Party`, and returns the list of results indexed by party id. If a
 party raises, its peers are told at once (they raise ``PeerTimeout`` naming it instead of
 waiting for the deadline) and the exception of the party that failed first is re-raised; with
-``return_exceptions=True`` each party's exception is returned in its slot instead.
+``return_exceptions=True`` each party's exception is returned in its slot instead. A party that
+returns while the others still expect messages from it is reported the same way (its channel
+is closed when it returns: :mod:`mpc.net.local`), as is a dealer that fails or stops.
 
 Preprocessing: ``preprocessing="local"`` (the default here) uses the insecure in-process dealer;
 ``preprocessing="dealer"`` starts a :class:`~mpc.preprocessing.dealer.TrustedDealer` in a thread
@@ -44,7 +46,7 @@ def run_local(
     dealer_hook = party_options.pop("dealer_hook", None)
     links: list[LocalHub] = []
     if party_options["preprocessing"] == "dealer":
-        links = [LocalHub(2, session=session, timeout=timeout) for _ in range(n)]
+        links = [LocalHub(2, session=session, timeout=timeout, names=("dealer", f"party {i}")) for i in range(n)]
 
     def dealer_body() -> None:
         ends = [h.channels()[0] for h in links]
@@ -55,6 +57,9 @@ def run_local(
             failures["dealer"] = (time.monotonic(), exc)
             for h in links:
                 h.fail(0, type(exc).__name__)
+        finally:  # a hook that returns early leaves too: the parties stop waiting for it
+            for end in ends:
+                end.close()
 
     def body(channel) -> None:
         party = None
@@ -69,9 +74,11 @@ def run_local(
             hub.fail(channel.pid, type(exc).__name__)
             if links:
                 links[channel.pid].fail(1, type(exc).__name__)
-        finally:
+        finally:  # closing the channel tells the peers this party has left, even on success
             if party is not None:
                 party.close()
+            else:
+                channel.close()
 
     threads = [threading.Thread(target=body, args=(ch,), name=f"party-{ch.pid}", daemon=True) for ch in hub.channels()]
     if links:

@@ -45,8 +45,10 @@ def main(party) -> None:
     shares = party.prg.uint64(party.n)
     shares[party.pid] = 0
     shares[party.pid] = (value - int(shares.sum(dtype=np.uint64))) % 2**64  # Python ints: no overflow
-    like = np.zeros(1, dtype=np.uint64)
-    got = ch.exchange_each({p: shares[p : p + 1] for p in ch.peers}, like=like)
+    tag = ch.next_tag()
+    for p in ch.peers:
+        ch.send(p, shares[p : p + 1], tag)
+    got = {p: ch.recv(p, tag, dtype=np.uint64, shape=(1,)) for p in ch.peers}
     if args.fail:
         who, mode = args.fail.split(":")
         if int(who) == party.pid:
