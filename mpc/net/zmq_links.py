@@ -132,6 +132,11 @@ class Links:
                         "holds that port, e.g. a party or dealer of an earlier run still running: stop it "
                         "or pick another port)"
                     ) from None
+                if e.errno == zmq.EADDRNOTAVAIL:
+                    raise ConfigError(
+                        f"{self.me} cannot listen on {endpoint}: that address is not one of this host's "
+                        "interfaces (check its address in the hosts file)"
+                    ) from None
                 raise ConfigError(f"{self.me} cannot listen on {endpoint}: {e.strerror}") from None
         for k in range(self.pid):
             dealer = self.dealers[k] = self._socket(zmq.DEALER)
