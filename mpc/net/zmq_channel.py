@@ -267,6 +267,7 @@ class ZmqChannel(Channel):
         if head[:3] == CTRL_MAGIC:
             if via_router:
                 answer_hello(links, self.session, j, head)
+                links.joined(j, frames)  # it reconnected: this is its connection now
             else:
                 check_control(links, self.session, j, head, WELCOME)
             return None

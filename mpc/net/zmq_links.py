@@ -201,7 +201,10 @@ class Links:
         """``peer`` completed its part of the handshake (its hello on the ROUTER, given as
         ``frames``, or its welcome on a DEALER); from now on its disconnect makes it gone."""
         if frames is not None:
-            self._fd_of[peer] = frames[1].get(zmq.SRCFD)
+            try:
+                self._fd_of[peer] = frames[1].get(zmq.SRCFD)
+            except zmq.ZMQError:  # a libzmq without it (deprecated): such a peer times out instead
+                self._fd_of.pop(peer, None)
         else:
             self._joined.add(peer)
         self.gone.discard(peer)  # a hello again after a reconnect
