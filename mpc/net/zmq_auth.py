@@ -27,22 +27,10 @@ import zmq
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
+from mpc.config.addresses import check_key
 from mpc.errors import ConfigError
 
 ZAP_DOMAIN = "tessera"
-
-
-def check_key(value: object, what: str) -> bytes:
-    """A 40-character Z85 CURVE key as bytes; ConfigError naming ``what`` (never the key)."""
-    if isinstance(value, str):
-        value = value.encode("ascii", "replace")
-    if not isinstance(value, bytes) or len(value) != 40:
-        raise ConfigError(f"{what}: expected a 40-character Z85-encoded CURVE key")
-    try:
-        z85.decode(value)
-    except (ValueError, KeyError, TypeError):
-        raise ConfigError(f"{what}: not a valid Z85-encoded CURVE key") from None
-    return value
 
 
 @dataclass(frozen=True)
