@@ -7,12 +7,9 @@ party as pid 1). Messages are uint64 arrays in the Tessera wire format (never pi
 2. Online, on party n-1's link only, one exchange per batch (same tag both ways):
    party -> dealer ``[REQUEST, count, (kind_code, nparams, *params) * count]``;
    dealer -> party the flat uint64 corrections of the batch, in request order.
-   Kind codes (the position in :data:`~mpc.preprocessing.base.KINDS`, plus one): 1 triple,
-   2 square, 3 matmul, 4 trunc, 5 div, 6 bit_triple (params (nwords,), correction nwords words),
-   7 dabit (params (count,), correction count ring elements), 8 bitmul (params (count,),
-   corrections 2 * count ring elements: r, then r*a), 9 tmul (params (k1, k2, *shape)), 10
-   tsquare (params (k, *shape)); the corrections of each kind are
-   :func:`~mpc.preprocessing.base.correction_count`.
+   Kind codes: 1 triple, 2 square, 3 matmul, 4 trunc, 5 div, 6 bit_triple (params (nwords,),
+   correction nwords words), 7 dabit (params (count,), correction count ring elements), 8 bitmul
+   (params (count,), corrections 2 * count ring elements: r, then r*a).
 3. At the end, party n-1 -> dealer ``[BYE]``.
 """
 
