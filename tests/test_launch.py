@@ -186,9 +186,10 @@ def test_expected_error_from_the_scripts_own_call_is_one_line(tmp_path):
     assert f"[P1] {line}" in proc.stderr.splitlines()
     assert "Traceback" not in proc.stderr and "unexpected" not in proc.stderr and "MPC-LOG" not in proc.stderr
     assert proc.stderr.rstrip().endswith("mpcrun: party 1 failed first (exit code 2)")
-    log = (tmp_path / "logs" / "party1.log").read_text()
-    assert "Traceback (most recent call last):" in log and "secure_sum.py" in log
-    assert log.rstrip().endswith(line) and "MPC-LOG" not in log
+    log = (tmp_path / "logs" / "party1.log").read_text().splitlines()  # stdout and stderr lines, each in order
+    assert "Traceback (most recent call last):" in log and line in log and "MPC-LOG" not in "".join(log)
+    assert log.index("Traceback (most recent call last):") < log.index(line)
+    assert any("secure_sum.py" in x for x in log[log.index("Traceback (most recent call last):") :])
 
 
 @pytest.mark.timeout(60)
