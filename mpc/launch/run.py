@@ -54,7 +54,7 @@ EXIT_CODES = {
     "error": 1,
     "config": 2,
     "peer_timeout": 3,
-    "cheating": 4,  # CheatingDetected: raised by the spdz2k engine's MAC checks (once it exists)
+    "cheating": 4,  # CheatingDetected: only the spdz2k engine checks MACs and raises it
     "bug": 1,
     "interrupted": 130,
     "terminated": 143,  # SIGTERM's default action, as the shell reports it
