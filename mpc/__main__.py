@@ -1,7 +1,7 @@
 """``python -m mpc``: the command-line entry points.
 
 python -m mpc run [mpcrun options] script.py args...   same as ``mpcrun ...``
-python -m mpc keygen hosts.toml [--force]               same as ``mpcrun keygen ...``
+python -m mpc keygen [--pid I] hosts.toml [--force]     same as ``mpcrun keygen ...``
 python -m mpc selfcheck [--cases K] [--seed S]          compiled kernels == NumPy reference
 python -m mpc dealer                                    the dealer process (started by mpcrun)
 """
@@ -12,46 +12,31 @@ import sys
 from collections.abc import Sequence
 
 USAGE = __doc__.split("\n\n", 1)[1].rstrip().replace("``", "")
-_DEALER_MODULE = "mpc.preprocessing.dealer_service"
 
 
 def _dealer(argv: Sequence[str]) -> int:
     """Serve as the dealer of the session described by ``MPC_*`` (``MPC_PID=dealer``).
 
-    The service lives in :mod:`mpc.preprocessing.dealer_service`; until it exists, the dealer
-    is a no-op that exits at once, so ``mpcrun`` works for protocols that need no dealer.
+    The service is :func:`mpc.preprocessing.dealer_service.serve`. It ends when the last party
+    says BYE, when that party disconnects without it (its process died: the channel notices at
+    once), or when it stays silent past the dealer's idle deadline. Failures are reported like
+    a party's (:func:`mpc.launch.run.report_failure`), with the same exit codes: 2 for a
+    ``ConfigError`` (e.g. a port another process holds), 3 for a ``PeerTimeout``.
     """
-    import importlib
-
-    from mpc.config import from_env
-    from mpc.errors import ConfigError, MPCError
-
-    try:
-        module = importlib.import_module(_DEALER_MODULE)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not _DEALER_MODULE.startswith(exc.name):
-            raise
-        print(
-            "dealer: mpc.preprocessing.dealer_service is not available yet; no dealer is running",
-            file=sys.stderr,
-        )
-        return 0
-    try:
-        cfg = from_env({}, {"pid": "dealer"})
-    except ConfigError as exc:
-        print(f"dealer: ConfigError: {exc}", file=sys.stderr)
-        return 2
+    from mpc.config import DEALER, from_env
     from mpc.launch.allocator import tune_allocator
+    from mpc.launch.run import EXIT_CODES, report_failure
+    from mpc.preprocessing.dealer_service import serve
 
     try:
+        cfg = from_env({}, {"pid": DEALER})
         tune_allocator(cfg.malloc)
-        module.serve(cfg)
-    except MPCError as exc:
-        print(f"dealer: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        serve(cfg)
     except KeyboardInterrupt:
-        return 130
-    return 0
+        return EXIT_CODES["interrupted"]
+    except Exception as exc:
+        return report_failure(DEALER, exc, sys.stderr)
+    return EXIT_CODES["ok"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

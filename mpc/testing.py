@@ -4,7 +4,9 @@
 its own :class:`~mpc.runtime.Party`, and returns the list of results indexed by party id. If a
 party raises, its peers are told at once (they raise ``PeerTimeout`` naming it instead of
 waiting for the deadline) and the exception of the party that failed first is re-raised; with
-``return_exceptions=True`` each party's exception is returned in its slot instead.
+``return_exceptions=True`` each party's exception is returned in its slot instead. A party that
+returns while the others still expect messages from it is reported the same way (its channel
+is closed when it returns: :mod:`mpc.net.local`), as is a dealer that fails or stops.
 
 Preprocessing: ``preprocessing="local"`` (the default here) uses the insecure in-process dealer;
 ``preprocessing="dealer"`` starts a :class:`~mpc.preprocessing.dealer.TrustedDealer` in a thread

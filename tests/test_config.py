@@ -10,7 +10,7 @@ from mpc.config import DEALER, SessionConfig, from_env, is_launched, key_path, l
 from mpc.errors import ConfigError
 from mpc.launch import cli
 from mpc.launch.keygen import generate_keys, write_hosts
-from mpc.launch.run import check_curve_keys
+from mpc.launch.run import check_curve_keys, refuse_insecure_local
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -356,6 +356,79 @@ def test_keygen_refuses_when_only_the_key_file_exists(tmp_path):
     key_path(path, 1).write_text("x")
     with pytest.raises(ConfigError, match="secret key file of party 1 already exists"):
         generate_keys(path)
+
+
+def test_keygen_per_host_writes_one_secret_and_prints_its_public_line(tmp_path, capsys):
+    path = write(tmp_path, HOSTS)
+    before = path.read_text()
+    assert cli.main(["keygen", "--pid", "1", str(path)]) == 0
+    out, err = capsys.readouterr()
+    kp = key_path(path, 1)
+    assert sorted(p.name for p in tmp_path.glob("*.key")) == ["hosts.party1.key"]  # only its own
+    assert stat.S_IMODE(kp.stat().st_mode) == 0o600
+    secret = kp.read_text().strip().encode()
+    assert out == f'public_key = "{zmq.curve_public(secret).decode()}"\n'  # the line for the hosts file
+    assert secret.decode() not in out + err
+    assert "party 1" in err and "[[party]] table number 2" in err
+    assert path.read_text() == before  # the hosts file is the operator's to assemble
+    assert cli.main(["keygen", "--pid", "1", str(path)]) == 2  # never overwritten...
+    assert "hosts.party1.key: already exists" in capsys.readouterr().err
+    assert kp.read_text().strip().encode() == secret
+    assert cli.main(["keygen", "--pid", "1", "--force", str(path)]) == 0  # ...unless asked to
+    assert kp.read_text().strip().encode() != secret
+    assert cli.main(["keygen", "--pid", "dealer", str(path)]) == 0
+    assert key_path(path, DEALER).exists() and "[dealer]" in capsys.readouterr().err
+    for bad, fragment in (("3", "party 3 is not in hosts file"), ("x", "expected a party id or 'dealer'")):
+        assert cli.main(["keygen", "--pid", bad, str(path)]) == 2
+        assert fragment in capsys.readouterr().err
+
+
+def test_per_host_keys_make_a_working_hosts_file(tmp_path, capsys):
+    """Each host makes its own key pair; the operator pastes the printed lines into the hosts
+    file; every party (and the dealer) then runs encrypted with keys nobody else ever held."""
+    path = write(tmp_path, REMOTE + '[dealer]\naddress = "10.0.0.9:5100"\n')
+    lines = {}
+    for who in ("0", "1", "dealer"):
+        assert cli.main(["keygen", "--pid", who, str(path)]) == 0
+        lines[who] = capsys.readouterr().out.strip()
+    text = path.read_text()
+    for who, address in (("0", "10.0.0.1:5000"), ("1", "10.0.0.2:5000"), ("dealer", "10.0.0.9:5100")):
+        text = text.replace(f'address = "{address}"\n', f'address = "{address}"\n{lines[who]}\n')
+    path.write_text(text)
+    for who in (0, 1, DEALER):
+        cfg = from_env({}, {}, env_for(path, pid=who))
+        assert cfg.encrypted
+        check_curve_keys(cfg)
+
+
+def test_secret_key_files_are_created_exclusively(tmp_path):
+    """A link planted where a secret key goes is never followed: without --force the key is
+    refused, with it the link itself is replaced; the file it pointed to is untouched."""
+    path = write(tmp_path, HOSTS)
+    target = tmp_path / "elsewhere.txt"
+    target.write_text("precious\n")
+    os.symlink(target, key_path(path, 0))
+    with pytest.raises(ConfigError, match="secret key file of party 0 already exists"):
+        generate_keys(path)
+    assert cli.main(["keygen", "--pid", "0", str(path)]) == 2
+    generate_keys(path, force=True)
+    assert target.read_text() == "precious\n"
+    assert not key_path(path, 0).is_symlink() and stat.S_IMODE(key_path(path, 0).stat().st_mode) == 0o600
+
+
+def test_local_preprocessing_across_processes_is_the_launchers_call(tmp_path):
+    path = write(tmp_path, HOSTS)
+    cfg = from_env({"preprocessing": "local"}, {}, env_for(path, pid=0))
+    assert not cfg.insecure_local_preprocessing
+    with pytest.raises(ConfigError, match="--insecure-local-preprocessing") as info:
+        refuse_insecure_local(cfg)
+    assert str(info.value).startswith("preprocessing: 'local' is insecure")
+    with pytest.raises(ConfigError, match="launcher-only option 'insecure_local_preprocessing'"):
+        from_env({"insecure_local_preprocessing": True}, {}, env_for(path, pid=0))  # not a script's call
+    allowed = from_env({}, {}, env_for(path, pid=0, preprocessing="local", insecure_local_preprocessing=1))
+    assert allowed.insecure_local_preprocessing and allowed.preprocessing == "local"
+    refuse_insecure_local(allowed)
+    refuse_insecure_local(from_env({}, {}, env_for(path, pid=0)))  # the dealer: nothing to refuse
 
 
 def test_key_file_problems(tmp_path):

@@ -69,3 +69,38 @@ def test_absent_dealer_service_is_peer_timeout_naming_dealer():
     with pytest.raises(PeerTimeout, match="dealer") as info:
         party_link(cfg)
     assert info.value.peer == "dealer"
+
+
+@pytest.mark.timeout(60)
+def test_dealer_ends_when_its_last_party_disconnects():
+    """Party 1 (the one the dealer serves) leaves without its BYE, as a killed process would: the
+    dealer ends at once, naming it, instead of waiting out its idle deadline (600 s here)."""
+    base = free_port_block(4)
+    party_cfgs, dealer_cfg = configs(2, base)
+    errors = []
+
+    def dealer():
+        try:
+            serve(dealer_cfg, idle_timeout=600.0)
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    t = threading.Thread(target=dealer, daemon=True)
+    t.start()
+    links = [None, None]
+
+    def connect(cfg):
+        links[cfg.pid] = party_link(cfg)
+
+    threads = [threading.Thread(target=connect, args=(c,)) for c in party_cfgs]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for link in links:
+        assert link.recv(0, link.next_tag(), dtype=np.uint8).shape == (16,)  # its seed
+        link.close()  # no BYE
+    t.join(40)
+    assert not t.is_alive()
+    assert len(errors) == 1 and isinstance(errors[0], PeerTimeout) and errors[0].peer == 1
+    assert str(errors[0]) == "dealer: party 1 has disconnected"

@@ -8,7 +8,8 @@ this order of precedence (first wins):
 1. command-line flags of ``mpcrun`` (``argv_flags``: ``pid``, ``n``, ``hosts``, ``timeout``, ...);
 2. ``MPC_*`` environment variables (``MPC_PID``, ``MPC_N``, ``MPC_HOSTS``, ``MPC_TIMEOUT``,
    ``MPC_CONNECT_TIMEOUT``, ``MPC_SPIN_US``, ``MPC_MALLOC``, ``MPC_ENGINE``, ``MPC_PREPROCESSING``, ``MPC_KERNELS``,
-   ``MPC_INSECURE_PLAINTEXT``, ``MPC_STATS``, ``MPC_LOG_DIR``, ``MPC_ADDRS``, ``MPC_DEALER_ADDR``);
+   ``MPC_INSECURE_PLAINTEXT``, ``MPC_INSECURE_LOCAL_PREPROCESSING``, ``MPC_STATS``, ``MPC_LOG_DIR``,
+   ``MPC_ADDRS``, ``MPC_DEALER_ADDR``);
    this is how ``mpcrun`` hands the configuration to the processes it starts;
 3. the variables ``torchrun`` and cluster launchers set: ``RANK`` is the party id,
    ``WORLD_SIZE`` the number of parties, and when no hosts file or ``MPC_ADDRS`` is given every
@@ -36,7 +37,9 @@ host while each secret key goes only to its own host.
 Security policy (enforced by :class:`SessionConfig` itself, so no path around it): traffic is
 encrypted and authenticated with CURVE whenever keys are configured; without keys, plaintext is
 allowed only when every endpoint is a loopback address, or when the operator explicitly passes
-``--insecure-plaintext`` / ``MPC_INSECURE_PLAINTEXT=1``. A script cannot turn encryption off.
+``--insecure-plaintext`` / ``MPC_INSECURE_PLAINTEXT=1``. A script cannot turn encryption off,
+nor allow the insecure ``preprocessing="local"`` across processes (only the launcher can:
+``--insecure-local-preprocessing``, checked in :mod:`mpc.launch.run`).
 
 Nothing here reads the environment or the disk at import time; :func:`from_env` reads the
 mapping it is given (``os.environ`` by default) when called.

@@ -28,14 +28,16 @@ _ENV = {
     "preprocessing": "MPC_PREPROCESSING",
     "kernels": "MPC_KERNELS",
     "insecure_plaintext": "MPC_INSECURE_PLAINTEXT",
+    "insecure_local_preprocessing": "MPC_INSECURE_LOCAL_PREPROCESSING",
     "stats": "MPC_STATS",
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
 SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "spin_us", "malloc", "stats",
                    "log_dir")
-"""What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses or encryption: those
-belong to whoever launches the parties, so a script cannot weaken them."""
+"""What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses, encryption or the
+permission to use insecure local preprocessing: those belong to whoever launches the parties, so
+a script cannot weaken them."""
 
 
 def _flag(key: str) -> str:
@@ -164,6 +166,7 @@ def from_env(
             raise ConfigError(f"{kernels_src}: expected one of {', '.join(BACKENDS)}, got {kernels_raw!r}")
     log_dir, _ = pick("log_dir")
     stats = _parse_bool(*pick("stats")) or False
+    insecure_local = _parse_bool(*pick("insecure_local_preprocessing")) or False
 
     try:
         return SessionConfig(
@@ -179,6 +182,7 @@ def from_env(
             shm=shm,
             curve=curve,
             insecure_plaintext=insecure,
+            insecure_local_preprocessing=insecure_local,
             engine=str(engine) if engine is not None else "semi2k",
             preprocessing=preprocessing if preprocessing is not None else "dealer",
             kernels=kernels,

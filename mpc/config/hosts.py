@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tomllib
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from mpc.config.addresses import DEALER, Z85, check_key, key_path, parse_address, session_id
 from mpc.config.session import CurveConfig
+from mpc.config.toml_layout import Layout
 from mpc.errors import ConfigError
 
 
@@ -54,32 +54,18 @@ class HostsFile:
 
 
 class _Lines:
-    """Line numbers of the tables and keys of a TOML file, for error messages (tomllib has none)."""
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\"']+)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+)\s*=")
+    """1-based line numbers of the tables and keys of a hosts file, for error messages."""
 
     def __init__(self, text: str) -> None:
-        self.tables: dict[str, list[int]] = {}  # table name -> header line of each occurrence
-        self.keys: dict[tuple[str, int], dict[str, int]] = {}  # (table, occurrence) -> key -> line
-        current: tuple[str, int] = ("", 0)
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            h = self._HEADER.match(line)
-            if h:
-                name = h.group(2).strip("\"'")
-                self.tables.setdefault(name, []).append(lineno)
-                current = (name, len(self.tables[name]) - 1)
-                continue
-            k = self._KEY.match(line)
-            if k:
-                self.keys.setdefault(current, {}).setdefault(k.group(1), lineno)
+        self._layout = Layout(text)
 
     def table(self, name: str, index: int = 0) -> int | None:
-        lines = self.tables.get(name, [])
-        return lines[index] if index < len(lines) else None
+        line = self._layout.table(name, index)
+        return None if line is None else line + 1
 
     def key(self, table: str, index: int, key: str) -> int | None:
-        return self.keys.get((table, index), {}).get(key) or self.table(table, index)
+        line = self._layout.key(table, index, key)
+        return line + 1 if line is not None else self.table(table, index)
 
 
 def load_hosts(path: str | os.PathLike) -> HostsFile:

@@ -52,6 +52,7 @@ class SessionConfig:
     shm: str = "auto"  # shared-memory rings to same-host peers: auto (plaintext links only), on, off
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
+    insecure_local_preprocessing: bool = False  # the launcher allows preprocessing="local" (mpc.launch.run)
     engine: str = "semi2k"
     preprocessing: object = "dealer"
     kernels: str | None = None

@@ -13,7 +13,12 @@ Three ways to run, chosen by the flags:
 ``mpcrun [options] script.py args...`` with ``RANK``/``WORLD_SIZE`` set (torchrun, clusters)
     One party, its id from ``RANK`` (see :mod:`mpc.config` for how addresses are derived).
 
-``mpcrun keygen hosts.toml [--force]`` writes CURVE keys (:mod:`mpc.launch.keygen`).
+``mpcrun keygen --pid I hosts.toml`` writes one party's CURVE key pair on its own host;
+``mpcrun keygen hosts.toml`` every key at once, for one trusted operator
+(:mod:`mpc.launch.keygen`).
+
+SIGINT, SIGTERM and SIGHUP stop every process of the run and remove the temporary hosts file
+and keys of ``-n`` before ``mpcrun`` exits (with 128 + the signal's number).
 
 In every script argument, ``{pid}`` is replaced by the party id. Options reach the processes as
 ``MPC_*`` variables, which override the defaults the script passes to ``mpc.run``.
@@ -29,20 +34,21 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from mpc.config import DEALER, from_env, is_launched
+from mpc.config import DEALER, SessionConfig, from_env, is_launched
 from mpc.config.session import MALLOC_MODES, SHM_MODES
 from mpc.errors import ConfigError
 from mpc.launch import keygen
 from mpc.launch.local import (
     DEFAULT_GRACE,
     ProcSpec,
+    StopSignals,
     Supervisor,
     child_env,
     default_log_dir,
     local_session,
     status_of,
 )
-from mpc.launch.run import STATS_PREFIX
+from mpc.launch.run import STATS_PREFIX, refuse_insecure_local
 
 _PASS_THROUGH = (
     "timeout",
@@ -54,6 +60,7 @@ _PASS_THROUGH = (
     "preprocessing",
     "kernels",
     "insecure_plaintext",
+    "insecure_local_preprocessing",
     "stats",
 )
 
@@ -62,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="mpcrun",
         usage="mpcrun (-n N | --pid I --hosts hosts.toml) [options] script.py [args...]\n"
-        "       mpcrun keygen hosts.toml [--force]",
+        "       mpcrun keygen [--pid I] hosts.toml [--force]",
         description="Launch the parties of a Tessera secure multi-party computation. "
         "'{pid}' in script arguments is replaced by each party's id.",
     )
@@ -88,6 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=None,
         help="no CURVE encryption (loopback benchmarks; never across untrusted networks)",
+    )
+    p.add_argument(
+        "--insecure-local-preprocessing",
+        action="store_true",
+        default=None,
+        help="allow preprocessing 'local' (every party can compute every share: tests only) in separate processes",
     )
     p.add_argument(
         "--log-dir", metavar="DIR", help="where the per-process logs go (default ./logs/mpcrun-<time>)"
@@ -119,9 +132,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.emulate:
             return _run_emulated(args)
         if args.n is not None:
-            return _run_local(args)
+            with StopSignals() as signals:
+                return _run_local(args, signals)
         if args.pid is not None or is_launched(os.environ):
-            return _run_one(args)
+            with StopSignals() as signals:
+                return _run_one(args, signals)
         parser.print_usage(sys.stderr)
         print(
             "mpcrun: pass -n N to run every party on this machine, or --pid I --hosts hosts.toml to run one "
@@ -157,7 +172,7 @@ def _options(args: argparse.Namespace) -> dict[str, object]:
     return {k: getattr(args, k) for k in _PASS_THROUGH}
 
 
-def _run_local(args: argparse.Namespace) -> int:
+def _run_local(args: argparse.Namespace, signals: StopSignals) -> int:
     if args.n < 2:
         raise ConfigError(f"-n: a session needs at least 2 parties, got {args.n}")
     if args.pid is not None or args.hosts is not None:
@@ -167,11 +182,12 @@ def _run_local(args: argparse.Namespace) -> int:
         )
     script, rest = _script(args)
     dealer = not args.no_dealer and args.preprocessing in (None, "dealer")
-    log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
     session = local_session(args.n, dealer=dealer, encrypted=not args.insecure_plaintext)
-    try:
-        common = dict(_options(args), n=args.n, hosts=session.hosts, log_dir=log_dir.resolve())
-        from_env({}, {}, child_env(pid=0, **common))  # fail here, once, rather than in N processes
+    try:  # the session's folder holds secret keys: removed whatever happens (signals included)
+        common = dict(_options(args), n=args.n, hosts=session.hosts)
+        _check(from_env({}, {}, child_env(pid=0, **common)))  # fail here, once, rather than in N processes
+        log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
+        common["log_dir"] = log_dir.resolve()
         specs = [
             ProcSpec(
                 f"party {i}",
@@ -200,7 +216,7 @@ def _run_local(args: argparse.Namespace) -> int:
             file=sys.stderr,
             flush=True,
         )
-        sup = Supervisor(specs, grace=args.grace)
+        sup = Supervisor(specs, grace=args.grace, signals=signals)
         status = sup.run()
         if args.stats or sup.stats:
             for line in stats_table(sup.stats, [s.name for s in specs if not s.helper]):
@@ -233,10 +249,17 @@ def _run_emulated(args: argparse.Namespace) -> int:
     return status_of(proc.returncode)
 
 
-def _run_one(args: argparse.Namespace) -> int:
+def _check(cfg: SessionConfig) -> None:
+    """What the launcher can refuse before starting anything (each process checks again)."""
+    refuse_insecure_local(cfg)
+
+
+def _run_one(args: argparse.Namespace, signals: StopSignals) -> int:
     hosts = Path(args.hosts).resolve() if args.hosts else None
     flags = dict(_options(args), pid=args.pid, n=args.n, hosts=hosts, log_dir=args.log_dir)
     cfg = from_env({}, flags, os.environ)  # validate before starting anything
+    if not cfg.is_dealer:
+        _check(cfg)
     log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
     env = child_env(**dict(flags, pid=cfg.pid, log_dir=log_dir.resolve()))
     if cfg.is_dealer:
@@ -250,7 +273,7 @@ def _run_one(args: argparse.Namespace) -> int:
             env,
             log_dir / f"party{cfg.pid}.log",
         )
-    sup = Supervisor([spec], grace=args.grace, show_tails=False)
+    sup = Supervisor([spec], grace=args.grace, show_tails=False, signals=signals)
     status = sup.run()
     if args.stats or sup.stats:
         for line in stats_table(sup.stats, [spec.name]):

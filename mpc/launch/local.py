@@ -1,20 +1,29 @@
 """Starting and supervising the processes of a run: the machinery behind ``mpcrun``.
 
 :class:`Supervisor` runs a set of processes (the parties, plus *helpers* such as the dealer)
-and does four things a person running N terminals by hand would otherwise do:
+and does what a person running N terminals by hand would otherwise do:
 
 1. **Output.** Every line a process prints is echoed with a prefix (``[P0] ``, ``[D] ``) on the
-   launcher's stdout or stderr, and written unprefixed to that process's log file.
-   ``MPC-STATS`` lines are collected for the ``--stats`` table instead of being echoed.
-2. **Failure.** When a party exits non-zero (or is killed), the others are stopped at once:
-   SIGTERM, then SIGKILL after a grace period. Waiting for them to notice on their own would
-   take a full receive deadline, and their PeerTimeouts would only repeat the root cause.
-   Exits are observed by one waiter thread per process, so "failed first" is the true order.
-3. **Report.** After a failure: the last lines of every log, and a final line naming the party
-   that failed first, e.g. ``mpcrun: party 1 failed first (exit code 1)``. A ``PeerTimeout``
-   exit (status 3) is usually the echo of another party's failure, so after one the launcher
-   waits a moment (:data:`SETTLE`) for a root cause before naming the timed-out party.
-4. **Helpers.** A helper's exit never fails the run; helpers are stopped when the parties finish.
+   launcher's stdout or stderr, and written unprefixed to that process's log file. Two kinds of
+   lines are not echoed: ``MPC-STATS`` lines are collected for the ``--stats`` table, and
+   ``MPC-LOG`` lines go to the log only (the traceback of an expected error:
+   :func:`mpc.launch.run.report_failure`).
+2. **Failure.** When any process, helpers included, exits non-zero or is killed while the
+   parties run, the others are stopped at once: SIGTERM, then SIGKILL after a grace period.
+   Waiting for them to notice on their own would take a full receive deadline, and their
+   PeerTimeouts would only repeat the root cause. Exits are observed by one waiter thread per
+   process, so "failed first" is the true order.
+3. **Report.** After a failure: the last lines each process printed, and a final line naming
+   the process that failed first, e.g. ``mpcrun: party 1 failed first (exit code 1)`` or
+   ``mpcrun: dealer failed first (killed by SIGKILL)``. A ``PeerTimeout`` exit (status 3) is
+   usually the echo of another process's failure, so after one the launcher waits a moment
+   (:data:`SETTLE`) for a root cause before naming the timed-out process.
+4. **Helpers.** The run ends when the parties end: a helper that exits 0 is done (the dealer,
+   after the last party's BYE), and helpers still running when the parties finish are stopped.
+5. **Signals.** SIGINT, SIGTERM and SIGHUP to the launcher (Ctrl-C, ``timeout``, a batch
+   scheduler, a closed terminal) stop every process the same way (:class:`StopSignals`); the
+   caller then removes its temporary files (the ephemeral CURVE keys of ``mpcrun -n``), and the
+   launcher exits with 128 + the signal's number.
 
 Each process gets its own process group (``start_new_session``) so signals reach anything it
 started, and a terminal's Ctrl-C reaches the launcher only, which then stops everyone in order.
@@ -39,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,13 +56,56 @@ from typing import TextIO
 
 from mpc.config.addresses import session_id
 from mpc.launch.keygen import generate_keys, write_hosts
-from mpc.launch.run import EXIT_CODES, STATS_PREFIX
+from mpc.launch.run import EXIT_CODES, LOG_PREFIX, STATS_PREFIX
 from mpc.net.shm_ring import remove_leftovers
 
 TAIL_LINES = 20
 DEFAULT_GRACE = 3.0
 SETTLE = 1.0  # seconds to look for a root cause after a PeerTimeout exit
 PEER_TIMEOUT_EXIT = EXIT_CODES["peer_timeout"]
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class StopSignals:
+    """While active (a ``with`` block in the main thread): SIGINT, SIGTERM and SIGHUP are
+    recorded instead of ending the launcher, so it can stop its children and clean up first.
+
+    Nothing is raised from the handler (an exception could land inside ``Popen`` and leave a
+    child behind); the supervisor's wait loop looks at :attr:`signum` at least every
+    :data:`POLL` seconds. Further signals while stopping are ignored: the grace period and
+    SIGKILL bound how long stopping takes.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, object] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._record)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+
+    def _record(self, signum: int, frame: object) -> None:
+        if self.signum is None:
+            self.signum = signum
+
+    @property
+    def status(self) -> int:
+        """The launcher's exit status after the signal: 128 + its number, as a shell reports it."""
+        return 128 + (self.signum or 0)
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+
+POLL = 0.2  # seconds; how often the wait loop looks for a stop signal
 
 
 @dataclass
@@ -75,6 +128,7 @@ class _Proc:
     log_lock: threading.Lock = field(default_factory=threading.Lock)
     readers: list[threading.Thread] = field(default_factory=list)
     returncode: int | None = None
+    tail: deque = field(default_factory=lambda: deque(maxlen=TAIL_LINES))  # last echoed lines
 
 
 def describe_exit(code: int) -> str:
@@ -103,8 +157,10 @@ class Supervisor:
         show_tails: bool = True,
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
+        signals: StopSignals | None = None,
     ) -> None:
         self.specs = list(specs)
+        self.signals = signals
         self.grace = grace
         self.show_tails = show_tails
         self.out = sys.stdout if stdout is None else stdout
@@ -128,10 +184,17 @@ class Supervisor:
         stream = self.err if to_err else self.out
         for raw in iter(pipe.readline, b""):
             line = raw.decode("utf-8", "replace").rstrip("\r\n")
+            log_only = line.startswith(LOG_PREFIX)
+            if log_only:
+                line = line[len(LOG_PREFIX) :]
             with proc.log_lock:
                 if not proc.log.closed:  # closed when a grandchild kept the pipe open past the end
                     proc.log.write(line + "\n")
                     proc.log.flush()
+                if not log_only:
+                    proc.tail.append(line)
+            if log_only:
+                continue
             if not to_err and line.startswith(STATS_PREFIX):
                 try:
                     self.stats[proc.spec.name] = json.loads(line[len(STATS_PREFIX) :])
@@ -195,8 +258,13 @@ class Supervisor:
         for p in procs:
             p.popen.wait()
 
+    def _stop_requested(self) -> bool:
+        return self.signals is not None and self.signals.signum is not None
+
     def run(self) -> int:
         """Start everything, wait, report; returns the launcher's exit status."""
+        if self._stop_requested():
+            return self.signals.status
         try:
             for i, spec in enumerate(self.specs):
                 self._procs.append(self._start(i, spec))
@@ -209,18 +277,16 @@ class Supervisor:
         status = 0
         try:
             while parties:
+                if self._stop_requested():
+                    self.say(f"mpcrun: {self.signals.name} received; stopping every process")
+                    status = self.signals.status
+                    break
                 try:
-                    index, code = self._events.get(timeout=0.5)
+                    index, code = self._events.get(timeout=POLL)
                 except queue.Empty:
                     continue
                 proc = self._procs[index]
                 proc.returncode = code
-                if proc.spec.helper:
-                    if code != 0:
-                        self.say(
-                            f"mpcrun: {proc.spec.name} exited ({describe_exit(code)}); see {proc.spec.log}"
-                        )
-                    continue
                 parties.discard(index)
                 if code != 0:
                     self.first_failure = (proc.spec.name, code)
@@ -228,7 +294,7 @@ class Supervisor:
                         self._settle(parties)
                     status = status_of(self.first_failure[1]) or 1
                     break
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # without StopSignals (a Supervisor run from another program)
             self.say("mpcrun: interrupted; stopping every process")
             status = 130
         self._stop([p for p in self._procs if p.popen.poll() is None])
@@ -237,12 +303,12 @@ class Supervisor:
             name, code = self.first_failure
             if self.show_tails:
                 self._print_tails()
-            verb = "failed first" if len([p for p in self._procs if not p.spec.helper]) > 1 else "failed"
+            verb = "failed first" if len(self._procs) > 1 else "failed"
             self.say(f"mpcrun: {name} {verb} ({describe_exit(code)})")
         return status
 
     def _settle(self, parties: set[int]) -> None:
-        """A PeerTimeout is usually the echo of another party's failure that is still exiting
+        """A PeerTimeout is usually the echo of another process's failure that is still exiting
         (closing its sockets takes a moment): wait briefly for a root cause before blaming it."""
         deadline = time.monotonic() + SETTLE
         while parties:
@@ -252,8 +318,6 @@ class Supervisor:
                 return
             proc = self._procs[index]
             proc.returncode = code
-            if proc.spec.helper:
-                continue
             parties.discard(index)
             if code not in (0, PEER_TIMEOUT_EXIT):
                 self.first_failure = (proc.spec.name, code)
@@ -269,18 +333,14 @@ class Supervisor:
                 p.log.close()
 
     def _print_tails(self) -> None:
+        """The last lines each process printed (its log holds everything, MPC-LOG lines too)."""
         for p in self._procs:
-            try:
-                lines = p.spec.log.read_text(encoding="utf-8", errors="replace").splitlines()
-            except OSError:
-                lines = []
+            with p.log_lock:
+                lines = list(p.tail)
             code = p.popen.returncode
             state = describe_exit(code) if code is not None else "still running"
-            self.say(
-                f"mpcrun: ---- {p.spec.name} ({state}): last {min(len(lines), TAIL_LINES)} lines "
-                f"of {p.spec.log} ----"
-            )
-            for line in lines[-TAIL_LINES:]:
+            self.say(f"mpcrun: ---- {p.spec.name} ({state}): last {len(lines)} lines; log {p.spec.log} ----")
+            for line in lines:
                 self.say(f"[{p.spec.label}] {line}")
 
 
@@ -336,15 +396,19 @@ def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 100) ->
     raise OSError(f"no block of {count} consecutive free ports on {host}")
 
 
-def default_log_dir() -> Path:
-    """``./logs/mpcrun-<timestamp>`` (with a suffix if two runs start in the same second)."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = Path("logs") / f"mpcrun-{stamp}"
-    path, k = base, 1
-    while path.exists():
-        k += 1
-        path = base.with_name(f"{base.name}-{k}")
-    return path
+def default_log_dir(root: str | os.PathLike = "logs") -> Path:
+    """A new folder ``<root>/mpcrun-<timestamp>`` (``-2``, ``-3``... when runs start in the same
+    second), created here: ``mkdir`` either creates it or fails, so two runs never share one."""
+    base = Path(root) / f"mpcrun-{time.strftime('%Y%m%d-%H%M%S')}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    k = 1
+    while True:
+        path = base if k == 1 else base.with_name(f"{base.name}-{k}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            k += 1
 
 
 @dataclass

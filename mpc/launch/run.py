@@ -6,14 +6,24 @@ environment variables. ``run`` turns those into a :class:`~mpc.config.SessionCon
 (:func:`mpc.config.from_env`), opens the ZeroMQ channel, builds the
 :class:`~mpc.runtime.Party`, calls ``main(party)`` and closes everything.
 
-Failure reporting is part of the contract with ``mpcrun``:
+Failure reporting is part of the contract with ``mpcrun`` (:func:`report_failure`, for the
+parties and the dealer process alike):
 
-- an expected error (any :class:`~mpc.errors.MPCError`, or ZeroMQ refusing an address) prints
-  one line ``party <pid>: <ExcType>: <message>`` to stderr, no traceback: the message already
-  says what went wrong, and a traceback through the channel would only bury it;
+- an expected error (any :class:`~mpc.errors.MPCError`: a ``ConfigError`` or
+  ``ShareTypeError`` from the user's own call, a ``PeerTimeout``...) prints one line
+  ``party <pid>: <ExcType>: <message>`` to stderr: the message names what went wrong. Its
+  traceback goes to the process's log only, as ``MPC-LOG`` lines that ``mpcrun`` writes to the
+  log without echoing them (without ``mpcrun`` they appear on stderr with that prefix);
+- ZeroMQ refusing an address is reported the same way;
 - anything else is a bug: full traceback, then the same one-line summary;
 - the exit status tells the launcher what kind of failure it was (see :data:`EXIT_CODES`):
   a ``PeerTimeout`` (3) is usually the *consequence* of another party's failure.
+
+``preprocessing="local"`` (every party derives every share from a seed all parties know: no
+security at all) is refused here, since the processes ``mpc.run`` starts are separate parties,
+unless the launcher passed ``--insecure-local-preprocessing``
+(``MPC_INSECURE_LOCAL_PREPROCESSING=1``); a script cannot allow it. ``mpc.testing.run_local``
+(threads of one process) keeps it as its default.
 
 With stats enabled (``mpcrun --stats``, ``MPC_STATS=1``) one line ``MPC-STATS <json>`` goes to
 stdout at exit; ``mpcrun`` collects these into its table.
@@ -27,7 +37,6 @@ the deadline. The sockets die with the process either way.
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import sys
@@ -41,12 +50,13 @@ from mpc.errors import CheatingDetected, ConfigError, MPCError, PeerTimeout
 from mpc.launch.allocator import tune_allocator
 
 STATS_PREFIX = "MPC-STATS "
+LOG_PREFIX = "MPC-LOG "  # a line for the process's log only (mpc.launch.local.Supervisor)
 EXIT_CODES = {
     "ok": 0,
     "error": 1,
     "config": 2,
     "peer_timeout": 3,
-    "cheating": 4,
+    "cheating": 4,  # CheatingDetected: only the spdz2k engine checks MACs and raises it
     "bug": 1,
     "interrupted": 130,
     "terminated": 143,  # SIGTERM's default action, as the shell reports it
@@ -121,6 +131,31 @@ def run_emulated(main: Callable[..., Any], defaults: dict[str, Any], argv: Seque
     return EXIT_CODES["ok"]
 
 
+def refuse_insecure_local(cfg: SessionConfig) -> None:
+    """``preprocessing="local"`` across processes only when the launcher allowed it (module docstring)."""
+    if cfg.preprocessing == "local" and not cfg.insecure_local_preprocessing:
+        raise ConfigError(
+            "preprocessing: 'local' is insecure (every party can compute every other party's shares) and "
+            "meant for parties that are threads of one process (mpc.testing.run_local); these parties are "
+            "separate processes: use preprocessing='dealer', or launch with --insecure-local-preprocessing "
+            "(MPC_INSECURE_LOCAL_PREPROCESSING=1) for a test run that needs no security"
+        )
+
+
+def report_failure(who: str, exc: BaseException, err: TextIO) -> int:
+    """Report ``exc`` as the module docstring says (``who``: ``party 1`` or ``dealer``); the exit status."""
+    expected = isinstance(exc, MPCError) or _is_zmq_error(exc)
+    if expected:
+        for line in traceback.format_exception(exc):
+            for part in line.rstrip("\n").split("\n"):
+                print(LOG_PREFIX + part, file=err)
+        print(f"{who}: {type(exc).__name__}: {exc}", file=err, flush=True)
+        return exit_code(exc)
+    traceback.print_exception(exc, file=err)
+    print(f"{who}: {type(exc).__name__}: {exc} (unexpected error: traceback above)", file=err, flush=True)
+    return EXIT_CODES["bug"]
+
+
 def exit_code(exc: BaseException) -> int:
     if isinstance(exc, ConfigError):
         return EXIT_CODES["config"]
@@ -172,20 +207,9 @@ def open_channel(cfg: SessionConfig):
             **({} if cfg.spin_us is None else {"spin_us": cfg.spin_us}),
             shm=cfg.use_shm,
         )
-    except zmq.ZMQError as exc:
-        own = cfg.endpoints[cfg.pid]
-        if exc.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"{cfg.who}: cannot listen on {own}: the port is already in use "
-                "(another process holds it; pick another port in the hosts file)"
-            ) from None
-        if exc.errno == errno.EADDRNOTAVAIL:
-            raise ConfigError(
-                f"{cfg.who}: cannot listen on {own}: that address is not one of this host's "
-                "interfaces (check this party's address in the hosts file)"
-            ) from None
+    except zmq.ZMQError as exc:  # the channel words the errors it expects (a port in use...)
         raise ConfigError(
-            f"{cfg.who}: cannot set up the channel (own address {own}): {exc.strerror}"
+            f"{cfg.who}: cannot set up the channel (own address {cfg.endpoints[cfg.pid]}): {exc.strerror}"
         ) from None
 
 
@@ -224,12 +248,10 @@ def run_party(
     dealer = None
     party = None
 
-    def report(exc: BaseException) -> None:
-        print(f"{who}: {type(exc).__name__}: {exc}", file=err, flush=True)
-
     try:
         if cfg.engine not in ENGINES:  # before connecting: every party would fail the same way
             raise ConfigError(f"engine: expected one of {', '.join(ENGINES)}, got {cfg.engine!r}")
+        refuse_insecure_local(cfg)
         tune_allocator(cfg.malloc)  # this process is one party's: reuse its large buffers
         channel = open_channel(cfg)
         dealer = open_dealer_link(cfg)
@@ -244,25 +266,13 @@ def run_party(
         main(party)
         party.finish()  # the engine's closing checks (spdz2k: the final MAC check)
         return EXIT_CODES["ok"]
-    except MPCError as exc:
-        report(exc)
-        return exit_code(exc)
     except KeyboardInterrupt:
         print(f"{who}: interrupted", file=err, flush=True)
         return EXIT_CODES["interrupted"]
     except SystemExit:
         raise
     except Exception as exc:
-        if _is_zmq_error(exc):
-            report(exc)
-            return EXIT_CODES["error"]
-        traceback.print_exc(file=err)
-        print(
-            f"{who}: {type(exc).__name__}: {exc} (unexpected error: traceback above)",
-            file=err,
-            flush=True,
-        )
-        return EXIT_CODES["bug"]
+        return report_failure(who, exc, err)
     finally:
         if party is not None and cfg.stats:
             with contextlib.suppress(Exception):

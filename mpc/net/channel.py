@@ -5,10 +5,14 @@ arrays framed by :mod:`mpc.net.wire`. Every message carries a *tag*: the value o
 counter that all parties advance identically (:meth:`Channel.next_tag`), so a receiver knows
 exactly which message it expects next from each peer. A frame with the wrong session, sender,
 tag, dtype or shape raises :class:`~mpc.errors.ProtocolError`; a receive that outlives the
-deadline raises :class:`~mpc.errors.PeerTimeout` naming the peer. Nothing waits forever.
+deadline raises :class:`~mpc.errors.PeerTimeout` naming the peer, and so does a receive from a
+peer that has left (its process died, or it closed its channel) once the messages it sent
+before leaving are read. Nothing waits forever.
 
 Transports implement two methods: ``_transmit(to, header, payload)`` and
 ``_receive(frm, timeout) -> (header_bytes, payload)``; per peer they must deliver in FIFO order.
+Messages name the parties by ``names`` (``party 0``, ...; a dealer link names its ends
+``dealer`` and the party it serves).
 
 Counters: bytes and messages sent/received, and *rounds*: the number of distinct tags on which
 this party sent or received anything (an all-to-all exchange is one round). They are kept in
@@ -25,7 +29,7 @@ import contextlib
 import math
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -48,7 +52,11 @@ class Counters:
 class Channel(ABC):
     """Tagged, deadline-bounded, counted messaging between the parties of one session."""
 
-    def __init__(self, pid: int, n: int, session: int, timeout: float = 60.0) -> None:
+    def __init__(
+        self, pid: int, n: int, session: int, timeout: float = 60.0, *, names: Sequence[str] | None = None
+    ) -> None:
+        """``names[p]`` is how messages name party ``p`` (default ``party p``; a dealer link, a
+        2-party channel, names its ends ``dealer`` and the party it serves)."""
         if not isinstance(n, int) or n < 2:
             raise ConfigError(f"n: a session needs at least 2 parties, got {n!r}")
         if not isinstance(pid, int) or not 0 <= pid < n:
@@ -57,8 +65,13 @@ class Channel(ABC):
             raise ConfigError("session: expected a 64-bit unsigned session id")
         if not timeout > 0:
             raise ConfigError(f"timeout: expected a positive number of seconds, got {timeout!r}")
+        if names is None:
+            names = [f"party {p}" for p in range(n)]
+        if isinstance(names, str) or len(names) != n or not all(isinstance(x, str) and x for x in names):
+            raise ConfigError(f"names: expected one non-empty name per party ({n}), got {names!r}")
         self.pid = pid
         self.n = n
+        self.names = tuple(names)
         self.session = session
         self.timeout = float(timeout)
         self._tag = 0
@@ -138,7 +151,7 @@ class Channel(ABC):
 
     def _check_peer(self, p: int, what: str) -> None:
         if not isinstance(p, (int, np.integer)) or not 0 <= p < self.n or p == self.pid:
-            raise ProtocolError(f"{what}: {p!r} is not a peer of party {self.pid} (n = {self.n})")
+            raise ProtocolError(f"{what}: {p!r} is not a peer of {self.names[self.pid]} (n = {self.n})")
 
     def send(self, to: int, arr: np.ndarray, tag: int) -> None:
         """Send ``arr`` to party ``to`` under ``tag``."""
@@ -184,7 +197,7 @@ class Channel(ABC):
             problem = f"expected dtype {np.dtype(dtype)}, got {header.dtype} (tag {tag})"
         elif shape is not None and header.shape != tuple(shape):
             problem = f"expected shape {tuple(shape)}, got {header.shape} (tag {tag})"
-        raise ProtocolError(f"party {self.pid} receiving from party {frm}: {problem}")
+        raise ProtocolError(f"{self.names[self.pid]} receiving from {self.names[frm]}: {problem}")
 
     # ------------------------------------------------------------------ collectives
 
@@ -201,29 +214,6 @@ class Channel(ABC):
         for p in self.peers:
             out[p] = self.recv(p, tag, dtype=arr.dtype, shape=arr.shape)
         return out
-
-    def exchange_each(
-        self, arrs: Mapping[int, np.ndarray], tag: int | None = None, *, like: np.ndarray | None = None
-    ) -> dict[int, np.ndarray]:
-        """Send ``arrs[p]`` to each peer p; receive one array from each (checked against ``like``)."""
-        tag = self.next_tag() if tag is None else tag
-        if set(arrs) != set(self.peers):
-            raise ProtocolError(f"exchange_each: need one array per peer {self.peers}, got keys {sorted(arrs)}")
-        for p in self.peers:
-            self.send(p, arrs[p], tag)
-        kw = {} if like is None else {"dtype": like.dtype, "shape": like.shape}
-        return {p: self.recv(p, tag, **kw) for p in self.peers}
-
-    def broadcast(self, arr: np.ndarray | None, root: int, tag: int | None = None, *, like=None) -> np.ndarray:
-        """``root`` sends ``arr`` to all; everyone returns it. Non-roots pass ``arr=None``."""
-        tag = self.next_tag() if tag is None else tag
-        if self.pid == root:
-            arr = np.asarray(arr, order="C")
-            for p in self.peers:
-                self.send(p, arr, tag)
-            return arr
-        kw = {} if like is None else {"dtype": like.dtype, "shape": like.shape}
-        return self.recv(root, tag, **kw)
 
 
 def deadline_left(deadline: float) -> float:

@@ -1,12 +1,13 @@
 """The wire format: a fixed header followed by one raw array buffer. Never pickle.
 
-Layout (little-endian), 32 bytes plus 8 per dimension::
+Layout (little-endian): a header of 32 bytes plus 8 per dimension (32 for a 0-d array, 40 for a
+1-d array, 48 for a matrix), then the payload::
 
     offset size field
     0      3    magic b"TSR"
     3      1    version (1)
     4      8    session id (u64): both ends must belong to the same run
-    12     2    sender party id (u16; 0xFFFF is the dealer)
+    12     2    sender party id (u16; on a dealer link the dealer is 0 and the party 1)
     14     1    dtype code (see DTYPES)
     15     1    ndim (0..8)
     16     8    tag (u64): the operation counter all parties advance identically
@@ -31,9 +32,8 @@ from mpc.errors import ProtocolError
 MAGIC = b"TSR"
 VERSION = 1
 MAX_NDIM = 8
-DEALER_ID = 0xFFFF
 _FIXED = struct.Struct("<3sBQHBBQQ")
-HEADER_BYTES = _FIXED.size  # 32
+HEADER_BYTES = _FIXED.size  # 32: the fixed part; the shape adds 8 bytes per dimension
 
 DTYPES: dict[int, np.dtype] = {
     1: np.dtype(np.uint64),

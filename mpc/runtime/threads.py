@@ -50,7 +50,7 @@ def run_parties(
     argv = party_options.pop("argv", None)
     links: list[LocalHub] = []
     if party_options.get("preprocessing", "dealer") == "dealer":
-        links = [LocalHub(2, session=session, timeout=timeout) for _ in range(n)]
+        links = [LocalHub(2, session=session, timeout=timeout, names=("dealer", f"party {i}")) for i in range(n)]
 
     def dealer_body() -> None:
         ends = [h.channels()[0] for h in links]
@@ -61,6 +61,9 @@ def run_parties(
             failures["dealer"] = (time.monotonic(), exc)
             for h in links:
                 h.fail(0, type(exc).__name__)
+        finally:  # a hook that returns early leaves too: the parties stop waiting for it
+            for end in ends:
+                end.close()
 
     def body(channel) -> None:
         party = None
@@ -78,9 +81,11 @@ def run_parties(
             hub.fail(channel.pid, type(exc).__name__)
             if links:
                 links[channel.pid].fail(1, type(exc).__name__)
-        finally:
+        finally:  # closing the channel tells the peers this party has left, even on success
             if party is not None:
                 party.close()
+            else:
+                channel.close()
 
     threads = [threading.Thread(target=body, args=(ch,), name=f"party-{ch.pid}", daemon=True) for ch in hub.channels()]
     if links:

@@ -5,8 +5,9 @@
 Each party splits its value into n additive shares mod 2^64 (``party.prg``), sends share j to
 party j (one round), adds what it holds, and all parties exchange these partial sums (one
 round); the total is the sum of the partial sums. ``--fail PID:MODE`` makes party PID misbehave
-after the first round: ``error`` (an MPCError), ``bug`` (a RuntimeError), ``exit`` (os._exit(7)),
-``kill`` (SIGKILL itself), ``hang`` (sleep past every deadline).
+after the first round: ``error`` (an MPCError), ``bug`` (a RuntimeError), ``usage`` (a bad
+argument in the script's own call: ConfigError), ``exit`` (os._exit(7)), ``kill`` (SIGKILL
+itself), ``hang`` (sleep past every deadline).
 """
 
 import argparse
@@ -20,7 +21,9 @@ from mpc.errors import ProtocolError
 from mpc.launch import run
 
 
-def misbehave(mode: str) -> None:
+def misbehave(mode: str, party) -> None:
+    if mode == "usage":
+        party.input(np.ones(2), owner=party.n + 5)  # no such party: ConfigError naming owner
     if mode == "error":
         raise ProtocolError("injected failure for the launcher test")
     if mode == "bug":
@@ -45,12 +48,14 @@ def main(party) -> None:
     shares = party.prg.uint64(party.n)
     shares[party.pid] = 0
     shares[party.pid] = (value - int(shares.sum(dtype=np.uint64))) % 2**64  # Python ints: no overflow
-    like = np.zeros(1, dtype=np.uint64)
-    got = ch.exchange_each({p: shares[p : p + 1] for p in ch.peers}, like=like)
+    tag = ch.next_tag()
+    for p in ch.peers:
+        ch.send(p, shares[p : p + 1], tag)
+    got = {p: ch.recv(p, tag, dtype=np.uint64, shape=(1,)) for p in ch.peers}
     if args.fail:
         who, mode = args.fail.split(":")
         if int(who) == party.pid:
-            misbehave(mode)
+            misbehave(mode, party)
     partial = shares[party.pid : party.pid + 1] + sum(got.values())
     total = np.sum(np.stack(ch.exchange(partial)), dtype=np.uint64).astype(np.int64)
     print(f"party {party.pid}: sum = {int(total)}", flush=True)
