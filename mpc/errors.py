@@ -15,6 +15,7 @@ __all__ = [
     "PeerTimeout",
     "PreprocessingExhausted",
     "KernelError",
+    "PrivacyBudgetExceeded",
 ]
 
 
@@ -55,3 +56,10 @@ class PreprocessingExhausted(MPCError):
 
 class KernelError(MPCError, ValueError):
     """A compiled kernel was called with wrong shapes, dtypes or arguments."""
+
+
+class PrivacyBudgetExceeded(MPCError):
+    """A differentially private query would exceed the privacy budget of its accountant.
+
+    Raised by :mod:`mpc.dp` before any noise is drawn, anything is communicated or revealed.
+    """

@@ -1,0 +1,1 @@
+"""Differential privacy for Tessera: exact samplers, noise inside MPC, mechanisms, accountant."""
