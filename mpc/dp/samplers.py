@@ -37,6 +37,7 @@ MPC uses :mod:`mpc.dp.noise`.
 from __future__ import annotations
 
 from fractions import Fraction
+from math import isqrt
 
 import numpy as np
 
@@ -44,7 +45,7 @@ from mpc.dp._rational import to_fraction, to_size
 from mpc.errors import ConfigError
 from mpc.prg import PRG
 
-__all__ = ["bernoulli_exp", "discrete_gaussian", "discrete_laplace", "MAX_SCALE"]
+__all__ = ["bernoulli_exp", "discrete_gaussian", "discrete_gaussian_variance", "discrete_laplace", "MAX_SCALE"]
 
 MAX_SCALE = 1 << 40  # scales and sigmas above this would overflow int64 outputs in the tails
 _SMALL = 1 << 31  # below this, products of two quantities fit in uint64: the vectorised fast path
@@ -229,3 +230,15 @@ def discrete_gaussian(sigma: object, size: object = (), prg: PRG | None = None) 
     count = int(np.prod(shape, dtype=np.int64))
     t = sg.numerator // sg.denominator + 1
     return _gaussian(_coins(prg), sg * sg, t, count).reshape(shape)
+
+
+def discrete_gaussian_variance(variance: object, size: object = (), prg: PRG | None = None) -> np.ndarray:
+    """N_Z(0, variance) for a rational variance (sigma^2) that need not be a square: the
+    distributed noise splits sigma^2 among parties. Same algorithm, t = isqrt(floor(variance)) + 1
+    (any t >= 1 is correct; this one keeps the expected rejections low)."""
+    var = to_fraction(variance, "variance")
+    _check_scale(var, "variance")
+    shape = to_size(size)
+    count = int(np.prod(shape, dtype=np.int64))
+    t = isqrt(var.numerator // var.denominator) + 1
+    return _gaussian(_coins(prg), var, t, count).reshape(shape)
