@@ -16,6 +16,9 @@ layout) is absorbed here:
 - :func:`join_words` / :func:`split_words`: concatenate / split SecretBits along the element
   axis in whole 64-element words (so a level of a circuit over many groups runs in one
   call). Local.
+- :func:`to_grid`: a Fixed tensor as Int64 integers in units of 2^-g: floor(x 2^g) or that + 1
+  (the engine's exact truncation by scale - g bits: 1 round, n-1 elements; 0 rounds when
+  scale = g). |x| 2^scale < 2^62 required.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from mpc.prg import PRG
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["bits_to_tensor", "join_words", "shared_random_bits", "split_words"]
+__all__ = ["bits_to_tensor", "join_words", "shared_random_bits", "split_words", "to_grid"]
 
 
 def shared_random_bits(party, n: int, width: int, prg: PRG | None = None) -> SecretBits:
@@ -86,3 +89,15 @@ def split_words(bits: SecretBits, count: int) -> list[SecretBits]:
     size = bits.n // count
     return [SecretBits(bits.engine, np.ascontiguousarray(bits.planes[:, i * w : (i + 1) * w]), size)
             for i in range(count)]
+
+
+def to_grid(x: SecretTensor, g: int) -> SecretTensor:
+    """Int64 sharing of floor(x * 2^g) (+ at most 1) for a Fixed or Int64 tensor ``x``."""
+    k = x.scale - g
+    share = x.share
+    if k < 0:
+        share = x.engine.mul_public(share, 1 << -k)
+    elif k > 0:
+        (share,) = x.engine.truncate_many([np.ascontiguousarray(share)], k)
+    # (ascontiguousarray makes 0-d arrays 1-d: restore the shape)
+    return SecretTensor(x.engine, np.array(share, dtype=np.uint64).reshape(x.shape), Int64())

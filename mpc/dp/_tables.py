@@ -38,21 +38,22 @@ class InversionTable:
         return self.bounds[i - 1]
 
 
-def _build(weights: list[Decimal], tail: Decimal, offset: int) -> InversionTable:
+def _build(weights: list[Decimal], tail: Decimal, offset: int, lower_tail: bool = True) -> InversionTable:
     """``weights[i]``: unnormalised mass of x = i - offset over the kept support; ``tail``: the
-    unnormalised mass beyond it on each side."""
-    total = sum(weights) + 2 * tail
+    unnormalised mass beyond it on each side (the upper side only without ``lower_tail``)."""
+    sides = 2 if lower_tail else 1
+    total = sum(weights) + sides * tail
     levels = max((len(weights) - 1).bit_length(), 1)
     if levels > MAX_LEVELS:
         raise ConfigError(f"noise parameter: {len(weights)} support points need {levels} index bits, at most "
                           f"{MAX_LEVELS}; use a coarser granularity (smaller noise in integer units)")
     bounds = []
-    acc = tail  # the lower tail folds into the first point
+    acc = tail if lower_tail else Decimal(0)  # the lower tail folds into the first point
     for w in weights[:-1]:
         acc += w
         bounds.append(int((acc / total * _ONE63).to_integral_value()))
     bounds += [_ONE63] * ((1 << levels) - 1 - len(bounds))
-    tv = float(len(weights) * Decimal(2) ** -64 + 2 * tail / total)
+    tv = float(len(weights) * Decimal(2) ** -64 + sides * tail / total)
     return InversionTable(offset, levels, tuple(bounds), tv)
 
 
@@ -90,3 +91,22 @@ def laplace(scale: Fraction) -> InversionTable:
         for _ in range(t):
             w.append(w[-1] * q)
         return _build([w[abs(x)] for x in range(-t, t + 1)], power / (1 - q), t)
+
+
+@functools.lru_cache(maxsize=64)
+def geometric(scale: Fraction) -> InversionTable:
+    """The one-sided geometric law P(k) proportional to exp(-k / scale), k >= 0 (the discrete
+    exponential noise of report-noisy-max in its permute-and-flip form)."""
+    with localcontext() as ctx:
+        ctx.prec = 60
+        q = (-Decimal(scale.denominator) / Decimal(scale.numerator)).exp()
+        eps = Decimal(2) ** -66
+        t, power = 0, q
+        while power >= eps:  # P(k > t) = q^(t+1)
+            t, power = t + 1, power * q
+            if t > 1 << MAX_LEVELS:
+                raise ConfigError("scale: too large for an inversion table; use a coarser granularity")
+        w = [Decimal(1)]
+        for _ in range(t):
+            w.append(w[-1] * q)
+        return _build(w, power / (1 - q), 0, lower_tail=False)

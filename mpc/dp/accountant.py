@@ -120,6 +120,8 @@ def _advanced(events: dict, delta: float) -> float:
     d = _slack(events, delta)
     if d <= 0 or any(_eps_delta(ev) is None for ev in events):
         return math.inf
+    if any(ev.epsilon > 50 for ev in events):  # e^eps overflows; advanced composition is useless there
+        return math.inf
     sq = sum(c * ev.epsilon**2 for ev, c in events.items())
     lin = sum(c * ev.epsilon * math.expm1(ev.epsilon) for ev, c in events.items())
     return math.sqrt(2 * math.log(1 / d) * sq) + lin

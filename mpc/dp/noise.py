@@ -61,7 +61,7 @@ from mpc.tensor.functions import stack
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["binomial", "discrete_gaussian", "discrete_laplace", "distributed_discrete_gaussian", "tv_bound"]
+__all__ = ["binomial", "discrete_gaussian", "discrete_laplace", "distributed_discrete_gaussian", "geometric", "tv_bound"]
 
 
 def _count(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -183,6 +183,12 @@ def discrete_laplace(party, scale: object, shape: object = (), *, dtype=None, gr
     return _granular(party, _tables.laplace(to_fraction(scale, "scale")), shape, dtype, granularity)
 
 
+def geometric(party, scale: object, shape: object = (), *, dtype=None, granularity: int = 0) -> SecretTensor:
+    """One-sided geometric noise (P(k) ~ exp(-k / scale), k >= 0) sampled jointly: the noise of
+    report-noisy-max with exponential noise (:func:`mpc.dp.mechanisms.exponential_mechanism`)."""
+    return _granular(party, _tables.geometric(to_fraction(scale, "scale")), shape, dtype, granularity)
+
+
 def tv_bound(kind: str, param: object) -> float:
     """The total-variation bound of the joint sampler of ``kind`` ('gaussian' with sigma, or
     'laplace' with scale) to the exact law."""
@@ -191,7 +197,9 @@ def tv_bound(kind: str, param: object) -> float:
         return _tables.gaussian(p * p).tv
     if kind == "laplace":
         return _tables.laplace(p).tv
-    raise ConfigError(f"kind: expected 'gaussian' or 'laplace', got {kind!r}")
+    if kind == "geometric":
+        return _tables.geometric(p).tv
+    raise ConfigError(f"kind: expected 'gaussian', 'laplace' or 'geometric', got {kind!r}")
 
 
 # ----------------------------------------------------------------------------- distributed noise
