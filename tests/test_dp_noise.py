@@ -27,6 +27,8 @@ def _reveal(kind, param, n, parties=2, **kw):
             x = noise.discrete_gaussian(party, param, (n,), **kw)
         elif kind == "laplace":
             x = noise.discrete_laplace(party, param, (n,), **kw)
+        elif kind == "geometric":
+            x = noise.geometric(party, param, (n,), **kw)
         elif kind == "binomial":
             x = noise.binomial(party, param, (n,), **kw)
         else:
@@ -66,6 +68,36 @@ def test_binomial_law(coins, parties):
         k = s + coins // 2
         return np.array([math.comb(coins, int(v)) / 2**coins if 0 <= v <= coins else 0.0 for v in k])
     assert_matches(_reveal("binomial", coins, n, parties), pmf)
+
+
+@pytest.mark.parametrize("scale", [0.5, 3])
+def test_joint_geometric_law(scale):
+    """The one-sided noise of exponential_mechanism: P(k) = (1 - q) q^k, q = e^(-1/scale)."""
+    q = math.exp(-1 / scale)
+    assert_matches(_reveal("geometric", scale, 1 << 14),
+                   lambda s: np.where(s >= 0, (1 - q) * q ** np.maximum(s, 0).astype(float), 0.0))
+
+
+def test_bridge_word_alignment_is_checked():
+    from mpc.dp import _bridge
+    from mpc.errors import ShareTypeError
+
+    def main(party):
+        bits = _bridge.shared_random_bits(party, 100, 3)
+        errors = 0
+        for call in (lambda: _bridge.split_words(bits, 2), lambda: _bridge.join_words([bits, bits]),
+                     lambda: _bridge.join_words([])):
+            try:
+                call()
+            except ShareTypeError:
+                errors += 1
+        a = _bridge.shared_random_bits(party, 128, 3)
+        joined = _bridge.join_words([a, bits])
+        left, right = _bridge.split_words(_bridge.join_words([a, a ^ 5]), 2)
+        va, vj, vl, vr, vb = party.reveal(a, joined, left, right, bits)
+        return errors, vj.tolist() == va.tolist() + vb.tolist(), vl.tolist() == va.tolist(), (vr ^ 5).tolist() == va.tolist()
+    out, _ = run_local(main, 2)
+    assert out == (3, True, True, True)
 
 
 def test_distributed_gaussian_one_honest_party_has_n_times_the_variance():

@@ -3,27 +3,16 @@ against the plaintext answers, and one of them through mpcrun."""
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
-import pathlib
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+from test_protocols import DATA, ROOT, script
 
 from mpc.testing import run_local
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-DATA = ROOT / "protocols" / "data"
-
-
-def script(name):
-    spec = importlib.util.spec_from_file_location(f"protocol_{name}", ROOT / "protocols" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _load(pattern, dtype):

@@ -74,23 +74,28 @@ def gaussian(sigma2: Fraction) -> InversionTable:
         return _build([w[abs(x)] for x in range(-t, t + 1)], tail, t)
 
 
+def _powers(scale: Fraction, two_sided: bool) -> tuple[list[Decimal], Decimal]:
+    """q^0 .. q^T for q = exp(-1/scale), T the least with the tail mass beyond it (both sides of
+    the discrete Laplace, or the one side of the geometric law) below 2^-66, and the
+    unnormalised mass beyond T on one side, q^(T+1) / (1 - q). Call inside a 60-digit context."""
+    q = (-Decimal(scale.denominator) / Decimal(scale.numerator)).exp()
+    relative = 2 / (1 + q) if two_sided else Decimal(1)  # tail mass / q^(T+1), normalised
+    w = [Decimal(1)]
+    while w[-1] * q * relative >= Decimal(2) ** -66:
+        w.append(w[-1] * q)
+        if len(w) > 1 << MAX_LEVELS:
+            raise ConfigError("scale: too large for an inversion table; use a coarser granularity")
+    return w, w[-1] * q / (1 - q)
+
+
 @functools.lru_cache(maxsize=64)
 def laplace(scale: Fraction) -> InversionTable:
     """The discrete Laplace with P(x) proportional to exp(-|x| / scale)."""
     with localcontext() as ctx:
         ctx.prec = 60
-        q = (-Decimal(scale.denominator) / Decimal(scale.numerator)).exp()
-        eps = Decimal(2) ** -66
-        norm = (1 + q) / (1 - q)
-        t, power = 0, q  # power = q^(t+1)
-        while 2 * power / (1 - q) >= eps * norm:  # both tails beyond T
-            t, power = t + 1, power * q
-            if t > 1 << MAX_LEVELS:
-                raise ConfigError("scale: too large for an inversion table; use a coarser granularity")
-        w = [Decimal(1)]
-        for _ in range(t):
-            w.append(w[-1] * q)
-        return _build([w[abs(x)] for x in range(-t, t + 1)], power / (1 - q), t)
+        w, tail = _powers(scale, two_sided=True)
+        t = len(w) - 1
+        return _build([w[abs(x)] for x in range(-t, t + 1)], tail, t)
 
 
 @functools.lru_cache(maxsize=64)
@@ -99,14 +104,5 @@ def geometric(scale: Fraction) -> InversionTable:
     exponential noise of report-noisy-max in its permute-and-flip form)."""
     with localcontext() as ctx:
         ctx.prec = 60
-        q = (-Decimal(scale.denominator) / Decimal(scale.numerator)).exp()
-        eps = Decimal(2) ** -66
-        t, power = 0, q
-        while power >= eps:  # P(k > t) = q^(t+1)
-            t, power = t + 1, power * q
-            if t > 1 << MAX_LEVELS:
-                raise ConfigError("scale: too large for an inversion table; use a coarser granularity")
-        w = [Decimal(1)]
-        for _ in range(t):
-            w.append(w[-1] * q)
-        return _build(w, power / (1 - q), 0, lower_tail=False)
+        w, tail = _powers(scale, two_sided=False)
+        return _build(w, tail, 0, lower_tail=False)
