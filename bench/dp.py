@@ -2,9 +2,9 @@
 
     python bench/dp.py [--quick] [--parties 2] [--repeats 3] [--transport procs|local] [--no-opendp]
 
-Plaintext (``phase: local``, one process): samples per second of mpc.dp.samplers'
-discrete_gaussian (sigma 1, 20, 1000), discrete_laplace (scale 20) and bernoulli_exp (gamma
-1/2) on 10^6 samples (median of the repeats, after a warm-up call), and of OpenDP's
+Plaintext (``phase: local``, one process; ops ``plain-*``): samples per second of
+mpc.dp.samplers' discrete_gaussian (sigma 1, 20, 1000), discrete_laplace (scale 20) and
+bernoulli_exp (gamma 1/2) on 10^6 samples (median of the repeats, after a warm-up call), and of OpenDP's
 ``make_gaussian`` / ``make_laplace`` on an integer vector of the same length (its exact
 discrete samplers, in Rust; the Python list in and out is part of its call). OpenDP runs in
 its own venv, ``bench/.peers/opendp`` (``pip install opendp``, made on first use; it is not a
@@ -14,13 +14,15 @@ MPC (2 parties by default, semi2k + GMW + daBits, all correlated randomness from
 dealer process, prefetched in the offline phase from the plan a warm-up run records; one
 process per party over ZeroMQ on loopback, plaintext, as bench/parties.py runs every suite):
 2^15 samples of
-- ``dgauss``: mpc.dp.noise.discrete_gaussian, sigma = 20 (joint, secure against n-1 colluders);
-- ``dlap``: mpc.dp.noise.discrete_laplace, scale = 20 (joint);
-- ``binomial``: mpc.dp.noise.binomial with 1600 coins (variance 400, as sigma = 20);
-- ``distributed``: mpc.dp.noise.distributed_discrete_gaussian, sigma = 20, honest_parties = 1.
+- ``mpc-dgauss-s20``: mpc.dp.noise.discrete_gaussian, sigma = 20 (joint, secure against n-1
+  colluders);
+- ``mpc-dlap-s20``: mpc.dp.noise.discrete_laplace, scale = 20 (joint);
+- ``mpc-binomial-1600``: mpc.dp.noise.binomial with 1600 coins (variance 400, as sigma = 20);
+- ``mpc-distributed-s20``: mpc.dp.noise.distributed_discrete_gaussian, sigma = 20,
+  honest_parties = 1.
 ``seconds``: median over repeats of the slowest party, offline and online lines; ``bytes``:
 what the dealer sent to party n-1 (offline) / what the busiest party sent (online);
-``rounds``: rounds of the phase. Target (issue 17): dgauss at most 10 s offline + online.
+``rounds``: rounds of the phase. Target (issue 17): mpc-dgauss-s20 at most 10 s offline + online.
 """
 
 from __future__ import annotations
@@ -39,18 +41,18 @@ from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_phases  # noqa: E402
 from mpc.dp import noise, samplers  # noqa: E402
 
-MPC_OPS = ("dgauss", "dlap", "binomial", "distributed")
+MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20")
 MPC_SIZE = 1 << 15
 PLAIN_SIZE = 10**6
 ENGINE = "semi2k+gmw+dabits"
 OPENDP_VENV = Path(__file__).resolve().parent / ".peers" / "opendp"
 
 PLAIN = (  # (op, parameter, Tessera's call, OpenDP's constructor and distance)
-    ("discrete_gaussian", 1, lambda n: samplers.discrete_gaussian(1, n), ("make_gaussian", "l2_distance")),
-    ("discrete_gaussian", 20, lambda n: samplers.discrete_gaussian(20, n), ("make_gaussian", "l2_distance")),
-    ("discrete_gaussian", 1000, lambda n: samplers.discrete_gaussian(1000, n), ("make_gaussian", "l2_distance")),
-    ("discrete_laplace", 20, lambda n: samplers.discrete_laplace(20, n), ("make_laplace", "l1_distance")),
-    ("bernoulli_exp", 0.5, lambda n: samplers.bernoulli_exp(0.5, n), None),
+    ("plain-dgauss-s1", 1, lambda n: samplers.discrete_gaussian(1, n), ("make_gaussian", "l2_distance")),
+    ("plain-dgauss-s20", 20, lambda n: samplers.discrete_gaussian(20, n), ("make_gaussian", "l2_distance")),
+    ("plain-dgauss-s1000", 1000, lambda n: samplers.discrete_gaussian(1000, n), ("make_gaussian", "l2_distance")),
+    ("plain-dlap-s20", 20, lambda n: samplers.discrete_laplace(20, n), ("make_laplace", "l1_distance")),
+    ("plain-bexp-0.5", 0.5, lambda n: samplers.bernoulli_exp(0.5, n), None),
 )
 
 OPENDP_SNIPPET = r"""
@@ -94,7 +96,7 @@ def bench_plaintext(n: int, repeats: int, with_opendp: bool) -> None:
             call(n)
             times.append(time.perf_counter() - t)
         sec = statistics.median(times)
-        common = {"op": f"sample:{op}({param})", "phase": "local", "parties": 1, "n": n, "bytes": 0, "rounds": 0,
+        common = {"op": op, "phase": "local", "parties": 1, "n": n, "bytes": 0, "rounds": 0,
                   "transport": "none"}
         _line(**common, system="tessera", engine="plaintext", seconds=sec, samples_per_s=round(n / sec))
         if peer is None:
@@ -114,13 +116,13 @@ def bench_plaintext(n: int, repeats: int, with_opendp: bool) -> None:
 
 
 def noise_fn(p, op: str, size: int):
-    if op == "dgauss":
+    if op == "mpc-dgauss-s20":
         return lambda: noise.discrete_gaussian(p, 20, (size,))
-    if op == "dlap":
+    if op == "mpc-dlap-s20":
         return lambda: noise.discrete_laplace(p, 20, (size,))
-    if op == "binomial":
+    if op == "mpc-binomial-1600":
         return lambda: noise.binomial(p, 1600, (size,))
-    if op == "distributed":
+    if op == "mpc-distributed-s20":
         return lambda: noise.distributed_discrete_gaussian(p, 20, (size,), honest_parties=1)
     raise ValueError(f"unknown dp op {op!r}")
 

@@ -85,7 +85,7 @@ def _bern_exp1(coins: _Coins, count: int) -> np.ndarray:
     """Bernoulli(exp(-1)) x ``count`` (algorithm 2 with gamma = 1: A ~ Bernoulli(1 / K))."""
     k_final = np.ones(count, dtype=np.int64)
     alive = np.arange(count)
-    k = 1
+    k = 2  # the first draw, Bernoulli(1 / 1), always succeeds
     while alive.size:
         hit = coins.below(k, alive.size) == 0  # Bernoulli(1 / k)
         k_final[alive[~hit]] = k
