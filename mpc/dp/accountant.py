@@ -168,6 +168,7 @@ class Accountant:
             raise ConfigError("orders: expected RDP orders > 1")
         self._events: dict[Event, int] = {}
         self._rdp = [0.0] * len(self.orders)
+        self._curves: dict[Event, list[float]] = {}  # DP-SGD charges one event per step: compute its curve once
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -197,7 +198,9 @@ class Accountant:
     def _with(self, event: Event, count: int) -> tuple[dict, list[float]]:
         events = dict(self._events)
         events[event] = events.get(event, 0) + count
-        add = _curve(event, self.orders)
+        add = self._curves.get(event)
+        if add is None:
+            add = self._curves[event] = _curve(event, self.orders)
         return events, [r + count * a for r, a in zip(self._rdp, add, strict=True)]
 
     # ------------------------------------------------------------------ public API

@@ -9,7 +9,8 @@ shared random bits to which every party contributed, and only its sharing is eve
   over the coins of each sample, all samples and all pairs of one level in one adder call
   (level l adds (l+1)-bit counters: 1 + ceil(log2(l + 1)) rounds); 3. B2A of the
   ceil(log2(n_coins + 1)) result bits (1 round). Cost per sample: about 2 n_coins ANDs
-  (2 bits sent per AND and peer), rounds sum_l (1 + ceil(log2(l+1))) + 1 (50 for 1600 coins).
+  (2 bits sent per AND and peer); rounds sum_l (1 + ceil(log2(l+1))) + 1 (41 for 1600 coins,
+  with 1.4 kB per sample per party online: measured, bench/README.md suite dp).
   Variance n_coins / 4; its DP guarantee is approximate (a binomial is close to, not equal
   to, a Gaussian: see Canonne, Kamath and Steinke 2020 for the comparison).
 - :func:`discrete_gaussian` and :func:`discrete_laplace`: inversion of the CDF by an oblivious
@@ -24,8 +25,9 @@ shared random bits to which every party contributed, and only its sharing is eve
      node B_((2p + 1) 2^(L-l-1)) selected by it (XOR of public constants under the one-hot bits:
      local), and b_(L-1-l) = [R >= B] (64-bit comparison: 184 ANDs, 7 rounds);
   3. the noise = index - T: B2A of the L index bits (1 round) and a public shift.
-  Cost per sample: about 2^L + 184 L ANDs and 8 L + 1 rounds; sigma = 20 (L = 9): ~2200 ANDs,
-  73 rounds. The sampled law is within total variation ``tv`` of the exact one (2^-55 at sigma = 20, at
+  Cost: about 2^L + 184 L ANDs per sample and 8 L - 1 rounds (the first level needs no one-hot,
+  the last no update; plus the B2A round); sigma = 20 (L = 9): 71 rounds, ~480 bytes per sample
+  per party online and ~310 bytes of dealer material (measured, bench/README.md suite dp). The sampled law is within total variation ``tv`` of the exact one (2^-55 at sigma = 20, at
   most 2^-48 for the largest tables allowed) (support
   truncated where the tail is below 2^-64, boundaries rounded to 2^-63; the bound of each table
   is in :func:`tv_bound`). Unlike rejection samplers (Wei, Ye, Hu and others, "Securely
