@@ -115,35 +115,48 @@ def binomial(party, n_coins: int, shape: object = (), *, dtype=None, granularity
 
 
 def _halves(bits: SecretBits, groups: int) -> tuple[SecretBits, SecretBits]:
-    parts = _bridge.split_words(bits, groups)
-    half = groups // 2
-    return _bridge.join_words(parts[:half]), _bridge.join_words(parts[half:])
+    """The first and the second half of an even number of word-aligned blocks."""
+    low, high = _bridge.split_words(bits, 2)
+    return low, high
 
 
 # ----------------------------------------------------------------------------- inversion sampling
 
 
-def _one_hot_step(onehot: list[SecretBits], bit: SecretBits) -> list[SecretBits]:
-    """One-hot of the prefix extended by ``bit``: [o & ~b, o & b] for each o, one AND round."""
-    joined = _bridge.join_words(onehot)
-    both = joined & _bridge.join_words([bit] * len(onehot))
-    ones = _bridge.split_words(both, len(onehot))
-    out = []
-    for o, one in zip(onehot, ones, strict=True):
-        out += [o ^ one, one]
-    return out
+def _bit_reverse(q: int, bits: int) -> int:
+    return int(format(q, f"0{bits}b")[::-1], 2) if bits else 0
 
 
-def _select(onehot: list[SecretBits], constants: list[int]) -> SecretBits:
-    """XOR over p of onehot[p] * constants[p] as 64-bit values: local (public constants)."""
-    zero = onehot[0] ^ onehot[0]
-    total = None
-    for o, c in zip(onehot, constants, strict=True):
-        if not c:
-            continue
-        term = SecretBits.concat_bits([o if (c >> k) & 1 else zero for k in range(64)])
-        total = term if total is None else total ^ term
-    return total if total is not None else SecretBits.concat_bits([zero] * 64)
+def _one_hot_step(onehot: SecretBits, blocks: int, bit: SecretBits) -> SecretBits:
+    """The one-hot of the prefix extended by ``bit``, one AND round for all blocks at once.
+
+    ``onehot`` holds ``blocks`` word-aligned blocks (one per prefix, each the samples' 0/1); the
+    result holds 2 * blocks: first o & ~b for every block, then o & b, so block q of level l
+    stands for the prefix whose j-th index bit found (j = 0 first) is bit j of q."""
+    both = onehot & _bridge.join_words([bit] * blocks)
+    return _bridge.join_words([onehot ^ both, both])
+
+
+def _select(onehot: SecretBits, blocks: int, constants: list[int]) -> SecretBits:
+    """Sum (XOR) over blocks q of onehot_q * constants[q] as 64-bit values: local.
+
+    Few samples per block (a mechanism's handful of noisy values, tables of thousands of
+    prefixes): the public constants AND the sign-extended one-hot in one pass, then the blocks
+    fold by halves. Many samples: per block, the one-hot bit placed at the constant's 1 bits."""
+    size = onehot.n // blocks
+    if size <= 512:  # bitslicing n * blocks public values beats 2^l Python-level block steps
+        picked = onehot.sign_extend(64) & np.repeat(np.array(constants, dtype=np.uint64), size)
+        while blocks > 1:
+            low, high = _halves(picked, blocks)
+            picked, blocks = low ^ high, blocks // 2
+        return picked
+    parts = _bridge.split_words(onehot, blocks)
+    zero = parts[0] ^ parts[0]
+    total = SecretBits.concat_bits([zero] * 64)
+    for o, c in zip(parts, constants, strict=True):
+        if c:
+            total = total ^ SecretBits.concat_bits([o if (c >> k) & 1 else zero for k in range(64)])
+    return total
 
 
 def _invert(party, table: _tables.InversionTable, padded: int) -> SecretTensor:
@@ -151,17 +164,20 @@ def _invert(party, table: _tables.InversionTable, padded: int) -> SecretTensor:
     L = table.levels
     r = _bridge.shared_random_bits(party, padded, 63).zero_extend(64)
     bits: list[SecretBits] = []
-    onehot: list[SecretBits] = []
+    onehot, blocks = None, 0
     for lvl in range(L):
         span = 1 << (L - lvl - 1)
         if lvl == 0:
             b = r.ge(table.boundary(span))
-        else:
-            nodes = [table.boundary((2 * p + 1) * span) for p in range(1 << lvl)]
-            b = r.ge(_select(onehot, nodes))
+        else:  # block q is the prefix v = bit-reversed q (first bit found = most significant)
+            nodes = [table.boundary((2 * _bit_reverse(q, lvl) + 1) * span) for q in range(blocks)]
+            b = r.ge(_select(onehot, blocks, nodes))
         bits.append(b)
         if lvl < L - 1:
-            onehot = _one_hot_step(onehot, b) if onehot else [~b, b]
+            if onehot is None:
+                onehot, blocks = _bridge.join_words([~b, b]), 2
+            else:
+                onehot, blocks = _one_hot_step(onehot, blocks, b), 2 * blocks
     index = SecretBits.concat_bits(bits[::-1])  # least significant bit first
     return _bridge.bits_to_tensor(party, index) - table.offset
 
