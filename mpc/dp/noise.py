@@ -27,12 +27,13 @@ shared random bits to which every party contributed, and only its sharing is eve
   3. the noise = index - T: B2A of the L index bits (1 round) and a public shift.
   Cost: about 2^L + 184 L ANDs per sample and 8 L - 1 rounds (the first level needs no one-hot,
   the last no update; plus the B2A round); sigma = 20 (L = 9): 71 rounds, ~480 bytes per sample
-  per party online and ~310 bytes of dealer material (measured, bench/README.md suite dp). The sampled law is within total variation ``tv`` of the exact one (2^-55 at sigma = 20, at
-  most 2^-48 for the largest tables allowed) (support
-  truncated where the tail is below 2^-64, boundaries rounded to 2^-63; the bound of each table
-  is in :func:`tv_bound`). Unlike rejection samplers (Wei, Ye, Hu and others, "Securely
-  sampling discrete Gaussian noise for multi-party differential privacy", CCS 2023, whose
-  2^15 samples at sigma = 20 take 1.5 minutes) its cost does not depend on the random draws.
+  per party online and ~310 bytes of dealer material (measured, bench/README.md suite dp).
+  The sampled law is within total variation ``tv`` of the exact one (2^-55 at sigma = 20, at
+  most 2^-48 for the largest tables allowed): the support is truncated where the tail is below
+  2^-64 and the boundaries are rounded to 2^-63 (:func:`tv_bound` gives each table's bound).
+  Unlike a rejection sampler run inside MPC (Wei et al., "Securely sampling discrete Gaussian
+  noise for multi-party differential privacy", CCS 2023, who report 1.5 minutes for 2^15
+  samples at sigma = 20), its cost does not depend on the random draws.
 
 Distributed noise (cheaper: no protocol beyond the input sharing; weaker: each party knows its
 own share of the noise): :func:`distributed_discrete_gaussian` with ``honest_parties=h``: every
