@@ -28,7 +28,7 @@ README = BENCH / "README.md"
 PLOTS = BENCH / "plots"
 
 TOL_LABEL = "off by > 2^-10"
-SUITE_ORDER = ["kernels", "net", "arith", "compare", "functions", "ml"]
+SUITE_ORDER = ["kernels", "net", "arith", "compare", "functions", "ml", "dp"]
 SUITE_TITLES = {
     "kernels": "compiled kernels vs NumPy (one machine, no parties)",
     "net": "channels and network profiles",
@@ -36,6 +36,7 @@ SUITE_TITLES = {
     "compare": "W3 comparison x < y, W4 ReLU, sigmoid, softmax",
     "functions": "mpc.functions: exp, log, reciprocal, sqrt, rsqrt, tanh (sigmoid and softmax: suite compare)",
     "ml": "W5 MLP inference, W6 logistic regression epoch",
+    "dp": "differential-privacy noise: plaintext samplers beside OpenDP, joint noise in MPC",
 }
 WORKLOAD_TITLES = {
     "W1": "W1: elementwise product of secret Fixed vectors",

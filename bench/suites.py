@@ -52,6 +52,7 @@ SUITES: dict[str, SuiteSpec] = {
     "functions": SuiteSpec("bench/functions.py", ("exp", "log", "reciprocal", "sqrt", "rsqrt", "tanh"),
                            "exp, log, reciprocal, sqrt, rsqrt, tanh (mpc.functions)"),
     "ml": SuiteSpec("bench/ml.py", ("W5", "W6"), "W5 MLP inference, W6 logistic regression epoch"),
+    "dp": SuiteSpec("bench/dp.py", (), "DP samplers in plaintext (beside OpenDP) and DP noise inside MPC"),
 }
 ALL_SUITES = tuple(SUITES)
 SUITE_CHOICES = (*ALL_SUITES, "all")

@@ -17,6 +17,7 @@ __all__ = [
     "KernelError",
     "RangeError",
     "RangeWarning",
+    "PrivacyBudgetExceeded",
 ]
 
 
@@ -72,4 +73,11 @@ class RangeWarning(UserWarning):
     """The cleartext debug engine's report of a value leaving the range (its default policy).
 
     A warnings filter turns it into an error: ``warnings.simplefilter("error", RangeWarning)``.
+    """
+
+
+class PrivacyBudgetExceeded(MPCError):
+    """A differentially private query would exceed the privacy budget of its accountant.
+
+    Raised by :mod:`mpc.dp` before any noise is drawn, anything is communicated or revealed.
     """

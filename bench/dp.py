@@ -1,0 +1,160 @@
+"""Differential-privacy benchmarks: exact samplers in plaintext (beside OpenDP) and noise in MPC.
+
+    python bench/dp.py [--quick] [--parties 2] [--repeats 3] [--transport procs|local] [--no-opendp]
+
+Plaintext (``phase: local``, one process; ops ``plain-*``): samples per second of
+mpc.dp.samplers' discrete_gaussian (sigma 1, 20, 1000), discrete_laplace (scale 20) and
+bernoulli_exp (gamma 1/2) on 10^6 samples (median of the repeats, after a warm-up call), and of OpenDP's
+``make_gaussian`` / ``make_laplace`` on an integer vector of the same length (its exact
+discrete samplers, in Rust; the Python list in and out is part of its call). OpenDP runs in
+its own venv, ``bench/.peers/opendp`` (``pip install opendp``, made on first use; it is not a
+dependency of Tessera); ``--no-opendp`` skips it.
+
+MPC (2 parties by default, semi2k + GMW + daBits, all correlated randomness from the trusted
+dealer process, prefetched in the offline phase from the plan a warm-up run records; one
+process per party over ZeroMQ on loopback, plaintext, as bench/parties.py runs every suite):
+2^15 samples of
+- ``mpc-dgauss-s20``: mpc.dp.noise.discrete_gaussian, sigma = 20 (joint, secure against n-1
+  colluders);
+- ``mpc-dlap-s20``: mpc.dp.noise.discrete_laplace, scale = 20 (joint);
+- ``mpc-binomial-1600``: mpc.dp.noise.binomial with 1600 coins (variance 400, as sigma = 20);
+- ``mpc-distributed-s20``: mpc.dp.noise.distributed_discrete_gaussian, sigma = 20,
+  honest_parties = 1.
+``seconds``: median over repeats of the slowest party, offline and online lines; ``bytes``:
+what the dealer sent to party n-1 (offline) / what the busiest party sent (online);
+``rounds``: rounds of the phase. Target (issue 17): mpc-dgauss-s20 at most 10 s offline + online.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_phases  # noqa: E402
+from mpc.dp import noise, samplers  # noqa: E402
+
+MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20")
+MPC_SIZE = 1 << 15
+PLAIN_SIZE = 10**6
+ENGINE = "semi2k+gmw+dabits"
+OPENDP_VENV = Path(__file__).resolve().parent / ".peers" / "opendp"
+
+PLAIN = (  # (op, parameter, Tessera's call, OpenDP's constructor and distance)
+    ("plain-dgauss-s1", 1, lambda n: samplers.discrete_gaussian(1, n), ("make_gaussian", "l2_distance")),
+    ("plain-dgauss-s20", 20, lambda n: samplers.discrete_gaussian(20, n), ("make_gaussian", "l2_distance")),
+    ("plain-dgauss-s1000", 1000, lambda n: samplers.discrete_gaussian(1000, n), ("make_gaussian", "l2_distance")),
+    ("plain-dlap-s20", 20, lambda n: samplers.discrete_laplace(20, n), ("make_laplace", "l1_distance")),
+    ("plain-bexp-0.5", 0.5, lambda n: samplers.bernoulli_exp(0.5, n), None),
+)
+
+OPENDP_SNIPPET = r"""
+import json, statistics, sys, time, importlib.metadata as md
+import opendp.prelude as dp
+dp.enable_features("contrib")
+make, dist, scale, n, repeats = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+m = getattr(dp.m, make)(dp.vector_domain(dp.atom_domain(T=int)), getattr(dp, dist)(T=int), scale=scale)
+x = [0] * n
+m(x[:1000])
+times = []
+for _ in range(repeats):
+    t = time.perf_counter(); m(x); times.append(time.perf_counter() - t)
+print(json.dumps({"seconds": statistics.median(times), "version": md.version("opendp")}))
+"""
+
+
+def _line(**rec) -> None:
+    print(json.dumps(rec), flush=True)
+
+
+def opendp_python() -> Path | None:
+    """The OpenDP venv's interpreter, made with ``pip install opendp`` on first use (None if that fails)."""
+    py = OPENDP_VENV / "bin" / "python"
+    if not py.exists():
+        print("[dp] installing opendp into bench/.peers/opendp", file=sys.stderr, flush=True)
+        ok = subprocess.run([sys.executable, "-m", "venv", str(OPENDP_VENV)]).returncode == 0 and subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "opendp"]).returncode == 0
+        if not ok:
+            return None
+    return py
+
+
+def bench_plaintext(n: int, repeats: int, with_opendp: bool) -> None:
+    py = opendp_python() if with_opendp else None
+    for op, param, call, peer in PLAIN:
+        call(1000)  # warm-up
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            call(n)
+            times.append(time.perf_counter() - t)
+        sec = statistics.median(times)
+        common = {"op": op, "phase": "local", "parties": 1, "n": n, "bytes": 0, "rounds": 0,
+                  "transport": "none"}
+        _line(**common, system="tessera", engine="plaintext", seconds=sec, samples_per_s=round(n / sec))
+        if peer is None:
+            continue
+        if py is None:
+            _line(**common, system="opendp", status="not-available",
+                  reason="opendp is not installed in bench/.peers/opendp" if with_opendp else "--no-opendp")
+            continue
+        proc = subprocess.run([str(py), "-c", OPENDP_SNIPPET, peer[0], peer[1], str(param), str(n), str(repeats)],
+                              capture_output=True, text=True, timeout=1800)
+        if proc.returncode != 0:
+            _line(**common, system="opendp", status="failed", reason=(proc.stderr.strip().splitlines() or ["?"])[-1])
+            continue
+        got = json.loads(proc.stdout.strip().splitlines()[-1])
+        _line(**common, system="opendp", engine=f"opendp {got['version']} {peer[0]}", seconds=got["seconds"],
+              samples_per_s=round(n / got["seconds"]))
+
+
+def noise_fn(p, op: str, size: int):
+    if op == "mpc-dgauss-s20":
+        return lambda: noise.discrete_gaussian(p, 20, (size,))
+    if op == "mpc-dlap-s20":
+        return lambda: noise.discrete_laplace(p, 20, (size,))
+    if op == "mpc-binomial-1600":
+        return lambda: noise.binomial(p, 1600, (size,))
+    if op == "mpc-distributed-s20":
+        return lambda: noise.distributed_discrete_gaussian(p, 20, (size,), honest_parties=1)
+    raise ValueError(f"unknown dp op {op!r}")
+
+
+def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
+    """One party's offline/online timings of ``op`` (see bench/parties.py)."""
+    return time_phases(p, noise_fn(p, op, size), (), repeats, barrier)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = runner_parser(__doc__, repeats=3)
+    ap.add_argument("--no-opendp", action="store_true", help="skip the OpenDP plaintext samplers")
+    ap.add_argument("--ops", default=",".join(MPC_OPS), help="comma-separated subset of " + ", ".join(MPC_OPS))
+    ap.set_defaults(parties=[2])
+    args = parse_runner_args(ap, argv, ENGINE, list(MPC_OPS))
+    if args is None:
+        return
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
+    unknown = [o for o in ops if o not in MPC_OPS]
+    if unknown:
+        ap.error(f"unknown op(s) {', '.join(unknown)}: choose from {', '.join(MPC_OPS)}")
+    plain_n, mpc_n, repeats = PLAIN_SIZE, MPC_SIZE, args.repeats
+    if args.quick:
+        plain_n, mpc_n, repeats = 10**4, 1 << 10, 1
+    if args.profile == "loopback":
+        bench_plaintext(plain_n, repeats, not args.no_opendp)
+    for parties in args.parties:
+        for op in ops:
+            for line in parties_measure("dp", party_main, op, mpc_n, parties, repeats, args.transport, args.profile,
+                                        engine=ENGINE, dtype="Int64"):
+                print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
