@@ -36,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mpc.errors import InputError
+
 _TWO63 = float(2**63)
 
 
@@ -73,7 +75,7 @@ class Int64(DType):
         if a.dtype == object or a.dtype.kind == "f":
             a = _integers(a)
         elif a.dtype.kind not in "iub":
-            raise ValueError(f"Int64 cannot encode values of dtype {a.dtype}")
+            raise InputError(f"Int64 cannot encode values of dtype {a.dtype}")
         return a.astype(np.int64).view(np.uint64) if a.dtype != np.int64 else a.view(np.uint64).copy()
 
     def decode(self, u: np.ndarray) -> np.ndarray:
@@ -92,7 +94,7 @@ class Fixed(DType):
 
     def __post_init__(self) -> None:
         if not isinstance(self.f, int) or isinstance(self.f, bool) or not 0 <= self.f <= 40:
-            raise ValueError(f"Fixed: fractional bits f must be an integer in [0, 40], got {self.f!r}")
+            raise InputError(f"Fixed: fractional bits f must be an integer in [0, 40], got {self.f!r}")
 
     @property
     def frac_bits(self) -> int:  # type: ignore[override]
@@ -113,13 +115,13 @@ class Fixed(DType):
             ints = _integers(np.asarray(x))
             lim = 2 ** (63 - self.f)
             if ints.size and (int(ints.max()) >= lim or int(ints.min()) < -lim):
-                raise ValueError(f"Fixed(f={self.f}) encodes values in [-2^{63 - self.f}, 2^{63 - self.f}); got a value outside it")
+                raise InputError(f"Fixed(f={self.f}) encodes values in [-2^{63 - self.f}, 2^{63 - self.f}); got a value outside it")
             return (ints.astype(np.int64) << np.int64(self.f)).view(np.uint64)
         if not np.all(np.isfinite(a)):
-            raise ValueError("Fixed cannot encode NaN or infinity")
+            raise InputError("Fixed cannot encode NaN or infinity")
         scaled = np.rint(a * self.scale)
         if scaled.size and (scaled.max() >= _TWO63 or scaled.min() < -_TWO63):
-            raise ValueError(
+            raise InputError(
                 f"Fixed(f={self.f}) encodes values in [-2^{63 - self.f}, 2^{63 - self.f}) "
                 f"(about +-{self.max_abs:.3g}); got a value outside it"
             )
@@ -141,15 +143,15 @@ def _integers(a: np.ndarray) -> np.ndarray:
     """Exact integer conversion with a range check (object arrays of Python ints, integral floats)."""
     if a.dtype.kind == "f":
         if not np.all(np.isfinite(a)) or np.any(a != np.rint(a)):
-            raise ValueError("Int64 encodes integers only; got a non-integral or non-finite value")
+            raise InputError("Int64 encodes integers only; got a non-integral or non-finite value")
         if a.size and (a.max() >= _TWO63 or a.min() < -_TWO63):
-            raise ValueError("Int64 encodes values in [-2^63, 2^63); got a value outside it")
+            raise InputError("Int64 encodes values in [-2^63, 2^63); got a value outside it")
         return a.astype(np.int64)
     if a.dtype == object:
         flat = [int(v) for v in a.flat]
         if any(not -(2**63) <= v < 2**63 for v in flat):
-            raise ValueError("Int64 encodes values in [-2^63, 2^63); got a value outside it")
+            raise InputError("Int64 encodes values in [-2^63, 2^63); got a value outside it")
         return np.array(flat, dtype=np.int64).reshape(a.shape)
     if a.dtype == np.uint64 and a.size and a.max() >= np.uint64(2**63):
-        raise ValueError("Int64 encodes values in [-2^63, 2^63); got a uint64 value >= 2^63")
+        raise InputError("Int64 encodes values in [-2^63, 2^63); got a uint64 value >= 2^63")
     return a.astype(np.int64)

@@ -10,6 +10,7 @@ __all__ = [
     "MPCError",
     "ConfigError",
     "ShareTypeError",
+    "InputError",
     "ProtocolError",
     "CheatingDetected",
     "PeerTimeout",
@@ -31,6 +32,13 @@ class ConfigError(MPCError, ValueError):
 
 class ShareTypeError(MPCError, TypeError):
     """Operands that cannot be combined: different parties, engines, dtypes or share kinds."""
+
+
+class InputError(MPCError, ValueError):
+    """A value, shape or argument the user passed is not valid: shapes that do not broadcast or
+    align, an axis out of range, a value outside its encoding's range, parties disagreeing on an
+    input. Raised before anything is sent; a ``ValueError`` as NumPy would raise, and an expected
+    error for the launcher (one line naming the argument, not a crash)."""
 
 
 class ProtocolError(MPCError):

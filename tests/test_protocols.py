@@ -100,3 +100,23 @@ def test_spdz2k_through_mpcrun_and_a_cheater_is_exit_code_4(tmp_path, cheat):
         assert out.returncode == 4, out.stdout + out.stderr
         assert "x*y" not in out.stdout  # nothing was revealed
         assert "MAC check" in out.stdout + out.stderr
+
+
+@pytest.mark.processes
+def test_a_shape_mismatch_in_a_script_is_one_line_naming_the_shapes(tmp_path):
+    """Bad user input is an expected error (InputError, a ValueError): one console line per party
+    naming the shapes, the traceback in the logs only, not an 'unexpected error'."""
+    import os
+    import subprocess
+    import sys
+
+    from mpc.errors import InputError, MPCError
+
+    assert issubclass(InputError, MPCError) and issubclass(InputError, ValueError)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "2", str(ROOT / "tests" / "scripts" / "bad_shapes.py")]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    text = out.stdout + out.stderr
+    assert out.returncode != 0
+    assert "InputError: +: shapes (3,) and (4,) do not broadcast" in text, text
+    assert "unexpected error" not in text and "Traceback" not in text, text

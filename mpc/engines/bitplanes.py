@@ -30,7 +30,7 @@ import types
 
 import numpy as np
 
-from mpc.errors import ShareTypeError
+from mpc.errors import InputError, ShareTypeError
 from mpc.sharing.packing import nwords
 
 __all__ = ["check_width", "nwords", "nbytes", "encode", "decode", "decode_bytes"]
@@ -45,7 +45,7 @@ def nbytes(width: int) -> int:
 
 def check_width(width: object, name: str = "width") -> int:
     if isinstance(width, bool) or not isinstance(width, (int, np.integer)) or width < 1:
-        raise ValueError(f"{name}: expected a positive integer number of bits, got {width!r}")
+        raise InputError(f"{name}: expected a positive integer number of bits, got {width!r}")
     return int(width)
 
 
@@ -60,7 +60,7 @@ def _is_bytes(v: object) -> bool:
 def _limbs_of_ints(name: str, items: list[int], width: int, fit: bool) -> np.ndarray:
     """(n, L) uint64 limbs of Python ints, least significant limb first."""
     if fit and any(not -(1 << (width - 1)) <= v < 1 << width for v in items):
-        raise ValueError(f"{name}: some entries do not fit in {width} bits")
+        raise InputError(f"{name}: some entries do not fit in {width} bits")
     limbs = nwords(width)
     mod = 1 << width
     raw = b"".join((v % mod).to_bytes(8 * limbs, "little") for v in items)
@@ -71,11 +71,11 @@ def _limbs_of_bytes(name: str, items: list, width: int, fit: bool) -> np.ndarray
     """(n, L) uint64 limbs of big-endian byte strings of exactly nbytes(width) bytes each."""
     size, limbs = nbytes(width), nwords(width)
     if any(len(b) != size for b in items):
-        raise ValueError(f"{name}: a {width}-bit value takes exactly {size} bytes; "
+        raise InputError(f"{name}: a {width}-bit value takes exactly {size} bytes; "
                          f"got lengths {sorted({len(b) for b in items})}")
     big = np.frombuffer(b"".join(bytes(b) for b in items), dtype=np.uint8).reshape(len(items), size)
     if fit and width % 8 and np.any(big[:, 0] >> np.uint8(width % 8)):
-        raise ValueError(f"{name}: some entries do not fit in {width} bits")
+        raise InputError(f"{name}: some entries do not fit in {width} bits")
     little = np.zeros((len(items), 8 * limbs), dtype=np.uint8)
     little[:, :size] = big[:, ::-1]
     return little.view("<u8").astype(np.uint64)
@@ -91,7 +91,7 @@ def _limbs_of_array(name: str, values: np.ndarray, width: int, fit: bool) -> np.
     if fit and values.size and width < 64:
         lo, hi = (-(1 << (width - 1)), 1 << (width - 1)) if signed else (0, 1 << width)
         if int(values.min()) < lo or int(values.max()) >= hi:
-            raise ValueError(f"{name}: some entries do not fit in {width} bits")
+            raise InputError(f"{name}: some entries do not fit in {width} bits")
     limbs = np.zeros((values.shape[0], nwords(width)), dtype=np.uint64)
     limbs[:, 0] = values.astype(np.uint64)  # signed values wrap to two's complement
     if signed and limbs.shape[1] > 1:
@@ -110,7 +110,7 @@ def encode(k: types.SimpleNamespace, name: str, values: object, width: int, n: i
     scalar = _is_int(values) or _is_bytes(values)
     if scalar and broadcast:
         if n is None:
-            raise ValueError(f"{name}: a single value needs the element count n")
+            raise InputError(f"{name}: a single value needs the element count n")
         items: object = [values] * n
     elif scalar:
         items = [values]

@@ -44,7 +44,7 @@ import numpy as np
 
 from mpc._core import get_kernels
 from mpc.engines import bitplanes
-from mpc.errors import MPCError, ShareTypeError
+from mpc.errors import InputError, MPCError, ShareTypeError
 
 __all__ = [
     "BristolFormatError", "Gate", "Circuit", "parse_bristol", "load_bristol", "load_shipped", "SHIPPED",
@@ -215,7 +215,7 @@ def load_bristol(path: str | pathlib.Path) -> Circuit:
 def load_shipped(name: str) -> Circuit:
     """A circuit shipped with Tessera (one of :data:`SHIPPED`), from ``mpc/engines/circuits_data``."""
     if name not in SHIPPED:
-        raise ValueError(f"name: expected one of {', '.join(SHIPPED)}, got {name!r}")
+        raise InputError(f"name: expected one of {', '.join(SHIPPED)}, got {name!r}")
     return load_bristol(DATA_DIR / f"{name}.txt")
 
 
@@ -359,7 +359,7 @@ class CircuitBuilder:
 
     def input(self, bits: int) -> np.ndarray:
         if self._gates:
-            raise ValueError("input: declare every input before the first gate")
+            raise InputError("input: declare every input before the first gate")
         start = self._nwires
         self._nwires += bits
         self._inputs.append(bits)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mpc.errors import InputError
 from mpc.functions import _fixed as fx
 from mpc.functions.exp_log import exp, log
 from mpc.functions.roots import reciprocal
@@ -89,10 +90,10 @@ def tanh(x: SecretTensor) -> SecretTensor:
 def _shifted(x: SecretTensor, axis: int) -> tuple[SecretTensor, int]:
     x = fx.fixed_input(x, "softmax").truncate()
     if x.ndim == 0:
-        raise ValueError("softmax: expected at least a 1-d SecretTensor")
+        raise InputError("softmax: expected at least a 1-d SecretTensor")
     ax = axis % x.ndim if -x.ndim <= axis < x.ndim else None
     if ax is None:
-        raise ValueError(f"softmax: axis {axis} is out of range for shape {x.shape}")
+        raise InputError(f"softmax: axis {axis} is out of range for shape {x.shape}")
     m = x.max(axis=ax)
     keep = list(x.shape)
     keep[ax] = 1

@@ -23,7 +23,7 @@ import numpy as np
 
 from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import bitplanes
-from mpc.errors import ConfigError, ShareTypeError
+from mpc.errors import ConfigError, InputError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.net.wire import MAX_NDIM
 from mpc.preprocessing.base import Preprocessing, Request
@@ -105,7 +105,7 @@ def _agree(party, meta: np.ndarray, check: bool, what: str) -> None:
     if any(not np.array_equal(m, metas[0]) for m in metas):
         seen = "; ".join(f"party {p}: {_describe(m)} owner={'all' if m[0] == _ALL else int(m[0])}"
                          for p, m in enumerate(metas))
-        raise ValueError(f"{what}: the parties disagree on the input ({seen})")
+        raise InputError(f"{what}: the parties disagree on the input ({seen})")
 
 
 def share_input(party, value: object, owner: int | None, dtype: object, shape: object,
@@ -118,18 +118,18 @@ def share_input(party, value: object, owner: int | None, dtype: object, shape: o
     encoded = None
     if mine:
         if value is None:
-            raise ValueError(f"input: party {party.pid} must pass a value"
+            raise InputError(f"input: party {party.pid} must pass a value"
                              + ("" if everyone else f" (it is the owner, owner={owner})"))
         encoded = dt.encode(to_numpy(value, "input value"))
         if shape is not None and tuple(shape) != encoded.shape:
-            raise ValueError(f"input: shape={tuple(shape)} does not match the value's shape {encoded.shape}")
+            raise InputError(f"input: shape={tuple(shape)} does not match the value's shape {encoded.shape}")
         shp = encoded.shape
     else:
         if shape is None:
-            raise ValueError(f"input: party {party.pid} is not the owner (owner={owner}) and must pass shape=")
+            raise InputError(f"input: party {party.pid} is not the owner (owner={owner}) and must pass shape=")
         shp = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(d) for d in shape)
     if len(shp) > MAX_NDIM:
-        raise ValueError(f"input: at most {MAX_NDIM} dimensions, got shape {shp}")
+        raise InputError(f"input: at most {MAX_NDIM} dimensions, got shape {shp}")
     code = 1 if isinstance(dt, Int64) else 2
     _agree(party, _meta(_ALL if everyone else int(owner), code, dt.frac_bits, shp), check, "input")
     eng = party.engine
@@ -146,17 +146,17 @@ def share_bits(party, value: object, owner: int | None, n: object, width: object
     mine = everyone or owner == party.pid
     if mine:
         if value is None:
-            raise ValueError(f"input_bits: party {party.pid} must pass a value"
+            raise InputError(f"input_bits: party {party.pid} must pass a value"
                              + ("" if everyone else f" (it is the owner, owner={owner})"))
         # range checks before any message; one int or bytes is one element
         count = bitplanes.encode(party.kernels, "input_bits value", value, width)[1]
         if n is not None and int(n) != count:
-            raise ValueError(f"input_bits: n={n} does not match the number of values {count}")
+            raise InputError(f"input_bits: n={n} does not match the number of values {count}")
     else:
         if n is None:
-            raise ValueError(f"input_bits: party {party.pid} is not the owner (owner={owner}) and must pass n=")
+            raise InputError(f"input_bits: party {party.pid} is not the owner (owner={owner}) and must pass n=")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"input_bits: n: expected a non-negative element count, got {n!r}")
+            raise InputError(f"input_bits: n: expected a non-negative element count, got {n!r}")
         count = int(n)
     _agree(party, _meta(_ALL if everyone else int(owner), _BITS, width, (count,)), check, "input_bits")
     gmw = party.gmw
@@ -167,7 +167,7 @@ def share_bits(party, value: object, owner: int | None, n: object, width: object
 
 def reveal(party, values: tuple, to: int | None, as_torch: bool = False):
     if not values:
-        raise ValueError("reveal: pass at least one SecretTensor or SecretBits")
+        raise InputError("reveal: pass at least one SecretTensor or SecretBits")
     arith, bits = [], []
     for i, t in enumerate(values):
         if isinstance(t, SecretTensor):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mpc.dtypes import DType, Int64
-from mpc.errors import ShareTypeError
+from mpc.errors import InputError, ShareTypeError
 
 _TWO63 = float(2**63)
 
@@ -49,7 +49,7 @@ def encode_int(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == object:
         flat = [int(v) for v in arr.flat]
         if any(not -(2**63) <= v < 2**64 for v in flat):
-            raise ValueError("public integer outside [-2^63, 2^64)")
+            raise InputError("public integer outside [-2^63, 2^64)")
         return np.array([v % (1 << 64) for v in flat], dtype=np.uint64).reshape(arr.shape)
     return Int64().encode(arr)
 
@@ -60,14 +60,14 @@ def encode_fixed(arr: np.ndarray, bits: int) -> np.ndarray:
         ints = [int(v) for v in arr.flat]
         scaled = [v << bits for v in ints]
         if any(not -(2**63) <= v < 2**63 for v in scaled):
-            raise ValueError(f"public value too large for {bits} fractional bits (|value| * 2^{bits} >= 2^63)")
+            raise InputError(f"public value too large for {bits} fractional bits (|value| * 2^{bits} >= 2^63)")
         return np.array(scaled, dtype=np.int64).reshape(arr.shape).view(np.uint64)
     a = np.asarray(arr, dtype=np.float64)
     if not np.all(np.isfinite(a)):
-        raise ValueError("public value is NaN or infinite")
+        raise InputError("public value is NaN or infinite")
     scaled = np.rint(a * float(2**bits))
     if scaled.size and (scaled.max() >= _TWO63 or scaled.min() < -_TWO63):
-        raise ValueError(f"public value too large for {bits} fractional bits (|value| * 2^{bits} >= 2^63)")
+        raise InputError(f"public value too large for {bits} fractional bits (|value| * 2^{bits} >= 2^63)")
     return scaled.astype(np.int64).view(np.uint64)
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc.errors import ShareTypeError
+from mpc.errors import InputError, ShareTypeError
 from mpc.tensor.encoding import encode_public, to_numpy
 from mpc.tensor.secret_tensor import SecretTensor, conv_plan
 
@@ -19,7 +19,7 @@ from mpc.tensor.secret_tensor import SecretTensor, conv_plan
 def _join(tensors: Sequence[object], axis: int, op: str, fn) -> SecretTensor:
     items = list(tensors)
     if not items:
-        raise ValueError(f"{op}: need at least one array")
+        raise InputError(f"{op}: need at least one array")
     secret = [t for t in items if isinstance(t, SecretTensor)]
     if not secret:
         raise ShareTypeError(f"{op}: at least one operand must be a SecretTensor")
@@ -39,7 +39,7 @@ def _join(tensors: Sequence[object], axis: int, op: str, fn) -> SecretTensor:
     try:
         joined = fn(shares, axis=axis)
     except (ValueError, np.exceptions.AxisError) as exc:
-        raise ValueError(f"{op}: shapes {[s.shape for s in shares]} along axis {axis}: {exc}") from None
+        raise InputError(f"{op}: shapes {[s.shape for s in shares]} along axis {axis}: {exc}") from None
     return SecretTensor(eng, np.asarray(joined, order="C"), dtype, scale)
 
 

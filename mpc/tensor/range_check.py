@@ -43,7 +43,7 @@ from fractions import Fraction
 import numpy as np
 
 from mpc.engines.cleartext import Cleartext
-from mpc.errors import ConfigError, RangeError, ShareTypeError
+from mpc.errors import ConfigError, InputError, RangeError, ShareTypeError
 from mpc.tensor.secret_tensor import SecretTensor
 
 __all__ = ["check_range", "scaled_bound"]
@@ -54,12 +54,12 @@ _LIMIT = 1 << 62  # L <= 2^62 keeps both differences of step 1 exact for every r
 def scaled_bound(bound: object, scale: int) -> int:
     """L = ceil(bound * 2^scale), exactly (ValueError naming the limits when out of [1, 2^62])."""
     if isinstance(bound, bool) or not isinstance(bound, (int, float, np.integer, np.floating)):
-        raise ValueError(f"bound: expected a positive number, got {type(bound).__name__}")
+        raise InputError(f"bound: expected a positive number, got {type(bound).__name__}")
     if not math.isfinite(float(bound)) or bound <= 0:
-        raise ValueError(f"bound: expected a positive finite number, got {bound!r}")
+        raise InputError(f"bound: expected a positive finite number, got {bound!r}")
     limit = math.ceil(Fraction(bound) * (1 << scale))
     if limit > _LIMIT:
-        raise ValueError(f"bound: {bound!r} is too large for a tensor at scale {scale}: at most 2^{62 - scale}")
+        raise InputError(f"bound: {bound!r} is too large for a tensor at scale {scale}: at most 2^{62 - scale}")
     return limit
 
 
@@ -68,7 +68,7 @@ def check_range(*tensors: SecretTensor, bound: float) -> None:
     one opened bit (see the module docstring). Every party calls it with the same tensors' shapes
     and the same bound. Returns None when every element is in range."""
     if not tensors:
-        raise ValueError("check_range: pass at least one SecretTensor")
+        raise InputError("check_range: pass at least one SecretTensor")
     for i, t in enumerate(tensors):
         if not isinstance(t, SecretTensor):
             raise ShareTypeError(f"check_range: argument {i} is a {type(t).__name__}, not a SecretTensor")

@@ -41,7 +41,7 @@ import numpy as np
 from mpc.engines import circuits
 from mpc.engines.bitplanes import check_width, decode, decode_bytes, encode, nwords
 from mpc.engines.gmw import GMWEngine
-from mpc.errors import ShareTypeError
+from mpc.errors import InputError, ShareTypeError
 
 __all__ = ["SecretBits", "check_width", "reveal_bits", "sum_bits", "where"]
 
@@ -55,7 +55,7 @@ class SecretBits:
         if not isinstance(engine, GMWEngine):
             raise ShareTypeError(f"engine: SecretBits needs a GMWEngine, got {type(engine).__name__}")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n: expected a non-negative element count, got {n!r}")
+            raise InputError(f"n: expected a non-negative element count, got {n!r}")
         n = int(n)
         if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 2:
             raise ShareTypeError("planes: expected a 2-d uint64 array of bit planes")
@@ -86,7 +86,7 @@ class SecretBits:
             if values is not None:
                 raise ShareTypeError(f"values: party {engine.pid} is not the owner (party {owner}) and must pass None")
             if n is None:
-                raise ValueError("n: parties other than the owner must pass the element count")
+                raise InputError("n: parties other than the owner must pass the element count")
             words = None
         return cls(engine, engine.input(words, owner, (width, nwords(int(n)))), int(n))
 
@@ -177,7 +177,7 @@ class SecretBits:
 
     def _check_shift(self, k: object) -> int:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 0:
-            raise ValueError(f"shift: expected a non-negative integer, got {k!r}")
+            raise InputError(f"shift: expected a non-negative integer, got {k!r}")
         return min(int(k), self.width)
 
     def __lshift__(self, k: int) -> SecretBits:
@@ -205,19 +205,19 @@ class SecretBits:
     def bits(self, lo: int, hi: int) -> SecretBits:
         """Bits lo..hi-1 of every element (value shifted down by lo), width hi - lo."""
         if not (isinstance(lo, (int, np.integer)) and isinstance(hi, (int, np.integer)) and 0 <= lo < hi <= self.width):
-            raise ValueError(f"bits: expected 0 <= lo < hi <= {self.width}, got lo={lo!r}, hi={hi!r}")
+            raise InputError(f"bits: expected 0 <= lo < hi <= {self.width}, got lo={lo!r}, hi={hi!r}")
         return self._new(self.planes[lo:hi])
 
     def zero_extend(self, width: int) -> SecretBits:
         width = check_width(width)
         if width < self.width:
-            raise ValueError(f"zero_extend: cannot extend {self.width} bits down to {width}")
+            raise InputError(f"zero_extend: cannot extend {self.width} bits down to {width}")
         return self._new(np.concatenate([self.planes, self.engine.zero_bits(width - self.width, self.planes)]))
 
     def sign_extend(self, width: int) -> SecretBits:
         width = check_width(width)
         if width < self.width:
-            raise ValueError(f"sign_extend: cannot extend {self.width} bits down to {width}")
+            raise InputError(f"sign_extend: cannot extend {self.width} bits down to {width}")
         return self._new(np.concatenate([self.planes, np.repeat(self.planes[-1:], width - self.width, axis=0)]))
 
     # ------------------------------------------------------------------ arithmetic mod 2^width

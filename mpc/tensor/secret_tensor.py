@@ -31,7 +31,7 @@ truncation is exact for |v| 2^s < 2^62 (2^30 for a product at f = 16). The clear
 Costs: linear operations (+, -, negation, public products, sums, reshapes, indexing) send
 nothing; ``*``, ``@``, ``square`` cost one round each (``@`` plus one round when an operand must
 be truncated first, batched for both operands). Operands of different parties, engines or dtypes
-raise ShareTypeError; shape mismatches raise ValueError naming the shapes, before any message.
+raise ShareTypeError; shape mismatches raise InputError (a ValueError) naming the shapes, before any message.
 ``repr`` never communicates and never shows a share.
 
 Comparisons and selections (``<``, ``<=``, ``>``, ``>=``, ``==``, ``!=`` (also :meth:`eq`,
@@ -54,7 +54,7 @@ import numpy as np
 
 from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import compare as cmp
-from mpc.errors import ConfigError, ShareTypeError
+from mpc.errors import ConfigError, InputError, ShareTypeError
 from mpc.tensor import shapes as sh
 from mpc.tensor.debug import debug_value
 from mpc.tensor.encoding import encode_fixed, encode_int, encode_public, is_integral, to_numpy
@@ -313,7 +313,7 @@ class SecretTensor:
             return self
         if exponent == 2:
             return self.square()
-        raise ValueError(f"**: only the exponents 1 and 2 are supported, got {exponent!r}")
+        raise InputError(f"**: only the exponents 1 and 2 are supported, got {exponent!r}")
 
     def __truediv__(self, other: object) -> SecretTensor:
         """Division by a public value (a Fixed result; Int64 is converted to Fixed(16) first).
@@ -376,7 +376,7 @@ class SecretTensor:
         if self.ndim == 0 or o_ndim == 0:
             return self * other
         if self.ndim > 2 or o_ndim > 2:
-            raise ValueError(f"dot: operands of at most 2 dimensions (use @ for stacks), got {self.ndim}-d and {o_ndim}-d")
+            raise InputError(f"dot: operands of at most 2 dimensions (use @ for stacks), got {self.ndim}-d and {o_ndim}-d")
         return self @ other
 
     def outer(self, other: object) -> SecretTensor:
@@ -394,10 +394,10 @@ class SecretTensor:
         out = set()
         for a in axes:
             if isinstance(a, bool) or not isinstance(a, (int, np.integer)) or not -self.ndim <= a < self.ndim:
-                raise ValueError(f"axis {axis!r} is out of range for shape {self.shape}")
+                raise InputError(f"axis {axis!r} is out of range for shape {self.shape}")
             out.add(int(a) % self.ndim)
         if len(out) != len(axes):
-            raise ValueError(f"axis {axis!r} repeats an axis")
+            raise InputError(f"axis {axis!r} repeats an axis")
         return tuple(sorted(out))
 
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> SecretTensor:
@@ -411,7 +411,7 @@ class SecretTensor:
         axes = self._axes(axis)
         count = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
         if count == 0:
-            raise ValueError(f"mean: empty reduction over axes {axes} of shape {self.shape}")
+            raise InputError(f"mean: empty reduction over axes {axes} of shape {self.shape}")
         return self.sum(axes, keepdims) / count
 
     def cumsum(self, axis: int | None = None) -> SecretTensor:
@@ -428,7 +428,7 @@ class SecretTensor:
         try:
             return self._local(lambda s: s.reshape(target))
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape {self.shape} into {tuple(target)}") from None
+            raise InputError(f"reshape: cannot reshape {self.shape} into {tuple(target)}") from None
 
     def flatten(self) -> SecretTensor:
         return self.reshape(-1)
@@ -438,7 +438,7 @@ class SecretTensor:
         try:
             return self._local(lambda s: np.transpose(s, order))
         except ValueError:
-            raise ValueError(f"transpose: axes {order} do not match shape {self.shape}") from None
+            raise InputError(f"transpose: axes {order} do not match shape {self.shape}") from None
 
     @property
     def T(self) -> SecretTensor:  # noqa: N802 - NumPy's name
@@ -559,14 +559,14 @@ class SecretTensor:
         if axis is None:
             return self.reshape(-1), 0
         if self.ndim == 0:
-            raise ValueError("axis given for a 0-d SecretTensor")
+            raise InputError("axis given for a 0-d SecretTensor")
         (ax,) = self._axes(axis)
         return self.transpose([ax, *[i for i in range(self.ndim) if i != ax]]), ax
 
     def _reduce(self, axis: int | None, take_max: bool, want_index: bool) -> SecretTensor:
         v, _ = self._front(axis)
         if v.shape[0] == 0:
-            raise ValueError("max/min/argmax/argmin of an empty axis")
+            raise InputError("max/min/argmax/argmin of an empty axis")
         idx = None
         if want_index:
             ranks = np.arange(v.shape[0], dtype=np.uint64).reshape((-1,) + (1,) * (v.ndim - 1))
@@ -597,7 +597,7 @@ class SecretTensor:
         """A sorted copy along ``axis`` (ascending; Batcher's network). ``self`` is not modified.
         m = 2^k elements: k(k+1)/2 layers of 8 rounds (m = 10: 10 layers, 80 rounds)."""
         if self.ndim == 0:
-            raise ValueError("sort: cannot sort a 0-d SecretTensor")
+            raise InputError("sort: cannot sort a 0-d SecretTensor")
         v, ax = self._front(axis)
         out = v._new(cmp.sort(self._converter(), v._share))
         return out.transpose(list(np.argsort([ax, *[i for i in range(self.ndim) if i != ax]])))
@@ -624,7 +624,7 @@ class SecretTensor:
         """Average pooling of (N,C,H,W) (zero padding counted, as PyTorch's default): local sums,
         then division by the public window size."""
         if self.ndim != 4:
-            raise ValueError(f"avg_pool2d: expected input of shape (N, C, H, W), got {self.shape}")
+            raise InputError(f"avg_pool2d: expected input of shape (N, C, H, W), got {self.shape}")
         k = sh.pair(kernel_size, "kernel_size")
         st = sh.pair(stride if stride is not None else k, "stride")
         pad = sh.pair(padding, "padding")
@@ -651,9 +651,9 @@ def where(cond: SecretTensor, a: object, b: object) -> SecretTensor:
 def conv_plan(xs: tuple[int, ...], ws: tuple[int, ...], stride, padding):
     """Validate conv2d shapes; return the output (OH, OW) and the im2col function of the input."""
     if len(xs) != 4 or len(ws) != 4:
-        raise ValueError(f"conv2d: expected input (N,C,H,W) and weight (O,C,kh,kw), got {xs} and {ws}")
+        raise InputError(f"conv2d: expected input (N,C,H,W) and weight (O,C,kh,kw), got {xs} and {ws}")
     if xs[1] != ws[1]:
-        raise ValueError(f"conv2d: input has {xs[1]} channels but weight {ws} expects {ws[1]}")
+        raise InputError(f"conv2d: input has {xs[1]} channels but weight {ws} expects {ws[1]}")
     k = (ws[2], ws[3])
     st, pad = sh.pair(stride, "stride"), sh.pair(padding, "padding")
     out = sh.window_shape((xs[2], xs[3]), k, st, pad, "conv2d")

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from mpc.errors import InputError
+
 
 def broadcast(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     try:
         return tuple(np.broadcast_shapes(*shapes))
     except ValueError:
-        raise ValueError(f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast") from None
+        raise InputError(f"{op}: shapes {' and '.join(map(str, shapes))} do not broadcast") from None
 
 
 def expand(arr: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -30,12 +32,12 @@ class MatmulPlan:
 
     def __init__(self, xs: tuple[int, ...], ys: tuple[int, ...]) -> None:
         if len(xs) == 0 or len(ys) == 0:
-            raise ValueError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
+            raise InputError(f"matmul: operands must have at least one dimension, got shapes {xs} and {ys}")
         self.x_vec, self.y_vec = len(xs) == 1, len(ys) == 1
         x2 = (1, xs[0]) if self.x_vec else xs
         y2 = (ys[0], 1) if self.y_vec else ys
         if x2[-1] != y2[-2]:
-            raise ValueError(f"matmul: shapes {xs} and {ys} do not align (inner dimensions {x2[-1]} != {y2[-2]})")
+            raise InputError(f"matmul: shapes {xs} and {ys} do not align (inner dimensions {x2[-1]} != {y2[-2]})")
         self.m, self.k, self.n = x2[-2], x2[-1], y2[-1]
         self.batch = broadcast("matmul", x2[:-2], y2[:-2])
         self.fold = len(y2) == 2  # y is one matrix: fold x's batch axes into its rows (one 2-d product)
@@ -67,18 +69,18 @@ class MatmulPlan:
 def pair(value: int | tuple[int, int], what: str) -> tuple[int, int]:
     v = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
     if len(v) != 2 or any(not isinstance(e, (int, np.integer)) or isinstance(e, bool) for e in v):
-        raise ValueError(f"{what}: expected an int or a pair of ints, got {value!r}")
+        raise InputError(f"{what}: expected an int or a pair of ints, got {value!r}")
     return int(v[0]), int(v[1])
 
 
 def window_shape(hw: tuple[int, int], k: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int],
                  op: str) -> tuple[int, int]:
     if min(stride) < 1 or min(k) < 1 or min(padding) < 0:
-        raise ValueError(f"{op}: kernel {k} and stride {stride} must be positive, padding {padding} >= 0")
+        raise InputError(f"{op}: kernel {k} and stride {stride} must be positive, padding {padding} >= 0")
     oh = (hw[0] + 2 * padding[0] - k[0]) // stride[0] + 1
     ow = (hw[1] + 2 * padding[1] - k[1]) // stride[1] + 1
     if oh < 1 or ow < 1:
-        raise ValueError(f"{op}: kernel {k} does not fit the padded input {hw} with padding {padding}")
+        raise InputError(f"{op}: kernel {k} does not fit the padded input {hw} with padding {padding}")
     return oh, ow
 
 
