@@ -9,7 +9,7 @@ party, any shape, 64 bits per word) with x = x_0 XOR ... XOR x_{n-1}. The engine
 words; which bits mean what (packed elements, bit planes) is the caller's business
 (:class:`mpc.tensor.secret_bits.SecretBits` stores bit planes).
 
-Operations and cost (n parties; W = words of the operand; bytes exclude the 40-byte frame header)
+Operations and cost (n parties; W = words of the operand; bytes exclude the frame header: 32 + 8 per dimension, 40 for a 1-d array)
 - XOR of two shares, AND with a public mask: local, 0 rounds, 0 bytes.
 - NOT and XOR with a public value: party 0 applies it, others keep their share. 0 rounds.
 - AND (:meth:`GMWEngine.and_many`: any number of gates, in ONE round):

@@ -6,7 +6,7 @@ OT/HE-based generator). Shares are ``uint64`` arrays; party i holds x_i, sum_i x
 The engine knows nothing of dtypes or fixed point: the tensor layer tracks scales.
 
 Operations and their cost (n parties; "elements" are ring elements of 8 bytes sent by each
-party, per element of the result unless stated; the channel adds a 32-byte header per message):
+party, per element of the result unless stated; the channel adds a header of 32 + 8 bytes per dimension per message, 40 for a 1-d array):
 
 - add/sub/neg, public add (party 0 adds the constant), multiplication by public values, matrix
   products with a public matrix: local, 0 rounds, 0 bytes.
