@@ -240,3 +240,33 @@ def test_reveal_as_torch_and_torch_inputs():
         assert am.dtype == torch.int64 and int(am) == 3 and lt.dtype == torch.int64
         assert torch.equal(lt, (x < 1).long())
         assert (s is None) if pid == 0 else (isinstance(s, torch.Tensor) and float(s) == 2.75)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_on_demand_material_is_predicted_one_dealer_round_trip_per_repeated_step(n):
+    """A loop whose steps repeat their requests costs one dealer round trip per step after the
+    first (the rest of the step is predicted and fetched with the step's first request); a step
+    that breaks the pattern (other shapes) is still served correctly: every party predicts the
+    same, so the streams stay aligned."""
+    x = np.linspace(-2, 2, 24).reshape(6, 4)
+
+    def step(a, w):
+        return (a @ w).relu().sum() * 0.5 + (a * a).truncate().sum()
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        w = p.input(np.ones(4) if p.pid == p.n - 1 else None, owner=p.n - 1, shape=(4,))
+        counts, out = [], []
+        for i in range(6):
+            before = p.stats()["dealer"]["messages_sent"]
+            out.append(step(a if i != 4 else a[:3], w))  # step 4 breaks the pattern
+            counts.append(p.stats()["dealer"]["messages_sent"] - before)
+        return counts, p.reveal(*out)
+
+    for pid, (counts, out) in enumerate(run_local(main, n, preprocessing="dealer")):
+        if pid == n - 1:  # the only party that talks to the dealer
+            assert counts[0] > 3  # the first step: one round trip per item (nothing to predict from)
+            assert counts[1] == counts[2] == counts[3] == 1 and counts[5] <= 2, counts
+        want = [np.maximum(x @ np.ones(4), 0).sum() * 0.5 + (x * x).sum()] * 6
+        want[4] = np.maximum(x[:3] @ np.ones(4), 0).sum() * 0.5 + (x[:3] * x[:3]).sum()
+        np.testing.assert_allclose(out, want, atol=1e-3)

@@ -15,9 +15,19 @@ therefore the single preprocessing of a Party: its semi2k engine, GMW engine and
 
 Offline/online: :meth:`prefetch` (``party.preprocess(plan)``) obtains a whole plan as one batch
 and keeps it in a store keyed by request; the online phase then takes items from the store with
-no dealer traffic. A request with nothing in store is fetched on demand as a batch of one.
-Every party consults the store at the same program points with the same requests, so streams
-stay aligned and every item is handed out exactly once (it is removed from the store).
+no dealer traffic. Every party consults the store at the same program points with the same
+requests, so streams stay aligned and every item is handed out exactly once (it is removed from
+the store).
+
+A request with nothing in store is fetched on demand, together with a *prediction* of what
+comes next: if the same request was taken before, the requests that followed it then (up to the
+present: one cycle of a loop) are fetched in the same batch and stored. A training loop whose
+steps repeat the same requests thus costs one dealer round trip per step after its first step,
+instead of one per item. The prediction is a function of the request history alone, which every
+party sees identically, so every party expands the same items in the same order and the streams
+stay aligned even where the prediction is wrong (an unused item waits in store for a later
+identical request, or is never used; its only cost is memory, bounded by
+:data:`PREDICT_ELEMENTS`).
 """
 
 from __future__ import annotations
@@ -33,12 +43,14 @@ from mpc.errors import PeerTimeout
 from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
 from mpc.preprocessing.authenticated import assemble
-from mpc.preprocessing.base import Preprocessing, Request
+from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.preprocessing.material import DealerCore, Streams, expand_own, split_corrections, total_corrections
 from mpc.prg import PRG, SEED_BYTES
 
 DEALER = "dealer"
-
+PREDICT_ITEMS = 4096  # at most this many items fetched ahead by one prediction
+PREDICT_ELEMENTS = 1 << 24  # ... nor ring elements in store (predicted and unused: memory only)
+_HISTORY = 1 << 16  # requests remembered for predictions
 
 class SeedCompressed(Preprocessing):
     """Common logic: expand own shares from a seed; party n-1 obtains corrections (subclass hook)."""
@@ -50,6 +62,9 @@ class SeedCompressed(Preprocessing):
         self._last = pid == n - 1
         self._streams = Streams(seed)
         self._store: dict[Request, deque[tuple[np.ndarray, ...]]] = {}
+        self._history: list[Request] = []  # every request taken, in order (the last _HISTORY)
+        self._seen: dict[Request, int] = {}  # request -> index in _history of its latest take
+        self._stored = 0  # ring elements in store
 
     @property
     def pending(self) -> int:
@@ -70,16 +85,47 @@ class SeedCompressed(Preprocessing):
 
     def _prefetch(self, plan: Sequence[Request]) -> None:
         for req, item in zip(plan, self._generate(plan), strict=True):
-            self._store.setdefault(req, deque()).append(item)
+            self._keep(req, item)
+
+    def _keep(self, req: Request, item: tuple[np.ndarray, ...]) -> None:
+        self._store.setdefault(req, deque()).append(item)
+        self._stored += _elements(req)
 
     def _take(self, req: Request) -> tuple[np.ndarray, ...]:
         queue = self._store.get(req)
         if queue:
             item = queue.popleft()  # removed: it can never be handed out again
+            self._stored -= _elements(req)
             if not queue:
                 del self._store[req]
-            return item
-        return self._generate([req])[0]
+        else:
+            batch = [req, *self._predict(req)]
+            items = self._generate(batch)
+            for r, it in zip(batch[1:], items[1:], strict=True):
+                self._keep(r, it)
+            item = items[0]
+        self._remember(req)
+        return item
+
+    def _predict(self, req: Request) -> list[Request]:
+        """What followed ``req`` the last time it was taken, up to now (see the module docstring)."""
+        start = self._seen.get(req)
+        if start is None:
+            return []
+        out, room = [], PREDICT_ELEMENTS - self._stored - _elements(req)
+        for r in self._history[start + 1 : start + 1 + PREDICT_ITEMS]:
+            room -= _elements(r)
+            if room < 0:
+                break
+            out.append(r)
+        return out
+
+    def _remember(self, req: Request) -> None:
+        if len(self._history) >= _HISTORY:  # forget the older half (indices shift: rebuild)
+            self._history = self._history[_HISTORY // 2 :]
+            self._seen = {r: i for i, r in enumerate(self._history)}
+        self._seen[req] = len(self._history)
+        self._history.append(req)
 
     @abstractmethod
     def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:
@@ -143,3 +189,8 @@ class InsecureLocalDealer(SeedCompressed):
 
     def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:
         return self._core.batch(reqs)  # type: ignore[union-attr]
+
+
+def _elements(req: Request) -> int:
+    """Ring elements (or words) of one item: the measure of what the store holds."""
+    return sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req))
