@@ -131,7 +131,9 @@ class EncryptedModule:
             self._meta = copy.deepcopy(self._template).to("meta").eval()
         try:
             with torch.no_grad():
-                self._meta(*[torch.empty(s, device="meta") for s in shapes])
+                first = next(iter(self._meta.state_dict().values()), None)
+                dt = first.dtype if first is not None and first.is_floating_point() else torch.float32
+                self._meta(*[torch.empty(s, device="meta", dtype=dt) for s in shapes])
         except NotImplementedError:
             pass  # an operation without a meta kernel: the layers check their own shapes
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
@@ -139,7 +141,10 @@ class EncryptedModule:
             raise ValueError(f"input shape(s) {list(shapes)} do not fit the model: {first}") from None
         self._shapes_ok.add(shapes)
 
-    def __call__(self, *inputs: SecretTensor) -> SecretTensor | Variable:
+    def __call__(self, *inputs: SecretTensor, requires_grad: bool = False) -> SecretTensor | Variable:
+        """Run the model. In training mode, ``requires_grad=True`` also differentiates with
+        respect to the inputs (:meth:`~mpc.nn.tape.Variable.input_grad`), which costs the first
+        layer's input gradient."""
         self._check_inputs(inputs)
         state = State(training=self.training, party=self.party, model=self)
         tape = Tape() if self.training else None
@@ -148,7 +153,7 @@ class EncryptedModule:
         ids: list[int | None] = [None] * len(nodes)
         for k, i in enumerate(self.graph.inputs):
             vals[i] = inputs[k]
-            ids[i] = tape.value(False) if tape is not None else None
+            ids[i] = tape.value(requires_grad) if tape is not None else None
         for i, node in enumerate(nodes):
             if node.layer is None:
                 continue
@@ -163,7 +168,7 @@ class EncryptedModule:
         out = vals[self.graph.output]
         if tape is None:
             return out
-        return Variable(out, tape, ids[self.graph.output])
+        return Variable(out, tape, ids[self.graph.output], [ids[i] for i in self.graph.inputs])
 
     def predict(self, *inputs: SecretTensor, to: int | None = None, labels: bool = False):
         """Inference, revealed: the outputs (or, with ``labels=True``, only the argmax along the
@@ -189,6 +194,10 @@ class EncryptedModule:
         sd = model.state_dict()
         for (key, _), v in zip(slots, opened, strict=True):
             sd[key] = torch.as_tensor(np.asarray(v), dtype=sd[key].dtype).reshape(sd[key].shape)
+        for layer in self.graph.layers():
+            key = f"{layer.name}.num_batches_tracked"
+            if isinstance(layer, BatchNorm) and key in sd:
+                sd[key] = sd[key] + layer.tracked
         model.load_state_dict(sd)
         return model
 

@@ -4,7 +4,9 @@ rules, over secret parameters and gradients.
 All parameters with a gradient are updated together: gradients, parameters and state are
 flattened into one vector (local), so each step costs the rounds of one update whatever the
 number of parameter tensors. Gradients arrive as the gradient of the summed loss with its
-``grad_scale`` M (:mod:`mpc.nn.tape`); the 1/M is folded into the public constants, and every
+``grad_scale`` M (:mod:`mpc.nn.tape`); the 1/M is folded into the public constants (M of the
+first step: a later batch of another size, such as the last, shorter one, has its gradient
+rescaled to it first, one round, so that momentum and moments stay in one unit), and every
 public scaling goes through :func:`mpc.nn.scaling.mul_const` (12 significant bits of the
 constant, one round), since lr / M (1.6e-4 for lr = 0.01, M = 64) would keep 3 significant bits
 encoded at f = 16. Parameters and state stay at scale 2f (see :mod:`mpc.nn.scaling`): updates
@@ -15,15 +17,16 @@ SGD (torch.optim.SGD): g = G + M wd p; buf = g on the first step, then buf = mu 
 (no momentum), 2 (momentum), +1 with weight decay, +1 with Nesterov.
 
 Adam (Kingma and Ba, ICLR 2015; torch.optim.Adam, L2 weight decay): m += (1 - b1)(g - m),
-v += (1 - b2)(g^2 - v), p -= a_t m rsqrt(v + e_t^2) with a_t = lr sqrt(1 - b2^t) / (1 - b1^t)
-and e_t = M eps sqrt(1 - b2^t) (the bias corrections folded into constants; M g is what is
-stored, and Adam's step does not change when g is scaled, eps aside). Two departures from
-torch, both for fixed point: the denominator is sqrt(v + e^2) rather than sqrt(v) + e (one
-:func:`mpc.functions.rsqrt` instead of a square root and a reciprocal), and e_t is at least
-2^-12 in units of the summed gradient (torch's eps = 1e-8 is below the fixed-point resolution:
-a parameter whose gradient is 0 up to rounding would otherwise get an update of lr times that
-rounding error over 1e-8). Where |g| >> 2^-12 / M the step equals torch's to ~1e-3 relative.
-Rounds per step: 30 (square 1, moments 2, rsqrt 26, product 1, scaling 1).
+v += (1 - b2)(g^2 - v), v_hat = v / (1 - b2^t), p -= lr / (1 - b1^t) m rsqrt(v_hat + e^2) with
+e = M eps (M g is what is stored: Adam's step does not change when g is scaled, eps aside). Two
+departures from torch, both for fixed point: the denominator is sqrt(v_hat + e^2) rather than
+sqrt(v_hat) + e (one :func:`mpc.functions.rsqrt` instead of a square root and a reciprocal),
+and e is at least 2^-12 in units of the summed gradient (torch's eps = 1e-8 is below the
+fixed-point resolution: a parameter whose gradient is 0 up to rounding would otherwise get an
+update of lr times that rounding error over 1e-8). So a step is torch's (to ~1e-3 relative)
+where |M g| >> 2^-12, and smaller where the gradient is that close to 0, where torch still moves
+by up to lr. Rounds per step: 31 (square 1, moments 2, bias correction 1, rsqrt 26, product 1,
+scaling 1).
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ class Optimizer:
                                      "(pass enc.parameters())")
         self.lr = _positive("lr", lr, allow_zero=False)
         self.state: dict[int, dict] = {id(p): {} for p in self.params}
+        self.ref_scale: int | None = None
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -92,7 +96,13 @@ class Optimizer:
     def step(self) -> None:
         for scale, params in self._groups():
             g = lift(self._flat([p.grad for p in params]))
-            update = self._update(scale, params, g)
+            # state (momentum, moments) is kept in units of the first step's scale: a batch of
+            # another size (the last, shorter one) is brought to it, or the state would mix units
+            if self.ref_scale is None:
+                self.ref_scale = scale
+            elif scale != self.ref_scale:
+                g = mul_const(g, self.ref_scale / scale)
+            update = self._update(self.ref_scale, params, g)
             for p, u in zip(params, self._split(update, params), strict=True):
                 p.data = p.data - u
 
@@ -166,7 +176,7 @@ class Adam(Optimizer):
         v = mul_const(g2, 1.0 - b2) if v is None else v + mul_const(g2 - v, 1.0 - b2)
         self._store(params, "exp_avg", m)
         self._store(params, "exp_avg_sq", v)
-        c2 = math.sqrt(1.0 - b2**self.t)
-        step = self.lr * c2 / (1.0 - b1**self.t)
-        e = max(scale * self.eps * c2, ADAM_EPS_FLOOR)
-        return mul_const(m * F.rsqrt(v + e * e), step)
+        # the second moment bias-corrected first: the floor on eps then means the same at every t
+        v_hat = mul_const(v, 1.0 / (1.0 - b2**self.t))
+        e = max(scale * self.eps, ADAM_EPS_FLOOR)
+        return mul_const(m * F.rsqrt(v_hat + e * e), self.lr / (1.0 - b1**self.t))

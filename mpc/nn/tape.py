@@ -118,6 +118,7 @@ class Tape:
         self.entries: list[_Entry] = []
         self.requires: list[bool] = []
         self.used = False
+        self.leftover: dict[int, SecretTensor] = {}  # after backward: the gradients of the inputs
 
     def value(self, requires_grad: bool) -> int:
         """A new value id."""
@@ -149,6 +150,7 @@ class Tape:
                 touched[key] = (p, touched[key][1] + gp) if key in touched else (p, gp)
         for p, gp in touched.values():
             p.accumulate(gp, scale)
+        self.leftover = grads
 
 
 class Variable:
@@ -158,10 +160,10 @@ class Variable:
     of some scalar with respect to it. ``data`` is an ordinary SecretTensor (reveal it, compare
     it...)."""
 
-    __slots__ = ("data", "tape", "ref")
+    __slots__ = ("data", "tape", "ref", "inputs")
 
-    def __init__(self, data: SecretTensor, tape: Tape, ref: int) -> None:
-        self.data, self.tape, self.ref = data, tape, ref
+    def __init__(self, data: SecretTensor, tape: Tape, ref: int, inputs: Sequence[int] = ()) -> None:
+        self.data, self.tape, self.ref, self.inputs = data, tape, ref, list(inputs)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -193,3 +195,10 @@ class Variable:
         if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
             raise ValueError(f"backward: scale must be a positive integer, got {scale!r}")
         self.tape.backward(self.ref, grad, int(scale))
+
+    def input_grad(self, i: int = 0) -> SecretTensor | None:
+        """After backward: the gradient (times the scale) with respect to the model's input ``i``,
+        if the model was called with ``requires_grad=True``; otherwise None."""
+        if not 0 <= i < len(self.inputs):
+            raise IndexError(f"input_grad: the model has {len(self.inputs)} input(s)")
+        return self.tape.leftover.get(self.inputs[i])

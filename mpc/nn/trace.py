@@ -248,6 +248,10 @@ METHODS: dict[str, Any] = {
 
 
 def _function_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", None)
+    for space, label in ((TF, "torch.nn.functional"), (torch, "torch"), (operator, "operator")):
+        if name and getattr(space, name, None) is fn:
+            return f"{label}.{name}"
     mod = getattr(fn, "__module__", None) or "builtins"
     return f"{mod}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}"
 

@@ -60,6 +60,7 @@ class BatchNorm(Layer):
             self.add_param("bias", module.bias)
         self.add_buffer("running_mean", module.running_mean)
         self.add_buffer("running_var", module.running_var)
+        self.tracked = 0  # training batches seen here (torch's num_batches_tracked counts them too)
         self.producer = None  # the Linear / Conv2d folded into, set by the tracer
         self._cache: dict[str, tuple[tuple, tuple]] = {}
 
@@ -150,6 +151,7 @@ class BatchNorm(Layer):
         old, new = truncate_all(old, new)
         upd = old * (1 - mom) + new * coef
         rm.data, rv.data = upd[: self.channels], upd[self.channels :]
+        self.tracked += 1
         return y
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
