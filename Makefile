@@ -11,7 +11,7 @@ all: build
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel "Cython>=3.0"
-	$(PY) -m pip install -q --no-build-isolation -e '.[test,torch]'  # torch: the CPU wheel pinned in pyproject
+	$(PY) -m pip install -q --no-build-isolation -e '.[test,torch,nn-test]'  # torch: the CPU wheel pinned in pyproject
 	touch $(STAMP)
 
 venv: $(STAMP)
