@@ -52,6 +52,8 @@ SUITES: dict[str, SuiteSpec] = {
     "functions": SuiteSpec("bench/functions.py", ("exp", "log", "reciprocal", "sqrt", "rsqrt", "tanh"),
                            "exp, log, reciprocal, sqrt, rsqrt, tanh (mpc.functions)"),
     "ml": SuiteSpec("bench/ml.py", ("W5", "W6"), "W5 MLP inference, W6 logistic regression epoch"),
+    "nn": SuiteSpec("bench/nn.py", ("W5", "W7", "W8"),
+                    "mpc.nn: W5 through from_torch, W7 LeNet-5 inference, W8 MLP training epoch"),
 }
 ALL_SUITES = tuple(SUITES)
 SUITE_CHOICES = (*ALL_SUITES, "all")

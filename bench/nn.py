@@ -1,0 +1,169 @@
+"""mpc.nn workloads: W5 through ``from_torch``, W7 LeNet-5 inference, W8 an MLP training epoch.
+
+    python bench/nn.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|local]
+                       [--profile loopback|lan|wan]
+
+- W5: the MLP 784-128-128-10 inference of bench/ml.py (batch 64, weights P0's, input P(n-1)'s),
+  twice: hand-written on SecretTensors (``[hand-written]``, bench/ml.py's code) and as a torch
+  model through ``mpc.nn.from_torch`` (``[from_torch]``); the target is within 1.1x.
+- W7: LeNet-5 inference on 1x28x28 images, batch 1 and 64 (bench/peers/nn_workloads.py): a torch
+  model through ``from_torch`` (weights P0's, images P(n-1)'s); logits stay secret.
+- W8: one training epoch of the MLP 64-128-10 on the 1,437 training digits, batch 64 in order,
+  ``mpc.nn.CrossEntropyLoss`` and ``mpc.nn.SGD`` (lr 0.1): ``from_torch`` (P0's initial weights),
+  the epoch, and the trained parameters as the result (checked against float64 NumPy).
+Setting and phases as every runner (bench/parties.py): the offline phase prefetches every
+triple the online phase uses; ``total`` (rendered) is offline + online. Every record carries
+``peak_rss_mb``: the largest resident set of the party processes (``ru_maxrss`` at the end of the
+party's run: the whole run, set-up, preprocessing and all repeats), and ``peak_rss_mb_parties``
+per party; with ``--transport local`` the parties are threads of one process, whose peak it is.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+import torch.nn as tnn  # noqa: E402
+
+import mpc  # noqa: E402
+import mpc.nn  # noqa: E402
+from bench import ml  # noqa: E402
+from bench import parties as bp  # noqa: E402
+from bench.peers import nn_workloads as nw  # noqa: E402
+from bench.peers import workloads as wl  # noqa: E402
+
+ENGINE = "semi2k+gmw+dabits"
+# runner op -> (workload, variant shown in the table)
+OPS = {"W5-hand": ("W5", "hand-written"), "W5-nn": ("W5", "from_torch"), "W7": ("W7", ""), "W8": ("W8", "")}
+
+
+def _load(model: tnn.Module, values: dict[str, np.ndarray]) -> tnn.Module:
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            t.copy_(torch.as_tensor(values[key], dtype=t.dtype))
+    return model.eval()
+
+
+def w5_model(inp: dict[str, np.ndarray]) -> tnn.Module:
+    m = tnn.Sequential(tnn.Linear(784, 128), tnn.ReLU(), tnn.Linear(128, 128), tnn.ReLU(), tnn.Linear(128, 10))
+    return _load(m, {"0.weight": inp["w1"].T, "0.bias": inp["b1"], "2.weight": inp["w2"].T, "2.bias": inp["b2"],
+                     "4.weight": inp["w3"].T, "4.bias": inp["b3"]})
+
+
+class LeNet5(tnn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv1, self.conv2 = tnn.Conv2d(1, 6, 5, padding=2), tnn.Conv2d(6, 16, 5)
+        self.fc1, self.fc2, self.fc3 = tnn.Linear(400, 120), tnn.Linear(120, 84), tnn.Linear(84, 10)
+        self.pool, self.relu = tnn.MaxPool2d(2), tnn.ReLU()
+
+    def forward(self, x):
+        x = self.pool(self.relu(self.conv1(x)))
+        x = self.pool(self.relu(self.conv2(x)))
+        x = x.flatten(1)
+        return self.fc3(self.relu(self.fc2(self.relu(self.fc1(x)))))
+
+
+def w8_model(inp: dict[str, np.ndarray]) -> tnn.Module:
+    m = tnn.Sequential()
+    m.add_module("fc1", tnn.Linear(64, 128))
+    m.add_module("relu", tnn.ReLU())
+    m.add_module("fc2", tnn.Linear(128, 10))
+    return _load(m, inp)
+
+
+def _secret(p, value: np.ndarray, owner: int):
+    return p.input(value if p.pid == owner else None, owner=owner, shape=value.shape)
+
+
+def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
+    """One party's timings for ``op`` and the accuracy of its result (see bench/parties.py)."""
+    torch.set_num_threads(1)
+    if op == "W5-hand":
+        out = ml.party_main(p, "W5", size, repeats, barrier)
+    else:
+        last = p.n - 1
+        if op == "W5-nn":
+            inp = wl.make_inputs("W5", size)
+            enc = mpc.nn.from_torch(p, w5_model(inp), owner=0)
+            x = _secret(p, inp["x"], last)
+            ref = wl.reference("W5", inp)
+
+            def fn():
+                return enc(x)
+        elif op == "W7":
+            inp = nw.make_inputs("W7", size)
+            enc = mpc.nn.from_torch(p, _load(LeNet5(), inp), owner=0)
+            x = _secret(p, inp["x"], last)
+            ref = nw.reference("W7", inp)
+
+            def fn():
+                return enc(x)
+        elif op == "W8":
+            inp = nw.make_inputs("W8", size)
+            model = w8_model(inp)
+            X, Y = _secret(p, inp["x"], 0), _secret(p, inp["onehot"], last)
+            ref = nw.reference("W8", inp)
+
+            def fn():
+                enc = mpc.nn.from_torch(p, model, owner=0).train()
+                opt = mpc.nn.SGD(enc.parameters(), lr=nw.LR)
+                loss = mpc.nn.CrossEntropyLoss()
+                for xb, yb in mpc.nn.batches(X, Y, nw.BATCH):
+                    out = loss(enc(xb), yb)
+                    opt.zero_grad()
+                    out.backward()
+                    opt.step()
+                return mpc.concatenate([q.data.reshape(-1) for q in enc.parameters()])
+        else:
+            raise ValueError(f"unknown op {op!r}")
+        out = bp.time_and_check(p, fn, (), repeats, barrier, ref)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return out
+
+
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback") -> list[dict]:
+    """The offline and online records of ``op`` (bench/parties.py's fields, plus peak memory)."""
+    from mpc._core import get_kernels
+
+    res, net = bp.run("nn", party_main, op, size, parties, repeats, transport, profile)
+    workload, variant = OPS[op]
+    rss = [round(r["peak_rss_mb"], 1) for r in res]
+    common = {"op": variant or workload, "workload": workload, "parties": parties, "n": size, "system": "tessera",
+              "transport": bp.transport_label(transport, profile), "backend": get_kernels().backend, **net,
+              "engine": ENGINE, "dtype": "Fixed(16)", "peak_rss_mb": max(rss), "peak_rss_mb_parties": str(rss),
+              **{k: res[0][k] for k in ("max_abs_err", "n_off", "n_results") if k in res[0]}}
+    off, on = bp.summarize(res, repeats)
+    return [
+        {**common, "phase": "offline", "seconds": off, "bytes": max(r["dealer_bytes"] for r in res),
+         "rounds": max(r["offline_rounds"] for r in res)},
+        {**common, "phase": "online", "seconds": on, "bytes": max(r["online_bytes"] for r in res),
+         "rounds": max(r["online_rounds"] for r in res)},
+    ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = bp.runner_parser(__doc__, repeats=3, quick_help="W8 on 256 samples, one repeat (a smoke test)")
+    args = bp.parse_runner_args(ap, argv, ENGINE, ["W5", "W7", "W8"])
+    if args is None:
+        return
+    repeats = 1 if args.quick else args.repeats
+    for parties in args.parties:
+        for op in OPS:
+            workload = OPS[op][0]
+            sizes = wl.sizes(workload, args.quick) if workload == "W5" else nw.sizes(workload, args.quick)
+            for size in sizes:
+                for line in measure(op, size, parties, repeats, args.transport, args.profile):
+                    print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()
