@@ -91,19 +91,15 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
         out = ml.party_main(p, "W5", size, repeats, barrier)
     else:
         last = p.n - 1
-        if op == "W5-nn":
-            inp = wl.make_inputs("W5", size)
-            enc = mpc.nn.from_torch(p, w5_model(inp), owner=0)
+        if op in ("W5-nn", "W7"):  # inference of a torch model: weights P0's, input P(n-1)'s
+            if op == "W5-nn":
+                inp = wl.make_inputs("W5", size)
+                model, ref = w5_model(inp), wl.reference("W5", inp)
+            else:
+                inp = nw.make_inputs("W7", size)
+                model, ref = _load(LeNet5(), inp), nw.reference("W7", inp)
+            enc = mpc.nn.from_torch(p, model, owner=0)
             x = _secret(p, inp["x"], last)
-            ref = wl.reference("W5", inp)
-
-            def fn():
-                return enc(x)
-        elif op == "W7":
-            inp = nw.make_inputs("W7", size)
-            enc = mpc.nn.from_torch(p, _load(LeNet5(), inp), owner=0)
-            x = _secret(p, inp["x"], last)
-            ref = nw.reference("W7", inp)
 
             def fn():
                 return enc(x)

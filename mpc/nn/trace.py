@@ -321,22 +321,11 @@ def _from_fx(model: Any) -> Graph:
                 raise ConfigError(f"from_torch: layer {fn.target!r} ({_type_name(module)}) is called with "
                                   f"{len(args)} positional and {len(kwargs)} keyword arguments; expected one input")
             nodes.append(Node(fn.name, layer, args))
-        elif fn.op == "call_function":
-            if fn.target is getattr and len(args) == 2 and args[1] == "shape":
+        elif fn.op in ("call_function", "call_method"):
+            if fn.op == "call_function" and fn.target is getattr and len(args) == 2 and args[1] == "shape":
                 layer, largs = ShapeOf(fn.name, "shape"), (args[0],)
             else:
-                build = FUNCTIONS.get(fn.target)
-                if build is None:
-                    raise ConfigError(f"from_torch: node {fn.name!r} calls {_function_name(fn.target)}, which is "
-                                      "not supported by mpc.nn")
-                layer, largs = build(fn.name, args, kwargs)
-            nodes.append(Node(fn.name, layer, largs))
-        elif fn.op == "call_method":
-            build = METHODS.get(str(fn.target))
-            if build is None:
-                raise ConfigError(f"from_torch: node {fn.name!r} calls the tensor method .{fn.target}(), which is "
-                                  "not supported by mpc.nn")
-            layer, largs = build(fn.name, args, kwargs)
+                layer, largs = _build_call(fn, args, kwargs)
             nodes.append(Node(fn.name, layer, largs))
         elif fn.op == "get_attr":
             raise ConfigError(f"from_torch: node {fn.name!r} reads the attribute {fn.target!r} directly (parameters "
@@ -353,6 +342,17 @@ def _from_fx(model: Any) -> Graph:
     if output is None or not inputs:
         raise ConfigError("from_torch: the traced model has no input or no output")
     return Graph(nodes, inputs, output)
+
+
+def _build_call(fn: Any, args: tuple, kwargs: dict) -> tuple[Layer, tuple]:
+    """The layer and arguments of a call_function or call_method node; ConfigError if unknown."""
+    if fn.op == "call_function":
+        build, what = FUNCTIONS.get(fn.target), _function_name(fn.target)
+    else:
+        build, what = METHODS.get(str(fn.target)), f"the tensor method .{fn.target}()"
+    if build is None:
+        raise ConfigError(f"from_torch: node {fn.name!r} calls {what}, which is not supported by mpc.nn")
+    return build(fn.name, args, kwargs)
 
 
 def _mark_folds(graph: Graph) -> None:
