@@ -168,6 +168,15 @@ def test_batchnorm_running_statistics_follow_torch():
     assert_close("inference after training", y, model(torch.tensor(x)).detach().numpy(), 5e-3)
 
 
+def test_predict_labels_of_one_logit_are_its_sign():
+    def main(p):
+        enc = mpc.nn.from_torch(p, nn.Sequential(nn.Identity()), owner=0)
+        z = p.input(np.array([[1.5], [-0.25], [0.0], [3.0]]) if p.pid == 0 else None, owner=0, shape=(4, 1))
+        return enc.predict(z, labels=True)
+
+    assert run_local(main, 2)[0].tolist() == [1, 0, 0, 1]
+
+
 def test_dropout_uses_one_public_mask_in_training_and_none_in_inference():
     x = np.random.default_rng(4).uniform(1, 2, size=(40, 50))
 

@@ -172,11 +172,12 @@ class EncryptedModule:
 
     def predict(self, *inputs: SecretTensor, to: int | None = None, labels: bool = False):
         """Inference, revealed: the outputs (or, with ``labels=True``, only the argmax along the
-        last axis, as int64) opened to party ``to`` (None: to every party; the others get None)."""
+        last axis, as int64; [logit > 0] for a single output column) opened to party ``to``
+        (None: to every party; the others get None)."""
         with self._mode(False):
             y = self(*inputs)
         if labels:
-            y = y.argmax(axis=-1)
+            y = (y > 0).reshape(y.shape[:-1]) if y.shape[-1] == 1 else y.argmax(axis=-1)
         out = self.party.reveal(y, to=to)
         if out is None or not labels:
             return out
