@@ -1,11 +1,13 @@
 """mpc.nn workloads: W5 through ``from_torch``, W7 LeNet-5 inference, W8 an MLP training epoch.
 
     python bench/nn.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|local]
-                       [--profile loopback|lan|wan]
+                       [--profile loopback|lan|wan] [--ops W5-hand,W5-nn,W7,W8]
 
 - W5: the MLP 784-128-128-10 inference of bench/ml.py (batch 64, weights P0's, input P(n-1)'s),
   twice: hand-written on SecretTensors (``[hand-written]``, bench/ml.py's code) and as a torch
-  model through ``mpc.nn.from_torch`` (``[from_torch]``); the target is within 1.1x.
+  model through ``mpc.nn.from_torch`` (``[from_torch]``); the target is within 1.1x. On a shared
+  machine separate processes vary more than that; ``--w5-pair RUNS`` runs the two alternately in
+  the same party processes and prints their medians and ratio.
 - W7: LeNet-5 inference on 1x28x28 images, batch 1 and 64 (bench/peers/nn_workloads.py): a torch
   model through ``from_torch`` (weights P0's, images P(n-1)'s); logits stay secret.
 - W8: one training epoch of the MLP 64-128-10 on the 1,437 training digits, batch 64 in order,
@@ -22,7 +24,9 @@ from __future__ import annotations
 
 import json
 import resource
+import statistics
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -84,9 +88,37 @@ def _secret(p, value: np.ndarray, owner: int):
     return p.input(value if p.pid == owner else None, owner=owner, shape=value.shape)
 
 
+def w5_interleaved(p, size: int, repeats: int, barrier) -> dict:
+    """W5 hand-written and through from_torch alternately in the same processes, each run
+    preprocessed first and started together: per variant the online seconds of every run."""
+    inp = wl.make_inputs("W5", size)
+    w = {k: _secret(p, inp[k], 0) for k in ("w1", "b1", "w2", "b2", "w3", "b3")}
+    x = _secret(p, inp["x"], p.n - 1)
+    enc = mpc.nn.from_torch(p, w5_model(inp), owner=0)
+
+    def hand():
+        h = (x @ w["w1"] + w["b1"]).relu()
+        h = (h @ w["w2"] + w["b2"]).relu()
+        return h @ w["w3"] + w["b3"]
+
+    out: dict[str, list[float]] = {"hand-written": [], "from_torch": []}
+    for _ in range(repeats + 1):  # the first pair is untimed
+        for name, fn in (("hand-written", hand), ("from_torch", lambda: enc(x))):
+            with p.recording() as plan:
+                fn()
+            p.preprocess(plan)
+            barrier()
+            t0 = time.perf_counter()
+            fn()
+            out[name].append(time.perf_counter() - t0)
+    return {k: v[1:] for k, v in out.items()}
+
+
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's timings for ``op`` and the accuracy of its result (see bench/parties.py)."""
     torch.set_num_threads(1)
+    if op == "W5-pair":
+        return w5_interleaved(p, size, repeats, barrier)
     if op == "W5-hand":
         out = ml.party_main(p, "W5", size, repeats, barrier)
     else:
@@ -148,12 +180,29 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 def main(argv: list[str] | None = None) -> None:
     ap = bp.runner_parser(__doc__, repeats=3, quick_help="W8 on 256 samples, one repeat (a smoke test)")
+    ap.add_argument("--ops", default=",".join(OPS), help=f"a subset of {','.join(OPS)} (default: all)")
+    ap.add_argument("--w5-pair", type=int, default=0, metavar="RUNS",
+                    help="only W5: both variants alternately in the same processes, RUNS times each (the "
+                         "like-for-like ratio on a loaded machine)")
     args = bp.parse_runner_args(ap, argv, ENGINE, ["W5", "W7", "W8"])
     if args is None:
         return
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
+    if any(o not in OPS for o in ops):
+        ap.error(f"--ops: choose from {', '.join(OPS)}")
     repeats = 1 if args.quick else args.repeats
+    if args.w5_pair:
+        for parties in args.parties:
+            res, net = bp.run("nn", party_main, "W5-pair", 64, parties, args.w5_pair, args.transport, args.profile)
+            per = {k: [max(r[k][i] for r in res) for i in range(args.w5_pair)] for k in res[0]}
+            line = {"workload": "W5", "op": "interleaved", "parties": parties, "n": 64, "runs": args.w5_pair,
+                    **{f"{k}_median": statistics.median(v) for k, v in per.items()},
+                    **{f"{k}_min": min(v) for k, v in per.items()}}
+            line["ratio_median"] = line["from_torch_median"] / line["hand-written_median"]
+            print(json.dumps({**line, **net}), flush=True)
+        return
     for parties in args.parties:
-        for op in OPS:
+        for op in ops:
             workload = OPS[op][0]
             sizes = wl.sizes(workload, args.quick) if workload == "W5" else nw.sizes(workload, args.quick)
             for size in sizes:
