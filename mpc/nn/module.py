@@ -30,7 +30,7 @@ from mpc.nn.agree import agree_architecture, agree_seed
 from mpc.nn.layers.base import Ctx, State
 from mpc.nn.layers.norm import BatchNorm, fold_plain
 from mpc.nn.tape import Parameter, Slot, Tape, Variable
-from mpc.nn.trace import Graph, Ref, trace
+from mpc.nn.trace import FX_LOCK, Graph, Ref, trace
 from mpc.prg import PRG
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
 
@@ -130,7 +130,7 @@ class EncryptedModule:
         if self._meta is None:
             self._meta = copy.deepcopy(self._template).to("meta").eval()
         try:
-            with torch.no_grad():
+            with FX_LOCK, torch.no_grad():
                 first = next(iter(self._meta.state_dict().values()), None)
                 dt = first.dtype if first is not None and first.is_floating_point() else torch.float32
                 self._meta(*[torch.empty(s, device="meta", dtype=dt) for s in shapes])

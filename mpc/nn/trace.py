@@ -33,9 +33,11 @@ from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Reshap
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
-# torch.fx patches torch's functions module-wide while it traces, so two parties tracing at once
-# as threads of one process (mpc.testing.run_local) would see each other's proxies: one at a time.
-_FX_LOCK = threading.Lock()
+# torch.fx patches torch.nn.Module.__call__ and torch's functions process-wide while it traces, so
+# a party tracing while another party (a thread of the same process, mpc.testing.run_local) runs a
+# torch module would hand that one proxies: tracing and the meta-tensor shape check of
+# mpc.nn.module take this lock (the only torch calls of mpc.nn that run a module).
+FX_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -280,7 +282,7 @@ def _from_fx(model: Any) -> Graph:
     import torch.fx as fx
 
     try:
-        with _FX_LOCK:
+        with FX_LOCK:
             gm = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; report it as a config error
         raise ConfigError(f"from_torch: torch.fx cannot trace {_type_name(model)} ({type(exc).__name__}: "
