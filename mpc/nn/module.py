@@ -127,10 +127,10 @@ class EncryptedModule:
         if shapes in self._shapes_ok:
             return
         # torch's own shape rules on meta tensors: a wrong input shape fails here, before any message
-        if self._meta is None:
-            self._meta = copy.deepcopy(self._template).to("meta").eval()
         try:
             with FX_LOCK, torch.no_grad():
+                if self._meta is None:
+                    self._meta = copy.deepcopy(self._template).to("meta").eval()
                 first = next(iter(self._meta.state_dict().values()), None)
                 dt = first.dtype if first is not None and first.is_floating_point() else torch.float32
                 self._meta(*[torch.empty(s, device="meta", dtype=dt) for s in shapes])
@@ -191,15 +191,16 @@ class EncryptedModule:
         if to is not None and self.party.pid != to:
             return None
         opened = opened if len(slots) > 1 else (opened,)
-        model = copy.deepcopy(self._template)
-        sd = model.state_dict()
-        for (key, _), v in zip(slots, opened, strict=True):
-            sd[key] = torch.as_tensor(np.asarray(v), dtype=sd[key].dtype).reshape(sd[key].shape)
-        for layer in self.graph.layers():
-            key = f"{layer.name}.num_batches_tracked"
-            if isinstance(layer, BatchNorm) and key in sd:
-                sd[key] = sd[key] + layer.tracked
-        model.load_state_dict(sd)
+        with FX_LOCK:
+            model = copy.deepcopy(self._template)
+            sd = model.state_dict()
+            for (key, _), v in zip(slots, opened, strict=True):
+                sd[key] = torch.as_tensor(np.asarray(v), dtype=sd[key].dtype).reshape(sd[key].shape)
+            for layer in self.graph.layers():
+                key = f"{layer.name}.num_batches_tracked"
+                if isinstance(layer, BatchNorm) and key in sd:
+                    sd[key] = sd[key] + layer.tracked
+            model.load_state_dict(sd)
         return model
 
 
@@ -269,4 +270,6 @@ def from_torch(party, model: Any, owner: int = 0, *, dtype: Fixed | None = None)
     names = [n.name for n in graph.nodes]
     agree_architecture(party, graph.descriptions(), names)
     _share(party, graph, int(owner), dt)
-    return EncryptedModule(party, graph, copy.deepcopy(model), dt, int(owner))
+    with FX_LOCK:
+        template = copy.deepcopy(model)
+    return EncryptedModule(party, graph, template, dt, int(owner))

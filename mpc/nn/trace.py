@@ -33,11 +33,12 @@ from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Reshap
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
-# torch.fx patches torch.nn.Module.__call__ and torch's functions process-wide while it traces, so
-# a party tracing while another party (a thread of the same process, mpc.testing.run_local) runs a
-# torch module would hand that one proxies: tracing and the meta-tensor shape check of
-# mpc.nn.module take this lock (the only torch calls of mpc.nn that run a module).
-FX_LOCK = threading.Lock()
+# torch.fx patches torch.nn.Module.__call__, __getattr__ and torch's functions process-wide while it
+# traces, so a party tracing while another party (a thread of the same process, as in
+# mpc.testing.run_local) reads a module's weights or runs it would be handed proxies. Every place
+# mpc.nn touches a torch module (tracing and building the layers, copying the model, the
+# meta-tensor shape check, to_torch) holds this lock; each is short.
+FX_LOCK = threading.RLock()
 
 
 @dataclass(frozen=True)
@@ -265,8 +266,9 @@ def trace(model: Any) -> Graph:
     """The graph of ``model`` (see the module docstring); ConfigError before any communication."""
     if not isinstance(model, tnn.Module):
         raise ConfigError(f"from_torch: model must be a torch.nn.Module, got {type(model).__name__}")
-    leaves = _sequential_leaves(model, "") if isinstance(model, tnn.Sequential) else None
-    graph = _from_sequential(leaves) if leaves is not None else _from_fx(model)
+    with FX_LOCK:
+        leaves = _sequential_leaves(model, "") if isinstance(model, tnn.Sequential) else None
+        graph = _from_sequential(leaves) if leaves is not None else _from_fx(model)
     _mark_folds(graph)
     return graph
 
@@ -282,8 +284,7 @@ def _from_fx(model: Any) -> Graph:
     import torch.fx as fx
 
     try:
-        with FX_LOCK:
-            gm = fx.symbolic_trace(model)
+        gm = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; report it as a config error
         raise ConfigError(f"from_torch: torch.fx cannot trace {_type_name(model)} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); use supported layers and no "
