@@ -11,7 +11,7 @@ all: build
 $(STAMP): pyproject.toml setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=77" wheel "Cython>=3.0"
-	$(PY) -m pip install -q --no-build-isolation -e '.[test,torch,dp-test]'  # dp-test: dp-accounting, a test oracle; torch: the CPU wheel pinned in pyproject
+	$(PY) -m pip install -q --no-build-isolation -e '.[test,torch,dp-test,nn-test]'  # dp-test: dp-accounting, a test oracle; nn-test: scikit-learn datasets; torch: the CPU wheel pinned in pyproject
 	touch $(STAMP)
 
 venv: $(STAMP)

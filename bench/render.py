@@ -28,7 +28,7 @@ README = BENCH / "README.md"
 PLOTS = BENCH / "plots"
 
 TOL_LABEL = "off by > 2^-10"
-SUITE_ORDER = ["kernels", "net", "arith", "compare", "functions", "ml", "dp"]
+SUITE_ORDER = ["kernels", "net", "arith", "compare", "functions", "ml", "nn", "dp"]
 SUITE_TITLES = {
     "kernels": "compiled kernels vs NumPy (one machine, no parties)",
     "net": "channels and network profiles",
@@ -36,6 +36,7 @@ SUITE_TITLES = {
     "compare": "W3 comparison x < y, W4 ReLU, sigmoid, softmax",
     "functions": "mpc.functions: exp, log, reciprocal, sqrt, rsqrt, tanh (sigmoid and softmax: suite compare)",
     "ml": "W5 MLP inference, W6 logistic regression epoch",
+    "nn": "mpc.nn: W5 through from_torch, W7 LeNet-5 inference, W8 MLP training epoch",
     "dp": "differential-privacy noise: plaintext samplers beside OpenDP, joint noise in MPC",
 }
 WORKLOAD_TITLES = {
@@ -45,6 +46,8 @@ WORKLOAD_TITLES = {
     "W4": "W4: ReLU",
     "W5": "W5: MLP 784-128-128-10 ReLU inference, batch n (weights from P0, input from P1)",
     "W6": "W6: logistic regression, one SGD epoch over n samples, batch 64, 100 features",
+    "W7": "W7: LeNet-5 inference on 1x28x28 inputs, batch n",
+    "W8": "W8: one training epoch of an MLP 64-128-10 on digits (1,437 samples, batch 64, SGD)",
     "exp": "exp on [-16, 10]",
     "log": "log on [1e-3, 1e4]",
     "reciprocal": "reciprocal on +-[1e-2, 1e4]",

@@ -1,4 +1,4 @@
-"""CrypTen 0.4.1 runner for workloads W1-W6 and the functions (run with bench/.peers/crypten/bin/python).
+"""CrypTen 0.4.1 runner for workloads W1-W8 and the functions (run with bench/.peers/crypten/bin/python).
 
     bench/.peers/crypten/bin/python bench/peers/crypten_w.py --workloads W1,W2 --parties 2 --dealer ttp
     bench/.peers/crypten/bin/python bench/peers/crypten_w.py --workloads exp,log,reciprocal,sqrt,rsqrt,tanh
@@ -47,6 +47,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -55,6 +56,7 @@ import types
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import nn_workloads as nw  # noqa: E402  (W7, W8 of the nn suite)
 import workloads as wl  # noqa: E402  (this folder, importable from the peer's venv)
 from launch import report_failed, run_parties  # noqa: E402
 
@@ -141,11 +143,70 @@ def _build(crypten, torch, workload, inp, rank, world):
             return crypten.cat([w, b])
 
         return epoch
+    if workload == "W7":
+        return _lenet(crypten, torch, inp, _share(crypten, torch, inp["x"], p1, rank))
+    if workload == "W8":
+        return _mlp_epoch(crypten, torch, inp, rank, p1)
     if workload in CRYPTEN_FUNCTIONS:
         x = _share(crypten, torch, inp["x"], 0, rank)
         method = getattr(x, CRYPTEN_FUNCTIONS[workload])
         return lambda: method()
     raise ValueError(workload)
+
+
+def _with_params(torch, layers: dict, values: dict) -> None:
+    """Load the workload's weights into crypten.nn layers (before encryption; party 0's are used)."""
+    for name, layer in layers.items():
+        for key in ("weight", "bias"):
+            layer.set_parameter(key, torch.from_numpy(values[f"{name}.{key}"]).float())
+
+
+def _lenet(crypten, torch, inp, x):
+    """W7: LeNet-5 built from crypten.nn layers (CrypTen's ONNX import is unusable on torch 2.13),
+    encrypted from party 0; inference on party 1's images."""
+    cnn = crypten.nn
+    layers = {"conv1": cnn.Conv2d(1, 6, 5, padding=2), "conv2": cnn.Conv2d(6, 16, 5), "fc1": cnn.Linear(400, 120),
+              "fc2": cnn.Linear(120, 84), "fc3": cnn.Linear(84, 10)}
+    _with_params(torch, layers, inp)
+    model = cnn.Sequential(layers["conv1"], cnn.ReLU(), cnn.MaxPool2d(2), layers["conv2"], cnn.ReLU(),
+                           cnn.MaxPool2d(2), cnn.Flatten(), layers["fc1"], cnn.ReLU(), layers["fc2"], cnn.ReLU(),
+                           layers["fc3"])
+    model.encrypt(src=0)
+    model.eval()
+    return lambda: model(x)
+
+
+def _mlp_epoch(crypten, torch, inp, rank, p1):
+    """W8: one epoch of crypten.nn training as CrypTen's tutorials write it: model.encrypt(),
+    CrossEntropyLoss on one-hot labels, backward, update_parameters(lr) (its default gradient
+    threshold included); a fresh model from the same initial weights on every call."""
+    X = _share(crypten, torch, inp["x"], 0, rank)
+    Y = _share(crypten, torch, inp["onehot"], p1, rank)
+    cnn = crypten.nn
+
+    def epoch():
+        layers = {"fc1": cnn.Linear(64, 128), "fc2": cnn.Linear(128, 10)}
+        _with_params(torch, layers, inp)
+        model = cnn.Sequential(layers["fc1"], cnn.ReLU(), layers["fc2"])
+        model.encrypt(src=0)
+        model.train()
+        loss = cnn.CrossEntropyLoss()
+        for s in range(0, X.size(0), nw.BATCH):
+            out = loss(model(X[s : s + nw.BATCH]), Y[s : s + nw.BATCH])
+            model.zero_grad()
+            out.backward()
+            model.update_parameters(nw.LR)
+        return crypten.cat([q.flatten() for q in model.parameters()])
+
+    return epoch
+
+
+def _inputs(workload: str, n: int) -> dict:
+    return nw.make_inputs(workload, n) if workload in nw.WORKLOADS else wl.make_inputs(workload, n)
+
+
+def _reference(workload: str, inp: dict):
+    return nw.reference(workload, inp) if workload in nw.WORKLOADS else wl.reference(workload, inp)
 
 
 def worker(args) -> int:
@@ -173,9 +234,9 @@ def worker(args) -> int:
 
     for workload in args.workloads:
         for n in args.sizes[workload]:
-            inp = wl.make_inputs(workload, n)
+            inp = _inputs(workload, n)
             fn = _build(crypten, torch, workload, inp, rank, world)
-            if workload != "W6":  # warm-up (first-call costs); W6 amortises them over its batches
+            if workload not in ("W6", "W8"):  # warm-up (first-call costs); W6, W8 amortise them over batches
                 fn()
             for rep in range(args.repeats):
                 provider.request_cache = []
@@ -189,9 +250,12 @@ def worker(args) -> int:
                 provider.request_cache = []
                 provider.tuple_cache = {}
                 plain = res2.get_plain_text().double().numpy()
-                acc = wl.score(workload, plain, wl.reference(workload, inp)) if rank == 0 else {}
+                acc = wl.score(workload, plain, _reference(workload, inp)) if rank == 0 else {}
+                # peak resident set so far: this process runs every workload in turn, so it is the
+                # peak of this workload and of those before it (the nn suite reports it per party)
+                peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
                 for phase, m in (("total", total), ("offline", offline), ("online", online)):
-                    rec = {"workload": workload, "n": n, "repeat": rep, "phase": phase, **m}
+                    rec = {"workload": workload, "n": n, "repeat": rep, "phase": phase, "peak_rss_mb": peak, **m}
                     if phase != "offline":
                         rec.update(acc)
                     if phase == "online":
@@ -219,6 +283,9 @@ def _merge(per_rank: list[list[dict]]) -> list[dict]:
         r0["bytes_total"] = int(round(sum(r["bytes"] for r in recs) / 2))
         r0["bytes_counted_per_party"] = [int(r["bytes"]) for r in recs]
         r0["rounds"] = max(r["rounds"] for r in recs)
+        if all("peak_rss_mb" in r for r in recs):
+            r0["peak_rss_mb_parties"] = str([round(r["peak_rss_mb"], 1) for r in recs])
+            r0["peak_rss_mb"] = round(max(r["peak_rss_mb"] for r in recs), 1)
         merged.append(r0)
     return merged
 
@@ -286,7 +353,8 @@ def main(argv=None) -> int:
     ap.add_argument("--outdir", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     args.workloads = [wl.canonical(w) for w in args.workloads.split(",") if w.strip()]
-    args.sizes = json.loads(args.sizes) if args.sizes else {w: wl.sizes(w, args.quick) for w in args.workloads}
+    args.sizes = json.loads(args.sizes) if args.sizes else {
+        w: (nw.sizes if w in nw.WORKLOADS else wl.sizes)(w, args.quick) for w in args.workloads}
     if args.worker:
         try:
             return worker(args)

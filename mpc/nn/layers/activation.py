@@ -1,0 +1,140 @@
+"""Activations: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax (modules and their
+functional forms).
+
+Costs for 2 parties (8 rounds per comparison, :mod:`mpc.tensor.compare`; the functions of
+:mod:`mpc.functions`):
+- ReLU: inference ``x.relu()`` (8 rounds). Training needs the mask [x > 0] again for the
+  backward, so it computes m = [x > 0] (8 rounds) and y = m x (1 round), and the backward is
+  g m (1 round). (A relu that also returned its mask would save the product round.)
+- LeakyReLU(a), 0 <= a <= 1: inference max(x, a x) (8 rounds); training y = x (a + (1 - a) m)
+  with m = [x > 0] (9 rounds), backward g (a + (1 - a) m) (1 round).
+- Sigmoid, Tanh: :func:`mpc.functions.sigmoid` / ``tanh`` (15 rounds); backward
+  g y (1 - y) / g (1 - y^2) (2 rounds).
+- Softmax(dim): :func:`mpc.functions.softmax`; backward y (g - sum(g y)) (2 rounds).
+- LogSoftmax(dim): :func:`mpc.functions.log_softmax`; backward g - exp(y) sum(g) (exp: 27
+  rounds, then 1).
+"""
+
+from __future__ import annotations
+
+import mpc.functions as F
+from mpc.errors import ConfigError
+from mpc.nn.layers.base import Ctx, Layer, State
+from mpc.tensor.secret_tensor import SecretTensor
+
+__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+
+
+class ReLU(Layer):
+    kind = "ReLU"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        if not state.training:
+            return x.relu()
+        ctx.mask = x > 0
+        return x * ctx.mask
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g * ctx.mask if needs[0] else None], []
+
+
+class LeakyReLU(Layer):
+    kind = "LeakyReLU"
+
+    def __init__(self, name: str, slope: float) -> None:
+        super().__init__(name)
+        self.slope = float(slope)
+        if not 0.0 <= self.slope <= 1.0:
+            raise ConfigError(f"layer {name!r} (torch.nn.LeakyReLU): negative_slope={slope} is not supported "
+                              "(only 0 <= negative_slope <= 1)")
+
+    def config(self) -> str:
+        return f"slope={self.slope!r}"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        if not state.training:
+            return x.maximum(x * self.slope)
+        ctx.factor = (x > 0) * (1.0 - self.slope) + self.slope
+        return x * ctx.factor
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g * ctx.factor if needs[0] else None], []
+
+
+class Sigmoid(Layer):
+    kind = "Sigmoid"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        y = F.sigmoid(args[0])
+        ctx.y = y
+        return y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        if not needs[0]:
+            return [None], []
+        y = ctx.y
+        return [g * (y - y.square())], []
+
+
+class Tanh(Layer):
+    kind = "Tanh"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        y = F.tanh(args[0])
+        ctx.y = y
+        return y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        if not needs[0]:
+            return [None], []
+        return [g * (1.0 - ctx.y.square())], []
+
+
+class _Along(Layer):
+    def __init__(self, name: str, dim) -> None:
+        super().__init__(name)
+        if dim is None:
+            raise ConfigError(f"layer {name!r} (torch.nn.{self.kind}): dim=None (implicit dimension) is not "
+                              "supported; give dim explicitly")
+        self.dim = int(dim)
+
+    def config(self) -> str:
+        return f"dim={self.dim}"
+
+    def _axis(self, x: SecretTensor) -> int:
+        if not -x.ndim <= self.dim < x.ndim:
+            raise ValueError(f"{self.name} ({self.kind}): dim={self.dim} out of range for shape {x.shape}")
+        return self.dim % x.ndim
+
+
+class Softmax(_Along):
+    kind = "Softmax"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        ctx.axis = self._axis(x)
+        ctx.y = F.softmax(x, axis=ctx.axis)
+        return ctx.y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        if not needs[0]:
+            return [None], []
+        gy = g * ctx.y
+        return [gy - ctx.y * gy.sum(axis=ctx.axis, keepdims=True)], []
+
+
+class LogSoftmax(_Along):
+    kind = "LogSoftmax"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        ctx.axis = self._axis(x)
+        ctx.y = F.log_softmax(x, axis=ctx.axis)
+        return ctx.y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        if not needs[0]:
+            return [None], []
+        return [g - F.exp(ctx.y) * g.sum(axis=ctx.axis, keepdims=True)], []

@@ -1,0 +1,170 @@
+"""Layers that only move values: Flatten, view/reshape, Identity, Dropout, residual additions,
+``torch.cat``, and the public shape queries of traced graphs (``x.size(0)``, ``x.shape[1]``).
+
+All are local (no communication) except where noted:
+- Dropout(p): identity in inference. In training, a *public* mask, drawn from the PRG the
+  parties agreed on for this model (:func:`mpc.nn.agree.agree_seed`): y = x m / (1 - p) and the
+  backward g m / (1 - p) (public products, local). The mask depends on nothing secret, so making
+  it public reveals nothing about the data or the weights; torch's own random stream cannot be
+  reproduced, so a network with dropout does not follow a torch run step for step.
+- Add: a + b with broadcasting (a residual connection); the backward sums g over broadcast axes.
+- Cat: ``mpc.concatenate``; the backward slices g.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import numpy as np
+
+from mpc.errors import ConfigError
+from mpc.nn.layers.base import Ctx, Layer, State
+from mpc.nn.tape import reduce_to
+from mpc.tensor.functions import concatenate
+from mpc.tensor.secret_tensor import SecretTensor
+
+__all__ = ["Identity", "Flatten", "Reshape", "Dropout", "Add", "Cat", "ShapeOf"]
+
+
+class Identity(Layer):
+    kind = "Identity"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        return args[0]
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g], []
+
+
+class Flatten(Layer):
+    kind = "Flatten"
+
+    def __init__(self, name: str, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__(name)
+        self.start, self.end = int(start_dim), int(end_dim)
+
+    def config(self) -> str:
+        return f"{self.start},{self.end}"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        ctx.shape = x.shape
+        if x.ndim == 0:
+            return x.reshape(1)
+        s, e = self.start % x.ndim, self.end % x.ndim
+        if s > e:
+            raise ValueError(f"{self.name} (Flatten): start_dim {self.start} is after end_dim {self.end} for shape {x.shape}")
+        return x.reshape(x.shape[:s] + (-1,) + x.shape[e + 1 :])
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g.reshape(ctx.shape)], []
+
+
+class Reshape(Layer):
+    """``x.view(*shape)`` / ``x.reshape(*shape)`` / ``torch.reshape(x, shape)``: the sizes may
+    come from the graph (``x.size(0)``), so they are arguments, not configuration."""
+
+    kind = "Reshape"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        x, *sizes = args
+        if len(sizes) == 1 and isinstance(sizes[0], (tuple, list)):
+            sizes = list(sizes[0])
+        shape = tuple(int(s) for s in sizes)
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g.reshape(ctx.shape)], []
+
+
+class Dropout(Layer):
+    kind = "Dropout"
+
+    def __init__(self, name: str, p: float) -> None:
+        super().__init__(name)
+        self.rate = float(p)
+        if not 0.0 <= self.rate < 1.0:
+            raise ConfigError(f"layer {name!r} (torch.nn.Dropout): p={p} is not supported (0 <= p < 1)")
+
+    def config(self) -> str:
+        return f"p={self.rate!r}"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        if not state.training or self.rate == 0.0:
+            ctx.factor = None
+            return x
+        prg = state.model.public_prg()
+        keep = prg.uint64(x.shape) >= np.uint64(int(self.rate * 2.0**64) if self.rate > 0 else 0)
+        ctx.factor = keep.astype(np.float64) / (1.0 - self.rate)
+        return x * ctx.factor
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g if ctx.factor is None else g * ctx.factor], []
+
+
+class Add(Layer):
+    """a + b (either may be a public number); a residual connection when both are tensors."""
+
+    kind = "Add"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        a, b = args
+        ctx.shapes = [t.shape for t in args if isinstance(t, SecretTensor)]
+        if not isinstance(a, SecretTensor):
+            a, b = b, a
+        return a + b
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [reduce_to(g, s) if need else None for s, need in zip(ctx.shapes, needs, strict=True)], []
+
+
+class Cat(Layer):
+    kind = "Cat"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        tensors, dim = args[0], (args[1] if len(args) > 1 else 0)
+        if not tensors or not all(isinstance(t, SecretTensor) for t in tensors):
+            raise ValueError(f"{self.name} (torch.cat): expected a list of secret tensors")
+        nd = tensors[0].ndim
+        ax = int(dim) % nd
+        ctx.axis, ctx.sizes = ax, [t.shape[ax] for t in tensors]
+        return concatenate(list(tensors), axis=ax)
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        out, start = [], 0
+        for size, need in zip(ctx.sizes, needs, strict=True):
+            key = (slice(None),) * ctx.axis + (slice(start, start + size),)
+            out.append(g[key] if need else None)
+            start += size
+        return out, []
+
+
+class ShapeOf(Layer):
+    """Public shape queries in traced graphs: ``x.size()``, ``x.size(d)``, ``x.shape``, and
+    ``operator.getitem`` on their results. Produce Python values; never on the tape."""
+
+    kind = "Shape"
+    differentiable = False
+
+    def __init__(self, name: str, what: str) -> None:
+        super().__init__(name)
+        self.what = what
+
+    def config(self) -> str:
+        return self.what
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> Any:
+        if self.what == "size":
+            x, *dim = args
+            return tuple(x.shape) if not dim else x.shape[int(dim[0])]
+        if self.what == "shape":
+            return tuple(args[0].shape)
+        if self.what == "getitem":
+            seq, key = args
+            if isinstance(seq, SecretTensor):
+                raise ValueError(f"{self.name}: indexing a tensor is not supported by mpc.nn")
+            return operator.getitem(seq, key)
+        raise ValueError(f"unknown shape query {self.what!r}")

@@ -1,0 +1,382 @@
+"""From a torch.nn.Module to the graph mpc.nn runs: nodes, layers, and their arguments.
+
+- A ``torch.nn.Sequential`` (nested Sequentials included) whose layers are all supported is read
+  directly: a chain of nodes named as torch names the submodules ("0", "features.3").
+- Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
+  of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``
+  and the shape queries (``x.size(0)``, ``x.shape``) they use.
+Every node is validated here, before any communication: an unsupported module, function or
+method raises ConfigError naming the node, the module path and its type.
+
+After tracing, a BatchNorm whose only input is a Linear or Conv2d read by nothing else is marked
+to be folded into it in inference (:mod:`mpc.nn.layers.norm`).
+"""
+
+from __future__ import annotations
+
+import operator
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn as tnn
+import torch.nn.functional as TF
+
+from mpc.errors import ConfigError
+from mpc.nn.layers.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from mpc.nn.layers.base import Layer
+from mpc.nn.layers.dense import Conv2d, Linear
+from mpc.nn.layers.norm import BatchNorm
+from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Reshape, ShapeOf
+
+__all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
+
+# torch.fx patches torch.nn.Module.__call__, __getattr__ and torch's functions process-wide while it
+# traces, so a party tracing while another party (a thread of the same process, as in
+# mpc.testing.run_local) reads a module's weights or runs it would be handed proxies. Every place
+# mpc.nn touches a torch module (tracing and building the layers, copying the model, the
+# meta-tensor shape check, to_torch) holds this lock; each is short.
+FX_LOCK = threading.RLock()
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The value of node ``index`` as an argument of a later node."""
+
+    index: int
+
+
+@dataclass
+class Node:
+    name: str
+    layer: Layer | None  # None: a model input
+    args: tuple  # nested tuples/lists of Refs and public constants
+
+    def refs(self) -> list[int]:
+        out: list[int] = []
+        _walk(self.args, lambda r: out.append(r.index))
+        return out
+
+
+def _walk(a: Any, fn) -> None:
+    if isinstance(a, Ref):
+        fn(a)
+    elif isinstance(a, (list, tuple)):
+        for b in a:
+            _walk(b, fn)
+
+
+def _show(a: Any) -> str:
+    if isinstance(a, Ref):
+        return f"%{a.index}"
+    if isinstance(a, (list, tuple)):
+        inner = ",".join(_show(b) for b in a)
+        return f"[{inner}]" if isinstance(a, list) else f"({inner})"
+    if isinstance(a, slice):
+        return f"slice({a.start},{a.stop},{a.step})"
+    return repr(a)
+
+
+class Graph:
+    """Nodes in execution order; ``inputs`` the node indexes of the model's inputs."""
+
+    def __init__(self, nodes: list[Node], inputs: list[int], output: int) -> None:
+        self.nodes, self.inputs, self.output = nodes, inputs, output
+
+    def layers(self) -> list[Layer]:
+        """Distinct layers in order of first use (a module called twice appears once)."""
+        seen: dict[int, Layer] = {}
+        for node in self.nodes:
+            if node.layer is not None and id(node.layer) not in seen:
+                seen[id(node.layer)] = node.layer
+        return list(seen.values())
+
+    def descriptions(self) -> list[str]:
+        """One public line per node: name, layer, arguments (see :mod:`mpc.nn.agree`)."""
+        out = []
+        for node in self.nodes:
+            what = "input" if node.layer is None else node.layer.describe()
+            owner = "" if node.layer is None else f"@{node.layer.name}"
+            out.append(f"{node.name}{owner}:{what}:{_show(node.args)}")
+        return out
+
+
+# ------------------------------------------------------------------------------------ modules
+
+
+def _type_name(m: Any) -> str:
+    t = type(m)
+    return f"{t.__module__}.{t.__qualname__}"
+
+
+SUPPORTED_MODULES: dict[type, Any] = {
+    tnn.Linear: lambda n, m: Linear(n, m),
+    tnn.Conv2d: lambda n, m: Conv2d(n, m),
+    tnn.BatchNorm1d: lambda n, m: BatchNorm(n, m, 1),
+    tnn.BatchNorm2d: lambda n, m: BatchNorm(n, m, 2),
+    tnn.ReLU: lambda n, m: ReLU(n),
+    tnn.LeakyReLU: lambda n, m: LeakyReLU(n, m.negative_slope),
+    tnn.Sigmoid: lambda n, m: Sigmoid(n),
+    tnn.Tanh: lambda n, m: Tanh(n),
+    tnn.Softmax: lambda n, m: Softmax(n, m.dim),
+    tnn.LogSoftmax: lambda n, m: LogSoftmax(n, m.dim),
+    tnn.MaxPool2d: lambda n, m: MaxPool2d(n, m.kernel_size, m.stride, m.padding, m.dilation, m.ceil_mode,
+                                          m.return_indices),
+    tnn.AvgPool2d: lambda n, m: AvgPool2d(n, m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                          m.count_include_pad, m.divisor_override),
+    tnn.AdaptiveAvgPool2d: lambda n, m: AdaptiveAvgPool2d(n, m.output_size),
+    tnn.Flatten: lambda n, m: Flatten(n, m.start_dim, m.end_dim),
+    tnn.Dropout: lambda n, m: Dropout(n, m.p),
+    tnn.Identity: lambda n, m: Identity(n),
+}
+SUPPORTED_NAMES = ", ".join(t.__name__ for t in SUPPORTED_MODULES)
+
+
+def _unsupported_module(name: str, module: Any) -> ConfigError:
+    return ConfigError(f"from_torch: layer {name!r} ({_type_name(module)}) is not supported by mpc.nn "
+                       f"(supported: {SUPPORTED_NAMES}, residual additions, torch.cat, view/reshape/flatten)")
+
+
+def _module_layer(name: str, module: Any) -> Layer:
+    build = SUPPORTED_MODULES.get(type(module))
+    if build is None:
+        raise _unsupported_module(name, module)
+    return build(name, module)
+
+
+def _is_torch_builtin(m: Any) -> bool:
+    return type(m).__module__.startswith("torch.")
+
+
+def _sequential_leaves(model: Any, prefix: str) -> list[tuple[str, Any]] | None:
+    """(name, module) of a Sequential's leaves, or None if it holds a custom module (fx then)."""
+    out: list[tuple[str, Any]] = []
+    for key, child in model.named_children():
+        name = f"{prefix}{key}"
+        if isinstance(child, tnn.Sequential):
+            sub = _sequential_leaves(child, f"{name}.")
+            if sub is None:
+                return None
+            out += sub
+        elif type(child) in SUPPORTED_MODULES:
+            out.append((name, child))
+        elif _is_torch_builtin(child):
+            raise _unsupported_module(name, child)
+        else:
+            return None
+    return out
+
+
+# ---------------------------------------------------------------------------------- functions
+
+
+def _arg(args: tuple, kwargs: dict, i: int, key: str, default: Any = None) -> Any:
+    if len(args) > i:
+        return args[i]
+    return kwargs.get(key, default)
+
+
+def _softmax_like(cls):
+    def build(name, args, kwargs):
+        if kwargs.get("dtype") is not None:
+            raise ConfigError(f"from_torch: node {name!r}: a dtype argument to {cls.__name__.lower()} is not supported")
+        return cls(name, _arg(args, kwargs, 1, "dim")), (args[0],)
+    return build
+
+
+def _pool(cls, keys: tuple[str, ...], defaults: tuple):
+    def build(name, args, kwargs):
+        vals = [_arg(args, kwargs, i + 1, k, d) for i, (k, d) in enumerate(zip(keys, defaults, strict=True))]
+        return cls(name, *vals), (args[0],)
+    return build
+
+
+def _add(name, args, kwargs):
+    if kwargs.get("alpha", 1) != 1:
+        raise ConfigError(f"from_torch: node {name!r}: torch.add with alpha is not supported")
+    return Add(name), (args[0], args[1])
+
+
+def _cat(name, args, kwargs):
+    return Cat(name), (list(args[0]), _arg(args, kwargs, 1, "dim", 0))
+
+
+def _flatten(start_default: int):
+    def build(name, args, kwargs):
+        return Flatten(name, _arg(args, kwargs, 1, "start_dim", start_default), _arg(args, kwargs, 2, "end_dim", -1)), (args[0],)
+    return build
+
+
+def _reshape(name, args, kwargs):
+    shape = args[1:] if len(args) > 1 else (kwargs.get("shape"),)
+    return Reshape(name), (args[0], *shape)
+
+
+def _unary(cls):
+    return lambda name, args, kwargs: (cls(name), (args[0],))
+
+
+FUNCTIONS: dict[Any, Any] = {
+    operator.add: _add, torch.add: _add,
+    torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
+    torch.flatten: _flatten(0),
+    torch.reshape: _reshape,
+    torch.relu: _unary(ReLU), TF.relu: _unary(ReLU),
+    TF.leaky_relu: lambda name, args, kwargs: (LeakyReLU(name, _arg(args, kwargs, 1, "negative_slope", 0.01)),
+                                               (args[0],)),
+    torch.sigmoid: _unary(Sigmoid), TF.sigmoid: _unary(Sigmoid),
+    torch.tanh: _unary(Tanh), TF.tanh: _unary(Tanh),
+    TF.softmax: _softmax_like(Softmax), torch.softmax: _softmax_like(Softmax),
+    TF.log_softmax: _softmax_like(LogSoftmax), torch.log_softmax: _softmax_like(LogSoftmax),
+    TF.max_pool2d: _pool(MaxPool2d, ("kernel_size", "stride", "padding", "dilation", "ceil_mode", "return_indices"),
+                         (None, None, 0, 1, False, False)),
+    TF.avg_pool2d: _pool(AvgPool2d, ("kernel_size", "stride", "padding", "ceil_mode", "count_include_pad",
+                                     "divisor_override"), (None, None, 0, False, True, None)),
+    TF.adaptive_avg_pool2d: _pool(AdaptiveAvgPool2d, ("output_size",), (None,)),
+    TF.dropout: lambda name, args, kwargs: (Dropout(name, _arg(args, kwargs, 1, "p", 0.5)), (args[0],)),
+    operator.getitem: lambda name, args, kwargs: (ShapeOf(name, "getitem"), (args[0], args[1])),
+}
+
+METHODS: dict[str, Any] = {
+    "view": _reshape, "reshape": _reshape,
+    "flatten": _flatten(0),
+    "size": lambda name, args, kwargs: (ShapeOf(name, "size"), tuple(args) + ((kwargs["dim"],) if "dim" in kwargs else ())),
+    "relu": _unary(ReLU), "sigmoid": _unary(Sigmoid), "tanh": _unary(Tanh),
+    "softmax": _softmax_like(Softmax), "log_softmax": _softmax_like(LogSoftmax),
+    "contiguous": _unary(Identity),
+    "add": _add,
+}
+
+
+def _function_name(fn: Any) -> str:
+    name = getattr(fn, "__name__", None)
+    for space, label in ((TF, "torch.nn.functional"), (torch, "torch"), (operator, "operator")):
+        if name and getattr(space, name, None) is fn:
+            return f"{label}.{name}"
+    mod = getattr(fn, "__module__", None) or "builtins"
+    return f"{mod}.{getattr(fn, '__qualname__', getattr(fn, '__name__', repr(fn)))}"
+
+
+# -------------------------------------------------------------------------------------- tracing
+
+
+def trace(model: Any) -> Graph:
+    """The graph of ``model`` (see the module docstring); ConfigError before any communication."""
+    if not isinstance(model, tnn.Module):
+        raise ConfigError(f"from_torch: model must be a torch.nn.Module, got {type(model).__name__}")
+    with FX_LOCK:
+        leaves = _sequential_leaves(model, "") if isinstance(model, tnn.Sequential) else None
+        graph = _from_sequential(leaves) if leaves is not None else _from_fx(model)
+    _mark_folds(graph)
+    return graph
+
+
+def _from_sequential(leaves: list[tuple[str, Any]]) -> Graph:
+    nodes = [Node("input", None, ())]
+    for name, module in leaves:
+        nodes.append(Node(name, _module_layer(name, module), (Ref(len(nodes) - 1),)))
+    return Graph(nodes, [0], len(nodes) - 1)
+
+
+def _from_fx(model: Any) -> Graph:
+    import torch.fx as fx
+
+    try:
+        gm = fx.symbolic_trace(model)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds; report it as a config error
+        raise ConfigError(f"from_torch: torch.fx cannot trace {_type_name(model)} ({type(exc).__name__}: "
+                          f"{str(exc).splitlines()[0] if str(exc) else ''}); use supported layers and no "
+                          "data-dependent control flow") from None
+    index: dict[str, int] = {}
+    nodes: list[Node] = []
+    inputs: list[int] = []
+    layers_by_module: dict[int, Layer] = {}
+    output = None
+
+    def convert(a: Any) -> Any:
+        if isinstance(a, fx.Node):
+            if a.name not in index:
+                raise ConfigError(f"from_torch: node {a.name!r} is used before it is defined")
+            return Ref(index[a.name])
+        if isinstance(a, (list, tuple)):
+            return type(a)(convert(b) for b in a)
+        if isinstance(a, dict):
+            return {k: convert(v) for k, v in a.items()}
+        if isinstance(a, torch.Tensor):
+            raise ConfigError("from_torch: a tensor constant inside the traced graph is not supported")
+        return a
+
+    for fn in gm.graph.nodes:
+        args, kwargs = convert(tuple(fn.args)), convert(dict(fn.kwargs))
+        if fn.op == "placeholder":
+            if fn.args:  # a default value: the argument is optional
+                raise ConfigError(f"from_torch: model input {fn.name!r} has a default value; not supported")
+            inputs.append(len(nodes))
+            nodes.append(Node(fn.name, None, ()))
+        elif fn.op == "call_module":
+            module = gm.get_submodule(fn.target)
+            layer = layers_by_module.get(id(module))
+            if layer is None:
+                layer = layers_by_module[id(module)] = _module_layer(str(fn.target), module)
+            if kwargs or len(args) != 1:
+                raise ConfigError(f"from_torch: layer {fn.target!r} ({_type_name(module)}) is called with "
+                                  f"{len(args)} positional and {len(kwargs)} keyword arguments; expected one input")
+            nodes.append(Node(fn.name, layer, args))
+        elif fn.op in ("call_function", "call_method"):
+            if fn.op == "call_function" and fn.target is getattr and len(args) == 2 and args[1] == "shape":
+                layer, largs = ShapeOf(fn.name, "shape"), (args[0],)
+            else:
+                layer, largs = _build_call(fn, args, kwargs)
+            nodes.append(Node(fn.name, layer, largs))
+        elif fn.op == "get_attr":
+            raise ConfigError(f"from_torch: node {fn.name!r} reads the attribute {fn.target!r} directly (parameters "
+                              "used outside their modules); not supported by mpc.nn")
+        elif fn.op == "output":
+            out = args[0]
+            if not isinstance(out, Ref):
+                raise ConfigError("from_torch: the model must return one tensor (not a tuple, list or dict)")
+            output = out.index
+            continue
+        else:  # pragma: no cover - fx has no other node kinds
+            raise ConfigError(f"from_torch: unexpected fx node {fn.op!r}")
+        index[fn.name] = len(nodes) - 1
+    if output is None or not inputs:
+        raise ConfigError("from_torch: the traced model has no input or no output")
+    return Graph(nodes, inputs, output)
+
+
+def _build_call(fn: Any, args: tuple, kwargs: dict) -> tuple[Layer, tuple]:
+    """The layer and arguments of a call_function or call_method node; ConfigError if unknown."""
+    if fn.op == "call_function":
+        build, what = FUNCTIONS.get(fn.target), _function_name(fn.target)
+    else:
+        build, what = METHODS.get(str(fn.target)), f"the tensor method .{fn.target}()"
+    if build is None:
+        raise ConfigError(f"from_torch: node {fn.name!r} calls {what}, which is not supported by mpc.nn")
+    return build(fn.name, args, kwargs)
+
+
+def _mark_folds(graph: Graph) -> None:
+    consumers: dict[int, int] = {}
+    uses: dict[int, int] = {}
+    for node in graph.nodes:
+        for r in node.refs():
+            consumers[r] = consumers.get(r, 0) + 1
+        if node.layer is not None:
+            uses[id(node.layer)] = uses.get(id(node.layer), 0) + 1
+    if graph.output is not None:
+        consumers[graph.output] = consumers.get(graph.output, 0) + 1
+    for node in graph.nodes:
+        bn = node.layer
+        if not isinstance(bn, BatchNorm) or uses[id(bn)] != 1:
+            continue
+        (src,) = node.refs() or (None,)
+        if src is None:
+            continue
+        prod = graph.nodes[src].layer
+        channels = getattr(prod, "out_features", getattr(prod, "out_channels", None))
+        if (isinstance(prod, (Linear, Conv2d)) and consumers.get(src) == 1 and uses[id(prod)] == 1
+                and prod.fold is None and (isinstance(prod, Conv2d) == (bn.dims == 2)) and channels == bn.channels):
+            bn.producer, prod.fold = prod, bn

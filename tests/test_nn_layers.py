@@ -1,0 +1,164 @@
+"""Every supported layer's forward (inference and training) and backward against torch, on
+random inputs, for 2 and 3 parties.
+
+One secret model per case, built by ``mpc.nn.from_torch`` from a small torch model (the layer
+alone, or the small graph exercising a traced form); the input is party 1's. Compared with torch
+in float64 on the same parameters: the inference output, the training output, and after
+backward with a random upstream gradient G the input's gradient (``requires_grad=True``) and
+every parameter's (``p.grad / p.grad_scale``; here the scale is 1). Tolerances are relative to
+the largest reference value: 2e-3 for linear layers and comparisons (a few units of 2^-16 summed
+over the reduction), 5e-3 where mpc.functions approximations enter (sigmoid, softmax, rsqrt of
+BatchNorm). Inputs include exact zeros and ties (a coarse grid) so that ReLU's and max
+pooling's tie rules (first index, as torch) are exercised.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as TF
+
+import mpc.nn
+from mpc.testing import run_local
+from tests._nn_helpers import assert_close, torch_forward_backward
+
+
+class Residual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(6, 6)
+        self.b = nn.Linear(6, 6)
+
+    def forward(self, x):
+        h = TF.relu(self.a(x))
+        return self.b(h) + x  # residual addition
+
+
+class Concat(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        y = torch.cat([self.conv(x), x], dim=1)
+        y = TF.max_pool2d(TF.leaky_relu(y, 0.2), 2)
+        return y.view(y.size(0), -1)
+
+
+class Functional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 4)
+
+    def forward(self, x):
+        y = torch.flatten(TF.avg_pool2d(x, 2), 1)
+        z = self.fc(y)
+        y = torch.sigmoid(z) + torch.tanh(z)
+        return TF.log_softmax(y.reshape(-1, 4), dim=1)
+
+
+class Shared(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.fc(x)))  # one module, two calls: its gradients add up
+
+
+def bn_stats(model, shape):
+    """Non-trivial running statistics: a few torch training passes on shifted data."""
+    with torch.no_grad():
+        model.train()
+        for _ in range(3):
+            model(torch.randn(*shape) * 2 + 0.5)
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.5, 0.5)
+    return model
+
+
+def cases():
+    """(name, model, input shape, tolerance, grid): grid > 0 rounds the input to multiples of it."""
+    torch.manual_seed(7)
+    img = (4, 2, 6, 6)
+    return [
+        ("Linear", nn.Sequential(nn.Linear(5, 4)), (6, 5), 2e-3, 0),
+        ("Conv2d_s2_p1", nn.Sequential(nn.Conv2d(2, 3, 3, stride=2, padding=1)), img, 2e-3, 0),
+        ("Conv2d_nobias_5x5", nn.Sequential(nn.Conv2d(2, 2, 5, padding=2, bias=False)), img, 2e-3, 0),
+        ("BatchNorm1d", bn_stats(nn.Sequential(nn.BatchNorm1d(5)), (8, 5)), (8, 5), 5e-3, 0),
+        ("BatchNorm2d", bn_stats(nn.Sequential(nn.BatchNorm2d(2)), img), img, 5e-3, 0),
+        ("Linear+BatchNorm1d(folded)", bn_stats(nn.Sequential(nn.Linear(5, 4), nn.BatchNorm1d(4)), (8, 5)), (8, 5),
+         5e-3, 0),
+        ("Conv2d+BatchNorm2d(folded)", bn_stats(nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)), img), img,
+         5e-3, 0),
+        ("ReLU", nn.Sequential(nn.ReLU()), (5, 7), 2e-3, 0.25),
+        ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
+        ("Sigmoid", nn.Sequential(nn.Sigmoid()), (5, 7), 5e-3, 0),
+        ("Tanh", nn.Sequential(nn.Tanh()), (5, 7), 5e-3, 0),
+        ("Softmax", nn.Sequential(nn.Softmax(dim=1)), (5, 7), 5e-3, 0),
+        ("LogSoftmax", nn.Sequential(nn.LogSoftmax(dim=1)), (5, 7), 5e-3, 0),
+        ("MaxPool2d_2", nn.Sequential(nn.MaxPool2d(2)), img, 2e-3, 0.5),
+        ("MaxPool2d_3s2p1", nn.Sequential(nn.MaxPool2d(3, stride=2, padding=1)), (2, 2, 7, 7), 2e-3, 0.5),
+        ("AvgPool2d_2", nn.Sequential(nn.AvgPool2d(2)), img, 2e-3, 0),
+        ("AvgPool2d_3s1p1", nn.Sequential(nn.AvgPool2d(3, stride=1, padding=1)), img, 2e-3, 0),
+        ("AdaptiveAvgPool2d_1", nn.Sequential(nn.AdaptiveAvgPool2d(1)), img, 2e-3, 0),
+        ("AdaptiveAvgPool2d_4of6", nn.Sequential(nn.AdaptiveAvgPool2d((4, 3))), img, 2e-3, 0),
+        ("Flatten+Identity+Dropout", nn.Sequential(nn.Flatten(), nn.Identity(), nn.Dropout(0.0)), img, 2e-3, 0),
+        ("residual (fx)", Residual(), (5, 6), 2e-3, 0),
+        ("shared module (fx)", Shared(), (5, 4), 2e-3, 0),
+        ("cat+view+functional (fx)", Concat(), img, 2e-3, 0),
+        ("functional sigmoid/tanh/log_softmax (fx)", Functional(), (3, 3, 4, 2), 5e-3, 0),
+    ]
+
+
+def run_cases(n: int):
+    rng = np.random.default_rng(20261204 + n)
+    spec = []
+    for name, model, shape, tol, grid in cases():
+        model = model.double()
+        x = rng.normal(size=shape) * 1.5
+        if grid:
+            x = np.round(x / grid) * grid  # exact zeros and ties
+        g = rng.normal(size=np.shape(model.eval()(torch.tensor(x))))
+        spec.append((name, model, x, g, tol))
+
+    def main(p):
+        out = []
+        for _, model, x, g, _ in spec:
+            enc = mpc.nn.from_torch(p, model, owner=0)
+            xs = p.input(x if p.pid == 1 else None, owner=1, shape=x.shape)
+            y_eval = enc(xs)
+            enc.train()
+            var = enc(xs, requires_grad=True)
+            var.backward(g)
+            names = [q.name for q in enc.parameters()]
+            opened = p.reveal(y_eval, var.data, var.input_grad(), *[q.grad for q in enc.parameters()])
+            out.append((opened[0], opened[1], opened[2], dict(zip(names, opened[3:], strict=True))))
+        return out
+
+    return spec, run_local(main, n, timeout=300)[0]
+
+
+@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}p")
+def results(request):
+    return run_cases(request.param)
+
+
+@pytest.mark.parametrize("index", range(len(cases())), ids=[c[0] for c in cases()])
+def test_layer_matches_torch(results, index):
+    spec, got = results
+    name, model, x, g, tol = spec[index]
+    y_eval, y_train, dx, grads = got[index]
+    ref_eval, _, _ = torch_forward_backward(model, x, g, train=False)
+    ref_train, ref_dx, ref_grads = torch_forward_backward(model, x, g, train=True)
+    assert_close(f"{name} inference", y_eval, ref_eval, tol)
+    assert_close(f"{name} training forward", y_train, ref_train, tol)
+    assert_close(f"{name} input gradient", dx, ref_dx, tol)
+    assert set(grads) == set(ref_grads)
+    for key in ref_grads:
+        assert_close(f"{name} {key} gradient", grads[key], ref_grads[key], tol)
