@@ -49,7 +49,7 @@ class SessionConfig:
     connect_timeout: float | None = None
     spin_us: float | None = None  # receive polling before blocking; None: the channel's default
     malloc: str = "tuned"  # the process's C heap: "tuned" (mpc.launch.allocator) or "system"
-    shm: str = "auto"  # shared-memory rings to same-host peers: auto (plaintext links only), on, off
+    shm: str = "auto"  # shared-memory rings to same-host peers: auto or on (the same), off
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
     insecure_local_preprocessing: bool = False  # the launcher allows preprocessing="local" (mpc.launch.run)
@@ -137,8 +137,9 @@ class SessionConfig:
     @property
     def use_shm(self) -> bool:
         """Whether the party links may carry payloads through shared-memory rings to peers on this
-        host: ``on``, or ``auto`` on plaintext links (a ring's bytes are not CURVE-encrypted)."""
-        return self.shm == "on" or (self.shm == "auto" and self.curve is None)
+        host: ``auto`` or ``on``, encrypted or not (on an encrypted link a ring carries AES-GCM
+        records, :mod:`mpc.net.zmq_records`); ``off`` keeps every byte on the sockets."""
+        return self.shm != "off"
 
     def all_endpoints(self) -> list[str]:
         return [*self.endpoints, *([self.dealer_endpoint] if self.dealer_endpoint else [])]

@@ -187,23 +187,29 @@ class Records:
 
     def send(self, to: int, header: bytes, payload: np.ndarray) -> None:
         """Seal ``payload`` (C-contiguous) bound to ``header`` and send it on the bulk link."""
-        links, sealer = self.links, self.sealers[to]
+        sealer = self.sealers[to]
         flat = payload.reshape(-1).view(np.uint8)
         for start in range(0, max(flat.size, 1), CHUNK_BYTES):
             part = flat[start : start + CHUNK_BYTES]
             record = np.empty(record_size(part.size), dtype=np.uint8)
             sealer.seal(header, part, out=record)
-            try:
-                if to < self.pid:
-                    links.dealers[to].send(record, copy=record.nbytes < ZERO_COPY_MIN)
-                else:
-                    links.router.send(identity(to), _SNDMORE)
-                    links.router.send(record, copy=record.nbytes < ZERO_COPY_MIN)
-            except zmq.ZMQError as e:
-                if e.errno == zmq.EHOSTUNREACH:
-                    raise PeerTimeout(f"{self.me}: {self.names[to]} has disconnected", peer=to) from None
-                raise ProtocolError(f"{self.me}: cannot send to {self.names[to]}: {e.strerror}") from None
+            self.put(to, record)
         self.sent += 1
+
+    def put(self, to: int, record: np.ndarray) -> None:
+        """Send one record to ``to`` on its bulk link (zero-copy from 64 KiB: ZeroMQ reads the
+        buffer itself, which nobody writes to after sealing)."""
+        links = self.links
+        try:
+            if to < self.pid:
+                links.dealers[to].send(record, copy=record.nbytes < ZERO_COPY_MIN)
+            else:
+                links.router.send(identity(to), _SNDMORE)
+                links.router.send(record, copy=record.nbytes < ZERO_COPY_MIN)
+        except zmq.ZMQError as e:
+            if e.errno == zmq.EHOSTUNREACH:
+                raise PeerTimeout(f"{self.me}: {self.names[to]} has disconnected", peer=to) from None
+            raise ProtocolError(f"{self.me}: cannot send to {self.names[to]}: {e.strerror}") from None
 
     def receive(self, frm: int, header: bytes, declared: int, deadline: float) -> memoryview:
         """The payload of the record(s) that ``header`` (received on the CURVE link, declaring
@@ -211,7 +217,8 @@ class Records:
         if frm not in self.linked:
             raise ProtocolError(f"{self.me}: {self.names[frm]} points at its bulk link, but it has none")
         if frm in self.broken:
-            raise ProtocolError(f"{self.me}: the records from {self.names[frm]} failed before; no later one is accepted")
+            raise ProtocolError(f"{self.me}: the records from {self.names[frm]} failed before; no later one "
+                                "is accepted")
         count = chunks(declared)
         records = [self._next(frm, deadline)[-1] for _ in range(count)]
         sizes = [payload_size(len(r)) for r in records]
@@ -219,14 +226,17 @@ class Records:
         if sizes != expected:  # checked before allocating what the header claims
             self.broken.add(frm)
             raise ProtocolError(
-                f"{self.me}: a record from {self.names[frm]} carries {sizes[0] if count == 1 else sum(sizes)} "
-                f"bytes, its header declares {declared} (truncated, extended or out of step)"
+                f"{self.me}: a record from {self.names[frm]} carries {sum(sizes)} bytes, its header "
+                f"declares {declared} (truncated, extended or out of step)"
             )
         out = np.empty(declared, dtype=np.uint8)
         opener, at = self.openers[frm], 0
-        for record, size in zip(records, sizes, strict=True):
-            opener.open(header, record.buffer, out=out[at : at + size])
-            at += size
+        try:
+            for record, size in zip(records, sizes, strict=True):
+                opener.open(header, record.buffer, out=out[at : at + size])
+                at += size
+        except ProtocolError as e:  # named as the channel names the two ends (e.g. the dealer)
+            raise ProtocolError(f"{self.me} receiving from {self.names[frm]}: {e}") from None
         return out.data
 
     def _next(self, frm: int, deadline: float, hello: bool = False) -> list[zmq.Frame]:
