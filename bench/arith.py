@@ -23,7 +23,7 @@ MiB and more through shared memory); on loopback the default run also measures e
 peers run, the like-for-like line; ``procs-tcp`` measures that one alone; every default run also
 measures the encrypted default, ``mpcrun -n`` without ``--insecure-plaintext``
 ("processes-zmq+shm-loopback-encrypted", engine ``semi2k encrypted``: CURVE links, payloads of
-64 KiB and more as AES-GCM records through the rings), and ``procs-enc`` measures it alone; ``local``
+128 KiB and more as AES-GCM records through the rings), and ``procs-enc`` measures it alone; ``local``
 ("local-threads"): parties and dealer as threads of this process over in-process channels (the
 engine's own cost, no sockets). ``--profile lan|wan`` (root only): every process in its own
 network namespace shaped by that profile, joined by a hosts file (bench/parties.py; transport

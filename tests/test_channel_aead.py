@@ -127,7 +127,7 @@ def test_payloads_over_a_chunk_go_as_several_records(monkeypatch):
     sizes = [99_999, 100_000, 100_001, 350_000]
 
     def body(pid):
-        with channel(pid, 3, eps, keys) as ch:
+        with channel(pid, 3, eps, keys, aead_min_bytes=50_000) as ch:
             ok = []
             for tag, size in enumerate(sizes, start=1):
                 got = ch.exchange(payload(tag, pid, 0, size), tag)
@@ -245,7 +245,7 @@ def test_a_tampered_record_on_the_bulk_link_is_a_protocol_error(how, n):
     hello and one honest record): party 0's receive raises ProtocolError (never returns altered
     data), and so does every later receive of a record from party 1; other links are unaffected."""
     eps, keys = endpoints(n), make_keys(n)
-    size = 100_000
+    size = AEAD_MIN + 1000
 
     def body(pid):
         with channel(pid, n, eps, keys) as ch:
@@ -411,7 +411,7 @@ def test_strangers_on_the_bulk_port_cannot_inject():
                 s.routing_id = rid
                 s.linger = 0
                 s.connect(f"tcp://127.0.0.1:{port[0]}")
-                s.send(os.urandom(100_000 + OVERHEAD))
+                s.send(os.urandom(arr.nbytes + OVERHEAD))
                 socks.append(s)
             time.sleep(0.5)  # delivered (or refused) by now
             injected.set()

@@ -57,9 +57,12 @@ Security model
     the bytes out once, so it sees one fixed message (which is why payloads are not handed out
     as views of the ring: spdz2k checks MACs on opened values after using them). It could also
     truncate the file under the receiver's mapping, which kills the receiver with SIGBUS: no
-    more than the signal a process of the same user can send it anyway. The ring carries
-    payloads unencrypted; with CURVE the channel uses rings only when asked explicitly (``shm =
-    "on"``).
+    more than the signal a process of the same user can send it anyway. On a plaintext channel
+    the ring carries the payloads themselves; on an encrypted one it carries their AES-GCM
+    records (``put(payload, sealer, header)``, ``take(ref, nbytes, opener, header)``: sealed
+    straight into the ring and opened straight out of it, in place of the two copies), so even
+    a process that can write into the ring cannot alter a payload undetected
+    (:mod:`mpc.net.zmq_records`).
 
 Cost
     Per message: one copy in (sender) and one copy out (receiver), a 16-byte reference on the

@@ -8,7 +8,9 @@ module per job:
 - :mod:`mpc.net.zmq_handshake`: hello/welcome with every peer before any data;
 - :mod:`mpc.net.zmq_auth`: CURVE keys and the ZAP handler (the security model);
 - :mod:`mpc.net.zmq_frames`: the frame layout of a message, and the polling read;
-- :mod:`mpc.net.shm_ring`: payloads to same-host peers through shared memory.
+- :mod:`mpc.net.shm_ring`: payloads to same-host peers through shared memory;
+- :mod:`mpc.net.zmq_records`: on encrypted channels, large payloads as AES-GCM records (the
+  encrypted bulk path: its routes, set-up and security argument).
 
 Receiving
     Messages from other peers that arrive while waiting for one peer are buffered per peer;
@@ -28,15 +30,27 @@ Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
     (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
     are the same as inline. A ring without room sends the payload inline: a send never waits.
-    The byte counters count the payload either way.
+    The byte counters count the payload either way. On an encrypted channel the ring carries
+    the payload's AES-GCM record instead, and a ring without room sends it on the bulk link.
+
+Encrypted channels (``curve=``, :mod:`mpc.net.zmq_records`)
+    After the handshake (before the shared-memory offers) every encrypted channel agrees on
+    AES-GCM keys with each peer and opens a plaintext *bulk link* to it. Payloads of at least
+    ``aead_min_bytes`` (default 128 KiB; None keeps every byte on CURVE) go as records: in the
+    ring when there is one with room, else on the bulk link, with the header on the CURVE link
+    and an empty body (``[header]``) saying where the payload is. Smaller payloads stay on
+    CURVE. A record that does not open is a ``ProtocolError``; one that does not come, a
+    ``PeerTimeout``.
 
 Cost
     Per message: one ZeroMQ multipart message, a header of 32 + 8 * ndim bytes (40 for a 1-d
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
     module on top of the Channel base class. With CURVE, about 33 more bytes per frame and, on
-    each side, one encryption or decryption pass plus a copy (libsodium); ``bench/net.py
-    --curve`` measures it. Rounds: none beyond the protocol's. Setup: the handshake's round
-    trip, then one round of shared-memory offers and one of answers. Memory: received messages
+    each side, one encryption or decryption pass plus a copy (libsodium) for what stays on
+    CURVE; a record costs 24 bytes and an AES-GCM pass at each end; ``bench/net.py`` measures
+    both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then (when
+    encrypted) one round of key offers and a hello per bulk link, then one round of
+    shared-memory offers and one of answers. Memory: received messages
     wait in ZeroMQ's queues until read; the queues are unbounded, so a flooding peer can
     exhaust memory (with CURVE, only the session's parties can connect at all).
 
@@ -151,6 +165,8 @@ class ZmqChannel(Channel):
             # the offers are set-up traffic: neither the counters nor the polling heuristic
             # (how long the last receive waited) carry them into the session
             self.reset_stats()
+            if self._records is not None:
+                self._records.sent = 0
             self._last_wait = 0.0
         except BaseException:
             self.close()
