@@ -393,12 +393,14 @@ def test_strangers_on_the_bulk_port_cannot_inject():
                 port.append(ch._records.port)
                 ready.set()
                 assert injected.wait(20)
-                got = ch.recv(1, 1, dtype=np.uint64, shape=arr.shape)
-                ch.send(1, np.ones(1, np.uint8), 2)
-                return bool(np.array_equal(got, arr)), ch.dropped
+                # two records: ZeroMQ reads its connections in turn, so the stranger's is read too
+                got = [ch.recv(1, tag, dtype=np.uint64, shape=arr.shape) for tag in (1, 2)]
+                ch.send(1, np.ones(1, np.uint8), 3)
+                return all(np.array_equal(g, arr + k) for k, g in enumerate(got)), ch.dropped
             assert injected.wait(20)
             ch.send(0, arr, 1)
-            ch.recv(0, 2)
+            ch.send(0, arr + 1, 2)
+            ch.recv(0, 3)
             return None
 
     def strangers():
@@ -511,9 +513,32 @@ def test_rings_are_used_under_encryption_by_default():
     assert from_env({}, {}, {**env, "MPC_SHM": "on"}).use_shm is True
 
 
+@pytest.mark.timeout(60)
+def test_bulk_links_listen_on_a_given_port():
+    """With bulk_port (the hosts file's, for firewalls that open given ports only) the listener's
+    bulk links use that port; the others connect to it as announced."""
+    from mpc.launch.local import free_port_block
+
+    eps, keys = endpoints(3), make_keys(3)
+    ports = [free_port_block(1), free_port_block(1), None]
+    arr = np.arange(1 << 15, dtype=np.uint64)
+
+    def body(pid):
+        with channel(pid, 3, eps, keys, bulk_port=ports[pid]) as ch:
+            got = ch.exchange(arr + pid)
+            return ch._records.port, all(np.array_equal(got[p], arr + p) for p in range(3)), ch.bulk_sent
+
+    results = check_ok(run_parties(3, body))
+    assert [r[0] for r in results] == [ports[0], ports[1], 0] and all(r[1] and r[2] == 2 for r in results)
+
+
 def test_bad_threshold_is_rejected():
     from mpc.errors import ConfigError
 
     for bad in (0, -1, 1.5, True, "64k"):
         with pytest.raises(ConfigError, match="aead_min_bytes"):
             ZmqChannel(0, 2, SESSION, ["tcp://127.0.0.1:1", None], aead_min_bytes=bad)
+        with pytest.raises(ConfigError, match="bulk_port"):
+            ZmqChannel(0, 2, SESSION, ["tcp://127.0.0.1:1", None], bulk_port=bad)
+    with pytest.raises(ConfigError, match="bulk_port"):
+        ZmqChannel(0, 2, SESSION, ["tcp://127.0.0.1:1", None], bulk_port=65536)

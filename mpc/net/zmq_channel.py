@@ -106,7 +106,9 @@ class ZmqChannel(Channel):
     """A :class:`Channel` over ZeroMQ TCP sockets (see the module docstring).
 
     ``endpoints[i]`` is where party ``i`` listens (the last party's may be None); ``names``
-    says how messages name each party (default ``party i``).
+    says how messages name each party (default ``party i``). With ``curve``, payloads of at
+    least ``aead_min_bytes`` go as AES-GCM records (None: none do) and the bulk links of the
+    higher parties connect to ``bulk_port`` on this party's host (None: a port the OS picks).
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class ZmqChannel(Channel):
         shm: bool = False,
         names: Sequence[str] | None = None,
         aead_min_bytes: int | None = zmq_records.AEAD_MIN_BYTES,
+        bulk_port: int | None = None,
     ) -> None:
         super().__init__(pid, n, session, timeout, names=names)
         if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not 0 <= spin_us <= 1e6:
@@ -133,6 +136,10 @@ class ZmqChannel(Channel):
             isinstance(aead_min_bytes, bool) or not isinstance(aead_min_bytes, int) or aead_min_bytes < 1
         ):
             raise ConfigError(f"aead_min_bytes: expected a positive number of bytes or None, got {aead_min_bytes!r}")
+        if bulk_port is not None and (
+            isinstance(bulk_port, bool) or not isinstance(bulk_port, int) or not 1 <= bulk_port <= 65535
+        ):
+            raise ConfigError(f"bulk_port: expected a port number (1..65535) or None, got {bulk_port!r}")
         # payloads of at least this many bytes go as AES-GCM records on an encrypted link
         self._aead_min = 2**63 if aead_min_bytes is None else aead_min_bytes
         self._last_wait = 0.0  # how long the previous receive waited for its message (seconds)
@@ -157,7 +164,7 @@ class ZmqChannel(Channel):
             self._links.open()
             handshake(self._links, session, self._pending, time.monotonic() + connect_timeout, connect_timeout)
             if curve is not None:  # the encrypted bulk path (every encrypted channel sets it up)
-                self._records = zmq_records.setup(self, endpoints, connect_timeout)
+                self._records = zmq_records.setup(self, endpoints, connect_timeout, bulk_port)
             wanted = set()
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(endpoints[min(p, pid)])}

@@ -28,7 +28,8 @@ Routes of a payload of at least ``aead_min_bytes`` on an encrypted link (decided
 Set-up (:func:`setup`, on every encrypted channel right after its handshake, before the
 shared-memory offers; tag 0 on the CURVE link, excluded from the counters)
     1. A party with higher peers binds a plaintext ROUTER on the host of its own listening
-       address, on a port the operating system picks (``tcp://host:*``).
+       address, on a port the operating system picks (``tcp://host:*``), or on the hosts file's
+       ``bulk_port`` for that party (for firewalls that open given ports only).
     2. Each party sends every peer, over the CURVE link (authenticated by the hosts file's keys),
        ``X25519 public key (32 bytes) || bulk port (u16, big-endian)``, the port 0 to higher
        peers (they do not connect to it) and from a party without a bulk listener.
@@ -88,7 +89,7 @@ from collections import deque
 import numpy as np
 import zmq
 
-from mpc.crypto.aead import KeyExchange, RecordOpener, RecordSealer, payload_size, record_size
+from mpc.crypto.aead import COUNTER_BYTES, KeyExchange, RecordOpener, RecordSealer, payload_size, record_size
 from mpc.errors import PeerTimeout, ProtocolError
 from mpc.net.channel import Channel, deadline_left
 from mpc.net.zmq_frames import ZERO_COPY_MIN, identity, read
@@ -108,14 +109,25 @@ CHUNK_BYTES = 1 << 30
 HELLO = b"tessera bulk hello"  # the associated data of the hello record (set-up step 4)
 OFFER = struct.Struct(">32sH")  # set-up step 2: X25519 public key, bulk port
 WAIT_SLICE = 0.25  # seconds a wait for a record blocks before it checks whether the peer left
+SPARE_BUFFERS = 2  # record buffers kept per peer for reuse (one in flight, one free, usually)
 _SNDMORE = zmq.SNDMORE
 
 
-def bulk_bind_address(endpoint: str | None) -> str | None:
-    """Where the bulk ROUTER binds: the host of the party's own TCP endpoint, any free port."""
+class _Done:
+    """The tracker of a record ZeroMQ copied: its buffer is free at once."""
+
+    done = True
+
+
+_DONE = _Done()
+
+
+def bulk_bind_address(endpoint: str | None, port: int | None = None) -> str | None:
+    """Where the bulk ROUTER binds: the host of the party's own TCP endpoint, on ``port`` (None:
+    any free port)."""
     if not endpoint or not endpoint.startswith("tcp://"):
         return None
-    return endpoint.rsplit(":", 1)[0] + ":*"
+    return endpoint.rsplit(":", 1)[0] + (":*" if port is None else f":{port}")
 
 
 def chunks(nbytes: int) -> int:
@@ -126,10 +138,12 @@ def chunks(nbytes: int) -> int:
 class Records:
     """One party's record keys with each peer and its bulk links (module docstring)."""
 
-    def __init__(self, pid: int, n: int, endpoints: list[str | None], names: tuple[str, ...]) -> None:
+    def __init__(
+        self, pid: int, n: int, endpoints: list[str | None], names: tuple[str, ...], port: int | None = None
+    ) -> None:
         self.pid, self.n, self.names = pid, n, names
         self.main_endpoints = endpoints
-        bind = bulk_bind_address(endpoints[pid]) if pid < n - 1 else None
+        bind = bulk_bind_address(endpoints[pid], port) if pid < n - 1 else None
         # its own context: no ZAP handler on these plaintext sockets, and an I/O thread of their own
         self.links = Links(pid, n, [bind if i == pid else None for i in range(n)], names, None, None)
         self.sealers: dict[int, RecordSealer] = {}
@@ -139,6 +153,7 @@ class Records:
         self.pending: dict[int, deque] = {p: deque() for p in range(n) if p != pid}
         self.port = 0  # this party's bulk port (0: none)
         self.sent = 0  # payloads sent on the bulk links
+        self.spare: dict[int, list] = {p: [] for p in range(n) if p != pid}  # [(buffer, tracker)]
 
     @property
     def me(self) -> str:
@@ -190,25 +205,40 @@ class Records:
 
     def send(self, to: int, header: bytes, payload: np.ndarray) -> None:
         """Seal ``payload`` (C-contiguous) bound to ``header`` and send it on the bulk link."""
-        sealer = self.sealers[to]
+        sealer, spare = self.sealers[to], self.spare[to]
         flat = payload.reshape(-1).view(np.uint8)
         for start in range(0, max(flat.size, 1), CHUNK_BYTES):
             part = flat[start : start + CHUNK_BYTES]
-            record = np.empty(record_size(part.size), dtype=np.uint8)
+            size = record_size(part.size)
+            # a buffer ZeroMQ has let go of, when one is large enough: fresh pages cost more than
+            # the seal (each is faulted in and zeroed on first write) where the heap hands them
+            # back to the kernel, as glibc does for large blocks unless mpcrun tuned it
+            free = next((i for i, (buf, tracker) in enumerate(spare) if buf.size >= size and tracker.done), None)
+            base = np.empty(size, dtype=np.uint8) if free is None else spare.pop(free)[0]
+            record = base[:size]
             sealer.seal(header, part, out=record)
-            self.put(to, record)
+            tracker = self.put(to, record)
+            if tracker is not None:
+                spare.append((base, tracker))
+                del spare[:-SPARE_BUFFERS]
         self.sent += 1
 
-    def put(self, to: int, record: np.ndarray) -> None:
-        """Send one record to ``to`` on its bulk link (zero-copy from 64 KiB: ZeroMQ reads the
-        buffer itself, which nobody writes to after sealing)."""
+    def put(self, to: int, record: np.ndarray) -> zmq.MessageTracker | None:
+        """Send one record to ``to`` on its bulk link; a tracker that says when ZeroMQ is done
+        with the buffer (zero-copy from 64 KiB: ZeroMQ reads the buffer itself, which nobody
+        writes to until then)."""
         links = self.links
+        copy = record.nbytes < ZERO_COPY_MIN
         try:
             if to < self.pid:
-                links.dealers[to].send(record, copy=record.nbytes < ZERO_COPY_MIN)
+                sock = links.dealers[to]
             else:
-                links.router.send(identity(to), _SNDMORE)
-                links.router.send(record, copy=record.nbytes < ZERO_COPY_MIN)
+                sock = links.router
+                sock.send(identity(to), _SNDMORE)
+            if copy:
+                sock.send(record)
+                return _DONE
+            return sock.send(record, copy=False, track=True)
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
                 raise PeerTimeout(f"{self.me}: {self.names[to]} has disconnected", peer=to) from None
@@ -232,15 +262,21 @@ class Records:
                 f"{self.me}: a record from {self.names[frm]} carries {sum(sizes)} bytes, its header "
                 f"declares {declared} (truncated, extended or out of step)"
             )
-        out = np.empty(declared, dtype=np.uint8)
-        opener, at = self.openers[frm], 0
+        opener = self.openers[frm]
         try:
+            if count == 1:
+                # opened in place, into the frame ZeroMQ received it in (private to this process:
+                # the bulk links are TCP): no buffer to allocate and fault in, and the payload is a
+                # view of its frame, as on a plaintext link
+                frame = records[0].buffer
+                return opener.open(header, frame, out=frame[COUNTER_BYTES : COUNTER_BYTES + declared])
+            out, at = np.empty(declared, dtype=np.uint8), 0
             for record, size in zip(records, sizes, strict=True):
                 opener.open(header, record.buffer, out=out[at : at + size])
                 at += size
+            return out.data
         except ProtocolError as e:  # named as the channel names the two ends (e.g. the dealer)
             raise ProtocolError(f"{self.me} receiving from {self.names[frm]}: {e}") from None
-        return out.data
 
     def _next(self, frm: int, deadline: float, hello: bool = False) -> list[zmq.Frame]:
         """The frames of the next bulk message from ``frm`` (others are kept for later)."""
@@ -289,11 +325,14 @@ class Records:
         self.links.close()
 
 
-def setup(channel: Channel, endpoints: list[str | None], connect_timeout: float) -> Records:
+def setup(
+    channel: Channel, endpoints: list[str | None], connect_timeout: float, port: int | None = None
+) -> Records:
     """Set-up steps 1-5 of the module docstring over ``channel`` (tag 0); every party of an
-    encrypted session calls it. The offers are received with the channel's deadline (the peers
-    are connected already), the hellos within ``connect_timeout`` (a new connection each)."""
-    records = Records(channel.pid, channel.n, endpoints, channel.names)
+    encrypted session calls it. The bulk ROUTER binds ``port`` (None: one the OS picks). The
+    offers are received with the channel's deadline (the peers are connected already), the hellos
+    within ``connect_timeout`` (a new connection each)."""
+    records = Records(channel.pid, channel.n, endpoints, channel.names, port)
     try:
         records.bind()
         exchanges = {p: KeyExchange() for p in channel.peers}
