@@ -195,7 +195,10 @@ class Records:
                     "that port through too)",
                     peer=left[0],
                 ) from None
-            got = self.openers[j].open(HELLO, frames[-1].buffer)
+            try:
+                got = self.openers[j].open(HELLO, frames[-1].buffer)
+            except ProtocolError as e:  # not the party's key: a stranger under its id, or a broken set-up
+                raise ProtocolError(f"{self.me}: the bulk hello of {self.names[j]} does not open: {e}") from None
             if got.nbytes:
                 raise ProtocolError(f"{self.me}: {self.names[j]}'s bulk hello carries {got.nbytes} bytes")
             self.links.joined(j, frames)
@@ -246,7 +249,7 @@ class Records:
 
     def receive(self, frm: int, header: bytes, declared: int, deadline: float) -> memoryview:
         """The payload of the record(s) that ``header`` (received on the CURVE link, declaring
-        ``declared`` payload bytes) points at, opened into a fresh buffer."""
+        ``declared`` payload bytes) points at, opened (a payload in one record: in place)."""
         if frm not in self.linked:
             raise ProtocolError(f"{self.me}: {self.names[frm]} points at its bulk link, but it has none")
         if frm in self.broken:
@@ -264,11 +267,11 @@ class Records:
             )
         opener = self.openers[frm]
         try:
-            if count == 1:
+            frame = records[0].buffer
+            if count == 1 and not frame.readonly:
                 # opened in place, into the frame ZeroMQ received it in (private to this process:
                 # the bulk links are TCP): no buffer to allocate and fault in, and the payload is a
                 # view of its frame, as on a plaintext link
-                frame = records[0].buffer
                 return opener.open(header, frame, out=frame[COUNTER_BYTES : COUNTER_BYTES + declared])
             out, at = np.empty(declared, dtype=np.uint8), 0
             for record, size in zip(records, sizes, strict=True):
