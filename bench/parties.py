@@ -283,7 +283,10 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
     from mpc._core import get_kernels
 
     engine = fields.get("engine", "semi2k")
-    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, engine)
+    # a label such as "semi2k+gmw+dabits" (compare, ml) names the arithmetic engine first: that
+    # one is what the parties run (mpcrun --engine); the boolean engine comes with it
+    run_engine = engine.split("+", 1)[0]
+    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, run_engine)
     if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
         fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
     if transport == ENCRYPTED:
