@@ -311,6 +311,33 @@ def test_a_record_under_another_header_fails():
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("sender", [0, 1])
+def test_a_malformed_bulk_message_is_a_protocol_error(sender):
+    """A party's bulk connection carries one record per message: two frames are malformed, on the
+    listener's ROUTER (party 1 sends) and on the connecting side's DEALER (party 0 sends)."""
+    eps, keys = endpoints(2), make_keys(2)
+    arr = np.arange(20_000, dtype=np.uint64)
+
+    def body(pid):
+        with channel(pid, 2, eps, keys) as ch:
+            if pid == sender:
+                links = ch._records.links
+                if pid == 1:
+                    links.dealers[0].send_multipart([b"one", b"two"])
+                else:
+                    links.router.send_multipart([identity(1), b"one", b"two"])
+                ch.send(1 - pid, arr, 1)
+                return ch.recv(1 - pid, 2).tolist()
+            with pytest.raises(ProtocolError, match="malformed bulk message from party"):
+                ch.recv(1 - pid, 1)
+            ch.send(1 - pid, np.ones(1, np.uint8), 2)
+            return "refused"
+
+    results = check_ok(run_parties(2, body))
+    assert results[1 - sender] == "refused" and results[sender] == [1]
+
+
+@pytest.mark.timeout(60)
 def test_a_wrong_key_is_refused_at_set_up(monkeypatch):
     """Party 1 derives another key for its direction to party 0 (as a substituted public key
     would give): party 0 cannot open its hello and the set-up fails with ProtocolError."""
