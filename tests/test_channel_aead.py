@@ -411,7 +411,7 @@ def test_strangers_on_the_bulk_port_cannot_inject():
     1's records untouched."""
     eps, keys = endpoints(2), make_keys(2)
     arr = np.arange(50_000, dtype=np.uint64)
-    ready, injected = threading.Event(), threading.Event()
+    ready, injected, go = threading.Event(), threading.Event(), threading.Event()
     port = []
 
     def body(pid):
@@ -420,11 +420,14 @@ def test_strangers_on_the_bulk_port_cannot_inject():
                 port.append(ch._records.port)
                 ready.set()
                 assert injected.wait(20)
-                # two records: ZeroMQ reads its connections in turn, so the stranger's is read too
+                # the stranger's message is queued before party 1 sends anything (the squatter's
+                # never is: ZeroMQ ignores a connection under a taken id), so it is read first
+                assert ch._records.links.router.poll(10_000)
+                go.set()
                 got = [ch.recv(1, tag, dtype=np.uint64, shape=arr.shape) for tag in (1, 2)]
                 ch.send(1, np.ones(1, np.uint8), 3)
                 return all(np.array_equal(g, arr + k) for k, g in enumerate(got)), ch.dropped
-            assert injected.wait(20)
+            assert go.wait(20)
             ch.send(0, arr, 1)
             ch.send(0, arr + 1, 2)
             ch.recv(0, 3)
@@ -442,8 +445,8 @@ def test_strangers_on_the_bulk_port_cannot_inject():
                 s.connect(f"tcp://127.0.0.1:{port[0]}")
                 s.send(os.urandom(arr.nbytes + OVERHEAD))
                 socks.append(s)
-            time.sleep(0.5)  # delivered (or refused) by now
             injected.set()
+            assert go.wait(20)
             time.sleep(0.5)
             for s in socks:
                 s.close()
