@@ -20,7 +20,10 @@ Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 ``mpcrun`` over ZeroMQ on loopback, plaintext, with mpcrun's default for one host (payloads of 1
 MiB and more through shared memory); on loopback the default run also measures every case with
 ``--shm off`` ("processes-zmq-loopback", engine ``semi2k tcp``): every byte over TCP, as the
-peers run, the like-for-like line; ``procs-tcp`` measures that one alone; ``local``
+peers run, the like-for-like line; ``procs-tcp`` measures that one alone; every default run also
+measures the encrypted default, ``mpcrun -n`` without ``--insecure-plaintext``
+("processes-zmq+shm-loopback-encrypted", engine ``semi2k encrypted``: CURVE links, payloads of
+128 KiB and more as AES-GCM records through the rings), and ``procs-enc`` measures it alone; ``local``
 ("local-threads"): parties and dealer as threads of this process over in-process channels (the
 engine's own cost, no sockets). ``--profile lan|wan`` (root only): every process in its own
 network namespace shaped by that profile, joined by a hosts file (bench/parties.py; transport
@@ -43,7 +46,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.parties import measure as parties_measure  # noqa: E402
-from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "mul_check": "W1"}
@@ -92,16 +95,15 @@ def main(argv: list[str] | None = None) -> None:
     else:
         cases = [("mul", 10**5, 5), ("mul", 10**6, 5), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 5),
                  ("matmul", 256, 3)]
-    transports = [args.transport]
-    if args.transport == "procs" and args.profile == "loopback":
-        transports.append("procs-tcp")  # the like-for-like TCP line beside mpcrun's default
+    # mpcrun's plaintext default, its encrypted default and (loopback) the like-for-like TCP line
+    lines = transports(args.transport, args.profile, tcp=True)
     for parties in args.parties:
         measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
         for op, size, repeats in cases:
             for engine in args.engines:  # engines take turns within each case: load hits both alike
                 ops = [op, "mul_check"] if engine == "spdz2k" and op == "mul" else [op]
                 for one in ops:
-                    for transport in transports:
+                    for transport in lines:
                         for record in measure(one, size, parties, repeats, transport, args.profile, engine):
                             print(json.dumps(record), flush=True)
 

@@ -8,8 +8,10 @@ Workloads (bench/peers/workloads.py inputs for W3/W4):
 - ``sigmoid`` of 10^4 elements and ``softmax`` of 1000 rows of 10 logits.
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
-"processes-zmq-loopback"): one process per party plus the dealer process via ``mpcrun``, over
-ZeroMQ on loopback TCP, plaintext, as the peers run; ``local`` ("local-threads"): threads over
+"processes-zmq+shm-loopback"): one process per party plus the dealer process via ``mpcrun``, over
+ZeroMQ on loopback, plaintext, with mpcrun's default for one host; every default run also
+measures mpcrun's encrypted default beside it ("...-encrypted", engine ``... encrypted``: CURVE
+links, large payloads as AES-GCM records), ``procs-enc`` that one alone; ``local`` ("local-threads"): threads over
 in-process channels. ``--profile lan|wan`` (root only): every process in its own network
 namespace shaped by that profile (bench/parties.py). All material (Beaver and truncation triples, AND triples, daBits) comes
 from the TrustedDealer and is prefetched in the offline phase exactly as bench/arith.py does;
@@ -31,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import mpc.functions as F  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
-from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 from mpc.tensor import compare as C  # noqa: E402
 
@@ -77,8 +79,9 @@ def main(argv: list[str] | None = None) -> None:
         repeats = 1
     for parties in args.parties:
         for op, size in sizes.items():
-            for line in measure(op, size, parties, repeats, args.transport, args.profile):
-                print(json.dumps(line), flush=True)
+            for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
+                for line in measure(op, size, parties, repeats, transport, args.profile):
+                    print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Machine-learning workloads on SecretTensor: W5 MLP inference, W6 logistic regression.
 
-    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|local]
+    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|procs-enc|procs-tcp|local]
                        [--profile loopback|lan|wan]
 
 - W5: inference of an MLP 784-128-128-10 with ReLU on a batch of 64; weights and biases are
@@ -12,7 +12,9 @@ Inputs, learning rate and the plaintext reference are those every peer uses
 (bench/peers/workloads.py); ``max_abs_err`` and ``n_off`` (results off by more than 2^-10)
 compare the revealed result with float64 plaintext. Setting and phases: bench/parties.py (the
 offline phase prefetches every triple the run needs; the online phase has no dealer traffic);
-``--profile lan|wan`` (root only) runs every process in its own network namespace.
+``--profile lan|wan`` (root only) runs every process in its own network namespace. The default
+``procs`` measures mpcrun's plaintext default and, beside it, its encrypted default (engine
+``... encrypted``, transport ``...-encrypted``).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
-from bench.parties import parse_runner_args, runner_parser, time_and_check  # noqa: E402
+from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 
@@ -80,8 +82,9 @@ def main(argv: list[str] | None = None) -> None:
     for parties in args.parties:
         for op in ("W5", "W6"):
             for size in wl.sizes(op, args.quick):
-                for line in measure(op, size, parties, repeats, args.transport, args.profile):
-                    print(json.dumps(line), flush=True)
+                for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
+                    for line in measure(op, size, parties, repeats, transport, args.profile):
+                        print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,15 @@ Measurements (one JSON line each on stdout; a summary against the targets on std
     trip (two rounds). Target: ZmqChannel <= 1.5x raw pyzmq's round trip.
 (c) ``exchange``, 3 and 5 parties, 8 MiB: all-to-all, each party sends 8 MiB to every peer.
 
-Systems: ``tessera`` is :class:`mpc.net.zmq_channel.ZmqChannel` (header frame + payload frame,
-tag/session/dtype/shape checks, counters, deadline-bounded receives); ``raw-pyzmq`` is one PAIR
-socket per pair of parties sending the bare payload (zero-copy from 64 KiB, like ZmqChannel),
-with no header and no checks. ``--curve`` adds ``tessera-curve`` (ZmqChannel with CurveZMQ
-encryption) to the 2-party measurements.
+Systems: ``tessera`` is :class:`mpc.net.zmq_channel.ZmqChannel` in plaintext (header frame +
+payload frame, tag/session/dtype/shape checks, counters, deadline-bounded receives);
+``tessera-encrypted`` is the same channel as mpcrun runs it by default, encrypted: CURVE links,
+payloads of 128 KiB and more as AES-256-GCM records on the bulk links
+(:mod:`mpc.net.zmq_records`); ``raw-pyzmq`` is one PAIR socket per pair of parties sending the
+bare payload (zero-copy from 64 KiB, like ZmqChannel), with no header and no checks. ``--curve``
+adds ``tessera-curve`` (every byte through CurveZMQ, ``aead_min_bytes=None``: the encrypted
+path before the records) to the 2-party measurements. Every row says ``encrypted`` true or
+false. No system uses the shared-memory rings here: every byte crosses TCP.
 
 Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
 end of every system at once. On ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan``
@@ -63,6 +67,7 @@ MODES = {
     "netns": "processes, each in its own network namespace (tcp over a veth bridge), systems interleaved",
 }
 RESULT_TAG = "NET-RESULT "
+ENCRYPTED = ("tessera-encrypted", "tessera-curve")  # the systems with CURVE keys
 RUN_TIMEOUT = 1800.0
 # round trips per timed ping-pong (full, --quick): on wan each costs >= 2 x 40 ms of delay
 PINGPONG_ITERS = {"loopback": (1000, 300), "lan": (1000, 300), "wan": (25, 10)}
@@ -83,8 +88,9 @@ def free_ports(k: int) -> list[int]:
 
 
 class TesseraEnd:
-    def __init__(self, pid: int, n: int, eps: list, curve: CurveKeys | None) -> None:
-        self.ch = ZmqChannel(pid, n, SESSION, eps, timeout=120, curve=curve)
+    def __init__(self, pid: int, n: int, eps: list, curve: CurveKeys | None, records: bool = True) -> None:
+        kw = {} if records else {"aead_min_bytes": None}  # None: every byte through CURVE
+        self.ch = ZmqChannel(pid, n, SESSION, eps, timeout=120, curve=curve, **kw)
         self.pid = pid
 
     def exchange(self, arr: np.ndarray) -> None:
@@ -173,7 +179,7 @@ def _party(pid, n, op, size, repeats, iters, wiring) -> tuple[dict, dict, dict]:
                 keys = [(pub.encode(), sec.encode()) for pub, sec in keys]
                 peers = {j: k[0] for j, k in enumerate(keys) if j != pid}
                 curve = CurveKeys(keys[pid][0], keys[pid][1], peers)
-            ends[system] = TesseraEnd(pid, n, eps, curve)
+            ends[system] = TesseraEnd(pid, n, eps, curve, records=system != "tessera-curve")
     arr = np.full(size // 8, pid, dtype=np.uint64)
 
     def once(end):
@@ -226,7 +232,7 @@ def measure(
     keys = {
         system: [[k.decode() for k in zmq.curve_keypair()] for _ in range(parties)]
         for system in systems
-        if system == "tessera-curve"
+        if system in ENCRYPTED
     }
 
     def wiring(address_of) -> dict:
@@ -288,6 +294,7 @@ def measure(
                 "phase": "online",
                 "repeats": repeats,
                 "mode": mode(profile),
+                "encrypted": system in ENCRYPTED,
                 **net_fields(info),
             }
         )
@@ -322,7 +329,7 @@ def main(argv=None) -> int:
     repeats = 7 if args.quick else 15
     iters = PINGPONG_ITERS[args.profile][1 if args.quick else 0]
     where = {"profile": args.profile}
-    two = ["tessera", *(["tessera-curve"] if args.curve else []), "raw-pyzmq"]
+    two = ["tessera", "tessera-encrypted", *(["tessera-curve"] if args.curve else []), "raw-pyzmq"]
     rows: dict[tuple, dict] = {}
 
     def emit(new_rows: list[dict]) -> None:
@@ -333,7 +340,7 @@ def main(argv=None) -> int:
     emit(measure(two, "exchange", 2, 16 * MiB, repeats, **where))
     emit(measure(two, "pingpong", 2, 8, repeats, iters, **where))
     for parties in (3, 5):
-        emit(measure(["tessera", "raw-pyzmq"], "exchange", parties, 8 * MiB, repeats, **where))
+        emit(measure(["tessera", "tessera-encrypted", "raw-pyzmq"], "exchange", parties, 8 * MiB, repeats, **where))
 
     ex = rows[("raw-pyzmq", "exchange", 2)]["seconds"] / rows[("tessera", "exchange", 2)]["seconds"]
     pp = rows[("tessera", "pingpong", 2)]["seconds"] / rows[("raw-pyzmq", "pingpong", 2)]["seconds"]
@@ -353,6 +360,8 @@ def main(argv=None) -> int:
         f"(target >= 80%: {'met' if ex >= 0.8 else 'NOT met'})",
         file=sys.stderr,
     )
+    enc = rows[("tessera-encrypted", "exchange", 2)]["seconds"] / rows[("tessera", "exchange", 2)]["seconds"]
+    print(f"# (a') 16 MiB exchange, encrypted default / plaintext: {enc:.2f}x", file=sys.stderr)
     print(
         f"# (b) 8-byte round trip, tessera / raw-pyzmq: {pp:.2f}x "
         f"(target <= 1.5x: {'met' if pp <= 1.5 else 'NOT met'}); CPU per round trip: {pp_cpu:.2f}x",

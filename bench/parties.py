@@ -13,13 +13,20 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
   dealer ``mpcrun --pid dealer --hosts hosts.toml`` in namespace P). The processes are started,
   awaited and cleaned up by bench/peers/launch.py's ``run_parties``, the code the peers use, so
   every system gets the same namespaces and shaping;
+- ``transport="procs-enc"``: as ``procs`` without ``--insecure-plaintext``: mpcrun's encrypted
+  default (CURVE on every link; payloads of 128 KiB and more as AES-256-GCM records, through the
+  shared-memory rings on one host and the bulk links otherwise, see mpc/net/zmq_records.py). Its
+  records carry engine ``<engine> encrypted`` (a line of its own in every table), transport
+  ``...-encrypted`` and ``encrypted: true``; on lan/wan the hosts file gets keys
+  (``mpcrun keygen``). :func:`transports` gives it beside ``procs`` by default;
 - ``transport="procs-tcp"``: as ``procs`` on loopback with ``--shm off``, every byte over TCP
   as the peers send theirs (the like-for-like line; its records carry engine ``<engine> tcp``);
 - ``transport="local"``: :func:`mpc.testing.run_local` (threads, in-process channels, a dealer
   thread): the engine's own cost without sockets (loopback only).
 :func:`summarize` turns the per-party results into the median over repeats of the slowest party.
 
-Every record carries the network facts, under the names the peers use: ``profile``,
+Every record says whether its links were encrypted (``encrypted``) and carries the network facts,
+under the names the peers use: ``profile``,
 ``shaping`` (the tc qdisc applied, None on loopback), ``delay_ms`` (the one-way delay actually
 emulated) and ``rate`` (the rate actually enforced, None when unshaped).
 """
@@ -43,8 +50,12 @@ from bench.peers import workloads as wl
 REPO = Path(__file__).resolve().parents[1]
 PARTY_SCRIPT = Path(__file__).resolve().with_name("party_script.py")
 RESULT_TAG = "BENCH-RESULT "
-TRANSPORTS = {"procs": "processes-zmq+shm-loopback", "procs-tcp": "processes-zmq-loopback", "local": "local-threads"}
+TRANSPORTS = {"procs": "processes-zmq+shm-loopback", "procs-enc": "processes-zmq+shm-loopback-encrypted",
+              "procs-tcp": "processes-zmq-loopback", "local": "local-threads"}
 NETNS_TRANSPORT = "processes-zmq-netns"  # transport label of procs runs on lan/wan
+ENCRYPTED = "procs-enc"  # the transport that runs mpcrun's encrypted default
+ENCRYPTED_SUFFIX = "-encrypted"  # on its transport label
+ENCRYPTED_ENGINE = " encrypted"  # on its engine, so its records make lines of their own
 PROFILES = ("loopback", "lan", "wan")
 NETNS_PREFIX = "tsb"  # namespace names tsb0..tsbP: apart from the peers' (tbc, tbm) and netns.py's (tsr)
 # Every process has a namespace (and so a port space) of its own: fixed ports cannot clash.
@@ -163,7 +174,18 @@ def report_unavailable(profile: str, **fields) -> bool:
 
 
 def transport_label(transport: str, profile: str) -> str:
-    return NETNS_TRANSPORT if transport.startswith("procs") and profile != "loopback" else TRANSPORTS[transport]
+    if transport.startswith("procs") and profile != "loopback":
+        return NETNS_TRANSPORT + (ENCRYPTED_SUFFIX if transport == ENCRYPTED else "")
+    return TRANSPORTS[transport]
+
+
+def transports(transport: str, profile: str, *, tcp: bool = False) -> list[str]:
+    """The transports a runner measures for ``--transport``: ``procs`` (the default) brings the
+    encrypted default beside it (``procs-enc``) and, with ``tcp`` on loopback, the like-for-like
+    TCP line (``procs-tcp``); any other choice measures that one alone."""
+    if transport != "procs":
+        return [transport]
+    return ["procs", ENCRYPTED, *(["procs-tcp"] if tcp and profile == "loopback" else [])]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -174,10 +196,11 @@ def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, 
         profile: str = "loopback", prefix: str = NETNS_PREFIX, engine: str = "semi2k") -> tuple[list[dict], dict]:
     """Every party's result dict, and the network facts (see :func:`net_fields`)."""
     if transport.startswith("procs"):
+        encrypted = transport == ENCRYPTED
         if profile == "loopback":
             shm = "off" if transport == "procs-tcp" else "auto"
-            return _processes(suite, op, size, parties, repeats, shm, engine), net_fields({})
-        return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine)
+            return _processes(suite, op, size, parties, repeats, shm, engine, encrypted), net_fields({})
+        return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine, encrypted)
     if profile != "loopback":
         raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
     from mpc.testing import run_local
@@ -200,9 +223,10 @@ def _results(text: str, parties: int, where: str) -> list[dict]:
 
 
 def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: str = "auto",
-               engine: str = "semi2k") -> list[dict]:
+               engine: str = "semi2k", encrypted: bool = False) -> list[dict]:
     with tempfile.TemporaryDirectory() as logs:
-        cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--timeout", "600",
+        plain = [] if encrypted else ["--insecure-plaintext"]
+        cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), *plain, "--timeout", "600",
                "--shm", shm, "--engine", engine, "--log-dir", logs, *_party_args(suite, op, size, repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
     if done.returncode != 0:
@@ -211,11 +235,12 @@ def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: 
 
 
 def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, profile: str,
-                prefix: str, engine: str = "semi2k") -> tuple[list[dict], dict]:
+                prefix: str, engine: str = "semi2k", encrypted: bool = False) -> tuple[list[dict], dict]:
     """Parties 0..P-1 and the dealer (process P), each in its own namespace, joined through one
-    hosts file as on separate hosts; ``run_parties`` makes, shapes and removes the namespaces."""
+    hosts file as on separate hosts (with every process's keys when ``encrypted``);
+    ``run_parties`` makes, shapes and removes the namespaces."""
     from bench.peers.launch import run_parties
-    from mpc.launch.keygen import write_hosts
+    from mpc.launch.keygen import generate_keys, write_hosts
     from mpc.launch.local import child_env
 
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
@@ -229,8 +254,11 @@ def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, prof
             if not hosts.exists():  # the addresses are known once the namespaces exist
                 write_hosts(hosts, session, [f"{address_of(j)}:{PARTY_PORT}" for j in range(parties)],
                             f"{address_of(parties)}:{DEALER_PORT}")
+                if encrypted:  # every process's keys, next to the hosts file all of them read
+                    generate_keys(hosts)
             pid = "dealer" if i == parties else str(i)
-            argv = [sys.executable, "-m", "mpc", "run", "--pid", pid, "--hosts", str(hosts), "--insecure-plaintext",
+            plain = [] if encrypted else ["--insecure-plaintext"]
+            argv = [sys.executable, "-m", "mpc", "run", "--pid", pid, "--hosts", str(hosts), *plain,
                     "--timeout", "600", "--engine", engine, "--log-dir", str(Path(tmp) / "mpcrun-logs")]
             if i < parties:  # the dealer runs no script
                 argv += _party_args(suite, op, size, repeats)
@@ -255,11 +283,17 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
     from mpc._core import get_kernels
 
     engine = fields.get("engine", "semi2k")
-    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, engine)
+    # a label such as "semi2k+gmw+dabits" (compare, ml) names the arithmetic engine first: that
+    # one is what the parties run (mpcrun --engine); the boolean engine comes with it
+    run_engine = engine.split("+", 1)[0]
+    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, run_engine)
     if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
         fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
+    if transport == ENCRYPTED:
+        fields = {**fields, "engine": f"{engine}{ENCRYPTED_ENGINE}"}
     common = {"op": op, "parties": parties, "n": size, "system": "tessera",
-              "transport": transport_label(transport, profile), "backend": get_kernels().backend, **net, **fields,
+              "transport": transport_label(transport, profile), "encrypted": transport == ENCRYPTED,
+              "backend": get_kernels().backend, **net, **fields,
               **{k: res[0][k] for k in ("max_abs_err", "max_rel_err", "n_off", "n_results") if k in res[0]}}
     off, on = summarize(res, repeats)
     return [

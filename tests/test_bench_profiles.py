@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import secrets
 import sys
 
 import pytest
@@ -20,7 +21,9 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from bench import arith, netns, parties  # noqa: E402
 from bench import net as netbench  # noqa: E402
 
-PREFIX = "tsbtest"  # not the runners' prefix (tsb): a test never removes a running benchmark's network
+# Not the runners' prefix (tsb): a test never removes a running benchmark's network; fresh per run,
+# fixed length and a letter last, so concurrent test runs never share or remove each other's.
+PREFIX = f"tsbt{secrets.token_hex(2)}x"
 NS_OK, NS_WHY = netns.available()
 needs_netns = pytest.mark.skipif(not NS_OK, reason=f"network namespaces not available: {NS_WHY}")
 
@@ -46,6 +49,36 @@ def test_arith_w1_on_lan_profile():
         assert r["seconds"] > 0
     assert records[1]["rounds"] == 1 and records[1]["bytes"] > 0
     assert not netns.list_namespaces(PREFIX)
+
+
+@needs_netns
+@pytest.mark.timeout(90)
+def test_arith_w1_encrypted_on_lan_profile():
+    """mpcrun's encrypted default across namespaces, as on separate hosts: keys from `mpcrun
+    keygen`, the bulk links to the ports the listeners announce; its records say so."""
+    try:
+        records = arith.measure("mul", 30_000, 2, 1, "procs-enc", "lan", prefix=PREFIX)  # 240 KB openings
+    finally:
+        netns.teardown(PREFIX)
+    for r in records:
+        assert r["engine"] == "semi2k encrypted" and r["encrypted"] is True
+        assert r["transport"] == parties.NETNS_TRANSPORT + "-encrypted" and r["profile"] == "lan"
+        assert r["n_results"] == 30_000 and r["n_off"] == 0 and r["max_abs_err"] < 2**-10
+    assert records[1]["rounds"] == 1 and records[1]["bytes"] > 2 * 30_000 * 8
+    assert not netns.list_namespaces(PREFIX)
+
+
+@needs_netns
+@pytest.mark.timeout(90)
+def test_net_encrypted_exchange_on_lan_profile():
+    try:
+        rows = netbench.measure(["tessera", "tessera-encrypted"], "exchange", 2, 1 << 20, 2, profile="lan",
+                                prefix=PREFIX)
+    finally:
+        netns.teardown(PREFIX)
+    assert {(r["system"], r["encrypted"]) for r in rows} == {("tessera", False), ("tessera-encrypted", True)}
+    for r in rows:
+        assert r["profile"] == "lan" and r["bytes"] >= 1 << 20 and r["seconds"] > 0
 
 
 @needs_netns

@@ -113,6 +113,24 @@ def test_from_env_with_hosts_file(tmp_path):
         ),
         ('session = 3\n[[party]]\naddress = "h:5"\n[[party]]\naddress = "h:6"\n', "line 1: session"),
         ('[[party]\naddress = "h:5"\n', "not valid TOML"),
+        (
+            '[[party]]\naddress = "h:5"\nbulk_port = 0\n[[party]]\naddress = "h:6"\n',
+            "line 3: party 0: bulk_port: expected a port number (1..65535), got 0",
+        ),
+        ('[[party]]\naddress = "h:5"\nbulk_port = "5001"\n[[party]]\naddress = "h:6"\n', "bulk_port: expected"),
+        ('[[party]]\naddress = "h:5"\nbulk_port = true\n[[party]]\naddress = "h:6"\n', "bulk_port: expected"),
+        (
+            '[[party]]\naddress = "h:5"\nbulk_port = 6\n[[party]]\naddress = "h:6"\n',
+            "line 1: party 0: bulk_port 6 (on h) is already used by party 1",
+        ),
+        (
+            '[[party]]\naddress = "h:5"\n[[party]]\naddress = "h:6"\n[dealer]\naddress = "h:7"\nbulk_port = 9\n',
+            "dealer: unknown key 'bulk_port'",
+        ),
+        (
+            '[[party]]\naddress = "h:5"\nbulk_port = 8\n[[party]]\naddress = "h:6"\n[dealer]\naddress = "h:7"\n',
+            "which includes party 0's bulk_port h:8",
+        ),
     ],
 )
 def test_hosts_file_errors_name_file_line_and_key(tmp_path, text, fragment):
@@ -121,6 +139,21 @@ def test_hosts_file_errors_name_file_line_and_key(tmp_path, text, fragment):
         load_hosts(path)
     assert str(path) in str(info.value)
     assert fragment in str(info.value)
+
+
+def test_bulk_port_reaches_its_party_only(tmp_path):
+    """A [[party]] table's bulk_port is where that party's encrypted bulk links listen (another
+    host's parties each have their own); keygen keeps it."""
+    text = HOSTS.replace('address = "127.0.0.1:5001"   # party 1', 'address = "127.0.0.1:5001"   # party 1\nbulk_port = 6001')
+    path = write(tmp_path, text)
+    assert [nd.bulk_port for nd in load_hosts(path).parties] == [None, 6001, None]
+    assert from_env({}, {}, env_for(path, pid=1)).bulk_port == 6001
+    assert from_env({}, {}, env_for(path, pid=0)).bulk_port is None
+    assert from_env({}, {}, env_for(path, pid="dealer")).bulk_port is None
+    generate_keys(path)
+    assert load_hosts(path).parties[1].bulk_port == 6001
+    with pytest.raises(ConfigError, match="bulk_port: expected a port number"):
+        SessionConfig(pid=0, n=2, session=1, endpoints=("127.0.0.1:1", "127.0.0.1:2"), bulk_port=70000)
 
 
 def test_missing_hosts_file(tmp_path):

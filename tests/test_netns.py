@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import secrets
 import signal
 import struct
 import subprocess
@@ -41,7 +42,10 @@ def _load(stem: str):
 netns = _load("netns")
 netdelay = _load("netdelay")
 
-PREFIX = "tsrtest"  # not the CLI's default, so a test run never removes a benchmark's network
+# Not the CLI's default (a test run never removes a benchmark's network), and fresh per run: other
+# test runs on the machine use namespaces of their own. Fixed length and a letter last, so no
+# run's prefix followed by a party id is another run's namespace.
+PREFIX = f"tsrt{secrets.token_hex(2)}x"
 PORT = 5555
 MB = 1 << 20
 

@@ -95,6 +95,7 @@ def from_env(
     hosts = None
     dealer_endpoint = None
     curve = None
+    bulk_port = None
     if hosts_raw is not None:
         hosts = load_hosts(str(hosts_raw))
         count = len(hosts.parties)
@@ -113,6 +114,8 @@ def from_env(
             )
         if not insecure:
             curve = curve_for(hosts, pid)
+        if pid != DEALER:
+            bulk_port = hosts.parties[pid].bulk_port
     elif env.get("MPC_ADDRS", ""):
         addrs = [a.strip() for a in env["MPC_ADDRS"].split(",") if a.strip()]
         endpoints = [endpoint(*parse_address(a, f"MPC_ADDRS[{i}]")) for i, a in enumerate(addrs)]
@@ -180,6 +183,7 @@ def from_env(
             spin_us=spin_us,
             malloc=malloc,
             shm=shm,
+            bulk_port=bulk_port,
             curve=curve,
             insecure_plaintext=insecure,
             insecure_local_preprocessing=insecure_local,

@@ -23,6 +23,7 @@ class Node:
     port: int
     public_key: bytes | None
     line: int | None  # line of the table header, for messages
+    bulk_port: int | None = None  # [[party]] only: where its encrypted bulk links listen (None: any free port)
 
     @property
     def endpoint(self) -> str:
@@ -129,11 +130,19 @@ def load_hosts(path: str | os.PathLike) -> HostsFile:
                     f"{at(lines.key(name, index, 'public_key'))}: {label}: public_key is not a "
                     "40-character Z85 CURVE key; run `mpcrun keygen --force` to rewrite it"
                 ) from None
-        return Node(str(table["address"]).strip(), host, port, key, header)
+        bulk_port = table.get("bulk_port")
+        if bulk_port is not None and (
+            isinstance(bulk_port, bool) or not isinstance(bulk_port, int) or not 1 <= bulk_port <= 65535
+        ):
+            raise ConfigError(
+                f"{at(lines.key(name, index, 'bulk_port'))}: {label}: bulk_port: expected a port number "
+                f"(1..65535), got {bulk_port!r}"
+            )
+        return Node(str(table["address"]).strip(), host, port, key, header, bulk_port)
 
     parties = []
     for i, table in enumerate(tables):
-        nd = node(table, "party", i, f"party {i}", {"address", "public_key", "pid"})
+        nd = node(table, "party", i, f"party {i}", {"address", "public_key", "pid", "bulk_port"})
         declared = table.get("pid", i)
         if isinstance(declared, bool) or not isinstance(declared, int) or declared != i:
             line = lines.key("party", i, "pid")
@@ -147,13 +156,15 @@ def load_hosts(path: str | os.PathLike) -> HostsFile:
         dealer = node(data["dealer"], "dealer", 0, "dealer", {"address", "public_key"})
 
     seen: dict[tuple[str, int], str] = {}
-    for who, nd in [
-        *((f"party {i}", n) for i, n in enumerate(parties)),
-        *((("dealer", dealer),) if dealer else ()),
+    for who, nd, port, what in [
+        *((f"party {i}", n, n.port, f"address {n.address}") for i, n in enumerate(parties)),
+        *((("dealer", dealer, dealer.port, f"address {dealer.address}"),) if dealer else ()),
+        *((f"party {i}", n, n.bulk_port, f"bulk_port {n.bulk_port} (on {n.host})")
+          for i, n in enumerate(parties) if n.bulk_port is not None),
     ]:
-        k = (nd.host.lower(), nd.port)
+        k = (nd.host.lower(), port)
         if k in seen:
-            raise ConfigError(f"{at(nd.line)}: {who}: address {nd.address} is already used by {seen[k]}")
+            raise ConfigError(f"{at(nd.line)}: {who}: {what} is already used by {seen[k]}")
         seen[k] = who
     if dealer is not None:
         # the dealer listens on its port plus each party id (mpc.preprocessing.dealer_service)
@@ -164,11 +175,12 @@ def load_hosts(path: str | os.PathLike) -> HostsFile:
                 "plus each party id), past 65535; pick a lower port"
             )
         for i, nd in enumerate(parties):
-            if nd.host.lower() == dealer.host.lower() and dealer.port <= nd.port <= last:
-                raise ConfigError(
-                    f"{at(dealer.line)}: dealer: it listens on ports {dealer.port}..{last} (its port "
-                    f"plus each party id), which includes party {i}'s address {nd.address}"
-                )
+            for what, port in (("address", nd.port), ("bulk_port", nd.bulk_port)):
+                if nd.host.lower() == dealer.host.lower() and port is not None and dealer.port <= port <= last:
+                    raise ConfigError(
+                        f"{at(dealer.line)}: dealer: it listens on ports {dealer.port}..{last} (its port "
+                        f"plus each party id), which includes party {i}'s {what} {nd.host}:{port}"
+                    )
     return HostsFile(p, session, tuple(parties), dealer)
 
 

@@ -49,7 +49,8 @@ class SessionConfig:
     connect_timeout: float | None = None
     spin_us: float | None = None  # receive polling before blocking; None: the channel's default
     malloc: str = "tuned"  # the process's C heap: "tuned" (mpc.launch.allocator) or "system"
-    shm: str = "auto"  # shared-memory rings to same-host peers: auto (plaintext links only), on, off
+    shm: str = "auto"  # shared-memory rings to same-host peers: auto or on (the same), off
+    bulk_port: int | None = None  # where this party's encrypted bulk links listen (None: any free port)
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
     insecure_local_preprocessing: bool = False  # the launcher allows preprocessing="local" (mpc.launch.run)
@@ -89,6 +90,10 @@ class SessionConfig:
             isinstance(self.spin_us, bool) or not isinstance(self.spin_us, (int, float)) or not 0 <= self.spin_us <= 1e6
         ):
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {self.spin_us!r}")
+        if self.bulk_port is not None and (
+            isinstance(self.bulk_port, bool) or not isinstance(self.bulk_port, int) or not 1 <= self.bulk_port <= 65535
+        ):
+            raise ConfigError(f"bulk_port: expected a port number (1..65535) or None, got {self.bulk_port!r}")
         for name, choices in (("malloc", MALLOC_MODES), ("shm", SHM_MODES)):
             if getattr(self, name) not in choices:
                 raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {getattr(self, name)!r}")
@@ -137,8 +142,9 @@ class SessionConfig:
     @property
     def use_shm(self) -> bool:
         """Whether the party links may carry payloads through shared-memory rings to peers on this
-        host: ``on``, or ``auto`` on plaintext links (a ring's bytes are not CURVE-encrypted)."""
-        return self.shm == "on" or (self.shm == "auto" and self.curve is None)
+        host: ``auto`` or ``on``, encrypted or not (on an encrypted link a ring carries AES-GCM
+        records, :mod:`mpc.net.zmq_records`); ``off`` keeps every byte on the sockets."""
+        return self.shm != "off"
 
     def all_endpoints(self) -> list[str]:
         return [*self.endpoints, *([self.dealer_endpoint] if self.dealer_endpoint else [])]

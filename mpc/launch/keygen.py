@@ -135,6 +135,7 @@ def _canonical(hosts: HostsFile, keys: dict[tuple[str, int], bytes]) -> str:
         out += [
             "[[party]]",
             f"address = {toml_string(nd.address)}",
+            *([f"bulk_port = {nd.bulk_port}"] if nd.bulk_port is not None else []),
             f"public_key = {toml_string(keys[('party', i)].decode())}",
             "",
         ]

@@ -57,9 +57,12 @@ Security model
     the bytes out once, so it sees one fixed message (which is why payloads are not handed out
     as views of the ring: spdz2k checks MACs on opened values after using them). It could also
     truncate the file under the receiver's mapping, which kills the receiver with SIGBUS: no
-    more than the signal a process of the same user can send it anyway. The ring carries
-    payloads unencrypted; with CURVE the channel uses rings only when asked explicitly (``shm =
-    "on"``).
+    more than the signal a process of the same user can send it anyway. On a plaintext channel
+    the ring carries the payloads themselves; on an encrypted one it carries their AES-GCM
+    records (``put(payload, sealer, header)``, ``take(ref, nbytes, opener, header)``: sealed
+    straight into the ring and opened straight out of it, in place of the two copies), so even
+    a process that can write into the ring cannot alter a payload undetected
+    (:mod:`mpc.net.zmq_records`).
 
 Cost
     Per message: one copy in (sender) and one copy out (receiver), a 16-byte reference on the
@@ -80,6 +83,7 @@ import struct
 
 import numpy as np
 
+from mpc.crypto.aead import RecordOpener, RecordSealer, record_size
 from mpc.errors import ProtocolError
 
 SHM_DIR = "/dev/shm"
@@ -151,10 +155,14 @@ class Outgoing(_Mapped):
                 pass
             self.path = None
 
-    def put(self, payload: np.ndarray) -> bytes | None:
+    def put(self, payload: np.ndarray, sealer: RecordSealer | None = None, header: bytes = b"") -> bytes | None:
         """Copy a C-contiguous payload into the ring and return its reference frame, or None
-        when the receiver has not freed enough room (the caller sends it inline)."""
-        nbytes = payload.nbytes
+        when the receiver has not freed enough room (the caller sends it another way).
+
+        With a ``sealer`` the ring gets the payload's AES-GCM record bound to ``header``
+        instead (:mod:`mpc.crypto.aead`: sealed straight into the ring, no extra copy), and the
+        record's counter is spent only when it goes in."""
+        nbytes = payload.nbytes if sealer is None else record_size(payload.nbytes)
         if nbytes > self.capacity // 2:
             return None
         pos, consumed = self._write, int(self.consumed[0])
@@ -178,7 +186,11 @@ class Outgoing(_Mapped):
             except OSError:
                 return None
             self._reserved = at + nbytes
-        np.copyto(self.ring[at : at + nbytes], payload.reshape(-1).view(np.uint8))
+        span = self.ring[at : at + nbytes]
+        if sealer is None:
+            np.copyto(span, payload.reshape(-1).view(np.uint8))
+        else:
+            sealer.seal(header, payload, out=span)
         self._write = pos + nbytes
         self.sent += 1
         return REF.pack(pos, nbytes)
@@ -208,17 +220,26 @@ class Incoming(_Mapped):
         super().__init__(mm, capacity)
         self._read = 0  # the stream position this end has consumed up to
 
-    def take(self, ref: bytes | memoryview, nbytes: int) -> memoryview:
+    def take(
+        self, ref: bytes | memoryview, nbytes: int, opener: RecordOpener | None = None, header: bytes = b""
+    ) -> memoryview:
         """The payload a reference frame points at, copied out (the ring span is freed at once).
-        ``nbytes`` is what the message header declares."""
+        ``nbytes`` is what the message header declares. With an ``opener`` the span holds the
+        payload's record bound to ``header``, opened (decrypted and checked) straight into the
+        returned array; a record that does not open raises ProtocolError."""
         pos, size = REF.unpack(bytes(ref))
         at = pos % self.capacity
-        if size != nbytes or pos < self._read or at + size > self.capacity or size > self.capacity // 2:
+        want = nbytes if opener is None else record_size(nbytes)
+        if size != want or pos < self._read or at + size > self.capacity or size > self.capacity // 2:
             raise ProtocolError(
                 f"shared-memory reference out of order or out of range ({size} bytes at stream "
                 f"position {pos}; header declares {nbytes} bytes, stream is at {self._read})"
             )
-        out = self.ring[at : at + size].copy()
+        if opener is None:
+            out = self.ring[at : at + size].copy()
+        else:
+            out = np.empty(nbytes, dtype=np.uint8)
+            opener.open(header, self.ring[at : at + size], out=out)
         self._read = pos + size
         self.consumed[0] = self._read  # after the copy: the sender may now reuse the span
         return out.data

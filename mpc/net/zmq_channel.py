@@ -8,7 +8,9 @@ module per job:
 - :mod:`mpc.net.zmq_handshake`: hello/welcome with every peer before any data;
 - :mod:`mpc.net.zmq_auth`: CURVE keys and the ZAP handler (the security model);
 - :mod:`mpc.net.zmq_frames`: the frame layout of a message, and the polling read;
-- :mod:`mpc.net.shm_ring`: payloads to same-host peers through shared memory.
+- :mod:`mpc.net.shm_ring`: payloads to same-host peers through shared memory;
+- :mod:`mpc.net.zmq_records`: on encrypted channels, large payloads as AES-GCM records (the
+  encrypted bulk path: its routes, set-up and security argument).
 
 Receiving
     Messages from other peers that arrive while waiting for one peer are buffered per peer;
@@ -28,15 +30,27 @@ Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
     (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
     are the same as inline. A ring without room sends the payload inline: a send never waits.
-    The byte counters count the payload either way.
+    The byte counters count the payload either way. On an encrypted channel the ring carries
+    the payload's AES-GCM record instead, and a ring without room sends it on the bulk link.
+
+Encrypted channels (``curve=``, :mod:`mpc.net.zmq_records`)
+    After the handshake (before the shared-memory offers) every encrypted channel agrees on
+    AES-GCM keys with each peer and opens a plaintext *bulk link* to it. Payloads of at least
+    ``aead_min_bytes`` (default 128 KiB; None keeps every byte on CURVE) go as records: in the
+    ring when there is one with room, else on the bulk link, with the header on the CURVE link
+    and an empty body (``[header]``) saying where the payload is. Smaller payloads stay on
+    CURVE. A record that does not open is a ``ProtocolError``; one that does not come, a
+    ``PeerTimeout``.
 
 Cost
     Per message: one ZeroMQ multipart message, a header of 32 + 8 * ndim bytes (40 for a 1-d
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
     module on top of the Channel base class. With CURVE, about 33 more bytes per frame and, on
-    each side, one encryption or decryption pass plus a copy (libsodium); ``bench/net.py
-    --curve`` measures it. Rounds: none beyond the protocol's. Setup: the handshake's round
-    trip, then one round of shared-memory offers and one of answers. Memory: received messages
+    each side, one encryption or decryption pass plus a copy (libsodium) for what stays on
+    CURVE; a record costs 24 bytes and an AES-GCM pass at each end; ``bench/net.py`` measures
+    both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then (when
+    encrypted) one round of key offers and a hello per bulk link, then one round of
+    shared-memory offers and one of answers. Memory: received messages
     wait in ZeroMQ's queues until read; the queues are unbounded, so a flooding peer can
     exhaust memory (with CURVE, only the session's parties can connect at all).
 
@@ -54,7 +68,7 @@ import zmq
 
 from mpc.config.addresses import is_loopback
 from mpc.errors import ConfigError, PeerTimeout, ProtocolError
-from mpc.net import shm_ring, wire
+from mpc.net import shm_ring, wire, zmq_records
 from mpc.net.channel import Channel, deadline_left
 from mpc.net.zmq_auth import CurveKeys
 from mpc.net.zmq_frames import ZERO_COPY_MIN, read, split
@@ -92,7 +106,9 @@ class ZmqChannel(Channel):
     """A :class:`Channel` over ZeroMQ TCP sockets (see the module docstring).
 
     ``endpoints[i]`` is where party ``i`` listens (the last party's may be None); ``names``
-    says how messages name each party (default ``party i``).
+    says how messages name each party (default ``party i``). With ``curve``, payloads of at
+    least ``aead_min_bytes`` go as AES-GCM records (None: none do) and the bulk links of the
+    higher parties connect to ``bulk_port`` on this party's host (None: a port the OS picks).
     """
 
     def __init__(
@@ -109,11 +125,23 @@ class ZmqChannel(Channel):
         spin_us: float = SPIN_US,
         shm: bool = False,
         names: Sequence[str] | None = None,
+        aead_min_bytes: int | None = zmq_records.AEAD_MIN_BYTES,
+        bulk_port: int | None = None,
     ) -> None:
         super().__init__(pid, n, session, timeout, names=names)
         if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not 0 <= spin_us <= 1e6:
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {spin_us!r}")
         self._spin = float(spin_us) * 1e-6
+        if aead_min_bytes is not None and (
+            isinstance(aead_min_bytes, bool) or not isinstance(aead_min_bytes, int) or aead_min_bytes < 1
+        ):
+            raise ConfigError(f"aead_min_bytes: expected a positive number of bytes or None, got {aead_min_bytes!r}")
+        if bulk_port is not None and (
+            isinstance(bulk_port, bool) or not isinstance(bulk_port, int) or not 1 <= bulk_port <= 65535
+        ):
+            raise ConfigError(f"bulk_port: expected a port number (1..65535) or None, got {bulk_port!r}")
+        # payloads of at least this many bytes go as AES-GCM records on an encrypted link
+        self._aead_min = 2**63 if aead_min_bytes is None else aead_min_bytes
         self._last_wait = 0.0  # how long the previous receive waited for its message (seconds)
         connect_timeout = self.timeout if connect_timeout is None else float(connect_timeout)
         if not connect_timeout > 0:
@@ -130,10 +158,13 @@ class ZmqChannel(Channel):
         self._rcvtimeo: dict[zmq.Socket, int] = {}
         self._rings_out: dict[int, shm_ring.Outgoing] = {}
         self._rings_in: dict[int, shm_ring.Incoming] = {}
+        self._records: zmq_records.Records | None = None
         self._links = Links(pid, n, endpoints, self.names, curve, context)
         try:
             self._links.open()
             handshake(self._links, session, self._pending, time.monotonic() + connect_timeout, connect_timeout)
+            if curve is not None:  # the encrypted bulk path (every encrypted channel sets it up)
+                self._records = zmq_records.setup(self, endpoints, connect_timeout, bulk_port)
             wanted = set()
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(endpoints[min(p, pid)])}
@@ -141,6 +172,8 @@ class ZmqChannel(Channel):
             # the offers are set-up traffic: neither the counters nor the polling heuristic
             # (how long the last receive waited) carry them into the session
             self.reset_stats()
+            if self._records is not None:
+                self._records.sent = 0
             self._last_wait = 0.0
         except BaseException:
             self.close()
@@ -174,15 +207,36 @@ class ZmqChannel(Channel):
         return sum(ring.sent for ring in self._rings_out.values())
 
     @property
+    def bulk_peers(self) -> list[int]:
+        """The peers this party has an encrypted bulk link with (empty on plaintext links)."""
+        return [] if self._records is None else sorted(self._records.linked)
+
+    @property
+    def bulk_sent(self) -> int:
+        """How many payloads went as AES-GCM records on the bulk links so far."""
+        return 0 if self._records is None else self._records.sent
+
+    @property
     def dropped(self) -> int:
         """Messages dropped because their connection is not a party of this session."""
-        return self._links.dropped
+        return self._links.dropped + (0 if self._records is None else self._records.links.dropped)
 
     def _transmit(self, to: int, header: bytes, payload: np.ndarray) -> None:
         if self._closed:
             raise ProtocolError(f"{self.names[self.pid]}: send to {self.names[to]} on a closed channel")
-        ring = self._rings_out.get(to) if payload.nbytes >= shm_ring.MIN_BYTES else None
-        ref = None if ring is None else ring.put(payload)  # None: no room yet, so inline
+        nbytes = payload.nbytes
+        ring = self._rings_out.get(to) if nbytes >= shm_ring.MIN_BYTES else None
+        records, bulk = self._records, False
+        if records is None:
+            ref = None if ring is None else ring.put(payload)  # None: no room yet, so inline
+        elif nbytes >= self._aead_min:
+            # encrypted link: a record in the ring, else on the bulk link (zmq_records), never on CURVE
+            ref = None if ring is None else ring.put(payload, records.sealers[to], header)
+            if ref is None and to in records.linked:
+                records.send(to, header, payload)  # before the header, so it is there when that is read
+                bulk = True
+        else:
+            ref = None
         links = self._links
         try:
             if to < self.pid:
@@ -193,7 +247,9 @@ class ZmqChannel(Channel):
             if ref is not None:
                 sock.send(header, _SNDMORE)
                 sock.send(ref)
-            elif payload.nbytes < ZERO_COPY_MIN:
+            elif bulk:
+                sock.send(header)  # an empty body: the payload is the next record on the bulk link
+            elif nbytes < ZERO_COPY_MIN:
                 # one frame: a copy is cheaper than a second send call and zero-copy bookkeeping
                 sock.send(header + payload.tobytes())
             else:
@@ -206,12 +262,12 @@ class ZmqChannel(Channel):
             raise ProtocolError(f"{self.names[self.pid]}: cannot send to {self.names[to]}: {e.strerror}") from None
 
     def _receive(self, frm: int, timeout: float, small: bool = False) -> tuple[bytes, object]:
+        deadline = time.monotonic() + timeout
         pending = self._pending[frm]
         if pending:
-            return self._payload(frm, *pending.popleft())
+            return self._payload(frm, *pending.popleft(), deadline)
         if self._closed:
             raise ProtocolError(f"{self.names[self.pid]}: receive from {self.names[frm]} on a closed channel")
-        deadline = time.monotonic() + timeout
         links = self._links
         via_router = frm > self.pid
         sock = links.router if via_router else links.dealers[frm]
@@ -232,7 +288,7 @@ class ZmqChannel(Channel):
             except zmq.Again:
                 spin = 0.0
                 if frm in links.update_gone():
-                    return self._departed(frm, via_router)
+                    return self._departed(frm, via_router, deadline)
                 if deadline_left(deadline) > 0:
                     continue
                 raise PeerTimeout(
@@ -248,7 +304,7 @@ class ZmqChannel(Channel):
             j, head, body = message
             if j == frm:
                 self._last_wait = time.perf_counter() - started
-                return self._payload(frm, head, body)
+                return self._payload(frm, head, body, deadline)
             self._pending[j].append((head, body))
 
     def _accept(self, frames: list[zmq.Frame], frm: int, via_router: bool) -> tuple[int, bytes, object] | None:
@@ -273,7 +329,7 @@ class ZmqChannel(Channel):
             return None
         return j, head, body
 
-    def _departed(self, frm: int, via_router: bool) -> tuple[bytes, object]:
+    def _departed(self, frm: int, via_router: bool, deadline: float) -> tuple[bytes, object]:
         """``frm`` has left: what it sent before leaving may still be queued, else PeerTimeout."""
         links = self._links
         sock = links.router if via_router else links.dealers[frm]
@@ -286,19 +342,28 @@ class ZmqChannel(Channel):
             if message is not None:
                 self._pending[message[0]].append(message[1:])
         if self._pending[frm]:
-            return self._payload(frm, *self._pending[frm].popleft())
+            return self._payload(frm, *self._pending[frm].popleft(), deadline)
         raise PeerTimeout(f"{self.names[self.pid]}: {self.names[frm]} has disconnected", peer=frm)
 
-    def _payload(self, frm: int, head: bytes, body) -> tuple[bytes, object]:
-        """(header, payload) with a shared-memory reference replaced by the bytes it points at.
+    def _payload(self, frm: int, head: bytes, body, deadline: float) -> tuple[bytes, object]:
+        """(header, payload) with a shared-memory reference or a bulk-link marker replaced by the
+        bytes it points at (opened, on an encrypted link).
 
-        A reference is the only 16-byte body a header of at least MIN_BYTES can come with (an
-        inline payload has exactly the declared size), so the two never get confused; anything
-        else is left for the wire checks."""
-        if len(body) == shm_ring.REF_BYTES and frm in self._rings_in:
-            declared = wire.declared_nbytes(head)
-            if declared >= shm_ring.MIN_BYTES:
+        A reference is the only 16-byte body a header of at least MIN_BYTES can come with, and a
+        marker the only empty body of a header that declares a payload (an inline payload has
+        exactly the declared size), so they never get confused; anything else is left for the
+        wire checks."""
+        size = len(body)
+        if size > shm_ring.REF_BYTES:
+            return head, body
+        declared = wire.declared_nbytes(head)
+        records = self._records
+        if size == shm_ring.REF_BYTES and frm in self._rings_in and declared >= shm_ring.MIN_BYTES:
+            if records is None:
                 return head, self._rings_in[frm].take(body, declared)
+            return head, self._rings_in[frm].take(body, declared, records.openers[frm], head)
+        if size == 0 and declared > 0 and records is not None:
+            return head, records.receive(frm, head, declared, deadline)
         return head, body
 
     def close(self) -> None:
@@ -309,4 +374,6 @@ class ZmqChannel(Channel):
         for ring in (*self._rings_out.values(), *self._rings_in.values()):
             ring.close()
         self._rings_out, self._rings_in = {}, {}
+        if self._records is not None:
+            self._records.close()
         self._links.close()

@@ -42,7 +42,8 @@ from mpc.net.zmq_links import Links
 
 CTRL = struct.Struct("<3sBBQHH")  # magic, version, kind, session, pid, n
 CTRL_MAGIC = b"TSC"
-CTRL_VERSION = 2  # 2: the shared-memory offers follow the handshake (mpc.net.shm_ring)
+CTRL_VERSION = 3  # 2: the shared-memory offers follow the handshake (mpc.net.shm_ring); 3: encrypted
+# channels set up their record keys and bulk links first (mpc.net.zmq_records)
 HELLO, WELCOME = 1, 2
 HANDSHAKE_FAILURES = 3  # failed secure handshakes with one listener before giving up
 POLL_SLICE = 0.25  # seconds; the handshake loop re-checks its deadline at least this often

@@ -34,7 +34,7 @@ Unknown connections
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
@@ -102,6 +102,11 @@ class Links:
 
     def open(self) -> None:
         """Bind the ROUTER (unless this is the last party) and connect a DEALER to each lower party."""
+        self.bind()
+        self.connect(range(self.pid))
+
+    def bind(self) -> None:
+        """Bind the ROUTER at ``endpoints[pid]``, unless this is the last party."""
         curve = self.curve
         if self.pid < self.n - 1:
             endpoint = self.endpoints[self.pid]
@@ -138,7 +143,11 @@ class Links:
                         "interfaces (check its address in the hosts file)"
                     ) from None
                 raise ConfigError(f"{self.me} cannot listen on {endpoint}: {e.strerror}") from None
-        for k in range(self.pid):
+
+    def connect(self, lower: Iterable[int]) -> None:
+        """Connect a DEALER to each of the ``lower`` parties, at ``endpoints[k]``."""
+        curve = self.curve
+        for k in lower:
             dealer = self.dealers[k] = self._socket(zmq.DEALER)
             dealer.routing_id = identity(self.pid)
             if curve is not None:
