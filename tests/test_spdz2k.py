@@ -1,6 +1,6 @@
 """The spdz2k engine beyond the shared SecretTensor tests (tests/test_secret_tensor.py runs every
 arithmetic operation under it): costs, the MAC check's schedule, authenticated dealer material,
-the offline phase, 4 parties, and what it does not offer yet."""
+the offline phase, 4 parties, and that its boolean side is the authenticated one."""
 
 import numpy as np
 import pytest
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 import mpc
 from mpc._core import get_kernels
 from mpc.engines import spdz2k
-from mpc.errors import ConfigError
+from mpc.engines.authbits import AuthBits
 from mpc.preprocessing.seeded import InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pairs
@@ -92,7 +92,7 @@ def test_costs_of_products_inputs_and_reveals(n):
             stats[name] = p.stats()["sections"][name]
         return stats
 
-    check = 3 * HEADER + 4 * 8 + 4 * 8 + 16 * 8  # the MAC check's three small messages
+    check = 3 * HEADER + 4 * 8 + 4 * 8 + 19 * 8  # the MAC check's three small messages (ring and bit ledgers)
     for pid, s in enumerate(run_local(main, n, engine="spdz2k")):
         owner_bytes = (n - 1) * (20 * 16 + HEADER3)  # 16 bytes per element to each peer
         assert s["input"]["rounds"] == 1 and s["input"]["bytes_sent"] == (owner_bytes if pid == 0 else 0)
@@ -172,12 +172,23 @@ def test_four_parties(values):
         np.testing.assert_allclose(div, qx[2] / 5, atol=2 * 2**-16)
 
 
-def test_comparisons_are_refused_rather_than_done_semi_honestly():
-    def main(p):
-        a = p.input(np.arange(3.0) if p.pid == 0 else None, owner=0, shape=(3,))
-        for fn in (lambda: a < 1, lambda: a.relu(), lambda: a.max(), lambda: mpc.functions.exp(a)):
-            with pytest.raises(ConfigError, match="spdz2k"):
-                fn()
-        return True
+def test_comparisons_run_on_the_authenticated_boolean_side():
+    """Once refused (there was no actively secure boolean side), comparisons, ReLU, max and the
+    functions now run on the authenticated boolean engine, from authenticated material only: no
+    semi-honest GMW triple or daBit is ever requested, and the party's GMW engine is not used."""
+    x = np.array([-1.5, 0.0, 2.25])
 
-    assert all(run_local(main, 2, engine="spdz2k"))
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=(3,))
+        with p.recording() as plan:
+            out = p.reveal(a < 1, a.relu(), a.max(), mpc.functions.exp(a))
+        return out, plan, p.engine.converter.boolean
+
+    for (lt, relu, mx, ex), plan, boolean in run_local(main, 2, engine="spdz2k"):
+        np.testing.assert_array_equal(lt, x < 1)
+        np.testing.assert_array_equal(relu, np.maximum(x, 0))
+        assert mx == 2.25
+        np.testing.assert_allclose(ex, np.exp(x), rtol=1e-3)
+        assert plan and all(r.auth for r in plan)
+        assert {r.kind for r in plan} >= {"edabit", "bit_triple", "dabit", "bitmul"}
+        assert isinstance(boolean, AuthBits)

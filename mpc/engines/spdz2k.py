@@ -46,9 +46,14 @@ to each peer, per element of the result; every opening is recorded for the next 
 - A MAC check also runs when more than :data:`CHECK_EVERY` opened elements are pending (memory),
   and at the end of the session (:meth:`Spdz2k.finish`).
 
-Comparisons, conversions and the functions of :mod:`mpc.functions` need an actively secure
-boolean side, which this engine does not have yet (``converter`` is None: they raise a clear
-ConfigError rather than fall back to the semi-honest GMW engine).
+Boolean side: ``engine.bits`` is an actively secure boolean engine (XOR-shared bits with GF(2^64)
+MACs, :mod:`mpc.engines.authbits`) and ``engine.converter`` the bit protocols over both
+(:mod:`mpc.engines.spdz2k_convert`: MSB, zero test, A2B by edaBits, B2A and bit times value by
+authenticated daBits), so comparisons, ReLU, max/argmax, sort, clip and every function of
+:mod:`mpc.functions` run with active security too. The party's GMW engine (``party.gmw``, for
+SecretBits) stays semi-honest and is never used by this engine. One MAC check covers the ring
+and the bit openings (:mod:`mpc.engines.mac_check`): every reveal runs it before any value
+leaves, whichever side the value comes from.
 """
 
 from __future__ import annotations
@@ -58,8 +63,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines.authbits import AuthBits
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.mac_check import MacCheck
+from mpc.engines.spdz2k_convert import Spdz2kConverter
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
@@ -88,8 +95,10 @@ class Spdz2k:
         self.preprocessing = preprocessing
         self.kernels = kernels
         self.alpha = int(preprocessing.mac_key_share())  # alpha_i in [0, 2^64)
-        self.mac = MacCheck(channel, self.alpha, kernels, dry=dry)
-        self.converter = None  # no actively secure boolean side yet (see the module docstring)
+        delta = int(preprocessing.bit_mac_key_share())  # Delta_i in GF(2^64)
+        self.mac = MacCheck(channel, self.alpha, kernels, delta=delta, dry=dry)
+        self.bits = AuthBits(channel, preprocessing, kernels, self.mac, delta)
+        self.converter = Spdz2kConverter(self, self.bits, preprocessing)
 
     def __repr__(self) -> str:
         return f"Spdz2k(pid={self.pid}, n={self.n})"
@@ -194,9 +203,19 @@ class Spdz2k:
         for p in parts[1:]:
             self.kernels.add128(total, p, out=total)
         self.mac.record(total, w[:, 1, :])
-        if self.mac.pending > CHECK_EVERY:
-            self.mac.check("pending openings")
+        self.checkpoint()
         return total
+
+    def open_unchecked(self, x: np.ndarray) -> np.ndarray:
+        """Open the flat AUTH array x (one exchange), recorded for the next MAC check: the opened
+        Z_2^128 values. For the bit protocols (:mod:`mpc.engines.spdz2k_convert`), which open
+        only values masked by fresh dealer randomness; nothing opened may leave before a check."""
+        return self._open(x)
+
+    def checkpoint(self) -> None:
+        """A MAC check now when more than :data:`CHECK_EVERY` opened elements are pending (memory)."""
+        if self.mac.ring.pending > CHECK_EVERY:
+            self.mac.check("pending openings")
 
     def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
         """This party's share of the owner's ``value`` (a ring array; ``None`` at non-owners). 1 round."""
