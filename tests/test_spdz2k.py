@@ -75,6 +75,53 @@ def test_authenticated_dealer_material_is_consistent(n):
             assert all(it[1] is None for i, it in enumerate(per_party) if i != 1)
 
 
+def open_bits(items, delta):
+    """XOR of the parties' BAUTH shares, after checking every MAC (Delta * bit) and fold."""
+    k = get_kernels("ref")
+    w = np.bitwise_xor.reduce(np.stack([x["w"] for x in items]), axis=0)
+    m = np.bitwise_xor.reduce(np.stack([x["m"] for x in items]), axis=0)
+    bits = (w[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    assert np.array_equal(m, bits * np.uint64(delta))
+    for x in items:
+        assert np.array_equal(x["f"], k.gf64_fold(np.ascontiguousarray(x["m"])))
+    return w
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_authenticated_bit_material_is_consistent(n):
+    """AND triples, input masks, daBits, bit-injection triples and edaBits: values as their
+    definitions, every bit MAC Delta * bit, every ring MAC alpha * value."""
+    k = get_kernels()
+    common_seed = PRG.fresh().random_bytes(16)
+    srcs = [InsecureLocalDealer(i, n, PRG(common_seed), k) for i in range(n)]
+    alpha = sum(s.mac_key_share() for s in srcs)
+    delta = 0
+    for s in srcs:
+        delta ^= s.bit_mac_key_share()
+
+    def ring(items):
+        vals, macs = reconstruct(items)
+        assert macs == [alpha * v % M128 for v in vals]
+        return vals
+
+    t = [s.bit_triples(5, auth=True) for s in srcs]
+    a, b, c = (open_bits([x[j] for x in t], delta) for j in range(3))
+    np.testing.assert_array_equal(c, a & b)
+    d = [s.dabits(70, auth=True) for s in srcs]
+    bits = k.unpack_bits(open_bits([x[0] for x in d], delta), 70).tolist()
+    assert ring([x[1] for x in d]) == bits and 0 < sum(bits) < 70
+    bm = [s.bit_mul_triples(70, auth=True) for s in srcs]
+    bits = k.unpack_bits(open_bits([x.words for x in bm], delta), 70).tolist()
+    av, rv, rav = (ring([getattr(x, f) for x in bm]) for f in ("a", "r", "ra"))
+    assert rv == bits and rav == [x * y % M128 for x, y in zip(rv, av, strict=True)]
+    e = [s.edabits(100) for s in srcs]
+    r, planes = ring([x[0] for x in e]), open_bits([x[1] for x in e], delta)
+    assert planes.shape == (64, 2) and k.unbitslice(planes, 100).tolist() == [v % (1 << 64) for v in r]
+    im = [s.bit_input_masks(1, (3,)) for s in srcs]
+    np.testing.assert_array_equal(im[1][1], open_bits([x[0] for x in im], delta))
+    assert all(x[1] is None for i, x in enumerate(im) if i != 1)
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_costs_of_products_inputs_and_reveals(n):
     def main(p):
@@ -135,8 +182,8 @@ def test_mac_check_runs_when_too_much_is_pending_and_at_the_end(monkeypatch):
 def test_dry_run_and_offline_phase_then_no_dealer_traffic(n):
     x = np.arange(6.0).reshape(2, 3)
 
-    def compute(a):
-        return (a * a).truncate() @ a.T, a / 3, a.square().sum()
+    def compute(a):  # ring material, and the boolean side's (edaBits, bit triples, daBits)
+        return (a * a).truncate() @ a.T, a / 3, a.square().sum(), a < 2.5, a.relu().max(axis=1), a.eq(4)
 
     def main(p):
         a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
@@ -153,6 +200,9 @@ def test_dry_run_and_offline_phase_then_no_dealer_traffic(n):
         np.testing.assert_allclose(out[0], (x * x) @ x.T, atol=1e-3)
         np.testing.assert_allclose(out[1], x / 3, atol=1e-4)
         assert out[2] == (x * x).sum()
+        np.testing.assert_array_equal(out[3], x < 2.5)
+        np.testing.assert_array_equal(out[4], x.max(axis=1))
+        np.testing.assert_array_equal(out[5], x == 4)
 
 
 @settings(max_examples=6)

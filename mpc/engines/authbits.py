@@ -170,7 +170,7 @@ class AuthBits:
         k.bxor(np.ascontiguousarray(xs["w"]), np.ascontiguousarray(a["w"]), out=masked[:total])
         k.bxor(np.ascontiguousarray(ys["w"]), np.ascontiguousarray(b["w"]), out=masked[total:])
         opened = self.channel.exchange(masked)
-        de = masked.copy()
+        de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
         for p in self.channel.peers:
             k.bxor(de, opened[p], out=de)
         folds = np.concatenate([xs["f"] ^ a["f"], ys["f"] ^ b["f"]])

@@ -102,8 +102,8 @@ class _Records:
         self.parts: list[np.ndarray] = []
 
     def add(self, arr: np.ndarray) -> None:
-        if arr.size:
-            self.parts.append(np.asarray(arr, dtype=np.uint64).reshape(-1, self.width))
+        if arr.size:  # contiguous: a strided view (a record field) would keep its whole parent alive
+            self.parts.append(np.ascontiguousarray(arr, dtype=np.uint64).reshape(-1, self.width))
 
     @property
     def rows(self) -> int:

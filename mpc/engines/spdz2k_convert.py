@@ -28,8 +28,8 @@ carry-save reduction, since the masked value is public):
    xor_public`, ``and_public``): no AND round for the leaves.
 2. **MSB** (:meth:`Spdz2kConverter.msb`): msb(c64 - r64) = c_63 ^ r_63 ^ [c' < r'] with c', r' the
    low 63 bits (the borrow into bit 63). The comparison tree :func:`~mpc.engines.circuits.lt_tree`
-   on the linear leaves l_i = ~c_i & r_i, e_i = ~(c_i ^ r_i): 6 rounds, 119 ANDs. In all 7
-   rounds, 16 + 29.75 bytes.
+   on the linear leaves l_i = ~c_i & r_i, e_i = ~(c_i ^ r_i): 6 rounds, 118 ANDs. In all 7
+   rounds, 16 + 29.5 bytes.
 3. **Zero test** (:meth:`Spdz2kConverter.eqz`): x = 0 iff c64 = r64, an AND tree over the 64
    linear bits ~(c_i ^ r_i) (:func:`~mpc.engines.circuits.and_tree`): 6 rounds, 63 ANDs. In all
    7 rounds, 16 + 15.75 bytes.
@@ -250,8 +250,9 @@ class Spdz2kConverter:
             folds[wb:] = efold ^ ew["f"]
         parts = self.arith.channel.exchange(msg)
         nb = wb + we  # the packed bits open by XOR, the ring part d by addition mod 2^128
-        bits = msg[:nb].copy()
-        d = msg[nb:].reshape(m, 2).copy()  # msg itself went to the peers: never written to
+        mine = parts[self.pid]  # what was sent (never written to: it went to the peers)
+        bits = mine[:nb].copy()
+        d = mine[nb:].reshape(m, 2).copy()
         for p in self.arith.channel.peers:
             k.bxor(bits, parts[p][:nb], out=bits)
             k.add128(d, parts[p][nb:].reshape(m, 2), out=d)
