@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 import mpc
 from mpc._core import get_kernels
-from mpc.engines import spdz2k
+from mpc.engines import circuits, spdz2k
 from mpc.engines.authbits import AuthBits
+from mpc.engines.base import BooleanEngine
 from mpc.preprocessing.seeded import InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pairs
@@ -213,13 +214,17 @@ def test_four_parties(values):
     def main(p):
         parts = p.input(x * (p.pid + 1))  # every party contributes
         total = mpc.stack(parts).sum(axis=0)
-        return p.reveal(total, (parts[0] * parts[3]).truncate(), parts[2] / 5, to=None)
+        return p.reveal(total, (parts[0] * parts[3]).truncate(), parts[2] / 5, parts[1] < 0, (-parts[3]).relu(),
+                        parts[0].max(), to=None)
 
     qx = [np.rint(x * (i + 1) * 2**16) / 2**16 for i in range(4)]
-    for tot, prod, div in run_local(main, 4, engine="spdz2k"):
+    for tot, prod, div, neg, relu, mx in run_local(main, 4, engine="spdz2k"):
         np.testing.assert_array_equal(tot, sum(qx))
         np.testing.assert_allclose(prod, qx[0] * qx[3], atol=2**-16)
         np.testing.assert_allclose(div, qx[2] / 5, atol=2 * 2**-16)
+        np.testing.assert_array_equal(neg, qx[1] < 0)
+        np.testing.assert_array_equal(relu, np.maximum(-qx[3], 0))
+        assert mx == qx[0].max()
 
 
 def test_comparisons_run_on_the_authenticated_boolean_side():
@@ -242,3 +247,51 @@ def test_comparisons_run_on_the_authenticated_boolean_side():
         assert plan and all(r.auth for r in plan)
         assert {r.kind for r in plan} >= {"edabit", "bit_triple", "dabit", "bitmul"}
         assert isinstance(boolean, AuthBits)
+
+
+word = st.integers(0, (1 << 64) - 1)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(st.tuples(word, word, word), min_size=1, max_size=70))
+def test_authenticated_boolean_engine_against_plaintext(n, xs):
+    """AuthBits: every BooleanEngine operation, a circuit (an adder, a comparison) on its planes,
+    input and reveal to all and to one party, against NumPy on the words; reveals are MAC-checked."""
+    x, y, c = (np.array(col, dtype=np.uint64) for col in zip(*xs, strict=True))
+    m = x.size
+
+    def main(p):
+        eng = p.engine.bits
+        assert isinstance(eng, BooleanEngine)
+        sx = eng.input(x if p.pid == 0 else None, 0, x.shape)
+        sy = eng.input(y if p.pid == n - 1 else None, n - 1, y.shape)
+        (both,) = eng.and_many([(sx, sy)])
+        out = [eng.xor(sx, sy), eng.invert(sx), eng.xor_public(sx, c), eng.and_public(sy, c), eng.public(c),
+               both, eng.xor(eng.zeros(x.shape), sx)]
+        px, py = (p.kernels.bitslice(v) for v in (x, y))
+        planes = [eng.input(v if p.pid == 0 else None, 0, v.shape) for v in (px, py)]
+        add = circuits.add(eng, *planes)
+        less = circuits.lt(eng, *planes)
+        checks = p.engine.mac.checks
+        opened = eng.reveal_many(out + [add, less])
+        private = eng.reveal(sx, to=1)
+        return opened, private, p.engine.mac.checks - checks
+
+    with np.errstate(over="ignore"):
+        want_sum = x + y
+    for pid, (opened, private, checks) in enumerate(run_local(main, n, engine="spdz2k")):
+        xor, inv, xpub, apub, pub, both, same, add, less = opened
+        np.testing.assert_array_equal(xor, x ^ y)
+        np.testing.assert_array_equal(inv, ~x)
+        np.testing.assert_array_equal(xpub, x ^ c)
+        np.testing.assert_array_equal(apub, y & c)
+        np.testing.assert_array_equal(pub, c)
+        np.testing.assert_array_equal(both, x & y)
+        np.testing.assert_array_equal(same, x)
+        k = get_kernels()
+        np.testing.assert_array_equal(k.unbitslice(add, m), want_sum)
+        np.testing.assert_array_equal(k.unbitslice(less, m), (x < y).astype(np.uint64))
+        assert (private is None) == (pid != 1)
+        if pid == 1:
+            np.testing.assert_array_equal(private, x)
+        assert checks == 2  # each reveal: the MAC check of everything opened before any word leaves
