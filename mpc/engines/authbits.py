@@ -110,9 +110,12 @@ class AuthBits:
     # ------------------------------------------------------------------ local operations
 
     def xor(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Share of x ^ y (bits and MACs). Local."""
+        """Share of x ^ y (bits and MACs). Local. (NumPy's XOR reads strided operands, such as the
+        circuits' every-other-plane slices, in place: no copy of either record array.)"""
         x, y = self._pair(x, y, "xor")
-        return from_words(self.k.bxor(words(x), words(y))).reshape(x.shape)
+        out = np.empty(x.shape, dtype=BAUTH)
+        np.bitwise_xor(words(x), words(y), out=words(out))
+        return out
 
     def xor_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """Share of x ^ c for public words c: party 0 flips bits, every MAC of a bit set in c
@@ -163,17 +166,27 @@ class AuthBits:
             if not isinstance(t, np.ndarray) or t.dtype != BAUTH or t.shape != (total,):
                 raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
                                     f"expected ({total},) BAUTH records")
-        xs = np.concatenate([x.reshape(-1) for x, _ in pairs]) if len(pairs) > 1 else pairs[0][0].reshape(-1)
-        ys = np.concatenate([y.reshape(-1) for _, y in pairs]) if len(pairs) > 1 else pairs[0][1].reshape(-1)
         k = self.k
+        # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered per
+        # field, 16 bytes per record, never the 528-byte records themselves
+        fields = np.empty((4, total), dtype=np.uint64)  # x bits, y bits, x folds, y folds
+        start = 0
+        for x, y in pairs:
+            end = start + x.size
+            for row, (v, name) in enumerate(((x, "w"), (y, "w"), (x, "f"), (y, "f"))):
+                fields[row, start:end] = v[name].reshape(-1)
+            start = end
+        aw, bw = words(a), words(b)
         masked = np.empty(2 * total, dtype=np.uint64)
-        k.bxor(np.ascontiguousarray(xs["w"]), np.ascontiguousarray(a["w"]), out=masked[:total])
-        k.bxor(np.ascontiguousarray(ys["w"]), np.ascontiguousarray(b["w"]), out=masked[total:])
+        np.bitwise_xor(fields[0], aw[:, 0], out=masked[:total])
+        np.bitwise_xor(fields[1], bw[:, 0], out=masked[total:])
         opened = self.channel.exchange(masked)
         de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
         for p in self.channel.peers:
             k.bxor(de, opened[p], out=de)
-        folds = np.concatenate([xs["f"] ^ a["f"], ys["f"] ^ b["f"]])
+        folds = np.empty(2 * total, dtype=np.uint64)
+        np.bitwise_xor(fields[2], aw[:, 1], out=folds[:total])
+        np.bitwise_xor(fields[3], bw[:, 1], out=folds[total:])
         self.mac.record_bits(de, folds)
         z = from_words(k.bauth_and(words(c), words(a), words(b), de[:total], de[total:], self.delta, self.pid == 0))
         self._maybe_check()

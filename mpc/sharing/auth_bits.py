@@ -35,10 +35,13 @@ ABIT = np.dtype([("b", "<u8"), ("m", "<u8")])
 WORDS = 66  # uint64 words per BAUTH record
 
 
+_AS_WORDS = np.dtype((np.uint64, (WORDS,)))
+
+
 def words(a: np.ndarray) -> np.ndarray:
-    """A BAUTH array as ``(..., 66)`` uint64 words (a view when ``a`` is contiguous)."""
-    a = np.ascontiguousarray(a) if a.ndim else np.asarray(a, order="C")
-    return a.reshape(-1).view(np.uint64).reshape(*a.shape, WORDS)
+    """A BAUTH array as ``(..., 66)`` uint64 words: always a view, with ``a``'s strides (a slice
+    of planes stays a slice; NumPy ufuncs read it in place, the kernels copy it to C order)."""
+    return np.asarray(a).view(_AS_WORDS)
 
 
 def from_words(w: np.ndarray) -> np.ndarray:
