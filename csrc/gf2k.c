@@ -162,6 +162,49 @@ void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const ui
     }
 }
 
+void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
+                         const uint64_t *e, uint64_t delta, int first, size_t n)
+{
+#ifdef MPC_HAVE_PCLMUL_PATH
+    int fast = have_pclmul();
+#endif
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        uint64_t dd = d[i], ee = e[i], de = dd & ee;
+        out[2 * i] = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
+        uint64_t lo = 0, hi = 0;
+        MPC_IVDEP
+        for (unsigned j = 0; j < 64; j++) {
+            uint64_t m = ((0 - ((dd >> j) & 1)) & pb[2 + j]) ^ ((0 - ((ee >> j) & 1)) & pa[2 + j]);
+            lo ^= m << j;
+            hi ^= (m >> 1) >> (63 - j);
+        }
+#ifdef MPC_HAVE_PCLMUL_PATH
+        uint64_t dd_delta = fast ? mul_clmul(de, delta) : mul_portable(de, delta);
+#else
+        uint64_t dd_delta = mul_portable(de, delta);
+#endif
+        out[2 * i + 1] = pc[1] ^ reduce(lo, hi) ^ dd_delta;
+    }
+}
+
+void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *px = x + MPC_BAUTH_WORDS * i;
+        uint64_t cc = c[i];
+        out[2 * i] = px[0] & cc;
+        uint64_t lo = 0, hi = 0;
+        MPC_IVDEP
+        for (unsigned j = 0; j < 64; j++) {
+            uint64_t m = px[2 + j] & (0 - ((cc >> j) & 1));
+            lo ^= m << j;
+            hi ^= (m >> 1) >> (63 - j);
+        }
+        out[2 * i + 1] = reduce(lo, hi);
+    }
+}
+
 void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first, size_t n)
 {
 #ifdef MPC_HAVE_PCLMUL_PATH

@@ -87,6 +87,12 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
         for x, y in zip(results[0], got, strict=True):
             np.testing.assert_array_equal(x, y)
     z, xp, ap = results[0]
+    for k in BACKENDS:  # the light kernels: the bits and the fold of the full ones, nothing else read of c
+        c_light = c.copy()
+        c_light[..., 1] = REF.gf64_fold(np.ascontiguousarray(c[..., 2:]))  # a triple's fold is its MACs' fold
+        c_light[..., 2:] = 0
+        np.testing.assert_array_equal(k.bauth_and_light(c_light, a, b, d, e, delta, first), z[..., :2])
+        np.testing.assert_array_equal(k.bauth_and_public_light(c, d), ap[..., :2])
     for idx in np.ndindex(*shape):
         cc, aa, bb, dd, ee = (int(v) for v in (c[idx][0], a[idx][0], b[idx][0], d[idx], e[idx]))
         assert int(z[idx][0]) == cc ^ (dd & bb) ^ (ee & aa) ^ ((dd & ee) if first else 0)
@@ -113,6 +119,9 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
                           np.zeros(2, dtype=np.uint64), 1, True),
     lambda k: k.bauth_xor_public(np.zeros((2, 65), dtype=np.uint64), np.zeros(2, dtype=np.uint64), 1, True),
     lambda k: k.bauth_and_public(np.zeros((2, 66), dtype=np.uint64), np.zeros((2, 1), dtype=np.uint64)),
+    lambda k: k.bauth_and_light(*(np.zeros((2, 66), dtype=np.uint64),) * 3, np.zeros(2, dtype=np.uint64),
+                                np.zeros(2, dtype=np.int64), 1, True),
+    lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
 ])
 def test_bad_arguments_are_rejected_alike(call):
     assert_rejected_alike(call, BACKENDS)

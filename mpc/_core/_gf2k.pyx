@@ -26,6 +26,9 @@ cdef extern from "mpc/gf2k.h" nogil:
     void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first,
                               size_t n)
     void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
+    void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
+    void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
 
 
 def gf64_mul(a, b, out=None):
@@ -77,6 +80,39 @@ def bauth_and(c, a, b, d, e, delta, first):
     if n:
         with nogil:
             mpc_bauth_and(po, pc, pa, pb, pd, pe, dl, is_first, n)
+    return out
+
+
+def bauth_and_light(c, a, b, d, e, delta, first):
+    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    out = np.empty((*c.shape[:-1], 2), dtype=np.uint64)
+    cdef size_t n = d.size
+    cdef uint64_t dl = delta
+    cdef int is_first = 1 if first else 0
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    if n:
+        with nogil:
+            mpc_bauth_and_light(po, pc, pa, pb, pd, pe, dl, is_first, n)
+    return out
+
+
+def bauth_and_public_light(x, c):
+    """:func:`bauth_and_public` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    x, c, _ = ck.bauth_public_args(x, c, 0)
+    out = np.empty((*x.shape[:-1], 2), dtype=np.uint64)
+    cdef size_t n = c.size
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pc = in_ptr(c)
+    if n:
+        with nogil:
+            mpc_bauth_and_public_light(po, px, pc, n)
     return out
 
 

@@ -487,6 +487,23 @@ def bauth_xor_public(x, c, delta, first):
     return out
 
 
+@_wrap
+def bauth_and_light(c, a, b, d, e, delta, first):
+    """:func:`bauth_and` without the MACs of the bits: ``(..., 2)`` words (bits, fold), reading of
+    c only its bits and fold (the fold is linear: f_c ^ fold(d.m_b) ^ fold(e.m_a) ^ (d&e) delta)."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    out = np.empty((*c.shape[:-1], 2), dtype=np.uint64)
+    out[..., 0] = c[..., 0] ^ (d & b[..., 0]) ^ (e & a[..., 0]) ^ ((d & e) if first else _ZERO)
+    out[..., 1] = c[..., 1] ^ _fold((_bit_masks(d) & b[..., 2:]) ^ (_bit_masks(e) & a[..., 2:])) \
+        ^ _gf64_reduce(*_clmul(d & e, np.uint64(delta)))
+    return out
+
+
+def bauth_and_public_light(x, c):
+    """:func:`bauth_and_public` without the MACs of the bits: ``(..., 2)`` words (bits, fold)."""
+    return np.ascontiguousarray(bauth_and_public(x, c)[..., :2])
+
+
 def bauth_and_public(x, c):
     """Share of x & c for authenticated words x (records (..., 66)) and public words c (...):
     bits and MACs of the bits clear in c set to zero, the fold recomputed."""
@@ -506,4 +523,5 @@ KERNELS = (
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
+    "bauth_and_light", "bauth_and_public_light",
 )

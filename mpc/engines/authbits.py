@@ -17,6 +17,10 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   its bits, every party XORs Delta_i into the MAC of every bit set in c (and c * Delta_i into
   the folded MAC). AND with public words: every party clears the bits and MACs where c is 0.
   0 rounds, 0 bytes.
+- Light words (:data:`~mpc.sharing.auth_bits.LAUTH`: bits and folded MAC, 16 bytes): an AND reads
+  nothing else of its inputs, so a circuit may keep values whose single bits are never used
+  again light (``and_many(..., light=True)``, ``and_public_light``, ``xor_public_light``): the
+  protocol and its messages are the same; only the 64 MACs per output word are not computed.
 - AND (:meth:`AuthBits.and_many`, any number of gates in ONE round), Beaver over GF(2) with an
   authenticated bit triple (a, b, c = a AND b):
     1. each party sends the words d_i = x_i ^ a_i and e_i = y_i ^ b_i (bits only, as GMW);
@@ -54,7 +58,7 @@ from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import BAUTH, from_words, words
+from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, words
 
 __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
 
@@ -90,14 +94,14 @@ class AuthBits:
     # ------------------------------------------------------------------ validation
 
     @staticmethod
-    def _share(name: str, x: object) -> np.ndarray:
-        if not isinstance(x, np.ndarray) or x.dtype != BAUTH:
+    def _share(name: str, x: object, light_ok: bool = False) -> np.ndarray:
+        if not isinstance(x, np.ndarray) or not (x.dtype == BAUTH or (light_ok and x.dtype == LAUTH)):
             got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
             raise ShareTypeError(f"{name}: expected authenticated bit words (BAUTH records), got {got}")
         return x
 
-    def _pair(self, x: object, y: object, what: str) -> tuple[np.ndarray, np.ndarray]:
-        x, y = self._share(f"{what} x", x), self._share(f"{what} y", y)
+    def _pair(self, x: object, y: object, what: str, light_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._share(f"{what} x", x, light_ok), self._share(f"{what} y", y, light_ok)
         if x.shape != y.shape:
             raise ShareTypeError(f"{what}: operand shapes differ: {x.shape} and {y.shape}")
         return x, y
@@ -110,10 +114,12 @@ class AuthBits:
     # ------------------------------------------------------------------ local operations
 
     def xor(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Share of x ^ y (bits and MACs). Local. (NumPy's XOR reads strided operands, such as the
-        circuits' every-other-plane slices, in place: no copy of either record array.)"""
-        x, y = self._pair(x, y, "xor")
-        out = np.empty(x.shape, dtype=BAUTH)
+        """Share of x ^ y (bits and MACs; two light words give a light word). Local. (NumPy's XOR
+        reads strided operands, such as the circuits' every-other-plane slices, in place.)"""
+        x, y = self._pair(x, y, "xor", light_ok=True)
+        if x.dtype != y.dtype:
+            raise ShareTypeError("xor: a light word (LAUTH) XORs only with light words")
+        out = np.empty(x.shape, dtype=x.dtype)
         np.bitwise_xor(words(x), words(y), out=words(out))
         return out
 
@@ -135,6 +141,21 @@ class AuthBits:
         c = self._public_words(x, c, "and_public")
         return from_words(self.k.bauth_and_public(words(x), c)).reshape(x.shape)
 
+    def and_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """:meth:`and_public` as a light word (bits and folded MAC, :data:`LAUTH`). Local."""
+        x = self._share("and_public_light x", x)
+        c = self._public_words(x, c, "and_public_light")
+        return from_words(self.k.bauth_and_public_light(words(x), c)).reshape(x.shape)
+
+    def xor_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
+        x = self._share("xor_public_light x", x, light_ok=True)
+        c = self._public_words(x, c, "xor_public_light")
+        out = np.empty(x.shape, dtype=LAUTH)
+        out["w"] = x["w"] ^ c if self.pid == 0 else x["w"]
+        out["f"] = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
+        return out
+
     def public(self, c: np.ndarray) -> np.ndarray:
         """A sharing of public words c. Local."""
         if not isinstance(c, np.ndarray) or c.dtype != np.uint64:
@@ -155,12 +176,19 @@ class AuthBits:
         """Share of x & y: one round."""
         return self.and_many([(x, y)])[0]
 
-    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """Shares of x & y for every pair, all in ONE round (see the module docstring)."""
-        pairs = [self._pair(x, y, f"and_many pair {i}") for i, (x, y) in enumerate(pairs)]
+    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                 light: bool | Sequence[bool] = False) -> list[np.ndarray]:
+        """Shares of x & y for every pair, all in ONE round (see the module docstring). Operands
+        may be light words (only their bits and folded MACs are read); ``light`` (one flag, or
+        one per pair) returns light words (:data:`LAUTH`) for those pairs: the same protocol and
+        messages, without computing and writing the 64 MACs of every output word."""
+        pairs = [self._pair(x, y, f"and_many pair {i}", light_ok=True) for i, (x, y) in enumerate(pairs)]
+        flags = [bool(light)] * len(pairs) if isinstance(light, (bool, np.bool_)) else [bool(f) for f in light]
+        if len(flags) != len(pairs):
+            raise ShareTypeError(f"and_many: {len(flags)} light flags for {len(pairs)} pairs")
         total = int(sum(x.size for x, _ in pairs))
         if total == 0:
-            return [self.zeros(x.shape) for x, _ in pairs]
+            return [np.zeros(x.shape, dtype=LAUTH if f else BAUTH) for (x, _), f in zip(pairs, flags, strict=True)]
         a, b, c = self.preprocessing.bit_triples(total, auth=True)
         for name, t in (("a", a), ("b", b), ("c", c)):
             if not isinstance(t, np.ndarray) or t.dtype != BAUTH or t.shape != (total,):
@@ -188,12 +216,16 @@ class AuthBits:
         np.bitwise_xor(fields[2], aw[:, 1], out=folds[:total])
         np.bitwise_xor(fields[3], bw[:, 1], out=folds[total:])
         self.mac.record_bits(de, folds)
-        z = from_words(k.bauth_and(words(c), words(a), words(b), de[:total], de[total:], self.delta, self.pid == 0))
-        self._maybe_check()
+        cw = words(c)
         out, start = [], 0
-        for x, _ in pairs:
-            out.append(z[start : start + x.size].reshape(x.shape))
-            start += x.size
+        for (x, _), flag in zip(pairs, flags, strict=True):
+            end = start + x.size
+            combine = k.bauth_and_light if flag else k.bauth_and
+            z = combine(cw[start:end], aw[start:end], bw[start:end], de[start:end], de[total + start : total + end],
+                        self.delta, self.pid == 0)
+            out.append(from_words(z).reshape(x.shape))
+            start = end
+        self._maybe_check()
         return out
 
     def _maybe_check(self) -> None:

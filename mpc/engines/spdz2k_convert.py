@@ -72,7 +72,7 @@ from mpc.engines.authbits import AuthBits
 from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import ABIT, BAUTH
+from mpc.sharing.auth_bits import ABIT, BAUTH, lighten
 from mpc.sharing.authenticated import AUTH, low64, pairs
 from mpc.sharing.flat import concat_flat, split_flat
 from mpc.sharing.packing import nwords
@@ -129,14 +129,45 @@ class Spdz2kConverter:
 
     # ------------------------------------------------------------------ MSB, zero test, A2B
 
+    def lt_public(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The plane (1, W) of [c < r] (unsigned) for public bit planes c and secret planes r (w, W).
+
+        The comparison tree of :func:`~mpc.engines.circuits.lt_tree` on the linear leaves
+        l_i = ~c_i & r_i, e_i = ~(c_i ^ r_i), with every value kept light (bits and folded MAC:
+        all the next AND reads) except the top group's l, the only one whose bits reach the
+        output: its leaf and the one AND per level that feeds it carry their 64 MACs per word.
+        Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree)."""
+        eng = self.boolean
+        nc = ~c
+        w = r.shape[0]
+        less = eng.and_public_light(r, nc)
+        e = eng.xor_public_light(r, nc)
+        top = eng.and_public(r[w - 1 : w], nc[w - 1 : w])  # less[-1] with its bits' MACs
+        while less.shape[0] > 1:
+            k = less.shape[0]
+            h = k // 2
+            lo, hi = slice(0, 2 * h, 2), slice(1, 2 * h, 2)
+            full = 1 if k % 2 == 0 else 0  # the last pair forms the top group: its AND in full
+            pairs = [(e[hi][: h - full], less[lo][: h - full]), (e[hi][h - full :], less[lo][h - full :])]
+            if h > 1:  # e of every group but the lowest (whose e is never read)
+                pairs.append((e[hi][1:], e[lo][1:]))
+            res = eng.and_many(pairs, light=[True, False, True][: len(pairs)])
+            new_l = eng.xor(less[hi], np.concatenate([res[0], lighten(res[1])]))
+            if full:
+                top = eng.xor(top, res[1])
+            new_e = np.concatenate([e[1:2], res[2]]) if h > 1 else e[1:2]  # row 0: a placeholder
+            if k % 2:
+                new_l = np.concatenate([new_l, less[k - 1 :]])
+                new_e = np.concatenate([new_e, e[k - 1 :]])
+            less, e = new_l, new_e
+        return top
+
     def msb_planes(self, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """One bit plane (1, W) of the sign bit of every element of the concatenation. Step 2."""
         flat, shapes = _flat(xs, AUTH, "msb")
         _, c, r = self.open_masked(flat)
         eng = self.boolean
-        nc = ~c[:63]
-        less = circuits.lt_tree(eng, eng.and_public(r[:63], nc), eng.xor_public(r[:63], nc))
-        return eng.xor(eng.xor_public(r[63:64], c[63:64]), less), shapes
+        return eng.xor(eng.xor_public(r[63:64], c[63:64]), self.lt_public(c[:63], r[:63])), shapes
 
     def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Unpacked authenticated bits (shapes of ``xs``) of the sign bit of each x."""
@@ -148,7 +179,13 @@ class Spdz2kConverter:
         flat, shapes = _flat(xs, AUTH, "eqz")
         _, c, r = self.open_masked(flat)
         eng = self.boolean
-        return self.unpack(circuits.and_tree(eng, eng.xor_public(r, ~c)), shapes)
+        e = eng.xor_public_light(r, ~c)  # the AND tree of :func:`~mpc.engines.circuits.and_tree`, light
+        while e.shape[0] > 2:  # until its last AND, the only one whose output bits are used
+            h = e.shape[0] // 2
+            (res,) = eng.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])], light=True)
+            e = np.concatenate([res, e[2 * h :]])
+        (bit,) = eng.and_many([(e[0:1], e[1:2])])
+        return self.unpack(bit, shapes)
 
     def a2b(self, xs: Sequence[np.ndarray], masked_use: bool = False) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """Bit planes (64, W) of the concatenation of ``xs`` and the shapes. Step 4 (``masked_use``

@@ -199,6 +199,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bauth_and": _bauth_and,
     "bauth_xor_public": lambda g: _bauth_public(g, True),
     "bauth_and_public": lambda g: _bauth_public(g, False),
+    "bauth_and_light": _bauth_and,
+    "bauth_and_public_light": lambda g: _bauth_public(g, False),
 }
 
 

@@ -17,6 +17,10 @@ operations -- slicing, concatenate, repeat, tile, fancy indexing -- as they move
   f = sum_j X^j m[j] (a GF(2^64)-linear function of the MACs, kept with them so that an opening
   records one word of MAC per word opened; see :mod:`mpc.engines.mac_check`). 528 bytes, viewed
   by the kernels as 66 uint64 words ``[w, f, m_0 .. m_63]``.
+- :data:`LAUTH`, a *light* word: the bits and the folded MAC only (16 bytes). It is all an AND
+  gate reads of its inputs and all an opening records, so circuits keep their intermediate
+  values light where no single bit of them is used again (no XOR into an output, no public AND,
+  no unpacking): a light value can be ANDed, XORed with light values and opened, nothing else.
 - :data:`ABIT`, one *unpacked* bit (the single bits of :class:`~mpc.engines.base.MixedProtocols`):
   ``"b"`` this party's share of the bit (0/1), ``"m"`` its MAC share. 16 bytes.
 
@@ -28,9 +32,10 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ABIT", "BAUTH", "WORDS", "bit_macs", "from_words", "pack", "words"]
+__all__ = ["ABIT", "BAUTH", "LAUTH", "WORDS", "bit_macs", "from_words", "lighten", "pack", "words"]
 
 BAUTH = np.dtype([("w", "<u8"), ("f", "<u8"), ("m", "<u8", (64,))])
+LAUTH = np.dtype([("w", "<u8"), ("f", "<u8")])
 ABIT = np.dtype([("b", "<u8"), ("m", "<u8")])
 WORDS = 66  # uint64 words per BAUTH record
 
@@ -38,16 +43,30 @@ WORDS = 66  # uint64 words per BAUTH record
 _AS_WORDS = np.dtype((np.uint64, (WORDS,)))
 
 
+_AS_LIGHT = np.dtype((np.uint64, (2,)))
+
+
 def words(a: np.ndarray) -> np.ndarray:
-    """A BAUTH array as ``(..., 66)`` uint64 words: always a view, with ``a``'s strides (a slice
-    of planes stays a slice; NumPy ufuncs read it in place, the kernels copy it to C order)."""
-    return np.asarray(a).view(_AS_WORDS)
+    """A BAUTH (or LAUTH) array as ``(..., 66)`` (``(..., 2)``) uint64 words: always a view, with
+    ``a``'s strides (a slice of planes stays a slice; NumPy ufuncs read it in place, the kernels
+    copy it to C order)."""
+    a = np.asarray(a)
+    return a.view(_AS_WORDS if a.dtype == BAUTH else _AS_LIGHT)
+
+
+def lighten(a: np.ndarray) -> np.ndarray:
+    """The LAUTH words (bits, folded MAC) of a BAUTH array."""
+    out = np.empty(a.shape, dtype=LAUTH)
+    out["w"] = a["w"]
+    out["f"] = a["f"]
+    return out
 
 
 def from_words(w: np.ndarray) -> np.ndarray:
-    """The inverse of :func:`words`: ``(..., 66)`` uint64 words as a BAUTH array (a view)."""
+    """The inverse of :func:`words`: ``(..., 66)`` (or ``(..., 2)``) uint64 words as a BAUTH (LAUTH)
+    array (a view)."""
     w = np.ascontiguousarray(w, dtype=np.uint64)
-    return w.reshape(-1).view(BAUTH).reshape(w.shape[:-1])
+    return w.reshape(-1).view(BAUTH if w.shape[-1] == WORDS else LAUTH).reshape(w.shape[:-1])
 
 
 def pack(values: np.ndarray, folds: np.ndarray, macs: np.ndarray) -> np.ndarray:
