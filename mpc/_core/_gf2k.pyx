@@ -63,11 +63,10 @@ def gf64_dot(a, b):
     return np.array([r], dtype=np.uint64)
 
 
-def bauth_and(c, a, b, d, e, delta, first):
-    """One party's authenticated share of x AND y from an authenticated bit triple and the
-    opened d, e (see the reference)."""
+cdef object _and(object c, object a, object b, object d, object e, object delta, object first, bint light):
+    """The authenticated AND combine, with (light=False) or without the output's bit MACs."""
     c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
-    out = np.empty(c.shape, dtype=np.uint64)
+    out = np.empty((*c.shape[:-1], 2 if light else ck.BAUTH_WORDS), dtype=np.uint64)
     cdef size_t n = d.size
     cdef uint64_t dl = delta
     cdef int is_first = 1 if first else 0
@@ -79,41 +78,44 @@ def bauth_and(c, a, b, d, e, delta, first):
     cdef const uint64_t *pe = in_ptr(e)
     if n:
         with nogil:
-            mpc_bauth_and(po, pc, pa, pb, pd, pe, dl, is_first, n)
+            if light:
+                mpc_bauth_and_light(po, pc, pa, pb, pd, pe, dl, is_first, n)
+            else:
+                mpc_bauth_and(po, pc, pa, pb, pd, pe, dl, is_first, n)
     return out
 
 
-def bauth_and_light(c, a, b, d, e, delta, first):
-    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold)."""
-    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
-    out = np.empty((*c.shape[:-1], 2), dtype=np.uint64)
-    cdef size_t n = d.size
-    cdef uint64_t dl = delta
-    cdef int is_first = 1 if first else 0
-    cdef uint64_t *po = out_ptr(out)
-    cdef const uint64_t *pc = in_ptr(c)
-    cdef const uint64_t *pa = in_ptr(a)
-    cdef const uint64_t *pb = in_ptr(b)
-    cdef const uint64_t *pd = in_ptr(d)
-    cdef const uint64_t *pe = in_ptr(e)
-    if n:
-        with nogil:
-            mpc_bauth_and_light(po, pc, pa, pb, pd, pe, dl, is_first, n)
-    return out
-
-
-def bauth_and_public_light(x, c):
-    """:func:`bauth_and_public` without the MACs of the bits: (..., 2) words (bits, fold)."""
+cdef object _and_public(object x, object c, bint light):
+    """Authenticated words AND public words, with (light=False) or without the output's bit MACs."""
     x, c, _ = ck.bauth_public_args(x, c, 0)
-    out = np.empty((*x.shape[:-1], 2), dtype=np.uint64)
+    out = np.empty((*x.shape[:-1], 2 if light else ck.BAUTH_WORDS), dtype=np.uint64)
     cdef size_t n = c.size
     cdef uint64_t *po = out_ptr(out)
     cdef const uint64_t *px = in_ptr(x)
     cdef const uint64_t *pc = in_ptr(c)
     if n:
         with nogil:
-            mpc_bauth_and_public_light(po, px, pc, n)
+            if light:
+                mpc_bauth_and_public_light(po, px, pc, n)
+            else:
+                mpc_bauth_and_public(po, px, pc, n)
     return out
+
+
+def bauth_and(c, a, b, d, e, delta, first):
+    """One party's authenticated share of x AND y from an authenticated bit triple and the
+    opened d, e (see the reference)."""
+    return _and(c, a, b, d, e, delta, first, False)
+
+
+def bauth_and_light(c, a, b, d, e, delta, first):
+    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    return _and(c, a, b, d, e, delta, first, True)
+
+
+def bauth_and_public_light(x, c):
+    """:func:`bauth_and_public` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    return _and_public(x, c, True)
 
 
 def bauth_xor_public(x, c, delta, first):
@@ -134,13 +136,4 @@ def bauth_xor_public(x, c, delta, first):
 
 def bauth_and_public(x, c):
     """Share of x & c for authenticated words x and public words c (see the reference)."""
-    x, c, _ = ck.bauth_public_args(x, c, 0)
-    out = np.empty(x.shape, dtype=np.uint64)
-    cdef size_t n = c.size
-    cdef uint64_t *po = out_ptr(out)
-    cdef const uint64_t *px = in_ptr(x)
-    cdef const uint64_t *pc = in_ptr(c)
-    if n:
-        with nogil:
-            mpc_bauth_and_public(po, px, pc, n)
-    return out
+    return _and_public(x, c, False)

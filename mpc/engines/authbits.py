@@ -54,6 +54,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines.gmw import _shape  # one validation of word-array shapes for both boolean engines
 from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
@@ -64,13 +65,6 @@ __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
 
 CHECK_EVERY_WORDS = 1 << 22  # opened words (16 bytes each kept) before a MAC check is forced
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in shape):
-        raise ValueError(f"shape: expected non-negative integer dimensions, got {shape}")
-    return tuple(int(s) for s in shape)
 
 
 class AuthBits:
