@@ -192,9 +192,10 @@ def test_d_a_broadcast_input_sent_differently_to_two_peers():
 
 
 def test_e_its_messages_in_the_mac_check():
-    # round 1: nonce, seed share (4 words); round 2: commitment (4); round 3: nonce, z, y, p,
-    # commitment hash (12 words that this check relies on; the next seed's commitment follows)
-    words = {1: 4, 2: 4, 3: 12}
+    # round 1: nonce, seed share (4 words); round 2: commitment (4); round 3: nonce, the ring
+    # ledger's z, y, p, the bit ledger's z, y, p, commitment hash (15 words that this check relies
+    # on; the next seed's commitment follows)
+    words = {1: 4, 2: 4, 3: 15}
 
     def make(rng, n):
         cheater, rnd, offset = int(rng.integers(n)), int(rng.integers(1, 4)), draw_offset(rng)

@@ -115,19 +115,18 @@ class _Records:
         return out.reshape(-1) if self.width == 1 else out
 
 
-class RingLedger:
-    """Openings of authenticated Z_2^128 values (SPDZ2k): payload (z_i, y, p), 6 words."""
+class _Ledger:
+    """What one sharing's openings leave for the next check: the opened values, this party's MAC
+    shares of them, and the values one party broadcast (rows of ``width`` words)."""
 
-    words = 6
+    words = 0  # payload words
 
-    def __init__(self, alpha: int, kernels: types.SimpleNamespace) -> None:
-        self.alpha = ring128(alpha)
-        self.kernels = kernels
-        self._vals, self._macs, self._public = _Records(2), _Records(2), _Records(2)
+    def __init__(self, width: int) -> None:
+        self._vals, self._macs, self._public = _Records(width), _Records(width), _Records(width)
 
     @property
     def pending(self) -> int:
-        """Opened elements not checked yet."""
+        """Opened elements (ring) or words (bits) not checked yet."""
         return self._vals.rows
 
     @property
@@ -135,13 +134,27 @@ class RingLedger:
         return bool(self._vals.parts or self._public.parts)
 
     def record(self, values: np.ndarray, macs: np.ndarray) -> None:
-        """An opening: the opened values and this party's MAC shares, (..., 2) words each."""
+        """An opening: the opened values and this party's (folded, for bits) MAC shares of them."""
         self._vals.add(values)
         self._macs.add(macs)
 
     def record_public(self, values: np.ndarray) -> None:
-        """A value one party broadcast (every party must have received the same), (..., 2) words."""
+        """Values one party broadcast (every party must have received the same)."""
         self._public.add(values)
+
+    def _take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._vals.take(), self._macs.take(), self._public.take()
+
+
+class RingLedger(_Ledger):
+    """Openings of authenticated Z_2^128 values (SPDZ2k), (..., 2) words each: payload (z_i, y, p), 6 words."""
+
+    words = 6
+
+    def __init__(self, alpha: int, kernels: types.SimpleNamespace) -> None:
+        super().__init__(2)
+        self.alpha = ring128(alpha)
+        self.kernels = kernels
 
     @staticmethod
     def _chi(prg: PRG, count: int) -> np.ndarray:
@@ -150,7 +163,7 @@ class RingLedger:
     def payload(self, prg: PRG) -> tuple[np.ndarray, int]:
         """(z_i, y, p) from the coefficients of ``prg`` (consumes the records), and the openings count."""
         k = self.kernels
-        vals, macs, public = self._vals.take(), self._macs.take(), self._public.take()
+        vals, macs, public = self._take()
         zero = np.zeros(2, dtype=np.uint64)
         chi = self._chi(prg.derive("chi"), vals.shape[0])
         y = sum128(k.mul128_64(vals, chi), 0) if vals.shape[0] else zero
@@ -172,38 +185,21 @@ class RingLedger:
             raise CheatingDetected(f"{label}: the MACs do not match the opened values")
 
 
-class BitLedger:
-    """Openings of authenticated bit words (GF(2^64) MACs): payload (z_i, y, p), 3 words."""
+class BitLedger(_Ledger):
+    """Openings of authenticated bit words (GF(2^64) MACs; the folded MAC share of each opened
+    word): payload (z_i, y, p), 3 words."""
 
     words = 3
 
     def __init__(self, delta: int, kernels: types.SimpleNamespace) -> None:
+        super().__init__(1)
         self.delta = np.array([delta % (1 << 64)], dtype=np.uint64)
         self.kernels = kernels
-        self._words, self._folds, self._public = _Records(1), _Records(1), _Records(1)
-
-    @property
-    def pending(self) -> int:
-        """Opened words (of 64 bits) not checked yet."""
-        return self._words.rows
-
-    @property
-    def has_records(self) -> bool:
-        return bool(self._words.parts or self._public.parts)
-
-    def record(self, words: np.ndarray, folds: np.ndarray) -> None:
-        """An opening: the opened words and this party's folded MAC shares of them."""
-        self._words.add(words)
-        self._folds.add(folds)
-
-    def record_public(self, words: np.ndarray) -> None:
-        """Words one party broadcast (every party must have received the same)."""
-        self._public.add(words)
 
     def payload(self, prg: PRG) -> tuple[np.ndarray, int]:
         """(z_i, y, p) from the coefficients of ``prg`` (consumes the records), and the words count."""
         k = self.kernels
-        words, folds, public = self._words.take(), self._folds.take(), self._public.take()
+        words, folds, public = self._take()
         r = prg.derive("r").uint64(words.shape[0])
         y = k.gf64_dot(r, words)
         z = k.gf64_dot(r, folds) ^ k.gf64_mul(y, self.delta)
