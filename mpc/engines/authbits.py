@@ -28,9 +28,14 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
        (f_x ^ f_a, f_y ^ f_b: MACs are linear) are recorded for the next MAC check;
     3. z_i = c_i ^ d&b_i ^ e&a_i (^ d&e at party 0), and for every bit j the MAC
        m_z = m_c ^ d_j m_b ^ e_j m_a ^ d_j e_j Delta_i, then the fold of m_z (``bauth_and``).
-  Correct because XOR_i m_z,i = (c ^ d b ^ e a ^ d e) Delta = (x AND y) Delta.
+  Correct because XOR_i m_z,i = (c ^ d b ^ e a ^ d e) Delta = (x AND y) Delta. A light output
+  (``bauth_and_light``) is the bits and f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) Delta_i (the
+  fold is linear), read from the triple's bits, c's fold and a's and b's 64 MACs.
   Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words
-  (1584 bytes of material per 64 gates, 24 bytes per AND gate held by each party).
+  (1584 bytes of material per 64 gates, 24 bytes per AND gate held by each party). Local work
+  per word: the 64 MACs of a and b are read (1 KiB), and for a full output those of c read and
+  those of z written (1 KiB more): memory traffic, not arithmetic, is the cost, about 65 times
+  GMW's per gate; hence the light words.
 - Input by an owner: an authenticated bit mask r whose value the owner got from the dealer
   (``bit_input_masks``); the owner sends e = x ^ r to every peer, [x] = [r] ^ e. 1 round,
   8 bytes per word from the owner; that every peer received the same e is part of the MAC check.

@@ -44,7 +44,7 @@ from mpc.errors import ShareTypeError
 
 __all__ = [
     "BitOps",
-    "add", "add_from", "sub", "neg", "lt", "lt_tree", "le", "eq", "and_tree", "mux", "csa_reduce", "csa_sum",
+    "add", "add_from", "sub", "neg", "lt", "le", "eq", "mux", "csa_reduce", "csa_sum",
     "adder_cost", "lt_cost", "eq_cost", "csa_layers",
 ]
 
@@ -179,11 +179,6 @@ def lt(ops: BitOps, x, y, signed: bool = False):
         x, y = _flip_sign(ops, x), _flip_sign(ops, y)
     e = ops.invert(ops.xor(x, y))
     (less,) = ops.and_many([(ops.invert(x), y)])
-    return lt_tree(ops, less, e)
-
-
-def lt_tree(ops: BitOps, less, e):
-    """Step 3 of :func:`lt` from the leaves less_i = [x_i < y_i] and e_i = [x_i == y_i]."""
     while less.shape[0] > 1:
         k = less.shape[0]
         h = k // 2
@@ -221,11 +216,7 @@ def lt_cost(width: int) -> dict[str, int]:
 def eq(ops: BitOps, x, y):
     """The 1-bit bundle [x == y]: XNOR of every bit, then an AND tree (one round per level)."""
     _width(x, y, "eq")
-    return and_tree(ops, ops.invert(ops.xor(x, y)))
-
-
-def and_tree(ops: BitOps, e):
-    """The 1-bit bundle AND of all bits of e: a log-depth tree, one round per level."""
+    e = ops.invert(ops.xor(x, y))
     while e.shape[0] > 1:
         h = e.shape[0] // 2
         (r,) = ops.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])])

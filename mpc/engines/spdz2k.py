@@ -4,7 +4,8 @@ Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k: Efficient MPC mod 2^k for Dish
 CRYPTO 2018. Security model: malicious (active) adversary corrupting any n-1 of the n parties,
 security with abort: a deviation that would change any value mod 2^64 makes every honest party
 raise :class:`~mpc.errors.CheatingDetected` before any affected value is revealed, except with
-probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.mac_check`). Not
+probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.mac_check`), and
+2^-63 for the bits of the boolean side. Not
 protected: fairness (a cheater may see an output the others then refuse) and denial of service
 (any party can make the run abort). Preprocessing: authenticated material from the trusted
 dealer (which knows the MAC key: it is trusted with everything it makes, as for semi2k;
