@@ -28,6 +28,7 @@ EXTENSIONS = [
     ext("_ring", "ring64", "ring128"),
     ext("_matmul", "matmul", "beaver"),
     ext("_bits", "bits"),
+    ext("_gf2k", "gf2k"),
 ]
 
 # Bounds and wrap-around checks are switched off per function in the .pyx files, where the indices are known good.

@@ -1,4 +1,6 @@
-"""A2B / B2A / MSB / zero test / bit injection (mpc.engines.convert) against NumPy, 2 and 3 parties."""
+"""A2B / B2A / MSB / zero test / bit injection against NumPy, 2 and 3 parties: semi2k's Converter
+(mpc.engines.convert, over GMW, with and without daBits) and spdz2k's (mpc.engines.spdz2k_convert,
+authenticated bits, edaBits and daBits)."""
 
 import numpy as np
 import pytest
@@ -7,6 +9,7 @@ from hypothesis import strategies as st
 
 from mpc.engines.convert import Converter
 from mpc.engines.gmw import GMWEngine
+from mpc.engines.spdz2k_convert import Spdz2kConverter
 from mpc.errors import PreprocessingExhausted, ShareTypeError
 from mpc.preprocessing.bit_triples import LocalBitTriples
 from mpc.preprocessing.dabits import (
@@ -49,24 +52,39 @@ def shared(p, x, owner=0):
 word = st.one_of(st.sampled_from(EDGES), st.integers(0, 2**64 - 1))
 
 
-@settings(max_examples=16)
-@given(n=st.sampled_from([2, 3]), xs=st.lists(word, min_size=1, max_size=90), dabits=st.booleans())
-def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs, dabits):
-    """With ``dabits`` the converter has daBits and bit-injection triples (one-round B2A and bit
-    times value for any n); without, the Beaver-only paths."""
+def converter_for(p, setup):
+    """The converter of a setup: semi2k's over GMW with or without daBits, or spdz2k's own."""
+    if setup == "spdz2k":
+        return p.engine.converter
+    return converter_with_dabits(p) if setup == "gmw+dabits" else converter(p)
+
+
+SETUPS = ["gmw", "gmw+dabits", "spdz2k"]
+
+
+def engine_of(setup):
+    return "spdz2k" if setup == "spdz2k" else "semi2k"
+
+
+@pytest.mark.parametrize("setup", SETUPS)
+@settings(max_examples=6)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(word, min_size=1, max_size=90))
+def test_a2b_b2a_msb_eqz_bitmul_match_numpy(setup, n, xs):
+    """With daBits the converter has daBits and bit-injection triples (one-round B2A and bit
+    times value for any n); without, the Beaver-only paths; spdz2k: the authenticated protocols."""
     x = values(xs)
     y = x.copy()
     y[::2] = 0  # zero test on a mix of zeros and values
     m = x.size
 
     def main(p):
-        c = converter_with_dabits(p) if dabits else converter(p)
+        c = converter_for(p, setup)
         e = p.engine
         sx, sy = shared(p, x), shared(p, y, owner=n - 1)
         planes, shapes = c.a2b([sx])
         bits = c.unpack_planes(planes, m)  # (64, m) XOR shares
         arith_bits = c.b2a([bits])[0]  # (64, m) arithmetic 0/1
-        back = np.zeros(m, dtype=U64)
+        back = e.zeros((m,))
         for i in range(64):
             back = e.add(back, e.mul_public(arith_bits[i], 1 << i))  # A2B then B2A: the identity
         (msb,) = c.msb([sx])
@@ -77,7 +95,7 @@ def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs, dabits):
         return c.boolean.reveal(planes), opened, shapes
 
     want_msb = x >> U64(63)
-    for planes, (back, msb_a, z_a, prod), shapes in run_local(main, n):
+    for planes, (back, msb_a, z_a, prod), shapes in run_local(main, n, engine=engine_of(setup)):
         assert shapes == [(m,)]
         np.testing.assert_array_equal(planes.shape, (64, -(-m // 64)))
         np.testing.assert_array_equal(back, x)
@@ -86,20 +104,22 @@ def test_a2b_b2a_msb_eqz_bitmul_match_numpy(n, xs, dabits):
         np.testing.assert_array_equal(prod, want_msb * y)
 
 
-def test_bit_decomposition_planes_are_the_bits():
+@pytest.mark.parametrize("setup", ["gmw", "spdz2k"])
+def test_bit_decomposition_planes_are_the_bits(setup):
     x = values(EDGES)
 
     def main(p):
-        c = converter(p)
+        c = converter_for(p, setup)
         sx = shared(p, x)
         planes, _ = c.a2b([sx])
         return p.kernels.unbitslice(c.boolean.reveal(planes), x.size)
 
-    for got in run_local(main, 2):
+    for got in run_local(main, 2, engine=engine_of(setup)):
         np.testing.assert_array_equal(got, x)
 
 
-def test_last_bit_differences_and_extremes_of_the_fixed_range():
+@pytest.mark.parametrize("setup", ["gmw", "spdz2k"])
+def test_last_bit_differences_and_extremes_of_the_fixed_range(setup):
     f = 16
     top = 2**(63 - f) * 2**f  # Fixed(16) range is [-2^47, 2^47) -> ring values +-2^63 at the edges
     vals = [top - 1, (2**64 - top) % 2**64, 1, 2**64 - 1, 0]
@@ -107,24 +127,25 @@ def test_last_bit_differences_and_extremes_of_the_fixed_range():
     y = values([v + 1 for v in vals])  # differ in the last bit
 
     def main(p):
-        c = converter(p)
+        c = converter_for(p, setup)
         sx, sy = shared(p, x), shared(p, y, owner=1)
         d = p.engine.sub(sx, sy)  # x - y = -1 everywhere
         (m,), (z,) = c.msb([d]), c.eqz([d])
         return p.engine.open(c.b2a([m, z]))
 
-    for m, z in run_local(main, 2):
+    for m, z in run_local(main, 2, engine=engine_of(setup)):
         np.testing.assert_array_equal(m, np.ones(len(vals), dtype=U64))
         np.testing.assert_array_equal(z, np.zeros(len(vals), dtype=U64))
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_rounds_and_bytes(n):
+@pytest.mark.parametrize("setup", ["gmw", "spdz2k"])
+def test_rounds_and_bytes(n, setup):
     size = 1000
     x = spread(size)
 
     def main(p):
-        c = converter(p)
+        c = converter_for(p, setup)
         sx = shared(p, x)
         with p.section("w3"):
             (m,) = c.msb([sx])
@@ -138,8 +159,18 @@ def test_rounds_and_bytes(n):
             c.a2b([sx])
         return p.stats()["sections"]
 
-    for s in run_local(main, n):
-        if n == 2:
+    for s in run_local(main, n, engine=engine_of(setup)):
+        if setup == "spdz2k":  # the masked opening, then 6 AND layers (and B2A or bit times value); any n
+            assert s["w3"]["rounds"] == 8 and s["relu"]["rounds"] == 8
+            assert s["eqz"]["rounds"] == 7 and s["a2b"]["rounds"] == 7
+            # to each peer: c (16 bytes per element), two words per packed word of every AND plane (118, 63,
+            # 310 ANDs per element), one word per word of bits for the B2A (and 16 bytes of d for the ReLU)
+            w = -(-size // 64)
+            per_peer = {"w3": 16 * size + (118 * 16 + 8) * w, "relu": 32 * size + (118 * 16 + 8) * w,
+                        "eqz": 16 * size + 63 * 16 * w, "a2b": 16 * size + 310 * 16 * w}
+            for name, b in per_peer.items():  # plus a frame header (40 to 56 bytes) per round
+                assert b + 40 * s[name]["rounds"] <= s[name]["bytes_sent"] / (n - 1) <= b + 56 * s[name]["rounds"]
+        elif n == 2:
             assert s["w3"]["rounds"] == 8 and s["relu"]["rounds"] == 8
             assert s["eqz"]["rounds"] == 6 and s["a2b"]["rounds"] == 7
             assert s["w3"]["bytes_sent"] < 64 * size  # ~45 bytes of ANDs + 16 of B2A per element
@@ -159,6 +190,22 @@ def test_converter_checks_its_engines():
         return repr(c)
 
     assert run_local(main, 2)[0].startswith("Converter(")
+
+
+def test_spdz2k_converter_checks_its_engines_and_shares():
+    def main(p):
+        c = p.engine.converter
+        with pytest.raises(ShareTypeError, match="boolean"):
+            Spdz2kConverter(p.engine, object(), p.preprocessing)
+        with pytest.raises(ShareTypeError, match="AUTH"):
+            c.msb([np.zeros(3, dtype=np.uint64)])  # a semi2k share is not an authenticated one
+        with pytest.raises(ShareTypeError, match="ABIT"):
+            c.b2a([np.zeros(3, dtype=np.uint64)])  # nor a GMW bit an authenticated bit
+        with pytest.raises(ShareTypeError, match="BAUTH"):
+            c.boolean.xor(np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.uint64))
+        return repr(c)
+
+    assert run_local(main, 2, engine="spdz2k")[0].startswith("Spdz2kConverter(")
 
 
 # ----------------------------------------------------------------------------- daBits

@@ -1,6 +1,6 @@
 """The spdz2k engine beyond the shared SecretTensor tests (tests/test_secret_tensor.py runs every
 arithmetic operation under it): costs, the MAC check's schedule, authenticated dealer material,
-the offline phase, 4 parties, and what it does not offer yet."""
+the offline phase, 4 parties, and that its boolean side is the authenticated one."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,9 @@ from hypothesis import strategies as st
 
 import mpc
 from mpc._core import get_kernels
-from mpc.engines import spdz2k
-from mpc.errors import ConfigError
+from mpc.engines import circuits, spdz2k
+from mpc.engines.authbits import AuthBits
+from mpc.engines.base import BooleanEngine
 from mpc.preprocessing.seeded import InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pairs
@@ -75,6 +76,53 @@ def test_authenticated_dealer_material_is_consistent(n):
             assert all(it[1] is None for i, it in enumerate(per_party) if i != 1)
 
 
+def open_bits(items, delta):
+    """XOR of the parties' BAUTH shares, after checking every MAC (Delta * bit) and fold."""
+    k = get_kernels("ref")
+    w = np.bitwise_xor.reduce(np.stack([x["w"] for x in items]), axis=0)
+    m = np.bitwise_xor.reduce(np.stack([x["m"] for x in items]), axis=0)
+    bits = (w[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    assert np.array_equal(m, bits * np.uint64(delta))
+    for x in items:
+        assert np.array_equal(x["f"], k.gf64_fold(np.ascontiguousarray(x["m"])))
+    return w
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_authenticated_bit_material_is_consistent(n):
+    """AND triples, input masks, daBits, bit-injection triples and edaBits: values as their
+    definitions, every bit MAC Delta * bit, every ring MAC alpha * value."""
+    k = get_kernels()
+    common_seed = PRG.fresh().random_bytes(16)
+    srcs = [InsecureLocalDealer(i, n, PRG(common_seed), k) for i in range(n)]
+    alpha = sum(s.mac_key_share() for s in srcs)
+    delta = 0
+    for s in srcs:
+        delta ^= s.bit_mac_key_share()
+
+    def ring(items):
+        vals, macs = reconstruct(items)
+        assert macs == [alpha * v % M128 for v in vals]
+        return vals
+
+    t = [s.bit_triples(5, auth=True) for s in srcs]
+    a, b, c = (open_bits([x[j] for x in t], delta) for j in range(3))
+    np.testing.assert_array_equal(c, a & b)
+    d = [s.dabits(70, auth=True) for s in srcs]
+    bits = k.unpack_bits(open_bits([x[0] for x in d], delta), 70).tolist()
+    assert ring([x[1] for x in d]) == bits and 0 < sum(bits) < 70
+    bm = [s.bit_mul_triples(70, auth=True) for s in srcs]
+    bits = k.unpack_bits(open_bits([x.words for x in bm], delta), 70).tolist()
+    av, rv, rav = (ring([getattr(x, f) for x in bm]) for f in ("a", "r", "ra"))
+    assert rv == bits and rav == [x * y % M128 for x, y in zip(rv, av, strict=True)]
+    e = [s.edabits(100) for s in srcs]
+    r, planes = ring([x[0] for x in e]), open_bits([x[1] for x in e], delta)
+    assert planes.shape == (64, 2) and k.unbitslice(planes, 100).tolist() == [v % (1 << 64) for v in r]
+    im = [s.bit_input_masks(1, (3,)) for s in srcs]
+    np.testing.assert_array_equal(im[1][1], open_bits([x[0] for x in im], delta))
+    assert all(x[1] is None for i, x in enumerate(im) if i != 1)
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_costs_of_products_inputs_and_reveals(n):
     def main(p):
@@ -92,7 +140,7 @@ def test_costs_of_products_inputs_and_reveals(n):
             stats[name] = p.stats()["sections"][name]
         return stats
 
-    check = 3 * HEADER + 4 * 8 + 4 * 8 + 16 * 8  # the MAC check's three small messages
+    check = 3 * HEADER + 4 * 8 + 4 * 8 + 19 * 8  # the MAC check's three small messages (ring and bit ledgers)
     for pid, s in enumerate(run_local(main, n, engine="spdz2k")):
         owner_bytes = (n - 1) * (20 * 16 + HEADER3)  # 16 bytes per element to each peer
         assert s["input"]["rounds"] == 1 and s["input"]["bytes_sent"] == (owner_bytes if pid == 0 else 0)
@@ -135,8 +183,8 @@ def test_mac_check_runs_when_too_much_is_pending_and_at_the_end(monkeypatch):
 def test_dry_run_and_offline_phase_then_no_dealer_traffic(n):
     x = np.arange(6.0).reshape(2, 3)
 
-    def compute(a):
-        return (a * a).truncate() @ a.T, a / 3, a.square().sum()
+    def compute(a):  # ring material, and the boolean side's (edaBits, bit triples, daBits)
+        return (a * a).truncate() @ a.T, a / 3, a.square().sum(), a < 2.5, a.relu().max(axis=1), a.eq(4)
 
     def main(p):
         a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
@@ -153,6 +201,9 @@ def test_dry_run_and_offline_phase_then_no_dealer_traffic(n):
         np.testing.assert_allclose(out[0], (x * x) @ x.T, atol=1e-3)
         np.testing.assert_allclose(out[1], x / 3, atol=1e-4)
         assert out[2] == (x * x).sum()
+        np.testing.assert_array_equal(out[3], x < 2.5)
+        np.testing.assert_array_equal(out[4], x.max(axis=1))
+        np.testing.assert_array_equal(out[5], x == 4)
 
 
 @settings(max_examples=6)
@@ -163,21 +214,84 @@ def test_four_parties(values):
     def main(p):
         parts = p.input(x * (p.pid + 1))  # every party contributes
         total = mpc.stack(parts).sum(axis=0)
-        return p.reveal(total, (parts[0] * parts[3]).truncate(), parts[2] / 5, to=None)
+        return p.reveal(total, (parts[0] * parts[3]).truncate(), parts[2] / 5, parts[1] < 0, (-parts[3]).relu(),
+                        parts[0].max(), to=None)
 
     qx = [np.rint(x * (i + 1) * 2**16) / 2**16 for i in range(4)]
-    for tot, prod, div in run_local(main, 4, engine="spdz2k"):
+    for tot, prod, div, neg, relu, mx in run_local(main, 4, engine="spdz2k"):
         np.testing.assert_array_equal(tot, sum(qx))
         np.testing.assert_allclose(prod, qx[0] * qx[3], atol=2**-16)
         np.testing.assert_allclose(div, qx[2] / 5, atol=2 * 2**-16)
+        np.testing.assert_array_equal(neg, qx[1] < 0)
+        np.testing.assert_array_equal(relu, np.maximum(-qx[3], 0))
+        assert mx == qx[0].max()
 
 
-def test_comparisons_are_refused_rather_than_done_semi_honestly():
+def test_comparisons_run_on_the_authenticated_boolean_side():
+    """Once refused (there was no actively secure boolean side), comparisons, ReLU, max and the
+    functions now run on the authenticated boolean engine, from authenticated material only: no
+    semi-honest GMW triple or daBit is ever requested, and the party's GMW engine is not used."""
+    x = np.array([-1.5, 0.0, 2.25])
+
     def main(p):
-        a = p.input(np.arange(3.0) if p.pid == 0 else None, owner=0, shape=(3,))
-        for fn in (lambda: a < 1, lambda: a.relu(), lambda: a.max(), lambda: mpc.functions.exp(a)):
-            with pytest.raises(ConfigError, match="spdz2k"):
-                fn()
-        return True
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=(3,))
+        with p.recording() as plan:
+            out = p.reveal(a < 1, a.relu(), a.max(), mpc.functions.exp(a))
+        return out, plan, p.engine.converter.boolean
 
-    assert all(run_local(main, 2, engine="spdz2k"))
+    for (lt, relu, mx, ex), plan, boolean in run_local(main, 2, engine="spdz2k"):
+        np.testing.assert_array_equal(lt, x < 1)
+        np.testing.assert_array_equal(relu, np.maximum(x, 0))
+        assert mx == 2.25
+        np.testing.assert_allclose(ex, np.exp(x), rtol=1e-3)
+        assert plan and all(r.auth for r in plan)
+        assert {r.kind for r in plan} >= {"edabit", "bit_triple", "dabit", "bitmul"}
+        assert isinstance(boolean, AuthBits)
+
+
+word = st.integers(0, (1 << 64) - 1)
+
+
+@settings(max_examples=8, deadline=None)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(st.tuples(word, word, word), min_size=1, max_size=70))
+def test_authenticated_boolean_engine_against_plaintext(n, xs):
+    """AuthBits: every BooleanEngine operation, a circuit (an adder, a comparison) on its planes,
+    input and reveal to all and to one party, against NumPy on the words; reveals are MAC-checked."""
+    x, y, c = (np.array(col, dtype=np.uint64) for col in zip(*xs, strict=True))
+    m = x.size
+
+    def main(p):
+        eng = p.engine.bits
+        assert isinstance(eng, BooleanEngine)
+        sx = eng.input(x if p.pid == 0 else None, 0, x.shape)
+        sy = eng.input(y if p.pid == n - 1 else None, n - 1, y.shape)
+        (both,) = eng.and_many([(sx, sy)])
+        out = [eng.xor(sx, sy), eng.invert(sx), eng.xor_public(sx, c), eng.and_public(sy, c), eng.public(c),
+               both, eng.xor(eng.zeros(x.shape), sx)]
+        px, py = (p.kernels.bitslice(v) for v in (x, y))
+        planes = [eng.input(v if p.pid == 0 else None, 0, v.shape) for v in (px, py)]
+        add = circuits.add(eng, *planes)
+        less = circuits.lt(eng, *planes)
+        checks = p.engine.mac.checks
+        opened = eng.reveal_many(out + [add, less])
+        private = eng.reveal(sx, to=1)
+        return opened, private, p.engine.mac.checks - checks
+
+    with np.errstate(over="ignore"):
+        want_sum = x + y
+    for pid, (opened, private, checks) in enumerate(run_local(main, n, engine="spdz2k")):
+        xor, inv, xpub, apub, pub, both, same, add, less = opened
+        np.testing.assert_array_equal(xor, x ^ y)
+        np.testing.assert_array_equal(inv, ~x)
+        np.testing.assert_array_equal(xpub, x ^ c)
+        np.testing.assert_array_equal(apub, y & c)
+        np.testing.assert_array_equal(pub, c)
+        np.testing.assert_array_equal(both, x & y)
+        np.testing.assert_array_equal(same, x)
+        k = get_kernels()
+        np.testing.assert_array_equal(k.unbitslice(add, m), want_sum)
+        np.testing.assert_array_equal(k.unbitslice(less, m), (x < y).astype(np.uint64))
+        assert (private is None) == (pid != 1)
+        if pid == 1:
+            np.testing.assert_array_equal(private, x)
+        assert checks == 2  # each reveal: the MAC check of everything opened before any word leaves

@@ -1,4 +1,5 @@
-"""spdz2k against a cheating party: every kind of tampering, 1,000 randomised trials each.
+"""spdz2k against a cheating party: every kind of tampering, ring and boolean side, 1,000
+randomised trials each.
 
 A trial is a whole session (2 or 3 parties, in-process, insecure local dealer): inputs, a product
 (or a truncation), a reveal. One party, chosen at random, tampers once: it adds an offset (1,
@@ -11,6 +12,21 @@ CheatingDetected from the reveal, so no value is ever returned (the cheater may 
 it is not bound to run the checks). Zero misses (a single tampered
 element is caught with certainty: alpha and every chi are odd, see mpc.engines.mac_check).
 And an honest run never raises.
+
+The boolean side (authenticated bits with GF(2^64) MACs; the session computes x < y or ReLU,
+whose MSB circuit opens an edaBit-masked value, then runs 6 layers of authenticated AND gates and
+a daBit B2A or bit-injection round): the cheater XORs a random nonzero mask (1, 2^63, all ones, a
+random bit or a random word) into (a) one word of its share of an opened bit word (a masked AND
+input d_i or e_i of a random layer, or its masked bit in the B2A), (b) a binary MAC share (of
+the MSB's unpacked result bit, or the folded MAC or one bit's MAC of an AND output), (e) its
+bit-ledger words in the MAC check (in the message, after committing; or before committing, so
+the commitment matches and the check values themselves must catch it), (g) bit material (an
+authenticated AND triple, daBit, bit-injection triple or edaBit: a bit, a folded or bit MAC,
+or a ring value or MAC; bits only at positions of real elements, not the padding of the last
+word). Trials that change no value (a MAC error on a share that is never opened, or whose bit is
+multiplied by a public 0; an offset confined to the upper 64 bits of a ring value) may end with
+the honest result instead ("vanished", counted); every trial that changes a value must be caught.
+A bit check misses with probability at most 2^-63 per check, so zero misses is the expectation.
 """
 
 import numpy as np
@@ -176,9 +192,10 @@ def test_d_a_broadcast_input_sent_differently_to_two_peers():
 
 
 def test_e_its_messages_in_the_mac_check():
-    # round 1: nonce, seed share (4 words); round 2: commitment (4); round 3: nonce, z, y, p,
-    # commitment hash (12 words that this check relies on; the next seed's commitment follows)
-    words = {1: 4, 2: 4, 3: 12}
+    # round 1: nonce, seed share (4 words); round 2: commitment (4); round 3: nonce, the ring
+    # ledger's z, y, p, the bit ledger's z, y, p, commitment hash (15 words that this check relies
+    # on; the next seed's commitment follows)
+    words = {1: 4, 2: 4, 3: 15}
 
     def make(rng, n):
         cheater, rnd, offset = int(rng.integers(n)), int(rng.integers(1, 4)), draw_offset(rng)
@@ -250,6 +267,188 @@ def test_g_truncation_material(field):
 
     misses, _ = run_trials(make, correct)
     assert misses == []
+
+
+# ----------------------------------------------------------------------------- the boolean side
+
+MASKS = [1, 1 << 63, M64]
+LT = (X < X[::-1]).astype(np.int64)  # the honest a < b
+RELU = np.maximum(X[::-1], 0)
+
+
+def draw_mask(rng) -> int:
+    """A nonzero word to XOR in: an edge, a random single bit, or a random word."""
+    r = rng.random()
+    if r < 0.4:
+        return MASKS[rng.integers(len(MASKS))]
+    if r < 0.7:
+        return 1 << int(rng.integers(64))
+    return int(rng.integers(1, 1 << 63)) << int(rng.integers(2)) or 1
+
+
+def xor_word(arr: np.ndarray, index: int, mask: int) -> None:
+    flat = arr.reshape(-1)
+    if not np.shares_memory(flat, arr):
+        raise AssertionError("the tampered array must be changed in place")
+    flat[index] ^= np.uint64(mask)
+
+
+def compared(p):
+    a, b = inputs(p)
+    return a, b
+
+
+def test_boolean_a_an_opened_bit_share():
+    # a < b: exchange 0 opens the edaBit-masked c (ring), 1..6 are the AND layers, 7 the B2A
+    def make(rng, n):
+        cheater, layer, mask = int(rng.integers(n)), int(rng.integers(7)), draw_mask(rng)
+
+        def main(p):
+            a, b = compared(p)
+            if p.pid == cheater:
+                one_shot(p.channel, "exchange", lambda arr: xor_word(arr, int(rng.integers(arr.size)), mask),
+                         skip=1 + layer)
+            return p.reveal(a < b)
+        return main, cheater, False  # every opened bit counts: no trial may vanish
+
+    misses, vanished = run_trials(make, exactly(LT))
+    assert misses == [] and vanished == 0
+
+
+def test_boolean_b_a_binary_mac_share():
+    def make(rng, n):
+        cheater, target, mask = int(rng.integers(n)), ("bit", "fold", "mac")[int(rng.integers(3))], draw_mask(rng)
+        layer, element, bit, pick = int(rng.integers(5)), int(rng.integers(5)), int(rng.integers(64)), rng.random()
+
+        def main(p):
+            a, b = compared(p)
+            if p.pid == cheater and target == "bit":  # the MSB's unpacked bit: its MAC goes into the B2A opening
+                conv = p.engine.converter
+                msb = conv.msb
+
+                def tampered(xs):
+                    out = msb(xs)
+                    out[0]["m"].reshape(-1)[element] ^= np.uint64(mask)
+                    return out
+                conv.msb = tampered
+            elif p.pid == cheater:  # an output of AND layer `layer`: its folded MAC, or one bit's MAC
+                eng = p.engine.bits
+                and_many = eng.and_many
+                calls = [0]
+
+                def tampered_and(pairs, **kwargs):
+                    out = and_many(pairs, **kwargs)
+                    calls[0] += 1
+                    if calls[0] == layer + 1:  # a random output word (light ones have no bit MACs: their fold)
+                        filled = [o.reshape(-1) for o in out if o.size]
+                        arr = filled[int(pick * len(filled))]
+                        rec = arr[int(pick * arr.size)]
+                        if target == "fold" or "m" not in arr.dtype.names:
+                            rec["f"] ^= np.uint64(mask)
+                        else:
+                            rec["m"][bit] ^= np.uint64(mask)
+                    return out
+                eng.and_many = tampered_and
+            return p.reveal(a < b)
+        # a MAC error changes no value: it may go unseen when that MAC is never used (the result is then exact)
+        return main, cheater, target != "bit"
+
+    misses, vanished = run_trials(make, exactly(LT))
+    assert misses == [] and vanished < TRIALS // 2
+    print(f"binary MAC share: {vanished} of {TRIALS} trials changed no value")
+
+
+def test_boolean_e_its_bit_ledger_words_in_the_mac_check():
+    # round 3: nonce (2), ring z, y, p (6), bit z, y, p (3), commitment hash (4), next commitment (4)
+    def make(rng, n):
+        cheater, word, mask, before = int(rng.integers(n)), int(rng.integers(3)), draw_mask(rng), rng.random() < 0.5
+
+        def main(p):
+            a, b = compared(p)
+            c = a < b
+            if p.pid == cheater and before:  # committed to: the check values must catch it themselves
+                ledger = p.engine.mac.bits
+                payload = ledger.payload
+
+                def tampered(prg):
+                    words, count = payload(prg)
+                    words = words.copy()
+                    words[word] ^= np.uint64(mask)
+                    return words, count
+                ledger.payload = tampered
+            elif p.pid == cheater:  # in the message only: the commitment catches it
+                one_shot(p.channel, "exchange", lambda arr: xor_word(arr, 8 + word, mask), skip=3)
+            return p.reveal(c)
+        return main, cheater, False
+
+    misses, vanished = run_trials(make, exactly(LT))
+    assert misses == [] and vanished == 0
+
+
+MATERIAL = ("bit_triples", "dabits", "edabits", "bit_mul_triples")
+
+
+def tamper_item(item, choice) -> None:
+    """Change one component of an authenticated item in place (``choice``: pre-drawn numbers): a
+    bit of a real element (elements 0..4, in the first word of every row), a folded or bit MAC, or
+    a ring value or MAC."""
+    comp_u, field_u, row_u, element, bit, mask, offset = choice
+    comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
+    comp = comps[int(comp_u * len(comps))]
+    if "w" in comp.dtype.names:  # BAUTH words: a triple's words are rows (planes) of one word each
+        rec = comp[int(row_u * comp.shape[0]), 0] if comp.ndim == 2 else comp[int(row_u * comp.shape[0])]
+        field = ("w", "f", "m")[int(field_u * 3)]
+        if field == "w":
+            rec["w"] ^= np.uint64(1 << element)
+        elif field == "f":
+            rec["f"] ^= np.uint64(mask)
+        else:
+            rec["m"][bit] ^= np.uint64(mask)
+        return
+    add128(comp["v" if field_u < 0.5 else "m"], element % comp.size, offset)
+
+
+def changes_a_value(item, choice) -> bool:
+    """Whether :func:`tamper_item` changes a value (a bit share, or a ring value mod 2^64)."""
+    comp_u, field_u, *_, offset = choice
+    comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
+    comp = comps[int(comp_u * len(comps))]
+    if "w" in comp.dtype.names:
+        return int(field_u * 3) == 0
+    return field_u < 0.5 and not high_only(offset)
+
+
+def test_boolean_g_bit_material():
+    def make(rng, n):
+        cheater, kind = int(rng.integers(n)), MATERIAL[int(rng.integers(len(MATERIAL)))]
+        choice = (rng.random(), rng.random(), rng.random(), int(rng.integers(5)), int(rng.integers(64)),
+                  draw_mask(rng), draw_offset(rng))
+        changed = []
+
+        def main(p):
+            a, b = compared(p)
+            if p.pid == cheater:
+                orig = getattr(p.preprocessing, kind)
+                calls = [0]
+
+                def tampered(*args, **kwargs):
+                    item = orig(*args, **kwargs)
+                    calls[0] += 1
+                    if calls[0] == 1:  # the first item of that kind (a triple: the first AND layer's)
+                        tamper_item(item, choice)
+                        changed.append(changes_a_value(item, choice))
+                    return item
+                setattr(p.preprocessing, kind, tampered)
+            return p.reveal(b.relu() if kind == "bit_mul_triples" else a < b)
+
+        class MayVanish:  # decided in the run: only a change of no value may go unseen
+            def __bool__(self):
+                return not any(changed)
+        return main, cheater, MayVanish()
+
+    misses, vanished = run_trials(make, lambda r: exactly(LT)(r) or exactly(RELU)(r))
+    assert misses == [] and vanished < TRIALS // 2
+    print(f"bit material: {vanished} of {TRIALS} trials changed no value")
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])

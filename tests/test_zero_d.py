@@ -3,7 +3,9 @@
 Products of 0-d tensors used to crash the dealer (NumPy turns a shift of a 0-d array into a
 scalar, which the kernels refuse), and the other party then waited for its deadline. Here each
 operation runs on scalars for 2 and 3 parties, with the in-process dealer ("local") and the
-TrustedDealer thread ("dealer"), against NumPy on the quantised inputs; results keep shape ().
+TrustedDealer thread ("dealer"), under semi2k and spdz2k (the engines share these settings:
+each runs 2 and 3 parties and both sources), against NumPy on the quantised inputs; results
+keep shape ().
 """
 
 import numpy as np
@@ -54,11 +56,11 @@ OPS = [
 values = st.one_of(st.sampled_from([0.5, -0.5, 1.0, -3.0, 7.25]), st.floats(0.05, 8.0), st.floats(-8.0, -0.05))
 
 
-@pytest.mark.parametrize("pre", ["local", "dealer"])
-@pytest.mark.parametrize("n", [2, 3])
-@settings(max_examples=3)
+@pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (3, "dealer", "semi2k"),
+                                            (3, "local", "spdz2k"), (2, "dealer", "spdz2k")])
+@settings(max_examples=3, deadline=None)
 @given(x=values, y=values)
-def test_every_op_on_0d(n, pre, x, y):
+def test_every_op_on_0d(n, pre, engine, x, y):
     x, y = q(x), q(y)
 
     def main(p):
@@ -69,7 +71,7 @@ def test_every_op_on_0d(n, pre, x, y):
             raise AssertionError(f"shapes: {[o.shape for o in outs]}")
         return p.reveal(*outs)
 
-    got = run_local(main, n, timeout=20, preprocessing=pre)[0]
+    got = run_local(main, n, timeout=20, preprocessing=pre, engine=engine)[0]
     for (name, _, ref, atol, rtol), v in zip(OPS, got, strict=True):
         want = ref(x, y)
         assert np.ndim(v) == 0, name

@@ -211,6 +211,46 @@ def matmul128_args(a: object, b: object) -> tuple[np.ndarray, np.ndarray, bool, 
     return a, b, wide[0], wide[1], a.shape[0], a.shape[1], b.shape[1]
 
 
+BAUTH_WORDS = 66  # an authenticated bit word: bits, folded MAC, 64 MAC shares (mpc.sharing.auth_bits)
+
+
+def gf64_macs(name: str, m: object) -> np.ndarray:
+    """A (..., 64) uint64 array: the MAC shares of the 64 bits of each word."""
+    m = as_u64(name, m)
+    if m.ndim == 0 or m.shape[-1] != 64:
+        raise KernelError(f"{name}: expected a trailing axis of 64 MAC words, got shape {m.shape}")
+    return m
+
+
+def bauth(name: str, x: object) -> np.ndarray:
+    """Authenticated bit words as (..., 66) uint64 records."""
+    x = as_u64(name, x)
+    if x.ndim == 0 or x.shape[-1] != BAUTH_WORDS:
+        raise KernelError(f"{name}: expected authenticated bit words with a trailing axis of {BAUTH_WORDS}, "
+                          f"got shape {x.shape}")
+    return x
+
+
+def _words_of(name: str, w: object, records: np.ndarray) -> np.ndarray:
+    w = as_u64(name, w)
+    if w.shape != records.shape[:-1]:
+        raise KernelError(f"{name}: expected shape {records.shape[:-1]} (one word per record), got {w.shape}")
+    return w
+
+
+def bauth_and_args(c, a, b, d, e, delta) -> tuple:
+    """(c, a, b, d, e, delta) of ``bauth_and``: records of one shape, d and e one word per record."""
+    c, a, b = (bauth(nm, v) for nm, v in (("c", c), ("a", a), ("b", b)))
+    same_shape("c, a, b", c, a, b)
+    return c, a, b, _words_of("d", d, c), _words_of("e", e, c), public_u64(delta)
+
+
+def bauth_public_args(x, c, delta) -> tuple:
+    """(x, c, delta) of ``bauth_xor_public`` / ``bauth_and_public``: records, one public word per record."""
+    x = bauth("x", x)
+    return x, _words_of("c", c, x), public_u64(delta)
+
+
 def records(name: str, a: object) -> np.ndarray:
     """SPDZ2k authenticated shares as uint64 words: a trailing axis of 4 (value lo, hi, MAC lo, hi)."""
     a = as_u64(name, a)

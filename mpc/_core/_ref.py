@@ -457,6 +457,128 @@ def gmw_and_combine(c, d, e, a, b, first):
     return z
 
 
+# ----------------------------------------------------------------------------- GF(2^64), authenticated bits
+# GF(2^64) = GF(2)[X] / (X^64 + X^4 + X^3 + X + 1); an element is a uint64, bit i the coefficient
+# of X^i. Authenticated bit words (mpc.sharing.auth_bits) are records of 66 words:
+# [0] the bits, [1] the folded MAC (sum_j X^j m_j), [2 + j] the MAC share of bit j.
+
+_ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
+_ZERO = np.uint64(0)
+
+
+@_wrap
+def _gf64_reduce(lo, hi):
+    """(lo + X^64 hi) mod X^64 + X^4 + X^3 + X + 1: X^64 = X^4 + X^3 + X + 1, applied twice (the
+    first pass overflows by at most 4 bits, the second by none)."""
+    t = hi ^ (hi >> np.uint64(60)) ^ (hi >> np.uint64(61)) ^ (hi >> np.uint64(63))
+    return lo ^ t ^ (t << np.uint64(1)) ^ (t << np.uint64(3)) ^ (t << np.uint64(4))
+
+
+@_wrap
+def _clmul(a, b):
+    """Carry-less 64 x 64 -> 128-bit products of two uint64 arrays: (lo, hi)."""
+    lo = np.zeros(np.broadcast_shapes(a.shape, b.shape), dtype=np.uint64)
+    hi = np.zeros_like(lo)
+    for i in range(64):
+        sel = _ZERO - ((b >> np.uint64(i)) & np.uint64(1))  # all ones where bit i of b is set
+        lo ^= (a << np.uint64(i)) & sel
+        if i:
+            hi ^= (a >> np.uint64(64 - i)) & sel
+    return lo, hi
+
+
+def gf64_mul(a, b, out=None):
+    """a * b in GF(2^64), elementwise."""
+    a, b, out = ck.elementwise_args(a, b, out)
+    out[...] = _gf64_reduce(*_clmul(a, b))
+    return out
+
+
+@_wrap
+def _fold(m):
+    lo = np.zeros(m.shape[:-1], dtype=np.uint64)
+    hi = np.zeros_like(lo)
+    for j in range(64):
+        lo ^= m[..., j] << np.uint64(j)
+        if j:
+            hi ^= m[..., j] >> np.uint64(64 - j)
+    return np.asarray(_gf64_reduce(lo, hi), dtype=np.uint64)
+
+
+def gf64_fold(m):
+    """sum_j X^j m[..., j] in GF(2^64) for (..., 64) words m (the folded MAC of a bit word)."""
+    return _fold(ck.gf64_macs("m", m))
+
+
+def gf64_dot(a, b):
+    """sum_i a_i b_i in GF(2^64) over all elements of two arrays of one shape: a (1,) array."""
+    a, b = ck.same_u64s("a, b", a, b)
+    lo, hi = _clmul(a.reshape(-1), b.reshape(-1))
+    acc = np.array([np.bitwise_xor.reduce(lo), np.bitwise_xor.reduce(hi)], dtype=np.uint64) if lo.size else \
+        np.zeros(2, dtype=np.uint64)
+    return np.asarray(_gf64_reduce(acc[:1], acc[1:]), dtype=np.uint64)
+
+
+def _bit_masks(words):
+    """(..., 64) all-ones/zero words: [..., j] is all ones where bit j of ``words`` is set."""
+    return _ZERO - ((words[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1))
+
+
+@_wrap
+def bauth_and(c, a, b, d, e, delta, first):
+    """One party's authenticated share of x AND y from an authenticated bit triple (a, b, c)
+    (records (..., 66)) and the opened d = x ^ a, e = y ^ b (words (...)): bits c ^ d&b ^ e&a
+    (^ d&e on ``first``), MACs m_c ^ d.m_b ^ e.m_a ^ (d&e).delta bit by bit, and their fold."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    out = np.empty(c.shape, dtype=np.uint64)
+    out[..., 0] = c[..., 0] ^ (d & b[..., 0]) ^ (e & a[..., 0]) ^ ((d & e) if first else _ZERO)
+    m = c[..., 2:] ^ (_bit_masks(d) & b[..., 2:]) ^ (_bit_masks(e) & a[..., 2:]) ^ (_bit_masks(d & e) & np.uint64(delta))
+    out[..., 2:] = m
+    out[..., 1] = _fold(m)
+    return out
+
+
+@_wrap
+def bauth_xor_public(x, c, delta, first):
+    """Share of x ^ c for authenticated words x (records (..., 66)) and public words c (...): the
+    bits ^ c on ``first``, every MAC of a bit set in c ^ delta (the fold ^ c * delta)."""
+    x, c, delta = ck.bauth_public_args(x, c, delta)
+    out = x.copy()
+    if first:
+        out[..., 0] ^= c
+    out[..., 2:] ^= _bit_masks(c) & np.uint64(delta)
+    out[..., 1] ^= _gf64_reduce(*_clmul(c, np.uint64(delta)))
+    return out
+
+
+@_wrap
+def bauth_and_light(c, a, b, d, e, delta, first):
+    """:func:`bauth_and` without the MACs of the bits: ``(..., 2)`` words (bits, fold), reading of
+    c only its bits and fold (the fold is linear: f_c ^ fold(d.m_b) ^ fold(e.m_a) ^ (d&e) delta)."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    out = np.empty((*c.shape[:-1], 2), dtype=np.uint64)
+    out[..., 0] = c[..., 0] ^ (d & b[..., 0]) ^ (e & a[..., 0]) ^ ((d & e) if first else _ZERO)
+    out[..., 1] = c[..., 1] ^ _fold((_bit_masks(d) & b[..., 2:]) ^ (_bit_masks(e) & a[..., 2:])) \
+        ^ _gf64_reduce(*_clmul(d & e, np.uint64(delta)))
+    return out
+
+
+def bauth_and_public_light(x, c):
+    """:func:`bauth_and_public` without the MACs of the bits: ``(..., 2)`` words (bits, fold)."""
+    return np.ascontiguousarray(bauth_and_public(x, c)[..., :2])
+
+
+def bauth_and_public(x, c):
+    """Share of x & c for authenticated words x (records (..., 66)) and public words c (...):
+    bits and MACs of the bits clear in c set to zero, the fold recomputed."""
+    x, c, _ = ck.bauth_public_args(x, c, 0)
+    out = np.empty(x.shape, dtype=np.uint64)
+    out[..., 0] = x[..., 0] & c
+    out[..., 2:] = x[..., 2:] & _bit_masks(c)
+    out[..., 1] = _fold(out[..., 2:])
+    return out
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -465,4 +587,6 @@ KERNELS = (
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
+    "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
+    "bauth_and_light", "bauth_and_public_light",
 )

@@ -44,7 +44,7 @@ from mpc.errors import ShareTypeError
 
 __all__ = [
     "BitOps",
-    "add", "sub", "neg", "lt", "le", "eq", "mux", "csa_reduce", "csa_sum",
+    "add", "add_from", "sub", "neg", "lt", "le", "eq", "mux", "csa_reduce", "csa_sum",
     "adder_cost", "lt_cost", "eq_cost", "csa_layers",
 ]
 
@@ -113,8 +113,14 @@ def add(ops: BitOps, x, y, carry_in: bool = False):
     p = ops.xor(x, y)
     if w == 1:
         return ops.invert(p) if carry_in else p
-    m = w - 1
-    (g,) = ops.and_many([(x[:m], y[:m])])
+    (g,) = ops.and_many([(x[: w - 1], y[: w - 1])])
+    return add_from(ops, p, g, carry_in)
+
+
+def add_from(ops: BitOps, p, g, carry_in: bool = False):
+    """Steps 2-3 of :func:`add` from the propagate bits p (w) and generate bits g (the first w-1):
+    the sum's bits. (With one operand public, p and g are linear in the other: no AND round.)"""
+    m = p.shape[0] - 1
     if carry_in:
         g = np.concatenate([ops.xor(g[:1], p[:1]), g[1:]])
     G = np.array(g, copy=True)

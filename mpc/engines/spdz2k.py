@@ -4,7 +4,8 @@ Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k: Efficient MPC mod 2^k for Dish
 CRYPTO 2018. Security model: malicious (active) adversary corrupting any n-1 of the n parties,
 security with abort: a deviation that would change any value mod 2^64 makes every honest party
 raise :class:`~mpc.errors.CheatingDetected` before any affected value is revealed, except with
-probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.mac_check`). Not
+probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.mac_check`), and
+2^-63 for the bits of the boolean side. Not
 protected: fairness (a cheater may see an output the others then refuse) and denial of service
 (any party can make the run abort). Preprocessing: authenticated material from the trusted
 dealer (which knows the MAC key: it is trusted with everything it makes, as for semi2k;
@@ -46,9 +47,14 @@ to each peer, per element of the result; every opening is recorded for the next 
 - A MAC check also runs when more than :data:`CHECK_EVERY` opened elements are pending (memory),
   and at the end of the session (:meth:`Spdz2k.finish`).
 
-Comparisons, conversions and the functions of :mod:`mpc.functions` need an actively secure
-boolean side, which this engine does not have yet (``converter`` is None: they raise a clear
-ConfigError rather than fall back to the semi-honest GMW engine).
+Boolean side: ``engine.bits`` is an actively secure boolean engine (XOR-shared bits with GF(2^64)
+MACs, :mod:`mpc.engines.authbits`) and ``engine.converter`` the bit protocols over both
+(:mod:`mpc.engines.spdz2k_convert`: MSB, zero test, A2B by edaBits, B2A and bit times value by
+authenticated daBits), so comparisons, ReLU, max/argmax, sort, clip and every function of
+:mod:`mpc.functions` run with active security too. The party's GMW engine (``party.gmw``, for
+SecretBits) stays semi-honest and is never used by this engine. One MAC check covers the ring
+and the bit openings (:mod:`mpc.engines.mac_check`): every reveal runs it before any value
+leaves, whichever side the value comes from.
 """
 
 from __future__ import annotations
@@ -58,8 +64,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines.authbits import AuthBits
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.mac_check import MacCheck
+from mpc.engines.spdz2k_convert import Spdz2kConverter
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
@@ -97,8 +105,10 @@ class Spdz2k:
         self.preprocessing = preprocessing
         self.kernels = kernels
         self.alpha = int(preprocessing.mac_key_share())  # alpha_i in [0, 2^64)
-        self.mac = MacCheck(channel, self.alpha, kernels, dry=dry)
-        self.converter = None  # no actively secure boolean side yet (see the module docstring)
+        delta = int(preprocessing.bit_mac_key_share())  # Delta_i in GF(2^64)
+        self.mac = MacCheck(channel, self.alpha, kernels, delta=delta, dry=dry)
+        self.bits = AuthBits(channel, preprocessing, kernels, self.mac, delta)
+        self.converter = Spdz2kConverter(self, self.bits, preprocessing)
 
     def __repr__(self) -> str:
         return f"Spdz2k(pid={self.pid}, n={self.n})"
@@ -196,8 +206,7 @@ class Spdz2k:
         for p in parts[2:]:
             self.kernels.add128(total, p, out=total)
         self.mac.record(total, macs)
-        if self.mac.pending > CHECK_EVERY:
-            self.mac.check("pending openings")
+        self.checkpoint()
         return total
 
     def _masked(self, pairs_: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
@@ -212,6 +221,17 @@ class Spdz2k:
                                         vals[pos : pos + x.size], macs[pos : pos + x.size])
             pos += x.size
         return vals, macs
+
+    def open_unchecked(self, x: np.ndarray) -> np.ndarray:
+        """Open the flat AUTH array x (one exchange), recorded for the next MAC check: the opened
+        Z_2^128 values. For the bit protocols (:mod:`mpc.engines.spdz2k_convert`), which open
+        only values masked by fresh dealer randomness; nothing opened may leave before a check."""
+        return self._open(x)
+
+    def checkpoint(self) -> None:
+        """A MAC check now when more than :data:`CHECK_EVERY` opened elements are pending (memory)."""
+        if self.mac.ring.pending > CHECK_EVERY:
+            self.mac.check("pending openings")
 
     def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
         """This party's share of the owner's ``value`` (a ring array; ``None`` at non-owners). 1 round."""

@@ -150,6 +150,18 @@ def _matmul128(g: _Gen) -> tuple:
     return g.u64((m, k, 2) if wide & 1 else (m, k)), g.u64((k, n, 2) if wide & 2 else (k, n))
 
 
+def _bauth_and(g: _Gen) -> tuple:
+    """Authenticated bit triples as (..., 66) records, opened words d, e, a MAC key share, first."""
+    s = g.shape()
+    return (*(g.u64((*s, 66)) for _ in range(3)), g.u64(s), g.u64(s), int(g.u64(())), g.flag())
+
+
+def _bauth_public(g: _Gen, with_key: bool) -> tuple:
+    s = g.shape()
+    args = (g.u64((*s, 66)), g.u64(s))
+    return (*args, int(g.u64(())), g.flag()) if with_key else args
+
+
 def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
     s = g.shape()
     out = [g.u64((*s, 4)) for _ in range(records)] + [g.u64((*s, 2)) for _ in range(wide)]
@@ -192,6 +204,14 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bitslice": lambda g: (g.u64((g.dim(0, 300),)),),
     "unbitslice": _unbitslice,
     "gmw_and_combine": _combine,
+    "gf64_mul": lambda g: _same(g, 2),
+    "gf64_fold": lambda g: (g.u64((*g.shape(), 64)),),
+    "gf64_dot": lambda g: _same(g, 2),
+    "bauth_and": _bauth_and,
+    "bauth_xor_public": lambda g: _bauth_public(g, True),
+    "bauth_and_public": lambda g: _bauth_public(g, False),
+    "bauth_and_light": _bauth_and,
+    "bauth_and_public_light": lambda g: _bauth_public(g, False),
 }
 
 

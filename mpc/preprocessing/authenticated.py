@@ -21,6 +21,21 @@ the MAC check catch every single-element error (:mod:`mpc.engines.mac_check`). T
 an ``input`` item comes from the owner's ``input-masks`` stream, which the dealer mirrors: no
 extra message. Correction traffic to party n-1: 16 bytes per element per MAC and per derived
 value (a triple: 64 bytes per element, against 8 for a Z_2^64 triple).
+
+Authenticated bits (spdz2k's boolean side, :mod:`mpc.sharing.auth_bits`): components that are
+bit words are XOR-shared and carry one GF(2^64) MAC share per bit, with XOR_i m_i = b * Delta for
+the binary MAC key Delta = XOR_i Delta_i (Delta_i from ``PRG(k_i).derive("bit-mac-key")``, uniform;
+the dealer knows Delta too). The same stream and the same order serve them: bit words are drawn
+as words, their MACs as 64 words per word; base bit words are XOR-combined, and party n-1's
+corrections are its derived bit words (v XOR the others') and its MAC shares
+(Delta * b XOR the others'), 512 bytes per word of 64 bits per component. Each party computes the
+folded MAC of its words itself (:func:`assemble`). The kinds (see :mod:`mpc.preprocessing.base`):
+``bit_triple`` (ring 1: a, b base; c = a AND b), ``input`` (ring 1: the owner's bit mask),
+``dabit`` (bits base; their 0/1 ring elements derived), ``bitmul`` (bits and a base; r = the
+bits as ring elements and r*a derived) and ``edabit`` (r uniform in Z_2^128 base; the bit planes
+of r mod 2^64 derived). Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND
+gate, a daBit 8 + 16 + 16 = 40 (bit MAC, ring value, ring MAC), an edaBit 64 * 8 + 64 * 8 / 64
++ 16 = 536 (every bit's MAC and the derived bits, r's MAC).
 """
 
 from __future__ import annotations
@@ -32,13 +47,16 @@ import numpy as np
 
 from mpc.preprocessing.base import Request, component_shapes
 from mpc.prg import PRG
-from mpc.sharing.authenticated import lift64, low64, pack, ring128
+from mpc.sharing import auth_bits
+from mpc.sharing.authenticated import AUTH, lift64, low64, pack, ring128
 
-__all__ = ["AUTH_ONLY", "assemble", "base_count", "correction_shapes", "dealer_corrections", "expand_auth",
-           "mac_key_share"]
+__all__ = ["AUTH_ONLY", "assemble", "base_count", "bit_mac_key_share", "correction_shapes", "dealer_corrections",
+           "expand_auth", "mac_key_share", "template"]
 
 AUTH_ONLY = ("rand", "input")
-_BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 0, "input": 0}
+_BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 0, "input": 0,
+         "bit_triple": 2, "dabit": 1, "bitmul": 2, "edabit": 1}
+_MIXED = {"dabit": "BA", "bitmul": "BAAA", "edabit": "AB"}  # component types of the mixed kinds
 
 
 def base_count(req: Request) -> int:
@@ -52,8 +70,9 @@ def mac_key_share(root: PRG, pid: int) -> int:
     return (v & ~1) | (1 if pid == 0 else 0)
 
 
-def _wide(shapes: Sequence[tuple[int, ...]]) -> list[tuple[int, ...]]:
-    return [(*s, 2) for s in shapes]
+def bit_mac_key_share(root: PRG) -> int:
+    """A party's binary MAC key share Delta_i in GF(2^64), uniform."""
+    return int(root.derive("bit-mac-key").uint64(1)[0])
 
 
 def _shapes(req: Request) -> list[tuple[int, ...]]:
@@ -61,22 +80,36 @@ def _shapes(req: Request) -> list[tuple[int, ...]]:
     return shapes if req.kind != "input" else [tuple(req.params[1:])]
 
 
+def _types(req: Request) -> str:
+    """One letter per component: "A" shared in Z_2^128 with a Z_2^128 MAC, "B" bit words with
+    one GF(2^64) MAC per bit."""
+    count = len(_shapes(req))
+    return "B" * count if req.ring == 1 else _MIXED.get(req.kind, "A" * count)
+
+
+def _value_shapes(req: Request) -> list[tuple[int, ...]]:
+    return [(*s, 2) if t == "A" else s for t, s in zip(_types(req), _shapes(req), strict=True)]
+
+
+def _mac_shapes(req: Request) -> list[tuple[int, ...]]:
+    return [(*s, 2) if t == "A" else (*s, 64) for t, s in zip(_types(req), _shapes(req), strict=True)]
+
+
 def expand_auth(req: Request, auth: PRG, inputs: PRG, pid: int, last: bool) -> list[np.ndarray]:
     """The arrays a party draws itself, in stream order: base values, then (unless ``last``) the
     derived values and every MAC share; and, for an ``input`` item it owns, the mask value."""
-    shapes = _wide(_shapes(req))
+    values = _value_shapes(req)
     b = base_count(req)
-    drawn = shapes[:b] if last else shapes + shapes  # values (base, derived), then MACs
+    drawn = values[:b] if last else values + _mac_shapes(req)  # values (base, derived), then MACs
     out = [auth.uint64(s) for s in drawn]
     if req.kind == "input" and req.params[0] == pid:
-        out.append(inputs.uint64(shapes[0]))
+        out.append(inputs.uint64(values[0]))
     return out
 
 
 def correction_shapes(req: Request) -> list[tuple[int, ...]]:
     """uint64 shapes of party n-1's corrections: derived values, then every MAC share."""
-    shapes = _wide(_shapes(req))
-    return shapes[base_count(req):] + shapes
+    return _value_shapes(req)[base_count(req):] + _mac_shapes(req)
 
 
 Derive64 = Callable[[Request, Sequence[np.ndarray], types.SimpleNamespace], list[np.ndarray]]
@@ -96,47 +129,61 @@ def _derive(req: Request, base: list[np.ndarray], given: np.ndarray | None,
         return [np.stack([kernels.matmul128(a[i], b[i]) for i in range(a.shape[0])])]
     if req.kind in AUTH_ONLY:  # the value itself comes from the dealer (input: the owner's mask)
         return [given]
+    if req.kind == "bit_triple":
+        return [kernels.band(base[0], base[1])]
+    if req.kind in ("dabit", "bitmul"):
+        bits = lift64(kernels.unpack_bits(base[0], req.params[0]).astype(np.uint64))
+        return [bits] if req.kind == "dabit" else [bits, kernels.mul128(bits, base[1])]
+    if req.kind == "edabit":
+        return [np.ascontiguousarray(kernels.bitslice(low64(base[0])))]
     plain = Request(req.kind, req.params)  # the Z_2^64 twin, on the low words
     return [lift64(v.reshape(base[0].shape[:-1])) for v in derive64(plain, [low64(x) for x in base], kernels)]
 
 
-def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], alpha: int,
+def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys: tuple[int, int],
                        given: np.ndarray | None, kernels: types.SimpleNamespace,
                        derive64: Derive64) -> list[np.ndarray]:
     """Party n-1's corrections for one item from every party's expansion (:func:`expand_auth`);
-    ``given`` is the value of an ``input`` or ``rand`` item; ``derive64`` derives the Z_2^64
-    twin's values (:func:`mpc.preprocessing.material.derive`)."""
+    ``keys`` the MAC keys (alpha, Delta); ``given`` the value of an ``input`` or ``rand`` item;
+    ``derive64`` derives the Z_2^64 twin's values (:func:`mpc.preprocessing.material.derive`)."""
+    alpha, delta = keys
     n = len(per_party)
     b = base_count(req)
-    shapes = _wide(_shapes(req))
+    kinds = _types(req)
     base = []
-    for j in range(b):
+    for j in range(b):  # ring components are summed, bit words XOR-combined
+        combine = kernels.add128 if kinds[j] == "A" else kernels.bxor
         total = per_party[0][j].copy()
         for i in range(1, n):
-            kernels.add128(total, per_party[i][j], out=total)
+            combine(total, per_party[i][j], out=total)
         base.append(total)
     derived = _derive(req, base, given, kernels, derive64)
     values = base + derived
     out = []
     for j, v in enumerate(derived):  # party n-1's derived value shares
-        corr = v.copy()
+        corr = np.array(v, dtype=np.uint64)
+        remove = kernels.sub128 if kinds[b + j] == "A" else kernels.bxor
         for i in range(n - 1):
-            kernels.sub128(corr, per_party[i][b + j], out=corr)
+            remove(corr, per_party[i][b + j], out=corr)
         out.append(corr)
-    c = len(shapes)
-    for j, v in enumerate(values):  # MACs: alpha * v - sum of the others' MAC shares
-        corr = kernels.mul128(v, ring128(alpha, v.shape[:-1]))
+    c = len(kinds)
+    for j, v in enumerate(values):  # MACs: alpha * v - sum (or Delta * bit ^ XOR) of the others' MAC shares
+        if kinds[j] == "A":
+            corr, remove = kernels.mul128(v, ring128(alpha, v.shape[:-1])), kernels.sub128
+        else:
+            corr, remove = auth_bits.bit_macs(v, delta), kernels.bxor
         for i in range(n - 1):
-            kernels.sub128(corr, per_party[i][c + j], out=corr)
+            remove(corr, per_party[i][c + j], out=corr)
         out.append(corr)
     return out
 
 
 def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] | None,
-             pid: int) -> tuple[np.ndarray, ...]:
-    """One party's item: an AUTH array per component (value and MAC share), then, for an
-    ``input`` item it owns, the mask value (a Z_2^128 array)."""
-    c = len(_shapes(req))
+             pid: int, kernels: types.SimpleNamespace) -> tuple[np.ndarray, ...]:
+    """One party's item: an AUTH (or, for bit words, BAUTH with its folded MACs) array per
+    component, then, for an ``input`` item it owns, the mask value (Z_2^128 words, or bit words)."""
+    kinds = _types(req)
+    c = len(kinds)
     b = base_count(req)
     mask = own[-1] if req.kind == "input" and req.params[0] == pid else None
     parts = own[:-1] if mask is not None else own
@@ -145,8 +192,18 @@ def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] 
         macs = corrections[c - b :]
     else:
         values, macs = parts[:c], parts[c:]
-    items = [pack(v, m) for v, m in zip(values, macs, strict=True)]
+    items = [pack(v, m) if t == "A" else auth_bits.pack(v, kernels.gf64_fold(m), m)
+             for t, v, m in zip(kinds, values, macs, strict=True)]
     return (*items, mask) if mask is not None else tuple(items)
+
+
+def template(req: Request, pid: int) -> tuple[np.ndarray, ...]:
+    """An all-zero item of the shapes and dtypes :func:`assemble` returns (dry runs)."""
+    items = [np.zeros(s, dtype=AUTH if t == "A" else auth_bits.BAUTH)
+             for t, s in zip(_types(req), _shapes(req), strict=True)]
+    if req.kind == "input" and req.params[0] == pid:
+        items.append(np.zeros(_value_shapes(req)[0], dtype=np.uint64))
+    return tuple(items)
 
 
 def high_mask(prg: PRG, shape: tuple[int, ...]) -> np.ndarray:

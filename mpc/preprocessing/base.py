@@ -25,6 +25,22 @@ kind above in Z_2^128 with a MAC share per value share (arrays of the
 - ``input``: params (owner, *shape), an authenticated random mask r that the owner also gets in
   the clear (one more array in its item), for inputs and outputs to one party.
 
+Authenticated boolean kinds (spdz2k's boolean side; :mod:`mpc.sharing.auth_bits`: XOR-shared
+bits with GF(2^64) MACs, packed in :data:`~mpc.sharing.auth_bits.BAUTH` words; the arithmetic
+halves are AUTH records):
+
+- ``bit_triple`` with ``ring=1, auth=True``: authenticated AND triples, ``nwords`` words;
+- ``input`` with ``ring=1, auth=True``: params (owner, *shape), authenticated random bit words
+  whose value the owner also gets (binary inputs and private reveals);
+- ``dabit`` and ``bitmul`` with ``ring=128, auth=True``: daBits and bit-injection triples with
+  both halves authenticated (the bit words BAUTH, the ring elements AUTH);
+- ``edabit`` (authenticated only, ``ring=128``): params (count,), edaBits (Escudero, Ghosh,
+  Keller, Rachuri, Scholl, CRYPTO 2020): r uniform in Z_2^128 (AUTH, ``(count,)``) and the bits
+  of r mod 2^64 as bit planes (BAUTH, ``(64, ceil(count/64))``, plane j = bit j of every r).
+
+``ring`` names the bit length of the sharing ring: 1 for GF(2) (authenticated bits only), 64 for
+Z_2^64, 128 for Z_2^128 (authenticated only; a mixed kind names its arithmetic ring).
+
 Boolean kinds (XOR shares, combined with XOR rather than added):
 
 - ``bit_triple``: AND triples for the GMW engine, ``nwords`` packed words (a, b, c = a AND b),
@@ -61,23 +77,26 @@ from mpc.sharing.packing import nwords
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
-         "rand", "input")
+         "rand", "input", "edabit")
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
-AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input")
-AUTH_ONLY_KINDS = ("rand", "input")
+AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input",
+              "dabit", "bitmul", "edabit")  # authenticated over Z_2^128 (mixed kinds: their ring half)
+BIT_AUTH_KINDS = ("bit_triple", "input")  # authenticated over GF(2) (ring=1)
+AUTH_ONLY_KINDS = ("rand", "input", "edabit")
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
 MAX_ELEMENTS = 1 << 30
 
 
-RINGS = (64, 128)  # bit lengths of the sharing rings a request may name (128: authenticated only)
+RINGS = (1, 64, 128)  # bit lengths of the sharing rings a request may name (1 and 128: authenticated only)
 
 
 class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,); dabit and bitmul -> (count,); rand -> shape; input -> (owner, *shape).
+    bit_triple -> (nwords,); dabit, bitmul and edabit -> (count,); rand -> shape;
+    input -> (owner, *shape).
     ``ring``: shares in Z_2^ring; ``auth``: shares with MACs (see the module docstring)."""
 
     kind: str
@@ -224,9 +243,10 @@ def normalize(req: object) -> Request:
     kind, params, ring, auth = req if len(req) == 4 else (*req, 64, False)
     if ring not in RINGS or isinstance(ring, bool) or not isinstance(auth, bool):
         raise ConfigError(f"plan: ring must be one of {RINGS} (bits) and auth a bool, got {ring!r}, {auth!r}")
-    if auth != (ring == 128) or (auth and kind not in AUTH_KINDS) or (not auth and kind in AUTH_ONLY_KINDS):
+    allowed = AUTH_KINDS if ring == 128 else BIT_AUTH_KINDS if ring == 1 else ()
+    if auth != (ring != 64) or (auth and kind not in allowed) or (not auth and kind in AUTH_ONLY_KINDS):
         raise ConfigError(f"plan: no {kind!r} material with ring={ring}, auth={auth} (authenticated material "
-                          f"is Z_2^128: {', '.join(AUTH_KINDS)})")
+                          f"is Z_2^128: {', '.join(AUTH_KINDS)}; or GF(2): {', '.join(BIT_AUTH_KINDS)})")
     if kind not in KINDS:
         raise ConfigError(f"plan: unknown material kind {kind!r}; expected one of {', '.join(KINDS)}")
     params = _shape(params, f"plan entry {kind!r}")
@@ -242,7 +262,7 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind == "input" and not params:
         raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
-    if kind in BOOLEAN_KINDS and len(params) != 1:
+    if (kind in BOOLEAN_KINDS or kind == "edabit") and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     req = Request(kind, params, int(ring), bool(auth))
     if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
@@ -273,6 +293,8 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
         return [p]
     if req.kind == "input":
         return [p[1:]]
+    if req.kind == "edabit":  # r (ring elements), then the bit planes of r mod 2^64
+        return [p, (64, nwords(p[0]))]
     return [p[1:], p[1:], p[1:]]  # trunc, div
 
 
@@ -328,21 +350,40 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""
         raise ConfigError(f"{type(self).__name__} serves no authenticated material (no MAC key)")
 
-    def bit_triples(self, nwords: int) -> BitTriple:
-        """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``."""
-        a, b, c = self.take(bit_triple_request(nwords))
+    def bit_triples(self, nwords: int, auth: bool = False) -> BitTriple:
+        """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``
+        (``auth=True``: authenticated BAUTH words, the ``ring=1`` twin)."""
+        req = bit_triple_request(nwords)
+        a, b, c = self.take(req._replace(ring=1, auth=True) if auth else req)
         return a, b, c
 
-    def dabits(self, count: int) -> DaBits:
-        """This party's shares of ``count`` daBits: packed XOR words and ring elements 0/1."""
-        words, arith = self.take(dabit_request(count))
+    def dabits(self, count: int, auth: bool = False) -> DaBits:
+        """This party's shares of ``count`` daBits: packed XOR words and ring elements 0/1
+        (``auth=True``: BAUTH words and AUTH ring elements)."""
+        words, arith = self.take(_auth(dabit_request(count), auth))
         return words, arith
 
     offers_bit_mul = True
 
-    def bit_mul_triples(self, count: int) -> BitMulTriple:
+    def bit_mul_triples(self, count: int, auth: bool = False) -> BitMulTriple:
         """This party's shares of ``count`` bit-injection triples (daBit r, a, r*a)."""
-        return BitMulTriple(*self.take(bitmul_request(count)))
+        return BitMulTriple(*self.take(_auth(bitmul_request(count), auth)))
+
+    def edabits(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """This party's shares of ``count`` authenticated edaBits: r (AUTH, ``(count,)``) and the
+        bit planes of r mod 2^64 (BAUTH, ``(64, ceil(count/64))``)."""
+        r, planes = self.take(Request("edabit", _count(count, "edabits(count)"), 128, True))
+        return r, planes
+
+    def bit_input_masks(self, owner: int, shape) -> tuple[np.ndarray, np.ndarray | None]:
+        """Authenticated random bit words of ``shape`` for ``owner`` (BAUTH), and their value
+        (uint64 words) at the owner, None elsewhere (an ``input`` item of ring 1)."""
+        item = self.take(Request("input", (int(owner), *_shape(shape, "bit_input_masks(shape)")), 1, True))
+        return item[0], (item[1] if len(item) > 1 else None)
+
+    def bit_mac_key_share(self) -> int:
+        """This party's share Delta_i of the binary MAC key (sources of authenticated material)."""
+        raise ConfigError(f"{type(self).__name__} serves no authenticated material (no binary MAC key)")
 
     def take(self, req: Request) -> tuple[np.ndarray, ...]:
         """Hand out one item of material (removed from the source: it is never handed out again)."""

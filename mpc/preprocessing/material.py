@@ -8,7 +8,8 @@ their derived shares; only party n-1 receives its derived shares from the dealer
 *corrections* c_{n-1} = c - sum_{i<n-1} c_i. So the only preprocessing traffic is party n-1's
 request and the corrections (one ring element per element of each derived component).
 
-Boolean material (``bit_triple``, ``dabit``, ``bitmul``) follows the same pattern with XOR in place of the
+Authenticated material (``Request(..., auth=True)``, arithmetic and boolean) has a stream of its
+own (:mod:`mpc.preprocessing.authenticated`). Boolean material (``bit_triple``, ``dabit``, ``bitmul``) follows the same pattern with XOR in place of the
 sum for the bit components (:func:`~mpc.preprocessing.bit_triples.dealer_bit_triples`,
 :func:`~mpc.preprocessing.dabits.dealer_dabits`), each in a stream of its own derived from k_i
 (``PRG(k_i).derive("bit-triples")``, ``PRG(k_i).derive("dabits")``; :class:`Streams`).
@@ -62,6 +63,9 @@ class Streams:
 
     def mac_key_share(self, pid: int) -> int:
         return am.mac_key_share(self.root, pid)
+
+    def bit_mac_key_share(self) -> int:
+        return am.bit_mac_key_share(self.root)
 
 
 def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.ndarray]:
@@ -134,11 +138,17 @@ class DealerCore:
         self._streams = [Streams(s) for s in seeds]
         self._kernels = kernels
         self._alpha = sum(st.mac_key_share(i) for i, st in enumerate(self._streams))  # the MAC key
+        self._delta = 0  # the binary MAC key: XOR of the parties' shares
+        for st in self._streams:
+            self._delta ^= st.bit_mac_key_share()
         self._private = private if private is not None else PRG.fresh()
         self.items = 0
 
     def corrections(self, req: Request) -> list[np.ndarray]:
         """Party n-1's derived shares for one item (advancing every party's stream)."""
+        if req.auth:
+            per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
+            return self._authenticated(req, per_party)
         if req.kind == "bit_triple":  # XOR-combined: c_{n-1} = (XOR a_i) AND (XOR b_i) XOR c_0 ... c_{n-2}
             self.items += 1
             return [dealer_bit_triples([s.bits for s in self._streams], req.params[0])]
@@ -149,8 +159,6 @@ class DealerCore:
             self.items += 1
             return list(dealer_bitmul([s.dabits for s in self._streams], req.params[0]))
         per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
-        if req.auth:
-            return self._authenticated(req, per_party)
         k = len(per_party[-1])  # number of base components
         base = []
         for j in range(k):
@@ -175,7 +183,7 @@ class DealerCore:
                 raise ProtocolError(f"dealer: input mask for party {owner} of a {self.n}-party session")
             mask = per_party[owner].pop()  # the owner's mask value, drawn from its input stream
         self.items += 1
-        return am.dealer_corrections(req, per_party, self._alpha, mask, self._kernels, derive)
+        return am.dealer_corrections(req, per_party, (self._alpha, self._delta), mask, self._kernels, derive)
 
     def batch(self, reqs: Sequence[Request]) -> np.ndarray:
         """The corrections of a batch, flattened and concatenated in request order."""

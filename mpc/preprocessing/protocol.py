@@ -12,7 +12,13 @@ party as pid 1). Messages are uint64 arrays in the Tessera wire format (never pi
    2 square, 3 matmul, 4 trunc, 5 div, 6 bit_triple (params (nwords,), correction nwords
    words), 7 dabit (params (count,), correction count ring elements), 8 bitmul (params
    (count,), corrections 2 * count ring elements: r, then r*a), 9 tmul (params (k1, k2,
-   *shape)), 10 tsquare (params (k, *shape)).
+   *shape)), 10 tsquare (params (k, *shape)), 11 rand (params shape), 12 input (params
+   (owner, *shape)), 13 edabit (params (count,)). Ring field: 64 (Z_2^64, unauthenticated),
+   128 (Z_2^128 with MACs, auth flag set: every arithmetic kind, rand, input, and the daBit,
+   bit-injection and edaBit kinds, whose bit words carry GF(2^64) MACs), 1 (GF(2) bits with
+   GF(2^64) MACs, auth flag set: bit_triple and input). Authenticated corrections are party
+   n-1's derived values and all its MAC shares, in component order
+   (:func:`mpc.preprocessing.authenticated.correction_shapes`).
 3. At the end, party n-1 -> dealer ``[BYE]``.
 """
 

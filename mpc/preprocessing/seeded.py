@@ -39,6 +39,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc._core import get_kernels
 from mpc.errors import PeerTimeout
 from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
@@ -55,12 +56,13 @@ _HISTORY = 1 << 16  # requests remembered for predictions
 class SeedCompressed(Preprocessing):
     """Common logic: expand own shares from a seed; party n-1 obtains corrections (subclass hook)."""
 
-    def __init__(self, pid: int, n: int, seed: bytes) -> None:
+    def __init__(self, pid: int, n: int, seed: bytes, kernels: types.SimpleNamespace | None = None) -> None:
         super().__init__()
         self.pid = pid
         self.n = n
         self._last = pid == n - 1
         self._streams = Streams(seed)
+        self._kernels = kernels if kernels is not None else get_kernels()  # folds of authenticated bits
         self._store: dict[Request, deque[tuple[np.ndarray, ...]]] = {}
         self._history: list[Request] = []  # every request taken, in order (the last _HISTORY)
         self._seen: dict[Request, int] = {}  # request -> index in _history of its latest take
@@ -76,12 +78,16 @@ class SeedCompressed(Preprocessing):
         corr: list = [None] * len(reqs)
         if self._last and reqs:
             corr = split_corrections(reqs, self._corrections(reqs))
-        return [assemble(r, o, c, self.pid) if r.auth else tuple(o if c is None else o + c)
+        return [assemble(r, o, c, self.pid, self._kernels) if r.auth else tuple(o if c is None else o + c)
                 for r, o, c in zip(reqs, own, corr, strict=True)]
 
     def mac_key_share(self) -> int:
         """alpha_i, from this party's seed (the dealer knows it: see :mod:`mpc.preprocessing.authenticated`)."""
         return self._streams.mac_key_share(self.pid)
+
+    def bit_mac_key_share(self) -> int:
+        """Delta_i, from this party's seed (the dealer knows it too)."""
+        return self._streams.bit_mac_key_share()
 
     def _prefetch(self, plan: Sequence[Request]) -> None:
         for req, item in zip(plan, self._generate(plan), strict=True):
@@ -184,7 +190,7 @@ class InsecureLocalDealer(SeedCompressed):
 
     def __init__(self, pid: int, n: int, common_prg: PRG, kernels: types.SimpleNamespace) -> None:
         seeds = [common_prg.derive(f"insecure-local-dealer/{i}").random_bytes(SEED_BYTES) for i in range(n)]
-        super().__init__(pid, n, seeds[pid])
+        super().__init__(pid, n, seeds[pid], kernels)
         self._core = DealerCore(seeds, kernels) if pid == n - 1 else None
 
     def _corrections(self, reqs: Sequence[Request]) -> np.ndarray:

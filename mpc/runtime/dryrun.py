@@ -18,10 +18,10 @@ import numpy as np
 
 from mpc.engines.base import EngineContext
 from mpc.engines.gmw import GMWEngine
+from mpc.preprocessing.authenticated import template
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.prg import PRG
 from mpc.runtime.engines import build_arithmetic
-from mpc.sharing.authenticated import AUTH
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -47,8 +47,9 @@ class _NullChannel:
 
 
 class _Recorder(Preprocessing):
-    """Zero material (authenticated records for authenticated requests, and the mask value of an
-    input mask at its owner); the requests are the plan."""
+    """Zero material (authenticated records -- AUTH, and BAUTH for authenticated bit words -- for
+    authenticated requests, and the mask value of an input mask at its owner); the requests are
+    the plan."""
 
     def __init__(self, pid: int) -> None:
         super().__init__()
@@ -57,13 +58,14 @@ class _Recorder(Preprocessing):
 
     def _take(self, req: Request) -> tuple[np.ndarray, ...]:
         self.plan.append(req)
-        dtype = AUTH if req.auth else np.uint64
-        item = [np.zeros(s, dtype=dtype) for s in component_shapes(req)]
-        if req.kind == "input" and req.params[0] == self.pid:
-            item.append(np.zeros((*req.params[1:], 2), dtype=np.uint64))
-        return tuple(item)
+        if req.auth:  # AUTH records, BAUTH bit words, and the owner's mask value
+            return template(req, self.pid)
+        return tuple(np.zeros(s, dtype=np.uint64) for s in component_shapes(req))
 
     def mac_key_share(self) -> int:
+        return 0
+
+    def bit_mac_key_share(self) -> int:
         return 0
 
 

@@ -1,0 +1,56 @@
+/* GF(2^64) arithmetic and authenticated bit words (spdz2k's boolean side).
+ *
+ * GF(2^64) = GF(2)[X] / (X^64 + X^4 + X^3 + X + 1); an element is a uint64 whose bit i is the
+ * coefficient of X^i. An authenticated bit word is a record of MPC_BAUTH_WORDS = 66 uint64
+ * words: [0] this party's share of 64 bits, [1] its folded MAC f = sum_j X^j m_j, [2 + j] the
+ * MAC share m_j of bit j (see mpc/sharing/auth_bits.py). n counts elements (GF elements, or
+ * records for the mpc_bauth_* kernels; their d, e, c word arrays span n words).
+ *
+ * Carry-less products use PCLMULQDQ when the CPU has it (chosen at run time, compiled with a
+ * target attribute), else a portable 4-bit window.
+ *
+ * Aliasing: mpc_gf64_mul allows out == a or out == b; the other kernels require out not to
+ * overlap any input.
+ */
+#ifndef MPC_GF2K_H
+#define MPC_GF2K_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MPC_BAUTH_WORDS 66
+
+/* out[i] = a[i] * b[i] in GF(2^64) */
+void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
+/* m is (n, 64): out[i] = sum_j X^j m[64 i + j] in GF(2^64) (the folded MAC of word i) */
+void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n);
+/* sum_i a[i] * b[i] in GF(2^64) (one reduction at the end) */
+uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n);
+
+/* Authenticated AND from a triple (records c, a, b) and the opened d = x ^ a, e = y ^ b: bits
+ * c ^ d&b ^ e&a (^ d&e when first != 0), MAC of bit j m_c ^ d_j m_b ^ e_j m_a ^ d_j e_j delta,
+ * and the fold of those MACs. */
+void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
+                   const uint64_t *e, uint64_t delta, int first, size_t n);
+/* mpc_bauth_and without the MACs of the bits: out is (n, 2), (bits, fold); of c only the bits and
+ * the fold are read (the fold is linear: f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) * delta). */
+void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
+                         const uint64_t *e, uint64_t delta, int first, size_t n);
+/* x ^ c for public words c: bits ^ c when first != 0, MAC of bit j ^ c_j delta, fold ^ c * delta */
+void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first,
+                          size_t n);
+/* x & c for public words c: bits & c, MAC of bit j kept where c_j = 1 and zeroed elsewhere, fold
+ * recomputed */
+void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
+/* mpc_bauth_and_public without the MACs of the bits: out is (n, 2), (bits, fold) */
+void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPC_GF2K_H */

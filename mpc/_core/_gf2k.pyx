@@ -1,0 +1,139 @@
+# cython: language_level=3, boundscheck=False, wraparound=True, initializedcheck=False
+"""Compiled GF(2^64) and authenticated bit-word kernels (C in csrc/gf2k.c).
+
+Same names, signatures and results as :mod:`mpc._core._ref`, which is the contract; arguments are
+validated by :mod:`mpc._core._checks` with the GIL held, so both backends reject the same inputs
+with the same message. The C loops run without the GIL. Outputs are always freshly allocated,
+except ``gf64_mul``'s ``out=``, which may be an input itself (a partly overlapping input is copied
+first, as NumPy does).
+"""
+
+import numpy as np
+
+from libc.stdint cimport uint64_t
+
+from mpc._core import _checks as ck
+
+from mpc._core._wrap cimport in_ptr, out_ptr, run_binary
+
+
+cdef extern from "mpc/gf2k.h" nogil:
+    void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
+    uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n)
+    void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
+                       const uint64_t *e, uint64_t delta, int first, size_t n)
+    void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first,
+                              size_t n)
+    void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
+    void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
+    void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
+
+
+def gf64_mul(a, b, out=None):
+    """a * b in GF(2^64), elementwise."""
+    a, b, out = ck.elementwise_args(a, b, out)
+    return run_binary(a, b, out, mpc_gf64_mul, 1)
+
+
+def gf64_fold(m):
+    """sum_j X^j m[..., j] in GF(2^64) for (..., 64) words m (the folded MAC of a bit word)."""
+    m = ck.gf64_macs("m", m)
+    out = np.empty(m.shape[:-1], dtype=np.uint64)
+    cdef size_t n = out.size
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pm = in_ptr(m)
+    if n:
+        with nogil:
+            mpc_gf64_fold(po, pm, n)
+    return out
+
+
+def gf64_dot(a, b):
+    """sum_i a_i b_i in GF(2^64) over all elements of two arrays of one shape: a (1,) array."""
+    a, b = ck.same_u64s("a, b", a, b)
+    cdef size_t n = a.size
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef uint64_t r = 0
+    if n:
+        with nogil:
+            r = mpc_gf64_dot(pa, pb, n)
+    return np.array([r], dtype=np.uint64)
+
+
+cdef object _and(object c, object a, object b, object d, object e, object delta, object first, bint light):
+    """The authenticated AND combine, with (light=False) or without the output's bit MACs."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    out = np.empty((*c.shape[:-1], 2 if light else ck.BAUTH_WORDS), dtype=np.uint64)
+    cdef size_t n = d.size
+    cdef uint64_t dl = delta
+    cdef int is_first = 1 if first else 0
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pc = in_ptr(c)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    if n:
+        with nogil:
+            if light:
+                mpc_bauth_and_light(po, pc, pa, pb, pd, pe, dl, is_first, n)
+            else:
+                mpc_bauth_and(po, pc, pa, pb, pd, pe, dl, is_first, n)
+    return out
+
+
+cdef object _and_public(object x, object c, bint light):
+    """Authenticated words AND public words, with (light=False) or without the output's bit MACs."""
+    x, c, _ = ck.bauth_public_args(x, c, 0)
+    out = np.empty((*x.shape[:-1], 2 if light else ck.BAUTH_WORDS), dtype=np.uint64)
+    cdef size_t n = c.size
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pc = in_ptr(c)
+    if n:
+        with nogil:
+            if light:
+                mpc_bauth_and_public_light(po, px, pc, n)
+            else:
+                mpc_bauth_and_public(po, px, pc, n)
+    return out
+
+
+def bauth_and(c, a, b, d, e, delta, first):
+    """One party's authenticated share of x AND y from an authenticated bit triple and the
+    opened d, e (see the reference)."""
+    return _and(c, a, b, d, e, delta, first, False)
+
+
+def bauth_and_light(c, a, b, d, e, delta, first):
+    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    return _and(c, a, b, d, e, delta, first, True)
+
+
+def bauth_and_public_light(x, c):
+    """:func:`bauth_and_public` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    return _and_public(x, c, True)
+
+
+def bauth_xor_public(x, c, delta, first):
+    """Share of x ^ c for authenticated words x and public words c (see the reference)."""
+    x, c, delta = ck.bauth_public_args(x, c, delta)
+    out = np.empty(x.shape, dtype=np.uint64)
+    cdef size_t n = c.size
+    cdef uint64_t dl = delta
+    cdef int is_first = 1 if first else 0
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pc = in_ptr(c)
+    if n:
+        with nogil:
+            mpc_bauth_xor_public(po, px, pc, dl, is_first, n)
+    return out
+
+
+def bauth_and_public(x, c):
+    """Share of x & c for authenticated words x and public words c (see the reference)."""
+    return _and_public(x, c, False)

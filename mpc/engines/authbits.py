@@ -1,0 +1,297 @@
+"""spdz2k's boolean engine: XOR-shared packed bits with GF(2^64) MACs, actively secure with abort.
+
+The binary SPDZ-style scheme (Frederiksen, Keller, Orsini, Scholl, "A unified approach to MPC
+with preprocessing using OT", ASIACRYPT 2015; Keller, Orsini, Scholl, "MASCOT", CCS 2016, binary
+case; Damgard, Pastro, Smart, Zakarias, CRYPTO 2012, for the MAC check): every bit b is XOR-
+shared with MAC shares m_i, XOR_i m_i = b Delta, Delta = XOR_i Delta_i the binary MAC key
+(:mod:`mpc.sharing.auth_bits`). A share is an array of :data:`~mpc.sharing.auth_bits.BAUTH`
+records, one per packed word of 64 bits (bits, folded MAC, 64 MAC shares: 528 bytes), so bit
+planes keep the ``(rows, W)`` layout of GMW and every structural NumPy operation of the circuits
+(:mod:`mpc.engines.circuits`) and functions works on them. Implements
+:class:`~mpc.engines.base.BooleanEngine`; built by the spdz2k engine
+(:mod:`mpc.engines.spdz2k`), whose MAC check (:mod:`mpc.engines.mac_check`) covers every bit
+this engine opens.
+
+Operations and cost (n parties; W = words of the operand; bytes exclude frame headers):
+- XOR of two shares: local (bits and MACs alike). NOT and XOR with public words c: party 0 flips
+  its bits, every party XORs Delta_i into the MAC of every bit set in c (and c * Delta_i into
+  the folded MAC). AND with public words: every party clears the bits and MACs where c is 0.
+  0 rounds, 0 bytes.
+- Light words (:data:`~mpc.sharing.auth_bits.LAUTH`: bits and folded MAC, 16 bytes): an AND reads
+  nothing else of its inputs, so a circuit may keep values whose single bits are never used
+  again light (``and_many(..., light=True)``, ``and_public_light``, ``xor_public_light``): the
+  protocol and its messages are the same; only the 64 MACs per output word are not computed.
+- AND (:meth:`AuthBits.and_many`, any number of gates in ONE round), Beaver over GF(2) with an
+  authenticated bit triple (a, b, c = a AND b):
+    1. each party sends the words d_i = x_i ^ a_i and e_i = y_i ^ b_i (bits only, as GMW);
+    2. d = XOR d_j, e = XOR e_j; the opened words and this party's folded MACs of them
+       (f_x ^ f_a, f_y ^ f_b: MACs are linear) are recorded for the next MAC check;
+    3. z_i = c_i ^ d&b_i ^ e&a_i (^ d&e at party 0), and for every bit j the MAC
+       m_z = m_c ^ d_j m_b ^ e_j m_a ^ d_j e_j Delta_i, then the fold of m_z (``bauth_and``).
+  Correct because XOR_i m_z,i = (c ^ d b ^ e a ^ d e) Delta = (x AND y) Delta. A light output
+  (``bauth_and_light``) is the bits and f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) Delta_i (the
+  fold is linear), read from the triple's bits, c's fold and a's and b's 64 MACs.
+  Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words
+  (1584 bytes of material per 64 gates, 24 bytes per AND gate held by each party). Local work
+  per word: the 64 MACs of a and b are read (1 KiB), and for a full output those of c read and
+  those of z written (1 KiB more): memory traffic, not arithmetic, is the cost, about 65 times
+  GMW's per gate; hence the light words.
+- Input by an owner: an authenticated bit mask r whose value the owner got from the dealer
+  (``bit_input_masks``); the owner sends e = x ^ r to every peer, [x] = [r] ^ e. 1 round,
+  8 bytes per word from the owner; that every peer received the same e is part of the MAC check.
+- Reveal (to everyone): each party sends its bits (8 bytes per word to each peer), the opened
+  words are recorded, then the MAC check of everything opened so far (3 rounds) runs before the
+  words are returned: 4 rounds. To one party: the words masked by an input mask of that party
+  are opened and checked, and that party removes the mask: 4 rounds.
+
+Security: malicious adversary corrupting up to n-1 parties, security with abort. A party that
+lies about d_i, e_i or an opened share changes an opened word, which the MAC check detects
+except with probability 2^-63 per check (:mod:`mpc.engines.mac_check`); the triples and masks
+come from the trusted dealer (:mod:`mpc.preprocessing.authenticated`), which knows Delta. The
+openings d, e are one-time padded by the triple's uniform a, b, as in GMW. Not protected:
+fairness and denial of service (any party can make the run abort).
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.engines.gmw import _shape  # one validation of word-array shapes for both boolean engines
+from mpc.engines.mac_check import MacCheck
+from mpc.errors import ProtocolError, ShareTypeError
+from mpc.net.channel import Channel
+from mpc.preprocessing.base import Preprocessing
+from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, words
+
+__all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
+
+CHECK_EVERY_WORDS = 1 << 22  # opened words (16 bytes each kept) before a MAC check is forced
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+class AuthBits:
+    """The authenticated boolean engine of one party; see the module docstring."""
+
+    name = "spdz2k-bits"
+    share_dtype = BAUTH
+
+    def __init__(self, channel: Channel, preprocessing: Preprocessing, kernels: types.SimpleNamespace,
+                 mac: MacCheck, delta: int) -> None:
+        self.channel = channel
+        self.pid, self.n = channel.pid, channel.n
+        self.preprocessing = preprocessing
+        self.k = kernels
+        self.mac = mac
+        self.delta = int(delta) % (1 << 64)  # Delta_i
+
+    def __repr__(self) -> str:
+        return f"AuthBits(pid={self.pid}, n={self.n})"
+
+    # ------------------------------------------------------------------ validation
+
+    @staticmethod
+    def _share(name: str, x: object, light_ok: bool = False) -> np.ndarray:
+        if not isinstance(x, np.ndarray) or not (x.dtype == BAUTH or (light_ok and x.dtype == LAUTH)):
+            got = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
+            raise ShareTypeError(f"{name}: expected authenticated bit words (BAUTH records), got {got}")
+        return x
+
+    def _pair(self, x: object, y: object, what: str, light_ok: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        x, y = self._share(f"{what} x", x, light_ok), self._share(f"{what} y", y, light_ok)
+        if x.shape != y.shape:
+            raise ShareTypeError(f"{what}: operand shapes differ: {x.shape} and {y.shape}")
+        return x, y
+
+    def _public_words(self, x: np.ndarray, c: object, what: str) -> np.ndarray:
+        if not isinstance(c, np.ndarray) or c.dtype != np.uint64 or c.shape != x.shape:
+            raise ShareTypeError(f"{what}: the public operand must be uint64 words of shape {x.shape}")
+        return c
+
+    # ------------------------------------------------------------------ local operations
+
+    def xor(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of x ^ y (bits and MACs; two light words give a light word). Local. (NumPy's XOR
+        reads strided operands, such as the circuits' every-other-plane slices, in place.)"""
+        x, y = self._pair(x, y, "xor", light_ok=True)
+        if x.dtype != y.dtype:
+            raise ShareTypeError("xor: a light word (LAUTH) XORs only with light words")
+        out = np.empty(x.shape, dtype=x.dtype)
+        np.bitwise_xor(words(x), words(y), out=words(out))
+        return out
+
+    def xor_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x ^ c for public words c: party 0 flips bits, every MAC of a bit set in c
+        takes Delta_i. Local."""
+        x = self._share("xor_public x", x)
+        c = self._public_words(x, c, "xor_public")
+        return from_words(self.k.bauth_xor_public(words(x), c, self.delta, self.pid == 0)).reshape(x.shape)
+
+    def invert(self, x: np.ndarray) -> np.ndarray:
+        """Share of ~x (all 64 bits of every word). Local."""
+        x = self._share("invert x", x)
+        return self.xor_public(x, np.full(x.shape, _ALL, dtype=np.uint64))
+
+    def and_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """Share of x & c for public words c: bits and MACs cleared where c is 0. Local."""
+        x = self._share("and_public x", x)
+        c = self._public_words(x, c, "and_public")
+        return from_words(self.k.bauth_and_public(words(x), c)).reshape(x.shape)
+
+    def and_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """:meth:`and_public` as a light word (bits and folded MAC, :data:`LAUTH`). Local."""
+        x = self._share("and_public_light x", x)
+        c = self._public_words(x, c, "and_public_light")
+        return from_words(self.k.bauth_and_public_light(words(x), c)).reshape(x.shape)
+
+    def xor_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
+        x = self._share("xor_public_light x", x, light_ok=True)
+        c = self._public_words(x, c, "xor_public_light")
+        out = np.empty(x.shape, dtype=LAUTH)
+        out["w"] = x["w"] ^ c if self.pid == 0 else x["w"]
+        out["f"] = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
+        return out
+
+    def public(self, c: np.ndarray) -> np.ndarray:
+        """A sharing of public words c. Local."""
+        if not isinstance(c, np.ndarray) or c.dtype != np.uint64:
+            raise ShareTypeError("public c: expected uint64 words")
+        return self.xor_public(self.zeros(c.shape), c)
+
+    def zeros(self, shape: int | Sequence[int]) -> np.ndarray:
+        """A sharing of all-zero words (zero MACs). Local."""
+        return np.zeros(_shape(shape), dtype=BAUTH)
+
+    def zero_bits(self, k: int, like: np.ndarray) -> np.ndarray:
+        """k zero bit planes shaped like the planes of ``like``. Local."""
+        return np.zeros((int(k), *like.shape[1:]), dtype=BAUTH)
+
+    # ------------------------------------------------------------------ AND
+
+    def and_(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Share of x & y: one round."""
+        return self.and_many([(x, y)])[0]
+
+    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                 light: bool | Sequence[bool] = False) -> list[np.ndarray]:
+        """Shares of x & y for every pair, all in ONE round (see the module docstring). Operands
+        may be light words (only their bits and folded MACs are read); ``light`` (one flag, or
+        one per pair) returns light words (:data:`LAUTH`) for those pairs: the same protocol and
+        messages, without computing and writing the 64 MACs of every output word."""
+        pairs = [self._pair(x, y, f"and_many pair {i}", light_ok=True) for i, (x, y) in enumerate(pairs)]
+        flags = [bool(light)] * len(pairs) if isinstance(light, (bool, np.bool_)) else [bool(f) for f in light]
+        if len(flags) != len(pairs):
+            raise ShareTypeError(f"and_many: {len(flags)} light flags for {len(pairs)} pairs")
+        total = int(sum(x.size for x, _ in pairs))
+        if total == 0:
+            return [np.zeros(x.shape, dtype=LAUTH if f else BAUTH) for (x, _), f in zip(pairs, flags, strict=True)]
+        a, b, c = self.preprocessing.bit_triples(total, auth=True)
+        for name, t in (("a", a), ("b", b), ("c", c)):
+            if not isinstance(t, np.ndarray) or t.dtype != BAUTH or t.shape != (total,):
+                raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
+                                    f"expected ({total},) BAUTH records")
+        k = self.k
+        # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered per
+        # field, 16 bytes per record, never the 528-byte records themselves
+        fields = np.empty((4, total), dtype=np.uint64)  # x bits, y bits, x folds, y folds
+        start = 0
+        for x, y in pairs:
+            end = start + x.size
+            for row, (v, name) in enumerate(((x, "w"), (y, "w"), (x, "f"), (y, "f"))):
+                fields[row, start:end] = v[name].reshape(-1)
+            start = end
+        aw, bw = words(a), words(b)
+        masked = np.empty(2 * total, dtype=np.uint64)
+        np.bitwise_xor(fields[0], aw[:, 0], out=masked[:total])
+        np.bitwise_xor(fields[1], bw[:, 0], out=masked[total:])
+        opened = self.channel.exchange(masked)
+        de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
+        for p in self.channel.peers:
+            k.bxor(de, opened[p], out=de)
+        folds = np.empty(2 * total, dtype=np.uint64)
+        np.bitwise_xor(fields[2], aw[:, 1], out=folds[:total])
+        np.bitwise_xor(fields[3], bw[:, 1], out=folds[total:])
+        self.mac.record_bits(de, folds)
+        cw = words(c)
+        out, start = [], 0
+        for (x, _), flag in zip(pairs, flags, strict=True):
+            end = start + x.size
+            combine = k.bauth_and_light if flag else k.bauth_and
+            z = combine(cw[start:end], aw[start:end], bw[start:end], de[start:end], de[total + start : total + end],
+                        self.delta, self.pid == 0)
+            out.append(from_words(z).reshape(x.shape))
+            start = end
+        self._maybe_check()
+        return out
+
+    def _maybe_check(self) -> None:
+        if self.mac.bits.pending > CHECK_EVERY_WORDS:
+            self.mac.check("pending bit openings")
+
+    # ------------------------------------------------------------------ input and output
+
+    def _owner(self, owner: object, what: str) -> int:
+        if isinstance(owner, bool) or not isinstance(owner, (int, np.integer)) or not 0 <= owner < self.n:
+            raise ValueError(f"{what}: expected a party id in [0, {self.n}), got {owner!r}")
+        return int(owner)
+
+    def input(self, words_in: np.ndarray | None, owner: int, shape: int | Sequence[int]) -> np.ndarray:
+        """This party's share of the words ``owner`` holds (others pass ``None``). 1 round."""
+        shape = _shape(shape)
+        owner = self._owner(owner, "owner")
+        mask, r = self.preprocessing.bit_input_masks(owner, shape)
+        tag = self.channel.next_tag()
+        if self.pid == owner:
+            if not isinstance(words_in, np.ndarray) or words_in.dtype != np.uint64 or words_in.shape != shape:
+                raise ShareTypeError(f"input: the owner must pass uint64 words of shape {shape}")
+            e = self.k.bxor(words_in, r)  # uniform: r is
+            for p in self.channel.peers:
+                self.channel.send(p, e, tag)
+        else:
+            if words_in is not None:
+                raise ShareTypeError(f"input: party {self.pid} is not the owner (party {owner}) and must pass None")
+            e = self.channel.recv(owner, tag, dtype=np.uint64, shape=shape)
+        self.mac.record_public_bits(e)
+        return self.xor_public(mask, np.ascontiguousarray(e))
+
+    def open_unchecked(self, flat: np.ndarray) -> np.ndarray:
+        """Open the 1-d BAUTH array ``flat`` to everyone (one exchange) and record it for the MAC
+        check; the opened words. The caller must not let them leave the computation before a check."""
+        opened = self.channel.exchange(np.ascontiguousarray(flat["w"]))
+        value = opened[self.pid].copy()
+        for p in self.channel.peers:
+            self.k.bxor(value, opened[p], out=value)
+        self.mac.record_bits(value, flat["f"])
+        return value
+
+    def reveal(self, x: np.ndarray, to: int | None = None) -> np.ndarray | None:
+        """Open x to every party (``to=None``) or to party ``to`` only (others get ``None``)."""
+        return self.reveal_many([x], to=to)[0]
+
+    def reveal_many(self, xs: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray | None]:
+        """Open several shares, MAC-checked, in 4 rounds (see the module docstring)."""
+        xs = [self._share(f"reveal share {i}", x) for i, x in enumerate(xs)]
+        if to is not None:
+            to = self._owner(to, "to")
+        total = int(sum(x.size for x in xs))
+        if total == 0:
+            return [np.zeros(x.shape, dtype=np.uint64) if to in (None, self.pid) else None for x in xs]
+        flat = np.concatenate([x.reshape(-1) for x in xs])
+        r = None
+        if to is not None:  # open x ^ r for a mask r only `to` knows
+            mask, r = self.preprocessing.bit_input_masks(to, (total,))
+            flat = self.xor(flat, mask)
+        value = self.open_unchecked(flat)
+        self.mac.check("reveal")
+        if to is not None:
+            if self.pid != to:
+                return [None] * len(xs)
+            value = self.k.bxor(value, r)
+        out, start = [], 0
+        for x in xs:
+            out.append(value[start : start + x.size].reshape(x.shape))
+            start += x.size
+        return out

@@ -1,0 +1,312 @@
+"""spdz2k's bit protocols (:class:`~mpc.engines.base.MixedProtocols`): MSB, zero test, A2B, B2A,
+bit times value, actively secure, over the spdz2k engine and its authenticated boolean engine.
+
+semi2k's :class:`~mpc.engines.convert.Converter` feeds each party's arithmetic share bits into
+GMW, which an active adversary could lie about. Here no share is ever input: every conversion
+opens a *masked* value under an edaBit or daBit from the trusted dealer, and the MAC check
+(:mod:`mpc.engines.mac_check`) covers every opening, ring and bit alike. Escudero, Ghosh,
+Keller, Rachuri, Scholl, "Improved primitives for MPC over mixed arithmetic-binary circuits",
+CRYPTO 2020 (edaBits); Rotaru, Wood, "MArBled circuits", INDOCRYPT 2019 (daBits); Damgard,
+Escudero, Frederiksen, Keller, Scholl, Volgushev, "New primitives for actively-secure MPC over
+rings with applications to private machine learning", S&P 2019 (SPDZ2k comparisons from bits).
+
+Single secret bits are *unpacked* authenticated bits (:data:`~mpc.sharing.auth_bits.ABIT`
+records, this party's bit share and MAC share, one per element, in the operand's shape); bit
+planes are BAUTH words in the ``(width, W)`` layout, W = ceil(N / 64).
+
+Protocols (n parties; per element and per party; "AND" = one authenticated AND gate of
+:class:`~mpc.engines.authbits.AuthBits`: 2 bits to each peer, 1 round per layer; an opened ring
+element is 16 bytes to each peer; every count below is the same for every n: there is no
+carry-save reduction, since the masked value is public):
+
+1. **Masked opening** (:meth:`Spdz2kConverter.open_masked`, the first round of steps 2-4): with
+   an edaBit (r uniform in Z_2^128 as an AUTH share, the 64 bits of r64 = r mod 2^64 as BAUTH
+   planes), open c = x + r (1 round, 16 bytes; the MAC check covers c; r's upper 64 bits hide
+   those of x's Z_2^128 share). Then x = c64 - r64 mod 2^64 for the public c64 = c mod 2^64:
+   the rest is a boolean circuit with one public operand, where every leaf (generate, propagate,
+   less-than, equality) is *linear* in the secret bits (:meth:`~mpc.engines.authbits.AuthBits.
+   xor_public`, ``and_public``): no AND round for the leaves.
+2. **MSB** (:meth:`Spdz2kConverter.msb`): msb(c64 - r64) = c_63 ^ r_63 ^ [c' < r'] with c', r' the
+   low 63 bits (the borrow into bit 63). The comparison tree of
+   :func:`~mpc.engines.circuits.lt` on the linear leaves l_i = ~c_i & r_i,
+   e_i = ~(c_i ^ r_i) (:meth:`Spdz2kConverter.lt_public`): 6 rounds, 118 ANDs. In all 7 rounds,
+   16 + 29.5 bytes. Every intermediate value is a light word (bits and folded MAC,
+   :data:`~mpc.sharing.auth_bits.LAUTH`) except the top group's chain (the only values whose bits
+   reach the output): 112 of the 118 ANDs skip computing and writing their output's 64 MACs per
+   word, which cut the local time of W3 by about 3.
+3. **Zero test** (:meth:`Spdz2kConverter.eqz`): x = 0 iff c64 = r64, an AND tree over the 64
+   linear bits ~(c_i ^ r_i) (as :func:`~mpc.engines.circuits.eq`'s; light but for its last
+   AND): 6 rounds, 63 ANDs. In all 7 rounds, 16 + 15.75 bytes.
+4. **A2B** (:meth:`Spdz2kConverter.a2b`): c64 - r64 = c64 + ~r64 + 1 by the Sklansky adder
+   (:func:`~mpc.engines.circuits.add_from`) from the linear p_i = c_i ^ ~r_i, g_i = c_i & ~r_i
+   (carry-in folded into g_0): 6 rounds, 310 ANDs. In all 7 rounds, 16 + 77.5 bytes. The output
+   planes are fresh sharings (the dealer's r bits and AND outputs), so ``masked_use`` changes
+   nothing here: they may be opened.
+5. **B2A** (:meth:`Spdz2kConverter.b2a`) with an authenticated daBit (r_B, [r]): open
+   c = b ^ r_B (1 round, 1 bit), then [b] = c + [r] - 2c[r] (local).
+6. **Bit times value** (:meth:`Spdz2kConverter.bit_mul`) with an authenticated bit-injection
+   triple (daBit r plus [a], [r a]): open c = b ^ r_B and d = x - a in one message, then
+   b x = c d + c[a] + (1 - 2c)(d[r] + [ra]) (local). 1 round, 16 bytes + 1 bit. Extra bits to
+   convert (``b2a=``) ride in the same message with their daBits.
+NOT of an unpacked bit: party 0 flips its bit share, every party XORs Delta_i into its MAC share.
+
+Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 8 rounds, ~46 bytes per
+element to each peer; ReLU = MSB + bit times value = 8 rounds, ~62 bytes. Revealing the result
+adds the opening and the MAC check's 3 rounds (spdz2k's reveal).
+
+Ranges as semi2k's: :meth:`msb` reads x as a 64-bit two's-complement value (x < y as
+msb(x - y) is exact when |x - y| < 2^63); :meth:`eqz` is exact for every x.
+
+Security: malicious adversary with abort, dishonest majority (n-1 of n), trusted dealer, as the
+spdz2k engine. Every opened value is padded by dealer randomness (an edaBit's r, uniform in
+Z_2^128; a daBit's bit; a triple's a, uniform in Z_2^128); every opening and every AND gate's
+opening is MAC-checked before any output leaves (2^-58 per ring check, 2^-63 per bit check:
+:mod:`mpc.engines.mac_check`). A party that deviates anywhere changes an opened value or bit,
+so the deviation is caught with those probabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.engines import circuits
+from mpc.engines.authbits import AuthBits
+from mpc.engines.base import ArithmeticEngine
+from mpc.errors import ShareTypeError
+from mpc.preprocessing.base import Preprocessing
+from mpc.sharing.auth_bits import ABIT, BAUTH, lighten
+from mpc.sharing.authenticated import AUTH, low64, pairs
+from mpc.sharing.flat import concat_flat, split_flat
+from mpc.sharing.packing import nwords
+
+__all__ = ["Spdz2kConverter"]
+
+_ONE = np.uint64(1)
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _flat(xs: Sequence[np.ndarray], dtype: np.dtype, what: str) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    for x in xs:
+        if not isinstance(x, np.ndarray) or x.dtype != dtype:
+            kind = "authenticated ring shares (AUTH)" if dtype == AUTH else "authenticated bits (ABIT)"
+            raise ShareTypeError(f"{what}: expected {kind}")
+    return (concat_flat(xs) if xs else np.zeros(0, dtype=dtype)), [x.shape for x in xs]
+
+
+class Spdz2kConverter:
+    """The bit protocols of one party's spdz2k engine; see the module docstring.
+
+    ``arith`` is the :class:`~mpc.engines.spdz2k.Spdz2k` engine (its ``open_unchecked`` and MAC
+    check), ``boolean`` its :class:`~mpc.engines.authbits.AuthBits`; ``preprocessing`` serves the
+    authenticated edaBits, daBits and bit-injection triples.
+    """
+
+    def __init__(self, arith: ArithmeticEngine, boolean: AuthBits, preprocessing: Preprocessing) -> None:
+        if not isinstance(boolean, AuthBits):
+            raise ShareTypeError(f"boolean: expected an AuthBits engine, got {type(boolean).__name__}")
+        if getattr(arith, "channel", None) is not boolean.channel:
+            raise ShareTypeError("arith and boolean engines must share one channel")
+        self.arith = arith
+        self.boolean = boolean
+        self.preprocessing = preprocessing
+        self.mac = boolean.mac
+        self.pid, self.n = boolean.pid, boolean.n
+        self.k = boolean.k
+
+    def __repr__(self) -> str:
+        return f"Spdz2kConverter(pid={self.pid}, n={self.n})"
+
+    # ------------------------------------------------------------------ masked opening (step 1)
+
+    def open_masked(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Step 1 for the flat AUTH array ``flat``: (c64, its bit planes (64, W) as public words,
+        the edaBit's secret bit planes r64 (64, W) BAUTH). 1 round."""
+        m = flat.shape[0]
+        r, planes = self.preprocessing.edabits(m)
+        if r.shape != (m,) or r.dtype != AUTH or planes.shape != (64, nwords(m)) or planes.dtype != BAUTH:
+            raise ShareTypeError(f"edaBit source returned malformed material for {m} edaBits")
+        c64 = low64(self.arith.open_unchecked(self.arith.add(flat, r))) if m else np.zeros(0, dtype=np.uint64)
+        cp = self.k.bitslice(c64) if m else np.zeros((64, 0), dtype=np.uint64)
+        return c64, np.ascontiguousarray(cp), planes
+
+    # ------------------------------------------------------------------ MSB, zero test, A2B
+
+    def lt_public(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """The plane (1, W) of [c < r] (unsigned) for public bit planes c and secret planes r (w, W).
+
+        The comparison tree of :func:`~mpc.engines.circuits.lt` (step 3) on the linear leaves
+        l_i = ~c_i & r_i, e_i = ~(c_i ^ r_i), with every value kept light (bits and folded MAC:
+        all the next AND reads) except the top group's l, the only one whose bits reach the
+        output: its leaf and the one AND per level that feeds it carry their 64 MACs per word.
+        Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree)."""
+        eng = self.boolean
+        nc = ~c
+        w = r.shape[0]
+        less = eng.and_public_light(r, nc)
+        e = eng.xor_public_light(r, nc)
+        top = eng.and_public(r[w - 1 : w], nc[w - 1 : w])  # less[-1] with its bits' MACs
+        while less.shape[0] > 1:
+            k = less.shape[0]
+            h = k // 2
+            lo, hi = slice(0, 2 * h, 2), slice(1, 2 * h, 2)
+            full = 1 if k % 2 == 0 else 0  # the last pair forms the top group: its AND in full
+            pairs = [(e[hi][: h - full], less[lo][: h - full]), (e[hi][h - full :], less[lo][h - full :])]
+            if h > 1:  # e of every group but the lowest (whose e is never read)
+                pairs.append((e[hi][1:], e[lo][1:]))
+            res = eng.and_many(pairs, light=[True, False, True][: len(pairs)])
+            new_l = eng.xor(less[hi], np.concatenate([res[0], lighten(res[1])]))
+            if full:
+                top = eng.xor(top, res[1])
+            new_e = np.concatenate([e[1:2], res[2]]) if h > 1 else e[1:2]  # row 0: a placeholder
+            if k % 2:
+                new_l = np.concatenate([new_l, less[k - 1 :]])
+                new_e = np.concatenate([new_e, e[k - 1 :]])
+            less, e = new_l, new_e
+        return top
+
+    def msb_planes(self, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+        """One bit plane (1, W) of the sign bit of every element of the concatenation. Step 2."""
+        flat, shapes = _flat(xs, AUTH, "msb")
+        _, c, r = self.open_masked(flat)
+        eng = self.boolean
+        return eng.xor(eng.xor_public(r[63:64], c[63:64]), self.lt_public(c[:63], r[:63])), shapes
+
+    def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Unpacked authenticated bits (shapes of ``xs``) of the sign bit of each x."""
+        plane, shapes = self.msb_planes(xs)
+        return self.unpack(plane, shapes)
+
+    def eqz(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Unpacked authenticated bits of [x == 0] for each x. Step 3."""
+        flat, shapes = _flat(xs, AUTH, "eqz")
+        _, c, r = self.open_masked(flat)
+        eng = self.boolean
+        e = eng.xor_public_light(r, ~c)  # the AND tree of :func:`~mpc.engines.circuits.eq`, light
+        while e.shape[0] > 2:  # until its last AND, the only one whose output bits are used
+            h = e.shape[0] // 2
+            (res,) = eng.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])], light=True)
+            e = np.concatenate([res, e[2 * h :]])
+        (bit,) = eng.and_many([(e[0:1], e[1:2])])
+        return self.unpack(bit, shapes)
+
+    def a2b(self, xs: Sequence[np.ndarray], masked_use: bool = False) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+        """Bit planes (64, W) of the concatenation of ``xs`` and the shapes. Step 4 (``masked_use``
+        is accepted for the protocol's signature; the planes are fresh sharings either way)."""
+        flat, shapes = _flat(xs, AUTH, "a2b")
+        _, c, r = self.open_masked(flat)
+        eng = self.boolean
+        y = eng.invert(r)  # c - r = c + ~r + 1
+        return circuits.add_from(eng, eng.xor_public(y, c), eng.and_public(y[:63], c[:63]), carry_in=True), shapes
+
+    def bit_not(self, bit: np.ndarray) -> np.ndarray:
+        """NOT b for unpacked bits: party 0 flips its bit share, every MAC share takes Delta_i. Local."""
+        _flat([bit], ABIT, "bit_not")
+        out = np.array(bit, copy=True)
+        if self.pid == 0:
+            out["b"] ^= _ONE
+        out["m"] ^= np.uint64(self.boolean.delta)
+        return out
+
+    # ------------------------------------------------------------------ packing helpers (local)
+
+    def unpack(self, plane: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
+        """A (1, W) plane -> unpacked bits of the given shapes. Local."""
+        total = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        return split_flat(self.unpack_planes(plane, total)[0], shapes)
+
+    def unpack_planes(self, planes: np.ndarray, n_el: int) -> np.ndarray:
+        """(k, W) planes -> (k, n_el) unpacked bits (bit j of word w is element 64 w + j). Local."""
+        if planes.dtype != BAUTH:
+            raise ShareTypeError("unpack_planes: expected authenticated bit planes (BAUTH)")
+        rows = planes.shape[0]
+        out = np.empty((rows, n_el), dtype=ABIT)
+        if n_el:
+            w = np.ascontiguousarray(planes["w"])
+            out["b"] = self.k.unpack_bits(w, n_el)
+            out["m"] = np.ascontiguousarray(planes["m"]).reshape(rows, -1)[:, :n_el]
+        return out
+
+    def _pack(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Unpacked bits (m,) -> (words, folded MACs), ``(ceil(m/64),)`` each; padding bits 0."""
+        m = flat.shape[0]
+        words = self.k.pack_bits(np.ascontiguousarray(flat["b"] & _ONE, dtype=np.uint8))
+        macs = np.zeros((nwords(m) * 64,), dtype=np.uint64)
+        macs[:m] = flat["m"]
+        return words, self.k.gf64_fold(macs.reshape(-1, 64))
+
+    # ------------------------------------------------------------------ B2A and bit injection
+
+    def b2a(self, bits: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Authenticated ring shares (AUTH) of the given unpacked bits. Step 5: 1 round."""
+        flat, shapes = _flat(bits, ABIT, "b2a")
+        _, conv = self._bit_mul_flat(flat[:0], self.arith.zeros((0,)), flat)
+        return split_flat(conv, shapes)
+
+    def _inject(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+        """[b] = c + [r] - 2c[r] from the opened c = b ^ r (0/1 words) and [r]."""
+        ar = self.arith
+        return ar.add_public(ar.mul_public(r, np.uint64(0) - (c << _ONE) + _ONE), c)  # r (1 - 2c) + c
+
+    def bit_mul(self, pairs_in: Sequence[tuple[np.ndarray, np.ndarray]],
+                b2a: Sequence[np.ndarray] = ()) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Shares of b * x for each (unpacked bits b, AUTH shares x) of equal shape, and the B2A of
+        the extra bits ``b2a``, all in one round (step 6). Returns (products, converted bits)."""
+        bflat, bshapes = _flat([b for b, _ in pairs_in], ABIT, "bit_mul bits")
+        xflat, xshapes = _flat([x for _, x in pairs_in], AUTH, "bit_mul values")
+        if bshapes != xshapes:
+            raise ShareTypeError(f"bit_mul: bit and value shapes differ: {bshapes} and {xshapes}")
+        eflat, eshapes = _flat(b2a, ABIT, "bit_mul b2a")
+        prod, ext = self._bit_mul_flat(bflat, xflat, eflat)
+        return split_flat(prod, xshapes), split_flat(ext, eshapes)
+
+    def _bit_mul_flat(self, bflat: np.ndarray, xflat: np.ndarray,
+                      eflat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Steps 5-6 on flat arrays: one exchange of the masked bits (packed) and d = x - a."""
+        ar, k, pre = self.arith, self.k, self.preprocessing
+        m, me = bflat.shape[0], eflat.shape[0]
+        if m + me == 0:
+            return ar.zeros((0,)), ar.zeros((0,))
+        wb, we = nwords(m), nwords(me)
+        t = pre.bit_mul_triples(m, auth=True) if m else None
+        ew, er = pre.dabits(me, auth=True) if me else (None, None)
+        if t is not None and (t.words.shape != (wb,) or t.words.dtype != BAUTH
+                              or any(v.shape != (m,) or v.dtype != AUTH for v in t[1:])):
+            raise ShareTypeError(f"daBit source returned malformed material for {m} bit-injection triples")
+        if me and (ew.shape != (we,) or ew.dtype != BAUTH or er.shape != (me,) or er.dtype != AUTH):
+            raise ShareTypeError(f"daBit source returned malformed material for {me} daBits")
+        msg = np.empty(wb + we + 2 * m, dtype=np.uint64)
+        folds = np.empty(wb + we, dtype=np.uint64)
+        d_share = None
+        if m:
+            bw, bf = self._pack(bflat)
+            k.bxor(bw, np.ascontiguousarray(t.words["w"]), out=msg[:wb])
+            folds[:wb] = bf ^ t.words["f"]
+            d_share = pairs(ar.sub(xflat, t.a))
+            msg[wb + we :] = d_share[:, 0, :].reshape(-1)
+        if me:
+            ewords, efold = self._pack(eflat)
+            k.bxor(ewords, np.ascontiguousarray(ew["w"]), out=msg[wb : wb + we])
+            folds[wb:] = efold ^ ew["f"]
+        parts = self.arith.channel.exchange(msg)
+        nb = wb + we  # the packed bits open by XOR, the ring part d by addition mod 2^128
+        mine = parts[self.pid]  # what was sent (never written to: it went to the peers)
+        bits = mine[:nb].copy()
+        d = mine[nb:].reshape(m, 2).copy()
+        for p in self.arith.channel.peers:
+            k.bxor(bits, parts[p][:nb], out=bits)
+            k.add128(d, parts[p][nb:].reshape(m, 2), out=d)
+        self.mac.record_bits(bits, folds)
+        if m:
+            self.mac.record(d, d_share[:, 1, :])
+            self.arith.checkpoint()
+        ext = self._inject(k.unbitslice(bits[wb:].reshape(1, -1), me), er) if me else ar.zeros((0,))
+        if not m:
+            return ar.zeros((0,)), ext
+        c = k.unbitslice(bits[:wb].reshape(1, -1), m)
+        d64 = low64(d)
+        u = ar.add(ar.mul_public(t.r, d64), t.ra)  # d [r] + [ra]
+        out = ar.add(ar.mul_public(u, np.uint64(0) - (c << _ONE) + _ONE), ar.mul_public(t.a, c))
+        with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
+            return ar.add_public(out, c * d64), ext
