@@ -57,7 +57,7 @@ def bits_to_tensor(party, bits: SecretBits) -> SecretTensor:
         raise ShareTypeError("bits_to_tensor: the party's arithmetic engine has no converter")
     xor_bits = conv.unpack_planes(bits.planes, bits.n)  # (width, n) XOR shares of 0/1
     (arith,) = conv.b2a([np.ascontiguousarray(xor_bits)])
-    total = np.zeros(bits.n, dtype=np.uint64)
+    total = eng.zeros((bits.n,))
     for i in range(bits.width):
         total = eng.add(total, eng.mul_public(arith[i], 1 << i))
     return SecretTensor(eng, total, Int64())
@@ -100,4 +100,4 @@ def to_grid(x: SecretTensor, g: int) -> SecretTensor:
     elif k > 0:
         (share,) = x.engine.truncate_many([np.ascontiguousarray(share)], k)
     # (ascontiguousarray makes 0-d arrays 1-d: restore the shape)
-    return SecretTensor(x.engine, np.array(share, dtype=np.uint64).reshape(x.shape), Int64())
+    return SecretTensor(x.engine, np.asarray(share).reshape(x.shape), Int64())

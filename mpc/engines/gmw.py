@@ -68,6 +68,7 @@ class GMWEngine:
     """
 
     name = "gmw"
+    share_dtype = np.dtype(np.uint64)  # a share is a word of 64 XOR-shared bits
 
     def __init__(
         self,

@@ -28,7 +28,8 @@ operation works at any width, e.g. 128- or 256-bit adders and comparisons):
 Public operands are Python ints, bytes or integer arrays of length n, reduced mod 2^width
 (negative values in two's complement); every party must pass the same public values.
 
-Security: semi-honest (the GMW engine); protocols in :mod:`mpc.engines.gmw` and
+Security: that of the party's boolean engine (semi-honest GMW under semi2k; authenticated bits,
+actively secure, under spdz2k: :mod:`mpc.engines.authbits`); protocols in :mod:`mpc.engines.gmw` and
 :mod:`mpc.engines.circuits`. ``repr`` shows sizes only and never communicates.
 """
 
@@ -39,8 +40,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.engines import circuits
+from mpc.engines.base import BooleanEngine
 from mpc.engines.bitplanes import check_width, decode, decode_bytes, encode, nwords
-from mpc.engines.gmw import GMWEngine
 from mpc.errors import InputError, ShareTypeError
 
 __all__ = ["SecretBits", "check_width", "reveal_bits", "sum_bits", "where"]
@@ -51,14 +52,14 @@ class SecretBits:
 
     __slots__ = ("engine", "planes", "n")
 
-    def __init__(self, engine: GMWEngine, planes: np.ndarray, n: int) -> None:
-        if not isinstance(engine, GMWEngine):
-            raise ShareTypeError(f"engine: SecretBits needs a GMWEngine, got {type(engine).__name__}")
+    def __init__(self, engine: BooleanEngine, planes: np.ndarray, n: int) -> None:
+        if not isinstance(engine, BooleanEngine) or not hasattr(engine, "share_dtype"):
+            raise ShareTypeError(f"engine: SecretBits needs a boolean engine, got {type(engine).__name__}")
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
             raise InputError(f"n: expected a non-negative element count, got {n!r}")
         n = int(n)
-        if not isinstance(planes, np.ndarray) or planes.dtype != np.uint64 or planes.ndim != 2:
-            raise ShareTypeError("planes: expected a 2-d uint64 array of bit planes")
+        if not isinstance(planes, np.ndarray) or planes.dtype != engine.share_dtype or planes.ndim != 2:
+            raise ShareTypeError(f"planes: expected a 2-d array of bit planes of the {engine.name} engine's shares")
         if planes.shape[0] < 1 or planes.shape[1] != nwords(n):
             raise ShareTypeError(f"planes: expected shape (width >= 1, {nwords(n)}) for n = {n}, got {planes.shape}")
         self.engine = engine
@@ -69,13 +70,13 @@ class SecretBits:
 
     @classmethod
     def input(
-        cls, engine: GMWEngine, values: object | None, owner: int, n: int | None = None, width: int = 64
+        cls, engine: BooleanEngine, values: object | None, owner: int, n: int | None = None, width: int = 64
     ) -> SecretBits:
         """Secret-share the owner's ``width``-bit values; other parties pass ``values=None`` and ``n``.
 
         Values: one int or ``bytes`` (one element), or a sequence / 1-d integer array of them
         (see :mod:`mpc.engines.bitplanes`); they must fit in ``width`` bits, negatives are two's
-        complement. Cost: that of :meth:`GMWEngine.input` on width * ceil(n/64) words.
+        complement. Cost: that of :meth:`BooleanEngine.input` on width * ceil(n/64) words.
         """
         width = check_width(width)
         if engine.pid == owner:
@@ -91,14 +92,14 @@ class SecretBits:
         return cls(engine, engine.input(words, owner, (width, nwords(int(n)))), int(n))
 
     @classmethod
-    def public(cls, engine: GMWEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
+    def public(cls, engine: BooleanEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
         """A sharing of public values (party 0 holds them), reduced mod 2^width; one value is
         repeated n times. Local; all parties pass the same values."""
         planes, count = encode(engine.k, "values", values, width, n, fit=False, broadcast=True)
         return cls(engine, engine.public(planes), count)
 
     @classmethod
-    def zeros(cls, engine: GMWEngine, n: int, width: int = 64) -> SecretBits:
+    def zeros(cls, engine: BooleanEngine, n: int, width: int = 64) -> SecretBits:
         return cls(engine, engine.zeros((check_width(width), nwords(n))), n)
 
     @classmethod
@@ -275,7 +276,8 @@ class SecretBits:
         planes = self.planes
         if self.n % 64 and planes.size:
             planes = planes.copy()
-            planes[:, -1] &= np.uint64((1 << (self.n % 64)) - 1)
+            keep = np.full((planes.shape[0], 1), (1 << (self.n % 64)) - 1, dtype=np.uint64)
+            planes[:, -1:] = self.engine.and_public(np.ascontiguousarray(planes[:, -1:]), keep)
         return planes
 
     def reveal(self, to: int | None = None, *, as_bytes: bool = False) -> np.ndarray | list[bytes] | None:
