@@ -140,14 +140,10 @@ def tessera_runner(suite: str, st: Settings) -> list[Runner]:
         if _has(helptext, "--quick"):
             argv.append("--quick")
     if _has(helptext, "--parties"):
-        parties = [str(p) for p in st.parties]
-        if re.search(r"--parties\s+\w+\s+\[\w+\s*\.\.\.\]", helptext):
-            argv += ["--parties", *parties]
-        else:
-            argv += ["--parties", ",".join(parties)]
+        argv += _list_option(helptext, "--parties", [str(p) for p in st.parties])
     if st.engines:
         if _has(helptext, "--engines"):
-            argv += ["--engines", ",".join(st.engines)]
+            argv += _list_option(helptext, "--engines", st.engines)
         elif _has(helptext, "--engine"):
             argv += ["--engine", st.engines[0]]
     if st.profile != "loopback":
@@ -160,6 +156,14 @@ def tessera_runner(suite: str, st: Settings) -> list[Runner]:
     if inside:
         argv += ["--repeats", "1"]
     return [Runner(suite, name, "tessera", argv, repeats_inside=inside)]
+
+
+def _list_option(helptext: str, flag: str, values: list[str]) -> list[str]:
+    """``flag`` with ``values`` in the form the script's argparse takes: ``nargs="+"`` (its help
+    shows ``--flag X [X ...]``, possibly with a ``{choices}`` metavar) or one comma-separated word."""
+    if re.search(re.escape(flag) + r"\s+(\w+|\{[^}]*\})\s+\[(\w+|\{[^}]*\})\s*\.\.\.\]", helptext):
+        return [flag, *values]
+    return [flag, ",".join(values)]
 
 
 def peer_runners(suite: str, st: Settings, peer_ready: Callable[[str], tuple[bool, str]]) -> list[Runner]:

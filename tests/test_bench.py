@@ -163,18 +163,21 @@ def test_run_stamps_every_line(tmp_path, monkeypatch):
         ap = argparse.ArgumentParser()
         ap.add_argument("--quick", action="store_true")
         ap.add_argument("--parties", type=int, nargs="+", default=[2])
+        ap.add_argument("--engines", nargs="+", choices=["semi2k", "spdz2k"], default=["semi2k"])
         a = ap.parse_args()
         for p in a.parties:
-            print(json.dumps({"op": "mul", "engine": "semi2k", "parties": p, "n": 10, "phase": "online",
-                              "seconds": 0.1, "quick": a.quick}))
+            for e in a.engines:
+                print(json.dumps({"op": "mul", "engine": e, "parties": p, "n": 10, "phase": "online",
+                                  "seconds": 0.1, "quick": a.quick}))
         print("a line that is not JSON")
     """))
     monkeypatch.setitem(suites.SUITES, "fake", suites.SuiteSpec(str(script), (), "fake"))
     monkeypatch.setattr(suites, "SUITE_CHOICES", (*suites.SUITE_CHOICES, "fake"))
     out = tmp_path / "fake.jsonl"
-    assert cli.main(["fake", "--quick", "--parties", "2,3", "--peers", "none", "--no-render", "--out", str(out)]) == 0
+    assert cli.main(["fake", "--quick", "--parties", "2,3", "--engines", "semi2k,spdz2k", "--peers", "none",
+                     "--no-render", "--out", str(out)]) == 0
     recs = [json.loads(line) for line in out.read_text().splitlines()]
-    assert [r["parties"] for r in recs] == [2, 3]
+    assert [(r["parties"], r["engine"]) for r in recs] == [(2, "semi2k"), (2, "spdz2k"), (3, "semi2k"), (3, "spdz2k")]
     for r in recs:
         assert set(stamp.STAMP_KEYS) <= set(r)
         assert r["settings"]["quick"] is True and r["settings"]["parties"] == [2, 3]
