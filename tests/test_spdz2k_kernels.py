@@ -1,4 +1,5 @@
-"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k) against the NumPy reference.
+"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k), and the Z_2^128 matrix product
+(mpc._core._ring.matmul128), against the NumPy reference.
 
 The reference (mpc._core._ref) is the contract, so it is first checked against the definitions
 written with Python integers (carry-less products reduced by X^64 + X^4 + X^3 + X + 1, the MAC
@@ -111,7 +112,38 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
         assert [int(v) for v in ap[idx][2:]] == [int(c[idx][2 + j]) if dj else 0 for j, dj in enumerate(bits_of(dd))]
 
 
+def operand(gen, shape, wide, fill):
+    """A 64-bit (uint64) or Z_2^128 ((..., 2)) matrix: random, all ones (every limb product at its
+    largest: the exactness edge), or alternating 0 and 2^64 - 1 words."""
+    full = (*shape, 2) if wide else shape
+    if fill == "max":
+        return np.full(full, M64, dtype=np.uint64)
+    if fill == "stripes":
+        return (np.arange(int(np.prod(full)), dtype=np.uint64).reshape(full) % np.uint64(2)) * np.uint64(M64)
+    return gen.integers(0, 1 << 64, full, dtype=np.uint64, endpoint=False)
+
+
+@pytest.mark.parametrize("m, k, n", [(4, 300, 30), (40, 64, 16), (1, 520, 70), (33, 256, 5), (2, 3, 3)])
+@pytest.mark.parametrize("a_wide, b_wide", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("fill", ["random", "max", "stripes"])
+def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
+    """Both paths of the compiled matmul128 (the limb products from LIMB_MIN_MACS multiply-adds on,
+    with k-slices of 256 and a partial last slice; the direct kernel below) equal the Python-integer
+    reference bit for bit, on 64-bit and 128-bit operands and at the largest values."""
+    from mpc._core import _ring
+
+    assert (m * k * n >= _ring.LIMB_MIN_MACS) == ((m, k, n) != (2, 3, 3))  # both paths are exercised
+    gen = np.random.default_rng([m, k, n, a_wide, b_wide])
+    a, b = operand(gen, (m, k), a_wide, fill), operand(gen, (k, n), b_wide, fill)
+    want = REF.matmul128(a, b)
+    got = C.matmul128(a, b)
+    assert got.shape == (m, n, 2) and got.dtype == np.uint64
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("call", [
+    lambda k: k.matmul128(np.zeros((2, 3, 2), dtype=np.uint64), np.zeros((4, 2, 2), dtype=np.uint64)),
+    lambda k: k.matmul128(np.zeros((2, 3, 3), dtype=np.uint64), np.zeros((3, 2), dtype=np.uint64)),
     lambda k: k.gf64_mul(np.zeros(3, dtype=np.uint64), np.zeros(4, dtype=np.uint64)),
     lambda k: k.gf64_fold(np.zeros((3, 63), dtype=np.uint64)),
     lambda k: k.gf64_dot(np.zeros(3, dtype=np.uint64), np.zeros(3, dtype=np.int64)),
