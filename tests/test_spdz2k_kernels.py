@@ -1,5 +1,6 @@
-"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k), and the Z_2^128 matrix product
-(mpc._core._ring.matmul128), against the NumPy reference.
+"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k, on every instruction set this CPU
+has: AVX-512 and portable), and the Z_2^128 matrix product (mpc._core._ring.matmul128), against
+the NumPy reference.
 
 The reference (mpc._core._ref) is the contract, so it is first checked against the definitions
 written with Python integers (carry-less products reduced by X^64 + X^4 + X^3 + X + 1, the MAC
@@ -16,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mpc._core import get_kernels
+from mpc._core import _gf2k, get_kernels
+from mpc.errors import KernelError
 
 C = get_kernels("c")  # not a skip: a missing extension fails the suite
 REF = get_kernels("ref")
@@ -43,10 +45,27 @@ def words(draw, shape):
     return draw(hnp.arrays(np.uint64, shape, elements=WORD))
 
 
+@pytest.fixture(scope="module", params=_gf2k.gf2k_isas())
+def bits_isa(request):
+    """Runs a test once per instruction set of the bit-word kernels (module scope: hypothesis
+    allows no function-scoped fixture), restoring the automatic choice afterwards."""
+    previous = _gf2k.set_gf2k_isa(request.param)
+    assert _gf2k.gf2k_isa() == request.param
+    yield request.param
+    _gf2k.set_gf2k_isa(previous)
+
+
+def test_isa_selection():
+    assert "portable" in _gf2k.gf2k_isas()
+    with pytest.raises(KernelError):
+        _gf2k.set_gf2k_isa("sse9")
+
+
 def test_compiled_backend_is_compiled():
     assert C.gf64_mul.__module__ == "mpc._core._gf2k"
 
 
+@pytest.mark.usefixtures("bits_isa")
 @settings(max_examples=40)
 @given(data=st.data())
 def test_mul_fold_dot_match_the_definitions_and_each_other(data):
@@ -76,6 +95,7 @@ def bits_of(w: int) -> list[int]:
     return [w >> j & 1 for j in range(64)]
 
 
+@pytest.mark.usefixtures("bits_isa")
 @settings(max_examples=30)
 @given(data=st.data(), delta=WORD, first=st.booleans())
 def test_bauth_kernels_match_the_mac_relations(data, delta, first):
