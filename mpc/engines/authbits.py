@@ -196,24 +196,29 @@ class AuthBits:
         k = self.k
         # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered per
         # field, 16 bytes per record, never the 528-byte records themselves
-        fields = np.empty((4, total), dtype=np.uint64)  # x bits, y bits, x folds, y folds
+        # (2, 2, total): [x, y] x [bits, folds], each written once, straight from the (possibly
+        # strided) operand views
+        fields = np.empty((2, 2, total), dtype=np.uint64)
         start = 0
         for x, y in pairs:
             end = start + x.size
-            for row, (v, name) in enumerate(((x, "w"), (y, "w"), (x, "f"), (y, "f"))):
-                fields[row, start:end] = v[name].reshape(-1)
+            for i, v in enumerate((x, y)):
+                for j, name in enumerate(("w", "f")):
+                    fields[i, j, start:end].reshape(v.shape)[...] = v[name]
             start = end
         aw, bw = words(a), words(b)
+        # the triple's bits and folds: the first 16 bytes of each 528-byte record, one strided pass
+        # per operand (the records are read in full once more by the combine kernel)
+        head = np.empty((2, total, 2), dtype=np.uint64)
+        head[0], head[1] = aw[:, :2], bw[:, :2]
         masked = np.empty(2 * total, dtype=np.uint64)
-        np.bitwise_xor(fields[0], aw[:, 0], out=masked[:total])
-        np.bitwise_xor(fields[1], bw[:, 0], out=masked[total:])
+        np.bitwise_xor(fields[:, 0, :], head[:, :, 0], out=masked.reshape(2, total))
         opened = self.channel.exchange(masked)
         de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
         for p in self.channel.peers:
             k.bxor(de, opened[p], out=de)
         folds = np.empty(2 * total, dtype=np.uint64)
-        np.bitwise_xor(fields[2], aw[:, 1], out=folds[:total])
-        np.bitwise_xor(fields[3], bw[:, 1], out=folds[total:])
+        np.bitwise_xor(fields[:, 1, :], head[:, :, 1], out=folds.reshape(2, total))
         self.mac.record_bits(de, folds)
         cw = words(c)
         out, start = [], 0
