@@ -143,16 +143,18 @@ def operand(gen, shape, wide, fill):
     return gen.integers(0, 1 << 64, full, dtype=np.uint64, endpoint=False)
 
 
-@pytest.mark.parametrize("m, k, n", [(4, 300, 30), (40, 64, 16), (1, 520, 70), (33, 256, 5), (2, 3, 3)])
+@pytest.mark.parametrize("m, k, n", [(4, 300, 70), (40, 64, 16), (1, 520, 300), (33, 256, 9), (2, 3, 3),
+                                     (2, 600, 3)])
 @pytest.mark.parametrize("a_wide, b_wide", [(True, True), (True, False), (False, True), (False, False)])
 @pytest.mark.parametrize("fill", ["random", "max", "stripes"])
 def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
-    """Both paths of the compiled matmul128 (the limb products from LIMB_MIN_MACS multiply-adds on,
-    with k-slices of 256 and a partial last slice; the direct kernel below) equal the Python-integer
-    reference bit for bit, on 64-bit and 128-bit operands and at the largest values."""
+    """Both paths of the compiled matmul128 (the limb products, with k-slices of 256 and a partial
+    last slice; the direct kernel for small products) equal the Python-integer reference bit for
+    bit, on 64-bit and 128-bit operands and at the largest values."""
     from mpc._core import _ring
 
-    assert (m * k * n >= _ring.LIMB_MIN_MACS) == ((m, k, n) != (2, 3, 3))  # both paths are exercised
+    limbs = m * n >= _ring.LIMB_MIN_OUT and m * k * n >= _ring.LIMB_MIN_MACS
+    assert limbs == ((m, k, n) not in ((2, 3, 3), (2, 600, 3)))  # both paths are exercised
     gen = np.random.default_rng([m, k, n, a_wide, b_wide])
     a, b = operand(gen, (m, k), a_wide, fill), operand(gen, (k, n), b_wide, fill)
     want = REF.matmul128(a, b)

@@ -215,15 +215,17 @@ def mul128_64(a, b, out=None):
 
 
 LIMB_MIN_MACS = 1 << 15
-"""matmul128 uses the limb products from this many multiply-adds (m*k*n) on; below, the direct
-kernel (one pass, no temporaries) is faster."""
+LIMB_MIN_OUT = 256
+"""matmul128 uses the limb products from LIMB_MIN_MACS multiply-adds (m*k*n) and LIMB_MIN_OUT
+outputs (m*n) on; below, the direct kernel (one pass, no temporaries) is faster: the limb path
+pays a few allocations and two kernel calls per k-slice of 256, which m*n outputs must amortize."""
 
 
 def matmul128(a, b):
     """a @ b mod 2^128 for 2-d operands, each 64-bit (uint64 (r, c)) or Z_2^128 ((r, c, 2));
     returns a new (m, n, 2) array.
 
-    Method (from :data:`LIMB_MIN_MACS` multiply-adds on): with a = ah 2^64 + al and b likewise,
+    Method (from :data:`LIMB_MIN_MACS` multiply-adds and :data:`LIMB_MIN_OUT` outputs on): with a = ah 2^64 + al and b likewise,
     a b = al bl + 2^64 (al bh + ah bl) mod 2^128. The cross terms are needed mod 2^64 only: one
     uint64 matrix product [Al | Ah] @ [Bh ; Bl] (k doubled). The full 128-bit al bl is built from
     limbs small enough that every limb product summed over a k-slice of 256 is below 2^64, hence
@@ -241,7 +243,7 @@ def matmul128(a, b):
     if k == 0:
         out[...] = 0
         return out
-    if m * k * n >= LIMB_MIN_MACS:
+    if m * n >= LIMB_MIN_OUT and m * k * n >= LIMB_MIN_MACS:
         _limb_product(out, a, b, aw, bw, m, k, n)
         return out
     if not aw or not bw:  # the direct kernel is fastest on two 128-bit operands: zero-extend (O(mk + kn))
