@@ -13,6 +13,9 @@
 #include <immintrin.h>
 #define MPC_HAVE_PCLMUL_PATH 1
 #endif
+#if MPC_X86_DISPATCH && !defined(MPC_HAVE_PCLMUL_PATH)
+#error "the AVX-512 paths use the PCLMUL helpers"
+#endif
 
 static inline uint64_t reduce(uint64_t lo, uint64_t hi)
 {
@@ -95,6 +98,172 @@ __attribute__((target("pclmul,sse2"))) static uint64_t dot_clmul(const uint64_t 
 }
 #endif
 
+/* ---- AVX-512 paths of the bit-word kernels ----
+ *
+ * A word's 64 MAC shares are 8 zmm vectors; the bits of a public word (d, e, c) select lanes
+ * directly as mask registers (bits 8v..8v+7 of d are the mask of vector v), so the selections
+ * m_j & -(d_j) are masked loads. The fold sum_j X^j m_j is accumulated as two vectors of 8 lanes
+ * (lane l of vector v carries j = 8v + l: m << j into lo, m >> (64 - j) into hi, a variable shift
+ * of 64 giving 0 for j = 0), XORed across lanes and reduced once. Same results as the portable
+ * loops, bit for bit (tests/test_spdz2k_kernels.py runs both). */
+#if MPC_X86_DISPATCH
+#define MPC_TARGET_GF2K_Z __attribute__((target("avx512f,avx512dq,pclmul")))
+
+MPC_TARGET_GF2K_Z static inline uint64_t z_hxor(__m512i v)
+{
+    __m256i x = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    __m128i y = _mm_xor_si128(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    return (uint64_t)_mm_cvtsi128_si64(y) ^ (uint64_t)_mm_extract_epi64(y, 1);
+}
+
+/* The fold's shift counts: lane l of vector v shifts left by 8v + l and right by 64 - (8v + l). */
+#define Z_FOLD_SETUP                                                                               \
+    const __m512i z_iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                               \
+    const __m512i z_64 = _mm512_set1_epi64(64);
+#define Z_SHL(v) _mm512_add_epi64(z_iota, _mm512_set1_epi64(8 * (v)))
+#define Z_FOLD_STEP(m, v)                                                                          \
+    do {                                                                                           \
+        const __m512i z_s = Z_SHL(v);                                                              \
+        lo = _mm512_xor_si512(lo, _mm512_sllv_epi64((m), z_s));                                    \
+        hi = _mm512_xor_si512(hi, _mm512_srlv_epi64((m), _mm512_sub_epi64(z_64, z_s)));            \
+    } while (0)
+
+MPC_TARGET_GF2K_Z static void z_fold(uint64_t *out, const uint64_t *m, size_t n)
+{
+    Z_FOLD_SETUP
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *pm = m + 64 * i;
+        __m512i lo = _mm512_setzero_si512(), hi = lo;
+        MPC_UNROLL
+        for (int v = 0; v < 8; v++) {
+            __m512i x = _mm512_loadu_si512((const void *)(pm + 8 * v));
+            Z_FOLD_STEP(x, v);
+        }
+        out[i] = reduce(z_hxor(lo), z_hxor(hi));
+    }
+}
+
+MPC_TARGET_GF2K_Z static void z_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                                    const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n,
+                                    int light)
+{
+    Z_FOLD_SETUP
+    const __m512i dv = _mm512_set1_epi64((long long)delta);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        uint64_t dd = d[i], ee = e[i], de = dd & ee;
+        uint64_t bits = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
+        __m512i lo = _mm512_setzero_si512(), hi = lo;
+        uint64_t *po = out + (light ? 2 : MPC_BAUTH_WORDS) * i;
+        MPC_UNROLL
+        for (int v = 0; v < 8; v++) {
+            __mmask8 kd = (__mmask8)(dd >> (8 * v)), ke = (__mmask8)(ee >> (8 * v));
+            __m512i m = _mm512_xor_si512(_mm512_maskz_loadu_epi64(kd, pb + 2 + 8 * v),
+                                         _mm512_maskz_loadu_epi64(ke, pa + 2 + 8 * v));
+            if (!light) {
+                m = _mm512_xor_si512(m, _mm512_loadu_si512((const void *)(pc + 2 + 8 * v)));
+                m = _mm512_mask_xor_epi64(m, (__mmask8)(kd & ke), m, dv);
+                _mm512_storeu_si512((void *)(po + 2 + 8 * v), m);
+            }
+            Z_FOLD_STEP(m, v);
+        }
+        uint64_t f = reduce(z_hxor(lo), z_hxor(hi)); /* the fold of the MACs computed here */
+        po[0] = bits;
+        po[1] = light ? pc[1] ^ f ^ mul_clmul(de, delta) : f;
+    }
+}
+
+MPC_TARGET_GF2K_Z static void z_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n, int light)
+{
+    Z_FOLD_SETUP
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *px = x + MPC_BAUTH_WORDS * i;
+        uint64_t *po = out + (light ? 2 : MPC_BAUTH_WORDS) * i;
+        uint64_t cc = c[i];
+        __m512i lo = _mm512_setzero_si512(), hi = lo;
+        MPC_UNROLL
+        for (int v = 0; v < 8; v++) {
+            __m512i m = _mm512_maskz_loadu_epi64((__mmask8)(cc >> (8 * v)), px + 2 + 8 * v);
+            if (!light)
+                _mm512_storeu_si512((void *)(po + 2 + 8 * v), m);
+            Z_FOLD_STEP(m, v);
+        }
+        po[0] = px[0] & cc;
+        po[1] = reduce(z_hxor(lo), z_hxor(hi));
+    }
+}
+
+MPC_TARGET_GF2K_Z static void z_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta,
+                                           int first, size_t n)
+{
+    const __m512i dv = _mm512_set1_epi64((long long)delta);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t *px = x + MPC_BAUTH_WORDS * i;
+        uint64_t *po = out + MPC_BAUTH_WORDS * i;
+        uint64_t cc = c[i];
+        po[0] = px[0] ^ (first ? cc : 0);
+        po[1] = px[1] ^ mul_clmul(cc, delta);
+        MPC_UNROLL
+        for (int v = 0; v < 8; v++) {
+            __m512i m = _mm512_loadu_si512((const void *)(px + 2 + 8 * v));
+            _mm512_storeu_si512((void *)(po + 2 + 8 * v), _mm512_mask_xor_epi64(m, (__mmask8)(cc >> (8 * v)), m, dv));
+        }
+    }
+}
+#undef Z_FOLD_STEP
+#undef Z_SHL
+#undef Z_FOLD_SETUP
+
+static int avx512_ok(void)
+{
+    static int known = -1; /* computed once; a race writes the same value */
+    if (known < 0) {
+        __builtin_cpu_init();
+        known = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+                __builtin_cpu_supports("pclmul");
+    }
+    return known;
+}
+#endif
+
+static int g_forced = MPC_GF2K_AUTO;
+
+int mpc_gf2k_isa_supported(int isa)
+{
+#if MPC_X86_DISPATCH
+    if (isa == MPC_GF2K_AVX512)
+        return avx512_ok();
+#endif
+    return isa == MPC_GF2K_AUTO || isa == MPC_GF2K_PORTABLE;
+}
+
+int mpc_gf2k_set_isa(int isa)
+{
+    if (!mpc_gf2k_isa_supported(isa))
+        return -1;
+    g_forced = isa;
+    return 0;
+}
+
+int mpc_gf2k_isa(void)
+{
+#if MPC_X86_DISPATCH
+    if (g_forced != MPC_GF2K_PORTABLE && avx512_ok())
+        return MPC_GF2K_AVX512;
+#endif
+    return MPC_GF2K_PORTABLE;
+}
+
+#if MPC_X86_DISPATCH
+#define Z_DISPATCH(call)                                                                           \
+    if (mpc_gf2k_isa() == MPC_GF2K_AVX512) {                                                       \
+        call;                                                                                      \
+        return;                                                                                    \
+    }
+#else
+#define Z_DISPATCH(call)
+#endif
+
 void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
 {
 #ifdef MPC_HAVE_PCLMUL_PATH
@@ -138,6 +307,7 @@ static inline uint64_t fold64(const uint64_t *m)
 
 void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
 {
+    Z_DISPATCH(z_fold(out, m, n))
     for (size_t i = 0; i < n; i++)
         out[i] = fold64(m + 64 * i);
 }
@@ -145,6 +315,7 @@ void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
 void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
                    const uint64_t *e, uint64_t delta, int first, size_t n)
 {
+    Z_DISPATCH(z_and(out, c, a, b, d, e, delta, first, n, 0))
     for (size_t i = 0; i < n; i++) {
         const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t *po = out + MPC_BAUTH_WORDS * i;
@@ -165,6 +336,7 @@ void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const ui
 void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
                          const uint64_t *e, uint64_t delta, int first, size_t n)
 {
+    Z_DISPATCH(z_and(out, c, a, b, d, e, delta, first, n, 1))
 #ifdef MPC_HAVE_PCLMUL_PATH
     int fast = have_pclmul();
 #endif
@@ -190,6 +362,7 @@ void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, co
 
 void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
 {
+    Z_DISPATCH(z_and_public(out, x, c, n, 1))
     for (size_t i = 0; i < n; i++) {
         const uint64_t *px = x + MPC_BAUTH_WORDS * i;
         uint64_t cc = c[i];
@@ -207,6 +380,7 @@ void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t
 
 void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first, size_t n)
 {
+    Z_DISPATCH(z_xor_public(out, x, c, delta, first, n))
 #ifdef MPC_HAVE_PCLMUL_PATH
     int fast = have_pclmul();
 #endif
@@ -228,6 +402,7 @@ void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, u
 
 void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
 {
+    Z_DISPATCH(z_and_public(out, x, c, n, 0))
     for (size_t i = 0; i < n; i++) {
         const uint64_t *px = x + MPC_BAUTH_WORDS * i;
         uint64_t *po = out + MPC_BAUTH_WORDS * i;

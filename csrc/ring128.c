@@ -160,3 +160,70 @@ void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, si
         acc += (u128)chi[i] * load128(v, i);
     store128(out, 0, acc);
 }
+
+/* ---- Z_2^128 matrix products through exact uint64 products (see ring128.h) ---- */
+
+#define LIMB24 ((UINT64_C(1) << 24) - 1)
+
+void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross, size_t m,
+                            size_t k, size_t k0, size_t kc)
+{
+    /* x01 (2m, kc): rows 0..m-1 the low 32 bits of each element's low word, rows m..2m-1 its
+     * high 32 bits. xc (m, w*kc), w = the number of cross words: the low word when `cross` has
+     * bit 0, then the high word when it has bit 1 (the cross products' left operand). */
+    size_t w = (size_t)(cross & 1) + (size_t)(cross >> 1 & 1);
+    for (size_t i = 0; i < m; i++) {
+        uint64_t *r0 = x01 + i * kc, *r1 = x01 + (m + i) * kc, *rc = xc ? xc + i * w * kc : NULL;
+        for (size_t p = 0; p < kc; p++) {
+            size_t at = i * k + k0 + p;
+            uint64_t lo = a_wide ? a[2 * at] : a[at], hi = a_wide ? a[2 * at + 1] : 0;
+            r0[p] = lo & 0xFFFFFFFFu;
+            r1[p] = lo >> 32;
+            if (cross & 1)
+                rc[p] = lo;
+            if (cross & 2)
+                rc[(cross & 1 ? kc : 0) + p] = hi;
+        }
+    }
+}
+
+void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int b_wide, int cross, size_t k,
+                             size_t n, size_t k0, size_t kc)
+{
+    /* y3 (kc, 3n): column blocks of the low word's bits 0-23, 24-47 and 48-63. yc (w*kc, n):
+     * the high word (for the left low word, cross bit 0), then the low word (for the left high
+     * word, cross bit 1): the pairs whose products land at 2^64. */
+    size_t hrow = 0, lrow = cross & 1 ? kc : 0;
+    for (size_t p = 0; p < kc; p++) {
+        uint64_t *r3 = y3 + p * 3 * n;
+        for (size_t j = 0; j < n; j++) {
+            size_t at = (k0 + p) * n + j;
+            uint64_t lo = b_wide ? b[2 * at] : b[at], hi = b_wide ? b[2 * at + 1] : 0;
+            r3[j] = lo & LIMB24;
+            r3[n + j] = lo >> 24 & LIMB24;
+            r3[2 * n + j] = lo >> 48;
+            if (cross & 1)
+                yc[(hrow + p) * n + j] = hi;
+            if (cross & 2)
+                yc[(lrow + p) * n + j] = lo;
+        }
+    }
+    (void)k;
+}
+
+void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc)
+{
+    /* c (m, n) [+]= sum of g's six limb products at 2^0, 2^24, 2^48 (low 32 bits of the left
+     * word) and 2^32, 2^56, 2^80 (high 32 bits), plus 2^64 x (x NULL: none). */
+    for (size_t i = 0; i < m; i++) {
+        const uint64_t *g0 = g + i * 3 * n, *g1 = g + (m + i) * 3 * n;
+        for (size_t j = 0; j < n; j++) {
+            u128 s = (u128)g0[j] + ((u128)g0[n + j] << 24) + ((u128)g0[2 * n + j] << 48) + ((u128)g1[j] << 32) +
+                     ((u128)g1[n + j] << 56) + ((u128)g1[2 * n + j] << 80);
+            if (x)
+                s += (u128)x[i * n + j] << 64;
+            size_t at = i * n + j;
+            store128(c, at, acc ? load128(c, at) + s : s);
+        }
+    }
+}

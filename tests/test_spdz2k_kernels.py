@@ -1,4 +1,6 @@
-"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k) against the NumPy reference.
+"""GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k, on every instruction set this CPU
+has: AVX-512 and portable), and the Z_2^128 matrix product (mpc._core._ring.matmul128), against
+the NumPy reference.
 
 The reference (mpc._core._ref) is the contract, so it is first checked against the definitions
 written with Python integers (carry-less products reduced by X^64 + X^4 + X^3 + X + 1, the MAC
@@ -15,7 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from mpc._core import get_kernels
+from mpc._core import _gf2k, get_kernels
+from mpc.errors import KernelError
 
 C = get_kernels("c")  # not a skip: a missing extension fails the suite
 REF = get_kernels("ref")
@@ -42,10 +45,27 @@ def words(draw, shape):
     return draw(hnp.arrays(np.uint64, shape, elements=WORD))
 
 
+@pytest.fixture(scope="module", params=_gf2k.gf2k_isas())
+def bits_isa(request):
+    """Runs a test once per instruction set of the bit-word kernels (module scope: hypothesis
+    allows no function-scoped fixture), restoring the automatic choice afterwards."""
+    previous = _gf2k.set_gf2k_isa(request.param)
+    assert _gf2k.gf2k_isa() == request.param
+    yield request.param
+    _gf2k.set_gf2k_isa(previous)
+
+
+def test_isa_selection():
+    assert "portable" in _gf2k.gf2k_isas()
+    with pytest.raises(KernelError):
+        _gf2k.set_gf2k_isa("sse9")
+
+
 def test_compiled_backend_is_compiled():
     assert C.gf64_mul.__module__ == "mpc._core._gf2k"
 
 
+@pytest.mark.usefixtures("bits_isa")
 @settings(max_examples=40)
 @given(data=st.data())
 def test_mul_fold_dot_match_the_definitions_and_each_other(data):
@@ -75,6 +95,7 @@ def bits_of(w: int) -> list[int]:
     return [w >> j & 1 for j in range(64)]
 
 
+@pytest.mark.usefixtures("bits_isa")
 @settings(max_examples=30)
 @given(data=st.data(), delta=WORD, first=st.booleans())
 def test_bauth_kernels_match_the_mac_relations(data, delta, first):
@@ -111,7 +132,40 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
         assert [int(v) for v in ap[idx][2:]] == [int(c[idx][2 + j]) if dj else 0 for j, dj in enumerate(bits_of(dd))]
 
 
+def operand(gen, shape, wide, fill):
+    """A 64-bit (uint64) or Z_2^128 ((..., 2)) matrix: random, all ones (every limb product at its
+    largest: the exactness edge), or alternating 0 and 2^64 - 1 words."""
+    full = (*shape, 2) if wide else shape
+    if fill == "max":
+        return np.full(full, M64, dtype=np.uint64)
+    if fill == "stripes":
+        return (np.arange(int(np.prod(full)), dtype=np.uint64).reshape(full) % np.uint64(2)) * np.uint64(M64)
+    return gen.integers(0, 1 << 64, full, dtype=np.uint64, endpoint=False)
+
+
+@pytest.mark.parametrize("m, k, n", [(4, 300, 70), (40, 64, 16), (1, 520, 300), (33, 256, 9), (2, 3, 3),
+                                     (2, 600, 3)])
+@pytest.mark.parametrize("a_wide, b_wide", [(True, True), (True, False), (False, True), (False, False)])
+@pytest.mark.parametrize("fill", ["random", "max", "stripes"])
+def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
+    """Both paths of the compiled matmul128 (the limb products, with k-slices of 256 and a partial
+    last slice; the direct kernel for small products) equal the Python-integer reference bit for
+    bit, on 64-bit and 128-bit operands and at the largest values."""
+    from mpc._core import _ring
+
+    limbs = m * n >= _ring.LIMB_MIN_OUT and m * k * n >= _ring.LIMB_MIN_MACS
+    assert limbs == ((m, k, n) not in ((2, 3, 3), (2, 600, 3)))  # both paths are exercised
+    gen = np.random.default_rng([m, k, n, a_wide, b_wide])
+    a, b = operand(gen, (m, k), a_wide, fill), operand(gen, (k, n), b_wide, fill)
+    want = REF.matmul128(a, b)
+    got = C.matmul128(a, b)
+    assert got.shape == (m, n, 2) and got.dtype == np.uint64
+    np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("call", [
+    lambda k: k.matmul128(np.zeros((2, 3, 2), dtype=np.uint64), np.zeros((4, 2, 2), dtype=np.uint64)),
+    lambda k: k.matmul128(np.zeros((2, 3, 3), dtype=np.uint64), np.zeros((3, 2), dtype=np.uint64)),
     lambda k: k.gf64_mul(np.zeros(3, dtype=np.uint64), np.zeros(4, dtype=np.uint64)),
     lambda k: k.gf64_fold(np.zeros((3, 63), dtype=np.uint64)),
     lambda k: k.gf64_dot(np.zeros(3, dtype=np.uint64), np.zeros(3, dtype=np.int64)),

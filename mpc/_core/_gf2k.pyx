@@ -13,11 +13,15 @@ import numpy as np
 from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
+from mpc.errors import KernelError
 
 from mpc._core._wrap cimport in_ptr, out_ptr, run_binary
 
 
 cdef extern from "mpc/gf2k.h" nogil:
+    int mpc_gf2k_set_isa(int isa)
+    int mpc_gf2k_isa()
+    int mpc_gf2k_isa_supported(int isa)
     void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
     uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n)
@@ -137,3 +141,34 @@ def bauth_xor_public(x, c, delta, first):
 def bauth_and_public(x, c):
     """Share of x & c for authenticated words x and public words c (see the reference)."""
     return _and_public(x, c, False)
+
+
+# ----------------------------------------------------------------------------- instruction sets
+
+GF2K_ISAS = ("auto", "portable", "avx512")
+"""Instruction sets of the bit-word kernels (C codes 0, 1, 2 in mpc/gf2k.h); "auto" is the widest
+this CPU has. Beyond the reference's contract, like :mod:`mpc._core._matmul`'s ``matmul_isas``:
+the tests run every path this machine has against the reference."""
+
+
+def gf2k_isas():
+    """The instruction sets the bit-word kernels can run on here, widest first (always "portable")."""
+    return tuple(name for code, name in reversed(list(enumerate(GF2K_ISAS))) if code and mpc_gf2k_isa_supported(code))
+
+
+def gf2k_isa():
+    """The instruction set the bit-word kernels run on now."""
+    return GF2K_ISAS[mpc_gf2k_isa()]
+
+
+def set_gf2k_isa(isa):
+    """Run the bit-word kernels on ``isa`` (one of :data:`GF2K_ISAS`) from now on, process-wide;
+    returns the previous setting. KernelError when this CPU cannot run it."""
+    if isa not in GF2K_ISAS or mpc_gf2k_set_isa(GF2K_ISAS.index(isa)) != 0:
+        raise KernelError(f"isa: expected one of {', '.join(('auto',) + gf2k_isas())}, got {isa!r}")
+    global _chosen
+    previous, _chosen = _chosen, isa
+    return previous
+
+
+_chosen = "auto"

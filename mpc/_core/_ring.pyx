@@ -16,6 +16,7 @@ import numpy as np
 from libc.stdint cimport uint64_t
 
 from mpc._core import _checks as ck
+from mpc._core import _matmul as _mm  # the uint64 products (csrc/matmul.c) that matmul128 is built from
 
 from mpc._core._wrap cimport binary_fn, in_ptr, input_view, out_ptr, run_binary, run_unary, unary_fn
 
@@ -47,6 +48,13 @@ cdef extern from "mpc/ring128.h" nogil:
                                  uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
     void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
+    enum: MPC_RING128_LIMB_KC
+    void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross,
+                                size_t m, size_t k, size_t k0, size_t kc)
+    void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int b_wide, int cross,
+                                 size_t k, size_t n, size_t k0, size_t kc)
+    void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n,
+                                   int acc)
 
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
@@ -206,20 +214,42 @@ def mul128_64(a, b, out=None):
     return out
 
 
+LIMB_MIN_MACS = 1 << 15
+LIMB_MIN_OUT = 256
+"""matmul128 uses the limb products from LIMB_MIN_MACS multiply-adds (m*k*n) and LIMB_MIN_OUT
+outputs (m*n) on; below, the direct kernel (one pass, no temporaries) is faster: the limb path
+pays a few allocations and two kernel calls per k-slice of 256, which m*n outputs must amortize."""
+
+
 def matmul128(a, b):
     """a @ b mod 2^128 for 2-d operands, each 64-bit (uint64 (r, c)) or Z_2^128 ((r, c, 2));
-    returns a new (m, n, 2) array."""
+    returns a new (m, n, 2) array.
+
+    Method (from :data:`LIMB_MIN_MACS` multiply-adds and :data:`LIMB_MIN_OUT` outputs on): with a = ah 2^64 + al and b likewise,
+    a b = al bl + 2^64 (al bh + ah bl) mod 2^128. The cross terms are needed mod 2^64 only: one
+    uint64 matrix product [Al | Ah] @ [Bh ; Bl] (k doubled). The full 128-bit al bl is built from
+    limbs small enough that every limb product summed over a k-slice of 256 is below 2^64, hence
+    exact in uint64: al in two 32-bit limbs, bl in limbs of 24, 24 and 16 bits, one uint64 product
+    [A0 ; A1] @ [B0 | B1 | B2] per slice, its six blocks shifted into place (2^0 ... 2^80) and
+    added mod 2^128 (``mpc_ring128_limbs_combine``). So a 128-bit product costs 8 uint64 products'
+    multiply-adds, all on the fast uint64 kernel (:func:`mpc._core._matmul.matmul`: AVX-512
+    Winograd, AVX2 or portable, whichever the CPU has; each exact by itself, so the result is the
+    same bits on every path), against ~3 scalar multiplies per multiply-add for the direct kernel.
+    Below the threshold, or for k = 0: the direct kernel."""
     a, b, aw, bw, m, k, n = ck.matmul128_args(a, b)
-    if not aw or not bw:  # the kernel is fastest on two 128-bit operands: zero-extend (O(mk + kn))
-        a = a if aw else np.stack([a, np.zeros_like(a)], axis=-1)
-        b = b if bw else np.stack([b, np.zeros_like(b)], axis=-1)
-        aw = bw = True
     out = np.empty((m, n, 2), dtype=np.uint64)
     if m == 0 or n == 0:
         return out
     if k == 0:
         out[...] = 0
         return out
+    if m * n >= LIMB_MIN_OUT and m * k * n >= LIMB_MIN_MACS:
+        _limb_product(out, a, b, aw, bw, m, k, n)
+        return out
+    if not aw or not bw:  # the direct kernel is fastest on two 128-bit operands: zero-extend (O(mk + kn))
+        a = a if aw else np.stack([a, np.zeros_like(a)], axis=-1)
+        b = b if bw else np.stack([b, np.zeros_like(b)], axis=-1)
+        aw = bw = True
     cdef uint64_t[::1] vo = out.reshape(-1)
     cdef const uint64_t[::1] va = a.reshape(-1)
     cdef const uint64_t[::1] vb = b.reshape(-1)
@@ -228,6 +258,43 @@ def matmul128(a, b):
     with nogil:
         mpc_ring128_matmul(&vo[0], &va[0], &vb[0], mm, kk, nn, iaw, ibw)
     return out
+
+
+cdef void _limb_product(object out, object a, object b, bint aw, bint bw, size_t m, size_t k, size_t n):
+    """out = a @ b mod 2^128 through exact uint64 products of limbs (see :func:`matmul128`)."""
+    cdef int cross = (1 if bw else 0) | (2 if aw else 0)  # al bh needs a wide b, ah bl a wide a
+    cdef size_t w = (cross & 1) + (cross >> 1)
+    cdef size_t k0, kc
+    cdef uint64_t *px01
+    cdef uint64_t *py3
+    cdef uint64_t *pxc
+    cdef uint64_t *pyc
+    cdef const uint64_t *pg
+    cdef const uint64_t *pcr
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef uint64_t *po = out_ptr(out)
+    cdef int acc
+    for k0 in range(0, k, MPC_RING128_LIMB_KC):
+        kc = min(<size_t>MPC_RING128_LIMB_KC, k - k0)
+        x01 = np.empty((2 * m, kc), dtype=np.uint64)
+        y3 = np.empty((kc, 3 * n), dtype=np.uint64)
+        xc = np.empty((m, w * kc), dtype=np.uint64) if w else None
+        yc = np.empty((w * kc, n), dtype=np.uint64) if w else None
+        pxc = out_ptr(xc) if w else NULL
+        pyc = out_ptr(yc) if w else NULL
+        px01 = out_ptr(x01)
+        py3 = out_ptr(y3)
+        with nogil:
+            mpc_ring128_limbs_left(px01, pxc, pa, aw, cross, m, k, k0, kc)
+            mpc_ring128_limbs_right(py3, pyc, pb, bw, cross, k, n, k0, kc)
+        g = _mm.matmul(x01, y3)
+        cr = _mm.matmul(xc, yc) if w else None
+        pcr = in_ptr(cr) if w else NULL
+        pg = in_ptr(g)
+        acc = k0 > 0
+        with nogil:
+            mpc_ring128_limbs_combine(po, pg, pcr, m, n, acc)
 
 
 # ----------------------------------------------------------------------------- SPDZ2k records

@@ -24,6 +24,16 @@ extern "C" {
 
 #define MPC_BAUTH_WORDS 66
 
+/* Instruction sets of the bit-word kernels (fold, AND, AND/XOR with public words): AVX-512
+ * (F, DQ, with PCLMULQDQ) when the CPU has it, else portable C; set_isa forces one (returns -1
+ * when this CPU cannot run it), isa says which one runs, isa_supported whether one can. */
+#define MPC_GF2K_AUTO 0
+#define MPC_GF2K_PORTABLE 1
+#define MPC_GF2K_AVX512 2
+int mpc_gf2k_set_isa(int isa);
+int mpc_gf2k_isa(void);
+int mpc_gf2k_isa_supported(int isa);
+
 /* out[i] = a[i] * b[i] in GF(2^64) */
 void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n);
 /* m is (n, 64): out[i] = sum_j X^j m[64 i + j] in GF(2^64) (the folded MAC of word i) */

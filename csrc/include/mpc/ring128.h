@@ -34,6 +34,22 @@ void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size
 void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                         int a_wide, int b_wide);
 
+/* The Z_2^128 matrix product as exact uint64 matrix products (mpc._core._ring.matmul128): for a
+ * k-slice [k0, k0 + kc) with kc <= MPC_RING128_LIMB_KC, the low words split into limbs (left: two
+ * of 32 bits; right: 24, 24 and 16 bits) whose products summed over kc stay below 2^64, so a
+ * uint64 product of limb matrices is exact; the pairs that only reach bits >= 64 (low x high,
+ * high x low) are one uint64 product mod 2^64. a is (m, k), b (k, n), 128-bit when *_wide, else
+ * 64-bit; `cross` says which cross words exist (bit 0: left low x right high, bit 1: left high x
+ * right low). */
+#define MPC_RING128_LIMB_KC 256
+void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross, size_t m,
+                            size_t k, size_t k0, size_t kc);
+void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int b_wide, int cross, size_t k,
+                             size_t n, size_t k0, size_t kc);
+/* c (m, n) = (acc ? c : 0) + the limb products g ((2m, 3n), from x01 @ y3) + 2^64 x ((m, n), from
+ * xc @ yc; NULL when there is no cross word) */
+void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc);
+
 /* SPDZ2k authenticated shares (mpc.sharing.authenticated): one record of 4 words per element,
  * value share (lo, hi) then MAC share (lo, hi). Opened values d, e and public values c are
  * 128-bit (2 words per element); alpha is this party's 64-bit MAC key share; `first` is nonzero
