@@ -1,25 +1,28 @@
-"""sigmoid, tanh (saturating polynomials of |x|) and softmax, log_softmax (max-shifted exp).
+"""sigmoid, tanh (saturating polynomials, selected by sign) and softmax, log_softmax (max-shifted exp).
 
-sigmoid(x) and tanh(x) (output at scale 2f; x at scale f, or 2f with its truncation pending as a
-product or a matrix product leaves it):
-1. One MSB circuit on x, x - T and x + T (7 rounds for 2 parties), at x's own scale (no
-   truncation first): s = [x < 0], g1 = [x >= T], g2 = [x < -T].
-2. One fused round (:meth:`mpc.engines.convert.Converter.bit_mul`): s x, g1 x, g2 x and the B2A
-   of s, g1, g2; then a = x - 2 s x - g1 x + g2 x + T (g1 + g2) = min(|x|, T), locally.
-3. A degree-16 Chebyshev polynomial of v = (a - T/2) / 2^h on [0, T] (5 rounds, :func:`poly_eval`
-   at scale P = 28 with its result kept at scale 2P): 4 product levels, then one batched
-   truncation of all powers. When x's scale is above P - h, v's truncation is left pending and
-   folded into the first level's product and that batch (no round of its own). sigmoid with T = 10
-   (error 4e-7; the saturation error 1 - sigmoid(10) = 4.5e-5), tanh with T = 6 (error 6e-6;
-   1 - tanh(6) = 1.2e-5).
-4. By symmetry: sigmoid(x) = 1/2 + (1 - 2s)(p(a) - 1/2), tanh(x) = (1 - 2s) p(a): 1 round, a
-   truncating product (:meth:`mpc.engines.semi2k.Semi2k.mul_truncating`) that also brings p from
-   scale 2P to 2f.
-Cost (2 parties): 14 rounds, for an input at scale f or 2f (formerly 15, plus 1 to truncate a 2f
-input); ~545 bytes per element per party (the three MSB circuits ~140, the rest mostly the
-polynomial's products and truncations). Accuracy: absolute error <= 1e-4 everywhere (any x in the
-Fixed range, |x| 2^scale < 2^62 for a pending input; beyond +-T the result is the saturated value,
-within 5e-5 of the true one).
+sigmoid(x) and tanh(x): x at scale f, or 2f with its truncation pending (a product or a matrix
+product); the result at scale f when f >= 16 (resolution 2^-16, below the accuracy), else 2f.
+Two independent parts run in lockstep (:func:`mpc.engines.steps.lockstep`: one merged message
+per round), then one product round:
+1. One MSB circuit on x, x - T and x + T at x's own scale (7 rounds for 2 parties):
+   s = [x < 0], g1 = [x >= T], g2 = [x < -T].
+2. At the same time, a degree-16 Chebyshev polynomial p of sigmoid (tanh) on [0, T], at both x
+   and -x (one :func:`poly_eval` over 2N values, 6 rounds: 4 product levels, one batched
+   truncation of the powers, the final truncation): v = (+-x - T/2) / 2^h at scale P = 28, its
+   truncation left pending and folded into the first level and the batch when x's scale is
+   above P - h. sigmoid with T = 10 (interpolation error 4e-7; 1 - sigmoid(10) = 4.5e-5), tanh
+   with T = 6 (6e-6; 1 - tanh(6) = 1.2e-5). Outside [0, T] the values are meaningless (they may
+   wrap mod 2^64): step 3 multiplies them by 0 exactly.
+3. The cases are exclusive: x >= T, 0 <= x < T, -T <= x < 0, x < -T; with q = p(x) and
+   q' = 1 - p(-x) (sigmoid) or -p(-x) (tanh), the result g1 (- g2) + (1 - s - g1) q + (s - g2) q'
+   = g1 (- g2) + q + s (q' - q) - g1 q - g2 q': three bit-times-value products and the B2A of g1
+   (g2) in one round (:meth:`mpc.engines.convert.Converter.bit_mul`).
+Cost (2 parties): 8 rounds (3 parties: 9), for an input at scale f or 2f (formerly 15, plus 1 to
+truncate a 2f input); about 1 kB per element per party (the polynomial's products over 2N
+values, the three MSB circuits ~140 bytes). Under spdz2k, which has no lockstep, steps 1 and 2
+run one after the other (MSB + 6 + 1 rounds). Accuracy: absolute error <= 1e-4 everywhere (any x
+in the Fixed range, |x| 2^scale < 2^62 for a pending input; beyond +-T the result is the
+saturated value, within 5e-5 of the true one).
 
 softmax(x, axis=-1) = e / sum(e) with e = exp(x - max(x)) (so that e in (0, 1] and the sum in
 [1, m]): the max by the comparison tree (ceil(log2 m) x 8 rounds), :func:`exp` (27),
@@ -28,15 +31,21 @@ it, see :meth:`mpc.engines.semi2k.Semi2k.mul_truncating`). m = 10: 85 rounds. Ab
 <= 1e-4 (exp and reciprocal are accurate to 1e-5 relative, the product to 2^-f).
 log_softmax(x) = (x - max) - log(sum(exp(x - max))): 4 x 8 + 27 + 27 rounds for m = 10.
 
-Security: semi-honest (the engines'). Method: the clamp-and-polynomial approach of
+Security: that of the engines (semi-honest for semi2k; the lockstep only merges the messages of
+protocols each masked with its own material). Method: the clamp-and-polynomial approach of
 Mohassel and Zhang, SecureML (S&P 2017) with a high-degree Chebyshev fit instead of a
-piecewise-linear one; softmax shifted by the maximum as in plaintext practice.
+piecewise-linear one, evaluated on both sides while the comparisons run (the polynomial and the
+comparisons are independent until the selection); softmax shifted by the maximum as in
+plaintext practice.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
+from mpc.engines import steps
 from mpc.errors import InputError
 from mpc.functions import _fixed as fx
 from mpc.functions.exp_log import exp, log
@@ -57,47 +66,62 @@ def _tanh_fn(v: np.ndarray) -> np.ndarray:
 
 
 def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
-    x = fx.fixed_input(x, "tanh" if odd else "sigmoid")  # a pending truncation is folded in (step 3)
+    x = fx.fixed_input(x, "tanh" if odd else "sigmoid")  # a pending truncation is folded in (step 2)
     f, sc = x.dtype.f, x.scale
     conv = fx.context(x)
     ar = conv.arith
     flat = fx.flat_share(x)
+    out = f if f >= 16 else 2 * f  # a resolution of 2^-16 or finer, below the 1e-4 accuracy
     if flat.size == 0:
-        return fx.result(x, flat, 2 * f)
+        return fx.result(x, flat, out)
     big = SIGMOID_T if not odd else TANH_T
     center, half_log2, fn = (5.0, 3, _sigmoid_fn) if not odd else (3.0, 2, _tanh_fn)
     tb = fx.const(big, sc)
-    s, m1, g2 = conv.msb([flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
+    cmp = steps.steps(conv, "msb", [flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
+    (s, m1, g2), (pos, neg) = fx.together(conv, cmp, _both_sides(conv, flat, sc, center, half_log2, fn, big, out))
     g1 = conv.bit_not(m1)
-    (sx, g1x, g2x), (s_a, g1_a, g2_a) = conv.bit_mul([(s, flat), (g1, flat), (g2, flat)], [s, g1, g2])
-    a = ar.add(ar.sub(ar.sub(flat, ar.mul_public(sx, 2)), g1x), g2x)
-    a = ar.add(a, ar.mul_public(ar.add(g1_a, g2_a), tb))  # min(|x|, T) at x's scale
-    # v = (a - center) / 2^half_log2 at scale P: exact when x's scale is low enough, else the
-    # truncation stays pending and poly_eval folds it into its first product (no round of its own)
-    u = fx.add_const(conv, a, -fx.const(center, sc))
-    shift = sc + half_log2 - fx.P
-    v, pending = (u, shift) if shift > 0 else (ar.mul_public(u, 1 << -shift), 0)
-    lim = big / 2 / (1 << half_log2)
-    y = fx.poly_eval(conv, v, fx.cheb_coeffs(fn, -lim, lim, 16), 2 * fx.P, pending=pending)
-    n = flat.shape[0]
-    sgn = ar.sub(ar.public_share(np.ones(n, dtype=np.uint64)), ar.mul_public(s_a, 2))
-    # the product with the sign folds the polynomial's truncation from 2P to 2f into its round
-    drop = 2 * fx.P - 2 * f
-    if odd:
-        r = ar.mul_truncating(y, drop, sgn, 0)
+    # Exclusive cases: x >= T (g1), 0 <= x < T (1 - s - g1), -T <= x < 0 (s - g2), x < -T (g2). With
+    # q = p(x) there and q' = 1 - p(-x) (sigmoid) or -p(-x) (tanh) on [-T, 0): the result is
+    # g1 (- g2 for tanh) + (1 - s - g1) q + (s - g2) q' = ... + q + s (q' - q) - g1 q - g2 q', three
+    # bit products in one round; q and q' are meaningless outside their cases and cancel exactly.
+    one = fx.const(1.0, out)
+    if not odd:
+        neg = ar.public_sub(np.full(neg.shape, one, dtype=np.uint64), neg)
     else:
-        r = fx.add_const(conv, ar.mul_truncating(fx.add_const(conv, y, -fx.const(0.5, 2 * fx.P)), drop, sgn, 0),
-                         fx.const(0.5, 2 * f))
-    return fx.result(x, r, 2 * f)
+        neg = ar.neg(neg)
+    extra = [g1, g2] if odd else [g1]
+    (sd, g1q, g2q), conv_bits = conv.bit_mul([(s, ar.sub(neg, pos)), (g1, pos), (g2, neg)], extra)
+    r = ar.sub(ar.sub(ar.add(pos, sd), g1q), g2q)
+    sat = ar.sub(conv_bits[0], conv_bits[1]) if odd else conv_bits[0]
+    r = ar.add(r, ar.mul_public(sat, one))
+    return fx.result(x, r, out)
+
+
+def _both_sides(conv, flat: np.ndarray, sc: int, center: float, half_log2: int, fn, big: float,
+                out_scale: int) -> steps.Steps[tuple[np.ndarray, np.ndarray]]:
+    """p(x) and p(-x) at ``out_scale`` for x at scale ``sc`` (step 2): v = (+-x - center) / 2^h at
+    scale P (its truncation left pending when sc > P - h) and one :func:`fx.poly_steps` over both.
+    Outside [0, T] the values are meaningless (they may wrap): step 3 multiplies them by 0."""
+    ar = conv.arith
+    unchecked = getattr(ar, "unchecked", None)  # the cleartext engine: these wraps are on purpose
+    with unchecked() if unchecked is not None else contextlib.nullcontext():
+        both = np.concatenate([flat, ar.neg(flat)])
+        u = fx.add_const(conv, both, -fx.const(center, sc))
+        shift = sc + half_log2 - fx.P
+        v, pending = (u, shift) if shift > 0 else (ar.mul_public(u, 1 << -shift), 0)
+        lim = big / 2 / (1 << half_log2)
+        y = yield from fx.poly_steps(conv, v, fx.cheb_coeffs(fn, -lim, lim, 16), out_scale, pending=pending)
+    m = flat.shape[0]
+    return y[:m], y[m:]
 
 
 def sigmoid(x: SecretTensor) -> SecretTensor:
-    """1 / (1 + e^-x) elementwise (see the module docstring): 14 rounds for 2 parties."""
+    """1 / (1 + e^-x) elementwise (see the module docstring): 8 rounds for 2 parties."""
     return _saturated(x, odd=False)
 
 
 def tanh(x: SecretTensor) -> SecretTensor:
-    """tanh(x) elementwise (see the module docstring): 14 rounds for 2 parties."""
+    """tanh(x) elementwise (see the module docstring): 8 rounds for 2 parties."""
     return _saturated(x, odd=True)
 
 

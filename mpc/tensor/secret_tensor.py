@@ -545,9 +545,17 @@ class SecretTensor:
         return self - m * 2
 
     def relu(self) -> SecretTensor:
-        """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties, no truncation."""
-        (m,) = self._negative_parts(self)
-        return self - m
+        """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties. A pending truncation (x a
+        product) is done in lockstep with the comparison (no round of its own; the result at scale
+        f, so a matrix product of it pays no truncation round) where the engine runs lockstep
+        (semi2k, cleartext); under spdz2k it stays pending."""
+        k = self._pending() if isinstance(self._dtype, Fixed) else 0
+        got = cmp.truncated_negative_parts(self._converter(), [self._share], k) if k else None
+        if got is None:
+            (m,) = self._negative_parts(self)
+            return self - m
+        (m,), (t,) = got
+        return self._new(self._engine.sub(t, m), self._base())
 
     def sign(self) -> SecretTensor:
         """-1, 0 or 1 elementwise (NumPy's sign), in x's dtype: 8 rounds for 2 parties."""
