@@ -19,8 +19,10 @@ per round), then one product round:
    (g2) in one round (:meth:`mpc.engines.convert.Converter.bit_mul`).
 Cost (2 parties): 8 rounds (3 parties: 9), for an input at scale f or 2f (formerly 15, plus 1 to
 truncate a 2f input); about 1 kB per element per party (the polynomial's products over 2N
-values, the three MSB circuits ~140 bytes). Under spdz2k, which has no lockstep, steps 1 and 2
-run one after the other (MSB + 6 + 1 rounds). Accuracy: absolute error <= 1e-4 everywhere (any x
+values, the three MSB circuits ~140 bytes). Under spdz2k, which has no lockstep, the
+polynomial is taken of a = min(|x|, T) after the comparisons instead (one bit-times-value round
+for a, p(a) over N values in 5 rounds, (1 - 2s) by a truncating product that also drops p's
+scale: MSB + 7 rounds, about half the bytes of doing both sides one after the other). Accuracy: absolute error <= 1e-4 everywhere (any x
 in the Fixed range, |x| 2^scale < 2^62 for a pending input; beyond +-T the result is the
 saturated value, within 5e-5 of the true one).
 
@@ -77,6 +79,8 @@ def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
     big = SIGMOID_T if not odd else TANH_T
     center, half_log2, fn = (5.0, 3, _sigmoid_fn) if not odd else (3.0, 2, _tanh_fn)
     tb = fx.const(big, sc)
+    if getattr(ar, "round_exchange", None) is None:  # no lockstep (spdz2k): clamp first, half the bytes
+        return _clamped(x, flat, odd, out)
     cmp = steps.steps(conv, "msb", [flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
     (s, m1, g2), (pos, neg) = fx.together(conv, cmp, _both_sides(conv, flat, sc, center, half_log2, fn, big, out))
     g1 = conv.bit_not(m1)
@@ -94,6 +98,35 @@ def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
     r = ar.sub(ar.sub(ar.add(pos, sd), g1q), g2q)
     sat = ar.sub(conv_bits[0], conv_bits[1]) if odd else conv_bits[0]
     r = ar.add(r, ar.mul_public(sat, one))
+    return fx.result(x, r, out)
+
+
+def _clamped(x: SecretTensor, flat: np.ndarray, odd: bool, out: int) -> SecretTensor:
+    """Steps 1-3 one after the other, for an engine without lockstep (see the module docstring):
+    MSB circuit, a = min(|x|, T) by one bit-times-value round, p(a) (5 rounds, over N values
+    only), and (1 - 2s) applied by a truncating product that also brings p to ``out``."""
+    conv = fx.context(x)
+    ar, sc = conv.arith, x.scale
+    big = SIGMOID_T if not odd else TANH_T
+    center, half_log2, fn = (5.0, 3, _sigmoid_fn) if not odd else (3.0, 2, _tanh_fn)
+    tb = fx.const(big, sc)
+    s, m1, g2 = conv.msb([flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
+    g1 = conv.bit_not(m1)
+    (sx, g1x, g2x), (s_a, g1_a, g2_a) = conv.bit_mul([(s, flat), (g1, flat), (g2, flat)], [s, g1, g2])
+    a = ar.add(ar.sub(ar.sub(flat, ar.mul_public(sx, 2)), g1x), g2x)
+    a = ar.add(a, ar.mul_public(ar.add(g1_a, g2_a), tb))  # min(|x|, T) at x's scale
+    u = fx.add_const(conv, a, -fx.const(center, sc))
+    shift = sc + half_log2 - fx.P
+    v, pending = (u, shift) if shift > 0 else (ar.mul_public(u, 1 << -shift), 0)
+    lim = big / 2 / (1 << half_log2)
+    y = fx.poly_eval(conv, v, fx.cheb_coeffs(fn, -lim, lim, 16), 2 * fx.P, pending=pending)
+    sgn = ar.sub(ar.public_share(np.ones(flat.shape[0], dtype=np.uint64)), ar.mul_public(s_a, 2))
+    drop = 2 * fx.P - out
+    if odd:
+        r = ar.mul_truncating(y, drop, sgn, 0)
+    else:
+        r = fx.add_const(conv, ar.mul_truncating(fx.add_const(conv, y, -fx.const(0.5, 2 * fx.P)), drop, sgn, 0),
+                         fx.const(0.5, out))
     return fx.result(x, r, out)
 
 
