@@ -334,3 +334,35 @@ def test_dot_outer_and_vector_matmul(n, engine):
             np.stack([m, m]).transpose(0, 2, 1) @ np.stack([m, m]), np.stack([m, m]) @ m.T, a @ b, np.outer(a, b)]
     for got, w in zip(r, want, strict=True):
         np.testing.assert_allclose(got, w, atol=1e-9)
+
+
+@given(parties, engines, st.data())
+def test_pending_product_times_public_scalar(n, engine, data):
+    """(x * y) * c for a public non-integral scalar 0 < |c| < 1: the pending truncation and the
+    scaling are one division (one round, result at scale f, within 2 ulps plus c's relative rounding
+    2^-17), so a matrix product of it needs no truncation round; other non-integral scalars
+    truncate first (one round) and keep the product at scale 2f; integers keep the scale, locally."""
+    shape = data.draw(shapes)
+    x = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-512, 512, allow_nan=False, width=32)))
+    y = data.draw(hnp.arrays(np.float64, shape, elements=st.floats(-512, 512, allow_nan=False, width=32)))
+    c = data.draw(st.sampled_from([1.0, -1.0, 0.5, -0.3, 1 / 128, 0.123456, 2.0**-20, 2.5, -7.25]))
+
+    def main(p):
+        sx, sy = share_pair(p, x, y, FIXED)
+        with p.section("scale"):
+            z = (sx * sy) * c
+        with p.section("matmul"):
+            m = z.reshape(-1) @ sx.reshape(-1)
+        st_ = p.stats()["sections"]
+        return p.reveal(z, m), z.scale, st_["scale"]["rounds"], st_["matmul"]["rounds"]
+
+    (z, m), scale, r_scale, r_mm = run_local(main, n, engine=engine, timeout=60)[0]
+    want = q(x) * q(y) * c
+    divided, integral = 0 < abs(c) < 1, float(c).is_integer()
+    assert scale == (F if divided else 2 * F)
+    tol = (2 * ULP + np.abs(want) * 2.0**-17) if divided else (ULP * abs(c) + np.abs(q(x) * q(y)) * 2.0**-17)
+    tol = tol if not integral else 0.0
+    assert np.all(np.abs(z - want) <= tol + 1e-12)
+    assert r_scale == (1 if integral else 2) and r_mm == (1 if divided else 2)
+    want_m = np.dot(z.reshape(-1), q(x).reshape(-1))
+    assert abs(m - want_m) <= (1 + np.abs(q(x)).sum()) * ULP * (1 if divided else 2) + 1e-9

@@ -10,7 +10,10 @@ builder (:class:`mpc.engines.bristol.CircuitBuilder`) is another, where a bundle
 wire ids, so the circuits shipped as Bristol files are exactly the ones evaluated here.
 
 Each function batches all ANDs of one layer into one ``and_many`` call: its round count is its
-AND depth. Costs below are per element for width w (``*_cost`` functions give exact numbers):
+AND depth. :func:`lt` and :func:`csa_reduce` are also generators of their AND layers
+(:func:`lt_layers`, :func:`csa_layers_of`: each yields a layer's pairs and is sent their ANDs,
+:func:`drive` runs them on a backend), so a GMW engine can run their layers in lockstep with
+independent protocols (:mod:`mpc.engines.steps`). Costs below are per element for width w (``*_cost`` functions give exact numbers):
 
 - :func:`add` (mod 2^w): Sklansky parallel-prefix adder (Sklansky, "Conditional-sum addition
   logic", IRE Trans. Electronic Computers, 1960; Ladner-Fischer, JACM 1980). Depth
@@ -44,7 +47,8 @@ from mpc.errors import ShareTypeError
 
 __all__ = [
     "BitOps",
-    "add", "add_from", "sub", "neg", "lt", "le", "eq", "mux", "csa_reduce", "csa_sum",
+    "add", "add_from", "sub", "neg", "lt", "lt_layers", "le", "eq", "mux", "csa_reduce", "csa_layers_of", "csa_sum",
+    "drive",
     "adder_cost", "lt_cost", "eq_cost", "csa_layers",
 ]
 
@@ -174,11 +178,18 @@ def lt(ops: BitOps, x, y, signed: bool = False):
        l = l_H ^ (e_H & l_L) (the two terms are exclusive), e = e_H & e_L. The group holding bit 0
        never needs its e (it is never a high half), which saves one AND per level.
     """
+    return drive(ops, lt_layers(ops, x, y, signed))
+
+
+def lt_layers(ops: BitOps, x, y, signed: bool = False):
+    """:func:`lt` as a generator of its AND layers: it yields each layer's list of pairs and is
+    sent their ANDs (see :func:`drive`); a GMW engine can run the layers in lockstep with other
+    protocols (:meth:`mpc.engines.convert.Converter.msb_steps`)."""
     _width(x, y, "lt")
     if signed:
         x, y = _flip_sign(ops, x), _flip_sign(ops, y)
     e = ops.invert(ops.xor(x, y))
-    (less,) = ops.and_many([(ops.invert(x), y)])
+    (less,) = yield [(ops.invert(x), y)]
     while less.shape[0] > 1:
         k = less.shape[0]
         h = k // 2
@@ -186,7 +197,7 @@ def lt(ops: BitOps, x, y, signed: bool = False):
         pairs = [(e[hi], less[lo])]
         if h > 1:
             pairs.append((e[hi][1:], e[lo][1:]))
-        res = ops.and_many(pairs)
+        res = yield pairs
         new_l = ops.xor(less[hi], res[0])
         # row 0 of e is a placeholder: the lowest group's e is never read
         new_e = np.concatenate([e[1:2], res[1]]) if h > 1 else e[1:2]
@@ -195,6 +206,17 @@ def lt(ops: BitOps, x, y, signed: bool = False):
             new_e = np.concatenate([new_e, e[k - 1 :]])
         less, e = new_l, new_e
     return less
+
+
+def drive(ops: BitOps, layers):
+    """Run a generator of AND layers (:func:`lt_layers`, :func:`csa_layers_of`) on ``ops``, one
+    ``and_many`` call per layer; its return value."""
+    try:
+        pairs = next(layers)
+        while True:
+            pairs = layers.send(ops.and_many(pairs))
+    except StopIteration as stop:
+        return stop.value
 
 
 def le(ops: BitOps, x, y, signed: bool = False):
@@ -262,13 +284,18 @@ def csa_reduce(ops: BitOps, addends: Sequence) -> list:
     c = maj(x, y, z) << 1 (the top bit of the majority falls off, so w-1 ANDs). All compressors
     of a layer share one round (:func:`csa_layers` rounds in all). Bundles are not validated.
     """
+    return drive(ops, csa_layers_of(ops, addends))
+
+
+def csa_layers_of(ops: BitOps, addends: Sequence):
+    """:func:`csa_reduce` as a generator of its AND layers (see :func:`drive`)."""
     xs = list(addends)
     while len(xs) > 2:
         w = int(xs[0].shape[0])
         t = len(xs) // 3
         groups = [xs[3 * i : 3 * i + 3] for i in range(t)]
         pairs = [(ops.xor(x[: w - 1], z[: w - 1]), ops.xor(y[: w - 1], z[: w - 1])) for x, y, z in groups]
-        res = ops.and_many(pairs)
+        res = yield pairs
         nxt = []
         for (x, y, z), r in zip(groups, res, strict=True):
             nxt.append(ops.xor(ops.xor(x, y), z))

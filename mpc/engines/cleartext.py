@@ -27,7 +27,10 @@ protocols before running them for real:
   ``"ignore"`` (for Int64 code that means to compute mod 2^64).
 - **Costs reported.** ``party.stats()`` and sections count the messages semi2k and GMW would
   send for each operation (:mod:`mpc.engines.cleartext_costs`): the same bytes, messages and
-  rounds, without sending them. Preprocessing is neither consumed nor modelled.
+  rounds, without sending them. Preprocessing is neither consumed nor modelled. Protocols run in
+  lockstep (:mod:`mpc.engines.steps`) are charged as semi2k merges them, one message per round
+  (the engine's and its boolean side's step versions compute uncharged and yield a payload of
+  the words semi2k would send; :meth:`Cleartext.round_exchange` charges the merged message).
 
 Costs of this engine itself: no cryptography, no preprocessing. The only real messages are
 inputs, which the owner sends to every peer (uncounted, as semi2k's inputs send nothing).
@@ -278,6 +281,41 @@ class Cleartext:
         self.meter.exchange(sum(x.size for x in xs))
         what = "truncation" if d & (d - 1) == 0 else "division by a public integer"
         return [self._divide(x, d, what) for x in xs]
+
+    # ------------------------------------------------------------------ step versions (mpc.engines.steps)
+
+    def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
+        """A lockstep's merged exchange: charged as semi2k's one message of ``payload.size`` words
+        to every peer, nothing sent (every party holds every value)."""
+        self.meter.exchange(payload.size)
+        return [payload] * self.n
+
+    def _charged_steps(self, words: int, fn, *args):
+        """A step generator that computes ``fn(*args)`` uncharged and yields one payload of
+        ``words`` words for the lockstep to charge, as semi2k's step version sends it."""
+        with self.meter.muted():
+            out = fn(*args)
+        yield np.zeros(words, dtype=np.uint64)
+        return out
+
+    def mul_steps(self, x: np.ndarray, y: np.ndarray):
+        return self._charged_steps(2 * x.size, self.mul, x, y)
+
+    def mul_truncating_steps(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int):
+        return self._charged_steps(2 * x.size, self.mul_truncating, x, kx, y, ky)
+
+    def divide_steps(self, xs: Sequence[np.ndarray], d: int):
+        if not xs:
+            return self._charged_nothing(self.divide_many(xs, d))
+        return self._charged_steps(sum(x.size for x in xs), self.divide_many, xs, d)
+
+    def truncate_steps(self, xs: Sequence[np.ndarray], k: int):
+        return self.divide_steps(xs, 1 << k)
+
+    @staticmethod
+    def _charged_nothing(value):
+        return value
+        yield  # a step generator without a round
 
     def _divide(self, x: np.ndarray, d: int, what: str) -> np.ndarray:
         self._trunc_input(what, x)

@@ -84,6 +84,16 @@ class CleartextBits(GMWEngine):
             self.meter.exchange(2 * total)
         return [np.bitwise_and(x, y, out=np.empty(x.shape, dtype=np.uint64)) for x, y in pairs]
 
+    def and_steps(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]):
+        """:meth:`and_many` as a step generator (:mod:`mpc.engines.steps`): computed uncharged, the
+        one exchange of 2 words per operand word charged by the lockstep that runs it."""
+        total = sum(np.asarray(x).size for x, _ in pairs)
+        with self.meter.muted():
+            out = self.and_many(pairs)
+        if total:
+            yield np.zeros(2 * total, dtype=np.uint64)
+        return out
+
     def input(self, words: np.ndarray | None, owner: int, shape: int | Sequence[int]) -> np.ndarray:
         """The owner's words at every party (uncounted: GMW's input sends nothing)."""
         shape = _shape(shape)

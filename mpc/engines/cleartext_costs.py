@@ -71,6 +71,16 @@ class Meter:
             self._charge(self.channel.next_tag(), words, 0 if mine else 1, self.channel.n - 1 if mine else 0)
 
     @contextlib.contextmanager
+    def muted(self) -> Iterator[None]:
+        """A block that charges nothing: a step version computes its result in it and charges its
+        one exchange through the lockstep that runs it (:mod:`mpc.engines.steps`)."""
+        saved, self.active = self.active, False
+        try:
+            yield
+        finally:
+            self.active = saved
+
+    @contextlib.contextmanager
     def _uncounted(self) -> Iterator[None]:
         ch = self.channel
         saved = ch._total, ch._open, ch._round_tag

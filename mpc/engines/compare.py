@@ -16,7 +16,9 @@ Protocols and cost (2 parties, per element; n parties add the carry-save and B2A
 - :func:`negative_parts` min(d, 0) = [d < 0] d for several d at once: one MSB circuit over all
   + one fused bit-times-value round (:meth:`~mpc.engines.convert.Converter.bit_mul`): 8 rounds.
   The tensor layer builds relu (x - min(x, 0)), abs (x - 2 min(x, 0)), minimum, maximum and clip
-  from it.
+  from it. :func:`truncated_negative_parts` does the same for the truncations of d (a product's
+  pending truncation) with the truncation in lockstep with the MSB circuit: still 8 rounds, so
+  relu of a matrix product leaves a scale-f result at no extra round.
 - :func:`sign` = msb(-x) - msb(x), both in one circuit, one B2A: 8 rounds.
 - :func:`reduce` (max/min and argmax/argmin along axis 0 of m rows): a tree of pairwise
   comparisons of ADJACENT groups (so ties resolve to the first index), ceil(log2 m) levels of
@@ -40,9 +42,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines import steps
 from mpc.engines.base import MixedProtocols
 
-__all__ = ["INDICATORS", "batcher_layers", "indicator", "negative_parts", "reduce", "sign", "sort"]
+__all__ = ["INDICATORS", "batcher_layers", "indicator", "negative_parts", "reduce", "sign", "sort",
+           "truncated_negative_parts"]
 
 INDICATORS = ("lt0", "ge0", "eq0", "ne0")
 
@@ -64,6 +68,23 @@ def negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray]) -> list[np.nd
     bits = conv.msb(list(ds))
     prods, _ = conv.bit_mul(list(zip(bits, ds, strict=True)))
     return prods
+
+
+def truncated_negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray],
+                             k: int) -> tuple[list[np.ndarray], list[np.ndarray]] | None:
+    """(min(t, 0) for each t, the t) with t = floor(d / 2^k) (+ at most one ulp, as
+    ``truncate_many``): the MSB circuit on the d themselves and the truncation of the d in lockstep
+    (:mod:`mpc.engines.steps`), so the truncation takes no round of its own, then one product
+    round: 8 rounds for 2 parties, as :func:`negative_parts`. Exact: msb(d) = [t < 0] except for
+    d in [-2^k, 0), where t is -1 or 0 and [d < 0] t = t either way. None when the engine has no
+    lockstep (spdz2k): the caller keeps the truncation pending instead."""
+    exchange = getattr(conv.arith, "round_exchange", None)
+    if exchange is None:
+        return None
+    bits, ts = steps.lockstep([steps.steps(conv, "msb", list(ds)), steps.steps(conv.arith, "truncate_many", list(ds), k)],
+                              exchange)
+    prods, _ = conv.bit_mul(list(zip(bits, ts, strict=True)))
+    return prods, ts
 
 
 def sign(conv: MixedProtocols, x: np.ndarray) -> np.ndarray:

@@ -28,7 +28,9 @@ to each peer; a Beaver product = 2 ring elements = 16 bytes to each peer):
    a + b, msb = a_63 ^ b_63 ^ c_63, where the carry into bit 63 is [a_low + b_low >= 2^63]
    = [~a_low < b_low] (63-bit values), computed by the comparison tree :func:`circuits.lt`,
    a carry-out-only circuit with half the ANDs of an adder. 2 parties: 7 rounds, 181 ANDs
-   (~45 bytes); 3 parties: 8 rounds.
+   (~45 bytes); 3 parties: 8 rounds. :meth:`Converter.msb_steps` is the same as a step
+   generator (:mod:`mpc.engines.steps`): independent arithmetic protocols (a truncation, a
+   polynomial) can ride in its rounds.
 5. **Zero test** (:meth:`Converter.eqz`). 2 parties: x = 0 iff x_0 = -x_1, so party 1 inputs
    -x_1 and the XNOR/AND tree :func:`circuits.eq` decides: 6 rounds, 63 ANDs. n parties:
    reduce x_0..x_{n-2} to (a, b) (step 2) and c = -x_{n-1}; a + b = c iff
@@ -73,7 +75,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc.engines import circuits
+from mpc.engines import circuits, steps
 from mpc.engines.base import ArithmeticEngine
 from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
@@ -163,17 +165,42 @@ class Converter:
 
     def msb_planes(self, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """One bit plane (1, W): the sign bit of every element of the concatenation. Step 4."""
+        return steps.run(self._exchange(), self._msb_plane_steps(xs))
+
+    def _exchange(self) -> steps.Exchange:
+        """The engine's round exchange (:meth:`Semi2k.round_exchange`; the channel's otherwise)."""
+        return getattr(self.arith, "round_exchange", None) or self.arith.channel.exchange
+
+    def _msb_plane_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
         flat, shapes = _flat(xs, "msb")
-        a, b = self._two(flat, trivial=True)
+        eng = self.boolean
+        two = yield from self._gates(circuits.csa_layers_of(eng, self.addends(flat, trivial=True)))
+        a, b = two[0], (two[1] if len(two) > 1 else None)
         if b is None:
             return a[63:64], shapes
-        eng = self.boolean
-        carry = circuits.lt(eng, eng.invert(a[:63]), b[:63])
+        carry = yield from self._gates(circuits.lt_layers(eng, eng.invert(a[:63]), b[:63]))
         return eng.xor(eng.xor(a[63:64], b[63:64]), carry), shapes
+
+    def _gates(self, layers) -> steps.Steps:
+        """A generator of AND layers (:func:`circuits.lt_layers`) as a step generator: each layer
+        is one :meth:`GMWEngine.and_steps` (one yielded exchange)."""
+        try:
+            pairs = next(layers)
+            while True:
+                pairs = layers.send((yield from steps.steps(self.boolean, "and_many", pairs)))
+        except StopIteration as stop:
+            return stop.value
 
     def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """XOR shares (0/1 per element, shapes of ``xs``) of the sign bit of each x."""
         plane, shapes = self.msb_planes(xs)
+        return self.unpack(plane, shapes)
+
+    def msb_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`msb` as a step generator (:mod:`mpc.engines.steps`): each AND layer of the
+        circuit yields one exchange, so a lockstep can run independent protocols (a truncation,
+        a polynomial) in the same rounds."""
+        plane, shapes = yield from self._msb_plane_steps(xs)
         return self.unpack(plane, shapes)
 
     def eqz(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -19,6 +19,8 @@ Operations and cost (n parties; W = words of the operand; bytes exclude the fram
     4. z_i = c_i ^ (d & b_i) ^ (e & a_i), and party 0 also XORs d & e (``gmw_and_combine``).
   Correct because XOR_i z_i = c ^ d&b ^ e&a ^ d&e = (d ^ a) & (e ^ b) = x & y.
   Cost: 1 round; 16 bytes (2 words) per word per peer sent and received; W triple words.
+  :meth:`GMWEngine.and_steps` is the same as a step generator (:mod:`mpc.engines.steps`), so a
+  lockstep can put the layer in one message with independent arithmetic openings.
 - Input by an owner (:meth:`GMWEngine.input`):
     with pairwise PRGs: peer j's share is the next W words of the stream it shares with the
     owner; the owner's share is x XOR those. 0 rounds, 0 bytes (pseudo-random secret sharing).
@@ -41,6 +43,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mpc.engines import steps
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.bit_triples import BitTripleSource
@@ -162,6 +165,11 @@ class GMWEngine:
         Cost: 1 round (0 if all operands are empty); 16 bytes per word per peer each way; as
         many triple words as operand words in total.
         """
+        return steps.run(self.channel.exchange, self.and_steps(pairs))
+
+    def and_steps(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`and_many` as a step generator (:mod:`mpc.engines.steps`): it yields the masked
+        (d, e) words once, so a lockstep can share the round with independent protocols."""
         pairs = [self._pair_of(x, y, f"and_many pair {i}") for i, (x, y) in enumerate(pairs)]
         sizes = [x.size for x, _ in pairs]
         total = int(sum(sizes))
@@ -180,7 +188,7 @@ class GMWEngine:
             k.bxor(x.reshape(-1), a[start:end], out=masked[start:end])
             k.bxor(y.reshape(-1), b[start:end], out=masked[total + start : total + end])
             start = end
-        opened = self.channel.exchange(masked)
+        opened = yield masked
         peers = self.channel.peers
         de = k.bxor(masked, opened[peers[0]])
         for p in peers[1:]:

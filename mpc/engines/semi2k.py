@@ -68,7 +68,11 @@ party, per element of the result unless stated; the channel adds a header of 32 
   here for additive sharing with a dealer: the truncation pair's mask doubles as the Beaver
   mask of the truncated operand.
 
-Every opening of one step goes into a single ``Channel.exchange`` (one round).
+Every opening of one step goes into a single ``Channel.exchange`` (one round). The one-round
+protocols are written as step generators (``mul_steps``, ``mul_truncating_steps``,
+``divide_steps``, ``truncate_steps``; :mod:`mpc.engines.steps`), and the plain methods run them;
+a lockstep (:meth:`Semi2k.round_exchange`) merges the openings of independent protocols, also the
+GMW side's AND layers, into one message per round: the rounds of the longest, the bytes of all.
 
 Local work is bound by memory traffic, not arithmetic (a pass over 10^6 elements streams 8 MB
 per array, and a fresh result array costs its page faults too), so the hot paths fuse the
@@ -85,6 +89,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from mpc.engines import steps
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.convert import Converter
 from mpc.errors import ShareTypeError
@@ -224,13 +229,17 @@ class Semi2k:
         buffer itself for two parties; n - 2 adds for n parties), so the opening's sum is never
         stored: that saved a pass of 32 bytes read and 16 written per element, into a fresh array.
         """
+        return steps.run(self.channel.exchange, self.mul_steps(x, y))
+
+    def mul_steps(self, x: np.ndarray, y: np.ndarray) -> steps.Steps[np.ndarray]:
+        """:meth:`mul` as a step generator (:mod:`mpc.engines.steps`)."""
         a, b, c = self.preprocessing.triples(x.shape)
         k, n = self.kernels, x.size
         # d = x - a and e = y - b go straight into the one buffer that is exchanged (no concatenate)
         masked = np.empty(2 * n, dtype=np.uint64)
         k.sub(x.reshape(-1), a.reshape(-1), out=masked[:n])
         k.sub(y.reshape(-1), b.reshape(-1), out=masked[n:])
-        rest = self._peers_sum(self.channel.exchange(masked))
+        rest = self._peers_sum((yield masked))
         d2, e2 = (None, None) if rest is None else (rest[:n], rest[n:])
         z = k.beaver_combine(c.reshape(-1), masked[:n], masked[n:], a.reshape(-1), b.reshape(-1), self.pid == 0,
                              d2, e2)
@@ -247,8 +256,12 @@ class Semi2k:
         """Share of floor(x / 2^kx) * floor(y / 2^ky) (elementwise, equal shapes; a shift of 0
         leaves that operand as is), each floor exact up to one ulp as in :meth:`truncate_many`:
         1 round, 2(n-1) elements (see the module docstring). |x|, |y| < 2^62 where truncated."""
+        return steps.run(self.channel.exchange, self.mul_truncating_steps(x, kx, y, ky))
+
+    def mul_truncating_steps(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> steps.Steps[np.ndarray]:
+        """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`)."""
         if not kx and not ky:
-            return self.mul(x, y)
+            return (yield from self.mul_steps(x, y))
         if not kx:  # the product commutes: the truncated operand goes first
             x, kx, y, ky = y, ky, x, kx
         t = self.preprocessing.trunc_products(x.shape, kx, ky)
@@ -257,7 +270,7 @@ class Semi2k:
         masked = np.empty(2 * n, dtype=np.uint64)
         kern.add(x.reshape(-1), t.r1.reshape(-1), out=masked[:n], c=offset)
         kern.add(y.reshape(-1), t.r2.reshape(-1), out=masked[n:], c=offset if ky else 0)
-        rest = self._peers_sum(self.channel.exchange(masked))
+        rest = self._peers_sum((yield masked))
         c1r, c2r = (None, None) if rest is None else (rest[:n], rest[n:])
         flat = [None if a is None else a.reshape(-1) for a in t[2:]]
         z = kern.tmul_finish(masked[:n], masked[n:], *flat, kx, ky, first, c1r, c2r)
@@ -290,6 +303,15 @@ class Semi2k:
         """Shares of floor(x / 2^k) or that +1, for each x with |x| < 2^62: 1 round in all."""
         return self.divide_many(xs, 1 << k)
 
+    def truncate_steps(self, xs: Sequence[np.ndarray], k: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`truncate_many` as a step generator (:mod:`mpc.engines.steps`)."""
+        return (yield from self.divide_steps(xs, 1 << k))
+
+    def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
+        """The exchange a lockstep of this engine's (and its GMW side's) step generators uses:
+        one all-to-all message on the channel (:func:`mpc.engines.steps.lockstep`)."""
+        return self.channel.exchange(payload)
+
     def divide_many(self, xs: Sequence[np.ndarray], d: int) -> list[np.ndarray]:
         """Shares of x / d for a public integer 2 <= d <= 2^62 and each x with |x| < 2^62: 1 round.
 
@@ -307,6 +329,10 @@ class Semi2k:
         itself for two parties; n - 2 adds for n) and never stores the opened c. Formerly: 2
         masking passes, a concatenate, the opening's sum into a fresh array and ~7 NumPy passes.
         """
+        return steps.run(self.channel.exchange, self.divide_steps(xs, d))
+
+    def divide_steps(self, xs: Sequence[np.ndarray], d: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`divide_many` as a step generator (:mod:`mpc.engines.steps`)."""
         if not xs:
             return []  # nothing to open: no round
         if d & (d - 1) == 0:
@@ -322,7 +348,7 @@ class Semi2k:
         offset = 1 << TRUNC_BOUND_BITS if first else 0
         for x, t, (lo, hi) in zip(xs, triples, spans, strict=True):
             kern.add(x.reshape(-1), t.r.reshape(-1), out=masked[lo:hi], c=offset)
-        rest = self._peers_sum(self.channel.exchange(masked))
+        rest = self._peers_sum((yield masked))
         out = []
         for x, t, (lo, hi) in zip(xs, triples, spans, strict=True):
             # one pass per x: the opened c = own + peers' is summed in registers, never stored

@@ -14,7 +14,10 @@ functions run on every engine that offers them.
   folded into its round (the powers stay at scale 2P until the end), then all powers are
   truncated in one batch, so degree d costs ceil(log2 d) + 1 rounds and d-1 products; the public
   combination sum c_i v^i is local at scale 2P and truncated once (1 round) to the requested
-  scale. Error: about (2 degree + sum |c_i|) units of 2^-P plus the interpolation error.
+  scale. Error: about (2 degree + sum |c_i|) units of 2^-P plus the interpolation error. A v
+  given with its truncation pending (``pending`` bits) costs no round more: the first level's
+  product and the powers' batch fold it in. :func:`poly_steps` is the same as a step generator,
+  to run in lockstep (:func:`together`) with an independent protocol (sigmoid's comparisons).
 - :func:`pow2_weights` / :func:`apply_pow2`: multiply Y (scale P) by 2^(e_j) where j is a secret
   one-hot index (arithmetic 0/1 shares H_j) and e_j public integers: weights D1_j = 2^e_j for
   e_j >= 0 (exact product) and D2_j = 2^(e_j + P) for e_j < 0 (product then one truncation by
@@ -30,6 +33,7 @@ import numpy as np
 from numpy.polynomial import Chebyshev, Polynomial
 
 from mpc.dtypes import Fixed
+from mpc.engines import steps
 from mpc.engines.base import MixedProtocols
 from mpc.errors import ShareTypeError
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
@@ -95,46 +99,76 @@ def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, de
     return tuple(float(c) for c in series.convert(kind=Polynomial).coef)
 
 
-def poly_eval(conv: MixedProtocols, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P) -> np.ndarray:
+def poly_eval(conv: MixedProtocols, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P,
+              pending: int = 0) -> np.ndarray:
     """Shares of sum_i coeffs[i] v^i at ``out_scale`` (<= 2 scale) for v at ``scale`` (<= 29), |v| <= 1
     and sum_i |coeffs[i] v^i| < 2^(62 - 2 scale).
 
     Every power above v is kept at scale 2 scale with its truncation pending, so the next level's
     products fold it into their own round (:meth:`~mpc.engines.semi2k.Semi2k.mul_truncating`): one
-    round per level, then one batched truncation of all powers and the final one."""
+    round per level, then one batched truncation of all powers and, unless ``out_scale`` is
+    2 scale, the final one. ``pending``: v is given at scale + pending (a truncation of that many
+    bits still to do, 0 <= pending <= scale): it is folded into the first level's product and
+    into the batched truncation of the powers, so it costs no round of its own."""
+    return run(conv, poly_steps(conv, v, coeffs, out_scale, scale, pending))
+
+
+def poly_steps(conv: MixedProtocols, v: np.ndarray, coeffs: Sequence[float], out_scale: int, scale: int = P,
+               pending: int = 0) -> steps.Steps[np.ndarray]:
+    """:func:`poly_eval` as a step generator (:mod:`mpc.engines.steps`), to run in lockstep with an
+    independent protocol (sigmoid's comparisons); the engine's plain methods where it has no steps."""
     eng = conv.arith
     d = len(coeffs) - 1
     m = v.shape[0]
-    powers = {1: (v, 0)}  # power -> (share, pending truncation in bits)
+    powers = {1: (v, pending)}  # power -> (share, pending truncation in bits)
     have = 1
     while have < d:
         top = min(2 * have, d)
         targets = list(range(have + 1, top + 1))
-        left = _operand(eng, [powers[have]] * len(targets), scale)
-        right = _operand(eng, [powers[t - have] for t in targets], scale)
-        prod = eng.mul_truncating(left[0], left[1], right[0], right[1])
+        left = _operand(eng, [powers[have]] * len(targets))
+        right = _operand(eng, [powers[t - have] for t in targets])
+        prod = yield from steps.steps(eng, "mul_truncating", left[0], left[1], right[0], right[1])
         for i, t in enumerate(targets):
             powers[t] = (prod[i * m : (i + 1) * m], scale)
         have = top
     at_scale = {1: v}
     if d >= 2:
-        (flat,) = eng.truncate_many([np.concatenate([powers[i][0] for i in range(2, d + 1)])], scale)
+        # v itself joins the batch lifted to a pending truncation of ``scale`` bits, as the powers
+        parts = [eng.mul_public(v, 1 << (scale - pending))] if pending else []
+        (flat,) = yield from steps.steps(
+            eng, "truncate_many", [np.concatenate(parts + [powers[i][0] for i in range(2, d + 1)])], scale)
+        if pending:
+            at_scale[1], flat = flat[:m], flat[m:]
         at_scale.update({i: flat[(i - 2) * m : (i - 1) * m] for i in range(2, d + 1)})
+    elif pending:
+        (at_scale[1],) = yield from steps.steps(eng, "truncate_many", [v], pending)
     acc = eng.zeros(v.shape)
     for i in range(1, d + 1):
         acc = eng.add(acc, eng.mul_public(at_scale[i], const(coeffs[i], scale) % (1 << 64)))
     acc = add_const(conv, acc, const(coeffs[0], 2 * scale))
     if out_scale == 2 * scale:
         return acc
-    return eng.truncate_many([acc], 2 * scale - out_scale)[0]
+    (out,) = yield from steps.steps(eng, "truncate_many", [acc], 2 * scale - out_scale)
+    return out
 
 
-def _operand(eng, parts: Sequence[tuple[np.ndarray, int]], scale: int) -> tuple[np.ndarray, int]:
+def run(conv: MixedProtocols, gen: steps.Steps):
+    """Drive one step generator on the converter's engines (their plain rounds)."""
+    return steps.run(getattr(conv.arith, "round_exchange", None) or conv.arith.channel.exchange, gen)
+
+
+def together(conv: MixedProtocols, *gens: steps.Steps) -> list:
+    """Run independent step generators in lockstep (:func:`mpc.engines.steps.lockstep`): one
+    merged exchange per round where the engine offers steps (semi2k with GMW), one after the
+    other otherwise (spdz2k); their results in order."""
+    return steps.lockstep(gens, getattr(conv.arith, "round_exchange", None))
+
+
+def _operand(eng, parts: Sequence[tuple[np.ndarray, int]]) -> tuple[np.ndarray, int]:
     """One product operand from (share, pending bits) parts: concatenated, with one pending shift
-    for all; a part at its final scale joins pending ones lifted exactly (times 2^scale)."""
-    if all(k == parts[0][1] for _, k in parts):
-        return np.concatenate([sh for sh, _ in parts]), parts[0][1]
-    return np.concatenate([sh if k else eng.mul_public(sh, 1 << scale) for sh, k in parts]), scale
+    for all, the largest K; a part pending k < K bits joins lifted exactly (times 2^(K - k))."""
+    top = max(k for _, k in parts)
+    return np.concatenate([sh if k == top else eng.mul_public(sh, 1 << (top - k)) for sh, k in parts]), top
 
 
 def pow2_weights(exps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:

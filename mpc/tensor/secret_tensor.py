@@ -20,7 +20,12 @@ the result has scale 2f and is truncated only when it feeds another product, or 
 product or a square, the truncation costs nothing: it is folded into that product's round
 (:meth:`~mpc.engines.semi2k.Semi2k.mul_truncating`), so a chain of L elementwise products is L
 rounds of 2(n-1) elements each, exact (truncation error below one ulp per product, never a
-wrap). A matrix product truncates its operands in a round before its own. Revealing a scale-2f
+wrap). A matrix product truncates its operands in a round before its own. A pending product
+times a public non-integral scalar c with |c| < 1 (a learning rate, a mean's 1/m) is one
+division by round(2^f / |c|) (:meth:`~mpc.engines.semi2k.Semi2k.divide_many`): one round, the
+result back at scale f (error below 2 ulps), so a matrix product fed by it pays no truncation
+round; other non-integral public factors truncate the pending operand first (one round) and
+leave the product at scale 2f. Revealing a scale-2f
 tensor decodes it exactly (``reveal(x * y)`` is one round for the product and one for the
 opening). Adding a scale-f and a scale-2f operand first multiplies the scale-f one by 2^f
 (local). Range limits (:mod:`mpc.dtypes` lists every operation's): a result wraps silently mod
@@ -272,6 +277,12 @@ class SecretTensor:
             x, enc, scale = self, encode_int(c if c.dtype.kind != "f" else c.astype(np.int64)), self._scale
         elif isinstance(self._dtype, Int64):
             return self.astype(DEFAULT_FIXED)._mul_public(c)  # NumPy: int * float is float
+        elif (d := self._divisor_for(c)) is not None:
+            # pending x times a public scalar |c| <= 1: the truncation and the product are one
+            # division x / round(2^k / |c|) (one round, result at base scale), never a round more
+            (y,) = self._engine.divide_many([self._share], d)
+            y = self._new(y, self._base())
+            return -y if float(c) < 0 else y  # a 0-d c: the shape is x's
         else:
             (x,) = self._truncated(self)
             enc, scale = encode_fixed(c, x._base()), x._scale + x._base()
@@ -279,6 +290,20 @@ class SecretTensor:
         if enc.ndim == 0:
             return self._new(self._engine.mul_public(share, int(enc)), scale)
         return self._new(self._engine.mul_public(share, sh.expand(enc, shape)), scale)
+
+    def _divisor_for(self, c: np.ndarray) -> int | None:
+        """d = round(2^k / |c|) when this tensor has a pending truncation of k bits and the public
+        scalar c has 2^(k-62) <= |c| <= 1: then x * c at base scale is the division x / d (one
+        round, error below 2 ulps and a relative error below 2^-(k+1) from rounding d, at least as
+        precise as truncating x and encoding c with f fractional bits). Otherwise None."""
+        k = self._pending()
+        if not k or c.ndim != 0:
+            return None
+        mag = abs(float(c))
+        if not (0.0 < mag <= 1.0):
+            return None
+        d = round(2.0**k / mag)
+        return d if 2 <= d <= 1 << 62 else None
 
     def __mul__(self, other: object) -> SecretTensor:
         """Elementwise product, one round (a pending truncation folded in). Range: Fixed(f) values
@@ -520,9 +545,17 @@ class SecretTensor:
         return self - m * 2
 
     def relu(self) -> SecretTensor:
-        """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties, no truncation."""
-        (m,) = self._negative_parts(self)
-        return self - m
+        """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties. A pending truncation (x a
+        product) is done in lockstep with the comparison (no round of its own; the result at scale
+        f, so a matrix product of it pays no truncation round) where the engine runs lockstep
+        (semi2k, cleartext); under spdz2k it stays pending."""
+        k = self._pending() if isinstance(self._dtype, Fixed) else 0
+        got = cmp.truncated_negative_parts(self._converter(), [self._share], k) if k else None
+        if got is None:
+            (m,) = self._negative_parts(self)
+            return self - m
+        (m,), (t,) = got
+        return self._new(self._engine.sub(t, m), self._base())
 
     def sign(self) -> SecretTensor:
         """-1, 0 or 1 elementwise (NumPy's sign), in x's dtype: 8 rounds for 2 parties."""

@@ -1,0 +1,109 @@
+"""Lockstep (mpc.engines.steps): independent protocols share their rounds, results unchanged.
+
+Against NumPy on random inputs, 2 and 3 parties: a truncation, a truncating product, an AND layer
+and an MSB circuit run in lockstep take max(rounds) rounds and give what each gives alone; relu of
+a pending product folds its truncation into the comparison (8 rounds, scale f) under semi2k and the
+cleartext engine (same costs), and keeps it pending under spdz2k (no lockstep there).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from mpc.engines import steps
+from mpc.errors import ProtocolError
+from mpc.testing import run_local
+
+F = 16
+
+
+def _ring(a):
+    return np.asarray(a, dtype=np.int64).view(np.uint64)
+
+
+def test_lockstep_of_plain_generators_and_missing_exchange():
+    def now(v):
+        return v
+        yield
+
+    def one_round():
+        parts = yield np.arange(3, dtype=np.uint64)
+        return [p.sum() for p in parts]
+
+    assert steps.lockstep([now(1), now(2)], None) == [1, 2]
+    with pytest.raises(ProtocolError):
+        steps.lockstep([now(1), one_round()], None)
+    seen = []
+
+    def fake(payload):
+        seen.append(payload.copy())
+        return [payload, payload + np.uint64(1)]
+
+    assert steps.lockstep([one_round(), now(5), one_round()], fake) == [[3, 6], 5, [3, 6]]
+    assert len(seen) == 1 and seen[0].size == 6  # both payloads in one message
+
+
+@settings(max_examples=8, deadline=None)
+@given(st.sampled_from([2, 3]), st.data())
+def test_lockstep_matches_numpy_in_max_rounds(n, data):
+    m = data.draw(st.integers(1, 40))
+    big = st.integers(-(2**40), 2**40)
+    x = data.draw(hnp.arrays(np.int64, m, elements=big))
+    y = data.draw(hnp.arrays(np.int64, m, elements=st.integers(-(2**20), 2**20)))
+    k = data.draw(st.integers(1, 20))
+    wx = data.draw(hnp.arrays(np.uint64, 3, elements=st.integers(0, 2**64 - 1)))
+    wy = data.draw(hnp.arrays(np.uint64, 3, elements=st.integers(0, 2**64 - 1)))
+
+    def main(p):
+        eng, conv = p.engine, p.engine.converter
+        sx = eng.input(_ring(x) if p.pid == 0 else None, 0, (m,))
+        sy = eng.input(_ring(y) if p.pid == n - 1 else None, n - 1, (m,))
+        bx = conv.boolean.input(wx if p.pid == 0 else None, 0, (3,))
+        by = conv.boolean.input(wy if p.pid == 1 else None, 1, (3,))
+        with p.section("lockstep"):
+            (t,), z, (a,), (b,) = steps.lockstep(
+                [steps.steps(eng, "truncate_many", [sx], k), steps.steps(eng, "mul_truncating", sx, k, sy, 0),
+                 steps.steps(conv.boolean, "and_many", [(bx, by)]), steps.steps(conv, "msb", [sx])],
+                eng.round_exchange)
+        (ab,) = conv.b2a([b])
+        opened = eng.open([t, z, ab])
+        return [o.view(np.int64) for o in opened], conv.boolean.reveal(a), p.stats()["sections"]["lockstep"]
+
+    (t, z, neg), a, st_ = run_local(main, n)[0]
+    floor = x >> k
+    assert set(np.unique(t - floor)) <= {0, 1}
+    prod_lo, prod_hi = floor * y, (floor + 1) * y
+    assert np.all((z == prod_lo) | (z == prod_hi))
+    np.testing.assert_array_equal(neg, (x < 0).astype(np.int64))
+    np.testing.assert_array_equal(a, wx & wy)
+    assert st_["rounds"] == 7 + (n - 2)  # the MSB circuit's rounds: the others ride along
+
+
+@pytest.mark.parametrize("engine, n", [("semi2k", 2), ("semi2k", 3), ("cleartext", 2), ("spdz2k", 2)])
+def test_relu_of_a_pending_product(engine, n):
+    rng = np.random.default_rng(5)
+    a = np.concatenate([rng.uniform(-30, 30, 200), [0.0, 2.0**-16, -(2.0**-16), 2.0**-8, -(2.0**-8)]])
+    b = np.concatenate([rng.uniform(-3, 3, 200), [1.0, 1.0, 1.0, 2.0**-8, 2.0**-8]])
+
+    def main(p):
+        sa, sb = (p.input(v if p.pid == 0 else None, owner=0, shape=v.shape) for v in (a, b))
+        w = p.input(np.ones((a.size, 3)) if p.pid == 0 else None, owner=0, shape=(a.size, 3))
+        z = sa * sb
+        with p.section("relu"):
+            r = z.relu()
+        with p.section("matmul"):
+            h = r.reshape(1, -1) @ w
+        st_ = p.stats()["sections"]
+        return p.reveal(r, h), r.scale, st_["relu"]["rounds"], st_["matmul"]["rounds"]
+
+    (r, h), scale, rr, rm = run_local(main, n, engine=engine, timeout=120)[0]
+    qa, qb = (np.rint(v * 2.0**F) / 2.0**F for v in (a, b))
+    want = np.maximum(qa * qb, 0)
+    folded = engine != "spdz2k"
+    assert scale == (F if folded else 2 * F)
+    assert np.abs(r - want).max() <= (2.0**-F if folded else 0.0)
+    np.testing.assert_allclose(h.reshape(-1), np.full(3, r.sum()), atol=a.size * 2.0**-F)
+    if engine != "spdz2k":
+        assert rr == 8 + (n - 2) and rm == (1 if folded else 2)
