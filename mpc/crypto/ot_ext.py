@@ -54,18 +54,34 @@ The module does no I/O: :mod:`mpc.preprocessing.ot_link` moves the arrays.
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from mpc._core import get_kernels
 from mpc.errors import CheatingDetected, ProtocolError
-from mpc.prg import PRG
 
 KAPPA = 128
 PAD = 192  # extra OTs with random choices per batch (KOS15: kappa + s), multiple of 64
 _HASH_KEY = hashlib.sha256(b"tessera-ot-fixed-key").digest()[:16]  # public, fixed
 MAX_OTS = 1 << 26
+
+
+class _Stream:
+    """AES-128-CTR keystream from a 16-byte key (the base-OT outputs; the PRG G of IKNP). The
+    same construction as :class:`mpc.prg.PRG`, which this layer may not import."""
+
+    __slots__ = ("_enc",)
+
+    def __init__(self, key: bytes) -> None:
+        self._enc = Cipher(algorithms.AES(bytes(key)), modes.CTR(bytes(16))).encryptor()
+
+    def uint64(self, count: int) -> np.ndarray:
+        out = np.empty(8 * count + 15, dtype=np.uint8)
+        if count:
+            self._enc.update_into(np.zeros(8 * count, dtype=np.uint8), out)
+        return out[: 8 * count].view(np.uint64)
 
 
 def _aes(x: np.ndarray) -> np.ndarray:
@@ -111,7 +127,7 @@ def pack_choices(bits: np.ndarray, nwords: int) -> np.ndarray:
 def _challenge(label: bytes, batch: int, u: np.ndarray, m_pad: int) -> np.ndarray:
     h = hashlib.sha256(b"tessera-kos-chi\0" + label + batch.to_bytes(8, "big"))
     h.update(np.ascontiguousarray(u).view(np.uint8))
-    return PRG(h.digest()[:16]).uint64(m_pad)
+    return _Stream(h.digest()[:16]).uint64(m_pad)
 
 
 def _padded(m: int) -> int:
@@ -126,9 +142,9 @@ class ExtReceiver:
     def __init__(self, seeds: list[tuple[bytes, bytes]], label: bytes, kernels=None) -> None:
         if len(seeds) != KAPPA:
             raise ProtocolError(f"OT extension: expected {KAPPA} base OT key pairs, got {len(seeds)}")
-        self._g0 = [PRG(k0) for k0, _ in seeds]
-        self._g1 = [PRG(k1) for _, k1 in seeds]
-        self._pad = PRG.fresh()  # the random choices of the padding OTs
+        self._g0 = [_Stream(k0) for k0, _ in seeds]
+        self._g1 = [_Stream(k1) for _, k1 in seeds]
+        self._pad = _Stream(os.urandom(16))  # the random choices of the padding OTs
         self.label = bytes(label)
         self.k = kernels or get_kernels()
         self.batches = 0
@@ -171,7 +187,7 @@ class ExtSender:
             raise ProtocolError(f"OT extension: expected {KAPPA} base OT keys and choice bits")
         self._bits = np.asarray(delta_bits, dtype=bool)
         self.delta = pack_choices(self._bits, 2)  # (2,) words: bit i of Delta at word i // 64
-        self._g = [PRG(k) for k in seeds]
+        self._g = [_Stream(k) for k in seeds]
         self.label = bytes(label)
         self.k = kernels or get_kernels()
         self.batches = 0

@@ -1,0 +1,229 @@
+"""Pairwise OT between every pair of parties, over the party channel: the transport of ``ot``.
+
+:class:`OTLinks` owns, for each peer p, two OT-extension instances (:mod:`mpc.crypto.ot_ext`):
+one where this party is the extension sender towards p and one where it is the receiver, each
+seeded by 128 base OTs (:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all
+ordered pairs at once (1.5 round trips, about 0.3 s of exponentiations per ordered pair).
+
+On top it offers the two products every ``ot`` material kind is built from, each one round
+trip for all pairs together (every party first sends its extension matrices to the peers it
+receives from, then answers the peers it sends to, then reads the answers):
+
+- :meth:`OTLinks.ring_products` -- Gilboa's multiplication (Gilboa, "Two party RSA key
+  generation", CRYPTO 1999) over Z_2^64 from correlated OT: the receiver holds y, the sender
+  a vector x (w ring elements per y, w > 1 for matrix products); OT number k (k < nbits) has
+  choice bit k of y and correlation x, so sum_k 2^k (s_k + y_k x) = s + x y. The k-th
+  correlation only matters mod 2^(64-k), so its message d_k is sent trimmed to
+  ceil((64-k)/8) bytes (the byte-granular version of "the k-th OT trimmed to 64-k bits":
+  288 bytes instead of 260 for the 64 OTs of one 64-bit product, no bit packing pass).
+  Cost per product of 64-bit values: 64 OTs = 64 x 16 bytes of extension matrix R -> S, and
+  288 w bytes of corrections S -> R.
+- :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
+  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
+
+Tags: offline messages carry tags from a counter of their own, ``OFFLINE_TAGS + k``, disjoint
+from the online operation counter, and every message is counted in the channel section
+``"offline"`` (reported by ``party.stats()["offline"]``).
+
+Security: the one of the OT extension (semi-honest parties; KOS15 check against a receiver
+that cheats in the extension: :class:`~mpc.errors.CheatingDetected`); a malformed message
+(wrong shape, not a group element) is a :class:`~mpc.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from mpc.crypto import base_ot, ot_ext
+from mpc.errors import ProtocolError
+from mpc.net.channel import Channel
+from mpc.prg import PRG
+
+OFFLINE_TAGS = 1 << 62
+SECTION = "offline"
+_SHIFTS = np.arange(64, dtype=np.uint64)
+
+
+def _trim_groups(nbits: int) -> list[tuple[int, int, int]]:
+    """(k0, k1, nbytes): OTs k0..k1-1 of a product keep nbytes bytes of their correction."""
+    out = []
+    for nb in range(8, 0, -1):
+        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
+        if k0 < k1:
+            out.append((k0, k1, nb))
+    return out
+
+
+def trim(d: np.ndarray, nbits: int) -> np.ndarray:
+    """Corrections ``(N, nbits, w)`` uint64 -> the bytes that matter (see the module docstring)."""
+    b = d.view(np.uint8).reshape(*d.shape, 8)
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _trim_groups(nbits)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+
+
+def trimmed_bytes(n: int, nbits: int, w: int) -> int:
+    return sum((k1 - k0) * nb for k0, k1, nb in _trim_groups(nbits)) * n * w
+
+
+def untrim(raw: np.ndarray, n: int, nbits: int, w: int) -> np.ndarray:
+    """The inverse of :func:`trim`, with zero high bytes (they are multiplied away by 2^k)."""
+    out = np.zeros((n, nbits, w, 8), dtype=np.uint8)
+    pos = 0
+    for k0, k1, nb in _trim_groups(nbits):
+        size = n * (k1 - k0) * w * nb
+        out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(n, k1 - k0, w, nb)
+        pos += size
+    return out.view(np.uint64).reshape(n, nbits, w)
+
+
+def bits_of(y: np.ndarray, nbits: int) -> np.ndarray:
+    """(N,) uint64 -> (N * nbits,) uint8 choice bits, element-major (bit k of y_e at e*nbits + k)."""
+    y = np.ascontiguousarray(y, dtype=np.uint64).reshape(-1)
+    if nbits == 64:
+        return np.unpackbits(y.view(np.uint8), bitorder="little")
+    return ((y[:, None] >> _SHIFTS[:nbits]) & np.uint64(1)).astype(np.uint8).reshape(-1)
+
+
+class OTLinks:
+    """This party's OT-extension instances with every peer (set up at first use)."""
+
+    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"") -> None:
+        self.channel = channel
+        self.pid, self.n = channel.pid, channel.n
+        self.kernels = kernels
+        self.label = bytes(label)
+        self._tag = 0
+        self.senders: dict[int, ot_ext.ExtSender] = {}
+        self.receivers: dict[int, ot_ext.ExtReceiver] = {}
+        self.ots = 0  # OTs extended by this party (as receiver and as sender)
+
+    def tag(self) -> int:
+        self._tag += 1
+        return OFFLINE_TAGS + self._tag
+
+    def _labels(self, sender: int, receiver: int) -> bytes:
+        return self.label + b"/%d->%d" % (sender, receiver)
+
+    def setup(self) -> None:
+        """Base OTs for every ordered pair (idempotent). Towards each peer p this party is the
+        base-OT sender for the extension where it receives, and the base-OT receiver (choices
+        Delta) for the extension where it sends."""
+        if self.senders or self.receivers:
+            return
+        ch = self.channel
+        with ch.section(SECTION):
+            t1, t2 = self.tag(), self.tag()
+            base_senders = {}
+            for p in ch.peers:  # step 1 as base sender (p will be the extension sender)
+                base_senders[p] = base_ot.BaseOTSender(self._labels(p, self.pid))
+                ch.send(p, base_senders[p].first_message(), t1)
+            deltas = {}
+            for p in ch.peers:  # step 2 as base receiver, choices = this party's Delta towards p
+                first = ch.recv(p, t1, dtype=np.uint8, shape=(base_ot.ELEMENT_BYTES,))
+                delta = np.frombuffer(PRG.fresh().random_bytes(ot_ext.KAPPA), dtype=np.uint8) & 1
+                msg, keys = base_ot.receive(self._labels(self.pid, p), first, delta)
+                ch.send(p, msg, t2)
+                deltas[p] = (delta, keys)
+            for p in ch.peers:  # step 3
+                msg = ch.recv(p, t2, dtype=np.uint8, shape=(ot_ext.KAPPA, base_ot.ELEMENT_BYTES))
+                pairs = base_senders[p].keys(msg)
+                self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
+            for p, (delta, keys) in deltas.items():
+                self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
+
+    # ------------------------------------------------------------------ the two products
+
+    def _extend_to(self, peers, choices: np.ndarray, tag: int) -> dict:
+        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send."""
+        out = {}
+        for p in peers:
+            u, check, t, start = self.receivers[p].extend(choices)
+            self.channel.send(p, np.concatenate([u.reshape(-1), check]), tag)
+            out[p] = (t, start)
+            self.ots += len(choices)
+        return out
+
+    def _extended_from(self, p: int, m: int, tag: int) -> tuple[np.ndarray, int]:
+        """Sender side: the peer's extension matrix and check, verified: (q, first tweak)."""
+        w = ot_ext._padded(m) // 64
+        msg = self.channel.recv(p, tag, dtype=np.uint64, shape=(ot_ext.KAPPA * w + 3,))
+        self.ots += m
+        return self.senders[p].extend(msg[:-3].reshape(ot_ext.KAPPA, w), msg[-3:], m)
+
+    def ring_products(self, x: np.ndarray | None, to: list[int], y: np.ndarray | None, frm: list[int],
+                      nbits: int = 64, w: int = 1) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Gilboa products with several peers in one round trip.
+
+        ``x`` ``(N, w)`` uint64: this party's sender input towards each peer of ``to``; ``y``
+        ``(N,)`` uint64: its receiver input from each peer of ``frm`` (only its low ``nbits``
+        bits count; the sender of that pair must use the same N, ``w`` and ``nbits``). Returns
+        ``(sent, received)``: per peer, this party's ``(N, w)`` additive share of x_me * y_p
+        (sent) and of x_p * y_me (received); the two shares of a pair sum to the product."""
+        self.setup()
+        ch = self.channel
+        with ch.section(SECTION):
+            tag_u, tag_d = self.tag(), self.tag()
+            pending = {}
+            if frm:
+                choices = bits_of(y, nbits)
+                pending = self._extend_to(frm, choices, tag_u)
+            sent = {}
+            if to:
+                n_el = len(x)
+                if x.shape != (n_el, w):
+                    raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
+                weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
+                for p in to:
+                    q, start = self._extended_from(p, n_el * nbits, tag_u)
+                    s, d = ot_ext.cot_send(q, self.senders[p].delta, start,
+                                           np.repeat(x, nbits, axis=0) if nbits > 1 else x)
+                    ch.send(p, trim(d.reshape(n_el, nbits, w), nbits), tag_d)
+                    sent[p] = -(s.reshape(n_el, nbits, w) * weights).sum(axis=1, dtype=np.uint64)
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                n_el = len(y)
+                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
+                d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
+                v = ot_ext.cot_receive(t, start, choices, d).reshape(n_el, nbits, w)
+                weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
+                received[p] = (v * weights).sum(axis=1, dtype=np.uint64)
+            return sent, received
+
+    def bit_products(self, b: np.ndarray | None, to: list[int], a: np.ndarray | None, frm: list[int]
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """GF(2) products in one round trip: ``b`` (packed words) is this party's correlation
+        towards ``to``, ``a`` (packed words, same count) its choices from ``frm``. Returns per
+        peer this party's XOR share (packed words) of b_me AND a_p (sent) / b_p AND a_me."""
+        self.setup()
+        ch = self.channel
+        with ch.section(SECTION):
+            tag_u, tag_d = self.tag(), self.tag()
+            words = len(a) if a is not None else len(b)
+            m = 64 * words
+            pending, choices = {}, None
+            if frm:
+                choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little")
+                pending = self._extend_to(frm, choices, tag_u)
+            sent = {}
+            for p in to:
+                q, start = self._extended_from(p, m, tag_u)
+                m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
+                s = _lsb_words(m0)
+                d = s ^ _lsb_words(m1) ^ b
+                ch.send(p, d, tag_d)
+                sent[p] = s
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
+                received[p] = _lsb_words(ot_ext.rot_receive(t, start)) ^ (d & a)
+            return sent, received
+
+
+def _lsb_words(h: np.ndarray) -> np.ndarray:
+    """Bit 0 of each hash output ``(m, blocks, 2)``, packed 64 per word (m a multiple of 64)."""
+    bits = (h[:, 0, 0] & np.uint64(1)).astype(np.uint8)
+    return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
