@@ -15,7 +15,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import mpc
 import mpc.functions as F
 from mpc.errors import ConfigError
 from mpc.preprocessing.dabits import unpack_bits
