@@ -148,3 +148,58 @@ def test_sender_raises_on_a_tampered_batch(base):
     bad[0] ^= np.uint64(1)
     with pytest.raises(CheatingDetected):
         snd.extend(u, bad, 300)
+
+
+# ---------------------------------------------------------------- the C kernels == the NumPy reference
+
+def _kernels():
+    from mpc._core import _ref, get_kernels
+    return get_kernels("c"), _ref
+
+
+@settings(max_examples=20, deadline=None)
+@given(w=st.integers(0, 20), m=st.integers(0, 300), blocks=st.integers(1, 3), nbits=st.integers(1, 64),
+       n=st.integers(0, 12), start=st.integers(0, 2**64 - 1), seed=st.binary(min_size=16, max_size=16))
+def test_ot_kernels_match_the_reference(w, m, blocks, nbits, n, start, seed):
+    from mpc.prg import PRG
+    c, ref = _kernels()
+    prg = PRG(seed)
+    rows = prg.uint64((128, w))
+    assert np.array_equal(c.ot_transpose128(rows), ref.ot_transpose128(rows))
+    cols = c.ot_transpose128(rows)  # the definition: bit i of column j, half h = bit j of row 64h + i
+    if w:
+        j, i, h = int(prg.below(64 * w, 1)[0]), int(prg.below(64, 1)[0]), int(prg.below(2, 1)[0])
+        assert (int(cols[j, h]) >> i) & 1 == (int(rows[64 * h + i, j // 64]) >> (j % 64)) & 1
+    px = prg.uint64((m, 2))
+    assert np.array_equal(c.ot_tweak(px, start, blocks), ref.ot_tweak(px, start, blocks))
+    y = prg.uint64((m, blocks, 2))
+    assert np.array_equal(c.ot_hash_finish(y.copy(), px), ref.ot_hash_finish(y.copy(), px))
+    h0, h1, ht = (prg.uint64((n * nbits, blocks, 2)) for _ in range(3))
+    x, yv = prg.uint64(n), prg.uint64(n)
+    d_c, s_c = c.ot_gilboa_send(h0, h1, x, nbits)
+    d_r, s_r = ref.ot_gilboa_send(h0, h1, x, nbits)
+    assert np.array_equal(d_c, d_r) and np.array_equal(s_c, s_r)
+    assert len(d_c) == sum((64 - k + 7) // 8 for k in range(nbits)) * n
+    assert np.array_equal(c.ot_gilboa_recv(ht, d_c, yv, nbits), ref.ot_gilboa_recv(ht, d_c, yv, nbits))
+    # Gilboa's identity: with ht = h0 + c_k (h1 - h0) the two shares sum to x * (y mod 2^nbits)
+    bits = (yv[:, None] >> np.arange(nbits, dtype=np.uint64)) & np.uint64(1)
+    ht = h0.copy()
+    sel = bits.reshape(-1).astype(bool)
+    ht[sel] = h1[sel]
+    low = yv & np.uint64((1 << nbits) - 1) if nbits < 64 else yv
+    assert np.array_equal(s_c + c.ot_gilboa_recv(ht, d_c, yv, nbits), x * low)
+    hb = prg.uint64((64 * (m // 64), blocks, 2))
+    assert np.array_equal(c.ot_lsb_pack(hb), ref.ot_lsb_pack(hb))
+
+
+def test_ot_kernels_reject_bad_shapes():
+    from mpc.errors import KernelError
+    c, ref = _kernels()
+    for k in (c, ref):
+        with pytest.raises(KernelError):
+            k.ot_transpose128(np.zeros((64, 2), dtype=np.uint64))
+        with pytest.raises(KernelError):
+            k.ot_gilboa_recv(np.zeros((4, 1, 2), dtype=np.uint64), np.zeros(3, dtype=np.uint8),
+                             np.zeros(2, dtype=np.uint64), 2)
+        with pytest.raises(KernelError):
+            k.ot_lsb_pack(np.zeros((10, 1, 2), dtype=np.uint64))

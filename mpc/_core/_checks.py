@@ -269,3 +269,64 @@ def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], li
         if a.shape[:-1] != shape:
             raise KernelError(f"{nm}: element shape {a.shape[:-1]} differs from {shape}")
     return recs, wides, shape
+
+
+# ---------------------------------------------------------------- OT extension (_ot)
+
+def ot_rows(rows: object) -> np.ndarray:
+    rows = as_u64("rows", rows)
+    if rows.ndim != 2 or rows.shape[0] != 128:
+        raise KernelError(f"rows: expected (128, w) words, got shape {rows.shape}")
+    return rows
+
+
+def ot_blocks(name: str, a: object) -> np.ndarray:
+    a = as_u64(name, a)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise KernelError(f"{name}: expected (m, 2) words (128-bit blocks), got shape {a.shape}")
+    return a
+
+
+def ot_hashes(name: str, a: object) -> np.ndarray:
+    a = as_u64(name, a)
+    if a.ndim != 3 or a.shape[2] != 2 or a.shape[1] < 1:
+        raise KernelError(f"{name}: expected (m, blocks, 2) hash outputs, got shape {a.shape}")
+    return a
+
+
+def ot_count(name: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
+        raise KernelError(f"{name}: expected a positive integer, got {v!r}")
+    return int(v)
+
+
+def ot_hash_args(y: object, px: object) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(y, np.ndarray) or y.dtype != np.uint64 or not y.flags.c_contiguous or not y.flags.writeable:
+        raise KernelError("y: expected a writeable C-contiguous uint64 array (updated in place)")
+    y, px = ot_hashes("y", y), ot_blocks("px", px)
+    if px.shape[0] != y.shape[0]:
+        raise KernelError(f"y, px: {y.shape[0]} rows vs {px.shape[0]}")
+    return y, px
+
+
+def _nbits(nbits: object) -> int:
+    k = ot_count("nbits", nbits)
+    if k > 64:
+        raise KernelError(f"nbits: expected at most 64, got {k}")
+    return k
+
+
+def ot_gilboa_args(h0: object, h1: object, x: object, nbits: object) -> tuple:
+    h0, h1, k = ot_hashes("h0", h0), ot_hashes("h1", h1), _nbits(nbits)
+    x = as_u64("x", x)
+    if x.ndim != 1 or h0.shape != h1.shape or h0.shape[0] != x.shape[0] * k:
+        raise KernelError(f"h0, h1, x: expected ({x.shape[0] * k}, blocks, 2) hashes for {x.shape} x of {k} bits")
+    return h0, h1, x, k
+
+
+def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tuple:
+    ht, k = ot_hashes("ht", ht), _nbits(nbits)
+    y, d = as_u64("y", y), as_u8("d", d)
+    if y.ndim != 1 or d.ndim != 1 or ht.shape[0] != y.shape[0] * k:
+        raise KernelError(f"ht, d, y: expected ({y.shape[0] * k}, blocks, 2) hashes and 1-d d, y")
+    return ht, d, y, k

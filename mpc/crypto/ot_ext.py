@@ -83,6 +83,21 @@ class _Stream:
             self._enc.update_into(np.zeros(8 * count, dtype=np.uint8), out)
         return out[: 8 * count].view(np.uint64)
 
+    def fill(self, buf: np.ndarray, offset: int, zeros: np.ndarray) -> None:
+        """Write len(zeros) keystream bytes into the uint8 ``buf`` at ``offset`` (``buf`` has
+        15 bytes of slack past the last row: OpenSSL's update_into wants block - 1 spare bytes)."""
+        self._enc.update_into(zeros, buf[offset:])
+
+
+def _rows(streams: list, w: int, zeros: np.ndarray) -> np.ndarray:
+    """(len(streams), w) words: row i = the next 8 w keystream bytes of streams[i], written in
+    place (row by row, so each row's slack lands on the next row before it is written)."""
+    buf = np.empty(len(streams) * 8 * w + 15, dtype=np.uint8)
+    if w:
+        for i, g in enumerate(streams):
+            g.fill(buf, 8 * w * i, zeros)
+    return buf[: len(streams) * 8 * w].view(np.uint64).reshape(len(streams), w)
+
 
 def _aes(x: np.ndarray) -> np.ndarray:
     """pi(x) on 128-bit blocks: ``(..., 2)`` uint64 -> same shape (fixed-key AES-128, ECB)."""
@@ -94,27 +109,20 @@ def _aes(x: np.ndarray) -> np.ndarray:
     return out[: x.nbytes].view(np.uint64).reshape(x.shape)
 
 
-def cr_hash(x: np.ndarray, start: int, blocks: int = 1) -> np.ndarray:
+def cr_hash(x: np.ndarray, start: int, blocks: int = 1, kernels=None) -> np.ndarray:
     """H(j, x_j) for rows x ``(m, 2)`` uint64 and tweaks j = start .. start + m - 1:
     ``(m, blocks, 2)`` uint64 (``blocks`` 128-bit output blocks per row; see the docstring)."""
+    k = kernels or get_kernels()
     px = _aes(x)
-    tw = np.empty((len(x), blocks, 2), dtype=np.uint64)
-    tw[:, :, 0] = np.arange(start, start + len(x), dtype=np.uint64)[:, None]
-    tw[:, :, 1] = np.arange(blocks, dtype=np.uint64)[None, :]
-    tw ^= px[:, None, :]
-    out = _aes(tw)
-    out ^= px[:, None, :]
-    return out
+    out = _aes(k.ot_tweak(px, start, blocks))
+    return k.ot_hash_finish(out, px)
 
 
 def transpose_rows(rows: np.ndarray, kernels=None) -> np.ndarray:
     """The 128 x (64 W) bit matrix ``rows`` ``(128, W)`` uint64 -> its columns ``(64 W, 2)``:
-    out[j] = the 128 bits of column j (bit i of out[j, h] = bit j of row 64 h + i)."""
-    k = kernels or get_kernels()
-    w = rows.shape[1]
-    blocks = np.ascontiguousarray(rows.reshape(2, 64, w).transpose(0, 2, 1))  # (2, W, 64)
-    t = k.transpose64(blocks)  # t[h, b, j] = bits of rows 64h.. at column 64b + j
-    return np.ascontiguousarray(t.transpose(1, 2, 0)).reshape(64 * w, 2)
+    out[j] = the 128 bits of column j (bit i of out[j, h] = bit j of row 64 h + i); C kernel
+    ``ot_transpose128`` (64x64 block transposes, gathered and scattered in place)."""
+    return (kernels or get_kernels()).ot_transpose128(rows)
 
 
 def pack_choices(bits: np.ndarray, nwords: int) -> np.ndarray:
@@ -161,16 +169,15 @@ class ExtReceiver:
         r[tail:] = self._pad.uint64(w - tail)
         if m % 64:  # random choices in the unused top bits of the last real word
             r[tail - 1] |= self._pad.uint64(1)[0] & ~np.uint64((1 << (m % 64)) - 1)
-        t_rows = np.empty((KAPPA, w), dtype=np.uint64)
-        u = np.empty((KAPPA, w), dtype=np.uint64)
-        for i in range(KAPPA):
-            t_rows[i] = self._g0[i].uint64(w)
-            np.bitwise_xor(t_rows[i], self._g1[i].uint64(w), out=u[i])
-            u[i] ^= r
+        zeros = np.zeros(8 * w, dtype=np.uint8)
+        t_rows = _rows(self._g0, w, zeros)
+        u = _rows(self._g1, w, zeros)
+        u ^= t_rows
+        u ^= r[None, :]
         t = transpose_rows(t_rows, self.k)
         chi = _challenge(self.label, self.batches, u, m_pad)
-        rbits = np.unpackbits(r.view(np.uint8), bitorder="little").astype(bool)
-        x = np.bitwise_xor.reduce(chi[rbits]) if rbits.any() else np.uint64(0)
+        rbits = np.unpackbits(r.view(np.uint8), bitorder="little").astype(np.uint64)
+        x = self.k.gf64_dot(chi, rbits)[0]  # sum of chi_j over r_j = 1 (r_j is 0 or 1 in GF(2^64))
         check = np.array([x, self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 0]))[0],
                           self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 1]))[0]], dtype=np.uint64)
         start = self.index
@@ -201,11 +208,8 @@ class ExtSender:
         check = np.asarray(check, dtype=np.uint64)
         if u.shape != (KAPPA, w) or check.shape != (3,):
             raise ProtocolError(f"OT extension: expected u of shape {(KAPPA, w)} and a 3-word check")
-        q_rows = np.empty((KAPPA, w), dtype=np.uint64)
-        for i in range(KAPPA):
-            q_rows[i] = self._g[i].uint64(w)
-            if self._bits[i]:
-                q_rows[i] ^= u[i]
+        q_rows = _rows(self._g, w, np.zeros(8 * w, dtype=np.uint8))
+        q_rows[self._bits] ^= u[self._bits]
         q = transpose_rows(q_rows, self.k)
         chi = _challenge(self.label, self.batches, u, m_pad)
         if not kos_check(q, chi, check, self.delta, self.k):

@@ -177,6 +177,12 @@ class OTLinks:
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
                 for p in to:
                     q, start = self._extended_from(p, n_el * nbits, tag_u)
+                    if w == 1:  # the fused C path (kernels ot_gilboa_send / ot_gilboa_recv)
+                        m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
+                        d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
+                        ch.send(p, d, tag_d)
+                        sent[p] = share[:, None]
+                        continue
                     s, d = ot_ext.cot_send(q, self.senders[p].delta, start,
                                            np.repeat(x, nbits, axis=0) if nbits > 1 else x)
                     ch.send(p, trim(d.reshape(n_el, nbits, w), nbits), tag_d)
@@ -186,6 +192,10 @@ class OTLinks:
                 t, start = pending[p]
                 n_el = len(y)
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
+                if w == 1:
+                    ht = ot_ext.rot_receive(t, start)
+                    received[p] = self.kernels.ot_gilboa_recv(ht, raw, y, nbits)[:, None]
+                    continue
                 d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
                 v = ot_ext.cot_receive(t, start, choices, d).reshape(n_el, nbits, w)
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
@@ -211,19 +221,13 @@ class OTLinks:
             for p in to:
                 q, start = self._extended_from(p, m, tag_u)
                 m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
-                s = _lsb_words(m0)
-                d = s ^ _lsb_words(m1) ^ b
+                s = self.kernels.ot_lsb_pack(m0)
+                d = s ^ self.kernels.ot_lsb_pack(m1) ^ b
                 ch.send(p, d, tag_d)
                 sent[p] = s
             received = {}
             for p in frm:
                 t, start = pending[p]
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
-                received[p] = _lsb_words(ot_ext.rot_receive(t, start)) ^ (d & a)
+                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive(t, start)) ^ (d & a)
             return sent, received
-
-
-def _lsb_words(h: np.ndarray) -> np.ndarray:
-    """Bit 0 of each hash output ``(m, blocks, 2)``, packed 64 per word (m a multiple of 64)."""
-    bits = (h[:, 0, 0] & np.uint64(1)).astype(np.uint8)
-    return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
