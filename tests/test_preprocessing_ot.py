@@ -45,6 +45,7 @@ def test_material_of_every_kind_is_correct(n):
                 "tmul": pre.trunc_products((9,), 20, 30), "tmul_big": pre.trunc_products((4,), 40, 30),
                 "tmul0": pre.trunc_products((9,), 16, 0), "tsq": pre.trunc_squares((2, 3), 13),
                 "mm": pre.matmul_triples(3, 4, 5), "mmb": pre.matmul_triples(2, 3, 2, batch=2),
+                "div3": pre.div_triples((300,), 3), "divbig": pre.div_triples((40,), (1 << 62) - 7),
                 "empty": pre.triples((0,)),
             }
         out["kinds"] = {r.kind for r in plan}
@@ -75,13 +76,18 @@ def test_material_of_every_kind_is_correct(n):
             assert np.array_equal(t["a2"], t["r2"])
         if k1 + k2 > 64:
             assert np.array_equal(t["m1m2"], t["m1"] * t["m2"])
+    for key, d in (("div3", 3), ("divbig", (1 << 62) - 7)):
+        r, q, msb = (_sum(res, key, i) for i in range(3))
+        assert np.array_equal(r // U(d), q) and np.array_equal(r >> U(63), msb)
+    r = _sum(res, "div3", 0)
+    assert 100 < int((r >> U(63)).sum()) < 200 and len(np.unique(r)) == 300  # r spread over Z_2^64
     r, a, m, aa, am = (_sum(res, "tsq", i) for i in range(5))
     assert np.array_equal(a, r >> U(13)) and np.array_equal(aa, a * a) and np.array_equal(am, a * m)
     for key in ("mm", "mmb"):
         a, b, c = (_sum(res, key, i) for i in range(3))
         assert np.array_equal(a @ b, c)
     assert res[0]["kinds"] == {"triple", "square", "bit_triple", "dabit", "bitmul", "trunc", "tmul", "tsquare",
-                               "matmul"}
+                               "matmul", "div"}
 
 
 def _q(a, f=16):
@@ -107,7 +113,7 @@ def test_secret_tensor_compare_functions_run_dealer_free(n, seed):
         with p.recording() as plan:
             out = {
                 "mul": sx * sy, "sq": sx.square(), "chain": (sx * sy) * sx, "mm": sx @ sy.T,
-                "div": sx / 4, "lt": sx < sy, "eq": sx.eq(sy), "relu": sx.relu(), "max": sx.max(),
+                "div": sx / 4, "div3": sx / 3, "mean": sx.mean(), "lt": sx < sy, "eq": sx.eq(sy), "relu": sx.relu(), "max": sx.max(),
                 "argmax": sx.argmax(), "sort": sx.sort(axis=1), "where": sx.where(sx < sy, sy),
                 "exp": F.exp(sp / 8), "rec": F.reciprocal(sp), "sqrt": F.sqrt(sp), "sig": F.sigmoid(sx / 8),
                 "soft": F.softmax(sx / 8, axis=1), "log": F.log(sp),
@@ -118,18 +124,19 @@ def test_secret_tensor_compare_functions_run_dealer_free(n, seed):
         return got
 
     res = run_local(main, n, preprocessing="ot")
-    want = {"mul": x * y, "sq": x * x, "chain": x * y * x, "mm": x @ y.T, "div": x / 4, "lt": x < y,
+    want = {"mul": x * y, "sq": x * x, "chain": x * y * x, "mm": x @ y.T, "div": x / 4, "div3": x / 3,
+            "mean": x.mean(), "lt": x < y,
             "eq": x == y, "relu": np.maximum(x, 0), "max": x.max(), "argmax": x.argmax(), "sort": np.sort(x, axis=1),
             "where": np.where(x < y, x, y), "exp": np.exp(pos / 8), "rec": 1 / pos, "sqrt": np.sqrt(pos),
             "sig": 1 / (1 + np.exp(-x / 8)), "log": np.log(pos)}
     e = np.exp(x / 8 - (x / 8).max(axis=1, keepdims=True))
     want["soft"] = e / e.sum(axis=1, keepdims=True)
-    tol = {"mul": 1e-3, "sq": 1e-3, "chain": 0.05, "mm": 1e-2, "div": 1e-4, "exp": 1e-2, "rec": 1e-2,
+    tol = {"mul": 1e-3, "sq": 1e-3, "chain": 0.05, "mm": 1e-2, "div": 1e-4, "div3": 1e-4, "mean": 1e-4, "exp": 1e-2, "rec": 1e-2,
            "sqrt": 1e-2, "sig": 1e-2, "soft": 1e-2, "log": 1e-2}
     for got in res:
         for k, w in want.items():
             np.testing.assert_allclose(got[k], w, atol=tol.get(k, 0), rtol=tol.get(k, 0) and 1e-3, err_msg=k)
-    assert {"triple", "square", "matmul", "trunc", "tmul", "bit_triple", "dabit", "bitmul"} <= res[0]["kinds"]
+    assert {"triple", "square", "matmul", "trunc", "div", "tmul", "bit_triple", "dabit", "bitmul"} <= res[0]["kinds"]
     stats = res[0]["stats"]
     assert stats["offline"]["bytes_sent"] > 0 and stats["online"]["bytes_sent"] > 0
     assert stats["offline"]["bytes_sent"] + stats["online"]["bytes_sent"] == stats["total"]["bytes_sent"]
@@ -160,12 +167,6 @@ def test_errors_are_config_errors():
     with pytest.raises(ConfigError, match="authenticated"):
         run_local(lambda p: None, 2, engine="spdz2k", preprocessing="ot")
 
-    def divide(p):
-        s = p.input(np.array([3.0]) if p.pid == 0 else None, owner=0, shape=(1,))
-        return p.reveal(s / 3)
-
-    with pytest.raises(ConfigError, match="division"):
-        run_local(divide, 2, preprocessing="ot")
     with pytest.raises(ConfigError, match="batch"):
         run_local(lambda p: None, 2, preprocessing="ot", ot_batch=3)
 
@@ -174,11 +175,11 @@ def test_errors_are_config_errors():
 def test_mpcrun_preprocessing_ot_salaries(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     data = ROOT / "protocols" / "data"
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "2", "--preprocessing", "ot", "--stats",
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--stats",
            str(ROOT / "protocols" / "salaries.py"), str(data / "salary_{pid}.txt")]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
-    salaries = [float((data / f"salary_{i}.txt").read_text()) for i in range(2)]
-    expect = f"total={sum(salaries):.2f} mean={sum(salaries) / 2:.2f} max={max(salaries):.2f}"
-    assert out.stdout.count(expect) == 2, out.stdout
+    salaries = [float((data / f"salary_{i}.txt").read_text()) for i in range(3)]
+    expect = f"total={sum(salaries):.2f} mean={sum(salaries) / 3:.2f} max={max(salaries):.2f}"
+    assert out.stdout.count(expect) == 3, out.stdout  # the mean divides by 3: OT division triples
     assert "dealer" not in out.stdout.split("\n")[0].lower() or "+ dealer" not in out.stdout

@@ -24,9 +24,9 @@ Kinds (``mpc.preprocessing.base``):
   msb(r) = b_63: linear, no product;
   tmul, tsquare -- r1, r2 (or r) as for trunc, the shifted parts and top bits linear in the
   bits, and the listed products (a1*a2, m1*a2, a1*m2, m1*m2; a*a, a*m) by Gilboa;
-  bit_triple -- AND triples; dabit -- daBits; bitmul -- a daBit r, a_i local, and [r*a].
-  div (division triples for a public d that is not a power of two) -- not built yet:
-  floor(r/d) is not linear in the bits of r (ConfigError naming the gap).
+  bit_triple -- AND triples; dabit -- daBits; bitmul -- a daBit r, a_i local, and [r*a];
+  div (a public d that is not a power of two; floor(r/d) is not linear in the bits of r) --
+  r = q d + s by rejection sampling with public accept bits (:mod:`mpc.preprocessing.ot_div`).
   Authenticated material (engine spdz2k) is not built yet either (ConfigError).
 
 Batches: every primitive runs in chunks of at most ``batch`` elements (bounded memory; one
@@ -59,6 +59,7 @@ from mpc.crypto import ot_ext
 from mpc.errors import ConfigError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes, tmul_components
+from mpc.preprocessing.ot_div import division_triples
 from mpc.preprocessing.ot_link import OTLinks
 from mpc.prg import PRG
 from mpc.sharing.packing import nwords
@@ -207,10 +208,6 @@ class OTPreprocessing(Preprocessing):
             if r.auth:
                 raise ConfigError("preprocessing='ot' builds no authenticated (spdz2k) material yet: "
                                   "use engine='semi2k' or 'gmw' with it, or preprocessing='dealer' for spdz2k")
-            if r.kind == "div":
-                raise ConfigError(f"preprocessing='ot': division triples (division by the public {r.params[0]}, "
-                                  "not a power of two) are not built dealer-free yet; divide by a power of two "
-                                  "or multiply by the reciprocal, or use preprocessing='dealer'")
         # 1. bits: every daBit of the list in one run
         nbits = sum(_bits_needed(r) for r in reqs)
         bits, arith = self.random_bits(nbits) if nbits else (None, None)
@@ -266,6 +263,12 @@ class OTPreprocessing(Preprocessing):
             return lambda take: (words, a, r, take("mul", p))
         if kind == "matmul":
             item = self._matmul(p)
+            return lambda take: item
+        if kind == "div":
+            shape = p[1:]
+            size = int(np.prod(shape, dtype=np.int64))
+            r, q, m = division_triples(self, p[0], size) if size else (np.zeros(0, dtype=np.uint64),) * 3
+            item = (r.reshape(shape), q.reshape(shape), m.reshape(shape))
             return lambda take: item
         if kind == "trunc":
             shape = p[1:]
