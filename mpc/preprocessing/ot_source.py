@@ -157,7 +157,7 @@ class OTPreprocessing(Preprocessing):
         """This party's XOR shares (a, b, c) of ``nw`` words of AND triples."""
         a, b = self._prg.uint64(nw), self._prg.uint64(nw)
         c = a & b
-        step = max(1, self.batch // 64)
+        step = self.batch  # words: 64 OTs each, as many OTs per round trip as a batch of products
         for lo in range(0, nw, step):
             sl = slice(lo, lo + step)
             sent, recv = self.links.bit_products(b[sl], self.peers, a[sl], self.peers)
