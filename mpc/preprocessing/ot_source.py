@@ -64,7 +64,7 @@ from mpc.preprocessing.ot_link import OTLinks
 from mpc.prg import PRG
 from mpc.sharing.packing import nwords
 
-DEFAULT_BATCH = 1 << 16
+DEFAULT_BATCH = 1 << 14
 _W64 = np.uint64(1) << np.arange(64, dtype=np.uint64)
 _U63 = np.uint64(63)
 
