@@ -44,12 +44,12 @@ void mpc_ot_tweak(uint64_t *out, const uint64_t *px, uint64_t start, size_t m, s
         }
 }
 
-void mpc_ot_hash_finish(uint64_t *y, const uint64_t *px, size_t m, size_t blocks)
+void mpc_ot_hash_finish(uint64_t *out, const uint64_t *y, const uint64_t *px, size_t m, size_t blocks)
 {
     for (size_t j = 0; j < m; j++)
         for (size_t l = 0; l < blocks; l++) {
-            y[2 * (j * blocks + l)] ^= px[2 * j];
-            y[2 * (j * blocks + l) + 1] ^= px[2 * j + 1];
+            out[2 * (j * blocks + l)] = y[2 * (j * blocks + l)] ^ px[2 * j];
+            out[2 * (j * blocks + l) + 1] = y[2 * (j * blocks + l) + 1] ^ px[2 * j + 1];
         }
 }
 

@@ -16,7 +16,7 @@ from mpc._core import _checks as ck
 cdef extern from "mpc/ot.h" nogil:
     void mpc_ot_transpose128(uint64_t *out, const uint64_t *rows, size_t w)
     void mpc_ot_tweak(uint64_t *out, const uint64_t *px, uint64_t start, size_t m, size_t blocks)
-    void mpc_ot_hash_finish(uint64_t *y, const uint64_t *px, size_t m, size_t blocks)
+    void mpc_ot_hash_finish(uint64_t *out, const uint64_t *y, const uint64_t *px, size_t m, size_t blocks)
     size_t mpc_ot_trimmed_bytes(size_t n, size_t nbits)
     void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const uint64_t *h1,
                             const uint64_t *x, size_t n, size_t nbits, size_t blocks)
@@ -73,16 +73,23 @@ def ot_tweak(px, start, blocks):
     return out
 
 
-def ot_hash_finish(y, px):
-    """y (m, blocks, 2) ^= px[j], in place; returns y."""
+def ot_hash_finish(y, px, out=None):
+    """y (m, blocks, 2) ^ px[j] (``out=y`` for in place)."""
     y, px = ck.ot_hash_args(y, px)
+    if out is None:
+        out = np.empty(y.shape, dtype=np.uint64)
+    elif out is not y:
+        out = ck.out_array(out, y.shape)
+        if np.shares_memory(out, y) or np.shares_memory(out, px):
+            y, px = y.copy(), px.copy()
     cdef size_t m = y.shape[0], nb = y.shape[1]
-    cdef uint64_t *py = _p(y)
+    cdef uint64_t *po = _p(out)
+    cdef const uint64_t *py = _c(y)
     cdef const uint64_t *pp = _c(px)
     if m * nb:
         with nogil:
-            mpc_ot_hash_finish(py, pp, m, nb)
-    return y
+            mpc_ot_hash_finish(po, py, pp, m, nb)
+    return out
 
 
 def ot_gilboa_send(h0, h1, x, nbits):

@@ -602,11 +602,12 @@ def ot_tweak(px, start, blocks):
     return out
 
 
-def ot_hash_finish(y, px):
-    """y (m, blocks, 2) ^= px[j], in place; returns y."""
+def ot_hash_finish(y, px, out=None):
+    """y (m, blocks, 2) ^ px[j] (``out=y`` for in place)."""
     y, px = ck.ot_hash_args(y, px)
-    y ^= px[:, None, :]
-    return y
+    out = ck.out_array(out, y.shape)
+    np.bitwise_xor(y, px[:, None, :], out=out)
+    return out
 
 
 def _ot_groups(nbits):

@@ -115,7 +115,7 @@ def cr_hash(x: np.ndarray, start: int, blocks: int = 1, kernels=None) -> np.ndar
     k = kernels or get_kernels()
     px = _aes(x)
     out = _aes(k.ot_tweak(px, start, blocks))
-    return k.ot_hash_finish(out, px)
+    return k.ot_hash_finish(out, px, out=out)
 
 
 def transpose_rows(rows: np.ndarray, kernels=None) -> np.ndarray:

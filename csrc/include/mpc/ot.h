@@ -7,7 +7,7 @@
  * group (byte widths 8, 7, ..., 1; a group holds the OTs with that width), element-major inside a
  * group: see mpc_ot_trimmed_bytes.
  *
- * Aliasing: no output may overlap an input.
+ * Aliasing: mpc_ot_hash_finish allows out == y; otherwise no output may overlap an input.
  */
 #ifndef MPC_OT_H
 #define MPC_OT_H
@@ -23,8 +23,8 @@ extern "C" {
 void mpc_ot_transpose128(uint64_t *out, const uint64_t *rows, size_t w);
 /* out (m, blocks, 2) = px[j] ^ (start + j, l): the tweaked inputs of the second AES call. */
 void mpc_ot_tweak(uint64_t *out, const uint64_t *px, uint64_t start, size_t m, size_t blocks);
-/* y (m, blocks, 2) ^= px[j] (in place): the hash's final XOR. */
-void mpc_ot_hash_finish(uint64_t *y, const uint64_t *px, size_t m, size_t blocks);
+/* out (m, blocks, 2) = y ^ px[j]: the hash's final XOR (out may equal y). */
+void mpc_ot_hash_finish(uint64_t *out, const uint64_t *y, const uint64_t *px, size_t m, size_t blocks);
 /* Bytes of the trimmed corrections of n elements of nbits OTs. */
 size_t mpc_ot_trimmed_bytes(size_t n, size_t nbits);
 /* Sender: d_k = h1 - h0 - x[e] (trimmed into d), share[e] = -sum_k 2^k h0 (first words). */
