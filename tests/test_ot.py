@@ -80,8 +80,9 @@ def test_extension_variants(base, m, w, seed):
     snd, rcv = _pair(base)
     r = (prg.uint64(m) & np.uint64(1)).astype(np.uint8)
     # correlated base: q_j = t_j XOR r_j Delta
-    u, check, t, start_r = rcv.extend(r)
-    q, start_s = snd.extend(u, check, m)
+    u, t, start_r = rcv.extend(r)
+    seed = snd.extend(u, m)
+    q, start_s = snd.verify(rcv.answer(seed))
     assert start_r == start_s
     assert np.array_equal(q ^ t, r[:, None].astype(np.uint64) * snd.delta)
     # random OT: R gets the r_j-th message, and the two messages differ
@@ -140,14 +141,20 @@ def _dot(a, b):
 
 def test_sender_raises_on_a_tampered_batch(base):
     snd, rcv = _pair(base, b"tamper")
-    u, check, _, _ = rcv.extend(_bits(300))
-    u = u.copy()
-    u[5, 2] ^= np.uint64(1 << 7)
-    u[77, 3] ^= np.uint64(1 << 9)  # two rows: caught unless both Delta bits are 0 (then harmless)
+    u, _, _ = rcv.extend(_bits(300))
+    check = rcv.answer(snd.extend(u, 300))
     bad = check.copy()
-    bad[0] ^= np.uint64(1)
+    bad[0] ^= np.uint64(1)  # a wrong x: caught whatever Delta is
     with pytest.raises(CheatingDetected):
-        snd.extend(u, bad, 300)
+        snd.verify(bad)
+    # a flipped bit of u in a row where Delta_i = 1, with the honest answer: caught too
+    row = int(np.flatnonzero(snd._bits)[0])
+    u, _, _ = rcv.extend(_bits(300))
+    u = u.copy()
+    u[row, 2] ^= np.uint64(1 << 7)
+    seed = snd.extend(u, 300)
+    with pytest.raises(CheatingDetected):
+        snd.verify(rcv.answer(seed))
 
 
 # ---------------------------------------------------------------- the C kernels == the NumPy reference

@@ -17,14 +17,15 @@ have random choices and are dropped: they mask the check, KOS15 section 4):
    is R's 128-bit t_j (a bit-matrix transpose, :func:`transpose_rows`).
 2. S computes the rows q_i = G(k_i^{Delta_i}) XOR Delta_i u_i = t_i XOR Delta_i r, so column
    j is q_j = t_j XOR r_j Delta: a correlated OT with global correlation Delta.
-3. KOS check, made non-interactive (Fiat-Shamir): chi_1..chi_m' in GF(2^64) expanded from
-   SHA-256(label, batch, u). R sends x = sum_j chi_j r_j and t = sum_j chi_j t_j (t_j as two
-   GF(2^64) halves): 3 words. S accepts iff sum_j chi_j q_j == t + x Delta (both halves; Delta
-   as two GF(2^64) scalars of the vector space GF(2^64)^2 = {0,1}^128). An R that used
-   different choice strings in different rows u_i fails except with probability about
-   2^-64 per try (the combination is over GF(2^64), not the paper's GF(2^128); and since chi
-   comes from a hash of u, a cheater can retry by grinding u, so the bound is 2^-64 per hash
-   evaluation: 64-bit computational soundness). Failure raises
+3. KOS check: after u has arrived, S sends a fresh 16-byte seed (``os.urandom``), expanded
+   to chi_1..chi_m' in GF(2^64). R answers x = sum_j chi_j r_j and t = sum_j chi_j t_j (t_j as
+   two GF(2^64) halves): 3 words. S accepts iff sum_j chi_j q_j == t + x Delta (both halves;
+   Delta as two GF(2^64) scalars of the vector space GF(2^64)^2 = {0,1}^128), and only then
+   uses q. An R that used different choice strings in different rows u_i fails except with
+   probability about 2^-64 (the combination is over GF(2^64), not the paper's GF(2^128);
+   the challenge is interactive, so there is nothing to grind: a statistical bound, for
+   one more message per batch). A Fiat-Shamir challenge (a hash of u) would save that message
+   but cost a SHA-256 pass over u, a third of R's time here. Failure raises
    :class:`~mpc.errors.CheatingDetected`. The check is there so that a receiver cannot learn
    bits of Delta (and with them the other party's OT messages) by cheating, even under the
    semi-honest engines.
@@ -41,7 +42,7 @@ fixed public key: the tweakable circular correlation-robust hash of Guo, Katz, W
 (section 7), which is what IKNP needs in the random-permutation model. AES runs in ECB
 batches through ``cryptography`` (OpenSSL, AES-NI): one call per batch, never per OT.
 
-Cost per OT: 16 bytes R -> S (the column of u), plus 24 bytes per batch for the check; the
+Cost per OT: 16 bytes R -> S (the column of u), plus 16 + 24 bytes per batch for the check; the
 correlated variant adds the width of d_j S -> R. Compute: 4 AES blocks at S and 2 at R per
 128-bit output block, two 128 x m' bit transposes (C kernel ``transpose64``) and two GF(2^64)
 inner products of length m' (C kernel ``gf64_dot``, PCLMULQDQ).
@@ -132,10 +133,9 @@ def pack_choices(bits: np.ndarray, nwords: int) -> np.ndarray:
     return np.packbits(out, bitorder="little").view("<u8").astype(np.uint64)
 
 
-def _challenge(label: bytes, batch: int, u: np.ndarray, m_pad: int) -> np.ndarray:
-    h = hashlib.sha256(b"tessera-kos-chi\0" + label + batch.to_bytes(8, "big"))
-    h.update(np.ascontiguousarray(u).view(np.uint8))
-    return _Stream(h.digest()[:16]).uint64(m_pad)
+def challenge(seed: np.ndarray, m_pad: int) -> np.ndarray:
+    """chi_1..chi_m' in GF(2^64), expanded from S's 16-byte challenge seed."""
+    return _Stream(np.asarray(seed, dtype=np.uint8).tobytes()).uint64(m_pad)
 
 
 def _padded(m: int) -> int:
@@ -158,9 +158,9 @@ class ExtReceiver:
         self.batches = 0
         self.index = 0  # OTs extended so far: the hash tweaks
 
-    def extend(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """Steps 1 and 3 for choice bits ``choices`` ``(m,)``: (u ``(128, W)``, check ``(3,)``,
-        t ``(m, 2)``, first tweak)."""
+    def extend(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """Step 1 for choice bits ``choices`` ``(m,)``: (u ``(128, W)`` to send, t ``(m, 2)``,
+        first tweak). The batch then waits for S's challenge (:meth:`answer`)."""
         m = len(choices)
         m_pad = _padded(m)
         w = m_pad // 64
@@ -175,15 +175,21 @@ class ExtReceiver:
         u ^= t_rows
         u ^= r[None, :]
         t = transpose_rows(t_rows, self.k)
-        chi = _challenge(self.label, self.batches, u, m_pad)
-        rbits = np.unpackbits(r.view(np.uint8), bitorder="little").astype(np.uint64)
-        x = self.k.gf64_dot(chi, rbits)[0]  # sum of chi_j over r_j = 1 (r_j is 0 or 1 in GF(2^64))
-        check = np.array([x, self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 0]))[0],
-                          self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 1]))[0]], dtype=np.uint64)
+        self._pending = (t, r, m_pad)
         start = self.index
         self.index += m_pad
         self.batches += 1
-        return u, check, t[:m], start
+        return u, t[:m], start
+
+    def answer(self, seed: np.ndarray) -> np.ndarray:
+        """Step 3 of the last batch: the check (x, t) ``(3,)`` for S's challenge ``seed``."""
+        t, r, m_pad = self._pending
+        self._pending = None
+        chi = challenge(seed, m_pad)
+        rbits = np.unpackbits(r.view(np.uint8), bitorder="little").astype(np.uint64)
+        x = self.k.gf64_dot(chi, rbits)[0]  # sum of chi_j over r_j = 1 (r_j is 0 or 1 in GF(2^64))
+        return np.array([x, self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 0]))[0],
+                         self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 1]))[0]], dtype=np.uint64)
 
 
 class ExtSender:
@@ -200,23 +206,32 @@ class ExtSender:
         self.batches = 0
         self.index = 0
 
-    def extend(self, u: np.ndarray, check: np.ndarray, m: int) -> tuple[np.ndarray, int]:
-        """Steps 2 and 3: q ``(m, 2)`` and the first tweak; CheatingDetected if the check fails."""
+    def extend(self, u: np.ndarray, m: int) -> np.ndarray:
+        """Step 2: q from R's ``u``; returns the challenge seed ``(16,)`` uint8 to send to R (fresh
+        from ``os.urandom``, drawn after u arrived). The outputs wait for :meth:`verify`."""
         m_pad = _padded(m)
         w = m_pad // 64
         u = np.asarray(u, dtype=np.uint64)
-        check = np.asarray(check, dtype=np.uint64)
-        if u.shape != (KAPPA, w) or check.shape != (3,):
-            raise ProtocolError(f"OT extension: expected u of shape {(KAPPA, w)} and a 3-word check")
+        if u.shape != (KAPPA, w):
+            raise ProtocolError(f"OT extension: expected u of shape {(KAPPA, w)}, got {u.shape}")
         q_rows = _rows(self._g, w, np.zeros(8 * w, dtype=np.uint8))
         q_rows[self._bits] ^= u[self._bits]
-        q = transpose_rows(q_rows, self.k)
-        chi = _challenge(self.label, self.batches, u, m_pad)
-        if not kos_check(q, chi, check, self.delta, self.k):
-            raise CheatingDetected("OT extension: the receiver failed the KOS consistency check")
+        seed = np.frombuffer(os.urandom(16), dtype=np.uint8)
+        self._pending = (transpose_rows(q_rows, self.k), seed, m, m_pad)
+        return seed
+
+    def verify(self, check: np.ndarray) -> tuple[np.ndarray, int]:
+        """Step 3: (q ``(m, 2)``, first tweak) if R's check passes, else CheatingDetected."""
+        q, seed, m, m_pad = self._pending
+        self._pending = None
+        check = np.asarray(check, dtype=np.uint64)
+        if check.shape != (3,):
+            raise ProtocolError("OT extension: expected a 3-word check")
         start = self.index
         self.index += m_pad
         self.batches += 1
+        if not kos_check(q, challenge(seed, m_pad), check, self.delta, self.k):
+            raise CheatingDetected("OT extension: the receiver failed the KOS consistency check")
         return q[:m], start
 
 

@@ -5,9 +5,10 @@ one where this party is the extension sender towards p and one where it is the r
 seeded by 128 base OTs (:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all
 ordered pairs at once (1.5 round trips, about 0.3 s of exponentiations per ordered pair).
 
-On top it offers the two products every ``ot`` material kind is built from, each one round
-trip for all pairs together (every party first sends its extension matrices to the peers it
-receives from, then answers the peers it sends to, then reads the answers):
+On top it offers the two products every ``ot`` material kind is built from, each two round
+trips for all pairs together (every party first sends its extension matrices to the peers it
+receives from, answers the peers it sends to with a challenge, answers the challenges with the
+KOS check, then the verified senders send their corrections):
 
 - :meth:`OTLinks.ring_products` -- Gilboa's multiplication (Gilboa, "Two party RSA key
   generation", CRYPTO 1999) over Z_2^64 from correlated OT: the receiver holds y, the sender
@@ -136,25 +137,46 @@ class OTLinks:
     # ------------------------------------------------------------------ the two products
 
     def _extend_to(self, peers, choices: np.ndarray, tag: int) -> dict:
-        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send."""
+        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send u."""
         out = {}
         for p in peers:
-            u, check, t, start = self.receivers[p].extend(choices)
-            self.channel.send(p, np.concatenate([u.reshape(-1), check]), tag)
+            u, t, start = self.receivers[p].extend(choices)
+            self.channel.send(p, u, tag)
             out[p] = (t, start)
             self.ots += len(choices)
         return out
 
-    def _extended_from(self, p: int, m: int, tag: int) -> tuple[np.ndarray, int]:
-        """Sender side: the peer's extension matrix and check, verified: (q, first tweak)."""
+    def _challenge(self, peers, m: int, tag_u: int, tag_seed: int) -> None:
+        """Sender side, step 2: each peer's u in, a fresh challenge seed out."""
         w = ot_ext._padded(m) // 64
-        msg = self.channel.recv(p, tag, dtype=np.uint64, shape=(ot_ext.KAPPA * w + 3,))
-        self.ots += m
-        return self.senders[p].extend(msg[:-3].reshape(ot_ext.KAPPA, w), msg[-3:], m)
+        for p in peers:
+            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(ot_ext.KAPPA, w))
+            self.channel.send(p, self.senders[p].extend(u, m), tag_seed)
+            self.ots += m
+
+    def _answer(self, peers, tag_seed: int, tag_check: int) -> None:
+        """Receiver side, step 3: the check for each peer's challenge."""
+        for p in peers:
+            seed = self.channel.recv(p, tag_seed, dtype=np.uint8, shape=(16,))
+            self.channel.send(p, self.receivers[p].answer(seed), tag_check)
+
+    def _verified(self, p: int, tag_check: int) -> tuple[np.ndarray, int]:
+        """Sender side: the peer's check, verified: (q, first tweak), or CheatingDetected."""
+        check = self.channel.recv(p, tag_check, dtype=np.uint64, shape=(3,))
+        return self.senders[p].verify(check)
+
+    def _extension(self, to, frm, choices, m_to: int) -> tuple[dict, list[int]]:
+        """Steps 1-3 of an extension with every peer at once (u, challenge, check per pair);
+        returns the receiver's pending state and the tags [check, outputs]."""
+        tag_u, tag_seed, tag_check, tag_d = self.tag(), self.tag(), self.tag(), self.tag()
+        pending = self._extend_to(frm, choices, tag_u) if frm else {}
+        self._challenge(to, m_to, tag_u, tag_seed)
+        self._answer(frm, tag_seed, tag_check)
+        return pending, [tag_check, tag_d]
 
     def ring_products(self, x: np.ndarray | None, to: list[int], y: np.ndarray | None, frm: list[int],
                       nbits: int = 64, w: int = 1) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-        """Gilboa products with several peers in one round trip.
+        """Gilboa products with several peers in two round trips (see the module docstring).
 
         ``x`` ``(N, w)`` uint64: this party's sender input towards each peer of ``to``; ``y``
         ``(N,)`` uint64: its receiver input from each peer of ``frm`` (only its low ``nbits``
@@ -164,19 +186,16 @@ class OTLinks:
         self.setup()
         ch = self.channel
         with ch.section(SECTION):
-            tag_u, tag_d = self.tag(), self.tag()
-            pending = {}
-            if frm:
-                choices = bits_of(y, nbits)
-                pending = self._extend_to(frm, choices, tag_u)
+            choices = bits_of(y, nbits) if frm else None
+            if to and x.shape != (len(x), w):
+                raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0)
             sent = {}
             if to:
                 n_el = len(x)
-                if x.shape != (n_el, w):
-                    raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
                 for p in to:
-                    q, start = self._extended_from(p, n_el * nbits, tag_u)
+                    q, start = self._verified(p, tag_check)
                     if w == 1:  # the fused C path (kernels ot_gilboa_send / ot_gilboa_recv)
                         m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
                         d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
@@ -204,22 +223,19 @@ class OTLinks:
 
     def bit_products(self, b: np.ndarray | None, to: list[int], a: np.ndarray | None, frm: list[int]
                      ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
-        """GF(2) products in one round trip: ``b`` (packed words) is this party's correlation
+        """GF(2) products in two round trips: ``b`` (packed words) is this party's correlation
         towards ``to``, ``a`` (packed words, same count) its choices from ``frm``. Returns per
         peer this party's XOR share (packed words) of b_me AND a_p (sent) / b_p AND a_me."""
         self.setup()
         ch = self.channel
         with ch.section(SECTION):
-            tag_u, tag_d = self.tag(), self.tag()
             words = len(a) if a is not None else len(b)
             m = 64 * words
-            pending, choices = {}, None
-            if frm:
-                choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little")
-                pending = self._extend_to(frm, choices, tag_u)
+            choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little") if frm else None
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, m)
             sent = {}
             for p in to:
-                q, start = self._extended_from(p, m, tag_u)
+                q, start = self._verified(p, tag_check)
                 m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
                 s = self.kernels.ot_lsb_pack(m0)
                 d = s ^ self.kernels.ot_lsb_pack(m1) ^ b

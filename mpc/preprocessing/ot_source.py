@@ -5,7 +5,7 @@ Every kind the dealer serves for the unauthenticated engines is built from three
 
 - *products* [x*y] of additively shared x, y over Z_2^64: x*y = sum_i x_i y_i + sum_{i != j}
   x_i y_j, each cross term x_i y_j by Gilboa's OT multiplication between parties i (sender) and
-  j (receiver), all pairs in one round trip (:meth:`OTPreprocessing.products`); squares need
+  j (receiver), all pairs in two round trips (:meth:`OTPreprocessing.products`); squares need
   only the pairs i < j, with correlation 2 x_i (half the OTs);
 - *daBits* (random bits r = XOR_i r_i, party i's bit r_i drawn by itself, with additive shares
   of r as ring elements): the arithmetic sharing is folded in n - 1 steps, acc <- acc XOR r_i =
@@ -103,7 +103,7 @@ class OTPreprocessing(Preprocessing):
     # ------------------------------------------------------------------ the primitives
 
     def products(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """This party's share of x*y (elementwise) for its shares x, y ``(N,)``: one round trip
+        """This party's share of x*y (elementwise) for its shares x, y ``(N,)``: two round trips
         per chunk of ``batch`` elements."""
         x, y = x.reshape(-1), y.reshape(-1)
         out = np.empty(len(x), dtype=np.uint64)
@@ -169,7 +169,7 @@ class OTPreprocessing(Preprocessing):
     def matmul_cross(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """This party's share of sum_{i != j} A_i B_j for its (m, k) A and (k, n) B: the hook
         ``matrix_triple_2pc`` for two parties when given, else Gilboa with vector correlations
-        (all pairs in one round trip per chunk)."""
+        (all pairs in two round trips per chunk)."""
         m, k = a.shape
         n = b.shape[1]
         if self.matrix_triple_2pc is not None and self.n == 2:
