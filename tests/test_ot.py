@@ -90,6 +90,9 @@ def test_extension_variants(base, m, w, seed):
     got = ot_ext.rot_receive(t, start_r)
     assert np.array_equal(got, np.where(r[:, None, None].astype(bool), m1, m0))
     assert not np.any(np.all(m0 == m1, axis=(1, 2)))
+    w0, w1 = ot_ext.rot_send_words(q, snd.delta, start_s)  # the fused AES-NI path: the same words
+    assert np.array_equal(w0, m0[:, 0, 0]) and np.array_equal(w1, m1[:, 0, 0])
+    assert np.array_equal(ot_ext.rot_receive_words(t, start_r), got[:, 0, 0])
     # correlated OT over Z_2^64: s + r x
     x = prg.uint64((m, w))
     s, d = ot_ext.cot_send(q, snd.delta, start_s, x)
@@ -199,6 +202,11 @@ def test_ot_kernels_match_the_reference(w, m, blocks, nbits, n, start, seed):
     assert np.array_equal(s_c + c.ot_gilboa_recv(ht, d_c, yv, nbits), x * low)
     hb = prg.uint64((64 * (m // 64), blocks, 2))
     assert np.array_equal(c.ot_lsb_pack(hb), ref.ot_lsb_pack(hb))
+    assert np.array_equal(c.ot_lsb_pack(hb[:, 0, 0].copy()), ref.ot_lsb_pack(hb))  # first words alone
+    key = prg.uint64(2).view(np.uint8)
+    delta = prg.uint64(2)
+    for dl in (None, delta):
+        assert np.array_equal(c.ot_hash_words(px, dl, start, key), ref.ot_hash_words(px, dl, start, key))
 
 
 def test_ot_kernels_reject_bad_shapes():

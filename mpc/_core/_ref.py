@@ -624,8 +624,8 @@ def ot_gilboa_send(h0, h1, x, nbits):
     grouped by width 8..1, element-major), share = -sum_k 2^k h0."""
     h0, h1, x, k = ck.ot_gilboa_args(h0, h1, x, nbits)
     n = len(x)
-    s = h0[:, 0, 0].reshape(n, k)
-    d = (h1[:, 0, 0].reshape(n, k) - s - x[:, None]).astype("<u8")
+    s = ck.ot_first_words(h0).reshape(n, k)
+    d = (ck.ot_first_words(h1).reshape(n, k) - s - x[:, None]).astype("<u8")
     b = d.view(np.uint8).reshape(n, k, 8)
     parts = [b[:, k0:k1, :nb].reshape(-1) for k0, k1, nb in _ot_groups(k)]
     weights = np.uint64(1) << np.arange(k, dtype=np.uint64)
@@ -649,7 +649,7 @@ def ot_gilboa_recv(ht, d, y, nbits):
         raise ck.KernelError(f"d: expected {pos} bytes, got {len(d)}")
     dk = full.view("<u8").reshape(n, k).astype(np.uint64)
     c = (y[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)
-    v = ht[:, 0, 0].reshape(n, k) - c * dk
+    v = ck.ot_first_words(ht).reshape(n, k) - c * dk
     return (v * (np.uint64(1) << np.arange(k, dtype=np.uint64))).sum(axis=1, dtype=np.uint64)
 
 
@@ -658,8 +658,30 @@ def ot_lsb_pack(h):
     h = ck.ot_hashes("h", h)
     if h.shape[0] % 64:
         raise ck.KernelError(f"h: expected a multiple of 64 rows, got {h.shape[0]}")
-    bits = (h[:, 0, 0] & np.uint64(1)).astype(np.uint8)
+    bits = (ck.ot_first_words(h) & np.uint64(1)).astype(np.uint8)
     return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
+
+
+def _aes_ecb(x, key):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    out = np.empty(x.nbytes + 15, dtype=np.uint8)
+    if x.nbytes:
+        Cipher(algorithms.AES(key), modes.ECB()).encryptor().update_into(x.view(np.uint8).reshape(-1), out)
+    return out[: x.nbytes].view(np.uint64).reshape(x.shape)
+
+
+def ot_hash_words(x, delta, start, key):
+    """First words of H(start + j, x[j] ^ delta) (delta None: x[j]), H(j, x) = AES(AES(x) ^ (j, 0))
+    ^ AES(x) under the 16-byte ``key`` (OpenSSL's AES-128 in ECB)."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    st = ck.public_u64(start)
+    px = _aes_ecb(x if d is None else x ^ d, k.tobytes())
+    tw = px.copy()
+    with np.errstate(over="ignore"):
+        tw[:, 0] ^= np.uint64(st) + np.arange(len(x), dtype=np.uint64)
+    return (_aes_ecb(tw, k.tobytes()) ^ px)[:, 0].copy()
 
 
 KERNELS = (
@@ -673,4 +695,5 @@ KERNELS = (
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
+    "ot_hash_words",
 )

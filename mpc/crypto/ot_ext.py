@@ -29,7 +29,8 @@ have random choices and are dropped: they mask the check, KOS15 section 4):
    :class:`~mpc.errors.CheatingDetected`. The check is there so that a receiver cannot learn
    bits of Delta (and with them the other party's OT messages) by cheating, even under the
    semi-honest engines.
-4. Outputs hashed with a tweakable correlation-robust hash (:func:`cr_hash`):
+4. Outputs hashed with a tweakable correlation-robust hash (:func:`cr_hash`; where only 64 bits
+   of an output are used, the fused AES-NI kernel of :func:`rot_send_words` computes them):
    random OT: S gets (H(j, q_j), H(j, q_j XOR Delta)), R gets H(j, t_j) = the r_j-th of them;
    correlated OT (:func:`cot_send`/:func:`cot_receive`): S's message 0 is its output s_j, and it
    sends d_j = H(j, q_j XOR Delta) - s_j - x_j so R outputs H(j, t_j) - r_j d_j = s_j + r_j x_j;
@@ -251,6 +252,19 @@ def kos_check(q: np.ndarray, chi: np.ndarray, check: np.ndarray, delta: np.ndarr
 def rot_send(q: np.ndarray, delta: np.ndarray, start: int, blocks: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Random OT, S: (m0, m1), each ``(m, blocks, 2)`` uint64."""
     return cr_hash(q, start, blocks), cr_hash(q ^ delta, start, blocks)
+
+
+def rot_send_words(q: np.ndarray, delta: np.ndarray, start: int, kernels=None) -> tuple[np.ndarray, np.ndarray]:
+    """Random OT, S, the first 64-bit word of each message only: ``(m,)`` each, by the fused
+    AES-NI kernel ``ot_hash_words`` (one pass, no temporaries; equal to ``rot_send(...)[b][:, 0, 0]``)."""
+    k = kernels or get_kernels()
+    key = np.frombuffer(_HASH_KEY, dtype=np.uint8)
+    return k.ot_hash_words(q, None, start, key), k.ot_hash_words(q, delta, start, key)
+
+
+def rot_receive_words(t: np.ndarray, start: int, kernels=None) -> np.ndarray:
+    """Random OT, R, first words only: ``(m,)`` (see :func:`rot_send_words`)."""
+    return (kernels or get_kernels()).ot_hash_words(t, None, start, np.frombuffer(_HASH_KEY, dtype=np.uint8))
 
 
 def rot_receive(t: np.ndarray, start: int, blocks: int = 1) -> np.ndarray:

@@ -234,6 +234,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "ot_gilboa_send": _ot_gilboa_send,
     "ot_gilboa_recv": _ot_gilboa_recv,
     "ot_lsb_pack": lambda g: (g.u64((64 * g.dim(0, 3), g.dim(1, 3), 2)),),
+    "ot_hash_words": lambda g: (g.u64((g.dim(0, 20), 2)), g.u64((2,)) if g.flag() else None, int(g.u64((1,))[0]),
+                                g.u8((16,))),
 }
 
 

@@ -196,8 +196,8 @@ class OTLinks:
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
                 for p in to:
                     q, start = self._verified(p, tag_check)
-                    if w == 1:  # the fused C path (kernels ot_gilboa_send / ot_gilboa_recv)
-                        m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
+                    if w == 1:  # the fused C path (kernels ot_hash_words, ot_gilboa_send / _recv)
+                        m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
                         d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
                         ch.send(p, d, tag_d)
                         sent[p] = share[:, None]
@@ -212,7 +212,7 @@ class OTLinks:
                 n_el = len(y)
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
                 if w == 1:
-                    ht = ot_ext.rot_receive(t, start)
+                    ht = ot_ext.rot_receive_words(t, start, self.kernels)
                     received[p] = self.kernels.ot_gilboa_recv(ht, raw, y, nbits)[:, None]
                     continue
                 d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
@@ -236,7 +236,7 @@ class OTLinks:
             sent = {}
             for p in to:
                 q, start = self._verified(p, tag_check)
-                m0, m1 = ot_ext.rot_send(q, self.senders[p].delta, start)
+                m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
                 s = self.kernels.ot_lsb_pack(m0)
                 d = s ^ self.kernels.ot_lsb_pack(m1) ^ b
                 ch.send(p, d, tag_d)
@@ -245,5 +245,5 @@ class OTLinks:
             for p in frm:
                 t, start = pending[p]
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
-                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive(t, start)) ^ (d & a)
+                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
             return sent, received
