@@ -50,8 +50,6 @@ def _make(p, op: str, size: int) -> None:
 
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """This party's timings and offline bytes for ``repeats`` batches of ``size`` items."""
-    if len(p.argv) > 4:  # --batch under mpcrun (bench/party_script.py passes the argv through)
-        p.preprocessing.batch = int(p.argv[4])
     _make(p, op, 64)  # warm-up, untimed: the base OTs with every peer
     seconds, sent, rounds = [], [], []
     for _ in range(repeats):
@@ -75,10 +73,10 @@ def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: i
         return run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties, preprocessing="ot",
                          timeout=600, **opts)
     with tempfile.TemporaryDirectory() as logs:
-        env_batch = [] if batch is None else [str(batch)]  # read by party_main from argv[4]
+        batch_flag = [] if batch is None else ["--ot-batch", str(batch)]
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--preprocessing",
-               "ot", "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
-               str(repeats), *env_batch]
+               "ot", *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
+               str(repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")

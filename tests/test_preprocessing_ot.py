@@ -185,7 +185,7 @@ def test_mpcrun_preprocessing_ot_histogram(tmp_path):
 def test_mpcrun_preprocessing_ot_salaries(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     data = ROOT / "protocols" / "data"
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--stats",
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-batch", "4096", "--stats",
            str(ROOT / "protocols" / "salaries.py"), str(data / "salary_{pid}.txt")]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
