@@ -94,8 +94,9 @@ def _q(a, f=16):
     return np.rint(np.asarray(a, dtype=np.float64) * 2.0**f) / 2.0**f
 
 
-@settings(max_examples=2, deadline=None)
-@given(n=st.sampled_from([2, 3]), seed=st.integers(0, 2**32 - 1))
+@pytest.mark.parametrize("n", [2, 3])
+@settings(max_examples=1, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1))
 def test_secret_tensor_compare_functions_run_dealer_free(n, seed):
     """One session per example computing products, squares, matmul, deferred truncation,
     power-of-two division, comparisons, selections, argmax/sort and the functions, all from
@@ -112,7 +113,7 @@ def test_secret_tensor_compare_functions_run_dealer_free(n, seed):
         sp = p.input(pos if p.pid == 0 else None, owner=0, shape=pos.shape)
         with p.recording() as plan:
             out = {
-                "mul": sx * sy, "sq": sx.square(), "chain": (sx * sy) * sx, "mm": sx @ sy.T,
+                "mul": sx * sy, "sq": sx.square(), "chain": (sx * sy) * sx, "sq2": ((sx / 8) * sy).square(), "mm": sx @ sy.T,
                 "div": sx / 4, "div3": sx / 3, "mean": sx.mean(), "lt": sx < sy, "eq": sx.eq(sy), "relu": sx.relu(), "max": sx.max(),
                 "argmax": sx.argmax(), "sort": sx.sort(axis=1), "where": sx.where(sx < sy, sy),
                 "exp": F.exp(sp / 8), "rec": F.reciprocal(sp), "sqrt": F.sqrt(sp), "sig": F.sigmoid(sx / 8),
@@ -124,19 +125,20 @@ def test_secret_tensor_compare_functions_run_dealer_free(n, seed):
         return got
 
     res = run_local(main, n, preprocessing="ot")
-    want = {"mul": x * y, "sq": x * x, "chain": x * y * x, "mm": x @ y.T, "div": x / 4, "div3": x / 3,
+    want = {"mul": x * y, "sq": x * x, "chain": x * y * x, "sq2": (x / 8 * y) ** 2, "mm": x @ y.T, "div": x / 4, "div3": x / 3,
             "mean": x.mean(), "lt": x < y,
             "eq": x == y, "relu": np.maximum(x, 0), "max": x.max(), "argmax": x.argmax(), "sort": np.sort(x, axis=1),
             "where": np.where(x < y, x, y), "exp": np.exp(pos / 8), "rec": 1 / pos, "sqrt": np.sqrt(pos),
             "sig": 1 / (1 + np.exp(-x / 8)), "log": np.log(pos)}
     e = np.exp(x / 8 - (x / 8).max(axis=1, keepdims=True))
     want["soft"] = e / e.sum(axis=1, keepdims=True)
-    tol = {"mul": 1e-3, "sq": 1e-3, "chain": 0.05, "mm": 1e-2, "div": 1e-4, "div3": 1e-4, "mean": 1e-4, "exp": 1e-2, "rec": 1e-2,
+    tol = {"mul": 1e-3, "sq": 1e-3, "chain": 0.05, "sq2": 0.5, "mm": 1e-2, "div": 1e-4, "div3": 1e-4, "mean": 1e-4, "exp": 1e-2, "rec": 1e-2,
            "sqrt": 1e-2, "sig": 1e-2, "soft": 1e-2, "log": 1e-2}
     for got in res:
         for k, w in want.items():
             np.testing.assert_allclose(got[k], w, atol=tol.get(k, 0), rtol=tol.get(k, 0) and 1e-3, err_msg=k)
-    assert {"triple", "square", "matmul", "trunc", "div", "tmul", "bit_triple", "dabit", "bitmul"} <= res[0]["kinds"]
+    assert res[0]["kinds"] >= {"triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "bit_triple", "dabit",
+                               "bitmul"}  # every kind of the semi2k engine
     stats = res[0]["stats"]
     assert stats["offline"]["bytes_sent"] > 0 and stats["online"]["bytes_sent"] > 0
     assert stats["offline"]["bytes_sent"] + stats["online"]["bytes_sent"] == stats["total"]["bytes_sent"]
