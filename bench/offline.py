@@ -15,7 +15,8 @@ Transports (see bench/parties.py): ``procs`` (default): ``mpcrun -n P --preproce
 --insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads of 1 MiB and more
 through shared memory, no dealer process); ``local``: threads over in-process channels.
 Loopback only for now (no ``--profile``: the suite driver reports lan/wan as not available).
-One JSON line per measurement.
+First, ``ot_hash_send``: the hash both ways (OpenSSL ECB batches vs the fused AES-NI kernel) on
+2^20 OTs in this process. One JSON line per measurement.
 """
 
 from __future__ import annotations
@@ -36,6 +37,36 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.parties import PARTY_SCRIPT, REPO, TRANSPORTS, _results  # noqa: E402
 
 OPS = ("triple", "and", "dabit")
+
+
+def hash_lines(m: int, repeats: int) -> list[dict]:
+    """The correlation-robust hash of the OT extension on m OTs, both ways (one process, no
+    network): ``openssl-ecb`` -- fixed-key AES through ``cryptography`` in one ECB batch per
+    AES layer plus the C tweak/finish kernels (:func:`mpc.crypto.ot_ext.cr_hash`, full 128-bit
+    outputs); ``aesni-fused`` -- the C kernel ``ot_hash_words`` (AES-NI, 8 blocks in flight, the
+    first 64-bit word only, what the Gilboa and bit OTs use). Both hash q and q ^ Delta, as the
+    sender does."""
+    import os
+
+    import numpy as np
+
+    from mpc.crypto import ot_ext
+
+    q = np.frombuffer(os.urandom(16 * m), dtype=np.uint64).reshape(m, 2)  # benchmark data
+    delta = np.frombuffer(os.urandom(16), dtype=np.uint64)
+    ways = {"openssl-ecb": lambda: ot_ext.rot_send(q, delta, 0),
+            "aesni-fused": lambda: ot_ext.rot_send_words(q, delta, 0)}
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    for r in range(repeats + 1):  # round 0 untimed; the two take turns
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return [{"op": "ot_hash_send", "engine": "ot", "backend": name, "system": "tessera", "parties": 1, "n": m,
+             "seconds": statistics.median(ts), "per_second": m / statistics.median(ts),
+             "gb_per_s": 2 * 16 * m / statistics.median(ts) / 1e9, "bytes": 0, "rounds": 0, "phase": "local",
+             "transport": "none", "encrypted": False} for name, ts in times.items()]
 
 
 def _make(p, op: str, size: int) -> None:
@@ -103,6 +134,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3)]
+    for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):
+        print(json.dumps(line), flush=True)
     for parties in args.parties:
         for op, size, repeats in cases:
             print(json.dumps(measure(op, size, parties, repeats, args.transport, args.batch)), flush=True)
