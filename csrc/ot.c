@@ -11,9 +11,10 @@
 
 #include <string.h>
 
-/* GROUP consecutive column blocks at a time: each row read is then one whole cache line
- * rather than one word of it (the rows are w words apart). */
-#define GROUP 8
+/* GROUP consecutive column blocks at a time: each row read is then 8 whole cache lines rather
+ * than one word (the rows are w words apart); 64 measured about 2x faster than 8 here (32 KiB
+ * of blocks on the stack). */
+#define GROUP 64
 
 void mpc_ot_transpose128(uint64_t *out, const uint64_t *rows, size_t w)
 {
