@@ -19,8 +19,10 @@ Write 2^64 = Q d + R and 2^63 = Q' d + R' (0 <= R, R' < d), L = bitlen(Q), l = b
    becomes additive through one more daBit rho: open c = msb XOR rho, then [msb] = c + [rho] - 2c[rho].
 
 Cost per accepted triple (at least 1/4 of the candidates are accepted; about 1/2 for small d):
-L + l + 1 daBits and about 4L + 3l + 3 AND gates per candidate; rounds: max(L, l) + 3 gate layers
-(L <= 63) plus one opening of the accept bits and one of the masked msb.
+L + l + 1 daBits and 4L + 3l + 3 AND gates per candidate (their AND triples made in one batch);
+rounds: the daBits and AND triples (2 (n - 1) + 2), L + l + 3 gate layers (L <= 63), one opening
+of the accept bits and one of the masked msb. Measured (two parties, d = 3, 4,096 triples):
+about 12 KB per triple per party.
 Security: that of the daBits and AND triples (semi-honest); the only values opened are the
 accept bits (independent of the kept values) and msb XOR rho (uniform).
 """
@@ -42,6 +44,21 @@ class _Gates:
         self.src = src
         self.ch = src.channel
         self.first = src.pid == 0
+        self._pool: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._used = 0
+
+    def reserve(self, nw: int) -> None:
+        """Make the AND triples of the next ``nw`` words of gates at once (one OT batch rather
+        than one per gate layer)."""
+        self._pool = self.src.and_triples(nw)
+        self._used = 0
+
+    def _triples(self, nw: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._pool is None or self._used + nw > len(self._pool[0]):
+            return self.src.and_triples(nw)
+        lo, self._used = self._used, self._used + nw
+        a, b, c = self._pool
+        return a[lo : lo + nw], b[lo : lo + nw], c[lo : lo + nw]
 
     def xor_open(self, words: np.ndarray) -> np.ndarray:
         """XOR of every party's ``words``: one exchange on an offline tag."""
@@ -56,7 +73,7 @@ class _Gates:
 
     def and_(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Shares of x AND y (equal-length word arrays): one round."""
-        a, b, c = self.src.and_triples(len(x))
+        a, b, c = self._triples(len(x))
         de = self.xor_open(np.concatenate([x ^ a, y ^ b]))
         d, e = de[: len(x)], de[len(x) :]
         z = c ^ (d & b) ^ (e & a)
@@ -116,6 +133,7 @@ def division_triples(src, d: int, count: int) -> tuple[np.ndarray, np.ndarray, n
         qb, qa = src.random_bits(k * big_l)
         sb, sa = src.random_bits(k * small_l)
         q_planes, s_planes = _planes(qb, k, big_l), _planes(sb, k, small_l)
+        g.reserve(nw * (4 * big_l + 3 * small_l + 3))  # every gate below
         lt_q, eq_q, lt_qh, eq_qh = _chains(g, q_planes, [(q_big, "lt"), (q_big, "eq"), (q_half, "lt"),
                                                         (q_half, "eq")], nw)
         lt_d, lt_r, lt_rh = _chains(g, s_planes, [(d, "lt"), (r_big, "lt"), (r_half, "lt")], nw)

@@ -135,8 +135,9 @@ class OTPreprocessing(Preprocessing):
         """daBits: this party's bits r_i ``(count,)`` uint8 and its ring shares of XOR_i r_i."""
         bits = np.empty(count, dtype=np.uint8)
         arith = np.empty(count, dtype=np.uint64)
-        for lo in range(0, count, self.batch):
-            m = min(self.batch, count - lo)
+        step = 64 * self.batch  # one OT per daBit and pair: as many OTs per round trip as a product batch
+        for lo in range(0, count, step):
+            m = min(step, count - lo)
             r = (self._prg.uint64(m) & np.uint64(1)).astype(np.uint8)
             acc = r.astype(np.uint64) if self.pid == 0 else np.zeros(m, dtype=np.uint64)
             for i in range(1, self.n):
