@@ -10,7 +10,7 @@ Every kind the dealer serves for the unauthenticated engines is built from three
 - *daBits* (random bits r = XOR_i r_i, party i's bit r_i drawn by itself, with additive shares
   of r as ring elements): the arithmetic sharing is folded in n - 1 steps, acc <- acc XOR r_i =
   acc + r_i - 2 acc r_i, where acc r_i costs one 1-bit correlated OT per element with each
-  other party (n - 1 round trips in all, 1 for two parties);
+  other party (2 (n - 1) round trips in all, 2 for two parties);
 - *AND triples*: XOR shares a_i, b_i drawn locally and c = XOR_{i,j} a_i b_j, the cross terms by
   one 1-bit correlated OT each (:meth:`~mpc.preprocessing.ot_link.OTLinks.bit_products`).
 
@@ -29,15 +29,17 @@ Kinds (``mpc.preprocessing.base``):
   r = q d + s by rejection sampling with public accept bits (:mod:`mpc.preprocessing.ot_div`).
   Authenticated material (engine spdz2k) is not built yet either (ConfigError).
 
-Batches: every primitive runs in chunks of at most ``batch`` elements (bounded memory; one
-round trip per chunk and pair), and :meth:`prefetch` (``party.preprocess(plan)``) makes the
+Batches: every primitive runs in chunks of at most ``batch`` products (64 ``batch`` daBits or
+AND-triple bits: the same number of OTs), bounded memory, two round trips per chunk for all
+pairs together (extension matrix; challenge; check; corrections), and :meth:`prefetch` (``party.preprocess(plan)``) makes the
 whole plan at once, grouped by primitive, into a store the online phase then takes from with no
 offline traffic. A request with nothing in store is made on demand.
 
 Cost (two parties, per element, each party; the bench ``offline`` suite measures it): a Z_2^64
 triple 2 x 64 OTs, i.e. 1024 bytes of extension matrix + 288 bytes of trimmed corrections sent
-per party (plus 24 bytes of check per batch); a square half that; an AND triple 16 bytes + 1
-bit; a daBit 16 + 8 bytes; a truncation triple 64 daBits. For n parties each party pairs with
+per party (plus 40 bytes of challenge and check per batch); a square half that; an AND triple
+16 bytes + 1 bit; a daBit 16 or 8 bytes (receiver or sender); a truncation triple 64 daBits; a
+division triple about 12 KB (:mod:`mpc.preprocessing.ot_div`). For n parties each party pairs with
 n - 1 others: cost x (n - 1).
 
 Security: semi-honest parties, dishonest majority -- no trusted party; the assumptions are
