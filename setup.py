@@ -29,6 +29,7 @@ EXTENSIONS = [
     ext("_matmul", "matmul", "beaver"),
     ext("_bits", "bits"),
     ext("_gf2k", "gf2k"),
+    ext("_ot", "ot", "bits"),
 ]
 
 # Bounds and wrap-around checks are switched off per function in the .pyx files, where the indices are known good.

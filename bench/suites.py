@@ -53,6 +53,7 @@ SUITES: dict[str, SuiteSpec] = {
                            "exp, log, reciprocal, sqrt, rsqrt, tanh (mpc.functions)"),
     "ml": SuiteSpec("bench/ml.py", ("W5", "W6"), "W5 MLP inference, W6 logistic regression epoch"),
     "dp": SuiteSpec("bench/dp.py", (), "DP samplers in plaintext (beside OpenDP) and DP noise inside MPC"),
+    "offline": SuiteSpec("bench/offline.py", (), "dealer-free material from OT: Z_2^64 triples, AND triples, daBits"),
     "nn": SuiteSpec("bench/nn.py", ("W5", "W7", "W8"),
                     "mpc.nn: W5 through from_torch, W7 LeNet-5 inference, W8 MLP training epoch"),
 }

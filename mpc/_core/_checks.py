@@ -269,3 +269,84 @@ def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], li
         if a.shape[:-1] != shape:
             raise KernelError(f"{nm}: element shape {a.shape[:-1]} differs from {shape}")
     return recs, wides, shape
+
+
+# ---------------------------------------------------------------- OT extension (_ot)
+
+def ot_rows(rows: object) -> np.ndarray:
+    rows = as_u64("rows", rows)
+    if rows.ndim != 2 or rows.shape[0] != 128:
+        raise KernelError(f"rows: expected (128, w) words, got shape {rows.shape}")
+    return rows
+
+
+def ot_blocks(name: str, a: object) -> np.ndarray:
+    a = as_u64(name, a)
+    if a.ndim != 2 or a.shape[1] != 2:
+        raise KernelError(f"{name}: expected (m, 2) words (128-bit blocks), got shape {a.shape}")
+    return a
+
+
+def ot_hashes(name: str, a: object) -> np.ndarray:
+    a = as_u64(name, a)
+    if a.ndim != 1 and (a.ndim != 3 or a.shape[2] != 2 or a.shape[1] < 1):
+        raise KernelError(f"{name}: expected (m, blocks, 2) hash outputs or (m,) first words, got shape {a.shape}")
+    return a
+
+
+def ot_stride(h: np.ndarray) -> int:
+    """Words between the first words of two consecutive hash outputs."""
+    return 1 if h.ndim == 1 else 2 * h.shape[1]
+
+
+def ot_first_words(h: np.ndarray) -> np.ndarray:
+    return h if h.ndim == 1 else h[:, 0, 0]
+
+
+def ot_hash_words_args(x: object, delta: object, key: object) -> tuple:
+    x = ot_blocks("x", x)
+    d = None if delta is None else as_u64("delta", delta)
+    if d is not None and d.shape != (2,):
+        raise KernelError(f"delta: expected (2,) words, got shape {d.shape}")
+    k = as_u8("key", key)
+    if k.shape != (16,):
+        raise KernelError(f"key: expected 16 bytes, got shape {k.shape}")
+    return x, d, k
+
+
+def ot_count(name: str, v: object) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
+        raise KernelError(f"{name}: expected a positive integer, got {v!r}")
+    return int(v)
+
+
+def ot_hash_args(y: object, px: object) -> tuple[np.ndarray, np.ndarray]:
+    y, px = as_u64("y", y), ot_blocks("px", px)
+    if y.ndim != 3 or y.shape[2] != 2 or y.shape[1] < 1:
+        raise KernelError(f"y: expected (m, blocks, 2) hash outputs, got shape {y.shape}")
+    if px.shape[0] != y.shape[0]:
+        raise KernelError(f"y, px: {y.shape[0]} rows vs {px.shape[0]}")
+    return y, px
+
+
+def _nbits(nbits: object) -> int:
+    k = ot_count("nbits", nbits)
+    if k > 64:
+        raise KernelError(f"nbits: expected at most 64, got {k}")
+    return k
+
+
+def ot_gilboa_args(h0: object, h1: object, x: object, nbits: object) -> tuple:
+    h0, h1, k = ot_hashes("h0", h0), ot_hashes("h1", h1), _nbits(nbits)
+    x = as_u64("x", x)
+    if x.ndim != 1 or h0.shape != h1.shape or h0.shape[0] != x.shape[0] * k:
+        raise KernelError(f"h0, h1, x: expected {x.shape[0] * k} hashes for {x.shape} x of {k} bits")
+    return h0, h1, x, k
+
+
+def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tuple:
+    ht, k = ot_hashes("ht", ht), _nbits(nbits)
+    y, d = as_u64("y", y), as_u8("d", d)
+    if y.ndim != 1 or d.ndim != 1 or ht.shape[0] != y.shape[0] * k:
+        raise KernelError(f"ht, d, y: expected {y.shape[0] * k} hashes and 1-d d, y")
+    return ht, d, y, k

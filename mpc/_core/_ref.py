@@ -579,6 +579,111 @@ def bauth_and_public(x, c):
     return out
 
 
+# ---------------------------------------------------------------- OT extension (csrc/ot.c)
+
+def ot_transpose128(rows):
+    """(128, w) rows -> (64 w, 2) columns: out[j, h] bit i = bit j % 64 of rows[64 h + i, j // 64]."""
+    rows = ck.ot_rows(rows)
+    w = rows.shape[1]
+    blocks = np.ascontiguousarray(rows.reshape(2, 64, w).transpose(0, 2, 1))
+    t = transpose64(blocks)
+    return np.ascontiguousarray(t.transpose(1, 2, 0)).reshape(64 * w, 2)
+
+
+def ot_tweak(px, start, blocks):
+    """(m, blocks, 2): px[j] ^ (start + j, l)."""
+    px = ck.ot_blocks("px", px)
+    nb, st = ck.ot_count("blocks", blocks), ck.public_u64(start)
+    m = px.shape[0]
+    out = np.empty((m, nb, 2), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        out[:, :, 0] = (px[:, 0] ^ (np.uint64(st) + np.arange(m, dtype=np.uint64)))[:, None]
+    out[:, :, 1] = px[:, 1:2] ^ np.arange(nb, dtype=np.uint64)[None, :]
+    return out
+
+
+def ot_hash_finish(y, px, out=None):
+    """y (m, blocks, 2) ^ px[j] (``out=y`` for in place)."""
+    y, px = ck.ot_hash_args(y, px)
+    out = ck.out_array(out, y.shape)
+    np.bitwise_xor(y, px[:, None, :], out=out)
+    return out
+
+
+def _ot_groups(nbits):
+    out = []
+    for nb in range(8, 0, -1):
+        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
+        if k0 < k1:
+            out.append((k0, k1, nb))
+    return out
+
+
+def ot_gilboa_send(h0, h1, x, nbits):
+    """(trimmed corrections, sender shares): d_k = h1 - h0 - x (low ceil((64-k)/8) bytes of OT k,
+    grouped by width 8..1, element-major), share = -sum_k 2^k h0."""
+    h0, h1, x, k = ck.ot_gilboa_args(h0, h1, x, nbits)
+    n = len(x)
+    s = ck.ot_first_words(h0).reshape(n, k)
+    d = (ck.ot_first_words(h1).reshape(n, k) - s - x[:, None]).astype("<u8")
+    b = d.view(np.uint8).reshape(n, k, 8)
+    parts = [b[:, k0:k1, :nb].reshape(-1) for k0, k1, nb in _ot_groups(k)]
+    weights = np.uint64(1) << np.arange(k, dtype=np.uint64)
+    share = np.uint64(0) - (s * weights).sum(axis=1, dtype=np.uint64)
+    return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)), share
+
+
+def ot_gilboa_recv(ht, d, y, nbits):
+    """Receiver shares: sum_k 2^k (ht - c_k d_k), c_k = bit k of y."""
+    ht, d, y, k = ck.ot_gilboa_recv_args(ht, d, y, nbits)
+    n = len(y)
+    full = np.zeros((n, k, 8), dtype=np.uint8)
+    pos = 0
+    for k0, k1, nb in _ot_groups(k):
+        size = n * (k1 - k0) * nb
+        if pos + size > len(d):
+            raise ck.KernelError(f"d: expected more than {len(d)} bytes")
+        full[:, k0:k1, :nb] = d[pos : pos + size].reshape(n, k1 - k0, nb)
+        pos += size
+    if pos != len(d):
+        raise ck.KernelError(f"d: expected {pos} bytes, got {len(d)}")
+    dk = full.view("<u8").reshape(n, k).astype(np.uint64)
+    c = (y[:, None] >> np.arange(k, dtype=np.uint64)) & np.uint64(1)
+    v = ck.ot_first_words(ht).reshape(n, k) - c * dk
+    return (v * (np.uint64(1) << np.arange(k, dtype=np.uint64))).sum(axis=1, dtype=np.uint64)
+
+
+def ot_lsb_pack(h):
+    """Bit 0 of each h[j, 0, 0], packed 64 per word (m a multiple of 64)."""
+    h = ck.ot_hashes("h", h)
+    if h.shape[0] % 64:
+        raise ck.KernelError(f"h: expected a multiple of 64 rows, got {h.shape[0]}")
+    bits = (ck.ot_first_words(h) & np.uint64(1)).astype(np.uint8)
+    return np.packbits(bits, bitorder="little").view("<u8").astype(np.uint64)
+
+
+def _aes_ecb(x, key):
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    x = np.ascontiguousarray(x, dtype=np.uint64)
+    out = np.empty(x.nbytes + 15, dtype=np.uint8)
+    if x.nbytes:
+        Cipher(algorithms.AES(key), modes.ECB()).encryptor().update_into(x.view(np.uint8).reshape(-1), out)
+    return out[: x.nbytes].view(np.uint64).reshape(x.shape)
+
+
+def ot_hash_words(x, delta, start, key):
+    """First words of H(start + j, x[j] ^ delta) (delta None: x[j]), H(j, x) = AES(AES(x) ^ (j, 0))
+    ^ AES(x) under the 16-byte ``key`` (OpenSSL's AES-128 in ECB)."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    st = ck.public_u64(start)
+    px = _aes_ecb(x if d is None else x ^ d, k.tobytes())
+    tw = px.copy()
+    with np.errstate(over="ignore"):
+        tw[:, 0] ^= np.uint64(st) + np.arange(len(x), dtype=np.uint64)
+    return (_aes_ecb(tw, k.tobytes()) ^ px)[:, 0].copy()
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -589,4 +694,6 @@ KERNELS = (
     "gmw_and_combine",
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light",
+    "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
+    "ot_hash_words",
 )

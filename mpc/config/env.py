@@ -26,6 +26,7 @@ _ENV = {
     "shm": "MPC_SHM",
     "engine": "MPC_ENGINE",
     "preprocessing": "MPC_PREPROCESSING",
+    "ot_batch": "MPC_OT_BATCH",
     "kernels": "MPC_KERNELS",
     "insecure_plaintext": "MPC_INSECURE_PLAINTEXT",
     "insecure_local_preprocessing": "MPC_INSECURE_LOCAL_PREPROCESSING",
@@ -33,8 +34,8 @@ _ENV = {
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
-SCRIPT_DEFAULTS = ("engine", "preprocessing", "kernels", "timeout", "connect_timeout", "spin_us", "malloc", "stats",
-                   "log_dir")
+SCRIPT_DEFAULTS = ("engine", "preprocessing", "ot_batch", "kernels", "timeout", "connect_timeout", "spin_us", "malloc",
+                   "stats", "log_dir")
 """What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses, encryption or the
 permission to use insecure local preprocessing: those belong to whoever launches the parties, so
 a script cannot weaken them."""
@@ -161,6 +162,8 @@ def from_env(
     shm = _parse_choice(*pick("shm"), SHM_MODES)
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
+    ot_batch_raw, ot_batch_src = pick("ot_batch")
+    ot_batch = None if ot_batch_raw is None else _parse_batch(ot_batch_raw, ot_batch_src)
     kernels_raw, kernels_src = pick("kernels")
     kernels = None
     if kernels_raw is not None:
@@ -189,6 +192,7 @@ def from_env(
             insecure_local_preprocessing=insecure_local,
             engine=str(engine) if engine is not None else "semi2k",
             preprocessing=preprocessing if preprocessing is not None else "dealer",
+            ot_batch=ot_batch,
             kernels=kernels,
             log_dir=None if log_dir is None else str(log_dir),
             stats=stats,
@@ -246,6 +250,16 @@ def _parse_spin(raw: object, src: str | None) -> float:
         raise ConfigError(f"{src}: expected microseconds (a number >= 0), got {raw!r}") from None
     if not 0 <= value <= 1e6:
         raise ConfigError(f"{src}: expected microseconds in [0, 1e6], got {raw!r}")
+    return value
+
+
+def _parse_batch(raw: object, src: str | None) -> int:
+    try:
+        value = int(raw.strip()) if isinstance(raw, str) else int(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{src}: expected a number of elements (an integer >= 64), got {raw!r}") from None
+    if isinstance(raw, bool) or value < 64:
+        raise ConfigError(f"{src}: expected a number of elements (an integer >= 64), got {raw!r}")
     return value
 
 

@@ -56,6 +56,7 @@ class SessionConfig:
     insecure_local_preprocessing: bool = False  # the launcher allows preprocessing="local" (mpc.launch.run)
     engine: str = "semi2k"
     preprocessing: object = "dealer"
+    ot_batch: int | None = None  # preprocessing="ot": elements per OT round trip (None: the source's default)
     kernels: str | None = None
     log_dir: str | None = None
     stats: bool = False

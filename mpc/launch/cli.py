@@ -58,6 +58,7 @@ _PASS_THROUGH = (
     "shm",
     "engine",
     "preprocessing",
+    "ot_batch",
     "kernels",
     "insecure_plaintext",
     "insecure_local_preprocessing",
@@ -78,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hosts", metavar="FILE", help="hosts file (TOML) listing every party's address and key")
     p.add_argument("--engine", help="semi2k | spdz2k | gmw | cleartext (overrides the script's default)")
     p.add_argument("--preprocessing", help="preprocessing source (overrides the script's default)")
+    p.add_argument("--ot-batch", type=int, metavar="N",
+                   help="with --preprocessing ot: elements per OT round trip (memory bound; default 16384)")
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")

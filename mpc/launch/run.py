@@ -263,6 +263,7 @@ def run_party(
             preprocessing=cfg.preprocessing,
             kernels=cfg.kernels,
             dealer=dealer,
+            ot_batch=cfg.ot_batch,
         )
         main(party)
         party.finish()  # the engine's closing checks (spdz2k: the final MAC check)

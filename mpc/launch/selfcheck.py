@@ -168,6 +168,22 @@ def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
     return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
 
 
+def _ot_hash_finish(g: _Gen) -> tuple:
+    m, blocks = g.dim(0, 9), g.dim(1, 4)
+    return g.u64((m, blocks, 2)), g.u64((m, 2))
+
+
+def _ot_gilboa_send(g: _Gen) -> tuple:
+    n, nbits, blocks = g.dim(0, 5), g.dim(1, 65), g.dim(1, 3)
+    return g.u64((n * nbits, blocks, 2)), g.u64((n * nbits, blocks, 2)), g.u64((n,)), nbits
+
+
+def _ot_gilboa_recv(g: _Gen) -> tuple:
+    n, nbits, blocks = g.dim(0, 5), g.dim(1, 65), g.dim(1, 3)
+    size = n * sum((64 - k + 7) // 8 for k in range(nbits))
+    return g.u64((n * nbits, blocks, 2)), g.u8((size,)), g.u64((n,)), nbits
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "add": lambda g: _same(g, 2),
     "sub": lambda g: _same(g, 2),
@@ -212,6 +228,14 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bauth_and_public": lambda g: _bauth_public(g, False),
     "bauth_and_light": _bauth_and,
     "bauth_and_public_light": lambda g: _bauth_public(g, False),
+    "ot_transpose128": lambda g: (g.u64((128, g.dim(0, 5))),),
+    "ot_tweak": lambda g: (g.u64((g.dim(0, 9), 2)), int(g.u64((1,))[0]), g.dim(1, 4)),
+    "ot_hash_finish": _ot_hash_finish,
+    "ot_gilboa_send": _ot_gilboa_send,
+    "ot_gilboa_recv": _ot_gilboa_recv,
+    "ot_lsb_pack": lambda g: (g.u64((64 * g.dim(0, 3), g.dim(1, 3), 2)),),
+    "ot_hash_words": lambda g: (g.u64((g.dim(0, 20), 2)), g.u64((2,)) if g.flag() else None, int(g.u64((1,))[0]),
+                                g.u8((16,))),
 }
 
 

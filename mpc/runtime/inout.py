@@ -27,6 +27,7 @@ from mpc.errors import ConfigError, InputError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.net.wire import MAX_NDIM
 from mpc.preprocessing.base import Preprocessing, Request
+from mpc.preprocessing.ot_source import OTPreprocessing
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.tensor.encoding import decode, to_numpy
@@ -50,20 +51,30 @@ class _NoDealer(Preprocessing):
             self._take(plan[0])
 
 
-def check_preprocessing_spec(spec: object) -> None:
-    if not isinstance(spec, Preprocessing) and spec not in ("dealer", "local"):
-        raise ConfigError(f"preprocessing: expected 'dealer', 'local' or a Preprocessing instance, got {spec!r}")
+SPECS = ("dealer", "ot", "local")
 
 
-def build_preprocessing(spec: object, dealer: Channel | None, pid: int, n: int, common_prg: PRG,
-                        kernels: types.SimpleNamespace) -> Preprocessing:
+def check_preprocessing_spec(spec: object, engine: str = "semi2k") -> None:
+    if not isinstance(spec, Preprocessing) and spec not in SPECS:
+        raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")
+    if spec == "ot" and engine == "spdz2k":
+        raise ConfigError("preprocessing='ot' under engine='spdz2k': authenticated (MAC-carrying) material from "
+                          "OT is not built yet; use preprocessing='dealer' with spdz2k, or engine='semi2k'/'gmw' "
+                          "with preprocessing='ot'")
+
+
+def build_preprocessing(spec: object, dealer: Channel | None, channel: Channel, common_prg: PRG,
+                        kernels: types.SimpleNamespace, ot_batch: int | None = None) -> Preprocessing:
+    pid, n = channel.pid, channel.n
     if isinstance(spec, Preprocessing):
         return spec
     if spec == "dealer":
         return DealerClient(dealer, pid, n) if dealer is not None else _NoDealer()
+    if spec == "ot":
+        return OTPreprocessing(channel, kernels, **({} if ot_batch is None else {"batch": ot_batch}))
     if spec == "local":
         return InsecureLocalDealer(pid, n, common_prg, kernels)
-    raise ConfigError(f"preprocessing: expected 'dealer', 'local' or a Preprocessing instance, got {spec!r}")
+    raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")
 
 
 def _dtype(dtype: object) -> DType:

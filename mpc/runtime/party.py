@@ -69,11 +69,14 @@ class Party:
         preprocessing: object = "dealer",
         kernels: str | None = None,
         dealer: Channel | None = None,
+        ot_batch: int | None = None,
     ) -> None:
         """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
-        dealer process), "local" (InsecureLocalDealer: tests only) or a Preprocessing instance."""
+        dealer process), "ot" (the parties' own OT-based offline phase, no dealer:
+        :mod:`mpc.preprocessing.ot_source`; ``ot_batch`` elements per OT round trip), "local"
+        (InsecureLocalDealer: tests only) or a Preprocessing instance."""
         engine = check_engine(engine)
-        io.check_preprocessing_spec(preprocessing)  # before any message, like the engine name
+        io.check_preprocessing_spec(preprocessing, engine)  # before any message, like the engine name
         self.channel = channel
         self.pid = channel.pid
         self.n = channel.n
@@ -85,8 +88,8 @@ class Party:
         self.prg = PRG.fresh()  # private randomness: never shared
         self.common_prg = PRG(common)
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
-        self.preprocessing = io.build_preprocessing(preprocessing, dealer, self.pid, self.n, self.common_prg,
-                                                    self.kernels)
+        self.preprocessing = io.build_preprocessing(preprocessing, dealer, channel, self.common_prg,
+                                                    self.kernels, ot_batch)
         # draws a sub-seed from each pairwise PRG: the same point of the program on every party
         self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
         ctx = EngineContext(channel, self.preprocessing, self.kernels, self.prg, self.pair_prgs, self.common_prg,
@@ -106,8 +109,14 @@ class Party:
 
     def stats(self) -> dict:
         """Bytes, messages and rounds of this party, total and per section; with a dealer link,
-        ``"dealer"`` holds that link's totals (preprocessing traffic, party n-1 only after set-up)."""
+        ``"dealer"`` holds that link's totals (preprocessing traffic, party n-1 only after set-up);
+        with ``preprocessing="ot"``, ``"offline"`` holds the OT offline phase's own counters (also
+        included in ``"total"``, on tags of their own) and ``"online"`` the rest."""
         out = self.channel.stats()
+        offline = out["sections"].get("offline")
+        if offline is not None:
+            out["offline"] = offline
+            out["online"] = {k: v - offline[k] for k, v in out["total"].items()}
         link = getattr(self.preprocessing, "link", None)
         if link is not None:
             out["dealer"] = link.stats()["total"]

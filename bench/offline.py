@@ -1,0 +1,145 @@
+"""Offline-phase benchmark: dealer-free material from OT (``preprocessing="ot"``).
+
+    python bench/offline.py [--quick] [--parties 2 3] [--transport procs|local] [--batch 65536]
+
+Measures, per party count, how fast the parties make their own material with no dealer
+(:mod:`mpc.preprocessing.ot_source`): ``triple`` (Beaver triples over Z_2^64 by Gilboa's OT
+multiplication), ``and`` (AND triples from 1-bit correlated OT) and ``dabit`` (daBits).
+The base OTs are made in an untimed warm-up request, once per session (they cost about 0.3 s
+per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is the median
+over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
+party sent in the offline section (``party.stats()["offline"]``) for the n items, and
+``bytes_per_item`` = bytes / n (per party). ``rounds``: offline rounds of one repeat.
+
+Transports (see bench/parties.py): ``procs`` (default): ``mpcrun -n P --preprocessing ot
+--insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads of 1 MiB and more
+through shared memory, no dealer process); ``local``: threads over in-process channels.
+Loopback only for now (no ``--profile``: the suite driver reports lan/wan as not available).
+First, ``ot_hash_send``: the hash both ways (OpenSSL ECB batches vs the fused AES-NI kernel) on
+2^20 OTs in this process. One JSON line per measurement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.parties import PARTY_SCRIPT, REPO, TRANSPORTS, _results  # noqa: E402
+
+OPS = ("triple", "and", "dabit")
+
+
+def hash_lines(m: int, repeats: int) -> list[dict]:
+    """The correlation-robust hash of the OT extension on m OTs, both ways (one process, no
+    network): ``openssl-ecb`` -- fixed-key AES through ``cryptography`` in one ECB batch per
+    AES layer plus the C tweak/finish kernels (:func:`mpc.crypto.ot_ext.cr_hash`, full 128-bit
+    outputs); ``aesni-fused`` -- the C kernel ``ot_hash_words`` (AES-NI, 8 blocks in flight, the
+    first 64-bit word only, what the Gilboa and bit OTs use). Both hash q and q ^ Delta, as the
+    sender does."""
+    import os
+
+    import numpy as np
+
+    from mpc.crypto import ot_ext
+
+    q = np.frombuffer(os.urandom(16 * m), dtype=np.uint64).reshape(m, 2)  # benchmark data
+    delta = np.frombuffer(os.urandom(16), dtype=np.uint64)
+    ways = {"openssl-ecb": lambda: ot_ext.rot_send(q, delta, 0),
+            "aesni-fused": lambda: ot_ext.rot_send_words(q, delta, 0)}
+    times: dict[str, list[float]] = {k: [] for k in ways}
+    for r in range(repeats + 1):  # round 0 untimed; the two take turns
+        for name, fn in ways.items():
+            t0 = time.perf_counter()
+            fn()
+            if r:
+                times[name].append(time.perf_counter() - t0)
+    return [{"op": "ot_hash_send", "engine": "ot", "backend": name, "system": "tessera", "parties": 1, "n": m,
+             "seconds": statistics.median(ts), "per_second": m / statistics.median(ts),
+             "gb_per_s": 2 * 16 * m / statistics.median(ts) / 1e9, "bytes": 0, "rounds": 0, "phase": "local",
+             "transport": "none", "encrypted": False} for name, ts in times.items()]
+
+
+def _make(p, op: str, size: int) -> None:
+    pre = p.preprocessing
+    if op == "triple":
+        pre.triples((size,))
+    elif op == "and":
+        pre.bit_triples(-(-size // 64))
+    else:
+        pre.dabits(size)
+
+
+def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
+    """This party's timings and offline bytes for ``repeats`` batches of ``size`` items."""
+    _make(p, op, 64)  # warm-up, untimed: the base OTs with every peer
+    seconds, sent, rounds = [], [], []
+    for _ in range(repeats):
+        barrier()
+        before = p.stats()["offline"]
+        t0 = time.perf_counter()
+        _make(p, op, size)
+        seconds.append(time.perf_counter() - t0)
+        after = p.stats()["offline"]
+        sent.append(after["bytes_sent"] - before["bytes_sent"])
+        rounds.append(after["rounds"] - before["rounds"])
+    return {"seconds": seconds, "bytes": max(sent), "rounds": max(rounds)}
+
+
+def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> list[dict]:
+    if transport == "local":
+        from mpc.testing import run_local
+
+        barrier = threading.Barrier(parties)
+        opts = {} if batch is None else {"ot_batch": batch}
+        return run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties, preprocessing="ot",
+                         timeout=600, **opts)
+    with tempfile.TemporaryDirectory() as logs:
+        batch_flag = [] if batch is None else ["--ot-batch", str(batch)]
+        cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--preprocessing",
+               "ot", *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
+               str(repeats)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=REPO)
+    if done.returncode != 0:
+        raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
+    return _results(done.stdout, parties, "mpcrun")
+
+
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> dict:
+    res = run(op, size, parties, repeats, transport, batch)
+    sec = statistics.median(max(r["seconds"][i] for r in res) for i in range(repeats))
+    nbytes = max(r["bytes"] for r in res)
+    return {"op": f"offline_{op}", "engine": "semi2k" if op != "and" else "gmw", "system": "tessera",
+            "preprocessing": "ot", "parties": parties, "n": size, "seconds": sec, "per_second": size / sec,
+            "bytes": nbytes, "bytes_per_item": nbytes / size, "rounds": max(r["rounds"] for r in res),
+            "phase": "offline", "transport": TRANSPORTS[transport], "encrypted": False, "profile": "loopback",
+            "batch": batch}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat (a smoke test)")
+    ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
+    ap.add_argument("--transport", choices=("procs", "local"), default="procs")
+    ap.add_argument("--batch", type=int, default=None, help="elements per OT round trip (ot_batch)")
+    args = ap.parse_args(argv)
+    cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1)] if args.quick else \
+        [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3)]
+    for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):
+        print(json.dumps(line), flush=True)
+    for parties in args.parties:
+        for op, size, repeats in cases:
+            print(json.dumps(measure(op, size, parties, repeats, args.transport, args.batch)), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+/* OT-extension kernels (mpc/crypto/ot_ext.py, mpc/preprocessing/ot_link.py).
+ *
+ * A 128-bit block is two uint64 words, low word first. Hash outputs are (m, blocks, 2) words:
+ * row j, output block l; the kernels that read hash outputs take the word of OT j at h[j * stride]
+ * (stride 2 * blocks for full outputs, 1 for the first words alone). Gilboa products: n elements
+ * of nbits OTs each (OT e*nbits + k is bit k of element e), one 64-bit correlation per element.
+ * Trimmed corrections: the OT k correction keeps ceil((64 - k) / 8) low bytes, laid out group by
+ * group (byte widths 8, 7, ..., 1; a group holds the OTs with that width), element-major inside a
+ * group: see mpc_ot_trimmed_bytes.
+ *
+ * Aliasing: mpc_ot_hash_finish allows out == y; otherwise no output may overlap an input.
+ */
+#ifndef MPC_OT_H
+#define MPC_OT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* rows is (128, w): out is (64 w, 2), out[j][h] bit i = bit j % 64 of rows[64 h + i][j / 64]. */
+void mpc_ot_transpose128(uint64_t *out, const uint64_t *rows, size_t w);
+/* out (m, blocks, 2) = px[j] ^ (start + j, l): the tweaked inputs of the second AES call. */
+void mpc_ot_tweak(uint64_t *out, const uint64_t *px, uint64_t start, size_t m, size_t blocks);
+/* out (m, blocks, 2) = y ^ px[j]: the hash's final XOR (out may equal y). */
+void mpc_ot_hash_finish(uint64_t *out, const uint64_t *y, const uint64_t *px, size_t m, size_t blocks);
+/* Bytes of the trimmed corrections of n elements of nbits OTs. */
+size_t mpc_ot_trimmed_bytes(size_t n, size_t nbits);
+/* Sender: d_k = h1 - h0 - x[e] (trimmed into d), share[e] = -sum_k 2^k h0 (first words). */
+void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const uint64_t *h1, const uint64_t *x,
+                        size_t n, size_t nbits, size_t stride);
+/* Receiver: share[e] = sum_k 2^k (ht - c_k d_k), c_k bit k of y[e], d_k untrimmed (high bytes 0). */
+void mpc_ot_gilboa_recv(uint64_t *share, const uint64_t *ht, const uint8_t *d, const uint64_t *y, size_t n,
+                        size_t nbits, size_t stride);
+/* out (m / 64,) words: bit j % 64 of word j / 64 = bit 0 of h[j * stride]; m a multiple of 64. */
+void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride);
+/* out[j] = first word of H(start + j, x[j] ^ delta) (delta NULL: x[j]) for x (m, 2), with
+ * H(j, x) = AES_k(AES_k(x) ^ (j, 0)) ^ AES_k(x) and k the 16-byte key: the hash of
+ * mpc/crypto/ot_ext.py fused into one pass. Returns -1 (nothing written) without AES-NI. */
+int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                      const uint8_t key[16]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MPC_OT_H */

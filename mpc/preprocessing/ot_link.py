@@ -1,0 +1,249 @@
+"""Pairwise OT between every pair of parties, over the party channel: the transport of ``ot``.
+
+:class:`OTLinks` owns, for each peer p, two OT-extension instances (:mod:`mpc.crypto.ot_ext`):
+one where this party is the extension sender towards p and one where it is the receiver, each
+seeded by 128 base OTs (:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all
+ordered pairs at once (1.5 round trips, about 0.3 s of exponentiations per ordered pair).
+
+On top it offers the two products every ``ot`` material kind is built from, each two round
+trips for all pairs together (every party first sends its extension matrices to the peers it
+receives from, answers the peers it sends to with a challenge, answers the challenges with the
+KOS check, then the verified senders send their corrections):
+
+- :meth:`OTLinks.ring_products` -- Gilboa's multiplication (Gilboa, "Two party RSA key
+  generation", CRYPTO 1999) over Z_2^64 from correlated OT: the receiver holds y, the sender
+  a vector x (w ring elements per y, w > 1 for matrix products); OT number k (k < nbits) has
+  choice bit k of y and correlation x, so sum_k 2^k (s_k + y_k x) = s + x y. The k-th
+  correlation only matters mod 2^(64-k), so its message d_k is sent trimmed to
+  ceil((64-k)/8) bytes (the byte-granular version of "the k-th OT trimmed to 64-k bits":
+  288 bytes instead of 260 for the 64 OTs of one 64-bit product, no bit packing pass).
+  Cost per product of 64-bit values: 64 OTs = 64 x 16 bytes of extension matrix R -> S, and
+  288 w bytes of corrections S -> R.
+- :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
+  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
+
+Tags: offline messages carry tags from a counter of their own, ``OFFLINE_TAGS + k``, disjoint
+from the online operation counter, and every message is counted in the channel section
+``"offline"`` (reported by ``party.stats()["offline"]``).
+
+Security: the one of the OT extension (semi-honest parties; KOS15 check against a receiver
+that cheats in the extension: :class:`~mpc.errors.CheatingDetected`); a malformed message
+(wrong shape, not a group element) is a :class:`~mpc.errors.ProtocolError`.
+"""
+
+from __future__ import annotations
+
+import types
+
+import numpy as np
+
+from mpc.crypto import base_ot, ot_ext
+from mpc.errors import ProtocolError
+from mpc.net.channel import Channel
+from mpc.prg import PRG
+
+OFFLINE_TAGS = 1 << 62
+SECTION = "offline"
+_SHIFTS = np.arange(64, dtype=np.uint64)
+
+
+def _trim_groups(nbits: int) -> list[tuple[int, int, int]]:
+    """(k0, k1, nbytes): OTs k0..k1-1 of a product keep nbytes bytes of their correction."""
+    out = []
+    for nb in range(8, 0, -1):
+        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
+        if k0 < k1:
+            out.append((k0, k1, nb))
+    return out
+
+
+def trim(d: np.ndarray, nbits: int) -> np.ndarray:
+    """Corrections ``(N, nbits, w)`` uint64 -> the bytes that matter (see the module docstring)."""
+    b = d.view(np.uint8).reshape(*d.shape, 8)
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _trim_groups(nbits)]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+
+
+def trimmed_bytes(n: int, nbits: int, w: int) -> int:
+    return sum((k1 - k0) * nb for k0, k1, nb in _trim_groups(nbits)) * n * w
+
+
+def untrim(raw: np.ndarray, n: int, nbits: int, w: int) -> np.ndarray:
+    """The inverse of :func:`trim`, with zero high bytes (they are multiplied away by 2^k)."""
+    out = np.zeros((n, nbits, w, 8), dtype=np.uint8)
+    pos = 0
+    for k0, k1, nb in _trim_groups(nbits):
+        size = n * (k1 - k0) * w * nb
+        out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(n, k1 - k0, w, nb)
+        pos += size
+    return out.view(np.uint64).reshape(n, nbits, w)
+
+
+def bits_of(y: np.ndarray, nbits: int) -> np.ndarray:
+    """(N,) uint64 -> (N * nbits,) uint8 choice bits, element-major (bit k of y_e at e*nbits + k)."""
+    y = np.ascontiguousarray(y, dtype=np.uint64).reshape(-1)
+    if nbits == 64:
+        return np.unpackbits(y.view(np.uint8), bitorder="little")
+    return ((y[:, None] >> _SHIFTS[:nbits]) & np.uint64(1)).astype(np.uint8).reshape(-1)
+
+
+class OTLinks:
+    """This party's OT-extension instances with every peer (set up at first use)."""
+
+    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"") -> None:
+        self.channel = channel
+        self.pid, self.n = channel.pid, channel.n
+        self.kernels = kernels
+        self.label = bytes(label)
+        self._tag = 0
+        self.senders: dict[int, ot_ext.ExtSender] = {}
+        self.receivers: dict[int, ot_ext.ExtReceiver] = {}
+        self.ots = 0  # OTs extended by this party (as receiver and as sender)
+
+    def tag(self) -> int:
+        self._tag += 1
+        return OFFLINE_TAGS + self._tag
+
+    def _labels(self, sender: int, receiver: int) -> bytes:
+        return self.label + b"/%d->%d" % (sender, receiver)
+
+    def setup(self) -> None:
+        """Base OTs for every ordered pair (idempotent). Towards each peer p this party is the
+        base-OT sender for the extension where it receives, and the base-OT receiver (choices
+        Delta) for the extension where it sends."""
+        if self.senders or self.receivers:
+            return
+        ch = self.channel
+        with ch.section(SECTION):
+            t1, t2 = self.tag(), self.tag()
+            base_senders = {}
+            for p in ch.peers:  # step 1 as base sender (p will be the extension sender)
+                base_senders[p] = base_ot.BaseOTSender(self._labels(p, self.pid))
+                ch.send(p, base_senders[p].first_message(), t1)
+            deltas = {}
+            for p in ch.peers:  # step 2 as base receiver, choices = this party's Delta towards p
+                first = ch.recv(p, t1, dtype=np.uint8, shape=(base_ot.ELEMENT_BYTES,))
+                delta = np.frombuffer(PRG.fresh().random_bytes(ot_ext.KAPPA), dtype=np.uint8) & 1
+                msg, keys = base_ot.receive(self._labels(self.pid, p), first, delta)
+                ch.send(p, msg, t2)
+                deltas[p] = (delta, keys)
+            for p in ch.peers:  # step 3
+                msg = ch.recv(p, t2, dtype=np.uint8, shape=(ot_ext.KAPPA, base_ot.ELEMENT_BYTES))
+                pairs = base_senders[p].keys(msg)
+                self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
+            for p, (delta, keys) in deltas.items():
+                self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
+
+    # ------------------------------------------------------------------ the two products
+
+    def _extend_to(self, peers, choices: np.ndarray, tag: int) -> dict:
+        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send u."""
+        out = {}
+        for p in peers:
+            u, t, start = self.receivers[p].extend(choices)
+            self.channel.send(p, u, tag)
+            out[p] = (t, start)
+            self.ots += len(choices)
+        return out
+
+    def _challenge(self, peers, m: int, tag_u: int, tag_seed: int) -> None:
+        """Sender side, step 2: each peer's u in, a fresh challenge seed out."""
+        w = ot_ext._padded(m) // 64
+        for p in peers:
+            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(ot_ext.KAPPA, w))
+            self.channel.send(p, self.senders[p].extend(u, m), tag_seed)
+            self.ots += m
+
+    def _answer(self, peers, tag_seed: int, tag_check: int) -> None:
+        """Receiver side, step 3: the check for each peer's challenge."""
+        for p in peers:
+            seed = self.channel.recv(p, tag_seed, dtype=np.uint8, shape=(16,))
+            self.channel.send(p, self.receivers[p].answer(seed), tag_check)
+
+    def _verified(self, p: int, tag_check: int) -> tuple[np.ndarray, int]:
+        """Sender side: the peer's check, verified: (q, first tweak), or CheatingDetected."""
+        check = self.channel.recv(p, tag_check, dtype=np.uint64, shape=(3,))
+        return self.senders[p].verify(check)
+
+    def _extension(self, to, frm, choices, m_to: int) -> tuple[dict, list[int]]:
+        """Steps 1-3 of an extension with every peer at once (u, challenge, check per pair);
+        returns the receiver's pending state and the tags [check, outputs]."""
+        tag_u, tag_seed, tag_check, tag_d = self.tag(), self.tag(), self.tag(), self.tag()
+        pending = self._extend_to(frm, choices, tag_u) if frm else {}
+        self._challenge(to, m_to, tag_u, tag_seed)
+        self._answer(frm, tag_seed, tag_check)
+        return pending, [tag_check, tag_d]
+
+    def ring_products(self, x: np.ndarray | None, to: list[int], y: np.ndarray | None, frm: list[int],
+                      nbits: int = 64, w: int = 1) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Gilboa products with several peers in two round trips (see the module docstring).
+
+        ``x`` ``(N, w)`` uint64: this party's sender input towards each peer of ``to``; ``y``
+        ``(N,)`` uint64: its receiver input from each peer of ``frm`` (only its low ``nbits``
+        bits count; the sender of that pair must use the same N, ``w`` and ``nbits``). Returns
+        ``(sent, received)``: per peer, this party's ``(N, w)`` additive share of x_me * y_p
+        (sent) and of x_p * y_me (received); the two shares of a pair sum to the product."""
+        self.setup()
+        ch = self.channel
+        with ch.section(SECTION):
+            choices = bits_of(y, nbits) if frm else None
+            if to and x.shape != (len(x), w):
+                raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0)
+            sent = {}
+            if to:
+                n_el = len(x)
+                weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
+                for p in to:
+                    q, start = self._verified(p, tag_check)
+                    if w == 1:  # the fused C path (kernels ot_hash_words, ot_gilboa_send / _recv)
+                        m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
+                        d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
+                        ch.send(p, d, tag_d)
+                        sent[p] = share[:, None]
+                        continue
+                    s, d = ot_ext.cot_send(q, self.senders[p].delta, start,
+                                           np.repeat(x, nbits, axis=0) if nbits > 1 else x)
+                    ch.send(p, trim(d.reshape(n_el, nbits, w), nbits), tag_d)
+                    sent[p] = -(s.reshape(n_el, nbits, w) * weights).sum(axis=1, dtype=np.uint64)
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                n_el = len(y)
+                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
+                if w == 1:
+                    ht = ot_ext.rot_receive_words(t, start, self.kernels)
+                    received[p] = self.kernels.ot_gilboa_recv(ht, raw, y, nbits)[:, None]
+                    continue
+                d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
+                v = ot_ext.cot_receive(t, start, choices, d).reshape(n_el, nbits, w)
+                weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
+                received[p] = (v * weights).sum(axis=1, dtype=np.uint64)
+            return sent, received
+
+    def bit_products(self, b: np.ndarray | None, to: list[int], a: np.ndarray | None, frm: list[int]
+                     ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """GF(2) products in two round trips: ``b`` (packed words) is this party's correlation
+        towards ``to``, ``a`` (packed words, same count) its choices from ``frm``. Returns per
+        peer this party's XOR share (packed words) of b_me AND a_p (sent) / b_p AND a_me."""
+        self.setup()
+        ch = self.channel
+        with ch.section(SECTION):
+            words = len(a) if a is not None else len(b)
+            m = 64 * words
+            choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little") if frm else None
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, m)
+            sent = {}
+            for p in to:
+                q, start = self._verified(p, tag_check)
+                m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
+                s = self.kernels.ot_lsb_pack(m0)
+                d = s ^ self.kernels.ot_lsb_pack(m1) ^ b
+                ch.send(p, d, tag_d)
+                sent[p] = s
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
+                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
+            return sent, received
