@@ -74,6 +74,7 @@ __all__ = [
     "PrivateKey",
     "PublicKey",
     "SlotLayout",
+    "best_window",
     "ciphertexts_from_bytes",
     "ciphertexts_to_bytes",
     "generate_keypair",
@@ -327,8 +328,10 @@ class SlotLayout:
 # many scalar products with the same ciphertexts
 
 
-def _window_for(count: int) -> int:
-    return 8 if count >= 64 else 4
+def best_window(rows: int, exp_bits: int = 64) -> int:
+    """The Straus window minimising multiplications per ciphertext for ``rows`` exponent rows:
+    ``2^w - 2`` to build the table plus ``rows * ceil(exp_bits / w)`` to use it (w <= 10)."""
+    return min(range(1, 11), key=lambda w: ((1 << w) - 2 + rows * -(-exp_bits // w), w))
 
 
 def multi_scalar_products(
@@ -341,7 +344,7 @@ def multi_scalar_products(
     ciphertext, shared by all rows (module doc); tables are built for chunks of ciphertexts
     holding at most ``table_budget`` bytes."""
     k = len(cts)
-    w = window or _window_for(len(exps))
+    w = window or best_window(len(exps), exp_bits)
     if not 1 <= w <= 16:
         raise ConfigError(f"window: expected 1..16, got {w}")
     digits = _digits(exps, k, exp_bits, w)

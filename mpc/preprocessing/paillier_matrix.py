@@ -35,9 +35,10 @@ Protocol, per party, both directions at once (so a pair finishes in two message 
 Cost per party for (m, k, n), 2048-bit keys, sigma = 40: ``s = floor(2047 / (129 + ceil(log2 k)
 + 40))`` slots (11 for k = 256), ``G = ceil(n / s)``. Sent: ``(k + m) * G`` ciphertexts of 512
 bytes plus 256 + 40 bytes of key and headers (256^3: 24 groups, 6.3 MB per party, the same
-received). Work: ``k * G`` half-size encryptions, ``G * (254 k + m (56 + 8 k))`` multiplications
-modulo n^2 (the dominant term), ``m * G`` full randomisers ``r^n mod n^2`` and ``m * G`` CRT
-decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
+received). Work: ``k * G`` half-size encryptions, ``G * (k (2^w - 2) + m (w (W - 1) + k W))``
+multiplications modulo n^2 with the Straus window ``w`` = :func:`best_window(m)` and ``W =
+ceil(64 / w)`` windows (for 256^3, w = 8: ``G (254 k + m (56 + 8 k))`` = 14.5 million, the dominant
+term), ``m * G`` full randomisers ``r^n mod n^2`` and ``m * G`` CRT decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
 the machine (:func:`calibrate`), so a caller can pick Paillier or OT per shape.
 
 N > 2 parties (:func:`matrix_triple_shares_multi`): ``C = sum_i A_i B_i + sum_{i<j} (A_i B_j +
@@ -80,6 +81,7 @@ from mpc.crypto.paillier import (
     PrivateKey,
     PublicKey,
     SlotLayout,
+    best_window,
     ciphertexts_from_bytes,
     ciphertexts_to_bytes,
     generate_keypair,
@@ -104,14 +106,16 @@ __all__ = [
 MAGIC = b"TPMT"
 _HEADER = struct.Struct(">4sBHIIIHI")
 TYPE_KEY, TYPE_RESULT = 1, 2
-WINDOW = 8  # Straus window for the evaluator (module doc of mpc.crypto.paillier)
 _MASK64 = (1 << 64) - 1
 
 
 class Link(Protocol):
     """A reliable, ordered byte link to one peer."""
 
-    def send(self, data: bytes) -> None: ...
+    def send(self, data: bytes) -> None:
+        """Queue ``data`` for the peer without waiting for the peer to read it (both parties
+        send their first message before receiving: a send that blocks would deadlock)."""
+        ...
 
     def recv(self, timeout: float) -> bytes:
         """The next message; PeerTimeout after ``timeout`` seconds."""
@@ -239,7 +243,7 @@ def cross_term_shares(
     out: list[mpz] = [mpz(0)] * (m * groups)
     for g in range(groups):
         col = cts_peer[g::groups]  # ciphertexts (l, g) for l < k
-        for i, c in enumerate(multi_scalar_products(peer, col, a_own, 64, WINDOW)):
+        for i, c in enumerate(multi_scalar_products(peer, col, a_own, 64, best_window(m))):
             out[i * groups + g] = c
     st["evaluate_s"] = clock() - t0
     t0 = clock()
@@ -366,9 +370,9 @@ def paillier_matrix_cost(
     layout = SlotLayout.for_inner_products(bits, k, 64, sigma)
     groups = -(-n // layout.slots)
     ct_bytes = (2 * bits + 7) // 8
-    nwin = -(-64 // WINDOW)
-    table = (1 << WINDOW) - 2
-    mulmods = groups * (k * table + m * (WINDOW * (nwin - 1) + k * nwin + 3))
+    w = best_window(m)
+    nwin = -(-64 // w)
+    mulmods = groups * (k * ((1 << w) - 2) + m * (w * (nwin - 1) + k * nwin + 3))
     sent = 2 * _HEADER.size + (bits + 7) // 8 + (k + m) * groups * ct_bytes
     cal = calibration or calibrate(bits)
     if cal.bits != bits:
