@@ -20,6 +20,9 @@ Lines (JSON, DESIGN.md section 8):
   M). Bytes are exact (the formula is checked against the wire in tests/test_paillier_matrix.py).
 - ``paillier_matrix_model``: the cost model's prediction (``paillier_matrix_cost``) with unit
   times calibrated now, for the measured shape and for 256^3.
+- ``paillier_scalar_products``: m x k scalar products of k ciphertexts (m = 64, k = 32; 16 rows
+  with --quick), by Straus window tables (``backend: straus``, what the protocol uses) and by
+  ``gmpy2.powmod_exp_list`` per ciphertext (``backend: powmod_exp_list``).
 - ``paillier_unit``: the calibrated unit times (one multiplication mod n^2, one key-holder
   encryption, one r^n, one decryption).
 
@@ -143,6 +146,37 @@ def extrapolate(measured: dict, shape: tuple[int, int, int], target: tuple[int, 
             + ph["wait_validate_s"] * dst["ciphertexts_sent"] / src["ciphertexts_sent"])
 
 
+def bench_scalar_products(bits: int, m: int, k: int, base: dict) -> None:
+    """Many scalar products with the same ciphertexts, two ways: Straus with window tables
+    (multi_scalar_products) and one gmpy2.powmod_exp_list per ciphertext, then k - 1 products
+    per row. Both must agree; one JSON line each."""
+    import gmpy2
+
+    from mpc.crypto.paillier import multi_scalar_products
+    from mpc.prg import PRG
+
+    key = generate_keypair(bits)
+    pub = key.public
+    cts = key.encrypt_many(range(1, k + 1))
+    exps = PRG.fresh().uint64((m, k))
+    t0 = time.perf_counter()
+    straus = multi_scalar_products(pub, cts, exps)
+    t1 = time.perf_counter()
+    cols = [gmpy2.powmod_exp_list(c, [int(e) for e in exps[:, j]], pub.n2) for j, c in enumerate(cts)]
+    rows = []
+    for i in range(m):
+        x = cols[0][i]
+        for j in range(1, k):
+            x = x * cols[j][i] % pub.n2
+        rows.append(x)
+    t2 = time.perf_counter()
+    if rows != straus:
+        raise SystemExit("paillier bench: the two multi-exponentiations disagree")
+    for backend, secs in (("straus", t1 - t0), ("powmod_exp_list", t2 - t1)):
+        print(json.dumps({**base, "op": "paillier_scalar_products", "backend": backend, "n": m * k,
+                          "shape": [m, k], "seconds": secs, "bytes": 0, "rounds": 0, "phase": "local"}), flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="M = 4 rows, 1 repeat")
@@ -167,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
                           "seconds": c["seconds"], "bytes": c["bytes_sent"], "slots": c["slots"],
                           "mulmods": c["mulmods"], "measured": False}), flush=True)
 
+    bench_scalar_products(bits, 16 if args.quick else 64, 32, base)
     runs = run_pair(shape, bits, 1 if args.quick else args.repeats)
     for per in runs:
         slow = max(per, key=lambda r: r["seconds"])
