@@ -85,7 +85,7 @@ class PipeLink:
         self._writer.join()
 
 
-def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: list[bool]) -> None:
+def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: list[bool], workers: int) -> None:
     key = generate_keypair(bits)
     link = PipeLink(conn)
     m, k, n = shape
@@ -93,7 +93,7 @@ def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: 
         shp = (m, k, n) if timed else (2, 8, 8)
         stats: dict = {}
         t0 = time.perf_counter()
-        a, b, c = pm.matrix_triple({1 - pid: link}, *shp, key=key, timeout=3600, stats=stats)
+        a, b, c = pm.matrix_triple({1 - pid: link}, *shp, key=key, timeout=3600, stats=stats, workers=workers)
         secs = time.perf_counter() - t0
         if timed:
             out.send_bytes(json.dumps({"pid": pid, "seconds": secs, "stats": stats}).encode())
@@ -102,12 +102,12 @@ def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: 
     link.close()
 
 
-def run_pair(shape: tuple[int, int, int], bits: int, repeats: int) -> list[list[dict]]:
+def run_pair(shape: tuple[int, int, int], bits: int, repeats: int, workers: int = 1) -> list[list[dict]]:
     ctx = mp.get_context("spawn")
     c0, c1 = ctx.Pipe()
     results = [ctx.Pipe(duplex=False) for _ in range(2)]
     rounds = [False] + [True] * repeats
-    procs = [ctx.Process(target=_party, args=(conn, results[pid][1], pid, shape, bits, rounds))
+    procs = [ctx.Process(target=_party, args=(conn, results[pid][1], pid, shape, bits, rounds, workers))
              for pid, conn in ((0, c0), (1, c1))]
     for p in procs:
         p.start()
@@ -184,12 +184,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full", action="store_true", help="measure the full 256^3 triple (minutes)")
     parser.add_argument("--bits", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=1, help="threads per party (gmpy2 releases the GIL)")
     args = parser.parse_args(argv)
     rows = 256 if args.full else (4 if args.quick else args.rows)
     shape = (rows, 256, 256)
     bits = args.bits
     base = {"engine": "paillier", "parties": 2, "bits": bits, "phase": "offline", "transport": "pipe",
-            "encrypted": False, "rounds": 2, "loadavg_start": round(os.getloadavg()[0], 2)}
+            "encrypted": False, "rounds": 2, "workers": args.workers, "loadavg_start": round(os.getloadavg()[0], 2)}
 
     cal = pm.calibrate(bits)
     print(json.dumps({**base, "op": "paillier_unit", "n": 1, "seconds": cal.mulmod, "bytes": 0,
@@ -202,7 +203,7 @@ def main(argv: list[str] | None = None) -> None:
                           "mulmods": c["mulmods"], "measured": False}), flush=True)
 
     bench_scalar_products(bits, 16 if args.quick else 64, 32, base)
-    runs = run_pair(shape, bits, 1 if args.quick else args.repeats)
+    runs = run_pair(shape, bits, 1 if args.quick else args.repeats, args.workers)
     for per in runs:
         slow = max(per, key=lambda r: r["seconds"])
         print(json.dumps({**base, "op": "paillier_matrix_triple", "n": shape[0] * shape[1] * shape[2],

@@ -25,6 +25,7 @@ from mpc.crypto.paillier import (
     ciphertexts_to_bytes,
     generate_keypair,
     multi_scalar_products,
+    powmod_many,
 )
 from mpc.errors import ConfigError, InputError, ProtocolError
 
@@ -280,3 +281,16 @@ def test_public_key_bytes_and_validation(key512):
         PublicKey.from_bytes(int(gmpy2.next_prime(gmpy2.isqrt(1 << 511) + 1) ** 2).to_bytes(64, "big"), 512)  # square
     with pytest.raises(ProtocolError):
         PublicKey.from_bytes(b"\x00" + os.urandom(63), 512)  # too short a modulus
+
+
+def test_worker_threads_give_the_same_results(key512):
+    """workers > 1 only splits the work: same products, same plaintexts."""
+    pub = key512.public
+    xs = list(range(11))
+    cts = key512.encrypt_many(xs, workers=3) + pub.encrypt_many(xs, workers=2)
+    assert [int(x) for x in key512.decrypt_many(cts, workers=4)] == xs + xs
+    assert powmod_many(cts, 65537, pub.n2, workers=3) == [pow(int(c), 65537, int(pub.n2)) for c in cts]
+    exps = np.frombuffer(os.urandom(8 * 5 * 22), dtype=np.uint64).reshape(5, 22)
+    one = multi_scalar_products(pub, cts, exps)
+    assert multi_scalar_products(pub, cts, exps, workers=2) == one
+    assert multi_scalar_products(pub, cts, exps, workers=8, table_budget=1) == one

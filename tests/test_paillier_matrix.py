@@ -112,8 +112,9 @@ def test_matrix_triple_with_columns_spanning_several_groups(keys):
 def test_three_party_matrix_triple_pairwise(keys):
     m, k, n = 4, 5, 6
     links = links_for(3)
-    res = run_parties([
-        lambda i=i: pm.matrix_triple(links[i], m, k, n, key=keys[i], timeout=60) for i in range(3)
+    res = run_parties([  # party 2 also splits its work over 2 threads
+        lambda i=i: pm.matrix_triple(links[i], m, k, n, key=keys[i], timeout=60, workers=1 + (i == 2))
+        for i in range(3)
     ])
     a = sum(r[0] for r in res)
     b = sum(r[1] for r in res)

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import gmpy2
@@ -79,6 +80,7 @@ __all__ = [
     "ciphertexts_to_bytes",
     "generate_keypair",
     "multi_scalar_products",
+    "powmod_many",
 ]
 
 DEFAULT_BITS = 2048
@@ -89,6 +91,19 @@ _PRIME_REPS = 40  # Miller-Rabin rounds on top of GMP's own test in next_prime
 
 def _random_below(bound: int) -> int:
     return secrets.randbelow(bound)
+
+
+def powmod_many(bases: Sequence[mpz], exp: mpz, mod: mpz, workers: int = 1) -> list[mpz]:
+    """``[b^exp mod mod for b in bases]`` through ``gmpy2.powmod_base_list`` (C, GIL released),
+    split over ``workers`` threads when there are enough bases."""
+    bases = list(bases)
+    if workers <= 1 or len(bases) < 2 * workers:
+        return list(gmpy2.powmod_base_list(bases, exp, mod)) if bases else []
+    step = -(-len(bases) // workers)
+    chunks = [bases[i:i + step] for i in range(0, len(bases), step)]
+    with ThreadPoolExecutor(len(chunks)) as ex:
+        parts = list(ex.map(lambda ch: gmpy2.powmod_base_list(ch, exp, mod), chunks))
+    return [x for part in parts for x in part]
 
 
 def _random_prime(bits: int) -> mpz:
@@ -150,10 +165,9 @@ class PublicKey:
             if gmpy2.gcd(r, self.n) == 1:
                 return r
 
-    def noise(self, count: int) -> list[mpz]:
+    def noise(self, count: int, workers: int = 1) -> list[mpz]:
         """``count`` fresh ``r^n mod n^2`` (the randomisers; GIL released during the powmods)."""
-        rs = [self.random_unit() for _ in range(count)]
-        return list(gmpy2.powmod_base_list(rs, self.n, self.n2)) if rs else []
+        return powmod_many([self.random_unit() for _ in range(count)], self.n, self.n2, workers)
 
     def encrypt(self, m: int, r: int | None = None) -> mpz:
         """``Enc(m; r) = (1 + m n) r^n mod n^2``; ``r`` fresh from :mod:`secrets` unless given."""
@@ -161,9 +175,9 @@ class PublicKey:
         r = self.random_unit() if r is None else mpz(r)
         return (1 + m * self.n) * gmpy2.powmod(r, self.n, self.n2) % self.n2
 
-    def encrypt_many(self, ms: Sequence[int]) -> list[mpz]:
+    def encrypt_many(self, ms: Sequence[int], workers: int = 1) -> list[mpz]:
         ms = [self._check_plain(m) for m in ms]
-        return [(1 + m * self.n) * z % self.n2 for m, z in zip(ms, self.noise(len(ms)), strict=True)]
+        return [(1 + m * self.n) * z % self.n2 for m, z in zip(ms, self.noise(len(ms), workers), strict=True)]
 
     # -- homomorphic operations
     def add(self, c1: mpz, c2: mpz) -> mpz:
@@ -233,20 +247,20 @@ class PrivateKey:
     def decrypt(self, c: int) -> mpz:
         return self.decrypt_many([c])[0]
 
-    def decrypt_many(self, cs: Sequence[int]) -> list[mpz]:
+    def decrypt_many(self, cs: Sequence[int], workers: int = 1) -> list[mpz]:
         """Plaintexts of ``cs`` (each validated: ProtocolError if not in Z*_{n^2}), by CRT."""
         cs = [self.public.validate(c) for c in cs]
         if not cs:
             return []
         p, q, p2, q2 = self._p, self._q, self._p2, self._q2
-        xp = gmpy2.powmod_base_list([c % p2 for c in cs], p - 1, p2)
-        xq = gmpy2.powmod_base_list([c % q2 for c in cs], q - 1, q2)
+        xp = powmod_many([c % p2 for c in cs], p - 1, p2, workers)
+        xq = powmod_many([c % q2 for c in cs], q - 1, q2, workers)
         return [
             self._crt_mod_n((a - 1) // p * self._hp % p, (b - 1) // q * self._hq % q)
             for a, b in zip(xp, xq, strict=True)
         ]
 
-    def noise(self, count: int) -> list[mpz]:
+    def noise(self, count: int, workers: int = 1) -> list[mpz]:
         """``count`` fresh uniform n-th residues modulo n^2, by CRT (key holder only).
 
         Modulo p^2 the n-th residues are the subgroup of order p - 1 (Z*_{p^2} is cyclic of order
@@ -256,16 +270,16 @@ class PrivateKey:
         if count <= 0:
             return []
         p, q, p2, q2 = self._p, self._q, self._p2, self._q2
-        xp = gmpy2.powmod_base_list([mpz(_random_below(int(p) - 1) + 1) for _ in range(count)], p, p2)
-        xq = gmpy2.powmod_base_list([mpz(_random_below(int(q) - 1) + 1) for _ in range(count)], q, q2)
+        xp = powmod_many([mpz(_random_below(int(p) - 1) + 1) for _ in range(count)], p, p2, workers)
+        xq = powmod_many([mpz(_random_below(int(q) - 1) + 1) for _ in range(count)], q, q2, workers)
         return [b + q2 * ((a - b) * self._q2inv_p2 % p2) for a, b in zip(xp, xq, strict=True)]
 
-    def encrypt_many(self, ms: Sequence[int]) -> list[mpz]:
+    def encrypt_many(self, ms: Sequence[int], workers: int = 1) -> list[mpz]:
         """Encryptions of ``ms`` under the own key, randomisers by CRT (same distribution as
         :meth:`PublicKey.encrypt_many`)."""
         pub = self.public
         ms = [pub._check_plain(m) for m in ms]
-        return [(1 + m * pub.n) * z % pub.n2 for m, z in zip(ms, self.noise(len(ms)), strict=True)]
+        return [(1 + m * pub.n) * z % pub.n2 for m, z in zip(ms, self.noise(len(ms), workers), strict=True)]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -336,13 +350,14 @@ def best_window(rows: int, exp_bits: int = 64) -> int:
 
 def multi_scalar_products(
     pub: PublicKey, cts: Sequence[mpz], exps: Sequence[Sequence[int]], exp_bits: int = 64,
-    window: int | None = None, table_budget: int = 64 << 20,
+    window: int | None = None, table_budget: int = 64 << 20, workers: int = 1,
 ) -> list[mpz]:
     """``[prod_l cts[l]^(exps[i][l]) mod n^2 for i]``: Enc(sum_l e_il x_l) for every row i.
 
     Exponents are integers in ``[0, 2^exp_bits)``. Straus' method with one window table per
     ciphertext, shared by all rows (module doc); tables are built for chunks of ciphertexts
-    holding at most ``table_budget`` bytes."""
+    holding at most ``table_budget`` bytes. ``workers`` > 1 splits the rows over that many
+    threads, which share the tables and run with gmpy2's ``allow_release_gil``."""
     k = len(cts)
     w = window or best_window(len(exps), exp_bits)
     if not 1 <= w <= 16:
@@ -362,17 +377,34 @@ def multi_scalar_products(
             for _ in range(2, 1 << w):
                 t.append(t[-1] * c % n2)
             tables.append(t)
-        shift = mpz(1) << w
-        for i in range(m):
-            x = mpz(1)
-            for t, drow in enumerate(digits[i]):
-                if t:
-                    x = gmpy2.powmod(x, shift, n2)
-                for d, tab in zip(drow[lo:hi], tables):  # noqa: B905 - equal lengths by construction
-                    if d:
-                        x = x * tab[d] % n2
-            acc[i] = acc[i] * x % n2
+        _straus_rows(acc, digits, tables, lo, hi, w, n2, workers)
     return acc
+
+
+def _straus_rows(acc: list[mpz], digits, tables, lo: int, hi: int, w: int, n2: mpz, workers: int) -> None:
+    """acc[i] *= prod_{l in [lo, hi)} c_l^(e_il) for every row i, from the window tables."""
+    shift = mpz(1) << w
+
+    def rows(start: int, stop: int) -> None:
+        with gmpy2.context(allow_release_gil=workers > 1):
+            for i in range(start, stop):
+                x = mpz(1)
+                for t, drow in enumerate(digits[i]):
+                    if t:
+                        x = gmpy2.powmod(x, shift, n2)
+                    for d, tab in zip(drow[lo:hi], tables):  # noqa: B905 - equal lengths by construction
+                        if d:
+                            x = x * tab[d] % n2
+                acc[i] = acc[i] * x % n2
+
+    m = len(acc)
+    if workers <= 1 or m < 2:
+        rows(0, m)
+        return
+    step = -(-m // workers)
+    with ThreadPoolExecutor(workers) as ex:
+        for f in [ex.submit(rows, i, min(m, i + step)) for i in range(0, m, step)]:
+            f.result()
 
 
 def _digits(exps, k: int, exp_bits: int, w: int) -> list[list[list[int]]]:
