@@ -222,3 +222,23 @@ def test_cost_model_counts_and_calibration():
     assert c["bytes_sent"] < 100e6
     with pytest.raises(InputError):
         pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=cal)
+
+
+def test_hook_over_party_channels_counts_offline_traffic(keys):
+    """PaillierMatrixHook over in-process party channels: two consecutive triples (tags go on),
+    the cross shares reconstruct, and every byte is in the channel's "offline" section."""
+    from mpc.net.local import LocalHub
+
+    chans = LocalHub(2, timeout=60).channels()
+    hooks = [pm.PaillierMatrixHook(bits=BITS, key=keys[i]) for i in range(2)]
+    prg = PRG.fresh()
+    for m, k, n in ((2, 3, 4), (5, 1, 2)):
+        a = [prg.uint64((m, k)) for _ in range(2)]
+        b = [prg.uint64((k, n)) for _ in range(2)]
+        cross = run_parties([lambda i=i: hooks[i](chans[i], 1 - i, a[i], b[i]) for i in range(2)])
+        want = exact_product(a[0], b[1]) + exact_product(a[1], b[0])
+        assert np.array_equal(cross[0] + cross[1], want)
+    for ch, hook in zip(chans, hooks, strict=True):
+        off = ch.stats()["sections"]["offline"]
+        assert off["bytes_sent"] == ch.stats()["total"]["bytes_sent"] > hook.stats["bytes_sent"] > 0
+        assert off["messages_sent"] == off["messages_received"] == 4

@@ -59,7 +59,11 @@ ciphertexts; for type 2, ``count`` ciphertexts. ``rows, cols`` are (k, n) in typ
 in type 2.
 
 The link is anything with ``send(bytes)`` and ``recv(timeout) -> bytes`` raising PeerTimeout
-(:class:`Link`); :func:`queue_link_pair` gives an in-process pair for tests and benchmarks.
+(:class:`Link`); :func:`queue_link_pair` gives an in-process pair for tests and benchmarks, and
+:class:`ChannelLink` runs it over a party :class:`~mpc.net.channel.Channel` (uint8 frames on tags
+of its own, counted in the channel section ``"offline"``). :class:`PaillierMatrixHook` is the
+``matrix_triple_2pc(channel, peer, A, B)`` callable a preprocessing source can call for the cross
+terms (one key per party, made at the first call).
 """
 
 from __future__ import annotations
@@ -88,11 +92,14 @@ from mpc.crypto.paillier import (
     multi_scalar_products,
 )
 from mpc.errors import InputError, PeerTimeout, ProtocolError
+from mpc.net.channel import Channel
 from mpc.prg import PRG
 
 __all__ = [
     "Calibration",
+    "ChannelLink",
     "Link",
+    "PaillierMatrixHook",
     "QueueLink",
     "calibrate",
     "cross_term_shares",
@@ -147,6 +154,65 @@ class QueueLink:
 def queue_link_pair() -> tuple[QueueLink, QueueLink]:
     a, b = queue.Queue(), queue.Queue()
     return QueueLink(a, b, "party 1"), QueueLink(b, a, "party 0")
+
+
+# Tags of this module's offline messages: above the OT links' ``1 << 62`` counter range and far
+# from the online operation counter; both ends advance their own counter identically.
+PAILLIER_TAGS = (1 << 62) | (1 << 56)
+SECTION = "offline"
+
+
+class ChannelLink:
+    """A :class:`Link` to ``peer`` over a party channel: each message one uint8 frame whose tag
+    comes from ``tags`` (a per-pair counter both ends advance alike: message i of the exchange has
+    the same tag at both ends), counted in the section ``"offline"``. The channel checks session,
+    sender and tag; its own deadline applies when ``recv`` is given none."""
+
+    def __init__(self, channel: Channel, peer: int, first_tag: int = PAILLIER_TAGS) -> None:
+        self.channel, self.peer = channel, peer
+        self._send_tag = self._recv_tag = first_tag
+
+    def send(self, data: bytes) -> None:
+        self._send_tag += 1
+        with self.channel.section(SECTION):
+            self.channel.send(self.peer, np.frombuffer(bytes(data), dtype=np.uint8), self._send_tag)
+
+    def recv(self, timeout: float) -> bytes:
+        self._recv_tag += 1
+        with self.channel.section(SECTION):
+            arr = self.channel.recv(self.peer, self._recv_tag, dtype=np.uint8, timeout=timeout)
+        if arr.ndim != 1:
+            raise ProtocolError(f"paillier matrix: expected a 1-d byte frame, got shape {arr.shape}")
+        return arr.tobytes()
+
+    @property
+    def next_tag(self) -> int:
+        return max(self._send_tag, self._recv_tag)
+
+
+class PaillierMatrixHook:
+    """``hook(channel, peer, A, B)`` -> this party's share of ``A_me B_peer + A_peer B_me``
+    (uint64, mod 2^64): the cross terms of a 2-party matrix triple by :func:`cross_term_shares`
+    over a :class:`ChannelLink`. One Paillier key per party (``bits``), made at the first call
+    and reused; tags continue from call to call. Both parties call it at the same point."""
+
+    def __init__(self, bits: int = DEFAULT_BITS, sigma: int = DEFAULT_SIGMA, workers: int = 1,
+                 key: PrivateKey | None = None, timeout: float | None = None) -> None:
+        self.bits, self.sigma, self.workers, self.timeout = bits, sigma, workers, timeout
+        self._key = key
+        self._tags: dict[int, int] = {}
+        self.stats: dict = {}
+
+    def __call__(self, channel: Channel, peer: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        a, b = _check_shapes(a, b)
+        if self._key is None:
+            self._key = generate_keypair(self.bits)
+        link = ChannelLink(channel, peer, self._tags.get(peer, PAILLIER_TAGS))
+        timeout = channel.timeout if self.timeout is None else self.timeout
+        share = cross_term_shares(link, a, b, self._key, sigma=self.sigma, timeout=timeout,
+                                  stats=self.stats, workers=self.workers)
+        self._tags[peer] = link.next_tag
+        return share
 
 
 # ----------------------------------------------------------------------------------------------
