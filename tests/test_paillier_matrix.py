@@ -235,7 +235,7 @@ def test_hook_over_party_channels_counts_offline_traffic(keys):
     for m, k, n in ((2, 3, 4), (5, 1, 2)):
         a = [prg.uint64((m, k)) for _ in range(2)]
         b = [prg.uint64((k, n)) for _ in range(2)]
-        cross = run_parties([lambda i=i: hooks[i](chans[i], 1 - i, a[i], b[i]) for i in range(2)])
+        cross = run_parties([lambda i=i, a=a, b=b: hooks[i](chans[i], 1 - i, a[i], b[i]) for i in range(2)])
         want = exact_product(a[0], b[1]) + exact_product(a[1], b[0])
         assert np.array_equal(cross[0] + cross[1], want)
     for ch, hook in zip(chans, hooks, strict=True):
