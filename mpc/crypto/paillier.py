@@ -98,11 +98,12 @@ def _random_below(bound: int) -> int:
 
 
 def powmod_many(bases: Sequence[mpz], exp: mpz, mod: mpz, workers: int = 1) -> list[mpz]:
-    """``[b^exp mod mod for b in bases]`` through ``gmpy2.powmod_base_list`` (C, GIL released),
-    split over ``workers`` threads when there are enough bases."""
+    """``[b^exp mod mod for b in bases]``: with ``workers`` > 1 (and enough bases) chunks of
+    ``gmpy2.powmod_base_list`` (C, GIL released) on that many threads; else one ``powmod`` per
+    base (no GIL hand-off: as fast or faster on one core)."""
     bases = list(bases)
     if workers <= 1 or len(bases) < 2 * workers:
-        return list(gmpy2.powmod_base_list(bases, exp, mod)) if bases else []
+        return [gmpy2.powmod(b, exp, mod) for b in bases]
     step = -(-len(bases) // workers)
     chunks = [bases[i:i + step] for i in range(0, len(bases), step)]
     with ThreadPoolExecutor(len(chunks)) as ex:
