@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({**base, "op": "paillier_unit", "n": 1, "seconds": cal.mulmod, "bytes": 0,
                       "mulmod_s": cal.mulmod, "encrypt_own_s": cal.encrypt_own,
                       "noise_public_s": cal.noise_public, "decrypt_s": cal.decrypt}), flush=True)
-    for shp in (shape, TARGET):
+    for shp in dict.fromkeys((shape, TARGET)):  # once each, in order
         c = pm.paillier_matrix_cost(*shp, bits=bits, calibration=cal)
         print(json.dumps({**base, "op": "paillier_matrix_model", "n": shp[0] * shp[1] * shp[2], "shape": list(shp),
                           "seconds": c["seconds"], "bytes": c["bytes_sent"], "slots": c["slots"],
