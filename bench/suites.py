@@ -56,6 +56,8 @@ SUITES: dict[str, SuiteSpec] = {
     "offline": SuiteSpec("bench/offline.py", (), "dealer-free material from OT: Z_2^64 triples, AND triples, daBits"),
     "nn": SuiteSpec("bench/nn.py", ("W5", "W7", "W8"),
                     "mpc.nn: W5 through from_torch, W7 LeNet-5 inference, W8 MLP training epoch"),
+    "paillier": SuiteSpec("bench/paillier.py", (),
+                          "Paillier matrix triples (offline), 2 parties as 2 processes, 2048-bit keys"),
 }
 ALL_SUITES = tuple(SUITES)
 SUITE_CHOICES = (*ALL_SUITES, "all")

@@ -1,0 +1,454 @@
+"""Paillier encryption over gmpy2: keys, CRT decryption, homomorphic ops, slot packing, multi-exp.
+
+Scheme (Paillier, "Public-key cryptosystems based on composite degree residuosity classes",
+EUROCRYPT 1999), with the generator g = n + 1 (Damgard-Jurik, PKC 2001, section 3):
+
+- Keys. ``n = p*q`` for two random primes of ``bits/2`` bits each, both with the top two bits set
+  so that n has exactly ``bits`` bits; ``p != q`` and ``gcd(n, (p-1)(q-1)) = 1`` (always true for
+  equal-length primes, checked anyway). The public key is ``n``; the secret key is ``(p, q)``.
+- Encryption of ``m`` in ``[0, n)``: ``c = (1 + m*n) * r^n mod n^2`` with ``r`` uniform in
+  ``Z*_n`` from :mod:`secrets`. ``g^m = 1 + m*n mod n^2`` costs one multiplication instead of an
+  exponentiation (the g = n + 1 fast path); ``r^n`` is the whole cost. A key holder encrypting
+  under its own key draws the same uniform n-th residue as ``y_p^p mod p^2`` and ``y_q^q mod q^2``
+  recombined by CRT (:meth:`PrivateKey.noise`): half-size moduli and exponents, about 1/8 of the
+  work (5x faster measured here, 2048 bits).
+- Decryption with CRT (Paillier 1999, section 7): ``m_p = L_p(c^(p-1) mod p^2) * h_p mod p`` with
+  ``L_p(x) = (x - 1) / p`` and ``h_p = L_p(g^(p-1) mod p^2)^(-1) mod p``, the same for q, and
+  ``m = CRT(m_p, m_q)``: two half-size exponentiations with half-size exponents.
+- Homomorphic: ``Enc(a) * Enc(b) = Enc(a + b mod n)``, ``Enc(a)^k = Enc(k*a mod n)``. A result
+  carries the product of its inputs' randomisers, which the key holder can recover (it knows
+  the factors), so a result sent to the key holder is re-randomised (times a fresh ``r^n``) first.
+
+Key size. The default modulus is :data:`DEFAULT_BITS` = 2048 bits: factoring n breaks the scheme,
+and NIST SP 800-57 Part 1 (rev. 5, table 2) rates a 2048-bit factoring modulus at 112-bit
+security, acceptable until 2030; 3072 bits gives 128. Smaller moduli (``bits=`` down to
+:data:`MIN_TEST_BITS`) are accepted for functional tests only: the algebra is identical, only the
+hardness of factoring differs, and a 512-bit modulus is within reach of public factoring software.
+
+Slot packing (:class:`SlotLayout`). Many Z_2^64 values go into one plaintext as base-2^w digits
+(w the slot width), ``M = sum_j v_j * 2^(j*w)``. For inner products of length k the slot of a result holds
+``S = sum_{l<k} a_l * b_l + r`` with ``a_l, b_l < 2^64`` and a mask ``r`` uniform in
+``[0, 2^(128 + L + sigma))``, ``L = ceil(log2 k)``. Bound: ``sum a_l b_l <= k (2^64 - 1)^2 <
+2^(128 + L)``, so ``S < 2^(128 + L) + 2^(128 + L + sigma) <= 2^(128 + L + sigma + 1) = 2^w``: no
+slot carries into the next. With ``s = floor((bits - 1) / w)`` slots, ``M < 2^(s*w) <= 2^(bits-1)
+< n``: nothing wraps modulo n. Masking headroom: ``x + r`` with ``x < 2^(128+L)`` and ``r``
+uniform on ``2^(128+L+sigma)`` values is within statistical distance ``x / 2^(128+L+sigma) <
+2^-sigma`` of ``r`` alone; ``sigma`` = :data:`DEFAULT_SIGMA` = 40 by default. For k = 256 and 2048
+bits: w = 177, 11 slots per ciphertext.
+
+Many scalar products with the same ciphertexts (:func:`multi_scalar_products`): the rows
+``prod_l c_l^(e_il)`` for an m x k matrix of 64-bit exponents use Straus' simultaneous
+exponentiation with a per-ciphertext window table ``c_l^d, d < 2^w`` built once (2^w - 2
+multiplications) and shared by all m rows: a row costs ``64 - w`` squarings and at most
+``k * 64 / w`` multiplications modulo n^2 (w = 8: 8 per scalar product instead of ~72 for a
+separate 64-bit ``powmod``; :func:`best_window` picks w from m). Tables are built for chunks of
+ciphertexts so their memory stays bounded. ``gmpy2.powmod_exp_list`` (one base, many exponents;
+present in gmpy2 >= 2.1) does each product as a separate powmod: 4x slower than the tables for
+64 rows in bench/paillier.py, so it is not used. Fixed exponents over many bases (``r^n``,
+``c^(p-1)``, ``y^p``) go through ``gmpy2.powmod_base_list`` (:func:`powmod_many`), which runs in C
+and releases the GIL, so ``workers`` threads share them.
+
+Ciphertexts on the wire (:func:`ciphertexts_to_bytes` / :func:`ciphertexts_from_bytes`): fixed
+width ``ceil(bits(n^2) / 8)`` bytes, big-endian; a received value must lie in ``Z*_{n^2}``
+(``0 < c < n^2``, ``gcd(c, n) = 1``), else :class:`~mpc.errors.ProtocolError`. A public key goes
+as its modulus (:meth:`PublicKey.to_bytes` / :meth:`PublicKey.from_bytes`, which checks the size
+and that n is odd and not a perfect square).
+
+Security model: IND-CPA under the decisional composite residuosity assumption; semi-honest use
+(a key holder that generates its key honestly). No validation here proves that a peer's n is a
+product of two large primes.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import gmpy2
+import numpy as np
+from gmpy2 import mpz
+
+from mpc.errors import ConfigError, InputError, ProtocolError
+
+__all__ = [
+    "DEFAULT_BITS",
+    "DEFAULT_SIGMA",
+    "MIN_TEST_BITS",
+    "PrivateKey",
+    "PublicKey",
+    "SlotLayout",
+    "best_window",
+    "ciphertexts_from_bytes",
+    "ciphertexts_to_bytes",
+    "generate_keypair",
+    "multi_scalar_products",
+    "powmod_many",
+]
+
+DEFAULT_BITS = 2048
+DEFAULT_SIGMA = 40
+MIN_TEST_BITS = 64
+_PRIME_REPS = 40  # Miller-Rabin rounds on top of GMP's own test in next_prime
+
+
+def _random_below(bound: int) -> int:
+    return secrets.randbelow(bound)
+
+
+def powmod_many(bases: Sequence[mpz], exp: mpz, mod: mpz, workers: int = 1) -> list[mpz]:
+    """``[b^exp mod mod for b in bases]``: with ``workers`` > 1 (and enough bases) chunks of
+    ``gmpy2.powmod_base_list`` (C, GIL released) on that many threads; else one ``powmod`` per
+    base (no GIL hand-off: as fast or faster on one core)."""
+    bases = list(bases)
+    if workers <= 1 or len(bases) < 2 * workers:
+        return [gmpy2.powmod(b, exp, mod) for b in bases]
+    step = -(-len(bases) // workers)
+    chunks = [bases[i:i + step] for i in range(0, len(bases), step)]
+    with ThreadPoolExecutor(len(chunks)) as ex:
+        parts = list(ex.map(lambda ch: gmpy2.powmod_base_list(ch, exp, mod), chunks))
+    return [x for part in parts for x in part]
+
+
+def _random_prime(bits: int) -> mpz:
+    """A random prime of exactly ``bits`` bits whose top two bits are set."""
+    while True:
+        x = mpz(secrets.randbits(bits)) | (mpz(3) << (bits - 2)) | 1
+        p = gmpy2.next_prime(x)
+        if p.bit_length() == bits and gmpy2.is_prime(p, _PRIME_REPS):
+            return p
+
+
+def generate_keypair(bits: int = DEFAULT_BITS) -> PrivateKey:
+    """A fresh key pair with an n of exactly ``bits`` bits (even, >= :data:`MIN_TEST_BITS`).
+
+    Use the default 2048 (or more) for anything real; smaller sizes are for functional tests."""
+    if not isinstance(bits, int) or bits < MIN_TEST_BITS or bits % 2:
+        raise ConfigError(f"bits: expected an even integer >= {MIN_TEST_BITS}, got {bits!r}")
+    while True:
+        p = _random_prime(bits // 2)
+        q = _random_prime(bits // 2)
+        if p == q:
+            continue
+        n = p * q
+        if n.bit_length() == bits and gmpy2.gcd(n, (p - 1) * (q - 1)) == 1:
+            return PrivateKey(p, q)
+
+
+class PublicKey:
+    """Paillier public key ``n`` (generator n + 1)."""
+
+    __slots__ = ("n", "n2", "bits", "ct_bytes")
+
+    def __init__(self, n: int) -> None:
+        self.n = mpz(n)
+        self.n2 = self.n * self.n
+        self.bits = self.n.bit_length()
+        self.ct_bytes = (self.n2.bit_length() + 7) // 8
+
+    def __repr__(self) -> str:
+        return f"PublicKey(bits={self.bits})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PublicKey) and self.n == other.n
+
+    def __hash__(self) -> int:
+        return hash(int(self.n))
+
+    # -- encryption
+    def _check_plain(self, m: int) -> mpz:
+        m = mpz(m)
+        if not 0 <= m < self.n:
+            raise InputError(f"plaintext: expected 0 <= m < n ({self.bits}-bit n)")
+        return m
+
+    def random_unit(self) -> mpz:
+        """Uniform element of Z*_n (from :mod:`secrets`)."""
+        while True:
+            r = mpz(_random_below(int(self.n) - 1) + 1)
+            if gmpy2.gcd(r, self.n) == 1:
+                return r
+
+    def noise(self, count: int, workers: int = 1) -> list[mpz]:
+        """``count`` fresh ``r^n mod n^2`` (the randomisers; GIL released during the powmods)."""
+        return powmod_many([self.random_unit() for _ in range(count)], self.n, self.n2, workers)
+
+    def encrypt(self, m: int, r: int | None = None) -> mpz:
+        """``Enc(m; r) = (1 + m n) r^n mod n^2``; ``r`` fresh from :mod:`secrets` unless given."""
+        m = self._check_plain(m)
+        r = self.random_unit() if r is None else mpz(r)
+        return (1 + m * self.n) * gmpy2.powmod(r, self.n, self.n2) % self.n2
+
+    def encrypt_many(self, ms: Sequence[int], workers: int = 1) -> list[mpz]:
+        ms = [self._check_plain(m) for m in ms]
+        return [(1 + m * self.n) * z % self.n2 for m, z in zip(ms, self.noise(len(ms), workers), strict=True)]
+
+    # -- homomorphic operations
+    def add(self, c1: mpz, c2: mpz) -> mpz:
+        """Enc(a), Enc(b) -> Enc(a + b mod n)."""
+        return c1 * c2 % self.n2
+
+    def add_plain(self, c: mpz, m: int) -> mpz:
+        """Enc(a), m -> Enc(a + m mod n) (not re-randomised)."""
+        return c * (1 + (mpz(m) % self.n) * self.n) % self.n2
+
+    def mul(self, c: mpz, k: int) -> mpz:
+        """Enc(a), k -> Enc(k a mod n); negative k is taken modulo n."""
+        return gmpy2.powmod(c, mpz(k) % self.n, self.n2)
+
+    def rerandomize(self, c: mpz) -> mpz:
+        return c * self.noise(1)[0] % self.n2
+
+    # -- validation and bytes
+    def validate(self, c: int) -> mpz:
+        """``c`` as an mpz if it lies in Z*_{n^2}, else ProtocolError."""
+        c = mpz(c)
+        if not 0 < c < self.n2 or gmpy2.gcd(c, self.n) != 1:
+            raise ProtocolError(f"paillier: ciphertext not in Z*_(n^2) ({self.bits}-bit n)")
+        return c
+
+    def to_bytes(self) -> bytes:
+        return int(self.n).to_bytes((self.bits + 7) // 8, "big")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, bits: int) -> PublicKey:
+        """The public key in ``data``, required to be a ``bits``-bit odd non-square: else ProtocolError."""
+        if len(data) != (bits + 7) // 8:
+            raise ProtocolError(f"paillier: public key of {len(data)} bytes, expected {(bits + 7) // 8}")
+        n = mpz(int.from_bytes(data, "big"))
+        if n.bit_length() != bits or not n & 1 or gmpy2.is_square(n):
+            raise ProtocolError(f"paillier: public key is not a {bits}-bit odd non-square modulus")
+        return cls(n)
+
+
+class PrivateKey:
+    """Paillier secret key ``(p, q)`` with its CRT constants; ``.public`` is the public key."""
+
+    __slots__ = ("public", "_p", "_q", "_p2", "_q2", "_hp", "_hq", "_qinv_p", "_q2inv_p2")
+
+    def __init__(self, p: int, q: int) -> None:
+        p, q = mpz(p), mpz(q)
+        if p == q or p < 3 or q < 3:
+            raise ConfigError("paillier: p and q must be distinct odd primes")
+        self.public = PublicKey(p * q)
+        n = self.public.n
+        if gmpy2.gcd(n, (p - 1) * (q - 1)) != 1:
+            raise ConfigError("paillier: gcd(n, (p-1)(q-1)) != 1")
+        self._p, self._q = p, q
+        self._p2, self._q2 = p * p, q * q
+        g = n + 1
+        self._hp = gmpy2.invert((gmpy2.powmod(g, p - 1, self._p2) - 1) // p, p)
+        self._hq = gmpy2.invert((gmpy2.powmod(g, q - 1, self._q2) - 1) // q, q)
+        self._qinv_p = gmpy2.invert(q, p)
+        self._q2inv_p2 = gmpy2.invert(self._q2, self._p2)
+
+    def __repr__(self) -> str:  # never show p or q
+        return f"PrivateKey(bits={self.public.bits})"
+
+    def _crt_mod_n(self, mp: mpz, mq: mpz) -> mpz:
+        return mq + self._q * ((mp - mq) * self._qinv_p % self._p)
+
+    def decrypt(self, c: int) -> mpz:
+        return self.decrypt_many([c])[0]
+
+    def decrypt_many(self, cs: Sequence[int], workers: int = 1) -> list[mpz]:
+        """Plaintexts of ``cs`` (each validated: ProtocolError if not in Z*_{n^2}), by CRT."""
+        cs = [self.public.validate(c) for c in cs]
+        if not cs:
+            return []
+        p, q, p2, q2 = self._p, self._q, self._p2, self._q2
+        xp = powmod_many([c % p2 for c in cs], p - 1, p2, workers)
+        xq = powmod_many([c % q2 for c in cs], q - 1, q2, workers)
+        return [
+            self._crt_mod_n((a - 1) // p * self._hp % p, (b - 1) // q * self._hq % q)
+            for a, b in zip(xp, xq, strict=True)
+        ]
+
+    def noise(self, count: int, workers: int = 1) -> list[mpz]:
+        """``count`` fresh uniform n-th residues modulo n^2, by CRT (key holder only).
+
+        Modulo p^2 the n-th residues are the subgroup of order p - 1 (Z*_{p^2} is cyclic of order
+        p(p-1) and gcd(n/p, p-1) = 1), which is also the image of ``y -> y^p``; that image depends
+        only on ``y mod p``. So ``y^p mod p^2`` for ``y`` uniform in ``[1, p)`` is uniform on it,
+        as ``r^n`` is: a half-size exponentiation with a half-size exponent, the same for q."""
+        if count <= 0:
+            return []
+        p, q, p2, q2 = self._p, self._q, self._p2, self._q2
+        xp = powmod_many([mpz(_random_below(int(p) - 1) + 1) for _ in range(count)], p, p2, workers)
+        xq = powmod_many([mpz(_random_below(int(q) - 1) + 1) for _ in range(count)], q, q2, workers)
+        return [b + q2 * ((a - b) * self._q2inv_p2 % p2) for a, b in zip(xp, xq, strict=True)]
+
+    def encrypt_many(self, ms: Sequence[int], workers: int = 1) -> list[mpz]:
+        """Encryptions of ``ms`` under the own key, randomisers by CRT (same distribution as
+        :meth:`PublicKey.encrypt_many`)."""
+        pub = self.public
+        ms = [pub._check_plain(m) for m in ms]
+        return [(1 + m * pub.n) * z % pub.n2 for m, z in zip(ms, self.noise(len(ms), workers), strict=True)]
+
+
+# ----------------------------------------------------------------------------------------------
+# slot packing
+
+
+@dataclass(frozen=True)
+class SlotLayout:
+    """Slots of ``slot_bits`` bits, ``slots`` per plaintext, for masked inner products.
+
+    ``value_bits`` bounds the unmasked slot content (< 2^value_bits), ``mask_bits`` = value_bits +
+    sigma is the mask width, and ``slot_bits`` = mask_bits + 1 (the bound in the module doc)."""
+
+    value_bits: int
+    sigma: int
+    slot_bits: int
+    slots: int
+
+    @classmethod
+    def for_inner_products(cls, plain_bits: int, k: int, in_bits: int = 64, sigma: int = DEFAULT_SIGMA) -> SlotLayout:
+        """Layout for sums of ``k`` products of two ``in_bits``-bit values under a
+        ``plain_bits``-bit modulus; ConfigError when not even one slot fits."""
+        if k < 1 or in_bits < 1 or sigma < 0:
+            raise ConfigError(f"slot layout: need k >= 1, in_bits >= 1, sigma >= 0 (got {k}, {in_bits}, {sigma})")
+        value_bits = 2 * in_bits + (k - 1).bit_length()  # + ceil(log2 k)
+        slot_bits = value_bits + sigma + 1
+        slots = (plain_bits - 1) // slot_bits
+        if slots < 1:
+            raise ConfigError(
+                f"slot layout: a {plain_bits}-bit modulus cannot hold one {slot_bits}-bit slot "
+                f"(k = {k}, sigma = {sigma}); use a larger key"
+            )
+        return cls(value_bits, sigma, slot_bits, slots)
+
+    @property
+    def mask_bits(self) -> int:
+        return self.value_bits + self.sigma
+
+    def pack(self, values: Sequence[int]) -> mpz:
+        """``sum_j values[j] * 2^(j * slot_bits)``; each value must be < 2^slot_bits."""
+        if len(values) > self.slots:
+            raise InputError(f"pack: {len(values)} values for {self.slots} slots")
+        w, out = self.slot_bits, mpz(0)
+        for v in reversed(values):
+            v = mpz(v)
+            if not 0 <= v < 1 << w:
+                raise InputError(f"pack: a value outside [0, 2^{w})")
+            out = (out << w) | v
+        return out
+
+    def unpack(self, m: int, count: int | None = None) -> list[mpz]:
+        count = self.slots if count is None else count
+        if not 0 <= count <= self.slots:
+            raise InputError(f"unpack: {count} values from {self.slots} slots")
+        w, mask, m = self.slot_bits, (mpz(1) << self.slot_bits) - 1, mpz(m)
+        return [(m >> (j * w)) & mask for j in range(count)]
+
+
+# ----------------------------------------------------------------------------------------------
+# many scalar products with the same ciphertexts
+
+
+def best_window(rows: int, exp_bits: int = 64) -> int:
+    """The Straus window minimising multiplications per ciphertext for ``rows`` exponent rows:
+    ``2^w - 2`` to build the table plus ``rows * ceil(exp_bits / w)`` to use it (w <= 10)."""
+    return min(range(1, 11), key=lambda w: ((1 << w) - 2 + rows * -(-exp_bits // w), w))
+
+
+def multi_scalar_products(
+    pub: PublicKey, cts: Sequence[mpz], exps: Sequence[Sequence[int]], exp_bits: int = 64,
+    window: int | None = None, table_budget: int = 64 << 20, workers: int = 1,
+) -> list[mpz]:
+    """``[prod_l cts[l]^(exps[i][l]) mod n^2 for i]``: Enc(sum_l e_il x_l) for every row i.
+
+    Exponents are integers in ``[0, 2^exp_bits)``. Straus' method with one window table per
+    ciphertext, shared by all rows (module doc); tables are built for chunks of ciphertexts
+    holding at most ``table_budget`` bytes. ``workers`` > 1 splits the rows over that many
+    threads, which share the tables and run with gmpy2's ``allow_release_gil``."""
+    k = len(cts)
+    w = window or best_window(len(exps), exp_bits)
+    if not 1 <= w <= 16:
+        raise ConfigError(f"window: expected 1..16, got {w}")
+    digits = _digits(exps, k, exp_bits, w)
+    m = len(digits)
+    if m == 0:
+        return []
+    n2 = pub.n2
+    chunk = max(1, table_budget // ((1 << w) * pub.ct_bytes * 2))
+    acc = [mpz(1)] * m
+    for lo in range(0, k, chunk):
+        hi = min(k, lo + chunk)
+        tables = []
+        for c in cts[lo:hi]:
+            t = [mpz(1), c]
+            for _ in range(2, 1 << w):
+                t.append(t[-1] * c % n2)
+            tables.append(t)
+        _straus_rows(acc, digits, tables, lo, hi, w, n2, workers)
+    return acc
+
+
+def _straus_rows(acc: list[mpz], digits, tables, lo: int, hi: int, w: int, n2: mpz, workers: int) -> None:
+    """acc[i] *= prod_{l in [lo, hi)} c_l^(e_il) for every row i, from the window tables."""
+    shift = mpz(1) << w
+
+    def rows(start: int, stop: int) -> None:
+        with gmpy2.context(allow_release_gil=workers > 1):
+            for i in range(start, stop):
+                x = mpz(1)
+                for t, drow in enumerate(digits[i]):
+                    if t:
+                        x = gmpy2.powmod(x, shift, n2)
+                    for d, tab in zip(drow[lo:hi], tables):  # noqa: B905 - equal lengths by construction
+                        if d:
+                            x = x * tab[d] % n2
+                acc[i] = acc[i] * x % n2
+
+    m = len(acc)
+    if workers <= 1 or m < 2:
+        rows(0, m)
+        return
+    step = -(-m // workers)
+    with ThreadPoolExecutor(workers) as ex:
+        for f in [ex.submit(rows, i, min(m, i + step)) for i in range(0, m, step)]:
+            f.result()
+
+
+def _digits(exps, k: int, exp_bits: int, w: int) -> list[list[list[int]]]:
+    """``out[i][t][l]``: window t (most significant first) of exponent ``exps[i][l]``."""
+    nwin = -(-exp_bits // w)
+    if isinstance(exps, np.ndarray) and exps.dtype == np.uint64 and exp_bits <= 64:
+        if exps.ndim != 2 or exps.shape[1] != k:
+            raise InputError(f"multi_scalar_products: exponents of shape {exps.shape}, expected (m, {k})")
+        if exp_bits < 64 and exps.size and int(exps.max()) >> exp_bits:
+            raise InputError(f"multi_scalar_products: an exponent outside [0, 2^{exp_bits})")
+        shifts = np.array([w * t for t in range(nwin - 1, -1, -1)], dtype=np.uint64)
+        d = (exps[:, None, :] >> shifts[None, :, None]) & np.uint64((1 << w) - 1)
+        return d.tolist()
+    out = []
+    for row in exps:
+        if len(row) != k:
+            raise InputError(f"multi_scalar_products: every exponent row needs {k} entries")
+        es = [int(e) for e in row]
+        if any(not 0 <= e < 1 << exp_bits for e in es):
+            raise InputError(f"multi_scalar_products: an exponent outside [0, 2^{exp_bits})")
+        out.append([[(e >> (w * t)) & ((1 << w) - 1) for e in es] for t in range(nwin - 1, -1, -1)])
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# bytes
+
+
+def ciphertexts_to_bytes(pub: PublicKey, cts: Sequence[int]) -> bytes:
+    """Fixed-width big-endian encoding, ``pub.ct_bytes`` bytes per ciphertext."""
+    width = pub.ct_bytes
+    return b"".join(int(c).to_bytes(width, "big") for c in cts)
+
+
+def ciphertexts_from_bytes(pub: PublicKey, data: bytes, count: int) -> list[mpz]:
+    """``count`` validated ciphertexts from ``data`` (ProtocolError on a wrong length or a value
+    outside Z*_{n^2})."""
+    width = pub.ct_bytes
+    if len(data) != count * width:
+        raise ProtocolError(f"paillier: {len(data)} bytes of ciphertexts, expected {count} x {width}")
+    mv = memoryview(data)
+    return [pub.validate(int.from_bytes(mv[i * width:(i + 1) * width], "big")) for i in range(count)]

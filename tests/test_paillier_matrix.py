@@ -1,0 +1,244 @@
+"""Paillier matrix triples (mpc.preprocessing.paillier_matrix): C = A B mod 2^64 on random inputs.
+
+Both (or all three) parties run as threads over in-process queue links. Keys are 768 bits: a
+2048-bit key changes only the number of slots per ciphertext (11 instead of 3-4 at k <= 64); the
+packing bound at 2048 bits is tested in test_paillier.py, and bench/paillier.py runs 2048.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpc.crypto.paillier import SlotLayout, generate_keypair
+from mpc.errors import InputError, PeerTimeout, ProtocolError
+from mpc.preprocessing import paillier_matrix as pm
+from mpc.prg import PRG
+
+BITS = 768
+H = pm._HEADER.size
+M64 = (1 << 64) - 1
+
+
+@pytest.fixture(scope="module")
+def keys():
+    return [generate_keypair(BITS) for _ in range(3)]
+
+
+def exact_product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A @ B mod 2^64 with Python integers (no uint64 kernel involved)."""
+    return (a.astype(object).dot(b.astype(object)) % (1 << 64)).astype(np.uint64)
+
+
+def run_parties(fns):
+    """Run one callable per party in threads; return their results or raise the first error."""
+    out, errs = [None] * len(fns), []
+
+    def wrap(i):
+        try:
+            out[i] = fns[i]()
+        except Exception as exc:  # noqa: BLE001 - re-raised in the main thread
+            errs.append(exc)
+
+    ts = [threading.Thread(target=wrap, args=(i,)) for i in range(len(fns))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(120)
+    if errs:
+        raise errs[0]
+    return out
+
+
+def links_for(nparties: int):
+    """links[i][j]: party i's link to party j."""
+    links = [dict() for _ in range(nparties)]
+    for i in range(nparties):
+        for j in range(i + 1, nparties):
+            a, b = pm.queue_link_pair()
+            links[i][j], links[j][i] = a, b
+    return links
+
+
+def shares(prg: PRG, shape, edge: str):
+    if edge == "zero":
+        return np.zeros(shape, dtype=np.uint64)
+    if edge == "max":
+        return np.full(shape, M64, dtype=np.uint64)
+    return prg.uint64(shape)
+
+
+@settings(max_examples=6)
+@given(st.integers(1, 6), st.integers(1, 9), st.integers(1, 13), st.sampled_from(["random", "max", "zero"]))
+def test_two_party_matrix_triple_reconstructs(keys, m, k, n, edge):
+    prg = PRG.fresh()
+    a = [shares(prg, (m, k), edge) for _ in range(2)]
+    b = [shares(prg, (k, n), edge) for _ in range(2)]
+    l0, l1 = pm.queue_link_pair()
+    stats = [{}, {}]
+    c = run_parties([
+        lambda: pm.matrix_triple_shares(l0, a[0], b[0], keys[0], timeout=60, stats=stats[0]),
+        lambda: pm.matrix_triple_shares(l1, a[1], b[1], keys[1], timeout=60, stats=stats[1]),
+    ])
+    assert np.array_equal(c[0] + c[1], exact_product(a[0] + a[1], b[0] + b[1]))
+    cost = pm.paillier_matrix_cost(m, k, n, bits=BITS, calibration=pm.Calibration(BITS, 1e-6, 1e-3, 1e-3, 1e-3))
+    for s, link in zip(stats, (l0, l1), strict=True):
+        assert s["bytes_sent"] == link.sent == cost["bytes_sent"]
+        assert s["bytes_received"] == link.received == cost["bytes_received"]
+        assert s["rounds"] == 2
+
+
+def test_matrix_triple_with_columns_spanning_several_groups(keys):
+    """n = 2 s + 1 columns: three packed groups per row, the last one partly filled."""
+    s = SlotLayout.for_inner_products(BITS, 16).slots
+    m, k, n = 3, 16, 2 * s + 1
+    links = links_for(2)
+    res = run_parties([
+        lambda i=i: pm.matrix_triple(links[i], m, k, n, key=keys[i], timeout=60) for i in range(2)
+    ])
+    a = res[0][0] + res[1][0]
+    b = res[0][1] + res[1][1]
+    assert a.shape == (m, k) and b.shape == (k, n)
+    assert np.array_equal(res[0][2] + res[1][2], exact_product(a, b))
+    assert not np.array_equal(res[0][0], res[1][0])  # each party drew its own shares
+
+
+def test_three_party_matrix_triple_pairwise(keys):
+    m, k, n = 4, 5, 6
+    links = links_for(3)
+    res = run_parties([  # party 2 also splits its work over 2 threads
+        lambda i=i: pm.matrix_triple(links[i], m, k, n, key=keys[i], timeout=60, workers=1 + (i == 2))
+        for i in range(3)
+    ])
+    a = sum(r[0] for r in res)
+    b = sum(r[1] for r in res)
+    assert np.array_equal(sum(r[2] for r in res), exact_product(a, b))
+
+
+def test_bad_shapes_are_rejected_before_sending(keys):
+    l0, _ = pm.queue_link_pair()
+    a = np.zeros((2, 3), dtype=np.uint64)
+    with pytest.raises(InputError):
+        pm.matrix_triple_shares(l0, a, np.zeros((4, 2), dtype=np.uint64), keys[0])
+    with pytest.raises(InputError):
+        pm.matrix_triple_shares(l0, a.astype(np.int64), np.zeros((3, 2), dtype=np.uint64), keys[0])
+    with pytest.raises(InputError):
+        pm.matrix_triple({1: l0}, 0, 3, 2, key=keys[0])
+    assert l0.sent == 0
+
+
+class TamperLink:
+    """Forwards to a link, passing every received message through ``fn`` first."""
+
+    def __init__(self, inner, fn):
+        self.inner, self.fn = inner, fn
+
+    def send(self, data: bytes) -> None:
+        self.inner.send(data)
+
+    def recv(self, timeout: float) -> bytes:
+        return self.fn(self.inner.recv(timeout))
+
+
+def _tamper_first(pos: int, value: bytes):
+    seen = []
+
+    def fn(data: bytes) -> bytes:
+        seen.append(1)
+        if len(seen) == 1:
+            return data[:pos] + value + data[pos + len(value):]
+        return data
+
+    return fn
+
+
+@pytest.mark.parametrize("where,value,words", [
+    (0, b"XXXX", "magic"),  # header magic
+    (7, b"\x09", "rows"),  # rows (k) differ from this party's shape
+    (H, bytes(32), "key"),  # inside the public key: no longer a valid modulus of BITS bits
+    (H + BITS // 8, bytes(BITS // 4), "Z\\*"),  # the first ciphertext replaced by 0
+])
+def test_malformed_peer_messages_raise_protocol_error(keys, where, value, words):
+    m, k, n = 2, 3, 2
+    prg = PRG.fresh()
+    l0, l1 = pm.queue_link_pair()
+    bad = TamperLink(l0, _tamper_first(where, value))
+    errors: queue.Queue = queue.Queue()
+
+    def party(link, key):
+        try:
+            pm.matrix_triple_shares(link, prg.uint64((m, k)), prg.uint64((k, n)), key, timeout=1.5)
+        except Exception as exc:  # noqa: BLE001 - checked below
+            errors.put(exc)
+
+    ts = [threading.Thread(target=party, args=(bad, keys[0])), threading.Thread(target=party, args=(l1, keys[1]))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    got = [errors.get_nowait() for _ in range(errors.qsize())]
+    assert any(isinstance(e, ProtocolError) and re.search(words, str(e)) for e in got), got
+    assert all(isinstance(e, (ProtocolError, PeerTimeout)) for e in got)
+
+
+def test_own_key_reflected_is_rejected(keys):
+    """A peer echoing this party's own key and ciphertexts back is caught before any evaluation."""
+
+    class Mirror:
+        def __init__(self):
+            self.box = []
+
+        def send(self, data):
+            self.box.append(data)
+
+        def recv(self, timeout):
+            return self.box.pop(0)
+
+    prg = PRG.fresh()
+    with pytest.raises(ProtocolError, match="own public key"):
+        pm.matrix_triple_shares(Mirror(), prg.uint64((2, 2)), prg.uint64((2, 2)), keys[0])
+
+
+def test_silent_peer_times_out(keys):
+    l0, _ = pm.queue_link_pair()
+    prg = PRG.fresh()
+    with pytest.raises(PeerTimeout):
+        pm.matrix_triple_shares(l0, prg.uint64((1, 1)), prg.uint64((1, 1)), keys[0], timeout=0.2)
+
+
+def test_cost_model_counts_and_calibration():
+    cal = pm.calibrate(512, samples=2)
+    assert cal.bits == 512 and min(cal.mulmod, cal.encrypt_own, cal.noise_public, cal.decrypt) > 0
+    c = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=pm.Calibration(2048, 1.0, 0, 0, 0))
+    assert (c["slots"], c["groups"]) == (11, 24)
+    assert c["bytes_sent"] == 2 * H + 256 + (256 + 256) * 24 * 512
+    assert c["seconds"] == c["mulmods"]  # unit time 1 per multiplication, 0 for the rest
+    assert c["bytes_sent"] < 100e6
+    with pytest.raises(InputError):
+        pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=cal)
+
+
+def test_hook_over_party_channels_counts_offline_traffic(keys):
+    """PaillierMatrixHook over in-process party channels: two consecutive triples (tags go on),
+    the cross shares reconstruct, and every byte is in the channel's "offline" section."""
+    from mpc.net.local import LocalHub
+
+    chans = LocalHub(2, timeout=60).channels()
+    hooks = [pm.PaillierMatrixHook(bits=BITS, key=keys[i]) for i in range(2)]
+    prg = PRG.fresh()
+    for m, k, n in ((2, 3, 4), (5, 1, 2)):
+        a = [prg.uint64((m, k)) for _ in range(2)]
+        b = [prg.uint64((k, n)) for _ in range(2)]
+        cross = run_parties([lambda i=i, a=a, b=b: hooks[i](chans[i], 1 - i, a[i], b[i]) for i in range(2)])
+        want = exact_product(a[0], b[1]) + exact_product(a[1], b[0])
+        assert np.array_equal(cross[0] + cross[1], want)
+    for ch, hook in zip(chans, hooks, strict=True):
+        off = ch.stats()["sections"]["offline"]
+        assert off["bytes_sent"] == ch.stats()["total"]["bytes_sent"] > hook.stats["bytes_sent"] > 0
+        assert off["messages_sent"] == off["messages_received"] == 4
