@@ -16,6 +16,12 @@ W (O, C*kh*kw) @ cols (C*kh*kw, N*OH*OW), cols the input's windows (local,
 Communication of the secret x secret product is that of the opened operands: W and the windows
 (kh*kw times the input) forward, g and the windows again for dW.
 
+Per-example gradients (DP-SGD, :mod:`mpc.nn.per_example`): ``per_example_sq_norms`` (Linear on
+2-d input: ||g_i||^2 (||x_i||^2 + 1), 2 rounds, no per-example weight gradient formed; Conv2d and
+Linear on N-d input: the per-example weight gradients as one stack of products, squared) and
+``param_grads`` on any output gradient (the clipped sum is the weight gradient of the rows
+c_i g_i); ``backward_inputs`` gives dx alone.
+
 In inference mode a BatchNorm that reads only this layer's output is folded into it (W' = W s,
 b' = b s + t with s = gamma / sqrt(var + eps), t = beta - mean s; see
 :mod:`mpc.nn.layers.norm`), so it costs nothing.
