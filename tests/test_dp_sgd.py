@@ -95,6 +95,34 @@ def test_clipped_sum_matches_torch_per_example_cnn():
         assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
 
 
+class _Tokens(torch.nn.Module):
+    """A Linear on (N, T, in) inputs (per-example gradients as a stack of products), then a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+        self.head = torch.nn.Linear(15, 2)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.proj(x)).flatten(1))
+
+
+def test_clipped_sum_matches_torch_per_example_linear_on_sequences():
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, (8, 5, 4)) * np.linspace(0.1, 2, 8)[:, None, None]
+    y = rng.integers(0, 2, 8)
+
+    def model_fn():
+        torch.manual_seed(2)
+        return _Tokens()
+    want, factors = _torch_clipped(model_fn(), x, y, 1.0)
+    assert 0 < (factors < 1).sum() < len(factors)
+    ((names, _, opened), _) = _clip_run(model_fn, x, y, 1.0, 2)
+    np.testing.assert_allclose(opened[0], factors, atol=TOL)
+    for name, got in zip(names, opened[1:], strict=True):
+        assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
+
+
 def test_batchnorm_is_refused_before_any_message():
     def main(party):
         model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
