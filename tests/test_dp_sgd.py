@@ -141,9 +141,9 @@ def test_batchnorm_is_refused_before_any_message():
 def _noise_run(parties, noise, steps, **kw):
     """Noise-only steps: a Linear without bias on an all-zero input has gradient 0."""
     def main(party):
-        model = torch.nn.Sequential(torch.nn.Linear(32, 16, bias=False))
+        model = torch.nn.Sequential(torch.nn.Linear(40, 16, bias=False))  # d = 640: two noise calls
         enc = mpc.nn.from_torch(party, model, owner=0).train()
-        xs = party.input(np.zeros((8, 32)) if party.pid == 0 else None, owner=0, shape=(8, 32))
+        xs = party.input(np.zeros((8, 40)) if party.pid == 0 else None, owner=0, shape=(8, 40))
         acct = Accountant(BIG, 1e-5)
         dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 0.5, acct, party=party, dataset_size=400,
                    noise=noise, granularity=2, **kw)
@@ -161,12 +161,12 @@ def test_joint_noise_has_the_discrete_gaussian_law_and_the_charges(parties):
     noise, sigma_g, g, events = out[0]
     for o in out[1:]:
         np.testing.assert_array_equal(o[0], noise)
-    # d = 512 coordinates, grid 2^-2: Delta_g = 4 + 2 sqrt(512), sigma_g = 0.5 Delta_g ~ 24.6
-    assert float(sigma_g) == pytest.approx(0.5 * (4 + 2 * np.sqrt(512)), rel=1e-6)
+    # d = 640 coordinates, grid 2^-2: Delta_g = 4 + 2 sqrt(640), sigma_g = 0.5 Delta_g ~ 27.3
+    assert float(sigma_g) == pytest.approx(0.5 * (4 + 2 * np.sqrt(640)), rel=1e-6)
     units = noise * 2**g
     np.testing.assert_array_equal(units, np.rint(units))  # on the grid: integers times 2^-g
     assert_matches(units.astype(np.int64), lambda s: gaussian_pmf(float(sigma_g), s))
-    # variance within 5 standard errors of sigma_g^2 (n = 1024 samples)
+    # variance within 5 standard errors of sigma_g^2 (n = 1280 samples)
     n = units.size
     assert abs(units.var() / float(sigma_g) ** 2 - 1) < 5 * np.sqrt(2 / n)
     assert events == {SampledGaussian(8 / 400, 0.5): 2}

@@ -62,7 +62,8 @@ record, added or removed).
 Security: semi-honest (the engines'). Costs per step (2 parties): the per-example backward
 (+2 rounds per Linear layer for the norms), clipping ~45 rounds (max 8, rsqrt 26, truncation,
 floor 8, a product), the weighted sum (+1 product round per layer), the grid truncation
-(1 round) and the noise (joint: 8 L rounds, L = ceil(log2 of the table size)).
+(1 round) and the noise (joint: 8 L rounds per 512 parameters, L = ceil(log2 of the table
+size)).
 """
 
 from __future__ import annotations
@@ -81,9 +82,13 @@ from mpc.errors import ConfigError, ShareTypeError
 from mpc.tensor.functions import concatenate
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["DPSGD", "CLIP_MARGIN", "noise_multiplier_for"]
+__all__ = ["DPSGD", "CLIP_MARGIN", "NOISE_CHUNK", "noise_multiplier_for"]
 
 CLIP_MARGIN = 2.0**-8  # C' = C (1 - CLIP_MARGIN), see step 3
+# joint noise is sampled 512 values per call: up to 512 samples per one-hot block, the sampler
+# selects boundaries with bitsliced array operations instead of a Python loop over the blocks
+# (measured: 650 samples at sigma 1685, 2 parties in threads: 6.0 s in 2 calls, 15.4 s in one)
+NOISE_CHUNK = 512
 _NOISES = ("joint", "distributed")
 
 
@@ -232,8 +237,9 @@ class DPSGD:
         grads = [p.grad if p.grad is not None else p.data * 0.0 for p in params]
         flat = concatenate([gr.reshape(-1) for gr in grads])
         total = _bridge.to_grid(flat, self.g)
-        if self.noise == "joint":
-            z = noise.discrete_gaussian(self.party, self.sigma_g, (self.d,))
+        if self.noise == "joint":  # in chunks of NOISE_CHUNK samples: see NOISE_CHUNK
+            z = concatenate([noise.discrete_gaussian(self.party, self.sigma_g, (min(NOISE_CHUNK, self.d - lo),))
+                             for lo in range(0, self.d, NOISE_CHUNK)])
         else:
             z = noise.distributed_discrete_gaussian(self.party, self.sigma_g, (self.d,),
                                                     honest_parties=self.honest_parties)
