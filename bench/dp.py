@@ -142,7 +142,7 @@ def noise_fn(p, op: str, size: int):
     raise ValueError(f"unknown dp op {op!r}")
 
 
-def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint"):
+def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None):
     """(encrypted model, one-epoch function, DPSGD or None, test data) for data set ``name``:
     the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations."""
     import mpc.nn
@@ -159,7 +159,7 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
     opt = mpc.nn.SGD(enc.parameters(), lr=cfg["lr"])
     steps = cfg["epochs"] * (n // batch)
     z = noise_multiplier_for(epsilon, DPSGD_DELTA, batch / n, steps)
-    dps = DPSGD(opt, DPSGD_C, z, Accountant(epsilon, DPSGD_DELTA), party=p, dataset_size=n,
+    dps = DPSGD(opt, DPSGD_C, z, Accountant(budget or epsilon, DPSGD_DELTA), party=p, dataset_size=n,
                 noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None) if dp else None
     prg = mpc.nn.public_prg(DPSGD_SEED)
     loss_fn = mpc.nn.CrossEntropyLoss()
@@ -182,8 +182,9 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's offline/online timings of ``op`` (see bench/parties.py)."""
     if op in DPSGD_OPS:
         kind, name = op.split("-")
-        # the budget covers the warm-up, the untimed round and every repeat (timing only)
-        _, epoch, _, _, _ = dpsgd_setup(p, name, 1e6, kind == "dpsgd")
+        # the noise of epsilon 3 over 5 epochs; a budget that also covers the warm-up, the
+        # untimed round and every repeat (timing only)
+        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6)
         return time_phases(p, epoch, (), repeats, barrier)
     return time_phases(p, noise_fn(p, op, size), (), repeats, barrier)
 
