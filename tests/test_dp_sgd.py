@@ -10,6 +10,8 @@ import copy
 import numpy as np
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from test_dp_samplers import assert_matches, gaussian_pmf
 
 import mpc
@@ -77,6 +79,27 @@ def test_clipped_sum_matches_torch_per_example_mlp(parties):
         for name, got in zip(names, opened[1:], strict=True):
             bound = TOL * max(1.0, float(np.abs(want[name]).max()))
             assert float(np.abs(got - want[name]).max()) <= bound, name
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(b=st.integers(1, 9), fin=st.integers(1, 6), fout=st.integers(2, 4), scale=st.sampled_from([0.0, 0.05, 1.0, 4.0]),
+       C=st.sampled_from([0.1, 1.0, 5.0]), parties=st.sampled_from([2, 3]), seed=st.integers(0, 2**31))
+def test_clipped_sum_random_linear(b, fin, fout, scale, C, parties, seed):
+    """Random batch sizes (1 included), widths, input scales (all-zero inputs included: only the
+    bias gradient is left) and clipping norms."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (b, fin)) * scale
+    x[0] = 0.0  # a zero row: its weight gradient is 0
+    y = rng.integers(0, fout, b)
+
+    def model_fn():
+        torch.manual_seed(seed % 1000)
+        return torch.nn.Sequential(torch.nn.Linear(fin, fout))
+    want, factors = _torch_clipped(model_fn(), x, y, C)
+    for names, _, opened in _clip_run(model_fn, x, y, C, parties):
+        np.testing.assert_allclose(opened[0], factors, atol=TOL)
+        for name, got in zip(names, opened[1:], strict=True):
+            assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
 
 
 def test_clipped_sum_matches_torch_per_example_cnn():
