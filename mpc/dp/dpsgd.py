@@ -46,8 +46,8 @@ plus the rounding allowance. The default g is the smallest g <= f with C 2^g >= 
   N_Z(0, sigma_g^2 / h) (:func:`mpc.dp.noise.distributed_discrete_gaussian`): one input round
   whatever sigma_g, private as long as h parties keep their part secret.
 Why a discrete Gaussian on the grid rather than a rounded continuous Gaussian: it is exact (no
-floating point on the sampling path), and N_Z(0, sigma^2) with integer sensitivity Delta
-satisfies the same Renyi-DP curve as the continuous Gaussian (Canonne, Kamath and Steinke,
+floating point on the sampling path), and N_Z(0, sigma^2) added to an integer-valued query of
+L2 sensitivity Delta satisfies the same Renyi-DP curve as the continuous Gaussian (Canonne, Kamath and Steinke,
 NeurIPS 2020); the accountant's sampled-Gaussian bound (Mironov, Talwar and Zhang 2019) is the
 continuous mechanism's, which we apply to the discrete one, as Kairouz, Liu and Steinke (ICML
 2021) do for DP-SGD with discrete Gaussian noise.
@@ -57,7 +57,8 @@ not know. ``mpc.nn.batches`` draws fixed-size batches from a public, coin-tossed
 (the common practice, as in TF-Privacy; Chua et al., 2024, show the two can differ): the
 guarantee is for whoever sees the released model, and a party that knows the batch order gets
 the same noise without the amplification by sampling. Granularity: example-level DP (one
-record, added or removed).
+record, added or removed, as the sampled-Gaussian analysis and Opacus take it; a replaced record
+moves the sum by up to 2C: the guarantee of noise multiplier z / 2 under replacement).
 
 Security: semi-honest (the engines'). Costs per step (2 parties): the per-example backward
 (+2 rounds per Linear layer for the norms), clipping ~45 rounds (max 8, rsqrt 26, truncation,
