@@ -48,9 +48,9 @@ plus the rounding allowance. The default g is the smallest g <= f with C 2^g >= 
 Why a discrete Gaussian on the grid rather than a rounded continuous Gaussian: it is exact (no
 floating point on the sampling path), and N_Z(0, sigma^2) added to an integer-valued query of
 L2 sensitivity Delta satisfies the same Renyi-DP curve as the continuous Gaussian (Canonne, Kamath and Steinke,
-NeurIPS 2020); the accountant's sampled-Gaussian bound (Mironov, Talwar and Zhang 2019) is the
-continuous mechanism's, which we apply to the discrete one, as Kairouz, Liu and Steinke (ICML
-2021) do for DP-SGD with discrete Gaussian noise.
+NeurIPS 2020); the accountant's sampled-Gaussian bound (Mironov, Talwar and Zhang 2019) is
+proved for the continuous mechanism, and applying it to the discrete one is an assumption of
+this implementation (resting on that equal RDP curve; not proved here).
 
 Sampling. The analysis assumes each batch is a Poisson sample of rate q that the adversary does
 not know. ``mpc.nn.batches`` draws fixed-size batches from a public, coin-tossed permutation
