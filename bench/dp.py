@@ -23,6 +23,18 @@ process per party over ZeroMQ on loopback, plaintext, as bench/parties.py runs e
 ``seconds``: median over repeats of the slowest party, offline and online lines; ``bytes``:
 what the dealer sent to party n-1 (offline) / what the busiest party sent (online);
 ``rounds``: rounds of the phase. Target (issue 17): mpc-dgauss-s20 at most 10 s offline + online.
+
+DP-SGD (ops ``dpsgd-bc``, ``dpsgd-digits``; ``n`` the training set size): one epoch of
+mpc.dp.DPSGD (joint noise) on the logistic regression of bench/dpsgd_ref.py (breast cancer:
+batch 64, 6 steps; digits: batch 128, 11 steps; epsilon 3 at delta 1e-5 over 5 epochs), beside
+``sgd-bc`` / ``sgd-digits``, one epoch of plain mpc.nn training of the same model and batches
+(SGD, no clipping, no noise): ``seconds`` is per epoch.
+
+``--dpsgd-accuracy`` (threads, in-process preprocessing; one JSON line per data set and
+epsilon, op ``dpsgd-accuracy``): test accuracy after 5 epochs of DPSGD in MPC (2 parties) at
+epsilon 1, 3, 8 (delta 1e-5; 3 MPC runs for breast cancer, 1 for digits) beside the plaintext
+reference (bench/dpsgd_ref.py, 3 noise seeds; ``mpc_minus_plain`` the difference of the means) with the MPC run's noise (``plain_same_noise``) and with the textbook z C
+(``plain_zc``), and Opacus (``opacus``, 3 seeds) when installed.
 """
 
 from __future__ import annotations
@@ -42,6 +54,9 @@ from bench.parties import parse_runner_args, runner_parser, time_phases  # noqa:
 from mpc.dp import noise, samplers  # noqa: E402
 
 MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20")
+DPSGD_OPS = ("dpsgd-bc", "sgd-bc", "dpsgd-digits", "sgd-digits")
+DPSGD_CONFIG = {"bc": {"batch": 64, "lr": 1.0, "epochs": 5}, "digits": {"batch": 128, "lr": 2.0, "epochs": 5}}
+DPSGD_C, DPSGD_DELTA, DPSGD_SEED = 1.0, 1e-5, 1234
 MPC_SIZE = 1 << 15
 PLAIN_SIZE = 10**6
 ENGINE = "semi2k+gmw+dabits"
@@ -127,23 +142,120 @@ def noise_fn(p, op: str, size: int):
     raise ValueError(f"unknown dp op {op!r}")
 
 
+def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None):
+    """(encrypted model, one-epoch function, DPSGD or None, test data) for data set ``name``:
+    the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations."""
+    import mpc.nn
+    from bench import dpsgd_ref as ref
+    from mpc.dp import DPSGD, Accountant
+    from mpc.dp.dpsgd import noise_multiplier_for
+
+    cfg = DPSGD_CONFIG[name]
+    xtr, xte, ytr, yte = ref.DATASETS[name]()
+    n, batch = len(xtr), cfg["batch"]
+    enc = mpc.nn.from_torch(p, ref.model_for(name), owner=0).train()
+    x = p.input(xtr if p.pid == 0 else None, owner=0, shape=xtr.shape)
+    y = ytr  # labels public to keep the bench on the model (a secret one-hot costs one input more)
+    opt = mpc.nn.SGD(enc.parameters(), lr=cfg["lr"])
+    steps = cfg["epochs"] * (n // batch)
+    z = noise_multiplier_for(epsilon, DPSGD_DELTA, batch / n, steps)
+    dps = DPSGD(opt, DPSGD_C, z, Accountant(budget or epsilon, DPSGD_DELTA), party=p, dataset_size=n,
+                noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None) if dp else None
+    prg = mpc.nn.public_prg(DPSGD_SEED)
+    loss_fn = mpc.nn.CrossEntropyLoss()
+
+    def epoch():
+        order = mpc.nn.permutation(prg, n)
+        for lo in range(0, n - batch + 1, batch):
+            idx = order[lo : lo + batch]
+            loss = loss_fn(enc(x[idx]), y[idx])
+            if dps is not None:
+                dps.step(loss)
+            else:
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+    return enc, epoch, dps, (xte, yte), z
+
+
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's offline/online timings of ``op`` (see bench/parties.py)."""
+    if op in DPSGD_OPS:
+        kind, name = op.split("-")
+        # the noise of epsilon 3 over 5 epochs; a budget that also covers the warm-up, the
+        # untimed round and every repeat (timing only)
+        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6)
+        return time_phases(p, epoch, (), repeats, barrier)
     return time_phases(p, noise_fn(p, op, size), (), repeats, barrier)
+
+
+def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), seeds: int = 3,
+                   mpc_runs: dict | None = None) -> None:
+    """The accuracy table of the module docstring (JSON lines): ``mpc_runs[name]`` MPC runs per
+    configuration (default 3 for breast cancer, 1 for digits: fresh noise each run)."""
+    mpc_runs = {"bc": 3, "digits": 1} if mpc_runs is None else mpc_runs
+    from bench import dpsgd_ref as ref
+    from mpc.nn import permutation, public_prg
+    from mpc.testing import run_local
+
+    for name in names:
+        cfg = DPSGD_CONFIG[name]
+        for eps in epsilons:
+            def main(p, name=name, eps=eps, cfg=cfg):
+                enc, epoch, dps, (xte, yte), z = dpsgd_setup(p, name, eps, True)
+                t0 = time.perf_counter()
+                for _ in range(cfg["epochs"]):
+                    epoch()
+                sec = (time.perf_counter() - t0) / cfg["epochs"]
+                model = enc.to_torch(to=None)
+                return ref.accuracy(model, xte, yte), sec, dps.noise_std, z, dps.g, dps.accountant.spent()[0]
+            runs = [run_local(main, parties, timeout=3600)[0] for _ in range(mpc_runs.get(name, 1))]
+            accs = [r[0] for r in runs]
+            sec = statistics.median(r[1] for r in runs)
+            _, _, std, z, g, spent = runs[0]
+            xtr, xte, ytr, yte = ref.DATASETS[name]()
+            prg = public_prg(DPSGD_SEED)
+            orders = [permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
+            args = (xtr, ytr, orders, cfg["batch"], cfg["lr"], DPSGD_C)
+            same = [ref.accuracy(ref.plain_dpsgd(ref.model_for(name), *args, std, s), xte, yte) for s in range(seeds)]
+            zc = [ref.accuracy(ref.plain_dpsgd(ref.model_for(name), *args, z * DPSGD_C, s), xte, yte)
+                  for s in range(seeds)]
+            opa = [ref.accuracy(ref.opacus_dpsgd(ref.model_for(name), *args, z, s), xte, yte)
+                   for s in range(seeds)] if ref.opacus_available() else None
+            _line(op="dpsgd-accuracy", dataset=name, parties=parties, epsilon=eps, delta=DPSGD_DELTA,
+                  epsilon_spent=round(spent, 4), noise_multiplier=round(z, 4), granularity=g,
+                  noise_std=round(std, 4), epochs=cfg["epochs"], batch=cfg["batch"], lr=cfg["lr"],
+                  mpc=[round(a, 4) for a in accs], mpc_seconds_per_epoch=round(sec, 2),
+                  mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
+                  plain_same_noise=[round(a, 4) for a in same], plain_zc=[round(a, 4) for a in zc],
+                  opacus=None if opa is None else [round(a, 4) for a in opa],
+                  transport="local-threads", preprocessing="local")
+
+
+def _train_size(op: str) -> int:
+    return 426 if op.endswith("-bc") else 1437
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = runner_parser(__doc__, repeats=3)
     ap.add_argument("--no-opendp", action="store_true", help="skip the OpenDP plaintext samplers")
-    ap.add_argument("--ops", default=",".join(MPC_OPS), help="comma-separated subset of " + ", ".join(MPC_OPS))
+    every = MPC_OPS + DPSGD_OPS
+    ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2]),
+                    help="comma-separated subset of " + ", ".join(every))
+    ap.add_argument("--dpsgd-accuracy", action="store_true", help="only the DP-SGD accuracy table (threads)")
     ap.set_defaults(parties=[2])
-    args = parse_runner_args(ap, argv, ENGINE, list(MPC_OPS))
+    args = parse_runner_args(ap, argv, ENGINE, list(every))
     if args is None:
         return
+    if args.dpsgd_accuracy:
+        for parties in args.parties:
+            dpsgd_accuracy(parties, names=("bc",) if args.quick else ("bc", "digits"),
+                           epsilons=(3,) if args.quick else (1, 3, 8))
+        return
     ops = [o.strip() for o in args.ops.split(",") if o.strip()]
-    unknown = [o for o in ops if o not in MPC_OPS]
+    unknown = [o for o in ops if o not in every]
     if unknown:
-        ap.error(f"unknown op(s) {', '.join(unknown)}: choose from {', '.join(MPC_OPS)}")
+        ap.error(f"unknown op(s) {', '.join(unknown)}: choose from {', '.join(every)}")
     plain_n, mpc_n, repeats = PLAIN_SIZE, MPC_SIZE, args.repeats
     if args.quick:
         plain_n, mpc_n, repeats = 10**4, 1 << 10, 1
@@ -151,8 +263,10 @@ def main(argv: list[str] | None = None) -> None:
         bench_plaintext(plain_n, repeats, not args.no_opendp)
     for parties in args.parties:
         for op in ops:
-            for line in parties_measure("dp", party_main, op, mpc_n, parties, repeats, args.transport, args.profile,
-                                        engine=ENGINE, dtype="Int64"):
+            dtype = "Fixed(16)" if op in DPSGD_OPS else "Int64"
+            size = _train_size(op) if op in DPSGD_OPS else mpc_n
+            for line in parties_measure("dp", party_main, op, size, parties, repeats, args.transport, args.profile,
+                                        engine=ENGINE, dtype=dtype):
                 print(json.dumps(line), flush=True)
 
 

@@ -31,9 +31,18 @@ def run_line(name):
     return lines[0].split()
 
 
-@pytest.mark.parametrize("name", ["encrypted_inference", "private_training"])
+@pytest.mark.parametrize("name", ["encrypted_inference", "private_training", "dp_training"])
 def test_run_line(name):
     assert run_line(name) == ["mpcrun", "-n", "2", f"examples/{name}.py"]
+
+
+def test_dp_training_spends_the_budget_once_and_learns():
+    mod = example("dp_training")
+    (model_a, acc_a, spent_a), (model_b, acc_b, spent_b) = run_local(mod.main, 2, timeout=300)
+    for key, value in model_a.state_dict().items():
+        assert torch.equal(value, model_b.state_dict()[key])  # one model, opened to both
+    assert spent_a == spent_b and 0.99 * mod.EPSILON <= spent_a <= mod.EPSILON
+    assert min(acc_a, acc_b) >= 0.9  # the majority class is 63%
 
 
 def test_encrypted_inference_labels_match_plaintext_and_reach_party_1_only():

@@ -15,7 +15,8 @@ This package imports torch (``import mpc`` does not). Modules: :mod:`~mpc.nn.mod
 (from_torch, EncryptedModule), :mod:`~mpc.nn.trace` (supported layers), :mod:`~mpc.nn.layers`,
 :mod:`~mpc.nn.tape` (autograd, gradient scale), :mod:`~mpc.nn.losses`, :mod:`~mpc.nn.optim`,
 :mod:`~mpc.nn.data` (multi-party data, batches), :mod:`~mpc.nn.fit`, :mod:`~mpc.nn.agree`,
-:mod:`~mpc.nn.scaling`. docs/nn.md has the guide: scales, accuracy and costs.
+:mod:`~mpc.nn.scaling`, :mod:`~mpc.nn.per_example` (per-example gradient norms
+and weighted sums for DP-SGD). docs/nn.md has the guide: scales, accuracy and costs.
 """
 
 from mpc.nn.agree import agree_seed
@@ -24,10 +25,11 @@ from mpc.nn.fit import fit
 from mpc.nn.losses import BCEWithLogitsLoss, CrossEntropyLoss, Loss, MSELoss
 from mpc.nn.module import EncryptedModule, from_torch
 from mpc.nn.optim import SGD, Adam, Optimizer
+from mpc.nn.per_example import PerExampleGrads
 from mpc.nn.tape import Parameter, Variable
 
 __all__ = [
     "Adam", "BCEWithLogitsLoss", "Batches", "CrossEntropyLoss", "EncryptedModule", "Loss", "MSELoss", "Optimizer",
-    "Parameter", "SGD", "Variable", "agree_seed", "batches", "fit", "from_torch", "horizontal", "one_hot",
+    "Parameter", "PerExampleGrads", "SGD", "Variable", "agree_seed", "batches", "fit", "from_torch", "horizontal", "one_hot",
     "permutation", "public_prg", "vertical",
 ]

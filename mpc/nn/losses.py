@@ -26,6 +26,7 @@ import numpy as np
 
 import mpc.functions as F
 from mpc.errors import ConfigError, ShareTypeError
+from mpc.nn.per_example import PerExampleGrads
 from mpc.nn.tape import Variable
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -43,13 +44,35 @@ class Loss:
     def __repr__(self) -> str:
         return f"Loss(mean over {self.count} elements)"
 
-    def backward(self) -> None:
-        """Accumulate the parameters' gradients (the prediction must come from a model in
-        training mode)."""
+    @property
+    def batch(self) -> int:
+        """The number of examples (the prediction's first axis)."""
+        shape = self._pred.shape
+        return int(shape[0]) if shape else 1
+
+    def check_per_example(self) -> None:
+        """ConfigError (local, before any message) unless per-example gradients can be taken:
+        a model output with a batch axis, every layer with parameters a Linear or Conv2d."""
         if not isinstance(self._pred, Variable):
             raise ConfigError("backward: the prediction is a plain SecretTensor; call the model in training "
                               "mode (enc.train()) to differentiate")
-        self._pred.backward(self._grad_fn(), scale=self.count)
+        if not self._pred.shape:
+            raise ConfigError("backward: per-example gradients need a batch axis")
+        self._pred.tape.check_per_example()
+
+    def backward(self, per_example: bool = False) -> PerExampleGrads | None:
+        """Accumulate the parameters' gradients (the prediction must come from a model in
+        training mode). ``per_example=True`` (DP-SGD) accumulates nothing and returns the
+        :class:`~mpc.nn.per_example.PerExampleGrads` of the batch instead."""
+        if not isinstance(self._pred, Variable):
+            raise ConfigError("backward: the prediction is a plain SecretTensor; call the model in training "
+                              "mode (enc.train()) to differentiate")
+        if per_example:
+            self.check_per_example()
+        self._pred.backward(self._grad_fn(), scale=self.count, per_example=per_example)
+        if not per_example:
+            return None
+        return PerExampleGrads(self._pred.tape.per_example, self.batch)
 
     def value(self) -> SecretTensor:
         """The loss as a secret 0-d tensor (computed once, on first call)."""

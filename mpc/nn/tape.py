@@ -119,6 +119,7 @@ class Tape:
         self.requires: list[bool] = []
         self.used = False
         self.leftover: dict[int, SecretTensor] = {}  # after backward: the gradients of the inputs
+        self.per_example: list[tuple[Any, Any, SecretTensor]] = []  # (layer, ctx, output gradient)
 
     def value(self, requires_grad: bool) -> int:
         """A new value id."""
@@ -128,10 +129,25 @@ class Tape:
     def record(self, layer: Any, ctx: Any, inputs: Sequence[int | None], output: int) -> None:
         self.entries.append(_Entry(layer, ctx, list(inputs), output))
 
-    def backward(self, output: int, grad: SecretTensor, scale: int) -> None:
-        """Propagate ``grad`` (scale x d loss / d output) back through the tape; see the module."""
+    def check_per_example(self) -> None:
+        """ConfigError unless every layer with parameters has per-example gradients (local)."""
+        for e in self.entries:
+            if e.layer.params and not hasattr(e.layer, "per_example_sq_norms"):
+                raise ConfigError(f"per-example gradients: layer {e.layer.name!r} ({e.layer.kind}) mixes the "
+                                  "examples of a batch or has no per-example rule (supported: Linear, Conv2d)")
+
+    def backward(self, output: int, grad: SecretTensor, scale: int, per_example: bool = False) -> None:
+        """Propagate ``grad`` (scale x d loss / d output) back through the tape; see the module.
+
+        ``per_example=True`` (DP-SGD, :mod:`mpc.nn.per_example`): layers with parameters give
+        only their input gradients; their (layer, context, output gradient) are kept in
+        :attr:`per_example` and no parameter gradient is accumulated. Layers with parameters
+        must then offer ``param_grads`` and ``per_example_sq_norms`` (Linear, Conv2d), else
+        ConfigError before anything is computed."""
         if self.used:
             raise ConfigError("backward: this forward pass was already differentiated; run the model again")
+        if per_example:
+            self.check_per_example()
         self.used = True
         grads: dict[int, SecretTensor] = {output: grad}
         touched: dict[int, tuple[Any, SecretTensor]] = {}
@@ -140,7 +156,11 @@ class Tape:
             if g is None:
                 continue
             needs = [i is not None and self.requires[i] for i in e.inputs]
-            in_grads, param_grads = e.layer.backward(e.ctx, g, needs)
+            if per_example and e.layer.params:
+                in_grads, param_grads = e.layer.backward_inputs(e.ctx, g, needs), []
+                self.per_example.append((e.layer, e.ctx, g))
+            else:
+                in_grads, param_grads = e.layer.backward(e.ctx, g, needs)
             for i, gi in zip(e.inputs, in_grads, strict=True):
                 if i is None or gi is None or not self.requires[i]:
                     continue
@@ -180,9 +200,11 @@ class Variable:
     def __repr__(self) -> str:
         return f"Variable(shape={self.shape}, dtype={self.dtype})"
 
-    def backward(self, grad: object = None, scale: int = 1) -> None:
+    def backward(self, grad: object = None, scale: int = 1, per_example: bool = False) -> None:
         """Accumulate into the parameters' ``grad`` the gradients of sum(grad * self) times
-        ``scale`` (``grad`` secret or public, of self's shape; None: all ones)."""
+        ``scale`` (``grad`` secret or public, of self's shape; None: all ones). With
+        ``per_example=True`` the parameter gradients are kept per layer instead (see
+        :meth:`Tape.backward`)."""
         if grad is None:
             grad = np.ones(self.shape)
         if not isinstance(grad, SecretTensor):
@@ -194,7 +216,7 @@ class Variable:
             raise ValueError(f"backward: grad of shape {grad.shape} for an output of shape {self.shape}")
         if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
             raise ValueError(f"backward: scale must be a positive integer, got {scale!r}")
-        self.tape.backward(self.ref, grad, int(scale))
+        self.tape.backward(self.ref, grad, int(scale), per_example)
 
     def input_grad(self, i: int = 0) -> SecretTensor | None:
         """After backward: the gradient (times the scale) with respect to the model's input ``i``,

@@ -16,6 +16,12 @@ W (O, C*kh*kw) @ cols (C*kh*kw, N*OH*OW), cols the input's windows (local,
 Communication of the secret x secret product is that of the opened operands: W and the windows
 (kh*kw times the input) forward, g and the windows again for dW.
 
+Per-example gradients (DP-SGD, :mod:`mpc.nn.per_example`): ``per_example_sq_norms`` (Linear on
+2-d input: ||g_i||^2 (||x_i||^2 + 1), 2 rounds, no per-example weight gradient formed; Conv2d and
+Linear on N-d input: the per-example weight gradients as one stack of products, squared) and
+``param_grads`` on any output gradient (the clipped sum is the weight gradient of the rows
+c_i g_i); ``backward_inputs`` gives dx alone.
+
 In inference mode a BatchNorm that reads only this layer's output is folded into it (W' = W s,
 b' = b s + t with s = gamma / sqrt(var + eps), t = beta - mean s; see
 :mod:`mpc.nn.layers.norm`), so it costs nothing.
@@ -71,12 +77,42 @@ class Linear(_Weighted):
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
         (g,) = truncate_all(g)
+        return self.backward_inputs(ctx, g, needs), self.param_grads(ctx, g)
+
+    def backward_inputs(self, ctx: Ctx, g: SecretTensor, needs: list[bool]) -> list:
+        """[dx] only (None for the model's input)."""
+        if not needs[0]:
+            return [None]
+        (g,) = truncate_all(g)
+        return [g @ ctx.w]
+
+    def param_grads(self, ctx: Ctx, g: SecretTensor) -> list:
+        """[(weight, g^T x), (bias, sum of g)] for the output gradient g (any g: DP-SGD passes
+        per-example weighted ones, :mod:`mpc.nn.per_example`). 1 round (+1 truncation of g)."""
+        (g,) = truncate_all(g)
         g2 = g.reshape(-1, self.out_features)
         grads = [(self.params["weight"], g2.T @ ctx.x.reshape(-1, self.in_features))]
         if "bias" in self.params:
             grads.append((self.params["bias"], g2.sum(axis=0)))
-        dx = g @ ctx.w if needs[0] else None
-        return [dx], grads
+        return grads
+
+    def per_example_sq_norms(self, ctx: Ctx, g: SecretTensor) -> SecretTensor:
+        """||dW_i||^2 + ||db_i||^2 for every example i (axis 0), shape (N,).
+
+        2-d input: dW_i = g_i x_i^T is an outer product, so ||dW_i||^2 = ||g_i||^2 ||x_i||^2
+        (Goodfellow, "Efficient per-example gradient computations", 2015): 2 rounds, nothing of
+        size N x out x in is formed. Otherwise (N, ..., in): dW_i = g_i^T x_i as a stack of
+        matrix products (1 round), squared and summed (1 round)."""
+        (g,) = truncate_all(g)
+        n = g.shape[0]
+        bias = "bias" in self.params
+        if ctx.x.ndim == 2:
+            xx = ctx.x.square().sum(axis=1)
+            return g.square().sum(axis=1) * (xx + 1.0 if bias else xx)
+        g3 = g.reshape(n, -1, self.out_features)
+        dw = g3.transpose(0, 2, 1) @ ctx.x.reshape(n, -1, self.in_features)
+        out = dw.square().sum(axis=(1, 2))
+        return out + g3.sum(axis=1).square().sum(axis=1) if bias else out
 
 
 class Conv2d(_Weighted):
@@ -121,16 +157,39 @@ class Conv2d(_Weighted):
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
         (g,) = truncate_all(g)
+        return self.backward_inputs(ctx, g, needs), self.param_grads(ctx, g)
+
+    def backward_inputs(self, ctx: Ctx, g: SecretTensor, needs: list[bool]) -> list:
+        """[dx] only (None for the model's input): W^T g_mat summed back by col2im."""
+        if not needs[0]:
+            return [None]
+        (g,) = truncate_all(g)
         n, oh, ow = ctx.out
         o = self.out_channels
         gm = g.transpose(1, 0, 2, 3).reshape(o, n * oh * ow)
+        kk = self.win.k[0] * self.win.k[1]
+        dcols = ctx.w.reshape(o, -1).T @ gm  # (C*kh*kw, N*OH*OW)
+        dwin = dcols.reshape(self.in_channels, kk, n, oh, ow).transpose(1, 2, 0, 3, 4)
+        return [col2im(dwin, ctx.shape, self.win)]
+
+    def param_grads(self, ctx: Ctx, g: SecretTensor) -> list:
+        """[(weight, g_mat cols^T), (bias, db)] for the output gradient g (1 round, +1 truncation
+        of g; any g: DP-SGD passes per-example weighted ones)."""
+        (g,) = truncate_all(g)
+        n, oh, ow = ctx.out
+        gm = g.transpose(1, 0, 2, 3).reshape(self.out_channels, n * oh * ow)
         grads = [(self.params["weight"], (gm @ ctx.cols.T).reshape(ctx.w.shape))]
         if "bias" in self.params:
             grads.append((self.params["bias"], g.sum(axis=(0, 2, 3))))
-        dx = None
-        if needs[0]:
-            kk = self.win.k[0] * self.win.k[1]
-            dcols = ctx.w.reshape(o, -1).T @ gm  # (C*kh*kw, N*OH*OW)
-            dwin = dcols.reshape(self.in_channels, kk, n, oh, ow).transpose(1, 2, 0, 3, 4)
-            dx = col2im(dwin, ctx.shape, self.win)
-        return [dx], grads
+        return grads
+
+    def per_example_sq_norms(self, ctx: Ctx, g: SecretTensor) -> SecretTensor:
+        """||dW_i||^2 + ||db_i||^2 per example, shape (N,): dW_i = g_i (O, OH*OW) @ cols_i^T as a
+        stack of N matrix products (1 round), squared and summed (1 round). Materialises N x O x
+        C*kh*kw values (the weight's size per example)."""
+        (g,) = truncate_all(g)
+        n, oh, ow = ctx.out
+        g3 = g.reshape(n, self.out_channels, oh * ow)
+        cols = ctx.cols.reshape(ctx.cols.shape[0], n, oh * ow).transpose(1, 2, 0)  # (N, OH*OW, C*kh*kw)
+        out = (g3 @ cols).square().sum(axis=(1, 2))
+        return out + g3.sum(axis=2).square().sum(axis=1) if "bias" in self.params else out

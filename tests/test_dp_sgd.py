@@ -1,0 +1,282 @@
+"""mpc.dp.DPSGD on mpc.nn against plaintext: the clipped per-example gradient sums (torch, one
+example at a time), the noise's law and scale, the accountant charged once per step with
+q = B / N, an over-budget step refused before any message, and a short private training run
+against the plaintext DP-SGD reference (bench/dpsgd_ref.py)."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_dp_samplers import assert_matches, gaussian_pmf
+
+import mpc
+import mpc.nn
+from mpc.dp import DPSGD, Accountant, PrivacyBudgetExceeded, SampledGaussian
+from mpc.dp.dpsgd import CLIP_MARGIN, noise_multiplier_for
+from mpc.nn.trace import FX_LOCK
+from mpc.testing import run_local
+
+BIG = 1e12
+TOL = 3e-3  # Fixed(16): absolute, relative to max(1, largest reference value)
+
+
+def _torch_clipped(model, x, y, C):
+    """(sum_i min(1, C'/||g_i||) g_i per parameter, the factors) with per-example CE gradients."""
+    model = model.double()
+    grads, norms = [], []
+    for i in range(len(x)):
+        model.zero_grad()
+        out = model(torch.tensor(x[i : i + 1]))
+        torch.nn.functional.cross_entropy(out, torch.tensor(y[i : i + 1]), reduction="sum").backward()
+        g = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters()}
+        grads.append(g)
+        norms.append(np.sqrt(sum(float((v**2).sum()) for v in g.values())))
+    cp = C * (1 - CLIP_MARGIN)
+    factors = np.minimum(1.0, cp / np.array(norms))
+    total = {n: sum(f * g[n] for f, g in zip(factors, grads, strict=True)) for n in grads[0]}
+    return total, factors
+
+
+def _clip_run(model_fn, x, y, C, parties):
+    model = model_fn()  # built once: torch's global RNG is not thread-safe across the parties
+
+    def main(party):
+        with FX_LOCK:
+            mine = copy.deepcopy(model)
+        enc = mpc.nn.from_torch(party, mine, owner=0).train()
+        xs = party.input(x if party.pid == 0 else None, owner=0, shape=x.shape)
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), C, 1.0, Accountant(BIG, 1e-5), party=party,
+                   dataset_size=1000)
+        c = dp.clip(mpc.nn.CrossEntropyLoss()(enc(xs), y))
+        names = [p.name for p in enc.parameters()]
+        scales = {p.grad_scale for p in enc.parameters()}
+        opened = party.reveal(c, *[p.grad for p in enc.parameters()])
+        return names, scales, opened
+    return run_local(main, parties, timeout=120)
+
+
+@pytest.mark.parametrize("parties", [2, 3])
+def test_clipped_sum_matches_torch_per_example_mlp(parties):
+    rng = np.random.default_rng(parties)
+    x = rng.normal(0, 1, (12, 6)) * np.linspace(0.05, 2.5, 12)[:, None]  # small and large gradients
+    y = rng.integers(0, 3, 12)
+
+    def model_fn():
+        torch.manual_seed(0)
+        return torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))
+    C = 1.5  # some examples are clipped, some are not
+    want, factors = _torch_clipped(model_fn(), x, y, C)
+    assert 0 < (factors < 1).sum() < len(factors)
+    out = _clip_run(model_fn, x, y, C, parties)
+    for names, scales, opened in out:
+        assert scales == {12}
+        np.testing.assert_allclose(opened[0], factors, atol=TOL)
+        for name, got in zip(names, opened[1:], strict=True):
+            bound = TOL * max(1.0, float(np.abs(want[name]).max()))
+            assert float(np.abs(got - want[name]).max()) <= bound, name
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(b=st.integers(1, 9), fin=st.integers(1, 6), fout=st.integers(2, 4), scale=st.sampled_from([0.0, 0.05, 1.0, 4.0]),
+       C=st.sampled_from([0.1, 1.0, 5.0]), parties=st.sampled_from([2, 3]), seed=st.integers(0, 2**31))
+def test_clipped_sum_random_linear(b, fin, fout, scale, C, parties, seed):
+    """Random batch sizes (1 included), widths, input scales (all-zero inputs included: only the
+    bias gradient is left) and clipping norms."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 1, (b, fin)) * scale
+    x[0] = 0.0  # a zero row: its weight gradient is 0
+    y = rng.integers(0, fout, b)
+
+    def model_fn():
+        torch.manual_seed(seed % 1000)
+        return torch.nn.Sequential(torch.nn.Linear(fin, fout))
+    want, factors = _torch_clipped(model_fn(), x, y, C)
+    for names, _, opened in _clip_run(model_fn, x, y, C, parties):
+        np.testing.assert_allclose(opened[0], factors, atol=TOL)
+        for name, got in zip(names, opened[1:], strict=True):
+            assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
+
+
+def test_clipped_sum_matches_torch_per_example_cnn():
+    rng = np.random.default_rng(7)
+    x = rng.normal(0, 1, (6, 1, 6, 6))
+    y = rng.integers(0, 2, 6)
+
+    def model_fn():
+        torch.manual_seed(1)
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Flatten(),
+                                   torch.nn.Linear(32, 2))
+    want, factors = _torch_clipped(model_fn(), x, y, 1.0)
+    ((names, _, opened), _) = _clip_run(model_fn, x, y, 1.0, 2)
+    np.testing.assert_allclose(opened[0], factors, atol=TOL)
+    for name, got in zip(names, opened[1:], strict=True):
+        assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
+
+
+class _Tokens(torch.nn.Module):
+    """A Linear on (N, T, in) inputs (per-example gradients as a stack of products), then a head."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = torch.nn.Linear(4, 3)
+        self.head = torch.nn.Linear(15, 2)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.proj(x)).flatten(1))
+
+
+def test_clipped_sum_matches_torch_per_example_linear_on_sequences():
+    rng = np.random.default_rng(11)
+    x = rng.normal(0, 1, (8, 5, 4)) * np.linspace(0.1, 2, 8)[:, None, None]
+    y = rng.integers(0, 2, 8)
+
+    def model_fn():
+        torch.manual_seed(2)
+        return _Tokens()
+    want, factors = _torch_clipped(model_fn(), x, y, 1.0)
+    assert 0 < (factors < 1).sum() < len(factors)
+    ((names, _, opened), _) = _clip_run(model_fn, x, y, 1.0, 2)
+    np.testing.assert_allclose(opened[0], factors, atol=TOL)
+    for name, got in zip(names, opened[1:], strict=True):
+        assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
+
+
+def test_batchnorm_is_refused_before_any_message():
+    def main(party):
+        model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4), torch.nn.Linear(4, 2))
+        enc = mpc.nn.from_torch(party, model, owner=0).train()
+        xs = party.input(np.ones((4, 3)) if party.pid == 0 else None, owner=0, shape=(4, 3))
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 1.0, Accountant(BIG, 1e-5), party=party,
+                   dataset_size=100)
+        loss = mpc.nn.CrossEntropyLoss()(enc(xs), np.array([0, 1, 0, 1]))
+        before = party.stats()["total"]["bytes_sent"]
+        with pytest.raises(mpc.ConfigError, match="BatchNorm"):
+            dp.step(loss)
+        return party.stats()["total"]["bytes_sent"] - before
+    assert run_local(main, 2) == [0, 0]
+
+
+def _noise_run(parties, noise, steps, **kw):
+    """Noise-only steps: a Linear without bias on an all-zero input has gradient 0."""
+    def main(party):
+        model = torch.nn.Sequential(torch.nn.Linear(40, 16, bias=False))  # d = 640: two noise calls
+        enc = mpc.nn.from_torch(party, model, owner=0).train()
+        xs = party.input(np.zeros((8, 40)) if party.pid == 0 else None, owner=0, shape=(8, 40))
+        acct = Accountant(BIG, 1e-5)
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 0.5, acct, party=party, dataset_size=400,
+                   noise=noise, granularity=2, **kw)
+        got = []
+        for _ in range(steps):
+            dp.noisy_grad(mpc.nn.CrossEntropyLoss()(enc(xs), np.zeros(8, dtype=np.int64)))
+            got.append(party.reveal(enc.parameters()[0].grad))
+        return np.concatenate([g.reshape(-1) for g in got]), dp.sigma_g, dp.g, acct.events
+    return run_local(main, parties, timeout=120)
+
+
+@pytest.mark.parametrize("parties", [2, 3])
+def test_joint_noise_has_the_discrete_gaussian_law_and_the_charges(parties):
+    out = _noise_run(parties, "joint", 2)
+    noise, sigma_g, g, events = out[0]
+    for o in out[1:]:
+        np.testing.assert_array_equal(o[0], noise)
+    # d = 640 coordinates, grid 2^-2: Delta_g = 4 + 2 sqrt(640), sigma_g = 0.5 Delta_g ~ 27.3
+    assert float(sigma_g) == pytest.approx(0.5 * (4 + 2 * np.sqrt(640)), rel=1e-6)
+    units = noise * 2**g
+    np.testing.assert_array_equal(units, np.rint(units))  # on the grid: integers times 2^-g
+    assert_matches(units.astype(np.int64), lambda s: gaussian_pmf(float(sigma_g), s))
+    # variance within 5 standard errors of sigma_g^2 (n = 1280 samples)
+    n = units.size
+    assert abs(units.var() / float(sigma_g) ** 2 - 1) < 5 * np.sqrt(2 / n)
+    assert events == {SampledGaussian(8 / 400, 0.5): 2}
+
+
+def test_distributed_noise_scale():
+    """honest_parties=1: every party adds N_Z(0, sigma_g^2): variance 2 sigma_g^2 for 2 parties."""
+    noise, sigma_g, g, events = _noise_run(2, "distributed", 4, honest_parties=1)[0]
+    units = noise * 2**g
+    n = units.size
+    assert abs(units.var() / (2 * float(sigma_g) ** 2) - 1) < 5 * np.sqrt(2 / n)
+    assert abs(units.mean()) < 5 * np.sqrt(2) * float(sigma_g) / np.sqrt(n)
+    assert events == {SampledGaussian(8 / 400, 0.5): 4}
+
+
+def test_over_budget_step_raises_before_any_message():
+    z, q = 1.0, 8 / 64
+    budget = Accountant(BIG, 1e-5)
+    budget.charge(SampledGaussian(q, z), 3)
+    limit = budget.spent()[0] * 1.0001  # room for 3 steps, not 4
+
+    def main(party):
+        enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(4, 2)), owner=0).train()
+        xs = party.input(np.ones((8, 4)) if party.pid == 0 else None, owner=0, shape=(8, 4))
+        acct = Accountant(limit, 1e-5)
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, z, acct, party=party, dataset_size=64, noise="joint")
+        y = np.zeros(8, dtype=np.int64)
+        for _ in range(3):
+            dp.step(mpc.nn.CrossEntropyLoss()(enc(xs), y))
+        loss = mpc.nn.CrossEntropyLoss()(enc(xs), y)  # the forward runs; the step must not
+        before = party.stats()["total"]
+        with pytest.raises(PrivacyBudgetExceeded):
+            dp.step(loss)
+        after = party.stats()["total"]
+        return (after["bytes_sent"] - before["bytes_sent"], after["rounds"] - before["rounds"],
+                acct.events, dp.steps)
+    for sent, rounds, events, steps in run_local(main, 2, timeout=120):
+        assert (sent, rounds) == (0, 0)
+        assert events == {SampledGaussian(q, z): 3} and steps == 3
+
+
+def test_noise_multiplier_for_reaches_the_target():
+    z = noise_multiplier_for(3.0, 1e-5, 64 / 426, 30)
+    acct = Accountant(BIG, 1e-5)
+    acct.charge(SampledGaussian(64 / 426, z), 30)
+    assert 2.97 <= acct.spent()[0] <= 3.0
+
+
+def test_bad_arguments_are_rejected():
+    def main(party):
+        enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(4, 2)), owner=0)
+        opt = mpc.nn.SGD(enc.parameters(), lr=0.1)
+        errs = []
+        for kw in ({"noise": "laplace"}, {"noise": "distributed"}, {"granularity": 40}, {"dataset_size": 0}):
+            args = {"party": party, "dataset_size": 10} | kw
+            with pytest.raises(mpc.ConfigError) as e:
+                DPSGD(opt, 1.0, 1.0, Accountant(1.0, 1e-5), **args)
+            errs.append(str(e.value))
+        with pytest.raises(mpc.ConfigError):
+            DPSGD(opt, 0.0, 1.0, Accountant(1.0, 1e-5), party=party, dataset_size=10)
+        return errs
+    run_local(main, 2)
+
+
+def test_private_training_matches_the_plaintext_reference():
+    """Breast cancer, logistic regression, epsilon 3 (delta 1e-5), 5 epochs of batch 64, 2
+    parties (bench/dp.py's configuration): MPC accuracy within 2 points of the plaintext DP-SGD
+    reference (bench/dpsgd_ref.py) with the same noise, over 5 noise seeds of the reference."""
+    from bench import dp as bench_dp
+    from bench import dpsgd_ref as ref
+
+    def main(party):
+        enc, epoch, dps, (xte, yte), z = bench_dp.dpsgd_setup(party, "bc", 3.0, True)
+        for _ in range(bench_dp.DPSGD_CONFIG["bc"]["epochs"]):
+            epoch()
+        with pytest.raises(PrivacyBudgetExceeded):  # the budget is spent: a sixth epoch is refused
+            epoch()
+        return ref.accuracy(enc.to_torch(to=None), xte, yte), dps.noise_std, dps.accountant.spent()[0], z
+    out = run_local(main, 2, timeout=300)
+    acc, std, spent, z = out[0]
+    assert all(o[0] == acc for o in out)
+    assert 2.9 <= spent <= 3.0
+    cfg = bench_dp.DPSGD_CONFIG["bc"]
+    xtr, xte, ytr, yte = ref.breast_cancer()
+    prg = mpc.nn.public_prg(bench_dp.DPSGD_SEED)
+    orders = [mpc.nn.permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
+    plain = [ref.accuracy(ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"],
+                                          bench_dp.DPSGD_C, std, s), xte, yte) for s in range(5)]
+    assert min(plain) - 0.02 <= acc <= max(plain) + 0.02, (acc, plain)
+    assert acc >= 0.9  # and it learned something (the majority class is 62.9%)
