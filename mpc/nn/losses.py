@@ -11,7 +11,7 @@ M the number of averaged elements; see :mod:`mpc.nn.tape`), which is what avoids
   one-hot SecretTensor (N, C) (as CrypTen takes labels). Gradient softmax(z) - y
   (:func:`mpc.functions.softmax`: 85 rounds for C = 10); value -sum(y log_softmax(z)) / N.
 - MSELoss(pred, target): gradient 2 (pred - y) (local), value sum((pred - y)^2) / numel.
-- BCEWithLogitsLoss(logits, target): gradient sigmoid(z) - y (15 rounds), value
+- BCEWithLogitsLoss(logits, target): gradient sigmoid(z) - y (8 rounds under semi2k), value
   mean(max(z, 0) - z y + log(1 + exp(-|z|))).
 Target and prediction shapes must match (ValueError naming both, before any message);
 torch's ``weight``, ``label_smoothing``, ``pos_weight`` and ``reduction`` other than "mean" are

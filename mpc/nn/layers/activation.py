@@ -8,7 +8,7 @@ Costs for 2 parties (8 rounds per comparison, :mod:`mpc.tensor.compare`; the fun
   g m (1 round). (A relu that also returned its mask would save the product round.)
 - LeakyReLU(a), 0 <= a <= 1: inference max(x, a x) (8 rounds); training y = x (a + (1 - a) m)
   with m = [x > 0] (9 rounds), backward g (a + (1 - a) m) (1 round).
-- Sigmoid, Tanh: :func:`mpc.functions.sigmoid` / ``tanh`` (15 rounds); backward
+- Sigmoid, Tanh: :func:`mpc.functions.sigmoid` / ``tanh`` (8 rounds under semi2k, 2 parties); backward
   g y (1 - y) / g (1 - y^2) (2 rounds).
 - Softmax(dim): :func:`mpc.functions.softmax`; backward y (g - sum(g y)) (2 rounds).
 - LogSoftmax(dim): :func:`mpc.functions.log_softmax`; backward g - exp(y) sum(g) (exp: 27
