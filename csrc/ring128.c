@@ -153,6 +153,37 @@ void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint
     }
 }
 
+void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
+                        uint64_t alpha, int first, size_t n)
+{
+    u128 cv = first ? (u128)c : 0, cm = (u128)alpha * c;
+    for (size_t i = 0; i < n; i++) {
+        store128(val, i, load128(x, 2 * i) + load128(a, 2 * i) + cv);
+        store128(mac, i, load128(x, 2 * i + 1) + load128(a, 2 * i + 1) + cm);
+    }
+}
+
+void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef, const uint64_t *scalar,
+                      size_t terms, const uint64_t *p, uint64_t alpha, int first, size_t n)
+{
+    /* One pass: every term's record is read once, the sums stay in registers. */
+    for (size_t i = 0; i < n; i++) {
+        u128 v = 0, m = 0;
+        for (size_t t = 0; t < terms; t++) {
+            uint64_t c = coef[t] ? coef[t][i] : scalar[t];
+            v += (u128)c * load128(x[t], 2 * i);
+            m += (u128)c * load128(x[t], 2 * i + 1);
+        }
+        if (p) {
+            if (first)
+                v += p[i];
+            m += (u128)alpha * p[i];
+        }
+        store128(z, 2 * i, v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
 {
     u128 acc = 0;

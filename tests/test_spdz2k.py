@@ -163,12 +163,12 @@ def test_mac_check_runs_when_too_much_is_pending_and_at_the_end(monkeypatch):
             b = a * (a + 1)  # 80 opened elements > 50: a check follows the opening (1 + 3 rounds)
             c = b * 2
         with p.section("next"):
-            d = c * b  # both truncated first (80 opened: a check), then the product (80: another)
+            d = c * b  # truncations folded into the product's opening (80 opened: a check), 1 + 3 rounds
         return p.stats()["sections"], p.engine.mac.checks, p.engine.mac.pending, d.shape
 
     for sections, checks, pending, shape in run_local(main, 2, engine="spdz2k"):
-        assert sections["products"]["rounds"] == 4 and sections["next"]["rounds"] == 8
-        assert checks == 3 and pending == 0 and shape == (40,)
+        assert sections["products"]["rounds"] == 4 and sections["next"]["rounds"] == 4
+        assert checks == 2 and pending == 0 and shape == (40,)
 
     def ending(p):
         a = p.input(np.arange(4.0) if p.pid == 0 else None, owner=0, shape=(4,))

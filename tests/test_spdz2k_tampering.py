@@ -333,11 +333,11 @@ def test_boolean_b_a_binary_mac_share():
                 conv.msb = tampered
             elif p.pid == cheater:  # an output of AND layer `layer`: its folded MAC, or one bit's MAC
                 eng = p.engine.bits
-                and_many = eng.and_many
+                and_steps = eng.and_steps  # and_many runs it too
                 calls = [0]
 
                 def tampered_and(pairs, **kwargs):
-                    out = and_many(pairs, **kwargs)
+                    out = yield from and_steps(pairs, **kwargs)
                     calls[0] += 1
                     if calls[0] == layer + 1:  # a random output word (light ones have no bit MACs: their fold)
                         filled = [o.reshape(-1) for o in out if o.size]
@@ -348,7 +348,7 @@ def test_boolean_b_a_binary_mac_share():
                         else:
                             rec["m"][bit] ^= np.uint64(mask)
                     return out
-                eng.and_many = tampered_and
+                eng.and_steps = tampered_and
             return p.reveal(a < b)
         # a MAC error changes no value: it may go unseen when that MAC is never used (the result is then exact)
         return main, cheater, target != "bit"

@@ -271,6 +271,37 @@ def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], li
     return recs, wides, shape
 
 
+AUTH_LINCOMB_TERMS = 16  # terms of one auth_lincomb call
+
+
+def auth_lincomb_args(xs, coefs, p) -> tuple:
+    """(records, coefficients (arrays or ints mod 2^64), p or None, element shape) of
+    ``auth_lincomb``: records of one shape, each coefficient an integer or uint64 words of that
+    element shape, p None or such words."""
+    xs, coefs = list(xs), list(coefs)
+    if not 1 <= len(xs) <= AUTH_LINCOMB_TERMS or len(coefs) != len(xs):
+        raise KernelError(f"auth_lincomb: expected 1 to {AUTH_LINCOMB_TERMS} records with one coefficient "
+                          f"each, got {len(xs)} and {len(coefs)}")
+    recs = [records(f"x{t}", x) for t, x in enumerate(xs)]
+    shape = recs[0].shape[:-1]
+    out = []
+    for t, (r, c) in enumerate(zip(recs, coefs, strict=True)):
+        if r.shape[:-1] != shape:
+            raise KernelError(f"x{t}: element shape {r.shape[:-1]} differs from {shape}")
+        if isinstance(c, np.ndarray):
+            c = as_u64(f"coef{t}", c)
+            if c.shape != shape:
+                raise KernelError(f"coef{t}: shape {c.shape} differs from the element shape {shape}")
+        else:
+            c = public_u64(c)
+        out.append(c)
+    if p is not None:
+        p = as_u64("p", p)
+        if p.shape != shape:
+            raise KernelError(f"p: shape {p.shape} differs from the element shape {shape}")
+    return recs, out, p, shape
+
+
 # ---------------------------------------------------------------- OT extension (_ot)
 
 def ot_rows(rows: object) -> np.ndarray:

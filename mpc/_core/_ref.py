@@ -240,6 +240,38 @@ def auth_add_public(x, p, alpha, first):
     return _record(add128(xv, p) if first else xv, add128(xm, mul128_64(p, _alpha(alpha, shape))))
 
 
+def auth_add_split(x, a, c, alpha, first, vals=None, macs=None):
+    """(x.v + a.v (+ c at party 0), x.m + a.m + alpha c) of record arrays, for a public 64-bit c:
+    a masked x + r + c to open and its MAC shares (into ``vals``/``macs`` when given)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    vals, macs = ck.out_array(vals, (*shape, 2)), ck.out_array(macs, (*shape, 2))
+    cw = np.zeros((*shape, 2), dtype=np.uint64)
+    cw[..., 0] = ck.public_u64(c)
+    (xv, xm), (av, am) = _vm(x), _vm(a)
+    vals[...] = add128(add128(xv, av), cw) if first else add128(xv, av)
+    add128(add128(xm, am), mul128_64(cw, _alpha(alpha, shape)), out=macs)
+    return vals, macs
+
+
+def auth_lincomb(xs, coefs, p, alpha, first):
+    """sum_t coefs[t] xs[t] (+ p: party 0's value, alpha p every MAC) for record arrays xs[t] and
+    64-bit public coefficients (uint64 arrays of the element shape, or integers mod 2^64)."""
+    xs, coefs, p, shape = ck.auth_lincomb_args(xs, coefs, p)
+    v = np.zeros((*shape, 2), dtype=np.uint64)
+    m = np.zeros((*shape, 2), dtype=np.uint64)
+    for x, c in zip(xs, coefs, strict=True):
+        cw = c if isinstance(c, np.ndarray) else np.full(shape, c, dtype=np.uint64)
+        xv, xm = _vm(x)
+        v, m = add128(v, mul128_64(xv, cw)), add128(m, mul128_64(xm, cw))
+    if p is not None:
+        pw = np.zeros((*shape, 2), dtype=np.uint64)
+        pw[..., 0] = p
+        if first:
+            v = add128(v, pw)
+        m = add128(m, mul128_64(pw, _alpha(alpha, shape)))
+    return _record(v, m)
+
+
 def dot128_64(v, chi):
     """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v (n, 2) and uint64 chi (n,): a (2,) array."""
     v, chi, _ = ck.mul128_64_args(v, chi, None)
@@ -688,6 +720,7 @@ KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
+    "auth_add_split", "auth_lincomb",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

@@ -47,6 +47,11 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
                                  uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
+    void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
+                            uint64_t alpha, int first, size_t n)
+    void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef,
+                          const uint64_t *scalar, size_t terms, const uint64_t *p, uint64_t alpha, int first,
+                          size_t n)
     void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
     enum: MPC_RING128_LIMB_KC
     void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross,
@@ -366,6 +371,56 @@ def auth_add_public(x, p, alpha, first):
     if n:
         with nogil:
             mpc_auth_add_public(pz, px, pp, al, f, n)
+    return z
+
+
+def auth_add_split(x, a, c, alpha, first, vals=None, macs=None):
+    """(x.v + a.v (+ c at party 0), x.m + a.m + alpha c) of (..., 4) record arrays for a public
+    64-bit c, as (..., 2) Z_2^128 arrays (into ``vals`` and ``macs`` when given; they must not
+    overlap the inputs)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    val = ck.out_array(vals, (*shape, 2))
+    mac = ck.out_array(macs, (*shape, 2))
+    cdef uint64_t cc = ck.public_u64(c)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pv = out_ptr(val)
+    cdef uint64_t *pm = out_ptr(mac)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef size_t n = val.size // 2
+    if n:
+        with nogil:
+            mpc_auth_add_split(pv, pm, px, pa, cc, al, f, n)
+    return val, mac
+
+
+def auth_lincomb(xs, coefs, p, alpha, first):
+    """sum_t coefs[t] xs[t] (+ p: party 0's value, alpha p every MAC) for record arrays xs[t] and
+    64-bit public coefficients (uint64 arrays of the element shape, or integers), in one pass."""
+    recs, cs, p, shape = ck.auth_lincomb_args(xs, coefs, p)
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef const uint64_t *px[16]
+    cdef const uint64_t *pc[16]
+    cdef uint64_t sc[16]
+    cdef size_t terms = len(recs)
+    cdef size_t t
+    for t in range(terms):
+        px[t] = in_ptr(recs[t])
+        if isinstance(cs[t], np.ndarray):
+            pc[t] = in_ptr(cs[t])
+            sc[t] = 0
+        else:
+            pc[t] = NULL
+            sc[t] = cs[t]
+    cdef const uint64_t *pp = NULL if p is None else in_ptr(p)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_lincomb(pz, px, pc, sc, terms, pp, al, f, n)
     return z
 
 

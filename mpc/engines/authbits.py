@@ -61,6 +61,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines import steps
 from mpc.engines.gmw import _shape  # one validation of word-array shapes for both boolean engines
 from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
@@ -183,6 +184,13 @@ class AuthBits:
         may be light words (only their bits and folded MACs are read); ``light`` (one flag, or
         one per pair) returns light words (:data:`LAUTH`) for those pairs: the same protocol and
         messages, without computing and writing the 64 MACs of every output word."""
+        return steps.run(self.channel.exchange, self.and_steps(pairs, light))
+
+    def and_steps(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                  light: bool | Sequence[bool] = False) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`and_many` as a step generator (:mod:`mpc.engines.steps`): it yields the masked
+        (d_i, e_i) words once, so a lockstep can share the round with independent protocols
+        (the opened words are recorded for the MAC check as in :meth:`and_many`)."""
         pairs = [self._pair(x, y, f"and_many pair {i}", light_ok=True) for i, (x, y) in enumerate(pairs)]
         flags = [bool(light)] * len(pairs) if isinstance(light, (bool, np.bool_)) else [bool(f) for f in light]
         if len(flags) != len(pairs):
@@ -215,7 +223,7 @@ class AuthBits:
         head[0], head[1] = aw[:, :2], bw[:, :2]
         masked = np.empty(2 * total, dtype=np.uint64)
         np.bitwise_xor(fields[:, 0, :], head[:, :, 0], out=masked.reshape(2, total))
-        opened = self.channel.exchange(masked)
+        opened = yield masked
         de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
         for p in self.channel.peers:
             k.bxor(de, opened[p], out=de)

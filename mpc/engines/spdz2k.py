@@ -69,6 +69,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mpc.engines import steps
 from mpc.engines.authbits import AuthBits
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.mac_check import MacCheck
@@ -83,7 +84,6 @@ __all__ = ["CHECK_EVERY", "Spdz2k", "build"]
 
 TRUNC_BOUND_BITS = 62
 CHECK_EVERY = 1 << 22  # opened elements (32 bytes each kept) before a MAC check is forced
-_OFFSET = np.uint64(1 << TRUNC_BOUND_BITS)
 
 
 def _words(x: np.ndarray) -> np.ndarray:
@@ -206,13 +206,27 @@ class Spdz2k:
 
     def _open_split(self, values: np.ndarray, macs: np.ndarray) -> np.ndarray:
         """Open value shares (N, 2) whose MAC shares are ``macs``: one exchange, then recorded."""
-        parts = self.channel.exchange(values)
-        total = self.kernels.add128(parts[0], parts[1])
+        return steps.run(self.channel.exchange, self._open_steps(values, macs))
+
+    def _open_steps(self, values: np.ndarray, macs: np.ndarray) -> steps.Steps[np.ndarray]:
+        """:meth:`_open_split` as a step generator (:mod:`mpc.engines.steps`): it yields the value
+        shares (N, 2) once and records the opened sum with ``macs`` for the next MAC check."""
+        parts = yield values
+        m = values.shape[0]
+        k = self.kernels
+        total = k.add128(parts[0].reshape(m, 2), parts[1].reshape(m, 2))
         for p in parts[2:]:
-            self.kernels.add128(total, p, out=total)
+            k.add128(total, p.reshape(m, 2), out=total)
         self.mac.record(total, macs)
         self.checkpoint()
         return total
+
+    def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
+        """The exchange a lockstep of this engine's (and its authenticated boolean side's) step
+        generators uses: one all-to-all message on the channel (:func:`mpc.engines.steps.lockstep`).
+        Every opening of a protocol run in lockstep is recorded for the MAC check as when it runs
+        alone: the lockstep only frames the messages together."""
+        return self.channel.exchange(payload)
 
     def _masked(self, pairs_: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """x - a for each (x, a), value shares into one buffer to send and MAC shares into another
@@ -232,6 +246,13 @@ class Spdz2k:
         Z_2^128 values. For the bit protocols (:mod:`mpc.engines.spdz2k_convert`), which open
         only values masked by fresh dealer randomness; nothing opened may leave before a check."""
         return self._open(x)
+
+    def open_masked_steps(self, x: np.ndarray, r: np.ndarray) -> steps.Steps[np.ndarray]:
+        """Open x + r for flat AUTH arrays x and r (a fresh mask) as a step generator: one
+        yielded exchange of the value shares (one fused pass writes them and their MAC shares),
+        recorded for the next MAC check; the opened Z_2^128 values (N, 2). For the bit
+        protocols (:mod:`mpc.engines.spdz2k_convert`); nothing opened may leave before a check."""
+        return (yield from self._open_steps(*self._mask_add([(x, r, 0)])))
 
     def checkpoint(self) -> None:
         """A MAC check now when more than :data:`CHECK_EVERY` opened elements are pending (memory)."""
@@ -280,9 +301,13 @@ class Spdz2k:
         """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round.
         Local work: one masking pass per operand (value shares straight into the buffer sent,
         MAC shares into the check's record) and one fused combine (``auth_beaver_combine``)."""
+        return steps.run(self.channel.exchange, self.mul_steps(x, y))
+
+    def mul_steps(self, x: np.ndarray, y: np.ndarray) -> steps.Steps[np.ndarray]:
+        """:meth:`mul` as a step generator (:mod:`mpc.engines.steps`)."""
         a, b, c = self.preprocessing.triples(x.shape, auth=True)
         n = x.size
-        opened = self._open_split(*self._masked([(x, a), (y, b)]))
+        opened = yield from self._open_steps(*self._masked([(x, a), (y, b)]))
         z = self.kernels.auth_beaver_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4),
                                              _words(b).reshape(-1, 4), opened[:n], opened[n:], self.alpha,
                                              self.pid == 0)
@@ -301,9 +326,8 @@ class Spdz2k:
         batched = x.ndim == 3
         m, kk, n = x.shape[-2], x.shape[-1], y.shape[-1]
         a, b, c = self.preprocessing.matmul_triples(m, kk, n, batch=x.shape[0] if batched else None, auth=True)
-        dx, ey = self.sub(x, a), self.sub(y, b)
-        opened = self._open(np.concatenate([dx.reshape(-1), ey.reshape(-1)]))
-        d, e = opened[: dx.size].reshape(*x.shape, 2), opened[dx.size :].reshape(*y.shape, 2)
+        opened = self._open_split(*self._masked([(x, a), (y, b)]))
+        d, e = opened[: x.size].reshape(*x.shape, 2), opened[x.size :].reshape(*y.shape, 2)
         if not batched:
             return self._matmul_combine(a, b, c, d, e)
         return np.stack([self._matmul_combine(a[i], b[i], c[i], d[i], e[i]) for i in range(x.shape[0])])
@@ -322,48 +346,117 @@ class Spdz2k:
 
     # ------------------------------------------------------------------ truncation and division
 
-    def _divide_each(self, items: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
-        """floor(x / d) (up to the documented error) for each (x, d), all in one opening."""
-        if not items:
-            return []
-        tuples = []
-        for x, d in items:
-            if d & (d - 1) == 0:
-                tuples.append(self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True))
-            else:
-                tuples.append(self.preprocessing.div_triples(x.shape, d, auth=True))
-        masked = [self.add(self.add_public(x, np.full(x.shape, _OFFSET, dtype=np.uint64)), t.r).reshape(-1)
-                  for (x, _), t in zip(items, tuples, strict=True)]
-        opened = self._open(np.concatenate(masked) if len(masked) > 1 else masked[0])
-        out, pos = [], 0
-        for (x, d), t in zip(items, tuples, strict=True):
-            c64 = low64(opened[pos : pos + x.size]).reshape(x.shape)
+    def _lincomb(self, terms: Sequence[tuple[np.ndarray, np.ndarray | int]], public: np.ndarray | None,
+                 shape: tuple[int, ...]) -> np.ndarray:
+        """sum_t coef_t [x_t] + public for AUTH shares x_t and public uint64 coefficients (arrays
+        of the element count, or integers), all mod 2^64 in meaning: one fused pass
+        (``auth_lincomb``). A coefficient c acts on the Z_2^128 share as c (0 <= c < 2^64), so the
+        low 64 bits of the value are sum c_t x_t mod 2^64 and the MAC relation holds mod 2^128."""
+        xs = [_words(x).reshape(-1, 4) for x, _ in terms]
+        coefs = [c if isinstance(c, np.ndarray) else int(c) % (1 << 64) for _, c in terms]
+        z = self.kernels.auth_lincomb(xs, coefs, public, self.alpha, self.pid == 0)
+        return _records(z, shape)
+
+    def _mask_add(self, items: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray]:
+        """x + r (+ the public c) for each (x, r, c): value shares into one buffer to send and MAC
+        shares into another, one pass per item (``auth_add_split``)."""
+        total = sum(x.size for x, _, _ in items)
+        vals = np.empty((total, 2), dtype=np.uint64)
+        macs = np.empty((total, 2), dtype=np.uint64)
+        pos = 0
+        for x, r, c in items:
+            self.kernels.auth_add_split(_words(x).reshape(-1, 4), _words(r).reshape(-1, 4), c, self.alpha,
+                                        self.pid == 0, vals[pos : pos + x.size], macs[pos : pos + x.size])
             pos += x.size
-            coef = ((~c64) >> np.uint64(63)) * np.uint64((1 << 64) // d)  # (1 - msb(c)) floor(2^64 / d)
-            y = self.sub(self.mul_public(t.r_msb, coef), t.r_high)
-            with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
-                public = np.asarray(c64 // np.uint64(d) - np.uint64((1 << TRUNC_BOUND_BITS) // d), dtype=np.uint64)
-            out.append(self.add_public(y, public))
-        return out
+        return vals, macs
 
     def divide_many(self, xs: Sequence[np.ndarray], d: int) -> list[np.ndarray]:
         """Shares of x / d for a public integer 2 <= d <= 2^62 and each |x| < 2^62: 1 round in all."""
-        return self._divide_each([(x, int(d)) for x in xs])
+        return steps.run(self.channel.exchange, self.divide_steps(xs, d))
+
+    def divide_steps(self, xs: Sequence[np.ndarray], d: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`divide_many` as a step generator (:mod:`mpc.engines.steps`): the masked
+        x + 2^62 + r of every x in one yielded opening, then per x one fused pass
+        y = (1 - msb(c)) floor(2^64 / d) [msb(r)] - [r >> k] + (c64 // d - 2^62 // d)."""
+        d = int(d)
+        if not xs:
+            return []  # nothing to open: no round
+        if d & (d - 1) == 0:
+            tuples = [self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True) for x in xs]
+        else:
+            tuples = [self.preprocessing.div_triples(x.shape, d, auth=True) for x in xs]
+        opened = yield from self._open_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
+                                                              for x, t in zip(xs, tuples, strict=True)]))
+        c64 = np.ascontiguousarray(opened[:, 0])
+        out, pos = [], 0
+        q, low = np.uint64((1 << 64) // d), np.uint64((1 << TRUNC_BOUND_BITS) // d)
+        for x, t in zip(xs, tuples, strict=True):
+            c = c64[pos : pos + x.size]
+            pos += x.size
+            coef = ((~c) >> np.uint64(63)) * q  # (1 - msb(c)) floor(2^64 / d)
+            with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
+                public = c // np.uint64(d) - low
+            out.append(self._lincomb([(t.r_msb, coef), (t.r_high, -1)], public, x.shape))
+        return out
 
     def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
         """Shares of floor(x / 2^k) or that + 1, for each |x| < 2^62: 1 round in all."""
         return self.divide_many(xs, 1 << k)
 
+    def truncate_steps(self, xs: Sequence[np.ndarray], k: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`truncate_many` as a step generator (:mod:`mpc.engines.steps`)."""
+        return (yield from self.divide_steps(xs, 1 << k))
+
     def mul_truncating(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> np.ndarray:
-        """floor(x / 2^kx) * floor(y / 2^ky) (a shift of 0 leaves that operand as is): the
-        truncations in one round, then the product: 2 rounds (1 with no shift)."""
-        todo = [(v, 1 << s) for v, s in ((x, kx), (y, ky)) if s]
-        done = iter(self._divide_each(todo))
-        return self.mul(next(done) if kx else x, next(done) if ky else y)
+        """floor(x / 2^kx) * floor(y / 2^ky) (a shift of 0 leaves that operand as is), each floor
+        exact up to one ulp as in :meth:`truncate_many`: 1 round, 2 elements, from an
+        authenticated ``tmul`` tuple (see the module docstring). |x|, |y| < 2^62 where truncated."""
+        return steps.run(self.channel.exchange, self.mul_truncating_steps(x, kx, y, ky))
+
+    def mul_truncating_steps(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> steps.Steps[np.ndarray]:
+        """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`)."""
+        if not kx and not ky:
+            return (yield from self.mul_steps(x, y))
+        if not kx:  # the product commutes: the truncated operand goes first
+            x, kx, y, ky = y, ky, x, kx
+        t = self.preprocessing.trunc_products(x.shape, kx, ky, auth=True)
+        n = x.size
+        opened = yield from self._open_steps(*self._mask_add([(x, t.r1, 1 << TRUNC_BOUND_BITS),
+                                                              (y, t.r2, (1 << TRUNC_BOUND_BITS) if ky else 0)]))
+        c1, c2 = np.ascontiguousarray(opened[:n, 0]), np.ascontiguousarray(opened[n:, 0])
+        with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
+            p1, t1 = _trunc_public(c1, kx)
+            if ky:  # L2 = [a2] - T2 [m2]; L1 L2 = a1a2 - T2 a1m2 - T1 m1a2 + T1 T2 m1m2
+                p2, t2 = _trunc_public(c2, ky)
+                terms = [(t.a1a2, 1), (t.a1, 0 - p2), (t.m1, p2 * t1), (t.a2, 0 - p1), (t.m2, p1 * t2),
+                         (t.a1m2, 0 - t2), (t.m1a2, 0 - t1)]
+                if t.m1m2 is not None:  # T1 T2 = 0 mod 2^64 unless k1 + k2 > 64
+                    terms.append((t.m1m2, t1 * t2))
+            else:  # P2 = c2, L2 = [r2]
+                p2 = c2
+                terms = [(t.a1a2, 1), (t.a1, 0 - p2), (t.m1, p2 * t1), (t.a2, 0 - p1), (t.m1a2, 0 - t1)]
+            public = p1 * p2
+        return self._lincomb(terms, public, x.shape)
 
     def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
-        """floor(x / 2^k)^2: the truncation, then the square: 2 rounds."""
-        return self.square(self.truncate_many([x], k)[0])
+        """floor(x / 2^k)^2 (the floor exact up to one ulp) for |x| < 2^62: 1 round, 1 element,
+        from an authenticated ``tsquare`` tuple (see the module docstring)."""
+        t = self.preprocessing.trunc_squares(x.shape, k, auth=True)
+        opened = self._open_split(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)]))
+        c = np.ascontiguousarray(opened[:, 0])
+        with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
+            p, tt = _trunc_public(c, k)
+            terms = [(t.aa, 1), (t.a, 0 - 2 * p), (t.am, 0 - 2 * tt), (t.m, 2 * p * tt + tt * tt)]
+            public = p * p
+        return self._lincomb(terms, public, x.shape)
+
+
+def _trunc_public(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """P = (c >> k) - 2^(62-k) and T = (1 - msb(c)) 2^(64-k) of the low words c of an opened
+    x + 2^62 + r (mod 2^64): floor(x / 2^k) = P - ([r >> k] - T [msb(r)]) up to one ulp."""
+    with np.errstate(over="ignore"):
+        p = (c >> np.uint64(k)) - np.uint64(1 << (TRUNC_BOUND_BITS - k))
+    return p, ((~c) >> np.uint64(63)) << np.uint64(64 - k)
 
 
 def build(ctx: EngineContext) -> Spdz2k:

@@ -71,7 +71,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from mpc.engines import circuits
+from mpc.engines import circuits, steps
 from mpc.engines.authbits import AuthBits
 from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
@@ -123,13 +123,23 @@ class Spdz2kConverter:
     def open_masked(self, flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Step 1 for the flat AUTH array ``flat``: (c64, its bit planes (64, W) as public words,
         the edaBit's secret bit planes r64 (64, W) BAUTH). 1 round."""
+        return steps.run(self._exchange(), self._open_masked_steps(flat))
+
+    def _exchange(self) -> steps.Exchange:
+        """The engine's round exchange (:meth:`~mpc.engines.spdz2k.Spdz2k.round_exchange`)."""
+        return self.arith.round_exchange
+
+    def _open_masked_steps(self, flat: np.ndarray) -> steps.Steps[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """:meth:`open_masked` as a step generator (its one opening yielded)."""
         m = flat.shape[0]
         r, planes = self.preprocessing.edabits(m)
         if r.shape != (m,) or r.dtype != AUTH or planes.shape != (64, nwords(m)) or planes.dtype != BAUTH:
             raise ShareTypeError(f"edaBit source returned malformed material for {m} edaBits")
-        c64 = low64(self.arith.open_unchecked(self.arith.add(flat, r))) if m else np.zeros(0, dtype=np.uint64)
-        cp = self.k.bitslice(c64) if m else np.zeros((64, 0), dtype=np.uint64)
-        return c64, np.ascontiguousarray(cp), planes
+        if not m:
+            return np.zeros(0, dtype=np.uint64), np.zeros((64, 0), dtype=np.uint64), planes
+        opened = yield from self.arith.open_masked_steps(flat, r)
+        c64 = np.ascontiguousarray(opened[:, 0])
+        return c64, np.ascontiguousarray(self.k.bitslice(c64)), planes
 
     # ------------------------------------------------------------------ MSB, zero test, A2B
 
@@ -141,6 +151,10 @@ class Spdz2kConverter:
         all the next AND reads) except the top group's l, the only one whose bits reach the
         output: its leaf and the one AND per level that feeds it carry their 64 MACs per word.
         Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree)."""
+        return steps.run(self._exchange(), self._lt_public_steps(c, r))
+
+    def _lt_public_steps(self, c: np.ndarray, r: np.ndarray) -> steps.Steps[np.ndarray]:
+        """:meth:`lt_public` as a step generator: one yielded AND layer per level."""
         eng = self.boolean
         nc = ~c
         w = r.shape[0]
@@ -155,7 +169,7 @@ class Spdz2kConverter:
             pairs = [(e[hi][: h - full], less[lo][: h - full]), (e[hi][h - full :], less[lo][h - full :])]
             if h > 1:  # e of every group but the lowest (whose e is never read)
                 pairs.append((e[hi][1:], e[lo][1:]))
-            res = eng.and_many(pairs, light=[True, False, True][: len(pairs)])
+            res = yield from eng.and_steps(pairs, light=[True, False, True][: len(pairs)])
             new_l = eng.xor(less[hi], np.concatenate([res[0], lighten(res[1])]))
             if full:
                 top = eng.xor(top, res[1])
@@ -168,14 +182,25 @@ class Spdz2kConverter:
 
     def msb_planes(self, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """One bit plane (1, W) of the sign bit of every element of the concatenation. Step 2."""
+        return steps.run(self._exchange(), self._msb_plane_steps(xs))
+
+    def _msb_plane_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
         flat, shapes = _flat(xs, AUTH, "msb")
-        _, c, r = self.open_masked(flat)
+        _, c, r = yield from self._open_masked_steps(flat)
         eng = self.boolean
-        return eng.xor(eng.xor_public(r[63:64], c[63:64]), self.lt_public(c[:63], r[:63])), shapes
+        less = yield from self._lt_public_steps(c[:63], r[:63])
+        return eng.xor(eng.xor_public(r[63:64], c[63:64]), less), shapes
 
     def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Unpacked authenticated bits (shapes of ``xs``) of the sign bit of each x."""
         plane, shapes = self.msb_planes(xs)
+        return self.unpack(plane, shapes)
+
+    def msb_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`msb` as a step generator (:mod:`mpc.engines.steps`): the masked opening and each
+        AND layer of the comparison tree yield one exchange, so a lockstep can run independent
+        protocols (a truncation, a polynomial's products) in the same 7 rounds."""
+        plane, shapes = yield from self._msb_plane_steps(xs)
         return self.unpack(plane, shapes)
 
     def eqz(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:

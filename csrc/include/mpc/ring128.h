@@ -65,6 +65,15 @@ void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, 
                              int first, size_t n);
 /* z = x + p for public 128-bit p: value (party 0) and MAC (alpha p) */
 void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n);
+/* val[i] = x[i].v + a[i].v (+ c at party 0), mac[i] = x[i].m + a[i].m + alpha c: the masked
+ * x + r + c to send (a truncation's opening) and its MAC share, for a public 64-bit c */
+void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
+                        uint64_t alpha, int first, size_t n);
+/* z[i] = sum_t c_t[i] x_t[i] + p[i] for `terms` record arrays x_t and 64-bit public coefficients
+ * c_t[i] = coef[t][i], or scalar[t] where coef[t] is NULL; p (64-bit, may be NULL) is added to
+ * party 0's value and alpha p to every MAC: a linear function of authenticated shares */
+void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef, const uint64_t *scalar,
+                      size_t terms, const uint64_t *p, uint64_t alpha, int first, size_t n);
 /* out = sum_i chi[i] v[i] mod 2^128 (chi 64-bit): the MAC check's random combination */
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n);
 
