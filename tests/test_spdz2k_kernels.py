@@ -163,6 +163,50 @@ def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
     np.testing.assert_array_equal(got, want)
 
 
+def _ints128(a: np.ndarray) -> list[int]:
+    flat = a.reshape(-1, 2)
+    return [int(lo) | int(hi) << 64 for lo, hi in flat]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
+def test_auth_lincomb_and_add_split_match_the_definition(data):
+    """auth_lincomb (sum_t c_t x_t + p, p in party 0's value and alpha p in every MAC) and
+    auth_add_split (x + a (+ c at party 0); MAC x_m + a_m + alpha c): compiled == reference ==
+    the definition with Python integers mod 2^128, on array and integer coefficients, up to 16
+    terms and the largest words."""
+    shape = data.draw(st.sampled_from([(0,), (1,), (5,), (2, 3), (17,)]))
+    terms = data.draw(st.integers(1, 16))
+    xs = [words(data.draw, (*shape, 4)) for _ in range(terms)]
+    coefs = [words(data.draw, shape) if data.draw(st.booleans()) else data.draw(WORD) for _ in range(terms)]
+    p = words(data.draw, shape) if data.draw(st.booleans()) else None
+    alpha, c, first = data.draw(WORD), data.draw(WORD), data.draw(st.booleans())
+    want = REF.auth_lincomb(xs, coefs, p, alpha, first)
+    np.testing.assert_array_equal(C.auth_lincomb(xs, coefs, p, alpha, first), want)
+    size = int(np.prod(shape))
+    m128 = 1 << 128
+    for i in range(size):
+        v = m = 0
+        for x, cf in zip(xs, coefs, strict=True):
+            rec = _ints128(x.reshape(-1, 4)[i])
+            k = int(cf.reshape(-1)[i]) if isinstance(cf, np.ndarray) else cf
+            v, m = v + k * rec[0], m + k * rec[1]
+        if p is not None:
+            pi = int(p.reshape(-1)[i])
+            v, m = v + (pi if first else 0), m + alpha * pi
+        assert _ints128(want.reshape(-1, 4)[i]) == [v % m128, m % m128]
+    x, a = words(data.draw, (*shape, 4)), words(data.draw, (*shape, 4))
+    ref_v, ref_m = REF.auth_add_split(x, a, c, alpha, first)
+    got_v, got_m = np.empty((*shape, 2), dtype=np.uint64), np.empty((*shape, 2), dtype=np.uint64)
+    C.auth_add_split(x, a, c, alpha, first, got_v, got_m)
+    np.testing.assert_array_equal(got_v, ref_v)
+    np.testing.assert_array_equal(got_m, ref_m)
+    for i in range(size):
+        xi, ai = _ints128(x.reshape(-1, 4)[i]), _ints128(a.reshape(-1, 4)[i])
+        assert _ints128(ref_v.reshape(-1, 2)[i])[0] == (xi[0] + ai[0] + (c if first else 0)) % m128
+        assert _ints128(ref_m.reshape(-1, 2)[i])[0] == (xi[1] + ai[1] + alpha * c) % m128
+
+
 @pytest.mark.parametrize("call", [
     lambda k: k.matmul128(np.zeros((2, 3, 2), dtype=np.uint64), np.zeros((4, 2, 2), dtype=np.uint64)),
     lambda k: k.matmul128(np.zeros((2, 3, 3), dtype=np.uint64), np.zeros((3, 2), dtype=np.uint64)),
@@ -176,6 +220,15 @@ def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
     lambda k: k.bauth_and_light(*(np.zeros((2, 66), dtype=np.uint64),) * 3, np.zeros(2, dtype=np.uint64),
                                 np.zeros(2, dtype=np.int64), 1, True),
     lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
+    lambda k: k.auth_lincomb([], [], None, 1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)] * 17, [1] * 17, None, 1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [np.zeros(2, dtype=np.uint64)], None, 1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64), np.zeros((2, 4), dtype=np.uint64)], [1, 1], None,
+                             1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 3), dtype=np.uint64)], [1], None, 1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1.5], None, 1, True),
+    lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1], np.zeros(4, dtype=np.uint64), 1, True),
+    lambda k: k.auth_add_split(np.zeros((3, 4), dtype=np.uint64), np.zeros((2, 4), dtype=np.uint64), 1, 1, True),
 ])
 def test_bad_arguments_are_rejected_alike(call):
     assert_rejected_alike(call, BACKENDS)
