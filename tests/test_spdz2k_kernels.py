@@ -163,6 +163,22 @@ def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
     np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_bauth_mask_matches_the_definition(data):
+    """bauth_mask: (x bits ^ a bits, x fold ^ a fold) per record, reading only the records' first
+    two words: compiled == reference == the definition, into given outputs or fresh ones."""
+    shape = data.draw(SHAPES)
+    x, a = words(data.draw, (*shape, 2)), words(data.draw, (*shape, 66))
+    w_ref, f_ref = REF.bauth_mask(x, a)
+    w, f = np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint64)
+    C.bauth_mask(x, a, w, f)
+    for got, want in [(w, w_ref), (f, f_ref), *zip(C.bauth_mask(x, a), (w_ref, f_ref), strict=True)]:
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(w_ref, x[..., 0] ^ a[..., 0])
+    np.testing.assert_array_equal(f_ref, x[..., 1] ^ a[..., 1])
+
+
 def _ints128(a: np.ndarray) -> list[int]:
     flat = a.reshape(-1, 2)
     return [int(lo) | int(hi) << 64 for lo, hi in flat]
@@ -220,6 +236,8 @@ def test_auth_lincomb_and_add_split_match_the_definition(data):
     lambda k: k.bauth_and_light(*(np.zeros((2, 66), dtype=np.uint64),) * 3, np.zeros(2, dtype=np.uint64),
                                 np.zeros(2, dtype=np.int64), 1, True),
     lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
+    lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
+    lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
     lambda k: k.auth_lincomb([], [], None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)] * 17, [1] * 17, None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [np.zeros(2, dtype=np.uint64)], None, 1, True),

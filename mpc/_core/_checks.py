@@ -245,6 +245,14 @@ def bauth_and_args(c, a, b, d, e, delta) -> tuple:
     return c, a, b, _words_of("d", d, c), _words_of("e", e, c), public_u64(delta)
 
 
+def bauth_mask_args(x, a) -> tuple:
+    """(x, a) of ``bauth_mask``: (..., 2) word pairs and (..., 66) records of one element shape."""
+    x, a = as_u64("x", x), bauth("a", a)
+    if x.shape != (*a.shape[:-1], 2):
+        raise KernelError(f"x: expected shape {(*a.shape[:-1], 2)} (bits and fold per record), got {x.shape}")
+    return x, a
+
+
 def bauth_public_args(x, c, delta) -> tuple:
     """(x, c, delta) of ``bauth_xor_public`` / ``bauth_and_public``: records, one public word per record."""
     x = bauth("x", x)

@@ -570,6 +570,16 @@ def bauth_and(c, a, b, d, e, delta, first):
     return out
 
 
+def bauth_mask(x, a, w=None, f=None):
+    """(x bits ^ a bits, x fold ^ a fold) for (..., 2) word pairs x and records a (..., 66): an
+    AND's masked operand and the fold of its MAC (into ``w`` and ``f`` when given)."""
+    x, a = ck.bauth_mask_args(x, a)
+    w, f = ck.out_array(w, a.shape[:-1]), ck.out_array(f, a.shape[:-1])
+    np.bitwise_xor(x[..., 0], a[..., 0], out=w)
+    np.bitwise_xor(x[..., 1], a[..., 1], out=f)
+    return w, f
+
+
 @_wrap
 def bauth_xor_public(x, c, delta, first):
     """Share of x ^ c for authenticated words x (records (..., 66)) and public words c (...): the
@@ -726,7 +736,7 @@ KERNELS = (
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
-    "bauth_and_light", "bauth_and_public_light",
+    "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",
 )

@@ -31,9 +31,14 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   Correct because XOR_i m_z,i = (c ^ d b ^ e a ^ d e) Delta = (x AND y) Delta. A light output
   (``bauth_and_light``) is the bits and f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) Delta_i (the
   fold is linear), read from the triple's bits, c's fold and a's and b's 64 MACs.
+  :meth:`AuthBits.and_steps` is the same as a step generator (:mod:`mpc.engines.steps`): a
+  lockstep puts the layer in one message with independent openings (the converter's MSB circuit
+  with a truncation or a polynomial's products), recorded for the MAC check all the same.
   Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words
   (1584 bytes of material per 64 gates, 24 bytes per AND gate held by each party). Local work
-  per word: the 64 MACs of a and b are read (1 KiB), and for a full output those of c read and
+  per word: the masking reads the first 16 bytes (bits, fold) of a's and b's records
+  (``bauth_mask``: the masked words straight into the buffer sent, their folds into the check's
+  record, one pass per operand); the 64 MACs of a and b are read (1 KiB), and for a full output those of c read and
   those of z written (1 KiB more): memory traffic, not arithmetic, is the cost, about 65 times
   GMW's per gate; hence the light words. The kernels (``bauth_*`` in :mod:`mpc._core`) select
   the MACs with the public bits as AVX-512 mask registers and fold them with vector shifts when
@@ -204,31 +209,28 @@ class AuthBits:
                 raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
                                     f"expected ({total},) BAUTH records")
         k = self.k
-        # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered per
-        # field, 16 bytes per record, never the 528-byte records themselves
-        # (2, 2, total): [x, y] x [bits, folds], each written once, straight from the (possibly
-        # strided) operand views
-        fields = np.empty((2, 2, total), dtype=np.uint64)
+        # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered as
+        # (bits, fold) pairs, 16 bytes per record, never the 528-byte records themselves;
+        # (2, total, 2): [x, y] x record x [bits, fold], straight from the (possibly strided) views
+        fields = np.empty((2, total, 2), dtype=np.uint64)
         start = 0
         for x, y in pairs:
             end = start + x.size
             for i, v in enumerate((x, y)):
-                for j, name in enumerate(("w", "f")):
-                    fields[i, j, start:end].reshape(v.shape)[...] = v[name]
+                fields[i, start:end].reshape(*v.shape, 2)[...] = words(v)[..., :2]
             start = end
         aw, bw = words(a), words(b)
-        # the triple's bits and folds: the first 16 bytes of each 528-byte record, one strided pass
-        # per operand (the records are read in full once more by the combine kernel)
-        head = np.empty((2, total, 2), dtype=np.uint64)
-        head[0], head[1] = aw[:, :2], bw[:, :2]
+        # d_i = x ^ a, e_i = y ^ b straight into the buffer sent, and their folded MACs: one pass
+        # per operand reading the first 16 bytes of each triple record (``bauth_mask``); the
+        # records are read in full once more by the combine kernel
         masked = np.empty(2 * total, dtype=np.uint64)
-        np.bitwise_xor(fields[:, 0, :], head[:, :, 0], out=masked.reshape(2, total))
+        folds = np.empty(2 * total, dtype=np.uint64)
+        k.bauth_mask(fields[0], aw, masked[:total], folds[:total])
+        k.bauth_mask(fields[1], bw, masked[total:], folds[total:])
         opened = yield masked
         de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
         for p in self.channel.peers:
             k.bxor(de, opened[p], out=de)
-        folds = np.empty(2 * total, dtype=np.uint64)
-        np.bitwise_xor(fields[:, 1, :], head[:, :, 1], out=folds.reshape(2, total))
         self.mac.record_bits(de, folds)
         cw = words(c)
         out, start = [], 0

@@ -76,8 +76,8 @@ def truncated_negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray],
     ``truncate_many``): the MSB circuit on the d themselves and the truncation of the d in lockstep
     (:mod:`mpc.engines.steps`), so the truncation takes no round of its own, then one product
     round: 8 rounds for 2 parties, as :func:`negative_parts`. Exact: msb(d) = [t < 0] except for
-    d in [-2^k, 0), where t is -1 or 0 and [d < 0] t = t either way. None when the engine has no
-    lockstep (spdz2k): the caller keeps the truncation pending instead."""
+    d in [-2^k, 0), where t is -1 or 0 and [d < 0] t = t either way (semi2k, spdz2k, cleartext).
+    None when the engine has no lockstep: the caller keeps the truncation pending instead."""
     exchange = getattr(conv.arith, "round_exchange", None)
     if exchange is None:
         return None

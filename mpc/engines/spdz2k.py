@@ -39,10 +39,33 @@ to each peer, per element of the result; every opening is recorded for the next 
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
   authenticated (r, r64 >> k (or floor(r64/d)), msb(r64)) with r uniform in Z_2^128 and r64 its
-  low word, so c is uniform and the rest is linear in the tuple. 1 round, 1 element.
+  low word, so c is uniform and the rest is linear in the tuple. 1 round, 1 element. Local work:
+  one fused masking pass (``auth_add_split``: the value shares of x + r + 2^62 into the buffer
+  sent, the MAC shares into the check's record) and one fused finish (``auth_lincomb``:
+  (1 - msb(c)) floor(2^64/d) [msb(r)] - [r >> k] + public, value and MAC in one pass).
 - truncating products (:meth:`Spdz2k.mul_truncating`, :meth:`Spdz2k.square_truncating`): the
-  operands' truncations in one round, then the product: 2 rounds (semi2k folds them into one;
-  the authenticated tmul/tsquare tuples the dealer can make would do the same here: future work).
+  product of floor(x / 2^k1) and floor(y / 2^k2) in ONE round of 2 elements, as semi2k's
+  (:mod:`mpc.engines.semi2k`, the truncation's opening is the product's), from the dealer's
+  authenticated ``tmul`` tuple (r1, r2 uniform in Z_2^128; A_j = r_j64 >> k_j, M_j = msb(r_j64)
+  and their cross products A1A2, M1A2, A1M2, M1M2 computed mod 2^64 and authenticated as
+  Z_2^128 values): open c1 = x + 2^62 + r1 and c2 = y + r2 (+ 2^62), then with the public
+  P_j = (c_j64 >> k_j) - 2^(62-k_j), T_j = (1 - msb(c_j64)) 2^(64-k_j),
+  z = P1 P2 - P1 [A2] + P1 T2 [M2] - P2 [A1] + P2 T1 [M1] + [A1A2] - T2 [A1M2] - T1 [M1A2]
+  + T1 T2 [M1M2] (k2 = 0: P2 = c2 and [A2] = [r2], no M2 terms), one ``auth_lincomb`` pass.
+  Every coefficient is a public 64-bit integer and every term authenticated, so z is an
+  authenticated sharing whose value is right mod 2^64 (its upper 64 bits carry no meaning, as
+  for every SPDZ2k value) and the MAC relation holds mod 2^128; the one opening (c1, c2) is
+  recorded for the MAC check, so a cheater changes an opened value (caught by the check) or its
+  own share of the result (caught when the result is opened). Squares likewise from a
+  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M].
+- lockstep (:mod:`mpc.engines.steps`): the one-round protocols are step generators
+  (``mul_steps``, ``mul_truncating_steps``, ``divide_steps``, ``truncate_steps``; the bits'
+  :meth:`~mpc.engines.authbits.AuthBits.and_steps` and the converter's ``msb_steps``), the plain
+  methods run them, and :meth:`Spdz2k.round_exchange` merges the openings of independent
+  protocols into one message per round (the rounds of the longest, the bytes of all): sigmoid
+  and tanh take 8 rounds as under semi2k (formerly 18), ReLU of a product truncates in the MSB
+  circuit's rounds. The MAC check is unchanged: every opening of a protocol run in lockstep is
+  recorded as when it runs alone, and the one deferred check covers them all.
 - open (reveal) to everyone: [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as
   shares of its own, u uniform: the upper 64 bits of x', which could tell how products
   overflowed, stay hidden), then the MAC check of everything
@@ -346,7 +369,7 @@ class Spdz2k:
 
     # ------------------------------------------------------------------ truncation and division
 
-    def _lincomb(self, terms: Sequence[tuple[np.ndarray, np.ndarray | int]], public: np.ndarray | None,
+    def lincomb(self, terms: Sequence[tuple[np.ndarray, np.ndarray | int]], public: np.ndarray | None,
                  shape: tuple[int, ...]) -> np.ndarray:
         """sum_t coef_t [x_t] + public for AUTH shares x_t and public uint64 coefficients (arrays
         of the element count, or integers), all mod 2^64 in meaning: one fused pass
@@ -396,7 +419,7 @@ class Spdz2k:
             coef = ((~c) >> np.uint64(63)) * q  # (1 - msb(c)) floor(2^64 / d)
             with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
                 public = c // np.uint64(d) - low
-            out.append(self._lincomb([(t.r_msb, coef), (t.r_high, -1)], public, x.shape))
+            out.append(self.lincomb([(t.r_msb, coef), (t.r_high, -1)], public, x.shape))
         return out
 
     def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
@@ -436,7 +459,7 @@ class Spdz2k:
                 p2 = c2
                 terms = [(t.a1a2, 1), (t.a1, 0 - p2), (t.m1, p2 * t1), (t.a2, 0 - p1), (t.m1a2, 0 - t1)]
             public = p1 * p2
-        return self._lincomb(terms, public, x.shape)
+        return self.lincomb(terms, public, x.shape)
 
     def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
         """floor(x / 2^k)^2 (the floor exact up to one ulp) for |x| < 2^62: 1 round, 1 element,
@@ -448,7 +471,7 @@ class Spdz2k:
             p, tt = _trunc_public(c, k)
             terms = [(t.aa, 1), (t.a, 0 - 2 * p), (t.am, 0 - 2 * tt), (t.m, 2 * p * tt + tt * tt)]
             public = p * p
-        return self._lincomb(terms, public, x.shape)
+        return self.lincomb(terms, public, x.shape)
 
 
 def _trunc_public(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

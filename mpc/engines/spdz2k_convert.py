@@ -46,8 +46,13 @@ carry-save reduction, since the masked value is public):
    c = b ^ r_B (1 round, 1 bit), then [b] = c + [r] - 2c[r] (local).
 6. **Bit times value** (:meth:`Spdz2kConverter.bit_mul`) with an authenticated bit-injection
    triple (daBit r plus [a], [r a]): open c = b ^ r_B and d = x - a in one message, then
-   b x = c d + c[a] + (1 - 2c)(d[r] + [ra]) (local). 1 round, 16 bytes + 1 bit. Extra bits to
-   convert (``b2a=``) ride in the same message with their daBits.
+   b x = c d + c[a] + (1 - 2c)(d[r] + [ra]) (local: one fused pass over the three records,
+   ``auth_lincomb``). 1 round, 16 bytes + 1 bit. Extra bits to convert (``b2a=``) ride in the
+   same message with their daBits.
+
+Step versions (:mod:`mpc.engines.steps`): :meth:`Spdz2kConverter.msb_steps` yields the masked
+opening and each AND layer of step 2, so a lockstep (sigmoid's polynomial, ReLU's pending
+truncation) shares its 7 rounds; every opening is recorded for the MAC check as when run alone.
 NOT of an unpacked bit: party 0 flips its bit share, every party XORs Delta_i into its MAC share.
 
 Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 8 rounds, ~46 bytes per
@@ -271,8 +276,8 @@ class Spdz2kConverter:
 
     def _inject(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
         """[b] = c + [r] - 2c[r] from the opened c = b ^ r (0/1 words) and [r]."""
-        ar = self.arith
-        return ar.add_public(ar.mul_public(r, np.uint64(0) - (c << _ONE) + _ONE), c)  # r (1 - 2c) + c
+        with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
+            return self.arith.lincomb([(r, np.uint64(0) - (c << _ONE) + _ONE)], c, c.shape)  # r (1 - 2c) + c
 
     def bit_mul(self, pairs_in: Sequence[tuple[np.ndarray, np.ndarray]],
                 b2a: Sequence[np.ndarray] = ()) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -331,7 +336,7 @@ class Spdz2kConverter:
             return ar.zeros((0,)), ext
         c = k.unbitslice(bits[:wb].reshape(1, -1), m)
         d64 = low64(d)
-        u = ar.add(ar.mul_public(t.r, d64), t.ra)  # d [r] + [ra]
-        out = ar.add(ar.mul_public(u, np.uint64(0) - (c << _ONE) + _ONE), ar.mul_public(t.a, c))
+        # b x = c d + c [a] + (1 - 2c)(d [r] + [ra]): one fused pass over the triple's records
         with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
-            return ar.add_public(out, c * d64), ext
+            sgn = np.uint64(0) - (c << _ONE) + _ONE
+            return ar.lincomb([(t.r, sgn * d64), (t.ra, sgn), (t.a, c)], c * d64, (m,)), ext

@@ -15,7 +15,9 @@ thus take max(r_i) rounds instead of sum(r_i), with the same bytes (less the sav
 Which generators run, in which order, and the payload sizes depend only on public shapes, so
 every party draws its preprocessing material and advances its tags identically.
 
-Engines without step versions (spdz2k) still work: :func:`steps` wraps a plain method into a
+spdz2k offers the same step versions (``Spdz2k.mul_truncating_steps``, ``AuthBits.and_steps``,
+``Spdz2kConverter.msb_steps``, ...; its openings are recorded for the MAC check as when run
+alone). Engines without step versions still work: :func:`steps` wraps a plain method into a
 generator that runs it at once (its own rounds) and never yields, so a lockstep of such wrappers
 is the plain sequential run. Security: a lockstep only changes how the messages of protocols that
 are secure on their own are framed; each protocol still masks every payload with its own fresh

@@ -548,7 +548,7 @@ class SecretTensor:
         """max(x, 0) = x - min(x, 0) elementwise: 8 rounds for 2 parties. A pending truncation (x a
         product) is done in lockstep with the comparison (no round of its own; the result at scale
         f, so a matrix product of it pays no truncation round) where the engine runs lockstep
-        (semi2k, cleartext); under spdz2k it stays pending."""
+        (semi2k, spdz2k, cleartext); elsewhere it stays pending."""
         k = self._pending() if isinstance(self._dtype, Fixed) else 0
         got = cmp.truncated_negative_parts(self._converter(), [self._share], k) if k else None
         if got is None:

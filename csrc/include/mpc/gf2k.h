@@ -58,6 +58,10 @@ void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, u
 void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
 /* mpc_bauth_and_public without the MACs of the bits: out is (n, 2), (bits, fold) */
 void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
+/* w[i] = x[i].bits ^ a[i].bits and f[i] = x[i].fold ^ a[i].fold for (bits, fold) word pairs x
+ * (2 words each) and records a: an AND's masked operand to send, and the fold of its MAC
+ * (MACs are linear), reading only the first 16 bytes of each record */
+void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t n);
 
 #ifdef __cplusplus
 }
