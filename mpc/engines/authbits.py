@@ -228,8 +228,9 @@ class AuthBits:
         k.bauth_mask(fields[0], aw, masked[:total], folds[:total])
         k.bauth_mask(fields[1], bw, masked[total:], folds[total:])
         opened = yield masked
-        de = opened[self.pid].copy()  # what was sent (the channel's view of this party's part)
-        for p in self.channel.peers:
+        peers = self.channel.peers  # d, e = XOR of every party's part: one pass for two parties
+        de = k.bxor(opened[self.pid], opened[peers[0]])
+        for p in peers[1:]:
             k.bxor(de, opened[p], out=de)
         self.mac.record_bits(de, folds)
         cw = words(c)

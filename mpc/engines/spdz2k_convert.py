@@ -81,7 +81,7 @@ from mpc.engines.authbits import AuthBits
 from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import ABIT, BAUTH, lighten
+from mpc.sharing.auth_bits import ABIT, BAUTH, from_words, words
 from mpc.sharing.authenticated import AUTH, low64, pairs
 from mpc.sharing.flat import concat_flat, split_flat
 from mpc.sharing.packing import nwords
@@ -98,6 +98,17 @@ def _flat(xs: Sequence[np.ndarray], dtype: np.dtype, what: str) -> tuple[np.ndar
             kind = "authenticated ring shares (AUTH)" if dtype == AUTH else "authenticated bits (ABIT)"
             raise ShareTypeError(f"{what}: expected {kind}")
     return (concat_flat(xs) if xs else np.zeros(0, dtype=dtype)), [x.shape for x in xs]
+
+
+def _cat(parts: Sequence[np.ndarray]) -> np.ndarray:
+    """np.concatenate of authenticated words of one dtype along axis 0, done on their uint64
+    words (NumPy copies structured records field by field: ~15 times slower)."""
+    return from_words(np.concatenate([words(p) for p in parts]))
+
+
+def _light(a: np.ndarray) -> np.ndarray:
+    """The light words (bits, folded MAC) of BAUTH words, copied as uint64 words."""
+    return from_words(words(a)[..., :2])
 
 
 class Spdz2kConverter:
@@ -175,13 +186,13 @@ class Spdz2kConverter:
             if h > 1:  # e of every group but the lowest (whose e is never read)
                 pairs.append((e[hi][1:], e[lo][1:]))
             res = yield from eng.and_steps(pairs, light=[True, False, True][: len(pairs)])
-            new_l = eng.xor(less[hi], np.concatenate([res[0], lighten(res[1])]))
+            new_l = eng.xor(less[hi], _cat([res[0], _light(res[1])]))
             if full:
                 top = eng.xor(top, res[1])
-            new_e = np.concatenate([e[1:2], res[2]]) if h > 1 else e[1:2]  # row 0: a placeholder
+            new_e = _cat([e[1:2], res[2]]) if h > 1 else e[1:2]  # row 0: a placeholder
             if k % 2:
-                new_l = np.concatenate([new_l, less[k - 1 :]])
-                new_e = np.concatenate([new_e, e[k - 1 :]])
+                new_l = _cat([new_l, less[k - 1 :]])
+                new_e = _cat([new_e, e[k - 1 :]])
             less, e = new_l, new_e
         return top
 
@@ -217,7 +228,7 @@ class Spdz2kConverter:
         while e.shape[0] > 2:  # until its last AND, the only one whose output bits are used
             h = e.shape[0] // 2
             (res,) = eng.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])], light=True)
-            e = np.concatenate([res, e[2 * h :]])
+            e = _cat([res, e[2 * h :]])
         (bit,) = eng.and_many([(e[0:1], e[1:2])])
         return self.unpack(bit, shapes)
 
