@@ -269,6 +269,48 @@ def test_g_truncation_material(field):
     assert misses == []
 
 
+def test_g_truncating_product_material():
+    """(g) for the one-round truncating product: a cheater offsets one component of its share of
+    an authenticated ``tmul`` tuple (a mask, a shifted part, a top bit or a cross product; value
+    or MAC). A mask's change is an opened value's; any other component enters the result with a
+    public coefficient, so the reveal's check sees it unless coefficient times offset is 0 mod
+    2^128, in which case the result is exactly the honest one."""
+    fields = ("r1", "r2", "a1", "m1", "a2", "m2", "a1a2", "m1a2", "a1m2")
+    honest = []
+
+    def correct(result):
+        return isinstance(result, np.ndarray) and bool(np.array_equal(result, honest[0]))
+
+    def make(rng, n):
+        cheater, offset = int(rng.integers(n)), draw_offset(rng)
+        field, part, index = fields[int(rng.integers(len(fields)))], ("v", "m")[int(rng.integers(2))], int(rng.integers(5))
+
+        def main(p):
+            a, b = inputs(p)
+            if p.pid == cheater:
+                orig = p.preprocessing.trunc_products
+
+                def trunc_products(*args, **kwargs):
+                    t = orig(*args, **kwargs)
+                    add128(getattr(t, field)[part], index, offset)
+                    return t
+                p.preprocessing.trunc_products = trunc_products
+            return p.reveal((a * b) * (b * a))  # both operands pending: one tmul opening
+        return main, cheater, field not in ("r1", "r2") or high_only(offset)
+
+    def plain(p):
+        a, b = inputs(p)
+        return p.reveal((a * b) * (b * a))
+
+    # X's products are multiples of 2^-4: their truncations are exact, so the honest result is
+    # the same in every run and a trial that changes nothing must give exactly it
+    honest.append(run_local(plain, 2, engine="spdz2k")[0])
+    np.testing.assert_array_equal(honest[0], (X * X[::-1]) ** 2)
+    misses, vanished = run_trials(make, correct)
+    assert misses == [] and vanished < TRIALS // 2
+    print(f"truncating-product material: {vanished} of {TRIALS} trials changed no value")
+
+
 # ----------------------------------------------------------------------------- the boolean side
 
 MASKS = [1, 1 << 63, M64]
