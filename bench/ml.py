@@ -1,6 +1,7 @@
 """Machine-learning workloads on SecretTensor: W5 MLP inference, W6 logistic regression.
 
-    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|procs-enc|procs-tcp|local]
+    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--engines semi2k spdz2k]
+                       [--transport procs|procs-enc|procs-tcp|local]
                        [--profile loopback|lan|wan]
 
 - W5: inference of an MLP 784-128-128-10 with ReLU on a batch of 64; weights and biases are
@@ -67,14 +68,19 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, fn, (), repeats, barrier, wl.reference(op, inp))
 
 
+# --engines: the arithmetic engine the parties run, and the label its records carry
+ENGINES = {"semi2k": "semi2k+gmw+dabits", "spdz2k": "spdz2k"}
+
+
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
-            **kw) -> list[dict]:
+            engine: str = "semi2k", **kw) -> list[dict]:
     return parties_measure("ml", party_main, op, size, parties, repeats, transport, profile, **kw, workload=op,
-                           engine="semi2k+gmw+dabits", dtype="Fixed(16)")
+                           engine=ENGINES[engine], dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)")
+    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["semi2k"])
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W5", "W6"])
     if args is None:
         return
@@ -82,9 +88,10 @@ def main(argv: list[str] | None = None) -> None:
     for parties in args.parties:
         for op in ("W5", "W6"):
             for size in wl.sizes(op, args.quick):
-                for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                    for line in measure(op, size, parties, repeats, transport, args.profile):
-                        print(json.dumps(line), flush=True)
+                for engine in args.engines:  # engines take turns within each case: load hits both alike
+                    for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
+                        for line in measure(op, size, parties, repeats, transport, args.profile, engine):
+                            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":
