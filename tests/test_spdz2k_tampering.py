@@ -7,7 +7,8 @@ A trial is a whole session (2 or 3 parties, in-process, insecure local dealer): 
 (a) a value share it opens, (b) a MAC share, (c) the masked input it broadcasts (the same to
 every peer, while it keeps the honest one), (d) the masked input it broadcasts, differently to
 two peers, (e) its seed opening, commitment or check values in the MAC check, (f) a dealer
-correction it received, (g) truncation material. Every trial: every party, honest or not, raises
+correction it received, (g) truncation material (truncation triples, and the tmul tuples of the
+one-round truncating product). Every trial: every party, honest or not, raises
 CheatingDetected from the reveal, so no value is ever returned (the cheater may fail otherwise:
 it is not bound to run the checks). Zero misses (a single tampered
 element is caught with certainty: alpha and every chi are odd, see mpc.engines.mac_check).
@@ -27,6 +28,9 @@ word). Trials that change no value (a MAC error on a share that is never opened,
 multiplied by a public 0; an offset confined to the upper 64 bits of a ring value) may end with
 the honest result instead ("vanished", counted); every trial that changes a value must be caught.
 A bit check misses with probability at most 2^-63 per check, so zero misses is the expectation.
+
+Lockstep: in a sigmoid, whose comparisons and polynomial share one message per round, the
+cheater changes one word of one round's message (any protocol's part): always caught.
 """
 
 import numpy as np
@@ -510,3 +514,36 @@ def test_honest_runs_never_raise(n):
         np.testing.assert_allclose(out[0][1], qx / 3, atol=1e-4)
         assert all(o[0] is None for o in out[:-1])
     assert isinstance(mpc.CheatingDetected, type)
+
+
+# ----------------------------------------------------------------------------- lockstep
+
+
+def test_lockstep_openings_are_checked():
+    """A sigmoid runs its comparisons and its polynomial in lockstep (one merged message per
+    round: edaBit-masked ring openings, AND layers' bit words, truncating products' openings) and
+    then one bit-times-value round. The cheater changes one word of the message it sends in a
+    random one of those 9 rounds, by a random nonzero mask or offset: every honest party must
+    raise CheatingDetected before the result is revealed, whichever protocol the word belongs to."""
+    x = np.linspace(-12, 12, 7)
+
+    def make(rng, n):
+        cheater, rnd, mask, xor = int(rng.integers(n)), int(rng.integers(9)), draw_mask(rng), rng.random() < 0.5
+
+        def change(arr):
+            flat = arr.reshape(-1)
+            i = int(rng.integers(flat.size))
+            if xor:
+                flat[i] ^= np.uint64(mask)
+            else:
+                flat[i] = np.uint64((int(flat[i]) + mask) % (1 << 64))
+
+        def main(p):
+            sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+            if p.pid == cheater:
+                one_shot(p.channel, "exchange", change, skip=rnd)
+            return p.reveal(mpc.functions.sigmoid(sx))
+        return main, cheater, False  # every opened word counts: no trial may vanish
+
+    misses, vanished = run_trials(make, lambda r: False, parties=(2, 3))
+    assert misses == [] and vanished == 0
