@@ -30,11 +30,13 @@ to each peer, per element of the result; every opening is recorded for the next 
   z = c + d b + e a + d e (d e added by party 0 to its value, alpha_i d e to every MAC share).
   1 round, 2(n-1) elements per party: twice semi2k's bytes. square: (a, a^2), 1 element.
 - matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
-  Local work: two Z_2^128 products, D (k, 2n) and (2m, k) E (value and MAC columns or rows
-  side by side: 4mkn multiply-adds mod 2^128), each done as exact uint64 products of limbs
-  (:func:`mpc._core._ring.matmul128`: 8 uint64 multiply-adds per 128-bit one, on the AVX-512
-  Winograd kernel when the CPU has it), so ~16 times semi2k's 2mkn uint64 multiply-adds. The
-  MAC check's share of a product is linear: the opened D and E are recorded (mk + kn elements).
+  Local work: two products mod 2^128, D (k, 2n) and (2m, k) E (value and MAC columns or rows
+  side by side: 4mkn multiply-adds), with D and E as their low 64 bits (public coefficients:
+  the result stays authenticated and right mod 2^64, see ``_matmul_combine``), each done as
+  exact uint64 products of limbs (:func:`mpc._core._ring.matmul128`, its narrow-operand path,
+  on the AVX-512 Winograd kernel when the CPU has it): roughly 12 times semi2k's 2mkn uint64
+  multiply-adds (16 with 128-bit D, E; W2 ~25% faster for it). The MAC check's share of a
+  product is linear: the opened D and E are recorded in full (mk + kn elements).
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
