@@ -166,8 +166,9 @@ def test_gmw_engine_and_prefetch(n):
 
 
 def test_errors_are_config_errors():
-    with pytest.raises(ConfigError, match="authenticated"):
-        run_local(lambda p: None, 2, engine="spdz2k", preprocessing="ot")
+    with pytest.raises(ConfigError, match="'trunc' material .* not yet dealer-free under spdz2k"):
+        run_local(lambda p: p.preprocessing.trunc_triples((4,), 8, auth=True), 2, engine="spdz2k",
+                  preprocessing="ot")
 
     with pytest.raises(ConfigError, match="batch"):
         run_local(lambda p: None, 2, preprocessing="ot", ot_batch=3)

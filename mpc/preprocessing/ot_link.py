@@ -247,3 +247,119 @@ class OTLinks:
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
                 received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
             return sent, received
+
+
+# ---------------------------------------------------------------------- wide (Z_2^128) variants
+# Used by the authenticated (spdz2k) material, :mod:`mpc.preprocessing.ot_spdz`.
+
+def _wide_groups(nbits: int) -> list[tuple[int, int, int]]:
+    """(k0, k1, nbytes): weights 2^k, k0 <= k < k1, keep nbytes bytes of a Z_2^128 correction."""
+    out = []
+    for nb in range(16, 0, -1):
+        k0, k1 = max(0, 128 - 8 * nb), min(nbits, 128 - 8 * (nb - 1))
+        if k0 < k1:
+            out.append((k0, k1, nb))
+    return out
+
+
+def trim128(d: np.ndarray) -> np.ndarray:
+    """Z_2^128 corrections ``(A, K, W, 2)`` uint64, the one of weight 2^k at [:, k] -> the bytes
+    that matter mod 2^128 after the weighting: ceil((128 - k) / 8) per element."""
+    b = np.ascontiguousarray(d).view(np.uint8).reshape(*d.shape[:3], 16)
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _wide_groups(d.shape[1])]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+
+
+def trimmed128_bytes(a: int, nbits: int, w: int) -> int:
+    return sum((k1 - k0) * nb for k0, k1, nb in _wide_groups(nbits)) * a * w
+
+
+def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
+    """The inverse of :func:`trim128` (zero high bytes: they vanish after the weighting)."""
+    out = np.zeros((a, nbits, w, 16), dtype=np.uint8)
+    pos = 0
+    for k0, k1, nb in _wide_groups(nbits):
+        size = a * (k1 - k0) * w * nb
+        out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(a, k1 - k0, w, nb)
+        pos += size
+    return out.view(np.uint64).reshape(a, nbits, w, 2)
+
+
+def bits128(y: np.ndarray) -> np.ndarray:
+    """Z_2^128 elements ``(N, 2)`` -> ``(N * 128,)`` uint8 bits, element-major, low bit first."""
+    return np.unpackbits(np.ascontiguousarray(y, dtype=np.uint64).view(np.uint8), bitorder="little")
+
+
+_POW128 = np.zeros((128, 1, 2), dtype=np.uint64)
+_POW128[:64, 0, 0] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+_POW128[64:, 0, 1] = np.uint64(1) << np.arange(64, dtype=np.uint64)
+
+
+def weighted128(v: np.ndarray, kernels: types.SimpleNamespace) -> np.ndarray:
+    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)``."""
+    a, nbits, w, _ = v.shape
+    rows = np.ascontiguousarray(v.transpose(0, 2, 1, 3)).reshape(a * w, nbits, 2)
+    return kernels.matmul128(rows, _POW128[:nbits]).reshape(a, w, 2)  # (rows, K) @ (K, 1)
+
+
+class WideProducts:
+    """Gilboa products over Z_2^128 and random OTs with chosen choice bits, on :class:`OTLinks`."""
+
+    def __init__(self, links: OTLinks) -> None:
+        self.links = links
+
+    def random_ots(self, choices: np.ndarray | None, to: list[int], frm: list[int], m_to: int
+                   ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
+        """Random OTs (the KOS-checked extension, hashed): per peer of ``to`` this party's
+        message pairs (m0, m1) ``(m_to, 2)``; per peer of ``frm`` the messages m_{c_j}
+        ``(len(choices), 2)`` for its ``choices``. Three round trips' worth of messages, all pairs."""
+        lk = self.links
+        lk.setup()
+        with lk.channel.section(SECTION):
+            pending, (tag_check, _) = lk._extension(to, frm, choices, m_to)
+            sent = {}
+            for p in to:
+                q, start = lk._verified(p, tag_check)
+                m0, m1 = ot_ext.rot_send(q, lk.senders[p].delta, start)
+                sent[p] = (m0[:, 0, :].copy(), m1[:, 0, :].copy())
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                received[p] = ot_ext.rot_receive(t, start)[:, 0, :].copy()
+            return sent, received
+
+    def products(self, x: np.ndarray | None, to: list[int], y: np.ndarray | None, frm: list[int], w: int
+                 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Gilboa over Z_2^128: ``x`` ``(N, w, 2)`` this party's correlations towards ``to``,
+        ``y`` ``(N, 2)`` its receiver inputs from ``frm`` (every pair uses the same N and w; 128 OTs per element, choice bit k of y
+        for weight 2^k). Returns per peer this party's ``(N, w, 2)`` share of x_me * y_p (sent)
+        and of x_p * y_me (received). Cost per element and pair: 128 OTs (2 KB of extension
+        matrix), 1088 w bytes of trimmed corrections."""
+        lk = self.links
+        lk.setup()
+        k = lk.kernels
+        ch = lk.channel
+        with ch.section(SECTION):
+            n_el = len(x) if to else len(y)
+            if to and x.shape != (n_el, w, 2):
+                raise ProtocolError(f"products: x must be (N, {w}, 2), got {x.shape}")
+            choices = bits128(y) if frm else None
+            pending, (tag_check, tag_d) = lk._extension(to, frm, choices, n_el * 128 if to else 0)
+            sent = {}
+            if to:
+                xr = np.repeat(x, 128, axis=0)  # (N*128, w, 2): element-major, as the choices
+                for p in to:
+                    q, start = lk._verified(p, tag_check)
+                    m0, m1 = ot_ext.rot_send(q, lk.senders[p].delta, start, w)
+                    d = k.sub128(k.sub128(m1, m0), xr)
+                    ch.send(p, trim128(d.reshape(n_el, 128, w, 2)), tag_d)
+                    sent[p] = k.neg128(weighted128(m0.reshape(n_el, 128, w, 2), k))
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(n_el, 128, w),))
+                h = ot_ext.rot_receive(t, start, w)
+                d = untrim128(raw, n_el, 128, w).reshape(n_el * 128, w, 2)
+                d *= choices.astype(np.uint64)[:, None, None]
+                received[p] = weighted128(k.sub128(h, d).reshape(n_el, 128, w, 2), k)
+            return sent, received

@@ -89,7 +89,7 @@ class Party:
         self.common_prg = PRG(common)
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
         self.preprocessing = io.build_preprocessing(preprocessing, dealer, channel, self.common_prg,
-                                                    self.kernels, ot_batch)
+                                                    self.kernels, ot_batch, engine)
         # draws a sub-seed from each pairwise PRG: the same point of the program on every party
         self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
         ctx = EngineContext(channel, self.preprocessing, self.kernels, self.prg, self.pair_prgs, self.common_prg,

@@ -1,0 +1,427 @@
+"""``preprocessing="ot"`` under ``engine="spdz2k"``: authenticated material without a dealer.
+
+Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k: Efficient MPC mod 2^k for Dishonest Majority",
+CRYPTO 2018, section 5 (authentication by OT with the MAC key as the choice bits, the input check,
+the triple sacrifice over Z_2^(k+s)); the structure of Keller, Orsini, Scholl, "MASCOT: Faster
+Malicious Arithmetic Secure Computation with Oblivious Transfer", CCS 2016 (multiply,
+authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
+
+Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
+:mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``.
+Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
+ot_source.OTPreprocessing`, which this class extends. Every other authenticated kind (truncation
+and division tuples, tmul/tsquare, daBits, bit-injection triples, edaBits, and the GF(2^64)-MAC
+bit kinds) raises :class:`~mpc.errors.ConfigError` naming the kind before any message of the
+batch that asks for it: they are not dealer-free yet (so, under spdz2k with ``ot``, programs
+compute on ``Int64`` values: input, add, mul, square, matmul, public operations, reveal;
+fixed-point products, comparisons and functions need ``preprocessing="dealer"``).
+
+Protocol, one batch (every pair at once; party i of n):
+
+1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): a triple
+   item a_i, b_i and its sacrifice companion a^_i; a square item a_i, a^_i; a matrix item A_i,
+   B_i, A^_i; a ``rand`` item u_i in Z_2^64; an ``input`` item r in Z_2^128 at the owner (0 at
+   the others).
+2. Multiply (Gilboa over Z_2^128, :class:`~mpc.preprocessing.ot_link.WideProducts`): for every
+   ordered pair (i, j), correlations (a_i, a^_i) of i against the 128 choice bits of b_j (of
+   a_j for squares; of B_j[l, c] against the columns A_i[:, l], A^_i[:, l] for matrices); with
+   the local products this gives shares of c = a b and c^ = a^ b (c = a^2, c^ = a^ a; C = A B,
+   C^ = A^ B).
+3. Authenticate (:class:`~mpc.preprocessing.ot_vole.Vole`): every value of step 1 and 2, and one
+   extra uniform mask element per party, gets MAC shares by COPE with every peer's alpha_j.
+4. Commit to two coin seeds (one round), open the first (one round): coefficients chi in Z_2^64
+   and the sacrifice's r in Z_2^128.
+5. Input check (SPDZ2k): every party i broadcasts y_i = sum chi_l x_{i,l} + x_{i,mask} over its
+   own authenticated vector; sacrifice (one round, with step 5): open rho = r a - a^ (uniform:
+   a^ masks it); then (one round) open sigma = r c - c^ - rho b, which must be 0 mod 2^128
+   (for matrices one r per matrix item: rho = r A - A^, sigma = r C - C^ - rho B).
+6. Open the second coin (one round): odd coefficients e_j; every party commits (one round) to
+   Z_i = sum e_j m_{j,i} - alpha_i Y over all the openings of step 5 (the y_i with the origin's
+   MAC shares; rho and sigma with the full MAC shares), Y = sum e_j o_j, and its verdict (sigma
+   = 0, every seed opening matched its commitment), then opens it (one round) with a hash of the
+   commitments it saw. Every party checks the commitments, that all Y and commitment hashes
+   agree, all verdicts are clean and sum_i Z_i = 0 mod 2^128, and otherwise raises
+   :class:`~mpc.errors.CheatingDetected`: after the last message, so a cheater that is consistent
+   towards the honest parties makes every one of them raise, none hangs.
+
+Why: a wrong product (c = a b + e, e != 0 mod 2^64, by a bad correction or a changed share)
+makes sigma = r e - e^ nonzero except with probability 2^-64 (r uniform, drawn after e and e^
+are fixed; e's 2-adic valuation is below 64, SPDZ2k Lemma on sacrificing); a bad COPE correction
+(a sender using another x in some OT, or towards some peer) makes the MACs of its vector
+inconsistent and fails the input check or the MAC check except with probability about
+2^-(s - log2 s) (SPDZ2k section 5); openings are bound by commit-then-open. Items are handed out
+only after their batch passed.
+
+Security model and assumptions: malicious adversary corrupting up to n-1 parties, security with
+abort; no trusted party. Assumptions: those of the OT (CDH in the RFC 3526 group, random oracle;
+correlation robustness of fixed-key AES for the extension, with the KOS15 check), AES-CTR as a
+PRG, SHA-256 as a random oracle for the commitments. Known gap: the selective-failure leakage
+of Gilboa multiplication (a cheating OT sender can guess a bit of an honest receiver's b share,
+and is caught when the guess is wrong) is not removed by MASCOT's combining step (tau-fold
+products and a random combination); a cheater that is not caught learns those bits.
+
+Cost per authenticated triple, each party, per peer (two parties: the whole): 128 OTs of
+extension matrix (2048 bytes), 2 x 1088 bytes of trimmed Gilboa corrections, 5 authenticated
+elements x 800 bytes of COPE corrections, and 2 x 16 bytes of sacrifice openings: about
+8.3 KB (a square 7.4 KB); plus per batch a few hundred bytes of checks. Rounds per batch: 4
+(Gilboa) + 1 (COPE, per 8192 elements) + 7 (checks); the set-up adds the base OTs and 64 OTs
+per ordered pair.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import types
+from collections.abc import Sequence
+
+import numpy as np
+
+from mpc.errors import CheatingDetected, ConfigError
+from mpc.net.channel import Channel
+from mpc.preprocessing import authenticated as am
+from mpc.preprocessing.base import Request
+from mpc.preprocessing.ot_link import SECTION, WideProducts
+from mpc.preprocessing.ot_source import DEFAULT_BATCH, MatrixTriple2PC, OTPreprocessing
+from mpc.preprocessing.ot_vole import Commitments, Vole
+from mpc.prg import PRG
+from mpc.sharing.authenticated import pack, sum128
+
+__all__ = ["DEALER_FREE", "SpdzOTPreprocessing"]
+
+DEALER_FREE = ("triple", "square", "matmul", "rand", "input")
+_NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
+              "tmul": "truncating products", "tsquare": "truncating squares",
+              "dabit": "bit-to-arithmetic conversions", "bitmul": "bit times value products",
+              "edabit": "comparisons, ReLU, max and the functions"}
+
+
+def unsupported(req: Request) -> str | None:
+    """The reason an authenticated request cannot be made here, or None."""
+    if req.ring == 1:
+        return (f"authenticated bit material ({req.kind!r} with GF(2^64) MACs, for comparisons and "
+                "SecretBits under spdz2k) is not yet dealer-free under spdz2k")
+    if req.kind not in DEALER_FREE:
+        used = _NEEDED_BY.get(req.kind, "this operation")
+        return f"authenticated {req.kind!r} material (for {used}) is not yet dealer-free under spdz2k"
+    return None
+
+
+def _words(b: bytes) -> np.ndarray:
+    return np.frombuffer(b, dtype=np.uint64).copy()
+
+
+class _Item:
+    """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
+
+    __slots__ = ("req", "parts", "slots", "r")
+
+    def __init__(self, req: Request) -> None:
+        self.req = req
+        self.parts: dict[str, np.ndarray] = {}
+        self.slots: dict[str, slice] = {}  # position of each part in the authenticated vector
+        self.r = None
+
+
+class SpdzOTPreprocessing(OTPreprocessing):
+    """Dealer-free authenticated material for the spdz2k engine (see the module docstring)."""
+
+    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
+                 matrix_triple_2pc: MatrixTriple2PC | None = None) -> None:
+        super().__init__(channel, kernels, batch=batch, matrix_triple_2pc=matrix_triple_2pc)
+        root = PRG.fresh()  # the MAC key shares: os.urandom, known to this party only
+        self._alpha = am.mac_key_share(root, self.pid)
+        self._delta = am.bit_mac_key_share(root)
+        self.vole = Vole(self.links, self._alpha)
+        self.wide = WideProducts(self.links)
+        self.commits = Commitments(channel, b"ot-spdz2k")
+        self.made.update({"auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_elements": 0, "auth_batches": 0})
+
+    def mac_key_share(self) -> int:
+        """alpha_i: drawn here, never sent; the engine's MAC check uses the same one."""
+        return self._alpha
+
+    def bit_mac_key_share(self) -> int:
+        """Delta_i (no authenticated bit material is made from OT yet; the engine still holds a key)."""
+        return self._delta
+
+    # ------------------------------------------------------------------ batches
+
+    def _generate(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
+        for r in reqs:  # before any message
+            why = unsupported(r) if r.auth else None
+            if why is not None:
+                raise ConfigError(f"preprocessing='ot' under engine='spdz2k': {why}; use preprocessing='dealer' "
+                                  "for this program (or Int64 values with input, add, mul, square, matmul, reveal)")
+        plain = [r for r in reqs if not r.auth]
+        auth = [r for r in reqs if r.auth]
+        done_plain = iter(super()._generate(plain) if plain else [])
+        done_auth = iter(self._authenticated(auth) if auth else [])
+        return [next(done_auth) if r.auth else next(done_plain) for r in reqs]
+
+    def _draw(self, shape) -> np.ndarray:
+        return self._prg.uint64((*tuple(shape), 2))
+
+    def _authenticated(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
+        k = self.kernels
+        items = [_Item(r) for r in reqs]
+        # 1. draws; elementwise products registered as (x = (a, a^), y)
+        xs, ys, prods = [], [], []
+        for it in items:
+            kind, p = it.req.kind, it.req.params
+            size = int(np.prod(p[1:] if kind == "input" else p, dtype=np.int64)) if kind != "matmul" else 0
+            if kind in ("triple", "square"):
+                a, ah = self._draw((size,)), self._draw((size,))
+                b = self._draw((size,)) if kind == "triple" else a
+                it.parts.update(a=a, b=b, ah=ah)
+                xs.append(np.stack([a, ah], axis=1))
+                ys.append(b)
+                prods.append(it)
+            elif kind == "rand":
+                u = np.zeros((size, 2), dtype=np.uint64)
+                u[:, 0] = self._prg.uint64(size)
+                it.parts["u"] = u
+            elif kind == "input":
+                it.parts["r"] = self._draw((size,)) if p[0] == self.pid else np.zeros((size, 2), dtype=np.uint64)
+            else:  # matmul
+                self._matmul_products(it)
+        # 2. all elementwise products in one run
+        if prods:
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            cc = self._products(x, y)
+            pos = 0
+            for it in prods:
+                n_el = len(it.parts["a"])
+                it.parts["c"], it.parts["ch"] = cc[pos : pos + n_el, 0], cc[pos : pos + n_el, 1]
+                pos += n_el
+        # 3. authenticate everything, plus one mask element
+        vec = []
+        at = 0
+        for it in items:
+            for name in _ORDER[it.req.kind]:
+                part = it.parts[name]
+                it.slots[name] = slice(at, at + len(part))
+                at += len(part)
+                vec.append(part)
+        vec.append(self._draw((1,)))
+        values = np.ascontiguousarray(np.concatenate(vec))
+        own, theirs = self.vole.authenticate(values)
+        macs = own.copy()
+        for p in self.peers:
+            k.add128(macs, theirs[p], out=macs)
+        self._check(items, values, own, theirs, macs)
+        self.made["auth_elements"] += len(values)
+        self.made["auth_batches"] += 1
+        return [self._assemble(it, values, own, theirs, macs) for it in items]
+
+    def _products(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """This party's shares of x[:, w] * y over Z_2^128 for its shares x ``(N, w, 2)``, y ``(N, 2)``."""
+        k = self.kernels
+        n_el, w = x.shape[0], x.shape[1]
+        out = np.empty_like(x)
+        step = max(64, self.batch // 4)
+        for lo in range(0, n_el, step):
+            xs, yv = x[lo : lo + step], y[lo : lo + step]
+            sent, recv = self.wide.products(xs, self.peers, yv, self.peers, w)
+            acc = k.mul128(xs, np.ascontiguousarray(np.broadcast_to(yv[:, None, :], xs.shape)))
+            for p in self.peers:
+                k.add128(acc, sent[p], out=acc)
+                k.add128(acc, recv[p], out=acc)
+            out[lo : lo + len(xs)] = acc
+        return out
+
+    def _matmul_products(self, it: _Item) -> None:
+        """A matrix item: A, B, A^ drawn, C = A B and C^ = A^ B by Gilboa with vector correlations
+        (the bits of B_j[l, c] select the columns A_i[:, l] and A^_i[:, l]: 2m elements per OT)."""
+        k = self.kernels
+        batch, m, kk, n = it.req.params
+        count = batch or 1
+        a, b, ah = self._draw((count, m, kk)), self._draw((count, kk, n)), self._draw((count, m, kk))
+        c = np.empty((count, m, n, 2), dtype=np.uint64)
+        ch = np.empty((count, m, n, 2), dtype=np.uint64)
+        rows = max(1, self.batch // max(1, 8 * m))
+        for t in range(count):
+            cross = np.zeros((kk * n, 2 * m, 2), dtype=np.uint64)  # entry (l*n + col, i)
+            cols = np.concatenate([a[t].transpose(1, 0, 2), ah[t].transpose(1, 0, 2)], axis=1)  # (k, 2m, 2)
+            x = np.ascontiguousarray(np.repeat(cols, n, axis=0))  # (k*n, 2m, 2)
+            y = np.ascontiguousarray(b[t].reshape(kk * n, 2))
+            for lo in range(0, kk * n, rows):
+                sent, recv = self.wide.products(x[lo : lo + rows], self.peers, y[lo : lo + rows], self.peers, 2 * m)
+                for p in self.peers:
+                    k.add128(cross[lo : lo + rows], sent[p], out=cross[lo : lo + rows])
+                    k.add128(cross[lo : lo + rows], recv[p], out=cross[lo : lo + rows])
+            summed = sum128(cross.reshape(kk, n, 2 * m, 2), 0)  # (n, 2m, 2): sum over l
+            c[t] = k.add128(k.matmul128(a[t], b[t]), np.ascontiguousarray(summed[:, :m].transpose(1, 0, 2)))
+            ch[t] = k.add128(k.matmul128(ah[t], b[t]), np.ascontiguousarray(summed[:, m:].transpose(1, 0, 2)))
+        it.parts.update(a=a.reshape(-1, 2), b=b.reshape(-1, 2), ah=ah.reshape(-1, 2),
+                        c=c.reshape(-1, 2), ch=ch.reshape(-1, 2))
+        self.made["auth_matmul"] += 1
+
+    # ------------------------------------------------------------------ the checks
+
+    def _exchange(self, arr: np.ndarray) -> dict[int, np.ndarray]:
+        """Send ``arr`` to every peer and receive each peer's array of the same shape (one round)."""
+        ch = self.channel
+        arr = np.ascontiguousarray(arr)
+        with ch.section(SECTION):
+            tag = self.links.tag()
+            for p in self.peers:
+                ch.send(p, arr, tag)
+            return {p: ch.recv(p, tag, dtype=arr.dtype, shape=arr.shape) for p in self.peers}
+
+    def _check(self, items: list[_Item], values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
+               macs: np.ndarray) -> None:
+        """Steps 4-6 of the module docstring; CheatingDetected (on every honest party) on failure."""
+        k = self.kernels
+        bad: list[str] = []
+        # 4. two coins: commit to both, open the first
+        seeds = [PRG.fresh().random_bytes(16) for _ in range(2)]
+        commits = [self.commits.commit(s) for s in seeds]
+        mine = np.concatenate([_words(c[2]) for c in commits])
+        seen = self._exchange(mine)
+        coin1 = self._open_coin(seeds[0], commits[0], {p: v[:4] for p, v in seen.items()}, bad)
+        chi = coin1.derive("chi").uint64(len(values)) | np.uint64(1)
+        chi[-1] = 1  # the mask element
+        r_prg = coin1.derive("sacrifice")
+        # 5. the input check (own vector) and the sacrifice's rho, in one round
+        sac = [it for it in items if it.req.kind in ("triple", "square", "matmul")]
+        rs, rho_v, rho_m = [], [], []
+        for it in sac:
+            n_a = it.slots["a"].stop - it.slots["a"].start
+            if it.req.kind == "matmul":
+                r = np.repeat(r_prg.uint64((1, 2)), n_a, axis=0)  # one r per matrix item
+            else:
+                r = r_prg.uint64((n_a, 2))
+            rs.append(r)
+            sa, sah = it.slots["a"], it.slots["ah"]
+            rho_v.append(k.sub128(k.mul128(r, values[sa]), values[sah]))
+            rho_m.append(k.sub128(k.mul128(r, macs[sa]), macs[sah]))
+        y_own = k.dot128_64(values, chi)
+        rho_share = np.concatenate([y_own.reshape(1, 2), *rho_v]) if rho_v else y_own.reshape(1, 2)
+        got = self._exchange(rho_share)
+        ys = {self.pid: y_own, **{p: got[p][0] for p in self.peers}}
+        rho = rho_share[1:].copy()
+        for p in self.peers:
+            k.add128(rho, got[p][1:], out=rho)
+        opened = [ys[i] for i in range(self.n)]  # each origin's combination, with that origin's MAC shares
+        mac_of = {self.pid: k.dot128_64(own, chi), **{p: k.dot128_64(theirs[p], chi) for p in self.peers}}
+        open_macs = [mac_of[i] for i in range(self.n)]
+        # sigma = r c - c^ - rho b (matrices: r C - C^ - rho B)
+        sig_v, sig_m, pos = [], [], 0
+        for it, r in zip(sac, rs, strict=True):
+            n_a = len(r)
+            rho_it = rho[pos : pos + n_a]
+            pos += n_a
+            sb, sc, sch = it.slots.get("b", it.slots["a"]), it.slots["c"], it.slots["ch"]  # square: b = a
+            if it.req.kind == "matmul":
+                sv, sm = self._matrix_sigma(it, r[0], rho_it, values, macs)
+            else:
+                sv = k.sub128(k.sub128(k.mul128(r, values[sc]), values[sch]), k.mul128(rho_it, values[sb]))
+                sm = k.sub128(k.sub128(k.mul128(r, macs[sc]), macs[sch]), k.mul128(rho_it, macs[sb]))
+            sig_v.append(sv)
+            sig_m.append(sm)
+        sigma = np.concatenate(sig_v) if sig_v else np.zeros((0, 2), dtype=np.uint64)
+        if len(sigma):
+            got = self._exchange(sigma)
+            total = sigma.copy()
+            for p in self.peers:
+                k.add128(total, got[p], out=total)
+            if total.any():
+                bad.append("a multiplication triple failed the sacrifice check")
+            opened += [rho, total]
+            open_macs += [np.concatenate(rho_m), np.concatenate(sig_m)]
+        # 6. the second coin, then the MAC check of every opening, committed and opened
+        coin2 = self._open_coin(seeds[1], commits[1], {p: v[4:] for p, v in seen.items()}, bad)
+        o = np.concatenate([np.asarray(v).reshape(-1, 2) for v in opened])
+        m = np.concatenate([np.asarray(v).reshape(-1, 2) for v in open_macs])
+        e = coin2.derive("e").uint64(len(o)) | np.uint64(1)
+        big_y = k.dot128_64(o, e)
+        z = k.sub128(k.dot128_64(m, e).reshape(1, 2), k.mul128_64(big_y.reshape(1, 2),
+                                                                 np.array([self._alpha], dtype=np.uint64)))
+        payload = np.concatenate([z.reshape(2), big_y, np.array([len(bad)], dtype=np.uint64)])
+        number, nonce, digest = self.commits.commit(payload.tobytes())
+        their_commit = self._exchange(_words(digest))
+        seen_all = hashlib.sha256(b"".join(their_commit.get(i, _words(digest)).tobytes()
+                                           for i in range(self.n))).digest()
+        msgs = self._exchange(np.concatenate([_words(nonce), payload, _words(seen_all)]))
+        total_z = int(z[0, 0]) | int(z[0, 1]) << 64
+        for p, msg in msgs.items():
+            their_payload = msg[2:7]
+            if self.commits.digest(p, number, msg[:2].tobytes(), their_payload.tobytes()) != their_commit[p].tobytes():
+                bad.append(f"party {p}'s check values do not match its commitment")
+            if msg[7:].tobytes() != seen_all:
+                bad.append(f"party {p} saw different commitments")
+            if not np.array_equal(their_payload[2:4], big_y):
+                bad.append("the parties opened different values")
+            if their_payload[4]:
+                bad.append(f"party {p} reported a failed check")
+            total_z += int(their_payload[0]) | int(their_payload[1]) << 64
+        if total_z % (1 << 128):
+            bad.append("the MACs do not match the authenticated values")
+        if bad:
+            raise CheatingDetected(f"preprocessing='ot' (spdz2k), offline check: {bad[0]}")
+
+    def _open_coin(self, seed: bytes, commit, theirs: dict[int, np.ndarray], bad: list[str]) -> PRG:
+        """Open this party's committed seed share; the coin is the XOR of all (mismatches noted in ``bad``)."""
+        number, nonce, _ = commit
+        got = self._exchange(np.concatenate([_words(nonce), _words(seed)]))
+        out = bytearray(seed)
+        for p, msg in got.items():
+            their_nonce, their_seed = msg[:2].tobytes(), msg[2:].tobytes()
+            if self.commits.digest(p, number, their_nonce, their_seed) != theirs[p].tobytes():
+                bad.append(f"party {p} opened a coin share that does not match its commitment")
+            out = bytearray(a ^ b for a, b in zip(out, their_seed, strict=True))
+        return PRG(bytes(out))
+
+    def _matrix_sigma(self, it: _Item, r: np.ndarray, rho: np.ndarray, values: np.ndarray, macs: np.ndarray):
+        """Value and MAC shares of sigma = r C - C^ - rho B for a matrix item (one r per item)."""
+        k = self.kernels
+        batch, m, kk, n = it.req.params
+        count = batch or 1
+        rho = rho.reshape(count, m, kk, 2)
+        out = []
+        for src in (values, macs):
+            b = src[it.slots["b"]].reshape(count, kk, n, 2)
+            c, ch = src[it.slots["c"]], src[it.slots["ch"]]
+            rc = k.mul128(np.ascontiguousarray(np.broadcast_to(r, c.shape)), c)
+            rb = np.concatenate([k.matmul128(rho[t], b[t]).reshape(-1, 2) for t in range(count)])
+            out.append(k.sub128(k.sub128(rc, ch), rb))
+        return out[0], out[1]
+
+    # ------------------------------------------------------------------ items
+
+    def _assemble(self, it: _Item, values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
+                  macs: np.ndarray) -> tuple[np.ndarray, ...]:
+        kind, p = it.req.kind, it.req.params
+
+        def rec(name: str, shape) -> np.ndarray:
+            sl = it.slots[name]
+            return pack(values[sl], macs[sl]).reshape(tuple(shape))
+
+        if kind == "triple":
+            self.made["auth_triple"] += len(it.parts["a"])
+            return rec("a", p), rec("b", p), rec("c", p)
+        if kind == "square":
+            self.made["auth_square"] += len(it.parts["a"])
+            return rec("a", p), rec("c", p)
+        if kind == "matmul":
+            batch, m, kk, n = p
+            lead = (batch,) if batch else ()
+            return rec("a", (*lead, m, kk)), rec("b", (*lead, kk, n)), rec("c", (*lead, m, n))
+        if kind == "rand":  # 2^64 u: value and MAC shares shifted up one word (multiplied by 2^64)
+            sl = it.slots["u"]
+            v, mm = np.zeros_like(values[sl]), np.zeros_like(macs[sl])
+            v[:, 1], mm[:, 1] = values[sl][:, 0], macs[sl][:, 0]
+            return (pack(v, mm).reshape(p),)
+        # input: the owner's sharing only (the others' contributions to this slot are ignored)
+        owner, shape = p[0], p[1:]
+        sl = it.slots["r"]
+        mac = own[sl] if owner == self.pid else theirs[owner][sl]
+        val = values[sl] if owner == self.pid else np.zeros_like(values[sl])
+        item = pack(val, mac).reshape(shape)
+        if owner == self.pid:
+            return item, values[sl].reshape(*shape, 2).copy()
+        return (item,)
+
+
+_ORDER = {"triple": ("a", "b", "c", "ah", "ch"), "square": ("a", "c", "ah", "ch"),
+          "matmul": ("a", "b", "c", "ah", "ch"), "rand": ("u",), "input": ("r",)}
