@@ -290,16 +290,23 @@ def bits128(y: np.ndarray) -> np.ndarray:
     return np.unpackbits(np.ascontiguousarray(y, dtype=np.uint64).view(np.uint8), bitorder="little")
 
 
-_POW128 = np.zeros((128, 1, 2), dtype=np.uint64)
-_POW128[:64, 0, 0] = np.uint64(1) << np.arange(64, dtype=np.uint64)
-_POW128[64:, 0, 1] = np.uint64(1) << np.arange(64, dtype=np.uint64)
-
-
 def weighted128(v: np.ndarray, kernels: types.SimpleNamespace) -> np.ndarray:
-    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)``."""
+    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (one shifted
+    copy and one 128-bit add per k)."""
     a, nbits, w, _ = v.shape
-    rows = np.ascontiguousarray(v.transpose(0, 2, 1, 3)).reshape(a * w, nbits, 2)
-    return kernels.matmul128(rows, _POW128[:nbits]).reshape(a, w, 2)  # (rows, K) @ (K, 1)
+    acc = np.ascontiguousarray(v[:, 0])
+    tmp = np.empty_like(acc)
+    for k in range(1, nbits):
+        lo, hi = v[:, k, :, 0], v[:, k, :, 1]
+        if k < 64:
+            np.left_shift(lo, np.uint64(k), out=tmp[..., 0])
+            np.left_shift(hi, np.uint64(k), out=tmp[..., 1])
+            tmp[..., 1] |= lo >> np.uint64(64 - k)
+        else:
+            tmp[..., 0] = 0
+            np.left_shift(lo, np.uint64(k - 64), out=tmp[..., 1])
+        kernels.add128(acc, tmp, out=acc)
+    return acc
 
 
 class WideProducts:
@@ -350,15 +357,17 @@ class WideProducts:
                 xr = np.repeat(x, 128, axis=0)  # (N*128, w, 2): element-major, as the choices
                 for p in to:
                     q, start = lk._verified(p, tag_check)
-                    m0, m1 = ot_ext.rot_send(q, lk.senders[p].delta, start, w)
-                    d = k.sub128(k.sub128(m1, m0), xr)
+                    m0 = ot_ext.hash_words(q, None, start, 2 * w, k).reshape(-1, w, 2)
+                    d = ot_ext.hash_words(q, lk.senders[p].delta, start, 2 * w, k).reshape(-1, w, 2)
+                    k.sub128(d, m0, out=d)
+                    k.sub128(d, xr, out=d)
                     ch.send(p, trim128(d.reshape(n_el, 128, w, 2)), tag_d)
                     sent[p] = k.neg128(weighted128(m0.reshape(n_el, 128, w, 2), k))
             received = {}
             for p in frm:
                 t, start = pending[p]
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(n_el, 128, w),))
-                h = ot_ext.rot_receive(t, start, w)
+                h = ot_ext.hash_words(t, None, start, 2 * w, k).reshape(-1, w, 2)
                 d = untrim128(raw, n_el, 128, w).reshape(n_el * 128, w, 2)
                 d *= choices.astype(np.uint64)[:, None, None]
                 received[p] = weighted128(k.sub128(h, d).reshape(n_el, 128, w, 2), k)
