@@ -350,25 +350,27 @@ class WideProducts:
             n_el = len(x) if to else len(y)
             if to and x.shape != (n_el, w, 2):
                 raise ProtocolError(f"products: x must be (N, {w}, 2), got {x.shape}")
-            choices = bits128(y) if frm else None
+            # OT number k N + e has choice bit k of y_e (weight-major: each weight's OTs contiguous)
+            choices = np.ascontiguousarray(bits128(y).reshape(n_el, 128).T).reshape(-1) if frm else None
             pending, (tag_check, tag_d) = lk._extension(to, frm, choices, n_el * 128 if to else 0)
             sent = {}
             if to:
-                xr = np.repeat(x, 128, axis=0)  # (N*128, w, 2): element-major, as the choices
+                xf = np.ascontiguousarray(x, dtype=np.uint64).reshape(n_el * w, 2)
                 for p in to:
                     q, start = lk._verified(p, tag_check)
-                    m0 = ot_ext.hash_words(q, None, start, 2 * w, k).reshape(-1, w, 2)
-                    d = ot_ext.hash_words(q, lk.senders[p].delta, start, 2 * w, k).reshape(-1, w, 2)
+                    m0 = ot_ext.hash_words(q, None, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
+                    d = ot_ext.hash_words(q, lk.senders[p].delta, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
                     k.sub128(d, m0, out=d)
-                    k.sub128(d, xr, out=d)
-                    ch.send(p, trim128(d.reshape(n_el, 128, w, 2)), tag_d)
-                    sent[p] = k.neg128(weighted128(m0.reshape(n_el, 128, w, 2), k))
+                    for b in range(128):
+                        k.sub128(d[0, b], xf, out=d[0, b])
+                    ch.send(p, trim128(d), tag_d)
+                    sent[p] = k.neg128(weighted128(m0, k)[0]).reshape(n_el, w, 2)
             received = {}
             for p in frm:
                 t, start = pending[p]
-                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(n_el, 128, w),))
-                h = ot_ext.hash_words(t, None, start, 2 * w, k).reshape(-1, w, 2)
-                d = untrim128(raw, n_el, 128, w).reshape(n_el * 128, w, 2)
-                d *= choices.astype(np.uint64)[:, None, None]
-                received[p] = weighted128(k.sub128(h, d).reshape(n_el, 128, w, 2), k)
+                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(1, 128, n_el * w),))
+                h = ot_ext.hash_words(t, None, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
+                d = untrim128(raw, 1, 128, n_el * w)
+                d.reshape(128, n_el, w * 2)[...] *= choices.reshape(128, n_el, 1).astype(np.uint64)
+                received[p] = weighted128(k.sub128(h, d, out=h), k)[0].reshape(n_el, w, 2)
             return sent, received

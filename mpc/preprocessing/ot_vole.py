@@ -129,8 +129,9 @@ class Vole:
             for p in self.peers:
                 t0 = np.stack([g0.uint64((n_el, 2)) for g0, _ in self._send[p]])  # (64, N, 2)
                 t1 = np.stack([g1.uint64((n_el, 2)) for _, g1 in self._send[p]])
-                d = k.sub128(t0, t1)
-                k.add128(d, np.ascontiguousarray(np.broadcast_to(x, t0.shape)), out=d)
+                d = k.sub128(t0, t1, out=t1)
+                for b in range(KBITS):
+                    k.add128(d[b], x, out=d[b])
                 self.send_corrections(d.reshape(1, KBITS, n_el, 2), p, tag)
                 k.sub128(own, weighted128(t0.reshape(1, KBITS, n_el, 2), k)[0], out=own)
             theirs = {}
