@@ -113,13 +113,14 @@ def _words(b: bytes) -> np.ndarray:
 class _Item:
     """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
 
-    __slots__ = ("req", "parts", "slots", "r")
+    __slots__ = ("conv", "parts", "req", "slots", "toff")
 
     def __init__(self, req: Request) -> None:
         self.req = req
         self.parts: dict[str, np.ndarray] = {}
-        self.slots: dict[str, slice] = {}  # position of each part in the authenticated vector
-        self.r = None
+        self.slots: dict[str, slice] = {}  # position of each extra part in the authenticated vector
+        self.toff = 0  # its first triple (squares and matrices are made from triples)
+        self.conv = slice(0, 0)  # its openings among the conversions' (squares, matrices)
 
 
 class SpdzOTPreprocessing(OTPreprocessing):
@@ -164,40 +165,33 @@ class SpdzOTPreprocessing(OTPreprocessing):
     def _authenticated(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
         k = self.kernels
         items = [_Item(r) for r in reqs]
-        # 1. draws; elementwise products registered as (x = (a, a^), y)
-        xs, ys, prods = [], [], []
+        # 1. draws; every square and matrix item is made from triples (see _assemble)
+        nt = 0
         for it in items:
             kind, p = it.req.kind, it.req.params
             size = int(np.prod(p[1:] if kind == "input" else p, dtype=np.int64)) if kind != "matmul" else 0
+            it.toff = nt
             if kind in ("triple", "square"):
-                a, ah = self._draw((size,)), self._draw((size,))
-                b = self._draw((size,)) if kind == "triple" else a
-                it.parts.update(a=a, b=b, ah=ah)
-                xs.append(np.stack([a, ah], axis=1))
-                ys.append(b)
-                prods.append(it)
+                nt += size
+            elif kind == "matmul":
+                batch, m, kk, n = p
+                count = batch or 1
+                it.parts.update(A=self._draw((count * m * kk,)), B=self._draw((count * kk * n,)))
+                nt += count * m * kk * n
             elif kind == "rand":
                 u = np.zeros((size, 2), dtype=np.uint64)
                 u[:, 0] = self._prg.uint64(size)
                 it.parts["u"] = u
-            elif kind == "input":
+            else:  # input
                 it.parts["r"] = self._draw((size,)) if p[0] == self.pid else np.zeros((size, 2), dtype=np.uint64)
-            else:  # matmul
-                self._matmul_products(it)
-        # 2. all elementwise products in one run
-        if prods:
-            x, y = np.concatenate(xs), np.concatenate(ys)
-            cc = self._products(x, y)
-            pos = 0
-            for it in prods:
-                n_el = len(it.parts["a"])
-                it.parts["c"], it.parts["ch"] = cc[pos : pos + n_el, 0], cc[pos : pos + n_el, 1]
-                pos += n_el
-        # 3. authenticate everything, plus one mask element
+        # 2. multiply and combine (MASCOT): tau receiver values a_l per triple against one b
         vec = []
-        at = 0
+        if nt:
+            vec += list(self._triples(nt))
+        # 3. authenticate everything, plus one mask element
+        at = 5 * nt
         for it in items:
-            for name in _ORDER[it.req.kind]:
+            for name in _EXTRA[it.req.kind]:
                 part = it.parts[name]
                 it.slots[name] = slice(at, at + len(part))
                 at += len(part)
@@ -208,53 +202,51 @@ class SpdzOTPreprocessing(OTPreprocessing):
         macs = own.copy()
         for p in self.peers:
             k.add128(macs, theirs[p], out=macs)
-        self._check(items, values, own, theirs, macs)
+        self._nt = nt
+        opened = self._check(items, nt, values, own, theirs, macs)
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
-        return [self._assemble(it, values, own, theirs, macs) for it in items]
+        return [self._assemble(it, nt, values, own, theirs, macs, opened) for it in items]
+
+    def _triples(self, nt: int) -> tuple[np.ndarray, ...]:
+        """Shares of nt triples (a, b, c) and their sacrifice companions (a^, c^ = a^ b), unauthenticated.
+
+        MASCOT's multiply and combine (Keller, Orsini, Scholl, CCS 2016, section 5): each party
+        draws b and tau values a_1..a_tau; Gilboa gives shares of c_l = a_l b (the a_l's bits are
+        the choices: the values a cheating sender could probe by selective failure); a public
+        coin then gives r, r^ in Z_2^128^tau per triple and a = sum r_l a_l, c = sum r_l c_l,
+        a^ = sum r^_l a_l, c^ = sum r^_l c_l: whatever a cheater learnt of the a_l is hashed away."""
+        k = self.kernels
+        a_l, b = self._draw((nt, TAU)), self._draw((nt,))
+        x = np.ascontiguousarray(np.repeat(b, TAU, axis=0)).reshape(nt * TAU, 1, 2)
+        c_l = self._products(x, a_l.reshape(nt * TAU, 2)).reshape(nt, TAU, 2)
+        coin = self._coin()
+        out = []
+        for label in ("r", "r^"):
+            r = coin.derive(label).uint64((nt, TAU, 2))
+            for src in (a_l, c_l):
+                acc = k.mul128(np.ascontiguousarray(r[:, 0]), np.ascontiguousarray(src[:, 0]))
+                for t in range(1, TAU):
+                    k.add128(acc, k.mul128(np.ascontiguousarray(r[:, t]), np.ascontiguousarray(src[:, t])), out=acc)
+                out.append(acc)
+        a, c, ah, ch = out
+        return a, b, c, ah, ch
 
     def _products(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """This party's shares of x[:, w] * y over Z_2^128 for its shares x ``(N, w, 2)``, y ``(N, 2)``."""
         k = self.kernels
-        n_el, w = x.shape[0], x.shape[1]
+        n_el = x.shape[0]
         out = np.empty_like(x)
-        step = max(64, self.batch // 4)
+        step = max(64, self.batch // 2)
         for lo in range(0, n_el, step):
             xs, yv = x[lo : lo + step], y[lo : lo + step]
-            sent, recv = self.wide.products(xs, self.peers, yv, self.peers, w)
+            sent, recv = self.wide.products(xs, self.peers, yv, self.peers, x.shape[1])
             acc = k.mul128(xs, np.ascontiguousarray(np.broadcast_to(yv[:, None, :], xs.shape)))
             for p in self.peers:
                 k.add128(acc, sent[p], out=acc)
                 k.add128(acc, recv[p], out=acc)
             out[lo : lo + len(xs)] = acc
         return out
-
-    def _matmul_products(self, it: _Item) -> None:
-        """A matrix item: A, B, A^ drawn, C = A B and C^ = A^ B by Gilboa with vector correlations
-        (the bits of B_j[l, c] select the columns A_i[:, l] and A^_i[:, l]: 2m elements per OT)."""
-        k = self.kernels
-        batch, m, kk, n = it.req.params
-        count = batch or 1
-        a, b, ah = self._draw((count, m, kk)), self._draw((count, kk, n)), self._draw((count, m, kk))
-        c = np.empty((count, m, n, 2), dtype=np.uint64)
-        ch = np.empty((count, m, n, 2), dtype=np.uint64)
-        rows = max(1, self.batch // max(1, 8 * m))
-        for t in range(count):
-            cross = np.zeros((kk * n, 2 * m, 2), dtype=np.uint64)  # entry (l*n + col, i)
-            cols = np.concatenate([a[t].transpose(1, 0, 2), ah[t].transpose(1, 0, 2)], axis=1)  # (k, 2m, 2)
-            x = np.ascontiguousarray(np.repeat(cols, n, axis=0))  # (k*n, 2m, 2)
-            y = np.ascontiguousarray(b[t].reshape(kk * n, 2))
-            for lo in range(0, kk * n, rows):
-                sent, recv = self.wide.products(x[lo : lo + rows], self.peers, y[lo : lo + rows], self.peers, 2 * m)
-                for p in self.peers:
-                    k.add128(cross[lo : lo + rows], sent[p], out=cross[lo : lo + rows])
-                    k.add128(cross[lo : lo + rows], recv[p], out=cross[lo : lo + rows])
-            summed = sum128(cross.reshape(kk, n, 2 * m, 2), 0)  # (n, 2m, 2): sum over l
-            c[t] = k.add128(k.matmul128(a[t], b[t]), np.ascontiguousarray(summed[:, :m].transpose(1, 0, 2)))
-            ch[t] = k.add128(k.matmul128(ah[t], b[t]), np.ascontiguousarray(summed[:, m:].transpose(1, 0, 2)))
-        it.parts.update(a=a.reshape(-1, 2), b=b.reshape(-1, 2), ah=ah.reshape(-1, 2),
-                        c=c.reshape(-1, 2), ch=ch.reshape(-1, 2))
-        self.made["auth_matmul"] += 1
 
     # ------------------------------------------------------------------ the checks
 
@@ -268,71 +260,62 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 ch.send(p, arr, tag)
             return {p: ch.recv(p, tag, dtype=arr.dtype, shape=arr.shape) for p in self.peers}
 
-    def _check(self, items: list[_Item], values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
-               macs: np.ndarray) -> None:
-        """Steps 4-6 of the module docstring; CheatingDetected (on every honest party) on failure."""
+    def _coin(self) -> PRG:
+        """A fresh public coin: commit to a seed share (one round), open it (one round)."""
+        bad: list[str] = []
+        seed = PRG.fresh().random_bytes(16)
+        commit = self.commits.commit(seed)
+        seen = self._exchange(_words(commit[2]))
+        coin = self._open_coin(seed, commit, seen, bad)
+        if bad:  # before any value depends on it: every party sees its own openings
+            raise CheatingDetected(f"preprocessing='ot' (spdz2k), offline coin: {bad[0]}")
+        return coin
+
+    def _check(self, items: list[_Item], nt: int, values: np.ndarray, own: np.ndarray,
+               theirs: dict[int, np.ndarray], macs: np.ndarray) -> np.ndarray:
+        """Steps 4-6 of the module docstring; CheatingDetected (on every honest party) on failure.
+        Returns the opened values of the conversions (squares' and matrices' epsilon, delta)."""
         k = self.kernels
         bad: list[str] = []
+        tv = {name: values[i * nt : (i + 1) * nt] for i, name in enumerate(_TRIPLE)}
+        tm = {name: macs[i * nt : (i + 1) * nt] for i, name in enumerate(_TRIPLE)}
         # 4. two coins: commit to both, open the first
         seeds = [PRG.fresh().random_bytes(16) for _ in range(2)]
         commits = [self.commits.commit(s) for s in seeds]
-        mine = np.concatenate([_words(c[2]) for c in commits])
-        seen = self._exchange(mine)
+        seen = self._exchange(np.concatenate([_words(c[2]) for c in commits]))
         coin1 = self._open_coin(seeds[0], commits[0], {p: v[:4] for p, v in seen.items()}, bad)
         chi = coin1.derive("chi").uint64(len(values)) | np.uint64(1)
         chi[-1] = 1  # the mask element
-        r_prg = coin1.derive("sacrifice")
-        # 5. the input check (own vector) and the sacrifice's rho, in one round
-        sac = [it for it in items if it.req.kind in ("triple", "square", "matmul")]
-        rs, rho_v, rho_m = [], [], []
-        for it in sac:
-            n_a = it.slots["a"].stop - it.slots["a"].start
-            if it.req.kind == "matmul":
-                r = np.repeat(r_prg.uint64((1, 2)), n_a, axis=0)  # one r per matrix item
-            else:
-                r = r_prg.uint64((n_a, 2))
-            rs.append(r)
-            sa, sah = it.slots["a"], it.slots["ah"]
-            rho_v.append(k.sub128(k.mul128(r, values[sa]), values[sah]))
-            rho_m.append(k.sub128(k.mul128(r, macs[sa]), macs[sah]))
+        r = coin1.derive("sacrifice").uint64((nt, 2))
+        # 5. the input check (own vector), the sacrifice's rho and the conversions' openings: one round
+        rho_v = k.sub128(k.mul128(r, tv["a"]), tv["ah"])
+        rho_m = k.sub128(k.mul128(r, tm["a"]), tm["ah"])
+        conv_v, conv_m = self._conversions(items, values, macs)
         y_own = k.dot128_64(values, chi)
-        rho_share = np.concatenate([y_own.reshape(1, 2), *rho_v]) if rho_v else y_own.reshape(1, 2)
-        got = self._exchange(rho_share)
-        ys = {self.pid: y_own, **{p: got[p][0] for p in self.peers}}
-        rho = rho_share[1:].copy()
+        share = np.concatenate([y_own.reshape(1, 2), rho_v, conv_v])
+        got = self._exchange(share)
+        total = share[1:].copy()
         for p in self.peers:
-            k.add128(rho, got[p][1:], out=rho)
-        opened = [ys[i] for i in range(self.n)]  # each origin's combination, with that origin's MAC shares
+            k.add128(total, got[p][1:], out=total)
+        rho, conv = total[:nt], total[nt:]
+        ys = {self.pid: y_own, **{p: got[p][0] for p in self.peers}}
         mac_of = {self.pid: k.dot128_64(own, chi), **{p: k.dot128_64(theirs[p], chi) for p in self.peers}}
-        open_macs = [mac_of[i] for i in range(self.n)]
-        # sigma = r c - c^ - rho b (matrices: r C - C^ - rho B)
-        sig_v, sig_m, pos = [], [], 0
-        for it, r in zip(sac, rs, strict=True):
-            n_a = len(r)
-            rho_it = rho[pos : pos + n_a]
-            pos += n_a
-            sb, sc, sch = it.slots.get("b", it.slots["a"]), it.slots["c"], it.slots["ch"]  # square: b = a
-            if it.req.kind == "matmul":
-                sv, sm = self._matrix_sigma(it, r[0], rho_it, values, macs)
-            else:
-                sv = k.sub128(k.sub128(k.mul128(r, values[sc]), values[sch]), k.mul128(rho_it, values[sb]))
-                sm = k.sub128(k.sub128(k.mul128(r, macs[sc]), macs[sch]), k.mul128(rho_it, macs[sb]))
-            sig_v.append(sv)
-            sig_m.append(sm)
-        sigma = np.concatenate(sig_v) if sig_v else np.zeros((0, 2), dtype=np.uint64)
-        if len(sigma):
-            got = self._exchange(sigma)
-            total = sigma.copy()
+        opened = [np.stack([ys[i] for i in range(self.n)]), rho, conv]  # each origin's y with its own MACs
+        open_macs = [np.stack([mac_of[i] for i in range(self.n)]), rho_m, conv_m]
+        if nt:  # sigma = r c - c^ - rho b
+            sig_v = k.sub128(k.sub128(k.mul128(r, tv["c"]), tv["ch"]), k.mul128(rho, tv["b"]))
+            sig_m = k.sub128(k.sub128(k.mul128(r, tm["c"]), tm["ch"]), k.mul128(rho, tm["b"]))
+            got = self._exchange(sig_v)
+            sigma = sig_v.copy()
             for p in self.peers:
-                k.add128(total, got[p], out=total)
-            if total.any():
+                k.add128(sigma, got[p], out=sigma)
+            if sigma.any():
                 bad.append("a multiplication triple failed the sacrifice check")
-            opened += [rho, total]
-            open_macs += [np.concatenate(rho_m), np.concatenate(sig_m)]
+            opened.append(sigma)
+            open_macs.append(sig_m)
         # 6. the second coin, then the MAC check of every opening, committed and opened
         coin2 = self._open_coin(seeds[1], commits[1], {p: v[4:] for p, v in seen.items()}, bad)
-        o = np.concatenate([np.asarray(v).reshape(-1, 2) for v in opened])
-        m = np.concatenate([np.asarray(v).reshape(-1, 2) for v in open_macs])
+        o, m = np.concatenate(opened), np.concatenate(open_macs)
         e = coin2.derive("e").uint64(len(o)) | np.uint64(1)
         big_y = k.dot128_64(o, e)
         z = k.sub128(k.dot128_64(m, e).reshape(1, 2), k.mul128_64(big_y.reshape(1, 2),
@@ -359,6 +342,48 @@ class SpdzOTPreprocessing(OTPreprocessing):
             bad.append("the MACs do not match the authenticated values")
         if bad:
             raise CheatingDetected(f"preprocessing='ot' (spdz2k), offline check: {bad[0]}")
+        return conv
+
+    def _conversions(self, items: list[_Item], values: np.ndarray, macs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Shares (values, MACs) to open for the items made from triples: a square's
+        epsilon = a - b; a matrix item's epsilon = A[i, l] - a and delta = B[l, c] - b per triple
+        (t, i, l, c). Their positions (``it.conv``) index the opened array."""
+        k = self.kernels
+        vals, mac_parts, pos = [], [], 0
+        for it in items:
+            kind = it.req.kind
+            if kind not in ("square", "matmul"):
+                continue
+            o = it.toff
+            if kind == "square":
+                size = int(np.prod(it.req.params, dtype=np.int64))
+                ta, tb = self._tslice("a", o, size), self._tslice("b", o, size)
+                for src, acc in ((values, vals), (macs, mac_parts)):
+                    acc.append(k.sub128(src[ta], src[tb]))
+                it.conv = slice(pos, pos + size)
+                pos += size
+                continue
+            batch, m, kk, n = it.req.params
+            count = batch or 1
+            size = count * m * kk * n
+            ta, tb = self._tslice("a", o, size), self._tslice("b", o, size)
+            for src, acc in ((values, vals), (macs, mac_parts)):
+                big_a = src[it.slots["A"]].reshape(count, m, kk, 1, 2)
+                big_b = src[it.slots["B"]].reshape(count, 1, kk, n, 2)
+                eps = k.sub128(np.ascontiguousarray(np.broadcast_to(big_a, (count, m, kk, n, 2))),
+                               src[ta].reshape(count, m, kk, n, 2))
+                dlt = k.sub128(np.ascontiguousarray(np.broadcast_to(big_b, (count, m, kk, n, 2))),
+                               src[tb].reshape(count, m, kk, n, 2))
+                acc.append(np.concatenate([eps.reshape(-1, 2), dlt.reshape(-1, 2)]))
+            it.conv = slice(pos, pos + 2 * size)
+            pos += 2 * size
+        empty = np.zeros((0, 2), dtype=np.uint64)
+        return (np.concatenate(vals) if vals else empty), (np.concatenate(mac_parts) if mac_parts else empty)
+
+    def _tslice(self, name: str, offset: int, size: int) -> slice:
+        """Slice of the authenticated vector: component ``name`` of triples offset..offset+size."""
+        base = _TRIPLE.index(name) * self._nt
+        return slice(base + offset, base + offset + size)
 
     def _open_coin(self, seed: bytes, commit, theirs: dict[int, np.ndarray], bad: list[str]) -> PRG:
         """Open this party's committed seed share; the coin is the XOR of all (mismatches noted in ``bad``)."""
@@ -372,41 +397,29 @@ class SpdzOTPreprocessing(OTPreprocessing):
             out = bytearray(a ^ b for a, b in zip(out, their_seed, strict=True))
         return PRG(bytes(out))
 
-    def _matrix_sigma(self, it: _Item, r: np.ndarray, rho: np.ndarray, values: np.ndarray, macs: np.ndarray):
-        """Value and MAC shares of sigma = r C - C^ - rho B for a matrix item (one r per item)."""
-        k = self.kernels
-        batch, m, kk, n = it.req.params
-        count = batch or 1
-        rho = rho.reshape(count, m, kk, 2)
-        out = []
-        for src in (values, macs):
-            b = src[it.slots["b"]].reshape(count, kk, n, 2)
-            c, ch = src[it.slots["c"]], src[it.slots["ch"]]
-            rc = k.mul128(np.ascontiguousarray(np.broadcast_to(r, c.shape)), c)
-            rb = np.concatenate([k.matmul128(rho[t], b[t]).reshape(-1, 2) for t in range(count)])
-            out.append(k.sub128(k.sub128(rc, ch), rb))
-        return out[0], out[1]
-
     # ------------------------------------------------------------------ items
 
-    def _assemble(self, it: _Item, values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
-                  macs: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _assemble(self, it: _Item, nt: int, values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
+                  macs: np.ndarray, conv: np.ndarray) -> tuple[np.ndarray, ...]:
+        k = self.kernels
         kind, p = it.req.kind, it.req.params
 
-        def rec(name: str, shape) -> np.ndarray:
-            sl = it.slots[name]
-            return pack(values[sl], macs[sl]).reshape(tuple(shape))
+        def comp(name: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+            sl = self._tslice(name, it.toff, size)
+            return values[sl], macs[sl]
 
         if kind == "triple":
-            self.made["auth_triple"] += len(it.parts["a"])
-            return rec("a", p), rec("b", p), rec("c", p)
-        if kind == "square":
-            self.made["auth_square"] += len(it.parts["a"])
-            return rec("a", p), rec("c", p)
+            size = int(np.prod(p, dtype=np.int64))
+            self.made["auth_triple"] += size
+            return tuple(pack(*comp(name, size)).reshape(p) for name in ("a", "b", "c"))
+        if kind == "square":  # (a, a^2) from a triple and the opened e = a - b: a^2 = c + e a
+            size = int(np.prod(p, dtype=np.int64))
+            self.made["auth_square"] += size
+            (av, am), (cv, cm) = comp("a", size), comp("c", size)
+            e = conv[it.conv]
+            return pack(av, am).reshape(p), pack(k.add128(cv, k.mul128(e, av)), k.add128(cm, k.mul128(e, am))).reshape(p)
         if kind == "matmul":
-            batch, m, kk, n = p
-            lead = (batch,) if batch else ()
-            return rec("a", (*lead, m, kk)), rec("b", (*lead, kk, n)), rec("c", (*lead, m, n))
+            return self._matrix(it, values, macs, conv)
         if kind == "rand":  # 2^64 u: value and MAC shares shifted up one word (multiplied by 2^64)
             sl = it.slots["u"]
             v, mm = np.zeros_like(values[sl]), np.zeros_like(macs[sl])
@@ -422,6 +435,36 @@ class SpdzOTPreprocessing(OTPreprocessing):
             return item, values[sl].reshape(*shape, 2).copy()
         return (item,)
 
+    def _matrix(self, it: _Item, values: np.ndarray, macs: np.ndarray, conv: np.ndarray) -> tuple[np.ndarray, ...]:
+        """A matrix triple (A, B, C = A B) from m k n triples (a, b, c) indexed (t, i, l, c) and the
+        opened eps = A[i, l] - a, delta = B[l, c] - b: A[i, l] B[l, c] = c + eps b + delta a + eps delta
+        (eps delta: party 0's value, alpha_i eps delta in every MAC), summed over l."""
+        k = self.kernels
+        batch, m, kk, n = it.req.params
+        count = batch or 1
+        size = count * m * kk * n
+        shape = (count, m, kk, n, 2)
+        opened = conv[it.conv]
+        eps, dlt = opened[:size].reshape(shape), opened[size:].reshape(shape)
+        ed = k.mul128(eps, dlt)
+        out = []
+        for src, first in ((values, self.pid == 0), (macs, None)):
+            a = src[self._tslice("a", it.toff, size)].reshape(shape)
+            b = src[self._tslice("b", it.toff, size)].reshape(shape)
+            c = src[self._tslice("c", it.toff, size)].reshape(shape)
+            z = k.add128(c, k.add128(k.mul128(eps, b), k.mul128(dlt, a)))
+            if first:
+                k.add128(z, ed, out=z)
+            elif first is None:
+                k.add128(z, k.mul128_64(ed, np.full(shape[:-1], self._alpha, dtype=np.uint64)), out=z)
+            out.append(sum128(z, 2))  # (count, m, n, 2): sum over l
+        lead = (batch,) if batch else ()
+        big_a = pack(values[it.slots["A"]], macs[it.slots["A"]]).reshape(*lead, m, kk)
+        big_b = pack(values[it.slots["B"]], macs[it.slots["B"]]).reshape(*lead, kk, n)
+        self.made["auth_matmul"] += 1
+        return big_a, big_b, pack(out[0].reshape(-1, 2), out[1].reshape(-1, 2)).reshape(*lead, m, n)
 
-_ORDER = {"triple": ("a", "b", "c", "ah", "ch"), "square": ("a", "c", "ah", "ch"),
-          "matmul": ("a", "b", "c", "ah", "ch"), "rand": ("u",), "input": ("r",)}
+
+TAU = 3  # values a_l combined per triple (MASCOT's tau)
+_TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
+_EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",)}
