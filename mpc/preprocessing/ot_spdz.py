@@ -4,7 +4,7 @@ Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k: Efficient MPC mod 2^k for Dish
 CRYPTO 2018, section 5 (authentication by OT with the MAC key as the choice bits, the input check,
 the triple sacrifice over Z_2^(k+s)); the structure of Keller, Orsini, Scholl, "MASCOT: Faster
 Malicious Arithmetic Secure Computation with Oblivious Transfer", CCS 2016 (multiply,
-authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
+combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
 :mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``.
@@ -18,54 +18,61 @@ fixed-point products, comparisons and functions need ``preprocessing="dealer"``)
 
 Protocol, one batch (every pair at once; party i of n):
 
-1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): a triple
-   item a_i, b_i and its sacrifice companion a^_i; a square item a_i, a^_i; a matrix item A_i,
-   B_i, A^_i; a ``rand`` item u_i in Z_2^64; an ``input`` item r in Z_2^128 at the owner (0 at
-   the others).
+1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): for
+   every triple b_i and tau = 3 values a_{i,1..3}; a ``rand`` item u_i in Z_2^64; an ``input``
+   item r in Z_2^128 at the owner (0 at the others); a matrix item A_i, B_i. Squares and matrix
+   items are made from triples (step 7), so the batch needs T triples: one per triple or square
+   element, m k n per matrix product.
 2. Multiply (Gilboa over Z_2^128, :class:`~mpc.preprocessing.ot_link.WideProducts`): for every
-   ordered pair (i, j), correlations (a_i, a^_i) of i against the 128 choice bits of b_j (of
-   a_j for squares; of B_j[l, c] against the columns A_i[:, l], A^_i[:, l] for matrices); with
-   the local products this gives shares of c = a b and c^ = a^ b (c = a^2, c^ = a^ a; C = A B,
-   C^ = A^ B).
-3. Authenticate (:class:`~mpc.preprocessing.ot_vole.Vole`): every value of step 1 and 2, and one
-   extra uniform mask element per party, gets MAC shares by COPE with every peer's alpha_j.
-4. Commit to two coin seeds (one round), open the first (one round): coefficients chi in Z_2^64
-   and the sacrifice's r in Z_2^128.
-5. Input check (SPDZ2k): every party i broadcasts y_i = sum chi_l x_{i,l} + x_{i,mask} over its
-   own authenticated vector; sacrifice (one round, with step 5): open rho = r a - a^ (uniform:
-   a^ masks it); then (one round) open sigma = r c - c^ - rho b, which must be 0 mod 2^128
-   (for matrices one r per matrix item: rho = r A - A^, sigma = r C - C^ - rho B).
-6. Open the second coin (one round): odd coefficients e_j; every party commits (one round) to
-   Z_i = sum e_j m_{j,i} - alpha_i Y over all the openings of step 5 (the y_i with the origin's
-   MAC shares; rho and sigma with the full MAC shares), Y = sum e_j o_j, and its verdict (sigma
-   = 0, every seed opening matched its commitment), then opens it (one round) with a hash of the
-   commitments it saw. Every party checks the commitments, that all Y and commitment hashes
-   agree, all verdicts are clean and sum_i Z_i = 0 mod 2^128, and otherwise raises
-   :class:`~mpc.errors.CheatingDetected`: after the last message, so a cheater that is consistent
-   towards the honest parties makes every one of them raise, none hangs.
+   ordered pair (i, j), correlation b_i against the 128 choice bits of each a_{j,l}; with the
+   local products, shares of c_l = a_l b.
+3. Combine (MASCOT): a public coin (commit, then open: 2 rounds) gives r, r^ in (Z_2^128)^3 per
+   triple; a = sum r_l a_l, c = sum r_l c_l, a^ = sum r^_l a_l, c^ = sum r^_l c_l, locally. A
+   cheating OT sender can probe bits of an honest party's a_l by selective failure (a wrong
+   correction on one OT is harmless exactly when the choice bit is 0); the combination hashes
+   whatever it learnt away (MASCOT section 5, leftover hash lemma).
+4. Authenticate (:class:`~mpc.preprocessing.ot_vole.Vole`): a, b, c, a^, c^ of every triple, the
+   items' other values, and one extra uniform mask element per party get MAC shares by COPE with
+   every peer's alpha_j (one round per 8192 elements).
+5. Commit to two coin seeds (one round), open the first (one round): coefficients chi in Z_2^64
+   and the sacrifice's r in Z_2^128 per triple.
+6. One round of openings: the input check (SPDZ2k: every party i broadcasts y_i = sum chi_l
+   x_{i,l} + x_{i,mask} over its own authenticated vector, uniform thanks to the mask), the
+   sacrifice's rho = r a - a^ (uniform: a^ masks it), and the conversions' epsilon (a square:
+   e = a - b; a matrix item: A[i, l] - a and B[l, c] - b per triple). Then one round: sigma =
+   r c - c^ - rho b, which must be 0 mod 2^128. Then open the second coin (one round): odd
+   coefficients e_j; every party commits (one round) to Z_i = sum e_j m_{j,i} - alpha_i Y over
+   all openings (each y_i with its origin's MAC shares, the others with the full MAC shares),
+   Y = sum e_j o_j, and its verdict (sigma = 0, every coin opening matched its commitment), and
+   opens it (one round) with a hash of the commitments it saw. Every party checks the
+   commitments, that all Y and commitment hashes agree, all verdicts are clean and
+   sum_i Z_i = 0 mod 2^128, and otherwise raises :class:`~mpc.errors.CheatingDetected`: after
+   the last message, so a cheater that is consistent towards the honest parties makes every one
+   of them raise, and none hangs.
+7. Items: a triple is (a, b, c); a square (a, c + e a) (= a^2); a matrix triple (A, B, C) with
+   C[i, c] = sum_l (c + eps b + delta a + eps delta), eps delta a public constant (party 0's
+   value, alpha_i eps delta in every MAC). Items are handed out only after their batch passed.
 
 Why: a wrong product (c = a b + e, e != 0 mod 2^64, by a bad correction or a changed share)
 makes sigma = r e - e^ nonzero except with probability 2^-64 (r uniform, drawn after e and e^
-are fixed; e's 2-adic valuation is below 64, SPDZ2k Lemma on sacrificing); a bad COPE correction
-(a sender using another x in some OT, or towards some peer) makes the MACs of its vector
-inconsistent and fails the input check or the MAC check except with probability about
-2^-(s - log2 s) (SPDZ2k section 5); openings are bound by commit-then-open. Items are handed out
-only after their batch passed.
+are fixed, and e's 2-adic valuation below 64: the SPDZ2k sacrifice over Z_2^(k+s)); a bad COPE
+correction (a sender using another x in some OT, or towards some peer) makes the MACs of its
+vector inconsistent and fails the input check except with probability about 2^-(s - log2 s)
+(SPDZ2k section 5; as there, a cheater can probe single bits of an honest alpha_j at the price
+of being caught with probability 1/2 each); openings are bound by commit-then-open.
 
 Security model and assumptions: malicious adversary corrupting up to n-1 parties, security with
 abort; no trusted party. Assumptions: those of the OT (CDH in the RFC 3526 group, random oracle;
 correlation robustness of fixed-key AES for the extension, with the KOS15 check), AES-CTR as a
-PRG, SHA-256 as a random oracle for the commitments. Known gap: the selective-failure leakage
-of Gilboa multiplication (a cheating OT sender can guess a bit of an honest receiver's b share,
-and is caught when the guess is wrong) is not removed by MASCOT's combining step (tau-fold
-products and a random combination); a cheater that is not caught learns those bits.
+PRG, SHA-256 as a random oracle for the commitments.
 
-Cost per authenticated triple, each party, per peer (two parties: the whole): 128 OTs of
-extension matrix (2048 bytes), 2 x 1088 bytes of trimmed Gilboa corrections, 5 authenticated
-elements x 800 bytes of COPE corrections, and 2 x 16 bytes of sacrifice openings: about
-8.3 KB (a square 7.4 KB); plus per batch a few hundred bytes of checks. Rounds per batch: 4
-(Gilboa) + 1 (COPE, per 8192 elements) + 7 (checks); the set-up adds the base OTs and 64 OTs
-per ordered pair.
+Cost per authenticated triple, each party, per peer (two parties: the whole): 3 x 128 OTs of
+extension matrix (6,144 bytes), 3 x 1,088 bytes of trimmed Gilboa corrections, 5 authenticated
+elements x 800 bytes of COPE corrections, and 2 x 16 bytes of openings: about 13.4 KB; a square
+the same plus 16 bytes; an m x k x n matrix triple m k n triples plus (m k + k n) authenticated
+elements and 2 m k n openings (quadratic: for small matrices only). Rounds per batch: 4
+(Gilboa) + 2 (combining coin) + 1 per 8192 elements (COPE) + 7 (checks); the set-up adds the
+base OTs and 64 random OTs per ordered pair (3 round trips).
 """
 
 from __future__ import annotations
