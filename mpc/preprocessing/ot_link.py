@@ -275,8 +275,10 @@ def trimmed128_bytes(a: int, nbits: int, w: int) -> int:
 
 
 def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
-    """The inverse of :func:`trim128` (zero high bytes: they vanish after the weighting)."""
-    out = np.zeros((a, nbits, w, 16), dtype=np.uint8)
+    """The inverse of :func:`trim128`. The bytes not sent are left as they are (np.empty): they
+    only carry bits >= 128 - k of a weight-2^k value, which the weighting multiplies by 2^k, so
+    they vanish mod 2^128 whatever they hold (a borrow or carry only moves bits upward)."""
+    out = np.empty((a, nbits, w, 16), dtype=np.uint8)
     pos = 0
     for k0, k1, nb in _wide_groups(nbits):
         size = a * (k1 - k0) * w * nb
@@ -291,22 +293,39 @@ def bits128(y: np.ndarray) -> np.ndarray:
 
 
 def weighted128(v: np.ndarray, kernels: types.SimpleNamespace) -> np.ndarray:
-    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (one shifted
-    copy and one 128-bit add per k)."""
+    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (weights
+    below 2^64: one shifted copy and one 128-bit add each; from 2^64 on only the low word counts
+    and lands in the high word, a plain uint64 sum). ``v`` is left as it was."""
     a, nbits, w, _ = v.shape
-    acc = np.ascontiguousarray(v[:, 0])
+    acc = np.array(v[:, 0], dtype=np.uint64, order="C")  # a copy
     tmp = np.empty_like(acc)
-    for k in range(1, nbits):
+    for k in range(1, min(nbits, 64)):
         lo, hi = v[:, k, :, 0], v[:, k, :, 1]
-        if k < 64:
-            np.left_shift(lo, np.uint64(k), out=tmp[..., 0])
-            np.left_shift(hi, np.uint64(k), out=tmp[..., 1])
-            tmp[..., 1] |= lo >> np.uint64(64 - k)
-        else:
-            tmp[..., 0] = 0
-            np.left_shift(lo, np.uint64(k - 64), out=tmp[..., 1])
+        np.left_shift(lo, np.uint64(k), out=tmp[..., 0])
+        np.left_shift(hi, np.uint64(k), out=tmp[..., 1])
+        tmp[..., 1] |= lo >> np.uint64(64 - k)
         kernels.add128(acc, tmp, out=acc)
+    if nbits > 64:
+        top, shifted = np.zeros((a, w), dtype=np.uint64), np.empty((a, w), dtype=np.uint64)
+        for k in range(64, nbits):
+            np.left_shift(v[:, k, :, 0], np.uint64(k - 64), out=shifted)
+            top += shifted
+        acc[..., 1] += top
     return acc
+
+
+def hash128(x: np.ndarray, delta: np.ndarray | None, start: int, n_el: int, w: int,
+            kernels: types.SimpleNamespace) -> np.ndarray:
+    """The Z_2^128 OT messages of a weight-major Gilboa batch, ``(1, 128, n_el * w, 2)``: w values
+    per OT (:func:`mpc.crypto.ot_ext.hash_words`); the OTs of weight 2^k, k >= 64, only matter
+    mod 2^(128 - k), so only their low words are hashed (the high words are set to 0): 3/4 of
+    the hashing."""
+    half = 64 * n_el
+    out = np.empty((128 * n_el, w, 2), dtype=np.uint64)
+    out[:half] = ot_ext.hash_words(x[:half], delta, start, 2 * w, kernels).reshape(half, w, 2)
+    out[half:, :, 0] = ot_ext.hash_words(x[half:], delta, start + half, w, kernels, stride=2)
+    out[half:, :, 1] = 0
+    return out.reshape(1, 128, n_el * w, 2)
 
 
 class WideProducts:
@@ -358,8 +377,8 @@ class WideProducts:
                 xf = np.ascontiguousarray(x, dtype=np.uint64).reshape(n_el * w, 2)
                 for p in to:
                     q, start = lk._verified(p, tag_check)
-                    m0 = ot_ext.hash_words(q, None, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
-                    d = ot_ext.hash_words(q, lk.senders[p].delta, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
+                    m0 = hash128(q, None, start, n_el, w, k)
+                    d = hash128(q, lk.senders[p].delta, start, n_el, w, k)
                     k.sub128(d, m0, out=d)
                     for b in range(128):
                         k.sub128(d[0, b], xf, out=d[0, b])
@@ -369,7 +388,7 @@ class WideProducts:
             for p in frm:
                 t, start = pending[p]
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(1, 128, n_el * w),))
-                h = ot_ext.hash_words(t, None, start, 2 * w, k).reshape(1, 128, n_el * w, 2)
+                h = hash128(t, None, start, n_el, w, k)
                 d = untrim128(raw, 1, 128, n_el * w)
                 d.reshape(128, n_el, w * 2)[...] *= choices.reshape(128, n_el, 1).astype(np.uint64)
                 received[p] = weighted128(k.sub128(h, d, out=h), k)[0].reshape(n_el, w, 2)
