@@ -27,7 +27,8 @@ Kinds (``mpc.preprocessing.base``):
   bit_triple -- AND triples; dabit -- daBits; bitmul -- a daBit r, a_i local, and [r*a];
   div (a public d that is not a power of two; floor(r/d) is not linear in the bits of r) --
   r = q d + s by rejection sampling with public accept bits (:mod:`mpc.preprocessing.ot_div`).
-  Authenticated material (engine spdz2k) is not built yet either (ConfigError).
+  Authenticated material (engine spdz2k) is :class:`~mpc.preprocessing.ot_spdz.SpdzOTPreprocessing`,
+  which extends this class; here an authenticated request is a ConfigError.
 
 Batches: every primitive runs in chunks of at most ``batch`` products (64 ``batch`` daBits or
 AND-triple bits: the same number of OTs), bounded memory, two round trips per chunk for all
