@@ -44,11 +44,12 @@ def opened(results, get, alpha):
 def test_material_is_correct_and_authenticated(n):
     def main(p):
         pre = p.preprocessing
-        pre.prefetch([Request("triple", (300,), 128, True), Request("square", (5,), 128, True)])
+        # 8 x 300 triples: more than 8 ot_batch, so two batches of checks
+        pre.prefetch([Request("triple", (300,), 128, True)] * 8 + [Request("square", (5,), 128, True)])
         return (pre.mac_key_share(), pre.triples((300,), auth=True), pre.square_pairs((5,), auth=True),
                 pre.triples((2, 3), auth=True), pre.matmul_triples(3, 4, 2, auth=True),
                 pre.matmul_triples(2, 2, 3, batch=2, auth=True), pre.random_high((40,)),
-                pre.input_masks(n - 1, (6,)), p.stats()["offline"]["bytes_sent"])
+                pre.input_masks(n - 1, (6,)), p.stats()["offline"]["bytes_sent"], pre.made["auth_batches"])
 
     res = run_local(main, n, engine="spdz2k", preprocessing="ot", ot_batch=256)
     alpha = sum(r[0] for r in res) % M128
@@ -69,6 +70,7 @@ def test_material_is_correct_and_authenticated(n):
     assert (r == ints(res[n - 1][7][1])).all()  # the owner knows its mask
     assert all(res[i][7][1] is None for i in range(n - 1))
     assert all(x[8] > 0 for x in res)  # counted in the offline section
+    assert all(x[9] == 2 + 5 for x in res)  # the prefetch in two batches, then one per request not in store
 
 
 EDGE = [0, 1, -1, I64.max, I64.min, I64.max - 1, I64.min + 1, 2**32, -(2**32)]

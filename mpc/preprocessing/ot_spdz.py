@@ -163,8 +163,22 @@ class SpdzOTPreprocessing(OTPreprocessing):
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
-        done_auth = iter(self._authenticated(auth) if auth else [])
+        done_auth = iter([item for group in self._groups(auth) for item in self._authenticated(group)])
         return [next(done_auth) if r.auth else next(done_plain) for r in reqs]
+
+    def _groups(self, reqs: Sequence[Request]) -> list[list[Request]]:
+        """Consecutive requests in batches of at most 8 ``batch`` triples' worth (memory: about
+        400 bytes per triple of a batch; a single larger request stays one batch)."""
+        groups: list[list[Request]] = []
+        size = limit = 8 * self.batch
+        for r in reqs:
+            cost = max(1, _triples_of(r))
+            if size + cost > limit:
+                groups.append([])
+                size = 0
+            groups[-1].append(r)
+            size += cost
+        return groups
 
     def _draw(self, shape) -> np.ndarray:
         return self._prg.uint64((*tuple(shape), 2))
@@ -473,5 +487,13 @@ class SpdzOTPreprocessing(OTPreprocessing):
 
 
 TAU = 3  # values a_l combined per triple (MASCOT's tau)
+
+
+def _triples_of(req: Request) -> int:
+    """Triples one request consumes (its elements for rand and input)."""
+    p = req.params
+    if req.kind == "matmul":
+        return (p[0] or 1) * p[1] * p[2] * p[3]
+    return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",)}
