@@ -11,6 +11,11 @@
   offline message when the plan is known.
 """
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -247,3 +252,36 @@ def test_fixed_point_product_names_the_missing_kind():
 
     with pytest.raises(ConfigError, match="'trunc'.*not yet dealer-free"):
         run_local(main, 2, engine="spdz2k", preprocessing="ot")
+
+
+SCRIPT = '''"""Int64 products of two parties' vectors under spdz2k with dealer-free material."""
+import numpy as np
+
+import mpc
+
+
+def main(party):
+    mine = np.arange(4, dtype=np.int64) * (party.pid + 2) - 3
+    x, y = party.input(mine, dtype=mpc.Int64())
+    dot, prod = party.reveal((x * y).sum(), x.reshape(2, 2) @ y.reshape(2, 2))
+    print(f"dot={int(dot)} prod={np.asarray(prod).tolist()}")
+
+
+if __name__ == "__main__":
+    mpc.run(main, engine="spdz2k", preprocessing="ot")
+'''
+
+
+@pytest.mark.processes
+def test_mpcrun_spdz2k_preprocessing_ot(tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "int_products.py"
+    script.write_text(SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "2", "--engine", "spdz2k", "--preprocessing", "ot", str(script)]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    x, y = np.arange(4) * 2 - 3, np.arange(4) * 3 - 3
+    expect = f"dot={int(x @ y)} prod={(x.reshape(2, 2) @ y.reshape(2, 2)).tolist()}"
+    assert out.stdout.count(expect) == 2, out.stdout
+    assert "+ dealer" not in out.stdout + out.stderr  # mpcrun started no dealer process
