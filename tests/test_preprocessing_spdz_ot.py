@@ -6,9 +6,10 @@
 - SecretTensor Int64 mul, square, matmul and add under spdz2k with ``ot`` against NumPy (hypothesis
   and edge values: 0, -1, the largest magnitudes, wrap-around), 2 and 3 parties.
 - A cheating party in the offline phase (a wrong triple share, a wrong COPE correction, a wrong
-  sacrifice opening, a wrong check value) makes every party raise CheatingDetected.
+  sacrifice opening, a wrong check value) makes every honest party raise CheatingDetected.
 - Kinds that are not dealer-free under spdz2k raise a ConfigError naming the kind, before any
   offline message when the plan is known.
+- ``mpcrun --engine spdz2k --preprocessing ot`` runs an Int64 script with no dealer process.
 """
 
 import os
