@@ -336,8 +336,16 @@ class SpdzOTPreprocessing(OTPreprocessing):
             open_macs.append(sig_m)
         # 6. the second coin, then the MAC check of every opening, committed and opened
         coin2 = self._open_coin(seeds[1], commits[1], {p: v[4:] for p, v in seen.items()}, bad)
-        o, m = np.concatenate(opened), np.concatenate(open_macs)
-        e = coin2.derive("e").uint64(len(o)) | np.uint64(1)
+        self._mac_check(np.concatenate(opened), np.concatenate(open_macs), coin2, bad)
+        return conv
+
+    def _mac_check(self, o: np.ndarray, m: np.ndarray, coin: PRG, bad: list[str]) -> None:
+        """The MAC check of openings ``o`` (Z_2^128 values) with this party's MAC shares ``m``,
+        odd coefficients from ``coin``: commit to (Z_i, Y, verdict) (one round), open (one round),
+        check; CheatingDetected when anything failed here or at any party (``bad``: the failures
+        this party saw before)."""
+        k = self.kernels
+        e = coin.derive("e").uint64(len(o)) | np.uint64(1)
         big_y = k.dot128_64(o, e)
         z = k.sub128(k.dot128_64(m, e).reshape(1, 2), k.mul128_64(big_y.reshape(1, 2),
                                                                  np.array([self._alpha], dtype=np.uint64)))
@@ -363,7 +371,6 @@ class SpdzOTPreprocessing(OTPreprocessing):
             bad.append("the MACs do not match the authenticated values")
         if bad:
             raise CheatingDetected(f"preprocessing='ot' (spdz2k), offline check: {bad[0]}")
-        return conv
 
     def _conversions(self, items: list[_Item], values: np.ndarray, macs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Shares (values, MACs) to open for the items made from triples: a square's
