@@ -89,13 +89,14 @@ from mpc.preprocessing import authenticated as am
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_link import SECTION, WideProducts
 from mpc.preprocessing.ot_source import DEFAULT_BATCH, MatrixTriple2PC, OTPreprocessing
+from mpc.preprocessing.ot_spdz_bits import bit_count, truncation_tuple, xor_bits
 from mpc.preprocessing.ot_vole import Commitments, Vole
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pack, sum128
 
 __all__ = ["DEALER_FREE", "SpdzOTPreprocessing"]
 
-DEALER_FREE = ("triple", "square", "matmul", "rand", "input")
+DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc")
 _NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
               "tmul": "truncating products", "tsquare": "truncating squares",
               "dabit": "bit-to-arithmetic conversions", "bitmul": "bit times value products",
@@ -120,7 +121,7 @@ def _words(b: bytes) -> np.ndarray:
 class _Item:
     """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
 
-    __slots__ = ("conv", "parts", "req", "slots", "toff")
+    __slots__ = ("boff", "conv", "parts", "req", "slots", "toff")
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -128,6 +129,7 @@ class _Item:
         self.slots: dict[str, slice] = {}  # position of each extra part in the authenticated vector
         self.toff = 0  # its first triple (squares and matrices are made from triples)
         self.conv = slice(0, 0)  # its openings among the conversions' (squares, matrices)
+        self.boff = 0  # its first random bit (trunc)
 
 
 class SpdzOTPreprocessing(OTPreprocessing):
@@ -187,10 +189,10 @@ class SpdzOTPreprocessing(OTPreprocessing):
         k = self.kernels
         items = [_Item(r) for r in reqs]
         # 1. draws; every square and matrix item is made from triples (see _assemble)
-        nt = 0
+        nt = nbits = 0
         for it in items:
             kind, p = it.req.kind, it.req.params
-            size = int(np.prod(p[1:] if kind == "input" else p, dtype=np.int64)) if kind != "matmul" else 0
+            size = int(np.prod(p[1:] if kind in ("input", "trunc") else p, dtype=np.int64)) if kind != "matmul" else 0
             it.toff = nt
             if kind in ("triple", "square"):
                 nt += size
@@ -199,12 +201,20 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 count = batch or 1
                 it.parts.update(A=self._draw((count * m * kk,)), B=self._draw((count * kk * n,)))
                 nt += count * m * kk * n
-            elif kind == "rand":
+            elif kind in ("rand", "trunc"):
                 u = np.zeros((size, 2), dtype=np.uint64)
                 u[:, 0] = self._prg.uint64(size)
                 it.parts["u"] = u
+                if kind == "trunc":  # 64 own random bits per element (ot_spdz_bits), 2^64 u on top
+                    it.boff = nbits
+                    nbits += bit_count(p)
+                    bits = np.zeros((bit_count(p), 2), dtype=np.uint64)
+                    bits[:, 0] = self._prg.uint64(bit_count(p)) & np.uint64(1)
+                    it.parts["bits"] = bits
             else:  # input
                 it.parts["r"] = self._draw((size,)) if p[0] == self.pid else np.zeros((size, 2), dtype=np.uint64)
+        bits_t0 = nt  # the bits' Beaver triples: n per bit (n - 1 XORs and the bit check)
+        nt += self.n * nbits
         # 2. multiply and combine (MASCOT): tau receiver values a_l per triple against one b
         vec = []
         if nt:
@@ -223,11 +233,32 @@ class SpdzOTPreprocessing(OTPreprocessing):
         macs = own.copy()
         for p in self.peers:
             k.add128(macs, theirs[p], out=macs)
-        self._nt = nt
+        self._nt, self._values, self._macs = nt, values, macs
         opened = self._check(items, nt, values, own, theirs, macs)
+        bits = self._bits(items, bits_t0, values, own, theirs) if nbits else None
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
-        return [self._assemble(it, nt, values, own, theirs, macs, opened) for it in items]
+        out = [self._assemble(it, nt, values, own, theirs, macs, opened, bits) for it in items]
+        self._values = self._macs = None
+        return out
+
+    def triple_part(self, name: str, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """(values, MACs) of component ``name`` of the current batch's triples t0 .. t0 + m - 1."""
+        sl = self._tslice(name, t0, m)
+        return self._values[sl], self._macs[sl]
+
+    def _bits(self, items: list[_Item], t0: int, values: np.ndarray, own: np.ndarray,
+              theirs: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The batch's authenticated random bits, (values, MACs), from every party's own bits
+        (:func:`mpc.preprocessing.ot_spdz_bits.xor_bits`)."""
+        slots = [it.slots["bits"] for it in items if it.req.kind == "trunc"]
+        origins = []
+        for i in range(self.n):
+            mine = i == self.pid
+            v = np.concatenate([values[sl] if mine else np.zeros_like(values[sl]) for sl in slots])
+            m = np.concatenate([own[sl] if mine else theirs[i][sl] for sl in slots])
+            origins.append((v, m))
+        return xor_bits(self, origins, t0)
 
     def _triples(self, nt: int) -> tuple[np.ndarray, ...]:
         """Shares of nt triples (a, b, c) and their sacrifice companions (a^, c^ = a^ b), unauthenticated.
@@ -428,9 +459,13 @@ class SpdzOTPreprocessing(OTPreprocessing):
     # ------------------------------------------------------------------ items
 
     def _assemble(self, it: _Item, nt: int, values: np.ndarray, own: np.ndarray, theirs: dict[int, np.ndarray],
-                  macs: np.ndarray, conv: np.ndarray) -> tuple[np.ndarray, ...]:
+                  macs: np.ndarray, conv: np.ndarray, bits) -> tuple[np.ndarray, ...]:
         k = self.kernels
         kind, p = it.req.kind, it.req.params
+        if kind == "trunc":
+            nb = bit_count(p)
+            sl, su = slice(it.boff, it.boff + nb), it.slots["u"]
+            return truncation_tuple(k, (bits[0][sl], bits[1][sl]), (values[su], macs[su]), p[0], tuple(p[1:]))
 
         def comp(name: str, size: int) -> tuple[np.ndarray, np.ndarray]:
             sl = self._tslice(name, it.toff, size)
@@ -501,6 +536,8 @@ def _triples_of(req: Request) -> int:
     p = req.params
     if req.kind == "matmul":
         return (p[0] or 1) * p[1] * p[2] * p[3]
+    if req.kind == "trunc":
+        return 3 * bit_count(p)
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
-_EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",)}
+_EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u")}
