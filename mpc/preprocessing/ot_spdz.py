@@ -161,7 +161,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
             why = unsupported(r) if r.auth else None
             if why is not None:
                 raise ConfigError(f"preprocessing='ot' under engine='spdz2k': {why}; use preprocessing='dealer' "
-                                  "for this program (or Int64 values with input, add, mul, square, matmul, reveal)")
+                                  "for this program (dealer-free under spdz2k: input, add, mul, square, matmul, "
+                                  "fixed-point truncation, reveal)")
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
