@@ -7,22 +7,25 @@ Malicious Arithmetic Secure Computation with Oblivious Transfer", CCS 2016 (mult
 combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
-:mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``.
+:mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``,
+and ``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`).
 Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
-ot_source.OTPreprocessing`, which this class extends. Every other authenticated kind (truncation
-and division tuples, tmul/tsquare, daBits, bit-injection triples, edaBits, and the GF(2^64)-MAC
-bit kinds) raises :class:`~mpc.errors.ConfigError` naming the kind before any message of the
-batch that asks for it: they are not dealer-free yet (so, under spdz2k with ``ot``, programs
-compute on ``Int64`` values: input, add, mul, square, matmul, public operations, reveal;
-fixed-point products, comparisons and functions need ``preprocessing="dealer"``).
+ot_source.OTPreprocessing`, which this class extends. Every other authenticated kind (division
+tuples for a d that is not a power of two, tmul/tsquare, daBits, bit-injection triples, edaBits,
+and the GF(2^64)-MAC bit kinds) raises :class:`~mpc.errors.ConfigError` naming the kind before
+any message of the batch that asks for it: they are not dealer-free yet (so, under spdz2k with
+``ot``, programs use input, add, mul, square, matmul, public operations, fixed-point truncation
+and reveal; divisions by other integers, comparisons and the functions need
+``preprocessing="dealer"``).
 
 Protocol, one batch (every pair at once; party i of n):
 
 1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): for
    every triple b_i and tau = 3 values a_{i,1..3}; a ``rand`` item u_i in Z_2^64; an ``input``
-   item r in Z_2^128 at the owner (0 at the others); a matrix item A_i, B_i. Squares and matrix
-   items are made from triples (step 7), so the batch needs T triples: one per triple or square
-   element, m k n per matrix product.
+   item r in Z_2^128 at the owner (0 at the others); a matrix item A_i, B_i; a ``trunc`` item 64
+   random bits per element and u_i. Squares, matrix items and the bits are made from triples
+   (step 7), so the batch needs T triples: one per triple or square element, m k n per matrix
+   product, n per random bit.
 2. Multiply (Gilboa over Z_2^128, :class:`~mpc.preprocessing.ot_link.WideProducts`): for every
    ordered pair (i, j), correlation b_i against the 128 choice bits of each a_{j,l}; with the
    local products, shares of c_l = a_l b.
@@ -51,7 +54,9 @@ Protocol, one batch (every pair at once; party i of n):
    of them raise, and none hangs.
 7. Items: a triple is (a, b, c); a square (a, c + e a) (= a^2); a matrix triple (A, B, C) with
    C[i, c] = sum_l (c + eps b + delta a + eps delta), eps delta a public constant (party 0's
-   value, alpha_i eps delta in every MAC). Items are handed out only after their batch passed.
+   value, alpha_i eps delta in every MAC); a truncation tuple from the bits, made after the
+   batch's check by :func:`~mpc.preprocessing.ot_spdz_bits.xor_bits` (its own openings and MAC
+   check). Items are handed out only after their batch passed.
 
 Why: a wrong product (c = a b + e, e != 0 mod 2^64, by a bad correction or a changed share)
 makes sigma = r e - e^ nonzero except with probability 2^-64 (r uniform, drawn after e and e^
@@ -70,9 +75,11 @@ Cost per authenticated triple, each party, per peer (two parties: the whole): 3 
 extension matrix (6,144 bytes), 3 x 1,088 bytes of trimmed Gilboa corrections, 5 authenticated
 elements x 800 bytes of COPE corrections, and 2 x 16 bytes of openings: about 13.4 KB; a square
 the same plus 16 bytes; an m x k x n matrix triple m k n triples plus (m k + k n) authenticated
-elements and 2 m k n openings (quadratic: for small matrices only). Rounds per batch: 4
+elements and 2 m k n openings (quadratic: for small matrices only); a truncation tuple 64 n
+triples (about 1.7 MB for two parties). Rounds per batch: 4
 (Gilboa) + 2 (combining coin) + 1 per 8192 elements (COPE) + 7 (checks); the set-up adds the
-base OTs and 64 random OTs per ordered pair (3 round trips).
+base OTs and 64 random OTs per ordered pair (3 round trips); a batch with truncation tuples n + 5
+more.
 """
 
 from __future__ import annotations
