@@ -151,7 +151,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.vole = Vole(self.links, self._alpha)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_elements": 0, "auth_batches": 0})
+        self.made.update({"auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_elements": 0,
+                          "auth_batches": 0})
 
     def mac_key_share(self) -> int:
         """alpha_i: drawn here, never sent; the engine's MAC check uses the same one."""
@@ -472,6 +473,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
         kind, p = it.req.kind, it.req.params
         if kind == "trunc":
             nb = bit_count(p)
+            self.made["auth_trunc"] += nb // 64
             sl, su = slice(it.boff, it.boff + nb), it.slots["u"]
             return truncation_tuple(k, (bits[0][sl], bits[1][sl]), (values[su], macs[su]), p[0], tuple(p[1:]))
 
