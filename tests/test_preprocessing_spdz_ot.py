@@ -27,6 +27,8 @@ from hypothesis import strategies as st
 import mpc
 from mpc.errors import CheatingDetected, ConfigError
 from mpc.preprocessing.base import Request
+from mpc.preprocessing.ot_spdz import combine_coefficients
+from mpc.prg import PRG
 from mpc.sharing.authenticated import pairs
 from mpc.testing import run_local
 
@@ -85,6 +87,16 @@ def test_material_is_correct_and_authenticated(n):
     assert all(x[8] > 0 for x in res)  # counted in the offline section
     assert all(x[9] == 2 + 5 for x in res)  # the prefetch in two batches, then one per request not in store
     # (the trunc_triples batch is counted after the return values were taken: made["auth_batches"] is read first)
+
+
+def test_combining_keeps_the_triples_uniform():
+    """The combining vectors always have an odd 2x2 minor: (a, a^) is a bijective image of two
+    of the honest a_l, hence uniform (mod 2 as everywhere else)."""
+    r, rh = combine_coefficients(PRG.fresh(), 4096)
+    lo = lambda v: v[..., 0].astype(object)  # noqa: E731
+    det = lo(r[:, 0]) * lo(rh[:, 1]) - lo(r[:, 1]) * lo(rh[:, 0])
+    assert all(int(d) % 2 == 1 for d in det)
+    assert 0.4 < float(np.mean(r[:, 1, 0] & np.uint64(1))) < 0.6  # the rest stays random
 
 
 EDGE = [0, 1, -1, I64.max, I64.min, I64.max - 1, I64.min + 1, 2**32, -(2**32)]

@@ -30,7 +30,8 @@ Protocol, one batch (every pair at once; party i of n):
    ordered pair (i, j), correlation b_i against the 128 choice bits of each a_{j,l}; with the
    local products, shares of c_l = a_l b.
 3. Combine (MASCOT): a public coin (commit, then open: 2 rounds) gives r, r^ in (Z_2^128)^3 per
-   triple; a = sum r_l a_l, c = sum r_l c_l, a^ = sum r^_l a_l, c^ = sum r^_l c_l, locally. A
+   triple (r_0 odd, r^_0 even, r^_1 odd: over Z_2^128 that keeps (a, a^) uniform, see
+   ``_triples``); a = sum r_l a_l, c = sum r_l c_l, a^ = sum r^_l a_l, c^ = sum r^_l c_l. A
    cheating OT sender can probe bits of an honest party's a_l by selective failure (a wrong
    correction on one OT is harmless exactly when the choice bit is 0); the combination hashes
    whatever it learnt away (MASCOT section 5, leftover hash lemma).
@@ -101,7 +102,7 @@ from mpc.preprocessing.ot_vole import Commitments, Vole
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pack, sum128
 
-__all__ = ["DEALER_FREE", "SpdzOTPreprocessing"]
+__all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
 DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc")
 _NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
@@ -281,14 +282,14 @@ class SpdzOTPreprocessing(OTPreprocessing):
         a_l, b = self._draw((nt, TAU)), self._draw((nt,))
         x = np.ascontiguousarray(np.repeat(b, TAU, axis=0)).reshape(nt * TAU, 1, 2)
         c_l = self._products(x, a_l.reshape(nt * TAU, 2)).reshape(nt, TAU, 2)
-        coin = self._coin()
+        r, rh = combine_coefficients(self._coin(), nt)
         out = []
-        for label in ("r", "r^"):
-            r = coin.derive(label).uint64((nt, TAU, 2))
+        for coef in (r, rh):
             for src in (a_l, c_l):
-                acc = k.mul128(np.ascontiguousarray(r[:, 0]), np.ascontiguousarray(src[:, 0]))
+                acc = k.mul128(np.ascontiguousarray(coef[:, 0]), np.ascontiguousarray(src[:, 0]))
                 for t in range(1, TAU):
-                    k.add128(acc, k.mul128(np.ascontiguousarray(r[:, t]), np.ascontiguousarray(src[:, t])), out=acc)
+                    k.add128(acc, k.mul128(np.ascontiguousarray(coef[:, t]), np.ascontiguousarray(src[:, t])),
+                             out=acc)
                 out.append(acc)
         a, c, ah, ch = out
         return a, b, c, ah, ch
@@ -539,6 +540,19 @@ class SpdzOTPreprocessing(OTPreprocessing):
 
 
 TAU = 3  # values a_l combined per triple (MASCOT's tau)
+
+
+def combine_coefficients(coin: PRG, nt: int) -> tuple[np.ndarray, np.ndarray]:
+    """MASCOT's combining vectors r, r^ ``(nt, TAU, 2)`` in Z_2^128 from a public coin. Over
+    Z_2^128 a random combination can lose uniformity (all r_l even: a = sum r_l a_l is even, and
+    d = x - a would show x's parity; a^ = a mod 2 would show a's parity in rho): with r_0 odd,
+    r^_0 even and r^_1 odd the minor r_0 r^_1 - r_1 r^_0 is odd, so (a, a^) is a bijective image
+    of (a_0, a_1), uniform whenever an honest party's a_l are."""
+    r, rh = coin.derive("r").uint64((nt, TAU, 2)), coin.derive("r^").uint64((nt, TAU, 2))
+    r[:, 0, 0] |= np.uint64(1)
+    rh[:, 0, 0] &= ~np.uint64(1)
+    rh[:, 1, 0] |= np.uint64(1)
+    return r, rh
 
 
 def _triples_of(req: Request) -> int:
