@@ -22,6 +22,12 @@ KOS check, then the verified senders send their corrections):
 - :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
   correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
 
+For the authenticated (spdz2k) material, :class:`WideProducts` adds random OTs with chosen
+choice bits (the seeds of the MAC key's vector OLE, :mod:`mpc.preprocessing.ot_vole`) and
+Gilboa products over Z_2^128 (128 OTs per product, weight-major: the OTs of weight 2^k are
+contiguous; corrections trimmed to the ceil((128 - k) / 8) bytes that survive the weight; only
+the low word of the OTs of weight 2^64 and above hashed), same rounds as above.
+
 Tags: offline messages carry tags from a counter of their own, ``OFFLINE_TAGS + k``, disjoint
 from the online operation counter, and every message is counted in the channel section
 ``"offline"`` (reported by ``party.stats()["offline"]``).
