@@ -25,12 +25,13 @@ Truncation tuple from 64 bits b_0..b_63 and an authenticated 2^64 u (u = sum of 
 uniform u_i, as the ``rand`` kind): r = sum_t 2^t b_t + 2^64 u, r >> f = sum_{t >= f} 2^(t-f) b_t,
 msb = b_63: linear in authenticated values, so local (values and MACs alike).
 
-Cost per truncation tuple (two parties): 64 x 2 authenticated triples (about 1.7 MB per party)
-plus 64 x 4 openings: expensive -- the price of active security from OT without edaBits; what
-it buys is that fixed-point programs run under spdz2k with no dealer at all. Rounds per batch:
-n + 5. References: Cramer et al., SPDZ2k, CRYPTO 2018 (the ring, MACs and checks); bits by
-XOR of the parties' authenticated bits with a bit check, as in the daBit literature (Rotaru,
-Wood, "MArBled circuits", INDOCRYPT 2019, generalized here to a bit check by a zero opening).
+Cost per truncation tuple, n parties: 64 n authenticated triples and 64 (2n + 1) openings (two
+parties: 128 triples, about 1.7 MB per party): expensive -- the price of active security from OT
+without edaBits; what it buys is that fixed-point programs run under spdz2k with no dealer at
+all. Rounds per batch: n + 5. References: Cramer et al., SPDZ2k, CRYPTO 2018 (the ring, MACs and
+checks); the bits are the XOR of one authenticated bit per party, computed with Beaver products,
+and checked with one more product and a zero opening (b (1 - b) = 0 has only the roots 0 and 1
+in Z_2^128, since one of b, 1 - b is odd).
 """
 
 from __future__ import annotations
