@@ -68,7 +68,7 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=5)
+    ap = runner_parser(__doc__, repeats=5, preprocessing=True)
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W3", "W4", "sigmoid", "softmax"])
     if args is None:
         return
@@ -80,7 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     for parties in args.parties:
         for op, size in sizes.items():
             for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                for line in measure(op, size, parties, repeats, transport, args.profile):
+                for line in measure(op, size, parties, repeats, transport, args.profile,
+                                    preprocessing=args.preprocessing):
                     print(json.dumps(line), flush=True)
 
 

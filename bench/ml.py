@@ -74,7 +74,7 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)")
+    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)", preprocessing=True)
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W5", "W6"])
     if args is None:
         return
@@ -83,7 +83,8 @@ def main(argv: list[str] | None = None) -> None:
         for op in ("W5", "W6"):
             for size in wl.sizes(op, args.quick):
                 for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                    for line in measure(op, size, parties, repeats, transport, args.profile):
+                    for line in measure(op, size, parties, repeats, transport, args.profile,
+                                        preprocessing=args.preprocessing):
                         print(json.dumps(line), flush=True)
 
 
