@@ -79,6 +79,21 @@ def test_render_keeps_the_newest_run_per_suite(tmp_path):
     assert [r["seconds"] for r in rows["W1"]] == [1.0]
 
 
+def test_render_keeps_an_engine_the_newest_run_left_out(tmp_path):
+    """A run of Tessera's OT lines alone keeps the dealer lines of the run before (noted)."""
+    old = [_line("arith", system=s, workload="W1", engine=e, parties=2, n=10, phase="online", seconds=t)
+           for s, e, t in (("tessera", "semi2k", 2.0), ("tessera", "spdz2k", 5.0), ("crypten", "ttp", 9.0))]
+    new = [json.loads(_line("arith", system="tessera", workload="W1", engine=e, parties=2, n=10, phase="online",
+                            seconds=t)) for e, t in (("semi2k ot", 3.0), ("spdz2k", 4.0))]
+    for r in new:
+        r.update(run_id="r2", timestamp="2026-02-01T00:00:00Z")
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([*old, *map(json.dumps, new)]) + "\n")
+    lines = render.latest_per_suite(render.load([path]))["arith"]
+    got = {(r["engine"], r["seconds"], "earlier run" in (r.get("notes") or "")) for r in lines}
+    assert got == {("semi2k ot", 3.0, False), ("spdz2k", 4.0, False), ("semi2k", 2.0, True), ("ttp", 9.0, True)}
+
+
 def test_render_gives_each_profile_its_own_table_and_ratios(tmp_path):
     """A lan run neither replaces the loopback run nor mixes into its ratios."""
     def line(profile, system, seconds, run):
