@@ -4,6 +4,10 @@
     # once it has printed "ready" (it has bound the queue):
     ip netns exec tsr0 iptables -A INPUT -i eth0 -j NFQUEUE --queue-num 0
 
+    # or, without the iptables binary, the daemon adds that rule itself once bound:
+    ip netns exec tsr0 python bench/netdelay.py --queue 0 --delay-ms 40 --netns tsr0 --rule eth0 &
+    ip netns exec tsr0 python bench/netdelay.py --list-rules     # -> "eth0 0"
+
 What it emulates: every packet that the iptables rule hands to queue ``--queue`` goes on
 ``--delay-ms`` milliseconds after the daemon saw it: a constant one-way delay per packet like
 ``tc qdisc ... netem delay 40ms``, without jitter, loss, duplication, corruption or reordering.
@@ -24,6 +28,17 @@ from the peers' virtual environments. ``NFQA_CFG_F_GSO`` keeps GSO super-packets
 over veth) whole, so a bulk TCP stream costs one queue round trip per ~64 KB, not per
 1500-byte frame. The queue may hold ``--maxlen`` packets (100000, far beyond any window here)
 and the socket gets an 8 MB receive buffer with ``NETLINK_NO_ENOBUFS``.
+
+``--rule IFACE``: the rule is written through the kernel's legacy xtables interface, as
+``iptables-legacy`` does, from the UAPI headers (``linux/netfilter_ipv4/ip_tables.h``,
+``linux/netfilter/x_tables.h``, ``xt_NFQUEUE.h``) with :mod:`struct` and :mod:`ctypes`: read
+the namespace's ``filter`` table (``IPT_SO_GET_INFO``, ``IPT_SO_GET_ENTRIES``), insert one
+``struct ipt_entry`` (``-i IFACE``, exact name) with an ``NFQUEUE`` target (revision 0, the
+queue number) before INPUT's policy, move the hook and underflow offsets (and any jump) past
+it, and hand the table back (``IPT_SO_SET_REPLACE``, with room for the old counters). The
+kernel validates the whole table; a refusal is an error and the daemon exits without printing
+"ready". It is the same rule, so everything below holds for it too. bench/netns.py uses it
+when no ``iptables`` binary is installed (the CI VM), and ``--list-rules`` to report it.
 
 If the daemon dies: the kernel drops the packets it held and, since the rule is installed
 *without* ``--queue-bypass``, every later packet to that interface too (nobody is bound to the

@@ -41,17 +41,47 @@ was applied and :attr:`Network.delay_ms` is the delay actually emulated):
    daemon dies the party's traffic stops (visible) rather than flowing undelayed (silently
    wrong benchmark figures); ``status`` reports a missing daemon. See bench/netdelay.py for
    its precision and cost.
-3. Neither: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
-   :attr:`Network.note` says why (e.g. iptables is not installed).
+3. As 2, but no ``iptables`` binary (a clean CI VM: no package may be installed at test time):
+   the daemon runs with ``--rule eth0`` and, once bound, appends the same rule itself through
+   the kernel's legacy xtables socket options (``IPT_SO_GET_INFO``/``GET_ENTRIES``/
+   ``SET_REPLACE`` on a raw socket, what ``iptables-legacy`` does; ``CONFIG_IP_NF_IPTABLES``
+   with the legacy interface, ``CONFIG_NETFILTER_XT_TARGET_NFQUEUE``); only then does it print
+   "ready". Same daemon, same rule, same figures as 2; :attr:`Network.shaping` says "rule
+   added by it through the kernel's xtables socket". Probed like 2 (a delayed datagram on lo).
+4. None of these: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
+   :attr:`Network.note` says why (e.g. iptables is not installed and the kernel has no legacy
+   xtables).
+
+Why path 3 and not another way to get a delay on a kernel without netem (evaluated on the
+Firecracker VM, kernel 6.18: no sch_netem, sch_fq, sch_etf or act_bpf; tbf, htb, ingress,
+cls_bpf, mirred, nfnetlink_queue, legacy xtables and nf_tables without nft_queue built in):
+
+* A tc BPF program setting ``skb->tstamp`` (earliest departure time) needs a qdisc that honours
+  it, ``fq`` or ``etf``: neither is in this kernel, and loading the program without clang would
+  mean hand-assembled bytecode. Ruled out.
+* A userspace bridge (a relay namespace between the parties' veths, a Python daemon reading
+  frames from ``AF_PACKET`` sockets and re-sending them after the delay) would move every byte
+  through Python twice and change the topology: at 1 Gbit/s that is ~83,000 1500-byte frames a
+  second per direction (or GSO super-packets, which ``AF_PACKET`` only re-sends with
+  ``PACKET_VNET_HDR`` bookkeeping), several microseconds of interpreter work each, on a 2-core
+  machine the parties also need. Ruled out for the lan rate.
+* An ``nf_tables`` rule with a ``queue`` statement: ``nft_queue`` is not built in here.
+* What the kernel does have is path 2's machinery: NFQUEUE parks packets *in the kernel* and
+  hands the daemon only their ids (metadata copy mode, GSO packets whole: ~1,200 verdict
+  round trips for 64 MB), measured at 958 Mbit/s through lan with ~40 % of a core. Only the
+  ``iptables`` binary was missing, and the rule it would add is a fixed ~150-byte entry, so
+  bench/netdelay.py writes it itself. If a kernel lacks the legacy interface (nft-only) but
+  has ``iptables`` (nft flavour), path 2 still applies.
 
 :func:`teardown` stops every process left in the namespaces (the delay daemons, and anything
 a benchmark left running) before deleting them: deleting a namespace does not kill its
 processes.
 
 Requirements: Linux, root (CAP_NET_ADMIN and CAP_SYS_ADMIN), iproute2 (``ip``, ``tc``; on
-Debian/Ubuntu ``apt-get install -y iproute2``); for the delay without netem, ``iptables``
-(``apt-get install -y iptables``; ``iptables-legacy`` is tried too) and a kernel with
-``CONFIG_NETFILTER_NETLINK_QUEUE`` and the xtables ``NFQUEUE`` target. :func:`available`
+Debian/Ubuntu ``apt-get install -y iproute2``); for the delay without netem, a kernel with
+``CONFIG_NETFILTER_NETLINK_QUEUE`` and the xtables ``NFQUEUE`` target, and either ``iptables``
+(``apt-get install -y iptables``; ``iptables-legacy`` is tried too) or the legacy xtables
+interface (path 3). :func:`available`
 checks the namespaces by creating and deleting a probe namespace.
 """
 
