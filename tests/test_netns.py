@@ -233,6 +233,28 @@ def test_without_iptables_the_daemon_adds_its_rule(make_net, monkeypatch):
         assert listed.stdout.split() == ["eth0", str(netns.QUEUE_NUM)], listed
 
 
+_ADD_RULES = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import netdelay
+netdelay.add_nfqueue_rule("eth0", 0)
+netdelay.add_nfqueue_rule("lo", 3)  # after the first: -A appends to INPUT, before its policy
+print(netdelay.nfqueue_rules())
+"""
+
+
+@pytest.mark.timeout(60)
+def test_netdelay_rules_go_into_the_kernel_table(make_net):
+    """bench/netdelay.py's xtables writes: the kernel accepts a table with one and with two of
+    its rules in it (the offsets moved right each time) and hands back what was written."""
+    net = make_net(1, "loopback")
+    out = net.run_in(
+        0, [sys.executable, "-c", _ADD_RULES, str(ROOT / "bench")], capture_output=True, text=True, timeout=30
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[('eth0', 0), ('lo', 3)]"
+
+
 @pytest.mark.timeout(60)
 def test_without_any_rule_path_the_rate_alone_is_applied(make_net, monkeypatch):
     monkeypatch.setattr(netns, "IPTABLES", ("tessera-no-such-iptables",))
