@@ -46,8 +46,10 @@ was applied and :attr:`Network.delay_ms` is the delay actually emulated):
    the kernel's legacy xtables socket options (``IPT_SO_GET_INFO``/``GET_ENTRIES``/
    ``SET_REPLACE`` on a raw socket, what ``iptables-legacy`` does; ``CONFIG_IP_NF_IPTABLES``
    with the legacy interface, ``CONFIG_NETFILTER_XT_TARGET_NFQUEUE``); only then does it print
-   "ready". Same daemon, same rule, same figures as 2; :attr:`Network.shaping` says "rule
-   added by it through the kernel's xtables socket". Probed like 2 (a delayed datagram on lo).
+   "ready". Same daemon and rule as 2 (bench/netdelay.py's figures were taken on path 2; on
+   path 3, with the 2-core VM at load ~9, ZmqChannel's small-message round trip was 0.46 ms
+   at best on lan and 81-82 ms on wan); :attr:`Network.shaping` says "rule added by it
+   through the kernel's xtables socket". Probed like 2 (a delayed datagram on lo).
 4. None of these: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
    :attr:`Network.note` says why (e.g. iptables is not installed and the kernel has no legacy
    xtables).
