@@ -1,7 +1,7 @@
 """Machine-learning workloads on SecretTensor: W5 MLP inference, W6 logistic regression.
 
     python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|procs-enc|procs-tcp|local]
-                       [--profile loopback|lan|wan]
+                       [--engines semi2k spdz2k] [--preprocessing dealer|ot] [--profile loopback|lan|wan]
 
 - W5: inference of an MLP 784-128-128-10 with ReLU on a batch of 64; weights and biases are
   party 0's, the input party 1's (party n-1 with 3 parties); the logits stay secret.
@@ -30,6 +30,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
+from bench.compare import ENGINE_LABELS  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
@@ -68,13 +69,14 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
 
 
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
-            **kw) -> list[dict]:
+            engine: str = "semi2k", **kw) -> list[dict]:
     return parties_measure("ml", party_main, op, size, parties, repeats, transport, profile, **kw, workload=op,
-                           engine="semi2k+gmw+dabits", dtype="Fixed(16)")
+                           engine=ENGINE_LABELS[engine], dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)")
+    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)", preprocessing=True)
+    ap.add_argument("--engines", nargs="+", choices=tuple(ENGINE_LABELS), default=list(ENGINE_LABELS))
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W5", "W6"])
     if args is None:
         return
@@ -82,9 +84,11 @@ def main(argv: list[str] | None = None) -> None:
     for parties in args.parties:
         for op in ("W5", "W6"):
             for size in wl.sizes(op, args.quick):
-                for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                    for line in measure(op, size, parties, repeats, transport, args.profile):
-                        print(json.dumps(line), flush=True)
+                for engine in args.engines:  # engines take turns within each case: load hits both alike
+                    for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
+                        for line in measure(op, size, parties, repeats, transport, args.profile, engine,
+                                            preprocessing=args.preprocessing):
+                            print(json.dumps(line), flush=True)
 
 
 if __name__ == "__main__":

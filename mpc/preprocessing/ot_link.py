@@ -43,6 +43,7 @@ import types
 
 import numpy as np
 
+from mpc._core._ref import ot_trim_groups
 from mpc.crypto import base_ot, ot_ext
 from mpc.errors import ProtocolError
 from mpc.net.channel import Channel
@@ -53,32 +54,22 @@ SECTION = "offline"
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 
-def _trim_groups(nbits: int) -> list[tuple[int, int, int]]:
-    """(k0, k1, nbytes): OTs k0..k1-1 of a product keep nbytes bytes of their correction."""
-    out = []
-    for nb in range(8, 0, -1):
-        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
-        if k0 < k1:
-            out.append((k0, k1, nb))
-    return out
-
-
 def trim(d: np.ndarray, nbits: int) -> np.ndarray:
     """Corrections ``(N, nbits, w)`` uint64 -> the bytes that matter (see the module docstring)."""
     b = d.view(np.uint8).reshape(*d.shape, 8)
-    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _trim_groups(nbits)]
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in ot_trim_groups(nbits)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
 
 
 def trimmed_bytes(n: int, nbits: int, w: int) -> int:
-    return sum((k1 - k0) * nb for k0, k1, nb in _trim_groups(nbits)) * n * w
+    return sum((k1 - k0) * nb for k0, k1, nb in ot_trim_groups(nbits)) * n * w
 
 
 def untrim(raw: np.ndarray, n: int, nbits: int, w: int) -> np.ndarray:
     """The inverse of :func:`trim`, with zero high bytes (they are multiplied away by 2^k)."""
     out = np.zeros((n, nbits, w, 8), dtype=np.uint8)
     pos = 0
-    for k0, k1, nb in _trim_groups(nbits):
+    for k0, k1, nb in ot_trim_groups(nbits):
         size = n * (k1 - k0) * w * nb
         out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(n, k1 - k0, w, nb)
         pos += size
