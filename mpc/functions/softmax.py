@@ -60,6 +60,7 @@ import math
 
 import numpy as np
 
+from mpc.engines import compare as cmp
 from mpc.engines import steps
 from mpc.errors import InputError
 from mpc.functions import _fixed as fx
@@ -74,6 +75,7 @@ UNDERFLOW_BITS = 24  # exp(d) < 2^-24 (d < -24 ln 2) is returned as 0
 KMIN = -(UNDERFLOW_BITS + 1)  # the smallest floor(d log2 e) kept (rounding of the constant)
 E_SCALE = 47  # scale of exp's output inside softmax: 2^r to 47 + KMIN = 22 bits
 GAMMA = 9  # v = (S - c) g / 2^GAMMA at scale E_SCALE + GAMMA = 2P (S's truncation pending)
+ALL_PAIRS_MAX_M = 16  # all-pairs maximum up to 16 entries (120 comparisons); above, the tree
 POLY_MAX_M = 16  # the polynomial of S up to 16 entries; above, the general reciprocal / log
 S_DEGREE = 24
 EXP_DEGREE = 4
@@ -85,13 +87,14 @@ def _exp2_fn(v: np.ndarray) -> np.ndarray:
 
 def _s_map(m: int) -> tuple[float, float]:
     """(centre, half-width covered) of the map S = c + v 2^GAMMA / g, g = floor(2^GAMMA / ((m-1)/2))."""
+    m = max(m, 2)  # one entry: S = 1, any interval around it
     c = (m + 1) / 2.0
     g = _s_gain(m)
     return c, (1 << GAMMA) / g
 
 
 def _s_gain(m: int) -> int:
-    return max(1, int((1 << GAMMA) // ((m - 1) / 2.0)))
+    return max(1, int((1 << GAMMA) // ((max(m, 2) - 1) / 2.0)))
 
 
 class _SFn:
@@ -157,9 +160,12 @@ def _row_max(conv, cols: list[np.ndarray], pending: int) -> tuple[np.ndarray, li
     ar, eng = conv.arith, conv.boolean
     m, n = len(cols), cols[0].shape[0]
     trunc = steps.steps(ar, "truncate_many", cols, pending) if pending else None
-    if m == 1:
+    if m == 1 or m > ALL_PAIRS_MAX_M:
         tcols = fx.together(conv, trunc)[0] if trunc else cols
-        return tcols[0], tcols
+        if m == 1:
+            return tcols[0], tcols
+        mx, _ = cmp.reduce(conv, np.stack(tcols), True)  # the comparison tree: m - 1 comparisons
+        return np.ascontiguousarray(mx), tcols
     pad = (-n) % 64
     zero = ar.zeros((pad,)) if pad else None
     pairs = [(i, j) for i in range(m) for j in range(i + 1, m)]

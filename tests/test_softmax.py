@@ -1,0 +1,156 @@
+"""softmax and log_softmax (mpc.functions.softmax) against NumPy: random rows under hypothesis
+with edge values (huge positive and negative logits, equal entries, whole rows equal, one entry),
+2 and 3 parties, semi2k and spdz2k; a pending input (a product), another axis, more than 16
+entries (the general path); and the documented rounds (semi2k, 2 parties).
+
+References are NumPy in float64 on the quantised inputs. Bounds (f = 16): softmax absolute
+error <= 5e-5 (documented 3e-5: the final product's two truncations to 2^-16); log_softmax
+absolute error <= 5e-5 where the softmax entry is at least 1e-6, and where it is smaller the
+documented floor: the result is at most log(1e-6) + 5e-5 (exp is 0 below -24 ln 2).
+"""
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import mpc.functions as F
+from mpc.errors import InputError
+from mpc.testing import run_local
+
+F16 = 16
+SETTINGS = [(2, "local", "semi2k"), (3, "dealer", "semi2k"), (2, "dealer", "spdz2k"), (3, "local", "spdz2k")]
+SETUPS = pytest.mark.parametrize("n, pre, engine", SETTINGS, ids=lambda v: str(v))
+
+
+def q(a, f=F16):
+    return np.rint(np.asarray(a, dtype=np.float64) * 2.0**f) / 2.0**f
+
+
+def ref_softmax(x, axis=-1):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def ref_log_softmax(x, axis=-1):
+    d = x - x.max(axis=axis, keepdims=True)
+    return d - np.log(np.exp(d).sum(axis=axis, keepdims=True))
+
+
+def check(x, sm, lsm, axis=-1):
+    want = ref_softmax(x, axis)
+    assert np.abs(sm - want).max() <= 5e-5
+    lw = ref_log_softmax(x, axis)
+    big = want >= 1e-6
+    if big.any():
+        assert np.abs(lsm[big] - lw[big]).max() <= 5e-5
+    if (~big).any():
+        assert lsm[~big].max() <= np.log(1e-6) + 5e-5
+        assert (lsm[~big] >= lw[~big] - 5e-5).all()  # the floor is above the true value
+
+
+def secure(x, n, pre, engine, axis=-1):
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        return p.reveal(F.softmax(sx, axis=axis), F.log_softmax(sx, axis=axis))
+
+    return run_local(main, n, timeout=300, preprocessing=pre, engine=engine)[0]
+
+
+EDGE = st.sampled_from([0.0, 1e6, -1e6, 3e4, -3e4, 16.6, -16.6, 2.0**-16, -(2.0**-16), 7.25])
+VALUE = st.one_of(st.floats(-40, 40, allow_nan=False, width=32), EDGE)
+
+
+@st.composite
+def rows(draw):
+    m = draw(st.integers(1, 12))
+    r = draw(st.integers(1, 5))
+    x = np.array(draw(st.lists(VALUE, min_size=r * m, max_size=r * m)), dtype=np.float64).reshape(r, m)
+    if draw(st.booleans()) and m > 1:  # ties: copy one entry of every row onto another
+        i, j = draw(st.integers(0, m - 1)), draw(st.integers(0, m - 1))
+        x[:, j] = x[:, i]
+    if draw(st.booleans()):
+        x[0] = x[0, 0]  # a whole row equal
+    return q(x)
+
+
+@SETUPS
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(x=rows())
+def test_softmax_log_softmax_hypothesis(n, pre, engine, x):
+    sm, lsm = secure(x, n, pre, engine)
+    check(x, sm, lsm)
+
+
+def test_dense_rows_and_edges():
+    """40 random rows of 10 logits in [-20, 20], ties, far-apart entries and extreme values."""
+    rng = np.random.default_rng(5)
+    x = rng.uniform(-20, 20, (40, 10))
+    x[0] = 3.0
+    x[1, :5] = 7.5
+    x[2] = [-1e6, 1e6] * 5
+    x[3, 0] = 40.0
+    x[4] = np.linspace(-30, 0, 10)
+    x = q(x)
+    sm, lsm = secure(x, 2, "local", "semi2k")
+    check(x, sm, lsm)
+    assert np.abs(sm.sum(axis=-1) - 1).max() <= 2e-4
+
+
+@pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (2, "dealer", "spdz2k")])
+def test_pending_input_other_axis_and_many_entries(n, pre, engine):
+    """A product as input (scale 2f), softmax along axis 0 and with 20 entries (the comparison
+    tree and the general reciprocal / log)."""
+    rng = np.random.default_rng(9)
+    a = q(rng.uniform(-5, 5, (20, 3)))
+    b = q(rng.uniform(-3, 3, (20, 3)))
+
+    def main(p):
+        sa, sb = (p.input(v if p.pid == 0 else None, owner=0, shape=v.shape) for v in (a, b))
+        z = sa * sb
+        return p.reveal(F.softmax(z, axis=0), F.log_softmax(z, axis=0), F.softmax(z.T), F.log_softmax(z[:4], 1))
+
+    s0, l0, st_, l4 = run_local(main, n, timeout=300, preprocessing=pre, engine=engine)[0]
+    z = a * b
+    check(z, s0, l0, axis=0)
+    np.testing.assert_allclose(st_, ref_softmax(z.T), atol=5e-5, rtol=0)
+    np.testing.assert_allclose(l4, ref_log_softmax(z[:4], 1), atol=5e-5, rtol=0)
+
+
+def test_documented_rounds():
+    """semi2k, 2 parties, 10 entries: 31 rounds for softmax and log_softmax, from a scale-f input
+    and from a pending product alike (the truncation rides in the comparisons' rounds)."""
+    rng = np.random.default_rng(3)
+    x = q(rng.uniform(-8, 8, (64, 10)))
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        one = p.input(np.ones(x.shape) if p.pid == 0 else None, owner=0, shape=x.shape)
+        z = sx * one
+        got = {}
+        for name, fn, arg in (("softmax", F.softmax, sx), ("log_softmax", F.log_softmax, sx),
+                              ("softmax pending", F.softmax, z)):
+            with p.section(name):
+                got[name] = fn(arg)
+        stats = p.stats()["sections"]
+        return p.reveal(*got.values()), {k: stats[k]["rounds"] for k in got}
+
+    (sm, lsm, smp), rounds = run_local(main, 2, preprocessing="local", engine="semi2k")[0]
+    assert rounds == {"softmax": 31, "log_softmax": 31, "softmax pending": 31}
+    check(x, sm, lsm)
+    assert np.abs(smp - ref_softmax(x)).max() <= 5e-5
+
+
+def test_rejects_bad_axis_and_0d():
+    def main(p):
+        sx = p.input(np.zeros(3) if p.pid == 0 else None, owner=0, shape=(3,))
+        errs = []
+        for call in (lambda: F.softmax(sx, axis=1), lambda: F.log_softmax(sx.sum())):
+            try:
+                call()
+            except InputError as e:
+                errs.append(str(e))
+        return errs
+
+    errs = run_local(main, 2)[0]
+    assert len(errs) == 2 and "axis 1" in errs[0] and "1-d" in errs[1]
