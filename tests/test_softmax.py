@@ -1,4 +1,4 @@
-"""softmax and log_softmax (mpc.functions.softmax) against NumPy: random rows under hypothesis
+"""softmax, log_softmax (mpc.functions.softmax) and exp against NumPy: random rows under hypothesis
 with edge values (huge positive and negative logits, equal entries, whole rows equal, one entry),
 2 and 3 parties, semi2k and spdz2k; a pending input (a product), another axis, more than 16
 entries (the general path); and the documented rounds (semi2k, 2 parties).
@@ -154,3 +154,53 @@ def test_rejects_bad_axis_and_0d():
 
     errs = run_local(main, 2)[0]
     assert len(errs) == 2 and "axis 1" in errs[0] and "1-d" in errs[1]
+
+
+# ----------------------------------------------------------------------------- exp (the same pipeline)
+
+EXP_EDGE = st.sampled_from([0.0, 1e6, -1e6, 19.4, 19.5, 30.0, -22.18, -22.19, -23.0, -40.0, 2.0**-16, -(2.0**-16)])
+EXP_VALUE = st.one_of(st.floats(-25, 21, allow_nan=False, width=32), EXP_EDGE)
+
+
+def check_exp(x, got, f=F16):
+    lo, hi = F.exp_log.exp_bounds(f)
+    want = np.exp(np.minimum(x, hi))
+    unit = 2.0 ** -(2 * f)
+    inside = (x >= lo) & (x < hi)
+    assert (np.abs(got[inside] - want[inside]) <= 5e-6 * want[inside] + 2 * unit).all()
+    assert (np.abs(got[x < lo]) <= unit).all()  # exp(x) 2^(2f) < 1/4 there
+    assert (got[x >= hi] == 2.0 ** (60 - 2 * f)).all()  # saturated exactly
+
+
+@SETUPS
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pts=st.lists(EXP_VALUE, min_size=1, max_size=70))
+def test_exp_hypothesis(n, pre, engine, pts):
+    x = q(np.array(pts))
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        return p.reveal(F.exp(sx))
+
+    check_exp(x, run_local(main, n, timeout=300, preprocessing=pre, engine=engine)[0])
+
+
+@pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (3, "dealer", "spdz2k")])
+def test_exp_of_a_pending_product(n, pre, engine):
+    """exp of an untruncated product (scale 2f): the truncation is not needed at f = 16 (t is
+    formed at scale 2f + 24); 13 rounds for semi2k with 2 parties, as for a scale-f input."""
+    rng = np.random.default_rng(11)
+    a = q(np.concatenate([rng.uniform(-4, 4, 300), [5.0, -5.0, 0.0]]))
+    b = q(np.concatenate([rng.uniform(-5, 5, 300), [4.0, 4.5, 3.0]]))
+
+    def main(p):
+        sa, sb = (p.input(v if p.pid == 0 else None, owner=0, shape=v.shape) for v in (a, b))
+        z = sa * sb
+        with p.section("exp"):
+            e = F.exp(z)
+        return p.reveal(e), p.stats()["sections"]["exp"]["rounds"]
+
+    got, rounds = run_local(main, n, timeout=300, preprocessing=pre, engine=engine)[0]
+    check_exp(a * b, got)
+    if n == 2 and engine == "semi2k":
+        assert rounds == 13

@@ -26,6 +26,7 @@ functions run on every engine that offers them.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 
@@ -51,6 +52,13 @@ def fixed_input(x: SecretTensor, what: str) -> SecretTensor:
     if x.dtype.f > P - 4:
         raise ShareTypeError(f"{what}: Fixed(f={x.dtype.f}) has more fractional bits than supported ({P - 4})")
     return x
+
+
+def unchecked(eng) -> contextlib.AbstractContextManager[None]:
+    """The cleartext engine's block for intended wraps (meaningless values that an exact 0
+    multiplies away); a no-op on the other engines."""
+    block = getattr(eng, "unchecked", None)
+    return block() if block is not None else contextlib.nullcontext()
 
 
 def context(x: SecretTensor) -> MixedProtocols:

@@ -55,7 +55,6 @@ Damgard, Fitzi, Kiltz, Nielsen and Toft (TCC 2006) with a logarithmic AND tree.
 
 from __future__ import annotations
 
-import contextlib
 import math
 
 import numpy as np
@@ -64,7 +63,7 @@ from mpc.engines import compare as cmp
 from mpc.engines import steps
 from mpc.errors import InputError
 from mpc.functions import _fixed as fx
-from mpc.functions.exp_log import log
+from mpc.functions.exp_log import decode_steps, log, pow2_fraction_steps
 from mpc.functions.roots import reciprocal
 from mpc.tensor.secret_tensor import SecretTensor
 
@@ -78,11 +77,6 @@ GAMMA = 9  # v = (S - c) g / 2^GAMMA at scale E_SCALE + GAMMA = 2P (S's truncati
 ALL_PAIRS_MAX_M = 16  # all-pairs maximum up to 16 entries (120 comparisons); above, the tree
 POLY_MAX_M = 16  # the polynomial of S up to 16 entries; above, the general reciprocal / log
 S_DEGREE = 24
-EXP_DEGREE = 4
-
-
-def _exp2_fn(v: np.ndarray) -> np.ndarray:
-    return np.exp2(v + 0.5)
 
 
 def _s_map(m: int) -> tuple[float, float]:
@@ -130,12 +124,6 @@ def _rows(x: SecretTensor, axis: int, what: str) -> tuple[SecretTensor, list[int
 def _back(x: SecretTensor, moved: SecretTensor, perm: list[int], flat: np.ndarray, scale: int) -> SecretTensor:
     out = SecretTensor(x.engine, flat.reshape(moved.shape), moved.dtype, scale)
     return out.transpose(list(np.argsort(perm)))
-
-
-def _unchecked(ar):
-    """The cleartext engine's block for intended wraps (garbage multiplied by an exact 0)."""
-    unchecked = getattr(ar, "unchecked", None)
-    return unchecked() if unchecked is not None else contextlib.nullcontext()
 
 
 def _and_tree(eng, rows: np.ndarray, groups: int) -> np.ndarray:
@@ -194,42 +182,13 @@ def _row_max(conv, cols: list[np.ndarray], pending: int) -> tuple[np.ndarray, li
     return mx, tcols
 
 
-def _decode_steps(conv, kbits: np.ndarray, keep: np.ndarray, n: int, ks: list[int]):
-    """Arithmetic one-hot rows [k == kk] AND keep for kk in ``ks`` (k the 7-bit two's-complement
-    value in ``kbits``): 3 AND rounds over 8 groups, then one B2A round (step 2b)."""
-    eng = conv.boolean
-    groups = [np.concatenate([eng.invert(kbits[i : i + 1]), kbits[i : i + 1]]) for i in range(kbits.shape[0])]
-    groups.append(keep)  # one row: the index of a row stays the value of k
-    while len(groups) > 1:
-        pairs = []
-        for a, b in zip(groups[0::2], groups[1::2], strict=False):
-            pairs.append((np.tile(a, (b.shape[0], 1)), np.repeat(b, a.shape[0], axis=0)))
-        res = yield from steps.steps(eng, "and_many", pairs)
-        groups = list(res) + ([groups[-1]] if len(groups) % 2 else [])
-    rows = groups[0][[kk % 128 for kk in ks]]
-    (h,) = yield from steps.steps(conv, "b2a", [conv.unpack_planes(rows, n)])
-    return h
-
-
-def _fraction_steps(conv, t: np.ndarray, kbits: np.ndarray, q: int, n: int):
-    """2^r at scale 2P (pending) for r = t - floor(t) (step 2a): the B2A of k's 7 bits, then the
-    degree-4 polynomial of r - 1/2 with r's truncation to scale P folded in."""
-    ar = conv.arith
-    (kb,) = yield from steps.steps(conv, "b2a", [conv.unpack_planes(kbits, n)])
-    weights = fx.ring([(1 << (q + i)) if i < 6 else -(1 << (q + 6)) for i in range(7)])
-    r = ar.sub(t, fx.weighted(conv, weights, kb))  # t - k 2^q: in [0, 2^q) where t is in range
-    v = fx.add_const(conv, r, -(1 << (q - 1)))  # r - 1/2 at scale q = P + (q - P) pending
-    coeffs = fx.cheb_coeffs(_exp2_fn, -0.5, 0.5, EXP_DEGREE)
-    return (yield from fx.poly_steps(conv, v, coeffs, 2 * fx.P, pending=q - fx.P))
-
-
 def _exp_nonpositive(conv, d: np.ndarray, f: int) -> np.ndarray:
     """exp(d) at scale E_SCALE for flat shares d <= 0 at scale f (step 2; 0 below lo)."""
     ar = conv.arith
     n = d.shape[0]
     extra = min(26, 56 - f)
     q = f + extra
-    with _unchecked(ar):
+    with fx.unchecked(ar):
         t = ar.mul_public(d, fx.const(LOG2E, extra))  # d log2(e) at scale q (wraps where d << lo)
         low = fx.add_const(conv, d, -fx.const(-UNDERFLOW_BITS * math.log(2.0), f))
     (planes, _), (uplane, _) = fx.together(conv, steps.steps(conv, "a2b", [t], True),
@@ -237,12 +196,12 @@ def _exp_nonpositive(conv, d: np.ndarray, f: int) -> np.ndarray:
     keep = conv.boolean.invert(uplane)  # [d >= lo]
     ks = list(range(KMIN, 1))
     kbits = planes[q : q + 7]
-    with _unchecked(ar):  # r and its powers are meaningless (may wrap) where u = 1: multiplied by 0
-        h, y = fx.together(conv, _decode_steps(conv, kbits, keep, n, ks), _fraction_steps(conv, t, kbits, q, n))
+    with fx.unchecked(ar):  # r and its powers are meaningless (may wrap) where u = 1: multiplied by 0
+        (h,), y = fx.together(conv, decode_steps(conv, kbits, keep, n, ks), pow2_fraction_steps(conv, t, kbits, q, n))
     dw = fx.weighted(conv, fx.ring([1 << (k - KMIN) for k in ks]), h)  # 2^(k - KMIN), 0 where u = 1
     # 2^r 2^k at E_SCALE: y at 2P truncated by s1 (folded into the product) times 2^(k - KMIN)
     s1 = 2 * fx.P - KMIN - E_SCALE
-    with _unchecked(ar):
+    with fx.unchecked(ar):
         return ar.mul_truncating(y, s1, dw, 0)
 
 
