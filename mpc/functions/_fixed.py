@@ -21,7 +21,8 @@ functions run on every engine that offers them.
 - :func:`pow2_weights` / :func:`apply_pow2`: multiply Y (scale P) by 2^(e_j) where j is a secret
   one-hot index (arithmetic 0/1 shares H_j) and e_j public integers: weights D1_j = 2^e_j for
   e_j >= 0 (exact product) and D2_j = 2^(e_j + P) for e_j < 0 (product then one truncation by
-  P); the two products share one round, the truncation one more.
+  P); the two products share one round, the truncation one more. :func:`apply_pow2_pending` takes
+  Y at scale 2P with its truncation pending and folds it into the products.
 """
 
 from __future__ import annotations
@@ -196,6 +197,17 @@ def apply_pow2(conv: MixedProtocols, y: np.ndarray, d1: np.ndarray, d2: np.ndarr
     eng = conv.arith
     m = y.shape[0]
     prod = eng.mul(np.concatenate([y, y]), np.concatenate([d1, d2]))
+    (low,) = eng.truncate_many([prod[m:]], P)
+    return eng.add(prod[:m], low)
+
+
+def apply_pow2_pending(conv: MixedProtocols, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """:func:`apply_pow2` for y at scale 2P with its truncation to P pending (a polynomial's
+    untruncated result): that truncation is folded into the products' round, so it costs no round
+    of its own: 2 rounds."""
+    eng = conv.arith
+    m = y.shape[0]
+    prod = eng.mul_truncating(np.concatenate([y, y]), P, np.concatenate([d1, d2]), 0)
     (low,) = eng.truncate_many([prod[m:]], P)
     return eng.add(prod[:m], low)
 
