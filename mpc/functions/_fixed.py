@@ -102,8 +102,9 @@ def add_const(conv: MixedProtocols, share: np.ndarray, value: int) -> np.ndarray
 def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, degree: int) -> tuple[float, ...]:
     """Power-basis coefficients (constant first) of fn's Chebyshev interpolant on [lo, hi].
 
-    ``fn`` must be a module-level function (the cache is keyed by it): a pure memo of public
-    constants, computed on first use, never at import."""
+    ``fn`` must be a module-level function or a hashable callable equal for equal parameters (the
+    cache is keyed by it): a pure memo of public constants, computed on first use, never at
+    import."""
     series = Chebyshev.interpolate(fn, int(degree), domain=[float(lo), float(hi)])
     return tuple(float(c) for c in series.convert(kind=Polynomial).coef)
 
