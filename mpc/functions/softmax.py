@@ -113,7 +113,7 @@ class _SFn:
 
 
 def _rows(x: SecretTensor, axis: int, what: str) -> tuple[SecretTensor, list[int]]:
-    """x with ``axis`` moved last and the rest flattened: (R, m), and the permutation."""
+    """x (a Fixed tensor) with ``axis`` moved last, and the permutation that did it."""
     x = fx.fixed_input(x, what)
     if x.ndim == 0:
         raise InputError(f"{what}: expected at least a 1-d SecretTensor")
@@ -227,7 +227,7 @@ def _shifted_exp(x: SecretTensor, axis: int, what: str):
         return moved, perm, None, None, conv
     share = np.ascontiguousarray(moved.share).reshape(-1, m)
     cols = [np.ascontiguousarray(share[:, i]) for i in range(m)]
-    mx, tcols = _row_max(conv, cols, moved._pending())
+    mx, tcols = _row_max(conv, cols, moved.scale - f)  # a product's pending truncation, if any
     ar = conv.arith
     d = np.concatenate([ar.sub(c, mx) for c in tcols])  # (m R,) column-major, d <= 0
     e = _exp_nonpositive(conv, d, f)
