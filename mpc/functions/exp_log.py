@@ -20,8 +20,8 @@ exp(x) (output at scale 2f), for x at scale f (or 2f with its truncation pending
    folded in) by both, one truncation of the D2 part by 28; plus o 2^60 (the saturated value).
 Cost (2 parties): 13 rounds (formerly 27: a clamp of 8 rounds, then the A2B, the decoder, two
 B2A, the truncation of r, a degree-8 polynomial and the power of two one after the other); a
-pending input at f > 17 is truncated first (1 round more). About 1.1 KB per element per party
-(2 parties, dealer with daBits).
+pending input at f > 17 is truncated first (1 round more); 3 parties 14 (formerly 29). Bytes sent
+per element per party, dealer with daBits: 354 (formerly 473), 3 parties 803 (1041).
 Accuracy: absolute error <= 4e-6 exp(x) + 2^-(2f+1) (the polynomial's relative error and about
 half a unit at scale 2f; tests/test_softmax.py asserts 5e-6 exp(x) + 2 units): at f = 16 the relative error stays below 1e-3 for
 x >= -15.2 but reaches 1.7e-3 at x = -16 (exp(-16) = 1.1e-7 is only 484 units at scale 32); at
@@ -37,7 +37,8 @@ log(x) (output at scale 2f):
 3. ln(m') = u g(u) with u = m' - 1 in [-0.25, 1] at scale 29 and g(u) = ln(1+u)/u by a
    degree-12 polynomial (error 2e-9; its final truncation folded into the product by u),
    so the relative error stays small near x = 1; plus (j' - sigma) ln 2, linear in the one-hot.
-Cost (2 parties): 24 rounds (formerly 27), about 1.3 KB per element per party.
+Cost (2 parties): 24 rounds (formerly 27; 3 parties 25), 544 bytes sent per element per party
+(dealer with daBits; 1120 for 3 parties), as before.
 Accuracy: absolute error <= 1e-8 + 2^-(2f) and relative error <= 1e-5 on [1e-3, 1e4] at f = 16
 (near x = 1 the relative error is that of the mantissa: 2^-28 / |ln x| <= 3e-4 for the closest
 representable x = 1 +- 2^-16).

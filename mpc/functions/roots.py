@@ -20,8 +20,9 @@ Outputs are at scale 2f (like an untruncated product: revealing is exact, the ne
 truncates it), which is what makes the small results representable: 1/1e4 = 1e-4 is 4.3e5 units
 at scale 32.
 
-Cost (2 parties): reciprocal 23 rounds (formerly 25), sqrt/rsqrt 24 (formerly 26); about 1.3 KB
-per element per party (mostly the B2A of the normalisation). Security: semi-honest (the engines').
+Cost (2 parties): reciprocal 23 rounds (formerly 25), sqrt/rsqrt 24 (formerly 26); 3 parties one
+more each. Bytes sent per element per party (dealer with daBits): reciprocal 480 (formerly 496),
+sqrt 624 (640); mostly the normalisation's circuits and B2A. Security: semi-honest (the engines').
 
 Domain (documented behaviour, never garbage): |X| < 2^60 (|x| < 2^(60 - sigma)).
 - reciprocal(0) = +(2^62 - 1) / 2^(2f) (the largest value whose truncation is exact; +0 has the
