@@ -256,3 +256,23 @@ def test_converter_step_versions_in_lockstep(n, dabits, words):
                                   want[63].astype(np.uint8))
     np.testing.assert_array_equal(arith, bits)
     assert rounds == 7 + (n - 2)  # the A2B's (and MSB's) rounds; the B2A rides in the first
+
+
+def test_cleartext_engine_same_values_no_overflow_reported():
+    """Under the cleartext engine (overflow reports raised) the meaningless values that an exact 0
+    multiplies away (t, r and 2^r far outside exp's clamp) are not reported, and the results match
+    NumPy: softmax, log_softmax and exp of extreme logits."""
+    rng = np.random.default_rng(13)
+    x = rng.uniform(-20, 20, (30, 10))
+    x[0] = [-1e6, 1e6] * 5
+    x[1, 0] = 5000.0
+    x = q(x)
+
+    def main(p):
+        p.engine.overflow = "raise"
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        return p.reveal(F.softmax(sx), F.log_softmax(sx), F.exp(sx))
+
+    sm, lsm, e = run_local(main, 2, engine="cleartext")[0]
+    check(x, sm, lsm)
+    check_exp(x.reshape(-1), e.reshape(-1))
