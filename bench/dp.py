@@ -19,16 +19,21 @@ process per party over ZeroMQ on loopback, plaintext, as bench/parties.py runs e
 - ``mpc-dlap-s20``: mpc.dp.noise.discrete_laplace, scale = 20 (joint);
 - ``mpc-binomial-1600``: mpc.dp.noise.binomial with 1600 coins (variance 400, as sigma = 20);
 - ``mpc-distributed-s20``: mpc.dp.noise.distributed_discrete_gaussian, sigma = 20,
-  honest_parties = 1.
+  honest_parties = 1;
+- ``mpc-bernoulli``: mpc.dp.subsample.bernoulli_mask, secret Bernoulli(q) bits at q = 64 / 426
+  (rounded down to 2^-64: a 64-bit comparison per record), DP-SGD's Poisson sampling.
 ``seconds``: median over repeats of the slowest party, offline and online lines; ``bytes``:
 what the dealer sent to party n-1 (offline) / what the busiest party sent (online);
 ``rounds``: rounds of the phase. Target (issue 17): mpc-dgauss-s20 at most 10 s offline + online.
 
 DP-SGD (ops ``dpsgd-bc``, ``dpsgd-digits``; ``n`` the training set size): one epoch of
 mpc.dp.DPSGD (joint noise) on the logistic regression of bench/dpsgd_ref.py (breast cancer:
-batch 64, 6 steps; digits: batch 128, 11 steps; epsilon 3 at delta 1e-5 over 5 epochs), beside
-``sgd-bc`` / ``sgd-digits``, one epoch of plain mpc.nn training of the same model and batches
-(SGD, no clipping, no noise): ``seconds`` is per epoch.
+batch 64, 6 steps; digits: batch 128, 11 steps; epsilon 3 at delta 1e-5 over 5 epochs) on
+public shuffled batches (``sampling="shuffled_as_poisson"``), beside ``sgd-bc`` / ``sgd-digits``,
+one epoch of plain mpc.nn training of the same model and batches (SGD, no clipping, no noise),
+and ``dpsgd-poisson-bc`` / ``dpsgd-poisson-digits``: the same number of steps with secret
+Poisson batches (``sampling="poisson"``, q = batch / n: every step over all n rows): ``seconds``
+is per epoch.
 
 ``--dpsgd-accuracy`` (threads, in-process preprocessing; one JSON line per data set and
 epsilon, op ``dpsgd-accuracy``): test accuracy after 5 epochs of DPSGD in MPC (2 parties) at
@@ -44,6 +49,7 @@ import statistics
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -52,9 +58,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_phases  # noqa: E402
 from mpc.dp import noise, samplers  # noqa: E402
+from mpc.dp.subsample import bernoulli_mask, sampled_rate  # noqa: E402
 
-MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20")
-DPSGD_OPS = ("dpsgd-bc", "sgd-bc", "dpsgd-digits", "sgd-digits")
+MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20", "mpc-bernoulli")
+DPSGD_OPS = ("dpsgd-bc", "sgd-bc", "dpsgd-digits", "sgd-digits", "dpsgd-poisson-bc", "dpsgd-poisson-digits")
 DPSGD_CONFIG = {"bc": {"batch": 64, "lr": 1.0, "epochs": 5}, "digits": {"batch": 128, "lr": 2.0, "epochs": 5}}
 DPSGD_C, DPSGD_DELTA, DPSGD_SEED = 1.0, 1e-5, 1234
 MPC_SIZE = 1 << 15
@@ -139,12 +146,18 @@ def noise_fn(p, op: str, size: int):
         return lambda: noise.binomial(p, 1600, (size,))
     if op == "mpc-distributed-s20":
         return lambda: noise.distributed_discrete_gaussian(p, 20, (size,), honest_parties=1)
+    if op == "mpc-bernoulli":  # secret Poisson-sampling bits at DP-SGD's rate on breast cancer
+        return lambda: bernoulli_mask(p, Fraction(64, 426), size)
     raise ValueError(f"unknown dp op {op!r}")
 
 
-def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None):
+def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None,
+                sampling: str = "shuffled_as_poisson"):
     """(encrypted model, one-epoch function, DPSGD or None, test data) for data set ``name``:
-    the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations."""
+    the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations
+    (``sampling`` "shuffled_as_poisson", charged as Poisson: the labelled heuristic of
+    mpc.dp.dpsgd), or with ``sampling="poisson"`` n // batch steps per epoch over all the rows,
+    each with a secret Poisson batch of rate batch / n."""
     import mpc.nn
     from bench import dpsgd_ref as ref
     from mpc.dp import DPSGD, Accountant
@@ -158,13 +171,20 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
     y = ytr  # labels public to keep the bench on the model (a secret one-hot costs one input more)
     opt = mpc.nn.SGD(enc.parameters(), lr=cfg["lr"])
     steps = cfg["epochs"] * (n // batch)
-    z = noise_multiplier_for(epsilon, DPSGD_DELTA, batch / n, steps)
+    poisson = sampling == "poisson"
+    q = float(sampled_rate(Fraction(batch, n))) if poisson else batch / n
+    z = noise_multiplier_for(epsilon, DPSGD_DELTA, q, steps)
     dps = DPSGD(opt, DPSGD_C, z, Accountant(budget or epsilon, DPSGD_DELTA), party=p, dataset_size=n,
-                noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None) if dp else None
+                noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None,
+                sampling=sampling, sample_rate=q if poisson else None) if dp else None
     prg = mpc.nn.public_prg(DPSGD_SEED)
     loss_fn = mpc.nn.CrossEntropyLoss()
 
     def epoch():
+        if poisson:
+            for _ in range(n // batch):
+                dps.step(loss_fn(enc(x), y))
+            return
         order = mpc.nn.permutation(prg, n)
         for lo in range(0, n - batch + 1, batch):
             idx = order[lo : lo + batch]
@@ -181,10 +201,11 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's offline/online timings of ``op`` (see bench/parties.py)."""
     if op in DPSGD_OPS:
-        kind, name = op.split("-")
+        kind, name = op.split("-")[0], op.split("-")[-1]
+        sampling = "poisson" if "-poisson-" in op else "shuffled_as_poisson"
         # the noise of epsilon 3 over 5 epochs; a budget that also covers the warm-up, the
         # untimed round and every repeat (timing only)
-        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6)
+        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6, sampling=sampling)
         return time_phases(p, epoch, (), repeats, barrier)
     return time_phases(p, noise_fn(p, op, size), (), repeats, barrier)
 
@@ -240,7 +261,7 @@ def main(argv: list[str] | None = None) -> None:
     ap = runner_parser(__doc__, repeats=3)
     ap.add_argument("--no-opendp", action="store_true", help="skip the OpenDP plaintext samplers")
     every = MPC_OPS + DPSGD_OPS
-    ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2]),
+    ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2] + DPSGD_OPS[4:5]),
                     help="comma-separated subset of " + ", ".join(every))
     ap.add_argument("--dpsgd-accuracy", action="store_true", help="only the DP-SGD accuracy table (threads)")
     ap.set_defaults(parties=[2])
