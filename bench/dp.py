@@ -39,7 +39,9 @@ is per epoch.
 epsilon, op ``dpsgd-accuracy``): test accuracy after 5 epochs of DPSGD in MPC (2 parties) at
 epsilon 1, 3, 8 (delta 1e-5; 3 MPC runs for breast cancer, 1 for digits) beside the plaintext
 reference (bench/dpsgd_ref.py, 3 noise seeds; ``mpc_minus_plain`` the difference of the means) with the MPC run's noise (``plain_same_noise``) and with the textbook z C
-(``plain_zc``), and Opacus (``opacus``, 3 seeds) when installed.
+(``plain_zc``), and Opacus (``opacus``, 3 seeds) when installed. With ``--sampling poisson``:
+secret Poisson batches (rate batch / n, n // batch steps per epoch) beside the plaintext
+Poisson reference (:func:`plain_poisson_dpsgd`) with the MPC run's noise.
 """
 
 from __future__ import annotations
@@ -198,6 +200,37 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
     return enc, epoch, dps, (xte, yte), z
 
 
+def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, noise_std: float,
+                        expected: int, seed: int):
+    """Plaintext DP-SGD with Poisson batches of rate ``q`` (a reference: NumPy's generator draws
+    the sample and the noise, in the clear), the noisy sum divided by the expected batch size
+    ``expected``, as Opacus and mpc.dp.DPSGD(sampling="poisson") do."""
+    import numpy as np
+    import torch
+    from torch.func import functional_call, grad, vmap
+
+    model = model.double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    rng = np.random.default_rng(seed)
+
+    def loss_one(p, xi, yi):
+        return torch.nn.functional.cross_entropy(functional_call(model, p, (xi[None],)), yi[None], reduction="sum")
+
+    per_grad = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    for _ in range(steps):
+        g = per_grad(params, xt, yt)
+        norms = torch.sqrt(sum((v.reshape(len(x), -1) ** 2).sum(1) for v in g.values()))
+        w = torch.clamp(C / norms, max=1.0) * torch.tensor(rng.random(len(x)) < q)
+        for k in params:
+            s = (g[k] * w.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
+            params[k] = params[k] - lr * (s + torch.tensor(rng.normal(0, noise_std, s.shape))) / expected
+    with torch.no_grad():
+        for k, v in model.named_parameters():
+            v.copy_(params[k])
+    return model
+
+
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's offline/online timings of ``op`` (see bench/parties.py)."""
     if op in DPSGD_OPS:
@@ -211,9 +244,11 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
 
 
 def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), seeds: int = 3,
-                   mpc_runs: dict | None = None) -> None:
+                   mpc_runs: dict | None = None, sampling: str = "shuffled_as_poisson") -> None:
     """The accuracy table of the module docstring (JSON lines): ``mpc_runs[name]`` MPC runs per
-    configuration (default 3 for breast cancer, 1 for digits: fresh noise each run)."""
+    configuration (default 3 for breast cancer, 1 for digits: fresh noise each run).
+    ``sampling="poisson"``: secret Poisson batches in MPC, beside the plaintext Poisson
+    reference only (:func:`plain_poisson_dpsgd`, ``seeds`` seeds, the MPC run's noise)."""
     mpc_runs = {"bc": 3, "digits": 1} if mpc_runs is None else mpc_runs
     from bench import dpsgd_ref as ref
     from mpc.nn import permutation, public_prg
@@ -223,18 +258,31 @@ def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), see
         cfg = DPSGD_CONFIG[name]
         for eps in epsilons:
             def main(p, name=name, eps=eps, cfg=cfg):
-                enc, epoch, dps, (xte, yte), z = dpsgd_setup(p, name, eps, True)
+                enc, epoch, dps, (xte, yte), z = dpsgd_setup(p, name, eps, True, sampling=sampling)
                 t0 = time.perf_counter()
                 for _ in range(cfg["epochs"]):
                     epoch()
                 sec = (time.perf_counter() - t0) / cfg["epochs"]
                 model = enc.to_torch(to=None)
-                return ref.accuracy(model, xte, yte), sec, dps.noise_std, z, dps.g, dps.accountant.spent()[0]
+                return (ref.accuracy(model, xte, yte), sec, dps.noise_std, z, dps.g, dps.accountant.spent()[0],
+                        dps.steps, dps.expected_batch, dps.sample_rate)
             runs = [run_local(main, parties, timeout=3600)[0] for _ in range(mpc_runs.get(name, 1))]
             accs = [r[0] for r in runs]
             sec = statistics.median(r[1] for r in runs)
-            _, _, std, z, g, spent = runs[0]
+            _, _, std, z, g, spent, steps, expected, q = runs[0]
             xtr, xte, ytr, yte = ref.DATASETS[name]()
+            common = {"op": "dpsgd-accuracy", "dataset": name, "parties": parties, "epsilon": eps,
+                      "delta": DPSGD_DELTA, "sampling": sampling, "epsilon_spent": round(spent, 4),
+                      "noise_multiplier": round(z, 4), "granularity": g, "noise_std": round(std, 4),
+                      "epochs": cfg["epochs"], "batch": cfg["batch"], "lr": cfg["lr"],
+                      "mpc": [round(a, 4) for a in accs], "mpc_seconds_per_epoch": round(sec, 2),
+                      "transport": "local-threads", "preprocessing": "local"}
+            if sampling == "poisson":
+                same = [ref.accuracy(plain_poisson_dpsgd(ref.model_for(name), xtr, ytr, steps, float(q), cfg["lr"],
+                                                         DPSGD_C, std, expected, s), xte, yte) for s in range(seeds)]
+                _line(**common, mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
+                      plain_same_noise=[round(a, 4) for a in same])
+                continue
             prg = public_prg(DPSGD_SEED)
             orders = [permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
             args = (xtr, ytr, orders, cfg["batch"], cfg["lr"], DPSGD_C)
@@ -243,14 +291,9 @@ def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), see
                   for s in range(seeds)]
             opa = [ref.accuracy(ref.opacus_dpsgd(ref.model_for(name), *args, z, s), xte, yte)
                    for s in range(seeds)] if ref.opacus_available() else None
-            _line(op="dpsgd-accuracy", dataset=name, parties=parties, epsilon=eps, delta=DPSGD_DELTA,
-                  epsilon_spent=round(spent, 4), noise_multiplier=round(z, 4), granularity=g,
-                  noise_std=round(std, 4), epochs=cfg["epochs"], batch=cfg["batch"], lr=cfg["lr"],
-                  mpc=[round(a, 4) for a in accs], mpc_seconds_per_epoch=round(sec, 2),
-                  mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
+            _line(**common, mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
                   plain_same_noise=[round(a, 4) for a in same], plain_zc=[round(a, 4) for a in zc],
-                  opacus=None if opa is None else [round(a, 4) for a in opa],
-                  transport="local-threads", preprocessing="local")
+                  opacus=None if opa is None else [round(a, 4) for a in opa])
 
 
 def _train_size(op: str) -> int:
@@ -264,6 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2] + DPSGD_OPS[4:5]),
                     help="comma-separated subset of " + ", ".join(every))
     ap.add_argument("--dpsgd-accuracy", action="store_true", help="only the DP-SGD accuracy table (threads)")
+    ap.add_argument("--sampling", default="shuffled_as_poisson", choices=("shuffled_as_poisson", "poisson"),
+                    help="--dpsgd-accuracy: public shuffled batches charged as Poisson (default), or secret Poisson")
     ap.set_defaults(parties=[2])
     args = parse_runner_args(ap, argv, ENGINE, list(every))
     if args is None:
@@ -271,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dpsgd_accuracy:
         for parties in args.parties:
             dpsgd_accuracy(parties, names=("bc",) if args.quick else ("bc", "digits"),
-                           epsilons=(3,) if args.quick else (1, 3, 8))
+                           epsilons=(3,) if args.quick else (1, 3, 8), sampling=args.sampling)
         return
     ops = [o.strip() for o in args.ops.split(",") if o.strip()]
     unknown = [o for o in ops if o not in every]

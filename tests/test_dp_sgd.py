@@ -288,34 +288,6 @@ def test_poisson_step_opens_nothing_per_record():
         assert scales == {10}
 
 
-def _plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, noise_std: float,
-                         expected: int, seed: int):
-    """Plaintext DP-SGD with Poisson batches (a test oracle: NumPy's generator for the sample and
-    the noise), the update divided by the expected batch size, as Opacus and DPSGD do."""
-    from torch.func import functional_call, grad, vmap
-
-    model = model.double()
-    params = {k: v.detach() for k, v in model.named_parameters()}
-    rng = np.random.default_rng(seed)
-
-    def loss_one(p, xi, yi):
-        return torch.nn.functional.cross_entropy(functional_call(model, p, (xi[None],)), yi[None], reduction="sum")
-
-    per_grad = vmap(grad(loss_one), in_dims=(None, 0, 0))
-    xt, yt = torch.tensor(x), torch.tensor(y)
-    for _ in range(steps):
-        g = per_grad(params, xt, yt)
-        norms = torch.sqrt(sum((v.reshape(len(x), -1) ** 2).sum(1) for v in g.values()))
-        w = torch.clamp(C / norms, max=1.0) * torch.tensor(rng.random(len(x)) < q)
-        for k in params:
-            s = (g[k] * w.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
-            params[k] = params[k] - lr * (s + torch.tensor(rng.normal(0, noise_std, s.shape))) / expected
-    with torch.no_grad():
-        for k, v in model.named_parameters():
-            v.copy_(params[k])
-    return model
-
-
 def test_poisson_training_matches_the_plaintext_reference():
     """Breast cancer, logistic regression, 2 parties, secret Poisson batches of rate 64 / 426
     (bench/dp.py's configuration, epsilon 3 noise) for 2 epochs (12 steps): MPC accuracy within
@@ -337,8 +309,9 @@ def test_poisson_training_matches_the_plaintext_reference():
     assert steps == 12 and expected == 64 and abs(q - 64 / 426) < 1e-15
     cfg = bench_dp.DPSGD_CONFIG["bc"]
     xtr, xte, ytr, yte = ref.breast_cancer()
-    plain = [ref.accuracy(_plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"], bench_dp.DPSGD_C,
-                                               std, expected, s), xte, yte) for s in range(5)]
+    plain = [ref.accuracy(bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"],
+                                                        bench_dp.DPSGD_C, std, expected, s), xte, yte)
+             for s in range(5)]
     assert min(plain) - 0.02 <= acc <= max(plain) + 0.02, (acc, plain)
     assert acc >= 0.9
 
