@@ -121,6 +121,27 @@ def test_inversion_tied_and_tail_paths_match_pmf(monkeypatch, sigma, bits, lengt
     assert beyond[0] >= 1
 
 
+@pytest.mark.parametrize("scale, bits, length", [(3, 10, None), (Fraction(5, 4), 8, 3), (0.7, 64, 1)])
+def test_laplace_inversion_tied_and_tail_paths_match_pmf(monkeypatch, scale, bits, length):
+    """The same for the discrete Laplace (its tail beyond the table: a geometric, memoryless)."""
+    tied, beyond = _counting(monkeypatch, "_resolve"), _counting(monkeypatch, "_geom_scaled")
+    n = 2 * 10**5
+    x = samplers._laplace_inversion(samplers._Coins(_prg(f"linv{scale}{bits}")), Fraction(scale), n, bits, length)
+    assert x.dtype == np.int64 and x.shape == (n,)
+    assert_matches(x, lambda s: laplace_pmf(float(scale), s))
+    if bits < 64:
+        assert tied[0] > 100
+    assert beyond[0] >= 1
+
+
+@pytest.mark.parametrize("scale, n", [(3, 2 * 10**5), (0.7, 10**5)])
+def test_laplace_rejection_sampler_matches_pmf(scale, n):
+    """The rejection sampler (algorithm 3), used above TABLE_MAX_SCALE, on small scales."""
+    sc = Fraction(scale)
+    x = samplers._laplace(samplers._Coins(_prg(f"lrej{scale}")), sc.numerator, sc.denominator, n)
+    assert_matches(x, lambda s: laplace_pmf(float(scale), s))
+
+
 def test_exact_thresholds_against_mpmath():
     """The thresholds floor(S_k 2^p) (integer brackets, mpc/dp/_exact.py) equal those of a
     60-digit mpmath evaluation, and the exp brackets contain exp(-x)."""
@@ -140,6 +161,11 @@ def test_exact_thresholds_against_mpmath():
             got = _exact.gaussian_tail(s2).floors(ks, p)
             want = [int(mpmath.floor(2 * sum(ws[k:]) / z * mpmath.mpf(2) ** p)) for k in ks]
             assert got == want, (s2, p)
+    for sc in (Fraction(1, 2), Fraction(20), Fraction(0.7), Fraction(1000)):
+        q = mpmath.exp(-mpmath.mpf(sc.denominator) / sc.numerator)
+        for p in (64, 130):
+            want = [int(mpmath.floor(2 * q**k / (1 + q) * mpmath.mpf(2) ** p)) for k in (1, 2, 5, 40)]
+            assert _exact.laplace_tail(sc).floors([1, 2, 5, 40], p) == want, (sc, p)
 
 
 def test_samplers_detect_a_wrong_parameter():
@@ -294,9 +320,12 @@ def test_no_float_intermediate_at_run_time():
     def run():
         samplers._inversion_table.cache_clear()  # trace the thresholds' computation too
         _exact.gaussian_tail.cache_clear()
+        _exact.laplace_tail.cache_clear()
         samplers.discrete_gaussian(1.5, 3000, prg=_prg("trace1"))
         coins = samplers._Coins(_prg("trace5"))
         samplers._gaussian_inversion(coins, Fraction(9, 4), 3000, 8, 2)  # the tied and the tail paths
+        samplers._laplace_inversion(coins, Fraction(3, 2), 3000, 8, 2)
+        samplers._laplace(coins, 3, 2, 300)
         samplers._gaussian_rejection(coins, Fraction(9, 4), 2, 300)
         samplers.discrete_gaussian(3.7, 300, prg=_prg("trace2"))
         samplers.discrete_laplace(0.7, 300, prg=_prg("trace3"))

@@ -1,5 +1,5 @@
-"""Exact integer brackets of exp(-x) and of the discrete Gaussian's tail masses: the thresholds
-of the inversion sampler in :mod:`mpc.dp.samplers`.
+"""Exact integer brackets of exp(-x) and of the discrete Gaussian's and discrete Laplace's tail
+masses: the thresholds of the inversion sampler in :mod:`mpc.dp.samplers`.
 
 Fixed point: a bracket ``(lo, hi)`` at ``w`` bits of a real v says lo <= v 2^w <= hi (Python
 integers). Every operation rounds its lower end down and its upper end up, so a bracket is
@@ -14,18 +14,22 @@ point anywhere (the samplers' no-float test covers this module too).
    w_(J+1) / (1 - exp(-2 (J+1) c)) <= w_(J+1) (1 + a / (b (J+1))) (since j^2 >= (J+1)^2 +
    2 (J+1)(j - J - 1) beyond J, and 1 / (1 - e^-y) <= 1 + 1 / y). The normaliser is
    Z = w_0 + 2 sum_(j>=1) w_j, and S_k = P(|X| >= k) = 2 sum_(j>=k) w_j / Z for k >= 1.
-   :meth:`GaussianTail.floors` returns floor(S_k 2^p) exactly: it widens the precision until
+   :meth:`SymmetricTail.floors` returns floor(S_k 2^p) exactly: it widens the precision until
    the floors of both ends of every bracket agree (S_k is irrational, so this ends).
+4. The discrete Laplace of scale t / s: w_j = p^j with p = exp(-s / t), the mass beyond J is
+   p^(J+1) / (1 - p) <= w_(J+1) (1 + t / s) (since 1 / (1 - e^-y) <= 1 + 1 / y);
+   Z = w_0 + 2 sum_(j>=1) w_j and S_k as in step 3.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterator
 from fractions import Fraction
 
-__all__ = ["exp_neg", "GaussianTail", "gaussian_tail"]
+__all__ = ["exp_neg", "GaussianTail", "LaplaceTail", "SymmetricTail", "gaussian_tail", "laplace_tail"]
 
-MAX_TERMS = 1 << 18  # table entries: sigma up to ~2^13; larger sigmas use the rejection sampler
+MAX_TERMS = 1 << 18  # terms of a bracket computation: the samplers keep tables well below it
 
 
 def _mul(x: tuple[int, int], y: tuple[int, int], w: int) -> tuple[int, int]:
@@ -64,12 +68,19 @@ def exp_neg(num: int, den: int, w: int) -> tuple[int, int]:
     return out
 
 
-class GaussianTail:
-    """S_k = P(|X| >= k) of X ~ N_Z(0, a / b), as exact floors at any precision (step 3)."""
+class SymmetricTail:
+    """S_k = P(|X| >= k) of an integer law symmetric about 0 with P(X = x) proportional to
+    w_|x| (w_0 = 1, w_(j+1) = w_j r_j), as exact floors at any precision. A subclass gives the
+    brackets of the ratios r_j and an upper bound of sum_(i>=j) w_i from an upper bound of w_j."""
 
-    def __init__(self, a: int, b: int) -> None:
-        self.a, self.b = a, b
+    def __init__(self) -> None:
         self._cache: dict[tuple[int, int], tuple[list[int], list[int], int, int, int]] = {}
+
+    def _ratios(self, w: int) -> Iterator[tuple[int, int]]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _beyond(self, high: int, j: int) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def _suffix(self, w: int, slack: int) -> tuple[list[int], list[int], int, int, int]:
         """Brackets of sum_(j>=k) w_j 2^w for k = 1..J (lists indexed k - 1), of Z 2^w, and an
@@ -77,19 +88,14 @@ class GaussianTail:
         at a few units (rounding up), hence the slack."""
         if (w, slack) in self._cache:
             return self._cache[w, slack]
-        a, b = self.a, self.b
-        q = exp_neg(b, 2 * a, w)  # exp(-c)
-        q2 = exp_neg(b, a, w)  # exp(-2c)
         one = 1 << w
         wj = (one, one)
-        r = q
         lows, highs = [], []
         j = 0
-        while True:
+        for r in self._ratios(w):
             wj = _mul(wj, r, w)  # w_(j+1)
-            r = _mul(r, q2, w)
             j += 1
-            tail = -((-(wj[1] * (b * j + a))) // (b * j))  # >= sum_(i>=j) w_i (see step 3)
+            tail = self._beyond(wj[1], j)  # >= sum_(i>=j) w_i
             if tail <= 1 << slack or j > MAX_TERMS:
                 break
             lows.append(wj[0])
@@ -135,6 +141,47 @@ class GaussianTail:
         return [out[k] for k in ks]
 
 
+class GaussianTail(SymmetricTail):
+    """N_Z(0, a / b): w_j = exp(-j^2 c), c = b / (2a) (step 3)."""
+
+    def __init__(self, a: int, b: int) -> None:
+        super().__init__()
+        self.a, self.b = a, b
+
+    def _ratios(self, w: int) -> Iterator[tuple[int, int]]:
+        r = exp_neg(self.b, 2 * self.a, w)  # r_0 = exp(-c)
+        q2 = exp_neg(self.b, self.a, w)  # exp(-2c)
+        while True:
+            yield r
+            r = _mul(r, q2, w)  # r_j = exp(-(2j + 1) c)
+
+    def _beyond(self, high: int, j: int) -> int:
+        a, b = self.a, self.b
+        return -((-(high * (b * j + a))) // (b * j))  # w_j (1 + a / (b j))
+
+
+class LaplaceTail(SymmetricTail):
+    """The discrete Laplace of scale t / s: w_j = p^j, p = exp(-s / t); the mass beyond j is
+    p^j / (1 - p) <= w_j (1 + t / s) (step 4)."""
+
+    def __init__(self, t: int, s: int) -> None:
+        super().__init__()
+        self.t, self.s = t, s
+
+    def _ratios(self, w: int) -> Iterator[tuple[int, int]]:
+        p = exp_neg(self.s, self.t, w)
+        while True:
+            yield p
+
+    def _beyond(self, high: int, j: int) -> int:
+        return -((-(high * (self.s + self.t))) // self.s)
+
+
 @functools.lru_cache(maxsize=32)
 def gaussian_tail(sigma2: Fraction) -> GaussianTail:
     return GaussianTail(sigma2.numerator, sigma2.denominator)
+
+
+@functools.lru_cache(maxsize=32)
+def laplace_tail(scale: Fraction) -> LaplaceTail:
+    return LaplaceTail(scale.numerator, scale.denominator)

@@ -8,7 +8,8 @@ NeurIPS 2020, algorithms 1-3), vectorised over the whole batch with NumPy:
    stop when A = 0, else K += 1; return [K odd] (the alternating series of exp(-gamma)).
    For gamma > 1: floor(gamma) draws of Bernoulli(exp(-1)) must all succeed, then one draw of
    Bernoulli(exp(-(gamma - floor(gamma)))).
-3. Discrete Laplace with scale t / s (pmf proportional to exp(-|x| s / t)): draw U uniform in
+3. Discrete Laplace with scale t / s (pmf proportional to exp(-|x| s / t)), by rejection (used
+   above ``TABLE_MAX_SCALE``): draw U uniform in
    [0, t) and accept it with probability exp(-U / t); draw V ~ Geometric(1 - 1/e) by counting
    successes of Bernoulli(exp(-1)); X = U + t V; Y = floor(X / s); draw a sign bit B; reject
    (B = 1, Y = 0), else return (1 - 2B) Y.
@@ -16,20 +17,21 @@ NeurIPS 2020, algorithms 1-3), vectorised over the whole batch with NumPy:
    sigma^2 = a / b, by rejection: t = floor(sigma) + 1; draw Y from the discrete Laplace of
    scale t and accept it with probability exp(-(|Y| - sigma^2 / t)^2 / (2 sigma^2))
    = exp(-(b t |Y| - a)^2 / (2 a b t^2)). Used above ``TABLE_MAX_VARIANCE`` (sigma > 4096).
-5. Discrete Gaussian by exact inversion (sigma <= 4096, the default path): |X| = #{k >= 1 :
-   U < S_k} for U uniform in [0, 1) and S_k = P(|X| >= k), then a random sign for |X| >= 1.
+5. Discrete Gaussian (sigma <= 4096) and discrete Laplace (scale <= 1024) by exact inversion,
+   the default paths: |X| = #{k >= 1 : U < S_k} for U uniform in [0, 1) and
+   S_k = P(|X| >= k), then a random sign for |X| >= 1.
    The S_k are irrational; :mod:`mpc.dp._exact` gives their exact floors floor(S_k 2^p) at any
    precision p from integer brackets. U is drawn lazily, 64 bits at a time: with its first 64
    bits R, R < floor(S_k 2^64) proves U < S_k and R > floor(S_k 2^64) proves U > S_k; only
    R = floor(S_k 2^64) (probability about T 2^-64 per sample) needs 64 more bits of U and the
    floor at 128 bits, and so on (:func:`_resolve`). The table holds k = 1..T, T the first k with
    S_k < 2^-32; when U < S_T (probability < 2^-32), |X| - T is drawn from its exact conditional
-   law by rejection: a geometric proposal K of ratio exp(-T / sigma^2) (algorithm 3's geometric),
-   accepted with probability exp(-K^2 / (2 sigma^2)) (algorithm 2), since
-   (T + K)^2 = T^2 + 2 T K + K^2. Per sample: one 64-bit draw, one look-up of its top 16 bits in
+   law: for the Gaussian by rejection, a geometric proposal K of ratio exp(-T / sigma^2)
+   (algorithm 3's geometric) accepted with probability exp(-K^2 / (2 sigma^2)) (algorithm 2),
+   since (T + K)^2 = T^2 + 2 T K + K^2; for the Laplace a geometric (memoryless). Per sample: one 64-bit draw, one look-up of its top 16 bits in
    a guide table (how many thresholds lie below that bucket; a binary search only when one lies
-   inside it), one sign bit. The thresholds are computed once per sigma (cached; sigma = 20:
-   128 thresholds, under 1 ms; sigma = 1000: 6339, ~20 ms).
+   inside it), one sign bit. The thresholds are computed once per parameter (cached; sigma = 20:
+   128 thresholds, under 1 ms; sigma = 1000: 6339, ~20 ms; Laplace scale 20: 445).
 
 Every rejection loop runs on the pending elements only: each round draws one batch for all of
 them at once, so a batch of 10^6 samples costs a few dozen vectorised passes.
@@ -67,6 +69,7 @@ MAX_SCALE = 1 << 40  # scales and sigmas above this would overflow int64 outputs
 _SMALL = 1 << 31  # below this, products of two quantities fit in uint64: the vectorised fast path
 _U64 = 1 << 64
 TABLE_MAX_VARIANCE = 1 << 24  # inversion (algorithm 5) up to sigma = 4096: a table of ~6.7 sigma thresholds
+TABLE_MAX_SCALE = 1 << 10  # and the discrete Laplace up to scale 1024: ~22 scale thresholds
 TABLE_TAIL = 32  # the table ends where P(|X| >= T) < 2^-32: the tail path's rate
 GUIDE_BITS = 16  # the inversion's guide: 2^16 buckets of the draw's top bits
 
@@ -205,18 +208,27 @@ def _gaussian_rejection(coins: _Coins, sigma2: Fraction, t: int, count: int) -> 
     return out
 
 
+def _tail(kind: str, param: Fraction) -> _exact.SymmetricTail:
+    return _exact.gaussian_tail(param) if kind == "gaussian" else _exact.laplace_tail(param)
+
+
 @functools.lru_cache(maxsize=32)
-def _inversion_table(sigma2: Fraction, bits: int, length: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The thresholds floor(S_k 2^bits) for k = 1..T, ascending (k = T first), S_k = P(|X| >= k),
+def _inversion_table(kind: str, param: Fraction, bits: int,
+                     length: int | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The thresholds floor(S_k 2^bits) for k = 1..T, ascending (k = T first), S_k = P(|X| >= k)
+    for the law ``kind`` ("gaussian" with sigma^2 or "laplace" with the scale ``param``),
     T = ``length`` or by default the first k with S_k < 2^-TABLE_TAIL; and the guide: for each
     value h of the top GUIDE_BITS bits of the draw, how many thresholds lie below its bucket
     and whether one lies inside it (then the draw needs a search)."""
-    tail = _exact.gaussian_tail(sigma2)
+    tail = _tail(kind, param)
     if length is not None:
         floors = tail.floors(list(range(1, length + 1)), bits)
     else:
         stop = (1 << (bits - TABLE_TAIL)) if bits > TABLE_TAIL else 1
-        k = isqrt(45 * sigma2.numerator // sigma2.denominator) + 8  # sqrt(2 * 32 ln 2) sigma ~ 6.7 sigma
+        if kind == "gaussian":  # sqrt(2 * 32 ln 2) sigma ~ 6.7 sigma
+            k = isqrt(45 * param.numerator // param.denominator) + 8
+        else:  # 32 ln 2 scale ~ 22.2 scale
+            k = 23 * param.numerator // param.denominator + 8
         while True:
             floors = tail.floors(list(range(1, k + 1)), bits)
             if floors[-1] < stop:
@@ -231,7 +243,7 @@ def _inversion_table(sigma2: Fraction, bits: int, length: int | None) -> tuple[n
     return asc, below.astype(np.int64), upto != below
 
 
-def _resolve(coins: _Coins, tail: _exact.GaussianTail, asc: np.ndarray, prefix: int, bits: int, m: int) -> int:
+def _resolve(coins: _Coins, tail: _exact.SymmetricTail, asc: np.ndarray, prefix: int, bits: int, m: int) -> int:
     """How many more thresholds U passes when its first ``bits`` bits ``prefix`` equal the
     floor of S_(m+1) (and maybe of the next ones): draw 64 more bits of U at a time and compare
     with the exact floors at that precision until no candidate is tied."""
@@ -279,12 +291,11 @@ def _gaussian_beyond(coins: _Coins, sigma2: Fraction, start: int, count: int) ->
     return out
 
 
-def _gaussian_inversion(coins: _Coins, sigma2: Fraction, count: int, bits: int = 64,
-                        length: int | None = None) -> np.ndarray:
-    """``count`` draws of N_Z(0, sigma2) by inversion of the law of |X| (module docstring,
+def _inversion(coins: _Coins, kind: str, param: Fraction, count: int, bits: int, length: int | None) -> np.ndarray:
+    """``count`` draws of the law ``kind`` by inversion of the law of |X| (module docstring,
     algorithm 5); ``bits`` and ``length`` (the first comparison's precision and the table's
     length) are parameters for the tests, which exercise the tied and the tail paths."""
-    asc, below, mixed = _inversion_table(sigma2, bits, length)
+    asc, below, mixed = _inversion_table(kind, param, bits, length)
     size = asc.size
     r = coins.prg.uint64(count)
     if bits < 64:
@@ -298,14 +309,30 @@ def _gaussian_inversion(coins: _Coins, sigma2: Fraction, count: int, bits: int =
         mag[sub] = size - idx
         tied = sub[(idx > 0) & (asc[np.maximum(idx, 1) - 1] == rs)]
         if tied.size:
-            tail = _exact.gaussian_tail(sigma2)
+            tail = _tail(kind, param)
             for i in tied.tolist():
                 mag[i] += _resolve(coins, tail, asc, int(r[i]), bits, int(mag[i]))
     far = np.flatnonzero(mag == size)  # U < S_T: |X| >= T
     if far.size:
-        mag[far] = size + _gaussian_beyond(coins, sigma2, size, far.size)
+        if kind == "gaussian":
+            extra = _gaussian_beyond(coins, param, size, far.size)
+        else:  # memoryless: |X| - T given |X| >= T is geometric, P(k) ~ exp(-k / scale)
+            extra = _geom_scaled(coins, param.numerator, param.denominator, far.size)
+        mag[far] = size + extra
     np.negative(mag, out=mag, where=coins.bits(count))
     return mag
+
+
+def _gaussian_inversion(coins: _Coins, sigma2: Fraction, count: int, bits: int = 64,
+                        length: int | None = None) -> np.ndarray:
+    """N_Z(0, sigma2) by inversion (algorithm 5)."""
+    return _inversion(coins, "gaussian", sigma2, count, bits, length)
+
+
+def _laplace_inversion(coins: _Coins, scale: Fraction, count: int, bits: int = 64,
+                       length: int | None = None) -> np.ndarray:
+    """The discrete Laplace of ``scale`` by inversion (algorithm 5 with S_k = 2 p^k / (1 + p))."""
+    return _inversion(coins, "laplace", scale, count, bits, length)
 
 
 def _gaussian(coins: _Coins, sigma2: Fraction, t: int, count: int) -> np.ndarray:
@@ -350,6 +377,8 @@ def discrete_laplace(scale: object, size: object = (), prg: PRG | None = None) -
     _check_scale(sc, "scale")
     shape = to_size(size)
     count = int(np.prod(shape, dtype=np.int64))
+    if sc <= TABLE_MAX_SCALE:
+        return _laplace_inversion(_coins(prg), sc, count).reshape(shape)
     return _laplace(_coins(prg), sc.numerator, sc.denominator, count).reshape(shape)
 
 
