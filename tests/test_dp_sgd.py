@@ -288,6 +288,28 @@ def test_poisson_step_opens_nothing_per_record():
         assert scales == {10}
 
 
+def test_poisson_charge_is_the_rate_sampled_rounded_up():
+    """A rate that is not dyadic (1/3) is sampled as floor(2^64 / 3) / 2^64; the charge is that
+    rate as the nearest float at or above it (never below what the mask realises)."""
+    from mpc.dp.subsample import sampled_rate
+
+    def main(party):
+        enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(3, 2)), owner=0)
+        out = []
+        for rate in (Fraction(1, 3), 0.15, Fraction(3, 8)):
+            dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 1.0, Accountant(BIG, 1e-5), party=party,
+                       dataset_size=30, sample_rate=rate)
+            out.append((rate, dp.sample_rate, dp.event(30), dp.expected_batch))
+        return out
+    res = run_local(main, 2)[0]
+    for rate, sampled, event, expected in res:
+        assert sampled == sampled_rate(rate)
+        assert Fraction(event.q) >= sampled and Fraction(event.q) - sampled < Fraction(1, 2**52)
+        assert event.noise_multiplier == 1.0 and expected == round(sampled * 30)
+    assert Fraction(res[0][2].q) > res[0][1]  # 1/3: the float below was rounded up
+    assert Fraction(res[1][2].q) == Fraction(0.15)  # a float rate: exact
+
+
 def test_poisson_training_matches_the_plaintext_reference():
     """Breast cancer, logistic regression, 2 parties, secret Poisson batches of rate 64 / 426
     (bench/dp.py's configuration, epsilon 3 noise) for 2 epochs (12 steps): MPC accuracy within
