@@ -58,6 +58,14 @@ def _peers(s: str) -> list[str]:
     return out
 
 
+def _sources(text: str) -> list[str]:
+    out = _csv(text)
+    bad = [s for s in out if s not in ("dealer", "ot")]
+    if bad or not out:
+        raise argparse.ArgumentTypeError(f"unknown preprocessing {', '.join(bad) or text!r}: choose from dealer, ot")
+    return out
+
+
 def run_parser() -> argparse.ArgumentParser:
     ap = _Parser(prog="python -m bench", description="Run a benchmark suite side by side with the peers.")
     ap.add_argument("suite", help=f"one of: {', '.join(suites.SUITE_CHOICES)} (or 'peers install', 'render')")
@@ -69,6 +77,8 @@ def run_parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, default=None, help="results file (default bench/results/<suite>.jsonl)")
     ap.add_argument("--peers", type=_peers, default=list(suites.PEERS), help="crypten,mpyc or none (default both)")
     ap.add_argument("--repeats", type=int, default=None, help="interleaved rounds (default 3, --quick 1)")
+    ap.add_argument("--preprocessing", type=_sources, default=["dealer"],
+                    help="Tessera's material: dealer, ot or dealer,ot (each a line of its own; default dealer)")
     ap.add_argument("--timeout", type=float, default=None, help="seconds per runner command (default 3600, --quick 900)")
     ap.add_argument("--no-install", action="store_true", help="do not install missing peers first")
     ap.add_argument("--no-render", action="store_true", help="do not regenerate bench/README.md and plots")
@@ -126,7 +136,7 @@ def cmd_run(argv: list[str]) -> int:
     if args.repeats is not None and args.repeats < 1:
         ap.error("--repeats must be 1 or more")
     st = suites.Settings(suite=args.suite, engines=args.engines, parties=args.parties, profile=args.profile,
-                         quick=args.quick, peers=args.peers,
+                         quick=args.quick, peers=args.peers, preprocessing=args.preprocessing,
                          repeats=args.repeats if args.repeats is not None else (1 if args.quick else 3),
                          timeout=args.timeout if args.timeout is not None else (900.0 if args.quick else 3600.0))
     # one file per suite and profile: a lan or wan run never replaces the loopback results

@@ -85,7 +85,7 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, prof
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=None)
+    ap = runner_parser(__doc__, repeats=None, preprocessing=True)
     ap.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
     args = parse_runner_args(ap, argv, "semi2k", sorted(set(WORKLOAD.values())))
     if args is None:
@@ -104,7 +104,8 @@ def main(argv: list[str] | None = None) -> None:
                 ops = [op, "mul_check"] if engine == "spdz2k" and op == "mul" else [op]
                 for one in ops:
                     for transport in lines:
-                        for record in measure(one, size, parties, repeats, transport, args.profile, engine):
+                        for record in measure(one, size, parties, repeats, transport, args.profile, engine,
+                                              preprocessing=args.preprocessing):
                             print(json.dumps(record), flush=True)
 
 

@@ -1,7 +1,7 @@
 """Comparison and non-linear function benchmarks: W3 (x < y), W4 (ReLU), sigmoid, softmax.
 
     python bench/compare.py [--quick] [--parties 2 3] [--repeats 5] [--engines semi2k spdz2k]
-                            [--profile loopback|lan|wan]
+                            [--preprocessing dealer|ot] [--profile loopback|lan|wan]
 
 Workloads (bench/peers/workloads.py inputs for W3/W4):
 - W3: ``lt`` on two secret Fixed(16) vectors of 10^5 elements (x from party 0, y from party 1);
@@ -38,6 +38,10 @@ from bench.parties import parse_runner_args, runner_parser, time_and_check, tran
 from bench.peers import workloads as wl  # noqa: E402
 from mpc.tensor import compare as C  # noqa: E402
 
+# the engine each line runs (mpcrun --engine) and its label in the tables: semi2k's comparisons
+# run on GMW with daBits; spdz2k's on its authenticated bits (GF(2^64) MACs) with edaBits
+ENGINE_LABELS = {"semi2k": "semi2k+gmw+dabits", "spdz2k": "spdz2k"}
+
 
 def workload(op: str, size: int):
     """(input x, input y or None, the operation on secret tensors, the float64 plaintext result)."""
@@ -62,20 +66,15 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, fn, (x, y), repeats, barrier, ref)
 
 
-# --engines: the arithmetic engine the parties run, and the label its records carry (semi2k's
-# boolean side is GMW with daBits; spdz2k's its own authenticated bits)
-ENGINES = {"semi2k": "semi2k+gmw+dabits", "spdz2k": "spdz2k"}
-
-
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
             engine: str = "semi2k", **kw) -> list[dict]:
     return parties_measure("compare", party_main, op, size, parties, repeats, transport, profile, **kw,
-                           engine=ENGINES[engine], dtype="Fixed(16)")
+                           engine=ENGINE_LABELS[engine], dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=5)
-    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["semi2k"])
+    ap = runner_parser(__doc__, repeats=5, preprocessing=True)
+    ap.add_argument("--engines", nargs="+", choices=tuple(ENGINE_LABELS), default=list(ENGINE_LABELS))
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W3", "W4", "sigmoid", "softmax"])
     if args is None:
         return
@@ -86,9 +85,10 @@ def main(argv: list[str] | None = None) -> None:
         repeats = 1
     for parties in args.parties:
         for op, size in sizes.items():
-            for engine in args.engines:  # engines take turns within each workload: load hits both alike
+            for engine in args.engines:  # engines take turns within each case: load hits both alike
                 for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                    for line in measure(op, size, parties, repeats, transport, args.profile, engine):
+                    for line in measure(op, size, parties, repeats, transport, args.profile, engine,
+                                        preprocessing=args.preprocessing):
                         print(json.dumps(line), flush=True)
 
 

@@ -19,22 +19,29 @@ process per party over ZeroMQ on loopback, plaintext, as bench/parties.py runs e
 - ``mpc-dlap-s20``: mpc.dp.noise.discrete_laplace, scale = 20 (joint);
 - ``mpc-binomial-1600``: mpc.dp.noise.binomial with 1600 coins (variance 400, as sigma = 20);
 - ``mpc-distributed-s20``: mpc.dp.noise.distributed_discrete_gaussian, sigma = 20,
-  honest_parties = 1.
+  honest_parties = 1;
+- ``mpc-bernoulli``: mpc.dp.subsample.bernoulli_mask, secret Bernoulli(q) bits at q = 64 / 426
+  (rounded down to 2^-64: a 64-bit comparison per record), DP-SGD's Poisson sampling.
 ``seconds``: median over repeats of the slowest party, offline and online lines; ``bytes``:
 what the dealer sent to party n-1 (offline) / what the busiest party sent (online);
 ``rounds``: rounds of the phase. Target (issue 17): mpc-dgauss-s20 at most 10 s offline + online.
 
 DP-SGD (ops ``dpsgd-bc``, ``dpsgd-digits``; ``n`` the training set size): one epoch of
 mpc.dp.DPSGD (joint noise) on the logistic regression of bench/dpsgd_ref.py (breast cancer:
-batch 64, 6 steps; digits: batch 128, 11 steps; epsilon 3 at delta 1e-5 over 5 epochs), beside
-``sgd-bc`` / ``sgd-digits``, one epoch of plain mpc.nn training of the same model and batches
-(SGD, no clipping, no noise): ``seconds`` is per epoch.
+batch 64, 6 steps; digits: batch 128, 11 steps; epsilon 3 at delta 1e-5 over 5 epochs) on
+public shuffled batches (``sampling="shuffled_as_poisson"``), beside ``sgd-bc`` / ``sgd-digits``,
+one epoch of plain mpc.nn training of the same model and batches (SGD, no clipping, no noise),
+and ``dpsgd-poisson-bc`` / ``dpsgd-poisson-digits``: the same number of steps with secret
+Poisson batches (``sampling="poisson"``, q = batch / n: every step over all n rows): ``seconds``
+is per epoch.
 
 ``--dpsgd-accuracy`` (threads, in-process preprocessing; one JSON line per data set and
 epsilon, op ``dpsgd-accuracy``): test accuracy after 5 epochs of DPSGD in MPC (2 parties) at
 epsilon 1, 3, 8 (delta 1e-5; 3 MPC runs for breast cancer, 1 for digits) beside the plaintext
 reference (bench/dpsgd_ref.py, 3 noise seeds; ``mpc_minus_plain`` the difference of the means) with the MPC run's noise (``plain_same_noise``) and with the textbook z C
-(``plain_zc``), and Opacus (``opacus``, 3 seeds) when installed.
+(``plain_zc``), and Opacus (``opacus``, 3 seeds) when installed. With ``--sampling poisson``:
+secret Poisson batches (rate batch / n, n // batch steps per epoch) beside the plaintext
+Poisson reference (:func:`plain_poisson_dpsgd`) with the MPC run's noise.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ import statistics
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
@@ -52,9 +60,10 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_phases  # noqa: E402
 from mpc.dp import noise, samplers  # noqa: E402
+from mpc.dp.subsample import bernoulli_mask, sampled_rate  # noqa: E402
 
-MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20")
-DPSGD_OPS = ("dpsgd-bc", "sgd-bc", "dpsgd-digits", "sgd-digits")
+MPC_OPS = ("mpc-dgauss-s20", "mpc-dlap-s20", "mpc-binomial-1600", "mpc-distributed-s20", "mpc-bernoulli")
+DPSGD_OPS = ("dpsgd-bc", "sgd-bc", "dpsgd-digits", "sgd-digits", "dpsgd-poisson-bc", "dpsgd-poisson-digits")
 DPSGD_CONFIG = {"bc": {"batch": 64, "lr": 1.0, "epochs": 5}, "digits": {"batch": 128, "lr": 2.0, "epochs": 5}}
 DPSGD_C, DPSGD_DELTA, DPSGD_SEED = 1.0, 1e-5, 1234
 MPC_SIZE = 1 << 15
@@ -139,12 +148,18 @@ def noise_fn(p, op: str, size: int):
         return lambda: noise.binomial(p, 1600, (size,))
     if op == "mpc-distributed-s20":
         return lambda: noise.distributed_discrete_gaussian(p, 20, (size,), honest_parties=1)
+    if op == "mpc-bernoulli":  # secret Poisson-sampling bits at DP-SGD's rate on breast cancer
+        return lambda: bernoulli_mask(p, Fraction(64, 426), size)
     raise ValueError(f"unknown dp op {op!r}")
 
 
-def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None):
+def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint", budget: float | None = None,
+                sampling: str = "shuffled_as_poisson"):
     """(encrypted model, one-epoch function, DPSGD or None, test data) for data set ``name``:
-    the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations."""
+    the training rows input by party 0, the batches of ``DPSGD_SEED``'s public permutations
+    (``sampling`` "shuffled_as_poisson", charged as Poisson: the labelled heuristic of
+    mpc.dp.dpsgd), or with ``sampling="poisson"`` n // batch steps per epoch over all the rows,
+    each with a secret Poisson batch of rate batch / n."""
     import mpc.nn
     from bench import dpsgd_ref as ref
     from mpc.dp import DPSGD, Accountant
@@ -158,13 +173,20 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
     y = ytr  # labels public to keep the bench on the model (a secret one-hot costs one input more)
     opt = mpc.nn.SGD(enc.parameters(), lr=cfg["lr"])
     steps = cfg["epochs"] * (n // batch)
-    z = noise_multiplier_for(epsilon, DPSGD_DELTA, batch / n, steps)
+    poisson = sampling == "poisson"
+    q = float(sampled_rate(Fraction(batch, n))) if poisson else batch / n
+    z = noise_multiplier_for(epsilon, DPSGD_DELTA, q, steps)
     dps = DPSGD(opt, DPSGD_C, z, Accountant(budget or epsilon, DPSGD_DELTA), party=p, dataset_size=n,
-                noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None) if dp else None
+                noise=noise_kind, honest_parties=p.n if noise_kind == "distributed" else None,
+                sampling=sampling, sample_rate=q if poisson else None) if dp else None
     prg = mpc.nn.public_prg(DPSGD_SEED)
     loss_fn = mpc.nn.CrossEntropyLoss()
 
     def epoch():
+        if poisson:
+            for _ in range(n // batch):
+                dps.step(loss_fn(enc(x), y))
+            return
         order = mpc.nn.permutation(prg, n)
         for lo in range(0, n - batch + 1, batch):
             idx = order[lo : lo + batch]
@@ -178,21 +200,55 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
     return enc, epoch, dps, (xte, yte), z
 
 
+def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, noise_std: float,
+                        expected: int, seed: int):
+    """Plaintext DP-SGD with Poisson batches of rate ``q`` (a reference: NumPy's generator draws
+    the sample and the noise, in the clear), the noisy sum divided by the expected batch size
+    ``expected``, as Opacus and mpc.dp.DPSGD(sampling="poisson") do."""
+    import numpy as np
+    import torch
+    from torch.func import functional_call, grad, vmap
+
+    model = model.double()
+    params = {k: v.detach() for k, v in model.named_parameters()}
+    rng = np.random.default_rng(seed)
+
+    def loss_one(p, xi, yi):
+        return torch.nn.functional.cross_entropy(functional_call(model, p, (xi[None],)), yi[None], reduction="sum")
+
+    per_grad = vmap(grad(loss_one), in_dims=(None, 0, 0))
+    xt, yt = torch.tensor(x), torch.tensor(y)
+    for _ in range(steps):
+        g = per_grad(params, xt, yt)
+        norms = torch.sqrt(sum((v.reshape(len(x), -1) ** 2).sum(1) for v in g.values()))
+        w = torch.clamp(C / norms, max=1.0) * torch.tensor(rng.random(len(x)) < q)
+        for k in params:
+            s = (g[k] * w.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
+            params[k] = params[k] - lr * (s + torch.tensor(rng.normal(0, noise_std, s.shape))) / expected
+    with torch.no_grad():
+        for k, v in model.named_parameters():
+            v.copy_(params[k])
+    return model
+
+
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """One party's offline/online timings of ``op`` (see bench/parties.py)."""
     if op in DPSGD_OPS:
-        kind, name = op.split("-")
+        kind, name = op.split("-")[0], op.split("-")[-1]
+        sampling = "poisson" if "-poisson-" in op else "shuffled_as_poisson"
         # the noise of epsilon 3 over 5 epochs; a budget that also covers the warm-up, the
         # untimed round and every repeat (timing only)
-        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6)
+        _, epoch, _, _, _ = dpsgd_setup(p, name, 3.0, kind == "dpsgd", budget=1e6, sampling=sampling)
         return time_phases(p, epoch, (), repeats, barrier)
     return time_phases(p, noise_fn(p, op, size), (), repeats, barrier)
 
 
 def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), seeds: int = 3,
-                   mpc_runs: dict | None = None) -> None:
+                   mpc_runs: dict | None = None, sampling: str = "shuffled_as_poisson") -> None:
     """The accuracy table of the module docstring (JSON lines): ``mpc_runs[name]`` MPC runs per
-    configuration (default 3 for breast cancer, 1 for digits: fresh noise each run)."""
+    configuration (default 3 for breast cancer, 1 for digits: fresh noise each run).
+    ``sampling="poisson"``: secret Poisson batches in MPC, beside the plaintext Poisson
+    reference only (:func:`plain_poisson_dpsgd`, ``seeds`` seeds, the MPC run's noise)."""
     mpc_runs = {"bc": 3, "digits": 1} if mpc_runs is None else mpc_runs
     from bench import dpsgd_ref as ref
     from mpc.nn import permutation, public_prg
@@ -202,18 +258,31 @@ def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), see
         cfg = DPSGD_CONFIG[name]
         for eps in epsilons:
             def main(p, name=name, eps=eps, cfg=cfg):
-                enc, epoch, dps, (xte, yte), z = dpsgd_setup(p, name, eps, True)
+                enc, epoch, dps, (xte, yte), z = dpsgd_setup(p, name, eps, True, sampling=sampling)
                 t0 = time.perf_counter()
                 for _ in range(cfg["epochs"]):
                     epoch()
                 sec = (time.perf_counter() - t0) / cfg["epochs"]
                 model = enc.to_torch(to=None)
-                return ref.accuracy(model, xte, yte), sec, dps.noise_std, z, dps.g, dps.accountant.spent()[0]
+                return (ref.accuracy(model, xte, yte), sec, dps.noise_std, z, dps.g, dps.accountant.spent()[0],
+                        dps.steps, dps.expected_batch, dps.sample_rate)
             runs = [run_local(main, parties, timeout=3600)[0] for _ in range(mpc_runs.get(name, 1))]
             accs = [r[0] for r in runs]
             sec = statistics.median(r[1] for r in runs)
-            _, _, std, z, g, spent = runs[0]
+            _, _, std, z, g, spent, steps, expected, q = runs[0]
             xtr, xte, ytr, yte = ref.DATASETS[name]()
+            common = {"op": "dpsgd-accuracy", "dataset": name, "parties": parties, "epsilon": eps,
+                      "delta": DPSGD_DELTA, "sampling": sampling, "epsilon_spent": round(spent, 4),
+                      "noise_multiplier": round(z, 4), "granularity": g, "noise_std": round(std, 4),
+                      "epochs": cfg["epochs"], "batch": cfg["batch"], "lr": cfg["lr"],
+                      "mpc": [round(a, 4) for a in accs], "mpc_seconds_per_epoch": round(sec, 2),
+                      "transport": "local-threads", "preprocessing": "local"}
+            if sampling == "poisson":
+                same = [ref.accuracy(plain_poisson_dpsgd(ref.model_for(name), xtr, ytr, steps, float(q), cfg["lr"],
+                                                         DPSGD_C, std, expected, s), xte, yte) for s in range(seeds)]
+                _line(**common, mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
+                      plain_same_noise=[round(a, 4) for a in same])
+                continue
             prg = public_prg(DPSGD_SEED)
             orders = [permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
             args = (xtr, ytr, orders, cfg["batch"], cfg["lr"], DPSGD_C)
@@ -222,14 +291,9 @@ def dpsgd_accuracy(parties: int, epsilons=(1, 3, 8), names=("bc", "digits"), see
                   for s in range(seeds)]
             opa = [ref.accuracy(ref.opacus_dpsgd(ref.model_for(name), *args, z, s), xte, yte)
                    for s in range(seeds)] if ref.opacus_available() else None
-            _line(op="dpsgd-accuracy", dataset=name, parties=parties, epsilon=eps, delta=DPSGD_DELTA,
-                  epsilon_spent=round(spent, 4), noise_multiplier=round(z, 4), granularity=g,
-                  noise_std=round(std, 4), epochs=cfg["epochs"], batch=cfg["batch"], lr=cfg["lr"],
-                  mpc=[round(a, 4) for a in accs], mpc_seconds_per_epoch=round(sec, 2),
-                  mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
+            _line(**common, mpc_minus_plain=round(statistics.mean(accs) - statistics.mean(same), 4),
                   plain_same_noise=[round(a, 4) for a in same], plain_zc=[round(a, 4) for a in zc],
-                  opacus=None if opa is None else [round(a, 4) for a in opa],
-                  transport="local-threads", preprocessing="local")
+                  opacus=None if opa is None else [round(a, 4) for a in opa])
 
 
 def _train_size(op: str) -> int:
@@ -240,9 +304,11 @@ def main(argv: list[str] | None = None) -> None:
     ap = runner_parser(__doc__, repeats=3)
     ap.add_argument("--no-opendp", action="store_true", help="skip the OpenDP plaintext samplers")
     every = MPC_OPS + DPSGD_OPS
-    ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2]),
+    ap.add_argument("--ops", default=",".join(MPC_OPS + DPSGD_OPS[:2] + DPSGD_OPS[4:5]),
                     help="comma-separated subset of " + ", ".join(every))
     ap.add_argument("--dpsgd-accuracy", action="store_true", help="only the DP-SGD accuracy table (threads)")
+    ap.add_argument("--sampling", default="shuffled_as_poisson", choices=("shuffled_as_poisson", "poisson"),
+                    help="--dpsgd-accuracy: public shuffled batches charged as Poisson (default), or secret Poisson")
     ap.set_defaults(parties=[2])
     args = parse_runner_args(ap, argv, ENGINE, list(every))
     if args is None:
@@ -250,7 +316,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.dpsgd_accuracy:
         for parties in args.parties:
             dpsgd_accuracy(parties, names=("bc",) if args.quick else ("bc", "digits"),
-                           epsilons=(3,) if args.quick else (1, 3, 8))
+                           epsilons=(3,) if args.quick else (1, 3, 8), sampling=args.sampling)
         return
     ops = [o.strip() for o in args.ops.split(",") if o.strip()]
     unknown = [o for o in ops if o not in every]

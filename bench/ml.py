@@ -1,8 +1,7 @@
 """Machine-learning workloads on SecretTensor: W5 MLP inference, W6 logistic regression.
 
-    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--engines semi2k spdz2k]
-                       [--transport procs|procs-enc|procs-tcp|local]
-                       [--profile loopback|lan|wan]
+    python bench/ml.py [--quick] [--parties 2 3] [--repeats 3] [--transport procs|procs-enc|procs-tcp|local]
+                       [--engines semi2k spdz2k] [--preprocessing dealer|ot] [--profile loopback|lan|wan]
 
 - W5: inference of an MLP 784-128-128-10 with ReLU on a batch of 64; weights and biases are
   party 0's, the input party 1's (party n-1 with 3 parties); the logits stay secret.
@@ -31,6 +30,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
+from bench.compare import ENGINE_LABELS  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
@@ -68,19 +68,15 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return time_and_check(p, fn, (), repeats, barrier, wl.reference(op, inp))
 
 
-# --engines: the arithmetic engine the parties run, and the label its records carry
-ENGINES = {"semi2k": "semi2k+gmw+dabits", "spdz2k": "spdz2k"}
-
-
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, profile: str = "loopback",
             engine: str = "semi2k", **kw) -> list[dict]:
     return parties_measure("ml", party_main, op, size, parties, repeats, transport, profile, **kw, workload=op,
-                           engine=ENGINES[engine], dtype="Fixed(16)")
+                           engine=ENGINE_LABELS[engine], dtype="Fixed(16)")
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)")
-    ap.add_argument("--engines", nargs="+", choices=sorted(ENGINES), default=["semi2k"])
+    ap = runner_parser(__doc__, repeats=3, quick_help="W6 on 640 samples, one repeat (a smoke test)", preprocessing=True)
+    ap.add_argument("--engines", nargs="+", choices=tuple(ENGINE_LABELS), default=list(ENGINE_LABELS))
     args = parse_runner_args(ap, argv, "semi2k+gmw+dabits", ["W5", "W6"])
     if args is None:
         return
@@ -90,7 +86,8 @@ def main(argv: list[str] | None = None) -> None:
             for size in wl.sizes(op, args.quick):
                 for engine in args.engines:  # engines take turns within each case: load hits both alike
                     for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                        for line in measure(op, size, parties, repeats, transport, args.profile, engine):
+                        for line in measure(op, size, parties, repeats, transport, args.profile, engine,
+                                            preprocessing=args.preprocessing):
                             print(json.dumps(line), flush=True)
 
 

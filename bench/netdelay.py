@@ -4,6 +4,10 @@
     # once it has printed "ready" (it has bound the queue):
     ip netns exec tsr0 iptables -A INPUT -i eth0 -j NFQUEUE --queue-num 0
 
+    # or, without the iptables binary, the daemon adds that rule itself once bound:
+    ip netns exec tsr0 python bench/netdelay.py --queue 0 --delay-ms 40 --netns tsr0 --rule eth0 &
+    ip netns exec tsr0 python bench/netdelay.py --list-rules     # -> "eth0 0"
+
 What it emulates: every packet that the iptables rule hands to queue ``--queue`` goes on
 ``--delay-ms`` milliseconds after the daemon saw it: a constant one-way delay per packet like
 ``tc qdisc ... netem delay 40ms``, without jitter, loss, duplication, corruption or reordering.
@@ -24,6 +28,17 @@ from the peers' virtual environments. ``NFQA_CFG_F_GSO`` keeps GSO super-packets
 over veth) whole, so a bulk TCP stream costs one queue round trip per ~64 KB, not per
 1500-byte frame. The queue may hold ``--maxlen`` packets (100000, far beyond any window here)
 and the socket gets an 8 MB receive buffer with ``NETLINK_NO_ENOBUFS``.
+
+``--rule IFACE``: the rule is written through the kernel's legacy xtables interface, as
+``iptables-legacy`` does, from the UAPI headers (``linux/netfilter_ipv4/ip_tables.h``,
+``linux/netfilter/x_tables.h``, ``xt_NFQUEUE.h``) with :mod:`struct` and :mod:`ctypes`: read
+the namespace's ``filter`` table (``IPT_SO_GET_INFO``, ``IPT_SO_GET_ENTRIES``), insert one
+``struct ipt_entry`` (``-i IFACE``, exact name) with an ``NFQUEUE`` target (revision 0, the
+queue number) before INPUT's policy, move the hook and underflow offsets (and any jump) past
+it, and hand the table back (``IPT_SO_SET_REPLACE``, with room for the old counters). The
+kernel validates the whole table; a refusal is an error and the daemon exits without printing
+"ready". It is the same rule, so everything below holds for it too. bench/netns.py uses it
+when no ``iptables`` binary is installed (the CI VM), and ``--list-rules`` to report it.
 
 If the daemon dies: the kernel drops the packets it held and, since the rule is installed
 *without* ``--queue-bypass``, every later packet to that interface too (nobody is bound to the
@@ -156,6 +171,136 @@ def _packet_id(buf: memoryview | bytearray, off: int, end: int) -> int | None:
             return BE32.unpack_from(buf, pos + NLATTR.size)[0]
         pos += (alen + 3) & ~3
     return None
+
+
+# -- the NFQUEUE rule without the iptables binary ---------------------------------------------
+#
+# linux/netfilter_ipv4/ip_tables.h: the legacy xtables interface is a pair of socket options
+# on a raw IPv4 socket that read and replace a whole table at once (what iptables-legacy uses).
+IPT_SO_SET_REPLACE = 64  # setsockopt, level SOL_IP
+IPT_SO_GET_INFO, IPT_SO_GET_ENTRIES = 64, 65  # getsockopt
+NF_INET_LOCAL_IN = 1  # the INPUT hook
+IPT_GETINFO = struct.Struct("=32sI5I5III")  # name, valid_hooks, hook_entry, underflow, num_entries, size
+IPT_GET_ENTRIES = struct.Struct("=32sI4x")  # name, size; the entries follow 8-byte aligned
+IPT_REPLACE = struct.Struct("=32sIII5I5IIQ")  # ..., num_counters, counters (a user pointer)
+# struct ipt_entry: struct ipt_ip (src, dst, smsk, dmsk, iniface, outiface, their masks, proto,
+# flags, invflags), nfcache, target_offset, next_offset, comefrom, counters (pcnt, bcnt)
+IPT_ENTRY = struct.Struct("=4s4s4s4s16s16s16s16sHBBIHHIQQ")
+XT_TARGET = struct.Struct("=H29sB")  # struct xt_entry_target: target_size, name, revision
+XT_COUNTERS = 16
+NFQ_TARGET = struct.Struct("=H29sBH6x")  # + struct xt_NFQ_info (revision 0): queuenum, aligned to 8
+
+
+def _xt_socket() -> socket.socket:
+    return socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+
+
+def _getsockopt(sock: socket.socket, opt: int, request: bytes) -> bytes:
+    """getsockopt(SOL_IP) whose buffer carries a request in (the socket module cannot)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(request, len(request))
+    size = ctypes.c_uint32(len(request))
+    if libc.getsockopt(sock.fileno(), socket.SOL_IP, opt, buf, ctypes.byref(size)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"getsockopt({opt}) on the filter table: {os.strerror(err)}")
+    return buf.raw[: size.value]
+
+
+def _filter_table(sock: socket.socket) -> tuple[tuple, bytes]:
+    """The filter table of this namespace: (its IPT_GETINFO fields, its entries)."""
+    info = IPT_GETINFO.unpack(_getsockopt(sock, IPT_SO_GET_INFO, IPT_GETINFO.pack(b"filter", 0, *[0] * 12)))
+    size = info[-1]
+    raw = _getsockopt(sock, IPT_SO_GET_ENTRIES, IPT_GET_ENTRIES.pack(b"filter", size) + bytes(size))
+    return info, raw[IPT_GET_ENTRIES.size : IPT_GET_ENTRIES.size + size]
+
+
+def _entries(table: bytes) -> list[tuple[int, bytes]]:
+    """(offset, bytes) of each entry of a table."""
+    out, off = [], 0
+    while off + IPT_ENTRY.size <= len(table):
+        next_offset = IPT_ENTRY.unpack_from(table, off)[13]
+        if next_offset < IPT_ENTRY.size:
+            raise NetdelayError(f"malformed filter table entry at {off}")
+        out.append((off, table[off : off + next_offset]))
+        off += next_offset
+    return out
+
+
+def nfqueue_entry(iface: str, queue: int) -> bytes:
+    """``-i IFACE -j NFQUEUE --queue-num QUEUE`` as a struct ipt_entry with its target."""
+    name = iface.encode()
+    if not 0 < len(name) < 16:
+        raise ValueError(f"iface: expected an interface name of 1..15 bytes, got {iface!r}")
+    mask = b"\xff" * (len(name) + 1)  # the name and its NUL must match: exactly this interface
+    size = IPT_ENTRY.size + NFQ_TARGET.size
+    zero = bytes(4)
+    head = IPT_ENTRY.pack(
+        zero, zero, zero, zero, name, b"", mask, b"", 0, 0, 0, 0, IPT_ENTRY.size, size, 0, 0, 0
+    )
+    return head + NFQ_TARGET.pack(NFQ_TARGET.size, b"NFQUEUE", 0, queue)
+
+
+def add_nfqueue_rule(iface: str, queue: int) -> None:
+    """Append ``-A INPUT -i IFACE -j NFQUEUE --queue-num QUEUE`` to this namespace's filter
+    table, as ``iptables-legacy`` would, without it (root; kernel with legacy xtables).
+
+    The whole table is read, the entry inserted before INPUT's policy, every offset at or
+    after it moved, and the table replaced (IPT_SO_SET_REPLACE hands back the old counters).
+    """
+    entry = nfqueue_entry(iface, queue)
+    with _xt_socket() as sock:
+        info, table = _filter_table(sock)
+        _name, valid_hooks, *rest = info
+        hook_entry, underflow, num_entries = rest[0:5], rest[5:10], rest[10]
+        if not valid_hooks & (1 << NF_INET_LOCAL_IN):
+            raise NetdelayError("the filter table has no INPUT chain")
+        pos, grow = underflow[NF_INET_LOCAL_IN], len(entry)
+        parts = []
+        for off, raw in _entries(table):
+            if off == pos:
+                parts.append(entry)
+            target_offset = IPT_ENTRY.unpack_from(raw, 0)[12]
+            tsize, tname, _rev = XT_TARGET.unpack_from(raw, target_offset)
+            if tname.rstrip(b"\0") == b"" and tsize >= XT_TARGET.size + 4:  # standard: a verdict
+                verdict = struct.unpack_from("=i", raw, target_offset + XT_TARGET.size)[0]
+                if verdict > pos:  # a jump (verdicts proper are negative)
+                    raw = bytearray(raw)
+                    struct.pack_into("=i", raw, target_offset + XT_TARGET.size, verdict + grow)
+                    raw = bytes(raw)
+            parts.append(raw)
+        hooks = [h + grow if h != 0xFFFFFFFF and h > pos else h for h in hook_entry]
+        unders = [u + grow if u != 0xFFFFFFFF and u >= pos else u for u in underflow]
+        new = b"".join(parts)
+        counters = ctypes.create_string_buffer(max(1, num_entries) * XT_COUNTERS)
+        head = IPT_REPLACE.pack(
+            b"filter",
+            valid_hooks,
+            num_entries + 1,
+            len(new),
+            *hooks,
+            *unders,
+            num_entries,
+            ctypes.addressof(counters),
+        )
+        try:
+            sock.setsockopt(socket.SOL_IP, IPT_SO_SET_REPLACE, head + new)
+        except OSError as e:
+            raise NetdelayError(f"cannot add the NFQUEUE rule to the filter table: {e.strerror}") from None
+
+
+def nfqueue_rules() -> list[tuple[str, int]]:
+    """The ``-i IFACE -j NFQUEUE`` rules of this namespace's INPUT chain: [(iface, queue)]."""
+    with _xt_socket() as sock:
+        info, table = _filter_table(sock)
+    first, policy = info[2 + NF_INET_LOCAL_IN], info[7 + NF_INET_LOCAL_IN]
+    rules = []
+    for off, raw in _entries(table):
+        fields = IPT_ENTRY.unpack_from(raw, 0)
+        tsize, tname, _rev = XT_TARGET.unpack_from(raw, fields[12])
+        if first <= off < policy and tname.rstrip(b"\0") == b"NFQUEUE":
+            queue = struct.unpack_from("=H", raw, fields[12] + XT_TARGET.size)[0]
+            rules.append((fields[4].rstrip(b"\0").decode(errors="replace"), queue))
+    return rules
 
 
 def _lower_timer_slack() -> None:
@@ -440,7 +585,18 @@ def _namespace_watch(name: str) -> Callable[[], bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--queue", type=int, default=0, help="NFQUEUE number (default 0)")
-    parser.add_argument("--delay-ms", type=float, required=True, help="one-way delay per packet, ms")
+    parser.add_argument("--delay-ms", type=float, help="one-way delay per packet, ms (required to serve)")
+    parser.add_argument(
+        "--rule",
+        metavar="IFACE",
+        help="once bound, append `-A INPUT -i IFACE -j NFQUEUE --queue-num QUEUE` to the filter "
+        "table itself (no iptables binary needed), then print ready",
+    )
+    parser.add_argument(
+        "--list-rules",
+        action="store_true",
+        help="print this namespace's INPUT NFQUEUE rules (IFACE QUEUE per line) and exit",
+    )
     parser.add_argument(
         "--maxlen",
         type=int,
@@ -454,6 +610,17 @@ def main(argv: list[str] | None = None) -> int:
         help="exit once the named namespace (/run/netns/NAME, the one this runs in) is deleted",
     )
     args = parser.parse_args(argv)
+    if args.list_rules:
+        try:
+            rules = nfqueue_rules()
+        except (NetdelayError, OSError) as e:
+            print(f"netdelay: {e}", file=sys.stderr, flush=True)
+            return 1
+        for iface, queue in rules:
+            print(iface, queue)
+        return 0
+    if args.delay_ms is None:
+        parser.error("--delay-ms is required")
 
     _lower_timer_slack()
     # SIGTERM/SIGINT only write a byte to this pipe; the loop sees it in select and stops.
@@ -468,6 +635,14 @@ def main(argv: list[str] | None = None) -> int:
         still_wanted = _namespace_watch(args.netns) if args.netns else None
         delayer = Delayer(args.queue, args.delay_ms / 1000, maxlen=args.maxlen, rcvbuf=args.rcvbuf)
     except (NetdelayError, OSError, ValueError) as e:
+        print(f"netdelay: {e}", file=sys.stderr, flush=True)
+        return 1
+    try:
+        if args.rule:
+            # Only now: a packet the rule queues before the queue is bound would be dropped.
+            add_nfqueue_rule(args.rule, args.queue)
+    except (NetdelayError, OSError, ValueError) as e:
+        delayer.close()
         print(f"netdelay: {e}", file=sys.stderr, flush=True)
         return 1
     print("ready", flush=True)

@@ -41,17 +41,49 @@ was applied and :attr:`Network.delay_ms` is the delay actually emulated):
    daemon dies the party's traffic stops (visible) rather than flowing undelayed (silently
    wrong benchmark figures); ``status`` reports a missing daemon. See bench/netdelay.py for
    its precision and cost.
-3. Neither: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
-   :attr:`Network.note` says why (e.g. iptables is not installed).
+3. As 2, but no ``iptables`` binary (a clean CI VM: no package may be installed at test time):
+   the daemon runs with ``--rule eth0`` and, once bound, appends the same rule itself through
+   the kernel's legacy xtables socket options (``IPT_SO_GET_INFO``/``GET_ENTRIES``/
+   ``SET_REPLACE`` on a raw socket, what ``iptables-legacy`` does; ``CONFIG_IP_NF_IPTABLES``
+   with the legacy interface, ``CONFIG_NETFILTER_XT_TARGET_NFQUEUE``); only then does it print
+   "ready". Same daemon and rule as 2 (bench/netdelay.py's figures were taken on path 2; on
+   path 3, with the 2-core VM at load ~9, ZmqChannel's small-message round trip was 0.46 ms
+   at best on lan and 81-82 ms on wan); :attr:`Network.shaping` says "rule added by it
+   through the kernel's xtables socket". Probed like 2 (a delayed datagram on lo).
+4. None of these: the rate alone, with ``tbf``; :attr:`Network.delay_ms` is 0 and
+   :attr:`Network.note` says why (e.g. iptables is not installed and the kernel has no legacy
+   xtables).
+
+Why path 3 and not another way to get a delay on a kernel without netem (evaluated on the
+Firecracker VM, kernel 6.18: no sch_netem, sch_fq, sch_etf or act_bpf; tbf, htb, ingress,
+cls_bpf, mirred, nfnetlink_queue, legacy xtables and nf_tables without nft_queue built in):
+
+* A tc BPF program setting ``skb->tstamp`` (earliest departure time) needs a qdisc that honours
+  it, ``fq`` or ``etf``: neither is in this kernel, and loading the program without clang would
+  mean hand-assembled bytecode. Ruled out.
+* A userspace bridge (a relay namespace between the parties' veths, a Python daemon reading
+  frames from ``AF_PACKET`` sockets and re-sending them after the delay) would move every byte
+  through Python twice and change the topology: at 1 Gbit/s that is ~83,000 1500-byte frames a
+  second per direction (or GSO super-packets, which ``AF_PACKET`` only re-sends with
+  ``PACKET_VNET_HDR`` bookkeeping), several microseconds of interpreter work each, on a 2-core
+  machine the parties also need. Ruled out for the lan rate.
+* An ``nf_tables`` rule with a ``queue`` statement: ``nft_queue`` is not built in here.
+* What the kernel does have is path 2's machinery: NFQUEUE parks packets *in the kernel* and
+  hands the daemon only their ids (metadata copy mode, GSO packets whole: ~1,200 verdict
+  round trips for 64 MB), measured at 958 Mbit/s through lan with ~40 % of a core. Only the
+  ``iptables`` binary was missing, and the rule it would add is a fixed ~150-byte entry, so
+  bench/netdelay.py writes it itself. If a kernel lacks the legacy interface (nft-only) but
+  has ``iptables`` (nft flavour), path 2 still applies.
 
 :func:`teardown` stops every process left in the namespaces (the delay daemons, and anything
 a benchmark left running) before deleting them: deleting a namespace does not kill its
 processes.
 
 Requirements: Linux, root (CAP_NET_ADMIN and CAP_SYS_ADMIN), iproute2 (``ip``, ``tc``; on
-Debian/Ubuntu ``apt-get install -y iproute2``); for the delay without netem, ``iptables``
-(``apt-get install -y iptables``; ``iptables-legacy`` is tried too) and a kernel with
-``CONFIG_NETFILTER_NETLINK_QUEUE`` and the xtables ``NFQUEUE`` target. :func:`available`
+Debian/Ubuntu ``apt-get install -y iproute2``); for the delay without netem, a kernel with
+``CONFIG_NETFILTER_NETLINK_QUEUE`` and the xtables ``NFQUEUE`` target, and either ``iptables``
+(``apt-get install -y iptables``; ``iptables-legacy`` is tried too) or the legacy xtables
+interface (path 3). :func:`available`
 checks the namespaces by creating and deleting a probe namespace.
 """
 
@@ -78,6 +110,10 @@ MAX_PARTIES = 250
 
 NETDELAY = Path(__file__).resolve().with_name("netdelay.py")
 IPTABLES = ("iptables", "iptables-legacy")  # Debian's default is the nft-based one
+# Without an iptables binary, bench/netdelay.py --rule adds its NFQUEUE rule itself through the
+# kernel's legacy xtables socket options (False: do not try; the tests use it to reach path 4).
+XTABLES_SELF = True
+RULE_BY_DAEMON = "bench/netdelay.py --rule"  # shaping_support()["rule"] for that path
 QUEUE_NUM = 0  # NFQUEUE numbers are per namespace: every party can use 0
 # Ingress, not egress: see the module docstring (TCP Small Queues).
 DELAY_RULE = ("INPUT", "-i", "eth0", "-j", "NFQUEUE", "--queue-num", str(QUEUE_NUM))
@@ -249,8 +285,12 @@ def _netdelay_log(ns: str) -> Path:
     return Path(tempfile.gettempdir()) / f"tessera-netdelay-{ns}.log"
 
 
-def _start_netdelay(ns: str, delay_ms: float) -> subprocess.Popen:
-    """Start bench/netdelay.py in ``ns`` (its stderr goes to a log file; see :func:`_await_ready`)."""
+def _start_netdelay(ns: str, delay_ms: float, rule_iface: str | None = None) -> subprocess.Popen:
+    """Start bench/netdelay.py in ``ns`` (its stderr goes to a log file; see :func:`_await_ready`).
+
+    With ``rule_iface`` the daemon also adds its ``-i rule_iface -j NFQUEUE`` rule itself once
+    bound (before it prints "ready"), through the kernel's xtables socket.
+    """
     # --netns: should the namespace be deleted without teardown(), the daemon exits by itself
     argv = [
         sys.executable,
@@ -261,6 +301,7 @@ def _start_netdelay(ns: str, delay_ms: float) -> subprocess.Popen:
         f"{delay_ms:g}",
         "--netns",
         ns,
+        *(["--rule", rule_iface] if rule_iface else []),
     ]
     with open(_netdelay_log(ns), "w") as log:
         # Its own session: a Ctrl-C meant for the caller must not kill the daemon behind the
@@ -310,6 +351,37 @@ except OSError:
 """
 
 
+def _probe_delay(probe: str) -> float:
+    """Seconds a UDP datagram over ``probe``'s lo takes (-1: it never arrives)."""
+    sent = run_in(probe, [sys.executable, "-c", _PROBE_SEND], capture_output=True, text=True, timeout=30)
+    return float(sent.stdout.strip() or -1)
+
+
+def _probe_verdict(how: str, took: float) -> str:
+    """Why the delay through ``how`` failed the probe ("" if it passed)."""
+    if took >= PROBE_DELAY_MS / 1000:
+        return ""
+    return f"with {how} a packet " + (
+        "was never delivered" if took < 0 else f"took {took * 1e3:.1f} ms, not >= {PROBE_DELAY_MS:g} ms"
+    )
+
+
+def _probe_xtables(probe: str) -> str:
+    """In namespace ``probe`` (lo up): does bench/netdelay.py --rule delay packets by itself?
+
+    "" if so, else why not (e.g. a kernel without the legacy xtables interface).
+    """
+    if not XTABLES_SELF:
+        return "adding the rule through the kernel's xtables socket is disabled"
+    try:
+        _await_ready(probe, _start_netdelay(probe, PROBE_DELAY_MS, rule_iface="lo"))
+        return _probe_verdict("bench/netdelay.py --rule", _probe_delay(probe))
+    except (NetnsError, OSError, ValueError, subprocess.SubprocessError) as e:
+        return str(e)
+    finally:
+        stop_processes([probe])
+
+
 def _probe_nfqueue(probe: str) -> tuple[str, str]:
     """In namespace ``probe`` (lo up): does an NFQUEUE rule + bench/netdelay.py delay packets?
 
@@ -329,21 +401,12 @@ def _probe_nfqueue(probe: str) -> tuple[str, str]:
             if added.returncode != 0:
                 reasons.append(f"`{binary} -j NFQUEUE` fails: {added.stderr.strip()}")
                 continue
-            sent = run_in(
-                probe, [sys.executable, "-c", _PROBE_SEND], capture_output=True, text=True, timeout=30
-            )
+            took = _probe_delay(probe)
             _iptables(probe, binary, "-D", *rule, check=False)
-            took = float(sent.stdout.strip() or -1)
-            if took >= PROBE_DELAY_MS / 1000:
+            why = _probe_verdict(f"`{binary} -j NFQUEUE`", took)
+            if not why:
                 return binary, ""
-            reasons.append(
-                f"with `{binary} -j NFQUEUE` a packet "
-                + (
-                    "was never delivered"
-                    if took < 0
-                    else f"took {took * 1e3:.1f} ms, not >= {PROBE_DELAY_MS:g} ms"
-                )
-            )
+            reasons.append(why)
         return "", "; ".join(reasons)
     except (NetnsError, OSError, subprocess.SubprocessError) as e:
         return "", str(e)
@@ -354,8 +417,10 @@ def _probe_nfqueue(probe: str) -> tuple[str, str]:
 def shaping_support() -> dict[str, bool | str]:
     """What can shape links here, probed in a namespace.
 
-    ``{"netem": bool, "tbf": bool, "nfqueue": bool, "iptables": binary or "",
-    "nfqueue_reason": why not or ""}``; the NFQUEUE delay is only probed without netem.
+    ``{"netem": bool, "tbf": bool, "nfqueue": bool, "iptables": binary or "", "rule": what adds
+    the NFQUEUE rule (an iptables binary, or RULE_BY_DAEMON) or "", "nfqueue_reason": why not
+    or ""}``; the NFQUEUE delay is only probed without netem, the daemon's own rule only
+    without a working iptables binary.
     """
     probe = f"tsrprobe{os.getpid()}"
     _run(["ip", "netns", "add", probe])
@@ -370,11 +435,19 @@ def shaping_support() -> dict[str, bool | str]:
                 _tc(probe, "qdisc", "add", "dev", "lo", "root", kind, *args, check=False).returncode == 0
             )
             _tc(probe, "qdisc", "del", "dev", "lo", "root", check=False)
+        rule = ""
         if support["netem"]:
             binary, why = "", "not needed (the kernel has netem)"
         else:
             binary, why = _probe_nfqueue(probe)
-        support.update(nfqueue=bool(binary), iptables=binary, nfqueue_reason=why)
+            rule = binary
+            if not binary:
+                why_self = _probe_xtables(probe)
+                if why_self:
+                    why = f"{why}; {why_self}"
+                else:
+                    rule, why = RULE_BY_DAEMON, ""
+        support.update(nfqueue=bool(rule), iptables=binary, rule=rule, nfqueue_reason=why)
         return support
     finally:
         stop_processes([probe])
@@ -418,8 +491,12 @@ def _shape(
         parts.append(" ".join(args))
     delay = 0.0
     if profile.delay_ms and support["nfqueue"]:
-        daemon = _start_netdelay(ns, profile.delay_ms)
-        parts.append(f"nfqueue delay {profile.delay_ms:g}ms on ingress (bench/netdelay.py)")
+        by_daemon = support["rule"] == RULE_BY_DAEMON
+        daemon = _start_netdelay(ns, profile.delay_ms, rule_iface="eth0" if by_daemon else None)
+        parts.append(
+            f"nfqueue delay {profile.delay_ms:g}ms on ingress (bench/netdelay.py"
+            + (", rule added by it through the kernel's xtables socket)" if by_daemon else ")")
+        )
         delay = profile.delay_ms
     return " + ".join(parts) or "none", delay, profile.rate, daemon
 
@@ -437,7 +514,9 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
     if not ok:
         raise NetnsError(f"network namespaces are not available: {reason}")
     support = (
-        shaping_support() if prof.rate or prof.delay_ms else {"netem": False, "tbf": False, "nfqueue": False}
+        shaping_support()
+        if prof.rate or prof.delay_ms
+        else {"netem": False, "tbf": False, "nfqueue": False, "iptables": "", "rule": ""}
     )
     teardown(prefix)
     hub = f"{prefix}hub"
@@ -445,7 +524,7 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
     if prof.delay_ms and not support["netem"]:
         net.note = (
             f"no sch_netem in this kernel: the {prof.delay_ms:g} ms delay is emulated by "
-            f"bench/netdelay.py (NFQUEUE, {support['iptables']}) in each party namespace"
+            f"bench/netdelay.py (NFQUEUE, rule by {support['rule']}) in each party namespace"
             if support["nfqueue"]
             else f"the {prof.delay_ms:g} ms delay is not emulated: no sch_netem in this kernel, "
             f"and no NFQUEUE delay either: {support['nfqueue_reason']}"
@@ -472,8 +551,9 @@ def setup(n: int, profile: str | Profile = "loopback", *, prefix: str = DEFAULT_
         # The daemons start in parallel; each rule goes in only once its daemon has bound the
         # queue, so no packet ever meets a queue nobody listens to (it would be dropped).
         for ns, daemon in daemons:
-            _await_ready(ns, daemon)
-            _iptables(ns, str(support["iptables"]), "-A", *DELAY_RULE)
+            _await_ready(ns, daemon)  # with RULE_BY_DAEMON its rule is in once it is ready
+            if support["rule"] != RULE_BY_DAEMON:
+                _iptables(ns, str(support["rule"]), "-A", *DELAY_RULE)
             net.delay_pids.append(daemon.pid)
     except BaseException:
         teardown(prefix)
@@ -507,6 +587,11 @@ def delay_status(ns: str) -> str:
     rule = any(
         "NFQUEUE" in _iptables(ns, b, "-S", "INPUT", check=False).stdout for b in IPTABLES if shutil.which(b)
     )
+    if not rule and XTABLES_SELF:  # a rule bench/netdelay.py --rule added (legacy xtables)
+        listed = run_in(
+            ns, [sys.executable, str(NETDELAY), "--list-rules"], capture_output=True, text=True, timeout=30
+        )
+        rule = listed.returncode == 0 and any(line.startswith("eth0 ") for line in listed.stdout.splitlines())
     if daemons and rule:
         return "nfqueue delay " + ", ".join(daemons)
     if rule:
@@ -574,7 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print("shaping: netem (rate and delay)")
                 elif support["nfqueue"]:
                     print(
-                        f"shaping: tbf (rate) + bench/netdelay.py over NFQUEUE with {support['iptables']} (delay)"
+                        f"shaping: tbf (rate) + bench/netdelay.py over NFQUEUE, rule by {support['rule']} (delay)"
                     )
                 else:
                     rate = "tbf (rate)" if support["tbf"] else "nothing (neither netem nor tbf)"

@@ -1,10 +1,15 @@
 """Offline-phase benchmark: dealer-free material from OT (``preprocessing="ot"``).
 
-    python bench/offline.py [--quick] [--parties 2 3] [--transport procs|local] [--batch 65536]
+    python bench/offline.py [--quick] [--parties 2 3] [--transport procs|local] [--batch 65536] [--ops auth_triple]
 
 Measures, per party count, how fast the parties make their own material with no dealer
 (:mod:`mpc.preprocessing.ot_source`): ``triple`` (Beaver triples over Z_2^64 by Gilboa's OT
-multiplication), ``and`` (AND triples from 1-bit correlated OT) and ``dabit`` (daBits).
+multiplication), ``and`` (AND triples from 1-bit correlated OT), ``dabit`` (daBits) and
+``auth_triple`` (authenticated spdz2k triples over Z_2^128 with MACs, ``engine="spdz2k"``:
+Gilboa products, COPE MACs, the input check and the sacrifice, :mod:`mpc.preprocessing.ot_spdz`;
+``bytes_per_item`` is then the bytes per authenticated triple per party) and ``auth_trunc``
+(authenticated truncation tuples for f = 16 from authenticated random bits,
+:mod:`mpc.preprocessing.ot_spdz_bits`).
 The base OTs are made in an untimed warm-up request, once per session (they cost about 0.3 s
 per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is the median
 over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
@@ -36,7 +41,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.parties import PARTY_SCRIPT, REPO, TRANSPORTS, _results  # noqa: E402
 
-OPS = ("triple", "and", "dabit")
+OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc")
+AUTH_OPS = ("auth_triple", "auth_trunc")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
 
 
 def hash_lines(m: int, repeats: int) -> list[dict]:
@@ -73,6 +79,10 @@ def _make(p, op: str, size: int) -> None:
     pre = p.preprocessing
     if op == "triple":
         pre.triples((size,))
+    elif op == "auth_triple":
+        pre.triples((size,), auth=True)
+    elif op == "auth_trunc":
+        pre.trunc_triples((size,), 16, auth=True)
     elif op == "and":
         pre.bit_triples(-(-size // 64))
     else:
@@ -102,11 +112,12 @@ def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: i
         barrier = threading.Barrier(parties)
         opts = {} if batch is None else {"ot_batch": batch}
         return run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties, preprocessing="ot",
-                         timeout=600, **opts)
+                         engine="spdz2k" if op in AUTH_OPS else "semi2k", timeout=600, **opts)
     with tempfile.TemporaryDirectory() as logs:
         batch_flag = [] if batch is None else ["--ot-batch", str(batch)]
+        engine = ["--engine", "spdz2k"] if op in AUTH_OPS else []
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--preprocessing",
-               "ot", *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
+               "ot", *engine, *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
                str(repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=REPO)
     if done.returncode != 0:
@@ -118,7 +129,8 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, batc
     res = run(op, size, parties, repeats, transport, batch)
     sec = statistics.median(max(r["seconds"][i] for r in res) for i in range(repeats))
     nbytes = max(r["bytes"] for r in res)
-    return {"op": f"offline_{op}", "engine": "semi2k" if op != "and" else "gmw", "system": "tessera",
+    engine = "spdz2k" if op in AUTH_OPS else "gmw" if op == "and" else "semi2k"
+    return {"op": f"offline_{op}", "engine": engine, "system": "tessera",
             "preprocessing": "ot", "parties": parties, "n": size, "seconds": sec, "per_second": size / sec,
             "bytes": nbytes, "bytes_per_item": nbytes / size, "rounds": max(r["rounds"] for r in res),
             "phase": "offline", "transport": TRANSPORTS[transport], "encrypted": False, "profile": "loopback",
@@ -131,9 +143,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--parties", type=int, nargs="+", default=[2, 3])
     ap.add_argument("--transport", choices=("procs", "local"), default="procs")
     ap.add_argument("--batch", type=int, default=None, help="elements per OT round trip (ot_batch)")
+    ap.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS), help="which kinds to measure")
     args = ap.parse_args(argv)
-    cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1)] if args.quick else \
-        [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3)]
+    cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1), ("auth_triple", 4096, 1),
+             ("auth_trunc", 64, 1)] if args.quick else \
+        [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
+         ("auth_trunc", 1 << 10, 3)]
+    cases = [c for c in cases if c[0] in args.ops]
     for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):
         print(json.dumps(line), flush=True)
     for parties in args.parties:

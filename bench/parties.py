@@ -57,6 +57,7 @@ ENCRYPTED = "procs-enc"  # the transport that runs mpcrun's encrypted default
 ENCRYPTED_SUFFIX = "-encrypted"  # on its transport label
 ENCRYPTED_ENGINE = " encrypted"  # on its engine, so its records make lines of their own
 PROFILES = ("loopback", "lan", "wan")
+PREPROCESSING = ("dealer", "ot")  # --preprocessing of the runners; "ot" records carry engine "<engine> ot"
 NETNS_PREFIX = "tsb"  # namespace names tsb0..tsbP: apart from the peers' (tbc, tbm) and netns.py's (tsr)
 # Every process has a namespace (and so a port space) of its own: fixed ports cannot clash.
 PARTY_PORT = 5000
@@ -78,11 +79,13 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
     offline, online = [], []
     for r in range(repeats + 1):  # round 0 is the untimed one
         barrier()
-        dealer0 = p.stats().get("dealer", {}).get("bytes_received", 0)
+        rounds0 = p.stats().get("offline", {}).get("rounds", 0)
         t0 = time.perf_counter()
-        p.preprocess(plan)
+        report = p.preprocess(plan)
         offline.append(time.perf_counter() - t0)
-        dealer_bytes = p.stats().get("dealer", {}).get("bytes_received", 0) - dealer0
+        # the dealer's material received, or (preprocessing="ot") the OT traffic, pairwise alike
+        dealer_bytes = report["bytes_received"]
+        ot_rounds = p.stats().get("offline", {}).get("rounds", 0) - rounds0
         barrier()
         with p.section(f"on{r}"):
             t0 = time.perf_counter()
@@ -90,7 +93,7 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
             online.append(time.perf_counter() - t0)
     s = p.stats()["sections"][f"on{repeats}"]
     return {"offline": offline[1:], "online": online[1:], "dealer_bytes": dealer_bytes, "online_bytes": s["bytes_sent"],
-            "online_rounds": s["rounds"], "offline_rounds": 1 if p.pid == p.n - 1 else 0}
+            "online_rounds": s["rounds"], "offline_rounds": ot_rounds or (1 if p.pid == p.n - 1 else 0)}
 
 
 def time_and_check(p, fn, args, repeats: int, barrier, reference, workload: str = "") -> dict:
@@ -140,8 +143,10 @@ def add_profile_argument(ap) -> None:
                          "(bench/netns.py; root only)")
 
 
-def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small sizes, one repeat (a smoke test)"):
-    """The command line every runner shares (--quick, --parties, --repeats, --transport, --profile)."""
+def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small sizes, one repeat (a smoke test)",
+                  preprocessing: bool = False):
+    """The command line every runner shares (--quick, --parties, --repeats, --transport, --profile;
+    --preprocessing for the runners that pass it on to :func:`measure`)."""
     import argparse
 
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
@@ -150,6 +155,10 @@ def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small siz
     if repeats is not None:
         ap.add_argument("--repeats", type=int, default=repeats)
     ap.add_argument("--transport", choices=sorted(TRANSPORTS), default="procs")
+    if preprocessing:
+        ap.add_argument("--preprocessing", choices=PREPROCESSING, default="dealer",
+                        help="where the material comes from: the dealer process (default) or the parties' own OT "
+                             "offline phase (records: engine '<engine> ot', loopback only)")
     add_profile_argument(ap)
     return ap
 
@@ -159,6 +168,8 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
     args = ap.parse_args(argv)
     if args.profile != "loopback" and not args.transport.startswith("procs"):
         ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    if args.profile != "loopback" and getattr(args, "preprocessing", "dealer") != "dealer":
+        ap.error("--preprocessing ot runs on the loopback profile (the namespaced runs start a dealer process)")
     return None if report_unavailable(args.profile, engine=engine, workloads=workloads) else args
 
 
@@ -193,13 +204,16 @@ def transports(transport: str, profile: str, *, tcp: bool = False) -> list[str]:
 
 
 def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, transport: str,
-        profile: str = "loopback", prefix: str = NETNS_PREFIX, engine: str = "semi2k") -> tuple[list[dict], dict]:
+        profile: str = "loopback", prefix: str = NETNS_PREFIX, engine: str = "semi2k",
+        preprocessing: str = "dealer") -> tuple[list[dict], dict]:
     """Every party's result dict, and the network facts (see :func:`net_fields`)."""
     if transport.startswith("procs"):
         encrypted = transport == ENCRYPTED
         if profile == "loopback":
             shm = "off" if transport == "procs-tcp" else "auto"
-            return _processes(suite, op, size, parties, repeats, shm, engine, encrypted), net_fields({})
+            return _processes(suite, op, size, parties, repeats, shm, engine, encrypted, preprocessing), net_fields({})
+        if preprocessing != "dealer":
+            raise ValueError(f"preprocessing={preprocessing!r} runs on the loopback profile only")
         return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine, encrypted)
     if profile != "loopback":
         raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
@@ -207,7 +221,7 @@ def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, 
 
     barrier = threading.Barrier(parties)
     res = run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties,
-                    preprocessing="dealer", timeout=600, engine=engine)
+                    preprocessing=preprocessing, timeout=600, engine=engine)
     return res, net_fields({})
 
 
@@ -223,11 +237,12 @@ def _results(text: str, parties: int, where: str) -> list[dict]:
 
 
 def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: str = "auto",
-               engine: str = "semi2k", encrypted: bool = False) -> list[dict]:
+               engine: str = "semi2k", encrypted: bool = False, preprocessing: str = "dealer") -> list[dict]:
     with tempfile.TemporaryDirectory() as logs:
         plain = [] if encrypted else ["--insecure-plaintext"]
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), *plain, "--timeout", "600",
-               "--shm", shm, "--engine", engine, "--log-dir", logs, *_party_args(suite, op, size, repeats)]
+               "--shm", shm, "--engine", engine, "--preprocessing", preprocessing, "--log-dir", logs,
+               *_party_args(suite, op, size, repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=RUN_TIMEOUT, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
@@ -282,11 +297,16 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
     """
     from mpc._core import get_kernels
 
+    preprocessing = fields.pop("preprocessing", "dealer")
+    if preprocessing != "dealer":  # a line of its own in every table, beside the dealer's
+        fields = {**fields, "engine": f"{fields.get('engine', 'semi2k')} {preprocessing}",
+                  "preprocessing": preprocessing}
     engine = fields.get("engine", "semi2k")
     # a label such as "semi2k+gmw+dabits" (compare, ml) names the arithmetic engine first: that
     # one is what the parties run (mpcrun --engine); the boolean engine comes with it
-    run_engine = engine.split("+", 1)[0]
-    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, run_engine)
+    run_engine = engine.split("+", 1)[0].split(" ", 1)[0]
+    res, net = run(suite, party_main, op, size, parties, repeats, transport, profile, prefix, run_engine,
+                   preprocessing)
     if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
         fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
     if transport == ENCRYPTED:

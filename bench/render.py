@@ -114,8 +114,9 @@ def _profile_of(r: dict) -> str:
 
 def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
     """suite -> for each network profile, the lines of the newest run of that suite on it, plus,
-    for each system that run left out (e.g. a slow peer skipped with --peers), that system's
-    lines from the newest earlier run that measured it, each noted with the date it was measured."""
+    for each system and engine that run left out (e.g. a slow peer skipped with --peers, or
+    Tessera's dealer lines beside a run of ``--preprocessing ot`` alone), its lines from the newest
+    earlier run that measured it, each noted with the date it was measured."""
     by_suite: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         by_suite[(r.get("suite") or "?", _profile_of(r))][r.get("run_id") or "?"].append(r)
@@ -123,13 +124,16 @@ def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
     for (suite, _profile), runs in sorted(by_suite.items(), key=lambda kv: (kv[0][0], kv[0][1] != "loopback", kv[0][1])):
         order = sorted(runs, key=lambda rid: (max(x.get("timestamp") or "" for x in runs[rid]), rid), reverse=True)
         lines = list(runs[order[0]])
-        seen = {r.get("system") for r in lines if r.get("status") != "not-available"}
+        def key(r: dict) -> tuple:
+            return r.get("system"), r.get("engine")
+
+        seen = {key(r) for r in lines if r.get("status") != "not-available"}
         for rid in order[1:]:
-            older = [r for r in runs[rid] if r.get("system") not in seen and r.get("status") != "not-available"]
+            older = [r for r in runs[rid] if key(r) not in seen and r.get("status") != "not-available"]
             when = max((r.get("timestamp") or "")[:10] for r in runs[rid])
             lines += [{**r, "notes": "; ".join(x for x in (r.get("notes"), f"measured in an earlier run ({when})") if x)}
                       for r in older]
-            seen |= {r.get("system") for r in older}
+            seen |= {key(r) for r in older}
         out[suite] += lines
     return dict(out)
 
@@ -524,7 +528,8 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         "A smoke run: `python -m bench all --quick`; one suite: `python -m bench arith --parties 2,3 "
         "--peers crypten,mpyc --repeats 3`; emulated networks (root): `--profile lan` (1 Gbit/s, 0.1 ms) or "
         "`wan` (100 Mbit/s, 40 ms), every process in its own network namespace, the rate by `tc tbf`, the "
-        "delay by netem or, where the kernel has none, by `bench/netdelay.py` over NFQUEUE (needs `iptables`); "
+        "delay by netem or, where the kernel has none, by `bench/netdelay.py` over NFQUEUE (its rule added by "
+        "`iptables` or, without it, by the daemon itself through the kernel's xtables socket); "
         "their results go to `bench/results/<suite>-<profile>.jsonl` and get tables of their own; redraw this "
         "page: `python -m bench render`. A full loopback run takes about an hour on a 2-core machine, most of "
         "it MPyC (pure Python, W1 at 10^6 takes minutes per run; `--peers crypten` leaves it out); lan and wan "

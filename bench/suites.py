@@ -81,10 +81,11 @@ class Settings:
     peers: list[str] = field(default_factory=lambda: list(PEERS))
     repeats: int = 3
     timeout: float = 3600.0
+    preprocessing: list[str] = field(default_factory=lambda: ["dealer"])  # Tessera's runner once per source
 
     def as_dict(self) -> dict:
         return {"suite": self.suite, "engines": self.engines, "parties": self.parties, "profile": self.profile,
-                "quick": self.quick, "peers": self.peers, "repeats": self.repeats}
+                "quick": self.quick, "peers": self.peers, "repeats": self.repeats, "preprocessing": self.preprocessing}
 
 
 @dataclass
@@ -158,7 +159,17 @@ def tessera_runner(suite: str, st: Settings) -> list[Runner]:
     inside = _has(helptext, "--repeats")
     if inside:
         argv += ["--repeats", "1"]
-    return [Runner(suite, name, "tessera", argv, repeats_inside=inside)]
+    out = []
+    for source in st.preprocessing:  # one runner per source: their lines land in the same tables
+        if source == "dealer":
+            out.append(Runner(suite, name, "tessera", argv, repeats_inside=inside))
+        elif _has(helptext, "--preprocessing"):
+            out.append(Runner(suite, f"{name}:{source}", "tessera", [*argv, "--preprocessing", source],
+                              repeats_inside=inside))
+        else:
+            out.append(Runner(suite, f"{name}:{source}", "tessera", None,
+                              f"{spec.script} has no --preprocessing option: it measures the dealer's material only"))
+    return out
 
 
 def _list_option(helptext: str, flag: str, values: list[str]) -> list[str]:

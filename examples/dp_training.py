@@ -12,9 +12,11 @@ Needs the ``nn-test`` extra (scikit-learn). Step by step:
    quarter of its patients as a private test set.
 2. ``mpc.nn.horizontal`` joins the rows and one-hot diagnoses of both hospitals (secret).
 3. A logistic regression (Linear 30 -> 2) is shared from hospital A's initial weights.
-4. The noise multiplier z is the smallest that keeps 5 epochs of batch 64 within the budget
-   (``noise_multiplier_for``: the accountant's RDP composition of the sampled Gaussian).
-5. ``dp.step(loss)`` per batch: per-example gradient norms in MPC, clipping, noise, the update.
+4. The noise multiplier z is the smallest that keeps 5 epochs of expected batch 64 within the
+   budget (``noise_multiplier_for``: the accountant's RDP composition of the sampled Gaussian).
+5. ``dp.step(loss)`` per step, on the loss over every record: a secret Poisson sample of rate
+   q = 64 / n (no hospital learns who is in the batch, nor how many), per-example gradient
+   norms in MPC, clipping, noise, the update.
 6. The model is opened to both hospitals; each tests it on its own held-out patients.
 """
 
@@ -48,14 +50,14 @@ def main(party: mpc.Party):
     Y = mpc.nn.horizontal(party, np.eye(2)[ytr])
     n = X.shape[0]
     enc = mpc.nn.from_torch(party, nn.Sequential(nn.Linear(30, 2)), owner=0).train()   # 3.
-    z = noise_multiplier_for(EPSILON, DELTA, BATCH / n, EPOCHS * (n // BATCH))          # 4.
+    q, steps = BATCH / n, EPOCHS * (n // BATCH)  # a float rate is sampled exactly
+    z = noise_multiplier_for(EPSILON, DELTA, q, steps)                                  # 4.
     budget = mpc.dp.Accountant(EPSILON, DELTA)
-    dp = mpc.dp.DPSGD(mpc.nn.SGD(enc.parameters(), lr=LR), CLIP, z, budget, party=party, dataset_size=n)
+    dp = mpc.dp.DPSGD(mpc.nn.SGD(enc.parameters(), lr=LR), CLIP, z, budget, party=party, dataset_size=n,
+                      sample_rate=q)
     loss_fn = mpc.nn.CrossEntropyLoss()
-    data = mpc.nn.batches(X, Y, batch_size=BATCH, shuffle=True, seed=party, drop_last=True)
-    for _ in range(EPOCHS):                                              # 5.
-        for xb, yb in data:
-            dp.step(loss_fn(enc(xb), yb))
+    for _ in range(steps):                                               # 5.
+        dp.step(loss_fn(enc(X), Y))
     trained = enc.to_torch(to=None)                                      # 6.
     with torch.no_grad():
         accuracy = float((trained(torch.tensor(xte, dtype=torch.float32)).argmax(dim=1).numpy() == yte).mean())

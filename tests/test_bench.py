@@ -79,6 +79,21 @@ def test_render_keeps_the_newest_run_per_suite(tmp_path):
     assert [r["seconds"] for r in rows["W1"]] == [1.0]
 
 
+def test_render_keeps_an_engine_the_newest_run_left_out(tmp_path):
+    """A run of Tessera's OT lines alone keeps the dealer lines of the run before (noted)."""
+    old = [_line("arith", system=s, workload="W1", engine=e, parties=2, n=10, phase="online", seconds=t)
+           for s, e, t in (("tessera", "semi2k", 2.0), ("tessera", "spdz2k", 5.0), ("crypten", "ttp", 9.0))]
+    new = [json.loads(_line("arith", system="tessera", workload="W1", engine=e, parties=2, n=10, phase="online",
+                            seconds=t)) for e, t in (("semi2k ot", 3.0), ("spdz2k", 4.0))]
+    for r in new:
+        r.update(run_id="r2", timestamp="2026-02-01T00:00:00Z")
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([*old, *map(json.dumps, new)]) + "\n")
+    lines = render.latest_per_suite(render.load([path]))["arith"]
+    got = {(r["engine"], r["seconds"], "earlier run" in (r.get("notes") or "")) for r in lines}
+    assert got == {("semi2k ot", 3.0, False), ("spdz2k", 4.0, False), ("semi2k", 2.0, True), ("ttp", 9.0, True)}
+
+
 def test_render_gives_each_profile_its_own_table_and_ratios(tmp_path):
     """A lan run neither replaces the loopback run nor mixes into its ratios."""
     def line(profile, system, seconds, run):
@@ -196,3 +211,49 @@ def test_workloads_are_deterministic_and_scored():
     acc = wl.accuracy(ref + 2.0**-9, ref)
     assert acc["n_off"] == 100 and acc["max_abs_err"] == pytest.approx(2.0**-9)
     assert wl.accuracy(ref, ref)["n_off"] == 0
+
+
+def test_runner_measures_the_ot_offline_phase_on_a_line_of_its_own(capsys):
+    """``--preprocessing ot``: the parties make their own material (threads here), the records say
+    so (engine "<engine> ot", preprocessing "ot"), the offline line counts the OT traffic and its
+    rounds, and the online result is still exact."""
+    from bench import arith
+
+    arith.main(["--quick", "--parties", "2", "--engines", "semi2k", "--transport", "local", "--preprocessing", "ot"])
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    assert {r["op"] for r in records} == {"mul", "mul_trunc", "matmul"}
+    for r in records:
+        assert r["engine"] == "semi2k ot" and r["preprocessing"] == "ot" and r["n_off"] == 0
+        if r["phase"] == "offline":
+            # a Z_2^64 triple by OT: about 1.3 KB per party; a dealer sends 8 bytes per triple
+            assert r["bytes"] >= 1000 * (r["n"] if r["op"] != "matmul" else r["n"] ** 2) and r["rounds"] >= 2
+    with pytest.raises(SystemExit):
+        arith.main(["--quick", "--preprocessing", "ot", "--profile", "lan"])
+
+
+def test_preprocessing_sources_run_the_tessera_runner_once_each(tmp_path, monkeypatch):
+    script = tmp_path / "fake_runner.py"
+    script.write_text(textwrap.dedent("""
+        import argparse, json
+        ap = argparse.ArgumentParser()
+        ap.add_argument("--parties", type=int, nargs="+", default=[2])
+        ap.add_argument("--preprocessing", choices=["dealer", "ot"], default="dealer")
+        a = ap.parse_args()
+        print(json.dumps({"op": "mul", "engine": "semi2k" + ("" if a.preprocessing == "dealer" else " ot"),
+                          "parties": 2, "n": 10, "phase": "online", "seconds": 0.1}))
+    """))
+    monkeypatch.setitem(suites.SUITES, "fake", suites.SuiteSpec(str(script), (), "fake"))
+    monkeypatch.setattr(suites, "SUITE_CHOICES", (*suites.SUITE_CHOICES, "fake"))
+    out = tmp_path / "fake.jsonl"
+    assert cli.main(["fake", "--parties", "2", "--peers", "none", "--preprocessing", "dealer,ot", "--repeats", "1", "--no-render",
+                     "--out", str(out)]) == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted(r["engine"] for r in recs) == ["semi2k", "semi2k ot"]
+    assert all(r["settings"]["preprocessing"] == ["dealer", "ot"] for r in recs)
+    script.write_text("import json; print(json.dumps({'op': 'mul', 'phase': 'online', 'seconds': 0.1}))\n")
+    suites._help_cache.clear()
+    st = suites.Settings(suite="fake", peers=[], parties=[2], preprocessing=["ot"])
+    (runner,) = suites.tessera_runner("fake", st)
+    assert runner.argv is None and "no --preprocessing option" in runner.reason
+    with pytest.raises(SystemExit):
+        cli.main(["fake", "--preprocessing", "tee", "--no-render", "--out", str(out)])

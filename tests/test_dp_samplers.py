@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mpc.dp import samplers
+from mpc.dp import _exact, samplers
 from mpc.errors import ConfigError
 from mpc.prg import PRG
 
@@ -83,6 +83,90 @@ def test_discrete_laplace_matches_pmf(scale, n):
     x = samplers.discrete_laplace(scale, n, prg=_prg(f"dl{scale}"))
     assert x.dtype == np.int64 and x.shape == (n,)
     assert_matches(x, lambda s: laplace_pmf(float(scale), s))
+
+
+@pytest.mark.parametrize("sigma, n", [(0.5, 2 * 10**5), (20, 2 * 10**5)])
+def test_rejection_sampler_matches_pmf(sigma, n):
+    """The rejection sampler (algorithm 4), used above TABLE_MAX_VARIANCE, on small sigmas."""
+    sg = Fraction(sigma)
+    x = samplers._gaussian_rejection(samplers._Coins(_prg(f"rej{sigma}")), sg * sg, int(sg) + 1, n)
+    assert_matches(x, lambda s: gaussian_pmf(float(sigma), s))
+
+
+def _counting(monkeypatch, name: str) -> list[int]:
+    calls = [0]
+    real = getattr(samplers, name)
+
+    def counted(*args, **kwargs):
+        calls[0] += 1
+        return real(*args, **kwargs)
+    monkeypatch.setattr(samplers, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("sigma, bits, length", [(3, 10, None), (Fraction(5, 4), 8, 2), (0.5, 64, 1)])
+def test_inversion_tied_and_tail_paths_match_pmf(monkeypatch, sigma, bits, length):
+    """The inversion sampler with a coarse first comparison (``bits``: draws tie with a
+    threshold often and are resolved with 64 more bits at a time) and a short table
+    (``length``: the tail beyond it is sampled by rejection from a geometric): the law is
+    still exact, and both paths really ran."""
+    tied, beyond = _counting(monkeypatch, "_resolve"), _counting(monkeypatch, "_gaussian_beyond")
+    sg = Fraction(sigma)
+    n = 2 * 10**5
+    x = samplers._gaussian_inversion(samplers._Coins(_prg(f"inv{sigma}{bits}")), sg * sg, n, bits, length)
+    assert x.dtype == np.int64 and x.shape == (n,)
+    assert_matches(x, lambda s: gaussian_pmf(float(sigma), s))
+    if bits < 64:
+        assert tied[0] > 100
+    assert beyond[0] >= 1
+
+
+@pytest.mark.parametrize("scale, bits, length", [(3, 10, None), (Fraction(5, 4), 8, 3), (0.7, 64, 1)])
+def test_laplace_inversion_tied_and_tail_paths_match_pmf(monkeypatch, scale, bits, length):
+    """The same for the discrete Laplace (its tail beyond the table: a geometric, memoryless)."""
+    tied, beyond = _counting(monkeypatch, "_resolve"), _counting(monkeypatch, "_geom_scaled")
+    n = 2 * 10**5
+    x = samplers._laplace_inversion(samplers._Coins(_prg(f"linv{scale}{bits}")), Fraction(scale), n, bits, length)
+    assert x.dtype == np.int64 and x.shape == (n,)
+    assert_matches(x, lambda s: laplace_pmf(float(scale), s))
+    if bits < 64:
+        assert tied[0] > 100
+    assert beyond[0] >= 1
+
+
+@pytest.mark.parametrize("scale, n", [(3, 2 * 10**5), (0.7, 10**5)])
+def test_laplace_rejection_sampler_matches_pmf(scale, n):
+    """The rejection sampler (algorithm 3), used above TABLE_MAX_SCALE, on small scales."""
+    sc = Fraction(scale)
+    x = samplers._laplace(samplers._Coins(_prg(f"lrej{scale}")), sc.numerator, sc.denominator, n)
+    assert_matches(x, lambda s: laplace_pmf(float(scale), s))
+
+
+def test_exact_thresholds_against_mpmath():
+    """The thresholds floor(S_k 2^p) (integer brackets, mpc/dp/_exact.py) equal those of a
+    60-digit mpmath evaluation, and the exp brackets contain exp(-x)."""
+    import mpmath  # the dp-test extra (make test installs it)
+
+    from mpc.dp import _exact
+    mpmath.mp.dps = 60
+    for num, den in [(1, 3), (7, 2), (45, 1), (3, 7), (10**12 + 1, 10**6)]:
+        lo, hi = _exact.exp_neg(num, den, 128)
+        assert lo <= mpmath.exp(-mpmath.mpf(num) / den) * mpmath.mpf(2) ** 128 <= hi
+        assert hi - lo < 64
+    for s2 in (Fraction(1, 4), Fraction(400), Fraction(10**6), Fraction(3.7) ** 2):
+        a = mpmath.mpf(s2.numerator) / s2.denominator
+        ws = [mpmath.exp(-mpmath.mpf(j) ** 2 / (2 * a)) for j in range(int(15 * mpmath.sqrt(a)) + 20)]
+        z = 1 + 2 * sum(ws[1:])
+        ks = [1, 2, 3, 7, 30]
+        for p in (64, 130):
+            got = _exact.gaussian_tail(s2).floors(ks, p)
+            want = [int(mpmath.floor(2 * sum(ws[k:]) / z * mpmath.mpf(2) ** p)) for k in ks]
+            assert got == want, (s2, p)
+    for sc in (Fraction(1, 2), Fraction(20), Fraction(0.7), Fraction(1000)):
+        q = mpmath.exp(-mpmath.mpf(sc.denominator) / sc.numerator)
+        for p in (64, 130):
+            want = [int(mpmath.floor(2 * q**k / (1 + q) * mpmath.mpf(2) ** p)) for k in (1, 2, 5, 40)]
+            assert _exact.laplace_tail(sc).floors([1, 2, 5, 40], p) == want, (sc, p)
 
 
 def test_samplers_detect_a_wrong_parameter():
@@ -152,13 +236,16 @@ def test_bad_size_and_prg_rejected():
 # ----------------------------------------------------------------------------- no floating point
 
 SAMPLERS_SRC = pathlib.Path(samplers.__file__)
+EXACT_SRC = SAMPLERS_SRC.with_name("_exact.py")  # the inversion thresholds: on the sampling path too
 
 
-def test_sampler_module_has_no_float_operation():
-    """Static check of mpc/dp/samplers.py: no true division, no float literal, no float(),
-    no math module, no numpy float dtype or transcendental function (the parameter conversion
-    lives in mpc/dp/_rational.py; error messages may format a float, nothing else)."""
-    tree = ast.parse(SAMPLERS_SRC.read_text())
+@pytest.mark.parametrize("src", [SAMPLERS_SRC, EXACT_SRC], ids=lambda p: p.name)
+def test_sampler_module_has_no_float_operation(src):
+    """Static check of mpc/dp/samplers.py and mpc/dp/_exact.py: no true division, no float
+    literal, no float(), no math module, no numpy float dtype or transcendental function (the
+    parameter conversion lives in mpc/dp/_rational.py; error messages may format a float,
+    nothing else)."""
+    tree = ast.parse(src.read_text())
     banned_attrs = {"float16", "float32", "float64", "float_", "double", "exp", "log", "sqrt", "random",
                     "true_divide", "divide", "power", "longdouble", "expm1", "log1p"}
     problems = []
@@ -196,7 +283,7 @@ def _float_locals(run) -> list[str]:
     (Python float, NumPy floating scalar, or an array of a float/complex dtype), except the
     public functions' own parameter, which may be a float the user passed."""
     seen: list[str] = []
-    src = str(SAMPLERS_SRC)
+    srcs = {str(SAMPLERS_SRC), str(EXACT_SRC)}
     entry = {"bernoulli_exp": "gamma", "discrete_laplace": "scale", "discrete_gaussian": "sigma"}
 
     def check(frame):
@@ -211,7 +298,7 @@ def _float_locals(run) -> list[str]:
                     seen.append(f"{frame.f_code.co_name}:{frame.f_lineno} {name} (object floats)")
 
     def tracer(frame, event, arg):
-        if frame.f_code.co_filename != src:
+        if frame.f_code.co_filename not in srcs:
             return None
 
         def local(frame, event, arg):
@@ -232,7 +319,15 @@ def test_no_float_intermediate_at_run_time():
     """Every local of every line executed in the samplers is an integer or bool (fast and
     big-integer paths both); a float parameter is converted before the sampling path."""
     def run():
+        samplers._inversion_table.cache_clear()  # trace the thresholds' computation too
+        _exact.gaussian_tail.cache_clear()
+        _exact.laplace_tail.cache_clear()
         samplers.discrete_gaussian(1.5, 3000, prg=_prg("trace1"))
+        coins = samplers._Coins(_prg("trace5"))
+        samplers._gaussian_inversion(coins, Fraction(9, 4), 3000, 8, 2)  # the tied and the tail paths
+        samplers._laplace_inversion(coins, Fraction(3, 2), 3000, 8, 2)
+        samplers._laplace(coins, 3, 2, 300)
+        samplers._gaussian_rejection(coins, Fraction(9, 4), 2, 300)
         samplers.discrete_gaussian(3.7, 300, prg=_prg("trace2"))
         samplers.discrete_laplace(0.7, 300, prg=_prg("trace3"))
         samplers.bernoulli_exp(2.25, 300, prg=_prg("trace4"))

@@ -6,6 +6,7 @@ against the plaintext DP-SGD reference (bench/dpsgd_ref.py)."""
 from __future__ import annotations
 
 import copy
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -25,8 +26,9 @@ BIG = 1e12
 TOL = 3e-3  # Fixed(16): absolute, relative to max(1, largest reference value)
 
 
-def _torch_clipped(model, x, y, C):
-    """(sum_i min(1, C'/||g_i||) g_i per parameter, the factors) with per-example CE gradients."""
+def _torch_clipped(model, x, y, C, mask=None):
+    """(sum_i m_i min(1, C'/||g_i||) g_i per parameter, the factors) with per-example CE
+    gradients; m the 0/1 ``mask`` (every example by default)."""
     model = model.double()
     grads, norms = [], []
     for i in range(len(x)):
@@ -38,7 +40,8 @@ def _torch_clipped(model, x, y, C):
         norms.append(np.sqrt(sum(float((v**2).sum()) for v in g.values())))
     cp = C * (1 - CLIP_MARGIN)
     factors = np.minimum(1.0, cp / np.array(norms))
-    total = {n: sum(f * g[n] for f, g in zip(factors, grads, strict=True)) for n in grads[0]}
+    weights = factors if mask is None else factors * mask
+    total = {n: sum(f * g[n] for f, g in zip(weights, grads, strict=True)) for n in grads[0]}
     return total, factors
 
 
@@ -51,7 +54,7 @@ def _clip_run(model_fn, x, y, C, parties):
         enc = mpc.nn.from_torch(party, mine, owner=0).train()
         xs = party.input(x if party.pid == 0 else None, owner=0, shape=x.shape)
         dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), C, 1.0, Accountant(BIG, 1e-5), party=party,
-                   dataset_size=1000)
+                   dataset_size=1000, sampling="shuffled")
         c = dp.clip(mpc.nn.CrossEntropyLoss()(enc(xs), y))
         names = [p.name for p in enc.parameters()]
         scales = {p.grad_scale for p in enc.parameters()}
@@ -152,7 +155,7 @@ def test_batchnorm_is_refused_before_any_message():
         enc = mpc.nn.from_torch(party, model, owner=0).train()
         xs = party.input(np.ones((4, 3)) if party.pid == 0 else None, owner=0, shape=(4, 3))
         dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 1.0, Accountant(BIG, 1e-5), party=party,
-                   dataset_size=100)
+                   dataset_size=4, sample_rate=0.5)
         loss = mpc.nn.CrossEntropyLoss()(enc(xs), np.array([0, 1, 0, 1]))
         before = party.stats()["total"]["bytes_sent"]
         with pytest.raises(mpc.ConfigError, match="BatchNorm"):
@@ -169,7 +172,7 @@ def _noise_run(parties, noise, steps, **kw):
         xs = party.input(np.zeros((8, 40)) if party.pid == 0 else None, owner=0, shape=(8, 40))
         acct = Accountant(BIG, 1e-5)
         dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 0.5, acct, party=party, dataset_size=400,
-                   noise=noise, granularity=2, **kw)
+                   noise=noise, granularity=2, sampling="shuffled_as_poisson", **kw)
         got = []
         for _ in range(steps):
             dp.noisy_grad(mpc.nn.CrossEntropyLoss()(enc(xs), np.zeros(8, dtype=np.int64)))
@@ -205,6 +208,136 @@ def test_distributed_noise_scale():
     assert events == {SampledGaussian(8 / 400, 0.5): 4}
 
 
+# ----------------------------------------------------------------------------- Poisson sampling
+
+
+@pytest.mark.parametrize("parties", [2, 3])
+def test_poisson_clipped_sum_is_the_sum_over_the_secret_sample(parties):
+    """sampling="poisson": the weights are the clip factors times secret 0/1 bits (revealed here
+    by the test only), the gradient is torch's clipped sum over exactly the sampled examples,
+    and it is scaled by the expected batch size q N."""
+    rng = np.random.default_rng(30 + parties)
+    n = 24
+    x = rng.normal(0, 1, (n, 5)) * np.linspace(0.2, 2.5, n)[:, None]
+    y = rng.integers(0, 3, n)
+
+    def model_fn():
+        torch.manual_seed(3)
+        return torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.ReLU(), torch.nn.Linear(4, 3))
+    model = model_fn()
+
+    def main(party):
+        with FX_LOCK:
+            mine = copy.deepcopy(model)
+        enc = mpc.nn.from_torch(party, mine, owner=0).train()
+        xs = party.input(x if party.pid == 0 else None, owner=0, shape=x.shape)
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 1.0, Accountant(BIG, 1e-5), party=party,
+                   dataset_size=n, sample_rate=0.5)
+        c = dp.clip(mpc.nn.CrossEntropyLoss()(enc(xs), y))
+        names = [p.name for p in enc.parameters()]
+        return names, {p.grad_scale for p in enc.parameters()}, party.reveal(c, *[p.grad for p in enc.parameters()])
+    out = run_local(main, parties, timeout=120)
+    _, factors = _torch_clipped(model_fn(), x, y, 1.0)
+    names, scales, opened = out[0]
+    c = opened[0]
+    mask = (c > factors / 2).astype(float)
+    assert 0 < mask.sum() < n  # some sampled, some not (probability 1 - 2^-23)
+    np.testing.assert_allclose(c, factors * mask, atol=TOL)
+    want, _ = _torch_clipped(model_fn(), x, y, 1.0, mask)
+    assert scales == {12}
+    for name, got in zip(names, opened[1:], strict=True):
+        assert float(np.abs(got - want[name]).max()) <= TOL * max(1.0, float(np.abs(want[name]).max())), name
+    for other in out[1:]:
+        np.testing.assert_array_equal(other[2][0], c)
+
+
+def test_poisson_step_opens_nothing_per_record():
+    """Three Poisson steps (2 parties): no reveal is called, and every step sends the same bytes
+    in the same number of messages and rounds, whatever the secret sample (the engines open
+    only masked values); each step is charged SampledGaussian(q, z) with the q sampled."""
+    n, q = 40, Fraction(1, 4)
+    rng = np.random.default_rng(5)
+    x, y = rng.normal(0, 1, (n, 6)), rng.integers(0, 2, n)
+
+    def main(party):
+        enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(6, 2)), owner=0).train()
+        xs = party.input(x if party.pid == 0 else None, owner=0, shape=x.shape)
+        acct = Accountant(BIG, 1e-5)
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.5), 1.0, 1.0, acct, party=party, dataset_size=n,
+                   sample_rate=q, granularity=4)
+        loss_fn = mpc.nn.CrossEntropyLoss()
+        costs = []
+        real = party.reveal
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("reveal called inside a DP-SGD step")
+        party.reveal = refuse
+        try:
+            for _ in range(3):
+                loss = loss_fn(enc(xs), y)
+                before = party.stats()["total"]
+                dp.step(loss)
+                after = party.stats()["total"]
+                costs.append(tuple(after[k] - before[k] for k in ("bytes_sent", "messages_sent", "rounds")))
+        finally:
+            party.reveal = real
+        return costs, acct.events, {p.grad_scale for p in enc.parameters()}
+    for costs, events, scales in run_local(main, 2, timeout=120):
+        assert len(set(costs)) == 1, costs
+        assert events == {SampledGaussian(0.25, 1.0): 3}
+        assert scales == {10}
+
+
+def test_poisson_charge_is_the_rate_sampled_rounded_up():
+    """A rate that is not dyadic (1/3) is sampled as floor(2^64 / 3) / 2^64; the charge is that
+    rate as the nearest float at or above it (never below what the mask realises)."""
+    from mpc.dp.subsample import sampled_rate
+
+    def main(party):
+        enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(3, 2)), owner=0)
+        out = []
+        for rate in (Fraction(1, 3), 0.15, Fraction(3, 8)):
+            dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, 1.0, Accountant(BIG, 1e-5), party=party,
+                       dataset_size=30, sample_rate=rate)
+            out.append((rate, dp.sample_rate, dp.event(30), dp.expected_batch))
+        return out
+    res = run_local(main, 2)[0]
+    for rate, sampled, event, expected in res:
+        assert sampled == sampled_rate(rate)
+        assert Fraction(event.q) >= sampled and Fraction(event.q) - sampled < Fraction(1, 2**52)
+        assert event.noise_multiplier == 1.0 and expected == round(sampled * 30)
+    assert Fraction(res[0][2].q) > res[0][1]  # 1/3: the float below was rounded up
+    assert Fraction(res[1][2].q) == Fraction(0.15)  # a float rate: exact
+
+
+def test_poisson_training_matches_the_plaintext_reference():
+    """Breast cancer, logistic regression, 2 parties, secret Poisson batches of rate 64 / 426
+    (bench/dp.py's configuration, epsilon 3 noise) for 2 epochs (12 steps): MPC accuracy within
+    2 points of the plaintext Poisson DP-SGD reference with the same noise, over 5 seeds."""
+    from bench import dp as bench_dp
+    from bench import dpsgd_ref as ref
+
+    epochs = 2
+
+    def main(party):
+        enc, epoch, dps, (xte, yte), z = bench_dp.dpsgd_setup(party, "bc", 3.0, True, sampling="poisson")
+        for _ in range(epochs):
+            epoch()
+        return (ref.accuracy(enc.to_torch(to=None), xte, yte), dps.noise_std, float(dps.sample_rate),
+                dps.expected_batch, dps.steps)
+    out = run_local(main, 2, timeout=300)
+    acc, std, q, expected, steps = out[0]
+    assert all(o[0] == acc for o in out)
+    assert steps == 12 and expected == 64 and abs(q - 64 / 426) < 1e-15
+    cfg = bench_dp.DPSGD_CONFIG["bc"]
+    xtr, xte, ytr, yte = ref.breast_cancer()
+    plain = [ref.accuracy(bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"],
+                                                        bench_dp.DPSGD_C, std, expected, s), xte, yte)
+             for s in range(5)]
+    assert min(plain) - 0.02 <= acc <= max(plain) + 0.02, (acc, plain)
+    assert acc >= 0.9
+
+
 def test_over_budget_step_raises_before_any_message():
     z, q = 1.0, 8 / 64
     budget = Accountant(BIG, 1e-5)
@@ -215,7 +348,8 @@ def test_over_budget_step_raises_before_any_message():
         enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(4, 2)), owner=0).train()
         xs = party.input(np.ones((8, 4)) if party.pid == 0 else None, owner=0, shape=(8, 4))
         acct = Accountant(limit, 1e-5)
-        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, z, acct, party=party, dataset_size=64, noise="joint")
+        dp = DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.1), 1.0, z, acct, party=party, dataset_size=64, noise="joint",
+                   sampling="shuffled_as_poisson")
         y = np.zeros(8, dtype=np.int64)
         for _ in range(3):
             dp.step(mpc.nn.CrossEntropyLoss()(enc(xs), y))
@@ -243,13 +377,19 @@ def test_bad_arguments_are_rejected():
         enc = mpc.nn.from_torch(party, torch.nn.Sequential(torch.nn.Linear(4, 2)), owner=0)
         opt = mpc.nn.SGD(enc.parameters(), lr=0.1)
         errs = []
-        for kw in ({"noise": "laplace"}, {"noise": "distributed"}, {"granularity": 40}, {"dataset_size": 0}):
-            args = {"party": party, "dataset_size": 10} | kw
+        for kw in ({"noise": "laplace"}, {"noise": "distributed"}, {"granularity": 40}, {"dataset_size": 0},
+                   {"sampling": "poisson", "sample_rate": None}, {"sample_rate": 1.5}, {"sample_rate": 0},
+                   {"sampling": "fixed"}, {"sampling": "shuffled", "sample_rate": 0.1}):
+            args = {"party": party, "dataset_size": 10, "sample_rate": 0.25} | kw
             with pytest.raises(mpc.ConfigError) as e:
                 DPSGD(opt, 1.0, 1.0, Accountant(1.0, 1e-5), **args)
             errs.append(str(e.value))
         with pytest.raises(mpc.ConfigError):
-            DPSGD(opt, 0.0, 1.0, Accountant(1.0, 1e-5), party=party, dataset_size=10)
+            DPSGD(opt, 0.0, 1.0, Accountant(1.0, 1e-5), party=party, dataset_size=10, sample_rate=0.5)
+        xs = party.input(np.ones((4, 4)) if party.pid == 0 else None, owner=0, shape=(4, 4))
+        dp = DPSGD(opt, 1.0, 1.0, Accountant(1.0, 1e-5), party=party, dataset_size=10, sample_rate=0.5)
+        with pytest.raises(mpc.ConfigError, match="all 10 records"):  # Poisson: the loss over every record
+            dp.step(mpc.nn.CrossEntropyLoss()(enc.train()(xs), np.zeros(4, dtype=np.int64)))
         return errs
     run_local(main, 2)
 

@@ -5,7 +5,9 @@ Each run pays the base OTs (about 0.3 s of exponentiations per ordered pair), so
 below computes many things in one session rather than one session per example.
 """
 
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import mpc
 import mpc.functions as F
 from mpc.errors import ConfigError
 from mpc.preprocessing.dabits import unpack_bits
@@ -166,8 +169,9 @@ def test_gmw_engine_and_prefetch(n):
 
 
 def test_errors_are_config_errors():
-    with pytest.raises(ConfigError, match="authenticated"):
-        run_local(lambda p: None, 2, engine="spdz2k", preprocessing="ot")
+    with pytest.raises(ConfigError, match="'div' material .* not yet dealer-free under spdz2k"):
+        run_local(lambda p: p.preprocessing.div_triples((4,), 3, auth=True), 2, engine="spdz2k",
+                  preprocessing="ot")
 
     with pytest.raises(ConfigError, match="batch"):
         run_local(lambda p: None, 2, preprocessing="ot", ot_batch=3)
@@ -219,3 +223,65 @@ def test_matrix_triple_hook_is_used_for_two_parties():
     a, b, c = (res[0][0][i] + res[1][0][i] for i in range(3))
     assert np.array_equal(a @ b, c)
     assert all(after == before for _, before, after in res)  # no OT traffic: the hook made it
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_ot_matrix_paillier_makes_the_matrix_triples(n):
+    """``ot_matrix="paillier"``: every pair's cross terms come from Paillier (one 2048-bit key per
+    party), a secret matmul is exact against NumPy, and no Gilboa OT carried a matrix."""
+    rng = np.random.default_rng(n)
+    xs = [rng.integers(-2**20, 2**20, size=(3, 4)) for _ in range(n)]
+    ys = [rng.integers(-2**20, 2**20, size=(4, 2)) for _ in range(n)]
+    xs[0][0, 0], ys[-1][-1, -1] = -2**31, 2**31 - 1  # large magnitudes: products near 2^62
+
+    def main(p):
+        x = sum(p.input(xs[p.pid] if i == p.pid else None, owner=i, shape=(3, 4), dtype=mpc.Int64())
+                for i in range(n))
+        y = sum(p.input(ys[p.pid] if i == p.pid else None, owner=i, shape=(4, 2), dtype=mpc.Int64())
+                for i in range(n))
+        hook = p.preprocessing.matrix_triple_2pc
+        return p.reveal(x @ y), hook.stats.get("bytes_sent", 0)
+
+    res = run_local(main, n, preprocessing="ot", ot_matrix="paillier", timeout=120)
+    want = sum(xs) @ sum(ys)
+    for out, sent in res:
+        np.testing.assert_array_equal(out, want)
+        assert sent > 0  # the Paillier hook ran (its own byte count)
+
+
+def test_ot_matrix_is_checked_before_anything_is_sent():
+    with pytest.raises(ConfigError, match="ot_matrix"):
+        run_local(lambda p: None, 2, preprocessing="ot", ot_matrix="rsa")
+
+
+OT_SCRIPTS = [  # histogram and salaries run through mpcrun --preprocessing ot above
+    ("fedavg", ["update_{pid}.txt"]), ("linreg", ["regression_{pid}.csv"]),
+    ("dp_histogram", ["dp_visits_{pid}.txt", "1.0"]), ("dp_mean", ["dp_ages_{pid}.txt", "0.5"]),
+    ("fedavg_dp", ["update_{pid}.txt", "1.0", "1", "10"]),
+]
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("name, args", OT_SCRIPTS, ids=[s for s, _ in OT_SCRIPTS])
+def test_every_protocol_script_runs_through_mpcrun_preprocessing_ot(tmp_path, name, args):
+    """Every script in protocols/ runs dealer-free under mpcrun (3 parties, no dealer process):
+    the parties print the same result, and the deterministic scripts print the dealer's result
+    (to the last digit printed, up to semi2k truncation's 2^-16 per step)."""
+
+    data = ROOT / "protocols" / "data"
+    argv = [str(data / a) if "{pid}" in a else a for a in args]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot",
+           str(ROOT / "protocols" / f"{name}.py"), *argv]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "+ dealer" not in out.stdout + out.stderr
+    lines = sorted(ln.split(": ", 1)[1] for ln in out.stdout.splitlines() if re.match(r"\[P\d\] party \d: ", ln))
+    assert len(lines) == 3 and lines[0] == lines[1] == lines[2], out.stdout
+    if not name.startswith("dp_") and not name.endswith("_dp"):
+        spec = importlib.util.spec_from_file_location(f"ot_{name}", ROOT / "protocols" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        want = np.ravel(run_local(mod.main, 3, argv=argv, preprocessing="dealer")[0])
+        got = np.array([float(v) for v in re.findall(r"-?\d+\.\d*", lines[0])])
+        np.testing.assert_allclose(got, want, atol=2e-3)

@@ -324,3 +324,28 @@ def test_matmul_mod_2_64_any_values(n, batched, data):
             want += x[..., :, j : j + 1] * y[..., j : j + 1, :]
     for got in run_local(main, n, engine="spdz2k"):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("pre, rounds", [("dealer", 1), ("ot", 2)])
+def test_truncating_product_rounds_by_source(pre, rounds):
+    """A product of two pending products: one round from the dealer's authenticated tmul tuple;
+    two (truncate, then multiply) from a source without tmul tuples (dealer-free OT, which makes
+    only ``trunc``); the same values either way."""
+    x = np.array([1.5, -2.25, 0.0, 3.0, -100.5])
+    y = np.array([2.0, 4.0, -1.0, -0.5, 0.25])
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        b = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape)
+        u, v = a * b, b * a
+        with p.recording() as plan:  # the material first (OT's offline rounds stay out of the count)
+            u * v
+        p.preprocess(plan)
+        with p.section("tmul"):
+            w = u * v
+        return p.reveal(w), p.stats()["sections"]["tmul"]["rounds"], p.engine.folds_truncation
+
+    for got, r, folded in run_local(main, 2, engine="spdz2k", preprocessing=pre, timeout=120):
+        assert r == rounds and folded == (pre == "dealer")
+        want = (x * y) ** 2
+        assert np.all(np.abs(got - want) <= 2.0**-12 * (1 + want))

@@ -652,7 +652,9 @@ def ot_hash_finish(y, px, out=None):
     return out
 
 
-def _ot_groups(nbits):
+def ot_trim_groups(nbits):
+    """(k0, k1, nbytes): OTs k0..k1-1 of a Gilboa product keep nbytes bytes of their correction
+    (OT k's correction matters mod 2^(64-k)); shared with mpc.preprocessing.ot_link."""
     out = []
     for nb in range(8, 0, -1):
         k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
@@ -669,7 +671,7 @@ def ot_gilboa_send(h0, h1, x, nbits):
     s = ck.ot_first_words(h0).reshape(n, k)
     d = (ck.ot_first_words(h1).reshape(n, k) - s - x[:, None]).astype("<u8")
     b = d.view(np.uint8).reshape(n, k, 8)
-    parts = [b[:, k0:k1, :nb].reshape(-1) for k0, k1, nb in _ot_groups(k)]
+    parts = [b[:, k0:k1, :nb].reshape(-1) for k0, k1, nb in ot_trim_groups(k)]
     weights = np.uint64(1) << np.arange(k, dtype=np.uint64)
     share = np.uint64(0) - (s * weights).sum(axis=1, dtype=np.uint64)
     return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)), share
@@ -681,7 +683,7 @@ def ot_gilboa_recv(ht, d, y, nbits):
     n = len(y)
     full = np.zeros((n, k, 8), dtype=np.uint8)
     pos = 0
-    for k0, k1, nb in _ot_groups(k):
+    for k0, k1, nb in ot_trim_groups(k):
         size = n * (k1 - k0) * nb
         if pos + size > len(d):
             raise ck.KernelError(f"d: expected more than {len(d)} bytes")

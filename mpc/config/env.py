@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from mpc._core import BACKENDS
 from mpc.config.addresses import DEALER, endpoint, parse_address, positive_seconds, session_id
 from mpc.config.hosts import curve_for, load_hosts
-from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, SHM_MODES, SessionConfig
+from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, OT_MATRIX_MODES, SHM_MODES, SessionConfig
 from mpc.errors import ConfigError
 
 TORCH_DEFAULT_PORT = 29500
@@ -27,6 +27,7 @@ _ENV = {
     "engine": "MPC_ENGINE",
     "preprocessing": "MPC_PREPROCESSING",
     "ot_batch": "MPC_OT_BATCH",
+    "ot_matrix": "MPC_OT_MATRIX",
     "kernels": "MPC_KERNELS",
     "insecure_plaintext": "MPC_INSECURE_PLAINTEXT",
     "insecure_local_preprocessing": "MPC_INSECURE_LOCAL_PREPROCESSING",
@@ -34,7 +35,7 @@ _ENV = {
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
-SCRIPT_DEFAULTS = ("engine", "preprocessing", "ot_batch", "kernels", "timeout", "connect_timeout", "spin_us", "malloc",
+SCRIPT_DEFAULTS = ("engine", "preprocessing", "ot_batch", "ot_matrix", "kernels", "timeout", "connect_timeout", "spin_us", "malloc",
                    "stats", "log_dir")
 """What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses, encryption or the
 permission to use insecure local preprocessing: those belong to whoever launches the parties, so
@@ -164,6 +165,7 @@ def from_env(
     preprocessing, _ = pick("preprocessing")
     ot_batch_raw, ot_batch_src = pick("ot_batch")
     ot_batch = None if ot_batch_raw is None else _parse_batch(ot_batch_raw, ot_batch_src)
+    ot_matrix = _parse_choice(*pick("ot_matrix"), OT_MATRIX_MODES)
     kernels_raw, kernels_src = pick("kernels")
     kernels = None
     if kernels_raw is not None:
@@ -193,6 +195,7 @@ def from_env(
             engine=str(engine) if engine is not None else "semi2k",
             preprocessing=preprocessing if preprocessing is not None else "dealer",
             ot_batch=ot_batch,
+            ot_matrix=ot_matrix,
             kernels=kernels,
             log_dir=None if log_dir is None else str(log_dir),
             stats=stats,

@@ -267,6 +267,24 @@ def rot_receive_words(t: np.ndarray, start: int, kernels=None) -> np.ndarray:
     return (kernels or get_kernels()).ot_hash_words(t, None, start, np.frombuffer(_HASH_KEY, dtype=np.uint8))
 
 
+WORD_TWEAK = 1 << 56  # tweak offset between the words of :func:`hash_words` (indices stay below it)
+
+
+def hash_words(x: np.ndarray, delta: np.ndarray | None, start: int, words: int, kernels=None,
+               stride: int = 1) -> np.ndarray:
+    """``words`` independent 64-bit outputs per OT, ``(m, words)``: output l is word number
+    l * ``stride`` of the message, the first word of H(start + j + l stride 2^56, x_j ^ delta) by
+    the fused AES-NI kernel (distinct tweaks for every OT and word; :func:`rot_send_words` is
+    word 0; stride 2 gives only the low words of 128-bit values). For the Z_2^128 messages of
+    the spdz2k material."""
+    k = kernels or get_kernels()
+    key = np.frombuffer(_HASH_KEY, dtype=np.uint8)
+    out = np.empty((len(x), words), dtype=np.uint64)
+    for word in range(words):
+        out[:, word] = k.ot_hash_words(x, delta, (start + word * stride * WORD_TWEAK) % (1 << 64), key)
+    return out
+
+
 def rot_receive(t: np.ndarray, start: int, blocks: int = 1) -> np.ndarray:
     """Random OT, R: m_{r_j} ``(m, blocks, 2)`` uint64."""
     return cr_hash(t, start, blocks)

@@ -1,17 +1,23 @@
-"""DP-SGD under MPC: per-example clipping with secret norms, noise sampled inside MPC, one
-accountant step per batch (Abadi, Chu, Goodfellow, McMahan, Mironov, Talwar and Zhang, "Deep
-learning with differential privacy", CCS 2016).
+"""DP-SGD under MPC: per-example clipping with secret norms, secret Poisson batches, noise
+sampled inside MPC, one accountant step per batch (Abadi, Chu, Goodfellow, McMahan, Mironov,
+Talwar and Zhang, "Deep learning with differential privacy", CCS 2016).
 
     opt = mpc.dp.DPSGD(mpc.nn.SGD(enc.parameters(), lr=0.5), max_grad_norm=1.0,
                        noise_multiplier=1.1, accountant=Accountant(3.0, 1e-5), party=party,
-                       dataset_size=N)
-    for xb, yb in mpc.nn.batches(X, Y, batch_size=64, shuffle=True, seed=party):
-        opt.step(loss_fn(enc(xb), yb))        # instead of zero_grad / backward / step
+                       dataset_size=N, sample_rate=64 / N)        # sampling="poisson", the default
+    for _ in range(steps):
+        opt.step(loss_fn(enc(X), Y))          # every record: the batch is a secret mask over them
 
-One step on a batch of B examples, model parameters theta (d values), clipping norm C, noise
+    # or public fixed-size batches (no amplification by sampling is charged: see Sampling)
+    opt = mpc.dp.DPSGD(..., dataset_size=N, sampling="shuffled")
+    for xb, yb in mpc.nn.batches(X, Y, batch_size=64, shuffle=True, seed=party):
+        opt.step(loss_fn(enc(xb), yb))
+
+One step on a batch of B examples (under Poisson sampling: all N records, B = N below, and a
+secret Bernoulli(q) bit per record), model parameters theta (d values), clipping norm C, noise
 multiplier z, grid 2^-g (``granularity``):
-1. Charge ``accountant`` with ``SampledGaussian(q = B / dataset_size, z)``: over budget raises
-   :class:`~mpc.errors.PrivacyBudgetExceeded` before any message of the step.
+1. Charge ``accountant`` with :meth:`DPSGD.event` (``SampledGaussian(q, z)``; see Sampling):
+   over budget raises :class:`~mpc.errors.PrivacyBudgetExceeded` before any message of the step.
 2. Per-example backward (``loss.backward(per_example=True)``, :mod:`mpc.nn.per_example`): the
    secret squared norms n_i = ||grad_i||^2 without forming the per-example gradients of a
    Linear layer (||g_i||^2 (||x_i||^2 + 1), Goodfellow 2015).
@@ -21,12 +27,16 @@ multiplier z, grid 2^-g (``granularity``):
    relative error (1e-5) and the fixed-point rounding of n_i and of c_i g_i (at most
    sqrt(out) 2^-15 ||x_i|| per layer: negligible while that is far below 2^-8 C).
 4. S = sum_i c_i grad_i: each layer's ordinary parameter gradient of the rows c_i g_i (the
-   gradient is linear in g): one product per layer more than a plain step.
+   gradient is linear in g): one product per layer more than a plain step. Poisson sampling:
+   c_i is first multiplied by the record's secret bit b_i (:mod:`mpc.dp.subsample`: 8 rounds
+   for the bits, in parallel for all records, and one product round), so S sums the clipped
+   gradients of the sampled records only, and neither who was sampled nor how many is known.
 5. Noise on the grid: S is truncated to integers in units of 2^-g (floor or floor + 1, as every
    release of :mod:`mpc.dp.mechanisms`), integer noise Z ~ N_Z(0, sigma_g^2) is added, and the
    result (an integer times 2^-g, so nothing below 2^-g of S is in it: Mironov, CCS 2012)
    becomes the parameters' gradient with ``grad_scale`` B: the optimiser steps on
-   (S + noise) / B, the DP-SGD update. Nothing is revealed: the model stays secret; whatever
+   (S + noise) / B, the DP-SGD update. Poisson sampling divides by the expected batch size
+   q N (rounded to an integer) instead of the secret one, as Opacus does. Nothing is revealed: the model stays secret; whatever
    is later opened (``enc.to_torch``) is post-processing of the noisy gradients.
 
 Noise and its calibration. Rounding S moves each of the d coordinates by less than 2 grid
@@ -52,19 +62,37 @@ NeurIPS 2020); the accountant's sampled-Gaussian bound (Mironov, Talwar and Zhan
 proved for the continuous mechanism, and applying it to the discrete one is an assumption of
 this implementation (resting on that equal RDP curve; not proved here).
 
-Sampling. The analysis assumes each batch is a Poisson sample of rate q that the adversary does
-not know. ``mpc.nn.batches`` draws fixed-size batches from a public, coin-tossed permutation
-(the common practice, as in TF-Privacy; Chua et al., 2024, show the two can differ): the
-guarantee is for whoever sees the released model, and a party that knows the batch order gets
-the same noise without the amplification by sampling. Granularity: example-level DP (one
-record, added or removed, as the sampled-Gaussian analysis and Opacus take it; a replaced record
+Sampling (``sampling=``). The sampled-Gaussian charge SampledGaussian(q, z) assumes each batch
+is a Poisson sample of rate q (every record in independently with probability q) whose members
+and size the adversary does not learn.
+- ``"poisson"`` (default, with ``sample_rate=q``): exactly that. Each step takes the loss over
+  all N records; each record's clip factor is multiplied by a secret Bernoulli(q) bit drawn
+  jointly inside MPC (:func:`mpc.dp.subsample.bernoulli_mask`; q is used exactly when it is a
+  dyadic rational, such as any float, else rounded down to the 2^-64 grid, and the rate used is
+  the one charged). Nothing per record is opened. The cost: every step is a forward and a
+  per-example backward over the N records instead of B = q N, i.e. about 1 / q times a
+  fixed-batch step (plus 8 rounds and ~46 bytes per record per party for the bits), and an
+  epoch (1 / q steps) about 1 / q fixed-batch epochs. Measured in bench/dp.py
+  (ops ``dpsgd-poisson-*``). A padded public-size block would need an oblivious compaction of
+  the sampled records (not implemented).
+- ``"shuffled"``: public fixed-size batches (``mpc.nn.batches``); the parties know each batch,
+  so no amplification by sampling is charged: each step is charged SampledGaussian(1, z), the
+  plain Gaussian mechanism, valid for any batching. Cheap per step, expensive in budget.
+- ``"shuffled_as_poisson"``: public fixed-size batches charged SampledGaussian(B / N, z), the
+  common practice (TF-Privacy, Opacus without Poisson sampling) and this module's behaviour
+  before Poisson sampling. A heuristic, labelled as such: fixed-size shuffled batches are not
+  Poisson samples (Chua et al., "How private are DP-SGD implementations?", ICML 2024, show the
+  two accountings can differ), and a party that knows the batch order gets no amplification at
+  all. Use it to compare with that practice, not for a guarantee.
+Granularity: example-level DP (one record, added or removed, as the sampled-Gaussian analysis and Opacus take it; a replaced record
 moves the sum by up to 2C: the guarantee of noise multiplier z / 2 under replacement).
 
 Security: semi-honest (the engines'). Costs per step (2 parties): the per-example backward
 (+2 rounds per Linear layer for the norms), clipping ~45 rounds (max 8, rsqrt 26, truncation,
 floor 8, a product), the weighted sum (+1 product round per layer), the grid truncation
 (1 round) and the noise (joint: 8 L rounds per 512 parameters, L = ceil(log2 of the table
-size)).
+size)); Poisson sampling: the Bernoulli bits (8 rounds) and their product with the clip factors
+(1 round), over all N records.
 """
 
 from __future__ import annotations
@@ -76,7 +104,7 @@ from typing import Any, Protocol
 import numpy as np
 
 import mpc.functions as F
-from mpc.dp import _bridge, _tables, noise
+from mpc.dp import _bridge, _tables, noise, subsample
 from mpc.dp._rational import to_fraction
 from mpc.dp.accountant import Accountant, SampledGaussian
 from mpc.errors import ConfigError, ShareTypeError
@@ -91,6 +119,7 @@ CLIP_MARGIN = 2.0**-8  # C' = C (1 - CLIP_MARGIN), see step 3
 # (measured: 650 samples at sigma 1685, 2 parties in threads: 6.0 s in 2 calls, 15.4 s in one)
 NOISE_CHUNK = 512
 _NOISES = ("joint", "distributed")
+SAMPLINGS = ("poisson", "shuffled", "shuffled_as_poisson")
 
 
 class _PerExample(Protocol):  # mpc.nn.per_example.PerExampleGrads (mpc.dp does not import mpc.nn)
@@ -133,12 +162,13 @@ class DPSGD:
 
     ``optimizer``: ``mpc.nn.SGD`` or ``mpc.nn.Adam`` (anything with ``params``, ``step()`` and
     ``zero_grad()``); ``party`` the Party; ``max_grad_norm`` C; ``noise_multiplier`` z; ``accountant`` charged
-    ``SampledGaussian(B / dataset_size, z)`` per step; ``noise`` "joint" or "distributed" (with
-    ``honest_parties``); ``granularity`` g (noise grid 2^-g)."""
+    :meth:`event` per step; ``noise`` "joint" or "distributed" (with ``honest_parties``);
+    ``granularity`` g (noise grid 2^-g); ``sampling`` "poisson" (with ``sample_rate`` q: the
+    default), "shuffled" or "shuffled_as_poisson" (module docstring, Sampling)."""
 
     def __init__(self, optimizer: Any, max_grad_norm: float, noise_multiplier: float, accountant: Accountant, *,
                  party: Any, dataset_size: int, noise: str = "joint", honest_parties: int | None = None,
-                 granularity: int | None = None) -> None:
+                 granularity: int | None = None, sampling: str = "poisson", sample_rate: object = None) -> None:
         params = getattr(optimizer, "params", None)
         if not params or not callable(getattr(optimizer, "step", None)):
             raise ConfigError(f"optimizer: expected an mpc.nn optimiser (SGD, Adam), got {type(optimizer).__name__}")
@@ -152,12 +182,25 @@ class DPSGD:
             raise ConfigError(f"dataset_size: expected a positive integer, got {dataset_size!r}")
         if noise not in _NOISES:
             raise ConfigError(f"noise: expected one of {', '.join(_NOISES)}, got {noise!r}")
+        if sampling not in SAMPLINGS:
+            raise ConfigError(f"sampling: expected one of {', '.join(SAMPLINGS)}, got {sampling!r}")
+        self.sampling = sampling
+        self.sample_rate: Fraction | None = None
+        if sampling == "poisson":
+            if sample_rate is None:
+                raise ConfigError("sample_rate: sampling='poisson' needs the rate q (expected batch size / "
+                                  "dataset_size); or pass sampling='shuffled' for public fixed-size batches")
+            self.sample_rate = subsample.sampled_rate(sample_rate)  # the rate the mask realises (exact)
+        elif sample_rate is not None:
+            raise ConfigError(f"sample_rate: only with sampling='poisson' (the batch fixes it under {sampling!r})")
         if noise == "distributed" and honest_parties is None:
             raise ConfigError("honest_parties: distributed noise needs the number of parties assumed honest")
         if not hasattr(party, "pid") or not hasattr(party, "n"):
             raise ConfigError(f"party: expected the mpc.Party running the step, got {type(party).__name__}")
         self.optimizer, self.accountant, self.party = optimizer, accountant, party
         self.dataset_size, self.noise, self.honest_parties = int(dataset_size), noise, honest_parties
+        # Poisson: the noisy sum is divided by the expected batch size q N (as Opacus does)
+        self.expected_batch = max(1, round(self.sample_rate * self.dataset_size)) if self.sample_rate else None
         first = params[0].data
         self.dtype = first.dtype
         f = self.dtype.f
@@ -180,7 +223,8 @@ class DPSGD:
 
     def __repr__(self) -> str:
         return (f"DPSGD(C={float(self.C):g}, z={float(self.z):g}, d={self.d}, grid=2^-{self.g}, "
-                f"noise={self.noise}, sigma={self.noise_std:.4g} per coordinate, steps={self.steps})")
+                f"noise={self.noise}, sampling={self.sampling}, sigma={self.noise_std:.4g} per coordinate, "
+                f"steps={self.steps})")
 
     @property
     def noise_std(self) -> float:
@@ -197,31 +241,53 @@ class DPSGD:
 
     def noisy_grad(self, loss: Any) -> None:
         """Steps 1-5: the parameters' ``grad`` becomes the clipped, noised sum (``grad_scale``
-        B); the optimiser is not stepped."""
+        the batch size B, or the expected batch size q N under Poisson sampling); the optimiser
+        is not stepped."""
         batch = int(getattr(loss, "batch", 0) or 0)
         if batch < 1 or not callable(getattr(loss, "backward", None)):
             raise ConfigError(f"step: expected an mpc.nn loss of a batch, got {type(loss).__name__}")
         if batch > self.dataset_size:
             raise ConfigError(f"step: a batch of {batch} from a dataset of {self.dataset_size}")
+        if self.sampling == "poisson" and batch != self.dataset_size:
+            raise ConfigError(f"step: sampling='poisson' draws the batch as a secret mask over every record: pass "
+                              f"the loss over all {self.dataset_size} records, got {batch} (or use "
+                              f"sampling='shuffled' for public fixed-size batches)")
         check = getattr(loss, "check_per_example", None)
         if check is None:
             raise ConfigError(f"step: expected an mpc.nn loss (per-example gradients), got {type(loss).__name__}")
         check()  # ConfigError (BatchNorm...) before the charge and before any message
-        self.accountant.charge(SampledGaussian(batch / self.dataset_size, float(self.z)))
+        self.accountant.charge(self.event(batch))
         self.steps += 1
         self.clip(loss)
-        self._add_noise(batch)
+        self._add_noise(self.expected_batch if self.sampling == "poisson" else batch)
+
+    def event(self, batch: int) -> SampledGaussian:
+        """What one step on a batch of ``batch`` rows is charged (module docstring, Sampling)."""
+        if self.sampling == "poisson":  # the rate sampled, as a float rounded up (charge at least it)
+            q = float(self.sample_rate)
+            if Fraction(q) < self.sample_rate:
+                q = math.nextafter(q, 1.0)
+            return SampledGaussian(q, float(self.z))
+        if self.sampling == "shuffled":
+            return SampledGaussian(1.0, float(self.z))  # no amplification: the batch is public
+        return SampledGaussian(batch / self.dataset_size, float(self.z))  # labelled heuristic
 
     def clip(self, loss: Any) -> SecretTensor:
         """Steps 2-4 only: the parameters' ``grad`` becomes sum_i c_i grad_i (``grad_scale`` B);
-        returns the secret clip factors c (B,). No noise and no charge: on its own this is not
-        differentially private (tests compare it with a plaintext reference)."""
+        returns the secret clip factors c (B,). Under Poisson sampling c_i is multiplied by the
+        record's secret Bernoulli(q) bit (:func:`mpc.dp.subsample.bernoulli_mask`, one product
+        round more). No noise and no charge: on its own this is not differentially private
+        (tests compare it with a plaintext reference)."""
         self.optimizer.zero_grad()
         per: _PerExample = loss.backward(per_example=True)
         if per is None or not hasattr(per, "sq_norms"):
             raise ConfigError("clip: the loss returned no per-example gradients (an mpc.nn loss is needed)")
         c = self.clip_factors(per.sq_norms())
-        per.accumulate(c, per.batch)
+        scale = per.batch
+        if self.sampling == "poisson":
+            c = c * subsample.bernoulli_mask(self.party, self.sample_rate, per.batch)
+            scale = self.expected_batch
+        per.accumulate(c, scale)
         return c
 
     def clip_factors(self, sq_norms: SecretTensor) -> SecretTensor:

@@ -10,9 +10,9 @@ builder (:class:`mpc.engines.bristol.CircuitBuilder`) is another, where a bundle
 wire ids, so the circuits shipped as Bristol files are exactly the ones evaluated here.
 
 Each function batches all ANDs of one layer into one ``and_many`` call: its round count is its
-AND depth. :func:`lt` and :func:`csa_reduce` are also generators of their AND layers
-(:func:`lt_layers`, :func:`csa_layers_of`: each yields a layer's pairs and is sent their ANDs,
-:func:`drive` runs them on a backend), so a GMW engine can run their layers in lockstep with
+AND depth. :func:`add`, :func:`lt` and :func:`csa_reduce` are also generators of their AND
+layers (:func:`add_layers`, :func:`lt_layers`, :func:`csa_layers_of`: each yields a layer's
+pairs and is sent their ANDs, :func:`drive` runs them on a backend), so a GMW engine can run their layers in lockstep with
 independent protocols (:mod:`mpc.engines.steps`). Costs below are per element for width w (``*_cost`` functions give exact numbers):
 
 - :func:`add` (mod 2^w): Sklansky parallel-prefix adder (Sklansky, "Conditional-sum addition
@@ -47,7 +47,8 @@ from mpc.errors import ShareTypeError
 
 __all__ = [
     "BitOps",
-    "add", "add_from", "sub", "neg", "lt", "lt_layers", "le", "eq", "mux", "csa_reduce", "csa_layers_of", "csa_sum",
+    "add", "add_layers", "add_from", "add_from_layers", "sub", "neg", "lt", "lt_layers", "le", "eq", "mux",
+    "csa_reduce", "csa_layers_of", "csa_sum",
     "drive",
     "adder_cost", "lt_cost", "eq_cost", "csa_layers",
 ]
@@ -113,17 +114,28 @@ def add(ops: BitOps, x, y, carry_in: bool = False):
     2. Prefix levels of :func:`_sklansky_plan` (one round each) give the carries G.
     3. s_0 = p_0 (^ 1 with carry-in), s_i = p_i ^ G_{i-1}.
     """
+    return drive(ops, add_layers(ops, x, y, carry_in))
+
+
+def add_layers(ops: BitOps, x, y, carry_in: bool = False):
+    """:func:`add` as a generator of its AND layers (see :func:`drive`), so that an A2B can run in
+    lockstep with independent protocols (:meth:`mpc.engines.convert.Converter.a2b_steps`)."""
     w = _width(x, y, "add")
     p = ops.xor(x, y)
     if w == 1:
         return ops.invert(p) if carry_in else p
-    (g,) = ops.and_many([(x[: w - 1], y[: w - 1])])
-    return add_from(ops, p, g, carry_in)
+    (g,) = yield [(x[: w - 1], y[: w - 1])]
+    return (yield from add_from_layers(ops, p, g, carry_in))
 
 
 def add_from(ops: BitOps, p, g, carry_in: bool = False):
     """Steps 2-3 of :func:`add` from the propagate bits p (w) and generate bits g (the first w-1):
     the sum's bits. (With one operand public, p and g are linear in the other: no AND round.)"""
+    return drive(ops, add_from_layers(ops, p, g, carry_in))
+
+
+def add_from_layers(ops: BitOps, p, g, carry_in: bool = False):
+    """:func:`add_from` as a generator of its AND layers (see :func:`drive`)."""
     m = p.shape[0] - 1
     if carry_in:
         g = np.concatenate([ops.xor(g[:1], p[:1]), g[1:]])
@@ -133,7 +145,7 @@ def add_from(ops: BitOps, p, g, carry_in: bool = False):
         pairs = [(P[t], G[src])]
         if p_needed.any():
             pairs.append((P[t[p_needed]], P[src[p_needed]]))
-        res = ops.and_many(pairs)
+        res = yield pairs
         G[t] = ops.xor(G[t], res[0])
         if p_needed.any():
             P[t[p_needed]] = res[1]

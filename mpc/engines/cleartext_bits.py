@@ -18,9 +18,10 @@ charged that opening. Single bits are 0/1 ``uint64`` words, replicated.
 
 Domain check: a bit decomposition whose output is only consumed under masks
 (``a2b(..., masked_use=True)``) is, in this code base, the normalisation of
-:mod:`mpc.functions._normalize` (reciprocal, divide, sqrt, rsqrt, log; exact for |X| < 2^60)
-and exp's decomposition of x log2(e) (always below 2^57 after its clamp), so values of
-|X| >= 2^60 there are reported as function inputs outside their domain.
+:mod:`mpc.functions._normalize` (reciprocal, divide, sqrt, rsqrt, log; exact for |X| < 2^60),
+so values of |X| >= 2^60 there are reported as function inputs outside their domain. exp's and
+softmax's decomposition of x log2(e) runs as a step version (``a2b_steps``, unchecked): far
+outside exp's clamp it wraps on purpose, and its result is multiplied by an exact 0 there.
 
 Security: none. Every party sees every value; for debugging only, never with real secrets.
 """
@@ -155,6 +156,14 @@ class CleartextConverter(Converter):
         flat = concat_flat(bits) if bits else np.zeros(0, dtype=np.uint64)
         if flat.shape[0]:
             self.boolean.meter.exchange(nwords(flat.shape[0]))
+        return split_flat(np.bitwise_and(flat, _ONE), [b.shape for b in bits])
+
+    def b2a_steps(self, bits: Sequence[np.ndarray]):
+        """:meth:`b2a` as a step generator (:mod:`mpc.engines.steps`): it yields the packed bits'
+        words (semi2k's daBit opening) for the lockstep to charge."""
+        flat = concat_flat(bits) if bits else np.zeros(0, dtype=np.uint64)
+        if flat.shape[0]:
+            yield np.zeros(nwords(flat.shape[0]), dtype=np.uint64)
         return split_flat(np.bitwise_and(flat, _ONE), [b.shape for b in bits])
 
     def bit_mul(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],

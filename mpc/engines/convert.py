@@ -161,11 +161,26 @@ class Converter:
         a, b = self._two(flat, trivial=masked_use)
         return (a if b is None else circuits.add(self.boolean, a, b)), shapes
 
+    def a2b_steps(self, xs: Sequence[np.ndarray],
+                  masked_use: bool = False) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
+        """:meth:`a2b` as a step generator (:mod:`mpc.engines.steps`): each AND layer of the
+        carry-save layers and of the adder yields one exchange (same gates, same material)."""
+        flat, shapes = _flat(xs, "a2b")
+        eng = self.boolean
+        two = yield from self._gates(circuits.csa_layers_of(eng, self.addends(flat, trivial=masked_use)))
+        if len(two) == 1:
+            return two[0], shapes
+        return (yield from self._gates(circuits.add_layers(eng, two[0], two[1]))), shapes
+
     # ------------------------------------------------------------------ MSB and zero test
 
     def msb_planes(self, xs: Sequence[np.ndarray]) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """One bit plane (1, W): the sign bit of every element of the concatenation. Step 4."""
         return steps.run(self._exchange(), self._msb_plane_steps(xs))
+
+    def msb_planes_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
+        """:meth:`msb_planes` as a step generator (:mod:`mpc.engines.steps`)."""
+        return (yield from self._msb_plane_steps(xs))
 
     def _exchange(self) -> steps.Exchange:
         """The engine's round exchange (:meth:`Semi2k.round_exchange`; the channel's otherwise)."""
@@ -254,6 +269,35 @@ class Converter:
         """Arithmetic shares of the bits whose XOR shares (0/1 arrays) are given. Step 6."""
         flat, shapes = _flat(bits, "b2a")
         return split_flat(self._b2a_flat(flat), shapes)
+
+    def b2a_steps(self, bits: Sequence[np.ndarray]) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`b2a` as a step generator (:mod:`mpc.engines.steps`): the daBit opening (or the
+        Beaver products of the tree) yields its one exchange per round; same material, same result."""
+        flat, shapes = _flat(bits, "b2a")
+        m = flat.shape[0]
+        if self.dabits is None:
+            eng = self.arith
+            level = self._inputs(flat & _ONE)
+            while len(level) > 1:
+                h = len(level) // 2
+                xs = np.concatenate([level[2 * i] for i in range(h)])
+                ys = np.concatenate([level[2 * i + 1] for i in range(h)])
+                prod = (yield from steps.steps(eng, "mul", xs, ys)) if xs.size else xs
+                level = [eng.sub(eng.add(level[2 * i], level[2 * i + 1]), eng.mul_public(prod[i * m : (i + 1) * m], 2))
+                         for i in range(h)] + level[2 * h :]
+            return split_flat(level[0], shapes)
+        if m == 0:
+            return split_flat(np.zeros(0, dtype=np.uint64), shapes)
+        words, r_a = self.dabits.dabits(m)
+        if words.shape != (nwords(m),) or r_a.shape != (m,):
+            raise ShareTypeError(f"daBit source returned malformed material for {m} daBits")
+        masked = self.k.bxor(self._packed(flat), words)
+        parts = yield masked
+        c = masked.copy()
+        for j, part in enumerate(parts):
+            if j != self.pid:
+                self.k.bxor(c, part, out=c)
+        return split_flat(self._inject(self.k.unbitslice(c.reshape(1, -1), m), r_a), shapes)
 
     def _b2a_flat(self, flat: np.ndarray) -> np.ndarray:
         if self.dabits is not None:

@@ -101,6 +101,7 @@ from mpc.engines.mac_check import MacCheck
 from mpc.engines.spdz2k_convert import Spdz2kConverter
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
+from mpc.preprocessing import ot_spdz
 from mpc.preprocessing.base import Preprocessing
 from mpc.sharing.authenticated import AUTH, cumsum128, from_pairs, lift64, low64, pairs, sum128
 from mpc.sharing.flat import concat_flat, split_flat
@@ -109,6 +110,16 @@ __all__ = ["CHECK_EVERY", "Spdz2k", "build"]
 
 TRUNC_BOUND_BITS = 62
 CHECK_EVERY = 1 << 22  # opened elements (32 bytes each kept) before a MAC check is forced
+
+
+def folds_truncation(preprocessing: Preprocessing) -> bool:
+    """Whether ``preprocessing`` serves authenticated ``tmul`` and ``tsquare`` tuples (truncating
+    products in one round): the dealer and the local sources do; the dealer-free OT source once
+    its :data:`~mpc.preprocessing.ot_spdz.DEALER_FREE` lists them. Otherwise the engine truncates
+    first and multiplies after (2 rounds), with ``trunc`` material only."""
+    if isinstance(preprocessing, ot_spdz.SpdzOTPreprocessing):
+        return {"tmul", "tsquare"} <= set(ot_spdz.DEALER_FREE)
+    return True
 
 
 def _words(x: np.ndarray) -> np.ndarray:
@@ -139,6 +150,7 @@ class Spdz2k:
         self.mac = MacCheck(channel, self.alpha, kernels, delta=delta, dry=dry)
         self.bits = AuthBits(channel, preprocessing, kernels, self.mac, delta)
         self.converter = Spdz2kConverter(self, self.bits, preprocessing)
+        self.folds_truncation = folds_truncation(preprocessing)
 
     def __repr__(self) -> str:
         return f"Spdz2k(pid={self.pid}, n={self.n})"
@@ -406,25 +418,30 @@ class Spdz2k:
         """Shares of x / d for a public integer 2 <= d <= 2^62 and each |x| < 2^62: 1 round in all."""
         return steps.run(self.channel.exchange, self.divide_steps(xs, d))
 
+    def _truncate_each_steps(self, items: Sequence[tuple[np.ndarray, int]]) -> steps.Steps[list[np.ndarray]]:
+        """floor(x / 2^k) (up to one ulp) for each (x, k), in one opening."""
+        return (yield from self._divide_steps([(x, 1 << k) for x, k in items]))
+
     def divide_steps(self, xs: Sequence[np.ndarray], d: int) -> steps.Steps[list[np.ndarray]]:
         """:meth:`divide_many` as a step generator (:mod:`mpc.engines.steps`): the masked
         x + 2^62 + r of every x in one yielded opening, then per x one fused pass
         y = (1 - msb(c)) floor(2^64 / d) [msb(r)] - [r >> k] + (c64 // d - 2^62 // d)."""
-        d = int(d)
-        if not xs:
+        return (yield from self._divide_steps([(x, int(d)) for x in xs]))
+
+    def _divide_steps(self, items: Sequence[tuple[np.ndarray, int]]) -> steps.Steps[list[np.ndarray]]:
+        """x / d for each (x, d), all in one opening (see :meth:`divide_steps`)."""
+        if not items:
             return []  # nothing to open: no round
-        if d & (d - 1) == 0:
-            tuples = [self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True) for x in xs]
-        else:
-            tuples = [self.preprocessing.div_triples(x.shape, d, auth=True) for x in xs]
+        tuples = [self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True) if d & (d - 1) == 0
+                  else self.preprocessing.div_triples(x.shape, d, auth=True) for x, d in items]
         opened = yield from self._open_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
-                                                              for x, t in zip(xs, tuples, strict=True)]))
+                                                              for (x, _), t in zip(items, tuples, strict=True)]))
         c64 = np.ascontiguousarray(opened[:, 0])
         out, pos = [], 0
-        q, low = np.uint64((1 << 64) // d), np.uint64((1 << TRUNC_BOUND_BITS) // d)
-        for x, t in zip(xs, tuples, strict=True):
+        for (x, d), t in zip(items, tuples, strict=True):
             c = c64[pos : pos + x.size]
             pos += x.size
+            q, low = np.uint64((1 << 64) // d), np.uint64((1 << TRUNC_BOUND_BITS) // d)
             coef = ((~c) >> np.uint64(63)) * q  # (1 - msb(c)) floor(2^64 / d)
             with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
                 public = c // np.uint64(d) - low
@@ -449,6 +466,14 @@ class Spdz2k:
         """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`)."""
         if not kx and not ky:
             return (yield from self.mul_steps(x, y))
+        if not self.folds_truncation:  # no tmul tuples from this source: truncate, then multiply
+            todo = [v for v, s in ((x, kx), (y, ky)) if s]
+            shifts = [s for s in (kx, ky) if s]
+            if len(set(shifts)) == 1:
+                done = iter((yield from self.truncate_steps(todo, shifts[0])))
+            else:
+                done = iter((yield from self._truncate_each_steps(list(zip(todo, shifts, strict=True)))))
+            return (yield from self.mul_steps(next(done) if kx else x, next(done) if ky else y))
         if not kx:  # the product commutes: the truncated operand goes first
             x, kx, y, ky = y, ky, x, kx
         t = self.preprocessing.trunc_products(x.shape, kx, ky, auth=True)
@@ -473,6 +498,8 @@ class Spdz2k:
     def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
         """floor(x / 2^k)^2 (the floor exact up to one ulp) for |x| < 2^62: 1 round, 1 element,
         from an authenticated ``tsquare`` tuple (see the module docstring)."""
+        if not self.folds_truncation:  # no tsquare tuples from this source: truncate, then square
+            return self.square(self.truncate_many([x], k)[0])
         t = self.preprocessing.trunc_squares(x.shape, k, auth=True)
         opened = self._open_split(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)]))
         c = np.ascontiguousarray(opened[:, 0])

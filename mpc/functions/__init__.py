@@ -12,8 +12,9 @@ Use: ``import mpc.functions as F`` then ``F.sigmoid(x)``, or ``mpc.functions.sig
 ``import mpc`` (the package imports this module).
 """
 
-from mpc.functions.activations import log_softmax, sigmoid, softmax, tanh
+from mpc.functions.activations import sigmoid, tanh
 from mpc.functions.exp_log import exp, log
 from mpc.functions.roots import divide, reciprocal, rsqrt, sqrt
+from mpc.functions.softmax import log_softmax, softmax
 
 __all__ = ["divide", "exp", "log", "log_softmax", "reciprocal", "rsqrt", "sigmoid", "softmax", "sqrt", "tanh"]

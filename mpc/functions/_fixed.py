@@ -21,11 +21,13 @@ functions run on every engine that offers them.
 - :func:`pow2_weights` / :func:`apply_pow2`: multiply Y (scale P) by 2^(e_j) where j is a secret
   one-hot index (arithmetic 0/1 shares H_j) and e_j public integers: weights D1_j = 2^e_j for
   e_j >= 0 (exact product) and D2_j = 2^(e_j + P) for e_j < 0 (product then one truncation by
-  P); the two products share one round, the truncation one more.
+  P); the two products share one round, the truncation one more. :func:`apply_pow2_pending` takes
+  Y at scale 2P with its truncation pending and folds it into the products.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Sequence
 
@@ -51,6 +53,13 @@ def fixed_input(x: SecretTensor, what: str) -> SecretTensor:
     if x.dtype.f > P - 4:
         raise ShareTypeError(f"{what}: Fixed(f={x.dtype.f}) has more fractional bits than supported ({P - 4})")
     return x
+
+
+def unchecked(eng) -> contextlib.AbstractContextManager[None]:
+    """The cleartext engine's block for intended wraps (meaningless values that an exact 0
+    multiplies away); a no-op on the other engines."""
+    block = getattr(eng, "unchecked", None)
+    return block() if block is not None else contextlib.nullcontext()
 
 
 def context(x: SecretTensor) -> MixedProtocols:
@@ -93,8 +102,9 @@ def add_const(conv: MixedProtocols, share: np.ndarray, value: int) -> np.ndarray
 def cheb_coeffs(fn: Callable[[np.ndarray], np.ndarray], lo: float, hi: float, degree: int) -> tuple[float, ...]:
     """Power-basis coefficients (constant first) of fn's Chebyshev interpolant on [lo, hi].
 
-    ``fn`` must be a module-level function (the cache is keyed by it): a pure memo of public
-    constants, computed on first use, never at import."""
+    ``fn`` must be a module-level function or a hashable callable equal for equal parameters (the
+    cache is keyed by it): a pure memo of public constants, computed on first use, never at
+    import."""
     series = Chebyshev.interpolate(fn, int(degree), domain=[float(lo), float(hi)])
     return tuple(float(c) for c in series.convert(kind=Polynomial).coef)
 
@@ -188,6 +198,17 @@ def apply_pow2(conv: MixedProtocols, y: np.ndarray, d1: np.ndarray, d2: np.ndarr
     eng = conv.arith
     m = y.shape[0]
     prod = eng.mul(np.concatenate([y, y]), np.concatenate([d1, d2]))
+    (low,) = eng.truncate_many([prod[m:]], P)
+    return eng.add(prod[:m], low)
+
+
+def apply_pow2_pending(conv: MixedProtocols, y: np.ndarray, d1: np.ndarray, d2: np.ndarray) -> np.ndarray:
+    """:func:`apply_pow2` for y at scale 2P with its truncation to P pending (a polynomial's
+    untruncated result): that truncation is folded into the products' round, so it costs no round
+    of its own: 2 rounds."""
+    eng = conv.arith
+    m = y.shape[0]
+    prod = eng.mul_truncating(np.concatenate([y, y]), P, np.concatenate([d1, d2]), 0)
     (low,) = eng.truncate_many([prod[m:]], P)
     return eng.add(prod[:m], low)
 

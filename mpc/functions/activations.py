@@ -1,4 +1,4 @@
-"""sigmoid, tanh (saturating polynomials, selected by sign) and softmax, log_softmax (max-shifted exp).
+"""sigmoid and tanh: saturating polynomials, selected by sign.
 
 sigmoid(x) and tanh(x): x at scale f, or 2f with its truncation pending (a product or a matrix
 product); the result at scale f when f >= 16 (resolution 2^-16, below the accuracy), else 2f.
@@ -26,19 +26,13 @@ scale: MSB + 7 rounds, about half the bytes of doing both sides one after the ot
 in the Fixed range, |x| 2^scale < 2^62 for a pending input; beyond +-T the result is the
 saturated value, within 5e-5 of the true one).
 
-softmax(x, axis=-1) = e / sum(e) with e = exp(x - max(x)) (so that e in (0, 1] and the sum in
-[1, m]): the max by the comparison tree (ceil(log2 m) x 8 rounds), :func:`exp` (27),
-:func:`reciprocal` of the sum (25) and one product (1: e's pending truncation is folded into
-it, see :meth:`mpc.engines.semi2k.Semi2k.mul_truncating`). m = 10: 85 rounds. Absolute error
-<= 1e-4 (exp and reciprocal are accurate to 1e-5 relative, the product to 2^-f).
-log_softmax(x) = (x - max) - log(sum(exp(x - max))): 4 x 8 + 27 + 27 rounds for m = 10.
+softmax and log_softmax: :mod:`mpc.functions.softmax`.
 
 Security: that of the engines (semi-honest for semi2k; the lockstep only merges the messages of
 protocols each masked with its own material). Method: the clamp-and-polynomial approach of
 Mohassel and Zhang, SecureML (S&P 2017) with a high-degree Chebyshev fit instead of a
 piecewise-linear one, evaluated on both sides while the comparisons run (the polynomial and the
-comparisons are independent until the selection); softmax shifted by the maximum as in
-plaintext practice.
+comparisons are independent until the selection).
 """
 
 from __future__ import annotations
@@ -48,13 +42,10 @@ import contextlib
 import numpy as np
 
 from mpc.engines import steps
-from mpc.errors import InputError
 from mpc.functions import _fixed as fx
-from mpc.functions.exp_log import exp, log
-from mpc.functions.roots import reciprocal
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["sigmoid", "tanh", "softmax", "log_softmax"]
+__all__ = ["sigmoid", "tanh"]
 
 SIGMOID_T, TANH_T = 10.0, 6.0
 
@@ -161,29 +152,3 @@ def sigmoid(x: SecretTensor) -> SecretTensor:
 def tanh(x: SecretTensor) -> SecretTensor:
     """tanh(x) elementwise (see the module docstring): 8 rounds for 2 parties."""
     return _saturated(x, odd=True)
-
-
-def _shifted(x: SecretTensor, axis: int) -> tuple[SecretTensor, int]:
-    x = fx.fixed_input(x, "softmax").truncate()
-    if x.ndim == 0:
-        raise InputError("softmax: expected at least a 1-d SecretTensor")
-    ax = axis % x.ndim if -x.ndim <= axis < x.ndim else None
-    if ax is None:
-        raise InputError(f"softmax: axis {axis} is out of range for shape {x.shape}")
-    m = x.max(axis=ax)
-    keep = list(x.shape)
-    keep[ax] = 1
-    return x - m.reshape(tuple(keep)), ax
-
-
-def softmax(x: SecretTensor, axis: int = -1) -> SecretTensor:
-    """exp(x - max) / sum(exp(x - max)) along ``axis`` (see the module docstring); scale 2f."""
-    d, ax = _shifted(x, axis)
-    e = exp(d)
-    return e * reciprocal(e.sum(axis=ax, keepdims=True))
-
-
-def log_softmax(x: SecretTensor, axis: int = -1) -> SecretTensor:
-    """(x - max) - log(sum(exp(x - max))) along ``axis``; scale 2f."""
-    d, ax = _shifted(x, axis)
-    return d - log(exp(d).sum(axis=ax, keepdims=True))

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mpc.config import DEALER, SessionConfig, from_env, is_launched
-from mpc.config.session import MALLOC_MODES, SHM_MODES
+from mpc.config.session import MALLOC_MODES, OT_MATRIX_MODES, SHM_MODES
 from mpc.errors import ConfigError
 from mpc.launch import keygen
 from mpc.launch.local import (
@@ -59,6 +59,7 @@ _PASS_THROUGH = (
     "engine",
     "preprocessing",
     "ot_batch",
+    "ot_matrix",
     "kernels",
     "insecure_plaintext",
     "insecure_local_preprocessing",
@@ -81,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preprocessing", help="preprocessing source (overrides the script's default)")
     p.add_argument("--ot-batch", type=int, metavar="N",
                    help="with --preprocessing ot: elements per OT round trip (memory bound; default 16384)")
+    p.add_argument("--ot-matrix", choices=OT_MATRIX_MODES,
+                   help="with --preprocessing ot: matrix triples from Gilboa OT products (default: fast, GBs of "
+                        "traffic at 256^3) or from Paillier (MBs of traffic, minutes of CPU at 256^3)")
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")

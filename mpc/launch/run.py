@@ -264,6 +264,7 @@ def run_party(
             kernels=cfg.kernels,
             dealer=dealer,
             ot_batch=cfg.ot_batch,
+            ot_matrix=cfg.ot_matrix,
         )
         main(party)
         party.finish()  # the engine's closing checks (spdz2k: the final MAC check)

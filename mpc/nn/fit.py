@@ -15,13 +15,13 @@ batches, something about individual samples). ``fit`` reveals nothing unless ask
 from __future__ import annotations
 
 import sys
-import time
 from typing import Any
 
 from mpc.errors import ConfigError
 from mpc.nn.data import Batches
 from mpc.nn.module import EncryptedModule
 from mpc.nn.optim import Optimizer
+from mpc.runtime.progress import ProgressBar
 
 __all__ = ["fit"]
 
@@ -30,22 +30,15 @@ class _Progress:
     """One line per epoch, redrawn per batch on a terminal (party 0 only by default)."""
 
     def __init__(self, stream, epochs: int, batches: int) -> None:
-        self.stream, self.epochs, self.batches = stream, epochs, batches
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
-        self.t0 = time.monotonic()
+        self.epochs, self.batches = epochs, batches
+        self.bar = ProgressBar(batches, stream)
 
     def batch(self, epoch: int, b: int) -> None:
-        if self.tty:
-            done = int(20 * b / self.batches)
-            self.stream.write(f"\repoch {epoch + 1}/{self.epochs} [{'#' * done}{'.' * (20 - done)}] {b}/{self.batches}")
-            self.stream.flush()
+        self.bar.update(b, f"epoch {epoch + 1}/{self.epochs}")
 
     def epoch(self, epoch: int, loss: float | None) -> None:
         shown = "" if loss is None else f", loss {loss:.4f} (revealed)"
-        start = "\r" if self.tty else ""
-        self.stream.write(f"{start}epoch {epoch + 1}/{self.epochs}: {self.batches} batches, "
-                          f"{time.monotonic() - self.t0:.1f} s{shown}\n")
-        self.stream.flush()
+        self.bar.finish(f"epoch {epoch + 1}/{self.epochs}: {self.batches} batches, {self.bar.elapsed():.1f} s{shown}")
 
 
 def fit(enc: EncryptedModule, X: Any, Y: Any, *, epochs: int = 1, batch_size: int = 64, loss: Any,

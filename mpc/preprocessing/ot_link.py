@@ -22,6 +22,12 @@ KOS check, then the verified senders send their corrections):
 - :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
   correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
 
+For the authenticated (spdz2k) material, :class:`WideProducts` adds random OTs with chosen
+choice bits (the seeds of the MAC key's vector OLE, :mod:`mpc.preprocessing.ot_vole`) and
+Gilboa products over Z_2^128 (128 OTs per product, weight-major: the OTs of weight 2^k are
+contiguous; corrections trimmed to the ceil((128 - k) / 8) bytes that survive the weight; only
+the low word of the OTs of weight 2^64 and above hashed), same rounds as above.
+
 Tags: offline messages carry tags from a counter of their own, ``OFFLINE_TAGS + k``, disjoint
 from the online operation counter, and every message is counted in the channel section
 ``"offline"`` (reported by ``party.stats()["offline"]``).
@@ -37,6 +43,7 @@ import types
 
 import numpy as np
 
+from mpc._core._ref import ot_trim_groups
 from mpc.crypto import base_ot, ot_ext
 from mpc.errors import ProtocolError
 from mpc.net.channel import Channel
@@ -47,32 +54,22 @@ SECTION = "offline"
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 
-def _trim_groups(nbits: int) -> list[tuple[int, int, int]]:
-    """(k0, k1, nbytes): OTs k0..k1-1 of a product keep nbytes bytes of their correction."""
-    out = []
-    for nb in range(8, 0, -1):
-        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
-        if k0 < k1:
-            out.append((k0, k1, nb))
-    return out
-
-
 def trim(d: np.ndarray, nbits: int) -> np.ndarray:
     """Corrections ``(N, nbits, w)`` uint64 -> the bytes that matter (see the module docstring)."""
     b = d.view(np.uint8).reshape(*d.shape, 8)
-    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _trim_groups(nbits)]
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in ot_trim_groups(nbits)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
 
 
 def trimmed_bytes(n: int, nbits: int, w: int) -> int:
-    return sum((k1 - k0) * nb for k0, k1, nb in _trim_groups(nbits)) * n * w
+    return sum((k1 - k0) * nb for k0, k1, nb in ot_trim_groups(nbits)) * n * w
 
 
 def untrim(raw: np.ndarray, n: int, nbits: int, w: int) -> np.ndarray:
     """The inverse of :func:`trim`, with zero high bytes (they are multiplied away by 2^k)."""
     out = np.zeros((n, nbits, w, 8), dtype=np.uint8)
     pos = 0
-    for k0, k1, nb in _trim_groups(nbits):
+    for k0, k1, nb in ot_trim_groups(nbits):
         size = n * (k1 - k0) * w * nb
         out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(n, k1 - k0, w, nb)
         pos += size
@@ -246,4 +243,150 @@ class OTLinks:
                 t, start = pending[p]
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
                 received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
+            return sent, received
+
+
+# ---------------------------------------------------------------------- wide (Z_2^128) variants
+# Used by the authenticated (spdz2k) material, :mod:`mpc.preprocessing.ot_spdz`.
+
+def _wide_groups(nbits: int) -> list[tuple[int, int, int]]:
+    """(k0, k1, nbytes): weights 2^k, k0 <= k < k1, keep nbytes bytes of a Z_2^128 correction."""
+    out = []
+    for nb in range(16, 0, -1):
+        k0, k1 = max(0, 128 - 8 * nb), min(nbits, 128 - 8 * (nb - 1))
+        if k0 < k1:
+            out.append((k0, k1, nb))
+    return out
+
+
+def trim128(d: np.ndarray) -> np.ndarray:
+    """Z_2^128 corrections ``(A, K, W, 2)`` uint64, the one of weight 2^k at [:, k] -> the bytes
+    that matter mod 2^128 after the weighting: ceil((128 - k) / 8) per element."""
+    b = np.ascontiguousarray(d).view(np.uint8).reshape(*d.shape[:3], 16)
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _wide_groups(d.shape[1])]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
+
+
+def trimmed128_bytes(a: int, nbits: int, w: int) -> int:
+    return sum((k1 - k0) * nb for k0, k1, nb in _wide_groups(nbits)) * a * w
+
+
+def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
+    """The inverse of :func:`trim128`. The bytes not sent are left as they are (np.empty): they
+    only carry bits >= 128 - k of a weight-2^k value, which the weighting multiplies by 2^k, so
+    they vanish mod 2^128 whatever they hold (a borrow or carry only moves bits upward)."""
+    out = np.empty((a, nbits, w, 16), dtype=np.uint8)
+    pos = 0
+    for k0, k1, nb in _wide_groups(nbits):
+        size = a * (k1 - k0) * w * nb
+        out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(a, k1 - k0, w, nb)
+        pos += size
+    return out.view(np.uint64).reshape(a, nbits, w, 2)
+
+
+def bits128(y: np.ndarray) -> np.ndarray:
+    """Z_2^128 elements ``(N, 2)`` -> ``(N * 128,)`` uint8 bits, element-major, low bit first."""
+    return np.unpackbits(np.ascontiguousarray(y, dtype=np.uint64).view(np.uint8), bitorder="little")
+
+
+def weighted128(v: np.ndarray, kernels: types.SimpleNamespace) -> np.ndarray:
+    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (weights
+    below 2^64: one shifted copy and one 128-bit add each; from 2^64 on only the low word counts
+    and lands in the high word, a plain uint64 sum). ``v`` is left as it was."""
+    a, nbits, w, _ = v.shape
+    acc = np.array(v[:, 0], dtype=np.uint64, order="C")  # a copy
+    tmp = np.empty_like(acc)
+    for k in range(1, min(nbits, 64)):
+        lo, hi = v[:, k, :, 0], v[:, k, :, 1]
+        np.left_shift(lo, np.uint64(k), out=tmp[..., 0])
+        np.left_shift(hi, np.uint64(k), out=tmp[..., 1])
+        tmp[..., 1] |= lo >> np.uint64(64 - k)
+        kernels.add128(acc, tmp, out=acc)
+    if nbits > 64:
+        top, shifted = np.zeros((a, w), dtype=np.uint64), np.empty((a, w), dtype=np.uint64)
+        for k in range(64, nbits):
+            np.left_shift(v[:, k, :, 0], np.uint64(k - 64), out=shifted)
+            top += shifted
+        acc[..., 1] += top
+    return acc
+
+
+def hash128(x: np.ndarray, delta: np.ndarray | None, start: int, n_el: int, w: int,
+            kernels: types.SimpleNamespace) -> np.ndarray:
+    """The Z_2^128 OT messages of a weight-major Gilboa batch, ``(1, 128, n_el * w, 2)``: w values
+    per OT (:func:`mpc.crypto.ot_ext.hash_words`); the OTs of weight 2^k, k >= 64, only matter
+    mod 2^(128 - k), so only their low words are hashed (the high words are set to 0): 3/4 of
+    the hashing."""
+    half = 64 * n_el
+    out = np.empty((128 * n_el, w, 2), dtype=np.uint64)
+    out[:half] = ot_ext.hash_words(x[:half], delta, start, 2 * w, kernels).reshape(half, w, 2)
+    out[half:, :, 0] = ot_ext.hash_words(x[half:], delta, start + half, w, kernels, stride=2)
+    out[half:, :, 1] = 0
+    return out.reshape(1, 128, n_el * w, 2)
+
+
+class WideProducts:
+    """Gilboa products over Z_2^128 and random OTs with chosen choice bits, on :class:`OTLinks`."""
+
+    def __init__(self, links: OTLinks) -> None:
+        self.links = links
+
+    def random_ots(self, choices: np.ndarray | None, to: list[int], frm: list[int], m_to: int
+                   ) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, np.ndarray]]:
+        """Random OTs (the KOS-checked extension, hashed): per peer of ``to`` this party's
+        message pairs (m0, m1) ``(m_to, 2)``; per peer of ``frm`` the messages m_{c_j}
+        ``(len(choices), 2)`` for its ``choices``. Three round trips' worth of messages, all pairs."""
+        lk = self.links
+        lk.setup()
+        with lk.channel.section(SECTION):
+            pending, (tag_check, _) = lk._extension(to, frm, choices, m_to)
+            sent = {}
+            for p in to:
+                q, start = lk._verified(p, tag_check)
+                m0, m1 = ot_ext.rot_send(q, lk.senders[p].delta, start)
+                sent[p] = (m0[:, 0, :].copy(), m1[:, 0, :].copy())
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                received[p] = ot_ext.rot_receive(t, start)[:, 0, :].copy()
+            return sent, received
+
+    def products(self, x: np.ndarray | None, to: list[int], y: np.ndarray | None, frm: list[int], w: int
+                 ) -> tuple[dict[int, np.ndarray], dict[int, np.ndarray]]:
+        """Gilboa over Z_2^128: ``x`` ``(N, w, 2)`` this party's correlations towards ``to``,
+        ``y`` ``(N, 2)`` its receiver inputs from ``frm`` (every pair uses the same N and w; 128 OTs per element, choice bit k of y
+        for weight 2^k). Returns per peer this party's ``(N, w, 2)`` share of x_me * y_p (sent)
+        and of x_p * y_me (received). Cost per element and pair: 128 OTs (2 KB of extension
+        matrix), 1088 w bytes of trimmed corrections."""
+        lk = self.links
+        lk.setup()
+        k = lk.kernels
+        ch = lk.channel
+        with ch.section(SECTION):
+            n_el = len(x) if to else len(y)
+            if to and x.shape != (n_el, w, 2):
+                raise ProtocolError(f"products: x must be (N, {w}, 2), got {x.shape}")
+            # OT number k N + e has choice bit k of y_e (weight-major: each weight's OTs contiguous)
+            choices = np.ascontiguousarray(bits128(y).reshape(n_el, 128).T).reshape(-1) if frm else None
+            pending, (tag_check, tag_d) = lk._extension(to, frm, choices, n_el * 128 if to else 0)
+            sent = {}
+            if to:
+                xf = np.ascontiguousarray(x, dtype=np.uint64).reshape(n_el * w, 2)
+                for p in to:
+                    q, start = lk._verified(p, tag_check)
+                    m0 = hash128(q, None, start, n_el, w, k)
+                    d = hash128(q, lk.senders[p].delta, start, n_el, w, k)
+                    k.sub128(d, m0, out=d)
+                    for b in range(128):
+                        k.sub128(d[0, b], xf, out=d[0, b])
+                    ch.send(p, trim128(d), tag_d)
+                    sent[p] = k.neg128(weighted128(m0, k)[0]).reshape(n_el, w, 2)
+            received = {}
+            for p in frm:
+                t, start = pending[p]
+                raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(1, 128, n_el * w),))
+                h = hash128(t, None, start, n_el, w, k)
+                d = untrim128(raw, 1, 128, n_el * w)
+                d.reshape(128, n_el, w * 2)[...] *= choices.reshape(128, n_el, 1).astype(np.uint64)
+                received[p] = weighted128(k.sub128(h, d, out=h), k)[0].reshape(n_el, w, 2)
             return sent, received

@@ -27,7 +27,8 @@ Kinds (``mpc.preprocessing.base``):
   bit_triple -- AND triples; dabit -- daBits; bitmul -- a daBit r, a_i local, and [r*a];
   div (a public d that is not a power of two; floor(r/d) is not linear in the bits of r) --
   r = q d + s by rejection sampling with public accept bits (:mod:`mpc.preprocessing.ot_div`).
-  Authenticated material (engine spdz2k) is not built yet either (ConfigError).
+  Authenticated material (engine spdz2k) is :class:`~mpc.preprocessing.ot_spdz.SpdzOTPreprocessing`,
+  which extends this class; here an authenticated request is a ConfigError.
 
 Batches: every primitive runs in chunks of at most ``batch`` products (64 ``batch`` daBits or
 AND-triple bits: the same number of OTs), bounded memory, two round trips per chunk for all
@@ -77,13 +78,15 @@ class OTPreprocessing(Preprocessing):
     """Dealer-free material for one party (see the module docstring).
 
     ``batch``: the largest number of elements one OT round trip handles (memory bound).
-    ``matrix_triple_2pc``: the hook for a Paillier matrix-triple module (two parties):
+    ``matrix_triple_2pc``: the hook for a Paillier matrix-triple module (run for every pair):
     ``f(channel, peer, A, B) -> share``, this party's additive share of
     A_me @ B_peer + A_peer @ B_me for its local (m, k) A and (k, n) B (uint64, mod 2^64); it
     may use ``channel`` freely (both parties call it at the same point; offline tags are its own
-    business, e.g. ``OTLinks.tag``). Used when n == 2; for n > 2, or left None, the cross products come
-    from Gilboa's OT multiplication with vector correlations (k n 64 OTs of m-element messages:
-    about 16 k n + 288 k n m bytes per party and pair -- 4.8 GB for 256^3, hence the hook).
+    business, e.g. ``OTLinks.tag``). Called once per peer, peers in ascending order (``ot_matrix=
+    "paillier"`` in ``mpc.run``/``mpcrun`` passes :class:`~mpc.preprocessing.paillier_matrix.
+    PaillierMatrixHook`). Left None, the cross products come from Gilboa's OT multiplication
+    with vector correlations (k n 64 OTs of m-element messages: about 16 k n + 288 k n m bytes
+    per party and pair -- 4.8 GB for 256^3, hence the hook).
     """
 
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
@@ -171,12 +174,17 @@ class OTPreprocessing(Preprocessing):
 
     def matmul_cross(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """This party's share of sum_{i != j} A_i B_j for its (m, k) A and (k, n) B: the hook
-        ``matrix_triple_2pc`` for two parties when given, else Gilboa with vector correlations
+        ``matrix_triple_2pc`` for every pair when given, else Gilboa with vector correlations
         (all pairs in two round trips per chunk)."""
         m, k = a.shape
         n = b.shape[1]
-        if self.matrix_triple_2pc is not None and self.n == 2:
-            return self.matrix_triple_2pc(self.channel, self.peers[0], a, b)
+        if self.matrix_triple_2pc is not None:
+            # pairwise: the pair {i, j}'s two shares sum to A_i B_j + A_j B_i. Every party visits
+            # its peers in ascending order, a total order on pairs, so no pair waits in a cycle.
+            out = np.zeros((a.shape[0], b.shape[1]), dtype=np.uint64)
+            for p in sorted(self.peers):
+                out += self.matrix_triple_2pc(self.channel, p, a, b)
+            return out
         out = np.zeros((m, n), dtype=np.uint64)
         # the OT of B[l, c] (element l*n + c) carries the column A[:, l]: m ring elements
         x = np.repeat(np.ascontiguousarray(a.T), n, axis=0)  # (k*n, m)

@@ -21,6 +21,7 @@ import types
 
 import numpy as np
 
+from mpc.config.session import OT_MATRIX_MODES
 from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import bitplanes
 from mpc.errors import ConfigError, InputError, ShareTypeError
@@ -28,6 +29,8 @@ from mpc.net.channel import Channel
 from mpc.net.wire import MAX_NDIM
 from mpc.preprocessing.base import Preprocessing, Request
 from mpc.preprocessing.ot_source import OTPreprocessing
+from mpc.preprocessing.ot_spdz import SpdzOTPreprocessing
+from mpc.preprocessing.paillier_matrix import PaillierMatrixHook
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.tensor.encoding import decode, to_numpy
@@ -55,23 +58,32 @@ SPECS = ("dealer", "ot", "local")
 
 
 def check_preprocessing_spec(spec: object, engine: str = "semi2k") -> None:
+    """Reject an unknown ``preprocessing`` before any message (``ot`` under spdz2k is
+    :mod:`mpc.preprocessing.ot_spdz`: the kinds it cannot make raise at the first request)."""
     if not isinstance(spec, Preprocessing) and spec not in SPECS:
         raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")
-    if spec == "ot" and engine == "spdz2k":
-        raise ConfigError("preprocessing='ot' under engine='spdz2k': authenticated (MAC-carrying) material from "
-                          "OT is not built yet; use preprocessing='dealer' with spdz2k, or engine='semi2k'/'gmw' "
-                          "with preprocessing='ot'")
+
+
+def check_ot_matrix(ot_matrix: object) -> None:
+    """``ot_matrix`` names a way to make matrix triples (checked before any message)."""
+    if ot_matrix not in OT_MATRIX_MODES:
+        raise ConfigError(f"ot_matrix: expected one of {', '.join(OT_MATRIX_MODES)}, got {ot_matrix!r}")
 
 
 def build_preprocessing(spec: object, dealer: Channel | None, channel: Channel, common_prg: PRG,
-                        kernels: types.SimpleNamespace, ot_batch: int | None = None) -> Preprocessing:
+                        kernels: types.SimpleNamespace, ot_batch: int | None = None,
+                        ot_matrix: str = "gilboa", engine: str = "semi2k") -> Preprocessing:
     pid, n = channel.pid, channel.n
     if isinstance(spec, Preprocessing):
         return spec
     if spec == "dealer":
         return DealerClient(dealer, pid, n) if dealer is not None else _NoDealer()
     if spec == "ot":
-        return OTPreprocessing(channel, kernels, **({} if ot_batch is None else {"batch": ot_batch}))
+        options = {} if ot_batch is None else {"batch": ot_batch}
+        if ot_matrix == "paillier":  # unauthenticated matrix triples only (spdz2k's come from triples)
+            options["matrix_triple_2pc"] = PaillierMatrixHook()
+        source = SpdzOTPreprocessing if engine == "spdz2k" else OTPreprocessing
+        return source(channel, kernels, **options)
     if spec == "local":
         return InsecureLocalDealer(pid, n, common_prg, kernels)
     raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")

@@ -40,6 +40,7 @@ every party builds its engines at the same point (here, in ``__init__``, after s
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Sequence
 
 from mpc._core import get_kernels
@@ -50,12 +51,15 @@ from mpc.prg import PRG
 from mpc.runtime import dryrun
 from mpc.runtime import inout as io
 from mpc.runtime.engines import ENGINES, build_arithmetic, check_engine
+from mpc.runtime.progress import ProgressBar, peak_rss_bytes
 from mpc.runtime.seeds import agree_seeds
 from mpc.tensor.secret_bits import SecretBits
 from mpc.tensor.secret_tensor import SecretTensor
 
 __all__ = ["ENGINES", "Party"]
 
+
+PROGRESS_CHUNKS = 20  # Party.preprocess(progress=...): the plan in at most this many fetches
 
 class Party:
     """One participant. Construct it with a connected channel; it agrees seeds with the peers."""
@@ -70,13 +74,16 @@ class Party:
         kernels: str | None = None,
         dealer: Channel | None = None,
         ot_batch: int | None = None,
+        ot_matrix: str = "gilboa",
     ) -> None:
         """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
         dealer process), "ot" (the parties' own OT-based offline phase, no dealer:
-        :mod:`mpc.preprocessing.ot_source`; ``ot_batch`` elements per OT round trip), "local"
+        :mod:`mpc.preprocessing.ot_source`; ``ot_batch`` elements per OT round trip; ``ot_matrix``
+        "gilboa" or "paillier": how its matrix triples are made), "local"
         (InsecureLocalDealer: tests only) or a Preprocessing instance."""
         engine = check_engine(engine)
         io.check_preprocessing_spec(preprocessing, engine)  # before any message, like the engine name
+        io.check_ot_matrix(ot_matrix)
         self.channel = channel
         self.pid = channel.pid
         self.n = channel.n
@@ -89,7 +96,7 @@ class Party:
         self.common_prg = PRG(common)
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
         self.preprocessing = io.build_preprocessing(preprocessing, dealer, channel, self.common_prg,
-                                                    self.kernels, ot_batch)
+                                                    self.kernels, ot_batch, ot_matrix, engine=engine)
         # draws a sub-seed from each pairwise PRG: the same point of the program on every party
         self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
         ctx = EngineContext(channel, self.preprocessing, self.kernels, self.prg, self.pair_prgs, self.common_prg,
@@ -165,10 +172,45 @@ class Party:
         torch tensors (float64 / int64; torch is imported then, and only then)."""
         return io.reveal(self, values, to, as_torch)
 
-    def preprocess(self, plan) -> None:
+    def preprocess(self, plan, *, progress: bool | str = False, stream=None) -> dict:
         """Offline phase: fetch the material of ``plan`` (a list of ``(kind, params)``, e.g. from
-        :meth:`recording`) now, so that the online phase needs no preprocessing traffic."""
-        self.preprocessing.prefetch(plan)
+        :meth:`recording` or :meth:`dry_run`) now, so that the online phase needs no
+        preprocessing traffic. Returns a report: ``items``, ``seconds``, ``bytes_sent`` and
+        ``bytes_received`` (this party's offline or dealer-link traffic during the call) and
+        ``peak_rss_bytes`` (the
+        process's peak resident memory after the call: with threads as parties, the process's).
+
+        ``progress``: True shows a bar at party 0, "all" at every party (to ``stream``, default
+        stderr): redrawn on a terminal, one summary line otherwise (the bar is off in logs and
+        under ``mpcrun``'s relay). With ``progress`` set the plan is fetched in up to 20
+        consecutive chunks, so a source that batches a whole plan makes up to 20 batches instead
+        of one; every party must pass the same ``progress`` (as every other argument of a
+        collective call), since the parties must split the plan alike."""
+        plan = list(plan)
+        show = progress == "all" or (progress is True and self.pid == 0)
+        before = self._offline_traffic()
+        bar = ProgressBar(len(plan), stream) if show else None
+        # chunks by ``progress``, not by ``show``: every party must split the plan alike
+        step = max(1, -(-len(plan) // PROGRESS_CHUNKS)) if progress else max(1, len(plan))
+        t0 = time.perf_counter()
+        for lo in range(0, len(plan), step):
+            self.preprocessing.prefetch(plan[lo : lo + step])
+            if bar:
+                bar.update(min(len(plan), lo + step), "offline")
+        after = self._offline_traffic()
+        report = {"items": len(plan), "seconds": time.perf_counter() - t0, "bytes_sent": after[0] - before[0],
+                  "bytes_received": after[1] - before[1], "peak_rss_bytes": peak_rss_bytes()}
+        if bar:
+            bar.finish(f"offline: {report['items']} items in {report['seconds']:.1f} s, "
+                       f"{report['bytes_sent'] / 1e6:.1f} MB sent, {report['bytes_received'] / 1e6:.1f} MB received, "
+                       f"peak memory {report['peak_rss_bytes'] / 2**20:.0f} MiB")
+        return report
+
+    def _offline_traffic(self) -> tuple[int, int]:
+        """(sent, received) bytes of preprocessing so far: the OT offline section or the dealer link."""
+        stats = self.stats()
+        part = stats.get("offline") or stats.get("dealer")
+        return (int(part["bytes_sent"]), int(part["bytes_received"])) if part else (0, 0)
 
     def dry_run(self, fn, *tensors: SecretTensor | SecretBits) -> list:
         """The preprocessing plan of ``fn(*tensors)``, found without any communication (on

@@ -50,6 +50,12 @@ class _Weighted(Layer):
             return self.fold.folded_producer(self)
         return self.p("weight"), self.p("bias")
 
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        """The input gradient and the parameter gradients (split so DP-SGD's per-example
+        backward can call ``param_grads`` on its own)."""
+        (g,) = truncate_all(g)
+        return self.backward_inputs(ctx, g, needs), self.param_grads(ctx, g)
+
 
 class Linear(_Weighted):
     kind = "Linear"
@@ -74,10 +80,6 @@ class Linear(_Weighted):
             ctx.x, ctx.w = x, w
         y = x @ w.T
         return y + b if b is not None else y
-
-    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
-        (g,) = truncate_all(g)
-        return self.backward_inputs(ctx, g, needs), self.param_grads(ctx, g)
 
     def backward_inputs(self, ctx: Ctx, g: SecretTensor, needs: list[bool]) -> list:
         """[dx] only (None for the model's input)."""
@@ -154,10 +156,6 @@ class Conv2d(_Weighted):
             ctx.cols, ctx.w, ctx.shape, ctx.out = cols, w, x.shape, (n, oh, ow)
             y = (w.reshape(self.out_channels, -1) @ cols).reshape(self.out_channels, n, oh, ow).transpose(1, 0, 2, 3)
         return y + b.reshape(1, -1, 1, 1) if b is not None else y
-
-    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
-        (g,) = truncate_all(g)
-        return self.backward_inputs(ctx, g, needs), self.param_grads(ctx, g)
 
     def backward_inputs(self, ctx: Ctx, g: SecretTensor, needs: list[bool]) -> list:
         """[dx] only (None for the model's input): W^T g_mat summed back by col2im."""
