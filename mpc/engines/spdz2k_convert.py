@@ -207,6 +207,10 @@ class Spdz2kConverter:
         less = yield from self._lt_public_steps(c[:63], r[:63])
         return eng.xor(eng.xor_public(r[63:64], c[63:64]), less), shapes
 
+    def msb_planes_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
+        """:meth:`msb_planes` as a step generator (:mod:`mpc.engines.steps`)."""
+        return (yield from self._msb_plane_steps(xs))
+
     def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Unpacked authenticated bits (shapes of ``xs``) of the sign bit of each x."""
         plane, shapes = self.msb_planes(xs)
@@ -240,6 +244,27 @@ class Spdz2kConverter:
         eng = self.boolean
         y = eng.invert(r)  # c - r = c + ~r + 1
         return circuits.add_from(eng, eng.xor_public(y, c), eng.and_public(y[:63], c[:63]), carry_in=True), shapes
+
+    def a2b_steps(self, xs: Sequence[np.ndarray],
+                  masked_use: bool = False) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
+        """:meth:`a2b` as a step generator (:mod:`mpc.engines.steps`): the masked opening and each
+        AND layer of the adder yield one exchange (same gates, same material)."""
+        flat, shapes = _flat(xs, AUTH, "a2b")
+        _, c, r = yield from self._open_masked_steps(flat)
+        eng = self.boolean
+        y = eng.invert(r)  # c - r = c + ~r + 1
+        layers = circuits.add_from_layers(eng, eng.xor_public(y, c), eng.and_public(y[:63], c[:63]), carry_in=True)
+        return (yield from self._gates(layers)), shapes
+
+    def _gates(self, layers) -> steps.Steps:
+        """A generator of AND layers (:mod:`mpc.engines.circuits`) as a step generator: each layer
+        is one :meth:`~mpc.engines.authbits.AuthBits.and_steps` (one yielded exchange)."""
+        try:
+            pairs = next(layers)
+            while True:
+                pairs = layers.send((yield from self.boolean.and_steps(pairs)))
+        except StopIteration as stop:
+            return stop.value
 
     def bit_not(self, bit: np.ndarray) -> np.ndarray:
         """NOT b for unpacked bits: party 0 flips its bit share, every MAC share takes Delta_i. Local."""
@@ -281,8 +306,12 @@ class Spdz2kConverter:
 
     def b2a(self, bits: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Authenticated ring shares (AUTH) of the given unpacked bits. Step 5: 1 round."""
+        return steps.run(self._exchange(), self.b2a_steps(bits))
+
+    def b2a_steps(self, bits: Sequence[np.ndarray]) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`b2a` as a step generator (:mod:`mpc.engines.steps`): its one opening yielded."""
         flat, shapes = _flat(bits, ABIT, "b2a")
-        _, conv = self._bit_mul_flat(flat[:0], self.arith.zeros((0,)), flat)
+        _, conv = yield from self._bit_mul_steps(flat[:0], self.arith.zeros((0,)), flat)
         return split_flat(conv, shapes)
 
     def _inject(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
@@ -305,6 +334,11 @@ class Spdz2kConverter:
     def _bit_mul_flat(self, bflat: np.ndarray, xflat: np.ndarray,
                       eflat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Steps 5-6 on flat arrays: one exchange of the masked bits (packed) and d = x - a."""
+        return steps.run(self._exchange(), self._bit_mul_steps(bflat, xflat, eflat))
+
+    def _bit_mul_steps(self, bflat: np.ndarray, xflat: np.ndarray,
+                       eflat: np.ndarray) -> steps.Steps[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`_bit_mul_flat` as a step generator (its one exchange yielded)."""
         ar, k, pre = self.arith, self.k, self.preprocessing
         m, me = bflat.shape[0], eflat.shape[0]
         if m + me == 0:
@@ -330,7 +364,7 @@ class Spdz2kConverter:
             ewords, efold = self._pack(eflat)
             k.bxor(ewords, np.ascontiguousarray(ew["w"]), out=msg[wb : wb + we])
             folds[wb:] = efold ^ ew["f"]
-        parts = self.arith.channel.exchange(msg)
+        parts = yield msg
         nb = wb + we  # the packed bits open by XOR, the ring part d by addition mod 2^128
         mine = parts[self.pid]  # what was sent (never written to: it went to the peers)
         bits = mine[:nb].copy()

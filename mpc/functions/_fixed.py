@@ -169,8 +169,8 @@ def run(conv: MixedProtocols, gen: steps.Steps):
 
 def together(conv: MixedProtocols, *gens: steps.Steps) -> list:
     """Run independent step generators in lockstep (:func:`mpc.engines.steps.lockstep`): one
-    merged exchange per round where the engine offers steps (semi2k with GMW), one after the
-    other otherwise (spdz2k); their results in order."""
+    merged exchange per round where the engine offers steps (semi2k with GMW, spdz2k), one
+    after the other otherwise; their results in order."""
     return steps.lockstep(gens, getattr(conv.arith, "round_exchange", None))
 
 

@@ -19,10 +19,12 @@ per round), then one product round:
    (g2) in one round (:meth:`mpc.engines.convert.Converter.bit_mul`).
 Cost (2 parties): 8 rounds (3 parties: 9), for an input at scale f or 2f (formerly 15, plus 1 to
 truncate a 2f input); per element per party about 700 bytes for sigmoid, 900 for tanh (formerly
-545 for both): mostly the polynomial's products over 2N values; the three MSB circuits ~140. Under spdz2k, which has no lockstep, the
-polynomial is taken of a = min(|x|, T) after the comparisons instead (one bit-times-value round
-for a, p(a) over N values in 5 rounds, (1 - 2s) by a truncating product that also drops p's
-scale: MSB + 7 rounds, about half the bytes of doing both sides one after the other). Accuracy: absolute error <= 1e-4 everywhere (any x
+545 for both): mostly the polynomial's products over 2N values; the three MSB circuits ~140.
+spdz2k runs the same lockstep: 8 rounds for 2 and 3 parties (formerly 18). An engine without
+lockstep takes the polynomial of a = min(|x|, T) after the comparisons instead (one
+bit-times-value round for a, p(a) over N values in 5 rounds, (1 - 2s) by a truncating product
+that also drops p's scale: MSB + 7 rounds, about half the bytes of doing both sides one after
+the other). Accuracy: absolute error <= 1e-4 everywhere (any x
 in the Fixed range, |x| 2^scale < 2^62 for a pending input; beyond +-T the result is the
 saturated value, within 5e-5 of the true one).
 
@@ -75,7 +77,7 @@ def _saturated(x: SecretTensor, odd: bool) -> SecretTensor:
     big = SIGMOID_T if not odd else TANH_T
     center, half_log2, fn = (5.0, 3, _sigmoid_fn) if not odd else (3.0, 2, _tanh_fn)
     tb = fx.const(big, sc)
-    if getattr(ar, "round_exchange", None) is None:  # no lockstep (spdz2k): clamp first, half the bytes
+    if getattr(ar, "round_exchange", None) is None:  # no lockstep: clamp first, half the bytes
         return _clamped(x, flat, odd, out)
     cmp = steps.steps(conv, "msb", [flat, fx.add_const(conv, flat, -tb), fx.add_const(conv, flat, tb)])
     (s, m1, g2), (pos, neg) = fx.together(conv, cmp, _both_sides(conv, flat, sc, center, half_log2, fn, big, out))

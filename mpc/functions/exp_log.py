@@ -45,8 +45,8 @@ representable x = 1 +- 2^-16).
 Domain: log(x) = log(|x|) for x < 0; log(0) = -(2^62 - 1) / 2^(2f) (the most negative value
 whose truncation is exact).
 
-Security: that of the engines (semi-honest for semi2k; malicious with abort for spdz2k, which runs
-the lockstepped parts one after the other); the lockstep only merges the messages of protocols
+Security: that of the engines (semi-honest for semi2k; malicious with abort for spdz2k, whose
+openings in a lockstep all go to its MAC check); the lockstep only merges the messages of protocols
 each masked with its own material. Paper for the approach of exp by bits of the integer part
 and a polynomial of the fraction: Aly and Smart, "Benchmarking privacy preserving scientific
 operations", ACNS 2019; normalisation by the leading bit: Catrina and Saxena, "Secure
