@@ -59,14 +59,17 @@ to each peer, per element of the result; every opening is recorded for the next 
   for every SPDZ2k value) and the MAC relation holds mod 2^128; the one opening (c1, c2) is
   recorded for the MAC check, so a cheater changes an opened value (caught by the check) or its
   own share of the result (caught when the result is opened). Squares likewise from a
-  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M].
+  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M]. A source
+  that makes no authenticated tmul/tsquare tuples (:func:`folds_truncation`: the dealer-free
+  OT source today) gets the truncations first and the product after: 2 rounds, ``trunc`` only.
 - lockstep (:mod:`mpc.engines.steps`): the one-round protocols are step generators
   (``mul_steps``, ``mul_truncating_steps``, ``divide_steps``, ``truncate_steps``; the bits'
   :meth:`~mpc.engines.authbits.AuthBits.and_steps` and the converter's ``msb_steps``), the plain
   methods run them, and :meth:`Spdz2k.round_exchange` merges the openings of independent
   protocols into one message per round (the rounds of the longest, the bytes of all): sigmoid
-  and tanh take 8 rounds as under semi2k (formerly 18), ReLU of a product truncates in the MSB
-  circuit's rounds. The MAC check is unchanged: every opening of a protocol run in lockstep is
+  and tanh take 8 rounds as under semi2k (formerly 18), exp 13 (27), softmax of 10 logits 31
+  (51; the converter's ``msb_planes_steps``, ``a2b_steps``, ``b2a_steps``), ReLU of a product
+  truncates in the MSB circuit's rounds. The MAC check is unchanged: every opening of a protocol run in lockstep is
   recorded as when it runs alone, and the one deferred check covers them all.
 - open (reveal) to everyone: [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as
   shares of its own, u uniform: the upper 64 bits of x', which could tell how products
