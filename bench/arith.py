@@ -45,8 +45,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.parties import engines_for_source, parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
-from bench.parties import parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "mul_check": "W1"}
@@ -97,10 +97,11 @@ def main(argv: list[str] | None = None) -> None:
                  ("matmul", 256, 3)]
     # mpcrun's plaintext default, its encrypted default and (loopback) the like-for-like TCP line
     lines = transports(args.transport, args.profile, tcp=True)
+    engines = engines_for_source(args, args.engines)
     for parties in args.parties:
         measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
         for op, size, repeats in cases:
-            for engine in args.engines:  # engines take turns within each case: load hits both alike
+            for engine in engines:  # engines take turns within each case: load hits both alike
                 ops = [op, "mul_check"] if engine == "spdz2k" and op == "mul" else [op]
                 for one in ops:
                     for transport in lines:

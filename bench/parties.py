@@ -173,6 +173,19 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
     return None if report_unavailable(args.profile, engine=engine, workloads=workloads) else args
 
 
+def engines_for_source(args, engines: list[str]) -> list[str]:
+    """The engines a runner measures with ``args.preprocessing``: under ``ot``, spdz2k is left out
+    with a not-available line (its dealer-free material has no authenticated bits or edaBits yet,
+    so no comparison runs, and makes about 60 truncation tuples per second: hours at these sizes)."""
+    if getattr(args, "preprocessing", "dealer") != "ot" or "spdz2k" not in engines:
+        return list(engines)
+    print(json.dumps({"system": "tessera", "engine": "spdz2k ot", "preprocessing": "ot", "status": "not-available",
+                      "reason": "spdz2k with preprocessing='ot' makes authenticated triples but no authenticated "
+                                "bits or edaBits yet, and ~60 truncation tuples/s: measured with the dealer only",
+                      **net_fields({"profile": args.profile})}), flush=True)
+    return [e for e in engines if e != "spdz2k"]
+
+
 def report_unavailable(profile: str, **fields) -> bool:
     """If ``profile`` cannot run here, print the ``not-available`` line (with the reason) and
     return True: a runner never falls back to loopback silently."""

@@ -70,7 +70,8 @@ SYSTEM_COLORS = {"tessera": "#2ca02c", "crypten": "#1f77b4", "mpyc": "#ff7f0e"}
 TESSERA_ENGINES = {  # DESIGN.md section 4
     "semi2k": ("semi-honest, dishonest majority (additive over Z_2^64, fixed point)",
                "TrustedDealer process (seed-compressed: party n-1 receives corrections, the others expand seeds)"),
-    "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)", "authenticated dealer, or OT-based"),
+    "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)",
+               "authenticated TrustedDealer process (it knows the MAC key); dealer-free OT for arithmetic only"),
     "gmw": ("semi-honest (XOR sharing of bits)", "TrustedDealer process: AND triples, daBits, bit-injection triples"),
 }
 STAMP_KEYS = {"machine", "commit", "versions", "settings", "run_id", "timestamp"}

@@ -9,7 +9,10 @@ probability at most 2^(-s + log2(s + 1)) per check (~2^-58; :mod:`mpc.engines.ma
 protected: fairness (a cheater may see an output the others then refuse) and denial of service
 (any party can make the run abort). Preprocessing: authenticated material from the trusted
 dealer (which knows the MAC key: it is trusted with everything it makes, as for semi2k;
-:mod:`mpc.preprocessing.authenticated`).
+:mod:`mpc.preprocessing.authenticated`), or, dealer-free, from the parties' own OT offline phase
+(``preprocessing="ot"``, :mod:`mpc.preprocessing.ot_spdz`: MAC keys nobody knows, triples,
+squares, matrix and truncation material with MASCOT's combine and SPDZ2k's sacrifice; the
+authenticated bits, daBits and edaBits of comparisons are not made there yet: ConfigError).
 
 Shares (:mod:`mpc.sharing.authenticated`): a value x in Z_2^64 is shared as x' in Z_2^128 with
 x' = x mod 2^64 (the upper bits carry no meaning), together with MAC shares m_i, sum m_i =
