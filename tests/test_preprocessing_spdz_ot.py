@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _tamper import add128, one_shot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -156,27 +157,6 @@ def test_secret_tensor_ops_random(n, rows, cols, data):
 M64 = (1 << 64) - 1
 
 
-def add_at(words: np.ndarray, index: int, offset: int) -> None:
-    flat = words.reshape(-1, 2)
-    v = (int(flat[index, 0]) | int(flat[index, 1]) << 64) + offset
-    flat[index, 0], flat[index, 1] = v & M64, (v >> 64) & M64
-
-
-def one_shot(obj, name: str, change, skip: int = 0):
-    """The (skip+1)-th call of ``obj.name`` gets a changed copy of its first argument."""
-    orig = getattr(obj, name)
-    calls = [0]
-
-    def wrapper(arr, *args, **kwargs):
-        calls[0] += 1
-        if calls[0] == skip + 1:
-            arr = np.array(arr, copy=True)
-            change(arr)
-        return orig(arr, *args, **kwargs)
-
-    setattr(obj, name, wrapper)
-
-
 N = 16  # triples in the tampered batch: the authenticated vector is a, b, c, a^, c^ (N each), then the mask
 
 
@@ -206,7 +186,7 @@ def test_wrong_triple_share_is_caught(n, cheater, offset):
     """The cheater authenticates c + offset instead of its product share: the sacrifice fails."""
     elem = 2 * N + 3  # the 4th c
     _all_caught(_cheat(n, cheater, lambda pre: one_shot(pre.vole, "authenticate",
-                                                         lambda v: add_at(v, elem, offset))), cheater)
+                                                         lambda v: add128(v, elem, offset))), cheater)
 
 
 @pytest.mark.parametrize(("n", "cheater"), CASES)
@@ -216,7 +196,7 @@ def test_wrong_cope_correction_is_caught(n, cheater):
     def tamper(pre):
         def change(d):  # (1, 64, N', 2): every weight of element 5
             for k in range(64):
-                add_at(d[0, k], 5, 1)
+                add128(d[0, k], 5, 1)
         one_shot(pre.vole, "send_corrections", change)
 
     _all_caught(_cheat(n, cheater, tamper), cheater)
@@ -233,7 +213,7 @@ def test_wrong_cope_correction_single_weight_towards_party_0(n, cheater):
             calls[0] += 1
             if p == 0 and calls[0] <= n - 1:
                 d = np.array(d, copy=True)
-                add_at(d[0, 0], 7, 1 << 40)
+                add128(d[0, 0], 7, 1 << 40)
             return orig(d, p, tag)
 
         pre.vole.send_corrections = send
@@ -247,7 +227,7 @@ def test_wrong_opening_is_caught(n, cheater, which):
     """The cheater changes its share of an opened rho or sigma, or its committed check value."""
     skip = {"rho": 4, "sigma": 5, "check": 8}[which]  # _exchange calls: combine coin (2), commits, coin, ...
     index = {"rho": 4, "sigma": 2, "check": 3}[which]  # check: nonce (2 words), then z (2 words)
-    _all_caught(_cheat(n, cheater, lambda pre: one_shot(pre, "_exchange", lambda v: add_at(v, index // 2, 1)
+    _all_caught(_cheat(n, cheater, lambda pre: one_shot(pre, "_exchange", lambda v: add128(v, index // 2, 1)
                                                          if which != "check" else v.__setitem__(index, v[index] ^ 1),
                                                          skip=skip)), cheater)
 
@@ -255,7 +235,7 @@ def test_wrong_opening_is_caught(n, cheater, which):
 def test_honest_runs_never_raise_and_engine_catches_offline_cheating():
     def main(p, cheat):
         if cheat and p.pid == 1:
-            one_shot(p.preprocessing.vole, "authenticate", lambda v: add_at(v, 2 * 6 + 1, 1), skip=1)
+            one_shot(p.preprocessing.vole, "authenticate", lambda v: add128(v, 2 * 6 + 1, 1), skip=1)
         a = p.input(np.arange(6) - 3 if p.pid == 0 else None, owner=0, dtype=mpc.Int64(), shape=(6,))
         return p.reveal(a * a)
 
@@ -300,7 +280,7 @@ def test_a_non_bit_in_the_truncation_bits_is_caught(n, cheater):
         p.preprocessing.triples((8,), auth=True)
         if p.pid == cheater:
             first_bit = 5 * n * 64 * 2  # after the triples' a, b, c, a^, c^ (n per bit, 64 bits x 2 elements)
-            one_shot(p.preprocessing.vole, "authenticate", lambda v: add_at(v, first_bit + 9, 2))
+            one_shot(p.preprocessing.vole, "authenticate", lambda v: add128(v, first_bit + 9, 2))
         p.preprocessing.trunc_triples((2,), 16, auth=True)
         return "no error"
 

@@ -35,6 +35,7 @@ cheater changes one word of one round's message (any protocol's part): always ca
 
 import numpy as np
 import pytest
+from _tamper import add128, one_shot
 
 import mpc
 from mpc.errors import CheatingDetected
@@ -54,31 +55,6 @@ def draw_offset(rng) -> int:
     if rng.random() < 0.6:
         return OFFSETS[rng.integers(len(OFFSETS))]
     return int(rng.integers(1, 1 << 63)) << int(rng.integers(0, 65))  # nonzero, up to 2^127 scale
-
-
-def add128(words: np.ndarray, index: int, offset: int) -> None:
-    """Add ``offset`` mod 2^128 to element ``index`` of a (..., 2) uint64 array, in place."""
-    flat = words.reshape(-1, 2)
-    if not np.shares_memory(flat, words):
-        raise AssertionError("the tampered array must be changed in place")
-    v = (int(flat[index, 0]) | int(flat[index, 1]) << 64) + offset
-    flat[index, 0], flat[index, 1] = v & M64, (v >> 64) & M64
-
-
-def one_shot(obj, name: str, change, skip: int = 0):
-    """Replace ``obj.name`` so that its (skip+1)-th call passes its first argument through
-    ``change`` (a copy of it); every other call goes through untouched."""
-    orig = getattr(obj, name)
-    calls = [0]
-
-    def wrapper(arr, *args, **kwargs):
-        calls[0] += 1
-        if calls[0] == skip + 1:
-            arr = np.array(arr, copy=True)
-            change(arr)
-        return orig(arr, *args, **kwargs)
-
-    setattr(obj, name, wrapper)
 
 
 X = np.rint(np.linspace(-3, 4, 5) * 2**16) / 2**16  # the inputs, as encoded

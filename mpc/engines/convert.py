@@ -276,16 +276,7 @@ class Converter:
         flat, shapes = _flat(bits, "b2a")
         m = flat.shape[0]
         if self.dabits is None:
-            eng = self.arith
-            level = self._inputs(flat & _ONE)
-            while len(level) > 1:
-                h = len(level) // 2
-                xs = np.concatenate([level[2 * i] for i in range(h)])
-                ys = np.concatenate([level[2 * i + 1] for i in range(h)])
-                prod = (yield from steps.steps(eng, "mul", xs, ys)) if xs.size else xs
-                level = [eng.sub(eng.add(level[2 * i], level[2 * i + 1]), eng.mul_public(prod[i * m : (i + 1) * m], 2))
-                         for i in range(h)] + level[2 * h :]
-            return split_flat(level[0], shapes)
+            return split_flat((yield from self._b2a_tree_steps(flat)), shapes)
         if m == 0:
             return split_flat(np.zeros(0, dtype=np.uint64), shapes)
         words, r_a = self.dabits.dabits(m)
@@ -302,19 +293,21 @@ class Converter:
     def _b2a_flat(self, flat: np.ndarray) -> np.ndarray:
         if self.dabits is not None:
             return self._b2a_dabits(flat)
+        return steps.run(getattr(self.arith, "round_exchange", None), self._b2a_tree_steps(flat))
+
+    def _b2a_tree_steps(self, flat: np.ndarray) -> steps.Steps[np.ndarray]:
+        """Step 6 without daBits: each party's bits as arithmetic inputs, XORed pairwise up a tree
+        (a ^ b = a + b - 2ab: one product layer per level, ceil(log2 n) rounds)."""
         eng = self.arith
+        m = flat.shape[0]
         level = self._inputs(flat & _ONE)
         while len(level) > 1:
             h = len(level) // 2
             xs = np.concatenate([level[2 * i] for i in range(h)])
             ys = np.concatenate([level[2 * i + 1] for i in range(h)])
-            prod = eng.mul(xs, ys) if xs.size else xs
-            m = flat.shape[0]
-            nxt = []
-            for i in range(h):
-                s = eng.add(level[2 * i], level[2 * i + 1])
-                nxt.append(eng.sub(s, eng.mul_public(prod[i * m : (i + 1) * m], 2)))
-            level = nxt + level[2 * h :]
+            prod = (yield from steps.steps(eng, "mul", xs, ys)) if xs.size else xs
+            level = [eng.sub(eng.add(level[2 * i], level[2 * i + 1]), eng.mul_public(prod[i * m : (i + 1) * m], 2))
+                     for i in range(h)] + level[2 * h :]
         return level[0]
 
     def _b2a_dabits(self, flat: np.ndarray) -> np.ndarray:

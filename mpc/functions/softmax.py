@@ -244,6 +244,14 @@ def _general(moved: SecretTensor, conv, s: np.ndarray, m: int) -> SecretTensor:
     return SecretTensor(moved.engine, t, moved.dtype, moved.dtype.f)
 
 
+def _exp_and_sum(x: SecretTensor, axis: int, what: str):
+    """Steps 1-3 shared by softmax and log_softmax: :func:`_shifted_exp` plus the row sums S of
+    e (None with d when there is nothing to compute)."""
+    moved, perm, d, e, conv = _shifted_exp(x, axis, what)
+    s = None if d is None else _sum_rows(conv.arith, e, moved.shape[-1])
+    return moved, perm, d, e, conv, s
+
+
 def _sum_rows(ar, e: np.ndarray, m: int) -> np.ndarray:
     n = e.shape[0] // m
     s = e[:n]
@@ -260,13 +268,10 @@ def _interleave(flat: np.ndarray, m: int) -> np.ndarray:
 def softmax(x: SecretTensor, axis: int = -1) -> SecretTensor:
     """exp(x - max) / sum(exp(x - max)) along ``axis`` (see the module docstring): 31 rounds for
     m = 10 entries (2 parties, semi2k), output scale 2f, absolute error <= 3e-5 at f = 16."""
-    moved, perm, d, e, conv = _shifted_exp(x, axis, "softmax")
-    f = moved.dtype.f
+    moved, perm, d, e, conv, s = _exp_and_sum(x, axis, "softmax")
+    f, ar, m = moved.dtype.f, conv.arith, moved.shape[-1]
     if d is None:
         return _back(x, moved, perm, np.ascontiguousarray(moved.share).reshape(-1), 2 * f)
-    ar = conv.arith
-    m = moved.shape[-1]
-    s = _sum_rows(ar, e, m)
     if m <= POLY_MAX_M:
         inv, inv_scale = _sum_poly(conv, s, m, "recip"), 2 * fx.P
     else:
@@ -279,13 +284,10 @@ def softmax(x: SecretTensor, axis: int = -1) -> SecretTensor:
 def log_softmax(x: SecretTensor, axis: int = -1) -> SecretTensor:
     """(x - max) - log(sum(exp(x - max))) along ``axis`` (see the module docstring): 31 rounds for
     m = 10 (2 parties, semi2k), output scale 2f."""
-    moved, perm, d, e, conv = _shifted_exp(x, axis, "log_softmax")
-    f = moved.dtype.f
+    moved, perm, d, e, conv, s = _exp_and_sum(x, axis, "log_softmax")
+    f, ar, m = moved.dtype.f, conv.arith, moved.shape[-1]
     if d is None:
         return _back(x, moved, perm, np.ascontiguousarray(moved.share).reshape(-1), 2 * f)
-    ar = conv.arith
-    m = moved.shape[-1]
-    s = _sum_rows(ar, e, m)
     if m <= POLY_MAX_M:
         (lg,) = ar.truncate_many([_sum_poly(conv, s, m, "log")], 2 * fx.P - 2 * f)
     else:

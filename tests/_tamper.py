@@ -1,0 +1,33 @@
+"""Tampering helpers shared by the spdz2k cheating tests (online and offline): a 128-bit offset
+added to one element of an authenticated array, and a one-shot patch of a method's input."""
+
+from __future__ import annotations
+
+import numpy as np
+
+M64 = (1 << 64) - 1
+
+
+def add128(words: np.ndarray, index: int, offset: int) -> None:
+    """Add ``offset`` mod 2^128 to element ``index`` of a (..., 2) uint64 array, in place."""
+    flat = words.reshape(-1, 2)
+    if not np.shares_memory(flat, words):
+        raise AssertionError("the tampered array must be changed in place")
+    v = (int(flat[index, 0]) | int(flat[index, 1]) << 64) + offset
+    flat[index, 0], flat[index, 1] = v & M64, (v >> 64) & M64
+
+
+def one_shot(obj, name: str, change, skip: int = 0):
+    """Replace ``obj.name`` so that its (skip+1)-th call passes its first argument through
+    ``change`` (a copy of it); every other call goes through untouched."""
+    orig = getattr(obj, name)
+    calls = [0]
+
+    def wrapper(arr, *args, **kwargs):
+        calls[0] += 1
+        if calls[0] == skip + 1:
+            arr = np.array(arr, copy=True)
+            change(arr)
+        return orig(arr, *args, **kwargs)
+
+    setattr(obj, name, wrapper)
