@@ -168,6 +168,21 @@ def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
     return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
 
 
+def _auth_add_split(g: _Gen) -> tuple:
+    """Records x, a, a public constant c, a MAC key share, first."""
+    s = g.shape()
+    return g.u64((*s, 4)), g.u64((*s, 4)), int(g.u64(())), int(g.u64(())), g.flag()
+
+
+def _auth_lincomb(g: _Gen) -> tuple:
+    """1-3 records with a coefficient each (words of the element shape or an integer), party
+    0's public words p or None, a MAC key share, first."""
+    s, terms = g.shape(), g.dim(1, 4)
+    xs = [g.u64((*s, 4)) for _ in range(terms)]
+    coefs = [g.u64(s) if g.flag() else int(g.u64(())) for _ in range(terms)]
+    return xs, coefs, g.u64(s) if g.flag() else None, int(g.u64(())), g.flag()
+
+
 def _ot_hash_finish(g: _Gen) -> tuple:
     m, blocks = g.dim(0, 9), g.dim(1, 4)
     return g.u64((m, blocks, 2)), g.u64((m, 2))
@@ -205,6 +220,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "auth_beaver_combine": lambda g: _auth(g, 3, 2, True),
     "auth_square_combine": lambda g: _auth(g, 2, 1, True),
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
+    "auth_add_split": _auth_add_split,
+    "auth_lincomb": _auth_lincomb,
     "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,
@@ -228,6 +245,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bauth_and_public": lambda g: _bauth_public(g, False),
     "bauth_and_light": _bauth_and,
     "bauth_and_public_light": lambda g: _bauth_public(g, False),
+    "bauth_mask": lambda g: (lambda s: (g.u64((*s, 2)), g.u64((*s, 66))))(g.shape()),
     "ot_transpose128": lambda g: (g.u64((128, g.dim(0, 5))),),
     "ot_tweak": lambda g: (g.u64((g.dim(0, 9), 2)), int(g.u64((1,))[0]), g.dim(1, 4)),
     "ot_hash_finish": _ot_hash_finish,
