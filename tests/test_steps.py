@@ -45,6 +45,18 @@ def test_lockstep_of_plain_generators_and_missing_exchange():
     assert len(seen) == 1 and seen[0].size == 6  # both payloads in one message
 
 
+def _shared(p, n, x, y, wx, wy):
+    """The engine, its converter, x (party 0) and y (party n-1) as ring shares, and the 3 words
+    wx (party 0) and wy (party 1) as XOR shares."""
+    eng, conv = p.engine, p.engine.converter
+    m = len(x)
+    sx = eng.input(_ring(x) if p.pid == 0 else None, 0, (m,))
+    sy = eng.input(_ring(y) if p.pid == n - 1 else None, n - 1, (m,))
+    bx = conv.boolean.input(wx if p.pid == 0 else None, 0, (3,))
+    by = conv.boolean.input(wy if p.pid == 1 else None, 1, (3,))
+    return eng, conv, sx, sy, bx, by
+
+
 @settings(max_examples=8, deadline=None)
 @given(st.sampled_from([2, 3]), st.data())
 def test_lockstep_matches_numpy_in_max_rounds(n, data):
@@ -57,11 +69,7 @@ def test_lockstep_matches_numpy_in_max_rounds(n, data):
     wy = data.draw(hnp.arrays(np.uint64, 3, elements=st.integers(0, 2**64 - 1)))
 
     def main(p):
-        eng, conv = p.engine, p.engine.converter
-        sx = eng.input(_ring(x) if p.pid == 0 else None, 0, (m,))
-        sy = eng.input(_ring(y) if p.pid == n - 1 else None, n - 1, (m,))
-        bx = conv.boolean.input(wx if p.pid == 0 else None, 0, (3,))
-        by = conv.boolean.input(wy if p.pid == 1 else None, 1, (3,))
+        eng, conv, sx, sy, bx, by = _shared(p, n, x, y, wx, wy)
         with p.section("lockstep"):
             (t,), z, (a,), (b,) = steps.lockstep(
                 [steps.steps(eng, "truncate_many", [sx], k), steps.steps(eng, "mul_truncating", sx, k, sy, 0),
@@ -136,11 +144,7 @@ def test_spdz2k_steps_in_lockstep_match_numpy(n, data):
     wy = data.draw(hnp.arrays(np.uint64, 3, elements=st.integers(0, 2**64 - 1)))
 
     def main(p):
-        eng, conv = p.engine, p.engine.converter
-        sx = eng.input(_ring(x) if p.pid == 0 else None, 0, (m,))
-        sy = eng.input(_ring(y) if p.pid == n - 1 else None, n - 1, (m,))
-        bx = conv.boolean.input(wx if p.pid == 0 else None, 0, (3,))
-        by = conv.boolean.input(wy if p.pid == 1 else None, 1, (3,))
+        eng, conv, sx, sy, bx, by = _shared(p, n, x, y, wx, wy)
         with p.section("lockstep"):
             (t,), (q,), z, z1, z2, (a, al), (b,) = steps.lockstep(
                 [steps.steps(eng, "truncate_many", [sx], k), steps.steps(eng, "divide_many", [sx], d),

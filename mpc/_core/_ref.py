@@ -652,12 +652,13 @@ def ot_hash_finish(y, px, out=None):
     return out
 
 
-def ot_trim_groups(nbits):
-    """(k0, k1, nbytes): OTs k0..k1-1 of a Gilboa product keep nbytes bytes of their correction
-    (OT k's correction matters mod 2^(64-k)); shared with mpc.preprocessing.ot_link."""
+def ot_trim_groups(nbits, ring_bits=64):
+    """(k0, k1, nbytes): OTs k0..k1-1 of a Gilboa product over Z_2^ring_bits keep nbytes bytes of
+    their correction (OT k's correction matters mod 2^(ring_bits-k)); shared with
+    mpc.preprocessing.ot_link (64 and 128 bits)."""
     out = []
-    for nb in range(8, 0, -1):
-        k0, k1 = max(0, 64 - 8 * nb), min(nbits, 64 - 8 * (nb - 1))
+    for nb in range(ring_bits // 8, 0, -1):
+        k0, k1 = max(0, ring_bits - 8 * nb), min(nbits, ring_bits - 8 * (nb - 1))
         if k0 < k1:
             out.append((k0, k1, nb))
     return out

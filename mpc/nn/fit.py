@@ -14,7 +14,6 @@ batches, something about individual samples). ``fit`` reveals nothing unless ask
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from mpc.errors import ConfigError
@@ -29,9 +28,8 @@ __all__ = ["fit"]
 class _Progress:
     """One line per epoch, redrawn per batch on a terminal (party 0 only by default)."""
 
-    def __init__(self, stream, epochs: int, batches: int) -> None:
-        self.epochs, self.batches = epochs, batches
-        self.bar = ProgressBar(batches, stream)
+    def __init__(self, bar: ProgressBar, epochs: int, batches: int) -> None:
+        self.epochs, self.batches, self.bar = epochs, batches, bar
 
     def batch(self, epoch: int, b: int) -> None:
         self.bar.update(b, f"epoch {epoch + 1}/{self.epochs}")
@@ -57,8 +55,8 @@ def fit(enc: EncryptedModule, X: Any, Y: Any, *, epochs: int = 1, batch_size: in
         raise ConfigError(f"optimizer: expected mpc.nn.SGD or mpc.nn.Adam, got {type(optimizer).__name__}")
     party = enc.party
     data = Batches(X, Y, batch_size, shuffle, (party if seed is None else seed) if shuffle else None)
-    show = progress == "all" or (progress is True and party.pid == 0)
-    bar = _Progress(stream or sys.stderr, epochs, len(data)) if show else None
+    shown = ProgressBar.at(progress, party.pid, len(data), stream)
+    bar = _Progress(shown, epochs, len(data)) if shown else None
     history: list[float | None] = []
     was_training = enc.training
     enc.train()

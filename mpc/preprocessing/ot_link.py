@@ -249,26 +249,16 @@ class OTLinks:
 # ---------------------------------------------------------------------- wide (Z_2^128) variants
 # Used by the authenticated (spdz2k) material, :mod:`mpc.preprocessing.ot_spdz`.
 
-def _wide_groups(nbits: int) -> list[tuple[int, int, int]]:
-    """(k0, k1, nbytes): weights 2^k, k0 <= k < k1, keep nbytes bytes of a Z_2^128 correction."""
-    out = []
-    for nb in range(16, 0, -1):
-        k0, k1 = max(0, 128 - 8 * nb), min(nbits, 128 - 8 * (nb - 1))
-        if k0 < k1:
-            out.append((k0, k1, nb))
-    return out
-
-
 def trim128(d: np.ndarray) -> np.ndarray:
     """Z_2^128 corrections ``(A, K, W, 2)`` uint64, the one of weight 2^k at [:, k] -> the bytes
     that matter mod 2^128 after the weighting: ceil((128 - k) / 8) per element."""
     b = np.ascontiguousarray(d).view(np.uint8).reshape(*d.shape[:3], 16)
-    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in _wide_groups(d.shape[1])]
+    parts = [b[:, k0:k1, :, :nb].reshape(-1) for k0, k1, nb in ot_trim_groups(d.shape[1], 128)]
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint8)
 
 
 def trimmed128_bytes(a: int, nbits: int, w: int) -> int:
-    return sum((k1 - k0) * nb for k0, k1, nb in _wide_groups(nbits)) * a * w
+    return sum((k1 - k0) * nb for k0, k1, nb in ot_trim_groups(nbits, 128)) * a * w
 
 
 def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
@@ -277,7 +267,7 @@ def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
     they vanish mod 2^128 whatever they hold (a borrow or carry only moves bits upward)."""
     out = np.empty((a, nbits, w, 16), dtype=np.uint8)
     pos = 0
-    for k0, k1, nb in _wide_groups(nbits):
+    for k0, k1, nb in ot_trim_groups(nbits, 128):
         size = a * (k1 - k0) * w * nb
         out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(a, k1 - k0, w, nb)
         pos += size

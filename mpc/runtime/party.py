@@ -187,10 +187,9 @@ class Party:
         of one; every party must pass the same ``progress`` (as every other argument of a
         collective call), since the parties must split the plan alike."""
         plan = list(plan)
-        show = progress == "all" or (progress is True and self.pid == 0)
         before = self._offline_traffic()
-        bar = ProgressBar(len(plan), stream) if show else None
-        # chunks by ``progress``, not by ``show``: every party must split the plan alike
+        bar = ProgressBar.at(progress, self.pid, len(plan), stream)
+        # chunks by ``progress``, not by who shows the bar: every party must split the plan alike
         step = max(1, -(-len(plan) // PROGRESS_CHUNKS)) if progress else max(1, len(plan))
         t0 = time.perf_counter()
         for lo in range(0, len(plan), step):

@@ -28,6 +28,12 @@ class ProgressBar:
     """``update(done, prefix)`` redraws ``prefix [####....] done/total`` on a terminal;
     ``finish(line)`` ends with ``line`` (always written)."""
 
+    @classmethod
+    def at(cls, progress: bool | str, pid: int, total: int, stream: TextIO | None = None) -> ProgressBar | None:
+        """The bar ``progress`` asks for at this party: True at party 0 only, "all" at every
+        party, False nowhere (None)."""
+        return cls(total, stream) if progress == "all" or (progress is True and pid == 0) else None
+
     def __init__(self, total: int, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stderr
         self.total = max(1, int(total))
