@@ -22,7 +22,6 @@ sent; ``rounds``: communication rounds of the phase. One JSON line per measureme
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -33,8 +32,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 
 import mpc.functions as F  # noqa: E402
-from bench.parties import engines_for_source, parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, run_engine_cases, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 from mpc.tensor import compare as C  # noqa: E402
 
@@ -83,14 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.quick:
         sizes = {k: max(v // 100, 10) for k, v in sizes.items()}
         repeats = 1
-    engines = engines_for_source(args, args.engines)
-    for parties in args.parties:
-        for op, size in sizes.items():
-            for engine in engines:  # engines take turns within each case: load hits both alike
-                for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                    for line in measure(op, size, parties, repeats, transport, args.profile, engine,
-                                        preprocessing=args.preprocessing):
-                        print(json.dumps(line), flush=True)
+    run_engine_cases(args, sizes.items(), measure, repeats)
 
 
 if __name__ == "__main__":

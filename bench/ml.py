@@ -19,7 +19,6 @@ offline phase prefetches every triple the run needs; the online phase has no dea
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -31,8 +30,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import mpc  # noqa: E402
 import mpc.functions as F  # noqa: E402
 from bench.compare import ENGINE_LABELS  # noqa: E402
-from bench.parties import engines_for_source, parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
 from bench.parties import measure as parties_measure  # noqa: E402
+from bench.parties import parse_runner_args, run_engine_cases, runner_parser, time_and_check  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 
@@ -81,15 +80,8 @@ def main(argv: list[str] | None = None) -> None:
     if args is None:
         return
     repeats = 1 if args.quick else args.repeats
-    engines = engines_for_source(args, args.engines)
-    for parties in args.parties:
-        for op in ("W5", "W6"):
-            for size in wl.sizes(op, args.quick):
-                for engine in engines:  # engines take turns within each case: load hits both alike
-                    for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
-                        for line in measure(op, size, parties, repeats, transport, args.profile, engine,
-                                            preprocessing=args.preprocessing):
-                            print(json.dumps(line), flush=True)
+    cases = [(op, size) for op in ("W5", "W6") for size in wl.sizes(op, args.quick)]
+    run_engine_cases(args, cases, measure, repeats)
 
 
 if __name__ == "__main__":

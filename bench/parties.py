@@ -186,6 +186,20 @@ def engines_for_source(args, engines: list[str]) -> list[str]:
     return [e for e in engines if e != "spdz2k"]
 
 
+def run_engine_cases(args, cases, measure, repeats: int) -> None:
+    """Print the JSON lines of every ``(op, size)`` case for each party count of ``args``: the
+    engines take turns within a case (a burst of load on a shared machine hits them alike), each
+    over the transports :func:`transports` lists. ``measure`` is the runner's own."""
+    engines = engines_for_source(args, args.engines)
+    for parties in args.parties:
+        for op, size in cases:
+            for engine in engines:
+                for transport in transports(args.transport, args.profile):  # plaintext and encrypted defaults
+                    for line in measure(op, size, parties, repeats, transport, args.profile, engine,
+                                        preprocessing=args.preprocessing):
+                        print(json.dumps(line), flush=True)
+
+
 def report_unavailable(profile: str, **fields) -> bool:
     """If ``profile`` cannot run here, print the ``not-available`` line (with the reason) and
     return True: a runner never falls back to loopback silently."""

@@ -1,9 +1,7 @@
 """The walkthroughs in examples/: each script's main(party) in-process (threads) against the plaintext
 answers, for 2 and 3 parties, and through real mpcrun processes over ZeroMQ."""
 
-import importlib.util
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -12,24 +10,10 @@ import pytest
 
 from mpc.engines.circuits_data.generate import aes_ecb
 from mpc.testing import run_local
+from tests._examples import EXAMPLES, ROOT, example, run_line
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 DATA = EXAMPLES / "data"
 AES_ARGS = [str(DATA / "aes_key.txt"), str(DATA / "aes_plaintext.txt")]
-
-
-def example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_line(name):
-    """The `mpcrun ...` line of an example's docstring, as an argv."""
-    lines = [ln.strip() for ln in example(name).__doc__.splitlines() if ln.strip().startswith("mpcrun ")]
-    return lines[0].split()
 
 
 def test_every_example_has_a_run_line_and_is_listed_in_the_readme():

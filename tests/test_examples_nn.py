@@ -3,9 +3,7 @@ torch, and the inference walkthrough through real mpcrun processes (its docstrin
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import pathlib
 import subprocess
 import sys
 
@@ -14,21 +12,7 @@ import pytest
 import torch
 
 from mpc.testing import run_local
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
-
-
-def example(name):
-    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def run_line(name):
-    lines = [ln.strip() for ln in example(name).__doc__.splitlines() if ln.strip().startswith("mpcrun ")]
-    return lines[0].split()
+from tests._examples import ROOT, example, run_line
 
 
 @pytest.mark.parametrize("name", ["encrypted_inference", "private_training", "dp_training"])
