@@ -57,10 +57,19 @@ def test_ring_stream_matches_what_was_put(steps):
         queue = []  # (reference, payload) not yet taken
         for k, (size, take_now) in enumerate(steps):
             payload = np.frombuffer(os.urandom(size), dtype=np.uint8)
+            # where the put must go (a new lap when everything is read, or when the lap's tail is
+            # too short) and whether that overlaps bytes the receiver has not taken yet
+            at = out._write % capacity
+            if at and (not queue or at + size > capacity):
+                at = 0
+            unread = [(shm_ring.REF.unpack(r)[0] % capacity, e.nbytes) for r, e in queue]
+            overlaps = any(at < lo + n and lo < at + size for lo, n in unread)
             ref = out.put(payload)
             if ref is None:
                 assert size > capacity // 2 or queue, "refused although the ring was empty"
+                assert size > capacity // 2 or overlaps, "refused although the place was free"
             else:
+                assert not overlaps
                 queue.append((ref, payload.copy()))
             while queue and (take_now or k == len(steps) - 1 or ref is None):
                 r, expected = queue.pop(0)
@@ -81,6 +90,23 @@ def test_rounds_reuse_the_lap_start_once_everything_is_read():
             assert np.array_equal(np.frombuffer(inn.take(ref, payload.nbytes), np.uint8), payload)
         unread = out.put(np.ones(100, np.uint8))  # not read yet: the next one goes behind it
         assert shm_ring.REF.unpack(out.put(np.ones(100, np.uint8)))[0] == shm_ring.REF.unpack(unread)[0] + 100
+
+
+def test_a_skipped_lap_tail_is_not_counted_as_unread():
+    """A product's payload starts a new lap (everything read), and the truncation's payload
+    behind it must fit while the product's is still unread: the skipped tail of the previous
+    lap holds no data (this put used to be refused, and went over TCP)."""
+    with ring_pair(1 << 16) as (out, inn):
+        first = np.full(30_000, 1, dtype=np.uint8)
+        assert np.array_equal(np.frombuffer(inn.take(out.put(first), first.nbytes), np.uint8), first)
+        product, trunc = np.full(30_000, 2, dtype=np.uint8), np.full(20_000, 3, dtype=np.uint8)
+        rp = out.put(product)  # a new lap: at offset 0, stream position 65536
+        assert shm_ring.REF.unpack(rp)[0] == 1 << 16
+        rt = out.put(trunc)  # product unread: goes behind it, in the same lap
+        assert rt is not None and shm_ring.REF.unpack(rt)[0] == (1 << 16) + 30_000
+        assert out.put(np.zeros(20_000, np.uint8)) is None  # 80,000 bytes would overlap the product
+        assert np.array_equal(np.frombuffer(inn.take(rp, product.nbytes), np.uint8), product)
+        assert np.array_equal(np.frombuffer(inn.take(rt, trunc.nbytes), np.uint8), trunc)
 
 
 def test_ring_refuses_when_full_and_wraps_without_straddling():

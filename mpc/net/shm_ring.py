@@ -25,9 +25,12 @@ Layout
 
 Protocol (per message of at least :data:`MIN_BYTES` to a peer with a ring)
     1. The sender reads ``consumed``; if the payload fits between its write position and
-       ``consumed + cap`` it copies the payload into the ring at ``pos`` and sends the usual
-       header followed by a 16-byte reference frame ``pos (u64) | nbytes (u64)`` over ZeroMQ.
-       If it does not fit, the payload goes inline over ZeroMQ as always: a send never waits.
+       ``oldest + cap``, where ``oldest`` is where the first payload the receiver has not
+       consumed starts (the sender keeps the spans it wrote; the tail of a lap skipped for a new
+       one holds no data, so it is not counted), it copies the payload into the ring at ``pos``
+       and sends the usual header followed by a 16-byte reference frame ``pos (u64) | nbytes
+       (u64)`` over ZeroMQ. If it does not fit, the payload goes inline over ZeroMQ as always: a
+       send never waits.
     2. The receiver, handed the reference in stream order, checks it (``pos`` not behind its
        own position, ``nbytes`` equal to the header's, the span inside the ring; else
        ``ProtocolError``), copies the bytes out into a fresh array, then stores
@@ -80,6 +83,7 @@ import platform
 import secrets
 import stat
 import struct
+from collections import deque
 
 import numpy as np
 
@@ -144,6 +148,7 @@ class Outgoing(_Mapped):
         self.name = name
         self.path = path
         self._write = 0  # absolute stream position of the next payload
+        self._spans: deque[tuple[int, int]] = deque()  # (start, end) of the payloads not known read
         self.sent = 0  # payloads that went through the ring
 
     def unlink(self) -> None:
@@ -166,7 +171,10 @@ class Outgoing(_Mapped):
         if nbytes > self.capacity // 2:
             return None
         pos, consumed = self._write, int(self.consumed[0])
-        empty = consumed >= pos  # the receiver has read everything: the whole ring is free
+        spans = self._spans
+        while spans and spans[0][1] <= consumed:  # payloads the receiver is done with
+            spans.popleft()
+        empty = not spans  # the receiver has read everything: the whole ring is free
         at = pos % self.capacity
         if at and (empty or at + nbytes > self.capacity):
             # Start the next lap when the receiver has read everything (the usual case: one
@@ -175,7 +183,11 @@ class Outgoing(_Mapped):
             # lap (measured: a 16 MB exchange 2-3x slower); and never straddle the end.
             pos += self.capacity - at
             at = 0
-        if not empty and pos + nbytes - consumed > self.capacity:  # would overwrite unread bytes
+        # Unread bytes start where the oldest unread payload does, not at ``consumed``: when the
+        # previous payload started a new lap, the skipped tail of the lap before holds nothing.
+        # (Counting it refused the truncation's 8 MB after a 16 MB product whenever the peer had
+        # not yet read the product's payload: it then went over TCP instead.)
+        if not empty and pos + nbytes - spans[0][0] > self.capacity:  # would overwrite unread bytes
             return None
         if at + nbytes > self._reserved:
             # A write to a page tmpfs cannot supply would kill this process with SIGBUS (a full
@@ -192,6 +204,7 @@ class Outgoing(_Mapped):
         else:
             sealer.seal(header, payload, out=span)
         self._write = pos + nbytes
+        spans.append((pos, pos + nbytes))
         self.sent += 1
         return REF.pack(pos, nbytes)
 
