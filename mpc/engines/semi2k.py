@@ -291,8 +291,14 @@ class Semi2k:
         batched = x.ndim == 3
         m, k, n = x.shape[-2], x.shape[-1], y.shape[-1]
         a, b, c = self.preprocessing.matmul_triples(m, k, n, batch=x.shape[0] if batched else None)
-        d, e = self.kernels.beaver_mask(x, a, y, b)
-        d, e = self._open_internal([d, e])
+        kern, nd = self.kernels, x.size
+        # d = x - a and e = y - b go straight into the one buffer that is exchanged (as in mul),
+        # and the opening's sum is one pass into a fresh array (no concatenate, no split copies)
+        masked = np.empty(nd + y.size, dtype=np.uint64)
+        kern.sub(x.reshape(-1), a.reshape(-1), out=masked[:nd])
+        kern.sub(y.reshape(-1), b.reshape(-1), out=masked[nd:])
+        opened = self._sum(self.channel.exchange(masked))
+        d, e = opened[:nd].reshape(x.shape), opened[nd:].reshape(y.shape)
         if not batched:
             return self.kernels.beaver_matmul_combine(c, d, e, a, b, self.pid == 0)
         # as in the 2-D kernel, the first party folds d@b + d@e into d@(b + e): two products, not three
