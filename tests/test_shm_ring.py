@@ -263,6 +263,34 @@ def test_exchange_through_rings_matches_inline(n):
         assert stats["bytes_sent"] == stats["bytes_received"] > (n - 1) * rounds * shm_ring.MIN_BYTES // 2
 
 
+def test_product_then_truncation_payloads_both_take_the_ring():
+    """A product's payload (read) and then the next product's and the truncation's, put before
+    party 1 reads either: all three go through the ring (the truncation's used to go over TCP
+    because the lap tail the second product skipped counted as unread)."""
+    eps = endpoints(2)
+    sent_two = threading.Event()
+
+    def body(pid):
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=20, shm=True) as ch:
+            if pid == 0:
+                ch.send(1, np.full(2 * BIG, 1, dtype=np.uint64), tag=1)
+                ch.recv(1, 2, dtype=np.uint8, shape=(1,))  # party 1 has read it: the ring is empty
+                ch.send(1, np.full(2 * BIG, 2, dtype=np.uint64), tag=3)  # a new lap
+                ch.send(1, np.full(BIG, 3, dtype=np.uint64), tag=4)  # behind it, unread
+                sent_two.set()
+                return ch.shm_sent
+            first = ch.recv(0, 1, dtype=np.uint64, shape=(2 * BIG,))
+            ch.send(0, np.ones(1, dtype=np.uint8), tag=2)
+            assert sent_two.wait(20)
+            second = ch.recv(0, 3, dtype=np.uint64, shape=(2 * BIG,))
+            third = ch.recv(0, 4, dtype=np.uint64, shape=(BIG,))
+            return [bool((a == v).all()) for a, v in ((first, 1), (second, 2), (third, 3))]
+
+    shm_sent, ok = check_ok(run_parties(2, body, join=60))
+    assert ok == [True, True, True]
+    assert shm_sent == 3
+
+
 def test_full_ring_falls_back_to_inline_in_order():
     """Party 0 sends six 24 MiB payloads before party 1 reads any: two fit the 64 MiB ring, the
     rest go inline, and all arrive in order; the ring is used again once it has been read."""
