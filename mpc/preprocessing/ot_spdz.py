@@ -287,8 +287,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         results: dict[int, tuple] = {}
         mix = None
         if binary or nin:
-            raw = np.concatenate([it.parts["bits"][:, 0] for it in items if "bits" in it.parts]
-                                 + [chk_bits[:, 0]]).astype(np.uint8)
+            raw = self.binary_bits(np.concatenate([it.parts["bits"][:, 0] for it in items if "bits" in it.parts]
+                                                  + [chk_bits[:, 0]]).astype(np.uint8))
             ins = [it.parts["in"] for it in items if "in" in it.parts]
             mix = mixed.Mixed(self, bits if binary else (np.zeros((0, 2), np.uint64),) * 2,
                               raw if binary else np.zeros(0, np.uint8),
@@ -302,6 +302,11 @@ class SpdzOTPreprocessing(OTPreprocessing):
                else self._mixed_item(mix, it, results, i) for i, it in enumerate(items)]
         self._values = self._macs = None
         return out
+
+    def binary_bits(self, raw: np.ndarray) -> np.ndarray:
+        """This party's own random bits as it inputs them on the binary side of its daBits: the
+        same as on the arithmetic side (one place to tamper in tests)."""
+        return raw
 
     def _mixed_item(self, mix: mixed.Mixed, it: _Item, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         kind = mixed.mixed_kind(it.req)
