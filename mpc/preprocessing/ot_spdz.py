@@ -8,15 +8,16 @@ combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
 :mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``,
-and ``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`).
+``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`), and the
+material of the bit protocols (:mod:`mpc.preprocessing.ot_spdz_mixed`, binary MACs by
+:mod:`mpc.preprocessing.ot_bit_vole`): ``dabit``, ``edabit``, ``bitmul``, and with ring 1
+``bit_triple`` (AND triples with GF(2^64) MACs) and ``input`` (binary input masks).
 Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
-ot_source.OTPreprocessing`, which this class extends. Every other authenticated kind (division
-tuples for a d that is not a power of two, tmul/tsquare, daBits, bit-injection triples, edaBits,
-and the GF(2^64)-MAC bit kinds) raises :class:`~mpc.errors.ConfigError` naming the kind before
-any message of the batch that asks for it: they are not dealer-free yet (so, under spdz2k with
-``ot``, programs use input, add, mul, square, matmul, public operations, fixed-point truncation
-and reveal; divisions by other integers, comparisons and the functions need
-``preprocessing="dealer"``).
+ot_source.OTPreprocessing`, which this class extends. The other authenticated kinds (division
+tuples for a d that is not a power of two, tmul/tsquare) raise :class:`~mpc.errors.ConfigError`
+naming the kind before any message of the batch that asks for it: they are not dealer-free yet
+(divisions by other integers need ``preprocessing="dealer"``; without tmul/tsquare the engine
+truncates before multiplying).
 
 Protocol, one batch (every pair at once; party i of n):
 
@@ -108,9 +109,7 @@ __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
 DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "dabit", "bitmul", "edabit", "bit_triple")
 _NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
-              "tmul": "truncating products", "tsquare": "truncating squares",
-              "dabit": "bit-to-arithmetic conversions", "bitmul": "bit times value products",
-              "edabit": "comparisons, ReLU, max and the functions"}
+              "tmul": "truncating products", "tsquare": "truncating squares"}
 
 
 def unsupported(req: Request) -> str | None:
