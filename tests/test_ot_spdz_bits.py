@@ -22,6 +22,7 @@ from _tamper import add128, one_shot
 
 from mpc._core import get_kernels
 from mpc.errors import CheatingDetected
+from mpc.preprocessing.base import Request
 from mpc.sharing.authenticated import pairs
 from mpc.testing import run_local
 
@@ -58,9 +59,17 @@ def bopened(results, get, delta):
 def test_mixed_material_is_correct_and_authenticated(n):
     def main(p):
         pre = p.preprocessing
+        # one batch for all of them (the offsets of several mixed items, a truncation tuple and a
+        # triple among them), taken from the store in the order asked
+        pre.prefetch([Request("dabit", (70,), 128, True), Request("trunc", (13, 2), 128, True),
+                      Request("edabit", (5,), 128, True), Request("bitmul", (9,), 128, True),
+                      Request("triple", (3,), 128, True), Request("bit_triple", (2,), 1, True),
+                      Request("input", (n - 1, 3), 1, True), Request("input", (0, 2, 1), 1, True)])
+        batches = pre.made["auth_batches"]
+        trunc, triple = pre.trunc_triples((2,), 13, auth=True), pre.triples((3,), auth=True)
         return (pre.mac_key_share(), pre.bit_mac_key_share(), pre.dabits(70, auth=True), pre.edabits(5),
                 pre.bit_mul_triples(9, auth=True), pre.bit_triples(2, auth=True), pre.bit_input_masks(n - 1, (3,)),
-                pre.bit_input_masks(0, (2, 1)))
+                pre.bit_input_masks(0, (2, 1)), batches, pre.made["auth_batches"], trunc, triple)
 
     res = run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)
     alpha = sum(r[0] for r in res) % M128
@@ -84,6 +93,12 @@ def test_mixed_material_is_correct_and_authenticated(n):
     assert np.array_equal(mask, res[n - 1][6][1]) and all(r[6][1] is None for r in res[: n - 1])
     mask = bopened(res, lambda r: r[7][0], delta)
     assert mask.shape == (2, 1) and np.array_equal(mask, res[0][7][1])
+    assert all(r[8] == r[9] == 1 for r in res)  # the plan in one batch; nothing made on demand
+    r, high, msb = (opened(res, lambda r, i=i: r[10][i], alpha) for i in range(3))
+    r64 = r % (1 << 64)
+    assert (high == r64 >> 13).all() and (msb == r64 >> 63).all()
+    a, b, c = (opened(res, lambda r, i=i: r[11][i], alpha) for i in range(3))
+    assert ((a * b - c) % M128 == 0).all()
 
 
 # ---------------------------------------------------------------------- cheating
