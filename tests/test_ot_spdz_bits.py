@@ -156,10 +156,11 @@ def test_inconsistent_dabit_is_caught(trial):
     assert all("halves differ" in str(r) for i, r in enumerate(res) if i != cheater)
 
 
-def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0):
-    """Add a random nonzero offset to one random element of the (occurrence+1)-th exchange of ``shape``."""
+def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0, offset: int | None = None):
+    """Add ``offset`` (default: random, nonzero) to one random element of the (occurrence+1)-th
+    exchange of ``shape``."""
     index = secrets.randbelow(shape[0])
-    offset = 1 + secrets.randbelow(M128 - 1)
+    offset = 1 + secrets.randbelow(M128 - 1) if offset is None else offset
 
     def tamper(pre):
         orig = pre._exchange
@@ -178,12 +179,13 @@ def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0):
     return tamper
 
 
-@pytest.mark.parametrize(("shape", "occurrence"), [((128, 2), 0), ((128, 2), 1), ((64, 2), 0)])
-def test_wrong_and_triple_opening_is_caught(shape, occurrence):
-    """The cheater changes its share of one opened value of the AND triples' products (one word:
-    round 1 opens a - x, b - y (128 values), round 2 ab - x', d - y', round 3 e = ab ^ d (64))."""
+@pytest.mark.parametrize(("shape", "offset"), [((128, 2), None), ((64, 2), None), ((64, 2), 1)])
+def test_wrong_and_triple_opening_is_caught(shape, offset):
+    """The cheater changes its share of one opened value of the AND triples' openings (one word:
+    round 1 opens a - x, b - y (128 values), round 2 e' = ab + d + 2m (64), whose parity is
+    ab ^ d; offset 1 flips that parity, hence c): the MAC check fails."""
     n, cheater = _random_case()
-    _all_caught(_cheat(n, cheater, _tamper_opening(shape, occurrence), lambda pre: pre.bit_triples(1, auth=True)),
+    _all_caught(_cheat(n, cheater, _tamper_opening(shape, offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
                 cheater)
 
 

@@ -226,6 +226,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
                     u = np.zeros((p[0], 2), dtype=np.uint64)
                     u[:, 0] = self._prg.uint64(p[0])
                     it.parts["u"] = u
+                if mk == "bit_triple":  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
+                    it.parts["m"] = self._draw((64 * p[0],))
                 continue
             size = int(np.prod(p[1:] if kind in ("input", "trunc") else p, dtype=np.int64)) if kind != "matmul" else 0
             it.toff = nt
@@ -629,4 +631,4 @@ def _triples_of(req: Request) -> int:
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
-          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits",), "edabit": ("bits", "u"), "binput": ()}
+          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u"), "binput": ()}

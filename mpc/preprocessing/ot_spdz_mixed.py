@@ -47,23 +47,25 @@ Items from the pool (after the checks):
   parties' uniform u_i): r = sum_t 2^t b_t + 2^64 u (AUTH), the planes of r mod 2^64 (BAUTH).
 - ``bitmul`` (count,): a daBit r and a triple (x, y, z): open eps = r - y (masked by the uniform
   y); a = x, r a = z + eps x (local).
-- ``bit_triple`` (ring 1, nwords): 64 AND triples per word from three daBits a, b, d each and two
-  triples: [ab] by Beaver (open a - x1, b - y1), [ab d] by Beaver (open ab - x2, d - y2), then
-  open e = ab + d - 2 ab d = ab ^ d (d-masked) and c = e ^ d on the binary side (public XOR:
-  party 0 flips its bit, every party XORs Delta_i into the MAC share). Then the arithmetic MAC
-  check of these openings (4 rounds). Correct since every input is a consistent daBit and every
-  product uses a sacrificed triple; private since every opening is masked by a uniform triple
-  value or daBit.
+- ``bit_triple`` (ring 1, nwords): 64 AND triples per word from three daBits a, b, d, one
+  triple and one uniform authenticated m each (m the sum of the parties' uniform elements of the
+  batch's authenticated vector): [ab] by Beaver (open a - x, b - y), then open
+  e' = [ab] + [d] + 2 [m]: 2m is uniform over the even residues, so e' reveals exactly its
+  parity, ab + d mod 2 = ab XOR d, itself uniform (d is); c = e' mod 2 XOR d on the binary side
+  (public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share). Then the
+  arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
+  is. Correct since every input is a consistent daBit and the product uses a sacrificed
+  triple; private since every opening is masked by a uniform triple value, daBit or 2m.
 - ``input`` (ring 1, (owner, *shape)): the owner's own authenticated bits (the other parties'
   contributions to these slots are ignored), their words at the owner.
 
 Cost per item, two parties (n parties: n triples per daBit), on top of the batch's fixed C = 40
 sacrificed daBits: a daBit 2 authenticated triples + 8 bytes of binary COPE; an edaBit 64
-daBits (128 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 2
-triples (8 triples: about 107 KB; a word of 64 AND triples about 7 MB: the price of a check that
-reuses the checked arithmetic products; a TinyOT-style bucketing check over the binary COPE is
-the known faster alternative); a binary input mask bit 8 bytes. Rounds: the batch's, n + 5 for
-the bits, 2 + 1 + 4 + 4 for the consistency check, 3 + 4 for AND triples.
+daBits (128 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
+triple + 1 authenticated element (7 triples: about 95 KB; a word of 64 AND triples about 6 MB:
+the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
+over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
+the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples.
 
 Security model: malicious adversary corrupting up to n-1 parties, security with abort, no
 trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
@@ -111,7 +113,7 @@ def bits_of(req: Request) -> int:
 def extra_triples(req: Request) -> int:
     """Authenticated triples one request uses besides its daBits'."""
     kind, p = mixed_kind(req), req.params
-    return p[0] if kind == "bitmul" else 2 * 64 * p[0] if kind == "bit_triple" else 0
+    return p[0] if kind == "bitmul" else 64 * p[0] if kind == "bit_triple" else 0
 
 
 def binary_inputs(req: Request) -> int:
@@ -278,7 +280,6 @@ class Mixed:
         open_macs: list[np.ndarray] = []
         sizes = [64 * it.req.params[0] for _, it in ands]
         t1 = self._triples([(it.xoff, s) for (_, it), s in zip(ands, sizes, strict=True)]) if ands else None
-        t2 = self._triples([(it.xoff + s, s) for (_, it), s in zip(ands, sizes, strict=True)]) if ands else None
         tm = self._triples([(it.xoff, it.req.params[0]) for _, it in muls]) if muls else None
 
         def pick(part: int) -> tuple[np.ndarray, np.ndarray]:  # the a (0), b (1) or d (2) daBits of every AND item
@@ -311,22 +312,18 @@ class Mixed:
                 pos += c
         if ands:
             ab_v, ab_m = self._beaver_finish(o1[:na], o1[na : 2 * na], t1)
-            # round 2: [ab d]
-            o2 = self._open(np.concatenate([k.sub128(ab_v, t2[0]), k.sub128(d_v, t2[2])]),
-                            np.concatenate([k.sub128(ab_m, t2[1]), k.sub128(d_m, t2[3])]), opened, open_macs)
-            abd_v, abd_m = self._beaver_finish(o2[:na], o2[na:], t2)
-            # round 3: e = ab + d - 2 ab d
-            ev = k.sub128(k.add128(ab_v, d_v), k.add128(abd_v, abd_v))
-            em = k.sub128(k.add128(ab_m, d_m), k.add128(abd_m, abd_m))
+            # round 2: e' = ab + d + 2 m, whose parity ab + d mod 2 = ab XOR d is all it reveals
+            mv = np.concatenate([self.src._values[it.slots["m"]] for _, it in ands])
+            mm = np.concatenate([self.src._macs[it.slots["m"]] for _, it in ands])
+            ev = k.add128(k.add128(ab_v, d_v), k.add128(mv, mv))
+            em = k.add128(k.add128(ab_m, d_m), k.add128(mm, mm))
             e = self._open(ev, em, opened, open_macs)
-            bad = [] if ((e[:, 0] <= 1) & (e[:, 1] == 0)).all() else ["an AND triple's masked product is not a bit"]
-        else:
-            bad = []
+        bad: list[str] = []
         self.src._mac_check(np.concatenate(opened), np.concatenate(open_macs), self.src._coin(), bad)
         if ands:
             pos = 0
             for (i, _), s in zip(ands, sizes, strict=True):
-                out[i] = (e[pos : pos + s, 0] & np.uint64(1),)
+                out[i] = (e[pos : pos + s, 0] & np.uint64(1),)  # the parity of e', correct once MAC-checked
                 pos += s
         return out
 
