@@ -251,9 +251,7 @@ def test_honest_runs_never_raise_and_engine_catches_offline_cheating():
 @pytest.mark.parametrize(("req", "name"), [
     (Request("div", (3, 4), 128, True), "'div'"),
     (Request("tmul", (16, 16, 4), 128, True), "'tmul'"),
-    (Request("edabit", (64,), 128, True), "'edabit'"),
-    (Request("dabit", (64,), 128, True), "'dabit'"),
-    (Request("bit_triple", (4,), 1, True), "'bit_triple'"),
+    (Request("tsquare", (16, 4), 128, True), "'tsquare'"),
 ])
 def test_unsupported_kinds_are_config_errors_before_any_message(req, name):
     def main(p):

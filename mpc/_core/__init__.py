@@ -1,7 +1,8 @@
 """Compiled kernels and their NumPy reference, behind one switch.
 
 ``get_kernels()`` returns a namespace with every kernel of :data:`mpc._core._ref.KERNELS`:
-- ``"c"``: the compiled extensions (``_ring``, ``_matmul``, ``_bits``, ``_gf2k``, ``_ot``); missing ones raise;
+- ``"c"``: the compiled extensions (``_ring``, ``_matmul``, ``_bits``, ``_gf2k``, ``_ot``, ``_spdz``);
+  missing ones raise;
 - ``"ref"``: the NumPy reference (slow, always there);
 - ``"auto"`` (default): compiled when built, else the reference.
 The choice comes from the argument, else the ``MPC_KERNELS`` environment variable, read when
@@ -18,7 +19,8 @@ import types
 from mpc._core import _ref
 from mpc.errors import ConfigError, KernelError
 
-_COMPILED = ("mpc._core._ring", "mpc._core._matmul", "mpc._core._bits", "mpc._core._gf2k", "mpc._core._ot")
+_COMPILED = ("mpc._core._ring", "mpc._core._matmul", "mpc._core._bits", "mpc._core._gf2k", "mpc._core._ot",
+             "mpc._core._spdz")
 BACKENDS = ("c", "ref", "auto")
 
 

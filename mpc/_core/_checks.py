@@ -389,3 +389,36 @@ def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tupl
     if y.ndim != 1 or d.ndim != 1 or ht.shape[0] != y.shape[0] * k:
         raise KernelError(f"ht, d, y: expected {y.shape[0] * k} hashes and 1-d d, y")
     return ht, d, y, k
+
+
+def spdz_trimmed128_bytes(a: int, nbits: int, w: int) -> int:
+    """Bytes of the trimmed Z_2^128 corrections of (a, nbits, w) OTs (see ``spdz_untrim128``)."""
+    total = 0
+    for nb in range(16, 0, -1):
+        k0, k1 = max(0, 128 - 8 * nb), min(nbits, 128 - 8 * (nb - 1))
+        if k0 < k1:
+            total += (k1 - k0) * nb
+    return total * a * w
+
+
+def spdz_weighted_args(v: object) -> np.ndarray:
+    v = as_u64("v", v)
+    if v.ndim != 4 or v.shape[-1] != 2 or v.shape[1] > 128:
+        raise KernelError(f"v: expected Z_2^128 words of shape (a, nbits <= 128, w, 2), got {v.shape}")
+    return v
+
+
+def spdz_untrim_args(raw: object, a: object, nbits: object, w: object) -> tuple[np.ndarray, int, int, int]:
+    raw = as_u8("raw", raw)
+    dims = []
+    for name, x in (("a", a), ("nbits", nbits), ("w", w)):
+        if isinstance(x, bool) or not isinstance(x, (int, np.integer)) or int(x) < 0:
+            raise KernelError(f"{name}: expected a non-negative integer, got {x!r}")
+        dims.append(int(x))
+    a, nbits, w = dims
+    if nbits > 128:
+        raise KernelError(f"nbits: expected at most 128, got {nbits}")
+    size = spdz_trimmed128_bytes(a, nbits, w)
+    if raw.ndim != 1 or raw.size != size:
+        raise KernelError(f"raw: expected {size} bytes of trimmed corrections for ({a}, {nbits}, {w}), got {raw.shape}")
+    return raw, a, nbits, w

@@ -729,6 +729,45 @@ def ot_hash_words(x, delta, start, key):
     return (_aes_ecb(tw, k.tobytes()) ^ px)[:, 0].copy()
 
 
+# ---------------------------------------------------------------- spdz2k offline (csrc/spdz_offline.c)
+
+
+@_wrap
+def spdz_weighted128(v):
+    """sum_k 2^k v[:, k] mod 2^128 for Z_2^128 words v ``(a, nbits, w, 2)``: ``(a, w, 2)`` (the
+    weighting of the Gilboa and COPE outputs of the dealer-free spdz2k material)."""
+    v = ck.spdz_weighted_args(v)
+    a, nbits, w, _ = v.shape
+    if not nbits:
+        return np.zeros((a, w, 2), dtype=np.uint64)
+    acc = np.array(v[:, 0], dtype=np.uint64, order="C")
+    tmp = np.empty_like(acc)
+    for k in range(1, min(nbits, 64)):
+        lo, hi = v[:, k, :, 0], v[:, k, :, 1]
+        tmp[..., 0] = lo << np.uint64(k)
+        tmp[..., 1] = (hi << np.uint64(k)) | (lo >> np.uint64(64 - k))
+        acc = add128(acc, tmp)
+    for k in range(64, nbits):  # only the low word counts, in the high word
+        acc[..., 1] += v[:, k, :, 0] << np.uint64(k - 64)
+    return acc
+
+
+def spdz_untrim128(raw, a, nbits, w):
+    """Trimmed Z_2^128 corrections (per group of OTs k keeping nb = ceil((128 - k) / 8) bytes, nb
+    from 16 down, each group as (a, k1 - k0, w, nb) bytes) -> ``(a, nbits, w, 2)`` words, the
+    bytes not sent zero."""
+    raw, a, nbits, w = ck.spdz_untrim_args(raw, a, nbits, w)
+    out = np.zeros((a, nbits, w, 16), dtype=np.uint8)
+    pos = 0
+    for nb in range(16, 0, -1):
+        k0, k1 = max(0, 128 - 8 * nb), min(nbits, 128 - 8 * (nb - 1))
+        if k0 < k1:
+            size = a * (k1 - k0) * w * nb
+            out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(a, k1 - k0, w, nb)
+            pos += size
+    return out.view(np.uint64).reshape(a, nbits, w, 2)
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -742,4 +781,5 @@ KERNELS = (
     "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",
+    "spdz_weighted128", "spdz_untrim128",
 )

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mpc._core import _ref, get_kernels
+from mpc._core import _checks, _ref, get_kernels
 from mpc.errors import KernelError
 from mpc.prg import PRG
 
@@ -199,7 +199,14 @@ def _ot_gilboa_recv(g: _Gen) -> tuple:
     return g.u64((n * nbits, blocks, 2)), g.u8((size,)), g.u64((n,)), nbits
 
 
+def _spdz_untrim128(g: _Gen) -> tuple:
+    a, nbits, w = g.dim(0, 3), g.dim(0, 129), g.dim(0, 4)
+    return g.u8((_checks.spdz_trimmed128_bytes(a, nbits, w),)), a, nbits, w
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
+    "spdz_weighted128": lambda g: (g.u64((g.dim(0, 3), g.dim(0, 129), g.dim(0, 5), 2)),),
+    "spdz_untrim128": _spdz_untrim128,
     "add": lambda g: _same(g, 2),
     "sub": lambda g: _same(g, 2),
     "mul": lambda g: _same(g, 2),

@@ -261,17 +261,11 @@ def trimmed128_bytes(a: int, nbits: int, w: int) -> int:
     return sum((k1 - k0) * nb for k0, k1, nb in ot_trim_groups(nbits, 128)) * a * w
 
 
-def untrim128(raw: np.ndarray, a: int, nbits: int, w: int) -> np.ndarray:
-    """The inverse of :func:`trim128`. The bytes not sent are left as they are (np.empty): they
-    only carry bits >= 128 - k of a weight-2^k value, which the weighting multiplies by 2^k, so
-    they vanish mod 2^128 whatever they hold (a borrow or carry only moves bits upward)."""
-    out = np.empty((a, nbits, w, 16), dtype=np.uint8)
-    pos = 0
-    for k0, k1, nb in ot_trim_groups(nbits, 128):
-        size = a * (k1 - k0) * w * nb
-        out[:, k0:k1, :, :nb] = raw[pos : pos + size].reshape(a, k1 - k0, w, nb)
-        pos += size
-    return out.view(np.uint64).reshape(a, nbits, w, 2)
+def untrim128(raw: np.ndarray, a: int, nbits: int, w: int, kernels: types.SimpleNamespace) -> np.ndarray:
+    """The inverse of :func:`trim128` (the kernel ``spdz_untrim128``). The bytes not sent are
+    zero: they only carry bits >= 128 - k of a weight-2^k value, which the weighting multiplies by
+    2^k, so they vanish mod 2^128 whatever they hold (a borrow or carry only moves bits upward)."""
+    return kernels.spdz_untrim128(raw, a, nbits, w)
 
 
 def bits128(y: np.ndarray) -> np.ndarray:
@@ -280,25 +274,10 @@ def bits128(y: np.ndarray) -> np.ndarray:
 
 
 def weighted128(v: np.ndarray, kernels: types.SimpleNamespace) -> np.ndarray:
-    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (weights
-    below 2^64: one shifted copy and one 128-bit add each; from 2^64 on only the low word counts
-    and lands in the high word, a plain uint64 sum). ``v`` is left as it was."""
-    a, nbits, w, _ = v.shape
-    acc = np.array(v[:, 0], dtype=np.uint64, order="C")  # a copy
-    tmp = np.empty_like(acc)
-    for k in range(1, min(nbits, 64)):
-        lo, hi = v[:, k, :, 0], v[:, k, :, 1]
-        np.left_shift(lo, np.uint64(k), out=tmp[..., 0])
-        np.left_shift(hi, np.uint64(k), out=tmp[..., 1])
-        tmp[..., 1] |= lo >> np.uint64(64 - k)
-        kernels.add128(acc, tmp, out=acc)
-    if nbits > 64:
-        top, shifted = np.zeros((a, w), dtype=np.uint64), np.empty((a, w), dtype=np.uint64)
-        for k in range(64, nbits):
-            np.left_shift(v[:, k, :, 0], np.uint64(k - 64), out=shifted)
-            top += shifted
-        acc[..., 1] += top
-    return acc
+    """sum_k 2^k v[:, k] mod 2^128 for ``(A, K, W, 2)`` Z_2^128 words: ``(A, W, 2)`` (the kernel
+    ``spdz_weighted128``, csrc/spdz_offline.c: one pass; from 2^64 on only the low word counts
+    and lands in the high word). ``v`` is left as it was."""
+    return kernels.spdz_weighted128(np.ascontiguousarray(v))
 
 
 def hash128(x: np.ndarray, delta: np.ndarray | None, start: int, n_el: int, w: int,
@@ -376,7 +355,7 @@ class WideProducts:
                 t, start = pending[p]
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed128_bytes(1, 128, n_el * w),))
                 h = hash128(t, None, start, n_el, w, k)
-                d = untrim128(raw, 1, 128, n_el * w)
+                d = untrim128(raw, 1, 128, n_el * w, k)
                 d.reshape(128, n_el, w * 2)[...] *= choices.reshape(128, n_el, 1).astype(np.uint64)
                 received[p] = weighted128(k.sub128(h, d, out=h), k)[0].reshape(n_el, w, 2)
             return sent, received

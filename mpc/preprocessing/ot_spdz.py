@@ -8,15 +8,16 @@ combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
 :mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``,
-and ``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`).
+``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`), and the
+material of the bit protocols (:mod:`mpc.preprocessing.ot_spdz_mixed`, binary MACs by
+:mod:`mpc.preprocessing.ot_bit_vole`): ``dabit``, ``edabit``, ``bitmul``, and with ring 1
+``bit_triple`` (AND triples with GF(2^64) MACs) and ``input`` (binary input masks).
 Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
-ot_source.OTPreprocessing`, which this class extends. Every other authenticated kind (division
-tuples for a d that is not a power of two, tmul/tsquare, daBits, bit-injection triples, edaBits,
-and the GF(2^64)-MAC bit kinds) raises :class:`~mpc.errors.ConfigError` naming the kind before
-any message of the batch that asks for it: they are not dealer-free yet (so, under spdz2k with
-``ot``, programs use input, add, mul, square, matmul, public operations, fixed-point truncation
-and reveal; divisions by other integers, comparisons and the functions need
-``preprocessing="dealer"``).
+ot_source.OTPreprocessing`, which this class extends. The other authenticated kinds (division
+tuples for a d that is not a power of two, tmul/tsquare) raise :class:`~mpc.errors.ConfigError`
+naming the kind before any message of the batch that asks for it: they are not dealer-free yet
+(divisions by other integers need ``preprocessing="dealer"``; without tmul/tsquare the engine
+truncates before multiplying).
 
 Protocol, one batch (every pair at once; party i of n):
 
@@ -94,7 +95,9 @@ import numpy as np
 from mpc.errors import CheatingDetected, ConfigError
 from mpc.net.channel import Channel
 from mpc.preprocessing import authenticated as am
+from mpc.preprocessing import ot_spdz_mixed as mixed
 from mpc.preprocessing.base import Request
+from mpc.preprocessing.ot_bit_vole import BitVole
 from mpc.preprocessing.ot_link import SECTION, WideProducts
 from mpc.preprocessing.ot_source import DEFAULT_BATCH, MatrixTriple2PC, OTPreprocessing
 from mpc.preprocessing.ot_spdz_bits import bit_count, truncation_tuple, xor_bits
@@ -104,18 +107,15 @@ from mpc.sharing.authenticated import pack, sum128
 
 __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
-DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc")
+DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "dabit", "bitmul", "edabit", "bit_triple")
 _NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
-              "tmul": "truncating products", "tsquare": "truncating squares",
-              "dabit": "bit-to-arithmetic conversions", "bitmul": "bit times value products",
-              "edabit": "comparisons, ReLU, max and the functions"}
+              "tmul": "truncating products", "tsquare": "truncating squares"}
 
 
 def unsupported(req: Request) -> str | None:
     """The reason an authenticated request cannot be made here, or None."""
     if req.ring == 1:
-        return (f"authenticated bit material ({req.kind!r} with GF(2^64) MACs, for comparisons and "
-                "SecretBits under spdz2k) is not yet dealer-free under spdz2k")
+        return None  # AND triples and binary input masks (ot_spdz_mixed)
     if req.kind not in DEALER_FREE:
         used = _NEEDED_BY.get(req.kind, "this operation")
         return f"authenticated {req.kind!r} material (for {used}) is not yet dealer-free under spdz2k"
@@ -129,7 +129,7 @@ def _words(b: bytes) -> np.ndarray:
 class _Item:
     """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
 
-    __slots__ = ("boff", "conv", "parts", "req", "slots", "toff")
+    __slots__ = ("boff", "conv", "ioff", "parts", "req", "slots", "toff", "xoff")
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -137,7 +137,9 @@ class _Item:
         self.slots: dict[str, slice] = {}  # position of each extra part in the authenticated vector
         self.toff = 0  # its first triple (squares and matrices are made from triples)
         self.conv = slice(0, 0)  # its openings among the conversions' (squares, matrices)
-        self.boff = 0  # its first random bit (trunc)
+        self.boff = 0  # its first random bit (trunc, and the mixed kinds' daBits)
+        self.xoff = 0  # its first extra triple (bitmul, bit_triple), after the bits' triples
+        self.ioff = 0  # its first binary input bit (ring-1 input)
 
 
 class SpdzOTPreprocessing(OTPreprocessing):
@@ -150,9 +152,10 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self._alpha = am.mac_key_share(root, self.pid)
         self._delta = am.bit_mac_key_share(root)
         self.vole = Vole(self.links, self._alpha)
+        self.bitvole = BitVole(self.links, self._delta)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_elements": 0,
+        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_elements": 0,
                           "auth_batches": 0})
 
     def mac_key_share(self) -> int:
@@ -160,7 +163,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
         return self._alpha
 
     def bit_mac_key_share(self) -> int:
-        """Delta_i (no authenticated bit material is made from OT yet; the engine still holds a key)."""
+        """Delta_i: drawn here, never sent (the binary MACs, :mod:`mpc.preprocessing.ot_bit_vole`)."""
         return self._delta
 
     # ------------------------------------------------------------------ batches
@@ -171,7 +174,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
             if why is not None:
                 raise ConfigError(f"preprocessing='ot' under engine='spdz2k': {why}; use preprocessing='dealer' "
                                   "for this program (dealer-free under spdz2k: input, add, mul, square, matmul, "
-                                  "fixed-point truncation, reveal)")
+                                  "fixed-point truncation, comparisons and the bit protocols, reveal)")
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
@@ -199,9 +202,33 @@ class SpdzOTPreprocessing(OTPreprocessing):
         k = self.kernels
         items = [_Item(r) for r in reqs]
         # 1. draws; every square and matrix item is made from triples (see _assemble)
-        nt = nbits = 0
+        nt = nbits = nx = nin = 0
         for it in items:
             kind, p = it.req.kind, it.req.params
+            mk = mixed.mixed_kind(it.req)
+            if mk is not None:
+                if mk == "binput":
+                    it.ioff = nin
+                    count = mixed.binary_inputs(it.req)
+                    nin += count
+                    own = p[0] == self.pid
+                    it.parts["in"] = (self._prg.uint64(count) & np.uint64(1)).astype(np.uint8) if own else \
+                        np.zeros(count, dtype=np.uint8)
+                    continue
+                it.boff, it.xoff = nbits, nx
+                nb = mixed.bits_of(it.req)
+                nbits += nb
+                nx += mixed.extra_triples(it.req)
+                bits = np.zeros((nb, 2), dtype=np.uint64)
+                bits[:, 0] = self._prg.uint64(nb) & np.uint64(1)
+                it.parts["bits"] = bits
+                if mk == "edabit":
+                    u = np.zeros((p[0], 2), dtype=np.uint64)
+                    u[:, 0] = self._prg.uint64(p[0])
+                    it.parts["u"] = u
+                if mk == "bit_triple":  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
+                    it.parts["m"] = self._draw((64 * p[0],))
+                continue
             size = int(np.prod(p[1:] if kind in ("input", "trunc") else p, dtype=np.int64)) if kind != "matmul" else 0
             it.toff = nt
             if kind in ("triple", "square"):
@@ -223,8 +250,15 @@ class SpdzOTPreprocessing(OTPreprocessing):
                     it.parts["bits"] = bits
             else:  # input
                 it.parts["r"] = self._draw((size,)) if p[0] == self.pid else np.zeros((size, 2), dtype=np.uint64)
+        binary = any(mixed.mixed_kind(it.req) not in (None, "binput") for it in items)
+        chk_bits = np.zeros((mixed.CHECKS if binary else 0, 2), dtype=np.uint64)
+        chk_bits[:, 0] = self._prg.uint64(len(chk_bits)) & np.uint64(1)
+        chk_m = self._draw((len(chk_bits),))
+        nbits += len(chk_bits)  # the consistency check's sacrificed daBits, at the end of the pool
         bits_t0 = nt  # the bits' Beaver triples: n per bit (n - 1 XORs and the bit check)
         nt += self.n * nbits
+        extra_t0 = nt  # the mixed kinds' own triples
+        nt += nx
         # 2. multiply and combine (MASCOT): tau receiver values a_l per triple against one b
         vec = []
         if nt:
@@ -232,11 +266,16 @@ class SpdzOTPreprocessing(OTPreprocessing):
         # 3. authenticate everything, plus one mask element
         at = 5 * nt
         for it in items:
-            for name in _EXTRA[it.req.kind]:
+            for name in _EXTRA[mixed.mixed_kind(it.req) or it.req.kind]:
                 part = it.parts[name]
                 it.slots[name] = slice(at, at + len(part))
                 at += len(part)
                 vec.append(part)
+        chk_slots = {}
+        for name, part in (("bits", chk_bits), ("m", chk_m)):
+            chk_slots[name] = slice(at, at + len(part))
+            at += len(part)
+            vec.append(part)
         vec.append(self._draw((1,)))
         values = np.ascontiguousarray(np.concatenate(vec))
         own, theirs = self.vole.authenticate(values)
@@ -245,12 +284,36 @@ class SpdzOTPreprocessing(OTPreprocessing):
             k.add128(macs, theirs[p], out=macs)
         self._nt, self._values, self._macs = nt, values, macs
         opened = self._check(items, nt, values, own, theirs, macs)
-        bits = self._bits(items, bits_t0, values, own, theirs) if nbits else None
+        bits = self._bits(items, bits_t0, values, own, theirs, chk_slots["bits"]) if nbits else None
+        results: dict[int, tuple] = {}
+        mix = None
+        if binary or nin:
+            raw = self.binary_bits(np.concatenate([it.parts["bits"][:, 0] for it in items if "bits" in it.parts]
+                                                  + [chk_bits[:, 0]]).astype(np.uint8))
+            ins = [it.parts["in"] for it in items if "in" in it.parts]
+            mix = mixed.Mixed(self, bits if binary else (np.zeros((0, 2), np.uint64),) * 2,
+                              raw if binary else np.zeros(0, np.uint8),
+                              np.concatenate(ins) if ins else np.zeros(0, dtype=np.uint8),
+                              (values[chk_slots["m"]], macs[chk_slots["m"]]), extra_t0)
+            mix.authenticate_and_check()
+            results = mix.products(items)
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
-        out = [self._assemble(it, nt, values, own, theirs, macs, opened, bits) for it in items]
+        out = [self._assemble(it, nt, values, own, theirs, macs, opened, bits) if mixed.mixed_kind(it.req) is None
+               else self._mixed_item(mix, it, results, i) for i, it in enumerate(items)]
         self._values = self._macs = None
         return out
+
+    def binary_bits(self, raw: np.ndarray) -> np.ndarray:
+        """This party's own random bits as it inputs them on the binary side of its daBits: the
+        same as on the arithmetic side (one place to tamper in tests)."""
+        return raw
+
+    def _mixed_item(self, mix: mixed.Mixed, it: _Item, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
+        kind = mixed.mixed_kind(it.req)
+        if kind != "binput":
+            self.made[f"auth_{kind}"] += it.req.params[0]
+        return mix.assemble(it, results, index)
 
     def triple_part(self, name: str, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:
         """(values, MACs) of component ``name`` of the current batch's triples t0 .. t0 + m - 1."""
@@ -258,10 +321,11 @@ class SpdzOTPreprocessing(OTPreprocessing):
         return self._values[sl], self._macs[sl]
 
     def _bits(self, items: list[_Item], t0: int, values: np.ndarray, own: np.ndarray,
-              theirs: dict[int, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+              theirs: dict[int, np.ndarray], checks: slice) -> tuple[np.ndarray, np.ndarray]:
         """The batch's authenticated random bits, (values, MACs), from every party's own bits
-        (:func:`mpc.preprocessing.ot_spdz_bits.xor_bits`)."""
-        slots = [it.slots["bits"] for it in items if it.req.kind == "trunc"]
+        (:func:`mpc.preprocessing.ot_spdz_bits.xor_bits`), in item order, the consistency
+        check's sacrificed bits (``checks``) last."""
+        slots = [it.slots["bits"] for it in items if "bits" in it.slots] + [checks]
         origins = []
         for i in range(self.n):
             mine = i == self.pid
@@ -562,6 +626,9 @@ def _triples_of(req: Request) -> int:
         return (p[0] or 1) * p[1] * p[2] * p[3]
     if req.kind == "trunc":
         return 3 * bit_count(p)
+    if mixed.mixed_kind(req) is not None:
+        return 3 * mixed.bits_of(req) + mixed.extra_triples(req) + mixed.binary_inputs(req) // 64
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
-_EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u")}
+_EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
+          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u"), "binput": ()}

@@ -137,7 +137,7 @@ class Vole:
             theirs = {}
             for p in self.peers:
                 raw = ch.recv(p, tag, dtype=np.uint8, shape=(trimmed128_bytes(1, KBITS, n_el),))
-                d = untrim128(raw, 1, KBITS, n_el)[0]  # (64, N, 2)
+                d = untrim128(raw, 1, KBITS, n_el, k)[0]  # (64, N, 2)
                 t = np.stack([g.uint64((n_el, 2)) for g in self._recv[p]])
                 d *= self._bits.astype(np.uint64)[:, None, None]
                 theirs[p] = weighted128(k.add128(t, d).reshape(1, KBITS, n_el, 2), k)[0]

@@ -1,0 +1,379 @@
+"""daBits, edaBits, bit-injection triples, authenticated AND triples and binary input masks for
+spdz2k without a dealer (``preprocessing="ot"``): the material of spdz2k's bit protocols
+(:mod:`mpc.engines.spdz2k_convert`, :mod:`mpc.engines.authbits`).
+
+Used by :class:`~mpc.preprocessing.ot_spdz.SpdzOTPreprocessing` after a batch's triples and MACs
+passed their checks. References: Rotaru, Wood, "MArBled circuits", INDOCRYPT 2019 (daBits: each
+party inputs a bit both ways, XOR in both worlds, check consistency); Escudero, Ghosh, Keller,
+Rachuri, Scholl, "Improved primitives for MPC over mixed arithmetic-binary circuits", CRYPTO 2020
+(edaBits; here the simple construction from 64 daBits); Damgard, Escudero, Frederiksen, Keller,
+Scholl, Volgushev, S&P 2019 (bits over Z_2^k); Cramer et al., SPDZ2k, CRYPTO 2018.
+
+Choice of the random-bit method: the XOR method (every party inputs authenticated random bits,
+XORed in with Beaver products x + y - 2xy, then a bit check), not the square-root trick: the
+square root needs the ring to be two bits wider than the values (Z_2^(k+2+s)), and spdz2k's
+ring here is fixed at Z_2^128 with k = s = 64. (:mod:`mpc.preprocessing.ot_spdz_bits`.)
+
+Protocol (party i of n, one batch; P random bits in the pool, the last C = 40 of them sacrificed):
+
+1. Arithmetic side: every party's own random bits b_i (0/1) are authenticated in Z_2^128 (the
+   batch's COPE, input-checked) and XORed in by :func:`~mpc.preprocessing.ot_spdz_bits.xor_bits`
+   (n - 1 Beaver products per bit, then the check b (1 - b) = 0: n triples per bit).
+2. Binary side: every party authenticates the same own bits b_i under Delta
+   (:class:`~mpc.preprocessing.ot_bit_vole.BitVole`, one round), together with its bits of the
+   binary input masks it owns and 64 mask bits; the XOR of the origins' bits is a XOR sharing with
+   MAC shares the XOR of the origins' MAC shares (local).
+3. A public coin (2 rounds) gives the binary input check's chi (GF(2^64) per bit) and C random
+   subsets S_j of the first P - C bits. One round opens: every origin's y_i (binary input check);
+   for every check j, the binary X_j = XOR_{l in S_j} b_l ^ d_j and the arithmetic
+   C_j = sum_{l in S_j} [b_l] + [d_j] + 2 [m_j], d_j the j-th sacrificed daBit and m_j uniform
+   (the sum of the parties' uniform elements of the batch's authenticated vector): C_j reveals
+   only its parity, which is d_j-masked. Every party checks C_j = X_j mod 2 for all j.
+4. The binary MAC check of the y_i and X_j (:func:`bit_mac_check`: coin, commit, open) and the
+   arithmetic MAC check of the C_j (coin, commit, open); CheatingDetected on every honest party
+   after the last message.
+
+Why the consistency check suffices: after step 1 every arithmetic bit is a bit; a cheater that
+inputs b in one world and b ^ 1 in the other makes a vector of inconsistencies e != 0 among the
+P - C bits, fixed before the coin. Then <S_j, e> is a uniform bit for each j, independent of
+the sacrificed d_j's own inconsistency, so each check fails with probability 1/2: all C pass with
+probability 2^-40. An arithmetic bit that is a bit and agrees in parity with its binary twin is
+equal to it.
+
+Items from the pool (after the checks):
+
+- ``dabit`` (count,): the bits (BAUTH words) and the same bits as AUTH ring elements.
+- ``edabit`` (count,): 64 daBits per element and an authenticated 2^64 u (the sum of the
+  parties' uniform u_i): r = sum_t 2^t b_t + 2^64 u (AUTH), the planes of r mod 2^64 (BAUTH).
+- ``bitmul`` (count,): a daBit r and a triple (x, y, z): open eps = r - y (masked by the uniform
+  y); a = x, r a = z + eps x (local).
+- ``bit_triple`` (ring 1, nwords): 64 AND triples per word from three daBits a, b, d, one
+  triple and one uniform authenticated m each (m the sum of the parties' uniform elements of the
+  batch's authenticated vector): [ab] by Beaver (open a - x, b - y), then open
+  e' = [ab] + [d] + 2 [m]: 2m is uniform over the even residues, so e' reveals exactly its
+  parity, ab + d mod 2 = ab XOR d, itself uniform (d is); c = e' mod 2 XOR d on the binary side
+  (public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share). Then the
+  arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
+  is. Correct since every input is a consistent daBit and the product uses a sacrificed
+  triple; private since every opening is masked by a uniform triple value, daBit or 2m.
+- ``input`` (ring 1, (owner, *shape)): the owner's own authenticated bits (the other parties'
+  contributions to these slots are ignored), their words at the owner.
+
+Cost per item, two parties (n parties: n triples per daBit), on top of the batch's fixed C = 40
+sacrificed daBits: a daBit 2 authenticated triples + 8 bytes of binary COPE; an edaBit 64
+daBits (128 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
+triple + 1 authenticated element (7 triples: about 95 KB; a word of 64 AND triples about 6 MB:
+the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
+over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
+the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples.
+
+Security model: malicious adversary corrupting up to n-1 parties, security with abort, no
+trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+
+from mpc.preprocessing.base import Request
+from mpc.preprocessing.ot_bit_vole import POWERS, combine, gf_dot
+from mpc.prg import PRG
+from mpc.sharing import auth_bits
+from mpc.sharing.authenticated import pack, sum128
+from mpc.sharing.packing import nwords
+
+__all__ = ["CHECKS", "MIXED", "Mixed", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples", "mixed_kind"]
+
+CHECKS = 40  # sacrificed daBits per batch: a cheater passes the consistency check with probability 2^-40
+MIXED = ("dabit", "edabit", "bitmul", "bit_triple", "binput")
+_POW = np.uint64(1) << np.arange(64, dtype=np.uint64)
+
+
+def mixed_kind(req: Request) -> str | None:
+    """The name this module uses for a request it serves (``binput``: a ring-1 input mask), or None."""
+    if req.ring == 1:
+        return "bit_triple" if req.kind == "bit_triple" else "binput"
+    return req.kind if req.kind in MIXED else None
+
+
+def bits_of(req: Request) -> int:
+    """daBits one request uses."""
+    kind, p = mixed_kind(req), req.params
+    if kind in ("dabit", "bitmul"):
+        return p[0]
+    if kind == "edabit":
+        return 64 * p[0]
+    if kind == "bit_triple":
+        return 3 * 64 * p[0]
+    return 0
+
+
+def extra_triples(req: Request) -> int:
+    """Authenticated triples one request uses besides its daBits'."""
+    kind, p = mixed_kind(req), req.params
+    return p[0] if kind == "bitmul" else 64 * p[0] if kind == "bit_triple" else 0
+
+
+def binary_inputs(req: Request) -> int:
+    """Binary-only authenticated bits one request uses (a ring-1 input mask: 64 per word)."""
+    return 64 * int(np.prod(req.params[1:], dtype=np.int64)) if mixed_kind(req) == "binput" else 0
+
+
+def _words(b: bytes) -> np.ndarray:
+    return np.frombuffer(b, dtype=np.uint64).copy()
+
+
+def bit_mac_check(src, o: np.ndarray, m: np.ndarray, coin: PRG, bad: list[str]) -> None:
+    """The binary MAC check of openings ``o`` (GF(2^64) elements; bits are 0/1) with this party's
+    MAC shares ``m`` (module docstring of :mod:`mpc.preprocessing.ot_bit_vole`): commit to
+    (Z_i, Y, verdict) (one round), open (one round); failures are appended to ``bad`` (the
+    caller's arithmetic MAC check then shares every party's verdict and raises)."""
+    k = src.kernels
+    e = coin.derive("bit-e").uint64(len(o))
+    big_y = gf_dot(k, e, o)
+    z = gf_dot(k, e, m) ^ k.gf64_mul(np.array([src.bit_mac_key_share()], dtype=np.uint64),
+                                     np.array([big_y], dtype=np.uint64))[0]
+    payload = np.array([z, big_y, len(bad)], dtype=np.uint64)
+    number, nonce, digest = src.commits.commit(payload.tobytes())
+    their_commit = src._exchange(_words(digest))
+    seen_all = hashlib.sha256(b"".join(their_commit.get(i, _words(digest)).tobytes() for i in range(src.n))).digest()
+    msgs = src._exchange(np.concatenate([_words(nonce), payload, _words(seen_all)]))
+    total = int(z)
+    for p, msg in msgs.items():
+        theirs = msg[2:5]
+        if src.commits.digest(p, number, msg[:2].tobytes(), theirs.tobytes()) != their_commit[p].tobytes():
+            bad.append(f"party {p}'s binary check values do not match its commitment")
+        if msg[5:].tobytes() != seen_all:
+            bad.append(f"party {p} saw different commitments")
+        if int(theirs[1]) != int(big_y):
+            bad.append("the parties opened different bits")
+        if theirs[2]:
+            bad.append(f"party {p} reported a failed check")
+        total ^= int(theirs[0])
+    if total:
+        bad.append("the binary MACs do not match the authenticated bits")
+
+
+def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
+    """BAUTH words (``nwords(count)``) from bit shares (0/1) and their MAC shares, zero-padded."""
+    nw = nwords(count)
+    b = np.zeros(nw * 64, dtype=np.uint8)
+    m = np.zeros(nw * 64, dtype=np.uint64)
+    b[:count] = bits[:count]
+    m[:count] = macs[:count]
+    m = m.reshape(nw, 64)
+    w = kernels.pack_bits(b.reshape(1, -1))[0] if nw else np.zeros(0, dtype=np.uint64)
+    return auth_bits.pack(w, kernels.gf64_fold(m) if nw else np.zeros(0, dtype=np.uint64), m)
+
+
+class Mixed:
+    """One batch's mixed material (see the module docstring). ``pool``: the arithmetic (values,
+    MACs) of the batch's P random bits (the last CHECKS sacrificed), ``raw`` this party's own bits
+    of them (0/1), ``inputs`` its bits of the binary input masks (zeros where it is not the
+    owner), ``chk_m`` the (values, MACs) of CHECKS uniform elements, ``x0`` the first of the
+    batch's extra triples."""
+
+    def __init__(self, src, pool, raw: np.ndarray, inputs: np.ndarray, chk_m, x0: int) -> None:
+        self.src, self.k = src, src.kernels
+        self.pool, self.raw, self.inputs, self.chk_m, self.x0 = pool, raw, inputs, chk_m, x0
+        self.pmac = np.zeros(0, dtype=np.uint64)
+        self.in_macs: dict[int, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ steps 2-4
+
+    def authenticate_and_check(self) -> None:
+        src, k = self.src, self.k
+        n_pool, n_in = len(self.raw), len(self.inputs)
+        mask = src._prg.uint64(1)[0]
+        mask_bits = ((mask >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+        vec = np.concatenate([self.raw.astype(np.uint8), self.inputs.astype(np.uint8), mask_bits])
+        own, theirs = src.bitvole.authenticate(vec)
+        self.pmac = combine(own[:n_pool], {p: t[:n_pool] for p, t in theirs.items()})
+        self.in_macs = {src.pid: own[n_pool : n_pool + n_in], **{p: t[n_pool : n_pool + n_in] for p, t in theirs.items()}}
+        coin = src._coin()
+        chi = coin.derive("bit-chi").uint64(len(vec))
+        chi[-64:] = POWERS
+        bad: list[str] = []
+        macs_of = {src.pid: own, **theirs}
+        y = gf_dot(k, chi, vec.astype(np.uint64))
+        if not n_pool:  # binary input masks only: the input check alone
+            got = src._exchange(np.array([y], dtype=np.uint64))
+            ys = {src.pid: y, **{p: msg[0] for p, msg in got.items()}}
+            o = np.array([ys[i] for i in range(src.n)], dtype=np.uint64)
+            m = np.array([gf_dot(k, chi, macs_of[i]) for i in range(src.n)], dtype=np.uint64)
+            bit_mac_check(src, o, m, src._coin(), bad)
+            src._mac_check(np.zeros((1, 2), np.uint64), np.zeros((1, 2), np.uint64), src._coin(), bad)  # shares the verdicts
+            return
+        main = n_pool - CHECKS
+        subsets = np.unpackbits(np.frombuffer(coin.derive("subsets").random_bytes(CHECKS * (-(-main // 8))),
+                                              dtype=np.uint8).reshape(CHECKS, -1), axis=1, count=main)
+        # openings: the arithmetic C_j, this party's y, its shares of the binary X_j
+        av, am = self.pool
+        sel = subsets.astype(np.uint64)
+        cv = np.stack([k.dot128_64(av[:main], sel[j]) for j in range(CHECKS)])
+        cm = np.stack([k.dot128_64(am[:main], sel[j]) for j in range(CHECKS)])
+        mv, mm = self.chk_m
+        for out, src_bits, m in ((cv, av, mv), (cm, am, mm)):
+            k.add128(out, src_bits[main:], out=out)
+            k.add128(out, k.add128(m, m), out=out)
+        xs = (subsets.astype(np.uint64) @ self.raw[:main].astype(np.uint64) + self.raw[main:]) & np.uint64(1)
+        pm = self.pmac
+        xm = np.array([np.bitwise_xor.reduce(pm[:main][subsets[j].astype(bool)], initial=np.uint64(0)) ^ pm[main + j]
+                       for j in range(CHECKS)], dtype=np.uint64)
+        got = src._exchange(np.concatenate([cv.reshape(-1), np.array([y], dtype=np.uint64), xs]))
+        c_tot, x_tot = cv.copy(), xs.copy()
+        ys = {src.pid: y}
+        for p, msg in got.items():
+            k.add128(c_tot, np.ascontiguousarray(msg[: 2 * CHECKS].reshape(CHECKS, 2)), out=c_tot)
+            ys[p] = msg[2 * CHECKS]
+            x_tot ^= msg[2 * CHECKS + 1 :]
+        if not np.array_equal(c_tot[:, 0] & np.uint64(1), x_tot):
+            bad.append("a daBit's arithmetic and binary halves differ")
+        o = np.concatenate([np.array([ys[i] for i in range(src.n)], dtype=np.uint64), x_tot])
+        m = np.concatenate([np.array([gf_dot(k, chi, macs_of[i]) for i in range(src.n)], dtype=np.uint64), xm])
+        bit_mac_check(src, o, m, src._coin(), bad)
+        src._mac_check(c_tot, cm, src._coin(), bad)
+
+    # ------------------------------------------------------------------ products (bit_triple, bitmul)
+
+    def _triples(self, offsets: list[tuple[int, int]]):
+        """(av, am, bv, bm, cv, cm) of the extra triples at (offset, count) pairs, concatenated."""
+        parts = {name: [self.src.triple_part(name, self.x0 + o, c) for o, c in offsets] for name in ("a", "b", "c")}
+        out = []
+        for name in ("a", "b", "c"):
+            out += [np.concatenate([v for v, _ in parts[name]]), np.concatenate([m for _, m in parts[name]])]
+        return out
+
+    def _open(self, shares: np.ndarray, macs: np.ndarray, opened: list, open_macs: list) -> np.ndarray:
+        got = self.src._exchange(shares)
+        total = shares.copy()
+        for p in self.src.peers:
+            self.k.add128(total, got[p], out=total)
+        opened.append(total)
+        open_macs.append(macs)
+        return total
+
+    def _beaver_finish(self, eps, dlt, t):
+        """[x y] from the opened eps = x - a, delta = y - b and the triple t = (av, am, bv, bm, cv, cm)."""
+        k, src = self.k, self.src
+        av, am, bv, bm, cv, cm = t
+        ed = k.mul128(eps, dlt)
+        zv = k.add128(cv, k.add128(k.mul128(eps, bv), k.mul128(dlt, av)))
+        if src.pid == 0:
+            k.add128(zv, ed, out=zv)
+        zm = k.add128(cm, k.add128(k.mul128(eps, bm), k.mul128(dlt, am)))
+        k.add128(zm, k.mul128_64(ed, np.full(len(ed), src.mac_key_share(), dtype=np.uint64)), out=zm)
+        return zv, zm
+
+    def products(self, items) -> dict[int, tuple]:
+        """Steps of the bit_triple and bitmul items: 3 rounds of openings, then their MAC check.
+        Returns per item (by position) the arithmetic results: bitmul (eps,); bit_triple (e,)."""
+        k = self.k
+        av_pool, am_pool = self.pool
+        ands = [(i, it) for i, it in enumerate(items) if mixed_kind(it.req) == "bit_triple"]
+        muls = [(i, it) for i, it in enumerate(items) if mixed_kind(it.req) == "bitmul"]
+        if not ands and not muls:
+            return {}
+        opened: list[np.ndarray] = []
+        open_macs: list[np.ndarray] = []
+        sizes = [64 * it.req.params[0] for _, it in ands]
+        t1 = self._triples([(it.xoff, s) for (_, it), s in zip(ands, sizes, strict=True)]) if ands else None
+        tm = self._triples([(it.xoff, it.req.params[0]) for _, it in muls]) if muls else None
+
+        def pick(part: int) -> tuple[np.ndarray, np.ndarray]:  # the a (0), b (1) or d (2) daBits of every AND item
+            sl = [slice(it.boff + part * s, it.boff + (part + 1) * s) for (_, it), s in zip(ands, sizes, strict=True)]
+            return np.concatenate([av_pool[x] for x in sl]), np.concatenate([am_pool[x] for x in sl])
+
+        empty = np.zeros((0, 2), dtype=np.uint64)
+        (a_v, a_m), (b_v, b_m), (d_v, d_m) = (pick(j) for j in range(3)) if ands else ((empty, empty),) * 3
+        r_v = np.concatenate([av_pool[it.boff : it.boff + it.req.params[0]] for _, it in muls]) if muls else empty
+        r_m = np.concatenate([am_pool[it.boff : it.boff + it.req.params[0]] for _, it in muls]) if muls else empty
+        na = len(a_v)
+        # round 1: a - x1, b - y1 (AND items); r - y (bitmul items)
+        sh_v = [k.sub128(a_v, t1[0]), k.sub128(b_v, t1[2])] if ands else []
+        sh_m = [k.sub128(a_m, t1[1]), k.sub128(b_m, t1[3])] if ands else []
+        if muls:
+            sh_v.append(k.sub128(r_v, tm[2]))
+            sh_m.append(k.sub128(r_m, tm[3]))
+        o1 = self._open(np.concatenate(sh_v), np.concatenate(sh_m), opened, open_macs)
+        out: dict[int, tuple] = {}
+        if muls:
+            eps = o1[2 * na :]
+            pos = 0
+            for i, it in muls:
+                c = it.req.params[0]
+                e = eps[pos : pos + c]
+                xv, xm = tm[0][pos : pos + c], tm[1][pos : pos + c]
+                zv, zm = tm[4][pos : pos + c], tm[5][pos : pos + c]
+                out[i] = ((xv, xm), (r_v[pos : pos + c], r_m[pos : pos + c]),
+                          (k.add128(zv, k.mul128(e, xv)), k.add128(zm, k.mul128(e, xm))))
+                pos += c
+        if ands:
+            ab_v, ab_m = self._beaver_finish(o1[:na], o1[na : 2 * na], t1)
+            # round 2: e' = ab + d + 2 m, whose parity ab + d mod 2 = ab XOR d is all it reveals
+            mv = np.concatenate([self.src._values[it.slots["m"]] for _, it in ands])
+            mm = np.concatenate([self.src._macs[it.slots["m"]] for _, it in ands])
+            ev = k.add128(k.add128(ab_v, d_v), k.add128(mv, mv))
+            em = k.add128(k.add128(ab_m, d_m), k.add128(mm, mm))
+            e = self._open(ev, em, opened, open_macs)
+        bad: list[str] = []
+        self.src._mac_check(np.concatenate(opened), np.concatenate(open_macs), self.src._coin(), bad)
+        if ands:
+            pos = 0
+            for (i, _), s in zip(ands, sizes, strict=True):
+                out[i] = (e[pos : pos + s, 0] & np.uint64(1),)  # the parity of e', correct once MAC-checked
+                pos += s
+        return out
+
+    # ------------------------------------------------------------------ items
+
+    def binary(self, start: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+        """This party's (bit shares, MAC shares) of pool bits start .. start + count - 1."""
+        return self.raw[start : start + count].astype(np.uint64), self.pmac[start : start + count]
+
+    def assemble(self, it, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
+        k, src = self.k, self.src
+        kind, p = mixed_kind(it.req), it.req.params
+        av, am = self.pool
+        if kind == "binput":
+            owner, shape = p[0], tuple(p[1:])
+            size = int(np.prod(shape, dtype=np.int64))
+            lo, hi = it.ioff, it.ioff + 64 * size
+            bits = self.inputs[lo:hi] if owner == src.pid else np.zeros(hi - lo, dtype=np.uint8)
+            item = _to_bauth(k, bits, self.in_macs[owner][lo:hi], 64 * size).reshape(shape)
+            if owner == src.pid:
+                return item, np.ascontiguousarray(item["w"]).copy()
+            return (item,)
+        count = p[0]
+        if kind == "dabit":
+            bits, macs = self.binary(it.boff, count)
+            sl = slice(it.boff, it.boff + count)
+            return _to_bauth(k, bits, macs, count), pack(av[sl], am[sl])
+        if kind == "bitmul":
+            bits, macs = self.binary(it.boff, count)
+            (xv, xm), (rv, rm), (zv, zm) = results[index]
+            return _to_bauth(k, bits, macs, count), pack(xv, xm), pack(rv, rm), pack(zv, zm)
+        if kind == "edabit":
+            sl = slice(it.boff, it.boff + 64 * count)
+            out = []
+            for b, u in ((av[sl], src._values[it.slots["u"]]), (am[sl], src._macs[it.slots["u"]])):
+                w = np.ascontiguousarray(np.broadcast_to(_POW, (count, 64)))
+                r = sum128(k.mul128_64(b.reshape(count, 64, 2), w), 1) if count else np.zeros((0, 2), np.uint64)
+                k.add128(r, np.stack([np.zeros(count, np.uint64), u[:, 0]], axis=1), out=r)
+                out.append(r)
+            bits, macs = self.binary(it.boff, 64 * count)
+            planes = np.stack([_to_bauth(k, bits.reshape(count, 64)[:, t], macs.reshape(count, 64)[:, t], count)
+                               for t in range(64)]) if count else np.zeros((64, 0), dtype=auth_bits.BAUTH)
+            return pack(out[0], out[1]), planes
+        # bit_triple: a, b from the pool, c = e ^ d
+        size = 64 * count
+        (e,) = results[index]
+        a = self.binary(it.boff, size)
+        b = self.binary(it.boff + size, size)
+        dv, dm = self.binary(it.boff + 2 * size, size)
+        cv = dv ^ e if src.pid == 0 else dv.copy()
+        cm = dm ^ (e * np.uint64(src.bit_mac_key_share()))
+        return tuple(_to_bauth(k, v, m, size) for v, m in (a, b, (cv, cm)))
+

@@ -1,0 +1,231 @@
+"""Dealer-free material of spdz2k's bit protocols (``engine="spdz2k", preprocessing="ot"``):
+daBits, edaBits, bit-injection triples, authenticated AND triples and binary input masks
+(mpc.preprocessing.ot_spdz_mixed, mpc.preprocessing.ot_bit_vole).
+
+- Material, 2 and 3 parties: reconstructed bits are bits, every arithmetic MAC satisfies
+  sum m_i = alpha v and every binary MAC XOR m_i = b Delta (per bit and folded), a daBit's two
+  halves are equal, an edaBit's planes are the bits of r mod 2^64, r a = ra for bit-injection
+  triples, c = a AND b for AND triples, the owner of a binary input mask knows it.
+- Cheating (randomised positions and offsets): a wrong binary COPE correction, a daBit whose
+  binary half differs from its arithmetic half, a changed share in an AND triple's or a
+  bit-injection triple's openings: every honest party raises CheatingDetected.
+- Comparison and ReLU under spdz2k with no dealer, against NumPy (two parties: an MSB needs 118
+  words of AND triples, about 15 s of offline work here); SecretBits inputs, AND, XOR and
+  reveals (to all, to one party), 2 and 3 parties.
+"""
+
+import secrets
+
+import numpy as np
+import pytest
+from _tamper import add128, one_shot
+
+from mpc._core import get_kernels
+from mpc.errors import CheatingDetected
+from mpc.preprocessing.base import Request
+from mpc.sharing.authenticated import pairs
+from mpc.testing import run_local
+
+M128 = 1 << 128
+K = get_kernels()
+
+
+def ints(w: np.ndarray) -> np.ndarray:
+    w = np.asarray(w, dtype=np.uint64).astype(object)
+    return w[..., 0] + (w[..., 1] << 64)
+
+
+def opened(results, get, alpha):
+    """The reconstructed value of an AUTH component, after checking every element's MAC."""
+    v = sum(ints(pairs(get(r))[..., 0, :]) for r in results) % M128
+    m = sum(ints(pairs(get(r))[..., 1, :]) for r in results) % M128
+    assert ((m - alpha * v) % M128 == 0).all(), "a MAC does not match its value"
+    return v
+
+
+def bopened(results, get, delta):
+    """The reconstructed words of a BAUTH component, after checking every bit's MAC and the folds."""
+    w = f = m = 0
+    for r in results:
+        x = get(r)
+        w, f, m = w ^ x["w"], f ^ x["f"], m ^ x["m"]
+    bits = (w[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
+    assert np.array_equal(m, bits * np.uint64(delta)), "a binary MAC does not match its bit"
+    assert np.array_equal(f, K.gf64_mul(w, np.full(w.shape, delta, dtype=np.uint64))), "a folded MAC is wrong"
+    return w
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_mixed_material_is_correct_and_authenticated(n):
+    def main(p):
+        pre = p.preprocessing
+        # one batch for all of them (the offsets of several mixed items, a truncation tuple and a
+        # triple among them), taken from the store in the order asked
+        pre.prefetch([Request("dabit", (70,), 128, True), Request("trunc", (13, 2), 128, True),
+                      Request("edabit", (5,), 128, True), Request("bitmul", (9,), 128, True),
+                      Request("triple", (3,), 128, True), Request("bit_triple", (2,), 1, True),
+                      Request("input", (n - 1, 3), 1, True), Request("input", (0, 2, 1), 1, True)])
+        batches = pre.made["auth_batches"]
+        trunc, triple = pre.trunc_triples((2,), 13, auth=True), pre.triples((3,), auth=True)
+        return (pre.mac_key_share(), pre.bit_mac_key_share(), pre.dabits(70, auth=True), pre.edabits(5),
+                pre.bit_mul_triples(9, auth=True), pre.bit_triples(2, auth=True), pre.bit_input_masks(n - 1, (3,)),
+                pre.bit_input_masks(0, (2, 1)), batches, pre.made["auth_batches"], trunc, triple)
+
+    res = run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)
+    alpha = sum(r[0] for r in res) % M128
+    delta = 0
+    for r in res:
+        delta ^= r[1]
+    w = bopened(res, lambda r: r[2][0], delta)
+    a = opened(res, lambda r: r[2][1], alpha)
+    assert set(a.tolist()) <= {0, 1} and np.array_equal(K.unpack_bits(w, 70).astype(object), a)
+    assert 15 < sum(a.tolist()) < 55 and int(w[-1]) >> 6 == 0  # random bits; zero padding past 70
+    r = opened(res, lambda r: r[3][0], alpha)
+    planes = bopened(res, lambda r: r[3][1], delta)
+    assert np.array_equal(K.bitslice(np.array([int(x) % (1 << 64) for x in r], dtype=np.uint64)), planes)
+    assert len({int(x) >> 64 for x in r}) == r.size  # the upper half is uniform too
+    w = bopened(res, lambda r: r[4][0], delta)
+    big_a, big_r, ra = (opened(res, lambda r, i=i: r[4][i], alpha) for i in (1, 2, 3))
+    assert np.array_equal(K.unpack_bits(w, 9).astype(object), big_r) and ((big_r * big_a - ra) % M128 == 0).all()
+    x, y, z = (bopened(res, lambda r, i=i: r[5][i], delta) for i in range(3))
+    assert np.array_equal(x & y, z) and x.shape == (2,) and len(set(x.tolist() + y.tolist())) == 4
+    mask = bopened(res, lambda r: r[6][0], delta)
+    assert np.array_equal(mask, res[n - 1][6][1]) and all(r[6][1] is None for r in res[: n - 1])
+    mask = bopened(res, lambda r: r[7][0], delta)
+    assert mask.shape == (2, 1) and np.array_equal(mask, res[0][7][1])
+    assert all(r[8] == r[9] == 1 for r in res)  # the plan in one batch; nothing made on demand
+    r, high, msb = (opened(res, lambda r, i=i: r[10][i], alpha) for i in range(3))
+    r64 = r % (1 << 64)
+    assert (high == r64 >> 13).all() and (msb == r64 >> 63).all()
+    a, b, c = (opened(res, lambda r, i=i: r[11][i], alpha) for i in range(3))
+    assert ((a * b - c) % M128 == 0).all()
+
+
+# ---------------------------------------------------------------------- cheating
+
+def _cheat(n: int, cheater: int, tamper, take) -> list:
+    def main(p):
+        p.preprocessing.triples((4,), auth=True)  # set-up and one clean batch
+        p.preprocessing.dabits(3, auth=True)  # and the binary COPE's set-up
+        if p.pid == cheater:
+            tamper(p.preprocessing)
+        take(p.preprocessing)
+        return "no error"
+
+    return run_local(main, n, engine="spdz2k", preprocessing="ot", return_exceptions=True, timeout=60)
+
+
+def _all_caught(res, cheater: int) -> None:
+    honest = [r for i, r in enumerate(res) if i != cheater]
+    assert all(isinstance(r, CheatingDetected) for r in honest), [type(r).__name__ for r in res]
+
+
+def _dabits(pre):
+    pre.dabits(100, auth=True)
+
+
+def _random_case() -> tuple[int, int]:
+    n = 2 + secrets.randbelow(2)
+    return n, secrets.randbelow(n)
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_wrong_binary_cope_correction_is_caught(trial):
+    """The cheater authenticates x ^ 1 instead of x for one bit in every OT towards one peer
+    (its MAC there is off by Delta_peer): the binary input check fails."""
+    n, cheater = _random_case()
+    element = secrets.randbelow(100)
+
+    def tamper(pre):
+        def change(d):  # (64, W): flip the element's bit in every weight
+            d[:, element // 64] ^= np.uint64(1) << np.uint64(element % 64)
+        one_shot(pre.bitvole, "send_corrections", change)
+
+    _all_caught(_cheat(n, cheater, tamper, _dabits), cheater)
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_inconsistent_dabit_is_caught(trial):
+    """The cheater inputs a different bit on the binary side than on the arithmetic side for one
+    (random) daBit: the consistency check fails (probability 1 - 2^-40)."""
+    n, cheater = _random_case()
+    element = secrets.randbelow(100)
+    res = _cheat(n, cheater, lambda pre: one_shot(pre, "binary_bits", lambda v: v.__setitem__(element, v[element] ^ 1)),
+                 _dabits)
+    _all_caught(res, cheater)
+    assert all("halves differ" in str(r) for i, r in enumerate(res) if i != cheater)
+
+
+def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0, offset: int | None = None):
+    """Add ``offset`` (default: random, nonzero) to one random element of the (occurrence+1)-th
+    exchange of ``shape``."""
+    index = secrets.randbelow(shape[0])
+    offset = 1 + secrets.randbelow(M128 - 1) if offset is None else offset
+
+    def tamper(pre):
+        orig = pre._exchange
+        seen = [0]
+
+        def exchange(arr):
+            if arr.shape == shape:
+                seen[0] += 1
+                if seen[0] == occurrence + 1:
+                    arr = np.array(arr, copy=True)
+                    add128(arr, index, offset)
+            return orig(arr)
+
+        pre._exchange = exchange
+
+    return tamper
+
+
+@pytest.mark.parametrize(("shape", "offset"), [((128, 2), None), ((64, 2), None), ((64, 2), 1)])
+def test_wrong_and_triple_opening_is_caught(shape, offset):
+    """The cheater changes its share of one opened value of the AND triples' openings (one word:
+    round 1 opens a - x, b - y (128 values), round 2 e' = ab + d + 2m (64), whose parity is
+    ab ^ d; offset 1 flips that parity, hence c): the MAC check fails."""
+    n, cheater = _random_case()
+    _all_caught(_cheat(n, cheater, _tamper_opening(shape, offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
+                cheater)
+
+
+def test_wrong_bit_injection_opening_is_caught():
+    n, cheater = _random_case()
+    _all_caught(_cheat(n, cheater, _tamper_opening((9, 2)), lambda pre: pre.bit_mul_triples(9, auth=True)), cheater)
+
+
+# ---------------------------------------------------------------------- functions, dealer-free
+
+def test_comparison_and_relu_without_a_dealer():
+    x = np.array([1.5, -2.0, 0.0, 3.25, -0.5, -(2.0**20), 2.0**20, 2.0**-16])
+    y = np.array([1.0, -3.0, 0.0, 4.0, 2.0, 2.0**20, -(2.0**20), 0.0])
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        b = p.input(y if p.pid == 1 else None, owner=1, shape=y.shape)
+        return p.reveal(a < b, (a - b).relu())
+
+    for lt, relu in run_local(main, 2, engine="spdz2k", preprocessing="ot", timeout=300):
+        assert np.array_equal(np.asarray(lt), (x < y).astype(np.asarray(lt).dtype))
+        assert np.allclose(np.asarray(relu), np.maximum(x - y, 0), rtol=0, atol=2.0**-15)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_secret_bits_without_a_dealer(n):
+    """SecretBits under spdz2k with ``ot``: binary inputs (bit input masks), AND (AND triples),
+    XOR, a reveal to everyone and one to a single party (bit input masks again)."""
+    a = np.array([0, 1, 15, 0x5, 0xC, 7, 8], dtype=np.uint64)
+    b = np.array([0, 15, 1, 0xA, 0xC, 9, 9], dtype=np.uint64)
+
+    def main(p):
+        sa = p.input_bits(a if p.pid == 0 else None, owner=0, n=a.size, width=4)
+        sb = p.input_bits(b if p.pid == n - 1 else None, owner=n - 1, n=b.size, width=4)
+        return p.reveal(sa & sb, sa ^ sb), p.reveal(sa & sb, to=n - 1)
+
+    for pid, ((band, bxor), one) in enumerate(run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)):
+        np.testing.assert_array_equal(band, a & b)
+        np.testing.assert_array_equal(bxor, a ^ b)
+        if pid == n - 1:
+            np.testing.assert_array_equal(one, a & b)
+        else:
+            assert one is None
