@@ -30,6 +30,7 @@ EXTENSIONS = [
     ext("_bits", "bits"),
     ext("_gf2k", "gf2k"),
     ext("_ot", "ot", "bits"),
+    ext("_mont", "montgomery"),
 ]
 
 # Bounds and wrap-around checks are switched off per function in the .pyx files, where the indices are known good.

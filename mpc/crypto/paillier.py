@@ -61,6 +61,7 @@ product of two large primes.
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -97,11 +98,38 @@ def _random_below(bound: int) -> int:
     return secrets.randbelow(bound)
 
 
+def montgomery_kernel():
+    """The compiled Montgomery kernels (:mod:`mpc._core._mont`) when they are built, the CPU
+    runs their AVX-512 IFMA multiplication and ``MPC_KERNELS`` is not ``ref``; else None (then
+    gmpy2 does the arithmetic: its ``powmod`` beats the portable C multiplication here)."""
+    if (os.environ.get("MPC_KERNELS") or "auto").lower() == "ref":
+        return None
+    try:
+        from mpc._core import _mont
+    except ImportError:
+        return None
+    return _mont if _mont.isa() == "ifma" else None
+
+
+def _split(count: int, workers: int) -> list[tuple[int, int]]:
+    step = -(-count // max(1, workers))
+    return [(i, min(count, i + step)) for i in range(0, count, step)]
+
+
 def powmod_many(bases: Sequence[mpz], exp: mpz, mod: mpz, workers: int = 1) -> list[mpz]:
-    """``[b^exp mod mod for b in bases]``: with ``workers`` > 1 (and enough bases) chunks of
+    """``[b^exp mod mod for b in bases]``: by the compiled Montgomery kernel when available
+    (:func:`montgomery_kernel`; ``workers`` threads take a share of the bases each, GIL
+    released); else with ``workers`` > 1 (and enough bases) chunks of
     ``gmpy2.powmod_base_list`` (C, GIL released) on that many threads; else one ``powmod`` per
     base (no GIL hand-off: as fast or faster on one core)."""
     bases = list(bases)
+    mont = montgomery_kernel()
+    if mont is not None and bases and mod > 1 and mod & 1 and exp >= 0:
+        if workers <= 1 or len(bases) < 2 * workers:
+            return mont.powmod(bases, exp, mod)
+        with ThreadPoolExecutor(workers) as ex:
+            parts = list(ex.map(lambda r: mont.powmod(bases[r[0]:r[1]], exp, mod), _split(len(bases), workers)))
+        return [x for part in parts for x in part]
     if workers <= 1 or len(bases) < 2 * workers:
         return [gmpy2.powmod(b, exp, mod) for b in bases]
     step = -(-len(bases) // workers)
@@ -367,6 +395,9 @@ def multi_scalar_products(
     w = window or best_window(len(exps), exp_bits)
     if not 1 <= w <= 16:
         raise ConfigError(f"window: expected 1..16, got {w}")
+    mont = montgomery_kernel()
+    if mont is not None and exp_bits <= 64 and w <= 12:
+        return _multiexp_compiled(mont, pub, cts, exps, exp_bits, w, table_budget, workers)
     digits = _digits(exps, k, exp_bits, w)
     m = len(digits)
     if m == 0:
@@ -384,6 +415,42 @@ def multi_scalar_products(
             tables.append(t)
         _straus_rows(acc, digits, tables, lo, hi, w, n2, workers)
     return acc
+
+
+def _exponent_array(exps, k: int, exp_bits: int) -> np.ndarray:
+    """The exponents as an (m, k) uint64 array, each checked to lie in [0, 2^exp_bits)."""
+    if isinstance(exps, np.ndarray) and exps.dtype == np.uint64:
+        if exps.ndim != 2 or exps.shape[1] != k:
+            raise InputError(f"multi_scalar_products: exponents of shape {exps.shape}, expected (m, {k})")
+        arr = exps
+    else:
+        rows = [[int(e) for e in row] for row in exps]
+        if any(len(row) != k for row in rows):
+            raise InputError(f"multi_scalar_products: every exponent row needs {k} entries")
+        if any(not 0 <= e < 1 << exp_bits for row in rows for e in row):
+            raise InputError(f"multi_scalar_products: an exponent outside [0, 2^{exp_bits})")
+        arr = np.array(rows, dtype=np.uint64).reshape(len(rows), k)
+    if exp_bits < 64 and arr.size and int(arr.max()) >> exp_bits:
+        raise InputError(f"multi_scalar_products: an exponent outside [0, 2^{exp_bits})")
+    return np.ascontiguousarray(arr)
+
+
+def _multiexp_compiled(mont, pub: PublicKey, cts, exps, exp_bits: int, w: int, table_budget: int,
+                       workers: int) -> list[mpz]:
+    """:func:`multi_scalar_products` by the compiled kernel: the rows split over ``workers``
+    threads (each builds its own tables: ``2^w - 2`` products per ciphertext, small beside
+    ``ceil(64 / w)`` per row and ciphertext once a thread has a few rows)."""
+    arr = _exponent_array(exps, len(cts), exp_bits)
+    m = arr.shape[0]
+    if m == 0:
+        return []
+    cts = list(cts)
+    if workers <= 1 or m < 2 * workers:
+        return mont.multiexp(cts, arr, pub.n2, w, exp_bits, table_budget)
+    with ThreadPoolExecutor(workers) as ex:
+        parts = list(ex.map(lambda r: mont.multiexp(cts, arr[r[0]:r[1]], pub.n2, w, exp_bits, table_budget),
+                            _split(m, workers)))
+    return [x for part in parts for x in part]
 
 
 def _straus_rows(acc: list[mpz], digits, tables, lo: int, hi: int, w: int, n2: mpz, workers: int) -> None:
