@@ -218,7 +218,11 @@ def test_cost_model_counts_and_calibration():
     c = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=pm.Calibration(2048, 1.0, 0, 0, 0))
     assert (c["slots"], c["groups"]) == (11, 24)
     assert c["bytes_sent"] == 2 * H + 256 + (256 + 256) * 24 * 512
-    assert c["seconds"] == c["mulmods"]  # unit time 1 per multiplication, 0 for the rest
+    # unit time 1 per multiplication modulo n^2, 0 for the rest
+    assert c["seconds"] == c["mulmods"] + c["extra_mulmods"]
+    # the 6,144 randomisers r^n come from a pool of P = 276 (powers_of_random): P powers, then
+    # P (2^8 - 2) + 6144 (P + 1) products; plus 2 products per ciphertext each side
+    assert (c["noise_powers"], c["extra_mulmods"]) == (276, 276 * 254 + 6144 * 277 + 2 * 512 * 24)
     assert c["bytes_sent"] < 100e6
     with pytest.raises(InputError):
         pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=cal)
