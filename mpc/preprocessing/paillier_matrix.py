@@ -111,6 +111,8 @@ __all__ = [
     "matrix_triple",
     "matrix_triple_shares",
     "matrix_triple_shares_multi",
+    "ot_matrix_cost",
+    "paillier_cheaper",
     "paillier_matrix_cost",
     "queue_link_pair",
 ]
@@ -499,3 +501,38 @@ def paillier_matrix_cost(
             "decrypt": cal.decrypt,
         },
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Paillier or OT: the choice of ot_matrix="auto"
+
+# Unit times of this machine (AMD EPYC, AVX-512 IFMA kernel, one core per party, CPU time of a
+# quiet run of calibrate()); fixed so that every party, whatever its load, makes the same choice
+# without a message.
+REFERENCE_CALIBRATION = Calibration(
+    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=1.1e-3, noise_public=3.5e-3, decrypt=1.2e-3, mulmod_half=2.5e-7,
+)
+# Gilboa matrix triples with vector correlations over loopback: 13.5 s for the 302 MB per party
+# of a 64 x 128 x 128 triple (docs/preprocessing.md), computation included.
+OT_SECONDS_PER_BYTE = 13.5 / (16 * 128 * 128 + 288 * 128 * 128 * 64)
+
+
+def ot_matrix_cost(m: int, k: int, n: int, *, seconds_per_byte: float = OT_SECONDS_PER_BYTE) -> dict:
+    """Predicted cost per party and pair of the OT path (Gilboa with vector correlations,
+    :meth:`~mpc.preprocessing.ot_source.OTPreprocessing.matmul_cross`): ``16 k n + 288 k n m``
+    bytes sent (k n 64 OTs carrying m elements, trimmed), ``seconds_per_byte`` each."""
+    if min(m, k, n) < 1:
+        raise InputError(f"ot_matrix_cost: shape ({m}, {k}) x ({k}, {n}) has an empty dimension")
+    sent = 16 * k * n + 288 * k * n * m
+    return {"m": m, "k": k, "n": n, "bytes_sent": sent, "seconds": sent * seconds_per_byte}
+
+
+def paillier_cheaper(m: int, k: int, n: int, *, calibration: Calibration = REFERENCE_CALIBRATION,
+                     seconds_per_byte: float = OT_SECONDS_PER_BYTE) -> bool:
+    """True when :func:`paillier_matrix_cost` predicts the (m, k) x (k, n) matrix triple cheaper
+    than :func:`ot_matrix_cost` (both per party and pair, with the reference unit times: a pure
+    function of the shape, so all parties agree). ``ot_matrix="auto"`` uses Paillier exactly
+    then: from about 56^3 here (64^3: 2.3 s against 3.4 s; 256^3: 31 s against 216 s and
+    4.8 GB). The key generation, once per party (0.1-1 s), is not counted."""
+    paillier = paillier_matrix_cost(m, k, n, bits=calibration.bits, calibration=calibration)["seconds"]
+    return paillier < ot_matrix_cost(m, k, n, seconds_per_byte=seconds_per_byte)["seconds"]
