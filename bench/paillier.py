@@ -14,7 +14,9 @@ Lines (JSON, DESIGN.md section 8):
   (M, 256, 256) with M = 16 (``--rows``; ``--full`` runs M = 256, i.e. the full 256^3, which
   takes about a minute here; ``--shape M K N`` any shape). ``seconds`` is the slower party's wall
   time, ``bytes`` what one party sent (the two are equal), ``phases`` each party's seconds per
-  step of the protocol, ``peak_rss_mb`` each party process's peak resident set (ru_maxrss: key,
+  step of the protocol, ``cpu_seconds_per_party`` each party's CPU time for the triple (on a
+  shared machine the wall time grows with the load, the CPU time much less),
+  ``peak_rss_mb`` each party process's peak resident set (ru_maxrss: key,
   ciphertexts, window tables, interpreter), ``kernel`` the arithmetic used (``ifma``: the
   compiled Montgomery kernels; ``gmpy2``: without them, e.g. under MPC_KERNELS=ref).
 - ``paillier_matrix_triple`` with ``measured: false`` and ``extrapolated_from``: the 256^3 time
@@ -96,12 +98,16 @@ def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: 
     for timed in rounds:
         shp = (m, k, n) if timed else (2, 8, 8)
         stats: dict = {}
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = use.ru_utime + use.ru_stime
         t0 = time.perf_counter()
         a, b, c = pm.matrix_triple({1 - pid: link}, *shp, key=key, timeout=3600, stats=stats, workers=workers)
         secs = time.perf_counter() - t0
         if timed:
-            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            out.send_bytes(json.dumps({"pid": pid, "seconds": secs, "stats": stats, "peak_rss_mb": rss}).encode())
+            use = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = use.ru_utime + use.ru_stime - cpu0
+            out.send_bytes(json.dumps({"pid": pid, "seconds": secs, "cpu_seconds": cpu, "stats": stats,
+                                       "peak_rss_mb": use.ru_maxrss / 1024}).encode())
             # the check: the peer's shares come back over the result pipe (not timed)
             out.send_bytes(a.tobytes() + b.tobytes() + c.tobytes())
     link.close()
@@ -218,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
                           "bytes_received": slow["stats"]["bytes_received"], "measured": True,
                           "phases": [r["stats"] for r in sorted(per, key=lambda r: r["pid"])],
                           "seconds_per_party": [r["seconds"] for r in sorted(per, key=lambda r: r["pid"])],
+                          "cpu_seconds_per_party": [r["cpu_seconds"] for r in sorted(per, key=lambda r: r["pid"])],
                           "peak_rss_mb": [r["peak_rss_mb"] for r in sorted(per, key=lambda r: r["pid"])],
                           "loadavg_end": round(os.getloadavg()[0], 2)}), flush=True)
     if shape != TARGET and shape[1:] == TARGET[1:]:

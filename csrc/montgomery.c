@@ -342,9 +342,12 @@ static void window_table(const ctx_t *c, uint64_t *t, const uint64_t *base_m, un
 }
 
 int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
-                      const uint64_t *e, size_t e_stride, const uint64_t *n, size_t limbs, size_t k, size_t m,
-                      unsigned w, unsigned exp_bits) {
+                      const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
+                      size_t m, unsigned w, unsigned exp_bits) {
     if (w < 1 || w > 12 || exp_bits < 1 || exp_bits > 64 || limbs == 0 || limbs > MPC_MONT_MAX_LIMBS) return -1;
+    if (!(e_bytes == 8 || (e_bytes == 1 && exp_bits <= 8))) return -1;
+    const uint64_t *e64 = (const uint64_t *)e;
+    const uint8_t *e8 = (const uint8_t *)e;
     if (scratch_words < mpc_mont_multiexp_scratch(limbs, m, 1, w)) return -1;
     ctx_t c;
     size_t used = ctx_init(&c, scratch, n, limbs);
@@ -363,14 +366,14 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
             window_table(&c, t, t + words, w);
         }
         for (size_t i = 0; i < m; i++) {
-            const uint64_t *ei = e + i * e_stride;
+            const size_t ei = i * e_stride;
             int started = 0; /* row == 1 until the first non-zero digit: copy, not multiply */
             for (unsigned t = nwin; t-- > 0;) {
                 unsigned shift = t * w;
                 if (started)
                     for (unsigned s = 0; s < w; s++) cmul(&c, row, row, row);
                 for (size_t l = lo; l < hi; l++) {
-                    uint64_t d = (ei[l] >> shift) & mask;
+                    uint64_t d = ((e_bytes == 8 ? e64[ei + l] : (uint64_t)e8[ei + l]) >> shift) & mask;
                     if (!d) continue;
                     const uint64_t *y = tables + ((l - lo) * size + d) * words;
                     if (started) {

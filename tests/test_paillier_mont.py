@@ -127,3 +127,18 @@ def test_paillier_functions_agree_with_and_without_the_kernel(monkeypatch):
     assert fast[0] == fast[1] == multi_scalar_products(pub, cts, exps)
     assert pows[0] == pows[1] == powmod_many(cts, pub.n, pub.n2)
     assert plain == list(range(9))
+
+
+def test_multiexp_takes_byte_exponents(isa):
+    """uint8 exponents (exp_bits <= 8: the randomiser pools' digits) give the same products as
+    the same values in uint64; uint8 with exp_bits > 8 is rejected."""
+    n = mpz((1 << 521) - 1)  # odd (a Mersenne prime)
+    bases = [mpz(3) ** i % n for i in range(1, 12)]
+    e8 = np.array([[(i * 37 + j * 101) % 256 for j in range(11)] for i in range(5)], dtype=np.uint8)
+    e8[0] = 255
+    for w in (3, 8):
+        got = _mont.multiexp(bases, e8, n, w, 8)
+        assert got == _mont.multiexp(bases, e8.astype(np.uint64), n, w, 8)
+        assert got == [_prod_pow(bases, row, n) for row in e8.tolist()]
+    with pytest.raises(InputError, match="uint8"):
+        _mont.multiexp(bases, e8, n, 4, 9)

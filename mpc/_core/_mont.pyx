@@ -24,8 +24,8 @@ cdef extern from "mpc/montgomery.h" nogil:
     size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w)
     size_t mpc_mont_powmod_scratch(size_t limbs)
     int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
-                          const uint64_t *e, size_t e_stride, const uint64_t *n, size_t limbs, size_t k, size_t m,
-                          unsigned w, unsigned exp_bits)
+                          const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
+                          size_t m, unsigned w, unsigned exp_bits)
     int mpc_mont_powmod(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
                         const uint64_t *exp, size_t exp_limbs, const uint64_t *n, size_t limbs, size_t count)
     int mpc_mont_mulmod(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *a,
@@ -76,15 +76,15 @@ def _numbers(words, count, limbs):
 
 def multiexp(bases, exps, n, unsigned w, unsigned exp_bits=64, size_t table_budget=64 << 20):
     """``[prod_l bases[l]^exps[i, l] mod n for i]`` for an (m, k) uint64 array ``exps`` of
-    exponents < 2^exp_bits (Straus with w-bit windows; the tables of at most ``table_budget``
-    bytes at a time)."""
+    exponents < 2^exp_bits (or uint8 with exp_bits <= 8: an eighth of the memory); Straus with
+    w-bit windows, the tables of at most ``table_budget`` bytes at a time."""
     n, limbs, nw = _modulus(n)
     cdef size_t L = limbs
     bases = list(bases)
     cdef size_t k = len(bases)
     exps = np.ascontiguousarray(exps)
-    if exps.dtype != np.uint64 or exps.ndim != 2 or exps.shape[1] != k:
-        raise InputError(f"multiexp: exponents must be a uint64 array of shape (m, {k})")
+    if exps.ndim != 2 or exps.shape[1] != k or not (exps.dtype == np.uint64 or (exps.dtype == np.uint8 and exp_bits <= 8)):
+        raise InputError(f"multiexp: exponents must be a uint64 (or, exp_bits <= 8, uint8) array of shape (m, {k})")
     if not 1 <= w <= 12 or not 1 <= exp_bits <= 64:
         raise InputError(f"multiexp: window {w} outside 1..12 or exp_bits {exp_bits} outside 1..64")
     if exp_bits < 64 and exps.size and int(exps.max()) >> exp_bits:
@@ -97,12 +97,15 @@ def multiexp(bases, exps, n, unsigned w, unsigned exp_bits=64, size_t table_budg
     cdef size_t nscr = mpc_mont_multiexp_scratch(limbs, m, chunk, w)
     scratch = np.empty(nscr, dtype=np.uint64)
     out = np.empty(m * limbs, dtype=np.uint64)
-    e2 = exps if exps.size else np.zeros((m, 1), dtype=np.uint64)
+    e2 = exps if exps.size else np.zeros((m, 1), dtype=exps.dtype)
+    cdef int e_bytes = e2.dtype.itemsize
+    cdef size_t e_stride = e2.shape[1]
+    cdef const unsigned char[::1] ev = e2.reshape(-1).view(np.uint8)
     cdef uint64_t[::1] o = out, s = scratch, xv = x, nv = nw
-    cdef const uint64_t[:, ::1] ev = e2
     cdef int rc
     with nogil:
-        rc = mpc_mont_multiexp(&o[0], &s[0], nscr, &xv[0], &ev[0, 0], ev.shape[1], &nv[0], L, k, m, w, exp_bits)
+        rc = mpc_mont_multiexp(&o[0], &s[0], nscr, &xv[0], <const void *>&ev[0], e_bytes, e_stride, &nv[0], L, k, m,
+                               w, exp_bits)
     if rc != 0:
         raise KernelError("mpc_mont_multiexp rejected its arguments")
     return _numbers(out, m, limbs)

@@ -97,7 +97,7 @@ DEFAULT_BITS = 2048
 DEFAULT_SIGMA = 40
 MIN_TEST_BITS = 64
 _PRIME_REPS = 40  # Miller-Rabin rounds on top of GMP's own test in next_prime
-TABLE_BUDGET = 24 << 20  # bytes of Straus window tables at a time (the 100 MB per party target)
+TABLE_BUDGET = 12 << 20  # bytes of Straus window tables at a time (the 100 MB per party target)
 POOL_DIGIT_BITS = 8  # randomiser pools: exponent digits of 8 bits, one window each
 
 
@@ -188,7 +188,7 @@ def powers_of_random(draw, exp: mpz, mod: mpz, count: int, group_bits: int, work
     if not pool_pays(count, mpz(exp).bit_length(), pool):
         return powmod_many([draw() for _ in range(count)], exp, mod, workers)
     bases = powmod_many([draw() for _ in range(pool)], exp, mod, workers)
-    digits = np.frombuffer(os.urandom(count * pool), dtype=np.uint8).astype(np.uint64).reshape(count, pool)
+    digits = np.frombuffer(os.urandom(count * pool), dtype=np.uint8).reshape(count, pool)
     return multiexp(mod, bases, digits, POOL_DIGIT_BITS, POOL_DIGIT_BITS, workers=workers)
 
 
@@ -483,8 +483,9 @@ def multiexp(
 
 
 def _exponent_array(exps, k: int, exp_bits: int) -> np.ndarray:
-    """The exponents as an (m, k) uint64 array, each checked to lie in [0, 2^exp_bits)."""
-    if isinstance(exps, np.ndarray) and exps.dtype == np.uint64:
+    """The exponents as an (m, k) uint64 (or, for exp_bits <= 8, uint8) array, each checked to
+    lie in [0, 2^exp_bits)."""
+    if isinstance(exps, np.ndarray) and (exps.dtype == np.uint64 or (exps.dtype == np.uint8 and exp_bits <= 8)):
         if exps.ndim != 2 or exps.shape[1] != k:
             raise InputError(f"multi_scalar_products: exponents of shape {exps.shape}, expected (m, {k})")
         arr = exps
@@ -547,6 +548,8 @@ def _straus_rows(acc: list[mpz], digits, tables, lo: int, hi: int, w: int, n2: m
 def _digits(exps, k: int, exp_bits: int, w: int) -> list[list[list[int]]]:
     """``out[i][t][l]``: window t (most significant first) of exponent ``exps[i][l]``."""
     nwin = -(-exp_bits // w)
+    if isinstance(exps, np.ndarray) and exps.dtype == np.uint8:
+        exps = exps.astype(np.uint64)
     if isinstance(exps, np.ndarray) and exps.dtype == np.uint64 and exp_bits <= 64:
         if exps.ndim != 2 or exps.shape[1] != k:
             raise InputError(f"multi_scalar_products: exponents of shape {exps.shape}, expected (m, {k})")

@@ -302,6 +302,7 @@ def cross_term_shares(
     st["encrypt_s"] = clock() - t0
     link.send(msg1)
     sent = len(msg1)
+    del msg1, cts_own  # memory: the link owns the message now
 
     # 2. the peer's key and encrypted B
     t0 = clock()
@@ -322,6 +323,7 @@ def cross_term_shares(
         for i, c in enumerate(multi_scalar_products(peer, col, a_own, 64, best_window(m), workers=workers)):
             out[i * groups + g] = c
     st["evaluate_s"] = clock() - t0
+    del cts_peer, body
     t0 = clock()
     masks = _random_masks(m * n, layout.mask_bits, prg)  # R[i, j] row-major
     noise = peer.noise(m * groups, workers)
@@ -336,6 +338,7 @@ def cross_term_shares(
     st["mask_s"] = clock() - t0
     link.send(msg2)
     sent += len(msg2)
+    del msg2, out, noise
     share = (-np.array([r & _MASK64 for r in masks], dtype=np.uint64)).reshape(m, n)
 
     # 4. decrypt the peer's evaluation of A_peer B_own + R'

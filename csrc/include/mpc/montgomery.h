@@ -50,10 +50,11 @@ size_t mpc_mont_powmod_scratch(size_t limbs);
 
 /* out[i] = prod_{l < k} x_l^(e[i * e_stride + l]) mod N for rows i < m (Straus: one window table
  * of 2^w powers per base, shared by the m rows; tables for as many bases at a time as the
- * scratch holds). Exponents must be < 2^exp_bits. */
+ * scratch holds). Exponents must be < 2^exp_bits; e holds uint64 words (e_bytes = 8) or, for
+ * exp_bits <= 8, bytes (e_bytes = 1). */
 int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
-                      const uint64_t *e, size_t e_stride, const uint64_t *n, size_t limbs, size_t k, size_t m,
-                      unsigned w, unsigned exp_bits);
+                      const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
+                      size_t m, unsigned w, unsigned exp_bits);
 
 /* out[i] = x_i^exp mod N for count numbers (one exponent of exp_limbs words; fixed windows). */
 int mpc_mont_powmod(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
