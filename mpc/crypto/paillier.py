@@ -45,8 +45,19 @@ separate 64-bit ``powmod``; :func:`best_window` picks w from m). Tables are buil
 ciphertexts so their memory stays bounded. ``gmpy2.powmod_exp_list`` (one base, many exponents;
 present in gmpy2 >= 2.1) does each product as a separate powmod: 4x slower than the tables for
 64 rows in bench/paillier.py, so it is not used. Fixed exponents over many bases (``r^n``,
-``c^(p-1)``, ``y^p``) go through ``gmpy2.powmod_base_list`` (:func:`powmod_many`), which runs in C
-and releases the GIL, so ``workers`` threads share them.
+``c^(p-1)``, ``y^p``) go through :func:`powmod_many`, which runs in C and releases the GIL, so
+``workers`` threads share them.
+
+Arithmetic (:func:`montgomery_kernel`): on a CPU with AVX-512 IFMA the products, tables and
+powers run in ``csrc/montgomery.c`` (Montgomery multiplication in radix 2^52, each job converted
+into and out of Montgomery form once; results bit-identical to gmpy2): 1.32 us per product
+modulo a 4096-bit n^2 here against 5.5-7.5 us for gmpy2's ``a * b % n2``. Elsewhere (or under
+``MPC_KERNELS=ref``) gmpy2 does it: its ``powmod`` beats the portable C multiplication.
+
+Randomisers (:func:`powers_of_random`): many ``r^n`` at once come from a pool of P fresh ones
+and products with 8-bit exponents (276 products instead of ~2,450 per randomiser at 2048 bits),
+within statistical distance 2^-40 of independent uniform ones (the argument is in the function's
+docstring); the key holder's CRT noise likewise, per prime.
 
 Ciphertexts on the wire (:func:`ciphertexts_to_bytes` / :func:`ciphertexts_from_bytes`): fixed
 width ``ceil(bits(n^2) / 8)`` bytes, big-endian; a received value must lie in ``Z*_{n^2}``
