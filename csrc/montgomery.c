@@ -133,6 +133,40 @@ static void mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, const uin
 /* AVX-512 IFMA: radix 2^52 */
 
 #if MPC_X86_DISPATCH
+/* acc (NV vectors of unnormalised digits, value < 2N) -> out: normalised digits, reduced below N. */
+static MPC_TARGET_IFMA MPC_ALWAYS_INLINE void norm_reduce52(uint64_t *out, const __m512i *acc, const uint64_t *n,
+                                                            const int NV) {
+    uint64_t t[8 * MAX_NV];
+    MPC_UNROLL16
+    for (int v = 0; v < NV; v++) _mm512_storeu_si512((void *)(t + 8 * v), acc[v]);
+    uint64_t c = 0;
+    for (int j = 0; j < 8 * NV; j++) {
+        uint64_t s = t[j] + c;
+        t[j] = s & M52;
+        c = s >> 52;
+    }
+    int ge = c != 0;
+    if (!ge) {
+        ge = 1;
+        for (int j = 8 * NV; j-- > 0;) {
+            if (t[j] != n[j]) {
+                ge = t[j] > n[j];
+                break;
+            }
+        }
+    }
+    if (ge) {
+        uint64_t borrow = 0;
+        for (int j = 0; j < 8 * NV; j++) {
+            uint64_t d = t[j] - n[j] - borrow;
+            out[j] = d & M52;
+            borrow = d >> 63;
+        }
+    } else {
+        memcpy(out, t, 8 * (size_t)NV * sizeof(uint64_t));
+    }
+}
+
 /* out = a b R^(-1) mod N with R = 2^(416 NV); a, b < N in normalised digits (< 2^52); out may be
  * a or b. Each step i adds lo(a b_i) and lo(N y), y = (acc_0 k0) mod 2^52 making digit 0
  * divisible by 2^52, shifts the accumulator down one digit (carrying digit 0's high part), then
@@ -169,34 +203,69 @@ static MPC_TARGET_IFMA MPC_ALWAYS_INLINE void amm52(uint64_t *out, const uint64_
         }
         acc[0] = _mm512_add_epi64(acc[0], _mm512_zextsi128_si512(_mm_cvtsi64_si128((long long)carry)));
     }
-    uint64_t t[8 * MAX_NV];
+    norm_reduce52(out, acc, n, NV);
+}
+
+/* Two independent products with the same modulus, interleaved step by step: out1 = a1 b1 / R,
+ * out2 = a2 b2 / R (each out may be its own a or b). For small NV one product is bound by the
+ * latency of its serial chain (digit 0 -> y -> the next step), which the second one fills. */
+static MPC_TARGET_IFMA MPC_ALWAYS_INLINE void amm52x2(uint64_t *out1, const uint64_t *a1, const uint64_t *b1,
+                                                      uint64_t *out2, const uint64_t *a2, const uint64_t *b2,
+                                                      const uint64_t *n, uint64_t k0, const int NV) {
+    __m512i acc1[MAX_NV], acc2[MAX_NV];
+    const __m512i zero = _mm512_setzero_si512();
     MPC_UNROLL16
-    for (int v = 0; v < NV; v++) _mm512_storeu_si512((void *)(t + 8 * v), acc[v]);
-    uint64_t c = 0;
-    for (int j = 0; j < 8 * NV; j++) {
-        uint64_t s = t[j] + c;
-        t[j] = s & M52;
-        c = s >> 52;
-    }
-    int ge = c != 0;
-    if (!ge) {
-        ge = 1;
-        for (int j = 8 * NV; j-- > 0;) {
-            if (t[j] != n[j]) {
-                ge = t[j] > n[j];
-                break;
-            }
+    for (int v = 0; v < NV; v++) acc1[v] = acc2[v] = zero;
+    const uint64_t n0 = n[0];
+    for (int i = 0; i < 8 * NV; i++) {
+        const __m512i bi1 = _mm512_set1_epi64((long long)b1[i]), bi2 = _mm512_set1_epi64((long long)b2[i]);
+        MPC_UNROLL16
+        for (int v = 0; v < NV; v++) {
+            acc1[v] = _mm512_madd52lo_epu64(acc1[v], _mm512_loadu_si512((const void *)(a1 + 8 * v)), bi1);
+            acc2[v] = _mm512_madd52lo_epu64(acc2[v], _mm512_loadu_si512((const void *)(a2 + 8 * v)), bi2);
         }
-    }
-    if (ge) {
-        uint64_t borrow = 0;
-        for (int j = 0; j < 8 * NV; j++) {
-            uint64_t d = t[j] - n[j] - borrow;
-            out[j] = d & M52;
-            borrow = d >> 63;
+        const uint64_t x0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(acc1[0]));
+        const uint64_t z0 = (uint64_t)_mm_cvtsi128_si64(_mm512_castsi512_si128(acc2[0]));
+        const uint64_t y1 = (x0 * k0) & M52, y2 = (z0 * k0) & M52;
+        const __m512i yv1 = _mm512_set1_epi64((long long)y1), yv2 = _mm512_set1_epi64((long long)y2);
+        MPC_UNROLL16
+        for (int v = 0; v < NV; v++) {
+            const __m512i nn = _mm512_loadu_si512((const void *)(n + 8 * v));
+            acc1[v] = _mm512_madd52lo_epu64(acc1[v], nn, yv1);
+            acc2[v] = _mm512_madd52lo_epu64(acc2[v], nn, yv2);
         }
-    } else {
-        memcpy(out, t, 8 * (size_t)NV * sizeof(uint64_t));
+        const uint64_t c1 = (x0 + ((n0 * y1) & M52)) >> 52, c2 = (z0 + ((n0 * y2) & M52)) >> 52;
+        MPC_UNROLL16
+        for (int v = 0; v < NV - 1; v++) {
+            acc1[v] = _mm512_alignr_epi64(acc1[v + 1], acc1[v], 1);
+            acc2[v] = _mm512_alignr_epi64(acc2[v + 1], acc2[v], 1);
+        }
+        acc1[NV - 1] = _mm512_alignr_epi64(zero, acc1[NV - 1], 1);
+        acc2[NV - 1] = _mm512_alignr_epi64(zero, acc2[NV - 1], 1);
+        MPC_UNROLL16
+        for (int v = 0; v < NV; v++) {
+            const __m512i nn = _mm512_loadu_si512((const void *)(n + 8 * v));
+            acc1[v] = _mm512_madd52hi_epu64(acc1[v], _mm512_loadu_si512((const void *)(a1 + 8 * v)), bi1);
+            acc1[v] = _mm512_madd52hi_epu64(acc1[v], nn, yv1);
+            acc2[v] = _mm512_madd52hi_epu64(acc2[v], _mm512_loadu_si512((const void *)(a2 + 8 * v)), bi2);
+            acc2[v] = _mm512_madd52hi_epu64(acc2[v], nn, yv2);
+        }
+        acc1[0] = _mm512_add_epi64(acc1[0], _mm512_zextsi128_si512(_mm_cvtsi64_si128((long long)c1)));
+        acc2[0] = _mm512_add_epi64(acc2[0], _mm512_zextsi128_si512(_mm_cvtsi64_si128((long long)c2)));
+    }
+    norm_reduce52(out1, acc1, n, NV);
+    norm_reduce52(out2, acc2, n, NV);
+}
+
+#define AMM2_CASE(k) \
+    case k: amm52x2(out1, a1, b1, out2, a2, b2, n, k0, k); break;
+
+static MPC_TARGET_IFMA void mul52x2(uint64_t *out1, const uint64_t *a1, const uint64_t *b1, uint64_t *out2,
+                                    const uint64_t *a2, const uint64_t *b2, const uint64_t *n, uint64_t k0,
+                                    size_t nvec) {
+    switch (nvec) {
+        AMM2_CASE(1) AMM2_CASE(2) AMM2_CASE(3) AMM2_CASE(4) AMM2_CASE(5) AMM2_CASE(6) AMM2_CASE(7) AMM2_CASE(8)
+        default: break;
     }
 }
 
@@ -228,6 +297,19 @@ static MPC_ALWAYS_INLINE void cmul(const ctx_t *c, uint64_t *out, const uint64_t
 }
 
 /* normal 64-bit words -> internal digits (not Montgomery form) */
+/* Two products at once (interleaved when that pays: IFMA with at most 8 vectors). */
+static MPC_ALWAYS_INLINE void cmul2(const ctx_t *c, uint64_t *o1, const uint64_t *a1, const uint64_t *b1, uint64_t *o2,
+                                    const uint64_t *a2, const uint64_t *b2) {
+#if MPC_X86_DISPATCH
+    if (c->ifma && c->nv <= 8) {
+        mul52x2(o1, a1, b1, o2, a2, b2, c->n, c->k0, c->nv);
+        return;
+    }
+#endif
+    cmul(c, o1, a1, b1);
+    cmul(c, o2, a2, b2);
+}
+
 static void pack_in(const ctx_t *c, uint64_t *out, const uint64_t *x) {
     if (!c->ifma) {
         memcpy(out, x, c->limbs * sizeof(uint64_t));
@@ -332,7 +414,7 @@ size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned 
     return words * (4 + 1 + m + (chunk ? chunk : 1) * ((size_t)1 << (w > 16 ? 16 : w)));
 }
 
-size_t mpc_mont_powmod_scratch(size_t limbs) { return ctx_words(limbs) * (4 + 2 + 32); }
+size_t mpc_mont_powmod_scratch(size_t limbs) { return ctx_words(limbs) * (4 + 2 * (1 + 32)); }
 
 static void window_table(const ctx_t *c, uint64_t *t, const uint64_t *base_m, unsigned w) {
     size_t size = (size_t)1 << w, words = c->words;
@@ -391,6 +473,16 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
     return 0;
 }
 
+/* The W-bit digit t (from the bottom) of exp, of `bits` bits. */
+static unsigned exp_digit(const uint64_t *exp, size_t bits, size_t t, int W) {
+    unsigned d = 0;
+    for (int b = W - 1; b >= 0; b--) {
+        size_t pos = t * (size_t)W + (size_t)b;
+        d = (d << 1) | (pos < bits ? (unsigned)((exp[pos / 64] >> (pos % 64)) & 1) : 0u);
+    }
+    return d;
+}
+
 int mpc_mont_powmod(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
                     const uint64_t *exp, size_t exp_limbs, const uint64_t *n, size_t limbs, size_t count) {
     enum { W = 5 };
@@ -398,33 +490,59 @@ int mpc_mont_powmod(uint64_t *out, uint64_t *scratch, size_t scratch_words, cons
     ctx_t c;
     size_t used = ctx_init(&c, scratch, n, limbs);
     if (!used) return -1;
-    size_t words = c.words, wmax = ctx_words(limbs);
-    uint64_t *acc = scratch + used, *tab = acc + wmax;
+    size_t words = c.words, wmax = ctx_words(limbs), size = (size_t)1 << W;
+    uint64_t *acc1 = scratch + used, *acc2 = acc1 + wmax, *tab1 = acc2 + wmax, *tab2 = tab1 + size * wmax;
     size_t bits = bit_length(exp, exp_limbs);
     size_t nwin = (bits + W - 1) / W;
-    for (size_t i = 0; i < count; i++) {
-        to_mont(&c, tab + words, x + i * limbs);
-        window_table(&c, tab, tab + words, W);
-        memcpy(acc, c.one_m, words * sizeof(uint64_t));
+    size_t i = 0;
+    /* pairs of bases: the same exponent, so the same steps; two interleaved products each */
+    for (; i + 1 < count; i += 2) {
+        to_mont(&c, tab1 + words, x + i * limbs);
+        to_mont(&c, tab2 + words, x + (i + 1) * limbs);
+        memcpy(tab1, c.one_m, words * sizeof(uint64_t));
+        memcpy(tab2, c.one_m, words * sizeof(uint64_t));
+        for (size_t d = 2; d < size; d++)
+            cmul2(&c, tab1 + d * words, tab1 + (d - 1) * words, tab1 + words, tab2 + d * words,
+                  tab2 + (d - 1) * words, tab2 + words);
+        memcpy(acc1, c.one_m, words * sizeof(uint64_t));
+        memcpy(acc2, c.one_m, words * sizeof(uint64_t));
         int started = 0;
         for (size_t t = nwin; t-- > 0;) {
             if (started)
-                for (int s = 0; s < W; s++) cmul(&c, acc, acc, acc);
-            unsigned d = 0;
-            for (int b = W - 1; b >= 0; b--) {
-                size_t pos = t * W + (size_t)b;
-                d = (d << 1) | (pos < bits ? (unsigned)((exp[pos / 64] >> (pos % 64)) & 1) : 0u);
-            }
+                for (int s = 0; s < W; s++) cmul2(&c, acc1, acc1, acc1, acc2, acc2, acc2);
+            unsigned d = exp_digit(exp, bits, t, W);
             if (d) {
                 if (started) {
-                    cmul(&c, acc, acc, tab + d * words);
+                    cmul2(&c, acc1, acc1, tab1 + d * words, acc2, acc2, tab2 + d * words);
                 } else {
-                    memcpy(acc, tab + d * words, words * sizeof(uint64_t));
+                    memcpy(acc1, tab1 + d * words, words * sizeof(uint64_t));
+                    memcpy(acc2, tab2 + d * words, words * sizeof(uint64_t));
                     started = 1;
                 }
             }
         }
-        from_mont(&c, out + i * limbs, acc);
+        from_mont(&c, out + i * limbs, acc1);
+        from_mont(&c, out + (i + 1) * limbs, acc2);
+    }
+    for (; i < count; i++) {
+        to_mont(&c, tab1 + words, x + i * limbs);
+        window_table(&c, tab1, tab1 + words, W);
+        memcpy(acc1, c.one_m, words * sizeof(uint64_t));
+        int started = 0;
+        for (size_t t = nwin; t-- > 0;) {
+            if (started)
+                for (int s = 0; s < W; s++) cmul(&c, acc1, acc1, acc1);
+            unsigned d = exp_digit(exp, bits, t, W);
+            if (d) {
+                if (started) {
+                    cmul(&c, acc1, acc1, tab1 + d * words);
+                } else {
+                    memcpy(acc1, tab1 + d * words, words * sizeof(uint64_t));
+                    started = 1;
+                }
+            }
+        }
+        from_mont(&c, out + i * limbs, acc1);
     }
     return 0;
 }
