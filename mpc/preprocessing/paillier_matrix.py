@@ -42,7 +42,7 @@ term), ``m * G`` randomisers ``r^n mod n^2`` (from a pool: P = 276 powers and ``
 multiplications each, :func:`~mpc.crypto.paillier.powers_of_random`) and ``m * G`` CRT
 decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
 the machine (:func:`calibrate`); :func:`paillier_cheaper` compares it with the OT path's
-:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 37 s of
+:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 35 s of
 CPU and 88 MB peak memory per party (bench/paillier.py --full).
 
 N > 2 parties (:func:`matrix_triple_shares_multi`): ``C = sum_i A_i B_i + sum_{i<j} (A_i B_j +
@@ -517,7 +517,7 @@ def paillier_matrix_cost(
 # quiet run of calibrate()); fixed so that every party, whatever its load, makes the same choice
 # without a message.
 REFERENCE_CALIBRATION = Calibration(
-    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=1.1e-3, noise_public=3.5e-3, decrypt=1.2e-3, mulmod_half=2.5e-7,
+    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=0.8e-3, noise_public=3.5e-3, decrypt=0.85e-3, mulmod_half=2.5e-7,
 )
 # Gilboa matrix triples with vector correlations over loopback: 13.5 s for the 302 MB per party
 # of a 64 x 128 x 128 triple (docs/preprocessing.md), computation included.
@@ -539,7 +539,7 @@ def paillier_cheaper(m: int, k: int, n: int, *, calibration: Calibration = REFER
     """True when :func:`paillier_matrix_cost` predicts the (m, k) x (k, n) matrix triple cheaper
     than :func:`ot_matrix_cost` (both per party and pair, with the reference unit times: a pure
     function of the shape, so all parties agree). ``ot_matrix="auto"`` uses Paillier exactly
-    then: from about 56^3 here (64^3: 2.3 s against 3.4 s; 256^3: 31 s against 216 s and
+    then: from about 48^3 here (64^3: 2.1 s against 3.4 s; 256^3: 28 s against 216 s and
     4.8 GB). The key generation, once per party (0.1-1 s), is not counted."""
     paillier = paillier_matrix_cost(m, k, n, bits=calibration.bits, calibration=calibration)["seconds"]
     return paillier < ot_matrix_cost(m, k, n, seconds_per_byte=seconds_per_byte)["seconds"]
