@@ -93,7 +93,12 @@ def multiexp(bases, exps, n, unsigned w, unsigned exp_bits=64, size_t table_budg
     if m == 0:
         return []
     x = _words(bases, n, limbs) if k else np.zeros(limbs, dtype=np.uint64)
-    cdef size_t chunk = max(1, min(max(k, 1), table_budget // (8 * limbs * (2 << w))))
+    # a base's table: 2^w numbers of at most ctx_words(limbs) words (the C side's internal size);
+    # as many bases per chunk as the budget holds, spread evenly over the chunks
+    words = max(limbs, 8 * (((64 * limbs + 51) // 52 + 7) // 8))
+    per_chunk = max(1, min(max(k, 1), table_budget // (8 * words << w)))
+    chunks = -(-max(k, 1) // per_chunk)
+    cdef size_t chunk = -(-max(k, 1) // chunks)
     cdef size_t nscr = mpc_mont_multiexp_scratch(limbs, m, chunk, w)
     scratch = np.empty(nscr, dtype=np.uint64)
     out = np.empty(m * limbs, dtype=np.uint64)
