@@ -42,8 +42,8 @@ term), ``m * G`` randomisers ``r^n mod n^2`` (from a pool: P = 276 powers and ``
 multiplications each, :func:`~mpc.crypto.paillier.powers_of_random`) and ``m * G`` CRT
 decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
 the machine (:func:`calibrate`); :func:`paillier_cheaper` compares it with the OT path's
-:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 35 s of
-CPU and 88 MB peak memory per party (bench/paillier.py --full).
+:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 33 s of
+CPU and 97 MB peak memory per party (bench/paillier.py --full).
 
 N > 2 parties (:func:`matrix_triple_shares_multi`): ``C = sum_i A_i B_i + sum_{i<j} (A_i B_j +
 A_j B_i)``; every pair runs the exchange above once (each party reuses its key for every peer)
