@@ -31,6 +31,7 @@ EXTENSIONS = [
     ext("_gf2k", "gf2k"),
     ext("_ot", "ot", "bits"),
     ext("_spdz", "spdz_offline"),
+    ext("_mont", "montgomery"),
 ]
 
 # Bounds and wrap-around checks are switched off per function in the .pyx files, where the indices are known good.

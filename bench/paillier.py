@@ -1,6 +1,6 @@
 """Paillier matrix-triple micro-benchmark: 2 parties as 2 processes over a local pipe.
 
-    python bench/paillier.py [--quick] [--rows M] [--full] [--bits 2048] [--repeats R]
+    python bench/paillier.py [--quick] [--rows M] [--full] [--shape M K N] [--bits 2048] [--repeats R]
 
 Target (issue 15): the (256, 256) x (256, 256) matrix triple in at most 30 s and 100 MB per
 party. Each party is its own process (own core, own GIL), connected by a ``multiprocessing``
@@ -12,8 +12,13 @@ Lines (JSON, DESIGN.md section 8):
 
 - ``paillier_matrix_triple`` with ``measured: true``: one shape actually run, default
   (M, 256, 256) with M = 16 (``--rows``; ``--full`` runs M = 256, i.e. the full 256^3, which
-  takes minutes here). ``seconds`` is the slower party's wall time, ``bytes`` what one party
-  sent (the two are equal), ``phases`` each party's seconds per step of the protocol.
+  takes about a minute here; ``--shape M K N`` any shape). ``seconds`` is the slower party's wall
+  time, ``bytes`` what one party sent (the two are equal), ``phases`` each party's seconds per
+  step of the protocol, ``cpu_seconds_per_party`` each party's CPU time for the triple (on a
+  shared machine the wall time grows with the load, the CPU time much less),
+  ``peak_rss_mb`` each party process's peak resident set (ru_maxrss: key,
+  ciphertexts, window tables, interpreter), ``kernel`` the arithmetic used (``ifma``: the
+  compiled Montgomery kernels; ``gmpy2``: without them, e.g. under MPC_KERNELS=ref).
 - ``paillier_matrix_triple`` with ``measured: false`` and ``extrapolated_from``: the 256^3 time
   predicted from that run by scaling each measured phase with its operation count (encryption of
   B and window tables do not depend on M; evaluation rows, randomisers, decryptions grow with
@@ -39,6 +44,7 @@ import json
 import multiprocessing as mp
 import os
 import queue
+import resource
 import statistics
 import sys
 import threading
@@ -50,7 +56,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import numpy as np  # noqa: E402
 
-from mpc.crypto.paillier import generate_keypair  # noqa: E402
+from mpc.crypto.paillier import generate_keypair, montgomery_kernel  # noqa: E402
 from mpc.errors import PeerTimeout  # noqa: E402
 from mpc.preprocessing import paillier_matrix as pm  # noqa: E402
 
@@ -92,11 +98,16 @@ def _party(conn, out, pid: int, shape: tuple[int, int, int], bits: int, rounds: 
     for timed in rounds:
         shp = (m, k, n) if timed else (2, 8, 8)
         stats: dict = {}
+        use = resource.getrusage(resource.RUSAGE_SELF)
+        cpu0 = use.ru_utime + use.ru_stime
         t0 = time.perf_counter()
         a, b, c = pm.matrix_triple({1 - pid: link}, *shp, key=key, timeout=3600, stats=stats, workers=workers)
         secs = time.perf_counter() - t0
         if timed:
-            out.send_bytes(json.dumps({"pid": pid, "seconds": secs, "stats": stats}).encode())
+            use = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = use.ru_utime + use.ru_stime - cpu0
+            out.send_bytes(json.dumps({"pid": pid, "seconds": secs, "cpu_seconds": cpu, "stats": stats,
+                                       "peak_rss_mb": use.ru_maxrss / 1024}).encode())
             # the check: the peer's shares come back over the result pipe (not timed)
             out.send_bytes(a.tobytes() + b.tobytes() + c.tobytes())
     link.close()
@@ -182,15 +193,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="M = 4 rows, 1 repeat")
     parser.add_argument("--rows", type=int, default=16, help="M of the measured (M, 256) x (256, 256) triple")
     parser.add_argument("--full", action="store_true", help="measure the full 256^3 triple (minutes)")
+    parser.add_argument("--shape", type=int, nargs=3, metavar=("M", "K", "N"), help="measure this shape instead")
     parser.add_argument("--bits", type=int, default=2048)
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1, help="threads per party (gmpy2 releases the GIL)")
     args = parser.parse_args(argv)
     rows = 256 if args.full else (4 if args.quick else args.rows)
-    shape = (rows, 256, 256)
+    shape = tuple(args.shape) if args.shape else (rows, 256, 256)
     bits = args.bits
     base = {"engine": "paillier", "parties": 2, "bits": bits, "phase": "offline", "transport": "pipe",
-            "encrypted": False, "rounds": 2, "workers": args.workers, "loadavg_start": round(os.getloadavg()[0], 2)}
+            "encrypted": False, "rounds": 2, "workers": args.workers,
+            "kernel": "gmpy2" if montgomery_kernel() is None else "ifma", "loadavg_start": round(os.getloadavg()[0], 2)}
 
     cal = pm.calibrate(bits)
     print(json.dumps({**base, "op": "paillier_unit", "n": 1, "seconds": cal.mulmod, "bytes": 0,
@@ -210,8 +223,11 @@ def main(argv: list[str] | None = None) -> None:
                           "shape": list(shape), "seconds": slow["seconds"], "bytes": slow["stats"]["bytes_sent"],
                           "bytes_received": slow["stats"]["bytes_received"], "measured": True,
                           "phases": [r["stats"] for r in sorted(per, key=lambda r: r["pid"])],
+                          "seconds_per_party": [r["seconds"] for r in sorted(per, key=lambda r: r["pid"])],
+                          "cpu_seconds_per_party": [r["cpu_seconds"] for r in sorted(per, key=lambda r: r["pid"])],
+                          "peak_rss_mb": [r["peak_rss_mb"] for r in sorted(per, key=lambda r: r["pid"])],
                           "loadavg_end": round(os.getloadavg()[0], 2)}), flush=True)
-    if shape != TARGET:
+    if shape != TARGET and shape[1:] == TARGET[1:]:
         est = statistics.median(max(extrapolate(r, shape, TARGET, bits) for r in per) for per in runs)
         c = pm.paillier_matrix_cost(*TARGET, bits=bits, calibration=cal)
         print(json.dumps({**base, "op": "paillier_matrix_triple", "n": 256 ** 3, "shape": list(TARGET),

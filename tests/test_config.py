@@ -198,8 +198,8 @@ def test_session_defaults_to_the_addresses(tmp_path):
         ({"MPC_PID": "0", "MPC_SPIN_US": "fast"}, {}, "MPC_SPIN_US: expected microseconds"),
         ({"MPC_PID": "0"}, {"spin_us": -5.0}, "--spin-us: expected microseconds in [0, 1e6]"),
         ({"MPC_PID": "0", "MPC_MALLOC": "jemalloc"}, {}, "MPC_MALLOC: expected one of tuned, system"),
-        ({"MPC_PID": "0", "MPC_OT_MATRIX": "rsa"}, {}, "MPC_OT_MATRIX: expected one of gilboa, paillier"),
-        ({"MPC_PID": "0"}, {"ot_matrix": "ecc"}, "--ot-matrix: expected one of gilboa, paillier"),
+        ({"MPC_PID": "0", "MPC_OT_MATRIX": "rsa"}, {}, "MPC_OT_MATRIX: expected one of auto, gilboa, paillier"),
+        ({"MPC_PID": "0"}, {"ot_matrix": "ecc"}, "--ot-matrix: expected one of auto, gilboa, paillier"),
     ],
 )
 def test_from_env_errors_name_the_source(tmp_path, env, flags, fragment):
@@ -211,7 +211,7 @@ def test_from_env_errors_name_the_source(tmp_path, env, flags, fragment):
 
 def test_ot_matrix_from_flag_env_or_script_default(tmp_path):
     env = {"MPC_PID": "0", "MPC_HOSTS": str(write(tmp_path, HOSTS))}
-    assert from_env({}, {}, env).ot_matrix == "gilboa"
+    assert from_env({}, {}, env).ot_matrix == "auto"
     assert from_env({"ot_matrix": "paillier"}, {}, env).ot_matrix == "paillier"
     assert from_env({"ot_matrix": "paillier"}, {"ot_matrix": "gilboa"}, env).ot_matrix == "gilboa"
     assert from_env({}, {}, dict(env, MPC_OT_MATRIX="Paillier")).ot_matrix == "paillier"

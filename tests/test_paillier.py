@@ -25,6 +25,8 @@ from mpc.crypto.paillier import (
     ciphertexts_to_bytes,
     generate_keypair,
     multi_scalar_products,
+    pool_pays,
+    pool_size,
     powmod_many,
 )
 from mpc.errors import ConfigError, InputError, ProtocolError
@@ -294,3 +296,20 @@ def test_worker_threads_give_the_same_results(key512):
     one = multi_scalar_products(pub, cts, exps)
     assert multi_scalar_products(pub, cts, exps, workers=2) == one
     assert multi_scalar_products(pub, cts, exps, workers=8, table_budget=1) == one
+
+
+def test_many_randomisers_come_from_a_pool_and_are_fresh_nth_residues(key512):
+    """Past the break-even count the randomisers are pool products (powers_of_random): every one
+    is still an n-th residue (an encryption of 0), all differ, and encryptions still decrypt;
+    below it they are separate powers. Both for r^n (public key) and for the CRT path (key holder)."""
+    pub = key512.public
+    count = 300
+    assert pool_pays(count, pub.bits, pool_size(pub.bits, count))
+    assert not pool_pays(8, pub.bits, pool_size(pub.bits, 8))
+    assert 8 * pool_size(pub.bits, count) >= pub.bits + 3 * 40 + 2 * 9 + 8
+    for zs in (pub.noise(count), key512.noise(count)):
+        assert len(set(zs)) == count
+        assert all(int(x) == 0 for x in key512.decrypt_many(zs))
+    ms = [(i * 0x9E3779B97F4A7C15) % int(pub.n) for i in range(count)]
+    assert [int(x) for x in key512.decrypt_many(key512.encrypt_many(ms))] == ms
+    assert [int(x) for x in key512.decrypt_many(pub.encrypt_many(ms))] == ms

@@ -218,7 +218,11 @@ def test_cost_model_counts_and_calibration():
     c = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=pm.Calibration(2048, 1.0, 0, 0, 0))
     assert (c["slots"], c["groups"]) == (11, 24)
     assert c["bytes_sent"] == 2 * H + 256 + (256 + 256) * 24 * 512
-    assert c["seconds"] == c["mulmods"]  # unit time 1 per multiplication, 0 for the rest
+    # unit time 1 per multiplication modulo n^2, 0 for the rest
+    assert c["seconds"] == c["mulmods"] + c["extra_mulmods"]
+    # the 6,144 randomisers r^n come from a pool of P = 276 (powers_of_random): P powers, then
+    # P (2^8 - 2) + 6144 (P + 1) products; plus 2 products per ciphertext each side
+    assert (c["noise_powers"], c["extra_mulmods"]) == (276, 276 * 254 + 6144 * 277 + 2 * 512 * 24)
     assert c["bytes_sent"] < 100e6
     with pytest.raises(InputError):
         pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=cal)
@@ -242,3 +246,56 @@ def test_hook_over_party_channels_counts_offline_traffic(keys):
         off = ch.stats()["sections"]["offline"]
         assert off["bytes_sent"] == ch.stats()["total"]["bytes_sent"] > hook.stats["bytes_sent"] > 0
         assert off["messages_sent"] == off["messages_received"] == 4
+
+
+# ----------------------------------------------------------------------------- ot_matrix="auto"
+
+
+def test_auto_choice_follows_the_cost_models():
+    """paillier_cheaper compares the two predictions (reference unit times, so every party
+    decides alike): OT for small shapes, Paillier for large ones, and OT again when Paillier's
+    multiplications are made 100x dearer."""
+    shapes = [(8, 8, 8), (32, 32, 32), (64, 64, 64), (128, 128, 128), (256, 256, 256), (1, 256, 256), (256, 256, 1)]
+    ref = pm.REFERENCE_CALIBRATION
+    for shape in shapes:
+        want = pm.paillier_matrix_cost(*shape, calibration=ref)["seconds"] < pm.ot_matrix_cost(*shape)["seconds"]
+        assert pm.paillier_cheaper(*shape) == want
+    assert not pm.paillier_cheaper(8, 8, 8) and pm.paillier_cheaper(256, 256, 256)
+    slow = pm.Calibration(ref.bits, ref.mulmod * 100, ref.encrypt_own, ref.noise_public, ref.decrypt, ref.mulmod_half)
+    assert not pm.paillier_cheaper(256, 256, 256, calibration=slow)
+    assert pm.ot_matrix_cost(256, 256, 256)["bytes_sent"] == 16 * 256 * 256 + 288 * 256 ** 3  # about 4.8 GB
+    with pytest.raises(InputError):
+        pm.ot_matrix_cost(0, 1, 1)
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_auto_makes_correct_triples_by_the_chosen_path(n, monkeypatch):
+    """``ot_matrix="auto"`` (the default): a shape the choice gives to Paillier runs the hook,
+    another runs Gilboa (the hook's byte count does not move); both triples reconstruct to
+    C = A B mod 2^64 exactly (Python integers), 2 and 3 parties. Small keys (512 bits) and a
+    choice by shape keep it fast; the real choice is paillier_cheaper (test above)."""
+    import functools
+
+    from mpc.runtime import inout
+    from mpc.testing import run_local
+
+    monkeypatch.setattr(inout, "PaillierMatrixHook", functools.partial(pm.PaillierMatrixHook, bits=512))
+    monkeypatch.setattr(inout, "paillier_cheaper", lambda m, k, n_: (m, k, n_) == (3, 5, 2))
+
+    def main(p):
+        hook = p.preprocessing.matrix_triple_2pc
+        out = []
+        for shape in ((3, 5, 2), (2, 5, 3)):
+            t = p.preprocessing.matmul_triples(*shape)
+            out.append((t.a, t.b, t.c, hook.stats.get("bytes_sent", 0)))
+        return out
+
+    res = run_local(main, n, preprocessing="ot", timeout=120)
+    for j in range(2):
+        a = sum(r[j][0] for r in res)
+        b = sum(r[j][1] for r in res)
+        c = sum(r[j][2] for r in res)
+        np.testing.assert_array_equal(c, exact_product(a, b))
+    for r in res:
+        assert r[0][3] > 0  # (3, 5, 2): Paillier ran
+        assert r[1][3] == r[0][3]  # (2, 5, 3): Gilboa, no Paillier bytes

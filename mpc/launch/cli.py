@@ -83,8 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ot-batch", type=int, metavar="N",
                    help="with --preprocessing ot: elements per OT round trip (memory bound; default 16384)")
     p.add_argument("--ot-matrix", choices=OT_MATRIX_MODES,
-                   help="with --preprocessing ot: matrix triples from Gilboa OT products (default: fast, GBs of "
-                        "traffic at 256^3) or from Paillier (MBs of traffic, minutes of CPU at 256^3)")
+                   help="with --preprocessing ot: matrix triples from Gilboa OT products (GBs of traffic at "
+                        "256^3), from Paillier (MBs of traffic, about 30 s of CPU at 256^3) or auto (default: "
+                        "the cheaper per shape by the cost models; Paillier from about 48^3)")
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")

@@ -87,10 +87,14 @@ class OTPreprocessing(Preprocessing):
     PaillierMatrixHook`). Left None, the cross products come from Gilboa's OT multiplication
     with vector correlations (k n 64 OTs of m-element messages: about 16 k n + 288 k n m bytes
     per party and pair -- 4.8 GB for 256^3, hence the hook).
+    ``matrix_choice``: with a hook, ``f(m, k, n) -> bool`` says per shape whether to use it
+    (else Gilboa); it must give every party the same answer (``ot_matrix="auto"`` passes
+    :func:`~mpc.preprocessing.paillier_matrix.paillier_cheaper`, a pure function of the shape).
     """
 
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
-                 matrix_triple_2pc: MatrixTriple2PC | None = None) -> None:
+                 matrix_triple_2pc: MatrixTriple2PC | None = None,
+                 matrix_choice: Callable[[int, int, int], bool] | None = None) -> None:
         super().__init__()
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 64:
             raise ConfigError(f"batch: expected an integer >= 64 (elements per OT round trip), got {batch!r}")
@@ -100,6 +104,7 @@ class OTPreprocessing(Preprocessing):
         self.kernels = kernels
         self.batch = batch
         self.matrix_triple_2pc = matrix_triple_2pc
+        self.matrix_choice = matrix_choice
         self.links = OTLinks(channel, kernels, label=b"tessera-ot")
         self._prg = PRG.fresh()  # this party's own shares and bits: never leave it unmasked
         self._store: dict[Request, deque] = {}
@@ -178,7 +183,7 @@ class OTPreprocessing(Preprocessing):
         (all pairs in two round trips per chunk)."""
         m, k = a.shape
         n = b.shape[1]
-        if self.matrix_triple_2pc is not None:
+        if self.matrix_triple_2pc is not None and (self.matrix_choice is None or self.matrix_choice(m, k, n)):
             # pairwise: the pair {i, j}'s two shares sum to A_i B_j + A_j B_i. Every party visits
             # its peers in ascending order, a total order on pairs, so no pair waits in a cycle.
             out = np.zeros((a.shape[0], b.shape[1]), dtype=np.uint64)

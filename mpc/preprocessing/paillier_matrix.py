@@ -38,8 +38,12 @@ bytes plus 256 + 40 bytes of key and headers (256^3: 24 groups, 6.3 MB per party
 received). Work: ``k * G`` half-size encryptions, ``G * (k (2^w - 2) + m (w (W - 1) + k W))``
 multiplications modulo n^2 with the Straus window ``w`` = :func:`best_window(m)` and ``W =
 ceil(64 / w)`` windows (for 256^3, w = 8: ``G (254 k + m (56 + 8 k))`` = 14.5 million, the dominant
-term), ``m * G`` full randomisers ``r^n mod n^2`` and ``m * G`` CRT decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
-the machine (:func:`calibrate`), so a caller can pick Paillier or OT per shape.
+term), ``m * G`` randomisers ``r^n mod n^2`` (from a pool: P = 276 powers and ``P + 1``
+multiplications each, :func:`~mpc.crypto.paillier.powers_of_random`) and ``m * G`` CRT
+decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
+the machine (:func:`calibrate`); :func:`paillier_cheaper` compares it with the OT path's
+:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 33 s of
+CPU and 97 MB peak memory per party (bench/paillier.py --full).
 
 N > 2 parties (:func:`matrix_triple_shares_multi`): ``C = sum_i A_i B_i + sum_{i<j} (A_i B_j +
 A_j B_i)``; every pair runs the exchange above once (each party reuses its key for every peer)
@@ -82,6 +86,7 @@ from mpc._core import get_kernels
 from mpc.crypto.paillier import (
     DEFAULT_BITS,
     DEFAULT_SIGMA,
+    POOL_DIGIT_BITS,
     PrivateKey,
     PublicKey,
     SlotLayout,
@@ -89,7 +94,11 @@ from mpc.crypto.paillier import (
     ciphertexts_from_bytes,
     ciphertexts_to_bytes,
     generate_keypair,
+    montgomery_kernel,
     multi_scalar_products,
+    multiexp,
+    pool_pays,
+    pool_size,
 )
 from mpc.errors import InputError, PeerTimeout, ProtocolError
 from mpc.net.channel import Channel
@@ -106,6 +115,8 @@ __all__ = [
     "matrix_triple",
     "matrix_triple_shares",
     "matrix_triple_shares_multi",
+    "ot_matrix_cost",
+    "paillier_cheaper",
     "paillier_matrix_cost",
     "queue_link_pair",
 ]
@@ -295,6 +306,7 @@ def cross_term_shares(
     st["encrypt_s"] = clock() - t0
     link.send(msg1)
     sent = len(msg1)
+    del msg1, cts_own  # memory: the link owns the message now
 
     # 2. the peer's key and encrypted B
     t0 = clock()
@@ -315,6 +327,7 @@ def cross_term_shares(
         for i, c in enumerate(multi_scalar_products(peer, col, a_own, 64, best_window(m), workers=workers)):
             out[i * groups + g] = c
     st["evaluate_s"] = clock() - t0
+    del cts_peer, body
     t0 = clock()
     masks = _random_masks(m * n, layout.mask_bits, prg)  # R[i, j] row-major
     noise = peer.noise(m * groups, workers)
@@ -329,6 +342,7 @@ def cross_term_shares(
     st["mask_s"] = clock() - t0
     link.send(msg2)
     sent += len(msg2)
+    del msg2, out, noise
     share = (-np.array([r & _MASK64 for r in masks], dtype=np.uint64)).reshape(m, n)
 
     # 4. decrypt the peer's evaluation of A_peer B_own + R'
@@ -396,33 +410,62 @@ class Calibration:
 
     bits: int
     mulmod: float  # one multiplication modulo n^2
-    encrypt_own: float  # one key-holder (CRT) encryption
+    encrypt_own: float  # one key-holder (CRT) encryption, randomiser computed alone
     noise_public: float  # one r^n mod n^2
     decrypt: float  # one CRT decryption
+    mulmod_half: float = 0.0  # one multiplication modulo p^2 (randomiser pools of the key holder)
+
+
+def _best_of(fn, repeats: int = 3) -> float:
+    """The least of ``repeats`` timings of ``fn()`` (a shared machine adds, never removes, time)."""
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _time_mulmod(mod, samples: int) -> float:
+    """Seconds per multiplication modulo ``mod`` as :func:`multiexp` runs them (compiled Straus
+    rows with 4-bit windows, or gmpy2 products)."""
+    prg = PRG.fresh()
+    bases = [mpz(int.from_bytes(prg.random_bytes((mod.bit_length() + 7) // 8), "big")) % mod for _ in range(samples)]
+    if montgomery_kernel() is None:
+        def products() -> None:
+            x = bases[0]
+            for _ in range(8 * samples):
+                for c in bases:
+                    x = x * c % mod
+        return _best_of(products) / (8 * samples * samples)
+    rows = 4 * samples
+    exps = prg.uint64((rows, samples))
+    return _best_of(lambda: multiexp(mod, bases, exps, 64, 4)) / (samples * 14 + rows * (4 * 15 + samples * 16 + 1))
 
 
 def calibrate(bits: int = DEFAULT_BITS, samples: int = 8) -> Calibration:
-    """Measure the unit costs with a fresh key of ``bits`` bits (about 0.2 s at 2048 bits)."""
+    """Measure the unit costs with a fresh key of ``bits`` bits (best of 3 each; about 0.5 s at
+    2048 bits)."""
     key = generate_keypair(bits)
     pub = key.public
     cts = key.encrypt_many(range(1, samples + 1))
-    clock = time.perf_counter
-    t0 = clock()
-    x = cts[0]
-    for _ in range(8 * samples):
-        for c in cts:
-            x = x * c % pub.n2
-    mulmod = (clock() - t0) / (8 * samples * samples)
-    t0 = clock()
-    key.encrypt_many(range(samples))
-    enc = (clock() - t0) / samples
-    t0 = clock()
-    pub.noise(samples)
-    noise = (clock() - t0) / samples
-    t0 = clock()
-    key.decrypt_many(cts)
-    dec = (clock() - t0) / samples
-    return Calibration(bits, mulmod, enc, noise, dec)
+    mulmod = _time_mulmod(pub.n2, samples)
+    half = generate_keypair(bits // 2).public.n  # a modulus of the size of p^2
+    mulmod_half = _time_mulmod(half, samples)
+    enc = _best_of(lambda: key.encrypt_many(range(samples))) / samples
+    noise = _best_of(lambda: pub.noise(samples)) / samples
+    dec = _best_of(lambda: key.decrypt_many(cts)) / samples
+    return Calibration(bits, mulmod, enc, noise, dec, mulmod_half)
+
+
+def _randomiser_counts(count: int, group_bits: int, exp_bits: int, sigma: int) -> tuple[int, int]:
+    """(powers, multiplications) for ``count`` randomisers by
+    :func:`~mpc.crypto.paillier.powers_of_random`: ``count`` powers, or a pool of P powers and
+    ``P (2^8 - 2) + count (P + 1)`` multiplications."""
+    pool = pool_size(group_bits, count, sigma)
+    if count <= 0 or not pool_pays(count, exp_bits, pool):
+        return max(count, 0), 0
+    return pool, pool * ((1 << POOL_DIGIT_BITS) - 2) + count * (pool + 1)
 
 
 def paillier_matrix_cost(
@@ -447,14 +490,56 @@ def paillier_matrix_cost(
     cal = calibration or calibrate(bits)
     if cal.bits != bits:
         raise InputError(f"paillier_matrix_cost: calibration for {cal.bits} bits, cost asked for {bits}")
-    seconds = (k * groups * cal.encrypt_own + mulmods * cal.mulmod
-               + m * groups * (cal.noise_public + cal.decrypt)) / max(1, workers)
+    # randomisers (pools past the break-even count), the CRT recombination and the (1 + m n)
+    # factors: an own encryption's two half-size powers cost about encrypt_own
+    enc_powers, half_mulmods = _randomiser_counts(k * groups, bits // 2, bits // 2, sigma)
+    noise_powers, noise_mulmods = _randomiser_counts(m * groups, bits, bits, sigma)
+    extra_mulmods = noise_mulmods + 2 * (k + m) * groups
+    seconds = (enc_powers * cal.encrypt_own + 2 * half_mulmods * cal.mulmod_half
+               + (mulmods + extra_mulmods) * cal.mulmod + noise_powers * cal.noise_public
+               + m * groups * cal.decrypt) / max(1, workers)
     return {
         "m": m, "k": k, "n": n, "bits": bits, "sigma": sigma, "slots": layout.slots, "groups": groups,
         "ciphertexts_sent": (k + m) * groups, "bytes_sent": sent, "bytes_received": sent, "rounds": 2,
-        "mulmods": mulmods, "encryptions": k * groups, "randomisers": m * groups, "decryptions": m * groups,
+        "mulmods": mulmods, "extra_mulmods": extra_mulmods, "half_mulmods": 2 * half_mulmods,
+        "noise_powers": noise_powers, "encryption_powers": enc_powers, "encryptions": k * groups, "randomisers": m * groups, "decryptions": m * groups,
         "seconds": seconds, "seconds_per_op": {
             "mulmod": cal.mulmod, "encrypt_own": cal.encrypt_own, "noise_public": cal.noise_public,
             "decrypt": cal.decrypt,
         },
     }
+
+
+# ----------------------------------------------------------------------------------------------
+# Paillier or OT: the choice of ot_matrix="auto"
+
+# Unit times of this machine (AMD EPYC, AVX-512 IFMA kernel, one core per party, CPU time of a
+# quiet run of calibrate()); fixed so that every party, whatever its load, makes the same choice
+# without a message.
+REFERENCE_CALIBRATION = Calibration(
+    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=0.8e-3, noise_public=3.5e-3, decrypt=0.85e-3, mulmod_half=2.5e-7,
+)
+# Gilboa matrix triples with vector correlations over loopback: 13.5 s for the 302 MB per party
+# of a 64 x 128 x 128 triple (docs/preprocessing.md), computation included.
+OT_SECONDS_PER_BYTE = 13.5 / (16 * 128 * 128 + 288 * 128 * 128 * 64)
+
+
+def ot_matrix_cost(m: int, k: int, n: int, *, seconds_per_byte: float = OT_SECONDS_PER_BYTE) -> dict:
+    """Predicted cost per party and pair of the OT path (Gilboa with vector correlations,
+    :meth:`~mpc.preprocessing.ot_source.OTPreprocessing.matmul_cross`): ``16 k n + 288 k n m``
+    bytes sent (k n 64 OTs carrying m elements, trimmed), ``seconds_per_byte`` each."""
+    if min(m, k, n) < 1:
+        raise InputError(f"ot_matrix_cost: shape ({m}, {k}) x ({k}, {n}) has an empty dimension")
+    sent = 16 * k * n + 288 * k * n * m
+    return {"m": m, "k": k, "n": n, "bytes_sent": sent, "seconds": sent * seconds_per_byte}
+
+
+def paillier_cheaper(m: int, k: int, n: int, *, calibration: Calibration = REFERENCE_CALIBRATION,
+                     seconds_per_byte: float = OT_SECONDS_PER_BYTE) -> bool:
+    """True when :func:`paillier_matrix_cost` predicts the (m, k) x (k, n) matrix triple cheaper
+    than :func:`ot_matrix_cost` (both per party and pair, with the reference unit times: a pure
+    function of the shape, so all parties agree). ``ot_matrix="auto"`` uses Paillier exactly
+    then: from about 48^3 here (64^3: 2.1 s against 3.4 s; 256^3: 28 s against 216 s and
+    4.8 GB). The key generation, once per party (0.1-1 s), is not counted."""
+    paillier = paillier_matrix_cost(m, k, n, bits=calibration.bits, calibration=calibration)["seconds"]
+    return paillier < ot_matrix_cost(m, k, n, seconds_per_byte=seconds_per_byte)["seconds"]

@@ -30,7 +30,7 @@ from mpc.net.wire import MAX_NDIM
 from mpc.preprocessing.base import Preprocessing, Request
 from mpc.preprocessing.ot_source import OTPreprocessing
 from mpc.preprocessing.ot_spdz import SpdzOTPreprocessing
-from mpc.preprocessing.paillier_matrix import PaillierMatrixHook
+from mpc.preprocessing.paillier_matrix import PaillierMatrixHook, paillier_cheaper
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
 from mpc.tensor.encoding import decode, to_numpy
@@ -72,7 +72,7 @@ def check_ot_matrix(ot_matrix: object) -> None:
 
 def build_preprocessing(spec: object, dealer: Channel | None, channel: Channel, common_prg: PRG,
                         kernels: types.SimpleNamespace, ot_batch: int | None = None,
-                        ot_matrix: str = "gilboa", engine: str = "semi2k") -> Preprocessing:
+                        ot_matrix: str = "auto", engine: str = "semi2k") -> Preprocessing:
     pid, n = channel.pid, channel.n
     if isinstance(spec, Preprocessing):
         return spec
@@ -80,8 +80,11 @@ def build_preprocessing(spec: object, dealer: Channel | None, channel: Channel, 
         return DealerClient(dealer, pid, n) if dealer is not None else _NoDealer()
     if spec == "ot":
         options = {} if ot_batch is None else {"batch": ot_batch}
-        if ot_matrix == "paillier":  # unauthenticated matrix triples only (spdz2k's come from triples)
+        if ot_matrix == "paillier" or (ot_matrix == "auto" and engine != "spdz2k"):
+            # unauthenticated matrix triples only (spdz2k's come from triples)
             options["matrix_triple_2pc"] = PaillierMatrixHook()
+            if ot_matrix == "auto":  # per shape, by the cost models (the same choice at every party)
+                options["matrix_choice"] = paillier_cheaper
         source = SpdzOTPreprocessing if engine == "spdz2k" else OTPreprocessing
         return source(channel, kernels, **options)
     if spec == "local":

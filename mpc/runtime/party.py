@@ -74,12 +74,13 @@ class Party:
         kernels: str | None = None,
         dealer: Channel | None = None,
         ot_batch: int | None = None,
-        ot_matrix: str = "gilboa",
+        ot_matrix: str = "auto",
     ) -> None:
         """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
         dealer process), "ot" (the parties' own OT-based offline phase, no dealer:
         :mod:`mpc.preprocessing.ot_source`; ``ot_batch`` elements per OT round trip; ``ot_matrix``
-        "gilboa" or "paillier": how its matrix triples are made), "local"
+        "gilboa", "paillier" or "auto", the cheaper of the two per shape by their cost models:
+        how its matrix triples are made), "local"
         (InsecureLocalDealer: tests only) or a Preprocessing instance."""
         engine = check_engine(engine)
         io.check_preprocessing_spec(preprocessing, engine)  # before any message, like the engine name
