@@ -37,4 +37,4 @@ bench: build
 	$(PY) -m bench all --profile all  # lan/wan need root; elsewhere they leave a line saying why
 
 clean:
-	rm -rf build $(VENV) mpc/_core/*.so mpc/_core/_ring.c mpc/_core/_matmul.c mpc/_core/_bits.c mpc/_core/_gf2k.c mpc/_core/_ot.c
+	rm -rf build $(VENV) mpc/_core/*.so mpc/_core/_*.c
