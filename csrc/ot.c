@@ -236,3 +236,45 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
     return -1;
 }
 #endif
+
+/* ----------------------------------------------------------------------- SoftSpoken VOLE sums
+ *
+ * Columns in chunks of SOFT_CHUNK words: the k + 1 outputs of a chunk stay in L1 while the 2^k
+ * leaf rows stream through once each. */
+#define SOFT_CHUNK 256
+
+void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                      const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+{
+    size_t per = (size_t)1 << k;
+    for (size_t b = 0; b < nb; b++) {
+        size_t r0 = b * k, kb = nrows - r0 < k ? nrows - r0 : k, nl = (size_t)1 << kb;
+        const uint64_t *lb = leaves + b * per * w, *cb = corr + (ncorr == 1 ? 0 : b) * w;
+        unsigned off = offs[b];
+        for (size_t j0 = 0; j0 < w; j0 += SOFT_CHUNK) {
+            size_t n = w - j0 < SOFT_CHUNK ? w - j0 : SOFT_CHUNK;
+            uint64_t *s = sums + b * w + j0;
+            memcpy(s, cb + j0, 8 * n);
+            for (size_t i = 0; i < kb; i++) {
+                uint64_t *o = rows + (r0 + i) * w + j0;
+                if ((off >> i) & 1)
+                    memcpy(o, cb + j0, 8 * n);
+                else
+                    memset(o, 0, 8 * n);
+            }
+            for (size_t x = 0; x < nl; x++) {
+                const uint64_t *l = lb + x * w + j0;
+                size_t y = x ^ off;
+                for (size_t j = 0; j < n; j++)
+                    s[j] ^= l[j];
+                for (size_t i = 0; i < kb; i++) {
+                    if (!((y >> i) & 1))
+                        continue;
+                    uint64_t *o = rows + (r0 + i) * w + j0;
+                    for (size_t j = 0; j < n; j++)
+                        o[j] ^= l[j];
+                }
+            }
+        }
+    }
+}

@@ -383,6 +383,24 @@ def ot_gilboa_args(h0: object, h1: object, x: object, nbits: object) -> tuple:
     return h0, h1, x, k
 
 
+def ot_soft_args(leaves: object, offs: object, corr: object, k: object, nrows: object) -> tuple:
+    """SoftSpoken VOLE sums: (leaves, offs, corr, k, nrows, nb), validated (see ot_soft_sums)."""
+    kk, nr = ot_count("k", k), ot_count("nrows", nrows)
+    if kk > 8:
+        raise KernelError(f"k: expected at most 8, got {kk}")
+    nb = -(-nr // kk)
+    leaves, corr, offs = as_u64("leaves", leaves), as_u64("corr", corr), as_u8("offs", offs)
+    if leaves.ndim != 2 or leaves.shape[0] != nb << kk:
+        raise KernelError(f"leaves: expected ({nb << kk}, w) words for {nr} rows of k = {kk}, got {leaves.shape}")
+    w = leaves.shape[1]
+    if corr.ndim != 2 or corr.shape[0] not in (1, nb) or corr.shape[1] != w:
+        raise KernelError(f"corr: expected (1, {w}) or ({nb}, {w}) words, got {corr.shape}")
+    last = nr - (nb - 1) * kk
+    if offs.shape != (nb,) or (nb and (int(offs[:-1].max(initial=0)) >> kk or int(offs[-1]) >> last)):
+        raise KernelError(f"offs: expected ({nb},) block indices below 2^k, got shape {offs.shape}")
+    return leaves, offs, corr, kk, nr, nb
+
+
 def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tuple:
     ht, k = ot_hashes("ht", ht), _nbits(nbits)
     y, d = as_u64("y", y), as_u8("d", d)

@@ -162,3 +162,26 @@ def ot_hash_words(x, delta, start, key):
         from mpc._core import _ref
         return _ref.ot_hash_words(x, delta, start, key)
     return out
+
+
+cdef extern from "mpc/ot.h" nogil:
+    void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                          const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+
+
+def ot_soft_sums(leaves, offs, corr, k, nrows):
+    """SoftSpoken's VOLE sums: (rows (nrows, w), sums (nb, w)) from leaves (nb * 2^k, w), the
+    index offsets offs (nb,) uint8 and corr (1 or nb, w) (see csrc/include/mpc/ot.h)."""
+    leaves, offs, corr, kk, nr, nb = ck.ot_soft_args(leaves, offs, corr, k, nrows)
+    cdef size_t w = leaves.shape[1], c_nb = nb, c_k = kk, c_nr = nr, nc = corr.shape[0]
+    rows = np.empty((nr, w), dtype=np.uint64)
+    sums = np.empty((nb, w), dtype=np.uint64)
+    cdef uint64_t *pr = _p(rows)
+    cdef uint64_t *ps = _p(sums)
+    cdef const uint64_t *pl = _c(leaves)
+    cdef const uint8_t *po = _c8(offs)
+    cdef const uint64_t *pc = _c(corr)
+    if w:
+        with nogil:
+            mpc_ot_soft_sums(pr, ps, pl, po, pc, nc, c_nb, c_k, c_nr, w)
+    return rows, sums

@@ -729,6 +729,25 @@ def ot_hash_words(x, delta, start, key):
     return (_aes_ecb(tw, k.tobytes()) ^ px)[:, 0].copy()
 
 
+def ot_soft_sums(leaves, offs, corr, k, nrows):
+    """SoftSpoken's VOLE sums: rows[b k + i] = XOR_x (bit i of x ^ offs[b]) leaves[b 2^k + x] ^
+    (bit i of offs[b]) corr[b], sums[b] = XOR_x leaves[b 2^k + x] ^ corr[b] (x < 2^kb, kb the
+    block's row count: k, the last block nrows - (nb - 1) k); corr (1, w) serves every block."""
+    leaves, offs, corr, k, nrows, nb = ck.ot_soft_args(leaves, offs, corr, k, nrows)
+    w = leaves.shape[1]
+    rows = np.zeros((nrows, w), dtype=np.uint64)
+    sums = np.zeros((nb, w), dtype=np.uint64)
+    for b in range(nb):
+        kb = min(k, nrows - b * k)
+        c = corr[0 if len(corr) == 1 else b]
+        sums[b] = np.bitwise_xor.reduce(leaves[b << k : (b << k) + (1 << kb)], axis=0) ^ c
+        for i in range(kb):
+            sel = ((np.arange(1 << kb) ^ int(offs[b])) >> i) & 1 == 1
+            acc = np.bitwise_xor.reduce(leaves[(b << k) + np.flatnonzero(sel)], axis=0)
+            rows[b * k + i] = acc ^ (c if (int(offs[b]) >> i) & 1 else np.uint64(0))
+    return rows, sums
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -741,5 +760,5 @@ KERNELS = (
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
-    "ot_hash_words",
+    "ot_hash_words", "ot_soft_sums",
 )

@@ -148,6 +148,8 @@ def _padded(m: int) -> int:
 class ExtReceiver:
     """R's state for one ordered pair: both base seeds of every row (see the module docstring)."""
 
+    rows = KAPPA  # rows of the matrix u sent per batch (SoftSpoken: ceil(128 / k))
+
     def __init__(self, seeds: list[tuple[bytes, bytes]], label: bytes, kernels=None) -> None:
         if len(seeds) != KAPPA:
             raise ProtocolError(f"OT extension: expected {KAPPA} base OT key pairs, got {len(seeds)}")
@@ -195,6 +197,8 @@ class ExtReceiver:
 
 class ExtSender:
     """S's state for one ordered pair: Delta and the seeds k_i^{Delta_i}."""
+
+    rows = KAPPA
 
     def __init__(self, delta_bits: np.ndarray, seeds: list[bytes], label: bytes, kernels=None) -> None:
         if len(seeds) != KAPPA or len(delta_bits) != KAPPA:

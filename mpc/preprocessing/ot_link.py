@@ -44,13 +44,14 @@ import types
 import numpy as np
 
 from mpc._core._ref import ot_trim_groups
-from mpc.crypto import base_ot, ot_ext
-from mpc.errors import ProtocolError
+from mpc.crypto import base_ot, ot_ext, ot_soft
+from mpc.errors import ConfigError, ProtocolError
 from mpc.net.channel import Channel
 from mpc.prg import PRG
 
 OFFLINE_TAGS = 1 << 62
 SECTION = "offline"
+EXTENSIONS = ("softspoken", "iknp")  # the OT extension: SoftSpoken with k bits per block (default) or IKNP
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 
@@ -87,7 +88,12 @@ def bits_of(y: np.ndarray, nbits: int) -> np.ndarray:
 class OTLinks:
     """This party's OT-extension instances with every peer (set up at first use)."""
 
-    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"") -> None:
+    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"",
+                 k: int = ot_soft.DEFAULT_K, extension: str = "softspoken") -> None:
+        if extension not in EXTENSIONS:
+            raise ConfigError(f"extension: expected one of {', '.join(EXTENSIONS)}, got {extension!r}")
+        self.extension = extension
+        self.k = ot_soft.check_k(k)
         self.channel = channel
         self.pid, self.n = channel.pid, channel.n
         self.kernels = kernels
@@ -124,12 +130,23 @@ class OTLinks:
                 msg, keys = base_ot.receive(self._labels(self.pid, p), first, delta)
                 ch.send(p, msg, t2)
                 deltas[p] = (delta, keys)
+            soft = self.extension == "softspoken"
+            t3 = self.tag() if soft else 0
             for p in ch.peers:  # step 3
                 msg = ch.recv(p, t2, dtype=np.uint8, shape=(ot_ext.KAPPA, base_ot.ELEMENT_BYTES))
                 pairs = base_senders[p].keys(msg)
-                self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
+                if soft:  # step 4 (SoftSpoken): the GGM level sums, masked by the base OT keys
+                    self.receivers[p] = ot_soft.SoftReceiver(pairs, self._labels(p, self.pid), self.k, self.kernels)
+                    ch.send(p, self.receivers[p].setup_message, t3)
+                else:
+                    self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
             for p, (delta, keys) in deltas.items():
-                self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
+                if soft:
+                    ggm = ch.recv(p, t3, dtype=np.uint8, shape=(ot_ext.KAPPA, 2, 16))
+                    self.senders[p] = ot_soft.SoftSender(delta, keys, ggm, self._labels(self.pid, p), self.k,
+                                                         self.kernels)
+                else:
+                    self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
 
     # ------------------------------------------------------------------ the two products
 
@@ -147,7 +164,7 @@ class OTLinks:
         """Sender side, step 2: each peer's u in, a fresh challenge seed out."""
         w = ot_ext._padded(m) // 64
         for p in peers:
-            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(ot_ext.KAPPA, w))
+            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(self.senders[p].rows, w))
             self.channel.send(p, self.senders[p].extend(u, m), tag_seed)
             self.ots += m
 

@@ -41,6 +41,14 @@ void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride);
  * mpc/crypto/ot_ext.py fused into one pass. Returns -1 (nothing written) without AES-NI. */
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16]);
+/* SoftSpoken's small-field VOLE sums (mpc/crypto/ot_soft.py). nb blocks of k rows each (the last
+ * has nrows - (nb - 1) k), block b owning the 2^kb leaf rows leaves[b * 2^k + x] (w words each,
+ * x < 2^kb). With y = x ^ offs[b] and c = corr[b] (corr[0] when ncorr == 1):
+ *   rows[b k + i] = XOR_x (bit i of y) leaves[b 2^k + x]  ^  (bit i of offs[b]) c,   i < kb;
+ *   sums[b]       = XOR_x leaves[b 2^k + x]  ^  c.
+ * rows (nrows, w), sums (nb, w); no output may overlap an input. */
+void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                      const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w);
 
 #ifdef __cplusplus
 }
