@@ -228,7 +228,133 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
     hash_words(out, x, delta, start, m, rk);
     return 0;
 }
+/* SoftSpoken's leaf rows: words p0 .. p0 + n - 1 of the AES-CTR stream under one leaf key (block
+ * i = AES_key(i as a 128-bit big-endian counter), OpenSSL's CTR mode from IV 0), into out. */
+#define SOFT_G 64 /* columns (words) per chunk of the fused extension */
+AESNI static void ctr_words(uint64_t *out, const __m128i rk[11], uint64_t p0, size_t n)
+{
+    __m128i tmp[SOFT_G / 2 + LANES];
+    uint64_t blo = p0 >> 1, nblk = ((p0 + n - 1) >> 1) - blo + 1;
+    for (uint64_t b = 0; b < nblk; b += LANES) {
+        __m128i x[LANES];
+        for (int i = 0; i < LANES; i++)
+            x[i] = _mm_set_epi64x((long long)__builtin_bswap64(blo + b + (uint64_t)i), 0);
+        aes8(x, rk);
+        for (int i = 0; i < LANES; i++)
+            _mm_storeu_si128(tmp + b + i, x[i]);
+    }
+    memcpy(out, (const uint64_t *)tmp + (p0 & 1), 8 * n);
+}
+
+static void soft_sums_cols(uint64_t *rows, size_t rs, uint64_t *sums, size_t ss, const uint64_t *leaves, size_t ls,
+                           const uint8_t *offs, const uint64_t *corr, size_t cs, size_t ncorr, size_t nb, size_t k,
+                           size_t nrows, size_t n);
+
+AESNI static void soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                              const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                              size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    size_t per = (size_t)1 << k, nslots = nb * per;
+    __m128i *rks = (__m128i *)scratch; /* 11 round keys per slot (16-byte aligned: numpy's buffer) */
+    uint64_t *leaves = scratch + 22 * nslots, *rows = leaves + SOFT_G * nslots;
+    for (size_t s = 0; s < nslots; s++)
+        if (present[s])
+            expand_key(rks + 11 * s, keys + 16 * s);
+    for (size_t j0 = 0; j0 < w; j0 += SOFT_G) {
+        size_t n = w - j0 < SOFT_G ? w - j0 : SOFT_G;
+        for (size_t b = 0; b < nb; b++) {
+            size_t kb = 128 - b * k < k ? 128 - b * k : k;
+            for (size_t x = 0; x < ((size_t)1 << kb); x++) {
+                size_t s = b * per + x;
+                if (present[s])
+                    ctr_words(leaves + s * n, rks + 11 * s, pos + j0, n);
+                else
+                    memset(leaves + s * n, 0, 8 * n);
+            }
+        }
+        soft_sums_cols(rows, n, sums ? sums + j0 : NULL, w, leaves, n, offs, corr + j0, w, ncorr, nb, k, 128, n);
+        mpc_ot_transpose128(cols + 128 * j0, rows, n);
+    }
+}
+
+int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                       const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                       size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    if (!have_aesni())
+        return -1;
+    soft_extend(cols, sums, scratch, keys, present, pos, offs, corr, ncorr, nb, k, w);
+    return 0;
+}
+/* The KOS15 check's sums with the challenge chi_j = word j of AES-CTR under seed (as
+ * ctr_words): out = (sum_{r_j = 1} chi_j, sum chi_j x_j[0], sum chi_j x_j[1]) over GF(2^64),
+ * products accumulated unreduced (4 PCLMULQDQ per two OTs) and reduced once. */
+static inline uint64_t gf64_reduce(uint64_t lo, uint64_t hi)
+{
+    uint64_t t = hi ^ (hi >> 60) ^ (hi >> 61) ^ (hi >> 63);
+    return lo ^ t ^ (t << 1) ^ (t << 3) ^ (t << 4);
+}
+
+__attribute__((target("aes,pclmul,sse2"))) static void kos_sums(uint64_t out[3], const uint64_t *x,
+                                                                 const uint64_t *r, const __m128i rk[11], size_t m)
+{
+    __m128i alo = _mm_setzero_si128(), ahi = _mm_setzero_si128(), ar = _mm_setzero_si128();
+    for (size_t j0 = 0; j0 < m; j0 += 2 * LANES) {
+        __m128i c[LANES];
+        for (int i = 0; i < LANES; i++)
+            c[i] = _mm_set_epi64x((long long)__builtin_bswap64(j0 / 2 + (uint64_t)i), 0);
+        aes8(c, rk);
+        for (int i = 0; i < LANES; i++) {
+            size_t j = j0 + 2 * (size_t)i;
+            if (j >= m)
+                break;
+            __m128i t0 = _mm_loadu_si128((const __m128i *)(x + 2 * j));
+            alo = _mm_xor_si128(alo, _mm_clmulepi64_si128(c[i], t0, 0x00));
+            ahi = _mm_xor_si128(ahi, _mm_clmulepi64_si128(c[i], t0, 0x10));
+            uint64_t b0 = r ? (r[j / 64] >> (j % 64)) & 1 : 0, b1 = 0;
+            if (j + 1 < m) {
+                __m128i t1 = _mm_loadu_si128((const __m128i *)(x + 2 * j + 2));
+                alo = _mm_xor_si128(alo, _mm_clmulepi64_si128(c[i], t1, 0x01));
+                ahi = _mm_xor_si128(ahi, _mm_clmulepi64_si128(c[i], t1, 0x11));
+                b1 = r ? (r[(j + 1) / 64] >> ((j + 1) % 64)) & 1 : 0;
+            } else {
+                c[i] = _mm_and_si128(c[i], _mm_set_epi64x(0, -1));
+            }
+            ar = _mm_xor_si128(ar, _mm_and_si128(c[i], _mm_set_epi64x(-(long long)b1, -(long long)b0)));
+        }
+    }
+    uint64_t rl = (uint64_t)_mm_cvtsi128_si64(ar), rh = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(ar, ar));
+    out[0] = rl ^ rh;
+    out[1] = gf64_reduce((uint64_t)_mm_cvtsi128_si64(alo), (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(alo, alo)));
+    out[2] = gf64_reduce((uint64_t)_mm_cvtsi128_si64(ahi), (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(ahi, ahi)));
+}
+
+int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m)
+{
+    __builtin_cpu_init();
+    if (!have_aesni() || !__builtin_cpu_supports("pclmul"))
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, seed);
+    kos_sums(out, x, r, rk, m);
+    return 0;
+}
 #else
+int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m)
+{
+    (void)out; (void)x; (void)r; (void)seed; (void)m;
+    return -1;
+}
+
+int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                       const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                       size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    (void)cols; (void)sums; (void)scratch; (void)keys; (void)present; (void)pos; (void)offs; (void)corr;
+    (void)ncorr; (void)nb; (void)k; (void)w;
+    return -1;
+}
+
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16])
 {
@@ -237,44 +363,55 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
 }
 #endif
 
+
 /* ----------------------------------------------------------------------- SoftSpoken VOLE sums
  *
- * Columns in chunks of SOFT_CHUNK words: the k + 1 outputs of a chunk stay in L1 while the 2^k
- * leaf rows stream through once each. */
+ * soft_sums_cols: n columns of rows (row stride rs), sums (stride ss), leaves (stride ls), corr
+ * (stride cs); mpc_ot_soft_sums runs it on chunks of SOFT_CHUNK columns, so that the k + 1
+ * outputs of a chunk stay in L1 while the 2^k leaf rows stream through once each. */
 #define SOFT_CHUNK 256
 
-void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
-                      const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+static void soft_sums_cols(uint64_t *rows, size_t rs, uint64_t *sums, size_t ss, const uint64_t *leaves, size_t ls,
+                           const uint8_t *offs, const uint64_t *corr, size_t cs, size_t ncorr, size_t nb, size_t k,
+                           size_t nrows, size_t n)
 {
     size_t per = (size_t)1 << k;
     for (size_t b = 0; b < nb; b++) {
         size_t r0 = b * k, kb = nrows - r0 < k ? nrows - r0 : k, nl = (size_t)1 << kb;
-        const uint64_t *lb = leaves + b * per * w, *cb = corr + (ncorr == 1 ? 0 : b) * w;
+        const uint64_t *lb = leaves + b * per * ls, *cb = corr + (ncorr == 1 ? 0 : b) * cs;
         unsigned off = offs[b];
-        for (size_t j0 = 0; j0 < w; j0 += SOFT_CHUNK) {
-            size_t n = w - j0 < SOFT_CHUNK ? w - j0 : SOFT_CHUNK;
-            uint64_t *s = sums + b * w + j0;
-            memcpy(s, cb + j0, 8 * n);
-            for (size_t i = 0; i < kb; i++) {
-                uint64_t *o = rows + (r0 + i) * w + j0;
-                if ((off >> i) & 1)
-                    memcpy(o, cb + j0, 8 * n);
-                else
-                    memset(o, 0, 8 * n);
-            }
-            for (size_t x = 0; x < nl; x++) {
-                const uint64_t *l = lb + x * w + j0;
-                size_t y = x ^ off;
+        uint64_t *s = sums ? sums + b * ss : NULL;
+        if (s)
+            memcpy(s, cb, 8 * n);
+        for (size_t i = 0; i < kb; i++) {
+            uint64_t *o = rows + (r0 + i) * rs;
+            if ((off >> i) & 1)
+                memcpy(o, cb, 8 * n);
+            else
+                memset(o, 0, 8 * n);
+        }
+        for (size_t x = 0; x < nl; x++) {
+            const uint64_t *l = lb + x * ls;
+            size_t y = x ^ off;
+            if (s)
                 for (size_t j = 0; j < n; j++)
                     s[j] ^= l[j];
-                for (size_t i = 0; i < kb; i++) {
-                    if (!((y >> i) & 1))
-                        continue;
-                    uint64_t *o = rows + (r0 + i) * w + j0;
-                    for (size_t j = 0; j < n; j++)
-                        o[j] ^= l[j];
-                }
+            for (size_t i = 0; i < kb; i++) {
+                if (!((y >> i) & 1))
+                    continue;
+                uint64_t *o = rows + (r0 + i) * rs;
+                for (size_t j = 0; j < n; j++)
+                    o[j] ^= l[j];
             }
         }
+    }
+}
+
+void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                      const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+{
+    for (size_t j0 = 0; j0 < w; j0 += SOFT_CHUNK) {
+        size_t n = w - j0 < SOFT_CHUNK ? w - j0 : SOFT_CHUNK;
+        soft_sums_cols(rows + j0, w, sums + j0, w, leaves + j0, w, offs, corr + j0, w, ncorr, nb, k, nrows, n);
     }
 }

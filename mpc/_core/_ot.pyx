@@ -185,3 +185,62 @@ def ot_soft_sums(leaves, offs, corr, k, nrows):
         with nogil:
             mpc_ot_soft_sums(pr, ps, pl, po, pc, nc, c_nb, c_k, c_nr, w)
     return rows, sums
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                           const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                           size_t ncorr, size_t nb, size_t k, size_t w)
+    size_t mpc_ot_soft_scratch(size_t nb, size_t k)
+
+
+def ot_soft_extend(keys, present, pos, offs, corr, k):
+    """SoftSpoken's leaf expansion, VOLE sums and transpose fused (AES-NI): (cols (64 w, 2), sums
+    (nb, w)); the reference's computation (OpenSSL CTR) when the CPU has no AES-NI."""
+    keys, present, offs, corr, kk, nb, w = ck.ot_soft_extend_args(keys, present, offs, corr, k)
+    cdef uint64_t p0 = ck.public_u64(pos)
+    cols = np.empty((64 * w, 2), dtype=np.uint64)
+    sums = np.empty((nb, w), dtype=np.uint64)
+    scratch = np.empty(mpc_ot_soft_scratch(nb, kk) + 2, dtype=np.uint64)
+    off = (-scratch.ctypes.data % 16) // 8  # 16-byte alignment for the round keys
+    scratch = scratch[off : off + mpc_ot_soft_scratch(nb, kk)]
+    cdef uint64_t *pc = _p(cols)
+    cdef uint64_t *ps = _p(sums)
+    cdef uint64_t *pw = _p(scratch)
+    cdef const uint8_t *pk = _c8(keys)
+    cdef const uint8_t *pp = _c8(present)
+    cdef const uint8_t *po = _c8(offs)
+    cdef const uint64_t *pr = _c(corr)
+    cdef size_t nc = corr.shape[0], c_nb = nb, c_k = kk, c_w = w
+    cdef int status = 0
+    if w:
+        with nogil:
+            status = mpc_ot_soft_extend(pc, ps, pw, pk, pp, p0, po, pr, nc, c_nb, c_k, c_w)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_soft_extend(keys, present, pos, offs, corr, k)
+    return cols, sums
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_kos_sums(uint64_t *out, const uint64_t *x, const uint64_t *r, const uint8_t *seed, size_t m)
+
+
+def ot_kos_sums(x, r, seed):
+    """The KOS15 check's three GF(2^64) sums for x (m, 2), packed choices r (or None) and the
+    challenge seed (16 bytes), in one AES-NI + PCLMULQDQ pass; the reference's computation
+    without them."""
+    x, r, sd = ck.ot_kos_args(x, r, seed)
+    out = np.zeros(3, dtype=np.uint64)
+    cdef size_t m = x.shape[0]
+    cdef uint64_t *po = _p(out)
+    cdef const uint64_t *px = _c(x)
+    cdef const uint64_t *pr = _c(r) if r is not None else NULL
+    cdef const uint8_t *ps = _c8(sd)
+    cdef int status = 0
+    with nogil:
+        status = mpc_ot_kos_sums(po, px, pr, ps, m)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_kos_sums(x, r, seed)
+    return out

@@ -748,6 +748,50 @@ def ot_soft_sums(leaves, offs, corr, k, nrows):
     return rows, sums
 
 
+def ot_ctr_words(key, pos, n):
+    """Words pos .. pos + n - 1 of the AES-128-CTR keystream under ``key`` (16 bytes; counter
+    from IV 0, 128-bit big-endian: OpenSSL's CTR mode), ``(n,)`` uint64."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    skip = pos & 1
+    nbytes = 8 * (n + skip)
+    out = np.empty(nbytes + 15, dtype=np.uint8)
+    if n:
+        enc = Cipher(algorithms.AES(bytes(key)), modes.CTR((pos >> 1).to_bytes(16, "big"))).encryptor()
+        enc.update_into(np.zeros(nbytes, dtype=np.uint8), out)
+    return out[8 * skip : nbytes].view(np.uint64).copy()
+
+
+def ot_soft_extend(keys, present, pos, offs, corr, k):
+    """SoftSpoken's step 1/2 over 128 rows: leaf row s = words pos .. pos + w - 1 of the CTR stream
+    under keys[s] (zero where present[s] == 0), then ot_soft_sums, then ot_transpose128 of the
+    rows: (cols (64 w, 2), sums (nb, w))."""
+    keys, present, offs, corr, k, nb, w = ck.ot_soft_extend_args(keys, present, offs, corr, k)
+    pos = ck.public_u64(pos)
+    leaves = np.zeros((nb << k, w), dtype=np.uint64)
+    for s in range(nb << k):
+        if present[s]:
+            leaves[s] = ot_ctr_words(keys[s].tobytes(), pos, w)
+    rows, sums = ot_soft_sums(leaves, offs, corr, k, 128)
+    return ot_transpose128(rows), sums
+
+
+def ot_kos_sums(x, r, seed):
+    """The KOS15 check's sums: chi_j = word j of the CTR stream under ``seed``
+    (:func:`ot_ctr_words`); (XOR of chi_j over the set bits r_j, sum chi_j x_j[0], sum chi_j
+    x_j[1]) over GF(2^64), ``(3,)`` uint64."""
+    x, r, sd = ck.ot_kos_args(x, r, seed)
+    m = x.shape[0]
+    chi = ot_ctr_words(sd.tobytes(), 0, m)
+    out = np.zeros(3, dtype=np.uint64)
+    if r is not None and m:
+        bits = np.unpackbits(r.view(np.uint8), bitorder="little")[:m].astype(bool)
+        out[0] = np.bitwise_xor.reduce(chi[bits]) if bits.any() else np.uint64(0)
+    out[1] = gf64_dot(chi, np.ascontiguousarray(x[:, 0]))[0]
+    out[2] = gf64_dot(chi, np.ascontiguousarray(x[:, 1]))[0]
+    return out
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -760,5 +804,5 @@ KERNELS = (
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
-    "ot_hash_words", "ot_soft_sums",
+    "ot_hash_words", "ot_soft_sums", "ot_soft_extend", "ot_kos_sums",
 )

@@ -186,13 +186,11 @@ class ExtReceiver:
 
     def answer(self, seed: np.ndarray) -> np.ndarray:
         """Step 3 of the last batch: the check (x, t) ``(3,)`` for S's challenge ``seed``."""
-        t, r, m_pad = self._pending
+        t, r, _ = self._pending
         self._pending = None
-        chi = challenge(seed, m_pad)
-        rbits = np.unpackbits(r.view(np.uint8), bitorder="little").astype(np.uint64)
-        x = self.k.gf64_dot(chi, rbits)[0]  # sum of chi_j over r_j = 1 (r_j is 0 or 1 in GF(2^64))
-        return np.array([x, self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 0]))[0],
-                         self.k.gf64_dot(chi, np.ascontiguousarray(t[:, 1]))[0]], dtype=np.uint64)
+        # x = sum of chi_j over r_j = 1 (r_j is 0 or 1 in GF(2^64)), and the two halves of t:
+        # one fused pass (kernel ot_kos_sums: chi by AES-NI, products by PCLMULQDQ)
+        return self.k.ot_kos_sums(t, r, np.asarray(seed, dtype=np.uint8))
 
 
 class ExtSender:
@@ -235,7 +233,7 @@ class ExtSender:
         start = self.index
         self.index += m_pad
         self.batches += 1
-        if not kos_check(q, challenge(seed, m_pad), check, self.delta, self.k):
+        if not kos_verify(q, seed, check, self.delta, self.k):
             raise CheatingDetected("OT extension: the receiver failed the KOS consistency check")
         return q[:m], start
 
@@ -249,6 +247,17 @@ def kos_check(q: np.ndarray, chi: np.ndarray, check: np.ndarray, delta: np.ndarr
     want_lo = t_lo ^ k.gf64_mul(x, delta[:1])
     want_hi = t_hi ^ k.gf64_mul(x, delta[1:])
     return bool(q_lo[0] == want_lo[0]) & bool(q_hi[0] == want_hi[0])
+
+
+def kos_verify(q: np.ndarray, seed: np.ndarray, check: np.ndarray, delta: np.ndarray, kernels=None) -> bool:
+    """:func:`kos_check` with chi expanded from the challenge ``seed`` (:func:`challenge`) inside
+    the fused kernel ``ot_kos_sums``: no chi array, no copies of the halves of q."""
+    k = kernels or get_kernels()
+    _, q_lo, q_hi = k.ot_kos_sums(q, None, np.asarray(seed, dtype=np.uint8))
+    x = np.array([check[0]], dtype=np.uint64)
+    want_lo = check[1] ^ k.gf64_mul(x, delta[:1])[0]
+    want_hi = check[2] ^ k.gf64_mul(x, delta[1:])[0]
+    return bool(q_lo == want_lo) & bool(q_hi == want_hi)
 
 
 # ---------------------------------------------------------------- the OT variants on top

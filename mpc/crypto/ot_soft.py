@@ -50,7 +50,7 @@ import os
 import numpy as np
 
 from mpc._core import get_kernels
-from mpc.crypto.ot_ext import KAPPA, ExtReceiver, ExtSender, _padded, _Stream, pack_choices, transpose_rows
+from mpc.crypto.ot_ext import KAPPA, ExtReceiver, ExtSender, _padded, _Stream, pack_choices
 from mpc.errors import ProtocolError
 
 DEFAULT_K = 2
@@ -125,18 +125,16 @@ def punctured_leaves(sums: list[bytes], point: int, depth: int) -> list[bytes | 
     return [known.get(x) for x in range(1 << depth)]
 
 
-def _leaf_rows(streams: list, nb: int, k: int, w: int) -> np.ndarray:
-    """(nb 2^k, w) words: row b 2^k + x = the next 8 w keystream bytes of leaf x of block b;
-    zero where there is no stream (the punctured leaf, the unused slots of a short last block)."""
-    buf = np.empty((nb << k) * 8 * w + 15, dtype=np.uint8)
-    zeros = np.zeros(8 * w, dtype=np.uint8)
-    for slot, g in enumerate(streams):  # in slot order: each row's 15 bytes of slack land on the next
-        lo = 8 * w * slot
-        if g is None:
-            buf[lo : lo + 8 * w] = 0
-        elif w:
-            g.fill(buf, lo, zeros)
-    return buf[: (nb << k) * 8 * w].view(np.uint64).reshape(nb << k, w)
+def _slots(leaves: list) -> tuple[np.ndarray, np.ndarray]:
+    """Leaf seeds by slot b 2^k + x -> (keys ``(slots, 16)`` uint8, present ``(slots,)`` uint8):
+    the punctured leaf and the unused slots of a short last block are absent (zero rows)."""
+    keys = np.zeros((len(leaves), 16), dtype=np.uint8)
+    present = np.zeros(len(leaves), dtype=np.uint8)
+    for s, leaf in enumerate(leaves):
+        if leaf is not None:
+            keys[s] = np.frombuffer(leaf, dtype=np.uint8)
+            present[s] = 1
+    return keys, present
 
 
 class SoftReceiver(ExtReceiver):
@@ -149,15 +147,18 @@ class SoftReceiver(ExtReceiver):
         self.sizes = blocks(self.kbits)
         self.rows = len(self.sizes)
         msg = np.empty((KAPPA, 2, 16), dtype=np.uint8)
-        self._leaves: list = []
+        leaves: list = []
         for b, kb in enumerate(self.sizes):
             levels = ggm_tree(os.urandom(16), kb)
             for d, (s0, s1) in enumerate(level_sums(levels)):
                 k0, k1 = seeds[b * self.kbits + d]
                 msg[b * self.kbits + d, 0] = np.frombuffer(_xor(s1, _pad(k0)), dtype=np.uint8)
                 msg[b * self.kbits + d, 1] = np.frombuffer(_xor(s0, _pad(k1)), dtype=np.uint8)
-            self._leaves += [_Stream(s) for s in levels[-1]] + [None] * ((1 << self.kbits) - (1 << kb))
+            leaves += levels[-1] + [None] * ((1 << self.kbits) - (1 << kb))
         self.setup_message = msg
+        self._keys, self._present = _slots(leaves)
+        self._zero_offs = np.zeros(self.rows, dtype=np.uint8)
+        self._pos = 0  # words of every leaf's stream used so far
         self._pad = _Stream(os.urandom(16))
         self.label = bytes(label)
         self.k = kernels or get_kernels()
@@ -175,9 +176,8 @@ class SoftReceiver(ExtReceiver):
         r[tail:] = self._pad.uint64(w - tail)
         if m % 64:
             r[tail - 1] |= self._pad.uint64(1)[0] & ~np.uint64((1 << (m % 64)) - 1)
-        leaves = _leaf_rows(self._leaves, self.rows, self.kbits, w)
-        v, c = self.k.ot_soft_sums(leaves, np.zeros(self.rows, dtype=np.uint8), r[None, :], self.kbits, KAPPA)
-        t = transpose_rows(v, self.k)
+        t, c = self.k.ot_soft_extend(self._keys, self._present, self._pos, self._zero_offs, r[None, :], self.kbits)
+        self._pos += w
         self._pending = (t, r, m_pad)
         start = self.index
         self.index += m_pad
@@ -200,15 +200,15 @@ class SoftSender(ExtSender):
             raise ProtocolError(f"SoftSpoken: expected a ({KAPPA}, 2, 16) uint8 setup message, got {msg.shape}")
         bits = self._bits.astype(np.uint8)
         self._offs = np.zeros(self.rows, dtype=np.uint8)
-        self._leaves: list = []
+        leaves: list = []
         for b, kb in enumerate(self.sizes):
             base = b * self.kbits
             point = sum(int(bits[base + d]) << d for d in range(kb))
             sums = [_xor(msg[base + d, bits[base + d]].tobytes(), _pad(seeds[base + d])) for d in range(kb)]
-            leaves = punctured_leaves(sums, point, kb)
+            leaves += punctured_leaves(sums, point, kb) + [None] * ((1 << self.kbits) - (1 << kb))
             self._offs[b] = point
-            self._leaves += [None if s is None else _Stream(s) for s in leaves]
-            self._leaves += [None] * ((1 << self.kbits) - (1 << kb))
+        self._keys, self._present = _slots(leaves)
+        self._pos = 0
 
     def extend(self, u: np.ndarray, m: int) -> np.ndarray:
         """Step 2: q from R's corrections ``u`` = (c_b) ``(nb, W)``; returns the challenge seed."""
@@ -217,8 +217,8 @@ class SoftSender(ExtSender):
         u = np.asarray(u, dtype=np.uint64)
         if u.shape != (self.rows, w):
             raise ProtocolError(f"OT extension: expected corrections of shape {(self.rows, w)}, got {u.shape}")
-        leaves = _leaf_rows(self._leaves, self.rows, self.kbits, w)
-        q_rows, _ = self.k.ot_soft_sums(leaves, self._offs, u, self.kbits, KAPPA)
+        q, _ = self.k.ot_soft_extend(self._keys, self._present, self._pos, self._offs, u, self.kbits)
+        self._pos += w
         seed = np.frombuffer(os.urandom(16), dtype=np.uint8)
-        self._pending = (transpose_rows(q_rows, self.k), seed, m, m_pad)
+        self._pending = (q, seed, m, m_pad)
         return seed

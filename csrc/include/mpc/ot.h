@@ -49,6 +49,20 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
  * rows (nrows, w), sums (nb, w); no output may overlap an input. */
 void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
                       const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w);
+/* SoftSpoken's step 1/2 fused, nrows = 128: the leaf rows (slot s = b 2^k + x: words pos ..
+ * pos + w - 1 of the AES-CTR stream under keys[s], OpenSSL's CTR from IV 0; zero where
+ * present[s] == 0), the sums of mpc_ot_soft_sums (sums may be NULL) and the transpose of rows
+ * into cols (64 w, 2) as mpc_ot_transpose128, in chunks of 64 columns held in cache. scratch:
+ * mpc_ot_soft_scratch(nb, k) words, 16-byte aligned. Returns -1 (nothing written) without AES-NI. */
+int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                       const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                       size_t ncorr, size_t nb, size_t k, size_t w);
+/* The KOS15 check's sums for x (m, 2) and the packed choice bits r (NULL: none, out[0] = 0),
+ * chi_j = word j of the AES-CTR stream under seed (OpenSSL's CTR from IV 0): out = (XOR of chi_j
+ * over r_j = 1, sum_j chi_j x_j[0], sum_j chi_j x_j[1]) in GF(2^64) (mpc/gf2k.h's polynomial).
+ * Returns -1 (nothing written) without AES-NI and PCLMULQDQ. */
+int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m);
+static inline size_t mpc_ot_soft_scratch(size_t nb, size_t k) { return (22 + 64) * (nb << k) + 128 * 64; }
 
 #ifdef __cplusplus
 }
