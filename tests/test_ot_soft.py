@@ -192,3 +192,40 @@ def test_soft_kernels_reject_bad_shapes():
         with pytest.raises(KernelError):
             kern.ot_soft_sums(np.zeros((1 << 9, 4), dtype=np.uint64), np.zeros(15, dtype=np.uint8),
                               np.zeros((1, 4), dtype=np.uint64), 9, 128)
+
+
+@pytest.mark.parametrize("n, extension, k", [(2, "iknp", 1), (2, "softspoken", 1), (3, "softspoken", 2),
+                                             (2, "softspoken", 3), (2, "softspoken", 8)])
+def test_links_products_with_every_extension(n, extension, k):
+    """OTLinks over real party channels, IKNP or SoftSpoken with k: the Gilboa products of every
+    pair sum to x_i * y_j over Z_2^64 (edge values included), and the AND products to a_i & b_j;
+    SoftSpoken sends ceil(128 / k) rows per OT, IKNP 128."""
+    from mpc.preprocessing.ot_link import OTLinks
+    from mpc.testing import run_local
+
+    def main(p):
+        links = OTLinks(p.channel, p.kernels, label=b"test-links", k=k, extension=extension)
+        prg = PRG.fresh()
+        x = prg.uint64(500)
+        x[:4] = [0, 1, 2**63, 2**64 - 1]
+        y = prg.uint64(500)
+        y[:4] = [2**64 - 1, 2**63, 0, 1]
+        links.setup()
+        before = p.stats()["offline"]["bytes_sent"]
+        sent, recv = links.ring_products(x[:, None], p.channel.peers, y, p.channel.peers)
+        spent = p.stats()["offline"]["bytes_sent"] - before
+        a, b = prg.uint64(9), prg.uint64(9)
+        bs, br = links.bit_products(b, p.channel.peers, a, p.channel.peers)
+        return x, y, sent, recv, a, b, bs, br, spent
+
+    res = run_local(main, n, preprocessing="dealer")
+    for i in range(n):
+        for j in range(n):
+            if i != j:
+                xi, yj = res[i][0], res[j][1]
+                assert np.array_equal(res[i][2][j][:, 0] + res[j][3][i][:, 0], xi * yj)
+                assert np.array_equal(res[i][6][j] ^ res[j][7][i], res[i][5] & res[j][4])
+    rows = 128 if extension == "iknp" else -(-128 // k)
+    per_pair = rows * (ot_ext._padded(500 * 64) // 8) + 288 * 500
+    assert res[0][8] >= (n - 1) * per_pair  # the u rows and trimmed corrections at least
+    assert res[0][8] < (n - 1) * (per_pair + 10_000)
