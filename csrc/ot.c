@@ -83,21 +83,41 @@ size_t mpc_ot_trimmed_bytes(size_t n, size_t nbits)
     return total * n;
 }
 
+/* The groups' byte offsets, first OTs and counts (index: byte width 1..8) and the buffer end. */
+struct trim_layout { size_t off[9], k0[9], cnt[9]; };
+
+static void trim_layout(struct trim_layout *t, size_t n, size_t nbits)
+{
+    for (size_t nb = 1; nb <= 8; nb++)
+        t->off[nb] = group_of(nb, n, nbits, &t->k0[nb], &t->cnt[nb]);
+}
+
+/* Element e's entries of each group are contiguous (element-major inside a group); entries are
+ * read and written as whole words where the 8 bytes stay inside the buffer (reads: masked) or,
+ * for writes, inside the group, whose later entries are written after (so the spill is
+ * overwritten): no variable-length copy per OT. */
 void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const uint64_t *h1, const uint64_t *x,
                         size_t n, size_t nbits, size_t stride)
 {
-    size_t offs[9], k0s[9], cnts[9];
-    for (size_t nb = 1; nb <= 8; nb++)
-        offs[nb] = group_of(nb, n, nbits, &k0s[nb], &cnts[nb]);
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
     for (size_t e = 0; e < n; e++) {
         uint64_t acc = 0, xe = x[e];
-        for (size_t k = 0; k < nbits; k++) {
-            size_t j = e * nbits + k;
-            uint64_t s = h0[j * stride], dk = h1[j * stride] - s - xe;
-            acc += s << k;
-            size_t nb = width_of(k);
-            uint8_t *dst = d + offs[nb] + (e * cnts[nb] + (k - k0s[nb])) * nb;
-            memcpy(dst, &dk, nb); /* little-endian: the low nb bytes */
+        for (size_t nb = 8; nb >= 1; nb--) {
+            size_t cnt = t.cnt[nb], k0 = t.k0[nb];
+            if (!cnt)
+                continue;
+            uint8_t *p = d + t.off[nb] + e * cnt * nb, *gend = d + t.off[nb] + n * cnt * nb;
+            for (size_t i = 0; i < cnt; i++) {
+                size_t k = k0 + i, j = e * nbits + k;
+                uint64_t s = h0[j * stride], dk = h1[j * stride] - s - xe;
+                acc += s << k;
+                if (p + 8 <= gend)
+                    memcpy(p, &dk, 8);
+                else
+                    memcpy(p, &dk, nb); /* little-endian: the low nb bytes */
+                p += nb;
+            }
         }
         share[e] = (uint64_t)0 - acc;
     }
@@ -106,18 +126,30 @@ void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const u
 void mpc_ot_gilboa_recv(uint64_t *share, const uint64_t *ht, const uint8_t *d, const uint64_t *y, size_t n,
                         size_t nbits, size_t stride)
 {
-    size_t offs[9], k0s[9], cnts[9];
-    for (size_t nb = 1; nb <= 8; nb++)
-        offs[nb] = group_of(nb, n, nbits, &k0s[nb], &cnts[nb]);
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    const uint8_t *end = d + mpc_ot_trimmed_bytes(n, nbits);
     for (size_t e = 0; e < n; e++) {
         uint64_t acc = 0, ye = y[e];
-        for (size_t k = 0; k < nbits; k++) {
-            size_t j = e * nbits + k;
-            size_t nb = width_of(k);
-            uint64_t dk = 0;
-            memcpy(&dk, d + offs[nb] + (e * cnts[nb] + (k - k0s[nb])) * nb, nb);
-            uint64_t c = (ye >> k) & 1;
-            acc += (ht[j * stride] - (dk & ((uint64_t)0 - c))) << k;
+        for (size_t nb = 8; nb >= 1; nb--) {
+            size_t cnt = t.cnt[nb], k0 = t.k0[nb];
+            if (!cnt)
+                continue;
+            uint64_t mask = nb == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * nb)) - 1;
+            const uint8_t *p = d + t.off[nb] + e * cnt * nb;
+            for (size_t i = 0; i < cnt; i++) {
+                size_t k = k0 + i, j = e * nbits + k;
+                uint64_t dk = 0;
+                if (p + 8 <= end) {
+                    memcpy(&dk, p, 8);
+                    dk &= mask;
+                } else {
+                    memcpy(&dk, p, nb);
+                }
+                uint64_t c = (ye >> k) & 1;
+                acc += (ht[j * stride] - (dk & ((uint64_t)0 - c))) << k;
+                p += nb;
+            }
         }
         share[e] = acc;
     }

@@ -50,7 +50,7 @@ import os
 import numpy as np
 
 from mpc._core import get_kernels
-from mpc.crypto.ot_ext import KAPPA, ExtReceiver, ExtSender, _padded, _Stream, pack_choices
+from mpc.crypto.ot_ext import KAPPA, ExtReceiver, ExtSender, _padded, _Stream
 from mpc.errors import ProtocolError
 
 DEFAULT_K = 2
@@ -165,17 +165,11 @@ class SoftReceiver(ExtReceiver):
         self.batches = 0
         self.index = 0
 
-    def extend(self, choices: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """Steps 1 for choice bits ``choices`` ``(m,)``: (c ``(nb, W)`` to send, t ``(m, 2)``,
-        first tweak); then :meth:`answer` as in IKNP."""
-        m = len(choices)
-        m_pad = _padded(m)
-        w = m_pad // 64
-        r = pack_choices(choices, w)
-        tail = -(-m // 64)
-        r[tail:] = self._pad.uint64(w - tail)
-        if m % 64:
-            r[tail - 1] |= self._pad.uint64(1)[0] & ~np.uint64((1 << (m % 64)) - 1)
+    def extend(self, choices: np.ndarray | None, packed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int]:
+        """Step 1 for choice bits ``choices`` ``(m,)`` (or ``packed`` words): (c ``(nb, W)`` to
+        send, t ``(m, 2)``, first tweak); then :meth:`answer` as in IKNP."""
+        r, m, w = self._choice_words(choices, packed)
+        m_pad = 64 * w
         t, c = self.k.ot_soft_extend(self._keys, self._present, self._pos, self._zero_offs, r[None, :], self.kbits)
         self._pos += w
         self._pending = (t, r, m_pad)

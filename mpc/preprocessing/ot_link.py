@@ -1,9 +1,13 @@
 """Pairwise OT between every pair of parties, over the party channel: the transport of ``ot``.
 
-:class:`OTLinks` owns, for each peer p, two OT-extension instances (:mod:`mpc.crypto.ot_ext`):
-one where this party is the extension sender towards p and one where it is the receiver, each
-seeded by 128 base OTs (:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all
-ordered pairs at once (1.5 round trips, about 0.3 s of exponentiations per ordered pair).
+:class:`OTLinks` owns, for each peer p, two OT-extension instances: one where this party is the
+extension sender towards p and one where it is the receiver, each seeded by 128 base OTs
+(:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all ordered pairs at once
+(1.5 round trips, about 0.3 s of exponentiations per ordered pair; SoftSpoken adds one message
+of 4 KB per ordered pair, its GGM level sums). The extension is SoftSpoken with ``k`` bits per
+base-OT block (:mod:`mpc.crypto.ot_soft`, default k = 2: 8 bytes of extension matrix per OT)
+or, with ``extension="iknp"``, IKNP (:mod:`mpc.crypto.ot_ext`, 16 bytes per OT); both end in
+the same correlation, the same KOS15 check and the same hashing.
 
 On top it offers the two products every ``ot`` material kind is built from, each two round
 trips for all pairs together (every party first sends its extension matrices to the peers it
@@ -17,10 +21,11 @@ KOS check, then the verified senders send their corrections):
   correlation only matters mod 2^(64-k), so its message d_k is sent trimmed to
   ceil((64-k)/8) bytes (the byte-granular version of "the k-th OT trimmed to 64-k bits":
   288 bytes instead of 260 for the 64 OTs of one 64-bit product, no bit packing pass).
-  Cost per product of 64-bit values: 64 OTs = 64 x 16 bytes of extension matrix R -> S, and
-  288 w bytes of corrections S -> R.
+  Cost per product of 64-bit values: 64 OTs = 64 x 128/k bits of extension matrix R -> S
+  (SoftSpoken k = 2: 512 bytes; IKNP 1,024), and 288 w bytes of corrections S -> R.
 - :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
-  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
+  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 128/k bits + 1 bit
+  (k = 2: 8 bytes + 1 bit).
 
 For the authenticated (spdz2k) material, :class:`WideProducts` adds random OTs with chosen
 choice bits (the seeds of the MAC key's vector OLE, :mod:`mpc.preprocessing.ot_vole`) and
@@ -150,14 +155,15 @@ class OTLinks:
 
     # ------------------------------------------------------------------ the two products
 
-    def _extend_to(self, peers, choices: np.ndarray, tag: int) -> dict:
-        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send u."""
+    def _extend_to(self, peers, choices: np.ndarray | None, tag: int, packed: np.ndarray | None = None) -> dict:
+        """Receiver side, step 1: extend with ``choices`` (bits, or ``packed`` words) towards each
+        of ``peers`` and send u."""
         out = {}
         for p in peers:
-            u, t, start = self.receivers[p].extend(choices)
+            u, t, start = self.receivers[p].extend(choices, packed)
             self.channel.send(p, u, tag)
             out[p] = (t, start)
-            self.ots += len(choices)
+            self.ots += len(t)
         return out
 
     def _challenge(self, peers, m: int, tag_u: int, tag_seed: int) -> None:
@@ -179,11 +185,12 @@ class OTLinks:
         check = self.channel.recv(p, tag_check, dtype=np.uint64, shape=(3,))
         return self.senders[p].verify(check)
 
-    def _extension(self, to, frm, choices, m_to: int) -> tuple[dict, list[int]]:
+    def _extension(self, to, frm, choices, m_to: int, packed: np.ndarray | None = None) -> tuple[dict, list[int]]:
         """Steps 1-3 of an extension with every peer at once (u, challenge, check per pair);
-        returns the receiver's pending state and the tags [check, outputs]."""
+        returns the receiver's pending state and the tags [check, outputs]. The choices as bits
+        ``choices`` or as ``packed`` words (64 per word, low bit first)."""
         tag_u, tag_seed, tag_check, tag_d = self.tag(), self.tag(), self.tag(), self.tag()
-        pending = self._extend_to(frm, choices, tag_u) if frm else {}
+        pending = self._extend_to(frm, choices, tag_u, packed) if frm else {}
         self._challenge(to, m_to, tag_u, tag_seed)
         self._answer(frm, tag_seed, tag_check)
         return pending, [tag_check, tag_d]
@@ -200,10 +207,14 @@ class OTLinks:
         self.setup()
         ch = self.channel
         with ch.section(SECTION):
-            choices = bits_of(y, nbits) if frm else None
+            packed = None
+            if frm and nbits == 64 and w == 1:  # the choices of element e are the bits of y_e: y packed
+                choices, packed = None, np.ascontiguousarray(y, dtype=np.uint64).reshape(-1)
+            else:
+                choices = bits_of(y, nbits) if frm else None
             if to and x.shape != (len(x), w):
                 raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
-            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0)
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0, packed)
             sent = {}
             if to:
                 n_el = len(x)
@@ -245,8 +256,8 @@ class OTLinks:
         with ch.section(SECTION):
             words = len(a) if a is not None else len(b)
             m = 64 * words
-            choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little") if frm else None
-            pending, (tag_check, tag_d) = self._extension(to, frm, choices, m)
+            packed = np.ascontiguousarray(a, dtype=np.uint64) if frm else None
+            pending, (tag_check, tag_d) = self._extension(to, frm, None, m, packed)
             sent = {}
             for p in to:
                 q, start = self._verified(p, tag_check)
