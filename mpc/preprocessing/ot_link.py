@@ -56,7 +56,8 @@ from mpc.prg import PRG
 
 OFFLINE_TAGS = 1 << 62
 SECTION = "offline"
-EXTENSIONS = ("softspoken", "iknp")  # the OT extension: SoftSpoken with k bits per block (default) or IKNP
+EXTENSIONS = ("softspoken", "iknp")  # the OT extension: SoftSpoken with k bits per block, or IKNP
+DEFAULT_EXTENSION = "softspoken"
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 
@@ -94,7 +95,11 @@ class OTLinks:
     """This party's OT-extension instances with every peer (set up at first use)."""
 
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"",
-                 k: int = ot_soft.DEFAULT_K, extension: str = "softspoken") -> None:
+                 k: int | None = None, extension: str | None = None) -> None:
+        """``k`` (SoftSpoken's bits per block) and ``extension`` default to
+        :data:`mpc.crypto.ot_soft.DEFAULT_K` and :data:`DEFAULT_EXTENSION`."""
+        k = ot_soft.DEFAULT_K if k is None else k
+        extension = DEFAULT_EXTENSION if extension is None else extension
         if extension not in EXTENSIONS:
             raise ConfigError(f"extension: expected one of {', '.join(EXTENSIONS)}, got {extension!r}")
         self.extension = extension
