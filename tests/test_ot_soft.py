@@ -1,7 +1,6 @@
 """SoftSpoken OT extension (mpc.crypto.ot_soft) against its definition, its KOS check against
 cheating receivers, and its kernels against the NumPy reference."""
 
-import os
 
 import numpy as np
 import pytest

@@ -25,8 +25,11 @@ base OT b k + d is level d of block b, and the block's Delta_b = sum_d Delta_{bk
    c_b = u_b XOR r (nb rows of m' bits: 128 / k bits per OT).
 2. S computes w_{b,i} = XOR_x (x XOR Delta_b)_i G(s_x) XOR Delta_{b,i} c_b (the leaf x = Delta_b
    has coefficient 0: S never needs it) = v_{b,i} XOR Delta_{b,i} r. Rows (v) are R's t, rows
-   (w) S's q: q_j = t_j XOR r_j Delta after the transpose, as in IKNP. C kernel
-   ``ot_soft_sums`` (both sides; chunks of columns held in L1, each leaf row read once).
+   (w) S's q: q_j = t_j XOR r_j Delta after the transpose, as in IKNP. Both sides run steps 1-2
+   in one C kernel, ``ot_soft_extend``: per chunk of 4,096 OTs held in cache, the leaf rows by
+   AES-NI in counter mode (OpenSSL's CTR from IV 0 at word offset pos, so the reference and a
+   machine without AES-NI compute the same bytes), the sums (``ot_soft_sums``) and the 128 x m'
+   transpose; nothing of size 2^k m' is ever in memory.
 3. The KOS15 check and the hashing of :mod:`mpc.crypto.ot_ext`, unchanged.
 
 Cost per OT: 128 / k bits R -> S (k = 2: 8 bytes, half of IKNP's 16); compute: R expands 2^k nb
