@@ -96,31 +96,68 @@ static void trim_layout(struct trim_layout *t, size_t n, size_t nbits)
  * read and written as whole words where the 8 bytes stay inside the buffer (reads: masked) or,
  * for writes, inside the group, whose later entries are written after (so the spill is
  * overwritten): no variable-length copy per OT. */
+/* One element's OTs: h0, h1 (or ht) hold the first words of its nbits hashes at stride. */
+static inline uint64_t gilboa_send_elem(uint8_t *d, const uint64_t *h0, const uint64_t *h1, size_t stride, uint64_t xe,
+                                        size_t e, size_t n, size_t nbits, const struct trim_layout *t)
+{
+    uint64_t acc = 0;
+    for (size_t nb = 8; nb >= 1; nb--) {
+        size_t cnt = t->cnt[nb], k0 = t->k0[nb];
+        if (!cnt)
+            continue;
+        uint8_t *p = d + t->off[nb] + e * cnt * nb, *gend = d + t->off[nb] + n * cnt * nb;
+        for (size_t i = 0; i < cnt; i++) {
+            size_t k = k0 + i;
+            uint64_t s = h0[k * stride], dk = h1[k * stride] - s - xe;
+            acc += s << k;
+            if (p + 8 <= gend)
+                memcpy(p, &dk, 8);
+            else
+                memcpy(p, &dk, nb); /* little-endian: the low nb bytes */
+            p += nb;
+        }
+    }
+    return (uint64_t)0 - acc;
+}
+
+static inline uint64_t gilboa_recv_elem(const uint64_t *ht, size_t stride, const uint8_t *d, const uint8_t *end,
+                                        uint64_t ye, size_t e, const struct trim_layout *t)
+{
+    uint64_t acc = 0;
+    for (size_t nb = 8; nb >= 1; nb--) {
+        size_t cnt = t->cnt[nb], k0 = t->k0[nb];
+        if (!cnt)
+            continue;
+        uint64_t mask = nb == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * nb)) - 1;
+        const uint8_t *p = d + t->off[nb] + e * cnt * nb;
+        for (size_t i = 0; i < cnt; i++) {
+            size_t k = k0 + i;
+            uint64_t dk = 0;
+            if (p + 8 <= end) {
+                memcpy(&dk, p, 8);
+                dk &= mask;
+            } else {
+                memcpy(&dk, p, nb);
+            }
+            uint64_t c = (ye >> k) & 1;
+            acc += (ht[k * stride] - (dk & ((uint64_t)0 - c))) << k;
+            p += nb;
+        }
+    }
+    return acc;
+}
+
+/* Element e's entries of each group are contiguous (element-major inside a group); entries are
+ * read and written as whole words where the 8 bytes stay inside the buffer (reads: masked) or,
+ * for writes, inside the group, whose later entries are written after (so the spill is
+ * overwritten): no variable-length copy per OT. */
 void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const uint64_t *h1, const uint64_t *x,
                         size_t n, size_t nbits, size_t stride)
 {
     struct trim_layout t;
     trim_layout(&t, n, nbits);
-    for (size_t e = 0; e < n; e++) {
-        uint64_t acc = 0, xe = x[e];
-        for (size_t nb = 8; nb >= 1; nb--) {
-            size_t cnt = t.cnt[nb], k0 = t.k0[nb];
-            if (!cnt)
-                continue;
-            uint8_t *p = d + t.off[nb] + e * cnt * nb, *gend = d + t.off[nb] + n * cnt * nb;
-            for (size_t i = 0; i < cnt; i++) {
-                size_t k = k0 + i, j = e * nbits + k;
-                uint64_t s = h0[j * stride], dk = h1[j * stride] - s - xe;
-                acc += s << k;
-                if (p + 8 <= gend)
-                    memcpy(p, &dk, 8);
-                else
-                    memcpy(p, &dk, nb); /* little-endian: the low nb bytes */
-                p += nb;
-            }
-        }
-        share[e] = (uint64_t)0 - acc;
-    }
+    for (size_t e = 0; e < n; e++)
+        share[e] = gilboa_send_elem(d, h0 + e * nbits * stride, h1 + e * nbits * stride, stride, x[e], e, n, nbits, &t);
 }
 
 void mpc_ot_gilboa_recv(uint64_t *share, const uint64_t *ht, const uint8_t *d, const uint64_t *y, size_t n,
@@ -129,30 +166,8 @@ void mpc_ot_gilboa_recv(uint64_t *share, const uint64_t *ht, const uint8_t *d, c
     struct trim_layout t;
     trim_layout(&t, n, nbits);
     const uint8_t *end = d + mpc_ot_trimmed_bytes(n, nbits);
-    for (size_t e = 0; e < n; e++) {
-        uint64_t acc = 0, ye = y[e];
-        for (size_t nb = 8; nb >= 1; nb--) {
-            size_t cnt = t.cnt[nb], k0 = t.k0[nb];
-            if (!cnt)
-                continue;
-            uint64_t mask = nb == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * nb)) - 1;
-            const uint8_t *p = d + t.off[nb] + e * cnt * nb;
-            for (size_t i = 0; i < cnt; i++) {
-                size_t k = k0 + i, j = e * nbits + k;
-                uint64_t dk = 0;
-                if (p + 8 <= end) {
-                    memcpy(&dk, p, 8);
-                    dk &= mask;
-                } else {
-                    memcpy(&dk, p, nb);
-                }
-                uint64_t c = (ye >> k) & 1;
-                acc += (ht[j * stride] - (dk & ((uint64_t)0 - c))) << k;
-                p += nb;
-            }
-        }
-        share[e] = acc;
-    }
+    for (size_t e = 0; e < n; e++)
+        share[e] = gilboa_recv_elem(ht + e * nbits * stride, stride, d, end, y[e], e, &t);
 }
 
 void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride)
@@ -248,6 +263,63 @@ AESNI static void hash_words(uint64_t *out, const uint64_t *x, const uint64_t *d
         aes8(t, rk);
         out[j] = (uint64_t)_mm_cvtsi128_si64(_mm_xor_si128(t[0], p[0]));
     }
+}
+
+/* The hashes and the Gilboa steps fused: elements in chunks of about HASH_CHUNK OTs, hashed into
+ * a stack buffer and consumed at once (no (m,) hash arrays in memory). */
+#define HASH_CHUNK 512
+AESNI static void gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta,
+                                   uint64_t start, const __m128i rk[11], const uint64_t *x, size_t n, size_t nbits)
+{
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    uint64_t h0[HASH_CHUNK], h1[HASH_CHUNK];
+    size_t per = HASH_CHUNK / nbits;
+    for (size_t e0 = 0; e0 < n; e0 += per) {
+        size_t ne = n - e0 < per ? n - e0 : per, m = ne * nbits;
+        hash_words(h0, q + 2 * e0 * nbits, NULL, start + e0 * nbits, m, rk);
+        hash_words(h1, q + 2 * e0 * nbits, delta, start + e0 * nbits, m, rk);
+        for (size_t e = e0; e < e0 + ne; e++)
+            share[e] = gilboa_send_elem(d, h0 + (e - e0) * nbits, h1 + (e - e0) * nbits, 1, x[e], e, n, nbits, &t);
+    }
+}
+
+AESNI static void gilboa_recv_hash(uint64_t *share, const uint64_t *tt, uint64_t start, const __m128i rk[11],
+                                   const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    const uint8_t *end = d + mpc_ot_trimmed_bytes(n, nbits);
+    uint64_t ht[HASH_CHUNK];
+    size_t per = HASH_CHUNK / nbits;
+    for (size_t e0 = 0; e0 < n; e0 += per) {
+        size_t ne = n - e0 < per ? n - e0 : per;
+        hash_words(ht, tt + 2 * e0 * nbits, NULL, start + e0 * nbits, ne * nbits, rk);
+        for (size_t e = e0; e < e0 + ne; e++)
+            share[e] = gilboa_recv_elem(ht + (e - e0) * nbits, 1, d, end, y[e], e, &t);
+    }
+}
+
+int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
+                            const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    gilboa_send_hash(d, share, q, delta, start, rk, x, n, nbits);
+    return 0;
+}
+
+int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t key[16],
+                            const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    gilboa_recv_hash(share, t, start, rk, d, y, n, nbits);
+    return 0;
 }
 
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
@@ -372,6 +444,20 @@ int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const
     return 0;
 }
 #else
+int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
+                            const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
+{
+    (void)d; (void)share; (void)q; (void)delta; (void)start; (void)key; (void)x; (void)n; (void)nbits;
+    return -1;
+}
+
+int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t key[16],
+                            const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    (void)share; (void)t; (void)start; (void)key; (void)d; (void)y; (void)n; (void)nbits;
+    return -1;
+}
+
 int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m)
 {
     (void)out; (void)x; (void)r; (void)seed; (void)m;

@@ -207,6 +207,14 @@ def test_ot_kernels_match_the_reference(w, m, blocks, nbits, n, start, seed):
     delta = prg.uint64(2)
     for dl in (None, delta):
         assert np.array_equal(c.ot_hash_words(px, dl, start, key), ref.ot_hash_words(px, dl, start, key))
+    # the fused hash + Gilboa kernels: the same as hashing first (their definition), both backends
+    q = prg.uint64((n * nbits, 2))
+    want = c.ot_gilboa_send(c.ot_hash_words(q, None, start, key), c.ot_hash_words(q, delta, start, key), x, nbits)
+    for kern in (c, ref):
+        got = kern.ot_gilboa_send_hash(q, delta, start, key, x, nbits)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert np.array_equal(kern.ot_gilboa_recv_hash(q, start, key, want[0], yv, nbits),
+                              c.ot_gilboa_recv(c.ot_hash_words(q, None, start, key), want[0], yv, nbits))
 
 
 def test_ot_kernels_reject_bad_shapes():

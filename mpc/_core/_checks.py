@@ -432,6 +432,26 @@ def ot_kos_args(x: object, r: object, seed: object) -> tuple:
     return x, r, sd
 
 
+def ot_gilboa_hash_args(q: object, delta: object, key: object, x: object, nbits: object) -> tuple:
+    """Fused Gilboa sender: q (n * nbits, 2), delta (2,), key (16,), x (n,)."""
+    q, d, k = ot_hash_words_args(q, delta, key)
+    if d is None:
+        raise KernelError("delta: expected (2,) words, got None")
+    nb, x = _nbits(nbits), as_u64("x", x)
+    if x.ndim != 1 or q.shape[0] != x.shape[0] * nb:
+        raise KernelError(f"q, x: expected {x.shape[0] * nb} rows of q for {x.shape} x of {nb} bits, got {q.shape}")
+    return q, d, k, x, nb
+
+
+def ot_gilboa_recv_hash_args(t: object, key: object, d: object, y: object, nbits: object) -> tuple:
+    """Fused Gilboa receiver: t (n * nbits, 2), key (16,), d trimmed bytes, y (n,)."""
+    t, _, k = ot_hash_words_args(t, None, key)
+    nb, y, d = _nbits(nbits), as_u64("y", y), as_u8("d", d)
+    if y.ndim != 1 or d.ndim != 1 or t.shape[0] != y.shape[0] * nb:
+        raise KernelError(f"t, d, y: expected {y.shape[0] * nb} rows of t and 1-d d, y")
+    return t, k, d, y, nb
+
+
 def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tuple:
     ht, k = ot_hashes("ht", ht), _nbits(nbits)
     y, d = as_u64("y", y), as_u8("d", d)

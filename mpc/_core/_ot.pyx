@@ -244,3 +244,56 @@ def ot_kos_sums(x, r, seed):
         from mpc._core import _ref
         return _ref.ot_kos_sums(x, r, seed)
     return out
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta,
+                                uint64_t start, const uint8_t *key, const uint64_t *x, size_t n, size_t nbits)
+    int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t *key,
+                                const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+
+
+def ot_gilboa_send_hash(q, delta, start, key, x, nbits):
+    """ot_gilboa_send of the hashes ot_hash_words(q, None / delta, start, key), fused (AES-NI)."""
+    q, dl, k, x, nb = ck.ot_gilboa_hash_args(q, delta, key, x, nbits)
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t n = x.shape[0], c_nb = nb
+    d = np.empty(mpc_ot_trimmed_bytes(n, c_nb), dtype=np.uint8)
+    share = np.empty(n, dtype=np.uint64)
+    cdef uint8_t *pd = _p8(d)
+    cdef uint64_t *ps = _p(share)
+    cdef const uint64_t *pq = _c(q)
+    cdef const uint64_t *pl = _c(dl)
+    cdef const uint8_t *pk = _c8(k)
+    cdef const uint64_t *px = _c(x)
+    cdef int status = 0
+    if n:
+        with nogil:
+            status = mpc_ot_gilboa_send_hash(pd, ps, pq, pl, st, pk, px, n, c_nb)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_gilboa_send_hash(q, delta, start, key, x, nbits)
+    return d, share
+
+
+def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
+    """ot_gilboa_recv of the hashes ot_hash_words(t, None, start, key), fused (AES-NI)."""
+    t, k, d, y, nb = ck.ot_gilboa_recv_hash_args(t, key, d, y, nbits)
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t n = y.shape[0], c_nb = nb
+    if d.shape[0] != mpc_ot_trimmed_bytes(n, c_nb):
+        raise ck.KernelError(f"d: expected {mpc_ot_trimmed_bytes(n, c_nb)} bytes, got {d.shape[0]}")
+    share = np.empty(n, dtype=np.uint64)
+    cdef uint64_t *ps = _p(share)
+    cdef const uint64_t *pt = _c(t)
+    cdef const uint8_t *pk = _c8(k)
+    cdef const uint8_t *pd = _c8(d)
+    cdef const uint64_t *py = _c(y)
+    cdef int status = 0
+    if n:
+        with nogil:
+            status = mpc_ot_gilboa_recv_hash(ps, pt, st, pk, pd, py, n, c_nb)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_gilboa_recv_hash(t, start, key, d, y, nbits)
+    return share

@@ -792,6 +792,18 @@ def ot_kos_sums(x, r, seed):
     return out
 
 
+def ot_gilboa_send_hash(q, delta, start, key, x, nbits):
+    """ot_gilboa_send of h0 = ot_hash_words(q, None, start, key), h1 = ot_hash_words(q, delta, ...)."""
+    q, d, k, x, nb = ck.ot_gilboa_hash_args(q, delta, key, x, nbits)
+    return ot_gilboa_send(ot_hash_words(q, None, start, k), ot_hash_words(q, d, start, k), x, nb)
+
+
+def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
+    """ot_gilboa_recv of ht = ot_hash_words(t, None, start, key)."""
+    t, k, d, y, nb = ck.ot_gilboa_recv_hash_args(t, key, d, y, nbits)
+    return ot_gilboa_recv(ot_hash_words(t, None, start, k), d, y, nb)
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -804,5 +816,5 @@ KERNELS = (
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
-    "ot_hash_words", "ot_soft_sums", "ot_soft_extend", "ot_kos_sums",
+    "ot_hash_words", "ot_soft_sums", "ot_soft_extend", "ot_kos_sums", "ot_gilboa_send_hash", "ot_gilboa_recv_hash",
 )

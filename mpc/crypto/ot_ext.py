@@ -71,6 +71,7 @@ KAPPA = 128
 PAD = 192  # extra OTs with random choices per batch (KOS15: kappa + s), multiple of 64
 _HASH_KEY = hashlib.sha256(b"tessera-ot-fixed-key").digest()[:16]  # public, fixed
 MAX_OTS = 1 << 26
+HASH_KEY = np.frombuffer(_HASH_KEY, dtype=np.uint8)  # the same, as the kernels take it
 
 
 class _Stream:

@@ -226,9 +226,9 @@ class OTLinks:
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
                 for p in to:
                     q, start = self._verified(p, tag_check)
-                    if w == 1:  # the fused C path (kernels ot_hash_words, ot_gilboa_send / _recv)
-                        m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
-                        d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
+                    if w == 1:  # the fused C path: hashes and corrections in one pass (ot_gilboa_send_hash)
+                        d, share = self.kernels.ot_gilboa_send_hash(q, self.senders[p].delta, start, ot_ext.HASH_KEY,
+                                                                    np.ascontiguousarray(x[:, 0]), nbits)
                         ch.send(p, d, tag_d)
                         sent[p] = share[:, None]
                         continue
@@ -242,8 +242,7 @@ class OTLinks:
                 n_el = len(y)
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
                 if w == 1:
-                    ht = ot_ext.rot_receive_words(t, start, self.kernels)
-                    received[p] = self.kernels.ot_gilboa_recv(ht, raw, y, nbits)[:, None]
+                    received[p] = self.kernels.ot_gilboa_recv_hash(t, start, ot_ext.HASH_KEY, raw, y, nbits)[:, None]
                     continue
                 d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
                 v = ot_ext.cot_receive(t, start, choices, d).reshape(n_el, nbits, w)

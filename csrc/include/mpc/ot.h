@@ -41,6 +41,13 @@ void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride);
  * mpc/crypto/ot_ext.py fused into one pass. Returns -1 (nothing written) without AES-NI. */
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16]);
+/* mpc_ot_gilboa_send / _recv with their hashes fused in (AES-NI): h0[j] = first word of
+ * H(start + j, q[j]), h1[j] the same of q[j] ^ delta, ht[j] of t[j] (as mpc_ot_hash_words), for
+ * the n * nbits OTs; same outputs as hashing first. Return -1 (nothing written) without AES-NI. */
+int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
+                            const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits);
+int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t key[16],
+                            const uint8_t *d, const uint64_t *y, size_t n, size_t nbits);
 /* SoftSpoken's small-field VOLE sums (mpc/crypto/ot_soft.py). nb blocks of k rows each (the last
  * has nrows - (nb - 1) k), block b owning the 2^kb leaf rows leaves[b * 2^k + x] (w words each,
  * x < 2^kb). With y = x ^ offs[b] and c = corr[b] (corr[0] when ncorr == 1):
