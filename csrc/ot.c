@@ -300,6 +300,28 @@ AESNI static void gilboa_recv_hash(uint64_t *share, const uint64_t *tt, uint64_t
     }
 }
 
+AESNI static void hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                           const __m128i rk[11])
+{
+    uint64_t h[HASH_CHUNK];
+    for (size_t j0 = 0; j0 < m; j0 += HASH_CHUNK) {
+        size_t n = m - j0 < HASH_CHUNK ? m - j0 : HASH_CHUNK;
+        hash_words(h, x + 2 * j0, delta, start + j0, n, rk);
+        mpc_ot_lsb_pack(out + j0 / 64, h, n, 1);
+    }
+}
+
+int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                    const uint8_t key[16])
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    hash_lsb(out, x, delta, start, m, rk);
+    return 0;
+}
+
 int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
                             const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
 {
@@ -444,6 +466,13 @@ int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const
     return 0;
 }
 #else
+int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                    const uint8_t key[16])
+{
+    (void)out; (void)x; (void)delta; (void)start; (void)m; (void)key;
+    return -1;
+}
+
 int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
                             const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
 {

@@ -297,3 +297,30 @@ def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
         from mpc._core import _ref
         return _ref.ot_gilboa_recv_hash(t, start, key, d, y, nbits)
     return share
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                        const uint8_t *key)
+
+
+def ot_hash_lsb(x, delta, start, key):
+    """ot_lsb_pack(ot_hash_words(x, delta, start, key)) in one pass (AES-NI): (m / 64,) words."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    if x.shape[0] % 64:
+        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t m = x.shape[0]
+    out = np.empty(m // 64, dtype=np.uint64)
+    cdef uint64_t *po = _p(out)
+    cdef const uint64_t *px = _c(x)
+    cdef const uint64_t *pd = _c(d) if d is not None else NULL
+    cdef const uint8_t *pk = _c8(k)
+    cdef int status = 0
+    if m:
+        with nogil:
+            status = mpc_ot_hash_lsb(po, px, pd, st, m, pk)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_hash_lsb(x, delta, start, key)
+    return out

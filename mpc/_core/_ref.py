@@ -804,6 +804,14 @@ def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
     return ot_gilboa_recv(ot_hash_words(t, None, start, k), d, y, nb)
 
 
+def ot_hash_lsb(x, delta, start, key):
+    """ot_lsb_pack of ot_hash_words(x, delta, start, key): bit 0 of each hash, 64 per word."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    if x.shape[0] % 64:
+        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    return ot_lsb_pack(ot_hash_words(x, d, start, k))
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -817,4 +825,5 @@ KERNELS = (
     "bauth_and_light", "bauth_and_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words", "ot_soft_sums", "ot_soft_extend", "ot_kos_sums", "ot_gilboa_send_hash", "ot_gilboa_recv_hash",
+    "ot_hash_lsb",
 )

@@ -265,16 +265,15 @@ class OTLinks:
             sent = {}
             for p in to:
                 q, start = self._verified(p, tag_check)
-                m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
-                s = self.kernels.ot_lsb_pack(m0)
-                d = s ^ self.kernels.ot_lsb_pack(m1) ^ b
+                s = self.kernels.ot_hash_lsb(q, None, start, ot_ext.HASH_KEY)  # bit 0 of each hash, packed
+                d = s ^ self.kernels.ot_hash_lsb(q, self.senders[p].delta, start, ot_ext.HASH_KEY) ^ b
                 ch.send(p, d, tag_d)
                 sent[p] = s
             received = {}
             for p in frm:
                 t, start = pending[p]
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
-                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
+                received[p] = self.kernels.ot_hash_lsb(t, None, start, ot_ext.HASH_KEY) ^ (d & a)
             return sent, received
 
 

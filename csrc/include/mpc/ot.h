@@ -41,6 +41,10 @@ void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride);
  * mpc/crypto/ot_ext.py fused into one pass. Returns -1 (nothing written) without AES-NI. */
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16]);
+/* out (m / 64,) words = mpc_ot_lsb_pack of mpc_ot_hash_words(x, delta, start, key), m a multiple
+ * of 64, in one pass (the 1-bit OTs of AND triples). Returns -1 (nothing written) without AES-NI. */
+int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                    const uint8_t key[16]);
 /* mpc_ot_gilboa_send / _recv with their hashes fused in (AES-NI): h0[j] = first word of
  * H(start + j, q[j]), h1[j] the same of q[j] ^ delta, ht[j] of t[j] (as mpc_ot_hash_words), for
  * the n * nbits OTs; same outputs as hashing first. Return -1 (nothing written) without AES-NI. */
