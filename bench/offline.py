@@ -15,6 +15,9 @@ per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is
 over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
 party sent in the offline section (``party.stats()["offline"]``) for the n items, and
 ``bytes_per_item`` = bytes / n (per party). ``rounds``: offline rounds of one repeat.
+``cpu_seconds``: the same median of the busiest party's CPU time (``time.process_time``, all
+its threads) and ``cpu_per_second`` = n / cpu_seconds: what one core per party would reach,
+the figure to compare when the machine is shared (wall time then includes the waits).
 
 Transports (see bench/parties.py): ``procs`` (default): ``mpcrun -n P --preprocessing ot
 --insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads of 1 MiB and more
@@ -92,17 +95,18 @@ def _make(p, op: str, size: int) -> None:
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """This party's timings and offline bytes for ``repeats`` batches of ``size`` items."""
     _make(p, op, 64)  # warm-up, untimed: the base OTs with every peer
-    seconds, sent, rounds = [], [], []
+    seconds, cpu, sent, rounds = [], [], [], []
     for _ in range(repeats):
         barrier()
         before = p.stats()["offline"]
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         _make(p, op, size)
         seconds.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
         after = p.stats()["offline"]
         sent.append(after["bytes_sent"] - before["bytes_sent"])
         rounds.append(after["rounds"] - before["rounds"])
-    return {"seconds": seconds, "bytes": max(sent), "rounds": max(rounds)}
+    return {"seconds": seconds, "cpu": cpu, "bytes": max(sent), "rounds": max(rounds)}
 
 
 def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> list[dict]:
@@ -128,11 +132,13 @@ def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: i
 def measure(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> dict:
     res = run(op, size, parties, repeats, transport, batch)
     sec = statistics.median(max(r["seconds"][i] for r in res) for i in range(repeats))
+    cpu = statistics.median(max(r["cpu"][i] for r in res) for i in range(repeats))
     nbytes = max(r["bytes"] for r in res)
     engine = "spdz2k" if op in AUTH_OPS else "gmw" if op == "and" else "semi2k"
     return {"op": f"offline_{op}", "engine": engine, "system": "tessera",
             "preprocessing": "ot", "parties": parties, "n": size, "seconds": sec, "per_second": size / sec,
-            "bytes": nbytes, "bytes_per_item": nbytes / size, "rounds": max(r["rounds"] for r in res),
+            "bytes": nbytes, "bytes_per_item": nbytes / size,
+            "cpu_seconds": cpu, "cpu_per_second": size / cpu, "rounds": max(r["rounds"] for r in res),
             "phase": "offline", "transport": TRANSPORTS[transport], "encrypted": False, "profile": "loopback",
             "batch": batch}
 

@@ -83,44 +83,91 @@ size_t mpc_ot_trimmed_bytes(size_t n, size_t nbits)
     return total * n;
 }
 
+/* The groups' byte offsets, first OTs and counts (index: byte width 1..8) and the buffer end. */
+struct trim_layout { size_t off[9], k0[9], cnt[9]; };
+
+static void trim_layout(struct trim_layout *t, size_t n, size_t nbits)
+{
+    for (size_t nb = 1; nb <= 8; nb++)
+        t->off[nb] = group_of(nb, n, nbits, &t->k0[nb], &t->cnt[nb]);
+}
+
+/* Element e's entries of each group are contiguous (element-major inside a group); entries are
+ * read and written as whole words where the 8 bytes stay inside the buffer (reads: masked) or,
+ * for writes, inside the group, whose later entries are written after (so the spill is
+ * overwritten): no variable-length copy per OT. */
+/* One element's OTs: h0, h1 (or ht) hold the first words of its nbits hashes at stride. */
+static inline uint64_t gilboa_send_elem(uint8_t *d, const uint64_t *h0, const uint64_t *h1, size_t stride, uint64_t xe,
+                                        size_t e, size_t n, size_t nbits, const struct trim_layout *t)
+{
+    uint64_t acc = 0;
+    for (size_t nb = 8; nb >= 1; nb--) {
+        size_t cnt = t->cnt[nb], k0 = t->k0[nb];
+        if (!cnt)
+            continue;
+        uint8_t *p = d + t->off[nb] + e * cnt * nb, *gend = d + t->off[nb] + n * cnt * nb;
+        for (size_t i = 0; i < cnt; i++) {
+            size_t k = k0 + i;
+            uint64_t s = h0[k * stride], dk = h1[k * stride] - s - xe;
+            acc += s << k;
+            if (p + 8 <= gend)
+                memcpy(p, &dk, 8);
+            else
+                memcpy(p, &dk, nb); /* little-endian: the low nb bytes */
+            p += nb;
+        }
+    }
+    return (uint64_t)0 - acc;
+}
+
+static inline uint64_t gilboa_recv_elem(const uint64_t *ht, size_t stride, const uint8_t *d, const uint8_t *end,
+                                        uint64_t ye, size_t e, const struct trim_layout *t)
+{
+    uint64_t acc = 0;
+    for (size_t nb = 8; nb >= 1; nb--) {
+        size_t cnt = t->cnt[nb], k0 = t->k0[nb];
+        if (!cnt)
+            continue;
+        uint64_t mask = nb == 8 ? ~(uint64_t)0 : ((uint64_t)1 << (8 * nb)) - 1;
+        const uint8_t *p = d + t->off[nb] + e * cnt * nb;
+        for (size_t i = 0; i < cnt; i++) {
+            size_t k = k0 + i;
+            uint64_t dk = 0;
+            if (p + 8 <= end) {
+                memcpy(&dk, p, 8);
+                dk &= mask;
+            } else {
+                memcpy(&dk, p, nb);
+            }
+            uint64_t c = (ye >> k) & 1;
+            acc += (ht[k * stride] - (dk & ((uint64_t)0 - c))) << k;
+            p += nb;
+        }
+    }
+    return acc;
+}
+
+/* Element e's entries of each group are contiguous (element-major inside a group); entries are
+ * read and written as whole words where the 8 bytes stay inside the buffer (reads: masked) or,
+ * for writes, inside the group, whose later entries are written after (so the spill is
+ * overwritten): no variable-length copy per OT. */
 void mpc_ot_gilboa_send(uint8_t *d, uint64_t *share, const uint64_t *h0, const uint64_t *h1, const uint64_t *x,
                         size_t n, size_t nbits, size_t stride)
 {
-    size_t offs[9], k0s[9], cnts[9];
-    for (size_t nb = 1; nb <= 8; nb++)
-        offs[nb] = group_of(nb, n, nbits, &k0s[nb], &cnts[nb]);
-    for (size_t e = 0; e < n; e++) {
-        uint64_t acc = 0, xe = x[e];
-        for (size_t k = 0; k < nbits; k++) {
-            size_t j = e * nbits + k;
-            uint64_t s = h0[j * stride], dk = h1[j * stride] - s - xe;
-            acc += s << k;
-            size_t nb = width_of(k);
-            uint8_t *dst = d + offs[nb] + (e * cnts[nb] + (k - k0s[nb])) * nb;
-            memcpy(dst, &dk, nb); /* little-endian: the low nb bytes */
-        }
-        share[e] = (uint64_t)0 - acc;
-    }
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    for (size_t e = 0; e < n; e++)
+        share[e] = gilboa_send_elem(d, h0 + e * nbits * stride, h1 + e * nbits * stride, stride, x[e], e, n, nbits, &t);
 }
 
 void mpc_ot_gilboa_recv(uint64_t *share, const uint64_t *ht, const uint8_t *d, const uint64_t *y, size_t n,
                         size_t nbits, size_t stride)
 {
-    size_t offs[9], k0s[9], cnts[9];
-    for (size_t nb = 1; nb <= 8; nb++)
-        offs[nb] = group_of(nb, n, nbits, &k0s[nb], &cnts[nb]);
-    for (size_t e = 0; e < n; e++) {
-        uint64_t acc = 0, ye = y[e];
-        for (size_t k = 0; k < nbits; k++) {
-            size_t j = e * nbits + k;
-            size_t nb = width_of(k);
-            uint64_t dk = 0;
-            memcpy(&dk, d + offs[nb] + (e * cnts[nb] + (k - k0s[nb])) * nb, nb);
-            uint64_t c = (ye >> k) & 1;
-            acc += (ht[j * stride] - (dk & ((uint64_t)0 - c))) << k;
-        }
-        share[e] = acc;
-    }
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    const uint8_t *end = d + mpc_ot_trimmed_bytes(n, nbits);
+    for (size_t e = 0; e < n; e++)
+        share[e] = gilboa_recv_elem(ht + e * nbits * stride, stride, d, end, y[e], e, &t);
 }
 
 void mpc_ot_lsb_pack(uint64_t *out, const uint64_t *h, size_t m, size_t stride)
@@ -218,6 +265,85 @@ AESNI static void hash_words(uint64_t *out, const uint64_t *x, const uint64_t *d
     }
 }
 
+/* The hashes and the Gilboa steps fused: elements in chunks of about HASH_CHUNK OTs, hashed into
+ * a stack buffer and consumed at once (no (m,) hash arrays in memory). */
+#define HASH_CHUNK 512
+AESNI static void gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta,
+                                   uint64_t start, const __m128i rk[11], const uint64_t *x, size_t n, size_t nbits)
+{
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    uint64_t h0[HASH_CHUNK], h1[HASH_CHUNK];
+    size_t per = HASH_CHUNK / nbits;
+    for (size_t e0 = 0; e0 < n; e0 += per) {
+        size_t ne = n - e0 < per ? n - e0 : per, m = ne * nbits;
+        hash_words(h0, q + 2 * e0 * nbits, NULL, start + e0 * nbits, m, rk);
+        hash_words(h1, q + 2 * e0 * nbits, delta, start + e0 * nbits, m, rk);
+        for (size_t e = e0; e < e0 + ne; e++)
+            share[e] = gilboa_send_elem(d, h0 + (e - e0) * nbits, h1 + (e - e0) * nbits, 1, x[e], e, n, nbits, &t);
+    }
+}
+
+AESNI static void gilboa_recv_hash(uint64_t *share, const uint64_t *tt, uint64_t start, const __m128i rk[11],
+                                   const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    struct trim_layout t;
+    trim_layout(&t, n, nbits);
+    const uint8_t *end = d + mpc_ot_trimmed_bytes(n, nbits);
+    uint64_t ht[HASH_CHUNK];
+    size_t per = HASH_CHUNK / nbits;
+    for (size_t e0 = 0; e0 < n; e0 += per) {
+        size_t ne = n - e0 < per ? n - e0 : per;
+        hash_words(ht, tt + 2 * e0 * nbits, NULL, start + e0 * nbits, ne * nbits, rk);
+        for (size_t e = e0; e < e0 + ne; e++)
+            share[e] = gilboa_recv_elem(ht + (e - e0) * nbits, 1, d, end, y[e], e, &t);
+    }
+}
+
+AESNI static void hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                           const __m128i rk[11])
+{
+    uint64_t h[HASH_CHUNK];
+    for (size_t j0 = 0; j0 < m; j0 += HASH_CHUNK) {
+        size_t n = m - j0 < HASH_CHUNK ? m - j0 : HASH_CHUNK;
+        hash_words(h, x + 2 * j0, delta, start + j0, n, rk);
+        mpc_ot_lsb_pack(out + j0 / 64, h, n, 1);
+    }
+}
+
+int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                    const uint8_t key[16])
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    hash_lsb(out, x, delta, start, m, rk);
+    return 0;
+}
+
+int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
+                            const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    gilboa_send_hash(d, share, q, delta, start, rk, x, n, nbits);
+    return 0;
+}
+
+int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t key[16],
+                            const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    if (!have_aesni())
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, key);
+    gilboa_recv_hash(share, t, start, rk, d, y, n, nbits);
+    return 0;
+}
+
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16])
 {
@@ -228,7 +354,154 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
     hash_words(out, x, delta, start, m, rk);
     return 0;
 }
+/* SoftSpoken's leaf rows: words p0 .. p0 + n - 1 of the AES-CTR stream under one leaf key (block
+ * i = AES_key(i as a 128-bit big-endian counter), OpenSSL's CTR mode from IV 0), into out. */
+#define SOFT_G 64 /* columns (words) per chunk of the fused extension */
+AESNI static void ctr_words(uint64_t *out, const __m128i rk[11], uint64_t p0, size_t n)
+{
+    __m128i tmp[SOFT_G / 2 + LANES];
+    uint64_t blo = p0 >> 1, nblk = ((p0 + n - 1) >> 1) - blo + 1;
+    for (uint64_t b = 0; b < nblk; b += LANES) {
+        __m128i x[LANES];
+        for (int i = 0; i < LANES; i++)
+            x[i] = _mm_set_epi64x((long long)__builtin_bswap64(blo + b + (uint64_t)i), 0);
+        aes8(x, rk);
+        for (int i = 0; i < LANES; i++)
+            _mm_storeu_si128(tmp + b + i, x[i]);
+    }
+    memcpy(out, (const uint64_t *)tmp + (p0 & 1), 8 * n);
+}
+
+static void soft_sums_cols(uint64_t *rows, size_t rs, uint64_t *sums, size_t ss, const uint64_t *leaves, size_t ls,
+                           const uint8_t *offs, const uint64_t *corr, size_t cs, size_t ncorr, size_t nb, size_t k,
+                           size_t nrows, size_t n);
+
+AESNI static void soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                              const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                              size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    size_t per = (size_t)1 << k, nslots = nb * per;
+    __m128i *rks = (__m128i *)scratch; /* 11 round keys per slot (16-byte aligned: numpy's buffer) */
+    uint64_t *leaves = scratch + 22 * nslots, *rows = leaves + SOFT_G * nslots;
+    for (size_t s = 0; s < nslots; s++)
+        if (present[s])
+            expand_key(rks + 11 * s, keys + 16 * s);
+    for (size_t j0 = 0; j0 < w; j0 += SOFT_G) {
+        size_t n = w - j0 < SOFT_G ? w - j0 : SOFT_G;
+        for (size_t b = 0; b < nb; b++) {
+            size_t kb = 128 - b * k < k ? 128 - b * k : k;
+            for (size_t x = 0; x < ((size_t)1 << kb); x++) {
+                size_t s = b * per + x;
+                if (present[s])
+                    ctr_words(leaves + s * n, rks + 11 * s, pos + j0, n);
+                else
+                    memset(leaves + s * n, 0, 8 * n);
+            }
+        }
+        soft_sums_cols(rows, n, sums ? sums + j0 : NULL, w, leaves, n, offs, corr + j0, w, ncorr, nb, k, 128, n);
+        mpc_ot_transpose128(cols + 128 * j0, rows, n);
+    }
+}
+
+int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                       const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                       size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    if (!have_aesni())
+        return -1;
+    soft_extend(cols, sums, scratch, keys, present, pos, offs, corr, ncorr, nb, k, w);
+    return 0;
+}
+/* The KOS15 check's sums with the challenge chi_j = word j of AES-CTR under seed (as
+ * ctr_words): out = (sum_{r_j = 1} chi_j, sum chi_j x_j[0], sum chi_j x_j[1]) over GF(2^64),
+ * products accumulated unreduced (4 PCLMULQDQ per two OTs) and reduced once. */
+static inline uint64_t gf64_reduce(uint64_t lo, uint64_t hi)
+{
+    uint64_t t = hi ^ (hi >> 60) ^ (hi >> 61) ^ (hi >> 63);
+    return lo ^ t ^ (t << 1) ^ (t << 3) ^ (t << 4);
+}
+
+__attribute__((target("aes,pclmul,sse2"))) static void kos_sums(uint64_t out[3], const uint64_t *x,
+                                                                 const uint64_t *r, const __m128i rk[11], size_t m)
+{
+    __m128i alo = _mm_setzero_si128(), ahi = _mm_setzero_si128(), ar = _mm_setzero_si128();
+    for (size_t j0 = 0; j0 < m; j0 += 2 * LANES) {
+        __m128i c[LANES];
+        for (int i = 0; i < LANES; i++)
+            c[i] = _mm_set_epi64x((long long)__builtin_bswap64(j0 / 2 + (uint64_t)i), 0);
+        aes8(c, rk);
+        for (int i = 0; i < LANES; i++) {
+            size_t j = j0 + 2 * (size_t)i;
+            if (j >= m)
+                break;
+            __m128i t0 = _mm_loadu_si128((const __m128i *)(x + 2 * j));
+            alo = _mm_xor_si128(alo, _mm_clmulepi64_si128(c[i], t0, 0x00));
+            ahi = _mm_xor_si128(ahi, _mm_clmulepi64_si128(c[i], t0, 0x10));
+            uint64_t b0 = r ? (r[j / 64] >> (j % 64)) & 1 : 0, b1 = 0;
+            if (j + 1 < m) {
+                __m128i t1 = _mm_loadu_si128((const __m128i *)(x + 2 * j + 2));
+                alo = _mm_xor_si128(alo, _mm_clmulepi64_si128(c[i], t1, 0x01));
+                ahi = _mm_xor_si128(ahi, _mm_clmulepi64_si128(c[i], t1, 0x11));
+                b1 = r ? (r[(j + 1) / 64] >> ((j + 1) % 64)) & 1 : 0;
+            } else {
+                c[i] = _mm_and_si128(c[i], _mm_set_epi64x(0, -1));
+            }
+            ar = _mm_xor_si128(ar, _mm_and_si128(c[i], _mm_set_epi64x(-(long long)b1, -(long long)b0)));
+        }
+    }
+    uint64_t rl = (uint64_t)_mm_cvtsi128_si64(ar), rh = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(ar, ar));
+    out[0] = rl ^ rh;
+    out[1] = gf64_reduce((uint64_t)_mm_cvtsi128_si64(alo), (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(alo, alo)));
+    out[2] = gf64_reduce((uint64_t)_mm_cvtsi128_si64(ahi), (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(ahi, ahi)));
+}
+
+int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m)
+{
+    __builtin_cpu_init();
+    if (!have_aesni() || !__builtin_cpu_supports("pclmul"))
+        return -1;
+    __m128i rk[11];
+    expand_key(rk, seed);
+    kos_sums(out, x, r, rk, m);
+    return 0;
+}
 #else
+int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                    const uint8_t key[16])
+{
+    (void)out; (void)x; (void)delta; (void)start; (void)m; (void)key;
+    return -1;
+}
+
+int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta, uint64_t start,
+                            const uint8_t key[16], const uint64_t *x, size_t n, size_t nbits)
+{
+    (void)d; (void)share; (void)q; (void)delta; (void)start; (void)key; (void)x; (void)n; (void)nbits;
+    return -1;
+}
+
+int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t key[16],
+                            const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+{
+    (void)share; (void)t; (void)start; (void)key; (void)d; (void)y; (void)n; (void)nbits;
+    return -1;
+}
+
+int mpc_ot_kos_sums(uint64_t out[3], const uint64_t *x, const uint64_t *r, const uint8_t seed[16], size_t m)
+{
+    (void)out; (void)x; (void)r; (void)seed; (void)m;
+    return -1;
+}
+
+int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                       const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                       size_t ncorr, size_t nb, size_t k, size_t w)
+{
+    (void)cols; (void)sums; (void)scratch; (void)keys; (void)present; (void)pos; (void)offs; (void)corr;
+    (void)ncorr; (void)nb; (void)k; (void)w;
+    return -1;
+}
+
 int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
                       const uint8_t key[16])
 {
@@ -236,3 +509,56 @@ int mpc_ot_hash_words(uint64_t *out, const uint64_t *x, const uint64_t *delta, u
     return -1;
 }
 #endif
+
+
+/* ----------------------------------------------------------------------- SoftSpoken VOLE sums
+ *
+ * soft_sums_cols: n columns of rows (row stride rs), sums (stride ss), leaves (stride ls), corr
+ * (stride cs); mpc_ot_soft_sums runs it on chunks of SOFT_CHUNK columns, so that the k + 1
+ * outputs of a chunk stay in L1 while the 2^k leaf rows stream through once each. */
+#define SOFT_CHUNK 256
+
+static void soft_sums_cols(uint64_t *rows, size_t rs, uint64_t *sums, size_t ss, const uint64_t *leaves, size_t ls,
+                           const uint8_t *offs, const uint64_t *corr, size_t cs, size_t ncorr, size_t nb, size_t k,
+                           size_t nrows, size_t n)
+{
+    size_t per = (size_t)1 << k;
+    for (size_t b = 0; b < nb; b++) {
+        size_t r0 = b * k, kb = nrows - r0 < k ? nrows - r0 : k, nl = (size_t)1 << kb;
+        const uint64_t *lb = leaves + b * per * ls, *cb = corr + (ncorr == 1 ? 0 : b) * cs;
+        unsigned off = offs[b];
+        uint64_t *s = sums ? sums + b * ss : NULL;
+        if (s)
+            memcpy(s, cb, 8 * n);
+        for (size_t i = 0; i < kb; i++) {
+            uint64_t *o = rows + (r0 + i) * rs;
+            if ((off >> i) & 1)
+                memcpy(o, cb, 8 * n);
+            else
+                memset(o, 0, 8 * n);
+        }
+        for (size_t x = 0; x < nl; x++) {
+            const uint64_t *l = lb + x * ls;
+            size_t y = x ^ off;
+            if (s)
+                for (size_t j = 0; j < n; j++)
+                    s[j] ^= l[j];
+            for (size_t i = 0; i < kb; i++) {
+                if (!((y >> i) & 1))
+                    continue;
+                uint64_t *o = rows + (r0 + i) * rs;
+                for (size_t j = 0; j < n; j++)
+                    o[j] ^= l[j];
+            }
+        }
+    }
+}
+
+void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                      const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+{
+    for (size_t j0 = 0; j0 < w; j0 += SOFT_CHUNK) {
+        size_t n = w - j0 < SOFT_CHUNK ? w - j0 : SOFT_CHUNK;
+        soft_sums_cols(rows + j0, w, sums + j0, w, leaves + j0, w, offs, corr + j0, w, ncorr, nb, k, nrows, n);
+    }
+}

@@ -207,6 +207,19 @@ def test_ot_kernels_match_the_reference(w, m, blocks, nbits, n, start, seed):
     delta = prg.uint64(2)
     for dl in (None, delta):
         assert np.array_equal(c.ot_hash_words(px, dl, start, key), ref.ot_hash_words(px, dl, start, key))
+    hx = prg.uint64((64 * (m // 64), 2))
+    for dl in (None, delta):
+        want = c.ot_lsb_pack(c.ot_hash_words(hx, dl, start, key))  # the definition: hash, then pack
+        assert np.array_equal(c.ot_hash_lsb(hx, dl, start, key), want)
+        assert np.array_equal(ref.ot_hash_lsb(hx, dl, start, key), want)
+    # the fused hash + Gilboa kernels: the same as hashing first (their definition), both backends
+    q = prg.uint64((n * nbits, 2))
+    want = c.ot_gilboa_send(c.ot_hash_words(q, None, start, key), c.ot_hash_words(q, delta, start, key), x, nbits)
+    for kern in (c, ref):
+        got = kern.ot_gilboa_send_hash(q, delta, start, key, x, nbits)
+        assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+        assert np.array_equal(kern.ot_gilboa_recv_hash(q, start, key, want[0], yv, nbits),
+                              c.ot_gilboa_recv(c.ot_hash_words(q, None, start, key), want[0], yv, nbits))
 
 
 def test_ot_kernels_reject_bad_shapes():
@@ -220,3 +233,23 @@ def test_ot_kernels_reject_bad_shapes():
                              np.zeros(2, dtype=np.uint64), 2)
         with pytest.raises(KernelError):
             k.ot_lsb_pack(np.zeros((10, 1, 2), dtype=np.uint64))
+
+
+@pytest.mark.parametrize("nbits", [1, 7, 64])
+def test_fused_hash_kernels_across_chunks(nbits):
+    """The fused kernels hash in chunks of 512 OTs: batches of several chunks, not a multiple of
+    one, give what hashing first gives."""
+    from mpc.prg import PRG
+    c, ref = _kernels()
+    prg = PRG.fresh()
+    key, delta, start = prg.uint64(2).view(np.uint8), prg.uint64(2), int(prg.uint64(1)[0])
+    x = prg.uint64((64 * 25, 2))
+    for dl in (None, delta):
+        assert np.array_equal(c.ot_hash_lsb(x, dl, start, key), c.ot_lsb_pack(c.ot_hash_words(x, dl, start, key)))
+    n = 1700 // nbits + 3
+    q, a, y = prg.uint64((n * nbits, 2)), prg.uint64(n), prg.uint64(n)
+    h0, h1 = c.ot_hash_words(q, None, start, key), c.ot_hash_words(q, delta, start, key)
+    d, share = c.ot_gilboa_send_hash(q, delta, start, key, a, nbits)
+    d_want, share_want = ref.ot_gilboa_send(h0, h1, a, nbits)
+    assert np.array_equal(d, d_want) and np.array_equal(share, share_want)
+    assert np.array_equal(c.ot_gilboa_recv_hash(q, start, key, d, y, nbits), ref.ot_gilboa_recv(h0, d, y, nbits))

@@ -383,6 +383,75 @@ def ot_gilboa_args(h0: object, h1: object, x: object, nbits: object) -> tuple:
     return h0, h1, x, k
 
 
+def ot_soft_args(leaves: object, offs: object, corr: object, k: object, nrows: object) -> tuple:
+    """SoftSpoken VOLE sums: (leaves, offs, corr, k, nrows, nb), validated (see ot_soft_sums)."""
+    kk, nr = ot_count("k", k), ot_count("nrows", nrows)
+    if kk > 8:
+        raise KernelError(f"k: expected at most 8, got {kk}")
+    nb = -(-nr // kk)
+    leaves, corr, offs = as_u64("leaves", leaves), as_u64("corr", corr), as_u8("offs", offs)
+    if leaves.ndim != 2 or leaves.shape[0] != nb << kk:
+        raise KernelError(f"leaves: expected ({nb << kk}, w) words for {nr} rows of k = {kk}, got {leaves.shape}")
+    w = leaves.shape[1]
+    if corr.ndim != 2 or corr.shape[0] not in (1, nb) or corr.shape[1] != w:
+        raise KernelError(f"corr: expected (1, {w}) or ({nb}, {w}) words, got {corr.shape}")
+    return leaves, _soft_offs(offs, nb, kk, nr), corr, kk, nr, nb
+
+
+def _soft_offs(offs: np.ndarray, nb: int, kk: int, nr: int) -> np.ndarray:
+    last = nr - (nb - 1) * kk
+    if offs.shape != (nb,) or (nb and (int(offs[:-1].max(initial=0)) >> kk or int(offs[-1]) >> last)):
+        raise KernelError(f"offs: expected ({nb},) block indices below 2^k, got shape {offs.shape}")
+    return offs
+
+
+def ot_soft_extend_args(keys: object, present: object, offs: object, corr: object, k: object) -> tuple:
+    """SoftSpoken's fused extension over 128 rows: (keys, present, offs, corr, k, nb, w)."""
+    kk = ot_count("k", k)
+    if kk > 8:
+        raise KernelError(f"k: expected at most 8, got {kk}")
+    nb = -(-128 // kk)
+    keys, present = as_u8("keys", keys), as_u8("present", present)
+    if keys.shape != (nb << kk, 16) or present.shape != (nb << kk,):
+        raise KernelError(f"keys, present: expected ({nb << kk}, 16) and ({nb << kk},), got {keys.shape}, {present.shape}")
+    corr = as_u64("corr", corr)
+    if corr.ndim != 2 or corr.shape[0] not in (1, nb):
+        raise KernelError(f"corr: expected (1, w) or ({nb}, w) words, got {corr.shape}")
+    return keys, present, _soft_offs(as_u8("offs", offs), nb, kk, 128), corr, kk, nb, corr.shape[1]
+
+
+def ot_kos_args(x: object, r: object, seed: object) -> tuple:
+    """The KOS sums: x (m, 2) words, r (ceil(m / 64),) packed words or None, seed 16 bytes."""
+    x = ot_blocks("x", x)
+    r = None if r is None else as_u64("r", r)
+    if r is not None and r.shape != (-(-x.shape[0] // 64),):
+        raise KernelError(f"r: expected ({-(-x.shape[0] // 64)},) packed words for {x.shape[0]} rows, got {r.shape}")
+    sd = as_u8("seed", seed)
+    if sd.shape != (16,):
+        raise KernelError(f"seed: expected 16 bytes, got shape {sd.shape}")
+    return x, r, sd
+
+
+def ot_gilboa_hash_args(q: object, delta: object, key: object, x: object, nbits: object) -> tuple:
+    """Fused Gilboa sender: q (n * nbits, 2), delta (2,), key (16,), x (n,)."""
+    q, d, k = ot_hash_words_args(q, delta, key)
+    if d is None:
+        raise KernelError("delta: expected (2,) words, got None")
+    nb, x = _nbits(nbits), as_u64("x", x)
+    if x.ndim != 1 or q.shape[0] != x.shape[0] * nb:
+        raise KernelError(f"q, x: expected {x.shape[0] * nb} rows of q for {x.shape} x of {nb} bits, got {q.shape}")
+    return q, d, k, x, nb
+
+
+def ot_gilboa_recv_hash_args(t: object, key: object, d: object, y: object, nbits: object) -> tuple:
+    """Fused Gilboa receiver: t (n * nbits, 2), key (16,), d trimmed bytes, y (n,)."""
+    t, _, k = ot_hash_words_args(t, None, key)
+    nb, y, d = _nbits(nbits), as_u64("y", y), as_u8("d", d)
+    if y.ndim != 1 or d.ndim != 1 or t.shape[0] != y.shape[0] * nb:
+        raise KernelError(f"t, d, y: expected {y.shape[0] * nb} rows of t and 1-d d, y")
+    return t, k, d, y, nb
+
+
 def ot_gilboa_recv_args(ht: object, d: object, y: object, nbits: object) -> tuple:
     ht, k = ot_hashes("ht", ht), _nbits(nbits)
     y, d = as_u64("y", y), as_u8("d", d)

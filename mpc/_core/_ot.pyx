@@ -162,3 +162,165 @@ def ot_hash_words(x, delta, start, key):
         from mpc._core import _ref
         return _ref.ot_hash_words(x, delta, start, key)
     return out
+
+
+cdef extern from "mpc/ot.h" nogil:
+    void mpc_ot_soft_sums(uint64_t *rows, uint64_t *sums, const uint64_t *leaves, const uint8_t *offs,
+                          const uint64_t *corr, size_t ncorr, size_t nb, size_t k, size_t nrows, size_t w)
+
+
+def ot_soft_sums(leaves, offs, corr, k, nrows):
+    """SoftSpoken's VOLE sums: (rows (nrows, w), sums (nb, w)) from leaves (nb * 2^k, w), the
+    index offsets offs (nb,) uint8 and corr (1 or nb, w) (see csrc/include/mpc/ot.h)."""
+    leaves, offs, corr, kk, nr, nb = ck.ot_soft_args(leaves, offs, corr, k, nrows)
+    cdef size_t w = leaves.shape[1], c_nb = nb, c_k = kk, c_nr = nr, nc = corr.shape[0]
+    rows = np.empty((nr, w), dtype=np.uint64)
+    sums = np.empty((nb, w), dtype=np.uint64)
+    cdef uint64_t *pr = _p(rows)
+    cdef uint64_t *ps = _p(sums)
+    cdef const uint64_t *pl = _c(leaves)
+    cdef const uint8_t *po = _c8(offs)
+    cdef const uint64_t *pc = _c(corr)
+    if w:
+        with nogil:
+            mpc_ot_soft_sums(pr, ps, pl, po, pc, nc, c_nb, c_k, c_nr, w)
+    return rows, sums
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_soft_extend(uint64_t *cols, uint64_t *sums, uint64_t *scratch, const uint8_t *keys,
+                           const uint8_t *present, uint64_t pos, const uint8_t *offs, const uint64_t *corr,
+                           size_t ncorr, size_t nb, size_t k, size_t w)
+    size_t mpc_ot_soft_scratch(size_t nb, size_t k)
+
+
+def ot_soft_extend(keys, present, pos, offs, corr, k):
+    """SoftSpoken's leaf expansion, VOLE sums and transpose fused (AES-NI): (cols (64 w, 2), sums
+    (nb, w)); the reference's computation (OpenSSL CTR) when the CPU has no AES-NI."""
+    keys, present, offs, corr, kk, nb, w = ck.ot_soft_extend_args(keys, present, offs, corr, k)
+    cdef uint64_t p0 = ck.public_u64(pos)
+    cols = np.empty((64 * w, 2), dtype=np.uint64)
+    sums = np.empty((nb, w), dtype=np.uint64)
+    scratch = np.empty(mpc_ot_soft_scratch(nb, kk) + 2, dtype=np.uint64)
+    off = (-scratch.ctypes.data % 16) // 8  # 16-byte alignment for the round keys
+    scratch = scratch[off : off + mpc_ot_soft_scratch(nb, kk)]
+    cdef uint64_t *pc = _p(cols)
+    cdef uint64_t *ps = _p(sums)
+    cdef uint64_t *pw = _p(scratch)
+    cdef const uint8_t *pk = _c8(keys)
+    cdef const uint8_t *pp = _c8(present)
+    cdef const uint8_t *po = _c8(offs)
+    cdef const uint64_t *pr = _c(corr)
+    cdef size_t nc = corr.shape[0], c_nb = nb, c_k = kk, c_w = w
+    cdef int status = 0
+    if w:
+        with nogil:
+            status = mpc_ot_soft_extend(pc, ps, pw, pk, pp, p0, po, pr, nc, c_nb, c_k, c_w)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_soft_extend(keys, present, pos, offs, corr, k)
+    return cols, sums
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_kos_sums(uint64_t *out, const uint64_t *x, const uint64_t *r, const uint8_t *seed, size_t m)
+
+
+def ot_kos_sums(x, r, seed):
+    """The KOS15 check's three GF(2^64) sums for x (m, 2), packed choices r (or None) and the
+    challenge seed (16 bytes), in one AES-NI + PCLMULQDQ pass; the reference's computation
+    without them."""
+    x, r, sd = ck.ot_kos_args(x, r, seed)
+    out = np.zeros(3, dtype=np.uint64)
+    cdef size_t m = x.shape[0]
+    cdef uint64_t *po = _p(out)
+    cdef const uint64_t *px = _c(x)
+    cdef const uint64_t *pr = _c(r) if r is not None else NULL
+    cdef const uint8_t *ps = _c8(sd)
+    cdef int status = 0
+    with nogil:
+        status = mpc_ot_kos_sums(po, px, pr, ps, m)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_kos_sums(x, r, seed)
+    return out
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_gilboa_send_hash(uint8_t *d, uint64_t *share, const uint64_t *q, const uint64_t *delta,
+                                uint64_t start, const uint8_t *key, const uint64_t *x, size_t n, size_t nbits)
+    int mpc_ot_gilboa_recv_hash(uint64_t *share, const uint64_t *t, uint64_t start, const uint8_t *key,
+                                const uint8_t *d, const uint64_t *y, size_t n, size_t nbits)
+
+
+def ot_gilboa_send_hash(q, delta, start, key, x, nbits):
+    """ot_gilboa_send of the hashes ot_hash_words(q, None / delta, start, key), fused (AES-NI)."""
+    q, dl, k, x, nb = ck.ot_gilboa_hash_args(q, delta, key, x, nbits)
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t n = x.shape[0], c_nb = nb
+    d = np.empty(mpc_ot_trimmed_bytes(n, c_nb), dtype=np.uint8)
+    share = np.empty(n, dtype=np.uint64)
+    cdef uint8_t *pd = _p8(d)
+    cdef uint64_t *ps = _p(share)
+    cdef const uint64_t *pq = _c(q)
+    cdef const uint64_t *pl = _c(dl)
+    cdef const uint8_t *pk = _c8(k)
+    cdef const uint64_t *px = _c(x)
+    cdef int status = 0
+    if n:
+        with nogil:
+            status = mpc_ot_gilboa_send_hash(pd, ps, pq, pl, st, pk, px, n, c_nb)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_gilboa_send_hash(q, delta, start, key, x, nbits)
+    return d, share
+
+
+def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
+    """ot_gilboa_recv of the hashes ot_hash_words(t, None, start, key), fused (AES-NI)."""
+    t, k, d, y, nb = ck.ot_gilboa_recv_hash_args(t, key, d, y, nbits)
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t n = y.shape[0], c_nb = nb
+    if d.shape[0] != mpc_ot_trimmed_bytes(n, c_nb):
+        raise ck.KernelError(f"d: expected {mpc_ot_trimmed_bytes(n, c_nb)} bytes, got {d.shape[0]}")
+    share = np.empty(n, dtype=np.uint64)
+    cdef uint64_t *ps = _p(share)
+    cdef const uint64_t *pt = _c(t)
+    cdef const uint8_t *pk = _c8(k)
+    cdef const uint8_t *pd = _c8(d)
+    cdef const uint64_t *py = _c(y)
+    cdef int status = 0
+    if n:
+        with nogil:
+            status = mpc_ot_gilboa_recv_hash(ps, pt, st, pk, pd, py, n, c_nb)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_gilboa_recv_hash(t, start, key, d, y, nbits)
+    return share
+
+
+cdef extern from "mpc/ot.h" nogil:
+    int mpc_ot_hash_lsb(uint64_t *out, const uint64_t *x, const uint64_t *delta, uint64_t start, size_t m,
+                        const uint8_t *key)
+
+
+def ot_hash_lsb(x, delta, start, key):
+    """ot_lsb_pack(ot_hash_words(x, delta, start, key)) in one pass (AES-NI): (m / 64,) words."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    if x.shape[0] % 64:
+        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    cdef uint64_t st = ck.public_u64(start)
+    cdef size_t m = x.shape[0]
+    out = np.empty(m // 64, dtype=np.uint64)
+    cdef uint64_t *po = _p(out)
+    cdef const uint64_t *px = _c(x)
+    cdef const uint64_t *pd = _c(d) if d is not None else NULL
+    cdef const uint8_t *pk = _c8(k)
+    cdef int status = 0
+    if m:
+        with nogil:
+            status = mpc_ot_hash_lsb(po, px, pd, st, m, pk)
+    if status != 0:
+        from mpc._core import _ref
+        return _ref.ot_hash_lsb(x, delta, start, key)
+    return out

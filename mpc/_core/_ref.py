@@ -768,6 +768,89 @@ def spdz_untrim128(raw, a, nbits, w):
     return out.view(np.uint64).reshape(a, nbits, w, 2)
 
 
+def ot_soft_sums(leaves, offs, corr, k, nrows):
+    """SoftSpoken's VOLE sums: rows[b k + i] = XOR_x (bit i of x ^ offs[b]) leaves[b 2^k + x] ^
+    (bit i of offs[b]) corr[b], sums[b] = XOR_x leaves[b 2^k + x] ^ corr[b] (x < 2^kb, kb the
+    block's row count: k, the last block nrows - (nb - 1) k); corr (1, w) serves every block."""
+    leaves, offs, corr, k, nrows, nb = ck.ot_soft_args(leaves, offs, corr, k, nrows)
+    w = leaves.shape[1]
+    rows = np.zeros((nrows, w), dtype=np.uint64)
+    sums = np.zeros((nb, w), dtype=np.uint64)
+    for b in range(nb):
+        kb = min(k, nrows - b * k)
+        c = corr[0 if len(corr) == 1 else b]
+        sums[b] = np.bitwise_xor.reduce(leaves[b << k : (b << k) + (1 << kb)], axis=0) ^ c
+        for i in range(kb):
+            sel = ((np.arange(1 << kb) ^ int(offs[b])) >> i) & 1 == 1
+            acc = np.bitwise_xor.reduce(leaves[(b << k) + np.flatnonzero(sel)], axis=0)
+            rows[b * k + i] = acc ^ (c if (int(offs[b]) >> i) & 1 else np.uint64(0))
+    return rows, sums
+
+
+def ot_ctr_words(key, pos, n):
+    """Words pos .. pos + n - 1 of the AES-128-CTR keystream under ``key`` (16 bytes; counter
+    from IV 0, 128-bit big-endian: OpenSSL's CTR mode), ``(n,)`` uint64."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    skip = pos & 1
+    nbytes = 8 * (n + skip)
+    out = np.empty(nbytes + 15, dtype=np.uint8)
+    if n:
+        enc = Cipher(algorithms.AES(bytes(key)), modes.CTR((pos >> 1).to_bytes(16, "big"))).encryptor()
+        enc.update_into(np.zeros(nbytes, dtype=np.uint8), out)
+    return out[8 * skip : nbytes].view(np.uint64).copy()
+
+
+def ot_soft_extend(keys, present, pos, offs, corr, k):
+    """SoftSpoken's step 1/2 over 128 rows: leaf row s = words pos .. pos + w - 1 of the CTR stream
+    under keys[s] (zero where present[s] == 0), then ot_soft_sums, then ot_transpose128 of the
+    rows: (cols (64 w, 2), sums (nb, w))."""
+    keys, present, offs, corr, k, nb, w = ck.ot_soft_extend_args(keys, present, offs, corr, k)
+    pos = ck.public_u64(pos)
+    leaves = np.zeros((nb << k, w), dtype=np.uint64)
+    for s in range(nb << k):
+        if present[s]:
+            leaves[s] = ot_ctr_words(keys[s].tobytes(), pos, w)
+    rows, sums = ot_soft_sums(leaves, offs, corr, k, 128)
+    return ot_transpose128(rows), sums
+
+
+def ot_kos_sums(x, r, seed):
+    """The KOS15 check's sums: chi_j = word j of the CTR stream under ``seed``
+    (:func:`ot_ctr_words`); (XOR of chi_j over the set bits r_j, sum chi_j x_j[0], sum chi_j
+    x_j[1]) over GF(2^64), ``(3,)`` uint64."""
+    x, r, sd = ck.ot_kos_args(x, r, seed)
+    m = x.shape[0]
+    chi = ot_ctr_words(sd.tobytes(), 0, m)
+    out = np.zeros(3, dtype=np.uint64)
+    if r is not None and m:
+        bits = np.unpackbits(r.view(np.uint8), bitorder="little")[:m].astype(bool)
+        out[0] = np.bitwise_xor.reduce(chi[bits]) if bits.any() else np.uint64(0)
+    out[1] = gf64_dot(chi, np.ascontiguousarray(x[:, 0]))[0]
+    out[2] = gf64_dot(chi, np.ascontiguousarray(x[:, 1]))[0]
+    return out
+
+
+def ot_gilboa_send_hash(q, delta, start, key, x, nbits):
+    """ot_gilboa_send of h0 = ot_hash_words(q, None, start, key), h1 = ot_hash_words(q, delta, ...)."""
+    q, d, k, x, nb = ck.ot_gilboa_hash_args(q, delta, key, x, nbits)
+    return ot_gilboa_send(ot_hash_words(q, None, start, k), ot_hash_words(q, d, start, k), x, nb)
+
+
+def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
+    """ot_gilboa_recv of ht = ot_hash_words(t, None, start, key)."""
+    t, k, d, y, nb = ck.ot_gilboa_recv_hash_args(t, key, d, y, nbits)
+    return ot_gilboa_recv(ot_hash_words(t, None, start, k), d, y, nb)
+
+
+def ot_hash_lsb(x, delta, start, key):
+    """ot_lsb_pack of ot_hash_words(x, delta, start, key): bit 0 of each hash, 64 per word."""
+    x, d, k = ck.ot_hash_words_args(x, delta, key)
+    if x.shape[0] % 64:
+        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    return ot_lsb_pack(ot_hash_words(x, d, start, k))
+
+
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
@@ -782,4 +865,8 @@ KERNELS = (
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",
     "spdz_weighted128", "spdz_untrim128",
+
+
+    "ot_hash_words", "ot_soft_sums", "ot_soft_extend", "ot_kos_sums", "ot_gilboa_send_hash", "ot_gilboa_recv_hash",
+    "ot_hash_lsb",
 )

@@ -1,9 +1,13 @@
 """Pairwise OT between every pair of parties, over the party channel: the transport of ``ot``.
 
-:class:`OTLinks` owns, for each peer p, two OT-extension instances (:mod:`mpc.crypto.ot_ext`):
-one where this party is the extension sender towards p and one where it is the receiver, each
-seeded by 128 base OTs (:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all
-ordered pairs at once (1.5 round trips, about 0.3 s of exponentiations per ordered pair).
+:class:`OTLinks` owns, for each peer p, two OT-extension instances: one where this party is the
+extension sender towards p and one where it is the receiver, each seeded by 128 base OTs
+(:mod:`mpc.crypto.base_ot`) made lazily, at the first request, for all ordered pairs at once
+(1.5 round trips, about 0.3 s of exponentiations per ordered pair; SoftSpoken adds one message
+of 4 KB per ordered pair, its GGM level sums). The extension is SoftSpoken with ``k`` bits per
+base-OT block (:mod:`mpc.crypto.ot_soft`, default k = 2: 8 bytes of extension matrix per OT)
+or, with ``extension="iknp"``, IKNP (:mod:`mpc.crypto.ot_ext`, 16 bytes per OT); both end in
+the same correlation, the same KOS15 check and the same hashing.
 
 On top it offers the two products every ``ot`` material kind is built from, each two round
 trips for all pairs together (every party first sends its extension matrices to the peers it
@@ -17,10 +21,11 @@ KOS check, then the verified senders send their corrections):
   correlation only matters mod 2^(64-k), so its message d_k is sent trimmed to
   ceil((64-k)/8) bytes (the byte-granular version of "the k-th OT trimmed to 64-k bits":
   288 bytes instead of 260 for the 64 OTs of one 64-bit product, no bit packing pass).
-  Cost per product of 64-bit values: 64 OTs = 64 x 16 bytes of extension matrix R -> S, and
-  288 w bytes of corrections S -> R.
+  Cost per product of 64-bit values: 64 OTs = 64 x 128/k bits of extension matrix R -> S
+  (SoftSpoken k = 2: 512 bytes; IKNP 1,024), and 288 w bytes of corrections S -> R.
 - :meth:`OTLinks.bit_products` -- the same over GF(2): XOR shares of a_i AND b_j from one
-  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 16 bytes + 1 bit.
+  correlated OT per bit (choice a_i, correlation b_j, a 1-bit message): 128/k bits + 1 bit
+  (k = 2: 8 bytes + 1 bit).
 
 For the authenticated (spdz2k) material, :class:`WideProducts` adds random OTs with chosen
 choice bits (the seeds of the MAC key's vector OLE, :mod:`mpc.preprocessing.ot_vole`) and
@@ -44,13 +49,15 @@ import types
 import numpy as np
 
 from mpc._core._ref import ot_trim_groups
-from mpc.crypto import base_ot, ot_ext
-from mpc.errors import ProtocolError
+from mpc.crypto import base_ot, ot_ext, ot_soft
+from mpc.errors import ConfigError, ProtocolError
 from mpc.net.channel import Channel
 from mpc.prg import PRG
 
 OFFLINE_TAGS = 1 << 62
 SECTION = "offline"
+EXTENSIONS = ("softspoken", "iknp")  # the OT extension: SoftSpoken with k bits per block, or IKNP
+DEFAULT_EXTENSION = "softspoken"
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 
@@ -87,7 +94,16 @@ def bits_of(y: np.ndarray, nbits: int) -> np.ndarray:
 class OTLinks:
     """This party's OT-extension instances with every peer (set up at first use)."""
 
-    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"") -> None:
+    def __init__(self, channel: Channel, kernels: types.SimpleNamespace, label: bytes = b"",
+                 k: int | None = None, extension: str | None = None) -> None:
+        """``k`` (SoftSpoken's bits per block) and ``extension`` default to
+        :data:`mpc.crypto.ot_soft.DEFAULT_K` and :data:`DEFAULT_EXTENSION`."""
+        k = ot_soft.DEFAULT_K if k is None else k
+        extension = DEFAULT_EXTENSION if extension is None else extension
+        if extension not in EXTENSIONS:
+            raise ConfigError(f"extension: expected one of {', '.join(EXTENSIONS)}, got {extension!r}")
+        self.extension = extension
+        self.k = ot_soft.check_k(k)
         self.channel = channel
         self.pid, self.n = channel.pid, channel.n
         self.kernels = kernels
@@ -124,30 +140,42 @@ class OTLinks:
                 msg, keys = base_ot.receive(self._labels(self.pid, p), first, delta)
                 ch.send(p, msg, t2)
                 deltas[p] = (delta, keys)
+            soft = self.extension == "softspoken"
+            t3 = self.tag() if soft else 0
             for p in ch.peers:  # step 3
                 msg = ch.recv(p, t2, dtype=np.uint8, shape=(ot_ext.KAPPA, base_ot.ELEMENT_BYTES))
                 pairs = base_senders[p].keys(msg)
-                self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
+                if soft:  # step 4 (SoftSpoken): the GGM level sums, masked by the base OT keys
+                    self.receivers[p] = ot_soft.SoftReceiver(pairs, self._labels(p, self.pid), self.k, self.kernels)
+                    ch.send(p, self.receivers[p].setup_message, t3)
+                else:
+                    self.receivers[p] = ot_ext.ExtReceiver(pairs, self._labels(p, self.pid), self.kernels)
             for p, (delta, keys) in deltas.items():
-                self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
+                if soft:
+                    ggm = ch.recv(p, t3, dtype=np.uint8, shape=(ot_ext.KAPPA, 2, 16))
+                    self.senders[p] = ot_soft.SoftSender(delta, keys, ggm, self._labels(self.pid, p), self.k,
+                                                         self.kernels)
+                else:
+                    self.senders[p] = ot_ext.ExtSender(delta, keys, self._labels(self.pid, p), self.kernels)
 
     # ------------------------------------------------------------------ the two products
 
-    def _extend_to(self, peers, choices: np.ndarray, tag: int) -> dict:
-        """Receiver side, step 1: extend with ``choices`` towards each of ``peers`` and send u."""
+    def _extend_to(self, peers, choices: np.ndarray | None, tag: int, packed: np.ndarray | None = None) -> dict:
+        """Receiver side, step 1: extend with ``choices`` (bits, or ``packed`` words) towards each
+        of ``peers`` and send u."""
         out = {}
         for p in peers:
-            u, t, start = self.receivers[p].extend(choices)
+            u, t, start = self.receivers[p].extend(choices, packed)
             self.channel.send(p, u, tag)
             out[p] = (t, start)
-            self.ots += len(choices)
+            self.ots += len(t)
         return out
 
     def _challenge(self, peers, m: int, tag_u: int, tag_seed: int) -> None:
         """Sender side, step 2: each peer's u in, a fresh challenge seed out."""
         w = ot_ext._padded(m) // 64
         for p in peers:
-            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(ot_ext.KAPPA, w))
+            u = self.channel.recv(p, tag_u, dtype=np.uint64, shape=(self.senders[p].rows, w))
             self.channel.send(p, self.senders[p].extend(u, m), tag_seed)
             self.ots += m
 
@@ -162,11 +190,12 @@ class OTLinks:
         check = self.channel.recv(p, tag_check, dtype=np.uint64, shape=(3,))
         return self.senders[p].verify(check)
 
-    def _extension(self, to, frm, choices, m_to: int) -> tuple[dict, list[int]]:
+    def _extension(self, to, frm, choices, m_to: int, packed: np.ndarray | None = None) -> tuple[dict, list[int]]:
         """Steps 1-3 of an extension with every peer at once (u, challenge, check per pair);
-        returns the receiver's pending state and the tags [check, outputs]."""
+        returns the receiver's pending state and the tags [check, outputs]. The choices as bits
+        ``choices`` or as ``packed`` words (64 per word, low bit first)."""
         tag_u, tag_seed, tag_check, tag_d = self.tag(), self.tag(), self.tag(), self.tag()
-        pending = self._extend_to(frm, choices, tag_u) if frm else {}
+        pending = self._extend_to(frm, choices, tag_u, packed) if frm else {}
         self._challenge(to, m_to, tag_u, tag_seed)
         self._answer(frm, tag_seed, tag_check)
         return pending, [tag_check, tag_d]
@@ -183,19 +212,23 @@ class OTLinks:
         self.setup()
         ch = self.channel
         with ch.section(SECTION):
-            choices = bits_of(y, nbits) if frm else None
+            packed = None
+            if frm and nbits == 64 and w == 1:  # the choices of element e are the bits of y_e: y packed
+                choices, packed = None, np.ascontiguousarray(y, dtype=np.uint64).reshape(-1)
+            else:
+                choices = bits_of(y, nbits) if frm else None
             if to and x.shape != (len(x), w):
                 raise ProtocolError(f"ring_products: x must be (N, {w}), got {x.shape}")
-            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0)
+            pending, (tag_check, tag_d) = self._extension(to, frm, choices, len(x) * nbits if to else 0, packed)
             sent = {}
             if to:
                 n_el = len(x)
                 weights = (np.uint64(1) << _SHIFTS[:nbits])[None, :, None]
                 for p in to:
                     q, start = self._verified(p, tag_check)
-                    if w == 1:  # the fused C path (kernels ot_hash_words, ot_gilboa_send / _recv)
-                        m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
-                        d, share = self.kernels.ot_gilboa_send(m0, m1, x[:, 0], nbits)
+                    if w == 1:  # the fused C path: hashes and corrections in one pass (ot_gilboa_send_hash)
+                        d, share = self.kernels.ot_gilboa_send_hash(q, self.senders[p].delta, start, ot_ext.HASH_KEY,
+                                                                    np.ascontiguousarray(x[:, 0]), nbits)
                         ch.send(p, d, tag_d)
                         sent[p] = share[:, None]
                         continue
@@ -209,8 +242,7 @@ class OTLinks:
                 n_el = len(y)
                 raw = ch.recv(p, tag_d, dtype=np.uint8, shape=(trimmed_bytes(n_el, nbits, w),))
                 if w == 1:
-                    ht = ot_ext.rot_receive_words(t, start, self.kernels)
-                    received[p] = self.kernels.ot_gilboa_recv(ht, raw, y, nbits)[:, None]
+                    received[p] = self.kernels.ot_gilboa_recv_hash(t, start, ot_ext.HASH_KEY, raw, y, nbits)[:, None]
                     continue
                 d = untrim(raw, n_el, nbits, w).reshape(n_el * nbits, w)
                 v = ot_ext.cot_receive(t, start, choices, d).reshape(n_el, nbits, w)
@@ -228,21 +260,20 @@ class OTLinks:
         with ch.section(SECTION):
             words = len(a) if a is not None else len(b)
             m = 64 * words
-            choices = np.unpackbits(np.ascontiguousarray(a).view(np.uint8), bitorder="little") if frm else None
-            pending, (tag_check, tag_d) = self._extension(to, frm, choices, m)
+            packed = np.ascontiguousarray(a, dtype=np.uint64) if frm else None
+            pending, (tag_check, tag_d) = self._extension(to, frm, None, m, packed)
             sent = {}
             for p in to:
                 q, start = self._verified(p, tag_check)
-                m0, m1 = ot_ext.rot_send_words(q, self.senders[p].delta, start, self.kernels)
-                s = self.kernels.ot_lsb_pack(m0)
-                d = s ^ self.kernels.ot_lsb_pack(m1) ^ b
+                s = self.kernels.ot_hash_lsb(q, None, start, ot_ext.HASH_KEY)  # bit 0 of each hash, packed
+                d = s ^ self.kernels.ot_hash_lsb(q, self.senders[p].delta, start, ot_ext.HASH_KEY) ^ b
                 ch.send(p, d, tag_d)
                 sent[p] = s
             received = {}
             for p in frm:
                 t, start = pending[p]
                 d = ch.recv(p, tag_d, dtype=np.uint64, shape=(words,))
-                received[p] = self.kernels.ot_lsb_pack(ot_ext.rot_receive_words(t, start, self.kernels)) ^ (d & a)
+                received[p] = self.kernels.ot_hash_lsb(t, None, start, ot_ext.HASH_KEY) ^ (d & a)
             return sent, received
 
 

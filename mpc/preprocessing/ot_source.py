@@ -37,10 +37,11 @@ whole plan at once, grouped by primitive, into a store the online phase then tak
 offline traffic. A request with nothing in store is made on demand.
 
 Cost (two parties, per element, each party; the bench ``offline`` suite measures it): a Z_2^64
-triple 2 x 64 OTs, i.e. 1024 bytes of extension matrix + 288 bytes of trimmed corrections sent
-per party (plus 40 bytes of challenge and check per batch); a square half that; an AND triple
-16 bytes + 1 bit; a daBit 16 or 8 bytes (receiver or sender); a truncation triple 64 daBits; a
-division triple about 12 KB (:mod:`mpc.preprocessing.ot_div`). For n parties each party pairs with
+triple 2 x 64 OTs, i.e. 512 bytes of extension matrix (SoftSpoken, k = 2: 8 bytes per OT; IKNP
+1,024) + 288 bytes of trimmed corrections sent per party, 800 bytes (plus 40 bytes of challenge
+and check per batch); a square half that; an AND triple 8 bytes + 1 bit; a daBit 8 bytes
+(receiver or sender); a truncation triple 64 daBits; a division triple about 12 KB with IKNP,
+less with SoftSpoken (:mod:`mpc.preprocessing.ot_div`). For n parties each party pairs with
 n - 1 others: cost x (n - 1).
 
 Security: semi-honest parties, dishonest majority -- no trusted party; the assumptions are
