@@ -175,13 +175,14 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
 
 def engines_for_source(args, engines: list[str]) -> list[str]:
     """The engines a runner measures with ``args.preprocessing``: under ``ot``, spdz2k is left out
-    with a not-available line (its dealer-free material has no authenticated bits or edaBits yet,
-    so no comparison runs, and makes about 60 truncation tuples per second: hours at these sizes)."""
+    with a not-available line (its dealer-free bit material costs 7 authenticated triples per AND
+    gate and its truncation tuples come at about 60 per second: hours at these sizes)."""
     if getattr(args, "preprocessing", "dealer") != "ot" or "spdz2k" not in engines:
         return list(engines)
     print(json.dumps({"system": "tessera", "engine": "spdz2k ot", "preprocessing": "ot", "status": "not-available",
-                      "reason": "spdz2k with preprocessing='ot' makes authenticated triples but no authenticated "
-                                "bits or edaBits yet, and ~60 truncation tuples/s: measured with the dealer only",
+                      "reason": "spdz2k with preprocessing='ot' makes every kind but division tuples, too slowly "
+                                "for these sizes (an AND gate costs 7 authenticated triples, ~60 "
+                                "truncation tuples/s): measured with the dealer only",
                       **net_fields({"profile": args.profile})}), flush=True)
     return [e for e in engines if e != "spdz2k"]
 
