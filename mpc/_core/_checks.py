@@ -279,6 +279,20 @@ def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], li
     return recs, wides, shape
 
 
+def auth_matmul_combine_args(c, a, b, d, e) -> tuple:
+    """(c, a, b, d, e, m, k, n) of ``auth_matmul_combine``: records c (m, n, 4), a (m, k, 4),
+    b (k, n, 4) and uint64 matrices d (m, k), e (k, n)."""
+    c, a, b = records("c", c), records("a", a), records("b", b)
+    d, e = as_u64("d", d), as_u64("e", e)
+    if d.ndim != 2 or e.ndim != 2:
+        raise KernelError(f"auth_matmul_combine: d and e must be 2-d uint64 matrices, got {d.shape} and {e.shape}")
+    (m, k), n = d.shape, e.shape[1]
+    if e.shape[0] != k or c.shape != (m, n, 4) or a.shape != (m, k, 4) or b.shape != (k, n, 4):
+        raise KernelError(f"auth_matmul_combine: shapes c {c.shape}, a {a.shape}, b {b.shape}, d {d.shape}, "
+                          f"e {e.shape} do not fit c (m, n, 4), a (m, k, 4), b (k, n, 4), d (m, k), e (k, n)")
+    return c, a, b, d, e, m, k, n
+
+
 AUTH_LINCOMB_TERMS = 16  # terms of one auth_lincomb call
 
 

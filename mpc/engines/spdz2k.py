@@ -35,11 +35,13 @@ to each peer, per element of the result; every opening is recorded for the next 
 - matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
   Local work: two products mod 2^128, D (k, 2n) and (2m, k) E (value and MAC columns or rows
   side by side: 4mkn multiply-adds), with D and E as their low 64 bits (public coefficients:
-  the result stays authenticated and right mod 2^64, see ``_matmul_combine``), each done as
-  exact uint64 products of limbs (:func:`mpc._core._ring.matmul128`, its narrow-operand path,
-  on the AVX-512 Winograd kernel when the CPU has it): roughly 12 times semi2k's 2mkn uint64
-  multiply-adds (16 with 128-bit D, E; W2 ~25% faster for it). The MAC check's share of a
-  product is linear: the opened D and E are recorded in full (mk + kn elements).
+  the result stays authenticated and right mod 2^64, see ``_matmul_combine``), in one kernel
+  call (``auth_matmul_combine``: the operands packed straight from the records, the products
+  accumulated straight into the result's records, no Z_2^128 temporaries), each product done as
+  exact uint64 products of limbs (the limbs of :func:`mpc._core._ring.matmul128`, on the
+  AVX-512 Winograd kernel when the CPU has it): 28mkn uint64 multiply-adds, 14 times semi2k's
+  2mkn. The MAC check's share of a product is linear: the opened D and E are recorded in full
+  (mk + kn elements).
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
@@ -378,21 +380,17 @@ class Spdz2k:
     def _matmul_combine(self, a, b, c, d, e) -> np.ndarray:
         """Z = C + D B + A E + D E with D E folded into the first product, as semi2k does: the
         value share is C + D (B + [party 0] E) + A E and the MAC share C + D (B_m + alpha_i E) + A_m E,
-        so D multiplies one (k, 2n) matrix and E one (2m, k): two products, not five. D and E
+        so D multiplies one (k, 2n) matrix and E one (2m, k): two products, not five, in one
+        kernel call (``auth_matmul_combine``: the folded B and both products' operands packed
+        straight from the records, the products accumulated straight into Z's records). D and E
         enter as their low 64 bits: any public coefficients give an authenticated result (the
         MAC relation holds mod 2^128 as for every linear function), and D, E mod 2^64 give
-        X Y mod 2^64, all a SPDZ2k value means; a 64-bit by 128-bit product is ~20% less work
-        than a 128-bit one (``matmul128``'s narrow operand). The opened D, E are recorded for
-        the MAC check in full."""
-        k = self.kernels
-        d64, e64 = low64(d), low64(e)
-        e128 = lift64(e64)
-        w = pairs(b)  # (k, n, 2, 2): value, MAC
-        bv = k.add128(np.ascontiguousarray(w[..., 0, :]), e128) if self.pid == 0 else w[..., 0, :]
-        bm = k.add128(np.ascontiguousarray(w[..., 1, :]), k.mul128_64(e128, np.full(e64.shape, self.alpha,
-                                                                                      dtype=np.uint64)))
-        folded = from_pairs(np.stack([bv, bm], axis=-2))
-        return self.add(c, self.add(self._matmul_left(d64, folded), self._matmul_right(a, e64)))
+        X Y mod 2^64, all a SPDZ2k value means. The opened D, E are recorded for the MAC check
+        in full."""
+        m, n = c.shape
+        z = self.kernels.auth_matmul_combine(_words(c), _words(a), _words(b), low64(d), low64(e), self.alpha,
+                                             self.pid == 0)
+        return _records(z, (m, n))
 
     # ------------------------------------------------------------------ truncation and division
 

@@ -183,6 +183,13 @@ def _auth_lincomb(g: _Gen) -> tuple:
     return xs, coefs, g.u64(s) if g.flag() else None, int(g.u64(())), g.flag()
 
 
+def _auth_matmul_combine(g: _Gen) -> tuple:
+    """Records c (m, n), a (m, k), b (k, n), the opened words d (m, k), e (k, n), a MAC key share, first."""
+    m, k, n = g.dim(), g.dim(), g.dim()
+    return (g.u64((m, n, 4)), g.u64((m, k, 4)), g.u64((k, n, 4)), g.u64((m, k)), g.u64((k, n)), int(g.u64(())),
+            g.flag())
+
+
 def _ot_hash_finish(g: _Gen) -> tuple:
     m, blocks = g.dim(0, 9), g.dim(1, 4)
     return g.u64((m, blocks, 2)), g.u64((m, 2))
@@ -222,6 +229,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,
+    "auth_matmul_combine": _auth_matmul_combine,
     "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,
