@@ -120,16 +120,28 @@ void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
     }
 }
 
-void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                                   u128 di, u128 ei, uint64_t alpha, int first, size_t i)
 {
-    for (size_t i = 0; i < n; i++) {
-        u128 di = load128(d, i), ei = load128(e, i), de = di * ei;
-        u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
-        u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
-        store128(z, 2 * i, first ? v + de : v);
-        store128(z, 2 * i + 1, m);
+    u128 de = di * ei;
+    u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
+    u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
+    store128(z, 2 * i, first ? v + de : v);
+    store128(z, 2 * i + 1, m);
+}
+
+void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t n)
+{
+    if (d2) {
+        for (size_t i = 0; i < n; i++)
+            auth_beaver_one(z, c, a, b, load128(d, i) + load128(d2, i), load128(e, i) + load128(e2, i), alpha, first,
+                            i);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        auth_beaver_one(z, c, a, b, load128(d, i), load128(e, i), alpha, first, i);
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,

@@ -213,9 +213,13 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return vals, macs
 
 
-def auth_beaver_combine(c, a, b, d, e, alpha, first):
-    """z = c + d b + e a + d e (d e in party 0's value, alpha d e in every MAC) for opened d, e."""
+def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
+    """z = c + D b + E a + D E (D E in party 0's value, alpha D E in every MAC) for the opened
+    D = d (+ d2), E = e (+ e2): d2, e2 (both or neither) the rest of the opening's sum."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
+    if d2 is not None:
+        d, e = add128(d, d2), add128(e, e2)
     (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
     de = mul128(d, e)
     v = add128(cv, add128(mul128(d, bv), mul128(e, av)))

@@ -43,7 +43,8 @@ cdef extern from "mpc/ring128.h" nogil:
                             int a_wide, int b_wide)
     void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
     void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                                 const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+                                 const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                                 uint64_t alpha, int first, size_t n)
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
                                  uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
@@ -386,9 +387,11 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return val, mac
 
 
-def auth_beaver_combine(c, a, b, d, e, alpha, first):
-    """z = c + d b + e a + d e for records c, a, b and opened Z_2^128 d, e (see ring128.h)."""
+def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
+    """z = c + D b + E a + D E for records c, a, b and opened Z_2^128 D = d (+ d2), E = e (+ e2):
+    d2 and e2 (both or neither) are the rest of the opening's sum, added in the pass (see ring128.h)."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
     z = np.empty((*shape, 4), dtype=np.uint64)
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
@@ -398,10 +401,12 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first):
     cdef const uint64_t *pb = in_ptr(b)
     cdef const uint64_t *pd = in_ptr(d)
     cdef const uint64_t *pe = in_ptr(e)
+    cdef const uint64_t *pd2 = in_ptr(d2) if d2 is not None else NULL
+    cdef const uint64_t *pe2 = in_ptr(e2) if e2 is not None else NULL
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, al, f, n)
+            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, al, f, n)
     return z
 
 

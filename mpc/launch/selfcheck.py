@@ -168,6 +168,13 @@ def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
     return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
 
 
+def _auth_beaver_combine(g: _Gen) -> tuple:
+    """Records c, a, b, opened words d, e, a MAC key share, first, and the opening's rest d2, e2 or neither."""
+    s = g.shape()
+    rest = (g.u64((*s, 2)), g.u64((*s, 2))) if g.flag() else (None, None)
+    return (*(g.u64((*s, 4)) for _ in range(3)), g.u64((*s, 2)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest)
+
+
 def _auth_add_split(g: _Gen) -> tuple:
     """Records x, a, a public constant c, a MAC key share, first."""
     s = g.shape()
@@ -224,7 +231,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "mul128_64": lambda g: (lambda s: (g.u64((*s, 2)), g.u64(s)))(g.shape()),
     "matmul128": _matmul128,
     "auth_sub_split": lambda g: _auth(g, 2, 0, False),
-    "auth_beaver_combine": lambda g: _auth(g, 3, 2, True),
+    "auth_beaver_combine": _auth_beaver_combine,
     "auth_square_combine": lambda g: _auth(g, 2, 1, True),
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,

@@ -73,9 +73,12 @@ void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x,
 
 /* val[i] = x[i].v - a[i].v, mac[i] = x[i].m - a[i].m: the masked value to send, its MAC share */
 void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n);
-/* z = c + d b + e a + d e: value (d e at party 0 only) and MAC (alpha d e at every party) */
+/* z = c + D b + E a + D E: value (D E at party 0 only) and MAC (alpha D E at every party), with
+ * D = d + d2 and E = e + e2 when d2 and e2 are given (both or neither NULL: the opening's sum of
+ * this party's masked shares and the peers', formed in registers), else D = d and E = e */
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n);
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t n);
 /* z = c + 2 d a + d^2: the square of a pair (a, c = a^2) */
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
                              int first, size_t n);
