@@ -33,6 +33,9 @@ cdef extern from "mpc/ring64.h" nogil:
                                  const uint64_t *r_high, const uint64_t *r_msb, uint64_t d,
                                  int first, size_t n)
 
+cdef extern from "mpc/matmul.h" nogil:
+    void mpc_matmul_u64(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n)
+
 cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -318,7 +321,8 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     every product mod 2^128 with d, e as 64-bit coefficients.
 
     Method: :func:`matmul128`'s limb products, one pair of uint64 products per side and k-slice
-    of 256, packed straight from the records (``mpc_auth_mm_limbs_left``/``_right``: the folded
+    of 256 (csrc/matmul.c, linked into this module, writing into one workspace reused by every
+    slice and both sides), packed straight from the records (``mpc_auth_mm_limbs_left``/``_right``: the folded
     b + e and alpha e are formed while packing; value and MAC side by side, as columns 2j, 2j+1
     of d's product and rows 2i, 2i+1 of e's) and accumulated straight into z's records, so no
     folded, transposed or per-product Z_2^128 array is made. Cost: 14 mkn uint64 multiply-adds
@@ -335,37 +339,36 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     cdef const uint64_t *pb = in_ptr(b)
     cdef const uint64_t *pd = in_ptr(d)
     cdef const uint64_t *pe = in_ptr(e)
-    cdef size_t mm = m, kk = k, nn = n, k0, kc
-    cdef uint64_t *p1
-    cdef uint64_t *p2
-    cdef uint64_t *p3
-    cdef uint64_t *p4
-    cdef const uint64_t *pg
-    cdef const uint64_t *px
-    for k0 in range(0, kk, MPC_RING128_LIMB_KC):
-        kc = min(<size_t>MPC_RING128_LIMB_KC, kk - k0)
-        # d @ (b + e): d's 32-bit limbs and low words, (b + e)'s 24-bit limbs and high words
-        x01, xc = np.empty((2 * m, kc), dtype=np.uint64), np.empty((m, kc), dtype=np.uint64)
-        y3, yc = np.empty((kc, 6 * n), dtype=np.uint64), np.empty((kc, 2 * n), dtype=np.uint64)
-        p1, p2, p3, p4 = out_ptr(x01), out_ptr(xc), out_ptr(y3), out_ptr(yc)
-        with nogil:
-            mpc_ring128_limbs_left(p1, p2, pd, 0, 1, mm, kk, k0, kc)
-            mpc_auth_mm_limbs_right(p3, p4, pb, pe, al, f, nn, k0, kc)
-        g, cr = _mm.matmul(x01, y3), _mm.matmul(xc, yc)
-        pg, px = in_ptr(g), in_ptr(cr)
-        with nogil:
-            mpc_ring128_limbs_combine(pz, pg, px, mm, 2 * nn, 1)
-        # [a.v ; a.m] @ e: a's limbs and high words (rows 2i + s), e's 24-bit limbs and itself
-        x01, xc = np.empty((4 * m, kc), dtype=np.uint64), np.empty((2 * m, kc), dtype=np.uint64)
-        y3, yc = np.empty((kc, 3 * n), dtype=np.uint64), np.empty((kc, n), dtype=np.uint64)
-        p1, p2, p3, p4 = out_ptr(x01), out_ptr(xc), out_ptr(y3), out_ptr(yc)
-        with nogil:
-            mpc_auth_mm_limbs_left(p1, p2, pa, mm, kk, k0, kc)
-            mpc_ring128_limbs_right(p3, p4, pe, 0, 2, kk, nn, k0, kc)
-        g, cr = _mm.matmul(x01, y3), _mm.matmul(xc, yc)
-        pg, px = in_ptr(g), in_ptr(cr)
-        with nogil:
-            mpc_auth_mm_combine_rows(pz, pg, px, mm, nn)
+    cdef size_t mm = m, kk = k, nn = n, k0, kc, kmax = min(<size_t>MPC_RING128_LIMB_KC, kk)
+    # one workspace for every k-slice and both products (each region sized for the larger use):
+    # limbs x01 (4m, kc), cross words xc (2m, kc), limbs y3 (kc, 6n), yc (kc, 2n), g (12 m n), cr (2 m n)
+    cdef size_t o1 = 4 * mm * kmax, o2 = o1 + 2 * mm * kmax, o3 = o2 + 6 * nn * kmax, o4 = o3 + 2 * nn * kmax
+    cdef size_t o5 = o4 + 12 * mm * nn, o6 = o5 + 2 * mm * nn
+    work = np.empty(o6, dtype=np.uint64)
+    cdef uint64_t *w = out_ptr(work)
+    cdef uint64_t *x01 = w
+    cdef uint64_t *xc = w + o1
+    cdef uint64_t *y3 = w + o2
+    cdef uint64_t *yc = w + o3
+    cdef uint64_t *g = w + o4
+    cdef uint64_t *cr = w + o5
+    k0 = 0
+    with nogil:
+        while k0 < kk:
+            kc = min(<size_t>MPC_RING128_LIMB_KC, kk - k0)
+            # d @ (b + e): d's 32-bit limbs and low words, (b + e)'s 24-bit limbs and high words
+            mpc_ring128_limbs_left(x01, xc, pd, 0, 1, mm, kk, k0, kc)
+            mpc_auth_mm_limbs_right(y3, yc, pb, pe, al, f, nn, k0, kc)
+            mpc_matmul_u64(g, x01, y3, 2 * mm, kc, 6 * nn)
+            mpc_matmul_u64(cr, xc, yc, mm, kc, 2 * nn)
+            mpc_ring128_limbs_combine(pz, g, cr, mm, 2 * nn, 1)
+            # [a.v ; a.m] @ e: a's limbs and high words (rows 2i + s), e's 24-bit limbs and itself
+            mpc_auth_mm_limbs_left(x01, xc, pa, mm, kk, k0, kc)
+            mpc_ring128_limbs_right(y3, yc, pe, 0, 2, kk, nn, k0, kc)
+            mpc_matmul_u64(g, x01, y3, 4 * mm, kc, 3 * nn)
+            mpc_matmul_u64(cr, xc, yc, 2 * mm, kc, nn)
+            mpc_auth_mm_combine_rows(pz, g, cr, mm, nn)
+            k0 += kc
     return z
 
 
