@@ -25,7 +25,7 @@ def ext(name: str, *c_sources: str) -> Extension:
 
 
 EXTENSIONS = [
-    ext("_ring", "ring64", "ring128"),
+    ext("_ring", "ring64", "ring128", "matmul"),  # matmul: auth_matmul_combine's uint64 products into its workspace
     ext("_matmul", "matmul", "beaver"),
     ext("_bits", "bits"),
     ext("_gf2k", "gf2k"),

@@ -1,9 +1,10 @@
 """spdz2k's online time over semi2k's on W1-W4, both engines in the same run (issue #14's targets).
 
     python bench/engine_ratio.py [--parties 2] [--repeats 5] [--rounds 2] [--transport procs|local]
-                                 [--ops W1 W2 W3 W4]
+                                 [--ops W1 W1t W2 W3 W4]
 
-Workloads as bench/arith.py (W1: ``mul`` of 10^6 elements; W2: ``matmul`` 256x256 @ 256x256) and
+Workloads as bench/arith.py (W1: ``mul`` of 10^6 elements; W1t: W1's ``mul_trunc``, the product and
+its truncation; W2: ``matmul`` 256x256 @ 256x256) and
 bench/compare.py (W3: ``lt`` of 10^5; W4: ``relu`` of 10^5), Fixed(16), dealer material
 prefetched offline. The engines take turns within each of ``--rounds`` rounds (semi2k, spdz2k,
 semi2k, ...), so a burst of load on a shared machine hits both alike; each turn runs
@@ -28,7 +29,8 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench import arith, compare  # noqa: E402
 from bench.parties import run  # noqa: E402
 
-CASES = {"W1": ("arith", "mul", 10**6, arith.party_main), "W2": ("arith", "matmul", 256, arith.party_main),
+CASES = {"W1": ("arith", "mul", 10**6, arith.party_main), "W1t": ("arith", "mul_trunc", 10**6, arith.party_main),
+         "W2": ("arith", "matmul", 256, arith.party_main),
          "W3": ("compare", "W3", 10**5, compare.party_main), "W4": ("compare", "W4", 10**5, compare.party_main)}
 ENGINES = ("semi2k", "spdz2k")
 

@@ -120,16 +120,28 @@ void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
     }
 }
 
-void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                                   u128 di, u128 ei, uint64_t alpha, int first, size_t i)
 {
-    for (size_t i = 0; i < n; i++) {
-        u128 di = load128(d, i), ei = load128(e, i), de = di * ei;
-        u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
-        u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
-        store128(z, 2 * i, first ? v + de : v);
-        store128(z, 2 * i + 1, m);
+    u128 de = di * ei;
+    u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
+    u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
+    store128(z, 2 * i, first ? v + de : v);
+    store128(z, 2 * i + 1, m);
+}
+
+void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t n)
+{
+    if (d2) {
+        for (size_t i = 0; i < n; i++)
+            auth_beaver_one(z, c, a, b, load128(d, i) + load128(d2, i), load128(e, i) + load128(e2, i), alpha, first,
+                            i);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        auth_beaver_one(z, c, a, b, load128(d, i), load128(e, i), alpha, first, i);
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
@@ -255,6 +267,66 @@ void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x
                 s += (u128)x[i * n + j] << 64;
             size_t at = i * n + j;
             store128(c, at, acc ? load128(c, at) + s : s);
+        }
+    }
+}
+
+/* ---- the spdz2k matrix Beaver combine's operands, read from the records in place ---- */
+
+static inline void split_right(uint64_t *r3, uint64_t *rc, size_t w, size_t q, u128 x)
+{
+    uint64_t lo = (uint64_t)x;
+    r3[q] = lo & LIMB24;
+    r3[w + q] = lo >> 24 & LIMB24;
+    r3[2 * w + q] = lo >> 48;
+    rc[q] = (uint64_t)(x >> 64);
+}
+
+void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e, uint64_t alpha,
+                             int first, size_t n, size_t k0, size_t kc)
+{
+    /* Record at = (k0 + p) n + j holds value element 2 at and MAC element 2 at + 1. */
+    const size_t w = 2 * n;
+    for (size_t p = 0; p < kc; p++) {
+        uint64_t *r3 = y3 + p * 3 * w, *rc = yc + p * w;
+        for (size_t j = 0; j < n; j++) {
+            size_t at = (k0 + p) * n + j;
+            uint64_t ej = e[at];
+            u128 v = load128(b, 2 * at) + (first ? (u128)ej : 0);
+            u128 m = load128(b, 2 * at + 1) + (u128)alpha * ej;
+            split_right(r3, rc, w, 2 * j, v);
+            split_right(r3, rc, w, 2 * j + 1, m);
+        }
+    }
+}
+
+void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
+                            size_t kc)
+{
+    const size_t rows = 2 * m;
+    for (size_t r = 0; r < rows; r++) {
+        uint64_t *r0 = x01 + r * kc, *r1 = x01 + (rows + r) * kc, *rc = xc + r * kc;
+        const uint64_t *src = a + 4 * ((r >> 1) * k + k0) + 2 * (r & 1);
+        for (size_t p = 0; p < kc; p++) {
+            uint64_t lo = src[4 * p], hi = src[4 * p + 1];
+            r0[p] = lo & 0xFFFFFFFFu;
+            r1[p] = lo >> 32;
+            rc[p] = hi;
+        }
+    }
+}
+
+void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n)
+{
+    const size_t rows = 2 * m;
+    for (size_t r = 0; r < rows; r++) {
+        const uint64_t *g0 = g + r * 3 * n, *g1 = g + (rows + r) * 3 * n, *xr = x + r * n;
+        size_t base = 2 * (r >> 1) * n + (r & 1); /* element index of record (i, 0)'s half s */
+        for (size_t j = 0; j < n; j++) {
+            u128 s = (u128)g0[j] + ((u128)g0[n + j] << 24) + ((u128)g0[2 * n + j] << 48) + ((u128)g1[j] << 32) +
+                     ((u128)g1[n + j] << 56) + ((u128)g1[2 * n + j] << 80) + ((u128)xr[j] << 64);
+            size_t at = base + 2 * j;
+            store128(z, at, load128(z, at) + s);
         }
     }
 }

@@ -643,6 +643,11 @@ def test_spdz2k_record_kernels_match_python_ints(k, data):
     assert from128(z[..., 0:2]) == [(cv[i] + d[i] * bv[i] + e[i] * av[i] + (de[i] if first else 0)) & M128
                                     for i in range(size)]
     assert from128(z[..., 2:4]) == [(cm[i] + d[i] * bm[i] + e[i] * am[i] + alpha * de[i]) & M128 for i in range(size)]
+    d1, e1 = draw(), draw()  # the same opening as two summands: this party's and the peers'
+    d2 = [(di - pi) & M128 for di, pi in zip(d, d1, strict=True)]
+    e2 = [(ei - pi) & M128 for ei, pi in zip(e, e1, strict=True)]
+    np.testing.assert_array_equal(k.auth_beaver_combine(c, a, b, to128(d1, shape), to128(e1, shape), alpha, first,
+                                                        to128(d2, shape), to128(e2, shape)), z)
     s = k.auth_square_combine(c, a, D, alpha, first)
     assert from128(s[..., 0:2]) == [(cv[i] + 2 * d[i] * av[i] + (d[i] ** 2 if first else 0)) & M128 for i in range(size)]
     assert from128(s[..., 2:4]) == [(cm[i] + 2 * d[i] * am[i] + alpha * d[i] ** 2) & M128 for i in range(size)]

@@ -1,6 +1,6 @@
 """GF(2^64) and authenticated bit-word kernels (mpc._core._gf2k, on every instruction set this CPU
-has: AVX-512 and portable), and the Z_2^128 matrix product (mpc._core._ring.matmul128), against
-the NumPy reference.
+has: AVX-512 and portable), the Z_2^128 matrix product (mpc._core._ring.matmul128) and the spdz2k
+matrix Beaver combine (auth_matmul_combine), against the NumPy reference.
 
 The reference (mpc._core._ref) is the contract, so it is first checked against the definitions
 written with Python integers (carry-less products reduced by X^64 + X^4 + X^3 + X + 1, the MAC
@@ -223,6 +223,80 @@ def test_auth_lincomb_and_add_split_match_the_definition(data):
         assert _ints128(ref_m.reshape(-1, 2)[i])[0] == (xi[1] + ai[1] + alpha * c) % m128
 
 
+EDGE_WORDS = [0, 1, 1 << 63, M64, 0xFFFFFFFF, 1 << 32, 0xFFFFFF]  # lo/hi words: 2^127 = (0, 2^63)
+
+
+def _auth_matmul_definition(c, a, b, d, e, alpha, first):
+    """c + d (b + e) + a e with Python integers mod 2^128: value d (b.v + [first] e) + a.v e, MAC
+    d (b.m + alpha e) + a.m e."""
+    m, k = d.shape
+    n = e.shape[1]
+    m128 = 1 << 128
+
+    def rec(x, i, j):
+        return _ints128(x[i, j])
+
+    out = np.empty((m, n, 4), dtype=np.uint64)
+    for i in range(m):
+        for j in range(n):
+            cv, cm = rec(c, i, j)
+            v, mac = cv, cm
+            for p in range(k):
+                dd, ee = int(d[i, p]), int(e[p, j])
+                bv, bm = rec(b, p, j)
+                av, am = rec(a, i, p)
+                v += dd * (bv + (int(e[p, j]) if first else 0)) + av * ee
+                mac += dd * (bm + alpha * int(e[p, j])) + am * ee
+            v, mac = v % m128, mac % m128
+            out[i, j] = [v & M64, v >> 64, mac & M64, mac >> 64]
+    return out
+
+
+@pytest.mark.parametrize("m, k, n", [(1, 1, 1), (3, 7, 2), (2, 300, 3), (0, 4, 2), (2, 0, 3), (3, 4, 0)])
+@pytest.mark.parametrize("fill", ["random", "max", "stripes", "top"])
+def test_auth_matmul_combine_matches_python_ints(m, k, n, fill):
+    """auth_matmul_combine (the spdz2k matrix Beaver combine): compiled == reference == the
+    definition with Python integers mod 2^128, with a partial k-slice past 256, empty dimensions
+    and the largest words (every limb product and carry at its largest; 2^127 and 2^128 - 1 as
+    records' halves), at party 0 and at another party."""
+    gen = np.random.default_rng([m, k, n, len(fill)])
+
+    def mat(*shape):
+        if fill == "top":  # value halves 2^127, MAC halves 2^128 - 1, 64-bit words 2^63
+            x = np.zeros(shape, dtype=np.uint64)
+            if shape[-1] == 4:
+                x[..., 1], x[..., 2], x[..., 3] = 1 << 63, M64, M64
+            else:
+                x[...] = 1 << 63
+            return x
+        return operand(gen, shape, False, fill)
+
+    c, a, b, d, e = mat(m, n, 4), mat(m, k, 4), mat(k, n, 4), mat(m, k), mat(k, n)
+    for alpha, first in [(M64, True), (int(gen.integers(0, 1 << 63)), False), (0, True)]:
+        want = REF.auth_matmul_combine(c, a, b, d, e, alpha, first)
+        np.testing.assert_array_equal(C.auth_matmul_combine(c, a, b, d, e, alpha, first), want)
+        if m * n * k <= 64:
+            np.testing.assert_array_equal(want, _auth_matmul_definition(c, a, b, d, e, alpha, first))
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.data())
+def test_auth_matmul_combine_on_random_inputs(data):
+    """auth_matmul_combine on random shapes and words (edge words mixed in): compiled ==
+    the Python-integer definition."""
+    m, k, n = (data.draw(st.integers(0, 4)) for _ in range(3))
+    word = st.one_of(st.sampled_from(EDGE_WORDS), st.integers(0, M64))
+
+    def mat(*shape):
+        return np.array(data.draw(st.lists(word, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))),
+                        dtype=np.uint64).reshape(shape)
+
+    c, a, b, d, e = mat(m, n, 4), mat(m, k, 4), mat(k, n, 4), mat(m, k), mat(k, n)
+    alpha, first = data.draw(word), data.draw(st.booleans())
+    np.testing.assert_array_equal(C.auth_matmul_combine(c, a, b, d, e, alpha, first),
+                                  _auth_matmul_definition(c, a, b, d, e, alpha, first))
+
+
 @pytest.mark.parametrize("call", [
     lambda k: k.matmul128(np.zeros((2, 3, 2), dtype=np.uint64), np.zeros((4, 2, 2), dtype=np.uint64)),
     lambda k: k.matmul128(np.zeros((2, 3, 3), dtype=np.uint64), np.zeros((3, 2), dtype=np.uint64)),
@@ -247,6 +321,18 @@ def test_auth_lincomb_and_add_split_match_the_definition(data):
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1.5], None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1], np.zeros(4, dtype=np.uint64), 1, True),
     lambda k: k.auth_add_split(np.zeros((3, 4), dtype=np.uint64), np.zeros((2, 4), dtype=np.uint64), 1, 1, True),
+    lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,
+                                    1, True, np.zeros((3, 2), dtype=np.uint64), None),
+    lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,
+                                    1, True, np.zeros((3, 2), dtype=np.uint64), np.zeros((2, 2), dtype=np.uint64)),
+    lambda k: k.auth_matmul_combine(*(np.zeros(s, dtype=np.uint64) for s in [(2, 3, 4), (2, 5, 4), (5, 3, 4), (2, 5),
+                                                                            (4, 3)]), 1, True),
+    lambda k: k.auth_matmul_combine(*(np.zeros(s, dtype=np.uint64) for s in [(2, 3, 4), (2, 5, 4), (5, 3, 2), (2, 5),
+                                                                            (5, 3)]), 1, True),
+    lambda k: k.auth_matmul_combine(*(np.zeros(s, dtype=np.uint64) for s in [(2, 3, 4), (2, 5, 4), (5, 3, 4), (2, 5, 1),
+                                                                            (5, 3)]), 1, True),
+    lambda k: k.auth_matmul_combine(*(np.zeros(s, dtype=np.uint64) for s in [(3, 3, 4), (2, 5, 4), (5, 3, 4), (2, 5),
+                                                                            (5, 3)]), 1, True),
 ])
 def test_bad_arguments_are_rejected_alike(call):
     assert_rejected_alike(call, BACKENDS)

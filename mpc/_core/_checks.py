@@ -279,6 +279,33 @@ def auth_args(names: str, rec: tuple, wide: tuple) -> tuple[list[np.ndarray], li
     return recs, wides, shape
 
 
+def auth_matmul_combine_args(c, a, b, d, e) -> tuple:
+    """(c, a, b, d, e, m, k, n) of ``auth_matmul_combine``: records c (m, n, 4), a (m, k, 4),
+    b (k, n, 4) and uint64 matrices d (m, k), e (k, n)."""
+    c, a, b = records("c", c), records("a", a), records("b", b)
+    d, e = as_u64("d", d), as_u64("e", e)
+    if d.ndim != 2 or e.ndim != 2:
+        raise KernelError(f"auth_matmul_combine: d and e must be 2-d uint64 matrices, got {d.shape} and {e.shape}")
+    (m, k), n = d.shape, e.shape[1]
+    if e.shape[0] != k or c.shape != (m, n, 4) or a.shape != (m, k, 4) or b.shape != (k, n, 4):
+        raise KernelError(f"auth_matmul_combine: shapes c {c.shape}, a {a.shape}, b {b.shape}, d {d.shape}, "
+                          f"e {e.shape} do not fit c (m, n, 4), a (m, k, 4), b (k, n, 4), d (m, k), e (k, n)")
+    return c, a, b, d, e, m, k, n
+
+
+def auth_rest(names: str, d2: object, e2: object, shape: tuple[int, ...]) -> tuple:
+    """The optional rest (d2, e2) of a Beaver opening: both None, or Z_2^128 arrays of ``shape``."""
+    if d2 is None and e2 is None:
+        return None, None
+    if d2 is None or e2 is None:
+        raise KernelError(f"{names}: give both or neither")
+    out = [ring128(nm, x) for nm, x in zip(names.split(", "), (d2, e2), strict=True)]
+    for nm, x in zip(names.split(", "), out, strict=True):
+        if x.shape[:-1] != shape:
+            raise KernelError(f"{nm}: element shape {x.shape[:-1]} differs from {shape}")
+    return tuple(out)
+
+
 AUTH_LINCOMB_TERMS = 16  # terms of one auth_lincomb call
 
 

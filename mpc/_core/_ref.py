@@ -213,9 +213,13 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return vals, macs
 
 
-def auth_beaver_combine(c, a, b, d, e, alpha, first):
-    """z = c + d b + e a + d e (d e in party 0's value, alpha d e in every MAC) for opened d, e."""
+def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
+    """z = c + D b + E a + D E (D E in party 0's value, alpha D E in every MAC) for the opened
+    D = d (+ d2), E = e (+ e2): d2, e2 (both or neither) the rest of the opening's sum."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
+    if d2 is not None:
+        d, e = add128(d, d2), add128(e, e2)
     (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
     de = mul128(d, e)
     v = add128(cv, add128(mul128(d, bv), mul128(e, av)))
@@ -251,6 +255,19 @@ def auth_add_split(x, a, c, alpha, first, vals=None, macs=None):
     vals[...] = add128(add128(xv, av), cw) if first else add128(xv, av)
     add128(add128(xm, am), mul128_64(cw, _alpha(alpha, shape)), out=macs)
     return vals, macs
+
+
+def auth_matmul_combine(c, a, b, d, e, alpha, first):
+    """The spdz2k matrix Beaver combine: records c + d @ (b + e) + a @ e for records c (m, n),
+    a (m, k), b (k, n) and 64-bit public d (m, k), e (k, n): e enters party 0's value share of b
+    and alpha e every MAC share; every product mod 2^128."""
+    c, a, b, d, e, _, _, _ = ck.auth_matmul_combine_args(c, a, b, d, e)
+    (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
+    e128 = np.stack([e, np.zeros_like(e)], axis=-1)
+    bv = add128(bv, e128) if first else bv
+    bm = add128(bm, mul128_64(e128, _alpha(alpha, e.shape)))
+    v = add128(cv, add128(matmul128(d, bv), matmul128(av, e)))
+    return _record(v, add128(cm, add128(matmul128(d, bm), matmul128(am, e))))
 
 
 def auth_lincomb(xs, coefs, p, alpha, first):
@@ -855,7 +872,7 @@ KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
-    "auth_add_split", "auth_lincomb",
+    "auth_add_split", "auth_lincomb", "auth_matmul_combine",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

@@ -33,6 +33,9 @@ cdef extern from "mpc/ring64.h" nogil:
                                  const uint64_t *r_high, const uint64_t *r_msb, uint64_t d,
                                  int first, size_t n)
 
+cdef extern from "mpc/matmul.h" nogil:
+    void mpc_matmul_u64(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n)
+
 cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_sub(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -43,7 +46,8 @@ cdef extern from "mpc/ring128.h" nogil:
                             int a_wide, int b_wide)
     void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
     void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                                 const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n)
+                                 const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                                 uint64_t alpha, int first, size_t n)
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
                                  uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
@@ -60,6 +64,11 @@ cdef extern from "mpc/ring128.h" nogil:
                                  size_t k, size_t n, size_t k0, size_t kc)
     void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n,
                                    int acc)
+    void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e,
+                                 uint64_t alpha, int first, size_t n, size_t k0, size_t kc)
+    void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
+                                size_t kc)
+    void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n)
 
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
@@ -305,6 +314,65 @@ cdef void _limb_product(object out, object a, object b, bint aw, bint bw, size_t
 # ----------------------------------------------------------------------------- SPDZ2k records
 
 
+def auth_matmul_combine(c, a, b, d, e, alpha, first):
+    """The spdz2k matrix Beaver combine: records z (m, n) = c + d @ (b + e) + a @ e for records c
+    (m, n), a (m, k), b (k, n) and the opened masks' low words d (m, k), e (k, n) (uint64): value
+    shares c.v + d @ (b.v + [first] e) + a.v @ e, MAC shares c.m + d @ (b.m + alpha e) + a.m @ e,
+    every product mod 2^128 with d, e as 64-bit coefficients.
+
+    Method: :func:`matmul128`'s limb products, one pair of uint64 products per side and k-slice
+    of 256 (csrc/matmul.c, linked into this module, writing into one workspace reused by every
+    slice and both sides), packed straight from the records (``mpc_auth_mm_limbs_left``/``_right``: the folded
+    b + e and alpha e are formed while packing; value and MAC side by side, as columns 2j, 2j+1
+    of d's product and rows 2i, 2i+1 of e's) and accumulated straight into z's records, so no
+    folded, transposed or per-product Z_2^128 array is made. Cost: 14 mkn uint64 multiply-adds
+    (2 x (12 for the exact low-word products + 2 for the high words mod 2^64)) on the fast
+    uint64 kernel, and O(mk + kn + mn) passes."""
+    c, a, b, d, e, m, k, n = ck.auth_matmul_combine_args(c, a, b, d, e)
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    z = np.array(c, dtype=np.uint64, order="C", copy=True)
+    if m == 0 or n == 0 or k == 0:
+        return z
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pb = in_ptr(b)
+    cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pe = in_ptr(e)
+    cdef size_t mm = m, kk = k, nn = n, k0, kc, kmax = min(<size_t>MPC_RING128_LIMB_KC, kk)
+    # one workspace for every k-slice and both products (each region sized for the larger use):
+    # limbs x01 (4m, kc), cross words xc (2m, kc), limbs y3 (kc, 6n), yc (kc, 2n), g (12 m n), cr (2 m n)
+    cdef size_t o1 = 4 * mm * kmax, o2 = o1 + 2 * mm * kmax, o3 = o2 + 6 * nn * kmax, o4 = o3 + 2 * nn * kmax
+    cdef size_t o5 = o4 + 12 * mm * nn, o6 = o5 + 2 * mm * nn
+    work = np.empty(o6, dtype=np.uint64)
+    cdef uint64_t *w = out_ptr(work)
+    cdef uint64_t *x01 = w
+    cdef uint64_t *xc = w + o1
+    cdef uint64_t *y3 = w + o2
+    cdef uint64_t *yc = w + o3
+    cdef uint64_t *g = w + o4
+    cdef uint64_t *cr = w + o5
+    k0 = 0
+    with nogil:
+        while k0 < kk:
+            kc = min(<size_t>MPC_RING128_LIMB_KC, kk - k0)
+            # d @ (b + e): d's 32-bit limbs and low words, (b + e)'s 24-bit limbs and high words
+            mpc_ring128_limbs_left(x01, xc, pd, 0, 1, mm, kk, k0, kc)
+            mpc_auth_mm_limbs_right(y3, yc, pb, pe, al, f, nn, k0, kc)
+            mpc_matmul_u64(g, x01, y3, 2 * mm, kc, 6 * nn)
+            mpc_matmul_u64(cr, xc, yc, mm, kc, 2 * nn)
+            mpc_ring128_limbs_combine(pz, g, cr, mm, 2 * nn, 1)
+            # [a.v ; a.m] @ e: a's limbs and high words (rows 2i + s), e's 24-bit limbs and itself
+            mpc_auth_mm_limbs_left(x01, xc, pa, mm, kk, k0, kc)
+            mpc_ring128_limbs_right(y3, yc, pe, 0, 2, kk, nn, k0, kc)
+            mpc_matmul_u64(g, x01, y3, 4 * mm, kc, 3 * nn)
+            mpc_matmul_u64(cr, xc, yc, 2 * mm, kc, nn)
+            mpc_auth_mm_combine_rows(pz, g, cr, mm, nn)
+            k0 += kc
+    return z
+
+
+
 def auth_sub_split(x, a, vals=None, macs=None):
     """(x.v - a.v, x.m - a.m) of (..., 4) record arrays, as (..., 2) Z_2^128 arrays (into ``vals``
     and ``macs`` when given; they must not overlap the inputs)."""
@@ -322,9 +390,11 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return val, mac
 
 
-def auth_beaver_combine(c, a, b, d, e, alpha, first):
-    """z = c + d b + e a + d e for records c, a, b and opened Z_2^128 d, e (see ring128.h)."""
+def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
+    """z = c + D b + E a + D E for records c, a, b and opened Z_2^128 D = d (+ d2), E = e (+ e2):
+    d2 and e2 (both or neither) are the rest of the opening's sum, added in the pass (see ring128.h)."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
+    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
     z = np.empty((*shape, 4), dtype=np.uint64)
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
@@ -334,10 +404,12 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first):
     cdef const uint64_t *pb = in_ptr(b)
     cdef const uint64_t *pd = in_ptr(d)
     cdef const uint64_t *pe = in_ptr(e)
+    cdef const uint64_t *pd2 = in_ptr(d2) if d2 is not None else NULL
+    cdef const uint64_t *pe2 = in_ptr(e2) if e2 is not None else NULL
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, al, f, n)
+            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, al, f, n)
     return z
 
 

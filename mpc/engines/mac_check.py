@@ -61,10 +61,13 @@ different y except with probability 2^-64), not by hashing every opened byte.
 
 Cost per check: 3 rounds; each party sends 32 + 32 + (16 + 72 + 64) bytes to every peer (the
 payload: 48 bytes of ring values, 24 of bit values; the channel checks every message's shape).
-Local work: two passes over the recorded ring values and MAC shares (16 bytes each per opened
-element) and two GF(2^64) dot products over the recorded bit words and folded MACs (8 bytes
-each per opened word of 64 bits). Memory until the check: 32 bytes per opened ring element, 16
-per opened bit word.
+Local work: dot products with the chi_j over the recorded ring values and MAC shares (16 bytes
+each per opened element and summand), array by array as recorded (no copy into one), and two
+GF(2^64) dot products over the recorded bit words and folded MACs (8 bytes each per opened word
+of 64 bits). An opening may be recorded as its summands (:meth:`MacCheck.record_sum`: the
+engine's share sent and the peers' sum received, so no pass sums them; y is linear in them).
+Memory until the check: 32 bytes per opened ring element, 48 for one recorded as two summands,
+16 per opened bit word.
 """
 
 from __future__ import annotations
@@ -105,14 +108,27 @@ class _Records:
         if arr.size:  # contiguous: a strided view (a record field) would keep its whole parent alive
             self.parts.append(np.ascontiguousarray(arr, dtype=np.uint64).reshape(-1, self.width))
 
+    def add_sum(self, arrs: tuple[np.ndarray, ...]) -> None:
+        """Rows that are the sums (mod 2^128) of same-shaped arrays, kept as the arrays: an opening
+        recorded as this party's share sent and the peers' sum received, with no pass summing
+        them (only :meth:`take_parts` reads such an entry)."""
+        if arrs[0].size:
+            self.parts.append(tuple(np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, self.width) for a in arrs))
+
     @property
     def rows(self) -> int:
-        return sum(p.shape[0] for p in self.parts)
+        return sum((p[0] if isinstance(p, tuple) else p).shape[0] for p in self.parts)
 
     def take(self) -> np.ndarray:
         out = np.concatenate(self.parts) if self.parts else np.zeros((0, self.width), dtype=np.uint64)
         self.parts = []
         return out.reshape(-1) if self.width == 1 else out
+
+    def take_parts(self) -> list[tuple[np.ndarray, ...]]:
+        """The recorded entries, not copied into one array: each a tuple of (rows, width) arrays
+        whose sum the rows are (one array for an entry of :meth:`add`)."""
+        out, self.parts = [p if isinstance(p, tuple) else (p,) for p in self.parts], []
+        return out
 
 
 class _Ledger:
@@ -142,6 +158,12 @@ class _Ledger:
         """Values one party broadcast (every party must have received the same)."""
         self._public.add(values)
 
+    def record_sum(self, values: tuple[np.ndarray, ...], macs: np.ndarray) -> None:
+        """An opening whose opened values are the sum of ``values`` (mod 2^128; ring only), kept
+        as they are: this party's shares sent and the peers' received need no summing pass."""
+        self._vals.add_sum(values)
+        self._macs.add(macs)
+
     def _take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._vals.take(), self._macs.take(), self._public.take()
 
@@ -163,13 +185,21 @@ class RingLedger(_Ledger):
     def payload(self, prg: PRG) -> tuple[np.ndarray, int]:
         """(z_i, y, p) from the coefficients of ``prg`` (consumes the records), and the openings count."""
         k = self.kernels
-        vals, macs, public = self._take()
+        vals, macs = self._vals.take_parts(), self._macs.take_parts()  # row for row alike
+        public = self._public.take()
+        count = sum(mac.shape[0] for (mac,) in macs)
         zero = np.zeros(2, dtype=np.uint64)
-        chi = self._chi(prg.derive("chi"), vals.shape[0])
-        y, m = k.dot128_64(vals, chi), k.dot128_64(macs, chi)
+        chi = self._chi(prg.derive("chi"), count)
+        y, m, pos = zero.copy(), zero.copy(), 0
+        for v, (mac,) in zip(vals, macs, strict=True):  # entry by entry: no copy of the records
+            c = chi[pos : pos + mac.shape[0]]
+            pos += mac.shape[0]
+            for part in v:  # an opening kept as its summands: y is linear in them
+                k.add128(y, k.dot128_64(part, c), out=y)
+            k.add128(m, k.dot128_64(mac, c), out=m)
         z = k.sub128(m.reshape(1, 2), k.mul128(y.reshape(1, 2), self.alpha.reshape(1, 2))).reshape(2)
         p = k.dot128_64(public, self._chi(prg.derive("chi-public"), public.shape[0])) if public.shape[0] else zero
-        return np.concatenate([z, y, p]), vals.shape[0]
+        return np.concatenate([z, y, p]), count
 
     @staticmethod
     def verify(mine: np.ndarray, theirs: list[np.ndarray], label: str) -> None:
@@ -248,6 +278,11 @@ class MacCheck:
     def record_public(self, values: np.ndarray) -> None:
         if not self.dry:
             self.ring.record_public(values)
+
+    def record_sum(self, values: tuple[np.ndarray, ...], macs: np.ndarray) -> None:
+        """A ring opening kept as its summands (see :meth:`RingLedger.record_sum`)."""
+        if not self.dry:
+            self.ring.record_sum(values, macs)
 
     def record_bits(self, words: np.ndarray, folds: np.ndarray) -> None:
         """A bit opening (see :meth:`BitLedger.record`); nothing is kept in a dry run."""

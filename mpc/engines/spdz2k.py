@@ -35,11 +35,13 @@ to each peer, per element of the result; every opening is recorded for the next 
 - matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
   Local work: two products mod 2^128, D (k, 2n) and (2m, k) E (value and MAC columns or rows
   side by side: 4mkn multiply-adds), with D and E as their low 64 bits (public coefficients:
-  the result stays authenticated and right mod 2^64, see ``_matmul_combine``), each done as
-  exact uint64 products of limbs (:func:`mpc._core._ring.matmul128`, its narrow-operand path,
-  on the AVX-512 Winograd kernel when the CPU has it): roughly 12 times semi2k's 2mkn uint64
-  multiply-adds (16 with 128-bit D, E; W2 ~25% faster for it). The MAC check's share of a
-  product is linear: the opened D and E are recorded in full (mk + kn elements).
+  the result stays authenticated and right mod 2^64, see ``_matmul_combine``), in one kernel
+  call (``auth_matmul_combine``: the operands packed straight from the records, the products
+  accumulated straight into the result's records, no Z_2^128 temporaries), each product done as
+  exact uint64 products of limbs (the limbs of :func:`mpc._core._ring.matmul128`, on the
+  AVX-512 Winograd kernel when the CPU has it): 28mkn uint64 multiply-adds, 14 times semi2k's
+  2mkn. The MAC check's share of a product is linear: the opened D and E are recorded in full
+  (mk + kn elements).
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
@@ -115,7 +117,7 @@ from mpc.sharing.flat import concat_flat, split_flat
 __all__ = ["CHECK_EVERY", "Spdz2k", "build"]
 
 TRUNC_BOUND_BITS = 62
-CHECK_EVERY = 1 << 22  # opened elements (32 bytes each kept) before a MAC check is forced
+CHECK_EVERY = 1 << 22  # opened elements (32 or 48 bytes each kept, see mac_check) before a MAC check is forced
 
 
 def folds_truncation(preprocessing: Preprocessing) -> bool:
@@ -253,16 +255,35 @@ class Spdz2k:
 
     def _open_steps(self, values: np.ndarray, macs: np.ndarray) -> steps.Steps[np.ndarray]:
         """:meth:`_open_split` as a step generator (:mod:`mpc.engines.steps`): it yields the value
-        shares (N, 2) once and records the opened sum with ``macs`` for the next MAC check."""
+        shares (N, 2) once and records the opening with ``macs`` for the next MAC check; the
+        opened sum."""
+        own, rest = yield from self._open_parts_steps(values, macs)
+        return self.kernels.add128(own, rest)
+
+    def _open_low(self, values: np.ndarray, macs: np.ndarray) -> np.ndarray:
+        """Open value shares (N, 2) whose MAC shares are ``macs`` (one exchange, recorded): the
+        opened values' low 64 bits (N,), the summands added in one pass over their low words."""
+        return _low_sum(*steps.run(self.channel.exchange, self._open_parts_steps(values, macs)))
+
+    def _open_parts_steps(self, values: np.ndarray, macs: np.ndarray
+                          ) -> steps.Steps[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`_open_steps` without the summing pass: (this party's value shares as sent, the
+        peers' sum as received (summed when there are several)), whose sum is the opened value;
+        the opening is recorded as those two summands (:meth:`MacCheck.record_sum`), so a
+        consumer that sums them in its own pass (``auth_beaver_combine``'s d2, e2; the low words
+        of a truncation's opening) reads each buffer once and no opened-values array is made."""
         parts = yield values
         m = values.shape[0]
         k = self.kernels
-        total = k.add128(parts[0].reshape(m, 2), parts[1].reshape(m, 2))
-        for p in parts[2:]:
-            k.add128(total, p.reshape(m, 2), out=total)
-        self.mac.record(total, macs)
+        peers = [parts[p].reshape(m, 2) for p in range(self.n) if p != self.pid]
+        rest = peers[0]
+        if len(peers) > 1:
+            rest = k.add128(peers[0], peers[1])
+            for p in peers[2:]:
+                k.add128(rest, p, out=rest)
+        self.mac.record_sum((values, rest), macs)
         self.checkpoint()
-        return total
+        return values, rest
 
     def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
         """The exchange a lockstep of this engine's (and its authenticated boolean side's) step
@@ -343,17 +364,19 @@ class Spdz2k:
     def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round.
         Local work: one masking pass per operand (value shares straight into the buffer sent,
-        MAC shares into the check's record) and one fused combine (``auth_beaver_combine``)."""
+        MAC shares into the check's record) and one fused combine (``auth_beaver_combine``, which
+        sums the opening's two summands, the shares sent and the peers' received, in the same
+        pass: the opening is recorded for the check as those summands, no summed array is made)."""
         return steps.run(self.channel.exchange, self.mul_steps(x, y))
 
     def mul_steps(self, x: np.ndarray, y: np.ndarray) -> steps.Steps[np.ndarray]:
         """:meth:`mul` as a step generator (:mod:`mpc.engines.steps`)."""
         a, b, c = self.preprocessing.triples(x.shape, auth=True)
         n = x.size
-        opened = yield from self._open_steps(*self._masked([(x, a), (y, b)]))
+        own, rest = yield from self._open_parts_steps(*self._masked([(x, a), (y, b)]))
         z = self.kernels.auth_beaver_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4),
-                                             _words(b).reshape(-1, 4), opened[:n], opened[n:], self.alpha,
-                                             self.pid == 0)
+                                             _words(b).reshape(-1, 4), own[:n], own[n:], self.alpha,
+                                             self.pid == 0, rest[:n], rest[n:])
         return _records(z, x.shape)
 
     def square(self, x: np.ndarray) -> np.ndarray:
@@ -369,8 +392,8 @@ class Spdz2k:
         batched = x.ndim == 3
         m, kk, n = x.shape[-2], x.shape[-1], y.shape[-1]
         a, b, c = self.preprocessing.matmul_triples(m, kk, n, batch=x.shape[0] if batched else None, auth=True)
-        opened = self._open_split(*self._masked([(x, a), (y, b)]))
-        d, e = opened[: x.size].reshape(*x.shape, 2), opened[x.size :].reshape(*y.shape, 2)
+        opened = self._open_low(*self._masked([(x, a), (y, b)]))
+        d, e = opened[: x.size].reshape(x.shape), opened[x.size :].reshape(y.shape)
         if not batched:
             return self._matmul_combine(a, b, c, d, e)
         return np.stack([self._matmul_combine(a[i], b[i], c[i], d[i], e[i]) for i in range(x.shape[0])])
@@ -378,21 +401,16 @@ class Spdz2k:
     def _matmul_combine(self, a, b, c, d, e) -> np.ndarray:
         """Z = C + D B + A E + D E with D E folded into the first product, as semi2k does: the
         value share is C + D (B + [party 0] E) + A E and the MAC share C + D (B_m + alpha_i E) + A_m E,
-        so D multiplies one (k, 2n) matrix and E one (2m, k): two products, not five. D and E
+        so D multiplies one (k, 2n) matrix and E one (2m, k): two products, not five, in one
+        kernel call (``auth_matmul_combine``: the folded B and both products' operands packed
+        straight from the records, the products accumulated straight into Z's records). D and E
         enter as their low 64 bits: any public coefficients give an authenticated result (the
         MAC relation holds mod 2^128 as for every linear function), and D, E mod 2^64 give
-        X Y mod 2^64, all a SPDZ2k value means; a 64-bit by 128-bit product is ~20% less work
-        than a 128-bit one (``matmul128``'s narrow operand). The opened D, E are recorded for
-        the MAC check in full."""
-        k = self.kernels
-        d64, e64 = low64(d), low64(e)
-        e128 = lift64(e64)
-        w = pairs(b)  # (k, n, 2, 2): value, MAC
-        bv = k.add128(np.ascontiguousarray(w[..., 0, :]), e128) if self.pid == 0 else w[..., 0, :]
-        bm = k.add128(np.ascontiguousarray(w[..., 1, :]), k.mul128_64(e128, np.full(e64.shape, self.alpha,
-                                                                                      dtype=np.uint64)))
-        folded = from_pairs(np.stack([bv, bm], axis=-2))
-        return self.add(c, self.add(self._matmul_left(d64, folded), self._matmul_right(a, e64)))
+        X Y mod 2^64, all a SPDZ2k value means: ``d``, ``e`` are the opened D, E's low words
+        (uint64 (m, k) and (k, n)). The opened D, E are recorded for the MAC check in full."""
+        m, n = c.shape
+        z = self.kernels.auth_matmul_combine(_words(c), _words(a), _words(b), d, e, self.alpha, self.pid == 0)
+        return _records(z, (m, n))
 
     # ------------------------------------------------------------------ truncation and division
 
@@ -440,9 +458,9 @@ class Spdz2k:
             return []  # nothing to open: no round
         tuples = [self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True) if d & (d - 1) == 0
                   else self.preprocessing.div_triples(x.shape, d, auth=True) for x, d in items]
-        opened = yield from self._open_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
-                                                              for (x, _), t in zip(items, tuples, strict=True)]))
-        c64 = np.ascontiguousarray(opened[:, 0])
+        c64 = _low_sum(*(yield from self._open_parts_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
+                                                                            for (x, _), t in zip(items, tuples,
+                                                                                                 strict=True)]))))
         out, pos = [], 0
         for (x, d), t in zip(items, tuples, strict=True):
             c = c64[pos : pos + x.size]
@@ -484,9 +502,9 @@ class Spdz2k:
             x, kx, y, ky = y, ky, x, kx
         t = self.preprocessing.trunc_products(x.shape, kx, ky, auth=True)
         n = x.size
-        opened = yield from self._open_steps(*self._mask_add([(x, t.r1, 1 << TRUNC_BOUND_BITS),
-                                                              (y, t.r2, (1 << TRUNC_BOUND_BITS) if ky else 0)]))
-        c1, c2 = np.ascontiguousarray(opened[:n, 0]), np.ascontiguousarray(opened[n:, 0])
+        opened = _low_sum(*(yield from self._open_parts_steps(*self._mask_add([
+            (x, t.r1, 1 << TRUNC_BOUND_BITS), (y, t.r2, (1 << TRUNC_BOUND_BITS) if ky else 0)]))))
+        c1, c2 = opened[:n], opened[n:]
         with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
             p1, t1 = _trunc_public(c1, kx)
             if ky:  # L2 = [a2] - T2 [m2]; L1 L2 = a1a2 - T2 a1m2 - T1 m1a2 + T1 T2 m1m2
@@ -507,13 +525,18 @@ class Spdz2k:
         if not self.folds_truncation:  # no tsquare tuples from this source: truncate, then square
             return self.square(self.truncate_many([x], k)[0])
         t = self.preprocessing.trunc_squares(x.shape, k, auth=True)
-        opened = self._open_split(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)]))
-        c = np.ascontiguousarray(opened[:, 0])
+        c = self._open_low(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)]))
         with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
             p, tt = _trunc_public(c, k)
             terms = [(t.aa, 1), (t.a, 0 - 2 * p), (t.am, 0 - 2 * tt), (t.m, 2 * p * tt + tt * tt)]
             public = p * p
         return self.lincomb(terms, public, x.shape)
+
+
+def _low_sum(own: np.ndarray, rest: np.ndarray) -> np.ndarray:
+    """The low 64 bits of an opening kept as two summands ((N, 2) words each): all a truncation's
+    public part or a matrix combine's D, E need, in one pass over the two low words."""
+    return np.add(own[:, 0], rest[:, 0])  # uint64 arrays wrap mod 2^64
 
 
 def _trunc_public(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -168,6 +168,13 @@ def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
     return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
 
 
+def _auth_beaver_combine(g: _Gen) -> tuple:
+    """Records c, a, b, opened words d, e, a MAC key share, first, and the opening's rest d2, e2 or neither."""
+    s = g.shape()
+    rest = (g.u64((*s, 2)), g.u64((*s, 2))) if g.flag() else (None, None)
+    return (*(g.u64((*s, 4)) for _ in range(3)), g.u64((*s, 2)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest)
+
+
 def _auth_add_split(g: _Gen) -> tuple:
     """Records x, a, a public constant c, a MAC key share, first."""
     s = g.shape()
@@ -181,6 +188,13 @@ def _auth_lincomb(g: _Gen) -> tuple:
     xs = [g.u64((*s, 4)) for _ in range(terms)]
     coefs = [g.u64(s) if g.flag() else int(g.u64(())) for _ in range(terms)]
     return xs, coefs, g.u64(s) if g.flag() else None, int(g.u64(())), g.flag()
+
+
+def _auth_matmul_combine(g: _Gen) -> tuple:
+    """Records c (m, n), a (m, k), b (k, n), the opened words d (m, k), e (k, n), a MAC key share, first."""
+    m, k, n = g.dim(), g.dim(), g.dim()
+    return (g.u64((m, n, 4)), g.u64((m, k, 4)), g.u64((k, n, 4)), g.u64((m, k)), g.u64((k, n)), int(g.u64(())),
+            g.flag())
 
 
 def _ot_hash_finish(g: _Gen) -> tuple:
@@ -224,11 +238,12 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "mul128_64": lambda g: (lambda s: (g.u64((*s, 2)), g.u64(s)))(g.shape()),
     "matmul128": _matmul128,
     "auth_sub_split": lambda g: _auth(g, 2, 0, False),
-    "auth_beaver_combine": lambda g: _auth(g, 3, 2, True),
+    "auth_beaver_combine": _auth_beaver_combine,
     "auth_square_combine": lambda g: _auth(g, 2, 1, True),
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,
+    "auth_matmul_combine": _auth_matmul_combine,
     "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "matmul": _matmul,
     "matmul_batched": _matmul_batched,

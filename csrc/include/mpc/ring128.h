@@ -50,6 +50,22 @@ void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int 
  * xc @ yc; NULL when there is no cross word) */
 void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc);
 
+/* The spdz2k matrix Beaver combine (mpc._core._ring.auth_matmul_combine) on the limb products
+ * above, reading the authenticated records in place (no folded or transposed copies). For the
+ * product D @ B' with B' = (b.v + [first] e, b.m + alpha e): the right operand's columns 2j and
+ * 2j+1 are B'.v and B'.m of column j, so the (m, 2n) Z_2^128 product is the (m, n) records.
+ * mpc_auth_mm_limbs_right: B' rows [k0, k0 + kc) split as mpc_ring128_limbs_right with cross
+ * bit 0 (y3 (kc, 6n), yc (kc, 2n): the high words); b (k, n) records, e (k, n) 64-bit.
+ * mpc_auth_mm_limbs_left: for [A.v ; A.m] @ E, the rows r = 2i + s (s = 0 value, 1 MAC) of a's
+ * (m, k) records split as mpc_ring128_limbs_left with cross bit 1 (x01 (4m, kc), xc (2m, kc):
+ * the high words). mpc_auth_mm_combine_rows: z's (m, n) records += the limb sums of those rows
+ * (g (4m, 3n) from x01 @ y3, x (2m, n) from xc @ yc), row 2i + s into record i's half s. */
+void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e, uint64_t alpha,
+                             int first, size_t n, size_t k0, size_t kc);
+void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
+                            size_t kc);
+void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n);
+
 /* SPDZ2k authenticated shares (mpc.sharing.authenticated): one record of 4 words per element,
  * value share (lo, hi) then MAC share (lo, hi). Opened values d, e and public values c are
  * 128-bit (2 words per element); alpha is this party's 64-bit MAC key share; `first` is nonzero
@@ -57,9 +73,12 @@ void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x
 
 /* val[i] = x[i].v - a[i].v, mac[i] = x[i].m - a[i].m: the masked value to send, its MAC share */
 void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n);
-/* z = c + d b + e a + d e: value (d e at party 0 only) and MAC (alpha d e at every party) */
+/* z = c + D b + E a + D E: value (D E at party 0 only) and MAC (alpha D E at every party), with
+ * D = d + d2 and E = e + e2 when d2 and e2 are given (both or neither NULL: the opening's sum of
+ * this party's masked shares and the peers', formed in registers), else D = d and E = e */
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, uint64_t alpha, int first, size_t n);
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t n);
 /* z = c + 2 d a + d^2: the square of a pair (a, c = a^2) */
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
                              int first, size_t n);
