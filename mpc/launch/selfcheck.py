@@ -218,6 +218,45 @@ def _spdz_untrim128(g: _Gen) -> tuple:
     return g.u8((_checks.spdz_trimmed128_bytes(a, nbits, w),)), a, nbits, w
 
 
+def _soft_offs(g: _Gen, nb: int, k: int, nrows: int) -> np.ndarray:
+    """SoftSpoken's per-block punctured indices: below 2^k, the last block below 2^(its rows)."""
+    offs = g.u8((nb,))
+    last = nrows - (nb - 1) * k
+    offs[:-1] &= (1 << k) - 1
+    offs[-1:] &= (1 << last) - 1
+    return offs
+
+
+def _ot_soft_sums(g: _Gen) -> tuple:
+    k, nrows, w = g.dim(1, 5), g.dim(1, 20), g.dim(1, 4)
+    nb = -(-nrows // k)
+    return g.u64((nb << k, w)), _soft_offs(g, nb, k, nrows), g.u64((1 if g.flag() else nb, w)), k, nrows
+
+
+def _ot_soft_extend(g: _Gen) -> tuple:
+    k, w = g.dim(1, 5), g.dim(1, 3)
+    nb = -(-128 // k)
+    present = g.u8((nb << k,)) & np.uint8(1)
+    return (g.u8((nb << k, 16)), present, g.dim(0, 1000), _soft_offs(g, nb, k, 128),
+            g.u64((1 if g.flag() else nb, w)), k)
+
+
+def _ot_kos_sums(g: _Gen) -> tuple:
+    m = g.dim(0, 200)
+    return g.u64((m, 2)), g.u64((-(-m // 64),)) if g.flag() else None, g.u8((16,))
+
+
+def _ot_gilboa_send_hash(g: _Gen) -> tuple:
+    n, nbits = g.dim(0, 5), g.dim(1, 65)
+    return g.u64((n * nbits, 2)), g.u64((2,)), int(g.u64((1,))[0]), g.u8((16,)), g.u64((n,)), nbits
+
+
+def _ot_gilboa_recv_hash(g: _Gen) -> tuple:
+    n, nbits = g.dim(0, 5), g.dim(1, 65)
+    size = n * sum((64 - k + 7) // 8 for k in range(nbits))
+    return g.u64((n * nbits, 2)), int(g.u64((1,))[0]), g.u8((16,)), g.u8((size,)), g.u64((n,)), nbits
+
+
 GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "spdz_weighted128": lambda g: (g.u64((g.dim(0, 3), g.dim(0, 129), g.dim(0, 5), 2)),),
     "spdz_untrim128": _spdz_untrim128,
@@ -276,6 +315,13 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "ot_lsb_pack": lambda g: (g.u64((64 * g.dim(0, 3), g.dim(1, 3), 2)),),
     "ot_hash_words": lambda g: (g.u64((g.dim(0, 20), 2)), g.u64((2,)) if g.flag() else None, int(g.u64((1,))[0]),
                                 g.u8((16,))),
+    "ot_soft_sums": _ot_soft_sums,
+    "ot_soft_extend": _ot_soft_extend,
+    "ot_kos_sums": _ot_kos_sums,
+    "ot_gilboa_send_hash": _ot_gilboa_send_hash,
+    "ot_gilboa_recv_hash": _ot_gilboa_recv_hash,
+    "ot_hash_lsb": lambda g: (g.u64((64 * g.dim(0, 3), 2)), g.u64((2,)) if g.flag() else None, int(g.u64((1,))[0]),
+                              g.u8((16,))),
 }
 
 
