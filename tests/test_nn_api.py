@@ -297,8 +297,14 @@ def test_optimizer_steps_match_torch(name, make_mpc, make_torch):
         ref.zero_grad()
         nn.functional.cross_entropy(model(torch.tensor(x[lo:hi])), torch.tensor(y[lo:hi])).backward()
         ref.step()
+    # Adam's step is m / sqrt(v): where a gradient is within a few fixed-point units of 0 its
+    # direction is mostly rounding, and mpc.nn.optim's eps floor makes that step smaller than
+    # torch's (its docstring); one such parameter was off by 2.3e-3 after 4 steps at lr = 0.01 in
+    # one run. A wrong Adam is off by far more (without the bias correction the first step is
+    # 3.2 lr instead of lr: 2.2e-2 here).
+    tol = 5e-3 if name.startswith("adam") else 2e-3
     for key, value in model.state_dict().items():
-        assert_close(f"{name} {key}", trained.state_dict()[key].numpy(), value.detach().numpy(), 2e-3)
+        assert_close(f"{name} {key}", trained.state_dict()[key].numpy(), value.detach().numpy(), tol)
 
 
 def test_optimizer_configuration_errors():
