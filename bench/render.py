@@ -71,7 +71,7 @@ TESSERA_ENGINES = {  # DESIGN.md section 4
     "semi2k": ("semi-honest, dishonest majority (additive over Z_2^64, fixed point)",
                "TrustedDealer process (seed-compressed: party n-1 receives corrections, the others expand seeds)"),
     "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)",
-               "authenticated TrustedDealer process (it knows the MAC key); dealer-free OT for arithmetic only"),
+               "authenticated TrustedDealer process (it knows the MAC key), or dealer-free OT (every kind but division tuples; bit protocols slow)"),
     "gmw": ("semi-honest (XOR sharing of bits)", "TrustedDealer process: AND triples, daBits, bit-injection triples"),
 }
 STAMP_KEYS = {"machine", "commit", "versions", "settings", "run_id", "timestamp"}
