@@ -1,11 +1,29 @@
-"""Tampering helpers shared by the spdz2k cheating tests (online and offline): a 128-bit offset
-added to one element of an authenticated array, and a one-shot patch of a method's input."""
+"""Helpers shared by the spdz2k tests (online and offline): a 128-bit offset added to one element
+of an authenticated array, a one-shot patch of a method's input, and the reconstruction of
+authenticated material with its MACs checked."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from mpc.sharing.authenticated import pairs
+
 M64 = (1 << 64) - 1
+M128 = 1 << 128
+
+
+def ints(w: np.ndarray) -> np.ndarray:
+    """(..., 2) uint64 words -> Python ints (object array)."""
+    w = np.asarray(w, dtype=np.uint64).astype(object)
+    return w[..., 0] + (w[..., 1] << 64)
+
+
+def opened(results, get, alpha):
+    """The reconstructed value of an AUTH component, after checking its MACs element by element."""
+    v = sum(ints(pairs(get(r))[..., 0, :]) for r in results) % M128
+    m = sum(ints(pairs(get(r))[..., 1, :]) for r in results) % M128
+    assert ((m - alpha * v) % M128 == 0).all(), "a MAC does not match its value"
+    return v
 
 
 def add128(words: np.ndarray, index: int, offset: int) -> None:

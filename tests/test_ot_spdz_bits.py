@@ -18,29 +18,14 @@ import secrets
 
 import numpy as np
 import pytest
-from _tamper import add128, one_shot
+from _tamper import M128, add128, one_shot, opened
 
 from mpc._core import get_kernels
 from mpc.errors import CheatingDetected
 from mpc.preprocessing.base import Request
-from mpc.sharing.authenticated import pairs
 from mpc.testing import run_local
 
-M128 = 1 << 128
 K = get_kernels()
-
-
-def ints(w: np.ndarray) -> np.ndarray:
-    w = np.asarray(w, dtype=np.uint64).astype(object)
-    return w[..., 0] + (w[..., 1] << 64)
-
-
-def opened(results, get, alpha):
-    """The reconstructed value of an AUTH component, after checking every element's MAC."""
-    v = sum(ints(pairs(get(r))[..., 0, :]) for r in results) % M128
-    m = sum(ints(pairs(get(r))[..., 1, :]) for r in results) % M128
-    assert ((m - alpha * v) % M128 == 0).all(), "a MAC does not match its value"
-    return v
 
 
 def bopened(results, get, delta):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _tamper import add128, one_shot
+from _tamper import M128, add128, ints, one_shot, opened
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,25 +30,9 @@ from mpc.errors import CheatingDetected, ConfigError
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_spdz import combine_coefficients
 from mpc.prg import PRG
-from mpc.sharing.authenticated import pairs
 from mpc.testing import run_local
 
-M128 = 1 << 128
 I64 = np.iinfo(np.int64)
-
-
-def ints(w: np.ndarray) -> np.ndarray:
-    """(..., 2) uint64 words -> Python ints (object array)."""
-    w = np.asarray(w, dtype=np.uint64).astype(object)
-    return w[..., 0] + (w[..., 1] << 64)
-
-
-def opened(results, get, alpha):
-    """The reconstructed value of an AUTH component, after checking its MACs element by element."""
-    v = sum(ints(pairs(get(r))[..., 0, :]) for r in results) % M128
-    m = sum(ints(pairs(get(r))[..., 1, :]) for r in results) % M128
-    assert ((m - alpha * v) % M128 == 0).all(), "a MAC does not match its value"
-    return v
 
 
 @pytest.mark.parametrize("n", [2, 3])

@@ -51,9 +51,8 @@ import types
 
 import numpy as np
 
-from mpc.net.channel import Channel
-from mpc.preprocessing.ot_link import SECTION, OTLinks, WideProducts
-from mpc.prg import PRG
+from mpc.preprocessing.ot_link import SECTION, OTLinks
+from mpc.preprocessing.ot_vole import CopeKeys
 
 __all__ = ["KBITS", "POWERS", "BitVole", "combine", "gf_dot"]
 
@@ -62,33 +61,13 @@ _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 POWERS = np.uint64(1) << np.arange(KBITS, dtype=np.uint64)  # X^t
 
 
-def _seed(block: np.ndarray) -> bytes:
-    return np.ascontiguousarray(block, dtype=np.uint64).tobytes()
-
-
-class BitVole:
+class BitVole(CopeKeys):
     """One party's binary COPE instances with every peer (see the module docstring)."""
 
     def __init__(self, links: OTLinks, delta: int) -> None:
-        self.links = links
-        self.channel: Channel = links.channel
-        self.kernels: types.SimpleNamespace = links.kernels
-        self.peers = list(self.channel.peers)
-        self.delta = int(delta) % (1 << 64)
-        self._bits = np.array([(self.delta >> b) & 1 for b in range(KBITS)], dtype=np.uint8)
-        self._send: dict[int, list[tuple[PRG, PRG]]] = {}
-        self._recv: dict[int, list[PRG]] = {}
+        super().__init__(links, delta)
+        self.delta = self.key
         self.bits = 0  # bits authenticated by this party
-
-    def setup(self) -> None:
-        """The 64 random OTs per ordered pair (idempotent)."""
-        if self._send or not self.peers:
-            return
-        sent, received = WideProducts(self.links).random_ots(self._bits, self.peers, self.peers, KBITS)
-        for p in self.peers:
-            m0, m1 = sent[p]
-            self._send[p] = [(PRG(_seed(m0[k])), PRG(_seed(m1[k]))) for k in range(KBITS)]
-            self._recv[p] = [PRG(_seed(received[p][k])) for k in range(KBITS)]
 
     def send_corrections(self, d: np.ndarray, p: int, tag: int) -> None:
         """Send the corrections ``d`` ``(64, W)`` to peer p (one place to tamper in tests)."""

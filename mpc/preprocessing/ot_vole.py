@@ -61,7 +61,7 @@ from mpc.preprocessing.ot_link import (
 )
 from mpc.prg import PRG
 
-__all__ = ["Commitments", "Vole"]
+__all__ = ["Commitments", "CopeKeys", "Vole"]
 
 KBITS = 64  # bits of a MAC key share (s)
 CHUNK = 1 << 13  # elements per extend round (64 x 16 bytes of working memory per element and array)
@@ -73,19 +73,20 @@ def _seed(block: np.ndarray) -> bytes:
     return np.ascontiguousarray(block, dtype=np.uint64).tobytes()
 
 
-class Vole:
-    """One party's COPE instances with every peer (see the module docstring)."""
+class CopeKeys:
+    """The key side shared by the COPE instances (arithmetic :class:`Vole`, binary
+    :class:`~mpc.preprocessing.ot_bit_vole.BitVole`): a 64-bit key's bits as OT choices, and the
+    64 random OTs per ordered pair whose seeds expand every later correlation."""
 
-    def __init__(self, links: OTLinks, alpha: int) -> None:
+    def __init__(self, links: OTLinks, key: int) -> None:
         self.links = links
         self.channel: Channel = links.channel
         self.kernels: types.SimpleNamespace = links.kernels
         self.peers = list(self.channel.peers)
-        self.alpha = int(alpha)
-        self._bits = np.array([(self.alpha >> b) & 1 for b in range(KBITS)], dtype=np.uint8)
+        self.key = int(key) % (1 << KBITS)
+        self._bits = np.array([(self.key >> b) & 1 for b in range(KBITS)], dtype=np.uint8)
         self._send: dict[int, list[tuple[PRG, PRG]]] = {}
         self._recv: dict[int, list[PRG]] = {}
-        self.elements = 0  # elements authenticated by this party
 
     def setup(self) -> None:
         """The 64 random OTs per ordered pair (idempotent)."""
@@ -96,6 +97,15 @@ class Vole:
             m0, m1 = sent[p]
             self._send[p] = [(PRG(_seed(m0[k])), PRG(_seed(m1[k]))) for k in range(KBITS)]
             self._recv[p] = [PRG(_seed(received[p][k])) for k in range(KBITS)]
+
+
+class Vole(CopeKeys):
+    """One party's COPE instances with every peer (see the module docstring)."""
+
+    def __init__(self, links: OTLinks, alpha: int) -> None:
+        super().__init__(links, alpha)
+        self.alpha = self.key
+        self.elements = 0  # elements authenticated by this party
 
     def send_corrections(self, d: np.ndarray, p: int, tag: int) -> None:
         """Send the trimmed corrections ``d`` ``(1, 64, N, 2)`` to peer p (one place to tamper in tests)."""
