@@ -380,6 +380,14 @@ def ot_hash_words_args(x: object, delta: object, key: object) -> tuple:
     return x, d, k
 
 
+def ot_hash_lsb_args(x: object, delta: object, key: object) -> tuple:
+    """ot_hash_words_args, and x's rows a multiple of 64 (one packed word per 64 hashes)."""
+    x, d, k = ot_hash_words_args(x, delta, key)
+    if x.shape[0] % 64:
+        raise KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    return x, d, k
+
+
 def ot_count(name: str, v: object) -> int:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or int(v) < 1:
         raise KernelError(f"{name}: expected a positive integer, got {v!r}")

@@ -306,9 +306,7 @@ cdef extern from "mpc/ot.h" nogil:
 
 def ot_hash_lsb(x, delta, start, key):
     """ot_lsb_pack(ot_hash_words(x, delta, start, key)) in one pass (AES-NI): (m / 64,) words."""
-    x, d, k = ck.ot_hash_words_args(x, delta, key)
-    if x.shape[0] % 64:
-        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    x, d, k = ck.ot_hash_lsb_args(x, delta, key)
     cdef uint64_t st = ck.public_u64(start)
     cdef size_t m = x.shape[0]
     out = np.empty(m // 64, dtype=np.uint64)

@@ -862,9 +862,7 @@ def ot_gilboa_recv_hash(t, start, key, d, y, nbits):
 
 def ot_hash_lsb(x, delta, start, key):
     """ot_lsb_pack of ot_hash_words(x, delta, start, key): bit 0 of each hash, 64 per word."""
-    x, d, k = ck.ot_hash_words_args(x, delta, key)
-    if x.shape[0] % 64:
-        raise ck.KernelError(f"x: expected a multiple of 64 rows, got {x.shape[0]}")
+    x, d, k = ck.ot_hash_lsb_args(x, delta, key)
     return ot_lsb_pack(ot_hash_words(x, d, start, k))
 
 
