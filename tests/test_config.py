@@ -200,6 +200,9 @@ def test_session_defaults_to_the_addresses(tmp_path):
         ({"MPC_PID": "0", "MPC_MALLOC": "jemalloc"}, {}, "MPC_MALLOC: expected one of tuned, system"),
         ({"MPC_PID": "0", "MPC_OT_MATRIX": "rsa"}, {}, "MPC_OT_MATRIX: expected one of auto, gilboa, paillier"),
         ({"MPC_PID": "0"}, {"ot_matrix": "ecc"}, "--ot-matrix: expected one of auto, gilboa, paillier"),
+        ({"MPC_PID": "0", "MPC_OT_EXTENSION": "kos"}, {}, "MPC_OT_EXTENSION: expected one of softspoken, iknp"),
+        ({"MPC_PID": "0"}, {"ot_k": "two"}, "--ot-k: expected SoftSpoken bits per block"),
+        ({"MPC_PID": "0", "MPC_OT_K": "0"}, {}, "MPC_OT_K: expected SoftSpoken bits per block (an integer >= 1)"),
     ],
 )
 def test_from_env_errors_name_the_source(tmp_path, env, flags, fragment):
@@ -215,6 +218,17 @@ def test_ot_matrix_from_flag_env_or_script_default(tmp_path):
     assert from_env({"ot_matrix": "paillier"}, {}, env).ot_matrix == "paillier"
     assert from_env({"ot_matrix": "paillier"}, {"ot_matrix": "gilboa"}, env).ot_matrix == "gilboa"
     assert from_env({}, {}, dict(env, MPC_OT_MATRIX="Paillier")).ot_matrix == "paillier"
+
+
+def test_ot_extension_and_k_from_flag_env_or_script_default(tmp_path):
+    env = {"MPC_PID": "0", "MPC_HOSTS": str(write(tmp_path, HOSTS))}
+    cfg = from_env({}, {}, env)
+    assert (cfg.ot_extension, cfg.ot_k) == ("softspoken", None)
+    cfg = from_env({"ot_extension": "iknp", "ot_k": 4}, {}, env)
+    assert (cfg.ot_extension, cfg.ot_k) == ("iknp", 4)
+    cfg = from_env({"ot_k": 4}, {"ot_k": "3"}, dict(env, MPC_OT_EXTENSION="IKNP"))
+    assert (cfg.ot_extension, cfg.ot_k) == ("iknp", 3)
+    assert from_env({}, {}, dict(env, MPC_OT_K="5")).ot_k == 5
 
 
 def test_missing_pid_and_addresses():

@@ -177,10 +177,41 @@ def test_errors_are_config_errors():
         run_local(lambda p: None, 2, preprocessing="ot", ot_batch=3)
 
 
+@pytest.mark.parametrize("options", [{"ot_extension": "iknp"}, {"ot_k": 1}, {"ot_k": 4}])
+def test_ot_extension_and_k_options(options):
+    """``ot_extension`` / ``ot_k`` reach the OT links and change what is sent: per extended OT
+    IKNP and SoftSpoken k = 1 send 128 bits of matrix, k = 2 (the default) 64, k = 4 32; the
+    triples stay correct either way."""
+    def main(p, **_):
+        links = p.preprocessing.links
+        a, b, c = p.preprocessing.triples((2000,))
+        return {"t": (a, b, c), "ext": links.extension, "k": links.k, "sent": p.stats()["offline"]["bytes_sent"]}
+
+    res = run_local(main, 2, preprocessing="ot", **options)
+    base = run_local(main, 2, preprocessing="ot")
+    a, b, c = (_sum(res, "t", i) for i in range(3))
+    assert np.array_equal(a * b, c)
+    assert res[0]["ext"] == options.get("ot_extension", "softspoken") and res[0]["k"] == options.get("ot_k", 2)
+    assert base[0]["k"] == 2 and base[0]["ext"] == "softspoken"
+    ratio = res[0]["sent"] / base[0]["sent"]
+    if options.get("ot_k") == 4:
+        assert ratio < 0.95, ratio  # half the extension matrix of k = 2
+    else:
+        assert ratio > 1.05, ratio  # twice the extension matrix of k = 2
+
+
+@pytest.mark.parametrize("bad, fragment", [({"ot_extension": "kos"}, "ot_extension: expected one of softspoken, iknp"),
+                                           ({"ot_k": 0}, r"ot_k: .* \[1, 8\]"), ({"ot_k": 9}, "ot_k"),
+                                           ({"ot_k": True}, "ot_k")])
+def test_ot_options_are_checked_before_anything_is_sent(bad, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        run_local(lambda p: None, 2, preprocessing="ot", **bad)
+
+
 @pytest.mark.processes
 def test_mpcrun_preprocessing_ot_histogram(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot",
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-extension", "iknp",
            str(ROOT / "protocols" / "histogram.py"), str(ROOT / "protocols" / "data" / "votes_{pid}.txt"), "5"]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
@@ -191,7 +222,7 @@ def test_mpcrun_preprocessing_ot_histogram(tmp_path):
 def test_mpcrun_preprocessing_ot_salaries(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     data = ROOT / "protocols" / "data"
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-batch", "4096", "--stats",
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-batch", "4096", "--ot-k", "3", "--stats",
            str(ROOT / "protocols" / "salaries.py"), str(data / "salary_{pid}.txt")]
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr

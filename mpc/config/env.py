@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from mpc._core import BACKENDS
 from mpc.config.addresses import DEALER, endpoint, parse_address, positive_seconds, session_id
 from mpc.config.hosts import curve_for, load_hosts
-from mpc.config.session import DEFAULT_TIMEOUT, MALLOC_MODES, OT_MATRIX_MODES, SHM_MODES, SessionConfig
+from mpc.config.session import (
+    DEFAULT_TIMEOUT,
+    MALLOC_MODES,
+    OT_EXTENSIONS,
+    OT_MATRIX_MODES,
+    SHM_MODES,
+    SessionConfig,
+)
 from mpc.errors import ConfigError
 
 TORCH_DEFAULT_PORT = 29500
@@ -28,6 +35,8 @@ _ENV = {
     "preprocessing": "MPC_PREPROCESSING",
     "ot_batch": "MPC_OT_BATCH",
     "ot_matrix": "MPC_OT_MATRIX",
+    "ot_extension": "MPC_OT_EXTENSION",
+    "ot_k": "MPC_OT_K",
     "kernels": "MPC_KERNELS",
     "insecure_plaintext": "MPC_INSECURE_PLAINTEXT",
     "insecure_local_preprocessing": "MPC_INSECURE_LOCAL_PREPROCESSING",
@@ -35,7 +44,7 @@ _ENV = {
     "log_dir": "MPC_LOG_DIR",
 }
 _TORCH = {"pid": "RANK", "n": "WORLD_SIZE"}
-SCRIPT_DEFAULTS = ("engine", "preprocessing", "ot_batch", "ot_matrix", "kernels", "timeout", "connect_timeout", "spin_us", "malloc",
+SCRIPT_DEFAULTS = ("engine", "preprocessing", "ot_batch", "ot_matrix", "ot_extension", "ot_k", "kernels", "timeout", "connect_timeout", "spin_us", "malloc",
                    "stats", "log_dir")
 """What a script may set in ``mpc.run(main, ...)``. Not the pid, addresses, encryption or the
 permission to use insecure local preprocessing: those belong to whoever launches the parties, so
@@ -166,6 +175,9 @@ def from_env(
     ot_batch_raw, ot_batch_src = pick("ot_batch")
     ot_batch = None if ot_batch_raw is None else _parse_batch(ot_batch_raw, ot_batch_src)
     ot_matrix = _parse_choice(*pick("ot_matrix"), OT_MATRIX_MODES)
+    ot_extension = _parse_choice(*pick("ot_extension"), OT_EXTENSIONS)
+    ot_k_raw, ot_k_src = pick("ot_k")
+    ot_k = None if ot_k_raw is None else _parse_count(ot_k_raw, ot_k_src, 1, "SoftSpoken bits per block")
     kernels_raw, kernels_src = pick("kernels")
     kernels = None
     if kernels_raw is not None:
@@ -196,6 +208,8 @@ def from_env(
             preprocessing=preprocessing if preprocessing is not None else "dealer",
             ot_batch=ot_batch,
             ot_matrix=ot_matrix,
+            ot_extension=ot_extension,
+            ot_k=ot_k,
             kernels=kernels,
             log_dir=None if log_dir is None else str(log_dir),
             stats=stats,
@@ -257,12 +271,17 @@ def _parse_spin(raw: object, src: str | None) -> float:
 
 
 def _parse_batch(raw: object, src: str | None) -> int:
+    return _parse_count(raw, src, 64, "a number of elements")
+
+
+def _parse_count(raw: object, src: str | None, least: int, what: str) -> int:
+    """An integer >= ``least`` from a flag, an environment variable or a script default."""
     try:
         value = int(raw.strip()) if isinstance(raw, str) else int(raw)  # type: ignore[arg-type]
     except (TypeError, ValueError):
-        raise ConfigError(f"{src}: expected a number of elements (an integer >= 64), got {raw!r}") from None
-    if isinstance(raw, bool) or value < 64:
-        raise ConfigError(f"{src}: expected a number of elements (an integer >= 64), got {raw!r}")
+        raise ConfigError(f"{src}: expected {what} (an integer >= {least}), got {raw!r}") from None
+    if isinstance(raw, bool) or value < least:
+        raise ConfigError(f"{src}: expected {what} (an integer >= {least}), got {raw!r}")
     return value
 
 

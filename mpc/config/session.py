@@ -11,6 +11,7 @@ from mpc.errors import ConfigError
 DEFAULT_TIMEOUT = 60.0
 MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator); the first is the default
 OT_MATRIX_MODES = ("auto", "gilboa", "paillier")  # preprocessing="ot": how matrix triples are made; the first is the default
+OT_EXTENSIONS = ("softspoken", "iknp")  # preprocessing="ot": the OT extension; the first is the default
 SHM_MODES = ("auto", "on", "off")  # same-host payloads through shared memory (mpc.net.shm_ring); the first is the default
 
 
@@ -59,6 +60,8 @@ class SessionConfig:
     preprocessing: object = "dealer"
     ot_batch: int | None = None  # preprocessing="ot": elements per OT round trip (None: the source's default)
     ot_matrix: str = "auto"  # preprocessing="ot": matrix triples by Gilboa OT products, by Paillier, or the cheaper per shape
+    ot_extension: str = "softspoken"  # preprocessing="ot": SoftSpoken (k bits per block) or IKNP
+    ot_k: int | None = None  # preprocessing="ot" with SoftSpoken: bits per block (None: the default, 2)
     kernels: str | None = None
     log_dir: str | None = None
     stats: bool = False

@@ -35,7 +35,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from mpc.config import DEALER, SessionConfig, from_env, is_launched
-from mpc.config.session import MALLOC_MODES, OT_MATRIX_MODES, SHM_MODES
+from mpc.config.session import MALLOC_MODES, OT_EXTENSIONS, OT_MATRIX_MODES, SHM_MODES
 from mpc.errors import ConfigError
 from mpc.launch import keygen
 from mpc.launch.local import (
@@ -60,6 +60,8 @@ _PASS_THROUGH = (
     "preprocessing",
     "ot_batch",
     "ot_matrix",
+    "ot_extension",
+    "ot_k",
     "kernels",
     "insecure_plaintext",
     "insecure_local_preprocessing",
@@ -86,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --preprocessing ot: matrix triples from Gilboa OT products (GBs of traffic at "
                         "256^3), from Paillier (MBs of traffic, about 30 s of CPU at 256^3) or auto (default: "
                         "the cheaper per shape by the cost models; Paillier from about 48^3)")
+    p.add_argument("--ot-extension", choices=OT_EXTENSIONS,
+                   help="with --preprocessing ot: the OT extension, SoftSpoken (default; Roy, CRYPTO 2022) or "
+                        "IKNP with the KOS15 check")
+    p.add_argument("--ot-k", type=int, metavar="K",
+                   help="with --ot-extension softspoken: bits per block, 1..8 (default 2; larger k sends "
+                        "less and computes more: 2^k AES blocks per k OTs)")
     p.add_argument("--kernels", help="c | ref | auto: compiled kernels or the NumPy reference")
     p.add_argument("--timeout", type=float, metavar="S", help="receive deadline in seconds (default 60)")
     p.add_argument("--connect-timeout", type=float, metavar="S", help="how long to wait for peers at start")

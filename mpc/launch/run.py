@@ -265,6 +265,8 @@ def run_party(
             dealer=dealer,
             ot_batch=cfg.ot_batch,
             ot_matrix=cfg.ot_matrix,
+            ot_extension=cfg.ot_extension,
+            ot_k=cfg.ot_k,
         )
         main(party)
         party.finish()  # the engine's closing checks (spdz2k: the final MAC check)

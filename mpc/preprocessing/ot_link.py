@@ -49,6 +49,7 @@ import types
 import numpy as np
 
 from mpc._core._ref import ot_trim_groups
+from mpc.config.session import OT_EXTENSIONS
 from mpc.crypto import base_ot, ot_ext, ot_soft
 from mpc.errors import ConfigError, ProtocolError
 from mpc.net.channel import Channel
@@ -56,8 +57,8 @@ from mpc.prg import PRG
 
 OFFLINE_TAGS = 1 << 62
 SECTION = "offline"
-EXTENSIONS = ("softspoken", "iknp")  # the OT extension: SoftSpoken with k bits per block, or IKNP
-DEFAULT_EXTENSION = "softspoken"
+EXTENSIONS = OT_EXTENSIONS  # the OT extension: SoftSpoken with k bits per block, or IKNP
+DEFAULT_EXTENSION = OT_EXTENSIONS[0]
 _SHIFTS = np.arange(64, dtype=np.uint64)
 
 

@@ -95,7 +95,8 @@ class OTPreprocessing(Preprocessing):
 
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
                  matrix_triple_2pc: MatrixTriple2PC | None = None,
-                 matrix_choice: Callable[[int, int, int], bool] | None = None) -> None:
+                 matrix_choice: Callable[[int, int, int], bool] | None = None,
+                 extension: str | None = None, k: int | None = None) -> None:
         super().__init__()
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 64:
             raise ConfigError(f"batch: expected an integer >= 64 (elements per OT round trip), got {batch!r}")
@@ -106,7 +107,7 @@ class OTPreprocessing(Preprocessing):
         self.batch = batch
         self.matrix_triple_2pc = matrix_triple_2pc
         self.matrix_choice = matrix_choice
-        self.links = OTLinks(channel, kernels, label=b"tessera-ot")
+        self.links = OTLinks(channel, kernels, label=b"tessera-ot", k=k, extension=extension)
         self._prg = PRG.fresh()  # this party's own shares and bits: never leave it unmasked
         self._store: dict[Request, deque] = {}
         self.made = {"triple": 0, "square": 0, "dabit": 0, "bit_triple": 0, "matmul": 0}

@@ -146,8 +146,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
     """Dealer-free authenticated material for the spdz2k engine (see the module docstring)."""
 
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
-                 matrix_triple_2pc: MatrixTriple2PC | None = None) -> None:
-        super().__init__(channel, kernels, batch=batch, matrix_triple_2pc=matrix_triple_2pc)
+                 matrix_triple_2pc: MatrixTriple2PC | None = None, extension: str | None = None,
+                 k: int | None = None) -> None:
+        super().__init__(channel, kernels, batch=batch, matrix_triple_2pc=matrix_triple_2pc, extension=extension, k=k)
         root = PRG.fresh()  # the MAC key shares: os.urandom, known to this party only
         self._alpha = am.mac_key_share(root, self.pid)
         self._delta = am.bit_mac_key_share(root)

@@ -18,13 +18,15 @@ padding bits cleared first). A call mixing both kinds costs two rounds.
 from __future__ import annotations
 
 import types
+from typing import NamedTuple
 
 import numpy as np
 
-from mpc.config.session import OT_MATRIX_MODES
+from mpc.config.session import OT_EXTENSIONS, OT_MATRIX_MODES
+from mpc.crypto import ot_soft
 from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import bitplanes
-from mpc.errors import ConfigError, InputError, ShareTypeError
+from mpc.errors import ConfigError, InputError, ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.net.wire import MAX_NDIM
 from mpc.preprocessing.base import Preprocessing, Request
@@ -64,26 +66,48 @@ def check_preprocessing_spec(spec: object, engine: str = "semi2k") -> None:
         raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")
 
 
-def check_ot_matrix(ot_matrix: object) -> None:
-    """``ot_matrix`` names a way to make matrix triples (checked before any message)."""
-    if ot_matrix not in OT_MATRIX_MODES:
-        raise ConfigError(f"ot_matrix: expected one of {', '.join(OT_MATRIX_MODES)}, got {ot_matrix!r}")
+class OTOptions(NamedTuple):
+    """The options of ``preprocessing="ot"`` (:meth:`mpc.runtime.party.Party.__init__`)."""
+
+    batch: int | None = None  # elements per OT round trip (None: the source's default)
+    matrix: str = "auto"  # matrix triples: "gilboa", "paillier" or "auto"
+    extension: str = "softspoken"  # the OT extension: "softspoken" or "iknp"
+    k: int | None = None  # SoftSpoken's bits per block (None: ot_soft.DEFAULT_K)
+
+
+def ot_options(batch: int | None = None, matrix: object = "auto", extension: object = "softspoken",
+               k: object = None) -> OTOptions:
+    """The ``ot_*`` options of a Party, checked before any message (ConfigError naming the option)."""
+    if matrix not in OT_MATRIX_MODES:
+        raise ConfigError(f"ot_matrix: expected one of {', '.join(OT_MATRIX_MODES)}, got {matrix!r}")
+    if extension not in OT_EXTENSIONS:
+        raise ConfigError(f"ot_extension: expected one of {', '.join(OT_EXTENSIONS)}, got {extension!r}")
+    if k is not None:
+        try:
+            k = ot_soft.check_k(k)
+        except ProtocolError:
+            raise ConfigError(f"ot_k: expected SoftSpoken's bits per block, an integer in [1, {ot_soft.MAX_K}], "
+                              f"got {k!r}") from None
+    return OTOptions(batch, str(matrix), str(extension), k)
 
 
 def build_preprocessing(spec: object, dealer: Channel | None, channel: Channel, common_prg: PRG,
-                        kernels: types.SimpleNamespace, ot_batch: int | None = None,
-                        ot_matrix: str = "auto", engine: str = "semi2k") -> Preprocessing:
+                        kernels: types.SimpleNamespace, ot: OTOptions | None = None,
+                        engine: str = "semi2k") -> Preprocessing:
     pid, n = channel.pid, channel.n
+    ot = OTOptions() if ot is None else ot
     if isinstance(spec, Preprocessing):
         return spec
     if spec == "dealer":
         return DealerClient(dealer, pid, n) if dealer is not None else _NoDealer()
     if spec == "ot":
-        options = {} if ot_batch is None else {"batch": ot_batch}
-        if ot_matrix == "paillier" or (ot_matrix == "auto" and engine != "spdz2k"):
+        options: dict[str, object] = {"extension": ot.extension, "k": ot.k}
+        if ot.batch is not None:
+            options["batch"] = ot.batch
+        if ot.matrix == "paillier" or (ot.matrix == "auto" and engine != "spdz2k"):
             # unauthenticated matrix triples only (spdz2k's come from triples)
             options["matrix_triple_2pc"] = PaillierMatrixHook()
-            if ot_matrix == "auto":  # per shape, by the cost models (the same choice at every party)
+            if ot.matrix == "auto":  # per shape, by the cost models (the same choice at every party)
                 options["matrix_choice"] = paillier_cheaper
         source = SpdzOTPreprocessing if engine == "spdz2k" else OTPreprocessing
         return source(channel, kernels, **options)

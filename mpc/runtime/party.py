@@ -75,16 +75,19 @@ class Party:
         dealer: Channel | None = None,
         ot_batch: int | None = None,
         ot_matrix: str = "auto",
+        ot_extension: str = "softspoken",
+        ot_k: int | None = None,
     ) -> None:
         """``preprocessing``: "dealer" (a DealerClient over ``dealer``, this party's link to the
         dealer process), "ot" (the parties' own OT-based offline phase, no dealer:
         :mod:`mpc.preprocessing.ot_source`; ``ot_batch`` elements per OT round trip; ``ot_matrix``
         "gilboa", "paillier" or "auto", the cheaper of the two per shape by their cost models:
-        how its matrix triples are made), "local"
+        how its matrix triples are made; ``ot_extension`` "softspoken" or "iknp" and ``ot_k``,
+        SoftSpoken's bits per block, 1..8, default 2), "local"
         (InsecureLocalDealer: tests only) or a Preprocessing instance."""
         engine = check_engine(engine)
         io.check_preprocessing_spec(preprocessing, engine)  # before any message, like the engine name
-        io.check_ot_matrix(ot_matrix)
+        ot = io.ot_options(ot_batch, ot_matrix, ot_extension, ot_k)  # checked before any message
         self.channel = channel
         self.pid = channel.pid
         self.n = channel.n
@@ -97,7 +100,7 @@ class Party:
         self.common_prg = PRG(common)
         self.pair_prgs = {j: PRG(s) for j, s in pairwise.items()}
         self.preprocessing = io.build_preprocessing(preprocessing, dealer, channel, self.common_prg,
-                                                    self.kernels, ot_batch, ot_matrix, engine=engine)
+                                                    self.kernels, ot, engine=engine)
         # draws a sub-seed from each pairwise PRG: the same point of the program on every party
         self.gmw = GMWEngine(channel, self.preprocessing, self.kernels, prg=self.prg, pair_prgs=self.pair_prgs)
         ctx = EngineContext(channel, self.preprocessing, self.kernels, self.prg, self.pair_prgs, self.common_prg,
