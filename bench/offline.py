@@ -1,6 +1,7 @@
 """Offline-phase benchmark: dealer-free material from OT (``preprocessing="ot"``).
 
     python bench/offline.py [--quick] [--parties 2 3] [--transport procs|local] [--batch 65536] [--ops auth_triple]
+                            [--profile loopback|lan|wan]
 
 Measures, per party count, how fast the parties make their own material with no dealer
 (:mod:`mpc.preprocessing.ot_source`): ``triple`` (Beaver triples over Z_2^64 by Gilboa's OT
@@ -22,7 +23,11 @@ the figure to compare when the machine is shared (wall time then includes the wa
 Transports (see bench/parties.py): ``procs`` (default): ``mpcrun -n P --preprocessing ot
 --insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads of 1 MiB and more
 through shared memory, no dealer process); ``local``: threads over in-process channels.
-Loopback only for now (no ``--profile``: the suite driver reports lan/wan as not available).
+``--profile lan|wan`` (root only): every party in its own network namespace shaped by that
+profile (bench/netns.py), joined through a hosts file as on separate hosts, no dealer process
+(``bench.parties._namespaced``); the base OTs' warm-up is the same. Plaintext on every profile
+(the offline phase's traffic is on the parties' own links, which ``mpcrun`` encrypts by default;
+these lines measure the protocol, as the online tables' plaintext lines do).
 First, ``ot_hash_send``: the hash both ways (OpenSSL ECB batches vs the fused AES-NI kernel) on
 2^20 OTs in this process. One JSON line per measurement.
 """
@@ -42,7 +47,17 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.parties import PARTY_SCRIPT, REPO, TRANSPORTS, _results  # noqa: E402
+from bench.parties import (  # noqa: E402
+    NETNS_PREFIX,
+    PARTY_SCRIPT,
+    REPO,
+    _namespaced,
+    _results,
+    add_profile_argument,
+    net_fields,
+    report_unavailable,
+    transport_label,
+)
 
 OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc")
 AUTH_OPS = ("auth_triple", "auth_trunc")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
@@ -109,28 +124,34 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     return {"seconds": seconds, "cpu": cpu, "bytes": max(sent), "rounds": max(rounds)}
 
 
-def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> list[dict]:
+def run(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None,
+        profile: str = "loopback", prefix: str = NETNS_PREFIX) -> tuple[list[dict], dict]:
+    """Every party's result dict and the network facts (:func:`bench.parties.net_fields`)."""
+    batch_flag = [] if batch is None else ["--ot-batch", str(batch)]
+    engine = "spdz2k" if op in AUTH_OPS else "semi2k"
+    if profile != "loopback":
+        return _namespaced("offline", op, size, parties, repeats, profile, prefix, engine,
+                           preprocessing="ot", extra=batch_flag)
     if transport == "local":
         from mpc.testing import run_local
 
         barrier = threading.Barrier(parties)
         opts = {} if batch is None else {"ot_batch": batch}
         return run_local(lambda p: party_main(p, op, size, repeats, barrier.wait), parties, preprocessing="ot",
-                         engine="spdz2k" if op in AUTH_OPS else "semi2k", timeout=600, **opts)
+                         engine=engine, timeout=600, **opts), net_fields({})
     with tempfile.TemporaryDirectory() as logs:
-        batch_flag = [] if batch is None else ["--ot-batch", str(batch)]
-        engine = ["--engine", "spdz2k"] if op in AUTH_OPS else []
         cmd = [sys.executable, "-m", "mpc", "run", "-n", str(parties), "--insecure-plaintext", "--preprocessing",
-               "ot", *engine, *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
+               "ot", "--engine", engine, *batch_flag, "--timeout", "600", "--log-dir", logs, str(PARTY_SCRIPT), "offline", op, str(size),
                str(repeats)]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, cwd=REPO)
     if done.returncode != 0:
         raise RuntimeError(f"mpcrun failed ({done.returncode}): {done.stdout[-2000:]} {done.stderr[-2000:]}")
-    return _results(done.stdout, parties, "mpcrun")
+    return _results(done.stdout, parties, "mpcrun"), net_fields({})
 
 
-def measure(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None) -> dict:
-    res = run(op, size, parties, repeats, transport, batch)
+def measure(op: str, size: int, parties: int, repeats: int, transport: str, batch: int | None,
+            profile: str = "loopback", prefix: str = NETNS_PREFIX) -> dict:
+    res, net = run(op, size, parties, repeats, transport, batch, profile, prefix)
     sec = statistics.median(max(r["seconds"][i] for r in res) for i in range(repeats))
     cpu = statistics.median(max(r["cpu"][i] for r in res) for i in range(repeats))
     nbytes = max(r["bytes"] for r in res)
@@ -139,8 +160,8 @@ def measure(op: str, size: int, parties: int, repeats: int, transport: str, batc
             "preprocessing": "ot", "parties": parties, "n": size, "seconds": sec, "per_second": size / sec,
             "bytes": nbytes, "bytes_per_item": nbytes / size,
             "cpu_seconds": cpu, "cpu_per_second": size / cpu, "rounds": max(r["rounds"] for r in res),
-            "phase": "offline", "transport": TRANSPORTS[transport], "encrypted": False, "profile": "loopback",
-            "batch": batch}
+            "phase": "offline", "transport": transport_label(transport, profile),
+            "encrypted": False, "profile": profile, "batch": batch, **net}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -150,17 +171,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--transport", choices=("procs", "local"), default="procs")
     ap.add_argument("--batch", type=int, default=None, help="elements per OT round trip (ot_batch)")
     ap.add_argument("--ops", nargs="+", choices=OPS, default=list(OPS), help="which kinds to measure")
+    add_profile_argument(ap)
     args = ap.parse_args(argv)
+    if args.profile != "loopback" and args.transport != "procs":
+        ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
+    if report_unavailable(args.profile, engine="ot", workloads=[f"offline_{op}" for op in args.ops]):
+        return
     cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1), ("auth_triple", 4096, 1),
              ("auth_trunc", 64, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
          ("auth_trunc", 1 << 10, 3)]
     cases = [c for c in cases if c[0] in args.ops]
-    for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):
-        print(json.dumps(line), flush=True)
+    if args.profile == "loopback":  # the hash runs in one process: no network to shape
+        for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):
+            print(json.dumps(line), flush=True)
     for parties in args.parties:
         for op, size, repeats in cases:
-            print(json.dumps(measure(op, size, parties, repeats, args.transport, args.batch)), flush=True)
+            print(json.dumps(measure(op, size, parties, repeats, args.transport, args.batch, args.profile)), flush=True)
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,7 @@ def runner_parser(doc: str, *, repeats: int | None, quick_help: str = "small siz
     if preprocessing:
         ap.add_argument("--preprocessing", choices=PREPROCESSING, default="dealer",
                         help="where the material comes from: the dealer process (default) or the parties' own OT "
-                             "offline phase (records: engine '<engine> ot', loopback only)")
+                             "offline phase (records: engine '<engine> ot')")
     add_profile_argument(ap)
     return ap
 
@@ -168,8 +169,6 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
     args = ap.parse_args(argv)
     if args.profile != "loopback" and not args.transport.startswith("procs"):
         ap.error("--profile lan/wan runs processes in namespaces: it needs --transport procs")
-    if args.profile != "loopback" and getattr(args, "preprocessing", "dealer") != "dealer":
-        ap.error("--preprocessing ot runs on the loopback profile (the namespaced runs start a dealer process)")
     return None if report_unavailable(args.profile, engine=engine, workloads=workloads) else args
 
 
@@ -240,9 +239,7 @@ def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, 
         if profile == "loopback":
             shm = "off" if transport == "procs-tcp" else "auto"
             return _processes(suite, op, size, parties, repeats, shm, engine, encrypted, preprocessing), net_fields({})
-        if preprocessing != "dealer":
-            raise ValueError(f"preprocessing={preprocessing!r} runs on the loopback profile only")
-        return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine, encrypted)
+        return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine, encrypted, preprocessing)
     if profile != "loopback":
         raise ValueError(f"the {profile} profile needs processes (transport 'procs'): threads share one network")
     from mpc.testing import run_local
@@ -278,10 +275,12 @@ def _processes(suite: str, op: str, size: int, parties: int, repeats: int, shm: 
 
 
 def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, profile: str,
-                prefix: str, engine: str = "semi2k", encrypted: bool = False) -> tuple[list[dict], dict]:
-    """Parties 0..P-1 and the dealer (process P), each in its own namespace, joined through one
-    hosts file as on separate hosts (with every process's keys when ``encrypted``);
-    ``run_parties`` makes, shapes and removes the namespaces."""
+                prefix: str, engine: str = "semi2k", encrypted: bool = False, preprocessing: str = "dealer",
+                extra: Sequence[str] = ()) -> tuple[list[dict], dict]:
+    """Parties 0..P-1 and (``preprocessing="dealer"``) the dealer, process P, each in its own
+    namespace, joined through one hosts file as on separate hosts (with every process's keys when
+    ``encrypted``); ``run_parties`` makes, shapes and removes the namespaces. ``extra``: more
+    ``mpcrun`` flags for the parties (e.g. ``--ot-batch``)."""
     from bench.peers.launch import run_parties
     from mpc.launch.keygen import generate_keys, write_hosts
     from mpc.launch.local import child_env
@@ -296,18 +295,20 @@ def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, prof
         def command(i: int, address_of) -> tuple[list[str], dict]:
             if not hosts.exists():  # the addresses are known once the namespaces exist
                 write_hosts(hosts, session, [f"{address_of(j)}:{PARTY_PORT}" for j in range(parties)],
-                            f"{address_of(parties)}:{DEALER_PORT}")
+                            f"{address_of(parties)}:{DEALER_PORT}" if dealer else None)
                 if encrypted:  # every process's keys, next to the hosts file all of them read
                     generate_keys(hosts)
             pid = "dealer" if i == parties else str(i)
             plain = [] if encrypted else ["--insecure-plaintext"]
             argv = [sys.executable, "-m", "mpc", "run", "--pid", pid, "--hosts", str(hosts), *plain,
-                    "--timeout", "600", "--engine", engine, "--log-dir", str(Path(tmp) / "mpcrun-logs")]
+                    "--timeout", "600", "--engine", engine, "--preprocessing", preprocessing,
+                    "--log-dir", str(Path(tmp) / "mpcrun-logs")]
             if i < parties:  # the dealer runs no script
-                argv += _party_args(suite, op, size, repeats)
+                argv += [*extra, *_party_args(suite, op, size, repeats)]
             return argv, env
 
-        failed, info = run_parties(parties + 1, command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
+        dealer = preprocessing == "dealer"  # the ot source has no dealer process
+        failed, info = run_parties(parties + int(dealer), command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
         if failed:
             raise RuntimeError(f"{suite} {op} on the {profile} profile failed: {failed}")
         # run_parties sends process i's output to log<i>.txt; each party prints its result line

@@ -231,8 +231,6 @@ def test_runner_measures_the_ot_offline_phase_on_a_line_of_its_own(capsys):
         if r["phase"] == "offline":
             # a Z_2^64 triple by OT: 800 bytes per party (SoftSpoken k = 2); a dealer sends 8 per triple
             assert r["bytes"] >= 500 * (r["n"] if r["op"] != "matmul" else r["n"] ** 2) and r["rounds"] >= 2
-    with pytest.raises(SystemExit):
-        arith.main(["--quick", "--preprocessing", "ot", "--profile", "lan"])
 
 
 def test_preprocessing_sources_run_the_tessera_runner_once_each(tmp_path, monkeypatch):

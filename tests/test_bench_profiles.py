@@ -70,6 +70,29 @@ def test_arith_w1_encrypted_on_lan_profile():
 
 @needs_netns
 @pytest.mark.timeout(90)
+def test_preprocessing_ot_on_lan_profile():
+    """``preprocessing="ot"`` across namespaces: no dealer process (the hosts file has no dealer),
+    the parties' own OT material over the shaped links; a W1 product stays exact and the offline
+    suite's line carries the profile."""
+    from bench import offline
+
+    try:
+        records = arith.measure("mul", 2000, 2, 1, "procs", "lan", prefix=PREFIX, preprocessing="ot")
+        line = offline.measure("triple", 4096, 2, 1, "procs", None, "lan", prefix=PREFIX)
+    finally:
+        netns.teardown(PREFIX)
+    assert [r["phase"] for r in records] == ["offline", "online"]
+    for r in records:
+        assert r["engine"] == "semi2k ot" and r["profile"] == "lan" and r["transport"] == parties.NETNS_TRANSPORT
+        assert r["n_results"] == 2000 and r["n_off"] == 0 and r["max_abs_err"] < 2**-10
+    assert records[0]["bytes"] >= 500 * 2000  # OT triples, not a dealer's 8 bytes each
+    assert line["op"] == "offline_triple" and line["profile"] == "lan" and line["rate"] == "1gbit"
+    assert line["transport"] == parties.NETNS_TRANSPORT and 500 <= line["bytes_per_item"] <= 1100
+    assert not netns.list_namespaces(PREFIX)
+
+
+@needs_netns
+@pytest.mark.timeout(90)
 def test_net_encrypted_exchange_on_lan_profile():
     try:
         rows = netbench.measure(["tessera", "tessera-encrypted"], "exchange", 2, 1 << 20, 2, profile="lan",
