@@ -208,28 +208,70 @@ def test_ot_options_are_checked_before_anything_is_sent(bad, fragment):
         run_local(lambda p: None, 2, preprocessing="ot", **bad)
 
 
+def _mpcrun_ot(tmp_path, name: str, *args: str, flags: tuple[str, ...] = ()) -> str:
+    """``mpcrun -n 3 --preprocessing ot [flags] protocols/<name>.py args``: its output, after
+    checking it succeeded and started no dealer process."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    data = ROOT / "protocols" / "data"
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", *flags,
+           str(ROOT / "protocols" / f"{name}.py"), *[str(data / a) if "{pid}" in a else a for a in args]]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "+ dealer" not in out.stdout + out.stderr  # mpcrun started no dealer process
+    return out.stdout
+
+
+def _numbers(line: str) -> np.ndarray:
+    return np.array([float(x) for x in re.findall(r"-?\d+\.\d+", line)])
+
+
 @pytest.mark.processes
 def test_mpcrun_preprocessing_ot_histogram(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-extension", "iknp",
-           str(ROOT / "protocols" / "histogram.py"), str(ROOT / "protocols" / "data" / "votes_{pid}.txt"), "5"]
-    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
-    assert out.stdout.count("histogram = [11, 10, 10, 18, 11]") == 3, out.stdout  # as under the dealer
+    out = _mpcrun_ot(tmp_path, "histogram", "votes_{pid}.txt", "5", flags=("--ot-extension", "iknp"))
+    assert out.count("histogram = [11, 10, 10, 18, 11]") == 3, out  # as under the dealer
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("name", ["fedavg", "linreg"])
+def test_mpcrun_preprocessing_ot_fedavg_and_linreg_match_plaintext(tmp_path, name):
+    data = ROOT / "protocols" / "data"
+    if name == "fedavg":
+        out = _mpcrun_ot(tmp_path, name, "update_{pid}.txt")
+        want = np.mean([np.loadtxt(data / f"update_{i}.txt") for i in range(3)], axis=0)
+    else:
+        out = _mpcrun_ot(tmp_path, name, "regression_{pid}.csv")
+        rows = np.concatenate([np.loadtxt(data / f"regression_{i}.csv", delimiter=",", skiprows=1) for i in range(3)])
+        spec = importlib.util.spec_from_file_location("protocol_linreg", ROOT / "protocols" / "linreg.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        want = mod.gradient_descent(np.column_stack([rows[:, :-1], np.ones(len(rows))]), rows[:, -1])
+    lines = [ln.split(":", 1)[1] for ln in out.splitlines() if re.search(r"party \d: (average update|w =)", ln)]
+    assert len(lines) == 3, out
+    for ln in lines:
+        np.testing.assert_allclose(_numbers(ln), want, atol=2e-3)
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize("name, args, pattern", [
+    ("dp_histogram", ("dp_visits_{pid}.txt", "1.0"), r"dp histogram = \[(-?\d+, ){6}-?\d+\] \(epsilon = 1\)"),
+    ("dp_mean", ("dp_ages_{pid}.txt", "0.5"), r"dp mean age = -?\d+\.\d\d over 120 records \(epsilon = 0.5\)"),
+    ("fedavg_dp", ("update_{pid}.txt", "1.0", "1", "10"), r"dp average update = \[.*\] \(rho = 1, epsilon = "),
+])
+def test_mpcrun_preprocessing_ot_dp_scripts(tmp_path, name, args, pattern):
+    """The DP scripts' noise is drawn jointly inside MPC from OT material: each party prints the
+    same released value (fresh noise per run, so the value itself is not fixed)."""
+    out = _mpcrun_ot(tmp_path, name, *args)
+    found = [m.group(0) for m in re.finditer(pattern, out)]
+    assert len(found) == 3 and len(set(found)) == 1, out
 
 
 @pytest.mark.processes
 def test_mpcrun_preprocessing_ot_salaries(tmp_path):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
     data = ROOT / "protocols" / "data"
-    cmd = [sys.executable, "-m", "mpc", "run", "-n", "3", "--preprocessing", "ot", "--ot-batch", "4096", "--ot-k", "3", "--stats",
-           str(ROOT / "protocols" / "salaries.py"), str(data / "salary_{pid}.txt")]
-    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stdout + out.stderr
+    out = _mpcrun_ot(tmp_path, "salaries", "salary_{pid}.txt", flags=("--ot-batch", "4096", "--ot-k", "3", "--stats"))
     salaries = [float((data / f"salary_{i}.txt").read_text()) for i in range(3)]
     expect = f"total={sum(salaries):.2f} mean={sum(salaries) / 3:.2f} max={max(salaries):.2f}"
-    assert out.stdout.count(expect) == 3, out.stdout  # the mean divides by 3: OT division triples
-    assert "+ dealer" not in out.stdout + out.stderr  # mpcrun started no dealer process
+    assert out.count(expect) == 3, out  # the mean divides by 3: OT division triples
 
 
 def test_matrix_triple_hook_is_used_for_two_parties():
