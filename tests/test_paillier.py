@@ -270,6 +270,18 @@ def test_ciphertext_bytes_round_trip_and_validation(key512):
     assert pub.validate(1) == 1  # Enc(0; 1) is a valid ciphertext
 
 
+@given(st.binary(max_size=40), st.lists(st.sampled_from(["one", "top", "random"]), max_size=4))
+def test_ciphertext_bytes_after_a_prefix(key512, prefix, kinds):
+    """One buffer: the prefix, then fixed-width big-endian ciphertexts (1 and n^2 - 1 at the edges),
+    read back from a memoryview of the body."""
+    pub = key512.public
+    cts = [{"one": gmpy2.mpz(1), "top": pub.n2 - 1}.get(kind) or pub.encrypt(7) for kind in kinds]
+    data = ciphertexts_to_bytes(pub, cts, prefix)
+    assert bytes(data[:len(prefix)]) == prefix
+    assert bytes(data[len(prefix):]) == b"".join(int(c).to_bytes(pub.ct_bytes, "big") for c in cts)
+    assert ciphertexts_from_bytes(pub, memoryview(data)[len(prefix):], len(cts)) == cts
+
+
 def test_public_key_bytes_and_validation(key512):
     pub = key512.public
     data = pub.to_bytes()
