@@ -64,7 +64,8 @@ docstring); the key holder's CRT noise likewise, per prime.
 
 Ciphertexts on the wire (:func:`ciphertexts_to_bytes` / :func:`ciphertexts_from_bytes`): fixed
 width ``ceil(bits(n^2) / 8)`` bytes, big-endian; a received value must lie in ``Z*_{n^2}``
-(``0 < c < n^2``, ``gcd(c, n) = 1``), else :class:`~mpc.errors.ProtocolError`. A public key goes
+(``0 < c < n^2``, ``gcd(c, n) = 1``; one gcd per batch, :meth:`PublicKey.validate_many`), else
+:class:`~mpc.errors.ProtocolError`. A public key goes
 as its modulus (:meth:`PublicKey.to_bytes` / :meth:`PublicKey.from_bytes`, which checks the size
 and that n is odd and not a perfect square).
 
@@ -308,10 +309,22 @@ class PublicKey:
     # -- validation and bytes
     def validate(self, c: int) -> mpz:
         """``c`` as an mpz if it lies in Z*_{n^2}, else ProtocolError."""
-        c = mpz(c)
-        if not 0 < c < self.n2 or gmpy2.gcd(c, self.n) != 1:
-            raise ProtocolError(f"paillier: ciphertext not in Z*_(n^2) ({self.bits}-bit n)")
-        return c
+        return self.validate_many([c])[0]
+
+    def validate_many(self, cs) -> list[mpz]:
+        """``cs`` as mpz values if every one lies in Z*_{n^2}, else ProtocolError. One gcd for all:
+        a prime dividing n divides ``prod c mod n`` exactly when it divides one of the c (any n),
+        so ``gcd(prod c mod n, n) = 1`` iff every c is a unit; the range is checked per value."""
+        out = [mpz(c) for c in cs]
+        n, n2, prod = self.n, self.n2, mpz(1)
+        for c in out:
+            if not 0 < c < n2:
+                break
+            prod = prod * c % n
+        else:
+            if gmpy2.gcd(prod, n) == 1:
+                return out
+        raise ProtocolError(f"paillier: ciphertext not in Z*_(n^2) ({self.bits}-bit n)")
 
     def to_bytes(self) -> bytes:
         return int(self.n).to_bytes((self.bits + 7) // 8, "big")
@@ -359,7 +372,7 @@ class PrivateKey:
 
     def decrypt_many(self, cs: Sequence[int], workers: int = 1) -> list[mpz]:
         """Plaintexts of ``cs`` (each validated: ProtocolError if not in Z*_{n^2}), by CRT."""
-        cs = [self.public.validate(c) for c in cs]
+        cs = self.public.validate_many(cs)
         if not cs:
             return []
         p, q, p2, q2 = self._p, self._q, self._p2, self._q2
@@ -622,4 +635,4 @@ def ciphertexts_from_bytes(pub: PublicKey, data: bytes, count: int) -> list[mpz]
     if len(data) != count * width:
         raise ProtocolError(f"paillier: {len(data)} bytes of ciphertexts, expected {count} x {width}")
     mv = memoryview(data)
-    return [pub.validate(mpz.from_bytes(mv[i * width:(i + 1) * width], "big")) for i in range(count)]
+    return pub.validate_many([mpz.from_bytes(mv[i * width:(i + 1) * width], "big") for i in range(count)])
