@@ -114,8 +114,10 @@ def test_matrix_triple_with_columns_spanning_several_groups(keys):
        st.sampled_from(["random", "max", "zero"]), st.sampled_from(["auto", "portable", "ref"]))
 def test_every_exponent_split_reconstructs(keys, split, m, k, n, edge, kernel):
     """Each split of the evaluator's exponents (forced at both parties) gives C = A B mod 2^64,
-    with the wire bytes of the cost model for that split; by the compiled kernel (the CPU's
-    best, or forced to the portable CIOS multiplication) and by gmpy2 (MPC_KERNELS=ref)."""
+    with the wire bytes of the cost model for that split; by the compiled IFMA kernel where the
+    CPU has it, with the kernel forced to its portable multiplication (then mpc.crypto.paillier
+    takes gmpy2, as on a CPU without IFMA; the portable C path itself is tested against gmpy2 in
+    test_paillier_mont.py) and under MPC_KERNELS=ref."""
     from mpc._core import _mont
 
     prg = PRG.fresh()
