@@ -11,8 +11,8 @@ triple).
 Lines (JSON, DESIGN.md section 8):
 
 - ``paillier_matrix_triple`` with ``measured: true``: one shape actually run, default
-  (M, 256, 256) with M = 256 by default, i.e. the full 256^3 (about 33 s per party here with the
-  IFMA kernel; ``--rows`` for a smaller M, ``--full`` is the default kept for old command lines;
+  (M, 256, 256) with M = 256 by default, i.e. the full 256^3 (about 27 s of CPU per party here
+  with the IFMA kernel; ``--rows`` for a smaller M, ``--full`` is the default kept for old command lines;
   ``--shape M K N`` any shape). ``seconds`` is the slower party's wall
   time, ``bytes`` what one party sent (the two are equal), ``phases`` each party's seconds per
   step of the protocol, ``cpu_seconds_per_party`` each party's CPU time for the triple (on a
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="M = 4 rows, 1 repeat")
     parser.add_argument("--rows", type=int, default=256,
-                        help="M of the measured (M, 256) x (256, 256) triple (default 256: the issue's 256^3, about 35 s per party with the IFMA kernel)")
+                        help="M of the measured (M, 256) x (256, 256) triple (default 256: the issue's 256^3, about 27 s per party with the IFMA kernel)")
     parser.add_argument("--full", action="store_true", help="the full 256^3 triple (the default; kept for old command lines)")
     parser.add_argument("--shape", type=int, nargs=3, metavar=("M", "K", "N"), help="measure this shape instead")
     parser.add_argument("--bits", type=int, default=2048)

@@ -409,9 +409,15 @@ static void from_mont(const ctx_t *c, uint64_t *out, const uint64_t *x) {
 /* ------------------------------------------------------------------------------------------ */
 /* jobs */
 
-size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w) {
+static size_t multiexp_windows(unsigned w, unsigned exp_bits) { return (exp_bits + w - 1) / w; }
+
+size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w, unsigned exp_bits) {
     size_t words = ctx_words(limbs);
-    return words * (4 + 1 + m + (chunk ? chunk : 1) * ((size_t)1 << (w > 16 ? 16 : w)));
+    if (w < 1) w = 1;
+    if (w > 16) w = 16;
+    if (exp_bits < 1) exp_bits = 1;
+    size_t parts = m * multiexp_windows(w, exp_bits);
+    return words * (4 + 1 + parts + (chunk ? chunk : 1) * ((size_t)1 << w)) + (parts + 7) / 8;
 }
 
 size_t mpc_mont_powmod_scratch(size_t limbs) { return ctx_words(limbs) * (4 + 2 * (1 + 32)); }
@@ -423,6 +429,10 @@ static void window_table(const ctx_t *c, uint64_t *t, const uint64_t *base_m, un
     for (size_t d = 2; d < size; d++) cmul(c, t + d * words, t + (d - 1) * words, t + words);
 }
 
+/* Straus with the windows kept apart: part[i][t] = prod_l T_l[digit t of e_il] over every chunk of
+ * tables, then out[i] = prod_t part[i][t]^(2^(w t)) by squaring once per row at the end (not once
+ * per chunk: with c chunks that saves (c - 1) w (nwin - 1) squarings per row for m nwin words of
+ * partial products). A part whose digits were all zero so far is 1: copied, not multiplied. */
 int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
                       const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
                       size_t m, unsigned w, unsigned exp_bits) {
@@ -430,16 +440,18 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
     if (!(e_bytes == 8 || (e_bytes == 1 && exp_bits <= 8))) return -1;
     const uint64_t *e64 = (const uint64_t *)e;
     const uint8_t *e8 = (const uint8_t *)e;
-    if (scratch_words < mpc_mont_multiexp_scratch(limbs, m, 1, w)) return -1;
+    if (scratch_words < mpc_mont_multiexp_scratch(limbs, m, 1, w, exp_bits)) return -1;
     ctx_t c;
     size_t used = ctx_init(&c, scratch, n, limbs);
     if (!used) return -1;
     size_t words = c.words, size = (size_t)1 << w, wmax = ctx_words(limbs);
-    uint64_t *acc = scratch + used, *row = acc + m * wmax, *tables = row + wmax;
+    size_t nwin = multiexp_windows(w, exp_bits), parts = m * nwin;
+    uint64_t *part = scratch + used, *acc = part + parts * wmax;
+    uint8_t *started = (uint8_t *)(acc + wmax);
+    uint64_t *tables = acc + wmax + (parts + 7) / 8;
     size_t chunk = (scratch_words - (size_t)(tables - scratch)) / (size * wmax);
-    for (size_t i = 0; i < m; i++) memcpy(acc + i * words, c.one_m, words * sizeof(uint64_t));
+    memset(started, 0, parts);
     uint64_t mask = ((uint64_t)1 << w) - 1;
-    unsigned nwin = (exp_bits + w - 1) / w;
     for (size_t lo = 0; lo < k; lo += chunk) {
         size_t hi = lo + chunk < k ? lo + chunk : k;
         for (size_t l = lo; l < hi; l++) {
@@ -447,29 +459,75 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
             to_mont(&c, t + words, x + l * limbs); /* the table's entry 1 is the base itself */
             window_table(&c, t, t + words, w);
         }
-        for (size_t i = 0; i < m; i++) {
-            const size_t ei = i * e_stride;
-            int started = 0; /* row == 1 until the first non-zero digit: copy, not multiply */
-            for (unsigned t = nwin; t-- > 0;) {
-                unsigned shift = t * w;
-                if (started)
-                    for (unsigned s = 0; s < w; s++) cmul(&c, row, row, row);
+#define EXP_DIGIT(row, l) (((e_bytes == 8 ? e64[(row) * e_stride + (l)] : (uint64_t)e8[(row) * e_stride + (l)]) >> shift) & mask)
+#define TABLE_ENTRY(l, d) (tables + (((l) - lo) * size + (d)) * words)
+        size_t i = 0;
+        /* two rows at a time: their products with the tables run interleaved (cmul2) */
+        for (; i + 1 < m; i += 2) {
+            for (size_t t = 0; t < nwin; t++) {
+                const unsigned shift = (unsigned)t * w;
+                uint64_t *p1 = part + (i * nwin + t) * wmax, *p2 = part + ((i + 1) * nwin + t) * wmax;
+                uint8_t *s1 = started + i * nwin + t, *s2 = started + (i + 1) * nwin + t;
                 for (size_t l = lo; l < hi; l++) {
-                    uint64_t d = ((e_bytes == 8 ? e64[ei + l] : (uint64_t)e8[ei + l]) >> shift) & mask;
-                    if (!d) continue;
-                    const uint64_t *y = tables + ((l - lo) * size + d) * words;
-                    if (started) {
-                        cmul(&c, row, row, y);
-                    } else {
-                        memcpy(row, y, words * sizeof(uint64_t));
-                        started = 1;
+                    const uint64_t d1 = EXP_DIGIT(i, l), d2 = EXP_DIGIT(i + 1, l);
+                    const uint64_t *y1 = TABLE_ENTRY(l, d1), *y2 = TABLE_ENTRY(l, d2);
+                    const int m1 = d1 && *s1, m2 = d2 && *s2;
+                    if (m1 && m2) {
+                        cmul2(&c, p1, p1, y1, p2, p2, y2);
+                    } else if (m1) {
+                        cmul(&c, p1, p1, y1);
+                    } else if (m2) {
+                        cmul(&c, p2, p2, y2);
+                    }
+                    if (d1 && !*s1) {
+                        memcpy(p1, y1, words * sizeof(uint64_t));
+                        *s1 = 1;
+                    }
+                    if (d2 && !*s2) {
+                        memcpy(p2, y2, words * sizeof(uint64_t));
+                        *s2 = 1;
                     }
                 }
             }
-            if (started) cmul(&c, acc + i * words, acc + i * words, row);
         }
+        for (; i < m; i++) {
+            for (size_t t = 0; t < nwin; t++) {
+                const unsigned shift = (unsigned)t * w;
+                uint64_t *p = part + (i * nwin + t) * wmax;
+                uint8_t *st = started + i * nwin + t;
+                for (size_t l = lo; l < hi; l++) {
+                    const uint64_t d = EXP_DIGIT(i, l);
+                    if (!d) continue;
+                    const uint64_t *y = TABLE_ENTRY(l, d);
+                    if (*st) {
+                        cmul(&c, p, p, y);
+                    } else {
+                        memcpy(p, y, words * sizeof(uint64_t));
+                        *st = 1;
+                    }
+                }
+            }
+        }
+#undef EXP_DIGIT
+#undef TABLE_ENTRY
     }
-    for (size_t i = 0; i < m; i++) from_mont(&c, out + i * limbs, acc + i * words);
+    for (size_t i = 0; i < m; i++) {
+        int any = 0;
+        for (size_t t = nwin; t-- > 0;) {
+            if (any)
+                for (unsigned s = 0; s < w; s++) cmul(&c, acc, acc, acc);
+            if (!started[i * nwin + t]) continue;
+            const uint64_t *p = part + (i * nwin + t) * wmax;
+            if (any) {
+                cmul(&c, acc, acc, p);
+            } else {
+                memcpy(acc, p, words * sizeof(uint64_t));
+                any = 1;
+            }
+        }
+        if (!any) memcpy(acc, c.one_m, words * sizeof(uint64_t));
+        from_mont(&c, out + i * limbs, acc);
+    }
     return 0;
 }
 

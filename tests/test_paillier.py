@@ -270,6 +270,36 @@ def test_ciphertext_bytes_round_trip_and_validation(key512):
     assert pub.validate(1) == 1  # Enc(0; 1) is a valid ciphertext
 
 
+@given(st.lists(st.sampled_from(["unit", "one", "top", "zero", "p", "q", "n", "n2", "neg"]), max_size=6))
+def test_batch_validation_agrees_with_one_gcd_each(key512, kinds):
+    """validate_many (one gcd for the product) accepts exactly when every value is in Z*_(n^2),
+    as the per-value definition says (0 < c < n^2 and gcd(c, n) = 1), whatever the position of a
+    bad value."""
+    pub = key512.public
+    n, n2, p, q = int(pub.n), int(pub.n2), int(key512._p), int(key512._q)
+    value = {"unit": int(pub.encrypt(5)), "one": 1, "top": n2 - 1, "zero": 0, "p": p * 12345, "q": q,
+             "n": n * 3, "n2": n2, "neg": -1}
+    cs = [value[kind] for kind in kinds]
+    ok = all(0 < c < n2 and math.gcd(c, n) == 1 for c in cs)
+    if ok:
+        assert pub.validate_many(cs) == cs
+    else:
+        with pytest.raises(ProtocolError, match="Z\\*"):
+            pub.validate_many(cs)
+
+
+@given(st.binary(max_size=40), st.lists(st.sampled_from(["one", "top", "random"]), max_size=4))
+def test_ciphertext_bytes_after_a_prefix(key512, prefix, kinds):
+    """One buffer: the prefix, then fixed-width big-endian ciphertexts (1 and n^2 - 1 at the edges),
+    read back from a memoryview of the body."""
+    pub = key512.public
+    cts = [{"one": gmpy2.mpz(1), "top": pub.n2 - 1}.get(kind) or pub.encrypt(7) for kind in kinds]
+    data = ciphertexts_to_bytes(pub, cts, prefix)
+    assert bytes(data[:len(prefix)]) == prefix
+    assert bytes(data[len(prefix):]) == b"".join(int(c).to_bytes(pub.ct_bytes, "big") for c in cts)
+    assert ciphertexts_from_bytes(pub, memoryview(data)[len(prefix):], len(cts)) == cts
+
+
 def test_public_key_bytes_and_validation(key512):
     pub = key512.public
     data = pub.to_bytes()

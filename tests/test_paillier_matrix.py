@@ -109,6 +109,72 @@ def test_matrix_triple_with_columns_spanning_several_groups(keys):
     assert not np.array_equal(res[0][0], res[1][0])  # each party drew its own shares
 
 
+@settings(max_examples=12, deadline=None)
+@given(st.sampled_from(pm.SPLITS), st.integers(1, 5), st.integers(1, 9), st.integers(1, 12),
+       st.sampled_from(["random", "max", "zero"]), st.sampled_from(["auto", "portable", "ref"]))
+def test_every_exponent_split_reconstructs(keys, split, m, k, n, edge, kernel):
+    """Each split of the evaluator's exponents (forced at both parties) gives C = A B mod 2^64,
+    with the wire bytes of the cost model for that split; by the compiled IFMA kernel where the
+    CPU has it, with the kernel forced to its portable multiplication (then mpc.crypto.paillier
+    takes gmpy2, as on a CPU without IFMA; the portable C path itself is tested against gmpy2 in
+    test_paillier_mont.py) and under MPC_KERNELS=ref."""
+    from mpc._core import _mont
+
+    prg = PRG.fresh()
+    a = [shares(prg, (m, k), edge) for _ in range(2)]
+    b = [shares(prg, (k, n), edge) for _ in range(2)]
+    l0, l1 = pm.queue_link_pair()
+    stats = [{}, {}]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pm, "exponent_split", lambda *args, **kw: split)
+        if kernel == "ref":
+            mp.setenv("MPC_KERNELS", "ref")
+        _mont.set_isa("portable" if kernel == "portable" else "auto")
+        try:
+            c = run_parties([
+                lambda: pm.matrix_triple_shares(l0, a[0], b[0], keys[0], timeout=60, stats=stats[0]),
+                lambda: pm.matrix_triple_shares(l1, a[1], b[1], keys[1], timeout=60, stats=stats[1]),
+            ])
+        finally:
+            _mont.set_isa("auto")
+    assert np.array_equal(c[0] + c[1], exact_product(a[0] + a[1], b[0] + b[1]))
+    cost = pm.paillier_matrix_cost(m, k, n, bits=BITS, calibration=pm.Calibration(BITS, 1e-6, 1e-3, 1e-3, 1e-3),
+                                   split=split)
+    assert stats[0]["bytes_sent"] == l0.sent == cost["bytes_sent"]
+
+
+@settings(max_examples=30)
+@given(st.sampled_from(pm.SPLITS), st.integers(1, 6), st.integers(1, 6),
+       st.sampled_from(["random", "max", "zero", "top"]))
+def test_exponent_pieces_recombine_mod_2_64(split, m, k, edge):
+    """sum_t A_t B_t = A B mod 2^64 with A_t < 2^(64 / split) (Python integers), and at the
+    largest values every slot sum stays below 2^value_bits of the split's layout."""
+    prg = PRG.fresh()
+    if edge == "top":
+        a = np.full((m, k), 1 << 63, dtype=np.uint64)
+        b = np.full((k, 3), M64, dtype=np.uint64)
+    else:
+        a, b = shares(prg, (m, k), edge), shares(prg, (k, 3), edge)
+    e = 64 // split
+    pieces = pm._exponent_pieces(a, split)
+    plains = pm._plaintext_pieces(b, split)
+    assert pieces.shape == (m, split * k) and len(plains) == split
+    assert int(pieces.max()) < 1 << e
+    got = sum(pieces[:, t * k:(t + 1) * k].astype(object).dot(plains[t].astype(object)) for t in range(split))
+    assert np.array_equal((got % (1 << 64)).astype(np.uint64), exact_product(a, b))
+    lay = pm.split_layout(2048, k, 40, split)
+    assert split * k * ((1 << e) - 1) * M64 < 1 << lay.value_bits
+    assert int(got.max()) < 1 << lay.value_bits
+
+
+def test_split_layouts_at_2048_bits():
+    assert [(pm.split_layout(2048, 256, 40, h).slots, pm.split_layout(2048, 256, 40, h).slot_bits)
+            for h in pm.SPLITS] == [(11, 177), (14, 146), (15, 131)]
+    with pytest.raises(InputError):
+        pm.split_layout(2048, 256, 40, 3)
+    assert pm.exponent_split(2, 8, 8) == 1  # few rows: the tables of more bases do not pay
+
+
 def test_three_party_matrix_triple_pairwise(keys):
     m, k, n = 4, 5, 6
     links = links_for(3)
@@ -215,15 +281,28 @@ def test_silent_peer_times_out(keys):
 def test_cost_model_counts_and_calibration():
     cal = pm.calibrate(512, samples=2)
     assert cal.bits == 512 and min(cal.mulmod, cal.encrypt_own, cal.noise_public, cal.decrypt) > 0
-    c = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=pm.Calibration(2048, 1.0, 0, 0, 0))
-    assert (c["slots"], c["groups"]) == (11, 24)
-    assert c["bytes_sent"] == 2 * H + 256 + (256 + 256) * 24 * 512
+    unit = pm.Calibration(2048, 1.0, 0, 0, 0)
+    # 256^3 splits the exponents in two 32-bit halves (the model's choice): 512 bases, 14 slots
+    assert pm.exponent_split(256, 256, 256) == 2
+    c = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=unit)
+    assert (c["split"], c["slots"], c["groups"], c["window"]) == (2, 14, 19, 8)
+    assert c["bytes_sent"] == 2 * H + 256 + (512 + 256) * 19 * 512
     # unit time 1 per multiplication modulo n^2, 0 for the rest
     assert c["seconds"] == c["mulmods"] + c["extra_mulmods"]
-    # the 6,144 randomisers r^n come from a pool of P = 276 (powers_of_random): P powers, then
-    # P (2^8 - 2) + 6144 (P + 1) products; plus 2 products per ciphertext each side
-    assert (c["noise_powers"], c["extra_mulmods"]) == (276, 276 * 254 + 6144 * 277 + 2 * 512 * 24)
+    # tables 512 (2^8 - 1), per row 512 x 4 lookups and 8 x 3 squarings, one conversion
+    assert c["mulmods"] == 19 * (512 * 255 + 256 * (512 * 4 + 24 + 1))
+    # the 4,864 randomisers r^n come from a pool of P = 276 (powers_of_random): P powers, then
+    # P (2^8 - 2) + 4864 (P + 1) products; plus 2 products per ciphertext each side
+    assert (c["noise_powers"], c["extra_mulmods"]) == (276, 276 * 254 + 4864 * 277 + 2 * 768 * 19)
     assert c["bytes_sent"] < 100e6
+    # unsplit: 11 slots of 177 bits, 24 groups, 64-bit exponents in 8 windows
+    c1 = pm.paillier_matrix_cost(256, 256, 256, bits=2048, calibration=unit, split=1)
+    assert (c1["slots"], c1["groups"], c1["window"]) == (11, 24, 8)
+    assert c1["bytes_sent"] == 2 * H + 256 + (256 + 256) * 24 * 512
+    assert c1["mulmods"] == 24 * (256 * 255 + 256 * (256 * 8 + 56 + 1))
+    assert c1["seconds"] > c["seconds"]
+    with pytest.raises(InputError):
+        pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=unit, split=3)
     with pytest.raises(InputError):
         pm.paillier_matrix_cost(4, 4, 4, bits=2048, calibration=cal)
 

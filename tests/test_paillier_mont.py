@@ -94,6 +94,30 @@ def test_multiexp_and_powmod_at_paillier_sizes(isa, bits):
         assert _mont.powmod(bases[:count], e, n) == [gmpy2.powmod(b, e, n) for b in bases[:count]]
 
 
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_multiexp_over_many_table_chunks_at_paillier_sizes(isa, data):
+    """Straus over several table chunks (partial products per row and window kept across them),
+    rows run in pairs: p^2- and n^2-sized moduli, bases 0, 1, n - 1 among random ones, exponent
+    rows that are zero in some windows or in all, against gmpy2."""
+    bits = data.draw(st.sampled_from([2048, 4096]), label="bits")
+    n = mpz(data.draw(st.integers(1 << (bits - 1), (1 << bits) - 1), label="n")) | 1
+    k = data.draw(st.integers(1, 9), label="k")
+    m = data.draw(st.integers(1, 5), label="m")
+    exp_bits = data.draw(st.sampled_from([8, 32, 64]), label="exp_bits")
+    w = data.draw(st.sampled_from([3, 8]), label="w")
+    top = (1 << exp_bits) - 1
+    bases = data.draw(st.lists(st.one_of(st.integers(0, int(n) - 1), st.sampled_from([0, 1, int(n) - 1])),
+                               min_size=k, max_size=k), label="bases")
+    cell = st.one_of(st.integers(0, top), st.sampled_from([0, 1, top, 1 << (exp_bits - 1)]))
+    exps = np.array(data.draw(st.lists(st.lists(cell, min_size=k, max_size=k), min_size=m, max_size=m)),
+                    dtype=np.uint64).reshape(m, k)
+    per_base = 8 * (bits // 52 + 8) << w  # about one base's table: chunks of 1 or 2 bases
+    budget = data.draw(st.sampled_from([1, per_base, 2 * per_base]), label="table_budget")
+    got = _mont.multiexp(bases, exps, n, w, exp_bits, budget)
+    assert got == [_prod_pow([mpz(b) for b in bases], row, n) for row in exps.tolist()]
+
+
 def test_bad_arguments_are_rejected():
     with pytest.raises(InputError, match="odd"):
         _mont.powmod([1], 3, 10)

@@ -21,7 +21,7 @@ cdef extern from "mpc/montgomery.h" nogil:
     int mpc_mont_set_isa(int isa)
     int mpc_mont_isa()
     int mpc_mont_isa_supported(int isa)
-    size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w)
+    size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w, unsigned exp_bits)
     size_t mpc_mont_powmod_scratch(size_t limbs)
     int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
                           const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
@@ -63,13 +63,18 @@ def _modulus(n):
 
 
 def _words(xs, n, limbs):
+    """The numbers (reduced mod n) as ``limbs`` little-endian words each, written in place into
+    one array (no list of per-number byte strings)."""
     width = 8 * limbs
-    return np.frombuffer(b"".join([(mpz(x) % n).to_bytes(width, "little") for x in xs]),
-                         dtype="<u8").astype(np.uint64)
+    out = np.empty(len(xs) * limbs, dtype="<u8")
+    raw = memoryview(out.view(np.uint8))
+    for i, x in enumerate(xs):
+        raw[i * width:(i + 1) * width] = (mpz(x) % n).to_bytes(width, "little")
+    return out.astype(np.uint64, copy=False)
 
 
 def _numbers(words, count, limbs):
-    raw = words.tobytes()
+    raw = memoryview(np.ascontiguousarray(words, dtype="<u8").view(np.uint8))
     width = 8 * limbs
     return [mpz.from_bytes(raw[i * width:(i + 1) * width], "little") for i in range(count)]
 
@@ -99,7 +104,7 @@ def multiexp(bases, exps, n, unsigned w, unsigned exp_bits=64, size_t table_budg
     per_chunk = max(1, min(max(k, 1), table_budget // (8 * words << w)))
     chunks = -(-max(k, 1) // per_chunk)
     cdef size_t chunk = -(-max(k, 1) // chunks)
-    cdef size_t nscr = mpc_mont_multiexp_scratch(limbs, m, chunk, w)
+    cdef size_t nscr = mpc_mont_multiexp_scratch(limbs, m, chunk, w, exp_bits)
     scratch = np.empty(nscr, dtype=np.uint64)
     out = np.empty(m * limbs, dtype=np.uint64)
     e2 = exps if exps.size else np.zeros((m, 1), dtype=exps.dtype)

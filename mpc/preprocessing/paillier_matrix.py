@@ -13,16 +13,24 @@ work; the packing bound is proved in :mod:`mpc.crypto.paillier`).
 
 Protocol, per party, both directions at once (so a pair finishes in two message rounds):
 
-1. Each party has a Paillier key (its own, 2048 bits by default) and a :class:`SlotLayout` for
-   inner products of length k: ``s`` slots per plaintext. It splits every row ``l`` of its
-   ``B_own`` (k x n) into ``G = ceil(n / s)`` groups of s columns, packs each group into one
-   plaintext and encrypts it with the CRT fast path: ``k * G`` ciphertexts. It sends
-   ``KEY`` = header || n || ciphertexts (message 1).
+1. Both parties take the same exponent split ``h`` in {1, 2, 4} (:func:`exponent_split`: the
+   one of least predicted cost for the shape, a pure function of it): the evaluator will cut its
+   64-bit ``A`` into h pieces of ``e = 64 / h`` bits, ``A = sum_t 2^(t e) A_t``, and since
+   ``A B = sum_t A_t (2^(t e) B mod 2^64) mod 2^64`` the key holder encrypts the h plaintext
+   matrices ``B_t = 2^(t e) B mod 2^64`` (still 64-bit values). A slot then sums ``h k``
+   products of a 64-bit plaintext and an e-bit exponent: ``value_bits = 64 + e + ceil(log2(h
+   k))`` instead of ``128 + ceil(log2 k)``, so more slots fit (:func:`split_layout`: 11, 14, 15
+   at k = 256 for h = 1, 2, 4) at the price of h k bases with e-bit exponents. Each party has a
+   Paillier key (its own, 2048 bits by default) and that layout: ``s`` slots per plaintext. It
+   splits every row ``l`` of each ``B_t`` (k x n) into ``G = ceil(n / s)`` groups of s columns,
+   packs each group into one plaintext and encrypts it with the CRT fast path: ``h k G``
+   ciphertexts, ordered (t, l, g). It sends ``KEY`` = header || n || ciphertexts (message 1).
 2. It receives the peer's message 1 and validates it (header, sizes, key size, every ciphertext
    in ``Z*_{n'^2}``; else ProtocolError).
-3. Evaluator side: for every group g and row i it computes ``prod_l Enc(B'[l, g])^(A_own[i, l])``,
-   which is ``Enc`` of the packed ``sum_l A_own[i, l] * B'[l, j]`` for the s columns j of g
-   (Straus multi-exponentiation with one window table per ciphertext, shared by the m rows),
+3. Evaluator side: for every group g and row i it computes ``prod_(t, l) Enc(B'_t[l, g])^(A_t[i,
+   l])``, which is ``Enc`` of the packed ``sum_(t, l) A_t[i, l] * B'_t[l, j]`` (= ``(A_own B')[i,
+   j] mod 2^64`` plus a multiple of 2^64) for the s columns j of g (Straus multi-exponentiation
+   with one window table per ciphertext, shared by the m rows),
    multiplies in ``Enc(pack(R[i, g]))`` with a fresh randomiser (uniform masks of
    ``value_bits + sigma`` bits per slot), and sends the ``m * G`` results (message 2). Its share
    of the cross term is ``-R mod 2^64``.
@@ -32,18 +40,26 @@ Protocol, per party, both directions at once (so a pair finishes in two message 
    ``A' B_own mod 2^64``.
 5. ``C_own = A_own @ B_own + (cross shares of both directions)``.
 
-Cost per party for (m, k, n), 2048-bit keys, sigma = 40: ``s = floor(2047 / (129 + ceil(log2 k)
-+ 40))`` slots (11 for k = 256), ``G = ceil(n / s)``. Sent: ``(k + m) * G`` ciphertexts of 512
-bytes plus 256 + 40 bytes of key and headers (256^3: 24 groups, 6.3 MB per party, the same
-received). Work: ``k * G`` half-size encryptions, ``G * (k (2^w - 2) + m (w (W - 1) + k W))``
-multiplications modulo n^2 with the Straus window ``w`` = :func:`best_window(m)` and ``W =
-ceil(64 / w)`` windows (for 256^3, w = 8: ``G (254 k + m (56 + 8 k))`` = 14.5 million, the dominant
-term), ``m * G`` randomisers ``r^n mod n^2`` (from a pool: P = 276 powers and ``P + 1``
-multiplications each, :func:`~mpc.crypto.paillier.powers_of_random`) and ``m * G`` CRT
-decryptions. Rounds: 2. :func:`paillier_matrix_cost` evaluates this with unit times measured on
-the machine (:func:`calibrate`); :func:`paillier_cheaper` compares it with the OT path's
-:func:`ot_matrix_cost` for ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel: 33 s of
-CPU and 97 MB peak memory per party (bench/paillier.py --full).
+Cost per party for (m, k, n), 2048-bit keys, sigma = 40, split h: ``s = floor(2047 / (105 + e +
+ceil(log2(h k))))`` slots, ``G = ceil(n / s)``. Sent: ``(h k + m) * G`` ciphertexts of 512 bytes
+plus 256 + 40 bytes of key and headers (256^3 takes h = 2: 14 slots, 19 groups, 7.5 MB per
+party, the same received; h = 1 would be 11 slots, 24 groups, 6.3 MB). Work: ``h k G``
+half-size encryptions, ``G * (h k (2^w - 1) + m (w (W - 1) + h k W))`` multiplications modulo
+n^2 with the Straus window ``w`` = :func:`best_window(m, e)` and ``W = ceil(e / w)`` windows (for
+256^3, h = 2, w = 8, W = 4: ``19 (512 * 255 + 256 (24 + 2048))`` = 12.6 million, the dominant term;
+h = 1 needs 14.5 million), ``m * G`` randomisers ``r^n mod n^2`` (from a pool: P = 276 powers and
+``P + 1`` multiplications each, :func:`~mpc.crypto.paillier.powers_of_random`) and ``m * G`` CRT
+decryptions (4,864 at 256^3 instead of 6,144). Rounds: 2. :func:`paillier_matrix_cost`
+evaluates this with unit times measured on the machine (:func:`calibrate`);
+:func:`paillier_cheaper` compares it with the OT path's :func:`ot_matrix_cost` for
+``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel (``python -m bench paillier``, 2
+processes over a pipe): 27 s of CPU per party (median of 3, 26.9-28.3 s) and 84 MB peak memory,
+on 2 cores under a load average of about 4.5 (wall 53-61 s there), where the unsplit protocol
+with the previous kernel took 34.4-36.7 s of CPU (wall 73-80 s) and 100 MB in the same session:
+0.79 of it, about 26 s on the quiet machine that gave the earlier 33 s. The phases of one party
+(CPU, each timed alone): evaluation 17.2 s (0.90 s per group), decryption 3.5 s, randomisers
+2.9 s, encryption of B (9,728 half-size CRT encryptions) 1.2 s, validation 0.04 s, packing and
+bytes under 0.1 s; the key (one per party, 2048 bits, made before) takes 0.05 s.
 
 N > 2 parties (:func:`matrix_triple_shares_multi`): ``C = sum_i A_i B_i + sum_{i<j} (A_i B_j +
 A_j B_i)``; every pair runs the exchange above once (each party reuses its key for every peer)
@@ -53,7 +69,9 @@ the 2-party cost.
 
 Security model: semi-honest, dishonest majority (each cross term is hidden from the key holder by
 the statistical mask R, 2^-sigma, and from the evaluator by IND-CPA of Paillier under the DCR
-assumption). Not secure against a malicious party: it could send a malformed key or wrong
+assumption). The exponent split changes neither: the key holder sends h times as many
+ciphertexts (IND-CPA), and each slot's mask still has sigma bits more than the slot's bound
+``value_bits`` for that split. Not secure against a malicious party: it could send a malformed key or wrong
 products (an authenticated variant needs the MAC checks of SPDZ2k on the result). The messages
 are bytes with a fixed header (below); nothing from the peer is unpickled.
 
@@ -100,7 +118,7 @@ from mpc.crypto.paillier import (
     pool_pays,
     pool_size,
 )
-from mpc.errors import InputError, PeerTimeout, ProtocolError
+from mpc.errors import ConfigError, InputError, PeerTimeout, ProtocolError
 from mpc.net.channel import Channel
 from mpc.prg import PRG
 
@@ -261,6 +279,54 @@ def _check_shapes(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return a, b
 
 
+SPLITS = (1, 2, 4)  # pieces the evaluator may cut its 64-bit exponents into (module doc, step 1)
+
+
+def split_layout(bits: int, k: int, sigma: int = DEFAULT_SIGMA, split: int = 1) -> SlotLayout:
+    """The slots for exponents cut into ``split`` pieces of ``64 / split`` bits: sums of
+    ``split * k`` products of a 64-bit plaintext and a ``64 / split``-bit exponent."""
+    if split not in SPLITS:
+        raise InputError(f"paillier matrix: exponent split {split!r} not in {SPLITS}")
+    return SlotLayout.for_inner_products(bits, split * k, 64, sigma, exp_bits=64 // split)
+
+
+def exponent_split(m: int, k: int, n: int, bits: int = DEFAULT_BITS, sigma: int = DEFAULT_SIGMA) -> int:
+    """The split of :data:`SPLITS` with the least :func:`paillier_matrix_cost` under the
+    reference unit times (:data:`REFERENCE_CALIBRATION`, whatever ``bits``): a pure function of
+    the shape, so both parties pick the same one without a message (a mismatch would show as a
+    wrong ciphertext count in message 1: ProtocolError)."""
+    cal = Calibration(bits, *(getattr(REFERENCE_CALIBRATION, f) for f in
+                              ("mulmod", "encrypt_own", "noise_public", "decrypt", "mulmod_half")))
+    best, err = None, None
+    for split in SPLITS:
+        try:
+            secs = paillier_matrix_cost(m, k, n, bits=bits, sigma=sigma, calibration=cal, split=split)["seconds"]
+        except ConfigError as exc:  # no slot fits this split at this key size
+            err = err or exc
+            continue
+        if best is None or secs < best[0]:
+            best = (secs, split)
+    if best is None:
+        raise err
+    return best[1]
+
+
+def _exponent_pieces(a: np.ndarray, split: int) -> np.ndarray:
+    """``[A_0 | A_1 | ...]`` (m x split k): ``A_t = (A >> (t e)) mod 2^e``, e = 64 / split, so
+    ``A = sum_t 2^(t e) A_t``."""
+    if split == 1:
+        return a
+    e = 64 // split
+    low = np.uint64((1 << e) - 1)
+    return np.ascontiguousarray(np.concatenate([(a >> np.uint64(t * e)) & low for t in range(split)], axis=1))
+
+
+def _plaintext_pieces(b: np.ndarray, split: int) -> list[np.ndarray]:
+    """``B_t = 2^(t e) B mod 2^64`` (k x n each): ``sum_t A_t B_t = A B mod 2^64``."""
+    e = 64 // split
+    return [b << np.uint64(t * e) for t in range(split)]
+
+
 def _pack_columns(layout: SlotLayout, b: np.ndarray) -> list[mpz]:
     """Row-major (l, g): group g of row l packed into one plaintext."""
     k, n = b.shape
@@ -292,17 +358,21 @@ def cross_term_shares(
     n = b_own.shape[1]
     pub = key.public
     bits = pub.bits
-    layout = SlotLayout.for_inner_products(bits, k, 64, sigma)
+    split = exponent_split(m, k, n, bits, sigma)
+    layout = split_layout(bits, k, sigma, split)
     s = layout.slots
     groups = -(-n // s)
+    count1 = split * k * groups  # ciphertexts of message 1
     prg = prg or PRG.fresh()
     st = stats if stats is not None else {}
     clock = time.perf_counter
 
-    # 1. encrypt the own B once, packed, and send it with the key
+    # 1. encrypt the own B (its split pieces) once, packed, and send it with the key
     t0 = clock()
-    cts_own = key.encrypt_many(_pack_columns(layout, b_own), workers)
-    msg1 = _header(TYPE_KEY, bits, k, n, k, sigma, k * groups) + pub.to_bytes() + ciphertexts_to_bytes(pub, cts_own)
+    plains = [x for piece in _plaintext_pieces(b_own, split) for x in _pack_columns(layout, piece)]
+    cts_own = key.encrypt_many(plains, workers)
+    del plains
+    msg1 = ciphertexts_to_bytes(pub, cts_own, _header(TYPE_KEY, bits, k, n, k, sigma, count1) + pub.to_bytes())
     st["encrypt_s"] = clock() - t0
     link.send(msg1)
     sent = len(msg1)
@@ -310,40 +380,44 @@ def cross_term_shares(
 
     # 2. the peer's key and encrypted B
     t0 = clock()
-    body = _parse(link.recv(timeout), TYPE_KEY, bits, k, n, k, sigma, k * groups)
+    body = _parse(link.recv(timeout), TYPE_KEY, bits, k, n, k, sigma, count1)
     received = len(body) + _HEADER.size
     kb = (bits + 7) // 8
     peer = PublicKey.from_bytes(bytes(body[:kb]), bits)
     if peer == pub:
         raise ProtocolError("paillier matrix: the peer sent this party's own public key")
-    cts_peer = ciphertexts_from_bytes(peer, bytes(body[kb:]), k * groups)
+    cts_peer = ciphertexts_from_bytes(peer, body[kb:], count1)
     st["wait_validate_s"] = clock() - t0
 
     # 3. evaluate Enc(A_own B_peer + R) and send it
     t0 = clock()
     out: list[mpz] = [mpz(0)] * (m * groups)
+    exps, e = _exponent_pieces(a_own, split), 64 // split
     for g in range(groups):
-        col = cts_peer[g::groups]  # ciphertexts (l, g) for l < k
-        for i, c in enumerate(multi_scalar_products(peer, col, a_own, 64, best_window(m), workers=workers)):
+        col = cts_peer[g::groups]  # ciphertexts (t, l, g) for t < split, l < k
+        for i, c in enumerate(multi_scalar_products(peer, col, exps, e, best_window(m, e), workers=workers)):
             out[i * groups + g] = c
     st["evaluate_s"] = clock() - t0
-    del cts_peer, body
+    del cts_peer, body, exps
     t0 = clock()
-    masks = _random_masks(m * n, layout.mask_bits, prg)  # R[i, j] row-major
     noise = peer.noise(m * groups, workers)
     n_peer, n2_peer = peer.n, peer.n2
-    for i in range(m):
-        row = masks[i * n:(i + 1) * n]
+    share = np.empty((m, n), dtype=np.uint64)
+    for i in range(m):  # row i of the masks R, drawn row by row (memory)
+        row = _random_masks(n, layout.mask_bits, prg)
+        share[i] = [-r & _MASK64 for r in row]
         for gi, g in enumerate(range(0, n, s)):
             idx = i * groups + gi
             packed = layout.pack(row[g:g + s])
             out[idx] = out[idx] * (1 + packed * n_peer) % n2_peer * noise[idx] % n2_peer
-    msg2 = _header(TYPE_RESULT, bits, m, n, k, sigma, m * groups) + ciphertexts_to_bytes(peer, out)
+            noise[idx] = None
+    del noise
+    msg2 = ciphertexts_to_bytes(peer, out, _header(TYPE_RESULT, bits, m, n, k, sigma, m * groups))
+    del out
     st["mask_s"] = clock() - t0
     link.send(msg2)
     sent += len(msg2)
-    del msg2, out, noise
-    share = (-np.array([r & _MASK64 for r in masks], dtype=np.uint64)).reshape(m, n)
+    del msg2
 
     # 4. decrypt the peer's evaluation of A_peer B_own + R'
     t0 = clock()
@@ -352,12 +426,12 @@ def cross_term_shares(
     t0 = clock()
     body = _parse(data, TYPE_RESULT, bits, m, n, k, sigma, m * groups)
     received += len(data)
-    plains = key.decrypt_many(ciphertexts_from_bytes(pub, bytes(body), m * groups), workers)
-    vals = []
+    plains = key.decrypt_many(ciphertexts_from_bytes(pub, body, m * groups), workers)
+    del body, data
     for i in range(m):
-        for gi, g in enumerate(range(0, n, s)):
-            vals += [int(x) & _MASK64 for x in layout.unpack(plains[i * groups + gi], min(s, n - g))]
-    share += np.array(vals, dtype=np.uint64).reshape(m, n)
+        vals = [int(x) & _MASK64 for gi, g in enumerate(range(0, n, s))
+                for x in layout.unpack(plains[i * groups + gi], min(s, n - g))]
+        share[i] += np.array(vals, dtype=np.uint64)
     st["decrypt_s"] = clock() - t0
     st["bytes_sent"] = st.get("bytes_sent", 0) + sent
     st["bytes_received"] = st.get("bytes_received", 0) + received
@@ -417,18 +491,19 @@ class Calibration:
 
 
 def _best_of(fn, repeats: int = 3) -> float:
-    """The least of ``repeats`` timings of ``fn()`` (a shared machine adds, never removes, time)."""
+    """The least of ``repeats`` CPU-time measurements of ``fn()`` (one thread: what a party's
+    own core spends; a shared machine adds wall time, and adds less CPU time, never removes it)."""
     best = float("inf")
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         fn()
-        best = min(best, time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
     return best
 
 
 def _time_mulmod(mod, samples: int) -> float:
     """Seconds per multiplication modulo ``mod`` as :func:`multiexp` runs them (compiled Straus
-    rows with 4-bit windows, or gmpy2 products)."""
+    rows with 4-bit windows, two rows interleaved where the kernel does that, or gmpy2 products)."""
     prg = PRG.fresh()
     bases = [mpz(int.from_bytes(prg.random_bytes((mod.bit_length() + 7) // 8), "big")) % mod for _ in range(samples)]
     if montgomery_kernel() is None:
@@ -440,18 +515,19 @@ def _time_mulmod(mod, samples: int) -> float:
         return _best_of(products) / (8 * samples * samples)
     rows = 4 * samples
     exps = prg.uint64((rows, samples))
-    return _best_of(lambda: multiexp(mod, bases, exps, 64, 4)) / (samples * 14 + rows * (4 * 15 + samples * 16 + 1))
+    # tables 2^4 - 1 per base (with the conversion), per row 16 products per base and 4 x 15
+    # squarings (the C kernel's counts: 16 first products are copies, 15 join the windows, one
+    # converts back)
+    return _best_of(lambda: multiexp(mod, bases, exps, 64, 4)) / (samples * 15 + rows * (4 * 15 + samples * 16))
 
 
 def calibrate(bits: int = DEFAULT_BITS, samples: int = 8) -> Calibration:
-    """Measure the unit costs with a fresh key of ``bits`` bits (best of 3 each; about 0.5 s at
-    2048 bits)."""
+    """Measure the unit costs (CPU time, best of 3 each) with a fresh key of ``bits`` bits."""
     key = generate_keypair(bits)
     pub = key.public
     cts = key.encrypt_many(range(1, samples + 1))
     mulmod = _time_mulmod(pub.n2, samples)
-    half = generate_keypair(bits // 2).public.n  # a modulus of the size of p^2
-    mulmod_half = _time_mulmod(half, samples)
+    mulmod_half = _time_mulmod(pub.n, samples)  # n has the size of p^2
     enc = _best_of(lambda: key.encrypt_many(range(samples))) / samples
     noise = _best_of(lambda: pub.noise(samples)) / samples
     dec = _best_of(lambda: key.decrypt_many(cts)) / samples
@@ -470,7 +546,7 @@ def _randomiser_counts(count: int, group_bits: int, exp_bits: int, sigma: int) -
 
 def paillier_matrix_cost(
     m: int, k: int, n: int, *, bits: int = DEFAULT_BITS, sigma: int = DEFAULT_SIGMA,
-    calibration: Calibration | None = None, workers: int = 1,
+    calibration: Calibration | None = None, workers: int = 1, split: int | None = None,
 ) -> dict:
     """Predicted cost per party of one 2-party matrix triple (the module doc's formulas).
 
@@ -480,29 +556,35 @@ def paillier_matrix_cost(
     two parties do not share a core."""
     if min(m, k, n) < 1:
         raise InputError(f"paillier_matrix_cost: shape ({m}, {k}) x ({k}, {n}) has an empty dimension")
-    layout = SlotLayout.for_inner_products(bits, k, 64, sigma)
-    groups = -(-n // layout.slots)
-    ct_bytes = (2 * bits + 7) // 8
-    w = best_window(m)
-    nwin = -(-64 // w)
-    mulmods = groups * (k * ((1 << w) - 2) + m * (w * (nwin - 1) + k * nwin + 3))
-    sent = 2 * _HEADER.size + (bits + 7) // 8 + (k + m) * groups * ct_bytes
     cal = calibration or calibrate(bits)
     if cal.bits != bits:
         raise InputError(f"paillier_matrix_cost: calibration for {cal.bits} bits, cost asked for {bits}")
+    split = split or exponent_split(m, k, n, bits, sigma)
+    layout = split_layout(bits, k, sigma, split)
+    groups = -(-n // layout.slots)
+    ct_bytes = (2 * bits + 7) // 8
+    e, bases = 64 // split, split * k
+    w = best_window(m, e)
+    nwin = -(-e // w)
+    # per group: the tables, then per row one product per base and window, the windows joined by
+    # w (nwin - 1) squarings and nwin - 1 products, and the conversions in and out of Montgomery form
+    mulmods = groups * (bases * ((1 << w) - 1) + m * (w * (nwin - 1) + bases * nwin + 1))
+    sent = 2 * _HEADER.size + (bits + 7) // 8 + (bases + m) * groups * ct_bytes
     # randomisers (pools past the break-even count), the CRT recombination and the (1 + m n)
     # factors: an own encryption's two half-size powers cost about encrypt_own
-    enc_powers, half_mulmods = _randomiser_counts(k * groups, bits // 2, bits // 2, sigma)
+    enc_powers, half_mulmods = _randomiser_counts(bases * groups, bits // 2, bits // 2, sigma)
     noise_powers, noise_mulmods = _randomiser_counts(m * groups, bits, bits, sigma)
-    extra_mulmods = noise_mulmods + 2 * (k + m) * groups
+    extra_mulmods = noise_mulmods + 2 * (bases + m) * groups
     seconds = (enc_powers * cal.encrypt_own + 2 * half_mulmods * cal.mulmod_half
                + (mulmods + extra_mulmods) * cal.mulmod + noise_powers * cal.noise_public
                + m * groups * cal.decrypt) / max(1, workers)
     return {
-        "m": m, "k": k, "n": n, "bits": bits, "sigma": sigma, "slots": layout.slots, "groups": groups,
-        "ciphertexts_sent": (k + m) * groups, "bytes_sent": sent, "bytes_received": sent, "rounds": 2,
+        "m": m, "k": k, "n": n, "bits": bits, "sigma": sigma, "split": split, "slots": layout.slots,
+        "groups": groups, "window": w,
+        "ciphertexts_sent": (bases + m) * groups, "bytes_sent": sent, "bytes_received": sent, "rounds": 2,
         "mulmods": mulmods, "extra_mulmods": extra_mulmods, "half_mulmods": 2 * half_mulmods,
-        "noise_powers": noise_powers, "encryption_powers": enc_powers, "encryptions": k * groups, "randomisers": m * groups, "decryptions": m * groups,
+        "noise_powers": noise_powers, "encryption_powers": enc_powers, "encryptions": bases * groups,
+        "randomisers": m * groups, "decryptions": m * groups,
         "seconds": seconds, "seconds_per_op": {
             "mulmod": cal.mulmod, "encrypt_own": cal.encrypt_own, "noise_public": cal.noise_public,
             "decrypt": cal.decrypt,
@@ -517,7 +599,7 @@ def paillier_matrix_cost(
 # quiet run of calibrate()); fixed so that every party, whatever its load, makes the same choice
 # without a message.
 REFERENCE_CALIBRATION = Calibration(
-    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=0.8e-3, noise_public=3.5e-3, decrypt=0.85e-3, mulmod_half=2.5e-7,
+    bits=DEFAULT_BITS, mulmod=1.32e-6, encrypt_own=0.8e-3, noise_public=3.4e-3, decrypt=0.78e-3, mulmod_half=3.6e-7,
 )
 # Gilboa matrix triples with vector correlations over loopback: 13.5 s for the 302 MB per party
 # of a 64 x 128 x 128 triple (docs/preprocessing.md), computation included.
@@ -539,7 +621,7 @@ def paillier_cheaper(m: int, k: int, n: int, *, calibration: Calibration = REFER
     """True when :func:`paillier_matrix_cost` predicts the (m, k) x (k, n) matrix triple cheaper
     than :func:`ot_matrix_cost` (both per party and pair, with the reference unit times: a pure
     function of the shape, so all parties agree). ``ot_matrix="auto"`` uses Paillier exactly
-    then: from about 48^3 here (64^3: 2.1 s against 3.4 s; 256^3: 28 s against 216 s and
+    then: from about 40^3 here (64^3: 1.9 s against 3.4 s; 256^3: 24 s against 216 s and
     4.8 GB). The key generation, once per party (0.1-1 s), is not counted."""
     paillier = paillier_matrix_cost(m, k, n, bits=calibration.bits, calibration=calibration)["seconds"]
     return paillier < ot_matrix_cost(m, k, n, seconds_per_byte=seconds_per_byte)["seconds"]

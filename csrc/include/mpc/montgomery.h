@@ -43,14 +43,15 @@ int mpc_mont_set_isa(int isa);
 int mpc_mont_isa(void);
 int mpc_mont_isa_supported(int isa);
 
-/* Scratch words for mpc_mont_multiexp with up to `chunk` bases per table chunk, and for
- * mpc_mont_powmod. */
-size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w);
+/* Scratch words for mpc_mont_multiexp with up to `chunk` bases per table chunk (and m rows of
+ * ceil(exp_bits / w) windows), and for mpc_mont_powmod. */
+size_t mpc_mont_multiexp_scratch(size_t limbs, size_t m, size_t chunk, unsigned w, unsigned exp_bits);
 size_t mpc_mont_powmod_scratch(size_t limbs);
 
 /* out[i] = prod_{l < k} x_l^(e[i * e_stride + l]) mod N for rows i < m (Straus: one window table
  * of 2^w powers per base, shared by the m rows; tables for as many bases at a time as the
- * scratch holds). Exponents must be < 2^exp_bits; e holds uint64 words (e_bytes = 8) or, for
+ * scratch holds; one partial product per row and window across the chunks, squared once at the
+ * end). Exponents must be < 2^exp_bits; e holds uint64 words (e_bytes = 8) or, for
  * exp_bits <= 8, bytes (e_bytes = 1). */
 int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, const uint64_t *x,
                       const void *e, int e_bytes, size_t e_stride, const uint64_t *n, size_t limbs, size_t k,
