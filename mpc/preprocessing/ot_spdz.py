@@ -95,6 +95,7 @@ import numpy as np
 from mpc.errors import CheatingDetected, ConfigError
 from mpc.net.channel import Channel
 from mpc.preprocessing import authenticated as am
+from mpc.preprocessing import ot_spdz_div as derived
 from mpc.preprocessing import ot_spdz_mixed as mixed
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import BitVole
@@ -107,7 +108,9 @@ from mpc.sharing.authenticated import pack, sum128
 
 __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
-DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "dabit", "bitmul", "edabit", "bit_triple")
+DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "div", "tmul", "tsquare", "dabit", "bitmul",
+               "edabit", "bit_triple")
+_DERIVED = ("div", "tmul", "tsquare")  # made after the bits (mpc.preprocessing.ot_spdz_div)
 _NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
               "tmul": "truncating products", "tsquare": "truncating squares"}
 
@@ -129,7 +132,7 @@ def _words(b: bytes) -> np.ndarray:
 class _Item:
     """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
 
-    __slots__ = ("boff", "conv", "ioff", "parts", "req", "slots", "toff", "xoff")
+    __slots__ = ("boff", "cand", "conv", "ioff", "parts", "poff", "req", "slots", "toff", "xoff")
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -140,6 +143,8 @@ class _Item:
         self.boff = 0  # its first random bit (trunc, and the mixed kinds' daBits)
         self.xoff = 0  # its first extra triple (bitmul, bit_triple), after the bits' triples
         self.ioff = 0  # its first binary input bit (ring-1 input)
+        self.poff = 0  # its first triple for the products and gates of div, tmul, tsquare
+        self.cand = 0  # candidates of a div item (rejection sampling)
 
 
 class SpdzOTPreprocessing(OTPreprocessing):
@@ -155,7 +160,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.bitvole = BitVole(self.links, self._delta)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_elements": 0,
+        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
+                          "auth_tmul": 0, "auth_tsquare": 0, "auth_elements": 0,
                           "auth_batches": 0})
 
     def mac_key_share(self) -> int:
@@ -178,8 +184,47 @@ class SpdzOTPreprocessing(OTPreprocessing):
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
-        done_auth = iter([item for group in self._groups(auth) for item in self._authenticated(group)])
+        done_auth = iter([self._complete(r, item) for group in self._groups(auth)
+                          for r, item in zip(group, self._authenticated(group), strict=True)])
         return [next(done_auth) if r.auth else next(done_plain) for r in reqs]
+
+    def _complete(self, req: Request, item: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """A division item in the request's shape: the accepted tuples of its batch, topped up by
+        further batches in the (rare, :func:`~mpc.preprocessing.ot_spdz_div.candidates`) case of
+        a shortfall."""
+        if req.kind != "div":
+            return item
+        d, shape = req.params[0], req.params[1:]
+        size = int(np.prod(shape, dtype=np.int64))
+        parts = [list(item)]
+        have = len(item[0])
+        while have < size:
+            more = self._authenticated([Request("div", (d, size - have), 128, True)])[0]
+            parts.append(list(more))
+            have += len(more[0])
+        return tuple(np.concatenate([p[i] for p in parts])[:size].reshape(shape) for i in range(3))
+
+    def _draw_derived(self, it: _Item) -> tuple[int, int]:
+        """Step 1 for a div, tmul or tsquare item (:mod:`mpc.preprocessing.ot_spdz_div`): its own
+        random bits and the 64-bit u of its 2^64 u (and, for tmul with k2 = 0, its r2 shares);
+        returns (bits, triples for its products or gates)."""
+        kind, p = it.req.kind, it.req.params
+        if kind == "div":
+            size = int(np.prod(p[1:], dtype=np.int64))
+            it.cand = derived.candidates(p[0], size) if size else 0
+            nb, npt, nu = it.cand * derived.div_bits(p[0]), it.cand * derived.div_triples(p[0], 0), size
+        else:
+            size = int(np.prod(p[2:] if kind == "tmul" else p[1:], dtype=np.int64))
+            masks = 2 if kind == "tmul" and p[1] else 1
+            nb, npt, nu = 64 * masks * size, len(derived.products_of(kind, p)) * size, masks * size
+            if kind == "tmul" and not p[1]:
+                it.parts["r2"] = self._draw((size,))
+        bits = np.zeros((nb, 2), dtype=np.uint64)
+        bits[:, 0] = self._prg.uint64(nb) & np.uint64(1)
+        u = np.zeros((nu, 2), dtype=np.uint64)
+        u[:, 0] = self._prg.uint64(nu)
+        it.parts.update(bits=bits, u=u)
+        return nb, npt
 
     def _groups(self, reqs: Sequence[Request]) -> list[list[Request]]:
         """Consecutive requests in batches of at most 8 ``batch`` triples' worth (memory: about
@@ -202,9 +247,15 @@ class SpdzOTPreprocessing(OTPreprocessing):
         k = self.kernels
         items = [_Item(r) for r in reqs]
         # 1. draws; every square and matrix item is made from triples (see _assemble)
-        nt = nbits = nx = nin = 0
+        nt = nbits = nx = nin = npost = 0
         for it in items:
             kind, p = it.req.kind, it.req.params
+            if kind in _DERIVED:
+                nb, npt = self._draw_derived(it)
+                it.boff, it.poff = nbits, npost
+                nbits += nb
+                npost += npt
+                continue
             mk = mixed.mixed_kind(it.req)
             if mk is not None:
                 if mk == "binput":
@@ -259,6 +310,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
         nt += self.n * nbits
         extra_t0 = nt  # the mixed kinds' own triples
         nt += nx
+        for it in items:  # the products and gates of div, tmul, tsquare
+            it.poff += nt
+        nt += npost
         # 2. multiply and combine (MASCOT): tau receiver values a_l per triple against one b
         vec = []
         if nt:
@@ -267,6 +321,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         at = 5 * nt
         for it in items:
             for name in _EXTRA[mixed.mixed_kind(it.req) or it.req.kind]:
+                if name not in it.parts:
+                    continue
                 part = it.parts[name]
                 it.slots[name] = slice(at, at + len(part))
                 at += len(part)
@@ -285,6 +341,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self._nt, self._values, self._macs = nt, values, macs
         opened = self._check(items, nt, values, own, theirs, macs)
         bits = self._bits(items, bits_t0, values, own, theirs, chk_slots["bits"]) if nbits else None
+        post = [it for it in items if it.req.kind in _DERIVED]
+        made = iter(derived.derive(self, post, bits, values, macs) if post else [])
+        done = {id(it): next(made) for it in post}
         results: dict[int, tuple] = {}
         mix = None
         if binary or nin:
@@ -299,8 +358,12 @@ class SpdzOTPreprocessing(OTPreprocessing):
             results = mix.products(items)
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
-        out = [self._assemble(it, nt, values, own, theirs, macs, opened, bits) if mixed.mixed_kind(it.req) is None
+        out = [done[id(it)] if id(it) in done else
+               self._assemble(it, nt, values, own, theirs, macs, opened, bits) if mixed.mixed_kind(it.req) is None
                else self._mixed_item(mix, it, results, i) for i, it in enumerate(items)]
+        for it in post:
+            self.made[f"auth_{it.req.kind}"] += len(done[id(it)][0].reshape(-1))
+            self.made["auth_div_candidates"] += it.cand
         self._values = self._macs = None
         return out
 
@@ -626,9 +689,16 @@ def _triples_of(req: Request) -> int:
         return (p[0] or 1) * p[1] * p[2] * p[3]
     if req.kind == "trunc":
         return 3 * bit_count(p)
+    if req.kind == "div":  # about 3 triples per bit for three parties
+        size = int(np.prod(p[1:], dtype=np.int64))
+        return derived.candidates(p[0], size) * (derived.div_triples(p[0], 3)) if size else 0
+    if req.kind in ("tmul", "tsquare"):
+        size = int(np.prod(p[2:] if req.kind == "tmul" else p[1:], dtype=np.int64))
+        return size * (3 * 128 + 4)
     if mixed.mixed_kind(req) is not None:
         return 3 * mixed.bits_of(req) + mixed.extra_triples(req) + mixed.binary_inputs(req) // 64
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
+          "div": ("bits", "u"), "tmul": ("bits", "u", "r2"), "tsquare": ("bits", "u"),
           "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u"), "binput": ()}
