@@ -7,26 +7,28 @@ Malicious Arithmetic Secure Computation with Oblivious Transfer", CCS 2016 (mult
 combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
-:mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``,
-``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`), and the
+:mod:`mpc.preprocessing.authenticated`): every authenticated kind. ``triple``, ``square``,
+``matmul``, ``rand``, ``input``, ``trunc`` (from authenticated random bits,
+:mod:`mpc.preprocessing.ot_spdz_bits`), ``div`` (division tuples for any public d, by rejection
+sampling on authenticated bits), ``tmul`` and ``tsquare`` (truncating-product tuples: truncation
+parts from the bits and Beaver products; both :mod:`mpc.preprocessing.ot_spdz_div`), and the
 material of the bit protocols (:mod:`mpc.preprocessing.ot_spdz_mixed`, binary MACs by
 :mod:`mpc.preprocessing.ot_bit_vole`): ``dabit``, ``edabit``, ``bitmul``, and with ring 1
 ``bit_triple`` (AND triples with GF(2^64) MACs) and ``input`` (binary input masks).
 Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
-ot_source.OTPreprocessing`, which this class extends. The other authenticated kinds (division
-tuples for a d that is not a power of two, tmul/tsquare) raise :class:`~mpc.errors.ConfigError`
-naming the kind before any message of the batch that asks for it: they are not dealer-free yet
-(divisions by other integers need ``preprocessing="dealer"``; without tmul/tsquare the engine
-truncates before multiplying).
+ot_source.OTPreprocessing`, which this class extends. A kind outside :data:`DEALER_FREE` (none
+today) raises :class:`~mpc.errors.ConfigError` naming the kind before any message of the batch.
 
 Protocol, one batch (every pair at once; party i of n):
 
 1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): for
    every triple b_i and tau = 3 values a_{i,1..3}; a ``rand`` item u_i in Z_2^64; an ``input``
    item r in Z_2^128 at the owner (0 at the others); a matrix item A_i, B_i; a ``trunc`` item 64
-   random bits per element and u_i. Squares, matrix items and the bits are made from triples
-   (step 7), so the batch needs T triples: one per triple or square element, m k n per matrix
-   product, n per random bit.
+   random bits per element and u_i; a ``tmul``/``tsquare`` item 64 bits and u_i per truncated
+   mask (with k2 = 0 also r2 in Z_2^128); a ``div`` item L + l bits per candidate and u_i per
+   tuple. Squares, matrix items and the bits are made from triples (step 7), so the batch needs
+   T triples: one per triple or square element, m k n per matrix product, n per random bit, one
+   per product of a ``tmul``/``tsquare`` element and one per AND gate of a ``div`` candidate.
 2. Multiply (Gilboa over Z_2^128, :class:`~mpc.preprocessing.ot_link.WideProducts`): for every
    ordered pair (i, j), correlation b_i against the 128 choice bits of each a_{j,l}; with the
    local products, shares of c_l = a_l b.
@@ -58,7 +60,10 @@ Protocol, one batch (every pair at once; party i of n):
    C[i, c] = sum_l (c + eps b + delta a + eps delta), eps delta a public constant (party 0's
    value, alpha_i eps delta in every MAC); a truncation tuple from the bits, made after the
    batch's check by :func:`~mpc.preprocessing.ot_spdz_bits.xor_bits` (its own openings and MAC
-   check). Items are handed out only after their batch passed.
+   check); ``div``, ``tmul`` and ``tsquare`` items from the bits and the batch's remaining triples
+   by :func:`~mpc.preprocessing.ot_spdz_div.derive` (Beaver products, the division circuit, its
+   accept bits opened, one more MAC check over all of it). Items are handed out only after their
+   batch passed.
 
 Why: a wrong product (c = a b + e, e != 0 mod 2^64, by a bad correction or a changed share)
 makes sigma = r e - e^ nonzero except with probability 2^-64 (r uniform, drawn after e and e^
@@ -78,10 +83,13 @@ extension matrix (6,144 bytes), 3 x 1,088 bytes of trimmed Gilboa corrections, 5
 elements x 800 bytes of COPE corrections, and 2 x 16 bytes of openings: about 13.4 KB; a square
 the same plus 16 bytes; an m x k x n matrix triple m k n triples plus (m k + k n) authenticated
 elements and 2 m k n openings (quadratic: for small matrices only); a truncation tuple 64 n
-triples (about 1.7 MB for two parties). Rounds per batch: 4
+triples (about 1.7 MB for two parties); a ``tmul`` tuple 128 n + 3 or 4 triples (k2 > 0), a ``tsquare``
+64 n + 2; a ``div`` tuple (n (L + l) + 4L + 3l + 3) / p triples, p = 2^(64 - L - l) the
+acceptance (d = 3, two parties: about 790 triples, 10 MB). Rounds per batch: 4
 (Gilboa) + 2 (combining coin) + 1 per 8192 elements (COPE) + 7 (checks); the set-up adds the
 base OTs and 64 random OTs per ordered pair (3 round trips); a batch with truncation tuples n + 5
-more.
+more; with tmul/tsquare 1 + 4 more; with division tuples L + l + 3 per ``div`` request (at most
+66) + 4 more (:mod:`mpc.preprocessing.ot_spdz_div`).
 """
 
 from __future__ import annotations
@@ -111,7 +119,8 @@ __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "div", "tmul", "tsquare", "dabit", "bitmul",
                "edabit", "bit_triple")
 _DERIVED = ("div", "tmul", "tsquare")  # made after the bits (mpc.preprocessing.ot_spdz_div)
-_NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
+_NEEDED_BY = {"trunc": "fixed-point products and divisions by powers of two",
+              "div": "divisions by public integers that are not powers of two",
               "tmul": "truncating products", "tsquare": "truncating squares"}
 
 
@@ -179,8 +188,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
             why = unsupported(r) if r.auth else None
             if why is not None:
                 raise ConfigError(f"preprocessing='ot' under engine='spdz2k': {why}; use preprocessing='dealer' "
-                                  "for this program (dealer-free under spdz2k: input, add, mul, square, matmul, "
-                                  "fixed-point truncation, comparisons and the bit protocols, reveal)")
+                                  f"for this program (dealer-free under spdz2k: {', '.join(DEALER_FREE)})")
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
