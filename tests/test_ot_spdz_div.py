@@ -3,7 +3,8 @@
 
 - Material, 2 and 3 parties: every reconstructed division tuple has q = r64 // d and
   msb = r64 >> 63 for d in 3, 5, 7, 10, 1000, 2^40 + 1, 2^62 - 1 (the largest divisor a request
-  may name; 2^63 - 1 is out of a request's range), r uniform in Z_2^128 (its upper word too);
+  may name; 2^63 - 1 is out of a request's range) and 4 (a power of two: the engine takes trunc
+  tuples for those, but the kind allows it), r uniform in Z_2^128 (its upper word too);
   every tmul / tsquare tuple has A = r64 >> k, M = msb(r64) and the products right mod 2^64 (k2 = 0, k1 + k2 > 64 and the square among them);
   every MAC satisfies sum m_i = alpha v mod 2^128 (tests/_tamper.py's ``opened``).
 - A short batch (fewer accepted candidates than asked) is topped up by further batches.
@@ -30,7 +31,7 @@ from mpc.preprocessing.base import Request
 from mpc.testing import run_local
 
 M64 = 1 << 64
-DIVISORS = (3, 5, 7, 10, 1000, (1 << 40) + 1, (1 << 62) - 1)
+DIVISORS = (3, 5, 7, 10, 1000, (1 << 40) + 1, (1 << 62) - 1, 4)  # a power of two too: d = 2^l
 TMUL = ((16, 16), (40, 30), (20, 0))
 
 
@@ -100,6 +101,15 @@ def test_a_short_batch_is_topped_up(monkeypatch):
     r, q, m = (opened(res, lambda x, i=i: x[1][i], alpha) for i in range(3))
     assert r.shape == (3,) and (q == (r % M64) // 3).all() and (m == (r % M64) >> 63).all()
     assert res[0][2] >= 3 and res[0][2] == res[1][2]
+
+
+def test_empty_requests():
+    def main(p):
+        pre = p.preprocessing
+        return ([a.shape for a in pre.div_triples((0, 3), 3, auth=True)],
+                pre.trunc_products((2, 0), 16, 0, auth=True).a1a2.shape, pre.trunc_squares((0,), 5, auth=True).am.shape)
+
+    assert run_local(main, 2, engine="spdz2k", preprocessing="ot") == [([(0, 3)] * 3, (2, 0), (0,))] * 2
 
 
 # ---------------------------------------------------------------------- end to end

@@ -74,7 +74,8 @@ def acceptance(c: DivConstants) -> float:
 
 def chains(g: Gates, planes: list[np.ndarray], consts: list[tuple[int, str]], nw: int) -> list[np.ndarray]:
     """Comparisons of the value whose bit planes (LSB first) are ``planes`` with public constants:
-    ``(c, "lt")`` -> [x < c], ``(c, "eq")`` -> [x == c]; all advanced together, one AND layer per bit."""
+    ``(c, "lt")`` -> [x < c], ``(c, "eq")`` -> [x == c]; all advanced together, one AND layer per
+    bit (a constant of more bits than the planes: the public answer)."""
     state = [g.const(0, nw) if kind == "lt" else g.const(1, nw) for _, kind in consts]
     for t, x in enumerate(planes):
         lefts, rights = [], []
@@ -93,7 +94,9 @@ def chains(g: Gates, planes: list[np.ndarray], consts: list[tuple[int, str]], nw
         for i, (c, kind) in enumerate(consts):
             part = z[i * nw : (i + 1) * nw]
             state[i] = g.not_(part) if kind == "lt" and (c >> t) & 1 else part
-    return state
+    # a constant wider than the planes: x < c always, x == c never (d a power of two: s < d)
+    return [g.const(1 if kind == "lt" else 0, nw) if c >> len(planes) else cur
+            for (c, kind), cur in zip(consts, state, strict=True)]
 
 
 def accept_and_msb(g: Gates, q_planes: list[np.ndarray], s_planes: list[np.ndarray], c: DivConstants,

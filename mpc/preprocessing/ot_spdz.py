@@ -349,9 +349,11 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self._nt, self._values, self._macs = nt, values, macs
         opened = self._check(items, nt, values, own, theirs, macs)
         bits = self._bits(items, bits_t0, values, own, theirs, chk_slots["bits"]) if nbits else None
-        post = [it for it in items if it.req.kind in _DERIVED]
+        post = [it for it in items if it.req.kind in _DERIVED and len(it.parts["u"])]
         made = iter(derived.derive(self, post, bits, values, macs) if post else [])
         done = {id(it): next(made) for it in post}
+        done.update({id(it): am.template(it.req, self.pid) for it in items  # empty items
+                     if it.req.kind in _DERIVED and not len(it.parts["u"])})
         results: dict[int, tuple] = {}
         mix = None
         if binary or nin:
