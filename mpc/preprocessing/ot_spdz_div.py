@@ -39,7 +39,9 @@ the semi-honest :mod:`mpc.preprocessing.ot_div`) on authenticated arithmetic bit
    0 or 1 is noted as cheating. A cheater that changes a share of any opening (to bias which
    candidates are accepted, or to corrupt the kept values) is caught by the MAC check, which runs
    before any item is handed out; the accept bit of an honest run is independent of the accepted
-   value, so opening it reveals nothing.
+   value, so opening it reveals nothing. (A cheater that adds errors to gate openings can make an
+   opened accept bit depend on the honest parties' candidate bits; those are random material of
+   this batch, discarded when the MAC check then fails: no input is involved.)
 4. For the accepted (the first ``count``): q = sum 2^t q_t, r = d q + sum 2^t s_t + 2^64 u,
    msb(r64) = the circuit's msb: linear (values and MACs alike); r = d q + s < 2^64 exactly.
 
