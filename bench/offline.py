@@ -10,7 +10,9 @@ multiplication), ``and`` (AND triples from 1-bit correlated OT), ``dabit`` (daBi
 Gilboa products, COPE MACs, the input check and the sacrifice, :mod:`mpc.preprocessing.ot_spdz`;
 ``bytes_per_item`` is then the bytes per authenticated triple per party) and ``auth_trunc``
 (authenticated truncation tuples for f = 16 from authenticated random bits,
-:mod:`mpc.preprocessing.ot_spdz_bits`).
+:mod:`mpc.preprocessing.ot_spdz_bits`), ``auth_div`` (authenticated division tuples for d = 3 by
+rejection sampling on authenticated bits) and ``auth_tmul`` (authenticated truncating-product
+tuples, k1 = k2 = 16), both :mod:`mpc.preprocessing.ot_spdz_div`.
 The base OTs are made in an untimed warm-up request, once per session (they cost about 0.3 s
 per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is the median
 over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
@@ -59,8 +61,8 @@ from bench.parties import (  # noqa: E402
     transport_label,
 )
 
-OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc")
-AUTH_OPS = ("auth_triple", "auth_trunc")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
+OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc", "auth_div", "auth_tmul")
+AUTH_OPS = ("auth_triple", "auth_trunc", "auth_div", "auth_tmul")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
 
 
 def hash_lines(m: int, repeats: int) -> list[dict]:
@@ -101,6 +103,10 @@ def _make(p, op: str, size: int) -> None:
         pre.triples((size,), auth=True)
     elif op == "auth_trunc":
         pre.trunc_triples((size,), 16, auth=True)
+    elif op == "auth_div":
+        pre.div_triples((size,), 3, auth=True)
+    elif op == "auth_tmul":
+        pre.trunc_products((size,), 16, 16, auth=True)
     elif op == "and":
         pre.bit_triples(-(-size // 64))
     else:
@@ -178,9 +184,9 @@ def main(argv: list[str] | None = None) -> None:
     if report_unavailable(args.profile, engine="ot", workloads=[f"offline_{op}" for op in args.ops]):
         return
     cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1), ("auth_triple", 4096, 1),
-             ("auth_trunc", 64, 1)] if args.quick else \
+             ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
-         ("auth_trunc", 1 << 10, 3)]
+         ("auth_trunc", 1 << 10, 3), ("auth_div", 64, 3), ("auth_tmul", 256, 3)]
     cases = [c for c in cases if c[0] in args.ops]
     if args.profile == "loopback":  # the hash runs in one process: no network to shape
         for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):

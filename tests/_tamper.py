@@ -4,6 +4,8 @@ authenticated material with its MACs checked."""
 
 from __future__ import annotations
 
+import secrets
+
 import numpy as np
 
 from mpc.sharing.authenticated import pairs
@@ -49,3 +51,47 @@ def one_shot(obj, name: str, change, skip: int = 0):
         return orig(arr, *args, **kwargs)
 
     setattr(obj, name, wrapper)
+
+
+def tamper_exchange(pre, pick, index: int | None, offset: int, times: int = 1) -> None:
+    """Patch ``pre._exchange`` (an offline source's one-round broadcast) so that the first
+    ``times`` arrays ``pick(arr)`` selects go out with ``offset`` added to element ``index``
+    (None: a random element)."""
+    orig = pre._exchange
+    left = [times]
+
+    def exchange(arr):
+        if left[0] and pick(arr):
+            left[0] -= 1
+            arr = np.array(arr, copy=True)
+            add128(arr, secrets.randbelow(arr.shape[0]) if index is None else index, offset)
+        return orig(arr)
+
+    pre._exchange = exchange
+
+
+def _clean_batch(pre) -> None:
+    pre.triples((4,), auth=True)
+
+
+def cheat_offline(n: int, cheater: int, tamper, take, setup=_clean_batch, timeout: float = 120) -> list:
+    """Run ``n`` spdz2k parties with dealer-free material: ``setup`` (the OT set-up and one clean
+    batch), then ``tamper`` at the cheater only, then ``take``; every party's result or exception."""
+    from mpc.testing import run_local
+
+    def main(p):
+        setup(p.preprocessing)
+        if p.pid == cheater:
+            tamper(p.preprocessing)
+        take(p.preprocessing)
+        return "no error"
+
+    return run_local(main, n, engine="spdz2k", preprocessing="ot", return_exceptions=True, timeout=timeout)
+
+
+def all_caught(res, cheater: int) -> None:
+    """Every honest party raised CheatingDetected (the cheater is bound to nothing)."""
+    from mpc.errors import CheatingDetected
+
+    honest = [r for i, r in enumerate(res) if i != cheater]
+    assert all(isinstance(r, CheatingDetected) for r in honest), [type(r).__name__ for r in res]

@@ -18,10 +18,9 @@ import secrets
 
 import numpy as np
 import pytest
-from _tamper import M128, add128, one_shot, opened
+from _tamper import M128, all_caught, cheat_offline, one_shot, opened, tamper_exchange
 
 from mpc._core import get_kernels
-from mpc.errors import CheatingDetected
 from mpc.preprocessing.base import Request
 from mpc.testing import run_local
 
@@ -88,21 +87,13 @@ def test_mixed_material_is_correct_and_authenticated(n):
 
 # ---------------------------------------------------------------------- cheating
 
+def _setup(pre):
+    pre.triples((4,), auth=True)  # set-up and one clean batch
+    pre.dabits(3, auth=True)  # and the binary COPE's set-up
+
+
 def _cheat(n: int, cheater: int, tamper, take) -> list:
-    def main(p):
-        p.preprocessing.triples((4,), auth=True)  # set-up and one clean batch
-        p.preprocessing.dabits(3, auth=True)  # and the binary COPE's set-up
-        if p.pid == cheater:
-            tamper(p.preprocessing)
-        take(p.preprocessing)
-        return "no error"
-
-    return run_local(main, n, engine="spdz2k", preprocessing="ot", return_exceptions=True, timeout=60)
-
-
-def _all_caught(res, cheater: int) -> None:
-    honest = [r for i, r in enumerate(res) if i != cheater]
-    assert all(isinstance(r, CheatingDetected) for r in honest), [type(r).__name__ for r in res]
+    return cheat_offline(n, cheater, tamper, take, setup=_setup, timeout=60)
 
 
 def _dabits(pre):
@@ -126,7 +117,7 @@ def test_wrong_binary_cope_correction_is_caught(trial):
             d[:, element // 64] ^= np.uint64(1) << np.uint64(element % 64)
         one_shot(pre.bitvole, "send_corrections", change)
 
-    _all_caught(_cheat(n, cheater, tamper, _dabits), cheater)
+    all_caught(_cheat(n, cheater, tamper, _dabits), cheater)
 
 
 @pytest.mark.parametrize("trial", range(2))
@@ -137,7 +128,7 @@ def test_inconsistent_dabit_is_caught(trial):
     element = secrets.randbelow(100)
     res = _cheat(n, cheater, lambda pre: one_shot(pre, "binary_bits", lambda v: v.__setitem__(element, v[element] ^ 1)),
                  _dabits)
-    _all_caught(res, cheater)
+    all_caught(res, cheater)
     assert all("halves differ" in str(r) for i, r in enumerate(res) if i != cheater)
 
 
@@ -148,18 +139,15 @@ def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0, offset: int | N
     offset = 1 + secrets.randbelow(M128 - 1) if offset is None else offset
 
     def tamper(pre):
-        orig = pre._exchange
         seen = [0]
 
-        def exchange(arr):
-            if arr.shape == shape:
-                seen[0] += 1
-                if seen[0] == occurrence + 1:
-                    arr = np.array(arr, copy=True)
-                    add128(arr, index, offset)
-            return orig(arr)
+        def pick(arr):  # the (occurrence+1)-th of that shape
+            if arr.shape != shape:
+                return False
+            seen[0] += 1
+            return seen[0] == occurrence + 1
 
-        pre._exchange = exchange
+        tamper_exchange(pre, pick, index, offset)
 
     return tamper
 
@@ -170,13 +158,13 @@ def test_wrong_and_triple_opening_is_caught(shape, offset):
     round 1 opens a - x, b - y (128 values), round 2 e' = ab + d + 2m (64), whose parity is
     ab ^ d; offset 1 flips that parity, hence c): the MAC check fails."""
     n, cheater = _random_case()
-    _all_caught(_cheat(n, cheater, _tamper_opening(shape, offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
+    all_caught(_cheat(n, cheater, _tamper_opening(shape, offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
                 cheater)
 
 
 def test_wrong_bit_injection_opening_is_caught():
     n, cheater = _random_case()
-    _all_caught(_cheat(n, cheater, _tamper_opening((9, 2)), lambda pre: pre.bit_mul_triples(9, auth=True)), cheater)
+    all_caught(_cheat(n, cheater, _tamper_opening((9, 2)), lambda pre: pre.bit_mul_triples(9, auth=True)), cheater)
 
 
 # ---------------------------------------------------------------------- functions, dealer-free

@@ -169,10 +169,6 @@ def test_gmw_engine_and_prefetch(n):
 
 
 def test_errors_are_config_errors():
-    with pytest.raises(ConfigError, match="'div' material .* not yet dealer-free under spdz2k"):
-        run_local(lambda p: p.preprocessing.div_triples((4,), 3, auth=True), 2, engine="spdz2k",
-                  preprocessing="ot")
-
     with pytest.raises(ConfigError, match="batch"):
         run_local(lambda p: None, 2, preprocessing="ot", ot_batch=3)
 

@@ -9,8 +9,7 @@
 - A cheating party in the offline phase (a wrong triple share, a wrong COPE correction, a wrong
   sacrifice opening, a wrong check value, a non-bit among the truncation bits) makes every honest
   party raise CheatingDetected.
-- Kinds that are not dealer-free under spdz2k raise a ConfigError naming the kind, before any
-  offline message when the plan is known.
+- Every authenticated kind is dealer-free (none is refused with a ConfigError).
 - ``mpcrun --engine spdz2k --preprocessing ot`` runs an Int64 script with no dealer process.
 """
 
@@ -26,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mpc
-from mpc.errors import CheatingDetected, ConfigError
-from mpc.preprocessing.base import Request
-from mpc.preprocessing.ot_spdz import combine_coefficients
+from mpc.errors import CheatingDetected
+from mpc.preprocessing.base import AUTH_KINDS, Request
+from mpc.preprocessing.ot_spdz import combine_coefficients, unsupported
 from mpc.prg import PRG
 from mpc.testing import run_local
 
@@ -230,29 +229,13 @@ def test_honest_runs_never_raise_and_engine_catches_offline_cheating():
     _all_caught(res, 1)
 
 
-# ---------------------------------------------------------------------- kinds not dealer-free yet
+# ---------------------------------------------------------------------- every kind is dealer-free
 
-@pytest.mark.parametrize(("req", "name"), [
-    (Request("div", (3, 4), 128, True), "'div'"),
-    (Request("tmul", (16, 16, 4), 128, True), "'tmul'"),
-    (Request("tsquare", (16, 4), 128, True), "'tsquare'"),
-])
-def test_unsupported_kinds_are_config_errors_before_any_message(req, name):
-    def main(p):
-        with pytest.raises(ConfigError, match=f"{name}.*not yet dealer-free under spdz2k"):
-            p.preprocess([Request("triple", (4,), 128, True), req])
-        return p.stats().get("offline", {"bytes_sent": 0})["bytes_sent"]
-
-    assert run_local(main, 2, engine="spdz2k", preprocessing="ot") == [0, 0]
-
-
-def test_division_by_a_public_integer_names_the_missing_kind():
-    def main(p):
-        a = p.input([3.0, 6.0] if p.pid == 0 else None, owner=0, shape=(2,))
-        return p.reveal(a / 3)
-
-    with pytest.raises(ConfigError, match="'div'.*not yet dealer-free"):
-        run_local(main, 2, engine="spdz2k", preprocessing="ot")
+@pytest.mark.parametrize("kind", sorted(AUTH_KINDS))
+def test_every_authenticated_kind_is_dealer_free(kind):
+    """No authenticated kind is refused any more (div, tmul and tsquare: mpc.preprocessing.ot_spdz_div;
+    their material and runs are tested in tests/test_ot_spdz_div.py)."""
+    assert unsupported(Request(kind, (3, 4), 128, True)) is None
 
 
 @pytest.mark.parametrize(("n", "cheater"), [(2, 0), (3, 2)])

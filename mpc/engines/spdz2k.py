@@ -11,8 +11,9 @@ protected: fairness (a cheater may see an output the others then refuse) and den
 dealer (which knows the MAC key: it is trusted with everything it makes, as for semi2k;
 :mod:`mpc.preprocessing.authenticated`), or, dealer-free, from the parties' own OT offline phase
 (``preprocessing="ot"``, :mod:`mpc.preprocessing.ot_spdz`: MAC keys nobody knows, triples,
-squares, matrix and truncation material with MASCOT's combine and SPDZ2k's sacrifice; the
-authenticated bits, daBits and edaBits of comparisons are not made there yet: ConfigError).
+squares, matrix material with MASCOT's combine and SPDZ2k's sacrifice, and from authenticated
+random bits every other kind: truncation, division (any public d) and truncating-product tuples,
+daBits, edaBits and AND triples; so every operation runs with either source).
 
 Shares (:mod:`mpc.sharing.authenticated`): a value x in Z_2^64 is shared as x' in Z_2^128 with
 x' = x mod 2^64 (the upper bits carry no meaning), together with MAC shares m_i, sum m_i =
@@ -44,8 +45,9 @@ to each peer, per element of the result; every opening is recorded for the next 
   (mk + kn elements).
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
-  |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: the dealer's
-  authenticated (r, r64 >> k (or floor(r64/d)), msb(r64)) with r uniform in Z_2^128 and r64 its
+  |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: an authenticated
+  (r, r64 >> k (or floor(r64/d)), msb(r64)) (the dealer's, or the OT source's ``trunc`` and
+  ``div`` tuples, the same items) with r uniform in Z_2^128 and r64 its
   low word, so c is uniform and the rest is linear in the tuple. 1 round, 1 element. Local work:
   one fused masking pass (``auth_add_split``: the value shares of x + r + 2^62 into the buffer
   sent, the MAC shares into the check's record) and one fused finish (``auth_lincomb``:
@@ -64,9 +66,11 @@ to each peer, per element of the result; every opening is recorded for the next 
   for every SPDZ2k value) and the MAC relation holds mod 2^128; the one opening (c1, c2) is
   recorded for the MAC check, so a cheater changes an opened value (caught by the check) or its
   own share of the result (caught when the result is opened). Squares likewise from a
-  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M]. A source
-  that makes no authenticated tmul/tsquare tuples (:func:`folds_truncation`: the dealer-free
-  OT source today) gets the truncations first and the product after: 2 rounds, ``trunc`` only.
+  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M]. The
+  dealer and the dealer-free OT source both make them (:mod:`mpc.preprocessing.ot_spdz_div`:
+  the products by Beaver, exact mod 2^128, right mod 2^64 as the engine needs); a source that
+  made none (:func:`folds_truncation`) would get the truncations first and the product after:
+  2 rounds, ``trunc`` only.
 - lockstep (:mod:`mpc.engines.steps`): the one-round protocols are step generators
   (``mul_steps``, ``mul_truncating_steps``, ``divide_steps``, ``truncate_steps``; the bits'
   :meth:`~mpc.engines.authbits.AuthBits.and_steps` and the converter's ``msb_steps``), the plain
@@ -122,9 +126,10 @@ CHECK_EVERY = 1 << 22  # opened elements (32 or 48 bytes each kept, see mac_chec
 
 def folds_truncation(preprocessing: Preprocessing) -> bool:
     """Whether ``preprocessing`` serves authenticated ``tmul`` and ``tsquare`` tuples (truncating
-    products in one round): the dealer and the local sources do; the dealer-free OT source once
-    its :data:`~mpc.preprocessing.ot_spdz.DEALER_FREE` lists them. Otherwise the engine truncates
-    first and multiplies after (2 rounds), with ``trunc`` material only."""
+    products in one round): the dealer and the local sources do, and the dealer-free OT source
+    as its :data:`~mpc.preprocessing.ot_spdz.DEALER_FREE` lists them
+    (:mod:`mpc.preprocessing.ot_spdz_div`). Otherwise the engine would truncate first and
+    multiply after (2 rounds), with ``trunc`` material only."""
     if isinstance(preprocessing, ot_spdz.SpdzOTPreprocessing):
         return {"tmul", "tsquare"} <= set(ot_spdz.DEALER_FREE)
     return True

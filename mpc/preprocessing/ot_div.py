@@ -10,7 +10,8 @@ Write 2^64 = Q d + R and 2^63 = Q' d + R' (0 <= R, R' < d), L = bitlen(Q), l = b
 2. On the XOR shares, with GMW AND gates from OT AND triples (one round per gate layer, all
    candidates and all comparisons of a layer in one exchange), compare with public constants by
    the carry chain lt <- c_t ? NOT(x_t AND NOT lt) : (NOT x_t AND lt), and test equality by an AND
-   chain: [s < d], [q < Q], [q = Q], [s < R], [q < Q'], [q = Q'], [s < R'].
+   chain: [s < d], [q < Q], [q = Q], [s < R], [q < Q'], [q = Q'], [s < R'] (the circuit of
+   :mod:`mpc.preprocessing.div_circuit`, shared with spdz2k's authenticated division tuples).
 3. accept = [s < d] AND ([q < Q] XOR [q = Q] AND [s < R]) is opened (public). An accepted (q, s)
    is uniform over {(q, s): s < d, q d + s < 2^64}, i.e. r = q d + s is uniform over Z_2^64;
    the accept bit is independent of the accepted value, so opening it reveals nothing.
@@ -32,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from mpc.crypto import ot_ext
+from mpc.preprocessing import div_circuit as circuit
 from mpc.preprocessing.ot_link import SECTION
 
 _ONES = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -87,29 +89,8 @@ class _Gates:
     def const(self, bit: int, nw: int) -> np.ndarray:
         return np.full(nw, _ONES if bit and self.first else 0, dtype=np.uint64)
 
-
-def _chains(g: _Gates, planes: list[np.ndarray], consts: list[tuple[int, str]], nw: int) -> list[np.ndarray]:
-    """Comparisons of the value whose bit planes (LSB first) are ``planes`` with public constants:
-    ``(c, "lt")`` -> [x < c], ``(c, "eq")`` -> [x == c]; all advanced together, one AND layer per bit."""
-    state = [g.const(0, nw) if kind == "lt" else g.const(1, nw) for _, kind in consts]
-    for t, x in enumerate(planes):
-        lefts, rights = [], []
-        for (c, kind), cur in zip(consts, state, strict=True):
-            bit = (c >> t) & 1
-            if kind == "eq":  # eq <- eq AND (x_t XNOR c_t)
-                lefts.append(cur)
-                rights.append(x if bit else g.not_(x))
-            elif bit:  # lt <- NOT(x_t AND NOT lt)
-                lefts.append(x)
-                rights.append(g.not_(cur))
-            else:  # lt <- NOT x_t AND lt
-                lefts.append(g.not_(x))
-                rights.append(cur)
-        z = g.and_(np.concatenate(lefts), np.concatenate(rights))
-        for i, (c, kind) in enumerate(consts):
-            part = z[i * nw : (i + 1) * nw]
-            state[i] = g.not_(part) if kind == "lt" and (c >> t) & 1 else part
-    return state
+    def xor_disjoint(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x ^ y
 
 
 def _planes(bits: np.ndarray, count: int, width: int) -> list[np.ndarray]:
@@ -121,9 +102,8 @@ def _planes(bits: np.ndarray, count: int, width: int) -> list[np.ndarray]:
 
 def division_triples(src, d: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """This party's additive shares of ``count`` triples (r, floor(r / d), msb(r)) (see above)."""
-    q_big, r_big = divmod(1 << 64, d)
-    q_half, r_half = divmod(1 << 63, d)
-    big_l, small_l = q_big.bit_length(), (d - 1).bit_length()
+    c = circuit.constants(d)
+    big_l, small_l = c.big_l, c.small_l
     g = _Gates(src)
     out_r, out_q, out_m = [], [], []
     got = 0
@@ -132,25 +112,19 @@ def division_triples(src, d: int, count: int) -> tuple[np.ndarray, np.ndarray, n
         nw = -(-k // 64)
         qb, qa = src.random_bits(k * big_l)
         sb, sa = src.random_bits(k * small_l)
-        q_planes, s_planes = _planes(qb, k, big_l), _planes(sb, k, small_l)
-        g.reserve(nw * (4 * big_l + 3 * small_l + 3))  # every gate below
-        lt_q, eq_q, lt_qh, eq_qh = _chains(g, q_planes, [(q_big, "lt"), (q_big, "eq"), (q_half, "lt"),
-                                                        (q_half, "eq")], nw)
-        lt_d, lt_r, lt_rh = _chains(g, s_planes, [(d, "lt"), (r_big, "lt"), (r_half, "lt")], nw)
-        both = g.and_(np.concatenate([eq_q, eq_qh]), np.concatenate([lt_r, lt_rh]))
-        fits = lt_q ^ both[:nw]  # q < Q, or q = Q and s < R (exclusive cases)
-        below_half = lt_qh ^ both[nw:]  # r < 2^63
-        accept_words = g.xor_open(g.and_(lt_d, fits))
+        g.reserve(nw * circuit.and_gates(c))  # every gate of the circuit
+        accept_sh, msb_sh = circuit.accept_and_msb(g, _planes(qb, k, big_l), _planes(sb, k, small_l), c, d, nw)
+        accept_words = g.xor_open(accept_sh)
         accept = np.unpackbits(accept_words.view(np.uint8), bitorder="little")[:k].astype(bool)
         idx = np.flatnonzero(accept)[: count - got]
-        # msb = NOT below_half, XOR-shared -> additive with a daBit (only for the kept ones)
+        # msb, XOR-shared -> additive with a daBit (only for the kept ones)
         rho_b, rho_a = src.random_bits(len(idx))
-        msb_bits = np.unpackbits(g.not_(below_half).view(np.uint8), bitorder="little")[:k][idx]
+        msb_bits = np.unpackbits(msb_sh.view(np.uint8), bitorder="little")[:k][idx]
         masked = g.xor_open(ot_ext.pack_choices(msb_bits ^ rho_b, -(-len(idx) // 64)))
-        c = np.unpackbits(masked.view(np.uint8), bitorder="little")[: len(idx)].astype(np.uint64)
-        m_share = rho_a - ((c * rho_a) << np.uint64(1))
+        e = np.unpackbits(masked.view(np.uint8), bitorder="little")[: len(idx)].astype(np.uint64)
+        m_share = rho_a - ((e * rho_a) << np.uint64(1))
         if g.first:
-            m_share += c
+            m_share += e
         w_q = np.uint64(1) << np.arange(big_l, dtype=np.uint64)
         w_s = np.uint64(1) << np.arange(small_l, dtype=np.uint64)
         q_sh = (qa.reshape(k, big_l)[idx] * w_q).sum(axis=1, dtype=np.uint64)

@@ -7,26 +7,28 @@ Malicious Arithmetic Secure Computation with Oblivious Transfer", CCS 2016 (mult
 combine, authenticate, sacrifice). k = s = 64: values in Z_2^128, MAC key shares alpha_i in Z_2^64.
 
 Kinds made here (``Request(kind, params, 128, True)``; the items are those of the dealer,
-:mod:`mpc.preprocessing.authenticated`): ``triple``, ``square``, ``matmul``, ``rand``, ``input``,
-``trunc`` (from authenticated random bits, :mod:`mpc.preprocessing.ot_spdz_bits`), and the
+:mod:`mpc.preprocessing.authenticated`): every authenticated kind. ``triple``, ``square``,
+``matmul``, ``rand``, ``input``, ``trunc`` (from authenticated random bits,
+:mod:`mpc.preprocessing.ot_spdz_bits`), ``div`` (division tuples for any public d, by rejection
+sampling on authenticated bits), ``tmul`` and ``tsquare`` (truncating-product tuples: truncation
+parts from the bits and Beaver products; both :mod:`mpc.preprocessing.ot_spdz_div`), and the
 material of the bit protocols (:mod:`mpc.preprocessing.ot_spdz_mixed`, binary MACs by
 :mod:`mpc.preprocessing.ot_bit_vole`): ``dabit``, ``edabit``, ``bitmul``, and with ring 1
 ``bit_triple`` (AND triples with GF(2^64) MACs) and ``input`` (binary input masks).
 Unauthenticated requests (the party's semi-honest GMW engine) go to :class:`~mpc.preprocessing.
-ot_source.OTPreprocessing`, which this class extends. The other authenticated kinds (division
-tuples for a d that is not a power of two, tmul/tsquare) raise :class:`~mpc.errors.ConfigError`
-naming the kind before any message of the batch that asks for it: they are not dealer-free yet
-(divisions by other integers need ``preprocessing="dealer"``; without tmul/tsquare the engine
-truncates before multiplying).
+ot_source.OTPreprocessing`, which this class extends. A kind outside :data:`DEALER_FREE` (none
+today) raises :class:`~mpc.errors.ConfigError` naming the kind before any message of the batch.
 
 Protocol, one batch (every pair at once; party i of n):
 
 1. Draw (this party's additive shares, uniform in Z_2^128, from an ``os.urandom`` seed): for
    every triple b_i and tau = 3 values a_{i,1..3}; a ``rand`` item u_i in Z_2^64; an ``input``
    item r in Z_2^128 at the owner (0 at the others); a matrix item A_i, B_i; a ``trunc`` item 64
-   random bits per element and u_i. Squares, matrix items and the bits are made from triples
-   (step 7), so the batch needs T triples: one per triple or square element, m k n per matrix
-   product, n per random bit.
+   random bits per element and u_i; a ``tmul``/``tsquare`` item 64 bits and u_i per truncated
+   mask (with k2 = 0 also r2 in Z_2^128); a ``div`` item L + l bits per candidate and u_i per
+   tuple. Squares, matrix items and the bits are made from triples (step 7), so the batch needs
+   T triples: one per triple or square element, m k n per matrix product, n per random bit, one
+   per product of a ``tmul``/``tsquare`` element and one per AND gate of a ``div`` candidate.
 2. Multiply (Gilboa over Z_2^128, :class:`~mpc.preprocessing.ot_link.WideProducts`): for every
    ordered pair (i, j), correlation b_i against the 128 choice bits of each a_{j,l}; with the
    local products, shares of c_l = a_l b.
@@ -58,7 +60,10 @@ Protocol, one batch (every pair at once; party i of n):
    C[i, c] = sum_l (c + eps b + delta a + eps delta), eps delta a public constant (party 0's
    value, alpha_i eps delta in every MAC); a truncation tuple from the bits, made after the
    batch's check by :func:`~mpc.preprocessing.ot_spdz_bits.xor_bits` (its own openings and MAC
-   check). Items are handed out only after their batch passed.
+   check); ``div``, ``tmul`` and ``tsquare`` items from the bits and the batch's remaining triples
+   by :func:`~mpc.preprocessing.ot_spdz_div.derive` (Beaver products, the division circuit, its
+   accept bits opened, one more MAC check over all of it). Items are handed out only after their
+   batch passed.
 
 Why: a wrong product (c = a b + e, e != 0 mod 2^64, by a bad correction or a changed share)
 makes sigma = r e - e^ nonzero except with probability 2^-64 (r uniform, drawn after e and e^
@@ -78,10 +83,13 @@ extension matrix (6,144 bytes), 3 x 1,088 bytes of trimmed Gilboa corrections, 5
 elements x 800 bytes of COPE corrections, and 2 x 16 bytes of openings: about 13.4 KB; a square
 the same plus 16 bytes; an m x k x n matrix triple m k n triples plus (m k + k n) authenticated
 elements and 2 m k n openings (quadratic: for small matrices only); a truncation tuple 64 n
-triples (about 1.7 MB for two parties). Rounds per batch: 4
+triples (about 1.7 MB for two parties); a ``tmul`` tuple 128 n + 3 or 4 triples (k2 > 0), a ``tsquare``
+64 n + 2; a ``div`` tuple (n (L + l) + 4L + 3l + 3) / p triples, p = 2^(64 - L - l) the
+acceptance (d = 3, two parties: about 790 triples, 10 MB). Rounds per batch: 4
 (Gilboa) + 2 (combining coin) + 1 per 8192 elements (COPE) + 7 (checks); the set-up adds the
 base OTs and 64 random OTs per ordered pair (3 round trips); a batch with truncation tuples n + 5
-more.
+more; with tmul/tsquare 1 + 4 more; with division tuples L + l + 3 per ``div`` request (at most
+66) + 4 more (:mod:`mpc.preprocessing.ot_spdz_div`).
 """
 
 from __future__ import annotations
@@ -95,6 +103,7 @@ import numpy as np
 from mpc.errors import CheatingDetected, ConfigError
 from mpc.net.channel import Channel
 from mpc.preprocessing import authenticated as am
+from mpc.preprocessing import ot_spdz_div as derived
 from mpc.preprocessing import ot_spdz_mixed as mixed
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import BitVole
@@ -107,8 +116,11 @@ from mpc.sharing.authenticated import pack, sum128
 
 __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
-DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "dabit", "bitmul", "edabit", "bit_triple")
-_NEEDED_BY = {"trunc": "fixed-point products and divisions", "div": "divisions by public integers",
+DEALER_FREE = ("triple", "square", "matmul", "rand", "input", "trunc", "div", "tmul", "tsquare", "dabit", "bitmul",
+               "edabit", "bit_triple")
+_DERIVED = ("div", "tmul", "tsquare")  # made after the bits (mpc.preprocessing.ot_spdz_div)
+_NEEDED_BY = {"trunc": "fixed-point products and divisions by powers of two",
+              "div": "divisions by public integers that are not powers of two",
               "tmul": "truncating products", "tsquare": "truncating squares"}
 
 
@@ -129,7 +141,7 @@ def _words(b: bytes) -> np.ndarray:
 class _Item:
     """One request's shares during a batch (value shares as (N, 2) Z_2^128 words)."""
 
-    __slots__ = ("boff", "conv", "ioff", "parts", "req", "slots", "toff", "xoff")
+    __slots__ = ("boff", "cand", "conv", "ioff", "parts", "poff", "req", "slots", "toff", "xoff")
 
     def __init__(self, req: Request) -> None:
         self.req = req
@@ -140,6 +152,8 @@ class _Item:
         self.boff = 0  # its first random bit (trunc, and the mixed kinds' daBits)
         self.xoff = 0  # its first extra triple (bitmul, bit_triple), after the bits' triples
         self.ioff = 0  # its first binary input bit (ring-1 input)
+        self.poff = 0  # its first triple for the products and gates of div, tmul, tsquare
+        self.cand = 0  # candidates of a div item (rejection sampling)
 
 
 class SpdzOTPreprocessing(OTPreprocessing):
@@ -156,7 +170,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.bitvole = BitVole(self.links, self._delta)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_elements": 0,
+        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
+                          "auth_tmul": 0, "auth_tsquare": 0, "auth_elements": 0,
                           "auth_batches": 0})
 
     def mac_key_share(self) -> int:
@@ -174,13 +189,51 @@ class SpdzOTPreprocessing(OTPreprocessing):
             why = unsupported(r) if r.auth else None
             if why is not None:
                 raise ConfigError(f"preprocessing='ot' under engine='spdz2k': {why}; use preprocessing='dealer' "
-                                  "for this program (dealer-free under spdz2k: input, add, mul, square, matmul, "
-                                  "fixed-point truncation, comparisons and the bit protocols, reveal)")
+                                  f"for this program (dealer-free under spdz2k: {', '.join(DEALER_FREE)})")
         plain = [r for r in reqs if not r.auth]
         auth = [r for r in reqs if r.auth]
         done_plain = iter(super()._generate(plain) if plain else [])
-        done_auth = iter([item for group in self._groups(auth) for item in self._authenticated(group)])
+        done_auth = iter([self._complete(r, item) for group in self._groups(auth)
+                          for r, item in zip(group, self._authenticated(group), strict=True)])
         return [next(done_auth) if r.auth else next(done_plain) for r in reqs]
+
+    def _complete(self, req: Request, item: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        """A division item in the request's shape: the accepted tuples of its batch, topped up by
+        further batches in the (rare, :func:`~mpc.preprocessing.ot_spdz_div.candidates`) case of
+        a shortfall."""
+        if req.kind != "div":
+            return item
+        d, shape = req.params[0], req.params[1:]
+        size = int(np.prod(shape, dtype=np.int64))
+        parts = [list(item)]
+        have = len(item[0])
+        while have < size:
+            more = self._authenticated([Request("div", (d, size - have), 128, True)])[0]
+            parts.append(list(more))
+            have += len(more[0])
+        return tuple(np.concatenate([p[i] for p in parts])[:size].reshape(shape) for i in range(3))
+
+    def _draw_derived(self, it: _Item) -> tuple[int, int]:
+        """Step 1 for a div, tmul or tsquare item (:mod:`mpc.preprocessing.ot_spdz_div`): its own
+        random bits and the 64-bit u of its 2^64 u (and, for tmul with k2 = 0, its r2 shares);
+        returns (bits, triples for its products or gates)."""
+        kind, p = it.req.kind, it.req.params
+        if kind == "div":
+            size = int(np.prod(p[1:], dtype=np.int64))
+            it.cand = derived.candidates(p[0], size) if size else 0
+            nb, npt, nu = it.cand * derived.div_bits(p[0]), it.cand * derived.div_triples(p[0], 0), size
+        else:
+            size = int(np.prod(p[2:] if kind == "tmul" else p[1:], dtype=np.int64))
+            masks = 2 if kind == "tmul" and p[1] else 1
+            nb, npt, nu = 64 * masks * size, len(derived.products_of(kind, p)) * size, masks * size
+            if kind == "tmul" and not p[1]:
+                it.parts["r2"] = self._draw((size,))
+        bits = np.zeros((nb, 2), dtype=np.uint64)
+        bits[:, 0] = self._prg.uint64(nb) & np.uint64(1)
+        u = np.zeros((nu, 2), dtype=np.uint64)
+        u[:, 0] = self._prg.uint64(nu)
+        it.parts.update(bits=bits, u=u)
+        return nb, npt
 
     def _groups(self, reqs: Sequence[Request]) -> list[list[Request]]:
         """Consecutive requests in batches of at most 8 ``batch`` triples' worth (memory: about
@@ -203,9 +256,15 @@ class SpdzOTPreprocessing(OTPreprocessing):
         k = self.kernels
         items = [_Item(r) for r in reqs]
         # 1. draws; every square and matrix item is made from triples (see _assemble)
-        nt = nbits = nx = nin = 0
+        nt = nbits = nx = nin = npost = 0
         for it in items:
             kind, p = it.req.kind, it.req.params
+            if kind in _DERIVED:
+                nb, npt = self._draw_derived(it)
+                it.boff, it.poff = nbits, npost
+                nbits += nb
+                npost += npt
+                continue
             mk = mixed.mixed_kind(it.req)
             if mk is not None:
                 if mk == "binput":
@@ -260,6 +319,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
         nt += self.n * nbits
         extra_t0 = nt  # the mixed kinds' own triples
         nt += nx
+        for it in items:  # the products and gates of div, tmul, tsquare
+            it.poff += nt
+        nt += npost
         # 2. multiply and combine (MASCOT): tau receiver values a_l per triple against one b
         vec = []
         if nt:
@@ -268,6 +330,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         at = 5 * nt
         for it in items:
             for name in _EXTRA[mixed.mixed_kind(it.req) or it.req.kind]:
+                if name not in it.parts:
+                    continue
                 part = it.parts[name]
                 it.slots[name] = slice(at, at + len(part))
                 at += len(part)
@@ -286,6 +350,11 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self._nt, self._values, self._macs = nt, values, macs
         opened = self._check(items, nt, values, own, theirs, macs)
         bits = self._bits(items, bits_t0, values, own, theirs, chk_slots["bits"]) if nbits else None
+        post = [it for it in items if it.req.kind in _DERIVED and len(it.parts["u"])]
+        made = iter(derived.derive(self, post, bits, values, macs) if post else [])
+        done = {id(it): next(made) for it in post}
+        done.update({id(it): am.template(it.req, self.pid) for it in items  # empty items
+                     if it.req.kind in _DERIVED and not len(it.parts["u"])})
         results: dict[int, tuple] = {}
         mix = None
         if binary or nin:
@@ -300,8 +369,12 @@ class SpdzOTPreprocessing(OTPreprocessing):
             results = mix.products(items)
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
-        out = [self._assemble(it, nt, values, own, theirs, macs, opened, bits) if mixed.mixed_kind(it.req) is None
+        out = [done[id(it)] if id(it) in done else
+               self._assemble(it, nt, values, own, theirs, macs, opened, bits) if mixed.mixed_kind(it.req) is None
                else self._mixed_item(mix, it, results, i) for i, it in enumerate(items)]
+        for it in post:
+            self.made[f"auth_{it.req.kind}"] += len(done[id(it)][0].reshape(-1))
+            self.made["auth_div_candidates"] += it.cand
         self._values = self._macs = None
         return out
 
@@ -627,9 +700,16 @@ def _triples_of(req: Request) -> int:
         return (p[0] or 1) * p[1] * p[2] * p[3]
     if req.kind == "trunc":
         return 3 * bit_count(p)
+    if req.kind == "div":  # about 3 triples per bit for three parties
+        size = int(np.prod(p[1:], dtype=np.int64))
+        return derived.candidates(p[0], size) * (derived.div_triples(p[0], 3)) if size else 0
+    if req.kind in ("tmul", "tsquare"):
+        size = int(np.prod(p[2:] if req.kind == "tmul" else p[1:], dtype=np.int64))
+        return size * (3 * 128 + 4)
     if mixed.mixed_kind(req) is not None:
         return 3 * mixed.bits_of(req) + mixed.extra_triples(req) + mixed.binary_inputs(req) // 64
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
+          "div": ("bits", "u"), "tmul": ("bits", "u", "r2"), "tsquare": ("bits", "u"),
           "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u"), "binput": ()}

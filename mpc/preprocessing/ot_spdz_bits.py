@@ -40,7 +40,7 @@ import numpy as np
 
 from mpc.sharing.authenticated import pack, sum128
 
-__all__ = ["bit_count", "truncation_tuple", "xor_bits"]
+__all__ = ["beaver", "bit_count", "truncation_parts", "truncation_tuple", "xor_bits"]
 
 _POW = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
@@ -50,7 +50,7 @@ def bit_count(params: tuple[int, ...]) -> int:
     return 64 * int(np.prod(params[1:], dtype=np.int64))
 
 
-def _beaver(src, x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray], t0: int,
+def beaver(src, x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray], t0: int,
             opened: list, open_macs: list) -> tuple[np.ndarray, np.ndarray]:
     """[x y] for authenticated (values, MACs) x, y (M elements) with triples t0 .. t0 + M - 1 of
     the batch: one round; the openings are appended for the MAC check."""
@@ -84,10 +84,10 @@ def xor_bits(src, origins: list[tuple[np.ndarray, np.ndarray]], t0: int) -> tupl
     acc_v, acc_m = origins[0]
     for i in range(1, src.n):
         bv, bm = origins[i]
-        zv, zm = _beaver(src, (acc_v, acc_m), (bv, bm), t0 + (i - 1) * m, opened, open_macs)
+        zv, zm = beaver(src, (acc_v, acc_m), (bv, bm), t0 + (i - 1) * m, opened, open_macs)
         acc_v = k.sub128(k.add128(acc_v, bv), k.add128(zv, zv))
         acc_m = k.sub128(k.add128(acc_m, bm), k.add128(zm, zm))
-    sv, sm = _beaver(src, (acc_v, acc_m), (acc_v, acc_m), t0 + (src.n - 1) * m, opened, open_macs)
+    sv, sm = beaver(src, (acc_v, acc_m), (acc_v, acc_m), t0 + (src.n - 1) * m, opened, open_macs)
     wv, wm = k.sub128(acc_v, sv), k.sub128(acc_m, sm)
     got = src._exchange(wv)
     w = wv.copy()
@@ -100,11 +100,12 @@ def xor_bits(src, origins: list[tuple[np.ndarray, np.ndarray]], t0: int) -> tupl
     return acc_v, acc_m
 
 
-def truncation_tuple(kernels, bits: tuple[np.ndarray, np.ndarray], high: tuple[np.ndarray, np.ndarray],
-                     f: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(r, r64 >> f, msb(r64)) as AUTH arrays of ``shape`` from the (values, MACs) of 64 bits per
-    element (``(size * 64, 2)``, bit t of element e at e * 64 + t) and of u (``(size, 2)``: 2^64 u)."""
-    size = int(np.prod(shape, dtype=np.int64))
+def truncation_parts(kernels, bits: tuple[np.ndarray, np.ndarray], high: tuple[np.ndarray, np.ndarray],
+                     f: int) -> tuple[tuple[np.ndarray, ...], tuple[np.ndarray, ...]]:
+    """The (values, MACs) of r, r64 >> f, msb(r64), each ``(size, 2)``, from the (values, MACs) of
+    64 bits per element (``(size * 64, 2)``, bit t of element e at e * 64 + t) and of u
+    (``(size, 2)``: 2^64 u): ((rv, hv, mv), (rm, hm, mm))."""
+    size = len(high[0])
     out = []
     for b, u in zip(bits, high, strict=True):
         b = b.reshape(size, 64, 2)
@@ -115,5 +116,11 @@ def truncation_tuple(kernels, bits: tuple[np.ndarray, np.ndarray], high: tuple[n
         wf[f:] = _POW[: 64 - f]
         high_part = sum128(kernels.mul128_64(b, np.ascontiguousarray(np.broadcast_to(wf, (size, 64)))), 1)
         out.append((r, high_part, np.ascontiguousarray(b[:, 63])))
-    (rv, hv, mv), (rm, hm, mm) = out
+    return out[0], out[1]
+
+
+def truncation_tuple(kernels, bits: tuple[np.ndarray, np.ndarray], high: tuple[np.ndarray, np.ndarray],
+                     f: int, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(r, r64 >> f, msb(r64)) as AUTH arrays of ``shape`` (see :func:`truncation_parts`)."""
+    (rv, hv, mv), (rm, hm, mm) = truncation_parts(kernels, bits, high, f)
     return pack(rv, rm).reshape(shape), pack(hv, hm).reshape(shape), pack(mv, mm).reshape(shape)
