@@ -51,7 +51,7 @@ def _git(*args: str) -> tuple[int, str]:
         proc = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return 1, str(exc)
-    return proc.returncode, proc.stdout.strip()
+    return proc.returncode, proc.stdout.rstrip()  # not strip(): a porcelain line starts with a space
 
 
 @lru_cache(maxsize=1)

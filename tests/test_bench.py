@@ -259,3 +259,23 @@ def test_preprocessing_sources_run_the_tessera_runner_once_each(tmp_path, monkey
     assert runner.argv is None and "no --preprocessing option" in runner.reason
     with pytest.raises(SystemExit):
         cli.main(["fake", "--preprocessing", "tee", "--no-render", "--out", str(out)])
+
+
+def test_stamp_ignores_the_benchmark_outputs_whatever_their_porcelain_position(monkeypatch):
+    """A modified result file is the first line of `git status --porcelain` (" M bench/results/..."):
+    the run is still at a clean commit; a modified source file makes it uncommitted."""
+    import subprocess
+    import types
+
+    def fake(status):
+        def run(argv, **kw):
+            out = "abc\n" if argv[1] == "rev-parse" else status
+            return types.SimpleNamespace(returncode=0, stdout=out)
+        return run
+
+    for status, dirty in [(" M bench/results/paillier.jsonl\n?? bench/results/x.log.tmp\n", False),
+                          (" M bench/results/paillier.jsonl\n M mpc/prg.py\n", True), ("", False)]:
+        monkeypatch.setattr(subprocess, "run", fake(status))
+        stamp.commit.cache_clear()
+        assert stamp.commit() == {"sha": "abc", "uncommitted": dirty}, status
+    stamp.commit.cache_clear()
