@@ -86,8 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --preprocessing ot: elements per OT round trip (memory bound; default 16384)")
     p.add_argument("--ot-matrix", choices=OT_MATRIX_MODES,
                    help="with --preprocessing ot: matrix triples from Gilboa OT products (GBs of traffic at "
-                        "256^3), from Paillier (MBs of traffic, about 30 s of CPU at 256^3) or auto (default: "
-                        "the cheaper per shape by the cost models; Paillier from about 48^3)")
+                        "256^3), from Paillier (MBs of traffic, about 25 s of CPU at 256^3) or auto (default: "
+                        "the cheaper per shape by the cost models; Paillier from about 40^3)")
     p.add_argument("--ot-extension", choices=OT_EXTENSIONS,
                    help="with --preprocessing ot: the OT extension, SoftSpoken (default; Roy, CRYPTO 2022) or "
                         "IKNP with the KOS15 check")

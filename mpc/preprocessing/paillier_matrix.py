@@ -53,11 +53,10 @@ decryptions (4,864 at 256^3 instead of 6,144). Rounds: 2. :func:`paillier_matrix
 evaluates this with unit times measured on the machine (:func:`calibrate`);
 :func:`paillier_cheaper` compares it with the OT path's :func:`ot_matrix_cost` for
 ``ot_matrix="auto"``. Measured at 256^3 with the IFMA kernel (``python -m bench paillier``, 2
-processes over a pipe): 27 s of CPU per party (median of 3, 26.9-28.3 s) and 84 MB peak memory,
-on 2 cores under a load average of about 4.5 (wall 53-61 s there), where the unsplit protocol
-with the previous kernel took 34.4-36.7 s of CPU (wall 73-80 s) and 100 MB in the same session:
-0.79 of it, about 26 s on the quiet machine that gave the earlier 33 s. The phases of one party
-(CPU, each timed alone): evaluation 17.2 s (0.90 s per group), decryption 3.5 s, randomisers
+processes over a pipe, nothing else running): 25.3-25.5 s wall and 25.0-25.4 s of CPU per party
+(3 runs) and 83-84 MB peak memory; under a load average of about 4.5, 26.9-28.3 s of CPU where
+the unsplit protocol with the previous kernel took 34.4-36.7 s and 100 MB (0.79 of it). The
+phases of one party (CPU, each timed alone): evaluation 17.2 s (0.90 s per group), decryption 3.5 s, randomisers
 2.9 s, encryption of B (9,728 half-size CRT encryptions) 1.2 s, validation 0.04 s, packing and
 bytes under 0.1 s; the key (one per party, 2048 bits, made before) takes 0.05 s.
 
