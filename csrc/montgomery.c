@@ -429,6 +429,16 @@ static void window_table(const ctx_t *c, uint64_t *t, const uint64_t *base_m, un
     for (size_t d = 2; d < size; d++) cmul(c, t + d * words, t + (d - 1) * words, t + words);
 }
 
+/* p *= y, or p = y while p is still the empty product (*started == 0): a copy, not a multiplication. */
+static MPC_ALWAYS_INLINE void part_mul(const ctx_t *c, uint64_t *p, uint8_t *started, const uint64_t *y) {
+    if (*started) {
+        cmul(c, p, p, y);
+    } else {
+        memcpy(p, y, c->words * sizeof(uint64_t));
+        *started = 1;
+    }
+}
+
 /* Straus with the windows kept apart: part[i][t] = prod_l T_l[digit t of e_il] over every chunk of
  * tables, then out[i] = prod_t part[i][t]^(2^(w t)) by squaring once per row at the end (not once
  * per chunk: with c chunks that saves (c - 1) w (nwin - 1) squarings per row for m nwin words of
@@ -471,21 +481,11 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
                 for (size_t l = lo; l < hi; l++) {
                     const uint64_t d1 = EXP_DIGIT(i, l), d2 = EXP_DIGIT(i + 1, l);
                     const uint64_t *y1 = TABLE_ENTRY(l, d1), *y2 = TABLE_ENTRY(l, d2);
-                    const int m1 = d1 && *s1, m2 = d2 && *s2;
-                    if (m1 && m2) {
+                    if (d1 && *s1 && d2 && *s2) {
                         cmul2(&c, p1, p1, y1, p2, p2, y2);
-                    } else if (m1) {
-                        cmul(&c, p1, p1, y1);
-                    } else if (m2) {
-                        cmul(&c, p2, p2, y2);
-                    }
-                    if (d1 && !*s1) {
-                        memcpy(p1, y1, words * sizeof(uint64_t));
-                        *s1 = 1;
-                    }
-                    if (d2 && !*s2) {
-                        memcpy(p2, y2, words * sizeof(uint64_t));
-                        *s2 = 1;
+                    } else {
+                        if (d1) part_mul(&c, p1, s1, y1);
+                        if (d2) part_mul(&c, p2, s2, y2);
                     }
                 }
             }
@@ -497,14 +497,7 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
                 uint8_t *st = started + i * nwin + t;
                 for (size_t l = lo; l < hi; l++) {
                     const uint64_t d = EXP_DIGIT(i, l);
-                    if (!d) continue;
-                    const uint64_t *y = TABLE_ENTRY(l, d);
-                    if (*st) {
-                        cmul(&c, p, p, y);
-                    } else {
-                        memcpy(p, y, words * sizeof(uint64_t));
-                        *st = 1;
-                    }
+                    if (d) part_mul(&c, p, st, TABLE_ENTRY(l, d));
                 }
             }
         }
@@ -512,18 +505,11 @@ int mpc_mont_multiexp(uint64_t *out, uint64_t *scratch, size_t scratch_words, co
 #undef TABLE_ENTRY
     }
     for (size_t i = 0; i < m; i++) {
-        int any = 0;
+        uint8_t any = 0;
         for (size_t t = nwin; t-- > 0;) {
             if (any)
                 for (unsigned s = 0; s < w; s++) cmul(&c, acc, acc, acc);
-            if (!started[i * nwin + t]) continue;
-            const uint64_t *p = part + (i * nwin + t) * wmax;
-            if (any) {
-                cmul(&c, acc, acc, p);
-            } else {
-                memcpy(acc, p, words * sizeof(uint64_t));
-                any = 1;
-            }
+            if (started[i * nwin + t]) part_mul(&c, acc, &any, part + (i * nwin + t) * wmax);
         }
         if (!any) memcpy(acc, c.one_m, words * sizeof(uint64_t));
         from_mont(&c, out + i * limbs, acc);

@@ -173,7 +173,7 @@ def from_env(
     engine, _ = pick("engine")
     preprocessing, _ = pick("preprocessing")
     ot_batch_raw, ot_batch_src = pick("ot_batch")
-    ot_batch = None if ot_batch_raw is None else _parse_batch(ot_batch_raw, ot_batch_src)
+    ot_batch = None if ot_batch_raw is None else _parse_count(ot_batch_raw, ot_batch_src, 64, "a number of elements")
     ot_matrix = _parse_choice(*pick("ot_matrix"), OT_MATRIX_MODES)
     ot_extension = _parse_choice(*pick("ot_extension"), OT_EXTENSIONS)
     ot_k_raw, ot_k_src = pick("ot_k")
@@ -268,10 +268,6 @@ def _parse_spin(raw: object, src: str | None) -> float:
     if not 0 <= value <= 1e6:
         raise ConfigError(f"{src}: expected microseconds in [0, 1e6], got {raw!r}")
     return value
-
-
-def _parse_batch(raw: object, src: str | None) -> int:
-    return _parse_count(raw, src, 64, "a number of elements")
 
 
 def _parse_count(raw: object, src: str | None, least: int, what: str) -> int:

@@ -109,7 +109,7 @@ from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import BitVole
 from mpc.preprocessing.ot_link import SECTION, WideProducts
 from mpc.preprocessing.ot_source import DEFAULT_BATCH, MatrixTriple2PC, OTPreprocessing
-from mpc.preprocessing.ot_spdz_bits import bit_count, truncation_tuple, xor_bits
+from mpc.preprocessing.ot_spdz_bits import bit_count, open_recorded, truncation_tuple, xor_bits
 from mpc.preprocessing.ot_vole import Commitments, Vole
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pack, sum128
@@ -203,8 +203,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
         a shortfall."""
         if req.kind != "div":
             return item
-        d, shape = req.params[0], req.params[1:]
-        size = int(np.prod(shape, dtype=np.int64))
+        d, shape, size = req.params[0], derived.item_shape(req), derived.item_size(req)
         parts = [list(item)]
         have = len(item[0])
         while have < size:
@@ -217,22 +216,16 @@ class SpdzOTPreprocessing(OTPreprocessing):
         """Step 1 for a div, tmul or tsquare item (:mod:`mpc.preprocessing.ot_spdz_div`): its own
         random bits and the 64-bit u of its 2^64 u (and, for tmul with k2 = 0, its r2 shares);
         returns (bits, triples for its products or gates)."""
-        kind, p = it.req.kind, it.req.params
+        kind, p, size = it.req.kind, it.req.params, derived.item_size(it.req)
         if kind == "div":
-            size = int(np.prod(p[1:], dtype=np.int64))
             it.cand = derived.candidates(p[0], size) if size else 0
             nb, npt, nu = it.cand * derived.div_bits(p[0]), it.cand * derived.div_triples(p[0], 0), size
         else:
-            size = int(np.prod(p[2:] if kind == "tmul" else p[1:], dtype=np.int64))
             masks = 2 if kind == "tmul" and p[1] else 1
             nb, npt, nu = 64 * masks * size, len(derived.products_of(kind, p)) * size, masks * size
             if kind == "tmul" and not p[1]:
                 it.parts["r2"] = self._draw((size,))
-        bits = np.zeros((nb, 2), dtype=np.uint64)
-        bits[:, 0] = self._prg.uint64(nb) & np.uint64(1)
-        u = np.zeros((nu, 2), dtype=np.uint64)
-        u[:, 0] = self._prg.uint64(nu)
-        it.parts.update(bits=bits, u=u)
+        it.parts.update(bits=self._draw_low(nb, bits=True), u=self._draw_low(nu))
         return nb, npt
 
     def _groups(self, reqs: Sequence[Request]) -> list[list[Request]]:
@@ -251,6 +244,13 @@ class SpdzOTPreprocessing(OTPreprocessing):
 
     def _draw(self, shape) -> np.ndarray:
         return self._prg.uint64((*tuple(shape), 2))
+
+    def _draw_low(self, count: int, bits: bool = False) -> np.ndarray:
+        """``count`` Z_2^128 words (N, 2) whose low word is uniform (``bits``: a uniform bit) and
+        high word 0: a ``rand``/``trunc`` u, or this party's own random bits."""
+        out = np.zeros((count, 2), dtype=np.uint64)
+        out[:, 0] = self._prg.uint64(count) & np.uint64(1) if bits else self._prg.uint64(count)
+        return out
 
     def _authenticated(self, reqs: Sequence[Request]) -> list[tuple[np.ndarray, ...]]:
         k = self.kernels
@@ -279,13 +279,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 nb = mixed.bits_of(it.req)
                 nbits += nb
                 nx += mixed.extra_triples(it.req)
-                bits = np.zeros((nb, 2), dtype=np.uint64)
-                bits[:, 0] = self._prg.uint64(nb) & np.uint64(1)
-                it.parts["bits"] = bits
+                it.parts["bits"] = self._draw_low(nb, bits=True)
                 if mk == "edabit":
-                    u = np.zeros((p[0], 2), dtype=np.uint64)
-                    u[:, 0] = self._prg.uint64(p[0])
-                    it.parts["u"] = u
+                    it.parts["u"] = self._draw_low(p[0])
                 if mk == "bit_triple":  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
                     it.parts["m"] = self._draw((64 * p[0],))
                 continue
@@ -299,20 +295,15 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 it.parts.update(A=self._draw((count * m * kk,)), B=self._draw((count * kk * n,)))
                 nt += count * m * kk * n
             elif kind in ("rand", "trunc"):
-                u = np.zeros((size, 2), dtype=np.uint64)
-                u[:, 0] = self._prg.uint64(size)
-                it.parts["u"] = u
+                it.parts["u"] = self._draw_low(size)
                 if kind == "trunc":  # 64 own random bits per element (ot_spdz_bits), 2^64 u on top
                     it.boff = nbits
                     nbits += bit_count(p)
-                    bits = np.zeros((bit_count(p), 2), dtype=np.uint64)
-                    bits[:, 0] = self._prg.uint64(bit_count(p)) & np.uint64(1)
-                    it.parts["bits"] = bits
+                    it.parts["bits"] = self._draw_low(bit_count(p), bits=True)
             else:  # input
                 it.parts["r"] = self._draw((size,)) if p[0] == self.pid else np.zeros((size, 2), dtype=np.uint64)
         binary = any(mixed.mixed_kind(it.req) not in (None, "binput") for it in items)
-        chk_bits = np.zeros((mixed.CHECKS if binary else 0, 2), dtype=np.uint64)
-        chk_bits[:, 0] = self._prg.uint64(len(chk_bits)) & np.uint64(1)
+        chk_bits = self._draw_low(mixed.CHECKS if binary else 0, bits=True)
         chk_m = self._draw((len(chk_bits),))
         nbits += len(chk_bits)  # the consistency check's sacrificed daBits, at the end of the pool
         bits_t0 = nt  # the bits' Beaver triples: n per bit (n - 1 XORs and the bit check)
@@ -505,14 +496,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         if nt:  # sigma = r c - c^ - rho b
             sig_v = k.sub128(k.sub128(k.mul128(r, tv["c"]), tv["ch"]), k.mul128(rho, tv["b"]))
             sig_m = k.sub128(k.sub128(k.mul128(r, tm["c"]), tm["ch"]), k.mul128(rho, tm["b"]))
-            got = self._exchange(sig_v)
-            sigma = sig_v.copy()
-            for p in self.peers:
-                k.add128(sigma, got[p], out=sigma)
-            if sigma.any():
+            if open_recorded(self, sig_v, sig_m, opened, open_macs).any():
                 bad.append("a multiplication triple failed the sacrifice check")
-            opened.append(sigma)
-            open_macs.append(sig_m)
         # 6. the second coin, then the MAC check of every opening, committed and opened
         coin2 = self._open_coin(seeds[1], commits[1], {p: v[4:] for p, v in seen.items()}, bad)
         self._mac_check(np.concatenate(opened), np.concatenate(open_macs), coin2, bad)
@@ -701,11 +686,10 @@ def _triples_of(req: Request) -> int:
     if req.kind == "trunc":
         return 3 * bit_count(p)
     if req.kind == "div":  # about 3 triples per bit for three parties
-        size = int(np.prod(p[1:], dtype=np.int64))
-        return derived.candidates(p[0], size) * (derived.div_triples(p[0], 3)) if size else 0
+        size = derived.item_size(req)
+        return derived.candidates(p[0], size) * derived.div_triples(p[0], 3) if size else 0
     if req.kind in ("tmul", "tsquare"):
-        size = int(np.prod(p[2:] if req.kind == "tmul" else p[1:], dtype=np.int64))
-        return size * (3 * 128 + 4)
+        return derived.item_size(req) * (3 * 128 + 4)
     if mixed.mixed_kind(req) is not None:
         return 3 * mixed.bits_of(req) + mixed.extra_triples(req) + mixed.binary_inputs(req) // 64
     return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))

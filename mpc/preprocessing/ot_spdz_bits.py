@@ -40,14 +40,26 @@ import numpy as np
 
 from mpc.sharing.authenticated import pack, sum128
 
-__all__ = ["beaver", "bit_count", "truncation_parts", "truncation_tuple", "xor_bits"]
+__all__ = ["POW2", "beaver", "bit_count", "open_recorded", "truncation_parts", "truncation_tuple", "xor_bits"]
 
-_POW = np.uint64(1) << np.arange(64, dtype=np.uint64)
+POW2 = np.uint64(1) << np.arange(64, dtype=np.uint64)  # 2^t, the weights of bits t = 0..63
 
 
 def bit_count(params: tuple[int, ...]) -> int:
     """Authenticated bits one ``trunc`` request uses (64 per element)."""
     return 64 * int(np.prod(params[1:], dtype=np.int64))
+
+
+def open_recorded(src, shares: np.ndarray, macs: np.ndarray, opened: list, open_macs: list) -> np.ndarray:
+    """The sum of every party's ``shares`` (Z_2^128 words, one round), appended to ``opened`` with
+    this party's ``macs`` to ``open_macs`` for the MAC check that covers it."""
+    got = src._exchange(shares)
+    total = shares.copy()
+    for p in src.peers:
+        src.kernels.add128(total, got[p], out=total)
+    opened.append(total)
+    open_macs.append(macs)
+    return total
 
 
 def beaver(src, x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray], t0: int,
@@ -57,13 +69,8 @@ def beaver(src, x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarra
     k = src.kernels
     m = len(x[0])
     (av, am), (bv, bm), (cv, cm) = (src.triple_part(name, t0, m) for name in ("a", "b", "c"))
-    share = np.concatenate([k.sub128(x[0], av), k.sub128(y[0], bv)])
-    got = src._exchange(share)
-    total = share.copy()
-    for p in src.peers:
-        k.add128(total, got[p], out=total)
-    opened.append(total)
-    open_macs.append(np.concatenate([k.sub128(x[1], am), k.sub128(y[1], bm)]))
+    total = open_recorded(src, np.concatenate([k.sub128(x[0], av), k.sub128(y[0], bv)]),
+                          np.concatenate([k.sub128(x[1], am), k.sub128(y[1], bm)]), opened, open_macs)
     eps, dlt = total[:m], total[m:]
     ed = k.mul128(eps, dlt)
     zv = k.add128(cv, k.add128(k.mul128(eps, bv), k.mul128(dlt, av)))
@@ -88,14 +95,8 @@ def xor_bits(src, origins: list[tuple[np.ndarray, np.ndarray]], t0: int) -> tupl
         acc_v = k.sub128(k.add128(acc_v, bv), k.add128(zv, zv))
         acc_m = k.sub128(k.add128(acc_m, bm), k.add128(zm, zm))
     sv, sm = beaver(src, (acc_v, acc_m), (acc_v, acc_m), t0 + (src.n - 1) * m, opened, open_macs)
-    wv, wm = k.sub128(acc_v, sv), k.sub128(acc_m, sm)
-    got = src._exchange(wv)
-    w = wv.copy()
-    for p in src.peers:
-        k.add128(w, got[p], out=w)
+    w = open_recorded(src, k.sub128(acc_v, sv), k.sub128(acc_m, sm), opened, open_macs)
     bad = ["a random bit failed the bit check"] if w.any() else []
-    opened.append(w)
-    open_macs.append(wm)
     src._mac_check(np.concatenate(opened), np.concatenate(open_macs), src._coin(), bad)
     return acc_v, acc_m
 
@@ -109,11 +110,11 @@ def truncation_parts(kernels, bits: tuple[np.ndarray, np.ndarray], high: tuple[n
     out = []
     for b, u in zip(bits, high, strict=True):
         b = b.reshape(size, 64, 2)
-        w = np.broadcast_to(_POW, (size, 64))
+        w = np.broadcast_to(POW2, (size, 64))
         r = sum128(kernels.mul128_64(b, np.ascontiguousarray(w)), 1)
         r[:, 1] += u[:, 0]  # + 2^64 u
         wf = np.zeros(64, dtype=np.uint64)
-        wf[f:] = _POW[: 64 - f]
+        wf[f:] = POW2[: 64 - f]
         high_part = sum128(kernels.mul128_64(b, np.ascontiguousarray(np.broadcast_to(wf, (size, 64)))), 1)
         out.append((r, high_part, np.ascontiguousarray(b[:, 63])))
     return out[0], out[1]

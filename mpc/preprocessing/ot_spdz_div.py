@@ -67,13 +67,24 @@ import numpy as np
 
 from mpc.preprocessing import div_circuit as circuit
 from mpc.preprocessing.base import tmul_components
-from mpc.preprocessing.ot_spdz_bits import beaver, truncation_parts
+from mpc.preprocessing.ot_spdz_bits import POW2, beaver, open_recorded, truncation_parts
 from mpc.sharing.authenticated import pack, sum128
 
-__all__ = ["candidates", "derive", "div_bits", "products_of"]
+__all__ = ["candidates", "derive", "div_bits", "item_shape", "item_size", "products_of"]
 
 _PRODUCTS = {"a1a2": ("a1", "a2"), "m1a2": ("m1", "a2"), "a1m2": ("a1", "m2"), "m1m2": ("m1", "m2"),
              "aa": ("a", "a"), "am": ("a", "m")}
+
+
+def item_shape(req) -> tuple[int, ...]:
+    """The element shape of a ``div``, ``tmul`` or ``tsquare`` request: its params after d, after
+    (k1, k2), after k."""
+    return tuple(req.params[2:] if req.kind == "tmul" else req.params[1:])
+
+
+def item_size(req) -> int:
+    """Elements of a ``div``, ``tmul`` or ``tsquare`` request."""
+    return int(np.prod(item_shape(req), dtype=np.int64))
 
 
 def products_of(kind: str, params: tuple[int, ...]) -> tuple[str, ...]:
@@ -172,8 +183,7 @@ def derive(src, items, bits: tuple[np.ndarray, np.ndarray], values: np.ndarray, 
             out.append(kv)
             continue
         names = ("r", "a", "m", "aa", "am") if it.req.kind == "tsquare" else tmul_components(*it.req.params[:2])
-        shape = it.req.params[1:] if it.req.kind == "tsquare" else it.req.params[2:]
-        out.append(tuple(pack(*pt[name]).reshape(shape) for name in names))
+        out.append(tuple(pack(*pt[name]).reshape(item_shape(it.req)) for name in names))
     return out
 
 
@@ -181,7 +191,7 @@ def _trunc_parts(src, it, bits, values, macs) -> dict[str, tuple[np.ndarray, np.
     """Step 1 for a tmul / tsquare item: its masks and truncation parts, (values, MACs) each."""
     p = it.req.params
     k = src.kernels
-    size = int(np.prod(p[1:] if it.req.kind == "tsquare" else p[2:], dtype=np.int64))
+    size = item_size(it.req)
     su = it.slots["u"]
     u = (values[su], macs[su])
     operands = [(p[0], "1" if it.req.kind == "tmul" else "")]
@@ -203,7 +213,7 @@ def _divide(src, it, bits, values, macs, opened: list, open_macs: list, bad: lis
     """Steps 1-4 of ``div`` for one item: (r, q, msb) flat AUTH arrays of the accepted candidates
     (at most the item's size)."""
     k = src.kernels
-    d, count = it.req.params[0], int(np.prod(it.req.params[1:], dtype=np.int64))
+    d, count = it.req.params[0], item_size(it.req)
     c = circuit.constants(d)
     width = c.big_l + c.small_l
     kk = it.cand
@@ -212,32 +222,23 @@ def _divide(src, it, bits, values, macs, opened: list, open_macs: list, bad: lis
     planes = [np.ascontiguousarray(rows[:, t]) for t in range(width)]
     g = _AuthGates(src, it.poff, opened, open_macs)
     accept_sh, msb_sh = circuit.accept_and_msb(g, planes[: c.big_l], planes[c.big_l :], c, d, kk)
-    av = np.ascontiguousarray(accept_sh[:, :2])
-    got = src._exchange(av)
-    total = av.copy()
-    for p in src.peers:
-        k.add128(total, got[p], out=total)
-    opened.append(total)
-    open_macs.append(np.ascontiguousarray(accept_sh[:, 2:]))
+    total = open_recorded(src, *_split(accept_sh), opened, open_macs)
     if total[:, 1].any() or (total[:, 0] > 1).any():
         bad.append("an opened accept bit is not a bit")
     idx = np.flatnonzero(total[:, 0] == 1)[:count]
     m = len(idx)
-    su = it.slots["u"]
+    u = (values[it.slots["u"]][:m, 0], macs[it.slots["u"]][:m, 0])
+    kept, kept_msb = rows[idx], msb_sh[idx]
+    wq = np.ascontiguousarray(np.broadcast_to(POW2[: c.big_l], (m, c.big_l)))
+    ws = np.ascontiguousarray(np.broadcast_to(POW2[: c.small_l], (m, c.small_l)))
     out = []
-    for col, src_u in ((0, values), (2, macs)):
-        b = rows[idx][:, :, col : col + 2]  # (m, width, 2)
-        wq = np.ascontiguousarray(np.broadcast_to(_pow(c.big_l), (m, c.big_l)))
-        ws = np.ascontiguousarray(np.broadcast_to(_pow(c.small_l), (m, c.small_l)))
+    for col, high in ((0, u[0]), (2, u[1])):
+        b = kept[:, :, col : col + 2]  # (m, width, 2)
         q = sum128(k.mul128_64(np.ascontiguousarray(b[:, : c.big_l]), wq), 1)
         s = sum128(k.mul128_64(np.ascontiguousarray(b[:, c.big_l :]), ws), 1)
         r = k.add128(k.mul128_64(q, np.full(m, d, dtype=np.uint64)), s)
-        r[:, 1] += src_u[su][:m, 0]  # + 2^64 u
-        out.append((r, q, np.ascontiguousarray(msb_sh[idx][:, col : col + 2])))
+        r[:, 1] += high  # + 2^64 u
+        out.append((r, q, np.ascontiguousarray(kept_msb[:, col : col + 2])))
     (rv, qv, mv), (rm, qm, mm) = out
     return pack(rv, rm), pack(qv, qm), pack(mv, mm)
-
-
-def _pow(n: int) -> np.ndarray:
-    return np.uint64(1) << np.arange(n, dtype=np.uint64)
 

@@ -79,6 +79,7 @@ import numpy as np
 
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import POWERS, combine, gf_dot
+from mpc.preprocessing.ot_spdz_bits import POW2, open_recorded
 from mpc.prg import PRG
 from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import pack, sum128
@@ -88,7 +89,6 @@ __all__ = ["CHECKS", "MIXED", "Mixed", "binary_inputs", "bit_mac_check", "bits_o
 
 CHECKS = 40  # sacrificed daBits per batch: a cheater passes the consistency check with probability 2^-40
 MIXED = ("dabit", "edabit", "bitmul", "bit_triple", "binput")
-_POW = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
 
 def mixed_kind(req: Request) -> str | None:
@@ -246,15 +246,6 @@ class Mixed:
             out += [np.concatenate([v for v, _ in parts[name]]), np.concatenate([m for _, m in parts[name]])]
         return out
 
-    def _open(self, shares: np.ndarray, macs: np.ndarray, opened: list, open_macs: list) -> np.ndarray:
-        got = self.src._exchange(shares)
-        total = shares.copy()
-        for p in self.src.peers:
-            self.k.add128(total, got[p], out=total)
-        opened.append(total)
-        open_macs.append(macs)
-        return total
-
     def _beaver_finish(self, eps, dlt, t):
         """[x y] from the opened eps = x - a, delta = y - b and the triple t = (av, am, bv, bm, cv, cm)."""
         k, src = self.k, self.src
@@ -297,7 +288,7 @@ class Mixed:
         if muls:
             sh_v.append(k.sub128(r_v, tm[2]))
             sh_m.append(k.sub128(r_m, tm[3]))
-        o1 = self._open(np.concatenate(sh_v), np.concatenate(sh_m), opened, open_macs)
+        o1 = open_recorded(self.src, np.concatenate(sh_v), np.concatenate(sh_m), opened, open_macs)
         out: dict[int, tuple] = {}
         if muls:
             eps = o1[2 * na :]
@@ -317,7 +308,7 @@ class Mixed:
             mm = np.concatenate([self.src._macs[it.slots["m"]] for _, it in ands])
             ev = k.add128(k.add128(ab_v, d_v), k.add128(mv, mv))
             em = k.add128(k.add128(ab_m, d_m), k.add128(mm, mm))
-            e = self._open(ev, em, opened, open_macs)
+            e = open_recorded(self.src, ev, em, opened, open_macs)
         bad: list[str] = []
         self.src._mac_check(np.concatenate(opened), np.concatenate(open_macs), self.src._coin(), bad)
         if ands:
@@ -359,7 +350,7 @@ class Mixed:
             sl = slice(it.boff, it.boff + 64 * count)
             out = []
             for b, u in ((av[sl], src._values[it.slots["u"]]), (am[sl], src._macs[it.slots["u"]])):
-                w = np.ascontiguousarray(np.broadcast_to(_POW, (count, 64)))
+                w = np.ascontiguousarray(np.broadcast_to(POW2, (count, 64)))
                 r = sum128(k.mul128_64(b.reshape(count, 64, 2), w), 1) if count else np.zeros((0, 2), np.uint64)
                 k.add128(r, np.stack([np.zeros(count, np.uint64), u[:, 0]], axis=1), out=r)
                 out.append(r)

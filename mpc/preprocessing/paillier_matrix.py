@@ -93,7 +93,7 @@ import queue
 import struct
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -294,8 +294,7 @@ def exponent_split(m: int, k: int, n: int, bits: int = DEFAULT_BITS, sigma: int 
     reference unit times (:data:`REFERENCE_CALIBRATION`, whatever ``bits``): a pure function of
     the shape, so both parties pick the same one without a message (a mismatch would show as a
     wrong ciphertext count in message 1: ProtocolError)."""
-    cal = Calibration(bits, *(getattr(REFERENCE_CALIBRATION, f) for f in
-                              ("mulmod", "encrypt_own", "noise_public", "decrypt", "mulmod_half")))
+    cal = replace(REFERENCE_CALIBRATION, bits=bits)
     best, err = None, None
     for split in SPLITS:
         try:
