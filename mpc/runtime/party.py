@@ -40,6 +40,7 @@ every party builds its engines at the same point (here, in ``__init__``, after s
 from __future__ import annotations
 
 import contextlib
+import gc
 import time
 from collections.abc import Sequence
 
@@ -200,6 +201,11 @@ class Party:
             self.preprocessing.prefetch(plan[lo : lo + step])
             if bar:
                 bar.update(min(len(plan), lo + step), "offline")
+        # One full collection here, inside the offline phase's time: the online phase then starts
+        # with the collector's counters at zero and the heap's survivors in the oldest generation,
+        # instead of paying for the offline phase's allocations with a full collection in the
+        # middle of its rounds (about a quarter of W5's online time at batch 64 without it).
+        gc.collect()
         after = self._offline_traffic()
         report = {"items": len(plan), "seconds": time.perf_counter() - t0, "bytes_sent": after[0] - before[0],
                   "bytes_received": after[1] - before[1], "peak_rss_bytes": peak_rss_bytes()}
