@@ -69,7 +69,7 @@ from mpc.prg import PRG
 from mpc.sharing.packing import nwords
 
 DEFAULT_BATCH = 1 << 14
-_W64 = np.uint64(1) << np.arange(64, dtype=np.uint64)
+POW2 = np.uint64(1) << np.arange(64, dtype=np.uint64)  # 2^t, the weights of bits t = 0..63
 _U63 = np.uint64(63)
 
 MatrixTriple2PC = Callable[[Channel, int, np.ndarray, np.ndarray], np.ndarray]
@@ -349,6 +349,6 @@ def _from_bits(arith: np.ndarray, shape, k: int) -> tuple[np.ndarray, np.ndarray
     """From shares of 64 random bits per element: shares of r, r >> k (logical) and msb(r)."""
     size = int(np.prod(shape, dtype=np.int64))
     b = arith[: 64 * size].reshape(size, 64)
-    r = (b * _W64).sum(axis=1, dtype=np.uint64)
-    high = (b[:, k:] * _W64[: 64 - k]).sum(axis=1, dtype=np.uint64)
+    r = (b * POW2).sum(axis=1, dtype=np.uint64)
+    high = (b[:, k:] * POW2[: 64 - k]).sum(axis=1, dtype=np.uint64)
     return r.reshape(shape), high.reshape(shape), b[:, 63].copy().reshape(shape)

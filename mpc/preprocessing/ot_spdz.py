@@ -109,7 +109,7 @@ from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import BitVole
 from mpc.preprocessing.ot_link import SECTION, WideProducts
 from mpc.preprocessing.ot_source import DEFAULT_BATCH, MatrixTriple2PC, OTPreprocessing
-from mpc.preprocessing.ot_spdz_bits import bit_count, open_recorded, truncation_tuple, xor_bits
+from mpc.preprocessing.ot_spdz_bits import bit_count, open_recorded, share_sum, truncation_tuple, xor_bits
 from mpc.preprocessing.ot_vole import Commitments, Vole
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pack, sum128
@@ -485,9 +485,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
         y_own = k.dot128_64(values, chi)
         share = np.concatenate([y_own.reshape(1, 2), rho_v, conv_v])
         got = self._exchange(share)
-        total = share[1:].copy()
-        for p in self.peers:
-            k.add128(total, got[p][1:], out=total)
+        total = share_sum(self, share[1:], {p: got[p][1:] for p in self.peers})
         rho, conv = total[:nt], total[nt:]
         ys = {self.pid: y_own, **{p: got[p][0] for p in self.peers}}
         mac_of = {self.pid: k.dot128_64(own, chi), **{p: k.dot128_64(theirs[p], chi) for p in self.peers}}

@@ -38,11 +38,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from mpc.preprocessing.ot_source import POW2
 from mpc.sharing.authenticated import pack, sum128
 
-__all__ = ["POW2", "beaver", "bit_count", "open_recorded", "truncation_parts", "truncation_tuple", "xor_bits"]
+__all__ = ["beaver", "bit_count", "open_recorded", "share_sum", "truncation_parts", "truncation_tuple", "xor_bits"]
 
-POW2 = np.uint64(1) << np.arange(64, dtype=np.uint64)  # 2^t, the weights of bits t = 0..63
 
 
 def bit_count(params: tuple[int, ...]) -> int:
@@ -50,13 +50,20 @@ def bit_count(params: tuple[int, ...]) -> int:
     return 64 * int(np.prod(params[1:], dtype=np.int64))
 
 
+def share_sum(src, own: np.ndarray, got: dict) -> np.ndarray:
+    """own + every peer's ``got[p]`` mod 2^128, in a new array: the first addition writes it
+    (no copy pass), the others add in place."""
+    first, *rest = src.peers
+    total = src.kernels.add128(own, got[first])
+    for p in rest:
+        src.kernels.add128(total, got[p], out=total)
+    return total
+
+
 def open_recorded(src, shares: np.ndarray, macs: np.ndarray, opened: list, open_macs: list) -> np.ndarray:
     """The sum of every party's ``shares`` (Z_2^128 words, one round), appended to ``opened`` with
     this party's ``macs`` to ``open_macs`` for the MAC check that covers it."""
-    got = src._exchange(shares)
-    total = shares.copy()
-    for p in src.peers:
-        src.kernels.add128(total, got[p], out=total)
+    total = share_sum(src, shares, src._exchange(shares))
     opened.append(total)
     open_macs.append(macs)
     return total

@@ -79,7 +79,8 @@ import numpy as np
 
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import POWERS, combine, gf_dot
-from mpc.preprocessing.ot_spdz_bits import POW2, open_recorded
+from mpc.preprocessing.ot_source import POW2
+from mpc.preprocessing.ot_spdz_bits import open_recorded
 from mpc.prg import PRG
 from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import pack, sum128
