@@ -199,6 +199,27 @@ def test_run_stamps_every_line(tmp_path, monkeypatch):
         assert r["suite"] == "fake" and r["system"] == "tessera" and r["quick"] is True
 
 
+def test_mpyc_runner_sizes_or_reports_every_suite_workload():
+    """MPyC's runner is handed every workload of every suite with peers (``make bench`` runs it on
+    all of them): each gets sizes to run at, full and --quick, or a not-available reason; the nn
+    suite's W7 and W8 once made its size lookup raise KeyError before anything ran."""
+    sys.path.insert(0, str(suites.BENCH / "peers"))
+    try:
+        import mpyc_w
+        import workloads as wl
+    finally:
+        sys.path.pop(0)
+    for name, spec in suites.SUITES.items():
+        ws = [wl.canonical(w) for w in spec.workloads]
+        for quick in (False, True):
+            sizes = mpyc_w.run_sizes(ws, quick, None)
+            assert set(sizes) == {w for w in ws if w not in mpyc_w.NOT_AVAILABLE}, name
+            assert all(sizes[w] and all(n > 0 for n in sizes[w]) for w in sizes), name
+    assert {"W7", "W8"} <= set(mpyc_w.NOT_AVAILABLE)
+    assert mpyc_w.run_sizes(["W5", "W7"], False, None) == {"W5": wl.sizes("W5", False)}
+    assert mpyc_w.run_sizes(["W7"], False, '{"W1": [10]}') == {"W1": [10]}
+
+
 def test_workloads_are_deterministic_and_scored():
     sys.path.insert(0, str(suites.BENCH / "peers"))
     try:

@@ -33,7 +33,9 @@ output bit (24 for SecFxp(32, 16)). That helper accepts scalars only (it reads
 unchanged on the SecFxp array (``fsqrt_array``), as MPyC's vectorised comparisons allow. It
 has no exp, log, 1/sqrt or tanh for secure fixed point: those
 workloads print a ``not-available`` line with that reason (composing them from other primitives
-would be our algorithm, not MPyC's). SecFxp(32, 16) holds |x| < 2^15, enough for the inputs;
+would be our algorithm, not MPyC's). Nor has it the neural-network layers and training of the
+``nn`` suite's W7 (LeNet-5) and W8 (an MLP training epoch): not-available lines too (W5 runs as
+in the ``ml`` suite). SecFxp(32, 16) holds |x| < 2^15, enough for the inputs;
 results keep 16 fractional bits (1/1e4 = 6.6 units, so the relative error there is ~8%).
 """
 
@@ -61,11 +63,14 @@ PREPROCESSING = "none separate: randomness made on the fly by PRSS during the ru
 FXP = (32, 16)
 # the functions MPyC 0.11 has for secure fixed point; the others are not-available, for this reason
 MPYC_FUNCTIONS = ("reciprocal", "sqrt")
-MISSING_FUNCTION = {
+NOT_AVAILABLE = {
     "exp": "MPyC 0.11 has no secure fixed-point exp",
     "log": "MPyC 0.11 has no secure fixed-point log",
     "rsqrt": "MPyC 0.11 has no secure fixed-point 1/sqrt (only statistics._fsqrt, a private sqrt helper)",
     "tanh": "MPyC 0.11 has no secure fixed-point tanh (nor sigmoid)",
+    # the nn suite's own workloads: layers and training of mpc.nn / crypten.nn, which MPyC lacks
+    "W7": "MPyC 0.11 has no neural-network layers (convolution, max pooling) to run LeNet-5 with",
+    "W8": "MPyC 0.11 has no neural-network training (layers, autograd, cross-entropy loss)",
 }
 FUNCTION_NOTES = {
     "reciprocal": "MPyC 1 / x: np_divide, _rec (bit-decomposition normalisation + Newton)",
@@ -233,10 +238,10 @@ def launch(args) -> int:
     if args.parties_requested and PARTIES not in args.parties_requested:
         base["notes_parties"] = f"asked for {args.parties_requested} parties; MPyC runs 3 (t=1) for any privacy"
     for workload in args.workloads:
-        if workload in MISSING_FUNCTION:  # reported, not run (see the module docstring)
+        if workload in NOT_AVAILABLE:  # reported, not run (see the module docstring)
             print(json.dumps({**base, "workload": workload, "status": "not-available",
-                              "reason": MISSING_FUNCTION[workload]}), flush=True)
-    args.workloads = [w for w in args.workloads if w not in MISSING_FUNCTION]
+                              "reason": NOT_AVAILABLE[workload]}), flush=True)
+    args.workloads = [w for w in args.workloads if w not in NOT_AVAILABLE]
     if not args.workloads:
         return 0
     with tempfile.TemporaryDirectory(prefix="mpyc-bench-") as tmp:
@@ -277,6 +282,15 @@ def launch(args) -> int:
     return 0
 
 
+def run_sizes(workloads: list[str], quick: bool, given: str | None) -> dict[str, list[int]]:
+    """The sizes MPyC runs each workload at: ``given`` (JSON), else MPyC's quick sizes or the
+    full ones; none for the :data:`NOT_AVAILABLE` workloads, which are reported, not run."""
+    if given:
+        return json.loads(given)
+    run = [w for w in workloads if w not in NOT_AVAILABLE]
+    return {w: wl.MPYC_QUICK_SIZES[w] if quick else wl.sizes(w, False) for w in run}
+
+
 def main(argv=None) -> int:
     if "--worker" in sys.argv[1:] and argv is None:
         sys.argv.remove("--worker")
@@ -297,12 +311,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.workloads = [wl.canonical(w) for w in args.workloads.split(",") if w.strip()]
     args.parties_requested = [int(p) for p in args.parties.split(",") if p.strip()]
-    if args.sizes:
-        args.sizes = json.loads(args.sizes)
-    elif args.quick:
-        args.sizes = {w: wl.MPYC_QUICK_SIZES[w] for w in args.workloads}
-    else:
-        args.sizes = {w: wl.sizes(w, False) for w in args.workloads}
+    args.sizes = run_sizes(args.workloads, args.quick, args.sizes)
     return launch(args)
 
 
