@@ -279,8 +279,9 @@ def test_preprocess_ends_with_one_full_collection(monkeypatch):
     pay for the offline phase's garbage with a full collection in the middle of its rounds."""
     import mpc.runtime.party as party_module
 
-    calls = []
-    monkeypatch.setattr(party_module, "gc", types.SimpleNamespace(collect=lambda: calls.append(1)))
+    calls, frozen = [], []
+    monkeypatch.setattr(party_module, "gc", types.SimpleNamespace(
+        collect=lambda: calls.append(1), freeze=lambda: frozen.append(1), unfreeze=lambda: frozen.append(-1)))
 
     def main(p):
         a = p.input(np.ones(4) if p.pid == 0 else None, owner=0, shape=(4,))
@@ -293,3 +294,5 @@ def test_preprocess_ends_with_one_full_collection(monkeypatch):
     for collections, value in run_local(main, 2, preprocessing="dealer"):
         assert collections >= 1  # each party's preprocess() collected (the threads share the list)
         np.testing.assert_allclose(value, np.ones(4), atol=1e-3)
+    # the set-up heap is frozen once per party (so those collections skip it) and handed back at close
+    assert frozen.count(1) == 2 and frozen.count(-1) == 2, frozen

@@ -111,6 +111,13 @@ class Party:
         if arith is not None and arith.converter is not None:  # SecretBits use the engine's boolean side
             self.gmw = arith.converter.boolean  # (semi2k: the GMW engine above; cleartext: its own)
         self.channel.reset_stats()  # report the user's protocol, not the set-up
+        # The heap as set-up leaves it (modules, the engine, the channel) lives as long as the
+        # party: moved out of the collector's reach until close(), so the full collection that
+        # ends every offline phase (preprocess) scans only what was made since, well under a
+        # millisecond instead of 5-20 ms per phase (which had become most of W2's total time).
+        # Refcounting still frees everything; only cyclic garbage made before this point waits
+        # for close(), which hands the frozen objects back to the collector.
+        gc.freeze()
 
     def __repr__(self) -> str:
         return f"Party(pid={self.pid}, n={self.n}, engine={self.engine_name!r})"
@@ -239,8 +246,11 @@ class Party:
             self.engine.finish()
 
     def close(self) -> None:
-        """Release the preprocessing source and the channel (never communicates)."""
+        """Release the preprocessing source and the channel (never communicates), and give the
+        heap frozen at set-up back to the garbage collector (for every party of the process:
+        with threads as parties, the others' collections are just slower until they close)."""
         try:
             self.preprocessing.close()
         finally:
+            gc.unfreeze()
             self.channel.close()
