@@ -54,11 +54,10 @@ import numpy as np
 from mpc.preprocessing.ot_link import SECTION, OTLinks
 from mpc.preprocessing.ot_vole import CopeKeys
 
-__all__ = ["KBITS", "POWERS", "BitVole", "combine", "gf_dot"]
+__all__ = ["KBITS", "BitVole", "combine", "gf_dot"]
 
 KBITS = 64  # bits of the binary MAC key Delta (GF(2^64))
 _ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
-POWERS = np.uint64(1) << np.arange(KBITS, dtype=np.uint64)  # X^t
 
 
 class BitVole(CopeKeys):

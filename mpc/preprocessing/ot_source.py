@@ -66,10 +66,9 @@ from mpc.preprocessing.base import Preprocessing, Request, component_shapes, tmu
 from mpc.preprocessing.ot_div import division_triples
 from mpc.preprocessing.ot_link import OTLinks
 from mpc.prg import PRG
-from mpc.sharing.packing import nwords
+from mpc.sharing.packing import POW2, nwords
 
 DEFAULT_BATCH = 1 << 14
-POW2 = np.uint64(1) << np.arange(64, dtype=np.uint64)  # 2^t, the weights of bits t = 0..63
 _U63 = np.uint64(63)
 
 MatrixTriple2PC = Callable[[Channel, int, np.ndarray, np.ndarray], np.ndarray]

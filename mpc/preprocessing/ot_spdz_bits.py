@@ -38,8 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mpc.preprocessing.ot_source import POW2
 from mpc.sharing.authenticated import pack, sum128
+from mpc.sharing.packing import POW2
 
 __all__ = ["beaver", "bit_count", "open_recorded", "share_sum", "truncation_parts", "truncation_tuple", "xor_bits"]
 

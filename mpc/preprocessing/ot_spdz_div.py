@@ -67,9 +67,9 @@ import numpy as np
 
 from mpc.preprocessing import div_circuit as circuit
 from mpc.preprocessing.base import tmul_components
-from mpc.preprocessing.ot_source import POW2
 from mpc.preprocessing.ot_spdz_bits import beaver, open_recorded, truncation_parts
 from mpc.sharing.authenticated import pack, sum128
+from mpc.sharing.packing import POW2
 
 __all__ = ["candidates", "derive", "div_bits", "item_shape", "item_size", "products_of"]
 

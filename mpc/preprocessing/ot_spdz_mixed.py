@@ -78,13 +78,12 @@ import hashlib
 import numpy as np
 
 from mpc.preprocessing.base import Request
-from mpc.preprocessing.ot_bit_vole import POWERS, combine, gf_dot
-from mpc.preprocessing.ot_source import POW2
+from mpc.preprocessing.ot_bit_vole import combine, gf_dot
 from mpc.preprocessing.ot_spdz_bits import open_recorded
 from mpc.prg import PRG
 from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import pack, sum128
-from mpc.sharing.packing import nwords
+from mpc.sharing.packing import POW2, nwords
 
 __all__ = ["CHECKS", "MIXED", "Mixed", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples", "mixed_kind"]
 
@@ -195,7 +194,7 @@ class Mixed:
         self.in_macs = {src.pid: own[n_pool : n_pool + n_in], **{p: t[n_pool : n_pool + n_in] for p, t in theirs.items()}}
         coin = src._coin()
         chi = coin.derive("bit-chi").uint64(len(vec))
-        chi[-64:] = POWERS
+        chi[-64:] = POW2  # X^t
         bad: list[str] = []
         macs_of = {src.pid: own, **theirs}
         y = gf_dot(k, chi, vec.astype(np.uint64))

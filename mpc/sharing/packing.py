@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-__all__ = ["nwords"]
+import numpy as np
+
+__all__ = ["POW2", "nwords"]
+
+# The weight 2^t of bit t = 0..63 in a word; read as GF(2^64) elements, the monomials X^t.
+POW2 = np.uint64(1) << np.arange(64, dtype=np.uint64)
 
 
 def nwords(n: int) -> int:
