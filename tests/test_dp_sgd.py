@@ -312,9 +312,14 @@ def test_poisson_charge_is_the_rate_sampled_rounded_up():
 
 def test_poisson_training_matches_the_plaintext_reference():
     """Breast cancer, logistic regression, 2 parties, secret Poisson batches of rate 64 / 426
-    (bench/dp.py's configuration, epsilon 3 noise) for 2 epochs (12 steps): MPC accuracy within
-    2 points of the plaintext Poisson DP-SGD reference with the same noise, over 20 seeds (the
-    MPC run draws its own secret noise: 5 seeds once spanned 0.923-0.937 and it drew 0.902)."""
+    (bench/dp.py's configuration, epsilon 3 noise) for 2 epochs (12 steps): the mean accuracy of
+    3 MPC trainings within 2.5 points of the mean of the plaintext Poisson DP-SGD reference with
+    the same noise over 20 seeds. Means, not one draw against the plaintext range: each MPC run
+    draws its own secret noise, and single runs spread wider than the plaintext ones (measured at
+    a0f0577: 12 MPC runs mean 0.930, sd 0.012, min 0.909; 60 plaintext seeds mean 0.931, sd 0.009,
+    min 0.909), so one draw against the old floor of 0.9 failed in an estimated 1% of runs. The
+    mean of 3 has sd ~0.007: 2.5 points is ~3.5 sd, and a shift of the MPC training by that much
+    fails."""
     from bench import dp as bench_dp
     from bench import dpsgd_ref as ref
 
@@ -326,17 +331,20 @@ def test_poisson_training_matches_the_plaintext_reference():
             epoch()
         return (ref.accuracy(enc.to_torch(to=None), xte, yte), dps.noise_std, float(dps.sample_rate),
                 dps.expected_batch, dps.steps)
-    out = run_local(main, 2, timeout=300)
-    acc, std, q, expected, steps = out[0]
-    assert all(o[0] == acc for o in out)
-    assert steps == 12 and expected == 64 and abs(q - 64 / 426) < 1e-15
+    accs = []
+    for _ in range(3):
+        out = run_local(main, 2, timeout=300)
+        acc, std, q, expected, steps = out[0]
+        assert all(o[0] == acc for o in out)
+        assert steps == 12 and expected == 64 and abs(q - 64 / 426) < 1e-15
+        accs.append(acc)
     cfg = bench_dp.DPSGD_CONFIG["bc"]
     xtr, xte, ytr, yte = ref.breast_cancer()
     plain = [ref.accuracy(bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"],
                                                         bench_dp.DPSGD_C, std, expected, s), xte, yte)
              for s in range(20)]
-    assert min(plain) - 0.02 <= acc <= max(plain) + 0.02, (acc, plain)
-    assert acc >= 0.9
+    assert abs(np.mean(accs) - np.mean(plain)) <= 0.025, (accs, plain)
+    assert min(accs) >= 0.85, accs  # a broken training lands far below (the classes split 63/37)
 
 
 def test_over_budget_step_raises_before_any_message():
