@@ -15,7 +15,7 @@ Groups:
   set it picks on this CPU, named in ``isa``; ``c-avx512``, ``c-avx2``, ``c-portable``: each path
   this CPU has, forced) vs torch's int64 ``@`` on one thread (``torch.set_num_threads(1)``; the
   compiled kernel is single-threaded too; ``vs_torch`` > 1 means faster than torch) vs NumPy's
-  integer ``@`` (no BLAS) vs float64 ``@`` (BLAS, with whatever threads it is configured for).
+  integer ``@`` (no BLAS) vs float64 ``@`` (BLAS: one thread unless ``OPENBLAS_NUM_THREADS`` is set).
 - beaver_combine: the fused c + d*b + e*a (+ d*e) vs NumPy in-place ops with preallocated out=.
 - beaver_combine_open: the opening fused into the combine, as Semi2k.mul runs it for two parties
   (own masked d|e and the peer's, one 2n buffer each): ``beaver_combine(..., d2, e2)`` vs the
@@ -23,6 +23,12 @@ Groups:
 - trunc_finish: the fused truncation finish (opening sum included) vs the former ``add`` plus
   seven NumPy/kernel passes of Semi2k.divide_many; both allocate their results fresh, as the
   engine does.
+- matmul_auth: spdz2k's matrix Beaver combine (``auth_matmul_combine``: records c + d @ (b + e)
+  + a @ e, value and MAC mod 2^128, n x n x n) beside the same combine composed of the Z_2^128
+  limb products (``matmul128``, the method it used before: ``c-limbs``) and semi2k's uint64
+  combine of the same size (``semi2k``: the ratio #14's W2 target is about). Its float64 product
+  runs on NumPy's BLAS (``blas_threads``: one unless set, as mpcrun gives each of N parties on
+  one host its share of the cores).
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 - aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
   1 MiB and 16 MiB payloads, into preallocated buffers or fresh ones (bench/aead.py).
@@ -32,13 +38,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
+# One BLAS thread, like every other contender here (and like mpcrun's parties on a shared host):
+# set before NumPy loads OpenBLAS, which reads it once.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -70,7 +81,7 @@ def time_group(fns: dict[str, Callable[[], object]], repeats: int, few: tuple[st
 
 def emit(op: str, backend: str, shape: tuple[int, ...], seconds: float | None, **extra: object) -> None:
     """One JSON line; ``n`` is the side of a square product, else the element count; seconds None = not run."""
-    n = shape[0] if op == "matmul" else int(np.prod(shape))
+    n = shape[0] if op.startswith("matmul") else int(np.prod(shape))
     record = {
         "op": op,
         "engine": "kernel",
@@ -241,6 +252,32 @@ def bench_trunc_finish(rng: np.random.Generator, size: int, repeats: int, k: int
         emit("trunc_finish", "c-fused", (size,), t_fused, min_seconds=min_fused, ratio=t_sep / t_fused, **common)
 
 
+def bench_auth_matmul(rng: np.random.Generator, size: int, repeats: int) -> None:
+    kern = get_kernels("c")
+    c, a, b = (random_u64(rng, (size, size, 4)) for _ in range(3))
+    d, e = random_u64(rng, (size, size)), random_u64(rng, (size, size))
+    alpha = int(random_u64(rng, (1,))[0])
+
+    def limbs() -> np.ndarray:  # the former method: Z_2^128 limb products, composed
+        e128 = np.stack([e, np.zeros_like(e)], axis=-1)
+        bv = kern.add128(b[..., :2], e128)
+        bm = kern.add128(b[..., 2:], kern.mul128_64(e128, np.full(e.shape, alpha, dtype=U64)))
+        v = kern.add128(c[..., :2], kern.add128(kern.matmul128(d, bv), kern.matmul128(a[..., :2], e)))
+        m = kern.add128(c[..., 2:], kern.add128(kern.matmul128(d, bm), kern.matmul128(a[..., 2:], e)))
+        return np.concatenate([v, m], axis=-1)
+
+    assert np.array_equal(kern.auth_matmul_combine(c, a, b, d, e, alpha, True), limbs())
+    cs, as_, bs = c[..., 0].copy(), a[..., 0].copy(), b[..., 0].copy()
+    t = time_group({"c": lambda: kern.auth_matmul_combine(c, a, b, d, e, alpha, True), "c-limbs": limbs,
+                    "semi2k": lambda: kern.beaver_matmul_combine(cs, d, e, as_, bs, True)}, repeats)
+    (t_c, min_c), (t_l, min_l), (t_s, min_s) = t["c"], t["c-limbs"], t["semi2k"]
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
+    common = {"ratio_to": "c-limbs", "blas_threads": threads}
+    emit("matmul_auth", "c", (size,), t_c, min_seconds=min_c, ratio=t_l / t_c, vs_semi2k=t_c / t_s, **common)
+    emit("matmul_auth", "c-limbs", (size,), t_l, min_seconds=min_l, ratio=1.0, vs_semi2k=t_l / t_s, **common)
+    emit("matmul_auth", "semi2k", (size,), t_s, min_seconds=min_s, ratio=t_l / t_s, **common)
+
+
 def bench_ring(rng: np.random.Generator, size: int, repeats: int) -> None:
     a, b = random_u64(rng, (size,)), random_u64(rng, (size,))
     out = np.ones(size, dtype=U64)  # faulted in once, reused by every contender
@@ -279,6 +316,8 @@ def main(argv: list[str] | None = None) -> None:
     rng = np.random.default_rng(2024)  # benchmark data, not secrets
     for size in (128, 256, 512):  # more repeats: the ratio to torch is the figure issue 18 asks for
         bench_matmul(rng, size, 3 if args.quick else 21)
+    for size in (128, 256):
+        bench_auth_matmul(rng, size, repeats)
     bench_beaver_combine(rng, 10**6, repeats)
     bench_combine_open(rng, 10**6, repeats)
     bench_trunc_finish(rng, 10**6, repeats)

@@ -271,62 +271,98 @@ void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x
     }
 }
 
-/* ---- the spdz2k matrix Beaver combine's operands, read from the records in place ---- */
+/* ---- spdz2k matrix combine from uint64 and float64 products (see mpc/ring128.h) ---- */
 
-static inline void split_right(uint64_t *r3, uint64_t *rc, size_t w, size_t q, u128 x)
+#define LO32(w) ((w) & 0xFFFFFFFFu)
+
+/* [y0 ; y1 + y0 2^-32] of one word into rows p and kc + p of fr (row width w), and y1. The
+ * sum is rounded once (y0 2^-32 is exact): an error of at most 2^-21, as y1 + y0 2^-32 < 2^32. */
+static inline void split_float_right(double *fr, uint64_t *y1, size_t w, size_t kc, size_t p, size_t q,
+                                     uint64_t word)
 {
-    uint64_t lo = (uint64_t)x;
-    r3[q] = lo & LIMB24;
-    r3[w + q] = lo >> 24 & LIMB24;
-    r3[2 * w + q] = lo >> 48;
-    rc[q] = (uint64_t)(x >> 64);
+    fr[p * w + q] = (double)LO32(word);
+    fr[(kc + p) * w + q] = (double)(word >> 32) + (double)LO32(word) * 0x1p-32;
+    y1[p * w + q] = word >> 32;
 }
 
-void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e, uint64_t alpha,
-                             int first, size_t n, size_t k0, size_t kc)
+void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_t *b, const uint64_t *e,
+                           uint64_t alpha, int first, size_t n, size_t k0, size_t kc)
 {
-    /* Record at = (k0 + p) n + j holds value element 2 at and MAC element 2 at + 1. */
     const size_t w = 2 * n;
     for (size_t p = 0; p < kc; p++) {
-        uint64_t *r3 = y3 + p * 3 * w, *rc = yc + p * w;
+        uint64_t *row = yw + p * 2 * w;
         for (size_t j = 0; j < n; j++) {
             size_t at = (k0 + p) * n + j;
             uint64_t ej = e[at];
             u128 v = load128(b, 2 * at) + (first ? (u128)ej : 0);
             u128 m = load128(b, 2 * at + 1) + (u128)alpha * ej;
-            split_right(r3, rc, w, 2 * j, v);
-            split_right(r3, rc, w, 2 * j + 1, m);
+            row[2 * j] = (uint64_t)v;
+            row[2 * j + 1] = (uint64_t)m;
+            row[w + 2 * j] = (uint64_t)(v >> 64);
+            row[w + 2 * j + 1] = (uint64_t)(m >> 64);
+            split_float_right(fr, y1, w, kc, p, 2 * j, (uint64_t)v);
+            split_float_right(fr, y1, w, kc, p, 2 * j + 1, (uint64_t)m);
         }
     }
 }
 
-void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
-                            size_t kc)
+void mpc_mm128f_right64(uint64_t *y1, double *fr, const uint64_t *y, size_t n, size_t k0, size_t kc)
+{
+    for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < n; j++)
+            split_float_right(fr, y1, n, kc, p, j, y[(k0 + p) * n + j]);
+}
+
+/* [x1 | x0] of one word into row r of fl (2 kc wide), and x1. Both halves are exact doubles. */
+static inline void split_float_left(double *fl, uint64_t *x1, size_t kc, size_t r, size_t p, uint64_t word)
+{
+    fl[r * 2 * kc + p] = (double)(word >> 32);
+    fl[r * 2 * kc + kc + p] = (double)LO32(word);
+    x1[r * kc + p] = word >> 32;
+}
+
+void mpc_mm128f_left64(uint64_t *xs, uint64_t *x1, double *fl, const uint64_t *x, size_t m, size_t k, size_t k0,
+                       size_t kc)
+{
+    for (size_t r = 0; r < m; r++)
+        for (size_t p = 0; p < kc; p++) {
+            uint64_t word = x[r * k + k0 + p];
+            if (xs)
+                xs[r * kc + p] = word;
+            split_float_left(fl, x1, kc, r, p, word);
+        }
+}
+
+void mpc_mm128f_left_auth(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t m, size_t k,
+                          size_t k0, size_t kc)
 {
     const size_t rows = 2 * m;
     for (size_t r = 0; r < rows; r++) {
-        uint64_t *r0 = x01 + r * kc, *r1 = x01 + (rows + r) * kc, *rc = xc + r * kc;
         const uint64_t *src = a + 4 * ((r >> 1) * k + k0) + 2 * (r & 1);
         for (size_t p = 0; p < kc; p++) {
             uint64_t lo = src[4 * p], hi = src[4 * p + 1];
-            r0[p] = lo & 0xFFFFFFFFu;
-            r1[p] = lo >> 32;
-            rc[p] = hi;
+            xw[r * kc + p] = lo;
+            xw[(rows + r) * kc + p] = hi;
+            split_float_left(fl, x1, kc, r, p, lo);
         }
     }
 }
 
-void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n)
+void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo,
+                       const uint64_t *cross, size_t ld, const uint64_t *p11, const double *fx, size_t rows,
+                       size_t cols)
 {
-    const size_t rows = 2 * m;
     for (size_t r = 0; r < rows; r++) {
-        const uint64_t *g0 = g + r * 3 * n, *g1 = g + (rows + r) * 3 * n, *xr = x + r * n;
-        size_t base = 2 * (r >> 1) * n + (r & 1); /* element index of record (i, 0)'s half s */
-        for (size_t j = 0; j < n; j++) {
-            u128 s = (u128)g0[j] + ((u128)g0[n + j] << 24) + ((u128)g0[2 * n + j] << 48) + ((u128)g1[j] << 32) +
-                     ((u128)g1[n + j] << 56) + ((u128)g1[2 * n + j] << 80) + ((u128)xr[j] << 64);
-            size_t at = base + 2 * j;
-            store128(z, at, load128(z, at) + s);
+        uint64_t *dst = acc + (r / rdiv) * rs + (r % rdiv) * rm;
+        const uint64_t *lr = lo + r * ld, *cr = cross ? cross + r * ld : NULL, *pr = p11 + r * cols;
+        const double *xr = fx + r * cols;
+        for (size_t c = 0; c < cols; c++) {
+            /* (Q - S mod 2^64) / 2^64 is within 2^-5 of the integer h >= 0 (see mpc/ring128.h),
+             * so truncating t + 1/2 rounds it to h */
+            double t = xr[c] * 0x1p-32 - (double)lr[c] * 0x1p-64;
+            uint64_t hi = pr[c] + (uint64_t)(t + 0.5) + (cr ? cr[c] : 0);
+            u128 s = load128(dst + c * cs, 0) + (((u128)hi << 64) | lr[c]);
+            store128(dst + c * cs, 0, s);
         }
     }
 }

@@ -544,3 +544,17 @@ def test_stats_table_format():
     assert lines[2].split() == ["party", "0", "1,234,567", "5", "2", "3", "4", "99"]
     assert lines[3].split() == ["party", "1", "-", "-", "-", "-", "-", "-"]
     assert "no stats from party 1" in lines[4]
+
+
+@pytest.mark.parametrize("processes", [1, 2, 3, 64])
+def test_share_cores_divides_the_cores_unless_the_user_chose(processes, monkeypatch):
+    """mpcrun -n N gives each party's BLAS (the spdz2k matrix combine's float64 product) its share of
+    the host's cores, at least one, and leaves a thread count the user set alone."""
+    from mpc.launch.local import share_cores
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    env = share_cores({"PATH": "/bin"}, processes)
+    want = str(max(1, 8 // processes))
+    assert env == {"PATH": "/bin", "OPENBLAS_NUM_THREADS": want, "OMP_NUM_THREADS": want}
+    mine = share_cores({"OPENBLAS_NUM_THREADS": "5"}, processes)
+    assert mine["OPENBLAS_NUM_THREADS"] == "5" and mine["OMP_NUM_THREADS"] == want

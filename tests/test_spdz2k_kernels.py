@@ -297,6 +297,34 @@ def test_auth_matmul_combine_on_random_inputs(data):
                                   _auth_matmul_definition(c, a, b, d, e, alpha, first))
 
 
+@settings(max_examples=40, deadline=None)
+@given(k=st.sampled_from([127, 128, 129, 256, 300]), data=st.data())
+def test_auth_matmul_combine_recovers_every_high_word_across_slices(k, data):
+    """The float64 recovery of each k-slice's high words (at most 128 terms per slice, csrc/ring128.c)
+    at the slice edges and past them, with words drawn from the largest magnitudes (2^64 - 1,
+    2^63, halves of 2^32 - 1 and 2^32, whose products put Q's low word next to a carry) and
+    random ones mixed in: compiled == the Python-integer reference bit for bit."""
+    m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
+    big = [M64, M64 - 1, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF << 32, (1 << 32) - 1, 1 << 32, 0]
+    word = st.one_of(st.sampled_from(big), st.integers(0, M64))
+    gen = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+
+    def mat(*shape):
+        fill = data.draw(st.sampled_from(["edges", "mixed", "max", "random"]))
+        if fill == "max":
+            return np.full(shape, M64, dtype=np.uint64)
+        rand = gen.integers(0, 1 << 64, shape, dtype=np.uint64, endpoint=False)
+        if fill == "random":
+            return rand
+        edges = np.array(big, dtype=np.uint64)[gen.integers(0, len(big), shape)]
+        return edges if fill == "edges" else np.where(gen.integers(0, 2, shape).astype(bool), edges, rand)
+
+    c, a, b, d, e = mat(m, n, 4), mat(m, k, 4), mat(k, n, 4), mat(m, k), mat(k, n)
+    alpha, first = data.draw(word), data.draw(st.booleans())
+    np.testing.assert_array_equal(C.auth_matmul_combine(c, a, b, d, e, alpha, first),
+                                  REF.auth_matmul_combine(c, a, b, d, e, alpha, first))
+
+
 @pytest.mark.parametrize("call", [
     lambda k: k.matmul128(np.zeros((2, 3, 2), dtype=np.uint64), np.zeros((4, 2, 2), dtype=np.uint64)),
     lambda k: k.matmul128(np.zeros((2, 3, 3), dtype=np.uint64), np.zeros((3, 2), dtype=np.uint64)),

@@ -64,11 +64,17 @@ cdef extern from "mpc/ring128.h" nogil:
                                  size_t k, size_t n, size_t k0, size_t kc)
     void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n,
                                    int acc)
-    void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e,
-                                 uint64_t alpha, int first, size_t n, size_t k0, size_t kc)
-    void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
-                                size_t kc)
-    void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n)
+    enum: MPC_MM128F_KC
+    void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_t *b, const uint64_t *e,
+                               uint64_t alpha, int first, size_t n, size_t k0, size_t kc)
+    void mpc_mm128f_left64(uint64_t *xs, uint64_t *x1, double *fl, const uint64_t *x, size_t m, size_t k,
+                           size_t k0, size_t kc)
+    void mpc_mm128f_left_auth(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t m, size_t k,
+                              size_t k0, size_t kc)
+    void mpc_mm128f_right64(uint64_t *y1, double *fr, const uint64_t *y, size_t n, size_t k0, size_t kc)
+    void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo,
+                           const uint64_t *cross, size_t ld, const uint64_t *p11, const double *fx, size_t rows,
+                           size_t cols)
 
 
 cdef object _binary(object a, object b, object out, binary_fn fn, size_t width):
@@ -320,14 +326,20 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     shares c.v + d @ (b.v + [first] e) + a.v @ e, MAC shares c.m + d @ (b.m + alpha e) + a.m @ e,
     every product mod 2^128 with d, e as 64-bit coefficients.
 
-    Method: :func:`matmul128`'s limb products, one pair of uint64 products per side and k-slice
-    of 256 (csrc/matmul.c, linked into this module, writing into one workspace reused by every
-    slice and both sides), packed straight from the records (``mpc_auth_mm_limbs_left``/``_right``: the folded
-    b + e and alpha e are formed while packing; value and MAC side by side, as columns 2j, 2j+1
-    of d's product and rows 2i, 2i+1 of e's) and accumulated straight into z's records, so no
-    folded, transposed or per-product Z_2^128 array is made. Cost: 14 mkn uint64 multiply-adds
-    (2 x (12 for the exact low-word products + 2 for the high words mod 2^64)) on the fast
-    uint64 kernel, and O(mk + kn + mn) passes."""
+    Method, per k-slice of at most 128 and side (d @ B' with B' = (b.v + [first] e, b.m + alpha e)
+    as columns 2j, 2j + 1, so the (m, 2n) product is z's records; [a.v ; a.m] @ e, rows 2i + s
+    going to record i's half s): a 64-bit x times a 128-bit y = yl + 2^64 yh is x yl + 2^64 x yh
+    mod 2^128, where x yh is needed mod 2^64 only (one uint64 product, done in the same call as
+    x yl's low word: x @ [yl | yh], or [xl ; xh] @ y on the other side) and the full 128-bit
+    x yl is its low word plus 2^64 (P11 + h): P11 the uint64 product of the words' high 32-bit
+    halves, h recovered exactly from one float64 product of the 32-bit halves (csrc/ring128.c,
+    ``mpc_mm128f_*``, which states the error bound: under 2^-5 of a unit before rounding). Cost
+    per side: 3 uint64 products (x @ [yl | yh] counts two) of mkn multiply-adds each on the fast
+    uint64 kernel (:func:`mpc._core._matmul.matmul`) and one float64 product of 2mkn (NumPy's
+    BLAS, which releases the GIL; any IEEE double order of summation is within the bound), for
+    each of the value and the MAC: 10 mkn per side against the 14 of the 32-bit/24-bit limb
+    products (:func:`matmul128`), and one packing pass per operand slice. Exact: the result is the
+    same bits as the Python-integer definition for every input (tests/test_spdz2k_kernels.py)."""
     c, a, b, d, e, m, k, n = ck.auth_matmul_combine_args(c, a, b, d, e)
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
@@ -339,38 +351,69 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     cdef const uint64_t *pb = in_ptr(b)
     cdef const uint64_t *pd = in_ptr(d)
     cdef const uint64_t *pe = in_ptr(e)
-    cdef size_t mm = m, kk = k, nn = n, k0, kc, kmax = min(<size_t>MPC_RING128_LIMB_KC, kk)
-    # one workspace for every k-slice and both products (each region sized for the larger use):
-    # limbs x01 (4m, kc), cross words xc (2m, kc), limbs y3 (kc, 6n), yc (kc, 2n), g (12 m n), cr (2 m n)
-    cdef size_t o1 = 4 * mm * kmax, o2 = o1 + 2 * mm * kmax, o3 = o2 + 6 * nn * kmax, o4 = o3 + 2 * nn * kmax
-    cdef size_t o5 = o4 + 12 * mm * nn, o6 = o5 + 2 * mm * nn
-    work = np.empty(o6, dtype=np.uint64)
-    cdef uint64_t *w = out_ptr(work)
-    cdef uint64_t *x01 = w
-    cdef uint64_t *xc = w + o1
-    cdef uint64_t *y3 = w + o2
-    cdef uint64_t *yc = w + o3
-    cdef uint64_t *g = w + o4
-    cdef uint64_t *cr = w + o5
-    k0 = 0
-    with nogil:
-        while k0 < kk:
-            kc = min(<size_t>MPC_RING128_LIMB_KC, kk - k0)
-            # d @ (b + e): d's 32-bit limbs and low words, (b + e)'s 24-bit limbs and high words
-            mpc_ring128_limbs_left(x01, xc, pd, 0, 1, mm, kk, k0, kc)
-            mpc_auth_mm_limbs_right(y3, yc, pb, pe, al, f, nn, k0, kc)
-            mpc_matmul_u64(g, x01, y3, 2 * mm, kc, 6 * nn)
-            mpc_matmul_u64(cr, xc, yc, mm, kc, 2 * nn)
-            mpc_ring128_limbs_combine(pz, g, cr, mm, 2 * nn, 1)
-            # [a.v ; a.m] @ e: a's limbs and high words (rows 2i + s), e's 24-bit limbs and itself
-            mpc_auth_mm_limbs_left(x01, xc, pa, mm, kk, k0, kc)
-            mpc_ring128_limbs_right(y3, yc, pe, 0, 2, kk, nn, k0, kc)
-            mpc_matmul_u64(g, x01, y3, 4 * mm, kc, 3 * nn)
-            mpc_matmul_u64(cr, xc, yc, 2 * mm, kc, nn)
-            mpc_auth_mm_combine_rows(pz, g, cr, mm, nn)
-            k0 += kc
+    cdef size_t mm = m, kk = k, nn = n, k0, kc, kmax = min(<size_t>MPC_MM128F_KC, kk)
+    # per-slice operands (flat, viewed at the slice's width) and the products, reused by every slice
+    yw, y1, fr = _u64(kmax * 4 * nn), _u64(kmax * 2 * nn), _f64(2 * kmax * 2 * nn)
+    xs, x1, fl = _u64(mm * kmax), _u64(2 * mm * kmax), _f64(2 * mm * 2 * kmax)
+    xw, ey1, efr = _u64(4 * mm * kmax), _u64(kmax * nn), _f64(2 * kmax * nn)
+    lc, p11, fx = _u64(4 * mm * 2 * nn), _u64(2 * mm * 2 * nn), np.empty((mm, 2 * nn), dtype=np.float64)
+    fx2 = np.empty((2 * mm, nn), dtype=np.float64)
+    cdef uint64_t *pyw = out_ptr(yw)
+    cdef uint64_t *py1 = out_ptr(y1)
+    cdef double *pfr = _dptr(fr)
+    cdef uint64_t *pxs = out_ptr(xs)
+    cdef uint64_t *px1 = out_ptr(x1)
+    cdef double *pfl = _dptr(fl)
+    cdef uint64_t *pxw = out_ptr(xw)
+    cdef uint64_t *pey1 = out_ptr(ey1)
+    cdef double *pefr = _dptr(efr)
+    cdef uint64_t *plc = out_ptr(lc)
+    cdef uint64_t *pp = out_ptr(p11)
+    for k0 in range(0, kk, <size_t>MPC_MM128F_KC):
+        kc = min(<size_t>MPC_MM128F_KC, kk - k0)
+        # d @ B': d's slice, B''s rows (low and high words side by side, the float halves)
+        with nogil:
+            mpc_mm128f_left64(pxs, px1, pfl, pd, mm, kk, k0, kc)
+            mpc_mm128f_right_auth(pyw, py1, pfr, pb, pe, al, f, nn, k0, kc)
+        _mm128f_side(pz, 1, 2, 0, plc, pxs, pyw, mm, 4 * nn, 2 * nn, pp, px1, py1, mm, 2 * nn, kc, fl, fr, fx)
+        # [a.v ; a.m] @ e: a's rows (low words, then high words), e's slice
+        with nogil:
+            mpc_mm128f_left_auth(pxw, px1, pfl, pa, mm, kk, k0, kc)
+            mpc_mm128f_right64(pey1, pefr, pe, nn, k0, kc)
+        _mm128f_side(pz, 2, 4, 2, plc, pxw, pe + k0 * nn, 4 * mm, nn, 2 * mm * nn, pp, px1, pey1, 2 * mm, nn, kc,
+                     fl, efr, fx2)
     return z
 
+
+cdef _mm128f_side(uint64_t *z, size_t rdiv, size_t cs, size_t rm, uint64_t *lc, const uint64_t *words,
+                  const uint64_t *right, size_t lrows, size_t lcols, size_t cross, uint64_t *p11,
+                  const uint64_t *x1, const uint64_t *y1, size_t rows, size_t cols, size_t kc, fl, fr, fx):
+    """One side's products for a k-slice, added into z's records: row r, column c of the product
+    goes to word (r / rdiv) 4n + (r % rdiv) rm + c cs of z (n records a row; 4n = lcols on the
+    left side, 4 cols on the right). lc = the words' uint64 product (low words, then the cross
+    words ``cross`` further on), p11 the high halves' and fx the float64 one, then
+    ``mpc_mm128f_finish``."""
+    cdef size_t rs = lcols if rdiv == 1 else 4 * cols  # z's row: 4n words either way
+    with nogil:
+        mpc_matmul_u64(lc, words, right, lrows, kc, lcols)
+        mpc_matmul_u64(p11, x1, y1, rows, kc, cols)
+    np.matmul(fl[: rows * 2 * kc].reshape(rows, 2 * kc), fr[: 2 * kc * cols].reshape(2 * kc, cols), out=fx)
+    cdef double *pfx = _dptr(fx)
+    with nogil:
+        mpc_mm128f_finish(z, rdiv, rs, rm, cs, lc, lc + cross, lcols, p11, pfx, rows, cols)
+
+
+cdef object _u64(size_t count):
+    return np.empty(count, dtype=np.uint64)
+
+
+cdef object _f64(size_t count):
+    return np.empty(count, dtype=np.float64)
+
+
+cdef double *_dptr(object arr):
+    cdef double[::1] view = arr.reshape(-1)
+    return &view[0]
 
 
 def auth_sub_split(x, a, vals=None, macs=None):

@@ -38,11 +38,13 @@ to each peer, per element of the result; every opening is recorded for the next 
   side by side: 4mkn multiply-adds), with D and E as their low 64 bits (public coefficients:
   the result stays authenticated and right mod 2^64, see ``_matmul_combine``), in one kernel
   call (``auth_matmul_combine``: the operands packed straight from the records, the products
-  accumulated straight into the result's records, no Z_2^128 temporaries), each product done as
-  exact uint64 products of limbs (the limbs of :func:`mpc._core._ring.matmul128`, on the
-  AVX-512 Winograd kernel when the CPU has it): 28mkn uint64 multiply-adds, 14 times semi2k's
-  2mkn. The MAC check's share of a product is linear: the opened D and E are recorded in full
-  (mk + kn elements).
+  accumulated straight into the result's records, no Z_2^128 temporaries). Each 64 x 128-bit
+  product is exact: uint64 products for its low word, the high halves' product and the cross
+  words (on the AVX-512 Winograd kernel when the CPU has it) and one float64 product from which
+  the high word is recovered exactly within a proven error bound: 12mkn uint64 and 8mkn float64
+  multiply-adds in all, against 2mkn for semi2k (formerly 28mkn uint64 limb products; 1.3-1.4x
+  faster at 256^3, ``bench/kernels``). The MAC check's share of a product is linear: the opened
+  D and E are recorded in full (mk + kn elements).
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: an authenticated

@@ -46,6 +46,7 @@ from mpc.launch.local import (
     child_env,
     default_log_dir,
     local_session,
+    share_cores,
     status_of,
 )
 from mpc.launch.run import STATS_PREFIX, refuse_insecure_local
@@ -209,7 +210,7 @@ def _run_local(args: argparse.Namespace, signals: StopSignals) -> int:
                 f"party {i}",
                 f"P{i}",
                 [sys.executable, script, *_substitute(rest, i)],
-                child_env(pid=i, **common),
+                share_cores(child_env(pid=i, **common), args.n),
                 log_dir / f"party{i}.log",
             )
             for i in range(args.n)

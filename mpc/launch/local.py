@@ -369,6 +369,18 @@ def child_env(base: dict[str, str] | None = None, **mpc_vars: object) -> dict[st
     return env
 
 
+def share_cores(env: dict[str, str], processes: int) -> dict[str, str]:
+    """``env`` with the BLAS thread count of a process that shares this host with ``processes - 1``
+    others computing at the same time: the cores divided among them (at least 1), unless the user
+    set it. NumPy's OpenBLAS would otherwise start a thread per core in every party, and the
+    parties' float64 products (the spdz2k matrix combine, :func:`mpc._core._ring.auth_matmul_combine`)
+    would oversubscribe the cores while their peers compute."""
+    threads = str(max(1, (os.cpu_count() or 1) // max(1, processes)))
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        env.setdefault(name, threads)
+    return env
+
+
 def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 100) -> int:
     """The first of ``count`` consecutive ports that are all free now (bound together to check).
 

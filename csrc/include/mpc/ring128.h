@@ -50,21 +50,39 @@ void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int 
  * xc @ yc; NULL when there is no cross word) */
 void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc);
 
-/* The spdz2k matrix Beaver combine (mpc._core._ring.auth_matmul_combine) on the limb products
- * above, reading the authenticated records in place (no folded or transposed copies). For the
- * product D @ B' with B' = (b.v + [first] e, b.m + alpha e): the right operand's columns 2j and
- * 2j+1 are B'.v and B'.m of column j, so the (m, 2n) Z_2^128 product is the (m, n) records.
- * mpc_auth_mm_limbs_right: B' rows [k0, k0 + kc) split as mpc_ring128_limbs_right with cross
- * bit 0 (y3 (kc, 6n), yc (kc, 2n): the high words); b (k, n) records, e (k, n) 64-bit.
- * mpc_auth_mm_limbs_left: for [A.v ; A.m] @ E, the rows r = 2i + s (s = 0 value, 1 MAC) of a's
- * (m, k) records split as mpc_ring128_limbs_left with cross bit 1 (x01 (4m, kc), xc (2m, kc):
- * the high words). mpc_auth_mm_combine_rows: z's (m, n) records += the limb sums of those rows
- * (g (4m, 3n) from x01 @ y3, x (2m, n) from xc @ yc), row 2i + s into record i's half s. */
-void mpc_auth_mm_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, const uint64_t *e, uint64_t alpha,
-                             int first, size_t n, size_t k0, size_t kc);
-void mpc_auth_mm_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, size_t m, size_t k, size_t k0,
-                            size_t kc);
-void mpc_auth_mm_combine_rows(uint64_t *z, const uint64_t *g, const uint64_t *x, size_t m, size_t n);
+/* The spdz2k matrix Beaver combine with fewer uint64 products (mpc._core._ring.auth_matmul_combine):
+ * the full 128-bit sum S = sum_p x_p y_p of 64-bit words over a k-slice of at most
+ * MPC_MM128F_KC is S = 2^64 P11 + Q, with P11 = sum x1 y1 (the words' high 32-bit halves, a uint64
+ * product mod 2^64) and 0 <= Q < 2^105. Q mod 2^64 = S mod 2^64 (the uint64 product of the words
+ * themselves), and a float64 product gives Q / 2^32 = sum x1 y0 + x0 (y1 + y0 2^-32) to within
+ * 2^27 (every term below 2^64, 2 kc <= 256 of them: the worst-case rounding bound of any order of
+ * summation, gamma_256 * 2^72, plus 2^-21 per rounded y1 + y0 2^-32), so Q to within 2^59 < 2^63:
+ * Q's high word is recovered exactly by rounding (Q - S mod 2^64) / 2^64 to the nearest integer.
+ * Packing, one pass each per slice:
+ * - mpc_mm128f_right_auth: B' = (b.v + [first] e, b.m + alpha e) rows [k0, k0 + kc) (value and
+ *   MAC as columns 2j, 2j + 1): yw (kc, 4n) = [low words | high words], y1 (kc, 2n) = the low
+ *   words' high halves, fr (2 kc, 2n) = [y0 ; y1 + y0 2^-32] as float64.
+ * - mpc_mm128f_left64: x (m, k) 64-bit, columns [k0, k0 + kc): xs (m, kc) the words (NULL: not
+ *   wanted), x1 (m, kc) their high halves, fl (m, 2 kc) = [x1 | x0] as float64.
+ * - mpc_mm128f_left_auth: [A.v ; A.m] rows r = 2i + s of a's (m, k) records, columns
+ *   [k0, k0 + kc): xw (4m, kc) = [low words ; high words] (rows r, then 2m + r), x1 (2m, kc),
+ *   fl (2m, 2 kc).
+ * - mpc_mm128f_right64: y (k, n) 64-bit rows [k0, k0 + kc): y1 (kc, n), fr (2 kc, n).
+ * mpc_mm128f_finish: for the (rows, cols) products lo (row stride ld; the low words' uint64
+ * product), cross (same stride; the products landing at 2^64, NULL for none), p11 and the float64
+ * product fx (both contiguous), adds lo + 2^64 (p11 + h + cross) mod 2^128 to the 128-bit element
+ * of row r, column c at word offset (r / rdiv) rs + (r % rdiv) rm + c cs of acc. */
+#define MPC_MM128F_KC 128
+void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_t *b, const uint64_t *e,
+                           uint64_t alpha, int first, size_t n, size_t k0, size_t kc);
+void mpc_mm128f_left64(uint64_t *xs, uint64_t *x1, double *fl, const uint64_t *x, size_t m, size_t k, size_t k0,
+                       size_t kc);
+void mpc_mm128f_left_auth(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t m, size_t k,
+                          size_t k0, size_t kc);
+void mpc_mm128f_right64(uint64_t *y1, double *fr, const uint64_t *y, size_t n, size_t k0, size_t kc);
+void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo,
+                       const uint64_t *cross, size_t ld, const uint64_t *p11, const double *fx, size_t rows,
+                       size_t cols);
 
 /* SPDZ2k authenticated shares (mpc.sharing.authenticated): one record of 4 words per element,
  * value share (lo, hi) then MAC share (lo, hi). Opened values d, e and public values c are
