@@ -24,11 +24,12 @@ Groups:
   seven NumPy/kernel passes of Semi2k.divide_many; both allocate their results fresh, as the
   engine does.
 - matmul_auth: spdz2k's matrix Beaver combine (``auth_matmul_combine``: records c + d @ (b + e)
-  + a @ e, value and MAC mod 2^128, n x n x n) beside the same combine composed of the Z_2^128
-  limb products (``matmul128``, the method it used before: ``c-limbs``) and semi2k's uint64
-  combine of the same size (``semi2k``: the ratio #14's W2 target is about). Its float64 product
-  runs on NumPy's BLAS (``blas_threads``: one unless set, as mpcrun gives each of N parties on
-  one host its share of the cores).
+  + a @ e, value and MAC mod 2^128, n x n x n) beside the same combine composed of four
+  ``matmul128`` products and elementwise Z_2^128 passes (``c-composed``: what the fusion saves)
+  and semi2k's uint64 combine of the same size (``semi2k``: the ratio #14's W2 target is about).
+  The float64 product runs on NumPy's BLAS (``blas_threads``: one unless set, as mpcrun gives
+  each of N parties on one host its share of the cores). Against a former method that no longer
+  exists in the tree (the limb products): ``bench/ab.py`` times the kernels of two builds.
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 - aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
   1 MiB and 16 MiB payloads, into preallocated buffers or fresh ones (bench/aead.py).
@@ -258,7 +259,7 @@ def bench_auth_matmul(rng: np.random.Generator, size: int, repeats: int) -> None
     d, e = random_u64(rng, (size, size)), random_u64(rng, (size, size))
     alpha = int(random_u64(rng, (1,))[0])
 
-    def limbs() -> np.ndarray:  # the former method: Z_2^128 limb products, composed
+    def composed() -> np.ndarray:  # four matmul128 products and elementwise passes, unfused
         e128 = np.stack([e, np.zeros_like(e)], axis=-1)
         bv = kern.add128(b[..., :2], e128)
         bm = kern.add128(b[..., 2:], kern.mul128_64(e128, np.full(e.shape, alpha, dtype=U64)))
@@ -266,15 +267,15 @@ def bench_auth_matmul(rng: np.random.Generator, size: int, repeats: int) -> None
         m = kern.add128(c[..., 2:], kern.add128(kern.matmul128(d, bm), kern.matmul128(a[..., 2:], e)))
         return np.concatenate([v, m], axis=-1)
 
-    assert np.array_equal(kern.auth_matmul_combine(c, a, b, d, e, alpha, True), limbs())
+    assert np.array_equal(kern.auth_matmul_combine(c, a, b, d, e, alpha, True), composed())
     cs, as_, bs = c[..., 0].copy(), a[..., 0].copy(), b[..., 0].copy()
-    t = time_group({"c": lambda: kern.auth_matmul_combine(c, a, b, d, e, alpha, True), "c-limbs": limbs,
+    t = time_group({"c": lambda: kern.auth_matmul_combine(c, a, b, d, e, alpha, True), "c-composed": composed,
                     "semi2k": lambda: kern.beaver_matmul_combine(cs, d, e, as_, bs, True)}, repeats)
-    (t_c, min_c), (t_l, min_l), (t_s, min_s) = t["c"], t["c-limbs"], t["semi2k"]
+    (t_c, min_c), (t_l, min_l), (t_s, min_s) = t["c"], t["c-composed"], t["semi2k"]
     threads = os.environ.get("OPENBLAS_NUM_THREADS", "unset")
-    common = {"ratio_to": "c-limbs", "blas_threads": threads}
+    common = {"ratio_to": "c-composed", "blas_threads": threads}
     emit("matmul_auth", "c", (size,), t_c, min_seconds=min_c, ratio=t_l / t_c, vs_semi2k=t_c / t_s, **common)
-    emit("matmul_auth", "c-limbs", (size,), t_l, min_seconds=min_l, ratio=1.0, vs_semi2k=t_l / t_s, **common)
+    emit("matmul_auth", "c-composed", (size,), t_l, min_seconds=min_l, ratio=1.0, vs_semi2k=t_l / t_s, **common)
     emit("matmul_auth", "semi2k", (size,), t_s, min_seconds=min_s, ratio=t_l / t_s, **common)
 
 

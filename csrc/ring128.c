@@ -204,74 +204,7 @@ void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, si
     store128(out, 0, acc);
 }
 
-/* ---- Z_2^128 matrix products through exact uint64 products (see ring128.h) ---- */
-
-#define LIMB24 ((UINT64_C(1) << 24) - 1)
-
-void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross, size_t m,
-                            size_t k, size_t k0, size_t kc)
-{
-    /* x01 (2m, kc): rows 0..m-1 the low 32 bits of each element's low word, rows m..2m-1 its
-     * high 32 bits. xc (m, w*kc), w = the number of cross words: the low word when `cross` has
-     * bit 0, then the high word when it has bit 1 (the cross products' left operand). */
-    size_t w = (size_t)(cross & 1) + (size_t)(cross >> 1 & 1);
-    for (size_t i = 0; i < m; i++) {
-        uint64_t *r0 = x01 + i * kc, *r1 = x01 + (m + i) * kc, *rc = xc ? xc + i * w * kc : NULL;
-        for (size_t p = 0; p < kc; p++) {
-            size_t at = i * k + k0 + p;
-            uint64_t lo = a_wide ? a[2 * at] : a[at], hi = a_wide ? a[2 * at + 1] : 0;
-            r0[p] = lo & 0xFFFFFFFFu;
-            r1[p] = lo >> 32;
-            if (cross & 1)
-                rc[p] = lo;
-            if (cross & 2)
-                rc[(cross & 1 ? kc : 0) + p] = hi;
-        }
-    }
-}
-
-void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int b_wide, int cross, size_t k,
-                             size_t n, size_t k0, size_t kc)
-{
-    /* y3 (kc, 3n): column blocks of the low word's bits 0-23, 24-47 and 48-63. yc (w*kc, n):
-     * the high word (for the left low word, cross bit 0), then the low word (for the left high
-     * word, cross bit 1): the pairs whose products land at 2^64. */
-    size_t hrow = 0, lrow = cross & 1 ? kc : 0;
-    for (size_t p = 0; p < kc; p++) {
-        uint64_t *r3 = y3 + p * 3 * n;
-        for (size_t j = 0; j < n; j++) {
-            size_t at = (k0 + p) * n + j;
-            uint64_t lo = b_wide ? b[2 * at] : b[at], hi = b_wide ? b[2 * at + 1] : 0;
-            r3[j] = lo & LIMB24;
-            r3[n + j] = lo >> 24 & LIMB24;
-            r3[2 * n + j] = lo >> 48;
-            if (cross & 1)
-                yc[(hrow + p) * n + j] = hi;
-            if (cross & 2)
-                yc[(lrow + p) * n + j] = lo;
-        }
-    }
-    (void)k;
-}
-
-void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc)
-{
-    /* c (m, n) [+]= sum of g's six limb products at 2^0, 2^24, 2^48 (low 32 bits of the left
-     * word) and 2^32, 2^56, 2^80 (high 32 bits), plus 2^64 x (x NULL: none). */
-    for (size_t i = 0; i < m; i++) {
-        const uint64_t *g0 = g + i * 3 * n, *g1 = g + (m + i) * 3 * n;
-        for (size_t j = 0; j < n; j++) {
-            u128 s = (u128)g0[j] + ((u128)g0[n + j] << 24) + ((u128)g0[2 * n + j] << 48) + ((u128)g1[j] << 32) +
-                     ((u128)g1[n + j] << 56) + ((u128)g1[2 * n + j] << 80);
-            if (x)
-                s += (u128)x[i * n + j] << 64;
-            size_t at = i * n + j;
-            store128(c, at, acc ? load128(c, at) + s : s);
-        }
-    }
-}
-
-/* ---- spdz2k matrix combine from uint64 and float64 products (see mpc/ring128.h) ---- */
+/* ---- Z_2^128 matrix products from uint64 and float64 products (see mpc/ring128.h) ---- */
 
 #define LO32(w) ((w) & 0xFFFFFFFFu)
 
@@ -283,6 +216,44 @@ static inline void split_float_right(double *fr, uint64_t *y1, size_t w, size_t 
     fr[p * w + q] = (double)LO32(word);
     fr[(kc + p) * w + q] = (double)(word >> 32) + (double)LO32(word) * 0x1p-32;
     y1[p * w + q] = word >> 32;
+}
+
+/* [x1 | x0] of one word into row r of fl (2 kc wide), and x1. Both halves are exact doubles. */
+static inline void split_float_left(double *fl, uint64_t *x1, size_t kc, size_t r, size_t p, uint64_t word)
+{
+    fl[r * 2 * kc + p] = (double)(word >> 32);
+    fl[r * 2 * kc + kc + p] = (double)LO32(word);
+    x1[r * kc + p] = word >> 32;
+}
+
+void mpc_mm128f_left(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t rows, size_t rdiv,
+                     size_t rs, size_t rm, size_t ps, int wide, size_t k0, size_t kc)
+{
+    for (size_t r = 0; r < rows; r++) {
+        const uint64_t *src = a + (r / rdiv) * rs + (r % rdiv) * rm + k0 * ps;
+        for (size_t p = 0; p < kc; p++) {
+            uint64_t lo = src[p * ps];
+            xw[r * kc + p] = lo;
+            if (wide)
+                xw[(rows + r) * kc + p] = src[p * ps + 1];
+            split_float_left(fl, x1, kc, r, p, lo);
+        }
+    }
+}
+
+void mpc_mm128f_right(uint64_t *ylo, uint64_t *yhi, uint64_t *y1, double *fr, const uint64_t *b, size_t n,
+                      int wide, size_t k0, size_t kc)
+{
+    for (size_t p = 0; p < kc; p++)
+        for (size_t j = 0; j < n; j++) {
+            size_t at = (k0 + p) * n + j;
+            uint64_t lo = wide ? b[2 * at] : b[at];
+            if (wide) {
+                ylo[p * n + j] = lo;
+                yhi[p * n + j] = b[2 * at + 1];
+            }
+            split_float_right(fr, y1, n, kc, p, j, lo);
+        }
 }
 
 void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_t *b, const uint64_t *e,
@@ -306,61 +277,20 @@ void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_
     }
 }
 
-void mpc_mm128f_right64(uint64_t *y1, double *fr, const uint64_t *y, size_t n, size_t k0, size_t kc)
-{
-    for (size_t p = 0; p < kc; p++)
-        for (size_t j = 0; j < n; j++)
-            split_float_right(fr, y1, n, kc, p, j, y[(k0 + p) * n + j]);
-}
-
-/* [x1 | x0] of one word into row r of fl (2 kc wide), and x1. Both halves are exact doubles. */
-static inline void split_float_left(double *fl, uint64_t *x1, size_t kc, size_t r, size_t p, uint64_t word)
-{
-    fl[r * 2 * kc + p] = (double)(word >> 32);
-    fl[r * 2 * kc + kc + p] = (double)LO32(word);
-    x1[r * kc + p] = word >> 32;
-}
-
-void mpc_mm128f_left64(uint64_t *xs, uint64_t *x1, double *fl, const uint64_t *x, size_t m, size_t k, size_t k0,
-                       size_t kc)
-{
-    for (size_t r = 0; r < m; r++)
-        for (size_t p = 0; p < kc; p++) {
-            uint64_t word = x[r * k + k0 + p];
-            if (xs)
-                xs[r * kc + p] = word;
-            split_float_left(fl, x1, kc, r, p, word);
-        }
-}
-
-void mpc_mm128f_left_auth(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t m, size_t k,
-                          size_t k0, size_t kc)
-{
-    const size_t rows = 2 * m;
-    for (size_t r = 0; r < rows; r++) {
-        const uint64_t *src = a + 4 * ((r >> 1) * k + k0) + 2 * (r & 1);
-        for (size_t p = 0; p < kc; p++) {
-            uint64_t lo = src[4 * p], hi = src[4 * p + 1];
-            xw[r * kc + p] = lo;
-            xw[(rows + r) * kc + p] = hi;
-            split_float_left(fl, x1, kc, r, p, lo);
-        }
-    }
-}
-
-void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo,
-                       const uint64_t *cross, size_t ld, const uint64_t *p11, const double *fx, size_t rows,
-                       size_t cols)
+void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo, size_t ld,
+                       const uint64_t *cross, size_t ldc, const uint64_t *cross2, size_t ldc2, const uint64_t *p11,
+                       const double *fx, size_t rows, size_t cols)
 {
     for (size_t r = 0; r < rows; r++) {
         uint64_t *dst = acc + (r / rdiv) * rs + (r % rdiv) * rm;
-        const uint64_t *lr = lo + r * ld, *cr = cross ? cross + r * ld : NULL, *pr = p11 + r * cols;
+        const uint64_t *lr = lo + r * ld, *pr = p11 + r * cols;
+        const uint64_t *cr = cross ? cross + r * ldc : NULL, *cr2 = cross2 ? cross2 + r * ldc2 : NULL;
         const double *xr = fx + r * cols;
         for (size_t c = 0; c < cols; c++) {
-            /* (Q - S mod 2^64) / 2^64 is within 2^-5 of the integer h >= 0 (see mpc/ring128.h),
+            /* (Q - S mod 2^64) / 2^64 is within 2^-4 of the integer h >= 0 (see mpc/ring128.h),
              * so truncating t + 1/2 rounds it to h */
             double t = xr[c] * 0x1p-32 - (double)lr[c] * 0x1p-64;
-            uint64_t hi = pr[c] + (uint64_t)(t + 0.5) + (cr ? cr[c] : 0);
+            uint64_t hi = pr[c] + (uint64_t)(t + 0.5) + (cr ? cr[c] : 0) + (cr2 ? cr2[c] : 0);
             u128 s = load128(dst + c * cs, 0) + (((u128)hi << 64) | lr[c]);
             store128(dst + c * cs, 0, s);
         }

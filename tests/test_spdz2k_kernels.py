@@ -133,8 +133,8 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
 
 
 def operand(gen, shape, wide, fill):
-    """A 64-bit (uint64) or Z_2^128 ((..., 2)) matrix: random, all ones (every limb product at its
-    largest: the exactness edge), or alternating 0 and 2^64 - 1 words."""
+    """A 64-bit (uint64) or Z_2^128 ((..., 2)) matrix: random, all ones (every partial product and
+    float64 term at its largest: the exactness edge), or alternating 0 and 2^64 - 1 words."""
     full = (*shape, 2) if wide else shape
     if fill == "max":
         return np.full(full, M64, dtype=np.uint64)
@@ -148,13 +148,13 @@ def operand(gen, shape, wide, fill):
 @pytest.mark.parametrize("a_wide, b_wide", [(True, True), (True, False), (False, True), (False, False)])
 @pytest.mark.parametrize("fill", ["random", "max", "stripes"])
 def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
-    """Both paths of the compiled matmul128 (the limb products, with k-slices of 256 and a partial
-    last slice; the direct kernel for small products) equal the Python-integer reference bit for
-    bit, on 64-bit and 128-bit operands and at the largest values."""
+    """Both paths of the compiled matmul128 (the uint64 and float64 products, with k-slices of 128
+    and a partial last slice; the direct kernel for small products) equal the Python-integer
+    reference bit for bit, on 64-bit and 128-bit operands and at the largest values."""
     from mpc._core import _ring
 
-    limbs = m * n >= _ring.LIMB_MIN_OUT and m * k * n >= _ring.LIMB_MIN_MACS
-    assert limbs == ((m, k, n) not in ((2, 3, 3), (2, 600, 3)))  # both paths are exercised
+    products = m * n >= _ring.FLOAT_MIN_OUT and m * k * n >= _ring.FLOAT_MIN_MACS
+    assert products == ((m, k, n) not in ((2, 3, 3), (2, 600, 3)))  # both paths are exercised
     gen = np.random.default_rng([m, k, n, a_wide, b_wide])
     a, b = operand(gen, (m, k), a_wide, fill), operand(gen, (k, n), b_wide, fill)
     want = REF.matmul128(a, b)
@@ -257,7 +257,7 @@ def _auth_matmul_definition(c, a, b, d, e, alpha, first):
 def test_auth_matmul_combine_matches_python_ints(m, k, n, fill):
     """auth_matmul_combine (the spdz2k matrix Beaver combine): compiled == reference == the
     definition with Python integers mod 2^128, with a partial k-slice past 256, empty dimensions
-    and the largest words (every limb product and carry at its largest; 2^127 and 2^128 - 1 as
+    and the largest words (every partial product and carry at its largest; 2^127 and 2^128 - 1 as
     records' halves), at party 0 and at another party."""
     gen = np.random.default_rng([m, k, n, len(fill)])
 
@@ -297,32 +297,52 @@ def test_auth_matmul_combine_on_random_inputs(data):
                                   _auth_matmul_definition(c, a, b, d, e, alpha, first))
 
 
+BIG_WORDS = [M64, M64 - 1, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF << 32, (1 << 32) - 1, 1 << 32, 0]
+SLICE_KS = st.sampled_from([127, 128, 129, 256, 300])  # the float64 products' k-slices are 128
+
+
+def edge_matrix(data, gen, shape):
+    """Words from the largest magnitudes (2^64 - 1, 2^63, halves of 2^32 - 1 and 2^32, whose
+    products put Q's low word next to a carry), random ones, both mixed, or all 2^64 - 1."""
+    fill = data.draw(st.sampled_from(["edges", "mixed", "max", "random"]))
+    if fill == "max":
+        return np.full(shape, M64, dtype=np.uint64)
+    rand = gen.integers(0, 1 << 64, shape, dtype=np.uint64, endpoint=False)
+    if fill == "random":
+        return rand
+    edges = np.array(BIG_WORDS, dtype=np.uint64)[gen.integers(0, len(BIG_WORDS), shape)]
+    return edges if fill == "edges" else np.where(gen.integers(0, 2, shape).astype(bool), edges, rand)
+
+
 @settings(max_examples=40, deadline=None)
-@given(k=st.sampled_from([127, 128, 129, 256, 300]), data=st.data())
+@given(k=SLICE_KS, data=st.data())
 def test_auth_matmul_combine_recovers_every_high_word_across_slices(k, data):
     """The float64 recovery of each k-slice's high words (at most 128 terms per slice, csrc/ring128.c)
-    at the slice edges and past them, with words drawn from the largest magnitudes (2^64 - 1,
-    2^63, halves of 2^32 - 1 and 2^32, whose products put Q's low word next to a carry) and
-    random ones mixed in: compiled == the Python-integer reference bit for bit."""
+    at the slice edges and past them, on edge and random words (:func:`edge_matrix`): compiled ==
+    the Python-integer reference bit for bit."""
     m, n = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 3))
-    big = [M64, M64 - 1, 1 << 63, (1 << 63) - 1, 0xFFFFFFFF << 32, (1 << 32) - 1, 1 << 32, 0]
-    word = st.one_of(st.sampled_from(big), st.integers(0, M64))
     gen = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
-
-    def mat(*shape):
-        fill = data.draw(st.sampled_from(["edges", "mixed", "max", "random"]))
-        if fill == "max":
-            return np.full(shape, M64, dtype=np.uint64)
-        rand = gen.integers(0, 1 << 64, shape, dtype=np.uint64, endpoint=False)
-        if fill == "random":
-            return rand
-        edges = np.array(big, dtype=np.uint64)[gen.integers(0, len(big), shape)]
-        return edges if fill == "edges" else np.where(gen.integers(0, 2, shape).astype(bool), edges, rand)
-
-    c, a, b, d, e = mat(m, n, 4), mat(m, k, 4), mat(k, n, 4), mat(m, k), mat(k, n)
-    alpha, first = data.draw(word), data.draw(st.booleans())
+    c, a, b = (edge_matrix(data, gen, shape) for shape in ((m, n, 4), (m, k, 4), (k, n, 4)))
+    d, e = edge_matrix(data, gen, (m, k)), edge_matrix(data, gen, (k, n))
+    alpha = data.draw(st.one_of(st.sampled_from(BIG_WORDS), st.integers(0, M64)))
+    first = data.draw(st.booleans())
     np.testing.assert_array_equal(C.auth_matmul_combine(c, a, b, d, e, alpha, first),
                                   REF.auth_matmul_combine(c, a, b, d, e, alpha, first))
+
+
+@settings(max_examples=40, deadline=None)
+@given(k=SLICE_KS, a_wide=st.booleans(), b_wide=st.booleans(), data=st.data())
+def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, b_wide, data):
+    """matmul128's uint64 + float64 path (17 x k x 16: past its thresholds) at and past the k-slice
+    edges, 64-bit and 128-bit operands, edge and random words: compiled == the reference."""
+    from mpc._core import _ring
+
+    m, n = 17, 16
+    assert m * n >= _ring.FLOAT_MIN_OUT and m * k * n >= _ring.FLOAT_MIN_MACS
+    gen = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    a = edge_matrix(data, gen, (m, k, 2) if a_wide else (m, k))
+    b = edge_matrix(data, gen, (k, n, 2) if b_wide else (k, n))
+    np.testing.assert_array_equal(C.matmul128(a, b), REF.matmul128(a, b))
 
 
 @pytest.mark.parametrize("call", [

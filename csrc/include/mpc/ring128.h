@@ -34,55 +34,41 @@ void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size
 void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                         int a_wide, int b_wide);
 
-/* The Z_2^128 matrix product as exact uint64 matrix products (mpc._core._ring.matmul128): for a
- * k-slice [k0, k0 + kc) with kc <= MPC_RING128_LIMB_KC, the low words split into limbs (left: two
- * of 32 bits; right: 24, 24 and 16 bits) whose products summed over kc stay below 2^64, so a
- * uint64 product of limb matrices is exact; the pairs that only reach bits >= 64 (low x high,
- * high x low) are one uint64 product mod 2^64. a is (m, k), b (k, n), 128-bit when *_wide, else
- * 64-bit; `cross` says which cross words exist (bit 0: left low x right high, bit 1: left high x
- * right low). */
-#define MPC_RING128_LIMB_KC 256
-void mpc_ring128_limbs_left(uint64_t *x01, uint64_t *xc, const uint64_t *a, int a_wide, int cross, size_t m,
-                            size_t k, size_t k0, size_t kc);
-void mpc_ring128_limbs_right(uint64_t *y3, uint64_t *yc, const uint64_t *b, int b_wide, int cross, size_t k,
-                             size_t n, size_t k0, size_t kc);
-/* c (m, n) = (acc ? c : 0) + the limb products g ((2m, 3n), from x01 @ y3) + 2^64 x ((m, n), from
- * xc @ yc; NULL when there is no cross word) */
-void mpc_ring128_limbs_combine(uint64_t *c, const uint64_t *g, const uint64_t *x, size_t m, size_t n, int acc);
-
-/* The spdz2k matrix Beaver combine with fewer uint64 products (mpc._core._ring.auth_matmul_combine):
- * the full 128-bit sum S = sum_p x_p y_p of 64-bit words over a k-slice of at most
- * MPC_MM128F_KC is S = 2^64 P11 + Q, with P11 = sum x1 y1 (the words' high 32-bit halves, a uint64
- * product mod 2^64) and 0 <= Q < 2^105. Q mod 2^64 = S mod 2^64 (the uint64 product of the words
- * themselves), and a float64 product gives Q / 2^32 = sum x1 y0 + x0 (y1 + y0 2^-32) to within
- * 2^27 (every term below 2^64, 2 kc <= 256 of them: the worst-case rounding bound of any order of
- * summation, gamma_256 * 2^72, plus 2^-21 per rounded y1 + y0 2^-32), so Q to within 2^59 < 2^63:
- * Q's high word is recovered exactly by rounding (Q - S mod 2^64) / 2^64 to the nearest integer.
- * Packing, one pass each per slice:
- * - mpc_mm128f_right_auth: B' = (b.v + [first] e, b.m + alpha e) rows [k0, k0 + kc) (value and
- *   MAC as columns 2j, 2j + 1): yw (kc, 4n) = [low words | high words], y1 (kc, 2n) = the low
- *   words' high halves, fr (2 kc, 2n) = [y0 ; y1 + y0 2^-32] as float64.
- * - mpc_mm128f_left64: x (m, k) 64-bit, columns [k0, k0 + kc): xs (m, kc) the words (NULL: not
- *   wanted), x1 (m, kc) their high halves, fl (m, 2 kc) = [x1 | x0] as float64.
- * - mpc_mm128f_left_auth: [A.v ; A.m] rows r = 2i + s of a's (m, k) records, columns
- *   [k0, k0 + kc): xw (4m, kc) = [low words ; high words] (rows r, then 2m + r), x1 (2m, kc),
- *   fl (2m, 2 kc).
- * - mpc_mm128f_right64: y (k, n) 64-bit rows [k0, k0 + kc): y1 (kc, n), fr (2 kc, n).
- * mpc_mm128f_finish: for the (rows, cols) products lo (row stride ld; the low words' uint64
- * product), cross (same stride; the products landing at 2^64, NULL for none), p11 and the float64
- * product fx (both contiguous), adds lo + 2^64 (p11 + h + cross) mod 2^128 to the 128-bit element
- * of row r, column c at word offset (r / rdiv) rs + (r % rdiv) rm + c cs of acc. */
+/* Z_2^128 matrix products from uint64 and float64 products (mpc._core._ring.matmul128 and the
+ * spdz2k matrix Beaver combine, auth_matmul_combine). For 64-bit words x, y the full 128-bit sum
+ * S = sum_p x_p y_p over a k-slice of at most MPC_MM128F_KC terms is S = 2^64 P11 + Q, with
+ * P11 = sum x1 y1 (the words' high 32-bit halves: a uint64 product mod 2^64) and
+ * 0 <= Q < 2^105. Q mod 2^64 = S mod 2^64 (the uint64 product of the words themselves), and a
+ * float64 product gives Q / 2^32 = sum x1 y0 + x0 (y1 + y0 2^-32) to within 2^28: every term is
+ * below 2^64 and there are 2 kc <= 256 of them, so the worst-case rounding bound of any order of
+ * summation, gamma_256 2^72 (gamma_n = n u / (1 - n u), u = 2^-53: just over 2^27), plus 2^-21 x0
+ * < 2^11 for each rounded y1 + y0 2^-32. So Q is known to within 2^60 < 2^63, and its high word is
+ * recovered exactly by rounding (Q - S mod 2^64) / 2^64 to the nearest integer. The words' high halves (x = xl + 2^64 xh) add xl yh + xh yl mod 2^64: more
+ * uint64 products (the cross words). Packing, one pass per operand and slice:
+ * - mpc_mm128f_left: rows r < rows of a, element (r, k0 + p) at word
+ *   (r / rdiv) rs + (r % rdiv) rm + (k0 + p) ps (its high word next, when wide): xw (rows, kc) the
+ *   low words, then (wide) rows more of high words; x1 (rows, kc) the low words' high halves;
+ *   fl (rows, 2 kc) = [x1 | x0] as float64.
+ * - mpc_mm128f_right: b (k, n), 64-bit or (wide) 128-bit, rows [k0, k0 + kc): y1 (kc, n),
+ *   fr (2 kc, n) = [y0 ; y1 + y0 2^-32] as float64 and (wide) ylo, yhi (kc, n) the low and the
+ *   high words (unused, may be NULL, for a 64-bit b, whose rows are its low words).
+ * - mpc_mm128f_right_auth: the spdz2k combine's B' = (b.v + [first] e, b.m + alpha e) for records
+ *   b and 64-bit e (k, n), value and MAC as columns 2j, 2j + 1: yw (kc, 4n) = [low words | high
+ *   words], y1 (kc, 2n), fr (2 kc, 2n).
+ * mpc_mm128f_finish: for the (rows, cols) products lo (row stride ld), cross and cross2 (strides
+ * ldc, ldc2; NULL for none), p11 and fx (contiguous), adds lo + 2^64 (p11 + h + cross + cross2)
+ * mod 2^128 to the 128-bit element of row r, column c at word offset
+ * (r / rdiv) rs + (r % rdiv) rm + c cs of acc. */
 #define MPC_MM128F_KC 128
+void mpc_mm128f_left(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t rows, size_t rdiv,
+                     size_t rs, size_t rm, size_t ps, int wide, size_t k0, size_t kc);
+void mpc_mm128f_right(uint64_t *ylo, uint64_t *yhi, uint64_t *y1, double *fr, const uint64_t *b, size_t n,
+                      int wide, size_t k0, size_t kc);
 void mpc_mm128f_right_auth(uint64_t *yw, uint64_t *y1, double *fr, const uint64_t *b, const uint64_t *e,
                            uint64_t alpha, int first, size_t n, size_t k0, size_t kc);
-void mpc_mm128f_left64(uint64_t *xs, uint64_t *x1, double *fl, const uint64_t *x, size_t m, size_t k, size_t k0,
-                       size_t kc);
-void mpc_mm128f_left_auth(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t m, size_t k,
-                          size_t k0, size_t kc);
-void mpc_mm128f_right64(uint64_t *y1, double *fr, const uint64_t *y, size_t n, size_t k0, size_t kc);
-void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo,
-                       const uint64_t *cross, size_t ld, const uint64_t *p11, const double *fx, size_t rows,
-                       size_t cols);
+void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, const uint64_t *lo, size_t ld,
+                       const uint64_t *cross, size_t ldc, const uint64_t *cross2, size_t ldc2, const uint64_t *p11,
+                       const double *fx, size_t rows, size_t cols);
 
 /* SPDZ2k authenticated shares (mpc.sharing.authenticated): one record of 4 words per element,
  * value share (lo, hi) then MAC share (lo, hi). Opened values d, e and public values c are
