@@ -548,8 +548,9 @@ def test_stats_table_format():
 
 @pytest.mark.parametrize("processes", [1, 2, 3, 64])
 def test_share_cores_divides_the_cores_unless_the_user_chose(processes, monkeypatch):
-    """mpcrun -n N gives each party's BLAS (the spdz2k matrix combine's float64 product) its share of
-    the host's cores, at least one, and leaves a thread count the user set alone."""
+    """mpcrun -n N gives each process's BLAS (the float64 products of matmul128 and the spdz2k
+    matrix combine) its share of the host's cores, at least one, and leaves a thread count the user
+    set alone."""
     from mpc.launch.local import share_cores
 
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

@@ -205,12 +205,13 @@ def _run_local(args: argparse.Namespace, signals: StopSignals) -> int:
         _check(from_env({}, {}, child_env(pid=0, **common)))  # fail here, once, rather than in N processes
         log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
         common["log_dir"] = log_dir.resolve()
+        processes = args.n + (1 if dealer else 0)  # all on this host: the cores are shared among them
         specs = [
             ProcSpec(
                 f"party {i}",
                 f"P{i}",
                 [sys.executable, script, *_substitute(rest, i)],
-                share_cores(child_env(pid=i, **common), args.n),
+                share_cores(child_env(pid=i, **common), processes),
                 log_dir / f"party{i}.log",
             )
             for i in range(args.n)
@@ -221,7 +222,7 @@ def _run_local(args: argparse.Namespace, signals: StopSignals) -> int:
                     "dealer",
                     "D",
                     [sys.executable, "-m", "mpc", "dealer"],
-                    child_env(pid=DEALER, **common),
+                    share_cores(child_env(pid=DEALER, **common), processes),
                     log_dir / "dealer.log",
                     helper=True,
                 )

@@ -371,10 +371,12 @@ def child_env(base: dict[str, str] | None = None, **mpc_vars: object) -> dict[st
 
 def share_cores(env: dict[str, str], processes: int) -> dict[str, str]:
     """``env`` with the BLAS thread count of a process that shares this host with ``processes - 1``
-    others computing at the same time: the cores divided among them (at least 1), unless the user
-    set it. NumPy's OpenBLAS would otherwise start a thread per core in every party, and the
-    parties' float64 products (the spdz2k matrix combine, :func:`mpc._core._ring.auth_matmul_combine`)
-    would oversubscribe the cores while their peers compute."""
+    others (mpcrun -n: the parties and the dealer): the cores divided among them (at least 1),
+    unless the user set it. NumPy's OpenBLAS otherwise starts a thread per core in every process,
+    and after a float64 product (:func:`mpc._core._ring.matmul128`, the spdz2k matrix combine) its
+    idle threads keep spinning for a while: the dealer's, after making a matrix triple, slowed the
+    parties' online spdz2k matrix products about 2x on 2 cores (measured: 20-41 ms a product
+    instead of 20-22 ms)."""
     threads = str(max(1, (os.cpu_count() or 1) // max(1, processes)))
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
         env.setdefault(name, threads)
