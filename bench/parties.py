@@ -283,12 +283,14 @@ def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, prof
     ``mpcrun`` flags for the parties (e.g. ``--ot-batch``)."""
     from bench.peers.launch import run_parties
     from mpc.launch.keygen import generate_keys, write_hosts
-    from mpc.launch.local import child_env
+    from mpc.launch.local import child_env, share_cores
 
+    dealer = preprocessing == "dealer"  # the ot source has no dealer process
     with tempfile.TemporaryDirectory(prefix="tessera-bench-") as tmp:
         hosts = Path(tmp) / "hosts.toml"
-        # child_env: PYTHONPATH reaches this checkout's mpc, unbuffered output for the logs
-        env = child_env()
+        # child_env: PYTHONPATH reaches this checkout's mpc, unbuffered output for the logs;
+        # share_cores: these "hosts" are one machine's cores, shared out as mpcrun -n does
+        env = share_cores(child_env(), parties + int(dealer))
         # a fresh session name per run: a straggler of another run is rejected by the wire checks
         session = f"bench-{suite}-{op}-{secrets.token_hex(4)}"
 
@@ -307,7 +309,6 @@ def _namespaced(suite: str, op: str, size: int, parties: int, repeats: int, prof
                 argv += [*extra, *_party_args(suite, op, size, repeats)]
             return argv, env
 
-        dealer = preprocessing == "dealer"  # the ot source has no dealer process
         failed, info = run_parties(parties + int(dealer), command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
         if failed:
             raise RuntimeError(f"{suite} {op} on the {profile} profile failed: {failed}")
