@@ -32,6 +32,8 @@ import numpy as np  # noqa: E402
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stamp import OUTPUTS  # noqa: E402  (the benchmark's own outputs: not a change to the code)
+
 SHAPES = ((256, 256, 256), (128, 784, 64))
 
 
@@ -46,9 +48,15 @@ def load_ring(tree: Path):
     return module
 
 
-def commit(tree: Path) -> str:
-    proc = subprocess.run(["git", "-C", str(tree), "rev-parse", "HEAD"], capture_output=True, text=True)
-    return proc.stdout.strip() or "unknown"
+def commit(tree: Path) -> dict:
+    """The tree's commit and whether its tracked files differ from it (the benchmark's outputs
+    aside), as bench/stamp.py records a run's."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(tree), *args], capture_output=True, text=True).stdout
+
+    changed = [ln[3:] for ln in git("status", "--porcelain", "--untracked-files=no").splitlines() if ln.strip()]
+    return {"sha": git("rev-parse", "HEAD").strip() or "unknown",
+            "uncommitted": any(not p.startswith(OUTPUTS) for p in changed)}
 
 
 def cases(rng: np.random.Generator):
