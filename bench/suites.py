@@ -121,6 +121,12 @@ def script_help(script: Path) -> str:
 
 def _env() -> dict:
     env = dict(os.environ)
+    # One BLAS thread in every runner and every process it starts, Tessera's and the peers' alike:
+    # NumPy's OpenBLAS otherwise starts a thread per core, and its idle threads keep spinning
+    # after a float64 product (a party's reference or input computation), slowing whichever
+    # process runs next on this machine's few cores (measured at 072008c, 2 parties: semi2k's W2
+    # online 2.1-2.25 ms with one thread, 2.9-4.3 ms with the default, three launches each).
+    env.setdefault("OPENBLAS_NUM_THREADS", "1")
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
