@@ -121,7 +121,8 @@ def script_help(script: Path) -> str:
 
 def _env() -> dict:
     env = dict(os.environ)
-    # One BLAS thread in every runner and every process it starts, Tessera's and the peers' alike:
+    # One BLAS thread in every runner and every process it starts (the peers' launchers pass
+    # their environment on to their parties), Tessera's and the peers' alike:
     # NumPy's OpenBLAS otherwise starts a thread per core, and its idle threads keep spinning
     # after a float64 product (a party's reference or input computation), slowing whichever
     # process runs next on this machine's few cores (measured at 072008c, 2 parties: semi2k's W2

@@ -306,10 +306,7 @@ def launch(args) -> int:
     with tempfile.TemporaryDirectory(prefix="crypten-bench-") as tmp:
         nproc = args.parties + (1 if args.dealer == "ttp" else 0)
         base_env = dict(os.environ, DISTRIBUTED_BACKEND="gloo", RENDEZVOUS=f"file://{tmp}/rendezvous",
-                        WORLD_SIZE=str(args.parties), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                        # NumPy's OpenBLAS too, as Tessera's processes get it: idle BLAS threads
-                        # spinning after a float64 product would slow whichever process runs next
-                        OPENBLAS_NUM_THREADS="1")
+                        WORLD_SIZE=str(args.parties), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
         if args.profile != "loopback":
             base_env["GLOO_SOCKET_IFNAME"] = "eth0"  # each process's interface in its namespace
 

@@ -246,8 +246,7 @@ def launch(args) -> int:
         return 0
     with tempfile.TemporaryDirectory(prefix="mpyc-bench-") as tmp:
         opts = {"workloads": args.workloads, "sizes": args.sizes, "repeats": args.repeats, "outdir": tmp}
-        # one BLAS thread per process, as Tessera's and CrypTen's processes get
-        env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", **{ENV_OPTS: json.dumps(opts)})
+        env = dict(os.environ, **{ENV_OPTS: json.dumps(opts)})
         port = _free_base_port(PARTIES)
 
         def command(i, address_of):

@@ -253,16 +253,13 @@ def matmul128(a, b):
     the float64 one on NumPy's BLAS (which releases the GIL); every part is exact, so the result
     is the same bits on every path. Below the threshold, or for k = 0: the direct kernel."""
     a, b, aw, bw, m, k, n = ck.matmul128_args(a, b)
-    out = np.empty((m, n, 2), dtype=np.uint64)
-    if m == 0 or n == 0:
-        return out
-    if k == 0:
-        out[...] = 0
-        return out
+    if m == 0 or n == 0 or k == 0:
+        return np.zeros((m, n, 2), dtype=np.uint64)
     if m * n >= FLOAT_MIN_OUT and m * k * n >= FLOAT_MIN_MACS:
-        out[...] = 0
+        out = np.zeros((m, n, 2), dtype=np.uint64)  # the slices accumulate into it
         _float_product(out, a, b, aw, bw, m, k, n)
         return out
+    out = np.empty((m, n, 2), dtype=np.uint64)
     if not aw or not bw:  # the direct kernel is fastest on two 128-bit operands: zero-extend (O(mk + kn))
         a = a if aw else np.stack([a, np.zeros_like(a)], axis=-1)
         b = b if bw else np.stack([b, np.zeros_like(b)], axis=-1)
@@ -282,8 +279,7 @@ cdef _float_product(out, a, b, bint aw, bint bw, size_t m, size_t k, size_t n):
     cdef size_t kmax = min(<size_t>MPC_MM128F_KC, k), k0, kc, wa = 2 if aw else 1
     xw, x1, fl = _u64(wa * m * kmax), _u64(m * kmax), _f64(m * 2 * kmax)
     ylo, yhi, y1, fr = _u64(kmax * n), _u64(kmax * n), _u64(kmax * n), _f64(2 * kmax * n)
-    lo, c1, c2, p11 = _u64(m * n), _u64(m * n), _u64(m * n), _u64(m * n)
-    fx = np.empty((m, n), dtype=np.float64)
+    lo, c1, c2, p11, fx = _u64(m * n), _u64(m * n), _u64(m * n), _u64(m * n), _f64(m * n)
     cdef const uint64_t *pa = in_ptr(a)
     cdef const uint64_t *pb = in_ptr(b)
     cdef uint64_t *po = out_ptr(out)
@@ -298,7 +294,6 @@ cdef _float_product(out, a, b, bint aw, bint bw, size_t m, size_t k, size_t n):
     cdef uint64_t *pc1 = out_ptr(c1)
     cdef uint64_t *pc2 = out_ptr(c2)
     cdef uint64_t *pp = out_ptr(p11)
-    cdef double *pfx = _dptr(fx)
     cdef const uint64_t *right
     cdef int iaw = aw, ibw = bw
     for k0 in range(0, k, <size_t>MPC_MM128F_KC):
@@ -321,9 +316,11 @@ cdef _float_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t cs, 
                    const uint64_t *cross, size_t ldc, const uint64_t *cross2, size_t ldc2, const uint64_t *p11,
                    size_t rows, size_t cols, size_t kc, fl, fr, fx):
     """The float64 product fx = fl @ fr of a slice's packed halves ((rows, 2 kc) @ (2 kc, cols),
-    NumPy's BLAS), then ``mpc_mm128f_finish``: acc += the slice's 128-bit product."""
-    np.matmul(fl[: rows * 2 * kc].reshape(rows, 2 * kc), fr[: 2 * kc * cols].reshape(2 * kc, cols), out=fx)
-    cdef double *pfx = _dptr(fx)
+    NumPy's BLAS; fl, fr, fx flat buffers viewed at those shapes), then ``mpc_mm128f_finish``:
+    acc += the slice's 128-bit product."""
+    prod = fx[: rows * cols].reshape(rows, cols)
+    np.matmul(fl[: rows * 2 * kc].reshape(rows, 2 * kc), fr[: 2 * kc * cols].reshape(2 * kc, cols), out=prod)
+    cdef double *pfx = _dptr(prod)
     with nogil:
         mpc_mm128f_finish(acc, rdiv, rs, rm, cs, lo, ld, cross, ldc, cross2, ldc2, p11, pfx, rows, cols)
 
@@ -369,20 +366,17 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     cdef const uint64_t *pd = in_ptr(d)
     cdef const uint64_t *pe = in_ptr(e)
     cdef size_t mm = m, kk = k, nn = n, k0, kc, kmax = min(<size_t>MPC_MM128F_KC, kk)
-    # per-slice operands (flat, viewed at the slice's width) and products, reused by every slice
+    # per-slice operands and products (flat, viewed at each side's shapes), reused by every slice
+    # and both sides, each sized for the larger use
     yw, y1, fr = _u64(kmax * 4 * nn), _u64(kmax * 2 * nn), _f64(2 * kmax * 2 * nn)
     xw, x1, fl = _u64(4 * mm * kmax), _u64(2 * mm * kmax), _f64(2 * mm * 2 * kmax)
-    ey1, efr = _u64(kmax * nn), _f64(2 * kmax * nn)
-    lc, p11 = _u64(4 * mm * 2 * nn), _u64(2 * mm * 2 * nn)
-    fx, fx2 = np.empty((mm, 2 * nn), dtype=np.float64), np.empty((2 * mm, nn), dtype=np.float64)
+    lc, p11, fx = _u64(4 * mm * 2 * nn), _u64(2 * mm * 2 * nn), _f64(2 * mm * nn)
     cdef uint64_t *pyw = out_ptr(yw)
     cdef uint64_t *py1 = out_ptr(y1)
     cdef double *pfr = _dptr(fr)
     cdef uint64_t *pxw = out_ptr(xw)
     cdef uint64_t *px1 = out_ptr(x1)
     cdef double *pfl = _dptr(fl)
-    cdef uint64_t *pey1 = out_ptr(ey1)
-    cdef double *pefr = _dptr(efr)
     cdef uint64_t *plc = out_ptr(lc)
     cdef uint64_t *pp = out_ptr(p11)
     for k0 in range(0, kk, <size_t>MPC_MM128F_KC):
@@ -398,11 +392,11 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
         # [a.v ; a.m] @ e: a's rows r = 2i + s (low words, then high words), e's slice
         with nogil:
             mpc_mm128f_left(pxw, px1, pfl, pa, 2 * mm, 2, 4 * kk, 2, 4, 1, k0, kc)
-            mpc_mm128f_right(NULL, NULL, pey1, pefr, pe, nn, 0, k0, kc)
+            mpc_mm128f_right(NULL, NULL, py1, pfr, pe, nn, 0, k0, kc)
             mpc_matmul_u64(plc, pxw, pe + k0 * nn, 4 * mm, kc, nn)
-            mpc_matmul_u64(pp, px1, pey1, 2 * mm, kc, nn)
+            mpc_matmul_u64(pp, px1, py1, 2 * mm, kc, nn)
         _float_finish(pz, 2, 4 * nn, 2, 4, plc, nn, plc + 2 * mm * nn, nn, NULL, 0, pp, 2 * mm, nn, kc,
-                      fl, efr, fx2)
+                      fl, fr, fx)
     return z
 
 
