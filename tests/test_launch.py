@@ -103,7 +103,9 @@ def wait_for_lines(proc, wanted, timeout=40):
     deadline = time.monotonic() + timeout
     while left and time.monotonic() < deadline:
         line = proc.stdout.readline()
-        if not line:
+        if not line:  # mpcrun ended: say why (its stderr) rather than only what is missing
+            proc.wait(timeout=30)
+            seen.append(f"<exit {proc.returncode}; stderr: {proc.stderr.read()[-2000:] if proc.stderr else ''}>")
             break
         seen.append(line.rstrip("\n"))
         left.discard(seen[-1])
