@@ -1,7 +1,7 @@
-"""Arithmetic benchmarks: fixed-point products and matrix products, offline vs online, for semi2k
-and spdz2k (``--engines``).
+"""Arithmetic benchmarks: fixed-point products and matrix products, offline vs online, for semi2k,
+spdz2k and masked2k (``--engines``).
 
-    python bench/arith.py [--quick] [--parties 2 3] [--engines semi2k spdz2k] [--profile loopback|lan|wan]
+    python bench/arith.py [--quick] [--parties 2 3] [--engines semi2k spdz2k masked2k] [--profile loopback|lan|wan]
 
 Workloads (DESIGN.md section 8):
 - W1: elementwise product of two secret Fixed(16) vectors of 10^5 and 10^6 elements, as
@@ -50,7 +50,7 @@ from bench.parties import measure as parties_measure  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
 WORKLOAD = {"mul": "W1", "mul_trunc": "W1", "matmul": "W2", "mul_check": "W1"}
-ENGINES = ("semi2k", "spdz2k")
+ENGINES = ("semi2k", "spdz2k", "masked2k")
 
 
 def _checked(x, y):

@@ -182,3 +182,61 @@ void mpc_ring64_sum(uint64_t *restrict out, const uint64_t *restrict a, size_t o
             sum_rows(out + o * inner, slab, len, inner);
     }
 }
+
+/* ---- masked2k records (see ring64.h) ---- */
+
+uint64_t mpc_masked_tags(const uint64_t *x, size_t n)
+{
+    if (n == 0 || x[2] == 0)
+        return 0;
+    uint64_t t0 = x[2];
+    for (size_t i = 1; i < n; i++)
+        if (x[3 * i + 2] != t0 + i)
+            return 0;
+    return t0;
+}
+
+int mpc_masked_mul_share(uint64_t *restrict s, const uint64_t *x, const uint64_t *y, const uint64_t *lz,
+                         const uint64_t *g, int first, size_t n)
+{
+    if (n == 0)
+        return 0;
+    const uint64_t tx = x[2], ty = y[2];
+    uint64_t bad = (tx == 0) | (ty == 0); /* OR of every tag's difference from its run: no branch */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t dx = x[3 * i], lx = x[3 * i + 1], dy = y[3 * i], ly = y[3 * i + 1];
+        uint64_t v = lz[i] + g[i] - dx * ly - dy * lx;
+        s[i] = first ? v + dx * dy : v;
+        bad |= (x[3 * i + 2] ^ (tx + i)) | (y[3 * i + 2] ^ (ty + i));
+    }
+    return bad == 0;
+}
+
+void mpc_masked_finish(uint64_t *restrict out, const uint64_t *s, const uint64_t *s2, const uint64_t *lz,
+                       uint64_t t0, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[3 * i] = s2 ? s[i] + s2[i] : s[i];
+        out[3 * i + 1] = lz[i];
+        out[3 * i + 2] = t0 + i;
+    }
+}
+
+int mpc_masked_trunc(uint64_t *restrict out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
+                     size_t n)
+{
+    /* semi2k's truncation finish with the opened c = delta + 2^62 and r = lambda (ring64.h) */
+    if (n == 0)
+        return 0;
+    const uint64_t base = (uint64_t)1 << (62 - k), t0 = x[2];
+    uint64_t bad = t0 == 0;
+    for (size_t i = 0; i < n; i++) {
+        bad |= x[3 * i + 2] ^ (t0 + i);
+        uint64_t c = x[3 * i] + ((uint64_t)1 << 62);
+        uint64_t coef = ((c >> 63) ^ 1) << (64 - k);
+        out[3 * i] = (c >> k) - base;
+        out[3 * i + 1] = a[i] - coef * m[i];
+        out[3 * i + 2] = 0;
+    }
+    return bad == 0;
+}

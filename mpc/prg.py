@@ -59,6 +59,21 @@ class PRG:
                 raise RuntimeError("AES-CTR returned a short block")
         return out[:nbytes]
 
+    def window(self, start: int, count: int) -> np.ndarray:
+        """Words ``start .. start + count - 1`` (uint64) of this seed's keystream, by random access:
+        the counter block is set directly, and the stream of :meth:`uint64` is not advanced. Use a
+        generator for windows or for draws, never both (they read the same keystream)."""
+        if start < 0 or count < 0 or start + count > 1 << 64:
+            raise ValueError(f"window: expected 0 <= start and start + count <= 2^64, got {start}, {count}")
+        skip = start % 2  # two words per AES block
+        nonce = (start // 2).to_bytes(_BLOCK, "big")
+        enc = Cipher(algorithms.AES(self._seed), modes.CTR(nonce)).encryptor()
+        nbytes = 8 * (count + skip)
+        out = np.empty(nbytes + _BLOCK - 1, dtype=np.uint8)
+        if nbytes and enc.update_into(np.zeros(nbytes, dtype=np.uint8), out) != nbytes:
+            raise RuntimeError("AES-CTR returned a short block")
+        return out[8 * skip : nbytes].view(np.uint64)
+
     def random_bytes(self, n: int) -> bytes:
         return self._fill(int(n)).tobytes()
 

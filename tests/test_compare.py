@@ -26,7 +26,7 @@ TOP = 2.0**(62 - F) - 1.0  # |x|, |y| < 2^(62-f): x - y cannot wrap (2^46 - ULP 
 SETUPS = pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (3, "dealer", "semi2k"),
                                                     (3, "local", "spdz2k"), (2, "dealer", "spdz2k")])
 SOURCES = pytest.mark.parametrize("pre, engine", [("local", "semi2k"), ("dealer", "spdz2k")])
-ENGINES = pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+ENGINES = pytest.mark.parametrize("engine", ["semi2k", "spdz2k", "masked2k"])
 
 
 def q(a):

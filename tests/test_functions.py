@@ -26,7 +26,8 @@ import mpc.functions as F
 from mpc.testing import run_local
 
 RNG_SEED = 20261123
-SETTINGS = [(2, "local", "semi2k"), (3, "dealer", "semi2k"), (3, "local", "spdz2k"), (2, "dealer", "spdz2k")]
+SETTINGS = [(2, "local", "semi2k"), (3, "dealer", "semi2k"), (3, "local", "spdz2k"), (2, "dealer", "spdz2k"),
+            (2, "dealer", "masked2k"), (3, "local", "masked2k")]
 SETUPS = pytest.mark.parametrize("n, pre, engine", SETTINGS)
 SOURCES = pytest.mark.parametrize("pre, engine", [("local", "semi2k"), ("dealer", "spdz2k")])
 

@@ -658,3 +658,84 @@ def test_spdz2k_record_kernels_match_python_ints(k, data):
     assert from128(k.dot128_64(D, chi)) == [sum(int(ci) * di for ci, di in zip(chi, d, strict=True)) & M128]
     for got, want in [(z, REF.auth_beaver_combine(c, a, b, D, E, alpha, first)), (p, REF.auth_add_public(x, D, alpha, first))]:
         np.testing.assert_array_equal(got, want)
+
+
+# ----------------------------------------------------------------------------- masked2k records
+
+
+def _tags(draw, n):
+    """Tags of n records: a run (from an edge or random start, possibly passing 2^64), a run
+    broken once, or anything."""
+    kind = draw(st.sampled_from(["run", "broken", "any"]))
+    if kind == "any" or n == 0:
+        return draw(st.lists(WORD, min_size=n, max_size=n))
+    start = draw(st.one_of(st.sampled_from([0, 1, (1 << 64) - n, (1 << 64) - n + 1]), WORD))
+    tags = [(start + i) & M64 for i in range(n)]
+    if kind == "broken":
+        tags[draw(st.integers(0, n - 1))] ^= 1 << draw(st.integers(0, 63))
+    return tags
+
+
+@st.composite
+def masked_records(draw, n):
+    words = draw(st.lists(WORD, min_size=2 * n, max_size=2 * n))
+    tags = _tags(draw, n)
+    return np.array([[words[2 * i], words[2 * i + 1], tags[i]] for i in range(n)], dtype=np.uint64).reshape(n, 3)
+
+
+def run_start(rec):
+    """The contract of masked_tags in Python integers."""
+    tags = [int(t) for t in rec[:, 2]]
+    if not tags or tags[0] == 0 or tags[0] + len(tags) > 1 << 64:
+        return 0
+    return tags[0] if tags == list(range(tags[0], tags[0] + len(tags))) else 0
+
+
+@pytest.mark.parametrize("k", BACKENDS)
+@given(data=st.data())
+def test_masked_kernels_match_python_ints(k, data):
+    n = data.draw(st.integers(0, 12))
+    x, y = data.draw(masked_records(n)), data.draw(masked_records(n))
+    lz, g = (np.array(data.draw(st.lists(WORD, min_size=n, max_size=n)), dtype=np.uint64) for _ in range(2))
+    first, f = data.draw(st.booleans()), data.draw(st.integers(1, 62))
+    t0 = data.draw(WORD)
+    assert k.masked_tags(x) == run_start(x)
+    s, run = k.masked_mul_share(x, y, lz, g, first)
+    want = [(int(lz[i]) + int(g[i]) - int(x[i, 0]) * int(y[i, 1]) - int(y[i, 0]) * int(x[i, 1])
+             + (int(x[i, 0]) * int(y[i, 0]) if first else 0)) & M64 for i in range(n)]
+    assert s.tolist() == want and run == bool(run_start(x) and run_start(y))
+    out = k.masked_finish(s, lz, t0, g)
+    assert out.tolist() == [[(want[i] + int(g[i])) & M64, int(lz[i]), (t0 + i) & M64] for i in range(n)]
+    tr, run = k.masked_trunc(x, lz, g, f)
+    rows = []
+    for i in range(n):
+        c = (int(x[i, 0]) + (1 << 62)) & M64
+        rows.append([((c >> f) - (1 << (62 - f))) & M64, (int(lz[i]) - (1 - (c >> 63)) * (1 << (64 - f)) * int(g[i])) & M64, 0])
+    assert tr.tolist() == rows and run == bool(run_start(x))
+
+
+@given(data=st.data())
+def test_masked_kernels_match_reference(data):
+    shape = data.draw(st.one_of(SHAPES, st.integers(0, 40).map(lambda n: (n,))))
+    size = int(np.prod(shape, dtype=np.int64))
+    x, y = (data.draw(masked_records(size)).reshape(*shape, 3) for _ in range(2))
+    lz, g = data.draw(laid_out(shape)), data.draw(laid_out(shape))
+    first, f = data.draw(st.booleans()), data.draw(st.integers(1, 62))
+    assert C.masked_tags(x) == REF.masked_tags(x)
+    (sc, rc), (sr, rr) = C.masked_mul_share(x, y, lz, g, first), REF.masked_mul_share(x, y, lz, g, first)
+    same(sc, sr)
+    assert rc == rr
+    same(C.masked_finish(lz, g, 5, None), REF.masked_finish(lz, g, 5))
+    (tc, rc), (tr, rr) = C.masked_trunc(x, lz, g, f), REF.masked_trunc(x, lz, g, f)
+    same(tc, tr)
+    assert rc == rr
+
+
+def test_masked_kernels_reject_bad_arguments_alike():
+    rec, flat = np.zeros((4, 3), dtype=np.uint64), np.zeros(4, dtype=np.uint64)
+    assert_rejected_alike(lambda k: k.masked_tags(flat), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_mul_share(rec, rec[:3], flat, flat, True), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_mul_share(rec, rec, flat[:3], flat, True), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_finish(flat, flat, -1), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_trunc(rec, flat, flat, 63), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_trunc(rec.astype(np.int64), flat, flat, 5), [REF, C])

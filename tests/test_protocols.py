@@ -118,14 +118,15 @@ SPDZ2K_SCRIPTS = [
 ]
 
 
+@pytest.mark.parametrize("engine", ["spdz2k", "masked2k"])
 @pytest.mark.parametrize("name, args", SPDZ2K_SCRIPTS, ids=[s for s, _ in SPDZ2K_SCRIPTS])
-def test_every_protocol_script_runs_under_spdz2k(name, args):
+def test_every_protocol_script_runs_under_every_engine(name, args, engine):
     """Every script in protocols/ runs unchanged with active security (SecretBits and the DP noise
-    on spdz2k's authenticated bits), with the results of semi2k (exactly, or for the DP scripts,
-    whose noise is fresh each run, the same shapes)."""
+    on spdz2k's authenticated bits) and with masked sharing (masked2k), with the results of semi2k
+    (exactly, or for the DP scripts, whose noise is fresh each run, the same shapes)."""
     argv = [str(DATA / a) if "{pid}" in a else a for a in args]
     semi = run_local(script(name).main, 3, argv=argv, preprocessing="dealer", timeout=120)
-    spdz = run_local(script(name).main, 3, argv=argv, preprocessing="dealer", engine="spdz2k", timeout=120)
+    spdz = run_local(script(name).main, 3, argv=argv, preprocessing="dealer", engine=engine, timeout=120)
     for a, b in zip(semi, spdz, strict=True):
         if name.startswith("dp_") or name.endswith("_dp"):
             assert np.shape(a) == np.shape(b)

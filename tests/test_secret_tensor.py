@@ -21,7 +21,7 @@ INT = mpc.Int64()
 
 shapes = hnp.array_shapes(min_dims=1, max_dims=2, min_side=1, max_side=4)
 parties = st.sampled_from([2, 3])
-ENGINES = ["semi2k", "spdz2k"]  # every arithmetic engine: each test below runs under both
+ENGINES = ["semi2k", "spdz2k", "masked2k"]  # every arithmetic engine: each test below runs under each
 engines = st.sampled_from(ENGINES)
 
 

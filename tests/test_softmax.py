@@ -25,7 +25,8 @@ from mpc.preprocessing.dabits import LocalDaBits
 from mpc.testing import run_local
 
 F16 = 16
-SETTINGS = [(2, "local", "semi2k"), (3, "dealer", "semi2k"), (2, "dealer", "spdz2k"), (3, "local", "spdz2k")]
+SETTINGS = [(2, "local", "semi2k"), (3, "dealer", "semi2k"), (2, "dealer", "spdz2k"), (3, "local", "spdz2k"),
+            (3, "dealer", "masked2k"), (2, "local", "masked2k")]
 SETUPS = pytest.mark.parametrize("n, pre, engine", SETTINGS, ids=lambda v: str(v))
 
 

@@ -89,7 +89,8 @@ def test_lockstep_matches_numpy_in_max_rounds(n, data):
     assert st_["rounds"] == 7 + (n - 2)  # the MSB circuit's rounds: the others ride along
 
 
-@pytest.mark.parametrize("engine, n", [("semi2k", 2), ("semi2k", 3), ("cleartext", 2), ("spdz2k", 2), ("spdz2k", 3)])
+@pytest.mark.parametrize("engine, n", [("semi2k", 2), ("semi2k", 3), ("cleartext", 2), ("spdz2k", 2), ("spdz2k", 3),
+                                       ("masked2k", 2), ("masked2k", 3)])
 def test_relu_of_a_pending_product(engine, n):
     rng = np.random.default_rng(5)
     a = np.concatenate([rng.uniform(-30, 30, 200), [0.0, 2.0**-16, -(2.0**-16), 2.0**-8, -(2.0**-8)]])

@@ -57,7 +57,8 @@ values = st.one_of(st.sampled_from([0.5, -0.5, 1.0, -3.0, 7.25]), st.floats(0.05
 
 
 @pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (3, "dealer", "semi2k"),
-                                            (3, "local", "spdz2k"), (2, "dealer", "spdz2k")])
+                                            (3, "local", "spdz2k"), (2, "dealer", "spdz2k"),
+                                            (2, "dealer", "masked2k"), (3, "local", "masked2k")])
 @settings(max_examples=3, deadline=None)
 @given(x=values, y=values)
 def test_every_op_on_0d(n, pre, engine, x, y):

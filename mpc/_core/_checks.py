@@ -147,6 +147,35 @@ def trunc_finish_args(c: object, r_high: object, r_msb: object, c2: object) -> l
     return same_u64s("c, r_high, r_msb, c2", c, r_high, r_msb, c2)
 
 
+def masked(name: str, a: object) -> np.ndarray:
+    """masked2k records as uint64 words: a trailing axis of 3 (delta, lam, tag)."""
+    a = as_u64(name, a)
+    if a.ndim == 0 or a.shape[-1] != 3:
+        raise KernelError(f"{name}: masked records need a trailing axis of 3 words, got shape {a.shape}")
+    return a
+
+
+def masked_args(names: str, recs: tuple, flat: tuple) -> tuple[list[np.ndarray], list[np.ndarray | None], tuple]:
+    """Record arrays (trailing 3) and uint64 arrays (None kept) of one element shape."""
+    parts = names.split(", ")
+    rs = [masked(nm, a) for nm, a in zip(parts, recs, strict=False)]
+    fs = [None if a is None else as_u64(nm, a) for nm, a in zip(parts[len(recs):], flat, strict=True)]
+    shapes = [(nm, a.shape[:-1]) for nm, a in zip(parts, rs, strict=False)]
+    shapes += [(nm, a.shape) for nm, a in zip(parts[len(recs):], fs, strict=True) if a is not None]
+    shape = shapes[0][1]
+    for nm, got in shapes:
+        if got != shape:
+            raise KernelError(f"{nm}: element shape {got} differs from {shape}")
+    return rs, fs, shape
+
+
+def tag(t0: object) -> int:
+    """A first mask tag: an integer in [0, 2^64)."""
+    if isinstance(t0, bool) or not isinstance(t0, (int, np.integer)) or not 0 <= int(t0) < 1 << 64:
+        raise KernelError(f"t0: expected a tag in [0, 2^64), got {t0!r}")
+    return int(t0)
+
+
 def trunc_shift(k: object, name: str, low: int) -> int:
     """A truncation shift of the truncating product/square finish: an integer in [low, 62]."""
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not low <= int(k) <= 62:

@@ -104,6 +104,56 @@ def trunc_finish(c, r_high, r_msb, d, first, c2=None):
     return np.array(y, dtype=np.uint64)
 
 
+# ----------------------------------------------------------------------------- masked2k records
+
+
+def masked_tags(x):
+    """t when the tags (word 2) of the (..., 3) records x are t, t+1, ... in row-major order with
+    t >= 1, else 0 (mpc.engines.masked2k)."""
+    (x,), _, _ = ck.masked_args("x", (x,), ())
+    tags = x[..., 2].reshape(-1)
+    if tags.size == 0 or tags[0] == 0:
+        return 0
+    t0 = int(tags[0])
+    return t0 if t0 + tags.size <= 1 << 64 and np.array_equal(tags, np.arange(t0, t0 + tags.size, dtype=np.uint64)) \
+        else 0
+
+
+def masked_mul_share(x, y, lz, g, first):
+    """(s, run): s = lz + g - dx ly - dy lx (+ dx dy when first) for records x = (dx, lx, .),
+    y = (dy, ly, .), this party's summand of a masked product's opened delta; run: whether both
+    operands' tags are runs (:func:`masked_tags` nonzero for both)."""
+    (x, y), (lz, g), _ = ck.masked_args("x, y, lz, g", (x, y), (lz, g))
+    dx, lx, dy, ly = x[..., 0], x[..., 1], y[..., 0], y[..., 1]
+    s = lz + g - dx * ly - dy * lx
+    return np.array(s + dx * dy if first else s, dtype=np.uint64), bool(masked_tags(x) and masked_tags(y))
+
+
+def masked_finish(s, lz, t0, s2=None):
+    """Records (s + s2 (or s), lz, t0 + i) of a masked product after its opening."""
+    _, (s, lz, s2), shape = ck.masked_args("s, lz, s2", (), (s, lz, s2))
+    t0 = ck.tag(t0)
+    out = np.empty((*shape, 3), dtype=np.uint64)
+    out[..., 0] = s if s2 is None else s + s2
+    out[..., 1] = lz
+    out[..., 2] = (np.arange(out[..., 2].size, dtype=np.uint64) + np.uint64(t0)).reshape(shape)
+    return out
+
+
+def masked_trunc(x, a, m, k):
+    """(records, run): floor(x / 2^k) (+ one ulp at most) of records x with mask shares
+    a = [lambda >> k] and m = [msb lambda], ((c >> k) - 2^(62-k), a - (1 - msb c) 2^(64-k) m, 0)
+    with c = delta + 2^62; run: whether x's tags are a run (:func:`masked_tags` nonzero)."""
+    (x,), (a, m), shape = ck.masked_args("x, a, m", (x,), (a, m))
+    k = ck.trunc_shift(k, "k", 1)
+    c = x[..., 0] + np.uint64(1 << 62)
+    coef = ((c >> np.uint64(63)) ^ np.uint64(1)) << np.uint64(64 - k)
+    out = np.zeros((*shape, 3), dtype=np.uint64)
+    out[..., 0] = (c >> np.uint64(k)) - np.uint64(1 << (62 - k))
+    out[..., 1] = a - coef * m
+    return out, bool(masked_tags(x))
+
+
 # ----------------------------------------------------------------------------- ring Z_2^128
 
 
@@ -868,6 +918,7 @@ def ot_hash_lsb(x, delta, start, key):
 
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
+    "masked_tags", "masked_mul_share", "masked_finish", "masked_trunc",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
     "auth_add_split", "auth_lincomb", "auth_matmul_combine",

@@ -33,6 +33,14 @@ cdef extern from "mpc/ring64.h" nogil:
                                  const uint64_t *r_high, const uint64_t *r_msb, uint64_t d,
                                  int first, size_t n)
 
+    uint64_t mpc_masked_tags(const uint64_t *x, size_t n)
+    int mpc_masked_mul_share(uint64_t *s, const uint64_t *x, const uint64_t *y, const uint64_t *lz,
+                              const uint64_t *g, int first, size_t n)
+    void mpc_masked_finish(uint64_t *out, const uint64_t *s, const uint64_t *s2, const uint64_t *lz, uint64_t t0,
+                           size_t n)
+    int mpc_masked_trunc(uint64_t *out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
+                          size_t n)
+
 cdef extern from "mpc/matmul.h" nogil:
     void mpc_matmul_u64(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n)
 
@@ -188,6 +196,81 @@ def trunc_finish(c, r_high, r_msb, d, first, c2=None):
         with nogil:
             mpc_ring64_trunc_finish(py, pc, pc2, ph, pm, dd, f, n)
     return y
+
+
+# ----------------------------------------------------------------------------- masked2k records
+
+
+def masked_tags(x):
+    """t when the tags (word 2) of the (..., 3) records x are t, t+1, ... in row-major order with
+    t >= 1, else 0 (one pass over the tags, stopping at the first mismatch)."""
+    (x,), _, _ = ck.masked_args("x", (x,), ())
+    cdef const uint64_t *px = in_ptr(x)
+    cdef size_t n = x.size // 3
+    cdef uint64_t t = 0
+    if n:
+        if int(x.reshape(-1)[2]) + n > 1 << 64:  # a run would pass 2^64: not one
+            return 0
+        with nogil:
+            t = mpc_masked_tags(px, n)
+    return int(t)
+
+
+def masked_mul_share(x, y, lz, g, first):
+    """(s, run): s = lz + g - dx ly - dy lx (+ dx dy when first) for records x, y, and whether
+    both operands' tags are runs from their first tags >= 1 (checked in the same pass; ring64.h)."""
+    (x, y), (lz, g), shape = ck.masked_args("x, y, lz, g", (x, y), (lz, g))
+    s = np.empty(shape, dtype=np.uint64)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *ps = out_ptr(s)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *py = in_ptr(y)
+    cdef const uint64_t *pl = in_ptr(lz)
+    cdef const uint64_t *pg = in_ptr(g)
+    cdef size_t n = s.size
+    cdef int run = 0
+    if n:
+        with nogil:
+            run = mpc_masked_mul_share(ps, px, py, pl, pg, f, n)
+        if int(x.reshape(-1)[2]) + n > 1 << 64 or int(y.reshape(-1)[2]) + n > 1 << 64:
+            run = 0  # a run would pass 2^64 (the C check wraps): not one
+    return s, bool(run)
+
+
+def masked_finish(s, lz, t0, s2=None):
+    """Records (s + s2 (or s), lz, t0 + i) of a masked product after its opening: one pass."""
+    _, (s, lz, s2), shape = ck.masked_args("s, lz, s2", (), (s, lz, s2))
+    cdef uint64_t t = ck.tag(t0)
+    out = np.empty((*shape, 3), dtype=np.uint64)
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *ps = in_ptr(s)
+    cdef const uint64_t *ps2 = in_ptr(s2) if s2 is not None else NULL
+    cdef const uint64_t *pl = in_ptr(lz)
+    cdef size_t n = s.size
+    if n:
+        with nogil:
+            mpc_masked_finish(po, ps, ps2, pl, t, n)
+    return out
+
+
+def masked_trunc(x, a, m, k):
+    """(records, run): floor(x / 2^k) (+ one ulp at most) of records x with mask shares a, m, and
+    whether x's tags are a run from its first tag >= 1: one pass (ring64.h)."""
+    (x,), (a, m), shape = ck.masked_args("x, a, m", (x,), (a, m))
+    cdef unsigned kk = ck.trunc_shift(k, "k", 1)
+    out = np.empty((*shape, 3), dtype=np.uint64)
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pm = in_ptr(m)
+    cdef size_t n = a.size
+    cdef int run = 0
+    if n:
+        with nogil:
+            run = mpc_masked_trunc(po, px, pa, pm, kk, n)
+        if int(x.reshape(-1)[2]) + n > 1 << 64:
+            run = 0  # a run would pass 2^64 (the C check wraps): not one
+    return out, bool(run)
 
 
 # ----------------------------------------------------------------------------- ring Z_2^128

@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, metavar="N", help="run N parties on this machine")
     p.add_argument("--pid", help="run only this party (an id, or 'dealer') of a multi-host session")
     p.add_argument("--hosts", metavar="FILE", help="hosts file (TOML) listing every party's address and key")
-    p.add_argument("--engine", help="semi2k | spdz2k | gmw | cleartext (overrides the script's default)")
+    p.add_argument("--engine", help="semi2k | spdz2k | masked2k | gmw | cleartext (overrides the script's default)")
     p.add_argument("--preprocessing", help="preprocessing source (overrides the script's default)")
     p.add_argument("--ot-batch", type=int, metavar="N",
                    help="with --preprocessing ot: elements per OT round trip (memory bound; default 16384)")

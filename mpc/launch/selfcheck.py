@@ -88,6 +88,37 @@ def _trunc_finish(g: _Gen) -> tuple:
     return (*args, g.u64(s)) if g.flag() else args
 
 
+def _masked(g: _Gen, s: tuple[int, ...]) -> np.ndarray:
+    """masked2k records (*s, 3): random words, often with tags in a run (from 0, 1, a random or
+    an edge start, up to ending exactly at 2^64 - 1, or one past it), sometimes broken once."""
+    w = g.u64((*s, 3))
+    size = int(np.prod(s, dtype=np.int64))
+    if size and g.flag():
+        start = [0, 1, int(g.u64(())) >> 1, 2**64 - size, 2**64 - size + 1][g.dim(0, 5)]
+        tags = [(start + i) % 2**64 for i in range(size)]
+        if g.flag():
+            tags[g.dim(0, size)] ^= 1 << g.dim(0, 64)
+        w[..., 2] = np.array(tags, dtype=np.uint64).reshape(s)
+    return w
+
+
+def _masked_mul_share(g: _Gen) -> tuple:
+    s = g.shape()
+    x = _masked(g, s)
+    return x, (x if g.flag() else _masked(g, s)), g.u64(s), g.u64(s), g.flag()
+
+
+def _masked_finish(g: _Gen) -> tuple:
+    s = g.shape()
+    args = (g.u64(s), g.u64(s), [0, 1, int(g.u64(())), 2**64 - 1][g.dim(0, 4)])
+    return (*args, g.u64(s)) if g.flag() else args
+
+
+def _masked_trunc(g: _Gen) -> tuple:
+    s = g.shape()
+    return _masked(g, s), g.u64(s), g.u64(s), g.dim(1, 63)
+
+
 def _tmul_finish(g: _Gen) -> tuple:
     """k1 in [1, 62], k2 in [0, 62], the optional components exactly where the contract asks."""
     k1, k2 = g.dim(1, 63), g.dim(0, 63) if g.flag() else 0
@@ -268,6 +299,10 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "sum": _sum,
     "sar": lambda g: (g.u64(g.shape()), g.dim(0, 64)),
     "trunc_finish": _trunc_finish,
+    "masked_tags": lambda g: (_masked(g, g.shape()),),
+    "masked_mul_share": _masked_mul_share,
+    "masked_finish": _masked_finish,
+    "masked_trunc": _masked_trunc,
     "tmul_finish": _tmul_finish,
     "tsquare_finish": _tsquare_finish,
     "add128": lambda g: _same(g, 2, trailing=(2,)),
@@ -326,7 +361,10 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
 
 
 def _outputs(result: object) -> list[np.ndarray]:
-    return list(result) if isinstance(result, tuple) else [result]
+    """A kernel's outputs as arrays (a flag or a count compares as a 0-d array)."""
+    out = list(result) if isinstance(result, tuple) else [result]
+    return [r if isinstance(r, np.ndarray) else np.asarray(r, dtype=bool if isinstance(r, bool) else np.uint64)
+            for r in out]
 
 
 def _call(fn: Callable, args: tuple, out_mode: str | None) -> tuple[list[np.ndarray] | None, str | None]:

@@ -38,6 +38,20 @@ halves are AUTH records):
   Keller, Rachuri, Scholl, CRYPTO 2020): r uniform in Z_2^128 (AUTH, ``(count,)``) and the bits
   of r mod 2^64 as bit planes (BAUTH, ``(64, ceil(count/64))``, plane j = bit j of every r).
 
+Masked kinds (the masked2k engine, :mod:`mpc.engines.masked2k`; Z_2^64, unauthenticated). A
+*mask tag* t >= 1 names one element of every party's mask window: party i's share of the mask
+lambda(t) is word t of its own keystream ``PRG(k_i).derive("masks")`` read by random access
+(:meth:`Preprocessing.mask_shares`), so the dealer, which holds every k_i, knows lambda(t) =
+sum_i of them, and a party knows only its own share. A request names the tags of its operands by
+their first tag (an operand's tags are consecutive in row-major order):
+
+- ``mtriple``: params (tx, ty, tz, *shape): the output's mask share lambda_z (the window at tz,
+  drawn by the party itself) and a share of lambda_x * lambda_y (derived);
+- ``msquare``: params (tx, tz, *shape): lambda_z and a share of lambda_x^2;
+- ``mmatmul``: params (tx, ty, tz, m, k, n): lambda_z (m, n) and a share of Lambda_x @ Lambda_y
+  for Lambda_x (m, k) at tx and Lambda_y (k, n) at ty;
+- ``mtrunc``: params (tx, f, *shape): shares of lambda_x >> f and of msb(lambda_x) (both derived).
+
 ``ring`` names the bit length of the sharing ring: 1 for GF(2) (authenticated bits only), 64 for
 Z_2^64, 128 for Z_2^128 (authenticated only; a mixed kind names its arithmetic ring).
 
@@ -77,7 +91,9 @@ from mpc.sharing.packing import nwords
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
-         "rand", "input", "edabit")
+         "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc")
+MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc")  # masked2k: products of the dealer's masks
+MAX_TAG = 1 << 62  # mask tags (masked2k) are below this
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input",
               "dabit", "bitmul", "edabit")  # authenticated over Z_2^128 (mixed kinds: their ring half)
@@ -264,10 +280,37 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
     if (kind in BOOLEAN_KINDS or kind == "edabit") and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
+    if kind in MASK_KINDS:
+        _check_masks(kind, params)
     req = Request(kind, params, int(ring), bool(auth))
     if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
         raise ConfigError(f"plan: request {kind}{params} is larger than {MAX_ELEMENTS} ring elements")
     return req
+
+
+_MASK_TAGS = {"mtriple": 3, "msquare": 2, "mmatmul": 3, "mtrunc": 1}  # leading tag params
+
+
+def _check_masks(kind: str, params: tuple[int, ...]) -> None:
+    """A masked request's tags name existing windows (1 <= t, t + size <= MAX_TAG); mtrunc's f."""
+    ntags = _MASK_TAGS[kind]
+    if kind == "mtrunc":
+        if len(params) < 2 or not 1 <= params[1] <= 62:
+            raise ConfigError(f"plan: mtrunc params are (tx, f, *shape) with f in [1, 62], got {params}")
+        sizes = [int(np.prod(params[2:], dtype=np.int64))]
+    elif kind == "mmatmul":
+        if len(params) != 6:
+            raise ConfigError(f"plan: mmatmul params are (tx, ty, tz, m, k, n), got {params}")
+        m, k, n = params[3:]
+        sizes = [m * k, k * n, m * n]
+    else:
+        if len(params) < ntags:
+            names = "tx, tz" if kind == "msquare" else "tx, ty, tz"
+            raise ConfigError(f"plan: {kind} params are ({names}, *shape), got {params}")
+        sizes = [int(np.prod(params[ntags:], dtype=np.int64))] * ntags
+    for t, size in zip(params[:ntags], sizes, strict=True):
+        if not 1 <= t or t + size > MAX_TAG:
+            raise ConfigError(f"plan: {kind} mask tags must lie in [1, 2^62), got {t} for {size} elements")
 
 
 def component_shapes(req: Request) -> list[tuple[int, ...]]:
@@ -295,6 +338,12 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
         return [p[1:]]
     if req.kind == "edabit":  # r (ring elements), then the bit planes of r mod 2^64
         return [p, (64, nwords(p[0]))]
+    if req.kind == "mmatmul":
+        return [(p[3], p[5])] * 2
+    if req.kind in ("mtriple", "msquare"):
+        return [p[_MASK_TAGS[req.kind]:]] * 2
+    if req.kind == "mtrunc":
+        return [p[2:]] * 2
     return [p[1:], p[1:], p[1:]]  # trunc, div
 
 
@@ -345,6 +394,33 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         ``(*shape, 2)``) at the owner, None elsewhere (an ``input`` item)."""
         item = self.take(Request("input", (int(owner), *_shape(shape, "input_masks(shape)")), 128, True))
         return item[0], (item[1] if len(item) > 1 else None)
+
+    def mask_shares(self, start: int, shape) -> np.ndarray:
+        """This party's shares of the masks with tags ``start .. start + size - 1`` (masked2k;
+        see the module docstring): read by random access, not an item (nothing is consumed)."""
+        raise ConfigError(f"{type(self).__name__} serves no masks (the masked2k engine needs the trusted dealer)")
+
+    def mask_products(self, tx: int, ty: int, tz: int, shape) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mtriple`` item: (lambda_z share, share of lambda_x * lambda_y)."""
+        lz, g = self.take(Request("mtriple", (int(tx), int(ty), int(tz), *_shape(shape, "mask_products(shape)"))))
+        return lz, g
+
+    def mask_squares(self, tx: int, tz: int, shape) -> tuple[np.ndarray, np.ndarray]:
+        """An ``msquare`` item: (lambda_z share, share of lambda_x^2)."""
+        lz, g = self.take(Request("msquare", (int(tx), int(tz), *_shape(shape, "mask_squares(shape)"))))
+        return lz, g
+
+    def mask_matmuls(self, tx: int, ty: int, tz: int, m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mmatmul`` item: (Lambda_z share (m, n), share of Lambda_x @ Lambda_y)."""
+        dims = _shape((m, k, n), "mask_matmuls(m, k, n)")
+        lz, g = self.take(Request("mmatmul", (int(tx), int(ty), int(tz), *dims)))
+        return lz, g
+
+    def mask_truncs(self, tx: int, f: int, shape) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mtrunc`` item: shares of lambda_x >> f and msb(lambda_x)."""
+        a, m = self.take(Request("mtrunc", (int(tx), _shift(f, "mask_truncs(f)", 1),
+                                            *_shape(shape, "mask_truncs(shape)"))))
+        return a, m
 
     def mac_key_share(self) -> int:
         """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""

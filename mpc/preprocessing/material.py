@@ -27,7 +27,7 @@ import numpy as np
 
 from mpc.errors import ProtocolError
 from mpc.preprocessing import authenticated as am
-from mpc.preprocessing.base import Request, component_shapes, tmul_components
+from mpc.preprocessing.base import MASK_KINDS, Request, component_shapes, tmul_components
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
 from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
 from mpc.prg import PRG
@@ -43,14 +43,16 @@ def correction_count(req: Request) -> int:
         return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
     if req.kind == "tsquare":
         return 4  # all but r
-    return 2 if req.kind in ("trunc", "div", "bitmul") else 1
+    if req.kind in ("mtriple", "msquare", "mmatmul"):
+        return 1  # the mask product (the output mask lambda_z is each party's own window)
+    return 2 if req.kind in ("trunc", "div", "bitmul", "mtrunc") else 1
 
 
 class Streams:
     """The generators of one party's seed k_i: ring material, bit triples, daBits, authenticated
     material and the party's own input masks (independent), and its MAC key share."""
 
-    __slots__ = ("ring", "bits", "dabits", "auth", "inputs", "root")
+    __slots__ = ("ring", "bits", "dabits", "auth", "inputs", "masks", "root")
 
     def __init__(self, seed: bytes) -> None:
         root = PRG(seed)
@@ -58,6 +60,7 @@ class Streams:
         self.dabits = root.derive("dabits")
         self.auth = root.derive("authenticated")
         self.inputs = root.derive("input-masks")
+        self.masks = root.derive("masks")  # masked2k's mask shares: read by window only, never drawn
         self.root = PRG(seed)  # never drawn from: only derived (the MAC key share)
         self.ring = root
 
@@ -83,7 +86,39 @@ def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
+    if req.kind in MASK_KINDS:  # the output mask is the party's window at tz; the rest as usual
+        own = [mask_window(streams, req.params[2 if req.kind != "msquare" else 1], shapes[0])] if k else []
+        return own + [streams.ring.uint64(s) for s in drawn[k:]]
     return [streams.ring.uint64(s) for s in drawn]
+
+
+def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndarray:
+    """A party's shares of the masks tagged ``start ..`` (row-major in ``shape``; see
+    :mod:`mpc.preprocessing.base`), read by random access from its mask keystream."""
+    return streams.masks.window(start, int(np.prod(shape, dtype=np.int64))).reshape(shape)
+
+
+def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.SimpleNamespace) -> list[np.ndarray]:
+    """The dealer's plaintext derived components of a masked item, from every party's windows."""
+    p = req.params
+
+    def lam(start: int, shape: tuple[int, ...]) -> np.ndarray:
+        total = mask_window(streams[0], start, shape).copy()
+        for st in streams[1:]:
+            total += mask_window(st, start, shape)
+        return total
+
+    if req.kind == "mtriple":
+        shape = p[3:]
+        return [kernels.mul(lam(p[0], shape).reshape(-1), lam(p[1], shape).reshape(-1)).reshape(shape)]
+    if req.kind == "msquare":
+        x = lam(p[0], p[2:]).reshape(-1)
+        return [kernels.mul(x, x).reshape(p[2:])]
+    if req.kind == "mmatmul":
+        m, k, n = p[3:]
+        return [kernels.matmul(lam(p[0], (m, k)), lam(p[1], (k, n)))]
+    x = lam(p[0], p[2:])  # mtrunc
+    return [x >> np.uint64(p[1]), x >> _U63]
 
 
 def derive(req: Request, base: Sequence[np.ndarray], kernels: types.SimpleNamespace) -> list[np.ndarray]:
@@ -160,6 +195,8 @@ class DealerCore:
             return list(dealer_bitmul([s.dabits for s in self._streams], req.params[0]))
         per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
         k = len(per_party[-1])  # number of base components
+        if req.kind in MASK_KINDS:
+            return self._masked(req, per_party, k)
         base = []
         for j in range(k):
             total = per_party[0][j]  # fresh from the PRG and not needed again: sum in place
@@ -169,6 +206,18 @@ class DealerCore:
         out = []
         for j, value in enumerate(derive(req, base, self._kernels)):
             corr = np.asarray(value, dtype=np.uint64)  # a fresh array: corrected in place
+            for i in range(self.n - 1):
+                corr -= per_party[i][k + j]
+            out.append(corr)
+        self.items += 1
+        return out
+
+    def _masked(self, req: Request, per_party: list[list[np.ndarray]], k: int) -> list[np.ndarray]:
+        """Corrections of a masked item: the value of each derived component (from every party's
+        mask windows) minus parties 0..n-2's shares of it."""
+        out = []
+        for j, value in enumerate(_mask_values(req, self._streams, self._kernels)):
+            corr = np.array(value, dtype=np.uint64).reshape(per_party[0][k + j].shape)
             for i in range(self.n - 1):
                 corr -= per_party[i][k + j]
             out.append(corr)

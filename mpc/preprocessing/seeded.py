@@ -45,7 +45,14 @@ from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
 from mpc.preprocessing.authenticated import assemble
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
-from mpc.preprocessing.material import DealerCore, Streams, expand_own, split_corrections, total_corrections
+from mpc.preprocessing.material import (
+    DealerCore,
+    Streams,
+    expand_own,
+    mask_window,
+    split_corrections,
+    total_corrections,
+)
 from mpc.prg import PRG, SEED_BYTES
 
 DEALER = "dealer"
@@ -80,6 +87,11 @@ class SeedCompressed(Preprocessing):
             corr = split_corrections(reqs, self._corrections(reqs))
         return [assemble(r, o, c, self.pid, self._kernels) if r.auth else tuple(o if c is None else o + c)
                 for r, o, c in zip(reqs, own, corr, strict=True)]
+
+    def mask_shares(self, start: int, shape) -> np.ndarray:
+        """This party's shares of the masks tagged ``start ..`` (its window; nothing consumed)."""
+        shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+        return mask_window(self._streams, int(start), shape)
 
     def mac_key_share(self) -> int:
         """alpha_i, from this party's seed (the dealer knows it: see :mod:`mpc.preprocessing.authenticated`)."""

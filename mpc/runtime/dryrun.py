@@ -65,6 +65,9 @@ class _Recorder(Preprocessing):
     def mac_key_share(self) -> int:
         return 0
 
+    def mask_shares(self, start: int, shape) -> np.ndarray:
+        return np.zeros(shape, dtype=np.uint64)
+
     def bit_mac_key_share(self) -> int:
         return 0
 
@@ -79,10 +82,16 @@ def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     ctx = EngineContext(channel, recorder, party.kernels, PRG.fresh(), fresh, PRG.fresh(),  # type: ignore[arg-type]
                         boolean=gmw, dry=True)
     engine = build_arithmetic(party.engine_name, ctx)
+    # an engine whose requests name its shares' provenance (masked2k's mask tags) continues from
+    # the party's engine and keeps that provenance in the shadows: the plan is the real run's
+    follow = getattr(engine, "follow", None)
+    if follow is not None:
+        follow(party.engine)
+    zeros = getattr(engine, "shadow", None) or (lambda share: engine.zeros(share.shape))
 
     def shadow(v: object) -> object:
         if isinstance(v, SecretTensor):
-            return SecretTensor(engine, engine.zeros(v.shape), v.dtype, v.scale)
+            return SecretTensor(engine, zeros(v.share), v.dtype, v.scale)
         if isinstance(v, SecretBits):
             return SecretBits(gmw, np.zeros(v.planes.shape, dtype=np.uint64), v.n)
         return v

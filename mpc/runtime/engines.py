@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mpc.engines import cleartext, semi2k, spdz2k
+from mpc.engines import cleartext, masked2k, semi2k, spdz2k
 from mpc.engines.base import ArithmeticEngine, EngineContext
 from mpc.errors import ConfigError
 
@@ -20,6 +20,7 @@ Builder = Callable[[EngineContext], ArithmeticEngine]
 BUILDERS: dict[str, Builder] = {
     "semi2k": semi2k.build,
     "spdz2k": spdz2k.build,
+    "masked2k": masked2k.build,
     "cleartext": cleartext.build,  # debugging only: no security (mpc.engines.cleartext)
 }
 BOOLEAN_ONLY = ("gmw",)

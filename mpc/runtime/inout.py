@@ -64,6 +64,9 @@ def check_preprocessing_spec(spec: object, engine: str = "semi2k") -> None:
     :mod:`mpc.preprocessing.ot_spdz`: the kinds it cannot make raise at the first request)."""
     if not isinstance(spec, Preprocessing) and spec not in SPECS:
         raise ConfigError(f"preprocessing: expected 'dealer', 'ot', 'local' or a Preprocessing instance, got {spec!r}")
+    if engine == "masked2k" and spec == "ot":
+        raise ConfigError("preprocessing: the masked2k engine needs the dealer's masks ('dealer' or 'local'); "
+                          "dealer-free masked material is not implemented")
 
 
 class OTOptions(NamedTuple):

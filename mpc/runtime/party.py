@@ -23,7 +23,13 @@ Engines (``engine=``), built by name through the registry :mod:`mpc.runtime.engi
   :class:`~mpc.tensor.secret_bits.SecretBits` (XOR-shared, bit-sliced; see that module for the
   operations and their cost) and leave with :meth:`reveal`. The preprocessing serves only AND
   triples.
-- ``"spdz2k"``: not implemented yet (ConfigError).
+- ``"spdz2k"``: :class:`~mpc.engines.spdz2k.Spdz2k`, active security with abort (SPDZ2k MACs),
+  with its authenticated boolean side; every SecretTensor operation, comparison and function.
+- ``"masked2k"``: :class:`~mpc.engines.masked2k.Masked2k`, semi2k's security with masked
+  (ABY2.0-style) sharing: products, squares, 2-d matrix products of values with dealer-known
+  masks open half of Beaver's bytes, and their truncation is local; everything else runs
+  semi2k's protocols on the additive shares. Needs the dealer's masks (``"dealer"`` or
+  ``"local"``), and an input costs one round.
 
 Inputs and outputs (:meth:`Party.input`, :meth:`Party.input_bits`, :meth:`Party.reveal`):
 - ``input`` first checks that all parties agree on the shape, dtype and owner (one round of

@@ -50,6 +50,31 @@ void mpc_ring64_trunc_finish(uint64_t *out, const uint64_t *c, const uint64_t *c
                              const uint64_t *r_high, const uint64_t *r_msb, uint64_t d, int first,
                              size_t n);
 
+/* ---- masked2k records: 3 words each, (delta, lam, tag); x = delta - sum_i lam_i (protocols in
+ * mpc/engines/masked2k.py). Record arrays are C-contiguous, n records of 3 words. */
+
+/* t when the records' tags are t, t+1, ..., t+n-1 with t >= 1 (a run of dealer masks), else 0.
+ * Stops at the first mismatch. */
+uint64_t mpc_masked_tags(const uint64_t *x, size_t n);
+/* This party's summand of the opened delta_z = xy + lambda_z of a masked product, one pass:
+ *   s[i] = lz[i] + g[i] - dx ly - dy lx (+ dx dy when first != 0)
+ * with (dx, lx) from record x[i], (dy, ly) from record y[i]; y == x gives the square's.
+ * Returns 1 when both operands' tags are runs (x[i].tag = x[0].tag + i, the same for y, first
+ * tags >= 1), else 0: the check rides in the same pass (the material named x[0].tag, y[0].tag
+ * is then known to be the operands' and s is valid; else the caller discards s). */
+int mpc_masked_mul_share(uint64_t *s, const uint64_t *x, const uint64_t *y, const uint64_t *lz,
+                          const uint64_t *g, int first, size_t n);
+/* The records of a masked product after its opening, one pass: (s[i] + s2[i], lz[i], t0 + i),
+ * s this party's summand as sent and s2 the peers' sum (NULL: s alone is the opened value). */
+void mpc_masked_finish(uint64_t *out, const uint64_t *s, const uint64_t *s2, const uint64_t *lz, uint64_t t0,
+                       size_t n);
+/* floor(x / 2^k) (+ at most one ulp, |x| < 2^62) of records x whose masks' shares of
+ * lambda >> k and msb(lambda) are a[i], m[i]; local, one pass. With c = delta + 2^62:
+ *   out[i] = ((c >> k) - 2^(62-k), a[i] - (1 - msb(c)) 2^(64-k) m[i], 0), k in [1, 62].
+ * Returns 1 when x's tags are a run from x[0].tag >= 1 (checked in the pass), else 0. */
+int mpc_masked_trunc(uint64_t *out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
+                      size_t n);
+
 #ifdef __cplusplus
 }
 #endif

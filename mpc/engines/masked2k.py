@@ -1,0 +1,408 @@
+"""masked2k: semi-honest masked (Delta) sharing over Z_2^64, for fewer online bytes per product.
+
+Security model: as :mod:`mpc.engines.semi2k` (passive adversary corrupting any n-1 of n parties,
+trusted non-colluding dealer, which here also knows every mask). Follows the sharing of ABY2.0
+(Patra, Schneider, Suresh and Yalame, "ABY2.0: Improved Mixed-Protocol Secure Two-Party
+Computation", USENIX Security 2021), with the masks chosen by the dealer's seeds so that no
+circuit has to be known in advance.
+
+Sharing. A share is a record (delta, lam, tag) (:data:`MASKED`): x = delta - sum_i lam_i mod 2^64,
+where delta is public (equal at every party) and lam_i is party i's additive share of the mask
+lambda. ``tag`` says where lambda comes from:
+
+- tag t >= 1: lambda is the dealer-known mask t: lam_i is word t of party i's mask keystream
+  (:meth:`mpc.preprocessing.base.Preprocessing.mask_shares`), so the dealer can serve products
+  of masks (:data:`mpc.preprocessing.base.MASK_KINDS`). Tags are handed out by a counter that
+  every party advances identically; the masks of a product's output are always fresh tags.
+- tag 0: lambda is not known to the dealer (after additions, scalings, a truncation, or a
+  protocol run on additive shares). Every additive share z_i is such a record: (0, -z_i, 0).
+
+Operations and their cost (n parties; bytes are 8-byte ring elements sent by each party per
+element of the result):
+
+- linear operations: local, on delta and lam alike. Adding a public value keeps the tag.
+- input: the owner's semi2k sharing (0 bytes, pairwise PRGs) made masked by opening
+  delta = x + lambda for fresh tags: 1 round, n-1 elements (semi2k: 0). ABY2.0 pays the same
+  at input.
+- mul of two tagged operands (operand tags consecutive in row-major order):
+  1. each party i computes s_i = [i = 0] dx dy - dx lam_y,i - dy lam_x,i + g_i + lam_z,i, where
+     g is a dealer sharing of lambda_x lambda_y (``mtriple``, 8 bytes per element from the
+     dealer to party n-1, offline) and lambda_z a fresh mask;
+  2. open delta_z = sum_i s_i = (dx - lambda_x)(dy - lambda_y) + lambda_z = xy + lambda_z.
+  1 round, n-1 elements: half of Beaver's 2(n-1). square and the 2-d matrix product (m,k)@(k,n)
+  are the same with lambda_x^2 (``msquare``) and Lambda_x @ Lambda_y (``mmatmul``; m*n
+  elements opened, against Beaver's m*k + k*n).
+- truncation of a tagged x by k bits: local, 0 rounds, 0 bytes. With c = delta + 2^62 (the
+  public masked value of x' = x + 2^62) and the dealer's shares of A = lambda >> k and
+  M = msb(lambda) (``mtrunc``, 16 bytes per element to party n-1 offline), semi2k's
+  truncation formula gives floor(x / 2^k) (+ at most one ulp, for |x| < 2^62) as the record
+  (delta' = (c >> k) - 2^(62-k), lam' = A - (1 - msb(c)) 2^(64-k) M, tag 0).
+  So a fixed-point product with its truncation is one round of n-1 elements (semi2k: 2 rounds,
+  3(n-1) elements).
+- everything else (an operand with tag 0, batched matrix products, truncating products,
+  division, comparisons and every function): the record's additive share
+  x_i = [i = 0] delta - lam_i (local) through :class:`~mpc.engines.semi2k.Semi2k`'s protocol,
+  at semi2k's cost; the result comes back as a tag-0 record.
+
+Privacy: every opened delta is the value plus a fresh mask no n-1 parties know (each party's
+window is known only to it and the dealer); the fallback is semi2k's protocol. The dealer knows
+every mask, as semi2k's dealer knows every triple.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from mpc.engines import steps
+from mpc.engines.base import BooleanEngine, EngineContext
+from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k
+from mpc.net.channel import Channel
+from mpc.preprocessing.base import MAX_TAG, Preprocessing
+from mpc.prg import PRG
+
+__all__ = ["MASKED", "Masked2k", "MaskedConverter", "build"]
+
+MASKED = np.dtype([("delta", "<u8"), ("lam", "<u8"), ("tag", "<u8")])
+
+
+def _field(x: np.ndarray, name: str) -> np.ndarray:
+    """One field of a record array as a C-contiguous uint64 array (a copy when strided)."""
+    return np.ascontiguousarray(x[name])
+
+
+def _words(x: np.ndarray) -> np.ndarray:
+    """The record array x as C-contiguous uint64 words, (*shape, 3), for the kernels."""
+    return np.ascontiguousarray(x).view(np.uint64).reshape(*x.shape, 3)
+
+
+def _head(x: np.ndarray) -> int:
+    """The first tag of x in row-major order (0 when x is empty): O(1). Whether the rest follow
+    is checked by the kernel that uses the material, in its own pass."""
+    return int(x["tag"].flat[0]) if x.size else 0
+
+
+def _view(words: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Kernel output words (*, 3) as a record array of ``shape`` (no copy)."""
+    return words.reshape(-1, 3).view(MASKED).reshape(shape)
+
+
+def _records(delta: np.ndarray, lam: np.ndarray, tag: np.ndarray | int = 0) -> np.ndarray:
+    out = np.empty(lam.shape, dtype=MASKED)
+    out["delta"] = delta
+    out["lam"] = lam
+    out["tag"] = tag
+    return out
+
+
+class Masked2k:
+    """The masked2k engine of one party; see the module docstring for protocols and costs."""
+
+    name = "masked2k"
+    share_dtype = MASKED
+    trunc_bound_bits = TRUNC_BOUND_BITS
+
+    def __init__(self, channel: Channel, preprocessing: Preprocessing, *, pair_prgs: Mapping[int, PRG],
+                 kernels: types.SimpleNamespace, boolean: BooleanEngine | None = None) -> None:
+        self.channel = channel
+        self.pid = channel.pid
+        self.n = channel.n
+        self.preprocessing = preprocessing
+        self.kernels = kernels
+        self.semi = Semi2k(channel, preprocessing, pair_prgs=pair_prgs, kernels=kernels, boolean=boolean)
+        self._next_tag = 1  # every party hands out the same tags in the same order
+        self.converter = MaskedConverter(self, self.semi.converter) if self.semi.converter is not None else None
+
+    def __repr__(self) -> str:
+        return f"Masked2k(pid={self.pid}, n={self.n})"
+
+    # ------------------------------------------------------------------ records and tags
+
+    def additive(self, x: np.ndarray) -> np.ndarray:
+        """This party's additive (semi2k) share of the record array x: [pid = 0] delta - lam."""
+        lam = _field(x, "lam")
+        if self.pid == 0:
+            return self.kernels.sub(_field(x, "delta").reshape(-1), lam.reshape(-1)).reshape(x.shape)
+        return self.kernels.neg(lam.reshape(-1)).reshape(x.shape)
+
+    def from_additive(self, z: np.ndarray) -> np.ndarray:
+        """The tag-0 record of an additive share z: (0, -z, 0)."""
+        return _records(0, self.kernels.neg(z.reshape(-1)).reshape(z.shape))
+
+    def _fresh(self, count: int) -> int:
+        """The first of ``count`` new tags (consecutive)."""
+        start = self._next_tag
+        if start + count > MAX_TAG:
+            raise OverflowError("masked2k: mask tags exhausted (2^62 per session)")
+        self._next_tag += count
+        return start
+
+    def follow(self, other: Masked2k) -> None:
+        """Continue from ``other``'s tag counter (a dry run's shadow engine: the same tags as the
+        real run that follows it, hence the same material requests)."""
+        self._next_tag = other._next_tag
+
+    def shadow(self, x: np.ndarray) -> np.ndarray:
+        """A dry run's stand-in for the record array x: zero values, x's tags."""
+        return _records(0, np.zeros(x.shape, dtype=np.uint64), x["tag"])
+
+    def first_tag(self, x: np.ndarray) -> int | None:
+        """t when x's tags are t, t+1, ... in row-major order (t >= 1), else None (one pass)."""
+        return self.kernels.masked_tags(_words(x)) or None
+
+    def _fallback(self, name: str, *args) -> np.ndarray:
+        """semi2k's ``name`` on the additive shares of the record arguments; a tag-0 record."""
+        conv = [self.additive(a) if isinstance(a, np.ndarray) and a.dtype == MASKED else a for a in args]
+        return self.from_additive(getattr(self.semi, name)(*conv))
+
+    # ------------------------------------------------------------------ local (linear) operations
+
+    def zeros(self, shape: Sequence[int]) -> np.ndarray:
+        return np.zeros(tuple(shape), dtype=MASKED)
+
+    def public_share(self, c: np.ndarray) -> np.ndarray:
+        """The public value c: delta = c at every party, no mask."""
+        c = np.asarray(c, dtype=np.uint64)
+        return _records(c, np.zeros(c.shape, dtype=np.uint64))
+
+    def _both(self, fn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        k = self.kernels
+        d = getattr(k, fn)(_field(x, "delta").reshape(-1), _field(y, "delta").reshape(-1))
+        lam = getattr(k, fn)(_field(x, "lam").reshape(-1), _field(y, "lam").reshape(-1))
+        return _records(d.reshape(x.shape), lam.reshape(x.shape))
+
+    def add(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._both("add", x, y)
+
+    def sub(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return self._both("sub", x, y)
+
+    def neg(self, x: np.ndarray) -> np.ndarray:
+        k = self.kernels
+        return _records(k.neg(_field(x, "delta").reshape(-1)).reshape(x.shape),
+                        k.neg(_field(x, "lam").reshape(-1)).reshape(x.shape))
+
+    def add_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """x + c: delta + c; the mask, and so the tag, unchanged."""
+        out = x.copy()
+        out["delta"] = self.kernels.add(_field(x, "delta").reshape(-1), np.ascontiguousarray(c, np.uint64).reshape(-1)
+                                        ).reshape(x.shape)
+        return out
+
+    def sub_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        out = x.copy()
+        out["delta"] = self.kernels.sub(_field(x, "delta").reshape(-1), np.ascontiguousarray(c, np.uint64).reshape(-1)
+                                        ).reshape(x.shape)
+        return out
+
+    def public_sub(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return self.add_public(self.neg(x), c)
+
+    def mul_public(self, x: np.ndarray, c: np.ndarray | int) -> np.ndarray:
+        k = self.kernels
+        if isinstance(c, np.ndarray):
+            cc = np.ascontiguousarray(c, np.uint64).reshape(-1)
+            return _records(k.mul(_field(x, "delta").reshape(-1), cc).reshape(x.shape),
+                            k.mul(_field(x, "lam").reshape(-1), cc).reshape(x.shape))
+        c = int(c)
+        return _records(k.mul_public(_field(x, "delta").reshape(-1), c).reshape(x.shape),
+                        k.mul_public(_field(x, "lam").reshape(-1), c).reshape(x.shape))
+
+    def matmul_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        mm = self.semi.matmul_public
+        return _records(mm(_field(x, "delta"), c), mm(_field(x, "lam"), c))
+
+    def public_matmul(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
+        mm = self.semi.public_matmul
+        return _records(mm(c, _field(x, "delta")), mm(c, _field(x, "lam")))
+
+    def sum(self, x: np.ndarray, axis: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
+        s = self.semi.sum
+        return _records(s(x["delta"], axis, keepdims), s(x["lam"], axis, keepdims))
+
+    def cumsum(self, x: np.ndarray, axis: int) -> np.ndarray:
+        s = self.semi.cumsum
+        return _records(s(x["delta"], axis), s(x["lam"], axis))
+
+    def finish(self) -> None:
+        """Nothing to check at the end of a semi-honest session."""
+
+    # ------------------------------------------------------------------ input and output
+
+    def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
+        """The owner's value as a tagged record: semi2k's input (0 bytes), then delta = x + lambda
+        opened for fresh tags: 1 round, n-1 elements."""
+        z = self.semi.input(value, owner, shape)
+        return self._mask(z)
+
+    def _mask(self, z: np.ndarray) -> np.ndarray:
+        """The tagged record of the additive share z: opens delta = z + lambda for fresh tags."""
+        t0 = self._fresh(z.size)
+        lam = self.preprocessing.mask_shares(t0, z.shape)
+        mine = self.kernels.add(z.reshape(-1), lam.reshape(-1))  # uniform: lambda_i is this party's alone
+        return steps.run(self.channel.exchange, self._product_steps(mine, lam, t0, z.shape))
+
+    def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
+        """semi2k's opening of the additive shares (re-randomised): 1 round."""
+        return self.semi.open([self.additive(s) for s in shares], to)
+
+    # ------------------------------------------------------------------ multiplications
+
+    def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """x * y: 1 round of n-1 elements for tagged operands (module docstring), else Beaver."""
+        return steps.run(self.channel.exchange, self.mul_truncating_steps(x, 0, y, 0))
+
+    def mul_truncating(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> np.ndarray:
+        """floor(x / 2^kx) * floor(y / 2^ky): the masked product when nothing is pending, else
+        semi2k's truncating product (1 round, 2(n-1) elements)."""
+        return steps.run(self.channel.exchange, self.mul_truncating_steps(x, kx, y, ky))
+
+    def mul_truncating_steps(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> steps.Steps[np.ndarray]:
+        """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`)."""
+        tx, ty = _head(x), _head(y)
+        if not kx and not ky and tx and ty:
+            tz = self._fresh(x.size)
+            lz, g = self.preprocessing.mask_products(tx, ty, tz, x.shape)
+            s, run = self.kernels.masked_mul_share(_words(x), _words(y), lz, g, self.pid == 0)
+            if run:
+                return (yield from self._product_steps(s, lz, tz, x.shape))
+            # not runs (a permuted or repeated view): the item is not the operands'; it stays
+            # unused, alike at every party and in a dry run, and Beaver does the product
+        z = yield from self.semi.mul_truncating_steps(self.additive(x), kx, self.additive(y), ky)
+        return self.from_additive(z)
+
+    def _product_steps(self, s: np.ndarray, lz: np.ndarray, tz: int, shape: tuple[int, ...]) -> steps.Steps[np.ndarray]:
+        """Open delta_z = sum_i s_i (one exchange of this party's summands s): the record of z
+        with this party's mask shares lz and the tags tz, tz+1, ..."""
+        rest = self.semi._peers_sum((yield s.reshape(-1)))
+        return _view(self.kernels.masked_finish(s.reshape(-1), lz.reshape(-1), tz, rest), shape)
+
+    def square(self, x: np.ndarray) -> np.ndarray:
+        """x * x: 1 round of n-1 elements for a tagged x, else semi2k's square pair."""
+        tx = _head(x)
+        if tx:
+            tz = self._fresh(x.size)
+            lz, g = self.preprocessing.mask_squares(tx, tz, x.shape)
+            w = _words(x)
+            s, run = self.kernels.masked_mul_share(w, w, lz, g, self.pid == 0)  # y = x: lz + g - 2 dx lx (+ dx^2)
+            if run:
+                return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, x.shape))
+        return self._fallback("square", x)
+
+    def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
+        return self._fallback("square_truncating", x, k)
+
+    def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """x @ y: for tagged 2-d operands 1 round of (n-1) m n elements, else semi2k's."""
+        tx, ty = self.first_tag(x), self.first_tag(y)
+        if x.ndim != 2 or tx is None or ty is None:
+            return self._fallback("matmul", x, y)
+        (m, kk), n = x.shape, y.shape[1]
+        k = self.kernels
+        tz = self._fresh(m * n)
+        lz, g = self.preprocessing.mask_matmuls(tx, ty, tz, m, kk, n)
+        dx, dy = _field(x, "delta"), _field(y, "delta")
+        lx, ly = _field(x, "lam"), _field(y, "lam")
+        # party 0 folds dx @ dy - dx @ ly into dx @ (dy - ly): two products at every party
+        left = k.matmul(dx, k.sub(dy.reshape(-1), ly.reshape(-1)).reshape(dy.shape) if self.pid == 0 else ly)
+        right = k.matmul(lx, dy)
+        s = k.add(lz.reshape(-1), g.reshape(-1))
+        if self.pid == 0:
+            k.add(s, left.reshape(-1), out=s)
+        else:
+            k.sub(s, left.reshape(-1), out=s)
+        k.sub(s, right.reshape(-1), out=s)
+        return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, (m, n)))
+
+    # ------------------------------------------------------------------ truncation and division
+
+    def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+        """floor(x / 2^k) (+ at most one ulp) for each x with |x| < 2^62: local for tagged x
+        (module docstring), semi2k's one round for the others (all of them together)."""
+        return steps.run(self.channel.exchange, self.truncate_steps(xs, k))
+
+    def truncate_steps(self, xs: Sequence[np.ndarray], k: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`truncate_many` as a step generator (:mod:`mpc.engines.steps`)."""
+        out: list[np.ndarray | None] = [None] * len(xs)
+        rest = []
+        for i, x in enumerate(xs):
+            t = _head(x)
+            if t:
+                a, m = self.preprocessing.mask_truncs(t, k, x.shape)
+                words, run = self.kernels.masked_trunc(_words(x), a, m, k)
+                if run:
+                    out[i] = _view(words, x.shape)
+                    continue
+            rest.append(i)
+        if rest:
+            done = yield from self.semi.truncate_steps([self.additive(xs[i]) for i in rest], k)
+            for i, z in zip(rest, done, strict=True):
+                out[i] = self.from_additive(z)
+        return out  # type: ignore[return-value]
+
+    def divide_many(self, xs: Sequence[np.ndarray], d: int) -> list[np.ndarray]:
+        """semi2k's division by a public d (1 round) on the additive shares."""
+        return [self.from_additive(z) for z in self.semi.divide_many([self.additive(x) for x in xs], d)]
+
+    def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
+        """The exchange of a lockstep (:func:`mpc.engines.steps.lockstep`): the channel's."""
+        return self.channel.exchange(payload)
+
+
+class MaskedConverter:
+    """The bit protocols for masked2k: semi2k's :class:`~mpc.engines.convert.Converter` on the
+    records' additive shares (local conversions both ways), so every comparison and function
+    costs what it costs under semi2k. ``arith`` is the masked engine (callers pass records)."""
+
+    def __init__(self, arith: Masked2k, inner) -> None:
+        self.arith = arith
+        self.inner = inner
+        self.boolean = inner.boolean
+
+    def __getattr__(self, name: str):  # boolean-only helpers (unpack_planes, bit_not, ...)
+        return getattr(self.inner, name)
+
+    def _adds(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [self.arith.additive(x) for x in xs]
+
+    def _recs(self, zs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return [self.arith.from_additive(z) for z in zs]
+
+    def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self.inner.msb(self._adds(xs))
+
+    def msb_steps(self, xs: Sequence[np.ndarray]):
+        return (yield from self.inner.msb_steps(self._adds(xs)))
+
+    def msb_planes(self, xs: Sequence[np.ndarray]):
+        return self.inner.msb_planes(self._adds(xs))
+
+    def msb_planes_steps(self, xs: Sequence[np.ndarray]):
+        return (yield from self.inner.msb_planes_steps(self._adds(xs)))
+
+    def eqz(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self.inner.eqz(self._adds(xs))
+
+    def a2b(self, xs: Sequence[np.ndarray], masked_use: bool = False):
+        return self.inner.a2b(self._adds(xs), masked_use)
+
+    def a2b_steps(self, xs: Sequence[np.ndarray], masked_use: bool = False):
+        return (yield from self.inner.a2b_steps(self._adds(xs), masked_use))
+
+    def b2a(self, bits: Sequence[np.ndarray]) -> list[np.ndarray]:
+        return self._recs(self.inner.b2a(bits))
+
+    def b2a_steps(self, bits: Sequence[np.ndarray]):
+        return self._recs((yield from self.inner.b2a_steps(bits)))
+
+    def bit_mul(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+                b2a: Sequence[np.ndarray] = ()) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        prod, ext = self.inner.bit_mul([(b, self.arith.additive(x)) for b, x in pairs], b2a)
+        return self._recs(prod), self._recs(ext)
+
+
+def build(ctx: EngineContext) -> Masked2k:
+    """The runtime's builder (:mod:`mpc.runtime.engines`): masked2k with semi2k's GMW side."""
+    return Masked2k(ctx.channel, ctx.preprocessing, pair_prgs=ctx.pair_prgs, kernels=ctx.kernels, boolean=ctx.boolean)

@@ -1,0 +1,294 @@
+"""masked2k on raw ring shares against NumPy: the masked products, squares, matrix products and
+truncations (and their semi2k fallbacks), 2, 3 and 4 parties, edge values, costs, the dealer's
+masked material, dry runs and the mask tags."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mpc.engines.masked2k import MASKED
+from mpc.errors import ConfigError, ProtocolError
+from mpc.preprocessing import protocol
+from mpc.preprocessing.base import MAX_TAG, Request, normalize
+from mpc.preprocessing.material import DealerCore, Streams, expand_own, mask_window
+from mpc.testing import run_local
+
+LIMIT = 2**62
+EDGES = [0, 1, -1, 2**63 - 1, -(2**63), 2**62, -(2**62) + 1, 12345678901234567]
+ring_ints = st.integers(-(2**63), 2**63 - 1)
+
+
+def ring(values):
+    return np.array([v % 2**64 for v in values], dtype=np.uint64)
+
+
+def signed(u):
+    return [int(v) for v in np.asarray(u, dtype=np.uint64).view(np.int64).ravel()]
+
+
+def wrap(v):
+    """v mod 2^64 as a signed 64-bit integer."""
+    v %= 2**64
+    return v - 2**64 if v >= 2**63 else v
+
+
+def _kinds(p):
+    return p.preprocessing.recording()
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([2, 3]), st.lists(st.tuples(ring_ints, ring_ints), min_size=1, max_size=12))
+def test_masked_products_match_numpy_mod_2_64(n, pairs):
+    """x*y, x*x and x*y + x on tagged inputs (one masked round each), edge values included;
+    the requests are the masked kinds, and each product opens one element per peer."""
+    xs = [a for a, _ in pairs] + EDGES
+    ys = [b for _, b in pairs] + EDGES[::-1]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        y = e.input(ring(ys) if p.pid == p.n - 1 else None, p.n - 1, (len(ys),))
+        with p.preprocessing.recording() as log:
+            before = p.stats()["total"]["bytes_sent"]
+            z, s = e.mul(x, y), e.square(x)
+            sent = p.stats()["total"]["bytes_sent"] - before
+            zz = e.mul(z, x)  # a product's output is tagged too: masked again
+        return [r.kind for r in log], sent, e.open([z, s, zz, e.add(z, x)])
+
+    out = run_local(main, n, engine="masked2k")
+    kinds, sent, (z, s, zz, zx) = out[0]
+    assert kinds == ["mtriple", "msquare", "mtriple"]
+    payload = 8 * len(xs) * 2 * (n - 1)  # two products, one element to each peer
+    for _, sent_i, _ in out:
+        assert payload <= sent_i <= payload + 2 * 64 * (n - 1)  # plus the frame headers
+    for i, (a, b) in enumerate(zip(xs, ys, strict=True)):
+        assert signed(z)[i] == wrap(a * b)
+        assert signed(s)[i] == wrap(a * a)
+        assert signed(zz)[i] == wrap(a * b * a)
+        assert signed(zx)[i] == wrap(a * b + a)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([2, 3]), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.data())
+def test_masked_matmul_matches_numpy(n, m, k, cols, data):
+    """(m,k)@(k,n) of tagged matrices: one opening of m*n elements; mod 2^64 exact."""
+    a = data.draw(st.lists(ring_ints, min_size=m * k, max_size=m * k))
+    b = data.draw(st.lists(ring_ints, min_size=k * cols, max_size=k * cols))
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(a).reshape(m, k) if p.pid == 0 else None, 0, (m, k))
+        y = e.input(ring(b).reshape(k, cols) if p.pid == 1 else None, 1, (k, cols))
+        with p.preprocessing.recording() as log:
+            z = e.matmul(x, y)
+            t = e.matmul(x, e.add(y, y))  # an untagged operand: semi2k's matrix triple
+        return [r.kind for r in log], e.open([z, t])
+
+    kinds, (z, t) = run_local(main, n, engine="masked2k")[0]
+    assert kinds == ["mmatmul", "matmul"]
+    want = [[sum(a[i * k + j] * b[j * cols + c] for j in range(k)) for c in range(cols)] for i in range(m)]
+    assert signed(z) == [wrap(v) for row in want for v in row]
+    assert signed(t) == [wrap(2 * v) for row in want for v in row]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.sampled_from([2, 3]), st.lists(st.integers(-LIMIT + 1, LIMIT - 1), min_size=1, max_size=20),
+       st.integers(1, 62))
+def test_truncation_of_a_tagged_value_is_local_and_exact_to_one_ulp(n, xs, k):
+    """floor(x / 2^k) or one more, for |x| < 2^62 at the bound, with no message; an untagged
+    value goes through semi2k's truncation (one round), with the same bound."""
+    xs = [*xs, LIMIT - 1, -LIMIT + 1, 0, -1, 1]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        before = p.stats()["total"]["bytes_sent"]
+        (t,) = e.truncate_many([x], k)
+        sent = p.stats()["total"]["bytes_sent"] - before
+        u, v = e.truncate_many([e.add(x, e.zeros(x.shape)), x], k)  # untagged, tagged
+        return sent, e.open([t, u, v])
+
+    out = run_local(main, n, engine="masked2k")
+    for sent, _ in out:
+        assert sent == 0
+    t, u, v = out[0][1]
+    for x, tv, uv, vv in zip(xs, signed(t), signed(u), signed(v), strict=True):
+        assert tv - (x >> k) in (0, 1)
+        assert uv - (x >> k) in (0, 1)
+        assert vv == tv  # the same material-free formula on the same tags and masks
+
+
+def test_fixed_point_product_with_its_truncation_is_one_round_of_one_element():
+    """W1's shape: (x * y).truncate() on Fixed(16) costs one round and 8 bytes per element to the
+    peer (semi2k: two rounds, 24 bytes), and matches NumPy."""
+    import mpc
+
+    rng = np.random.default_rng(3)
+    a, b = rng.uniform(-1000, 1000, 500), rng.uniform(-1000, 1000, 500)
+
+    def main(p):
+        x = p.input(a if p.pid == 0 else None, owner=0, shape=a.shape)
+        y = p.input(b if p.pid == 1 else None, owner=1, shape=b.shape)
+        with p.section("w1"):
+            z = (x * y).truncate()
+        st_ = p.stats()["sections"]["w1"]
+        return st_["rounds"], st_["bytes_sent"], p.reveal(z)
+
+    for engine, rounds, per in (("masked2k", 1, 8), ("semi2k", 2, 24)):
+        r, sent, z = run_local(main, 2, engine=engine)[0]
+        assert r == rounds
+        assert per * a.size <= sent <= per * a.size + 200
+        assert np.abs(z - np.rint(a * 2**16) * np.rint(b * 2**16) / 2**32).max() <= 2 * 2**-16
+    assert isinstance(mpc.Fixed(16), mpc.Fixed)
+
+
+@pytest.mark.parametrize("pre", ["local", "dealer"])
+def test_four_parties_and_the_trusted_dealer(pre):
+    """4 parties, masked material from the dealer process (or the in-process dealer): product,
+    square, matrix product and truncation against NumPy."""
+    rng = np.random.default_rng(4)
+    xs = [int(v) for v in rng.integers(-(2**40), 2**40, 12)]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs).reshape(3, 4) if p.pid == 2 else None, 2, (3, 4))
+        y = e.input(ring(xs[::-1]).reshape(4, 3) if p.pid == 3 else None, 3, (4, 3))
+        z = e.mul(x, x)
+        (t,) = e.truncate_many([x], 5)
+        return e.open([z, e.square(x), e.matmul(x, y), t])
+
+    z, s, mm, t = run_local(main, 4, engine="masked2k", preprocessing=pre)[0]
+    x = np.array(xs, dtype=object).reshape(3, 4)
+    assert signed(z) == [wrap(v) for v in (x * x).ravel()]
+    assert signed(s) == signed(z)
+    assert signed(mm) == [wrap(v) for v in x.dot(np.array(xs[::-1], dtype=object).reshape(4, 3)).ravel()]
+    assert all(tv - (v >> 5) in (0, 1) for tv, v in zip(signed(t), xs, strict=True))
+
+
+def test_dry_run_plans_the_masked_requests_of_the_real_run():
+    """The plan of a dry run names the same mask tags as the run that follows (the shadow engine
+    continues from the party's counter and keeps the shadows' tags), so after preprocessing
+    the online phase takes every item from the store."""
+    import mpc
+
+    a = np.arange(12.0).reshape(3, 4)
+
+    def main(p):
+        x = p.input(a if p.pid == 0 else None, owner=0, shape=a.shape)
+        w = p.input(a.T if p.pid == 1 else None, owner=1, shape=(4, 3))
+
+        def fn(u, v):
+            return (u * u).truncate(), (u @ v).truncate(), (u + u) * u
+
+        plan = p.dry_run(fn, x, w)
+        p.preprocess(plan)
+        with p.preprocessing.recording() as log:
+            out = fn(x, w)
+        return plan == log, [r.kind for r in plan], p.preprocessing.pending, p.reveal(*out)
+
+    same, kinds, pending, (sq, mm, mix) = run_local(main, 2, engine="masked2k", preprocessing="dealer")[0]
+    assert same and pending == 0
+    assert kinds[:3] == ["msquare", "mtrunc", "mmatmul"] and "triple" in kinds  # u + u is untagged
+    np.testing.assert_allclose(sq, a * a, atol=2**-15)
+    np.testing.assert_allclose(mm, a @ a.T, atol=2**-14)
+    np.testing.assert_allclose(mix, 2 * a * a, atol=2**-15)
+    assert mpc.Fixed(16).f == 16
+
+
+def test_tags_are_consecutive_fresh_and_only_kept_by_public_additions():
+    def main(p):
+        e = p.engine
+        x = e.input(ring([5, 6, 7]) if p.pid == 0 else None, 0, (3,))
+        y = e.input(ring([1, 2, 3]) if p.pid == 0 else None, 0, (3,))
+        z = e.mul(x, y)
+        return (e.first_tag(x), e.first_tag(y), e.first_tag(z),
+                e.first_tag(e.add_public(x, ring([1, 1, 1]))), e.first_tag(e.add(x, y)),
+                e.first_tag(e.mul_public(x, 3)), e.first_tag(x[::-1]), e.first_tag(x[1:]),
+                x["delta"].tolist(), x.dtype)
+
+    out = run_local(main, 2, engine="masked2k")
+    tx, ty, tz, tpub, tsum, tscaled, trev, ttail, delta, dtype = out[0]
+    assert (tx, ty, tz) == (1, 4, 7)
+    assert tpub == tx and tsum is None and tscaled is None and trev is None and ttail == tx + 1
+    assert dtype == MASKED
+    assert out[1][8] == delta  # delta is public: equal at every party
+    assert delta != [5, 6, 7]  # ... and masked
+
+
+def test_inputs_of_equal_values_open_different_deltas():
+    """Each input draws fresh masks: the same value twice gives unrelated public deltas."""
+    def main(p):
+        e = p.engine
+        a = e.input(ring([42] * 8) if p.pid == 0 else None, 0, (8,))
+        b = e.input(ring([42] * 8) if p.pid == 0 else None, 0, (8,))
+        return a["delta"].tolist(), b["delta"].tolist()
+
+    da, db = run_local(main, 3, engine="masked2k")[0]
+    assert len(set(da)) == 8 and not set(da) & set(db)
+
+
+# ----------------------------------------------------------------------------- material
+
+
+def _seeds(n):
+    return [bytes([i + 1]) * 16 for i in range(n)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
+    """Each masked kind: the parties' shares (parties 0..n-2 expanded, party n-1's from the
+    dealer's corrections) sum to the product of the masks read from every party's window."""
+    from mpc._core import get_kernels
+
+    k = get_kernels()
+    seeds = _seeds(n)
+    core = DealerCore(seeds, k)
+    streams = [Streams(s) for s in seeds]
+
+    def lam(t, shape):
+        return sum(mask_window(st_, t, shape).astype(object) for st_ in streams) % 2**64
+
+    reqs = [Request("mtriple", (3, 40, 90, 2, 3)), Request("msquare", (7, 100, 5)),
+            Request("mmatmul", (11, 50, 200, 2, 3, 4)), Request("mtrunc", (13, 9, 6))]
+    for req in reqs:
+        own = [expand_own(req, st_, i == n - 1, i) for i, st_ in enumerate(streams)]
+        corr = core.corrections(req)
+        items = [o if i < n - 1 else o + corr for i, o in enumerate(own)]
+        total = [sum(it[j].astype(object) for it in items) % 2**64 for j in range(len(items[0]))]
+        p = req.params
+        if req.kind == "mtriple":
+            assert (total[0] == lam(p[2], (2, 3))).all()
+            assert (total[1] == lam(p[0], (2, 3)) * lam(p[1], (2, 3)) % 2**64).all()
+        elif req.kind == "msquare":
+            assert (total[0] == lam(p[1], (5,))).all()
+            assert (total[1] == lam(p[0], (5,)) ** 2 % 2**64).all()
+        elif req.kind == "mmatmul":
+            assert (total[0] == lam(p[2], (2, 4))).all()
+            assert (total[1] == lam(p[0], (2, 3)).dot(lam(p[1], (3, 4))) % 2**64).all()
+        else:
+            x = lam(p[0], (6,))
+            assert (total[0] == x // 2**9).all() and (total[1] == x // 2**63).all()
+
+
+@pytest.mark.parametrize("req", [("mtriple", (0, 1, 2, 3)), ("mtriple", (1, 2)), ("msquare", (MAX_TAG - 2, 9, 4)),
+                                 ("mmatmul", (1, 2, 3, 4, 5)), ("mtrunc", (1, 63, 4)), ("mtrunc", (1,))])
+def test_malformed_masked_requests_are_rejected(req):
+    with pytest.raises(ConfigError):
+        normalize(req)
+    words = protocol.encode_batch([Request("triple", (1,))])
+    words[2] = protocol._CODES[req[0]]
+    words = np.concatenate([words[:3], [len(req[1]), *req[1]]]).astype(np.uint64)
+    with pytest.raises(ProtocolError):
+        protocol.decode(words)
+
+
+def test_masked_requests_round_trip_the_dealer_wire():
+    reqs = [Request("mtriple", (1, 9, 17, 2, 4)), Request("mmatmul", (5, 6, 7, 1, 1, 1)), Request("mtrunc", (3, 16, 2))]
+    assert protocol.decode(protocol.encode_batch(reqs)) == reqs
+
+
+def test_the_ot_source_serves_no_masks():
+    with pytest.raises(ConfigError, match="masked2k"):
+        run_local(lambda p: p.input(np.zeros(2) if p.pid == 0 else None, owner=0, shape=(2,)), 2,
+                  engine="masked2k", preprocessing="ot")
