@@ -73,6 +73,9 @@ TESSERA_ENGINES = {  # DESIGN.md section 4
     "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)",
                "authenticated TrustedDealer process (it knows the MAC key), or dealer-free OT (every kind but division tuples; bit protocols slow)"),
     "gmw": ("semi-honest (XOR sharing of bits)", "TrustedDealer process: AND triples, daBits, bit-injection triples"),
+    "masked2k": ("semi-honest, dishonest majority (masked Delta sharing over Z_2^64, as ABY2.0; semi2k's protocols "
+                 "where an operand's mask is not the dealer's)",
+                 "TrustedDealer process: products of the masks named by their tags, plus semi2k's material"),
 }
 STAMP_KEYS = {"machine", "commit", "versions", "settings", "run_id", "timestamp"}
 KNOWN_KEYS = STAMP_KEYS | {
