@@ -72,7 +72,9 @@ def test_masked_products_match_numpy_mod_2_64(n, pairs):
 @settings(max_examples=15, deadline=None)
 @given(st.sampled_from([2, 3]), st.integers(1, 5), st.integers(1, 6), st.integers(1, 5), st.data())
 def test_masked_matmul_matches_numpy(n, m, k, cols, data):
-    """(m,k)@(k,n) of tagged matrices: one opening of m*n elements; mod 2^64 exact."""
+    """(m,k)@(k,n) with both operands' masks the dealer's (one opening of m*n elements), also
+    transposed; with one of them (the half-masked product, either side); with neither (Beaver);
+    mod 2^64 exact."""
     a = data.draw(st.lists(ring_ints, min_size=m * k, max_size=m * k))
     b = data.draw(st.lists(ring_ints, min_size=k * cols, max_size=k * cols))
 
@@ -80,16 +82,50 @@ def test_masked_matmul_matches_numpy(n, m, k, cols, data):
         e = p.engine
         x = e.input(ring(a).reshape(m, k) if p.pid == 0 else None, 0, (m, k))
         y = e.input(ring(b).reshape(k, cols) if p.pid == 1 else None, 1, (k, cols))
+        x2, y2 = e.add(x, x), e.add(y, y)  # untagged
         with p.preprocessing.recording() as log:
+            before = p.stats()["total"]["bytes_sent"]
             z = e.matmul(x, y)
-            t = e.matmul(x, e.add(y, y))  # an untagged operand: semi2k's matrix triple
-        return [r.kind for r in log], e.open([z, t])
+            sent = p.stats()["total"]["bytes_sent"] - before
+            out = [z, e.matmul(x, y2), e.matmul(x2, y), e.matmul(x2, y2), e.matmul(y.T, x.T)]
+        return [r.kind for r in log], sent, e.open(out)
 
-    kinds, (z, t) = run_local(main, n, engine="masked2k")[0]
-    assert kinds == ["mmatmul", "matmul"]
+    kinds, sent, (z, t, u, v, w) = run_local(main, n, engine="masked2k")[0]
+    assert kinds[0] == "mmatmul" and \
+        kinds[1:] == ["mhmatmul", "mhmatmul", "matmul", "mmatmul"]
+    assert 8 * m * cols * (n - 1) <= sent <= 8 * m * cols * (n - 1) + 64 * (n - 1)
     want = [[sum(a[i * k + j] * b[j * cols + c] for j in range(k)) for c in range(cols)] for i in range(m)]
-    assert signed(z) == [wrap(v) for row in want for v in row]
-    assert signed(t) == [wrap(2 * v) for row in want for v in row]
+    flat = [wrap(v_) for row in want for v_ in row]
+    assert signed(z) == flat
+    assert signed(t) == signed(u) == [wrap(2 * v_) for row in want for v_ in row]
+    assert signed(v) == [wrap(4 * v_) for row in want for v_ in row]
+    assert signed(w) == [wrap(want[i][c]) for c in range(cols) for i in range(m)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from([2, 3]), st.lists(st.tuples(ring_ints, ring_ints), min_size=1, max_size=10))
+def test_half_masked_products_match_numpy(n, pairs):
+    """x * y with one operand's masks the dealer's (an mhtriple: one opening of one element
+    per peer), either side, and a broadcast operand (no run: Beaver)."""
+    xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        y = e.input(ring(ys) if p.pid == p.n - 1 else None, p.n - 1, (len(ys),))
+        x2 = e.add(x, x)
+        with p.preprocessing.recording() as log:
+            before = p.stats()["total"]["bytes_sent"]
+            hz = e.mul(x2, y)
+            sent = p.stats()["total"]["bytes_sent"] - before
+            out = [hz, e.mul(y, x2), e.mul(e.add(y, y), np.broadcast_to(x2[:1], x2.shape))]
+        return [r.kind for r in log], sent, e.open(out)
+
+    kinds, sent, (h1, h2, bz) = run_local(main, n, engine="masked2k")[0]
+    assert kinds == ["mhtriple", "mhtriple", "triple"]
+    assert 8 * len(xs) * (n - 1) <= sent <= 8 * len(xs) * (n - 1) + 64 * (n - 1)
+    assert signed(h1) == signed(h2) == [wrap(2 * a * b) for a, b in pairs]
+    assert signed(bz) == [wrap(4 * b * xs[0]) for b in ys]
 
 
 @settings(max_examples=25, deadline=None)
@@ -189,7 +225,7 @@ def test_dry_run_plans_the_masked_requests_of_the_real_run():
 
     same, kinds, pending, (sq, mm, mix) = run_local(main, 2, engine="masked2k", preprocessing="dealer")[0]
     assert same and pending == 0
-    assert kinds[:3] == ["msquare", "mtrunc", "mmatmul"] and "triple" in kinds  # u + u is untagged
+    assert kinds == ["msquare", "mtrunc", "mmatmul", "mtrunc", "mhtriple"]  # (u + u) * u: half-masked
     np.testing.assert_allclose(sq, a * a, atol=2**-15)
     np.testing.assert_allclose(mm, a @ a.T, atol=2**-14)
     np.testing.assert_allclose(mix, 2 * a * a, atol=2**-15)
@@ -250,7 +286,9 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
         return sum(mask_window(st_, t, shape).astype(object) for st_ in streams) % 2**64
 
     reqs = [Request("mtriple", (3, 40, 90, 2, 3)), Request("msquare", (7, 100, 5)),
-            Request("mmatmul", (11, 50, 200, 2, 3, 4)), Request("mtrunc", (13, 9, 6))]
+            Request("mmatmul", (11, 3, 1, 50, 1, 3, 200, 2, 3, 4)), Request("mtrunc", (13, 9, 6)),
+            Request("mhtriple", (21, 2, 2)), Request("mhmatmul", (0, 30, 1, 2, 2, 3, 4)),
+            Request("mhmatmul", (1, 40, 4, 1, 2, 3, 4))]
     for req in reqs:
         own = [expand_own(req, st_, i == n - 1, i) for i, st_ in enumerate(streams)]
         corr = core.corrections(req)
@@ -263,16 +301,24 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
         elif req.kind == "msquare":
             assert (total[0] == lam(p[1], (5,))).all()
             assert (total[1] == lam(p[0], (5,)) ** 2 % 2**64).all()
-        elif req.kind == "mmatmul":
-            assert (total[0] == lam(p[2], (2, 4))).all()
-            assert (total[1] == lam(p[0], (2, 3)).dot(lam(p[1], (3, 4))) % 2**64).all()
+        elif req.kind == "mmatmul":  # X row-major at 11, Y stored transposed at 50 (strides (1, 3))
+            assert (total[0] == lam(p[6], (2, 4))).all()
+            assert (total[1] == lam(p[0], (2, 3)).dot(lam(p[3], (4, 3)).T) % 2**64).all()
+        elif req.kind == "mhtriple":
+            assert (total[1] == total[0] * lam(p[0], (2, 2)) % 2**64).all()
+        elif req.kind == "mhmatmul" and p[1] == 30:  # X (2, 3) transposed at 30: strides (1, 2)
+            assert (total[1] == lam(30, (3, 2)).T.dot(total[0]) % 2**64).all()
+        elif req.kind == "mhmatmul":
+            assert (total[1] == total[0].dot(lam(40, (3, 4))) % 2**64).all()
         else:
             x = lam(p[0], (6,))
             assert (total[0] == x // 2**9).all() and (total[1] == x // 2**63).all()
 
 
 @pytest.mark.parametrize("req", [("mtriple", (0, 1, 2, 3)), ("mtriple", (1, 2)), ("msquare", (MAX_TAG - 2, 9, 4)),
-                                 ("mmatmul", (1, 2, 3, 4, 5)), ("mtrunc", (1, 63, 4)), ("mtrunc", (1,))])
+                                 ("mmatmul", (1, 2, 3, 4, 5)), ("mtrunc", (1, 63, 4)), ("mtrunc", (1,)),
+                                 ("mmatmul", (1, 0, 1, 9, 1, 1, 20, 2, 2, 2)), ("mhmatmul", (2, 1, 1, 1, 2, 2, 2)),
+                                 ("mhtriple", (0, 3))])
 def test_malformed_masked_requests_are_rejected(req):
     with pytest.raises(ConfigError):
         normalize(req)
@@ -284,7 +330,8 @@ def test_malformed_masked_requests_are_rejected(req):
 
 
 def test_masked_requests_round_trip_the_dealer_wire():
-    reqs = [Request("mtriple", (1, 9, 17, 2, 4)), Request("mmatmul", (5, 6, 7, 1, 1, 1)), Request("mtrunc", (3, 16, 2))]
+    reqs = [Request("mtriple", (1, 9, 17, 2, 4)), Request("mmatmul", (5, 1, 1, 6, 1, 1, 7, 1, 1, 1)),
+            Request("mtrunc", (3, 16, 2)), Request("mhtriple", (4, 3)), Request("mhmatmul", (1, 8, 2, 1, 1, 2, 2))]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
 
 

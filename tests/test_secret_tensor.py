@@ -366,6 +366,8 @@ def test_pending_product_times_public_scalar(n, engine, data):
     tol = (2 * ULP + np.abs(want) * 2.0**-17) if divided else (ULP * abs(c) + np.abs(q(x) * q(y)) * 2.0**-17)
     tol = tol if not integral else 0.0
     assert np.all(np.abs(z - want) <= tol + 1e-12)
-    assert r_scale == (1 if integral else 2) and r_mm == (1 if divided else 2)
+    # masked2k truncates a masked product locally: scaling by a non-dividing scalar costs no round
+    local_trunc = engine == "masked2k" and not divided
+    assert r_scale == (1 if integral or local_trunc else 2) and r_mm == (1 if divided else 2)
     want_m = np.dot(z.reshape(-1), q(x).reshape(-1))
     assert abs(m - want_m) <= (1 + np.abs(q(x)).sum()) * ULP * (1 if divided else 2) + 1e-9

@@ -31,7 +31,13 @@ element of the result):
   2. open delta_z = sum_i s_i = (dx - lambda_x)(dy - lambda_y) + lambda_z = xy + lambda_z.
   1 round, n-1 elements: half of Beaver's 2(n-1). square and the 2-d matrix product (m,k)@(k,n)
   are the same with lambda_x^2 (``msquare``) and Lambda_x @ Lambda_y (``mmatmul``; m*n
-  elements opened, against Beaver's m*k + k*n).
+  elements opened, against Beaver's m*k + k*n). A matrix operand's tags may be strided
+  (t + i r + j c): a row-major matrix, its transpose (``W.T``), or a block of either.
+- product with ONE tagged operand y (the other's mask unknown to the dealer): a Beaver triple
+  whose second factor is y's own mask, (a, a lambda_y) (``mhtriple``; ``mhmatmul`` for matrices,
+  either side): open d = x - a only, then z_i = dy x_i - d lam_y,i - (a lambda_y)_i. 1 round,
+  the untagged operand's elements only (a layer's activations against a masked weight matrix:
+  m*k opened, against Beaver's m*k + k*n). The output is a tag-0 record.
 - truncation of a tagged x by k bits: local, 0 rounds, 0 bytes. With c = delta + 2^62 (the
   public masked value of x' = x + 2^62) and the dealer's shares of A = lambda >> k and
   M = msb(lambda) (``mtrunc``, 16 bytes per element to party n-1 offline), semi2k's
@@ -39,7 +45,7 @@ element of the result):
   (delta' = (c >> k) - 2^(62-k), lam' = A - (1 - msb(c)) 2^(64-k) M, tag 0).
   So a fixed-point product with its truncation is one round of n-1 elements (semi2k: 2 rounds,
   3(n-1) elements).
-- everything else (an operand with tag 0, batched matrix products, truncating products,
+- everything else (two untagged operands, batched matrix products, truncating products,
   division, comparisons and every function): the record's additive share
   x_i = [i = 0] delta - lam_i (local) through :class:`~mpc.engines.semi2k.Semi2k`'s protocol,
   at semi2k's cost; the result comes back as a tag-0 record.
@@ -60,7 +66,7 @@ from mpc.engines import steps
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k
 from mpc.net.channel import Channel
-from mpc.preprocessing.base import MAX_TAG, Preprocessing
+from mpc.preprocessing.base import MAX_TAG, Preprocessing, strided_span
 from mpc.prg import PRG
 
 __all__ = ["MASKED", "Masked2k", "MaskedConverter", "build"]
@@ -82,6 +88,25 @@ def _head(x: np.ndarray) -> int:
     """The first tag of x in row-major order (0 when x is empty): O(1). Whether the rest follow
     is checked by the kernel that uses the material, in its own pass."""
     return int(x["tag"].flat[0]) if x.size else 0
+
+
+def _strided(x: np.ndarray) -> tuple[int, int, int] | None:
+    """(t, r, c) when the 2-d record array x's tags are t + i r + j c with t >= 1 and strides
+    r, c >= 1 spanning at most 4 times x's size (a row-major matrix of tagged elements, its
+    transpose, or a block of either), else None."""
+    if x.ndim != 2 or x.size == 0:
+        return None
+    tags = x["tag"]
+    rows, cols = x.shape
+    t = int(tags[0, 0])
+    c = int(tags[0, 1]) - t if cols > 1 else 1
+    r = int(tags[1, 0]) - t if rows > 1 else cols * c
+    if t == 0 or r < 1 or c < 1 or strided_span(t, r, c, rows, cols) > 4 * x.size or \
+            t + strided_span(t, r, c, rows, cols) > MAX_TAG:
+        return None
+    want = (np.arange(rows, dtype=np.uint64)[:, None] * np.uint64(r)
+            + np.arange(cols, dtype=np.uint64)[None, :] * np.uint64(c) + np.uint64(t))
+    return (t, r, c) if np.array_equal(tags, want) else None
 
 
 def _view(words: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -269,9 +294,27 @@ class Masked2k:
             if run:
                 return (yield from self._product_steps(s, lz, tz, x.shape))
             # not runs (a permuted or repeated view): the item is not the operands'; it stays
-            # unused, alike at every party and in a dry run, and Beaver does the product
+            # unused, alike at every party and in a dry run, and a product below does the work
+        if not kx and not ky:
+            if self.first_tag(y):
+                return (yield from self._half_mul_steps(x, y))
+            if self.first_tag(x):
+                return (yield from self._half_mul_steps(y, x))
         z = yield from self.semi.mul_truncating_steps(self.additive(x), kx, self.additive(y), ky)
         return self.from_additive(z)
+
+    def _half_mul_steps(self, x: np.ndarray, y: np.ndarray) -> steps.Steps[np.ndarray]:
+        """x * y where only y's mask is the dealer's (its tags a run): with an ``mhtriple``
+        (a, c = a lambda_y), open d = x - a (1 round, n-1 elements), then locally
+        z_i = dy x_i - d lam_y,i - c_i, since xy = x dy - (d + a) lambda_y. A tag-0 record."""
+        k = self.kernels
+        a, c = self.preprocessing.half_products(int(y["tag"].flat[0]), x.shape)
+        xa = self.additive(x).reshape(-1)
+        mine = k.sub(xa, a.reshape(-1))
+        d = self.semi._sum((yield mine))
+        z = k.sub(k.mul(_field(y, "delta").reshape(-1), xa),
+                  k.add(k.mul(d, _field(y, "lam").reshape(-1)), c.reshape(-1)))
+        return self.from_additive(z.reshape(x.shape))
 
     def _product_steps(self, s: np.ndarray, lz: np.ndarray, tz: int, shape: tuple[int, ...]) -> steps.Steps[np.ndarray]:
         """Open delta_z = sum_i s_i (one exchange of this party's summands s): the record of z
@@ -295,14 +338,20 @@ class Masked2k:
         return self._fallback("square_truncating", x, k)
 
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """x @ y: for tagged 2-d operands 1 round of (n-1) m n elements, else semi2k's."""
-        tx, ty = self.first_tag(x), self.first_tag(y)
-        if x.ndim != 2 or tx is None or ty is None:
+        """x @ y (2-d): both masks the dealer's (tags strided: row-major, transposed or a block
+        of either), 1 round of (n-1) m n elements; one of them, 1 round of the other operand's
+        elements (:meth:`_half_matmul`); else, and batched, semi2k's matrix triple."""
+        sx, sy = (_strided(x), _strided(y)) if x.ndim == 2 else (None, None)
+        if sx is None or sy is None:
+            if sy is not None:
+                return self._half_matmul(x, y, sy, 1)
+            if sx is not None:
+                return self._half_matmul(x, y, sx, 0)
             return self._fallback("matmul", x, y)
         (m, kk), n = x.shape, y.shape[1]
         k = self.kernels
         tz = self._fresh(m * n)
-        lz, g = self.preprocessing.mask_matmuls(tx, ty, tz, m, kk, n)
+        lz, g = self.preprocessing.mask_matmuls(sx, sy, tz, m, kk, n)
         dx, dy = _field(x, "delta"), _field(y, "delta")
         lx, ly = _field(x, "lam"), _field(y, "lam")
         # party 0 folds dx @ dy - dx @ ly into dx @ (dy - ly): two products at every party
@@ -315,6 +364,26 @@ class Masked2k:
             k.sub(s, left.reshape(-1), out=s)
         k.sub(s, right.reshape(-1), out=s)
         return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, (m, n)))
+
+    def _half_matmul(self, x: np.ndarray, y: np.ndarray, tags: tuple[int, int, int], side: int) -> np.ndarray:
+        """x @ y where only one operand's masks are the dealer's (side 1: y's, side 0: x's). With
+        an ``mhmatmul`` item (side 1: a, c = a @ Lambda_y): open D = x - a (1 round, (n-1) m k
+        elements, against Beaver's m k + k n), then z_i = x_i @ Delta_y - D @ Lambda_y,i - c_i,
+        as x @ y = x @ Delta_y - (D + a) @ Lambda_y; side 0 mirrors it with E = y - b. Two
+        matrix products per party, as Beaver's. A tag-0 record (the output's mask is not the
+        dealer's: the next product of it is half-masked again when its other operand is)."""
+        (m, kk), n = x.shape, y.shape[1]
+        k = self.kernels
+        u, c = self.preprocessing.half_matmuls(side, tags, m, kk, n)
+        plain, masked = (x, y) if side == 1 else (y, x)
+        pa = self.additive(plain)
+        opened = self.semi._sum(self.channel.exchange(k.sub(pa.reshape(-1), u.reshape(-1)))).reshape(pa.shape)
+        delta, lam = _field(masked, "delta"), _field(masked, "lam")
+        if side == 1:
+            z = k.sub(k.matmul(pa, delta), k.add(k.matmul(opened, lam), c))
+        else:
+            z = k.sub(k.matmul(delta, pa), k.add(k.matmul(lam, opened), c))
+        return self.from_additive(z)
 
     # ------------------------------------------------------------------ truncation and division
 

@@ -48,9 +48,16 @@ their first tag (an operand's tags are consecutive in row-major order):
 - ``mtriple``: params (tx, ty, tz, *shape): the output's mask share lambda_z (the window at tz,
   drawn by the party itself) and a share of lambda_x * lambda_y (derived);
 - ``msquare``: params (tx, tz, *shape): lambda_z and a share of lambda_x^2;
-- ``mmatmul``: params (tx, ty, tz, m, k, n): lambda_z (m, n) and a share of Lambda_x @ Lambda_y
-  for Lambda_x (m, k) at tx and Lambda_y (k, n) at ty;
-- ``mtrunc``: params (tx, f, *shape): shares of lambda_x >> f and of msb(lambda_x) (both derived).
+- ``mmatmul``: params (tx, rx, cx, ty, ry, cy, tz, m, k, n): lambda_z (m, n) and a share of
+  Lambda_x @ Lambda_y for Lambda_x (m, k) whose element (i, j) has tag tx + i rx + j cx (row and
+  column strides >= 1: a row-major matrix has (k, 1), its transpose (1, m)), and Lambda_y (k, n)
+  likewise;
+- ``mtrunc``: params (tx, f, *shape): shares of lambda_x >> f and of msb(lambda_x) (both derived);
+- ``mhtriple``: params (ty, *shape): a product with ONE masked operand y: a uniform a (base) and a
+  share of a * lambda_y (derived);
+- ``mhmatmul``: params (side, t, r, c, m, k, n): a matrix product with one masked operand, the
+  left one X (m, k) (side 0: a uniform b (k, n) and a share of Lambda_X @ b) or the right one
+  Y (k, n) (side 1: a uniform a (m, k) and a share of a @ Lambda_Y), tags strided as in mmatmul.
 
 ``ring`` names the bit length of the sharing ring: 1 for GF(2) (authenticated bits only), 64 for
 Z_2^64, 128 for Z_2^128 (authenticated only; a mixed kind names its arithmetic ring).
@@ -91,8 +98,8 @@ from mpc.sharing.packing import nwords
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
-         "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc")
-MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc")  # masked2k: products of the dealer's masks
+         "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")
+MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")  # masked2k: the dealer's masks
 MAX_TAG = 1 << 62  # mask tags (masked2k) are below this
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input",
@@ -288,11 +295,37 @@ def normalize(req: object) -> Request:
     return req
 
 
-_MASK_TAGS = {"mtriple": 3, "msquare": 2, "mmatmul": 3, "mtrunc": 1}  # leading tag params
+_MASK_TAGS = {"mtriple": 3, "msquare": 2, "mmatmul": 3, "mtrunc": 1, "mhtriple": 1}  # leading tag params
+
+
+def strided_span(t: int, r: int, c: int, rows: int, cols: int) -> int:
+    """One past the last tag of a (rows, cols) block with tags t + i r + j c, less t."""
+    return (rows - 1) * r + (cols - 1) * c + 1 if rows and cols else 0
+
+
+def _check_strided(kind: str, t: int, r: int, c: int, rows: int, cols: int) -> None:
+    span = strided_span(t, r, c, rows, cols)
+    if t < 1 or r < 1 or c < 1 or t + span > MAX_TAG or span > MAX_ELEMENTS:
+        raise ConfigError(f"plan: {kind} mask tags must lie in [1, 2^62) with strides >= 1 and a span of at most "
+                          f"{MAX_ELEMENTS}, got tag {t}, strides ({r}, {c}) for ({rows}, {cols})")
 
 
 def _check_masks(kind: str, params: tuple[int, ...]) -> None:
     """A masked request's tags name existing windows (1 <= t, t + size <= MAX_TAG); mtrunc's f."""
+    if kind == "mmatmul":
+        if len(params) != 10:
+            raise ConfigError(f"plan: mmatmul params are (tx, rx, cx, ty, ry, cy, tz, m, k, n), got {params}")
+        m, k, n = params[7:]
+        _check_strided(kind, *params[0:3], m, k)
+        _check_strided(kind, *params[3:6], k, n)
+        _check_strided(kind, params[6], n, 1, m, n)
+        return
+    if kind == "mhmatmul":
+        if len(params) != 7 or params[0] not in (0, 1):
+            raise ConfigError(f"plan: mhmatmul params are (side 0|1, t, r, c, m, k, n), got {params}")
+        m, k, n = params[4:]
+        _check_strided(kind, *params[1:4], *((m, k) if params[0] == 0 else (k, n)))
+        return
     ntags = _MASK_TAGS[kind]
     if kind == "mtrunc":
         if len(params) < 2 or not 1 <= params[1] <= 62:
@@ -300,9 +333,7 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
         sizes = [int(np.prod(params[2:], dtype=np.int64))]
     elif kind == "mmatmul":
         if len(params) != 6:
-            raise ConfigError(f"plan: mmatmul params are (tx, ty, tz, m, k, n), got {params}")
-        m, k, n = params[3:]
-        sizes = [m * k, k * n, m * n]
+            raise ConfigError("unreachable")
     else:
         if len(params) < ntags:
             names = "tx, tz" if kind == "msquare" else "tx, ty, tz"
@@ -339,8 +370,11 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     if req.kind == "edabit":  # r (ring elements), then the bit planes of r mod 2^64
         return [p, (64, nwords(p[0]))]
     if req.kind == "mmatmul":
-        return [(p[3], p[5])] * 2
-    if req.kind in ("mtriple", "msquare"):
+        return [(p[7], p[9])] * 2
+    if req.kind == "mhmatmul":  # the uniform operand, then its product with the masks
+        m, k, n = p[4:]
+        return [(k, n) if p[0] == 0 else (m, k), (m, n)]
+    if req.kind in ("mtriple", "msquare", "mhtriple"):
         return [p[_MASK_TAGS[req.kind]:]] * 2
     if req.kind == "mtrunc":
         return [p[2:]] * 2
@@ -410,11 +444,26 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         lz, g = self.take(Request("msquare", (int(tx), int(tz), *_shape(shape, "mask_squares(shape)"))))
         return lz, g
 
-    def mask_matmuls(self, tx: int, ty: int, tz: int, m: int, k: int, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """An ``mmatmul`` item: (Lambda_z share (m, n), share of Lambda_x @ Lambda_y)."""
+    def mask_matmuls(self, x: tuple[int, int, int], y: tuple[int, int, int], tz: int, m: int, k: int,
+                     n: int) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mmatmul`` item for operands with strided tags x = (tx, rx, cx), y = (ty, ry, cy):
+        (Lambda_z share (m, n), share of Lambda_x @ Lambda_y)."""
         dims = _shape((m, k, n), "mask_matmuls(m, k, n)")
-        lz, g = self.take(Request("mmatmul", (int(tx), int(ty), int(tz), *dims)))
+        lz, g = self.take(Request("mmatmul", (*map(int, x), *map(int, y), int(tz), *dims)))
         return lz, g
+
+    def half_products(self, ty: int, shape) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mhtriple`` item: (a, share of a * lambda_y)."""
+        a, c = self.take(Request("mhtriple", (int(ty), *_shape(shape, "half_products(shape)"))))
+        return a, c
+
+    def half_matmuls(self, side: int, tags: tuple[int, int, int], m: int, k: int, n: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+        """An ``mhmatmul`` item: side 0 (X masked): (b, share of Lambda_X @ b); side 1 (Y
+        masked): (a, share of a @ Lambda_Y)."""
+        dims = _shape((m, k, n), "half_matmuls(m, k, n)")
+        u, c = self.take(Request("mhmatmul", (int(side), *map(int, tags), *dims)))
+        return u, c
 
     def mask_truncs(self, tx: int, f: int, shape) -> tuple[np.ndarray, np.ndarray]:
         """An ``mtrunc`` item: shares of lambda_x >> f and msb(lambda_x)."""

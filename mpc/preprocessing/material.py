@@ -27,7 +27,7 @@ import numpy as np
 
 from mpc.errors import ProtocolError
 from mpc.preprocessing import authenticated as am
-from mpc.preprocessing.base import MASK_KINDS, Request, component_shapes, tmul_components
+from mpc.preprocessing.base import MASK_KINDS, Request, component_shapes, strided_span, tmul_components
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
 from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
 from mpc.prg import PRG
@@ -43,8 +43,8 @@ def correction_count(req: Request) -> int:
         return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
     if req.kind == "tsquare":
         return 4  # all but r
-    if req.kind in ("mtriple", "msquare", "mmatmul"):
-        return 1  # the mask product (the output mask lambda_z is each party's own window)
+    if req.kind in ("mtriple", "msquare", "mmatmul", "mhtriple", "mhmatmul"):
+        return 1  # the mask product (lambda_z is each party's own window; a half product's a is drawn)
     return 2 if req.kind in ("trunc", "div", "bitmul", "mtrunc") else 1
 
 
@@ -86,8 +86,9 @@ def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
-    if req.kind in MASK_KINDS:  # the output mask is the party's window at tz; the rest as usual
-        own = [mask_window(streams, req.params[2 if req.kind != "msquare" else 1], shapes[0])] if k else []
+    if req.kind in ("mtriple", "msquare", "mmatmul", "mtrunc"):  # lambda_z: the window at tz
+        tz = {"mtriple": 2, "msquare": 1, "mmatmul": 6}.get(req.kind)
+        own = [mask_window(streams, req.params[tz], shapes[0])] if k else []
         return own + [streams.ring.uint64(s) for s in drawn[k:]]
     return [streams.ring.uint64(s) for s in drawn]
 
@@ -98,8 +99,10 @@ def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndar
     return streams.masks.window(start, int(np.prod(shape, dtype=np.int64))).reshape(shape)
 
 
-def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.SimpleNamespace) -> list[np.ndarray]:
-    """The dealer's plaintext derived components of a masked item, from every party's windows."""
+def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.SimpleNamespace,
+                 base: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """The dealer's plaintext derived components of a masked item, from every party's windows
+    (and the plaintext base component of a half product)."""
     p = req.params
 
     def lam(start: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -108,6 +111,20 @@ def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.Simple
             total += mask_window(st, start, shape)
         return total
 
+    def strided(t: int, r: int, c: int, rows: int, cols: int) -> np.ndarray:
+        """The (rows, cols) masks with tags t + i r + j c."""
+        flat = lam(t, (strided_span(t, r, c, rows, cols),))
+        return np.lib.stride_tricks.as_strided(flat, (rows, cols), (8 * r, 8 * c)).copy()
+
+    if req.kind == "mhtriple":
+        shape = p[1:]
+        return [kernels.mul(base[0].reshape(-1), lam(p[0], shape).reshape(-1)).reshape(shape)]
+    if req.kind == "mhmatmul":
+        m, k, n = p[4:]
+        if p[0] == 0:
+            return [kernels.matmul(strided(*p[1:4], m, k), base[0])]
+        return [kernels.matmul(base[0], strided(*p[1:4], k, n))]
+
     if req.kind == "mtriple":
         shape = p[3:]
         return [kernels.mul(lam(p[0], shape).reshape(-1), lam(p[1], shape).reshape(-1)).reshape(shape)]
@@ -115,8 +132,8 @@ def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.Simple
         x = lam(p[0], p[2:]).reshape(-1)
         return [kernels.mul(x, x).reshape(p[2:])]
     if req.kind == "mmatmul":
-        m, k, n = p[3:]
-        return [kernels.matmul(lam(p[0], (m, k)), lam(p[1], (k, n)))]
+        m, k, n = p[7:]
+        return [kernels.matmul(strided(*p[0:3], m, k), strided(*p[3:6], k, n))]
     x = lam(p[0], p[2:])  # mtrunc
     return [x >> np.uint64(p[1]), x >> _U63]
 
@@ -214,9 +231,16 @@ class DealerCore:
 
     def _masked(self, req: Request, per_party: list[list[np.ndarray]], k: int) -> list[np.ndarray]:
         """Corrections of a masked item: the value of each derived component (from every party's
-        mask windows) minus parties 0..n-2's shares of it."""
+        mask windows and, for a half product, the sum of the parties' base shares) minus parties
+        0..n-2's shares of it."""
+        base = []
+        if req.kind in ("mhtriple", "mhmatmul"):
+            total = per_party[0][0].copy()
+            for i in range(1, self.n):
+                total += per_party[i][0]
+            base.append(total)
         out = []
-        for j, value in enumerate(_mask_values(req, self._streams, self._kernels)):
+        for j, value in enumerate(_mask_values(req, self._streams, self._kernels, base)):
             corr = np.array(value, dtype=np.uint64).reshape(per_party[0][k + j].shape)
             for i in range(self.n - 1):
                 corr -= per_party[i][k + j]
