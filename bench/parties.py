@@ -80,6 +80,8 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
     # masked2k's requests name the mask tags of this very run (the counter moves on with every
     # run), so its plan comes from a dry run before each repeat, untimed, as a user would plan
     replan = hasattr(p.engine, "follow")
+    if replan and not args:  # a dry run shadows only its arguments: a closure would run for real
+        raise ValueError("time_phases: masked2k plans by a dry run, which needs the secret tensors as arguments")
     offline, online = [], []
     for r in range(repeats + 1):  # round 0 is the untimed one
         if replan:

@@ -228,15 +228,15 @@ int mpc_masked_trunc(uint64_t *restrict out, const uint64_t *x, const uint64_t *
     /* semi2k's truncation finish with the opened c = delta + 2^62 and r = lambda (ring64.h) */
     if (n == 0)
         return 0;
-    const uint64_t base = (uint64_t)1 << (62 - k), t0 = x[2];
-    uint64_t bad = t0 == 0;
+    const uint64_t base = (uint64_t)1 << (62 - k), t0 = x[2], shift = (uint64_t)k << 58;
+    uint64_t bad = (t0 == 0) | (t0 >> 58) | ((t0 + n - 1) >> 58); /* fresh tags only (below 2^58) */
     for (size_t i = 0; i < n; i++) {
         bad |= x[3 * i + 2] ^ (t0 + i);
         uint64_t c = x[3 * i] + ((uint64_t)1 << 62);
         uint64_t coef = ((c >> 63) ^ 1) << (64 - k);
         out[3 * i] = (c >> k) - base;
         out[3 * i + 1] = a[i] - coef * m[i];
-        out[3 * i + 2] = 0;
+        out[3 * i + 2] = (t0 + i) | shift;
     }
     return bad == 0;
 }

@@ -707,11 +707,13 @@ def test_masked_kernels_match_python_ints(k, data):
     out = k.masked_finish(s, lz, t0, g)
     assert out.tolist() == [[(want[i] + int(g[i])) & M64, int(lz[i]), (t0 + i) & M64] for i in range(n)]
     tr, run = k.masked_trunc(x, lz, g, f)
-    rows = []
+    rows, t0 = [], int(x[0, 2]) if n else 0
     for i in range(n):
         c = (int(x[i, 0]) + (1 << 62)) & M64
-        rows.append([((c >> f) - (1 << (62 - f))) & M64, (int(lz[i]) - (1 - (c >> 63)) * (1 << (64 - f)) * int(g[i])) & M64, 0])
-    assert tr.tolist() == rows and run == bool(run_start(x))
+        rows.append([((c >> f) - (1 << (62 - f))) & M64, (int(lz[i]) - (1 - (c >> 63)) * (1 << (64 - f)) * int(g[i])) & M64,
+                     ((t0 + i) & M64) | (f << 58)])
+    assert tr.tolist() == rows  # the output's tags: the fresh tags with the shift in bits 58..
+    assert run == bool(run_start(x) and t0 + n <= 1 << 58)
 
 
 @given(data=st.data())

@@ -288,7 +288,9 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
     reqs = [Request("mtriple", (3, 40, 90, 2, 3)), Request("msquare", (7, 100, 5)),
             Request("mmatmul", (11, 3, 1, 50, 1, 3, 200, 2, 3, 4)), Request("mtrunc", (13, 9, 6)),
             Request("mhtriple", (21, 2, 2)), Request("mhmatmul", (0, 30, 1, 2, 2, 3, 4)),
-            Request("mhmatmul", (1, 40, 4, 1, 2, 3, 4))]
+            Request("mhmatmul", (1, 40, 4, 1, 2, 3, 4)),
+            Request("mtriple", (3 | 5 << 58, 40, 90, 2, 3)), Request("mtriple", (3 | 5 << 58, 40 | 9 << 58, 90, 2, 3)),
+            Request("mtriple", (3 | 40 << 58, 40 | 30 << 58, 90, 2, 3))]
     for req in reqs:
         own = [expand_own(req, st_, i == n - 1, i) for i, st_ in enumerate(streams)]
         corr = core.corrections(req)
@@ -297,7 +299,18 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
         p = req.params
         if req.kind == "mtriple":
             assert (total[0] == lam(p[2], (2, 3))).all()
-            assert (total[1] == lam(p[0], (2, 3)) * lam(p[1], (2, 3)) % 2**64).all()
+
+            def factors(t):
+                x, k = lam(t % 2**58, (2, 3)), t >> 58
+                return [x] if not k else [x // 2**k, x // 2**63]  # lambda >> k, msb(lambda)
+
+            fx, fy = factors(p[0]), factors(p[1])
+            pairs = [(i, j) for i in range(len(fx)) for j in range(len(fy))]
+            if len(fx) == len(fy) == 2 and (p[0] >> 58) + (p[1] >> 58) <= 64:
+                pairs.remove((1, 1))  # its coefficient T_x T_y is 0 mod 2^64
+            assert len(total) == 1 + len(pairs)
+            for (i, j), got in zip(pairs, total[1:], strict=True):
+                assert (got == fx[i] * fy[j] % 2**64).all()
         elif req.kind == "msquare":
             assert (total[0] == lam(p[1], (5,))).all()
             assert (total[1] == lam(p[0], (5,)) ** 2 % 2**64).all()
@@ -318,7 +331,8 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
 @pytest.mark.parametrize("req", [("mtriple", (0, 1, 2, 3)), ("mtriple", (1, 2)), ("msquare", (MAX_TAG - 2, 9, 4)),
                                  ("mmatmul", (1, 2, 3, 4, 5)), ("mtrunc", (1, 63, 4)), ("mtrunc", (1,)),
                                  ("mmatmul", (1, 0, 1, 9, 1, 1, 20, 2, 2, 2)), ("mhmatmul", (2, 1, 1, 1, 2, 2, 2)),
-                                 ("mhtriple", (0, 3))])
+                                 ("mhtriple", (0, 3)), ("mtriple", (1 | 63 << 58, 2, 3, 4)),
+                                 ("mtriple", (1, 2, 3 | 1 << 58, 4)), ("msquare", (1 | 1 << 58, 9, 4))])
 def test_malformed_masked_requests_are_rejected(req):
     with pytest.raises(ConfigError):
         normalize(req)
@@ -339,3 +353,57 @@ def test_the_ot_source_serves_no_masks():
     with pytest.raises(ConfigError, match="masked2k"):
         run_local(lambda p: p.input(np.zeros(2) if p.pid == 0 else None, owner=0, shape=(2,)), 2,
                   engine="masked2k", preprocessing="ot")
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([2, 3]), st.lists(st.tuples(st.integers(-LIMIT + 1, LIMIT - 1), st.integers(-LIMIT + 1, LIMIT - 1)),
+                                         min_size=1, max_size=10),
+       st.integers(1, 62), st.integers(1, 62))
+def test_products_of_truncated_masks_are_exact_in_the_ring(n, pairs, k1, k2):
+    """A locally truncated masked value keeps a dealer-known (truncated) mask: its products with
+    a fresh masked value, with another truncated one (k1 + k2 both below and above 64: three or
+    four mask products) and its square are one masked opening each, and equal the ring product
+    of the truncated values themselves."""
+    xs = [a for a, _ in pairs] + [LIMIT - 1, -LIMIT + 1]
+    ys = [b for _, b in pairs] + [-1, LIMIT - 1]
+
+    def main(p):
+        e = p.engine
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        y = e.input(ring(ys) if p.pid == p.n - 1 else None, p.n - 1, (len(ys),))
+        with p.preprocessing.recording() as log:
+            (tx,), (ty,) = e.truncate_many([x], k1), e.truncate_many([y], k2)
+            before = p.stats()["total"]["bytes_sent"]
+            out = [e.mul(tx, y), e.mul(tx, ty), e.square(tx)]
+            sent = p.stats()["total"]["bytes_sent"] - before
+        return [(r.kind, r.params) for r in log], sent, e.open([tx, ty, *out])
+
+    log, sent, (tx, ty, txy, txty, sq) = run_local(main, n, engine="masked2k")[0]
+    assert [kind for kind, _ in log] == ["mtrunc", "mtrunc", "mtriple", "mtriple", "mtriple"]
+    assert log[3][1][0] >> 58 == k1 and log[3][1][1] >> 58 == k2  # both operands' truncated tags
+    assert 3 * 8 * len(xs) * (n - 1) <= sent <= 3 * (8 * len(xs) + 64) * (n - 1)  # one element each
+    tx, ty = signed(tx), signed(ty)
+    assert all(t - (v >> k1) in (0, 1) for t, v in zip(tx, xs, strict=True))
+    assert signed(txy) == [wrap(a * b) for a, b in zip(tx, ys, strict=True)]
+    assert signed(txty) == [wrap(a * b) for a, b in zip(tx, ty, strict=True)]
+    assert signed(sq) == [wrap(a * a) for a in tx]
+
+
+def test_fixed_point_chains_stay_masked():
+    """x * y * z and (x * y)^2 on Fixed(16): each product's pending truncation is done locally
+    on its masks, so every product is one masked opening (no Beaver triple, no tmul tuple)."""
+    rng = np.random.default_rng(9)
+    a, b, c = (rng.uniform(-20, 20, 50) for _ in range(3))
+
+    def main(p):
+        x, y, z = (p.input(v if p.pid == i % p.n else None, owner=i % p.n, shape=v.shape) for i, v in enumerate((a, b, c)))
+        with p.preprocessing.recording() as log:
+            out = [x * y * z, (x * y).square(), (x * y) * (y * z)]
+        return sorted({r.kind for r in log}), p.reveal(*out)
+
+    kinds, (xyz, sq, pq) = run_local(main, 2, engine="masked2k")[0]
+    assert kinds == ["msquare", "mtriple", "mtrunc"] or kinds == ["mtriple", "mtrunc"]
+    q = lambda v: np.rint(v * 2**16) / 2**16  # noqa: E731
+    np.testing.assert_allclose(xyz, q(a) * q(b) * q(c), atol=40 * 2**-15)
+    np.testing.assert_allclose(sq, (q(a) * q(b)) ** 2, atol=800 * 2**-15)
+    np.testing.assert_allclose(pq, q(a) * q(b) * q(b) * q(c), atol=800 * 2**-15)

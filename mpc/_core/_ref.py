@@ -125,8 +125,10 @@ def masked_mul_share(x, y, lz, g, first):
     operands' tags are runs (:func:`masked_tags` nonzero for both)."""
     (x, y), (lz, g), _ = ck.masked_args("x, y, lz, g", (x, y), (lz, g))
     dx, lx, dy, ly = x[..., 0], x[..., 1], y[..., 0], y[..., 1]
-    s = lz + g - dx * ly - dy * lx
-    return np.array(s + dx * dy if first else s, dtype=np.uint64), bool(masked_tags(x) and masked_tags(y))
+    with np.errstate(over="ignore"):  # 0-d operands compute on NumPy scalars, which warn on the ring's wrap
+        s = lz + g - dx * ly - dy * lx
+        s = np.array(s + dx * dy if first else s, dtype=np.uint64)
+    return s, bool(masked_tags(x) and masked_tags(y))
 
 
 def masked_finish(s, lz, t0, s2=None):
@@ -146,12 +148,16 @@ def masked_trunc(x, a, m, k):
     with c = delta + 2^62; run: whether x's tags are a run (:func:`masked_tags` nonzero)."""
     (x,), (a, m), shape = ck.masked_args("x, a, m", (x,), (a, m))
     k = ck.trunc_shift(k, "k", 1)
-    c = x[..., 0] + np.uint64(1 << 62)
-    coef = ((c >> np.uint64(63)) ^ np.uint64(1)) << np.uint64(64 - k)
     out = np.zeros((*shape, 3), dtype=np.uint64)
-    out[..., 0] = (c >> np.uint64(k)) - np.uint64(1 << (62 - k))
-    out[..., 1] = a - coef * m
-    return out, bool(masked_tags(x))
+    with np.errstate(over="ignore"):  # 0-d operands compute on NumPy scalars, which warn on the ring's wrap
+        c = x[..., 0] + np.uint64(1 << 62)
+        coef = ((c >> np.uint64(63)) ^ np.uint64(1)) << np.uint64(64 - k)
+        out[..., 0] = (c >> np.uint64(k)) - np.uint64(1 << (62 - k))
+        out[..., 1] = a - coef * m
+    t0 = int(x.reshape(-1)[2]) if x.size else 0
+    out[..., 2] = ((np.arange(out[..., 2].size, dtype=np.uint64) + np.uint64(t0)) | np.uint64(k << 58)).reshape(shape)
+    run = bool(masked_tags(x)) and t0 + out[..., 2].size <= 1 << 58
+    return out, run
 
 
 # ----------------------------------------------------------------------------- ring Z_2^128

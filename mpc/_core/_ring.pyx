@@ -268,8 +268,6 @@ def masked_trunc(x, a, m, k):
     if n:
         with nogil:
             run = mpc_masked_trunc(po, px, pa, pm, kk, n)
-        if int(x.reshape(-1)[2]) + n > 1 << 64:
-            run = 0  # a run would pass 2^64 (the C check wraps): not one
     return out, bool(run)
 
 

@@ -14,8 +14,9 @@ lambda. ``tag`` says where lambda comes from:
   (:meth:`mpc.preprocessing.base.Preprocessing.mask_shares`), so the dealer can serve products
   of masks (:data:`mpc.preprocessing.base.MASK_KINDS`). Tags are handed out by a counter that
   every party advances identically; the masks of a product's output are always fresh tags.
-- tag 0: lambda is not known to the dealer (after additions, scalings, a truncation, or a
-  protocol run on additive shares). Every additive share z_i is such a record: (0, -z_i, 0).
+- tag t | k << 58: lambda is the fresh mask t truncated by k bits (below).
+- tag 0: lambda is not known to the dealer (after additions, scalings, or a protocol run on
+  additive shares). Every additive share z_i is such a record: (0, -z_i, 0).
 
 Operations and their cost (n parties; bytes are 8-byte ring elements sent by each party per
 element of the result):
@@ -42,11 +43,19 @@ element of the result):
   public masked value of x' = x + 2^62) and the dealer's shares of A = lambda >> k and
   M = msb(lambda) (``mtrunc``, 16 bytes per element to party n-1 offline), semi2k's
   truncation formula gives floor(x / 2^k) (+ at most one ulp, for |x| < 2^62) as the record
-  (delta' = (c >> k) - 2^(62-k), lam' = A - (1 - msb(c)) 2^(64-k) M, tag 0).
-  So a fixed-point product with its truncation is one round of n-1 elements (semi2k: 2 rounds,
-  3(n-1) elements).
-- everything else (two untagged operands, batched matrix products, truncating products,
-  division, comparisons and every function): the record's additive share
+  (delta' = (c >> k) - 2^(62-k), lam' = A - T M, T = (1 - msb(c)) 2^(64-k)). The output's mask
+  A - T M is still the dealer's: A and M derive from lambda, and T is public (msb(c) is a bit of
+  delta' + 2^(62-k)). Its tag is the fresh tag with k in bits 58..63 (``TAG_BITS``), so an
+  elementwise product with it is masked too: the dealer's ``mtriple`` then holds the factor
+  products (A lambda_y and M lambda_y; for two truncated operands A A', A M', M A' and, when
+  k + k' > 64, M M'), and each party combines its shares with the public T's. So a
+  fixed-point product with its truncation is one round of n-1 elements (semi2k: 2 rounds,
+  3(n-1) elements), and a chain of fixed-point products (a pending truncation is done this way
+  before the next product) is one such round per product (semi2k: 2(n-1) elements each).
+  A matrix product cannot use a truncated mask (T varies inside the sum); there the operand
+  counts as untagged.
+- everything else (two untagged operands, batched matrix products, division, comparisons and
+  every function): the record's additive share
   x_i = [i = 0] delta - lam_i (local) through :class:`~mpc.engines.semi2k.Semi2k`'s protocol,
   at semi2k's cost; the result comes back as a tag-0 record.
 
@@ -66,7 +75,7 @@ from mpc.engines import steps
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k
 from mpc.net.channel import Channel
-from mpc.preprocessing.base import MAX_TAG, Preprocessing, strided_span
+from mpc.preprocessing.base import MAX_TAG, Preprocessing, mtriple_products, strided_span, tag_shift
 from mpc.prg import PRG
 
 __all__ = ["MASKED", "Masked2k", "MaskedConverter", "build"]
@@ -107,6 +116,14 @@ def _strided(x: np.ndarray) -> tuple[int, int, int] | None:
     want = (np.arange(rows, dtype=np.uint64)[:, None] * np.uint64(r)
             + np.arange(cols, dtype=np.uint64)[None, :] * np.uint64(c) + np.uint64(t))
     return (t, r, c) if np.array_equal(tags, want) else None
+
+
+def _shift_coef(x: np.ndarray, k: int) -> np.ndarray:
+    """T = (1 - msb(c)) 2^(64-k) of each element of a record array x truncated by k bits from
+    c = delta + 2^62 (flat): x's delta is (c >> k) - 2^(62-k), so msb(c) is bit 63-k of
+    delta + 2^(62-k)."""
+    d = _field(x, "delta").reshape(-1) + np.uint64(1 << (62 - k))
+    return (((d >> np.uint64(63 - k)) & np.uint64(1)) ^ np.uint64(1)) << np.uint64(64 - k)
 
 
 def _view(words: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -174,8 +191,10 @@ class Masked2k:
         return _records(0, np.zeros(x.shape, dtype=np.uint64), x["tag"])
 
     def first_tag(self, x: np.ndarray) -> int | None:
-        """t when x's tags are t, t+1, ... in row-major order (t >= 1), else None (one pass)."""
-        return self.kernels.masked_tags(_words(x)) or None
+        """t when x's tags are t, t+1, ... in row-major order with fresh masks (1 <= t, no shift
+        bits), else None (one pass)."""
+        t = self.kernels.masked_tags(_words(x))
+        return t if t and not tag_shift(t) else None
 
     def _fallback(self, name: str, *args) -> np.ndarray:
         """semi2k's ``name`` on the additive shares of the record arguments; a tag-0 record."""
@@ -285,11 +304,19 @@ class Masked2k:
         return steps.run(self.channel.exchange, self.mul_truncating_steps(x, kx, y, ky))
 
     def mul_truncating_steps(self, x: np.ndarray, kx: int, y: np.ndarray, ky: int) -> steps.Steps[np.ndarray]:
-        """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`)."""
+        """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`). A pending
+        truncation of a masked operand is done locally first (its output keeps a truncated
+        mask), so the product is still one masked opening of one element per peer."""
+        if kx or ky:
+            xt = self._truncate_masked(x, kx) if kx else x
+            yt = self._truncate_masked(y, ky) if ky else y
+            if xt is not None and yt is not None and _head(xt) and _head(yt):
+                x, kx, y, ky = xt, 0, yt, 0
         tx, ty = _head(x), _head(y)
         if not kx and not ky and tx and ty:
             tz = self._fresh(x.size)
-            lz, g = self.preprocessing.mask_products(tx, ty, tz, x.shape)
+            lz, *gs = self.preprocessing.mask_products(tx, ty, tz, x.shape)
+            g = self._mask_product(x, y, tx, ty, gs)
             s, run = self.kernels.masked_mul_share(_words(x), _words(y), lz, g, self.pid == 0)
             if run:
                 return (yield from self._product_steps(s, lz, tz, x.shape))
@@ -316,6 +343,38 @@ class Masked2k:
                   k.add(k.mul(d, _field(y, "lam").reshape(-1)), c.reshape(-1)))
         return self.from_additive(z.reshape(x.shape))
 
+    def _mask_product(self, x: np.ndarray, y: np.ndarray, tx: int, ty: int, gs: list[np.ndarray]) -> np.ndarray:
+        """This party's share of lambda_x lambda_y from an ``mtriple`` item's factor products:
+        the product itself for fresh masks; for a truncated mask A - T M (T = (1 - msb(c))
+        2^(64-k), public from the record's delta: :func:`_shift_coef`) the combination
+        A_x A_y - T_y A_x M_y - T_x M_x A_y + T_x T_y M_x M_y of the products present."""
+        if len(gs) == 1:
+            return gs[0]
+        k = self.kernels
+        coef = {}
+        if tag_shift(tx):
+            coef["x"] = _shift_coef(x, tag_shift(tx))
+        if tag_shift(ty):
+            coef["y"] = _shift_coef(y, tag_shift(ty))
+        g = np.array(gs[0].reshape(-1), copy=True)
+        for (i, j), part in zip(mtriple_products(tx, ty)[1:], gs[1:], strict=True):
+            p = part.reshape(-1)
+            if i and j:
+                k.add(g, k.mul(k.mul(coef["x"], coef["y"]), p), out=g)
+            else:
+                k.sub(g, k.mul(coef["x"] if i else coef["y"], p), out=g)
+        return g.reshape(x.shape)
+
+    def _truncate_masked(self, x: np.ndarray, k: int) -> np.ndarray | None:
+        """floor(x / 2^k) locally when x's masks are fresh and run (an ``mtrunc`` item; the
+        output carries the truncated masks' tags), else None (the item, if taken, stays unused)."""
+        t = _head(x)
+        if not t or tag_shift(t):
+            return None
+        a, m = self.preprocessing.mask_truncs(t, k, x.shape)
+        words, run = self.kernels.masked_trunc(_words(x), a, m, k)
+        return _view(words, x.shape) if run else None
+
     def _product_steps(self, s: np.ndarray, lz: np.ndarray, tz: int, shape: tuple[int, ...]) -> steps.Steps[np.ndarray]:
         """Open delta_z = sum_i s_i (one exchange of this party's summands s): the record of z
         with this party's mask shares lz and the tags tz, tz+1, ..."""
@@ -325,6 +384,8 @@ class Masked2k:
     def square(self, x: np.ndarray) -> np.ndarray:
         """x * x: 1 round of n-1 elements for a tagged x, else semi2k's square pair."""
         tx = _head(x)
+        if tag_shift(tx):  # a truncated mask: the general product, with x as both operands
+            return self.mul(x, x)
         if tx:
             tz = self._fresh(x.size)
             lz, g = self.preprocessing.mask_squares(tx, tz, x.shape)
@@ -335,7 +396,10 @@ class Masked2k:
         return self._fallback("square", x)
 
     def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
-        return self._fallback("square_truncating", x, k)
+        """floor(x / 2^k)^2: the local truncation of a masked x, then its square (one masked
+        opening); else semi2k's truncating square."""
+        xt = self._truncate_masked(x, k)
+        return self.square(xt) if xt is not None else self._fallback("square_truncating", x, k)
 
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """x @ y (2-d): both masks the dealer's (tags strided: row-major, transposed or a block
@@ -397,14 +461,9 @@ class Masked2k:
         out: list[np.ndarray | None] = [None] * len(xs)
         rest = []
         for i, x in enumerate(xs):
-            t = _head(x)
-            if t:
-                a, m = self.preprocessing.mask_truncs(t, k, x.shape)
-                words, run = self.kernels.masked_trunc(_words(x), a, m, k)
-                if run:
-                    out[i] = _view(words, x.shape)
-                    continue
-            rest.append(i)
+            out[i] = self._truncate_masked(x, k)
+            if out[i] is None:
+                rest.append(i)
         if rest:
             done = yield from self.semi.truncate_steps([self.additive(xs[i]) for i in rest], k)
             for i, z in zip(rest, done, strict=True):

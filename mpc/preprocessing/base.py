@@ -46,7 +46,11 @@ sum_i of them, and a party knows only its own share. A request names the tags of
 their first tag (an operand's tags are consecutive in row-major order):
 
 - ``mtriple``: params (tx, ty, tz, *shape): the output's mask share lambda_z (the window at tz,
-  drawn by the party itself) and a share of lambda_x * lambda_y (derived);
+  drawn by the party itself) and a share of lambda_x * lambda_y (derived). An operand's tag may
+  carry a shift k in its bits 58..63 (:data:`TAG_BITS`): its mask is then the truncated mask
+  A - T M of a fresh one, with A = lambda >> k, M = msb(lambda) and T public (the party computes
+  it from the operand's delta), so the item holds the products of the factors instead, A y and
+  M y for lambda_y (:func:`mtriple_products`), which the parties combine with T;
 - ``msquare``: params (tx, tz, *shape): lambda_z and a share of lambda_x^2;
 - ``mmatmul``: params (tx, rx, cx, ty, ry, cy, tz, m, k, n): lambda_z (m, n) and a share of
   Lambda_x @ Lambda_y for Lambda_x (m, k) whose element (i, j) has tag tx + i rx + j cx (row and
@@ -100,7 +104,28 @@ from mpc.sharing.packing import nwords
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
          "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")
 MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")  # masked2k: the dealer's masks
-MAX_TAG = 1 << 62  # mask tags (masked2k) are below this
+TAG_BITS = 58
+MAX_TAG = 1 << TAG_BITS  # fresh mask tags (masked2k) are below this; bits 58.. carry a truncation
+
+
+def tag_shift(t: int) -> int:
+    """k of a tag whose mask is a fresh mask truncated by k bits (0: the fresh mask itself)."""
+    return int(t) >> TAG_BITS
+
+
+def mask_factors(t: int) -> int:
+    """How many dealer factors a tag's mask has: 1 (lambda) or 2 (lambda >> k and msb(lambda))."""
+    return 2 if tag_shift(t) else 1
+
+
+def mtriple_products(tx: int, ty: int) -> list[tuple[int, int]]:
+    """The factor pairs (i of x, j of y) of an ``mtriple`` item's mask products, in stream order:
+    every pair but (M_x, M_y) when kx + ky <= 64 (its coefficient T_x T_y is 0 mod 2^64)."""
+    fx, fy = mask_factors(tx), mask_factors(ty)
+    pairs = [(i, j) for i in range(fx) for j in range(fy)]
+    if fx == fy == 2 and tag_shift(tx) + tag_shift(ty) <= 64:
+        pairs.remove((1, 1))
+    return pairs
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input",
               "dabit", "bitmul", "edabit")  # authenticated over Z_2^128 (mixed kinds: their ring half)
@@ -327,6 +352,11 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
         _check_strided(kind, *params[1:4], *((m, k) if params[0] == 0 else (k, n)))
         return
     ntags = _MASK_TAGS[kind]
+    if kind == "mtriple" and len(params) >= 3:  # operands may be truncated masks (shift in the top bits)
+        for t in params[:2]:
+            if not 1 <= tag_shift(t) <= 62 and tag_shift(t):
+                raise ConfigError(f"plan: mtriple operand tag with a shift outside [1, 62]: {t}")
+        params = (params[0] & (MAX_TAG - 1), params[1] & (MAX_TAG - 1), *params[2:])
     if kind == "mtrunc":
         if len(params) < 2 or not 1 <= params[1] <= 62:
             raise ConfigError(f"plan: mtrunc params are (tx, f, *shape) with f in [1, 62], got {params}")
@@ -374,7 +404,9 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     if req.kind == "mhmatmul":  # the uniform operand, then its product with the masks
         m, k, n = p[4:]
         return [(k, n) if p[0] == 0 else (m, k), (m, n)]
-    if req.kind in ("mtriple", "msquare", "mhtriple"):
+    if req.kind == "mtriple":
+        return [p[3:]] * (1 + len(mtriple_products(p[0], p[1])))
+    if req.kind in ("msquare", "mhtriple"):
         return [p[_MASK_TAGS[req.kind]:]] * 2
     if req.kind == "mtrunc":
         return [p[2:]] * 2
@@ -434,10 +466,10 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         see the module docstring): read by random access, not an item (nothing is consumed)."""
         raise ConfigError(f"{type(self).__name__} serves no masks (the masked2k engine needs the trusted dealer)")
 
-    def mask_products(self, tx: int, ty: int, tz: int, shape) -> tuple[np.ndarray, np.ndarray]:
-        """An ``mtriple`` item: (lambda_z share, share of lambda_x * lambda_y)."""
-        lz, g = self.take(Request("mtriple", (int(tx), int(ty), int(tz), *_shape(shape, "mask_products(shape)"))))
-        return lz, g
+    def mask_products(self, tx: int, ty: int, tz: int, shape) -> tuple[np.ndarray, ...]:
+        """An ``mtriple`` item: (lambda_z share, then shares of the mask factors' products in
+        :func:`mtriple_products` order: one, lambda_x * lambda_y, for two fresh masks)."""
+        return self.take(Request("mtriple", (int(tx), int(ty), int(tz), *_shape(shape, "mask_products(shape)"))))
 
     def mask_squares(self, tx: int, tz: int, shape) -> tuple[np.ndarray, np.ndarray]:
         """An ``msquare`` item: (lambda_z share, share of lambda_x^2)."""

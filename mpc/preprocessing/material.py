@@ -27,7 +27,16 @@ import numpy as np
 
 from mpc.errors import ProtocolError
 from mpc.preprocessing import authenticated as am
-from mpc.preprocessing.base import MASK_KINDS, Request, component_shapes, strided_span, tmul_components
+from mpc.preprocessing.base import (
+    MASK_KINDS,
+    MAX_TAG,
+    Request,
+    component_shapes,
+    mtriple_products,
+    strided_span,
+    tag_shift,
+    tmul_components,
+)
 from mpc.preprocessing.bit_triples import dealer_bit_triples, expand_bit_triple_share
 from mpc.preprocessing.dabits import dealer_bitmul, dealer_dabits, expand_bitmul_share, expand_dabit_share
 from mpc.prg import PRG
@@ -43,7 +52,9 @@ def correction_count(req: Request) -> int:
         return len(tmul_components(req.params[0], req.params[1])) - 2  # all but r1, r2
     if req.kind == "tsquare":
         return 4  # all but r
-    if req.kind in ("mtriple", "msquare", "mmatmul", "mhtriple", "mhmatmul"):
+    if req.kind == "mtriple":
+        return len(component_shapes(req)) - 1  # the mask products (lambda_z: each party's own window)
+    if req.kind in ("msquare", "mmatmul", "mhtriple", "mhmatmul"):
         return 1  # the mask product (lambda_z is each party's own window; a half product's a is drawn)
     return 2 if req.kind in ("trunc", "div", "bitmul", "mtrunc") else 1
 
@@ -127,7 +138,13 @@ def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.Simple
 
     if req.kind == "mtriple":
         shape = p[3:]
-        return [kernels.mul(lam(p[0], shape).reshape(-1), lam(p[1], shape).reshape(-1)).reshape(shape)]
+
+        def factors(t: int) -> list[np.ndarray]:
+            x, k = lam(t & (MAX_TAG - 1), shape).reshape(-1), tag_shift(t)
+            return [x] if not k else [x >> np.uint64(k), x >> _U63]  # A = lambda >> k, M = msb(lambda)
+
+        fx, fy = factors(p[0]), factors(p[1])
+        return [kernels.mul(fx[i], fy[j]).reshape(shape) for i, j in mtriple_products(p[0], p[1])]
     if req.kind == "msquare":
         x = lam(p[0], p[2:]).reshape(-1)
         return [kernels.mul(x, x).reshape(p[2:])]

@@ -70,8 +70,10 @@ void mpc_masked_finish(uint64_t *out, const uint64_t *s, const uint64_t *s2, con
                        size_t n);
 /* floor(x / 2^k) (+ at most one ulp, |x| < 2^62) of records x whose masks' shares of
  * lambda >> k and msb(lambda) are a[i], m[i]; local, one pass. With c = delta + 2^62:
- *   out[i] = ((c >> k) - 2^(62-k), a[i] - (1 - msb(c)) 2^(64-k) m[i], 0), k in [1, 62].
- * Returns 1 when x's tags are a run from x[0].tag >= 1 (checked in the pass), else 0. */
+ *   out[i] = ((c >> k) - 2^(62-k), a[i] - (1 - msb(c)) 2^(64-k) m[i], (t0 + i) | k << 58),
+ * k in [1, 62], t0 = x[0].tag: the output's mask is the truncated mask of tag t0 + i, which the
+ * dealer can rebuild (mpc/preprocessing/base.py, TAG_BITS). Returns 1 when x's tags are a run
+ * of fresh tags (1 <= t0, t0 + n <= 2^58; checked in the pass), else 0 (then out is unusable). */
 int mpc_masked_trunc(uint64_t *out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
                       size_t n);
 
