@@ -63,7 +63,9 @@ def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 4) -> nn
 
 
 def main(party: mpc.Party):
-    # 1. the same architecture everywhere; the weights only at party 0
+    # 1. the same architecture everywhere; the weights only at party 0 (a fixed seed for its
+    #    initial weights, so that every run trains, and labels, the same model)
+    torch.manual_seed(0)
     model = build()
     (xtr, ytr), (images, truth) = digits()
     if party.pid == 0:
