@@ -46,6 +46,18 @@ def laplace_pmf(scale: float, support: np.ndarray) -> np.ndarray:
     return (1 - q) / (1 + q) * np.exp(-np.abs(support).astype(float) / scale)
 
 
+def assert_law(draw, pmf, samples: np.ndarray | None = None) -> None:
+    """:func:`assert_matches` on ``samples`` (else ``draw()``); on a failure, once more on a fresh
+    ``draw()``. For samplers fed by fresh secret randomness (the MPC runs), whose samples cannot
+    be replayed: a correct sampler then fails with probability about ALPHA^2 per check, instead
+    of ALPHA (17 such checks of two tests each: about one suite run in 300 failed by chance,
+    as a fresh clone's did once); a biased one fails both draws."""
+    try:
+        assert_matches(draw() if samples is None else samples, pmf)
+    except AssertionError:
+        assert_matches(draw(), pmf)
+
+
 def assert_matches(samples: np.ndarray, pmf) -> None:
     """Chi-square and KS at ALPHA against ``pmf`` (a function of an integer array)."""
     n = samples.size
