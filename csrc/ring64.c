@@ -187,7 +187,7 @@ void mpc_ring64_sum(uint64_t *restrict out, const uint64_t *restrict a, size_t o
 
 uint64_t mpc_masked_tags(const uint64_t *x, size_t n)
 {
-    if (n == 0 || x[2] == 0)
+    if (n == 0 || x[2] == 0 || x[2] + (n - 1) < x[2]) /* no tags, or a run that would pass 2^64 */
         return 0;
     uint64_t t0 = x[2];
     for (size_t i = 1; i < n; i++)
@@ -202,7 +202,8 @@ int mpc_masked_mul_share(uint64_t *restrict s, const uint64_t *x, const uint64_t
     if (n == 0)
         return 0;
     const uint64_t tx = x[2], ty = y[2];
-    uint64_t bad = (tx == 0) | (ty == 0); /* OR of every tag's difference from its run: no branch */
+    /* OR of every tag's difference from its run (no branch); a run may not pass 2^64 */
+    uint64_t bad = (tx == 0) | (ty == 0) | (tx + (n - 1) < tx) | (ty + (n - 1) < ty);
     for (size_t i = 0; i < n; i++) {
         uint64_t dx = x[3 * i], lx = x[3 * i + 1], dy = y[3 * i], ly = y[3 * i + 1];
         uint64_t v = lz[i] + g[i] - dx * ly - dy * lx;

@@ -209,8 +209,6 @@ def masked_tags(x):
     cdef size_t n = x.size // 3
     cdef uint64_t t = 0
     if n:
-        if int(x.reshape(-1)[2]) + n > 1 << 64:  # a run would pass 2^64: not one
-            return 0
         with nogil:
             t = mpc_masked_tags(px, n)
     return int(t)
@@ -232,8 +230,6 @@ def masked_mul_share(x, y, lz, g, first):
     if n:
         with nogil:
             run = mpc_masked_mul_share(ps, px, py, pl, pg, f, n)
-        if int(x.reshape(-1)[2]) + n > 1 << 64 or int(y.reshape(-1)[2]) + n > 1 << 64:
-            run = 0  # a run would pass 2^64 (the C check wraps): not one
     return s, bool(run)
 
 

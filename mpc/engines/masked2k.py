@@ -83,11 +83,6 @@ __all__ = ["MASKED", "Masked2k", "MaskedConverter", "build"]
 MASKED = np.dtype([("delta", "<u8"), ("lam", "<u8"), ("tag", "<u8")])
 
 
-def _field(x: np.ndarray, name: str) -> np.ndarray:
-    """One field of a record array as a C-contiguous uint64 array (a copy when strided)."""
-    return np.ascontiguousarray(x[name])
-
-
 def _words(x: np.ndarray) -> np.ndarray:
     """The record array x as C-contiguous uint64 words, (*shape, 3), for the kernels."""
     return np.ascontiguousarray(x).view(np.uint64).reshape(*x.shape, 3)
@@ -122,7 +117,7 @@ def _shift_coef(x: np.ndarray, k: int) -> np.ndarray:
     """T = (1 - msb(c)) 2^(64-k) of each element of a record array x truncated by k bits from
     c = delta + 2^62 (flat): x's delta is (c >> k) - 2^(62-k), so msb(c) is bit 63-k of
     delta + 2^(62-k)."""
-    d = _field(x, "delta").reshape(-1) + np.uint64(1 << (62 - k))
+    d = x["delta"].reshape(-1) + np.uint64(1 << (62 - k))
     return (((d >> np.uint64(63 - k)) & np.uint64(1)) ^ np.uint64(1)) << np.uint64(64 - k)
 
 
@@ -164,14 +159,11 @@ class Masked2k:
 
     def additive(self, x: np.ndarray) -> np.ndarray:
         """This party's additive (semi2k) share of the record array x: [pid = 0] delta - lam."""
-        lam = _field(x, "lam")
-        if self.pid == 0:
-            return self.kernels.sub(_field(x, "delta").reshape(-1), lam.reshape(-1)).reshape(x.shape)
-        return self.kernels.neg(lam.reshape(-1)).reshape(x.shape)
+        return self.semi.sub(x["delta"], x["lam"]) if self.pid == 0 else self.semi.neg(x["lam"])
 
     def from_additive(self, z: np.ndarray) -> np.ndarray:
         """The tag-0 record of an additive share z: (0, -z, 0)."""
-        return _records(0, self.kernels.neg(z.reshape(-1)).reshape(z.shape))
+        return _records(0, self.semi.neg(z))
 
     def _fresh(self, count: int) -> int:
         """The first of ``count`` new tags (consecutive)."""
@@ -211,64 +203,50 @@ class Masked2k:
         c = np.asarray(c, dtype=np.uint64)
         return _records(c, np.zeros(c.shape, dtype=np.uint64))
 
-    def _both(self, fn, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        k = self.kernels
-        d = getattr(k, fn)(_field(x, "delta").reshape(-1), _field(y, "delta").reshape(-1))
-        lam = getattr(k, fn)(_field(x, "lam").reshape(-1), _field(y, "lam").reshape(-1))
-        return _records(d.reshape(x.shape), lam.reshape(x.shape))
+    def _linear(self, fn, x: np.ndarray, *y: np.ndarray) -> np.ndarray:
+        """A linear map (semi2k's ``fn``, which the kernels apply to any layout) of delta and of
+        lam alike: the record of its result, tag 0 (the dealer cannot follow the new mask)."""
+        return _records(fn(x["delta"], *(v["delta"] for v in y)), fn(x["lam"], *(v["lam"] for v in y)))
 
     def add(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._both("add", x, y)
+        return self._linear(self.semi.add, x, y)
 
     def sub(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._both("sub", x, y)
+        return self._linear(self.semi.sub, x, y)
 
     def neg(self, x: np.ndarray) -> np.ndarray:
-        k = self.kernels
-        return _records(k.neg(_field(x, "delta").reshape(-1)).reshape(x.shape),
-                        k.neg(_field(x, "lam").reshape(-1)).reshape(x.shape))
+        return self._linear(self.semi.neg, x)
+
+    def _with_delta(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """x with a new public part: the mask, and so the tag, unchanged."""
+        out = x.copy()
+        out["delta"] = delta
+        return out
 
     def add_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        """x + c: delta + c; the mask, and so the tag, unchanged."""
-        out = x.copy()
-        out["delta"] = self.kernels.add(_field(x, "delta").reshape(-1), np.ascontiguousarray(c, np.uint64).reshape(-1)
-                                        ).reshape(x.shape)
-        return out
+        """x + c: delta + c at every party (delta is public); the tag stays."""
+        return self._with_delta(x, self.semi.add(x["delta"], c))
 
     def sub_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        out = x.copy()
-        out["delta"] = self.kernels.sub(_field(x, "delta").reshape(-1), np.ascontiguousarray(c, np.uint64).reshape(-1)
-                                        ).reshape(x.shape)
-        return out
+        return self._with_delta(x, self.semi.sub(x["delta"], c))
 
     def public_sub(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
         return self.add_public(self.neg(x), c)
 
     def mul_public(self, x: np.ndarray, c: np.ndarray | int) -> np.ndarray:
-        k = self.kernels
-        if isinstance(c, np.ndarray):
-            cc = np.ascontiguousarray(c, np.uint64).reshape(-1)
-            return _records(k.mul(_field(x, "delta").reshape(-1), cc).reshape(x.shape),
-                            k.mul(_field(x, "lam").reshape(-1), cc).reshape(x.shape))
-        c = int(c)
-        return _records(k.mul_public(_field(x, "delta").reshape(-1), c).reshape(x.shape),
-                        k.mul_public(_field(x, "lam").reshape(-1), c).reshape(x.shape))
+        return self._linear(lambda a: self.semi.mul_public(a, c), x)
 
     def matmul_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        mm = self.semi.matmul_public
-        return _records(mm(_field(x, "delta"), c), mm(_field(x, "lam"), c))
+        return self._linear(lambda a: self.semi.matmul_public(a, c), x)
 
     def public_matmul(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
-        mm = self.semi.public_matmul
-        return _records(mm(c, _field(x, "delta")), mm(c, _field(x, "lam")))
+        return self._linear(lambda a: self.semi.public_matmul(c, a), x)
 
     def sum(self, x: np.ndarray, axis: tuple[int, ...], keepdims: bool = False) -> np.ndarray:
-        s = self.semi.sum
-        return _records(s(x["delta"], axis, keepdims), s(x["lam"], axis, keepdims))
+        return self._linear(lambda a: self.semi.sum(a, axis, keepdims), x)
 
     def cumsum(self, x: np.ndarray, axis: int) -> np.ndarray:
-        s = self.semi.cumsum
-        return _records(s(x["delta"], axis), s(x["lam"], axis))
+        return self._linear(lambda a: self.semi.cumsum(a, axis), x)
 
     def finish(self) -> None:
         """Nothing to check at the end of a semi-honest session."""
@@ -279,10 +257,6 @@ class Masked2k:
         """The owner's value as a tagged record: semi2k's input (0 bytes), then delta = x + lambda
         opened for fresh tags: 1 round, n-1 elements."""
         z = self.semi.input(value, owner, shape)
-        return self._mask(z)
-
-    def _mask(self, z: np.ndarray) -> np.ndarray:
-        """The tagged record of the additive share z: opens delta = z + lambda for fresh tags."""
         t0 = self._fresh(z.size)
         lam = self.preprocessing.mask_shares(t0, z.shape)
         mine = self.kernels.add(z.reshape(-1), lam.reshape(-1))  # uniform: lambda_i is this party's alone
@@ -339,8 +313,7 @@ class Masked2k:
         xa = self.additive(x).reshape(-1)
         mine = k.sub(xa, a.reshape(-1))
         d = self.semi._sum((yield mine))
-        z = k.sub(k.mul(_field(y, "delta").reshape(-1), xa),
-                  k.add(k.mul(d, _field(y, "lam").reshape(-1)), c.reshape(-1)))
+        z = k.sub(k.mul(y["delta"].reshape(-1), xa), k.add(k.mul(d, y["lam"].reshape(-1)), c.reshape(-1)))
         return self.from_additive(z.reshape(x.shape))
 
     def _mask_product(self, x: np.ndarray, y: np.ndarray, tx: int, ty: int, gs: list[np.ndarray]) -> np.ndarray:
@@ -416,8 +389,7 @@ class Masked2k:
         k = self.kernels
         tz = self._fresh(m * n)
         lz, g = self.preprocessing.mask_matmuls(sx, sy, tz, m, kk, n)
-        dx, dy = _field(x, "delta"), _field(y, "delta")
-        lx, ly = _field(x, "lam"), _field(y, "lam")
+        dx, dy, lx, ly = x["delta"], y["delta"], x["lam"], y["lam"]
         # party 0 folds dx @ dy - dx @ ly into dx @ (dy - ly): two products at every party
         left = k.matmul(dx, k.sub(dy.reshape(-1), ly.reshape(-1)).reshape(dy.shape) if self.pid == 0 else ly)
         right = k.matmul(lx, dy)
@@ -441,8 +413,8 @@ class Masked2k:
         u, c = self.preprocessing.half_matmuls(side, tags, m, kk, n)
         plain, masked = (x, y) if side == 1 else (y, x)
         pa = self.additive(plain)
-        opened = self.semi._sum(self.channel.exchange(k.sub(pa.reshape(-1), u.reshape(-1)))).reshape(pa.shape)
-        delta, lam = _field(masked, "delta"), _field(masked, "lam")
+        (opened,) = self.semi._open_internal([k.sub(pa, u)])
+        delta, lam = masked["delta"], masked["lam"]
         if side == 1:
             z = k.sub(k.matmul(pa, delta), k.add(k.matmul(opened, lam), c))
         else:
@@ -487,37 +459,29 @@ class MaskedConverter:
     def __init__(self, arith: Masked2k, inner) -> None:
         self.arith = arith
         self.inner = inner
-        self.boolean = inner.boolean
 
-    def __getattr__(self, name: str):  # boolean-only helpers (unpack_planes, bit_not, ...)
+    def __getattr__(self, name: str):  # boolean-side attributes and helpers (boolean, unpack_planes, ...)
         return getattr(self.inner, name)
-
-    def _adds(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return [self.arith.additive(x) for x in xs]
 
     def _recs(self, zs: Sequence[np.ndarray]) -> list[np.ndarray]:
         return [self.arith.from_additive(z) for z in zs]
 
-    def msb(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return self.inner.msb(self._adds(xs))
+    def _on_additive(name: str):  # noqa: N805 - a method factory, run in the class body
+        """The inner converter's ``name`` on the additive shares of the arithmetic operands
+        ``xs`` (the *_steps versions return the inner generator itself)."""
+        def call(self, xs: Sequence[np.ndarray], *rest, **options):
+            return getattr(self.inner, name)([self.arith.additive(x) for x in xs], *rest, **options)
+        call.__name__ = name
+        return call
 
-    def msb_steps(self, xs: Sequence[np.ndarray]):
-        return (yield from self.inner.msb_steps(self._adds(xs)))
-
-    def msb_planes(self, xs: Sequence[np.ndarray]):
-        return self.inner.msb_planes(self._adds(xs))
-
-    def msb_planes_steps(self, xs: Sequence[np.ndarray]):
-        return (yield from self.inner.msb_planes_steps(self._adds(xs)))
-
-    def eqz(self, xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return self.inner.eqz(self._adds(xs))
-
-    def a2b(self, xs: Sequence[np.ndarray], masked_use: bool = False):
-        return self.inner.a2b(self._adds(xs), masked_use)
-
-    def a2b_steps(self, xs: Sequence[np.ndarray], masked_use: bool = False):
-        return (yield from self.inner.a2b_steps(self._adds(xs), masked_use))
+    msb = _on_additive("msb")
+    msb_steps = _on_additive("msb_steps")
+    msb_planes = _on_additive("msb_planes")
+    msb_planes_steps = _on_additive("msb_planes_steps")
+    eqz = _on_additive("eqz")
+    a2b = _on_additive("a2b")
+    a2b_steps = _on_additive("a2b_steps")
+    del _on_additive
 
     def b2a(self, bits: Sequence[np.ndarray]) -> list[np.ndarray]:
         return self._recs(self.inner.b2a(bits))

@@ -361,9 +361,6 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
         if len(params) < 2 or not 1 <= params[1] <= 62:
             raise ConfigError(f"plan: mtrunc params are (tx, f, *shape) with f in [1, 62], got {params}")
         sizes = [int(np.prod(params[2:], dtype=np.int64))]
-    elif kind == "mmatmul":
-        if len(params) != 6:
-            raise ConfigError("unreachable")
     else:
         if len(params) < ntags:
             names = "tx, tz" if kind == "msquare" else "tx, ty, tz"

@@ -97,11 +97,15 @@ def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
-    if req.kind in ("mtriple", "msquare", "mmatmul", "mtrunc"):  # lambda_z: the window at tz
-        tz = {"mtriple": 2, "msquare": 1, "mmatmul": 6}.get(req.kind)
-        own = [mask_window(streams, req.params[tz], shapes[0])] if k else []
-        return own + [streams.ring.uint64(s) for s in drawn[k:]]
+    if req.kind in _WINDOW_AT:  # the own component is lambda_z, the party's window at tz
+        own = [mask_window(streams, req.params[_WINDOW_AT[req.kind]], shapes[0])]
+        return own + [streams.ring.uint64(s) for s in drawn[1:]]
     return [streams.ring.uint64(s) for s in drawn]
+
+
+# masked kinds whose first component is the output's mask lambda_z, read from each party's window
+# (not drawn from its stream): kind -> the index of tz in the params
+_WINDOW_AT = {"mtriple": 2, "msquare": 1, "mmatmul": 6}
 
 
 def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndarray:
@@ -229,36 +233,17 @@ class DealerCore:
             return list(dealer_bitmul([s.dabits for s in self._streams], req.params[0]))
         per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
         k = len(per_party[-1])  # number of base components
-        if req.kind in MASK_KINDS:
-            return self._masked(req, per_party, k)
         base = []
-        for j in range(k):
+        for j in range(k if req.kind not in _WINDOW_AT else 0):  # a window is not a base to sum
             total = per_party[0][j]  # fresh from the PRG and not needed again: sum in place
             for i in range(1, self.n):
                 total += per_party[i][j]
             base.append(total)
         out = []
-        for j, value in enumerate(derive(req, base, self._kernels)):
+        values = (_mask_values(req, self._streams, self._kernels, base) if req.kind in MASK_KINDS
+                  else derive(req, base, self._kernels))
+        for j, value in enumerate(values):
             corr = np.asarray(value, dtype=np.uint64)  # a fresh array: corrected in place
-            for i in range(self.n - 1):
-                corr -= per_party[i][k + j]
-            out.append(corr)
-        self.items += 1
-        return out
-
-    def _masked(self, req: Request, per_party: list[list[np.ndarray]], k: int) -> list[np.ndarray]:
-        """Corrections of a masked item: the value of each derived component (from every party's
-        mask windows and, for a half product, the sum of the parties' base shares) minus parties
-        0..n-2's shares of it."""
-        base = []
-        if req.kind in ("mhtriple", "mhmatmul"):
-            total = per_party[0][0].copy()
-            for i in range(1, self.n):
-                total += per_party[i][0]
-            base.append(total)
-        out = []
-        for j, value in enumerate(_mask_values(req, self._streams, self._kernels, base)):
-            corr = np.array(value, dtype=np.uint64).reshape(per_party[0][k + j].shape)
             for i in range(self.n - 1):
                 corr -= per_party[i][k + j]
             out.append(corr)
