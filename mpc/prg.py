@@ -28,6 +28,16 @@ def new_seed() -> bytes:
     return os.urandom(SEED_BYTES)
 
 
+def _keystream(enc, nbytes: int) -> np.ndarray:
+    """The next ``nbytes`` of an AES-CTR encryptor's keystream (the encryption of zeros)."""
+    out = np.empty(nbytes + _BLOCK - 1, dtype=np.uint8)
+    if nbytes:
+        written = enc.update_into(np.zeros(nbytes, dtype=np.uint8), out)
+        if written != nbytes:  # CTR is a stream cipher: it always returns what it was given
+            raise RuntimeError("AES-CTR returned a short block")
+    return out[:nbytes]
+
+
 class PRG:
     """A deterministic stream keyed by a 16-byte seed; successive draws continue the stream."""
 
@@ -52,12 +62,7 @@ class PRG:
         return PRG(hashlib.sha256(b"tessera-prg-derive\0" + self._seed + label).digest()[:SEED_BYTES])
 
     def _fill(self, nbytes: int) -> np.ndarray:
-        out = np.empty(nbytes + _BLOCK - 1, dtype=np.uint8)
-        if nbytes:
-            written = self._enc.update_into(np.zeros(nbytes, dtype=np.uint8), out)
-            if written != nbytes:  # CTR is a stream cipher: it always returns what it was given
-                raise RuntimeError("AES-CTR returned a short block")
-        return out[:nbytes]
+        return _keystream(self._enc, nbytes)
 
     def window(self, start: int, count: int) -> np.ndarray:
         """Words ``start .. start + count - 1`` (uint64) of this seed's keystream, by random access:
@@ -68,11 +73,7 @@ class PRG:
         skip = start % 2  # two words per AES block
         nonce = (start // 2).to_bytes(_BLOCK, "big")
         enc = Cipher(algorithms.AES(self._seed), modes.CTR(nonce)).encryptor()
-        nbytes = 8 * (count + skip)
-        out = np.empty(nbytes + _BLOCK - 1, dtype=np.uint8)
-        if nbytes and enc.update_into(np.zeros(nbytes, dtype=np.uint8), out) != nbytes:
-            raise RuntimeError("AES-CTR returned a short block")
-        return out[8 * skip : nbytes].view(np.uint64)
+        return _keystream(enc, 8 * (count + skip))[8 * skip :].view(np.uint64)
 
     def random_bytes(self, n: int) -> bytes:
         return self._fill(int(n)).tobytes()

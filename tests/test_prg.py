@@ -80,3 +80,21 @@ def test_parties_agree_on_pairwise_and_common_masks(n):
             assert np.array_equal(out[i][1][j], out[j][1][i])
     distinct = {out[i][1][j].tobytes() for i in range(n) for j in out[i][1]}
     assert len(distinct) == n * (n - 1) // 2
+
+
+@given(st.integers(0, 300), st.integers(0, 40))
+def test_window_reads_the_stream_by_position_without_advancing_it(start, count):
+    """PRG.window(start, count) is words start.. of the seed's stream (either word of a block,
+    any length); drawing from another generator of the same seed afterwards is unaffected."""
+    seed = b"w" * 16
+    stream = PRG(seed).uint64(start + count + 3)
+    p = PRG(seed)
+    assert p.window(start, count).tolist() == stream[start : start + count].tolist()
+    assert p.uint64(3).tolist() == stream[:3].tolist()  # the draws still begin at word 0
+
+
+def test_window_rejects_positions_outside_the_stream():
+    with pytest.raises(ValueError):
+        PRG(b"w" * 16).window(-1, 2)
+    with pytest.raises(ValueError):
+        PRG(b"w" * 16).window(2**64 - 1, 2)
