@@ -2,6 +2,8 @@
 truncations (and their semi2k fallbacks), 2, 3 and 4 parties, edge values, costs, the dealer's
 masked material, dry runs and the mask tags."""
 
+import types
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -100,6 +102,53 @@ def test_masked_matmul_matches_numpy(n, m, k, cols, data):
     assert signed(t) == signed(u) == [wrap(2 * v_) for row in want for v_ in row]
     assert signed(v) == [wrap(4 * v_) for row in want for v_ in row]
     assert signed(w) == [wrap(want[i][c]) for c in range(cols) for i in range(m)]
+
+
+MATMULS = {  # per case and party: the matrix products a masked product costs (owners' zero masks skipped)
+    2: {"x@y": [1, 1], "s@y.T": [1, 2], "x@x.T": [2, 0], "s@s.T": [2, 2]},
+    3: {"x@y": [1, 0, 1], "s@y.T": [1, 1, 2], "x@x.T": [2, 0, 0], "s@s.T": [2, 2, 2]},
+}
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([2, 3]), st.data())
+def test_masked_matmuls_skip_the_zero_masks_of_other_parties_inputs(n, data):
+    """A masked matrix product computes only the terms this party's mask shares make nonzero:
+    with x input by party 0 and y by party n-1, x @ y costs one matrix product at each owner and
+    none at a third party; products with shared (product output) masks cost two. Exact mod 2^64."""
+    m, k, c = 3, 4, 2
+    a = np.array(data.draw(st.lists(ring_ints, min_size=m * k, max_size=m * k)), dtype=object).reshape(m, k)
+    b = np.array(data.draw(st.lists(ring_ints, min_size=k * c, max_size=k * c)), dtype=object).reshape(k, c)
+
+    def main(p):
+        e = p.engine
+        counted = {"n": 0}
+        inner = e.kernels.matmul
+
+        def matmul(*args, **kw):
+            counted["n"] += 1
+            return inner(*args, **kw)
+
+        e.kernels = types.SimpleNamespace(**{**vars(e.kernels), "matmul": matmul})  # this party's only
+        x = e.input(ring(a.ravel()).reshape(m, k) if p.pid == 0 else None, 0, (m, k))
+        y = e.input(ring(b.ravel()).reshape(k, c) if p.pid == n - 1 else None, n - 1, (k, c))
+        calls, out = {}, {}
+        for name, fn in [("x@y", lambda: e.matmul(x, y)), ("s@y.T", lambda: e.matmul(out["x@y"], y.T)),
+                         ("x@x.T", lambda: e.matmul(x, x.T)), ("s@s.T", lambda: e.matmul(out["x@y"], out["x@y"].T))]:
+            counted["n"] = 0
+            with p.preprocessing.recording() as log:
+                out[name] = fn()
+            calls[name] = counted["n"]
+            assert [r.kind for r in log] == ["mmatmul"]
+        return calls, dict(zip(out, e.open(list(out.values())), strict=True))
+
+    res = run_local(main, n, engine="masked2k")
+    for name, want in MATMULS[n].items():
+        assert [res[pid][0][name] for pid in range(n)] == want, name
+    s_ = a.dot(b) % 2**64
+    expect = {"x@y": s_, "s@y.T": s_.dot(b.T) % 2**64, "x@x.T": a.dot(a.T) % 2**64, "s@s.T": s_.dot(s_.T) % 2**64}
+    for name, got in res[0][1].items():
+        assert signed(got) == [wrap(int(v)) for v in expect[name].ravel()], name
 
 
 @settings(max_examples=15, deadline=None)
@@ -245,11 +294,40 @@ def test_tags_are_consecutive_fresh_and_only_kept_by_public_additions():
 
     out = run_local(main, 2, engine="masked2k")
     tx, ty, tz, tpub, tsum, tscaled, trev, ttail, delta, dtype = out[0]
-    assert (tx, ty, tz) == (1, 4, 7)
+    assert (tx, ty, tz) == (1 | 1 << 52, 4 | 1 << 52, 7)  # inputs name their owner (party 0: 0 + 1)
     assert tpub == tx and tsum is None and tscaled is None and trev is None and ttail == tx + 1
     assert dtype == MASKED
     assert out[1][8] == delta  # delta is public: equal at every party
     assert delta != [5, 6, 7]  # ... and masked
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_inputs_are_masked_by_their_owner_alone(n):
+    """ABY2.0's input: the mask of an input is the owner's window alone (every other party's
+    share is 0), its tags name the owner, delta = x + lambda is sent by the owner only (n-1
+    elements, 1 round), and the record opens to x."""
+    xs = EDGES
+
+    def main(p):
+        e = p.engine
+        before = p.stats()["total"]
+        x = e.input(ring(xs) if p.pid == n - 1 else None, n - 1, (len(xs),))
+        after = p.stats()["total"]
+        window = p.preprocessing.mask_shares(int(x["tag"][0]), (len(xs),))
+        return (x["tag"].tolist(), x["lam"].tolist(), window.tolist(), x["delta"].tolist(),
+                after["bytes_sent"] - before["bytes_sent"], after["rounds"] - before["rounds"], e.open([x])[0])
+
+    out = run_local(main, n, engine="masked2k")
+    tags, lam, window, delta, sent, rounds, opened = out[n - 1]
+    assert tags == [(t + 1) | n << 52 for t in range(len(xs))]  # owner n - 1: bits 52.. hold n
+    assert lam == window and any(lam)
+    assert signed(opened) == [wrap(v) for v in xs]
+    assert [wrap(d - m) for d, m in zip(delta, lam, strict=True)] == [wrap(v) for v in xs]
+    assert rounds == 1 and (n - 1) * 8 * len(xs) <= sent < (n - 1) * (8 * len(xs) + 200)
+    for pid in range(n - 1):
+        t, lam_i, window_i, delta_i, sent_i, _, _ = out[pid]
+        assert t == tags and delta_i == delta and sent_i == 0
+        assert lam_i == window_i == [0] * len(xs)  # the other parties hold no part of the mask
 
 
 def test_inputs_of_equal_values_open_different_deltas():
@@ -283,14 +361,21 @@ def test_dealer_masked_items_sum_to_the_products_of_the_windows(n):
     streams = [Streams(s) for s in seeds]
 
     def lam(t, shape):
-        return sum(mask_window(st_, t, shape).astype(object) for st_ in streams) % 2**64
+        owner = (t >> 52) % 64 - 1  # an input's mask: its owner's window alone
+        held = [streams[owner]] if owner >= 0 else streams
+        return sum(mask_window(st_, t, shape).astype(object) for st_ in held) % 2**64
 
     reqs = [Request("mtriple", (3, 40, 90, 2, 3)), Request("msquare", (7, 100, 5)),
             Request("mmatmul", (11, 3, 1, 50, 1, 3, 200, 2, 3, 4)), Request("mtrunc", (13, 9, 6)),
             Request("mhtriple", (21, 2, 2)), Request("mhmatmul", (0, 30, 1, 2, 2, 3, 4)),
             Request("mhmatmul", (1, 40, 4, 1, 2, 3, 4)),
             Request("mtriple", (3 | 5 << 58, 40, 90, 2, 3)), Request("mtriple", (3 | 5 << 58, 40 | 9 << 58, 90, 2, 3)),
-            Request("mtriple", (3 | 40 << 58, 40 | 30 << 58, 90, 2, 3))]
+            Request("mtriple", (3 | 40 << 58, 40 | 30 << 58, 90, 2, 3)),
+            # masks of inputs, held by their owners (bits 52..: owner + 1), also truncated
+            Request("mtriple", (3 | 1 << 52, 40 | n << 52, 90, 2, 3)), Request("msquare", (7 | n << 52, 100, 5)),
+            Request("mmatmul", (11 | 1 << 52, 3, 1, 50 | 2 << 52, 1, 3, 200, 2, 3, 4)),
+            Request("mtrunc", (13 | 2 << 52, 9, 6)), Request("mhtriple", (21 | 1 << 52, 2, 2)),
+            Request("mtriple", (3 | 1 << 52 | 5 << 58, 40 | 2 << 52, 90, 2, 3))]
     for req in reqs:
         own = [expand_own(req, st_, i == n - 1, i) for i, st_ in enumerate(streams)]
         corr = core.corrections(req)
@@ -341,6 +426,21 @@ def test_malformed_masked_requests_are_rejected(req):
     words = np.concatenate([words[:3], [len(req[1]), *req[1]]]).astype(np.uint64)
     with pytest.raises(ProtocolError):
         protocol.decode(words)
+
+
+def test_owned_mask_tags_are_checked():
+    """An output mask is every party's (no owner bits); a run may not leave its owner's block;
+    the dealer refuses a tag naming a party the session does not have."""
+    from mpc._core import get_kernels
+
+    for req in [("mtriple", (1, 2, 3 | 1 << 52, 4)), ("msquare", (1, 9 | 2 << 52, 4)),
+                ("mmatmul", (1, 1, 1, 9, 1, 1, 20 | 1 << 52, 1, 1, 1)), ("mtrunc", ((1 << 52) - 2 | 1 << 52, 5, 4)),
+                ("mtriple", (0 | 1 << 52, 2, 3, 4)), ("mhmatmul", (1, (1 << 52) - 2 | 1 << 52, 1, 1, 2, 2, 2))]:
+        with pytest.raises(ConfigError):
+            normalize(req)
+    core = DealerCore(_seeds(2), get_kernels())
+    with pytest.raises(ProtocolError, match="party 2 of a 2-party"):
+        core.corrections(Request("msquare", (5 | 3 << 52, 9, 4)))
 
 
 def test_masked_requests_round_trip_the_dealer_wire():

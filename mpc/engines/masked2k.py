@@ -14,6 +14,9 @@ lambda. ``tag`` says where lambda comes from:
   (:meth:`mpc.preprocessing.base.Preprocessing.mask_shares`), so the dealer can serve products
   of masks (:data:`mpc.preprocessing.base.MASK_KINDS`). Tags are handed out by a counter that
   every party advances identically; the masks of a product's output are always fresh tags.
+- tag t | (o + 1) << 52: the mask of an input of party o, held by o alone: lam_o is word t of
+  o's keystream and every other party's lam_i is 0 (ABY2.0's input, where the owner picks
+  lambda). The dealer knows it as well.
 - tag t | k << 58: lambda is the fresh mask t truncated by k bits (below).
 - tag 0: lambda is not known to the dealer (after additions, scalings, or a protocol run on
   additive shares). Every additive share z_i is such a record: (0, -z_i, 0).
@@ -22,9 +25,9 @@ Operations and their cost (n parties; bytes are 8-byte ring elements sent by eac
 element of the result):
 
 - linear operations: local, on delta and lam alike. Adding a public value keeps the tag.
-- input: the owner's semi2k sharing (0 bytes, pairwise PRGs) made masked by opening
-  delta = x + lambda for fresh tags: 1 round, n-1 elements (semi2k: 0). ABY2.0 pays the same
-  at input.
+- input: the owner sends delta = x + lambda to every peer, lambda its own window at fresh tags
+  naming it (above): 1 round, n-1 elements sent by the owner, none by the others (semi2k: no
+  round). ABY2.0 pays the same at input.
 - mul of two tagged operands (operand tags consecutive in row-major order):
   1. each party i computes s_i = [i = 0] dx dy - dx lam_y,i - dy lam_x,i + g_i + lam_z,i, where
      g is a dealer sharing of lambda_x lambda_y (``mtriple``, 8 bytes per element from the
@@ -33,7 +36,11 @@ element of the result):
   1 round, n-1 elements: half of Beaver's 2(n-1). square and the 2-d matrix product (m,k)@(k,n)
   are the same with lambda_x^2 (``msquare``) and Lambda_x @ Lambda_y (``mmatmul``; m*n
   elements opened, against Beaver's m*k + k*n). A matrix operand's tags may be strided
-  (t + i r + j c): a row-major matrix, its transpose (``W.T``), or a block of either.
+  (t + i r + j c): a row-major matrix, its transpose (``W.T``), or a block of either. A party
+  skips the terms its zero shares of another party's input masks make 0: with a weight matrix
+  input by one party and a batch by another, each owner makes one local matrix product
+  (party 0 computes (Dx - Lx) @ Dy = x @ Dy when Ly_0 = 0) and any third party none, against two
+  in general and Beaver's two.
 - product with ONE tagged operand y (the other's mask unknown to the dealer): a Beaver triple
   whose second factor is y's own mask, (a, a lambda_y) (``mhtriple``; ``mhmatmul`` for matrices,
   either side): open d = x - a only, then z_i = dy x_i - d lam_y,i - (a lambda_y)_i. 1 round,
@@ -73,9 +80,21 @@ import numpy as np
 
 from mpc.engines import steps
 from mpc.engines.base import BooleanEngine, EngineContext
-from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k
+from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k, check_input_value
+from mpc.errors import ConfigError
 from mpc.net.channel import Channel
-from mpc.preprocessing.base import MAX_TAG, Preprocessing, mtriple_products, strided_span, tag_shift
+from mpc.preprocessing.base import (
+    MAX_FRESH,
+    MAX_OWNER,
+    MAX_TAG,
+    Preprocessing,
+    mtriple_products,
+    owned_tag,
+    strided_span,
+    tag_block_fits,
+    tag_owner,
+    tag_shift,
+)
 from mpc.prg import PRG
 
 __all__ = ["MASKED", "Masked2k", "MaskedConverter", "build"]
@@ -105,8 +124,8 @@ def _strided(x: np.ndarray) -> tuple[int, int, int] | None:
     t = int(tags[0, 0])
     c = int(tags[0, 1]) - t if cols > 1 else 1
     r = int(tags[1, 0]) - t if rows > 1 else cols * c
-    if t == 0 or r < 1 or c < 1 or strided_span(t, r, c, rows, cols) > 4 * x.size or \
-            t + strided_span(t, r, c, rows, cols) > MAX_TAG:
+    span = strided_span(t, r, c, rows, cols)
+    if t == 0 or t >= MAX_TAG or r < 1 or c < 1 or span > 4 * x.size or not tag_block_fits(t, span):
         return None
     want = (np.arange(rows, dtype=np.uint64)[:, None] * np.uint64(r)
             + np.arange(cols, dtype=np.uint64)[None, :] * np.uint64(c) + np.uint64(t))
@@ -168,8 +187,8 @@ class Masked2k:
     def _fresh(self, count: int) -> int:
         """The first of ``count`` new tags (consecutive)."""
         start = self._next_tag
-        if start + count > MAX_TAG:
-            raise OverflowError("masked2k: mask tags exhausted (2^62 per session)")
+        if start + count > MAX_FRESH:
+            raise OverflowError("masked2k: mask tags exhausted (2^52 per session)")
         self._next_tag += count
         return start
 
@@ -254,13 +273,27 @@ class Masked2k:
     # ------------------------------------------------------------------ input and output
 
     def input(self, value: np.ndarray | None, owner: int, shape: tuple[int, ...]) -> np.ndarray:
-        """The owner's value as a tagged record: semi2k's input (0 bytes), then delta = x + lambda
-        opened for fresh tags: 1 round, n-1 elements."""
-        z = self.semi.input(value, owner, shape)
-        t0 = self._fresh(z.size)
-        lam = self.preprocessing.mask_shares(t0, z.shape)
-        mine = self.kernels.add(z.reshape(-1), lam.reshape(-1))  # uniform: lambda_i is this party's alone
-        return steps.run(self.channel.exchange, self._product_steps(mine, lam, t0, z.shape))
+        """The owner's value x as a record with masks the owner holds alone (ABY2.0's input):
+        fresh tags naming the owner (:func:`~mpc.preprocessing.base.owned_tag`), whose mask is
+        the owner's window lambda (every other party's share is 0, and the dealer knows lambda);
+        the owner sends delta = x + lambda to every peer. 1 round, n-1 elements sent by the
+        owner, none by the others."""
+        shape = tuple(shape)
+        size = int(np.prod(shape, dtype=np.int64))
+        if owner > MAX_OWNER:
+            raise ConfigError(f"masked2k: input owner {owner} beyond the {MAX_OWNER + 1} parties mask tags can name")
+        t0 = owned_tag(self._fresh(size), owner)
+        tag = self.channel.next_tag()
+        if self.pid == owner:
+            check_input_value(value, shape)
+            lam = self.preprocessing.mask_shares(t0, (size,))
+            delta = self.kernels.add(value.reshape(-1), lam)  # uniform to the others: lambda is the owner's
+            for p in self.channel.peers:
+                self.channel.send(p, delta, tag)
+        else:
+            lam = np.zeros(size, dtype=np.uint64)
+            delta = self.channel.recv(owner, tag, dtype=np.uint64, shape=(size,))
+        return _view(self.kernels.masked_finish(delta, lam, t0), shape)
 
     def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
         """semi2k's opening of the additive shares (re-randomised): 1 round."""
@@ -389,17 +422,34 @@ class Masked2k:
         k = self.kernels
         tz = self._fresh(m * n)
         lz, g = self.preprocessing.mask_matmuls(sx, sy, tz, m, kk, n)
-        dx, dy, lx, ly = x["delta"], y["delta"], x["lam"], y["lam"]
-        # party 0 folds dx @ dy - dx @ ly into dx @ (dy - ly): two products at every party
-        left = k.matmul(dx, k.sub(dy.reshape(-1), ly.reshape(-1)).reshape(dy.shape) if self.pid == 0 else ly)
-        right = k.matmul(lx, dy)
         s = k.add(lz.reshape(-1), g.reshape(-1))
-        if self.pid == 0:
-            k.add(s, left.reshape(-1), out=s)
-        else:
-            k.sub(s, left.reshape(-1), out=s)
-        k.sub(s, right.reshape(-1), out=s)
+        for sign, prod in self._masked_matmul_terms(x, y, tag_owner(sx[0]), tag_owner(sy[0])):
+            (k.add if sign > 0 else k.sub)(s, prod.reshape(-1), out=s)
         return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, (m, n)))
+
+    def _masked_matmul_terms(self, x: np.ndarray, y: np.ndarray, ox: int | None, oy: int | None
+                             ) -> list[tuple[int, np.ndarray]]:
+        """This party's part of [i = 0] Dx @ Dy - Dx @ Ly_i - Lx_i @ Dy as signed matrix
+        products, skipping what is zero here: the masks of another party's input (owner ox, oy:
+        this party's share is 0). Party 0 folds its first two terms into Dx @ (Dy - Ly) or, when
+        Ly_0 = 0, its first and third into (Dx - Lx) @ Dy. So with operands input by two parties
+        (a weight matrix and a batch, W2) every party makes ONE matrix product, none when it owns
+        neither (n >= 3), against two in general."""
+        k = self.kernels
+        dx, dy, lx, ly = x["delta"], y["delta"], x["lam"], y["lam"]
+        zero_x = ox is not None and ox != self.pid
+        zero_y = oy is not None and oy != self.pid
+
+        def minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return k.sub(a.reshape(-1), b.reshape(-1)).reshape(a.shape)
+
+        if self.pid == 0:
+            if zero_y:
+                return [(1, k.matmul(dx if zero_x else minus(dx, lx), dy))]
+            terms = [(1, k.matmul(dx, minus(dy, ly)))]
+            return terms if zero_x else terms + [(-1, k.matmul(lx, dy))]
+        terms = [] if zero_y else [(-1, k.matmul(dx, ly))]
+        return terms if zero_x else terms + [(-1, k.matmul(lx, dy))]
 
     def _half_matmul(self, x: np.ndarray, y: np.ndarray, tags: tuple[int, int, int], side: int) -> np.ndarray:
         """x @ y where only one operand's masks are the dealer's (side 1: y's, side 0: x's). With

@@ -102,6 +102,12 @@ from mpc.sharing.flat import concat_flat, split_flat
 TRUNC_BOUND_BITS = 62  # truncation is exact (up to one ulp) for |x| < 2^62
 
 
+def check_input_value(value: np.ndarray | None, shape: tuple[int, ...]) -> None:
+    """An input owner's value must be a uint64 ring array of the announced shape."""
+    if value is None or value.shape != tuple(shape) or value.dtype != np.uint64:
+        raise ShareTypeError(f"input: the owner must pass a uint64 ring array of shape {tuple(shape)}")
+
+
 class Semi2k:
     """The semi2k engine of one party; see the module docstring for protocols and costs."""
 
@@ -197,8 +203,7 @@ class Semi2k:
         """This party's share of the owner's ``value`` (a ring array; ``None`` at non-owners). 0 bytes."""
         if self.pid != owner:
             return self._input_prgs[owner].uint64(shape)
-        if value is None or value.shape != tuple(shape) or value.dtype != np.uint64:
-            raise ShareTypeError(f"input: the owner must pass a uint64 ring array of shape {tuple(shape)}")
+        check_input_value(value, shape)
         share = np.array(value, dtype=np.uint64, copy=True)
         for j in sorted(self._input_prgs):
             share -= self._input_prgs[j].uint64(shape)

@@ -42,7 +42,11 @@ Masked kinds (the masked2k engine, :mod:`mpc.engines.masked2k`; Z_2^64, unauthen
 *mask tag* t >= 1 names one element of every party's mask window: party i's share of the mask
 lambda(t) is word t of its own keystream ``PRG(k_i).derive("masks")`` read by random access
 (:meth:`Preprocessing.mask_shares`), so the dealer, which holds every k_i, knows lambda(t) =
-sum_i of them, and a party knows only its own share. A request names the tags of its operands by
+sum_i of them, and a party knows only its own share. A tag whose bits 52..57 hold o + 1
+(:func:`owned_tag`; the counter part stays below 2^52, :data:`MAX_FRESH`) names the mask of an
+input of party o, held by o alone: lambda(t) is word t of o's keystream and every other
+party's share is 0 (:func:`tag_owner`). A request's operand runs stay inside one such block, and
+an output tag (``tz``) names no owner. A request names the tags of its operands by
 their first tag (an operand's tags are consecutive in row-major order):
 
 - ``mtriple``: params (tx, ty, tz, *shape): the output's mask share lambda_z (the window at tz,
@@ -106,11 +110,35 @@ KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "b
 MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")  # masked2k: the dealer's masks
 TAG_BITS = 58
 MAX_TAG = 1 << TAG_BITS  # fresh mask tags (masked2k) are below this; bits 58.. carry a truncation
+OWNER_BIT = 52  # bits 52..57 of a tag: 0, or owner + 1 for the mask of an input held by its owner alone
+MAX_FRESH = 1 << OWNER_BIT  # the tag counter's values lie in [1, MAX_FRESH)
+MAX_OWNER = (1 << (TAG_BITS - OWNER_BIT)) - 2  # the largest owner an input mask tag can name
 
 
 def tag_shift(t: int) -> int:
     """k of a tag whose mask is a fresh mask truncated by k bits (0: the fresh mask itself)."""
     return int(t) >> TAG_BITS
+
+
+def tag_owner(t: int) -> int | None:
+    """The party whose window alone holds the mask of tag t (an input's mask, held by its owner:
+    every other party's share is 0), or None for a mask shared by every party's window."""
+    o = (int(t) >> OWNER_BIT) & ((1 << (TAG_BITS - OWNER_BIT)) - 1)
+    return o - 1 if o else None
+
+
+def owned_tag(t: int, owner: int) -> int:
+    """The tag of counter value t for a mask held by ``owner`` alone (:func:`tag_owner`)."""
+    if not 0 <= owner <= MAX_OWNER or not 1 <= t < MAX_FRESH:
+        raise ConfigError(f"mask tag: owner {owner} or counter {t} out of range")
+    return int(t) | (owner + 1) << OWNER_BIT
+
+
+def tag_block_fits(t: int, size: int) -> bool:
+    """Whether tags t .. t + size - 1 lie in one owner's block: 1 <= counter and the last below
+    MAX_FRESH (shift bits ignored)."""
+    low = int(t) & (MAX_FRESH - 1)
+    return low >= 1 and low + size <= MAX_FRESH
 
 
 def mask_factors(t: int) -> int:
@@ -330,13 +358,22 @@ def strided_span(t: int, r: int, c: int, rows: int, cols: int) -> int:
 
 def _check_strided(kind: str, t: int, r: int, c: int, rows: int, cols: int) -> None:
     span = strided_span(t, r, c, rows, cols)
-    if t < 1 or r < 1 or c < 1 or t + span > MAX_TAG or span > MAX_ELEMENTS:
-        raise ConfigError(f"plan: {kind} mask tags must lie in [1, 2^62) with strides >= 1 and a span of at most "
-                          f"{MAX_ELEMENTS}, got tag {t}, strides ({r}, {c}) for ({rows}, {cols})")
+    if t >= MAX_TAG or r < 1 or c < 1 or not tag_block_fits(t, span) or span > MAX_ELEMENTS:
+        raise ConfigError(f"plan: {kind} mask tags must lie in one block [1, 2^52) (owner bits apart) with strides "
+                          f">= 1 and a span of at most {MAX_ELEMENTS}, got tag {t}, strides ({r}, {c}) for ({rows}, {cols})")
+
+
+# masked kinds whose first component is the output's mask lambda_z, read from each party's window
+# (not drawn from its stream): kind -> the index of tz in the params. An output's mask is shared by
+# every party (never an owner's alone).
+WINDOW_AT = {"mtriple": 2, "msquare": 1, "mmatmul": 6}
 
 
 def _check_masks(kind: str, params: tuple[int, ...]) -> None:
-    """A masked request's tags name existing windows (1 <= t, t + size <= MAX_TAG); mtrunc's f."""
+    """A masked request's tags name existing windows (each run inside one owner block, see
+    :func:`tag_block_fits`; an output tag names no owner); mtrunc's f."""
+    if kind in WINDOW_AT and len(params) > WINDOW_AT[kind] and tag_owner(params[WINDOW_AT[kind]]) is not None:
+        raise ConfigError(f"plan: {kind}'s output mask tag must name no owner, got {params[WINDOW_AT[kind]]}")
     if kind == "mmatmul":
         if len(params) != 10:
             raise ConfigError(f"plan: mmatmul params are (tx, rx, cx, ty, ry, cy, tz, m, k, n), got {params}")
@@ -367,8 +404,9 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
             raise ConfigError(f"plan: {kind} params are ({names}, *shape), got {params}")
         sizes = [int(np.prod(params[ntags:], dtype=np.int64))] * ntags
     for t, size in zip(params[:ntags], sizes, strict=True):
-        if not 1 <= t or t + size > MAX_TAG:
-            raise ConfigError(f"plan: {kind} mask tags must lie in [1, 2^62), got {t} for {size} elements")
+        if t >= MAX_TAG or not tag_block_fits(t, size):
+            raise ConfigError(f"plan: {kind} mask tags must lie in one block [1, 2^52) (owner bits apart), got {t} "
+                              f"for {size} elements")
 
 
 def component_shapes(req: Request) -> list[tuple[int, ...]]:

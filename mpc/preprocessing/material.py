@@ -30,10 +30,12 @@ from mpc.preprocessing import authenticated as am
 from mpc.preprocessing.base import (
     MASK_KINDS,
     MAX_TAG,
+    WINDOW_AT,
     Request,
     component_shapes,
     mtriple_products,
     strided_span,
+    tag_owner,
     tag_shift,
     tmul_components,
 )
@@ -97,21 +99,25 @@ def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.
     shapes = component_shapes(req)
     k = len(shapes) - correction_count(req)
     drawn = shapes if not last else shapes[:k]
-    if req.kind in _WINDOW_AT:  # the own component is lambda_z, the party's window at tz
-        own = [mask_window(streams, req.params[_WINDOW_AT[req.kind]], shapes[0])]
+    if req.kind in WINDOW_AT:  # the own component is lambda_z, the party's window at tz
+        own = [mask_window(streams, req.params[WINDOW_AT[req.kind]], shapes[0])]
         return own + [streams.ring.uint64(s) for s in drawn[1:]]
     return [streams.ring.uint64(s) for s in drawn]
 
 
-# masked kinds whose first component is the output's mask lambda_z, read from each party's window
-# (not drawn from its stream): kind -> the index of tz in the params
-_WINDOW_AT = {"mtriple": 2, "msquare": 1, "mmatmul": 6}
-
-
 def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndarray:
-    """A party's shares of the masks tagged ``start ..`` (row-major in ``shape``; see
+    """A party's window at the masks tagged ``start ..`` (row-major in ``shape``; see
     :mod:`mpc.preprocessing.base`), read by random access from its mask keystream."""
     return streams.masks.window(start, int(np.prod(shape, dtype=np.int64))).reshape(shape)
+
+
+def mask_share(streams: Streams, pid: int, start: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Party ``pid``'s shares of the masks tagged ``start ..``: its window, or zeros when the tags
+    name another party as the owner of the masks (an input's, held by its owner alone)."""
+    owner = tag_owner(start)
+    if owner is not None and owner != pid:
+        return np.zeros(shape, dtype=np.uint64)
+    return mask_window(streams, start, shape)
 
 
 def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.SimpleNamespace,
@@ -121,6 +127,11 @@ def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.Simple
     p = req.params
 
     def lam(start: int, shape: tuple[int, ...]) -> np.ndarray:
+        owner = tag_owner(start)
+        if owner is not None:  # an input's mask: its owner's window alone
+            if owner >= len(streams):
+                raise ProtocolError(f"dealer: a mask tag names party {owner} of a {len(streams)}-party session")
+            return mask_window(streams[owner], start, shape)
         total = mask_window(streams[0], start, shape).copy()
         for st in streams[1:]:
             total += mask_window(st, start, shape)
@@ -234,7 +245,7 @@ class DealerCore:
         per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
         k = len(per_party[-1])  # number of base components
         base = []
-        for j in range(k if req.kind not in _WINDOW_AT else 0):  # a window is not a base to sum
+        for j in range(k if req.kind not in WINDOW_AT else 0):  # a window is not a base to sum
             total = per_party[0][j]  # fresh from the PRG and not needed again: sum in place
             for i in range(1, self.n):
                 total += per_party[i][j]

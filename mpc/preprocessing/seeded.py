@@ -49,7 +49,7 @@ from mpc.preprocessing.material import (
     DealerCore,
     Streams,
     expand_own,
-    mask_window,
+    mask_share,
     split_corrections,
     total_corrections,
 )
@@ -89,9 +89,10 @@ class SeedCompressed(Preprocessing):
                 for r, o, c in zip(reqs, own, corr, strict=True)]
 
     def mask_shares(self, start: int, shape) -> np.ndarray:
-        """This party's shares of the masks tagged ``start ..`` (its window; nothing consumed)."""
+        """This party's shares of the masks tagged ``start ..`` (its window, or zeros for another
+        owner's input masks; nothing consumed)."""
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        return mask_window(self._streams, int(start), shape)
+        return mask_share(self._streams, self.pid, int(start), shape)
 
     def mac_key_share(self) -> int:
         """alpha_i, from this party's seed (the dealer knows it: see :mod:`mpc.preprocessing.authenticated`)."""
