@@ -105,9 +105,11 @@ def test_masked_matmul_matches_numpy(n, m, k, cols, data):
 
 
 MATMULS = {  # per case and party: the matrix products a masked product costs (owners' zero masks skipped)
-    2: {"x@y": [1, 1], "s@y.T": [1, 2], "x@x.T": [2, 0], "s@s.T": [2, 2]},
-    3: {"x@y": [1, 0, 1], "s@y.T": [1, 1, 2], "x@x.T": [2, 0, 0], "s@s.T": [2, 2, 2]},
+    2: {"x@y": [1, 1], "s@y.T": [1, 2], "x@x.T": [2, 0], "s@s.T": [2, 2], "u@y": [1, 2], "x@u": [2, 1]},
+    3: {"x@y": [1, 0, 1], "s@y.T": [1, 1, 2], "x@x.T": [2, 0, 0], "s@s.T": [2, 2, 2], "u@y": [1, 1, 2],
+        "x@u": [2, 1, 1]},
 }
+KINDS = {"u@y": "mhmatmul", "x@u": "mhmatmul"}  # an untagged operand: half-masked; the others mmatmul
 
 
 @settings(max_examples=10, deadline=None)
@@ -115,7 +117,9 @@ MATMULS = {  # per case and party: the matrix products a masked product costs (o
 def test_masked_matmuls_skip_the_zero_masks_of_other_parties_inputs(n, data):
     """A masked matrix product computes only the terms this party's mask shares make nonzero:
     with x input by party 0 and y by party n-1, x @ y costs one matrix product at each owner and
-    none at a third party; products with shared (product output) masks cost two. Exact mod 2^64."""
+    none at a third party; products with shared (product output) masks cost two; a half-masked
+    product (u untagged) costs one where the masked operand is another party's input. Exact
+    mod 2^64."""
     m, k, c = 3, 4, 2
     a = np.array(data.draw(st.lists(ring_ints, min_size=m * k, max_size=m * k)), dtype=object).reshape(m, k)
     b = np.array(data.draw(st.lists(ring_ints, min_size=k * c, max_size=k * c)), dtype=object).reshape(k, c)
@@ -132,21 +136,24 @@ def test_masked_matmuls_skip_the_zero_masks_of_other_parties_inputs(n, data):
         e.kernels = types.SimpleNamespace(**{**vars(e.kernels), "matmul": matmul})  # this party's only
         x = e.input(ring(a.ravel()).reshape(m, k) if p.pid == 0 else None, 0, (m, k))
         y = e.input(ring(b.ravel()).reshape(k, c) if p.pid == n - 1 else None, n - 1, (k, c))
+        u = e.add(x, x)  # untagged (2x)
         calls, out = {}, {}
         for name, fn in [("x@y", lambda: e.matmul(x, y)), ("s@y.T", lambda: e.matmul(out["x@y"], y.T)),
-                         ("x@x.T", lambda: e.matmul(x, x.T)), ("s@s.T", lambda: e.matmul(out["x@y"], out["x@y"].T))]:
+                         ("x@x.T", lambda: e.matmul(x, x.T)), ("s@s.T", lambda: e.matmul(out["x@y"], out["x@y"].T)),
+                         ("u@y", lambda: e.matmul(u, y)), ("x@u", lambda: e.matmul(x, u.T))]:
             counted["n"] = 0
             with p.preprocessing.recording() as log:
                 out[name] = fn()
             calls[name] = counted["n"]
-            assert [r.kind for r in log] == ["mmatmul"]
+            assert [r.kind for r in log] == [KINDS.get(name, "mmatmul")]
         return calls, dict(zip(out, e.open(list(out.values())), strict=True))
 
     res = run_local(main, n, engine="masked2k")
     for name, want in MATMULS[n].items():
         assert [res[pid][0][name] for pid in range(n)] == want, name
     s_ = a.dot(b) % 2**64
-    expect = {"x@y": s_, "s@y.T": s_.dot(b.T) % 2**64, "x@x.T": a.dot(a.T) % 2**64, "s@s.T": s_.dot(s_.T) % 2**64}
+    expect = {"x@y": s_, "s@y.T": s_.dot(b.T) % 2**64, "x@x.T": a.dot(a.T) % 2**64, "s@s.T": s_.dot(s_.T) % 2**64,
+              "u@y": 2 * s_ % 2**64, "x@u": 2 * a.dot(a.T) % 2**64}
     for name, got in res[0][1].items():
         assert signed(got) == [wrap(int(v)) for v in expect[name].ravel()], name
 

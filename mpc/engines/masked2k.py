@@ -456,8 +456,10 @@ class Masked2k:
         an ``mhmatmul`` item (side 1: a, c = a @ Lambda_y): open D = x - a (1 round, (n-1) m k
         elements, against Beaver's m k + k n), then z_i = x_i @ Delta_y - D @ Lambda_y,i - c_i,
         as x @ y = x @ Delta_y - (D + a) @ Lambda_y; side 0 mirrors it with E = y - b. Two
-        matrix products per party, as Beaver's. A tag-0 record (the output's mask is not the
-        dealer's: the next product of it is half-masked again when its other operand is)."""
+        matrix products per party, as Beaver's; one where this party's Lambda_y,i is 0 (another
+        party's input: a weight matrix at every party but its owner). A tag-0 record (the
+        output's mask is not the dealer's: the next product of it is half-masked again when its
+        other operand is)."""
         (m, kk), n = x.shape, y.shape[1]
         k = self.kernels
         u, c = self.preprocessing.half_matmuls(side, tags, m, kk, n)
@@ -465,11 +467,12 @@ class Masked2k:
         pa = self.additive(plain)
         (opened,) = self.semi._open_internal([k.sub(pa, u)])
         delta, lam = masked["delta"], masked["lam"]
-        if side == 1:
-            z = k.sub(k.matmul(pa, delta), k.add(k.matmul(opened, lam), c))
+        owner = tag_owner(tags[0])
+        if owner is not None and owner != self.pid:  # this party's Lambda_y,i is 0
+            rest = c
         else:
-            z = k.sub(k.matmul(delta, pa), k.add(k.matmul(lam, opened), c))
-        return self.from_additive(z)
+            rest = k.add(k.matmul(opened, lam) if side == 1 else k.matmul(lam, opened), c)
+        return self.from_additive(k.sub(k.matmul(pa, delta) if side == 1 else k.matmul(delta, pa), rest))
 
     # ------------------------------------------------------------------ truncation and division
 
