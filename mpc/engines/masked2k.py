@@ -329,10 +329,10 @@ class Masked2k:
                 return (yield from self._product_steps(s, lz, tz, x.shape))
             # not runs (a permuted or repeated view): the item is not the operands'; it stays
             # unused, alike at every party and in a dry run, and a product below does the work
-        if not kx and not ky:
-            if self.first_tag(y):
+        if not kx and not ky:  # (a zero first tag settles it without the kernel's pass)
+            if ty and self.first_tag(y):
                 return (yield from self._half_mul_steps(x, y))
-            if self.first_tag(x):
+            if tx and self.first_tag(x):
                 return (yield from self._half_mul_steps(y, x))
         z = yield from self.semi.mul_truncating_steps(self.additive(x), kx, self.additive(y), ky)
         return self.from_additive(z)
