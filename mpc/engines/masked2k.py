@@ -81,12 +81,9 @@ import numpy as np
 from mpc.engines import steps
 from mpc.engines.base import BooleanEngine, EngineContext
 from mpc.engines.semi2k import TRUNC_BOUND_BITS, Semi2k, check_input_value
-from mpc.errors import ConfigError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import (
     MAX_FRESH,
-    MAX_OWNER,
-    MAX_TAG,
     Preprocessing,
     mtriple_products,
     owned_tag,
@@ -125,7 +122,7 @@ def _strided(x: np.ndarray) -> tuple[int, int, int] | None:
     c = int(tags[0, 1]) - t if cols > 1 else 1
     r = int(tags[1, 0]) - t if rows > 1 else cols * c
     span = strided_span(t, r, c, rows, cols)
-    if t == 0 or t >= MAX_TAG or r < 1 or c < 1 or span > 4 * x.size or not tag_block_fits(t, span):
+    if t == 0 or r < 1 or c < 1 or span > 4 * x.size or not tag_block_fits(t, span):
         return None
     want = (np.arange(rows, dtype=np.uint64)[:, None] * np.uint64(r)
             + np.arange(cols, dtype=np.uint64)[None, :] * np.uint64(c) + np.uint64(t))
@@ -200,6 +197,10 @@ class Masked2k:
     def shadow(self, x: np.ndarray) -> np.ndarray:
         """A dry run's stand-in for the record array x: zero values, x's tags."""
         return _records(0, np.zeros(x.shape, dtype=np.uint64), x["tag"])
+
+    def _zero_masks(self, t: int) -> bool:
+        """Whether this party's shares of the masks tagged t are all 0 (another party's input)."""
+        return tag_owner(t) not in (None, self.pid)
 
     def first_tag(self, x: np.ndarray) -> int | None:
         """t when x's tags are t, t+1, ... in row-major order with fresh masks (1 <= t, no shift
@@ -280,8 +281,6 @@ class Masked2k:
         owner, none by the others."""
         shape = tuple(shape)
         size = int(np.prod(shape, dtype=np.int64))
-        if owner > MAX_OWNER:
-            raise ConfigError(f"masked2k: input owner {owner} beyond the {MAX_OWNER + 1} parties mask tags can name")
         t0 = owned_tag(self._fresh(size), owner)
         tag = self.channel.next_tag()
         if self.pid == owner:
@@ -314,10 +313,10 @@ class Masked2k:
         """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`). A pending
         truncation of a masked operand is done locally first (its output keeps a truncated
         mask), so the product is still one masked opening of one element per peer."""
-        if kx or ky:
+        if (kx or ky) and self._maskable(x, kx) and self._maskable(y, ky):
             xt = self._truncate_masked(x, kx) if kx else x
-            yt = self._truncate_masked(y, ky) if ky else y
-            if xt is not None and yt is not None and _head(xt) and _head(yt):
+            yt = self._truncate_masked(y, ky) if ky and xt is not None else y
+            if xt is not None and yt is not None:
                 x, kx, y, ky = xt, 0, yt, 0
         tx, ty = _head(x), _head(y)
         if not kx and not ky and tx and ty:
@@ -371,13 +370,19 @@ class Masked2k:
                 k.sub(g, k.mul(coef["x"] if i else coef["y"], p), out=g)
         return g.reshape(x.shape)
 
+    @staticmethod
+    def _maskable(x: np.ndarray, k: int) -> bool:
+        """Whether x truncated by k (0: as it is) can carry a dealer-known mask, judged by its
+        first tag (O(1); the kernels check the rest): tagged, and fresh if it is to be truncated."""
+        t = _head(x)
+        return bool(t) and not (k and tag_shift(t))
+
     def _truncate_masked(self, x: np.ndarray, k: int) -> np.ndarray | None:
         """floor(x / 2^k) locally when x's masks are fresh and run (an ``mtrunc`` item; the
         output carries the truncated masks' tags), else None (the item, if taken, stays unused)."""
-        t = _head(x)
-        if not t or tag_shift(t):
+        if not self._maskable(x, k):
             return None
-        a, m = self.preprocessing.mask_truncs(t, k, x.shape)
+        a, m = self.preprocessing.mask_truncs(_head(x), k, x.shape)
         words, run = self.kernels.masked_trunc(_words(x), a, m, k)
         return _view(words, x.shape) if run else None
 
@@ -423,22 +428,21 @@ class Masked2k:
         tz = self._fresh(m * n)
         lz, g = self.preprocessing.mask_matmuls(sx, sy, tz, m, kk, n)
         s = k.add(lz.reshape(-1), g.reshape(-1))
-        for sign, prod in self._masked_matmul_terms(x, y, tag_owner(sx[0]), tag_owner(sy[0])):
+        for sign, prod in self._masked_matmul_terms(x, y, self._zero_masks(sx[0]), self._zero_masks(sy[0])):
             (k.add if sign > 0 else k.sub)(s, prod.reshape(-1), out=s)
         return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, (m, n)))
 
-    def _masked_matmul_terms(self, x: np.ndarray, y: np.ndarray, ox: int | None, oy: int | None
+    def _masked_matmul_terms(self, x: np.ndarray, y: np.ndarray, zero_x: bool, zero_y: bool
                              ) -> list[tuple[int, np.ndarray]]:
         """This party's part of [i = 0] Dx @ Dy - Dx @ Ly_i - Lx_i @ Dy as signed matrix
-        products, skipping what is zero here: the masks of another party's input (owner ox, oy:
-        this party's share is 0). Party 0 folds its first two terms into Dx @ (Dy - Ly) or, when
-        Ly_0 = 0, its first and third into (Dx - Lx) @ Dy. So with operands input by two parties
+        products, skipping what is zero here: Lx_i or Ly_i when it holds no share of that
+        operand's masks (zero_x, zero_y: another party's input). Party 0 folds its first two
+        terms into Dx @ (Dy - Ly) or, when Ly_0 = 0, its first and third into (Dx - Lx) @ Dy.
+        So with operands input by two parties
         (a weight matrix and a batch, W2) every party makes ONE matrix product, none when it owns
         neither (n >= 3), against two in general."""
         k = self.kernels
         dx, dy, lx, ly = x["delta"], y["delta"], x["lam"], y["lam"]
-        zero_x = ox is not None and ox != self.pid
-        zero_y = oy is not None and oy != self.pid
 
         def minus(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             return k.sub(a.reshape(-1), b.reshape(-1)).reshape(a.shape)
@@ -467,8 +471,7 @@ class Masked2k:
         pa = self.additive(plain)
         (opened,) = self.semi._open_internal([k.sub(pa, u)])
         delta, lam = masked["delta"], masked["lam"]
-        owner = tag_owner(tags[0])
-        if owner is not None and owner != self.pid:  # this party's Lambda_y,i is 0
+        if self._zero_masks(tags[0]):  # this party's Lambda_y,i is 0
             rest = c
         else:
             rest = k.add(k.matmul(opened, lam) if side == 1 else k.matmul(lam, opened), c)

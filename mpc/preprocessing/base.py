@@ -129,16 +129,18 @@ def tag_owner(t: int) -> int | None:
 
 def owned_tag(t: int, owner: int) -> int:
     """The tag of counter value t for a mask held by ``owner`` alone (:func:`tag_owner`)."""
-    if not 0 <= owner <= MAX_OWNER or not 1 <= t < MAX_FRESH:
-        raise ConfigError(f"mask tag: owner {owner} or counter {t} out of range")
+    if not 0 <= owner <= MAX_OWNER:
+        raise ConfigError(f"masked2k: input owner {owner} beyond the {MAX_OWNER + 1} parties mask tags can name")
+    if not 1 <= t < MAX_FRESH:
+        raise ConfigError(f"mask tag: counter {t} outside [1, 2^52)")
     return int(t) | (owner + 1) << OWNER_BIT
 
 
 def tag_block_fits(t: int, size: int) -> bool:
-    """Whether tags t .. t + size - 1 lie in one owner's block: 1 <= counter and the last below
-    MAX_FRESH (shift bits ignored)."""
+    """Whether tags t .. t + size - 1 are fresh (no shift bits) and lie in one owner's block:
+    1 <= counter and the last below MAX_FRESH."""
     low = int(t) & (MAX_FRESH - 1)
-    return low >= 1 and low + size <= MAX_FRESH
+    return int(t) < MAX_TAG and low >= 1 and low + size <= MAX_FRESH
 
 
 def mask_factors(t: int) -> int:
@@ -358,7 +360,7 @@ def strided_span(t: int, r: int, c: int, rows: int, cols: int) -> int:
 
 def _check_strided(kind: str, t: int, r: int, c: int, rows: int, cols: int) -> None:
     span = strided_span(t, r, c, rows, cols)
-    if t >= MAX_TAG or r < 1 or c < 1 or not tag_block_fits(t, span) or span > MAX_ELEMENTS:
+    if r < 1 or c < 1 or not tag_block_fits(t, span) or span > MAX_ELEMENTS:
         raise ConfigError(f"plan: {kind} mask tags must lie in one block [1, 2^52) (owner bits apart) with strides "
                           f">= 1 and a span of at most {MAX_ELEMENTS}, got tag {t}, strides ({r}, {c}) for ({rows}, {cols})")
 
@@ -404,7 +406,7 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
             raise ConfigError(f"plan: {kind} params are ({names}, *shape), got {params}")
         sizes = [int(np.prod(params[ntags:], dtype=np.int64))] * ntags
     for t, size in zip(params[:ntags], sizes, strict=True):
-        if t >= MAX_TAG or not tag_block_fits(t, size):
+        if not tag_block_fits(t, size):
             raise ConfigError(f"plan: {kind} mask tags must lie in one block [1, 2^52) (owner bits apart), got {t} "
                               f"for {size} elements")
 

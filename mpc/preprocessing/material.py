@@ -111,13 +111,24 @@ def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndar
     return streams.masks.window(start, int(np.prod(shape, dtype=np.int64))).reshape(shape)
 
 
-def mask_share(streams: Streams, pid: int, start: int, shape: tuple[int, ...]) -> np.ndarray:
-    """Party ``pid``'s shares of the masks tagged ``start ..``: its window, or zeros when the tags
-    name another party as the owner of the masks (an input's, held by its owner alone)."""
+def mask_holders(start: int, n: int) -> Sequence[int]:
+    """The parties whose windows hold the masks tagged ``start ..``: every party, or the owner
+    alone when the tags name one (an input's masks); ProtocolError for an owner outside the
+    session."""
     owner = tag_owner(start)
-    if owner is not None and owner != pid:
-        return np.zeros(shape, dtype=np.uint64)
-    return mask_window(streams, start, shape)
+    if owner is None:
+        return range(n)
+    if owner >= n:
+        raise ProtocolError(f"a mask tag names party {owner} of a {n}-party session")
+    return (owner,)
+
+
+def mask_share(streams: Streams, pid: int, n: int, start: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Party ``pid``'s shares of the masks tagged ``start ..``: its window if it holds them
+    (:func:`mask_holders`), else zeros."""
+    if pid in mask_holders(start, n):
+        return mask_window(streams, start, shape)
+    return np.zeros(shape, dtype=np.uint64)
 
 
 def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.SimpleNamespace,
@@ -127,14 +138,10 @@ def _mask_values(req: Request, streams: Sequence[Streams], kernels: types.Simple
     p = req.params
 
     def lam(start: int, shape: tuple[int, ...]) -> np.ndarray:
-        owner = tag_owner(start)
-        if owner is not None:  # an input's mask: its owner's window alone
-            if owner >= len(streams):
-                raise ProtocolError(f"dealer: a mask tag names party {owner} of a {len(streams)}-party session")
-            return mask_window(streams[owner], start, shape)
-        total = mask_window(streams[0], start, shape).copy()
-        for st in streams[1:]:
-            total += mask_window(st, start, shape)
+        first, *rest = mask_holders(start, len(streams))
+        total = mask_window(streams[first], start, shape)  # a fresh keystream array: summed in place
+        for i in rest:
+            total += mask_window(streams[i], start, shape)
         return total
 
     def strided(t: int, r: int, c: int, rows: int, cols: int) -> np.ndarray:

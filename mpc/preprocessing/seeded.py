@@ -92,7 +92,7 @@ class SeedCompressed(Preprocessing):
         """This party's shares of the masks tagged ``start ..`` (its window, or zeros for another
         owner's input masks; nothing consumed)."""
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        return mask_share(self._streams, self.pid, int(start), shape)
+        return mask_share(self._streams, self.pid, self.n, int(start), shape)
 
     def mac_key_share(self) -> int:
         """alpha_i, from this party's seed (the dealer knows it: see :mod:`mpc.preprocessing.authenticated`)."""
