@@ -523,6 +523,31 @@ def test_readonly_inputs_are_accepted():
     same(C.mul128(a2, a2), REF.mul128(a2, a2))
 
 
+def _unaligned(values: np.ndarray) -> np.ndarray:
+    """values as a uint64 array one byte off alignment (a frame's payload can be): NumPy's
+    buffer format for it is "=Q", not "L"."""
+    buf = np.zeros(values.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(buf.data, dtype=np.uint64, count=values.size, offset=1).reshape(values.shape)
+    out[...] = values
+    return out
+
+
+def test_unaligned_inputs_are_accepted():
+    # the wrappers take data pointers through the buffer protocol: a native uint64 array whose
+    # format carries a byte-order mark ("=Q", unaligned) must pass like any other
+    a = _unaligned(np.arange(1, 11, dtype=np.uint64) * np.uint64(2**61 + 3))
+    b = np.arange(10, dtype=np.uint64)
+    assert memoryview(a).format == "=Q"
+    for name in ("add", "sub", "mul"):
+        same(getattr(C, name)(a, b), getattr(REF, name)(a, b))
+        same(getattr(C, name)(b, a), getattr(REF, name)(b, a))
+    same(C.mul_public(a, -7), REF.mul_public(a, -7))
+    same(C.neg(a), REF.neg(a))
+    w = np.arange(6, dtype=np.uint64)
+    same(C.gmw_and_combine(_unaligned(w), w, w, _unaligned(~w), w, True),
+         REF.gmw_and_combine(w, w, w, ~w, w, True))
+
+
 # ----------------------------------------------------------------------------- rejections
 
 

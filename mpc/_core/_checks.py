@@ -35,9 +35,10 @@ def as_u64s(names: str, *arrays: object) -> list[np.ndarray]:
 
 
 def same_shape(names: str, *arrays: np.ndarray) -> None:
-    shapes = [a.shape for a in arrays]
-    if any(s != shapes[0] for s in shapes):
-        raise KernelError(f"{names}: shapes must be equal, got {', '.join(map(str, shapes))}")
+    first = arrays[0].shape
+    for a in arrays[1:]:  # a plain loop: every elementwise kernel call runs this
+        if a.shape != first:
+            raise KernelError(f"{names}: shapes must be equal, got {', '.join(str(x.shape) for x in arrays)}")
 
 
 def same_u64s(names: str, *arrays: object) -> list[np.ndarray]:

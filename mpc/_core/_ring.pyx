@@ -18,7 +18,7 @@ from libc.stdint cimport uint64_t
 from mpc._core import _checks as ck
 from mpc._core import _matmul as _mm  # the uint64 products (csrc/matmul.c) that matmul128 is built from
 
-from mpc._core._wrap cimport binary_fn, in_ptr, input_view, out_ptr, run_binary, run_unary, unary_fn
+from mpc._core._wrap cimport binary_fn, in_ptr, input_view, operands, out_ptr, run_binary, run_unary, unary_fn
 
 
 cdef extern from "mpc/ring64.h" nogil:
@@ -97,13 +97,14 @@ def add(a, b, out=None, *, c=0):
     equal-shape uint64 arrays. The constant costs nothing: still one pass over a and b."""
     a, b, out = ck.elementwise_args(a, b, out)
     cdef uint64_t cc = ck.public_u64(c)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    cdef const uint64_t[::1] va = input_view(a, vo, True)
-    cdef const uint64_t[::1] vb = input_view(b, vo, True)
-    cdef size_t n = va.shape[0]
+    cdef uint64_t *po
+    cdef const uint64_t *pa
+    cdef const uint64_t *pb
+    cdef size_t n
+    held = operands(a, b, out, &po, &pa, &pb, &n)
     if n:
         with nogil:
-            mpc_ring64_add(&vo[0], &va[0], &vb[0], cc, n)
+            mpc_ring64_add(po, pa, pb, cc, n)
     return out
 
 
@@ -127,12 +128,13 @@ def mul_public(a, c, out=None):
     a = ck.as_u64("a", a)
     cdef uint64_t cc = ck.public_u64(c)
     out = ck.out_array(out, a.shape)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    cdef const uint64_t[::1] va = input_view(a, vo, True)
-    cdef size_t n = va.shape[0]
+    cdef uint64_t *po
+    cdef const uint64_t *pa
+    cdef size_t n
+    held = operands(a, None, out, &po, &pa, NULL, &n)
     if n:
         with nogil:
-            mpc_ring64_mul_public(&vo[0], &va[0], cc, n)
+            mpc_ring64_mul_public(po, pa, cc, n)
     return out
 
 
