@@ -488,7 +488,12 @@ def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     m = next((r["machine"] for r in recs if r.get("machine")), None)
     c = next((r["commit"] for r in recs if r.get("commit")), None)
     v = next((r["versions"] for r in recs if r.get("versions")), None)
-    mline = f"{m.get('cpu')}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}" if m else "unknown"
+    isa = m.get("isa") if m else None
+    if m and not isa:  # a run stamped before the field: its kernel lines say which code they ran
+        isa = next((r.get("isa") for r in recs if r.get("isa") and r.get("backend") == "c"
+                    and r.get("machine") == m), None)
+    cpu = ", ".join(x for x in (m.get("cpu"), m.get("cpu_id"), isa and f"kernels {isa}") if x) if m else ""
+    mline = f"{cpu}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}" if m else "unknown"
     cline = _commit_text(c) + " (the newest run; each run's own below)"
     vline = ", ".join(f"{k} {val}" for k, val in v.items()) if v else "unknown"
     return mline, cline, vline

@@ -2,7 +2,8 @@
 
 Fields added to each line (existing fields of the same name are kept, never overwritten):
 
-- ``machine``: ``{"cpu": model name, "cores": logical CPUs, "memory_gb": total RAM}``
+- ``machine``: ``{"cpu": model name, "cpu_id": "family F model M" (x86), "isa": the kernels' vector
+  extension (avx512, avx2 or portable), "cores": logical CPUs, "memory_gb": total RAM, "os"}``
 - ``commit``: ``{"sha": git rev-parse HEAD (or "none" before the first commit),
   "uncommitted": whether the work tree differs from it (changed or new files, not counting the
   benchmark's own outputs under bench/results/, bench/plots/ and bench/README.md)}``
@@ -25,16 +26,39 @@ STAMP_KEYS = ("machine", "commit", "versions", "settings", "run_id", "timestamp"
 OUTPUTS = ("bench/results/", "bench/plots/", "bench/README.md")  # written by the run itself
 
 
-@lru_cache(maxsize=1)
-def machine() -> dict:
-    cpu = platform.processor() or platform.machine()
+def _cpuinfo() -> dict[str, str]:
+    """The first processor's fields of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            if not line.strip():
                 break
+            key, _, value = line.partition(":")
+            fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
+    return fields
+
+
+def isa_of(flags: str) -> str:
+    """The widest vector extension the kernels can dispatch to, from the CPU flags: ``avx512``
+    (AVX-512 F), ``avx2`` or ``portable`` (as ``mpc._core`` picks its matrix kernel)."""
+    names = set(flags.split())
+    return "avx512" if "avx512f" in names else "avx2" if "avx2" in names else "portable"
+
+
+@lru_cache(maxsize=1)
+def machine() -> dict:
+    """The CPU (its model name, and on x86 its family and model numbers, since a VM may report
+    only "AMD EPYC" for generations that differ in speed and vector width), the vector extension
+    the kernels use, cores, RAM and OS."""
+    info = _cpuinfo()
+    cpu = info.get("model name") or platform.processor() or platform.machine()
+    out: dict = {"cpu": cpu}
+    if "cpu family" in info and "model" in info:
+        out["cpu_id"] = f"family {info['cpu family']} model {info['model']}"
+    if "flags" in info:
+        out["isa"] = isa_of(info["flags"])
     mem_gb = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -43,7 +67,7 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform()}
+    return {**out, "cores": os.cpu_count(), "memory_gb": mem_gb, "os": platform.platform()}
 
 
 def _git(*args: str) -> tuple[int, str]:

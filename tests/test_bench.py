@@ -159,6 +159,23 @@ def test_stamp_fields_present():
     assert rec["op"] == "mul"
 
 
+def test_isa_from_cpu_flags():
+    # the stamp names the kernels' vector width: VMs report "AMD EPYC" for Zen 2 and Zen 4 alike
+    assert stamp.isa_of("fpu sse2 avx avx2 fma avx512f avx512dq") == "avx512"
+    assert stamp.isa_of("fpu sse2 avx avx2 fma") == "avx2"
+    assert stamp.isa_of("fpu sse2 avx512fp16") == "portable"  # a longer name is not avx512f
+    assert stamp.isa_of("") == "portable"
+
+
+def test_machine_line_names_the_kernels_isa():
+    old = {**STAMP, "machine": {"cpu": "AMD EPYC", "cores": 2, "memory_gb": 4.0}, "timestamp": "2026-01-01T00:00:00Z"}
+    recs = [{**old, "suite": "kernels", "op": "matmul", "backend": "c", "isa": "avx2"}]
+    assert "kernels avx2" in render._machine_line(recs)[0]  # stamped before the field: from the kernel lines
+    new = {**old, "machine": {**old["machine"], "cpu_id": "family 25 model 17", "isa": "avx512"}}
+    line = render._machine_line([*recs, {**new, "timestamp": "2026-02-01T00:00:00Z"}])[0]
+    assert "family 25 model 17" in line and "kernels avx512" in line
+
+
 def test_missing_runners_become_not_available_lines(monkeypatch):
     monkeypatch.setitem(suites.SUITES, "fake", suites.SuiteSpec("bench/does_not_exist.py", ("W1",), "fake"))
     st = suites.Settings(suite="fake", peers=["crypten", "mpyc"], parties=[2], repeats=1)
