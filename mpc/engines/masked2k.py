@@ -73,6 +73,7 @@ every mask, as semi2k's dealer knows every triple.
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Mapping, Sequence
 
@@ -142,6 +143,18 @@ def _view(words: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return words.reshape(-1, 3).view(MASKED).reshape(shape)
 
 
+def _words_op(op, x: np.ndarray, *rest) -> np.ndarray:
+    """The tag-0 records of a linear map ``op`` (a NumPy ufunc: add, subtract, negative,
+    multiply) applied to delta and lam alike: one pass over the records' words (x's and those of
+    ``rest``, words or public factors broadcast to them), then the tags cleared (the dealer cannot
+    follow the new mask). Ring arithmetic: uint64 wraps mod 2^64. A handful of NumPy calls per
+    operation, where field views and a record assembly took several times that: the functions'
+    protocols make dozens of these on small arrays per step."""
+    w = op(_words(x), *rest)
+    w[..., 2] = 0
+    return _view(w, x.shape)
+
+
 def _records(delta: np.ndarray, lam: np.ndarray, tag: np.ndarray | int = 0) -> np.ndarray:
     out = np.empty(lam.shape, dtype=MASKED)
     out["delta"] = delta
@@ -174,12 +187,19 @@ class Masked2k:
     # ------------------------------------------------------------------ records and tags
 
     def additive(self, x: np.ndarray) -> np.ndarray:
-        """This party's additive (semi2k) share of the record array x: [pid = 0] delta - lam."""
-        return self.semi.sub(x["delta"], x["lam"]) if self.pid == 0 else self.semi.neg(x["lam"])
+        """This party's additive (semi2k) share of the record array x: [pid = 0] delta - lam, one
+        pass over the records' words (every fallback and comparison makes one)."""
+        w = _words(x)
+        out = np.empty(x.shape, dtype=np.uint64)  # an array also for 0-d x (a ufunc alone returns a scalar)
+        if self.pid == 0:
+            return np.subtract(w[..., 0], w[..., 1], out=out)
+        return np.negative(w[..., 1], out=out)
 
     def from_additive(self, z: np.ndarray) -> np.ndarray:
-        """The tag-0 record of an additive share z: (0, -z, 0)."""
-        return _records(0, self.semi.neg(z))
+        """The tag-0 record of an additive share z: (0, -z, 0), written in one pass."""
+        w = np.zeros((*z.shape, 3), dtype=np.uint64)
+        np.negative(z, out=w[..., 1])
+        return _view(w, z.shape)
 
     def _fresh(self, count: int) -> int:
         """The first of ``count`` new tags (consecutive)."""
@@ -229,32 +249,37 @@ class Masked2k:
         return _records(fn(x["delta"], *(v["delta"] for v in y)), fn(x["lam"], *(v["lam"] for v in y)))
 
     def add(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._linear(self.semi.add, x, y)
+        return _words_op(np.add, x, _words(y).reshape(*x.shape, 3))
 
     def sub(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return self._linear(self.semi.sub, x, y)
+        return _words_op(np.subtract, x, _words(y).reshape(*x.shape, 3))
 
     def neg(self, x: np.ndarray) -> np.ndarray:
-        return self._linear(self.semi.neg, x)
+        return _words_op(np.negative, x)
 
-    def _with_delta(self, x: np.ndarray, delta: np.ndarray) -> np.ndarray:
-        """x with a new public part: the mask, and so the tag, unchanged."""
-        out = x.copy()
-        out["delta"] = delta
-        return out
+    def _public_op(self, op, x: np.ndarray, c: np.ndarray) -> np.ndarray:
+        """x with delta replaced by op(delta, c) for a public ring array c of x's shape: the mask,
+        and so the tag, unchanged (delta is public, so every party applies op)."""
+        w = np.array(_words(x))  # a copy of x's words, changed in place
+        op(w[..., 0], np.asarray(c, dtype=np.uint64).reshape(x.shape), out=w[..., 0])
+        return _view(w, x.shape)
 
     def add_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """x + c: delta + c at every party (delta is public); the tag stays."""
-        return self._with_delta(x, self.semi.add(x["delta"], c))
+        return self._public_op(np.add, x, c)
 
     def sub_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return self._with_delta(x, self.semi.sub(x["delta"], c))
+        return self._public_op(np.subtract, x, c)
 
     def public_sub(self, c: np.ndarray, x: np.ndarray) -> np.ndarray:
         return self.add_public(self.neg(x), c)
 
     def mul_public(self, x: np.ndarray, c: np.ndarray | int) -> np.ndarray:
-        return self._linear(lambda a: self.semi.mul_public(a, c), x)
+        """x * c for a public ring array c of x's shape or a public integer (mod 2^64): delta and
+        lam alike, tag 0."""
+        if isinstance(c, np.ndarray):
+            return _words_op(np.multiply, x, np.asarray(c, dtype=np.uint64).reshape(*x.shape, 1))
+        return _words_op(np.multiply, x, np.uint64(int(c) % (1 << 64)))
 
     def matmul_public(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         return self._linear(lambda a: self.semi.matmul_public(a, c), x)
@@ -280,7 +305,7 @@ class Masked2k:
         the owner sends delta = x + lambda to every peer. 1 round, n-1 elements sent by the
         owner, none by the others."""
         shape = tuple(shape)
-        size = int(np.prod(shape, dtype=np.int64))
+        size = math.prod(shape)
         t0 = owned_tag(self._fresh(size), owner)
         tag = self.channel.next_tag()
         if self.pid == owner:
