@@ -14,6 +14,7 @@ fewer than 2^64 blocks are drawn per key. Never replace it with a non-cryptograp
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 
 import numpy as np
@@ -81,7 +82,7 @@ class PRG:
     def uint64(self, shape: int | tuple[int, ...]) -> np.ndarray:
         """Uniform uint64 array of ``shape`` (uniform over Z_2^64)."""
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if count < 0 or any(s < 0 for s in shape):
             raise ValueError(f"shape: negative dimension in {shape}")
         return self._fill(8 * count).view(np.uint64).reshape(shape)
@@ -91,7 +92,7 @@ class PRG:
         if not 1 <= bound <= 1 << 64:
             raise ValueError(f"bound: expected 1 <= bound <= 2^64, got {bound}")
         shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)
         if bound == 1 << 64:
             return self.uint64(shape)
         if bound & (bound - 1) == 0:

@@ -201,7 +201,7 @@ def noisy_sum(party, x: SecretTensor, *, lower: object, upper: object, accountan
     (``epsilon``) or Gaussian noise (``rho``). Sensitivity: upper - lower per coordinate."""
     x = _tensor(x, "x")
     clip, per = _bounds(x, lower, upper)
-    d = max(int(np.prod(x.shape[1:], dtype=np.int64)), 1)
+    d = max(math.prod(x.shape[1:]), 1)
     return _release_stat(party, lambda: x.clip(*clip).sum(axis=0), x, d, per * d, per * _sqrt_up(d),
                          accountant, epsilon, rho, granularity, noise_kind, honest_parties)
 

@@ -53,6 +53,8 @@ engines (semi2k with the GMW engine and daBits).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mpc.dp import _bridge, _tables, samplers
@@ -68,7 +70,7 @@ __all__ = ["binomial", "discrete_gaussian", "discrete_laplace", "distributed_dis
 
 
 def _count(shape: tuple[int, ...]) -> tuple[int, int]:
-    count = int(np.prod(shape, dtype=np.int64))
+    count = math.prod(shape)
     return count, max(-(-count // 64) * 64, 64)  # the samples, padded to whole words
 
 
@@ -238,7 +240,7 @@ def distributed_discrete_gaussian(party, sigma: object, shape: object = (), *, h
                           f"(Kairouz-Liu-Steinke), got {float(var):.3g}")
     _check_dtype(dtype, granularity)
     shp = to_size(shape, "shape")
-    count = int(np.prod(shp, dtype=np.int64))
+    count = math.prod(shp)
     local = samplers.discrete_gaussian_variance(var, count, prg=prg)
     total = stack(party.input(local, dtype=Int64())).sum(axis=0)
     return _finish(total, count, shp, dtype, granularity)

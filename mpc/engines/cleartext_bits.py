@@ -28,6 +28,7 @@ Security: none. Every party sees every value; for debugging only, never with rea
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Sequence
 
@@ -173,7 +174,7 @@ class CleartextConverter(Converter):
         shapes = [x.shape for _, x in pairs]
         if [b.shape for b, _ in pairs] != shapes:
             raise ShareTypeError(f"bit_mul: bit and value shapes differ: {[b.shape for b, _ in pairs]} and {shapes}")
-        m = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        m = sum(math.prod(s) for s in shapes)
         me = sum(e.size for e in b2a)
         if m + me:
             self.boolean.meter.exchange(nwords(m) + nwords(me) + m)

@@ -71,6 +71,7 @@ CRYPTO 1991.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -245,7 +246,7 @@ class Converter:
 
     def unpack(self, plane: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """A (1, W) plane of XOR shares -> unpacked 0/1 share arrays of the given shapes. Local."""
-        total = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        total = sum(math.prod(s) for s in shapes)
         flat = self.k.unbitslice(plane, total) if total else np.zeros(0, dtype=np.uint64)
         return split_flat(np.ascontiguousarray(flat, dtype=np.uint64), shapes)
 

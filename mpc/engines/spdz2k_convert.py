@@ -72,6 +72,7 @@ so the deviation is caught with those probabilities.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -279,7 +280,7 @@ class Spdz2kConverter:
 
     def unpack(self, plane: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
         """A (1, W) plane -> unpacked bits of the given shapes. Local."""
-        total = sum(int(np.prod(s, dtype=np.int64)) for s in shapes)
+        total = sum(math.prod(s) for s in shapes)
         return split_flat(self.unpack_planes(plane, total)[0], shapes)
 
     def unpack_planes(self, planes: np.ndarray, n_el: int) -> np.ndarray:

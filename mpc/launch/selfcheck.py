@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import inspect
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -92,7 +93,7 @@ def _masked(g: _Gen, s: tuple[int, ...]) -> np.ndarray:
     """masked2k records (*s, 3): random words, often with tags in a run (from 0, 1, a random or
     an edge start, up to ending exactly at 2^64 - 1, or one past it), sometimes broken once."""
     w = g.u64((*s, 3))
-    size = int(np.prod(s, dtype=np.int64))
+    size = math.prod(s)
     if size and g.flag():
         start = [0, 1, int(g.u64(())) >> 1, 2**64 - size, 2**64 - size + 1][g.dim(0, 5)]
         tags = [(start + i) % 2**64 for i in range(size)]

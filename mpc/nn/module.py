@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -240,7 +241,7 @@ def _share(party, graph: Graph, owner: int, dtype: Fixed) -> None:
             targets += [(None, w.shape), (None, b.shape if "bias" in prod.init_values else (layer.channels,))]
             values += [w2, b * s + t]
         seeds.append((layer, start, prod is not None))
-    sizes = [int(np.prod(shape, dtype=np.int64)) for _, shape in targets]
+    sizes = [math.prod(shape) for _, shape in targets]
     total = int(sum(sizes))
     if total == 0:
         return

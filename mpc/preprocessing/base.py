@@ -93,6 +93,7 @@ never be handed out twice.
 from __future__ import annotations
 
 import contextlib
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from typing import NamedTuple
@@ -345,7 +346,7 @@ def normalize(req: object) -> Request:
     if kind in MASK_KINDS:
         _check_masks(kind, params)
     req = Request(kind, params, int(ring), bool(auth))
-    if sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req)) > MAX_ELEMENTS:
+    if sum(math.prod(s) for s in component_shapes(req)) > MAX_ELEMENTS:
         raise ConfigError(f"plan: request {kind}{params} is larger than {MAX_ELEMENTS} ring elements")
     return req
 
@@ -399,12 +400,12 @@ def _check_masks(kind: str, params: tuple[int, ...]) -> None:
     if kind == "mtrunc":
         if len(params) < 2 or not 1 <= params[1] <= 62:
             raise ConfigError(f"plan: mtrunc params are (tx, f, *shape) with f in [1, 62], got {params}")
-        sizes = [int(np.prod(params[2:], dtype=np.int64))]
+        sizes = [math.prod(params[2:])]
     else:
         if len(params) < ntags:
             names = "tx, tz" if kind == "msquare" else "tx, ty, tz"
             raise ConfigError(f"plan: {kind} params are ({names}, *shape), got {params}")
-        sizes = [int(np.prod(params[ntags:], dtype=np.int64))] * ntags
+        sizes = [math.prod(params[ntags:])] * ntags
     for t, size in zip(params[:ntags], sizes, strict=True):
         if not tag_block_fits(t, size):
             raise ConfigError(f"plan: {kind} mask tags must lie in one block [1, 2^52) (owner bits apart), got {t} "

@@ -20,6 +20,7 @@ dealer and the party, so they stay aligned as long as both see the same sequence
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Sequence
 
@@ -108,7 +109,7 @@ def expand_own(req: Request, streams: Streams, last: bool, pid: int) -> list[np.
 def mask_window(streams: Streams, start: int, shape: tuple[int, ...]) -> np.ndarray:
     """A party's window at the masks tagged ``start ..`` (row-major in ``shape``; see
     :mod:`mpc.preprocessing.base`), read by random access from its mask keystream."""
-    return streams.masks.window(start, int(np.prod(shape, dtype=np.int64))).reshape(shape)
+    return streams.masks.window(start, math.prod(shape)).reshape(shape)
 
 
 def mask_holders(start: int, n: int) -> Sequence[int]:
@@ -299,4 +300,4 @@ def split_corrections(reqs: Sequence[Request], flat: np.ndarray) -> list[list[np
 
 
 def total_corrections(reqs: Sequence[Request]) -> int:
-    return sum(int(np.prod(s, dtype=np.int64)) for r in reqs for s in correction_sizes(r))
+    return sum(math.prod(s) for r in reqs for s in correction_sizes(r))

@@ -53,6 +53,7 @@ make the material wrong (as it can in the online phase of semi2k).
 
 from __future__ import annotations
 
+import math
 import types
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -246,7 +247,7 @@ class OTPreprocessing(Preprocessing):
         cursor = {"mul": 0, "sq": 0}
 
         def take(which: str, shape) -> np.ndarray:
-            size = int(np.prod(shape, dtype=np.int64))
+            size = math.prod(shape)
             src = prod if which == "mul" else sq
             lo = cursor[which]
             cursor[which] = lo + size
@@ -283,7 +284,7 @@ class OTPreprocessing(Preprocessing):
             return lambda take: item
         if kind == "div":
             shape = p[1:]
-            size = int(np.prod(shape, dtype=np.int64))
+            size = math.prod(shape)
             r, q, m = division_triples(self, p[0], size) if size else (np.zeros(0, dtype=np.uint64),) * 3
             item = (r.reshape(shape), q.reshape(shape), m.reshape(shape))
             return lambda take: item
@@ -299,7 +300,7 @@ class OTPreprocessing(Preprocessing):
             return lambda take: (r, a, m, take("sq", shape), take("mul", shape))
         if kind == "tmul":
             k1, k2, shape = p[0], p[1], p[2:]
-            size = int(np.prod(shape, dtype=np.int64))
+            size = math.prod(shape)
             r1, a1, m1 = _from_bits(arith[: 64 * size], shape, k1)
             if k2:
                 r2, a2, m2 = _from_bits(arith[64 * size :], shape, k2)
@@ -337,16 +338,16 @@ def _bits_needed(req: Request) -> int:
     if kind in ("dabit", "bitmul"):
         return p[0]
     if kind in ("trunc", "tsquare"):
-        return 64 * int(np.prod(p[1:], dtype=np.int64))
+        return 64 * math.prod(p[1:])
     if kind == "tmul":
-        size = int(np.prod(p[2:], dtype=np.int64))
+        size = math.prod(p[2:])
         return 64 * size * (2 if p[1] else 1)
     return 0
 
 
 def _from_bits(arith: np.ndarray, shape, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """From shares of 64 random bits per element: shares of r, r >> k (logical) and msb(r)."""
-    size = int(np.prod(shape, dtype=np.int64))
+    size = math.prod(shape)
     b = arith[: 64 * size].reshape(size, 64)
     r = (b * POW2).sum(axis=1, dtype=np.uint64)
     high = (b[:, k:] * POW2[: 64 - k]).sum(axis=1, dtype=np.uint64)

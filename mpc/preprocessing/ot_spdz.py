@@ -95,6 +95,7 @@ more; with tmul/tsquare 1 + 4 more; with division tuples L + l + 3 per ``div`` r
 from __future__ import annotations
 
 import hashlib
+import math
 import types
 from collections.abc import Sequence
 
@@ -285,7 +286,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 if mk == "bit_triple":  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
                     it.parts["m"] = self._draw((64 * p[0],))
                 continue
-            size = int(np.prod(p[1:] if kind in ("input", "trunc") else p, dtype=np.int64)) if kind != "matmul" else 0
+            size = math.prod(p[1:] if kind in ("input", "trunc") else p) if kind != "matmul" else 0
             it.toff = nt
             if kind in ("triple", "square"):
                 nt += size
@@ -546,7 +547,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 continue
             o = it.toff
             if kind == "square":
-                size = int(np.prod(it.req.params, dtype=np.int64))
+                size = math.prod(it.req.params)
                 ta, tb = self._tslice("a", o, size), self._tslice("b", o, size)
                 for src, acc in ((values, vals), (macs, mac_parts)):
                     acc.append(k.sub128(src[ta], src[tb]))
@@ -604,11 +605,11 @@ class SpdzOTPreprocessing(OTPreprocessing):
             return values[sl], macs[sl]
 
         if kind == "triple":
-            size = int(np.prod(p, dtype=np.int64))
+            size = math.prod(p)
             self.made["auth_triple"] += size
             return tuple(pack(*comp(name, size)).reshape(p) for name in ("a", "b", "c"))
         if kind == "square":  # (a, a^2) from a triple and the opened e = a - b: a^2 = c + e a
-            size = int(np.prod(p, dtype=np.int64))
+            size = math.prod(p)
             self.made["auth_square"] += size
             (av, am), (cv, cm) = comp("a", size), comp("c", size)
             e = conv[it.conv]
@@ -690,7 +691,7 @@ def _triples_of(req: Request) -> int:
         return derived.item_size(req) * (3 * 128 + 4)
     if mixed.mixed_kind(req) is not None:
         return 3 * mixed.bits_of(req) + mixed.extra_triples(req) + mixed.binary_inputs(req) // 64
-    return int(np.prod(p[1:] if req.kind == "input" else p, dtype=np.int64))
+    return math.prod(p[1:] if req.kind == "input" else p)
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
           "div": ("bits", "u"), "tmul": ("bits", "u", "r2"), "tsquare": ("bits", "u"),

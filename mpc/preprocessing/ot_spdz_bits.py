@@ -36,6 +36,8 @@ in Z_2^128, since one of b, 1 - b is odd).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mpc.sharing.authenticated import pack, sum128
@@ -47,7 +49,7 @@ __all__ = ["beaver", "bit_count", "open_recorded", "share_sum", "truncation_part
 
 def bit_count(params: tuple[int, ...]) -> int:
     """Authenticated bits one ``trunc`` request uses (64 per element)."""
-    return 64 * int(np.prod(params[1:], dtype=np.int64))
+    return 64 * math.prod(params[1:])
 
 
 def share_sum(src, own: np.ndarray, got: dict) -> np.ndarray:

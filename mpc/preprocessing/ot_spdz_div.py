@@ -85,7 +85,7 @@ def item_shape(req) -> tuple[int, ...]:
 
 def item_size(req) -> int:
     """Elements of a ``div``, ``tmul`` or ``tsquare`` request."""
-    return int(np.prod(item_shape(req), dtype=np.int64))
+    return math.prod(item_shape(req))
 
 
 def products_of(kind: str, params: tuple[int, ...]) -> tuple[str, ...]:

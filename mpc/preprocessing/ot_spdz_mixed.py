@@ -74,6 +74,7 @@ trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
 from __future__ import annotations
 
 import hashlib
+import math
 
 import numpy as np
 
@@ -118,7 +119,7 @@ def extra_triples(req: Request) -> int:
 
 def binary_inputs(req: Request) -> int:
     """Binary-only authenticated bits one request uses (a ring-1 input mask: 64 per word)."""
-    return 64 * int(np.prod(req.params[1:], dtype=np.int64)) if mixed_kind(req) == "binput" else 0
+    return 64 * math.prod(req.params[1:]) if mixed_kind(req) == "binput" else 0
 
 
 def _words(b: bytes) -> np.ndarray:
@@ -330,7 +331,7 @@ class Mixed:
         av, am = self.pool
         if kind == "binput":
             owner, shape = p[0], tuple(p[1:])
-            size = int(np.prod(shape, dtype=np.int64))
+            size = math.prod(shape)
             lo, hi = it.ioff, it.ioff + 64 * size
             bits = self.inputs[lo:hi] if owner == src.pid else np.zeros(hi - lo, dtype=np.uint8)
             item = _to_bauth(k, bits, self.in_macs[owner][lo:hi], 64 * size).reshape(shape)

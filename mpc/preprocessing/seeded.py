@@ -32,6 +32,7 @@ identical request, or is never used; its only cost is memory, bounded by
 
 from __future__ import annotations
 
+import math
 import types
 from abc import abstractmethod
 from collections import deque
@@ -212,4 +213,4 @@ class InsecureLocalDealer(SeedCompressed):
 
 def _elements(req: Request) -> int:
     """Ring elements (or words) of one item: the measure of what the store holds."""
-    return sum(int(np.prod(s, dtype=np.int64)) for s in component_shapes(req))
+    return sum(math.prod(s) for s in component_shapes(req))

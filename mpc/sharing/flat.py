@@ -6,6 +6,7 @@ A single contiguous array is returned as a view, never copied.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -24,7 +25,7 @@ def split_flat(flat: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.n
     """Views of ``flat`` cut into arrays of ``shapes`` (the inverse of :func:`concat_flat`)."""
     out, pos = [], 0
     for s in shapes:
-        size = int(np.prod(s, dtype=np.int64))
+        size = math.prod(s)
         out.append(flat[pos : pos + size].reshape(s))
         pos += size
     return out

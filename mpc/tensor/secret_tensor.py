@@ -52,6 +52,7 @@ tensors (0/1, indices): they reveal as integers and multiply Fixed tensors witho
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -434,7 +435,7 @@ class SecretTensor:
         """Sum (local), then division by the public count (one round; a Fixed result, see
         ``__truediv__``). Range: the sum |v| 2^s < 2^62 (2^46 at f = 16)."""
         axes = self._axes(axis)
-        count = int(np.prod([self.shape[a] for a in axes], dtype=np.int64))
+        count = math.prod([self.shape[a] for a in axes])
         if count == 0:
             raise InputError(f"mean: empty reduction over axes {axes} of shape {self.shape}")
         return self.sum(axes, keepdims) / count

@@ -8,6 +8,8 @@ processing", 2006): it only copies elements, so it applies to shares as well as 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mpc.errors import InputError
@@ -55,9 +57,9 @@ class MatmulPlan:
         y = y.reshape(self.y2)
         if self.fold:
             xb = expand(x, (*self.batch, self.m, self.k))
-            rows = int(np.prod(self.batch, dtype=np.int64)) * self.m
+            rows = math.prod(self.batch) * self.m
             return xb.reshape(rows, self.k), np.ascontiguousarray(y)
-        b = int(np.prod(self.batch, dtype=np.int64))
+        b = math.prod(self.batch)
         xb = expand(x, (*self.batch, self.m, self.k)).reshape(b, self.m, self.k)
         yb = expand(y, (*self.batch, self.k, self.n)).reshape(b, self.k, self.n)
         return xb, yb

@@ -23,6 +23,8 @@ averaging).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 import mpc.functions as F
@@ -130,7 +132,7 @@ class BatchNorm(Layer):
                 return x  # folded into the producer's weights
             s, t = self.affine()
             return x * s.reshape(cshape) + t.reshape(cshape)
-        m = int(np.prod([x.shape[a] for a in axes]))
+        m = math.prod(x.shape[a] for a in axes)
         if m < 2:
             raise ValueError(f"{self.name} ({self.kind}): training needs more than one value per channel, got {x.shape}")
         mu = x.sum(axis=axes, keepdims=True) / m
