@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -219,6 +220,58 @@ def test_copying_fallback_gives_the_same_records():
     bad = bytearray(new.seal(header(3), b"tamper me"))
     bad[9] ^= 1
     assert_fails(opener, header(3), bad, "authentication")
+
+
+class _NoOverlapAESGCM(_OldAESGCM):
+    """AESGCM as cryptography >= 51 has it: encrypt_into / decrypt_into refuse any overlap of
+    input and output (ValueError), exact in-place included."""
+
+    def encrypt_into(self, nonce, data, aad, buf):
+        self._check(data, buf)
+        return self._inner.encrypt_into(nonce, data, aad, buf)
+
+    def decrypt_into(self, nonce, data, aad, buf):
+        self._check(data, buf)
+        return self._inner.decrypt_into(nonce, data, aad, buf)
+
+    @staticmethod
+    def _check(data, buf):
+        if np.may_share_memory(np.frombuffer(data, np.uint8), np.frombuffer(buf, np.uint8)):
+            raise ValueError("data and buf must not overlap")
+
+
+@pytest.mark.parametrize("refusing", [False, True], ids=["installed version", "a version refusing overlaps"])
+def test_in_place_open_whatever_the_version_takes(monkeypatch, refusing):
+    # the receiving channel opens a one-record payload into its own frame (mpc.net.zmq_records);
+    # with a version that refuses the overlap (cryptography >= 51), the opener fills it with one copy
+    if not hasattr(RecordOpener(os.urandom(32), sender=0, receiver=1)._aead, "decrypt_into"):
+        pytest.skip("cryptography < 46 has no decrypt_into: the copying path is tested above")
+    key = os.urandom(32)
+    sealer, opener = RecordSealer(key, sender=0, receiver=1), RecordOpener(key, sender=0, receiver=1)
+    if refusing:
+        monkeypatch.setattr(aead, "IN_PLACE", False)
+        sealer._aead, opener._aead = _NoOverlapAESGCM(sealer._aead), _NoOverlapAESGCM(opener._aead)
+    for i, payload in enumerate([os.urandom(64), os.urandom(70_000)]):
+        frame = bytearray(sealer.seal(header(i), payload))
+        view = memoryview(frame)
+        got = opener.open(header(i), view, out=view[aead.COUNTER_BYTES : aead.COUNTER_BYTES + len(payload)])
+        assert bytes(got) == payload
+    bad = bytearray(sealer.seal(header(2), b"tamper me"))
+    bad[9] ^= 1
+    view = memoryview(bad)
+    with pytest.raises(ProtocolError, match="authentication"):
+        opener.open(header(2), view, out=view[aead.COUNTER_BYTES : aead.COUNTER_BYTES + 9])
+
+
+def test_in_place_probe_matches_the_installed_version():
+    probe = AESGCM(bytes(32))
+    sealed = memoryview(bytearray(probe.encrypt(bytes(12), bytes(16), b"")))
+    try:
+        probe.decrypt_into(bytes(12), sealed, b"", sealed[:16])
+        taken = True
+    except (AttributeError, ValueError):
+        taken = False
+    assert aead.IN_PLACE is taken
 
 
 # ----------------------------------------------------------------------------- failures

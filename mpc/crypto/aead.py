@@ -48,6 +48,10 @@ call); the caller splits larger payloads.
 Cost: one AES-GCM pass over the payload at each end (AES-NI and carry-less multiply), 24 bytes
 per record, no extra round. With ``out=`` buffers and ``cryptography`` >= 46
 (``encrypt_into``/``decrypt_into``) nothing is copied; older versions copy once per record.
+``cryptography`` 51 refuses an output that overlaps the input, even exactly in place
+(ValueError): :data:`IN_PLACE` says whether the installed version takes it, and an overlapping
+``out=`` it does not take is filled with one copy (the callers open in place only where it is
+taken, :mod:`mpc.net.zmq_records`).
 
 Security model: the exchange is as authentic as the link it runs over (CURVE with the keys of the
 hosts file); given that, records are confidential and authentic (IND-CCA, INT-CTXT under the
@@ -60,6 +64,7 @@ from __future__ import annotations
 import os
 import struct
 
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -139,6 +144,29 @@ def _view(buf: object, name: str) -> memoryview:
     if view.nbytes == 0:  # an empty N-d view cannot be cast; nothing to read or write anyway
         return memoryview(bytearray()) if not view.readonly else memoryview(b"")
     return view if view.ndim == 1 and view.format == "B" else view.cast("B")
+
+
+def _overlap(a: memoryview, b: memoryview) -> bool:
+    """Whether two flat byte views share memory (their address ranges meet)."""
+    if not a.nbytes or not b.nbytes:
+        return False
+    return bool(np.may_share_memory(np.frombuffer(a, np.uint8), np.frombuffer(b, np.uint8)))
+
+
+def _in_place_taken() -> bool:
+    """Whether this ``cryptography``'s AESGCM decrypts exactly in place (output = input): 46 to
+    50 do, 51 raises ValueError for any overlap, older ones have no ``decrypt_into``. Probed once,
+    with a public all-zero key on zero bytes."""
+    aead, nonce = AESGCM(bytes(32)), bytes(12)
+    sealed = memoryview(bytearray(aead.encrypt(nonce, bytes(16), b"")))
+    try:
+        aead.decrypt_into(nonce, sealed, b"", sealed[:16])
+    except (AttributeError, ValueError):
+        return False
+    return True
+
+
+IN_PLACE = _in_place_taken()
 
 
 def _out(out: object, nbytes: int) -> memoryview:
@@ -260,9 +288,9 @@ class RecordSealer(_Direction):
         buf[:COUNTER_BYTES] = ctr
         body = buf[COUNTER_BYTES:]
         encrypt_into = getattr(self._aead, "encrypt_into", None)
-        if encrypt_into is not None:
+        if encrypt_into is not None and (IN_PLACE or not _overlap(data, body)):
             encrypt_into(self._prefix + ctr, data, aad, body)
-        else:  # cryptography < 46: one copy
+        else:  # cryptography < 46, or an overlap this version refuses: one copy
             body[:] = self._aead.encrypt(self._prefix + ctr, data, aad)
         return buf
 
@@ -310,9 +338,9 @@ class RecordOpener(_Direction):
         body = rec[COUNTER_BYTES:]
         try:
             decrypt_into = getattr(self._aead, "decrypt_into", None)
-            if decrypt_into is not None:
+            if decrypt_into is not None and (IN_PLACE or not _overlap(body, buf)):
                 decrypt_into(nonce, body, aad, buf)
-            else:  # cryptography < 46: one copy
+            else:  # cryptography < 46, or an overlap this version refuses: one copy
                 buf[:] = self._aead.decrypt(nonce, body, aad)
         except InvalidTag:
             buf[:] = bytes(n)  # OpenSSL wrote unauthenticated plaintext there

@@ -89,7 +89,15 @@ from collections import deque
 import numpy as np
 import zmq
 
-from mpc.crypto.aead import COUNTER_BYTES, KeyExchange, RecordOpener, RecordSealer, payload_size, record_size
+from mpc.crypto.aead import (
+    COUNTER_BYTES,
+    IN_PLACE,
+    KeyExchange,
+    RecordOpener,
+    RecordSealer,
+    payload_size,
+    record_size,
+)
 from mpc.errors import PeerTimeout, ProtocolError
 from mpc.net.channel import Channel, deadline_left
 from mpc.net.zmq_frames import ZERO_COPY_MIN, identity, read
@@ -268,7 +276,7 @@ class Records:
         opener = self.openers[frm]
         try:
             frame = records[0].buffer
-            if count == 1 and not frame.readonly:
+            if count == 1 and not frame.readonly and IN_PLACE:
                 # opened in place, into the frame ZeroMQ received it in (private to this process:
                 # the bulk links are TCP): no buffer to allocate and fault in, and the payload is a
                 # view of its frame, as on a plaintext link
