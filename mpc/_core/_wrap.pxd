@@ -37,18 +37,10 @@ cdef inline bint overlap(const uint64_t *x, size_t nx, const uint64_t *out, size
     return px < po + 8 * no and po < px + 8 * nx
 
 
-cdef inline bint clashes(const uint64_t[::1] x, uint64_t[::1] out, bint exact_ok):
-    """:func:`overlap` of two flat views."""
-    cdef size_t nx = x.shape[0], no = out.shape[0]
-    if nx == 0 or no == 0:
-        return False
-    return overlap(&x[0], nx, &out[0], no, exact_ok)
-
-
 cdef inline const uint64_t[::1] input_view(object a, uint64_t[::1] out, bint exact_ok):
-    """The flat view of a validated input, or of a copy of it when it :func:`clashes` with out."""
+    """The flat view of a validated input, or of a copy of it when it :func:`overlap` s out."""
     cdef const uint64_t[::1] v = a.reshape(-1)
-    if clashes(v, out, exact_ok):
+    if v.shape[0] and out.shape[0] and overlap(&v[0], v.shape[0], &out[0], out.shape[0], exact_ok):
         v = a.reshape(-1).copy()
     return v
 
@@ -86,27 +78,27 @@ cdef inline uint64_t *words(object arr, size_t *count, bint writable) except? NU
     return <uint64_t *>p if nbytes else NULL
 
 
-cdef inline object unclashed(object a, object out, bint exact_ok):
-    """a, or a flat copy of it when its memory :func:`overlap` s out's."""
-    cdef size_t na, no
-    cdef const uint64_t *pa = words(a, &na, False)
-    cdef const uint64_t *po = words(out, &no, False)
-    return a.reshape(-1).copy() if overlap(pa, na, po, no, exact_ok) else a
+cdef inline object input_words(object x, const uint64_t *po, size_t no, const uint64_t **px, size_t *nx):
+    """x's data pointer and word count into ``px``, ``nx``, taken once; when x's memory
+    :func:`overlap` s out's (``po``, ``no``), those of a flat copy of x instead. Returns the array
+    the pointer points into, which the caller holds until the C call returns."""
+    px[0] = words(x, nx, False)
+    if overlap(px[0], nx[0], po, no, True):
+        x = x.reshape(-1).copy()
+        px[0] = words(x, nx, False)
+    return x
 
 
 cdef inline tuple operands(object a, object b, object out, uint64_t **po, const uint64_t **pa,
                            const uint64_t **pb, size_t *n):
     """The data pointers of out[i] = f(a[i], b[i]) (b None: f(a[i])) for validated operands:
-    out's, a's and b's (each input a flat copy when it :func:`overlap` s out), and a's word count
-    in ``n``. Returns the (a, b) the pointers point into: the caller holds them until the C call
-    returns."""
-    cdef size_t no, nb
-    a = unclashed(a, out, True)
+    out's, a's and b's (:func:`input_words`), and a's word count in ``n``. Returns the (a, b) the
+    pointers point into: the caller holds them until the C call returns."""
+    cdef size_t no = 0, nb = 0
     po[0] = words(out, &no, True)
-    pa[0] = words(a, n, False)
+    a = input_words(a, po[0], no, pa, n)
     if b is not None:
-        b = unclashed(b, out, True)
-        pb[0] = words(b, &nb, False)
+        b = input_words(b, po[0], no, pb, &nb)
     return a, b
 
 
