@@ -88,7 +88,7 @@ Granularity: example-level DP (one record, added or removed, as the sampled-Gaus
 moves the sum by up to 2C: the guarantee of noise multiplier z / 2 under replacement).
 
 Security: semi-honest (the engines'). Costs per step (2 parties): the per-example backward
-(+2 rounds per Linear layer for the norms), clipping ~45 rounds (max 8, rsqrt 26, truncation,
+(+4 rounds per Linear layer for the norms), clipping ~45 rounds (max 8, rsqrt 26, truncation,
 floor 8, a product), the weighted sum (+1 product round per layer), the grid truncation
 (1 round) and the noise (joint: 8 L rounds per 512 parameters, L = ceil(log2 of the table
 size)); Poisson sampling: the Bernoulli bits (8 rounds) and their product with the clip factors

@@ -9,7 +9,7 @@ Linear layer themselves:
    g (for a loss averaged over the batch, g is the gradient of the *summed* loss, so row i is
    example i's own). It returns a :class:`PerExampleGrads`.
 2. :meth:`PerExampleGrads.sq_norms`: ||grad_i||^2 over all parameters, a secret (N,) vector:
-   each layer's ``per_example_sq_norms`` (Linear on 2-d input: ||g_i||^2 (||x_i||^2 + 1), two
+   each layer's ``per_example_sq_norms`` (Linear on 2-d input: ||g_i||^2 (||x_i||^2 + 1), four
    rounds; Conv2d and Linear on N-d input: the per-example weight gradients as one stack of
    matrix products, squared).
 3. :meth:`PerExampleGrads.accumulate` with secret weights c (N,): every parameter gradient is
