@@ -23,7 +23,9 @@ MiB and more through shared memory); on loopback the default run also measures e
 peers run, the like-for-like line; ``procs-tcp`` measures that one alone; every default run also
 measures the encrypted default, ``mpcrun -n`` without ``--insecure-plaintext``
 ("processes-zmq+shm-loopback-encrypted", engine ``semi2k encrypted``: CURVE links, payloads of
-128 KiB and more as AES-GCM records through the rings), and ``procs-enc`` measures it alone; ``local``
+128 KiB and more as AES-GCM records, the rings sealed or not as the host decides, ``rings_sealed``),
+and ``procs-enc`` measures it alone; for semi2k also with every ring sealed (``--shm sealed``,
+"...-encrypted-sealed", engine ``semi2k encrypted sealed``; ``procs-enc-sealed`` alone); ``local``
 ("local-threads"): parties and dealer as threads of this process over in-process channels (the
 engine's own cost, no sockets). ``--profile lan|wan`` (root only): every process in its own
 network namespace shaped by that profile, joined by a hosts file (bench/parties.py; transport
@@ -45,7 +47,14 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.parties import engines_for_source, parse_runner_args, runner_parser, time_and_check, transports  # noqa: E402
+from bench.parties import (  # noqa: E402
+    SEALED,
+    engines_for_source,
+    parse_runner_args,
+    runner_parser,
+    time_and_check,
+    transports,
+)
 from bench.parties import measure as parties_measure  # noqa: E402
 from bench.peers import workloads as wl  # noqa: E402
 
@@ -96,7 +105,9 @@ def main(argv: list[str] | None = None) -> None:
         cases = [("mul", 10**5, 5), ("mul", 10**6, 5), ("mul_trunc", 10**5, 5), ("mul_trunc", 10**6, 5),
                  ("matmul", 256, 3)]
     # mpcrun's plaintext default, its encrypted default and (loopback) the like-for-like TCP line
-    lines = transports(args.transport, args.profile, tcp=True)
+    # and, for semi2k, the encrypted default with sealed rings (what sealing costs where the host
+    # does not ask for it)
+    lines = transports(args.transport, args.profile, tcp=True, sealed=True)
     engines = engines_for_source(args, args.engines)
     for parties in args.parties:
         measure("mul", 10**4, parties, 1, args.transport, args.profile)  # warm-up: imports, allocator, threads
@@ -105,6 +116,8 @@ def main(argv: list[str] | None = None) -> None:
                 ops = [op, "mul_check"] if engine == "spdz2k" and op == "mul" else [op]
                 for one in ops:
                     for transport in lines:
+                        if transport == SEALED and engine != "semi2k":
+                            continue
                         for record in measure(one, size, parties, repeats, transport, args.profile, engine,
                                               preprocessing=args.preprocessing):
                             print(json.dumps(record), flush=True)

@@ -18,7 +18,12 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
   shared-memory rings on one host and the bulk links otherwise, see mpc/net/zmq_records.py). Its
   records carry engine ``<engine> encrypted`` (a line of its own in every table), transport
   ``...-encrypted`` and ``encrypted: true``; on lan/wan the hosts file gets keys
-  (``mpcrun keygen``). :func:`transports` gives it beside ``procs`` by default;
+  (``mpcrun keygen``). :func:`transports` gives it beside ``procs`` by default. Whether its
+  rings carried AES-GCM records depends on the host (``--shm auto``: sealed where ptrace is
+  restricted, mpc/net/shm_ring.py): every record says so in ``rings_sealed``;
+- ``transport="procs-enc-sealed"`` (loopback): the encrypted default with ``--shm sealed``,
+  records in the rings whatever the host (engine ``<engine> encrypted sealed``): what sealing
+  costs, beside the default. :func:`transports` adds it with ``sealed=True`` (bench/arith.py);
 - ``transport="procs-tcp"``: as ``procs`` on loopback with ``--shm off``, every byte over TCP
   as the peers send theirs (the like-for-like line; its records carry engine ``<engine> tcp``);
 - ``transport="local"``: :func:`mpc.testing.run_local` (threads, in-process channels, a dealer
@@ -52,11 +57,14 @@ REPO = Path(__file__).resolve().parents[1]
 PARTY_SCRIPT = Path(__file__).resolve().with_name("party_script.py")
 RESULT_TAG = "BENCH-RESULT "
 TRANSPORTS = {"procs": "processes-zmq+shm-loopback", "procs-enc": "processes-zmq+shm-loopback-encrypted",
+              "procs-enc-sealed": "processes-zmq+shm-loopback-encrypted-sealed",
               "procs-tcp": "processes-zmq-loopback", "local": "local-threads"}
 NETNS_TRANSPORT = "processes-zmq-netns"  # transport label of procs runs on lan/wan
 ENCRYPTED = "procs-enc"  # the transport that runs mpcrun's encrypted default
 ENCRYPTED_SUFFIX = "-encrypted"  # on its transport label
 ENCRYPTED_ENGINE = " encrypted"  # on its engine, so its records make lines of their own
+SEALED = "procs-enc-sealed"  # the encrypted default with every ring sealed (--shm sealed), loopback
+SEALED_ENGINE = " encrypted sealed"
 PROFILES = ("loopback", "lan", "wan")
 PREPROCESSING = ("dealer", "ot")  # --preprocessing of the runners; "ot" records carry engine "<engine> ot"
 NETNS_PREFIX = "tsb"  # namespace names tsb0..tsbP: apart from the peers' (tbc, tbm) and netns.py's (tsr)
@@ -100,7 +108,9 @@ def time_phases(p, fn, args, repeats: int, barrier) -> dict:
             fn(*args)
             online.append(time.perf_counter() - t0)
     s = p.stats()["sections"][f"on{repeats}"]
+    sealed = bool(getattr(p.channel, "sealed_rings", None))  # AES-GCM records in this party's rings
     return {"offline": offline[1:], "online": online[1:], "dealer_bytes": dealer_bytes, "online_bytes": s["bytes_sent"],
+            "rings_sealed": sealed,
             "online_rounds": s["rounds"], "offline_rounds": ot_rounds or (1 if p.pid == p.n - 1 else 0)}
 
 
@@ -233,13 +243,15 @@ def transport_label(transport: str, profile: str) -> str:
     return TRANSPORTS[transport]
 
 
-def transports(transport: str, profile: str, *, tcp: bool = False) -> list[str]:
+def transports(transport: str, profile: str, *, tcp: bool = False, sealed: bool = False) -> list[str]:
     """The transports a runner measures for ``--transport``: ``procs`` (the default) brings the
-    encrypted default beside it (``procs-enc``) and, with ``tcp`` on loopback, the like-for-like
-    TCP line (``procs-tcp``); any other choice measures that one alone."""
+    encrypted default beside it (``procs-enc``) and, on loopback, with ``tcp`` the like-for-like
+    TCP line (``procs-tcp``) and with ``sealed`` the encrypted default with sealed rings
+    (``procs-enc-sealed``); any other choice measures that one alone."""
     if transport != "procs":
         return [transport]
-    return ["procs", ENCRYPTED, *(["procs-tcp"] if tcp and profile == "loopback" else [])]
+    here = profile == "loopback"
+    return ["procs", ENCRYPTED, *([SEALED] if sealed and here else []), *(["procs-tcp"] if tcp and here else [])]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,9 +263,9 @@ def run(suite: str, party_main, op: str, size: int, parties: int, repeats: int, 
         preprocessing: str = "dealer") -> tuple[list[dict], dict]:
     """Every party's result dict, and the network facts (see :func:`net_fields`)."""
     if transport.startswith("procs"):
-        encrypted = transport == ENCRYPTED
+        encrypted = transport in (ENCRYPTED, SEALED)
         if profile == "loopback":
-            shm = "off" if transport == "procs-tcp" else "auto"
+            shm = {"procs-tcp": "off", SEALED: "sealed"}.get(transport, "auto")
             return _processes(suite, op, size, parties, repeats, shm, engine, encrypted, preprocessing), net_fields({})
         return _namespaced(suite, op, size, parties, repeats, profile, prefix, engine, encrypted, preprocessing)
     if profile != "loopback":
@@ -355,10 +367,11 @@ def measure(suite: str, party_main, op: str, size: int, parties: int, repeats: i
                    preprocessing)
     if transport == "procs-tcp" and profile == "loopback" and fields.get("engine"):
         fields = {**fields, "engine": f"{fields['engine']} tcp"}  # a row of its own beside the default
-    if transport == ENCRYPTED:
-        fields = {**fields, "engine": f"{engine}{ENCRYPTED_ENGINE}"}
+    if transport in (ENCRYPTED, SEALED):
+        fields = {**fields, "engine": f"{engine}{ENCRYPTED_ENGINE if transport == ENCRYPTED else SEALED_ENGINE}"}
     common = {"op": op, "parties": parties, "n": size, "system": "tessera",
-              "transport": transport_label(transport, profile), "encrypted": transport == ENCRYPTED,
+              "transport": transport_label(transport, profile), "encrypted": transport in (ENCRYPTED, SEALED),
+              "rings_sealed": any(r.get("rings_sealed", False) for r in res),
               "backend": get_kernels().backend, **net, **fields,
               **{k: res[0][k] for k in ("max_abs_err", "max_rel_err", "n_off", "n_results") if k in res[0]}}
     off, on = summarize(res, repeats)

@@ -519,6 +519,29 @@ TRANSPORT_NOTES = {
 }
 
 
+ENCRYPTED_RINGS = "processes-zmq+shm-loopback-encrypted"
+
+
+def _rings_note(recs: list[dict]) -> list[str]:
+    """What the encrypted default's shared-memory rings carried in these tables: AES-GCM records
+    (sealed) or the payloads, as ``--shm auto`` chose on the host (``rings_sealed``; records
+    from before the choice existed were always sealed)."""
+    found = {r.get("rings_sealed", True) for r in recs if r.get("transport") == ENCRYPTED_RINGS}
+    if not found:
+        return []
+    how = {frozenset([True]): "sealed (AES-GCM records)", frozenset([False]): "unsealed (the payloads)"}.get(
+        frozenset(found), "sealed in some runs, unsealed in others (see `rings_sealed` in the results)")
+    return [
+        "Encrypted lines: engines ending in ` encrypted` run `mpcrun -n` without `--insecure-plaintext`: CURVE",
+        "on every link, payloads of 128 KiB and more as AES-256-GCM records, and same-host payloads of 1 MiB",
+        "and more through the shared-memory rings, which `--shm auto` seals only where the host restricts",
+        "ptrace (elsewhere any process of the user can read the parties' memory anyway: docs/security.md,",
+        f"Transport). Here the rings of those lines were {how}. Engines ending in ` encrypted sealed`",
+        "(`--shm sealed`) seal every ring: what sealing costs.",
+        "",
+    ]
+
+
 def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     recs = load(paths)
     per_suite = latest_per_suite(recs)
@@ -580,6 +603,7 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     for transport, text in TRANSPORT_NOTES.items():  # what a transport label means, when a table has it
         if any(r.get("transport") == transport for r in used):
             out += [*text, ""]
+    out += _rings_note(used)
     # systems legend
     systems: dict[tuple, dict] = {}
     for rs in per_suite.values():

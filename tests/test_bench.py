@@ -317,3 +317,53 @@ def test_stamp_ignores_the_benchmark_outputs_whatever_their_porcelain_position(m
         stamp.commit.cache_clear()
         assert stamp.commit() == {"sha": "abc", "uncommitted": dirty}, status
     stamp.commit.cache_clear()
+
+
+def test_transports_add_the_sealed_rings_line_on_loopback_only():
+    from bench.parties import transports
+
+    assert transports("procs", "loopback", tcp=True, sealed=True) == ["procs", "procs-enc", "procs-enc-sealed",
+                                                                       "procs-tcp"]
+    assert transports("procs", "loopback", tcp=True) == ["procs", "procs-enc", "procs-tcp"]
+    assert transports("procs", "lan", tcp=True, sealed=True) == ["procs", "procs-enc"]
+    assert transports("procs-enc-sealed", "loopback") == ["procs-enc-sealed"]
+
+
+@pytest.mark.parametrize("values, says", [([False], "unsealed (the payloads)"), ([None], "sealed (AES-GCM records)"),
+                                          ([True, False], "sealed in some runs, unsealed in others")])
+def test_render_says_what_the_encrypted_rings_carried(tmp_path, values, says):
+    """rings_sealed of the encrypted default's records (None: a record from before the field,
+    when the rings were always sealed) decides the sentence under the tables."""
+    lines = []
+    for i, v in enumerate(values):
+        extra = {} if v is None else {"rings_sealed": v}
+        lines.append(_line("arith", system="tessera", op="mul", engine="semi2k encrypted", parties=2, n=10 + i,
+                           phase="online", seconds=0.001, bytes=16, rounds=1,
+                           transport="processes-zmq+shm-loopback-encrypted", encrypted=True, **extra))
+    path = tmp_path / "results.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    text = render.render([path], readme=tmp_path / "README.md", plots_dir=tmp_path / "plots").read_text()
+    assert f"Here the rings of those lines were {says}" in text
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text(_line("arith", system="tessera", op="mul", engine="semi2k", parties=2, n=10, phase="online",
+                           seconds=0.001, bytes=16, rounds=1, transport="processes-zmq+shm-loopback") + "\n")
+    assert "Encrypted lines" not in render.render([plain], readme=tmp_path / "R2.md",
+                                                  plots_dir=tmp_path / "plots").read_text()
+
+
+@pytest.mark.processes
+@pytest.mark.timeout(180)
+def test_encrypted_lines_record_whether_their_rings_were_sealed():
+    """The encrypted default's rings follow the host (--shm auto), the sealed line's are always
+    sealed, the plaintext line's never; each record says so, on a line of its own."""
+    from bench import arith
+    from mpc.net import shm_ring
+
+    got = {}
+    for transport in ("procs", "procs-enc", "procs-enc-sealed"):
+        (off, on) = arith.measure("mul", 10**4, 2, 1, transport, "loopback", "semi2k")
+        assert off["rings_sealed"] == on["rings_sealed"] and on["n_off"] == 0
+        got[transport] = (on["engine"], on["encrypted"], on["rings_sealed"])
+    assert got == {"procs": ("semi2k", False, False),
+                   "procs-enc": ("semi2k encrypted", True, shm_ring.ptrace_restricted()),
+                   "procs-enc-sealed": ("semi2k encrypted sealed", True, True)}

@@ -16,7 +16,7 @@ from test_zmq_channel import SESSION, check_ok, curve_for, endpoints, make_keys,
 
 from mpc.config import from_env
 from mpc.crypto.aead import OVERHEAD, RecordSealer
-from mpc.errors import PeerTimeout, ProtocolError
+from mpc.errors import ConfigError, PeerTimeout, ProtocolError
 from mpc.net import shm_ring, wire, zmq_records
 from mpc.net.zmq_channel import ZmqChannel
 from mpc.net.zmq_frames import identity
@@ -368,14 +368,14 @@ def test_a_wrong_key_is_refused_at_set_up(monkeypatch):
 @pytest.mark.timeout(60)
 @pytest.mark.parametrize("how", ["flip", "replay"])
 def test_a_record_altered_in_the_ring_is_a_protocol_error(how):
-    """Someone who can write into the ring (the file is the parties' user's, 0600) alters the
-    record party 0 put there before party 1 reads it: ProtocolError, no data."""
+    """Someone who can write into a sealed ring (the file is the parties' user's, 0600) alters
+    the record party 0 put there before party 1 reads it: ProtocolError, no data."""
     eps, keys = endpoints(2), make_keys(2)
     big = 1 << 17  # uint64 elements: 1 MiB, the ring's threshold
     altered = threading.Event()
 
     def body(pid):
-        with channel(pid, 2, eps, keys, shm=True) as ch:
+        with channel(pid, 2, eps, keys, shm=True, shm_sealed=True) as ch:
             if pid == 0:
                 ring = ch._rings_out[1]
                 ch.send(1, np.full(big, 1, dtype=np.uint64), tag=1)
@@ -399,6 +399,63 @@ def test_a_record_altered_in_the_ring_is_a_protocol_error(how):
             return "refused"
 
     assert check_ok(run_parties(2, body)) == [2, "refused"]
+
+
+def _ring_exchange(wants, keys, restricted=None, monkeypatch=None):
+    """Each party sends the other 1 MiB through its ring with ``shm_sealed=wants[pid]``; per party:
+    (its sealed outgoing rings, whether its incoming ring is sealed, the payload arrived intact,
+    its own ring holds the payload's bytes as they are)."""
+    if restricted is not None:
+        monkeypatch.setattr(shm_ring, "ptrace_restricted", lambda: restricted)
+    eps = endpoints(2)
+    size = 1 << 20
+
+    def body(pid):
+        with channel(pid, 2, eps, keys, shm=True, shm_sealed=wants[pid]) as ch:
+            mine = payload(1, pid, 1 - pid, size)
+            got = ch.exchange(mine, tag=1)
+            ack(ch, 1 - pid, 2)  # the peer has read it: what stays in the ring is that payload
+            held = ch._rings_out[1 - pid].ring[:size]
+            ok = bool(np.array_equal(got[1 - pid], payload(1, 1 - pid, pid, size)))
+            return ch.sealed_rings, ch._rings_in[1 - pid].sealed, ok, bool(np.array_equal(held, mine)), ch.shm_sent
+
+    return check_ok(run_parties(2, body))
+
+
+@needs_rings
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("wants", [(False, False), (False, True), (True, False), (True, True)])
+def test_a_ring_is_sealed_when_either_end_asks(wants):
+    """shm_sealed per party: an encrypted channel's ring carries records when its sender or its
+    receiver asks, and both ends agree. Either way the payload arrives intact through the ring;
+    an unsealed ring holds the payload itself (the same-user argument of shm_ring's security
+    model), a sealed one never holds it."""
+    sealed = any(wants)
+    for pid, (out, inn, ok, plain, sent) in enumerate(_ring_exchange(wants, make_keys(2))):
+        assert (out, inn, ok, plain, sent) == ([1 - pid] if sealed else [], sealed, True, not sealed, 1)
+
+
+@needs_rings
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("restricted", [False, True])
+def test_rings_are_sealed_by_default_where_the_host_restricts_ptrace(monkeypatch, restricted):
+    """shm_sealed=None (mpcrun's --shm auto) follows ptrace_restricted(): sealed where another
+    process of the user could not read the parties' memory, unsealed where it could."""
+    for pid, (out, inn, ok, plain, _) in enumerate(_ring_exchange((None, None), make_keys(2), restricted, monkeypatch)):
+        assert (out, inn, ok, plain) == ([1 - pid] if restricted else [], restricted, True, not restricted)
+
+
+@needs_rings
+@pytest.mark.timeout(60)
+def test_plaintext_rings_are_never_sealed():
+    """Without CURVE there are no record keys: shm_sealed=True does not seal anything."""
+    for out, inn, ok, plain, _ in _ring_exchange((True, True), None):
+        assert (out, inn, ok, plain) == ([], False, True, True)
+
+
+def test_shm_sealed_must_be_a_bool_or_none():
+    with pytest.raises(ConfigError, match="shm_sealed: expected True, False or None"):
+        ZmqChannel(0, 2, SESSION, endpoints(2), shm_sealed="yes")
 
 
 # ---------------------------------------------------------------------- strangers, silence, departure
@@ -538,9 +595,21 @@ def test_what_a_peer_sent_before_leaving_still_arrives():
 def test_rings_are_used_under_encryption_by_default():
     env = {"MPC_PID": "0", "MPC_ADDRS": "127.0.0.1:5000,127.0.0.1:5001"}
     cfg = from_env({}, {}, env)  # loopback without keys: allowed, no CURVE
-    assert cfg.use_shm
+    assert cfg.use_shm and cfg.shm_sealed is None  # sealed or not: the host decides
     assert from_env({}, {}, {**env, "MPC_SHM": "off"}).use_shm is False
     assert from_env({}, {}, {**env, "MPC_SHM": "on"}).use_shm is True
+    assert from_env({}, {}, {**env, "MPC_SHM": "sealed"}).use_shm is True
+
+
+@pytest.mark.parametrize("text, restricted", [("0\n", False), ("1\n", True), ("2", True), ("3\n", True),
+                                              (None, False), ("", True), ("x", True)])
+def test_ptrace_restriction_from_yama(tmp_path, text, restricted):
+    """Yama's ptrace_scope: 0 or no Yama at all (no file) lets every process of the user read the
+    parties' memory; 1-3 do not; an unreadable value counts as restricted (the cautious side)."""
+    path = tmp_path / "ptrace_scope"
+    if text is not None:
+        path.write_text(text)
+    assert shm_ring.ptrace_restricted(str(path)) is restricted
 
 
 @pytest.mark.timeout(60)

@@ -368,18 +368,24 @@ def test_shm_setting_from_flags_and_environment():
     assert from_env({}, {}, env).shm == "auto" and from_env({}, {}, env).use_shm
     assert from_env({}, {}, {**env, "MPC_SHM": "off"}).use_shm is False
     assert from_env({}, {"shm": "on"}, {**env, "MPC_SHM": "off"}).shm == "on"
-    with pytest.raises(ConfigError, match="MPC_SHM: expected one of auto, on, off"):
+    with pytest.raises(ConfigError, match="MPC_SHM: expected one of auto, on, sealed, off"):
         from_env({}, {}, {**env, "MPC_SHM": "yes"})
+    # what an encrypted session's rings carry: the host decides (None), never sealed, always
+    assert [from_env({}, {}, {**env, "MPC_SHM": m}).shm_sealed for m in ("auto", "on", "sealed")] == [None, False, True]
 
 
 @pytest.mark.processes
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("n, mode", [(2, "auto"), (3, "auto"), (2, "off")])
-def test_product_through_mpcrun_with_and_without_rings(tmp_path, n, mode):
+@pytest.mark.parametrize("n, mode, encrypted", [(2, "auto", False), (3, "auto", False), (2, "off", False),
+                                               (3, "sealed", True), (2, "on", True), (2, "sealed", False)])
+def test_product_through_mpcrun_with_and_without_rings(tmp_path, n, mode, encrypted):
+    """Plaintext and encrypted runs: the rings carry the product's payloads unless off, sealed
+    (AES-GCM records) only in an encrypted run under --shm sealed."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [env.get("PYTHONPATH")])])
-    argv = [sys.executable, "-m", "mpc", "run", "-n", str(n), "--insecure-plaintext", "--shm", mode,
-            "--log-dir", str(tmp_path / "logs"), str(ROOT / "tests" / "scripts" / "shm_product.py"), str(BIG)]
+    argv = [sys.executable, "-m", "mpc", "run", "-n", str(n), *([] if encrypted else ["--insecure-plaintext"]),
+            "--shm", mode, "--log-dir", str(tmp_path / "logs"), str(ROOT / "tests" / "scripts" / "shm_product.py"),
+            str(BIG)]
     proc = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=110)
     assert proc.returncode == 0, proc.stderr[-3000:]
     for i in range(n):
@@ -388,4 +394,7 @@ def test_product_through_mpcrun_with_and_without_rings(tmp_path, n, mode):
         sent = int(line.rsplit("shm_sent=", 1)[1])
         # inputs send nothing (seeded shares); the product's exchange (2 * BIG elements) and the
         # reveal's (BIG) take the ring to each peer when it is on
-        assert sent == (2 * (n - 1) if mode == "auto" else 0), line
+        assert sent == (0 if mode == "off" else 2 * (n - 1)), line
+        sealed = line.split("sealed=", 1)[1].split()[0]
+        peers = ",".join(str(p) for p in range(n) if p != i)
+        assert sealed == (peers if encrypted and mode == "sealed" else "-"), line

@@ -12,7 +12,7 @@ DEFAULT_TIMEOUT = 60.0
 MALLOC_MODES = ("tuned", "system")  # the process's C heap (mpc.launch.allocator); the first is the default
 OT_MATRIX_MODES = ("auto", "gilboa", "paillier")  # preprocessing="ot": how matrix triples are made; the first is the default
 OT_EXTENSIONS = ("softspoken", "iknp")  # preprocessing="ot": the OT extension; the first is the default
-SHM_MODES = ("auto", "on", "off")  # same-host payloads through shared memory (mpc.net.shm_ring); the first is the default
+SHM_MODES = ("auto", "on", "sealed", "off")  # same-host payloads through shared memory (mpc.net.shm_ring); the first is the default
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ class SessionConfig:
     connect_timeout: float | None = None
     spin_us: float | None = None  # receive polling before blocking; None: the channel's default
     malloc: str = "tuned"  # the process's C heap: "tuned" (mpc.launch.allocator) or "system"
-    shm: str = "auto"  # shared-memory rings to same-host peers: auto or on (the same), off
+    shm: str = "auto"  # shared-memory rings to same-host peers: auto, on (unsealed), sealed, off (SHM_MODES)
     bulk_port: int | None = None  # where this party's encrypted bulk links listen (None: any free port)
     curve: CurveConfig | None = None
     insecure_plaintext: bool = False
@@ -148,9 +148,17 @@ class SessionConfig:
     @property
     def use_shm(self) -> bool:
         """Whether the party links may carry payloads through shared-memory rings to peers on this
-        host: ``auto`` or ``on``, encrypted or not (on an encrypted link a ring carries AES-GCM
-        records, :mod:`mpc.net.zmq_records`); ``off`` keeps every byte on the sockets."""
+        host: ``auto``, ``on`` or ``sealed``, encrypted or not; ``off`` keeps every byte on the
+        sockets."""
         return self.shm != "off"
+
+    @property
+    def shm_sealed(self) -> bool | None:
+        """On an encrypted session, whether this process wants its rings to carry AES-GCM records
+        (:mod:`mpc.net.shm_ring`, security model): ``sealed`` yes, ``on`` no (the same-user
+        argument), ``auto`` None: yes when the host restricts ptrace. A ring is sealed when
+        either of its ends wants it."""
+        return {"auto": None, "sealed": True}.get(self.shm, False)
 
     def all_endpoints(self) -> list[str]:
         return [*self.endpoints, *([self.dealer_endpoint] if self.dealer_endpoint else [])]

@@ -105,7 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "step) or system (glibc's defaults)")
     p.add_argument("--shm", choices=SHM_MODES,
                    help="large payloads to parties on this host through shared memory instead of loopback TCP: "
-                        "auto (default: on plaintext links), on (also with CURVE: ring bytes are not encrypted), off")
+                        "auto (default; with CURVE the rings carry AES-GCM records when the host restricts ptrace, "
+                        "Yama ptrace_scope >= 1, and the payloads as they are otherwise, where every process of "
+                        "the user can read the parties' memory anyway), on (never sealed), sealed (always sealed "
+                        "with CURVE), off")
     p.add_argument("--stats", action="store_true", default=None, help="print bytes and rounds per party")
     p.add_argument(
         "--insecure-plaintext",

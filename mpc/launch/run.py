@@ -206,6 +206,7 @@ def open_channel(cfg: SessionConfig):
             curve=curve,
             **({} if cfg.spin_us is None else {"spin_us": cfg.spin_us}),
             shm=cfg.use_shm,
+            shm_sealed=cfg.shm_sealed,
             bulk_port=cfg.bulk_port,
         )
     except zmq.ZMQError as exc:  # the channel words the errors it expects (a port in use...)

@@ -45,27 +45,44 @@ Protocol (per message of at least :data:`MIN_BYTES` to a peer with a ring)
 
 Setup (:func:`negotiate`, run by the channel right after its handshake; every party takes part
 whether or not it wants rings, so a party with rings off still pairs with one that has them on)
-    1. Each party sends every peer an offer: the name of its ring for that peer, or ``-`` when
-       it has none (rings off, another host, no ``/dev/shm``, not x86-64).
+    1. Each party sends every peer an offer: the name of its ring for that peer after one byte
+       that says whether it wants the ring sealed (``s``) or not (``p``), or ``-`` when it has
+       none (rings off, another host, no ``/dev/shm``, not x86-64).
     2. Each party maps the offered rings it accepts (a regular file of the right size owned by
-       this user; its own rings must be on too) and answers each peer 1 (mapped) or 0.
-    3. A sender uses its ring to a peer only after that peer answered 1; then it unlinks the file.
+       this user; its own rings must be on too) and answers each peer 0 (declined), 1 (mapped)
+       or 2 (mapped, and it wants the ring sealed).
+    3. A sender uses its ring to a peer only after that peer answered 1 or 2; then it unlinks
+       the file. On an encrypted channel the ring is *sealed* (carries AES-GCM records) when
+       either end wants it, so both ends agree; on a plaintext channel it never is.
     Cost: two small all-to-all exchanges under tag 0 (never used by operations) at setup.
 
 Security model
-    The parties share the host and the user: each could already read the other's memory (ptrace,
-    /proc), so a ring gives away nothing a co-located party could not take anyway. Another user
-    cannot open a 0600 file, and then the link simply stays on TCP. A malicious peer can write
+    The parties share the host and the user. Another user cannot open a 0600 file (the receiver
+    also checks the owner), and then the link simply stays on TCP. A malicious peer can write
     anything into its own ring: that is the same as sending those bytes, and the receiver copies
     the bytes out once, so it sees one fixed message (which is why payloads are not handed out
     as views of the ring: spdz2k checks MACs on opened values after using them). It could also
     truncate the file under the receiver's mapping, which kills the receiver with SIGBUS: no
-    more than the signal a process of the same user can send it anyway. On a plaintext channel
-    the ring carries the payloads themselves; on an encrypted one it carries their AES-GCM
-    records (``put(payload, sealer, header)``, ``take(ref, nbytes, opener, header)``: sealed
-    straight into the ring and opened straight out of it, in place of the two copies), so even
-    a process that can write into the ring cannot alter a payload undetected
-    (:mod:`mpc.net.zmq_records`).
+    more than the signal a process of the same user can send it anyway.
+
+    What else can reach a ring is another process of the same user: the file while it is
+    offered, or later through ``/proc/<pid>/fd`` of the sender (which keeps it open), a
+    permission Linux grants to any process of the user. Whether that process could read the
+    payloads anyway depends on the host:
+    - without a ptrace restriction (no Yama, or Yama's ``ptrace_scope`` 0: Debian's default
+      kernels, most containers) it can read every party's memory through ``/proc/<pid>/mem``,
+      shares, keys and plaintext included, so sealing the ring protects nothing; the ring
+      carries the payloads, as on a plaintext channel (the same-user argument);
+    - with ``ptrace_scope`` >= 1 (Ubuntu's default, hardened hosts) it cannot read the parties'
+      memory, and the ring would be the one place it could read payloads: there the rings of an
+      encrypted channel carry AES-GCM records (``put(payload, sealer, header)``,
+      ``take(ref, nbytes, opener, header)``: sealed straight into the ring and opened straight
+      out of it, in place of the two copies), so such a process can neither read a payload nor
+      alter one undetected (:mod:`mpc.net.zmq_records`).
+    The channel's ``shm_sealed`` (``--shm sealed`` / ``--shm on`` of mpcrun) forces either
+    choice; the default follows :func:`ptrace_restricted`. The price of sealing is an AES-GCM
+    pass at each end instead of a copy, about 3 GB/s a core without VAES: bench/README.md's
+    ``encrypted sealed`` lines beside the ``encrypted`` ones.
 
 Cost
     Per message: one copy in (sender) and one copy out (receiver), a 16-byte reference on the
@@ -97,6 +114,22 @@ MIN_BYTES = 1 << 20  # smaller payloads stay inline: a copy through the kernel i
 REF = struct.Struct("<QQ")  # the reference frame: stream position, payload bytes
 REF_BYTES = REF.size
 _PREFIX = "tessera-"
+YAMA_PTRACE_SCOPE = "/proc/sys/kernel/yama/ptrace_scope"
+
+
+def ptrace_restricted(path: str = YAMA_PTRACE_SCOPE) -> bool:
+    """Whether this host keeps a process from reading the memory of another process of the same
+    user (Yama's ``ptrace_scope`` >= 1: only a parent may attach, or nobody). No Yama (no such
+    file, as on Debian's default kernels) means no restriction; a value that cannot be read or
+    parsed counts as restricted, the cautious answer. What it decides: see ``sealed`` in
+    :func:`negotiate`."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().strip()) >= 1
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError):
+        return True
 
 
 def available() -> bool:
@@ -116,6 +149,7 @@ class _Mapped:
         self.capacity = capacity
         self.consumed = np.frombuffer(mm, dtype=np.uint64, count=1, offset=0)
         self.ring = np.frombuffer(mm, dtype=np.uint8, count=capacity, offset=CONTROL_BYTES)
+        self.sealed = False  # carries AES-GCM records instead of payloads (set by negotiate)
 
     def close(self) -> None:
         self.consumed = self.ring = None
@@ -281,11 +315,23 @@ def remove_leftovers(session: int) -> int:
     return removed
 
 
-def negotiate(channel, wanted: set[int]) -> tuple[dict[int, Outgoing], dict[int, Incoming]]:
+_SEAL = {True: b"s", False: b"p"}  # an offer's first byte: the sender wants its ring sealed, or not
+DECLINED, ACCEPTED, ACCEPTED_SEALED = 0, 1, 2  # the answers of setup step 2
+
+
+def negotiate(
+    channel, wanted: set[int], seal: bool | None = None
+) -> tuple[dict[int, Outgoing], dict[int, Incoming]]:
     """Setup steps 1-3 of the module docstring over ``channel`` (tag 0): the rings to and from
-    each peer, for the peers in ``wanted`` whose side agrees. Every party must call it."""
+    each peer, for the peers in ``wanted`` whose side agrees. Every party must call it.
+
+    ``seal``: on an encrypted channel, whether this party wants its rings (both directions) to
+    carry AES-GCM records; None on a plaintext channel, whose rings carry the payloads. A ring
+    is sealed when either end wants it (the offer's first byte says the sender's wish, the
+    answer the receiver's), so both ends set the same ``sealed`` on their side of it."""
     out: dict[int, Outgoing] = {}
     inn: dict[int, Incoming] = {}
+    want = bool(seal)
     try:
         for p in channel.peers:
             if p in wanted:
@@ -294,20 +340,28 @@ def negotiate(channel, wanted: set[int]) -> tuple[dict[int, Outgoing], dict[int,
                 except OSError:  # no room in /dev/shm, or a name clash: this link stays on TCP
                     pass
         for p in channel.peers:
-            offer = out[p].name if p in out else _NONE
-            channel.send(p, np.frombuffer(offer.encode("ascii"), dtype=np.uint8), tag=0)
+            offer = _SEAL[want] + out[p].name.encode("ascii") if p in out else _NONE.encode()
+            channel.send(p, np.frombuffer(offer, dtype=np.uint8), tag=0)
         for p in channel.peers:
-            name = bytes(channel.recv(p, 0, dtype=np.uint8))
-            if p in wanted and name != _NONE.encode() and len(name) <= _MAX_NAME:
+            offer = bytes(channel.recv(p, 0, dtype=np.uint8))
+            flag, name = offer[:1], offer[1:]
+            if p in wanted and flag in _SEAL.values() and 0 < len(name) <= _MAX_NAME:
                 try:
-                    inn[p] = Incoming(name.decode("ascii"))
+                    ring = Incoming(name.decode("ascii"))
                 except (OSError, UnicodeDecodeError, ProtocolError):
-                    pass  # another user's, another host's or a bogus ring: decline it
+                    continue  # another user's, another host's or a bogus ring: decline it
+                ring.sealed = seal is not None and (want or flag == _SEAL[True])
+                inn[p] = ring
         for p in channel.peers:
-            channel.send(p, np.array([p in inn], dtype=np.uint8), tag=0)
+            answer = DECLINED if p not in inn else ACCEPTED_SEALED if want else ACCEPTED
+            channel.send(p, np.array([answer], dtype=np.uint8), tag=0)
         for p in channel.peers:
-            (accepted,) = channel.recv(p, 0, dtype=np.uint8, shape=(1,))
-            if p in out and accepted != 1:
+            (answer,) = channel.recv(p, 0, dtype=np.uint8, shape=(1,))
+            if p not in out:
+                continue
+            if answer in (ACCEPTED, ACCEPTED_SEALED):
+                out[p].sealed = seal is not None and (want or answer == ACCEPTED_SEALED)
+            else:
                 out.pop(p).close()
     except BaseException:
         for ring in (*out.values(), *inn.values()):

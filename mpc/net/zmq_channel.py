@@ -30,8 +30,11 @@ Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
     (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
     are the same as inline. A ring without room sends the payload inline: a send never waits.
-    The byte counters count the payload either way. On an encrypted channel the ring carries
-    the payload's AES-GCM record instead, and a ring without room sends it on the bulk link.
+    The byte counters count the payload either way. On an encrypted channel a ring without
+    room sends it on the bulk link, and a *sealed* ring carries the payload's AES-GCM record
+    instead of the payload: by default when the host restricts ptrace, where another process
+    of the user could read an unsealed ring but not the parties' memory (``shm_sealed``; the
+    argument is in :mod:`mpc.net.shm_ring`'s security model).
 
 Encrypted channels (``curve=``, :mod:`mpc.net.zmq_records`)
     After the handshake (before the shared-memory offers) every encrypted channel agrees on
@@ -108,7 +111,9 @@ class ZmqChannel(Channel):
     ``endpoints[i]`` is where party ``i`` listens (the last party's may be None); ``names``
     says how messages name each party (default ``party i``). With ``curve``, payloads of at
     least ``aead_min_bytes`` go as AES-GCM records (None: none do) and the bulk links of the
-    higher parties connect to ``bulk_port`` on this party's host (None: a port the OS picks).
+    higher parties connect to ``bulk_port`` on this party's host (None: a port the OS picks);
+    ``shm_sealed`` says whether this party wants its rings sealed (None: when
+    :func:`mpc.net.shm_ring.ptrace_restricted`; a ring is sealed if either end wants it).
     """
 
     def __init__(
@@ -124,6 +129,7 @@ class ZmqChannel(Channel):
         context: zmq.Context | None = None,
         spin_us: float = SPIN_US,
         shm: bool = False,
+        shm_sealed: bool | None = None,
         names: Sequence[str] | None = None,
         aead_min_bytes: int | None = zmq_records.AEAD_MIN_BYTES,
         bulk_port: int | None = None,
@@ -140,6 +146,8 @@ class ZmqChannel(Channel):
             isinstance(bulk_port, bool) or not isinstance(bulk_port, int) or not 1 <= bulk_port <= 65535
         ):
             raise ConfigError(f"bulk_port: expected a port number (1..65535) or None, got {bulk_port!r}")
+        if shm_sealed is not None and not isinstance(shm_sealed, bool):
+            raise ConfigError(f"shm_sealed: expected True, False or None (the host decides), got {shm_sealed!r}")
         # payloads of at least this many bytes go as AES-GCM records on an encrypted link
         self._aead_min = 2**63 if aead_min_bytes is None else aead_min_bytes
         self._last_wait = 0.0  # how long the previous receive waited for its message (seconds)
@@ -168,7 +176,10 @@ class ZmqChannel(Channel):
             wanted = set()
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(endpoints[min(p, pid)])}
-            self._rings_out, self._rings_in = shm_ring.negotiate(self, wanted)
+            seal = None  # a plaintext channel's rings carry the payloads
+            if curve is not None:
+                seal = shm_ring.ptrace_restricted() if shm_sealed is None else shm_sealed
+            self._rings_out, self._rings_in = shm_ring.negotiate(self, wanted, seal)
             # the offers are set-up traffic: neither the counters nor the polling heuristic
             # (how long the last receive waited) carry them into the session
             self.reset_stats()
@@ -207,6 +218,11 @@ class ZmqChannel(Channel):
         return sum(ring.sent for ring in self._rings_out.values())
 
     @property
+    def sealed_rings(self) -> list[int]:
+        """The peers whose shared-memory ring from this party carries AES-GCM records."""
+        return sorted(p for p, ring in self._rings_out.items() if ring.sealed)
+
+    @property
     def bulk_peers(self) -> list[int]:
         """The peers this party has an encrypted bulk link with (empty on plaintext links)."""
         return [] if self._records is None else sorted(self._records.linked)
@@ -230,8 +246,12 @@ class ZmqChannel(Channel):
         if records is None:
             ref = None if ring is None else ring.put(payload)  # None: no room yet, so inline
         elif nbytes >= self._aead_min:
-            # encrypted link: a record in the ring, else on the bulk link (zmq_records), never on CURVE
-            ref = None if ring is None else ring.put(payload, records.sealers[to], header)
+            # encrypted link: the ring (a record in a sealed one), else a record on the bulk link
+            # (zmq_records); never on CURVE
+            if ring is None:
+                ref = None
+            else:
+                ref = ring.put(payload, records.sealers[to], header) if ring.sealed else ring.put(payload)
             if ref is None and to in records.linked:
                 records.send(to, header, payload)  # before the header, so it is there when that is read
                 bulk = True
@@ -359,9 +379,10 @@ class ZmqChannel(Channel):
         declared = wire.declared_nbytes(head)
         records = self._records
         if size == shm_ring.REF_BYTES and frm in self._rings_in and declared >= shm_ring.MIN_BYTES:
-            if records is None:
-                return head, self._rings_in[frm].take(body, declared)
-            return head, self._rings_in[frm].take(body, declared, records.openers[frm], head)
+            ring = self._rings_in[frm]
+            if not ring.sealed:
+                return head, ring.take(body, declared)
+            return head, ring.take(body, declared, records.openers[frm], head)
         if size == 0 and declared > 0 and records is not None:
             return head, records.receive(frm, head, declared, deadline)
         return head, body

@@ -11,9 +11,11 @@ Why
 
 Routes of a payload of at least ``aead_min_bytes`` on an encrypted link (decided per message)
     1. To a same-host peer with a shared-memory ring (:mod:`mpc.net.shm_ring`, ``shm=True``),
-       payloads of at least ``shm_ring.MIN_BYTES``: the record is sealed straight into the ring
-       (the seal replaces the ring's copy in, the open its copy out); the CURVE link carries the
-       header and the 16-byte ring reference.
+       payloads of at least ``shm_ring.MIN_BYTES``: into the ring; the CURVE link carries the
+       header and the 16-byte ring reference. A *sealed* ring gets the record, sealed straight
+       into it (the seal replaces the ring's copy in, the open its copy out); an unsealed one
+       the payload itself, on hosts where sealing would protect nothing (no ptrace restriction:
+       every process of the user can read the parties' memory; see shm_ring's security model).
     2. Otherwise (another host, no ring, or a ring without room), the *bulk link*: one plaintext
        ZeroMQ connection per pair of parties that carries nothing but records, one ZeroMQ frame
        each (a payload over :data:`CHUNK_BYTES` as several records, in order). The CURVE link
@@ -69,8 +71,9 @@ Security: what an attacker sees and can do
       ZeroMQ refuses a second connection under a taken id.
 
     A shared-memory ring is a 0600 file of the parties' user (:mod:`mpc.net.shm_ring`): another
-    user cannot open it; a process of the same user could write into it, but a record it alters
-    does not open either. A malicious *party* can seal anything into its own direction, as it
+    user cannot open it. A process of the same user can: in a sealed ring, a record it alters
+    does not open either; an unsealed ring is used only where that process could read and
+    write the parties' memory anyway (or where the user asked for it, ``--shm on``). A malicious *party* can seal anything into its own direction, as it
     can send any payload; the receiver opens each record once into its own array.
 
 Cost

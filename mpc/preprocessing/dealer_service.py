@@ -51,6 +51,7 @@ def _link(config, pid: int, dealer_side: bool) -> Channel:
         connect_timeout=config.connect_timeout,
         curve=curve,
         shm=config.use_shm,  # the offline phase's corrections are the largest messages of a run
+        shm_sealed=config.shm_sealed,
         names=("dealer", f"party {pid}"),  # how the link's messages name its two ends
     )
 
