@@ -525,12 +525,18 @@ ENCRYPTED_RINGS = "processes-zmq+shm-loopback-encrypted"
 def _rings_note(recs: list[dict]) -> list[str]:
     """What the encrypted default's shared-memory rings carried in these tables: AES-GCM records
     (sealed) or the payloads, as ``--shm auto`` chose on the host (``rings_sealed``; records
-    from before the choice existed were always sealed)."""
-    found = {r.get("rings_sealed", True) for r in recs if r.get("transport") == ENCRYPTED_RINGS}
-    if not found:
+    from before the choice existed were always sealed), per commit when the runs differ."""
+    by_value: dict[bool, set[str]] = defaultdict(set)
+    for r in recs:
+        if r.get("transport") == ENCRYPTED_RINGS:
+            by_value[bool(r.get("rings_sealed", True))].add(((r.get("commit") or {}).get("sha") or "?")[:7])
+    if not by_value:
         return []
-    how = {frozenset([True]): "sealed (AES-GCM records)", frozenset([False]): "unsealed (the payloads)"}.get(
-        frozenset(found), "sealed in some runs, unsealed in others (see `rings_sealed` in the results)")
+    words = {True: "sealed (AES-GCM records)", False: "unsealed (the payloads)"}
+    if len(by_value) == 1:
+        how = words[next(iter(by_value))]
+    else:
+        how = " and ".join(f"{words[v]} in the runs at {', '.join(sorted(by_value[v]))}" for v in (False, True))
     return [
         "Encrypted lines: engines ending in ` encrypted` run `mpcrun -n` without `--insecure-plaintext`: CURVE",
         "on every link, payloads of 128 KiB and more as AES-256-GCM records, and same-host payloads of 1 MiB",

@@ -330,7 +330,8 @@ def test_transports_add_the_sealed_rings_line_on_loopback_only():
 
 
 @pytest.mark.parametrize("values, says", [([False], "unsealed (the payloads)"), ([None], "sealed (AES-GCM records)"),
-                                          ([True, False], "sealed in some runs, unsealed in others")])
+                                          ([True, False], "unsealed (the payloads) in the runs at abc123 and "
+                                                          "sealed (AES-GCM records) in the runs at abc123")])
 def test_render_says_what_the_encrypted_rings_carried(tmp_path, values, says):
     """rings_sealed of the encrypted default's records (None: a record from before the field,
     when the rings were always sealed) decides the sentence under the tables."""
