@@ -18,7 +18,7 @@ from libc.stdint cimport uint64_t
 from mpc._core import _checks as ck
 from mpc._core import _matmul as _mm  # the uint64 products (csrc/matmul.c) that matmul128 is built from
 
-from mpc._core._wrap cimport binary_fn, in_ptr, input_view, operands, out_ptr, run_binary, run_unary, unary_fn
+from mpc._core._wrap cimport binary_fn, in_ptr, input_words, operands, out_ptr, run_binary, run_unary, unary_fn, words
 
 
 cdef extern from "mpc/ring64.h" nogil:
@@ -165,12 +165,13 @@ def sar(a, k, out=None):
     a = ck.as_u64("a", a)
     cdef unsigned kk = ck.shift(k)
     out = ck.out_array(out, a.shape)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    cdef const uint64_t[::1] va = input_view(a, vo, True)
-    cdef size_t n = va.shape[0]
+    cdef uint64_t *po
+    cdef const uint64_t *pa
+    cdef size_t n
+    held = operands(a, None, out, &po, &pa, NULL, &n)
     if n:
         with nogil:
-            mpc_ring64_sar(&vo[0], &va[0], kk, n)
+            mpc_ring64_sar(po, pa, kk, n)
     return out
 
 
@@ -295,13 +296,16 @@ def mul128(a, b, out=None):
 def mul128_64(a, b, out=None):
     """a * b mod 2^128 where b is a uint64 array of shape a.shape[:-1] (a SPDZ2k MAC key times a share)."""
     a, b, out = ck.mul128_64_args(a, b, out)
-    cdef uint64_t[::1] vo = out.reshape(-1)
-    cdef const uint64_t[::1] va = input_view(a, vo, True)
-    cdef const uint64_t[::1] vb = input_view(b, vo, False)  # b is half out's length: never out's buffer exactly
-    cdef size_t n = vb.shape[0]
+    cdef uint64_t *po
+    cdef const uint64_t *pa
+    cdef const uint64_t *pb
+    cdef size_t no = 0, na, n
+    po = words(out, &no, True)
+    held_a = input_words(a, po, no, &pa, &na)
+    held_b = input_words(b, po, no, &pb, &n, False)  # b is half out's length: never out's buffer exactly
     if n:
         with nogil:
-            mpc_ring128_mul64(&vo[0], &va[0], &vb[0], n)
+            mpc_ring128_mul64(po, pa, pb, n)
     return out
 
 

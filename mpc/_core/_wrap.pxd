@@ -37,14 +37,6 @@ cdef inline bint overlap(const uint64_t *x, size_t nx, const uint64_t *out, size
     return px < po + 8 * no and po < px + 8 * nx
 
 
-cdef inline const uint64_t[::1] input_view(object a, uint64_t[::1] out, bint exact_ok):
-    """The flat view of a validated input, or of a copy of it when it :func:`overlap` s out."""
-    cdef const uint64_t[::1] v = a.reshape(-1)
-    if v.shape[0] and out.shape[0] and overlap(&v[0], v.shape[0], &out[0], out.shape[0], exact_ok):
-        v = a.reshape(-1).copy()
-    return v
-
-
 cdef inline bint u64_format(const char *f) noexcept:
     """Whether a buffer format string names a native unsigned 64-bit integer: "L" or "Q", with
     no byte-order mark or a native one ("@", "=", or the machine's own "<" / ">"; NumPy writes
@@ -78,12 +70,14 @@ cdef inline uint64_t *words(object arr, size_t *count, bint writable) except? NU
     return <uint64_t *>p if nbytes else NULL
 
 
-cdef inline object input_words(object x, const uint64_t *po, size_t no, const uint64_t **px, size_t *nx):
+cdef inline object input_words(object x, const uint64_t *po, size_t no, const uint64_t **px, size_t *nx,
+                               bint exact_ok=True):
     """x's data pointer and word count into ``px``, ``nx``, taken once; when x's memory
-    :func:`overlap` s out's (``po``, ``no``), those of a flat copy of x instead. Returns the array
-    the pointer points into, which the caller holds until the C call returns."""
+    :func:`overlap` s out's (``po``, ``no``; being exactly out's buffer is fine when
+    ``exact_ok``), those of a flat copy of x instead. Returns the array the pointer points into,
+    which the caller holds until the C call returns."""
     px[0] = words(x, nx, False)
-    if overlap(px[0], nx[0], po, no, True):
+    if overlap(px[0], nx[0], po, no, exact_ok):
         x = x.reshape(-1).copy()
         px[0] = words(x, nx, False)
     return x

@@ -332,6 +332,9 @@ def negotiate(
     out: dict[int, Outgoing] = {}
     inn: dict[int, Incoming] = {}
     want = bool(seal)
+
+    def sealed(theirs: bool) -> bool:  # the same rule at both ends of a ring
+        return seal is not None and (want or theirs)
     try:
         for p in channel.peers:
             if p in wanted:
@@ -350,7 +353,7 @@ def negotiate(
                     ring = Incoming(name.decode("ascii"))
                 except (OSError, UnicodeDecodeError, ProtocolError):
                     continue  # another user's, another host's or a bogus ring: decline it
-                ring.sealed = seal is not None and (want or flag == _SEAL[True])
+                ring.sealed = sealed(flag == _SEAL[True])
                 inn[p] = ring
         for p in channel.peers:
             answer = DECLINED if p not in inn else ACCEPTED_SEALED if want else ACCEPTED
@@ -360,7 +363,7 @@ def negotiate(
             if p not in out:
                 continue
             if answer in (ACCEPTED, ACCEPTED_SEALED):
-                out[p].sealed = seal is not None and (want or answer == ACCEPTED_SEALED)
+                out[p].sealed = sealed(answer == ACCEPTED_SEALED)
             else:
                 out.pop(p).close()
     except BaseException:

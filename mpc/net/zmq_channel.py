@@ -248,10 +248,7 @@ class ZmqChannel(Channel):
         elif nbytes >= self._aead_min:
             # encrypted link: the ring (a record in a sealed one), else a record on the bulk link
             # (zmq_records); never on CURVE
-            if ring is None:
-                ref = None
-            else:
-                ref = ring.put(payload, records.sealers[to], header) if ring.sealed else ring.put(payload)
+            ref = None if ring is None else ring.put(payload, records.sealers[to] if ring.sealed else None, header)
             if ref is None and to in records.linked:
                 records.send(to, header, payload)  # before the header, so it is there when that is read
                 bulk = True
@@ -379,10 +376,8 @@ class ZmqChannel(Channel):
         declared = wire.declared_nbytes(head)
         records = self._records
         if size == shm_ring.REF_BYTES and frm in self._rings_in and declared >= shm_ring.MIN_BYTES:
-            ring = self._rings_in[frm]
-            if not ring.sealed:
-                return head, ring.take(body, declared)
-            return head, ring.take(body, declared, records.openers[frm], head)
+            ring = self._rings_in[frm]  # only a sealed ring (an encrypted channel's) needs the opener
+            return head, ring.take(body, declared, records.openers[frm] if ring.sealed else None, head)
         if size == 0 and declared > 0 and records is not None:
             return head, records.receive(frm, head, declared, deadline)
         return head, body
