@@ -40,11 +40,15 @@ def _cpuinfo() -> dict[str, str]:
     return fields
 
 
-def isa_of(flags: str) -> str:
-    """The widest vector extension the kernels can dispatch to, from the CPU flags: ``avx512``
-    (AVX-512 F), ``avx2`` or ``portable`` (as ``mpc._core`` picks its matrix kernel)."""
-    names = set(flags.split())
-    return "avx512" if "avx512f" in names else "avx2" if "avx2" in names else "portable"
+def kernels_isa() -> str | None:
+    """The vector extension the C kernels dispatch their products to on this CPU (``avx512``,
+    ``avx2`` or ``portable``): the core's own choice, :func:`mpc._core._matmul.matmul_isa`;
+    None where the core is not built."""
+    try:
+        from mpc._core import _matmul
+    except ImportError:
+        return None
+    return _matmul.matmul_isa()
 
 
 @lru_cache(maxsize=1)
@@ -57,8 +61,9 @@ def machine() -> dict:
     out: dict = {"cpu": cpu}
     if "cpu family" in info and "model" in info:
         out["cpu_id"] = f"family {info['cpu family']} model {info['model']}"
-    if "flags" in info:
-        out["isa"] = isa_of(info["flags"])
+    isa = kernels_isa()
+    if isa:
+        out["isa"] = isa
     mem_gb = None
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
