@@ -30,6 +30,9 @@ Groups:
   The float64 product runs on NumPy's BLAS (``blas_threads``: one unless set, as mpcrun gives
   each of N parties on one host its share of the cores). Against a former method that no longer
   exists in the tree (the limb products): ``bench/ab.py`` times the kernels of two builds.
+- bauth: spdz2k's authenticated bit-word kernels (light and full AND, AND/XOR with public words,
+  the fold) on each instruction set this CPU has (AVX-512, AVX2, portable), 10^5 words, beside the
+  time to merely read the light AND's bytes (its memory bound).
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 - aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
   1 MiB and 16 MiB payloads, into preallocated buffers or fresh ones (bench/aead.py).
@@ -279,6 +282,52 @@ def bench_auth_matmul(rng: np.random.Generator, size: int, repeats: int) -> None
     emit("matmul_auth", "semi2k", (size,), t_s, min_seconds=min_s, ratio=t_l / t_s, **common)
 
 
+def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
+    """spdz2k's authenticated bit-word kernels (528-byte records, mpc._core._gf2k) on each
+    instruction set this CPU has, forced, for ``size`` words: the light AND (what a comparison
+    circuit runs; it reads the 64 MACs of two triple records), the full AND, AND and XOR with
+    public words, and the fold; beside NumPy's XOR-reduce of the two records the light AND reads
+    (``read-2-records``: about the memory bound of that kernel). ``ns_per_word``
+    per line, ``ratio`` the portable path's time over this one's."""
+    from mpc._core import _gf2k
+
+    k = get_kernels("c")
+    c, a, b = (random_u64(rng, (size, 66)) for _ in range(3))
+    d, e = random_u64(rng, (size,)), random_u64(rng, (size,))
+    macs = np.ascontiguousarray(a[:, 2:])
+    kernels = {"bauth_and_light": lambda: k.bauth_and_light(c, a, b, d, e, 12345, True),
+               "bauth_and": lambda: k.bauth_and(c, a, b, d, e, 12345, True),
+               "bauth_and_public_light": lambda: k.bauth_and_public_light(a, d),
+               "bauth_xor_public": lambda: k.bauth_xor_public(a, d, 12345, True),
+               "gf64_fold": lambda: k.gf64_fold(macs)}
+    isas = _gf2k.gf2k_isas()
+
+    def on(isa: str, fn: Callable[[], object]) -> Callable[[], object]:
+        def run() -> object:
+            _gf2k.set_gf2k_isa(isa)
+            return fn()
+        return run
+
+    previous = _gf2k.set_gf2k_isa("auto")
+    try:
+        for op, fn in kernels.items():
+            _gf2k.set_gf2k_isa("portable")
+            want = fn()
+            for isa in isas:  # every path bit for bit the portable one's, before it is timed
+                _gf2k.set_gf2k_isa(isa)
+                assert all(np.array_equal(x, y) for x, y in zip(np.atleast_1d(want), np.atleast_1d(fn()), strict=True))
+            fns = {isa: on(isa, fn) for isa in isas}
+            if op == "bauth_and_light":
+                fns["read-2-records"] = lambda: np.bitwise_xor.reduce(a, axis=None) ^ np.bitwise_xor.reduce(b, axis=None)
+            t = time_group(fns, repeats)
+            for name, (med, best) in t.items():
+                backend = name if name.startswith("read") else f"c-{name}"
+                emit(op, backend, (size,), med, min_seconds=best, ns_per_word=med / size * 1e9,
+                     ratio=t["portable"][0] / med, ratio_to="c-portable")
+    finally:
+        _gf2k.set_gf2k_isa(previous)
+
+
 def bench_ring(rng: np.random.Generator, size: int, repeats: int) -> None:
     a, b = random_u64(rng, (size,)), random_u64(rng, (size,))
     out = np.ones(size, dtype=U64)  # faulted in once, reused by every contender
@@ -322,6 +371,7 @@ def main(argv: list[str] | None = None) -> None:
     bench_beaver_combine(rng, 10**6, repeats)
     bench_combine_open(rng, 10**6, repeats)
     bench_trunc_finish(rng, 10**6, repeats)
+    bench_bauth(rng, 10**5, repeats)
     bench_ring(rng, 10**7, repeats)
     bench_aead(3 if args.quick else 15)
 

@@ -7,6 +7,7 @@ import pathlib
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 
 # bench/ is a folder of the repository, not part of the installed package
@@ -369,3 +370,23 @@ def test_encrypted_lines_record_whether_their_rings_were_sealed():
     assert got == {"procs": ("semi2k", False, False),
                    "procs-enc": ("semi2k encrypted", True, shm_ring.ptrace_restricted()),
                    "procs-enc-sealed": ("semi2k encrypted sealed", True, True)}
+
+
+def test_kernels_bauth_group_times_every_bit_kernel_path(capsys, monkeypatch):
+    """The bauth group checks each instruction set against the portable path, then prints a line
+    per kernel and path (and the light AND's memory reference)."""
+    # bench.kernels pins OpenBLAS to one thread through the environment, which later tests'
+    # subprocesses would inherit: set it here, so that the test's end restores the environment
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    from bench import kernels
+    from mpc._core import _gf2k
+
+    kernels.bench_bauth(np.random.default_rng(0), 64, 1)
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    isas = _gf2k.gf2k_isas()
+    got = {(r["op"], r["backend"]) for r in lines}
+    for op in ("bauth_and_light", "bauth_and", "bauth_and_public_light", "bauth_xor_public", "gf64_fold"):
+        assert {(op, f"c-{isa}") for isa in isas} <= got
+    assert ("bauth_and_light", "read-2-records") in got
+    assert all(r["n"] == 64 and r["ns_per_word"] > 0 for r in lines)
+    assert _gf2k.gf2k_isa() == isas[0]  # the automatic choice restored

@@ -163,15 +163,17 @@ def bauth_and_public(x, c):
 
 # ----------------------------------------------------------------------------- instruction sets
 
-GF2K_ISAS = ("auto", "portable", "avx512")
-"""Instruction sets of the bit-word kernels (C codes 0, 1, 2 in mpc/gf2k.h); "auto" is the widest
+GF2K_ISAS = ("auto", "portable", "avx512", "avx2")
+"""Instruction sets of the bit-word kernels (C codes 0, 1, 2, 3 in mpc/gf2k.h); "auto" is the widest
 this CPU has. Beyond the reference's contract, like :mod:`mpc._core._matmul`'s ``matmul_isas``:
 the tests run every path this machine has against the reference."""
+
+_WIDEST_FIRST = ("avx512", "avx2", "portable")
 
 
 def gf2k_isas():
     """The instruction sets the bit-word kernels can run on here, widest first (always "portable")."""
-    return tuple(name for code, name in reversed(list(enumerate(GF2K_ISAS))) if code and mpc_gf2k_isa_supported(code))
+    return tuple(name for name in _WIDEST_FIRST if mpc_gf2k_isa_supported(GF2K_ISAS.index(name)))
 
 
 def gf2k_isa():

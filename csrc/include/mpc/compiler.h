@@ -17,10 +17,13 @@
  * itself and -O2 does not. */
 #if defined(__clang__)
 #define MPC_UNROLL _Pragma("unroll")
+#define MPC_UNROLL16 _Pragma("unroll")
 #elif defined(__GNUC__)
 #define MPC_UNROLL _Pragma("GCC unroll 8")
+#define MPC_UNROLL16 _Pragma("GCC unroll 16") /* the same for a trip count of 16 */
 #else
 #define MPC_UNROLL
+#define MPC_UNROLL16
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)

@@ -25,11 +25,13 @@ extern "C" {
 #define MPC_BAUTH_WORDS 66
 
 /* Instruction sets of the bit-word kernels (fold, AND, AND/XOR with public words): AVX-512
- * (F, DQ, with PCLMULQDQ) when the CPU has it, else portable C; set_isa forces one (returns -1
- * when this CPU cannot run it), isa says which one runs, isa_supported whether one can. */
+ * (F, DQ, with PCLMULQDQ) when the CPU has it, else AVX2 (with PCLMULQDQ), else portable C;
+ * set_isa forces one (returns -1 when this CPU cannot run it), isa says which one runs,
+ * isa_supported whether one can. */
 #define MPC_GF2K_AUTO 0
 #define MPC_GF2K_PORTABLE 1
 #define MPC_GF2K_AVX512 2
+#define MPC_GF2K_AVX2 3
 int mpc_gf2k_set_isa(int isa);
 int mpc_gf2k_isa(void);
 int mpc_gf2k_isa_supported(int isa);
