@@ -24,8 +24,10 @@ lint: build
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/ruff check .
 
+# Two to four pytest-xdist workers (one per core): the suite is CPU-bound, half of it in-process
+# sessions and hypothesis cases; tests/conftest.py keeps the network-namespace tests in one worker.
 test: lint
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --maxprocesses 4 --dist loadgroup
 
 # The main demo: 3 party processes plus the trusted dealer, CURVE-encrypted, over ZeroMQ.
 demo: build

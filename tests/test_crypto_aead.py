@@ -130,7 +130,9 @@ def test_key_exchange_rejects_bad_arguments(kwargs, words):
         k.records(KeyExchange().public, **kwargs)
 
 
-@pytest.mark.parametrize("key", [b"", os.urandom(16), os.urandom(33), "k" * 32, None])
+# ids fixed: pytest-xdist's workers must collect the same test names, and random bytes differ
+@pytest.mark.parametrize("key", [b"", os.urandom(16), os.urandom(33), "k" * 32, None],
+                         ids=["empty", "16-bytes", "33-bytes", "str", "none"])
 def test_record_ends_reject_bad_keys(key):
     for cls in (RecordSealer, RecordOpener):
         with pytest.raises(ConfigError, match="key"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -22,7 +23,9 @@ from mpc.net.zmq_handshake import HELLO as _HELLO
 from mpc.net.zmq_handshake import WELCOME as _WELCOME
 from mpc.net.zmq_handshake import control as _control
 
-SESSION = 0x7E55E8A
+# one session id per test process: the ring files of /dev/shm are named after it, and a test
+# that checks no ring file of its session is left must not see another pytest-xdist worker's
+SESSION = 0x7E55E8A << 20 | os.getpid() & 0xFFFFF
 
 
 def free_ports(k: int) -> list[int]:
