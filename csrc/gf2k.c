@@ -219,9 +219,9 @@ MPC_TARGET_GF2K_Z static void z_xor_public(uint64_t *out, const uint64_t *x, con
  * The same computation on 16 vectors of 4 lanes per word (lane l of vector v carries bit
  * j = 4v + l). AVX2 has no mask registers, so a public word's bit j becomes a lane mask by moving
  * it to the sign bit (a variable left shift by 63 - j) and comparing with zero. The light AND
- * reads a's and b's 64 MACs (1 KiB per word), so it runs near the memory bound: ~69 ns per word
- * on a Zen 2, about what NumPy takes to XOR-reduce those bytes, against ~109 ns for the portable
- * loop as the compiler vectorises it under -march=native (bench/kernels.py, group bauth). Same
+ * reads a's and b's 64 MACs (1 KiB per word), so it runs at the memory bound: ~65 ns per word
+ * on a Zen 2, what NumPy takes to XOR-reduce those bytes, against ~108 ns for the portable loop
+ * as the compiler vectorises it under -march=native (bench/kernels.py, group bauth). Same
  * results as the portable loops, bit for bit (tests/test_spdz2k_kernels.py runs every path this
  * CPU has). */
 #define MPC_TARGET_GF2K_Y __attribute__((target("avx2,pclmul")))

@@ -43,9 +43,9 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   GMW's per gate; hence the light words. The kernels (``bauth_*`` in :mod:`mpc._core`) select
   the MACs with the public bits (as AVX-512 mask registers, or on AVX2 as lane masks made by
   moving each bit to a lane's sign) and fold them with vector shifts, on the widest of AVX-512,
-  AVX2 and portable C the CPU has. A light AND word takes ~69 ns on AVX2 on a Zen 2 against
-  ~109 ns portable, about as long as NumPy takes to XOR-reduce the 1 KiB it reads: the memory
-  bound (``bench/kernels.py``, group bauth).
+  AVX2 and portable C the CPU has. A light AND word takes ~65 ns on AVX2 on a Zen 2 against
+  ~108 ns portable, as long as NumPy takes to XOR-reduce the 1 KiB it reads: the memory bound
+  (``bench/kernels.py``, group bauth; bench/README.md, suite kernels).
 - Input by an owner: an authenticated bit mask r whose value the owner got from the dealer
   (``bit_input_masks``); the owner sends e = x ^ r to every peer, [x] = [r] ^ e. 1 round,
   8 bytes per word from the owner; that every peer received the same e is part of the MAC check.
