@@ -348,3 +348,30 @@ def test_truncating_product_rounds_by_source(pre):
         assert r == 1 and folded
         want = (x * y) ** 2
         assert np.all(np.abs(got - want) <= 2.0**-12 * (1 + want))
+
+
+@settings(max_examples=20, deadline=None)
+@given(sizes=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["one", "sum", "public"])), max_size=30))
+def test_ledgers_count_what_they_record_and_start_again_after_a_payload(sizes):
+    """``pending`` (asked after every opening) is the number of opened rows recorded since the last
+    payload, whatever mix of plain, summed and broadcast entries, and is 0 once a payload took them."""
+    from mpc.engines.mac_check import BitLedger, RingLedger
+
+    k = get_kernels()
+    ring, bits = RingLedger(12345, k), BitLedger(6789, k)
+    want = want_bits = 0
+    for rows, kind in sizes:
+        vals, macs = np.ones((rows, 2), dtype=np.uint64), np.ones((rows, 2), dtype=np.uint64)
+        if kind == "one":
+            ring.record(vals, macs)
+        elif kind == "sum":
+            ring.record_sum((vals, vals), macs)
+        else:
+            ring.record_public(vals)  # a broadcast is checked for consistency, not counted as opened
+        want += rows if kind != "public" else 0
+        bits.record(np.ones(rows, dtype=np.uint64), np.ones(rows, dtype=np.uint64))
+        want_bits += rows
+        assert ring.pending == want and bits.pending == want_bits
+    ring.payload(PRG(bytes(16)))
+    bits.payload(PRG(bytes(16)))
+    assert ring.pending == 0 and bits.pending == 0

@@ -103,31 +103,35 @@ class _Records:
     def __init__(self, width: int) -> None:
         self.width = width
         self.parts: list[np.ndarray] = []
+        # kept as entries are added: the engines ask after every opening whether a check is due,
+        # and summing the entries' rows each time cost O(openings^2) between checks (a W6
+        # epoch under spdz2k records thousands of openings before its one reveal)
+        self.rows = 0
 
     def add(self, arr: np.ndarray) -> None:
         if arr.size:  # contiguous: a strided view (a record field) would keep its whole parent alive
-            self.parts.append(np.ascontiguousarray(arr, dtype=np.uint64).reshape(-1, self.width))
+            part = np.ascontiguousarray(arr, dtype=np.uint64).reshape(-1, self.width)
+            self.parts.append(part)
+            self.rows += part.shape[0]
 
     def add_sum(self, arrs: tuple[np.ndarray, ...]) -> None:
         """Rows that are the sums (mod 2^128) of same-shaped arrays, kept as the arrays: an opening
         recorded as this party's share sent and the peers' sum received, with no pass summing
         them (only :meth:`take_parts` reads such an entry)."""
         if arrs[0].size:
-            self.parts.append(tuple(np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, self.width) for a in arrs))
-
-    @property
-    def rows(self) -> int:
-        return sum((p[0] if isinstance(p, tuple) else p).shape[0] for p in self.parts)
+            parts = tuple(np.ascontiguousarray(a, dtype=np.uint64).reshape(-1, self.width) for a in arrs)
+            self.parts.append(parts)
+            self.rows += parts[0].shape[0]
 
     def take(self) -> np.ndarray:
         out = np.concatenate(self.parts) if self.parts else np.zeros((0, self.width), dtype=np.uint64)
-        self.parts = []
+        self.parts, self.rows = [], 0
         return out.reshape(-1) if self.width == 1 else out
 
     def take_parts(self) -> list[tuple[np.ndarray, ...]]:
         """The recorded entries, not copied into one array: each a tuple of (rows, width) arrays
         whose sum the rows are (one array for an entry of :meth:`add`)."""
-        out, self.parts = [p if isinstance(p, tuple) else (p,) for p in self.parts], []
+        out, self.parts, self.rows = [p if isinstance(p, tuple) else (p,) for p in self.parts], [], 0
         return out
 
 
