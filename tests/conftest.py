@@ -10,6 +10,14 @@ settings.register_profile(
 settings.register_profile("thorough", max_examples=300, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# pytest-xdist workers (gw0, gw1, ...) launch parties at the same time: each draws its port
+# blocks from its own range (mpc.launch.local.free_port_block), inherited by the mpcrun
+# processes it starts, so two workers never pick the same ports
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+if _worker.startswith("gw") and _worker[2:].isdigit():
+    _lo = 15000 + 4000 * (int(_worker[2:]) % 4)
+    os.environ["MPC_PORT_RANGE"] = f"{_lo}-{_lo + 3999}"
+
 
 def pytest_collection_modifyitems(config, items):
     """Under pytest-xdist (``-n``), the tests that build network namespaces (named tsr0, tsr1,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from mpc.errors import ConfigError
 from mpc.launch.keygen import generate_keys, write_hosts
 from mpc.launch.local import free_port_block
 
@@ -561,3 +562,26 @@ def test_share_cores_divides_the_cores_unless_the_user_chose(processes, monkeypa
     assert env == {"PATH": "/bin", "OPENBLAS_NUM_THREADS": want, "OMP_NUM_THREADS": want}
     mine = share_cores({"OPENBLAS_NUM_THREADS": "5"}, processes)
     assert mine["OPENBLAS_NUM_THREADS"] == "5" and mine["OMP_NUM_THREADS"] == want
+
+
+def test_port_blocks_avoid_the_ephemeral_range_and_follow_mpc_port_range(monkeypatch, tmp_path):
+    """Blocks come from below the kernel's ephemeral range (a source port there could be handed
+    to a connection before the party binds it), or from MPC_PORT_RANGE when set; a malformed or
+    too small range is a ConfigError."""
+    from mpc.launch import local
+
+    ranges = tmp_path / "ip_local_port_range"
+    ranges.write_text("40000\t60999\n")
+    assert local._ephemeral_start(str(ranges)) == 40000
+    assert local._ephemeral_start(str(tmp_path / "missing")) is None
+    monkeypatch.delenv("MPC_PORT_RANGE", raising=False)
+    monkeypatch.setattr(local, "_ephemeral_start", lambda: 40000)
+    bases = [local.free_port_block(6) for _ in range(20)]
+    assert all(local.LOWEST_PORT <= b and b + 6 <= 40000 for b in bases)
+    monkeypatch.setenv("MPC_PORT_RANGE", "21000-21009")
+    bases = [local.free_port_block(4) for _ in range(20)]
+    assert all(21000 <= b and b + 4 <= 21010 for b in bases)
+    for bad in ("21000", "a-b", "900-1000", "2000-1000", "21000-21002"):
+        monkeypatch.setenv("MPC_PORT_RANGE", bad)
+        with pytest.raises(ConfigError, match="MPC_PORT_RANGE"):
+            local.free_port_block(4)

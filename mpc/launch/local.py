@@ -55,6 +55,7 @@ from pathlib import Path
 from typing import TextIO
 
 from mpc.config.addresses import session_id
+from mpc.errors import ConfigError
 from mpc.launch.keygen import generate_keys, write_hosts
 from mpc.launch.run import EXIT_CODES, LOG_PREFIX, STATS_PREFIX
 from mpc.net.shm_ring import remove_leftovers
@@ -383,16 +384,62 @@ def share_cores(env: dict[str, str], processes: int) -> dict[str, str]:
     return env
 
 
+EPHEMERAL_RANGE = "/proc/sys/net/ipv4/ip_local_port_range"
+LOWEST_PORT = 15000  # blocks are drawn from [LOWEST_PORT, the ephemeral range's start)
+PORT_RANGE_ENV = "MPC_PORT_RANGE"  # "LO-HI": draw local launches' port blocks from [LO, HI] instead
+
+
+def _port_range_from_env() -> tuple[int, int] | None:
+    """``MPC_PORT_RANGE`` as (lo, hi), None when unset; ConfigError when malformed. Concurrent
+    launchers given disjoint ranges (the test suite's parallel workers) never draw the same
+    block."""
+    text = os.environ.get(PORT_RANGE_ENV, "").strip()
+    if not text:
+        return None
+    try:
+        lo, hi = (int(x) for x in text.split("-"))
+    except ValueError:
+        lo = hi = -1
+    if not 1024 <= lo <= hi <= 65535:
+        raise ConfigError(f"{PORT_RANGE_ENV}: expected LO-HI with 1024 <= LO <= HI <= 65535, got {text!r}")
+    return lo, hi
+
+
+def _ephemeral_start(path: str = EPHEMERAL_RANGE) -> int | None:
+    """The first port the kernel hands out as an ephemeral (source or ``bind(0)``) port, or
+    None where that is not known (not Linux, or unreadable)."""
+    try:
+        with open(path, encoding="ascii") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 100) -> int:
     """The first of ``count`` consecutive ports that are all free now (bound together to check).
 
     Consecutive because the dealer listens on its port plus each party id
-    (:mod:`mpc.preprocessing.dealer_service`), so its ports must follow each other.
+    (:mod:`mpc.preprocessing.dealer_service`), so its ports must follow each other. The block is
+    drawn at random from ``MPC_PORT_RANGE`` when set, else below the kernel's ephemeral range
+    where that range is known (Linux): a port
+    inside it may become the source port of any connection on the host before the party binds
+    it, including a party's own connection attempt to that very port, which then connects to
+    itself (a TCP self-connect) and fails the secure handshake. Seen when several launches ran
+    at once. Elsewhere the kernel picks (``bind`` to port 0).
     """
+    chosen = _port_range_from_env()
+    if chosen is not None and chosen[1] - chosen[0] + 1 < count:
+        raise ConfigError(f"{PORT_RANGE_ENV}: {chosen[0]}-{chosen[1]} has fewer than the {count} ports needed")
+    top = _ephemeral_start()
     for _ in range(attempts):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind((host, 0))
-            base = probe.getsockname()[1]
+        if chosen is not None:
+            base = chosen[0] + secrets.randbelow(chosen[1] - chosen[0] + 2 - count)
+        elif top is not None and top - count > LOWEST_PORT:
+            base = LOWEST_PORT + secrets.randbelow(top - count - LOWEST_PORT)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+                probe.bind((host, 0))
+                base = probe.getsockname()[1]
         if base + count > 65536:
             continue
         socks = []
