@@ -232,30 +232,26 @@ MPC_TARGET_GF2K_Y static inline uint64_t y_hxor(__m256i v)
     return (uint64_t)_mm_cvtsi128_si64(y) ^ (uint64_t)_mm_extract_epi64(y, 1);
 }
 
-/* Per vector v: the lanes' bit positions j = 4v + l, the shifts bringing bit j of a broadcast
- * word to the sign (63 - j), and the fold's right shifts (64 - j; 64 gives 0 for j = 0). */
-#define Y_FOLD_SETUP                                                                               \
-    const __m256i y_iota = _mm256_set_epi64x(3, 2, 1, 0);                                          \
-    const __m256i y_63 = _mm256_set1_epi64x(63), y_64 = _mm256_set1_epi64x(64);                    \
-    const __m256i y_zero = _mm256_setzero_si256();
-#define Y_J(v) _mm256_add_epi64(y_iota, _mm256_set1_epi64x(4 * (v)))
+/* Lane l of vector v carries bit j = 4v + l: Y_J gives those positions (constants once the loop
+ * over v is unrolled); a public word's bit j is moved to the sign by a left shift of 63 - j, and
+ * the fold shifts right by 64 - j (64 gives 0 for j = 0). */
+#define Y_J(v) _mm256_set_epi64x(4 * (v) + 3, 4 * (v) + 2, 4 * (v) + 1, 4 * (v))
 /* all ones in lane l where bit 4v + l of the broadcast word w is set */
-#define Y_SELECT(w, j) _mm256_cmpgt_epi64(y_zero, _mm256_sllv_epi64((w), _mm256_sub_epi64(y_63, (j))))
+#define Y_SELECT(w, j)                                                                             \
+    _mm256_cmpgt_epi64(_mm256_setzero_si256(), _mm256_sllv_epi64((w), _mm256_sub_epi64(_mm256_set1_epi64x(63), (j))))
 #define Y_FOLD_STEP(m, j)                                                                          \
     do {                                                                                           \
         lo = _mm256_xor_si256(lo, _mm256_sllv_epi64((m), (j)));                                    \
-        hi = _mm256_xor_si256(hi, _mm256_srlv_epi64((m), _mm256_sub_epi64(y_64, (j))));            \
+        hi = _mm256_xor_si256(hi, _mm256_srlv_epi64((m), _mm256_sub_epi64(_mm256_set1_epi64x(64), (j)))); \
     } while (0)
 #define Y_LOAD(p) _mm256_loadu_si256((const void *)(p))
 #define Y_STORE(p, x) _mm256_storeu_si256((void *)(p), (x))
 
 MPC_TARGET_GF2K_Y static void y_fold(uint64_t *out, const uint64_t *m, size_t n)
 {
-    Y_FOLD_SETUP
-    (void)y_63;
     for (size_t i = 0; i < n; i++) {
         const uint64_t *pm = m + 64 * i;
-        __m256i lo = y_zero, hi = y_zero;
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
         MPC_UNROLL16
         for (int v = 0; v < 16; v++) {
             const __m256i j = Y_J(v);
@@ -269,14 +265,13 @@ MPC_TARGET_GF2K_Y static void y_and(uint64_t *out, const uint64_t *c, const uint
                                     const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n,
                                     int light)
 {
-    Y_FOLD_SETUP
     const __m256i dv = _mm256_set1_epi64x((long long)delta);
     for (size_t i = 0; i < n; i++) {
         const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t dd = d[i], ee = e[i], de = dd & ee;
         uint64_t bits = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
         const __m256i wd = _mm256_set1_epi64x((long long)dd), we = _mm256_set1_epi64x((long long)ee);
-        __m256i lo = y_zero, hi = y_zero;
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
         uint64_t *po = out + (light ? 2 : MPC_BAUTH_WORDS) * i;
         MPC_UNROLL16
         for (int v = 0; v < 16; v++) {
@@ -298,13 +293,12 @@ MPC_TARGET_GF2K_Y static void y_and(uint64_t *out, const uint64_t *c, const uint
 
 MPC_TARGET_GF2K_Y static void y_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n, int light)
 {
-    Y_FOLD_SETUP
     for (size_t i = 0; i < n; i++) {
         const uint64_t *px = x + MPC_BAUTH_WORDS * i;
         uint64_t *po = out + (light ? 2 : MPC_BAUTH_WORDS) * i;
         uint64_t cc = c[i];
         const __m256i wc = _mm256_set1_epi64x((long long)cc);
-        __m256i lo = y_zero, hi = y_zero;
+        __m256i lo = _mm256_setzero_si256(), hi = lo;
         MPC_UNROLL16
         for (int v = 0; v < 16; v++) {
             const __m256i j = Y_J(v);
@@ -321,8 +315,6 @@ MPC_TARGET_GF2K_Y static void y_and_public(uint64_t *out, const uint64_t *x, con
 MPC_TARGET_GF2K_Y static void y_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta,
                                            int first, size_t n)
 {
-    Y_FOLD_SETUP
-    (void)y_64;
     const __m256i dv = _mm256_set1_epi64x((long long)delta);
     for (size_t i = 0; i < n; i++) {
         const uint64_t *px = x + MPC_BAUTH_WORDS * i;
@@ -342,7 +334,6 @@ MPC_TARGET_GF2K_Y static void y_xor_public(uint64_t *out, const uint64_t *x, con
 #undef Y_FOLD_STEP
 #undef Y_SELECT
 #undef Y_J
-#undef Y_FOLD_SETUP
 
 static int avx512_ok(void)
 {

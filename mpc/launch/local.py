@@ -421,21 +421,21 @@ def free_port_block(count: int, host: str = "127.0.0.1", attempts: int = 100) ->
     Consecutive because the dealer listens on its port plus each party id
     (:mod:`mpc.preprocessing.dealer_service`), so its ports must follow each other. The block is
     drawn at random from ``MPC_PORT_RANGE`` when set, else below the kernel's ephemeral range
-    where that range is known (Linux): a port
-    inside it may become the source port of any connection on the host before the party binds
-    it, including a party's own connection attempt to that very port, which then connects to
-    itself (a TCP self-connect) and fails the secure handshake. Seen when several launches ran
-    at once. Elsewhere the kernel picks (``bind`` to port 0).
+    where that range is known (Linux): a port inside it may become the source port of any
+    connection on the host before the party binds it, even of a party's own connection attempt
+    to that very port, which then connects to itself (a TCP self-connect) and fails the secure
+    handshake (the likely cause of a failure seen with several launches at once). Elsewhere the
+    kernel picks (``bind`` to port 0).
     """
-    chosen = _port_range_from_env()
-    if chosen is not None and chosen[1] - chosen[0] + 1 < count:
-        raise ConfigError(f"{PORT_RANGE_ENV}: {chosen[0]}-{chosen[1]} has fewer than the {count} ports needed")
+    span = _port_range_from_env()
+    if span is not None and span[1] - span[0] + 1 < count:
+        raise ConfigError(f"{PORT_RANGE_ENV}: {span[0]}-{span[1]} has fewer than the {count} ports needed")
     top = _ephemeral_start()
+    if span is None and top is not None and top - count > LOWEST_PORT:
+        span = (LOWEST_PORT, top - 1)  # the default: below the ephemeral range
     for _ in range(attempts):
-        if chosen is not None:
-            base = chosen[0] + secrets.randbelow(chosen[1] - chosen[0] + 2 - count)
-        elif top is not None and top - count > LOWEST_PORT:
-            base = LOWEST_PORT + secrets.randbelow(top - count - LOWEST_PORT)
+        if span is not None:  # a block lo <= base, base + count - 1 <= hi
+            base = span[0] + secrets.randbelow(span[1] - span[0] + 2 - count)
         else:
             with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
                 probe.bind((host, 0))
