@@ -15,7 +15,9 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 # processes it starts, so two workers never pick the same ports
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 if _worker.startswith("gw") and _worker[2:].isdigit():
-    _lo = 15000 + 4000 * (int(_worker[2:]) % 4)
+    from mpc.launch.local import LOWEST_PORT
+
+    _lo = LOWEST_PORT + 4000 * (int(_worker[2:]) % 4)
     os.environ["MPC_PORT_RANGE"] = f"{_lo}-{_lo + 3999}"
 
 
