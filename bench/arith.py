@@ -22,8 +22,8 @@ MiB and more through shared memory); on loopback the default run also measures e
 ``--shm off`` ("processes-zmq-loopback", engine ``semi2k tcp``): every byte over TCP, as the
 peers run, the like-for-like line; ``procs-tcp`` measures that one alone; every default run also
 measures the encrypted default, ``mpcrun -n`` without ``--insecure-plaintext``
-("processes-zmq+shm-loopback-encrypted", engine ``semi2k encrypted``: CURVE links, payloads of
-128 KiB and more as AES-GCM records, the rings sealed or not as the host decides, ``rings_sealed``),
+("processes-zmq+shm-loopback-encrypted", engine ``semi2k encrypted``: CURVE for the set-up, then
+every message as AES-GCM records, the rings sealed or not as the host decides, ``rings_sealed``),
 and ``procs-enc`` measures it alone; for semi2k also with every ring sealed (``--shm sealed``,
 "...-encrypted-sealed", engine ``semi2k encrypted sealed``; ``procs-enc-sealed`` alone); ``local``
 ("local-threads"): parties and dealer as threads of this process over in-process channels (the

@@ -9,15 +9,17 @@ Measurements (one JSON line each on stdout; a summary against the targets on std
 (b) ``pingpong``, 2 parties, 8 bytes: party 0 sends, party 1 answers; ``seconds`` is one round
     trip (two rounds). Target: ZmqChannel <= 1.5x raw pyzmq's round trip.
 (c) ``exchange``, 3 and 5 parties, 8 MiB: all-to-all, each party sends 8 MiB to every peer.
+(d) ``pingpong``, 2 parties, 32 KiB: as (b) with a message of the size a training loop sends most
+    of its bytes in (W6: 8-64 KiB), where the encrypted path's cost per message shows.
 
 Systems: ``tessera`` is :class:`mpc.net.zmq_channel.ZmqChannel` in plaintext (header frame +
 payload frame, tag/session/dtype/shape checks, counters, deadline-bounded receives);
-``tessera-encrypted`` is the same channel as mpcrun runs it by default, encrypted: CURVE links,
-payloads of 128 KiB and more as AES-256-GCM records on the bulk links
-(:mod:`mpc.net.zmq_records`); ``raw-pyzmq`` is one PAIR socket per pair of parties sending the
-bare payload (zero-copy from 64 KiB, like ZmqChannel), with no header and no checks. ``--curve``
-adds ``tessera-curve`` (every byte through CurveZMQ, ``aead_min_bytes=None``: the encrypted
-path before the records) to the 2-party measurements. Every row says ``encrypted`` true or
+``tessera-encrypted`` is the same channel as mpcrun runs it by default, encrypted: CURVE for the
+set-up, then every message as AES-256-GCM records on the bulk links (:mod:`mpc.net.zmq_records`);
+``raw-pyzmq`` is one PAIR socket per pair of parties sending the bare payload (zero-copy from
+64 KiB, like ZmqChannel), with no header and no checks. ``--curve`` adds ``tessera-curve`` (every
+byte through CurveZMQ, ``records=False``: the encrypted path before the records) to the 2-party
+measurements. Every row says ``encrypted`` true or
 false. No system uses the shared-memory rings here: every byte crosses TCP.
 
 Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
@@ -59,7 +61,7 @@ from bench.peers.launch import run_parties  # noqa: E402
 from mpc.launch.local import free_port_block  # noqa: E402
 from mpc.net.zmq_channel import CurveKeys, ZmqChannel  # noqa: E402
 
-MiB = 1 << 20
+KiB, MiB = 1 << 10, 1 << 20
 SESSION = 0xBE7C4
 ZERO_COPY_MIN = 1 << 16
 MODES = {
@@ -89,7 +91,7 @@ def free_ports(k: int) -> list[int]:
 
 class TesseraEnd:
     def __init__(self, pid: int, n: int, eps: list, curve: CurveKeys | None, records: bool = True) -> None:
-        kw = {} if records else {"aead_min_bytes": None}  # None: every byte through CURVE
+        kw = {} if records else {"records": False}  # every byte through CURVE
         self.ch = ZmqChannel(pid, n, SESSION, eps, timeout=120, curve=curve, **kw)
         self.pid = pid
 
@@ -334,24 +336,26 @@ def main(argv=None) -> int:
 
     def emit(new_rows: list[dict]) -> None:
         for row in new_rows:
-            rows[(row["system"], row["op"], row["parties"])] = row
+            rows[(row["system"], row["op"], row["parties"], row["n"])] = row
             print(json.dumps(row), flush=True)
 
     emit(measure(two, "exchange", 2, 16 * MiB, repeats, **where))
     emit(measure(two, "pingpong", 2, 8, repeats, iters, **where))
     for parties in (3, 5):
         emit(measure(["tessera", "tessera-encrypted", "raw-pyzmq"], "exchange", parties, 8 * MiB, repeats, **where))
+    emit(measure(two, "pingpong", 2, 32 * KiB, repeats, iters, **where))
 
-    ex = rows[("raw-pyzmq", "exchange", 2)]["seconds"] / rows[("tessera", "exchange", 2)]["seconds"]
-    pp = rows[("tessera", "pingpong", 2)]["seconds"] / rows[("raw-pyzmq", "pingpong", 2)]["seconds"]
-    pp_cpu = (
-        rows[("tessera", "pingpong", 2)]["cpu_seconds"] / rows[("raw-pyzmq", "pingpong", 2)]["cpu_seconds"]
-    )
+    def seconds(system: str, op: str, n: int, key: str = "seconds") -> float:
+        return rows[(system, op, 2, n)][key]
+
+    ex = seconds("raw-pyzmq", "exchange", 16 * MiB) / seconds("tessera", "exchange", 16 * MiB)
+    pp = seconds("tessera", "pingpong", 8) / seconds("raw-pyzmq", "pingpong", 8)
+    pp_cpu = seconds("tessera", "pingpong", 8, "cpu_seconds") / seconds("raw-pyzmq", "pingpong", 8, "cpu_seconds")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(
         f"# {platform.machine()}, {os.cpu_count()} cpus (load {load:.1f}), "
         f"python {platform.python_version()}, libzmq {zmq.zmq_version()}, pyzmq {zmq.__version__}; "
-        f"profile {args.profile} (shaping: {rows[('tessera', 'exchange', 2)]['shaping'] or 'none'}); "
+        f"profile {args.profile} (shaping: {rows[('tessera', 'exchange', 2, 16 * MiB)]['shaping'] or 'none'}); "
         f"{mode(args.profile)}",
         file=sys.stderr,
     )
@@ -360,8 +364,10 @@ def main(argv=None) -> int:
         f"(target >= 80%: {'met' if ex >= 0.8 else 'NOT met'})",
         file=sys.stderr,
     )
-    enc = rows[("tessera-encrypted", "exchange", 2)]["seconds"] / rows[("tessera", "exchange", 2)]["seconds"]
+    enc = seconds("tessera-encrypted", "exchange", 16 * MiB) / seconds("tessera", "exchange", 16 * MiB)
     print(f"# (a') 16 MiB exchange, encrypted default / plaintext: {enc:.2f}x", file=sys.stderr)
+    mid = seconds("tessera-encrypted", "pingpong", 32 * KiB) / seconds("tessera", "pingpong", 32 * KiB)
+    print(f"# (d) 32 KiB round trip, encrypted default / plaintext: {mid:.2f}x", file=sys.stderr)
     print(
         f"# (b) 8-byte round trip, tessera / raw-pyzmq: {pp:.2f}x "
         f"(target <= 1.5x: {'met' if pp <= 1.5 else 'NOT met'}); CPU per round trip: {pp_cpu:.2f}x",

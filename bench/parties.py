@@ -14,8 +14,9 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
   awaited and cleaned up by bench/peers/launch.py's ``run_parties``, the code the peers use, so
   every system gets the same namespaces and shaping;
 - ``transport="procs-enc"``: as ``procs`` without ``--insecure-plaintext``: mpcrun's encrypted
-  default (CURVE on every link; payloads of 128 KiB and more as AES-256-GCM records, through the
-  shared-memory rings on one host and the bulk links otherwise, see mpc/net/zmq_records.py). Its
+  default (CURVE for the set-up, then every message as AES-256-GCM records on the bulk links,
+  same-host payloads of 1 MiB and more through the shared-memory rings, see
+  mpc/net/zmq_records.py). Its
   records carry engine ``<engine> encrypted`` (a line of its own in every table), transport
   ``...-encrypted`` and ``encrypted: true``; on lan/wan the hosts file gets keys
   (``mpcrun keygen``). :func:`transports` gives it beside ``procs`` by default. Whether its

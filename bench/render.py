@@ -539,7 +539,8 @@ def _rings_note(recs: list[dict]) -> list[str]:
         how = " and ".join(f"{words[v]} in the runs at {', '.join(sorted(by_value[v]))}" for v in (False, True))
     return [
         "Encrypted lines: engines ending in ` encrypted` run `mpcrun -n` without `--insecure-plaintext`: CURVE",
-        "on every link, payloads of 128 KiB and more as AES-256-GCM records, and same-host payloads of 1 MiB",
+        "for the set-up, then every message as AES-256-GCM records (before 2026-12-06: payloads of 128 KiB and",
+        "more only, the rest on CURVE; the line's commit says which), and same-host payloads of 1 MiB",
         "and more through the shared-memory rings, which `--shm auto` seals only where the host restricts",
         "ptrace (elsewhere any process of the user can read the parties' memory anyway: docs/security.md,",
         f"Transport). Here the rings of those lines were {how}. Engines ending in ` encrypted sealed`",

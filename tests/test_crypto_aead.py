@@ -470,3 +470,70 @@ def test_only_the_in_order_unmodified_stream_opens(sizes, plan, in_order):
             assert bytes(ob.open(hdr, record)) == payloads[index]
             expected += 1
     assert ob.records == expected
+
+
+# ----------------------------------------------------------------------------- the bytes variants
+
+
+def twins(key: bytes | None = None):
+    """Two sealers and two openers of one direction under one key: what one variant does to one
+    of them, the other variant does to its twin."""
+    key = os.urandom(32) if key is None else key
+    return (RecordSealer(key, sender=0, receiver=1), RecordSealer(key, sender=0, receiver=1),
+            RecordOpener(key, sender=0, receiver=1), RecordOpener(key, sender=0, receiver=1))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.integers(0, 5000), min_size=1, max_size=8))
+def test_bytes_variants_make_and_open_the_same_records(sizes):
+    """seal_bytes/open_bytes (the small-message path of the channel) are seal/open with less
+    Python: the same record bytes for the same counter, and each opens the other's."""
+    s1, s2, o1, o2 = twins()
+    for i, n in enumerate(sizes):
+        payload = os.urandom(n)
+        record = s2.seal_bytes(header(i), payload)
+        assert isinstance(record, bytes) and record == bytes(s1.seal(header(i), payload))
+        assert o1.open_bytes(header(i), memoryview(record)) == payload  # a frame's buffer
+        assert bytes(o2.open(header(i), record)) == payload
+    assert s1.records == s2.records == o1.records == o2.records == len(sizes)
+
+
+def _bad_streams(record0: bytes, record1: bytes) -> dict:
+    """What an attacker hands the opener instead of record 0 (then record 0 itself), by name."""
+    flipped = lambda pos: record0[:pos] + bytes([record0[pos] ^ 4]) + record0[pos + 1 :]  # noqa: E731
+    return {"counter bit": flipped(7), "ciphertext bit": flipped(9), "tag bit": flipped(len(record0) - 1),
+            "truncated": record0[:-1], "too short": record0[: OVERHEAD - 1], "extended": record0 + b"\0",
+            "reordered": record1}
+
+
+@pytest.mark.parametrize("how", sorted(_bad_streams(bytes(40), bytes(40))))
+def test_open_bytes_fails_as_open_does(how):
+    """Every way a record must fail, through both openers: the same ProtocolError (no data), and
+    the stream ends for both (the genuine record is refused afterwards)."""
+    s, _, o1, o2 = twins()
+    record0, record1 = s.seal_bytes(header(0), b"x" * 16), s.seal_bytes(header(1), b"y" * 16)
+    bad = _bad_streams(record0, record1)[how]
+    with pytest.raises(ProtocolError) as via_open:
+        o1.open(header(0), bad)
+    with pytest.raises(ProtocolError) as via_bytes:
+        o2.open_bytes(header(0), bad)
+    assert str(via_bytes.value) == str(via_open.value)
+    for opener in (o1, o2):
+        with pytest.raises(ProtocolError, match="failed before"):
+            opener.open_bytes(header(0), record0)
+
+
+def test_open_bytes_checks_the_header_and_the_limits(monkeypatch):
+    s, _, o1, _ = twins()
+    with pytest.raises(ProtocolError, match="authentication"):
+        o1.open_bytes(header(8), s.seal_bytes(header(7), b"moved"))
+    monkeypatch.setattr(aead, "MAX_RECORDS", 1)
+    s, _, o1, _ = twins()
+    o1.open_bytes(header(0), s.seal_bytes(header(0), b"r"))
+    with pytest.raises(ProtocolError, match="limit"):
+        s.seal_bytes(header(1), b"one too many")
+    with pytest.raises(ProtocolError, match="limit"):
+        o1.open_bytes(header(1), (1).to_bytes(8, "big") + os.urandom(OVERHEAD))
+    monkeypatch.setattr(aead, "MAX_RECORD_PAYLOAD", 10)
+    with pytest.raises(ConfigError, match="more than one record carries"):
+        RecordSealer(os.urandom(32), sender=0, receiver=1).seal_bytes(header(0), bytes(11))

@@ -1,9 +1,9 @@
-"""AES-256-GCM records for the encrypted bulk path, keyed per direction by an X25519 exchange.
+"""AES-256-GCM records for encrypted channels, keyed per direction by an X25519 exchange.
 
 The ZeroMQ links are CURVE-authenticated, but CURVE moves ~200 MB/s on the project's runner while
-AES-256-GCM from ``cryptography`` runs at several GB/s (issue 18), so bulk payloads go as records
-of this module and only headers stay on CURVE. This module is the record layer; the channel
-decides what goes as records and carries the set-up messages.
+AES-256-GCM from ``cryptography`` runs at 2-3 GB/s (issue 18), so after the set-up every message
+goes as records of this module. This module is the record layer; the channel
+(:mod:`mpc.net.zmq_records`) lays messages out in records and carries the set-up messages.
 
 Set-up, once per pair of parties, over the authenticated link:
 
@@ -278,13 +278,7 @@ class RecordSealer(_Direction):
         if n > MAX_RECORD_PAYLOAD:
             raise ConfigError(f"payload: {n} bytes is more than one record carries ({MAX_RECORD_PAYLOAD}); split it")
         buf = _out(out, n + OVERHEAD)
-        count, blocks = self._count, self._blocks + -(-n // _BLOCK) + 1
-        if count >= MAX_RECORDS or blocks > MAX_BLOCKS:
-            raise ProtocolError(f"records {self.sender} -> {self.receiver}: the key has sealed {count} records "
-                                f"({self._blocks} blocks), its limit; the session must make a new key exchange")
-        # the counter is spent before encrypting, so no failure can lead to its reuse
-        self._count, self._blocks = count + 1, blocks
-        ctr = _U64.pack(count)
+        ctr = self._spend(n)
         buf[:COUNTER_BYTES] = ctr
         body = buf[COUNTER_BYTES:]
         encrypt_into = getattr(self._aead, "encrypt_into", None)
@@ -293,6 +287,25 @@ class RecordSealer(_Direction):
         else:  # cryptography < 46, or an overlap this version refuses: one copy
             body[:] = self._aead.encrypt(self._prefix + ctr, data, aad)
         return buf
+
+    def seal_bytes(self, header: bytes, payload: bytes) -> bytes:
+        """:meth:`seal` for a small payload given as bytes, returning bytes: the same record with
+        less Python per call (no views or output buffer), for the many small messages of a
+        round-bound protocol (about 2 us against 4 us for 48 bytes here)."""
+        if len(payload) > MAX_RECORD_PAYLOAD:
+            raise ConfigError(f"payload: {len(payload)} bytes is more than one record carries ({MAX_RECORD_PAYLOAD})")
+        ctr = self._spend(len(payload))
+        return ctr + self._aead.encrypt(self._prefix + ctr, payload, header)
+
+    def _spend(self, n: int) -> bytes:
+        """The counter of the next record, of ``n`` payload bytes, spent before encrypting so that
+        no failure can lead to its reuse; ProtocolError past the key's limits."""
+        count, blocks = self._count, self._blocks + -(-n // _BLOCK) + 1
+        if count >= MAX_RECORDS or blocks > MAX_BLOCKS:
+            raise ProtocolError(f"records {self.sender} -> {self.receiver}: the key has sealed {count} records "
+                                f"({self._blocks} blocks), its limit; the session must make a new key exchange")
+        self._count, self._blocks = count + 1, blocks
+        return _U64.pack(count)
 
 
 class RecordOpener(_Direction):
@@ -317,24 +330,7 @@ class RecordOpener(_Direction):
         aad = _view(header, "header")
         n = rec.nbytes - OVERHEAD
         buf = _out(out, max(n, 0))
-        if self._failed:
-            raise ProtocolError(f"records {self.sender} -> {self.receiver}: the stream failed before; "
-                                "no later record is accepted")
-        self._failed = True  # until this record has opened
-        want = self._count
-        if n < 0:
-            raise ProtocolError(f"record {want} from party {self.sender}: {rec.nbytes} bytes, shorter than "
-                                f"the {OVERHEAD}-byte overhead (truncated)")
-        if n > MAX_RECORD_PAYLOAD:
-            raise ProtocolError(f"record {want} from party {self.sender}: {n} payload bytes, more than a record "
-                                f"carries ({MAX_RECORD_PAYLOAD})")
-        got = _U64.unpack_from(rec)[0]
-        if got != want:
-            raise ProtocolError(f"record from party {self.sender} to party {self.receiver}: counter {got}, "
-                                f"expected {want} (replayed, reordered or lost)")
-        if want >= MAX_RECORDS:
-            raise ProtocolError(f"records {self.sender} -> {self.receiver}: past the key's limit of {MAX_RECORDS}")
-        nonce = self._prefix + _U64.pack(want)
+        nonce = self._start(rec)
         body = rec[COUNTER_BYTES:]
         try:
             decrypt_into = getattr(self._aead, "decrypt_into", None)
@@ -344,10 +340,48 @@ class RecordOpener(_Direction):
                 buf[:] = self._aead.decrypt(nonce, body, aad)
         except InvalidTag:
             buf[:] = bytes(n)  # OpenSSL wrote unauthenticated plaintext there
-            raise ProtocolError(
-                f"record {want} from party {self.sender} to party {self.receiver} ({n} payload bytes) failed "
-                "authentication: modified, truncated, bound to another header, or sealed with another key"
-            ) from None
-        self._count = want + 1
+            raise self._unauthentic(n) from None
+        self._count += 1
         self._failed = False
         return buf
+
+    def open_bytes(self, header: bytes, record: object) -> bytes:
+        """:meth:`open` for a small record, returning its payload as bytes: the same checks with
+        less Python per call (no views or output buffer). ``record``: bytes or a flat byte
+        buffer (a ZeroMQ frame's)."""
+        nonce = self._start(record)
+        try:
+            payload = self._aead.decrypt(nonce, record[COUNTER_BYTES:], header)
+        except InvalidTag:
+            raise self._unauthentic(len(record) - OVERHEAD) from None
+        self._count += 1
+        self._failed = False
+        return payload
+
+    def _unauthentic(self, n: int) -> ProtocolError:
+        return ProtocolError(
+            f"record {self._count} from party {self.sender} to party {self.receiver} ({n} payload bytes) failed "
+            "authentication: modified, truncated, bound to another header, or sealed with another key"
+        )
+
+    def _start(self, rec) -> bytes:
+        """The nonce of the next record, after the checks that need no decryption (length,
+        counter, limits); from here until it opens, the stream counts as failed."""
+        if self._failed:
+            raise ProtocolError(f"records {self.sender} -> {self.receiver}: the stream failed before; "
+                                "no later record is accepted")
+        self._failed = True  # until this record has opened
+        want, size = self._count, len(rec)
+        if size < OVERHEAD:
+            raise ProtocolError(f"record {want} from party {self.sender}: {size} bytes, shorter than "
+                                f"the {OVERHEAD}-byte overhead (truncated)")
+        if size - OVERHEAD > MAX_RECORD_PAYLOAD:
+            raise ProtocolError(f"record {want} from party {self.sender}: {size - OVERHEAD} payload bytes, more "
+                                f"than a record carries ({MAX_RECORD_PAYLOAD})")
+        got = _U64.unpack_from(rec)[0]
+        if got != want:
+            raise ProtocolError(f"record from party {self.sender} to party {self.receiver}: counter {got}, "
+                                f"expected {want} (replayed, reordered or lost)")
+        if want >= MAX_RECORDS:
+            raise ProtocolError(f"records {self.sender} -> {self.receiver}: past the key's limit of {MAX_RECORDS}")
+        return self._prefix + _U64.pack(want)

@@ -9,8 +9,8 @@ module per job:
 - :mod:`mpc.net.zmq_auth`: CURVE keys and the ZAP handler (the security model);
 - :mod:`mpc.net.zmq_frames`: the frame layout of a message, and the polling read;
 - :mod:`mpc.net.shm_ring`: payloads to same-host peers through shared memory;
-- :mod:`mpc.net.zmq_records`: on encrypted channels, large payloads as AES-GCM records (the
-  encrypted bulk path: its routes, set-up and security argument).
+- :mod:`mpc.net.zmq_records`: on encrypted channels, every message after the set-up as AES-GCM
+  records on a bulk link (its layout, set-up and security argument).
 
 Receiving
     Messages from other peers that arrive while waiting for one peer are buffered per peer;
@@ -19,9 +19,9 @@ Receiving
     ``spin_us`` (:func:`mpc.net.zmq_frames.read`); otherwise the receive blocks in slices of
     at most :data:`WAIT_SLICE`, and between slices it checks whether the peer has left: a peer
     whose connection closed gives ``PeerTimeout`` ("has disconnected") once what it sent before
-    is read, instead of at the deadline. Any frame count other than 1 or 2 from a party, or a
-    malformed header, raises ``ProtocolError``; a message from a connection that is not a party
-    of the session is dropped.
+    is read, instead of at the deadline. Any frame count other than 1 or 2 from a party on a
+    plaintext or CURVE link, a record that does not open, or a malformed header raises
+    ``ProtocolError``; a message from a connection that is not a party of the session is dropped.
 
 Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     Right after the handshake every channel exchanges shared-memory offers with each peer (tag
@@ -30,28 +30,30 @@ Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
     (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
     are the same as inline. A ring without room sends the payload inline: a send never waits.
-    The byte counters count the payload either way. On an encrypted channel a ring without
-    room sends it on the bulk link, and a *sealed* ring carries the payload's AES-GCM record
-    instead of the payload: by default when the host restricts ptrace, where another process
-    of the user could read an unsealed ring but not the parties' memory (``shm_sealed``; the
-    argument is in :mod:`mpc.net.shm_ring`'s security model).
+    The byte counters count the payload either way. On an encrypted channel the header goes as
+    a record on the bulk link, a ring without room sends the payload's record there too, and a
+    *sealed* ring carries the payload's AES-GCM record instead of the payload: by default when
+    the host restricts ptrace, where another process of the user could read an unsealed ring
+    but not the parties' memory (``shm_sealed``; the argument is in :mod:`mpc.net.shm_ring`'s
+    security model).
 
 Encrypted channels (``curve=``, :mod:`mpc.net.zmq_records`)
     After the handshake (before the shared-memory offers) every encrypted channel agrees on
-    AES-GCM keys with each peer and opens a plaintext *bulk link* to it. Payloads of at least
-    ``aead_min_bytes`` (default 128 KiB; None keeps every byte on CURVE) go as records: in the
-    ring when there is one with room, else on the bulk link, with the header on the CURVE link
-    and an empty body (``[header]``) saying where the payload is. Smaller payloads stay on
-    CURVE. A record that does not open is a ``ProtocolError``; one that does not come, a
-    ``PeerTimeout``.
+    AES-GCM keys with each peer over the CURVE link and opens a plaintext *bulk link* to it.
+    From then on every message to that peer goes on the bulk link as records, header included
+    (CURVE, at ~200 MB/s in ZeroMQ's I/O thread, cost W5 and W6 1.15-1.43x at ff67147 on the
+    messages of a few KiB to 128 KiB that stayed on it); its receives read that link, with the
+    same deadlines, departures and checks. With ``records=False`` (or a peer that says so, or
+    one listening on a non-TCP endpoint) the pair keeps every message on CURVE. A record that
+    does not open is a ``ProtocolError``; a message that does not come, a ``PeerTimeout``.
 
 Cost
     Per message: one ZeroMQ multipart message, a header of 32 + 8 * ndim bytes (40 for a 1-d
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
-    module on top of the Channel base class. With CURVE, about 33 more bytes per frame and, on
-    each side, one encryption or decryption pass plus a copy (libsodium) for what stays on
-    CURVE; a record costs 24 bytes and an AES-GCM pass at each end; ``bench/net.py`` measures
-    both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then (when
+    module on top of the Channel base class. Encrypted: one record per message (two from
+    64 KiB), 24 bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per
+    frame and, on each side, one encryption or decryption pass plus a copy (libsodium);
+    ``bench/net.py`` measures both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then (when
     encrypted) one round of key offers and a hello per bulk link, then one round of
     shared-memory offers and one of answers. Memory: received messages
     wait in ZeroMQ's queues until read; the queues are unbounded, so a flooding peer can
@@ -109,9 +111,10 @@ class ZmqChannel(Channel):
     """A :class:`Channel` over ZeroMQ TCP sockets (see the module docstring).
 
     ``endpoints[i]`` is where party ``i`` listens (the last party's may be None); ``names``
-    says how messages name each party (default ``party i``). With ``curve``, payloads of at
-    least ``aead_min_bytes`` go as AES-GCM records (None: none do) and the bulk links of the
-    higher parties connect to ``bulk_port`` on this party's host (None: a port the OS picks);
+    says how messages name each party (default ``party i``). With ``curve``, messages go as
+    AES-GCM records on bulk links (``records=False``: every message on CURVE) and the bulk
+    links of the higher parties connect to ``bulk_port`` on this party's host (None: a port
+    the OS picks);
     ``shm_sealed`` says whether this party wants its rings sealed (None: when
     :func:`mpc.net.shm_ring.ptrace_restricted`; a ring is sealed if either end wants it).
     """
@@ -131,25 +134,21 @@ class ZmqChannel(Channel):
         shm: bool = False,
         shm_sealed: bool | None = None,
         names: Sequence[str] | None = None,
-        aead_min_bytes: int | None = zmq_records.AEAD_MIN_BYTES,
+        records: bool = True,
         bulk_port: int | None = None,
     ) -> None:
         super().__init__(pid, n, session, timeout, names=names)
         if isinstance(spin_us, bool) or not isinstance(spin_us, (int, float)) or not 0 <= spin_us <= 1e6:
             raise ConfigError(f"spin_us: expected microseconds in [0, 1e6], got {spin_us!r}")
         self._spin = float(spin_us) * 1e-6
-        if aead_min_bytes is not None and (
-            isinstance(aead_min_bytes, bool) or not isinstance(aead_min_bytes, int) or aead_min_bytes < 1
-        ):
-            raise ConfigError(f"aead_min_bytes: expected a positive number of bytes or None, got {aead_min_bytes!r}")
+        if not isinstance(records, bool):
+            raise ConfigError(f"records: expected True or False, got {records!r}")
         if bulk_port is not None and (
             isinstance(bulk_port, bool) or not isinstance(bulk_port, int) or not 1 <= bulk_port <= 65535
         ):
             raise ConfigError(f"bulk_port: expected a port number (1..65535) or None, got {bulk_port!r}")
         if shm_sealed is not None and not isinstance(shm_sealed, bool):
             raise ConfigError(f"shm_sealed: expected True, False or None (the host decides), got {shm_sealed!r}")
-        # payloads of at least this many bytes go as AES-GCM records on an encrypted link
-        self._aead_min = 2**63 if aead_min_bytes is None else aead_min_bytes
         self._last_wait = 0.0  # how long the previous receive waited for its message (seconds)
         connect_timeout = self.timeout if connect_timeout is None else float(connect_timeout)
         if not connect_timeout > 0:
@@ -171,13 +170,16 @@ class ZmqChannel(Channel):
         try:
             self._links.open()
             handshake(self._links, session, self._pending, time.monotonic() + connect_timeout, connect_timeout)
-            if curve is not None:  # the encrypted bulk path (every encrypted channel sets it up)
-                self._records = zmq_records.setup(self, endpoints, connect_timeout, bulk_port)
+            if curve is not None:  # from now on, messages to linked peers go as records
+                self._records = zmq_records.setup(self, endpoints, connect_timeout, bulk_port, records)
+                for j, messages in self._records.early().items():
+                    for frames in messages:
+                        self._pending[j].append(self._accept(frames, j, True, self._records.links)[1:])
             wanted = set()
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(endpoints[min(p, pid)])}
             seal = None  # a plaintext channel's rings carry the payloads
-            if curve is not None:
+            if self._records is not None:
                 seal = shm_ring.ptrace_restricted() if shm_sealed is None else shm_sealed
             self._rings_out, self._rings_in = shm_ring.negotiate(self, wanted, seal)
             # the offers are set-up traffic: neither the counters nor the polling heuristic
@@ -242,18 +244,13 @@ class ZmqChannel(Channel):
             raise ProtocolError(f"{self.names[self.pid]}: send to {self.names[to]} on a closed channel")
         nbytes = payload.nbytes
         ring = self._rings_out.get(to) if nbytes >= shm_ring.MIN_BYTES else None
-        records, bulk = self._records, False
-        if records is None:
-            ref = None if ring is None else ring.put(payload)  # None: no room yet, so inline
-        elif nbytes >= self._aead_min:
-            # encrypted link: the ring (a record in a sealed one), else a record on the bulk link
-            # (zmq_records); never on CURVE
-            ref = None if ring is None else ring.put(payload, records.sealers[to] if ring.sealed else None, header)
-            if ref is None and to in records.linked:
-                records.send(to, header, payload)  # before the header, so it is there when that is read
-                bulk = True
-        else:
-            ref = None
+        records = self._records
+        if records is not None and to in records.linked:
+            records.transmit(to, header, payload, ring)  # every message as records (zmq_records)
+            return
+        # a plaintext channel's ring (an encrypted channel's carry records, so only on bulk links);
+        # None: no room yet, so inline
+        ref = None if ring is None or records is not None else ring.put(payload)
         links = self._links
         try:
             if to < self.pid:
@@ -264,8 +261,6 @@ class ZmqChannel(Channel):
             if ref is not None:
                 sock.send(header, _SNDMORE)
                 sock.send(ref)
-            elif bulk:
-                sock.send(header)  # an empty body: the payload is the next record on the bulk link
             elif nbytes < ZERO_COPY_MIN:
                 # one frame: a copy is cheaper than a second send call and zero-copy bookkeeping
                 sock.send(header + payload.tobytes())
@@ -278,14 +273,19 @@ class ZmqChannel(Channel):
                 raise PeerTimeout(f"{self.names[self.pid]}: {self.names[to]} has disconnected", peer=to) from None
             raise ProtocolError(f"{self.names[self.pid]}: cannot send to {self.names[to]}: {e.strerror}") from None
 
+    def _link(self, peer: int) -> Links:
+        """The sockets messages from and to ``peer`` travel on: its bulk link when it has one."""
+        records = self._records
+        return records.links if records is not None and peer in records.linked else self._links
+
     def _receive(self, frm: int, timeout: float, small: bool = False) -> tuple[bytes, object]:
         deadline = time.monotonic() + timeout
         pending = self._pending[frm]
         if pending:
-            return self._payload(frm, *pending.popleft(), deadline)
+            return self._payload(frm, *pending.popleft())
         if self._closed:
             raise ProtocolError(f"{self.names[self.pid]}: receive from {self.names[frm]} on a closed channel")
-        links = self._links
+        links = self._link(frm)
         via_router = frm > self.pid
         sock = links.router if via_router else links.dealers[frm]
         # poll first only for small messages (latency-bound rounds) and while answers have been
@@ -305,7 +305,7 @@ class ZmqChannel(Channel):
             except zmq.Again:
                 spin = 0.0
                 if frm in links.update_gone():
-                    return self._departed(frm, via_router, deadline)
+                    return self._departed(frm, via_router, links)
                 if deadline_left(deadline) > 0:
                     continue
                 raise PeerTimeout(
@@ -315,28 +315,38 @@ class ZmqChannel(Channel):
                 raise ProtocolError(
                     f"{self.names[self.pid]}: cannot receive from {self.names[frm]}: {e.strerror}"
                 ) from None
-            message = self._accept(frames, frm, via_router)
+            message = self._accept(frames, frm, via_router, links)
             if message is None:
                 continue
             j, head, body = message
             if j == frm:
                 self._last_wait = time.perf_counter() - started
-                return self._payload(frm, head, body, deadline)
+                return self._payload(frm, head, body)
             self._pending[j].append((head, body))
 
-    def _accept(self, frames: list[zmq.Frame], frm: int, via_router: bool) -> tuple[int, bytes, object] | None:
-        """(sender, header, payload) of a message just read; None for a message that is not data:
-        one from a stranger (dropped) or a late duplicate of the handshake (answered or checked)."""
-        links = self._links
+    def _accept(
+        self, frames: list[zmq.Frame], frm: int, via_router: bool, links: Links
+    ) -> tuple[int, bytes, object] | None:
+        """(sender, header, payload) of a message just read on ``links``; None for a message that
+        is not data: one from a stranger (dropped) or a late duplicate of the handshake (answered
+        or checked). A bulk link's message is opened here, in the order it came (zmq_records)."""
         if via_router:
             j = links.sender(frames)
             if j is None:
                 return None
-            head, body = split(frames[1:])
+            frames = frames[1:]
         else:
             j = frm
             links.check_dealer_frames(frm, frames)
-            head, body = split(frames)
+        if links is not self._links:
+            try:
+                return j, *self._records.decode(j, frames, self._rings_in.get(j))
+            except ProtocolError as e:
+                if j == frm:
+                    raise
+                return j, None, e  # raised when a receive from j comes to it, not on another peer's
+
+        head, body = split(frames)
         if head[:3] == CTRL_MAGIC:
             if via_router:
                 answer_hello(links, self.session, j, head)
@@ -346,40 +356,35 @@ class ZmqChannel(Channel):
             return None
         return j, head, body
 
-    def _departed(self, frm: int, via_router: bool, deadline: float) -> tuple[bytes, object]:
+    def _departed(self, frm: int, via_router: bool, links: Links) -> tuple[bytes, object]:
         """``frm`` has left: what it sent before leaving may still be queued, else PeerTimeout."""
-        links = self._links
         sock = links.router if via_router else links.dealers[frm]
         while True:
             try:
                 frames = read(sock, zmq.NOBLOCK)
             except zmq.Again:
                 break
-            message = self._accept(frames, frm, via_router)
+            message = self._accept(frames, frm, via_router, links)
             if message is not None:
                 self._pending[message[0]].append(message[1:])
         if self._pending[frm]:
-            return self._payload(frm, *self._pending[frm].popleft(), deadline)
+            return self._payload(frm, *self._pending[frm].popleft())
         raise PeerTimeout(f"{self.names[self.pid]}: {self.names[frm]} has disconnected", peer=frm)
 
-    def _payload(self, frm: int, head: bytes, body, deadline: float) -> tuple[bytes, object]:
-        """(header, payload) with a shared-memory reference or a bulk-link marker replaced by the
-        bytes it points at (opened, on an encrypted link).
+    def _payload(self, frm: int, head: bytes, body) -> tuple[bytes, object]:
+        """(header, payload) with a shared-memory reference replaced by the bytes it points at.
 
-        A reference is the only 16-byte body a header of at least MIN_BYTES can come with, and a
-        marker the only empty body of a header that declares a payload (an inline payload has
-        exactly the declared size), so they never get confused; anything else is left for the
-        wire checks."""
-        size = len(body)
-        if size > shm_ring.REF_BYTES:
+        A reference is the only 16-byte body a header of at least MIN_BYTES can come with (an
+        inline payload has exactly the declared size), so the two never get confused; anything
+        else is left for the wire checks. An encrypted channel's rings are read when a message on
+        a bulk link is opened (zmq_records); a message that did not open is its ProtocolError."""
+        if head is None:
+            raise body
+        if self._records is not None or len(body) != shm_ring.REF_BYTES or frm not in self._rings_in:
             return head, body
         declared = wire.declared_nbytes(head)
-        records = self._records
-        if size == shm_ring.REF_BYTES and frm in self._rings_in and declared >= shm_ring.MIN_BYTES:
-            ring = self._rings_in[frm]  # only a sealed ring (an encrypted channel's) needs the opener
-            return head, ring.take(body, declared, records.openers[frm] if ring.sealed else None, head)
-        if size == 0 and declared > 0 and records is not None:
-            return head, records.receive(frm, head, declared, deadline)
+        if declared >= shm_ring.MIN_BYTES:
+            return head, self._rings_in[frm].take(body, declared)
         return head, body
 
     def close(self) -> None:
