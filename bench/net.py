@@ -23,7 +23,8 @@ measurements. Every row says ``encrypted`` true or
 false. No system uses the shared-memory rings here: every byte crosses TCP.
 
 Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
-end of every system at once. On ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan``
+end of every system at once, its heap tuned as mpcrun tunes a party's (:mod:`mpc.launch.allocator`:
+large freed buffers reused, not returned to the kernel). On ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan``
 and ``wan`` (root only) every party process runs in its own network namespace (bench/netns.py),
 shaped by that profile, so both systems cross the same emulated link. The processes are started
 by bench/peers/launch.py's ``run_parties``, as the peers' and the other Tessera runners' are, and
@@ -58,6 +59,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.parties import NETNS_PREFIX, add_profile_argument, net_fields, report_unavailable  # noqa: E402
 from bench.peers.launch import run_parties  # noqa: E402
+from mpc.launch.allocator import tune_allocator  # noqa: E402
 from mpc.launch.local import free_port_block  # noqa: E402
 from mpc.net.zmq_channel import CurveKeys, ZmqChannel  # noqa: E402
 
@@ -306,6 +308,7 @@ def measure(
 def worker(spec_json: str) -> int:
     """A party process: run the spec, print its result as one ``NET-RESULT`` JSON line."""
     spec = json.loads(spec_json)
+    tune_allocator()  # the heap of every party process of mpcrun, for every system alike
     try:
         result = _party(
             spec["pid"], spec["n"], spec["op"], spec["size"], spec["repeats"], spec["iters"], spec["wiring"]

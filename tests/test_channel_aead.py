@@ -52,13 +52,22 @@ def opened(ch: ZmqChannel) -> int:
     return 0 if ch._records is None else sum(o.records for o in ch._records.openers.values())
 
 
-def records_of(size: int, ringed: bool = False, sealed: bool = False) -> int:
+def opened_from_now(ch: ZmqChannel, barrier: threading.Barrier) -> int:
+    """``opened(ch)`` once every party has its channel: a peer that finished its set-up first
+    could otherwise send a message that this party reads (and opens) during its own."""
+    barrier.wait(30)
+    return opened(ch)
+
+
+def records_of(size: int, ringed: bool = False, sealed: bool = False, chunk: int | None = None) -> int:
     """Records a message with a payload of ``size`` bytes takes (mpc.net.zmq_records): one under
-    64 KiB; from there the header's and the payload's (one per chunk, or none beside a reference
-    to an unsealed ring)."""
+    64 KiB; from there the header's and the payload's (one per ``chunk`` bytes if given, else as
+    zmq_records.chunks says, or none beside a reference to an unsealed ring)."""
     if size < ZERO_COPY_MIN:
         return 1
-    return 1 + (int(sealed) if ringed else zmq_records.chunks(size))
+    if ringed:
+        return 1 + int(sealed)
+    return 1 + (-(-size // chunk) if chunk else zmq_records.chunks(size))
 
 
 @pytest.mark.timeout(60)
@@ -71,12 +80,13 @@ def test_routes_and_counters_for_every_setting(encrypted, shm):
     if shm and not RINGS:
         pytest.skip("no /dev/shm on x86-64 here")
     eps, keys = endpoints(2), make_keys(2) if encrypted else None
+    barrier = threading.Barrier(2)
     sizes = [0, 8, ZERO_COPY_MIN - 8, ZERO_COPY_MIN, ZERO_COPY_MIN + 8, shm_ring.MIN_BYTES - 8,
              shm_ring.MIN_BYTES, 3 << 20]
 
     def body(pid):
         with channel(pid, 2, eps, keys, shm=shm) as ch:
-            ok, before = [], opened(ch)
+            ok, before = [], opened_from_now(ch, barrier)
             for tag, size in enumerate(sizes, start=1):
                 got = ch.exchange(payload(tag, pid, 1 - pid, size), tag)
                 ok.append(np.array_equal(got[1 - pid], payload(tag, 1 - pid, pid, size)))
@@ -145,18 +155,25 @@ def test_full_ring_falls_back_to_the_bulk_link_not_curve():
     (shm_sent, bulk_sent), (firsts, records) = check_ok(run_parties(2, body, join=50))
     assert firsts == [2 * k for k in range(6)]
     assert (shm_sent, bulk_sent) == (2, 6)
-    assert records == 6 + 4  # six headers, four payloads (the two in the unsealed ring are not records)
+    # six headers and the records of four payloads (the two in the unsealed ring are not records)
+    assert records == 6 + 4 * zmq_records.chunks(big * 8)
 
 
 @pytest.mark.timeout(60)
-def test_payloads_over_a_chunk_go_as_several_records(monkeypatch):
+def test_payloads_go_as_several_records(monkeypatch):
+    """A large payload goes as about PIECES records of CHUNK_MIN to CHUNK_BYTES bytes, the first
+    with its header's: 3 parties, every party receiving from two peers at once (their records
+    interleave on party 0's ROUTER)."""
     monkeypatch.setattr(zmq_records, "CHUNK_BYTES", 100_000)
+    assert [zmq_records.chunk_size(s) for s in (65_536, 99_999, 524_288, 900_000, 10**7)] == [
+        65_536, 65_536, 65_536, 100_000, 100_000]
     eps, keys = endpoints(3), make_keys(3)
-    sizes = [99_999, 100_000, 100_001, 350_000]
+    barrier = threading.Barrier(3)
+    sizes = [65_536, 99_999, 100_000, 100_001, 350_000, 2_000_003]
 
     def body(pid):
         with channel(pid, 3, eps, keys) as ch:
-            ok, before = [], opened(ch)
+            ok, before = [], opened_from_now(ch, barrier)
             for tag, size in enumerate(sizes, start=1):
                 got = ch.exchange(payload(tag, pid, 0, size), tag)
                 ok += [np.array_equal(got[p], payload(tag, p, 0, size)) for p in ch.peers]
@@ -164,8 +181,9 @@ def test_payloads_over_a_chunk_go_as_several_records(monkeypatch):
 
     for ok, sent, records in check_ok(run_parties(3, body)):
         assert ok and sent == 2 * len(sizes)
-        # a header and 1, 1, 2 and 4 payload records from each of two peers
-        assert records == 2 * (2 + 2 + 3 + 5)
+        # from each of two peers a header and 1, 2, 2, 2, 6 and 21 payload records
+        assert [zmq_records.chunks(s) for s in sizes] == [1, 2, 2, 2, 6, 21]
+        assert records == 2 * sum(1 + zmq_records.chunks(s) for s in sizes)
 
 
 # ---------------------------------------------------------------------- a stream under hypothesis
@@ -183,16 +201,17 @@ def test_payloads_over_a_chunk_go_as_several_records(monkeypatch):
 )
 def test_stream_of_random_sizes_both_ways(n, shm, rounds):
     """Rounds in which every party sends every peer a payload of a size drawn around the
-    one-record limit (64 KiB) and the ring threshold (65536 here), both ways at once, 2 and 3
-    parties, rings or not: every payload arrives intact and in order, each went the route its size
-    gives it, and the counters count the payloads."""
+    one-record limit (64 KiB), the ring threshold (65536 here) and the record size (50,000 here),
+    both ways at once, 2 and 3 parties, rings or not: every payload arrives intact and in order,
+    each went the route its size gives it, and the counters count the payloads."""
     eps, keys = endpoints(n), make_keys(n)
+    barrier = threading.Barrier(n)
     ring_min = 65_536
     size_of = lambda r, frm, to: rounds[r][3 * frm + to]  # noqa: E731
 
     def body(pid):
         with channel(pid, n, eps, keys, shm=shm and RINGS) as ch:
-            ok, before = True, opened(ch)
+            ok, before = True, opened_from_now(ch, barrier)
             for r in range(len(rounds)):
                 tag = r + 1
                 for p in ch.peers:
@@ -206,17 +225,20 @@ def test_stream_of_random_sizes_both_ways(n, shm, rounds):
             return (ok, ch.bulk_sent, ch.shm_sent, sizes, ch.stats()["total"]["bytes_sent"], got_sizes,
                     opened(ch) - before, bool(ch.sealed_rings))
 
-    saved, shm_ring.MIN_BYTES = shm_ring.MIN_BYTES, ring_min  # read by the channels at every send
+    # read by the channels at every send and receive: rings from 64 KiB, and records of 50,000
+    # bytes, so that a large payload's records from two peers interleave on party 0's ROUTER
+    saved = shm_ring.MIN_BYTES, zmq_records.CHUNK_BYTES
+    shm_ring.MIN_BYTES, zmq_records.CHUNK_BYTES = ring_min, 50_000
     try:
         results = check_ok(run_parties(n, body, join=60))
     finally:
-        shm_ring.MIN_BYTES = saved
+        shm_ring.MIN_BYTES, zmq_records.CHUNK_BYTES = saved
     rings = shm and RINGS
     for ok, bulk_sent, ringed, sizes, sent, got_sizes, records, sealed in results:
         assert ok
         assert bulk_sent == len(sizes) + len(rounds) * (n - 1)  # every message, the round ends too
         assert ringed == (sum(s >= ring_min for s in sizes) if rings else 0)
-        expected = sum(records_of(s, rings and s >= ring_min, sealed) for s in got_sizes)
+        expected = sum(records_of(s, rings and s >= ring_min, sealed, 50_000) for s in got_sizes)
         assert records == expected + len(rounds) * (n - 1)
         assert sent == sum(sizes) + (len(sizes) + len(rounds) * (n - 1)) * (wire.HEADER_BYTES + 8) + len(rounds) * (n - 1)
 
@@ -225,9 +247,10 @@ def test_stream_of_random_sizes_both_ways(n, shm, rounds):
 
 
 # What the man in the middle sends in place of party 1's k-th message to party 0 (k = 1, 2, ...,
-# counted from the first after the set-up; ``seen`` holds messages 1..k, each a list of frames:
-# a large message is [header record, payload record], a small one [record of header || payload]).
-# It alters message 2, in its last record (the payload's, or the only one).
+# counted from the first after the set-up; ``seen`` holds messages 1..k, each the list of its
+# records, each record a ZeroMQ message of its own: a large message is [header record, payload
+# record], a small one [record of header || payload]). It alters message 2, in its last record
+# (the payload's, or the only one).
 
 
 def _altered(frames, record):
@@ -280,20 +303,26 @@ TAMPER = {"flip": _flip, "truncate": _truncate, "extend": _extend, "replay": _re
           "wrong key": _wrong_key, "counter": _counter}
 
 
-def tap(ch: ZmqChannel, how: str) -> None:
-    """Put the man in the middle on ``ch``'s bulk link to party 0 (``ch`` is party 1's)."""
-    seen, send = [], ch._records._send
+def tap(ch: ZmqChannel, how: str, per: int) -> None:
+    """Put the man in the middle on ``ch``'s bulk link to party 0 (``ch`` is party 1's), where
+    each message is ``per`` records."""
+    seen, held, send = [], [], ch._records._send
 
-    def middle(to, frames):
+    def middle(to, *frames):
         if to != 0:
-            return send(to, frames)
-        frames = [bytes(f) if len(f) < ZERO_COPY_MIN else f for f in frames]
-        seen.append(frames)
-        altered = len(seen) == 2 or (how == "swap" and len(seen) == 3)
-        trackers = []
-        for message in TAMPER[how](seen, frames) if altered else [frames]:
-            trackers = send(to, message)
-        return trackers if len(trackers) == len(frames) else [zmq_records._DONE] * len(frames)
+            return send(to, *frames)
+        held.extend(bytes(f) for f in frames)  # copies: the sender reuses its buffers once this returns
+        if len(held) == per:
+            records = held[:]
+            held.clear()
+            seen.append(records)
+            altered = len(seen) == 2 or (how == "swap" and len(seen) == 3)
+            for message in TAMPER[how](seen, records) if altered else [records]:
+                # as the sender groups them: the header's record with the payload's first
+                send(to, *message[:2])
+                for record in message[2:]:
+                    send(to, record)
+        return zmq_records._DONE
 
     ch._records._send = middle
 
@@ -313,7 +342,7 @@ def test_a_tampered_message_on_the_bulk_link_is_a_protocol_error(how, n, size):
     def body(pid):
         with channel(pid, n, eps, keys) as ch:
             if pid == 1:
-                tap(ch, how)
+                tap(ch, how, 1 if size < ZERO_COPY_MIN else 1 + zmq_records.chunks(size))
             results = []
             for tag in (1, 2, 3):
                 for p in ch.peers:
@@ -340,7 +369,7 @@ def test_a_tampered_message_on_the_bulk_link_is_a_protocol_error(how, n, size):
                 assert outcome is True, (pid, tag, p, outcome)
     errors = [outcome for tag, p, outcome in results[0] if p == 1 and tag >= 2]
     # a one-record message's length is only checked by its tag
-    resized = "declares" if size >= ZERO_COPY_MIN else "authentication"
+    resized = "was due" if size >= ZERO_COPY_MIN else "authentication"
     first = {"flip": "authentication", "wrong key": "authentication", "truncate": resized, "extend": resized,
              "replay": r"counter \d+, expected \d+", "swap": r"counter \d+, expected \d+",
              "counter": r"counter \d+, expected \d+"}
@@ -357,9 +386,9 @@ def test_a_record_under_another_header_fails():
     def body(pid):
         with channel(pid, 2, eps, keys) as ch:
             if pid == 1:
-                seal = ch._records._seal_payload
-                ch._records._seal_payload = lambda to, header, payload: seal(
-                    to, wire.encode_header(SESSION, 1, 77, payload), payload)
+                seal = ch._records._send_payload
+                ch._records._send_payload = lambda to, head, header, payload: seal(
+                    to, head, wire.encode_header(SESSION, 1, 77, payload), payload)
                 ch.send(0, arr, 5)
                 return ch.recv(0, 6).tolist()
             with pytest.raises(ProtocolError, match="authentication"):
@@ -377,6 +406,7 @@ def test_a_malformed_bulk_message_is_a_protocol_error(sender):
     the listener's ROUTER (party 1 sends) and on the connecting side's DEALER (party 0 sends)."""
     eps, keys = endpoints(2), make_keys(2)
     arr = np.arange(20_000, dtype=np.uint64)
+    sent = threading.Event()  # the receiver stays until the sender is done (it reads nothing more)
 
     def body(pid):
         with channel(pid, 2, eps, keys) as ch:
@@ -387,10 +417,12 @@ def test_a_malformed_bulk_message_is_a_protocol_error(sender):
                 else:
                     links.router.send_multipart([identity(1), b"one", b"two"])
                 ch.send(1 - pid, arr, 1)
+                sent.set()
                 return ch.recv(1 - pid, 2).tolist()
             with pytest.raises(ProtocolError, match="from party .: 3 bytes, shorter than the 24-byte overhead"):
                 ch.recv(1 - pid, 1)
             ch.send(1 - pid, np.ones(1, np.uint8), 2)
+            assert sent.wait(20)
             return "refused"
 
     results = check_ok(run_parties(2, body))
@@ -587,7 +619,7 @@ def test_a_message_that_never_comes_is_a_peer_timeout():
     def body(pid):
         with channel(pid, 2, eps, keys) as ch:
             if pid == 1:
-                ch._records._send = lambda to, frames: [zmq_records._DONE] * len(frames)  # dropped on the wire
+                ch._records._send = lambda to, *frames: zmq_records._DONE  # dropped on the wire
                 ch.send(0, arr, 1)
                 ch.recv(0, 2)
                 return None
@@ -614,7 +646,7 @@ def test_a_peer_that_leaves_before_its_message_arrives_is_reported_at_once(n):
         with channel(pid, n, eps, keys, timeout=60) as ch:
             ch.exchange(np.zeros(1, np.uint8), tag=1)
             if pid == 1:
-                ch._records._send = lambda to, frames: [zmq_records._DONE] * len(frames)
+                ch._records._send = lambda to, *frames: zmq_records._DONE
                 for p in ch.peers:
                     ch.send(p, arr, 2)
                 return None

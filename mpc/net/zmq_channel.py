@@ -50,11 +50,12 @@ Encrypted channels (``curve=``, :mod:`mpc.net.zmq_records`)
 Cost
     Per message: one ZeroMQ multipart message, a header of 32 + 8 * ndim bytes (40 for a 1-d
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
-    module on top of the Channel base class. Encrypted: one record per message (two from
-    64 KiB), 24 bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per
-    frame and, on each side, one encryption or decryption pass plus a copy (libsodium);
-    ``bench/net.py`` measures both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then (when
-    encrypted) one round of key offers and a hello per bulk link, then one round of
+    module on top of the Channel base class. Encrypted: one record per message under 64 KiB,
+    one per 512 KiB of payload and the header's from there (:mod:`mpc.net.zmq_records`), 24
+    bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per frame and, on
+    each side, one encryption or decryption pass plus a copy (libsodium); ``bench/net.py``
+    measures both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then
+    (when encrypted) one round of key offers and a hello per bulk link, then one round of
     shared-memory offers and one of answers. Memory: received messages
     wait in ZeroMQ's queues until read; the queues are unbounded, so a flooding peer can
     exhaust memory (with CURVE, only the session's parties can connect at all).
@@ -174,7 +175,9 @@ class ZmqChannel(Channel):
                 self._records = zmq_records.setup(self, endpoints, connect_timeout, bulk_port, records)
                 for j, messages in self._records.early().items():
                     for frames in messages:
-                        self._pending[j].append(self._accept(frames, j, True, self._records.links)[1:])
+                        message = self._accept(frames, j, True, self._records.links)
+                        if message is not None:
+                            self._pending[j].append(message[1:])
             wanted = set()
             if shm and shm_ring.available():
                 wanted = {p for p in self.peers if same_host(endpoints[min(p, pid)])}
@@ -329,7 +332,8 @@ class ZmqChannel(Channel):
     ) -> tuple[int, bytes, object] | None:
         """(sender, header, payload) of a message just read on ``links``; None for a message that
         is not data: one from a stranger (dropped) or a late duplicate of the handshake (answered
-        or checked). A bulk link's message is opened here, in the order it came (zmq_records)."""
+        or checked), or a record of a large payload that is not the last. A bulk link's message is
+        opened here, in the order it came (zmq_records)."""
         if via_router:
             j = links.sender(frames)
             if j is None:
@@ -340,11 +344,12 @@ class ZmqChannel(Channel):
             links.check_dealer_frames(frm, frames)
         if links is not self._links:
             try:
-                return j, *self._records.decode(j, frames, self._rings_in.get(j))
+                message = self._records.decode(j, frames, self._rings_in.get(j))
             except ProtocolError as e:
                 if j == frm:
                     raise
                 return j, None, e  # raised when a receive from j comes to it, not on another peer's
+            return None if message is None else (j, *message)  # None: more of its records to come
 
         head, body = split(frames)
         if head[:3] == CTRL_MAGIC:

@@ -42,9 +42,10 @@ from mpc.net.zmq_links import Links
 
 CTRL = struct.Struct("<3sBBQHH")  # magic, version, kind, session, pid, n
 CTRL_MAGIC = b"TSC"
-CTRL_VERSION = 4  # 2: the shared-memory offers follow the handshake (mpc.net.shm_ring); 3: encrypted
+CTRL_VERSION = 5  # 2: the shared-memory offers follow the handshake (mpc.net.shm_ring); 3: encrypted
 # channels set up their record keys and bulk links first (mpc.net.zmq_records); 4: and then send
-# every message as records on the bulk links (the key offers say whether a party wants that)
+# every message as records on the bulk links (the key offers say whether a party wants that);
+# 5: a large payload's records each a ZeroMQ message of its own
 HELLO, WELCOME = 1, 2
 HANDSHAKE_FAILURES = 3  # failed secure handshakes with one listener before giving up
 POLL_SLICE = 0.25  # seconds; the handshake loop re-checks its deadline at least this often

@@ -81,9 +81,6 @@ class Links:
         self.refused = 0  # listener: handshakes refused (unknown CURVE key)
         self.failed_in = 0  # listener: other failed handshakes
         self.dropped = 0  # messages from connections that are not a party of this session
-        # frames a party's message may have after the routing id: header and payload (None: any
-        # number, for the record links of mpc.net.zmq_records, which check the count themselves)
-        self.max_frames: int | None = 2
         self.gone: set[int] = set()  # peers whose connection closed after they joined
         self._joined: set[int] = set()  # lower peers that welcomed this party
         self._fd_of: dict[int, int] = {}  # higher peer -> descriptor of its connection
@@ -193,7 +190,7 @@ class Links:
         if j is None:
             self.dropped += 1
             return None
-        if not 2 <= len(frames) <= (self.max_frames or len(frames)) + 1:
+        if len(frames) not in (2, 3):
             raise ProtocolError(
                 f"{self.me}: malformed message with {len(frames) - 1} frames from {self.names[j]} "
                 "(expected header and payload)"
@@ -203,7 +200,7 @@ class Links:
         return j
 
     def check_dealer_frames(self, k: int, frames: list[zmq.Frame]) -> None:
-        if not 1 <= len(frames) <= (self.max_frames or len(frames)):
+        if len(frames) not in (1, 2):
             raise ProtocolError(
                 f"{self.me}: malformed message from {self.names[k]} with {len(frames)} frames "
                 "(expected header and payload)"

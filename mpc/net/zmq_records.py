@@ -11,22 +11,28 @@ Why
     link without CURVE, the peer's *bulk link*; the CURVE link carries the set-up.
 
 Messages on a bulk link (a ROUTER prepends the routing id, as on every link)
-    - payload under :data:`~mpc.net.zmq_frames.ZERO_COPY_MIN` (64 KiB): one frame, the record of
-      ``header || payload`` (associated data :data:`HEAD`);
-    - larger: the record of ``header`` (associated data :data:`HEAD`), then the payload's
-      record(s) bound to the header (associated data: the header), one frame each (a payload
-      over :data:`CHUNK_BYTES` as several records, in order);
+    - payload under :data:`~mpc.net.zmq_frames.ZERO_COPY_MIN` (64 KiB): one ZeroMQ message, the
+      record of ``header || payload`` (associated data :data:`HEAD`);
+    - larger: the payload's records, about :data:`PIECES` of them (:func:`chunk_size`), bound
+      to the header (associated data: the header): the first in a ZeroMQ message with the
+      record of ``header`` (associated data :data:`HEAD`), the others a ZeroMQ message each.
+      So the sender seals a record while ZeroMQ's I/O thread sends the one before, and the
+      receiver opens a record while the next is arriving: the AES passes overlap the transfer,
+      as CURVE's encryption in the I/O thread did, instead of adding to it (one multipart
+      message would reach the receiver only whole). On a ROUTER another peer's messages may
+      come between them;
     - a payload of at least ``shm_ring.MIN_BYTES`` to a same-host peer with a shared-memory ring
-      (:mod:`mpc.net.shm_ring`) that has room: the header's record, then the 16-byte ring
-      reference as it is. A *sealed* ring gets the payload's record, bound to the header, sealed
+      (:mod:`mpc.net.shm_ring`) that has room: one ZeroMQ message, the header's record and the
+      16-byte ring reference as it is. A *sealed* ring gets the payload's record, bound to the header, sealed
       straight into it after the header's record; an unsealed one the payload itself, on hosts
       where sealing would protect nothing (no ptrace restriction: every process of the user can
       read the parties' memory; see shm_ring's security model). The reference is not sealed: it
       only says where to look, and :meth:`~mpc.net.shm_ring.Incoming.take` checks it against the
       stream position and the declared size (a sealed ring's record also against its counter).
-    The header's record is opened as soon as the message is read, and its payload (records or
-    ring) with it, so the records of a direction are opened in the order they were sealed even
-    when messages from several peers interleave. A peer without a bulk link (its channel
+    Every record is opened as soon as its ZeroMQ message is read (a ring's payload with its
+    header's), into the payload's buffer, so the records of a direction are opened in the order
+    they were sealed even when messages from several peers interleave; the message is handed
+    on once its last record has opened. A peer without a bulk link (its channel
     listens on a non-TCP endpoint) gets every message on CURVE, as a plaintext channel sends
     them. The byte counters count the header and payload, whichever way they went.
 
@@ -84,11 +90,13 @@ Security: what an attacker sees and can do
     opens each record once into its own buffer, and the channel's wire checks come after.
 
 Cost
-    Per message: one record (two from 64 KiB: the header's and the payload's), each an AES-GCM
-    pass at each end (about 0.4 ns a byte here, 2-3 us of Python per record) and 24 bytes
-    (counter and tag); one ZeroMQ message on one socket, as on a plaintext link. Rounds: none.
-    Memory: a sealed payload record is a buffer the size of the payload (reused once ZeroMQ has
-    sent it); a received one is opened in place in its frame.
+    Per message: one record under 64 KiB, from there 1 + :func:`chunks` (about 9); each an
+    AES-GCM pass at each end (about 0.4 ns a byte here, overlapping the transfer but for the
+    first and the last record), 2-5 us of Python at each end and 24 bytes (counter and tag).
+    Rounds: none. Memory: a large payload's records are sealed into one buffer the size of the
+    payload (reused once ZeroMQ has sent them); the receiver opens a payload of one record in
+    place, in its frame, and one of several into a fresh buffer (from the heap that mpcrun keeps,
+    :mod:`mpc.launch.allocator`).
 """
 
 from __future__ import annotations
@@ -103,6 +111,7 @@ import zmq
 from mpc.crypto.aead import (
     COUNTER_BYTES,
     IN_PLACE,
+    OVERHEAD,
     KeyExchange,
     RecordOpener,
     RecordSealer,
@@ -118,8 +127,16 @@ from mpc.net.zmq_links import Links
 
 __all__ = ["CHUNK_BYTES", "HEAD", "HELLO", "Records", "setup"]
 
-CHUNK_BYTES = 1 << 30
-"""Payload bytes per record on the bulk link (a record carries at most about 2 GiB)."""
+CHUNK_BYTES = 1 << 20
+"""The most payload bytes in one record of a large payload."""
+CHUNK_MIN = 1 << 16
+"""The fewest payload bytes in one record of a large payload (but the last)."""
+PIECES = 8
+"""A large payload is cut into about this many records, each its own ZeroMQ message (but the
+first, which travels with the header's record), within CHUNK_MIN and CHUNK_BYTES: so sealing
+and opening overlap the transfer but for about one eighth of the payload at each end (an AES
+pass takes about 0.4 ns a byte here, the transfer 0.6 ns over loopback TCP and 8 ns at
+1 Gbit/s), and the Python per record (about 10 us at both ends) stays a few percent of it."""
 HELLO = b"tessera bulk hello"  # the associated data of the hello record (set-up step 4)
 HEAD = b"tessera record header"  # the associated data of a message's first record (its header)
 OFFER = struct.Struct(">32sH?")  # set-up step 2: X25519 public key, bulk port, records wanted
@@ -145,9 +162,14 @@ def bulk_bind_address(endpoint: str | None, port: int | None = None) -> str | No
     return endpoint.rsplit(":", 1)[0] + (":*" if port is None else f":{port}")
 
 
+def chunk_size(nbytes: int) -> int:
+    """Payload bytes per record of a large payload of ``nbytes`` bytes (the last one: the rest)."""
+    return min(CHUNK_BYTES, max(CHUNK_MIN, -(-nbytes // PIECES)))
+
+
 def chunks(nbytes: int) -> int:
-    """How many records carry a payload of ``nbytes`` bytes on the bulk link."""
-    return max(1, -(-nbytes // CHUNK_BYTES))
+    """How many records carry a large payload of ``nbytes`` bytes on the bulk link."""
+    return max(1, -(-nbytes // chunk_size(nbytes)))
 
 
 class Records:
@@ -161,7 +183,6 @@ class Records:
         bind = bulk_bind_address(endpoints[pid], port) if pid < n - 1 else None
         # its own context: no ZAP handler on these plaintext sockets, and an I/O thread of their own
         self.links = Links(pid, n, [bind if i == pid else None for i in range(n)], names, None, None)
-        self.links.max_frames = None  # a message is a header record and any number of payload records
         self.sealers: dict[int, RecordSealer] = {}
         self.openers: dict[int, RecordOpener] = {}
         self.linked: set[int] = set()  # peers with a bulk link
@@ -169,7 +190,9 @@ class Records:
         self.pending: dict[int, deque] = {p: deque() for p in range(n) if p != pid}
         self.port = 0  # this party's bulk port (0: none)
         self.sent = 0  # messages sent on the bulk links
-        self.spare: dict[int, list] = {p: [] for p in range(n) if p != pid}  # [(buffer, tracker)]
+        self.spare: dict[int, list] = {p: [] for p in range(n) if p != pid}  # [(buffer, [trackers])]
+        # peer -> (header, declared bytes, payload buffer or None, bytes opened so far)
+        self.partial: dict[int, tuple] = {}
 
     @property
     def me(self) -> str:
@@ -227,42 +250,45 @@ class Records:
         shared-memory ring when the payload is large enough for it."""
         sealer = self.sealers[to]
         if payload.nbytes < ZERO_COPY_MIN:
-            self._send(to, [sealer.seal_bytes(HEAD, header + payload.tobytes())])
+            self._send(to, sealer.seal_bytes(HEAD, header + payload.tobytes()))
         else:
             head = sealer.seal_bytes(HEAD, header)  # before the ring's record: the receiver opens it first
             ref = None if ring is None else ring.put(payload, sealer if ring.sealed else None, header)
             if ref is not None:
-                self._send(to, [head, ref])
+                self._send(to, head, ref)
             else:
-                bases, records = self._seal_payload(to, header, payload)
-                trackers = self._send(to, [head, *records])
-                spare = self.spare[to]
-                spare.extend(zip(bases, trackers[1:], strict=True))
-                del spare[:-SPARE_BUFFERS]
+                self._send_payload(to, head, header, payload)
         self.sent += 1
 
-    def _seal_payload(self, to: int, header: bytes, payload: np.ndarray) -> tuple[list[np.ndarray], list]:
-        """(buffers, records) of a large payload: its records bound to its header, one per
-        :data:`CHUNK_BYTES`, each in a buffer ZeroMQ may send without copying."""
+    def _send_payload(self, to: int, head: bytes, header: bytes, payload: np.ndarray) -> None:
+        """A large payload's records, bound to its header: the first with the header's record,
+        then one ZeroMQ message each. ZeroMQ's I/O thread sends each while the next is sealed,
+        and the receiver opens each while the next arrives, so the AES passes overlap the
+        transfer instead of adding to it (module docstring)."""
         sealer, spare = self.sealers[to], self.spare[to]
         flat = payload.reshape(-1).view(np.uint8)
-        bases, records = [], []
-        for start in range(0, flat.size, CHUNK_BYTES):
-            part = flat[start : start + CHUNK_BYTES]
-            size = record_size(part.size)
-            # a buffer ZeroMQ has let go of, when one is large enough: fresh pages cost more than
-            # the seal (each is faulted in and zeroed on first write) where the heap hands them
-            # back to the kernel, as glibc does for large blocks unless mpcrun tuned it
-            free = next((i for i, (buf, tracker) in enumerate(spare) if buf.size >= size and tracker.done), None)
-            base = np.empty(size, dtype=np.uint8) if free is None else spare.pop(free)[0]
-            bases.append(base)
-            records.append(sealer.seal(header, part, out=base[:size]))
-        return bases, records
+        step = chunk_size(flat.size)
+        total = flat.size + chunks(flat.size) * OVERHEAD
+        # a buffer ZeroMQ has let go of, when one is large enough: fresh pages cost more than the
+        # seal (each is faulted in and zeroed on first write) where the heap hands them back to
+        # the kernel, as glibc does for large blocks unless mpcrun tuned it
+        free = next((i for i, (buf, sent) in enumerate(spare)
+                     if buf.size >= total and all(t.done for t in sent)), None)
+        base = np.empty(total, dtype=np.uint8) if free is None else spare.pop(free)[0]
+        trackers, at = [], 0
+        for start in range(0, flat.size, step):
+            part = flat[start : start + step]
+            record = sealer.seal(header, part, out=base[at : at + record_size(part.size)])
+            at += len(record)
+            trackers.append(self._send(to, head, record) if start == 0 else self._send(to, record))
+        spare.append((base, trackers))
+        del spare[:-SPARE_BUFFERS]
 
-    def _send(self, to: int, frames: list) -> list:
-        """Send one message of ``frames`` to ``to`` on its bulk link; per frame, a tracker that
-        says when ZeroMQ is done with its buffer (zero-copy from 64 KiB: ZeroMQ reads the buffer
-        itself, which nobody writes to until then)."""
+    def _send(self, to: int, *frames):
+        """Send one message of ``frames`` to ``to`` on its bulk link: records (the last may be a
+        ring reference); a tracker that says when ZeroMQ is done with the last frame's buffer
+        (zero-copy from 64 KiB: ZeroMQ reads the buffer itself, which nobody writes to until
+        then)."""
         links = self.links
         try:
             if to < self.pid:
@@ -270,24 +296,23 @@ class Records:
             else:
                 sock = links.router
                 sock.send(identity(to), _SNDMORE)
-            last, trackers = len(frames) - 1, []
-            for i, frame in enumerate(frames):
-                flags = _SNDMORE if i < last else 0
-                if len(frame) < ZERO_COPY_MIN:
-                    sock.send(frame, flags)
-                    trackers.append(_DONE)
-                else:
-                    trackers.append(sock.send(frame, flags, copy=False, track=True))
-            return trackers
+            for frame in frames[:-1]:
+                sock.send(frame, _SNDMORE)
+            last = frames[-1]
+            if len(last) < ZERO_COPY_MIN:
+                sock.send(last)
+                return _DONE
+            return sock.send(last, copy=False, track=True)
         except zmq.ZMQError as e:
             if e.errno == zmq.EHOSTUNREACH:
                 raise PeerTimeout(f"{self.me}: {self.names[to]} has disconnected", peer=to) from None
             raise ProtocolError(f"{self.me}: cannot send to {self.names[to]}: {e.strerror}") from None
 
-    def decode(self, frm: int, frames: list[zmq.Frame], ring: shm_ring.Incoming | None) -> tuple[bytes, object]:
-        """(header, payload) of one message read from ``frm``'s bulk link (routing id removed),
-        its records opened and its ring payload taken (module docstring). ``ring``: the peer's
-        shared-memory ring, if any."""
+    def decode(self, frm: int, frames: list[zmq.Frame], ring: shm_ring.Incoming | None) -> tuple[bytes, object] | None:
+        """(header, payload) of the message that a message read from ``frm``'s bulk link
+        (routing id removed) completes, its records opened and its ring payload taken (module
+        docstring); None while a large payload's records are still to come. ``ring``: the
+        peer's shared-memory ring, if any."""
         if frm in self.broken:
             raise ProtocolError(f"{self.me}: the records from {self.names[frm]} failed before; no later one "
                                 "is accepted")
@@ -297,40 +322,56 @@ class Records:
             self.broken.add(frm)
             raise ProtocolError(f"{self.me} receiving from {self.names[frm]}: {e}") from None
 
-    def _decode(self, frm: int, frames: list[zmq.Frame], ring: shm_ring.Incoming | None) -> tuple[bytes, object]:
+    def _decode(self, frm: int, frames: list[zmq.Frame], ring: shm_ring.Incoming | None) -> tuple[bytes, object] | None:
         opener = self.openers[frm]
-        first = opener.open_bytes(HEAD, frames[0].buffer)
-        if len(first) < wire.HEADER_BYTES:
-            raise ProtocolError(f"a message of {len(first)} bytes, shorter than a header")
-        cut = wire.HEADER_BYTES + 8 * first[15]
-        if len(first) < cut:
-            raise ProtocolError(f"a message of {len(first)} bytes, shorter than its {cut}-byte header")
-        header = first[:cut]
-        if len(frames) == 1:
-            return header, memoryview(first)[cut:]
-        if len(first) != cut:
-            raise ProtocolError(f"a header record of {len(first)} bytes, the header has {cut}")
-        declared = wire.declared_nbytes(header)
-        body = frames[1:]
-        if len(body) == 1 and len(body[0]) == shm_ring.REF_BYTES and ring is not None and declared >= shm_ring.MIN_BYTES:
-            # only a sealed ring needs the opener; its record comes right after the header's
-            return header, ring.take(body[0].buffer, declared, opener if ring.sealed else None, header)
-        count = chunks(declared)
-        sizes = [payload_size(len(r)) for r in body]
-        expected = [min(CHUNK_BYTES, declared - i * CHUNK_BYTES) for i in range(count)]
-        if sizes != expected:  # checked before allocating what the header claims
-            raise ProtocolError(f"records of {sum(sizes)} bytes ({len(sizes)} frames) after a header that "
-                                f"declares {declared} ({count} records): truncated, extended or out of step")
-        frame = body[0].buffer
-        if count == 1 and not frame.readonly and IN_PLACE:
-            # opened in place, into the frame ZeroMQ received it in (private to this process: the
-            # bulk links are TCP): no buffer to allocate and fault in, and the payload is a view
-            # of its frame, as on a plaintext link
+        partial = self.partial.pop(frm, None)
+        if partial is None:  # a new message: its header's record first
+            first = opener.open_bytes(HEAD, frames[0].buffer)
+            if len(first) < wire.HEADER_BYTES:
+                raise ProtocolError(f"a message of {len(first)} bytes, shorter than a header")
+            cut = wire.HEADER_BYTES + 8 * first[15]
+            if len(first) < cut:
+                raise ProtocolError(f"a message of {len(first)} bytes, shorter than its {cut}-byte header")
+            header = first[:cut]
+            if len(frames) == 1:
+                return header, memoryview(first)[cut:]  # header || payload in one record
+            if len(first) != cut or len(frames) != 2:
+                raise ProtocolError(f"a header record of {len(first)} bytes in a message of {len(frames)} frames "
+                                    f"(the header has {cut} bytes; expected one more frame)")
+            declared = wire.declared_nbytes(header)
+            if len(frames[1]) == shm_ring.REF_BYTES and ring is not None:
+                # only a sealed ring needs the opener; its record comes right after the header's
+                return header, ring.take(frames[1].buffer, declared, opener if ring.sealed else None, header)
+            partial, record = (header, declared, None, 0), frames[1]  # the payload's first record
+        elif len(frames) != 1:
+            raise ProtocolError(f"a message of {len(frames)} frames where a payload's record was due")
+        else:
+            record = frames[0]
+        return self._open_part(frm, partial, record)
+
+    def _open_part(self, frm: int, partial: tuple, record: zmq.Frame) -> tuple[bytes, object] | None:
+        """Open the next record of a large payload into it; (header, payload) once it is whole."""
+        header, declared, out, at = partial
+        want = min(chunk_size(declared), declared - at)
+        frame = record.buffer
+        if payload_size(len(frame)) != want:
+            raise ProtocolError(f"a record of {len(frame)} bytes where the one of payload bytes {at}-{at + want} "
+                                f"of {declared} was due (truncated, extended or out of step)")
+        opener = self.openers[frm]
+        if want == declared and not frame.readonly and IN_PLACE:
+            # a payload in one record is opened in place, into the frame ZeroMQ received it in
+            # (private to this process: the bulk links are TCP): no buffer to allocate and fault
+            # in, and the payload is a view of its frame, as on a plaintext link
             return header, opener.open(header, frame, out=frame[COUNTER_BYTES : COUNTER_BYTES + declared])
-        out, at = np.empty(declared, dtype=np.uint8), 0
-        for record, size in zip(body, sizes, strict=True):
-            opener.open(header, record.buffer, out=out[at : at + size])
-            at += size
+        if out is None:
+            try:
+                out = np.empty(declared, dtype=np.uint8)
+            except (MemoryError, ValueError):
+                raise ProtocolError(f"a header that declares {declared} bytes, more than this party can hold") from None
+        opener.open(header, frame, out=out[at : at + want])
+        if at + want < declared:
+            self.partial[frm] = (header, declared, out, at + want)
+            return None
         return header, out.data
 
     def early(self) -> dict[int, list[list[zmq.Frame]]]:
