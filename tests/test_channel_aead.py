@@ -59,15 +59,13 @@ def opened_from_now(ch: ZmqChannel, barrier: threading.Barrier) -> int:
     return opened(ch)
 
 
-def records_of(size: int, ringed: bool = False, sealed: bool = False, chunk: int | None = None) -> int:
+def records_of(size: int, ringed: bool = False, sealed: bool = False) -> int:
     """Records a message with a payload of ``size`` bytes takes (mpc.net.zmq_records): one under
-    64 KiB; from there the header's and the payload's (one per ``chunk`` bytes if given, else as
-    zmq_records.chunks says, or none beside a reference to an unsealed ring)."""
+    64 KiB; from there the header's and the payload's (as zmq_records.chunks says, or none
+    beside a reference to an unsealed ring)."""
     if size < ZERO_COPY_MIN:
         return 1
-    if ringed:
-        return 1 + int(sealed)
-    return 1 + (-(-size // chunk) if chunk else zmq_records.chunks(size))
+    return 1 + (int(sealed) if ringed else zmq_records.chunks(size))
 
 
 @pytest.mark.timeout(60)
@@ -222,8 +220,10 @@ def test_stream_of_random_sizes_both_ways(n, shm, rounds):
                 ch.exchange(np.zeros(1, np.uint8), tag=1000 + tag)  # rings empty before every round
             sizes = [size_of(r, pid, p) for r in range(len(rounds)) for p in ch.peers]
             got_sizes = [size_of(r, p, pid) for r in range(len(rounds)) for p in ch.peers]
-            return (ok, ch.bulk_sent, ch.shm_sent, sizes, ch.stats()["total"]["bytes_sent"], got_sizes,
-                    opened(ch) - before, bool(ch.sealed_rings))
+            rings, sealed = shm and RINGS, bool(ch.sealed_rings)
+            # the records the received payloads take, counted while the sizes above are in force
+            expected = sum(records_of(s, rings and s >= ring_min, sealed) for s in got_sizes)
+            return ok, ch.bulk_sent, ch.shm_sent, sizes, ch.stats()["total"]["bytes_sent"], opened(ch) - before, expected
 
     # read by the channels at every send and receive: rings from 64 KiB, and records of 50,000
     # bytes, so that a large payload's records from two peers interleave on party 0's ROUTER
@@ -233,12 +233,10 @@ def test_stream_of_random_sizes_both_ways(n, shm, rounds):
         results = check_ok(run_parties(n, body, join=60))
     finally:
         shm_ring.MIN_BYTES, zmq_records.CHUNK_BYTES = saved
-    rings = shm and RINGS
-    for ok, bulk_sent, ringed, sizes, sent, got_sizes, records, sealed in results:
+    for ok, bulk_sent, ringed, sizes, sent, records, expected in results:
         assert ok
         assert bulk_sent == len(sizes) + len(rounds) * (n - 1)  # every message, the round ends too
-        assert ringed == (sum(s >= ring_min for s in sizes) if rings else 0)
-        expected = sum(records_of(s, rings and s >= ring_min, sealed, 50_000) for s in got_sizes)
+        assert ringed == (sum(s >= ring_min for s in sizes) if shm and RINGS else 0)
         assert records == expected + len(rounds) * (n - 1)
         assert sent == sum(sizes) + (len(sizes) + len(rounds) * (n - 1)) * (wire.HEADER_BYTES + 8) + len(rounds) * (n - 1)
 

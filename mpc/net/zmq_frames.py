@@ -65,8 +65,14 @@ def split(frames: list[zmq.Frame]) -> tuple[bytes, memoryview]:
     """
     if len(frames) == 2:
         return frames[0].bytes, frames[1].buffer
-    buf = frames[0].buffer
+    return cut_header(frames[0].buffer)
+
+
+def cut_header(buf: bytes | memoryview) -> tuple[bytes, memoryview]:
+    """(header, rest) of a buffer that starts with a wire header, cut at 32 + 8 * ndim (ndim is
+    byte 15): a one-frame message, or the opened record of one (:mod:`mpc.net.zmq_records`).
+    What the header says is left to :func:`mpc.net.wire.decode_header`."""
     if len(buf) < wire.HEADER_BYTES:
         raise ProtocolError(f"truncated frame: {len(buf)} bytes, need at least {wire.HEADER_BYTES}")
     cut = wire.HEADER_BYTES + 8 * buf[15]
-    return bytes(buf[:cut]), buf[cut:]
+    return bytes(buf[:cut]), memoryview(buf)[cut:]

@@ -6,9 +6,10 @@ Why
     AES-256-GCM from ``cryptography`` (AES-NI, carry-less multiply) seals and opens 16 MiB in
     a few milliseconds (issue 18). Sending only large payloads as records, with their headers on
     CURVE, left the messages between a few KiB and the threshold on CURVE, where a training loop
-    sends most of its bytes (W6: 8-64 KiB): the encrypted default cost 1.15-1.43x there (W5, W6 at ff67147). So once
-    the set-up is done, an encrypted channel sends *every* message to a peer as records on a
-    link without CURVE, the peer's *bulk link*; the CURVE link carries the set-up.
+    sends most of its bytes (W6: 8-64 KiB): the encrypted default cost W5 and W6 1.15-1.43x at
+    ff67147. So once the set-up is done, an encrypted channel sends *every* message to a peer
+    as records on a link without CURVE, the peer's *bulk link*; the CURVE link carries the
+    set-up.
 
 Messages on a bulk link (a ROUTER prepends the routing id, as on every link)
     - payload under :data:`~mpc.net.zmq_frames.ZERO_COPY_MIN` (64 KiB): one ZeroMQ message, the
@@ -23,12 +24,13 @@ Messages on a bulk link (a ROUTER prepends the routing id, as on every link)
       come between them;
     - a payload of at least ``shm_ring.MIN_BYTES`` to a same-host peer with a shared-memory ring
       (:mod:`mpc.net.shm_ring`) that has room: one ZeroMQ message, the header's record and the
-      16-byte ring reference as it is. A *sealed* ring gets the payload's record, bound to the header, sealed
-      straight into it after the header's record; an unsealed one the payload itself, on hosts
-      where sealing would protect nothing (no ptrace restriction: every process of the user can
-      read the parties' memory; see shm_ring's security model). The reference is not sealed: it
-      only says where to look, and :meth:`~mpc.net.shm_ring.Incoming.take` checks it against the
-      stream position and the declared size (a sealed ring's record also against its counter).
+      16-byte ring reference as it is. A *sealed* ring gets the payload's record, bound to the
+      header, sealed straight into it after the header's record; an unsealed one the payload
+      itself, on hosts where sealing would protect nothing (no ptrace restriction: every process
+      of the user can read the parties' memory; see shm_ring's security model). The reference
+      is not sealed: it only says where to look, and :meth:`~mpc.net.shm_ring.Incoming.take`
+      checks it against the stream position and the declared size (a sealed ring's record also
+      against its counter).
     Every record is opened as soon as its ZeroMQ message is read (a ring's payload with its
     header's), into the payload's buffer, so the records of a direction are opened in the order
     they were sealed even when messages from several peers interleave; the message is handed
@@ -121,7 +123,7 @@ from mpc.crypto.aead import (
 from mpc.errors import PeerTimeout, ProtocolError
 from mpc.net import shm_ring, wire
 from mpc.net.channel import Channel, deadline_left
-from mpc.net.zmq_frames import ZERO_COPY_MIN, identity, read
+from mpc.net.zmq_frames import ZERO_COPY_MIN, cut_header, identity, read
 from mpc.net.zmq_handshake import plural
 from mpc.net.zmq_links import Links
 
@@ -326,18 +328,12 @@ class Records:
         opener = self.openers[frm]
         partial = self.partial.pop(frm, None)
         if partial is None:  # a new message: its header's record first
-            first = opener.open_bytes(HEAD, frames[0].buffer)
-            if len(first) < wire.HEADER_BYTES:
-                raise ProtocolError(f"a message of {len(first)} bytes, shorter than a header")
-            cut = wire.HEADER_BYTES + 8 * first[15]
-            if len(first) < cut:
-                raise ProtocolError(f"a message of {len(first)} bytes, shorter than its {cut}-byte header")
-            header = first[:cut]
+            header, rest = cut_header(opener.open_bytes(HEAD, frames[0].buffer))
             if len(frames) == 1:
-                return header, memoryview(first)[cut:]  # header || payload in one record
-            if len(first) != cut or len(frames) != 2:
-                raise ProtocolError(f"a header record of {len(first)} bytes in a message of {len(frames)} frames "
-                                    f"(the header has {cut} bytes; expected one more frame)")
+                return header, rest  # header || payload in one record
+            if len(rest) or len(frames) != 2:
+                raise ProtocolError(f"a header record with {len(rest)} bytes after its header in a message of "
+                                    f"{len(frames)} frames (expected none, and one more frame)")
             declared = wire.declared_nbytes(header)
             if len(frames[1]) == shm_ring.REF_BYTES and ring is not None:
                 # only a sealed ring needs the opener; its record comes right after the header's
