@@ -23,10 +23,11 @@ measurements. Every row says ``encrypted`` true or
 false. No system uses the shared-memory rings here: every byte crosses TCP.
 
 Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
-end of every system at once, its heap tuned as mpcrun tunes a party's (:mod:`mpc.launch.allocator`:
-large freed buffers reused, not returned to the kernel). On ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan``
-and ``wan`` (root only) every party process runs in its own network namespace (bench/netns.py),
-shaped by that profile, so both systems cross the same emulated link. The processes are started
+end of every system at once, its heap tuned as mpcrun tunes a party's
+(:mod:`mpc.launch.allocator`: large freed buffers reused, not returned to the kernel). On
+``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan`` and ``wan`` (root only)
+every party process runs in its own network namespace (bench/netns.py), shaped by that
+profile, so both systems cross the same emulated link. The processes are started
 by bench/peers/launch.py's ``run_parties``, as the peers' and the other Tessera runners' are, and
 every line records ``profile``, ``shaping``, ``delay_ms`` and ``rate`` (bench/parties.py). On
 ``wan`` the round trip is timed over fewer iterations (each costs at least twice the delay).

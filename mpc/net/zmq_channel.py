@@ -51,8 +51,8 @@ Cost
     Per message: one ZeroMQ multipart message, a header of 32 + 8 * ndim bytes (40 for a 1-d
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
     module on top of the Channel base class. Encrypted: one record per message under 64 KiB,
-    one per 512 KiB of payload and the header's from there (:mod:`mpc.net.zmq_records`), 24
-    bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per frame and, on
+    from there the header's and about eight of 64 KiB to 1 MiB for the payload
+    (:mod:`mpc.net.zmq_records`), 24 bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per frame and, on
     each side, one encryption or decryption pass plus a copy (libsodium); ``bench/net.py``
     measures both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then
     (when encrypted) one round of key offers and a hello per bulk link, then one round of
