@@ -17,6 +17,8 @@ pixels / 16) sets, split as tests/_nn_helpers.py splits them.
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import torch
 
@@ -43,10 +45,19 @@ def digits():
 DATASETS = {"bc": breast_cancer, "digits": digits}
 
 
+_INIT = threading.Lock()
+
+
 def model_for(name: str, seed: int = 0) -> torch.nn.Module:
-    """Logistic regression (one Linear layer) for each data set, initialised from ``seed``."""
-    torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Linear(30, 2)) if name == "bc" else torch.nn.Sequential(torch.nn.Linear(64, 10))
+    """Logistic regression (one Linear layer) for each data set, initialised from ``seed`` (a
+    public start). Under a lock, in a forked torch RNG state: the tests run parties as threads,
+    and two threads seeding and drawing from torch's one global generator at once gave party 0
+    another start now and then (a private run then differed from the reference it is compared
+    with)."""
+    with _INIT, torch.random.fork_rng():
+        torch.manual_seed(seed)
+        layer = torch.nn.Linear(30, 2) if name == "bc" else torch.nn.Linear(64, 10)
+    return torch.nn.Sequential(layer)
 
 
 def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
@@ -55,8 +66,11 @@ def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
-def plain_dpsgd(model, x, y, orders, batch: int, lr: float, C: float, noise_std: float, seed: int):
-    """Train ``model`` (float64) with DP-SGD on the given per-epoch permutations."""
+def plain_dpsgd(model, x, y, orders, batch: int, lr: float, C: float, noise_std: float, seed: int,
+                noises=None):
+    """Train ``model`` (float64) with DP-SGD on the given per-epoch permutations. ``noises``
+    (tests): one flat array per step, in ``named_parameters`` order, added instead of fresh
+    draws, to replay the noise an MPC run opened for the purpose."""
     from torch.func import functional_call, grad, vmap
 
     model = model.double()
@@ -69,15 +83,20 @@ def plain_dpsgd(model, x, y, orders, batch: int, lr: float, C: float, noise_std:
 
     per_grad = vmap(grad(loss_one), in_dims=(None, 0, 0))
     xt, yt = torch.tensor(x), torch.tensor(y)
+    replay = iter(noises) if noises is not None else None
     for order in orders:
         for lo in range(0, len(order) - batch + 1, batch):
             idx = torch.tensor(order[lo : lo + batch])
             g = per_grad(params, xt[idx], yt[idx])
             norms = torch.sqrt(sum((v.reshape(batch, -1) ** 2).sum(1) for v in g.values()))
             c = torch.clamp(C / norms, max=1.0)
+            flat, at = (np.asarray(next(replay), dtype=np.float64) if replay is not None else None), 0
             for k in params:
                 s = (g[k] * c.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
-                s = s + torch.tensor(rng.normal(0, noise_std, s.shape))
+                if flat is None:
+                    s = s + torch.tensor(rng.normal(0, noise_std, s.shape))
+                else:
+                    s, at = s + torch.tensor(flat[at : at + s.numel()].reshape(s.shape)), at + s.numel()
                 params[k] = params[k] - lr * s / batch
     with torch.no_grad():
         for k, v in model.named_parameters():

@@ -406,12 +406,24 @@ def test_bad_arguments_are_rejected():
     run_local(main, 2)
 
 
-def test_private_training_matches_the_plaintext_reference():
+def test_private_training_matches_the_plaintext_reference(monkeypatch):
     """Breast cancer, logistic regression, epsilon 3 (delta 1e-5), 5 epochs of batch 64, 2
-    parties (bench/dp.py's configuration): MPC accuracy within 2 points of the plaintext DP-SGD
-    reference (bench/dpsgd_ref.py) with the same noise, over 5 noise seeds of the reference."""
+    parties (bench/dp.py's configuration), against the plaintext DP-SGD reference
+    (bench/dpsgd_ref.py) replaying the very noise the MPC run drew: the test opens each step's
+    joint noise (a test-only wrapper; DPSGD never opens it). With fresh noise on both sides
+    the accuracies are two draws of a spread of ~0.9 point (300 reference seeds: 131-139 of 143
+    right), so a band around a few reference seeds fails now and then; with the same noise
+    only the fixed-point arithmetic differs, and the weights must agree."""
     from bench import dp as bench_dp
     from bench import dpsgd_ref as ref
+
+    real, opened = mpc.dp.noise.discrete_gaussian, {0: [], 1: []}
+
+    def opening(party, *args, **kwargs):
+        z = real(party, *args, **kwargs)
+        opened[party.pid].append(party.reveal(z))
+        return z
+    monkeypatch.setattr(mpc.dp.noise, "discrete_gaussian", opening)
 
     def main(party):
         enc, epoch, dps, (xte, yte), z = bench_dp.dpsgd_setup(party, "bc", 3.0, True)
@@ -419,16 +431,26 @@ def test_private_training_matches_the_plaintext_reference():
             epoch()
         with pytest.raises(PrivacyBudgetExceeded):  # the budget is spent: a sixth epoch is refused
             epoch()
-        return ref.accuracy(enc.to_torch(to=None), xte, yte), dps.noise_std, dps.accountant.spent()[0], z
+        model = enc.to_torch(to=None)
+        return ref.accuracy(model, xte, yte), dps.g, dps.d, dps.accountant.spent()[0], model
     out = run_local(main, 2, timeout=300)
-    acc, std, spent, z = out[0]
+    acc, g, d, spent, model = out[0]
     assert all(o[0] == acc for o in out)
     assert 2.9 <= spent <= 3.0
     cfg = bench_dp.DPSGD_CONFIG["bc"]
+    steps = cfg["epochs"] * (426 // cfg["batch"])
+    assert all(len(v) == steps for v in opened.values())  # one call per step: d <= NOISE_CHUNK here
+    assert all(np.array_equal(a, b) for a, b in zip(opened[0], opened[1], strict=True))
+    noises = [np.asarray(v, dtype=np.float64).reshape(-1) / 2**g for v in opened[0]]
+    assert all(len(v) == d for v in noises)
     xtr, xte, ytr, yte = ref.breast_cancer()
     prg = mpc.nn.public_prg(bench_dp.DPSGD_SEED)
     orders = [mpc.nn.permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
-    plain = [ref.accuracy(ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"],
-                                          bench_dp.DPSGD_C, std, s), xte, yte) for s in range(5)]
-    assert min(plain) - 0.02 <= acc <= max(plain) + 0.02, (acc, plain)
-    assert acc >= 0.9  # and it learned something (the majority class is 62.9%)
+    plain = ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"], bench_dp.DPSGD_C,
+                            0.0, 0, noises=noises)
+    for (name, w), (_, v) in zip(model.named_parameters(), plain.named_parameters(), strict=True):
+        v = v.detach().numpy()
+        np.testing.assert_allclose(w.detach().numpy(), v, rtol=0, atol=TOL * max(1.0, np.abs(v).max()),
+                                   err_msg=name)
+    assert abs(acc - ref.accuracy(plain, xte, yte)) <= 1 / len(yte)  # a point on the boundary may flip
+    assert acc >= 0.9  # and it learned something (majority class 62.9%; reference seeds: 0.916 at worst of 300)
