@@ -201,10 +201,12 @@ def dpsgd_setup(p, name: str, epsilon: float, dp: bool, noise_kind: str = "joint
 
 
 def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, noise_std: float,
-                        expected: int, seed: int):
+                        expected: int, seed: int, replay=None):
     """Plaintext DP-SGD with Poisson batches of rate ``q`` (a reference: NumPy's generator draws
     the sample and the noise, in the clear), the noisy sum divided by the expected batch size
-    ``expected``, as Opacus and mpc.dp.DPSGD(sampling="poisson") do."""
+    ``expected``, as Opacus and mpc.dp.DPSGD(sampling="poisson") do. ``replay`` (tests): one
+    (0/1 mask over the records, flat noise in ``named_parameters`` order) per step, used instead
+    of fresh draws, to replay what an MPC run opened for the purpose."""
     import numpy as np
     import torch
     from torch.func import functional_call, grad, vmap
@@ -218,13 +220,19 @@ def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, 
 
     per_grad = vmap(grad(loss_one), in_dims=(None, 0, 0))
     xt, yt = torch.tensor(x), torch.tensor(y)
-    for _ in range(steps):
+    for t in range(steps):
         g = per_grad(params, xt, yt)
         norms = torch.sqrt(sum((v.reshape(len(x), -1) ** 2).sum(1) for v in g.values()))
-        w = torch.clamp(C / norms, max=1.0) * torch.tensor(rng.random(len(x)) < q)
+        mask, flat = (rng.random(len(x)) < q, None) if replay is None else replay[t]
+        w = torch.clamp(C / norms, max=1.0) * torch.tensor(np.asarray(mask, dtype=np.float64))
+        at = 0
         for k in params:
             s = (g[k] * w.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
-            params[k] = params[k] - lr * (s + torch.tensor(rng.normal(0, noise_std, s.shape))) / expected
+            if flat is None:
+                noise = rng.normal(0, noise_std, s.shape)
+            else:
+                noise, at = np.asarray(flat[at : at + s.numel()], dtype=np.float64).reshape(s.shape), at + s.numel()
+            params[k] = params[k] - lr * (s + torch.tensor(noise)) / expected
     with torch.no_grad():
         for k, v in model.named_parameters():
             v.copy_(params[k])
