@@ -400,15 +400,15 @@ def _replayed(opened: dict, kind: str, steps: int) -> list:
 
 def _assert_same_model(model, plain, xte, yte) -> None:
     """The MPC-trained ``model`` against the plaintext ``plain`` trained on the same draws:
-    weights to the fixed-point tolerance, accuracy to one test point (one on the boundary may
-    flip)."""
+    weights to the fixed-point tolerance (the check that matters), accuracy to two test points
+    (a point next to the decision boundary may flip with the fixed-point error)."""
     from bench import dpsgd_ref as ref
 
     for (name, w), (_, v) in zip(model.named_parameters(), plain.named_parameters(), strict=True):
         v = v.detach().numpy()
         np.testing.assert_allclose(w.detach().numpy(), v, rtol=0, atol=TOL * max(1.0, np.abs(v).max()),
                                    err_msg=name)
-    assert abs(ref.accuracy(model, xte, yte) - ref.accuracy(plain, xte, yte)) <= 1 / len(yte)
+    assert abs(ref.accuracy(model, xte, yte) - ref.accuracy(plain, xte, yte)) <= 2 / len(yte)
 
 
 def test_private_training_matches_the_plaintext_reference(monkeypatch):
