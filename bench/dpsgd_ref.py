@@ -17,7 +17,7 @@ pixels / 16) sets, split as tests/_nn_helpers.py splits them.
 
 from __future__ import annotations
 
-import threading
+import math
 
 import numpy as np
 import torch
@@ -45,18 +45,18 @@ def digits():
 DATASETS = {"bc": breast_cancer, "digits": digits}
 
 
-_INIT = threading.Lock()
-
-
 def model_for(name: str, seed: int = 0) -> torch.nn.Module:
     """Logistic regression (one Linear layer) for each data set, initialised from ``seed`` (a
-    public start). Under a lock, in a forked torch RNG state: the tests run parties as threads,
-    and two threads seeding and drawing from torch's one global generator at once gave party 0
-    another start now and then (a private run then differed from the reference it is compared
-    with)."""
-    with _INIT, torch.random.fork_rng():
-        torch.manual_seed(seed)
-        layer = torch.nn.Linear(30, 2) if name == "bc" else torch.nn.Linear(64, 10)
+    public start) by a generator of its own, as torch's default init would from
+    ``torch.manual_seed(seed)`` (the same values). Not from torch's global generator: the tests
+    run parties as threads, and one thread seeding or drawing from it while another built its
+    model gave party 0 another start now and then."""
+    n_in, n_out = (30, 2) if name == "bc" else (64, 10)
+    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # torch.nn.Linear.reset_parameters: weight, then bias, U(+-1/sqrt(fan_in))
+        torch.nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=gen)
+        layer.bias.uniform_(-1 / math.sqrt(n_in), 1 / math.sqrt(n_in), generator=gen)
     return torch.nn.Sequential(layer)
 
 

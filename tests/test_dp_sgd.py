@@ -6,6 +6,7 @@ against the plaintext DP-SGD reference (bench/dpsgd_ref.py)."""
 from __future__ import annotations
 
 import copy
+import threading
 from fractions import Fraction
 
 import numpy as np
@@ -398,6 +399,14 @@ def _replayed(opened: dict, kind: str, steps: int) -> list:
     return [np.asarray(v, dtype=np.float64).reshape(-1) for v in opened[kind][0]]
 
 
+def _clip_used() -> float:
+    """The clipping norm DPSGD applies for bench/dp.py's C, C' = C (1 - CLIP_MARGIN) as in
+    :func:`_torch_clipped`, so the replayed reference differs from the MPC run by rounding only."""
+    from bench import dp as bench_dp
+
+    return bench_dp.DPSGD_C * (1 - CLIP_MARGIN)
+
+
 def _assert_same_model(model, plain, xte, yte) -> None:
     """The MPC-trained ``model`` against the plaintext ``plain`` trained on the same draws:
     weights to the fixed-point tolerance (the check that matters), accuracy to two test points
@@ -409,6 +418,32 @@ def _assert_same_model(model, plain, xte, yte) -> None:
         np.testing.assert_allclose(w.detach().numpy(), v, rtol=0, atol=TOL * max(1.0, np.abs(v).max()),
                                    err_msg=name)
     assert abs(ref.accuracy(model, xte, yte) - ref.accuracy(plain, xte, yte)) <= 2 / len(yte)
+
+
+def test_reference_model_is_the_same_in_every_thread():
+    """bench/dpsgd_ref.model_for from 4 threads at once, while they also draw from torch's global
+    generator: every model is the seed's (the training tests build party 0's model in a party
+    thread and its reference in the main thread)."""
+    from bench import dpsgd_ref as ref
+
+    want = [p.detach().clone() for p in ref.model_for("bc").parameters()]
+    torch.rand(3)  # a state no seed gives
+    before = torch.random.get_rng_state()
+    ref.model_for("bc")
+    assert torch.equal(torch.random.get_rng_state(), before)  # the caller's generator is left alone
+    wrong = []
+
+    def build():
+        for _ in range(50):
+            got = [p.detach() for p in ref.model_for("bc").parameters()]
+            wrong.extend(1 for a, b in zip(got, want, strict=True) if not torch.equal(a, b))
+            torch.rand(64)
+    threads = [threading.Thread(target=build) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong, f"{len(wrong)} of 400 parameters differed"
 
 
 def test_private_training_matches_the_plaintext_reference(monkeypatch):
@@ -436,7 +471,7 @@ def test_private_training_matches_the_plaintext_reference(monkeypatch):
     noises = [v / 2**g for v in _replayed(opened, "noise", cfg["epochs"] * (len(xtr) // cfg["batch"]))]
     prg = mpc.nn.public_prg(bench_dp.DPSGD_SEED)
     orders = [mpc.nn.permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
-    plain = ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"], bench_dp.DPSGD_C,
+    plain = ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"], _clip_used(),
                             0.0, 0, noises=noises)
     _assert_same_model(model, plain, xte, yte)
     assert ref.accuracy(model, xte, yte) >= 0.9  # it learned (majority 62.9%; reference seeds: 0.916 at worst of 300)
@@ -464,7 +499,7 @@ def test_poisson_training_matches_the_plaintext_reference(monkeypatch):
     noises = [v / 2**g for v in _replayed(opened, "noise", steps)]
     cfg = bench_dp.DPSGD_CONFIG["bc"]
     xtr, xte, ytr, yte = ref.breast_cancer()
-    plain = bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"], bench_dp.DPSGD_C,
+    plain = bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"], _clip_used(),
                                          0.0, expected, 0, replay=list(zip(masks, noises, strict=True)))
     _assert_same_model(model, plain, xte, yte)
     assert ref.accuracy(model, xte, yte) >= 0.85  # a broken training lands far below (the classes split 63/37)
