@@ -211,6 +211,8 @@ def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, 
     import torch
     from torch.func import functional_call, grad, vmap
 
+    from bench.dpsgd_ref import step_noise
+
     model = model.double()
     params = {k: v.detach() for k, v in model.named_parameters()}
     rng = np.random.default_rng(seed)
@@ -225,14 +227,10 @@ def plain_poisson_dpsgd(model, x, y, steps: int, q: float, lr: float, C: float, 
         norms = torch.sqrt(sum((v.reshape(len(x), -1) ** 2).sum(1) for v in g.values()))
         mask, flat = (rng.random(len(x)) < q, None) if replay is None else replay[t]
         w = torch.clamp(C / norms, max=1.0) * torch.tensor(np.asarray(mask, dtype=np.float64))
-        at = 0
+        noise = step_noise(rng, noise_std, params, flat)
         for k in params:
             s = (g[k] * w.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
-            if flat is None:
-                noise = rng.normal(0, noise_std, s.shape)
-            else:
-                noise, at = np.asarray(flat[at : at + s.numel()], dtype=np.float64).reshape(s.shape), at + s.numel()
-            params[k] = params[k] - lr * (s + torch.tensor(noise)) / expected
+            params[k] = params[k] - lr * (s + noise[k]) / expected
     with torch.no_grad():
         for k, v in model.named_parameters():
             v.copy_(params[k])

@@ -66,6 +66,20 @@ def accuracy(model: torch.nn.Module, x: np.ndarray, y: np.ndarray) -> float:
     return float((pred == y).mean())
 
 
+def step_noise(rng, noise_std: float, params: dict, flat=None) -> dict:
+    """One step's noise per parameter (name -> tensor of its shape): fresh N(0, noise_std^2)
+    draws from ``rng``, one parameter after another (the references' stream), or the slices of
+    ``flat``, a step's noise an MPC run opened, in the same order."""
+    if flat is None:
+        return {k: torch.tensor(rng.normal(0, noise_std, tuple(v.shape))) for k, v in params.items()}
+    flat, out, at = np.asarray(flat, dtype=np.float64), {}, 0
+    for k, v in params.items():
+        out[k], at = torch.tensor(flat[at : at + v.numel()].reshape(tuple(v.shape))), at + v.numel()
+    if at != flat.size:
+        raise ValueError(f"a replayed step has {flat.size} noise values for {at} parameters")
+    return out
+
+
 def plain_dpsgd(model, x, y, orders, batch: int, lr: float, C: float, noise_std: float, seed: int,
                 noises=None):
     """Train ``model`` (float64) with DP-SGD on the given per-epoch permutations. ``noises``
@@ -90,13 +104,9 @@ def plain_dpsgd(model, x, y, orders, batch: int, lr: float, C: float, noise_std:
             g = per_grad(params, xt[idx], yt[idx])
             norms = torch.sqrt(sum((v.reshape(batch, -1) ** 2).sum(1) for v in g.values()))
             c = torch.clamp(C / norms, max=1.0)
-            flat, at = (np.asarray(next(replay), dtype=np.float64) if replay is not None else None), 0
+            noise = step_noise(rng, noise_std, params, None if replay is None else next(replay))
             for k in params:
-                s = (g[k] * c.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0)
-                if flat is None:
-                    s = s + torch.tensor(rng.normal(0, noise_std, s.shape))
-                else:
-                    s, at = s + torch.tensor(flat[at : at + s.numel()].reshape(s.shape)), at + s.numel()
+                s = (g[k] * c.reshape((-1,) + (1,) * (g[k].ndim - 1))).sum(0) + noise[k]
                 params[k] = params[k] - lr * s / batch
     with torch.no_grad():
         for k, v in model.named_parameters():
