@@ -27,6 +27,12 @@ BIG = 1e12
 TOL = 3e-3  # Fixed(16): absolute, relative to max(1, largest reference value)
 
 
+def _clip_used(C: float) -> float:
+    """The clipping norm DPSGD applies for C: C' = C (1 - CLIP_MARGIN) (step 3 of mpc.dp.dpsgd),
+    so a reference at C' differs from the MPC run by rounding only."""
+    return C * (1 - CLIP_MARGIN)
+
+
 def _torch_clipped(model, x, y, C, mask=None):
     """(sum_i m_i min(1, C'/||g_i||) g_i per parameter, the factors) with per-example CE
     gradients; m the 0/1 ``mask`` (every example by default)."""
@@ -39,8 +45,7 @@ def _torch_clipped(model, x, y, C, mask=None):
         g = {n: p.grad.detach().numpy().copy() for n, p in model.named_parameters()}
         grads.append(g)
         norms.append(np.sqrt(sum(float((v**2).sum()) for v in g.values())))
-    cp = C * (1 - CLIP_MARGIN)
-    factors = np.minimum(1.0, cp / np.array(norms))
+    factors = np.minimum(1.0, _clip_used(C) / np.array(norms))
     weights = factors if mask is None else factors * mask
     total = {n: sum(f * g[n] for f, g in zip(weights, grads, strict=True)) for n in grads[0]}
     return total, factors
@@ -393,18 +398,10 @@ def _open_draws(monkeypatch, parties: int) -> dict:
 def _replayed(opened: dict, kind: str, steps: int) -> list:
     """Party 0's openings of ``kind``, after checking each party opened the same, once a step
     (one noise call per step: d = 62 <= NOISE_CHUNK)."""
-    assert all(len(v) == steps for v in opened[kind].values())
-    assert all(all(np.array_equal(a, b) for a, b in zip(opened[kind][0], v, strict=True))
-               for v in opened[kind].values())
+    first = opened[kind][0]
+    for got in opened[kind].values():
+        assert len(got) == steps and all(np.array_equal(a, b) for a, b in zip(first, got, strict=True))
     return [np.asarray(v, dtype=np.float64).reshape(-1) for v in opened[kind][0]]
-
-
-def _clip_used() -> float:
-    """The clipping norm DPSGD applies for bench/dp.py's C, C' = C (1 - CLIP_MARGIN) as in
-    :func:`_torch_clipped`, so the replayed reference differs from the MPC run by rounding only."""
-    from bench import dp as bench_dp
-
-    return bench_dp.DPSGD_C * (1 - CLIP_MARGIN)
 
 
 def _assert_same_model(model, plain, xte, yte) -> None:
@@ -467,14 +464,15 @@ def test_private_training_matches_the_plaintext_reference(monkeypatch):
     assert 2.9 <= spent <= 3.0
     cfg = bench_dp.DPSGD_CONFIG["bc"]
     xtr, xte, ytr, yte = ref.breast_cancer()
-    assert all(ref.accuracy(o[0], xte, yte) == ref.accuracy(model, xte, yte) for o in out)
+    acc = ref.accuracy(model, xte, yte)
+    assert all(ref.accuracy(o[0], xte, yte) == acc for o in out)
     noises = [v / 2**g for v in _replayed(opened, "noise", cfg["epochs"] * (len(xtr) // cfg["batch"]))]
     prg = mpc.nn.public_prg(bench_dp.DPSGD_SEED)
     orders = [mpc.nn.permutation(prg, len(xtr)) for _ in range(cfg["epochs"])]
-    plain = ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"], _clip_used(),
-                            0.0, 0, noises=noises)
+    plain = ref.plain_dpsgd(ref.model_for("bc"), xtr, ytr, orders, cfg["batch"], cfg["lr"],
+                            _clip_used(bench_dp.DPSGD_C), 0.0, 0, noises=noises)
     _assert_same_model(model, plain, xte, yte)
-    assert ref.accuracy(model, xte, yte) >= 0.9  # it learned (majority 62.9%; reference seeds: 0.916 at worst of 300)
+    assert acc >= 0.9  # it learned (majority 62.9%; reference seeds: 0.916 at worst of 300)
 
 
 def test_poisson_training_matches_the_plaintext_reference(monkeypatch):
@@ -499,7 +497,8 @@ def test_poisson_training_matches_the_plaintext_reference(monkeypatch):
     noises = [v / 2**g for v in _replayed(opened, "noise", steps)]
     cfg = bench_dp.DPSGD_CONFIG["bc"]
     xtr, xte, ytr, yte = ref.breast_cancer()
-    plain = bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"], _clip_used(),
-                                         0.0, expected, 0, replay=list(zip(masks, noises, strict=True)))
+    plain = bench_dp.plain_poisson_dpsgd(ref.model_for("bc"), xtr, ytr, steps, q, cfg["lr"],
+                                         _clip_used(bench_dp.DPSGD_C), 0.0, expected, 0,
+                                         replay=list(zip(masks, noises, strict=True)))
     _assert_same_model(model, plain, xte, yte)
     assert ref.accuracy(model, xte, yte) >= 0.85  # a broken training lands far below (the classes split 63/37)

@@ -52,13 +52,14 @@ Cost
     array) plus ZMTP framing (2-9 bytes per frame), and a few microseconds of Python in this
     module on top of the Channel base class. Encrypted: one record per message under 64 KiB,
     from there the header's and about eight of 64 KiB to 1 MiB for the payload
-    (:mod:`mpc.net.zmq_records`), 24 bytes and an AES-GCM pass at each end each; on CURVE, about 33 more bytes per frame and, on
-    each side, one encryption or decryption pass plus a copy (libsodium); ``bench/net.py``
-    measures both. Rounds: none beyond the protocol's. Setup: the handshake's round trip, then
-    (when encrypted) one round of key offers and a hello per bulk link, then one round of
-    shared-memory offers and one of answers. Memory: received messages
-    wait in ZeroMQ's queues until read; the queues are unbounded, so a flooding peer can
-    exhaust memory (with CURVE, only the session's parties can connect at all).
+    (:mod:`mpc.net.zmq_records`), 24 bytes and an AES-GCM pass at each end each; on CURVE,
+    about 33 more bytes per frame and, on each side, one encryption or decryption pass plus a
+    copy (libsodium); ``bench/net.py`` measures both. Rounds: none beyond the protocol's.
+    Setup: the handshake's round trip, then (when encrypted) one round of key offers and a
+    hello per bulk link, then one round of shared-memory offers and one of answers. Memory:
+    received messages wait in ZeroMQ's queues until read; the queues are unbounded, so a
+    flooding peer can exhaust memory (with CURVE, only the session's parties can connect at
+    all).
 
 A channel belongs to the thread that created it (ZeroMQ sockets are not thread-safe).
 """
