@@ -14,7 +14,7 @@ import pytest
 import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_zmq_channel import SESSION, check_ok, curve_for, endpoints, make_keys, run_parties
+from test_zmq_channel import SESSION, check_ok, curve_for, endpoints, free_ports, make_keys, run_parties
 
 from mpc.config import from_env
 from mpc.crypto.aead import OVERHEAD, RecordSealer
@@ -705,11 +705,13 @@ def test_ptrace_restriction_from_yama(tmp_path, text, restricted):
 @pytest.mark.timeout(60)
 def test_bulk_links_listen_on_a_given_port():
     """With bulk_port (the hosts file's, for firewalls that open given ports only) the listener's
-    bulk links use that port; the others connect to it as announced."""
-    from mpc.launch.local import free_port_block
-
-    eps, keys = endpoints(3), make_keys(3)
-    ports = [free_port_block(1), free_port_block(1), None]
+    bulk links use that port; the others connect to it as announced. The four ports come as one
+    block checked together: drawn one by one from the worker's range of 4,000, two could be the
+    same port (about 1 in 4,000 per pair) and a party's bind would fail, the likely cause of a
+    failure seen once in a fresh clone (party 1 left during the set-up)."""
+    e0, e1, b0, b1 = free_ports(4)
+    eps, keys = [f"tcp://127.0.0.1:{e0}", f"tcp://127.0.0.1:{e1}", None], make_keys(3)
+    ports = [b0, b1, None]
     arr = np.arange(1 << 15, dtype=np.uint64)
 
     def body(pid):
