@@ -120,12 +120,18 @@ void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
     }
 }
 
+/* The opened D and E enter as their low 64 bits (d, e): public coefficients, so z stays an
+ * authenticated sharing (each MAC term is the coefficient times an authenticated share, and
+ * alpha d e for the public d e), and since D = d mod 2^64, z = x y mod 2^64, all a SPDZ2k value
+ * means (its upper 64 bits carry none). A 64 x 128-bit product is 2 multiplications, a
+ * 128 x 128-bit one 3, and d e is one 64 x 64 -> 128: 11 in all per element instead of 17. */
 static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                                   u128 di, u128 ei, uint64_t alpha, int first, size_t i)
+                                   uint64_t di, uint64_t ei, uint64_t alpha, int first, size_t i)
 {
-    u128 de = di * ei;
-    u128 v = load128(c, 2 * i) + di * load128(b, 2 * i) + ei * load128(a, 2 * i);
-    u128 m = load128(c, 2 * i + 1) + di * load128(b, 2 * i + 1) + ei * load128(a, 2 * i + 1) + (u128)alpha * de;
+    u128 de = (u128)di * ei;
+    u128 v = load128(c, 2 * i) + (u128)di * load128(b, 2 * i) + (u128)ei * load128(a, 2 * i);
+    u128 m = load128(c, 2 * i + 1) + (u128)di * load128(b, 2 * i + 1) + (u128)ei * load128(a, 2 * i + 1) +
+             (u128)alpha * de;
     store128(z, 2 * i, first ? v + de : v);
     store128(z, 2 * i + 1, m);
 }
@@ -136,21 +142,22 @@ void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, 
 {
     if (d2) {
         for (size_t i = 0; i < n; i++)
-            auth_beaver_one(z, c, a, b, load128(d, i) + load128(d2, i), load128(e, i) + load128(e2, i), alpha, first,
-                            i);
+            auth_beaver_one(z, c, a, b, d[2 * i] + d2[2 * i], e[2 * i] + e2[2 * i], alpha, first, i);
         return;
     }
     for (size_t i = 0; i < n; i++)
-        auth_beaver_one(z, c, a, b, load128(d, i), load128(e, i), alpha, first, i);
+        auth_beaver_one(z, c, a, b, d[2 * i], e[2 * i], alpha, first, i);
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
                              int first, size_t n)
 {
+    /* d's low 64 bits, as in auth_beaver_one */
     for (size_t i = 0; i < n; i++) {
-        u128 di = load128(d, i), d2 = di * di, twice = di + di;
-        u128 v = load128(c, 2 * i) + twice * load128(a, 2 * i);
-        u128 m = load128(c, 2 * i + 1) + twice * load128(a, 2 * i + 1) + (u128)alpha * d2;
+        uint64_t di = d[2 * i], twice = di + di;
+        u128 d2 = (u128)di * di;
+        u128 v = load128(c, 2 * i) + (u128)twice * load128(a, 2 * i);
+        u128 m = load128(c, 2 * i + 1) + (u128)twice * load128(a, 2 * i + 1) + (u128)alpha * d2;
         store128(z, 2 * i, first ? v + d2 : v);
         store128(z, 2 * i + 1, m);
     }

@@ -664,18 +664,22 @@ def test_spdz2k_record_kernels_match_python_ints(k, data):
     assert from128(val) == [(p - q) & M128 for p, q in zip(xv, av, strict=True)]
     assert from128(mac) == [(p - q) & M128 for p, q in zip(xm, am, strict=True)]
     z = k.auth_beaver_combine(c, a, b, D, E, alpha, first)
-    de = [di * ei for di, ei in zip(d, e, strict=True)]
-    assert from128(z[..., 0:2]) == [(cv[i] + d[i] * bv[i] + e[i] * av[i] + (de[i] if first else 0)) & M128
+    dl, el = [di & M64 for di in d], [ei & M64 for ei in e]  # the openings enter mod 2^64
+    de = [di * ei for di, ei in zip(dl, el, strict=True)]
+    assert from128(z[..., 0:2]) == [(cv[i] + dl[i] * bv[i] + el[i] * av[i] + (de[i] if first else 0)) & M128
                                     for i in range(size)]
-    assert from128(z[..., 2:4]) == [(cm[i] + d[i] * bm[i] + e[i] * am[i] + alpha * de[i]) & M128 for i in range(size)]
+    assert from128(z[..., 2:4]) == [(cm[i] + dl[i] * bm[i] + el[i] * am[i] + alpha * de[i]) & M128
+                                    for i in range(size)]
     d1, e1 = draw(), draw()  # the same opening as two summands: this party's and the peers'
     d2 = [(di - pi) & M128 for di, pi in zip(d, d1, strict=True)]
     e2 = [(ei - pi) & M128 for ei, pi in zip(e, e1, strict=True)]
     np.testing.assert_array_equal(k.auth_beaver_combine(c, a, b, to128(d1, shape), to128(e1, shape), alpha, first,
                                                         to128(d2, shape), to128(e2, shape)), z)
     s = k.auth_square_combine(c, a, D, alpha, first)
-    assert from128(s[..., 0:2]) == [(cv[i] + 2 * d[i] * av[i] + (d[i] ** 2 if first else 0)) & M128 for i in range(size)]
-    assert from128(s[..., 2:4]) == [(cm[i] + 2 * d[i] * am[i] + alpha * d[i] ** 2) & M128 for i in range(size)]
+    assert from128(s[..., 0:2]) == [(cv[i] + (2 * dl[i] & M64) * av[i] + (dl[i] ** 2 if first else 0)) & M128
+                                    for i in range(size)]
+    assert from128(s[..., 2:4]) == [(cm[i] + (2 * dl[i] & M64) * am[i] + alpha * dl[i] ** 2) & M128
+                                    for i in range(size)]
     p = k.auth_add_public(x, D, alpha, first)
     assert from128(p[..., 0:2]) == [(xv[i] + (d[i] if first else 0)) & M128 for i in range(size)]
     assert from128(p[..., 2:4]) == [(xm[i] + alpha * d[i]) & M128 for i in range(size)]

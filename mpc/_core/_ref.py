@@ -269,13 +269,22 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return vals, macs
 
 
+def _low128(d):
+    """The low 64 bits of Z_2^128 values, as Z_2^128 values."""
+    out = np.zeros_like(d)
+    out[..., 0] = d[..., 0]
+    return out
+
+
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     """z = c + D b + E a + D E (D E in party 0's value, alpha D E in every MAC) for the opened
-    D = d (+ d2), E = e (+ e2): d2, e2 (both or neither) the rest of the opening's sum."""
+    D = d (+ d2), E = e (+ e2) taken mod 2^64 (public coefficients: z is authenticated and right
+    mod 2^64; see ring128.h): d2, e2 (both or neither) the rest of the opening's sum."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
     d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
     if d2 is not None:
         d, e = add128(d, d2), add128(e, e2)
+    d, e = _low128(d), _low128(e)
     (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
     de = mul128(d, e)
     v = add128(cv, add128(mul128(d, bv), mul128(e, av)))
@@ -284,10 +293,11 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
 
 
 def auth_square_combine(c, a, d, alpha, first):
-    """z = c + 2 d a + d^2 (d^2 in party 0's value, alpha d^2 in every MAC)."""
+    """z = c + 2 d a + d^2 (d^2 in party 0's value, alpha d^2 in every MAC), d taken mod 2^64."""
     (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
     (cv, cm), (av, am) = _vm(c), _vm(a)
-    twice, d2 = add128(d, d), mul128(d, d)
+    d = _low128(d)
+    twice, d2 = _low128(add128(d, d)), mul128(d, d)
     v = add128(cv, mul128(twice, av))
     m = add128(add128(cm, mul128(twice, am)), mul128_64(d2, _alpha(alpha, shape)))
     return _record(add128(v, d2) if first else v, m)

@@ -31,7 +31,9 @@ to each peer, per element of the result; every opening is recorded for the next 
   owner. That every party received the same e is verified by the MAC check (a broadcast
   consistency check). Same cost as semi2k's dealer-free input plus the round.
 - mul (Beaver, as semi2k): open d = x - a and e = y - b (one exchange, 2 elements), then
-  z = c + d b + e a + d e (d e added by party 0 to its value, alpha_i d e to every MAC share).
+  z = c + d b + e a + d e (d e added by party 0 to its value, alpha_i d e to every MAC share),
+  with d and e taken mod 2^64: public coefficients keep z authenticated, and z = x y mod 2^64,
+  all a value means (as for matmul below; 11 word multiplications per element instead of 17).
   1 round, 2(n-1) elements per party: twice semi2k's bytes. square: (a, a^2), 1 element.
 - matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
   Local work: two products mod 2^128, D (k, 2n) and (2m, k) E (value and MAC columns or rows

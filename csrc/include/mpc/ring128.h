@@ -79,11 +79,13 @@ void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t 
 void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n);
 /* z = c + D b + E a + D E: value (D E at party 0 only) and MAC (alpha D E at every party), with
  * D = d + d2 and E = e + e2 when d2 and e2 are given (both or neither NULL: the opening's sum of
- * this party's masked shares and the peers', formed in registers), else D = d and E = e */
+ * this party's masked shares and the peers', formed in registers), else D = d and E = e; D and E
+ * taken mod 2^64 (public coefficients: z is authenticated, and right mod 2^64, as a SPDZ2k value
+ * needs to be) */
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
                              uint64_t alpha, int first, size_t n);
-/* z = c + 2 d a + d^2: the square of a pair (a, c = a^2) */
+/* z = c + 2 d a + d^2: the square of a pair (a, c = a^2), d taken mod 2^64 as above */
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
                              int first, size_t n);
 /* z = x + p for public 128-bit p: value (party 0) and MAC (alpha p) */
