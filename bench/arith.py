@@ -13,7 +13,8 @@ Workloads (DESIGN.md section 8):
 - W2: a secret 256x256 @ 256x256 Fixed(16) matrix product (``matmul``, deferred truncation).
 - spdz2k only, ``mul_check``: W1's product followed by the MAC check of its openings (what
   verifying a product layer costs: the check itself is ``mul_check`` minus ``mul``; the check
-  otherwise runs when a value is revealed, outside the timed ``mul``).
+  otherwise runs when a value is revealed, outside the timed ``mul``, and the openings of the
+  untimed runs before are checked before each round: ``bench/parties.py``, ``time_phases``).
 
 Setting (``--transport``, see bench/parties.py): ``procs`` (the default,
 "processes-zmq+shm-loopback"): one process per party plus the dealer process, started by

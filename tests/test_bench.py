@@ -93,6 +93,27 @@ def test_render_keeps_an_engine_the_newest_run_left_out(tmp_path):
     lines = render.latest_per_suite(render.load([path]))["arith"]
     got = {(r["engine"], r["seconds"], "earlier run" in (r.get("notes") or "")) for r in lines}
     assert got == {("semi2k ot", 3.0, False), ("spdz2k", 4.0, False), ("semi2k", 2.0, True), ("ttp", 9.0, True)}
+    assert all("another machine" not in (r.get("notes") or "") for r in lines)
+
+
+def test_render_names_the_machine_of_an_earlier_run_when_it_differs(tmp_path):
+    """Lines kept from an earlier run on another CPU say so, and the runs table names that CPU."""
+    def line(engine, seconds, run, cpu_id, ts):
+        rec = json.loads(_line("arith", system="tessera", workload="W1", engine=engine, parties=2, n=10,
+                               phase="online", seconds=seconds))
+        rec.update(run_id=run, timestamp=ts, machine={"cpu": "AMD EPYC", "cpu_id": cpu_id, "cores": 2})
+        return json.dumps(rec)
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([line("semi2k ot", 3.0, "old", "family 25 model 17", "2026-01-01T00:00:00Z"),
+                               line("semi2k", 1.0, "new", "family 23 model 49", "2026-02-01T00:00:00Z")]) + "\n")
+    notes = {r["engine"]: r.get("notes") or "" for r in render.latest_per_suite(render.load([path]))["arith"]}
+    assert "commit" in notes["semi2k ot"] and "another machine" in notes["semi2k ot"]
+    assert "earlier run" not in notes["semi2k"]
+    text = render.render([path], readme=tmp_path / "README.md", plots_dir=tmp_path / "plots").read_text()
+    earlier = next(ln for ln in text.splitlines() if ln.startswith("| earlier run kept in `arith`"))
+    assert "family 25 model 17" in earlier and "2026-01-01" in earlier
+    assert "family 23 model 49" not in earlier
 
 
 def test_render_gives_each_profile_its_own_table_and_ratios(tmp_path):
@@ -390,3 +411,25 @@ def test_kernels_bauth_group_times_every_bit_kernel_path(capsys, monkeypatch):
     assert ("bauth_and_light", "read-2-records") in got
     assert all(r["n"] == 64 and r["ns_per_word"] > 0 for r in lines)
     assert _gf2k.gf2k_isa() == isas[0]  # the automatic choice restored
+
+
+def test_timed_spdz2k_runs_check_no_earlier_runs_openings(monkeypatch):
+    """bench.parties.time_phases checks the untimed runs' openings before each round: a timed
+    product forces no MAC check of openings it did not make (here a check every 15 openings,
+    a product of 5 elements opening 10: the last of 2 timed rounds would otherwise hold one)."""
+    import threading
+
+    from bench import parties
+    from mpc.engines import spdz2k
+    from mpc.testing import run_local
+
+    monkeypatch.setattr(spdz2k, "CHECK_EVERY", 15)
+    barrier = threading.Barrier(2)
+
+    def main(p):
+        x = p.input(np.arange(5.0) if p.pid == 0 else None, owner=0, shape=(5,))
+        y = p.input(np.arange(5.0) if p.pid == 1 else None, owner=1, shape=(5,))
+        return parties.time_phases(p, lambda a, b: a * b, (x, y), 2, barrier.wait)
+
+    for out in run_local(main, 2, engine="spdz2k", preprocessing="dealer", timeout=120):
+        assert out["online_rounds"] == 1  # the product's one exchange; a check adds 3
