@@ -84,7 +84,7 @@ KNOWN_KEYS = STAMP_KEYS | {
     "peer_versions", "status", "reason", "repeat", "bytes_total", "bytes_per_party", "bytes_counted_per_party",
     "cache_leftover", "threads_per_party", "number_type", "workloads", "notes_parties", "transport", "dtype",
     "kind", "peer", "venv", "detail", "step", "log", "shape", "seconds_wall", "profile", "delay_ms", "rate",
-    "shaping",
+    "shaping", "earlier_run",
 }
 NOTE_KEYS = ("transport", "dtype", "number_type", "shaping", "notes_parties")
 
@@ -120,7 +120,8 @@ def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
     """suite -> for each network profile, the lines of the newest run of that suite on it, plus,
     for each system and engine that run left out (e.g. a slow peer skipped with --peers, or
     Tessera's dealer lines beside a run of ``--preprocessing ot`` alone), its lines from the newest
-    earlier run that measured it, each noted with the date it was measured."""
+    earlier run that measured it, each noted with the date and commit it was measured at, and the
+    machine where it differs from the newest run's (tagged ``earlier_run``)."""
     by_suite: dict[tuple[str, str], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
     for r in recs:
         by_suite[(r.get("suite") or "?", _profile_of(r))][r.get("run_id") or "?"].append(r)
@@ -132,14 +133,32 @@ def latest_per_suite(recs: list[dict]) -> dict[str, list[dict]]:
             return r.get("system"), r.get("engine")
 
         seen = {key(r) for r in lines if r.get("status") != "not-available"}
+        newest_machine = _run_machine(runs[order[0]])
         for rid in order[1:]:
             older = [r for r in runs[rid] if key(r) not in seen and r.get("status") != "not-available"]
-            when = max((r.get("timestamp") or "")[:10] for r in runs[rid])
-            lines += [{**r, "notes": "; ".join(x for x in (r.get("notes"), f"measured in an earlier run ({when})") if x)}
+            if not older:
+                continue
+            note = f"measured in an earlier run ({_earlier_run_text(older, newest_machine)})"
+            lines += [{**r, "earlier_run": True, "notes": "; ".join(x for x in (r.get("notes"), note) if x)}
                       for r in older]
             seen |= {key(r) for r in older}
         out[suite] += lines
     return dict(out)
+
+
+def _run_machine(rs: list[dict]) -> dict | None:
+    return next((r["machine"] for r in rs if r.get("machine")), None)
+
+
+def _earlier_run_text(rs: list[dict], newest_machine: dict | None) -> str:
+    """'2026-12-04, commit 3e73cf4', plus 'on another machine' when the run's machine is not the newest
+    run's: a line from another CPU (or another boot of the VM, which may be another host) is not
+    comparable with its table's other lines at the precision of the ratio column."""
+    when = max((r.get("timestamp") or "")[:10] for r in rs)
+    sha = ((next((r.get("commit") for r in rs if r.get("commit")), None) or {}).get("sha") or "?")[:7]
+    m = _run_machine(rs)
+    where = ", on another machine: the runs above name it" if m and newest_machine and m != newest_machine else ""
+    return f"{when}, commit {sha}{where}"
 
 
 def workload_of(r: dict) -> tuple[str, str]:
@@ -483,6 +502,11 @@ def _commit_text(c: dict | None) -> str:
     return f"`{c.get('sha')}`" + (" with uncommitted changes" if c.get("uncommitted") else "")
 
 
+def _machine_text(m: dict) -> str:
+    cpu = ", ".join(x for x in (m.get("cpu"), m.get("cpu_id"), m.get("isa") and f"kernels {m['isa']}") if x)
+    return f"{cpu}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}"
+
+
 def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     recs = sorted(recs, key=lambda r: r.get("timestamp") or "", reverse=True)  # the newest run first
     m = next((r["machine"] for r in recs if r.get("machine")), None)
@@ -492,8 +516,7 @@ def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     if m and not isa:  # a run stamped before the field: its kernel lines say which code they ran
         isa = next((r.get("isa") for r in recs if r.get("isa") and r.get("backend") == "c"
                     and r.get("machine") == m), None)
-    cpu = ", ".join(x for x in (m.get("cpu"), m.get("cpu_id"), isa and f"kernels {isa}") if x) if m else ""
-    mline = f"{cpu}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}" if m else "unknown"
+    mline = _machine_text({**m, "isa": isa}) if m else "unknown"
     cline = _commit_text(c) + " (the newest run; each run's own below)"
     vline = ", ".join(f"{k} {val}" for k, val in v.items()) if v else "unknown"
     return mline, cline, vline
@@ -585,13 +608,25 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         for r in per_suite[suite]:
             by_profile[_profile_of(r)].append(r)
         for profile, rs in by_profile.items():
-            st = next((r.get("settings") for r in rs if r.get("settings")), {}) or {}
-            ts = sorted(r.get("timestamp") or "" for r in rs)
-            desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
-            commit = _commit_text(next((r.get("commit") for r in rs if r.get("commit")), None))
             label = suite if profile == "loopback" else f"{suite}` on `{profile}"
-            out.append(f"| run `{label}` | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
-                       f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
+            by_run: dict[str, list[dict]] = defaultdict(list)
+            for r in sorted(rs, key=lambda r: bool(r.get("earlier_run"))):  # the newest run first
+                by_run[r.get("run_id") or "?"].append(r)
+            newest_machine = None
+            for i, run in enumerate(by_run.values()):
+                st = next((r.get("settings") for r in run if r.get("settings")), {}) or {}
+                ts = sorted(r.get("timestamp") or "" for r in run)
+                desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
+                commit = _commit_text(next((r.get("commit") for r in run if r.get("commit")), None))
+                m = _run_machine(run)
+                if i == 0:
+                    newest_machine, head = m, f"run `{label}`"
+                else:
+                    head = f"earlier run kept in `{label}` (its lines say so)"
+                    if m and newest_machine and m != newest_machine:
+                        commit += f", on {_machine_text(m)}"
+                out.append(f"| {head} | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
+                           f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
     out += [
         "",
         "**Read the times with care.** The machine has 2 cores and is shared: other work ran during these",
