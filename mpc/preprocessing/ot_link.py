@@ -357,8 +357,8 @@ class WideProducts:
         """Gilboa over Z_2^128: ``x`` ``(N, w, 2)`` this party's correlations towards ``to``,
         ``y`` ``(N, 2)`` its receiver inputs from ``frm`` (every pair uses the same N and w; 128 OTs per element, choice bit k of y
         for weight 2^k). Returns per peer this party's ``(N, w, 2)`` share of x_me * y_p (sent)
-        and of x_p * y_me (received). Cost per element and pair: 128 OTs (2 KB of extension
-        matrix), 1088 w bytes of trimmed corrections."""
+        and of x_p * y_me (received). Cost per element and pair: 128 OTs (1 KB of extension
+        matrix with SoftSpoken k = 2; 2 KB with IKNP), 1088 w bytes of trimmed corrections."""
         lk = self.links
         lk.setup()
         k = lk.kernels

@@ -79,14 +79,17 @@ correlation robustness of fixed-key AES for the extension, with the KOS15 check)
 PRG, SHA-256 as a random oracle for the commitments.
 
 Cost per authenticated triple, each party, per peer (two parties: the whole): 3 x 128 OTs of
-extension matrix (6,144 bytes), 3 x 1,088 bytes of trimmed Gilboa corrections, 5 authenticated
-elements x 800 bytes of COPE corrections, and 2 x 16 bytes of openings: about 13.4 KB; a square
-the same plus 16 bytes; an m x k x n matrix triple m k n triples plus (m k + k n) authenticated
-elements and 2 m k n openings (quadratic: for small matrices only); a truncation tuple 64 n
-triples (about 1.7 MB for two parties); a ``tmul`` tuple 128 n + 3 or 4 triples (k2 > 0), a ``tsquare``
-64 n + 2; a ``div`` tuple (n (L + l) + 4L + 3l + 3) / p triples, p = 2^(64 - L - l) the
-acceptance (d = 3, two parties: about 790 triples, 10 MB). Rounds per batch: 4
-(Gilboa) + 2 (combining coin) + 1 per 8192 elements (COPE) + 7 (checks); the set-up adds the
+extension matrix (3,072 bytes with SoftSpoken k = 2; 6,144 with IKNP), 3 x 1,088 bytes of trimmed
+Gilboa corrections, 5 authenticated elements x 800 bytes of COPE corrections, and 2 x 16 bytes of
+openings: 10,368 bytes, plus per batch about 1.7 KB per 8,192 Gilboa products (the extension's
+check and the frame headers) and 0.7 KB for the coins and checks (counted: 10,369 per triple in a
+batch of 65,536; docs/preprocessing.md); a square the same plus 16 bytes; an m x k x n matrix
+triple m k n triples plus (m k + k n) authenticated elements and 2 m k n openings (quadratic: for
+small matrices only); a truncation tuple 64 n triples (about 1.38 MB for two parties); a ``tmul``
+tuple 128 n + 3 or 4 triples (k2 > 0), a ``tsquare`` 64 n + 2; a ``div`` tuple
+(n (L + l) + 4L + 3l + 3) / p triples, p = 2^(64 - L - l) the acceptance (d = 3, two parties:
+about 790 triples, 11.3 MB measured). Rounds per batch: 4 per 8,192 Gilboa products (3 per
+triple) + 2 (combining coin) + 1 per 8,192 elements (COPE) + 7 (checks); the set-up adds the
 base OTs and 64 random OTs per ordered pair (3 round trips); a batch with truncation tuples n + 5
 more; with tmul/tsquare 1 + 4 more; with division tuples L + l + 3 per ``div`` request (at most
 66) + 4 more (:mod:`mpc.preprocessing.ot_spdz_div`).

@@ -26,7 +26,7 @@ uniform u_i, as the ``rand`` kind): r = sum_t 2^t b_t + 2^64 u, r >> f = sum_{t 
 msb = b_63: linear in authenticated values, so local (values and MACs alike).
 
 Cost per truncation tuple, n parties: 64 n authenticated triples and 64 (2n + 1) openings (two
-parties: 128 triples, about 1.7 MB per party): expensive -- the price of active security from OT
+parties: 128 triples, about 1.38 MB per party): expensive -- the price of active security from OT
 without edaBits; what it buys is that fixed-point programs run under spdz2k with no dealer at
 all. Rounds per batch: n + 5. References: Cramer et al., SPDZ2k, CRYPTO 2018 (the ring, MACs and
 checks); the bits are the XOR of one authenticated bit per party, computed with Beaver products,

@@ -45,12 +45,12 @@ the semi-honest :mod:`mpc.preprocessing.ot_div`) on authenticated arithmetic bit
 4. For the accepted (the first ``count``): q = sum 2^t q_t, r = d q + sum 2^t s_t + 2^64 u,
    msb(r64) = the circuit's msb: linear (values and MACs alike); r = d q + s < 2^64 exactly.
 
-Cost (n parties; a triple: about 13.4 KB per party per peer, :mod:`mpc.preprocessing.ot_spdz`):
+Cost (n parties; a triple: about 10.4 KB per party per peer, :mod:`mpc.preprocessing.ot_spdz`):
 a ``tmul`` tuple with k2 > 0: 128 n + 3 (or 4) triples; k2 = 0: 64 n + 2; a ``tsquare``: 64 n + 2;
 plus 2 openings per product. A ``div`` tuple: (n (L + l) + 4L + 3l + 3) / p triples for the
 acceptance p = 2^(64 - L - l) in [1/4, 1] (d = 3, two parties: L = 63, l = 2, p = 1/2: about
-790 triples, 10 MB per party per tuple: expensive; it buys division by any public integer under
-spdz2k with no trusted party). Rounds after the bits: 1 (products) + L + l + 3 per ``div``
+790 triples; 11.3 MB per party per tuple, measured at 91b0861, docs/preprocessing.md: expensive;
+it buys division by any public integer under spdz2k with no trusted party). Rounds after the bits: 1 (products) + L + l + 3 per ``div``
 request + 4 (MAC check).
 
 Security model: that of :mod:`mpc.preprocessing.ot_spdz` (malicious, any n - 1 parties, with

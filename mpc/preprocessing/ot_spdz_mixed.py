@@ -62,7 +62,7 @@ Items from the pool (after the checks):
 Cost per item, two parties (n parties: n triples per daBit), on top of the batch's fixed C = 40
 sacrificed daBits: a daBit 2 authenticated triples + 8 bytes of binary COPE; an edaBit 64
 daBits (128 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
-triple + 1 authenticated element (7 triples: about 95 KB; a word of 64 AND triples about 6 MB:
+triple + 1 authenticated element (7 triples: about 76 KB; a word of 64 AND triples about 4.9 MB:
 the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
 over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
 the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples.
