@@ -150,6 +150,11 @@ def _run_machine(rs: list[dict]) -> dict | None:
     return next((r["machine"] for r in rs if r.get("machine")), None)
 
 
+def _other_machine(m: dict | None, newest: dict | None) -> bool:
+    """Whether a run's machine is known to differ from the newest run's."""
+    return bool(m and newest and m != newest)
+
+
 def _earlier_run_text(rs: list[dict], newest_machine: dict | None) -> str:
     """'2026-12-04, commit 3e73cf4', plus 'on another machine' when the run's machine is not the newest
     run's: a line from another CPU (or another boot of the VM, which may be another host) is not
@@ -157,7 +162,7 @@ def _earlier_run_text(rs: list[dict], newest_machine: dict | None) -> str:
     when = max((r.get("timestamp") or "")[:10] for r in rs)
     sha = ((next((r.get("commit") for r in rs if r.get("commit")), None) or {}).get("sha") or "?")[:7]
     m = _run_machine(rs)
-    where = ", on another machine: the runs above name it" if m and newest_machine and m != newest_machine else ""
+    where = ", on another machine: the runs above name it" if _other_machine(m, newest_machine) else ""
     return f"{when}, commit {sha}{where}"
 
 
@@ -623,7 +628,7 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
                     newest_machine, head = m, f"run `{label}`"
                 else:
                     head = f"earlier run kept in `{label}` (its lines say so)"
-                    if m and newest_machine and m != newest_machine:
+                    if _other_machine(m, newest_machine):
                         commit += f", on {_machine_text(m)}"
                 out.append(f"| {head} | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
                            f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
