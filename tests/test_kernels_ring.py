@@ -559,6 +559,7 @@ def _readonly(a):
 
 U = np.arange(6, dtype=np.uint64)
 U128 = np.arange(6, dtype=np.uint64).reshape(3, 2)
+REC = np.zeros((3, 4), dtype=np.uint64)  # three spdz2k records (value and MAC in Z_2^128)
 BAD_CALLS = {
     "add int64": lambda k: k.add(U.astype(np.int64), U),
     "add float": lambda k: k.sub(U, U.astype(np.float64)),
@@ -613,6 +614,11 @@ BAD_CALLS = {
     "mul128_64 b 2-d": lambda k: k.mul128_64(U128, U[:3].reshape(3, 1)),
     "mul128_64 b dtype": lambda k: k.mul128_64(U128, U[:3].astype(np.int64)),
     "mul128_64 out": lambda k: k.mul128_64(U128, U[:3], out=np.empty((3,), np.uint64)),
+    "auth_beaver_combine d2 alone": lambda k: k.auth_beaver_combine(REC, REC, REC, U128, U128, 1, True, U128),
+    "auth_beaver_combine e2 shape": lambda k: k.auth_beaver_combine(REC, REC, REC, U128, U128, 1, True, U128,
+                                                                    U128[:2]),
+    "auth_square_combine d2 shape": lambda k: k.auth_square_combine(REC, REC, U128, 1, True, U128[:2]),
+    "auth_square_combine d2 dtype": lambda k: k.auth_square_combine(REC, REC, U128, 1, True, U128.astype(np.int64)),
 }
 
 
@@ -676,6 +682,7 @@ def test_spdz2k_record_kernels_match_python_ints(k, data):
     np.testing.assert_array_equal(k.auth_beaver_combine(c, a, b, to128(d1, shape), to128(e1, shape), alpha, first,
                                                         to128(d2, shape), to128(e2, shape)), z)
     s = k.auth_square_combine(c, a, D, alpha, first)
+    np.testing.assert_array_equal(k.auth_square_combine(c, a, to128(d1, shape), alpha, first, to128(d2, shape)), s)
     assert from128(s[..., 0:2]) == [(cv[i] + (2 * dl[i] & M64) * av[i] + (dl[i] ** 2 if first else 0)) & M128
                                     for i in range(size)]
     assert from128(s[..., 2:4]) == [(cm[i] + (2 * dl[i] & M64) * am[i] + alpha * dl[i] ** 2) & M128

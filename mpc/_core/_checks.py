@@ -323,13 +323,14 @@ def auth_matmul_combine_args(c, a, b, d, e) -> tuple:
     return c, a, b, d, e, m, k, n
 
 
-def auth_rest(names: str, d2: object, e2: object, shape: tuple[int, ...]) -> tuple:
-    """The optional rest (d2, e2) of a Beaver opening: both None, or Z_2^128 arrays of ``shape``."""
-    if d2 is None and e2 is None:
-        return None, None
-    if d2 is None or e2 is None:
-        raise KernelError(f"{names}: give both or neither")
-    out = [ring128(nm, x) for nm, x in zip(names.split(", "), (d2, e2), strict=True)]
+def auth_rest(names: str, rest: tuple, shape: tuple[int, ...]) -> tuple:
+    """The optional rest of an opening's sum (a Beaver product's d2, e2; a square's d2): all None,
+    or all Z_2^128 arrays of ``shape``."""
+    if all(x is None for x in rest):
+        return rest
+    if any(x is None for x in rest):
+        raise KernelError(f"{names}: give all or none")
+    out = [ring128(nm, x) for nm, x in zip(names.split(", "), rest, strict=True)]
     for nm, x in zip(names.split(", "), out, strict=True):
         if x.shape[:-1] != shape:
             raise KernelError(f"{nm}: element shape {x.shape[:-1]} differs from {shape}")

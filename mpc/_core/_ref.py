@@ -281,7 +281,7 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     D = d (+ d2), E = e (+ e2) taken mod 2^64 (public coefficients: z is authenticated and right
     mod 2^64; see ring128.h): d2, e2 (both or neither) the rest of the opening's sum."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
-    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
+    d2, e2 = ck.auth_rest("d2, e2", (d2, e2), shape)
     if d2 is not None:
         d, e = add128(d, d2), add128(e, e2)
     d, e = _low128(d), _low128(e)
@@ -292,9 +292,13 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     return _record(add128(v, de) if first else v, m)
 
 
-def auth_square_combine(c, a, d, alpha, first):
-    """z = c + 2 d a + d^2 (d^2 in party 0's value, alpha d^2 in every MAC), d taken mod 2^64."""
+def auth_square_combine(c, a, d, alpha, first, d2=None):
+    """z = c + 2 D a + D^2 (D^2 in party 0's value, alpha D^2 in every MAC) for the opened
+    D = d (+ d2, the rest of the opening's sum) taken mod 2^64."""
     (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
+    (d2,) = ck.auth_rest("d2", (d2,), shape)
+    if d2 is not None:
+        d = add128(d, d2)
     (cv, cm), (av, am) = _vm(c), _vm(a)
     d = _low128(d)
     twice, d2 = _low128(add128(d, d)), mul128(d, d)

@@ -57,7 +57,7 @@ cdef extern from "mpc/ring128.h" nogil:
                                  const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
                                  uint64_t alpha, int first, size_t n)
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
-                                 uint64_t alpha, int first, size_t n)
+                                 const uint64_t *d2, uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
     void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
                             uint64_t alpha, int first, size_t n)
@@ -504,7 +504,7 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     """z = c + D b + E a + D E for records c, a, b and opened Z_2^128 D = d (+ d2), E = e (+ e2):
     d2 and e2 (both or neither) are the rest of the opening's sum, added in the pass (see ring128.h)."""
     (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
-    d2, e2 = ck.auth_rest("d2, e2", d2, e2, shape)
+    d2, e2 = ck.auth_rest("d2, e2", (d2, e2), shape)
     z = np.empty((*shape, 4), dtype=np.uint64)
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
@@ -523,9 +523,11 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     return z
 
 
-def auth_square_combine(c, a, d, alpha, first):
-    """z = c + 2 d a + d^2 for records c, a and an opened Z_2^128 d."""
+def auth_square_combine(c, a, d, alpha, first, d2=None):
+    """z = c + 2 D a + D^2 for records c, a and an opened Z_2^128 D = d (+ d2, the rest of the
+    opening's sum, added in the pass)."""
     (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
+    (d2,) = ck.auth_rest("d2", (d2,), shape)
     z = np.empty((*shape, 4), dtype=np.uint64)
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
@@ -533,10 +535,11 @@ def auth_square_combine(c, a, d, alpha, first):
     cdef const uint64_t *pc = in_ptr(c)
     cdef const uint64_t *pa = in_ptr(a)
     cdef const uint64_t *pd = in_ptr(d)
+    cdef const uint64_t *pd2 = in_ptr(d2) if d2 is not None else NULL
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_square_combine(pz, pc, pa, pd, al, f, n)
+            mpc_auth_square_combine(pz, pc, pa, pd, pd2, al, f, n)
     return z
 
 

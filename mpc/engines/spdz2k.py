@@ -279,8 +279,9 @@ class Spdz2k:
         """:meth:`_open_steps` without the summing pass: (this party's value shares as sent, the
         peers' sum as received (summed when there are several)), whose sum is the opened value;
         the opening is recorded as those two summands (:meth:`MacCheck.record_sum`), so a
-        consumer that sums them in its own pass (``auth_beaver_combine``'s d2, e2; the low words
-        of a truncation's opening) reads each buffer once and no opened-values array is made."""
+        consumer that sums them in its own pass (``auth_beaver_combine``'s d2, e2 and
+        ``auth_square_combine``'s d2; the low words of a truncation's opening) reads each buffer
+        once and no opened-values array is made."""
         parts = yield values
         m = values.shape[0]
         k = self.kernels
@@ -389,11 +390,12 @@ class Spdz2k:
         return _records(z, x.shape)
 
     def square(self, x: np.ndarray) -> np.ndarray:
-        """Share of x * x from an authenticated square pair (a, a^2): 1 round, 1 element."""
+        """Share of x * x from an authenticated square pair (a, a^2): 1 round, 1 element. The
+        combine sums the opening's two summands in its pass, as :meth:`mul`'s does."""
         a, c = self.preprocessing.square_pairs(x.shape, auth=True)
-        d = self._open_split(*self._masked([(x, a)]))
-        z = self.kernels.auth_square_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4), d, self.alpha,
-                                             self.pid == 0)
+        own, rest = steps.run(self.channel.exchange, self._open_parts_steps(*self._masked([(x, a)])))
+        z = self.kernels.auth_square_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4), own, self.alpha,
+                                             self.pid == 0, rest)
         return _records(z, x.shape)
 
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -207,6 +207,13 @@ def _auth_beaver_combine(g: _Gen) -> tuple:
     return (*(g.u64((*s, 4)) for _ in range(3)), g.u64((*s, 2)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest)
 
 
+def _auth_square_combine(g: _Gen) -> tuple:
+    """Records c, a, opened words d, a MAC key share, first, and the opening's rest d2 or none."""
+    s = g.shape()
+    rest = (g.u64((*s, 2)),) if g.flag() else (None,)
+    return g.u64((*s, 4)), g.u64((*s, 4)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest
+
+
 def _auth_add_split(g: _Gen) -> tuple:
     """Records x, a, a public constant c, a MAC key share, first."""
     s = g.shape()
@@ -314,7 +321,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "matmul128": _matmul128,
     "auth_sub_split": lambda g: _auth(g, 2, 0, False),
     "auth_beaver_combine": _auth_beaver_combine,
-    "auth_square_combine": lambda g: _auth(g, 2, 1, True),
+    "auth_square_combine": _auth_square_combine,
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,

@@ -85,9 +85,10 @@ void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
                              uint64_t alpha, int first, size_t n);
-/* z = c + 2 d a + d^2: the square of a pair (a, c = a^2), d taken mod 2^64 as above */
-void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, uint64_t alpha,
-                             int first, size_t n);
+/* z = c + 2 D a + D^2: the square of a pair (a, c = a^2), D = d + d2 when d2 is given (may be
+ * NULL: D = d), taken mod 2^64 as above */
+void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
+                             uint64_t alpha, int first, size_t n);
 /* z = x + p for public 128-bit p: value (party 0) and MAC (alpha p) */
 void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n);
 /* val[i] = x[i].v + a[i].v (+ c at party 0), mac[i] = x[i].m + a[i].m + alpha c: the masked
