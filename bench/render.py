@@ -150,6 +150,10 @@ def _run_machine(rs: list[dict]) -> dict | None:
     return next((r["machine"] for r in rs if r.get("machine")), None)
 
 
+def _run_commit(rs: list[dict]) -> dict | None:
+    return next((r["commit"] for r in rs if r.get("commit")), None)
+
+
 def _other_machine(m: dict | None, newest: dict | None) -> bool:
     """Whether a run's machine is known to differ from the newest run's."""
     return bool(m and newest and m != newest)
@@ -160,7 +164,7 @@ def _earlier_run_text(rs: list[dict], newest_machine: dict | None) -> str:
     run's: a line from another CPU (or another boot of the VM, which may be another host) is not
     comparable with its table's other lines at the precision of the ratio column."""
     when = max((r.get("timestamp") or "")[:10] for r in rs)
-    sha = ((next((r.get("commit") for r in rs if r.get("commit")), None) or {}).get("sha") or "?")[:7]
+    sha = ((_run_commit(rs) or {}).get("sha") or "?")[:7]
     m = _run_machine(rs)
     where = ", on another machine: the runs above name it" if _other_machine(m, newest_machine) else ""
     return f"{when}, commit {sha}{where}"
@@ -514,8 +518,7 @@ def _machine_text(m: dict) -> str:
 
 def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     recs = sorted(recs, key=lambda r: r.get("timestamp") or "", reverse=True)  # the newest run first
-    m = next((r["machine"] for r in recs if r.get("machine")), None)
-    c = next((r["commit"] for r in recs if r.get("commit")), None)
+    m, c = _run_machine(recs), _run_commit(recs)
     v = next((r["versions"] for r in recs if r.get("versions")), None)
     isa = m.get("isa") if m else None
     if m and not isa:  # a run stamped before the field: its kernel lines say which code they ran
@@ -622,7 +625,7 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
                 st = next((r.get("settings") for r in run if r.get("settings")), {}) or {}
                 ts = sorted(r.get("timestamp") or "" for r in run)
                 desc = ", ".join(f"{k}={v}" for k, v in st.items() if k != "suite" and v not in (None, []))
-                commit = _commit_text(next((r.get("commit") for r in run if r.get("commit")), None))
+                commit = _commit_text(_run_commit(run))
                 m = _run_machine(run)
                 if i == 0:
                     newest_machine, head = m, f"run `{label}`"

@@ -149,18 +149,28 @@ void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, 
         auth_beaver_one(z, c, a, b, d[2 * i], e[2 * i], alpha, first, i);
 }
 
+/* D's low 64 bits, as in auth_beaver_one */
+static inline void auth_square_one(uint64_t *z, const uint64_t *c, const uint64_t *a, uint64_t di, uint64_t alpha,
+                                   int first, size_t i)
+{
+    uint64_t twice = di + di;
+    u128 dd = (u128)di * di;
+    u128 v = load128(c, 2 * i) + (u128)twice * load128(a, 2 * i);
+    u128 m = load128(c, 2 * i + 1) + (u128)twice * load128(a, 2 * i + 1) + (u128)alpha * dd;
+    store128(z, 2 * i, first ? v + dd : v);
+    store128(z, 2 * i + 1, m);
+}
+
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
                              uint64_t alpha, int first, size_t n)
 {
-    /* D's low 64 bits, as in auth_beaver_one (the sum of d and d2 when d2 is given) */
-    for (size_t i = 0; i < n; i++) {
-        uint64_t di = d2 ? d[2 * i] + d2[2 * i] : d[2 * i], twice = di + di;
-        u128 d2 = (u128)di * di;
-        u128 v = load128(c, 2 * i) + (u128)twice * load128(a, 2 * i);
-        u128 m = load128(c, 2 * i + 1) + (u128)twice * load128(a, 2 * i + 1) + (u128)alpha * d2;
-        store128(z, 2 * i, first ? v + d2 : v);
-        store128(z, 2 * i + 1, m);
+    if (d2) {
+        for (size_t i = 0; i < n; i++)
+            auth_square_one(z, c, a, d[2 * i] + d2[2 * i], alpha, first, i);
+        return;
     }
+    for (size_t i = 0; i < n; i++)
+        auth_square_one(z, c, a, d[2 * i], alpha, first, i);
 }
 
 void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)

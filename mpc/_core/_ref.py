@@ -269,11 +269,14 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return vals, macs
 
 
+def _widen(w):
+    """64-bit words as Z_2^128 values (a zero high word)."""
+    return np.stack([w, np.zeros_like(w)], axis=-1)
+
+
 def _low128(d):
     """The low 64 bits of Z_2^128 values, as Z_2^128 values."""
-    out = np.zeros_like(d)
-    out[..., 0] = d[..., 0]
-    return out
+    return _widen(d[..., 0])
 
 
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
@@ -333,7 +336,7 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     and alpha e every MAC share; every product mod 2^128."""
     c, a, b, d, e, _, _, _ = ck.auth_matmul_combine_args(c, a, b, d, e)
     (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
-    e128 = np.stack([e, np.zeros_like(e)], axis=-1)
+    e128 = _widen(e)
     bv = add128(bv, e128) if first else bv
     bm = add128(bm, mul128_64(e128, _alpha(alpha, e.shape)))
     v = add128(cv, add128(matmul128(d, bv), matmul128(av, e)))
