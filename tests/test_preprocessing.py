@@ -319,3 +319,52 @@ def test_requests_name_their_ring_and_authentication():
     msg[2] |= np.uint64(1 << 20)  # an undefined flag bit in the kind word
     with pytest.raises(ProtocolError, match="malformed"):
         protocol.decode(msg)
+
+
+REQUESTS = [Request("triple", (3, 5)), Request("bit_triple", (7,)), Request("dabit", (70,)), Request("square", (4,)),
+            Request("matmul", (0, 2, 3, 4)), Request("trunc", (16, 6)), Request("triple", (3, 5), 128, True),
+            Request("bit_triple", (7,), 1, True), Request("dabit", (70,), 128, True), Request("edabit", (70,), 128, True),
+            Request("bitmul", (9,), 128, True), Request("rand", (4,), 128, True), Request("input", (0, 3), 128, True)]
+
+
+@pytest.mark.parametrize("n", [2, 3])
+def test_item_bytes_counts_what_a_party_holds(n):
+    """The store's memory bound counts an item's bytes from its request alone (so every party
+    counts alike): the same as the arrays a party holds (an input mask's owner holds its mask's
+    value too, which is not counted)."""
+    from mpc.preprocessing.seeded import _item_bytes
+
+    srcs = local_sources(n)
+    for req in REQUESTS:
+        items = [src.take(req) for src in srcs]
+        for pid, item in enumerate(items):
+            held = item[:-1] if req.kind == "input" and pid == req.params[0] else item
+            assert _item_bytes(req) == sum(a.nbytes for a in held), (req, pid)
+    assert _item_bytes(Request("bit_triple", (7,), 1, True)) == 3 * 7 * 528  # 64 MACs per word
+
+
+def test_predicted_material_in_store_stays_under_its_byte_bound(monkeypatch):
+    """A request the plan does not hold between planned runs (a reveal's mask) predicts the plan's
+    items again, on top of those the next preprocess() stores: the store then grows by a run's
+    material per run until PREDICT_BYTES stops the prediction (it counts bytes, not elements: a
+    bit word of authenticated material holds 528 bytes)."""
+    import mpc.preprocessing.seeded as seeded
+
+    plan = [Request("bit_triple", (50,), 1, True), Request("triple", (20,), 128, True)]
+    run = sum(seeded._item_bytes(r) for r in plan)
+    monkeypatch.setattr(seeded, "PREDICT_BYTES", 3 * run)
+    srcs = local_sources(2)
+    stored = []
+    for _ in range(8):
+        triples = []
+        for src in srcs:
+            src.prefetch(plan)
+            src.take(Request("rand", (1,), 128, True))  # unplanned: predicts the plan's items
+            triples.append(src.take(plan[0]))
+            src.take(plan[1])
+        stored.append(srcs[0]._stored)
+        assert srcs[0]._stored == srcs[1]._stored  # both parties predicted alike
+        # still valid material: the parties' shares XOR-combine to words a, b, c = a AND b
+        a, b, c = (np.bitwise_xor.reduce([t[j]["w"] for t in triples]) for j in range(3))
+        np.testing.assert_array_equal(c, a & b)
+    assert stored[1] > stored[0] and max(stored) <= 3 * run, stored  # it grew, and stopped at the bound

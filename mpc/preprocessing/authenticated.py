@@ -51,7 +51,7 @@ from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import AUTH, lift64, low64, pack, ring128
 
 __all__ = ["AUTH_ONLY", "assemble", "base_count", "bit_mac_key_share", "correction_shapes", "dealer_corrections",
-           "expand_auth", "mac_key_share", "template"]
+           "expand_auth", "item_bytes", "mac_key_share", "template"]
 
 AUTH_ONLY = ("rand", "input")
 _BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 0, "input": 0,
@@ -85,6 +85,13 @@ def _types(req: Request) -> str:
     one GF(2^64) MAC per bit."""
     count = len(_shapes(req))
     return "B" * count if req.ring == 1 else _MIXED.get(req.kind, "A" * count)
+
+
+def item_bytes(req: Request) -> int:
+    """Bytes one party holds for an authenticated item: 32 per ring element (value and MAC
+    shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`)."""
+    per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize}
+    return sum(per[t] * int(np.prod(s)) for t, s in zip(_types(req), _shapes(req), strict=True))
 
 
 def _value_shapes(req: Request) -> list[tuple[int, ...]]:

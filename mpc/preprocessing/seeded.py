@@ -27,7 +27,7 @@ instead of one per item. The prediction is a function of the request history alo
 party sees identically, so every party expands the same items in the same order and the streams
 stay aligned even where the prediction is wrong (an unused item waits in store for a later
 identical request, or is never used; its only cost is memory, bounded by
-:data:`PREDICT_ELEMENTS`).
+:data:`PREDICT_BYTES` of store, counted from the requests alone: every party's bound is the same).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from mpc._core import get_kernels
 from mpc.errors import PeerTimeout
 from mpc.net.channel import Channel
 from mpc.preprocessing import protocol
-from mpc.preprocessing.authenticated import assemble
+from mpc.preprocessing.authenticated import assemble, item_bytes
 from mpc.preprocessing.base import Preprocessing, Request, component_shapes
 from mpc.preprocessing.material import (
     DealerCore,
@@ -58,7 +58,10 @@ from mpc.prg import PRG, SEED_BYTES
 
 DEALER = "dealer"
 PREDICT_ITEMS = 4096  # at most this many items fetched ahead by one prediction
-PREDICT_ELEMENTS = 1 << 24  # ... nor ring elements in store (predicted and unused: memory only)
+PREDICT_BYTES = 1 << 28  # ... nor bytes in store (predicted and unused: memory only). In bytes, not
+# elements: an authenticated bit word holds 528 bytes, so a bound of 2^24 elements let the store of
+# a loop with an unplanned request between planned runs (a reveal) grow by a run's bit material
+# (336 MB for 10^5 comparisons) per iteration, to 8.8 GB
 _HISTORY = 1 << 16  # requests remembered for predictions
 
 class SeedCompressed(Preprocessing):
@@ -74,7 +77,7 @@ class SeedCompressed(Preprocessing):
         self._store: dict[Request, deque[tuple[np.ndarray, ...]]] = {}
         self._history: list[Request] = []  # every request taken, in order (the last _HISTORY)
         self._seen: dict[Request, int] = {}  # request -> index in _history of its latest take
-        self._stored = 0  # ring elements in store
+        self._stored = 0  # bytes in store (as _item_bytes counts them)
 
     @property
     def pending(self) -> int:
@@ -109,13 +112,13 @@ class SeedCompressed(Preprocessing):
 
     def _keep(self, req: Request, item: tuple[np.ndarray, ...]) -> None:
         self._store.setdefault(req, deque()).append(item)
-        self._stored += _elements(req)
+        self._stored += _item_bytes(req)
 
     def _take(self, req: Request) -> tuple[np.ndarray, ...]:
         queue = self._store.get(req)
         if queue:
             item = queue.popleft()  # removed: it can never be handed out again
-            self._stored -= _elements(req)
+            self._stored -= _item_bytes(req)
             if not queue:
                 del self._store[req]
         else:
@@ -132,9 +135,9 @@ class SeedCompressed(Preprocessing):
         start = self._seen.get(req)
         if start is None:
             return []
-        out, room = [], PREDICT_ELEMENTS - self._stored - _elements(req)
+        out, room = [], PREDICT_BYTES - self._stored - _item_bytes(req)
         for r in self._history[start + 1 : start + 1 + PREDICT_ITEMS]:
-            room -= _elements(r)
+            room -= _item_bytes(r)
             if room < 0:
                 break
             out.append(r)
@@ -211,6 +214,10 @@ class InsecureLocalDealer(SeedCompressed):
         return self._core.batch(reqs)  # type: ignore[union-attr]
 
 
-def _elements(req: Request) -> int:
-    """Ring elements (or words) of one item: the measure of what the store holds."""
-    return sum(math.prod(s) for s in component_shapes(req))
+def _item_bytes(req: Request) -> int:
+    """Bytes of one item at a party, from the request alone (so every party counts alike): 8 per
+    element or bit word of Z_2^64 material, 16 per element of Z_2^128, and authenticated items as
+    :func:`~mpc.preprocessing.authenticated.item_bytes` counts them."""
+    if req.auth:
+        return item_bytes(req)
+    return (req.ring // 8 if req.ring > 1 else 8) * sum(math.prod(s) for s in component_shapes(req))
