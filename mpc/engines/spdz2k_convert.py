@@ -83,7 +83,7 @@ from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.base import Preprocessing
 from mpc.sharing.auth_bits import ABIT, BAUTH, from_words, words
-from mpc.sharing.authenticated import AUTH, low64, pairs
+from mpc.sharing.authenticated import AUTH, pairs
 from mpc.sharing.flat import concat_flat, split_flat
 from mpc.sharing.packing import nwords
 
@@ -354,13 +354,15 @@ class Spdz2kConverter:
             raise ShareTypeError(f"daBit source returned malformed material for {me} daBits")
         msg = np.empty(wb + we + 2 * m, dtype=np.uint64)
         folds = np.empty(wb + we, dtype=np.uint64)
-        d_share = None
+        d_mac = None
         if m:
             bw, bf = self._pack(bflat)
             k.bxor(bw, np.ascontiguousarray(t.words["w"]), out=msg[:wb])
             folds[:wb] = bf ^ t.words["f"]
-            d_share = pairs(ar.sub(xflat, t.a))
-            msg[wb + we :] = d_share[:, 0, :].reshape(-1)
+            # d = x - a: the value shares straight into the buffer sent, the MAC shares into
+            # their own array for the check (one pass; no strided copies of either half)
+            _, d_mac = k.auth_sub_split(pairs(xflat).reshape(m, 4), pairs(t.a).reshape(m, 4),
+                                        msg[wb + we :].reshape(m, 2))
         if me:
             ewords, efold = self._pack(eflat)
             k.bxor(ewords, np.ascontiguousarray(ew["w"]), out=msg[wb : wb + we])
@@ -368,20 +370,26 @@ class Spdz2kConverter:
         parts = yield msg
         nb = wb + we  # the packed bits open by XOR, the ring part d by addition mod 2^128
         mine = parts[self.pid]  # what was sent (never written to: it went to the peers)
-        bits = mine[:nb].copy()
-        d = mine[nb:].reshape(m, 2).copy()
-        for p in self.arith.channel.peers:
+        peers = self.arith.channel.peers
+        bits = k.bxor(mine[:nb], parts[peers[0]][:nb])
+        rest = parts[peers[0]][nb:].reshape(m, 2)  # the peers' part of d, summed if several
+        if len(peers) > 1:
+            rest = k.add128(rest, parts[peers[1]][nb:].reshape(m, 2))
+        for p in peers[1:]:
             k.bxor(bits, parts[p][:nb], out=bits)
-            k.add128(d, parts[p][nb:].reshape(m, 2), out=d)
+        for p in peers[2:]:
+            k.add128(rest, parts[p][nb:].reshape(m, 2), out=rest)
         self.mac.record_bits(bits, folds)
-        if m:
-            self.mac.record(d, d_share[:, 1, :])
+        if m:  # d recorded as its two summands: only its low words are read below
+            own = mine[nb:].reshape(m, 2)
+            self.mac.record_sum((own, rest), d_mac)
             self.arith.checkpoint()
         ext = self._inject(k.unbitslice(bits[wb:].reshape(1, -1), me), er) if me else ar.zeros((0,))
         if not m:
             return ar.zeros((0,)), ext
         c = k.unbitslice(bits[:wb].reshape(1, -1), m)
-        d64 = low64(d)
+        with np.errstate(over="ignore"):
+            d64 = own[:, 0] + rest[:, 0]  # d mod 2^64
         # b x = c d + c [a] + (1 - 2c)(d [r] + [ra]): one fused pass over the triple's records
         with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
             sgn = np.uint64(0) - (c << _ONE) + _ONE

@@ -40,6 +40,7 @@ gate, a daBit 8 + 16 + 16 = 40 (bit MAC, ring value, ring MAC), an edaBit 64 * 8
 
 from __future__ import annotations
 
+import math
 import types
 from collections.abc import Callable, Sequence
 
@@ -91,7 +92,7 @@ def item_bytes(req: Request) -> int:
     """Bytes one party holds for an authenticated item: 32 per ring element (value and MAC
     shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`)."""
     per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize}
-    return sum(per[t] * int(np.prod(s)) for t, s in zip(_types(req), _shapes(req), strict=True))
+    return sum(per[t] * math.prod(s) for t, s in zip(_types(req), _shapes(req), strict=True))
 
 
 def _value_shapes(req: Request) -> list[tuple[int, ...]]:

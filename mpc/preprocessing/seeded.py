@@ -32,6 +32,7 @@ identical request, or is never used; its only cost is memory, bounded by
 
 from __future__ import annotations
 
+import functools
 import math
 import types
 from abc import abstractmethod
@@ -214,6 +215,7 @@ class InsecureLocalDealer(SeedCompressed):
         return self._core.batch(reqs)  # type: ignore[union-attr]
 
 
+@functools.lru_cache(maxsize=4096)  # on every take: the online phase asks it once per item
 def _item_bytes(req: Request) -> int:
     """Bytes of one item at a party, from the request alone (so every party counts alike): 8 per
     element or bit word of Z_2^64 material, 16 per element of Z_2^128, and authenticated items as
