@@ -298,6 +298,34 @@ def test_authenticated_boolean_engine_against_plaintext(n, xs):
 
 
 @settings(max_examples=8, deadline=None)
+@given(n=st.sampled_from([2, 3]), xs=st.lists(st.tuples(*[st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), word)] * 2),
+                                               min_size=1, max_size=70))
+def test_light_public_operations_against_plaintext(n, xs):
+    """AuthBits' light operations with public words (the comparison tree's leaves): and_public_light
+    and xor_public_light of full records (a contiguous block of planes, as the comparison passes
+    them) and xor_public_light of light words, opened and MAC-checked: the check passes only if
+    every folded MAC the operations made is right."""
+    x, c = (np.array(col, dtype=np.uint64) for col in zip(*xs, strict=True))
+    planes = np.stack([x, ~x, x ^ c])  # several rows: a block of planes
+
+    def main(p):
+        eng = p.engine.bits
+        sx = eng.input(planes if p.pid == 0 else None, 0, planes.shape)[:2]  # a contiguous slice
+        cc = np.stack([c, c])
+        light_and = eng.and_public_light(sx, cc)
+        outs = [light_and, eng.xor_public_light(sx, cc), eng.xor_public_light(light_and, cc)]
+        opened = [eng.open_unchecked(o.reshape(-1)).reshape(o.shape) for o in outs]
+        p.engine.mac.check("light operations")  # raises CheatingDetected on a wrong folded MAC
+        return opened
+
+    two = planes[:2]
+    for land, lxor, both in run_local(main, n, engine="spdz2k"):
+        np.testing.assert_array_equal(land, two & c)
+        np.testing.assert_array_equal(lxor, two ^ c)
+        np.testing.assert_array_equal(both, (two & c) ^ c)
+
+
+@settings(max_examples=8, deadline=None)
 @given(st.sampled_from([2, 3]), st.booleans(), st.data())
 def test_matmul_mod_2_64_any_values(n, batched, data):
     """The authenticated matrix product (its combine uses the opened D, E mod 2^64) equals NumPy's
