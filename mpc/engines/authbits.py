@@ -161,18 +161,10 @@ class AuthBits:
         """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
         x = self._share("xor_public_light x", x, light_ok=True)
         c = self._public_words(x, c, "xor_public_light")
-        pub = np.empty((*c.shape, 2), dtype=np.uint64)  # (c at party 0, c Delta_i) per word
-        pub[..., 0] = c if self.pid == 0 else 0
-        pub[..., 1] = self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
-        if x.dtype == LAUTH:
-            np.bitwise_xor(pub, words(x), out=pub)
-            return from_words(pub)
-        # full records: their first two words read in one prefetching pass (``bauth_mask`` with
-        # pub for the mask), not by NumPy's strided field reads, 528 bytes apart (~3x slower)
-        w, f = self.k.bauth_mask(pub, words(x))
-        pub[..., 0] = w
-        pub[..., 1] = f
-        return from_words(pub)
+        out = np.empty(x.shape, dtype=LAUTH)
+        out["w"] = x["w"] ^ c if self.pid == 0 else x["w"]
+        out["f"] = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
+        return out
 
     def public(self, c: np.ndarray) -> np.ndarray:
         """A sharing of public words c. Local."""

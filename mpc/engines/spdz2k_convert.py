@@ -388,9 +388,8 @@ class Spdz2kConverter:
         if not m:
             return ar.zeros((0,)), ext
         c = k.unbitslice(bits[:wb].reshape(1, -1), m)
-        with np.errstate(over="ignore"):
-            d64 = own[:, 0] + rest[:, 0]  # d mod 2^64
         # b x = c d + c [a] + (1 - 2c)(d [r] + [ra]): one fused pass over the triple's records
         with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
+            d64 = own[:, 0] + rest[:, 0]  # d mod 2^64
             sgn = np.uint64(0) - (c << _ONE) + _ONE
             return ar.lincomb([(t.r, sgn * d64), (t.ra, sgn), (t.a, c)], c * d64, (m,)), ext

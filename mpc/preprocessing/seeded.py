@@ -59,10 +59,8 @@ from mpc.prg import PRG, SEED_BYTES
 
 DEALER = "dealer"
 PREDICT_ITEMS = 4096  # at most this many items fetched ahead by one prediction
-PREDICT_BYTES = 1 << 28  # ... nor bytes in store (predicted and unused: memory only). In bytes, not
-# elements: an authenticated bit word holds 528 bytes, so a bound of 2^24 elements let the store of
-# a loop with an unplanned request between planned runs (a reveal) grow by a run's bit material
-# (336 MB for 10^5 comparisons) per iteration, to 8.8 GB
+PREDICT_BYTES = 1 << 28  # ... nor bytes in store (predicted and unused: memory only); bytes, since an
+# authenticated bit word holds 528 of them: a bound of 2^24 elements allowed 8.8 GB
 _HISTORY = 1 << 16  # requests remembered for predictions
 
 class SeedCompressed(Preprocessing):
@@ -217,9 +215,9 @@ class InsecureLocalDealer(SeedCompressed):
 
 @functools.lru_cache(maxsize=4096)  # on every take: the online phase asks it once per item
 def _item_bytes(req: Request) -> int:
-    """Bytes of one item at a party, from the request alone (so every party counts alike): 8 per
-    element or bit word of Z_2^64 material, 16 per element of Z_2^128, and authenticated items as
+    """Bytes of one item at a party, from the request alone (so every party counts alike): ring/8
+    per element (or packed bit word, ring 64) of plain material, and authenticated items as
     :func:`~mpc.preprocessing.authenticated.item_bytes` counts them."""
     if req.auth:
         return item_bytes(req)
-    return (req.ring // 8 if req.ring > 1 else 8) * sum(math.prod(s) for s in component_shapes(req))
+    return req.ring // 8 * sum(math.prod(s) for s in component_shapes(req))
