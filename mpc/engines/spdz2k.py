@@ -284,16 +284,21 @@ class Spdz2k:
         once and no opened-values array is made."""
         parts = yield values
         m = values.shape[0]
-        k = self.kernels
-        peers = [parts[p].reshape(m, 2) for p in range(self.n) if p != self.pid]
-        rest = peers[0]
-        if len(peers) > 1:
-            rest = k.add128(peers[0], peers[1])
-            for p in peers[2:]:
-                k.add128(rest, p, out=rest)
+        return values, self.record_parts(values, [parts[p].reshape(m, 2) for p in self.channel.peers], macs)
+
+    def record_parts(self, values: np.ndarray, peer_parts: Sequence[np.ndarray], macs: np.ndarray) -> np.ndarray:
+        """An opening received as the peers' parts of it: their sum (the peers' part itself for two
+        parties: no pass), with this party's ``values`` recorded as its two summands for the next
+        MAC check (and a check now if one is due). For openings that share a message with other
+        data (the bit injection's d beside its bits, :mod:`mpc.engines.spdz2k_convert`)."""
+        rest = peer_parts[0]
+        if len(peer_parts) > 1:
+            rest = self.kernels.add128(peer_parts[0], peer_parts[1])
+            for p in peer_parts[2:]:
+                self.kernels.add128(rest, p, out=rest)
         self.mac.record_sum((values, rest), macs)
         self.checkpoint()
-        return values, rest
+        return rest
 
     def round_exchange(self, payload: np.ndarray) -> list[np.ndarray]:
         """The exchange a lockstep of this engine's (and its authenticated boolean side's) step

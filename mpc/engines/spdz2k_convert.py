@@ -372,18 +372,12 @@ class Spdz2kConverter:
         mine = parts[self.pid]  # what was sent (never written to: it went to the peers)
         peers = self.arith.channel.peers
         bits = k.bxor(mine[:nb], parts[peers[0]][:nb])
-        rest = parts[peers[0]][nb:].reshape(m, 2)  # the peers' part of d, summed if several
-        if len(peers) > 1:
-            rest = k.add128(rest, parts[peers[1]][nb:].reshape(m, 2))
         for p in peers[1:]:
             k.bxor(bits, parts[p][:nb], out=bits)
-        for p in peers[2:]:
-            k.add128(rest, parts[p][nb:].reshape(m, 2), out=rest)
         self.mac.record_bits(bits, folds)
         if m:  # d recorded as its two summands: only its low words are read below
             own = mine[nb:].reshape(m, 2)
-            self.mac.record_sum((own, rest), d_mac)
-            self.arith.checkpoint()
+            rest = self.arith.record_parts(own, [parts[p][nb:].reshape(m, 2) for p in peers], d_mac)
         ext = self._inject(k.unbitslice(bits[wb:].reshape(1, -1), me), er) if me else ar.zeros((0,))
         if not m:
             return ar.zeros((0,)), ext

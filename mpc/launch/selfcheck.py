@@ -194,24 +194,16 @@ def _bauth_public(g: _Gen, with_key: bool) -> tuple:
     return (*args, int(g.u64(())), g.flag()) if with_key else args
 
 
-def _auth(g: _Gen, records: int, wide: int, scalars: bool) -> tuple:
+def _auth(g: _Gen, records: int, wide: int, scalars: bool, rest: int = 0) -> tuple:
+    """``records`` records, ``wide`` Z_2^128 arrays, then (``scalars``) a MAC key share and first,
+    then ``rest`` optional Z_2^128 arrays (an opening's rest, as the combines take it: all or none)."""
     s = g.shape()
     out = [g.u64((*s, 4)) for _ in range(records)] + [g.u64((*s, 2)) for _ in range(wide)]
-    return (*out, int(g.u64(())), g.flag()) if scalars else tuple(out)
-
-
-def _auth_beaver_combine(g: _Gen) -> tuple:
-    """Records c, a, b, opened words d, e, a MAC key share, first, and the opening's rest d2, e2 or neither."""
-    s = g.shape()
-    rest = (g.u64((*s, 2)), g.u64((*s, 2))) if g.flag() else (None, None)
-    return (*(g.u64((*s, 4)) for _ in range(3)), g.u64((*s, 2)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest)
-
-
-def _auth_square_combine(g: _Gen) -> tuple:
-    """Records c, a, opened words d, a MAC key share, first, and the opening's rest d2 or none."""
-    s = g.shape()
-    rest = (g.u64((*s, 2)),) if g.flag() else (None,)
-    return g.u64((*s, 4)), g.u64((*s, 4)), g.u64((*s, 2)), int(g.u64(())), g.flag(), *rest
+    if scalars:
+        out += [int(g.u64(())), g.flag()]
+    if rest:
+        out += [g.u64((*s, 2)) for _ in range(rest)] if g.flag() else [None] * rest
+    return tuple(out)
 
 
 def _auth_add_split(g: _Gen) -> tuple:
@@ -320,8 +312,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "mul128_64": lambda g: (lambda s: (g.u64((*s, 2)), g.u64(s)))(g.shape()),
     "matmul128": _matmul128,
     "auth_sub_split": lambda g: _auth(g, 2, 0, False),
-    "auth_beaver_combine": _auth_beaver_combine,
-    "auth_square_combine": _auth_square_combine,
+    "auth_beaver_combine": lambda g: _auth(g, 3, 2, True, rest=2),
+    "auth_square_combine": lambda g: _auth(g, 2, 1, True, rest=1),
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,
