@@ -109,7 +109,7 @@ def w5_interleaved(p, size: int, repeats: int, barrier) -> dict:
             p.preprocess(plan)
             barrier()
             t0 = time.perf_counter()
-            fn()
+            bp.settle(fn())
             out[name].append(time.perf_counter() - t0)
     return {k: v[1:] for k, v in out.items()}
 

@@ -433,3 +433,34 @@ def test_timed_spdz2k_runs_check_no_earlier_runs_openings(monkeypatch):
 
     for out in run_local(main, 2, engine="spdz2k", preprocessing="dealer", timeout=120):
         assert out["online_rounds"] == 1  # the product's one exchange; a check adds 3
+
+
+def test_timed_runs_make_deferred_products():
+    """bench.parties.time_phases makes the shares of what the timed run returns: a masked2k
+    product comes back deferred (its finishing pass made on first use), and that pass is part
+    of the online time, not of the reveal after it."""
+    import threading
+
+    from bench import parties
+    from mpc.engines.base import Deferred
+    from mpc.testing import run_local
+
+    barrier = threading.Barrier(2)
+
+    def main(p):
+        x = p.input(np.arange(5.0) if p.pid == 0 else None, owner=0, shape=(5,))
+        y = p.input(np.arange(5.0) if p.pid == 1 else None, owner=1, shape=(5,))
+        made = []
+
+        def product(a, b):
+            z = a * b
+            made.append(z)
+            return [(z,)]
+
+        parties.time_phases(p, product, (x, y), 2, barrier.wait)
+        untouched = x * y
+        return [type(z._held) for z in made], type(untouched._held)
+
+    for held, untouched in run_local(main, 2, engine="masked2k", preprocessing="dealer", timeout=120):
+        assert untouched is Deferred  # what the bench must settle
+        assert held.count(np.ndarray) == 3  # the 3 online runs' (the recording and dry runs' stay deferred)

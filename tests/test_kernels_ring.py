@@ -750,6 +750,12 @@ def test_masked_kernels_match_python_ints(k, data):
                      ((t0 + i) & M64) | (f << 58)])
     assert tr.tolist() == rows  # the output's tags: the fresh tags with the shift in bits 58..
     assert run == bool(run_start(x) and t0 + n <= 1 << 58)
+    # the fused finish and truncation: the records the two passes make, from the summands alone
+    for s2 in (None, g):
+        fused, fresh = k.masked_finish_trunc(s, lz, g, t0, f, s2)
+        want_tr, _ = k.masked_trunc(k.masked_finish(s, lz, t0, s2), lz, g, f)
+        assert fused.tolist() == want_tr.tolist()
+        assert fresh == (n > 0 and 1 <= t0 and t0 + n <= 1 << 58)
 
 
 @given(data=st.data())
@@ -767,6 +773,11 @@ def test_masked_kernels_match_reference(data):
     (tc, rc), (tr, rr) = C.masked_trunc(x, lz, g, f), REF.masked_trunc(x, lz, g, f)
     same(tc, tr)
     assert rc == rr
+    t0 = data.draw(st.sampled_from([0, 1, (1 << 58) - size, (1 << 58) - size + 1, (1 << 64) - 1]))
+    s2 = data.draw(st.sampled_from([None, g]))
+    (tc, rc), (tr, rr) = C.masked_finish_trunc(lz, x[..., 0], g, t0, f, s2), REF.masked_finish_trunc(lz, x[..., 0], g, t0, f, s2)
+    same(tc, tr)
+    assert rc == rr
 
 
 def test_masked_kernels_reject_bad_arguments_alike():
@@ -777,3 +788,6 @@ def test_masked_kernels_reject_bad_arguments_alike():
     assert_rejected_alike(lambda k: k.masked_finish(flat, flat, -1), [REF, C])
     assert_rejected_alike(lambda k: k.masked_trunc(rec, flat, flat, 63), [REF, C])
     assert_rejected_alike(lambda k: k.masked_trunc(rec.astype(np.int64), flat, flat, 5), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_finish_trunc(flat, flat, flat[:3], 1, 5), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_finish_trunc(flat, flat, flat, 1, 0), [REF, C])
+    assert_rejected_alike(lambda k: k.masked_finish_trunc(flat, flat, flat, -1, 5), [REF, C])

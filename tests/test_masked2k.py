@@ -39,6 +39,22 @@ def _kinds(p):
     return p.preprocessing.recording()
 
 
+def count_kernels(engine, *names: str) -> dict[str, int]:
+    """Calls of the named kernels by ``engine`` from now on (the counts, updated in place)."""
+    counts = dict.fromkeys(names, 0)
+    real = engine.kernels
+
+    def counted(name):
+        def call(*args, **kw):
+            counts[name] += 1
+            return getattr(real, name)(*args, **kw)
+        return call
+
+    spy = {name: getattr(real, name) for name in dir(real) if not name.startswith("_")}
+    engine.kernels = types.SimpleNamespace(**{**spy, **{name: counted(name) for name in names}})
+    return counts
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.sampled_from([2, 3]), st.lists(st.tuples(ring_ints, ring_ints), min_size=1, max_size=12))
 def test_masked_products_match_numpy_mod_2_64(n, pairs):
@@ -233,6 +249,72 @@ def test_fixed_point_product_with_its_truncation_is_one_round_of_one_element():
         assert per * a.size <= sent <= per * a.size + 200
         assert np.abs(z - np.rint(a * 2**16) * np.rint(b * 2**16) / 2**32).max() <= 2 * 2**-16
     assert isinstance(mpc.Fixed(16), mpc.Fixed)
+
+
+@settings(max_examples=20, deadline=None)
+@given(st.sampled_from([2, 3]), st.lists(st.tuples(ring_ints, ring_ints), min_size=1, max_size=12),
+       st.integers(1, 62), st.sampled_from(["mul", "square"]))
+def test_deferred_products_truncate_in_their_finishing_pass(n, pairs, k, op):
+    """A product asked for deferred (the tensor layer's way) is the same value as the product
+    made at once, and truncated before first use it is floor(xy / 2^k) or one more for
+    |xy| < 2^62 (edge values at that bound), made by the fused pass alone (no separate finish
+    or truncation pass), with no message; once finished, truncating it takes the usual path."""
+    edge = [(2**31 - 1, 2**31 - 1), (-(2**31), 2**31 - 1), (1, LIMIT - 1), (-1, LIMIT - 1), (0, -(2**63)),
+            (2**32, 2**32), (-(2**31), -(2**31))]
+    pairs = [*pairs, *edge]
+    xs, ys = [a for a, _ in pairs], [b for _, b in pairs]
+    if op == "square":
+        ys = xs
+
+    def main(p):
+        e = p.engine
+        calls = count_kernels(e, "masked_finish", "masked_trunc")
+        x = e.input(ring(xs) if p.pid == 0 else None, 0, (len(xs),))
+        y = e.input(ring(ys) if p.pid == p.n - 1 else None, p.n - 1, (len(ys),)) if op == "mul" else x
+        prod = (lambda: e.mul_truncating(x, 0, y, 0, defer=True)) if op == "mul" else (lambda: e.square(x, defer=True))
+        d1, d2 = prod(), prod()
+        before = (dict(calls), p.stats()["total"]["bytes_sent"])
+        t1 = d1.truncated(k)
+        after = (dict(calls), p.stats()["total"]["bytes_sent"])
+        z2 = d2.value()
+        (t2,) = e.truncate_many([z2], k) if d2.truncated(k) is None else (None,)
+        return before, after, e.open([t1, z2, t2])
+
+    out = run_local(main, n, engine="masked2k")
+    for before, after, _ in out:
+        assert before == after  # no finish, no truncation pass, no byte: the fused kernel alone
+    t1, z2, t2 = (signed(v) for v in out[0][2])
+    for x, y, a, z, b in zip(xs, ys, t1, z2, t2, strict=True):
+        assert z == wrap(x * y)
+        if abs(wrap(x * y)) < LIMIT:
+            assert a - (wrap(x * y) >> k) in (0, 1)
+            assert b - (wrap(x * y) >> k) in (0, 1)
+
+
+def test_a_fixed_point_product_truncated_next_is_finished_truncated():
+    """SecretTensor: (x * y).truncate() under masked2k runs the fused pass (no masked_finish, no
+    masked_trunc) and matches NumPy to one ulp; a product read first (added to) is finished as
+    before, and its truncation then takes the separate pass."""
+    rng = np.random.default_rng(7)
+    a, b = rng.uniform(-30000, 30000, 300), rng.uniform(-30000, 30000, 300)
+
+    def main(p):
+        e = p.engine
+        counts = count_kernels(e, "masked_finish", "masked_trunc", "masked_finish_trunc")
+        x = p.input(a if p.pid == 0 else None, owner=0, shape=a.shape)
+        y = p.input(b if p.pid == 1 else None, owner=1, shape=b.shape)
+        counts.update(dict.fromkeys(counts, 0))  # the inputs' records are made by masked_finish too
+        z = (x * y).truncate()
+        fused = dict(counts)
+        w = (x * y + 0.0).truncate()
+        return fused, dict(counts), p.reveal(z), p.reveal(w)
+
+    for fused, total, z, w in run_local(main, 2, engine="masked2k"):
+        assert fused == {"masked_finish": 0, "masked_trunc": 0, "masked_finish_trunc": 1}
+        assert total == {"masked_finish": 1, "masked_trunc": 1, "masked_finish_trunc": 1}
+        want = np.rint(a * 2**16) * np.rint(b * 2**16) / 2**32
+        assert np.abs(z - want).max() <= 2**-16
+        assert np.abs(w - want).max() <= 2**-16
 
 
 @pytest.mark.parametrize("pre", ["local", "dealer"])

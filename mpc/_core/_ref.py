@@ -160,6 +160,17 @@ def masked_trunc(x, a, m, k):
     return out, run
 
 
+def masked_finish_trunc(s, a, m, t0, k, s2=None):
+    """(records, fresh): masked_trunc of the records masked_finish(s, ., t0, s2) would make, with
+    mask shares a, m, in one pass; fresh: whether t0 .. t0 + n - 1 are fresh tags (1 <= t0,
+    t0 + n <= 2^58)."""
+    _, (s, a, m, s2), shape = ck.masked_args("s, a, m, s2", (), (s, a, m, s2))
+    t0, k = ck.tag(t0), ck.trunc_shift(k, "k", 1)
+    out, _ = masked_trunc(masked_finish(s, np.zeros_like(s), t0, s2), a, m, k)
+    n = s.size
+    return out, bool(n) and t0 >= 1 and t0 + n <= 1 << 58
+
+
 # ----------------------------------------------------------------------------- ring Z_2^128
 
 
@@ -941,7 +952,7 @@ def ot_hash_lsb(x, delta, start, key):
 
 KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
-    "masked_tags", "masked_mul_share", "masked_finish", "masked_trunc",
+    "masked_tags", "masked_mul_share", "masked_finish", "masked_trunc", "masked_finish_trunc",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
     "auth_add_split", "auth_lincomb", "auth_matmul_combine",

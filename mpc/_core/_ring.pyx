@@ -40,6 +40,8 @@ cdef extern from "mpc/ring64.h" nogil:
                            size_t n)
     int mpc_masked_trunc(uint64_t *out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
                           size_t n)
+    int mpc_masked_finish_trunc(uint64_t *out, const uint64_t *s, const uint64_t *s2, const uint64_t *a,
+                                const uint64_t *m, uint64_t t0, unsigned k, size_t n)
 
 cdef extern from "mpc/matmul.h" nogil:
     void mpc_matmul_u64(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n)
@@ -268,6 +270,26 @@ def masked_trunc(x, a, m, k):
         with nogil:
             run = mpc_masked_trunc(po, px, pa, pm, kk, n)
     return out, bool(run)
+
+
+def masked_finish_trunc(s, a, m, t0, k, s2=None):
+    """(records, fresh): masked_trunc(masked_finish(s, ., t0, s2), a, m, k) in one pass, and
+    whether t0 .. t0 + n - 1 are fresh tags (ring64.h)."""
+    _, (s, a, m, s2), shape = ck.masked_args("s, a, m, s2", (), (s, a, m, s2))
+    cdef uint64_t t = ck.tag(t0)
+    cdef unsigned kk = ck.trunc_shift(k, "k", 1)
+    out = np.empty((*shape, 3), dtype=np.uint64)
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *ps = in_ptr(s)
+    cdef const uint64_t *ps2 = in_ptr(s2) if s2 is not None else NULL
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pm = in_ptr(m)
+    cdef size_t n = s.size
+    cdef int fresh = 0
+    if n:
+        with nogil:
+            fresh = mpc_masked_finish_trunc(po, ps, ps2, pa, pm, t, kk, n)
+    return out, bool(fresh)
 
 
 # ----------------------------------------------------------------------------- ring Z_2^128

@@ -20,13 +20,23 @@ everything arithmetic, including sums along axes and every public constant ("par
 the engine's business, never the caller's). A sharing of zero is all-zero elements under every
 engine (zero padding is therefore a valid sharing of zeros).
 
+Deferred shares. An engine may leave the last local pass of a product undone and return a
+:class:`Deferred` in its place, when the caller asks for it (``defer=True``, offered by engines
+with ``defers_products``: masked2k). The layer above holds it as the share and asks for the
+array on first use (:meth:`Deferred.value`) or for the value truncated at once
+(:meth:`Deferred.truncated`), which the engine may do in the same pass as the product's finish:
+masked2k writes the truncated records straight from the opened summands, instead of writing
+the product's records and then reading them again to truncate. Results are the same bits
+either way; only the memory passes differ.
+
 Costs and security models are in each engine's module docstring; this module holds no protocol.
 """
 
 from __future__ import annotations
 
+import math
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -36,7 +46,46 @@ from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
 from mpc.prg import PRG
 
-__all__ = ["ArithmeticEngine", "BooleanEngine", "EngineContext", "MixedProtocols"]
+__all__ = ["ArithmeticEngine", "BooleanEngine", "Deferred", "EngineContext", "MixedProtocols"]
+
+
+class Deferred:
+    """A share whose engine has not yet made its last local pass (module docstring).
+
+    ``finish()`` makes the share array; ``truncate(k)`` makes the share of floor(x / 2^k) in
+    that same pass, or returns None when it cannot (then the caller truncates the array as
+    usual). Both are local: no message, so when they run does not matter to the peers. Once
+    :meth:`value` has run, the parts are dropped and :meth:`truncated` returns None.
+    """
+
+    __slots__ = ("shape", "dtype", "_finish", "_truncate", "_value")
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype, finish: Callable[[], np.ndarray],
+                 truncate: Callable[[int], np.ndarray | None]) -> None:
+        self.shape, self.dtype = tuple(shape), np.dtype(dtype)
+        self._finish: Callable[[], np.ndarray] | None = finish
+        self._truncate: Callable[[int], np.ndarray | None] | None = truncate
+        self._value: np.ndarray | None = None
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def value(self) -> np.ndarray:
+        """The share array (made once)."""
+        if self._finish is not None:
+            self._value = self._finish()
+            self._finish = self._truncate = None  # their parts (the opened summands) are freed
+        return self._value  # type: ignore[return-value]  (made above, once)
+
+    def truncated(self, k: int) -> np.ndarray | None:
+        """The share of floor(x / 2^k) made in the finishing pass, or None (already finished, or
+        the engine cannot here)."""
+        return None if self._truncate is None else self._truncate(k)
 
 
 @dataclass(frozen=True)

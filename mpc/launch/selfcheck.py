@@ -120,6 +120,13 @@ def _masked_trunc(g: _Gen) -> tuple:
     return _masked(g, s), g.u64(s), g.u64(s), g.dim(1, 63)
 
 
+def _masked_finish_trunc(g: _Gen) -> tuple:
+    s = g.shape()
+    t0 = [0, 1, (1 << 58) - 1, int(g.u64(())) >> 6, 2**64 - 1][g.dim(0, 5)]
+    args = (g.u64(s), g.u64(s), g.u64(s), t0, g.dim(1, 63))
+    return (*args, g.u64(s)) if g.flag() else args
+
+
 def _tmul_finish(g: _Gen) -> tuple:
     """k1 in [1, 62], k2 in [0, 62], the optional components exactly where the contract asks."""
     k1, k2 = g.dim(1, 63), g.dim(0, 63) if g.flag() else 0
@@ -303,6 +310,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "masked_mul_share": _masked_mul_share,
     "masked_finish": _masked_finish,
     "masked_trunc": _masked_trunc,
+    "masked_finish_trunc": _masked_finish_trunc,
     "tmul_finish": _tmul_finish,
     "tsquare_finish": _tsquare_finish,
     "add128": lambda g: _same(g, 2, trailing=(2,)),

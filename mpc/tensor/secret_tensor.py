@@ -60,6 +60,7 @@ import numpy as np
 
 from mpc.dtypes import DType, Fixed, Int64
 from mpc.engines import compare as cmp
+from mpc.engines.base import Deferred
 from mpc.errors import ConfigError, InputError, ShareTypeError
 from mpc.tensor import shapes as sh
 from mpc.tensor.debug import debug_value
@@ -71,32 +72,40 @@ DEFAULT_FIXED = Fixed(16)
 class SecretTensor:
     """A secret-shared array. Built by ``party.input(...)`` and by operations on SecretTensors."""
 
-    __slots__ = ("_engine", "_share", "_dtype", "_scale")
+    __slots__ = ("_engine", "_held", "_dtype", "_scale")
     __array_ufunc__ = None  # numpy defers to our reflected operators: arr * x -> x.__rmul__(arr)
 
-    def __init__(self, engine: Any, share: np.ndarray, dtype: DType, scale: int | None = None) -> None:
-        if not isinstance(share, np.ndarray) or share.dtype != engine.share_dtype:
+    def __init__(self, engine: Any, share: np.ndarray | Deferred, dtype: DType, scale: int | None = None) -> None:
+        if not isinstance(share, (np.ndarray, Deferred)) or share.dtype != engine.share_dtype:
             raise ShareTypeError(f"share: expected an array of the {engine.name} engine's share dtype")
         if not isinstance(dtype, (Int64, Fixed)):
             raise ShareTypeError(f"dtype: expected Int64() or Fixed(f), got {dtype!r}")
         self._engine = engine
-        self._share = share
+        self._held = share  # the share, or (an engine's product) a Deferred made on first use
         self._dtype = dtype
         self._scale = dtype.frac_bits if scale is None else int(scale)
 
     # ------------------------------------------------------------------ metadata (never communicates)
 
     @property
+    def _share(self) -> np.ndarray:
+        """The share array; a Deferred product is finished here, once (local)."""
+        held = self._held
+        if isinstance(held, Deferred):
+            held = self._held = held.value()
+        return held
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self._share.shape
+        return self._held.shape
 
     @property
     def ndim(self) -> int:
-        return self._share.ndim
+        return self._held.ndim
 
     @property
     def size(self) -> int:
-        return self._share.size
+        return self._held.size
 
     @property
     def dtype(self) -> DType:
@@ -145,7 +154,7 @@ class SecretTensor:
 
     # ------------------------------------------------------------------ internal helpers
 
-    def _new(self, share: np.ndarray, scale: int | None = None, dtype: DType | None = None) -> SecretTensor:
+    def _new(self, share: np.ndarray | Deferred, scale: int | None = None, dtype: DType | None = None) -> SecretTensor:
         return SecretTensor(self._engine, share, self._dtype if dtype is None else dtype,
                             self._scale if scale is None else scale)
 
@@ -195,6 +204,11 @@ class SecretTensor:
             return self._share
         return self._engine.mul_public(self._share, 1 << (scale - self._scale))
 
+    def _deferring(self) -> dict[str, bool]:
+        """The keyword asking the engine for a Deferred product, where it offers one (masked2k:
+        a product truncated next is then finished and truncated in one pass)."""
+        return {"defer": True} if getattr(self._engine, "defers_products", False) else {}
+
     def _base(self) -> int:
         return self._dtype.frac_bits
 
@@ -203,7 +217,8 @@ class SecretTensor:
         return max(self._scale - self._base(), 0)
 
     def _truncated(self, *tensors: SecretTensor) -> list[SecretTensor]:
-        """The tensors at base scale; all the truncations needed are batched into one round."""
+        """The tensors at base scale; all the truncations needed are batched into one round. A
+        deferred product is truncated in its own finishing pass where its engine can (local)."""
         todo: dict[int, SecretTensor] = {}  # by identity: x @ x truncates x once
         for t in tensors:
             if t._scale > t._base():
@@ -211,8 +226,16 @@ class SecretTensor:
         if not todo:
             return list(tensors)
         first = next(iter(todo.values()))
-        shares = self._engine.truncate_many([t._share for t in todo.values()], first._scale - first._base())
-        done = {key: t._new(s, t._base()) for (key, t), s in zip(todo.items(), shares, strict=True)}
+        k = first._scale - first._base()
+        done = {}
+        for key, t in list(todo.items()):
+            z = t._held.truncated(k) if isinstance(t._held, Deferred) else None
+            if z is not None:
+                done[key] = t._new(z, t._base())
+                del todo[key]
+        if todo:
+            shares = self._engine.truncate_many([t._share for t in todo.values()], k)
+            done.update({key: t._new(s, t._base()) for (key, t), s in zip(todo.items(), shares, strict=True)})
         return [done.get(id(t), t) for t in tensors]
 
     def truncate(self) -> SecretTensor:
@@ -321,7 +344,8 @@ class SecretTensor:
         # integer operand does not grow the scale, so the other keeps its own (no truncation at all)
         mixed = self._dtype != o._dtype
         kx, ky = (0, 0) if mixed else (self._pending(), o._pending())
-        z = self._engine.mul_truncating(sh.expand(self._share, shape), kx, sh.expand(o._share, shape), ky)
+        x, y = sh.expand(self._share, shape), sh.expand(o._share, shape)
+        z = self._engine.mul_truncating(x, kx, y, ky, **self._deferring())
         return self._new(z, self._scale - kx + o._scale - ky, dtype)
 
     __rmul__ = __mul__
@@ -331,8 +355,8 @@ class SecretTensor:
         Range: as ``*``: |x|^2 < 2^(63-2f) for Fixed(f), 2^(62-2f) to be truncated later."""
         k = self._pending()
         if k:
-            return self._new(self._engine.square_truncating(self._share, k), 2 * self._base())
-        return self._new(self._engine.square(self._share), 2 * self._scale)
+            return self._new(self._engine.square_truncating(self._share, k, **self._deferring()), 2 * self._base())
+        return self._new(self._engine.square(self._share, **self._deferring()), 2 * self._scale)
 
     def __pow__(self, exponent: object) -> SecretTensor:
         if exponent == 1:
@@ -497,7 +521,7 @@ class SecretTensor:
             enc = np.broadcast_to(encode_public(v, self._dtype, scale), target_shape)
             new = np.array(self._share, copy=True)
             new[key] = self._engine.public_share(np.ascontiguousarray(enc))
-        self._share, self._scale = new, scale
+        self._held, self._scale = new, scale
 
     # ------------------------------------------------------------------ comparisons (mpc.engines.compare)
 

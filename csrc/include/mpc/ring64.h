@@ -76,6 +76,12 @@ void mpc_masked_finish(uint64_t *out, const uint64_t *s, const uint64_t *s2, con
  * of fresh tags (1 <= t0, t0 + n <= 2^58; checked in the pass), else 0 (then out is unusable). */
 int mpc_masked_trunc(uint64_t *out, const uint64_t *x, const uint64_t *a, const uint64_t *m, unsigned k,
                       size_t n);
+/* mpc_masked_finish then mpc_masked_trunc in one pass, without the untruncated records: out[i] is
+ * the truncation by k of the record (s[i] + s2[i] (s2 NULL: s[i]), ., t0 + i), k in [1, 62]
+ * (its mask shares a[i], m[i] as above). Returns 1 when t0 .. t0 + n - 1 are fresh tags
+ * (1 <= t0, t0 + n <= 2^58), else 0 (then out is unusable). */
+int mpc_masked_finish_trunc(uint64_t *out, const uint64_t *s, const uint64_t *s2, const uint64_t *a,
+                            const uint64_t *m, uint64_t t0, unsigned k, size_t n);
 
 #ifdef __cplusplus
 }
