@@ -23,7 +23,7 @@ its threads) and ``cpu_per_second`` = n / cpu_seconds: what one core per party w
 the figure to compare when the machine is shared (wall time then includes the waits).
 
 Transports (see bench/parties.py): ``procs`` (default): ``mpcrun -n P --preprocessing ot
---insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads of 1 MiB and more
+--insecure-plaintext`` (one process per party, ZeroMQ on loopback, payloads from 64 KiB
 through shared memory, no dealer process); ``local``: threads over in-process channels.
 ``--profile lan|wan`` (root only): every party in its own network namespace shaped by that
 profile (bench/netns.py), joined through a hosts file as on separate hosts, no dealer process

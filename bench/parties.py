@@ -5,8 +5,9 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
 - ``transport="procs"``: every party (and the dealer) is its own process talking ZeroMQ, as
   the peers run; each party prints one ``BENCH-RESULT {json}`` line. On the ``loopback``
   profile ``mpcrun -n P --insecure-plaintext bench/party_script.py SUITE OP SIZE REPEATS``
-  starts them all on loopback ports, with mpcrun's default for one host: payloads of 1 MiB and
-  more go through shared-memory rings (mpc.net.shm_ring), the rest over TCP. On ``lan``/``wan``
+  starts them all on loopback ports, with mpcrun's default for one host: payloads of at least
+  ``shm_ring.MIN_BYTES`` (64 KiB; 1 MiB up to cbf848a) go through shared-memory rings
+  (mpc.net.shm_ring), the rest over TCP. On ``lan``/``wan``
   each process runs in its own network namespace (bench/netns.py, shaped by the profile),
   started the multi-host way: a hosts file lists one namespace address per party and the dealer's, and process i runs
   ``mpcrun --pid i --hosts hosts.toml --insecure-plaintext bench/party_script.py ...`` (the
@@ -15,7 +16,7 @@ returning that party's timings (:func:`time_phases` does the usual offline/onlin
   every system gets the same namespaces and shaping;
 - ``transport="procs-enc"``: as ``procs`` without ``--insecure-plaintext``: mpcrun's encrypted
   default (CURVE for the set-up, then every message as AES-256-GCM records on the bulk links,
-  same-host payloads of 1 MiB and more through the shared-memory rings, see
+  same-host payloads from ``shm_ring.MIN_BYTES`` through the shared-memory rings, see
   mpc/net/zmq_records.py). Its
   records carry engine ``<engine> encrypted`` (a line of its own in every table), transport
   ``...-encrypted`` and ``encrypted: true``; on lan/wan the hosts file gets keys

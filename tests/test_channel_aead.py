@@ -461,7 +461,7 @@ def test_a_record_altered_in_the_ring_is_a_protocol_error(how):
     """Someone who can write into a sealed ring (the file is the parties' user's, 0600) alters
     the record party 0 put there before party 1 reads it: ProtocolError, no data."""
     eps, keys = endpoints(2), make_keys(2)
-    big = 1 << 17  # uint64 elements: 1 MiB, the ring's threshold
+    big = 1 << 17  # uint64 elements: 1 MiB, above the ring's threshold
     altered = threading.Event()
 
     def body(pid):

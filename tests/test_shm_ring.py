@@ -319,6 +319,33 @@ def test_full_ring_falls_back_to_inline_in_order():
     assert first == 2 and after == 3 and last_ok
 
 
+def test_the_receiver_takes_references_whatever_threshold_the_sender_used(monkeypatch):
+    """A plaintext receiver reads a 16-byte body as a ring reference for any header declaring
+    another size, so a sender with a lower ``MIN_BYTES`` than its own (a dealer or a party of
+    another build) still gets through: party 0 sends 1 KiB through the ring with the threshold
+    at 1 KiB, party 1 reads it with the threshold back at 1 MiB. A 16-byte payload stays inline."""
+    eps = endpoints(2)
+    sent, restored = threading.Event(), threading.Event()
+    monkeypatch.setattr(shm_ring, "MIN_BYTES", 1 << 10)
+
+    def body(pid):
+        with ZmqChannel(pid, 2, SESSION, eps, timeout=20, shm=True) as ch:
+            if pid == 0:
+                ch.send(1, np.arange(128, dtype=np.uint64), tag=1)
+                ch.send(1, np.arange(2, dtype=np.uint64), tag=2)
+                sent.set()
+                assert restored.wait(20)
+                return ch.shm_sent
+            assert sent.wait(20)
+            shm_ring.MIN_BYTES = 1 << 20
+            restored.set()
+            big = ch.recv(0, 1, dtype=np.uint64, shape=(128,))
+            small = ch.recv(0, 2, dtype=np.uint64, shape=(2,))
+            return big.tolist() == list(range(128)) and small.tolist() == [0, 1]
+
+    assert check_ok(run_parties(2, body)) == [1, True]
+
+
 def test_mixed_settings_fall_back_to_tcp():
     eps = endpoints(2)
     arr = np.arange(2 * BIG, dtype=np.uint64)

@@ -27,7 +27,7 @@ Same-host payloads (``shm=True``, :mod:`mpc.net.shm_ring`)
     Right after the handshake every channel exchanges shared-memory offers with each peer (tag
     0, even with ``shm=False``, so the two settings pair up). To a peer whose link stays on this
     host (a loopback or ipc address, see :func:`same_host`) that accepted the offer, a payload
-    of at least 1 MiB is copied into a ring and the second frame is a 16-byte reference instead
+    of at least 64 KiB (``shm_ring.MIN_BYTES``) is copied into a ring and the second frame is a 16-byte reference instead
     (``[header, ref]``); the receiver copies it out. Headers, order, deadlines and every check
     are the same as inline. A ring without room sends the payload inline: a send never waits.
     The byte counters count the payload either way. On an encrypted channel the header goes as
@@ -380,16 +380,17 @@ class ZmqChannel(Channel):
     def _payload(self, frm: int, head: bytes, body) -> tuple[bytes, object]:
         """(header, payload) with a shared-memory reference replaced by the bytes it points at.
 
-        A reference is the only 16-byte body a header of at least MIN_BYTES can come with (an
-        inline payload has exactly the declared size), so the two never get confused; anything
-        else is left for the wire checks. An encrypted channel's rings are read when a message on
+        A reference is the only 16-byte body a header declaring another size can come with (an
+        inline payload has exactly the declared size), so the two never get confused, whatever
+        threshold the sender used (``shm_ring.MIN_BYTES``); anything else is left for the wire
+        checks. An encrypted channel's rings are read when a message on
         a bulk link is opened (zmq_records); a message that did not open is its ProtocolError."""
         if head is None:
             raise body
         if self._records is not None or len(body) != shm_ring.REF_BYTES or frm not in self._rings_in:
             return head, body
         declared = wire.declared_nbytes(head)
-        if declared >= shm_ring.MIN_BYTES:
+        if declared != shm_ring.REF_BYTES:
             return head, self._rings_in[frm].take(body, declared)
         return head, body
 
