@@ -1,5 +1,6 @@
 /* Fused Beaver steps; see mpc/beaver.h for the contract. */
 #include "mpc/beaver.h"
+#include "mpc/compiler.h"
 
 #include <string.h>
 
@@ -67,11 +68,8 @@ static inline __m256i combine4(const uint64_t *c, const uint64_t *d, const uint6
     return _mm256_add_epi64(vc, _mm256_add_epi64(lo, x));
 }
 
-/* From this many elements on (6 to 8 arrays, >= 24 MiB streamed) the operands cannot stay in
- * cache, so z is written with non-temporal stores: no read-for-ownership of z, no eviction of
- * the inputs. Measured ~15-20% faster at 10^6 elements; below it, z is better left in cache for
- * whatever reads it next. */
-#define MPC_STREAM_MIN ((size_t)1 << 19)
+/* From MPC_STREAM_MIN elements on (compiler.h) z is written with non-temporal stores: measured
+ * ~15-20% faster at 10^6 elements. */
 #endif
 
 static inline uint64_t combine1(const uint64_t *c, const uint64_t *d, const uint64_t *e,

@@ -5,6 +5,7 @@
  * through an __int128 pointer, because NumPy only guarantees 8-byte alignment.
  */
 #include "mpc/ring128.h"
+#include "mpc/compiler.h"
 
 __extension__ typedef unsigned __int128 u128; /* GCC/Clang extension; silences -pedantic */
 
@@ -17,6 +18,19 @@ static inline void store128(uint64_t *p, size_t i, u128 v)
 {
     p[2 * i] = (uint64_t)v;
     p[2 * i + 1] = (uint64_t)(v >> 64);
+}
+
+/* store128 as non-temporal stores when `stream` (an output of MPC_STREAM_MIN elements or more,
+ * compiler.h); the loops that call it test `stream` once per call, and the compiler hoists the
+ * branch (their callers end with mpc_stream_fence when they streamed). */
+static inline void put128(uint64_t *p, size_t i, u128 v, int stream)
+{
+    if (stream) {
+        mpc_stream64(p + 2 * i, (uint64_t)v);
+        mpc_stream64(p + 2 * i + 1, (uint64_t)(v >> 64));
+    } else {
+        store128(p, i, v);
+    }
 }
 
 void mpc_ring128_add(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
@@ -114,10 +128,13 @@ void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_
 
 void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
 {
+    const int stream = n >= MPC_STREAM_MIN; /* val is sent and mac kept for the MAC check: neither is read next */
     for (size_t i = 0; i < n; i++) {
-        store128(val, i, load128(x, 2 * i) - load128(a, 2 * i));
-        store128(mac, i, load128(x, 2 * i + 1) - load128(a, 2 * i + 1));
+        put128(val, i, load128(x, 2 * i) - load128(a, 2 * i), stream);
+        put128(mac, i, load128(x, 2 * i + 1) - load128(a, 2 * i + 1), stream);
     }
+    if (stream)
+        mpc_stream_fence();
 }
 
 /* The opened D and E enter as their low 64 bits (d, e): public coefficients, so z stays an
@@ -126,51 +143,57 @@ void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
  * means (its upper 64 bits carry none). A 64 x 128-bit product is 2 multiplications, a
  * 128 x 128-bit one 3, and d e is one 64 x 64 -> 128: 11 in all per element instead of 17. */
 static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                                   uint64_t di, uint64_t ei, uint64_t alpha, int first, size_t i)
+                                   uint64_t di, uint64_t ei, uint64_t alpha, int first, size_t i, int stream)
 {
     u128 de = (u128)di * ei;
     u128 v = load128(c, 2 * i) + (u128)di * load128(b, 2 * i) + (u128)ei * load128(a, 2 * i);
     u128 m = load128(c, 2 * i + 1) + (u128)di * load128(b, 2 * i + 1) + (u128)ei * load128(a, 2 * i + 1) +
              (u128)alpha * de;
-    store128(z, 2 * i, first ? v + de : v);
-    store128(z, 2 * i + 1, m);
+    put128(z, 2 * i, first ? v + de : v, stream);
+    put128(z, 2 * i + 1, m, stream);
 }
 
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
                              uint64_t alpha, int first, size_t n)
 {
+    const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
         for (size_t i = 0; i < n; i++)
-            auth_beaver_one(z, c, a, b, d[2 * i] + d2[2 * i], e[2 * i] + e2[2 * i], alpha, first, i);
-        return;
+            auth_beaver_one(z, c, a, b, d[2 * i] + d2[2 * i], e[2 * i] + e2[2 * i], alpha, first, i, stream);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            auth_beaver_one(z, c, a, b, d[2 * i], e[2 * i], alpha, first, i, stream);
     }
-    for (size_t i = 0; i < n; i++)
-        auth_beaver_one(z, c, a, b, d[2 * i], e[2 * i], alpha, first, i);
+    if (stream)
+        mpc_stream_fence();
 }
 
 /* D's low 64 bits, as in auth_beaver_one */
 static inline void auth_square_one(uint64_t *z, const uint64_t *c, const uint64_t *a, uint64_t di, uint64_t alpha,
-                                   int first, size_t i)
+                                   int first, size_t i, int stream)
 {
     uint64_t twice = di + di;
     u128 dd = (u128)di * di;
     u128 v = load128(c, 2 * i) + (u128)twice * load128(a, 2 * i);
     u128 m = load128(c, 2 * i + 1) + (u128)twice * load128(a, 2 * i + 1) + (u128)alpha * dd;
-    store128(z, 2 * i, first ? v + dd : v);
-    store128(z, 2 * i + 1, m);
+    put128(z, 2 * i, first ? v + dd : v, stream);
+    put128(z, 2 * i + 1, m, stream);
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
                              uint64_t alpha, int first, size_t n)
 {
+    const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
         for (size_t i = 0; i < n; i++)
-            auth_square_one(z, c, a, d[2 * i] + d2[2 * i], alpha, first, i);
-        return;
+            auth_square_one(z, c, a, d[2 * i] + d2[2 * i], alpha, first, i, stream);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            auth_square_one(z, c, a, d[2 * i], alpha, first, i, stream);
     }
-    for (size_t i = 0; i < n; i++)
-        auth_square_one(z, c, a, d[2 * i], alpha, first, i);
+    if (stream)
+        mpc_stream_fence();
 }
 
 void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)

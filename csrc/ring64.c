@@ -213,25 +213,37 @@ int mpc_masked_mul_share(uint64_t *restrict s, const uint64_t *x, const uint64_t
     return bad == 0;
 }
 
+/* One record's three words, streamed when `stream` (compiler.h, MPC_STREAM_MIN). */
+static inline void put_record(uint64_t *restrict out, uint64_t delta, uint64_t lam, uint64_t tag, int stream)
+{
+    if (stream) {
+        mpc_stream64(out, delta);
+        mpc_stream64(out + 1, lam);
+        mpc_stream64(out + 2, tag);
+    } else {
+        out[0] = delta;
+        out[1] = lam;
+        out[2] = tag;
+    }
+}
+
 void mpc_masked_finish(uint64_t *restrict out, const uint64_t *s, const uint64_t *s2, const uint64_t *lz,
                        uint64_t t0, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        out[3 * i] = s2 ? s[i] + s2[i] : s[i];
-        out[3 * i + 1] = lz[i];
-        out[3 * i + 2] = t0 + i;
-    }
+    const int stream = n >= MPC_STREAM_MIN;
+    for (size_t i = 0; i < n; i++)
+        put_record(out + 3 * i, s2 ? s[i] + s2[i] : s[i], lz[i], t0 + i, stream);
+    if (stream)
+        mpc_stream_fence();
 }
 
 /* One truncated record (mpc_masked_trunc's formula) from the opened delta and the mask shares. */
 static inline void masked_trunc_one(uint64_t *restrict out, uint64_t delta, uint64_t a, uint64_t m, unsigned k,
-                                    uint64_t tag)
+                                    uint64_t tag, int stream)
 {
     uint64_t c = delta + ((uint64_t)1 << 62);
     uint64_t coef = ((c >> 63) ^ 1) << (64 - k);
-    out[0] = (c >> k) - ((uint64_t)1 << (62 - k));
-    out[1] = a - coef * m;
-    out[2] = tag | (uint64_t)k << 58;
+    put_record(out, (c >> k) - ((uint64_t)1 << (62 - k)), a - coef * m, tag | (uint64_t)k << 58, stream);
 }
 
 /* Whether tags t0 .. t0 + n - 1 are fresh: 1 <= t0 and t0 + n <= 2^58 (TAG_BITS). */
@@ -248,10 +260,13 @@ int mpc_masked_trunc(uint64_t *restrict out, const uint64_t *x, const uint64_t *
         return 0;
     const uint64_t t0 = x[2];
     uint64_t bad = masked_not_fresh(t0, n);
+    const int stream = n >= MPC_STREAM_MIN;
     for (size_t i = 0; i < n; i++) {
         bad |= x[3 * i + 2] ^ (t0 + i);
-        masked_trunc_one(out + 3 * i, x[3 * i], a[i], m[i], k, t0 + i);
+        masked_trunc_one(out + 3 * i, x[3 * i], a[i], m[i], k, t0 + i, stream);
     }
+    if (stream)
+        mpc_stream_fence();
     return bad == 0;
 }
 
@@ -263,11 +278,14 @@ int mpc_masked_finish_trunc(uint64_t *restrict out, const uint64_t *s, const uin
      * written by the two passes */
     if (n == 0)
         return 0;
+    const int stream = n >= MPC_STREAM_MIN;
     if (s2)
         for (size_t i = 0; i < n; i++)
-            masked_trunc_one(out + 3 * i, s[i] + s2[i], a[i], m[i], k, t0 + i);
+            masked_trunc_one(out + 3 * i, s[i] + s2[i], a[i], m[i], k, t0 + i, stream);
     else
         for (size_t i = 0; i < n; i++)
-            masked_trunc_one(out + 3 * i, s[i], a[i], m[i], k, t0 + i);
+            masked_trunc_one(out + 3 * i, s[i], a[i], m[i], k, t0 + i, stream);
+    if (stream)
+        mpc_stream_fence();
     return masked_not_fresh(t0, n) == 0;
 }

@@ -780,6 +780,20 @@ def test_masked_kernels_match_reference(data):
     assert rc == rr
 
 
+@pytest.mark.parametrize("n", [(1 << 19) - 1, (1 << 19) + 5])
+def test_masked_kernels_on_both_sides_of_the_streaming_threshold(n):
+    """From 2^19 elements (MPC_STREAM_MIN) masked2k's record kernels write with non-temporal
+    stores: the same records as the reference on both sides, from misaligned inputs."""
+    rng = np.random.default_rng(n)
+    s, s2, a, m = (rng.integers(0, M64, size=n + 1, dtype=np.uint64, endpoint=True)[1:] for _ in range(4))
+    t0 = 12345
+    x = REF.masked_finish(s, a, t0)
+    same(C.masked_finish(s, a, t0, s2), REF.masked_finish(s, a, t0, s2))
+    for k in (1, 16, 62):
+        same(C.masked_trunc(x, a, m, k)[0], REF.masked_trunc(x, a, m, k)[0])
+        same(C.masked_finish_trunc(s, a, m, t0, k, s2)[0], REF.masked_finish_trunc(s, a, m, t0, k, s2)[0])
+
+
 def test_masked_kernels_reject_bad_arguments_alike():
     rec, flat = np.zeros((4, 3), dtype=np.uint64), np.zeros(4, dtype=np.uint64)
     assert_rejected_alike(lambda k: k.masked_tags(flat), [REF, C])

@@ -384,3 +384,29 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
 ])
 def test_bad_arguments_are_rejected_alike(call):
     assert_rejected_alike(call, BACKENDS)
+
+
+@pytest.mark.parametrize("n", [(1 << 19) - 1, (1 << 19) + 5])
+def test_auth_kernels_on_both_sides_of_the_streaming_threshold(n):
+    """From 2^19 elements (MPC_STREAM_MIN) the masking and the combines write with non-temporal
+    stores: the same words as the reference on both sides, from misaligned inputs (odd offsets)."""
+    rng = np.random.default_rng(n)
+
+    def rec():
+        return rng.integers(0, 2**64, size=(n + 1, 4), dtype=np.uint64, endpoint=False)[1:]
+
+    def opened():
+        return rng.integers(0, 2**64, size=(n + 1, 2), dtype=np.uint64, endpoint=False)[1:]
+
+    x, a, b, c = rec(), rec(), rec(), rec()
+    d, e, d2, e2 = opened(), opened(), opened(), opened()
+    alpha = int(rng.integers(0, 2**63))
+    for got, want in zip(C.auth_sub_split(x, a), REF.auth_sub_split(x, a), strict=True):
+        np.testing.assert_array_equal(got, want)
+    for first in (False, True):
+        np.testing.assert_array_equal(C.auth_beaver_combine(c, a, b, d, e, alpha, first, d2, e2),
+                                      REF.auth_beaver_combine(c, a, b, d, e, alpha, first, d2, e2))
+        np.testing.assert_array_equal(C.auth_beaver_combine(c, a, b, d, e, alpha, first),
+                                      REF.auth_beaver_combine(c, a, b, d, e, alpha, first))
+        np.testing.assert_array_equal(C.auth_square_combine(c, a, d, alpha, first, d2),
+                                      REF.auth_square_combine(c, a, d, alpha, first, d2))

@@ -2,6 +2,9 @@
 #ifndef MPC_COMPILER_H
 #define MPC_COMPILER_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 /* The elementwise loops allow out == input, so `restrict` would be a lie; this pragma tells the
  * compiler the iterations are independent, so it vectorises without runtime alias checks. */
 #if defined(__clang__)
@@ -45,6 +48,36 @@
 #define MPC_TARGET_AVX512 __attribute__((target("avx512f,avx512dq")))
 #else
 #define MPC_X86_DISPATCH 0
+#endif
+
+/* Non-temporal ("streaming") stores for outputs too large to stay in cache: from MPC_STREAM_MIN
+ * elements the operands of an elementwise kernel (5 to 8 arrays, 16 MiB and more) cannot all
+ * stay in cache, and a plain store first reads the line it writes (read-for-ownership) and
+ * evicts an input; a streaming store does neither. Below it, the output is better left in
+ * cache for whatever reads it next. mpc_stream64 is one 8-byte store (movnti; a plain store
+ * where there is none), mpc_stream_fence orders the streamed stores before the output is handed
+ * back. Measured on the Zen 4 VM: auth_beaver_combine of 10^6 products 12.1-13.5 ms plain,
+ * 10.4-11.4 ms streamed. */
+#define MPC_STREAM_MIN ((size_t)1 << 19)
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* the builtins behind _mm_stream_si64 and _mm_sfence (SSE2, in every x86-64), without including
+ * immintrin.h here: matmul.c sets its own target options before it includes that */
+static inline void mpc_stream64(uint64_t *p, uint64_t v)
+{
+    __builtin_ia32_movnti64((long long *)p, (long long)v);
+}
+static inline void mpc_stream_fence(void)
+{
+    __builtin_ia32_sfence();
+}
+#else
+static inline void mpc_stream64(uint64_t *p, uint64_t v)
+{
+    *p = v;
+}
+static inline void mpc_stream_fence(void)
+{
+}
 #endif
 
 #endif /* MPC_COMPILER_H */
