@@ -116,8 +116,8 @@ ones stay inline, where one message through the kernel is cheap. Down to here th
 fast as loopback TCP on a plaintext link, and on an encrypted one it spares the payload's ~8
 records over TCP: 512 KiB exchanged by 2 parties took 0.27-0.32 ms instead of 1.15-1.20 ms
 (unsealed; 0.36-0.41 ms instead of 1.09-1.14 ms sealed), 256 KiB 0.19-0.22 instead of 0.62-0.72
-ms, on the Zen 4 VM at cbf848a (/tmp/s38/xch2.py in stop 38's note). It was 1 MiB before,
-which left W2's 512 KiB masked opening on the records' path."""
+ms, on the Zen 4 VM at cbf848a (two parties exchanging one payload in a loop, encrypted
+default). It was 1 MiB before, which left W2's 512 KiB masked opening on the records' path."""
 REF = struct.Struct("<QQ")  # the reference frame: stream position, payload bytes
 REF_BYTES = REF.size
 _PREFIX = "tessera-"
