@@ -317,6 +317,38 @@ def test_a_fixed_point_product_truncated_next_is_finished_truncated():
         assert np.abs(w - want).max() <= 2**-16
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_a_deferred_product_feeding_the_next_product_is_truncated_in_its_finishing_pass(n):
+    """x * y * z and (x * y) ** 2 under masked2k: the pending truncation of the deferred x * y is
+    made by the fused pass (no masked_finish, no masked_trunc), and the results match NumPy; with
+    an operand whose mask the dealer does not know (x + x), the deferred product is finished and
+    semi2k's truncating product runs as before."""
+    rng = np.random.default_rng(11 + n)
+    a, b, c = (rng.uniform(-100, 100, 200) for _ in range(3))
+
+    def main(p):
+        e = p.engine
+        x = p.input(a if p.pid == 0 else None, owner=0, shape=a.shape)
+        y = p.input(b if p.pid == 1 else None, owner=1, shape=b.shape)
+        z = p.input(c if p.pid == p.n - 1 else None, owner=p.n - 1, shape=c.shape)
+        counts = count_kernels(e, "masked_finish", "masked_trunc", "masked_finish_trunc")
+        chain = (x * y * z).truncate()
+        sq = ((x * y) ** 2).truncate()
+        fused = dict(counts)
+        mixed = ((x * y) * (x + x)).truncate()
+        return fused, p.reveal(chain), p.reveal(sq), p.reveal(mixed)
+
+    for fused, chain, sq, mixed in run_local(main, n, engine="masked2k"):
+        assert fused == {"masked_finish": 0, "masked_trunc": 0, "masked_finish_trunc": 4}
+        ae, be, ce = (np.rint(v * 2**16) / 2**16 for v in (a, b, c))  # the encoded inputs
+        ab = ae * be
+        # each truncation is floor or one more ulp (2^-16), times the other factor's size
+        for got, want, other in ((chain, ab * ce, np.abs(ce)), (sq, ab * ab, 2 * np.abs(ab)),
+                                 (mixed, ab * 2 * ae, 2 * np.abs(ae))):
+            err = np.abs(got - want) / (2**-16 * (other + 2))
+            assert err.max() <= 1, f"{err.max()}"
+
+
 @pytest.mark.parametrize("pre", ["local", "dealer"])
 def test_four_parties_and_the_trusted_dealer(pre):
     """4 parties, masked material from the dealer process (or the in-process dealer): product,

@@ -345,7 +345,10 @@ class Masked2k:
                              ) -> steps.Steps[np.ndarray | Deferred]:
         """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`). A pending
         truncation of a masked operand is done locally first (its output keeps a truncated
-        mask), so the product is still one masked opening of one element per peer."""
+        mask), so the product is still one masked opening of one element per peer. An operand
+        may be a :class:`~mpc.engines.base.Deferred` product (:meth:`_settle`)."""
+        if isinstance(x, Deferred) or isinstance(y, Deferred):
+            x, kx, y, ky = self._settle(x, kx, y, ky)
         if (kx or ky) and self._maskable(x, kx) and self._maskable(y, ky):
             xt = self._truncate_masked(x, kx) if kx else x
             yt = self._truncate_masked(y, ky) if ky and xt is not None else y
@@ -410,6 +413,25 @@ class Masked2k:
         t = _head(x)
         return bool(t) and not (k and tag_shift(t))
 
+    def _settle(self, x: np.ndarray | Deferred, kx: int, y: np.ndarray | Deferred, ky: int
+                ) -> tuple[np.ndarray, int, np.ndarray, int]:
+        """Records for Deferred operands of a product: a deferred product whose truncation is
+        pending is truncated in its finishing pass when the product will be masked (the other
+        operand's mask the dealer's: the truncation :meth:`mul_truncating_steps` would make
+        locally anyway, the same bits and the same ``mtrunc`` item, in one pass instead of
+        two); otherwise it is finished and keeps its pending truncation."""
+        def maskable(v: np.ndarray | Deferred, k: int) -> bool:
+            return isinstance(v, Deferred) or self._maskable(v, k)
+
+        both = maskable(x, kx) and maskable(y, ky)
+        out: list = []
+        for v, k in ((x, kx), (y, ky)):
+            if isinstance(v, Deferred):
+                t = v.truncated(k) if k and both else None
+                v, k = (t, 0) if t is not None else (v.value(), k)
+            out += [v, k]
+        return out[0], out[1], out[2], out[3]
+
     def _truncate_masked(self, x: np.ndarray, k: int) -> np.ndarray | None:
         """floor(x / 2^k) locally when x's masks are fresh and run (an ``mtrunc`` item; the
         output carries the truncated masks' tags), else None (the item, if taken, stays unused)."""
@@ -458,9 +480,15 @@ class Masked2k:
                 return steps.run(self.channel.exchange, self._product_steps(s, lz, tz, x.shape, defer))
         return self._fallback("square", x)
 
-    def square_truncating(self, x: np.ndarray, k: int, defer: bool = False) -> np.ndarray | Deferred:
+    def square_truncating(self, x: np.ndarray | Deferred, k: int, defer: bool = False) -> np.ndarray | Deferred:
         """floor(x / 2^k)^2: the local truncation of a masked x, then its square (one masked
-        opening); else semi2k's truncating square. ``defer``: as :meth:`mul_truncating`'s."""
+        opening); else semi2k's truncating square. ``defer``: as :meth:`mul_truncating`'s; x may
+        be a Deferred product, truncated in its finishing pass."""
+        if isinstance(x, Deferred):
+            xt = x.truncated(k)
+            if xt is not None:
+                return self.square(xt, defer)
+            x = x.value()
         xt = self._truncate_masked(x, k)
         return self.square(xt, defer) if xt is not None else self._fallback("square_truncating", x, k)
 

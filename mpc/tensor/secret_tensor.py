@@ -204,6 +204,14 @@ class SecretTensor:
             return self._share
         return self._engine.mul_public(self._share, 1 << (scale - self._scale))
 
+    def _operand(self, k: int, shape: tuple[int, ...]) -> np.ndarray | Deferred:
+        """This tensor's share as an operand of a product of ``shape``: a Deferred product as it
+        is when its truncation (k bits) is pending and no broadcast is needed, so the engine can
+        truncate it in its finishing pass; else the share array, broadcast."""
+        if k and isinstance(self._held, Deferred) and self.shape == tuple(shape):
+            return self._held
+        return sh.expand(self._share, shape)
+
     def _deferring(self) -> dict[str, bool]:
         """The keyword asking the engine for a Deferred product, where it offers one (masked2k:
         a product truncated next is then finished and truncated in one pass)."""
@@ -344,8 +352,7 @@ class SecretTensor:
         # integer operand does not grow the scale, so the other keeps its own (no truncation at all)
         mixed = self._dtype != o._dtype
         kx, ky = (0, 0) if mixed else (self._pending(), o._pending())
-        x, y = sh.expand(self._share, shape), sh.expand(o._share, shape)
-        z = self._engine.mul_truncating(x, kx, y, ky, **self._deferring())
+        z = self._engine.mul_truncating(self._operand(kx, shape), kx, o._operand(ky, shape), ky, **self._deferring())
         return self._new(z, self._scale - kx + o._scale - ky, dtype)
 
     __rmul__ = __mul__
@@ -355,7 +362,8 @@ class SecretTensor:
         Range: as ``*``: |x|^2 < 2^(63-2f) for Fixed(f), 2^(62-2f) to be truncated later."""
         k = self._pending()
         if k:
-            return self._new(self._engine.square_truncating(self._share, k, **self._deferring()), 2 * self._base())
+            return self._new(self._engine.square_truncating(self._operand(k, self.shape), k, **self._deferring()),
+                             2 * self._base())
         return self._new(self._engine.square(self._share, **self._deferring()), 2 * self._scale)
 
     def __pow__(self, exponent: object) -> SecretTensor:
