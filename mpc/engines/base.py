@@ -24,7 +24,8 @@ Deferred shares. An engine may leave the last local pass of a product undone and
 :class:`Deferred` in its place, when the caller asks for it (``defer=True``, offered by engines
 with ``defers_products``: masked2k). The layer above holds it as the share and asks for the
 array on first use (:meth:`Deferred.value`) or for the value truncated at once
-(:meth:`Deferred.truncated`), which the engine may do in the same pass as the product's finish:
+(:meth:`Deferred.truncated`), or hands it back to that engine as an operand of a product while
+its truncation is pending; the engine may truncate it in the same pass as the product's finish:
 masked2k writes the truncated records straight from the opened summands, instead of writing
 the product's records and then reading them again to truncate. Results are the same bits
 either way; only the memory passes differ.
