@@ -22,13 +22,13 @@ engine (zero padding is therefore a valid sharing of zeros).
 
 Deferred shares. An engine may leave the last local pass of a product undone and return a
 :class:`Deferred` in its place, when the caller asks for it (``defer=True``, offered by engines
-with ``defers_products``: masked2k). The layer above holds it as the share and asks for the
-array on first use (:meth:`Deferred.value`) or for the value truncated at once
-(:meth:`Deferred.truncated`), or hands it back to that engine as an operand of a product while
-its truncation is pending; the engine may truncate it in the same pass as the product's finish:
-masked2k writes the truncated records straight from the opened summands, instead of writing
-the product's records and then reading them again to truncate. Results are the same bits
-either way; only the memory passes differ.
+with ``defers_products``: masked2k). The layer above holds it as the share: it asks for the
+array on first use (:meth:`Deferred.value`), and where the value's truncation is due
+(``truncate_many``, or a product whose operand's truncation is pending) it hands the Deferred
+back to the engine that made it, which may truncate it in the same pass as the product's finish
+(:meth:`Deferred.truncated`): masked2k writes the truncated records straight from the opened
+summands, instead of writing the product's records and then reading them again to truncate.
+Results are the same bits either way; only the memory passes differ.
 
 Costs and security models are in each engine's module docstring; this module holds no protocol.
 """

@@ -110,6 +110,11 @@ def _words(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x).view(np.uint64).reshape(*x.shape, 3)
 
 
+def _made(x: np.ndarray | Deferred) -> np.ndarray:
+    """The records of x, a Deferred product finished (:meth:`~mpc.engines.base.Deferred.value`)."""
+    return x.value() if isinstance(x, Deferred) else x
+
+
 def _head(x: np.ndarray) -> int:
     """The first tag of x in row-major order (0 when x is empty): O(1). Whether the rest follow
     is checked by the kernel that uses the material, in its own pass."""
@@ -347,14 +352,14 @@ class Masked2k:
         """:meth:`mul_truncating` as a step generator (:mod:`mpc.engines.steps`). A pending
         truncation of a masked operand is done locally first (its output keeps a truncated
         mask), so the product is still one masked opening of one element per peer. An operand
-        may be a :class:`~mpc.engines.base.Deferred` product (:meth:`_settle`)."""
-        if isinstance(x, Deferred) or isinstance(y, Deferred):
-            x, kx, y, ky = self._settle(x, kx, y, ky)
+        may be a :class:`~mpc.engines.base.Deferred` product: truncated, it is truncated in its
+        finishing pass (:meth:`_truncate_masked`); else it is finished here."""
         if (kx or ky) and self._maskable(x, kx) and self._maskable(y, ky):
             xt = self._truncate_masked(x, kx) if kx else x
             yt = self._truncate_masked(y, ky) if ky and xt is not None else y
             if xt is not None and yt is not None:
                 x, kx, y, ky = xt, 0, yt, 0
+        x, y = _made(x), _made(y)
         tx, ty = _head(x), _head(y)
         if not kx and not ky and tx and ty:
             tz = self._fresh(x.size)
@@ -408,34 +413,24 @@ class Masked2k:
         return g.reshape(x.shape)
 
     @staticmethod
-    def _maskable(x: np.ndarray, k: int) -> bool:
+    def _maskable(x: np.ndarray | Deferred, k: int) -> bool:
         """Whether x truncated by k (0: as it is) can carry a dealer-known mask, judged by its
-        first tag (O(1); the kernels check the rest): tagged, and fresh if it is to be truncated."""
+        first tag (O(1); the kernels check the rest): tagged, and fresh if it is to be truncated.
+        A Deferred product always can: its tags are fresh."""
+        if isinstance(x, Deferred):
+            return True
         t = _head(x)
         return bool(t) and not (k and tag_shift(t))
 
-    def _settle(self, x: np.ndarray | Deferred, kx: int, y: np.ndarray | Deferred, ky: int
-                ) -> tuple[np.ndarray, int, np.ndarray, int]:
-        """Records for Deferred operands of a product: a deferred product whose truncation is
-        pending is truncated in its finishing pass when the product will be masked (the other
-        operand's mask the dealer's: the truncation :meth:`mul_truncating_steps` would make
-        locally anyway, the same bits and the same ``mtrunc`` item, in one pass instead of
-        two); otherwise it is finished and keeps its pending truncation."""
-        def maskable(v: np.ndarray | Deferred, k: int) -> bool:
-            return isinstance(v, Deferred) or self._maskable(v, k)
-
-        both = maskable(x, kx) and maskable(y, ky)
-        out: list = []
-        for v, k in ((x, kx), (y, ky)):
-            if isinstance(v, Deferred):
-                t = v.truncated(k) if k and both else None
-                v, k = (t, 0) if t is not None else (v.value(), k)
-            out += [v, k]
-        return out[0], out[1], out[2], out[3]
-
-    def _truncate_masked(self, x: np.ndarray, k: int) -> np.ndarray | None:
+    def _truncate_masked(self, x: np.ndarray | Deferred, k: int) -> np.ndarray | None:
         """floor(x / 2^k) locally when x's masks are fresh and run (an ``mtrunc`` item; the
-        output carries the truncated masks' tags), else None (the item, if taken, stays unused)."""
+        output carries the truncated masks' tags), else None (the item, if taken, stays unused).
+        A Deferred product is truncated in its finishing pass (the same bits and item)."""
+        if isinstance(x, Deferred):
+            t = x.truncated(k)
+            if t is not None:
+                return t
+            x = x.value()
         if not self._maskable(x, k):
             return None
         a, m = self.preprocessing.mask_truncs(_head(x), k, x.shape)
@@ -484,14 +479,9 @@ class Masked2k:
     def square_truncating(self, x: np.ndarray | Deferred, k: int, defer: bool = False) -> np.ndarray | Deferred:
         """floor(x / 2^k)^2: the local truncation of a masked x, then its square (one masked
         opening); else semi2k's truncating square. ``defer``: as :meth:`mul_truncating`'s; x may
-        be a Deferred product, truncated in its finishing pass."""
-        if isinstance(x, Deferred):
-            xt = x.truncated(k)
-            if xt is not None:
-                return self.square(xt, defer)
-            x = x.value()
+        be a Deferred product (:meth:`_truncate_masked`)."""
         xt = self._truncate_masked(x, k)
-        return self.square(xt, defer) if xt is not None else self._fallback("square_truncating", x, k)
+        return self.square(xt, defer) if xt is not None else self._fallback("square_truncating", _made(x), k)
 
     def matmul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """x @ y (2-d): both masks the dealer's (tags strided: row-major, transposed or a block
@@ -560,13 +550,14 @@ class Masked2k:
 
     # ------------------------------------------------------------------ truncation and division
 
-    def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:
+    def truncate_many(self, xs: Sequence[np.ndarray | Deferred], k: int) -> list[np.ndarray]:
         """floor(x / 2^k) (+ at most one ulp) for each x with |x| < 2^62: local for tagged x
         (module docstring), semi2k's one round for the others (all of them together)."""
         return steps.run(self.channel.exchange, self.truncate_steps(xs, k))
 
-    def truncate_steps(self, xs: Sequence[np.ndarray], k: int) -> steps.Steps[list[np.ndarray]]:
-        """:meth:`truncate_many` as a step generator (:mod:`mpc.engines.steps`)."""
+    def truncate_steps(self, xs: Sequence[np.ndarray | Deferred], k: int) -> steps.Steps[list[np.ndarray]]:
+        """:meth:`truncate_many` as a step generator (:mod:`mpc.engines.steps`). An x may be a
+        Deferred product (:meth:`_truncate_masked`)."""
         out: list[np.ndarray | None] = [None] * len(xs)
         rest = []
         for i, x in enumerate(xs):
@@ -574,7 +565,7 @@ class Masked2k:
             if out[i] is None:
                 rest.append(i)
         if rest:
-            done = yield from self.semi.truncate_steps([self.additive(xs[i]) for i in rest], k)
+            done = yield from self.semi.truncate_steps([self.additive(_made(xs[i])) for i in rest], k)
             for i, z in zip(rest, done, strict=True):
                 out[i] = self.from_additive(z)
         return out  # type: ignore[return-value]

@@ -226,7 +226,7 @@ class SecretTensor:
 
     def _truncated(self, *tensors: SecretTensor) -> list[SecretTensor]:
         """The tensors at base scale; all the truncations needed are batched into one round. A
-        deferred product is truncated in its own finishing pass where its engine can (local)."""
+        deferred product goes to its engine as it is held, to be truncated in its finishing pass."""
         todo: dict[int, SecretTensor] = {}  # by identity: x @ x truncates x once
         for t in tensors:
             if t._scale > t._base():
@@ -234,16 +234,8 @@ class SecretTensor:
         if not todo:
             return list(tensors)
         first = next(iter(todo.values()))
-        k = first._scale - first._base()
-        done = {}
-        for key, t in list(todo.items()):
-            z = t._held.truncated(k) if isinstance(t._held, Deferred) else None
-            if z is not None:
-                done[key] = t._new(z, t._base())
-                del todo[key]
-        if todo:
-            shares = self._engine.truncate_many([t._share for t in todo.values()], k)
-            done.update({key: t._new(s, t._base()) for (key, t), s in zip(todo.items(), shares, strict=True)})
+        shares = self._engine.truncate_many([t._held for t in todo.values()], first._scale - first._base())
+        done = {key: t._new(s, t._base()) for (key, t), s in zip(todo.items(), shares, strict=True)}
         return [done.get(id(t), t) for t in tensors]
 
     def truncate(self) -> SecretTensor:
