@@ -587,6 +587,8 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     installs = per_suite.pop("peers", [])
     used = [r for rs in per_suite.values() for r in rs]
     mline, cline, vline = _machine_line(used or installs)
+    # the machine row names the newest run's machine; a run row names its own where it differs
+    page_machine = _run_machine(sorted(used or installs, key=lambda r: r.get("timestamp") or "", reverse=True))
     out = [
         "# Tessera benchmarks",
         "",
@@ -602,9 +604,9 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
         "delay by netem or, where the kernel has none, by `bench/netdelay.py` over NFQUEUE (its rule added by "
         "`iptables` or, without it, by the daemon itself through the kernel's xtables socket); "
         "their results go to `bench/results/<suite>-<profile>.jsonl` and get tables of their own; redraw this "
-        "page: `python -m bench render`. A full loopback run takes about an hour on a 2-core machine, most of "
-        "it MPyC (pure Python, W1 at 10^6 takes minutes per run; `--peers crypten` leaves it out); lan and wan "
-        "add about 40 minutes with CrypTen (the lan/wan tables here: 2 parties, MPyC left out).",
+        "page: `python -m bench render`. A full loopback run takes about two hours on a 2-core machine, much of "
+        "it MPyC (pure Python, W1 at 10^6 takes minutes per run; `--peers crypten` leaves it out); the lan and "
+        "wan runs here (2 parties, CrypTen beside, MPyC left out) took about one hour each.",
         "",
         "| | |",
         "|---|---|",
@@ -630,10 +632,12 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
                 m = _run_machine(run)
                 if i == 0:
                     newest_machine, head = m, f"run `{label}`"
+                    other = _other_machine(m, page_machine)  # e.g. a lan run kept from another VM
                 else:
                     head = f"earlier run kept in `{label}` (its lines say so)"
-                    if _other_machine(m, newest_machine):
-                        commit += f", on {_machine_text(m)}"
+                    other = _other_machine(m, newest_machine)
+                if other:
+                    commit += f", on {_machine_text(m)}"
                 out.append(f"| {head} | {ts[0] if ts else '?'} .. {ts[-1] if ts else '?'}, commit {commit} "
                            f"(`python -m bench {st.get('suite', suite)}`; {_md(desc)}) |")
     out += [

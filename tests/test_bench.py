@@ -116,6 +116,25 @@ def test_render_names_the_machine_of_an_earlier_run_when_it_differs(tmp_path):
     assert "family 23 model 49" not in earlier
 
 
+def test_render_names_the_machine_of_a_profile_run_from_another_machine(tmp_path):
+    """A lan run made on another CPU than the newest run's (the page's machine row) names its CPU in its
+    run row, and a run on the page's machine does not."""
+    def line(profile, run, cpu_id, ts):
+        rec = json.loads(_line("arith", system="tessera", workload="W1", engine="semi2k", parties=2, n=10,
+                               phase="online", seconds=1.0))
+        rec.update(run_id=run, timestamp=ts, settings={"suite": "arith", "profile": profile},
+                   machine={"cpu": "AMD EPYC", "cpu_id": cpu_id, "cores": 2})
+        return json.dumps(rec)
+
+    path = tmp_path / "r.jsonl"
+    path.write_text("\n".join([line("lan", "old", "family 23 model 49", "2026-01-01T00:00:00Z"),
+                               line("loopback", "new", "family 25 model 17", "2026-02-01T00:00:00Z")]) + "\n")
+    text = render.render([path], readme=tmp_path / "README.md", plots_dir=tmp_path / "plots").read_text()
+    rows = {ln.split("|")[1].strip(): ln for ln in text.splitlines() if ln.startswith("| run `arith`")}
+    assert "family 23 model 49" in rows["run `arith` on `lan`"]
+    assert "family 23 model 49" not in rows["run `arith`"] and "family 25 model 17" not in rows["run `arith`"]
+
+
 def test_render_gives_each_profile_its_own_table_and_ratios(tmp_path):
     """A lan run neither replaces the loopback run nor mixes into its ratios."""
     def line(profile, system, seconds, run):
