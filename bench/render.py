@@ -516,7 +516,7 @@ def _machine_text(m: dict) -> str:
     return f"{cpu}, {m.get('cores')} cores, {m.get('memory_gb')} GB RAM, {m.get('os', '')}"
 
 
-def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
+def _machine_line(recs: list[dict]) -> tuple[str, str, str, dict | None]:
     recs = sorted(recs, key=lambda r: r.get("timestamp") or "", reverse=True)  # the newest run first
     m, c = _run_machine(recs), _run_commit(recs)
     v = next((r["versions"] for r in recs if r.get("versions")), None)
@@ -527,7 +527,7 @@ def _machine_line(recs: list[dict]) -> tuple[str, str, str]:
     mline = _machine_text({**m, "isa": isa}) if m else "unknown"
     cline = _commit_text(c) + " (the newest run; each run's own below)"
     vline = ", ".join(f"{k} {val}" for k, val in v.items()) if v else "unknown"
-    return mline, cline, vline
+    return mline, cline, vline, m  # m: the newest run's machine, which the machine row names
 
 
 TRANSPORT_NOTES = {
@@ -586,9 +586,7 @@ def render(paths, readme: Path = README, plots_dir: Path = PLOTS) -> Path:
     per_suite = latest_per_suite(recs)
     installs = per_suite.pop("peers", [])
     used = [r for rs in per_suite.values() for r in rs]
-    mline, cline, vline = _machine_line(used or installs)
-    # the machine row names the newest run's machine; a run row names its own where it differs
-    page_machine = _run_machine(sorted(used or installs, key=lambda r: r.get("timestamp") or "", reverse=True))
+    mline, cline, vline, page_machine = _machine_line(used or installs)  # a run row names its own where it differs
     out = [
         "# Tessera benchmarks",
         "",

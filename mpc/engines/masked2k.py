@@ -63,7 +63,7 @@ element of the result):
   counts as untagged.
   The tensor layer asks for its products deferred (:class:`~mpc.engines.base.Deferred`): a
   product truncated before anything else reads it, as in ``(x * y).truncate()`` or
-  ``x * y * z`` (:meth:`Masked2k._settle`), has its
+  ``x * y * z`` (:meth:`Masked2k._truncate_masked`), has its
   records written once, truncated, by the finishing pass (``masked_finish_trunc``), the same
   bits as the finish and the truncation apart, in one memory pass instead of two.
 - everything else (two untagged operands, batched matrix products, division, comparisons and
