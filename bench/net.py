@@ -22,7 +22,7 @@ byte through CurveZMQ, ``records=False``: the encrypted path before the records)
 measurements. Every row says ``encrypted`` true or
 false. No system uses the shared-memory rings here: every byte crosses TCP.
 
-Setting: every party is a separate process (``bench/net.py --worker``, no shared GIL) holding one
+Setting: every party is a separate process (``bench/net.py --worker SPEC_FILE``, no shared GIL) holding one
 end of every system at once, its heap tuned as mpcrun tunes a party's
 (:mod:`mpc.launch.allocator`: large freed buffers reused, not returned to the kernel). On
 ``--profile loopback`` all talk over TCP on 127.0.0.1; on ``lan`` and ``wan`` (root only)
@@ -61,6 +61,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 from bench.parties import NETNS_PREFIX, add_profile_argument, net_fields, report_unavailable  # noqa: E402
 from bench.peers.launch import run_parties  # noqa: E402
 from mpc.launch.allocator import tune_allocator  # noqa: E402
+from mpc.launch.keygen import write_secret  # noqa: E402
 from mpc.launch.local import free_port_block  # noqa: E402
 from mpc.net.zmq_channel import CurveKeys, ZmqChannel  # noqa: E402
 
@@ -172,7 +173,7 @@ class RawEnd:
 
 
 def _party(pid, n, op, size, repeats, iters, wiring) -> tuple[dict, dict, dict]:
-    """One party process's (times, cpu, sent) per system (``python bench/net.py --worker SPEC``)."""
+    """One party process's (times, cpu, sent) per system (``python bench/net.py --worker SPEC_FILE``)."""
     ends = {}
     for system, how in wiring.items():
         if system == "raw-pyzmq":
@@ -180,10 +181,9 @@ def _party(pid, n, op, size, repeats, iters, wiring) -> tuple[dict, dict, dict]:
         else:
             eps, keys = how["endpoints"], how["keys"]
             curve = None
-            if keys is not None:  # z85 text in the JSON spec, bytes for zmq
-                keys = [(pub.encode(), sec.encode()) for pub, sec in keys]
-                peers = {j: k[0] for j, k in enumerate(keys) if j != pid}
-                curve = CurveKeys(keys[pid][0], keys[pid][1], peers)
+            if keys is not None:  # z85 text in the JSON spec, bytes for zmq; a peer's secret is None
+                peers = {j: pub.encode() for j, (pub, _) in enumerate(keys) if j != pid}
+                curve = CurveKeys(keys[pid][0].encode(), keys[pid][1].encode(), peers)
             ends[system] = TesseraEnd(pid, n, eps, curve, records=system != "tessera-curve")
     arr = np.full(size // 8, pid, dtype=np.uint64)
 
@@ -240,7 +240,8 @@ def measure(
         if system in ENCRYPTED
     }
 
-    def wiring(address_of) -> dict:
+    def wiring(address_of, pid: int) -> dict:
+        """Party ``pid``'s wiring: every party's public key, its own secret key alone."""
         out: dict[str, object] = {}
         for system in systems:
             if system == "raw-pyzmq":
@@ -252,22 +253,22 @@ def measure(
                 }
             else:
                 eps = [f"tcp://{address_of(i)}:{port}" for i, port in enumerate(ports[system])] + [None]
-                out[system] = {"endpoints": eps, "keys": keys.get(system)}
+                own = keys.get(system)
+                mine = None if own is None else [[pub, sec if j == pid else None] for j, (pub, sec) in enumerate(own)]
+                out[system] = {"endpoints": eps, "keys": mine}
         return out
 
-    def command(pid: int, address_of) -> tuple[list[str], dict]:
-        spec = {
-            "pid": pid,
-            "n": parties,
-            "op": op,
-            "size": size,
-            "repeats": repeats,
-            "iters": iters,
-            "wiring": wiring(address_of),
-        }
-        return [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)], dict(os.environ)
-
     with tempfile.TemporaryDirectory(prefix="tessera-net-") as tmp:
+
+        def command(pid: int, address_of) -> tuple[list[str], dict]:
+            # the spec holds the party's CURVE secret key: in a file only its user can read, not on
+            # the command line, which every local user sees (ps, /proc/<pid>/cmdline)
+            spec = {"pid": pid, "n": parties, "op": op, "size": size, "repeats": repeats, "iters": iters,
+                    "wiring": wiring(address_of, pid)}
+            path = Path(tmp) / f"spec{pid}.json"
+            write_secret(path, json.dumps(spec).encode(), replace=True)
+            return [sys.executable, str(Path(__file__).resolve()), "--worker", str(path)], dict(os.environ)
+
         failed, info = run_parties(parties, command, tmp, RUN_TIMEOUT, profile, prefix=prefix)
         if failed:
             raise RuntimeError(f"{op} with {parties} parties on the {profile} profile: {failed}")
@@ -306,9 +307,10 @@ def measure(
     return rows
 
 
-def worker(spec_json: str) -> int:
-    """A party process: run the spec, print its result as one ``NET-RESULT`` JSON line."""
-    spec = json.loads(spec_json)
+def worker(spec_path: str) -> int:
+    """A party process: run the spec (a JSON file, mode 0600: it holds the party's CURVE secret
+    key), print its result as one ``NET-RESULT`` JSON line."""
+    spec = json.loads(Path(spec_path).read_text())
     tune_allocator()  # the heap of every party process of mpcrun, for every system alike
     try:
         result = _party(
@@ -326,7 +328,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and round trips")
     parser.add_argument("--curve", action="store_true", help="also measure the 2-party cases with CURVE")
     add_profile_argument(parser)
-    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)  # one party process
+    parser.add_argument("--worker", metavar="SPEC_FILE", help=argparse.SUPPRESS)  # one party process
     args = parser.parse_args(argv)
     if args.worker is not None:
         return worker(args.worker)

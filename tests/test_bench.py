@@ -483,3 +483,34 @@ def test_timed_runs_make_deferred_products():
     for held, untouched in run_local(main, 2, engine="masked2k", preprocessing="dealer", timeout=120):
         assert untouched is Deferred  # what the bench must settle
         assert held.count(np.ndarray) == 3  # the 3 online runs' (the recording and dry runs' stay deferred)
+
+
+def test_net_worker_gets_its_secret_key_in_a_private_file_not_on_the_command_line(monkeypatch):
+    """bench/net.py hands each party process its CURVE secret key in a mode-0600 spec file,
+    never in argv (which every local user can read), and only its own: no peer's secret is in
+    its spec. The encrypted exchange still runs with the keys read back from the file."""
+    from bench import net as netbench
+
+    seen = []
+    real = netbench.run_parties
+
+    def spy(nproc, command, tmp, timeout, profile="loopback", prefix="tbp"):
+        def wrapped(i, address_of):
+            argv, env = command(i, address_of)
+            path = pathlib.Path(argv[-1])
+            seen.append((i, argv, path.stat().st_mode & 0o777, json.loads(path.read_text())))
+            return argv, env
+
+        return real(nproc, wrapped, tmp, timeout, profile, prefix=prefix)
+
+    monkeypatch.setattr(netbench, "run_parties", spy)
+    (row,) = netbench.measure(["tessera-encrypted"], "exchange", 2, 1 << 16, 2)
+    assert row["encrypted"] and row["bytes"] >= 1 << 16 and row["seconds"] > 0
+    assert sorted(i for i, *_ in seen) == [0, 1]
+    secrets = {i: spec["wiring"]["tessera-encrypted"]["keys"][i][1] for i, _, _, spec in seen}
+    assert all(secrets.values()) and len(set(secrets.values())) == 2
+    for i, argv, mode, spec in seen:
+        keys = spec["wiring"]["tessera-encrypted"]["keys"]
+        assert mode == 0o600
+        assert [k[1] is None for k in keys] == [j != i for j in range(2)]
+        assert not any(s in a for s in secrets.values() for a in argv)
