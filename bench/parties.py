@@ -215,8 +215,8 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
 
 _NOT_UNDER_OT = {
     "spdz2k": "spdz2k with preprocessing='ot' makes every kind, too slowly for these sizes "
-              "(an AND gate costs 7 authenticated triples; about 60-160 truncation and "
-              "10 division tuples per second): measured with the dealer only",
+              "(an AND gate costs 7 authenticated triples; the truncation and division "
+              "tuples' rates: suite offline): measured with the dealer only",
     "masked2k": "masked2k's masks come from the dealer's seeds: there is no dealer-free masked material yet",
 }
 
