@@ -17,13 +17,20 @@ What. :func:`tune_allocator` sets, once per process, through ``mallopt``:
   blocks below it come from the heap and are reused after a free. Setting it also stops the
   dynamic adjustment. Blocks of 32 MiB and more (4M ring elements) are still mapped and
   unmapped each time;
-- ``M_TRIM_THRESHOLD`` = 512 MiB: the heap keeps up to that much freed memory at its top
-  instead of returning it to the kernel after every step;
+- ``M_TRIM_THRESHOLD`` = -1, which mallopt(3) documents as no trimming at all: the heap keeps
+  the freed memory at its top instead of returning it to the kernel. At 512 MiB (until
+  2026-12-07) a step that had just freed more than that at the top gave it back and the next
+  steps faulted it in again: spdz2k's ``x < y`` on 10^5 elements (about 750 MB per party, the bit
+  MACs' arrays) trimmed every third step, 160 <-> 550 MB resident, and those steps took 47-57 ms
+  online instead of 35-37 (2 parties, loopback, Zen 4 VM; never trimmed: 31-45 ms, median 34, at
+  a steady 743 MB; W4 likewise 31-45 ms; ``mpcrun -n 2 --engine spdz2k
+  tests/scripts/heap_steps.py 100000 10`` prints a party's resident memory after each step);
 - ``M_TOP_PAD`` = 64 MiB: the heap grows in large steps, so fewer ``brk`` calls.
 
-The cost is resident memory that stays with the process after a large step (at most the trim
-threshold above the peak of the live data); the gain, measured: W1 (10^6 products, 2 parties over
-loopback) 20-24 ms -> 14-15 ms online, with no page faults left in the step.
+The cost is resident memory: the process keeps its heap's high-water mark until it exits (a
+party process runs one script; its peak is what its largest step needed, which it reached
+anyway); the gain, measured: W1 (10^6 products, 2 parties over loopback) 20-24 ms -> 14-15 ms
+online, with no page faults left in the step.
 
 It is a process setting, so only the launcher calls it, for the one party (or dealer) of the
 process (:func:`mpc.launch.run.run_party`, ``python -m mpc dealer``), never :class:`Party`,
@@ -47,7 +54,7 @@ M_TOP_PAD = -2
 M_MMAP_THRESHOLD = -3
 
 MMAP_THRESHOLD = 32 << 20  # glibc refuses more (HEAP_MAX_SIZE / 2 on 64-bit)
-TRIM_THRESHOLD = 512 << 20
+TRIM_THRESHOLD = -1  # never trim (mallopt(3)); an int, so mallopt takes it as is
 TOP_PAD = 64 << 20
 
 SETTINGS = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD))
