@@ -74,7 +74,7 @@ def test_a_party_keeps_its_heap_across_repeated_large_steps(tmp_path):
     MB per party): once the heap has grown to what a step needs, no step hands memory back to the
     kernel, so no later step faults it in again. With the trim threshold at 512 MiB party 0 gave
     400 MB back at the 13th step (997 -> 581 MB resident, in each of three runs) and climbed
-    again, each such step 10-20 ms slower (mpc/launch/allocator.py)."""
+    again (what that cost: mpc/launch/allocator.py)."""
     argv = [sys.executable, "-m", "mpc", "run", "-n", "2", "--insecure-plaintext", "--engine", "spdz2k",
             "--log-dir", str(tmp_path / "logs"), str(HEAP_STEPS), "100000", "16"]
     done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=240)

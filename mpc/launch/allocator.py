@@ -20,11 +20,15 @@ What. :func:`tune_allocator` sets, once per process, through ``mallopt``:
 - ``M_TRIM_THRESHOLD`` = -1, which mallopt(3) documents as no trimming at all: the heap keeps
   the freed memory at its top instead of returning it to the kernel. At 512 MiB (until
   2026-12-07) a step that had just freed more than that at the top gave it back and the next
-  steps faulted it in again: spdz2k's ``x < y`` on 10^5 elements (about 750 MB per party, the bit
-  MACs' arrays) trimmed every third step, 160 <-> 550 MB resident, and those steps took 47-57 ms
-  online instead of 35-37 (2 parties, loopback, Zen 4 VM; never trimmed: 31-45 ms, median 34, at
-  a steady 743 MB; W4 likewise 31-45 ms; ``mpcrun -n 2 --engine spdz2k
-  tests/scripts/heap_steps.py 100000 10`` prints a party's resident memory after each step);
+  steps faulted it in again: spdz2k's ``x < y`` on 10^5 elements (750-1,000 MB per party, the
+  bit MACs' arrays) went 997 -> 581 MB resident at its 13th step and back
+  (``mpcrun -n 2 --engine spdz2k tests/scripts/heap_steps.py 100000 16`` prints a party's
+  resident memory after each step), and its online times were bimodal. Suite ``compare``, 9
+  rounds, 2 parties, plaintext loopback, the Zen 4 VM (``python -m bench compare --engines
+  semi2k,spdz2k --parties 2 --peers none --repeats 9``): spdz2k's W3 median 53.2 ms (43.0-74.3)
+  and W4 56.7 ms (38.6-69.7) at 65cfc6f, 41.4 ms (34.2-47.8) and 38.4 ms (33.3-46.5) never
+  trimmed (e89b8a7); semi2k's, whose heap stays small, within the noise (W3 6.7 and 8.1 ms, W4
+  7.0 and 7.1 ms);
 - ``M_TOP_PAD`` = 64 MiB: the heap grows in large steps, so fewer ``brk`` calls.
 
 The cost is resident memory: the process keeps its heap's high-water mark until it exits (a

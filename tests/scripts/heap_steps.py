@@ -5,10 +5,9 @@
 Each step compares two secret vectors of SIZE elements (public test data from a fixed seed, not
 secrets) after preprocessing that step's material and reveals one element of the result, as a
 training loop reveals its loss. Each party prints whether the revealed elements match NumPy and
-its resident memory (MB)
-after every step: with ``--malloc tuned`` it rises over the first steps and then stays, since
-the heap keeps what a step freed for the next; a heap that is handed back to the kernel
-(trimmed) shows as a drop and a climb again.
+its resident memory (MB) after every step: with ``--malloc tuned`` it rises over the first steps
+and then stays, since the heap keeps what a step freed for the next; a heap that is handed back
+to the kernel (trimmed) shows as a drop and a climb again.
 """
 
 import numpy as np
