@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_launch import mpcrun  # python -m mpc run without the caller's MPC_* settings (MPC_MALLOC)
 
 from mpc.errors import ConfigError
 from mpc.launch.allocator import has_glibc_mallopt, tune_allocator
@@ -75,9 +76,8 @@ def test_a_party_keeps_its_heap_across_repeated_large_steps(tmp_path):
     kernel, so no later step faults it in again. With the trim threshold at 512 MiB party 0 gave
     400 MB back at the 13th step (997 -> 581 MB resident, in each of three runs) and climbed
     again (what that cost: mpc/launch/allocator.py)."""
-    argv = [sys.executable, "-m", "mpc", "run", "-n", "2", "--insecure-plaintext", "--engine", "spdz2k",
-            "--log-dir", str(tmp_path / "logs"), str(HEAP_STEPS), "100000", "16"]
-    done = subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=240)
+    done, _ = mpcrun(tmp_path, "-n", 2, "--insecure-plaintext", "--engine", "spdz2k", "--log-dir", "logs",
+                     HEAP_STEPS, 100000, 16, timeout=240)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = [ln for ln in done.stdout.splitlines() if ": ok=" in ln]
     assert len(lines) == 2, done.stdout

@@ -494,14 +494,14 @@ def test_net_worker_gets_its_secret_key_in_a_private_file_not_on_the_command_lin
     seen = []
     real = netbench.run_parties
 
-    def spy(nproc, command, tmp, timeout, profile="loopback", prefix="tbp"):
+    def spy(nproc, command, *args, **kwargs):
         def wrapped(i, address_of):
             argv, env = command(i, address_of)
             path = pathlib.Path(argv[-1])
             seen.append((i, argv, path.stat().st_mode & 0o777, json.loads(path.read_text())))
             return argv, env
 
-        return real(nproc, wrapped, tmp, timeout, profile, prefix=prefix)
+        return real(nproc, wrapped, *args, **kwargs)
 
     monkeypatch.setattr(netbench, "run_parties", spy)
     (row,) = netbench.measure(["tessera-encrypted"], "exchange", 2, 1 << 16, 2)
