@@ -514,3 +514,37 @@ def test_net_worker_gets_its_secret_key_in_a_private_file_not_on_the_command_lin
         assert mode == 0o600
         assert [k[1] is None for k in keys] == [j != i for j in range(2)]
         assert not any(s in a for s in secrets.values() for a in argv)
+
+
+def test_engine_ratio_times_both_engines_and_judges_the_target(capsys):
+    """bench/engine_ratio.py: every workload it names runs under both engines in the same
+    call, the ratios are those of the engines' times, and a full-size line carries #14's
+    target (a quick one none)."""
+    from bench import engine_ratio
+
+    engine_ratio.main(["--quick", "--transport", "local", "--repeats", "1", "--rounds", "1", "--ops", "W1", "W5"])
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(r["workload"], r["op"], r["n"]) for r in lines] == [("W1", "mul", 10**4), ("W5", "W5", 64)]
+    for r in lines:
+        semi, spdz = r["semi2k"]["median_s"], r["spdz2k"]["median_s"]
+        assert semi > 0 and spdz > 0
+        assert r["ratio_median"] == pytest.approx(spdz / semi)
+        assert r["ratio_min"] == pytest.approx(r["spdz2k"]["min_s"] / r["semi2k"]["min_s"])
+        assert r["target"] is None and r["met"] is None
+
+
+@pytest.mark.parametrize(("factor", "met"), [(2.9, True), (3.1, False)])
+def test_engine_ratio_judges_a_full_size_line_by_its_median(monkeypatch, factor, met):
+    from bench import engine_ratio
+
+    def fake_run(suite, party_main, op, size, parties, repeats, transport, engine):
+        base = [0.010, 0.011, 0.030][:repeats]  # one slow outlier: the median ignores it
+        scale = factor if engine == "spdz2k" else 1.0
+        return [{"online": [t * scale for t in base]} for _ in range(parties)], {}
+
+    monkeypatch.setattr(engine_ratio, "run", fake_run)
+    r = engine_ratio.measure("W3", 2, 3, 1, "local")
+    assert r["n"] == 10**5 and r["target"] == 3.0
+    assert r["ratio_median"] == pytest.approx(factor) and r["met"] is met
+    w1t = engine_ratio.measure("W1t", 2, 3, 1, "local")
+    assert w1t["target"] is None and w1t["met"] is None
