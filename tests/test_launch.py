@@ -516,6 +516,28 @@ def test_insecure_local_preprocessing_needs_the_launcher_flag(tmp_path):
     assert f"[P1] party 1: sum = {VALUES[0] + VALUES[1]}" in proc.stdout
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(("flags", "says"), [
+    (("--engine", "spdz3k"), "engine: expected one of semi2k, spdz2k"),
+    (("--engine", "masked2k", "--preprocessing", "ot"), "preprocessing: the masked2k engine needs the dealer's masks"),
+    (("--preprocessing", "otx"), "preprocessing: expected 'dealer', 'ot', 'local'"),
+    (("--preprocessing", "ot", "--ot-k", "9"), "ot_k: expected SoftSpoken's bits per block"),
+])
+def test_mpcrun_refuses_a_bad_engine_or_preprocessing_before_starting_a_process(tmp_path, flags, says):
+    """An engine, preprocessing or OT option the parties would refuse is refused by mpcrun itself,
+    once, before any process starts (no party output, no log folder), with -n and with --pid."""
+    _values(tmp_path)
+    proc, _ = mpcrun(tmp_path, "-n", 2, *flags, "--log-dir", "logs", SCRIPT, "value_{pid}.txt")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(f"mpcrun: {says}"), proc.stderr
+    assert "[P" not in proc.stderr + proc.stdout and not (tmp_path / "logs").exists()
+    hosts = _hosts_with_dealer(tmp_path, 2, "refused")[0]
+    proc, _ = mpcrun(tmp_path, "--pid", 0, "--hosts", hosts, *flags, "--log-dir", "logs1", SCRIPT, "value_{pid}.txt",
+                     env=_env())
+    assert proc.returncode == 2 and proc.stderr.startswith(f"mpcrun: {says}"), proc.stderr
+    assert not (tmp_path / "logs1").exists()
+
+
 @pytest.mark.timeout(10)
 def test_stats_table_format():
     from mpc.launch.cli import stats_table

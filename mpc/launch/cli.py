@@ -271,8 +271,15 @@ def _run_emulated(args: argparse.Namespace) -> int:
 
 
 def _check(cfg: SessionConfig) -> None:
-    """What the launcher can refuse before starting anything (each process checks again)."""
+    """What the launcher can refuse before starting anything (each process checks again): the
+    engine, preprocessing and OT options named by a flag or an ``MPC_*`` variable (a script's own
+    defaults are known only once it runs), and insecure local preprocessing."""
+    from mpc.runtime.engines import check_engine  # the registry: imported only when launching
+    from mpc.runtime.inout import check_preprocessing_spec, ot_options
+
     refuse_insecure_local(cfg)
+    check_preprocessing_spec(cfg.preprocessing, check_engine(cfg.engine))
+    ot_options(cfg.ot_batch, cfg.ot_matrix, cfg.ot_extension, cfg.ot_k)
 
 
 def _run_one(args: argparse.Namespace, signals: StopSignals) -> int:
