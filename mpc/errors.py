@@ -31,7 +31,10 @@ class ConfigError(MPCError, ValueError):
 
 
 class ShareTypeError(MPCError, TypeError):
-    """Operands that cannot be combined: different parties, engines, dtypes or share kinds."""
+    """Operands that cannot be combined: different parties, engines, dtypes or share kinds; and
+    a value of a type an operation does not take (a string as an input value, a secret as an
+    index or a divisor, a SecretTensor where a public array or a truth value is needed). A
+    ``TypeError`` as Python would raise, and an expected error for the launcher."""
 
 
 class InputError(MPCError, ValueError):

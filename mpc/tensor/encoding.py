@@ -25,9 +25,9 @@ def to_numpy(value: object, what: str = "value") -> np.ndarray:
     elif isinstance(value, (bool, int, float, np.generic, list, tuple)):
         arr = np.asarray(value)
     else:
-        raise TypeError(f"{what}: expected a number, a list, a numpy array or a torch tensor, got {type(value).__name__}")
+        raise ShareTypeError(f"{what}: expected a number, a list, a numpy array or a torch tensor, got {type(value).__name__}")
     if arr.dtype.kind not in "biuf" and not (arr.dtype == object and _all_ints(arr)):
-        raise TypeError(f"{what}: expected numeric values, got an array of dtype {arr.dtype}")
+        raise ShareTypeError(f"{what}: expected numeric values, got an array of dtype {arr.dtype}")
     return arr
 
 

@@ -135,7 +135,7 @@ class SecretTensor:
 
     def __len__(self) -> int:
         if self.ndim == 0:
-            raise TypeError("len() of a 0-d SecretTensor")
+            raise ShareTypeError("len() of a 0-d SecretTensor")
         return self.shape[0]
 
     def __iter__(self) -> Iterator[SecretTensor]:
@@ -147,10 +147,10 @@ class SecretTensor:
         return f"SecretTensor(shape={self.shape}, dtype={self._dtype}{scale}, engine={self._engine.name}, party={self._engine.pid})"
 
     def __bool__(self) -> bool:
-        raise TypeError("the truth value of a SecretTensor is secret; reveal it first")
+        raise ShareTypeError("the truth value of a SecretTensor is secret; reveal it first")
 
     def __array__(self, *args, **kwargs):
-        raise TypeError("a SecretTensor cannot be converted to a numpy array; use party.reveal(...)")
+        raise ShareTypeError("a SecretTensor cannot be converted to a numpy array; use party.reveal(...)")
 
     # ------------------------------------------------------------------ internal helpers
 
@@ -376,7 +376,7 @@ class SecretTensor:
           (relative error up to d * 2^-(f+1)); the result has scale 2f (deferred truncation).
         """
         if isinstance(other, SecretTensor):
-            raise TypeError("division by a secret needs a reciprocal protocol (mpc.functions), not '/'")
+            raise ShareTypeError("division by a secret needs a reciprocal protocol (mpc.functions), not '/'")
         c = to_numpy(other, "divisor")
         if np.any(c == 0):
             raise ZeroDivisionError("division of a SecretTensor by zero")
@@ -498,7 +498,7 @@ class SecretTensor:
     def _index(key: object) -> object:
         parts = key if isinstance(key, tuple) else (key,)
         if any(isinstance(p, SecretTensor) for p in parts):
-            raise TypeError("indexing with a secret index is not supported (indices must be public)")
+            raise ShareTypeError("indexing with a secret index is not supported (indices must be public)")
         return key
 
     def __getitem__(self, key: object) -> SecretTensor:
