@@ -558,13 +558,22 @@ void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, s
     }
 }
 
-void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t n)
+void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t stride, size_t n)
 {
-    /* The records are 528 bytes apart: only their first cache line is read here, so the loads
-     * are latency-bound; prefetching a few records ahead keeps several misses in flight. */
+    if (stride == 2) { /* light words: one sequential stream */
+        for (size_t i = 0; i < n; i++) {
+            w[i] = x[2 * i] ^ a[2 * i];
+            f[i] = x[2 * i + 1] ^ a[2 * i + 1];
+        }
+        return;
+    }
+    /* Records 528 bytes apart: one cache line of each is read, so the loads are latency-bound;
+     * prefetching a few records ahead keeps several misses in flight. (Still about 10 ns a record
+     * on Zen 4 against 2.6 for light words, out of cache: hence the triples' heads,
+     * mpc.engines.authbits.) */
     for (size_t i = 0; i < n; i++) {
-        const uint64_t *pa = a + MPC_BAUTH_WORDS * i;
-        __builtin_prefetch(pa + 8 * MPC_BAUTH_WORDS, 0, 0);
+        const uint64_t *pa = a + stride * i;
+        __builtin_prefetch(pa + 8 * stride, 0, 0);
         w[i] = x[2 * i] ^ pa[0];
         f[i] = x[2 * i + 1] ^ pa[1];
     }

@@ -167,9 +167,10 @@ def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
 @given(st.data())
 def test_bauth_mask_matches_the_definition(data):
     """bauth_mask: (x bits ^ a bits, x fold ^ a fold) per record, reading only the records' first
-    two words: compiled == reference == the definition, into given outputs or fresh ones."""
+    two words, of BAUTH records or light words (a triple's heads): compiled == reference == the
+    definition, into given outputs or fresh ones."""
     shape = data.draw(SHAPES)
-    x, a = words(data.draw, (*shape, 2)), words(data.draw, (*shape, 66))
+    x, a = words(data.draw, (*shape, 2)), words(data.draw, (*shape, data.draw(st.sampled_from([66, 2]))))
     w_ref, f_ref = REF.bauth_mask(x, a)
     w, f = np.empty(shape, dtype=np.uint64), np.empty(shape, dtype=np.uint64)
     C.bauth_mask(x, a, w, f)
@@ -360,6 +361,7 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
+    lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((4, 2), dtype=np.uint64)),
     lambda k: k.auth_lincomb([], [], None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)] * 17, [1] * 17, None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [np.zeros(2, dtype=np.uint64)], None, 1, True),

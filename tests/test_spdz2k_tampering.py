@@ -39,6 +39,7 @@ from _tamper import add128, one_shot
 
 import mpc
 from mpc.errors import CheatingDetected
+from mpc.preprocessing.base import AuthBitTriple
 from mpc.testing import run_local
 
 TRIALS = 1000
@@ -413,15 +414,23 @@ MATERIAL = ("bit_triples", "dabits", "edabits", "bit_mul_triples")
 def tamper_item(item, choice) -> None:
     """Change one component of an authenticated item in place (``choice``: pre-drawn numbers): a
     bit of a real element (elements 0..4, in the first word of every row), a folded or bit MAC, or
-    a ring value or MAC."""
+    a ring value or MAC. An AND triple's a and b are also in its heads (light words, what the
+    masking reads): a bit of a or b changes in both, as a party that holds another share would
+    use it; the heads alone change the opened word only (their "w") or its recorded MAC ("f")."""
     comp_u, field_u, row_u, element, bit, mask, offset = choice
     comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
-    comp = comps[int(comp_u * len(comps))]
-    if "w" in comp.dtype.names:  # BAUTH words: a triple's words are rows (planes) of one word each
-        rec = comp[int(row_u * comp.shape[0]), 0] if comp.ndim == 2 else comp[int(row_u * comp.shape[0])]
-        field = ("w", "f", "m")[int(field_u * 3)]
+    index = int(comp_u * len(comps))
+    comp = comps[index]
+    if "w" in comp.dtype.names:  # BAUTH words (or a triple's heads, LAUTH: no bit MACs): a
+        # triple's words are rows (planes) of one word each
+        row = int(row_u * comp.shape[0])
+        rec = comp[row, 0] if comp.ndim == 2 else comp[row]
+        fields = comp.dtype.names
+        field = fields[int(field_u * len(fields))]
         if field == "w":
             rec["w"] ^= np.uint64(1 << element)
+            if isinstance(item, AuthBitTriple) and index < 2:  # a or b: their heads too
+                item[3 + index]["w"][row] ^= np.uint64(1 << element)
         elif field == "f":
             rec["f"] ^= np.uint64(mask)
         else:
@@ -436,7 +445,7 @@ def changes_a_value(item, choice) -> bool:
     comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
     comp = comps[int(comp_u * len(comps))]
     if "w" in comp.dtype.names:
-        return int(field_u * 3) == 0
+        return int(field_u * len(comp.dtype.names)) == 0
     return field_u < 0.5 and not high_only(offset)
 
 

@@ -276,8 +276,10 @@ def bauth_and_args(c, a, b, d, e, delta) -> tuple:
 
 
 def bauth_mask_args(x, a) -> tuple:
-    """(x, a) of ``bauth_mask``: (..., 2) word pairs and (..., 66) records of one element shape."""
-    x, a = as_u64("x", x), bauth("a", a)
+    """(x, a) of ``bauth_mask``: (..., 2) word pairs, and (..., 66) records or (..., 2) light
+    words, of one element shape."""
+    x = as_u64("x", x)
+    a = as_u64("a", a) if np.ndim(a) and np.shape(a)[-1] == 2 else bauth("a", a)
     if x.shape != (*a.shape[:-1], 2):
         raise KernelError(f"x: expected shape {(*a.shape[:-1], 2)} (bits and fold per record), got {x.shape}")
     return x, a

@@ -33,7 +33,7 @@ cdef extern from "mpc/gf2k.h" nogil:
     void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
     void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
-    void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t n)
+    void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t stride, size_t n)
 
 
 def gf64_mul(a, b, out=None):
@@ -125,18 +125,20 @@ def bauth_and_public_light(x, c):
 
 def bauth_mask(x, a, w=None, f=None):
     """(x bits ^ a bits, x fold ^ a fold) for (..., 2) word pairs x (bits, fold) and records a
-    (..., 66): an AND's masked operand and its folded MAC (into ``w`` and ``f`` when given)."""
+    (..., 66), or light words a (..., 2): an AND's masked operand and its folded MAC (into ``w``
+    and ``f`` when given)."""
     x, a = ck.bauth_mask_args(x, a)
     w = ck.out_array(w, a.shape[:-1])
     f = ck.out_array(f, a.shape[:-1])
     cdef size_t n = w.size
+    cdef size_t stride = a.shape[a.ndim - 1]
     cdef uint64_t *pw = out_ptr(w)
     cdef uint64_t *pf = out_ptr(f)
     cdef const uint64_t *px = in_ptr(x)
     cdef const uint64_t *pa = in_ptr(a)
     if n:
         with nogil:
-            mpc_bauth_mask(pw, pf, px, pa, n)
+            mpc_bauth_mask(pw, pf, px, pa, stride, n)
     return w, f
 
 

@@ -672,8 +672,9 @@ def bauth_and(c, a, b, d, e, delta, first):
 
 
 def bauth_mask(x, a, w=None, f=None):
-    """(x bits ^ a bits, x fold ^ a fold) for (..., 2) word pairs x and records a (..., 66): an
-    AND's masked operand and the fold of its MAC (into ``w`` and ``f`` when given)."""
+    """(x bits ^ a bits, x fold ^ a fold) for (..., 2) word pairs x and records a (..., 66) or
+    light words a (..., 2): an AND's masked operand and the fold of its MAC (into ``w`` and ``f``
+    when given)."""
     x, a = ck.bauth_mask_args(x, a)
     w, f = ck.out_array(w, a.shape[:-1]), ck.out_array(f, a.shape[:-1])
     np.bitwise_xor(x[..., 0], a[..., 0], out=w)

@@ -29,7 +29,9 @@ Authenticated boolean kinds (spdz2k's boolean side; :mod:`mpc.sharing.auth_bits`
 bits with GF(2^64) MACs, packed in :data:`~mpc.sharing.auth_bits.BAUTH` words; the arithmetic
 halves are AUTH records):
 
-- ``bit_triple`` with ``ring=1, auth=True``: authenticated AND triples, ``nwords`` words;
+- ``bit_triple`` with ``ring=1, auth=True``: authenticated AND triples, ``nwords`` words: a,
+  b, c as BAUTH words and the heads of a and b (their bits and folded MACs as LAUTH words,
+  :class:`AuthBitTriple`);
 - ``input`` with ``ring=1, auth=True``: params (owner, *shape), authenticated random bit words
   whose value the owner also gets (binary inputs and private reveals);
 - ``dabit`` and ``bitmul`` with ``ring=128, auth=True``: daBits and bit-injection triples with
@@ -188,6 +190,18 @@ class Triple(NamedTuple):
     a: np.ndarray
     b: np.ndarray
     c: np.ndarray
+
+
+class AuthBitTriple(NamedTuple):
+    """An authenticated AND triple item: a, b, c as BAUTH words, and a's and b's bits and folded
+    MACs again as contiguous LAUTH words (``la``, ``lb``: what the AND's masking reads;
+    :func:`mpc.preprocessing.authenticated.triple_heads`)."""
+
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    la: np.ndarray
+    lb: np.ndarray
 
 
 class SquarePair(NamedTuple):
@@ -545,11 +559,14 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""
         raise ConfigError(f"{type(self).__name__} serves no authenticated material (no MAC key)")
 
-    def bit_triples(self, nwords: int, auth: bool = False) -> BitTriple:
+    def bit_triples(self, nwords: int, auth: bool = False) -> BitTriple | AuthBitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``
-        (``auth=True``: authenticated BAUTH words, the ``ring=1`` twin)."""
+        (``auth=True``: the ``ring=1`` twin, an :class:`AuthBitTriple` of authenticated BAUTH
+        words and a's and b's heads)."""
         req = bit_triple_request(nwords)
-        a, b, c = self.take(req._replace(ring=1, auth=True) if auth else req)
+        if auth:
+            return AuthBitTriple(*self.take(req._replace(ring=1, auth=True)))
+        a, b, c = self.take(req)
         return a, b, c
 
     def dabits(self, count: int, auth: bool = False) -> DaBits:

@@ -55,7 +55,8 @@ Items from the pool (after the checks):
   (public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share). Then the
   arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
   is. Correct since every input is a consistent daBit and the product uses a sacrificed
-  triple; private since every opening is masked by a uniform triple value, daBit or 2m.
+  triple; private since every opening is masked by a uniform triple value, daBit or 2m. The
+  item is a, b, c (BAUTH) and the heads of a and b (light words, ``authenticated.triple_heads``).
 - ``input`` (ring 1, (owner, *shape)): the owner's own authenticated bits (the other parties'
   contributions to these slots are ignored), their words at the owner.
 
@@ -78,6 +79,7 @@ import math
 
 import numpy as np
 
+from mpc.preprocessing.authenticated import triple_heads
 from mpc.preprocessing.base import Request
 from mpc.preprocessing.ot_bit_vole import combine, gf_dot
 from mpc.preprocessing.ot_spdz_bits import open_recorded
@@ -157,8 +159,9 @@ def bit_mac_check(src, o: np.ndarray, m: np.ndarray, coin: PRG, bad: list[str]) 
         bad.append("the binary MACs do not match the authenticated bits")
 
 
-def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
-    """BAUTH words (``nwords(count)``) from bit shares (0/1) and their MAC shares, zero-padded."""
+def _words_folds_macs(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> tuple[np.ndarray, ...]:
+    """Bit words (``nwords(count)``), their folded MACs and MAC shares ``(nwords, 64)`` from bit
+    shares (0/1) and their MAC shares, zero-padded."""
     nw = nwords(count)
     b = np.zeros(nw * 64, dtype=np.uint8)
     m = np.zeros(nw * 64, dtype=np.uint64)
@@ -166,7 +169,12 @@ def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.nda
     m[:count] = macs[:count]
     m = m.reshape(nw, 64)
     w = kernels.pack_bits(b.reshape(1, -1))[0] if nw else np.zeros(0, dtype=np.uint64)
-    return auth_bits.pack(w, kernels.gf64_fold(m) if nw else np.zeros(0, dtype=np.uint64), m)
+    return w, kernels.gf64_fold(m) if nw else np.zeros(0, dtype=np.uint64), m
+
+
+def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
+    """BAUTH words (``nwords(count)``) from bit shares (0/1) and their MAC shares, zero-padded."""
+    return auth_bits.pack(*_words_folds_macs(kernels, bits, macs, count))
 
 
 class Mixed:
@@ -367,5 +375,7 @@ class Mixed:
         dv, dm = self.binary(it.boff + 2 * size, size)
         cv = dv ^ e if src.pid == 0 else dv.copy()
         cm = dm ^ (e * np.uint64(src.bit_mac_key_share()))
-        return tuple(_to_bauth(k, v, m, size) for v, m in (a, b, (cv, cm)))
+        parts = [_words_folds_macs(k, v, m, size) for v, m in (a, b, (cv, cm))]
+        (aw, af, _), (bw, bf, _) = parts[:2]
+        return (*(auth_bits.pack(*p) for p in parts), *triple_heads(aw, af, bw, bf))
 

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ABIT", "BAUTH", "LAUTH", "WORDS", "bit_macs", "from_words", "lighten", "pack", "words"]
+__all__ = ["ABIT", "BAUTH", "LAUTH", "WORDS", "bit_macs", "from_words", "lighten", "pack", "pack_light", "words"]
 
 BAUTH = np.dtype([("w", "<u8"), ("f", "<u8"), ("m", "<u8", (64,))])
 LAUTH = np.dtype([("w", "<u8"), ("f", "<u8")])
@@ -67,6 +67,14 @@ def from_words(w: np.ndarray) -> np.ndarray:
     array (a view)."""
     w = np.ascontiguousarray(w, dtype=np.uint64)
     return w.reshape(-1).view(BAUTH if w.shape[-1] == WORDS else LAUTH).reshape(w.shape[:-1])
+
+
+def pack_light(values: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """A LAUTH array from bit words ``(...)`` and their folded MACs ``(...)``."""
+    out = np.empty(np.shape(values), dtype=LAUTH)
+    out["w"] = values
+    out["f"] = folds
+    return out
 
 
 def pack(values: np.ndarray, folds: np.ndarray, macs: np.ndarray) -> np.ndarray:

@@ -61,9 +61,10 @@ void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, s
 /* mpc_bauth_and_public without the MACs of the bits: out is (n, 2), (bits, fold) */
 void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
 /* w[i] = x[i].bits ^ a[i].bits and f[i] = x[i].fold ^ a[i].fold for (bits, fold) word pairs x
- * (2 words each) and records a: an AND's masked operand to send, and the fold of its MAC
- * (MACs are linear), reading only the first 16 bytes of each record */
-void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t n);
+ * (2 words each) and a's records of `stride` words (MPC_BAUTH_WORDS for BAUTH records, of which
+ * only the first 16 bytes are read; 2 for light words, such as a triple's heads): an AND's
+ * masked operand to send, and the fold of its MAC (MACs are linear) */
+void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t stride, size_t n);
 
 #ifdef __cplusplus
 }
