@@ -521,6 +521,29 @@ void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t
     }
 }
 
+void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
+                                    uint64_t delta, int first, size_t n)
+{
+    /* Blocks of 64 records (33 KiB): the AND kernel streams a block's records in, and the XOR
+     * reads their first words while they are still in cache, instead of a second pass over the
+     * records that would take one cache line of every 528-byte record from memory (as long as
+     * the AND's whole pass). */
+    enum { BLOCK = 64 };
+    uint64_t keys[BLOCK], cd[BLOCK];
+    for (size_t i = 0; i < BLOCK; i++)
+        keys[i] = delta;
+    for (size_t i0 = 0; i0 < n; i0 += BLOCK) {
+        const size_t m = n - i0 < BLOCK ? n - i0 : BLOCK;
+        mpc_bauth_and_public_light(and_out + 2 * i0, x + MPC_BAUTH_WORDS * i0, c + i0, m);
+        mpc_gf64_mul(cd, c + i0, keys, m); /* c * delta, a block at a time (the vector path) */
+        for (size_t i = 0; i < m; i++) {
+            const uint64_t *px = x + MPC_BAUTH_WORDS * (i0 + i);
+            xor_out[2 * (i0 + i)] = px[0] ^ (first ? c[i0 + i] : 0);
+            xor_out[2 * (i0 + i) + 1] = px[1] ^ cd[i];
+        }
+    }
+}
+
 void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first, size_t n)
 {
     Z_DISPATCH(z_xor_public(out, x, c, delta, first, n), y_xor_public(out, x, c, delta, first, n))

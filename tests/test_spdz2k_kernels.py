@@ -114,6 +114,9 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
         c_light[..., 2:] = 0
         np.testing.assert_array_equal(k.bauth_and_light(c_light, a, b, d, e, delta, first), z[..., :2])
         np.testing.assert_array_equal(k.bauth_and_public_light(c, d), ap[..., :2])
+        both = k.bauth_and_xor_public_light(c, d, delta, first)  # the two light leaves in one pass
+        np.testing.assert_array_equal(both[0], ap[..., :2])
+        np.testing.assert_array_equal(both[1], xp[..., :2])
     for idx in np.ndindex(*shape):
         cc, aa, bb, dd, ee = (int(v) for v in (c[idx][0], a[idx][0], b[idx][0], d[idx], e[idx]))
         assert int(z[idx][0]) == cc ^ (dd & bb) ^ (ee & aa) ^ ((dd & ee) if first else 0)
@@ -161,6 +164,18 @@ def test_matmul128_matches_the_reference(m, k, n, a_wide, b_wide, fill):
     got = C.matmul128(a, b)
     assert got.shape == (m, n, 2) and got.dtype == np.uint64
     np.testing.assert_array_equal(got, want)
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data(), n=st.integers(0, 200), delta=WORD, first=st.booleans())
+def test_bauth_and_xor_public_light_is_the_two_light_kernels(data, n, delta, first):
+    """The fused leaves kernel over any number of records (its blocks of 64 and a partial one):
+    the light AND with public words and the light XOR with them, as the separate kernels give."""
+    x, c = words(data.draw, (n, 66)), words(data.draw, (n,))
+    for k in BACKENDS:
+        got_and, got_xor = k.bauth_and_xor_public_light(x, c, delta, first)
+        np.testing.assert_array_equal(got_and, REF.bauth_and_public_light(x, c))
+        np.testing.assert_array_equal(got_xor, REF.bauth_xor_public(x, c, delta, first)[..., :2])
 
 
 @settings(max_examples=30, deadline=None)
@@ -359,6 +374,7 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.bauth_and_light(*(np.zeros((2, 66), dtype=np.uint64),) * 3, np.zeros(2, dtype=np.uint64),
                                 np.zeros(2, dtype=np.int64), 1, True),
     lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
+    lambda k: k.bauth_and_xor_public_light(np.zeros((2, 66), dtype=np.uint64), np.zeros(3, dtype=np.uint64), 1, True),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((4, 2), dtype=np.uint64)),

@@ -33,6 +33,8 @@ cdef extern from "mpc/gf2k.h" nogil:
     void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
     void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
+    void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
+                                        uint64_t delta, int first, size_t n)
     void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t stride, size_t n)
 
 
@@ -107,6 +109,28 @@ cdef object _and_public(object x, object c, bint light):
     return out
 
 
+cdef object _public_keyed(object x, object c, object delta, object first, bint fused):
+    """Authenticated words XOR public words (records), or (fused) both light leaves of a
+    comparison with them in one pass: (x AND c, x XOR c) as (..., 2) words each."""
+    x, c, delta = ck.bauth_public_args(x, c, delta)
+    out = np.empty((*x.shape[:-1], 2) if fused else x.shape, dtype=np.uint64)
+    xor_out = np.empty((*x.shape[:-1], 2), dtype=np.uint64) if fused else out
+    cdef size_t n = c.size
+    cdef uint64_t dl = delta
+    cdef int is_first = 1 if first else 0
+    cdef uint64_t *po = out_ptr(out)
+    cdef uint64_t *pxo = out_ptr(xor_out)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pc = in_ptr(c)
+    if n:
+        with nogil:
+            if fused:
+                mpc_bauth_and_xor_public_light(po, pxo, px, pc, dl, is_first, n)
+            else:
+                mpc_bauth_xor_public(po, px, pc, dl, is_first, n)
+    return (out, xor_out) if fused else out
+
+
 def bauth_and(c, a, b, d, e, delta, first):
     """One party's authenticated share of x AND y from an authenticated bit triple and the
     opened d, e (see the reference)."""
@@ -121,6 +145,13 @@ def bauth_and_light(c, a, b, d, e, delta, first):
 def bauth_and_public_light(x, c):
     """:func:`bauth_and_public` without the MACs of the bits: (..., 2) words (bits, fold)."""
     return _and_public(x, c, True)
+
+
+def bauth_and_xor_public_light(x, c, delta, first):
+    """(:func:`bauth_and_public_light` of (x, c), the light x ^ c) for records x (..., 66) and
+    public words c (...): each (..., 2) words (bits, fold), from one pass over x; the XOR's bits
+    take c on ``first`` only, its fold c * delta."""
+    return _public_keyed(x, c, delta, first, True)
 
 
 def bauth_mask(x, a, w=None, f=None):
@@ -144,18 +175,7 @@ def bauth_mask(x, a, w=None, f=None):
 
 def bauth_xor_public(x, c, delta, first):
     """Share of x ^ c for authenticated words x and public words c (see the reference)."""
-    x, c, delta = ck.bauth_public_args(x, c, delta)
-    out = np.empty(x.shape, dtype=np.uint64)
-    cdef size_t n = c.size
-    cdef uint64_t dl = delta
-    cdef int is_first = 1 if first else 0
-    cdef uint64_t *po = out_ptr(out)
-    cdef const uint64_t *px = in_ptr(x)
-    cdef const uint64_t *pc = in_ptr(c)
-    if n:
-        with nogil:
-            mpc_bauth_xor_public(po, px, pc, dl, is_first, n)
-    return out
+    return _public_keyed(x, c, delta, first, False)
 
 
 def bauth_and_public(x, c):

@@ -712,6 +712,17 @@ def bauth_and_public_light(x, c):
     return np.ascontiguousarray(bauth_and_public(x, c)[..., :2])
 
 
+def bauth_and_xor_public_light(x, c, delta, first):
+    """(:func:`bauth_and_public_light` of (x, c), the light x ^ c) for records x (..., 66) and
+    public words c (...): each (..., 2) words (bits, fold); the XOR's bits take c on ``first``
+    only, its fold c * delta."""
+    x, c, delta = ck.bauth_public_args(x, c, delta)
+    xor = np.empty((*x.shape[:-1], 2), dtype=np.uint64)
+    xor[..., 0] = x[..., 0] ^ (c if first else _ZERO)
+    xor[..., 1] = x[..., 1] ^ _gf64_reduce(*_clmul(c, np.uint64(delta)))
+    return bauth_and_public_light(x, c), xor
+
+
 def bauth_and_public(x, c):
     """Share of x & c for authenticated words x (records (..., 66)) and public words c (...):
     bits and MACs of the bits clear in c set to zero, the fold recomputed."""
@@ -962,7 +973,7 @@ KERNELS = (
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
-    "bauth_and_light", "bauth_and_public_light", "bauth_mask",
+    "bauth_and_light", "bauth_and_public_light", "bauth_and_xor_public_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",
     "spdz_weighted128", "spdz_untrim128",

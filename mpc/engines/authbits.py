@@ -159,6 +159,16 @@ class AuthBits:
         c = self._public_words(x, c, "and_public_light")
         return from_words(self.k.bauth_and_public_light(words(x), c)).reshape(x.shape)
 
+    def and_xor_public_light(self, x: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(:meth:`and_public_light`, :meth:`xor_public_light`) of (x, c) for full words x, as
+        light words, from one pass over x's records (``bauth_and_xor_public_light``): a
+        comparison's leaves. The XOR alone reads one cache line of every 528-byte record, as
+        long as the AND's whole pass (2.8 against 2.6 ms on 63 x 1563 words on Zen 4). Local."""
+        x = self._share("and_xor_public_light x", x)
+        c = self._public_words(x, c, "and_xor_public_light")
+        both = self.k.bauth_and_xor_public_light(words(x), c, self.delta, self.pid == 0)
+        return tuple(from_words(o).reshape(x.shape) for o in both)
+
     def xor_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
         x = self._share("xor_public_light x", x, light_ok=True)

@@ -175,8 +175,7 @@ class Spdz2kConverter:
         eng = self.boolean
         nc = ~c
         w = r.shape[0]
-        less = eng.and_public_light(r, nc)
-        e = eng.xor_public_light(r, nc)
+        less, e = eng.and_xor_public_light(r, nc)  # one pass over r's records
         top = eng.and_public(r[w - 1 : w], nc[w - 1 : w])  # less[-1] with its bits' MACs
         while less.shape[0] > 1:
             k = less.shape[0]

@@ -349,6 +349,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bauth_and_public": lambda g: _bauth_public(g, False),
     "bauth_and_light": _bauth_and,
     "bauth_and_public_light": lambda g: _bauth_public(g, False),
+    "bauth_and_xor_public_light": lambda g: _bauth_public(g, True),
     "bauth_mask": lambda g: (lambda s: (g.u64((*s, 2)), g.u64((*s, 66))))(g.shape()),
     "ot_transpose128": lambda g: (g.u64((128, g.dim(0, 5))),),
     "ot_tweak": lambda g: (g.u64((g.dim(0, 9), 2)), int(g.u64((1,))[0]), g.dim(1, 4)),
@@ -461,10 +462,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     failed = 0
     root = PRG(hashlib.sha256(b"tessera-selfcheck\0" + (seed % 2**64).to_bytes(8, "little")).digest()[:16])
+    width = max(map(len, _ref.KERNELS))
     for name in _ref.KERNELS:
         prg = root.derive(name)
         problems = check_kernel(name, getattr(kernels, name), args.cases, prg)
-        print(f"  {name:<24} {'ok' if not problems else 'MISMATCH'}")
+        print(f"  {name:<{width}} {'ok' if not problems else 'MISMATCH'}")
         for p in problems:
             print(f"      {p}")
         failed += bool(problems)

@@ -60,6 +60,11 @@ void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, u
 void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
 /* mpc_bauth_and_public without the MACs of the bits: out is (n, 2), (bits, fold) */
 void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n);
+/* Both of mpc_bauth_and_public_light(and_out, x, c) and the light x ^ c (bits ^ c when first != 0,
+ * fold ^ c * delta) into xor_out, each (n, 2), from one pass over the records x: the leaves of a
+ * comparison with public words (l = x & c, e = x ^ c), reading each record once */
+void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
+                                    uint64_t delta, int first, size_t n);
 /* w[i] = x[i].bits ^ a[i].bits and f[i] = x[i].fold ^ a[i].fold for (bits, fold) word pairs x
  * (2 words each) and a's records of `stride` words (MPC_BAUTH_WORDS for BAUTH records, of which
  * only the first 16 bytes are read; 2 for light words, such as a triple's heads): an AND's
