@@ -143,14 +143,14 @@ MPC_TARGET_GF2K_Z static void z_fold(uint64_t *out, const uint64_t *m, size_t n)
     }
 }
 
-MPC_TARGET_GF2K_Z static void z_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+MPC_TARGET_GF2K_Z static void z_and(uint64_t *out, const uint64_t *c, size_t cs, const uint64_t *a, const uint64_t *b,
                                     const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n,
                                     int light)
 {
     Z_FOLD_SETUP
     const __m512i dv = _mm512_set1_epi64((long long)delta);
     for (size_t i = 0; i < n; i++) {
-        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        const uint64_t *pc = c + cs * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t dd = d[i], ee = e[i], de = dd & ee;
         uint64_t bits = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
         __m512i lo = _mm512_setzero_si512(), hi = lo;
@@ -261,13 +261,13 @@ MPC_TARGET_GF2K_Y static void y_fold(uint64_t *out, const uint64_t *m, size_t n)
     }
 }
 
-MPC_TARGET_GF2K_Y static void y_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+MPC_TARGET_GF2K_Y static void y_and(uint64_t *out, const uint64_t *c, size_t cs, const uint64_t *a, const uint64_t *b,
                                     const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n,
                                     int light)
 {
     const __m256i dv = _mm256_set1_epi64x((long long)delta);
     for (size_t i = 0; i < n; i++) {
-        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        const uint64_t *pc = c + cs * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t dd = d[i], ee = e[i], de = dd & ee;
         uint64_t bits = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
         const __m256i wd = _mm256_set1_epi64x((long long)dd), we = _mm256_set1_epi64x((long long)ee);
@@ -458,9 +458,10 @@ void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
 void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
                    const uint64_t *e, uint64_t delta, int first, size_t n)
 {
-    Z_DISPATCH(z_and(out, c, a, b, d, e, delta, first, n, 0), y_and(out, c, a, b, d, e, delta, first, n, 0))
+    const size_t cs = MPC_BAUTH_WORDS;
+    Z_DISPATCH(z_and(out, c, cs, a, b, d, e, delta, first, n, 0), y_and(out, c, cs, a, b, d, e, delta, first, n, 0))
     for (size_t i = 0; i < n; i++) {
-        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        const uint64_t *pc = c + cs * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t *po = out + MPC_BAUTH_WORDS * i;
         uint64_t dd = d[i], ee = e[i];
         po[0] = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? (dd & ee) : 0);
@@ -476,15 +477,15 @@ void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const ui
     }
 }
 
-void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
-                         const uint64_t *e, uint64_t delta, int first, size_t n)
+void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, size_t cs, const uint64_t *a, const uint64_t *b,
+                         const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
 {
-    Z_DISPATCH(z_and(out, c, a, b, d, e, delta, first, n, 1), y_and(out, c, a, b, d, e, delta, first, n, 1))
+    Z_DISPATCH(z_and(out, c, cs, a, b, d, e, delta, first, n, 1), y_and(out, c, cs, a, b, d, e, delta, first, n, 1))
 #ifdef MPC_HAVE_PCLMUL_PATH
     int fast = have_pclmul();
 #endif
     for (size_t i = 0; i < n; i++) {
-        const uint64_t *pc = c + MPC_BAUTH_WORDS * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
+        const uint64_t *pc = c + cs * i, *pa = a + MPC_BAUTH_WORDS * i, *pb = b + MPC_BAUTH_WORDS * i;
         uint64_t dd = d[i], ee = e[i], de = dd & ee;
         out[2 * i] = pc[0] ^ (dd & pb[0]) ^ (ee & pa[0]) ^ (first ? de : 0);
         uint64_t lo = 0, hi = 0;

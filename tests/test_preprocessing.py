@@ -340,7 +340,7 @@ def test_item_bytes_counts_what_a_party_holds(n):
         for pid, item in enumerate(items):
             held = item[:-1] if req.kind == "input" and pid == req.params[0] else item
             assert _item_bytes(req) == sum(a.nbytes for a in held), (req, pid)
-    assert _item_bytes(Request("bit_triple", (7,), 1, True)) == 3 * 7 * 528 + 2 * 7 * 16  # 64 MACs a word; heads
+    assert _item_bytes(Request("bit_triple", (7,), 1, True)) == 3 * 7 * 528 + 3 * 7 * 16  # 64 MACs a word; heads
 
 
 def test_predicted_material_in_store_stays_under_its_byte_bound(monkeypatch):

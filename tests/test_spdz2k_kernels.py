@@ -113,6 +113,8 @@ def test_bauth_kernels_match_the_mac_relations(data, delta, first):
         c_light[..., 1] = REF.gf64_fold(np.ascontiguousarray(c[..., 2:]))  # a triple's fold is its MACs' fold
         c_light[..., 2:] = 0
         np.testing.assert_array_equal(k.bauth_and_light(c_light, a, b, d, e, delta, first), z[..., :2])
+        heads = np.ascontiguousarray(c_light[..., :2])  # c as light words (a triple's heads)
+        np.testing.assert_array_equal(k.bauth_and_light(heads, a, b, d, e, delta, first), z[..., :2])
         np.testing.assert_array_equal(k.bauth_and_public_light(c, d), ap[..., :2])
         both = k.bauth_and_xor_public_light(c, d, delta, first)  # the two light leaves in one pass
         np.testing.assert_array_equal(both[0], ap[..., :2])
@@ -374,6 +376,10 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.bauth_and_light(*(np.zeros((2, 66), dtype=np.uint64),) * 3, np.zeros(2, dtype=np.uint64),
                                 np.zeros(2, dtype=np.int64), 1, True),
     lambda k: k.bauth_and_public_light(np.zeros((2, 66), dtype=np.uint8), np.zeros(2, dtype=np.uint64)),
+    lambda k: k.bauth_and_light(np.zeros((3, 2), dtype=np.uint64), *(np.zeros((2, 66), dtype=np.uint64),) * 2,
+                                np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.uint64), 1, True),
+    lambda k: k.bauth_and(np.zeros((2, 2), dtype=np.uint64), *(np.zeros((2, 66), dtype=np.uint64),) * 2,
+                          np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.uint64), 1, True),
     lambda k: k.bauth_and_xor_public_light(np.zeros((2, 66), dtype=np.uint64), np.zeros(3, dtype=np.uint64), 1, True),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),

@@ -414,9 +414,9 @@ MATERIAL = ("bit_triples", "dabits", "edabits", "bit_mul_triples")
 def tamper_item(item, choice) -> None:
     """Change one component of an authenticated item in place (``choice``: pre-drawn numbers): a
     bit of a real element (elements 0..4, in the first word of every row), a folded or bit MAC, or
-    a ring value or MAC. An AND triple's a and b are also in its heads (light words, what the
-    masking reads): a bit of a or b changes in both, as a party that holds another share would
-    use it; the heads alone change the opened word only (their "w") or its recorded MAC ("f")."""
+    a ring value or MAC. An AND triple's a, b and c are also in its heads (light words, what the
+    masking and a light AND read): a bit changes in both, as a party that holds another share
+    would use it; the heads alone change what reads them only."""
     comp_u, field_u, row_u, element, bit, mask, offset = choice
     comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
     index = int(comp_u * len(comps))
@@ -429,7 +429,7 @@ def tamper_item(item, choice) -> None:
         field = fields[int(field_u * len(fields))]
         if field == "w":
             rec["w"] ^= np.uint64(1 << element)
-            if isinstance(item, AuthBitTriple) and index < 2:  # a or b: their heads too
+            if isinstance(item, AuthBitTriple) and index < 3:  # a, b or c: its heads too
                 item[3 + index]["w"][row] ^= np.uint64(1 << element)
         elif field == "f":
             rec["f"] ^= np.uint64(mask)

@@ -268,18 +268,26 @@ def _words_of(name: str, w: object, records: np.ndarray) -> np.ndarray:
     return w
 
 
-def bauth_and_args(c, a, b, d, e, delta) -> tuple:
-    """(c, a, b, d, e, delta) of ``bauth_and``: records of one shape, d and e one word per record."""
-    c, a, b = (bauth(nm, v) for nm, v in (("c", c), ("a", a), ("b", b)))
-    same_shape("c, a, b", c, a, b)
-    return c, a, b, _words_of("d", d, c), _words_of("e", e, c), public_u64(delta)
+def _bauth_or_light(name: str, x: object) -> np.ndarray:
+    """Records (..., 66) or light words (..., 2) (bits and fold: a triple's heads)."""
+    return as_u64(name, x) if np.ndim(x) and np.shape(x)[-1] == 2 else bauth(name, x)
+
+
+def bauth_and_args(c, a, b, d, e, delta, light_c: bool = False) -> tuple:
+    """(c, a, b, d, e, delta) of ``bauth_and``: records of one shape (c may be light words when
+    ``light_c``: ``bauth_and_light`` reads only its bits and fold), d and e one word per record."""
+    c = _bauth_or_light("c", c) if light_c else bauth("c", c)
+    a, b = bauth("a", a), bauth("b", b)
+    same_shape("a, b", a, b)
+    if c.shape[:-1] != a.shape[:-1]:
+        raise KernelError(f"c, a, b: shapes must be equal, got {c.shape[:-1]}, {a.shape[:-1]}, {b.shape[:-1]} records")
+    return c, a, b, _words_of("d", d, a), _words_of("e", e, a), public_u64(delta)
 
 
 def bauth_mask_args(x, a) -> tuple:
     """(x, a) of ``bauth_mask``: (..., 2) word pairs, and (..., 66) records or (..., 2) light
     words, of one element shape."""
-    x = as_u64("x", x)
-    a = as_u64("a", a) if np.ndim(a) and np.shape(a)[-1] == 2 else bauth("a", a)
+    x, a = as_u64("x", x), _bauth_or_light("a", a)
     if x.shape != (*a.shape[:-1], 2):
         raise KernelError(f"x: expected shape {(*a.shape[:-1], 2)} (bits and fold per record), got {x.shape}")
     return x, a

@@ -30,7 +30,7 @@ cdef extern from "mpc/gf2k.h" nogil:
     void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first,
                               size_t n)
     void mpc_bauth_and_public(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
-    void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b,
+    void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, size_t cs, const uint64_t *a, const uint64_t *b,
                              const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n)
     void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
     void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
@@ -72,9 +72,10 @@ def gf64_dot(a, b):
 
 cdef object _and(object c, object a, object b, object d, object e, object delta, object first, bint light):
     """The authenticated AND combine, with (light=False) or without the output's bit MACs."""
-    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta, light)
     out = np.empty((*c.shape[:-1], 2 if light else ck.BAUTH_WORDS), dtype=np.uint64)
     cdef size_t n = d.size
+    cdef size_t cs = c.shape[c.ndim - 1]
     cdef uint64_t dl = delta
     cdef int is_first = 1 if first else 0
     cdef uint64_t *po = out_ptr(out)
@@ -86,7 +87,7 @@ cdef object _and(object c, object a, object b, object d, object e, object delta,
     if n:
         with nogil:
             if light:
-                mpc_bauth_and_light(po, pc, pa, pb, pd, pe, dl, is_first, n)
+                mpc_bauth_and_light(po, pc, cs, pa, pb, pd, pe, dl, is_first, n)
             else:
                 mpc_bauth_and(po, pc, pa, pb, pd, pe, dl, is_first, n)
     return out
@@ -138,7 +139,8 @@ def bauth_and(c, a, b, d, e, delta, first):
 
 
 def bauth_and_light(c, a, b, d, e, delta, first):
-    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold)."""
+    """:func:`bauth_and` without the MACs of the bits: (..., 2) words (bits, fold); c records
+    (..., 66) or light words (..., 2), of which only the bits and fold are read."""
     return _and(c, a, b, d, e, delta, first, True)
 
 

@@ -698,8 +698,9 @@ def bauth_xor_public(x, c, delta, first):
 @_wrap
 def bauth_and_light(c, a, b, d, e, delta, first):
     """:func:`bauth_and` without the MACs of the bits: ``(..., 2)`` words (bits, fold), reading of
-    c only its bits and fold (the fold is linear: f_c ^ fold(d.m_b) ^ fold(e.m_a) ^ (d&e) delta)."""
-    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta)
+    c only its bits and fold (the fold is linear: f_c ^ fold(d.m_b) ^ fold(e.m_a) ^ (d&e) delta):
+    c records ``(..., 66)`` or light words ``(..., 2)``."""
+    c, a, b, d, e, delta = ck.bauth_and_args(c, a, b, d, e, delta, light_c=True)
     out = np.empty((*c.shape[:-1], 2), dtype=np.uint64)
     out[..., 0] = c[..., 0] ^ (d & b[..., 0]) ^ (e & a[..., 0]) ^ ((d & e) if first else _ZERO)
     out[..., 1] = c[..., 1] ^ _fold((_bit_masks(d) & b[..., 2:]) ^ (_bit_masks(e) & a[..., 2:])) \

@@ -34,13 +34,14 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   :meth:`AuthBits.and_steps` is the same as a step generator (:mod:`mpc.engines.steps`): a
   lockstep puts the layer in one message with independent openings (the converter's MSB circuit
   with a truncation or a polynomial's products), recorded for the MAC check all the same.
-  Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words and the
-  heads of a and b (1616 bytes of material per 64 gates, 25 bytes per AND gate held by each
-  party). Local work per word: the masking reads the heads, a's and b's bits and folded MACs
-  laid out contiguously offline (``bauth_mask``: the masked words straight into the buffer
+  Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words and their
+  heads (1632 bytes of material per 64 gates, 25.5 bytes per AND gate held by each party). Local
+  work per word: the masking reads the heads, a's and b's bits and folded MACs laid out
+  contiguously offline (``bauth_mask``: the masked words straight into the buffer
   sent, their folds into the check's record, one pass per operand; from the records it read one
   cache line of each: about 10 ns a word against 2.6 on Zen 4, 2 x 10^5 words out of cache;
-  3.9 -> 0.8 ms of spdz2k's W3, ``x < y`` on 10^5); the 64 MACs of a and b are read (1 KiB), and for a full output those of c read and
+  3.9 -> 0.8 ms of spdz2k's W3, ``x < y`` on 10^5); the 64 MACs of a and b are read (1 KiB),
+  and c's bits and fold from its heads (a light output) or, for a full output, c's MACs read and
   those of z written (1 KiB more): memory traffic, not arithmetic, is the cost, about 65 times
   GMW's per gate; hence the light words. The kernels (``bauth_*`` in :mod:`mpc._core`) select
   the MACs with the public bits (as AVX-512 mask registers, or on AVX2 as lane masks made by
@@ -219,12 +220,12 @@ class AuthBits:
         if total == 0:
             return [np.zeros(x.shape, dtype=LAUTH if f else BAUTH) for (x, _), f in zip(pairs, flags, strict=True)]
         triple = self.preprocessing.bit_triples(total, auth=True)
-        if len(triple) != 5:
-            raise ProtocolError(f"authenticated bit triple source returned {len(triple)} arrays: expected 5 "
-                                "(a, b, c and the heads of a and b)")
-        a, b, c, la, lb = triple
+        if len(triple) != 6:
+            raise ProtocolError(f"authenticated bit triple source returned {len(triple)} arrays: expected 6 "
+                                "(a, b, c and their heads)")
+        a, b, c, la, lb, lc = triple
         for name, t, dt in (("a", a, BAUTH), ("b", b, BAUTH), ("c", c, BAUTH), ("heads of a", la, LAUTH),
-                            ("heads of b", lb, LAUTH)):
+                            ("heads of b", lb, LAUTH), ("heads of c", lc, LAUTH)):
             if not isinstance(t, np.ndarray) or t.dtype != dt or t.shape != (total,):
                 raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
                                     f"expected ({total},) {'BAUTH records' if dt == BAUTH else 'LAUTH words'}")
@@ -254,12 +255,13 @@ class AuthBits:
         for p in peers[1:]:
             k.bxor(de, opened[p], out=de)
         self.mac.record_bits(de, folds)
-        cw = words(c)
+        cw, lcw = words(c), words(lc)
         out, start = [], 0
         for (x, _), flag in zip(pairs, flags, strict=True):
             end = start + x.size
-            combine = k.bauth_and_light if flag else k.bauth_and
-            z = combine(cw[start:end], aw[start:end], bw[start:end], de[start:end], de[total + start : total + end],
+            # a light output reads only c's bits and fold: from its heads (contiguous)
+            combine, cs = (k.bauth_and_light, lcw) if flag else (k.bauth_and, cw)
+            z = combine(cs[start:end], aw[start:end], bw[start:end], de[start:end], de[total + start : total + end],
                         self.delta, self.pid == 0)
             out.append(from_words(z).reshape(x.shape))
             start = end

@@ -30,8 +30,8 @@ as words, their MACs as 64 words per word; base bit words are XOR-combined, and 
 corrections are its derived bit words (v XOR the others') and its MAC shares
 (Delta * b XOR the others'), 512 bytes per word of 64 bits per component. Each party computes the
 folded MAC of its words itself (:func:`assemble`). The kinds (see :mod:`mpc.preprocessing.base`):
-``bit_triple`` (ring 1: a, b base; c = a AND b; the item also holds a's and b's bits and
-folded MACs as light words, :func:`triple_heads`), ``input`` (ring 1: the owner's bit mask),
+``bit_triple`` (ring 1: a, b base; c = a AND b; the item also holds their bits and folded
+MACs as light words, :func:`triple_heads`), ``input`` (ring 1: the owner's bit mask),
 ``dabit`` (bits base; their 0/1 ring elements derived), ``bitmul`` (bits and a base; r = the
 bits as ring elements and r*a derived) and ``edabit`` (r uniform in Z_2^128 base; the bit planes
 of r mod 2^64 derived). Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND
@@ -91,22 +91,22 @@ def _types(req: Request) -> str:
 
 def item_bytes(req: Request) -> int:
     """Bytes one party holds for an authenticated item: 32 per ring element (value and MAC
-    shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`), and 32 more per
-    word of an AND triple (the heads of a and b, :func:`triple_heads`)."""
+    shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`), and 48 more per
+    word of an AND triple (the heads of a, b and c, :func:`triple_heads`)."""
     per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize}
-    heads = 2 * auth_bits.LAUTH.itemsize * req.params[0] if req.kind == "bit_triple" else 0
+    heads = 3 * auth_bits.LAUTH.itemsize * req.params[0] if req.kind == "bit_triple" else 0
     return heads + sum(per[t] * math.prod(s) for t, s in zip(_types(req), _shapes(req), strict=True))
 
 
-def triple_heads(a_words: np.ndarray, a_folds: np.ndarray, b_words: np.ndarray,
-                 b_folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The *heads* of an authenticated AND triple's a and b: their bits and folded MACs as light
-    words (LAUTH), the two extra arrays of a ``bit_triple`` item (ring 1) after the BAUTH records
-    a, b, c. The same values as the records' first two words, laid out contiguously offline, so
-    that the AND's masking (``bauth_mask``) streams 16 bytes a word instead of reading one cache
-    line of every 528-byte record: 2.6 ns a word against about 10 on Zen 4, out of cache
-    (:mod:`mpc.engines.authbits`)."""
-    return auth_bits.pack_light(a_words, a_folds), auth_bits.pack_light(b_words, b_folds)
+def triple_heads(words: Sequence[np.ndarray], folds: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
+    """The *heads* of an authenticated AND triple: the bits and folded MACs of a, b and c as light
+    words (LAUTH), the three extra arrays of a ``bit_triple`` item (ring 1) after the BAUTH
+    records a, b, c (``words``, ``folds``: theirs, in that order). The same values as the
+    records' first two words, laid out contiguously offline, so that the AND's masking
+    (``bauth_mask``, a and b) and a light AND's combine (c) stream 16 bytes a word instead of
+    reading one cache line of every 528-byte record: the masking 2.6 ns a word against about 10
+    on Zen 4, out of cache (:mod:`mpc.engines.authbits`)."""
+    return tuple(auth_bits.pack_light(w, f) for w, f in zip(words, folds, strict=True))
 
 
 def _value_shapes(req: Request) -> list[tuple[int, ...]]:
@@ -203,7 +203,7 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
 def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] | None,
              pid: int, kernels: types.SimpleNamespace) -> tuple[np.ndarray, ...]:
     """One party's item: an AUTH (or, for bit words, BAUTH with its folded MACs) array per
-    component, then, for a ``bit_triple``, the heads of a and b (:func:`triple_heads`), or, for
+    component, then, for a ``bit_triple``, the heads of a, b and c (:func:`triple_heads`), or, for
     an ``input`` item it owns, the mask value (Z_2^128 words, or bit words)."""
     kinds = _types(req)
     c = len(kinds)
@@ -219,7 +219,7 @@ def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] 
     items = [pack(v, m) if t == "A" else auth_bits.pack(v, f, m)
              for t, v, f, m in zip(kinds, values, folds, macs, strict=True)]
     if req.kind == "bit_triple":
-        items += triple_heads(values[0], folds[0], values[1], folds[1])
+        items += triple_heads(values, folds)
     return (*items, mask) if mask is not None else tuple(items)
 
 
@@ -228,7 +228,7 @@ def template(req: Request, pid: int) -> tuple[np.ndarray, ...]:
     items = [np.zeros(s, dtype=AUTH if t == "A" else auth_bits.BAUTH)
              for t, s in zip(_types(req), _shapes(req), strict=True)]
     if req.kind == "bit_triple":
-        items += [np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH) for _ in range(2)]
+        items += [np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH) for _ in range(3)]
     if req.kind == "input" and req.params[0] == pid:
         items.append(np.zeros(_value_shapes(req)[0], dtype=np.uint64))
     return tuple(items)

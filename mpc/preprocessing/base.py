@@ -30,7 +30,7 @@ bits with GF(2^64) MACs, packed in :data:`~mpc.sharing.auth_bits.BAUTH` words; t
 halves are AUTH records):
 
 - ``bit_triple`` with ``ring=1, auth=True``: authenticated AND triples, ``nwords`` words: a,
-  b, c as BAUTH words and the heads of a and b (their bits and folded MACs as LAUTH words,
+  b, c as BAUTH words and their heads (their bits and folded MACs as LAUTH words,
   :class:`AuthBitTriple`);
 - ``input`` with ``ring=1, auth=True``: params (owner, *shape), authenticated random bit words
   whose value the owner also gets (binary inputs and private reveals);
@@ -193,15 +193,16 @@ class Triple(NamedTuple):
 
 
 class AuthBitTriple(NamedTuple):
-    """An authenticated AND triple item: a, b, c as BAUTH words, and a's and b's bits and folded
-    MACs again as contiguous LAUTH words (``la``, ``lb``: what the AND's masking reads;
-    :func:`mpc.preprocessing.authenticated.triple_heads`)."""
+    """An authenticated AND triple item: a, b, c as BAUTH words, and their bits and folded MACs
+    again as contiguous LAUTH words (``la``, ``lb``: what the AND's masking reads; ``lc``: all a
+    light AND reads of c; :func:`mpc.preprocessing.authenticated.triple_heads`)."""
 
     a: np.ndarray
     b: np.ndarray
     c: np.ndarray
     la: np.ndarray
     lb: np.ndarray
+    lc: np.ndarray
 
 
 class SquarePair(NamedTuple):
@@ -562,7 +563,7 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
     def bit_triples(self, nwords: int, auth: bool = False) -> BitTriple | AuthBitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``
         (``auth=True``: the ``ring=1`` twin, an :class:`AuthBitTriple` of authenticated BAUTH
-        words and a's and b's heads)."""
+        words and their heads)."""
         req = bit_triple_request(nwords)
         if auth:
             return AuthBitTriple(*self.take(req._replace(ring=1, auth=True)))

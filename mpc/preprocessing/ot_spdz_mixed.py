@@ -56,7 +56,7 @@ Items from the pool (after the checks):
   arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
   is. Correct since every input is a consistent daBit and the product uses a sacrificed
   triple; private since every opening is masked by a uniform triple value, daBit or 2m. The
-  item is a, b, c (BAUTH) and the heads of a and b (light words, ``authenticated.triple_heads``).
+  item is a, b, c (BAUTH) and their heads (light words, ``authenticated.triple_heads``).
 - ``input`` (ring 1, (owner, *shape)): the owner's own authenticated bits (the other parties'
   contributions to these slots are ignored), their words at the owner.
 
@@ -376,6 +376,5 @@ class Mixed:
         cv = dv ^ e if src.pid == 0 else dv.copy()
         cm = dm ^ (e * np.uint64(src.bit_mac_key_share()))
         parts = [_words_folds_macs(k, v, m, size) for v, m in (a, b, (cv, cm))]
-        (aw, af, _), (bw, bf, _) = parts[:2]
-        return (*(auth_bits.pack(*p) for p in parts), *triple_heads(aw, af, bw, bf))
+        return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
 

@@ -49,9 +49,10 @@ uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n);
 void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
                    const uint64_t *e, uint64_t delta, int first, size_t n);
 /* mpc_bauth_and without the MACs of the bits: out is (n, 2), (bits, fold); of c only the bits and
- * the fold are read (the fold is linear: f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) * delta). */
-void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
-                         const uint64_t *e, uint64_t delta, int first, size_t n);
+ * the fold are read (the fold is linear: f_c ^ fold(d m_b) ^ fold(e m_a) ^ (d & e) * delta), from
+ * records of cs words: MPC_BAUTH_WORDS, or 2 for c's light words (a triple's heads). */
+void mpc_bauth_and_light(uint64_t *out, const uint64_t *c, size_t cs, const uint64_t *a, const uint64_t *b,
+                         const uint64_t *d, const uint64_t *e, uint64_t delta, int first, size_t n);
 /* x ^ c for public words c: bits ^ c when first != 0, MAC of bit j ^ c_j delta, fold ^ c * delta */
 void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first,
                           size_t n);
