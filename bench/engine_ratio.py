@@ -3,19 +3,19 @@
     python bench/engine_ratio.py [--parties 2] [--repeats 5] [--rounds 2]
                                  [--transport procs|procs-enc|local] [--ops W1 W1t W2 W3 W4 W5] [--quick]
 
-Workloads as bench/arith.py (W1: ``mul`` of 10^6 elements; W1t: W1's ``mul_trunc``, the product and
-its truncation; W2: ``matmul`` 256x256 @ 256x256), bench/compare.py (W3: ``lt`` of 10^5; W4:
+Workloads as bench/arith.py (W1: ``mul`` of 10^6 elements; W1t: W1's ``mul_trunc``, the product
+and its truncation; W2: ``matmul`` 256x256 @ 256x256), bench/compare.py (W3: ``lt`` of 10^5; W4:
 ``relu`` of 10^5) and bench/ml.py (W5: the MLP 784-128-128-10 inference of a batch of 64),
 Fixed(16), dealer material prefetched offline; ``--quick`` shrinks W1-W4 (10^4, 32, 10^3) for a
-smoke run whose ratios mean little. The engines take turns within each of ``--rounds`` rounds (semi2k, spdz2k,
-semi2k, ...), so a burst of load on a shared machine hits both alike; each turn runs
-``--repeats`` timed online phases (bench/parties.py ``time_phases``). One JSON line per workload:
-per engine the minimum and the median over all timed phases of the slowest party's online
-seconds, the two ratios spdz2k / semi2k (the minimum is the steadier one on a loaded
+smoke run whose ratios mean little. The engines take turns within each of ``--rounds`` rounds
+(semi2k, spdz2k, semi2k, ...), so a burst of load on a shared machine hits both alike; each turn
+runs ``--repeats`` timed online phases (bench/parties.py ``time_phases``). One JSON line per
+workload: per engine the minimum and the median over all timed phases of the slowest party's
+online seconds, the two ratios spdz2k / semi2k (the minimum is the steadier one on a loaded
 machine), and issue #14's target for the workload with whether the median ratio meets it
-(``target`` and ``met`` None for W1t, which has none, and under ``--quick``). ``procs``: one process per party via
-mpcrun on loopback, plaintext, shared-memory rings for large payloads (bench/parties.py);
-``procs-enc``: the same under mpcrun's encrypted default; ``local``: threads.
+(``target`` and ``met`` None for W1t, which has none, and under ``--quick``). ``procs``: one
+process per party via mpcrun on loopback, plaintext, shared-memory rings for large payloads
+(bench/parties.py); ``procs-enc``: the same under mpcrun's encrypted default; ``local``: threads.
 
 Why interleave: spdz2k's kernels are memory-bound (they move about three times semi2k's bytes per
 product, bench/kernels.py), so on a VM whose memory bandwidth other tenants share, every spdz2k
