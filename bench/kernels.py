@@ -285,8 +285,9 @@ def bench_auth_matmul(rng: np.random.Generator, size: int, repeats: int) -> None
 def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
     """spdz2k's authenticated bit-word kernels (528-byte records, mpc._core._gf2k) on each
     instruction set this CPU has, forced, for ``size`` words: the light AND (what a comparison
-    circuit runs; it reads the 64 MACs of two triple records), the full AND, AND and XOR with
-    public words, and the fold; beside NumPy's XOR-reduce of the two records the light AND reads
+    circuit runs; it reads the 64 MACs of two triple records, and c's bits and fold from the
+    triple's heads), the full AND, AND and XOR with public words, a comparison's two light leaves
+    in one pass (``bauth_and_xor_public_light``), and the fold; beside NumPy's XOR-reduce of the two records the light AND reads
     (``read-2-records``: about the memory bound of that kernel). ``ns_per_word``
     per line, ``ratio`` the portable path's time over this one's."""
     from mpc._core import _gf2k
@@ -295,9 +296,11 @@ def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
     c, a, b = (random_u64(rng, (size, 66)) for _ in range(3))
     d, e = random_u64(rng, (size,)), random_u64(rng, (size,))
     macs = np.ascontiguousarray(a[:, 2:])
-    kernels = {"bauth_and_light": lambda: k.bauth_and_light(c, a, b, d, e, 12345, True),
+    c_heads = np.ascontiguousarray(c[:, :2])  # a light AND reads c's bits and fold from the triple's heads
+    kernels = {"bauth_and_light": lambda: k.bauth_and_light(c_heads, a, b, d, e, 12345, True),
                "bauth_and": lambda: k.bauth_and(c, a, b, d, e, 12345, True),
                "bauth_and_public_light": lambda: k.bauth_and_public_light(a, d),
+               "bauth_and_xor_public_light": lambda: k.bauth_and_xor_public_light(a, d, 12345, True),
                "bauth_xor_public": lambda: k.bauth_xor_public(a, d, 12345, True),
                "gf64_fold": lambda: k.gf64_fold(macs)}
     isas = _gf2k.gf2k_isas()
@@ -315,7 +318,8 @@ def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
             want = fn()
             for isa in isas:  # every path bit for bit the portable one's, before it is timed
                 _gf2k.set_gf2k_isa(isa)
-                assert np.array_equal(fn(), want)
+                got = fn()  # an array, or a tuple of arrays (the leaves kernel)
+                assert all(map(np.array_equal, got, want)) if isinstance(want, tuple) else np.array_equal(got, want)
             fns = {isa: on(isa, fn) for isa in isas}
             if op == "bauth_and_light":
                 fns["read-2-records"] = lambda: np.bitwise_xor.reduce(a, axis=None) ^ np.bitwise_xor.reduce(b, axis=None)
