@@ -78,7 +78,7 @@ from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, words
+from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, pack_light, words
 
 __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
 
@@ -174,10 +174,8 @@ class AuthBits:
         """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
         x = self._share("xor_public_light x", x, light_ok=True)
         c = self._public_words(x, c, "xor_public_light")
-        out = np.empty(x.shape, dtype=LAUTH)
-        out["w"] = x["w"] ^ c if self.pid == 0 else x["w"]
-        out["f"] = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
-        return out
+        fold = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
+        return pack_light(x["w"] ^ c if self.pid == 0 else x["w"], fold)
 
     def public(self, c: np.ndarray) -> np.ndarray:
         """A sharing of public words c. Local."""

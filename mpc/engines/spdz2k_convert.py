@@ -82,7 +82,7 @@ from mpc.engines.authbits import AuthBits
 from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import ABIT, BAUTH, from_words, words
+from mpc.sharing.auth_bits import ABIT, BAUTH, from_words, lighten, words
 from mpc.sharing.authenticated import AUTH, pairs
 from mpc.sharing.flat import concat_flat, split_flat
 from mpc.sharing.packing import nwords
@@ -105,11 +105,6 @@ def _cat(parts: Sequence[np.ndarray]) -> np.ndarray:
     """np.concatenate of authenticated words of one dtype along axis 0, done on their uint64
     words (NumPy copies structured records field by field: ~15 times slower)."""
     return from_words(np.concatenate([words(p) for p in parts]))
-
-
-def _light(a: np.ndarray) -> np.ndarray:
-    """The light words (bits, folded MAC) of BAUTH words, copied as uint64 words."""
-    return from_words(words(a)[..., :2])
 
 
 class Spdz2kConverter:
@@ -186,7 +181,7 @@ class Spdz2kConverter:
             if h > 1:  # e of every group but the lowest (whose e is never read)
                 pairs.append((e[hi][1:], e[lo][1:]))
             res = yield from eng.and_steps(pairs, light=[True, False, True][: len(pairs)])
-            new_l = eng.xor(less[hi], _cat([res[0], _light(res[1])]))
+            new_l = eng.xor(less[hi], _cat([res[0], lighten(res[1])]))
             if full:
                 top = eng.xor(top, res[1])
             new_e = _cat([e[1:2], res[2]]) if h > 1 else e[1:2]  # row 0: a placeholder

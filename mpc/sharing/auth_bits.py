@@ -55,11 +55,8 @@ def words(a: np.ndarray) -> np.ndarray:
 
 
 def lighten(a: np.ndarray) -> np.ndarray:
-    """The LAUTH words (bits, folded MAC) of a BAUTH array."""
-    out = np.empty(a.shape, dtype=LAUTH)
-    out["w"] = a["w"]
-    out["f"] = a["f"]
-    return out
+    """The LAUTH words (bits, folded MAC) of a BAUTH array (a copy)."""
+    return pack_light(a["w"], a["f"])
 
 
 def from_words(w: np.ndarray) -> np.ndarray:
