@@ -31,7 +31,7 @@ Groups:
   each of N parties on one host its share of the cores). Against a former method that no longer
   exists in the tree (the limb products): ``bench/ab.py`` times the kernels of two builds.
 - bauth: spdz2k's authenticated bit-word kernels (light and full AND, AND/XOR with public words,
-  the fold) on each instruction set this CPU has (AVX-512, AVX2, portable), 10^5 words, beside the
+  a comparison's leaves and its first level from pair products, the fold) on each instruction set this CPU has (AVX-512, AVX2, portable), 10^5 words, beside the
   time to merely read the light AND's bytes (its memory bound).
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 - aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
@@ -287,7 +287,9 @@ def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
     instruction set this CPU has, forced, for ``size`` words: the light AND (what a comparison
     circuit runs; it reads the 64 MACs of two triple records, and c's bits and fold from the
     triple's heads), the full AND, AND and XOR with public words, a comparison's two light leaves
-    in one pass (``bauth_and_xor_public_light``), and the fold; beside NumPy's XOR-reduce of the two records the light AND reads
+    in one pass (``bauth_and_xor_public_light``), its first tree level from the edaBits' pair
+    products (``bauth_lt_pairs_light``: a "word" is a pair's, three records read), and the fold;
+    beside NumPy's XOR-reduce of the two records the light AND reads
     (``read-2-records``: about the memory bound of that kernel). ``ns_per_word``
     per line, ``ratio`` the portable path's time over this one's."""
     from mpc._core import _gf2k
@@ -297,11 +299,13 @@ def bench_bauth(rng: np.random.Generator, size: int, repeats: int) -> None:
     d, e = random_u64(rng, (size,)), random_u64(rng, (size,))
     macs = np.ascontiguousarray(a[:, 2:])
     c_heads = np.ascontiguousarray(c[:, :2])  # a light AND reads c's bits and fold from the triple's heads
+    pair_r, pair_q, pair_c = np.stack([a, b]), c[None], np.stack([d, e])  # one pair of planes and its products
     kernels = {"bauth_and_light": lambda: k.bauth_and_light(c_heads, a, b, d, e, 12345, True),
                "bauth_and": lambda: k.bauth_and(c, a, b, d, e, 12345, True),
                "bauth_and_public_light": lambda: k.bauth_and_public_light(a, d),
                "bauth_and_xor_public_light": lambda: k.bauth_and_xor_public_light(a, d, 12345, True),
                "bauth_xor_public": lambda: k.bauth_xor_public(a, d, 12345, True),
+               "bauth_lt_pairs_light": lambda: k.bauth_lt_pairs_light(pair_r, pair_q, pair_c, 12345, True),
                "gf64_fold": lambda: k.gf64_fold(macs)}
     isas = _gf2k.gf2k_isas()
 

@@ -98,6 +98,37 @@ __attribute__((target("pclmul,sse2"))) static uint64_t dot_clmul(const uint64_t 
 }
 #endif
 
+/* ---- The first level of a comparison tree from pair products (mpc_bauth_lt_pairs_light) ----
+ * One word of one pair: the bits and folded MACs of L and E from the records of the pair's low and
+ * high bits (pl, ph), their product (pq) and the public words kl, kh; the ISA forms compute the two
+ * folds (of the MACs selected by kh, kl, kl & kh for L and by kl, kh for E), this writes the rest. */
+typedef void (*lt_pair_word_fn)(uint64_t *pL, uint64_t *pE, const uint64_t *pl, const uint64_t *ph,
+                                const uint64_t *pq, uint64_t kl, uint64_t kh, uint64_t delta, int first);
+
+static inline void lt_pair_finish(uint64_t *pL, uint64_t *pE, const uint64_t *pl, const uint64_t *ph,
+                                  const uint64_t *pq, uint64_t kl, uint64_t kh, uint64_t fold_l, uint64_t fold_e,
+                                  uint64_t kc_delta, int first)
+{
+    const uint64_t kc = kl & kh;
+    pL[0] = (kh & ph[0]) ^ (kl & pq[0]) ^ (kc & pl[0]);
+    pL[1] = fold_l;
+    pE[0] = pq[0] ^ (kl & ph[0]) ^ (kh & pl[0]) ^ (first ? kc : 0);
+    pE[1] = pq[1] ^ fold_e ^ kc_delta;
+}
+
+/* Rows 2t and 2t + 1 of r (and of c) are pair t's low and high bits, row t of q their product. */
+static void lt_pairs_drive(lt_pair_word_fn word, uint64_t *l_out, uint64_t *e_out, const uint64_t *r,
+                           const uint64_t *q, const uint64_t *c, uint64_t delta, int first, size_t pairs, size_t w)
+{
+    for (size_t t = 0; t < pairs; t++) {
+        const uint64_t *rl = r + MPC_BAUTH_WORDS * w * (2 * t), *rh = rl + MPC_BAUTH_WORDS * w;
+        const uint64_t *cl = c + w * (2 * t), *ch = cl + w, *qt = q + MPC_BAUTH_WORDS * w * t;
+        for (size_t i = 0; i < w; i++)
+            word(l_out + 2 * (w * t + i), e_out + 2 * (w * t + i), rl + MPC_BAUTH_WORDS * i, rh + MPC_BAUTH_WORDS * i,
+                 qt + MPC_BAUTH_WORDS * i, cl[i], ch[i], delta, first);
+    }
+}
+
 /* ---- AVX-512 paths of the bit-word kernels ----
  *
  * A word's 64 MAC shares are 8 zmm vectors; the bits of a public word (d, e, c) select lanes
@@ -121,12 +152,13 @@ MPC_TARGET_GF2K_Z static inline uint64_t z_hxor(__m512i v)
     const __m512i z_iota = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);                               \
     const __m512i z_64 = _mm512_set1_epi64(64);
 #define Z_SHL(v) _mm512_add_epi64(z_iota, _mm512_set1_epi64(8 * (v)))
-#define Z_FOLD_STEP(m, v)                                                                          \
+#define Z_FOLD_INTO(lo_, hi_, m, v)                                                                \
     do {                                                                                           \
         const __m512i z_s = Z_SHL(v);                                                              \
-        lo = _mm512_xor_si512(lo, _mm512_sllv_epi64((m), z_s));                                    \
-        hi = _mm512_xor_si512(hi, _mm512_srlv_epi64((m), _mm512_sub_epi64(z_64, z_s)));            \
+        lo_ = _mm512_xor_si512(lo_, _mm512_sllv_epi64((m), z_s));                                  \
+        hi_ = _mm512_xor_si512(hi_, _mm512_srlv_epi64((m), _mm512_sub_epi64(z_64, z_s)));          \
     } while (0)
+#define Z_FOLD_STEP(m, v) Z_FOLD_INTO(lo, hi, m, v)
 
 MPC_TARGET_GF2K_Z static void z_fold(uint64_t *out, const uint64_t *m, size_t n)
 {
@@ -210,6 +242,29 @@ MPC_TARGET_GF2K_Z static void z_xor_public(uint64_t *out, const uint64_t *x, con
         }
     }
 }
+/* Each of the three records' 8 MAC vectors is loaded once and selected twice by mask registers. */
+MPC_TARGET_GF2K_Z static void z_lt_pair_word(uint64_t *pL, uint64_t *pE, const uint64_t *pl, const uint64_t *ph,
+                                             const uint64_t *pq, uint64_t kl, uint64_t kh, uint64_t delta, int first)
+{
+    Z_FOLD_SETUP
+    const uint64_t kc = kl & kh;
+    __m512i llo = _mm512_setzero_si512(), lhi = llo, elo = llo, ehi = llo;
+    MPC_UNROLL
+    for (int v = 0; v < 8; v++) {
+        const __mmask8 ml = (__mmask8)(kl >> (8 * v)), mh = (__mmask8)(kh >> (8 * v)), mc = (__mmask8)(kc >> (8 * v));
+        const __m512i xl = _mm512_loadu_si512((const void *)(pl + 2 + 8 * v));
+        const __m512i xh = _mm512_loadu_si512((const void *)(ph + 2 + 8 * v));
+        const __m512i xq = _mm512_loadu_si512((const void *)(pq + 2 + 8 * v));
+        const __m512i to_l = _mm512_xor_si512(
+            _mm512_xor_si512(_mm512_maskz_mov_epi64(mh, xh), _mm512_maskz_mov_epi64(ml, xq)),
+            _mm512_maskz_mov_epi64(mc, xl));
+        const __m512i to_e = _mm512_xor_si512(_mm512_maskz_mov_epi64(ml, xh), _mm512_maskz_mov_epi64(mh, xl));
+        Z_FOLD_INTO(llo, lhi, to_l, v);
+        Z_FOLD_INTO(elo, ehi, to_e, v);
+    }
+    lt_pair_finish(pL, pE, pl, ph, pq, kl, kh, reduce(z_hxor(llo), z_hxor(lhi)), reduce(z_hxor(elo), z_hxor(ehi)),
+                   mul_clmul(kc, delta), first);
+}
 #undef Z_FOLD_STEP
 #undef Z_SHL
 #undef Z_FOLD_SETUP
@@ -239,11 +294,12 @@ MPC_TARGET_GF2K_Y static inline uint64_t y_hxor(__m256i v)
 /* all ones in lane l where bit 4v + l of the broadcast word w is set */
 #define Y_SELECT(w, j)                                                                             \
     _mm256_cmpgt_epi64(_mm256_setzero_si256(), _mm256_sllv_epi64((w), _mm256_sub_epi64(_mm256_set1_epi64x(63), (j))))
-#define Y_FOLD_STEP(m, j)                                                                          \
+#define Y_FOLD_INTO(lo_, hi_, m, j)                                                                \
     do {                                                                                           \
-        lo = _mm256_xor_si256(lo, _mm256_sllv_epi64((m), (j)));                                    \
-        hi = _mm256_xor_si256(hi, _mm256_srlv_epi64((m), _mm256_sub_epi64(_mm256_set1_epi64x(64), (j)))); \
+        lo_ = _mm256_xor_si256(lo_, _mm256_sllv_epi64((m), (j)));                                  \
+        hi_ = _mm256_xor_si256(hi_, _mm256_srlv_epi64((m), _mm256_sub_epi64(_mm256_set1_epi64x(64), (j)))); \
     } while (0)
+#define Y_FOLD_STEP(m, j) Y_FOLD_INTO(lo, hi, m, j)
 #define Y_LOAD(p) _mm256_loadu_si256((const void *)(p))
 #define Y_STORE(p, x) _mm256_storeu_si256((void *)(p), (x))
 
@@ -328,6 +384,24 @@ MPC_TARGET_GF2K_Y static void y_xor_public(uint64_t *out, const uint64_t *x, con
             Y_STORE(po + 2 + 4 * v,
                     _mm256_xor_si256(Y_LOAD(px + 2 + 4 * v), _mm256_and_si256(Y_SELECT(wc, Y_J(v)), dv)));
     }
+}
+MPC_TARGET_GF2K_Y static void y_lt_pair_word(uint64_t *pL, uint64_t *pE, const uint64_t *pl, const uint64_t *ph,
+                                             const uint64_t *pq, uint64_t kl, uint64_t kh, uint64_t delta, int first)
+{
+    const __m256i wl = _mm256_set1_epi64x((long long)kl), wh = _mm256_set1_epi64x((long long)kh);
+    __m256i llo = _mm256_setzero_si256(), lhi = llo, elo = llo, ehi = llo;
+    MPC_UNROLL16
+    for (int v = 0; v < 16; v++) {
+        const __m256i j = Y_J(v), sl = Y_SELECT(wl, j), sh = Y_SELECT(wh, j);
+        const __m256i xl = Y_LOAD(pl + 2 + 4 * v), xh = Y_LOAD(ph + 2 + 4 * v), xq = Y_LOAD(pq + 2 + 4 * v);
+        const __m256i to_l = _mm256_xor_si256(_mm256_xor_si256(_mm256_and_si256(sh, xh), _mm256_and_si256(sl, xq)),
+                                              _mm256_and_si256(_mm256_and_si256(sl, sh), xl));
+        const __m256i to_e = _mm256_xor_si256(_mm256_and_si256(sl, xh), _mm256_and_si256(sh, xl));
+        Y_FOLD_INTO(llo, lhi, to_l, j);
+        Y_FOLD_INTO(elo, ehi, to_e, j);
+    }
+    lt_pair_finish(pL, pE, pl, ph, pq, kl, kh, reduce(y_hxor(llo), y_hxor(lhi)), reduce(y_hxor(elo), y_hxor(ehi)),
+                   mul_clmul(kl & kh, delta), first);
 }
 #undef Y_STORE
 #undef Y_LOAD
@@ -543,6 +617,44 @@ void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const 
             xor_out[2 * (i0 + i) + 1] = px[1] ^ cd[i];
         }
     }
+}
+
+static void lt_pair_word_portable(uint64_t *pL, uint64_t *pE, const uint64_t *pl, const uint64_t *ph,
+                                  const uint64_t *pq, uint64_t kl, uint64_t kh, uint64_t delta, int first)
+{
+    uint64_t llo = 0, lhi = 0, elo = 0, ehi = 0, kc_delta;
+    MPC_IVDEP
+    for (unsigned j = 0; j < 64; j++) {
+        const uint64_t sl = 0 - ((kl >> j) & 1), sh = 0 - ((kh >> j) & 1);
+        const uint64_t to_l = (sh & ph[2 + j]) ^ (sl & pq[2 + j]) ^ (sl & sh & pl[2 + j]);
+        const uint64_t to_e = (sl & ph[2 + j]) ^ (sh & pl[2 + j]);
+        llo ^= to_l << j;
+        lhi ^= (to_l >> 1) >> (63 - j);
+        elo ^= to_e << j;
+        ehi ^= (to_e >> 1) >> (63 - j);
+    }
+    const uint64_t kc = kl & kh;
+    mpc_gf64_mul(&kc_delta, &kc, &delta, 1);
+    lt_pair_finish(pL, pE, pl, ph, pq, kl, kh, reduce(llo, lhi), reduce(elo, ehi), kc_delta, first);
+}
+
+void mpc_bauth_lt_pairs_light(uint64_t *l_out, uint64_t *e_out, const uint64_t *r, const uint64_t *q,
+                              const uint64_t *c, uint64_t delta, int first, size_t pairs, size_t w)
+{
+    lt_pair_word_fn word = lt_pair_word_portable;
+#if MPC_X86_DISPATCH
+    switch (mpc_gf2k_isa()) {
+    case MPC_GF2K_AVX512:
+        word = z_lt_pair_word;
+        break;
+    case MPC_GF2K_AVX2:
+        word = y_lt_pair_word;
+        break;
+    default:
+        break;
+    }
+#endif
+    lt_pairs_drive(word, l_out, e_out, r, q, c, delta, first, pairs, w);
 }
 
 void mpc_bauth_xor_public(uint64_t *out, const uint64_t *x, const uint64_t *c, uint64_t delta, int first, size_t n)

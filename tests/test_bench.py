@@ -426,7 +426,7 @@ def test_kernels_bauth_group_times_every_bit_kernel_path(capsys, monkeypatch):
     isas = _gf2k.gf2k_isas()
     got = {(r["op"], r["backend"]) for r in lines}
     for op in ("bauth_and_light", "bauth_and", "bauth_and_public_light", "bauth_and_xor_public_light",
-               "bauth_xor_public", "gf64_fold"):
+               "bauth_xor_public", "bauth_lt_pairs_light", "gf64_fold"):
         assert {(op, f"c-{isa}") for isa in isas} <= got
     assert ("bauth_and_light", "read-2-records") in got
     assert all(r["n"] == 64 and r["ns_per_word"] > 0 for r in lines)

@@ -180,6 +180,46 @@ def test_bauth_and_xor_public_light_is_the_two_light_kernels(data, n, delta, fir
         np.testing.assert_array_equal(got_xor, REF.bauth_xor_public(x, c, delta, first)[..., :2])
 
 
+def consistent_records(bits: np.ndarray, delta: int) -> np.ndarray:
+    """Records (..., 66) of words held by one party alone: every bit's MAC is bit * delta, the
+    fold that of the MACs (the single-party sharing, where the MAC relation can be read off)."""
+    out = np.zeros((*bits.shape, 66), dtype=np.uint64)
+    out[..., 0] = bits
+    out[..., 2:] = ((bits[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)) * np.uint64(delta)
+    out[..., 1] = REF.gf64_fold(np.ascontiguousarray(out[..., 2:]))
+    return out
+
+
+@pytest.mark.usefixtures("bits_isa")
+@settings(max_examples=25, deadline=None)
+@given(data=st.data(), pairs=st.integers(0, 3), w=st.integers(0, 70), delta=WORD)
+def test_bauth_lt_pairs_light_is_the_tree_level_on_the_leaves(data, pairs, w, delta):
+    """The comparison tree's first level from pair products: on records held by one party (MACs
+    bit * delta, q = r_2t & r_2t+1), the bits are L = l_h ^ e_h & l_l and E = e_h & e_l of the
+    leaves l = r & c, e = r ^ c, and each fold is delta times them; on arbitrary records (MACs
+    and q unrelated to the bits) the compiled kernel equals the reference bit for bit."""
+    bits = words(data.draw, (2 * pairs, w))
+    c = words(data.draw, (2 * pairs, w))
+    r = consistent_records(bits, delta)
+    q = consistent_records(bits[0::2] & bits[1::2], delta)
+    leaf_l, leaf_e = bits & c, bits ^ c
+    want_l = leaf_l[1::2] ^ (leaf_e[1::2] & leaf_l[0::2])
+    want_e = leaf_e[1::2] & leaf_e[0::2]
+    for k in BACKENDS:
+        big_l, big_e = k.bauth_lt_pairs_light(r, q, c, delta, True)
+        assert big_l.shape == big_e.shape == (pairs, w, 2)
+        np.testing.assert_array_equal(big_l[..., 0], want_l)
+        np.testing.assert_array_equal(big_e[..., 0], want_e)
+        for got, plain in ((big_l, want_l), (big_e, want_e)):
+            np.testing.assert_array_equal(got[..., 1], REF.gf64_mul(plain, np.full(plain.shape, delta, np.uint64)))
+        np.testing.assert_array_equal(k.bauth_lt_pairs_light(r, q, c, delta, False)[1][..., 0],
+                                      want_e ^ (c[0::2] & c[1::2]))  # the constant's bits on party 0 only
+    r_any, q_any = words(data.draw, (2 * pairs, w, 66)), words(data.draw, (pairs, w, 66))
+    for got, want in zip(C.bauth_lt_pairs_light(r_any, q_any, c, delta, True),
+                         REF.bauth_lt_pairs_light(r_any, q_any, c, delta, True), strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.data())
 def test_bauth_mask_matches_the_definition(data):
@@ -381,6 +421,12 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.bauth_and(np.zeros((2, 2), dtype=np.uint64), *(np.zeros((2, 66), dtype=np.uint64),) * 2,
                           np.zeros(2, dtype=np.uint64), np.zeros(2, dtype=np.uint64), 1, True),
     lambda k: k.bauth_and_xor_public_light(np.zeros((2, 66), dtype=np.uint64), np.zeros(3, dtype=np.uint64), 1, True),
+    lambda k: k.bauth_lt_pairs_light(np.zeros((3, 2, 66), dtype=np.uint64), np.zeros((1, 2, 66), dtype=np.uint64),
+                                     np.zeros((3, 2), dtype=np.uint64), 1, True),
+    lambda k: k.bauth_lt_pairs_light(np.zeros((2, 2, 66), dtype=np.uint64), np.zeros((1, 3, 66), dtype=np.uint64),
+                                     np.zeros((2, 2), dtype=np.uint64), 1, True),
+    lambda k: k.bauth_lt_pairs_light(np.zeros((2, 2, 66), dtype=np.uint64), np.zeros((1, 2, 66), dtype=np.uint64),
+                                     np.zeros((2, 3), dtype=np.uint64), 1, True),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((4, 2), dtype=np.uint64)),

@@ -299,6 +299,16 @@ def bauth_public_args(x, c, delta) -> tuple:
     return x, _words_of("c", c, x), public_u64(delta)
 
 
+def bauth_lt_pairs_args(r, q, c, delta) -> tuple:
+    """(r, q, c, delta) of ``bauth_lt_pairs_light``: records r (2 p, w, 66) and their pair products
+    q (p, w, 66), one public word per record of r."""
+    r, q = bauth("r", r), bauth("q", q)
+    if r.ndim != 3 or r.shape[0] % 2 or q.shape != (r.shape[0] // 2, *r.shape[1:]):
+        raise KernelError(f"r, q: expected records (2 p, w, {BAUTH_WORDS}) and (p, w, {BAUTH_WORDS}), "
+                          f"got {r.shape} and {q.shape}")
+    return r, q, _words_of("c", c, r), public_u64(delta)
+
+
 def records(name: str, a: object) -> np.ndarray:
     """SPDZ2k authenticated shares as uint64 words: a trailing axis of 4 (value lo, hi, MAC lo, hi)."""
     a = as_u64(name, a)

@@ -35,6 +35,8 @@ cdef extern from "mpc/gf2k.h" nogil:
     void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t *c, size_t n)
     void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
                                         uint64_t delta, int first, size_t n)
+    void mpc_bauth_lt_pairs_light(uint64_t *l_out, uint64_t *e_out, const uint64_t *r, const uint64_t *q,
+                                  const uint64_t *c, uint64_t delta, int first, size_t pairs, size_t w)
     void mpc_bauth_mask(uint64_t *w, uint64_t *f, const uint64_t *x, const uint64_t *a, size_t stride, size_t n)
 
 
@@ -154,6 +156,27 @@ def bauth_and_xor_public_light(x, c, delta, first):
     public words c (...): each (..., 2) words (bits, fold), from one pass over x; the XOR's bits
     take c on ``first`` only, its fold c * delta."""
     return _public_keyed(x, c, delta, first, True)
+
+
+def bauth_lt_pairs_light(r, q, c, delta, first):
+    """The first level (L, E) of a comparison tree on the leaves r & c, r ^ c, from the pair
+    products q of the records r (2 p, w, 66): each (p, w, 2) light words (see the reference)."""
+    r, q, c, delta = ck.bauth_lt_pairs_args(r, q, c, delta)
+    pairs, w = q.shape[0], q.shape[1]
+    lo = np.empty((pairs, w, 2), dtype=np.uint64)
+    eo = np.empty((pairs, w, 2), dtype=np.uint64)
+    cdef size_t np_ = pairs, nw = w
+    cdef uint64_t dl = delta
+    cdef int is_first = 1 if first else 0
+    cdef uint64_t *pl = out_ptr(lo)
+    cdef uint64_t *pe = out_ptr(eo)
+    cdef const uint64_t *pr = in_ptr(r)
+    cdef const uint64_t *pq = in_ptr(q)
+    cdef const uint64_t *pc = in_ptr(c)
+    if np_ and nw:
+        with nogil:
+            mpc_bauth_lt_pairs_light(pl, pe, pr, pq, pc, dl, is_first, np_, nw)
+    return lo, eo
 
 
 def bauth_mask(x, a, w=None, f=None):

@@ -724,6 +724,28 @@ def bauth_and_xor_public_light(x, c, delta, first):
     return bauth_and_public_light(x, c), xor
 
 
+def bauth_lt_pairs_light(r, q, c, delta, first):
+    """The first level of a comparison tree with public words c on records r (2 p, w, 66) (rows
+    2t and 2t + 1: pair t's low and high bit), from their products q = r_2t & r_2t+1 (p, w, 66):
+    the tree's L = l_h ^ e_h & l_l and E = e_h & e_l on the leaves l = r & c, e = r ^ c, which
+    are linear in r and q: L = r_h & c_h ^ q & c_l ^ r_l & c_l & c_h and
+    E = q ^ r_h & c_l ^ r_l & c_h ^ c_l & c_h (the constant's bits on ``first`` only, its fold
+    times delta). Returns (L, E), each (p, w, 2) light words (bits, fold)."""
+    r, q, c, delta = ck.bauth_lt_pairs_args(r, q, c, delta)
+    cl, ch = c[0::2], c[1::2]
+    rl, rh = r[0::2], r[1::2]
+    kc = cl & ch
+
+    def light_and(x, k):
+        return bauth_and_public_light(np.ascontiguousarray(x), np.ascontiguousarray(k))
+
+    big_l = light_and(rh, ch) ^ light_and(q, cl) ^ light_and(rl, kc)  # folds are linear
+    big_e = light_and(rh, cl) ^ light_and(rl, ch)
+    big_e[..., 0] ^= q[..., 0] ^ (kc if first else _ZERO)
+    big_e[..., 1] ^= q[..., 1] ^ _gf64_reduce(*_clmul(kc, np.uint64(delta)))
+    return big_l, big_e
+
+
 def bauth_and_public(x, c):
     """Share of x & c for authenticated words x (records (..., 66)) and public words c (...):
     bits and MACs of the bits clear in c set to zero, the fold recomputed."""
@@ -974,7 +996,7 @@ KERNELS = (
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
     "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
-    "bauth_and_light", "bauth_and_public_light", "bauth_and_xor_public_light", "bauth_mask",
+    "bauth_and_light", "bauth_and_public_light", "bauth_and_xor_public_light", "bauth_lt_pairs_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",
     "spdz_weighted128", "spdz_untrim128",

@@ -170,6 +170,24 @@ class AuthBits:
         both = self.k.bauth_and_xor_public_light(words(x), c, self.delta, self.pid == 0)
         return tuple(from_words(o).reshape(x.shape) for o in both)
 
+    def lt_pairs_light(self, r: np.ndarray, q: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The first level of a comparison tree with public words c on secret planes r (2p, W),
+        with no AND gate: given the pair products q_t = r_2t AND r_2t+1 (p, W) (preprocessed with
+        the edaBits), the tree's L = l_h ^ e_h & l_l and E = e_h & e_l on its leaves l = r & c,
+        e = r ^ c are linear in r and q:
+        L = r_h & c_h ^ q & c_l ^ r_l & c_l & c_h, E = q ^ r_h & c_l ^ r_l & c_h ^ c_l & c_h.
+        Light words (p, W) each, from one pass over the three records of a pair
+        (``bauth_lt_pairs_light``). Local: it replaces the leaves' pass and the tree's first AND
+        layer (2 gates a pair: one round, and 2 KiB of triple MACs read a word of each pair)."""
+        r = self._share("lt_pairs_light r", r)
+        q = self._share("lt_pairs_light q", q)
+        if r.ndim != 2 or r.shape[0] % 2 or q.shape != (r.shape[0] // 2, r.shape[1]):
+            raise ShareTypeError(f"lt_pairs_light: expected planes (2p, W) and their pair products (p, W), "
+                                 f"got {r.shape} and {q.shape}")
+        c = self._public_words(r, c, "lt_pairs_light")
+        both = self.k.bauth_lt_pairs_light(words(r), words(q), c, self.delta, self.pid == 0)
+        return tuple(from_words(o).reshape(q.shape) for o in both)
+
     def xor_public_light(self, x: np.ndarray, c: np.ndarray) -> np.ndarray:
         """:meth:`xor_public` as a light word: bits ^ c at party 0, fold ^ c * Delta_i. Local."""
         x = self._share("xor_public_light x", x, light_ok=True)

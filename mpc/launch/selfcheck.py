@@ -201,6 +201,11 @@ def _bauth_public(g: _Gen, with_key: bool) -> tuple:
     return (*args, int(g.u64(())), g.flag()) if with_key else args
 
 
+def _bauth_lt_pairs(g: _Gen) -> tuple:
+    pairs, w = g.dim(0, 4), g.dim(1, 70)
+    return g.u64((2 * pairs, w, 66)), g.u64((pairs, w, 66)), g.u64((2 * pairs, w)), int(g.u64(())), g.flag()
+
+
 def _auth(g: _Gen, records: int, wide: int, scalars: bool, rest: int = 0) -> tuple:
     """``records`` records, ``wide`` Z_2^128 arrays, then (``scalars``) a MAC key share and first,
     then ``rest`` optional Z_2^128 arrays (an opening's rest, as the combines take it: all or none)."""
@@ -350,6 +355,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "bauth_and_light": _bauth_and,
     "bauth_and_public_light": lambda g: _bauth_public(g, False),
     "bauth_and_xor_public_light": lambda g: _bauth_public(g, True),
+    "bauth_lt_pairs_light": _bauth_lt_pairs,
     "bauth_mask": lambda g: (lambda s: (g.u64((*s, 2)), g.u64((*s, 66))))(g.shape()),
     "ot_transpose128": lambda g: (g.u64((128, g.dim(0, 5))),),
     "ot_tweak": lambda g: (g.u64((g.dim(0, 9), 2)), int(g.u64((1,))[0]), g.dim(1, 4)),

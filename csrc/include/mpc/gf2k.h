@@ -66,6 +66,15 @@ void mpc_bauth_and_public_light(uint64_t *out, const uint64_t *x, const uint64_t
  * comparison with public words (l = x & c, e = x ^ c), reading each record once */
 void mpc_bauth_and_xor_public_light(uint64_t *and_out, uint64_t *xor_out, const uint64_t *x, const uint64_t *c,
                                     uint64_t delta, int first, size_t n);
+/* The first level of a comparison tree with public words, from pair products: for records x
+ * (2 pairs, w) (row-major: row 2t is the low bit of pair t, row 2t+1 the high), their products
+ * q = x_2t & x_2t+1 as records (pairs, w) and public words c (2 pairs, w), the light
+ * l = x_h & c_h ^ q & c_l ^ x_l & c_l & c_h and e = q ^ x_h & c_l ^ x_l & c_h ^ c_l & c_h (the constant in
+ * the bits when first != 0, its fold (c_l & c_h) * delta) into l_out and e_out, each (pairs, w, 2): the
+ * tree's L = l_h ^ e_h & l_l and E = e_h & e_l on its leaves l = x & c, e = x ^ c, with no AND
+ * gate (both are linear in x and q) */
+void mpc_bauth_lt_pairs_light(uint64_t *l_out, uint64_t *e_out, const uint64_t *r, const uint64_t *q,
+                              const uint64_t *c, uint64_t delta, int first, size_t pairs, size_t w);
 /* w[i] = x[i].bits ^ a[i].bits and f[i] = x[i].fold ^ a[i].fold for (bits, fold) word pairs x
  * (2 words each) and a's records of `stride` words (MPC_BAUTH_WORDS for BAUTH records, of which
  * only the first 16 bytes are read; 2 for light words, such as a triple's heads): an AND's
