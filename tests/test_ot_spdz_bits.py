@@ -47,13 +47,15 @@ def test_mixed_material_is_correct_and_authenticated(n):
         # triple among them), taken from the store in the order asked
         pre.prefetch([Request("dabit", (70,), 128, True), Request("trunc", (13, 2), 128, True),
                       Request("edabit", (5,), 128, True), Request("bitmul", (9,), 128, True),
+                      Request("edabit", (70, 1), 128, True),
                       Request("triple", (3,), 128, True), Request("bit_triple", (2,), 1, True),
                       Request("input", (n - 1, 3), 1, True), Request("input", (0, 2, 1), 1, True)])
         batches = pre.made["auth_batches"]
         trunc, triple = pre.trunc_triples((2,), 13, auth=True), pre.triples((3,), auth=True)
         return (pre.mac_key_share(), pre.bit_mac_key_share(), pre.dabits(70, auth=True), pre.edabits(5),
                 pre.bit_mul_triples(9, auth=True), pre.bit_triples(2, auth=True), pre.bit_input_masks(n - 1, (3,)),
-                pre.bit_input_masks(0, (2, 1)), batches, pre.made["auth_batches"], trunc, triple)
+                pre.bit_input_masks(0, (2, 1)), batches, pre.made["auth_batches"], trunc, triple,
+                pre.edabits(70, pairs=True))
 
     res = run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)
     alpha = sum(r[0] for r in res) % M128
@@ -83,6 +85,11 @@ def test_mixed_material_is_correct_and_authenticated(n):
     assert (high == r64 >> 13).all() and (msb == r64 >> 63).all()
     a, b, c = (opened(res, lambda r, i=i: r[11][i], alpha) for i in range(3))
     assert ((a * b - c) % M128 == 0).all()
+    r = opened(res, lambda r: r[12][0], alpha)  # an edaBit with its pair products (the MSB's)
+    planes, pairs = (bopened(res, lambda r, i=i: r[12][i], delta) for i in (1, 2))
+    assert np.array_equal(K.bitslice(np.array([int(x) % (1 << 64) for x in r], dtype=np.uint64)), planes)
+    assert pairs.shape == (31, 2) and np.array_equal(pairs, planes[0:62:2] & planes[1:62:2])
+    assert int(pairs[0, 1]) >> 6 == 0 and 0 < int(np.bitwise_count(pairs).sum()) < 31 * 70  # zero padding past 70
 
 
 # ---------------------------------------------------------------------- cheating

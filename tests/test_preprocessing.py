@@ -313,7 +313,11 @@ def test_requests_name_their_ring_and_authentication():
         normalize(("triple", (3,), 32, False))
     with pytest.raises(ConfigError, match="authenticated"):
         normalize(("triple", (3,), 64, True))
-    reqs = [plain, Request("matmul", (0, 2, 3, 4)), Request("dabit", (70,))]
+    assert normalize(("edabit", (5, 1), 128, True)).params == (5, 1)  # with the pair products
+    for bad in [(5, 0), (5, 2), (5, 1, 1), ()]:
+        with pytest.raises(ConfigError, match="edabit params"):
+            normalize(("edabit", bad, 128, True))
+    reqs = [plain, Request("matmul", (0, 2, 3, 4)), Request("dabit", (70,)), Request("edabit", (70, 1), 128, True)]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
     msg = protocol.encode_batch([plain])
     msg[2] |= np.uint64(1 << 20)  # an undefined flag bit in the kind word
@@ -324,7 +328,7 @@ def test_requests_name_their_ring_and_authentication():
 REQUESTS = [Request("triple", (3, 5)), Request("bit_triple", (7,)), Request("dabit", (70,)), Request("square", (4,)),
             Request("matmul", (0, 2, 3, 4)), Request("trunc", (16, 6)), Request("triple", (3, 5), 128, True),
             Request("bit_triple", (7,), 1, True), Request("dabit", (70,), 128, True), Request("edabit", (70,), 128, True),
-            Request("bitmul", (9,), 128, True), Request("rand", (4,), 128, True), Request("input", (0, 3), 128, True)]
+            Request("edabit", (70, 1), 128, True), Request("bitmul", (9,), 128, True), Request("rand", (4,), 128, True), Request("input", (0, 3), 128, True)]
 
 
 @pytest.mark.parametrize("n", [2, 3])

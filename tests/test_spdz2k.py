@@ -118,6 +118,10 @@ def test_authenticated_bit_material_is_consistent(n):
     e = [s.edabits(100) for s in srcs]
     r, planes = ring([x[0] for x in e]), open_bits([x[1] for x in e], delta)
     assert planes.shape == (64, 2) and k.unbitslice(planes, 100).tolist() == [v % (1 << 64) for v in r]
+    e = [s.edabits(100, pairs=True) for s in srcs]  # and the products of planes 2t, 2t + 1 (t < 31)
+    r, planes, pairs = ring([x[0] for x in e]), open_bits([x[1] for x in e], delta), open_bits([x[2] for x in e], delta)
+    assert k.unbitslice(planes, 100).tolist() == [v % (1 << 64) for v in r]
+    assert pairs.shape == (31, 2) and np.array_equal(pairs, planes[0:62:2] & planes[1:62:2])
     im = [s.bit_input_masks(1, (3,)) for s in srcs]
     np.testing.assert_array_equal(im[1][1], open_bits([x[0] for x in im], delta))
     assert all(x[1] is None for i, x in enumerate(im) if i != 1)

@@ -34,9 +34,10 @@ folded MAC of its words itself (:func:`assemble`). The kinds (see :mod:`mpc.prep
 MACs as light words, :func:`triple_heads`), ``input`` (ring 1: the owner's bit mask),
 ``dabit`` (bits base; their 0/1 ring elements derived), ``bitmul`` (bits and a base; r = the
 bits as ring elements and r*a derived) and ``edabit`` (r uniform in Z_2^128 base; the bit planes
-of r mod 2^64 derived). Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND
-gate, a daBit 8 + 16 + 16 = 40 (bit MAC, ring value, ring MAC), an edaBit 64 * 8 + 64 * 8 / 64
-+ 16 = 536 (every bit's MAC and the derived bits, r's MAC).
+of r mod 2^64 derived, and with params (count, 1) their 31 pair products, planes 2t AND 2t+1).
+Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND gate, a daBit
+8 + 16 + 16 = 40 (bit MAC, ring value, ring MAC), an edaBit 64 * 8 + 64 * 8 / 64 + 16 = 536
+(every bit's MAC and the derived bits, r's MAC), and its pair products 31 * 520 / 64 = 252 more.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mpc.preprocessing.base import Request, component_shapes
+from mpc.preprocessing.base import EDABIT_PAIRS, Request, component_shapes
 from mpc.prg import PRG
 from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import AUTH, lift64, low64, pack, ring128
@@ -86,7 +87,9 @@ def _types(req: Request) -> str:
     """One letter per component: "A" shared in Z_2^128 with a Z_2^128 MAC, "B" bit words with
     one GF(2^64) MAC per bit."""
     count = len(_shapes(req))
-    return "B" * count if req.ring == 1 else _MIXED.get(req.kind, "A" * count)
+    if req.ring == 1:
+        return "B" * count
+    return _MIXED[req.kind] + "B" * (count - 2) if req.kind == "edabit" else _MIXED.get(req.kind, "A" * count)
 
 
 def item_bytes(req: Request) -> int:
@@ -157,7 +160,11 @@ def _derive(req: Request, base: list[np.ndarray], given: np.ndarray | None,
         bits = lift64(kernels.unpack_bits(base[0], req.params[0]).astype(np.uint64))
         return [bits] if req.kind == "dabit" else [bits, kernels.mul128(bits, base[1])]
     if req.kind == "edabit":
-        return [np.ascontiguousarray(kernels.bitslice(low64(base[0])))]
+        planes = np.ascontiguousarray(kernels.bitslice(low64(base[0])))
+        if len(req.params) == 1:
+            return [planes]
+        pairs = 2 * EDABIT_PAIRS
+        return [planes, kernels.band(np.ascontiguousarray(planes[0:pairs:2]), np.ascontiguousarray(planes[1:pairs:2]))]
     plain = Request(req.kind, req.params)  # the Z_2^64 twin, on the low words
     return [lift64(v.reshape(base[0].shape[:-1])) for v in derive64(plain, [low64(x) for x in base], kernels)]
 

@@ -39,6 +39,10 @@ halves are AUTH records):
 - ``edabit`` (authenticated only, ``ring=128``): params (count,), edaBits (Escudero, Ghosh,
   Keller, Rachuri, Scholl, CRYPTO 2020): r uniform in Z_2^128 (AUTH, ``(count,)``) and the bits
   of r mod 2^64 as bit planes (BAUTH, ``(64, ceil(count/64))``, plane j = bit j of every r).
+  With params (count, 1), the item also holds the products of the low 62 planes in pairs,
+  q_t = plane_2t AND plane_2t+1 for t < :data:`EDABIT_PAIRS` (BAUTH, ``(31, ceil(count/64))``):
+  with them the first level of spdz2k's MSB comparison tree is linear (no AND gate online,
+  :meth:`mpc.engines.authbits.AuthBits.lt_pairs_light`).
 
 Masked kinds (the masked2k engine, :mod:`mpc.engines.masked2k`; Z_2^64, unauthenticated). A
 *mask tag* t >= 1 names one element of every party's mask window: party i's share of the mask
@@ -169,6 +173,7 @@ AUTH_ONLY_KINDS = ("rand", "input", "edabit")
 MAX_ELEMENTS = 1 << 30
 
 
+EDABIT_PAIRS = 31  # pair products of an edaBit's planes 0..61: the MSB compares the low 63 bits
 RINGS = (1, 64, 128)  # bit lengths of the sharing rings a request may name (1 and 128: authenticated only)
 
 
@@ -176,7 +181,8 @@ class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,); dabit, bitmul and edabit -> (count,); rand -> shape;
+    bit_triple -> (nwords,); dabit and bitmul -> (count,); edabit -> (count,) or (count, 1) (with
+    the pair products); rand -> shape;
     input -> (owner, *shape).
     ``ring``: shares in Z_2^ring; ``auth``: shares with MACs (see the module docstring)."""
 
@@ -356,8 +362,10 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind == "input" and not params:
         raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
-    if (kind in BOOLEAN_KINDS or kind == "edabit") and len(params) != 1:
+    if kind in BOOLEAN_KINDS and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
+    if kind == "edabit" and not (len(params) == 1 or (len(params) == 2 and params[1] == 1)):
+        raise ConfigError(f"plan: edabit params are (count,) or (count, 1) (with the pair products), got {params}")
     if kind in MASK_KINDS:
         _check_masks(kind, params)
     req = Request(kind, params, int(ring), bool(auth))
@@ -450,8 +458,8 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
         return [p]
     if req.kind == "input":
         return [p[1:]]
-    if req.kind == "edabit":  # r (ring elements), then the bit planes of r mod 2^64
-        return [p, (64, nwords(p[0]))]
+    if req.kind == "edabit":  # r (ring elements), the bit planes of r mod 2^64, [their pair products]
+        return [p[:1], (64, nwords(p[0]))] + ([(EDABIT_PAIRS, nwords(p[0]))] if len(p) > 1 else [])
     if req.kind == "mmatmul":
         return [(p[7], p[9])] * 2
     if req.kind == "mhmatmul":  # the uniform operand, then its product with the masks
@@ -582,11 +590,12 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's shares of ``count`` bit-injection triples (daBit r, a, r*a)."""
         return BitMulTriple(*self.take(_auth(bitmul_request(count), auth)))
 
-    def edabits(self, count: int) -> tuple[np.ndarray, np.ndarray]:
+    def edabits(self, count: int, pairs: bool = False) -> tuple[np.ndarray, ...]:
         """This party's shares of ``count`` authenticated edaBits: r (AUTH, ``(count,)``) and the
-        bit planes of r mod 2^64 (BAUTH, ``(64, ceil(count/64))``)."""
-        r, planes = self.take(Request("edabit", _count(count, "edabits(count)"), 128, True))
-        return r, planes
+        bit planes of r mod 2^64 (BAUTH, ``(64, ceil(count/64))``); with ``pairs``, also the pair
+        products q_t = plane_2t AND plane_2t+1, t < 31 (BAUTH, ``(31, ceil(count/64))``)."""
+        params = _count(count, "edabits(count)") + ((1,) if pairs else ())
+        return self.take(Request("edabit", params, 128, True))
 
     def bit_input_masks(self, owner: int, shape) -> tuple[np.ndarray, np.ndarray | None]:
         """Authenticated random bit words of ``shape`` for ``owner`` (BAUTH), and their value

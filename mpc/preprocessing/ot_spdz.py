@@ -286,8 +286,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 it.parts["bits"] = self._draw_low(nb, bits=True)
                 if mk == "edabit":
                     it.parts["u"] = self._draw_low(p[0])
-                if mk == "bit_triple":  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
-                    it.parts["m"] = self._draw((64 * p[0],))
+                if mixed.ands_of(it.req):  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
+                    it.parts["m"] = self._draw((mixed.ands_of(it.req),))
                 continue
             size = math.prod(p[1:] if kind in ("input", "trunc") else p) if kind != "matmul" else 0
             it.toff = nt
@@ -698,4 +698,4 @@ def _triples_of(req: Request) -> int:
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
           "div": ("bits", "u"), "tmul": ("bits", "u", "r2"), "tsquare": ("bits", "u"),
-          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u"), "binput": ()}
+          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u", "m"), "binput": ()}

@@ -45,6 +45,9 @@ Items from the pool (after the checks):
 - ``dabit`` (count,): the bits (BAUTH words) and the same bits as AUTH ring elements.
 - ``edabit`` (count,): 64 daBits per element and an authenticated 2^64 u (the sum of the
   parties' uniform u_i): r = sum_t 2^t b_t + 2^64 u (AUTH), the planes of r mod 2^64 (BAUTH).
+  With params (count, 1), also the 31 pair products q_t = b_2t AND b_2t+1 (BAUTH planes, what
+  spdz2k's MSB reads, :mod:`mpc.engines.spdz2k_convert`): each made as an AND triple's c below,
+  with the edaBit's own daBits b_2t, b_2t+1 as a and b and one more daBit d.
 - ``bitmul`` (count,): a daBit r and a triple (x, y, z): open eps = r - y (masked by the uniform
   y); a = x, r a = z + eps x (local).
 - ``bit_triple`` (ring 1, nwords): 64 AND triples per word from three daBits a, b, d, one
@@ -62,11 +65,12 @@ Items from the pool (after the checks):
 
 Cost per item, two parties (n parties: n triples per daBit), on top of the batch's fixed C = 40
 sacrificed daBits: a daBit 2 authenticated triples + 8 bytes of binary COPE; an edaBit 64
-daBits (128 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
+daBits (128 triples), and with its pair products 31 daBits + 31 triples + 31 authenticated
+elements more (93 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
 triple + 1 authenticated element (7 triples: about 76 KB; a word of 64 AND triples about 4.9 MB:
 the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
 over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
-the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples.
+the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples and pair products.
 
 Security model: malicious adversary corrupting up to n-1 parties, security with abort, no
 trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
@@ -80,7 +84,7 @@ import math
 import numpy as np
 
 from mpc.preprocessing.authenticated import triple_heads
-from mpc.preprocessing.base import Request
+from mpc.preprocessing.base import EDABIT_PAIRS, Request
 from mpc.preprocessing.ot_bit_vole import combine, gf_dot
 from mpc.preprocessing.ot_spdz_bits import open_recorded
 from mpc.prg import PRG
@@ -88,7 +92,8 @@ from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import pack, sum128
 from mpc.sharing.packing import POW2, nwords
 
-__all__ = ["CHECKS", "MIXED", "Mixed", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples", "mixed_kind"]
+__all__ = ["CHECKS", "MIXED", "Mixed", "ands_of", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples",
+           "mixed_kind"]
 
 CHECKS = 40  # sacrificed daBits per batch: a cheater passes the consistency check with probability 2^-40
 MIXED = ("dabit", "edabit", "bitmul", "bit_triple", "binput")
@@ -101,22 +106,45 @@ def mixed_kind(req: Request) -> str | None:
     return req.kind if req.kind in MIXED else None
 
 
+def ands_of(req: Request) -> int:
+    """Authenticated AND gates one request's item is made with (each from a triple, a daBit d and
+    a uniform element m: the bit_triple construction of the module docstring): an AND triple
+    word's 64, an edaBit's 31 pair products (with params (count, 1))."""
+    kind, p = mixed_kind(req), req.params
+    if kind == "bit_triple":
+        return 64 * p[0]
+    return EDABIT_PAIRS * p[0] if kind == "edabit" and len(p) > 1 else 0
+
+
 def bits_of(req: Request) -> int:
     """daBits one request uses."""
     kind, p = mixed_kind(req), req.params
     if kind in ("dabit", "bitmul"):
         return p[0]
     if kind == "edabit":
-        return 64 * p[0]
+        return 64 * p[0] + ands_of(req)  # r's bits, then the pair products' d
     if kind == "bit_triple":
-        return 3 * 64 * p[0]
+        return 2 * 64 * p[0] + ands_of(req)  # a, b, then d
     return 0
 
 
 def extra_triples(req: Request) -> int:
     """Authenticated triples one request uses besides its daBits'."""
-    kind, p = mixed_kind(req), req.params
-    return p[0] if kind == "bitmul" else 64 * p[0] if kind == "bit_triple" else 0
+    return req.params[0] if mixed_kind(req) == "bitmul" else ands_of(req)
+
+
+def _and_operands(req: Request, boff: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pool positions of the (a, b, d) daBits of an item's AND gates (:func:`ands_of`): an AND
+    triple word's a, b, d in three runs; an edaBit's pair product t of element j, gate 31 j + t,
+    multiplies r_j's bits 2t and 2t + 1, with d after the 64 bits of every element."""
+    size = ands_of(req)
+    if mixed_kind(req) == "bit_triple":
+        run = boff + np.arange(size)
+        return run, run + size, run + 2 * size
+    count = req.params[0]
+    j, t = np.divmod(np.arange(size), EDABIT_PAIRS)
+    a = boff + 64 * j + 2 * t
+    return a, a + 1, boff + 64 * count + np.arange(size)
 
 
 def binary_inputs(req: Request) -> int:
@@ -175,6 +203,15 @@ def _words_folds_macs(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -
 def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
     """BAUTH words (``nwords(count)``) from bit shares (0/1) and their MAC shares, zero-padded."""
     return auth_bits.pack(*_words_folds_macs(kernels, bits, macs, count))
+
+
+def _planes(kernels, bits: np.ndarray, macs: np.ndarray, count: int, width: int) -> np.ndarray:
+    """Bit planes (width, ``nwords(count)``) BAUTH from element-major bit shares and MAC shares
+    (count * width: element j's bit t at j * width + t)."""
+    if not count:
+        return np.zeros((width, 0), dtype=auth_bits.BAUTH)
+    b, m = bits.reshape(count, width), macs.reshape(count, width)
+    return np.stack([_to_bauth(kernels, b[:, t], m[:, t], count) for t in range(width)])
 
 
 class Mixed:
@@ -272,19 +309,20 @@ class Mixed:
         Returns per item (by position) the arithmetic results: bitmul (eps,); bit_triple (e,)."""
         k = self.k
         av_pool, am_pool = self.pool
-        ands = [(i, it) for i, it in enumerate(items) if mixed_kind(it.req) == "bit_triple"]
+        ands = [(i, it) for i, it in enumerate(items) if ands_of(it.req)]
         muls = [(i, it) for i, it in enumerate(items) if mixed_kind(it.req) == "bitmul"]
         if not ands and not muls:
             return {}
         opened: list[np.ndarray] = []
         open_macs: list[np.ndarray] = []
-        sizes = [64 * it.req.params[0] for _, it in ands]
+        sizes = [ands_of(it.req) for _, it in ands]
         t1 = self._triples([(it.xoff, s) for (_, it), s in zip(ands, sizes, strict=True)]) if ands else None
         tm = self._triples([(it.xoff, it.req.params[0]) for _, it in muls]) if muls else None
+        where = [_and_operands(it.req, it.boff) for _, it in ands]
 
         def pick(part: int) -> tuple[np.ndarray, np.ndarray]:  # the a (0), b (1) or d (2) daBits of every AND item
-            sl = [slice(it.boff + part * s, it.boff + (part + 1) * s) for (_, it), s in zip(ands, sizes, strict=True)]
-            return np.concatenate([av_pool[x] for x in sl]), np.concatenate([am_pool[x] for x in sl])
+            at = np.concatenate([w[part] for w in where])
+            return av_pool[at], am_pool[at]
 
         empty = np.zeros((0, 2), dtype=np.uint64)
         (a_v, a_m), (b_v, b_m), (d_v, d_m) = (pick(j) for j in range(3)) if ands else ((empty, empty),) * 3
@@ -333,6 +371,14 @@ class Mixed:
         """This party's (bit shares, MAC shares) of pool bits start .. start + count - 1."""
         return self.raw[start : start + count].astype(np.uint64), self.pmac[start : start + count]
 
+    def _and_output(self, it, result: tuple) -> tuple[np.ndarray, np.ndarray]:
+        """The binary outputs (bit shares, MAC shares) of an item's AND gates: e' mod 2 XOR d
+        (a public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share)."""
+        (e,) = result
+        d_at = _and_operands(it.req, it.boff)[2]
+        dv, dm = self.raw[d_at].astype(np.uint64), self.pmac[d_at]
+        return (dv ^ e if self.src.pid == 0 else dv), dm ^ (e * np.uint64(self.src.bit_mac_key_share()))
+
     def assemble(self, it, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         k, src = self.k, self.src
         kind, p = mixed_kind(it.req), it.req.params
@@ -364,17 +410,14 @@ class Mixed:
                 k.add128(r, np.stack([np.zeros(count, np.uint64), u[:, 0]], axis=1), out=r)
                 out.append(r)
             bits, macs = self.binary(it.boff, 64 * count)
-            planes = np.stack([_to_bauth(k, bits.reshape(count, 64)[:, t], macs.reshape(count, 64)[:, t], count)
-                               for t in range(64)]) if count else np.zeros((64, 0), dtype=auth_bits.BAUTH)
-            return pack(out[0], out[1]), planes
+            planes = _planes(k, bits, macs, count, 64)
+            if len(p) == 1:
+                return pack(out[0], out[1]), planes
+            return pack(out[0], out[1]), planes, _planes(k, *self._and_output(it, results[index]), count, EDABIT_PAIRS)
         # bit_triple: a, b from the pool, c = e ^ d
         size = 64 * count
-        (e,) = results[index]
         a = self.binary(it.boff, size)
         b = self.binary(it.boff + size, size)
-        dv, dm = self.binary(it.boff + 2 * size, size)
-        cv = dv ^ e if src.pid == 0 else dv.copy()
-        cm = dm ^ (e * np.uint64(src.bit_mac_key_share()))
-        parts = [_words_folds_macs(k, v, m, size) for v, m in (a, b, (cv, cm))]
+        parts = [_words_folds_macs(k, v, m, size) for v, m in (a, b, self._and_output(it, results[index]))]
         return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
 
