@@ -167,11 +167,12 @@ def test_w3_w4_rounds(n, pre, engine):
         return p.stats()["sections"]
 
     for s in run_local(main, n, preprocessing=pre, engine=engine):
-        if engine == "spdz2k":  # mpc.engines.spdz2k_convert: the masked opening, 6 AND layers, B2A or bit
-            # times value; any n. Bytes to each peer: the opened c (16) and 118 ANDs (29.5), then one bit
-            # (W3) or one bit and the opened d = x - a (W4), all plus frame headers
-            assert s["w3"]["rounds"] == 8 and s["w4"]["rounds"] == 8 and s["sort"]["rounds"] == 10 * 8
-            assert s["w3"]["bytes_sent"] < (n - 1) * 47 * size and s["w4"]["bytes_sent"] < (n - 1) * 63 * size
+        if engine == "spdz2k":  # mpc.engines.spdz2k_convert: the masked opening, 5 AND layers (the first
+            # level is linear in the edaBits' pair products), B2A or bit times value; any n. Bytes to each
+            # peer: the opened c (16) and 57 ANDs (14.25), then one bit (W3) or one bit and the opened
+            # d = x - a (W4), all plus frame headers
+            assert s["w3"]["rounds"] == 7 and s["w4"]["rounds"] == 7 and s["sort"]["rounds"] == 10 * 7
+            assert s["w3"]["bytes_sent"] < (n - 1) * 31 * size and s["w4"]["bytes_sent"] < (n - 1) * 47 * size
             assert s["w4"]["bytes_sent"] - s["w3"]["bytes_sent"] == 16 * size * (n - 1)
             continue
         if n == 2:  # CrypTen 0.4.1: 8 rounds (W3), 9 rounds (W4)

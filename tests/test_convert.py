@@ -160,13 +160,14 @@ def test_rounds_and_bytes(n, setup):
         return p.stats()["sections"]
 
     for s in run_local(main, n, engine=engine_of(setup)):
-        if setup == "spdz2k":  # the masked opening, then 6 AND layers (and B2A or bit times value); any n
-            assert s["w3"]["rounds"] == 8 and s["relu"]["rounds"] == 8
+        if setup == "spdz2k":  # the masked opening, then 6 AND layers (5 for the MSB, whose first level is
+            # linear in the edaBits' pair products), and B2A or bit times value; any n
+            assert s["w3"]["rounds"] == 7 and s["relu"]["rounds"] == 7
             assert s["eqz"]["rounds"] == 7 and s["a2b"]["rounds"] == 7
-            # to each peer: c (16 bytes per element), two words per packed word of every AND plane (118, 63,
+            # to each peer: c (16 bytes per element), two words per packed word of every AND plane (57, 63,
             # 310 ANDs per element), one word per word of bits for the B2A (and 16 bytes of d for the ReLU)
             w = -(-size // 64)
-            per_peer = {"w3": 16 * size + (118 * 16 + 8) * w, "relu": 32 * size + (118 * 16 + 8) * w,
+            per_peer = {"w3": 16 * size + (57 * 16 + 8) * w, "relu": 32 * size + (57 * 16 + 8) * w,
                         "eqz": 16 * size + 63 * 16 * w, "a2b": 16 * size + 310 * 16 * w}
             for name, b in per_peer.items():  # plus a frame header (40 to 56 bytes) per round
                 assert b + 40 * s[name]["rounds"] <= s[name]["bytes_sent"] / (n - 1) <= b + 56 * s[name]["rounds"]

@@ -40,6 +40,7 @@ from _tamper import add128, one_shot
 import mpc
 from mpc.errors import CheatingDetected
 from mpc.preprocessing.base import AuthBitTriple
+from mpc.sharing.auth_bits import BAUTH
 from mpc.testing import run_local
 
 TRIALS = 1000
@@ -440,11 +441,21 @@ def tamper_item(item, choice) -> None:
 
 
 def changes_a_value(item, choice) -> bool:
-    """Whether :func:`tamper_item` changes a value (a bit share, or a ring value mod 2^64)."""
-    comp_u, field_u, *_, offset = choice
+    """Whether :func:`tamper_item` changes a value (a bit share, or a ring value mod 2^64) that
+    the comparison always uses. Not so c's heads alone in an AND triple (read by light ANDs only),
+    nor an edaBit's planes and pair products (its BAUTH components) below the top bit: the first
+    level of the comparison tree reads them only through public coefficients, ~c bits
+    (:meth:`~mpc.engines.authbits.AuthBits.lt_pairs_light`), and where those are 0 for the
+    changed element, the change changes nothing; the result must then be exactly the honest one."""
+    comp_u, field_u, row_u, *_, offset = choice
     comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
-    comp = comps[int(comp_u * len(comps))]
+    index = int(comp_u * len(comps))
+    comp = comps[index]
     if "w" in comp.dtype.names:
+        if isinstance(item, AuthBitTriple) and index == 5:  # c's heads alone: a light AND reads them, a
+            return False  # full one (the top chain's, one a layer) c's record
+        if len(comps) == 3 and comp.dtype == BAUTH and int(row_u * comp.shape[0]) < 62:  # an edaBit with pairs
+            return False
         return int(field_u * len(comp.dtype.names)) == 0
     return field_u < 0.5 and not high_only(offset)
 

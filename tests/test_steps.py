@@ -113,8 +113,9 @@ def test_relu_of_a_pending_product(engine, n):
     assert scale == F  # the truncation done in lockstep with the comparison
     assert np.abs(r - want).max() <= 2.0**-F
     np.testing.assert_allclose(h.reshape(-1), np.full(3, r.sum()), atol=a.size * 2.0**-F)
-    # spdz2k's MSB circuit has no carry-save layer: 8 rounds for any n (semi2k: 9 for 3 parties)
-    assert rr == 8 + (n - 2 if engine != "spdz2k" else 0) and rm == 1
+    # spdz2k's MSB circuit has no carry-save layer and its first AND level is linear in the edaBits'
+    # pair products: 7 rounds for any n (semi2k: 8, and 9 for 3 parties)
+    assert rr == (7 if engine == "spdz2k" else 8 + n - 2) and rm == 1
 
 
 # ----------------------------------------------------------------------------- spdz2k
@@ -133,7 +134,7 @@ def _wrap64(v: int) -> int:
 def test_spdz2k_steps_in_lockstep_match_numpy(n, data):
     """Under spdz2k: a truncation, a division, a plain product, truncating products (one or both
     operands, k1 + k2 above 64 too), a light and a full AND layer and an MSB circuit, all in one
-    lockstep, each as NumPy (mod 2^64, up to the documented ulp), in the MSB circuit's 7 rounds
+    lockstep, each as NumPy (mod 2^64, up to the documented ulp), in the MSB circuit's 6 rounds
     for 2 and 3 parties; then a truncating square in 1 round."""
     m = data.draw(st.integers(1, 30))
     full = st.one_of(st.sampled_from(EDGE), st.integers(-(2**62), 2**62 - 1))
@@ -177,13 +178,13 @@ def test_spdz2k_steps_in_lockstep_match_numpy(n, data):
         assert int(z1[i]) in {_wrap64(((xi >> k) + e) * yi) for e in (0, 1)}
         assert int(z2[i]) in {_wrap64(((xi >> k1) + e1) * ((yi >> k2) + e2)) for e1 in (0, 1) for e2 in (0, 1)}
         assert int(sq[i]) in {_wrap64(((xi >> k) + e) ** 2) for e in (0, 1)}
-    assert rounds == 7 and sq_rounds == 1  # the MSB circuit's rounds: the rest ride along; one for the square
+    assert rounds == 6 and sq_rounds == 1  # the MSB circuit's rounds: the rest ride along; one for the square
 
 
 @pytest.mark.parametrize("n", [2, 3])
 def test_spdz2k_sigmoid_and_tanh_rounds(n):
-    """sigmoid and tanh under spdz2k: the comparisons and the polynomial in lockstep, 8 rounds
-    for 2 and 3 parties (formerly 18), for an input at scale f and a pending product alike;
+    """sigmoid and tanh under spdz2k: the comparisons and the polynomial in lockstep, 7 rounds
+    for 2 and 3 parties (formerly 18, then 8), for an input at scale f and a pending product alike;
     within 1e-4 of NumPy, saturated values included."""
     import mpc.functions as fn
 
@@ -204,12 +205,13 @@ def test_spdz2k_sigmoid_and_tanh_rounds(n):
     want = 1 / (1 + np.exp(-x))
     assert np.abs(sg - want).max() <= 1e-4 and np.abs(sp - want).max() <= 1e-4
     assert np.abs(th - np.tanh(x)).max() <= 1e-4
-    assert rounds == [8, 8, 8]
+    assert rounds == [7, 7, 7]
 
 
 def test_spdz2k_functions_take_semi2ks_rounds():
-    """exp, softmax and log_softmax (A2B, MSB, B2A and truncations in lockstep) take as many
-    rounds under spdz2k as under semi2k (2 parties), with results within 1e-4 of NumPy."""
+    """exp, softmax and log_softmax (A2B, MSB, B2A and truncations in lockstep) take no more
+    rounds under spdz2k than under semi2k (2 parties; softmax's MSB one fewer), with results
+    within 1e-4 of NumPy."""
     import mpc.functions as fn
 
     x = np.linspace(-6, 3, 40).reshape(4, 10)
@@ -228,7 +230,7 @@ def test_spdz2k_functions_take_semi2ks_rounds():
 
     (e, sm, lsm), want = run_local(main, 2, engine="semi2k", timeout=120)[0]
     (e2, sm2, lsm2), got = run_local(main, 2, engine="spdz2k", timeout=120)[0]
-    assert got == want
+    assert got.keys() == want.keys() and all(got[k] <= want[k] for k in want), (got, want)
     soft = np.exp(x - x.max(axis=1, keepdims=True))
     soft /= soft.sum(axis=1, keepdims=True)
     for val in (e, e2):

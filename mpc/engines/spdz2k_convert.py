@@ -29,10 +29,19 @@ carry-save reduction, since the masked value is public):
 2. **MSB** (:meth:`Spdz2kConverter.msb`): msb(c64 - r64) = c_63 ^ r_63 ^ [c' < r'] with c', r' the
    low 63 bits (the borrow into bit 63). The comparison tree of
    :func:`~mpc.engines.circuits.lt` on the linear leaves l_i = ~c_i & r_i,
-   e_i = ~(c_i ^ r_i) (:meth:`Spdz2kConverter.lt_public`): 6 rounds, 118 ANDs. In all 7 rounds,
-   16 + 29.5 bytes. Every intermediate value is a light word (bits and folded MAC,
+   e_i = ~(c_i ^ r_i) (:meth:`Spdz2kConverter.lt_public`): its first level, L = l_h ^ e_h & l_l
+   and E = e_h & e_l for the pairs of bits (2t, 2t + 1), is quadratic in r only through
+   q_t = r_2t & r_2t+1, so the MSB takes edaBits that carry those 31 products (preprocessed:
+   ``edabits(count, pairs=True)``, 252 more dealer bytes per element, or 31 AND gates made
+   offline from daBits without a dealer) and computes that level locally, linear in r and q
+   (:meth:`~mpc.engines.authbits.AuthBits.lt_pairs_light`: one pass over the three records of a
+   pair). The tree above it: 5 rounds, 57 ANDs (from the leaves: 6 rounds, 118 ANDs). In all
+   6 rounds, 16 + 14.25 bytes. The products are secret material like r itself, used only
+   linearly: nothing new is opened, and a party that changes its share of r or q changes a value
+   the next layer opens (caught by the MAC check) or, where every public coefficient of it is 0,
+   nothing. Every intermediate value is a light word (bits and folded MAC,
    :data:`~mpc.sharing.auth_bits.LAUTH`) except the top group's chain (the only values whose bits
-   reach the output): 112 of the 118 ANDs skip computing and writing their output's 64 MACs per
+   reach the output): 52 of the 57 ANDs skip computing and writing their output's 64 MACs per
    word, which cut the local time of W3 by about 3.
 3. **Zero test** (:meth:`Spdz2kConverter.eqz`): x = 0 iff c64 = r64, an AND tree over the 64
    linear bits ~(c_i ^ r_i) (as :func:`~mpc.engines.circuits.eq`'s; light but for its last
@@ -52,11 +61,11 @@ carry-save reduction, since the masked value is public):
 
 Step versions (:mod:`mpc.engines.steps`): :meth:`Spdz2kConverter.msb_steps` yields the masked
 opening and each AND layer of step 2, so a lockstep (sigmoid's polynomial, ReLU's pending
-truncation) shares its 7 rounds; every opening is recorded for the MAC check as when run alone.
+truncation) shares its 6 rounds; every opening is recorded for the MAC check as when run alone.
 NOT of an unpacked bit: party 0 flips its bit share, every party XORs Delta_i into its MAC share.
 
-Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 8 rounds, ~46 bytes per
-element to each peer; ReLU = MSB + bit times value = 8 rounds, ~62 bytes. Revealing the result
+Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 7 rounds, ~30.4 bytes per
+element to each peer; ReLU = MSB + bit times value = 7 rounds, ~46.4 bytes. Revealing the result
 adds the opening and the MAC check's 3 rounds (spdz2k's reveal).
 
 Ranges as semi2k's: :meth:`msb` reads x as a 64-bit two's-complement value (x < y as
@@ -81,7 +90,7 @@ from mpc.engines import circuits, steps
 from mpc.engines.authbits import AuthBits
 from mpc.engines.base import ArithmeticEngine
 from mpc.errors import ShareTypeError
-from mpc.preprocessing.base import Preprocessing
+from mpc.preprocessing.base import EDABIT_PAIRS, Preprocessing
 from mpc.sharing.auth_bits import ABIT, BAUTH, from_words, lighten, words
 from mpc.sharing.authenticated import AUTH, pairs
 from mpc.sharing.flat import concat_flat, split_flat
@@ -141,37 +150,50 @@ class Spdz2kConverter:
         """The engine's round exchange (:meth:`~mpc.engines.spdz2k.Spdz2k.round_exchange`)."""
         return self.arith.round_exchange
 
-    def _open_masked_steps(self, flat: np.ndarray) -> steps.Steps[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """:meth:`open_masked` as a step generator (its one opening yielded)."""
+    def _open_masked_steps(self, flat: np.ndarray, pairs: bool = False) -> steps.Steps[tuple[np.ndarray, ...]]:
+        """:meth:`open_masked` as a step generator (its one opening yielded); with ``pairs``, the
+        edaBits' pair products (31, W) are a fourth result."""
         m = flat.shape[0]
-        r, planes = self.preprocessing.edabits(m)
-        if r.shape != (m,) or r.dtype != AUTH or planes.shape != (64, nwords(m)) or planes.dtype != BAUTH:
+        r, planes, *q = self.preprocessing.edabits(m, pairs=pairs)
+        if (r.shape != (m,) or r.dtype != AUTH or planes.shape != (64, nwords(m)) or planes.dtype != BAUTH
+                or len(q) != pairs or any(x.shape != (EDABIT_PAIRS, nwords(m)) or x.dtype != BAUTH for x in q)):
             raise ShareTypeError(f"edaBit source returned malformed material for {m} edaBits")
         if not m:
-            return np.zeros(0, dtype=np.uint64), np.zeros((64, 0), dtype=np.uint64), planes
+            return np.zeros(0, dtype=np.uint64), np.zeros((64, 0), dtype=np.uint64), planes, *q
         opened = yield from self.arith.open_masked_steps(flat, r)
         c64 = np.ascontiguousarray(opened[:, 0])
-        return c64, np.ascontiguousarray(self.k.bitslice(c64)), planes
+        return c64, np.ascontiguousarray(self.k.bitslice(c64)), planes, *q
 
     # ------------------------------------------------------------------ MSB, zero test, A2B
 
-    def lt_public(self, c: np.ndarray, r: np.ndarray) -> np.ndarray:
+    def lt_public(self, c: np.ndarray, r: np.ndarray, q: np.ndarray | None = None) -> np.ndarray:
         """The plane (1, W) of [c < r] (unsigned) for public bit planes c and secret planes r (w, W).
 
         The comparison tree of :func:`~mpc.engines.circuits.lt` (step 3) on the linear leaves
         l_i = ~c_i & r_i, e_i = ~(c_i ^ r_i), with every value kept light (bits and folded MAC:
         all the next AND reads) except the top group's l, the only one whose bits reach the
         output: its leaf and the one AND per level that feeds it carry their 64 MACs per word.
-        Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree)."""
-        return steps.run(self._exchange(), self._lt_public_steps(c, r))
+        Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree). With the pair products
+        q_t = r_2t AND r_2t+1 (w odd, q (w // 2, W): an edaBit's, preprocessed), the first level
+        is linear in r and q (:meth:`~mpc.engines.authbits.AuthBits.lt_pairs_light`): one round
+        and w - 1 ANDs fewer."""
+        return steps.run(self._exchange(), self._lt_public_steps(c, r, q))
 
-    def _lt_public_steps(self, c: np.ndarray, r: np.ndarray) -> steps.Steps[np.ndarray]:
+    def _lt_public_steps(self, c: np.ndarray, r: np.ndarray, q: np.ndarray | None = None) -> steps.Steps[np.ndarray]:
         """:meth:`lt_public` as a step generator: one yielded AND layer per level."""
         eng = self.boolean
         nc = ~c
         w = r.shape[0]
-        less, e = eng.and_xor_public_light(r, nc)  # one pass over r's records
         top = eng.and_public(r[w - 1 : w], nc[w - 1 : w])  # less[-1] with its bits' MACs
+        if q is None:
+            less, e = eng.and_xor_public_light(r, nc)  # one pass over r's records
+        else:  # level 1 from the pair products; the top bit (w odd) passes to level 2 alone
+            if w % 2 == 0 or q.shape != (w // 2, r.shape[1]):
+                raise ShareTypeError(f"lt_public: pair products for an odd width: expected {(w // 2, r.shape[1])}, "
+                                     f"got {q.shape} for w = {w}")
+            less, e = eng.lt_pairs_light(r[: w - 1], q, np.ascontiguousarray(nc[: w - 1]))
+            top_l, top_e = eng.and_xor_public_light(r[w - 1 :], nc[w - 1 :])
+            less, e = _cat([less, top_l]), _cat([e, top_e])
         while less.shape[0] > 1:
             k = less.shape[0]
             h = k // 2
@@ -197,9 +219,9 @@ class Spdz2kConverter:
 
     def _msb_plane_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
         flat, shapes = _flat(xs, AUTH, "msb")
-        _, c, r = yield from self._open_masked_steps(flat)
+        _, c, r, q = yield from self._open_masked_steps(flat, pairs=True)
         eng = self.boolean
-        less = yield from self._lt_public_steps(c[:63], r[:63])
+        less = yield from self._lt_public_steps(c[:63], r[:63], q)
         return eng.xor(eng.xor_public(r[63:64], c[63:64]), less), shapes
 
     def msb_planes_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
@@ -214,7 +236,7 @@ class Spdz2kConverter:
     def msb_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[list[np.ndarray]]:
         """:meth:`msb` as a step generator (:mod:`mpc.engines.steps`): the masked opening and each
         AND layer of the comparison tree yield one exchange, so a lockstep can run independent
-        protocols (a truncation, a polynomial's products) in the same 7 rounds."""
+        protocols (a truncation, a polynomial's products) in the same 6 rounds."""
         plane, shapes = yield from self._msb_plane_steps(xs)
         return self.unpack(plane, shapes)
 
