@@ -176,7 +176,7 @@ class Spdz2kConverter:
         Rounds ceil(log2 w), ANDs 2w - 2 - ceil(log2 w) (as the tree). With the pair products
         q_t = r_2t AND r_2t+1 (w odd, q (w // 2, W): an edaBit's, preprocessed), the first level
         is linear in r and q (:meth:`~mpc.engines.authbits.AuthBits.lt_pairs_light`): one round
-        and w - 1 ANDs fewer."""
+        and w - 2 ANDs fewer."""
         return steps.run(self._exchange(), self._lt_public_steps(c, r, q))
 
     def _lt_public_steps(self, c: np.ndarray, r: np.ndarray, q: np.ndarray | None = None) -> steps.Steps[np.ndarray]:

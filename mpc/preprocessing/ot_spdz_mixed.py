@@ -70,7 +70,8 @@ elements more (93 triples); a bit-injection triple 1 daBit + 1 triple; an AND tr
 triple + 1 authenticated element (7 triples: about 76 KB; a word of 64 AND triples about 4.9 MB:
 the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
 over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
-the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples and pair products.
+the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples
+and pair products.
 
 Security model: malicious adversary corrupting up to n-1 parties, security with abort, no
 trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
@@ -306,7 +307,8 @@ class Mixed:
 
     def products(self, items) -> dict[int, tuple]:
         """Steps of the bit_triple and bitmul items: 3 rounds of openings, then their MAC check.
-        Returns per item (by position) the arithmetic results: bitmul (eps,); bit_triple (e,)."""
+        Returns per item (by position) the arithmetic results: bitmul (eps,); bit_triple and an
+        edaBit with pair products (e,), the parities of its AND gates' e'."""
         k = self.k
         av_pool, am_pool = self.pool
         ands = [(i, it) for i, it in enumerate(items) if ands_of(it.req)]
