@@ -126,11 +126,19 @@ void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_
 
 /* ---- SPDZ2k authenticated records: 4 words each, value (lo, hi) then MAC (lo, hi) ---- */
 
-void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
+void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, const uint64_t *x, const uint64_t *a,
+                        size_t n)
 {
-    const int stream = n >= MPC_STREAM_MIN; /* val is sent and mac kept for the MAC check: neither is read next */
+    const int stream = n >= MPC_STREAM_MIN; /* the values are sent and mac kept for the MAC check: neither is read next */
     for (size_t i = 0; i < n; i++) {
-        put128(val, i, load128(x, 2 * i) - load128(a, 2 * i), stream);
+        u128 v = load128(x, 2 * i) - load128(a, 2 * i);
+        if (stream) {
+            mpc_stream64(lo + vs * i, (uint64_t)v);
+            mpc_stream64(hi + vs * i, (uint64_t)(v >> 64));
+        } else {
+            lo[vs * i] = (uint64_t)v;
+            hi[vs * i] = (uint64_t)(v >> 64);
+        }
         put128(mac, i, load128(x, 2 * i + 1) - load128(a, 2 * i + 1), stream);
     }
     if (stream)
@@ -154,16 +162,16 @@ static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_
 }
 
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2, size_t ds,
                              uint64_t alpha, int first, size_t n)
 {
     const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
         for (size_t i = 0; i < n; i++)
-            auth_beaver_one(z, c, a, b, d[2 * i] + d2[2 * i], e[2 * i] + e2[2 * i], alpha, first, i, stream);
+            auth_beaver_one(z, c, a, b, d[ds * i] + d2[ds * i], e[ds * i] + e2[ds * i], alpha, first, i, stream);
     } else {
         for (size_t i = 0; i < n; i++)
-            auth_beaver_one(z, c, a, b, d[2 * i], e[2 * i], alpha, first, i, stream);
+            auth_beaver_one(z, c, a, b, d[ds * i], e[ds * i], alpha, first, i, stream);
     }
     if (stream)
         mpc_stream_fence();
@@ -182,15 +190,15 @@ static inline void auth_square_one(uint64_t *z, const uint64_t *c, const uint64_
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
-                             uint64_t alpha, int first, size_t n)
+                             size_t ds, uint64_t alpha, int first, size_t n)
 {
     const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
         for (size_t i = 0; i < n; i++)
-            auth_square_one(z, c, a, d[2 * i] + d2[2 * i], alpha, first, i, stream);
+            auth_square_one(z, c, a, d[ds * i] + d2[ds * i], alpha, first, i, stream);
     } else {
         for (size_t i = 0; i < n; i++)
-            auth_square_one(z, c, a, d[2 * i], alpha, first, i, stream);
+            auth_square_one(z, c, a, d[ds * i], alpha, first, i, stream);
     }
     if (stream)
         mpc_stream_fence();
@@ -236,11 +244,11 @@ void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *con
     }
 }
 
-void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
+void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, size_t vs, const uint64_t *chi, size_t n)
 {
     u128 acc = 0;
     for (size_t i = 0; i < n; i++)
-        acc += (u128)chi[i] * load128(v, i);
+        acc += (u128)chi[i] * (((u128)hi[vs * i] << 64) | lo[vs * i]);
     store128(out, 0, acc);
 }
 

@@ -37,6 +37,16 @@ def add128(words: np.ndarray, index: int, offset: int) -> None:
     flat[index, 0], flat[index, 1] = v & M64, (v >> 64) & M64
 
 
+def add128_planar(words: np.ndarray, index: int, offset: int) -> None:
+    """Add ``offset`` mod 2^128 to element ``index`` of a planar (2, N) uint64 array (low words,
+    then high words: a Beaver opening's message), in place."""
+    lo, hi = words.reshape(2, -1)
+    if not np.shares_memory(lo, words):
+        raise AssertionError("the tampered array must be changed in place")
+    v = (int(lo[index]) | int(hi[index]) << 64) + offset
+    lo[index], hi[index] = v & M64, (v >> 64) & M64
+
+
 def one_shot(obj, name: str, change, skip: int = 0):
     """Replace ``obj.name`` so that its (skip+1)-th call passes its first argument through
     ``change`` (a copy of it); every other call goes through untouched."""

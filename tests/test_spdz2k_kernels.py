@@ -427,6 +427,12 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
                                      np.zeros((2, 2), dtype=np.uint64), 1, True),
     lambda k: k.bauth_lt_pairs_light(np.zeros((2, 2, 66), dtype=np.uint64), np.zeros((1, 2, 66), dtype=np.uint64),
                                      np.zeros((2, 3), dtype=np.uint64), 1, True),
+    lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, np.zeros(3, dtype=np.uint64),
+                                    np.zeros((3, 2), dtype=np.uint64), 1, True),
+    lambda k: k.auth_square_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 2, np.zeros(4, dtype=np.uint64), 1, True),
+    lambda k: k.auth_sub_split_planar(*(np.zeros((3, 4), dtype=np.uint64),) * 2, np.zeros(3, dtype=np.uint64),
+                                      np.zeros(4, dtype=np.uint64)),
+    lambda k: k.dot128_64_planar(np.zeros(3, dtype=np.uint64), np.zeros(2, dtype=np.uint64), np.zeros(3, dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((4, 2), dtype=np.uint64)),
@@ -456,6 +462,36 @@ def test_bad_arguments_are_rejected_alike(call):
     assert_rejected_alike(call, BACKENDS)
 
 
+def low(v: np.ndarray) -> np.ndarray:
+    """The low words of Z_2^128 values: what a planar opening sends first."""
+    return np.ascontiguousarray(v[..., 0])
+
+
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), n=st.integers(0, 70), first=st.booleans(), alpha=WORD)
+def test_planar_openings_are_the_interleaved_ones(data, n, first, alpha):
+    """A Beaver opening sent planar (low words, then high words): the masking writes the words of
+    auth_sub_split, apart; the combines given the low words alone (and the rest's low words) equal
+    them given the Z_2^128 values, since they read D mod 2^64; dot128_64_planar is dot128_64;
+    every backend alike."""
+    x, a, b, c = (words(data.draw, (n, 4)) for _ in range(4))
+    d, e, d2, e2 = (words(data.draw, (n, 2)) for _ in range(4))
+    chi = words(data.draw, (n,))
+    vals, macs = REF.auth_sub_split(x, a)
+    for k in BACKENDS:
+        lo, hi, mac = k.auth_sub_split_planar(x, a)
+        for got, want in [(lo, vals[:, 0]), (hi, vals[:, 1]), (mac, macs)]:
+            np.testing.assert_array_equal(got, want)
+        np.testing.assert_array_equal(k.auth_beaver_combine(c, a, b, low(d), low(e), alpha, first, low(d2), low(e2)),
+                                      REF.auth_beaver_combine(c, a, b, d, e, alpha, first, d2, e2))
+        np.testing.assert_array_equal(k.auth_beaver_combine(c, a, b, low(d), low(e), alpha, first),
+                                      REF.auth_beaver_combine(c, a, b, d, e, alpha, first))
+        np.testing.assert_array_equal(k.auth_square_combine(c, a, low(d), alpha, first, low(d2)),
+                                      REF.auth_square_combine(c, a, d, alpha, first, d2))
+        np.testing.assert_array_equal(k.dot128_64_planar(low(d), np.ascontiguousarray(d[:, 1]), chi),
+                                      REF.dot128_64(d, chi))
+
+
 @pytest.mark.parametrize("n", [(1 << 19) - 1, (1 << 19) + 5])
 def test_auth_kernels_on_both_sides_of_the_streaming_threshold(n):
     """From 2^19 elements (MPC_STREAM_MIN) the masking and the combines write with non-temporal
@@ -473,6 +509,10 @@ def test_auth_kernels_on_both_sides_of_the_streaming_threshold(n):
     alpha = int(rng.integers(0, 2**63))
     for got, want in zip(C.auth_sub_split(x, a), REF.auth_sub_split(x, a), strict=True):
         np.testing.assert_array_equal(got, want)
+    for got, want in zip(C.auth_sub_split_planar(x, a), REF.auth_sub_split_planar(x, a), strict=True):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(C.auth_beaver_combine(c, a, b, low(d), low(e), alpha, True, low(d2), low(e2)),
+                                  REF.auth_beaver_combine(c, a, b, d, e, alpha, True, d2, e2))
     for first in (False, True):
         np.testing.assert_array_equal(C.auth_beaver_combine(c, a, b, d, e, alpha, first, d2, e2),
                                       REF.auth_beaver_combine(c, a, b, d, e, alpha, first, d2, e2))

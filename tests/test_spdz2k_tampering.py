@@ -35,7 +35,7 @@ cheater changes one word of one round's message (any protocol's part): always ca
 
 import numpy as np
 import pytest
-from _tamper import add128, one_shot
+from _tamper import add128, add128_planar, one_shot
 
 import mpc
 from mpc.errors import CheatingDetected
@@ -100,8 +100,8 @@ def test_a_value_share_it_opens():  # the product's opening of (d, e)
 
         def main(p):
             a, b = inputs(p)
-            if p.pid == cheater:  # the next exchange is the product's opening of (d, e): 10 elements
-                one_shot(p.channel, "exchange", lambda arr: add128(arr, index, offset))
+            if p.pid == cheater:  # the next exchange is the product's opening of (d, e): 10 elements, planar
+                one_shot(p.channel, "exchange", lambda arr: add128_planar(arr, index, offset))
             return p.reveal(a * b)
         return main, cheater, high_only(offset)
 

@@ -343,18 +343,24 @@ def auth_matmul_combine_args(c, a, b, d, e) -> tuple:
     return c, a, b, d, e, m, k, n
 
 
-def auth_rest(names: str, rest: tuple, shape: tuple[int, ...]) -> tuple:
-    """The optional rest of an opening's sum (a Beaver product's d2, e2; a square's d2): all None,
-    or all Z_2^128 arrays of ``shape``."""
-    if all(x is None for x in rest):
-        return rest
-    if any(x is None for x in rest):
-        raise KernelError(f"{names}: give all or none")
-    out = [ring128(nm, x) for nm, x in zip(names.split(", "), rest, strict=True)]
-    for nm, x in zip(names.split(", "), out, strict=True):
-        if x.shape[:-1] != shape:
-            raise KernelError(f"{nm}: element shape {x.shape[:-1]} differs from {shape}")
-    return tuple(out)
+def auth_opened(names: str, opened: tuple, shape: tuple[int, ...], required: int) -> tuple[tuple, int]:
+    """An opening's arrays for a combine that reads their low words only (d, e and the optional
+    rest of their sums d2, e2): the first ``required`` given, the rest all None or all given, every
+    one a Z_2^128 array of ``shape`` or, all alike, a uint64 array of ``shape`` (the low words of a
+    planar opening). Returns the arrays and their stride in words (2 or 1)."""
+    parts = names.split(", ")
+    given = [x for x in opened if x is not None]
+    rest = opened[required:]
+    if len(given) < required or any(x is None for x in opened[:required]) or (
+            any(x is None for x in rest) and any(x is not None for x in rest)):
+        raise KernelError(f"{names}: give the first {required}, and all or none of the rest")
+    arrs = [as_u64(nm, x) if x is not None else None for nm, x in zip(parts, opened, strict=True)]
+    low = arrs[0].shape == shape
+    for nm, x in zip(parts, arrs, strict=True):
+        if x is not None and x.shape != (shape if low else (*shape, 2)):
+            want = f"{shape} (low words)" if low else f"{(*shape, 2)} (Z_2^128)"
+            raise KernelError(f"{nm}: expected shape {want}, got {x.shape}")
+    return tuple(arrs), 1 if low else 2
 
 
 AUTH_LINCOMB_TERMS = 16  # terms of one auth_lincomb call

@@ -280,25 +280,42 @@ def auth_sub_split(x, a, vals=None, macs=None):
     return vals, macs
 
 
+def auth_sub_split_planar(x, a, lo=None, hi=None, macs=None):
+    """:func:`auth_sub_split` with the values' low words into ``lo`` and high words into ``hi``
+    (uint64 arrays of the element shape), the MAC shares into ``macs``; each made when not given.
+    Returns (lo, hi, macs)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    lo, hi = ck.out_array(lo, shape), ck.out_array(hi, shape)
+    vals, macs = auth_sub_split(x, a, macs=macs)
+    lo[...], hi[...] = vals[..., 0], vals[..., 1]
+    return lo, hi, macs
+
+
 def _widen(w):
     """64-bit words as Z_2^128 values (a zero high word)."""
     return np.stack([w, np.zeros_like(w)], axis=-1)
 
 
-def _low128(d):
-    """The low 64 bits of Z_2^128 values, as Z_2^128 values."""
-    return _widen(d[..., 0])
+def _low128(d, ds):
+    """The low 64 bits of an opening's Z_2^128 values (ds = 2) or low words (ds = 1), as Z_2^128
+    values."""
+    return _widen(d[..., 0] if ds == 2 else d)
+
+
+def _opened_low(d, d2, ds):
+    """The low words of D = d (+ d2) as Z_2^128 values (the sum's low word is the low words' sum)."""
+    if d2 is None:
+        return _low128(d, ds)
+    return _widen(_low128(d, ds)[..., 0] + _low128(d2, ds)[..., 0])
 
 
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     """z = c + D b + E a + D E (D E in party 0's value, alpha D E in every MAC) for the opened
     D = d (+ d2), E = e (+ e2) taken mod 2^64 (public coefficients: z is authenticated and right
     mod 2^64; see ring128.h): d2, e2 (both or neither) the rest of the opening's sum."""
-    (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
-    d2, e2 = ck.auth_rest("d2, e2", (d2, e2), shape)
-    if d2 is not None:
-        d, e = add128(d, d2), add128(e, e2)
-    d, e = _low128(d), _low128(e)
+    (c, a, b), _, shape = ck.auth_args("c, a, b", (c, a, b), ())
+    (d, e, d2, e2), ds = ck.auth_opened("d, e, d2, e2", (d, e, d2, e2), shape, 2)
+    d, e = _opened_low(d, d2, ds), _opened_low(e, e2, ds)
     (cv, cm), (av, am), (bv, bm) = _vm(c), _vm(a), _vm(b)
     de = mul128(d, e)
     v = add128(cv, add128(mul128(d, bv), mul128(e, av)))
@@ -309,13 +326,11 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
 def auth_square_combine(c, a, d, alpha, first, d2=None):
     """z = c + 2 D a + D^2 (D^2 in party 0's value, alpha D^2 in every MAC) for the opened
     D = d (+ d2, the rest of the opening's sum) taken mod 2^64."""
-    (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
-    (d2,) = ck.auth_rest("d2", (d2,), shape)
-    if d2 is not None:
-        d = add128(d, d2)
+    (c, a), _, shape = ck.auth_args("c, a", (c, a), ())
+    (d, d2), ds = ck.auth_opened("d, d2", (d, d2), shape, 1)
     (cv, cm), (av, am) = _vm(c), _vm(a)
-    d = _low128(d)
-    twice, d2 = _low128(add128(d, d)), mul128(d, d)
+    d = _opened_low(d, d2, ds)
+    twice, d2 = _low128(add128(d, d), 2), mul128(d, d)
     v = add128(cv, mul128(twice, av))
     m = add128(add128(cm, mul128(twice, am)), mul128_64(d2, _alpha(alpha, shape)))
     return _record(add128(v, d2) if first else v, m)
@@ -381,6 +396,12 @@ def dot128_64(v, chi):
         total += int(c) * (int(lo) | int(hi) << 64)
     total %= 1 << 128
     return np.array([total & 0xFFFFFFFFFFFFFFFF, total >> 64], dtype=np.uint64)
+
+
+def dot128_64_planar(lo, hi, chi):
+    """:func:`dot128_64` of the Z_2^128 values lo + 2^64 hi, given as their words' planes."""
+    lo, hi, chi = ck.same_u64s("lo, hi, chi", lo, hi, chi)
+    return dot128_64(np.stack([lo, hi], axis=-1), chi)
 
 
 # ----------------------------------------------------------------------------- matrix products
@@ -989,7 +1010,8 @@ KERNELS = (
     "add", "sub", "mul", "neg", "mul_public", "sum", "sar", "trunc_finish",
     "masked_tags", "masked_mul_share", "masked_finish", "masked_trunc", "masked_finish_trunc",
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
-    "auth_sub_split", "auth_beaver_combine", "auth_square_combine", "auth_add_public", "dot128_64",
+    "auth_sub_split", "auth_sub_split_planar", "auth_beaver_combine", "auth_square_combine", "auth_add_public",
+    "dot128_64", "dot128_64_planar",
     "auth_add_split", "auth_lincomb", "auth_matmul_combine",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",

@@ -54,19 +54,21 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                             int a_wide, int b_wide)
-    void mpc_auth_sub_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t n)
+    void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, const uint64_t *x,
+                            const uint64_t *a, size_t n)
     void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                                  const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
-                                 uint64_t alpha, int first, size_t n)
+                                 size_t ds, uint64_t alpha, int first, size_t n)
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
-                                 const uint64_t *d2, uint64_t alpha, int first, size_t n)
+                                 const uint64_t *d2, size_t ds, uint64_t alpha, int first, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
     void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
                             uint64_t alpha, int first, size_t n)
     void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef,
                           const uint64_t *scalar, size_t terms, const uint64_t *p, uint64_t alpha, int first,
                           size_t n)
-    void mpc_ring128_dot64(uint64_t *out, const uint64_t *v, const uint64_t *chi, size_t n)
+    void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, size_t vs, const uint64_t *chi,
+                           size_t n)
     enum: MPC_MM128F_KC
     void mpc_mm128f_left(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t rows, size_t rdiv,
                          size_t rs, size_t rm, size_t ps, int wide, size_t k0, size_t kc)
@@ -511,29 +513,46 @@ def auth_matmul_combine(c, a, b, d, e, alpha, first):
     return z
 
 
+cdef object _sub_split(object x, object a, object lo, object hi, object mac, size_t vs):
+    cdef uint64_t *pl = out_ptr(lo)
+    cdef uint64_t *ph = pl + 1 if hi is None else out_ptr(hi)
+    cdef uint64_t *pm = out_ptr(mac)
+    cdef const uint64_t *px = in_ptr(x)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef size_t n = mac.size // 2
+    if n:
+        with nogil:
+            mpc_auth_sub_split(pl, ph, vs, pm, px, pa, n)
+
+
 def auth_sub_split(x, a, vals=None, macs=None):
     """(x.v - a.v, x.m - a.m) of (..., 4) record arrays, as (..., 2) Z_2^128 arrays (into ``vals``
     and ``macs`` when given; they must not overlap the inputs)."""
     (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
     val = ck.out_array(vals, (*shape, 2))
     mac = ck.out_array(macs, (*shape, 2))
-    cdef uint64_t *pv = out_ptr(val)
-    cdef uint64_t *pm = out_ptr(mac)
-    cdef const uint64_t *px = in_ptr(x)
-    cdef const uint64_t *pa = in_ptr(a)
-    cdef size_t n = val.size // 2
-    if n:
-        with nogil:
-            mpc_auth_sub_split(pv, pm, px, pa, n)
+    _sub_split(x, a, val, None, mac, 2)
     return val, mac
+
+
+def auth_sub_split_planar(x, a, lo=None, hi=None, macs=None):
+    """:func:`auth_sub_split` with the values planar: the low words of x.v - a.v into ``lo``, the
+    high words into ``hi`` (uint64 arrays of the element shape), the MAC shares into ``macs``
+    ((..., 2)); each made when not given. Returns (lo, hi, macs)."""
+    (x, a), _, shape = ck.auth_args("x, a", (x, a), ())
+    lo, hi = ck.out_array(lo, shape), ck.out_array(hi, shape)
+    mac = ck.out_array(macs, (*shape, 2))
+    _sub_split(x, a, lo, hi, mac, 1)
+    return lo, hi, mac
 
 
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     """z = c + D b + E a + D E for records c, a, b and opened Z_2^128 D = d (+ d2), E = e (+ e2):
     d2 and e2 (both or neither) are the rest of the opening's sum, added in the pass (see ring128.h)."""
-    (c, a, b), (d, e), shape = ck.auth_args("c, a, b, d, e", (c, a, b), (d, e))
-    d2, e2 = ck.auth_rest("d2, e2", (d2, e2), shape)
+    (c, a, b), _, shape = ck.auth_args("c, a, b", (c, a, b), ())
+    (d, e, d2, e2), stride = ck.auth_opened("d, e, d2, e2", (d, e, d2, e2), shape, 2)
     z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef size_t ds = stride
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
     cdef uint64_t *pz = out_ptr(z)
@@ -547,16 +566,17 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, al, f, n)
+            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, ds, al, f, n)
     return z
 
 
 def auth_square_combine(c, a, d, alpha, first, d2=None):
     """z = c + 2 D a + D^2 for records c, a and an opened Z_2^128 D = d (+ d2, the rest of the
     opening's sum, added in the pass)."""
-    (c, a), (d,), shape = ck.auth_args("c, a, d", (c, a), (d,))
-    (d2,) = ck.auth_rest("d2", (d2,), shape)
+    (c, a), _, shape = ck.auth_args("c, a", (c, a), ())
+    (d, d2), stride = ck.auth_opened("d, d2", (d, d2), shape, 1)
     z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef size_t ds = stride
     cdef uint64_t al = ck.public_u64(alpha)
     cdef int f = 1 if first else 0
     cdef uint64_t *pz = out_ptr(z)
@@ -567,7 +587,7 @@ def auth_square_combine(c, a, d, alpha, first, d2=None):
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_square_combine(pz, pc, pa, pd, pd2, al, f, n)
+            mpc_auth_square_combine(pz, pc, pa, pd, pd2, ds, al, f, n)
     return z
 
 
@@ -637,15 +657,27 @@ def auth_lincomb(xs, coefs, p, alpha, first):
     return z
 
 
-def dot128_64(v, chi):
-    """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v and uint64 chi of v's element shape: a (2,) array."""
-    v, chi, _ = ck.mul128_64_args(v, chi, None)
+cdef object _dot64(object lo, object hi, size_t vs, object chi):
     out = np.zeros(2, dtype=np.uint64)
     cdef uint64_t *po = out_ptr(out)
-    cdef const uint64_t *pv = in_ptr(v)
+    cdef const uint64_t *pl = in_ptr(lo)
+    cdef const uint64_t *ph = pl + 1 if hi is None else in_ptr(hi)
     cdef const uint64_t *pc = in_ptr(chi)
     cdef size_t n = chi.size
     if n:
         with nogil:
-            mpc_ring128_dot64(po, pv, pc, n)
+            mpc_ring128_dot64(po, pl, ph, vs, pc, n)
     return out
+
+
+def dot128_64(v, chi):
+    """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v and uint64 chi of v's element shape: a (2,) array."""
+    v, chi, _ = ck.mul128_64_args(v, chi, None)
+    return _dot64(v, None, 2, chi)
+
+
+def dot128_64_planar(lo, hi, chi):
+    """:func:`dot128_64` of the Z_2^128 values lo + 2^64 hi, given as their words' planes (uint64
+    arrays of chi's shape)."""
+    lo, hi, chi = ck.same_u64s("lo, hi, chi", lo, hi, chi)
+    return _dot64(lo, hi, 1, chi)

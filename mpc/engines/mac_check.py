@@ -97,6 +97,17 @@ def _int(w: np.ndarray) -> int:
     return int(w[0]) | int(w[1]) << 64
 
 
+class _Planar:
+    """Ring rows recorded as planar summands: row i is sum_j (lo_j[i] + 2^64 hi_j[i]) mod 2^128 (a
+    Beaver opening sent as its low words, then its high words: the combine reads only the low
+    ones, :meth:`~mpc.engines.spdz2k.Spdz2k.mul`)."""
+
+    __slots__ = ("lo", "hi")
+
+    def __init__(self, lo: tuple[np.ndarray, ...], hi: tuple[np.ndarray, ...]) -> None:
+        self.lo, self.hi = lo, hi
+
+
 class _Records:
     """Arrays of one kind of record kept until the next check (rows of ``width`` words)."""
 
@@ -123,15 +134,25 @@ class _Records:
             self.parts.append(parts)
             self.rows += parts[0].shape[0]
 
+    def add_planar(self, los: tuple[np.ndarray, ...], his: tuple[np.ndarray, ...]) -> None:
+        """Ring rows kept as planar summands (:class:`_Planar`; only :meth:`take_parts` reads
+        such an entry)."""
+        if los[0].size:
+            def flat(a: np.ndarray) -> np.ndarray:
+                return np.ascontiguousarray(a, dtype=np.uint64).reshape(-1)
+            self.parts.append(_Planar(tuple(map(flat, los)), tuple(map(flat, his))))
+            self.rows += los[0].size
+
     def take(self) -> np.ndarray:
         out = np.concatenate(self.parts) if self.parts else np.zeros((0, self.width), dtype=np.uint64)
         self.parts, self.rows = [], 0
         return out.reshape(-1) if self.width == 1 else out
 
-    def take_parts(self) -> list[tuple[np.ndarray, ...]]:
+    def take_parts(self) -> list[tuple[np.ndarray, ...] | _Planar]:
         """The recorded entries, not copied into one array: each a tuple of (rows, width) arrays
-        whose sum the rows are (one array for an entry of :meth:`add`)."""
-        out, self.parts, self.rows = [p if isinstance(p, tuple) else (p,) for p in self.parts], [], 0
+        whose sum the rows are (one array for an entry of :meth:`add`), or a :class:`_Planar`."""
+        out = [p if isinstance(p, (tuple, _Planar)) else (p,) for p in self.parts]
+        self.parts, self.rows = [], 0
         return out
 
 
@@ -168,6 +189,12 @@ class _Ledger:
         self._vals.add_sum(values)
         self._macs.add(macs)
 
+    def record_planar(self, los: tuple[np.ndarray, ...], his: tuple[np.ndarray, ...], macs: np.ndarray) -> None:
+        """An opening whose opened values are sum_j lo_j + 2^64 hi_j (ring only; planar summands:
+        this party's shares sent and each peer's received), kept as they are."""
+        self._vals.add_planar(los, his)
+        self._macs.add(macs)
+
     def _take(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self._vals.take(), self._macs.take(), self._public.take()
 
@@ -198,8 +225,9 @@ class RingLedger(_Ledger):
         for v, (mac,) in zip(vals, macs, strict=True):  # entry by entry: no copy of the records
             c = chi[pos : pos + mac.shape[0]]
             pos += mac.shape[0]
-            for part in v:  # an opening kept as its summands: y is linear in them
-                k.add128(y, k.dot128_64(part, c), out=y)
+            summands = zip(v.lo, v.hi, strict=True) if isinstance(v, _Planar) else ((part, None) for part in v)
+            for lo, hi in summands:  # an opening kept as its summands: y is linear in them
+                k.add128(y, k.dot128_64(lo, c) if hi is None else k.dot128_64_planar(lo, hi, c), out=y)
             k.add128(m, k.dot128_64(mac, c), out=m)
         z = k.sub128(m.reshape(1, 2), k.mul128(y.reshape(1, 2), self.alpha.reshape(1, 2))).reshape(2)
         p = k.dot128_64(public, self._chi(prg.derive("chi-public"), public.shape[0])) if public.shape[0] else zero
@@ -287,6 +315,11 @@ class MacCheck:
         """A ring opening kept as its summands (see :meth:`RingLedger.record_sum`)."""
         if not self.dry:
             self.ring.record_sum(values, macs)
+
+    def record_planar(self, los: tuple[np.ndarray, ...], his: tuple[np.ndarray, ...], macs: np.ndarray) -> None:
+        """A ring opening kept as planar summands (see :meth:`RingLedger.record_planar`)."""
+        if not self.dry:
+            self.ring.record_planar(los, his, macs)
 
     def record_bits(self, words: np.ndarray, folds: np.ndarray) -> None:
         """A bit opening (see :meth:`BitLedger.record`); nothing is kept in a dry run."""

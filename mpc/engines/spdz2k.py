@@ -279,9 +279,9 @@ class Spdz2k:
         """:meth:`_open_steps` without the summing pass: (this party's value shares as sent, the
         peers' sum as received (summed when there are several)), whose sum is the opened value;
         the opening is recorded as those two summands (:meth:`MacCheck.record_sum`), so a
-        consumer that sums them in its own pass (``auth_beaver_combine``'s d2, e2 and
-        ``auth_square_combine``'s d2; the low words of a truncation's opening) reads each buffer
-        once and no opened-values array is made."""
+        consumer that sums them in its own pass (the low words of a truncation's opening) reads
+        each buffer once and no opened-values array is made (a Beaver opening goes planar
+        instead, :meth:`_open_planar_steps`)."""
         parts = yield values
         m = values.shape[0]
         return values, self.record_parts(values, [parts[p].reshape(m, 2) for p in self.channel.peers], macs)
@@ -307,18 +307,42 @@ class Spdz2k:
         alone: the lockstep only frames the messages together."""
         return self.channel.exchange(payload)
 
-    def _masked(self, pairs_: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    def _masked(self, pairs_: Sequence[tuple[np.ndarray, np.ndarray]],
+                planar: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """x - a for each (x, a), value shares into one buffer to send and MAC shares into another
-        (one pass per pair: the Beaver masking)."""
+        (one pass per pair: the Beaver masking). The buffer is (N, 2) words, or with ``planar``
+        (2, N): the values' low words, then their high words (:meth:`_open_planar_steps`)."""
         total = sum(x.size for x, _ in pairs_)
-        vals = np.empty((total, 2), dtype=np.uint64)
+        vals = np.empty((2, total) if planar else (total, 2), dtype=np.uint64)
         macs = np.empty((total, 2), dtype=np.uint64)
         pos = 0
         for x, a in pairs_:
-            self.kernels.auth_sub_split(_words(x).reshape(-1, 4), _words(a).reshape(-1, 4),
-                                        vals[pos : pos + x.size], macs[pos : pos + x.size])
+            xs, as_, at = _words(x).reshape(-1, 4), _words(a).reshape(-1, 4), slice(pos, pos + x.size)
+            if planar:
+                self.kernels.auth_sub_split_planar(xs, as_, vals[0, at], vals[1, at], macs[at])
+            else:
+                self.kernels.auth_sub_split(xs, as_, vals[at], macs[at])
             pos += x.size
         return vals, macs
+
+    def _open_planar_steps(self, vals: np.ndarray, macs: np.ndarray) -> steps.Steps[tuple[np.ndarray, np.ndarray]]:
+        """Open value shares sent planar (``vals`` (2, N): low words, then high words) whose MAC
+        shares are ``macs``: one yielded exchange, the opening recorded for the MAC check as its
+        planar summands (this party's and each peer's, no pass over them); returns this party's
+        low words as sent and the peers' low words summed (mod 2^64): all that a Beaver combine
+        reads, since it takes the opened D mod 2^64, so it reads 8 bytes of each summand per
+        element instead of 16 (W1 at 10^6: about 1.4 of 7.3 ms of the combine alone)."""
+        parts = yield vals
+        m = vals.shape[1]
+        theirs = [parts[p].reshape(2, m) for p in self.channel.peers]
+        self.mac.record_planar((vals[0], *(t[0] for t in theirs)), (vals[1], *(t[1] for t in theirs)), macs)
+        self.checkpoint()
+        rest = theirs[0][0]
+        if len(theirs) > 1:  # a new array: the received ones stay as recorded
+            rest = theirs[0][0] + theirs[1][0]
+            for t in theirs[2:]:
+                rest += t[0]
+        return vals[0], rest
 
     def open_unchecked(self, x: np.ndarray) -> np.ndarray:
         """Open the flat AUTH array x (one exchange), recorded for the next MAC check: the opened
@@ -378,17 +402,18 @@ class Spdz2k:
 
     def mul(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Share of x * y (elementwise, equal shapes): Beaver with an authenticated triple, 1 round.
-        Local work: one masking pass per operand (value shares straight into the buffer sent,
-        MAC shares into the check's record) and one fused combine (``auth_beaver_combine``, which
-        sums the opening's two summands, the shares sent and the peers' received, in the same
-        pass: the opening is recorded for the check as those summands, no summed array is made)."""
+        Local work: one masking pass per operand (value shares straight into the buffer sent, low
+        words apart from high words, MAC shares into the check's record) and one fused combine
+        (``auth_beaver_combine``, which sums the low words of the opening's summands, the shares
+        sent and the peers' received, in the same pass: the opening is recorded for the check as
+        those summands, no summed array is made; :meth:`_open_planar_steps`)."""
         return steps.run(self.channel.exchange, self.mul_steps(x, y))
 
     def mul_steps(self, x: np.ndarray, y: np.ndarray) -> steps.Steps[np.ndarray]:
         """:meth:`mul` as a step generator (:mod:`mpc.engines.steps`)."""
         a, b, c = self.preprocessing.triples(x.shape, auth=True)
         n = x.size
-        own, rest = yield from self._open_parts_steps(*self._masked([(x, a), (y, b)]))
+        own, rest = yield from self._open_planar_steps(*self._masked([(x, a), (y, b)], planar=True))
         z = self.kernels.auth_beaver_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4),
                                              _words(b).reshape(-1, 4), own[:n], own[n:], self.alpha,
                                              self.pid == 0, rest[:n], rest[n:])
@@ -398,7 +423,7 @@ class Spdz2k:
         """Share of x * x from an authenticated square pair (a, a^2): 1 round, 1 element. The
         combine sums the opening's two summands in its pass, as :meth:`mul`'s does."""
         a, c = self.preprocessing.square_pairs(x.shape, auth=True)
-        own, rest = steps.run(self.channel.exchange, self._open_parts_steps(*self._masked([(x, a)])))
+        own, rest = steps.run(self.channel.exchange, self._open_planar_steps(*self._masked([(x, a)], planar=True)))
         z = self.kernels.auth_square_combine(_words(c).reshape(-1, 4), _words(a).reshape(-1, 4), own, self.alpha,
                                              self.pid == 0, rest)
         return _records(z, x.shape)
