@@ -65,7 +65,9 @@ Local work: dot products with the chi_j over the recorded ring values and MAC sh
 each per opened element and summand), array by array as recorded (no copy into one), and two
 GF(2^64) dot products over the recorded bit words and folded MACs (8 bytes each per opened word
 of 64 bits). An opening may be recorded as its summands (:meth:`MacCheck.record_sum`: the
-engine's share sent and the peers' sum received, so no pass sums them; y is linear in them).
+engine's share sent and the peers' sum received, so no pass sums them; y is linear in them), or
+as planar summands (:meth:`MacCheck.record_planar`: a Beaver opening sent as its low words, then
+its high words, each party's part kept; y adds chi_j lo_j + 2^64 chi_j hi_j plane by plane).
 Memory until the check: 32 bytes per opened ring element, 48 for one recorded as two summands,
 16 per opened bit word.
 """
