@@ -68,7 +68,8 @@ of 64 bits). An opening may be recorded as its summands (:meth:`MacCheck.record_
 engine's share sent and the peers' sum received, so no pass sums them; y is linear in them), or
 as planar summands (:meth:`MacCheck.record_planar`: a Beaver opening sent as its low words, then
 its high words, each party's part kept; y adds chi_j lo_j + 2^64 chi_j hi_j plane by plane).
-Memory until the check: 32 bytes per opened ring element, 48 for one recorded as two summands,
+Memory until the check: 32 bytes per opened ring element, 48 for one recorded as two summands
+(or as planar summands with 2 parties; 16 more per further party, whose parts are kept apart),
 16 per opened bit word.
 """
 

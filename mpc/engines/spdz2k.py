@@ -34,7 +34,10 @@ to each peer, per element of the result; every opening is recorded for the next 
   z = c + d b + e a + d e (d e added by party 0 to its value, alpha_i d e to every MAC share),
   with d and e taken mod 2^64: public coefficients keep z authenticated, and z = x y mod 2^64,
   all a value means (as for matmul below; 11 word multiplications per element instead of 17).
-  1 round, 2(n-1) elements per party: twice semi2k's bytes. square: (a, a^2), 1 element.
+  So the message is planar, the low words of d and e, then their high words: the combine reads
+  the low words of each party's part only (8 bytes of each per element, not 16), and the MAC
+  check reads both planes. 1 round, 2(n-1) elements per party: twice semi2k's bytes. square:
+  (a, a^2), 1 element, the same way.
 - matmul (m,k)@(k,n), optionally batched: 1 round, (n-1)(mk + kn) elements, one matrix triple.
   Local work: two products mod 2^128, D (k, 2n) and (2m, k) E (value and MAC columns or rows
   side by side: 4mkn multiply-adds), with D and E as their low 64 bits (public coefficients:
