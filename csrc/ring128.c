@@ -126,7 +126,7 @@ void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_
 
 /* ---- SPDZ2k authenticated records: 4 words each, value (lo, hi) then MAC (lo, hi) ---- */
 
-void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, const uint64_t *x, const uint64_t *a,
+void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t vs,
                         size_t n)
 {
     const int stream = n >= MPC_STREAM_MIN; /* the values are sent and mac kept for the MAC check: neither is read next */
@@ -162,8 +162,8 @@ static inline void auth_beaver_one(uint64_t *z, const uint64_t *c, const uint64_
 }
 
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2, size_t ds,
-                             uint64_t alpha, int first, size_t n)
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t ds, size_t n)
 {
     const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
@@ -190,7 +190,7 @@ static inline void auth_square_one(uint64_t *z, const uint64_t *c, const uint64_
 }
 
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
-                             size_t ds, uint64_t alpha, int first, size_t n)
+                             uint64_t alpha, int first, size_t ds, size_t n)
 {
     const int stream = n >= MPC_STREAM_MIN;
     if (d2) {
@@ -244,7 +244,7 @@ void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *con
     }
 }
 
-void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, size_t vs, const uint64_t *chi, size_t n)
+void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n)
 {
     u128 acc = 0;
     for (size_t i = 0; i < n; i++)

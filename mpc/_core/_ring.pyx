@@ -54,20 +54,20 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_ring128_mul64(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_ring128_matmul(uint64_t *c, const uint64_t *a, const uint64_t *b, size_t m, size_t k, size_t n,
                             int a_wide, int b_wide)
-    void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, const uint64_t *x,
-                            const uint64_t *a, size_t n)
+    void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, uint64_t *mac, const uint64_t *x, const uint64_t *a,
+                            size_t vs, size_t n)
     void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
                                  const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
-                                 size_t ds, uint64_t alpha, int first, size_t n)
+                                 uint64_t alpha, int first, size_t ds, size_t n)
     void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d,
-                                 const uint64_t *d2, size_t ds, uint64_t alpha, int first, size_t n)
+                                 const uint64_t *d2, uint64_t alpha, int first, size_t ds, size_t n)
     void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n)
     void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const uint64_t *a, uint64_t c,
                             uint64_t alpha, int first, size_t n)
     void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef,
                           const uint64_t *scalar, size_t terms, const uint64_t *p, uint64_t alpha, int first,
                           size_t n)
-    void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, size_t vs, const uint64_t *chi,
+    void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs,
                            size_t n)
     enum: MPC_MM128F_KC
     void mpc_mm128f_left(uint64_t *xw, uint64_t *x1, double *fl, const uint64_t *a, size_t rows, size_t rdiv,
@@ -522,7 +522,7 @@ cdef object _sub_split(object x, object a, object lo, object hi, object mac, siz
     cdef size_t n = mac.size // 2
     if n:
         with nogil:
-            mpc_auth_sub_split(pl, ph, vs, pm, px, pa, n)
+            mpc_auth_sub_split(pl, ph, pm, px, pa, vs, n)
 
 
 def auth_sub_split(x, a, vals=None, macs=None):
@@ -566,7 +566,7 @@ def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, ds, al, f, n)
+            mpc_auth_beaver_combine(pz, pc, pa, pb, pd, pe, pd2, pe2, al, f, ds, n)
     return z
 
 
@@ -587,7 +587,7 @@ def auth_square_combine(c, a, d, alpha, first, d2=None):
     cdef size_t n = z.size // 4
     if n:
         with nogil:
-            mpc_auth_square_combine(pz, pc, pa, pd, pd2, ds, al, f, n)
+            mpc_auth_square_combine(pz, pc, pa, pd, pd2, al, f, ds, n)
     return z
 
 
@@ -666,7 +666,7 @@ cdef object _dot64(object lo, object hi, size_t vs, object chi):
     cdef size_t n = chi.size
     if n:
         with nogil:
-            mpc_ring128_dot64(po, pl, ph, vs, pc, n)
+            mpc_ring128_dot64(po, pl, ph, pc, vs, n)
     return out
 
 

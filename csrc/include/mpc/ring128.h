@@ -79,7 +79,7 @@ void mpc_mm128f_finish(uint64_t *acc, size_t rdiv, size_t rs, size_t rm, size_t 
  * masked value to send, its MAC share. vs = 2, hi = lo + 1: interleaved (lo, hi) words; vs = 1:
  * planar, the low words of a message apart from its high words (a Beaver opening: its combine
  * reads the low words only) */
-void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, const uint64_t *x, const uint64_t *a,
+void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, uint64_t *mac, const uint64_t *x, const uint64_t *a, size_t vs,
                         size_t n);
 /* z = c + D b + E a + D E: value (D E at party 0 only) and MAC (alpha D E at every party), with
  * D = d + d2 and E = e + e2 when d2 and e2 are given (both or neither NULL: the opening's sum of
@@ -88,12 +88,12 @@ void mpc_auth_sub_split(uint64_t *lo, uint64_t *hi, size_t vs, uint64_t *mac, co
  * needs to be), so only the words d[ds i] (and e, d2, e2 alike) are read: ds = 2 for Z_2^128
  * values (their low words), ds = 1 for arrays of low words (a planar opening's) */
 void mpc_auth_beaver_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *b,
-                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2, size_t ds,
-                             uint64_t alpha, int first, size_t n);
+                             const uint64_t *d, const uint64_t *e, const uint64_t *d2, const uint64_t *e2,
+                             uint64_t alpha, int first, size_t ds, size_t n);
 /* z = c + 2 D a + D^2: the square of a pair (a, c = a^2), D = d + d2 when d2 is given (may be
  * NULL: D = d), taken mod 2^64 and read with the stride ds as above */
 void mpc_auth_square_combine(uint64_t *z, const uint64_t *c, const uint64_t *a, const uint64_t *d, const uint64_t *d2,
-                             size_t ds, uint64_t alpha, int first, size_t n);
+                             uint64_t alpha, int first, size_t ds, size_t n);
 /* z = x + p for public 128-bit p: value (party 0) and MAC (alpha p) */
 void mpc_auth_add_public(uint64_t *z, const uint64_t *x, const uint64_t *p, uint64_t alpha, int first, size_t n);
 /* val[i] = x[i].v + a[i].v (+ c at party 0), mac[i] = x[i].m + a[i].m + alpha c: the masked
@@ -107,7 +107,7 @@ void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *con
                       size_t terms, const uint64_t *p, uint64_t alpha, int first, size_t n);
 /* out = sum_i chi[i] v[i] mod 2^128 (chi 64-bit) for v[i] = lo[vs i] + 2^64 hi[vs i] (vs = 2 and
  * hi = lo + 1: interleaved words; vs = 1: planar): the MAC check's random combination */
-void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, size_t vs, const uint64_t *chi, size_t n);
+void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n);
 
 #ifdef __cplusplus
 }
