@@ -31,8 +31,9 @@ Groups:
   each of N parties on one host its share of the cores). Against a former method that no longer
   exists in the tree (the limb products): ``bench/ab.py`` times the kernels of two builds.
 - bauth: spdz2k's authenticated bit-word kernels (light and full AND, AND/XOR with public words,
-  a comparison's leaves and its first level from pair products, the fold) on each instruction set this CPU has (AVX-512, AVX2, portable), 10^5 words, beside the
-  time to merely read the light AND's bytes (its memory bound).
+  a comparison's leaves and its first level from pair products, the fold) on each instruction
+  set this CPU has (AVX-512, AVX2, portable), 10^5 words, beside the time to merely read the
+  light AND's bytes (its memory bound).
 - ring add / mul: elementwise Z_2^64 kernels of mpc._core._ring (out=) vs np.copyto.
 - aead_seal / aead_open / aead_roundtrip: AES-256-GCM records of mpc.crypto.aead for 16 KiB,
   1 MiB and 16 MiB payloads, into preallocated buffers or fresh ones (bench/aead.py).

@@ -349,10 +349,8 @@ def auth_opened(names: str, opened: tuple, shape: tuple[int, ...], required: int
     one a Z_2^128 array of ``shape`` or, all alike, a uint64 array of ``shape`` (the low words of a
     planar opening). Returns the arrays and their stride in words (2 or 1)."""
     parts = names.split(", ")
-    given = [x for x in opened if x is not None]
     rest = opened[required:]
-    if len(given) < required or any(x is None for x in opened[:required]) or (
-            any(x is None for x in rest) and any(x is not None for x in rest)):
+    if any(x is None for x in opened[:required]) or len({x is None for x in rest}) > 1:
         raise KernelError(f"{names}: give the first {required}, and all or none of the rest")
     arrs = [as_u64(nm, x) if x is not None else None for nm, x in zip(parts, opened, strict=True)]
     low = arrs[0].shape == shape

@@ -296,17 +296,13 @@ def _widen(w):
     return np.stack([w, np.zeros_like(w)], axis=-1)
 
 
-def _low128(d, ds):
-    """The low 64 bits of an opening's Z_2^128 values (ds = 2) or low words (ds = 1), as Z_2^128
-    values."""
-    return _widen(d[..., 0] if ds == 2 else d)
-
-
 def _opened_low(d, d2, ds):
-    """The low words of D = d (+ d2) as Z_2^128 values (the sum's low word is the low words' sum)."""
-    if d2 is None:
-        return _low128(d, ds)
-    return _widen(_low128(d, ds)[..., 0] + _low128(d2, ds)[..., 0])
+    """D = d (+ d2) mod 2^64 as Z_2^128 values, from an opening's Z_2^128 summands (ds = 2) or
+    their low words (ds = 1): the sum's low word is the low words' sum."""
+    low = d[..., 0] if ds == 2 else d
+    if d2 is not None:
+        low = low + (d2[..., 0] if ds == 2 else d2)
+    return _widen(low)
 
 
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
@@ -330,7 +326,7 @@ def auth_square_combine(c, a, d, alpha, first, d2=None):
     (d, d2), ds = ck.auth_opened("d, d2", (d, d2), shape, 1)
     (cv, cm), (av, am) = _vm(c), _vm(a)
     d = _opened_low(d, d2, ds)
-    twice, d2 = _low128(add128(d, d), 2), mul128(d, d)
+    twice, d2 = _widen(d[..., 0] + d[..., 0]), mul128(d, d)
     v = add128(cv, mul128(twice, av))
     m = add128(add128(cm, mul128(twice, am)), mul128_64(d2, _alpha(alpha, shape)))
     return _record(add128(v, d2) if first else v, m)
@@ -738,11 +734,7 @@ def bauth_and_xor_public_light(x, c, delta, first):
     """(:func:`bauth_and_public_light` of (x, c), the light x ^ c) for records x (..., 66) and
     public words c (...): each (..., 2) words (bits, fold); the XOR's bits take c on ``first``
     only, its fold c * delta."""
-    x, c, delta = ck.bauth_public_args(x, c, delta)
-    xor = np.empty((*x.shape[:-1], 2), dtype=np.uint64)
-    xor[..., 0] = x[..., 0] ^ (c if first else _ZERO)
-    xor[..., 1] = x[..., 1] ^ _gf64_reduce(*_clmul(c, np.uint64(delta)))
-    return bauth_and_public_light(x, c), xor
+    return bauth_and_public_light(x, c), np.ascontiguousarray(bauth_xor_public(x, c, delta, first)[..., :2])
 
 
 def bauth_lt_pairs_light(r, q, c, delta, first):

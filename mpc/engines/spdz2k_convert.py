@@ -192,8 +192,9 @@ class Spdz2kConverter:
                 raise ShareTypeError(f"lt_public: pair products for an odd width: expected {(w // 2, r.shape[1])}, "
                                      f"got {q.shape} for w = {w}")
             less, e = eng.lt_pairs_light(r[: w - 1], q, np.ascontiguousarray(nc[: w - 1]))
-            top_l, top_e = eng.and_xor_public_light(r[w - 1 :], nc[w - 1 :])
-            less, e = _cat([less, top_l]), _cat([e, top_e])
+            # the top bit's leaves: its l is top's bits and fold (computed above), its e reads
+            # only the record's first two words
+            less, e = _cat([less, lighten(top)]), _cat([e, eng.xor_public_light(r[w - 1 :], nc[w - 1 :])])
         while less.shape[0] > 1:
             k = less.shape[0]
             h = k // 2
