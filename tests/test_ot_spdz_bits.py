@@ -9,9 +9,13 @@ daBits, edaBits, bit-injection triples, authenticated AND triples and binary inp
 - Cheating (randomised positions and offsets): a wrong binary COPE correction, a daBit whose
   binary half differs from its arithmetic half, a changed share in an AND triple's or a
   bit-injection triple's openings: every honest party raises CheatingDetected.
-- Comparison and ReLU under spdz2k with no dealer, against NumPy (two parties: an MSB needs 118
-  words of AND triples, about 15 s of offline work here); SecretBits inputs, AND, XOR and
-  reveals (to all, to one party), 2 and 3 parties.
+- AND triples for live lanes only (params (nwords, period, tail)): valid triples there, zero
+  triples (every party's bits and MAC shares 0) in the other lanes.
+- Comparison and ReLU under spdz2k with no dealer, against NumPy (two parties, 8 elements: an
+  MSB's 57 words of AND triples with 8 live lanes each); comparisons, zero tests and a
+  normalisation (A2B) on m elements, m below, at and above a word's 64 lanes, with the AND gates
+  made counted (m per word when m < 64); SecretBits inputs, AND, XOR and reveals (to all, to one
+  party), 2 and 3 parties.
 """
 
 import secrets
@@ -20,6 +24,7 @@ import numpy as np
 import pytest
 from _tamper import M128, all_caught, cheat_offline, one_shot, opened, tamper_exchange
 
+import mpc
 from mpc._core import get_kernels
 from mpc.preprocessing.base import Request
 from mpc.testing import run_local
@@ -49,13 +54,14 @@ def test_mixed_material_is_correct_and_authenticated(n):
                       Request("edabit", (5,), 128, True), Request("bitmul", (9,), 128, True),
                       Request("edabit", (70, 1), 128, True),
                       Request("triple", (3,), 128, True), Request("bit_triple", (2,), 1, True),
-                      Request("input", (n - 1, 3), 1, True), Request("input", (0, 2, 1), 1, True)])
+                      Request("input", (n - 1, 3), 1, True), Request("input", (0, 2, 1), 1, True),
+                      Request("bit_triple", (6, 3, 5), 1, True)])
         batches = pre.made["auth_batches"]
         trunc, triple = pre.trunc_triples((2,), 13, auth=True), pre.triples((3,), auth=True)
         return (pre.mac_key_share(), pre.bit_mac_key_share(), pre.dabits(70, auth=True), pre.edabits(5),
                 pre.bit_mul_triples(9, auth=True), pre.bit_triples(2, auth=True), pre.bit_input_masks(n - 1, (3,)),
                 pre.bit_input_masks(0, (2, 1)), batches, pre.made["auth_batches"], trunc, triple,
-                pre.edabits(70, pairs=True))
+                pre.edabits(70, pairs=True), pre.bit_triples(6, auth=True, live=(3, 5)))
 
     res = run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)
     alpha = sum(r[0] for r in res) % M128
@@ -90,6 +96,18 @@ def test_mixed_material_is_correct_and_authenticated(n):
     assert np.array_equal(K.bitslice(np.array([int(x) % (1 << 64) for x in r], dtype=np.uint64)), planes)
     assert pairs.shape == (31, 2) and np.array_equal(pairs, planes[0:62:2] & planes[1:62:2])
     assert int(pairs[0, 1]) >> 6 == 0 and 0 < int(np.bitwise_count(pairs).sum()) < 31 * 70  # zero padding past 70
+    # AND triples for live lanes only: 6 words in runs of 3, the last of each with 5 live lanes
+    x, y, z = (bopened(res, lambda r, i=i: r[13][i], delta) for i in range(3))
+    dead = np.array([0, 0, ~np.uint64(0b11111)] * 2, dtype=np.uint64)
+    assert np.array_equal(x & y, z) and not (x & dead).any() and not (y & dead).any()
+    assert int(np.bitwise_count(x[[0, 1, 3, 4]]).sum()) > 64  # the live lanes' bits are random
+    lanes = np.arange(64, dtype=np.uint64)
+    for r in res:  # every party's share of a dead lane is 0, its MAC shares too (a zero triple)
+        for part in r[13][:3]:
+            assert not (part["w"] & dead).any()
+            assert not part["m"][(dead[:, None] >> lanes) & np.uint64(1) == 1].any()
+        for head, part in zip(r[13][3:], r[13][:3], strict=True):
+            assert np.array_equal(head["w"], part["w"]) and np.array_equal(head["f"], part["f"])
 
 
 # ---------------------------------------------------------------------- cheating
@@ -188,6 +206,60 @@ def test_comparison_and_relu_without_a_dealer():
     for lt, relu in run_local(main, 2, engine="spdz2k", preprocessing="ot", timeout=300):
         assert np.array_equal(np.asarray(lt), (x < y).astype(np.asarray(lt).dtype))
         assert np.allclose(np.asarray(relu), np.maximum(x - y, 0), rtol=0, atol=2.0**-15)
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("n, m, a2b", [(2, 1, True), (3, 5, False), (2, 64, False), (3, 70, False)])
+def test_bit_protocols_on_few_elements_make_the_live_lanes_gates_only(n, m, a2b):
+    """x < y (MSB) and x == y (zero test) on m elements without a dealer, against NumPy, edge
+    values among them: their AND layers ask for the live lanes only, so the source makes m gates
+    per word of AND triples when m < 64 (all 64 from a whole word on: for 70 elements, 64 + 6 a
+    row of 2 words). With ``a2b``, then a reciprocal, whose normalisation starts with an A2B
+    (lanes too) and goes on with AND layers of its own (all 64 lanes: not counted)."""
+    rng = np.random.default_rng(m)
+    edge = np.array([0.0, -1.0, 2.0**-16, -(2.0**20), 2.0**20, 3.5])
+    x = np.concatenate([edge, rng.uniform(-50, 50, max(0, m - edge.size))])[:m]
+    y = np.concatenate([edge[::-1], rng.uniform(-50, 50, max(0, m - edge.size))])[:m]
+    y[: m // 2] = x[: m // 2]  # some equal pairs
+    r = np.concatenate([np.array([3.0, -0.25]), rng.uniform(0.5, 40, max(0, m - 2))])[:m]
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        b = p.input(y if p.pid == n - 1 else None, owner=n - 1, shape=y.shape)
+        out = p.reveal(a < b, a == b)
+        made = p.preprocessing.made
+        counts = made["auth_and_gates"], made["auth_bit_triple"]
+        if not a2b:
+            return out, counts, None
+        c = p.input(r if p.pid == 0 else None, owner=0, shape=r.shape)
+        return out, counts, p.reveal(mpc.functions.reciprocal(c))
+
+    for (lt, eq), (gates, words), rec in run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=280):
+        np.testing.assert_array_equal(np.asarray(lt), (x < y).astype(np.asarray(lt).dtype))
+        np.testing.assert_array_equal(np.asarray(eq), (x == y).astype(np.asarray(eq).dtype))
+        assert words > 0 and gates == {1: 1, 5: 5, 64: 64, 70: 35}[m] * words
+        if a2b:
+            np.testing.assert_allclose(rec, 1 / r, rtol=2e-3, atol=2e-4)
+
+
+def test_dry_run_plans_the_live_lane_requests_of_the_real_run():
+    """A dry run's plan under the dealer-free source asks for the AND triples the real run takes
+    (live lanes and all), so a prefetched plan is consumed as made; under the dealer, which
+    makes every lane, the plain requests."""
+    x = np.array([1.0, -2.0, 3.0, 0.0, 5.5])
+
+    def main(p):
+        a = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        plan = p.dry_run(lambda t: t < 1.0, a)
+        with p.recording() as log:
+            p.reveal(a < 1.0)
+        return plan, list(log)
+
+    for pre in ("ot", "local"):
+        for plan, log in run_local(main, 2, engine="spdz2k", preprocessing=pre, timeout=120):
+            live = [r.params for r in plan if r.kind == "bit_triple"]
+            assert plan == log[: len(plan)] and live
+            assert all(q[1:] == ((1, 5) if pre == "ot" else ()) for q in live), live
 
 
 @pytest.mark.parametrize("n", [2, 3])

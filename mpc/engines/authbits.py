@@ -216,15 +216,20 @@ class AuthBits:
         return self.and_many([(x, y)])[0]
 
     def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-                 light: bool | Sequence[bool] = False) -> list[np.ndarray]:
+                 light: bool | Sequence[bool] = False, lanes: int | None = None) -> list[np.ndarray]:
         """Shares of x & y for every pair, all in ONE round (see the module docstring). Operands
         may be light words (only their bits and folded MACs are read); ``light`` (one flag, or
         one per pair) returns light words (:data:`LAUTH`) for those pairs: the same protocol and
-        messages, without computing and writing the 64 MACs of every output word."""
-        return steps.run(self.channel.exchange, self.and_steps(pairs, light))
+        messages, without computing and writing the 64 MACs of every output word. ``lanes`` = m:
+        every operand is bit planes (rows, W) over m elements, W = ceil(m / 64), whose lanes from
+        m on (the last word's padding) hold public values, the same at every party; a triple
+        source that offers it then makes zero triples for those lanes (their d = x ^ 0 shows
+        only the public padding), so m < 64 elements cost m gates a word, not 64
+        (:func:`~mpc.preprocessing.base.live_lanes`)."""
+        return steps.run(self.channel.exchange, self.and_steps(pairs, light, lanes))
 
     def and_steps(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
-                  light: bool | Sequence[bool] = False) -> steps.Steps[list[np.ndarray]]:
+                  light: bool | Sequence[bool] = False, lanes: int | None = None) -> steps.Steps[list[np.ndarray]]:
         """:meth:`and_many` as a step generator (:mod:`mpc.engines.steps`): it yields the masked
         (d_i, e_i) words once, so a lockstep can share the round with independent protocols
         (the opened words are recorded for the MAC check as in :meth:`and_many`)."""
@@ -235,7 +240,7 @@ class AuthBits:
         total = int(sum(x.size for x, _ in pairs))
         if total == 0:
             return [np.zeros(x.shape, dtype=LAUTH if f else BAUTH) for (x, _), f in zip(pairs, flags, strict=True)]
-        triple = self.preprocessing.bit_triples(total, auth=True)
+        triple = self.preprocessing.bit_triples(total, auth=True, live=_live(pairs, lanes))
         if len(triple) != 6:
             raise ProtocolError(f"authenticated bit triple source returned {len(triple)} arrays: expected 6 "
                                 "(a, b, c and their heads)")
@@ -352,3 +357,14 @@ class AuthBits:
             out.append(value[start : start + x.size].reshape(x.shape))
             start += x.size
         return out
+
+
+def _live(pairs: Sequence[tuple[np.ndarray, np.ndarray]], lanes: int | None) -> tuple[int, int] | None:
+    """The (period, tail) of an AND layer on bit planes over ``lanes`` elements (see
+    :meth:`AuthBits.and_many`), or None (every lane live)."""
+    if lanes is None:
+        return None
+    w = -(-int(lanes) // 64)
+    if isinstance(lanes, bool) or lanes < 1 or any(x.ndim < 1 or x.shape[-1] != w for x, _ in pairs):
+        raise ShareTypeError(f"and_many: lanes={lanes!r} needs every operand to be bit planes of {w} words")
+    return w, int(lanes) - 64 * (w - 1)

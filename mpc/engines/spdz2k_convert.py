@@ -64,6 +64,14 @@ opening and each AND layer of step 2, so a lockstep (sigmoid's polynomial, ReLU'
 truncation) shares its 6 rounds; every opening is recorded for the MAC check as when run alone.
 NOT of an unpacked bit: party 0 flips its bit share, every party XORs Delta_i into its MAC share.
 
+Live lanes: steps 2-4 work on bit planes of ceil(m/64) words for m elements, and every gate is
+lane-wise, so the lanes from m on only ever hold public values: c's are 0 (the bit slicing pads
+with zeros) and so are r's and q's from a source whose edaBits are zero-padded (the dealer-free
+one; the dealer's padding is random, and it makes every lane anyway). Their AND layers say so
+(``lanes=m``, :meth:`~mpc.engines.authbits.AuthBits.and_many`); a source that offers it then
+makes zero triples there, whose openings show only that public padding: a comparison of m < 64
+elements pays for m AND gates a word, not 64 (:mod:`mpc.preprocessing.ot_spdz_mixed`).
+
 Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 7 rounds, ~30.4 bytes per
 element to each peer; ReLU = MSB + bit times value = 7 rounds, ~46.4 bytes. Revealing the result
 adds the opening and the MAC check's 3 rounds (spdz2k's reveal).
@@ -179,8 +187,11 @@ class Spdz2kConverter:
         and w - 2 ANDs fewer."""
         return steps.run(self._exchange(), self._lt_public_steps(c, r, q))
 
-    def _lt_public_steps(self, c: np.ndarray, r: np.ndarray, q: np.ndarray | None = None) -> steps.Steps[np.ndarray]:
-        """:meth:`lt_public` as a step generator: one yielded AND layer per level."""
+    def _lt_public_steps(self, c: np.ndarray, r: np.ndarray, q: np.ndarray | None = None,
+                         lanes: int | None = None) -> steps.Steps[np.ndarray]:
+        """:meth:`lt_public` as a step generator: one yielded AND layer per level. ``lanes`` = m
+        when the planes' lanes from m on are public padding (every AND layer says so:
+        :meth:`~mpc.engines.authbits.AuthBits.and_many`)."""
         eng = self.boolean
         nc = ~c
         w = r.shape[0]
@@ -203,7 +214,7 @@ class Spdz2kConverter:
             pairs = [(e[hi][: h - full], less[lo][: h - full]), (e[hi][h - full :], less[lo][h - full :])]
             if h > 1:  # e of every group but the lowest (whose e is never read)
                 pairs.append((e[hi][1:], e[lo][1:]))
-            res = yield from eng.and_steps(pairs, light=[True, False, True][: len(pairs)])
+            res = yield from eng.and_steps(pairs, light=[True, False, True][: len(pairs)], lanes=lanes)
             new_l = eng.xor(less[hi], _cat([res[0], lighten(res[1])]))
             if full:
                 top = eng.xor(top, res[1])
@@ -222,7 +233,9 @@ class Spdz2kConverter:
         flat, shapes = _flat(xs, AUTH, "msb")
         _, c, r, q = yield from self._open_masked_steps(flat, pairs=True)
         eng = self.boolean
-        less = yield from self._lt_public_steps(c[:63], r[:63], q)
+        # lanes from m on: c's are 0 (bitslice pads), r's and q's are public too (0 in a source
+        # that offers live lanes: its edaBits are zero-padded), so the AND layers say lanes=m
+        less = yield from self._lt_public_steps(c[:63], r[:63], q, lanes=flat.shape[0])
         return eng.xor(eng.xor_public(r[63:64], c[63:64]), less), shapes
 
     def msb_planes_steps(self, xs: Sequence[np.ndarray]) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
@@ -247,21 +260,18 @@ class Spdz2kConverter:
         _, c, r = self.open_masked(flat)
         eng = self.boolean
         e = eng.xor_public_light(r, ~c)  # the AND tree of :func:`~mpc.engines.circuits.eq`, light
+        m = flat.shape[0]  # lanes from m on hold public padding (see _msb_plane_steps)
         while e.shape[0] > 2:  # until its last AND, the only one whose output bits are used
             h = e.shape[0] // 2
-            (res,) = eng.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])], light=True)
+            (res,) = eng.and_many([(e[0 : 2 * h : 2], e[1 : 2 * h : 2])], light=True, lanes=m)
             e = _cat([res, e[2 * h :]])
-        (bit,) = eng.and_many([(e[0:1], e[1:2])])
+        (bit,) = eng.and_many([(e[0:1], e[1:2])], lanes=m)
         return self.unpack(bit, shapes)
 
     def a2b(self, xs: Sequence[np.ndarray], masked_use: bool = False) -> tuple[np.ndarray, list[tuple[int, ...]]]:
         """Bit planes (64, W) of the concatenation of ``xs`` and the shapes. Step 4 (``masked_use``
         is accepted for the protocol's signature; the planes are fresh sharings either way)."""
-        flat, shapes = _flat(xs, AUTH, "a2b")
-        _, c, r = self.open_masked(flat)
-        eng = self.boolean
-        y = eng.invert(r)  # c - r = c + ~r + 1
-        return circuits.add_from(eng, eng.xor_public(y, c), eng.and_public(y[:63], c[:63]), carry_in=True), shapes
+        return steps.run(self._exchange(), self.a2b_steps(xs, masked_use))
 
     def a2b_steps(self, xs: Sequence[np.ndarray],
                   masked_use: bool = False) -> steps.Steps[tuple[np.ndarray, list[tuple[int, ...]]]]:
@@ -272,15 +282,16 @@ class Spdz2kConverter:
         eng = self.boolean
         y = eng.invert(r)  # c - r = c + ~r + 1
         layers = circuits.add_from_layers(eng, eng.xor_public(y, c), eng.and_public(y[:63], c[:63]), carry_in=True)
-        return (yield from self._gates(layers)), shapes
+        return (yield from self._gates(layers, flat.shape[0])), shapes
 
-    def _gates(self, layers) -> steps.Steps:
+    def _gates(self, layers, lanes: int) -> steps.Steps:
         """A generator of AND layers (:mod:`mpc.engines.circuits`) as a step generator: each layer
-        is one :meth:`~mpc.engines.authbits.AuthBits.and_steps` (one yielded exchange)."""
+        is one :meth:`~mpc.engines.authbits.AuthBits.and_steps` (one yielded exchange), on planes
+        whose lanes from ``lanes`` on are public padding (see :meth:`_msb_plane_steps`)."""
         try:
             pairs = next(layers)
             while True:
-                pairs = layers.send((yield from self.boolean.and_steps(pairs)))
+                pairs = layers.send((yield from self.boolean.and_steps(pairs, lanes=lanes)))
         except StopIteration as stop:
             return stop.value
 

@@ -31,7 +31,13 @@ halves are AUTH records):
 
 - ``bit_triple`` with ``ring=1, auth=True``: authenticated AND triples, ``nwords`` words: a,
   b, c as BAUTH words and their heads (their bits and folded MACs as LAUTH words,
-  :class:`AuthBitTriple`);
+  :class:`AuthBitTriple`). Params (nwords,), or (nwords, period, tail) to say which lanes the
+  caller uses (:func:`live_lanes`: all 64 of every word but the last of each ``period``, whose
+  first ``tail``): a source that offers it (``offers_live_lanes``, the dealer-free one) makes
+  only those gates and leaves the others zero triples (a = b = c = 0, MACs 0), so a bit circuit
+  on m < 64 elements pays for m gates per word, not 64. Only for circuits whose other lanes hold
+  public values (padding), since a zero triple's opening d = x ^ a shows x
+  (:mod:`mpc.engines.spdz2k_convert`);
 - ``input`` with ``ring=1, auth=True``: params (owner, *shape), authenticated random bit words
   whose value the owner also gets (binary inputs and private reveals);
 - ``dabit`` and ``bitmul`` with ``ring=128, auth=True``: daBits and bit-injection triples with
@@ -181,7 +187,8 @@ class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,); dabit and bitmul -> (count,); edabit -> (count,) or (count, 1) (with
+    bit_triple -> (nwords,) (or (nwords, period, tail) with ring 1: :func:`live_lanes`); dabit
+    and bitmul -> (count,); edabit -> (count,) or (count, 1) (with
     the pair products); rand -> shape;
     input -> (owner, *shape).
     ``ring``: shares in Z_2^ring; ``auth``: shares with MACs (see the module docstring)."""
@@ -322,6 +329,20 @@ def bit_triple_request(nwords: int) -> Request:
     return Request("bit_triple", _count(nwords, "bit_triples(nwords)"))
 
 
+def live_lanes(req: Request) -> np.ndarray:
+    """The lanes a ``bit_triple`` request's gates are made for, as indices into its 64 * nwords
+    lanes (word-major): every lane, or with params (nwords, period, tail) every lane of every
+    word but the last of each run of ``period`` words, and that word's first ``tail`` lanes (a
+    bit circuit's planes of W = period words over m elements, m = 64 (W - 1) + tail)."""
+    nw = req.params[0]
+    lanes = np.arange(64 * nw, dtype=np.int64)
+    if len(req.params) == 1:
+        return lanes
+    period, tail = req.params[1:]
+    word, lane = np.divmod(lanes, 64)
+    return lanes[(word % period != period - 1) | (lane < tail)]
+
+
 def dabit_request(count: int) -> Request:
     return Request("dabit", _count(count, "dabits(count)"))
 
@@ -362,7 +383,12 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind == "input" and not params:
         raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
-    if kind in BOOLEAN_KINDS and len(params) != 1:
+    if kind == "bit_triple" and ring == 1 and len(params) == 3:
+        nw, period, tail = params
+        if not (period >= 1 and nw % period == 0 and 1 <= tail < 64):
+            raise ConfigError(f"plan: bit_triple params (nwords, period, tail) need nwords a multiple of "
+                              f"period >= 1 and 1 <= tail < 64, got {params}")
+    elif kind in BOOLEAN_KINDS and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     if kind == "edabit" and not (len(params) == 1 or (len(params) == 2 and params[1] == 1)):
         raise ConfigError(f"plan: edabit params are (count,) or (count, 1) (with the pair products), got {params}")
@@ -439,7 +465,9 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     """Shapes of the arrays of one item, in stream order (for triple: a, b, c; for dabit: the
     packed bit words, then the ring elements)."""
     p = req.params
-    if req.kind in ("triple", "bit_triple"):
+    if req.kind == "bit_triple":
+        return [p[:1]] * 3
+    if req.kind == "triple":
         return [p, p, p]
     if req.kind == "dabit":
         return [(nwords(p[0]),), p]
@@ -568,12 +596,19 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""
         raise ConfigError(f"{type(self).__name__} serves no authenticated material (no MAC key)")
 
-    def bit_triples(self, nwords: int, auth: bool = False) -> BitTriple | AuthBitTriple:
+    offers_live_lanes = False  # True where bit_triples(..., live=) makes only the live lanes' gates
+
+    def bit_triples(self, nwords: int, auth: bool = False, live: tuple[int, int] | None = None
+                    ) -> BitTriple | AuthBitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``
         (``auth=True``: the ``ring=1`` twin, an :class:`AuthBitTriple` of authenticated BAUTH
-        words and their heads)."""
+        words and their heads). ``live`` = (period, tail) (with ``auth``): the caller uses only
+        those lanes (:func:`live_lanes`), the others holding public values; a source that
+        ``offers_live_lanes`` then makes zero triples there, any other ignores it."""
         req = bit_triple_request(nwords)
         if auth:
+            if live is not None and self.offers_live_lanes and nwords and live[1] < 64:
+                req = req._replace(params=(req.params[0], int(live[0]), int(live[1])))
             return AuthBitTriple(*self.take(req._replace(ring=1, auth=True)))
         a, b, c = self.take(req)
         return a, b, c

@@ -163,6 +163,8 @@ class _Item:
 class SpdzOTPreprocessing(OTPreprocessing):
     """Dealer-free authenticated material for the spdz2k engine (see the module docstring)."""
 
+    offers_live_lanes = True  # AND triples for the live lanes only (ot_spdz_mixed)
+
     def __init__(self, channel: Channel, kernels: types.SimpleNamespace, *, batch: int = DEFAULT_BATCH,
                  matrix_triple_2pc: MatrixTriple2PC | None = None, extension: str | None = None,
                  k: int | None = None) -> None:
@@ -174,7 +176,7 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.bitvole = BitVole(self.links, self._delta)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
+        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_and_gates": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
                           "auth_tmul": 0, "auth_tsquare": 0, "auth_elements": 0,
                           "auth_batches": 0})
 
@@ -382,6 +384,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
         kind = mixed.mixed_kind(it.req)
         if kind != "binput":
             self.made[f"auth_{kind}"] += it.req.params[0]
+        if kind == "bit_triple":
+            self.made["auth_and_gates"] += mixed.ands_of(it.req)  # fewer than 64 a word with live lanes
         return mix.assemble(it, results, index)
 
     def triple_part(self, name: str, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:

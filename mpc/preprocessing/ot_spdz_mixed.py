@@ -59,7 +59,10 @@ Items from the pool (after the checks):
   arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
   is. Correct since every input is a consistent daBit and the product uses a sacrificed
   triple; private since every opening is masked by a uniform triple value, daBit or 2m. The
-  item is a, b, c (BAUTH) and their heads (light words, ``authenticated.triple_heads``).
+  item is a, b, c (BAUTH) and their heads (light words, ``authenticated.triple_heads``). With
+  params (nwords, period, tail) (:func:`~mpc.preprocessing.base.live_lanes`) only the live
+  lanes' gates are made, the others are zero triples (bits and MAC shares 0, a valid sharing of
+  0 AND 0 = 0): a comparison of m < 64 elements pays for m gates per word instead of 64.
 - ``input`` (ring 1, (owner, *shape)): the owner's own authenticated bits (the other parties'
   contributions to these slots are ignored), their words at the owner.
 
@@ -85,7 +88,7 @@ import math
 import numpy as np
 
 from mpc.preprocessing.authenticated import triple_heads
-from mpc.preprocessing.base import EDABIT_PAIRS, Request
+from mpc.preprocessing.base import EDABIT_PAIRS, Request, live_lanes
 from mpc.preprocessing.ot_bit_vole import combine, gf_dot
 from mpc.preprocessing.ot_spdz_bits import open_recorded
 from mpc.prg import PRG
@@ -113,7 +116,7 @@ def ands_of(req: Request) -> int:
     word's 64, an edaBit's 31 pair products (with params (count, 1))."""
     kind, p = mixed_kind(req), req.params
     if kind == "bit_triple":
-        return 64 * p[0]
+        return len(live_lanes(req))  # 64 a word, or only the live lanes' (zero triples elsewhere)
     return EDABIT_PAIRS * p[0] if kind == "edabit" and len(p) > 1 else 0
 
 
@@ -125,7 +128,7 @@ def bits_of(req: Request) -> int:
     if kind == "edabit":
         return 64 * p[0] + ands_of(req)  # r's bits, then the pair products' d
     if kind == "bit_triple":
-        return 2 * 64 * p[0] + ands_of(req)  # a, b, then d
+        return 3 * ands_of(req)  # a, b, then d
     return 0
 
 
@@ -199,6 +202,14 @@ def _words_folds_macs(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -
     m = m.reshape(nw, 64)
     w = kernels.pack_bits(b.reshape(1, -1))[0] if nw else np.zeros(0, dtype=np.uint64)
     return w, kernels.gf64_fold(m) if nw else np.zeros(0, dtype=np.uint64), m
+
+
+def _scatter(values: np.ndarray, lanes: np.ndarray, size: int) -> np.ndarray:
+    """``values`` at positions ``lanes`` of a zero array of ``size``: a zero triple's bits and
+    MAC shares (0 = 0 Delta) in the lanes a bit_triple request leaves dead."""
+    out = np.zeros(size, dtype=values.dtype)
+    out[lanes] = values
+    return out
 
 
 def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
@@ -416,10 +427,14 @@ class Mixed:
             if len(p) == 1:
                 return pack(out[0], out[1]), planes
             return pack(out[0], out[1]), planes, _planes(k, *self._and_output(it, results[index]), count, EDABIT_PAIRS)
-        # bit_triple: a, b from the pool, c = e ^ d
-        size = 64 * count
+        # bit_triple: a, b from the pool, c = e ^ d, in the live lanes; zero triples in the others
+        lanes, size, full = live_lanes(it.req), ands_of(it.req), 64 * count
         a = self.binary(it.boff, size)
         b = self.binary(it.boff + size, size)
-        parts = [_words_folds_macs(k, v, m, size) for v, m in (a, b, self._and_output(it, results[index]))]
+        parts = []
+        for v, m in (a, b, self._and_output(it, results[index])):
+            if size < full:
+                v, m = _scatter(v, lanes, full), _scatter(m, lanes, full)
+            parts.append(_words_folds_macs(k, v, m, full))
         return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
 

@@ -76,6 +76,8 @@ def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     """The plan of ``fn(*values)`` (see the module docstring); SecretTensor and SecretBits
     arguments are replaced by shadows, other arguments passed as they are; nothing is modified."""
     recorder = _Recorder(party.pid)
+    # the requests the party's source will see: AND triples for live lanes where it offers them
+    recorder.offers_live_lanes = getattr(party.preprocessing, "offers_live_lanes", False)
     channel = _NullChannel(party.pid, party.n)
     fresh = {j: PRG.fresh() for j in party.pair_prgs}
     gmw = GMWEngine(channel, recorder, party.kernels, prg=PRG.fresh(), pair_prgs=fresh)  # type: ignore[arg-type]
