@@ -214,8 +214,8 @@ def test_bit_protocols_on_few_elements_make_the_live_lanes_gates_only(n, m, a2b)
     """x < y (MSB) and x == y (zero test) on m elements without a dealer, against NumPy, edge
     values among them: their AND layers ask for the live lanes only, so the source makes m gates
     per word of AND triples when m < 64 (all 64 from a whole word on: for 70 elements, 64 + 6 a
-    row of 2 words). With ``a2b``, then a reciprocal, whose normalisation starts with an A2B
-    (lanes too) and goes on with AND layers of its own (all 64 lanes: not counted)."""
+    row of 2 words). With ``a2b``, then a reciprocal, whose normalisation starts with an A2B and
+    goes on with AND layers of its own on the A2B's planes: all of them live lanes only too."""
     rng = np.random.default_rng(m)
     edge = np.array([0.0, -1.0, 2.0**-16, -(2.0**20), 2.0**20, 3.5])
     x = np.concatenate([edge, rng.uniform(-50, 50, max(0, m - edge.size))])[:m]
@@ -232,7 +232,8 @@ def test_bit_protocols_on_few_elements_make_the_live_lanes_gates_only(n, m, a2b)
         if not a2b:
             return out, counts, None
         c = p.input(r if p.pid == 0 else None, owner=0, shape=r.shape)
-        return out, counts, p.reveal(mpc.functions.reciprocal(c))
+        rec = p.reveal(mpc.functions.reciprocal(c))
+        return out, (made["auth_and_gates"], made["auth_bit_triple"]), rec
 
     for (lt, eq), (gates, words), rec in run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=280):
         np.testing.assert_array_equal(np.asarray(lt), (x < y).astype(np.asarray(lt).dtype))

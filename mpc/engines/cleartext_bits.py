@@ -78,8 +78,9 @@ class CleartextBits(GMWEngine):
         """The public words c, held by every party. Local."""
         return self._words("public c", c).copy()
 
-    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
-        """x & y for every pair; charged as GMW's one round of 2 words per operand word."""
+    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]], lanes: int | None = None) -> list[np.ndarray]:
+        """x & y for every pair; charged as GMW's one round of 2 words per operand word (``lanes``
+        is the protocol's padding hint: unused)."""
         pairs = [self._pair_of(x, y, f"and_many pair {i}") for i, (x, y) in enumerate(pairs)]
         total = sum(x.size for x, _ in pairs)
         if total:

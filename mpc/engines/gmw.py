@@ -159,11 +159,12 @@ class GMWEngine:
         """Share of x & y: one round (see the module docstring)."""
         return self.and_many([(x, y)])[0]
 
-    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
+    def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]], lanes: int | None = None) -> list[np.ndarray]:
         """Shares of x & y for every pair, all in ONE round and one message per peer.
 
         Cost: 1 round (0 if all operands are empty); 16 bytes per word per peer each way; as
-        many triple words as operand words in total.
+        many triple words as operand words in total (``lanes``, the protocol's padding hint, is
+        not used: a GMW triple word costs the same for any number of live lanes).
         """
         return steps.run(self.channel.exchange, self.and_steps(pairs))
 

@@ -44,6 +44,14 @@ Errors confined to the upper 64 bits of an opened value change nothing mod 2^64,
 SPDZ2k value lives; still, alpha and every chi_j being odd makes a single error of any kind
 (value or MAC, any offset) fail the check with certainty, not just with high probability.
 
+Why openings carry all 128 bits (twice semi2k's bytes), not just the low 64: the upper half of
+an opened sum is a uniform mask (each share's 2^64-multiple part), so sending it reveals nothing,
+and the bound above needs the errors e_j fixed in Z_2^128 before the chi_j are drawn. Were only
+the low words sent, and each party's upper part of y reported after the chi_j are known, an
+adversary adding 2^63 to two opened values would pass whenever chi_1 + chi_2 is even (then
+sum chi_j e_j = 0 mod 2^64, and it picks its reported upper part to cancel the rest): probability
+1/2 per check, however large s. SPDZ2k's Pi_MACCheck opens the full k + s bits for this reason.
+
 Why it works (bits): the coefficient of bit b of opened word j is r_j X^b, so the check is the
 standard random linear combination of every opened bit's MAC relation m = b Delta, with the
 coefficients of one word's 64 bits tied together by the fixed, linearly independent powers X^b

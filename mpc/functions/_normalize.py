@@ -73,17 +73,19 @@ def leading_one(conv: MixedProtocols, x: np.ndarray) -> Normalised:
     eng = conv.boolean
     n_el = x.shape[0]
     planes, _ = conv.a2b([x], masked_use=True)  # only ANDed and converted
+    # every plane below is (rows, W) over n_el elements and lane-wise from the A2B's, whose lanes
+    # from n_el on are public padding: the AND layers say so (BooleanEngine.and_many's lanes)
     sign = planes[63:64]
     y = eng.xor(planes[:BITS], np.repeat(sign, BITS, axis=0))
     t = y.copy()
     step = 1
     while step < BITS:
         a, b = t[: BITS - step], t[step:]
-        (r,) = eng.and_many([(a, b)])
+        (r,) = eng.and_many([(a, b)], lanes=n_el)
         t = np.concatenate([eng.xor(eng.xor(a, b), r), t[BITS - step :]])
         step *= 2
     h = eng.xor(t, np.concatenate([t[1:], eng.zero_bits(1, t)]))  # one-hot of the leading bit
-    e, hq = eng.and_many([(eng.invert(t[0:1]), sign), (h[1:], y[:-1])])
+    e, hq = eng.and_many([(eng.invert(t[0:1]), sign), (h[1:], y[:-1])], lanes=n_el)
     q = functools.reduce(eng.xor, [hq[i : i + 1] for i in range(hq.shape[0])])  # XOR of the rows
     allbits = np.concatenate([t, sign, e, q])
     unpacked = conv.unpack_planes(allbits, n_el)

@@ -596,7 +596,10 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
         """This party's share alpha_i of the SPDZ2k MAC key (sources of authenticated material)."""
         raise ConfigError(f"{type(self).__name__} serves no authenticated material (no MAC key)")
 
-    offers_live_lanes = False  # True where bit_triples(..., live=) makes only the live lanes' gates
+    # True where bit_triples(..., live=) makes only the live lanes' gates; such a source must
+    # zero-pad its edaBits' planes (and pair products), which is what keeps the padding lanes of
+    # spdz2k's bit circuits public (mpc.engines.spdz2k_convert)
+    offers_live_lanes = False
 
     def bit_triples(self, nwords: int, auth: bool = False, live: tuple[int, int] | None = None
                     ) -> BitTriple | AuthBitTriple:
