@@ -12,7 +12,10 @@ Gilboa products, COPE MACs, the input check and the sacrifice, :mod:`mpc.preproc
 (authenticated truncation tuples for f = 16 from authenticated random bits,
 :mod:`mpc.preprocessing.ot_spdz_bits`), ``auth_div`` (authenticated division tuples for d = 3 by
 rejection sampling on authenticated bits) and ``auth_tmul`` (authenticated truncating-product
-tuples, k1 = k2 = 16), both :mod:`mpc.preprocessing.ot_spdz_div`.
+tuples, k1 = k2 = 16), both :mod:`mpc.preprocessing.ot_spdz_div`; ``auth_lt``: all the material
+of ``x < 0`` on n elements under spdz2k (its edaBits, AND triples, daBits; the plan of a dry run
+on an input made before the timing, preprocessed), the figure a small script pays per comparison
+(for n < 64 the AND triples of the n live lanes only, docs/preprocessing.md).
 The base OTs are made in an untimed warm-up request, once per session (they cost about 0.3 s
 per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is the median
 over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
@@ -61,8 +64,8 @@ from bench.parties import (  # noqa: E402
     transport_label,
 )
 
-OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc", "auth_div", "auth_tmul")
-AUTH_OPS = ("auth_triple", "auth_trunc", "auth_div", "auth_tmul")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
+OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt")
+AUTH_OPS = ("auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
 
 
 def hash_lines(m: int, repeats: int) -> list[dict]:
@@ -95,9 +98,11 @@ def hash_lines(m: int, repeats: int) -> list[dict]:
              "transport": "none", "encrypted": False} for name, ts in times.items()]
 
 
-def _make(p, op: str, size: int) -> None:
+def _make(p, op: str, size: int, x=None) -> None:
     pre = p.preprocessing
-    if op == "triple":
+    if op == "auth_lt":  # x: a secret input of ``size`` elements
+        p.preprocess(p.dry_run(lambda t: t < 0.0, x))
+    elif op == "triple":
         pre.triples((size,))
     elif op == "auth_triple":
         pre.triples((size,), auth=True)
@@ -115,13 +120,19 @@ def _make(p, op: str, size: int) -> None:
 
 def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     """This party's timings and offline bytes for ``repeats`` batches of ``size`` items."""
-    _make(p, op, 64)  # warm-up, untimed: the base OTs with every peer
+    import numpy as np
+
+    def zeros(m):  # auth_lt's input, made before the timing: its masks are not the comparison's
+        return p.input(None if p.pid else np.zeros(m), owner=0, shape=(m,)) if op == "auth_lt" else None
+
+    x = zeros(size)
+    _make(p, op, 64, zeros(64))  # warm-up, untimed: the base OTs with every peer
     seconds, cpu, sent, rounds = [], [], [], []
     for _ in range(repeats):
         barrier()
         before = p.stats()["offline"]
         t0, c0 = time.perf_counter(), time.process_time()
-        _make(p, op, size)
+        _make(p, op, size, x)
         seconds.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         after = p.stats()["offline"]
@@ -184,9 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     if report_unavailable(args.profile, engine="ot", workloads=[f"offline_{op}" for op in args.ops]):
         return
     cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1), ("auth_triple", 4096, 1),
-             ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1)] if args.quick else \
+             ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1), ("auth_lt", 1, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
-         ("auth_trunc", 1 << 10, 3), ("auth_div", 64, 3), ("auth_tmul", 256, 3)]
+         ("auth_trunc", 1 << 10, 3), ("auth_div", 64, 3), ("auth_tmul", 256, 3),
+         *(("auth_lt", m, 3) for m in (1, 8, 64, 100))]
     cases = [c for c in cases if c[0] in args.ops]
     if args.profile == "loopback":  # the hash runs in one process: no network to shape
         for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):

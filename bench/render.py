@@ -71,7 +71,7 @@ TESSERA_ENGINES = {  # DESIGN.md section 4
     "semi2k": ("semi-honest, dishonest majority (additive over Z_2^64, fixed point)",
                "TrustedDealer process (seed-compressed: party n-1 receives corrections, the others expand seeds)"),
     "spdz2k": ("malicious with abort, dishonest majority (SPDZ2k MACs)",
-               "authenticated TrustedDealer process (it knows the MAC key), or dealer-free OT (every kind but division tuples; bit protocols slow)"),
+               "authenticated TrustedDealer process (it knows the MAC key), or dealer-free OT (every kind; bit protocols and division tuples slow)"),
     "gmw": ("semi-honest (XOR sharing of bits)", "TrustedDealer process: AND triples, daBits, bit-injection triples"),
     "masked2k": ("semi-honest, dishonest majority (masked Delta sharing over Z_2^64, as ABY2.0; semi2k's protocols "
                  "where an operand's mask is not the dealer's)",

@@ -313,6 +313,17 @@ def test_runner_measures_the_ot_offline_phase_on_a_line_of_its_own(capsys):
             assert r["bytes"] >= 500 * (r["n"] if r["op"] != "matmul" else r["n"] ** 2) and r["rounds"] >= 2
 
 
+def test_offline_suite_measures_a_small_comparisons_material():
+    """bench/offline.py's ``auth_lt``: the dealer-free material of ``x < 0`` on one element under
+    spdz2k (its dry run's plan, made by OT). The comparison's AND layers ask for the one live lane
+    of each word, so a party sends a few MB for it, not the ~280 MB of 64 lanes' gates."""
+    from bench import offline
+
+    line = offline.measure("auth_lt", 1, 2, 1, "local", None)
+    assert line["op"] == "offline_auth_lt" and line["engine"] == "spdz2k" and line["n"] == 1
+    assert line["rounds"] > 0 and 10**6 < line["bytes"] < 20 * 10**6
+
+
 def test_preprocessing_sources_run_the_tessera_runner_once_each(tmp_path, monkeypatch):
     script = tmp_path / "fake_runner.py"
     script.write_text(textwrap.dedent("""
