@@ -87,12 +87,12 @@ batch of 65,536; docs/preprocessing.md); a square the same plus 16 bytes; an m x
 triple m k n triples plus (m k + k n) authenticated elements and 2 m k n openings (quadratic: for
 small matrices only); a truncation tuple 64 n triples (about 1.38 MB for two parties); a ``tmul``
 tuple 128 n + 3 or 4 triples (k2 > 0), a ``tsquare`` 64 n + 2; a ``div`` tuple
-(n (L + l) + 4L + 3l + 3) / p triples, p = 2^(64 - L - l) the acceptance (d = 3, two parties:
-about 790 triples, 11.3 MB measured). Rounds per batch: 4 per 8,192 Gilboa products (3 per
+(n (L + l) + G) / p triples, G the division circuit's AND gates and p = 2^(64 - L - l) the
+acceptance (d = 3, two parties: about 700 triples, 10.2 MB measured). Rounds per batch: 4 per 8,192 Gilboa products (3 per
 triple) + 2 (combining coin) + 1 per 8,192 elements (COPE) + 7 (checks); the set-up adds the
 base OTs and 64 random OTs per ordered pair (3 round trips); a batch with truncation tuples n + 5
-more; with tmul/tsquare 1 + 4 more; with division tuples L + l + 3 per ``div`` request (at most
-66) + 4 more (:mod:`mpc.preprocessing.ot_spdz_div`).
+more; with tmul/tsquare 1 + 4 more; with division tuples 9 per ``div`` request (the circuit's 8
+AND layers and the accept bits) + 4 more (:mod:`mpc.preprocessing.ot_spdz_div`).
 """
 
 from __future__ import annotations

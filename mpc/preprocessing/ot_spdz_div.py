@@ -34,7 +34,7 @@ the semi-honest :mod:`mpc.preprocessing.ot_div`) on authenticated arithmetic bit
    probability about 10^-3; a short batch is topped up by another one (the accept bits are
    public, so every party agrees on the shortfall).
 2. The gates: AND = one Beaver product, NOT x = 1 - x, a public bit b = (party 0: b; MAC shares
-   alpha_i b), the exclusive XOR of the circuit = x + y. L + l + 2 rounds.
+   alpha_i b), the exclusive XOR of the circuit = x + y. ``div_circuit.and_layers`` rounds (8).
 3. The accept bits are opened (one round, recorded for the MAC check); an opened value that is not
    0 or 1 is noted as cheating. A cheater that changes a share of any opening (to bias which
    candidates are accepted, or to corrupt the kept values) is caught by the MAC check, which runs
@@ -47,11 +47,12 @@ the semi-honest :mod:`mpc.preprocessing.ot_div`) on authenticated arithmetic bit
 
 Cost (n parties; a triple: about 10.4 KB per party per peer, :mod:`mpc.preprocessing.ot_spdz`):
 a ``tmul`` tuple with k2 > 0: 128 n + 3 (or 4) triples; k2 = 0: 64 n + 2; a ``tsquare``: 64 n + 2;
-plus 2 openings per product. A ``div`` tuple: (n (L + l) + 4L + 3l + 3) / p triples for the
-acceptance p = 2^(64 - L - l) in [1/4, 1] (d = 3, two parties: L = 63, l = 2, p = 1/2: about
-790 triples; 11.3 MB per party per tuple, measured at 91b0861, docs/preprocessing.md: expensive;
-it buys division by any public integer under spdz2k with no trusted party). Rounds after the bits: 1 (products) + L + l + 3 per ``div``
-request + 4 (MAC check).
+plus 2 openings per product. A ``div`` tuple: (n (L + l) + G) / p triples, G the circuit's AND
+gates per candidate (``div_circuit.and_gates``, about 4L + 6l), for the acceptance
+p = 2^(64 - L - l) in [1/4, 1] (d = 3, two parties: L = 63, l = 2, G = 222, p = 1/2: about 700
+triples; 10.2 MB per party per tuple, docs/preprocessing.md: expensive; it buys division by any
+public integer under spdz2k with no trusted party). Rounds after the bits: 1 (products) +
+``div_circuit.and_layers`` (8) + 1 (the accept bits) per ``div`` request + 4 (MAC check).
 
 Security model: that of :mod:`mpc.preprocessing.ot_spdz` (malicious, any n - 1 parties, with
 abort). References: Cramer, Damgard, Escudero, Scholl, Xing, "SPDZ2k", CRYPTO 2018 (ring, MACs,
