@@ -15,7 +15,11 @@ rejection sampling on authenticated bits) and ``auth_tmul`` (authenticated trunc
 tuples, k1 = k2 = 16), both :mod:`mpc.preprocessing.ot_spdz_div`; ``auth_lt``: all the material
 of ``x < 0`` on n elements under spdz2k (its edaBits, AND triples, daBits; the plan of a dry run
 on an input made before the timing, preprocessed), the figure a small script pays per comparison
-(for n < 64 the AND triples of the n live lanes only, docs/preprocessing.md).
+(for n < 64 the AND triples of the n live lanes only, docs/preprocessing.md);
+``auth_lt_demand``: ``reveal(x < 0)`` on n elements with nothing prefetched, its material made
+on demand as a script without a plan makes it (``seconds`` then includes the online phase;
+``rounds`` counts the offline ones: a small circuit's AND layers come from the gate pool,
+:class:`~mpc.preprocessing.ot_spdz_mixed.GatePool`).
 The base OTs are made in an untimed warm-up request, once per session (they cost about 0.3 s
 per ordered pair). Each repeat then asks for n items of the kind; ``seconds`` is the median
 over repeats of the slowest party, ``per_second`` = n / seconds, ``bytes`` what the busiest
@@ -64,8 +68,8 @@ from bench.parties import (  # noqa: E402
     transport_label,
 )
 
-OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt")
-AUTH_OPS = ("auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
+OPS = ("triple", "and", "dabit", "auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt", "auth_lt_demand")
+AUTH_OPS = ("auth_triple", "auth_trunc", "auth_div", "auth_tmul", "auth_lt", "auth_lt_demand")  # spdz2k material (mpc.preprocessing.ot_spdz): the engine is spdz2k
 
 
 def hash_lines(m: int, repeats: int) -> list[dict]:
@@ -102,6 +106,8 @@ def _make(p, op: str, size: int, x=None) -> None:
     pre = p.preprocessing
     if op == "auth_lt":  # x: a secret input of ``size`` elements
         p.preprocess(p.dry_run(lambda t: t < 0.0, x))
+    elif op == "auth_lt_demand":
+        p.reveal(x < 0.0)
     elif op == "triple":
         pre.triples((size,))
     elif op == "auth_triple":
@@ -123,7 +129,7 @@ def party_main(p, op: str, size: int, repeats: int, barrier) -> dict:
     import numpy as np
 
     def zeros(m):  # auth_lt's input, made before the timing: its masks are not the comparison's
-        return p.input(None if p.pid else np.zeros(m), owner=0, shape=(m,)) if op == "auth_lt" else None
+        return p.input(None if p.pid else np.zeros(m), owner=0, shape=(m,)) if op.startswith("auth_lt") else None
 
     x = zeros(size)
     _make(p, op, 64, zeros(64))  # warm-up, untimed: the base OTs with every peer
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
              ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1), ("auth_lt", 1, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
          ("auth_trunc", 1 << 10, 3), ("auth_div", 64, 3), ("auth_tmul", 256, 3),
-         *(("auth_lt", m, 3) for m in (1, 8, 64, 100))]
+         *(("auth_lt", m, 3) for m in (1, 8, 64, 100)), *(("auth_lt_demand", m, 3) for m in (5, 40, 100))]
     cases = [c for c in cases if c[0] in args.ops]
     if args.profile == "loopback":  # the hash runs in one process: no network to shape
         for line in hash_lines(1 << 14 if args.quick else 1 << 20, 1 if args.quick else 5):

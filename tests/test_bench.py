@@ -316,12 +316,17 @@ def test_runner_measures_the_ot_offline_phase_on_a_line_of_its_own(capsys):
 def test_offline_suite_measures_a_small_comparisons_material():
     """bench/offline.py's ``auth_lt``: the dealer-free material of ``x < 0`` on one element under
     spdz2k (its dry run's plan, made by OT). The comparison's AND layers ask for the one live lane
-    of each word, so a party sends a few MB for it, not the ~280 MB of 64 lanes' gates."""
+    of each word, so a party sends a few MB for it, not the ~280 MB of 64 lanes' gates; and
+    ``auth_lt_demand``, the comparison with its material made on demand."""
     from bench import offline
 
     line = offline.measure("auth_lt", 1, 2, 1, "local", None)
     assert line["op"] == "offline_auth_lt" and line["engine"] == "spdz2k" and line["n"] == 1
     assert line["rounds"] > 0 and 10**6 < line["bytes"] < 20 * 10**6
+    # the same comparison on 5 elements with nothing prefetched: its 6 AND layers from the gate
+    # pool (one batch of about 35 rounds makes their gates, not one batch a layer: 274 rounds)
+    line = offline.measure("auth_lt_demand", 5, 2, 1, "local", None)
+    assert line["op"] == "offline_auth_lt_demand" and 50 < line["rounds"] < 200
 
 
 def test_preprocessing_sources_run_the_tessera_runner_once_each(tmp_path, monkeypatch):

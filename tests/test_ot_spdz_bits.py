@@ -110,6 +110,46 @@ def test_mixed_material_is_correct_and_authenticated(n):
             assert np.array_equal(head["w"], part["w"]) and np.array_equal(head["f"], part["f"])
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_live_lane_triples_asked_one_by_one_come_from_the_gate_pool(n):
+    """AND triples for live lanes asked on demand, as a circuit's layers ask: the first request's
+    batch makes twice the gates it lacks, so the next ones are served with no batch until the
+    pool runs short; every item is AND triples in its live lanes and zero triples elsewhere, with
+    valid MACs, and no gate is handed out twice (every live lane's MAC shares are distinct)."""
+    asks = [(31, 1, 5), (16, 1, 5), (8, 1, 5), (4, 1, 5), (2, 1, 5), (1, 1, 5), (62, 2, 10)]
+
+    def main(p):
+        pre = p.preprocessing
+        _setup(pre)
+        out = []
+        for nw, period, tail in asks:
+            b0 = pre.made["auth_batches"]
+            item = pre.bit_triples(nw, auth=True, live=(period, tail))
+            out.append((item, pre.made["auth_batches"] - b0, pre.gates.count))
+        return pre.bit_mac_key_share(), out, dict(pre.made)
+
+    res = run_local(main, n, engine="spdz2k", preprocessing="ot", timeout=120)
+    delta = 0
+    for r in res:
+        delta ^= r[0]
+    # 155 gates lacking: 310 made (5 words, 320); the halving layers after it need 155 (165 left
+    # then); the last request's 31 * (64 + 10) = 2294 live gates lack 2284: 4568 made (72 words)
+    assert [b for _, b, _ in res[0][1]] == [1, 0, 0, 0, 0, 0, 1]
+    assert [c for _, _, c in res[0][1]] == [165, 85, 45, 25, 15, 10, 10 + 64 * 72 - 2294]
+    made = res[0][2]
+    assert made["auth_and_gates"] == 5 * 62 + 2294 and made["auth_pool_gates"] == 64 * (5 + 72)
+    macs = []
+    for k, (nw, period, tail) in enumerate(asks):
+        x, y, z = (bopened(res, lambda r, k=k, i=i: r[1][k][0][i], delta) for i in range(3))
+        word = np.arange(nw)
+        dead = np.where(word % period == period - 1, ~np.uint64((1 << tail) - 1), np.uint64(0)).astype(np.uint64)
+        assert np.array_equal(x & y, z) and not ((x | y | z) & dead).any()
+        live = (np.unpackbits(np.ascontiguousarray(~dead).view(np.uint8), bitorder="little") == 1).reshape(nw, 64)
+        macs.append(res[0][1][k][0][0]["m"][live])
+    macs = np.concatenate(macs)
+    assert len(set(macs.tolist())) == len(macs) == 5 * 62 + 2294
+
+
 # ---------------------------------------------------------------------- cheating
 
 def _setup(pre):

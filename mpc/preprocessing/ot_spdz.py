@@ -117,6 +117,7 @@ from mpc.preprocessing.ot_spdz_bits import bit_count, open_recorded, share_sum, 
 from mpc.preprocessing.ot_vole import Commitments, Vole
 from mpc.prg import PRG
 from mpc.sharing.authenticated import pack, sum128
+from mpc.sharing.packing import nwords
 
 __all__ = ["DEALER_FREE", "SpdzOTPreprocessing", "combine_coefficients"]
 
@@ -176,7 +177,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.bitvole = BitVole(self.links, self._delta)
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
-        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_and_gates": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
+        self.gates = mixed.GatePool()  # AND gates made ahead for live-lane requests on demand
+        self._topping = False
+        self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_and_gates": 0, "auth_pool_gates": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
                           "auth_tmul": 0, "auth_tsquare": 0, "auth_elements": 0,
                           "auth_batches": 0})
 
@@ -202,6 +205,26 @@ class SpdzOTPreprocessing(OTPreprocessing):
         done_auth = iter([self._complete(r, item) for group in self._groups(auth)
                           for r, item in zip(group, self._authenticated(group), strict=True)])
         return [next(done_auth) if r.auth else next(done_plain) for r in reqs]
+
+    def _take(self, req: Request) -> tuple[np.ndarray, ...]:
+        """One item: from the store when prefetched; an AND-triple request for live lanes asked on
+        demand (:func:`~mpc.preprocessing.ot_spdz_mixed.pooled`) from the gate pool, which a batch
+        of its own refills when short (:class:`~mpc.preprocessing.ot_spdz_mixed.GatePool`); any
+        other on demand from a batch of its own."""
+        if not mixed.pooled(req) or self._store.get(req):
+            return super()._take(req)
+        need = mixed.ands_of(req)
+        if need > self.gates.count:
+            top = Request("bit_triple", (nwords(self.gates.ahead(need - self.gates.count)),), 1, True)
+            self._topping = True  # counted as pool gates, not as items (_mixed_item)
+            try:
+                self.gates.add(self._authenticated([top])[0])
+            finally:
+                self._topping = False
+            self.made["auth_pool_gates"] += 64 * top.params[0]
+        self.made["auth_bit_triple"] += req.params[0]
+        self.made["auth_and_gates"] += need
+        return mixed.live_triple(self.kernels, req, self.gates.take(need))
 
     def _complete(self, req: Request, item: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
         """A division item in the request's shape: the accepted tuples of its batch, topped up by
@@ -382,9 +405,9 @@ class SpdzOTPreprocessing(OTPreprocessing):
 
     def _mixed_item(self, mix: mixed.Mixed, it: _Item, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         kind = mixed.mixed_kind(it.req)
-        if kind != "binput":
+        if kind != "binput" and not self._topping:
             self.made[f"auth_{kind}"] += it.req.params[0]
-        if kind == "bit_triple":
+        if kind == "bit_triple" and not self._topping:
             self.made["auth_and_gates"] += mixed.ands_of(it.req)  # fewer than 64 a word with live lanes
         return mix.assemble(it, results, index)
 

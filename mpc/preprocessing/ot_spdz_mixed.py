@@ -84,6 +84,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -96,8 +97,8 @@ from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import pack, sum128
 from mpc.sharing.packing import POW2, nwords
 
-__all__ = ["CHECKS", "MIXED", "Mixed", "ands_of", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples",
-           "mixed_kind"]
+__all__ = ["CHECKS", "MIXED", "GatePool", "Mixed", "ands_of", "binary_inputs", "bit_mac_check", "bits_of", "extra_triples",
+           "live_triple", "mixed_kind", "pooled"]
 
 CHECKS = 40  # sacrificed daBits per batch: a cheater passes the consistency check with probability 2^-40
 MIXED = ("dabit", "edabit", "bitmul", "bit_triple", "binput")
@@ -210,6 +211,70 @@ def _scatter(values: np.ndarray, lanes: np.ndarray, size: int) -> np.ndarray:
     out = np.zeros(size, dtype=values.dtype)
     out[lanes] = values
     return out
+
+
+def live_triple(kernels, req: Request, gates: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, ...]:
+    """A ``bit_triple`` item for ``req`` from its :func:`ands_of` gates, (bit shares, MAC shares)
+    of a, b and c each: the gates in the live lanes (:func:`~mpc.preprocessing.base.live_lanes`),
+    zero triples in the others; the records a, b, c and their heads."""
+    lanes, size, full = live_lanes(req), ands_of(req), 64 * req.params[0]
+    parts = []
+    for v, m in gates:
+        if size < full:
+            v, m = _scatter(v, lanes, full), _scatter(m, lanes, full)
+        parts.append(_words_folds_macs(kernels, v, m, full))
+    return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
+
+
+def pooled(req: Request) -> bool:
+    """Whether an authenticated AND-triple request asked on demand is served from the
+    :class:`GatePool`: those with live lanes (a bit circuit on m elements, m not a multiple of
+    64) of at most :attr:`GatePool.MAX` gates (small circuits, whose layers come one request at
+    a time; larger ones are made exactly, as is a prefetched plan)."""
+    return req.auth and mixed_kind(req) == "bit_triple" and len(req.params) == 3 and ands_of(req) <= GatePool.MAX
+
+
+class GatePool:
+    """Authenticated AND gates made ahead of the requests they serve. A circuit on m elements
+    asks for its AND layers one by one, on demand (a comparison: 6 layers whose sizes halve), and
+    a batch costs a latency of its own (about 40 ms for two parties on loopback, the time of some
+    200 gates; seconds on a wide-area link). So a batch that must make gates for pooled requests
+    (:func:`pooled`) makes twice what they lack, and at least :attr:`AHEAD`: the layers that
+    follow take theirs from here (a comparison's 5 later layers hold as many gates as its first,
+    so it takes 1 batch instead of 6); what a program leaves unused is at most its last
+    shortfall plus :attr:`AHEAD`. Only requests asked on demand of at most :attr:`MAX` gates
+    (:func:`pooled`): a prefetched plan is made exactly, in one batch. Every gate was checked with
+    its batch before it got here, and each is handed out once."""
+
+    AHEAD = 256
+    MAX = 4096  # gates of a pooled request: a layer of a circuit on up to about 128 elements
+
+    @classmethod
+    def ahead(cls, short: int) -> int:
+        """Gates a batch makes when the pool lacks ``short``."""
+        return max(2 * short, cls.AHEAD)
+
+    def __init__(self) -> None:
+        self._gates: list[tuple[np.ndarray, np.ndarray]] = []  # a, b, c: (bit shares, MAC shares)
+        self.count = 0
+
+    def add(self, item: tuple[np.ndarray, ...]) -> None:
+        """The 64 gates of every word of a full ``bit_triple`` item (its records a, b, c), after
+        those left."""
+        new = [(np.unpackbits(np.ascontiguousarray(t["w"]).view(np.uint8), bitorder="little").astype(np.uint64),
+                np.ascontiguousarray(t["m"]).reshape(-1)) for t in item[:3]]
+        if self.count:
+            new = [(np.concatenate([v0, v]), np.concatenate([m0, m])) for (v0, m0), (v, m) in zip(self._gates, new, strict=True)]
+        self._gates, self.count = new, len(new[0][0])
+
+    def take(self, count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The next ``count`` gates (a, b, c), never handed out again."""
+        if not 0 <= count <= self.count:
+            raise AssertionError(f"gate pool: {count} gates asked, {self.count} left")
+        out = [(v[:count], m[:count]) for v, m in self._gates]
+        self._gates = [(v[count:], m[count:]) for v, m in self._gates]
+        self.count -= count
+        return out
 
 
 def _to_bauth(kernels, bits: np.ndarray, macs: np.ndarray, count: int) -> np.ndarray:
@@ -427,14 +492,8 @@ class Mixed:
             if len(p) == 1:
                 return pack(out[0], out[1]), planes
             return pack(out[0], out[1]), planes, _planes(k, *self._and_output(it, results[index]), count, EDABIT_PAIRS)
-        # bit_triple: a, b from the pool, c = e ^ d, in the live lanes; zero triples in the others
-        lanes, size, full = live_lanes(it.req), ands_of(it.req), 64 * count
-        a = self.binary(it.boff, size)
-        b = self.binary(it.boff + size, size)
-        parts = []
-        for v, m in (a, b, self._and_output(it, results[index])):
-            if size < full:
-                v, m = _scatter(v, lanes, full), _scatter(m, lanes, full)
-            parts.append(_words_folds_macs(k, v, m, full))
-        return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
+        # bit_triple: a, b from the pool, c = e ^ d
+        size = ands_of(it.req)
+        gates = [self.binary(it.boff, size), self.binary(it.boff + size, size), self._and_output(it, results[index])]
+        return live_triple(k, it.req, gates)
 
