@@ -201,7 +201,8 @@ def main(argv: list[str] | None = None) -> None:
     if report_unavailable(args.profile, engine="ot", workloads=[f"offline_{op}" for op in args.ops]):
         return
     cases = [("triple", 4096, 1), ("and", 1 << 16, 1), ("dabit", 4096, 1), ("auth_triple", 4096, 1),
-             ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1), ("auth_lt", 1, 1)] if args.quick else \
+             ("auth_trunc", 64, 1), ("auth_div", 8, 1), ("auth_tmul", 32, 1), ("auth_lt", 1, 1),
+             ("auth_lt_demand", 5, 1)] if args.quick else \
         [("triple", 1 << 18, 3), ("and", 1 << 24, 3), ("dabit", 1 << 18, 3), ("auth_triple", 1 << 16, 3),
          ("auth_trunc", 1 << 10, 3), ("auth_div", 64, 3), ("auth_tmul", 256, 3),
          *(("auth_lt", m, 3) for m in (1, 8, 64, 100)), *(("auth_lt_demand", m, 3) for m in (5, 40, 100))]
