@@ -215,7 +215,7 @@ def parse_runner_args(ap, argv, engine: str, workloads: list[str]):
 
 _NOT_UNDER_OT = {
     "spdz2k": "spdz2k with preprocessing='ot' makes every kind, too slowly for these sizes "
-              "(an AND gate costs 7 authenticated triples; the truncation and division "
+              "(an AND gate costs 5 authenticated triples; the truncation and division "
               "tuples' rates: suite offline): measured with the dealer only",
     "masked2k": "masked2k's masks come from the dealer's seeds: there is no dealer-free masked material yet",
 }
@@ -223,7 +223,7 @@ _NOT_UNDER_OT = {
 
 def engines_for_source(args, engines: list[str]) -> list[str]:
     """The engines a runner measures with ``args.preprocessing``: under ``ot``, spdz2k (its
-    dealer-free bit material costs 7 authenticated triples per AND gate and its truncation tuples
+    dealer-free bit material costs 5 authenticated triples per AND gate and its truncation tuples
     come at about 60 per second: hours at these sizes) and masked2k (dealer masks only) are left
     out, each with a not-available line."""
     if getattr(args, "preprocessing", "dealer") != "ot":

@@ -217,14 +217,27 @@ def _tamper_opening(shape: tuple[int, ...], occurrence: int = 0, offset: int | N
     return tamper
 
 
-@pytest.mark.parametrize(("shape", "offset"), [((128, 2), None), ((64, 2), None), ((64, 2), 1)])
-def test_wrong_and_triple_opening_is_caught(shape, offset):
-    """The cheater changes its share of one opened value of the AND triples' openings (one word:
-    round 1 opens a - x, b - y (128 values), round 2 e' = ab + d + 2m (64), whose parity is
-    ab ^ d; offset 1 flips that parity, hence c): the MAC check fails."""
+@pytest.mark.parametrize("offset", [None, 1])
+def test_wrong_and_triple_opening_is_caught(offset):
+    """The cheater changes its share of one opened value of the AND triples' Beaver openings (one
+    word: a - x, b - y, 128 values; offset 1 flips the parity of the product, hence c): the MAC
+    check fails."""
     n, cheater = _random_case()
-    all_caught(_cheat(n, cheater, _tamper_opening(shape, offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
-                cheater)
+    all_caught(_cheat(n, cheater, _tamper_opening((128, 2), offset=offset), lambda pre: pre.bit_triples(1, auth=True)),
+               cheater)
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_wrong_and_gate_parity_input_is_caught(trial):
+    """The cheater inputs the wrong parity bit of its share of one (random) AND gate's product
+    [ab] on the binary side (so c would be ab ^ 1): the consistency check with the daBits fails
+    (probability 1 - 2^-40)."""
+    n, cheater = _random_case()
+    gate = secrets.randbelow(64)
+    res = _cheat(n, cheater, lambda pre: one_shot(pre, "parity_bits", lambda v: v.__setitem__(gate, v[gate] ^ 1)),
+                 lambda pre: pre.bit_triples(1, auth=True))
+    all_caught(res, cheater)
+    assert all("halves differ" in str(r) for i, r in enumerate(res) if i != cheater)
 
 
 def test_wrong_bit_injection_opening_is_caught():

@@ -311,8 +311,6 @@ class SpdzOTPreprocessing(OTPreprocessing):
                 it.parts["bits"] = self._draw_low(nb, bits=True)
                 if mk == "edabit":
                     it.parts["u"] = self._draw_low(p[0])
-                if mixed.ands_of(it.req):  # the uniform m of e' = ab + d + 2m (ot_spdz_mixed)
-                    it.parts["m"] = self._draw((mixed.ands_of(it.req),))
                 continue
             size = math.prod(p[1:] if kind in ("input", "trunc") else p) if kind != "matmul" else 0
             it.toff = nt
@@ -385,8 +383,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
                               raw if binary else np.zeros(0, np.uint8),
                               np.concatenate(ins) if ins else np.zeros(0, dtype=np.uint8),
                               (values[chk_slots["m"]], macs[chk_slots["m"]]), extra_t0)
+            results = mix.products(items)  # Beaver openings recorded for the check's MAC check
             mix.authenticate_and_check()
-            results = mix.products(items)
         self.made["auth_elements"] += len(values)
         self.made["auth_batches"] += 1
         out = [done[id(it)] if id(it) in done else
@@ -402,6 +400,12 @@ class SpdzOTPreprocessing(OTPreprocessing):
         """This party's own random bits as it inputs them on the binary side of its daBits: the
         same as on the arithmetic side (one place to tamper in tests)."""
         return raw
+
+    def parity_bits(self, bits: np.ndarray) -> np.ndarray:
+        """The parity bits of this party's shares of the AND gates' products, as it inputs them on
+        the binary side (:meth:`~mpc.preprocessing.ot_spdz_mixed.Mixed.products`; one place to
+        tamper in tests)."""
+        return bits
 
     def _mixed_item(self, mix: mixed.Mixed, it: _Item, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         kind = mixed.mixed_kind(it.req)
@@ -725,4 +729,4 @@ def _triples_of(req: Request) -> int:
 _TRIPLE = ("a", "b", "c", "ah", "ch")  # the triples' components, in this order at the head of the vector
 _EXTRA = {"triple": (), "square": (), "matmul": ("A", "B"), "rand": ("u",), "input": ("r",), "trunc": ("bits", "u"),
           "div": ("bits", "u"), "tmul": ("bits", "u", "r2"), "tsquare": ("bits", "u"),
-          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits", "m"), "edabit": ("bits", "u", "m"), "binput": ()}
+          "dabit": ("bits",), "bitmul": ("bits",), "bit_triple": ("bits",), "edabit": ("bits", "u"), "binput": ()}

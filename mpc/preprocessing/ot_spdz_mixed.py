@@ -19,26 +19,33 @@ Protocol (party i of n, one batch; P random bits in the pool, the last C = 40 of
 1. Arithmetic side: every party's own random bits b_i (0/1) are authenticated in Z_2^128 (the
    batch's COPE, input-checked) and XORed in by :func:`~mpc.preprocessing.ot_spdz_bits.xor_bits`
    (n - 1 Beaver products per bit, then the check b (1 - b) = 0: n triples per bit).
+1b. The AND gates' products (``bit_triple`` items and an edaBit's pair products, below): [ab]
+   of two daBits' arithmetic halves by Beaver with a sacrificed triple (one round: open a - x,
+   b - y; the openings join step 4's MAC check), and each party's *parity bit* p_i = its share of
+   [ab] mod 2: since the parity of a sum is the XOR of the summands' parities, XOR_i p_i = ab.
 2. Binary side: every party authenticates the same own bits b_i under Delta
    (:class:`~mpc.preprocessing.ot_bit_vole.BitVole`, one round), together with its bits of the
-   binary input masks it owns and 64 mask bits; the XOR of the origins' bits is a XOR sharing with
-   MAC shares the XOR of the origins' MAC shares (local).
+   binary input masks it owns, its parity bits p_i and 64 mask bits; the XOR of the origins' bits
+   is a XOR sharing with MAC shares the XOR of the origins' MAC shares (local). So every daBit, and
+   every product [ab] with the p_i as its binary twin, has an arithmetic and a binary half.
 3. A public coin (2 rounds) gives the binary input check's chi (GF(2^64) per bit) and C random
-   subsets S_j of the first P - C bits. One round opens: every origin's y_i (binary input check);
-   for every check j, the binary X_j = XOR_{l in S_j} b_l ^ d_j and the arithmetic
-   C_j = sum_{l in S_j} [b_l] + [d_j] + 2 [m_j], d_j the j-th sacrificed daBit and m_j uniform
-   (the sum of the parties' uniform elements of the batch's authenticated vector): C_j reveals
-   only its parity, which is d_j-masked. Every party checks C_j = X_j mod 2 for all j.
+   subsets S_j of the twins: the first P - C daBits and the products. One round opens: every
+   origin's y_i (binary input check); for every check j, the binary X_j = XOR_{l in S_j} b_l ^ d_j
+   and the arithmetic C_j = sum_{l in S_j} [b_l] + [d_j] + 2 [m_j], d_j the j-th sacrificed daBit
+   and m_j uniform (the sum of the parties' uniform elements of the batch's authenticated vector):
+   C_j reveals only its parity, which is d_j-masked. Every party checks C_j = X_j mod 2 for all j.
 4. The binary MAC check of the y_i and X_j (:func:`bit_mac_check`: coin, commit, open) and the
-   arithmetic MAC check of the C_j (coin, commit, open); CheatingDetected on every honest party
-   after the last message.
+   arithmetic MAC check of the C_j and of step 1b's openings (coin, commit, open); CheatingDetected
+   on every honest party after the last message.
 
-Why the consistency check suffices: after step 1 every arithmetic bit is a bit; a cheater that
-inputs b in one world and b ^ 1 in the other makes a vector of inconsistencies e != 0 among the
-P - C bits, fixed before the coin. Then <S_j, e> is a uniform bit for each j, independent of
-the sacrificed d_j's own inconsistency, so each check fails with probability 1/2: all C pass with
-probability 2^-40. An arithmetic bit that is a bit and agrees in parity with its binary twin is
-equal to it.
+Why the consistency check suffices: after step 1 every arithmetic bit is a bit, and after step
+4's MAC check every product [ab] is the product of two such bits (a changed opening fails it); a
+cheater that inputs a bit (b_i or p_i) in the binary world other than its arithmetic twin's makes
+a vector of inconsistencies e != 0 among the twins, fixed before the coin. Then <S_j, e> is a
+uniform bit for each j, independent of the sacrificed d_j's own inconsistency, so each check
+fails with probability 1/2: all C pass with probability 2^-40. An arithmetic bit that is a bit
+and agrees in parity with its binary twin is equal to it. A party's p_i shows nothing (it is its
+own input, authenticated under the others' keys, and masked in X_j).
 
 Items from the pool (after the checks):
 
@@ -47,18 +54,15 @@ Items from the pool (after the checks):
   parties' uniform u_i): r = sum_t 2^t b_t + 2^64 u (AUTH), the planes of r mod 2^64 (BAUTH).
   With params (count, 1), also the 31 pair products q_t = b_2t AND b_2t+1 (BAUTH planes, what
   spdz2k's MSB reads, :mod:`mpc.engines.spdz2k_convert`): each made as an AND triple's c below,
-  with the edaBit's own daBits b_2t, b_2t+1 as a and b and one more daBit d.
+  with the edaBit's own daBits b_2t, b_2t+1 as a and b.
 - ``bitmul`` (count,): a daBit r and a triple (x, y, z): open eps = r - y (masked by the uniform
   y); a = x, r a = z + eps x (local).
-- ``bit_triple`` (ring 1, nwords): 64 AND triples per word from three daBits a, b, d, one
-  triple and one uniform authenticated m each (m the sum of the parties' uniform elements of the
-  batch's authenticated vector): [ab] by Beaver (open a - x, b - y), then open
-  e' = [ab] + [d] + 2 [m]: 2m is uniform over the even residues, so e' reveals exactly its
-  parity, ab + d mod 2 = ab XOR d, itself uniform (d is); c = e' mod 2 XOR d on the binary side
-  (public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share). Then the
-  arithmetic MAC check of these openings (4 rounds): it makes e' correct mod 2^64, so its parity
-  is. Correct since every input is a consistent daBit and the product uses a sacrificed
-  triple; private since every opening is masked by a uniform triple value, daBit or 2m. The
+- ``bit_triple`` (ring 1, nwords): 64 AND triples per word from two daBits a, b and one triple
+  each: c is the binary twin of [ab] (step 1b: the parties' parity bits, checked in step 3).
+  Correct since a and b are consistent daBits, the product uses a sacrificed triple and the
+  twin is checked; private since the openings are masked by uniform triple values (a former
+  construction took c from the parity of an opened e' = [ab] + [d] + 2 [m], masked by a third
+  daBit d: 7 triples a gate for two parties instead of 5, and 5 more rounds). The
   item is a, b, c (BAUTH) and their heads (light words, ``authenticated.triple_heads``). With
   params (nwords, period, tail) (:func:`~mpc.preprocessing.base.live_lanes`) only the live
   lanes' gates are made, the others are zero triples (bits and MAC shares 0, a valid sharing of
@@ -68,13 +72,13 @@ Items from the pool (after the checks):
 
 Cost per item, two parties (n parties: n triples per daBit), on top of the batch's fixed C = 40
 sacrificed daBits: a daBit 2 authenticated triples + 8 bytes of binary COPE; an edaBit 64
-daBits (128 triples), and with its pair products 31 daBits + 31 triples + 31 authenticated
-elements more (93 triples); a bit-injection triple 1 daBit + 1 triple; an AND triple 3 daBits + 1
-triple + 1 authenticated element (7 triples: about 76 KB; a word of 64 AND triples about 4.9 MB:
-the price of a check that reuses the checked arithmetic products; a TinyOT-style bucketing check
-over the binary COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds:
-the batch's, n + 5 for the bits, 2 + 1 + 4 + 4 for the consistency check, 2 + 4 for AND triples
-and pair products.
+daBits (128 triples), and with its pair products 31 triples more (and 31 parity bits); a
+bit-injection triple 1 daBit + 1 triple; an AND triple 2 daBits + 1 triple + 1 parity bit (2n + 1
+triples, 5 for two parties: about 54 KB; a word of 64 AND triples about 3.4 MB: the price of a
+check that reuses the checked arithmetic products; a TinyOT-style bucketing check over the binary
+COPE is the known faster alternative); a binary input mask bit 8 bytes. Rounds: the batch's,
+n + 5 for the bits, 1 for the products (AND triples, pair products, bit-injection triples), then
+2 + 1 + 4 + 4 for the consistency check and the MAC checks.
 
 Security model: malicious adversary corrupting up to n-1 parties, security with abort, no
 trusted party; the assumptions of :mod:`mpc.preprocessing.ot_spdz`.
@@ -112,8 +116,8 @@ def mixed_kind(req: Request) -> str | None:
 
 
 def ands_of(req: Request) -> int:
-    """Authenticated AND gates one request's item is made with (each from a triple, a daBit d and
-    a uniform element m: the bit_triple construction of the module docstring): an AND triple
+    """Authenticated AND gates one request's item is made with (each a Beaver product of two
+    daBits and its checked parity twin: the bit_triple construction of the module docstring): an AND triple
     word's 64, an edaBit's 31 pair products (with params (count, 1))."""
     kind, p = mixed_kind(req), req.params
     if kind == "bit_triple":
@@ -127,9 +131,9 @@ def bits_of(req: Request) -> int:
     if kind in ("dabit", "bitmul"):
         return p[0]
     if kind == "edabit":
-        return 64 * p[0] + ands_of(req)  # r's bits, then the pair products' d
+        return 64 * p[0]  # r's bits (the pair products multiply them)
     if kind == "bit_triple":
-        return 3 * ands_of(req)  # a, b, then d
+        return 2 * ands_of(req)  # a, then b
     return 0
 
 
@@ -138,18 +142,17 @@ def extra_triples(req: Request) -> int:
     return req.params[0] if mixed_kind(req) == "bitmul" else ands_of(req)
 
 
-def _and_operands(req: Request, boff: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pool positions of the (a, b, d) daBits of an item's AND gates (:func:`ands_of`): an AND
-    triple word's a, b, d in three runs; an edaBit's pair product t of element j, gate 31 j + t,
-    multiplies r_j's bits 2t and 2t + 1, with d after the 64 bits of every element."""
+def _and_operands(req: Request, boff: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pool positions of the (a, b) daBits of an item's AND gates (:func:`ands_of`): an AND
+    triple word's a and b in two runs; an edaBit's pair product t of element j, gate 31 j + t,
+    multiplies r_j's bits 2t and 2t + 1."""
     size = ands_of(req)
     if mixed_kind(req) == "bit_triple":
         run = boff + np.arange(size)
-        return run, run + size, run + 2 * size
-    count = req.params[0]
+        return run, run + size
     j, t = np.divmod(np.arange(size), EDABIT_PAIRS)
     a = boff + 64 * j + 2 * t
-    return a, a + 1, boff + 64 * count + np.arange(size)
+    return a, a + 1
 
 
 def binary_inputs(req: Request) -> int:
@@ -303,18 +306,27 @@ class Mixed:
         self.pool, self.raw, self.inputs, self.chk_m, self.x0 = pool, raw, inputs, chk_m, x0
         self.pmac = np.zeros(0, dtype=np.uint64)
         self.in_macs: dict[int, np.ndarray] = {}
+        # the AND gates' products [ab] (values, MACs), this party's parity bits of its shares of
+        # them (its binary input) and their binary MAC shares; the openings made for them
+        self.twin_v = self.twin_m = np.zeros((0, 2), dtype=np.uint64)
+        self.twin_bits = np.zeros(0, dtype=np.uint8)
+        self.tmac = np.zeros(0, dtype=np.uint64)
+        self.opened: list[np.ndarray] = []
+        self.open_macs: list[np.ndarray] = []
 
     # ------------------------------------------------------------------ steps 2-4
 
     def authenticate_and_check(self) -> None:
         src, k = self.src, self.k
-        n_pool, n_in = len(self.raw), len(self.inputs)
+        n_pool, n_in, n_tw = len(self.raw), len(self.inputs), len(self.twin_bits)
         mask = src._prg.uint64(1)[0]
         mask_bits = ((mask >> np.arange(64, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
-        vec = np.concatenate([self.raw.astype(np.uint8), self.inputs.astype(np.uint8), mask_bits])
+        vec = np.concatenate([self.raw.astype(np.uint8), self.inputs.astype(np.uint8), self.twin_bits, mask_bits])
         own, theirs = src.bitvole.authenticate(vec)
         self.pmac = combine(own[:n_pool], {p: t[:n_pool] for p, t in theirs.items()})
         self.in_macs = {src.pid: own[n_pool : n_pool + n_in], **{p: t[n_pool : n_pool + n_in] for p, t in theirs.items()}}
+        tw = slice(n_pool + n_in, n_pool + n_in + n_tw)
+        self.tmac = combine(own[tw], {p: t[tw] for p, t in theirs.items()})
         coin = src._coin()
         chi = coin.derive("bit-chi").uint64(len(vec))
         chi[-64:] = POW2  # X^t
@@ -329,21 +341,27 @@ class Mixed:
             bit_mac_check(src, o, m, src._coin(), bad)
             src._mac_check(np.zeros((1, 2), np.uint64), np.zeros((1, 2), np.uint64), src._coin(), bad)  # shares the verdicts
             return
+        # the checked twins: the daBits but the CHECKS sacrificed at the pool's end, then the AND
+        # gates' products [ab] against the XOR of the parties' parity bits of their shares
         main = n_pool - CHECKS
-        subsets = np.unpackbits(np.frombuffer(coin.derive("subsets").random_bytes(CHECKS * (-(-main // 8))),
-                                              dtype=np.uint8).reshape(CHECKS, -1), axis=1, count=main)
-        # openings: the arithmetic C_j, this party's y, its shares of the binary X_j
         av, am = self.pool
+        tv, tm = np.concatenate([av[:main], self.twin_v]), np.concatenate([am[:main], self.twin_m])
+        tb = np.concatenate([self.raw[:main].astype(np.uint64), self.twin_bits.astype(np.uint64)])
+        tmacs = np.concatenate([self.pmac[:main], self.tmac])
+        count = main + n_tw
+        subsets = np.unpackbits(np.frombuffer(coin.derive("subsets").random_bytes(CHECKS * (-(-count // 8))),
+                                              dtype=np.uint8).reshape(CHECKS, -1), axis=1, count=count)
+        # openings: the arithmetic C_j, this party's y, its shares of the binary X_j
         sel = subsets.astype(np.uint64)
-        cv = np.stack([k.dot128_64(av[:main], sel[j]) for j in range(CHECKS)])
-        cm = np.stack([k.dot128_64(am[:main], sel[j]) for j in range(CHECKS)])
+        cv = np.stack([k.dot128_64(tv, sel[j]) for j in range(CHECKS)])
+        cm = np.stack([k.dot128_64(tm, sel[j]) for j in range(CHECKS)])
         mv, mm = self.chk_m
         for out, src_bits, m in ((cv, av, mv), (cm, am, mm)):
             k.add128(out, src_bits[main:], out=out)
             k.add128(out, k.add128(m, m), out=out)
-        xs = (subsets.astype(np.uint64) @ self.raw[:main].astype(np.uint64) + self.raw[main:]) & np.uint64(1)
+        xs = (sel @ tb + self.raw[main:]) & np.uint64(1)
         pm = self.pmac
-        xm = np.array([np.bitwise_xor.reduce(pm[:main][subsets[j].astype(bool)], initial=np.uint64(0)) ^ pm[main + j]
+        xm = np.array([np.bitwise_xor.reduce(tmacs[subsets[j].astype(bool)], initial=np.uint64(0)) ^ pm[main + j]
                        for j in range(CHECKS)], dtype=np.uint64)
         got = src._exchange(np.concatenate([cv.reshape(-1), np.array([y], dtype=np.uint64), xs]))
         c_tot, x_tot = cv.copy(), xs.copy()
@@ -353,11 +371,12 @@ class Mixed:
             ys[p] = msg[2 * CHECKS]
             x_tot ^= msg[2 * CHECKS + 1 :]
         if not np.array_equal(c_tot[:, 0] & np.uint64(1), x_tot):
-            bad.append("a daBit's arithmetic and binary halves differ")
+            bad.append("a daBit's or an AND gate's arithmetic and binary halves differ")
         o = np.concatenate([np.array([ys[i] for i in range(src.n)], dtype=np.uint64), x_tot])
         m = np.concatenate([np.array([gf_dot(k, chi, macs_of[i]) for i in range(src.n)], dtype=np.uint64), xm])
         bit_mac_check(src, o, m, src._coin(), bad)
-        src._mac_check(c_tot, cm, src._coin(), bad)
+        # one arithmetic MAC check: the C_j and the products' Beaver openings (Mixed.products)
+        src._mac_check(np.concatenate([c_tot, *self.opened]), np.concatenate([cm, *self.open_macs]), src._coin(), bad)
 
     # ------------------------------------------------------------------ products (bit_triple, bitmul)
 
@@ -382,38 +401,39 @@ class Mixed:
         return zv, zm
 
     def products(self, items) -> dict[int, tuple]:
-        """Steps of the bit_triple and bitmul items: 3 rounds of openings, then their MAC check.
-        Returns per item (by position) the arithmetic results: bitmul (eps,); bit_triple and an
-        edaBit with pair products (e,), the parities of its AND gates' e'."""
+        """Step 0 of the bit_triple and bitmul items, before the binary side is authenticated:
+        one round of Beaver openings (recorded for :meth:`authenticate_and_check`'s MAC check).
+        An AND gate's product [ab] is kept with this party's parity bit of its share, the bit it
+        inputs on the binary side (the parity of a sum is the XOR of the summands' parities).
+        Returns per item (by position) bitmul: its (x, r, z); bit_triple and an edaBit with pair
+        products: (start, count) of its gates among the products."""
         k = self.k
         av_pool, am_pool = self.pool
         ands = [(i, it) for i, it in enumerate(items) if ands_of(it.req)]
         muls = [(i, it) for i, it in enumerate(items) if mixed_kind(it.req) == "bitmul"]
         if not ands and not muls:
             return {}
-        opened: list[np.ndarray] = []
-        open_macs: list[np.ndarray] = []
         sizes = [ands_of(it.req) for _, it in ands]
         t1 = self._triples([(it.xoff, s) for (_, it), s in zip(ands, sizes, strict=True)]) if ands else None
         tm = self._triples([(it.xoff, it.req.params[0]) for _, it in muls]) if muls else None
         where = [_and_operands(it.req, it.boff) for _, it in ands]
 
-        def pick(part: int) -> tuple[np.ndarray, np.ndarray]:  # the a (0), b (1) or d (2) daBits of every AND item
+        def pick(part: int) -> tuple[np.ndarray, np.ndarray]:  # the a (0) or b (1) daBits of every AND item
             at = np.concatenate([w[part] for w in where])
             return av_pool[at], am_pool[at]
 
         empty = np.zeros((0, 2), dtype=np.uint64)
-        (a_v, a_m), (b_v, b_m), (d_v, d_m) = (pick(j) for j in range(3)) if ands else ((empty, empty),) * 3
+        (a_v, a_m), (b_v, b_m) = (pick(j) for j in range(2)) if ands else ((empty, empty),) * 2
         r_v = np.concatenate([av_pool[it.boff : it.boff + it.req.params[0]] for _, it in muls]) if muls else empty
         r_m = np.concatenate([am_pool[it.boff : it.boff + it.req.params[0]] for _, it in muls]) if muls else empty
         na = len(a_v)
-        # round 1: a - x1, b - y1 (AND items); r - y (bitmul items)
+        # one round: a - x1, b - y1 (AND items); r - y (bitmul items)
         sh_v = [k.sub128(a_v, t1[0]), k.sub128(b_v, t1[2])] if ands else []
         sh_m = [k.sub128(a_m, t1[1]), k.sub128(b_m, t1[3])] if ands else []
         if muls:
             sh_v.append(k.sub128(r_v, tm[2]))
             sh_m.append(k.sub128(r_m, tm[3]))
-        o1 = open_recorded(self.src, np.concatenate(sh_v), np.concatenate(sh_m), opened, open_macs)
+        o1 = open_recorded(self.src, np.concatenate(sh_v), np.concatenate(sh_m), self.opened, self.open_macs)
         out: dict[int, tuple] = {}
         if muls:
             eps = o1[2 * na :]
@@ -427,20 +447,12 @@ class Mixed:
                           (k.add128(zv, k.mul128(e, xv)), k.add128(zm, k.mul128(e, xm))))
                 pos += c
         if ands:
-            ab_v, ab_m = self._beaver_finish(o1[:na], o1[na : 2 * na], t1)
-            # round 2: e' = ab + d + 2 m, whose parity ab + d mod 2 = ab XOR d is all it reveals
-            mv = np.concatenate([self.src._values[it.slots["m"]] for _, it in ands])
-            mm = np.concatenate([self.src._macs[it.slots["m"]] for _, it in ands])
-            ev = k.add128(k.add128(ab_v, d_v), k.add128(mv, mv))
-            em = k.add128(k.add128(ab_m, d_m), k.add128(mm, mm))
-            e = open_recorded(self.src, ev, em, opened, open_macs)
-        bad: list[str] = []
-        self.src._mac_check(np.concatenate(opened), np.concatenate(open_macs), self.src._coin(), bad)
-        if ands:
+            self.twin_v, self.twin_m = self._beaver_finish(o1[:na], o1[na : 2 * na], t1)
+            self.twin_bits = self.src.parity_bits((self.twin_v[:, 0] & np.uint64(1)).astype(np.uint8))
             pos = 0
-            for (i, _), s in zip(ands, sizes, strict=True):
-                out[i] = (e[pos : pos + s, 0] & np.uint64(1),)  # the parity of e', correct once MAC-checked
-                pos += s
+            for (i, _), size in zip(ands, sizes, strict=True):
+                out[i] = (pos, size)
+                pos += size
         return out
 
     # ------------------------------------------------------------------ items
@@ -450,12 +462,10 @@ class Mixed:
         return self.raw[start : start + count].astype(np.uint64), self.pmac[start : start + count]
 
     def _and_output(self, it, result: tuple) -> tuple[np.ndarray, np.ndarray]:
-        """The binary outputs (bit shares, MAC shares) of an item's AND gates: e' mod 2 XOR d
-        (a public XOR: party 0 flips its bit, every party XORs Delta_i into the MAC share)."""
-        (e,) = result
-        d_at = _and_operands(it.req, it.boff)[2]
-        dv, dm = self.raw[d_at].astype(np.uint64), self.pmac[d_at]
-        return (dv ^ e if self.src.pid == 0 else dv), dm ^ (e * np.uint64(self.src.bit_mac_key_share()))
+        """The binary outputs (bit shares, MAC shares) of an item's AND gates: this party's parity
+        bits of its shares of the products [ab] (XOR: ab), checked against them with the daBits."""
+        start, size = result
+        return self.twin_bits[start : start + size].astype(np.uint64), self.tmac[start : start + size]
 
     def assemble(self, it, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         k, src = self.k, self.src
