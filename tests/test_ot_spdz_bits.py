@@ -110,6 +110,15 @@ def test_mixed_material_is_correct_and_authenticated(n):
             assert np.array_equal(head["w"], part["w"]) and np.array_equal(head["f"], part["f"])
 
 
+@pytest.mark.parametrize("params", [(5,), (6, 3, 5), (62, 2, 10), (31, 1, 5), (4, 4, 63), (1, 1, 1)])
+def test_live_count_counts_the_live_lanes(params):
+    """live_count (the sizes of the source's items) is the number of lanes live_lanes lists."""
+    from mpc.preprocessing.base import live_count, live_lanes
+
+    req = Request("bit_triple", params, 1, True)
+    assert live_count(req) == len(live_lanes(req)) == len(set(live_lanes(req).tolist()))
+
+
 @pytest.mark.parametrize("n", [2, 3])
 def test_live_lane_triples_asked_one_by_one_come_from_the_gate_pool(n):
     """AND triples for live lanes asked on demand, as a circuit's layers ask: the first request's

@@ -343,6 +343,15 @@ def live_lanes(req: Request) -> np.ndarray:
     return lanes[(word % period != period - 1) | (lane < tail)]
 
 
+def live_count(req: Request) -> int:
+    """``len(live_lanes(req))``, without making the lanes."""
+    nw = req.params[0]
+    if len(req.params) == 1:
+        return 64 * nw
+    period, tail = req.params[1:]
+    return nw // period * (64 * (period - 1) + tail)
+
+
 def dabit_request(count: int) -> Request:
     return Request("dabit", _count(count, "dabits(count)"))
 

@@ -178,7 +178,6 @@ class SpdzOTPreprocessing(OTPreprocessing):
         self.wide = WideProducts(self.links)
         self.commits = Commitments(channel, b"ot-spdz2k")
         self.gates = mixed.GatePool()  # AND gates made ahead for live-lane requests on demand
-        self._topping = False
         self.made.update({"auth_dabit": 0, "auth_edabit": 0, "auth_bitmul": 0, "auth_bit_triple": 0, "auth_and_gates": 0, "auth_pool_gates": 0, "auth_triple": 0, "auth_square": 0, "auth_matmul": 0, "auth_trunc": 0, "auth_div": 0, "auth_div_candidates": 0,
                           "auth_tmul": 0, "auth_tsquare": 0, "auth_elements": 0,
                           "auth_batches": 0})
@@ -211,19 +210,16 @@ class SpdzOTPreprocessing(OTPreprocessing):
         demand (:func:`~mpc.preprocessing.ot_spdz_mixed.pooled`) from the gate pool, which a batch
         of its own refills when short (:class:`~mpc.preprocessing.ot_spdz_mixed.GatePool`); any
         other on demand from a batch of its own."""
+        need = mixed.ands_of(req)
+        if req.auth and mixed.mixed_kind(req) == "bit_triple":  # AND triples: counted as handed out
+            self.made["auth_bit_triple"] += req.params[0]
+            self.made["auth_and_gates"] += need  # fewer than 64 a word with live lanes
         if not mixed.pooled(req) or self._store.get(req):
             return super()._take(req)
-        need = mixed.ands_of(req)
         if need > self.gates.count:
             top = Request("bit_triple", (nwords(self.gates.ahead(need - self.gates.count)),), 1, True)
-            self._topping = True  # counted as pool gates, not as items (_mixed_item)
-            try:
-                self.gates.add(self._authenticated([top])[0])
-            finally:
-                self._topping = False
+            self.gates.add(self._authenticated([top])[0])
             self.made["auth_pool_gates"] += 64 * top.params[0]
-        self.made["auth_bit_triple"] += req.params[0]
-        self.made["auth_and_gates"] += need
         return mixed.live_triple(self.kernels, req, self.gates.take(need))
 
     def _complete(self, req: Request, item: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
@@ -409,10 +405,8 @@ class SpdzOTPreprocessing(OTPreprocessing):
 
     def _mixed_item(self, mix: mixed.Mixed, it: _Item, results: dict[int, tuple], index: int) -> tuple[np.ndarray, ...]:
         kind = mixed.mixed_kind(it.req)
-        if kind != "binput" and not self._topping:
+        if kind not in ("binput", "bit_triple"):  # AND triples: counted as handed out (_take)
             self.made[f"auth_{kind}"] += it.req.params[0]
-        if kind == "bit_triple" and not self._topping:
-            self.made["auth_and_gates"] += mixed.ands_of(it.req)  # fewer than 64 a word with live lanes
         return mix.assemble(it, results, index)
 
     def triple_part(self, name: str, t0: int, m: int) -> tuple[np.ndarray, np.ndarray]:

@@ -93,7 +93,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.preprocessing.authenticated import triple_heads
-from mpc.preprocessing.base import EDABIT_PAIRS, Request, live_lanes
+from mpc.preprocessing.base import EDABIT_PAIRS, Request, live_count, live_lanes
+from mpc.preprocessing.dabits import unpack_bits
 from mpc.preprocessing.ot_bit_vole import combine, gf_dot
 from mpc.preprocessing.ot_spdz_bits import open_recorded
 from mpc.prg import PRG
@@ -121,7 +122,7 @@ def ands_of(req: Request) -> int:
     word's 64, an edaBit's 31 pair products (with params (count, 1))."""
     kind, p = mixed_kind(req), req.params
     if kind == "bit_triple":
-        return len(live_lanes(req))  # 64 a word, or only the live lanes' (zero triples elsewhere)
+        return live_count(req)  # 64 a word, or only the live lanes' (zero triples elsewhere)
     return EDABIT_PAIRS * p[0] if kind == "edabit" and len(p) > 1 else 0
 
 
@@ -264,8 +265,7 @@ class GatePool:
     def add(self, item: tuple[np.ndarray, ...]) -> None:
         """The 64 gates of every word of a full ``bit_triple`` item (its records a, b, c), after
         those left."""
-        new = [(np.unpackbits(np.ascontiguousarray(t["w"]).view(np.uint8), bitorder="little").astype(np.uint64),
-                np.ascontiguousarray(t["m"]).reshape(-1)) for t in item[:3]]
+        new = [(unpack_bits(t["w"], 64 * len(t)), np.ascontiguousarray(t["m"]).reshape(-1)) for t in item[:3]]
         if self.count:
             new = [(np.concatenate([v0, v]), np.concatenate([m0, m])) for (v0, m0), (v, m) in zip(self._gates, new, strict=True)]
         self._gates, self.count = new, len(new[0][0])
