@@ -1,6 +1,6 @@
 """spdz2k's online time over semi2k's on W1-W5, both engines in the same run (issue #14's targets).
 
-    python bench/engine_ratio.py [--parties 2] [--repeats 5] [--rounds 2]
+    python bench/engine_ratio.py [--parties 2] [--repeats 5] [--rounds 2] [--profile loopback|lan|wan]
                                  [--transport procs|procs-enc|local] [--ops W1 W1t W2 W3 W4 W5] [--quick]
 
 Workloads as bench/arith.py (W1: ``mul`` of 10^6 elements; W1t: W1's ``mul_trunc``, the product
@@ -16,6 +16,9 @@ machine), and issue #14's target for the workload with whether the median ratio 
 (``target`` and ``met`` None for W1t, which has none, and under ``--quick``). ``procs``: one
 process per party via mpcrun on loopback, plaintext, shared-memory rings for large payloads
 (bench/parties.py); ``procs-enc``: the same under mpcrun's encrypted default; ``local``: threads.
+``--profile lan|wan`` (root only; processes): every party in its own network namespace, shaped as
+that profile (bench/netns.py: lan 1 Gbit/s and 0.1 ms, wan 100 Mbit/s and 40 ms), so the ratios are
+those of hosts on a network instead of processes sharing one memory bus; each line says its profile.
 
 Why interleave: spdz2k's kernels are memory-bound (they move about three times semi2k's bytes per
 product, bench/kernels.py), so on a VM whose memory bandwidth other tenants share, every spdz2k
@@ -36,7 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import arith, compare, ml  # noqa: E402
-from bench.parties import run  # noqa: E402
+from bench.parties import add_profile_argument, profile_unavailable, run  # noqa: E402
 
 CASES = {"W1": ("arith", "mul", 10**6, arith.party_main), "W1t": ("arith", "mul_trunc", 10**6, arith.party_main),
          "W2": ("arith", "matmul", 256, arith.party_main),
@@ -48,16 +51,17 @@ TARGETS = {"W1": 2.5, "W2": 2.5, "W3": 3.0, "W4": 3.0, "W5": 3.0}
 ENGINES = ("semi2k", "spdz2k")
 
 
-def measure(workload: str, parties: int, repeats: int, rounds: int, transport: str, quick: bool = False) -> dict:
+def measure(workload: str, parties: int, repeats: int, rounds: int, transport: str, quick: bool = False,
+            profile: str = "loopback") -> dict:
     suite, op, size, party_main = CASES[workload]
     if quick:
         size = QUICK_SIZES[workload]
     times: dict[str, list[float]] = {e: [] for e in ENGINES}
     for _ in range(rounds):
         for engine in ENGINES:
-            res, _ = run(suite, party_main, op, size, parties, repeats, transport, engine=engine)
+            res, _ = run(suite, party_main, op, size, parties, repeats, transport, profile=profile, engine=engine)
             times[engine] += [max(r["online"][i] for r in res) for i in range(repeats)]
-    out = {"workload": workload, "op": op, "n": size, "parties": parties, "transport": transport}
+    out = {"workload": workload, "op": op, "n": size, "parties": parties, "transport": transport, "profile": profile}
     for e, ts in times.items():
         out[e] = {"min_s": min(ts), "median_s": statistics.median(ts)}
     out["ratio_min"] = min(times["spdz2k"]) / min(times["semi2k"])
@@ -75,9 +79,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--transport", choices=["procs", "procs-enc", "local"], default="procs")
     ap.add_argument("--ops", nargs="+", choices=sorted(CASES), default=sorted(CASES))
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    add_profile_argument(ap)
     args = ap.parse_args(argv)
+    why = profile_unavailable(args.profile)
+    if why:
+        ap.error(why)
     for w in args.ops:
-        print(json.dumps(measure(w, args.parties, args.repeats, args.rounds, args.transport, args.quick)), flush=True)
+        print(json.dumps(measure(w, args.parties, args.repeats, args.rounds, args.transport, args.quick, args.profile)),
+              flush=True)
 
 
 if __name__ == "__main__":

@@ -554,7 +554,10 @@ def test_engine_ratio_times_both_engines_and_judges_the_target(capsys):
 def test_engine_ratio_judges_a_full_size_line_by_its_median(monkeypatch, factor, met):
     from bench import engine_ratio
 
-    def fake_run(suite, party_main, op, size, parties, repeats, transport, engine):
+    seen = []
+
+    def fake_run(suite, party_main, op, size, parties, repeats, transport, profile, engine):
+        seen.append(profile)
         base = [0.010, 0.011, 0.030][:repeats]  # one slow outlier: the median ignores it
         scale = factor if engine == "spdz2k" else 1.0
         return [{"online": [t * scale for t in base]} for _ in range(parties)], {}
@@ -563,5 +566,7 @@ def test_engine_ratio_judges_a_full_size_line_by_its_median(monkeypatch, factor,
     r = engine_ratio.measure("W3", 2, 3, 1, "local")
     assert r["n"] == 10**5 and r["target"] == 3.0
     assert r["ratio_median"] == pytest.approx(factor) and r["met"] is met
-    w1t = engine_ratio.measure("W1t", 2, 3, 1, "local")
+    w1t = engine_ratio.measure("W1t", 2, 3, 1, "procs", profile="lan")
     assert w1t["target"] is None and w1t["met"] is None
+    assert r["profile"] == "loopback" and w1t["profile"] == "lan"  # each line says its network
+    assert seen == ["loopback"] * 2 + ["lan"] * 2  # and both engines ran on it
