@@ -265,6 +265,21 @@ MPC_TARGET_GF2K_Z static void z_lt_pair_word(uint64_t *pL, uint64_t *pE, const u
     lt_pair_finish(pL, pE, pl, ph, pq, kl, kh, reduce(z_hxor(llo), z_hxor(lhi)), reduce(z_hxor(elo), z_hxor(ehi)),
                    mul_clmul(kc, delta), first);
 }
+/* Delta where bit j of the word is set, XORed onto the 64 words of m: mask registers select. */
+MPC_TARGET_GF2K_Z static void z_bit_macs_xor(uint64_t *out, const uint64_t *w, uint64_t delta, const uint64_t *m,
+                                             size_t n)
+{
+    const __m512i dv = _mm512_set1_epi64((long long)delta);
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t word = w[i], *pm = m + 64 * i;
+        uint64_t *po = out + 64 * i;
+        MPC_UNROLL
+        for (int v = 0; v < 8; v++) {
+            const __m512i x = _mm512_loadu_si512((const void *)(pm + 8 * v));
+            _mm512_storeu_si512((void *)(po + 8 * v), _mm512_mask_xor_epi64(x, (__mmask8)(word >> (8 * v)), x, dv));
+        }
+    }
+}
 #undef Z_FOLD_STEP
 #undef Z_SHL
 #undef Z_FOLD_SETUP
@@ -403,6 +418,19 @@ MPC_TARGET_GF2K_Y static void y_lt_pair_word(uint64_t *pL, uint64_t *pE, const u
     lt_pair_finish(pL, pE, pl, ph, pq, kl, kh, reduce(y_hxor(llo), y_hxor(lhi)), reduce(y_hxor(elo), y_hxor(ehi)),
                    mul_clmul(kl & kh, delta), first);
 }
+MPC_TARGET_GF2K_Y static void y_bit_macs_xor(uint64_t *out, const uint64_t *w, uint64_t delta, const uint64_t *m,
+                                             size_t n)
+{
+    const __m256i dv = _mm256_set1_epi64x((long long)delta);
+    for (size_t i = 0; i < n; i++) {
+        const __m256i word = _mm256_set1_epi64x((long long)w[i]);
+        const uint64_t *pm = m + 64 * i;
+        uint64_t *po = out + 64 * i;
+        MPC_UNROLL16
+        for (int v = 0; v < 16; v++)
+            Y_STORE(po + 4 * v, _mm256_xor_si256(Y_LOAD(pm + 4 * v), _mm256_and_si256(Y_SELECT(word, Y_J(v)), dv)));
+    }
+}
 #undef Y_STORE
 #undef Y_LOAD
 #undef Y_FOLD_STEP
@@ -527,6 +555,17 @@ void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
     Z_DISPATCH(z_fold(out, m, n), y_fold(out, m, n))
     for (size_t i = 0; i < n; i++)
         out[i] = fold64(m + 64 * i);
+}
+
+void mpc_bit_macs_xor(uint64_t *out, const uint64_t *w, uint64_t delta, const uint64_t *m, size_t n)
+{
+    Z_DISPATCH(z_bit_macs_xor(out, w, delta, m, n), y_bit_macs_xor(out, w, delta, m, n))
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t word = w[i], *pm = m + 64 * i;
+        uint64_t *po = out + 64 * i;
+        for (unsigned j = 0; j < 64; j++) /* element j is read before it is written: out may be m */
+            po[j] = pm[j] ^ ((0 - ((word >> j) & 1)) & delta);
+    }
 }
 
 void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,

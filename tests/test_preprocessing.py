@@ -347,6 +347,21 @@ def test_item_bytes_counts_what_a_party_holds(n):
     assert _item_bytes(Request("bit_triple", (7,), 1, True)) == 3 * 7 * 528 + 3 * 7 * 16  # 64 MACs a word; heads
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_dealer_batch_is_every_items_corrections_in_order(n):
+    """The dealer's reply to a batch, written straight into one buffer allocated up front, is
+    every item's corrections made one by one from the same streams, flattened in request order
+    (plain and authenticated kinds, ring and bit words alike)."""
+    from mpc.preprocessing.material import DealerCore
+
+    seeds, k = [PRG.fresh().random_bytes(16) for _ in range(n)], get_kernels()
+    one_by_one = DealerCore(seeds, k, private=PRG(bytes(16)))
+    want = np.concatenate([c.ravel() for r in REQUESTS for c in one_by_one.corrections(r)])
+    got = DealerCore(seeds, k, private=PRG(bytes(16))).batch(REQUESTS)
+    assert got.dtype == np.uint64 and got.shape == want.shape
+    np.testing.assert_array_equal(got, want)
+
+
 def test_predicted_material_in_store_stays_under_its_byte_bound(monkeypatch):
     """A request the plan does not hold between planned runs (a reveal's mask) predicts the plan's
     items again, on top of those the next preprocess() stores: the store then grows by a run's

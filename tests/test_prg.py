@@ -19,6 +19,19 @@ def test_same_seed_same_stream_regardless_of_chunking(seed, sizes):
     assert np.array_equal(whole, parts)
 
 
+@given(seeds, st.lists(st.sampled_from([0, 1, 7, 8, 15, 16, 17, (1 << 18) - 1, 1 << 18, (1 << 18) + 9, 3 << 18]),
+                      min_size=1, max_size=3))
+def test_draws_across_the_internal_block_are_the_aes_ctr_keystream(seed, sizes):
+    """Draws are cut internally into blocks of 256 KiB of zeros (mpc.prg._ZEROS): draws of any
+    size, across and on those boundaries and at odd byte offsets, are exactly AES-CTR's keystream
+    as one encryption of zeros makes it."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    enc = Cipher(algorithms.AES(seed), modes.CTR(bytes(16))).encryptor()
+    g = PRG(seed)
+    assert b"".join(g.random_bytes(s) for s in sizes) == enc.update(bytes(sum(sizes)))
+
+
 def test_known_answer_aes_ctr_zero_key():
     # AES-128 of the all-zero block under the all-zero key is 66e94bd4ef8a2c3b884cfa59ca342b2e (FIPS-197);
     # CTR with a zero counter block encrypts zeros to exactly that keystream block.

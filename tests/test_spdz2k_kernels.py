@@ -237,6 +237,28 @@ def test_bauth_mask_matches_the_definition(data):
     np.testing.assert_array_equal(f_ref, x[..., 1] ^ a[..., 1])
 
 
+@pytest.mark.usefixtures("bits_isa")
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), delta=WORD)
+def test_bit_macs_xor_matches_the_definition(data, delta):
+    """bit_macs_xor (the dealer's MAC shares of party n-1 for bit words): word j of a row is the
+    given MAC word XOR Delta when bit j of the row's bit word is set, else the MAC word itself;
+    compiled == reference == that, into a fresh output, a given one, and m itself."""
+    shape = data.draw(SHAPES)
+    w, m = words(data.draw, shape), words(data.draw, (*shape, 64))
+    want = np.array([[int(mj) ^ (delta if int(wi) >> j & 1 else 0) for j, mj in enumerate(row)]
+                     for wi, row in zip(w.reshape(-1), m.reshape(-1, 64), strict=True)],
+                    dtype=np.uint64).reshape(m.shape)
+    for k in BACKENDS:
+        np.testing.assert_array_equal(k.bit_macs_xor(w, delta, m), want)
+        out = np.empty_like(m)
+        assert k.bit_macs_xor(w, delta, m, out=out) is out
+        np.testing.assert_array_equal(out, want)
+        same = m.copy()
+        assert k.bit_macs_xor(w, delta, same, out=same) is same  # in place: out is m
+        np.testing.assert_array_equal(same, want)
+
+
 def _ints128(a: np.ndarray) -> list[int]:
     flat = a.reshape(-1, 2)
     return [int(lo) | int(hi) << 64 for lo, hi in flat]
@@ -436,6 +458,11 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 3), dtype=np.uint64), np.zeros((3, 66), dtype=np.uint64)),
     lambda k: k.bauth_mask(np.zeros((3, 2), dtype=np.uint64), np.zeros((4, 2), dtype=np.uint64)),
+    lambda k: k.bit_macs_xor(np.zeros(3, dtype=np.uint64), 1, np.zeros((3, 63), dtype=np.uint64)),
+    lambda k: k.bit_macs_xor(np.zeros(3, dtype=np.uint64), 1, np.zeros((2, 64), dtype=np.uint64)),
+    lambda k: k.bit_macs_xor(np.zeros(3, dtype=np.uint64), 1.5, np.zeros((3, 64), dtype=np.uint64)),
+    lambda k: k.bit_macs_xor(np.zeros(3, dtype=np.uint64), 1, np.zeros((3, 64), dtype=np.uint64),
+                             np.zeros((3, 65), dtype=np.uint64)),
     lambda k: k.auth_lincomb([], [], None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)] * 17, [1] * 17, None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [np.zeros(2, dtype=np.uint64)], None, 1, True),

@@ -252,6 +252,14 @@ def gf64_macs(name: str, m: object) -> np.ndarray:
     return m
 
 
+def bit_macs_args(w, delta, m) -> tuple:
+    """(w, delta, m) of ``bit_macs_xor``: bit words (...), a GF(2^64) key, MAC words (..., 64)."""
+    w, m = as_u64("w", w), gf64_macs("m", m)
+    if m.shape[:-1] != w.shape:
+        raise KernelError(f"m: expected shape {(*w.shape, 64)} (64 MAC words per bit word), got {m.shape}")
+    return w, public_u64(delta), m
+
+
 def bauth(name: str, x: object) -> np.ndarray:
     """Authenticated bit words as (..., 66) uint64 records."""
     x = as_u64(name, x)

@@ -15,7 +15,7 @@ from libc.stdint cimport uint64_t
 from mpc._core import _checks as ck
 from mpc.errors import KernelError
 
-from mpc._core._wrap cimport in_ptr, out_ptr, run_binary
+from mpc._core._wrap cimport in_ptr, out_ptr, overlap, run_binary
 
 
 cdef extern from "mpc/gf2k.h" nogil:
@@ -24,6 +24,7 @@ cdef extern from "mpc/gf2k.h" nogil:
     int mpc_gf2k_isa_supported(int isa)
     void mpc_gf64_mul(uint64_t *out, const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n)
+    void mpc_bit_macs_xor(uint64_t *out, const uint64_t *w, uint64_t delta, const uint64_t *m, size_t n)
     uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n)
     void mpc_bauth_and(uint64_t *out, const uint64_t *c, const uint64_t *a, const uint64_t *b, const uint64_t *d,
                        const uint64_t *e, uint64_t delta, int first, size_t n)
@@ -56,6 +57,29 @@ def gf64_fold(m):
     if n:
         with nogil:
             mpc_gf64_fold(po, pm, n)
+    return out
+
+
+def bit_macs_xor(w, delta, m, out=None):
+    """m ^ Delta b for bit words w (...) and MAC words m (..., 64): word j of each row of m XORed
+    with delta where bit j of its word is set (the dealer's MAC shares of party n-1, with the
+    others' XORed away). ``out`` may be m itself."""
+    w, delta, m = ck.bit_macs_args(w, delta, m)
+    out = ck.out_array(out, m.shape)
+    cdef size_t n = w.size
+    cdef uint64_t d = delta
+    cdef uint64_t *po = out_ptr(out)
+    cdef const uint64_t *pw = in_ptr(w)
+    cdef const uint64_t *pm = in_ptr(m)
+    if overlap(pm, m.size, po, out.size, True):  # a partial overlap: copy first, as NumPy would
+        m = m.copy()
+        pm = in_ptr(m)
+    if overlap(pw, n, po, out.size, False):
+        w = w.copy()
+        pw = in_ptr(w)
+    if n:
+        with nogil:
+            mpc_bit_macs_xor(po, pw, d, pm, n)
     return out
 
 

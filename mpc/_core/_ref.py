@@ -660,6 +660,16 @@ def gf64_fold(m):
     return _fold(ck.gf64_macs("m", m))
 
 
+def bit_macs_xor(w, delta, m, out=None):
+    """m ^ Delta b for bit words w (...) and MAC words m (..., 64): word j of each row of m XORed
+    with delta where bit j of its word is set (the dealer's MAC shares of party n-1, with the
+    others' XORed away). ``out`` may be m itself."""
+    w, delta, m = ck.bit_macs_args(w, delta, m)
+    out = ck.out_array(out, m.shape)
+    np.bitwise_xor(m, _bit_masks(w) & np.uint64(delta), out=out)
+    return out
+
+
 def gf64_dot(a, b):
     """sum_i a_i b_i in GF(2^64) over all elements of two arrays of one shape: a (1,) array."""
     a, b = ck.same_u64s("a, b", a, b)
@@ -1009,7 +1019,7 @@ KERNELS = (
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",
     "gmw_and_combine",
-    "gf64_mul", "gf64_fold", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
+    "gf64_mul", "gf64_fold", "bit_macs_xor", "gf64_dot", "bauth_and", "bauth_xor_public", "bauth_and_public",
     "bauth_and_light", "bauth_and_public_light", "bauth_and_xor_public_light", "bauth_lt_pairs_light", "bauth_mask",
     "ot_transpose128", "ot_tweak", "ot_hash_finish", "ot_gilboa_send", "ot_gilboa_recv", "ot_lsb_pack",
     "ot_hash_words",

@@ -171,14 +171,20 @@ def _derive(req: Request, base: list[np.ndarray], given: np.ndarray | None,
 
 def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys: tuple[int, int],
                        given: np.ndarray | None, kernels: types.SimpleNamespace,
-                       derive64: Derive64) -> list[np.ndarray]:
+                       derive64: Derive64, out: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
     """Party n-1's corrections for one item from every party's expansion (:func:`expand_auth`);
     ``keys`` the MAC keys (alpha, Delta); ``given`` the value of an ``input`` or ``rand`` item;
-    ``derive64`` derives the Z_2^64 twin's values (:func:`mpc.preprocessing.material.derive`)."""
+    ``derive64`` derives the Z_2^64 twin's values (:func:`mpc.preprocessing.material.derive`).
+    ``out``: arrays of :func:`correction_shapes` to write them into (the dealer's reply buffer,
+    so no pass copies them there), else fresh ones. A bit word's 64 MAC shares are made in one
+    pass with the first other party's XORed away (``bit_macs_xor``), where building Delta b and
+    then XORing took three passes over arrays 64 times the words' size."""
     alpha, delta = keys
     n = len(per_party)
     b = base_count(req)
     kinds = _types(req)
+    if out is None:
+        out = [np.empty(s, dtype=np.uint64) for s in correction_shapes(req)]
     base = []
     for j in range(b):  # ring components are summed, bit words XOR-combined
         combine = kernels.add128 if kinds[j] == "A" else kernels.bxor
@@ -188,23 +194,25 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
         base.append(total)
     derived = _derive(req, base, given, kernels, derive64)
     values = base + derived
-    out = []
+    outs = iter(out)
     for j, v in enumerate(derived):  # party n-1's derived value shares
-        corr = np.array(v, dtype=np.uint64)
+        corr = next(outs)
+        np.copyto(corr, v)
         remove = kernels.sub128 if kinds[b + j] == "A" else kernels.bxor
         for i in range(n - 1):
             remove(corr, per_party[i][b + j], out=corr)
-        out.append(corr)
     c = len(kinds)
     for j, v in enumerate(values):  # MACs: alpha * v - sum (or Delta * bit ^ XOR) of the others' MAC shares
+        corr = next(outs)
         if kinds[j] == "A":
-            corr, remove = kernels.mul128(v, ring128(alpha, v.shape[:-1])), kernels.sub128
+            kernels.mul128(v, ring128(alpha, v.shape[:-1]), out=corr)
+            remove, others = kernels.sub128, range(n - 1)
         else:
-            corr, remove = auth_bits.bit_macs(v, delta), kernels.bxor
-        for i in range(n - 1):
+            kernels.bit_macs_xor(v, delta, per_party[0][c + j], out=corr)
+            remove, others = kernels.bxor, range(1, n - 1)
+        for i in others:
             remove(corr, per_party[i][c + j], out=corr)
-        out.append(corr)
-    return out
+    return list(out)
 
 
 def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] | None,

@@ -236,11 +236,20 @@ class DealerCore:
         self._private = private if private is not None else PRG.fresh()
         self.items = 0
 
-    def corrections(self, req: Request) -> list[np.ndarray]:
-        """Party n-1's derived shares for one item (advancing every party's stream)."""
+    def corrections(self, req: Request, out: Sequence[np.ndarray] | None = None) -> list[np.ndarray]:
+        """Party n-1's derived shares for one item (advancing every party's stream); ``out``:
+        arrays of :func:`correction_sizes` to write them into (else fresh ones)."""
         if req.auth:
             per_party = [expand_own(req, st, i == self.n - 1, i) for i, st in enumerate(self._streams)]
-            return self._authenticated(req, per_party)
+            return self._authenticated(req, per_party, out)
+        got = self._plain(req)
+        if out is None:
+            return got
+        for o, g in zip(out, got, strict=True):
+            np.copyto(o, g.reshape(o.shape))
+        return list(out)
+
+    def _plain(self, req: Request) -> list[np.ndarray]:
         if req.kind == "bit_triple":  # XOR-combined: c_{n-1} = (XOR a_i) AND (XOR b_i) XOR c_0 ... c_{n-2}
             self.items += 1
             return [dealer_bit_triples([s.bits for s in self._streams], req.params[0])]
@@ -269,7 +278,8 @@ class DealerCore:
         self.items += 1
         return out
 
-    def _authenticated(self, req: Request, per_party: list[list[np.ndarray]]) -> list[np.ndarray]:
+    def _authenticated(self, req: Request, per_party: list[list[np.ndarray]],
+                       out: Sequence[np.ndarray] | None) -> list[np.ndarray]:
         mask = am.high_mask(self._private, req.params) if req.kind == "rand" else None
         if req.kind == "input":
             owner = req.params[0]
@@ -277,12 +287,18 @@ class DealerCore:
                 raise ProtocolError(f"dealer: input mask for party {owner} of a {self.n}-party session")
             mask = per_party[owner].pop()  # the owner's mask value, drawn from its input stream
         self.items += 1
-        return am.dealer_corrections(req, per_party, (self._alpha, self._delta), mask, self._kernels, derive)
+        return am.dealer_corrections(req, per_party, (self._alpha, self._delta), mask, self._kernels, derive, out)
 
     def batch(self, reqs: Sequence[Request]) -> np.ndarray:
-        """The corrections of a batch, flattened and concatenated in request order."""
-        parts = [c.ravel() for r in reqs for c in self.corrections(r)]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.uint64)
+        """The corrections of a batch, flattened and concatenated in request order: written into
+        one buffer allocated up front (a spdz2k batch's corrections are hundreds of MB: a final
+        concatenation cost as much as making them)."""
+        sizes = [correction_sizes(r) for r in reqs]
+        flat = np.empty(sum(math.prod(s) for item in sizes for s in item), dtype=np.uint64)
+        parts = iter(split_flat(flat, [s for item in sizes for s in item]))
+        for req, item in zip(reqs, sizes, strict=True):
+            self.corrections(req, [next(parts) for _ in item])
+        return flat
 
 
 def correction_sizes(req: Request) -> list[tuple[int, ...]]:

@@ -43,6 +43,11 @@ void mpc_gf64_fold(uint64_t *out, const uint64_t *m, size_t n);
 /* sum_i a[i] * b[i] in GF(2^64) (one reduction at the end) */
 uint64_t mpc_gf64_dot(const uint64_t *a, const uint64_t *b, size_t n);
 
+/* out (n, 64) = m ^ Delta b: word j of row i is m[64 i + j], XORed with delta where bit j of w[i]
+ * is set (out may be m itself). The dealer's MAC shares of party n-1 for bit words w: the MACs
+ * Delta b of every bit, with the others' MAC shares XORed away in the same pass. */
+void mpc_bit_macs_xor(uint64_t *out, const uint64_t *w, uint64_t delta, const uint64_t *m, size_t n);
+
 /* Authenticated AND from a triple (records c, a, b) and the opened d = x ^ a, e = y ^ b: bits
  * c ^ d&b ^ e&a (^ d&e when first != 0), MAC of bit j m_c ^ d_j m_b ^ e_j m_a ^ d_j e_j delta,
  * and the fold of those MACs. */
