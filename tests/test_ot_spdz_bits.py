@@ -308,7 +308,8 @@ def test_bit_protocols_on_few_elements_make_the_live_lanes_gates_only(n, m, a2b)
 def test_dry_run_plans_the_live_lane_requests_of_the_real_run():
     """A dry run's plan under the dealer-free source asks for the AND triples the real run takes
     (live lanes and all), so a prefetched plan is consumed as made; under the dealer, which
-    makes every lane, the plain requests."""
+    makes every lane, the plain requests, and light triples for the light ANDs (which the
+    dealer-free source does not serve: its plan has none)."""
     x = np.array([1.0, -2.0, 3.0, 0.0, 5.5])
 
     def main(p):
@@ -320,9 +321,12 @@ def test_dry_run_plans_the_live_lane_requests_of_the_real_run():
 
     for pre in ("ot", "local"):
         for plan, log in run_local(main, 2, engine="spdz2k", preprocessing=pre, timeout=120):
-            live = [r.params for r in plan if r.kind == "bit_triple"]
+            live = [r.params for r in plan if r.kind in ("bit_triple", "light_triple")]
             assert plan == log[: len(plan)] and live
             assert all(q[1:] == ((1, 5) if pre == "ot" else ()) for q in live), live
+            # light ANDs' triples: c's heads only, from the dealer's sources; full ones without
+            light = {r.kind for r in plan} & {"light_triple"}
+            assert light == ({"light_triple"} if pre == "local" else set())
 
 
 @pytest.mark.parametrize("n", [2, 3])

@@ -276,6 +276,10 @@ def test_bad_requests_rejected():
         s.prefetch([("tmul", (16,))])
     with pytest.raises(ProtocolError):
         protocol.decode(np.array([1, 1, 7, 2, 3, 4], dtype=np.uint64))  # a dabit with two params
+    for bad in [("light_triple", (3,)), ("light_triple", (3,), 128, True), ("light_triple", (2, 3), 1, True),
+                ("light_triple", (6, 4, 5), 1, True)]:  # authenticated GF(2) only; a count or live lanes
+        with pytest.raises(ConfigError, match="light_triple"):
+            s.prefetch([bad])
     reqs = [Request("triple", (2, 3)), Request("div", (7, 4)), Request("bit_triple", (3,)), Request("dabit", (65,)),
             Request("bitmul", (65,)), Request("tmul", (16, 0, 4)), Request("tsquare", (16, 2, 3))]
     assert protocol.decode(protocol.encode_batch(reqs)) == reqs
@@ -327,7 +331,8 @@ def test_requests_name_their_ring_and_authentication():
 
 REQUESTS = [Request("triple", (3, 5)), Request("bit_triple", (7,)), Request("dabit", (70,)), Request("square", (4,)),
             Request("matmul", (0, 2, 3, 4)), Request("trunc", (16, 6)), Request("triple", (3, 5), 128, True),
-            Request("bit_triple", (7,), 1, True), Request("dabit", (70,), 128, True), Request("edabit", (70,), 128, True),
+            Request("bit_triple", (7,), 1, True), Request("light_triple", (7,), 1, True),
+            Request("light_triple", (6, 3, 5), 1, True), Request("dabit", (70,), 128, True), Request("edabit", (70,), 128, True),
             Request("edabit", (70, 1), 128, True), Request("bitmul", (9,), 128, True), Request("rand", (4,), 128, True), Request("input", (0, 3), 128, True)]
 
 
@@ -345,6 +350,8 @@ def test_item_bytes_counts_what_a_party_holds(n):
             held = item[:-1] if req.kind == "input" and pid == req.params[0] else item
             assert _item_bytes(req) == sum(a.nbytes for a in held), (req, pid)
     assert _item_bytes(Request("bit_triple", (7,), 1, True)) == 3 * 7 * 528 + 3 * 7 * 16  # 64 MACs a word; heads
+    # a light triple's c is its word and fold (16 bytes), and its head lc is c itself
+    assert _item_bytes(Request("light_triple", (7,), 1, True)) == 2 * 7 * 528 + 7 * 16 + 3 * 7 * 16
 
 
 @pytest.mark.parametrize("n", [2, 3])

@@ -14,6 +14,7 @@ from mpc.engines.authbits import AuthBits
 from mpc.engines.base import BooleanEngine
 from mpc.preprocessing.seeded import InsecureLocalDealer
 from mpc.prg import PRG
+from mpc.sharing.auth_bits import LAUTH
 from mpc.sharing.authenticated import pairs
 from mpc.testing import run_local
 
@@ -108,6 +109,19 @@ def test_authenticated_bit_material_is_consistent(n):
     t = [s.bit_triples(5, auth=True) for s in srcs]
     a, b, c = (open_bits([x[j] for x in t], delta) for j in range(3))
     np.testing.assert_array_equal(c, a & b)
+    # light triples (a dealer's): c is its bits and folded MAC only, and its head lc is c itself;
+    # the folds' XOR is Delta c (c read as an element of GF(2^64)), as the fold of c's bit MACs
+    t = [s.bit_triples(5, auth=True, light=True) for s in srcs]
+    a, b = (open_bits([x[j] for x in t], delta) for j in range(2))
+    assert all(x.c.dtype == LAUTH and x.lc is x.c for x in t)
+    c = np.bitwise_xor.reduce(np.stack([x.c["w"] for x in t]), axis=0)
+    np.testing.assert_array_equal(c, a & b)
+    fold = np.bitwise_xor.reduce(np.stack([x.c["f"] for x in t]), axis=0)
+    np.testing.assert_array_equal(fold, k.gf64_mul(c, np.full(c.shape, delta, dtype=np.uint64)))
+    for j, name in ((0, "la"), (1, "lb")):
+        for x in t:
+            np.testing.assert_array_equal(getattr(x, name)["w"], x[j]["w"])
+            np.testing.assert_array_equal(getattr(x, name)["f"], x[j]["f"])
     d = [s.dabits(70, auth=True) for s in srcs]
     bits = k.unpack_bits(open_bits([x[0] for x in d], delta), 70).tolist()
     assert ring([x[1] for x in d]) == bits and 0 < sum(bits) < 70

@@ -417,7 +417,8 @@ def tamper_item(item, choice) -> None:
     bit of a real element (elements 0..4, in the first word of every row), a folded or bit MAC, or
     a ring value or MAC. An AND triple's a, b and c are also in its heads (light words, what the
     masking and a light AND read): a bit changes in both, as a party that holds another share
-    would use it; the heads alone change what reads them only."""
+    would use it; the heads alone change what reads them only. A light triple's c (a dealer's, for
+    the light ANDs) is its head: one array, changed once."""
     comp_u, field_u, row_u, element, bit, mask, offset = choice
     comps = [c for c in item if isinstance(c, np.ndarray) and c.dtype.names]
     index = int(comp_u * len(comps))
@@ -430,8 +431,8 @@ def tamper_item(item, choice) -> None:
         field = fields[int(field_u * len(fields))]
         if field == "w":
             rec["w"] ^= np.uint64(1 << element)
-            if isinstance(item, AuthBitTriple) and index < 3:  # a, b or c: its heads too
-                item[3 + index]["w"][row] ^= np.uint64(1 << element)
+            if isinstance(item, AuthBitTriple) and index < 3 and item[3 + index] is not comp:  # a, b or c:
+                item[3 + index]["w"][row] ^= np.uint64(1 << element)  # its heads too (a light triple's c is its head)
         elif field == "f":
             rec["f"] ^= np.uint64(mask)
         else:
@@ -452,8 +453,8 @@ def changes_a_value(item, choice) -> bool:
     index = int(comp_u * len(comps))
     comp = comps[index]
     if "w" in comp.dtype.names:
-        if isinstance(item, AuthBitTriple) and index == 5:  # c's heads alone: a light AND reads them, a
-            return False  # full one (the top chain's, one a layer) c's record
+        if isinstance(item, AuthBitTriple) and index == 5 and item.lc is not item.c:  # c's heads alone: a light
+            return False  # AND reads them, a full one (the top chain's, one a layer) c's record
         if len(comps) == 3 and comp.dtype == BAUTH and int(row_u * comp.shape[0]) < 62:  # an edaBit with pairs
             return False
         return int(field_u * len(comp.dtype.names)) == 0

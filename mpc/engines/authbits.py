@@ -34,8 +34,13 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   :meth:`AuthBits.and_steps` is the same as a step generator (:mod:`mpc.engines.steps`): a
   lockstep puts the layer in one message with independent openings (the converter's MSB circuit
   with a truncation or a polynomial's products), recorded for the MAC check all the same.
+  The light outputs of a layer take their triples from a request of their own, for *light
+  triples* where the source serves them (``bit_triples(..., light=True)``; the dealer's: c as its
+  bits and folded MAC only, since a light output reads nothing else of c), the full outputs from
+  another; the message carries the light pairs first (every party orders them alike).
   Cost: 1 round, 16 bytes per word to each peer (as GMW); 3 authenticated triple words and their
-  heads (1632 bytes of material per 64 gates, 25.5 bytes per AND gate held by each party). Local
+  heads (1632 bytes of material per 64 gates, 25.5 bytes per AND gate held by each party; a light
+  triple 1120 bytes, 17.5 a gate, and 1040 bytes of dealer corrections instead of 1544). Local
   work per word: the masking reads the heads, a's and b's bits and folded MACs laid out
   contiguously offline (``bauth_mask``: the masked words straight into the buffer
   sent, their folds into the check's record, one pass per operand; from the records it read one
@@ -240,54 +245,76 @@ class AuthBits:
         total = int(sum(x.size for x, _ in pairs))
         if total == 0:
             return [np.zeros(x.shape, dtype=LAUTH if f else BAUTH) for (x, _), f in zip(pairs, flags, strict=True)]
-        triple = self.preprocessing.bit_triples(total, auth=True, live=_live(pairs, lanes))
-        if len(triple) != 6:
-            raise ProtocolError(f"authenticated bit triple source returned {len(triple)} arrays: expected 6 "
-                                "(a, b, c and their heads)")
-        a, b, c, la, lb, lc = triple
-        for name, t, dt in (("a", a, BAUTH), ("b", b, BAUTH), ("c", c, BAUTH), ("heads of a", la, LAUTH),
-                            ("heads of b", lb, LAUTH), ("heads of c", lc, LAUTH)):
-            if not isinstance(t, np.ndarray) or t.dtype != dt or t.shape != (total,):
-                raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
-                                    f"expected ({total},) {'BAUTH records' if dt == BAUTH else 'LAUTH words'}")
+        # light pairs first, then full ones: two triple requests, the light one asking for c's heads
+        # only (a dealer then sends party n-1 16 bytes of c a word, not 520); the message carries
+        # the pairs in that order (every party orders them alike)
+        order = [i for i, f in enumerate(flags) if f] + [i for i, f in enumerate(flags) if not f]
+        live = _live(pairs, lanes)
+        groups = []  # (triple, first position, end position) in the processing order
+        pos = 0
+        for is_light in (True, False):
+            size = int(sum(pairs[i][0].size for i in order if flags[i] == is_light))
+            if size:
+                groups.append((self._triple(size, live, is_light), pos, pos + size))
+                pos += size
         k = self.k
         # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered as
         # (bits, fold) pairs, 16 bytes per record, never the 528-byte records themselves;
         # (2, total, 2): [x, y] x record x [bits, fold], straight from the (possibly strided) views
         fields = np.empty((2, total, 2), dtype=np.uint64)
+        spans = {}
         start = 0
-        for x, y in pairs:
+        for i in order:
+            x, y = pairs[i]
             end = start + x.size
-            for i, v in enumerate((x, y)):
-                fields[i, start:end].reshape(*v.shape, 2)[...] = words(v)[..., :2]
+            for j, v in enumerate((x, y)):
+                fields[j, start:end].reshape(*v.shape, 2)[...] = words(v)[..., :2]
+            spans[i] = (start, end)
             start = end
-        aw, bw = words(a), words(b)
         # d_i = x ^ a, e_i = y ^ b straight into the buffer sent, and their folded MACs: one pass
-        # per operand over the triple's heads (a's and b's bits and folds, 16 contiguous bytes a
-        # word, laid out offline: reading them from the 528-byte records took one cache line a
-        # record, ~10 ns a word against 2.6); the records are read in full by the combine kernel
+        # per operand and group over the triple's heads (a's and b's bits and folds, 16 contiguous
+        # bytes a word, laid out offline: reading them from the 528-byte records took one cache
+        # line a record, ~10 ns a word against 2.6); the records are read in full by the combine
         masked = np.empty(2 * total, dtype=np.uint64)
         folds = np.empty(2 * total, dtype=np.uint64)
-        k.bauth_mask(fields[0], words(la), masked[:total], folds[:total])
-        k.bauth_mask(fields[1], words(lb), masked[total:], folds[total:])
+        for t, g0, g1 in groups:
+            k.bauth_mask(fields[0, g0:g1], words(t.la), masked[g0:g1], folds[g0:g1])
+            k.bauth_mask(fields[1, g0:g1], words(t.lb), masked[total + g0 : total + g1], folds[total + g0 : total + g1])
         opened = yield masked
         peers = self.channel.peers  # d, e = XOR of every party's part: one pass for two parties
         de = k.bxor(opened[self.pid], opened[peers[0]])
         for p in peers[1:]:
             k.bxor(de, opened[p], out=de)
         self.mac.record_bits(de, folds)
-        cw, lcw = words(c), words(lc)
-        out, start = [], 0
-        for (x, _), flag in zip(pairs, flags, strict=True):
-            end = start + x.size
+        out = [None] * len(pairs)
+        for i in order:
+            start, end = spans[i]
+            t, g0, _ = next(g for g in groups if g[1] <= start < g[2])
+            o0, o1 = start - g0, end - g0
             # a light output reads only c's bits and fold: from its heads (contiguous)
-            combine, cs = (k.bauth_and_light, lcw) if flag else (k.bauth_and, cw)
-            z = combine(cs[start:end], aw[start:end], bw[start:end], de[start:end], de[total + start : total + end],
+            combine, cs = (k.bauth_and_light, words(t.lc)) if flags[i] else (k.bauth_and, words(t.c))
+            z = combine(cs[o0:o1], words(t.a)[o0:o1], words(t.b)[o0:o1], de[start:end], de[total + start : total + end],
                         self.delta, self.pid == 0)
-            out.append(from_words(z).reshape(x.shape))
-            start = end
+            out[i] = from_words(z).reshape(pairs[i][0].shape)
         self._maybe_check()
         return out
+
+    def _triple(self, size: int, live: tuple[int, int] | None, light: bool):
+        """An authenticated AND triple item of ``size`` words for one AND layer, checked: a, b as
+        BAUTH words, c as BAUTH words (LAUTH for a ``light`` one from a source that serves them),
+        and the heads (LAUTH) of all three."""
+        triple = self.preprocessing.bit_triples(size, auth=True, live=live, light=light)
+        if len(triple) != 6:
+            raise ProtocolError(f"authenticated bit triple source returned {len(triple)} arrays: expected 6 "
+                                "(a, b, c and their heads)")
+        c_types = (BAUTH, LAUTH) if light else (BAUTH,)
+        for name, t, dts in (("a", triple[0], (BAUTH,)), ("b", triple[1], (BAUTH,)), ("c", triple[2], c_types),
+                             ("heads of a", triple[3], (LAUTH,)), ("heads of b", triple[4], (LAUTH,)),
+                             ("heads of c", triple[5], (LAUTH,))):
+            if not isinstance(t, np.ndarray) or t.dtype not in dts or t.shape != (size,):
+                raise ProtocolError(f"authenticated bit triple source returned a malformed {name}: "
+                                    f"expected ({size},) {'BAUTH records' if dts[0] == BAUTH else 'LAUTH words'}")
+        return triple
 
     def _maybe_check(self) -> None:
         if self.mac.bits.pending > CHECK_EVERY_WORDS:

@@ -350,6 +350,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "gmw_and_combine": _combine,
     "gf64_mul": lambda g: _same(g, 2),
     "gf64_fold": lambda g: (g.u64((*g.shape(), 64)),),
+    "bit_macs_xor": lambda g: (lambda s: (g.u64(s), int(g.u64((1,))[0]), g.u64((*s, 64))))(g.shape()),
     "gf64_dot": lambda g: _same(g, 2),
     "bauth_and": _bauth_and,
     "bauth_xor_public": lambda g: _bauth_public(g, True),

@@ -31,11 +31,15 @@ corrections are its derived bit words (v XOR the others') and its MAC shares
 (Delta * b XOR the others'), 512 bytes per word of 64 bits per component. Each party computes the
 folded MAC of its words itself (:func:`assemble`). The kinds (see :mod:`mpc.preprocessing.base`):
 ``bit_triple`` (ring 1: a, b base; c = a AND b; the item also holds their bits and folded
-MACs as light words, :func:`triple_heads`), ``input`` (ring 1: the owner's bit mask),
+MACs as light words, :func:`triple_heads`), ``light_triple`` (the same with c as a light word:
+its bits and folded MAC only, drawn as one word per word by parties 0..n-2, and for party n-1
+the correction Delta c XOR the others' folds, c read as an element of GF(2^64): the fold of the
+bits' MACs Delta c_j X^j), ``input`` (ring 1: the owner's bit mask),
 ``dabit`` (bits base; their 0/1 ring elements derived), ``bitmul`` (bits and a base; r = the
 bits as ring elements and r*a derived) and ``edabit`` (r uniform in Z_2^128 base; the bit planes
 of r mod 2^64 derived, and with params (count, 1) their 31 pair products, planes 2t AND 2t+1).
-Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND gate, a daBit
+Correction bytes per element: an AND triple 1544 / 64 = 24.1 per AND gate (a light one
+1040 / 64 = 16.25: c's word and fold instead of its 64 MACs), a daBit
 8 + 16 + 16 = 40 (bit MAC, ring value, ring MAC), an edaBit 64 * 8 + 64 * 8 / 64 + 16 = 536
 (every bit's MAC and the derived bits, r's MAC), and its pair products 31 * 520 / 64 = 252 more.
 """
@@ -48,7 +52,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mpc.preprocessing.base import EDABIT_PAIRS, Request, component_shapes
+from mpc.preprocessing.base import AND_TRIPLE_KINDS, EDABIT_PAIRS, Request, component_shapes
 from mpc.prg import PRG
 from mpc.sharing import auth_bits
 from mpc.sharing.authenticated import AUTH, lift64, low64, pack, ring128
@@ -58,7 +62,7 @@ __all__ = ["AUTH_ONLY", "assemble", "base_count", "bit_mac_key_share", "correcti
 
 AUTH_ONLY = ("rand", "input")
 _BASE = {"triple": 2, "square": 1, "matmul": 2, "trunc": 1, "div": 1, "tmul": 2, "tsquare": 1, "rand": 0, "input": 0,
-         "bit_triple": 2, "dabit": 1, "bitmul": 2, "edabit": 1}
+         "bit_triple": 2, "light_triple": 2, "dabit": 1, "bitmul": 2, "edabit": 1}
 _MIXED = {"dabit": "BA", "bitmul": "BAAA", "edabit": "AB"}  # component types of the mixed kinds
 
 
@@ -85,8 +89,10 @@ def _shapes(req: Request) -> list[tuple[int, ...]]:
 
 def _types(req: Request) -> str:
     """One letter per component: "A" shared in Z_2^128 with a Z_2^128 MAC, "B" bit words with
-    one GF(2^64) MAC per bit."""
+    one GF(2^64) MAC per bit, "L" bit words with only their folded MAC (a light triple's c)."""
     count = len(_shapes(req))
+    if req.kind == "light_triple":
+        return "BBL"
     if req.ring == 1:
         return "B" * count
     return _MIXED[req.kind] + "B" * (count - 2) if req.kind == "edabit" else _MIXED.get(req.kind, "A" * count)
@@ -94,10 +100,11 @@ def _types(req: Request) -> str:
 
 def item_bytes(req: Request) -> int:
     """Bytes one party holds for an authenticated item: 32 per ring element (value and MAC
-    shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`), and 48 more per
-    word of an AND triple (the heads of a, b and c, :func:`triple_heads`)."""
-    per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize}
-    heads = 3 * auth_bits.LAUTH.itemsize * req.params[0] if req.kind == "bit_triple" else 0
+    shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`), 16 per light
+    word (a light triple's c, :data:`~mpc.sharing.auth_bits.LAUTH`), and 48 more per word of an
+    AND triple (the heads of a, b and c, :func:`triple_heads`; a light triple's lc is its c)."""
+    per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize, "L": auth_bits.LAUTH.itemsize}
+    heads = 3 * auth_bits.LAUTH.itemsize * req.params[0] if req.kind in AND_TRIPLE_KINDS else 0
     return heads + sum(per[t] * math.prod(s) for t, s in zip(_types(req), _shapes(req), strict=True))
 
 
@@ -116,8 +123,11 @@ def _value_shapes(req: Request) -> list[tuple[int, ...]]:
     return [(*s, 2) if t == "A" else s for t, s in zip(_types(req), _shapes(req), strict=True)]
 
 
+_MAC_TAIL = {"A": (2,), "B": (64,), "L": ()}  # a ring MAC in Z_2^128, 64 bit MACs, one folded MAC
+
+
 def _mac_shapes(req: Request) -> list[tuple[int, ...]]:
-    return [(*s, 2) if t == "A" else (*s, 64) for t, s in zip(_types(req), _shapes(req), strict=True)]
+    return [(*s, *_MAC_TAIL[t]) for t, s in zip(_types(req), _shapes(req), strict=True)]
 
 
 def expand_auth(req: Request, auth: PRG, inputs: PRG, pid: int, last: bool) -> list[np.ndarray]:
@@ -154,7 +164,7 @@ def _derive(req: Request, base: list[np.ndarray], given: np.ndarray | None,
         return [np.stack([kernels.matmul128(a[i], b[i]) for i in range(a.shape[0])])]
     if req.kind in AUTH_ONLY:  # the value itself comes from the dealer (input: the owner's mask)
         return [given]
-    if req.kind == "bit_triple":
+    if req.kind in AND_TRIPLE_KINDS:
         return [kernels.band(base[0], base[1])]
     if req.kind in ("dabit", "bitmul"):
         bits = lift64(kernels.unpack_bits(base[0], req.params[0]).astype(np.uint64))
@@ -178,7 +188,8 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
     ``out``: arrays of :func:`correction_shapes` to write them into (the dealer's reply buffer,
     so no pass copies them there), else fresh ones. A bit word's 64 MAC shares are made in one
     pass with the first other party's XORed away (``bit_macs_xor``), where building Delta b and
-    then XORing took three passes over arrays 64 times the words' size."""
+    then XORing took three passes over arrays 64 times the words' size; a light word's folded
+    MAC is Delta times the word, read as an element of GF(2^64) (the fold of Delta b_j X^j)."""
     alpha, delta = keys
     n = len(per_party)
     b = base_count(req)
@@ -207,6 +218,9 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
         if kinds[j] == "A":
             kernels.mul128(v, ring128(alpha, v.shape[:-1]), out=corr)
             remove, others = kernels.sub128, range(n - 1)
+        elif kinds[j] == "L":
+            kernels.gf64_mul(v, np.full(v.shape, delta, dtype=np.uint64), out=corr)
+            remove, others = kernels.bxor, range(n - 1)
         else:
             kernels.bit_macs_xor(v, delta, per_party[0][c + j], out=corr)
             remove, others = kernels.bxor, range(1, n - 1)
@@ -217,9 +231,10 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
 
 def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] | None,
              pid: int, kernels: types.SimpleNamespace) -> tuple[np.ndarray, ...]:
-    """One party's item: an AUTH (or, for bit words, BAUTH with its folded MACs) array per
-    component, then, for a ``bit_triple``, the heads of a, b and c (:func:`triple_heads`), or, for
-    an ``input`` item it owns, the mask value (Z_2^128 words, or bit words)."""
+    """One party's item: an AUTH (or, for bit words, BAUTH with its folded MACs; LAUTH for a
+    light word) array per component, then, for an AND triple, the heads of a, b and c
+    (:func:`triple_heads`; a light triple's lc is its c), or, for an ``input`` item it owns, the
+    mask value (Z_2^128 words, or bit words)."""
     kinds = _types(req)
     c = len(kinds)
     b = base_count(req)
@@ -230,20 +245,23 @@ def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] 
         macs = corrections[c - b :]
     else:
         values, macs = parts[:c], parts[c:]
-    folds = [None if t == "A" else kernels.gf64_fold(m) for t, m in zip(kinds, macs, strict=True)]
-    items = [pack(v, m) if t == "A" else auth_bits.pack(v, f, m)
+    folds = [None if t == "A" else m if t == "L" else kernels.gf64_fold(m) for t, m in zip(kinds, macs, strict=True)]
+    items = [pack(v, m) if t == "A" else auth_bits.pack_light(v, f) if t == "L" else auth_bits.pack(v, f, m)
              for t, v, f, m in zip(kinds, values, folds, macs, strict=True)]
     if req.kind == "bit_triple":
         items += triple_heads(values, folds)
+    elif req.kind == "light_triple":
+        items += (*triple_heads(values[:2], folds[:2]), items[2])
     return (*items, mask) if mask is not None else tuple(items)
 
 
 def template(req: Request, pid: int) -> tuple[np.ndarray, ...]:
     """An all-zero item of the shapes and dtypes :func:`assemble` returns (dry runs)."""
-    items = [np.zeros(s, dtype=AUTH if t == "A" else auth_bits.BAUTH)
-             for t, s in zip(_types(req), _shapes(req), strict=True)]
-    if req.kind == "bit_triple":
-        items += [np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH) for _ in range(3)]
+    dtypes = {"A": AUTH, "B": auth_bits.BAUTH, "L": auth_bits.LAUTH}
+    items = [np.zeros(s, dtype=dtypes[t]) for t, s in zip(_types(req), _shapes(req), strict=True)]
+    if req.kind in AND_TRIPLE_KINDS:
+        items += [np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH) for _ in range(2)]
+        items.append(items[2] if req.kind == "light_triple" else np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH))
     if req.kind == "input" and req.params[0] == pid:
         items.append(np.zeros(_value_shapes(req)[0], dtype=np.uint64))
     return tuple(items)

@@ -38,6 +38,13 @@ halves are AUTH records):
   on m < 64 elements pays for m gates per word, not 64. Only for circuits whose other lanes hold
   public values (padding), since a zero triple's opening d = x ^ a shows x
   (:mod:`mpc.engines.spdz2k_convert`);
+- ``light_triple`` (authenticated only, ``ring=1``): the same AND triples with c as a LAUTH word
+  (its bits and folded MAC: all that a *light* AND reads of it, one whose output is only ever
+  XORed, masked and opened, never selected bit by bit; :meth:`~mpc.engines.authbits.AuthBits.
+  and_many`), so the dealer sends party n-1 16 bytes for c's word instead of 520, and every party
+  holds 16 (c's fold relation XOR_i f_i = Delta c, c read as an element of GF(2^64), is the fold
+  of the 64 MAC relations). Asked only of a source that ``offers_light_triples`` (the dealer's);
+  params as ``bit_triple``'s;
 - ``input`` with ``ring=1, auth=True``: params (owner, *shape), authenticated random bit words
   whose value the owner also gets (binary inputs and private reveals);
 - ``dabit`` and ``bitmul`` with ``ring=128, auth=True``: daBits and bit-injection triples with
@@ -119,7 +126,7 @@ from mpc.sharing.packing import nwords
 
 # the order is the wire code of a kind (mpc.preprocessing.protocol): new kinds go at the end
 KINDS = ("triple", "square", "matmul", "trunc", "div", "bit_triple", "dabit", "bitmul", "tmul", "tsquare",
-         "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")
+         "rand", "input", "edabit", "mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul", "light_triple")
 MASK_KINDS = ("mtriple", "msquare", "mmatmul", "mtrunc", "mhtriple", "mhmatmul")  # masked2k: the dealer's masks
 TAG_BITS = 58
 MAX_TAG = 1 << TAG_BITS  # fresh mask tags (masked2k) are below this; bits 58.. carry a truncation
@@ -172,8 +179,9 @@ def mtriple_products(tx: int, ty: int) -> list[tuple[int, int]]:
 BOOLEAN_KINDS = ("bit_triple", "dabit", "bitmul")  # XOR-shared (in part): combined with XOR, not addition
 AUTH_KINDS = ("triple", "square", "matmul", "trunc", "div", "tmul", "tsquare", "rand", "input",
               "dabit", "bitmul", "edabit")  # authenticated over Z_2^128 (mixed kinds: their ring half)
-BIT_AUTH_KINDS = ("bit_triple", "input")  # authenticated over GF(2) (ring=1)
-AUTH_ONLY_KINDS = ("rand", "input", "edabit")
+BIT_AUTH_KINDS = ("bit_triple", "input", "light_triple")  # authenticated over GF(2) (ring=1)
+AUTH_ONLY_KINDS = ("rand", "input", "edabit", "light_triple")
+AND_TRIPLE_KINDS = ("bit_triple", "light_triple")  # authenticated AND triples (ring 1): c full, or light
 # Bound on the ring elements of one request: rejects absurd sizes (a malformed or hostile request)
 # before anything is allocated.
 MAX_ELEMENTS = 1 << 30
@@ -187,7 +195,8 @@ class Request(NamedTuple):
     """One item of material. ``params``: triple/square -> shape; matmul -> (batch, m, k, n) with
     batch 0 for a plain matrix product; trunc -> (f, *shape); div -> (d, *shape);
     tmul -> (k1, k2, *shape); tsquare -> (k, *shape);
-    bit_triple -> (nwords,) (or (nwords, period, tail) with ring 1: :func:`live_lanes`); dabit
+    bit_triple -> (nwords,) (or (nwords, period, tail) with ring 1: :func:`live_lanes`; so
+    light_triple); dabit
     and bitmul -> (count,); edabit -> (count,) or (count, 1) (with
     the pair products); rand -> shape;
     input -> (owner, *shape).
@@ -392,12 +401,12 @@ def normalize(req: object) -> Request:
         raise ConfigError(f"plan: tsquare params are (k, *shape) with k in [1, 62], got {params}")
     if kind == "input" and not params:
         raise ConfigError(f"plan: input params are (owner, *shape), got {params}")
-    if kind == "bit_triple" and ring == 1 and len(params) == 3:
+    if kind in AND_TRIPLE_KINDS and ring == 1 and len(params) == 3:
         nw, period, tail = params
         if not (period >= 1 and nw % period == 0 and 1 <= tail < 64):
-            raise ConfigError(f"plan: bit_triple params (nwords, period, tail) need nwords a multiple of "
+            raise ConfigError(f"plan: {kind} params (nwords, period, tail) need nwords a multiple of "
                               f"period >= 1 and 1 <= tail < 64, got {params}")
-    elif kind in BOOLEAN_KINDS and len(params) != 1:
+    elif (kind in BOOLEAN_KINDS or kind == "light_triple") and len(params) != 1:
         raise ConfigError(f"plan: {kind} params are a single count, got {params}")
     if kind == "edabit" and not (len(params) == 1 or (len(params) == 2 and params[1] == 1)):
         raise ConfigError(f"plan: edabit params are (count,) or (count, 1) (with the pair products), got {params}")
@@ -474,7 +483,7 @@ def component_shapes(req: Request) -> list[tuple[int, ...]]:
     """Shapes of the arrays of one item, in stream order (for triple: a, b, c; for dabit: the
     packed bit words, then the ring elements)."""
     p = req.params
-    if req.kind == "bit_triple":
+    if req.kind in AND_TRIPLE_KINDS:
         return [p[:1]] * 3
     if req.kind == "triple":
         return [p, p, p]
@@ -609,18 +618,25 @@ class Preprocessing(BitTripleSource, DaBitSource, ABC):
     # zero-pad its edaBits' planes (and pair products), which is what keeps the padding lanes of
     # spdz2k's bit circuits public (mpc.engines.spdz2k_convert)
     offers_live_lanes = False
+    # True where bit_triples(..., light=True) serves ``light_triple`` items (c as a LAUTH word)
+    offers_light_triples = False
 
-    def bit_triples(self, nwords: int, auth: bool = False, live: tuple[int, int] | None = None
-                    ) -> BitTriple | AuthBitTriple:
+    def bit_triples(self, nwords: int, auth: bool = False, live: tuple[int, int] | None = None,
+                    light: bool = False) -> BitTriple | AuthBitTriple:
         """This party's XOR shares (a, b, c) of ``nwords`` AND-triple words, each ``(nwords,)``
         (``auth=True``: the ``ring=1`` twin, an :class:`AuthBitTriple` of authenticated BAUTH
         words and their heads). ``live`` = (period, tail) (with ``auth``): the caller uses only
         those lanes (:func:`live_lanes`), the others holding public values; a source that
-        ``offers_live_lanes`` then makes zero triples there, any other ignores it."""
+        ``offers_live_lanes`` then makes zero triples there, any other ignores it. ``light``
+        (with ``auth``): the caller reads only the heads of c (light ANDs); a source that
+        ``offers_light_triples`` then serves c as LAUTH words (``light_triple``, c is lc), any
+        other a full item."""
         req = bit_triple_request(nwords)
         if auth:
             if live is not None and self.offers_live_lanes and nwords and live[1] < 64:
                 req = req._replace(params=(req.params[0], int(live[0]), int(live[1])))
+            if light and self.offers_light_triples:
+                req = req._replace(kind="light_triple")
             return AuthBitTriple(*self.take(req._replace(ring=1, auth=True)))
         a, b, c = self.take(req)
         return a, b, c

@@ -66,6 +66,8 @@ _HISTORY = 1 << 16  # requests remembered for predictions
 class SeedCompressed(Preprocessing):
     """Common logic: expand own shares from a seed; party n-1 obtains corrections (subclass hook)."""
 
+    offers_light_triples = True  # light AND triples: c's word and fold, 16 bytes of correction instead of 520
+
     def __init__(self, pid: int, n: int, seed: bytes, kernels: types.SimpleNamespace | None = None) -> None:
         super().__init__()
         self.pid = pid

@@ -76,8 +76,9 @@ def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     """The plan of ``fn(*values)`` (see the module docstring); SecretTensor and SecretBits
     arguments are replaced by shadows, other arguments passed as they are; nothing is modified."""
     recorder = _Recorder(party.pid)
-    # the requests the party's source will see: AND triples for live lanes where it offers them
+    # the requests the party's source will see: AND triples for live lanes, and light ones, where it offers them
     recorder.offers_live_lanes = getattr(party.preprocessing, "offers_live_lanes", False)
+    recorder.offers_light_triples = getattr(party.preprocessing, "offers_light_triples", False)  # and light ones
     channel = _NullChannel(party.pid, party.n)
     fresh = {j: PRG.fresh() for j in party.pair_prgs}
     gmw = GMWEngine(channel, recorder, party.kernels, prg=PRG.fresh(), pair_prgs=fresh)  # type: ignore[arg-type]
