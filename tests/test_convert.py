@@ -118,6 +118,30 @@ def test_bit_decomposition_planes_are_the_bits(setup):
         np.testing.assert_array_equal(got, x)
 
 
+@pytest.mark.parametrize("n", [2, 3])
+def test_spdz2k_a2b_keeps_the_adders_p_terms_light(n):
+    """Under spdz2k with a dealer the adder's prefix P terms, which only ever meet ANDs, are light
+    words and their ANDs take light triples (c's bits and fold only); the carries, which reach the
+    sum, full ones: the same 310 ANDs an element, the same bits."""
+    from mpc.engines import circuits
+
+    x = values(EDGES * 3)
+    w = -(-x.size // 64)
+    p_terms = sum(int(pn.sum()) for _, _, pn in circuits._sklansky_plan(63))
+
+    def main(p):
+        c = p.engine.converter
+        sx = shared(p, x)
+        with p.recording() as plan:
+            planes, _ = c.a2b([sx])
+        return list(plan), p.kernels.unbitslice(c.boolean.reveal(planes), x.size)
+
+    for plan, got in run_local(main, n, engine="spdz2k"):
+        np.testing.assert_array_equal(got, x)
+        words = {k: sum(r.params[0] for r in plan if r.kind == k) for k in ("bit_triple", "light_triple")}
+        assert words == {"bit_triple": (310 - p_terms) * w, "light_triple": p_terms * w}
+
+
 @pytest.mark.parametrize("setup", ["gmw", "spdz2k"])
 def test_last_bit_differences_and_extremes_of_the_fixed_range(setup):
     f = 16

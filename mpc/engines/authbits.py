@@ -83,7 +83,7 @@ from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
-from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, pack_light, words
+from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, lighten, pack_light, words
 
 __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
 
@@ -199,6 +199,12 @@ class AuthBits:
         c = self._public_words(x, c, "xor_public_light")
         fold = x["f"] ^ self.k.gf64_mul(np.ascontiguousarray(c), np.full(c.shape, self.delta, dtype=np.uint64))
         return pack_light(x["w"] ^ c if self.pid == 0 else x["w"], fold)
+
+    def lighten(self, x: np.ndarray) -> np.ndarray:
+        """The light words (bits and folded MAC) of full words x: all an AND reads of an operand,
+        for values that only ever meet ANDs (:func:`mpc.engines.circuits.add_from_layers`'s P
+        terms). Local."""
+        return lighten(self._share("lighten x", x))
 
     def public(self, c: np.ndarray) -> np.ndarray:
         """A sharing of public words c. Local."""

@@ -46,7 +46,7 @@ import numpy as np
 from mpc.errors import ShareTypeError
 
 __all__ = [
-    "BitOps",
+    "BitOps", "Layer",
     "add", "add_layers", "add_from", "add_from_layers", "sub", "neg", "lt", "lt_layers", "le", "eq", "mux",
     "csa_reduce", "csa_layers_of", "csa_sum",
     "drive",
@@ -134,17 +134,30 @@ def add_from(ops: BitOps, p, g, carry_in: bool = False):
     return drive(ops, add_from_layers(ops, p, g, carry_in))
 
 
+class Layer(list):
+    """One AND layer's pairs, and ``light``: per pair, whether the outputs are only ever ANDed
+    again (never XORed into a result, never read bit by bit). A backend with light words
+    (:class:`~mpc.engines.authbits.AuthBits`: bits and folded MAC, no per-bit MACs) then skips
+    the outputs' bit MACs and takes light triples; every other backend ignores it."""
+
+    light: list[bool] | bool = False
+
+
 def add_from_layers(ops: BitOps, p, g, carry_in: bool = False):
-    """:func:`add_from` as a generator of its AND layers (see :func:`drive`)."""
+    """:func:`add_from` as a generator of its AND layers (see :func:`drive`). The prefix P terms
+    only ever meet ANDs: on a backend with light words (``ops.lighten``) they are kept light and
+    their layers' second pairs say so (:class:`Layer`); the carries G reach the sum, so stay full."""
     m = p.shape[0] - 1
     if carry_in:
         g = np.concatenate([ops.xor(g[:1], p[:1]), g[1:]])
     G = np.array(g, copy=True)
-    P = np.array(p[:m], copy=True)
+    lighten = getattr(ops, "lighten", None)
+    P = lighten(p[:m]) if lighten is not None else np.array(p[:m], copy=True)
     for t, src, p_needed in _sklansky_plan(m):
-        pairs = [(P[t], G[src])]
+        pairs = Layer([(P[t], G[src])])
         if p_needed.any():
             pairs.append((P[t[p_needed]], P[src[p_needed]]))
+        pairs.light = [False, lighten is not None][: len(pairs)]
         res = yield pairs
         G[t] = ops.xor(G[t], res[0])
         if p_needed.any():
@@ -222,11 +235,13 @@ def lt_layers(ops: BitOps, x, y, signed: bool = False):
 
 def drive(ops: BitOps, layers):
     """Run a generator of AND layers (:func:`lt_layers`, :func:`csa_layers_of`) on ``ops``, one
-    ``and_many`` call per layer; its return value."""
+    ``and_many`` call per layer (a :class:`Layer`'s light flags passed where ``ops`` has light
+    words); its return value."""
     try:
         pairs = next(layers)
         while True:
-            pairs = layers.send(ops.and_many(pairs))
+            light = getattr(pairs, "light", False) if hasattr(ops, "lighten") else False
+            pairs = layers.send(ops.and_many(pairs, light=light) if light else ops.and_many(pairs))
     except StopIteration as stop:
         return stop.value
 

@@ -43,13 +43,16 @@ carry-save reduction, since the masked value is public):
    :data:`~mpc.sharing.auth_bits.LAUTH`) except the top group's chain (the only values whose bits
    reach the output): 52 of the 57 ANDs skip computing and writing their output's 64 MACs per
    word, which cut the local time of W3 by about 3, and a dealer serves their triples light
-   (c's bits and folded MAC only: 410 fewer bytes of corrections per element, 18% of an MSB's).
+   (c's bits and folded MAC only: 410 fewer bytes of corrections per element, 19% of an MSB's).
 3. **Zero test** (:meth:`Spdz2kConverter.eqz`): x = 0 iff c64 = r64, an AND tree over the 64
    linear bits ~(c_i ^ r_i) (as :func:`~mpc.engines.circuits.eq`'s; light but for its last
    AND): 6 rounds, 63 ANDs. In all 7 rounds, 16 + 15.75 bytes.
 4. **A2B** (:meth:`Spdz2kConverter.a2b`): c64 - r64 = c64 + ~r64 + 1 by the Sklansky adder
    (:func:`~mpc.engines.circuits.add_from`) from the linear p_i = c_i ^ ~r_i, g_i = c_i & ~r_i
-   (carry-in folded into g_0): 6 rounds, 310 ANDs. In all 7 rounds, 16 + 77.5 bytes. The output
+   (carry-in folded into g_0): 6 rounds, 310 ANDs. In all 7 rounds, 16 + 77.5 bytes. The prefix
+   P terms only ever meet ANDs, so they are light words and their ANDs light (with a dealer's
+   light triples; :class:`~mpc.engines.circuits.Layer`): A2B of 10^5 elements, 2 parties, 267-305
+   -> 201-221 ms online and 1057-1134 -> 819-879 ms offline (plaintext loopback). The output
    planes are fresh sharings (the dealer's r bits and AND outputs), so ``masked_use`` changes
    nothing here: they may be opened.
 5. **B2A** (:meth:`Spdz2kConverter.b2a`) with an authenticated daBit (r_B, [r]): open
@@ -287,12 +290,14 @@ class Spdz2kConverter:
 
     def _gates(self, layers, lanes: int) -> steps.Steps:
         """A generator of AND layers (:mod:`mpc.engines.circuits`) as a step generator: each layer
-        is one :meth:`~mpc.engines.authbits.AuthBits.and_steps` (one yielded exchange), on planes
-        whose lanes from ``lanes`` on are public padding (see :meth:`_msb_plane_steps`)."""
+        is one :meth:`~mpc.engines.authbits.AuthBits.and_steps` (one yielded exchange, with the
+        layer's light flags), on planes whose lanes from ``lanes`` on are public padding (see
+        :meth:`_msb_plane_steps`)."""
         try:
             pairs = next(layers)
-            while True:
-                pairs = layers.send((yield from self.boolean.and_steps(pairs, lanes=lanes)))
+            while True:  # a layer's light pairs (circuits.Layer: the adder's P terms) get light outputs
+                pairs = layers.send((yield from self.boolean.and_steps(pairs, getattr(pairs, "light", False),
+                                                                         lanes=lanes)))
         except StopIteration as stop:
             return stop.value
 
