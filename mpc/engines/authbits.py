@@ -256,12 +256,12 @@ class AuthBits:
         # the pairs in that order (every party orders them alike)
         order = [i for i, f in enumerate(flags) if f] + [i for i, f in enumerate(flags) if not f]
         live = _live(pairs, lanes)
-        groups = []  # (triple, first position, end position) in the processing order
+        groups = {}  # light or not -> (its triple, its first position in the processing order)
         pos = 0
         for is_light in (True, False):
             size = int(sum(pairs[i][0].size for i in order if flags[i] == is_light))
             if size:
-                groups.append((self._triple(size, live, is_light), pos, pos + size))
+                groups[is_light] = (self._triple(size, live, is_light), pos)
                 pos += size
         k = self.k
         # only the bits and folded MACs of x and y are needed (d, e and their MACs): gathered as
@@ -283,7 +283,8 @@ class AuthBits:
         # line a record, ~10 ns a word against 2.6); the records are read in full by the combine
         masked = np.empty(2 * total, dtype=np.uint64)
         folds = np.empty(2 * total, dtype=np.uint64)
-        for t, g0, g1 in groups:
+        for t, g0 in groups.values():
+            g1 = g0 + len(t.la)
             k.bauth_mask(fields[0, g0:g1], words(t.la), masked[g0:g1], folds[g0:g1])
             k.bauth_mask(fields[1, g0:g1], words(t.lb), masked[total + g0 : total + g1], folds[total + g0 : total + g1])
         opened = yield masked
@@ -295,7 +296,10 @@ class AuthBits:
         out = [None] * len(pairs)
         for i in order:
             start, end = spans[i]
-            t, g0, _ = next(g for g in groups if g[1] <= start < g[2])
+            if start == end:  # an empty pair (its group may have no triple)
+                out[i] = np.zeros(pairs[i][0].shape, dtype=LAUTH if flags[i] else BAUTH)
+                continue
+            t, g0 = groups[flags[i]]
             o0, o1 = start - g0, end - g0
             # a light output reads only c's bits and fold: from its heads (contiguous)
             combine, cs = (k.bauth_and_light, words(t.lc)) if flags[i] else (k.bauth_and, words(t.c))

@@ -216,7 +216,7 @@ def dealer_corrections(req: Request, per_party: Sequence[list[np.ndarray]], keys
     for j, v in enumerate(values):  # MACs: alpha * v - sum (or Delta * bit ^ XOR) of the others' MAC shares
         corr = next(outs)
         if kinds[j] == "A":
-            kernels.mul128(v, ring128(alpha, v.shape[:-1]), out=corr)
+            kernels.mul128(v, ring128(alpha, v.shape[:-1]), out=corr)  # alpha = sum alpha_i: beyond 64 bits
             remove, others = kernels.sub128, range(n - 1)
         elif kinds[j] == "L":
             kernels.gf64_mul(v, np.full(v.shape, delta, dtype=np.uint64), out=corr)

@@ -292,12 +292,10 @@ class DealerCore:
     def batch(self, reqs: Sequence[Request]) -> np.ndarray:
         """The corrections of a batch, flattened and concatenated in request order: written into
         one buffer allocated up front (a spdz2k batch's corrections are hundreds of MB: a final
-        concatenation cost as much as making them)."""
-        sizes = [correction_sizes(r) for r in reqs]
-        flat = np.empty(sum(math.prod(s) for item in sizes for s in item), dtype=np.uint64)
-        parts = iter(split_flat(flat, [s for item in sizes for s in item]))
-        for req, item in zip(reqs, sizes, strict=True):
-            self.corrections(req, [next(parts) for _ in item])
+        concatenation cost as much as making them), cut as the client cuts it."""
+        flat = np.empty(total_corrections(reqs), dtype=np.uint64)
+        for req, out in zip(reqs, split_corrections(reqs, flat), strict=True):
+            self.corrections(req, out)
         return flat
 
 

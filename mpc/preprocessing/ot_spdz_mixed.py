@@ -221,10 +221,11 @@ def live_triple(kernels, req: Request, gates: Sequence[tuple[np.ndarray, np.ndar
     """A ``bit_triple`` item for ``req`` from its :func:`ands_of` gates, (bit shares, MAC shares)
     of a, b and c each: the gates in the live lanes (:func:`~mpc.preprocessing.base.live_lanes`),
     zero triples in the others; the records a, b, c and their heads."""
-    lanes, size, full = live_lanes(req), ands_of(req), 64 * req.params[0]
+    size, full = ands_of(req), 64 * req.params[0]
+    lanes = live_lanes(req) if size < full else None
     parts = []
     for v, m in gates:
-        if size < full:
+        if lanes is not None:
             v, m = _scatter(v, lanes, full), _scatter(m, lanes, full)
         parts.append(_words_folds_macs(kernels, v, m, full))
     return (*(auth_bits.pack(*p) for p in parts), *triple_heads([p[0] for p in parts], [p[1] for p in parts]))
@@ -502,7 +503,7 @@ class Mixed:
             if len(p) == 1:
                 return pack(out[0], out[1]), planes
             return pack(out[0], out[1]), planes, _planes(k, *self._and_output(it, results[index]), count, EDABIT_PAIRS)
-        # bit_triple: a, b from the pool, c = e ^ d
+        # bit_triple: a, b from the pool, c the binary twin of their product
         size = ands_of(it.req)
         gates = [self.binary(it.boff, size), self.binary(it.boff + size, size), self._and_output(it, results[index])]
         return live_triple(k, it.req, gates)
