@@ -1,5 +1,6 @@
-"""The Party's boolean side: engine="gmw" parties, input_bits, reveal of SecretBits, and dry runs /
-prefetching that cover AND triples and daBits (zero dealer traffic online)."""
+"""The Party's boolean side: engine="gmw" parties and spdz2k's authenticated bits, input_bits, reveal
+of SecretBits, and dry runs / prefetching that cover AND triples and daBits (zero dealer traffic
+online)."""
 
 import numpy as np
 import pytest
@@ -11,21 +12,27 @@ from mpc.testing import run_local
 
 PARTIES = pytest.mark.parametrize("n", [2, 3])
 SOURCES = pytest.mark.parametrize("pre", ["local", "dealer"])
+# the engines whose parties have SecretBits: GMW (semi-honest) and spdz2k's authenticated bits
+BOOLEAN = pytest.mark.parametrize("engine", ["gmw", "spdz2k"])
 W = 16
 MASK = (1 << W) - 1
 
 
 @PARTIES
 @SOURCES
-def test_gmw_engine_party(n, pre):
+@BOOLEAN
+def test_boolean_party(n, pre, engine):
     a = np.array([0, 1, 65535, 1234, 40000, 7, 300], dtype=np.uint64)
     b = np.array([0, 65535, 1, 1234, 39999, 9, 3], dtype=np.uint64)
     mine = [np.array([p, 10 * p + 1], dtype=np.uint64) for p in range(n)]
 
     def main(p):
-        assert p.engine is p.gmw and "gmw" in repr(p)
-        with pytest.raises(ConfigError, match="input_bits"):
-            p.input(1.0)
+        if engine == "gmw":
+            assert p.engine is p.gmw and "gmw" in repr(p)
+            with pytest.raises(ConfigError, match="input_bits"):
+                p.input(1.0)
+        else:
+            assert p.gmw is p.engine.converter.boolean and "spdz2k" in repr(p)
         sa = p.input_bits(a if p.pid == 0 else None, owner=0, n=a.size, width=W)
         sb = p.input_bits(b if p.pid == n - 1 else None, owner=n - 1, n=b.size, width=W)
         each = p.input_bits(mine[p.pid], width=W)  # every party contributes
@@ -34,7 +41,7 @@ def test_gmw_engine_party(n, pre):
         one = p.reveal(sa - sb, to=n - 1)
         return out, one
 
-    results = run_local(main, n, engine="gmw", preprocessing=pre)
+    results = run_local(main, n, engine=engine, preprocessing=pre)
     for pid, (out, one) in enumerate(results):
         add, band, bxor, lt, eq, mn, *each = out
         np.testing.assert_array_equal(add, (a + b) & MASK)
@@ -51,7 +58,8 @@ def test_gmw_engine_party(n, pre):
             assert one is None
 
 
-def test_gmw_party_dry_run_and_prefetch():
+@BOOLEAN
+def test_boolean_party_dry_run_and_prefetch(engine):
     def compute(b):
         return (b + b).lt(5)
 
@@ -63,11 +71,14 @@ def test_gmw_party_dry_run_and_prefetch():
         r = compute(b)
         return {r.kind for r in plan}, p.stats()["dealer"]["messages_sent"] - before, p.reveal(r)
 
-    for kinds, online, r in run_local(main, 3, engine="gmw", preprocessing="dealer"):
-        assert kinds == {"bit_triple"} and online == 0 and r.tolist() == [1, 1, 0]
+    for kinds, online, r in run_local(main, 3, engine=engine, preprocessing="dealer"):
+        # spdz2k: light triples for the adder's P terms (only ever ANDed), full ones elsewhere
+        assert kinds == ({"bit_triple"} if engine == "gmw" else {"bit_triple", "light_triple"})
+        assert online == 0 and r.tolist() == [1, 1, 0]
 
 
-def test_input_bits_checks_before_any_message():
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_input_bits_checks_before_any_message(engine):
     def main(p):
         before = p.stats()["total"]["bytes_sent"]
         with pytest.raises(ValueError, match="fit in 4 bits"):
@@ -96,12 +107,13 @@ def test_input_bits_checks_before_any_message():
         x = p.input_bits(-1, owner=0, n=1, width=8)  # one value; negatives are two's complement
         return sent, p.reveal(x)
 
-    for sent, x in run_local(main, 2):
+    for sent, x in run_local(main, 2, engine=engine):
         assert sent == 0 and x.tolist() == [255]
 
 
 @SOURCES
-def test_semi2k_party_reveals_tensors_and_bits_together(pre):
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_party_reveals_tensors_and_bits_together(pre, engine):
     def main(p):
         t = p.input(np.array([1.5, -2.0]) if p.pid == 0 else None, owner=0, shape=(2,))
         b = p.input_bits([5, 6, 7] if p.pid == 1 else None, owner=1, n=3, width=3)
@@ -113,10 +125,11 @@ def test_semi2k_party_reveals_tensors_and_bits_together(pre):
             p.reveal(np.ones(2))
         return both, to0, p.stats()["sections"]["mixed"]["rounds"]
 
-    for pid, (both, to0, rounds) in enumerate(run_local(main, 2, preprocessing=pre)):
+    for pid, (both, to0, rounds) in enumerate(run_local(main, 2, engine=engine, preprocessing=pre)):
         np.testing.assert_array_equal(both[0], [3.0, -4.0])
         np.testing.assert_array_equal(both[1], [6, 7, 0])
-        assert rounds == 2  # one opening per kind
+        # one opening per kind; under spdz2k each opening is followed by its MAC check (3 rounds)
+        assert rounds == (2 if engine == "semi2k" else 8)
         if pid == 0:
             assert to0[0].tolist() == [5, 6, 7] and to0[1].tolist() == [1.5, -2.0]
         else:
@@ -124,7 +137,8 @@ def test_semi2k_party_reveals_tensors_and_bits_together(pre):
 
 
 @PARTIES
-def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n):
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n, engine):
     x = np.array([[3.0, -1.0, 2.5, 0.25], [-4.0, 8.0, 8.0, 1.0]])
 
     def compute(sx, sb):
@@ -143,7 +157,7 @@ def test_dry_run_plans_comparisons_and_bits_then_no_dealer_traffic_online(n):
         pending = p.preprocessing.pending
         return kinds, used == plan, after - before, pending, p.reveal(*out)
 
-    for kinds, same, online, pending, out in run_local(main, n, preprocessing="dealer"):
+    for kinds, same, online, pending, out in run_local(main, n, engine=engine, preprocessing="dealer"):
         assert {"bit_triple", "dabit", "triple", "trunc"} <= kinds
         assert same and online == 0 and pending == 0
         mx, masked, sq, relu, dbl, lt = out
@@ -179,7 +193,8 @@ BIG = [0, 1, 2**128 - 1, 2**127, 0x0123456789ABCDEF_FEDCBA9876543210]
 
 
 @PARTIES
-def test_input_bits_beyond_64_bits_as_ints_and_bytes(n):
+@BOOLEAN
+def test_input_bits_beyond_64_bits_as_ints_and_bytes(n, engine):
     """128/256-bit values in as Python ints, bytes (big-endian) and signed arrays; out as ints or bytes."""
     signed = np.array([-1, 5, -(2**63)], dtype=np.int64)
     mine = [bytes([p]) * 32 for p in range(n)]
@@ -193,7 +208,7 @@ def test_input_bits_beyond_64_bits_as_ints_and_bytes(n):
         as_bytes = k.reveal(as_bytes=True), a.reveal(to=n - 1, as_bytes=True)
         return ints, as_bytes
 
-    for pid, (ints, (kb, ab)) in enumerate(run_local(main, n, engine="gmw")):
+    for pid, (ints, (kb, ab)) in enumerate(run_local(main, n, engine=engine)):
         a, k, s, *each = ints
         assert a.dtype == object and list(a) == BIG
         assert list(k) == [int.from_bytes(KEY, "big")] == [0x000102030405060708090A0B0C0D0E0F]

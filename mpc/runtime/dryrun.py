@@ -91,12 +91,16 @@ def dry_run(party, fn: Callable[..., object], *values: object) -> list[Request]:
     if follow is not None:
         follow(party.engine)
     zeros = getattr(engine, "shadow", None) or (lambda share: engine.zeros(share.shape))
+    # SecretBits run on the engine's own boolean side, as the party's do (Party.gmw): spdz2k's
+    # authenticated bits ask for authenticated (and light) AND triples, GMW's for plain ones
+    converter = getattr(engine, "converter", None)
+    bits = converter.boolean if converter is not None else gmw
 
     def shadow(v: object) -> object:
         if isinstance(v, SecretTensor):
             return SecretTensor(engine, zeros(v.share), v.dtype, v.scale)
         if isinstance(v, SecretBits):
-            return SecretBits(gmw, np.zeros(v.planes.shape, dtype=np.uint64), v.n)
+            return SecretBits(bits, np.zeros(v.planes.shape, dtype=bits.share_dtype), v.n)
         return v
 
     fn(*[shadow(v) for v in values])
