@@ -13,6 +13,7 @@ The largest logit error is printed (``pytest -s``; both are ~1e-3).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 
@@ -52,7 +53,8 @@ def trained(model: nn.Module, shape: tuple[int, ...]) -> tuple[nn.Module, np.nda
     return model, xte, yte, ref
 
 
-def test_mlp_inference_logits_to_party_1():
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_mlp_inference_logits_to_party_1(engine):
     model, xte, yte, ref = trained(mlp(), (64,))
 
     def main(p):
@@ -60,7 +62,7 @@ def test_mlp_inference_logits_to_party_1():
         x = p.input(xte if p.pid == 1 else None, owner=1, shape=xte.shape)
         return enc.predict(x, to=1)
 
-    out = run_local(main, 2, timeout=300)
+    out = run_local(main, 2, timeout=300, engine=engine)
     assert out[0] is None
     logits = out[1]
     agree = float((logits.argmax(axis=1) == ref.argmax(axis=1)).mean())
@@ -71,7 +73,8 @@ def test_mlp_inference_logits_to_party_1():
     assert err < 0.05
 
 
-def test_cnn_inference_labels_to_third_party():
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_cnn_inference_labels_to_third_party(engine):
     model, xte, yte, ref = trained(cnn(), (1, 8, 8))
 
     def main(p):
@@ -81,7 +84,7 @@ def test_cnn_inference_labels_to_third_party():
         logits = p.reveal(enc(x))  # for the error report only
         return labels, logits
 
-    out = run_local(main, 3, timeout=300)
+    out = run_local(main, 3, timeout=300, engine=engine)
     assert out[0][0] is None and out[1][0] is None
     labels, logits = out[2]
     agree = float((labels == ref.argmax(axis=1)).mean())

@@ -1,5 +1,5 @@
 """Every supported layer's forward (inference and training) and backward against torch, on
-random inputs, for 2 and 3 parties.
+random inputs, for 2 and 3 parties, under semi2k and spdz2k.
 
 One secret model per case, built by ``mpc.nn.from_torch`` from a small torch model (the layer
 alone, or the small graph exercising a traced form); the input is party 1's. Compared with torch
@@ -116,7 +116,7 @@ def cases():
     ]
 
 
-def run_cases(n: int):
+def run_cases(n: int, engine: str = "semi2k"):
     rng = np.random.default_rng(20261204 + n)
     spec = []
     for name, model, shape, tol, grid in cases():
@@ -141,12 +141,13 @@ def run_cases(n: int):
             out.append((opened[0], opened[1], opened[2], dict(zip(names, opened[3:], strict=True))))
         return out
 
-    return spec, run_local(main, n, timeout=300)[0]
+    return spec, run_local(main, n, timeout=300, engine=engine)[0]
 
 
-@pytest.fixture(scope="module", params=[2, 3], ids=lambda n: f"{n}p")
+@pytest.fixture(scope="module", params=[(2, "semi2k"), (3, "semi2k"), (2, "spdz2k"), (3, "spdz2k")],
+                ids=lambda v: f"{v[0]}p-{v[1]}")
 def results(request):
-    return run_cases(request.param)
+    return run_cases(*request.param)
 
 
 @pytest.mark.parametrize("index", range(len(cases())), ids=[c[0] for c in cases()])

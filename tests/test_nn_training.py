@@ -9,6 +9,7 @@ Workloads (scikit-learn's bundled sets, no download):
   momentum), 2 parties: the features split by columns (``mpc.nn.vertical``);
 - an MLP 64-128-10 on digits (cross entropy, SGD with momentum), 2 parties;
 - the small CNN (two conv + pool layers with BatchNorm, then Linear) on digits, 2 parties.
+The breast-cancer runs also run under spdz2k (actively secure: the same training, MAC-checked).
 The breast-cancer runs are full size (all 426 training samples, 5 epochs). The digits runs are
 reduced by default, to keep the suite fast: the MLP on the first 512 training samples for 8
 epochs, the CNN on the first 320 for 5 epochs; the 1-point bound is asserted on what they train.
@@ -22,6 +23,7 @@ import copy
 import os
 
 import numpy as np
+import pytest
 import torch
 import torch.nn as nn
 
@@ -34,7 +36,7 @@ SEED = 4242
 
 
 def compare(name, model, xtr, ytr, xte, yte, *, bce: bool, epochs: int, batch: int, lr: float, momentum: float,
-            parties: int = 2, split: str = "owner", timeout: float = 900):
+            parties: int = 2, split: str = "owner", timeout: float = 900, engine: str = "semi2k"):
     classes = 1 if bce else int(ytr.max()) + 1
     prg = mpc.nn.public_prg(SEED)
     orders = [mpc.nn.permutation(prg, len(xtr)) for _ in range(epochs)]
@@ -73,7 +75,7 @@ def compare(name, model, xtr, ytr, xte, yte, *, bce: bool, epochs: int, batch: i
         xt = p.input(xte if p.pid == 1 else None, owner=1, shape=xte.shape)
         return enc.predict(xt)
 
-    logits = run_local(main, parties, timeout=timeout)[0]
+    logits = run_local(main, parties, timeout=timeout, engine=engine)[0]
     acc, ref_acc = accuracy(logits, yte), accuracy(ref_logits, yte)
     print(f"\n{name}: MPC test accuracy {acc:.4f}, torch {ref_acc:.4f} ({len(xtr)} training samples, "
           f"{epochs} epochs); largest logit difference {np.abs(logits - ref_logits).max():.2e}")
@@ -81,20 +83,22 @@ def compare(name, model, xtr, ytr, xte, yte, *, bce: bool, epochs: int, batch: i
     return acc, ref_acc
 
 
-def test_logistic_regression_breast_cancer_horizontal_3_parties():
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_logistic_regression_breast_cancer_horizontal_3_parties(engine):
     torch.manual_seed(1)
     xtr, xte, ytr, yte = breast_cancer()
     acc, _ = compare("logistic regression, breast cancer", nn.Sequential(nn.Linear(30, 1)), xtr, ytr, xte, yte,
-                     bce=True, epochs=5, batch=32, lr=0.1, momentum=0.0, parties=3, split="horizontal")
+                     bce=True, epochs=5, batch=32, lr=0.1, momentum=0.0, parties=3, split="horizontal", engine=engine)
     assert acc > 0.9  # it learned something
 
 
-def test_mlp_breast_cancer_vertical():
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_mlp_breast_cancer_vertical(engine):
     torch.manual_seed(2)
     xtr, xte, ytr, yte = breast_cancer()
     model = nn.Sequential(nn.Linear(30, 16), nn.ReLU(), nn.Linear(16, 2))
     acc, _ = compare("MLP 30-16-2, breast cancer", model, xtr, ytr, xte, yte, bce=False, epochs=5, batch=32,
-                     lr=0.05, momentum=0.9, split="vertical")
+                     lr=0.05, momentum=0.9, split="vertical", engine=engine)
     assert acc > 0.9
 
 
