@@ -1,4 +1,5 @@
-"""mpc.dp.noise: the revealed joint and distributed noise has the stated law (2 and 3 parties).
+"""mpc.dp.noise: the revealed joint and distributed noise has the stated law (2 and 3 parties;
+semi2k, and a representative set under spdz2k).
 
 Significance: the same chi-square and KS tests as tests/test_dp_samplers.py at alpha = 1e-4
 each, on 2^14 samples (2 parties) or 2^12 (3 parties) instead of 10^6: MPC sampling is slower
@@ -21,7 +22,7 @@ from mpc.errors import ConfigError
 from mpc.testing import run_local
 
 
-def _reveal(kind, param, n, parties=2, **kw):
+def _reveal(kind, param, n, parties=2, engine="semi2k", **kw):
     def main(party):
         if kind == "gaussian":
             x = noise.discrete_gaussian(party, param, (n,), **kw)
@@ -34,7 +35,7 @@ def _reveal(kind, param, n, parties=2, **kw):
         else:
             x = noise.distributed_discrete_gaussian(party, param, (n,), **kw)
         return party.reveal(x)
-    out = run_local(main, parties)
+    out = run_local(main, parties, engine=engine)
     for o in out[1:]:
         np.testing.assert_array_equal(o, out[0])
     return out[0]
@@ -101,6 +102,26 @@ def test_bridge_word_alignment_is_checked():
         return errors, vj.tolist() == va.tolist() + vb.tolist(), vl.tolist() == va.tolist(), (vr ^ 5).tolist() == va.tolist()
     out, _ = run_local(main, 2)
     assert out == (3, True, True, True)
+
+
+@pytest.mark.parametrize("kind, param, parties", [("gaussian", 3, 2), ("gaussian", 1.5, 3), ("laplace", 2, 2),
+                                                  ("binomial", 10, 3), ("geometric", 3, 2), ("distributed", 4, 2)])
+def test_laws_under_spdz2k(kind, param, parties):
+    """The samplers on spdz2k's authenticated shares and bits (actively secure: every opening
+    MAC-checked) give the same laws: a representative set, 2 and 3 parties."""
+    n = 1 << 14 if parties == 2 else 1 << 12
+    kw = {"honest_parties": parties} if kind == "distributed" else {}
+    if kind in ("gaussian", "distributed"):
+        pmf = lambda s: gaussian_pmf(float(param), s)  # noqa: E731
+    elif kind == "laplace":
+        pmf = lambda s: laplace_pmf(float(param), s)  # noqa: E731
+    elif kind == "binomial":
+        pmf = lambda s: np.array([math.comb(param, int(v + param // 2)) / 2**param  # noqa: E731
+                                  if 0 <= v + param // 2 <= param else 0.0 for v in s])
+    else:
+        q = math.exp(-1 / param)
+        pmf = lambda s: np.where(s >= 0, (1 - q) * q ** np.maximum(s, 0).astype(float), 0.0)  # noqa: E731
+    assert_law(lambda: _reveal(kind, param, n, parties, engine="spdz2k", **kw), pmf)
 
 
 def test_distributed_gaussian_one_honest_party_has_n_times_the_variance():

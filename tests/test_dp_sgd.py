@@ -51,7 +51,7 @@ def _torch_clipped(model, x, y, C, mask=None):
     return total, factors
 
 
-def _clip_run(model_fn, x, y, C, parties):
+def _clip_run(model_fn, x, y, C, parties, engine="semi2k"):
     model = model_fn()  # built once: torch's global RNG is not thread-safe across the parties
 
     def main(party):
@@ -66,11 +66,12 @@ def _clip_run(model_fn, x, y, C, parties):
         scales = {p.grad_scale for p in enc.parameters()}
         opened = party.reveal(c, *[p.grad for p in enc.parameters()])
         return names, scales, opened
-    return run_local(main, parties, timeout=120)
+    return run_local(main, parties, timeout=120, engine=engine)
 
 
 @pytest.mark.parametrize("parties", [2, 3])
-def test_clipped_sum_matches_torch_per_example_mlp(parties):
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_clipped_sum_matches_torch_per_example_mlp(parties, engine):
     rng = np.random.default_rng(parties)
     x = rng.normal(0, 1, (12, 6)) * np.linspace(0.05, 2.5, 12)[:, None]  # small and large gradients
     y = rng.integers(0, 3, 12)
@@ -81,7 +82,7 @@ def test_clipped_sum_matches_torch_per_example_mlp(parties):
     C = 1.5  # some examples are clipped, some are not
     want, factors = _torch_clipped(model_fn(), x, y, C)
     assert 0 < (factors < 1).sum() < len(factors)
-    out = _clip_run(model_fn, x, y, C, parties)
+    out = _clip_run(model_fn, x, y, C, parties, engine)
     for names, scales, opened in out:
         assert scales == {12}
         np.testing.assert_allclose(opened[0], factors, atol=TOL)
@@ -172,7 +173,7 @@ def test_batchnorm_is_refused_before_any_message():
     assert run_local(main, 2) == [0, 0]
 
 
-def _noise_run(parties, noise, steps, **kw):
+def _noise_run(parties, noise, steps, engine="semi2k", **kw):
     """Noise-only steps: a Linear without bias on an all-zero input has gradient 0."""
     def main(party):
         model = torch.nn.Sequential(torch.nn.Linear(40, 16, bias=False))  # d = 640: two noise calls
@@ -186,12 +187,13 @@ def _noise_run(parties, noise, steps, **kw):
             dp.noisy_grad(mpc.nn.CrossEntropyLoss()(enc(xs), np.zeros(8, dtype=np.int64)))
             got.append(party.reveal(enc.parameters()[0].grad))
         return np.concatenate([g.reshape(-1) for g in got]), dp.sigma_g, dp.g, acct.events
-    return run_local(main, parties, timeout=120)
+    return run_local(main, parties, timeout=120, engine=engine)
 
 
 @pytest.mark.parametrize("parties", [2, 3])
-def test_joint_noise_has_the_discrete_gaussian_law_and_the_charges(parties):
-    out = _noise_run(parties, "joint", 2)
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_joint_noise_has_the_discrete_gaussian_law_and_the_charges(parties, engine):
+    out = _noise_run(parties, "joint", 2, engine=engine)
     noise, sigma_g, g, events = out[0]
     for o in out[1:]:
         np.testing.assert_array_equal(o[0], noise)
@@ -199,7 +201,7 @@ def test_joint_noise_has_the_discrete_gaussian_law_and_the_charges(parties):
     assert float(sigma_g) == pytest.approx(0.5 * (4 + 2 * np.sqrt(640)), rel=1e-6)
     units = noise * 2**g
     np.testing.assert_array_equal(units, np.rint(units))  # on the grid: integers times 2^-g
-    assert_law(lambda: np.rint(_noise_run(parties, "joint", 2)[0][0] * 2**g).astype(np.int64),
+    assert_law(lambda: np.rint(_noise_run(parties, "joint", 2, engine=engine)[0][0] * 2**g).astype(np.int64),
                lambda s: gaussian_pmf(float(sigma_g), s), units.astype(np.int64))
     # variance within 5 standard errors of sigma_g^2 (n = 1280 samples)
     n = units.size
@@ -221,7 +223,8 @@ def test_distributed_noise_scale():
 
 
 @pytest.mark.parametrize("parties", [2, 3])
-def test_poisson_clipped_sum_is_the_sum_over_the_secret_sample(parties):
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_poisson_clipped_sum_is_the_sum_over_the_secret_sample(parties, engine):
     """sampling="poisson": the weights are the clip factors times secret 0/1 bits (revealed here
     by the test only), the gradient is torch's clipped sum over exactly the sampled examples,
     and it is scaled by the expected batch size q N."""
@@ -245,7 +248,7 @@ def test_poisson_clipped_sum_is_the_sum_over_the_secret_sample(parties):
         c = dp.clip(mpc.nn.CrossEntropyLoss()(enc(xs), y))
         names = [p.name for p in enc.parameters()]
         return names, {p.grad_scale for p in enc.parameters()}, party.reveal(c, *[p.grad for p in enc.parameters()])
-    out = run_local(main, parties, timeout=120)
+    out = run_local(main, parties, timeout=120, engine=engine)
     _, factors = _torch_clipped(model_fn(), x, y, 1.0)
     names, scales, opened = out[0]
     c = opened[0]

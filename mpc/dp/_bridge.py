@@ -6,10 +6,15 @@ engine-interface change (SecretTensor construction, ``engine.converter``, Secret
 layout) is absorbed here:
 
 - :func:`shared_random_bits`: uniform bits no coalition of n-1 parties knows. Every party
-  inputs private random bit planes from its own AES-CTR stream (GMW input: pairwise-PRG
-  sharing, no message) and the n sharings are XORed (local). Any n-1 parties know their own
-  planes only; the missing party's planes are uniform and independent, so the XOR is uniform
-  given their view. Cost: 0 rounds, 0 bytes.
+  inputs private random bit planes from its own AES-CTR stream and the n sharings are XORed
+  (local). Any n-1 parties know their own planes only; the missing party's planes are uniform
+  and independent, so the XOR is uniform given their view. Cost: under GMW (pairwise-PRG
+  sharing, no message) 0 rounds, 0 bytes; under spdz2k (authenticated bits) one input per party,
+  n rounds, 8 bytes per 64-element word and bit to each peer. Under spdz2k the parties who
+  deviate cannot bias the bits either: each input is fixed by its owner's masked broadcast
+  (made consistent, :meth:`~mpc.engines.authbits.AuthBits.input`) before it sees anything but
+  the honest parties' uniformly masked words, so an honest party's uniform planes still make the
+  XOR uniform.
 - :func:`bits_to_tensor`: the unsigned value of each element of a SecretBits as an Int64
   SecretTensor: B2A of every bit plane through the party's converter (daBits: 1 round, one
   opened bit per bit to each peer), then sum_i 2^i [b_i] (local).
