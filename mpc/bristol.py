@@ -34,14 +34,15 @@ ciphertext; 7200 ANDs, AND depth 40; :mod:`mpc.engines.circuits_data.aes`).
 sharing one word (so one AES block costs the same traffic as 64 blocks: 40 rounds,
 7200 * 16 bytes to each peer). AND triples come from the party's preprocessing. Security:
 semi-honest, dishonest majority (that of GMW, :mod:`mpc.engines.gmw`); the gate sequence never
-depends on the values.
+depends on the values. Under ``engine="spdz2k"`` the SecretBits are authenticated bits
+(:mod:`mpc.engines.authbits`): the same rounds and bytes, every opened word MAC-checked before
+a result is revealed (malicious with abort), and 528 bytes of memory per wire and word of 64
+elements instead of 8 (docs/bristol.md).
 """
 
 from __future__ import annotations
 
 import pathlib
-
-import numpy as np
 
 from mpc.engines.bitplanes import nwords
 from mpc.engines.bristol import (
@@ -106,18 +107,10 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
                 raise ShareTypeError(f"inputs[{i}]: element counts differ: {n} and {x.n} (only 1 broadcasts)")
             if x.width != size:
                 raise ShareTypeError(f"inputs[{i}]: the circuit's input {i} has {size} bits, got width {x.width}")
-            planes.append(x.planes if x.n == n else _broadcast(x.planes, n))
+            planes.append(x.planes if x.n == n else engine.spread_lane0(x.planes, nwords(n)))
         else:
             planes.append(SecretBits.public(engine, x, n, size).planes)
     return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes)]
-
-
-def _broadcast(planes: np.ndarray, n: int) -> np.ndarray:
-    """Shares of one element repeated n times. XOR sharing is linear, so each party spreads its
-    own share bit of element 0 over every position (bit 0 of each plane, 0 -> 0, 1 -> all ones).
-    Local. The padding bits past n get copies too; they are cleared before any opening."""
-    spread = np.uint64(0) - (planes[:, :1] & np.uint64(1))
-    return np.ascontiguousarray(np.repeat(spread, nwords(n), axis=1))
 
 
 def evaluate_clear(circuit: Circuit, *values: object, as_bytes: bool = False) -> list:

@@ -123,8 +123,11 @@ def test_evaluate_checks_inputs():
     one = np.zeros((1, 2), dtype=np.uint64)
     with pytest.raises(ShareTypeError, match="takes 3 input values, got 2"):
         evaluate(c, ops, [one, one])
-    with pytest.raises(ShareTypeError, match=r"inputs\[2\]: expected a uint64 bundle of shape \(1, 2\)"):
+    with pytest.raises(ShareTypeError, match=r"inputs\[2\]: expected a bundle of shape \(1, 2\) of the backend's "
+                                             r"words \(uint64\), got \(dtype\('uint64'\), \(2, 2\)\)"):
         evaluate(c, ops, [one, one, np.zeros((2, 2), dtype=np.uint64)])
+    with pytest.raises(ShareTypeError, match=r"inputs\[0\]: expected a bundle .* got \(dtype\('int64'\)"):
+        evaluate(c, ops, [one.astype(np.int64), one, one])
 
 
 # ----------------------------------------------------------------------------- shipped circuits
@@ -250,9 +253,10 @@ def test_wire_bit_and_byte_order():
 
 
 @pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("engine", ["gmw", "spdz2k"])
 @settings(max_examples=6)
 @given(w=st.sampled_from([65, 128, 256]), seed=st.integers(0, 2**32))
-def test_evaluate_on_wide_secret_bits(n, w, seed):
+def test_evaluate_on_wide_secret_bits(n, engine, w, seed):
     rng = np.random.default_rng(seed)
     m = (1 << w) - 1
     rand = [int.from_bytes(rng.bytes(w // 8 + 1), "big") & m for _ in range(40)]
@@ -268,13 +272,14 @@ def test_evaluate_on_wide_secret_bits(n, w, seed):
         rounds = party.stats()["sections"]["circuit"]["rounds"]
         return [o.width for o in outs], party.reveal(*outs), rounds
 
-    for widths, got, rounds in run_local(main, n, engine="gmw"):
+    for widths, got, rounds in run_local(main, n, engine=engine):
         assert widths == [w, 1, w, w - 8] and rounds == c.and_depth
         assert [[int(v) for v in g] for g in got] == wide_oracle(w, xs, ys)
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_evaluate_with_a_public_input_and_the_argument_errors(n):
+@pytest.mark.parametrize("engine", ["gmw", "spdz2k"])
+def test_evaluate_with_a_public_input_and_the_argument_errors(n, engine):
     adder = mpc.bristol.load("adder64")
     xs = [0, 5, 2**64 - 1]
 
@@ -297,7 +302,7 @@ def test_evaluate_with_a_public_input_and_the_argument_errors(n):
             mpc.bristol.evaluate("adder64", x, x)
         return party.reveal(s, t, u)
 
-    for s, t, u in run_local(main, n, engine="gmw"):
+    for s, t, u in run_local(main, n, engine=engine):
         assert s.tolist() == [7, 12, 6] and t.tolist() == [1, 7, 2] and u.tolist() == [1, 6, 0]
     with pytest.raises(ShareTypeError, match="same number of elements"):
         mpc.bristol.evaluate_clear(load_shipped("adder64"), [1, 2], [3])

@@ -220,6 +220,21 @@ class AuthBits:
         """k zero bit planes shaped like the planes of ``like``. Local."""
         return np.zeros((int(k), *like.shape[1:]), dtype=BAUTH)
 
+    def spread_lane0(self, planes: np.ndarray, words: int) -> np.ndarray:
+        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over ``words`` words, with
+        MACs: every bit takes lane 0's bit share and its MAC share m_0 (both linear), and the fold
+        sum_j X^j m_0 is m_0 (sum_j X^j), one GF(2^64) product. Local."""
+        x = self._share("spread_lane0 planes", planes)
+        if x.ndim != 2:
+            raise ShareTypeError(f"spread_lane0: expected bit planes (k, W), got shape {x.shape}")
+        first = x[:, 0]
+        m0 = np.ascontiguousarray(first["m"][:, 0])
+        one = np.empty(x.shape[0], dtype=BAUTH)
+        one["w"] = np.uint64(0) - (first["w"] & np.uint64(1))
+        one["m"] = m0[:, None]
+        one["f"] = self.k.gf64_mul(m0, np.full(m0.shape, _ALL, dtype=np.uint64))
+        return np.ascontiguousarray(np.repeat(one[:, None], int(words), axis=1))
+
     # ------------------------------------------------------------------ AND
 
     def and_(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -279,19 +279,23 @@ class PlainBits:
 def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Evaluate on bundles: ``inputs[i]`` has ``input_sizes[i]`` rows; returns one bundle per output.
 
-    ``ops`` is a gate backend (:class:`~mpc.engines.gmw.GMWEngine`, :class:`PlainBits`). Rounds
-    under GMW = ``circuit.and_depth``; every round's ANDs go out in one message per peer.
+    ``ops`` is a gate backend (:class:`~mpc.engines.gmw.GMWEngine`, :class:`PlainBits`, or
+    spdz2k's :class:`~mpc.engines.authbits.AuthBits`, whose bundles are authenticated words:
+    ``ops.share_dtype``, zeros a sharing of 0). Rounds under GMW and AuthBits =
+    ``circuit.and_depth``; every round's ANDs go out in one message per peer.
     """
     if len(inputs) != len(circuit.input_sizes) or not inputs:
         raise ShareTypeError(f"inputs: the circuit takes {len(circuit.input_sizes)} input values, got {len(inputs)}")
+    dtype = np.dtype(getattr(ops, "share_dtype", np.uint64))
     tail = tuple(inputs[0].shape[1:])
     for i, (x, size) in enumerate(zip(inputs, circuit.input_sizes, strict=True)):
-        if not isinstance(x, np.ndarray) or x.dtype != np.uint64 or tuple(x.shape) != (size, *tail):
-            got = getattr(x, "shape", type(x).__name__)
-            raise ShareTypeError(f"inputs[{i}]: expected a uint64 bundle of shape {(size, *tail)}, got {got}")
-    wires = np.zeros((circuit.nwires, *tail), dtype=np.uint64)
+        if not isinstance(x, np.ndarray) or x.dtype != dtype or tuple(x.shape) != (size, *tail):
+            got = (x.dtype, x.shape) if isinstance(x, np.ndarray) else type(x).__name__
+            raise ShareTypeError(f"inputs[{i}]: expected a bundle of shape {(size, *tail)} of the backend's "
+                                 f"words ({dtype}), got {got}")
+    wires = np.zeros((circuit.nwires, *tail), dtype=dtype)
     wires[: sum(circuit.input_sizes)] = np.concatenate(list(inputs))
-    one = None
+    one = zero = None
     for groups, (left, right, dest) in circuit.schedule():
         for op, a, b, o in groups:
             if op == "XOR":
@@ -302,8 +306,9 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.nda
                 wires[o] = wires[a]
             else:  # EQ: a holds the constants
                 if one is None:
-                    one = ops.invert(ops.zero_bits(1, wires))[0]
-                wires[o] = np.where((a == 1).reshape(-1, *([1] * len(tail))), one, np.uint64(0))
+                    zero = ops.zero_bits(1, wires)[0]
+                    one = ops.invert(zero[None])[0]
+                wires[o] = np.where((a == 1).reshape(-1, *([1] * len(tail))), one, zero)
         if dest.size:
             (wires[dest],) = ops.and_many([(wires[left], wires[right])])
     bundles, start = [], circuit.nwires - sum(circuit.output_sizes)

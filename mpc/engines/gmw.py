@@ -153,6 +153,13 @@ class GMWEngine:
         """k zero bit planes shaped like the planes of ``like`` (circuits' constant 0). Local."""
         return np.zeros((int(k), *like.shape[1:]), dtype=np.uint64)
 
+    def spread_lane0(self, planes: np.ndarray, words: int) -> np.ndarray:
+        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over ``words`` words: XOR
+        sharing is linear, so each party spreads its own share bit of lane 0 (0 -> 0, 1 -> all
+        ones). Local."""
+        spread = np.uint64(0) - (planes[:, :1] & np.uint64(1))
+        return np.ascontiguousarray(np.repeat(spread, int(words), axis=1))
+
     # ------------------------------------------------------------------ AND
 
     def and_(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
