@@ -17,7 +17,9 @@ big-endian: the hex string of a key is the key (see ``mpc.bristol``'s wire and b
 
 Cost (GMW engine, semi-honest): 40 rounds (the AND depth) and 2 bits per AND gate to each
 peer, about 115 kB per party for one block; up to 64 blocks cost the same, since 64 elements
-share a word. AND triples come from the dealer.
+share a word. AND triples come from the dealer. With ``mpcrun --engine spdz2k`` the same run is
+actively secure (authenticated bits: the same rounds and bytes, plus the MAC check before the
+ciphertext is revealed).
 """
 
 import mpc

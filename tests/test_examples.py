@@ -1,5 +1,5 @@
 """The walkthroughs in examples/: each script's main(party) in-process (threads) against the plaintext
-answers, for 2 and 3 parties, and through real mpcrun processes over ZeroMQ."""
+answers, for 2 and 3 parties (and under spdz2k too), and through real mpcrun processes over ZeroMQ."""
 
 import os
 import subprocess
@@ -27,8 +27,10 @@ def test_every_example_has_a_run_line_and_is_listed_in_the_readme():
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_first_protocol(n):
-    out = run_local(example("first_protocol").main, n, argv=[str(DATA / "bid_{pid}.txt")], preprocessing="dealer")
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_first_protocol(n, engine):
+    out = run_local(example("first_protocol").main, n, argv=[str(DATA / "bid_{pid}.txt")], preprocessing="dealer",
+                    engine=engine)
     bids = np.array([float((DATA / f"bid_{i}.txt").read_text()) for i in range(n)])
     for pid, (winner, top, mean, var, above) in enumerate(out):
         assert winner == int(np.argmax(bids)) and top == bids.max()
@@ -39,9 +41,10 @@ def test_first_protocol(n):
 
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("clip", [None, 0.5])
-def test_secure_aggregation(n, clip):
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_secure_aggregation(n, clip, engine):
     argv = [str(DATA / "update_{pid}.txt")] + ([] if clip is None else [str(clip)])
-    out = run_local(example("secure_aggregation").main, n, argv=argv, preprocessing="dealer")
+    out = run_local(example("secure_aggregation").main, n, argv=argv, preprocessing="dealer", engine=engine)
     updates = np.array([np.loadtxt(DATA / f"update_{i}.txt") for i in range(n)])
     want = (updates if clip is None else np.clip(updates, -clip, clip)).mean(axis=0)
     if n == 3 and clip is not None:
@@ -51,10 +54,11 @@ def test_secure_aggregation(n, clip):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_bristol_aes(n):
+@pytest.mark.parametrize("engine", ["gmw", "spdz2k"])
+def test_bristol_aes(n, engine):
     key = bytes.fromhex((DATA / "aes_key.txt").read_text())
     block = bytes.fromhex((DATA / "aes_plaintext.txt").read_text())
-    out = run_local(example("bristol_aes").main, n, argv=AES_ARGS, engine="gmw", preprocessing="dealer")
+    out = run_local(example("bristol_aes").main, n, argv=AES_ARGS, engine=engine, preprocessing="dealer")
     want = aes_ecb(key, block)
     assert want.hex() == "69c4e0d86a7b0430d8cdb78070b4c55a"  # FIPS-197 C.1
     assert out == [want if pid == 1 else None for pid in range(n)]  # only the plaintext owner learns it
