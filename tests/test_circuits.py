@@ -21,8 +21,18 @@ WIDE = [65, 100, 127, 128, 129, 192, 256, 512]
 
 
 def engine(party):
+    """GMW on local bit triples, or the party's own authenticated bits when it runs spdz2k."""
+    if party.engine_name == "spdz2k":
+        return party.gmw
     seed = party.common_prg.derive("test/bit-triples").random_bytes(16)
     return GMWEngine(party.channel, LocalBitTriples(seed, party.pid, party.n), party.kernels, pair_prgs=party.pair_prgs)
+
+
+# the boolean engines SecretBits run on: GMW (semi-honest) and spdz2k's authenticated bits; the
+# party's arithmetic engine for each (spdz2k's SecretBits are its AuthBits, see engine() above)
+BOOLEAN = pytest.mark.parametrize("arith", ["semi2k", "spdz2k"], ids=["gmw", "spdz2k-bits"])
+# a reveal's extra rounds: spdz2k checks the MACs of every opened word first (3 rounds)
+CHECK_ROUNDS = {"semi2k": 0, "spdz2k": 3}
 
 
 def edges(w):
@@ -143,12 +153,13 @@ def test_circuit_argument_errors():
         circuits.csa_sum(PLAIN, [])
 
 
-# ----------------------------------------------------------------------------- SecretBits under GMW
+# ----------------------------------------------------------------------------- SecretBits under GMW and spdz2k
 
 
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("w", [64, 13, 128, 200])
-def test_secret_bits_ops_match_plaintext(n, w):
+@BOOLEAN
+def test_secret_bits_ops_match_plaintext(n, w, arith):
     xs, ys = edge_pairs(w, 40, seed=w + n)
     count, m = len(xs), (1 << w) - 1
     pub = [(7 * i + 3) & m for i in range(count)]
@@ -185,14 +196,15 @@ def test_secret_bits_ops_match_plaintext(n, w):
         [a >> 1 for a in xs], [(a & 1) | (b & ~1 & m) for a, b in pairs],
         [int(a == p) for a, p in zip(xs, pub, strict=True)], [int(a < 3) for a in xs],
     ]
-    for got, rounds in run_local(main, n):
-        assert rounds == 1
+    for got, rounds in run_local(main, n, engine=arith):
+        assert rounds == 1 + CHECK_ROUNDS[arith]
         for i, (g, wv) in enumerate(zip(got, want, strict=True)):
             assert [int(v) for v in g] == wv, f"output {i}"
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_rounds_equal_and_depth(n):
+@BOOLEAN
+def test_rounds_equal_and_depth(n, arith):
     count = 100
 
     def main(party):
@@ -210,7 +222,7 @@ def test_rounds_equal_and_depth(n):
 
     header = 40
     words = 2  # ceil(100 / 64)
-    for r in run_local(main, n):
+    for r in run_local(main, n, engine=arith):
         assert r["add"][0] == circuits.adder_cost(64)["rounds"] == 7
         assert r["lt"][0] == circuits.lt_cost(64)["rounds"] == 7
         assert r["eq"][0] == 6 and r["mux"][0] == 1 and r["and"][0] == 1
@@ -221,7 +233,8 @@ def test_rounds_equal_and_depth(n):
 
 
 @pytest.mark.parametrize("n", [2, 3])
-def test_sum_of_many_addends(n):
+@BOOLEAN
+def test_sum_of_many_addends(n, arith):
     k, count, w = 7, 70, 64
     rng = np.random.default_rng(n)
     vals = [rng.integers(0, 2**64, size=count, dtype=np.uint64) for _ in range(k)]
@@ -239,7 +252,7 @@ def test_sum_of_many_addends(n):
     want = np.zeros(count, dtype=np.uint64)
     for v in vals:
         want += v
-    for got, rounds in run_local(main, n):
+    for got, rounds in run_local(main, n, engine=arith):
         np.testing.assert_array_equal(got, want)
         assert rounds == circuits.csa_layers(k) + circuits.adder_cost(w)["rounds"]
 
@@ -288,9 +301,10 @@ def test_padding_bits_never_leak(n):
 
 
 @pytest.mark.parametrize("n", [2, 3])
+@pytest.mark.parametrize("kind", ["gmw", "spdz2k"])
 @settings(max_examples=8)
 @given(case=wide_values)
-def test_wide_secret_bits_through_the_party_match_python_ints(n, case):
+def test_wide_secret_bits_through_the_party_match_python_ints(n, kind, case):
     """Widths beyond 64 bits: values in and out as Python ints, adders, comparisons, where, sums."""
     w, pairs = case
     xs, ys = [p[0] for p in pairs], [p[1] for p in pairs]
@@ -309,7 +323,7 @@ def test_wide_secret_bits_through_the_party_match_python_ints(n, case):
         [int(a >= b) for a, b in pairs], [int(a == b) for a, b in pairs], [max(a, b) for a, b in pairs],
         [(2 * a + b) & m for a, b in pairs], [a ^ b for a, b in pairs], [a >> (w - 3) for a in xs],
     ]
-    for got in run_local(main, n, engine="gmw"):
+    for got in run_local(main, n, engine=kind):
         for i, (g, wv) in enumerate(zip(got, want, strict=True)):
             assert [int(v) for v in g] == wv, f"output {i}"
         assert got[0].dtype == object and got[3].dtype == np.uint64  # w > 64 bits: Python ints; 1 bit: uint64
