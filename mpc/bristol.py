@@ -36,8 +36,8 @@ sharing one word (so one AES block costs the same traffic as 64 blocks: 40 round
 semi-honest, dishonest majority (that of GMW, :mod:`mpc.engines.gmw`); the gate sequence never
 depends on the values. Under ``engine="spdz2k"`` the SecretBits are authenticated bits
 (:mod:`mpc.engines.authbits`): the same rounds and bytes, every opened word MAC-checked before
-a result is revealed (malicious with abort), and 528 bytes of memory per wire and word of 64
-elements instead of 8 (docs/bristol.md).
+a result is revealed (malicious with abort), and 528 bytes of memory per live wire and word of
+64 elements instead of 8 (docs/bristol.md).
 """
 
 from __future__ import annotations

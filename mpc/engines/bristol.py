@@ -22,7 +22,8 @@ written at most once and read only after it is written.
 
 Evaluation (:func:`evaluate`) on any gate backend of :mod:`mpc.engines.circuits` (GMW shares,
 or :class:`PlainBits` for cleartext): every wire holds a bundle row (for GMW, one row of a
-``(bits, W)`` plane array, i.e. that bit of all elements at once). Gates are scheduled by AND
+``(bits, W)`` plane array, i.e. that bit of all elements at once), in a storage slot it shares
+with wires whose lives do not overlap (:func:`_slots`: AES-128 on 740 slots for 36,648 wires). Gates are scheduled by AND
 depth: round r first runs the linear gates (XOR/INV/EQ/EQW) whose inputs are at AND depth r,
 vectorised by sub-level, then ALL AND/MAND gates whose inputs are at depth <= r in one
 ``and_many`` call. Cost under GMW: rounds = the circuit's AND depth; per element, 16 bytes per
@@ -101,6 +102,13 @@ class Circuit:
         if "schedule" not in self._cache:
             self._cache["schedule"] = _schedule(self)
         return self._cache["schedule"]
+
+    def slots(self) -> tuple[list, int, np.ndarray]:
+        """The schedule on storage slots instead of wires, the number of slots, and the output
+        wires' slots (see :func:`_slots`); cached."""
+        if "slots" not in self._cache:
+            self._cache["slots"] = _slots(self)
+        return self._cache["slots"]
 
     def to_bristol(self) -> str:
         """The circuit as Bristol Fashion text."""
@@ -257,6 +265,57 @@ def _schedule(circuit: Circuit):
     return out
 
 
+def _slots(circuit: Circuit) -> tuple[list, int, np.ndarray]:
+    """Wires mapped onto reusable storage slots (register allocation by liveness), so that the
+    evaluator holds the live wires only: a wire's slot is free once the last step that reads it
+    has run, and the next step's outputs take freed slots first. A step is one linear group or
+    one round's AND layer; it reads all its inputs before it writes (NumPy's fancy indexing
+    copies), so its outputs may take the slots its own last reads free. The input wires keep
+    slots 0 .. (inputs - 1); the output wires are never freed. EQ gates' first two columns are
+    constants, not wires. AES-128: 36,648 wires on 740 slots (asserted in the tests), which
+    matters most for spdz2k's 528-byte authenticated words; in the clear, on 157 words, AES-128
+    took 8.1 ms against 12.8 with every wire kept (fewer cache misses)."""
+    schedule = circuit.schedule()
+    nin, nout = sum(circuit.input_sizes), sum(circuit.output_sizes)
+    steps = []  # (reads, writes) per step, in evaluation order
+    for groups, (left, right, dest) in schedule:
+        for op, a, b, o in groups:
+            steps.append(((), o) if op == "EQ" else ((a, b), o))
+        if dest.size:
+            steps.append(((left, right), dest))
+    last = np.full(circuit.nwires, -1, dtype=np.int64)  # the last step reading each wire
+    for i, (reads, _) in enumerate(steps):
+        for r in reads:
+            last[r] = i
+    last[circuit.nwires - nout :] = len(steps)  # outputs live to the end
+    slot = np.full(circuit.nwires, -1, dtype=np.int64)
+    slot[:nin] = np.arange(nin)
+    free = sorted((int(w) for w in np.flatnonzero(last[:nin] < 0)), reverse=True)  # unread inputs
+    count = nin
+    dying = [[] for _ in range(len(steps) + 1)]
+    for w in range(nin):
+        if last[w] >= 0:
+            dying[last[w]].append(w)
+    for i, (_, writes) in enumerate(steps):
+        free.extend(int(slot[w]) for w in dying[i])  # read for the last time here: reusable now
+        unread = []
+        for w in writes.tolist():
+            if free:
+                slot[w] = free.pop()
+            else:
+                slot[w], count = count, count + 1
+            if last[w] < 0:  # never read and not an output: its slot is free after this step
+                unread.append(int(slot[w]))
+            else:
+                dying[last[w]].append(w)
+        free.extend(unread)
+    mapped = []
+    for groups, (left, right, dest) in schedule:
+        mapped.append(([(op, a, b, slot[o]) if op == "EQ" else (op, slot[a], slot[b], slot[o])
+                        for op, a, b, o in groups], (slot[left], slot[right], slot[dest])))
+    return mapped, count, slot[circuit.nwires - nout :]
+
+
 # ----------------------------------------------------------------------------- evaluation
 
 
@@ -293,10 +352,11 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.nda
             got = (x.dtype, x.shape) if isinstance(x, np.ndarray) else type(x).__name__
             raise ShareTypeError(f"inputs[{i}]: expected a bundle of shape {(size, *tail)} of the backend's "
                                  f"words ({dtype}), got {got}")
-    wires = np.zeros((circuit.nwires, *tail), dtype=dtype)
+    schedule, nslots, out_slots = circuit.slots()  # the live wires only (see _slots)
+    wires = np.zeros((nslots, *tail), dtype=dtype)
     wires[: sum(circuit.input_sizes)] = np.concatenate(list(inputs))
     one = zero = None
-    for groups, (left, right, dest) in circuit.schedule():
+    for groups, (left, right, dest) in schedule:
         for op, a, b, o in groups:
             if op == "XOR":
                 wires[o] = ops.xor(wires[a], wires[b])
@@ -311,9 +371,9 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.nda
                 wires[o] = np.where((a == 1).reshape(-1, *([1] * len(tail))), one, zero)
         if dest.size:
             (wires[dest],) = ops.and_many([(wires[left], wires[right])])
-    bundles, start = [], circuit.nwires - sum(circuit.output_sizes)
+    bundles, start = [], 0
     for size in circuit.output_sizes:
-        bundles.append(wires[start : start + size].copy())
+        bundles.append(wires[out_slots[start : start + size]])  # fancy indexing: a copy
         start += size
     return bundles
 
