@@ -19,7 +19,8 @@ Cost (GMW engine, semi-honest): 40 rounds (the AND depth) and 2 bits per AND gat
 peer, about 115 kB per party for one block; up to 64 blocks cost the same, since 64 elements
 share a word. AND triples come from the dealer. With ``mpcrun --engine spdz2k`` the same run is
 actively secure (authenticated bits: the same rounds and bytes, plus the MAC check before the
-ciphertext is revealed).
+ciphertext is revealed); adding ``--preprocessing ot`` drops the dealer too (the parties make
+the AND triples of the block's one live lane by OT: about 4 s and 416 MB per party).
 """
 
 import mpc

@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import pathlib
 
-from mpc.engines.bitplanes import nwords
 from mpc.engines.bristol import (
     SHIPPED,
     BristolFormatError,
@@ -107,10 +106,13 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
                 raise ShareTypeError(f"inputs[{i}]: element counts differ: {n} and {x.n} (only 1 broadcasts)")
             if x.width != size:
                 raise ShareTypeError(f"inputs[{i}]: the circuit's input {i} has {size} bits, got width {x.width}")
-            planes.append(x.planes if x.n == n else engine.spread_lane0(x.planes, nwords(n)))
+            planes.append(x.planes if x.n == n else engine.spread_lane0(x.planes, n))
         else:
             planes.append(SecretBits.public(engine, x, n, size).planes)
-    return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes)]
+    # every gate is lane-wise, and the padding lanes past n hold public values or values that no
+    # live lane ever reads (an input's zero padding, a broadcast's zeros, material's padding): the
+    # AND layers say lanes=n, and a source that offers it makes gates for the n live lanes only
+    return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes, lanes=n)]
 
 
 def evaluate_clear(circuit: Circuit, *values: object, as_bytes: bool = False) -> list:

@@ -84,6 +84,7 @@ from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
 from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, lighten, pack_light, words
+from mpc.sharing.packing import POW2, lane_masks
 
 __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
 
@@ -220,20 +221,24 @@ class AuthBits:
         """k zero bit planes shaped like the planes of ``like``. Local."""
         return np.zeros((int(k), *like.shape[1:]), dtype=BAUTH)
 
-    def spread_lane0(self, planes: np.ndarray, words: int) -> np.ndarray:
-        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over ``words`` words, with
-        MACs: every bit takes lane 0's bit share and its MAC share m_0 (both linear), and the fold
-        sum_j X^j m_0 is m_0 (sum_j X^j), one GF(2^64) product. Local."""
+    def spread_lane0(self, planes: np.ndarray, n: int) -> np.ndarray:
+        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over n elements, (k,
+        ceil(n / 64)), with MACs: lanes 0 .. n-1 take lane 0's bit share and its MAC share m_0
+        (both linear), the padding lanes a sharing of 0 (bit 0, MAC 0: public, so an AND layer
+        may say ``lanes=n``); a word's fold sum_j X^j m_j is m_0 times the polynomial of its live
+        lanes, one GF(2^64) product. Local."""
         x = self._share("spread_lane0 planes", planes)
         if x.ndim != 2:
             raise ShareTypeError(f"spread_lane0: expected bit planes (k, W), got shape {x.shape}")
+        live = lane_masks(n)  # (W,) the live lanes of each word
         first = x[:, 0]
         m0 = np.ascontiguousarray(first["m"][:, 0])
-        one = np.empty(x.shape[0], dtype=BAUTH)
-        one["w"] = np.uint64(0) - (first["w"] & np.uint64(1))
-        one["m"] = m0[:, None]
-        one["f"] = self.k.gf64_mul(m0, np.full(m0.shape, _ALL, dtype=np.uint64))
-        return np.ascontiguousarray(np.repeat(one[:, None], int(words), axis=1))
+        out = np.zeros((x.shape[0], live.size), dtype=BAUTH)
+        out["w"] = (np.uint64(0) - (first["w"] & np.uint64(1)))[:, None] & live[None, :]
+        lane_on = (live[:, None] & POW2[None, :]) != 0  # (W, 64)
+        out["m"] = np.where(lane_on[None, :, :], m0[:, None, None], np.uint64(0))
+        out["f"] = self.k.gf64_mul(np.repeat(m0, live.size), np.tile(live, m0.size)).reshape(out.shape)
+        return out
 
     # ------------------------------------------------------------------ AND
 

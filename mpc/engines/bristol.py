@@ -328,15 +328,18 @@ class PlainBits:
     def invert(self, a):
         return np.invert(a)
 
-    def and_many(self, pairs):
+    def and_many(self, pairs, lanes=None):
         return [np.bitwise_and(a, b) for a, b in pairs]
 
     def zero_bits(self, k, like):
         return np.zeros((int(k), *like.shape[1:]), dtype=np.uint64)
 
 
-def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray], lanes: int | None = None) -> list[np.ndarray]:
     """Evaluate on bundles: ``inputs[i]`` has ``input_sizes[i]`` rows; returns one bundle per output.
+    ``lanes`` = m: the bundles are bit planes over m elements whose padding lanes (from m on)
+    no live lane depends on, passed to every AND layer (``and_many``'s hint: a source that
+    offers it makes AND triples for the live lanes only; see :mod:`mpc.bristol`).
 
     ``ops`` is a gate backend (:class:`~mpc.engines.gmw.GMWEngine`, :class:`PlainBits`, or
     spdz2k's :class:`~mpc.engines.authbits.AuthBits`, whose bundles are authenticated words:
@@ -370,7 +373,8 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.nda
                     one = ops.invert(zero[None])[0]
                 wires[o] = np.where((a == 1).reshape(-1, *([1] * len(tail))), one, zero)
         if dest.size:
-            (wires[dest],) = ops.and_many([(wires[left], wires[right])])
+            pair = [(wires[left], wires[right])]
+            (wires[dest],) = ops.and_many(pair) if lanes is None else ops.and_many(pair, lanes=lanes)
     bundles, start = [], 0
     for size in circuit.output_sizes:
         bundles.append(wires[out_slots[start : start + size]])  # fancy indexing: a copy

@@ -48,6 +48,7 @@ from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.bit_triples import BitTripleSource
 from mpc.prg import PRG, SEED_BYTES
+from mpc.sharing.packing import lane_masks
 
 __all__ = ["GMWEngine"]
 
@@ -153,12 +154,13 @@ class GMWEngine:
         """k zero bit planes shaped like the planes of ``like`` (circuits' constant 0). Local."""
         return np.zeros((int(k), *like.shape[1:]), dtype=np.uint64)
 
-    def spread_lane0(self, planes: np.ndarray, words: int) -> np.ndarray:
-        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over ``words`` words: XOR
-        sharing is linear, so each party spreads its own share bit of lane 0 (0 -> 0, 1 -> all
-        ones). Local."""
+    def spread_lane0(self, planes: np.ndarray, n: int) -> np.ndarray:
+        """Shares of element 0 of bit planes ``planes`` (k, W) repeated over n elements, (k,
+        ceil(n / 64)): XOR sharing is linear, so each party spreads its own share bit of lane 0
+        over lanes 0 .. n-1 (0 -> 0, 1 -> ones); the padding lanes hold 0, a public value (so an
+        AND layer may say ``lanes=n``: the padding never carries element 0's bit). Local."""
         spread = np.uint64(0) - (planes[:, :1] & np.uint64(1))
-        return np.ascontiguousarray(np.repeat(spread, int(words), axis=1))
+        return spread & lane_masks(n)[None, :]
 
     # ------------------------------------------------------------------ AND
 
