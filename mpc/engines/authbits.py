@@ -253,10 +253,12 @@ class AuthBits:
         one per pair) returns light words (:data:`LAUTH`) for those pairs: the same protocol and
         messages, without computing and writing the 64 MACs of every output word. ``lanes`` = m:
         every operand is bit planes (rows, W) over m elements, W = ceil(m / 64), whose lanes from
-        m on (the last word's padding) hold public values, the same at every party; a triple
-        source that offers it then makes zero triples for those lanes (their d = x ^ 0 shows
-        only the public padding), so m < 64 elements cost m gates a word, not 64
-        (:func:`~mpc.preprocessing.base.live_lanes`)."""
+        m on (the last word's padding) reveal nothing of the live lanes when opened: public
+        values, the same at every party (a comparison's), or lane-wise functions of padding
+        that no live lane reads (a Bristol circuit's: zero-padded inputs, which a cheating owner
+        may fill with values of its own); a triple source that offers it then makes zero triples
+        for those lanes (their d = x ^ 0 shows only the padding), so m < 64 elements cost m
+        gates a word, not 64 (:func:`~mpc.preprocessing.base.live_lanes`)."""
         return steps.run(self.channel.exchange, self.and_steps(pairs, light, lanes))
 
     def and_steps(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],

@@ -128,8 +128,9 @@ class BooleanEngine(Protocol):
     # planes (k, W') -> (k, ceil(n / 64)): lanes 0 .. n-1 hold lane 0 of word 0 (one element
     # broadcast to n), the padding lanes from n on hold 0; local
     def spread_lane0(self, planes: np.ndarray, n: int) -> np.ndarray: ...
-    # lanes = m: every operand is bit planes over m elements whose lanes from m on hold public
-    # padding; a hint an engine may use for its material (spdz2k's: zero triples there), or ignore
+    # lanes = m: every operand is bit planes over m elements whose lanes from m on (padding) reveal
+    # nothing of the live lanes if opened (AuthBits.and_many says when); a hint an engine may use
+    # for its material (spdz2k's: zero triples there), or ignore
     def and_many(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]],
                  lanes: int | None = None) -> list[np.ndarray]: ...
     def input(self, words: np.ndarray | None, owner: int, shape: int | Sequence[int]) -> np.ndarray: ...
