@@ -7,7 +7,7 @@ import pytest
 
 import mpc
 from mpc.errors import ConfigError, ShareTypeError
-from mpc.tensor.secret_bits import SecretBits, where
+from mpc.tensor.secret_bits import SecretBits, sum_bits, where
 from mpc.testing import run_local
 
 PARTIES = pytest.mark.parametrize("n", [2, 3])
@@ -219,3 +219,27 @@ def test_input_bits_beyond_64_bits_as_ints_and_bytes(n, engine):
             assert ab == [v.to_bytes(16, "big") for v in BIG]
         else:
             assert ab is None
+
+
+def test_dealer_free_secret_bits_on_few_elements_make_gates_for_the_live_lanes_only():
+    """spdz2k with preprocessing="ot": SecretBits operations on 3 elements (an adder, a
+    comparison, an AND, a multiplexer, a sum) ask for AND triples as (words, 1, 3), the live
+    lanes only, and give the plaintext answers; a vector of 64 elements has no padding and asks
+    for whole words."""
+    a, b = [5, 2**16 - 1, 0], [7, 1, 0]
+
+    def main(p):
+        x = p.input_bits(a if p.pid == 0 else None, owner=0, n=3, width=16)
+        y = p.input_bits(b if p.pid == 1 else None, owner=1, n=3, width=16)
+        with p.recording() as used:
+            outs = [x + y, x < y, x & y, where(x < y, x, y), sum_bits([x, y, x])]
+        full = p.input_bits(list(range(64)) if p.pid == 0 else None, owner=0, n=64, width=8)
+        with p.recording() as whole:
+            full + full
+        return [r.params for r in used if r.kind == "bit_triple"], [r.params for r in whole], p.reveal(*outs)
+
+    for live, whole, (s, lt, band, mn, total) in run_local(main, 2, engine="spdz2k", preprocessing="ot", timeout=120):
+        assert live and all(params[1:] == (1, 3) for params in live)
+        assert whole and all(len(params) == 1 for params in whole)
+        assert s.tolist() == [12, 0, 0] and lt.tolist() == [1, 0, 0] and band.tolist() == [5, 1, 0]
+        assert mn.tolist() == [5, 1, 0] and total.tolist() == [17, (2 * (2**16 - 1) + 1) % 2**16, 0]

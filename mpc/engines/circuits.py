@@ -66,6 +66,25 @@ class BitOps(Protocol):
     def zero_bits(self, k: int, like): ...
 
 
+class LiveLanes:
+    """A boolean engine whose every AND layer says its live lanes (``and_many``'s ``lanes`` hint):
+    for circuits on bit planes over n elements whose padding lanes reveal nothing of the live
+    ones (:meth:`mpc.engines.authbits.AuthBits.and_many`), so a triple source that offers it
+    makes gates for the n live lanes only. Everything else is the engine's own."""
+
+    def __init__(self, engine, n: int) -> None:
+        self.engine, self.n = engine, int(n)
+
+    def __getattr__(self, name: str):
+        return getattr(self.engine, name)
+
+    def and_many(self, pairs, **kw):
+        return self.engine.and_many(pairs, lanes=self.n, **kw)
+
+    def and_(self, x, y):
+        return self.and_many([(x, y)])[0]
+
+
 def _width(x, y=None, what: str = "operands") -> int:
     w = int(x.shape[0])
     if w < 1:

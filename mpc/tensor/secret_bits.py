@@ -128,6 +128,17 @@ class SecretBits:
     def __repr__(self) -> str:  # sizes only: never a share, never a protocol
         return f"SecretBits(n={self.n}, width={self.width}, party={self.engine.pid})"
 
+    @property
+    def _gates(self):
+        """The engine for this vector's AND gates. Every operation on SecretBits is lane-wise or
+        moves whole planes or whole words, so the padding lanes past n only ever hold what the
+        padding of inputs and constants computes to (an input's zero padding, which a cheating
+        owner may fill with its own values; a public operand's; a broadcast's zeros), never a
+        live element: with padding the AND layers say ``lanes=n``
+        (:class:`~mpc.engines.circuits.LiveLanes`), and a source that offers it (spdz2k's
+        dealer-free one) makes no gates for the padding, whose openings show nothing else."""
+        return self.engine if self.n % 64 == 0 else circuits.LiveLanes(self.engine, self.n)
+
     def _new(self, planes: np.ndarray) -> SecretBits:
         return SecretBits(self.engine, np.ascontiguousarray(planes), self.n)
 
@@ -160,7 +171,7 @@ class SecretBits:
 
     def __and__(self, other: object) -> SecretBits:
         if isinstance(other, SecretBits):
-            return self._new(self.engine.and_(self.planes, self._operand(other, "&").planes))
+            return self._new(self._gates.and_(self.planes, self._operand(other, "&").planes))
         return self._new(self.engine.and_public(self.planes, self._public_planes(other)))
 
     __rand__ = __and__
@@ -224,26 +235,26 @@ class SecretBits:
     # ------------------------------------------------------------------ arithmetic mod 2^width
 
     def __add__(self, other: object) -> SecretBits:
-        return self._new(circuits.add(self.engine, self.planes, self._operand(other, "+").planes))
+        return self._new(circuits.add(self._gates, self.planes, self._operand(other, "+").planes))
 
     __radd__ = __add__
 
     def __sub__(self, other: object) -> SecretBits:
-        return self._new(circuits.sub(self.engine, self.planes, self._operand(other, "-").planes))
+        return self._new(circuits.sub(self._gates, self.planes, self._operand(other, "-").planes))
 
     def __rsub__(self, other: object) -> SecretBits:
-        return self._new(circuits.sub(self.engine, self._operand(other, "-").planes, self.planes))
+        return self._new(circuits.sub(self._gates, self._operand(other, "-").planes, self.planes))
 
     def __neg__(self) -> SecretBits:
-        return self._new(circuits.neg(self.engine, self.planes))
+        return self._new(circuits.neg(self._gates, self.planes))
 
     # ------------------------------------------------------------------ comparisons (1-bit results)
 
     def lt(self, other: object, signed: bool = False) -> SecretBits:
-        return self._new(circuits.lt(self.engine, self.planes, self._operand(other, "lt").planes, signed))
+        return self._new(circuits.lt(self._gates, self.planes, self._operand(other, "lt").planes, signed))
 
     def gt(self, other: object, signed: bool = False) -> SecretBits:
-        return self._new(circuits.lt(self.engine, self._operand(other, "gt").planes, self.planes, signed))
+        return self._new(circuits.lt(self._gates, self._operand(other, "gt").planes, self.planes, signed))
 
     def le(self, other: object, signed: bool = False) -> SecretBits:
         return ~self.gt(other, signed)
@@ -252,7 +263,7 @@ class SecretBits:
         return ~self.lt(other, signed)
 
     def eq(self, other: object) -> SecretBits:
-        return self._new(circuits.eq(self.engine, self.planes, self._operand(other, "eq").planes))
+        return self._new(circuits.eq(self._gates, self.planes, self._operand(other, "eq").planes))
 
     def ne(self, other: object) -> SecretBits:
         return ~self.eq(other)
@@ -298,7 +309,7 @@ def where(cond: SecretBits, a: object, b: object) -> SecretBits:
         raise ShareTypeError("where: at least one of a and b must be a SecretBits")
     cond._same_vector(ref, "where")
     sa, sb = ref._operand(a, "where"), ref._operand(b, "where")
-    return ref._new(circuits.mux(ref.engine, cond.planes, sa.planes, sb.planes))
+    return ref._new(circuits.mux(ref._gates, cond.planes, sa.planes, sb.planes))
 
 
 def sum_bits(addends: Sequence[SecretBits]) -> SecretBits:
@@ -308,7 +319,7 @@ def sum_bits(addends: Sequence[SecretBits]) -> SecretBits:
         raise ShareTypeError("sum_bits: expected a non-empty sequence of SecretBits")
     first = addends[0]
     planes = [first._operand(x, "sum_bits").planes for x in addends]
-    return first._new(circuits.csa_sum(first.engine, planes))
+    return first._new(circuits.csa_sum(first._gates, planes))
 
 
 def reveal_bits(*xs: SecretBits, to: int | None = None, as_bytes: bool = False) -> list:
