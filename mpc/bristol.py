@@ -109,9 +109,10 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
             planes.append(x.planes if x.n == n else engine.spread_lane0(x.planes, n))
         else:
             planes.append(SecretBits.public(engine, x, n, size).planes)
-    # every gate is lane-wise, and the padding lanes past n hold public values or values that no
-    # live lane ever reads (an input's zero padding, a broadcast's zeros, material's padding): the
-    # AND layers say lanes=n, and a source that offers it makes gates for the n live lanes only
+    # every gate is lane-wise, and the padding lanes past n only hold what the inputs' padding
+    # computes to (SecretBits' zero padding, a public input's, a broadcast's zeros), never a live
+    # element: the AND layers say lanes=n, and a source that offers it makes gates for the n live
+    # lanes only (SecretBits._gates gives the argument at length)
     return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes, lanes=n)]
 
 

@@ -21,12 +21,12 @@ integer ``0x000102...0f``, its byte 0 on wires 120..127. Blank lines are ignored
 written at most once and read only after it is written.
 
 Evaluation (:func:`evaluate`) on any gate backend of :mod:`mpc.engines.circuits` (GMW shares,
-or :class:`PlainBits` for cleartext): every wire holds a bundle row (for GMW, one row of a
-``(bits, W)`` plane array, i.e. that bit of all elements at once), in a storage slot it shares
-with wires whose lives do not overlap (:func:`_slots`: AES-128 on 740 slots for 36,648 wires). Gates are scheduled by AND
-depth: round r first runs the linear gates (XOR/INV/EQ/EQW) whose inputs are at AND depth r,
-vectorised by sub-level, then ALL AND/MAND gates whose inputs are at depth <= r in one
-``and_many`` call. Cost under GMW: rounds = the circuit's AND depth; per element, 16 bytes per
+spdz2k's authenticated bits, or :class:`PlainBits` for cleartext): every wire holds a bundle
+row (for GMW, one row of a ``(bits, W)`` plane array, i.e. that bit of all elements at once),
+in a storage slot it shares with wires whose lives do not overlap (:func:`_slots`: AES-128 on
+740 slots for 36,648 wires). Gates are scheduled by AND depth: round r first runs the linear
+gates (XOR/INV/EQ/EQW) whose inputs are at AND depth r, vectorised by sub-level, then ALL
+AND/MAND gates whose inputs are at depth <= r in one ``and_many`` call. Cost under GMW: rounds = the circuit's AND depth; per element, 16 bytes per
 peer per 64 AND gates, i.e. 2 bits per AND per peer. Security: that of the backend.
 
 :class:`CircuitBuilder` is a backend that records gates instead of computing, so the circuit
