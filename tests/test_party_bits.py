@@ -19,7 +19,7 @@ MASK = (1 << W) - 1
 
 
 @PARTIES
-@SOURCES
+@pytest.mark.parametrize("pre", ["local", "dealer", "ot"])  # ot: dealer-free, on the live lanes (7 of 64)
 @BOOLEAN
 def test_boolean_party(n, pre, engine):
     a = np.array([0, 1, 65535, 1234, 40000, 7, 300], dtype=np.uint64)
