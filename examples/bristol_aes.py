@@ -40,8 +40,9 @@ def main(party: mpc.Party):
     aes = mpc.bristol.load("aes128")  # inputs: key (128 bits), block (128 bits); output: ciphertext
 
     # Each owner reads only its own file; the other parties pass None and the element count n.
-    key = read_hex(party.argv[0], "key") if party.pid == 0 else None
-    block = read_hex(party.argv[1], "plaintext") if party.pid == 1 else None
+    key_file, block_file, *_ = party.args(2, "mpcrun -n 2 examples/bristol_aes.py KEY_FILE PLAINTEXT_FILE")
+    key = read_hex(key_file, "key") if party.pid == 0 else None
+    block = read_hex(block_file, "plaintext") if party.pid == 1 else None
     # input_bits shares integers or bytes as XOR-shared bits (SecretBits) of any width.
     secret_key = party.input_bits(key, owner=0, n=1, width=128)
     secret_block = party.input_bits(block, owner=1, n=1, width=128)

@@ -19,8 +19,11 @@ def main(party: mpc.Party):
     # --- 1. Private input --------------------------------------------------------------------
     # party.pid (0 .. party.n - 1) says which party this process is. mpcrun replaced {pid} in
     # the argument by that number, so party 1 opens bid_1.txt and no other file. (The replace
-    # lets tests run the same main() in one process with mpc.testing.run_local.)
-    path = party.argv[0].replace("{pid}", str(party.pid))
+    # lets tests run the same main() in one process with mpc.testing.run_local.) party.args(1,
+    # usage) is the script's arguments, at least one: without it every party stops at once with
+    # a one-line ConfigError quoting the run line below, before anything is sent.
+    usage = "mpcrun -n 3 examples/first_protocol.py examples/data/bid_{pid}.txt"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))
     with open(path) as fh:
         my_bid = float(fh.read())  # a plain float: it never leaves this process in the clear
 

@@ -29,7 +29,9 @@ import mpc
 
 
 def main(party: mpc.Party):
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 examples/secure_aggregation.py examples/data/update_{pid}.txt [clip]"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     update = np.loadtxt(path, dtype=np.float64, ndmin=1)  # this party's private model update
     clip = float(party.argv[1]) if len(party.argv) > 1 else None  # public: every party passes the same
 

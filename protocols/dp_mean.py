@@ -29,7 +29,9 @@ def joint_records(party: mpc.Party, mine: np.ndarray) -> mpc.SecretTensor:
 
 
 def main(party: mpc.Party):
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/dp_mean.py protocols/data/dp_ages_{pid}.txt [epsilon]"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     epsilon = float(party.argv[1]) if len(party.argv) > 1 else 0.5
     ages = joint_records(party, np.loadtxt(path, dtype=np.float64, ndmin=1))
     budget = Accountant(epsilon=epsilon)

@@ -15,7 +15,9 @@ import mpc
 
 
 def main(party: mpc.Party):
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/fedavg.py protocols/data/update_{pid}.txt"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     update = np.loadtxt(path, dtype=np.float64, ndmin=1)
     updates = mpc.stack(party.input(update))  # (n, d): row i is party i's update, secret-shared
     avg = party.reveal(updates.mean(axis=0))

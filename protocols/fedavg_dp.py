@@ -35,7 +35,9 @@ def clip_l2(update: np.ndarray, bound: float) -> np.ndarray:
 
 
 def main(party: mpc.Party):
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/fedavg_dp.py protocols/data/update_{pid}.txt [rho] [honest] [epsilon]"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     rho = float(party.argv[1]) if len(party.argv) > 1 else 1.0
     honest = int(party.argv[2]) if len(party.argv) > 2 else 1
     budget = Accountant(epsilon=float(party.argv[3]) if len(party.argv) > 3 else 10.0, delta=1e-5)

@@ -14,7 +14,9 @@ import mpc
 
 
 def main(party: mpc.Party):
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/histogram.py protocols/data/votes_{pid}.txt [k]"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     k = int(party.argv[1]) if len(party.argv) > 1 else 5
     answers = np.loadtxt(path, dtype=np.int64, ndmin=1)
     if answers.size and (answers.min() < 0 or answers.max() >= k):

@@ -24,7 +24,9 @@ LEARNING_RATE = 0.2
 
 
 def load(party: mpc.Party) -> np.ndarray:
-    path = party.argv[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/linreg.py protocols/data/regression_{pid}.csv"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))  # mpcrun substitutes {pid} already
     return np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
 
 

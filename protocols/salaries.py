@@ -15,7 +15,9 @@ import mpc
 
 def read_salary(party: mpc.Party) -> float:
     # mpcrun substitutes {pid}; the replace makes the same argv work for in-process tests too
-    path = party.argv[0].replace("{pid}", str(party.pid))
+    # the run line, quoted in the error if the file argument is missing
+    usage = "mpcrun -n 3 protocols/salaries.py protocols/data/salary_{pid}.txt"
+    path = party.args(1, usage)[0].replace("{pid}", str(party.pid))
     with open(path) as fh:
         return float(fh.read().strip())
 

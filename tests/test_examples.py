@@ -77,3 +77,16 @@ def test_examples_through_mpcrun(tmp_path, name, args, expect, count):
     out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count(expect) == count, out.stdout
+
+
+@pytest.mark.processes
+def test_a_missing_argument_is_one_line_per_party_not_a_traceback(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MPC_")}
+    env["PYTHONPATH"] = str(ROOT)
+    cmd = [sys.executable, "-m", "mpc", "run", "-n", "2", str(EXAMPLES / "first_protocol.py")]
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr  # a ConfigError's exit status
+    assert "Traceback" not in out.stderr
+    for pid in (0, 1):
+        assert (f"[P{pid}] party {pid}: ConfigError: this script takes at least 1 argument after its path, got 0 "
+                "arguments; usage: mpcrun -n 3 examples/first_protocol.py examples/data/bid_{pid}.txt") in out.stderr

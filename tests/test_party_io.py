@@ -320,3 +320,17 @@ def test_preprocess_ends_with_one_full_collection(monkeypatch):
         np.testing.assert_allclose(value, np.ones(4), atol=1e-3)
     # the set-up heap is frozen once per party (so those collections skip it) and handed back at close
     assert frozen.count(1) == 2 and frozen.count(-1) == 2, frozen
+
+
+def test_script_arguments_are_checked_before_any_message():
+    """party.args(k, usage): the arguments after the script's path, at least k of them, else a
+    ConfigError quoting the run line at every party, before any message."""
+
+    def main(p):
+        before = p.stats()["total"]["bytes_sent"]
+        with pytest.raises(ConfigError, match=r"at least 2 arguments after its path, got 1 argument; "
+                                              r"usage: mpcrun -n 2 x\.py A B"):
+            p.args(2, "mpcrun -n 2 x.py A B")
+        return p.args(1, "mpcrun -n 2 x.py A"), p.stats()["total"]["bytes_sent"] - before
+
+    assert run_local(main, 2, argv=["a.txt"]) == [(["a.txt"], 0)] * 2

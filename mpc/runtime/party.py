@@ -53,6 +53,7 @@ from collections.abc import Sequence
 from mpc._core import get_kernels
 from mpc.engines.base import ArithmeticEngine, EngineContext
 from mpc.engines.gmw import GMWEngine
+from mpc.errors import ConfigError
 from mpc.net.channel import Channel
 from mpc.prg import PRG
 from mpc.runtime import dryrun
@@ -127,6 +128,18 @@ class Party:
 
     def __repr__(self) -> str:
         return f"Party(pid={self.pid}, n={self.n}, engine={self.engine_name!r})"
+
+    def args(self, required: int, usage: str) -> list[str]:
+        """The script's arguments (``argv``, after the script's path on the mpcrun line), checked
+        to be at least ``required``: otherwise a :class:`ConfigError` quoting ``usage`` (the run
+        line), raised at every party before any message, so mpcrun prints one line per party
+        instead of an IndexError traceback. ``path, *rest = party.args(1, "mpcrun -n 3 x.py
+        data_{pid}.txt")``."""
+        if len(self.argv) < int(required):
+            got = f"{len(self.argv)} argument{'s' * (len(self.argv) != 1)}"
+            raise ConfigError(f"this script takes at least {required} argument{'s' * (required != 1)} "
+                              f"after its path, got {got}; usage: {usage}")
+        return list(self.argv)
 
     def section(self, label: str) -> contextlib.AbstractContextManager[None]:
         """Count the traffic of a block separately: ``with party.section("matmul"): ...``."""
