@@ -243,3 +243,19 @@ def test_dealer_free_secret_bits_on_few_elements_make_gates_for_the_live_lanes_o
         assert whole and all(len(params) == 1 for params in whole)
         assert s.tolist() == [12, 0, 0] and lt.tolist() == [1, 0, 0] and band.tolist() == [5, 1, 0]
         assert mn.tolist() == [5, 1, 0] and total.tolist() == [17, (2 * (2**16 - 1) + 1) % 2**16, 0]
+
+
+@pytest.mark.parametrize(("engine", "rounds"), [("gmw", 0), ("spdz2k", 1)])
+def test_every_party_inputs_bits_in_one_call(engine, rounds):
+    """party.input_bits(values) with every party contributing (BooleanEngine.input_all): no
+    message under GMW (pairwise PRGs), one round under spdz2k (each party's masked words to every
+    peer at once, not one round per party)."""
+    mine = [[p, 2 * p + 1, 255 - p] for p in range(3)]
+
+    def main(p):
+        with p.section("in"):
+            shares = p.input_bits(mine[p.pid], width=8, check=False)
+        return p.stats()["sections"]["in"]["rounds"], [s.reveal().tolist() for s in shares]
+
+    for got_rounds, values in run_local(main, 3, engine=engine):
+        assert got_rounds == rounds and values == mine

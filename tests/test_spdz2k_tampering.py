@@ -24,7 +24,8 @@ bit-ledger words in the MAC check (in the message, after committing; or before c
 the commitment matches and the check values themselves must catch it), (g) bit material (an
 authenticated AND triple, daBit, bit-injection triple or edaBit: a bit, a folded or bit MAC,
 or a ring value or MAC; bits only at positions of real elements, not the padding of the last
-word). Trials that change no value (a MAC error on a share that is never opened, or whose bit is
+word), (c, d) the masked bit words it broadcasts when every party inputs bits at once (to every
+peer, or to one of two peers). Trials that change no value (a MAC error on a share that is never opened, or whose bit is
 multiplied by a public 0; an offset confined to the upper 64 bits of a ring value) may end with
 the honest result instead ("vanished", counted); every trial that changes a value must be caught.
 A bit check misses with probability at most 2^-63 per check, so zero misses is the expectation.
@@ -492,6 +493,44 @@ def test_boolean_g_bit_material():
     misses, vanished = run_trials(make, lambda r: exactly(LT)(r) or exactly(RELU)(r))
     assert misses == [] and vanished < TRIALS // 2
     print(f"bit material: {vanished} of {TRIALS} trials changed no value")
+
+
+BIT_VALUES = [[0x5A, 0x01, 0xFF], [0x00, 0x80, 0x3C], [0x11, 0x22, 0x33]]  # party p's 3 bytes
+
+
+def test_boolean_cd_a_bit_input_every_party_broadcasts():
+    """Every party inputs bits at once (party.input_bits(values): one exchange of masked words,
+    AuthBits.input_all); the cheater XORs a mask into one word of its masked words, sent to every
+    peer while it keeps the honest ones (c), or to one victim only with 3 parties (d); then the
+    parties reveal the XOR of everyone's bits."""
+    def make(rng, n):
+        cheater, word, mask = int(rng.integers(n)), int(rng.integers(8)), draw_mask(rng)
+        victim = int(rng.choice([q for q in range(n) if q != cheater])) if n == 3 and rng.random() < 0.5 else None
+
+        def main(p):
+            if p.pid == cheater:
+                orig = p.channel.send
+
+                def send(to, arr, tag):
+                    if arr.shape == (8, 1) and (victim is None or to == victim):  # the masked words
+                        arr = np.array(arr, copy=True)
+                        xor_word(arr, word, mask)
+                    return orig(to, arr, tag)
+                p.channel.send = send
+            shares = p.input_bits(BIT_VALUES[p.pid], width=8, check=False)
+            if p.pid == cheater:
+                del p.channel.send
+            total = shares[0]
+            for s in shares[1:]:
+                total = total ^ s
+            return p.reveal(total)
+        return main, cheater, False
+
+    want = {n: np.bitwise_xor.reduce(np.array(BIT_VALUES[:n], dtype=np.uint64), axis=0) for n in (2, 3)}
+    misses, vanished = run_trials(make, lambda r: any(np.array_equal(r, w) for w in want.values()))
+    assert misses == [] and vanished == 0
+
+
 
 
 @pytest.mark.parametrize("n", [2, 3, 4])

@@ -9,12 +9,13 @@ layout) is absorbed here:
   inputs private random bit planes from its own AES-CTR stream and the n sharings are XORed
   (local). Any n-1 parties know their own planes only; the missing party's planes are uniform
   and independent, so the XOR is uniform given their view. Cost: under GMW (pairwise-PRG
-  sharing, no message) 0 rounds, 0 bytes; under spdz2k (authenticated bits) one input per party,
-  n rounds, 8 bytes per 64-element word and bit to each peer. Under spdz2k the parties who
-  deviate cannot bias the bits either: each input is fixed by its owner's masked broadcast
-  (made consistent, :meth:`~mpc.engines.authbits.AuthBits.input`) before it sees anything but
-  the honest parties' uniformly masked words, so an honest party's uniform planes still make the
-  XOR uniform.
+  sharing, no message) 0 rounds, 0 bytes; under spdz2k (authenticated bits,
+  :meth:`~mpc.engines.authbits.AuthBits.input_all`) one round, 8 bytes per 64-element word and
+  bit to each peer. Under spdz2k the parties who deviate cannot bias the bits either: each input
+  is fixed by its owner's masked broadcast (recorded, so the MAC check confirms everyone got the
+  same), and all a cheater sees before it sends its own is the honest parties' words masked by
+  uniform masks it does not know, so an honest party's uniform planes still make the XOR
+  uniform.
 - :func:`bits_to_tensor`: the unsigned value of each element of a SecretBits as an Int64
   SecretTensor: B2A of every bit plane through the party's converter (daBits: 1 round, one
   opened bit per bit to each peer), then sum_i 2^i [b_i] (local).
@@ -47,10 +48,10 @@ def shared_random_bits(party, n: int, width: int, prg: PRG | None = None) -> Sec
     words = -(-int(n) // 64)
     shape = (int(width), words)
     mine = (prg or PRG.fresh()).uint64(shape)
-    planes = None
-    for j in range(party.n):
-        share = gmw.input(mine if j == party.pid else None, j, shape)
-        planes = share if planes is None else gmw.xor(planes, share)
+    shares = gmw.input_all(mine, shape)
+    planes = shares[0]
+    for share in shares[1:]:
+        planes = gmw.xor(planes, share)
     return SecretBits(gmw, planes, int(n))
 
 

@@ -378,6 +378,25 @@ class AuthBits:
         self.mac.record_public_bits(e)
         return self.xor_public(mask, np.ascontiguousarray(e))
 
+    def input_all(self, words_in: np.ndarray, shape: int | Sequence[int]) -> list[np.ndarray]:
+        """Every party's words (all of ``shape``), shared with MACs: the list indexed by owner,
+        in ONE round (each party broadcasts its masked words e = w ^ r to every peer; every e is
+        recorded for the MAC check, which also confirms every party received the same). A party
+        that sees the others' e first learns nothing from them (r is uniform and unknown to it),
+        so what it inputs cannot depend on their words. 8 bytes per word to each peer."""
+        shape = _shape(shape)
+        if not isinstance(words_in, np.ndarray) or words_in.dtype != np.uint64 or words_in.shape != shape:
+            raise ShareTypeError(f"input_all: every party must pass uint64 words of shape {shape}")
+        masks = [self.preprocessing.bit_input_masks(o, shape) for o in range(self.n)]  # every party alike
+        sent = self.k.bxor(words_in, masks[self.pid][1])
+        received = self.channel.exchange(sent)
+        out = []
+        for o in range(self.n):
+            e = np.ascontiguousarray(received[o])
+            self.mac.record_public_bits(e)
+            out.append(self.xor_public(masks[o][0], e))
+        return out
+
     def open_unchecked(self, flat: np.ndarray) -> np.ndarray:
         """Open the 1-d BAUTH array ``flat`` to everyone (one exchange) and record it for the MAC
         check; the opened words. The caller must not let them leave the computation before a check."""

@@ -243,6 +243,11 @@ class GMWEngine:
         tag = self.channel.next_tag()
         return self.channel.recv(owner, tag, dtype=np.uint64, shape=shape).copy()
 
+    def input_all(self, words: np.ndarray, shape: int | Sequence[int]) -> list[np.ndarray]:
+        """Every party's ``words`` (all of ``shape``), shared: the list indexed by owner. With
+        pairwise PRGs no message (one :meth:`input` per owner); without, a round per owner."""
+        return [self.input(words if o == self.pid else None, o, shape) for o in range(self.n)]
+
     def reveal(self, x: np.ndarray, to: int | None = None) -> np.ndarray | None:
         """Open x to every party (``to=None``) or to party ``to`` only (others get ``None``)."""
         return self.reveal_many([x], to=to)[0]

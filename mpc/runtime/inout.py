@@ -214,7 +214,7 @@ def share_bits(party, value: object, owner: int | None, n: object, width: object
     _agree(party, _meta(_ALL if everyone else int(owner), _BITS, width, (count,)), check, "input_bits")
     gmw = party.gmw
     if everyone:
-        return [SecretBits.input(gmw, value if o == party.pid else None, o, count, width) for o in range(party.n)]
+        return SecretBits.input_all(gmw, value, count, width)
     return SecretBits.input(gmw, value if mine else None, int(owner), count, width)
 
 

@@ -189,8 +189,10 @@ class Party:
           list of n SecretBits, entry i holding party i's values.
 
         Values must fit in ``width`` bits (negatives as two's complement; checked before any
-        message). Works under every engine (the GMW engine is always built). Cost: the agreement
-        round of :meth:`input` (skipped with ``check=False``); the sharing sends nothing.
+        message). Works under every engine (the GMW engine is always built; under spdz2k the bits
+        are its authenticated bits). Cost: the agreement round of :meth:`input` (skipped with
+        ``check=False``); then under GMW nothing (pairwise PRGs), under spdz2k one round in which
+        the owner, or every party at once, sends its masked words (8 bytes per word) to each peer.
         """
         return io.share_bits(self, value, owner, n, width, check)
 

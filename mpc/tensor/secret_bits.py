@@ -92,6 +92,15 @@ class SecretBits:
         return cls(engine, engine.input(words, owner, (width, nwords(int(n)))), int(n))
 
     @classmethod
+    def input_all(cls, engine: BooleanEngine, values: object, n: int, width: int = 64) -> list[SecretBits]:
+        """Every party's n values of ``width`` bits, shared (the list indexed by party), in one
+        call: :meth:`BooleanEngine.input_all` (no message under GMW; one round under spdz2k's
+        authenticated bits). Every party passes its own values, all n of them."""
+        width = check_width(width)
+        words, _ = encode(engine.k, "values", values, width, n)
+        return [cls(engine, share, int(n)) for share in engine.input_all(words, (width, nwords(int(n))))]
+
+    @classmethod
     def public(cls, engine: BooleanEngine, values: object, n: int | None = None, width: int = 64) -> SecretBits:
         """A sharing of public values (party 0 holds them), reduced mod 2^width; one value is
         repeated n times. Local; all parties pass the same values."""
