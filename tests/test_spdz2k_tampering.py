@@ -495,6 +495,25 @@ def test_boolean_g_bit_material():
     print(f"bit material: {vanished} of {TRIALS} trials changed no value")
 
 
+def test_a_a_reveal_of_tensors_and_bits_together():
+    """party.reveal(tensor, bits) under spdz2k runs ONE MAC check after both openings (MacCheck
+    .deferred): a cheater that changes its share of the tensor's opening, the first of the two,
+    must still make every honest party raise CheatingDetected, and no value is returned."""
+    def make(rng, n):
+        cheater, index, offset = int(rng.integers(n)), int(rng.integers(5)), draw_offset(rng)
+
+        def main(p):
+            a, _ = inputs(p)
+            bits = p.input_bits([1, 2, 3] if p.pid == 0 else None, owner=0, n=3, width=8)
+            if p.pid == cheater:  # the next exchange is the reveal's opening of a (5 elements)
+                one_shot(p.channel, "exchange", lambda arr: add128(arr, index, offset))
+            return p.reveal(a, bits)
+        return main, cheater, False
+
+    misses, _ = run_trials(make, lambda r: False)
+    assert misses == []
+
+
 BIT_VALUES = [[0x5A, 0x01, 0xFF], [0x00, 0x80, 0x3C], [0x11, 0x22, 0x33]]  # party p's 3 bytes
 
 

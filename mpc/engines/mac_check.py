@@ -83,9 +83,11 @@ Memory until the check: 32 bytes per opened ring element, 48 for one recorded as
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import secrets
 import types
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -301,6 +303,7 @@ class MacCheck:
         self._ledgers = (self.ring, self.bits)
         self.dry = dry  # a dry run's shadow engine: its channel returns zeros, so nothing is checked
         self.checks = 0
+        self._deferring = self._due = False  # inside deferred(): checks wait for its end
         self.opened = 0  # ring openings checked so far (elements)
         self.opened_bits = 0  # bit words checked so far
         self._seed = self._nonce = b""
@@ -343,8 +346,30 @@ class MacCheck:
 
     # ------------------------------------------------------------------ the check
 
+    @contextlib.contextmanager
+    def deferred(self, what: str) -> Iterator[None]:
+        """Within the block every check only notes that it is due; at its normal end ONE check of
+        everything pending (labelled ``what``), when one was due. For a reveal of several kinds
+        at once (Party.reveal of SecretTensors and SecretBits): the values opened inside are
+        handed out only after the block, so after that check, and the reveal takes one check's 3
+        rounds instead of one per kind. An exception inside skips the check (nothing is handed
+        out). Nested blocks join the outer one."""
+        if self._deferring:
+            yield
+            return
+        self._deferring, self._due = True, False
+        try:
+            yield
+        finally:
+            self._deferring = False
+        if self._due:
+            self.check(what)
+
     def check(self, what: str = "") -> None:
         """Check every recorded opening (see the module docstring): 3 rounds; CheatingDetected on failure."""
+        if self._deferring:
+            self._due = True
+            return
         if self.dry or not any(led.has_records for led in self._ledgers):
             return
         nring, nbits = self.ring.pending, self.bits.pending

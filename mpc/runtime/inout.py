@@ -17,6 +17,7 @@ padding bits cleared first). A call mixing both kinds costs two rounds.
 
 from __future__ import annotations
 
+import contextlib
 import types
 from typing import NamedTuple
 
@@ -238,6 +239,17 @@ def reveal(party, values: tuple, to: int | None, as_torch: bool = False):
     dest = None if to is None else int(to)
     torch = _torch() if as_torch else None  # before any message: a missing torch fails cleanly
     out: list = [None] * len(values)
+    # both kinds under spdz2k: one MAC check for the two openings (its arithmetic and boolean
+    # sides share the check), run before reveal returns anything
+    mac = getattr(party.engine, "mac", None)
+    together = arith and bits and mac is not None and getattr(party.gmw, "mac", None) is mac
+    with mac.deferred("reveal") if together else contextlib.nullcontext():
+        _open_kinds(party, values, arith, bits, dest, torch, out)
+    return out[0] if len(out) == 1 else tuple(out)
+
+
+def _open_kinds(party, values: tuple, arith: list[int], bits: list[int], dest: int | None, torch, out: list) -> None:
+    """Open the SecretTensors (indices ``arith``) and SecretBits (``bits``) of ``values`` into ``out``."""
     if arith:
         opened = party.engine.open([values[i].share for i in arith], to=dest)
         for i, v in zip(arith, opened or [None] * len(arith), strict=True):
@@ -247,7 +259,6 @@ def reveal(party, values: tuple, to: int | None, as_torch: bool = False):
     if bits:
         for i, v in zip(bits, reveal_bits(*[values[i] for i in bits], to=dest), strict=True):
             out[i] = v
-    return out[0] if len(out) == 1 else tuple(out)
 
 
 def _torch():
