@@ -512,7 +512,10 @@ class Spdz2k:
             q, low = np.uint64((1 << 64) // d), np.uint64((1 << TRUNC_BOUND_BITS) // d)
             coef = ((~c) >> np.uint64(63)) * q  # (1 - msb(c)) floor(2^64 / d)
             with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
-                public = c // np.uint64(d) - low
+                # a power of two (every truncation) divides by a shift: 1.7% of a 10^6-element
+                # truncating product's online time went to NumPy's uint64 division
+                quot = c >> np.uint64(d.bit_length() - 1) if d & (d - 1) == 0 else c // np.uint64(d)
+                public = quot - low
             out.append(self.lincomb([(t.r_msb, coef), (t.r_high, -1)], public, x.shape))
         return out
 
