@@ -7,12 +7,15 @@ Input (``Party.input``), n parties:
 3. Sharing: no message; see :meth:`mpc.engines.semi2k.Semi2k.input`.
 
 Bit input (``Party.input_bits``): the same three steps with (owner, width, count) agreed and the
-values shared by the GMW engine (:meth:`mpc.engines.gmw.GMWEngine.input`, pairwise-PRG
-sharing: no message).
+values shared by the party's boolean engine: GMW (:meth:`mpc.engines.gmw.GMWEngine.input`,
+pairwise-PRG sharing: no message), or under spdz2k its authenticated bits (one round of masked
+words; every party's at once when every party contributes, ``input_all``).
 
 Reveal (``Party.reveal``): all SecretTensors in one opening (one round), then decoding by dtype
-and scale (a scale-2f product decodes exactly); all SecretBits in one GMW opening (one round,
-padding bits cleared first). A call mixing both kinds costs two rounds.
+and scale (a scale-2f product decodes exactly); all SecretBits in one opening (one round,
+padding bits cleared first). A call mixing both kinds costs two rounds; under spdz2k each reveal
+then runs the MAC check (3 rounds), once for both kinds (``MacCheck.deferred``), before anything
+is returned.
 """
 
 from __future__ import annotations
