@@ -212,7 +212,7 @@ def test_a_broadcast_element_leaves_the_padding_lanes_zero(kind):
 def test_dealer_free_circuits_on_few_elements_make_gates_for_the_live_lanes_only():
     """Under spdz2k with preprocessing="ot" (the only source that offers live lanes), a circuit
     on 3 elements asks its AND triples as (words, 1, 3): 3 gates a word instead of 64 (adder64:
-    1.28 GB -> 61 MB offline per party, 6.1 -> 0.5 s; AES-128 on one block 3.8 s)."""
+    1.28 GB -> 61 MB offline per party, 6.1 -> 0.5 s; AES-128 on one block about 4 s)."""
     xs = [0, 5, 2**64 - 1]
 
     def main(party):
