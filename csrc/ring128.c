@@ -244,6 +244,27 @@ void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *con
     }
 }
 
+void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *r_msb,
+                         const uint64_t *r_high, uint64_t d, int shift, uint64_t q, uint64_t low, uint64_t alpha,
+                         int first, size_t n)
+{
+    /* mpc_auth_lincomb of [(r_msb, coef_i), (r_high, 2^64 - 1)] and p_i, with coef_i and p_i made
+     * here from the opened low word c_i = own_i + rest_i: one pass instead of NumPy's six. */
+    const u128 minus_one = (u128)UINT64_MAX;
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t c = own[2 * i] + rest[2 * i];
+        const uint64_t coef = ((~c) >> 63) * q;
+        const uint64_t p = (shift >= 0 ? c >> shift : c / d) - low;
+        u128 v = (u128)coef * load128(r_msb, 2 * i) + minus_one * load128(r_high, 2 * i);
+        u128 m = (u128)coef * load128(r_msb, 2 * i + 1) + minus_one * load128(r_high, 2 * i + 1);
+        if (first)
+            v += p;
+        m += (u128)alpha * p;
+        store128(z, 2 * i, v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n)
 {
     u128 acc = 0;

@@ -266,6 +266,31 @@ def _ints128(a: np.ndarray) -> list[int]:
 
 @settings(max_examples=40, deadline=None)
 @given(st.data())
+def test_auth_div_finish_is_the_lincomb_of_its_terms(data):
+    """auth_div_finish: compiled == reference == the definition with Python integers: c the sum of
+    the summands' low words, coef (1 - msb(c)) floor(2^64 / d), p c // d - floor(2^62 / d) mod
+    2^64, z = coef r_msb + (2^64 - 1) r_high + p (p in party 0's value, alpha p in every MAC) mod
+    2^128; divisors powers of two (a shift) and others, the largest words."""
+    shape = data.draw(st.sampled_from([(0,), (1,), (5,), (2, 3), (17,)]))
+    own, rest = words(data.draw, (*shape, 2)), words(data.draw, (*shape, 2))
+    r_msb, r_high = words(data.draw, (*shape, 4)), words(data.draw, (*shape, 4))
+    d = data.draw(st.one_of(st.integers(1, 63).map(lambda k: 1 << k), st.integers(2, 2**64 - 1)))
+    alpha, first = data.draw(WORD), data.draw(st.booleans())
+    want = REF.auth_div_finish(own, rest, r_msb, r_high, d, alpha, first)
+    np.testing.assert_array_equal(C.auth_div_finish(own, rest, r_msb, r_high, d, alpha, first), want)
+    m64, m128 = 1 << 64, 1 << 128
+    for i in range(int(np.prod(shape))):
+        c = (int(own.reshape(-1, 2)[i, 0]) + int(rest.reshape(-1, 2)[i, 0])) % m64
+        coef = (0 if c >> 63 else 1) * (m64 // d)
+        p = (c // d - (1 << 62) // d) % m64
+        rm, rh = _ints128(r_msb.reshape(-1, 4)[i]), _ints128(r_high.reshape(-1, 4)[i])
+        v = coef * rm[0] + (m64 - 1) * rh[0] + (p if first else 0)
+        m = coef * rm[1] + (m64 - 1) * rh[1] + alpha * p
+        assert _ints128(want.reshape(-1, 4)[i]) == [v % m128, m % m128]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.data())
 def test_auth_lincomb_and_add_split_match_the_definition(data):
     """auth_lincomb (sum_t c_t x_t + p, p in party 0's value and alpha p in every MAC) and
     auth_add_split (x + a (+ c at party 0); MAC x_m + a_m + alpha c): compiled == reference ==
@@ -472,6 +497,16 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1.5], None, 1, True),
     lambda k: k.auth_lincomb([np.zeros((3, 4), dtype=np.uint64)], [1], np.zeros(4, dtype=np.uint64), 1, True),
     lambda k: k.auth_add_split(np.zeros((3, 4), dtype=np.uint64), np.zeros((2, 4), dtype=np.uint64), 1, 1, True),
+    lambda k: k.auth_div_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 2,
+                                1, 1, True),
+    lambda k: k.auth_div_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 2,
+                                1 << 64, 1, True),
+    lambda k: k.auth_div_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 2,
+                                2.0, 1, True),
+    lambda k: k.auth_div_finish(np.zeros((3, 2), dtype=np.uint64), np.zeros((2, 2), dtype=np.uint64),
+                                *(np.zeros((3, 4), dtype=np.uint64),) * 2, 4, 1, True),
+    lambda k: k.auth_div_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, np.zeros((3, 4), dtype=np.uint64),
+                                np.zeros((3, 2), dtype=np.uint64), 4, 1, True),
     lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,
                                     1, True, np.zeros((3, 2), dtype=np.uint64), None),
     lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,

@@ -372,6 +372,16 @@ def auth_opened(names: str, opened: tuple, shape: tuple[int, ...], required: int
 AUTH_LINCOMB_TERMS = 16  # terms of one auth_lincomb call
 
 
+def auth_div_finish_args(own, rest, r_msb, r_high, d) -> tuple:
+    """(own, rest, r_msb, r_high, d, element shape) of ``auth_div_finish``: the opening's two
+    summands as Z_2^128 words and the records r_msb, r_high, all of one element shape, and a
+    public divisor 2 <= d < 2^64."""
+    if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or not 2 <= int(d) < 1 << 64:
+        raise KernelError(f"d: expected an integer divisor 2 <= d < 2^64, got {d!r}")
+    recs, wides, shape = auth_args("r_msb, r_high, own, rest", (r_msb, r_high), (own, rest))
+    return wides[0], wides[1], recs[0], recs[1], int(d), shape
+
+
 def auth_lincomb_args(xs, coefs, p) -> tuple:
     """(records, coefficients (arrays or ints mod 2^64), p or None, element shape) of
     ``auth_lincomb``: records of one shape, each coefficient an integer or uint64 words of that

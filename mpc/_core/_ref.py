@@ -384,6 +384,18 @@ def auth_lincomb(xs, coefs, p, alpha, first):
     return _record(v, m)
 
 
+def auth_div_finish(own, rest, r_msb, r_high, d, alpha, first):
+    """spdz2k's x / d from the opening's summands (see the compiled kernel): auth_lincomb of
+    [(r_msb, (1 - msb(c)) floor(2^64 / d)), (r_high, 2^64 - 1)] and p = c // d - floor(2^62 / d),
+    c the sum of the summands' low words."""
+    own, rest, r_msb, r_high, d, _ = ck.auth_div_finish_args(own, rest, r_msb, r_high, d)
+    c = np.asarray(own[..., 0] + rest[..., 0], dtype=np.uint64)  # mod 2^64; an array even 0-d
+    coef = np.asarray(((~c) >> np.uint64(63)) * np.uint64((1 << 64) // d), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        p = np.asarray(c // np.uint64(d) - np.uint64((1 << 62) // d), dtype=np.uint64)
+    return auth_lincomb([r_msb, r_high], [coef, (1 << 64) - 1], p, alpha, first)
+
+
 def dot128_64(v, chi):
     """sum_i chi[i] v[i] mod 2^128 for Z_2^128 v (n, 2) and uint64 chi (n,): a (2,) array."""
     v, chi, _ = ck.mul128_64_args(v, chi, None)
@@ -1014,7 +1026,7 @@ KERNELS = (
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_sub_split_planar", "auth_beaver_combine", "auth_square_combine", "auth_add_public",
     "dot128_64", "dot128_64_planar",
-    "auth_add_split", "auth_lincomb", "auth_matmul_combine",
+    "auth_add_split", "auth_lincomb", "auth_div_finish", "auth_matmul_combine",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

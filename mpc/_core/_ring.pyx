@@ -67,6 +67,9 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef,
                           const uint64_t *scalar, size_t terms, const uint64_t *p, uint64_t alpha, int first,
                           size_t n)
+    void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *r_msb,
+                             const uint64_t *r_high, uint64_t d, int shift, uint64_t q, uint64_t low,
+                             uint64_t alpha, int first, size_t n)
     void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs,
                            size_t n)
     enum: MPC_MM128F_KC
@@ -654,6 +657,32 @@ def auth_lincomb(xs, coefs, p, alpha, first):
     if n:
         with nogil:
             mpc_auth_lincomb(pz, px, pc, sc, terms, pp, al, f, n)
+    return z
+
+
+def auth_div_finish(own, rest, r_msb, r_high, d, alpha, first):
+    """spdz2k's x / d for a public 2 <= d < 2^64 from the opening of x + 2^62 + r kept as its two
+    summands own, rest ((..., 2) words): records coef r_msb + (2^64 - 1) r_high + p, coef =
+    (1 - msb(c)) floor(2^64 / d) and p = c // d - floor(2^62 / d) for c the low words' sum, p in
+    party 0's value (``first``) and alpha p in every MAC: ``auth_lincomb`` of those terms in one
+    pass (c // d a shift when d is a power of two)."""
+    own, rest, r_msb, r_high, dd, shape = ck.auth_div_finish_args(own, rest, r_msb, r_high, d)
+    cdef uint64_t cd = dd
+    cdef int shift = dd.bit_length() - 1 if dd & (dd - 1) == 0 else -1
+    cdef uint64_t q = (1 << 64) // dd
+    cdef uint64_t low = (1 << 62) // dd
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *po = in_ptr(own)
+    cdef const uint64_t *pr = in_ptr(rest)
+    cdef const uint64_t *pm = in_ptr(r_msb)
+    cdef const uint64_t *ph = in_ptr(r_high)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_div_finish(pz, po, pr, pm, ph, cd, shift, q, low, al, f, n)
     return z
 
 

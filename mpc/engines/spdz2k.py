@@ -502,21 +502,18 @@ class Spdz2k:
             return []  # nothing to open: no round
         tuples = [self.preprocessing.trunc_triples(x.shape, d.bit_length() - 1, auth=True) if d & (d - 1) == 0
                   else self.preprocessing.div_triples(x.shape, d, auth=True) for x, d in items]
-        c64 = _low_sum(*(yield from self._open_parts_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
-                                                                            for (x, _), t in zip(items, tuples,
-                                                                                                 strict=True)]))))
+        own, rest = yield from self._open_parts_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)
+                                                                       for (x, _), t in zip(items, tuples, strict=True)]))
         out, pos = [], 0
         for (x, d), t in zip(items, tuples, strict=True):
-            c = c64[pos : pos + x.size]
+            span = slice(pos, pos + x.size)
             pos += x.size
-            q, low = np.uint64((1 << 64) // d), np.uint64((1 << TRUNC_BOUND_BITS) // d)
-            coef = ((~c) >> np.uint64(63)) * q  # (1 - msb(c)) floor(2^64 / d)
-            with np.errstate(over="ignore"):  # ring arithmetic: wraps mod 2^64 by design
-                # a power of two (every truncation) divides by a shift: 1.7% of a 10^6-element
-                # truncating product's online time went to NumPy's uint64 division
-                quot = c >> np.uint64(d.bit_length() - 1) if d & (d - 1) == 0 else c // np.uint64(d)
-                public = quot - low
-            out.append(self.lincomb([(t.r_msb, coef), (t.r_high, -1)], public, x.shape))
+            # one pass (auth_div_finish): c = the opened low words (own + rest), then the lincomb
+            # (1 - msb(c)) floor(2^64 / d) [msb(r)] - [r >> k] + (c // d - floor(2^62 / d)), the
+            # division a shift for a power of two (NumPy took six passes and a uint64 division)
+            z = self.kernels.auth_div_finish(own[span], rest[span], _words(t.r_msb).reshape(-1, 4),
+                                             _words(t.r_high).reshape(-1, 4), d, self.alpha, self.pid == 0)
+            out.append(_records(z, x.shape))
         return out
 
     def truncate_many(self, xs: Sequence[np.ndarray], k: int) -> list[np.ndarray]:

@@ -233,6 +233,14 @@ def _auth_lincomb(g: _Gen) -> tuple:
     return xs, coefs, g.u64(s) if g.flag() else None, int(g.u64(())), g.flag()
 
 
+def _auth_div_finish(g: _Gen) -> tuple:
+    """The opening's summands own, rest (Z_2^128 words), records r_msb, r_high, a divisor (a
+    power of two half the time), a MAC key share, first."""
+    s = g.shape()
+    d = 1 << g.dim(1, 63) if g.flag() else int(g.u64(())) | 2
+    return g.u64((*s, 2)), g.u64((*s, 2)), g.u64((*s, 4)), g.u64((*s, 4)), d, int(g.u64(())), g.flag()
+
+
 def _auth_matmul_combine(g: _Gen) -> tuple:
     """Records c (m, n), a (m, k), b (k, n), the opened words d (m, k), e (k, n), a MAC key share, first."""
     m, k, n = g.dim(), g.dim(), g.dim()
@@ -331,6 +339,7 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "auth_add_public": lambda g: _auth(g, 1, 1, True),
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,
+    "auth_div_finish": _auth_div_finish,
     "auth_matmul_combine": _auth_matmul_combine,
     "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "dot128_64_planar": lambda g: _same(g, 3),

@@ -105,6 +105,14 @@ void mpc_auth_add_split(uint64_t *val, uint64_t *mac, const uint64_t *x, const u
  * party 0's value and alpha p to every MAC: a linear function of authenticated shares */
 void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *const *coef, const uint64_t *scalar,
                       size_t terms, const uint64_t *p, uint64_t alpha, int first, size_t n);
+/* spdz2k's division by a public d (truncation: d = 2^shift, shift >= 0; else shift = -1), from the
+ * opening of x + 2^62 + r kept as two summands own, rest ((n, 2) words; c = the low words' sum):
+ * z = coef r_msb + (2^64 - 1) r_high + p (p in party 0's value when first, alpha p in every MAC)
+ * with coef = (1 - msb(c)) q and p = c / d - low (q = floor(2^64 / d), low = floor(2^62 / d)),
+ * exactly mpc_auth_lincomb's result for those terms */
+void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *r_msb,
+                         const uint64_t *r_high, uint64_t d, int shift, uint64_t q, uint64_t low, uint64_t alpha,
+                         int first, size_t n);
 /* out = sum_i chi[i] v[i] mod 2^128 (chi 64-bit) for v[i] = lo[vs i] + 2^64 hi[vs i] (vs = 2 and
  * hi = lo + 1: interleaved words; vs = 1: planar): the MAC check's random combination */
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n);
