@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import pathlib
 
+from mpc.engines import circuits
 from mpc.engines.bristol import (
     SHIPPED,
     BristolFormatError,
@@ -113,7 +114,7 @@ def evaluate(circuit: Circuit, *inputs: object) -> list[SecretBits]:
     # computes to (SecretBits' zero padding, a public input's, a broadcast's zeros), never a live
     # element: the AND layers say lanes=n, and a source that offers it makes gates for the n live
     # lanes only (SecretBits._gates gives the argument at length)
-    return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, engine, planes, lanes=n)]
+    return [SecretBits(engine, o, n) for o in _evaluate_planes(circuit, circuits.live_gates(engine, n), planes)]
 
 
 def evaluate_clear(circuit: Circuit, *values: object, as_bytes: bool = False) -> list:

@@ -328,18 +328,17 @@ class PlainBits:
     def invert(self, a):
         return np.invert(a)
 
-    def and_many(self, pairs, lanes=None):
+    def and_many(self, pairs):
         return [np.bitwise_and(a, b) for a, b in pairs]
 
     def zero_bits(self, k, like):
         return np.zeros((int(k), *like.shape[1:]), dtype=np.uint64)
 
 
-def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray], lanes: int | None = None) -> list[np.ndarray]:
+def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Evaluate on bundles: ``inputs[i]`` has ``input_sizes[i]`` rows; returns one bundle per output.
-    ``lanes`` = m: the bundles are bit planes over m elements whose padding lanes (from m on)
-    no live lane depends on, passed to every AND layer (``and_many``'s hint: a source that
-    offers it makes AND triples for the live lanes only; see :mod:`mpc.bristol`).
+    (:mod:`mpc.bristol` passes the engine wrapped by :func:`~mpc.engines.circuits.live_gates`, so
+    every AND layer tells the source its live lanes.)
 
     ``ops`` is a gate backend (:class:`~mpc.engines.gmw.GMWEngine`, :class:`PlainBits`, or
     spdz2k's :class:`~mpc.engines.authbits.AuthBits`, whose bundles are authenticated words:
@@ -373,8 +372,7 @@ def evaluate(circuit: Circuit, ops, inputs: Sequence[np.ndarray], lanes: int | N
                     one = ops.invert(zero[None])[0]
                 wires[o] = np.where((a == 1).reshape(-1, *([1] * len(tail))), one, zero)
         if dest.size:
-            pair = [(wires[left], wires[right])]
-            (wires[dest],) = ops.and_many(pair) if lanes is None else ops.and_many(pair, lanes=lanes)
+            (wires[dest],) = ops.and_many([(wires[left], wires[right])])
     bundles, start = [], 0
     for size in circuit.output_sizes:
         bundles.append(wires[out_slots[start : start + size]])  # fancy indexing: a copy

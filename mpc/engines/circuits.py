@@ -46,7 +46,7 @@ import numpy as np
 from mpc.errors import ShareTypeError
 
 __all__ = [
-    "BitOps", "Layer",
+    "BitOps", "Layer", "LiveLanes", "live_gates",
     "add", "add_layers", "add_from", "add_from_layers", "sub", "neg", "lt", "lt_layers", "le", "eq", "mux",
     "csa_reduce", "csa_layers_of", "csa_sum",
     "drive",
@@ -83,6 +83,12 @@ class LiveLanes:
 
     def and_(self, x, y):
         return self.and_many([(x, y)])[0]
+
+
+def live_gates(engine, n: int):
+    """``engine`` for AND layers on bit planes over n elements: :class:`LiveLanes` when the last
+    word has padding lanes, else the engine itself (every lane is live)."""
+    return engine if int(n) % 64 == 0 else LiveLanes(engine, n)
 
 
 def _width(x, y=None, what: str = "operands") -> int:
@@ -176,7 +182,8 @@ def add_from_layers(ops: BitOps, p, g, carry_in: bool = False):
         pairs = Layer([(P[t], G[src])])
         if p_needed.any():
             pairs.append((P[t[p_needed]], P[src[p_needed]]))
-        pairs.light = [False, lighten is not None][: len(pairs)]
+        if lighten is not None:  # the P pair's outputs stay light (other backends see no flags)
+            pairs.light = [False, True][: len(pairs)]
         res = yield pairs
         G[t] = ops.xor(G[t], res[0])
         if p_needed.any():
@@ -259,7 +266,7 @@ def drive(ops: BitOps, layers):
     try:
         pairs = next(layers)
         while True:
-            light = getattr(pairs, "light", False) if hasattr(ops, "lighten") else False
+            light = getattr(pairs, "light", False)
             pairs = layers.send(ops.and_many(pairs, light=light) if light else ops.and_many(pairs))
     except StopIteration as stop:
         return stop.value

@@ -98,14 +98,17 @@ def _types(req: Request) -> str:
     return _MIXED[req.kind] + "B" * (count - 2) if req.kind == "edabit" else _MIXED.get(req.kind, "A" * count)
 
 
+# the record dtype of each component type (see _types)
+_DTYPES = {"A": AUTH, "B": auth_bits.BAUTH, "L": auth_bits.LAUTH}
+
+
 def item_bytes(req: Request) -> int:
     """Bytes one party holds for an authenticated item: 32 per ring element (value and MAC
     shares in Z_2^128), 528 per bit word (:data:`~mpc.sharing.auth_bits.BAUTH`), 16 per light
     word (a light triple's c, :data:`~mpc.sharing.auth_bits.LAUTH`), and 48 more per word of an
     AND triple (the heads of a, b and c, :func:`triple_heads`; a light triple's lc is its c)."""
-    per = {"A": AUTH.itemsize, "B": auth_bits.BAUTH.itemsize, "L": auth_bits.LAUTH.itemsize}
     heads = 3 * auth_bits.LAUTH.itemsize * req.params[0] if req.kind in AND_TRIPLE_KINDS else 0
-    return heads + sum(per[t] * math.prod(s) for t, s in zip(_types(req), _shapes(req), strict=True))
+    return heads + sum(_DTYPES[t].itemsize * math.prod(s) for t, s in zip(_types(req), _shapes(req), strict=True))
 
 
 def triple_heads(words: Sequence[np.ndarray], folds: Sequence[np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -257,8 +260,7 @@ def assemble(req: Request, own: list[np.ndarray], corrections: list[np.ndarray] 
 
 def template(req: Request, pid: int) -> tuple[np.ndarray, ...]:
     """An all-zero item of the shapes and dtypes :func:`assemble` returns (dry runs)."""
-    dtypes = {"A": AUTH, "B": auth_bits.BAUTH, "L": auth_bits.LAUTH}
-    items = [np.zeros(s, dtype=dtypes[t]) for t, s in zip(_types(req), _shapes(req), strict=True)]
+    items = [np.zeros(s, dtype=_DTYPES[t]) for t, s in zip(_types(req), _shapes(req), strict=True)]
     if req.kind in AND_TRIPLE_KINDS:
         items += [np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH) for _ in range(2)]
         items.append(items[2] if req.kind == "light_triple" else np.zeros(_shapes(req)[0], dtype=auth_bits.LAUTH))

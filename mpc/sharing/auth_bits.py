@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["ABIT", "BAUTH", "LAUTH", "WORDS", "bit_macs", "from_words", "lighten", "pack", "pack_light", "words"]
+__all__ = ["ABIT", "BAUTH", "LAUTH", "WORDS", "from_words", "lighten", "pack", "pack_light", "words"]
 
 BAUTH = np.dtype([("w", "<u8"), ("f", "<u8"), ("m", "<u8", (64,))])
 LAUTH = np.dtype([("w", "<u8"), ("f", "<u8")])
@@ -81,9 +81,3 @@ def pack(values: np.ndarray, folds: np.ndarray, macs: np.ndarray) -> np.ndarray:
     out["f"] = folds
     out["m"] = macs
     return out
-
-
-def bit_macs(values: np.ndarray, delta: int) -> np.ndarray:
-    """``(..., 64)`` MACs delta * b of every bit b of the words ``values`` (the dealer's plaintext MACs)."""
-    sel = (np.asarray(values, dtype=np.uint64)[..., None] >> np.arange(64, dtype=np.uint64)) & np.uint64(1)
-    return np.ascontiguousarray(sel * np.uint64(delta))

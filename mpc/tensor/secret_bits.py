@@ -146,7 +146,7 @@ class SecretBits:
         live element: with padding the AND layers say ``lanes=n``
         (:class:`~mpc.engines.circuits.LiveLanes`), and a source that offers it (spdz2k's
         dealer-free one) makes no gates for the padding, whose openings show nothing else."""
-        return self.engine if self.n % 64 == 0 else circuits.LiveLanes(self.engine, self.n)
+        return circuits.live_gates(self.engine, self.n)
 
     def _new(self, planes: np.ndarray) -> SecretBits:
         return SecretBits(self.engine, np.ascontiguousarray(planes), self.n)
