@@ -128,8 +128,9 @@ def test_party_reveals_tensors_and_bits_together(pre, engine):
     for pid, (both, to0, rounds) in enumerate(run_local(main, 2, engine=engine, preprocessing=pre)):
         np.testing.assert_array_equal(both[0], [3.0, -4.0])
         np.testing.assert_array_equal(both[1], [6, 7, 0])
-        # one opening per kind; under spdz2k then one MAC check of both (3 rounds), not one each
-        assert rounds == (2 if engine == "semi2k" else 5)
+        # one opening per kind; under spdz2k first the check of every earlier opening (3 rounds),
+        # then one MAC check of both openings (3 rounds), not one each
+        assert rounds == (2 if engine == "semi2k" else 8)
         if pid == 0:
             assert to0[0].tolist() == [5, 6, 7] and to0[1].tolist() == [1.5, -2.0]
         else:

@@ -152,6 +152,7 @@ def test_costs_of_products_inputs_and_reveals(n):
         stats["input"] = p.stats()["sections"]["input"]
         for name, fn in [("mul", lambda: a * c), ("matmul", lambda: a @ b), ("square", lambda: a.square()),
                          ("trunc", lambda: (a * c).truncate()), ("reveal", lambda: p.reveal(a)),
+                         ("reveal again", lambda: p.reveal(c)),
                          ("linear", lambda: (a + c) * 3 - a.sum() + (a @ np.ones((5, 2))).sum())]:
             with p.section(name):
                 fn()
@@ -166,9 +167,12 @@ def test_costs_of_products_inputs_and_reveals(n):
         assert s["matmul"]["rounds"] == 1 and s["matmul"]["bytes_sent"] == (n - 1) * ((20 + 30) * 16 + HEADER2)
         assert s["square"]["rounds"] == 1 and s["square"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2)
         assert s["trunc"]["rounds"] == 2
-        # the opening, then the MAC check of every opening so far (3 rounds)
-        assert s["reveal"]["rounds"] == 4
-        assert s["reveal"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2 + check)
+        # the MAC check of every opening so far (3 rounds), then the opening, then its check (3)
+        assert s["reveal"]["rounds"] == 7
+        assert s["reveal"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2 + 2 * check)
+        # right after a reveal nothing is pending: the opening and its check only
+        assert s["reveal again"]["rounds"] == 4
+        assert s["reveal again"]["bytes_sent"] == (n - 1) * (20 * 16 + HEADER2 + check)
         assert s["linear"]["rounds"] == 0 and s["linear"]["bytes_sent"] == 0
 
 
@@ -312,7 +316,9 @@ def test_authenticated_boolean_engine_against_plaintext(n, xs):
         assert (private is None) == (pid != 1)
         if pid == 1:
             np.testing.assert_array_equal(private, x)
-        assert checks == 2  # each reveal: the MAC check of everything opened before any word leaves
+        # the first reveal: the check of the circuits' openings before any word leaves, then its
+        # own; the second only its own (nothing else is pending by then)
+        assert checks == 3
 
 
 @settings(max_examples=8, deadline=None)

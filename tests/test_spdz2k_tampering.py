@@ -182,7 +182,7 @@ def test_e_its_messages_in_the_mac_check():
 
     def make(rng, n):
         cheater, rnd, offset = int(rng.integers(n)), int(rng.integers(1, 4)), draw_offset(rng)
-        word = int(rng.integers(words[rnd]))
+        word, before = int(rng.integers(words[rnd])), rng.random() < 0.5
 
         def tamper(arr):
             arr[word] = np.uint64((int(arr[word]) + (offset & M64 or 1)) & M64)  # the offset's low word (never 0)
@@ -190,8 +190,8 @@ def test_e_its_messages_in_the_mac_check():
         def main(p):
             a, b = inputs(p)
             c = a * b
-            if p.pid == cheater:  # the reveal's opening, then the check's three rounds
-                one_shot(p.channel, "exchange", tamper, skip=rnd)
+            if p.pid == cheater:  # the check before the reveal's opening (3 rounds), the opening, its check
+                one_shot(p.channel, "exchange", tamper, skip=rnd - 1 if before else 3 + rnd)
             return p.reveal(c)
         return main, cheater, False  # a hash: any change is a different message
 
@@ -402,7 +402,7 @@ def test_boolean_e_its_bit_ledger_words_in_the_mac_check():
                     return words, count
                 ledger.payload = tampered
             elif p.pid == cheater:  # in the message only: the commitment catches it
-                one_shot(p.channel, "exchange", lambda arr: xor_word(arr, 8 + word, mask), skip=3)
+                one_shot(p.channel, "exchange", lambda arr: xor_word(arr, 8 + word, mask), skip=2)  # the check before the reveal
             return p.reveal(c)
         return main, cheater, False
 
@@ -497,7 +497,7 @@ def test_boolean_g_bit_material():
 
 def test_a_a_reveal_of_tensors_and_bits_together():
     """party.reveal(tensor, bits) under spdz2k runs ONE MAC check after both openings (MacCheck
-    .deferred): a cheater that changes its share of the tensor's opening, the first of the two,
+    .deferred; after the check of everything before them): a cheater that changes its share of the tensor's opening, the first of the two,
     must still make every honest party raise CheatingDetected, and no value is returned."""
     def make(rng, n):
         cheater, index, offset = int(rng.integers(n)), int(rng.integers(5)), draw_offset(rng)
@@ -505,8 +505,8 @@ def test_a_a_reveal_of_tensors_and_bits_together():
         def main(p):
             a, _ = inputs(p)
             bits = p.input_bits([1, 2, 3] if p.pid == 0 else None, owner=0, n=3, width=8)
-            if p.pid == cheater:  # the next exchange is the reveal's opening of a (5 elements)
-                one_shot(p.channel, "exchange", lambda arr: add128(arr, index, offset))
+            if p.pid == cheater:  # after the check of the inputs (3 rounds): the reveal's opening of a
+                one_shot(p.channel, "exchange", lambda arr: add128(arr, index, offset), skip=3)
             return p.reveal(a, bits)
         return main, cheater, False
 
@@ -602,3 +602,60 @@ def test_lockstep_openings_are_checked():
 
     misses, vanished = run_trials(make, lambda r: False, parties=(2, 3))
     assert misses == [] and vanished == 0
+
+
+def output_attack(cheater, owner, kind, to, index, offset, mask):
+    """A session of the attack below: the cheater inputs 0, tampers with its part of the product's
+    opening (in place), and every party reveals the product."""
+    y = np.array([11, -7, 123456789, 0, 2**40], dtype=np.int64)
+
+    def main(p):
+        x = p.input(np.zeros(5, dtype=np.int64) if p.pid == cheater else None, owner=cheater, shape=(5,),
+                    dtype=mpc.Int64())
+        ys = p.input(y if p.pid == owner else None, owner=owner, shape=(5,), dtype=mpc.Int64())
+        xb = p.input_bits(np.zeros(5, dtype=np.int64) if p.pid == cheater else None, owner=cheater, n=5, width=8)
+        yb = p.input_bits(y % 128 if p.pid == owner else None, owner=owner, n=5, width=8)
+        if p.pid == cheater:
+            exchange = p.channel.exchange
+            first = [True]
+
+            def tampered(arr, *args, **kwargs):
+                if first[0]:  # the product's opening: in place, so the cheater's own view agrees
+                    first[0] = False
+                    if kind == "bits":
+                        xor_word(arr, index % arr.size, mask)
+                    else:
+                        add128_planar(arr, index, offset)
+                return exchange(arr, *args, **kwargs)
+            p.channel.exchange = tampered
+        z = x * ys if kind != "bits" else None
+        zb = xb & yb if kind != "ring" else None
+        if kind == "both":
+            return p.reveal(z, zb, to=to)
+        return p.reveal(z if kind == "ring" else zb, to=to)
+    return main
+
+
+def test_no_output_leaves_before_the_openings_it_depends_on_are_checked():
+    """The attack a check after the output opening allows: the cheater inputs x = 0 and tampers
+    with its part of the opening of x * y (the Beaver d or e, ring or bits, changed in place so
+    that its own combine agrees), which makes the product depend on the honest owner's y (for
+    ring values x * y becomes a multiple of y); if the honest parties then sent their shares of
+    the product, the cheater would learn y although the output x * y = 0 tells nothing of it. So
+    every reveal (to all, to the cheater, to an honest party; tensors, bits, or both in one call)
+    first checks every opening so far: every honest party must raise CheatingDetected from that
+    check, named "before reveal", before it sends any share of the output."""
+    rng = np.random.default_rng(20261207)
+    misses = []
+    for t in range(TRIALS):
+        n = int(rng.choice([2, 3]))
+        cheater = int(rng.integers(n))
+        owner = int(rng.choice([q for q in range(n) if q != cheater]))
+        kind = ("ring", "bits", "both")[int(rng.integers(3))]
+        to = (None, cheater, owner)[int(rng.integers(3))]
+        main = output_attack(cheater, owner, kind, to, int(rng.integers(10)), draw_offset(rng) | 1, draw_mask(rng))
+        out = run_local(main, n, engine="spdz2k", timeout=20, return_exceptions=True)
+        for i, o in enumerate(out):
+            if i != cheater and not (isinstance(o, CheatingDetected) and "(before reveal)" in str(o)):
+                misses.append((t, n, kind, to, i, repr(o)[:120]))
+    assert misses == []

@@ -57,10 +57,13 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
 - Input by an owner: an authenticated bit mask r whose value the owner got from the dealer
   (``bit_input_masks``); the owner sends e = x ^ r to every peer, [x] = [r] ^ e. 1 round,
   8 bytes per word from the owner; that every peer received the same e is part of the MAC check.
-- Reveal (to everyone): each party sends its bits (8 bytes per word to each peer), the opened
-  words are recorded, then the MAC check of everything opened so far (3 rounds) runs before the
-  words are returned: 4 rounds. To one party: the words masked by an input mask of that party
-  are opened and checked, and that party removes the mask: 4 rounds.
+- Reveal (to everyone): first the MAC check of everything opened so far (3 rounds, none when
+  nothing is pending: no share of an output leaves before the openings it was computed from are
+  verified, :meth:`~mpc.engines.mac_check.MacCheck.before_output`), then each party sends its
+  bits (8 bytes per word to each peer), the opened words are recorded, and their MAC check (3
+  rounds) runs before the words are returned: 7 rounds (4). To one party: the check, then the
+  words masked by an input mask of that party are opened and checked, and that party removes the
+  mask: 7 rounds (4).
 
 Security: malicious adversary corrupting up to n-1 parties, security with abort. A party that
 lies about d_i, e_i or an opened share changes an opened word, which the MAC check detects
@@ -412,7 +415,8 @@ class AuthBits:
         return self.reveal_many([x], to=to)[0]
 
     def reveal_many(self, xs: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray | None]:
-        """Open several shares, MAC-checked, in 4 rounds (see the module docstring)."""
+        """Open several shares, MAC-checked, in 7 rounds (4 when no opening is pending): the check
+        of every earlier opening, the opening, its check (see the module docstring)."""
         xs = [self._share(f"reveal share {i}", x) for i, x in enumerate(xs)]
         if to is not None:
             to = self._owner(to, "to")
@@ -420,6 +424,7 @@ class AuthBits:
         if total == 0:
             return [np.zeros(x.shape, dtype=np.uint64) if to in (None, self.pid) else None for x in xs]
         flat = np.concatenate([x.reshape(-1) for x in xs])
+        self.mac.before_output("reveal")  # every earlier opening checked before any output share is sent
         r = None
         if to is not None:  # open x ^ r for a mask r only `to` knows
             mask, r = self.preprocessing.bit_input_masks(to, (total,))

@@ -17,6 +17,15 @@ share F_j = sum_b X^b m_{j,b} of its 64 bits (kept with the word, :mod:`mpc.shar
 every broadcast of a public value by one party (an input's masked value) records the value
 received.
 
+When: before any share of an output is sent (:meth:`MacCheck.before_output`: a reveal checks
+every opening so far, then opens, then checks that opening before it returns anything), when the
+ledger grows past the engine's limit, and at the end of the session. Checking only after the
+output's opening is not enough: the output's shares would already have reached a cheater that
+tampered with an earlier opening, and with it the output can be made a function of another
+party's input (a cheater that inputs x = 0 and adds 1 to its share of the opened d of x * y
+makes the product y). SPDZ's output stage checks every earlier opening first for this reason
+(Damgard, Pastro, Smart, Zakarias, CRYPTO 2012).
+
 Protocol (:meth:`MacCheck.check`), party i of n, 3 rounds:
 0. (At set-up, and in round 3 of each check, for the next one:) commit to a fresh 16-byte seed
    share sigma_i, drawn from this party's private PRG.
@@ -346,17 +355,32 @@ class MacCheck:
 
     # ------------------------------------------------------------------ the check
 
+    def before_output(self, what: str) -> None:
+        """Check every opening recorded so far *before* any share of an output is sent (0 rounds
+        when nothing is pending, else 3): an output opened first would reach a cheater even when
+        the check that follows fails. Example: a cheater that inputs x = 0 and adds 1 to its share
+        of the opened d of x * y makes the product y; were the product's shares then sent, it
+        would learn the other party's y although the output x * y = 0 says nothing of it (SPDZ's
+        output stage checks every earlier opening first for this reason: Damgard, Pastro, Smart,
+        Zakarias, CRYPTO 2012, the online protocol's output step). Inside :meth:`deferred` a no-op:
+        the block checked everything before it at its start, and what it opens is output only."""
+        if not self._deferring:
+            self.check(f"before {what}")
+
     @contextlib.contextmanager
     def deferred(self, what: str) -> Iterator[None]:
         """Within the block every check only notes that it is due; at its normal end ONE check of
         everything pending (labelled ``what``), when one was due. For a reveal of several kinds
         at once (Party.reveal of SecretTensors and SecretBits): the values opened inside are
         handed out only after the block, so after that check, and the reveal takes one check's 3
-        rounds instead of one per kind. An exception inside skips the check (nothing is handed
-        out). Nested blocks join the outer one."""
+        rounds instead of one per kind. At its start (outermost block only) the check of
+        everything opened before it (:meth:`before_output`), so the outputs opened inside reach no
+        one before the openings that computed them are checked. An exception inside skips the
+        closing check (nothing is handed out). Nested blocks join the outer one."""
         if self._deferring:
             yield
             return
+        self.before_output(what)
         self._deferring, self._due = True, False
         try:
             yield

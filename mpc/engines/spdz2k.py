@@ -87,12 +87,16 @@ to each peer, per element of the result; every opening is recorded for the next 
   (51; the converter's ``msb_planes_steps``, ``a2b_steps``, ``b2a_steps``), ReLU of a product
   truncates in the MSB circuit's rounds. The MAC check is unchanged: every opening of a protocol run in lockstep is
   recorded as when it runs alone, and the one deferred check covers them all.
-- open (reveal) to everyone: [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as
-  shares of its own, u uniform: the upper 64 bits of x', which could tell how products
-  overflowed, stay hidden), then the MAC check of everything
-  opened so far (3 rounds, :mod:`mpc.engines.mac_check`), then the low 64 bits are returned:
-  4 rounds, 1 element. Open to party j only: [x - r] with an ``input`` mask of j's is opened to
-  everyone and checked, and j adds r: 4 rounds.
+- open (reveal) to everyone: first the MAC check of everything opened so far (3 rounds, none
+  when nothing is pending; :meth:`MacCheck.before_output`): no share of an output is sent before
+  the openings it was computed from are verified, else a cheater that tampered with one of them
+  could make the output any function of another party's input and see it before the check fails.
+  Then [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as shares of its own, u
+  uniform: the upper 64 bits of x', which could tell how products overflowed, stay hidden), then
+  the MAC check of that opening (3 rounds, :mod:`mpc.engines.mac_check`), then the low 64 bits
+  are returned: 7 rounds (4 when nothing was pending), 1 element. Open to party j only: the
+  check, then [x - r] with an ``input`` mask of j's is opened to everyone and checked, and j
+  adds r: 7 rounds (4).
 - A MAC check also runs when more than :data:`CHECK_EVERY` opened elements are pending (memory),
   and at the end of the session (:meth:`Spdz2k.finish`).
 
@@ -382,10 +386,15 @@ class Spdz2k:
         return self._add_public128(mask, e)
 
     def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
-        """Open several shared arrays, MAC-checked, in 4 rounds; ``None`` at the parties other than ``to``."""
+        """Open several shared arrays, MAC-checked, in 7 rounds (4 when no opening is pending);
+        ``None`` at the parties other than ``to``. First the check of every opening so far (3
+        rounds, :meth:`MacCheck.before_output`: no share of an output is sent before the values
+        it was computed from are verified), then the opening (1), then its check (3): nothing is
+        returned before it passes."""
         flat = concat_flat(shares) if shares else self.zeros((0,))
         shapes = [s.shape for s in shares]
         k = self.kernels
+        self.mac.before_output("reveal")
         if to is None:
             opened = self._open(self.add(flat, self.preprocessing.random_high(flat.shape)))
             self.mac.check("reveal")

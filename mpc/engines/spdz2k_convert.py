@@ -78,7 +78,7 @@ elements pays for m AND gates a word, not 64 (:mod:`mpc.preprocessing.ot_spdz_mi
 
 Costs of the 10^5-element workloads (any n): ``x < y`` = MSB + B2A = 7 rounds, ~30.4 bytes per
 element to each peer; ReLU = MSB + bit times value = 7 rounds, ~46.4 bytes. Revealing the result
-adds the opening and the MAC check's 3 rounds (spdz2k's reveal).
+adds spdz2k's reveal: the check of those openings (3 rounds), the opening, its check (3).
 
 Ranges as semi2k's: :meth:`msb` reads x as a 64-bit two's-complement value (x < y as
 msb(x - y) is exact when |x - y| < 2^63); :meth:`eqz` is exact for every x.

@@ -14,8 +14,9 @@ words; every party's at once when every party contributes, ``input_all``).
 Reveal (``Party.reveal``): all SecretTensors in one opening (one round), then decoding by dtype
 and scale (a scale-2f product decodes exactly); all SecretBits in one opening (one round,
 padding bits cleared first). A call mixing both kinds costs two rounds; under spdz2k each reveal
-then runs the MAC check (3 rounds), once for both kinds (``MacCheck.deferred``), before anything
-is returned.
+first checks every opening so far (3 rounds, none when nothing is pending: no output share is
+sent before the values it was computed from are verified), and after its openings runs their
+MAC check (3 rounds), once for both kinds (``MacCheck.deferred``), before anything is returned.
 """
 
 from __future__ import annotations

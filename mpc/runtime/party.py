@@ -201,8 +201,10 @@ class Party:
         several), or ``None`` at every party but ``to`` when ``to`` is given. SecretTensors open
         in one round (Fixed values decode to floats, Int64 to int64: comparison results and
         argmax come out as integers), SecretBits in one round (uint64 arrays of length n); both
-        kinds in one call: two rounds. Under spdz2k every reveal ends with the MAC check of all
-        openings so far (3 rounds), one check for both kinds, before any value is returned.
+        kinds in one call: two rounds. Under spdz2k every reveal starts with the MAC check of all
+        openings so far (3 rounds; none when nothing is pending), so no share of an output is sent
+        before the values it was computed from are verified, and ends with the check of its own
+        openings (3 rounds), one check for both kinds, before any value is returned.
         ``as_torch=True`` returns the SecretTensors' values as torch tensors (float64 / int64;
         torch is imported then, and only then)."""
         return io.reveal(self, values, to, as_torch)

@@ -25,10 +25,12 @@ Cost (N elements in all): 2 parties, 16 rounds (MSB 7, B2A 1, zero test 6, B2A 1
 and 91 bytes per element per party (two MSB circuits and two B2A bits each) plus 7.5 KB; 3
 parties, 18 rounds (a carry-save round per circuit) and 245 bytes per element per party plus
 21 KB (measured: ``party.section`` around calls on 64 and 6400 elements, in-process channel).
-spdz2k: 19 rounds for 2 and 3 parties (the opening is followed by its MAC check, 3 rounds) and
-61 (2 parties) or 122 (3 parties) bytes per element per party, plus 2 or 4 KB (the same
-measurement). Security: that of the engine (semi2k: semi-honest; spdz2k: malicious with abort,
-the MAC check of every opening so far, the bit's included, passes before the bit is acted on);
+spdz2k: 22 rounds for 2 and 3 parties (before the opening, the MAC check of every opening so
+far, 3 rounds, so no share of the bit is sent before the values it was computed from are verified;
+after it, its own check, 3 rounds) and 61 (2 parties) or 122 (3 parties) bytes per element per
+party, plus 2 or 4 KB (the same measurement). Security: that of the engine (semi2k:
+semi-honest; spdz2k: malicious with abort, the MAC check of every opening before the bit's
+passes before it is opened, and the bit's own before it is acted on);
 the opened bit is the only output; every other opening is masked by the engines' protocols (:mod:`mpc.engines.convert`, :mod:`mpc.engines.spdz2k_convert`).
 
 Exactness: the test is exact for every ring value (step 1); B must satisfy 1 <= L <= 2^62
