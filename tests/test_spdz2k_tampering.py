@@ -14,6 +14,15 @@ it is not bound to run the checks). Zero misses (a single tampered
 element is caught with certainty: alpha and every chi are odd, see mpc.engines.mac_check).
 And an honest run never raises.
 
+Which check catches it: a tampered opening or broadcast (a-d, their boolean twins, the lockstep)
+must be caught by the check a reveal runs *before* its opening ("before reveal"), so no honest
+party ever sends a share of an output computed from it (test_no_output_leaves_before_...: what
+a later catch would let a cheater learn). A change to material or to the reveal's own opening or
+check (e-g, bit material, the mixed reveal) may be caught after the opening instead: material
+that reaches the output through public linear steps only shifts the cheater's own share of it
+by an amount the cheater knows (it learns the output, as it would anyway, and nothing else),
+while material that feeds a further opening is caught with that opening, before the reveal.
+
 The boolean side (authenticated bits with GF(2^64) MACs; the session computes x < y or ReLU,
 whose MSB circuit opens an edaBit-masked value, then runs 6 layers of authenticated AND gates and
 a daBit B2A or bit-injection round): the cheater XORs a random nonzero mask (1, 2^63, all ones, a
@@ -74,11 +83,17 @@ def inputs(p, shape=(5,)):
     return a, b
 
 
-def run_trials(make_main, harmless, parties=(2, 3)):
-    """Run TRIALS sessions; in each, every honest party must raise CheatingDetected.
-    ``make_main(rng, n)`` returns (main, cheater, may_vanish). A trial marked ``may_vanish`` may
-    instead end with every honest party's result satisfying ``harmless`` (the honest result);
-    those are counted in ``vanished``. Returns (misses, vanished)."""
+BEFORE_REVEAL = "(before reveal)"  # the label of the check a reveal runs before its opening
+
+
+def run_trials(make_main, harmless, parties=(2, 3), caught_by: str | None = BEFORE_REVEAL):
+    """Run TRIALS sessions; in each, every honest party must raise CheatingDetected, from the
+    check named ``caught_by`` when given: by default the one a reveal runs before its opening,
+    so no honest party sent a share of the output (None: any check, for tampering with the
+    reveal's own opening or check). ``make_main(rng, n)`` returns (main, cheater, may_vanish). A
+    trial marked ``may_vanish`` may instead end with every honest party's result satisfying
+    ``harmless`` (the honest result); those are counted in ``vanished``. Returns (misses,
+    vanished)."""
     rng = np.random.default_rng(20261204)
     misses, vanished = [], 0
     for t in range(TRIALS):
@@ -86,12 +101,12 @@ def run_trials(make_main, harmless, parties=(2, 3)):
         main, cheater, may_vanish = make_main(rng, n)
         out = run_local(main, n, engine="spdz2k", timeout=20, return_exceptions=True)
         honest = [o for i, o in enumerate(out) if i != cheater]
-        if all(isinstance(o, CheatingDetected) for o in honest):
+        if all(isinstance(o, CheatingDetected) and (caught_by is None or caught_by in str(o)) for o in honest):
             continue
         if may_vanish and all(not isinstance(o, Exception) and harmless(o) for o in honest):
             vanished += 1
             continue
-        misses.append((t, n, [type(o).__name__ for o in out]))
+        misses.append((t, n, [repr(o)[:100] for o in out]))
     return misses, vanished
 
 
@@ -195,7 +210,7 @@ def test_e_its_messages_in_the_mac_check():
             return p.reveal(c)
         return main, cheater, False  # a hash: any change is a different message
 
-    misses, vanished = run_trials(make, exactly(X * X[::-1]))
+    misses, vanished = run_trials(make, exactly(X * X[::-1]), caught_by=None)
     assert misses == [] and vanished == 0
 
 
@@ -222,7 +237,7 @@ def test_f_a_dealer_correction():
             return p.reveal(a * b)
         return main, n - 1, high_only(offset)
 
-    misses, _ = run_trials(make, exactly(X * X[::-1]))
+    misses, _ = run_trials(make, exactly(X * X[::-1]), caught_by=None)
     assert misses == []
 
 
@@ -248,7 +263,7 @@ def test_g_truncation_material(field):
             return p.reveal((a * b).truncate())
         return main, cheater, field == "r_msb" or high_only(offset)
 
-    misses, _ = run_trials(make, correct)
+    misses, _ = run_trials(make, correct, caught_by=None)
     assert misses == []
 
 
@@ -289,7 +304,7 @@ def test_g_truncating_product_material():
     # the same in every run and a trial that changes nothing must give exactly it
     honest.append(run_local(plain, 2, engine="spdz2k")[0])
     np.testing.assert_array_equal(honest[0], (X * X[::-1]) ** 2)
-    misses, vanished = run_trials(make, correct)
+    misses, vanished = run_trials(make, correct, caught_by=None)
     assert misses == [] and vanished < TRIALS // 2
     print(f"truncating-product material: {vanished} of {TRIALS} trials changed no value")
 
@@ -490,7 +505,7 @@ def test_boolean_g_bit_material():
                 return not any(changed)
         return main, cheater, MayVanish()
 
-    misses, vanished = run_trials(make, lambda r: exactly(LT)(r) or exactly(RELU)(r))
+    misses, vanished = run_trials(make, lambda r: exactly(LT)(r) or exactly(RELU)(r), caught_by=None)
     assert misses == [] and vanished < TRIALS // 2
     print(f"bit material: {vanished} of {TRIALS} trials changed no value")
 
@@ -510,7 +525,7 @@ def test_a_a_reveal_of_tensors_and_bits_together():
             return p.reveal(a, bits)
         return main, cheater, False
 
-    misses, _ = run_trials(make, lambda r: False)
+    misses, _ = run_trials(make, lambda r: False, caught_by=None)
     assert misses == []
 
 
