@@ -657,13 +657,14 @@ def test_no_output_leaves_before_the_openings_it_depends_on_are_checked():
     that its own combine agrees), which makes the product depend on the honest owner's y (for
     ring values x * y becomes a multiple of y); if the honest parties then sent their shares of
     the product, the cheater would learn y although the output x * y = 0 tells nothing of it. So
-    every reveal (to all, to the cheater, to an honest party; tensors, bits, or both in one call)
-    first checks every opening so far: every honest party must raise CheatingDetected from that
-    check, named "before reveal", before it sends any share of the output."""
+    every reveal (to all, to the cheater, to an honest party; tensors, bits, or both in one call;
+    2, 3 or 4 parties) first checks every opening so far: every honest party must raise
+    CheatingDetected from that check, named "before reveal", before it sends any share of the
+    output."""
     rng = np.random.default_rng(20261207)
     misses = []
     for t in range(TRIALS):
-        n = int(rng.choice([2, 3]))
+        n = int(rng.choice([2, 3, 4]))
         cheater = int(rng.integers(n))
         owner = int(rng.choice([q for q in range(n) if q != cheater]))
         kind = ("ring", "bits", "both")[int(rng.integers(3))]
