@@ -48,7 +48,7 @@ import pytest
 from _tamper import add128, add128_planar, one_shot
 
 import mpc
-from mpc.errors import CheatingDetected
+from mpc.errors import CheatingDetected, ProtocolError
 from mpc.preprocessing.base import AuthBitTriple
 from mpc.sharing.auth_bits import BAUTH
 from mpc.testing import run_local
@@ -674,4 +674,43 @@ def test_no_output_leaves_before_the_openings_it_depends_on_are_checked():
         for i, o in enumerate(out):
             if i != cheater and not (isinstance(o, CheatingDetected) and "(before reveal)" in str(o)):
                 misses.append((t, n, kind, to, i, repr(o)[:120]))
+    assert misses == []
+
+
+def test_a_cheater_that_skips_the_check_before_a_reveal_gets_no_output_share():
+    """The same attack by a cheater that does not run the check before the reveal's opening and
+    sends its share of the output at once: the honest parties, in the check's first round, receive
+    a message of the wrong shape and raise ProtocolError (out of step) without sending any share
+    of the output, and the cheater never receives one (200 trials: ring, bits or both, reveal to
+    all or to the cheater, 2-4 parties)."""
+    rng = np.random.default_rng(20261208)
+    misses = []
+    for t in range(200):
+        n = int(rng.choice([2, 3, 4]))
+        cheater = int(rng.integers(n))
+        owner = int(rng.choice([q for q in range(n) if q != cheater]))
+        kind, to = ("ring", "bits", "both")[int(rng.integers(3))], (None, cheater)[int(rng.integers(2))]
+        attack = output_attack(cheater, owner, kind, to, int(rng.integers(10)), draw_offset(rng) | 1, draw_mask(rng))
+        received = []
+
+        def main(p, attack=attack, cheater=cheater, received=received):
+            if p.pid == cheater:
+                started = []
+                p.engine.mac.before_output = lambda what: started.append(what)  # no check: straight on
+                recv = p.channel.recv
+
+                def spy(frm, tag, **kwargs):  # what it receives once the reveal has started
+                    arr = recv(frm, tag, **kwargs)
+                    if started:
+                        received.append(arr.shape)
+                    return arr
+                p.channel.recv = spy
+            return attack(p)
+
+        out = run_local(main, n, engine="spdz2k", timeout=20, return_exceptions=True)
+        honest_ok = all(isinstance(o, (ProtocolError, CheatingDetected)) for i, o in enumerate(out) if i != cheater)
+        # the honest parties send only their check's first message, which the cheater's receive of
+        # an output share rejects (wrong shape): it must receive nothing at all
+        if not honest_ok or received:
+            misses.append((t, n, kind, to, [repr(o)[:80] for o in out], received))
     assert misses == []
