@@ -512,7 +512,7 @@ def test_boolean_g_bit_material():
 
 def test_a_a_reveal_of_tensors_and_bits_together():
     """party.reveal(tensor, bits) under spdz2k runs ONE MAC check after both openings (MacCheck
-    .deferred; after the check of everything before them): a cheater that changes its share of the tensor's opening, the first of the two,
+    .output; after the check of everything before them): a cheater that changes its share of the tensor's opening, the first of the two,
     must still make every honest party raise CheatingDetected, and no value is returned."""
     def make(rng, n):
         cheater, index, offset = int(rng.integers(n)), int(rng.integers(5)), draw_offset(rng)

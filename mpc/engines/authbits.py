@@ -59,7 +59,7 @@ Operations and cost (n parties; W = words of the operand; bytes exclude frame he
   8 bytes per word from the owner; that every peer received the same e is part of the MAC check.
 - Reveal (to everyone): first the MAC check of everything opened so far (3 rounds, none when
   nothing is pending: no share of an output leaves before the openings it was computed from are
-  verified, :meth:`~mpc.engines.mac_check.MacCheck.before_output`), then each party sends its
+  verified, :meth:`~mpc.engines.mac_check.MacCheck.output`), then each party sends its
   bits (8 bytes per word to each peer), the opened words are recorded, and their MAC check (3
   rounds) runs before the words are returned: 7 rounds (4). To one party: the check, then the
   words masked by an input mask of that party are opened and checked, and that party removes the
@@ -424,13 +424,12 @@ class AuthBits:
         if total == 0:
             return [np.zeros(x.shape, dtype=np.uint64) if to in (None, self.pid) else None for x in xs]
         flat = np.concatenate([x.reshape(-1) for x in xs])
-        self.mac.before_output("reveal")  # every earlier opening checked before any output share is sent
         r = None
-        if to is not None:  # open x ^ r for a mask r only `to` knows
-            mask, r = self.preprocessing.bit_input_masks(to, (total,))
-            flat = self.xor(flat, mask)
-        value = self.open_unchecked(flat)
-        self.mac.check("reveal")
+        with self.mac.output("reveal"):  # every earlier opening checked before any output share is sent
+            if to is not None:  # open x ^ r for a mask r only `to` knows
+                mask, r = self.preprocessing.bit_input_masks(to, (total,))
+                flat = self.xor(flat, mask)
+            value = self.open_unchecked(flat)
         if to is not None:
             if self.pid != to:
                 return [None] * len(xs)

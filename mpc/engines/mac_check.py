@@ -312,7 +312,7 @@ class MacCheck:
         self._ledgers = (self.ring, self.bits)
         self.dry = dry  # a dry run's shadow engine: its channel returns zeros, so nothing is checked
         self.checks = 0
-        self._deferring = self._due = False  # inside deferred(): checks wait for its end
+        self._in_output = False  # inside output(): checks wait for its end
         self.opened = 0  # ring openings checked so far (elements)
         self.opened_bits = 0  # bit words checked so far
         self._seed = self._nonce = b""
@@ -362,37 +362,33 @@ class MacCheck:
         of the opened d of x * y makes the product y; were the product's shares then sent, it
         would learn the other party's y although the output x * y = 0 says nothing of it (SPDZ's
         output stage checks every earlier opening first for this reason: Damgard, Pastro, Smart,
-        Zakarias, CRYPTO 2012, the online protocol's output step). Inside :meth:`deferred` a no-op:
-        the block checked everything before it at its start, and what it opens is output only."""
-        if not self._deferring:
-            self.check(f"before {what}")
+        Zakarias, CRYPTO 2012, the online protocol's output step)."""
+        self.check(f"before {what}")
 
     @contextlib.contextmanager
-    def deferred(self, what: str) -> Iterator[None]:
-        """Within the block every check only notes that it is due; at its normal end ONE check of
-        everything pending (labelled ``what``), when one was due. For a reveal of several kinds
-        at once (Party.reveal of SecretTensors and SecretBits): the values opened inside are
-        handed out only after the block, so after that check, and the reveal takes one check's 3
-        rounds instead of one per kind. At its start (outermost block only) the check of
-        everything opened before it (:meth:`before_output`), so the outputs opened inside reach no
-        one before the openings that computed them are checked. An exception inside skips the
-        closing check (nothing is handed out). Nested blocks join the outer one."""
-        if self._deferring:
+    def output(self, what: str) -> Iterator[None]:
+        """A block that opens outputs (every reveal: ``Spdz2k.open``, ``AuthBits.reveal_many``):
+        at its start :meth:`before_output`, the check of everything opened before it; inside,
+        every check waits (the ledger-size one too); at its normal end ONE check of what it
+        opened (labelled ``what``), before the caller hands out any value. A block nested in
+        another joins it, so a reveal of several kinds at once (Party.reveal of SecretTensors and
+        SecretBits) takes one check before and one after its openings. An exception inside skips
+        the closing check (nothing is handed out)."""
+        if self._in_output:
             yield
             return
         self.before_output(what)
-        self._deferring, self._due = True, False
+        self._in_output = True
         try:
             yield
         finally:
-            self._deferring = False
-        if self._due:
-            self.check(what)
+            self._in_output = False
+        self.check(what)
 
     def check(self, what: str = "") -> None:
-        """Check every recorded opening (see the module docstring): 3 rounds; CheatingDetected on failure."""
-        if self._deferring:
-            self._due = True
+        """Check every recorded opening (see the module docstring): 3 rounds; CheatingDetected on
+        failure. Inside :meth:`output` it waits for the block's end."""
+        if self._in_output:
             return
         if self.dry or not any(led.has_records for led in self._ledgers):
             return

@@ -88,7 +88,7 @@ to each peer, per element of the result; every opening is recorded for the next 
   truncates in the MSB circuit's rounds. The MAC check is unchanged: every opening of a protocol run in lockstep is
   recorded as when it runs alone, and the one deferred check covers them all.
 - open (reveal) to everyone: first the MAC check of everything opened so far (3 rounds, none
-  when nothing is pending; :meth:`MacCheck.before_output`): no share of an output is sent before
+  when nothing is pending; :meth:`MacCheck.output`): no share of an output is sent before
   the openings it was computed from are verified, else a cheater that tampered with one of them
   could make the output any function of another party's input and see it before the check fails.
   Then [x + 2^64 u] is opened with the 2^64 u of a ``rand`` item (dealt as shares of its own, u
@@ -387,21 +387,21 @@ class Spdz2k:
 
     def open(self, shares: Sequence[np.ndarray], to: int | None = None) -> list[np.ndarray] | None:
         """Open several shared arrays, MAC-checked, in 7 rounds (4 when no opening is pending);
-        ``None`` at the parties other than ``to``. First the check of every opening so far (3
-        rounds, :meth:`MacCheck.before_output`: no share of an output is sent before the values
+        ``None`` at the parties other than ``to``. In a :meth:`MacCheck.output` block: first the
+        check of every opening so far (3 rounds: no share of an output is sent before the values
         it was computed from are verified), then the opening (1), then its check (3): nothing is
         returned before it passes."""
         flat = concat_flat(shares) if shares else self.zeros((0,))
         shapes = [s.shape for s in shares]
         k = self.kernels
-        self.mac.before_output("reveal")
+        with self.mac.output("reveal"):
+            if to is None:
+                opened = self._open(self.add(flat, self.preprocessing.random_high(flat.shape)))
+            else:
+                mask, r = self.preprocessing.input_masks(to, flat.shape)
+                opened = self._open(self.sub(flat, mask))
         if to is None:
-            opened = self._open(self.add(flat, self.preprocessing.random_high(flat.shape)))
-            self.mac.check("reveal")
             return split_flat(low64(opened), shapes)
-        mask, r = self.preprocessing.input_masks(to, flat.shape)
-        opened = self._open(self.sub(flat, mask))
-        self.mac.check("reveal")
         if self.pid != to:
             return None
         return split_flat(low64(k.add128(opened, r)), shapes)

@@ -16,7 +16,7 @@ and scale (a scale-2f product decodes exactly); all SecretBits in one opening (o
 padding bits cleared first). A call mixing both kinds costs two rounds; under spdz2k each reveal
 first checks every opening so far (3 rounds, none when nothing is pending: no output share is
 sent before the values it was computed from are verified), and after its openings runs their
-MAC check (3 rounds), once for both kinds (``MacCheck.deferred``), before anything is returned.
+MAC check (3 rounds), once for both kinds (``MacCheck.output``), before anything is returned.
 """
 
 from __future__ import annotations
@@ -243,11 +243,10 @@ def reveal(party, values: tuple, to: int | None, as_torch: bool = False):
     dest = None if to is None else int(to)
     torch = _torch() if as_torch else None  # before any message: a missing torch fails cleanly
     out: list = [None] * len(values)
-    # both kinds under spdz2k: one MAC check for the two openings (its arithmetic and boolean
-    # sides share the check), run before reveal returns anything
+    # under spdz2k one output block around both kinds (its arithmetic and boolean sides share the
+    # MAC check): one check before the openings and one after, before reveal returns anything
     mac = getattr(party.engine, "mac", None)
-    together = arith and bits and mac is not None and getattr(party.gmw, "mac", None) is mac
-    with mac.deferred("reveal") if together else contextlib.nullcontext():
+    with mac.output("reveal") if mac is not None else contextlib.nullcontext():
         _open_kinds(party, values, arith, bits, dest, torch, out)
     return out[0] if len(out) == 1 else tuple(out)
 

@@ -43,6 +43,7 @@ from mpc.engines import circuits
 from mpc.engines.base import BooleanEngine
 from mpc.engines.bitplanes import check_width, decode, decode_bytes, encode, nwords
 from mpc.errors import InputError, ShareTypeError
+from mpc.sharing.packing import lane_masks
 
 __all__ = ["SecretBits", "check_width", "reveal_bits", "sum_bits", "where"]
 
@@ -296,8 +297,8 @@ class SecretBits:
         planes = self.planes
         if self.n % 64 and planes.size:
             planes = planes.copy()
-            keep = np.full((planes.shape[0], 1), (1 << (self.n % 64)) - 1, dtype=np.uint64)
-            planes[:, -1:] = self.engine.and_public(np.ascontiguousarray(planes[:, -1:]), keep)
+            keep = np.broadcast_to(lane_masks(self.n)[-1:], (planes.shape[0], 1))
+            planes[:, -1:] = self.engine.and_public(np.ascontiguousarray(planes[:, -1:]), np.ascontiguousarray(keep))
         return planes
 
     def reveal(self, to: int | None = None, *, as_bytes: bool = False) -> np.ndarray | list[bytes] | None:
