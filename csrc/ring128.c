@@ -265,6 +265,79 @@ void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest,
     }
 }
 
+/* The public part of spdz2k's truncation from the low word c of an opened x + 2^62 + r:
+ * P = (c >> k) - 2^(62-k) and T = (1 - msb(c)) 2^(64-k), so floor(x / 2^k) = P - ([r >> k] -
+ * T [msb(r)]) up to one ulp (1 <= k <= 62; mpc/engines/spdz2k.py's module docstring). */
+static inline void trunc_public(uint64_t c, int k, uint64_t *p, uint64_t *t)
+{
+    *p = (c >> k) - ((uint64_t)1 << (62 - k));
+    *t = ((~c) >> 63) << (64 - k);
+}
+
+/* v += c x.value, m += c x.mac for a record x and a 64-bit coefficient c: one auth_lincomb term */
+#define LINCOMB_TERM(x, c)                                  \
+    do {                                                    \
+        const uint64_t c_ = (c);                            \
+        v += (u128)c_ * load128((x), 2 * i);                \
+        m += (u128)c_ * load128((x), 2 * i + 1);            \
+    } while (0)
+
+void mpc_auth_tmul_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a1,
+                          const uint64_t *m1, const uint64_t *a2, const uint64_t *m2, const uint64_t *a1a2,
+                          const uint64_t *m1a2, const uint64_t *a1m2, const uint64_t *m1m2, int k1, int k2,
+                          uint64_t alpha, int first, size_t n)
+{
+    /* mpc_auth_lincomb of the tmul terms with their coefficients made here from the opened low
+     * words (c1 the first n elements of own + rest, c2 the next n): one pass instead of NumPy's
+     * fifteen and a lincomb's (mpc/engines/spdz2k.py, Spdz2k.mul_truncating_steps). */
+    for (size_t i = 0; i < n; i++) {
+        const uint64_t c1 = own[2 * i] + rest[2 * i], c2 = own[2 * (n + i)] + rest[2 * (n + i)];
+        uint64_t p1, t1, p2 = c2, t2 = 0;
+        trunc_public(c1, k1, &p1, &t1);
+        if (k2)
+            trunc_public(c2, k2, &p2, &t2);
+        u128 v = load128(a1a2, 2 * i), m = load128(a1a2, 2 * i + 1);
+        LINCOMB_TERM(a1, 0 - p2);
+        LINCOMB_TERM(m1, p2 * t1);
+        LINCOMB_TERM(a2, 0 - p1);
+        LINCOMB_TERM(m1a2, 0 - t1);
+        if (k2) {
+            LINCOMB_TERM(m2, p1 * t2);
+            LINCOMB_TERM(a1m2, 0 - t2);
+            if (m1m2)
+                LINCOMB_TERM(m1m2, t1 * t2);
+        }
+        const uint64_t p = p1 * p2;
+        if (first)
+            v += p;
+        m += (u128)alpha * p;
+        store128(z, 2 * i, v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
+void mpc_auth_tsquare_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a,
+                             const uint64_t *mm, const uint64_t *aa, const uint64_t *am, int k, uint64_t alpha,
+                             int first, size_t n)
+{
+    /* the tsquare terms aa - 2P a - 2T am + (2PT + T^2) m + P^2 likewise (Spdz2k.square_truncating) */
+    for (size_t i = 0; i < n; i++) {
+        uint64_t p, t;
+        trunc_public(own[2 * i] + rest[2 * i], k, &p, &t);
+        u128 v = load128(aa, 2 * i), m = load128(aa, 2 * i + 1);
+        LINCOMB_TERM(a, 0 - 2 * p);
+        LINCOMB_TERM(am, 0 - 2 * t);
+        LINCOMB_TERM(mm, 2 * p * t + t * t);
+        if (first)
+            v += p * p;
+        m += (u128)alpha * (p * p);
+        store128(z, 2 * i, v);
+        store128(z, 2 * i + 1, m);
+    }
+}
+
+#undef LINCOMB_TERM
+
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n)
 {
     u128 acc = 0;

@@ -289,6 +289,71 @@ def test_auth_div_finish_is_the_lincomb_of_its_terms(data):
         assert _ints128(want.reshape(-1, 4)[i]) == [v % m128, m % m128]
 
 
+def _trunc_pt(c: int, k: int) -> tuple[int, int]:
+    """spdz2k's truncation's public part of an opened low word c of x + 2^62 + r, by its
+    definition: P = (c >> k) - 2^(62-k) and T = (1 - msb(c)) 2^(64-k), both mod 2^64."""
+    return ((c >> k) - (1 << (62 - k))) % (1 << 64), (0 if c >> 63 else 1) << (64 - k)
+
+
+def _lincomb_ints(recs: list[np.ndarray], coefs: list[int], p: int, i: int, alpha: int, first: bool) -> list[int]:
+    """[value, MAC] of element i of sum_t coefs[t] recs[t] + p (p in party 0's value, alpha p in
+    every MAC) with Python integers mod 2^128, each coefficient taken mod 2^64."""
+    v, m = (p if first else 0), alpha * p
+    for r, c in zip(recs, coefs, strict=True):
+        x = _ints128(r.reshape(-1, 4)[i])
+        v, m = v + c % (1 << 64) * x[0], m + c % (1 << 64) * x[1]
+    return [v % (1 << 128), m % (1 << 128)]
+
+
+# the shifts a truncating product meets: 1, the fixed-point scales, k1 + k2 on both sides of 64
+SHIFTS = st.one_of(st.sampled_from([1, 16, 31, 32, 33, 62]), st.integers(1, 62))
+
+
+@settings(max_examples=60, deadline=None)
+@given(data=st.data(), k1=SHIFTS, k2=st.one_of(st.just(0), SHIFTS), first=st.booleans(), alpha=WORD)
+def test_auth_tmul_finish_is_the_lincomb_of_the_tmul_terms(data, k1, k2, first, alpha):
+    """auth_tmul_finish: compiled == reference == the definition with Python integers: c1, c2 the
+    sums of the summands' low words (x's half, then y's), P_j, T_j of each (P2 = c2 and no T2
+    terms when k2 = 0), z = a1a2 - P2 a1 + P2 T1 m1 - P1 a2 - T1 m1a2 (+ P1 T2 m2 - T2 a1m2 +
+    T1 T2 m1m2, m1m2 present exactly when k1 + k2 > 64) + P1 P2, on the largest words."""
+    shape = data.draw(st.sampled_from([(), (0,), (1,), (5,), (2, 3), (17,)]))
+    own, rest = words(data.draw, (2, *shape, 2)), words(data.draw, (2, *shape, 2))
+    rec = lambda cond=True: words(data.draw, (*shape, 4)) if cond else None  # noqa: E731
+    a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2 = (rec(), rec(), rec(), rec(k2 > 0), rec(), rec(), rec(k2 > 0),
+                                              rec(k2 > 0 and k1 + k2 > 64))
+    args = (own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, alpha, first)
+    want = REF.auth_tmul_finish(*args)
+    np.testing.assert_array_equal(C.auth_tmul_finish(*args), want)
+    assert want.shape == (*shape, 4)
+    for i in range(int(np.prod(shape))):
+        c1, c2 = ((int(own[h].reshape(-1, 2)[i, 0]) + int(rest[h].reshape(-1, 2)[i, 0])) % (1 << 64) for h in (0, 1))
+        p1, t1 = _trunc_pt(c1, k1)
+        p2, t2 = _trunc_pt(c2, k2) if k2 else (c2, 0)
+        recs, coefs = [a1a2, a1, m1, a2, m1a2], [1, -p2, p2 * t1, -p1, -t1]
+        if k2:
+            recs, coefs = recs + [m2, a1m2], coefs + [p1 * t2, -t2]
+            if m1m2 is not None:
+                recs, coefs = recs + [m1m2], coefs + [t1 * t2]
+        assert _ints128(want.reshape(-1, 4)[i]) == _lincomb_ints(recs, coefs, p1 * p2 % (1 << 64), i, alpha, first)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), k=SHIFTS, first=st.booleans(), alpha=WORD)
+def test_auth_tsquare_finish_is_the_lincomb_of_the_tsquare_terms(data, k, first, alpha):
+    """auth_tsquare_finish: compiled == reference == the definition with Python integers:
+    z = aa - 2P a - 2T am + (2PT + T^2) m + P^2 for P, T of the summands' low words' sum."""
+    shape = data.draw(st.sampled_from([(), (0,), (1,), (5,), (2, 3), (17,)]))
+    own, rest = words(data.draw, (*shape, 2)), words(data.draw, (*shape, 2))
+    a, m, aa, am = (words(data.draw, (*shape, 4)) for _ in range(4))
+    want = REF.auth_tsquare_finish(own, rest, a, m, aa, am, k, alpha, first)
+    np.testing.assert_array_equal(C.auth_tsquare_finish(own, rest, a, m, aa, am, k, alpha, first), want)
+    for i in range(int(np.prod(shape))):
+        p, t = _trunc_pt((int(own.reshape(-1, 2)[i, 0]) + int(rest.reshape(-1, 2)[i, 0])) % (1 << 64), k)
+        coefs = [1, -2 * p, -2 * t, 2 * p * t + t * t]
+        assert _ints128(want.reshape(-1, 4)[i]) == _lincomb_ints([aa, a, am, m], coefs, p * p % (1 << 64), i, alpha,
+                                                                 first)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_auth_lincomb_and_add_split_match_the_definition(data):
@@ -507,6 +572,25 @@ def test_matmul128_float_path_recovers_every_high_word_across_slices(k, a_wide, 
                                 *(np.zeros((3, 4), dtype=np.uint64),) * 2, 4, 1, True),
     lambda k: k.auth_div_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, np.zeros((3, 4), dtype=np.uint64),
                                 np.zeros((3, 2), dtype=np.uint64), 4, 1, True),
+    # auth_tmul_finish: m2/a1m2 without k2, none with k2, m1m2 where k1 + k2 <= 64, own not (2, *shape, 2),
+    # a record of another shape, a shift out of range; auth_tsquare_finish: k = 0, own of another shape
+    lambda k: k.auth_tmul_finish(*(np.zeros((2, 3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 8,
+                                 8, 0, 1, True),
+    lambda k: k.auth_tmul_finish(*(np.zeros((2, 3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 3,
+                                 None, *(np.zeros((3, 4), dtype=np.uint64),) * 2, None, None, 8, 8, 1, True),
+    lambda k: k.auth_tmul_finish(*(np.zeros((2, 3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 8,
+                                 8, 8, 1, True),
+    lambda k: k.auth_tmul_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 3,
+                                 None, *(np.zeros((3, 4), dtype=np.uint64),) * 2, None, None, 8, 0, 1, True),
+    lambda k: k.auth_tmul_finish(*(np.zeros((2, 3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 2,
+                                 np.zeros((2, 4), dtype=np.uint64), None, *(np.zeros((3, 4), dtype=np.uint64),) * 2,
+                                 None, None, 8, 0, 1, True),
+    lambda k: k.auth_tmul_finish(*(np.zeros((2, 3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 3,
+                                 None, *(np.zeros((3, 4), dtype=np.uint64),) * 2, None, None, 63, 0, 1, True),
+    lambda k: k.auth_tsquare_finish(*(np.zeros((3, 2), dtype=np.uint64),) * 2, *(np.zeros((3, 4), dtype=np.uint64),) * 4,
+                                    0, 1, True),
+    lambda k: k.auth_tsquare_finish(np.zeros((3, 2), dtype=np.uint64), np.zeros((2, 2), dtype=np.uint64),
+                                    *(np.zeros((3, 4), dtype=np.uint64),) * 4, 8, 1, True),
     lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,
                                     1, True, np.zeros((3, 2), dtype=np.uint64), None),
     lambda k: k.auth_beaver_combine(*(np.zeros((3, 4), dtype=np.uint64),) * 3, *(np.zeros((3, 2), dtype=np.uint64),) * 2,

@@ -184,15 +184,23 @@ def trunc_shift(k: object, name: str, low: int) -> int:
     return int(k)
 
 
-def tmul_finish_args(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r) -> tuple:
-    """The arguments of ``tmul_finish``: uint64 arrays of one shape; m2 and a1m2 given exactly
-    when k2 > 0, m1m2 exactly when k2 > 0 and k1 + k2 > 64; c1r, c2r both or neither. Returns
-    (arrays in signature order with None kept, k1, k2)."""
+def tmul_shifts(k1, k2, m2, a1m2, m1m2) -> tuple[int, int]:
+    """(k1, k2) of a truncating product's finish (semi2k's ``tmul_finish``, spdz2k's
+    ``auth_tmul_finish``): k1 in [1, 62], k2 in [0, 62], m2 and a1m2 given exactly when k2 > 0,
+    m1m2 exactly when k2 > 0 and k1 + k2 > 64 (the tuple's components, :func:`tmul_components`)."""
     k1, k2 = trunc_shift(k1, "k1", 1), trunc_shift(k2, "k2", 0)
     if (m2 is None or a1m2 is None) != (k2 == 0):
         raise KernelError("m2, a1m2: give them exactly when k2 > 0 (y truncated too)")
     if (m1m2 is None) != (k2 == 0 or k1 + k2 <= 64):
         raise KernelError("m1m2: give it exactly when k2 > 0 and k1 + k2 > 64")
+    return k1, k2
+
+
+def tmul_finish_args(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r) -> tuple:
+    """The arguments of ``tmul_finish``: uint64 arrays of one shape; m2 and a1m2 given exactly
+    when k2 > 0, m1m2 exactly when k2 > 0 and k1 + k2 > 64; c1r, c2r both or neither. Returns
+    (arrays in signature order with None kept, k1, k2)."""
+    k1, k2 = tmul_shifts(k1, k2, m2, a1m2, m1m2)
     if (c1r is None) != (c2r is None):
         raise KernelError("c1r, c2r: give both rest parts of the opened values or neither")
     names = ("c1", "c2", "a1", "m1", "a2", "m2", "a1a2", "m1a2", "a1m2", "m1m2", "c1r", "c2r")
@@ -380,6 +388,34 @@ def auth_div_finish_args(own, rest, r_msb, r_high, d) -> tuple:
         raise KernelError(f"d: expected an integer divisor 2 <= d < 2^64, got {d!r}")
     recs, wides, shape = auth_args("r_msb, r_high, own, rest", (r_msb, r_high), (own, rest))
     return wides[0], wides[1], recs[0], recs[1], int(d), shape
+
+
+def auth_tmul_finish_args(own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2) -> tuple:
+    """(own, rest, the records in signature order with None kept, k1, k2, element shape) of
+    ``auth_tmul_finish``: the opening's two summands as (2, *shape, 2) Z_2^128 words (x's
+    elements, then y's) and records of that element shape, the optional ones as
+    :func:`tmul_shifts` says."""
+    k1, k2 = tmul_shifts(k1, k2, m2, a1m2, m1m2)
+    names = ("a1", "m1", "a2", "m2", "a1a2", "m1a2", "a1m2", "m1m2")
+    values = (a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2)
+    given = [(nm, v) for nm, v in zip(names, values, strict=True) if v is not None]
+    recs, _, shape = auth_args(", ".join(nm for nm, _ in given), tuple(v for _, v in given), ())
+    halves = []
+    for nm, x in (("own", own), ("rest", rest)):
+        x = ring128(nm, x)
+        if x.shape != (2, *shape, 2):
+            raise KernelError(f"{nm}: expected {(2, *shape, 2)} words (x's opening, then y's), got shape {x.shape}")
+        halves.append(x)
+    checked = dict(zip([nm for nm, _ in given], recs, strict=True))
+    return (*halves, *(checked.get(nm) for nm in names)), k1, k2, shape
+
+
+def auth_tsquare_finish_args(own, rest, a, m, aa, am, k) -> tuple:
+    """(own, rest, a, m, aa, am, k, element shape) of ``auth_tsquare_finish``: the opening's
+    summands as Z_2^128 words and records of one element shape, k in [1, 62]."""
+    k = trunc_shift(k, "k", 1)
+    recs, wides, shape = auth_args("a, m, aa, am, own, rest", (a, m, aa, am), (own, rest))
+    return (*wides, *recs), k, shape
 
 
 def auth_lincomb_args(xs, coefs, p) -> tuple:

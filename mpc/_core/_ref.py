@@ -389,11 +389,47 @@ def auth_div_finish(own, rest, r_msb, r_high, d, alpha, first):
     [(r_msb, (1 - msb(c)) floor(2^64 / d)), (r_high, 2^64 - 1)] and p = c // d - floor(2^62 / d),
     c the sum of the summands' low words."""
     own, rest, r_msb, r_high, d, _ = ck.auth_div_finish_args(own, rest, r_msb, r_high, d)
-    c = np.asarray(own[..., 0] + rest[..., 0], dtype=np.uint64)  # mod 2^64; an array even 0-d
+    c = _opened_low(own, rest, 2)[..., 0]
     coef = np.asarray(((~c) >> np.uint64(63)) * np.uint64((1 << 64) // d), dtype=np.uint64)
     with np.errstate(over="ignore"):
         p = np.asarray(c // np.uint64(d) - np.uint64((1 << 62) // d), dtype=np.uint64)
     return auth_lincomb([r_msb, r_high], [coef, (1 << 64) - 1], p, alpha, first)
+
+
+def _trunc_coefs(c, k):
+    """spdz2k's truncation's public part of the opened low words c of x + 2^62 + r: P = (c >> k)
+    - 2^(62-k) and T = (1 - msb(c)) 2^(64-k), floor(x / 2^k) = P - ([r >> k] - T [msb(r)])."""
+    p, t, off = _trunc_public(c, k)
+    return np.asarray(p - off, dtype=np.uint64), np.asarray(t, dtype=np.uint64)
+
+
+@_wrap
+def auth_tmul_finish(own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, alpha, first):
+    """spdz2k's truncating product from the opening's summands (see the compiled kernel):
+    auth_lincomb of the ``tmul`` terms a1a2 - P2 a1 + P2 T1 m1 - P1 a2 - T1 m1a2 (+ P1 T2 m2 - T2
+    a1m2 + T1 T2 m1m2 when k2 > 0) and P1 P2, with P2 = c2 and no T2 terms when k2 = 0."""
+    (own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2), k1, k2, _ = ck.auth_tmul_finish_args(
+        own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2)
+    c1, c2 = _opened_low(own[0], rest[0], 2)[..., 0], _opened_low(own[1], rest[1], 2)[..., 0]
+    p1, t1 = _trunc_coefs(c1, k1)
+    p2, t2 = _trunc_coefs(c2, k2) if k2 else (c2, None)
+    terms = [(a1a2, 1), (a1, 0 - p2), (m1, p2 * t1), (a2, 0 - p1), (m1a2, 0 - t1)]
+    if k2:
+        terms += [(m2, p1 * t2), (a1m2, 0 - t2)] + ([(m1m2, t1 * t2)] if m1m2 is not None else [])
+    arr = lambda v: np.asarray(v, dtype=np.uint64)  # noqa: E731 (0-d operations give NumPy scalars)
+    return auth_lincomb([x for x, _ in terms], [c if isinstance(c, int) else arr(c) for _, c in terms], arr(p1 * p2), alpha, first)
+
+
+@_wrap
+def auth_tsquare_finish(own, rest, a, m, aa, am, k, alpha, first):
+    """spdz2k's truncating square from the opening's summands (see the compiled kernel):
+    auth_lincomb of aa - 2P a - 2T am + (2PT + T^2) m and P^2."""
+    (own, rest, a, m, aa, am), k, _ = ck.auth_tsquare_finish_args(own, rest, a, m, aa, am, k)
+    p, t = _trunc_coefs(_opened_low(own, rest, 2)[..., 0], k)
+    two = np.uint64(2)
+    arr = lambda v: np.asarray(v, dtype=np.uint64)  # noqa: E731 (0-d operations give NumPy scalars)
+    return auth_lincomb([aa, a, am, m], [1, arr(0 - two * p), arr(0 - two * t), arr(two * p * t + t * t)], arr(p * p),
+                        alpha, first)
 
 
 def dot128_64(v, chi):
@@ -1026,7 +1062,8 @@ KERNELS = (
     "add128", "sub128", "neg128", "mul128", "mul128_64", "matmul128",
     "auth_sub_split", "auth_sub_split_planar", "auth_beaver_combine", "auth_square_combine", "auth_add_public",
     "dot128_64", "dot128_64_planar",
-    "auth_add_split", "auth_lincomb", "auth_div_finish", "auth_matmul_combine",
+    "auth_add_split", "auth_lincomb", "auth_div_finish", "auth_tmul_finish", "auth_tsquare_finish",
+    "auth_matmul_combine",
     "matmul", "matmul_batched",
     "beaver_mask", "beaver_combine", "beaver_matmul_combine", "tmul_finish", "tsquare_finish",
     "pack_bits", "unpack_bits", "band", "bxor", "bnot", "transpose64", "bitslice", "unbitslice",

@@ -70,6 +70,13 @@ cdef extern from "mpc/ring128.h" nogil:
     void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *r_msb,
                              const uint64_t *r_high, uint64_t d, int shift, uint64_t q, uint64_t low,
                              uint64_t alpha, int first, size_t n)
+    void mpc_auth_tmul_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a1,
+                              const uint64_t *m1, const uint64_t *a2, const uint64_t *m2, const uint64_t *a1a2,
+                              const uint64_t *m1a2, const uint64_t *a1m2, const uint64_t *m1m2, int k1, int k2,
+                              uint64_t alpha, int first, size_t n)
+    void mpc_auth_tsquare_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a,
+                                 const uint64_t *mm, const uint64_t *aa, const uint64_t *am, int k, uint64_t alpha,
+                                 int first, size_t n)
     void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs,
                            size_t n)
     enum: MPC_MM128F_KC
@@ -683,6 +690,59 @@ def auth_div_finish(own, rest, r_msb, r_high, d, alpha, first):
     if n:
         with nogil:
             mpc_auth_div_finish(pz, po, pr, pm, ph, cd, shift, q, low, al, f, n)
+    return z
+
+
+def auth_tmul_finish(own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, alpha, first):
+    """spdz2k's floor(x / 2^k1) * floor(y / 2^k2) (k2 = 0: y as is) from the opening of
+    x + 2^62 + r1 and y + r2 (+ 2^62 when k2 > 0) kept as its two summands own, rest ((2, *shape,
+    2) words: x's, then y's) and an authenticated ``tmul`` tuple's records (m2, a1m2 exactly when
+    k2 > 0; m1m2 exactly when also k1 + k2 > 64): ``auth_lincomb`` of the tuple's terms with the
+    coefficients P_j, T_j of the opened low words, in one pass (csrc/include/mpc/ring128.h)."""
+    (own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2), kk1, kk2, shape = ck.auth_tmul_finish_args(
+        own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2)
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef int ik1 = kk1, ik2 = kk2
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *po = in_ptr(own)
+    cdef const uint64_t *pr = in_ptr(rest)
+    cdef const uint64_t *pa1 = in_ptr(a1)
+    cdef const uint64_t *pm1 = in_ptr(m1)
+    cdef const uint64_t *pa2 = in_ptr(a2)
+    cdef const uint64_t *pm2 = in_ptr(m2) if m2 is not None else NULL
+    cdef const uint64_t *paa = in_ptr(a1a2)
+    cdef const uint64_t *pma = in_ptr(m1a2)
+    cdef const uint64_t *pam = in_ptr(a1m2) if a1m2 is not None else NULL
+    cdef const uint64_t *pmm = in_ptr(m1m2) if m1m2 is not None else NULL
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_tmul_finish(pz, po, pr, pa1, pm1, pa2, pm2, paa, pma, pam, pmm, ik1, ik2, al, f, n)
+    return z
+
+
+def auth_tsquare_finish(own, rest, a, m, aa, am, k, alpha, first):
+    """spdz2k's floor(x / 2^k)^2 from the opening of x + 2^62 + r kept as its two summands own,
+    rest ((*shape, 2) words) and an authenticated ``tsquare`` tuple's records a, m, aa, am:
+    ``auth_lincomb`` of its terms, in one pass (csrc/include/mpc/ring128.h)."""
+    (own, rest, a, m, aa, am), kk, shape = ck.auth_tsquare_finish_args(own, rest, a, m, aa, am, k)
+    z = np.empty((*shape, 4), dtype=np.uint64)
+    cdef int ik = kk
+    cdef uint64_t al = ck.public_u64(alpha)
+    cdef int f = 1 if first else 0
+    cdef uint64_t *pz = out_ptr(z)
+    cdef const uint64_t *po = in_ptr(own)
+    cdef const uint64_t *pr = in_ptr(rest)
+    cdef const uint64_t *pa = in_ptr(a)
+    cdef const uint64_t *pm = in_ptr(m)
+    cdef const uint64_t *paa = in_ptr(aa)
+    cdef const uint64_t *pam = in_ptr(am)
+    cdef size_t n = z.size // 4
+    if n:
+        with nogil:
+            mpc_auth_tsquare_finish(pz, po, pr, pa, pm, paa, pam, ik, al, f, n)
     return z
 
 

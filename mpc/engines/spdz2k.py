@@ -554,23 +554,16 @@ class Spdz2k:
         if not kx:  # the product commutes: the truncated operand goes first
             x, kx, y, ky = y, ky, x, kx
         t = self.preprocessing.trunc_products(x.shape, kx, ky, auth=True)
-        n = x.size
-        opened = _low_sum(*(yield from self._open_parts_steps(*self._mask_add([
-            (x, t.r1, 1 << TRUNC_BOUND_BITS), (y, t.r2, (1 << TRUNC_BOUND_BITS) if ky else 0)]))))
-        c1, c2 = opened[:n], opened[n:]
-        with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
-            p1, t1 = _trunc_public(c1, kx)
-            if ky:  # L2 = [a2] - T2 [m2]; L1 L2 = a1a2 - T2 a1m2 - T1 m1a2 + T1 T2 m1m2
-                p2, t2 = _trunc_public(c2, ky)
-                terms = [(t.a1a2, 1), (t.a1, 0 - p2), (t.m1, p2 * t1), (t.a2, 0 - p1), (t.m2, p1 * t2),
-                         (t.a1m2, 0 - t2), (t.m1a2, 0 - t1)]
-                if t.m1m2 is not None:  # T1 T2 = 0 mod 2^64 unless k1 + k2 > 64
-                    terms.append((t.m1m2, t1 * t2))
-            else:  # P2 = c2, L2 = [r2]
-                p2 = c2
-                terms = [(t.a1a2, 1), (t.a1, 0 - p2), (t.m1, p2 * t1), (t.a2, 0 - p1), (t.m1a2, 0 - t1)]
-            public = p1 * p2
-        return self.lincomb(terms, public, x.shape)
+        own, rest = yield from self._open_parts_steps(*self._mask_add([
+            (x, t.r1, 1 << TRUNC_BOUND_BITS), (y, t.r2, (1 << TRUNC_BOUND_BITS) if ky else 0)]))
+        # one pass (auth_tmul_finish): the public P_j, T_j of the opened low words, then the
+        # lincomb a1a2 - P2 a1 + P2 T1 m1 - P1 a2 - T1 m1a2 (+ P1 T2 m2 - T2 a1m2 + T1 T2 m1m2)
+        # + P1 P2 (NumPy took fifteen passes before the lincomb's)
+        rec = lambda v: None if v is None else _words(v).reshape(-1, 4)  # noqa: E731
+        z = self.kernels.auth_tmul_finish(own.reshape(2, -1, 2), rest.reshape(2, -1, 2), rec(t.a1), rec(t.m1),
+                                          rec(t.a2), rec(t.m2), rec(t.a1a2), rec(t.m1a2), rec(t.a1m2),
+                                          rec(t.m1m2), kx, ky, self.alpha, self.pid == 0)
+        return _records(z, x.shape)
 
     def square_truncating(self, x: np.ndarray, k: int) -> np.ndarray:
         """floor(x / 2^k)^2 (the floor exact up to one ulp) for |x| < 2^62: 1 round, 1 element,
@@ -578,26 +571,17 @@ class Spdz2k:
         if not self.folds_truncation:  # no tsquare tuples from this source: truncate, then square
             return self.square(self.truncate_many([x], k)[0])
         t = self.preprocessing.trunc_squares(x.shape, k, auth=True)
-        c = self._open_low(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)]))
-        with np.errstate(over="ignore"):  # ring arithmetic mod 2^64
-            p, tt = _trunc_public(c, k)
-            terms = [(t.aa, 1), (t.a, 0 - 2 * p), (t.am, 0 - 2 * tt), (t.m, 2 * p * tt + tt * tt)]
-            public = p * p
-        return self.lincomb(terms, public, x.shape)
+        own, rest = steps.run(self.channel.exchange,
+                              self._open_parts_steps(*self._mask_add([(x, t.r, 1 << TRUNC_BOUND_BITS)])))
+        z = self.kernels.auth_tsquare_finish(own, rest, *(_words(v).reshape(-1, 4) for v in (t.a, t.m, t.aa, t.am)),
+                                             k, self.alpha, self.pid == 0)  # one pass, as auth_tmul_finish
+        return _records(z, x.shape)
 
 
 def _low_sum(own: np.ndarray, rest: np.ndarray) -> np.ndarray:
     """The low 64 bits of an opening kept as two summands ((N, 2) words each): all a truncation's
     public part or a matrix combine's D, E need, in one pass over the two low words."""
     return np.add(own[:, 0], rest[:, 0])  # uint64 arrays wrap mod 2^64
-
-
-def _trunc_public(c: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """P = (c >> k) - 2^(62-k) and T = (1 - msb(c)) 2^(64-k) of the low words c of an opened
-    x + 2^62 + r (mod 2^64): floor(x / 2^k) = P - ([r >> k] - T [msb(r)]) up to one ulp."""
-    with np.errstate(over="ignore"):
-        p = (c >> np.uint64(k)) - np.uint64(1 << (TRUNC_BOUND_BITS - k))
-    return p, ((~c) >> np.uint64(63)) << np.uint64(64 - k)
 
 
 def build(ctx: EngineContext) -> Spdz2k:

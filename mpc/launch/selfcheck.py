@@ -241,6 +241,24 @@ def _auth_div_finish(g: _Gen) -> tuple:
     return g.u64((*s, 2)), g.u64((*s, 2)), g.u64((*s, 4)), g.u64((*s, 4)), d, int(g.u64(())), g.flag()
 
 
+def _auth_tmul_finish(g: _Gen) -> tuple:
+    """The opening's summands own, rest ((2, *shape, 2) words), a ``tmul`` tuple's records with
+    the optional ones exactly where the contract asks, k1 in [1, 62], k2 in [0, 62], a MAC key
+    share, first."""
+    k1, k2 = g.dim(1, 63), g.dim(0, 63) if g.flag() else 0
+    s = g.shape()
+    rec = lambda cond=True: g.u64((*s, 4)) if cond else None  # noqa: E731
+    return (g.u64((2, *s, 2)), g.u64((2, *s, 2)), rec(), rec(), rec(), rec(k2), rec(), rec(), rec(k2),
+            rec(k2 and k1 + k2 > 64), k1, k2, int(g.u64(())), g.flag())
+
+
+def _auth_tsquare_finish(g: _Gen) -> tuple:
+    """The opening's summands own, rest, a ``tsquare`` tuple's records, k in [1, 62], a MAC key share, first."""
+    s = g.shape()
+    return (g.u64((*s, 2)), g.u64((*s, 2)), *(g.u64((*s, 4)) for _ in range(4)), g.dim(1, 63), int(g.u64(())),
+            g.flag())
+
+
 def _auth_matmul_combine(g: _Gen) -> tuple:
     """Records c (m, n), a (m, k), b (k, n), the opened words d (m, k), e (k, n), a MAC key share, first."""
     m, k, n = g.dim(), g.dim(), g.dim()
@@ -340,6 +358,8 @@ GENERATORS: dict[str, Callable[[_Gen], tuple]] = {
     "auth_add_split": _auth_add_split,
     "auth_lincomb": _auth_lincomb,
     "auth_div_finish": _auth_div_finish,
+    "auth_tmul_finish": _auth_tmul_finish,
+    "auth_tsquare_finish": _auth_tsquare_finish,
     "auth_matmul_combine": _auth_matmul_combine,
     "dot128_64": lambda g: (lambda n: (g.u64((n, 2)), g.u64((n,))))(g.dim(0, 40)),
     "dot128_64_planar": lambda g: _same(g, 3),

@@ -113,6 +113,24 @@ void mpc_auth_lincomb(uint64_t *z, const uint64_t *const *x, const uint64_t *con
 void mpc_auth_div_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *r_msb,
                          const uint64_t *r_high, uint64_t d, int shift, uint64_t q, uint64_t low, uint64_t alpha,
                          int first, size_t n);
+/* spdz2k's truncating product floor(x / 2^k1) floor(y / 2^k2) (k2 = 0: y as is) from the
+ * opening of x + 2^62 + r1 and y + r2 (+ 2^62 when k2 > 0) kept as two summands own, rest
+ * ((2n, 2) words: x's n elements, then y's; c1, c2 the low words' sums) and a tmul tuple's records
+ * (m2 and a1m2 read only when k2 > 0, m1m2 only when it is not NULL): z = a1a2 - P2 a1 + P2 T1 m1
+ * - P1 a2 - T1 m1a2 (+ P1 T2 m2 - T2 a1m2 + T1 T2 m1m2 when k2 > 0) + P1 P2 (party 0's value when
+ * first, alpha P1 P2 in every MAC), with P_j = (c_j >> k_j) - 2^(62-k_j) and T_j = (1 -
+ * msb(c_j)) 2^(64-k_j), or P2 = c2 and T2 = 0 when k2 = 0: exactly mpc_auth_lincomb's result for
+ * those terms and coefficients (each taken mod 2^64) */
+void mpc_auth_tmul_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a1,
+                          const uint64_t *m1, const uint64_t *a2, const uint64_t *m2, const uint64_t *a1a2,
+                          const uint64_t *m1a2, const uint64_t *a1m2, const uint64_t *m1m2, int k1, int k2,
+                          uint64_t alpha, int first, size_t n);
+/* spdz2k's truncating square floor(x / 2^k)^2 from the opening of x + 2^62 + r as own, rest
+ * ((n, 2) words) and a tsquare tuple's records (a = r >> k, m = msb(r), aa, am): z = aa - 2P a -
+ * 2T am + (2PT + T^2) m + P^2 (P, T as above), mpc_auth_lincomb's result for those terms */
+void mpc_auth_tsquare_finish(uint64_t *z, const uint64_t *own, const uint64_t *rest, const uint64_t *a,
+                             const uint64_t *mm, const uint64_t *aa, const uint64_t *am, int k, uint64_t alpha,
+                             int first, size_t n);
 /* out = sum_i chi[i] v[i] mod 2^128 (chi 64-bit) for v[i] = lo[vs i] + 2^64 hi[vs i] (vs = 2 and
  * hi = lo + 1: interleaved words; vs = 1: planar): the MAC check's random combination */
 void mpc_ring128_dot64(uint64_t *out, const uint64_t *lo, const uint64_t *hi, const uint64_t *chi, size_t vs, size_t n);
