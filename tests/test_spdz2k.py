@@ -378,6 +378,38 @@ def test_matmul_mod_2_64_any_values(n, batched, data):
         np.testing.assert_array_equal(got, want)
 
 
+@settings(max_examples=10, deadline=None)
+@given(st.sampled_from([2, 3]), st.booleans(), st.data())
+def test_public_matmul_mod_2_64_any_values(n, batched, data):
+    """A public matrix times a shared one (local): equal to NumPy's uint64 product mod 2^64 on
+    values of the whole ring, for row counts on both sides of LINCOMB_ROWS (weighted sums of rows
+    up to it, the Z_2^128 product above) and inner sizes across several auth_lincomb calls; the
+    result opens MAC-checked (a wrong MAC share raises CheatingDetected)."""
+    from hypothesis.extra import numpy as hnp
+
+    from mpc.engines.spdz2k import LINCOMB_ROWS
+
+    m = data.draw(st.sampled_from([1, 2, LINCOMB_ROWS, LINCOMB_ROWS + 1]))
+    k, q = data.draw(st.sampled_from([1, 15, 16, 17, 31, 40])), data.draw(st.integers(1, 4))
+    lead = (data.draw(st.integers(1, 2)),) if batched else ()
+    word = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
+    c = data.draw(hnp.arrays(np.uint64, (*lead, m, k), elements=word))
+    y = data.draw(hnp.arrays(np.uint64, (*lead, k, q), elements=word))
+
+    def main(p):
+        eng = p.engine
+        sy = eng.input(y if p.pid == n - 1 else None, n - 1, y.shape)
+        (z,) = eng.open([eng.public_matmul(c, sy)])
+        return z
+
+    with np.errstate(over="ignore"):
+        want = np.zeros((*lead, m, q), dtype=np.uint64)
+        for j in range(k):  # exact mod 2^64: uint64 products and sums wrap
+            want += c[..., :, j : j + 1] * y[..., j : j + 1, :]
+    for got in run_local(main, n, engine="spdz2k"):
+        np.testing.assert_array_equal(got, want)
+
+
 @pytest.mark.parametrize("pre", ["dealer", "ot"])
 def test_truncating_product_rounds_by_source(pre):
     """A product of two pending products: one round from an authenticated tmul tuple, the
