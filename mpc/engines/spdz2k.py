@@ -49,7 +49,10 @@ to each peer, per element of the result; every opening is recorded for the next 
   the high word is recovered exactly within a proven error bound: 12mkn uint64 and 8mkn float64
   multiply-adds in all, against 2mkn for semi2k (formerly 28mkn uint64 limb products; 1.3-1.4x
   faster at 256^3, ``bench/kernels``). The MAC check's share of a product is linear: the opened
-  D and E are recorded in full (mk + kn elements).
+  D and E are recorded in full (mk + kn elements). A public matrix times shares is local: a
+  Z_2^128 product of the public words with value and MAC columns side by side, or, for at most
+  :data:`LINCOMB_ROWS` rows of 64-bit weights (the function library's weighted sums of onehot
+  rows), weighted sums of the shares' rows (``auth_lincomb``), which reads each share once.
 - truncation and division by a public d (:meth:`Spdz2k.divide_many`): semi2k's exact protocol
   (floor(x/d) plus at most one ulp for powers of two, two otherwise; never a wrap for
   |x| < 2^62), computed on the low 64 bits of the opened c = x + 2^62 + r: an authenticated
@@ -67,13 +70,16 @@ to each peer, per element of the result; every opening is recorded for the next 
   Z_2^128 values): open c1 = x + 2^62 + r1 and c2 = y + r2 (+ 2^62), then with the public
   P_j = (c_j64 >> k_j) - 2^(62-k_j), T_j = (1 - msb(c_j64)) 2^(64-k_j),
   z = P1 P2 - P1 [A2] + P1 T2 [M2] - P2 [A1] + P2 T1 [M1] + [A1A2] - T2 [A1M2] - T1 [M1A2]
-  + T1 T2 [M1M2] (k2 = 0: P2 = c2 and [A2] = [r2], no M2 terms), one ``auth_lincomb`` pass.
+  + T1 T2 [M1M2] (k2 = 0: P2 = c2 and [A2] = [r2], no M2 terms), in one pass
+  (``auth_tmul_finish``: the P_j, T_j made from the opened low words in registers, then
+  ``auth_lincomb``'s sum of those terms).
   Every coefficient is a public 64-bit integer and every term authenticated, so z is an
   authenticated sharing whose value is right mod 2^64 (its upper 64 bits carry no meaning, as
   for every SPDZ2k value) and the MAC relation holds mod 2^128; the one opening (c1, c2) is
   recorded for the MAC check, so a cheater changes an opened value (caught by the check) or its
   own share of the result (caught when the result is opened). Squares likewise from a
-  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M]. The
+  ``tsquare`` tuple (1 element): z = P^2 - 2P [A] + [AA] - 2T [AM] + (2PT + T^2) [M]
+  (``auth_tsquare_finish``, one pass). The
   dealer and the dealer-free OT source both make them (:mod:`mpc.preprocessing.ot_spdz_div`:
   the products by Beaver, exact mod 2^128, right mod 2^64 as the engine needs); a source that
   made none (:func:`folds_truncation`) would get the truncations first and the product after:
