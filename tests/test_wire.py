@@ -77,6 +77,20 @@ def test_round_trip_every_dtype_and_ndim(dtype, ndim):
     assert not out.flags.writeable
 
 
+@pytest.mark.parametrize("shape", [(0,), (2, 0), (0, 3), (2, 0, 2), (3, 2), (2, 3, 2)])
+def test_an_array_handed_over_as_the_payload_decodes(shape):
+    """An in-process channel hands the sent array itself over as the payload: its size in bytes,
+    not len() (its first axis), is what the header is checked against; empty arrays of any rank
+    included (a planar opening of no elements is (2, 0): it used to fail in memoryview.cast)."""
+    arr = np.arange(int(np.prod(shape)), dtype=np.uint64).reshape(shape)
+    header = wire.decode_header(wire.encode_header(SESSION, 1, 7, arr))
+    out = wire.decode_payload(header, arr)
+    assert out.shape == shape and out.dtype == np.uint64 and out.tobytes() == arr.tobytes()
+    short = np.zeros((2, 1), dtype=np.uint64) if arr.size else np.zeros((2, 1), dtype=np.uint8)
+    with pytest.raises(ProtocolError, match="bytes but its header says"):
+        wire.decode_payload(header, short)  # another size than the header's is still refused
+
+
 # ---------------------------------------------------------------------- fuzz
 
 

@@ -5,7 +5,8 @@ scalar, which the kernels refuse), and the other party then waited for its deadl
 operation runs on scalars for 2 and 3 parties, with the in-process dealer ("local") and the
 TrustedDealer thread ("dealer"), under semi2k and spdz2k (the engines share these settings:
 each runs 2 and 3 parties and both sources), against NumPy on the quantised inputs; results
-keep shape ().
+keep shape (). The same operations on empty tensors (shape (0,) and (2, 0)) give empty results:
+an empty opening used to fail in the in-process channel (a (2, 0) payload's len() is 2).
 """
 
 import numpy as np
@@ -77,3 +78,20 @@ def test_every_op_on_0d(n, pre, engine, x, y):
         want = ref(x, y)
         assert np.ndim(v) == 0, name
         assert abs(float(v) - want) <= atol + rtol * abs(want), (name, x, y, float(v), want)
+
+
+@pytest.mark.parametrize("n, pre, engine", [(2, "local", "semi2k"), (3, "dealer", "semi2k"),
+                                            (2, "dealer", "spdz2k"), (3, "local", "spdz2k"),
+                                            (2, "local", "masked2k")])
+@pytest.mark.parametrize("shape", [(0,), (2, 0)])
+def test_every_op_on_empty_tensors(n, pre, engine, shape):
+    def main(p):
+        a = p.input(np.zeros(shape) if p.pid == 0 else None, owner=0, shape=shape)
+        b = p.input(np.zeros(shape) if p.pid == n - 1 else None, owner=n - 1, shape=shape)
+        outs = [op(a, b) for _, op, _, _, _ in OPS]
+        return [o.shape for o in outs], p.reveal(*outs)
+
+    for shapes, got in run_local(main, n, timeout=20, preprocessing=pre, engine=engine):
+        assert shapes == [shape] * len(OPS)
+        for (name, *_), v in zip(OPS, got, strict=True):
+            assert np.shape(v) == shape and np.size(v) == 0, name

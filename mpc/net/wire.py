@@ -110,14 +110,17 @@ def decode_payload(header: Header, payload) -> np.ndarray:
     """The array a frame carries, checked against its header (read-only view, no copy)."""
     try:  # the common case: a byte buffer of exactly the declared size
         arr = np.frombuffer(payload, dtype=header.dtype)
-        if arr.size * header.dtype.itemsize == len(payload):  # not a 'B' view of another format
+        # its size in bytes: len() of an array or a view (an in-process channel hands over the
+        # sent array itself) counts its first axis only
+        size = payload.nbytes if isinstance(payload, (np.ndarray, memoryview)) else len(payload)
+        if arr.size * header.dtype.itemsize == size:  # not a 'B' view of another format
             return arr.reshape(header.shape)
     except (ValueError, TypeError):
         pass  # wrong length (or an odd buffer): the checks below say what is wrong
-    view = memoryview(payload).cast("B")
-    if len(view) != header.nbytes:
+    view = memoryview(payload)
+    if view.nbytes != header.nbytes:
         raise ProtocolError(
-            f"frame payload is {len(view)} bytes but its header says {header.nbytes} "
+            f"frame payload is {view.nbytes} bytes but its header says {header.nbytes} "
             f"({header.shape} of {header.dtype})"
         )
-    return np.frombuffer(view, dtype=header.dtype).reshape(header.shape)
+    return np.frombuffer(view.cast("B") if view.nbytes else b"", dtype=header.dtype).reshape(header.shape)
