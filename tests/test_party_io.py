@@ -68,6 +68,10 @@ def test_bad_inputs_are_rejected_before_sending(engine):
             lambda: p.input("text"),
             lambda: p.input(np.array(["1", "2"])),  # numbers as strings: not converted silently
             lambda: p.input(1.5, dtype=mpc.Int64()),  # non-integral Int64
+            # a non-owner's shape: negative, fractional (not truncated to another shape), not a shape
+            lambda: p.input(np.ones(2) if p.pid == 1 else None, owner=1, shape=(-1,)),
+            lambda: p.input(np.ones(2) if p.pid == 1 else None, owner=1, shape=(2.5,)),
+            lambda: p.input(np.ones(2) if p.pid == 1 else None, owner=1, shape="2"),
         ]:
             try:
                 fn()
@@ -77,7 +81,7 @@ def test_bad_inputs_are_rejected_before_sending(engine):
 
     for errors, sent in run_local(main, 2, engine=engine):
         assert errors == ["InputError", "InputError", "ConfigError", "ShareTypeError", "ShareTypeError",
-                          "InputError"] and sent == 0
+                          "InputError", "InputError", "InputError", "InputError"] and sent == 0
 
 
 @ENGINES
