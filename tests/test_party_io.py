@@ -94,7 +94,7 @@ def test_mixing_dtypes_parties_and_shapes_is_rejected_before_sending(engine):
         for fn, exc in [
             (lambda: a + i, ShareTypeError), (lambda: a * i, ShareTypeError), (lambda: a @ a, ValueError),
             (lambda: a * a[:, :2], ValueError), (lambda: a + np.ones(4), ValueError), (lambda: i @ a.T, ShareTypeError),
-            (lambda: a / a, ShareTypeError), (lambda: a / 0, ZeroDivisionError), (lambda: bool(a), ShareTypeError),
+            (lambda: a / a, ShareTypeError), (lambda: 2 / a, ShareTypeError), (lambda: a / 0, ZeroDivisionError), (lambda: bool(a), ShareTypeError),
             (lambda: np.asarray(a) + 1, ShareTypeError), (lambda: a[a], ShareTypeError), (lambda: a.reshape(4), ValueError),
             (lambda: a.conv2d(np.ones((1, 1, 1, 1))), ValueError), (lambda: mpc.stack([a, i]), ShareTypeError),
             (lambda: a.sum(axis=3), ValueError), (lambda: a + "x", ShareTypeError), (lambda: p.reveal(np.ones(2)), ShareTypeError),
@@ -105,7 +105,9 @@ def test_mixing_dtypes_parties_and_shapes_is_rejected_before_sending(engine):
         return len(caught), p.stats()["total"]["bytes_sent"] - before, a
 
     res = run_local(main, 2, engine=engine)
-    assert all(c == 17 and sent == 0 for c, sent, _ in res)
+    assert all(c == 18 and sent == 0 for c, sent, _ in res)
+    with pytest.raises(ShareTypeError, match=r"c \* mpc.functions.reciprocal\(x\)"):  # says what to use
+        2 / res[0][2]
     with pytest.raises(ShareTypeError, match="different parties"):
         res[0][2] + res[1][2]
 

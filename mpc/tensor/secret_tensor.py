@@ -376,7 +376,7 @@ class SecretTensor:
           (relative error up to d * 2^-(f+1)); the result has scale 2f (deferred truncation).
         """
         if isinstance(other, SecretTensor):
-            raise ShareTypeError("division by a secret needs a reciprocal protocol (mpc.functions), not '/'")
+            raise ShareTypeError("x / y for a secret y: use mpc.functions.divide(x, y), not '/'")
         c = to_numpy(other, "divisor")
         if np.any(c == 0):
             raise ZeroDivisionError("division of a SecretTensor by zero")
@@ -386,6 +386,12 @@ class SecretTensor:
             y = x if abs(d) == 1 else x._new(x._engine.divide_many([x._share], abs(d))[0])
             return -y if d < 0 else y
         return x._mul_public(1.0 / c.astype(np.float64))
+
+    def __rtruediv__(self, other: object) -> SecretTensor:
+        """``c / x`` for a secret x: not an operator here (a reciprocal is a protocol of its own,
+        in the layer above): raises ShareTypeError naming the function to use."""
+        raise ShareTypeError("c / x for a secret x: use c * mpc.functions.reciprocal(x) (or mpc.functions.divide "
+                             "for a secret numerator), not '/'")
 
     def _matmul(self, other: object, reflected: bool) -> SecretTensor:
         o = self._coerce(other, "operand of @")
