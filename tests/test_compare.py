@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mpc
-from mpc.errors import ConfigError
+from mpc.errors import ConfigError, InputError, ShareTypeError
 from mpc.tensor import compare as C
 from mpc.testing import run_local
 
@@ -213,6 +213,34 @@ def test_missing_converter_is_a_config_error(engine):
         return True
 
     assert all(run_local(main, 2, engine=engine))
+
+
+@SETUPS
+@settings(max_examples=4, deadline=None)
+@given(data=st.data())
+def test_where_with_a_public_condition_is_local_and_exact(n, pre, engine, data):
+    """mpc.where with a public cond (booleans or 0/1, broadcast as NumPy's where): exact, no
+    byte sent, a secret on either side or both, edge values included; a cond of other values and
+    an all-public call are rejected before anything is sent."""
+    x, y = q(draw_matrix(data, 2, 3)), q(draw_matrix(data, 2, 3))
+    cond = np.array(data.draw(st.lists(st.booleans(), min_size=3, max_size=3)))  # broadcast over rows
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape)
+        sy = p.input(y if p.pid == n - 1 else None, owner=n - 1, shape=y.shape)
+        before = p.stats()["total"]["bytes_sent"]
+        out = {"both": mpc.where(cond, sx, sy), "ints": mpc.where(cond.astype(int), sx, sy),
+               "pub_b": mpc.where(cond, sx, 2.5), "pub_a": mpc.where(cond[None, :], -1.0, sy)}
+        with pytest.raises(InputError, match="booleans or 0/1"):
+            mpc.where(np.array([0, 2, 1]), sx, sy)
+        with pytest.raises(ShareTypeError, match="numpy.where"):
+            mpc.where(cond, 1.0, 2.0)
+        assert p.stats()["total"]["bytes_sent"] == before  # a public selection is local
+        return reveal_all(p, out)
+
+    want = {"both": np.where(cond, x, y), "ints": np.where(cond, x, y), "pub_b": np.where(cond, x, 2.5),
+            "pub_a": np.where(cond[None, :], -1.0, y)}
+    check_all(main, n, pre, engine, want)
 
 
 @SETUPS

@@ -698,13 +698,21 @@ class SecretTensor:
         return (cols.sum(axis=0) / (k[0] * k[1])).reshape(n, c, oh, ow)
 
 
-def where(cond: SecretTensor, a: object, b: object) -> SecretTensor:
+def where(cond: SecretTensor | object, a: object, b: object) -> SecretTensor:
     """``a`` where cond is 1, ``b`` where it is 0: b + cond * (a - b), one product. ``cond`` holds
     0/1: an Int64 comparison result (the product then needs no truncation and keeps the scale of
     a - b), or a Fixed 0/1 tensor (a product of two Fixed values: deferred truncation, so
-    |a - b| < 2^(62 - 2f)). For selections between large values use minimum/maximum/clip."""
+    |a - b| < 2^(62 - 2f)). For selections between large values use minimum/maximum/clip.
+    A public ``cond`` (booleans or 0/1, as NumPy's where takes) selects locally, no round:
+    (a - b) times the public 0/1 is exact; then a or b must be secret."""
     if not isinstance(cond, SecretTensor):
-        raise ShareTypeError("where: cond must be a SecretTensor of 0/1 values")
+        c = to_numpy(cond, "where cond")
+        if c.dtype != np.bool_ and not np.isin(c, (0, 1)).all():
+            raise InputError("where: a public cond must hold booleans or 0/1 values")
+        if not isinstance(a, SecretTensor) and not isinstance(b, SecretTensor):
+            raise ShareTypeError("where: cond, a and b are all public: use numpy.where")
+        d = a - b if isinstance(a, SecretTensor) else (-b) + a  # type: ignore[operator]
+        return d * c.astype(np.int64) + b
     if isinstance(a, SecretTensor) or isinstance(b, SecretTensor):
         d = a - b if isinstance(a, SecretTensor) else (-b) + a  # type: ignore[operator]
         return cond * d + b
