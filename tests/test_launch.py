@@ -179,6 +179,22 @@ def test_party_error_stops_the_run_and_names_the_party(tmp_path):
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.parametrize("flag, value", [("--timeout", "-1"), ("--spin-us", "-5"), ("--ot-k", "0"),
+                                         ("MPC_TIMEOUT", "-3")])
+def test_a_bad_option_is_named_as_typed_before_any_process_starts(tmp_path, flag, value):
+    """mpcrun -n refuses a bad option once, before starting a process, naming it as the user gave
+    it: the flag as typed (the children receive it as an MPC_* variable, which the message used to
+    name), a variable by its name."""
+    _values(tmp_path)
+    env = _env(**({flag: value} if flag.startswith("MPC_") else {}))
+    options = () if flag.startswith("MPC_") else (flag, value)
+    proc, _ = mpcrun(tmp_path, *sum_args("-n", 2, *options), env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"mpcrun: {flag}: expected"), proc.stderr
+    assert "[P0]" not in proc.stderr and not (tmp_path / "logs").exists()  # nothing was started
+
+
+@pytest.mark.timeout(60)
 def test_expected_error_from_the_scripts_own_call_is_one_line(tmp_path):
     """A ConfigError the script's own call caused: one line naming the argument on the console,
     no traceback there; the traceback is in the party's log."""

@@ -205,7 +205,9 @@ def _run_local(args: argparse.Namespace, signals: StopSignals) -> int:
     session = local_session(args.n, dealer=dealer, encrypted=not args.insecure_plaintext)
     try:  # the session's folder holds secret keys: removed whatever happens (signals included)
         common = dict(_options(args), n=args.n, hosts=session.hosts)
-        _check(from_env({}, {}, child_env(pid=0, **common)))  # fail here, once, rather than in N processes
+        # fail here, once, rather than in N processes; the options as flags, so a bad one is named
+        # as typed (--timeout), not as the MPC_* variable the children receive it in
+        _check(from_env({}, common, child_env(pid=0)))
         log_dir = Path(args.log_dir) if args.log_dir else default_log_dir()
         common["log_dir"] = log_dir.resolve()
         processes = args.n + (1 if dealer else 0)  # all on this host: the cores are shared among them
