@@ -705,17 +705,16 @@ def where(cond: SecretTensor | object, a: object, b: object) -> SecretTensor:
     |a - b| < 2^(62 - 2f)). For selections between large values use minimum/maximum/clip.
     A public ``cond`` (booleans or 0/1, as NumPy's where takes) selects locally, no round:
     (a - b) times the public 0/1 is exact; then a or b must be secret."""
-    if not isinstance(cond, SecretTensor):
+    public = not isinstance(cond, SecretTensor)
+    if public:
         c = to_numpy(cond, "where cond")
         if c.dtype != np.bool_ and not np.isin(c, (0, 1)).all():
             raise InputError("where: a public cond must hold booleans or 0/1 values")
         if not isinstance(a, SecretTensor) and not isinstance(b, SecretTensor):
             raise ShareTypeError("where: cond, a and b are all public: use numpy.where")
-        d = a - b if isinstance(a, SecretTensor) else (-b) + a  # type: ignore[operator]
-        return d * c.astype(np.int64) + b
     if isinstance(a, SecretTensor) or isinstance(b, SecretTensor):
         d = a - b if isinstance(a, SecretTensor) else (-b) + a  # type: ignore[operator]
-        return cond * d + b
+        return d * c.astype(np.int64) + b if public else cond * d + b
     pa, pb = to_numpy(a, "where a"), to_numpy(b, "where b")
     return cond * (pa - pb) + pb
 
