@@ -349,19 +349,32 @@ def test_light_public_operations_against_plaintext(n, xs):
         np.testing.assert_array_equal(both, (two & c) ^ c)
 
 
+def ring_matrix(shape):
+    """uint64 arrays over the whole ring, the edge words (0, 1, 2^63, 2^64 - 1) often."""
+    from hypothesis.extra import numpy as hnp
+
+    word = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
+    return hnp.arrays(np.uint64, shape, elements=word)
+
+
+def matmul_mod64(x, y):
+    """x @ y mod 2^64 (batched over leading axes) with uint64 products and sums, which wrap."""
+    with np.errstate(over="ignore"):
+        want = np.zeros((*x.shape[:-1], y.shape[-1]), dtype=np.uint64)
+        for j in range(x.shape[-1]):
+            want += x[..., :, j : j + 1] * y[..., j : j + 1, :]
+    return want
+
+
 @settings(max_examples=8, deadline=None)
 @given(st.sampled_from([2, 3]), st.booleans(), st.data())
 def test_matmul_mod_2_64_any_values(n, batched, data):
     """The authenticated matrix product (its combine uses the opened D, E mod 2^64) equals NumPy's
     uint64 product mod 2^64 on values of the whole ring (wrap-around, largest words), plain and
     batched, and its result opens MAC-checked."""
-    from hypothesis.extra import numpy as hnp
-
     m, k, q = data.draw(st.integers(1, 5)), data.draw(st.integers(1, 6)), data.draw(st.integers(1, 5))
     lead = (data.draw(st.integers(1, 3)),) if batched else ()
-    word = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
-    x = data.draw(hnp.arrays(np.uint64, (*lead, m, k), elements=word))
-    y = data.draw(hnp.arrays(np.uint64, (*lead, k, q), elements=word))
+    x, y = data.draw(ring_matrix((*lead, m, k))), data.draw(ring_matrix((*lead, k, q)))
 
     def main(p):
         eng = p.engine
@@ -370,10 +383,7 @@ def test_matmul_mod_2_64_any_values(n, batched, data):
         (z,) = eng.open([eng.matmul(sx, sy)])
         return z
 
-    with np.errstate(over="ignore"):
-        want = np.zeros((*lead, m, q), dtype=np.uint64)
-        for j in range(k):  # exact mod 2^64: uint64 products and sums wrap
-            want += x[..., :, j : j + 1] * y[..., j : j + 1, :]
+    want = matmul_mod64(x, y)
     for got in run_local(main, n, engine="spdz2k"):
         np.testing.assert_array_equal(got, want)
 
@@ -385,16 +395,12 @@ def test_public_matmul_mod_2_64_any_values(n, batched, data):
     values of the whole ring, for row counts on both sides of LINCOMB_ROWS (weighted sums of rows
     up to it, the Z_2^128 product above) and inner sizes across several auth_lincomb calls; the
     result opens MAC-checked (a wrong MAC share raises CheatingDetected)."""
-    from hypothesis.extra import numpy as hnp
-
     from mpc.engines.spdz2k import LINCOMB_ROWS
 
     m = data.draw(st.sampled_from([1, 2, LINCOMB_ROWS, LINCOMB_ROWS + 1]))
     k, q = data.draw(st.sampled_from([1, 15, 16, 17, 31, 40])), data.draw(st.integers(1, 4))
     lead = (data.draw(st.integers(1, 2)),) if batched else ()
-    word = st.one_of(st.sampled_from([0, 1, 2**63, 2**64 - 1]), st.integers(0, 2**64 - 1))
-    c = data.draw(hnp.arrays(np.uint64, (*lead, m, k), elements=word))
-    y = data.draw(hnp.arrays(np.uint64, (*lead, k, q), elements=word))
+    c, y = data.draw(ring_matrix((*lead, m, k))), data.draw(ring_matrix((*lead, k, q)))
 
     def main(p):
         eng = p.engine
@@ -402,10 +408,7 @@ def test_public_matmul_mod_2_64_any_values(n, batched, data):
         (z,) = eng.open([eng.public_matmul(c, sy)])
         return z
 
-    with np.errstate(over="ignore"):
-        want = np.zeros((*lead, m, q), dtype=np.uint64)
-        for j in range(k):  # exact mod 2^64: uint64 products and sums wrap
-            want += c[..., :, j : j + 1] * y[..., j : j + 1, :]
+    want = matmul_mod64(c, y)
     for got in run_local(main, n, engine="spdz2k"):
         np.testing.assert_array_equal(got, want)
 

@@ -296,13 +296,18 @@ def _widen(w):
     return np.stack([w, np.zeros_like(w)], axis=-1)
 
 
-def _opened_low(d, d2, ds):
-    """D = d (+ d2) mod 2^64 as Z_2^128 values, from an opening's Z_2^128 summands (ds = 2) or
-    their low words (ds = 1): the sum's low word is the low words' sum."""
+def _low_words(d, d2, ds):
+    """D = d (+ d2) mod 2^64 (uint64, an array even 0-d) from an opening's Z_2^128 summands
+    (ds = 2) or their low words (ds = 1): the sum's low word is the low words' sum."""
     low = d[..., 0] if ds == 2 else d
     if d2 is not None:
         low = low + (d2[..., 0] if ds == 2 else d2)
-    return _widen(low)
+    return np.asarray(low, dtype=np.uint64)
+
+
+def _opened_low(d, d2, ds):
+    """:func:`_low_words` as Z_2^128 values."""
+    return _widen(_low_words(d, d2, ds))
 
 
 def auth_beaver_combine(c, a, b, d, e, alpha, first, d2=None, e2=None):
@@ -389,18 +394,11 @@ def auth_div_finish(own, rest, r_msb, r_high, d, alpha, first):
     [(r_msb, (1 - msb(c)) floor(2^64 / d)), (r_high, 2^64 - 1)] and p = c // d - floor(2^62 / d),
     c the sum of the summands' low words."""
     own, rest, r_msb, r_high, d, _ = ck.auth_div_finish_args(own, rest, r_msb, r_high, d)
-    c = _opened_low(own, rest, 2)[..., 0]
+    c = _low_words(own, rest, 2)
     coef = np.asarray(((~c) >> np.uint64(63)) * np.uint64((1 << 64) // d), dtype=np.uint64)
     with np.errstate(over="ignore"):
         p = np.asarray(c // np.uint64(d) - np.uint64((1 << 62) // d), dtype=np.uint64)
     return auth_lincomb([r_msb, r_high], [coef, (1 << 64) - 1], p, alpha, first)
-
-
-def _trunc_coefs(c, k):
-    """spdz2k's truncation's public part of the opened low words c of x + 2^62 + r: P = (c >> k)
-    - 2^(62-k) and T = (1 - msb(c)) 2^(64-k), floor(x / 2^k) = P - ([r >> k] - T [msb(r)])."""
-    p, t, off = _trunc_public(c, k)
-    return np.asarray(p - off, dtype=np.uint64), np.asarray(t, dtype=np.uint64)
 
 
 @_wrap
@@ -410,14 +408,15 @@ def auth_tmul_finish(own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, 
     a1m2 + T1 T2 m1m2 when k2 > 0) and P1 P2, with P2 = c2 and no T2 terms when k2 = 0."""
     (own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2), k1, k2, _ = ck.auth_tmul_finish_args(
         own, rest, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2)
-    c1, c2 = _opened_low(own[0], rest[0], 2)[..., 0], _opened_low(own[1], rest[1], 2)[..., 0]
-    p1, t1 = _trunc_coefs(c1, k1)
-    p2, t2 = _trunc_coefs(c2, k2) if k2 else (c2, None)
+    c1, c2 = _low_words(own[0], rest[0], 2), _low_words(own[1], rest[1], 2)
+    p1, t1 = _trunc_public(c1, k1)
+    p2, t2 = _trunc_public(c2, k2) if k2 else (c2, None)
     terms = [(a1a2, 1), (a1, 0 - p2), (m1, p2 * t1), (a2, 0 - p1), (m1a2, 0 - t1)]
     if k2:
         terms += [(m2, p1 * t2), (a1m2, 0 - t2)] + ([(m1m2, t1 * t2)] if m1m2 is not None else [])
-    arr = lambda v: np.asarray(v, dtype=np.uint64)  # noqa: E731 (0-d operations give NumPy scalars)
-    return auth_lincomb([x for x, _ in terms], [c if isinstance(c, int) else arr(c) for _, c in terms], arr(p1 * p2), alpha, first)
+    # a coefficient may be a NumPy scalar (0-d operands): auth_lincomb takes it as a scalar
+    return auth_lincomb([x for x, _ in terms], [c for _, c in terms], np.asarray(p1 * p2, dtype=np.uint64), alpha,
+                        first)
 
 
 @_wrap
@@ -425,11 +424,10 @@ def auth_tsquare_finish(own, rest, a, m, aa, am, k, alpha, first):
     """spdz2k's truncating square from the opening's summands (see the compiled kernel):
     auth_lincomb of aa - 2P a - 2T am + (2PT + T^2) m and P^2."""
     (own, rest, a, m, aa, am), k, _ = ck.auth_tsquare_finish_args(own, rest, a, m, aa, am, k)
-    p, t = _trunc_coefs(_opened_low(own, rest, 2)[..., 0], k)
+    p, t = _trunc_public(_low_words(own, rest, 2), k)
     two = np.uint64(2)
-    arr = lambda v: np.asarray(v, dtype=np.uint64)  # noqa: E731 (0-d operations give NumPy scalars)
-    return auth_lincomb([aa, a, am, m], [1, arr(0 - two * p), arr(0 - two * t), arr(two * p * t + t * t)], arr(p * p),
-                        alpha, first)
+    return auth_lincomb([aa, a, am, m], [1, 0 - two * p, 0 - two * t, two * p * t + t * t],
+                        np.asarray(p * p, dtype=np.uint64), alpha, first)
 
 
 def dot128_64(v, chi):
@@ -503,9 +501,13 @@ def beaver_combine(c, d, e, a, b, first, d2=None, e2=None):
     return z
 
 
+@_wrap
 def _trunc_public(c, k):
-    """P = (C >> k) - 2^(62-k) and T = (1 - msb(C)) * 2^(64-k) of an opened C = x + 2^62 + r."""
-    return c >> np.uint64(k), ((~c) >> np.uint64(63)) << np.uint64(64 - k), np.uint64(1 << (62 - k))
+    """P = (C >> k) - 2^(62-k) and T = (1 - msb(C)) * 2^(64-k) of an opened C = x + 2^62 + r
+    (uint64 arrays, even 0-d): floor(x / 2^k) = P - ([r >> k] - T [msb(r)]) up to one ulp."""
+    c = np.asarray(c, dtype=np.uint64)
+    return (np.asarray((c >> np.uint64(k)) - np.uint64(1 << (62 - k)), dtype=np.uint64),
+            np.asarray(((~c) >> np.uint64(63)) << np.uint64(64 - k), dtype=np.uint64))
 
 
 @_wrap
@@ -520,12 +522,10 @@ def tmul_finish(c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, first, c
         c1, c2, a1, m1, a2, m2, a1a2, m1a2, a1m2, m1m2, k1, k2, c1r, c2r)
     if c1r is not None:
         c1, c2 = c1 + c1r, c2 + c2r
-    p1, t1, off1 = _trunc_public(c1, k1)
-    p1 = p1 - off1
+    p1, t1 = _trunc_public(c1, k1)
     z = a1a2 - t1 * m1a2
     if k2:
-        p2, t2, off2 = _trunc_public(c2, k2)
-        p2 = p2 - off2
+        p2, t2 = _trunc_public(c2, k2)
         l2 = a2 - t2 * m2
         z = z - t2 * a1m2
         if m1m2 is not None:
@@ -545,8 +545,7 @@ def tsquare_finish(c, a, m, aa, am, k, first, cr=None):
     (c, a, m, aa, am, cr), k = ck.tsquare_finish_args(c, a, m, aa, am, k, cr)
     if cr is not None:
         c = c + cr
-    p, t, off = _trunc_public(c, k)
-    p = p - off
+    p, t = _trunc_public(c, k)
     two = np.uint64(2)
     z = aa - two * t * am - two * p * (a - t * m) + t * t * m
     if first:

@@ -81,12 +81,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from mpc.engines import steps
-from mpc.engines.gmw import _shape  # one validation of word-array shapes for both boolean engines
 from mpc.engines.mac_check import MacCheck
 from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.base import Preprocessing
 from mpc.sharing.auth_bits import BAUTH, LAUTH, from_words, lighten, pack_light, words
+from mpc.sharing.dims import dims  # one validation of word-array shapes for every engine
 from mpc.sharing.packing import POW2, lane_masks
 
 __all__ = ["CHECK_EVERY_WORDS", "AuthBits"]
@@ -218,7 +218,7 @@ class AuthBits:
 
     def zeros(self, shape: int | Sequence[int]) -> np.ndarray:
         """A sharing of all-zero words (zero MACs). Local."""
-        return np.zeros(_shape(shape), dtype=BAUTH)
+        return np.zeros(dims(shape, "shape"), dtype=BAUTH)
 
     def zero_bits(self, k: int, like: np.ndarray) -> np.ndarray:
         """k zero bit planes shaped like the planes of ``like``. Local."""
@@ -364,7 +364,7 @@ class AuthBits:
 
     def input(self, words_in: np.ndarray | None, owner: int, shape: int | Sequence[int]) -> np.ndarray:
         """This party's share of the words ``owner`` holds (others pass ``None``). 1 round."""
-        shape = _shape(shape)
+        shape = dims(shape, "shape")
         owner = self._owner(owner, "owner")
         mask, r = self.preprocessing.bit_input_masks(owner, shape)
         tag = self.channel.next_tag()
@@ -387,7 +387,7 @@ class AuthBits:
         recorded for the MAC check, which also confirms every party received the same). A party
         that sees the others' e first learns nothing from them (r is uniform and unknown to it),
         so what it inputs cannot depend on their words. 8 bytes per word to each peer."""
-        shape = _shape(shape)
+        shape = dims(shape, "shape")
         if not isinstance(words_in, np.ndarray) or words_in.dtype != np.uint64 or words_in.shape != shape:
             raise ShareTypeError(f"input_all: every party must pass uint64 words of shape {shape}")
         masks = [self.preprocessing.bit_input_masks(o, shape) for o in range(self.n)]  # every party alike

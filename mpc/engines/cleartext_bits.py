@@ -38,9 +38,10 @@ from mpc.engines.base import ArithmeticEngine
 from mpc.engines.cleartext_costs import Meter
 from mpc.engines.cleartext_overflow import Monitor, outside, signed
 from mpc.engines.convert import Converter, nwords
-from mpc.engines.gmw import GMWEngine, _shape
+from mpc.engines.gmw import GMWEngine
 from mpc.errors import ShareTypeError
 from mpc.net.channel import Channel
+from mpc.sharing.dims import dims
 from mpc.sharing.flat import concat_flat, split_flat
 
 __all__ = ["CleartextBits", "CleartextConverter", "DOMAIN_BITS"]
@@ -99,7 +100,7 @@ class CleartextBits(GMWEngine):
 
     def input(self, words: np.ndarray | None, owner: int, shape: int | Sequence[int]) -> np.ndarray:
         """The owner's words at every party (uncounted: GMW's input sends nothing)."""
-        shape = _shape(shape)
+        shape = dims(shape, "shape")
         if isinstance(owner, bool) or not isinstance(owner, (int, np.integer)) or not 0 <= owner < self.n:
             raise ValueError(f"owner: expected a party id in [0, {self.n}), got {owner!r}")
         if words is not None:

@@ -48,16 +48,10 @@ from mpc.errors import ProtocolError, ShareTypeError
 from mpc.net.channel import Channel
 from mpc.preprocessing.bit_triples import BitTripleSource
 from mpc.prg import PRG, SEED_BYTES
+from mpc.sharing.dims import dims
 from mpc.sharing.packing import lane_masks
 
 __all__ = ["GMWEngine"]
-
-
-def _shape(shape: int | Sequence[int]) -> tuple[int, ...]:
-    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
-    if any(isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 for s in shape):
-        raise ValueError(f"shape: expected non-negative integer dimensions, got {shape}")
-    return tuple(int(s) for s in shape)
 
 
 class GMWEngine:
@@ -148,7 +142,7 @@ class GMWEngine:
 
     def zeros(self, shape: int | Sequence[int]) -> np.ndarray:
         """A sharing of all-zero words. Local."""
-        return np.zeros(_shape(shape), dtype=np.uint64)
+        return np.zeros(dims(shape, "shape"), dtype=np.uint64)
 
     def zero_bits(self, k: int, like: np.ndarray) -> np.ndarray:
         """k zero bit planes shaped like the planes of ``like`` (circuits' constant 0). Local."""
@@ -217,7 +211,7 @@ class GMWEngine:
 
         ``shape`` is public and the same on every party. Cost: see the module docstring.
         """
-        shape = _shape(shape)
+        shape = dims(shape, "shape")
         if isinstance(owner, bool) or not isinstance(owner, (int, np.integer)) or not 0 <= owner < self.n:
             raise ValueError(f"owner: expected a party id in [0, {self.n}), got {owner!r}")
         owner = int(owner)

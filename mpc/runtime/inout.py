@@ -40,6 +40,7 @@ from mpc.preprocessing.ot_spdz import SpdzOTPreprocessing
 from mpc.preprocessing.paillier_matrix import PaillierMatrixHook, paillier_cheaper
 from mpc.preprocessing.seeded import DealerClient, InsecureLocalDealer
 from mpc.prg import PRG
+from mpc.sharing.dims import dims
 from mpc.tensor.encoding import decode, to_numpy
 from mpc.tensor.secret_bits import SecretBits, check_width, reveal_bits
 from mpc.tensor.secret_tensor import DEFAULT_FIXED, SecretTensor
@@ -166,20 +167,6 @@ def _agree(party, meta: np.ndarray, check: bool, what: str) -> None:
         raise InputError(f"{what}: the parties disagree on the input ({seen})")
 
 
-def _shape_arg(shape: object) -> tuple[int, ...]:
-    """A non-owner's ``shape=``: an integer or a sequence of integers, each >= 0 (checked before
-    any message: a negative or fractional dimension would otherwise fail deep in the protocol,
-    or be truncated to another shape than the owner's)."""
-    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
-    try:
-        dims = tuple(dims)  # type: ignore[arg-type]
-    except TypeError:
-        raise InputError(f"input: shape= must be an integer or a sequence of integers, got {shape!r}") from None
-    if any(isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 0 for d in dims):
-        raise InputError(f"input: shape= must hold integers >= 0, got {shape!r}")
-    return tuple(int(d) for d in dims)
-
-
 def share_input(party, value: object, owner: int | None, dtype: object, shape: object,
                 check: bool = True) -> SecretTensor | list:
     if party.engine_name == "gmw":
@@ -199,7 +186,7 @@ def share_input(party, value: object, owner: int | None, dtype: object, shape: o
     else:
         if shape is None:
             raise InputError(f"input: party {party.pid} is not the owner (owner={owner}) and must pass shape=")
-        shp = _shape_arg(shape)
+        shp = dims(shape, "input: shape=", InputError)
     if len(shp) > MAX_NDIM:
         raise InputError(f"input: at most {MAX_NDIM} dimensions, got shape {shp}")
     code = 1 if isinstance(dt, Int64) else 2
