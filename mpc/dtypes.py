@@ -18,7 +18,8 @@ Int64, f for Fixed, 2f for an untruncated product), with f = 16 in parentheses:
   product or dot product |v| < 2^(63-2f) (2^31); Int64: the integer result in [-2^63, 2^63);
 - truncation and division, exact for ring values in [-2^62, 2^62): a product fed to the next
   product or to ``.truncate()``, |v| < 2^(62-2f) (2^30); ``x / d`` and ``mean`` at scale s,
-  |v| < 2^(62-s) (2^46 at f);
+  |v| < 2^(62-s) (2^46 at f); ``x // c``, ``x % c``, ``divmod`` and Int64's ``x >> k`` (exact):
+  |v| < 2^(62-s) and |c| 2^s <= 2^61 (2^62 for a power of two);
 - comparisons and everything built on them (``< <= > >= == !=``, ``max``, ``min``, ``argmax``,
   ``sort``, ``relu``, ``abs``, ``clip``, ``maximum``, ``where``): |x - y| < 2^(63-s) (2^47 at f);
 - ``reciprocal``, ``divide``, ``sqrt``, ``rsqrt``, ``log`` (:mod:`mpc.functions`): |x| < 2^(60-s)

@@ -23,6 +23,10 @@ Protocols and cost (2 parties, per element; n parties add the carry-save and B2A
 - :func:`reduce` (max/min and argmax/argmin along axis 0 of m rows): a tree of pairwise
   comparisons of ADJACENT groups (so ties resolve to the first index), ceil(log2 m) levels of
   8 rounds; the index rides in the same bit products (same round).
+- :func:`floor_divide` (``//``, ``%``, ``divmod`` and ``>>`` by public integers): the engine's
+  one-round division (``divide_many``) gives q0 within two of x / d; the remainder r0 = x - d q0
+  then lies in [-2d, 2d) (in [-d, d) for a power of two), and floor(r0 / d) is three indicators
+  of r0's place (one for a power of two) in one MSB circuit and one B2A: 9 rounds, exact.
 - :func:`sort`: Batcher's odd-even merge sort network (Batcher, "Sorting networks and their
   applications", AFIPS 1968) on the next power of two 2^k >= m, comparators touching the
   padding dropped (padding would hold +infinity, which never moves): k(k+1)/2 layers of
@@ -45,10 +49,11 @@ import numpy as np
 from mpc.engines import steps
 from mpc.engines.base import MixedProtocols
 
-__all__ = ["INDICATORS", "batcher_layers", "indicator", "negative_parts", "reduce", "sign", "sort",
-           "truncated_negative_parts"]
+__all__ = ["FLOOR_DIV_MAX", "INDICATORS", "batcher_layers", "floor_divide", "indicator", "negative_parts", "reduce",
+           "sign", "sort", "truncated_negative_parts"]
 
 INDICATORS = ("lt0", "ge0", "eq0", "ne0")
+FLOOR_DIV_MAX = 1 << 61  # floor_divide's largest divisor that is not a power of two (2^62 for one)
 
 
 def indicator(conv: MixedProtocols, d: np.ndarray, kind: str) -> np.ndarray:
@@ -85,6 +90,48 @@ def truncated_negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray],
                               exchange)
     prods, _ = conv.bit_mul(list(zip(bits, ts, strict=True)))
     return prods, ts
+
+
+def floor_divide(conv: MixedProtocols, x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shares of (floor(x / d), x - d floor(x / d)), exactly, for a public integer d with
+    1 <= d <= :data:`FLOOR_DIV_MAX` (or d a power of two up to 2^62) and every |x| < 2^62 (x read
+    as a 64-bit two's-complement value; outside that range the results are wrong values).
+
+    Steps (a probabilistic quotient made exact by comparing its remainder; Catrina and Saxena,
+    "Secure computation with fixed-point numbers", FC 2010, on probabilistic and exact
+    truncation):
+      1. q0 = the engine's division (``divide_many``: 1 round), within two of x / d: the
+         engines' contract is floor(x / d) + {0, 1} for a power of two and |q0 - x / d| < 2
+         otherwise (semi2k's analysis, which spdz2k, masked2k and cleartext share).
+      2. r0 = x - d q0 (local), so floor(x / d) = q0 + floor(r0 / d) with r0 in [-2d, 2d)
+         ([-d, d) for a power of two); |r0 +- d| < 3 * 2^61 cannot wrap.
+      3. floor(r0 / d) = 1 - [r0 < 0] - [r0 < d] - [r0 < -d] (for a power of two -[r0 < 0]):
+         the MSBs of r0, r0 - d, r0 + d in one circuit (7 rounds for 2 parties), one B2A
+         (1 round); then q = q0 + floor(r0 / d) and r = r0 - d floor(r0 / d) (local).
+    Cost: 9 rounds for 2 parties (the MSB's and B2A's own for n), and one MSB of 3 elements per
+    element (1 for a power of two). d = 1 is local. Security: the engine's (each step is one of
+    its protocols: actively secure under spdz2k, every opening MAC-checked)."""
+    ar = conv.arith
+    d = int(d)
+    pow2 = d & (d - 1) == 0
+    if not 1 <= d <= (1 << 62 if pow2 else FLOOR_DIV_MAX):
+        raise ValueError(f"floor_divide: the divisor must be in [1, 2^61] (a power of two up to 2^62), got {d}")
+    if d == 1:
+        return x, ar.zeros(x.shape)
+    (q0,) = ar.divide_many([x], d)
+    r0 = ar.sub(x, ar.mul_public(q0, d))
+    if pow2:
+        diffs = [r0]
+    else:
+        dd = np.full(x.shape, d, dtype=np.uint64)
+        diffs = [r0, ar.sub_public(r0, dd), ar.add_public(r0, dd)]
+    ints = conv.b2a(conv.msb(diffs))
+    below = functools.reduce(ar.add, ints)  # how many of the thresholds r0 is below
+    # floor(r0 / d) = (0 if pow2 else 1) - below
+    if pow2:
+        return ar.sub(q0, below), ar.add(r0, ar.mul_public(below, d))
+    one = np.ones(x.shape, dtype=np.uint64)
+    return ar.add_public(ar.sub(q0, below), one), ar.sub_public(ar.add(r0, ar.mul_public(below, d)), dd)
 
 
 def sign(conv: MixedProtocols, x: np.ndarray) -> np.ndarray:

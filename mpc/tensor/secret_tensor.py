@@ -47,7 +47,10 @@ rounds per comparison; ``max`` of m elements ceil(log2 m) x 8 rounds), through t
 boolean side (``engine.converter``). Comparison results and ``argmax``/``argmin`` are Int64
 tensors (0/1, indices): they reveal as integers and multiply Fixed tensors without truncation
 (``x * (x < y)``). ``==`` is elementwise, as in NumPy and PyTorch, so ``if x == y:`` raises
-(the truth value of a secret); tensors stay hashable (by identity).
+(the truth value of a secret); tensors stay hashable (by identity). Floor division ``//``,
+``%`` and ``divmod`` by a public scalar and Int64's ``>>`` are exact, NumPy's results
+(:func:`mpc.engines.compare.floor_divide`: the engine's division corrected by one comparison
+circuit, 9 rounds for 2 parties); Int64's ``<<`` is local.
 """
 
 from __future__ import annotations
@@ -392,6 +395,88 @@ class SecretTensor:
         in the layer above): raises ShareTypeError naming the function to use."""
         raise ShareTypeError("c / x for a secret x: use c * mpc.functions.reciprocal(x) (or mpc.functions.divide "
                              "for a secret numerator), not '/'")
+
+    # ------------------------------------------------------------------ floor division (mpc.engines.compare)
+
+    def _floor_divisor(self, other: object, op: str) -> tuple[SecretTensor, int]:
+        """(the tensor to divide, the integer D with value // c = floor(share / D)) for a public
+        scalar c: D = c * 2^s at the tensor's scale s (an Int64 tensor meeting a non-integral c
+        becomes Fixed(16) first, as NumPy's int // float is a float). Checked before any message."""
+        if isinstance(other, SecretTensor):
+            raise ShareTypeError(f"x {op} y for a secret y is not supported: the divisor must be public")
+        c = to_numpy(other, f"divisor of {op}")
+        if c.ndim != 0:
+            raise InputError(f"x {op} c: the divisor must be a public scalar, got shape {c.shape}")
+        if c.dtype.kind == "f" and not np.isfinite(c):
+            raise InputError(f"x {op} c: the divisor is {float(c)}")
+        if c == 0:
+            raise ZeroDivisionError(f"x {op} 0 for a SecretTensor")
+        x = self._fixed_for(c)
+        if is_integral(c):
+            big = int(c) << x._scale  # exact for integers of any size
+        else:
+            scaled = float(c) * 2.0**x._scale  # exact: a power-of-two factor
+            if not scaled.is_integer():
+                raise InputError(f"x {op} c: c * 2^{x._scale} must be an integer (the tensor's scale is "
+                                 f"{x._scale} fractional bits), got c = {float(c)!r}")
+            big = int(scaled)
+        m = abs(big)
+        if m > (1 << 62 if m & (m - 1) == 0 else cmp.FLOOR_DIV_MAX):
+            raise InputError(f"x {op} c: |c| * 2^{x._scale} must be at most 2^61 (2^62 for a power of two), got {m}")
+        return x, big
+
+    def __divmod__(self, other: object) -> tuple[SecretTensor, SecretTensor]:
+        """(x // c, x % c) for a public scalar c, exactly, as NumPy's (floor division; the
+        remainder has c's sign), from one run of :func:`mpc.engines.compare.floor_divide`: 9
+        rounds for 2 parties (the engine's division, then one comparison circuit). Int64 gives
+        Int64; Fixed gives Fixed (the quotient an integer value, the remainder at x's scale). c
+        may be any integer, or for Fixed any c with c * 2^s an integer at the tensor's scale s
+        (0.5, 0.25, ...). Range: |x| 2^s < 2^62 (2^46 at f = 16) and |c| 2^s <= 2^61 (2^62 for a
+        power of two), else a wrong value; a Fixed quotient wraps when |q| >= 2^(63-f)."""
+        x, big = self._floor_divisor(other, "//")
+        eng = x._engine
+        y = x._share if big > 0 else eng.neg(x._share)  # floor(x / -d) = floor(-x / d)
+        q, r = cmp.floor_divide(self._converter(), y, abs(big))
+        if big < 0:
+            r = eng.neg(r)  # x - c q = -(-x - d q): c's sign
+        f = x._base()
+        quot = SecretTensor(eng, q, Int64(), 0) if isinstance(x._dtype, Int64) else x._new(eng.mul_public(q, 1 << f), f)
+        return quot, x._new(r)
+
+    def __floordiv__(self, other: object) -> SecretTensor:
+        """x // c for a public scalar c: NumPy's floor division, exact (see :meth:`__divmod__`)."""
+        return self.__divmod__(other)[0]
+
+    def __mod__(self, other: object) -> SecretTensor:
+        """x % c for a public scalar c: NumPy's remainder (c's sign), exact (see :meth:`__divmod__`)."""
+        return self.__divmod__(other)[1]
+
+    def _reflected_floor(self, *_: object) -> SecretTensor:
+        raise ShareTypeError("c // x, c % x and divmod(c, x) for a secret x are not supported: the divisor must be "
+                             "public (mpc.functions.reciprocal and divide give fixed-point quotients)")
+
+    __rfloordiv__ = __rmod__ = __rdivmod__ = _reflected_floor
+
+    def _shift_count(self, k: object, op: str, top: int) -> int:
+        if not isinstance(self._dtype, Int64):
+            raise ShareTypeError(f"x {op} k is for Int64 tensors (NumPy has no shifts of floats); "
+                                 f"for Fixed use x * 2**k or x // 2**k")
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= int(k) <= top:
+            raise InputError(f"x {op} k: k must be an integer in [0, {top}], got {k!r}")
+        return int(k)
+
+    def __rshift__(self, k: object) -> SecretTensor:
+        """x >> k for an Int64 tensor and a public 0 <= k <= 62: NumPy's arithmetic shift,
+        floor(x / 2^k), exactly, as ``x // 2**k`` (9 rounds for 2 parties; k = 0 is x).
+        Range: |x| < 2^62, else a wrong value."""
+        k = self._shift_count(k, ">>", 62)
+        return self // (1 << k) if k else self
+
+    def __lshift__(self, k: object) -> SecretTensor:
+        """x << k for an Int64 tensor and a public 0 <= k <= 63: x * 2^k, wrapping mod 2^64 as
+        NumPy's int64 does. Local."""
+        k = self._shift_count(k, "<<", 63)
+        return self._new(self._engine.mul_public(self._share, 1 << k))
 
     def _matmul(self, other: object, reflected: bool) -> SecretTensor:
         o = self._coerce(other, "operand of @")
