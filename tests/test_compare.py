@@ -279,3 +279,34 @@ def test_secret_tensor_operators_and_methods(n, pre, engine):
     for k in ("lt", "le", "gt", "ge", "eq", "ne", "eq_op", "argmax", "argmin1"):
         assert got[k].dtype == np.int64, k  # comparisons and indices reveal as integers
     assert got["relu"].dtype == np.float64 and got["sign"].dtype == np.float64
+
+
+@SETUPS
+@settings(max_examples=3, deadline=None)
+@given(data=st.data())
+def test_clip_with_mask(n, pre, engine, data):
+    """clip(lo, hi, with_mask=True): the clipped values and [lo < x < hi] (0 at the bounds
+    themselves), two-sided, one-sided and with secret bounds, Fixed and Int64, against NumPy."""
+    x = q(draw_matrix(data, 2, data.draw(st.integers(1, 6)), st.one_of(st.sampled_from([-1.0, 2.5, 0.0]), element)))
+    x[0, 0], x[-1, -1] = -1.0, 2.5  # on both bounds
+    ints = np.array([-3, 0, 4, 5, 9, -7], dtype=np.int64)
+
+    def main(p):
+        sx = p.input(x if p.pid == 0 else None, owner=0, shape=x.shape, dtype=FIXED)
+        si = p.input(ints if p.pid == n - 1 else None, owner=n - 1, shape=ints.shape, dtype=mpc.Int64())
+        lo = p.input(np.array(-1.0) if p.pid == n - 1 else None, owner=n - 1, shape=())
+        out = {}
+        out["y"], out["m"] = sx.clip(-1.0, 2.5, with_mask=True)
+        out["y_lo"], out["m_lo"] = C.clip(sx, lo=-1.0, with_mask=True)
+        out["y_hi"], out["m_hi"] = sx.clip(hi=2.5, with_mask=True)
+        out["y_sec"], out["m_sec"] = sx.clip(lo, 2.5, with_mask=True)
+        out["y_int"], out["m_int"] = si.clip(0, 5, with_mask=True)
+        out["y_none"], out["m_none"] = sx.clip(with_mask=True)
+        return reveal_all(p, out)
+
+    want = {
+        "y": np.clip(x, -1, 2.5), "m": (x > -1) & (x < 2.5), "y_lo": np.maximum(x, -1), "m_lo": x > -1,
+        "y_hi": np.minimum(x, 2.5), "m_hi": x < 2.5, "y_sec": np.clip(x, -1, 2.5), "m_sec": (x > -1) & (x < 2.5),
+        "y_int": np.clip(ints, 0, 5), "m_int": (ints > 0) & (ints < 5), "y_none": x, "m_none": np.ones(x.shape),
+    }
+    check_all(main, n, pre, engine, want)

@@ -43,7 +43,7 @@ class Concat(nn.Module):
 
     def forward(self, x):
         y = torch.cat([self.conv(x), x], dim=1)
-        y = TF.max_pool2d(TF.leaky_relu(y, 0.2), 2)
+        y = TF.max_pool2d(TF.hardtanh(TF.leaky_relu(y, 0.2), -1.0, max_val=2.0), 2)
         return y.view(y.size(0), -1)
 
 
@@ -65,7 +65,7 @@ class Shared(nn.Module):
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x):
-        return self.fc(torch.relu(self.fc(x)))  # one module, two calls: its gradients add up
+        return self.fc(TF.relu6(self.fc(x)))  # one module, two calls: its gradients add up
 
 
 def bn_stats(model, shape):
@@ -98,6 +98,8 @@ def cases():
          5e-3, 0),
         ("ReLU", nn.Sequential(nn.ReLU()), (5, 7), 2e-3, 0.25),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
+        ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds
+        ("ReLU6", nn.Sequential(nn.ReLU6()), (6, 9), 2e-3, 0.5),
         ("Sigmoid", nn.Sequential(nn.Sigmoid()), (5, 7), 5e-3, 0),
         ("Tanh", nn.Sequential(nn.Tanh()), (5, 7), 5e-3, 0),
         ("Softmax", nn.Sequential(nn.Softmax(dim=1)), (5, 7), 5e-3, 0),

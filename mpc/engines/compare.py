@@ -18,7 +18,9 @@ Protocols and cost (2 parties, per element; n parties add the carry-save and B2A
   The tensor layer builds relu (x - min(x, 0)), abs (x - 2 min(x, 0)), minimum, maximum and clip
   from it. :func:`truncated_negative_parts` does the same for the truncations of d (a product's
   pending truncation) with the truncation in lockstep with the MSB circuit: still 8 rounds, so
-  relu of a matrix product leaves a scale-f result at no extra round.
+  relu of a matrix product leaves a scale-f result at no extra round. :func:`clip_parts` also
+  returns the bits [d <= 0] as ring 0/1 (a clip's mask, the derivative of hardtanh), in the
+  same 8 rounds.
 - :func:`sign` = msb(-x) - msb(x), both in one circuit, one B2A: 8 rounds.
 - :func:`reduce` (max/min and argmax/argmin along axis 0 of m rows): a tree of pairwise
   comparisons of ADJACENT groups (so ties resolve to the first index), ceil(log2 m) levels of
@@ -49,7 +51,7 @@ import numpy as np
 from mpc.engines import steps
 from mpc.engines.base import MixedProtocols
 
-__all__ = ["FLOOR_DIV_MAX", "INDICATORS", "batcher_layers", "floor_divide", "indicator", "negative_parts", "reduce",
+__all__ = ["FLOOR_DIV_MAX", "INDICATORS", "batcher_layers", "clip_parts", "floor_divide", "indicator", "negative_parts", "reduce",
            "sign", "sort", "truncated_negative_parts"]
 
 INDICATORS = ("lt0", "ge0", "eq0", "ne0")
@@ -73,6 +75,17 @@ def negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray]) -> list[np.nd
     bits = conv.msb(list(ds))
     prods, _ = conv.bit_mul(list(zip(bits, ds, strict=True)))
     return prods
+
+
+def clip_parts(conv: MixedProtocols, ds: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(min(d, 0) for each d, [d <= 0] for each d as ring 0/1): the MSBs of d - 1 in one circuit
+    ([d <= 0], so a clipped value counts as clipped at the bound itself: its derivative is 0
+    there, as torch's hardtanh's), then one round of bit-times-value products that carries the
+    bits' B2A (:meth:`~mpc.engines.base.MixedProtocols.bit_mul`'s ``b2a``): 8 rounds for 2
+    parties, as :func:`negative_parts` (the same min(d, 0): it is 0 at d = 0 either way)."""
+    ar = conv.arith
+    bits = conv.msb([ar.sub_public(d, np.ones(d.shape, dtype=np.uint64)) for d in ds])
+    return conv.bit_mul(list(zip(bits, ds, strict=True)), b2a=bits)
 
 
 def truncated_negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray],

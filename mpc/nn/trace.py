@@ -24,7 +24,7 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 from mpc.errors import ConfigError
-from mpc.nn.layers.activation import LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from mpc.nn.layers.activation import Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm
@@ -118,6 +118,8 @@ SUPPORTED_MODULES: dict[type, Any] = {
     tnn.BatchNorm2d: lambda n, m: BatchNorm(n, m, 2),
     tnn.ReLU: lambda n, m: ReLU(n),
     tnn.LeakyReLU: lambda n, m: LeakyReLU(n, m.negative_slope),
+    tnn.Hardtanh: lambda n, m: Hardtanh(n, m.min_val, m.max_val),
+    tnn.ReLU6: lambda n, m: Hardtanh(n, m.min_val, m.max_val),  # torch's ReLU6 is Hardtanh(0, 6)
     tnn.Sigmoid: lambda n, m: Sigmoid(n),
     tnn.Tanh: lambda n, m: Tanh(n),
     tnn.Softmax: lambda n, m: Softmax(n, m.dim),
@@ -226,6 +228,9 @@ FUNCTIONS: dict[Any, Any] = {
     torch.relu: _unary(ReLU), TF.relu: _unary(ReLU),
     TF.leaky_relu: lambda name, args, kwargs: (LeakyReLU(name, _arg(args, kwargs, 1, "negative_slope", 0.01)),
                                                (args[0],)),
+    TF.hardtanh: lambda name, args, kwargs: (Hardtanh(name, _arg(args, kwargs, 1, "min_val", -1.0),
+                                                      _arg(args, kwargs, 2, "max_val", 1.0)), (args[0],)),
+    TF.relu6: lambda name, args, kwargs: (Hardtanh(name, 0.0, 6.0), (args[0],)),
     torch.sigmoid: _unary(Sigmoid), TF.sigmoid: _unary(Sigmoid),
     torch.tanh: _unary(Tanh), TF.tanh: _unary(Tanh),
     TF.softmax: _softmax_like(Softmax), torch.softmax: _softmax_like(Softmax),

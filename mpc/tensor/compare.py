@@ -86,9 +86,11 @@ def relu(x: SecretTensor) -> SecretTensor:
     return _secret(x, "relu").relu()
 
 
-def clip(x: SecretTensor, lo: object = None, hi: object = None) -> SecretTensor:
-    """min(max(x, lo), hi) (``None``: open on that side): 8 rounds for 2 parties."""
-    return _secret(x, "clip").clip(lo, hi)
+def clip(x: SecretTensor, lo: object = None, hi: object = None, *,
+         with_mask: bool = False) -> SecretTensor | tuple[SecretTensor, SecretTensor]:
+    """min(max(x, lo), hi) (``None``: open on that side): 8 rounds for 2 parties; with
+    ``with_mask``, also [lo < x < hi] (:meth:`SecretTensor.clip`)."""
+    return _secret(x, "clip").clip(lo, hi, with_mask=with_mask)
 
 
 def max(x: SecretTensor, axis: int | None = None) -> SecretTensor:  # noqa: A001 - NumPy's name

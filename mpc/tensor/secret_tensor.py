@@ -679,19 +679,33 @@ class SecretTensor:
         f = self._dtype.frac_bits
         return self._new(self._engine.mul_public(s, 1 << f) if f else s, f)
 
-    def clip(self, lo: object = None, hi: object = None) -> SecretTensor:
+    def clip(self, lo: object = None, hi: object = None, *,
+             with_mask: bool = False) -> SecretTensor | tuple[SecretTensor, SecretTensor]:
         """min(max(x, lo), hi) for public or secret bounds (``None``: open on that side); both
-        sides in one MSB circuit and one product round: 8 rounds for 2 parties. Needs lo <= hi."""
+        sides in one MSB circuit and one product round: 8 rounds for 2 parties. Needs lo <= hi
+        (lo < hi with ``with_mask``). ``with_mask=True`` returns (the clipped x, the mask
+        [lo < x < hi]): Int64 0/1, 1 where x passed unchanged, the derivative of the clip (0 at
+        the bounds themselves, as torch's hardtanh), in the same 8 rounds
+        (:func:`mpc.engines.compare.clip_parts`)."""
         diffs = []
         if lo is not None:
             diffs.append(self - lo)  # min(x - lo, 0): x - that = max(x, lo)
         if hi is not None:
             diffs.append(self._linear(hi, "r-"))  # min(hi - x, 0): x + that = min(x, hi)
+        eng = self._engine
         if not diffs:
-            return self
-        parts = self._negative_parts(*diffs)
+            ones = np.ones(self.shape, dtype=np.uint64)
+            return (self, SecretTensor(eng, eng.public_share(ones), Int64(), 0)) if with_mask else self
+        if with_mask:
+            shares, bits = cmp.clip_parts(self._converter(), [d._share for d in diffs])
+            parts = [d._new(p) for d, p in zip(diffs, shares, strict=True)]
+            clipped = bits[0] if len(bits) == 1 else eng.add(bits[0], bits[1])  # at most one side: lo < hi
+            mask = SecretTensor(eng, eng.public_sub(np.ones(clipped.shape, dtype=np.uint64), clipped), Int64(), 0)
+        else:
+            parts = self._negative_parts(*diffs)
         out = self - parts[0] if lo is not None else self + parts[0]
-        return out + parts[1] if len(parts) == 2 else out
+        out = out + parts[1] if len(parts) == 2 else out
+        return (out, mask) if with_mask else out
 
     def maximum(self, other: object) -> SecretTensor:
         """Elementwise maximum with ``other`` (broadcasting): x - min(x - y, 0); 8 rounds."""

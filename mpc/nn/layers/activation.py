@@ -1,5 +1,5 @@
-"""Activations: ReLU, LeakyReLU, Sigmoid, Tanh, Softmax, LogSoftmax (modules and their
-functional forms).
+"""Activations: ReLU, LeakyReLU, Hardtanh (and ReLU6), Sigmoid, Tanh, Softmax, LogSoftmax
+(modules and their functional forms).
 
 Costs for 2 parties (8 rounds per comparison, :mod:`mpc.tensor.compare`; the functions of
 :mod:`mpc.functions`):
@@ -8,6 +8,9 @@ Costs for 2 parties (8 rounds per comparison, :mod:`mpc.tensor.compare`; the fun
   g m (1 round). (A relu that also returned its mask would save the product round.)
 - LeakyReLU(a), 0 <= a <= 1: inference max(x, a x) (8 rounds); training y = x (a + (1 - a) m)
   with m = [x > 0] (9 rounds), backward g (a + (1 - a) m) (1 round).
+- Hardtanh(lo, hi), lo < hi (ReLU6 is Hardtanh(0, 6)): inference and training ``x.clip(lo, hi)``,
+  training with its mask [lo < x < hi] from the same circuit (``with_mask``: 8 rounds);
+  backward g m (1 round).
 - Sigmoid, Tanh: :func:`mpc.functions.sigmoid` / ``tanh`` (8 rounds under semi2k, 2 parties); backward
   g y (1 - y) / g (1 - y^2) (2 rounds).
 - Softmax(dim): :func:`mpc.functions.softmax` (31 rounds for 10 entries under semi2k, 2 parties);
@@ -23,7 +26,7 @@ from mpc.errors import ConfigError
 from mpc.nn.layers.base import Ctx, Layer, State
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["ReLU", "LeakyReLU", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
+__all__ = ["ReLU", "LeakyReLU", "Hardtanh", "Sigmoid", "Tanh", "Softmax", "LogSoftmax"]
 
 
 class ReLU(Layer):
@@ -62,6 +65,29 @@ class LeakyReLU(Layer):
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
         return [g * ctx.factor if needs[0] else None], []
+
+
+class Hardtanh(Layer):
+    kind = "Hardtanh"
+
+    def __init__(self, name: str, lo: float, hi: float) -> None:
+        super().__init__(name)
+        self.lo, self.hi = float(lo), float(hi)
+        if not self.lo < self.hi:
+            raise ConfigError(f"layer {name!r} (torch.nn.Hardtanh): min_val={lo} must be below max_val={hi}")
+
+    def config(self) -> str:
+        return f"lo={self.lo!r},hi={self.hi!r}"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        if not state.training:
+            return x.clip(self.lo, self.hi)
+        y, ctx.mask = x.clip(self.lo, self.hi, with_mask=True)
+        return y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g * ctx.mask if needs[0] else None], []
 
 
 class Sigmoid(Layer):
