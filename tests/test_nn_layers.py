@@ -82,6 +82,16 @@ def bn_stats(model, shape):
     return model
 
 
+def perturbed(model):
+    """LayerNorm weights and biases away from torch's 1 and 0, so that their gradients matter."""
+    for m in model.modules():
+        if isinstance(m, nn.LayerNorm) and m.elementwise_affine:
+            m.weight.data.uniform_(0.5, 1.5)
+            if m.bias is not None:
+                m.bias.data.uniform_(-0.5, 0.5)
+    return model
+
+
 def cases():
     """(name, model, input shape, tolerance, grid): grid > 0 rounds the input to multiples of it."""
     torch.manual_seed(7)
@@ -96,6 +106,9 @@ def cases():
          5e-3, 0),
         ("Conv2d+BatchNorm2d(folded)", bn_stats(nn.Sequential(nn.Conv2d(2, 3, 3), nn.BatchNorm2d(3)), img), img,
          5e-3, 0),
+        ("LayerNorm", perturbed(nn.Sequential(nn.Linear(5, 7), nn.LayerNorm(7))), (6, 5), 5e-3, 0),
+        ("LayerNorm_2d_nobias", perturbed(nn.Sequential(nn.LayerNorm((6, 6), bias=False))), img, 5e-3, 0),
+        ("LayerNorm_plain", nn.Sequential(nn.LayerNorm(7, elementwise_affine=False)), (5, 7), 5e-3, 0),
         ("ReLU", nn.Sequential(nn.ReLU()), (5, 7), 2e-3, 0.25),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
         ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds

@@ -27,7 +27,7 @@ from mpc.errors import ConfigError
 from mpc.nn.layers.activation import Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
-from mpc.nn.layers.norm import BatchNorm
+from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Reshape, ShapeOf
 
@@ -116,6 +116,7 @@ SUPPORTED_MODULES: dict[type, Any] = {
     tnn.Conv2d: lambda n, m: Conv2d(n, m),
     tnn.BatchNorm1d: lambda n, m: BatchNorm(n, m, 1),
     tnn.BatchNorm2d: lambda n, m: BatchNorm(n, m, 2),
+    tnn.LayerNorm: lambda n, m: LayerNorm(n, m),
     tnn.ReLU: lambda n, m: ReLU(n),
     tnn.LeakyReLU: lambda n, m: LeakyReLU(n, m.negative_slope),
     tnn.Hardtanh: lambda n, m: Hardtanh(n, m.min_val, m.max_val),

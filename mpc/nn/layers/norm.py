@@ -1,5 +1,6 @@
 """BatchNorm1d / BatchNorm2d (Ioffe and Szegedy, ICML 2015): a real layer in training, folded
-into the layer before it in inference.
+into the layer before it in inference; LayerNorm (Ba, Kiros and Hinton, 2016): the same
+normalisation over each sample's last dimensions, in inference and training alike.
 
 Training, over the M = N (x H x W) values of each channel (torch's semantics: biased variance to
 normalise, unbiased variance in the running estimate):
@@ -19,6 +20,12 @@ changed a parameter or a running statistic.
 
 Not supported (ConfigError): ``track_running_stats=False``, ``momentum=None`` (cumulative
 averaging).
+
+LayerNorm(normalized_shape): steps 1-3 over the normalized (last) dimensions of each sample, the
+same code as BatchNorm's training (:func:`normalize`), in inference too (there are no running
+statistics to fold); the backward is BatchNorm's formula over those dimensions
+(:func:`normalize_backward`), dgamma and dbeta summed over the leading dimensions. Cost: as
+BatchNorm's training: 29 rounds forward (rsqrt's 26 among them) and 5 backward (2 parties).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from mpc.nn.scaling import zeros
 from mpc.tensor.functions import concatenate, stack
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["BatchNorm", "fold_plain"]
+__all__ = ["BatchNorm", "LayerNorm", "fold_plain", "normalize", "normalize_backward"]
 
 
 def fold_plain(values: dict[str, np.ndarray], eps: float, channels: int) -> tuple[np.ndarray, np.ndarray]:
@@ -43,6 +50,28 @@ def fold_plain(values: dict[str, np.ndarray], eps: float, channels: int) -> tupl
     beta = values.get("bias", np.zeros(channels))
     s = gamma / np.sqrt(values["running_var"] + eps)
     return s, beta - values["running_mean"] * s
+
+
+def normalize(x: SecretTensor, axes: tuple[int, ...], eps: float) -> tuple[SecretTensor, SecretTensor, SecretTensor, SecretTensor]:
+    """(mu, var, xhat, inv) of x over ``axes`` (steps 1-3; the variance biased, as torch's
+    normalisation): mu and var keep the reduced dimensions (size 1)."""
+    m = math.prod(x.shape[a] for a in axes)
+    mu = x.sum(axis=axes, keepdims=True) / m
+    d = x - mu
+    var = d.square().sum(axis=axes, keepdims=True) / m
+    inv = F.rsqrt(var + eps)
+    return mu, var, d * inv, inv
+
+
+def normalize_backward(dxhat: SecretTensor, xhat: SecretTensor, inv: SecretTensor, axes: tuple[int, ...]) -> SecretTensor:
+    """dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)), the means over ``axes``: the
+    gradient through :func:`normalize` (both means divided in one round)."""
+    m = math.prod(xhat.shape[a] for a in axes)
+    s1 = dxhat.sum(axis=axes, keepdims=True)
+    s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
+    k = s1.size
+    means = concatenate([s1.reshape(-1), s2.reshape(-1)]) / m
+    return (dxhat - means[:k].reshape(s1.shape) - xhat * means[k:].reshape(s1.shape)) * inv
 
 
 class BatchNorm(Layer):
@@ -135,15 +164,11 @@ class BatchNorm(Layer):
         m = math.prod(x.shape[a] for a in axes)
         if m < 2:
             raise ValueError(f"{self.name} ({self.kind}): training needs more than one value per channel, got {x.shape}")
-        mu = x.sum(axis=axes, keepdims=True) / m
-        d = x - mu
-        var = d.square().sum(axis=axes, keepdims=True) / m
-        inv = F.rsqrt(var + self.eps)
-        xhat = d * inv
+        mu, var, xhat, inv = normalize(x, axes, self.eps)
         y = xhat
         if "weight" in self.params:
             y = xhat * self.p("weight").reshape(cshape) + self.p("bias").reshape(cshape)
-        ctx.xhat, ctx.inv, ctx.axes, ctx.cshape, ctx.m = xhat, inv, axes, cshape, m
+        ctx.xhat, ctx.inv, ctx.axes, ctx.cshape = xhat, inv, axes, cshape
         # running statistics: (1 - momentum) old + momentum new, the variance unbiased
         rm, rv = self.buffers["running_mean"], self.buffers["running_var"]
         mom = self.momentum
@@ -157,7 +182,7 @@ class BatchNorm(Layer):
         return y
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
-        axes, cshape, m, xhat = ctx.axes, ctx.cshape, ctx.m, ctx.xhat
+        axes, cshape, xhat = ctx.axes, ctx.cshape, ctx.xhat
         grads = []
         if "weight" in self.params:
             gamma = zeros(xhat, xhat.shape) + self.p("weight").reshape(cshape)
@@ -166,10 +191,47 @@ class BatchNorm(Layer):
             grads = [(self.params["weight"], gx.sum(axis=axes)), (self.params["bias"], g.sum(axis=axes))]
         else:
             dxhat = g
-        dx = None
-        if needs[0]:
-            s1 = dxhat.sum(axis=axes, keepdims=True)
-            s2 = (dxhat * xhat).sum(axis=axes, keepdims=True)
-            means = concatenate([s1.reshape(-1), s2.reshape(-1)]) / m
-            dx = (dxhat - means[: self.channels].reshape(cshape) - xhat * means[self.channels :].reshape(cshape)) * ctx.inv
-        return [dx], grads
+        return [normalize_backward(dxhat, xhat, ctx.inv, axes) if needs[0] else None], grads
+
+
+class LayerNorm(Layer):
+    kind = "LayerNorm"
+
+    def __init__(self, name: str, module) -> None:
+        super().__init__(name)
+        self.shape = tuple(int(d) for d in module.normalized_shape)
+        self.eps = float(module.eps)
+        if module.elementwise_affine:
+            self.add_param("weight", module.weight)
+            if module.bias is not None:
+                self.add_param("bias", module.bias)
+
+    def config(self) -> str:
+        return f"{self.shape},eps={self.eps!r},params={sorted(self.params)}"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        (x,) = args
+        k = len(self.shape)
+        if x.ndim < k or tuple(x.shape[x.ndim - k :]) != self.shape:
+            raise ValueError(f"{self.name} (LayerNorm): input of shape {x.shape} does not end in {self.shape}")
+        axes = tuple(range(x.ndim - k, x.ndim))
+        _, _, xhat, inv = normalize(x, axes, self.eps)
+        y = xhat * self.p("weight") if "weight" in self.params else xhat
+        if "bias" in self.params:
+            y = y + self.p("bias")
+        ctx.xhat, ctx.inv, ctx.axes = xhat, inv, axes
+        return y
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        xhat, axes = ctx.xhat, ctx.axes
+        lead = tuple(range(g.ndim - len(axes)))  # the parameters' gradients sum over the samples
+        grads = []
+        dxhat = g
+        if "weight" in self.params:
+            gamma = zeros(xhat, xhat.shape) + self.p("weight")
+            both = g * stack([xhat, gamma])  # g xhat and g gamma in one round
+            dxhat = both[1]
+            grads.append((self.params["weight"], both[0].sum(axis=lead)))
+        if "bias" in self.params:
+            grads.append((self.params["bias"], g.sum(axis=lead)))
+        return [normalize_backward(dxhat, xhat, ctx.inv, axes) if needs[0] else None], grads
