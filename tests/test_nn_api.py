@@ -49,8 +49,18 @@ class Exotic(nn.Module):
         return torch.exp(self.fc(x))
 
 
+class Reciprocal(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+
+    def forward(self, x):
+        return 1.0 / self.fc(x)  # a public number divided by an activation
+
+
 @pytest.mark.parametrize("model, words", [
-    (nn.Sequential(nn.Linear(3, 3), nn.GELU()), ["'1'", "torch.nn.modules.activation.GELU"]),
+    (nn.Sequential(nn.Linear(3, 3), nn.SiLU()), ["'1'", "torch.nn.modules.activation.SiLU"]),
+    (Reciprocal(), ["truediv", "divided by a public number"]),
     (nn.Sequential(nn.Sequential(nn.Linear(3, 3)), nn.Sequential(nn.ELU())), ["'1.0'", "ELU"]),
     (Exotic(), ["'exp'", "torch.exp"]),
     (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), ["'0'", "groups=2"]),

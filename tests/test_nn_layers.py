@@ -59,6 +59,37 @@ class Functional(nn.Module):
         return TF.log_softmax(y.reshape(-1, 4), dim=1)
 
 
+class Attention(nn.Module):
+    """A transformer block's parts: projections, q k^T / sqrt(d), softmax, a v, a residual with a
+    scaled activation, LayerNorm, GELU, an elementwise gate."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q, self.k, self.v, self.ff = nn.Linear(6, 4), nn.Linear(6, 4), nn.Linear(6, 4), nn.Linear(4, 4)
+        self.ln = nn.LayerNorm(4)
+
+    def forward(self, x):
+        q, k, v = self.q(x), self.k(x), self.v(x)
+        a = torch.softmax(torch.matmul(q, k.transpose(-2, -1)) / 2.0, dim=-1)
+        h = self.ln(a @ v + q * 0.5)
+        return TF.gelu(self.ff(h)) * h
+
+
+class Heads(nn.Module):
+    """Heads split by view/permute, batched products with torch.bmm, merged back."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(4, 8)
+
+    def forward(self, x):
+        b, t = x.size(0), x.size(1)
+        h = self.proj(x).view(b, t, 2, 4).permute(0, 2, 1, 3).reshape(b * 2, t, 4)
+        s = torch.bmm(h, h.transpose(1, 2)).mul(0.25)
+        o = torch.bmm(s, h).view(b, 2, t, 4).transpose(1, 2)
+        return o.reshape(b, t, 8).div(4.0)
+
+
 class Shared(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -110,6 +141,8 @@ def cases():
         ("LayerNorm_2d_nobias", perturbed(nn.Sequential(nn.LayerNorm((6, 6), bias=False))), img, 5e-3, 0),
         ("LayerNorm_plain", nn.Sequential(nn.LayerNorm(7, elementwise_affine=False)), (5, 7), 5e-3, 0),
         ("ReLU", nn.Sequential(nn.ReLU()), (5, 7), 2e-3, 0.25),
+        ("GELU", nn.Sequential(nn.GELU()), (5, 7), 5e-3, 0),  # erf's GELU: ours is the tanh form
+        ("GELU_tanh", nn.Sequential(nn.GELU(approximate="tanh")), (5, 7), 5e-3, 0),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
         ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds
         ("ReLU6", nn.Sequential(nn.ReLU6()), (6, 9), 2e-3, 0.5),
@@ -125,6 +158,8 @@ def cases():
         ("AdaptiveAvgPool2d_4of6", nn.Sequential(nn.AdaptiveAvgPool2d((4, 3))), img, 2e-3, 0),
         ("Flatten+Identity+Dropout", nn.Sequential(nn.Flatten(), nn.Identity(), nn.Dropout(0.0)), img, 2e-3, 0),
         ("residual (fx)", Residual(), (5, 6), 2e-3, 0),
+        ("attention block (fx)", perturbed(Attention()), (2, 3, 6), 5e-3, 0),
+        ("heads: view/permute/bmm (fx)", Heads(), (2, 3, 4), 2e-3, 0),
         ("shared module (fx)", Shared(), (5, 4), 2e-3, 0),
         ("cat+view+functional (fx)", Concat(), img, 2e-3, 0),
         ("functional sigmoid/tanh/log_softmax (fx)", Functional(), (3, 3, 4, 2), 5e-3, 0),

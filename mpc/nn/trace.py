@@ -3,8 +3,9 @@
 - A ``torch.nn.Sequential`` (nested Sequentials included) whose layers are all supported is read
   directly: a chain of nodes named as torch names the submodules ("0", "features.3").
 - Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
-  of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``
-  and the shape queries (``x.size(0)``, ``x.shape``) they use.
+  of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
+  ``transpose``/``permute``, products of activations (``@``, ``torch.matmul``, ``*``) and with
+  public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
 
@@ -24,12 +25,13 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 from mpc.errors import ConfigError
-from mpc.nn.layers.activation import Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from mpc.nn.layers.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Reshape, ShapeOf
+from mpc.nn.layers.products import Div, MatMul, Mul
+from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Permute, Reshape, ShapeOf
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
@@ -121,6 +123,7 @@ SUPPORTED_MODULES: dict[type, Any] = {
     tnn.LeakyReLU: lambda n, m: LeakyReLU(n, m.negative_slope),
     tnn.Hardtanh: lambda n, m: Hardtanh(n, m.min_val, m.max_val),
     tnn.ReLU6: lambda n, m: Hardtanh(n, m.min_val, m.max_val),  # torch's ReLU6 is Hardtanh(0, 6)
+    tnn.GELU: lambda n, m: GELU(n, m.approximate),
     tnn.Sigmoid: lambda n, m: Sigmoid(n),
     tnn.Tanh: lambda n, m: Tanh(n),
     tnn.Softmax: lambda n, m: Softmax(n, m.dim),
@@ -139,7 +142,8 @@ SUPPORTED_NAMES = ", ".join(t.__name__ for t in SUPPORTED_MODULES)
 
 def _unsupported_module(name: str, module: Any) -> ConfigError:
     return ConfigError(f"from_torch: layer {name!r} ({_type_name(module)}) is not supported by mpc.nn "
-                       f"(supported: {SUPPORTED_NAMES}, residual additions, torch.cat, view/reshape/flatten)")
+                       f"(supported: {SUPPORTED_NAMES}, residual additions, torch.cat, view/reshape/flatten, "
+                       "transpose/permute, products of activations and with numbers)")
 
 
 def _module_layer(name: str, module: Any) -> Layer:
@@ -202,6 +206,32 @@ def _add(name, args, kwargs):
     return Add(name), (args[0], args[1])
 
 
+def _binary(cls):
+    def build(name, args, kwargs):
+        if kwargs or len(args) != 2:
+            raise ConfigError(f"from_torch: node {name!r}: {cls.kind} with {len(args)} positional and "
+                              f"{len(kwargs)} keyword arguments is not supported")
+        if not any(isinstance(a, Ref) for a in args):
+            raise ConfigError(f"from_torch: node {name!r}: {cls.kind} of two constants")
+        return cls(name), (args[0], args[1])
+    return build
+
+
+def _div(name, args, kwargs):
+    if kwargs or len(args) != 2 or not isinstance(args[0], Ref) or isinstance(args[1], Ref):
+        raise ConfigError(f"from_torch: node {name!r}: only an activation divided by a public number is supported")
+    return Div(name), (args[0], args[1])
+
+
+def _permute(swap: bool):
+    def build(name, args, kwargs):
+        dims = args[1:] if len(args) > 1 else tuple(kwargs.get("dims", ()))
+        if swap and len(args) == 1:
+            dims = (kwargs.get("dim0"), kwargs.get("dim1"))
+        return Permute(name, swap), (args[0], *dims)
+    return build
+
+
 def _cat(name, args, kwargs):
     return Cat(name), (list(args[0]), _arg(args, kwargs, 1, "dim", 0))
 
@@ -223,6 +253,11 @@ def _unary(cls):
 
 FUNCTIONS: dict[Any, Any] = {
     operator.add: _add, torch.add: _add,
+    operator.matmul: _binary(MatMul), torch.matmul: _binary(MatMul), torch.bmm: _binary(MatMul),
+    operator.mul: _binary(Mul), torch.mul: _binary(Mul),
+    operator.truediv: _div, torch.div: _div,
+    torch.transpose: _permute(True), torch.permute: _permute(False),
+    TF.gelu: lambda name, args, kwargs: (GELU(name, _arg(args, kwargs, 1, "approximate", "none")), (args[0],)),
     torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
     torch.flatten: _flatten(0),
     torch.reshape: _reshape,
@@ -253,6 +288,8 @@ METHODS: dict[str, Any] = {
     "softmax": _softmax_like(Softmax), "log_softmax": _softmax_like(LogSoftmax),
     "contiguous": _unary(Identity),
     "add": _add,
+    "matmul": _binary(MatMul), "bmm": _binary(MatMul), "mul": _binary(Mul), "div": _div,
+    "transpose": _permute(True), "permute": _permute(False),
 }
 
 

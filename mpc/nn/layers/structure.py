@@ -1,5 +1,5 @@
-"""Layers that only move values: Flatten, view/reshape, Identity, Dropout, residual additions,
-``torch.cat``, and the public shape queries of traced graphs (``x.size(0)``, ``x.shape[1]``).
+"""Layers that only move values: Flatten, view/reshape, transpose/permute, Identity, Dropout,
+residual additions, ``torch.cat``, and the public shape queries of traced graphs (``x.size(0)``, ``x.shape[1]``).
 
 All are local (no communication) except where noted:
 - Dropout(p): identity in inference. In training, a *public* mask, drawn from the PRG the
@@ -24,7 +24,7 @@ from mpc.nn.tape import reduce_to
 from mpc.tensor.functions import concatenate
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["Identity", "Flatten", "Reshape", "Dropout", "Add", "Cat", "ShapeOf"]
+__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "ShapeOf"]
 
 
 class Identity(Layer):
@@ -77,6 +77,43 @@ class Reshape(Layer):
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
         return [g.reshape(ctx.shape)], []
+
+
+class Permute(Layer):
+    """``x.transpose(d0, d1)`` / ``torch.transpose`` (``swap``: the two axes) and ``x.permute(*dims)``
+    / ``torch.permute`` (the order of all axes); the backward applies the inverse order."""
+
+    kind = "Permute"
+
+    def __init__(self, name: str, swap: bool) -> None:
+        super().__init__(name)
+        self.swap = bool(swap)
+
+    def config(self) -> str:
+        return "swap" if self.swap else "order"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        x, *dims = args
+        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+            dims = list(dims[0])
+        try:
+            dims = [int(d) % x.ndim for d in dims] if x.ndim else []
+        except (TypeError, ValueError):
+            raise ValueError(f"{self.name} ({'transpose' if self.swap else 'permute'}): bad dimensions {dims}") from None
+        if self.swap:
+            if len(dims) != 2:
+                raise ValueError(f"{self.name} (transpose): expected two dimensions, got {len(dims)}")
+            order = list(range(x.ndim))
+            order[dims[0]], order[dims[1]] = order[dims[1]], order[dims[0]]
+        else:
+            order = dims
+        if sorted(order) != list(range(x.ndim)):
+            raise ValueError(f"{self.name} (permute): {order} is not an order of the {x.ndim} axes of {x.shape}")
+        ctx.inverse = [order.index(i) for i in range(x.ndim)]
+        return x.transpose(order)
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g.transpose(ctx.inverse)], []
 
 
 class Dropout(Layer):
