@@ -59,7 +59,7 @@ class Reciprocal(nn.Module):
 
 
 @pytest.mark.parametrize("model, words", [
-    (nn.Sequential(nn.Linear(3, 3), nn.SiLU()), ["'1'", "torch.nn.modules.activation.SiLU"]),
+    (nn.Sequential(nn.Linear(3, 3), nn.Mish()), ["'1'", "torch.nn.modules.activation.Mish"]),
     (Reciprocal(), ["truediv", "divided by a public number"]),
     (nn.Sequential(nn.Sequential(nn.Linear(3, 3)), nn.Sequential(nn.ELU())), ["'1.0'", "ELU"]),
     (Exotic(), ["'exp'", "torch.exp"]),

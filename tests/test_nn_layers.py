@@ -90,6 +90,20 @@ class Heads(nn.Module):
         return o.reshape(b, t, 8).div(4.0)
 
 
+class Pool(nn.Module):
+    """Sequence pooling: means and sums over one or several dimensions, kept or not."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(5, 4)
+
+    def forward(self, x):
+        h = TF.silu(self.fc(x))  # (B, T, 4)
+        a = h.mean(dim=1) + torch.sum(h, 1) * 0.25  # (B, 4)
+        b = h.mean(dim=(1, 2), keepdim=True).reshape(-1, 1)  # (B, 1)
+        return a * b + torch.mean(h, dim=-1).sum(1, keepdim=True) + h.sum()
+
+
 class Shared(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -143,6 +157,8 @@ def cases():
         ("ReLU", nn.Sequential(nn.ReLU()), (5, 7), 2e-3, 0.25),
         ("GELU", nn.Sequential(nn.GELU()), (5, 7), 5e-3, 0),  # erf's GELU: ours is the tanh form
         ("GELU_tanh", nn.Sequential(nn.GELU(approximate="tanh")), (5, 7), 5e-3, 0),
+        ("SiLU", nn.Sequential(nn.SiLU()), (5, 7), 5e-3, 0),
+        ("pooling: sum/mean over dims, silu (fx)", Pool(), (2, 3, 5), 5e-3, 0),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
         ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds
         ("ReLU6", nn.Sequential(nn.ReLU6()), (6, 9), 2e-3, 0.5),

@@ -4,7 +4,7 @@
   directly: a chain of nodes named as torch names the submodules ("0", "features.3").
 - Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
   of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
-  ``transpose``/``permute``, products of activations (``@``, ``torch.matmul``, ``*``) and with
+  ``transpose``/``permute``, ``sum``/``mean`` over dimensions, products of activations (``@``, ``torch.matmul``, ``*``) and with
   public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
@@ -25,13 +25,13 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 from mpc.errors import ConfigError
-from mpc.nn.layers.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from mpc.nn.layers.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from mpc.nn.layers.products import Div, MatMul, Mul
-from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Permute, Reshape, ShapeOf
+from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Permute, Reduce, Reshape, ShapeOf
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
@@ -125,6 +125,7 @@ SUPPORTED_MODULES: dict[type, Any] = {
     tnn.ReLU6: lambda n, m: Hardtanh(n, m.min_val, m.max_val),  # torch's ReLU6 is Hardtanh(0, 6)
     tnn.GELU: lambda n, m: GELU(n, m.approximate),
     tnn.Sigmoid: lambda n, m: Sigmoid(n),
+    tnn.SiLU: lambda n, m: SiLU(n),
     tnn.Tanh: lambda n, m: Tanh(n),
     tnn.Softmax: lambda n, m: Softmax(n, m.dim),
     tnn.LogSoftmax: lambda n, m: LogSoftmax(n, m.dim),
@@ -232,6 +233,14 @@ def _permute(swap: bool):
     return build
 
 
+def _reduce(mean: bool):
+    def build(name, args, kwargs):
+        if kwargs.get("dtype") is not None or "out" in kwargs:
+            raise ConfigError(f"from_torch: node {name!r}: {'mean' if mean else 'sum'} with dtype or out is not supported")
+        return Reduce(name, mean), (args[0], _arg(args, kwargs, 1, "dim", None), _arg(args, kwargs, 2, "keepdim", False))
+    return build
+
+
 def _cat(name, args, kwargs):
     return Cat(name), (list(args[0]), _arg(args, kwargs, 1, "dim", 0))
 
@@ -257,6 +266,8 @@ FUNCTIONS: dict[Any, Any] = {
     operator.mul: _binary(Mul), torch.mul: _binary(Mul),
     operator.truediv: _div, torch.div: _div,
     torch.transpose: _permute(True), torch.permute: _permute(False),
+    torch.sum: _reduce(False), torch.mean: _reduce(True),
+    TF.silu: _unary(SiLU),
     TF.gelu: lambda name, args, kwargs: (GELU(name, _arg(args, kwargs, 1, "approximate", "none")), (args[0],)),
     torch.cat: _cat, torch.concat: _cat, torch.concatenate: _cat,
     torch.flatten: _flatten(0),
@@ -290,6 +301,7 @@ METHODS: dict[str, Any] = {
     "add": _add,
     "matmul": _binary(MatMul), "bmm": _binary(MatMul), "mul": _binary(Mul), "div": _div,
     "transpose": _permute(True), "permute": _permute(False),
+    "sum": _reduce(False), "mean": _reduce(True),
 }
 
 

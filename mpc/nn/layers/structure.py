@@ -1,5 +1,6 @@
 """Layers that only move values: Flatten, view/reshape, transpose/permute, Identity, Dropout,
-residual additions, ``torch.cat``, and the public shape queries of traced graphs (``x.size(0)``, ``x.shape[1]``).
+residual additions, ``torch.cat``, sums and means over dimensions, and the public shape queries
+of traced graphs (``x.size(0)``, ``x.shape[1]``).
 
 All are local (no communication) except where noted:
 - Dropout(p): identity in inference. In training, a *public* mask, drawn from the PRG the
@@ -9,6 +10,10 @@ All are local (no communication) except where noted:
   reproduced, so a network with dropout does not follow a torch run step for step.
 - Add: a + b with broadcasting (a residual connection); the backward sums g over broadcast axes.
 - Cat: ``mpc.concatenate``; the backward slices g.
+- Reduce: ``x.sum(dim, keepdim)`` / ``x.mean(dim, keepdim)`` (and ``torch.sum``/``torch.mean``):
+  local sums, a mean's division one round; the backward spreads g back over the reduced
+  dimensions (a mean's divided by their size: local, or one division round when g's truncation
+  is pending).
 """
 
 from __future__ import annotations
@@ -20,11 +25,12 @@ import numpy as np
 
 from mpc.errors import ConfigError
 from mpc.nn.layers.base import Ctx, Layer, State
+from mpc.nn.scaling import zeros
 from mpc.nn.tape import reduce_to
 from mpc.tensor.functions import concatenate
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "ShapeOf"]
+__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "Reduce", "ShapeOf"]
 
 
 class Identity(Layer):
@@ -177,6 +183,37 @@ class Cat(Layer):
             out.append(g[key] if need else None)
             start += size
         return out, []
+
+
+class Reduce(Layer):
+    """Sum or mean over ``dim`` (an int, a tuple, or None for all), keeping the dimensions or not."""
+
+    kind = "Reduce"
+
+    def __init__(self, name: str, mean: bool) -> None:
+        super().__init__(name)
+        self.mean = bool(mean)
+
+    def config(self) -> str:
+        return "mean" if self.mean else "sum"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        x, dim, keepdim = args
+        if dim is None:
+            axes = tuple(range(x.ndim))
+        else:
+            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
+            try:
+                axes = tuple(sorted({int(d) % x.ndim for d in dims}))
+            except (TypeError, ValueError, ZeroDivisionError):
+                raise ValueError(f"{self.name} ({self.config()}): bad dim {dim!r} for shape {x.shape}") from None
+        ctx.shape, ctx.axes, ctx.count = x.shape, axes, int(np.prod([x.shape[a] for a in axes]))
+        return x.mean(axis=axes, keepdims=bool(keepdim)) if self.mean else x.sum(axis=axes, keepdims=bool(keepdim))
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        kept = tuple(1 if i in ctx.axes else d for i, d in enumerate(ctx.shape))
+        spread = g.reshape(kept) + zeros(g, ctx.shape)  # broadcast back (local)
+        return [spread / ctx.count if self.mean and ctx.count > 1 else spread], []
 
 
 class ShapeOf(Layer):
