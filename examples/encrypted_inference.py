@@ -48,10 +48,11 @@ def digits():
     return (xtr, ytr), (xte, yte)
 
 
-def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 4) -> nn.Module:
-    """Party 0's ordinary plaintext training on its own data (nothing secret about it)."""
+def train(model: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 4, optimizer=None) -> nn.Module:
+    """Party 0's ordinary plaintext training on its own data (nothing secret about it); SGD with
+    momentum unless ``optimizer`` (parameters -> a torch optimizer) says otherwise."""
     torch.manual_seed(0)
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt = (optimizer or (lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9)))(model.parameters())
     xt, yt = torch.tensor(x, dtype=torch.float32), torch.tensor(y)
     model.train()
     for _ in range(epochs):
@@ -73,11 +74,16 @@ def main(party: mpc.Party):
             model.load_state_dict(torch.load(party.argv[0]))
         else:
             train(model, xtr, ytr)
+    return classify(party, model, images, truth)
+
+
+def classify(party: mpc.Party, model: nn.Module, images: np.ndarray, truth: np.ndarray):
+    """Steps 2-4: party 0's model (its weights) labels party 1's images; party 1 learns the labels."""
     # 2. the architecture checked, party 0's weights secret-shared
     enc = mpc.nn.from_torch(party, model, owner=0)
     # 3. party 1's images: their count is public, their pixels secret
     count = party.reveal(party.input(len(images) if party.pid == 1 else None, owner=1, shape=(), dtype=mpc.Int64()))
-    x = party.input(images if party.pid == 1 else None, owner=1, shape=(int(count), 1, 8, 8))
+    x = party.input(images if party.pid == 1 else None, owner=1, shape=(int(count), *images.shape[1:]))
     # 4. the labels, opened to party 1 only
     labels = enc.predict(x, to=1, labels=True)
     if party.pid == 1:

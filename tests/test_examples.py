@@ -19,7 +19,8 @@ AES_ARGS = [str(DATA / "aes_key.txt"), str(DATA / "aes_plaintext.txt")]
 def test_every_example_has_a_run_line_and_is_listed_in_the_readme():
     readme = (EXAMPLES / "README.md").read_text()
     names = sorted(p.stem for p in EXAMPLES.glob("*.py"))
-    assert names == ["bristol_aes", "dp_training", "encrypted_inference", "first_protocol", "private_training", "secure_aggregation"]
+    assert names == ["bristol_aes", "dp_training", "encrypted_inference", "encrypted_transformer", "first_protocol",
+                     "private_training", "secure_aggregation"]
     for name in names:
         argv = run_line(name)
         assert argv[:3] == ["mpcrun", "-n", argv[2]] and argv[3] == f"examples/{name}.py"

@@ -15,7 +15,7 @@ from mpc.testing import run_local
 from tests._examples import ROOT, example, run_line
 
 
-@pytest.mark.parametrize("name", ["encrypted_inference", "private_training", "dp_training"])
+@pytest.mark.parametrize("name", ["encrypted_inference", "encrypted_transformer", "private_training", "dp_training"])
 def test_run_line(name):
     assert run_line(name) == ["mpcrun", "-n", "2", f"examples/{name}.py"]
 
@@ -38,6 +38,20 @@ def test_encrypted_inference_labels_match_plaintext_and_reach_party_1_only():
         want = model(torch.tensor(xte, dtype=torch.float32)).argmax(dim=1).numpy()
     assert (labels == want).mean() >= 0.995  # party 0's own model, run in the clear
     assert (labels == yte).mean() > 0.85
+
+
+@pytest.mark.parametrize("engine", ["semi2k", "spdz2k"])
+def test_encrypted_transformer_labels_match_plaintext(engine):
+    """The traced attention block (products of activations, softmax, GELU, LayerNorm) gives the
+    plaintext model's labels, under semi2k and actively secure spdz2k."""
+    mod = example("encrypted_transformer")
+    (none, model), (labels, _) = run_local(mod.main, 2, timeout=600, engine=engine)
+    assert none is None
+    _, (xte, yte) = mod.digits()
+    with torch.no_grad():
+        want = model(torch.tensor(xte, dtype=torch.float32)).argmax(dim=1).numpy()
+    assert (labels == want).mean() >= 0.995
+    assert (labels == yte).mean() > 0.95
 
 
 def test_private_training_both_hospitals_get_one_model_close_to_plaintext_training():
