@@ -104,6 +104,19 @@ class Pool(nn.Module):
         return a * b + torch.mean(h, dim=-1).sum(1, keepdim=True) + h.sum()
 
 
+class Slices(nn.Module):
+    """Basic indexing of activations: a token, a slice of features, a new axis, an ellipsis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(5, 6)
+
+    def forward(self, x):
+        h = self.fc(x)  # (B, T, 6)
+        first = h[:, 0]  # (B, 6): a "class token"
+        return first[..., :3] * h[:, -1, 3:] + h[:, 1:, None, 2].sum(dim=(1, 2)).reshape(-1, 1)
+
+
 class Shared(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -159,6 +172,7 @@ def cases():
         ("GELU_tanh", nn.Sequential(nn.GELU(approximate="tanh")), (5, 7), 5e-3, 0),
         ("SiLU", nn.Sequential(nn.SiLU()), (5, 7), 5e-3, 0),
         ("pooling: sum/mean over dims, silu (fx)", Pool(), (2, 3, 5), 5e-3, 0),
+        ("indexing activations (fx)", Slices(), (2, 3, 5), 2e-3, 0),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
         ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds
         ("ReLU6", nn.Sequential(nn.ReLU6()), (6, 9), 2e-3, 0.5),

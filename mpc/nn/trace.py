@@ -4,7 +4,7 @@
   directly: a chain of nodes named as torch names the submodules ("0", "features.3").
 - Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
   of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
-  ``transpose``/``permute``, ``sum``/``mean`` over dimensions, products of activations (``@``, ``torch.matmul``, ``*``) and with
+  ``transpose``/``permute``, ``sum``/``mean`` over dimensions, basic indexing of activations, products of activations (``@``, ``torch.matmul``, ``*``) and with
   public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
@@ -31,7 +31,7 @@ from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from mpc.nn.layers.products import Div, MatMul, Mul
-from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Permute, Reduce, Reshape, ShapeOf
+from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Index, Permute, Reduce, Reshape, ShapeOf
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
@@ -382,6 +382,8 @@ def _from_fx(model: Any) -> Graph:
         elif fn.op in ("call_function", "call_method"):
             if fn.op == "call_function" and fn.target is getattr and len(args) == 2 and args[1] == "shape":
                 layer, largs = ShapeOf(fn.name, "shape"), (args[0],)
+            elif fn.op == "call_function" and fn.target is operator.getitem and _indexes_tensor(nodes, args[0]):
+                layer, largs = Index(fn.name), (args[0], args[1])
             else:
                 layer, largs = _build_call(fn, args, kwargs)
             nodes.append(Node(fn.name, layer, largs))
@@ -400,6 +402,11 @@ def _from_fx(model: Any) -> Graph:
     if output is None or not inputs:
         raise ConfigError("from_torch: the traced model has no input or no output")
     return Graph(nodes, inputs, output)
+
+
+def _indexes_tensor(nodes: list[Node], source: Any) -> bool:
+    """Whether ``source[...]`` indexes an activation (not a shape: ``x.size()``, ``x.shape``)."""
+    return isinstance(source, Ref) and not isinstance(nodes[source.index].layer, ShapeOf)
 
 
 def _build_call(fn: Any, args: tuple, kwargs: dict) -> tuple[Layer, tuple]:

@@ -1,6 +1,6 @@
 """Layers that only move values: Flatten, view/reshape, transpose/permute, Identity, Dropout,
-residual additions, ``torch.cat``, sums and means over dimensions, and the public shape queries
-of traced graphs (``x.size(0)``, ``x.shape[1]``).
+residual additions, ``torch.cat``, sums and means over dimensions, basic indexing (``x[:, 0]``,
+``h[..., :d]``), and the public shape queries of traced graphs (``x.size(0)``, ``x.shape[1]``).
 
 All are local (no communication) except where noted:
 - Dropout(p): identity in inference. In training, a *public* mask, drawn from the PRG the
@@ -10,6 +10,8 @@ All are local (no communication) except where noted:
   reproduced, so a network with dropout does not follow a torch run step for step.
 - Add: a + b with broadcasting (a residual connection); the backward sums g over broadcast axes.
 - Cat: ``mpc.concatenate``; the backward slices g.
+- Index: ``x[key]`` for basic keys (integers, slices, ``...``, ``None``); the backward writes g
+  into zeros of x's shape at the key (local).
 - Reduce: ``x.sum(dim, keepdim)`` / ``x.mean(dim, keepdim)`` (and ``torch.sum``/``torch.mean``):
   local sums, a mean's division one round; the backward spreads g back over the reduced
   dimensions (a mean's divided by their size: local, or one division round when g's truncation
@@ -30,7 +32,7 @@ from mpc.nn.tape import reduce_to
 from mpc.tensor.functions import concatenate
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "Reduce", "ShapeOf"]
+__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "Index", "Reduce", "ShapeOf"]
 
 
 class Identity(Layer):
@@ -183,6 +185,29 @@ class Cat(Layer):
             out.append(g[key] if need else None)
             start += size
         return out, []
+
+
+class Index(Layer):
+    """``x[key]`` with a basic key: integers, slices, ``...`` and ``None`` (no arrays: a gather's
+    backward would have to add up repeated positions)."""
+
+    kind = "Index"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        x, key = args
+        parts = key if isinstance(key, tuple) else (key,)
+        if not all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts):
+            raise ValueError(f"{self.name} (indexing): only integers, slices, ... and None index an activation, "
+                             f"got {key!r}")
+        ctx.shape, ctx.key = x.shape, key
+        return x[key]
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        out = zeros(g, ctx.shape) if g.size else None
+        if out is None:
+            raise ValueError(f"{self.name} (indexing): an empty selection has no gradient to spread")
+        out[ctx.key] = g
+        return [out], []
 
 
 class Reduce(Layer):
