@@ -31,7 +31,18 @@ from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from mpc.nn.layers.products import Div, MatMul, Mul
-from mpc.nn.layers.structure import Add, Cat, Dropout, Flatten, Identity, Index, Permute, Reduce, Reshape, ShapeOf
+from mpc.nn.layers.structure import (
+    Add,
+    Cat,
+    Dropout,
+    Flatten,
+    Identity,
+    Index,
+    Permute,
+    Reduce,
+    Reshape,
+    ShapeOf,
+)
 
 __all__ = ["Ref", "Node", "Graph", "trace", "SUPPORTED_MODULES"]
 
