@@ -80,6 +80,33 @@ def test_unsupported_layers_fail_before_any_message(model, words):
             assert w in msg
 
 
+class Masked(nn.Module):
+    def __init__(self, fill: float) -> None:
+        super().__init__()
+        self.fc = nn.Linear(3, 3)
+        self.register_buffer("mask", torch.eye(3) * fill)
+
+    def forward(self, x):
+        return self.fc(x).masked_fill(self.mask == 1, 0.0)
+
+
+def test_buffers_read_in_forward_are_public_and_must_agree():
+    """A buffer read in forward is a public constant: its value is hashed into the architecture
+    check (different values: a ConfigError naming it at every party, before any share), and the
+    tracing leaves the user's model as it was (fx's _tensor_constant attributes removed)."""
+    def main(p):
+        model = Masked(1.0 if p.pid == 0 else 2.0)
+        with pytest.raises(mpc.ConfigError) as info:
+            mpc.nn.from_torch(p, model, owner=0)
+        same = Masked(1.0)
+        mpc.nn.from_torch(p, same, owner=0)
+        return str(info.value), sorted(k for k in vars(same) if k.startswith("_tensor_constant"))
+
+    for msg, leftovers in run_local(main, 2):
+        assert "different models" in msg and "buffer" in msg
+        assert leftovers == []
+
+
 def test_architecture_mismatch_names_the_first_differing_layer():
     def main(p):
         out = 3 if p.pid == 0 else 2

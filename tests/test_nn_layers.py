@@ -117,6 +117,23 @@ class Slices(nn.Module):
         return first[..., :3] * h[:, -1, 3:] + h[:, 1:, None, 2].sum(dim=(1, 2)).reshape(-1, 1)
 
 
+class Causal(nn.Module):
+    """Masked attention: a causal mask from a buffer (-inf), one made in forward from constants
+    (-1e9), and a buffer added as a public value."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q, self.k, self.v = nn.Linear(6, 4), nn.Linear(6, 4), nn.Linear(6, 4)
+        self.register_buffer("tri", torch.tril(torch.ones(3, 3)))
+
+    def forward(self, x):
+        s = self.q(x) @ self.k(x).transpose(-2, -1) / 2.0
+        a = torch.softmax(s.masked_fill(self.tri == 0, float("-inf")), dim=-1) @ self.v(x)
+        upper = torch.triu(torch.ones(3, 3, dtype=torch.bool), diagonal=1)
+        filled = s.masked_fill(upper, 0.25).sum(-1, keepdim=True)  # the filled places get no gradient
+        return a + TF.softmax(s.masked_fill(upper, -1e9), dim=-1).sum(-1, keepdim=True) + self.tri[:, :1] + filled
+
+
 class Shared(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -173,6 +190,7 @@ def cases():
         ("SiLU", nn.Sequential(nn.SiLU()), (5, 7), 5e-3, 0),
         ("pooling: sum/mean over dims, silu (fx)", Pool(), (2, 3, 5), 5e-3, 0),
         ("indexing activations (fx)", Slices(), (2, 3, 5), 2e-3, 0),
+        ("causal masks: masked_fill, public buffers (fx)", Causal(), (2, 3, 6), 5e-3, 0),
         ("LeakyReLU", nn.Sequential(nn.LeakyReLU(0.1)), (5, 7), 2e-3, 0.25),
         ("Hardtanh", nn.Sequential(nn.Hardtanh(-0.5, 1.25)), (5, 7), 2e-3, 0.25),  # ties at both bounds
         ("ReLU6", nn.Sequential(nn.ReLU6()), (6, 9), 2e-3, 0.5),

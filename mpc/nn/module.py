@@ -129,7 +129,7 @@ class EncryptedModule:
             return
         # torch's own shape rules on meta tensors: a wrong input shape fails here, before any message
         try:
-            with FX_LOCK, torch.no_grad():
+            with FX_LOCK, torch.no_grad(), torch.device("meta"):  # tensors made in forward: meta too
                 if self._meta is None:
                     self._meta = copy.deepcopy(self._template).to("meta").eval()
                 first = next(iter(self._meta.state_dict().values()), None)

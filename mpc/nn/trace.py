@@ -4,7 +4,8 @@
   directly: a chain of nodes named as torch names the submodules ("0", "features.3").
 - Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
   of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
-  ``transpose``/``permute``, ``sum``/``mean`` over dimensions, basic indexing of activations, products of activations (``@``, ``torch.matmul``, ``*``) and with
+  ``transpose``/``permute``, ``sum``/``mean`` over dimensions, basic indexing of activations,
+  public values (buffers read in forward, masks made from shapes) and ``masked_fill`` with them, products of activations (``@``, ``torch.matmul``, ``*``) and with
   public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
@@ -15,6 +16,7 @@ to be folded into it in inference (:mod:`mpc.nn.layers.norm`).
 
 from __future__ import annotations
 
+import hashlib
 import operator
 import threading
 from dataclasses import dataclass
@@ -38,7 +40,9 @@ from mpc.nn.layers.structure import (
     Flatten,
     Identity,
     Index,
+    MaskedFill,
     Permute,
+    Public,
     Reduce,
     Reshape,
     ShapeOf,
@@ -349,12 +353,20 @@ def _from_sequential(leaves: list[tuple[str, Any]]) -> Graph:
 def _from_fx(model: Any) -> Graph:
     import torch.fx as fx
 
+    had = set(vars(model))
     try:
         gm = fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds; report it as a config error
         raise ConfigError(f"from_torch: torch.fx cannot trace {_type_name(model)} ({type(exc).__name__}: "
                           f"{str(exc).splitlines()[0] if str(exc) else ''}); use supported layers and no "
                           "data-dependent control flow") from None
+    finally:
+        # fx stores the tensors a forward computes from buffers as _tensor_constant<i> attributes of
+        # the user's model (gm keeps its own copies): remove them, so that the model is left as it
+        # was and every trace names them alike (their names are in the architecture check)
+        for key in set(vars(model)) - had:
+            if key.startswith("_tensor_constant"):
+                delattr(model, key)
     index: dict[str, int] = {}
     nodes: list[Node] = []
     inputs: list[int] = []
@@ -393,14 +405,17 @@ def _from_fx(model: Any) -> Graph:
         elif fn.op in ("call_function", "call_method"):
             if fn.op == "call_function" and fn.target is getattr and len(args) == 2 and args[1] == "shape":
                 layer, largs = ShapeOf(fn.name, "shape"), (args[0],)
+            elif _public_call(fn, args, kwargs, nodes):
+                layer, largs = _public_layer(fn), (args, tuple(kwargs.items()))
+            elif fn.op == "call_method" and fn.target == "masked_fill":
+                layer, largs = _masked_fill(fn.name, args, kwargs, nodes)
             elif fn.op == "call_function" and fn.target is operator.getitem and _indexes_tensor(nodes, args[0]):
                 layer, largs = Index(fn.name), (args[0], args[1])
             else:
                 layer, largs = _build_call(fn, args, kwargs)
             nodes.append(Node(fn.name, layer, largs))
         elif fn.op == "get_attr":
-            raise ConfigError(f"from_torch: node {fn.name!r} reads the attribute {fn.target!r} directly (parameters "
-                              "used outside their modules); not supported by mpc.nn")
+            nodes.append(Node(fn.name, _buffer(gm, fn), ()))
         elif fn.op == "output":
             out = args[0]
             if not isinstance(out, Ref):
@@ -417,7 +432,62 @@ def _from_fx(model: Any) -> Graph:
 
 def _indexes_tensor(nodes: list[Node], source: Any) -> bool:
     """Whether ``source[...]`` indexes an activation (not a shape: ``x.size()``, ``x.shape``)."""
-    return isinstance(source, Ref) and not isinstance(nodes[source.index].layer, ShapeOf)
+    return isinstance(source, Ref) and not isinstance(nodes[source.index].layer, (ShapeOf, Public))
+
+
+# Public computations: what a forward may do in the clear with public values (buffers read in
+# forward, shapes, constants), identically at every party: deterministic torch functions only
+PUBLIC_FUNCTIONS = {torch.ones, torch.zeros, torch.full, torch.arange, torch.eye, torch.triu, torch.tril,
+                    torch.logical_not, operator.getitem, operator.eq, operator.ne, operator.lt, operator.le,
+                    operator.gt, operator.ge, operator.invert, operator.and_, operator.or_}
+MAKERS = {torch.ones, torch.zeros, torch.full, torch.arange, torch.eye}  # public from shapes alone
+PUBLIC_METHODS = {"bool", "float", "int", "long", "to", "tril", "triu", "unsqueeze", "view", "reshape", "expand",
+                  "logical_not", "eq", "ne", "masked_fill", "type_as"}
+
+
+def _is_public(nodes: list[Node], a: Any) -> bool:
+    return isinstance(a, Ref) and isinstance(nodes[a.index].layer, (Public, ShapeOf))
+
+
+def _public_call(fn: Any, args: tuple, kwargs: dict, nodes: list[Node]) -> bool:
+    """Whether a call computes a public value: an allowed function or method whose inputs are all
+    public (buffers, shapes, constants), at least one of them a public tensor unless it makes one."""
+    refs: list[Ref] = []
+    _walk((args, tuple(kwargs.values())), refs.append)
+    if any(not _is_public(nodes, r) for r in refs):
+        return False
+    if fn.op == "call_method":
+        return str(fn.target) in PUBLIC_METHODS and bool(refs) and isinstance(nodes[refs[0].index].layer, Public)
+    if fn.target not in PUBLIC_FUNCTIONS:
+        return False
+    return fn.target in MAKERS or any(isinstance(nodes[r.index].layer, Public) for r in refs)
+
+
+def _public_layer(fn: Any) -> Public:
+    if fn.op == "call_method":
+        name = str(fn.target)
+        return Public(fn.name, f".{name}()", lambda obj, *a, **k: getattr(obj, name)(*a, **k))
+    return Public(fn.name, _function_name(fn.target), fn.target)
+
+
+def _buffer(gm: Any, fn: Any) -> Public:
+    """A buffer read in forward: a public constant, its value hashed into the node's description
+    (the architecture check then fails unless every party holds the same value)."""
+    buffers = dict(gm.named_buffers())
+    if fn.target not in buffers:
+        raise ConfigError(f"from_torch: node {fn.name!r} reads the attribute {fn.target!r} directly (parameters "
+                          "used outside their modules); not supported by mpc.nn (buffers are: as public constants)")
+    value = buffers[fn.target].detach().cpu().numpy().copy()
+    digest = hashlib.sha256(value.tobytes() + str((value.dtype, value.shape)).encode()).hexdigest()[:16]
+    return Public(fn.name, f"buffer {fn.target} {value.dtype}{list(value.shape)} #{digest}", value=value)
+
+
+def _masked_fill(name: str, args: tuple, kwargs: dict, nodes: list[Node]) -> tuple[Layer, tuple]:
+    mask, value = _arg(args, kwargs, 1, "mask"), _arg(args, kwargs, 2, "value")
+    if not _is_public(nodes, mask) or isinstance(value, Ref):
+        raise ConfigError(f"from_torch: node {name!r}: masked_fill needs a public mask (a buffer or one made from "
+                          "shapes) and a number")
+    return MaskedFill(name), (args[0], mask, value)
 
 
 def _build_call(fn: Any, args: tuple, kwargs: dict) -> tuple[Layer, tuple]:

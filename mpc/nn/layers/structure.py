@@ -10,6 +10,13 @@ All are local (no communication) except where noted:
   reproduced, so a network with dropout does not follow a torch run step for step.
 - Add: a + b with broadcasting (a residual connection); the backward sums g over broadcast axes.
 - Cat: ``mpc.concatenate``; the backward slices g.
+- Public: a value every party computes alike in the clear: a buffer read in ``forward``
+  (``self.mask``, hashed into the architecture check so that the parties' copies must agree)
+  and whatever the allowed torch functions make from such values and from shapes
+  (``torch.ones(t, t).tril()``, ``mask[:t, :t] == 0``); never on the tape, never secret.
+- MaskedFill: ``x.masked_fill(mask, value)`` for a public mask: x (1 - m) + v m, local; a value
+  of -inf (a causal mask before a softmax) becomes -2^20, which a softmax's exp takes to 0; the
+  backward g (1 - m).
 - Index: ``x[key]`` for basic keys (integers, slices, ``...``, ``None``); the backward writes g
   into zeros of x's shape at the key (local).
 - Reduce: ``x.sum(dim, keepdim)`` / ``x.mean(dim, keepdim)`` (and ``torch.sum``/``torch.mean``):
@@ -32,7 +39,8 @@ from mpc.nn.tape import reduce_to
 from mpc.tensor.functions import concatenate
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "Index", "Reduce", "ShapeOf"]
+__all__ = ["Identity", "Flatten", "Reshape", "Permute", "Dropout", "Add", "Cat", "Index", "MaskedFill", "Public", "Reduce",
+           "ShapeOf"]
 
 
 class Identity(Layer):
@@ -185,6 +193,63 @@ class Cat(Layer):
             out.append(g[key] if need else None)
             start += size
         return out, []
+
+
+class Public(Layer):
+    """A public value: ``value`` itself (a buffer's, as a NumPy array) or ``fn`` applied to the
+    node's arguments (public values and shapes; torch tensors in, NumPy arrays out)."""
+
+    kind = "Public"
+    differentiable = False
+
+    def __init__(self, name: str, what: str, fn=None, value=None) -> None:
+        super().__init__(name)
+        self.what, self.fn, self.value = what, fn, value
+
+    def config(self) -> str:
+        return self.what  # a buffer's: its name and the hash of its value
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> Any:
+        if self.fn is None:
+            return self.value
+        import torch
+
+        def to_torch(a):
+            if isinstance(a, SecretTensor):
+                raise ValueError(f"{self.name} ({self.what}): a secret activation cannot enter a public computation")
+            if isinstance(a, np.ndarray):
+                return torch.from_numpy(a)
+            if isinstance(a, (list, tuple)):
+                return type(a)(to_torch(b) for b in a)
+            return a
+
+        args, kwargs = args  # the call's positional arguments and its (key, value) pairs
+        out = self.fn(*to_torch(args), **{k: to_torch(v) for k, v in kwargs})
+        return out.numpy() if isinstance(out, torch.Tensor) else out
+
+
+FILL_FLOOR = -(2.0**20)  # what masked_fill writes for -inf (and for anything below it)
+
+
+class MaskedFill(Layer):
+    kind = "MaskedFill"
+
+    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
+        x, mask, value = args
+        if not isinstance(x, SecretTensor) or isinstance(mask, SecretTensor):
+            raise ValueError(f"{self.name} (masked_fill): expected an activation and a public mask")
+        m = np.asarray(mask)
+        if m.dtype != np.bool_ and not np.all((m == 0) | (m == 1)):
+            raise ValueError(f"{self.name} (masked_fill): the mask must be boolean")
+        v = float(value)
+        if np.isnan(v):
+            raise ValueError(f"{self.name} (masked_fill): the fill value is NaN")
+        keep = (~m.astype(bool)).astype(np.int64)
+        ctx.keep = keep
+        return x * keep + np.where(keep == 0, max(v, FILL_FLOOR) if v < 0 else min(v, -FILL_FLOOR), 0.0)
+
+    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
+        return [g * ctx.keep], []
 
 
 class Index(Layer):
