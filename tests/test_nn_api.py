@@ -49,6 +49,15 @@ class Exotic(nn.Module):
         return torch.exp(self.fc(x))
 
 
+class MaskedEncoder(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.enc = nn.TransformerEncoderLayer(4, 2, 8, 0.0, batch_first=True)
+
+    def forward(self, x):
+        return self.enc(x, src_mask=torch.zeros(3, 3))  # masks: not expanded
+
+
 class Reciprocal(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -61,6 +70,7 @@ class Reciprocal(nn.Module):
 @pytest.mark.parametrize("model, words", [
     (nn.Sequential(nn.Linear(3, 3), nn.Mish()), ["'1'", "torch.nn.modules.activation.Mish"]),
     (Reciprocal(), ["truediv", "divided by a public number"]),
+    (MaskedEncoder(), ["'enc'", "its input alone"]),
     (nn.Sequential(nn.Sequential(nn.Linear(3, 3)), nn.Sequential(nn.ELU())), ["'1.0'", "ELU"]),
     (Exotic(), ["'exp'", "torch.exp"]),
     (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), ["'0'", "groups=2"]),
@@ -177,6 +187,27 @@ def test_to_torch_reveals_to_one_party_only():
     assert out[0] is None and out[2] is None
     for key, value in model.state_dict().items():
         assert torch.allclose(out[1].state_dict()[key].double(), value.double(), atol=2**-16), key
+
+
+def test_to_torch_of_an_expanded_transformer_layer_restores_torch_keys():
+    """A TransformerEncoderLayer runs as mpc.nn layers; its packed in_proj weight keeps torch's
+    state_dict keys, so sharing and to_torch round-trip every parameter."""
+    torch.manual_seed(2)
+
+    def build():
+        return nn.Sequential(nn.TransformerEncoderLayer(8, 2, 16, dropout=0.0, batch_first=True))
+
+    model = build()
+
+    def main(p):
+        enc = mpc.nn.from_torch(p, model if p.pid == 0 else build(), owner=0)
+        return sorted(q.name for q in enc.parameters()), enc.to_torch(to=1)
+
+    (names, _), (_, back) = run_local(main, 2)
+    assert names == sorted(k for k, _ in model.named_parameters())
+    assert "0.self_attn.in_proj_weight" in names
+    for key, value in model.state_dict().items():
+        assert torch.allclose(back.state_dict()[key].double(), value.double(), atol=2**-16), key
 
 
 def test_batchnorm_running_statistics_follow_torch():

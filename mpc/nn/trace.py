@@ -5,7 +5,8 @@
 - Anything else is traced with ``torch.fx.symbolic_trace``: module calls, the functional forms
   of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
   ``transpose``/``permute``, ``sum``/``mean`` over dimensions, basic indexing of activations,
-  public values (buffers read in forward, masks made from shapes) and ``masked_fill`` with them, products of activations (``@``, ``torch.matmul``, ``*``) and with
+  public values (buffers read in forward, masks made from shapes) and ``masked_fill`` with them,
+  and TransformerEncoder(Layer)s, expanded into those layers (:mod:`mpc.nn.expand`), products of activations (``@``, ``torch.matmul``, ``*``) and with
   public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
@@ -27,6 +28,7 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 from mpc.errors import ConfigError
+from mpc.nn.expand import EXPANDED, expand
 from mpc.nn.layers.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
@@ -185,6 +187,8 @@ def _sequential_leaves(model: Any, prefix: str) -> list[tuple[str, Any]] | None:
             out += sub
         elif type(child) in SUPPORTED_MODULES:
             out.append((name, child))
+        elif isinstance(child, EXPANDED):
+            return None  # several layers: the fx path expands it
         elif _is_torch_builtin(child):
             raise _unsupported_module(name, child)
         else:
@@ -338,7 +342,10 @@ def trace(model: Any) -> Graph:
         raise ConfigError(f"from_torch: model must be a torch.nn.Module, got {type(model).__name__}")
     with FX_LOCK:
         leaves = _sequential_leaves(model, "") if isinstance(model, tnn.Sequential) else None
-        graph = _from_sequential(leaves) if leaves is not None else _from_fx(model)
+        if isinstance(model, EXPANDED):  # the model itself: fx would trace into its forward
+            graph = _from_expanded(model)
+        else:
+            graph = _from_sequential(leaves) if leaves is not None else _from_fx(model)
     _mark_folds(graph)
     return graph
 
@@ -347,6 +354,17 @@ def _from_sequential(leaves: list[tuple[str, Any]]) -> Graph:
     nodes = [Node("input", None, ())]
     for name, module in leaves:
         nodes.append(Node(name, _module_layer(name, module), (Ref(len(nodes) - 1),)))
+    return Graph(nodes, [0], len(nodes) - 1)
+
+
+def _from_expanded(model: Any) -> Graph:
+    nodes = [Node("input", None, ())]
+
+    def emit(layer: Layer, largs: tuple) -> Ref:
+        nodes.append(Node(layer.name, layer, largs))
+        return Ref(len(nodes) - 1)
+
+    expand("", model, Ref(0), emit)
     return Graph(nodes, [0], len(nodes) - 1)
 
 
@@ -393,6 +411,18 @@ def _from_fx(model: Any) -> Graph:
                 raise ConfigError(f"from_torch: model input {fn.name!r} has a default value; not supported")
             inputs.append(len(nodes))
             nodes.append(Node(fn.name, None, ()))
+        elif fn.op == "call_module" and isinstance(gm.get_submodule(fn.target), EXPANDED):
+            module = gm.get_submodule(fn.target)
+            if kwargs or len(args) != 1 or id(module) in layers_by_module:
+                raise ConfigError(f"from_torch: layer {fn.target!r} ({_type_name(module)}) must be called once, with "
+                                  "its input alone (no masks: write masked attention with masked_fill)")
+            layers_by_module[id(module)] = None
+
+            def emit(layer: Layer, largs: tuple) -> Ref:
+                nodes.append(Node(layer.name, layer, largs))
+                return Ref(len(nodes) - 1)
+
+            expand(str(fn.target), module, args[0], emit)
         elif fn.op == "call_module":
             module = gm.get_submodule(fn.target)
             layer = layers_by_module.get(id(module))

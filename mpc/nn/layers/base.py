@@ -104,8 +104,10 @@ class Layer:
         shapes = ",".join(f"{k}{tuple(v.shape)}" for k, v in sorted(self.init_values.items()))
         return f"{self.kind}({self.config()})[{shapes}]"
 
-    def add_param(self, key: str, value: Any) -> None:
-        self.params[key] = Parameter(f"{self.name}.{key}" if self.name else key, None)
+    def add_param(self, key: str, value: Any, slot: str | None = None) -> None:
+        """A parameter the layer reads as ``key``; its state_dict key is ``slot`` if given (a
+        packed torch parameter, as MultiheadAttention's in_proj_weight), else name.key."""
+        self.params[key] = Parameter(slot or (f"{self.name}.{key}" if self.name else key), None)
         self.init_values[key] = _numpy(value)
 
     def add_buffer(self, key: str, value: Any) -> None:

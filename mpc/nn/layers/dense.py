@@ -60,12 +60,14 @@ class _Weighted(Layer):
 class Linear(_Weighted):
     kind = "Linear"
 
-    def __init__(self, name: str, module) -> None:
+    def __init__(self, name: str, module, slots: tuple[str, str] | None = None) -> None:
+        """``module``: a torch Linear, or anything with its four attributes; ``slots``: the
+        state_dict keys of the weight and the bias when they are not name.weight, name.bias."""
         super().__init__(name)
         self.in_features, self.out_features = int(module.in_features), int(module.out_features)
-        self.add_param("weight", module.weight)
+        self.add_param("weight", module.weight, slots and slots[0])
         if module.bias is not None:
-            self.add_param("bias", module.bias)
+            self.add_param("bias", module.bias, slots and slots[1])
 
     def config(self) -> str:
         return f"in={self.in_features},out={self.out_features},bias={'bias' in self.params}"
