@@ -12,10 +12,11 @@ Needs the ``nn-test`` extra (scikit-learn) for the bundled images.
 
 Step by step:
 1. Every party builds the same torch architecture; only party 0 fills it with trained weights.
-2. ``mpc.nn.from_torch(party, model, owner=0)`` checks that the architectures agree (a mismatch
-   names the first differing layer on every party) and secret-shares party 0's weights.
-3. Party 1 announces how many images it has (the shape is public: the others must know it to
-   take part) and secret-shares them with ``party.input``.
+2. Party 1 announces how many images it has (the shape is public: the others must know it to
+   take part).
+3. ``mpc.nn.from_torch(party, model, owner=0)`` checks that the architectures agree (a mismatch
+   names the first differing layer on every party) and secret-shares party 0's weights; party 1
+   secret-shares its images with ``party.input``.
 4. ``enc.predict(x, to=1, labels=True)`` runs the network on the shares and opens only the
    argmax of each row's logits, to party 1: the logits themselves are never revealed.
 """
@@ -79,10 +80,12 @@ def main(party: mpc.Party):
 
 def classify(party: mpc.Party, model: nn.Module, images: np.ndarray, truth: np.ndarray):
     """Steps 2-4: party 0's model (its weights) labels party 1's images; party 1 learns the labels."""
-    # 2. the architecture checked, party 0's weights secret-shared
-    enc = mpc.nn.from_torch(party, model, owner=0)
-    # 3. party 1's images: their count is public, their pixels secret
+    # 2. the number of party 1's images is public (this opening also waits for party 0's training:
+    #    parties run as threads of one process in the tests, and torch.fx's tracing in step 3
+    #    patches torch process-wide)
     count = party.reveal(party.input(len(images) if party.pid == 1 else None, owner=1, shape=(), dtype=mpc.Int64()))
+    # 3. the architecture checked, party 0's weights secret-shared; party 1's pixels secret-shared
+    enc = mpc.nn.from_torch(party, model, owner=0)
     x = party.input(images if party.pid == 1 else None, owner=1, shape=(int(count), *images.shape[1:]))
     # 4. the labels, opened to party 1 only
     labels = enc.predict(x, to=1, labels=True)
