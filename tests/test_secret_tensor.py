@@ -371,3 +371,51 @@ def test_pending_product_times_public_scalar(n, engine, data):
     assert r_scale == (1 if integral or local_trunc else 2) and r_mm == (1 if divided else 2)
     want_m = np.dot(z.reshape(-1), q(x).reshape(-1))
     assert abs(m - want_m) <= (1 + np.abs(q(x)).sum()) * ULP * (1 if divided else 2) + 1e-9
+
+
+@given(parties, engines, st.data())
+def test_integer_powers_match_numpy(n, engine, data):
+    """x ** k by square and multiply: Int64 exactly (wrapping as int64), Fixed within the chain's
+    truncation errors; k = 0 gives ones, an integral float exponent works; rounds as documented."""
+    k = data.draw(st.integers(0, 9), label="k")
+    xi = np.array(data.draw(st.lists(st.integers(-12, 12), min_size=1, max_size=6), label="xi"), dtype=np.int64)
+    xw = np.array([3, -(2**40) - 7], dtype=np.int64)  # wraps mod 2^64 at k >= 2
+    xf = q(np.array(data.draw(st.lists(st.floats(-2, 2, allow_nan=False, width=32), min_size=1, max_size=6),
+                              label="xf")))
+
+    def main(p):
+        si = p.input(xi if p.pid == 0 else None, owner=0, shape=xi.shape, dtype=INT)
+        sw = p.input(xw if p.pid == 0 else None, owner=0, shape=xw.shape, dtype=INT)
+        sf = p.input(xf if p.pid == n - 1 else None, owner=n - 1, shape=xf.shape)
+        with p.section("pow"):
+            outs = [si ** k, sw ** k, sf ** k, sf ** float(k)]
+        return p.reveal(*outs), p.stats()["sections"]["pow"]["rounds"]
+
+    (pi, pw, pf, pff), rounds = run_local(main, n, engine=engine)[0]
+    with np.errstate(over="ignore"):
+        np.testing.assert_array_equal(pi, xi ** k)
+        np.testing.assert_array_equal(pw, xw ** k)
+    tol = k * 2**5 * ULP  # each truncation < 1 ulp, times the factors' magnitudes (< 2^4 at |x| <= 2)
+    np.testing.assert_allclose(pf, xf ** k, rtol=0, atol=tol + ULP)
+    np.testing.assert_allclose(pff, xf ** k, rtol=0, atol=tol + ULP)
+    squarings = max(k.bit_length() - 1, 0)
+    per = squarings + max(bin(k).count("1") - 1, 0)
+    assert rounds == 4 * per  # the four powers, one after the other, each its own chain
+
+
+def test_bad_exponents_are_rejected_before_sending():
+    def main(p):
+        x = p.input(np.ones(2) if p.pid == 0 else None, owner=0, shape=(2,))
+        before = p.stats()["total"]["bytes_sent"]
+        errs = []
+        for e in (0.5, -1, 65, 2.5, "2", True, x):
+            try:
+                x ** e
+                errs.append(None)
+            except Exception as exc:  # noqa: BLE001 - the type and message are what is tested
+                errs.append((type(exc).__name__, str(exc)))
+        return errs, p.stats()["total"]["bytes_sent"] - before
+
+    errs, sent = run_local(main, 2)[0]
+    assert sent == 0 and all(e is not None and e[0] == "InputError" for e in errs), errs
+    assert "sqrt" in errs[0][1] and "reciprocal" in errs[1][1]

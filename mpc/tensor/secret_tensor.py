@@ -362,11 +362,32 @@ class SecretTensor:
         return self._new(self._engine.square(self._share, **self._deferring()), 2 * self._scale)
 
     def __pow__(self, exponent: object) -> SecretTensor:
-        if exponent == 1:
-            return self
-        if exponent == 2:
-            return self.square()
-        raise InputError(f"**: only the exponents 1 and 2 are supported, got {exponent!r}")
+        """x ** k for a public integer 0 <= k <= 64 (an integral float too): square and multiply,
+        one product round per squaring and per further factor (x ** 3: 2 rounds, x ** 4: 2,
+        x ** 5: 3), every pending truncation folded into the next product; x ** 0 is ones and
+        x ** 1 is x (local). Range: the result as for ``*`` (|x^k| < 2^(31) for Fixed(16)), each
+        truncation's error below one ulp, multiplied along the chain. Other exponents raise
+        InputError naming the function to use (mpc.functions.sqrt, reciprocal)."""
+        k = exponent
+        if isinstance(k, float) and k.is_integer():
+            k = int(k)
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 0 <= int(k) <= 64:
+            hint = ""
+            if isinstance(exponent, (int, float, np.number)) and not isinstance(exponent, bool):
+                hint = (" (x ** 0.5: mpc.functions.sqrt(x); x ** -1: mpc.functions.reciprocal(x))"
+                        if float(exponent) in (0.5, -1.0) else " (mpc.functions has sqrt, rsqrt, reciprocal, exp, log)")
+            raise InputError(f"**: the exponent must be a public integer in [0, 64], got {exponent!r}{hint}")
+        k = int(k)
+        if k == 0:
+            return self * 0 + 1  # a public product by 0 (local), then the public 1
+        result, base = None, self
+        while True:
+            if k & 1:
+                result = base if result is None else result * base
+            k >>= 1
+            if not k:
+                return result
+            base = base.square()
 
     def __truediv__(self, other: object) -> SecretTensor:
         """Division by a public value (a Fixed result; Int64 is converted to Fixed(16) first).
