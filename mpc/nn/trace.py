@@ -357,14 +357,17 @@ def _from_sequential(leaves: list[tuple[str, Any]]) -> Graph:
     return Graph(nodes, [0], len(nodes) - 1)
 
 
-def _from_expanded(model: Any) -> Graph:
-    nodes = [Node("input", None, ())]
-
+def _emitter(nodes: list[Node]):
+    """What :func:`mpc.nn.expand.expand` emits its layers with: appended as nodes, a Ref returned."""
     def emit(layer: Layer, largs: tuple) -> Ref:
         nodes.append(Node(layer.name, layer, largs))
         return Ref(len(nodes) - 1)
+    return emit
 
-    expand("", model, Ref(0), emit)
+
+def _from_expanded(model: Any) -> Graph:
+    nodes = [Node("input", None, ())]
+    expand("", model, Ref(0), _emitter(nodes))
     return Graph(nodes, [0], len(nodes) - 1)
 
 
@@ -417,12 +420,7 @@ def _from_fx(model: Any) -> Graph:
                 raise ConfigError(f"from_torch: layer {fn.target!r} ({_type_name(module)}) must be called once, with "
                                   "its input alone (no masks: write masked attention with masked_fill)")
             layers_by_module[id(module)] = None
-
-            def emit(layer: Layer, largs: tuple) -> Ref:
-                nodes.append(Node(layer.name, layer, largs))
-                return Ref(len(nodes) - 1)
-
-            expand(str(fn.target), module, args[0], emit)
+            expand(str(fn.target), module, args[0], _emitter(nodes))
         elif fn.op == "call_module":
             module = gm.get_submodule(fn.target)
             layer = layers_by_module.get(id(module))
