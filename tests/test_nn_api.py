@@ -49,6 +49,17 @@ class Exotic(nn.Module):
         return torch.exp(self.fc(x))
 
 
+class CrossAttention(nn.Module):
+    def __init__(self, masked: bool = False) -> None:
+        super().__init__()
+        self.attn, self.fc, self.masked = nn.MultiheadAttention(4, 2, batch_first=True), nn.Linear(4, 4), masked
+
+    def forward(self, x):
+        if self.masked:
+            return self.attn(x, x, x, attn_mask=torch.zeros(3, 3, dtype=torch.bool))[0]
+        return self.attn(x, self.fc(x), x)[0]  # a different key
+
+
 class MaskedEncoder(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -71,6 +82,8 @@ class Reciprocal(nn.Module):
     (nn.Sequential(nn.Linear(3, 3), nn.Mish()), ["'1'", "torch.nn.modules.activation.Mish"]),
     (Reciprocal(), ["truediv", "divided by a public number"]),
     (MaskedEncoder(), ["'enc'", "its input alone"]),
+    (CrossAttention(), ["'attn'", "only self-attention"]),
+    (CrossAttention(masked=True), ["'attn'", "attn_mask"]),
     (nn.Sequential(nn.Sequential(nn.Linear(3, 3)), nn.Sequential(nn.ELU())), ["'1.0'", "ELU"]),
     (Exotic(), ["'exp'", "torch.exp"]),
     (nn.Sequential(nn.Conv2d(2, 2, 3, groups=2)), ["'0'", "groups=2"]),

@@ -134,6 +134,29 @@ class Causal(nn.Module):
         return a + TF.softmax(s.masked_fill(upper, -1e9), dim=-1).sum(-1, keepdim=True) + self.tri[:, :1] + filled
 
 
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention on one tensor (both call forms), sequence first, with a residual."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(5, 8)
+        self.attn = nn.MultiheadAttention(8, 2)
+
+    def forward(self, x):  # x: (T, B, 5)
+        h = self.fc(x)
+        out, _ = self.attn(h, h, h)  # need_weights=True by default: the weights are not used
+        return out + h
+
+
+class SelfAttentionFirst(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(8, 4, batch_first=True, bias=False)
+
+    def forward(self, x):
+        return self.attn(x, x, x, need_weights=False)[0]
+
+
 class Shared(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -191,6 +214,8 @@ def cases():
         ("pooling: sum/mean over dims, silu (fx)", Pool(), (2, 3, 5), 5e-3, 0),
         ("indexing activations (fx)", Slices(), (2, 3, 5), 2e-3, 0),
         ("causal masks: masked_fill, public buffers (fx)", Causal(), (2, 3, 6), 5e-3, 0),
+        ("MultiheadAttention (T, B, E) after a Linear (fx)", perturbed(SelfAttention()), (4, 3, 5), 5e-3, 0),
+        ("MultiheadAttention batch_first, no bias (fx)", SelfAttentionFirst(), (2, 4, 8), 5e-3, 0),
         ("TransformerEncoderLayer post-norm relu batch_first",
          perturbed(nn.Sequential(nn.Linear(5, 8), nn.TransformerEncoderLayer(8, 2, 16, 0.0, batch_first=True))),
          (3, 4, 5), 5e-3, 0),

@@ -1,6 +1,6 @@
 """Torch modules that mpc.nn runs as several of its own layers: ``nn.TransformerEncoderLayer``
-and ``nn.TransformerEncoder`` (Vaswani et al., "Attention is all you need", NeurIPS 2017), the
-attention of ``nn.MultiheadAttention`` inside them.
+and ``nn.TransformerEncoder`` (Vaswani et al., "Attention is all you need", NeurIPS 2017), and
+``nn.MultiheadAttention`` for self-attention (one tensor as query, key and value).
 
 The tracer (:mod:`mpc.nn.trace`) meets such a module as one call and asks :func:`expand` for its
 nodes: the same computation as torch's (its slow path, which is the definition), written with the
@@ -24,7 +24,9 @@ follow torch's step for step).
 Not supported (ConfigError before any message): masks or ``is_causal`` (the module called with
 more than its input; write the attention with Linear layers and ``masked_fill`` instead), kdim or
 vdim different from the embedding size, ``add_bias_kv``, ``add_zero_attn``, activations other
-than ReLU and GELU, and a module called twice.
+than ReLU and GELU, and a module called twice. A MultiheadAttention returns (output, None): its
+attention weights are never computed, whatever ``need_weights`` says; cross-attention (different
+query, key and value) is not supported.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from mpc.nn.layers.norm import LayerNorm
 from mpc.nn.layers.products import Div, MatMul
 from mpc.nn.layers.structure import Add, Dropout, Index, Permute, Reshape, ShapeOf
 
-__all__ = ["EXPANDED", "expand"]
+__all__ = ["EXPANDED", "expand", "expand_attention"]
 
 EXPANDED = (tnn.TransformerEncoderLayer, tnn.TransformerEncoder)
 
@@ -85,38 +87,55 @@ def _dropout(name: str, p: float, x: Any, emit: Emit) -> Any:
     return emit(Dropout(name, p), (x,)) if p > 0 else x
 
 
-def _encoder_layer(name: str, m: Any, x: Any, emit: Emit) -> Any:
-    attn = m.self_attn
-    where = f"from_torch: layer {name!r} (torch.nn.TransformerEncoderLayer)"
+def _check_attention(name: str, attn: Any) -> None:
     if not attn._qkv_same_embed_dim or attn.bias_k is not None or attn.add_zero_attn:
-        raise ConfigError(f"{where}: kdim/vdim, add_bias_kv and add_zero_attn are not supported")
+        raise ConfigError(f"from_torch: layer {name!r} ({type(attn).__name__}): kdim/vdim, add_bias_kv and "
+                          "add_zero_attn are not supported")
+
+
+def _self_attention(s: str, attn: Any, t: Any, emit: Emit) -> Any:
+    """MultiheadAttention ``attn`` (named ``s``) of t with itself, t (B, T, E): the module
+    docstring's steps up to out_proj."""
     e, h = int(attn.embed_dim), int(attn.num_heads)
     d = e // h
+    b = emit(ShapeOf(f"{s}.batch", "size"), (t, 0))
+    n = emit(ShapeOf(f"{s}.tokens", "size"), (t, 1))
+    packed = types.SimpleNamespace(in_features=e, out_features=3 * e, weight=attn.in_proj_weight, bias=attn.in_proj_bias)
+    qkv = emit(Linear(f"{s}.in_proj", packed, (f"{s}.in_proj_weight", f"{s}.in_proj_bias")), (t,))
+
+    def heads(i: int, tag: str) -> Any:  # (B, T, E) slice i -> (B, H, T, d)
+        part = emit(Index(f"{s}.{tag}"), (qkv, (Ellipsis, slice(i * e, (i + 1) * e))))
+        split = emit(Reshape(f"{s}.{tag}_heads"), (part, b, n, h, d))
+        return emit(Permute(f"{s}.{tag}_order", False), (split, 0, 2, 1, 3))
+
+    q, k, v = heads(0, "q"), heads(1, "k"), heads(2, "v")
+    kt = emit(Permute(f"{s}.k_t", True), (k, -2, -1))
+    scores = emit(Div(f"{s}.scale"), (emit(MatMul(f"{s}.scores"), (q, kt)), math.sqrt(d)))
+    weights = _dropout(f"{s}.dropout", float(attn.dropout), emit(Softmax(f"{s}.softmax", -1), (scores,)), emit)
+    mixed = emit(Permute(f"{s}.merge_order", False), (emit(MatMul(f"{s}.mix"), (weights, v)), 0, 2, 1, 3))
+    merged = emit(Reshape(f"{s}.merge"), (mixed, b, n, e))
+    return emit(Linear(f"{s}.out_proj", attn.out_proj), (merged,))
+
+
+def expand_attention(name: str, attn: Any, x: Any, emit: Emit) -> Any:
+    """A MultiheadAttention module called on one tensor as query, key and value (self-attention):
+    its output (torch's first result; the attention weights are not computed)."""
+    _check_attention(name, attn)
+    if not attn.batch_first:  # (T, B, E) -> (B, T, E)
+        x = emit(Permute(_at(name, "batch_first"), True), (x, 0, 1))
+    out = _self_attention(name, attn, x, emit)
+    return out if attn.batch_first else emit(Permute(_at(name, "batch_last"), True), (out, 0, 1))
+
+
+def _encoder_layer(name: str, m: Any, x: Any, emit: Emit) -> Any:
+    attn = m.self_attn
+    _check_attention(_at(name, "self_attn"), attn)
     batch_first = bool(attn.batch_first)
     if not batch_first:  # (T, B, E) -> (B, T, E)
         x = emit(Permute(_at(name, "batch_first"), True), (x, 0, 1))
 
     def attention(t: Any) -> Any:
-        s = _at(name, "self_attn")
-        b = emit(ShapeOf(f"{s}.batch", "size"), (t, 0))
-        n = emit(ShapeOf(f"{s}.tokens", "size"), (t, 1))
-        packed = types.SimpleNamespace(in_features=e, out_features=3 * e, weight=attn.in_proj_weight,
-                                       bias=attn.in_proj_bias)
-        qkv = emit(Linear(f"{s}.in_proj", packed, (f"{s}.in_proj_weight", f"{s}.in_proj_bias")), (t,))
-
-        def heads(i: int, tag: str) -> Any:  # (B, T, E) slice i -> (B, H, T, d)
-            part = emit(Index(f"{s}.{tag}"), (qkv, (Ellipsis, slice(i * e, (i + 1) * e))))
-            split = emit(Reshape(f"{s}.{tag}_heads"), (part, b, n, h, d))
-            return emit(Permute(f"{s}.{tag}_order", False), (split, 0, 2, 1, 3))
-
-        q, k, v = heads(0, "q"), heads(1, "k"), heads(2, "v")
-        kt = emit(Permute(f"{s}.k_t", True), (k, -2, -1))
-        scores = emit(Div(f"{s}.scale"), (emit(MatMul(f"{s}.scores"), (q, kt)), math.sqrt(d)))
-        weights = _dropout(f"{s}.dropout", float(attn.dropout), emit(Softmax(f"{s}.softmax", -1), (scores,)), emit)
-        mixed = emit(Permute(f"{s}.merge_order", False), (emit(MatMul(f"{s}.mix"), (weights, v)), 0, 2, 1, 3))
-        merged = emit(Reshape(f"{s}.merge"), (mixed, b, n, e))
-        out = emit(Linear(f"{s}.out_proj", attn.out_proj), (merged,))
-        return _dropout(_at(name, "dropout1"), m.dropout1.p, out, emit)
+        return _dropout(_at(name, "dropout1"), m.dropout1.p, _self_attention(_at(name, "self_attn"), attn, t, emit), emit)
 
     def feed_forward(t: Any) -> Any:
         u = emit(_activation(_at(name, "activation"), m.activation), (emit(Linear(_at(name, "linear1"), m.linear1), (t,)),))

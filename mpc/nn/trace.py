@@ -6,7 +6,8 @@
   of the supported layers, residual additions, ``torch.cat``, ``view``/``reshape``/``flatten``,
   ``transpose``/``permute``, ``sum``/``mean`` over dimensions, basic indexing of activations,
   public values (buffers read in forward, masks made from shapes) and ``masked_fill`` with them,
-  and TransformerEncoder(Layer)s, expanded into those layers (:mod:`mpc.nn.expand`), products of activations (``@``, ``torch.matmul``, ``*``) and with
+  and TransformerEncoder(Layer)s and self-attention MultiheadAttentions, expanded into those
+  layers (:mod:`mpc.nn.expand`), products of activations (``@``, ``torch.matmul``, ``*``) and with
   public numbers (``*``, ``/``), and the shape queries (``x.size(0)``, ``x.shape``) they use.
 Every node is validated here, before any communication: an unsupported module, function or
 method raises ConfigError naming the node, the module path and its type.
@@ -28,7 +29,7 @@ import torch.nn as tnn
 import torch.nn.functional as TF
 
 from mpc.errors import ConfigError
-from mpc.nn.expand import EXPANDED, expand
+from mpc.nn.expand import EXPANDED, expand, expand_attention
 from mpc.nn.layers.activation import GELU, Hardtanh, LeakyReLU, LogSoftmax, ReLU, Sigmoid, SiLU, Softmax, Tanh
 from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
@@ -357,6 +358,24 @@ def _from_sequential(leaves: list[tuple[str, Any]]) -> Graph:
     return Graph(nodes, [0], len(nodes) - 1)
 
 
+ATTENTION_ANY = ("need_weights", "average_attn_weights")  # about the weights, which are not computed
+ATTENTION_OFF = {"attn_mask": None, "key_padding_mask": None, "is_causal": False}  # masks: only absent
+
+
+def _check_self_attention(name: str, args: tuple, kwargs: dict, called: bool) -> None:
+    """A MultiheadAttention call mpc.nn expands: once, on one tensor as query, key and value, with
+    no mask (ConfigError otherwise)."""
+    where = f"from_torch: layer {name!r} (torch.nn.MultiheadAttention)"
+    if called:
+        raise ConfigError(f"{where} is called twice; not supported")
+    if len(args) != 3 or not (isinstance(args[0], Ref) and args[0] == args[1] == args[2]):
+        raise ConfigError(f"{where}: only self-attention (one tensor as query, key and value) is supported")
+    for key, value in kwargs.items():
+        if key not in ATTENTION_ANY and (key not in ATTENTION_OFF or value != ATTENTION_OFF[key]):
+            raise ConfigError(f"{where}: {key}={value!r} is not supported (no masks: write masked attention with "
+                              "masked_fill)")
+
+
 def _emitter(nodes: list[Node]):
     """What :func:`mpc.nn.expand.expand` emits its layers with: appended as nodes, a Ref returned."""
     def emit(layer: Layer, largs: tuple) -> Ref:
@@ -392,6 +411,7 @@ def _from_fx(model: Any) -> Graph:
     nodes: list[Node] = []
     inputs: list[int] = []
     layers_by_module: dict[int, Layer] = {}
+    pairs: dict[int, str] = {}  # node index of a MultiheadAttention's output -> its fx name
     output = None
 
     def convert(a: Any) -> Any:
@@ -414,6 +434,20 @@ def _from_fx(model: Any) -> Graph:
                 raise ConfigError(f"from_torch: model input {fn.name!r} has a default value; not supported")
             inputs.append(len(nodes))
             nodes.append(Node(fn.name, None, ()))
+        elif fn.op == "call_module" and isinstance(gm.get_submodule(fn.target), tnn.MultiheadAttention):
+            module = gm.get_submodule(fn.target)
+            _check_self_attention(str(fn.target), args, kwargs, id(module) in layers_by_module)
+            layers_by_module[id(module)] = None
+            expand_attention(str(fn.target), module, args[0], _emitter(nodes))
+            pairs[len(nodes) - 1] = fn.name  # its value is a pair (output, weights): getitem 0 or 1 only
+        elif (fn.op == "call_function" and fn.target is operator.getitem and isinstance(args[0], Ref)
+              and args[0].index in pairs):
+            if args[1] == 0:  # the output: the expanded attention's last node itself
+                index[fn.name] = args[0].index
+                continue
+            if args[1] != 1:
+                raise ConfigError(f"from_torch: node {fn.name!r}: {pairs[args[0].index]!r} returns (output, weights)")
+            nodes.append(Node(fn.name, Public(fn.name, "attention weights (not computed)", value=None), ()))
         elif fn.op == "call_module" and isinstance(gm.get_submodule(fn.target), EXPANDED):
             module = gm.get_submodule(fn.target)
             if kwargs or len(args) != 1 or id(module) in layers_by_module:
