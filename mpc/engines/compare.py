@@ -51,8 +51,8 @@ import numpy as np
 from mpc.engines import steps
 from mpc.engines.base import MixedProtocols
 
-__all__ = ["FLOOR_DIV_MAX", "INDICATORS", "batcher_layers", "clip_parts", "floor_divide", "indicator", "negative_parts", "reduce",
-           "sign", "sort", "truncated_negative_parts"]
+__all__ = ["FLOOR_DIV_MAX", "INDICATORS", "batcher_layers", "clip_parts", "floor_divide", "floor_divisor_ok",
+           "indicator", "negative_parts", "reduce", "sign", "sort", "truncated_negative_parts"]
 
 INDICATORS = ("lt0", "ge0", "eq0", "ne0")
 FLOOR_DIV_MAX = 1 << 61  # floor_divide's largest divisor that is not a power of two (2^62 for one)
@@ -105,6 +105,12 @@ def truncated_negative_parts(conv: MixedProtocols, ds: Sequence[np.ndarray],
     return prods, ts
 
 
+def floor_divisor_ok(d: int) -> bool:
+    """Whether :func:`floor_divide` takes the divisor d: 1 <= d <= FLOOR_DIV_MAX, or a power of
+    two up to 2^62."""
+    return 1 <= d <= (1 << 62 if d & (d - 1) == 0 else FLOOR_DIV_MAX)
+
+
 def floor_divide(conv: MixedProtocols, x: np.ndarray, d: int) -> tuple[np.ndarray, np.ndarray]:
     """Shares of (floor(x / d), x - d floor(x / d)), exactly, for a public integer d with
     1 <= d <= :data:`FLOOR_DIV_MAX` (or d a power of two up to 2^62) and every |x| < 2^62 (x read
@@ -127,7 +133,7 @@ def floor_divide(conv: MixedProtocols, x: np.ndarray, d: int) -> tuple[np.ndarra
     ar = conv.arith
     d = int(d)
     pow2 = d & (d - 1) == 0
-    if not 1 <= d <= (1 << 62 if pow2 else FLOOR_DIV_MAX):
+    if not floor_divisor_ok(d):
         raise ValueError(f"floor_divide: the divisor must be in [1, 2^61] (a power of two up to 2^62), got {d}")
     if d == 1:
         return x, ar.zeros(x.shape)

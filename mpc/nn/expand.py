@@ -43,7 +43,7 @@ from mpc.errors import ConfigError
 from mpc.nn.layers.activation import GELU, ReLU, Softmax
 from mpc.nn.layers.dense import Linear
 from mpc.nn.layers.norm import LayerNorm
-from mpc.nn.layers.products import Div, MatMul
+from mpc.nn.layers.products import MatMul, Mul
 from mpc.nn.layers.structure import Add, Dropout, Index, Permute, Reshape, ShapeOf
 
 __all__ = ["EXPANDED", "expand", "expand_attention"]
@@ -110,7 +110,7 @@ def _self_attention(s: str, attn: Any, t: Any, emit: Emit) -> Any:
 
     q, k, v = heads(0, "q"), heads(1, "k"), heads(2, "v")
     kt = emit(Permute(f"{s}.k_t", True), (k, -2, -1))
-    scores = emit(Div(f"{s}.scale"), (emit(MatMul(f"{s}.scores"), (q, kt)), math.sqrt(d)))
+    scores = emit(Mul(f"{s}.scale"), (emit(MatMul(f"{s}.scores"), (q, kt)), 1.0 / math.sqrt(d)))
     weights = _dropout(f"{s}.dropout", float(attn.dropout), emit(Softmax(f"{s}.softmax", -1), (scores,)), emit)
     mixed = emit(Permute(f"{s}.merge_order", False), (emit(MatMul(f"{s}.mix"), (weights, v)), 0, 2, 1, 3))
     merged = emit(Reshape(f"{s}.merge"), (mixed, b, n, e))
@@ -121,18 +121,20 @@ def expand_attention(name: str, attn: Any, x: Any, emit: Emit) -> Any:
     """A MultiheadAttention module called on one tensor as query, key and value (self-attention):
     its output (torch's first result; the attention weights are not computed)."""
     _check_attention(name, attn)
-    if not attn.batch_first:  # (T, B, E) -> (B, T, E)
-        x = emit(Permute(_at(name, "batch_first"), True), (x, 0, 1))
-    out = _self_attention(name, attn, x, emit)
-    return out if attn.batch_first else emit(Permute(_at(name, "batch_last"), True), (out, 0, 1))
+    return _batch_first(name, attn.batch_first, x, emit, lambda t: _self_attention(name, attn, t, emit))
+
+
+def _batch_first(name: str, batch_first: bool, x: Any, emit: Emit, body: Callable[[Any], Any]) -> Any:
+    """body on (B, T, E): torch's default (T, B, E) transposed in and out around it."""
+    if batch_first:
+        return body(x)
+    out = body(emit(Permute(_at(name, "batch_first"), True), (x, 0, 1)))
+    return emit(Permute(_at(name, "batch_last"), True), (out, 0, 1))
 
 
 def _encoder_layer(name: str, m: Any, x: Any, emit: Emit) -> Any:
     attn = m.self_attn
     _check_attention(_at(name, "self_attn"), attn)
-    batch_first = bool(attn.batch_first)
-    if not batch_first:  # (T, B, E) -> (B, T, E)
-        x = emit(Permute(_at(name, "batch_first"), True), (x, 0, 1))
 
     def attention(t: Any) -> Any:
         return _dropout(_at(name, "dropout1"), m.dropout1.p, _self_attention(_at(name, "self_attn"), attn, t, emit), emit)
@@ -143,12 +145,12 @@ def _encoder_layer(name: str, m: Any, x: Any, emit: Emit) -> Any:
         return _dropout(_at(name, "dropout2"), m.dropout2.p, emit(Linear(_at(name, "linear2"), m.linear2), (u,)), emit)
 
     norm1, norm2 = _norm(_at(name, "norm1"), m.norm1), _norm(_at(name, "norm2"), m.norm2)
-    if m.norm_first:
-        x = emit(Add(_at(name, "residual1")), (x, attention(emit(norm1, (x,)))))
-        x = emit(Add(_at(name, "residual2")), (x, feed_forward(emit(norm2, (x,)))))
-    else:
+
+    def block(x: Any) -> Any:
+        if m.norm_first:
+            x = emit(Add(_at(name, "residual1")), (x, attention(emit(norm1, (x,)))))
+            return emit(Add(_at(name, "residual2")), (x, feed_forward(emit(norm2, (x,)))))
         x = emit(norm1, (emit(Add(_at(name, "residual1")), (x, attention(x))),))
-        x = emit(norm2, (emit(Add(_at(name, "residual2")), (x, feed_forward(x))),))
-    if not batch_first:
-        x = emit(Permute(_at(name, "batch_last"), True), (x, 0, 1))
-    return x
+        return emit(norm2, (emit(Add(_at(name, "residual2")), (x, feed_forward(x))),))
+
+    return _batch_first(name, attn.batch_first, x, emit, block)

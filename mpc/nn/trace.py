@@ -19,6 +19,7 @@ to be folded into it in inference (:mod:`mpc.nn.layers.norm`).
 from __future__ import annotations
 
 import hashlib
+import numbers
 import operator
 import threading
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from mpc.nn.layers.base import Layer
 from mpc.nn.layers.dense import Conv2d, Linear
 from mpc.nn.layers.norm import BatchNorm, LayerNorm
 from mpc.nn.layers.pool import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
-from mpc.nn.layers.products import Div, MatMul, Mul
+from mpc.nn.layers.products import MatMul, Mul
 from mpc.nn.layers.structure import (
     Add,
     Cat,
@@ -239,9 +240,13 @@ def _binary(cls):
 
 
 def _div(name, args, kwargs):
-    if kwargs or len(args) != 2 or not isinstance(args[0], Ref) or isinstance(args[1], Ref):
-        raise ConfigError(f"from_torch: node {name!r}: only an activation divided by a public number is supported")
-    return Div(name), (args[0], args[1])
+    """x / c for a public number c: a Mul by 1 / c."""
+    c = args[1] if len(args) == 2 else None
+    if (kwargs or not isinstance(args[0], Ref) or not isinstance(c, numbers.Real) or isinstance(c, bool)
+            or c == 0):
+        raise ConfigError(f"from_torch: node {name!r}: only an activation divided by a public number (nonzero) "
+                          "is supported")
+    return Mul(name), (args[0], 1.0 / float(c))
 
 
 def _permute(swap: bool):
@@ -493,8 +498,8 @@ def _from_fx(model: Any) -> Graph:
 
 
 def _indexes_tensor(nodes: list[Node], source: Any) -> bool:
-    """Whether ``source[...]`` indexes an activation (not a shape: ``x.size()``, ``x.shape``)."""
-    return isinstance(source, Ref) and not isinstance(nodes[source.index].layer, (ShapeOf, Public))
+    """Whether ``source[...]`` indexes an activation (not a shape, ``x.size()``, nor a public value)."""
+    return isinstance(source, Ref) and not _is_public(nodes, source)
 
 
 # Public computations: what a forward may do in the clear with public values (buffers read in

@@ -441,9 +441,9 @@ class SecretTensor:
                 raise InputError(f"x {op} c: c * 2^{x._scale} must be an integer (the tensor's scale is "
                                  f"{x._scale} fractional bits), got c = {float(c)!r}")
             big = int(scaled)
-        m = abs(big)
-        if m > (1 << 62 if m & (m - 1) == 0 else cmp.FLOOR_DIV_MAX):
-            raise InputError(f"x {op} c: |c| * 2^{x._scale} must be at most 2^61 (2^62 for a power of two), got {m}")
+        if not cmp.floor_divisor_ok(abs(big)):
+            raise InputError(f"x {op} c: |c| * 2^{x._scale} must be at most 2^61 (2^62 for a power of two), "
+                             f"got {abs(big)}")
         return x, big
 
     def __divmod__(self, other: object) -> tuple[SecretTensor, SecretTensor]:

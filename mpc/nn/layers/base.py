@@ -110,6 +110,13 @@ class Layer:
         self.params[key] = Parameter(slot or (f"{self.name}.{key}" if self.name else key), None)
         self.init_values[key] = _numpy(value)
 
+    def add_weight_bias(self, module: Any, slots: tuple[str, str] | None = None) -> None:
+        """``module.weight`` and, unless it is None, ``module.bias`` as the parameters "weight" and
+        "bias" (``slots``: their state_dict keys, see :meth:`add_param`)."""
+        self.add_param("weight", module.weight, slots and slots[0])
+        if module.bias is not None:
+            self.add_param("bias", module.bias, slots and slots[1])
+
     def add_buffer(self, key: str, value: Any) -> None:
         self.buffers[key] = Slot(f"{self.name}.{key}" if self.name else key, None)
         self.init_values[key] = _numpy(value)

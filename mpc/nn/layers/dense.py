@@ -65,9 +65,7 @@ class Linear(_Weighted):
         state_dict keys of the weight and the bias when they are not name.weight, name.bias."""
         super().__init__(name)
         self.in_features, self.out_features = int(module.in_features), int(module.out_features)
-        self.add_param("weight", module.weight, slots and slots[0])
-        if module.bias is not None:
-            self.add_param("bias", module.bias, slots and slots[1])
+        self.add_weight_bias(module, slots)
 
     def config(self) -> str:
         return f"in={self.in_features},out={self.out_features},bias={'bias' in self.params}"
@@ -141,9 +139,7 @@ class Conv2d(_Weighted):
             raise ConfigError(f"{where}: padding_mode={module.padding_mode!r} is not supported (only 'zeros')")
         self.in_channels, self.out_channels = int(module.in_channels), int(module.out_channels)
         self.win = Window(tuple(module.kernel_size), tuple(module.stride), tuple(module.padding), f"{name} (Conv2d)")
-        self.add_param("weight", module.weight)
-        if module.bias is not None:
-            self.add_param("bias", module.bias)
+        self.add_weight_bias(module)
 
     def config(self) -> str:
         return f"{self.in_channels}->{self.out_channels},{self.win},bias={'bias' in self.params}"

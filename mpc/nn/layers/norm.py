@@ -87,8 +87,7 @@ class BatchNorm(Layer):
         self.channels = int(module.num_features)
         self.eps, self.momentum = float(module.eps), float(module.momentum)
         if module.affine:
-            self.add_param("weight", module.weight)
-            self.add_param("bias", module.bias)
+            self.add_weight_bias(module)
         self.add_buffer("running_mean", module.running_mean)
         self.add_buffer("running_var", module.running_var)
         self.tracked = 0  # training batches seen here (torch's num_batches_tracked counts them too)
@@ -202,9 +201,7 @@ class LayerNorm(Layer):
         self.shape = tuple(int(d) for d in module.normalized_shape)
         self.eps = float(module.eps)
         if module.elementwise_affine:
-            self.add_param("weight", module.weight)
-            if module.bias is not None:
-                self.add_param("bias", module.bias)
+            self.add_weight_bias(module)
 
     def config(self) -> str:
         return f"{self.shape},eps={self.eps!r},params={sorted(self.params)}"

@@ -11,7 +11,7 @@ Costs for 2 parties (the SecretTensor operations':
 - Mul of two tensors: 1 round; backward g b and g a (1 round each). By a public number c:
   local for an integer c, else one division round when the operand's truncation is pending
   (:meth:`~mpc.tensor.secret_tensor.SecretTensor._mul_public`); backward g c.
-- Div by a public number c: x * (1 / c), the same costs.
+- ``x / c`` for a public number c is traced as Mul by 1 / c (:mod:`mpc.nn.trace`).
 Security: the engines' (these are SecretTensor products); nothing is revealed.
 """
 
@@ -24,7 +24,7 @@ from mpc.nn.layers.base import Ctx, Layer, State, truncate_all
 from mpc.nn.tape import reduce_to
 from mpc.tensor.secret_tensor import SecretTensor
 
-__all__ = ["MatMul", "Mul", "Div"]
+__all__ = ["MatMul", "Mul"]
 
 
 def _swap(t: SecretTensor) -> SecretTensor:
@@ -78,20 +78,3 @@ class Mul(Layer):
             return [g * ctx.c if needs[0] else None], []
         a, b = ctx.a, ctx.b
         return [reduce_to(g * b, a.shape) if needs[0] else None, reduce_to(g * a, b.shape) if needs[1] else None], []
-
-
-class Div(Layer):
-    """x / c for a public number c (attention's 1 / sqrt(d))."""
-
-    kind = "Div"
-
-    def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
-        x, c = args
-        if not isinstance(x, SecretTensor) or not isinstance(c, numbers.Real) or isinstance(c, bool) or c == 0:
-            raise ConfigError(f"from_torch: node {self.name!r}: only an activation divided by a nonzero number is "
-                              "supported")
-        ctx.c = 1.0 / float(c)
-        return x * ctx.c
-
-    def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
-        return [g * ctx.c if needs[0] else None], []

@@ -27,6 +27,7 @@ All are local (no communication) except where noted:
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -95,6 +96,17 @@ class Reshape(Layer):
         return [g.reshape(ctx.shape)], []
 
 
+def _dims(layer: Layer, what: str, dims: Any, x: SecretTensor) -> list[int]:
+    """torch's dimension arguments (ints, negative from the end; or one tuple/list of them) as
+    axes 0 .. x.ndim - 1, in the order given; ValueError naming the layer otherwise."""
+    if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
+        dims = dims[0]
+    try:
+        return [int(d) % x.ndim for d in dims]
+    except (TypeError, ValueError, ZeroDivisionError):  # a 0-d x has no dimension to name
+        raise ValueError(f"{layer.name} ({what}): bad dimensions {dims!r} for shape {x.shape}") from None
+
+
 class Permute(Layer):
     """``x.transpose(d0, d1)`` / ``torch.transpose`` (``swap``: the two axes) and ``x.permute(*dims)``
     / ``torch.permute`` (the order of all axes); the backward applies the inverse order."""
@@ -110,12 +122,7 @@ class Permute(Layer):
 
     def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
         x, *dims = args
-        if len(dims) == 1 and isinstance(dims[0], (tuple, list)):
-            dims = list(dims[0])
-        try:
-            dims = [int(d) % x.ndim for d in dims] if x.ndim else []
-        except (TypeError, ValueError):
-            raise ValueError(f"{self.name} ({'transpose' if self.swap else 'permute'}): bad dimensions {dims}") from None
+        dims = _dims(self, "transpose" if self.swap else "permute", dims, x) if x.ndim else []
         if self.swap:
             if len(dims) != 2:
                 raise ValueError(f"{self.name} (transpose): expected two dimensions, got {len(dims)}")
@@ -228,7 +235,7 @@ class Public(Layer):
         return out.numpy() if isinstance(out, torch.Tensor) else out
 
 
-FILL_FLOOR = -(2.0**20)  # what masked_fill writes for -inf (and for anything below it)
+FILL_FLOOR = -(2.0**20)  # what masked_fill writes for -inf (and for anything below it; +inf: -FILL_FLOOR)
 
 
 class MaskedFill(Layer):
@@ -246,7 +253,7 @@ class MaskedFill(Layer):
             raise ValueError(f"{self.name} (masked_fill): the fill value is NaN")
         keep = (~m.astype(bool)).astype(np.int64)
         ctx.keep = keep
-        return x * keep + np.where(keep == 0, max(v, FILL_FLOOR) if v < 0 else min(v, -FILL_FLOOR), 0.0)
+        return x * keep + np.where(keep == 0, min(max(v, FILL_FLOOR), -FILL_FLOOR), 0.0)
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
         return [g * ctx.keep], []
@@ -268,9 +275,9 @@ class Index(Layer):
         return x[key]
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
-        out = zeros(g, ctx.shape) if g.size else None
-        if out is None:
+        if not g.size:
             raise ValueError(f"{self.name} (indexing): an empty selection has no gradient to spread")
+        out = zeros(g, ctx.shape)
         out[ctx.key] = g
         return [out], []
 
@@ -289,15 +296,8 @@ class Reduce(Layer):
 
     def forward(self, ctx: Ctx, args: tuple, state: State) -> SecretTensor:
         x, dim, keepdim = args
-        if dim is None:
-            axes = tuple(range(x.ndim))
-        else:
-            dims = dim if isinstance(dim, (tuple, list)) else (dim,)
-            try:
-                axes = tuple(sorted({int(d) % x.ndim for d in dims}))
-            except (TypeError, ValueError, ZeroDivisionError):
-                raise ValueError(f"{self.name} ({self.config()}): bad dim {dim!r} for shape {x.shape}") from None
-        ctx.shape, ctx.axes, ctx.count = x.shape, axes, int(np.prod([x.shape[a] for a in axes]))
+        axes = tuple(range(x.ndim)) if dim is None else tuple(sorted(set(_dims(self, self.config(), (dim,), x))))
+        ctx.shape, ctx.axes, ctx.count = x.shape, axes, math.prod(x.shape[a] for a in axes)
         return x.mean(axis=axes, keepdims=bool(keepdim)) if self.mean else x.sum(axis=axes, keepdims=bool(keepdim))
 
     def backward(self, ctx: Ctx, g: SecretTensor, needs: list[bool]):
